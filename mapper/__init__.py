@@ -1,0 +1,6 @@
+"""Neighbourhood needs and asset mapper for London.
+
+Data flows one way: files -> sources -> store -> analysis -> maps -> web / cli.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,254 @@
+"""The workspace on disk: one GeoPackage that QGIS opens, written atomically.
+
+A workspace is a directory holding ``mapper.gpkg``. Every imported layer is stored in
+EPSG:27700 next to two attribute tables:
+
+``mapper_layers``
+    one row per layer: kind, vintage, source file, its SHA-256, rows read and imported,
+    import time, licence, attribution and the warnings raised while importing it.
+``mapper_meta``
+    key/value facts about the workspace (study area name, whether it is synthetic,
+    mapper version, build time).
+
+Atomicity: a transaction writes to a temporary copy in the same directory and swaps it
+in with ``os.replace`` only after everything has been written and flushed to disk. A
+failed, interrupted or killed import therefore leaves the previous ``mapper.gpkg``
+byte-for-byte as it was. One import runs at a time (an exclusive lock file).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from mapper import __version__
+from mapper.errors import MapperError
+
+STORE_FILE = "mapper.gpkg"
+LOCK_FILE = ".mapper.lock"
+TMP_PREFIX = ".mapper-import-"
+LAYERS_TABLE = "mapper_layers"
+META_TABLE = "mapper_meta"
+DEFAULT_WORKSPACE = "workspace"
+WORKSPACE_ENV = "MAPPER_WORKSPACE"
+
+
+@dataclass
+class Provenance:
+    """Where a stored layer came from. One row of ``mapper_layers``."""
+
+    layer: str
+    kind: str
+    source_file: str
+    vintage: str = ""
+    detail: str = ""
+    rows_read: int = 0
+    rows_imported: int = 0
+    licence: str = ""
+    attribution: str = ""
+    source_sha256: str = ""
+    notes: list[str] = field(default_factory=list)
+    imported_at: str = ""
+
+    def as_row(self) -> dict:
+        row = asdict(self)
+        row["notes"] = json.dumps(self.notes, ensure_ascii=False)
+        row["imported_at"] = self.imported_at or _now()
+        return row
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def resolve_workspace(directory: str | os.PathLike | None = None) -> Path:
+    """The workspace directory: the argument, else $MAPPER_WORKSPACE, else ./workspace."""
+    chosen = directory or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE
+    return Path(chosen)
+
+
+class Workspace:
+    """Read access to a workspace directory, and atomic transactions to change it."""
+
+    def __init__(self, directory: str | os.PathLike | None = None):
+        self.directory = resolve_workspace(directory)
+        self.path = self.directory / STORE_FILE
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.directory)!r})"
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def _require(self) -> None:
+        if not self.exists():
+            raise MapperError(
+                f"no workspace at {self.directory}: run 'mapper build --from DIR' or "
+                "'mapper demo' first (or point --workspace / MAPPER_WORKSPACE elsewhere)"
+            )
+
+    def layers(self) -> list[str]:
+        """Names of the data layers (the bookkeeping tables excluded)."""
+        if not self.exists():
+            return []
+        names = [str(n) for n, _ in pyogrio.list_layers(self.path)]
+        return [n for n in names if n not in (LAYERS_TABLE, META_TABLE)]
+
+    def has_layer(self, name: str) -> bool:
+        return name in self.layers()
+
+    def read_layer(self, name: str, **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:
+        """Read one layer; geometry layers come back in EPSG:27700."""
+        self._require()
+        if name not in self.layers():
+            present = ", ".join(self.layers()) or "none"
+            raise MapperError(f"the workspace has no layer '{name}' (layers: {present})")
+        return pyogrio.read_dataframe(self.path, layer=name, **kwargs)
+
+    def provenance(self) -> pd.DataFrame:
+        """One row per layer: kind, vintage, source, counts, licence, attribution, notes."""
+        if not self.exists() or LAYERS_TABLE not in _table_names(self.path):
+            return pd.DataFrame(columns=list(Provenance.__dataclass_fields__))
+        frame = pyogrio.read_dataframe(self.path, layer=LAYERS_TABLE)
+        frame["notes"] = frame["notes"].map(lambda s: json.loads(s) if s else [])
+        return frame
+
+    def meta(self) -> dict[str, str]:
+        if not self.exists() or META_TABLE not in _table_names(self.path):
+            return {}
+        frame = pyogrio.read_dataframe(self.path, layer=META_TABLE)
+        return dict(zip(frame["key"], frame["value"], strict=True))
+
+    @contextmanager
+    def transaction(self, *, fresh: bool = False) -> Iterator[Transaction]:
+        """Change the workspace atomically.
+
+        Parameters
+        ----------
+        fresh : start from an empty store instead of a copy of the current one
+            (``mapper build`` rebuilds the whole workspace this way).
+
+        Everything written inside the ``with`` block becomes visible at once when the
+        block ends without error; on any error, or if the process dies, the previous
+        store is untouched.
+        """
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with _exclusive_lock(self.directory / LOCK_FILE):
+            _remove_stale_temporaries(self.directory)
+            tmp = self.directory / f"{TMP_PREFIX}{os.getpid()}.gpkg"
+            if self.exists() and not fresh:
+                shutil.copyfile(self.path, tmp)
+            tx = Transaction(tmp, previous=None if fresh else self)
+            try:
+                yield tx
+                tx._finish()
+                _fsync(tmp)
+                os.replace(tmp, self.path)
+                _fsync_dir(self.directory)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+
+
+class Transaction:
+    """Writes layers into the temporary store of one workspace transaction."""
+
+    def __init__(self, path: Path, previous: Workspace | None):
+        self.path = path
+        self._provenance: dict[str, dict] = {}
+        self._meta: dict[str, str] = {}
+        if previous is not None and previous.exists():
+            for row in previous.provenance().to_dict("records"):
+                row["notes"] = json.dumps(row["notes"], ensure_ascii=False)
+                self._provenance[row["layer"]] = row
+            self._meta.update(previous.meta())
+
+    def write_layer(
+        self,
+        name: str,
+        frame: gpd.GeoDataFrame | pd.DataFrame,
+        provenance: Provenance | None = None,
+    ) -> None:
+        """Write (or replace) a layer; geometry must already be in EPSG:27700."""
+        if name in (LAYERS_TABLE, META_TABLE):
+            raise ValueError(f"{name!r} is a reserved table name")
+        if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
+            if frame.crs.to_epsg() != 27700:
+                raise ValueError(f"layer {name!r} must be in EPSG:27700, got {frame.crs}")
+        pyogrio.write_dataframe(_storable(frame), self.path, layer=name, driver="GPKG")
+        if provenance is not None:
+            self._provenance[name] = provenance.as_row()
+
+    def set_meta(self, key: str, value: object) -> None:
+        self._meta[key] = str(value)
+
+    def _finish(self) -> None:
+        self._meta.setdefault("created_at", _now())
+        self._meta["updated_at"] = _now()
+        self._meta["mapper_version"] = __version__
+        if self._provenance:
+            rows = pd.DataFrame(list(self._provenance.values()))
+            pyogrio.write_dataframe(rows, self.path, layer=LAYERS_TABLE, driver="GPKG")
+        meta = pd.DataFrame({"key": list(self._meta), "value": list(self._meta.values())})
+        pyogrio.write_dataframe(meta, self.path, layer=META_TABLE, driver="GPKG")
+
+
+def _storable(frame: pd.DataFrame) -> pd.DataFrame:
+    """GeoPackage has no list or object columns: store them as JSON text."""
+    out = frame.copy()
+    for col in out.columns:
+        if col == getattr(out, "_geometry_column_name", None):
+            continue
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | dict)).any():
+            out[col] = out[col].map(lambda v: json.dumps(v, ensure_ascii=False))
+    return out
+
+
+def _table_names(path: Path) -> set[str]:
+    return {str(n) for n, _ in pyogrio.list_layers(path)}
+
+
+@contextmanager
+def _exclusive_lock(lock_path: Path) -> Iterator[None]:
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MapperError(
+                f"another import is changing the workspace {lock_path.parent} right now; "
+                "wait for it to finish and try again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    # Called with the lock held, so any temporary store left behind is from a dead import.
+    for leftover in directory.glob(f"{TMP_PREFIX}*"):
+        leftover.unlink(missing_ok=True)
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
