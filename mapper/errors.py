@@ -24,7 +24,8 @@ class Problem:
     ----------
     file : name of the file (no directories, so messages never leak machine paths)
     message : what is wrong and what was expected
-    row : 1-based data row (CSV, header excluded) or feature number, if it applies
+    row : for CSV, the row number a spreadsheet shows (the header is row 1); for
+        vector files, the 1-based feature number (``row_label="feature"``)
     column : the column concerned, if it applies
     value : the value seen, if it applies
     severity : "error" stops the import; "warning" is reported and the import goes on
@@ -36,11 +37,12 @@ class Problem:
     column: str | None = None
     value: object = None
     severity: str = "error"
+    row_label: str = "row"
 
     def __str__(self) -> str:
         where = [self.file]
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"{self.row_label} {self.row}")
         if self.column is not None:
             where.append(f"column '{self.column}'")
         text = " ".join(where) + ": "

@@ -61,8 +61,15 @@ def to_analysis(frame: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFrame
     Returns the reprojected frame and the warnings raised on the way.
     """
     notes: list[Problem] = []
+    bounds = tuple(float(b) for b in frame.total_bounds) if len(frame) else (0, 0, 0, 0)
+    geographic = frame.crs is None or CRS.from_user_input(frame.crs).is_geographic
+    if geographic and looks_swapped(bounds):
+        raise MapperError(
+            f"{file}: coordinates span x {bounds[0]:.4g} to {bounds[2]:.4g} and y {bounds[1]:.4g} "
+            f"to {bounds[3]:.4g}: latitude and longitude look swapped (x should be the "
+            "longitude, about -9 to 3 in the UK; y the latitude, about 49 to 61)"
+        )
     if frame.crs is None:
-        bounds = tuple(float(b) for b in frame.total_bounds) if len(frame) else (0, 0, 0, 0)
         guess = infer_crs(bounds)
         if guess is None:
             raise MapperError(

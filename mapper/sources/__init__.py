@@ -1,0 +1,98 @@
+"""Sources: one module per external format. Each detects its format from the content
+of a file (never its name), validates it, and returns canonical frames.
+
+:func:`detect_file` tries every source in turn and says what a file was taken to be,
+or why it was skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mapper.errors import MapperError
+from mapper.sources import boundaries, deprivation, lookups, population, postcodes
+from mapper.sources.base import Context, Detection, Imported
+from mapper.sources.files import SIDECAR_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIXES, Peek, peek
+
+__all__ = ["Context", "Detection", "Imported", "Skipped", "detect_file", "list_inputs", "KINDS"]
+
+#: order matters: the most specific layouts first
+DETECTORS = [deprivation.detect, lookups.detect, postcodes.detect, population.detect,
+             boundaries.detect]
+
+#: workspace layers the sources feed, with a word for people
+KINDS = {
+    "boroughs": "borough (local authority district) boundaries",
+    "wards": "ward boundaries",
+    "lsoas": "LSOA boundaries",
+    "deprivation": "English Indices of Deprivation by LSOA",
+    "lsoa_ward_lookup": "LSOA-to-ward best-fit lookup",
+    "population": "LSOA population estimates",
+    "postcodes": "postcode centroids",
+}
+
+
+@dataclass
+class Skipped:
+    path: Path
+    reason: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_inputs(directory: Path) -> list[Path]:
+    """Files in a folder that could be inputs (shapefile side files and dot-files left out)."""
+    if not directory.is_dir():
+        raise MapperError(f"{directory} is not a folder")
+    return sorted(
+        p for p in directory.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in SIDECAR_SUFFIXES
+    )
+
+
+def detect_file(path: Path) -> Detection | Skipped:
+    """What `path` is, from its content; or why it cannot be used."""
+    suffix = path.suffix.lower()
+    if suffix not in VECTOR_SUFFIXES | TABLE_SUFFIXES:
+        return Skipped(path, f"not a data file this tool reads ({suffix or 'no extension'}; "
+                       "expected CSV, GeoJSON, GeoPackage, Shapefile or zipped Shapefile)")
+    try:
+        seen = peek(path)
+    except MapperError as exc:
+        return Skipped(path, str(exc).removeprefix(f"{path.name}: "))
+    for detector in DETECTORS:
+        found = detector(seen)
+        if found is not None:
+            found.path = path
+            if found.rows is None and seen.format == "table":
+                found.rows = _count_rows(path)
+            return found
+    return Skipped(path, _why_not(seen))
+
+
+def _count_rows(path: Path) -> int | None:
+    # A cheap line count for the report; the import itself counts rows exactly.
+    with open(path, "rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    return max(lines - 1, 0)
+
+
+def _why_not(seen: Peek) -> str:
+    cols = {c.lower() for c in seen.columns}
+    shown = ", ".join(seen.columns[:12]) + (" ..." if len(seen.columns) > 12 else "")
+    if any(c.startswith("lsoa code") for c in cols) and any("indicator" in c for c in cols):
+        return ("IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
+                "scores, ranks, deciles and population denominators'")
+    if {"crime type", "month"} <= cols or "category" in cols and "epoch" in cols:
+        return ("police.uk street-level crime (incidents): point registers are not imported "
+                "yet; see the roadmap in README")
+    if cols & {"lat", "latitude", "lon", "longitude", "eastings", "easting", "postcode"}:
+        return ("a table of points (groups, premises or incidents): point registers are not "
+                f"imported yet; see the roadmap in README. Columns: {shown}")
+    if seen.format == "vector":
+        return (f"no column of ward, LSOA or borough codes (E05/E01/E06-E09) found. "
+                f"Columns: {shown}")
+    return f"not a layout this tool recognises. Columns: {shown}"

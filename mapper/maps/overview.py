@@ -1,0 +1,135 @@
+"""The overview map: every ward with a tooltip, borough outlines on top."""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from mapper.geo import CRS_ANALYSIS, to_display
+from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
+
+#: background choices: "none" needs no internet; the others fetch tiles from their hosts
+TILE_CHOICES: dict[str, dict] = {
+    "none": {},
+    "osm": {
+        "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attr": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+        "contributors",
+        "max_zoom": 19,
+        "name": "OpenStreetMap",
+    },
+    "light": {
+        "tiles": "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
+        "attr": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+        'contributors &copy; <a href="https://carto.com/attributions">CARTO</a>',
+        "max_zoom": 20,
+        "subdomains": "abcd",
+        "name": "CartoDB Positron",
+    },
+}
+
+WARD_FIELDS = ["ward_name", "ward_code", "borough_name"]
+WARD_ALIASES = ["Ward", "Ward code", "Borough"]
+BOROUGH_FIELDS = ["borough_code", "borough_name"]
+
+#: display simplification in metres; shared ward edges stay shared (coverage simplify)
+SIMPLIFY_M = 5.0
+#: decimal places of displayed longitude/latitude (about 0.1 m)
+DISPLAY_DECIMALS = 6
+
+_WARD_STYLE = {"color": "#1d70b8", "weight": 1, "fillColor": "#5694ca", "fillOpacity": 0.18}
+_WARD_HIGHLIGHT = {"color": "#0b0c0c", "weight": 3, "fillColor": "#ffdd00", "fillOpacity": 0.5}
+_BOROUGH_STYLE = {"color": "#0b0c0c", "weight": 2.5, "fill": False}
+
+
+def ward_map(
+    wards: gpd.GeoDataFrame,
+    boroughs: gpd.GeoDataFrame | None,
+    *,
+    tiles: str = "none",
+    simplify_m: float = SIMPLIFY_M,
+    asset_base_url: str = DEFAULT_BASE_URL,
+) -> folium.Map:
+    """A map of every ward (with a tooltip) under the borough outlines.
+
+    Parameters
+    ----------
+    wards : ward polygons in EPSG:27700 with ``ward_code``, ``ward_name``,
+        ``borough_name``
+    boroughs : borough polygons in EPSG:27700, drawn as outlines; None for none
+    tiles : background, one of :data:`TILE_CHOICES`; "none" works offline
+    simplify_m : display simplification tolerance in metres (0 keeps every vertex)
+    asset_base_url : URL prefix the app serves the vendored Leaflet files under
+
+    The map is drawn on a canvas (``prefer_canvas``) and fitted to the wards.
+    """
+    _check_layer(wards, "wards", WARD_FIELDS)
+    if boroughs is not None:
+        _check_layer(boroughs, "boroughs", BOROUGH_FIELDS)
+    if tiles not in TILE_CHOICES:
+        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
+    if len(wards) == 0:
+        raise ValueError("there are no wards to map")
+
+    ward_shapes = _for_display(wards, WARD_FIELDS, simplify_m)
+    minx, miny, maxx, maxy = (float(b) for b in ward_shapes.total_bounds)
+    m = folium.Map(
+        location=[(miny + maxy) / 2, (minx + maxx) / 2],
+        zoom_start=12,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=True,
+    )
+    if TILE_CHOICES[tiles]:
+        folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
+
+    folium.GeoJson(
+        ward_shapes,
+        name="Wards",
+        style_function=lambda _feature: _WARD_STYLE,
+        highlight_function=lambda _feature: _WARD_HIGHLIGHT,
+        tooltip=folium.GeoJsonTooltip(fields=WARD_FIELDS, aliases=WARD_ALIASES, sticky=True),
+    ).add_to(m)
+    if boroughs is not None and len(boroughs):
+        folium.GeoJson(
+            _for_display(boroughs, BOROUGH_FIELDS, simplify_m),
+            name="Borough boundaries",
+            style_function=lambda _feature: _BOROUGH_STYLE,
+            interactive=False,  # hovering goes through to the wards underneath
+        ).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(12, 12))
+    return use_local_assets(m, base_url=asset_base_url)
+
+
+def _check_layer(frame, label: str, fields: list[str]) -> None:
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise TypeError(f"{label} must be a GeoDataFrame, got {type(frame).__name__}")
+    if frame.crs is None or CRS.from_user_input(frame.crs) != CRS.from_user_input(CRS_ANALYSIS):
+        raise ValueError(f"{label} must be in {CRS_ANALYSIS}, got {frame.crs}")
+    missing = [f for f in fields if f not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{label} lacks column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})"
+        )
+
+
+def _for_display(frame: gpd.GeoDataFrame, fields: list[str], simplify_m: float):
+    """Keep `fields`, simplify in metres, reproject and round to 6 decimals."""
+    shapes = frame[[*fields, frame.geometry.name]].copy()
+    if simplify_m > 0:
+        # Coverage simplification moves a shared edge once for both neighbours, so no gaps
+        # or slivers open between wards. It assumes the polygons tile without overlaps;
+        # where they do not, fall back to simplifying each shape on its own.
+        try:
+            simplified = shapes.geometry.simplify_coverage(simplify_m)
+        except Exception:  # noqa: BLE001 - GEOS rejects some invalid coverages
+            simplified = shapes.geometry.simplify(simplify_m, preserve_topology=True)
+        shapes = shapes.set_geometry(simplified)
+    shapes = to_display(shapes)
+    rounded = shapely.transform(
+        shapes.geometry.values, lambda xy: np.round(xy, DISPLAY_DECIMALS)
+    )
+    return shapes.set_geometry(gpd.GeoSeries(rounded, index=shapes.index, crs=shapes.crs))

@@ -1,0 +1,239 @@
+"""What every source returns, and the checks they share.
+
+A source module detects its format from a :class:`~mapper.sources.files.Peek` and
+reads a file into a canonical frame. Checks collect *every* problem as a
+:class:`~mapper.errors.Problem`; the caller raises them together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from mapper.errors import Problem
+from mapper.sources.codes import KIND_LABEL, kinds_of
+from mapper.sources.files import table_row
+
+#: how far outside the study area (metres) a feature may sit and still count as inside:
+#: generalised boundary files disagree by up to a few tens of metres along edges and rivers
+STUDY_AREA_TOLERANCE_M = 250.0
+
+OGL = "Open Government Licence v3.0"
+OGL_ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
+OS_ATTRIBUTION = "Contains OS data © Crown copyright and database right."
+
+
+@dataclass
+class Detection:
+    """What a file was taken to be."""
+
+    kind: str  # the workspace layer it feeds: wards, boroughs, lsoas, deprivation, ...
+    vintage: str  # e.g. "2018", "IoD2019 / LSOA 2011"
+    detail: str  # one line for people: "ONS ward boundaries (WD18CD)"
+    rows: int | None
+    reader: Callable[..., Imported]
+    columns: dict[str, str] = field(default_factory=dict)  # canonical -> column in the file
+    extra: dict = field(default_factory=dict)
+    path: Path | None = None
+
+
+@dataclass
+class Imported:
+    """A file read, validated and normalised, ready for the store."""
+
+    kind: str
+    frame: pd.DataFrame
+    vintage: str
+    detail: str
+    rows_read: int
+    licence: str
+    attribution: str
+    warnings: list[Problem] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What an import may check against: the study area, when it is known (EPSG:27700)."""
+
+    study_area: shapely.Geometry | None = None
+    study_area_name: str = ""
+
+
+def year_in_name(path: Path) -> str | None:
+    """A 4-digit year in a file name (used only as a vintage hint, never for the kind)."""
+    years = re.findall(r"(?<!\d)(19[89]\d|20[0-4]\d)(?!\d)", path.stem)
+    return years[0] if years else None
+
+
+def check_codes(
+    values: pd.Series,
+    *,
+    file: str,
+    column: str,
+    kind: str,
+    unique: bool = True,
+    rows: Callable[[int], int] = table_row,
+    row_label: str = "row",
+) -> list[Problem]:
+    """Blank codes, codes of the wrong kind and (optionally) duplicates, one problem each."""
+    problems: list[Problem] = []
+    text = values.astype("string").str.strip().fillna("")
+    kinds = kinds_of(text)
+    for pos in np.flatnonzero((text == "").to_numpy(bool)):
+        problems.append(
+            Problem(file, f"missing code; expected a {KIND_LABEL[kind]} code", rows(pos), column,
+                    row_label=row_label)
+        )
+    wrong = ((kinds != kind) | kinds.isna()).to_numpy(bool) & (text != "").to_numpy(bool)
+    for pos in np.flatnonzero(wrong):
+        seen = kinds.iloc[pos]
+        what = f"a {KIND_LABEL[seen]} code" if isinstance(seen, str) else "not a GSS code"
+        problems.append(
+            Problem(file, f"{what}; expected a {KIND_LABEL[kind]} code", rows(pos), column,
+                    text.iloc[pos], row_label=row_label)
+        )
+    if unique:
+        dup = text.duplicated(keep=False).to_numpy(bool) & (text != "").to_numpy(bool)
+        firsts: dict[str, int] = {}
+        for pos in np.flatnonzero(dup):
+            code = text.iloc[pos]
+            if code not in firsts:
+                firsts[code] = pos
+                continue
+            problems.append(
+                Problem(file, f"duplicate code (also at {row_label} {rows(firsts[code])}); "
+                        "each area must appear once", rows(pos), column, code, row_label=row_label)
+            )
+    return problems
+
+
+def parse_numbers(
+    values: pd.Series,
+    *,
+    file: str,
+    column: str,
+    low: float | None = None,
+    high: float | None = None,
+    integer: bool = False,
+    required: bool = True,
+    rows: Callable[[int], int] = table_row,
+) -> tuple[pd.Series, list[Problem]]:
+    """Parse text to floats (thousands separators allowed); report bad or out-of-range values."""
+    text = values.astype("string").str.strip().str.replace(",", "", regex=False).fillna("")
+    numbers = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
+    problems: list[Problem] = []
+    bounds = _bounds_text(low, high, integer)
+    for pos in np.flatnonzero(numbers.isna().to_numpy() & (text != "").to_numpy()):
+        problems.append(Problem(file, f"not a number; expected {bounds}", rows(pos), column,
+                                values.iloc[pos]))
+    if required:
+        for pos in np.flatnonzero((text == "").to_numpy()):
+            problems.append(Problem(file, f"missing value; expected {bounds}", rows(pos), column))
+    arr = numbers.to_numpy()
+    bad = ~np.isfinite(arr) & ~numbers.isna().to_numpy()
+    if low is not None:
+        bad |= arr < low
+    if high is not None:
+        bad |= arr > high
+    if integer:
+        bad |= np.isfinite(arr) & (np.mod(arr, 1) != 0)
+    for pos in np.flatnonzero(bad):
+        problems.append(Problem(file, f"out of range; expected {bounds}", rows(pos), column,
+                                values.iloc[pos]))
+    return numbers, problems
+
+
+def _bounds_text(low, high, integer) -> str:
+    noun = "a whole number" if integer else "a number"
+    if low is not None and high is not None:
+        return f"{noun} from {low:g} to {high:g}"
+    if low is not None:
+        return f"{noun} of at least {low:g}"
+    return noun
+
+
+def require_columns(
+    present: list[str], wanted: dict[str, str | None], *, file: str, what: str
+) -> list[Problem]:
+    """One problem naming every missing column, and listing the columns that are present."""
+    missing = [label for label, col in wanted.items() if col is None]
+    if not missing:
+        return []
+    return [
+        Problem(
+            file,
+            f"missing column{'s' if len(missing) > 1 else ''} for {what}: "
+            + "; ".join(missing)
+            + ". Columns present: "
+            + ", ".join(present),
+        )
+    ]
+
+
+def clean_polygons(
+    frame: gpd.GeoDataFrame, *, file: str
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Reject empty geometry and NaN/infinite coordinates; repair invalid polygons.
+
+    Errors: missing or empty geometry, non-finite coordinates, non-polygon features.
+    Warnings: the count of invalid polygons repaired with ``make_valid``.
+    """
+    problems: list[Problem] = []
+    geoms = frame.geometry.array
+    missing = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    for pos in np.flatnonzero(missing):
+        problems.append(Problem(file, "empty geometry; expected a polygon", pos + 1,
+                                row_label="feature"))
+    coords_ok = np.array(
+        [bool(np.isfinite(shapely.get_coordinates(g)).all()) if g is not None else True
+         for g in geoms]
+    )
+    for pos in np.flatnonzero(~coords_ok & ~missing):
+        problems.append(Problem(file, "coordinates include NaN or infinity", pos + 1,
+                                row_label="feature"))
+    kinds = np.asarray(shapely.get_type_id(geoms))
+    not_polygon = ~np.isin(kinds, [3, 6]) & ~missing
+    for pos in np.flatnonzero(not_polygon):
+        problems.append(Problem(file, f"a {shapely.get_type_id(geoms[pos]) and geoms[pos].geom_type}"
+                                "; expected a Polygon or MultiPolygon", pos + 1, row_label="feature"))
+    usable = ~missing & coords_ok & ~not_polygon
+    invalid = usable & ~np.asarray(shapely.is_valid(geoms))
+    if invalid.any():
+        repaired = shapely.make_valid(geoms[invalid])
+        repaired = np.array([_polygonal(g) for g in repaired], dtype=object)
+        frame = frame.copy()
+        frame.loc[frame.index[invalid], frame.geometry.name] = repaired
+        problems.append(
+            Problem(file, f"{int(invalid.sum())} invalid polygon"
+                    f"{'s' if invalid.sum() > 1 else ''} (self-intersections or bad rings) "
+                    "repaired", severity="warning")
+        )
+    return frame, problems
+
+
+def _polygonal(geom):
+    """Keep only the polygon parts of a repaired geometry (make_valid may add lines)."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else geom
+
+
+def inside_study_area(
+    geoms: gpd.GeoSeries, context: Context
+) -> np.ndarray:
+    """Boolean mask: representative point within the study area (with tolerance)."""
+    if context.study_area is None or len(geoms) == 0:
+        return np.ones(len(geoms), dtype=bool)
+    area = shapely.buffer(context.study_area, STUDY_AREA_TOLERANCE_M)
+    shapely.prepare(area)
+    points = shapely.point_on_surface(geoms.array) if geoms.geom_type.iloc[0] != "Point" else geoms.array
+    return np.asarray(shapely.contains(area, points))

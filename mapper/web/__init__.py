@@ -1,0 +1,200 @@
+"""The web app: ``create_app()`` builds it; one blueprint per user job.
+
+Configuration keys
+------------------
+WORKSPACE
+    directory of the workspace to show (default: :func:`mapper.store.resolve_workspace`,
+    i.e. ``$MAPPER_WORKSPACE`` or ``./workspace``).
+TILES
+    map background: "none" (default, works offline), "osm" (OpenStreetMap) or "light"
+    (CartoDB Positron). The last two fetch tiles from the internet.
+
+Every script and stylesheet is served by the app itself: folium's CDN links are replaced
+by the files of the ``xstatic`` packages, served under ``/vendor/<package>/<file>``.
+Errors are translated once, here: users see an HTML error page (or ``{"error": ...}`` on
+``/api/`` paths) with a 4xx status for anything they can act on, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+
+from mapper import __version__
+from mapper.errors import MapperError
+from mapper.maps.assets import VENDOR_DIRS
+from mapper.maps.overview import TILE_CHOICES
+from mapper.store import Workspace, resolve_workspace
+
+#: the repository's top level, holding templates/ and static/
+ROOT = Path(__file__).resolve().parents[2]
+
+#: help text for each setting (shown in errors; a test checks each key has one)
+SETTINGS_HELP = {
+    "WORKSPACE": "directory of the workspace to show ($MAPPER_WORKSPACE or ./workspace)",
+    "TILES": f"map background, one of {', '.join(TILE_CHOICES)}; only 'none' works offline",
+}
+
+#: how long browsers may cache the vendored library files, in seconds
+VENDOR_MAX_AGE = 24 * 3600
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Create the web app.
+
+    Parameters
+    ----------
+    test_config : settings overriding the defaults (``WORKSPACE``, ``TILES`` and any
+        Flask setting such as ``TESTING``)
+
+    Raises MapperError when a setting has a value the app cannot use.
+    """
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(WORKSPACE=str(resolve_workspace()), TILES="none")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    _check_settings(app.config)
+
+    from mapper.web import overview
+
+    app.register_blueprint(vendor)
+    app.register_blueprint(overview.bp)
+    app.add_url_rule("/health", "health", health)
+    app.jinja_env.globals["mapper_version"] = __version__
+    init_errors(app)
+    return app
+
+
+def _check_settings(config) -> None:
+    tiles = config["TILES"]
+    if tiles not in TILE_CHOICES:
+        raise MapperError(
+            f"TILES must be one of {', '.join(TILE_CHOICES)}; got {tiles!r} "
+            f"({SETTINGS_HELP['TILES']})"
+        )
+    config["WORKSPACE"] = str(config["WORKSPACE"])
+
+
+def health():
+    return jsonify(status="ok")
+
+
+# -- the workspace, for views ---------------------------------------------------------
+
+
+class NoWorkspace(NotFound):
+    """404: the configured workspace does not exist yet."""
+
+    name = "No data to show yet"
+
+
+def open_workspace() -> Workspace:
+    """The configured workspace; 404 with what to do when there is none."""
+    workspace = Workspace(current_app.config["WORKSPACE"])
+    if not workspace.exists():
+        raise NoWorkspace(
+            description=(
+                f"There is no workspace at {workspace.directory}. Run 'mapper demo' to "
+                "create the synthetic demo area, or 'mapper build --from DIR' to build one "
+                "from your data files, then reload this page."
+            ),
+        )
+    return workspace
+
+
+def read_layer(workspace: Workspace, name: str, *, required: bool = True):
+    """One layer of the workspace; 404 naming the layers present when it is missing.
+
+    With ``required=False`` a missing layer gives None instead.
+    """
+    if not workspace.has_layer(name):
+        if not required:
+            return None
+        present = ", ".join(workspace.layers()) or "none"
+        abort(
+            404,
+            description=(
+                f"The workspace has no '{name}' layer (layers: {present}). Rebuild it with "
+                "'mapper build --from DIR' or 'mapper demo'."
+            ),
+        )
+    return workspace.read_layer(name)
+
+
+# -- vendored scripts and styles --------------------------------------------------------
+
+vendor = Blueprint("vendor", __name__, url_prefix="/vendor")
+
+
+@vendor.get("/<package>/<path:filename>")
+def vendor_file(package: str, filename: str):
+    """A file of a vendored library (Leaflet, its marker clusters, jQuery)."""
+    if package not in VENDOR_DIRS:
+        abort(404, description=f"No library '{package}' here (have: {', '.join(VENDOR_DIRS)}).")
+    # send_from_directory refuses paths that leave the directory (404).
+    return send_from_directory(VENDOR_DIRS[package], filename, max_age=VENDOR_MAX_AGE)
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def init_errors(app: Flask) -> None:
+    """Translate every error into a page (or JSON under /api/) without a traceback."""
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(MapperError, _mapper_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _http_error(error: HTTPException):
+    return _error_response(error.code or 500, error.name, error.description or "")
+
+
+def _mapper_error(error: MapperError):
+    # Something the user can act on (bad data, a missing layer...): the message says what.
+    return _error_response(400, "Cannot show this page", str(error))
+
+
+def _unexpected_error(error: Exception):
+    current_app.logger.exception("unexpected error on %s", request.path)
+    fallback = InternalServerError()
+    return _error_response(
+        500,
+        fallback.name,
+        "Something went wrong while preparing this page. The details are in the log of "
+        "the terminal running 'mapper serve'.",
+    )
+
+
+def _wants_json() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _error_response(status: int, title: str, message: str):
+    if _wants_json():
+        return jsonify(error=message), status
+    try:
+        body = render_template("error.html", status=status, title=title, message=message)
+    except Exception:  # noqa: BLE001 - the error page itself must never fail
+        body = f"<!doctype html><title>{escape(title)}</title><h1>{escape(title)}</h1>" + (
+            f"<p>{escape(message)}</p>"
+        )
+    return body, status
+
+
+__all__ = ["create_app", "open_workspace", "read_layer"]

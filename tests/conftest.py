@@ -1,0 +1,286 @@
+"""Shared fixtures: a tiny hand-built workspace, the web app, a live server, a browser.
+
+``tiny_workspace``
+    a workspace directory holding a 3x3 grid of 1 km square wards (EPSG:27700, south-west
+    corner at easting 530000, northing 180000) in three boroughs, one per row of the grid.
+``app`` / ``client``
+    the Flask app on ``tiny_workspace`` and its test client.
+``live_server``
+    the real app served on a free port of 127.0.0.1 in a background thread.
+``browser_page``
+    a headless Chromium page (Playwright) that records console errors, page errors and
+    every request to a host other than 127.0.0.1/localhost (those are blocked). Skipped
+    when Chromium or Playwright is missing, unless browsers are required (``CI`` set to
+    anything but ""/"0"/"false", or ``MAPPER_REQUIRE_BROWSER=1``), where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import geopandas as gpd
+import pytest
+from shapely.geometry import box
+
+#: where browser tests save screenshots (gitignored)
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ENV = "MAPPER_CHROMIUM"
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+GRID_ORIGIN = (530_000.0, 180_000.0)
+GRID_CELL_M = 1_000.0
+TINY_BOROUGHS = [
+    ("E09900001", "Southfield"),
+    ("E09900002", "Middleton"),
+    ("E09900003", "Northbrook"),
+]
+TINY_STUDY_AREA = "Tinytown (synthetic)"
+
+
+# -- tiny data ------------------------------------------------------------------------
+
+
+def grid_wards() -> gpd.GeoDataFrame:
+    """3x3 grid of 1 km wards in EPSG:27700; row r (south to north) is borough r.
+
+    Ward codes E05900001..E05900009 run west to east, then south to north. One name
+    holds characters that must be escaped in HTML ("&" and an apostrophe).
+    """
+    x0, y0 = GRID_ORIGIN
+    rows = []
+    for r in range(3):
+        for c in range(3):
+            n = r * 3 + c + 1
+            borough_code, borough_name = TINY_BOROUGHS[r]
+            rows.append(
+                {
+                    "ward_code": f"E0590000{n}",
+                    "ward_name": f"{borough_name} {'West Central East'.split()[c]}",
+                    "borough_code": borough_code,
+                    "borough_name": borough_name,
+                    "geometry": box(
+                        x0 + c * GRID_CELL_M,
+                        y0 + r * GRID_CELL_M,
+                        x0 + (c + 1) * GRID_CELL_M,
+                        y0 + (r + 1) * GRID_CELL_M,
+                    ),
+                }
+            )
+    rows[4]["ward_name"] = "St Mary's & Holy Trinity"
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:27700")
+
+
+def grid_boroughs(wards: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    wards = grid_wards() if wards is None else wards
+    dissolved = wards.dissolve(by="borough_code", as_index=False)
+    return dissolved[["borough_code", "borough_name", "geometry"]]
+
+
+def write_workspace(directory, *, synthetic: str = "yes", study_area: str = TINY_STUDY_AREA):
+    """Write the grid workspace into `directory` and return the directory as a Path."""
+    from mapper.store import Provenance, Workspace
+
+    wards = grid_wards()
+    attribution = "Contains OS data © Crown copyright and database right 2024"
+    with Workspace(directory).transaction() as tx:
+        tx.write_layer(
+            "wards",
+            wards,
+            Provenance(
+                layer="wards",
+                kind="wards",
+                source_file="tiny_wards.geojson",
+                vintage="2024",
+                licence="OGL v3",
+                attribution=attribution,
+                rows_read=len(wards),
+                rows_imported=len(wards),
+            ),
+        )
+        boroughs = grid_boroughs(wards)
+        tx.write_layer(
+            "boroughs",
+            boroughs,
+            Provenance(
+                layer="boroughs",
+                kind="boroughs",
+                source_file="tiny_boroughs.geojson",
+                vintage="2024",
+                licence="OGL v3",
+                attribution=attribution,
+                rows_read=len(boroughs),
+                rows_imported=len(boroughs),
+            ),
+        )
+        tx.set_meta("study_area", study_area)
+        tx.set_meta("synthetic", synthetic)
+    return Path(directory)
+
+
+@pytest.fixture
+def tiny_wards() -> gpd.GeoDataFrame:
+    return grid_wards()
+
+
+@pytest.fixture
+def tiny_workspace(tmp_path) -> Path:
+    """Directory of a synthetic workspace with the 3x3 grid of wards and 3 boroughs."""
+    return write_workspace(tmp_path / "workspace")
+
+
+# -- the web app ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(tiny_workspace):
+    from mapper.web import create_app
+
+    return create_app({"TESTING": True, "WORKSPACE": str(tiny_workspace), "TILES": "none"})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def live_server():
+    """Serve a WSGI app on a free local port: ``url = live_server(app)``."""
+    from werkzeug.serving import make_server
+
+    servers = []
+
+    def serve(wsgi_app) -> str:
+        server = make_server("127.0.0.1", 0, wsgi_app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield serve
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+# -- the browser ----------------------------------------------------------------------
+
+
+def browser_required() -> bool:
+    """Browser tests must run (fail, not skip, when impossible) on CI or when asked."""
+    ci = os.environ.get("CI", "").strip().lower()
+    return (ci not in ("", "0", "false")) or os.environ.get("MAPPER_REQUIRE_BROWSER") == "1"
+
+
+def _unavailable(reason: str):
+    if browser_required():
+        pytest.fail(f"browser tests are required here (CI / MAPPER_REQUIRE_BROWSER) but {reason}")
+    pytest.skip(reason)
+
+
+def chromium_path() -> str | None:
+    chosen = os.environ.get(CHROMIUM_ENV)
+    if chosen:
+        return chosen if Path(chosen).is_file() else None
+    for candidate in CHROMIUM_PATHS:
+        if Path(candidate).is_file():
+            return candidate
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium launched through Playwright (session-wide)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("playwright is not installed (pip install playwright)")
+    executable = chromium_path()
+    if executable is None:
+        _unavailable(
+            f"Chromium was not found (apt-get install chromium, or set {CHROMIUM_ENV})"
+        )
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            )
+        except Exception as error:  # noqa: BLE001 - any launch failure means "no browser"
+            _unavailable(f"Chromium at {executable} did not start: {error}")
+        yield browser
+        browser.close()
+
+
+@dataclass
+class BrowserPage:
+    """A page plus everything that went wrong on it."""
+
+    page: object
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        return (
+            [f"console error: {m}" for m in self.console_errors]
+            + [f"page error: {m}" for m in self.page_errors]
+            + [f"request to another host (blocked): {u}" for u in self.foreign_requests]
+        )
+
+    def assert_clean(self) -> None:
+        problems = self.problems()
+        assert not problems, "the page was not clean:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def browser_page(chromium):
+    """A fresh page; fails the test on console errors, page errors or foreign requests.
+
+    Requests to hosts other than 127.0.0.1/localhost are blocked and recorded, so a test
+    never reaches the internet and a page that tries to is caught.
+    """
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watched = BrowserPage(page)
+
+    def route(route_obj):
+        url = route_obj.request.url
+        if urlsplit(url).scheme in ("http", "https", "ws", "wss") and (
+            urlsplit(url).hostname not in LOCAL_HOSTS
+        ):
+            watched.foreign_requests.append(url)
+            route_obj.abort()
+        else:
+            route_obj.continue_()
+
+    context.route("**/*", route)
+    page.on(
+        "console",
+        lambda msg: msg.type == "error" and watched.console_errors.append(msg.text),
+    )
+    page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
+    yield watched
+    context.close()
+    watched.assert_clean()
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
