@@ -82,6 +82,7 @@ _STREAMS = {
     "groups": 6,
     "premises": 7,
     "incidents": 8,
+    "iod": 9,
 }
 
 #: invented ward names; the last three sit on the river edge
@@ -191,26 +192,28 @@ def _iod_columns() -> tuple[str, ...]:
 IOD_COLUMNS = _iod_columns()
 
 #: national rank fractions (0 = rank 1, most deprived) at which the score knots below apply
-_KNOT_FRACTIONS = np.linspace(0.0, 1.0, 11)
-#: approximate national score at each rank fraction (read off the published distribution;
-#: the extremes are rounded guesses); scores fall as ranks rise
+_KNOT_FRACTIONS = np.array(
+    [0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0]
+)
+#: approximate national score at each rank fraction, read off the published distribution
+#: (London's LSOAs carry national ranks); the extremes are rounded guesses
 _SCORE_KNOTS: dict[str, tuple[float, ...]] = {
-    "imd": (92.7, 43.85, 33.25, 26.58, 21.55, 17.65, 14.24, 11.30, 8.62, 5.91, 0.54),
-    "income": (0.66, 0.268, 0.202, 0.157, 0.125, 0.099, 0.079, 0.063, 0.050, 0.036, 0.004),
-    "employment": (0.52, 0.198, 0.150, 0.119, 0.097, 0.080, 0.066, 0.055, 0.045, 0.034, 0.003),
-    "education": (99.4, 49.81, 35.64, 26.94, 21.00, 16.18, 12.26, 8.88, 5.90, 3.15, 0.012),
-    "health": (3.3, 1.134, 0.732, 0.437, 0.195, -0.028, -0.239, -0.468, -0.733, -1.095, -3.3),
-    "crime": (3.2, 1.032, 0.695, 0.444, 0.223, 0.017, -0.206, -0.441, -0.705, -1.062, -3.0),
-    "barriers": (75.0, 36.78, 30.55, 26.35, 23.07, 20.20, 17.56, 15.02, 12.26, 8.93, 1.0),
-    "living": (95.0, 43.56, 34.27, 28.18, 22.98, 18.51, 14.45, 11.02, 7.91, 5.2, 0.3),
-    "idaci": (0.85, 0.329, 0.256, 0.203, 0.160, 0.126, 0.098, 0.076, 0.056, 0.037, 0.003),
-    "idaopi": (0.99, 0.340, 0.257, 0.202, 0.160, 0.128, 0.102, 0.082, 0.065, 0.047, 0.005),
-    "cyp": (3.0, 1.064, 0.693, 0.418, 0.184, -0.020, -0.218, -0.437, -0.681, -1.023, -3.0),
-    "adult_skills": (0.75, 0.467, 0.404, 0.360, 0.326, 0.296, 0.268, 0.239, 0.209, 0.170, 0.02),
-    "geographical": (3.0, 1.033, 0.625, 0.361, 0.146, -0.043, -0.226, -0.431, -0.653, -0.968, -3.0),
-    "wider": (9.0, 3.556, 2.120, 1.160, 0.418, -0.234, -0.825, -1.419, -2.0, -2.5, -3.3),
-    "indoors": (3.0, 1.077, 0.719, 0.451, 0.212, 0.002, -0.206, -0.431, -0.695, -1.074, -2.2),
-    "outdoors": (4.0, 1.136, 0.691, 0.373, 0.132, -0.069, -0.264, -0.467, -0.713, -0.95, -1.6),
+    "imd": (92.7, 64.0, 58.0, 53.17, 43.85, 33.25, 26.58, 21.55, 17.65, 14.24, 11.30, 8.62, 5.91, 4.32, 3.16, 0.54),
+    "income": (0.66, 0.411, 0.38, 0.321, 0.268, 0.202, 0.157, 0.125, 0.099, 0.079, 0.063, 0.050, 0.036, 0.028, 0.020, 0.004),
+    "employment": (0.52, 0.30, 0.28, 0.242, 0.198, 0.150, 0.119, 0.097, 0.080, 0.066, 0.055, 0.045, 0.034, 0.027, 0.020, 0.003),
+    "education": (99.4, 75.0, 68.0, 58.0, 49.81, 35.64, 26.94, 21.00, 16.18, 12.26, 8.88, 5.90, 3.15, 1.73, 0.84, 0.012),
+    "health": (3.3, 2.2, 1.95, 1.55, 1.134, 0.732, 0.437, 0.195, -0.028, -0.239, -0.468, -0.733, -1.095, -1.377, -1.695, -3.3),
+    "crime": (3.2, 1.826, 1.665, 1.317, 1.032, 0.695, 0.444, 0.223, 0.017, -0.206, -0.441, -0.705, -1.062, -1.359, -1.62, -3.0),
+    "barriers": (75.0, 50.01, 47.33, 42.08, 36.78, 30.55, 26.35, 23.07, 20.20, 17.56, 15.02, 12.26, 8.93, 7.0, 5.0, 1.0),
+    "living": (95.0, 64.2, 60.03, 51.59, 43.56, 34.27, 28.18, 22.98, 18.51, 14.45, 11.02, 7.91, 5.2, 4.0, 2.8, 0.3),
+    "idaci": (0.85, 0.486, 0.455, 0.39, 0.329, 0.256, 0.203, 0.160, 0.126, 0.098, 0.076, 0.056, 0.037, 0.026, 0.018, 0.003),
+    "idaopi": (0.99, 0.552, 0.501, 0.413, 0.340, 0.257, 0.202, 0.160, 0.128, 0.102, 0.082, 0.065, 0.047, 0.037, 0.028, 0.005),
+    "cyp": (3.0, 2.0, 1.8, 1.45, 1.064, 0.693, 0.418, 0.184, -0.020, -0.218, -0.437, -0.681, -1.023, -1.306, -1.59, -3.0),
+    "adult_skills": (0.75, 0.58, 0.56, 0.52, 0.467, 0.404, 0.360, 0.326, 0.296, 0.268, 0.239, 0.209, 0.170, 0.135, 0.098, 0.02),
+    "geographical": (3.0, 2.1, 1.9, 1.5, 1.033, 0.625, 0.361, 0.146, -0.043, -0.226, -0.431, -0.653, -0.968, -1.234, -1.55, -3.0),
+    "wider": (9.0, 5.974, 5.38, 4.512, 3.556, 2.120, 1.160, 0.418, -0.234, -0.825, -1.419, -2.0, -2.5, -2.75, -3.0, -3.3),
+    "indoors": (3.0, 1.9, 1.7, 1.375, 1.077, 0.719, 0.451, 0.212, 0.002, -0.206, -0.431, -0.695, -1.074, -1.378, -1.737, -2.2),
+    "outdoors": (4.0, 2.061, 1.849, 1.496, 1.136, 0.691, 0.373, 0.132, -0.069, -0.264, -0.467, -0.713, -0.95, -1.1, -1.3, -1.6),
 }
 #: IMD domain weights (MHCLG technical report)
 _IMD_WEIGHTS = {
@@ -227,9 +230,9 @@ _IMD_WEIGHTS = {
 #: everywhere, health a little better than average)
 _DOMAIN_LATENT = {
     "income": (0.35, 0.95, 0.25),
-    "employment": (0.15, 0.85, 0.35),
-    "education": (0.10, 0.80, 0.45),
-    "health": (-0.20, 0.70, 0.45),
+    "employment": (0.15, 0.80, 0.40),
+    "education": (0.10, 0.75, 0.50),
+    "health": (-0.20, 0.65, 0.50),
     "crime": (0.45, 0.60, 0.55),
     "geographical": (-0.90, 0.10, 0.50),
     "wider": (1.20, 0.45, 0.40),
@@ -453,3 +456,519 @@ def _north_to_south(xy: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     rank = np.empty(n, dtype=int)
     rank[order] = np.arange(n)
     return rank[labels]
+
+
+# --------------------------------------------------------------------------------------
+# The demo area
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoArea:
+    """The generated geography and tables, before they are written out.
+
+    Attributes
+    ----------
+    lsoas : one row per LSOA in EPSG:27700: ``lsoa_code``, ``lsoa_name``, ``msoa_code``,
+        ``msoa_name``, ``ward_code``, ``ward_name``, ``deprivation`` (the latent field, mean 0,
+        standard deviation 1; higher is more deprived), ``geometry``
+    wards : one row per ward in EPSG:27700: ``ward_code``, ``ward_name``, ``geometry``
+    borough : one row in EPSG:27700: ``borough_code``, ``borough_name``, ``geometry``
+    display : the three boundary layers in EPSG:4326, rounded as written to GeoJSON,
+        keyed "boroughs", "wards", "lsoas"
+    """
+
+    lsoas: gpd.GeoDataFrame
+    wards: gpd.GeoDataFrame
+    borough: gpd.GeoDataFrame
+    display: dict[str, gpd.GeoDataFrame]
+
+
+@lru_cache(maxsize=4)
+def build_demo_area(seed: int = DEMO_SEED) -> DemoArea:
+    """Generate the synthetic borough, its wards and LSOAs from `seed`.
+
+    Parameters
+    ----------
+    seed : the demo seed; the same seed always gives the same area
+
+    Returns
+    -------
+    The geography and the latent deprivation field (cached: treat as read-only).
+    """
+    outline = _outline(_rng(seed, "outline"))
+    seeds = _seed_points(_rng(seed, "lsoas"), outline, N_LSOAS)
+    faces, owner = _lsoa_faces(seeds, outline)
+    owner = _make_contiguous(faces, owner)
+    polygons = _merge_faces(faces, owner, N_LSOAS)
+    centres = shapely.get_coordinates(shapely.centroid(polygons))
+    msoa = _north_to_south(centres, _make_contiguous(polygons, _balanced_clusters(centres, N_MSOAS, slack=1.2)), N_MSOAS)
+    ward = _north_to_south(centres, _make_contiguous(polygons, _balanced_clusters(centres, N_WARDS, slack=1.35)), N_WARDS)
+    lsoas = _lsoa_frame(polygons, centres, msoa, ward)
+    lsoas["deprivation"] = _deprivation_field(
+        _rng(seed, "deprivation"), shapely.get_coordinates(shapely.centroid(lsoas.geometry.array)), outline.bounds
+    )
+    wards = _dissolve(lsoas, "ward_code", ["ward_name"])
+    borough = gpd.GeoDataFrame(
+        {"borough_code": [BOROUGH_CODE], "borough_name": [BOROUGH_NAME]},
+        geometry=[shapely.coverage_union_all(wards.geometry.array)],
+        crs=CRS_ANALYSIS,
+    )
+    return DemoArea(lsoas, wards, borough, _display_layers(lsoas))
+
+
+def _lsoa_frame(
+    polygons: np.ndarray, centres: np.ndarray, msoa: np.ndarray, ward: np.ndarray
+) -> gpd.GeoDataFrame:
+    """Name and code LSOAs ONS-style: ``Demoborough 001A`` = MSOA 001, LSOA A; codes in
+    name order. Wards are named (river names for the southernmost) and coded in
+    alphabetical order, as ONS codes wards within a district."""
+    order = np.lexsort((np.round(centres[:, 0]), -np.round(centres[:, 1], -1), msoa))
+    letters = np.empty(len(polygons), dtype=object)
+    for m in range(N_MSOAS):
+        members = order[msoa[order] == m]
+        letters[members] = [chr(ord("A") + k) for k in range(len(members))]
+    ward_names = _ward_names(centres, ward)
+    by_name = sorted(range(N_WARDS), key=lambda w: ward_names[w])
+    ward_code = {w: f"E0599{k + 1:04d}" for k, w in enumerate(by_name)}
+    frame = gpd.GeoDataFrame(
+        {
+            "lsoa_name": [f"{AREA_STEM} {m + 1:03d}{letter}" for m, letter in zip(msoa, letters, strict=True)],
+            "msoa_code": [f"E0299{m + 1:04d}" for m in msoa],
+            "msoa_name": [f"{AREA_STEM} {m + 1:03d}" for m in msoa],
+            "ward_code": [ward_code[w] for w in ward],
+            "ward_name": [ward_names[w] for w in ward],
+        },
+        geometry=list(polygons),
+        crs=CRS_ANALYSIS,
+    )
+    frame = frame.sort_values("lsoa_name", kind="stable").reset_index(drop=True)
+    frame.insert(0, "lsoa_code", [f"E0199{k + 1:04d}" for k in range(len(frame))])
+    return frame
+
+
+def _ward_names(centres: np.ndarray, ward: np.ndarray) -> dict[int, str]:
+    """Ward label -> name; the southernmost wards (on the river) get the river names."""
+    south = np.array([centres[ward == w, 1].min() for w in range(N_WARDS)])
+    river = set(np.argsort(south, kind="stable")[:_RIVER_WARDS].tolist())
+    inland = iter(WARD_NAMES[: N_WARDS - _RIVER_WARDS])
+    riverside = iter(WARD_NAMES[N_WARDS - _RIVER_WARDS :])
+    return {w: next(riverside) if w in river else next(inland) for w in range(N_WARDS)}
+
+
+def _dissolve(lsoas: gpd.GeoDataFrame, key: str, carry: list[str]) -> gpd.GeoDataFrame:
+    """Exact union of LSOAs per `key` (a coverage union keeps every shared vertex)."""
+    rows = []
+    for code, part in lsoas.groupby(key, sort=True):
+        union = shapely.coverage_union_all(part.geometry.array)
+        rows.append({key: code, **{c: part[c].iloc[0] for c in carry}, "geometry": union})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=lsoas.crs)
+
+
+def _display_layers(lsoas: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """Boundary layers in EPSG:4326, rounded once at the LSOA level and then dissolved, so
+    the written wards and borough are exact unions of the written LSOAs."""
+    shown = to_display(lsoas)
+    rounded = shapely.transform(
+        shown.geometry.array, lambda xy: np.round(xy, LONLAT_DECIMALS) + 0.0
+    )
+    shown = shown.set_geometry(shapely.remove_repeated_points(np.asarray(rounded)), crs=shown.crs)
+    wards = _dissolve(shown, "ward_code", ["ward_name"])
+    borough = gpd.GeoDataFrame(
+        {"borough_code": [BOROUGH_CODE], "borough_name": [BOROUGH_NAME]},
+        geometry=[shapely.coverage_union_all(wards.geometry.array)],
+        crs=shown.crs,
+    )
+    layers = {"boroughs": borough, "wards": wards, "lsoas": shown}
+    for name, layer in layers.items():
+        geoms = np.asarray(layer.geometry.array)
+        if not (shapely.is_valid(geoms).all() and (shapely.get_type_id(geoms) == 3).all()):
+            raise RuntimeError(f"demo {name}: rounding to {LONLAT_DECIMALS} decimals broke a polygon")
+        layer.geometry = shapely.orient_polygons(geoms)
+    return layers
+
+
+def _deprivation_field(rng: np.random.Generator, xy: np.ndarray, bounds: Sequence[float]) -> np.ndarray:
+    """A smooth deprivation surface: an estate by the river in the south-east, a poorer
+    town centre in the west, a leafy north-west, a south-east gradient and some noise.
+    Standardised to mean 0, standard deviation 1 (higher = more deprived)."""
+    minx, miny, maxx, maxy = bounds
+    u = (xy[:, 0] - minx) / (maxx - minx)
+    v = (xy[:, 1] - miny) / (maxy - miny)
+
+    def bump(cu: float, cv: float, width: float) -> np.ndarray:
+        return np.exp(-((u - cu) ** 2 + ((v - cv) * 0.75) ** 2) / (2 * width**2))
+
+    field = (
+        1.7 * bump(0.72, 0.25, 0.11)
+        + 1.1 * bump(0.22, 0.50, 0.10)
+        - 0.8 * bump(0.30, 0.90, 0.15)
+        + 0.5 * (u - 0.5)
+        - 0.6 * (v - 0.5)
+        + rng.normal(0.0, 0.22, len(u))
+    )
+    return (field - field.mean()) / field.std()
+
+
+# --------------------------------------------------------------------------------------
+# Deprivation (IoD2019 File 7 layout)
+# --------------------------------------------------------------------------------------
+
+
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.vectorize(math.erf)(np.asarray(x, float) / math.sqrt(2.0)))
+
+
+def _soft_clip(u: np.ndarray, knee: float = 1.5, reach: float = 0.45) -> np.ndarray:
+    """Leave `u` alone within +-knee and squash it smoothly to at most +-(knee + reach), so
+    no demo LSOA lands among the handful of most or least deprived in England."""
+    over = np.abs(u) - knee
+    squashed = np.sign(u) * (knee + reach * np.tanh(over / reach))
+    return np.where(over > 0, squashed, u)
+
+
+def _domain_propensities(rng: np.random.Generator, field: np.ndarray) -> dict[str, np.ndarray]:
+    """How deprived each LSOA is on each domain, on a standard-normal national scale
+    (0 = the national median, higher = more deprived). Sub-domains drive their domains."""
+    noise = {key: rng.normal(0.0, 1.0, len(field)) for key in (*_DOMAIN_LATENT, "e1", "e2", "e3", "e4", "e5", "e6")}
+    u = {key: a + b * field + c * noise[key] for key, (a, b, c) in _DOMAIN_LATENT.items()}
+    u["idaci"] = u["income"] + 0.15 + 0.25 * noise["e1"]
+    u["idaopi"] = u["income"] + 0.10 + 0.35 * noise["e2"]
+    u["cyp"] = u["education"] + 0.15 + 0.35 * noise["e3"]
+    u["adult_skills"] = u["education"] - 0.05 + 0.35 * noise["e4"]
+    u["barriers"] = (u["geographical"] + 2.0 * u["wider"]) / 3.0 + 0.15 * noise["e5"]
+    u["living"] = (2.0 * u["indoors"] + u["outdoors"]) / 3.0 + 0.15 * noise["e6"]
+    return {key: _soft_clip(value) for key, value in u.items()}
+
+
+def _unique_ranks(raw: np.ndarray, deprived_first: np.ndarray) -> np.ndarray:
+    """Distinct national ranks in 1..32844 that follow `deprived_first` order (ascending),
+    as near as possible to `raw`."""
+    order = np.argsort(deprived_first, kind="stable")
+    step = np.arange(len(raw))
+    ranks = np.clip(np.rint(raw[order]).astype(np.int64), 1, N_NATIONAL_LSOAS)
+    ranks = np.maximum.accumulate(ranks - step) + step
+    ranks = np.minimum(ranks, N_NATIONAL_LSOAS - step[::-1])
+    out = np.empty_like(ranks)
+    out[order] = ranks
+    return out
+
+
+def _deciles(ranks: np.ndarray) -> np.ndarray:
+    return np.clip(np.ceil(ranks / (N_NATIONAL_LSOAS / 10.0)), 1, 10).astype(np.int64)
+
+
+def _rank_fraction(ranks: np.ndarray) -> np.ndarray:
+    return (ranks - 1.0) / (N_NATIONAL_LSOAS - 1.0)
+
+
+def _score_from_rank(key: str, ranks: np.ndarray) -> np.ndarray:
+    """National score at each rank, from the published distribution; 3 decimals."""
+    score = np.interp(_rank_fraction(ranks), _KNOT_FRACTIONS, _SCORE_KNOTS[key])
+    return np.round(score, 3) + 0.0
+
+
+def _imd(domain_ranks: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """IMD score as MHCLG builds it (weighted sum of exponentially transformed domain
+    ranks) and its national rank read off the published score distribution."""
+    n = N_NATIONAL_LSOAS
+    score = np.zeros(len(next(iter(domain_ranks.values()))))
+    for key, weight in _IMD_WEIGHTS.items():
+        scaled = (n + 1.0 - domain_ranks[key]) / n
+        score += weight * -23.0 * np.log(1.0 - scaled * (1.0 - math.exp(-100.0 / 23.0)))
+    score = np.round(score, 3) + 0.0
+    knots = np.asarray(_SCORE_KNOTS["imd"])
+    fraction = np.interp(score, knots[::-1], _KNOT_FRACTIONS[::-1])
+    ranks = _unique_ranks(1.0 + fraction * (n - 1.0), -score)
+    return score, ranks
+
+
+def _denominators(rng: np.random.Generator, field: np.ndarray) -> dict[str, np.ndarray]:
+    """Mid-2015 population denominators: more children and fewer older people where
+    deprivation is higher."""
+    n = len(field)
+    total = np.clip(np.rint(rng.normal(1720.0, 230.0, n) + 90.0 * field), 1200, 2500).astype(np.int64)
+    child_share = np.clip(0.19 + 0.035 * field + rng.normal(0.0, 0.02, n), 0.10, 0.30)
+    older_share = np.clip(0.15 - 0.03 * field + rng.normal(0.0, 0.025, n), 0.06, 0.30)
+    children = np.rint(total * child_share).astype(np.int64)
+    older = np.rint(total * older_share).astype(np.int64)
+    middle = total - children - older
+    working = np.rint(middle - 0.022 * total + 0.12 * older).astype(np.int64)
+    return {"total": total, "children": children, "middle": middle, "older": older, "working": working}
+
+
+def iod_table(area: DemoArea, *, seed: int = DEMO_SEED) -> pd.DataFrame:
+    """The demo's IoD2019 File 7: the 57 published columns, one row per LSOA.
+
+    Parameters
+    ----------
+    area : the demo area from :func:`build_demo_area`
+    seed : the demo seed
+
+    Returns
+    -------
+    A frame with exactly the columns :data:`IOD_COLUMNS`, in order.
+    """
+    lsoas = area.lsoas
+    field = lsoas["deprivation"].to_numpy()
+    rng = _rng(seed, "iod")
+    propensity = _domain_propensities(rng, field)
+    ranks = {
+        key: _unique_ranks(1.0 + _normal_cdf(-u) * (N_NATIONAL_LSOAS - 1.0), -u)
+        for key, u in propensity.items()
+    }
+    scores = {key: _score_from_rank(key, r) for key, r in ranks.items()}
+    scores["imd"], ranks["imd"] = _imd(ranks)
+    columns: dict[str, object] = dict(
+        zip(
+            IOD_KEY_COLUMNS,
+            [lsoas["lsoa_code"], lsoas["lsoa_name"], BOROUGH_CODE, BOROUGH_NAME],
+            strict=True,
+        )
+    )
+    for key, stem, suffix in IOD_DOMAINS:
+        columns[f"{stem} Score{suffix}"] = scores[key]
+        columns[f"{stem} {_RANK}"] = ranks[key]
+        columns[f"{stem} {_DECILE}"] = _deciles(ranks[key])
+    people = _denominators(_rng(seed, "population"), field)
+    for column, key in zip(IOD_POPULATION_COLUMNS, ["total", "children", "middle", "older", "working"], strict=True):
+        columns[column] = people[key]
+    table = pd.DataFrame(columns)
+    return table[list(IOD_COLUMNS)]
+
+
+# --------------------------------------------------------------------------------------
+# Population, lookup, postcodes
+# --------------------------------------------------------------------------------------
+
+POPULATION_BANDS = ("Persons_0-15", "Persons_16-29", "Persons_30-44", "Persons_45-64", "Persons_65+")
+
+
+def _apportion(totals: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """Split integer `totals` by row-wise `shares` into integers that add up exactly
+    (largest remainders)."""
+    shares = shares / shares.sum(axis=1, keepdims=True)
+    exact = totals[:, None] * shares
+    counts = np.floor(exact).astype(np.int64)
+    short = totals - counts.sum(axis=1)
+    order = np.argsort(-(exact - counts), axis=1, kind="stable")
+    bump = np.arange(shares.shape[1])[None, :] < short[:, None]
+    np.put_along_axis(counts, order, np.take_along_axis(counts, order, axis=1) + bump, axis=1)
+    return counts
+
+
+def population_table(area: DemoArea, iod: pd.DataFrame, *, seed: int = DEMO_SEED) -> pd.DataFrame:
+    """Mid-2020 LSOA population by broad age band, ONS layout (persons columns only).
+
+    Totals drift from the IoD mid-2015 denominators by a few per cent, as real data do.
+    """
+    rng = _rng(seed, "population")
+    rng = np.random.default_rng(rng.integers(0, 2**32))  # independent of the 2015 draws
+    lsoas = area.lsoas
+    field = lsoas["deprivation"].to_numpy()
+    total2015 = iod[IOD_POPULATION_COLUMNS[0]].to_numpy()
+    total = np.rint(total2015 * (1.0 + rng.normal(0.03, 0.04, len(field)))).astype(np.int64)
+    child = iod[IOD_POPULATION_COLUMNS[1]].to_numpy() / total2015
+    older = iod[IOD_POPULATION_COLUMNS[3]].to_numpy() / total2015 * 0.72
+    rest = 1.0 - child - older
+    shares = np.column_stack(
+        [child, rest * (0.30 + 0.03 * field), rest * 0.40, rest * (0.30 - 0.03 * field), older]
+    ) * rng.lognormal(0.0, 0.05, (len(field), 5))
+    bands = _apportion(total, shares)
+    table = pd.DataFrame(
+        {
+            "LSOA11CD": lsoas["lsoa_code"],
+            "LSOA11NM": lsoas["lsoa_name"],
+            "MSOA11CD": lsoas["msoa_code"],
+            "MSOA11NM": lsoas["msoa_name"],
+            "LAD11CD": BOROUGH_CODE,
+            "LAD11NM": BOROUGH_NAME,
+            "Persons_All-Ages": total,
+        }
+    )
+    for k, band in enumerate(POPULATION_BANDS):
+        table[band] = bands[:, k]
+    return table
+
+
+def lookup_table(area: DemoArea) -> pd.DataFrame:
+    """LSOA (2011) to ward (2018) lookup in the ONS layout; exact, not best fit."""
+    lsoas = area.lsoas
+    return pd.DataFrame(
+        {
+            "LSOA11CD": lsoas["lsoa_code"],
+            "LSOA11NM": lsoas["lsoa_name"],
+            "WD18CD": lsoas["ward_code"],
+            "WD18NM": lsoas["ward_name"],
+            "LAD18CD": BOROUGH_CODE,
+            "LAD18NM": BOROUGH_NAME,
+        }
+    )
+
+
+#: letters Royal Mail uses in the unit part of a postcode
+_UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+_POSTCODE_DISTRICTS = 12
+_UNITS_PER_SECTOR = 80
+
+
+def _points_in(rng: np.random.Generator, polygon, n: int, taken: set[tuple[int, int]]) -> np.ndarray:
+    """`n` distinct whole-metre points at least POINT_MARGIN_M inside `polygon`, none of
+    them in `taken` (which is updated)."""
+    inner = polygon.buffer(-POINT_MARGIN_M)
+    out: list[tuple[int, int]] = []
+    while len(out) < n:
+        xy = np.rint(_uniform_points_in(rng, inner, 2 * n)).astype(np.int64)
+        xy = xy[shapely.contains_xy(inner, xy[:, 0], xy[:, 1])]
+        for x, y in xy.tolist():
+            if (x, y) not in taken and len(out) < n:
+                taken.add((x, y))
+                out.append((x, y))
+    return np.asarray(out, dtype=np.int64)
+
+
+def _kmeans(xy: np.ndarray, k: int, iterations: int = 15) -> np.ndarray:
+    """Plain k-means from farthest-point starts; deterministic."""
+    centres = _farthest_points(xy, k)
+    for _ in range(iterations):
+        labels = np.argmin(np.hypot(xy[:, None, 0] - centres[:, 0], xy[:, None, 1] - centres[:, 1]), axis=1)
+        centres = np.array([xy[labels == c].mean(axis=0) if (labels == c).any() else centres[c] for c in range(k)])
+    return labels
+
+
+def _postcode_labels(xy: np.ndarray) -> list[str]:
+    """Fictional ``ZZ`` postcodes: districts and sectors are spatial clusters numbered
+    north to south; units are lettered in reading order within a sector."""
+    district = _north_to_south(xy, _kmeans(xy, _POSTCODE_DISTRICTS), _POSTCODE_DISTRICTS)
+    labels = [""] * len(xy)
+    for d in range(_POSTCODE_DISTRICTS):
+        members = np.flatnonzero(district == d)
+        n_sectors = min(9, math.ceil(len(members) / _UNITS_PER_SECTOR))
+        sector = _north_to_south(xy[members], _kmeans(xy[members], n_sectors), n_sectors)
+        for s in range(n_sectors):
+            units = members[sector == s]
+            units = units[np.lexsort((xy[units, 0], -xy[units, 1]))]
+            for k, i in enumerate(units):
+                unit = _UNIT_LETTERS[k // len(_UNIT_LETTERS)] + _UNIT_LETTERS[k % len(_UNIT_LETTERS)]
+                labels[i] = f"ZZ{d + 1} {s + 1}{unit}"
+    return labels
+
+
+def postcode_table(area: DemoArea, population: pd.DataFrame, *, seed: int = DEMO_SEED) -> pd.DataFrame:
+    """Code-Point Open style postcodes: 15-30 per LSOA, more where more people live.
+
+    Returns the published columns plus ``lsoa_code`` (not written to the CSV).
+    """
+    rng = _rng(seed, "postcodes")
+    people = population["Persons_All-Ages"].to_numpy()
+    counts = 15 + np.rint(15.0 * (people - people.min()) / (people.max() - people.min())).astype(int)
+    taken: set[tuple[int, int]] = set()
+    xy = np.vstack(
+        [_points_in(rng, poly, int(c), taken) for poly, c in zip(area.lsoas.geometry, counts, strict=True)]
+    )
+    lsoa_index = np.repeat(np.arange(len(counts)), counts)
+    table = pd.DataFrame(
+        {
+            "Postcode": _postcode_labels(xy.astype(float)),
+            "Positional_quality_indicator": 10,
+            "Eastings": xy[:, 0],
+            "Northings": xy[:, 1],
+            "Admin_district_code": BOROUGH_CODE,
+            "Admin_ward_code": area.lsoas["ward_code"].to_numpy()[lsoa_index],
+            "lsoa_code": area.lsoas["lsoa_code"].to_numpy()[lsoa_index],
+        }
+    )
+    key = table["Postcode"].str.extract(r"^ZZ(\d+) (\d)(\w\w)$")
+    order = np.lexsort((key[2].to_numpy(), key[1].astype(int).to_numpy(), key[0].astype(int).to_numpy()))
+    return table.iloc[order].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# Writing the input files
+# --------------------------------------------------------------------------------------
+
+_SYNTHETIC_NOTE = (
+    "Synthetic demo data generated by mapper.demo: Demoborough is not a real place and every "
+    "value is invented."
+)
+
+
+def _json_value(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _write_geojson(frame: gpd.GeoDataFrame, path: Path, columns: dict[str, str]) -> Path:
+    """Write an EPSG:4326 frame as RFC 7946 GeoJSON, one feature per line, properties
+    renamed by `columns` (frame column -> property), with a note that it is synthetic."""
+    if frame.crs is None or frame.crs.to_epsg() != 4326:
+        raise ValueError(f"{path.name}: expected an EPSG:4326 frame, got {frame.crs!r}")
+    features = []
+    for row, geom in zip(frame[list(columns)].itertuples(index=False), frame.geometry, strict=True):
+        props = {out: _json_value(v) for out, v in zip(columns.values(), row, strict=True)}
+        feature = {"type": "Feature", "properties": props, "geometry": mapping(geom)}
+        features.append(json.dumps(feature, ensure_ascii=False))
+    head = {"type": "FeatureCollection", "name": path.stem, "description": _SYNTHETIC_NOTE}
+    text = json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n'
+    path.write_text(text + ",\n".join(features) + "\n]}\n", encoding="utf-8")
+    return path
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> Path:
+    table.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    return path
+
+
+def write_demo_boundaries(directory: Path, *, seed: int = DEMO_SEED) -> dict[str, Path]:
+    """Write the demo borough, wards and LSOAs as ONS-style GeoJSON (EPSG:4326).
+
+    Parameters
+    ----------
+    directory : where to write (created if missing)
+    seed : the demo seed
+
+    Returns
+    -------
+    Paths keyed "boroughs", "wards", "lsoas".
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    layers = build_demo_area(seed).display
+    lad = {"borough_code": "LAD22CD", "borough_name": "LAD22NM"}
+    wards = layers["wards"].assign(lad_code=BOROUGH_CODE, lad_name=BOROUGH_NAME)
+    lsoas = layers["lsoas"].assign(lad_code=BOROUGH_CODE, lad_name=BOROUGH_NAME)
+    ward_columns = {"ward_code": "WD18CD", "ward_name": "WD18NM", "lad_code": "LAD18CD", "lad_name": "LAD18NM"}
+    lsoa_columns = {"lsoa_code": "LSOA11CD", "lsoa_name": "LSOA11NM", "lad_code": "LAD11CD", "lad_name": "LAD11NM"}
+    return {
+        "boroughs": _write_geojson(layers["boroughs"], directory / BOROUGHS_FILE, lad),
+        "wards": _write_geojson(wards, directory / WARDS_FILE, ward_columns),
+        "lsoas": _write_geojson(lsoas, directory / LSOAS_FILE, lsoa_columns),
+    }
+
+
+def write_demo_inputs(directory: Path, *, seed: int = DEMO_SEED) -> dict[str, Path]:
+    """Write every demo input file, in the real public formats, into `directory`.
+
+    Parameters
+    ----------
+    directory : where to write (created if missing)
+    seed : the demo seed
+
+    Returns
+    -------
+    Paths keyed "boroughs", "wards", "lsoas", "iod", "lookup", "population", "postcodes".
+    """
+    directory = Path(directory)
+    paths = write_demo_boundaries(directory, seed=seed)
+    area = build_demo_area(seed)
+    iod = iod_table(area, seed=seed)
+    population = population_table(area, iod, seed=seed)
+    postcodes = postcode_table(area, population, seed=seed).drop(columns="lsoa_code")
+    paths["iod"] = _write_csv(iod, directory / IOD_FILE)
+    paths["lookup"] = _write_csv(lookup_table(area), directory / LOOKUP_FILE)
+    paths["population"] = _write_csv(population, directory / POPULATION_FILE)
+    paths["postcodes"] = _write_csv(postcodes, directory / POSTCODES_FILE)
+    return paths

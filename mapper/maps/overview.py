@@ -6,6 +6,8 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from branca.element import MacroElement
+from folium.template import Template
 from pyproj import CRS
 
 from mapper.geo import CRS_ANALYSIS, to_display
@@ -43,6 +45,21 @@ DISPLAY_DECIMALS = 6
 _WARD_STYLE = {"color": "#1d70b8", "weight": 1, "fillColor": "#5694ca", "fillOpacity": 0.18}
 _WARD_HIGHLIGHT = {"color": "#0b0c0c", "weight": 3, "fillColor": "#ffdd00", "fillOpacity": 0.5}
 _BOROUGH_STYLE = {"color": "#0b0c0c", "weight": 2.5, "fill": False}
+#: zoom limits of the map itself (folium's min_zoom/max_zoom only reach tile layers, and a
+#: map without tiles would otherwise zoom in for ever)
+MIN_ZOOM, MAX_ZOOM = 8, 19
+
+
+class MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only (folium's also shows feet and miles)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
 
 
 def ward_map(
@@ -81,8 +98,10 @@ def ward_map(
         zoom_start=12,
         tiles=None,
         prefer_canvas=True,
-        control_scale=True,
+        zoom_snap=0.25,  # fit the area snugly rather than to the next whole zoom level
     )
+    m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
+    MetricScale().add_to(m)
     if TILE_CHOICES[tiles]:
         folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
 

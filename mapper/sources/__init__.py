@@ -18,7 +18,7 @@ from mapper.sources.files import SIDECAR_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIX
 __all__ = ["Context", "Detection", "Imported", "Skipped", "detect_file", "list_inputs", "KINDS"]
 
 #: order matters: the most specific layouts first
-DETECTORS = [deprivation.detect, lookups.detect, postcodes.detect, population.detect,
+DETECTORS = [deprivation.detect, postcodes.detect, lookups.detect, population.detect,
              boundaries.detect]
 
 #: workspace layers the sources feed, with a word for people

@@ -163,16 +163,22 @@ def _layer(path: Path) -> str | None:
     return spatial[0]
 
 
+def _gdal_error(path: Path, exc: Exception) -> MapperError:
+    reason = str(exc).replace(f"/vsizip/{path}", path.name).replace(str(path), path.name)
+    reason = reason.split(";")[0].strip("' ")
+    return MapperError(f"{path.name}: GDAL cannot read it as a vector file ({reason})")
+
+
 def _peek_vector(path: Path) -> Peek:
     source = _vector_source(path)
-    layer = _layer(path)
     try:
+        layer = _layer(path)
         info = pyogrio.read_info(source, layer=layer)
         head = pyogrio.read_dataframe(
             source, layer=layer, read_geometry=False, max_features=PEEK_ROWS
         )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise MapperError(f"{path.name}: GDAL cannot read it as a vector file ({exc})") from None
+        raise _gdal_error(path, exc) from None
     head = pd.DataFrame(head)
     return Peek(
         path,
@@ -190,4 +196,4 @@ def read_vector(path: Path) -> gpd.GeoDataFrame:
     try:
         return pyogrio.read_dataframe(_vector_source(path), layer=_layer(path))
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise MapperError(f"{path.name}: GDAL cannot read it as a vector file ({exc})") from None
+        raise _gdal_error(path, exc) from None

@@ -1,0 +1,189 @@
+"""The ``mapper`` command: thin over :mod:`mapper.pipeline` and :mod:`mapper.store`.
+
+Domain errors become clean messages and a non-zero exit in one place, :func:`main`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from mapper import __version__
+from mapper.errors import MapperError
+from mapper.store import WORKSPACE_ENV, Workspace
+
+EXIT_ERROR = 1
+EXIT_INTERNAL = 70
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _workspace(ctx: click.Context) -> Workspace:
+    return Workspace(ctx.obj["workspace"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--workspace", "-w", type=click.Path(file_okay=False), envvar=WORKSPACE_ENV,
+              default="workspace", show_default=True,
+              help=f"Workspace directory (also set by ${WORKSPACE_ENV}).")
+@click.version_option(__version__, prog_name="mapper")
+@click.pass_context
+def cli(ctx: click.Context, workspace: str) -> None:
+    """Neighbourhood needs and asset mapper: deprivation, community assets and incidents
+    per ward, from the open-data files you already have.
+
+    \b
+    Quick start:
+      mapper serve                     show the map (builds a synthetic demo first if needed)
+      mapper build --from DIR          build a workspace from a folder of downloaded files
+      mapper info                      list the workspace's layers, vintages and counts
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["workspace"] = workspace
+
+
+@cli.command()
+@click.option("--from", "source", required=True, type=click.Path(exists=True, file_okay=False),
+              help="Folder holding the downloaded files (boundaries, IoD, lookups, ...).")
+@click.option("--exclude", multiple=True, metavar="PATTERN",
+              help="Leave out files matching this name pattern (repeatable), e.g. "
+                   "--exclude 'london_wards_2018.geojson' to use the split City ward file.")
+@click.option("--dry-run", is_flag=True,
+              help="Detect and validate every file, but write nothing.")
+@click.pass_context
+def build(ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bool) -> None:
+    """Build the workspace from every file in a folder.
+
+    Each file's kind and vintage are detected from its content. The command says what
+    it took each file to be, which files it skipped and why, validates everything
+    (listing every problem at once), and replaces the workspace in one step: if anything
+    fails, the previous workspace is left exactly as it was.
+    """
+    from mapper.pipeline import build as run_build
+    from mapper.pipeline import summary_lines
+
+    report = run_build(Path(source), _workspace(ctx), progress=_progress, exclude=exclude,
+                       dry_run=dry_run)
+    for line in summary_lines(report):
+        click.echo(line)
+    if not dry_run:
+        click.echo(f"Workspace ready: {report.workspace.path}")
+
+
+@cli.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.pass_context
+def import_(ctx: click.Context, file: str) -> None:
+    """Import one FILE into the existing workspace, replacing the layer it feeds.
+
+    The file is validated against the layers already there (study area, vintages);
+    on any problem the workspace is left unchanged.
+    """
+    from mapper.pipeline import import_file
+
+    imported = import_file(Path(file), _workspace(ctx), progress=_progress)
+    for warning in imported.warnings:
+        click.echo(f"warning: {warning}")
+    click.echo(f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
+               f"into layer '{imported.kind}'.")
+
+
+@cli.command()
+@click.pass_context
+def info(ctx: click.Context) -> None:
+    """Print the workspace's layers, their sources, vintages, row counts and licences."""
+    ws = _workspace(ctx)
+    if not ws.exists():
+        raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
+                          "'mapper build --from DIR' first")
+    meta = ws.meta()
+    label = " (SYNTHETIC DEMO DATA)" if meta.get("synthetic") == "yes" else ""
+    click.echo(f"Workspace {ws.path}{label}")
+    click.echo(f"Study area: {meta.get('study_area', '?')}; updated {meta.get('updated_at', '?')}")
+    prov = ws.provenance().set_index("layer") if ws.layers() else None
+    click.echo(f"{'layer':<18} {'rows':>9}  {'vintage':<24} source")
+    for layer in ws.layers():
+        if prov is not None and layer in prov.index:
+            row = prov.loc[layer]
+            click.echo(f"{layer:<18} {int(row['rows_imported']):>9,}  {row['vintage']:<24} "
+                       f"{row['source_file']}")
+            click.echo(f"{'':<18} {'':>9}  licence: {row['licence']}")
+            for note in row["notes"]:
+                click.echo(f"{'':<18} {'':>9}  note: {note}")
+        else:
+            click.echo(f"{layer:<18} {'?':>9}")
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Replace an existing workspace.")
+@click.pass_context
+def demo(ctx: click.Context, force: bool) -> None:
+    """Build the synthetic demo workspace (a fictional borough; no real places or people)."""
+    from mapper.pipeline import build_demo
+
+    ws = _workspace(ctx)
+    if ws.exists() and not force:
+        raise MapperError(f"a workspace already exists at {ws.directory}; use --force to "
+                          "replace it with the demo, or --workspace DIR for another directory")
+    build_demo(ws, progress=_progress)
+    click.echo(f"Demo workspace ready: {ws.path} (synthetic data)")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--tiles", type=click.Choice(["none", "osm", "light"]), default="none",
+              show_default=True,
+              help="Basemap: none (works offline), osm (OpenStreetMap) or light (CARTO Positron).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
+    """Start the map server. With no workspace yet, builds the synthetic demo first."""
+    from mapper.pipeline import build_demo
+    from mapper.web import create_app
+
+    ws = _workspace(ctx)
+    if not ws.exists():
+        click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
+        build_demo(ws, progress=_progress)
+    app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles})
+    click.echo(f"Serving {ws.meta().get('study_area', 'the workspace')} at http://{host}:{port}/ "
+               "(Ctrl+C to stop)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning every domain error into a message and exit code."""
+    try:
+        cli.main(args=argv, prog_name="mapper", standalone_mode=False)
+    except MapperError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return EXIT_ERROR
+    except click.exceptions.Abort:
+        click.echo("Interrupted; the workspace is unchanged.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted; the workspace is unchanged.", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("MAPPER_DEBUG"):
+            traceback.print_exc()
+        click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in mapper: "
+                   "please report it with the command you ran (set MAPPER_DEBUG=1 to see the "
+                   "traceback).", err=True)
+        return EXIT_INTERNAL
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

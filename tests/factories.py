@@ -1,0 +1,107 @@
+"""Tiny input files in the real public formats, built in code.
+
+A 3x3 grid of 1 km wards (EPSG:27700, south-west corner 530000, 180000) in three
+boroughs (one per row); each ward split into 2x2 LSOAs of 500 m. Codes are fictional
+but well-formed: boroughs E09900001-3, wards E05900001-9, LSOAs E01900001-36.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import geopandas as gpd
+from shapely.geometry import box
+
+from mapper.demo import IOD_COLUMNS
+
+X0, Y0 = 530_000.0, 180_000.0
+BOROUGHS = [("E09900001", "Southfield"), ("E09900002", "Middleton"), ("E09900003", "Northbrook")]
+
+
+def wards() -> gpd.GeoDataFrame:
+    rows = []
+    for r in range(3):
+        for c in range(3):
+            n = r * 3 + c + 1
+            rows.append({"WD22CD": f"E0590000{n}", "WD22NM": f"Ward {n}",
+                         "LAD22CD": BOROUGHS[r][0], "LAD22NM": BOROUGHS[r][1],
+                         "geometry": box(X0 + c * 1000, Y0 + r * 1000,
+                                         X0 + (c + 1) * 1000, Y0 + (r + 1) * 1000)})
+    return gpd.GeoDataFrame(rows, crs="EPSG:27700")
+
+
+def boroughs() -> gpd.GeoDataFrame:
+    rows = [{"LAD22CD": code, "LAD22NM": name,
+             "geometry": box(X0, Y0 + r * 1000, X0 + 3000, Y0 + (r + 1) * 1000)}
+            for r, (code, name) in enumerate(BOROUGHS)]
+    return gpd.GeoDataFrame(rows, crs="EPSG:27700")
+
+
+def lsoas(vintage: str = "11") -> gpd.GeoDataFrame:
+    rows = []
+    n = 0
+    for r in range(6):
+        for c in range(6):
+            n += 1
+            ward = (r // 2) * 3 + c // 2 + 1
+            rows.append({f"LSOA{vintage}CD": f"E0190{n:04d}", f"LSOA{vintage}NM": f"Grid {n:03d}",
+                         "ward": f"E0590000{ward}", "borough": BOROUGHS[r // 2][0],
+                         "geometry": box(X0 + c * 500, Y0 + r * 500,
+                                         X0 + (c + 1) * 500, Y0 + (r + 1) * 500)})
+    return gpd.GeoDataFrame(rows, crs="EPSG:27700")
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:
+    frame.to_crs("EPSG:4326").to_file(path, driver="GeoJSON")
+    return path
+
+
+def write_csv(path: Path, header: list[str], rows: list[list], encoding: str = "utf-8") -> Path:
+    with open(path, "w", newline="", encoding=encoding) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def iod_rows(codes: list[str]) -> list[list]:
+    """File 7 rows with plausible numbers: rank and decile by position, scores falling."""
+    rows = []
+    for i, code in enumerate(codes):
+        row = [code, f"Grid {i + 1:03d}", BOROUGHS[0][0], BOROUGHS[0][1]]
+        for _ in range(16):
+            row += [f"{40 - i * 0.5:.3f}", str(100 + i), str(1 + i % 10)]
+        row += ["1500", "300", "900", "300", "950"]
+        rows.append(row)
+    return rows
+
+
+def write_iod(path: Path, codes: list[str], *, header: list[str] | None = None,
+              rows: list[list] | None = None, encoding: str = "utf-8") -> Path:
+    return write_csv(path, list(header or IOD_COLUMNS), rows or iod_rows(codes), encoding)
+
+
+def write_folder(directory: Path, *, lsoa_vintage: str = "11") -> Path:
+    """A complete tiny input folder: boroughs, wards, LSOAs, IoD2019, lookup, population,
+    postcodes."""
+    directory.mkdir(parents=True, exist_ok=True)
+    write_geojson(boroughs(), directory / "boroughs.geojson")
+    write_geojson(wards(), directory / "wards.geojson")
+    grid = lsoas(lsoa_vintage)
+    write_geojson(grid.drop(columns=["ward", "borough"]), directory / "lsoas.geojson")
+    codes = list(grid[f"LSOA{lsoa_vintage}CD"])
+    write_iod(directory / "iod.csv", codes)
+    write_csv(directory / "lookup.csv", ["LSOA11CD", "LSOA11NM", "WD19CD", "WD19NM"],
+              [[c, f"Grid {i + 1:03d}", w, f"Ward {w[-1]}"]
+               for i, (c, w) in enumerate(zip(codes, grid["ward"], strict=True))])
+    write_csv(directory / "population.csv", ["LSOA11CD", "LSOA11NM", "Persons_All-Ages"],
+              [[c, "x", str(1000 + 10 * i)] for i, c in enumerate(codes)])
+    pts = grid.geometry.representative_point()
+    write_csv(directory / "postcodes.csv",
+              ["Postcode", "Positional_quality_indicator", "Eastings", "Northings",
+               "Admin_district_code", "Admin_ward_code"],
+              [[f"ZZ{i // 26 + 1} {i % 10}A{chr(65 + i % 26)}", "10", str(int(p.x)), str(int(p.y)),
+                b, w] for i, (p, b, w) in enumerate(zip(pts, grid["borough"], grid["ward"],
+                                                         strict=True))])
+    return directory

@@ -1,0 +1,337 @@
+"""The web app through Flask's test client: the overview page, offline assets, errors."""
+
+from __future__ import annotations
+
+
+import json
+import re
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import folium
+import pytest
+from conftest import TINY_STUDY_AREA, grid_boroughs, grid_wards, write_workspace
+from folium.plugins import MarkerCluster
+from markupsafe import escape
+
+from mapper.errors import MapperError
+from mapper.maps import map_parts, use_local_assets, ward_map
+from mapper.maps.assets import LOCAL_ASSETS, VENDOR_DIRS, asset_url, external_links
+from mapper.web import SETTINGS_HELP, create_app
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+class _Resources(HTMLParser):
+    """Collects every URL the browser would load by itself (scripts, styles, images)."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "img", "iframe", "source", "video", "audio") and attrs.get("src"):
+            self.urls.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.urls.append(attrs["href"])
+
+
+def resource_urls(page: str) -> list[str]:
+    parser = _Resources()
+    parser.feed(page)
+    return parser.urls
+
+
+def is_foreign(url: str) -> bool:
+    parts = urlsplit(url)
+    if parts.scheme == "data":
+        return False
+    return bool(parts.netloc) and parts.hostname not in LOCAL_HOSTS
+
+
+def make_client(workspace, **config):
+    return create_app({"TESTING": True, "WORKSPACE": str(workspace), **config}).test_client()
+
+
+# -- the overview page ----------------------------------------------------------------
+
+
+def test_overview_lists_every_ward(client, tiny_wards):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    for ward in tiny_wards.itertuples():
+        assert ward.ward_code in page
+        assert str(escape(ward.ward_name)) in page
+    # every ward is a row of the table alternative
+    table = page[page.index("<table") : page.index("</table>")]
+    assert table.count('<th scope="row">') == len(tiny_wards)
+    assert "<caption" in table
+    assert 'aria-label="Map of the 9 wards' in page
+
+
+def test_overview_names_the_study_area_and_warns_about_synthetic_data(client):
+    page = client.get("/").get_data(as_text=True)
+    assert f"<title>Ward map – {TINY_STUDY_AREA}" in page
+    assert f">{TINY_STUDY_AREA}</h1>" in page
+    assert "Synthetic demo data — not real places" in page
+
+
+def test_no_synthetic_banner_for_real_data(tmp_path):
+    workspace = write_workspace(tmp_path / "real", synthetic="no", study_area="Camden")
+    page = make_client(workspace).get("/").get_data(as_text=True)
+    assert "Synthetic demo data" not in page
+    assert ">Camden</h1>" in page
+
+
+def test_overview_footer_lists_the_data_sources(client):
+    page = client.get("/").get_data(as_text=True)
+    footer = page[page.index('<footer class="site-footer">') :]
+    for text in ("tiny_wards.geojson", "tiny_boroughs.geojson", "OGL v3", "2024"):
+        assert text in footer
+    assert "Contains OS data © Crown copyright" in footer
+
+
+def test_overview_escapes_names(client):
+    page = client.get("/").get_data(as_text=True)
+    assert "St Mary&#39;s &amp; Holy Trinity" in page
+    assert "St Mary's & Holy Trinity</th>" not in page
+
+
+def test_overview_works_without_a_boroughs_layer(tmp_path):
+    from mapper.store import Workspace
+
+    with Workspace(tmp_path / "ws").transaction() as tx:
+        tx.write_layer("wards", grid_wards())
+    response = make_client(tmp_path / "ws").get("/")
+    assert response.status_code == 200
+    assert "E05900009" in response.get_data(as_text=True)
+
+
+# -- offline: every script and stylesheet comes from the app ----------------------------
+
+
+def test_page_loads_nothing_from_other_hosts(client):
+    page = client.get("/").get_data(as_text=True)
+    urls = resource_urls(page)
+    assert urls, "the page should load at least Leaflet and our stylesheet"
+    assert [u for u in urls if is_foreign(u)] == []
+    # with no tiles, no address of another host appears anywhere in a script or style
+    assert "L.tileLayer" not in page
+    assert not re.search(r"https?://(?!127\.0\.0\.1|localhost)", _scripts_and_styles(page))
+
+
+def _scripts_and_styles(page: str) -> str:
+    blocks = re.findall(r"<(script|style)\b[^>]*>(.*?)</\1>", page, flags=re.S)
+    return "\n".join(body for _, body in blocks)
+
+
+@pytest.mark.parametrize(
+    ("tiles", "host", "credit"),
+    [("osm", "tile.openstreetmap.org", "OpenStreetMap"), ("light", "basemaps.cartocdn.com", "CARTO")],
+)
+def test_tiles_are_the_only_outside_addresses(tiny_workspace, tiles, host, credit):
+    page = make_client(tiny_workspace, TILES=tiles).get("/").get_data(as_text=True)
+    assert [u for u in resource_urls(page) if is_foreign(u)] == []
+    assert "L.tileLayer" in page and host in page and credit in page
+    # besides the tile URL template and the attribution links, no outside address
+    scripts = _scripts_and_styles(page)
+    outside = set(re.findall(r"https?://([^/\"'\s]+)", scripts))
+    assert outside <= {host, "{s}." + host, "www.openstreetmap.org", "carto.com"}
+
+
+def test_vendor_assets_are_served_with_their_types(client):
+    page = client.get("/").get_data(as_text=True)
+    local = [u for u in resource_urls(page) if u.startswith("/vendor/")]
+    assert {"/vendor/leaflet/leaflet.js", "/vendor/leaflet/leaflet.css"} <= set(local)
+    for url in local:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        expected = "text/javascript" if url.endswith(".js") else "text/css"
+        assert response.mimetype == expected, url
+        assert len(response.data) > 1000
+        response.close()
+    stylesheet = client.get("/static/app.css")
+    assert stylesheet.status_code == 200 and stylesheet.mimetype == "text/css"
+    stylesheet.close()
+
+
+def test_every_known_asset_exists():
+    for name, (package, filename) in LOCAL_ASSETS.items():
+        assert (VENDOR_DIRS[package] / filename).is_file(), name
+
+
+def test_leaflet_images_are_served(client):
+    # leaflet.css refers to images/layers.png etc. by relative URL
+    response = client.get("/vendor/leaflet/images/layers.png")
+    assert response.status_code == 200
+    assert response.mimetype == "image/png"
+    response.close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/vendor/leaflet/../../../../etc/passwd",
+        "/vendor/leaflet/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/vendor/leaflet//etc/passwd",
+        "/vendor/nosuchlib/leaflet.js",
+        "/vendor/leaflet/nosuchfile.js",
+    ],
+)
+def test_vendor_refuses_anything_else(client, url):
+    # (werkzeug first redirects "//" to "/", which stays inside the package)
+    response = client.get(url, follow_redirects=True)
+    assert response.status_code == 404
+    assert "root:" not in response.get_data(as_text=True)
+
+
+def test_unknown_vendor_package_lists_the_known_ones(client):
+    page = client.get("/vendor/nosuchlib/x.js").get_data(as_text=True)
+    assert "leaflet" in page and "jquery" in page
+
+
+def test_use_local_assets_replaces_plugin_cdn_links():
+    m = folium.Map(tiles=None)
+    MarkerCluster().add_to(m)
+    use_local_assets(m, base_url="/prefix/vendor")
+    parts = map_parts(m)
+    assert external_links(parts) == []
+    assert asset_url("markerclusterjs", base_url="/prefix/vendor") in parts.header
+    assert "bootstrap" not in parts.header and "awesome" not in parts.header
+    # the class-level defaults of folium are untouched
+    assert folium.Map.default_js[0][1].startswith("https://")
+
+
+def test_use_local_assets_refuses_unknown_cdn_resources():
+    m = folium.Map(tiles=None)
+    cluster = MarkerCluster().add_to(m)
+    cluster.default_js = [("someplugin", "https://cdn.example.org/plugin.js")]
+    with pytest.raises(ValueError, match="no local copy"):
+        use_local_assets(m)
+
+
+def test_map_parts_drop_the_zoom_blocking_viewport_tag():
+    parts = map_parts(ward_map(grid_wards(), grid_boroughs()))
+    assert "user-scalable" not in parts.header
+    assert parts.name in parts.html and f"var {parts.name} = L.map(" in parts.script
+
+
+# -- the map builder ------------------------------------------------------------------
+
+
+def _geojson_payloads(script: str) -> list[dict]:
+    return [json.loads(p) for p in re.findall(r"_add\((\{.*?\})\);", script)]
+
+
+def test_ward_map_draws_every_ward_with_rounded_coordinates():
+    wards = grid_wards()
+    parts = map_parts(ward_map(wards, grid_boroughs(), tiles="none"))
+    ward_layer, borough_layer = _geojson_payloads(parts.script)
+    codes = [f["properties"]["ward_code"] for f in ward_layer["features"]]
+    assert sorted(codes) == sorted(wards["ward_code"])
+    assert set(ward_layer["features"][0]["properties"]) == {"ward_code", "ward_name", "borough_name"}
+    assert len(borough_layer["features"]) == 3
+    for feature in ward_layer["features"]:
+        for x, y in feature["geometry"]["coordinates"][0]:
+            assert -0.2 < x < 0.0 and 51.4 < y < 51.6  # London, lon/lat order
+            assert round(x, 6) == x and round(y, 6) == y
+    assert "preferCanvas" in parts.script and "fitBounds" in parts.script
+    assert '"interactive": false' in parts.script  # borough outlines let hovers through
+
+
+def test_ward_map_refuses_other_crs():
+    with pytest.raises(ValueError, match="EPSG:27700.*got EPSG:4326"):
+        ward_map(grid_wards().to_crs(4326), None)
+
+
+def test_ward_map_lists_tile_choices():
+    with pytest.raises(ValueError, match="none, osm, light; got 'satellite'"):
+        ward_map(grid_wards(), None, tiles="satellite")
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def test_missing_workspace_is_a_helpful_404(tmp_path):
+    response = make_client(tmp_path / "nowhere").get("/")
+    assert response.status_code == 404
+    page = response.get_data(as_text=True)
+    assert "mapper demo" in page and "mapper build --from DIR" in page
+    assert "Traceback" not in page
+    assert "<title>" in page  # our error page, not a bare message
+
+
+def test_unknown_api_path_is_json_404(client):
+    response = client.get("/api/x")
+    assert response.status_code == 404
+    assert response.is_json
+    assert set(response.get_json()) == {"error"}
+
+
+def test_unknown_page_is_an_html_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Go to the ward map" in response.get_data(as_text=True)
+
+
+def test_unexpected_errors_show_no_traceback(tiny_workspace):
+    app = create_app({"TESTING": True, "WORKSPACE": str(tiny_workspace)})
+
+    def boom():
+        raise RuntimeError("secret internals at /home/someone/file.py")
+
+    def domain():
+        raise MapperError("groups.csv row 3: latitude 151.2 is outside -90..90")
+
+    app.add_url_rule("/boom", "boom", boom)
+    app.add_url_rule("/api/boom", "api_boom", boom)
+    app.add_url_rule("/domain", "domain", domain)
+    client = app.test_client()
+
+    page = client.get("/boom")
+    assert page.status_code == 500
+    assert "secret internals" not in page.get_data(as_text=True)
+    assert "Traceback" not in page.get_data(as_text=True)
+
+    api = client.get("/api/boom")
+    assert api.status_code == 500 and "error" in api.get_json()
+    assert "secret" not in api.get_json()["error"]
+
+    domain_error = client.get("/domain")
+    assert domain_error.status_code == 400
+    assert "latitude 151.2 is outside -90..90" in domain_error.get_data(as_text=True)
+
+
+def test_health(client):
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+# -- settings -------------------------------------------------------------------------
+
+
+def test_bad_tiles_setting_lists_the_choices(tiny_workspace):
+    with pytest.raises(MapperError, match="none, osm, light; got 'bing'"):
+        create_app({"WORKSPACE": str(tiny_workspace), "TILES": "bing"})
+
+
+def test_every_setting_is_documented(app):
+    import mapper.web
+
+    for key in ("WORKSPACE", "TILES"):
+        assert key in app.config
+        assert SETTINGS_HELP[key]
+        assert key in (mapper.web.__doc__ or "")
+
+
+def test_workspace_defaults_to_the_environment(monkeypatch, tiny_workspace):
+    monkeypatch.setenv("MAPPER_WORKSPACE", str(tiny_workspace))
+    app = create_app({"TESTING": True})
+    assert app.config["WORKSPACE"] == str(tiny_workspace)
+    assert app.config["TILES"] == "none"
+    assert app.test_client().get("/").status_code == 200
