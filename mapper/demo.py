@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -197,24 +198,42 @@ _KNOT_FRACTIONS = np.array(
 )
 #: approximate national score at each rank fraction, read off the published distribution
 #: (London's LSOAs carry national ranks); the extremes are rounded guesses
+# fmt: off
 _SCORE_KNOTS: dict[str, tuple[float, ...]] = {
-    "imd": (92.7, 64.0, 58.0, 53.17, 43.85, 33.25, 26.58, 21.55, 17.65, 14.24, 11.30, 8.62, 5.91, 4.32, 3.16, 0.54),
-    "income": (0.66, 0.411, 0.38, 0.321, 0.268, 0.202, 0.157, 0.125, 0.099, 0.079, 0.063, 0.050, 0.036, 0.028, 0.020, 0.004),
-    "employment": (0.52, 0.30, 0.28, 0.242, 0.198, 0.150, 0.119, 0.097, 0.080, 0.066, 0.055, 0.045, 0.034, 0.027, 0.020, 0.003),
-    "education": (99.4, 75.0, 68.0, 58.0, 49.81, 35.64, 26.94, 21.00, 16.18, 12.26, 8.88, 5.90, 3.15, 1.73, 0.84, 0.012),
-    "health": (3.3, 2.2, 1.95, 1.55, 1.134, 0.732, 0.437, 0.195, -0.028, -0.239, -0.468, -0.733, -1.095, -1.377, -1.695, -3.3),
-    "crime": (3.2, 1.826, 1.665, 1.317, 1.032, 0.695, 0.444, 0.223, 0.017, -0.206, -0.441, -0.705, -1.062, -1.359, -1.62, -3.0),
-    "barriers": (75.0, 50.01, 47.33, 42.08, 36.78, 30.55, 26.35, 23.07, 20.20, 17.56, 15.02, 12.26, 8.93, 7.0, 5.0, 1.0),
-    "living": (95.0, 64.2, 60.03, 51.59, 43.56, 34.27, 28.18, 22.98, 18.51, 14.45, 11.02, 7.91, 5.2, 4.0, 2.8, 0.3),
-    "idaci": (0.85, 0.486, 0.455, 0.39, 0.329, 0.256, 0.203, 0.160, 0.126, 0.098, 0.076, 0.056, 0.037, 0.026, 0.018, 0.003),
-    "idaopi": (0.99, 0.552, 0.501, 0.413, 0.340, 0.257, 0.202, 0.160, 0.128, 0.102, 0.082, 0.065, 0.047, 0.037, 0.028, 0.005),
-    "cyp": (3.0, 2.0, 1.8, 1.45, 1.064, 0.693, 0.418, 0.184, -0.020, -0.218, -0.437, -0.681, -1.023, -1.306, -1.59, -3.0),
-    "adult_skills": (0.75, 0.58, 0.56, 0.52, 0.467, 0.404, 0.360, 0.326, 0.296, 0.268, 0.239, 0.209, 0.170, 0.135, 0.098, 0.02),
-    "geographical": (3.0, 2.1, 1.9, 1.5, 1.033, 0.625, 0.361, 0.146, -0.043, -0.226, -0.431, -0.653, -0.968, -1.234, -1.55, -3.0),
-    "wider": (9.0, 5.974, 5.38, 4.512, 3.556, 2.120, 1.160, 0.418, -0.234, -0.825, -1.419, -2.0, -2.5, -2.75, -3.0, -3.3),
-    "indoors": (3.0, 1.9, 1.7, 1.375, 1.077, 0.719, 0.451, 0.212, 0.002, -0.206, -0.431, -0.695, -1.074, -1.378, -1.737, -2.2),
-    "outdoors": (4.0, 2.061, 1.849, 1.496, 1.136, 0.691, 0.373, 0.132, -0.069, -0.264, -0.467, -0.713, -0.95, -1.1, -1.3, -1.6),
+    "imd": (92.7, 64.0, 58.0, 53.17, 43.85, 33.25, 26.58, 21.55,
+            17.65, 14.24, 11.30, 8.62, 5.91, 4.32, 3.16, 0.54),
+    "income": (0.66, 0.411, 0.38, 0.321, 0.268, 0.202, 0.157, 0.125,
+               0.099, 0.079, 0.063, 0.050, 0.036, 0.028, 0.020, 0.004),
+    "employment": (0.52, 0.30, 0.28, 0.242, 0.198, 0.150, 0.119, 0.097,
+                   0.080, 0.066, 0.055, 0.045, 0.034, 0.027, 0.020, 0.003),
+    "education": (99.4, 75.0, 68.0, 58.0, 49.81, 35.64, 26.94, 21.00,
+                  16.18, 12.26, 8.88, 5.90, 3.15, 1.73, 0.84, 0.012),
+    "health": (3.3, 2.2, 1.95, 1.55, 1.134, 0.732, 0.437, 0.195,
+               -0.028, -0.239, -0.468, -0.733, -1.095, -1.377, -1.695, -3.3),
+    "crime": (3.2, 1.826, 1.665, 1.317, 1.032, 0.695, 0.444, 0.223,
+              0.017, -0.206, -0.441, -0.705, -1.062, -1.359, -1.62, -3.0),
+    "barriers": (75.0, 50.01, 47.33, 42.08, 36.78, 30.55, 26.35, 23.07,
+                 20.20, 17.56, 15.02, 12.26, 8.93, 7.0, 5.0, 1.0),
+    "living": (95.0, 64.2, 60.03, 51.59, 43.56, 34.27, 28.18, 22.98,
+               18.51, 14.45, 11.02, 7.91, 5.2, 4.0, 2.8, 0.3),
+    "idaci": (0.85, 0.486, 0.455, 0.39, 0.329, 0.256, 0.203, 0.160,
+              0.126, 0.098, 0.076, 0.056, 0.037, 0.026, 0.018, 0.003),
+    "idaopi": (0.99, 0.552, 0.501, 0.413, 0.340, 0.257, 0.202, 0.160,
+               0.128, 0.102, 0.082, 0.065, 0.047, 0.037, 0.028, 0.005),
+    "cyp": (3.0, 2.0, 1.8, 1.45, 1.064, 0.693, 0.418, 0.184,
+            -0.020, -0.218, -0.437, -0.681, -1.023, -1.306, -1.59, -3.0),
+    "adult_skills": (0.75, 0.58, 0.56, 0.52, 0.467, 0.404, 0.360, 0.326,
+                     0.296, 0.268, 0.239, 0.209, 0.170, 0.135, 0.098, 0.02),
+    "geographical": (3.0, 2.1, 1.9, 1.5, 1.033, 0.625, 0.361, 0.146,
+                     -0.043, -0.226, -0.431, -0.653, -0.968, -1.234, -1.55, -3.0),
+    "wider": (9.0, 5.974, 5.38, 4.512, 3.556, 2.120, 1.160, 0.418,
+              -0.234, -0.825, -1.419, -2.0, -2.5, -2.75, -3.0, -3.3),
+    "indoors": (3.0, 1.9, 1.7, 1.375, 1.077, 0.719, 0.451, 0.212,
+                0.002, -0.206, -0.431, -0.695, -1.074, -1.378, -1.737, -2.2),
+    "outdoors": (4.0, 2.061, 1.849, 1.496, 1.136, 0.691, 0.373, 0.132,
+                 -0.069, -0.264, -0.467, -0.713, -0.95, -1.1, -1.3, -1.6),
 }
+# fmt: on
 #: IMD domain weights (MHCLG technical report)
 _IMD_WEIGHTS = {
     "income": 0.225,
@@ -262,7 +281,9 @@ def _outline(rng: np.random.Generator) -> Polygon:
         + 0.06 * np.cos(3 * theta + phases[1])
         + 0.035 * np.cos(5 * theta + phases[2])
     )
-    blob = Polygon(np.column_stack([cx + 4200 * wobble * np.cos(theta), cy + 3300 * wobble * np.sin(theta)]))
+    blob = Polygon(
+        np.column_stack([cx + 4200 * wobble * np.cos(theta), cy + 3300 * wobble * np.sin(theta)])
+    )
     x = np.linspace(cx - 6000.0, cx + 6000.0, 200)
     river_phase = rng.uniform(0.0, 2.0 * np.pi, 2)
     y = (
@@ -446,7 +467,9 @@ def _farthest_points(xy: np.ndarray, k: int) -> np.ndarray:
 
 def _merge_faces(faces: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     """One polygon per label: the coverage union of its faces."""
-    return np.array([shapely.coverage_union_all(faces[labels == i]) for i in range(n)], dtype=object)
+    return np.array(
+        [shapely.coverage_union_all(faces[labels == i]) for i in range(n)], dtype=object
+    )
 
 
 def _north_to_south(xy: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
@@ -502,11 +525,21 @@ def build_demo_area(seed: int = DEMO_SEED) -> DemoArea:
     owner = _make_contiguous(faces, owner)
     polygons = _merge_faces(faces, owner, N_LSOAS)
     centres = shapely.get_coordinates(shapely.centroid(polygons))
-    msoa = _north_to_south(centres, _make_contiguous(polygons, _balanced_clusters(centres, N_MSOAS, slack=1.2)), N_MSOAS)
-    ward = _north_to_south(centres, _make_contiguous(polygons, _balanced_clusters(centres, N_WARDS, slack=1.35)), N_WARDS)
+    msoa = _north_to_south(
+        centres,
+        _make_contiguous(polygons, _balanced_clusters(centres, N_MSOAS, slack=1.2)),
+        N_MSOAS,
+    )
+    ward = _north_to_south(
+        centres,
+        _make_contiguous(polygons, _balanced_clusters(centres, N_WARDS, slack=1.35)),
+        N_WARDS,
+    )
     lsoas = _lsoa_frame(polygons, centres, msoa, ward)
     lsoas["deprivation"] = _deprivation_field(
-        _rng(seed, "deprivation"), shapely.get_coordinates(shapely.centroid(lsoas.geometry.array)), outline.bounds
+        _rng(seed, "deprivation"),
+        shapely.get_coordinates(shapely.centroid(lsoas.geometry.array)),
+        outline.bounds,
     )
     wards = _dissolve(lsoas, "ward_code", ["ward_name"])
     borough = gpd.GeoDataFrame(
@@ -533,7 +566,9 @@ def _lsoa_frame(
     ward_code = {w: f"E0599{k + 1:04d}" for k, w in enumerate(by_name)}
     frame = gpd.GeoDataFrame(
         {
-            "lsoa_name": [f"{AREA_STEM} {m + 1:03d}{letter}" for m, letter in zip(msoa, letters, strict=True)],
+            "lsoa_name": [
+                f"{AREA_STEM} {m + 1:03d}{letter}" for m, letter in zip(msoa, letters, strict=True)
+            ],
             "msoa_code": [f"E0299{m + 1:04d}" for m in msoa],
             "msoa_name": [f"{AREA_STEM} {m + 1:03d}" for m in msoa],
             "ward_code": [ward_code[w] for w in ward],
@@ -583,12 +618,16 @@ def _display_layers(lsoas: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     for name, layer in layers.items():
         geoms = np.asarray(layer.geometry.array)
         if not (shapely.is_valid(geoms).all() and (shapely.get_type_id(geoms) == 3).all()):
-            raise RuntimeError(f"demo {name}: rounding to {LONLAT_DECIMALS} decimals broke a polygon")
+            raise RuntimeError(
+                f"demo {name}: rounding to {LONLAT_DECIMALS} decimals broke a polygon"
+            )
         layer.geometry = shapely.orient_polygons(geoms)
     return layers
 
 
-def _deprivation_field(rng: np.random.Generator, xy: np.ndarray, bounds: Sequence[float]) -> np.ndarray:
+def _deprivation_field(
+    rng: np.random.Generator, xy: np.ndarray, bounds: Sequence[float]
+) -> np.ndarray:
     """A smooth deprivation surface: an estate by the river in the south-east, a poorer
     town centre in the west, a leafy north-west, a south-east gradient and some noise.
     Standardised to mean 0, standard deviation 1 (higher = more deprived)."""
@@ -630,7 +669,10 @@ def _soft_clip(u: np.ndarray, knee: float = 1.5, reach: float = 0.45) -> np.ndar
 def _domain_propensities(rng: np.random.Generator, field: np.ndarray) -> dict[str, np.ndarray]:
     """How deprived each LSOA is on each domain, on a standard-normal national scale
     (0 = the national median, higher = more deprived). Sub-domains drive their domains."""
-    noise = {key: rng.normal(0.0, 1.0, len(field)) for key in (*_DOMAIN_LATENT, "e1", "e2", "e3", "e4", "e5", "e6")}
+    noise = {
+        key: rng.normal(0.0, 1.0, len(field))
+        for key in (*_DOMAIN_LATENT, "e1", "e2", "e3", "e4", "e5", "e6")
+    }
     u = {key: a + b * field + c * noise[key] for key, (a, b, c) in _DOMAIN_LATENT.items()}
     u["idaci"] = u["income"] + 0.15 + 0.25 * noise["e1"]
     u["idaopi"] = u["income"] + 0.10 + 0.35 * noise["e2"]
@@ -687,14 +729,22 @@ def _denominators(rng: np.random.Generator, field: np.ndarray) -> dict[str, np.n
     """Mid-2015 population denominators: more children and fewer older people where
     deprivation is higher."""
     n = len(field)
-    total = np.clip(np.rint(rng.normal(1720.0, 230.0, n) + 90.0 * field), 1200, 2500).astype(np.int64)
+    total = np.clip(np.rint(rng.normal(1720.0, 230.0, n) + 90.0 * field), 1200, 2500).astype(
+        np.int64
+    )
     child_share = np.clip(0.19 + 0.035 * field + rng.normal(0.0, 0.02, n), 0.10, 0.30)
     older_share = np.clip(0.15 - 0.03 * field + rng.normal(0.0, 0.025, n), 0.06, 0.30)
     children = np.rint(total * child_share).astype(np.int64)
     older = np.rint(total * older_share).astype(np.int64)
     middle = total - children - older
     working = np.rint(middle - 0.022 * total + 0.12 * older).astype(np.int64)
-    return {"total": total, "children": children, "middle": middle, "older": older, "working": working}
+    return {
+        "total": total,
+        "children": children,
+        "middle": middle,
+        "older": older,
+        "working": working,
+    }
 
 
 def iod_table(area: DemoArea, *, seed: int = DEMO_SEED) -> pd.DataFrame:
@@ -731,7 +781,9 @@ def iod_table(area: DemoArea, *, seed: int = DEMO_SEED) -> pd.DataFrame:
         columns[f"{stem} {_RANK}"] = ranks[key]
         columns[f"{stem} {_DECILE}"] = _deciles(ranks[key])
     people = _denominators(_rng(seed, "population"), field)
-    for column, key in zip(IOD_POPULATION_COLUMNS, ["total", "children", "middle", "older", "working"], strict=True):
+    for column, key in zip(
+        IOD_POPULATION_COLUMNS, ["total", "children", "middle", "older", "working"], strict=True
+    ):
         columns[column] = people[key]
     table = pd.DataFrame(columns)
     return table[list(IOD_COLUMNS)]
@@ -741,7 +793,13 @@ def iod_table(area: DemoArea, *, seed: int = DEMO_SEED) -> pd.DataFrame:
 # Population, lookup, postcodes
 # --------------------------------------------------------------------------------------
 
-POPULATION_BANDS = ("Persons_0-15", "Persons_16-29", "Persons_30-44", "Persons_45-64", "Persons_65+")
+POPULATION_BANDS = (
+    "Persons_0-15",
+    "Persons_16-29",
+    "Persons_30-44",
+    "Persons_45-64",
+    "Persons_65+",
+)
 
 
 def _apportion(totals: np.ndarray, shares: np.ndarray) -> np.ndarray:
@@ -812,7 +870,9 @@ _POSTCODE_DISTRICTS = 12
 _UNITS_PER_SECTOR = 80
 
 
-def _points_in(rng: np.random.Generator, polygon, n: int, taken: set[tuple[int, int]]) -> np.ndarray:
+def _points_in(
+    rng: np.random.Generator, polygon, n: int, taken: set[tuple[int, int]]
+) -> np.ndarray:
     """`n` distinct whole-metre points at least POINT_MARGIN_M inside `polygon`, none of
     them in `taken` (which is updated)."""
     inner = polygon.buffer(-POINT_MARGIN_M)
@@ -831,8 +891,12 @@ def _kmeans(xy: np.ndarray, k: int, iterations: int = 15) -> np.ndarray:
     """Plain k-means from farthest-point starts; deterministic."""
     centres = _farthest_points(xy, k)
     for _ in range(iterations):
-        labels = np.argmin(np.hypot(xy[:, None, 0] - centres[:, 0], xy[:, None, 1] - centres[:, 1]), axis=1)
-        centres = np.array([xy[labels == c].mean(axis=0) if (labels == c).any() else centres[c] for c in range(k)])
+        labels = np.argmin(
+            np.hypot(xy[:, None, 0] - centres[:, 0], xy[:, None, 1] - centres[:, 1]), axis=1
+        )
+        centres = np.array(
+            [xy[labels == c].mean(axis=0) if (labels == c).any() else centres[c] for c in range(k)]
+        )
     return labels
 
 
@@ -849,22 +913,31 @@ def _postcode_labels(xy: np.ndarray) -> list[str]:
             units = members[sector == s]
             units = units[np.lexsort((xy[units, 0], -xy[units, 1]))]
             for k, i in enumerate(units):
-                unit = _UNIT_LETTERS[k // len(_UNIT_LETTERS)] + _UNIT_LETTERS[k % len(_UNIT_LETTERS)]
+                unit = (
+                    _UNIT_LETTERS[k // len(_UNIT_LETTERS)] + _UNIT_LETTERS[k % len(_UNIT_LETTERS)]
+                )
                 labels[i] = f"ZZ{d + 1} {s + 1}{unit}"
     return labels
 
 
-def postcode_table(area: DemoArea, population: pd.DataFrame, *, seed: int = DEMO_SEED) -> pd.DataFrame:
+def postcode_table(
+    area: DemoArea, population: pd.DataFrame, *, seed: int = DEMO_SEED
+) -> pd.DataFrame:
     """Code-Point Open style postcodes: 15-30 per LSOA, more where more people live.
 
     Returns the published columns plus ``lsoa_code`` (not written to the CSV).
     """
     rng = _rng(seed, "postcodes")
     people = population["Persons_All-Ages"].to_numpy()
-    counts = 15 + np.rint(15.0 * (people - people.min()) / (people.max() - people.min())).astype(int)
+    counts = 15 + np.rint(15.0 * (people - people.min()) / (people.max() - people.min())).astype(
+        int
+    )
     taken: set[tuple[int, int]] = set()
     xy = np.vstack(
-        [_points_in(rng, poly, int(c), taken) for poly, c in zip(area.lsoas.geometry, counts, strict=True)]
+        [
+            _points_in(rng, poly, int(c), taken)
+            for poly, c in zip(area.lsoas.geometry, counts, strict=True)
+        ]
     )
     lsoa_index = np.repeat(np.arange(len(counts)), counts)
     table = pd.DataFrame(
@@ -879,7 +952,9 @@ def postcode_table(area: DemoArea, population: pd.DataFrame, *, seed: int = DEMO
         }
     )
     key = table["Postcode"].str.extract(r"^ZZ(\d+) (\d)(\w\w)$")
-    order = np.lexsort((key[2].to_numpy(), key[1].astype(int).to_numpy(), key[0].astype(int).to_numpy()))
+    order = np.lexsort(
+        (key[2].to_numpy(), key[1].astype(int).to_numpy(), key[0].astype(int).to_numpy())
+    )
     return table.iloc[order].reset_index(drop=True)
 
 
@@ -940,8 +1015,18 @@ def write_demo_boundaries(directory: Path, *, seed: int = DEMO_SEED) -> dict[str
     lad = {"borough_code": "LAD22CD", "borough_name": "LAD22NM"}
     wards = layers["wards"].assign(lad_code=BOROUGH_CODE, lad_name=BOROUGH_NAME)
     lsoas = layers["lsoas"].assign(lad_code=BOROUGH_CODE, lad_name=BOROUGH_NAME)
-    ward_columns = {"ward_code": "WD18CD", "ward_name": "WD18NM", "lad_code": "LAD18CD", "lad_name": "LAD18NM"}
-    lsoa_columns = {"lsoa_code": "LSOA11CD", "lsoa_name": "LSOA11NM", "lad_code": "LAD11CD", "lad_name": "LAD11NM"}
+    ward_columns = {
+        "ward_code": "WD18CD",
+        "ward_name": "WD18NM",
+        "lad_code": "LAD18CD",
+        "lad_name": "LAD18NM",
+    }
+    lsoa_columns = {
+        "lsoa_code": "LSOA11CD",
+        "lsoa_name": "LSOA11NM",
+        "lad_code": "LAD11CD",
+        "lad_name": "LAD11NM",
+    }
     return {
         "boroughs": _write_geojson(layers["boroughs"], directory / BOROUGHS_FILE, lad),
         "wards": _write_geojson(wards, directory / WARDS_FILE, ward_columns),
@@ -972,3 +1057,771 @@ def write_demo_inputs(directory: Path, *, seed: int = DEMO_SEED) -> dict[str, Pa
     paths["population"] = _write_csv(population, directory / POPULATION_FILE)
     paths["postcodes"] = _write_csv(postcodes, directory / POSTCODES_FILE)
     return paths
+
+
+@lru_cache(maxsize=4)
+def _demo_tables(seed: int) -> tuple[DemoArea, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The area and its IoD, population and postcode tables (cached: treat as read-only)."""
+    area = build_demo_area(seed)
+    iod = iod_table(area, seed=seed)
+    population = population_table(area, iod, seed=seed)
+    return area, iod, population, postcode_table(area, population, seed=seed)
+
+
+# --------------------------------------------------------------------------------------
+# Registers: VCS groups, premises, incidents
+# --------------------------------------------------------------------------------------
+
+GROUPS_FILE = "demo_groups.geojson"
+PREMISES_FILE = "demo_premises.geojson"
+INCIDENTS_FILE = "demo_incidents.geojson"
+SYNTHETIC_LABEL = " (synthetic)"
+
+_GROUP_COUNTS = {
+    "faith": 14,
+    "community centre": 8,
+    "youth": 8,
+    "older people": 7,
+    "food": 7,
+    "advice": 6,
+    "health": 5,
+    "disability": 4,
+    "refugees and migrants": 5,
+    "tenants and residents": 6,
+    "arts and sport": 5,
+    "emergency and resilience": 3,
+    "other": 2,
+}
+_FAITHS = (
+    ("Christian",) * 6 + ("Muslim",) * 3 + ("Hindu", "Sikh", "Jewish", "Buddhist", "Multi-faith")
+)
+#: category (or faith) -> (name template, communities served, description)
+# fmt: off
+_GROUP_TEMPLATES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "Christian": (
+        ("St {saint} Church", "worshippers; local families",
+         "Anglican parish church with a weekly community lunch."),
+        ("{place} Baptist Church", "worshippers; young families",
+         "Baptist congregation running a toddler group and a winter night shelter."),
+        ("{place} Methodist Church", "worshippers; older people",
+         "Methodist church with a lunch club and a community garden."),
+        ("{place} Pentecostal Fellowship", "worshippers; African and Caribbean communities",
+         "Pentecostal church with a youth choir and a food share."),
+        ("{place} Catholic Parish", "worshippers; Polish, Irish and Latin American communities",
+         "Roman Catholic parish with services in English, Polish and Spanish."),
+    ),
+    "Muslim": (
+        ("{place} Mosque", "worshippers; Bangladeshi and Somali communities",
+         "Mosque with daily prayers, a supplementary school and a welfare committee."),
+        ("{place} Islamic Centre", "worshippers; families",
+         "Islamic centre offering prayers, Arabic classes and a women's group."),
+    ),
+    "Hindu": (
+        ("{place} Hindu Mandir", "worshippers; Gujarati and Tamil communities",
+         "Hindu temple with festivals, yoga classes and a weekly community meal."),
+    ),
+    "Sikh": (
+        ("{place} Gurdwara", "worshippers; all visitors (free langar)",
+         "Sikh gurdwara serving free langar every day."),
+    ),
+    "Jewish": (
+        ("{place} Synagogue", "worshippers; Jewish community",
+         "Synagogue with a cheder, a friendship club and a welfare fund."),
+    ),
+    "Buddhist": (
+        ("{place} Buddhist Centre", "meditators; all residents",
+         "Buddhist centre offering meditation classes and retreats."),
+    ),
+    "Multi-faith": (
+        ("{place} Interfaith Forum", "faith communities; all residents",
+         "Faith leaders meeting monthly; coordinates joint responses to incidents."),
+    ),
+    "community centre": (
+        ("{place} Community Centre", "all residents",
+         "Community centre with rooms for hire, a café and classes."),
+        ("{place} Community Association", "all residents",
+         "Residents' community association running a centre and summer events."),
+        ("{street} Neighbourhood Centre", "all residents",
+         "Neighbourhood centre with a drop-in, a nursery and meeting rooms."),
+    ),
+    "youth": (
+        ("{place} Youth Club", "young people 11-19",
+         "Open-access youth club with sports, music and mentoring."),
+        ("{place} Young People's Project", "young people 13-25",
+         "Detached youth work and mentoring for young people at risk."),
+        ("{place} Scouts and Guides", "children and young people 6-18",
+         "Scout and Guide groups meeting weekly."),
+        ("{place} Youth Forum", "young people 11-25",
+         "Young people's forum feeding into local decisions."),
+    ),
+    "older people": (
+        ("{place} Lunch Club", "older people 60+",
+         "Weekly hot lunch, exercise and company for older residents."),
+        ("{place} Over-60s Club", "older people 60+",
+         "Social club with outings, bingo and a befriending service."),
+        ("{place} Good Neighbours", "older and isolated people",
+         "Volunteer befriending, shopping and lifts to appointments."),
+        ("{place} Memory Café", "people living with dementia; carers",
+         "Monthly memory café for people with dementia and their carers."),
+    ),
+    "food": (
+        ("{place} Food Bank", "people in crisis; families on low incomes",
+         "Emergency food parcels on referral, plus advice sessions."),
+        ("{place} Community Pantry", "people on low incomes",
+         "Membership food pantry with low-cost weekly shops."),
+        ("{place} Community Fridge", "all residents",
+         "Community fridge sharing surplus food from local shops."),
+        ("{place} Community Kitchen", "people on low incomes; isolated people",
+         "Free community meal twice a week, cooked by volunteers."),
+    ),
+    "advice": (
+        ("{place} Advice Centre", "all residents",
+         "Free advice on benefits, debt, housing and employment."),
+        ("{place} Welfare Rights Drop-in", "people on low incomes",
+         "Drop-in help with benefit claims and appeals."),
+        ("{place} Legal Advice Clinic", "tenants; migrants",
+         "Volunteer solicitors' clinic on housing and immigration."),
+    ),
+    "health": (
+        ("{place} Health Walks", "adults; older people",
+         "Free led walks for health and company."),
+        ("{place} Mental Health Peer Support", "adults with mental health needs",
+         "Peer support groups and a crisis café."),
+        ("{place} Carers' Network", "unpaid carers",
+         "Support, breaks and information for unpaid carers."),
+        ("{place} Wellbeing Hub", "all residents",
+         "Social prescribing link workers and wellbeing activities."),
+    ),
+    "disability": (
+        ("{place} Disability Forum", "disabled people and carers",
+         "User-led forum and advocacy for disabled residents."),
+        ("{place} Deaf Club", "Deaf people; BSL users",
+         "Social club and information in British Sign Language."),
+        ("{place} Sight Loss Group", "blind and partially sighted people",
+         "Peer support and technology help for people with sight loss."),
+        ("{place} Autism Parents Group", "autistic children and their families",
+         "Parent-led support group and holiday activities."),
+    ),
+    "refugees and migrants": (
+        ("{place} Refugee Welcome", "refugees and asylum seekers",
+         "Welcome café, clothing store and casework for refugees."),
+        ("{place} Somali Community Association", "Somali community",
+         "Advice, supplementary school and elders' group for Somali families."),
+        ("{place} Migrant Support Hub", "migrants; people with no recourse to public funds",
+         "Casework, English classes and emergency grants."),
+        ("{place} ESOL Conversation Club", "adults learning English",
+         "Informal English conversation practice with volunteers."),
+        ("{place} Latin American Association", "Latin American community",
+         "Advice and cultural activities in Spanish and Portuguese."),
+    ),
+    "tenants and residents": (
+        ("{stem} Estate Tenants and Residents Association", "tenants and leaseholders",
+         "Tenants' association running the estate hall and repairs campaigns."),
+        ("{place} Residents' Association", "local residents",
+         "Residents' association on planning, safety and street parties."),
+    ),
+    "arts and sport": (
+        ("{place} Boxing Club", "young people; adults",
+         "Community boxing gym with free sessions for young people."),
+        ("{place} Community Choir", "all residents",
+         "Open choir, no auditions, rehearsing weekly."),
+        ("{place} Football Club", "children and young people; adults",
+         "Grassroots football club with girls' and walking football teams."),
+        ("{place} Arts Collective", "artists; young people",
+         "Studios, workshops and a yearly open-studios weekend."),
+    ),
+    "emergency and resilience": (
+        ("{place} Community Resilience Network", "all residents",
+         "Volunteers trained to support rest centres and check on neighbours."),
+        ("{place} Flood Wardens", "riverside residents",
+         "Flood wardens who watch river levels and alert neighbours."),
+        ("{place} Street Champions", "all residents",
+         "Street-by-street contact network used in emergencies."),
+    ),
+    "other": (
+        ("{place} Allotment Society", "gardeners",
+         "Allotments, a seed swap and a community orchard."),
+        ("{place} Time Bank", "all residents",
+         "Neighbours exchanging skills and time."),
+        ("{place} Repair Café", "all residents",
+         "Monthly repair café for clothes, bikes and electricals."),
+    ),
+}
+# fmt: on
+_BASE_OFFERS = {
+    "faith": ("prayer space", "rest centre", "volunteers", "food"),
+    "community centre": ("rest centre", "volunteers", "first aid"),
+    "youth": ("volunteers",),
+    "older people": ("phone tree", "transport"),
+    "food": ("food", "volunteers"),
+    "advice": ("interpreters",),
+    "health": ("first aid",),
+    "disability": ("transport",),
+    "refugees and migrants": ("interpreters", "clothing"),
+    "tenants and residents": ("phone tree", "volunteers"),
+    "arts and sport": ("volunteers",),
+    "emergency and resilience": ("phone tree", "first aid", "volunteers", "transport"),
+    "other": (),
+}
+_LANGUAGES = {
+    "Christian": ("Yoruba", "Twi", "Portuguese", "Polish", "Spanish"),
+    "Muslim": ("Bengali", "Somali", "Urdu", "Arabic", "Turkish"),
+    "Hindu": ("Gujarati", "Tamil", "Hindi"),
+    "Sikh": ("Punjabi",),
+    "Jewish": ("Hebrew", "Yiddish"),
+    "Buddhist": ("Vietnamese", "Sinhala"),
+    "refugees and migrants": tuple("Arabic Tigrinya Dari Pashto Kurdish Somali Spanish".split()),
+    "any": tuple(
+        "Bengali Somali Turkish Polish Urdu Portuguese Spanish Romanian Yoruba Arabic".split()
+    ),
+}
+_OPENING_HOURS = (
+    "Mo-Fr 09:00-17:00",
+    "Tu,Th 10:00-14:00",
+    "Sa 10:00-13:00",
+    "Mo-Sa 08:00-20:00",
+    "We 18:00-21:00",
+    "Mo,We,Fr 10:00-16:00",
+    "Fr 12:30-14:30; Su 10:00-13:00",
+)
+_SAINTS = tuple(
+    "Barnabas' Cuthbert's Hilda's Edmund's Brigid's Columba's Aidan's Swithun's".split()
+)
+_STREET_STEMS = tuple(
+    "Alder Beacon Chandler Dockside Elmtree Foundry Granary Heron Ivydene Juniper Keel Lantern"
+    " Mercer Nightingale Osier Pageant Quill Ropewalk Sexton Tallow Vintner Weaver Yeoman"
+    " Cooper".split()
+)
+_STREET_KINDS = ("Road", "Street", "Lane", "Way", "Close", "Walk", "Terrace", "Place")
+_FIRST_NAMES = tuple(
+    "Amina Sam Priya Tomasz Grace Yusuf Chloe Kwame Fatima Daniel Mei Olu Rosa Hassan Bridget"
+    " Arjun Leah Ibrahim Nadia Tom".split()
+)
+_ROLES = ("coordinator", "secretary", "chair", "centre manager", "volunteer lead", "administrator")
+
+
+def _street(rng: np.random.Generator) -> str:
+    return f"{rng.choice(_STREET_STEMS)} {rng.choice(_STREET_KINDS)}"
+
+
+def _iso_verified(rng: np.random.Generator) -> str:
+    """A verification date within two years before the demo's reference date."""
+    return (REFERENCE_DATE - dt.timedelta(days=int(rng.integers(0, 731)))).isoformat()
+
+
+def _slug(name: str) -> str:
+    text = unicodedata.normalize("NFKD", name.replace(SYNTHETIC_LABEL, "").lower())
+    text = text.encode("ascii", "ignore").decode("ascii").replace("'", "")
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+class _Sites:
+    """Hands out demo postcodes, each at most once, chosen by LSOA weight."""
+
+    def __init__(self, postcodes: pd.DataFrame, lsoas: gpd.GeoDataFrame, rng: np.random.Generator):
+        self.postcodes = postcodes
+        self.rng = rng
+        self.free = {
+            code: list(idx)
+            for code, idx in postcodes.groupby("lsoa_code", sort=True).groups.items()
+        }
+        self.lsoa_codes = lsoas["lsoa_code"].to_numpy()
+
+    def draw(self, weights: np.ndarray) -> int:
+        """Row of an unused postcode in an LSOA drawn with probability ~ `weights`."""
+        weights = np.array(
+            [w if self.free[c] else 0.0 for w, c in zip(weights, self.lsoa_codes, strict=True)]
+        )
+        lsoa = self.lsoa_codes[self.rng.choice(len(weights), p=weights / weights.sum())]
+        return self.take(lsoa)
+
+    def take(self, lsoa_code: str) -> int:
+        """Row of an unused postcode in `lsoa_code`."""
+        options = self.free[lsoa_code]
+        return int(options.pop(int(self.rng.integers(len(options)))))
+
+
+def _ward_scores(area: DemoArea, iod: pd.DataFrame, population: pd.DataFrame) -> pd.Series:
+    """Population-weighted IMD score per ward (only to place the demo's stories)."""
+    people = population["Persons_All-Ages"].to_numpy()
+    weighted = (
+        pd.Series(iod[IOD_COLUMNS[4]].to_numpy() * people).groupby(area.lsoas["ward_code"]).sum()
+    )
+    return weighted / pd.Series(people).groupby(area.lsoas["ward_code"]).sum()
+
+
+def _cold_spot_ward(area: DemoArea, iod: pd.DataFrame, population: pd.DataFrame) -> str:
+    """The second most deprived ward, left with few groups: a gap for the demo to find."""
+    return str(
+        _ward_scores(area, iod, population).sort_values(ascending=False, kind="stable").index[1]
+    )
+
+
+def _site_weights(
+    area: DemoArea, population: pd.DataFrame, cold_ward: str, cold_factor: float
+) -> np.ndarray:
+    field = area.lsoas["deprivation"].to_numpy()
+    weights = population["Persons_All-Ages"].to_numpy() * np.exp(0.35 * field)
+    return np.where(area.lsoas["ward_code"].to_numpy() == cold_ward, weights * cold_factor, weights)
+
+
+def _unique_name(
+    template: str, place: str, street: str, rng: np.random.Generator, used: set[str]
+) -> str:
+    """Fill a name template, falling back to street-name places until the name is new."""
+    for attempt in range(50):
+        where = place if attempt == 0 else str(rng.choice(_STREET_STEMS))
+        name = (
+            template.format(
+                place=where,
+                street=street,
+                stem=rng.choice(_STREET_STEMS),
+                saint=rng.choice(_SAINTS),
+            )
+            + SYNTHETIC_LABEL
+        )
+        if name not in used:
+            used.add(name)
+            return name
+    raise RuntimeError(f"no unused demo name for {template!r}")
+
+
+def _languages(rng: np.random.Generator, key: str) -> str:
+    pool = _LANGUAGES.get(key, _LANGUAGES["any"])
+    extra = rng.choice(pool, size=min(len(pool), int(rng.integers(0, 3))), replace=False)
+    return "; ".join(["English", *sorted(str(x) for x in extra)])
+
+
+def _offers(rng: np.random.Generator, category: str) -> str | None:
+    if rng.random() < 0.15:
+        return None
+    chosen = {o for o in _BASE_OFFERS[category] if rng.random() < 0.75}
+    if rng.random() < 0.2:
+        chosen.add(str(rng.choice(EMERGENCY_OFFERS)))
+    return "; ".join(o for o in EMERGENCY_OFFERS if o in chosen) or None
+
+
+def _group_record(
+    k: int,
+    category: str,
+    faith: str | None,
+    row: pd.Series,
+    place: str,
+    rng: np.random.Generator,
+    used: set[str],
+) -> dict:
+    key = faith if category == "faith" else category
+    templates = _GROUP_TEMPLATES[str(key)]
+    template, served, description = templates[int(rng.integers(len(templates)))]
+    street = _street(rng)
+    name = _unique_name(template, place, street, rng, used)
+    slug = _slug(name)
+    return {
+        "group_id": f"demo-g{k:03d}",
+        "name": name,
+        "category": category,
+        "description": description,
+        "communities_served": served,
+        "faith": faith,
+        "languages": _languages(rng, str(key)),
+        "address": f"{int(rng.integers(1, 220))} {street}",
+        "postcode": row["Postcode"],
+        "contact_name": f"{rng.choice(_FIRST_NAMES)} ({rng.choice(_ROLES)})",
+        "phone": f"020 7946 0{k:03d}",
+        "email": f"{slug}@example.org",
+        "website": f"https://{slug}.example.org" if rng.random() < 0.65 else None,
+        "opening_hours": str(rng.choice(_OPENING_HOURS)),
+        "emergency_offer": _offers(rng, category),
+        "source": SOURCE,
+        "source_id": f"synthetic-g{k:03d}",
+        "last_verified": _iso_verified(rng),
+        "geometry": shapely.Point(row["Eastings"], row["Northings"]),
+    }
+
+
+def _label(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    frame.attrs["synthetic"] = True
+    frame.attrs["description"] = _SYNTHETIC_NOTE
+    return frame
+
+
+def demo_groups(*, seed: int = DEMO_SEED) -> gpd.GeoDataFrame:
+    """About 80 synthetic VCS groups at demo postcodes, in EPSG:27700.
+
+    Groups follow population and deprivation, except in one deprived ward that is left
+    short of groups so the demo has a gap to find.
+    """
+    area, iod, population, postcodes = _demo_tables(seed)
+    rng = _rng(seed, "groups")
+    sites = _Sites(postcodes, area.lsoas, rng)
+    weights = _site_weights(area, population, _cold_spot_ward(area, iod, population), 0.1)
+    ward_of = dict(zip(area.lsoas["ward_code"], area.lsoas["ward_name"], strict=False))
+    faiths = iter(rng.permutation(np.array(_FAITHS, dtype=object)).tolist())
+    used: set[str] = set()
+    records = []
+    for category in GROUP_CATEGORIES:
+        for _ in range(_GROUP_COUNTS[category]):
+            row = postcodes.loc[sites.draw(weights)]
+            faith = next(faiths) if category == "faith" else None
+            place = ward_of[row["Admin_ward_code"]]
+            records.append(_group_record(len(records) + 1, category, faith, row, place, rng, used))
+    return _label(gpd.GeoDataFrame(records, geometry="geometry", crs=CRS_ANALYSIS))
+
+
+#: premises type -> (how many without an owning group, capacity range, step-free share)
+_PREMISES_PLAN = {
+    "place of worship": (4, (100, 600), 0.6),
+    "community centre": (4, (80, 300), 0.8),
+    "hall": (6, (40, 200), 0.55),
+    "school": (10, (200, 800), 0.85),
+    "library": (7, (40, 150), 0.95),
+}
+_UNOWNED_NAMES = {
+    "place of worship": (
+        "{place} Gospel Hall",
+        "{place} Masjid",
+        "St {saint} Church",
+        "{place} Kingdom Hall",
+    ),
+    "community centre": ("{street} Community Rooms", "{place} Neighbourhood Hub"),
+    "hall": ("{place} Scout Hut", "{street} Hall", "{place} Memorial Hall"),
+    "school": ("{place} Primary School", "{place} Primary School", "{place} Academy"),
+    "library": ("{place} Library",),
+}
+_UNOWNED_RELIGIONS = ("Christian", "Muslim", "Christian", "Christian")
+
+
+def _premises_record(
+    k: int,
+    kind: str,
+    name: str,
+    row: pd.Series,
+    address: str,
+    owner: str | None,
+    religion: str | None,
+    rng: np.random.Generator,
+) -> dict:
+    low, high = _PREMISES_PLAN[kind][1]
+    return {
+        "premises_id": f"demo-p{k:03d}",
+        "name": name,
+        "type": kind,
+        "religion": religion,
+        "address": address,
+        "postcode": row["Postcode"],
+        "capacity": int(round(rng.integers(low, high + 1), -1)),
+        "step_free": bool(rng.random() < _PREMISES_PLAN[kind][2]),
+        "owning_group_id": owner,
+        "source": SOURCE,
+        "source_id": f"synthetic-p{k:03d}",
+        "last_verified": _iso_verified(rng),
+        "geometry": shapely.Point(row["Eastings"], row["Northings"]),
+    }
+
+
+def _owned_premises(
+    groups: gpd.GeoDataFrame,
+    postcodes: pd.DataFrame,
+    sites: _Sites,
+    rng: np.random.Generator,
+    used: set[str],
+) -> list[tuple]:
+    """Premises run by demo groups: places of worship, community centres, estate halls and
+    church halls (the last next door, at another postcode in the same LSOA)."""
+    by_code = postcodes.set_index("Postcode")
+    out = []
+    for group in groups.itertuples(index=False):
+        row = by_code.loc[group.postcode].rename(group.postcode)
+        row["Postcode"] = group.postcode
+        if group.category == "faith" and group.faith != "Multi-faith":
+            out.append(
+                ("place of worship", group.name, row, group.address, group.group_id, group.faith)
+            )
+        elif group.category == "community centre":
+            out.append(("community centre", group.name, row, group.address, group.group_id, None))
+        elif group.category == "tenants and residents":
+            hall = group.name.replace(" Tenants and Residents Association", " Tenants' Hall")
+            hall = hall.replace(" Residents' Association", " Residents' Hall")
+            used.add(hall)
+            out.append(("hall", hall, row, group.address, group.group_id, None))
+        if (
+            group.category == "faith"
+            and "Church" in group.name
+            and len([o for o in out if "Church Hall" in o[1]]) < 2
+        ):
+            hall_row = postcodes.loc[sites.take(str(row["lsoa_code"]))]
+            hall = group.name.replace(SYNTHETIC_LABEL, " Hall" + SYNTHETIC_LABEL)
+            used.add(hall)
+            out.append(
+                (
+                    "hall",
+                    hall,
+                    hall_row,
+                    f"{int(rng.integers(1, 220))} {_street(rng)}",
+                    group.group_id,
+                    None,
+                )
+            )
+    return out
+
+
+def demo_premises(
+    groups: gpd.GeoDataFrame | None = None, *, seed: int = DEMO_SEED
+) -> gpd.GeoDataFrame:
+    """About 60 synthetic premises (community centres, places of worship, libraries,
+    schools, halls), some owned by demo groups, in EPSG:27700."""
+    area, iod, population, postcodes = _demo_tables(seed)
+    groups = demo_groups(seed=seed) if groups is None else groups
+    rng = _rng(seed, "premises")
+    sites = _Sites(postcodes[~postcodes["Postcode"].isin(groups["postcode"])], area.lsoas, rng)
+    used = set(groups["name"])
+    planned = _owned_premises(groups, postcodes, sites, rng, used)
+    weights = _site_weights(area, population, _cold_spot_ward(area, iod, population), 0.3)
+    ward_of = dict(zip(area.lsoas["ward_code"], area.lsoas["ward_name"], strict=False))
+    for kind, (count, _, _) in _PREMISES_PLAN.items():
+        for j in range(count):
+            row = postcodes.loc[sites.draw(weights)]
+            street = _street(rng)
+            template = _UNOWNED_NAMES[kind][j % len(_UNOWNED_NAMES[kind])]
+            name = _unique_name(template, ward_of[row["Admin_ward_code"]], street, rng, used)
+            religion = (
+                _UNOWNED_RELIGIONS[j % len(_UNOWNED_RELIGIONS)]
+                if kind == "place of worship"
+                else None
+            )
+            planned.append(
+                (kind, name, row, f"{int(rng.integers(1, 220))} {street}", None, religion)
+            )
+    order = sorted(
+        range(len(planned)), key=lambda i: (PREMISES_TYPES.index(planned[i][0]), planned[i][1])
+    )
+    records = [
+        _premises_record(k + 1, *planned[i][:5], planned[i][5], rng) for k, i in enumerate(order)
+    ]
+    return _label(gpd.GeoDataFrame(records, geometry="geometry", crs=CRS_ANALYSIS))
+
+
+#: (police.uk crime type or "Community tension", share of incidents, chance of severity 1, 2, 3)
+_INCIDENT_TYPES = (
+    ("Anti-social behaviour", 0.30, (0.60, 0.35, 0.05)),
+    ("Violence and sexual offences", 0.24, (0.20, 0.50, 0.30)),
+    ("Burglary", 0.07, (0.30, 0.60, 0.10)),
+    ("Criminal damage and arson", 0.07, (0.50, 0.40, 0.10)),
+    ("Vehicle crime", 0.07, (0.70, 0.30, 0.00)),
+    ("Other theft", 0.07, (0.70, 0.30, 0.00)),
+    ("Public order", 0.06, (0.40, 0.50, 0.10)),
+    ("Shoplifting", 0.04, (0.80, 0.20, 0.00)),
+    ("Drugs", 0.03, (0.50, 0.40, 0.10)),
+    ("Robbery", 0.02, (0.10, 0.50, 0.40)),
+    ("Theft from the person", 0.02, (0.50, 0.50, 0.00)),
+    ("Bicycle theft", 0.01, (0.90, 0.10, 0.00)),
+    ("Possession of weapons", 0.01, (0.00, 0.40, 0.60)),
+    ("Other crime", 0.01, (0.50, 0.40, 0.10)),
+    ("Community tension", 0.02, (0.40, 0.40, 0.20)),
+)
+#: the extra incidents of the spike ward in the last three months, and their type mix
+_SPIKE_EXTRA = (14, 20, 26)
+_SPIKE_TYPES = {
+    "Community tension": 0.35,
+    "Anti-social behaviour": 0.35,
+    "Public order": 0.2,
+    "Criminal damage and arson": 0.1,
+}
+_TENSION_REPORTS = (
+    "hostile leafleting",
+    "graffiti targeting a place of worship",
+    "online rumours prompting a gathering",
+    "verbal abuse at a bus stop",
+    "a disputed protest",
+)
+_INCIDENTS_PER_MONTH = 60.0
+_FIRST_MONTH = dt.date(2024, 7, 1)
+_N_MONTHS = 24
+
+
+def _months() -> list[dt.date]:
+    """The first day of each of the 24 months up to the reference date."""
+    start = _FIRST_MONTH.year * 12 + _FIRST_MONTH.month - 1
+    return [dt.date((start + k) // 12, (start + k) % 12 + 1, 1) for k in range(_N_MONTHS)]
+
+
+def _spike_ward(area: DemoArea) -> str:
+    """The ward of the poorer town centre in the west, where tension rises at the end."""
+    minx, miny, maxx, maxy = area.borough.total_bounds
+    target = shapely.Point(minx + 0.22 * (maxx - minx), miny + 0.5 * (maxy - miny))
+    return str(area.lsoas.loc[area.lsoas.distance(target).idxmin(), "ward_code"])
+
+
+def _incident_draws(
+    area: DemoArea, iod: pd.DataFrame, population: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Month, LSOA and type of each incident: the base pattern plus the late spike."""
+    crime = iod["Crime Score"].to_numpy()
+    weights = population["Persons_All-Ages"].to_numpy() * np.exp(0.8 * crime)
+    names = [t[0] for t in _INCIDENT_TYPES]
+    shares = np.array([t[1] for t in _INCIDENT_TYPES])
+    rows = []
+    spike_lsoas = np.flatnonzero(area.lsoas["ward_code"].to_numpy() == _spike_ward(area))
+    for k, month in enumerate(_months()):
+        season = 1.0 + 0.15 * math.cos(2.0 * math.pi * (month.month - 7) / 12.0)
+        count = int(rng.poisson(_INCIDENTS_PER_MONTH * season))
+        lsoa = rng.choice(len(weights), size=count, p=weights / weights.sum())
+        kind = rng.choice(names, size=count, p=shares / shares.sum())
+        rows += [(month, int(i), str(t)) for i, t in zip(lsoa, kind, strict=True)]
+        late = k - (_N_MONTHS - len(_SPIKE_EXTRA))
+        if late >= 0:
+            extra = int(rng.poisson(_SPIKE_EXTRA[late]))
+            lsoa = rng.choice(spike_lsoas, size=extra)
+            kind = rng.choice(list(_SPIKE_TYPES), size=extra, p=list(_SPIKE_TYPES.values()))
+            rows += [(month, int(i), str(t)) for i, t in zip(lsoa, kind, strict=True)]
+    return pd.DataFrame(rows, columns=["month_start", "lsoa", "type"])
+
+
+def _incident_text(kind: str, rng: np.random.Generator) -> str:
+    where = _street(rng)
+    if kind == "Community tension":
+        return f"Community tension: {rng.choice(_TENSION_REPORTS)} near {where}{SYNTHETIC_LABEL}"
+    return f"{kind} reported on or near {where}{SYNTHETIC_LABEL}"
+
+
+def demo_incidents(*, seed: int = DEMO_SEED) -> gpd.GeoDataFrame:
+    """About 1,500 synthetic incidents over 24 months (2024-07 to 2026-06), in EPSG:27700.
+
+    More where recorded crime is higher, a little more in summer, and a spike of community
+    tension and anti-social behaviour in one ward over the last three months.
+    """
+    area, iod, population, _ = _demo_tables(seed)
+    rng = _rng(seed, "incidents")
+    draws = _incident_draws(area, iod, population, rng)
+    severity = {name: probs for name, _, probs in _INCIDENT_TYPES}
+    xy = np.zeros((len(draws), 2), dtype=np.int64)
+    taken: set[tuple[int, int]] = set()
+    for lsoa, rows in draws.groupby("lsoa", sort=True).groups.items():
+        xy[np.asarray(rows)] = _points_in(
+            rng, area.lsoas.geometry.iloc[int(lsoa)], len(rows), taken
+        )
+    days = [int(rng.integers(1, _days_in_month(m) + 1)) for m in draws["month_start"]]
+    frame = gpd.GeoDataFrame(
+        {
+            "month": [m.strftime("%Y-%m") for m in draws["month_start"]],
+            "date": [
+                m.replace(day=d).isoformat()
+                for m, d in zip(draws["month_start"], days, strict=True)
+            ],
+            "type": draws["type"],
+            "severity": [int(rng.choice([1, 2, 3], p=severity[t])) for t in draws["type"]],
+            "description": [_incident_text(t, rng) for t in draws["type"]],
+            "source": SOURCE,
+        },
+        geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]),
+        crs=CRS_ANALYSIS,
+    )
+    frame = frame.assign(_x=xy[:, 0], _y=xy[:, 1]).sort_values(
+        ["date", "type", "_x", "_y"], kind="stable"
+    )
+    frame = frame.drop(columns=["_x", "_y"]).reset_index(drop=True)
+    frame.insert(0, "incident_id", [f"demo-i{k + 1:04d}" for k in range(len(frame))])
+    return _label(frame)
+
+
+def _days_in_month(month_start: dt.date) -> int:
+    following = dt.date(month_start.year + month_start.month // 12, month_start.month % 12 + 1, 1)
+    return (following - month_start).days
+
+
+def demo_registers(
+    directory: Path | None = None, *, seed: int = DEMO_SEED
+) -> dict[str, gpd.GeoDataFrame]:
+    """Canonical point registers of the demo: VCS groups, premises and incidents.
+
+    Parameters
+    ----------
+    directory : if given, the registers are also written there as GeoJSON (EPSG:4326:
+        ``demo_groups.geojson``, ``demo_premises.geojson``, ``demo_incidents.geojson``)
+    seed : the demo seed
+
+    Returns
+    -------
+    Frames in EPSG:27700 keyed "groups", "premises", "incidents"; each has ``source`` =
+    "synthetic demo" and ``attrs["synthetic"]`` = True.
+    """
+    groups = demo_groups(seed=seed)
+    registers = {
+        "groups": groups,
+        "premises": demo_premises(groups, seed=seed),
+        "incidents": demo_incidents(seed=seed),
+    }
+    if directory is not None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        files = {"groups": GROUPS_FILE, "premises": PREMISES_FILE, "incidents": INCIDENTS_FILE}
+        for key, frame in registers.items():
+            _write_geojson(
+                _rounded_display(frame),
+                directory / files[key],
+                {c: c for c in frame.columns if c != "geometry"},
+            )
+    return registers
+
+
+def _rounded_display(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    shown = to_display(frame)
+    rounded = shapely.transform(
+        shown.geometry.array, lambda xy: np.round(xy, LONLAT_DECIMALS) + 0.0
+    )
+    return shown.set_geometry(np.asarray(rounded), crs=shown.crs)
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m mapper.demo``: write the demo boundaries, inputs or registers."""
+    parser = argparse.ArgumentParser(
+        prog="python -m mapper.demo", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--boundaries",
+        type=Path,
+        metavar="DIR",
+        help="write the borough, ward and LSOA GeoJSON files into DIR",
+    )
+    parser.add_argument(
+        "--inputs", type=Path, metavar="DIR", help="write every demo input file into DIR"
+    )
+    parser.add_argument(
+        "--registers",
+        type=Path,
+        metavar="DIR",
+        help="write the groups, premises and incidents as GeoJSON into DIR",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEMO_SEED, help=f"demo seed (default {DEMO_SEED})"
+    )
+    args = parser.parse_args(argv)
+    if not (args.boundaries or args.inputs or args.registers):
+        parser.error("give at least one of --boundaries, --inputs, --registers")
+    written: dict[str, Path] = {}
+    if args.boundaries:
+        written |= write_demo_boundaries(args.boundaries, seed=args.seed)
+    if args.inputs:
+        written |= write_demo_inputs(args.inputs, seed=args.seed)
+    if args.registers:
+        demo_registers(args.registers, seed=args.seed)
+        written |= {
+            k: args.registers / f
+            for k, f in [
+                ("groups", GROUPS_FILE),
+                ("premises", PREMISES_FILE),
+                ("incidents", INCIDENTS_FILE),
+            ]
+        }
+    for path in written.values():
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

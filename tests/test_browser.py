@@ -128,3 +128,28 @@ def test_missing_workspace_page_is_clean(browser_page, tmp_path, live_server, ar
         e for e in browser_page.console_errors if "404" not in e or "Failed to load" not in e
     ]
     browser_page.assert_clean()
+
+
+def test_browser_page_catches_outside_requests_and_errors(browser_page, live_server):
+    """The guard itself: a page that reaches for a CDN and logs an error is caught."""
+    from flask import Flask
+
+    bad = Flask("bad")
+
+    @bad.get("/")
+    def page():
+        return (
+            "<!doctype html><title>bad</title><link rel='icon' href='data:,'>"
+            "<script src='https://cdn.example.org/lib.js'></script>"
+            "<script>console.error('boom'); undefinedFunction();</script>"
+        )
+
+    browser_page.page.goto(live_server(bad) + "/", wait_until="networkidle")
+    problems = browser_page.problems()
+    assert any("cdn.example.org" in p for p in browser_page.foreign_requests), problems
+    assert "boom" in browser_page.console_errors, problems
+    assert any("undefinedFunction" in e for e in browser_page.page_errors), problems
+    # forget them, so the fixture's own check at teardown passes
+    browser_page.foreign_requests.clear()
+    browser_page.console_errors.clear()
+    browser_page.page_errors.clear()

@@ -130,7 +130,10 @@ def _scripts_and_styles(page: str) -> str:
 
 @pytest.mark.parametrize(
     ("tiles", "host", "credit"),
-    [("osm", "tile.openstreetmap.org", "OpenStreetMap"), ("light", "basemaps.cartocdn.com", "CARTO")],
+    [
+        ("osm", "tile.openstreetmap.org", "OpenStreetMap"),
+        ("light", "basemaps.cartocdn.com", "CARTO"),
+    ],
 )
 def test_tiles_are_the_only_outside_addresses(tiny_workspace, tiles, host, credit):
     page = make_client(tiny_workspace, TILES=tiles).get("/").get_data(as_text=True)
@@ -232,14 +235,27 @@ def test_ward_map_draws_every_ward_with_rounded_coordinates():
     ward_layer, borough_layer = _geojson_payloads(parts.script)
     codes = [f["properties"]["ward_code"] for f in ward_layer["features"]]
     assert sorted(codes) == sorted(wards["ward_code"])
-    assert set(ward_layer["features"][0]["properties"]) == {"ward_code", "ward_name", "borough_name"}
+    properties = set(ward_layer["features"][0]["properties"])
+    assert properties == {"ward_code", "ward_name", "borough_name"}
     assert len(borough_layer["features"]) == 3
     for feature in ward_layer["features"]:
         for x, y in feature["geometry"]["coordinates"][0]:
             assert -0.2 < x < 0.0 and 51.4 < y < 51.6  # London, lon/lat order
             assert round(x, 6) == x and round(y, 6) == y
-    assert "preferCanvas" in parts.script and "fitBounds" in parts.script
+    assert "preferCanvas" in parts.script and "animate: false" in parts.script
     assert '"interactive": false' in parts.script  # borough outlines let hovers through
+
+
+def test_ward_map_escapes_names_for_tooltips():
+    # folium's tooltips insert property values as HTML
+    wards = grid_wards()
+    wards.loc[0, "ward_name"] = "<img src=x onerror=alert(1)>"
+    parts = map_parts(ward_map(wards, None))
+    ward_layer = _geojson_payloads(parts.script)[0]
+    names = [f["properties"]["ward_name"] for f in ward_layer["features"]]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in names
+    assert "St Mary&#x27;s &amp; Holy Trinity" in names
+    assert "<img" not in parts.script and "\\u003cimg" not in parts.script
 
 
 def test_ward_map_refuses_other_crs():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+
 import folium
 import geopandas as gpd
 import numpy as np
@@ -62,6 +65,26 @@ class MetricScale(MacroElement):
     )
 
 
+class FitBoundsNow(MacroElement):
+    """Fit the map to `bounds` at once: folium's FitBounds animates the zoom, and a canvas
+    drawn mid-animation shows only part of the area until the next redraw."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.fitBounds(
+            {{ this.bounds|tojson }}, {padding: [12, 12], animate: false}
+        );
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds):
+        super().__init__()
+        self._name = "FitBoundsNow"
+        self.bounds = bounds
+
+
 def ward_map(
     wards: gpd.GeoDataFrame,
     boroughs: gpd.GeoDataFrame | None,
@@ -91,8 +114,8 @@ def ward_map(
     if len(wards) == 0:
         raise ValueError("there are no wards to map")
 
-    ward_shapes = _for_display(wards, WARD_FIELDS, simplify_m)
-    minx, miny, maxx, maxy = (float(b) for b in ward_shapes.total_bounds)
+    ward_shapes = _display_shapes(wards, simplify_m)
+    minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(ward_shapes))
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=12,
@@ -106,7 +129,7 @@ def ward_map(
         folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
 
     folium.GeoJson(
-        ward_shapes,
+        _feature_collection(wards, WARD_FIELDS, ward_shapes),
         name="Wards",
         style_function=lambda _feature: _WARD_STYLE,
         highlight_function=lambda _feature: _WARD_HIGHLIGHT,
@@ -114,12 +137,12 @@ def ward_map(
     ).add_to(m)
     if boroughs is not None and len(boroughs):
         folium.GeoJson(
-            _for_display(boroughs, BOROUGH_FIELDS, simplify_m),
+            _feature_collection(boroughs, BOROUGH_FIELDS, _display_shapes(boroughs, simplify_m)),
             name="Borough boundaries",
             style_function=lambda _feature: _BOROUGH_STYLE,
             interactive=False,  # hovering goes through to the wards underneath
         ).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]], padding=(12, 12))
+    FitBoundsNow([[miny, minx], [maxy, maxx]]).add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 
 
@@ -130,25 +153,45 @@ def _check_layer(frame, label: str, fields: list[str]) -> None:
         raise ValueError(f"{label} must be in {CRS_ANALYSIS}, got {frame.crs}")
     missing = [f for f in fields if f not in frame.columns]
     if missing:
-        raise ValueError(
-            f"{label} lacks column(s) {', '.join(missing)} (has: {', '.join(map(str, frame.columns))})"
-        )
+        present = ", ".join(map(str, frame.columns))
+        raise ValueError(f"{label} lacks column(s) {', '.join(missing)} (has: {present})")
 
 
-def _for_display(frame: gpd.GeoDataFrame, fields: list[str], simplify_m: float):
-    """Keep `fields`, simplify in metres, reproject and round to 6 decimals."""
-    shapes = frame[[*fields, frame.geometry.name]].copy()
+def _display_shapes(frame: gpd.GeoDataFrame, simplify_m: float) -> np.ndarray:
+    """Geometry simplified in metres, then in lon/lat rounded to 6 decimals (~0.1 m)."""
+    geometry = frame.geometry
     if simplify_m > 0:
         # Coverage simplification moves a shared edge once for both neighbours, so no gaps
         # or slivers open between wards. It assumes the polygons tile without overlaps;
-        # where they do not, fall back to simplifying each shape on its own.
+        # where GEOS refuses, fall back to simplifying each shape on its own.
         try:
-            simplified = shapes.geometry.simplify_coverage(simplify_m)
+            geometry = geometry.simplify_coverage(simplify_m)
         except Exception:  # noqa: BLE001 - GEOS rejects some invalid coverages
-            simplified = shapes.geometry.simplify(simplify_m, preserve_topology=True)
-        shapes = shapes.set_geometry(simplified)
-    shapes = to_display(shapes)
-    rounded = shapely.transform(
-        shapes.geometry.values, lambda xy: np.round(xy, DISPLAY_DECIMALS)
-    )
-    return shapes.set_geometry(gpd.GeoSeries(rounded, index=shapes.index, crs=shapes.crs))
+            geometry = geometry.simplify(simplify_m, preserve_topology=True)
+    shapes = to_display(geometry).values
+    return shapely.transform(shapes, lambda xy: np.round(xy, DISPLAY_DECIMALS))
+
+
+def _feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes) -> dict:
+    """GeoJSON of `fields` and `shapes` (handing folium a dict, not a GeoDataFrame, keeps
+    reprojection in :func:`mapper.geo.to_display` and is several times faster).
+
+    Text is HTML-escaped: folium's tooltips insert property values as HTML, and a name
+    in a data file must show as text, never become markup.
+    """
+    properties = json.loads(frame[fields].to_json(orient="records", force_ascii=False))
+    for props in properties:
+        for key, value in props.items():
+            if isinstance(value, str):
+                props[key] = html.escape(value)
+    texts = shapely.to_geojson(shapes)
+    features = [
+        {
+            "type": "Feature",
+            "id": str(i),
+            "properties": props,
+            "geometry": json.loads(text) if text is not None else None,
+        }
+        for i, (props, text) in enumerate(zip(properties, texts, strict=True))
+    ]
+    return {"type": "FeatureCollection", "features": features}
