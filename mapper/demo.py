@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -35,6 +36,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import MultiPoint, Polygon, mapping
 
+from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, to_display
 
 # --------------------------------------------------------------------------------------
@@ -84,6 +86,7 @@ _STREAMS = {
     "premises": 7,
     "incidents": 8,
     "iod": 9,
+    "population2020": 10,
 }
 
 #: invented ward names; the last three sit on the river edge
@@ -451,7 +454,9 @@ def _balanced_clusters(xy: np.ndarray, k: int, *, slack: float = 1.3) -> np.ndar
             if labels[point] < 0 and room[centre] > 0:
                 labels[point] = centre
                 room[centre] -= 1
-        centres = np.array([xy[labels == c].mean(axis=0) for c in range(k)])
+        centres = np.array(
+            [xy[labels == c].mean(axis=0) if (labels == c).any() else centres[c] for c in range(k)]
+        )
     return labels
 
 
@@ -820,8 +825,7 @@ def population_table(area: DemoArea, iod: pd.DataFrame, *, seed: int = DEMO_SEED
 
     Totals drift from the IoD mid-2015 denominators by a few per cent, as real data do.
     """
-    rng = _rng(seed, "population")
-    rng = np.random.default_rng(rng.integers(0, 2**32))  # independent of the 2015 draws
+    rng = _rng(seed, "population2020")
     lsoas = area.lsoas
     field = lsoas["deprivation"].to_numpy()
     total2015 = iod[IOD_POPULATION_COLUMNS[0]].to_numpy()
@@ -1048,14 +1052,11 @@ def write_demo_inputs(directory: Path, *, seed: int = DEMO_SEED) -> dict[str, Pa
     """
     directory = Path(directory)
     paths = write_demo_boundaries(directory, seed=seed)
-    area = build_demo_area(seed)
-    iod = iod_table(area, seed=seed)
-    population = population_table(area, iod, seed=seed)
-    postcodes = postcode_table(area, population, seed=seed).drop(columns="lsoa_code")
+    area, iod, population, postcodes = _demo_tables(seed)
     paths["iod"] = _write_csv(iod, directory / IOD_FILE)
     paths["lookup"] = _write_csv(lookup_table(area), directory / LOOKUP_FILE)
     paths["population"] = _write_csv(population, directory / POPULATION_FILE)
-    paths["postcodes"] = _write_csv(postcodes, directory / POSTCODES_FILE)
+    paths["postcodes"] = _write_csv(postcodes.drop(columns="lsoa_code"), directory / POSTCODES_FILE)
     return paths
 
 
@@ -1491,77 +1492,91 @@ _UNOWNED_NAMES = {
 _UNOWNED_RELIGIONS = ("Christian", "Muslim", "Christian", "Christian")
 
 
-def _premises_record(
-    k: int,
-    kind: str,
-    name: str,
-    row: pd.Series,
-    address: str,
-    owner: str | None,
-    religion: str | None,
-    rng: np.random.Generator,
-) -> dict:
-    low, high = _PREMISES_PLAN[kind][1]
+class _Plan(NamedTuple):
+    """One premises before it gets an id: where it is and who runs it."""
+
+    kind: str
+    name: str
+    row: pd.Series  # its postcode row
+    address: str
+    owner: str | None = None
+    religion: str | None = None
+
+
+def _premises_record(k: int, plan: _Plan, rng: np.random.Generator) -> dict:
+    low, high = _PREMISES_PLAN[plan.kind][1]
     return {
         "premises_id": f"demo-p{k:03d}",
-        "name": name,
-        "type": kind,
-        "religion": religion,
-        "address": address,
-        "postcode": row["Postcode"],
+        "name": plan.name,
+        "type": plan.kind,
+        "religion": plan.religion,
+        "address": plan.address,
+        "postcode": plan.row["Postcode"],
         "capacity": int(round(rng.integers(low, high + 1), -1)),
-        "step_free": bool(rng.random() < _PREMISES_PLAN[kind][2]),
-        "owning_group_id": owner,
+        "step_free": bool(rng.random() < _PREMISES_PLAN[plan.kind][2]),
+        "owning_group_id": plan.owner,
         "source": SOURCE,
         "source_id": f"synthetic-p{k:03d}",
         "last_verified": _iso_verified(rng),
-        "geometry": shapely.Point(row["Eastings"], row["Northings"]),
+        "geometry": shapely.Point(plan.row["Eastings"], plan.row["Northings"]),
     }
 
 
 def _owned_premises(
-    groups: gpd.GeoDataFrame,
+    groups: gpd.GeoDataFrame, postcodes: pd.DataFrame, sites: _Sites, rng: np.random.Generator
+) -> list[_Plan]:
+    """Premises run by demo groups: places of worship, community centres, estate halls and
+    two church halls (next door: another postcode in the same LSOA)."""
+    by_code = postcodes.set_index("Postcode", drop=False)
+    out: list[_Plan] = []
+    church_halls = 0
+    for group in groups.itertuples(index=False):
+        row, owner = by_code.loc[group.postcode], group.group_id
+        if group.category == "faith" and group.faith != "Multi-faith":
+            out.append(
+                _Plan("place of worship", group.name, row, group.address, owner, group.faith)
+            )
+        elif group.category == "community centre":
+            out.append(_Plan("community centre", group.name, row, group.address, owner))
+        elif group.category == "tenants and residents":
+            hall = group.name.replace(" Tenants and Residents Association", " Tenants' Hall")
+            hall = hall.replace(" Residents' Association", " Residents' Hall")
+            out.append(_Plan("hall", hall, row, group.address, owner))
+        if group.category == "faith" and " Church" in group.name and church_halls < 2:
+            church_halls += 1
+            next_door = postcodes.loc[sites.take(str(row["lsoa_code"]))]
+            hall = group.name.replace(SYNTHETIC_LABEL, " Hall" + SYNTHETIC_LABEL)
+            address = f"{int(rng.integers(1, 220))} {_street(rng)}"
+            out.append(_Plan("hall", hall, next_door, address, owner))
+    return out
+
+
+def _unowned_premises(
+    area: DemoArea,
+    weights: np.ndarray,
     postcodes: pd.DataFrame,
     sites: _Sites,
     rng: np.random.Generator,
     used: set[str],
-) -> list[tuple]:
-    """Premises run by demo groups: places of worship, community centres, estate halls and
-    church halls (the last next door, at another postcode in the same LSOA)."""
-    by_code = postcodes.set_index("Postcode")
-    out = []
-    for group in groups.itertuples(index=False):
-        row = by_code.loc[group.postcode].rename(group.postcode)
-        row["Postcode"] = group.postcode
-        if group.category == "faith" and group.faith != "Multi-faith":
-            out.append(
-                ("place of worship", group.name, row, group.address, group.group_id, group.faith)
+) -> list[_Plan]:
+    """Premises no demo group runs: schools, libraries, halls and a few more."""
+    ward_of = dict(zip(area.lsoas["ward_code"], area.lsoas["ward_name"], strict=False))
+    out: list[_Plan] = []
+    for kind, (count, _, _) in _PREMISES_PLAN.items():
+        names = _UNOWNED_NAMES[kind]
+        for j in range(count):
+            row = postcodes.loc[sites.draw(weights)]
+            street = _street(rng)
+            name = _unique_name(
+                names[j % len(names)], ward_of[row["Admin_ward_code"]], street, rng, used
             )
-        elif group.category == "community centre":
-            out.append(("community centre", group.name, row, group.address, group.group_id, None))
-        elif group.category == "tenants and residents":
-            hall = group.name.replace(" Tenants and Residents Association", " Tenants' Hall")
-            hall = hall.replace(" Residents' Association", " Residents' Hall")
-            used.add(hall)
-            out.append(("hall", hall, row, group.address, group.group_id, None))
-        if (
-            group.category == "faith"
-            and "Church" in group.name
-            and len([o for o in out if "Church Hall" in o[1]]) < 2
-        ):
-            hall_row = postcodes.loc[sites.take(str(row["lsoa_code"]))]
-            hall = group.name.replace(SYNTHETIC_LABEL, " Hall" + SYNTHETIC_LABEL)
-            used.add(hall)
-            out.append(
-                (
-                    "hall",
-                    hall,
-                    hall_row,
-                    f"{int(rng.integers(1, 220))} {_street(rng)}",
-                    group.group_id,
-                    None,
-                )
+            address = f"{int(rng.integers(1, 220))} {street}"
+            religion = (
+                _UNOWNED_RELIGIONS[j % len(_UNOWNED_RELIGIONS)]
+                if kind == "place of worship"
+                else None
             )
+            out.append(_Plan(kind, name, row, address, None, religion))
     return out
 
 
@@ -1569,35 +1584,23 @@ def demo_premises(
     groups: gpd.GeoDataFrame | None = None, *, seed: int = DEMO_SEED
 ) -> gpd.GeoDataFrame:
     """About 60 synthetic premises (community centres, places of worship, libraries,
-    schools, halls), some owned by demo groups, in EPSG:27700."""
+    schools, halls), some owned by demo groups, in EPSG:27700.
+
+    Parameters
+    ----------
+    groups : the demo groups, if already built (else they are generated)
+    seed : the demo seed
+    """
     area, iod, population, postcodes = _demo_tables(seed)
     groups = demo_groups(seed=seed) if groups is None else groups
     rng = _rng(seed, "premises")
     sites = _Sites(postcodes[~postcodes["Postcode"].isin(groups["postcode"])], area.lsoas, rng)
-    used = set(groups["name"])
-    planned = _owned_premises(groups, postcodes, sites, rng, used)
+    planned = _owned_premises(groups, postcodes, sites, rng)
+    used = set(groups["name"]) | {plan.name for plan in planned}
     weights = _site_weights(area, population, _cold_spot_ward(area, iod, population), 0.3)
-    ward_of = dict(zip(area.lsoas["ward_code"], area.lsoas["ward_name"], strict=False))
-    for kind, (count, _, _) in _PREMISES_PLAN.items():
-        for j in range(count):
-            row = postcodes.loc[sites.draw(weights)]
-            street = _street(rng)
-            template = _UNOWNED_NAMES[kind][j % len(_UNOWNED_NAMES[kind])]
-            name = _unique_name(template, ward_of[row["Admin_ward_code"]], street, rng, used)
-            religion = (
-                _UNOWNED_RELIGIONS[j % len(_UNOWNED_RELIGIONS)]
-                if kind == "place of worship"
-                else None
-            )
-            planned.append(
-                (kind, name, row, f"{int(rng.integers(1, 220))} {street}", None, religion)
-            )
-    order = sorted(
-        range(len(planned)), key=lambda i: (PREMISES_TYPES.index(planned[i][0]), planned[i][1])
-    )
-    records = [
-        _premises_record(k + 1, *planned[i][:5], planned[i][5], rng) for k, i in enumerate(order)
-    ]
+    planned += _unowned_premises(area, weights, postcodes, sites, rng, used)
+    planned.sort(key=lambda plan: (PREMISES_TYPES.index(plan.kind), plan.name))
+    records = [_premises_record(k + 1, plan, rng) for k, plan in enumerate(planned)]
     return _label(gpd.GeoDataFrame(records, geometry="geometry", crs=CRS_ANALYSIS))
 
 
@@ -1736,8 +1739,9 @@ def demo_registers(
 
     Parameters
     ----------
-    directory : if given, the registers are also written there as GeoJSON (EPSG:4326:
-        ``demo_groups.geojson``, ``demo_premises.geojson``, ``demo_incidents.geojson``)
+    directory : the directory :func:`write_demo_inputs` wrote to, or None. When given, its
+        postcode file must hold this seed's demo postcodes (the registers sit on them), so
+        registers and imported inputs cannot come from different seeds. Nothing is written.
     seed : the demo seed
 
     Returns
@@ -1745,23 +1749,58 @@ def demo_registers(
     Frames in EPSG:27700 keyed "groups", "premises", "incidents"; each has ``source`` =
     "synthetic demo" and ``attrs["synthetic"]`` = True.
     """
+    if directory is not None:
+        _check_inputs(Path(directory), seed)
     groups = demo_groups(seed=seed)
-    registers = {
+    return {
         "groups": groups,
         "premises": demo_premises(groups, seed=seed),
         "incidents": demo_incidents(seed=seed),
     }
-    if directory is not None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        files = {"groups": GROUPS_FILE, "premises": PREMISES_FILE, "incidents": INCIDENTS_FILE}
-        for key, frame in registers.items():
-            _write_geojson(
-                _rounded_display(frame),
-                directory / files[key],
-                {c: c for c in frame.columns if c != "geometry"},
-            )
-    return registers
+
+
+def _check_inputs(directory: Path, seed: int) -> None:
+    """Raise MapperError unless `directory` holds this seed's demo postcodes."""
+    path = directory / POSTCODES_FILE
+    if not path.is_file():
+        raise MapperError(
+            f"{POSTCODES_FILE} is missing from the demo input directory; write the demo inputs "
+            "there first (mapper.demo.write_demo_inputs)"
+        )
+    columns = ["Postcode", "Eastings", "Northings"]
+    seen = pd.read_csv(path, usecols=columns)
+    expected = _demo_tables(seed)[3][columns]
+    same = len(seen) == len(expected) and all(
+        np.array_equal(seen[c].to_numpy(), expected[c].to_numpy()) for c in columns
+    )
+    if not same:
+        raise MapperError(
+            f"{POSTCODES_FILE} does not hold the demo postcodes of seed {seed} (edited, or "
+            "written with another seed); write the demo inputs again with the same seed"
+        )
+
+
+def write_demo_registers(directory: Path, *, seed: int = DEMO_SEED) -> dict[str, Path]:
+    """Write the demo registers as GeoJSON (EPSG:4326), for inspection or export.
+
+    Parameters
+    ----------
+    directory : where to write (created if missing); better not the directory of the
+        demo inputs, whose importers would report these files as skipped
+    seed : the demo seed
+
+    Returns
+    -------
+    Paths keyed "groups", "premises", "incidents".
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {"groups": GROUPS_FILE, "premises": PREMISES_FILE, "incidents": INCIDENTS_FILE}
+    paths = {}
+    for key, frame in demo_registers(seed=seed).items():
+        columns = {c: c for c in frame.columns if c != frame.geometry.name}
+        paths[key] = _write_geojson(_rounded_display(frame), directory / files[key], columns)
+    return paths
 
 
 def _rounded_display(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -1803,22 +1842,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.boundaries or args.inputs or args.registers):
         parser.error("give at least one of --boundaries, --inputs, --registers")
-    written: dict[str, Path] = {}
+    written: list[Path] = []
     if args.boundaries:
-        written |= write_demo_boundaries(args.boundaries, seed=args.seed)
+        written += write_demo_boundaries(args.boundaries, seed=args.seed).values()
     if args.inputs:
-        written |= write_demo_inputs(args.inputs, seed=args.seed)
+        written += write_demo_inputs(args.inputs, seed=args.seed).values()
     if args.registers:
-        demo_registers(args.registers, seed=args.seed)
-        written |= {
-            k: args.registers / f
-            for k, f in [
-                ("groups", GROUPS_FILE),
-                ("premises", PREMISES_FILE),
-                ("incidents", INCIDENTS_FILE),
-            ]
-        }
-    for path in written.values():
+        written += write_demo_registers(args.registers, seed=args.seed).values()
+    for path in written:
         print(path)
     return 0
 

@@ -15,6 +15,7 @@ import shapely
 from geopandas.testing import assert_geodataframe_equal
 
 from mapper import demo
+from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS
 
 LONDON_DATA = Path(
@@ -153,11 +154,31 @@ def test_generating_twice_gives_identical_files(inputs, tmp_path):
 
 def test_registers_are_deterministic(registers, tmp_path):
     _fresh_caches()
-    again = demo.demo_registers(tmp_path)
+    again = demo.demo_registers()
     for key, frame in registers.items():
         assert_geodataframe_equal(frame, again[key])
-    for name in (demo.GROUPS_FILE, demo.PREMISES_FILE, demo.INCIDENTS_FILE):
-        assert gpd.read_file(tmp_path / name).crs.to_epsg() == 4326
+    first = demo.write_demo_registers(tmp_path / "first")
+    second = demo.write_demo_registers(tmp_path / "second")
+    for key, path in first.items():
+        assert path.read_bytes() == second[key].read_bytes(), key
+        assert len(gpd.read_file(path)) == len(registers[key])
+
+
+def test_registers_check_the_input_directory(inputs, tmp_path):
+    assert set(demo.demo_registers(inputs["postcodes"].parent)) == {
+        "groups",
+        "premises",
+        "incidents",
+    }
+    assert sorted(p.name for p in inputs["postcodes"].parent.iterdir()) == sorted(
+        p.name for p in inputs.values()
+    )  # nothing written next to the inputs
+    with pytest.raises(MapperError, match="missing"):
+        demo.demo_registers(tmp_path)
+    edited = pd.read_csv(inputs["postcodes"]).iloc[:-1]
+    edited.to_csv(tmp_path / demo.POSTCODES_FILE, index=False)
+    with pytest.raises(MapperError, match="does not hold the demo postcodes"):
+        demo.demo_registers(tmp_path)
 
 
 @pytest.mark.parametrize("name", [demo.BOROUGHS_FILE, demo.WARDS_FILE, demo.LSOAS_FILE])

@@ -322,6 +322,13 @@ def test_unexpected_errors_show_no_traceback(tiny_workspace):
     assert "latitude 151.2 is outside -90..90" in domain_error.get_data(as_text=True)
 
 
+def test_wrong_method_keeps_the_allow_header(client):
+    response = client.post("/health")
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"]
+    assert response.mimetype == "text/html"
+
+
 def test_health(client):
     response = client.get("/health")
     assert response.status_code == 200

@@ -30,7 +30,7 @@ from flask import (
     send_from_directory,
 )
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, InternalServerError, NotFound
+from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__
 from mapper.errors import MapperError
@@ -161,8 +161,14 @@ def init_errors(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected_error)
 
 
+#: headers of an HTTP error worth keeping on our own error page
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
 def _http_error(error: HTTPException):
-    return _error_response(error.code or 500, error.name, error.description or "")
+    body, status = _error_response(error.code or 500, error.name, error.description or "")
+    headers = {k: v for k, v in error.get_headers() if k in _KEPT_HEADERS}
+    return body, status, headers
 
 
 def _mapper_error(error: MapperError):
@@ -172,10 +178,9 @@ def _mapper_error(error: MapperError):
 
 def _unexpected_error(error: Exception):
     current_app.logger.exception("unexpected error on %s", request.path)
-    fallback = InternalServerError()
     return _error_response(
         500,
-        fallback.name,
+        "Sorry, something went wrong",
         "Something went wrong while preparing this page. The details are in the log of "
         "the terminal running 'mapper serve'.",
     )

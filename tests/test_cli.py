@@ -1,0 +1,109 @@
+"""The ``mapper`` command: help everywhere, clean errors, build/import/info output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import factories as fx
+from mapper.cli import cli, main
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["import"], ["info"], ["demo"], ["serve"]])
+def test_every_command_has_help(capsys, command):
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0
+    assert "Usage: mapper" in out
+    assert len(out.splitlines()) > 4
+
+
+def test_every_command_is_listed_in_the_readme():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name in cli.commands:
+        assert f"mapper {name}" in readme, name
+
+
+def test_build_reports_kinds_skips_and_counts(capsys, tmp_path):
+    folder = fx.write_folder(tmp_path / "in")
+    (folder / "notes.txt").write_text("minutes of the meeting\n")
+    code, out, err = run(capsys, "--workspace", str(tmp_path / "ws"), "build", "--from",
+                         str(folder))
+    assert code == 0, err
+    assert "wards.geojson: ward boundaries (code column WD22CD" in err
+    assert "vintage 2022; 9 rows -> layer 'wards'" in err
+    assert "Files skipped:\n  notes.txt: not a layout this tool recognises" in err
+    assert "[7/7] reading postcodes.csv" in err
+    assert "Imported 3 boroughs, 9 wards, 36 lsoas" in out
+    assert "Deprivation (IoD2019 / LSOA 2011) joined to 36 of 36 LSOAs." in out
+
+    code, out, _ = run(capsys, "--workspace", str(tmp_path / "ws"), "info")
+    assert code == 0
+    assert "Study area: 3 local authorities" in out
+    assert "wards" in out and "wards.geojson" in out and "Open Government Licence" in out
+
+
+def test_bad_input_exits_non_zero_with_every_problem_and_no_traceback(tmp_path):
+    folder = fx.write_folder(tmp_path / "in")
+    wards = fx.wards()
+    wards.loc[0, "WD22CD"] = "E01000001"
+    wards.loc[1, "WD22CD"] = "E05900003"
+    fx.write_geojson(wards, folder / "wards.geojson")
+    result = subprocess.run([sys.executable, "-m", "mapper.cli", "--workspace",
+                             str(tmp_path / "ws"), "build", "--from", str(folder)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Error: 2 problems in wards.geojson; nothing was imported:" in result.stderr
+    assert "feature 1 column 'WD22CD': 'E01000001': a LSOA (E01) code" in result.stderr
+    assert "feature 3 column 'WD22CD': 'E05900003': duplicate code (also at feature 2)" in (
+        result.stderr)
+    assert not (tmp_path / "ws" / "mapper.gpkg").exists()
+
+
+def test_info_without_workspace_says_what_to_do(capsys, tmp_path):
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "none"), "info")
+    assert code == 1
+    assert "no workspace at" in err and "mapper demo" in err
+
+
+def test_import_of_an_unrecognised_file_is_a_clean_error(capsys, tmp_path):
+    path = fx.write_csv(tmp_path / "x.csv", ["colour", "size"], [["red", "2"]])
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "import", str(path))
+    assert code == 1
+    assert "x.csv: cannot import it: not a layout this tool recognises. Columns: colour, size" in err
+
+
+def test_import_replaces_one_layer(capsys, tmp_path):
+    ws = str(tmp_path / "ws")
+    assert run(capsys, "--workspace", ws, "build", "--from", str(fx.write_folder(tmp_path / "in")))[0] == 0
+    wards = fx.wards().iloc[:6]
+    path = fx.write_geojson(wards, tmp_path / "fewer_wards.geojson")
+    code, out, _ = run(capsys, "--workspace", ws, "import", str(path))
+    assert code == 0
+    assert "Imported 6 of 6 rows into layer 'wards'." in out
+    code, out, _ = run(capsys, "--workspace", ws, "info")
+    assert "fewer_wards.geojson" in out
+
+
+def test_workspace_from_environment(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("MAPPER_WORKSPACE", str(tmp_path / "envws"))
+    code, _, _ = run(capsys, "build", "--from", str(fx.write_folder(tmp_path / "in")))
+    assert code == 0
+    assert (tmp_path / "envws" / "mapper.gpkg").is_file()
+
+
+def test_dry_run_writes_nothing(capsys, tmp_path):
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "build", "--from",
+                       str(fx.write_folder(tmp_path / "in")), "--dry-run")
+    assert code == 0
+    assert "dry run: nothing written" in err
+    assert not (tmp_path / "ws").exists()
