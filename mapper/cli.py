@@ -29,9 +29,15 @@ def _workspace(ctx: click.Context) -> Workspace:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--workspace", "-w", type=click.Path(file_okay=False), envvar=WORKSPACE_ENV,
-              default="workspace", show_default=True,
-              help=f"Workspace directory (also set by ${WORKSPACE_ENV}).")
+@click.option(
+    "--workspace",
+    "-w",
+    type=click.Path(file_okay=False),
+    envvar=WORKSPACE_ENV,
+    default="workspace",
+    show_default=True,
+    help=f"Workspace directory (also set by ${WORKSPACE_ENV}).",
+)
 @click.version_option(__version__, prog_name="mapper")
 @click.pass_context
 def cli(ctx: click.Context, workspace: str) -> None:
@@ -49,13 +55,21 @@ def cli(ctx: click.Context, workspace: str) -> None:
 
 
 @cli.command()
-@click.option("--from", "source", required=True, type=click.Path(exists=True, file_okay=False),
-              help="Folder holding the downloaded files (boundaries, IoD, lookups, ...).")
-@click.option("--exclude", multiple=True, metavar="PATTERN",
-              help="Leave out files matching this name pattern (repeatable), e.g. "
-                   "--exclude 'london_wards_2018.geojson' to use the split City ward file.")
-@click.option("--dry-run", is_flag=True,
-              help="Detect and validate every file, but write nothing.")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="Folder holding the downloaded files (boundaries, IoD, lookups, ...).",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Leave out files matching this name pattern (repeatable), e.g. "
+    "--exclude 'london_wards_2018.geojson' to use the split City ward file.",
+)
+@click.option("--dry-run", is_flag=True, help="Detect and validate every file, but write nothing.")
 @click.pass_context
 def build(ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bool) -> None:
     """Build the workspace from every file in a folder.
@@ -68,8 +82,9 @@ def build(ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bo
     from mapper.pipeline import build as run_build
     from mapper.pipeline import summary_lines
 
-    report = run_build(Path(source), _workspace(ctx), progress=_progress, exclude=exclude,
-                       dry_run=dry_run)
+    report = run_build(
+        Path(source), _workspace(ctx), progress=_progress, exclude=exclude, dry_run=dry_run
+    )
     for line in summary_lines(report):
         click.echo(line)
     if not dry_run:
@@ -90,8 +105,10 @@ def import_(ctx: click.Context, file: str) -> None:
     imported = import_file(Path(file), _workspace(ctx), progress=_progress)
     for warning in imported.warnings:
         click.echo(f"warning: {warning}")
-    click.echo(f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
-               f"into layer '{imported.kind}'.")
+    click.echo(
+        f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
+        f"into layer '{imported.kind}'."
+    )
 
 
 @cli.command()
@@ -100,8 +117,9 @@ def info(ctx: click.Context) -> None:
     """Print the workspace's layers, their sources, vintages, row counts and licences."""
     ws = _workspace(ctx)
     if not ws.exists():
-        raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
-                          "'mapper build --from DIR' first")
+        raise MapperError(
+            f"no workspace at {ws.directory}: run 'mapper demo' or 'mapper build --from DIR' first"
+        )
     meta = ws.meta()
     label = " (SYNTHETIC DEMO DATA)" if meta.get("synthetic") == "yes" else ""
     click.echo(f"Workspace {ws.path}{label}")
@@ -111,8 +129,10 @@ def info(ctx: click.Context) -> None:
     for layer in ws.layers():
         if prov is not None and layer in prov.index:
             row = prov.loc[layer]
-            click.echo(f"{layer:<18} {int(row['rows_imported']):>9,}  {row['vintage']:<24} "
-                       f"{row['source_file']}")
+            click.echo(
+                f"{layer:<18} {int(row['rows_imported']):>9,}  {row['vintage']:<24} "
+                f"{row['source_file']}"
+            )
             click.echo(f"{'':<18} {'':>9}  licence: {row['licence']}")
             for note in row["notes"]:
                 click.echo(f"{'':<18} {'':>9}  note: {note}")
@@ -129,8 +149,10 @@ def demo(ctx: click.Context, force: bool) -> None:
 
     ws = _workspace(ctx)
     if ws.exists() and not force:
-        raise MapperError(f"a workspace already exists at {ws.directory}; use --force to "
-                          "replace it with the demo, or --workspace DIR for another directory")
+        raise MapperError(
+            f"a workspace already exists at {ws.directory}; use --force to "
+            "replace it with the demo, or --workspace DIR for another directory"
+        )
     build_demo(ws, progress=_progress)
     click.echo(f"Demo workspace ready: {ws.path} (synthetic data)")
 
@@ -138,9 +160,13 @@ def demo(ctx: click.Context, force: bool) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
-@click.option("--tiles", type=click.Choice(["none", "osm", "light"]), default="none",
-              show_default=True,
-              help="Basemap: none (works offline), osm (OpenStreetMap) or light (CARTO Positron).")
+@click.option(
+    "--tiles",
+    type=click.Choice(["none", "osm", "light"]),
+    default="none",
+    show_default=True,
+    help="Basemap: none (works offline), osm (OpenStreetMap) or light (CARTO Positron).",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
     """Start the map server. With no workspace yet, builds the synthetic demo first."""
@@ -152,8 +178,10 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
         build_demo(ws, progress=_progress)
     app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles})
-    click.echo(f"Serving {ws.meta().get('study_area', 'the workspace')} at http://{host}:{port}/ "
-               "(Ctrl+C to stop)")
+    click.echo(
+        f"Serving {ws.meta().get('study_area', 'the workspace')} at http://{host}:{port}/ "
+        "(Ctrl+C to stop)"
+    )
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
 
@@ -178,9 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
         if os.environ.get("MAPPER_DEBUG"):
             traceback.print_exc()
-        click.echo(f"Internal error ({type(exc).__name__}: {exc}). This is a bug in mapper: "
-                   "please report it with the command you ran (set MAPPER_DEBUG=1 to see the "
-                   "traceback).", err=True)
+        click.echo(
+            f"Internal error ({type(exc).__name__}: {exc}). This is a bug in mapper: "
+            "please report it with the command you ran (set MAPPER_DEBUG=1 to see the "
+            "traceback).",
+            err=True,
+        )
         return EXIT_INTERNAL
     return 0
 

@@ -75,7 +75,8 @@ def to_analysis(frame: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFrame
             raise MapperError(
                 f"{file}: the file declares no coordinate reference system and its coordinates "
                 f"(bounds {_fmt_bounds(bounds)}) are neither British National Grid metres nor "
-                "UK longitude/latitude; save it with a CRS (for example EPSG:27700) and import again"
+                "UK longitude/latitude; save it with a CRS (for example EPSG:27700) and import "
+                "again"
             )
         notes.append(
             Problem(

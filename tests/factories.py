@@ -24,17 +24,29 @@ def wards() -> gpd.GeoDataFrame:
     for r in range(3):
         for c in range(3):
             n = r * 3 + c + 1
-            rows.append({"WD22CD": f"E0590000{n}", "WD22NM": f"Ward {n}",
-                         "LAD22CD": BOROUGHS[r][0], "LAD22NM": BOROUGHS[r][1],
-                         "geometry": box(X0 + c * 1000, Y0 + r * 1000,
-                                         X0 + (c + 1) * 1000, Y0 + (r + 1) * 1000)})
+            rows.append(
+                {
+                    "WD22CD": f"E0590000{n}",
+                    "WD22NM": f"Ward {n}",
+                    "LAD22CD": BOROUGHS[r][0],
+                    "LAD22NM": BOROUGHS[r][1],
+                    "geometry": box(
+                        X0 + c * 1000, Y0 + r * 1000, X0 + (c + 1) * 1000, Y0 + (r + 1) * 1000
+                    ),
+                }
+            )
     return gpd.GeoDataFrame(rows, crs="EPSG:27700")
 
 
 def boroughs() -> gpd.GeoDataFrame:
-    rows = [{"LAD22CD": code, "LAD22NM": name,
-             "geometry": box(X0, Y0 + r * 1000, X0 + 3000, Y0 + (r + 1) * 1000)}
-            for r, (code, name) in enumerate(BOROUGHS)]
+    rows = [
+        {
+            "LAD22CD": code,
+            "LAD22NM": name,
+            "geometry": box(X0, Y0 + r * 1000, X0 + 3000, Y0 + (r + 1) * 1000),
+        }
+        for r, (code, name) in enumerate(BOROUGHS)
+    ]
     return gpd.GeoDataFrame(rows, crs="EPSG:27700")
 
 
@@ -45,10 +57,17 @@ def lsoas(vintage: str = "11") -> gpd.GeoDataFrame:
         for c in range(6):
             n += 1
             ward = (r // 2) * 3 + c // 2 + 1
-            rows.append({f"LSOA{vintage}CD": f"E0190{n:04d}", f"LSOA{vintage}NM": f"Grid {n:03d}",
-                         "ward": f"E0590000{ward}", "borough": BOROUGHS[r // 2][0],
-                         "geometry": box(X0 + c * 500, Y0 + r * 500,
-                                         X0 + (c + 1) * 500, Y0 + (r + 1) * 500)})
+            rows.append(
+                {
+                    f"LSOA{vintage}CD": f"E0190{n:04d}",
+                    f"LSOA{vintage}NM": f"Grid {n:03d}",
+                    "ward": f"E0590000{ward}",
+                    "borough": BOROUGHS[r // 2][0],
+                    "geometry": box(
+                        X0 + c * 500, Y0 + r * 500, X0 + (c + 1) * 500, Y0 + (r + 1) * 500
+                    ),
+                }
+            )
     return gpd.GeoDataFrame(rows, crs="EPSG:27700")
 
 
@@ -77,8 +96,14 @@ def iod_rows(codes: list[str]) -> list[list]:
     return rows
 
 
-def write_iod(path: Path, codes: list[str], *, header: list[str] | None = None,
-              rows: list[list] | None = None, encoding: str = "utf-8") -> Path:
+def write_iod(
+    path: Path,
+    codes: list[str],
+    *,
+    header: list[str] | None = None,
+    rows: list[list] | None = None,
+    encoding: str = "utf-8",
+) -> Path:
     return write_csv(path, list(header or IOD_COLUMNS), rows or iod_rows(codes), encoding)
 
 
@@ -92,16 +117,40 @@ def write_folder(directory: Path, *, lsoa_vintage: str = "11") -> Path:
     write_geojson(grid.drop(columns=["ward", "borough"]), directory / "lsoas.geojson")
     codes = list(grid[f"LSOA{lsoa_vintage}CD"])
     write_iod(directory / "iod.csv", codes)
-    write_csv(directory / "lookup.csv", ["LSOA11CD", "LSOA11NM", "WD19CD", "WD19NM"],
-              [[c, f"Grid {i + 1:03d}", w, f"Ward {w[-1]}"]
-               for i, (c, w) in enumerate(zip(codes, grid["ward"], strict=True))])
-    write_csv(directory / "population.csv", ["LSOA11CD", "LSOA11NM", "Persons_All-Ages"],
-              [[c, "x", str(1000 + 10 * i)] for i, c in enumerate(codes)])
+    write_csv(
+        directory / "lookup.csv",
+        ["LSOA11CD", "LSOA11NM", "WD19CD", "WD19NM"],
+        [
+            [c, f"Grid {i + 1:03d}", w, f"Ward {w[-1]}"]
+            for i, (c, w) in enumerate(zip(codes, grid["ward"], strict=True))
+        ],
+    )
+    write_csv(
+        directory / "population.csv",
+        ["LSOA11CD", "LSOA11NM", "Persons_All-Ages"],
+        [[c, "x", str(1000 + 10 * i)] for i, c in enumerate(codes)],
+    )
     pts = grid.geometry.representative_point()
-    write_csv(directory / "postcodes.csv",
-              ["Postcode", "Positional_quality_indicator", "Eastings", "Northings",
-               "Admin_district_code", "Admin_ward_code"],
-              [[f"ZZ{i // 26 + 1} {i % 10}A{chr(65 + i % 26)}", "10", str(int(p.x)), str(int(p.y)),
-                b, w] for i, (p, b, w) in enumerate(zip(pts, grid["borough"], grid["ward"],
-                                                         strict=True))])
+    write_csv(
+        directory / "postcodes.csv",
+        [
+            "Postcode",
+            "Positional_quality_indicator",
+            "Eastings",
+            "Northings",
+            "Admin_district_code",
+            "Admin_ward_code",
+        ],
+        [
+            [
+                f"ZZ{i // 26 + 1} {i % 10}A{chr(65 + i % 26)}",
+                "10",
+                str(int(p.x)),
+                str(int(p.y)),
+                b,
+                w,
+            ]
+            for i, (p, b, w) in enumerate(zip(pts, grid["borough"], grid["ward"], strict=True))
+        ],
+    )
     return directory

@@ -24,8 +24,10 @@ def london_dir() -> Path:
     """The London data folder, or skip (fail under CI) with the reason."""
     chosen = Path(os.environ.get(LONDON_ENV) or DEFAULT_LONDON)
     if not (chosen / "london_wards_2018.geojson").is_file():
-        reason = (f"real London data not found in {chosen} (set {LONDON_ENV} to the folder "
-                  "holding london_wards_2018.geojson and the other files)")
+        reason = (
+            f"real London data not found in {chosen} (set {LONDON_ENV} to the folder "
+            "holding london_wards_2018.geojson and the other files)"
+        )
         if on_ci():
             pytest.fail(f"real-data tests are mandatory under CI but {reason}")
         pytest.skip(reason)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import factories as fx
 import pytest
 
-import factories as fx
 from mapper.cli import cli, main
 
 
@@ -27,6 +27,7 @@ def test_every_command_has_help(capsys, command):
 
 def test_every_command_is_listed_in_the_readme():
     from pathlib import Path
+
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     for name in cli.commands:
         assert f"mapper {name}" in readme, name
@@ -35,8 +36,9 @@ def test_every_command_is_listed_in_the_readme():
 def test_build_reports_kinds_skips_and_counts(capsys, tmp_path):
     folder = fx.write_folder(tmp_path / "in")
     (folder / "notes.txt").write_text("minutes of the meeting\n")
-    code, out, err = run(capsys, "--workspace", str(tmp_path / "ws"), "build", "--from",
-                         str(folder))
+    code, out, err = run(
+        capsys, "--workspace", str(tmp_path / "ws"), "build", "--from", str(folder)
+    )
     assert code == 0, err
     assert "wards.geojson: ward boundaries (code column WD22CD" in err
     assert "vintage 2022; 9 rows -> layer 'wards'" in err
@@ -57,15 +59,28 @@ def test_bad_input_exits_non_zero_with_every_problem_and_no_traceback(tmp_path):
     wards.loc[0, "WD22CD"] = "E01000001"
     wards.loc[1, "WD22CD"] = "E05900003"
     fx.write_geojson(wards, folder / "wards.geojson")
-    result = subprocess.run([sys.executable, "-m", "mapper.cli", "--workspace",
-                             str(tmp_path / "ws"), "build", "--from", str(folder)],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mapper.cli",
+            "--workspace",
+            str(tmp_path / "ws"),
+            "build",
+            "--from",
+            str(folder),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "Error: 2 problems in wards.geojson; nothing was imported:" in result.stderr
     assert "feature 1 column 'WD22CD': 'E01000001': a LSOA (E01) code" in result.stderr
     assert "feature 3 column 'WD22CD': 'E05900003': duplicate code (also at feature 2)" in (
-        result.stderr)
+        result.stderr
+    )
     assert not (tmp_path / "ws" / "mapper.gpkg").exists()
 
 
@@ -79,12 +94,17 @@ def test_import_of_an_unrecognised_file_is_a_clean_error(capsys, tmp_path):
     path = fx.write_csv(tmp_path / "x.csv", ["colour", "size"], [["red", "2"]])
     code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "import", str(path))
     assert code == 1
-    assert "x.csv: cannot import it: not a layout this tool recognises. Columns: colour, size" in err
+    assert (
+        "x.csv: cannot import it: not a layout this tool recognises. Columns: colour, size" in err
+    )
 
 
 def test_import_replaces_one_layer(capsys, tmp_path):
     ws = str(tmp_path / "ws")
-    assert run(capsys, "--workspace", ws, "build", "--from", str(fx.write_folder(tmp_path / "in")))[0] == 0
+    assert (
+        run(capsys, "--workspace", ws, "build", "--from", str(fx.write_folder(tmp_path / "in")))[0]
+        == 0
+    )
     wards = fx.wards().iloc[:6]
     path = fx.write_geojson(wards, tmp_path / "fewer_wards.geojson")
     code, out, _ = run(capsys, "--workspace", ws, "import", str(path))
@@ -102,8 +122,72 @@ def test_workspace_from_environment(capsys, tmp_path, monkeypatch):
 
 
 def test_dry_run_writes_nothing(capsys, tmp_path):
-    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "build", "--from",
-                       str(fx.write_folder(tmp_path / "in")), "--dry-run")
+    code, _, err = run(
+        capsys,
+        "--workspace",
+        str(tmp_path / "ws"),
+        "build",
+        "--from",
+        str(fx.write_folder(tmp_path / "in")),
+        "--dry-run",
+    )
     assert code == 0
     assert "dry run: nothing written" in err
     assert not (tmp_path / "ws").exists()
+
+
+def test_demo_builds_a_labelled_synthetic_workspace(capsys, tmp_path):
+    ws = tmp_path / "demo"
+    code, out, err = run(capsys, "--workspace", str(ws), "demo")
+    assert code == 0, err
+    assert "Files skipped" not in err and "Warnings" not in out
+    assert "Demo workspace ready" in out and "synthetic" in out
+    from mapper.store import Workspace
+
+    workspace = Workspace(ws)
+    assert workspace.meta()["synthetic"] == "yes"
+    assert workspace.meta()["study_area"] == "Demoborough (synthetic)"
+    counts = {name: len(workspace.read_layer(name)) for name in workspace.layers()}
+    assert counts["wards"] == 20 and counts["lsoas"] == 120 and counts["deprivation"] == 120
+    assert counts["groups"] == 80 and counts["premises"] == 60 and counts["incidents"] == 1_500
+    prov = workspace.provenance()
+    assert prov["licence"].str.startswith("Synthetic data").all()
+    code, out, _ = run(capsys, "--workspace", str(ws), "info")
+    assert "SYNTHETIC DEMO DATA" in out
+    code, _, err = run(capsys, "--workspace", str(ws), "demo")
+    assert code == 1 and "--force" in err
+
+
+@pytest.mark.slow
+def test_serve_on_a_fresh_machine_builds_the_demo_and_prints_the_url(tmp_path):
+    import socket
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**__import__("os").environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "mapper.cli", "serve", "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    ) as proc:
+        try:
+            lines = []
+            for line in proc.stdout:
+                lines.append(line)
+                if "Serving" in line:
+                    break
+            text = "".join(lines)
+            assert "building the synthetic demo first" in text
+            assert f"at http://127.0.0.1:{port}/" in text
+            for _ in range(50):
+                try:
+                    page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+                    break
+                except OSError:
+                    __import__("time").sleep(0.1)
+            assert b"Demoborough (synthetic)" in page
+            assert (tmp_path / "workspace" / "mapper.gpkg").is_file()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

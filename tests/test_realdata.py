@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from realdata import london_dir
 
 from mapper.pipeline import build, plan_build
 from mapper.sources import Skipped, detect_file
 from mapper.store import Workspace
-from realdata import london_dir
 
 pytestmark = pytest.mark.realdata
 
@@ -92,7 +92,8 @@ def test_london_layers_are_in_british_national_grid_with_provenance(london_works
 
 
 def test_split_city_ward_file_gives_657_wards(london):
-    report = build(london, Workspace("unused"), exclude=("london_wards_2018.geojson",),
-                   dry_run=True)
+    report = build(
+        london, Workspace("unused"), exclude=("london_wards_2018.geojson",), dry_run=True
+    )
     assert len(report.imported["wards"].frame) == 657
     assert not any("point to a ward" in str(w) for w in report.warnings)

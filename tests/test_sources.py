@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import zipfile
 
-import geopandas as gpd
+import factories as fx
 import numpy as np
 import pytest
 from shapely.geometry import Polygon, box
 
-import factories as fx
 from mapper.errors import DataValidationError, MapperError
 from mapper.pipeline import build, import_file, plan_build
 from mapper.sources import Skipped, detect_file
@@ -42,8 +41,14 @@ def test_column_vintage_reads_any_ons_suffix():
 
 def test_kind_is_detected_from_content_not_name(tmp_path):
     # A ward file named like an LSOA file, with GLA-style columns and no year anywhere.
-    gla = fx.wards().rename(columns={"WD22CD": "GSS_CODE", "WD22NM": "NAME",
-                                     "LAD22CD": "LB_GSS_CD", "LAD22NM": "BOROUGH"})
+    gla = fx.wards().rename(
+        columns={
+            "WD22CD": "GSS_CODE",
+            "WD22NM": "NAME",
+            "LAD22CD": "LB_GSS_CD",
+            "LAD22NM": "BOROUGH",
+        }
+    )
     path = fx.write_geojson(gla, tmp_path / "lsoa_boundaries.geojson")
     found = detect_file(path)
     assert found.kind == "wards"
@@ -57,8 +62,12 @@ def test_kind_is_detected_from_content_not_name(tmp_path):
 
 @pytest.mark.parametrize(
     ("frame", "kind", "vintage"),
-    [(fx.wards(), "wards", "2022"), (fx.boroughs(), "boroughs", "2022"),
-     (fx.lsoas("21"), "lsoas", "2021"), (fx.lsoas("11"), "lsoas", "2011")],
+    [
+        (fx.wards(), "wards", "2022"),
+        (fx.boroughs(), "boroughs", "2022"),
+        (fx.lsoas("21"), "lsoas", "2021"),
+        (fx.lsoas("11"), "lsoas", "2011"),
+    ],
 )
 def test_boundary_kinds_and_vintages(tmp_path, frame, kind, vintage):
     found = detect_file(fx.write_geojson(frame, tmp_path / "x.geojson"))
@@ -73,12 +82,15 @@ def test_unrecognised_files_are_skipped_with_a_reason(tmp_path):
     assert all(isinstance(r, Skipped) for r in reasons.values())
     assert "not a data file" in reasons["notes.md"].reason
     assert "Columns: a, b" in reasons["things.csv"].reason
-    assert "GDAL cannot read" in reasons["broken.gpkg"].reason or "binary" in reasons[
-        "broken.gpkg"].reason
+    assert (
+        "GDAL cannot read" in reasons["broken.gpkg"].reason
+        or "binary" in reasons["broken.gpkg"].reason
+    )
 
 
 def test_dominant_kind_needs_a_majority():
     import pandas as pd
+
     assert dominant_kind(pd.Series(["E05000001", "E05000002", "x"])) == "ward"
     assert dominant_kind(pd.Series(["a", "b", "E05000001"])) is None
 
@@ -118,8 +130,9 @@ def test_any_crs_is_reprojected_to_british_national_grid(tmp_path):
     path = tmp_path / "mercator.gpkg"
     fx.wards().to_crs("EPSG:3857").to_file(path, driver="GPKG")
     imported = read_one(path)
-    assert imported.frame.total_bounds == pytest.approx([530_000, 180_000, 533_000, 183_000],
-                                                        abs=0.01)
+    assert imported.frame.total_bounds == pytest.approx(
+        [530_000, 180_000, 533_000, 183_000], abs=0.01
+    )
 
 
 def test_missing_crs_in_bng_is_inferred_with_a_warning(tmp_path):
@@ -127,8 +140,10 @@ def test_missing_crs_in_bng_is_inferred_with_a_warning(tmp_path):
     fx.wards().to_file(tmp_path / "shp" / "w.shp")
     (tmp_path / "shp" / "w.prj").unlink()
     imported = read_one(tmp_path / "shp" / "w.shp")
-    assert any("no coordinate reference system declared" in str(w) and "EPSG:27700" in str(w)
-               for w in imported.warnings)
+    assert any(
+        "no coordinate reference system declared" in str(w) and "EPSG:27700" in str(w)
+        for w in imported.warnings
+    )
     assert imported.frame.geometry.area.sum() == pytest.approx(9e6)
 
 
@@ -148,8 +163,10 @@ def test_missing_crs_with_ambiguous_coordinates_is_an_error(tmp_path):
 
 def test_rule_missing_columns_lists_those_present(tmp_path):
     header = [h for h in fx.IOD_COLUMNS if not h.startswith("Crime ")]
-    rows = [[v for h, v in zip(fx.IOD_COLUMNS, r, strict=True) if not h.startswith("Crime ")]
-            for r in fx.iod_rows(["E01900001"])]
+    rows = [
+        [v for h, v in zip(fx.IOD_COLUMNS, r, strict=True) if not h.startswith("Crime ")]
+        for r in fx.iod_rows(["E01900001"])
+    ]
     path = fx.write_iod(tmp_path / "iod.csv", [], header=header, rows=rows)
     with pytest.raises(DataValidationError) as err:
         read_one(path)
@@ -164,8 +181,9 @@ def test_rule_duplicate_codes(tmp_path):
     wards.loc[4, "WD22CD"] = "E05900001"
     with pytest.raises(DataValidationError) as err:
         read_one(fx.write_geojson(wards, tmp_path / "w.geojson"))
-    assert ("w.geojson feature 5 column 'WD22CD': 'E05900001': duplicate code "
-            "(also at feature 1)") in problems_of(err)
+    assert (
+        "w.geojson feature 5 column 'WD22CD': 'E05900001': duplicate code (also at feature 1)"
+    ) in problems_of(err)
 
 
 def test_rule_code_of_the_wrong_kind(tmp_path):
@@ -173,15 +191,16 @@ def test_rule_code_of_the_wrong_kind(tmp_path):
     wards.loc[2, "WD22CD"] = "E01000001"
     with pytest.raises(DataValidationError) as err:
         read_one(fx.write_geojson(wards, tmp_path / "w.geojson"))
-    assert ("feature 3 column 'WD22CD': 'E01000001': a LSOA (E01) code; expected a electoral "
-            "ward (E05) code") in problems_of(err)
+    assert (
+        "feature 3 column 'WD22CD': 'E01000001': a LSOA (E01) code; expected a electoral "
+        "ward (E05) code"
+    ) in problems_of(err)
 
 
 def test_rule_invalid_geometry_is_repaired_and_counted(tmp_path):
     wards = fx.wards()
     x, y = fx.X0, fx.Y0  # a bow-tie over ward 1: self-intersecting, same footprint extent
-    wards.loc[0, "geometry"] = Polygon([(x, y), (x + 1000, y + 1000), (x + 1000, y),
-                                        (x, y + 1000)])
+    wards.loc[0, "geometry"] = Polygon([(x, y), (x + 1000, y + 1000), (x + 1000, y), (x, y + 1000)])
     imported = read_one(fx.write_geojson(wards, tmp_path / "w.geojson"))
     assert any("1 invalid polygon" in str(w) and "repaired" in str(w) for w in imported.warnings)
     assert imported.frame.geometry.is_valid.all()
@@ -204,7 +223,9 @@ def test_rule_nan_or_infinite_coordinates(tmp_path):
     fx.write_folder(tmp_path / "in")
     path = tmp_path / "in" / "postcodes.csv"
     lines = path.read_text().splitlines()
-    lines[2] = lines[2].replace(",10,", ",10,nan,", 1).rsplit(",", 4)[0] + ",180250,E09900001,E05900001"
+    lines[2] = (
+        lines[2].replace(",10,", ",10,nan,", 1).rsplit(",", 4)[0] + ",180250,E09900001,E05900001"
+    )
     lines[3] = ",".join(lines[3].split(",")[:2] + ["inf"] + lines[3].split(",")[3:])
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataValidationError) as err:
@@ -217,7 +238,8 @@ def test_rule_nan_or_infinite_coordinates(tmp_path):
 def test_rule_latitude_and_longitude_swapped(tmp_path):
     wards = fx.wards().to_crs("EPSG:4326")
     wards["geometry"] = wards.geometry.map(
-        lambda g: Polygon([(y, x) for x, y in g.exterior.coords]))
+        lambda g: Polygon([(y, x) for x, y in g.exterior.coords])
+    )
     path = tmp_path / "swapped.geojson"
     wards.to_file(path, driver="GeoJSON")
     with pytest.raises(MapperError, match="latitude and longitude look swapped"):
@@ -254,10 +276,16 @@ def test_rule_mismatched_vintages_report_the_join_rate(tmp_path):
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
 def test_rule_encodings(tmp_path, encoding):
     fx.write_folder(tmp_path / "in")
-    rows = [[f"E0190{n:04d}", "Grid", f"E0590000{(n - 1) % 9 + 1}", "Bow Common – St Mary’s"]
-            for n in range(1, 37)]
-    fx.write_csv(tmp_path / "in" / "lookup.csv", ["LSOA11CD", "LSOA11NM", "WD19CD", "WD19NM"],
-                 rows, encoding=encoding)
+    rows = [
+        [f"E0190{n:04d}", "Grid", f"E0590000{(n - 1) % 9 + 1}", "Bow Common – St Mary’s"]
+        for n in range(1, 37)
+    ]
+    fx.write_csv(
+        tmp_path / "in" / "lookup.csv",
+        ["LSOA11CD", "LSOA11NM", "WD19CD", "WD19NM"],
+        rows,
+        encoding=encoding,
+    )
     ws = Workspace(tmp_path / "ws")
     build(tmp_path / "in", ws)
     names = set(ws.read_layer("lsoa_ward_lookup")["ward_name"])
@@ -293,21 +321,46 @@ def test_iod2019_keeps_every_domain_and_denominator(tmp_path):
     found = detect_file(path)
     assert found.vintage == "IoD2019 / LSOA 2011"
     frame = read_one(path).frame
-    for domain in ["imd", "income", "employment", "education", "health", "crime", "barriers",
-                   "living_environment", "idaci", "idaopi", "children_young_people",
-                   "adult_skills", "geographical_barriers", "wider_barriers", "indoors",
-                   "outdoors"]:
+    for domain in [
+        "imd",
+        "income",
+        "employment",
+        "education",
+        "health",
+        "crime",
+        "barriers",
+        "living_environment",
+        "idaci",
+        "idaopi",
+        "children_young_people",
+        "adult_skills",
+        "geographical_barriers",
+        "wider_barriers",
+        "indoors",
+        "outdoors",
+    ]:
         assert {f"{domain}_score", f"{domain}_rank", f"{domain}_decile"} <= set(frame.columns)
-    assert {"pop_total", "pop_children_0_15", "pop_16_59", "pop_older_60_plus",
-            "pop_working_age"} <= set(frame.columns)
+    assert {
+        "pop_total",
+        "pop_children_0_15",
+        "pop_16_59",
+        "pop_older_60_plus",
+        "pop_working_age",
+    } <= set(frame.columns)
     assert frame["imd_score"].tolist() == [40.0, 39.5]
     assert frame["imd_rank"].tolist() == [100, 101]
 
 
 def test_iod2025_release_is_detected_from_headers(tmp_path):
-    header = [h.replace("(2011)", "(2021)").replace("District code (2019)", "District code (2024)")
-              .replace("mid 2015 (excluding prisoners)", "mid 2022") for h in fx.IOD_COLUMNS]
-    header[-1] = "Working age population 18-66 (for use with Employment Deprivation Domain): mid 2022"
+    header = [
+        h.replace("(2011)", "(2021)")
+        .replace("District code (2019)", "District code (2024)")
+        .replace("mid 2015 (excluding prisoners)", "mid 2022")
+        for h in fx.IOD_COLUMNS
+    ]
+    header[-1] = (
+        "Working age population 18-66 (for use with Employment Deprivation Domain): mid 2022"
+    )
     path = fx.write_iod(tmp_path / "iod25.csv", ["E01900001"], header=header)
     found = detect_file(path)
     assert found.vintage == "IoD2025 / LSOA 2021"
@@ -316,18 +369,26 @@ def test_iod2025_release_is_detected_from_headers(tmp_path):
 
 
 def test_lookup_of_any_vintage(tmp_path):
-    path = fx.write_csv(tmp_path / "l.csv",
-                        ["LSOA21CD", "LSOA21NM", "WD22CD", "WD22NM", "LTLA22CD", "LTLA22NM"],
-                        [["E01900001", "a", "E05900001", "Ward 1", "E09900001", "Southfield"]])
+    path = fx.write_csv(
+        tmp_path / "l.csv",
+        ["LSOA21CD", "LSOA21NM", "WD22CD", "WD22NM", "LTLA22CD", "LTLA22NM"],
+        [["E01900001", "a", "E05900001", "Ward 1", "E09900001", "Southfield"]],
+    )
     found = detect_file(path)
     assert (found.kind, found.vintage) == ("lsoa_ward_lookup", "LSOA 2021 -> ward 2022")
     assert read_one(path).frame.iloc[0].to_dict() == {
-        "lsoa_code": "E01900001", "lsoa_name": "a", "ward_code": "E05900001",
-        "ward_name": "Ward 1", "borough_code": "E09900001", "borough_name": "Southfield"}
+        "lsoa_code": "E01900001",
+        "lsoa_name": "a",
+        "ward_code": "E05900001",
+        "ward_name": "Ward 1",
+        "borough_code": "E09900001",
+        "borough_name": "Southfield",
+    }
 
 
 def test_postcode_normalisation():
     import pandas as pd
+
     got = normalise_postcode(pd.Series(["sw1a1aa", " SW1A  1AA ", "e1 6an", "nonsense", ""]))
     assert got.tolist()[:3] == ["SW1A 1AA", "SW1A 1AA", "E1 6AN"]
     assert got.isna().tolist()[3:] == [True, True]
@@ -335,15 +396,36 @@ def test_postcode_normalisation():
 
 @pytest.mark.parametrize("style", ["legacy", "2025"])
 def test_onspd_headers_both_styles_drop_terminated_and_gridless(tmp_path, style):
-    names = (["pcd", "pcds", "doterm", "oslaua", "osward", "oseast1m", "osnrth1m", "osgrdind",
-              "lsoa11"] if style == "legacy" else
-             ["pcd7", "pcds", "doterm", "lad25cd", "wd25cd", "east1m", "north1m", "gridind",
-              "lsoa21cd"])
-    rows = [["ZZ1 1AA", "ZZ1 1AA", "", "E09900001", "E05900001", "530100", "180100", "1",
-             "E01900001"],
-            ["ZZ1 1AB", "ZZ1 1AB", "202001", "E09900001", "E05900001", "530200", "180200", "1",
-             "E01900001"],
-            ["ZZ1 1AD", "ZZ1 1AD", "", "", "", "", "", "9", ""]]
+    names = (
+        ["pcd", "pcds", "doterm", "oslaua", "osward", "oseast1m", "osnrth1m", "osgrdind", "lsoa11"]
+        if style == "legacy"
+        else [
+            "pcd7",
+            "pcds",
+            "doterm",
+            "lad25cd",
+            "wd25cd",
+            "east1m",
+            "north1m",
+            "gridind",
+            "lsoa21cd",
+        ]
+    )
+    rows = [
+        ["ZZ1 1AA", "ZZ1 1AA", "", "E09900001", "E05900001", "530100", "180100", "1", "E01900001"],
+        [
+            "ZZ1 1AB",
+            "ZZ1 1AB",
+            "202001",
+            "E09900001",
+            "E05900001",
+            "530200",
+            "180200",
+            "1",
+            "E01900001",
+        ],
+        ["ZZ1 1AD", "ZZ1 1AD", "", "", "", "", "", "9", ""],
+    ]
     path = fx.write_csv(tmp_path / "onspd.csv", names, rows)
     found = detect_file(path)
     assert found.kind == "postcodes" and style in found.detail
@@ -357,8 +439,10 @@ def test_onspd_headers_both_styles_drop_terminated_and_gridless(tmp_path, style)
 
 def test_headerless_codepoint_open(tmp_path):
     path = tmp_path / "zz.csv"
-    path.write_text('"ZZ1 1AA",10,530100,180100,"E92000001","","","","E09900001","E05900001"\n'
-                    '"ZZ1 1AB",10,530200,180200,"E92000001","","","","E09900001","E05900002"\n')
+    path.write_text(
+        '"ZZ1 1AA",10,530100,180100,"E92000001","","","","E09900001","E05900001"\n'
+        '"ZZ1 1AB",10,530200,180200,"E92000001","","","","E09900001","E05900002"\n'
+    )
     imported = read_one(path)
     assert imported.frame["postcode"].tolist() == ["ZZ1 1AA", "ZZ1 1AB"]
     assert imported.frame["ward_code"].tolist() == ["E05900001", "E05900002"]
@@ -379,8 +463,15 @@ def test_build_chooses_lsoa_vintage_matching_deprivation(tmp_path):
 def test_build_writes_every_layer_with_provenance(tmp_path):
     ws = Workspace(tmp_path / "ws")
     build(fx.write_folder(tmp_path / "in"), ws)
-    assert set(ws.layers()) == {"boroughs", "wards", "lsoas", "deprivation", "lsoa_ward_lookup",
-                                "population", "postcodes"}
+    assert set(ws.layers()) == {
+        "boroughs",
+        "wards",
+        "lsoas",
+        "deprivation",
+        "lsoa_ward_lookup",
+        "population",
+        "postcodes",
+    }
     prov = ws.provenance().set_index("layer")
     assert prov.loc["wards", "source_file"] == "wards.geojson"
     assert prov.loc["wards", "vintage"] == "2022"

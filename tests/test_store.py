@@ -9,10 +9,10 @@ import subprocess
 import sys
 import time
 
+import factories as fx
 import numpy as np
 import pytest
 
-import factories as fx
 from mapper.errors import DataValidationError, MapperError
 from mapper.pipeline import build
 from mapper.store import STORE_FILE, TMP_PREFIX, Provenance, Workspace, resolve_workspace
@@ -60,8 +60,11 @@ def test_failed_validation_leaves_the_previous_workspace(built, tmp_path):
 
 def test_a_transaction_copies_the_rest_of_the_store(built):
     with built.transaction() as tx:
-        tx.write_layer("deprivation", built.read_layer("deprivation").head(3),
-                       Provenance(layer="deprivation", kind="deprivation", source_file="x.csv"))
+        tx.write_layer(
+            "deprivation",
+            built.read_layer("deprivation").head(3),
+            Provenance(layer="deprivation", kind="deprivation", source_file="x.csv"),
+        )
     assert len(built.read_layer("deprivation")) == 3
     assert len(built.read_layer("wards")) == 9
     prov = built.provenance().set_index("layer")
@@ -102,23 +105,27 @@ def big_folder(tmp_path_factory):
     with open(folder / "postcodes.csv", "w") as handle:
         handle.write("Postcode,Positional_quality_indicator,Eastings,Northings\n")
         for i in range(n):
-            code = (f"ZZ{i // 4000 + 1} {i % 10}{letters[(i // 10) % 20]}"
-                    f"{letters[(i // 200) % 20]}")
+            code = f"ZZ{i // 4000 + 1} {i % 10}{letters[(i // 10) % 20]}{letters[(i // 200) % 20]}"
             handle.write(f"{code},10,{east[i]},{north[i]}\n")
     return folder
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after", ["writing layer 'boroughs'", "writing layer 'lsoas'",
-                                        "writing layer 'postcodes'"])
+@pytest.mark.parametrize(
+    "kill_after", ["writing layer 'boroughs'", "writing layer 'lsoas'", "writing layer 'postcodes'"]
+)
 def test_killing_an_import_part_way_leaves_the_workspace_as_it_was(built, big_folder, kill_after):
     before = digest(built.path)
     layers_before = built.layers()
     folder = big_folder
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MAPPER_WORKSPACE": str(built.directory)}
-    with subprocess.Popen([sys.executable, "-m", "mapper.cli", "build", "--from", str(folder)],
-                          stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env,
-                          text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "mapper.cli", "build", "--from", str(folder)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    ) as proc:
         seen = []
         for line in proc.stderr:
             seen.append(line)
@@ -147,9 +154,13 @@ def test_interrupt_from_the_keyboard_says_the_workspace_is_unchanged(built, big_
     folder = big_folder
     before = digest(built.path)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MAPPER_WORKSPACE": str(built.directory)}
-    with subprocess.Popen([sys.executable, "-m", "mapper.cli", "build", "--from", str(folder)],
-                          stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, env=env,
-                          text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "mapper.cli", "build", "--from", str(folder)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    ) as proc:
         for line in proc.stderr:
             if "writing layer 'lsoas'" in line:
                 break

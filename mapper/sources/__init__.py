@@ -18,8 +18,13 @@ from mapper.sources.files import SIDECAR_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIX
 __all__ = ["Context", "Detection", "Imported", "Skipped", "detect_file", "list_inputs", "KINDS"]
 
 #: order matters: the most specific layouts first
-DETECTORS = [deprivation.detect, postcodes.detect, lookups.detect, population.detect,
-             boundaries.detect]
+DETECTORS = [
+    deprivation.detect,
+    postcodes.detect,
+    lookups.detect,
+    population.detect,
+    boundaries.detect,
+]
 
 #: workspace layers the sources feed, with a word for people
 KINDS = {
@@ -48,7 +53,8 @@ def list_inputs(directory: Path) -> list[Path]:
     if not directory.is_dir():
         raise MapperError(f"{directory} is not a folder")
     return sorted(
-        p for p in directory.iterdir()
+        p
+        for p in directory.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in SIDECAR_SUFFIXES
     )
 
@@ -57,8 +63,11 @@ def detect_file(path: Path) -> Detection | Skipped:
     """What `path` is, from its content; or why it cannot be used."""
     suffix = path.suffix.lower()
     if suffix not in VECTOR_SUFFIXES | TABLE_SUFFIXES:
-        return Skipped(path, f"not a data file this tool reads ({suffix or 'no extension'}; "
-                       "expected CSV, GeoJSON, GeoPackage, Shapefile or zipped Shapefile)")
+        return Skipped(
+            path,
+            f"not a data file this tool reads ({suffix or 'no extension'}; "
+            "expected CSV, GeoJSON, GeoPackage, Shapefile or zipped Shapefile)",
+        )
     try:
         seen = peek(path)
     except MapperError as exc:
@@ -84,15 +93,20 @@ def _why_not(seen: Peek) -> str:
     cols = {c.lower() for c in seen.columns}
     shown = ", ".join(seen.columns[:12]) + (" ..." if len(seen.columns) > 12 else "")
     if any(c.startswith("lsoa code") for c in cols) and any("indicator" in c for c in cols):
-        return ("IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
-                "scores, ranks, deciles and population denominators'")
+        return (
+            "IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
+            "scores, ranks, deciles and population denominators'"
+        )
     if {"crime type", "month"} <= cols or "category" in cols and "epoch" in cols:
-        return ("police.uk street-level crime (incidents): point registers are not imported "
-                "yet; see the roadmap in README")
+        return (
+            "police.uk street-level crime (incidents): point registers are not imported "
+            "yet; see the roadmap in README"
+        )
     if cols & {"lat", "latitude", "lon", "longitude", "eastings", "easting", "postcode"}:
-        return ("a table of points (groups, premises or incidents): point registers are not "
-                f"imported yet; see the roadmap in README. Columns: {shown}")
+        return (
+            "a table of points (groups, premises or incidents): point registers are not "
+            f"imported yet; see the roadmap in README. Columns: {shown}"
+        )
     if seen.format == "vector":
-        return (f"no column of ward, LSOA or borough codes (E05/E01/E06-E09) found. "
-                f"Columns: {shown}")
+        return f"no column of ward, LSOA or borough codes (E05/E01/E06-E09) found. Columns: {shown}"
     return f"not a layout this tool recognises. Columns: {shown}"

@@ -26,7 +26,9 @@ from mapper.sources.files import table_row
 STUDY_AREA_TOLERANCE_M = 250.0
 
 OGL = "Open Government Licence v3.0"
-OGL_ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
+OGL_ATTRIBUTION = (
+    "Contains public sector information licensed under the Open Government Licence v3.0."
+)
 OS_ATTRIBUTION = "Contains OS data © Crown copyright and database right."
 
 
@@ -89,16 +91,27 @@ def check_codes(
     kinds = kinds_of(text)
     for pos in np.flatnonzero((text == "").to_numpy(bool)):
         problems.append(
-            Problem(file, f"missing code; expected a {KIND_LABEL[kind]} code", rows(pos), column,
-                    row_label=row_label)
+            Problem(
+                file,
+                f"missing code; expected a {KIND_LABEL[kind]} code",
+                rows(pos),
+                column,
+                row_label=row_label,
+            )
         )
     wrong = ((kinds != kind) | kinds.isna()).to_numpy(bool) & (text != "").to_numpy(bool)
     for pos in np.flatnonzero(wrong):
         seen = kinds.iloc[pos]
         what = f"a {KIND_LABEL[seen]} code" if isinstance(seen, str) else "not a GSS code"
         problems.append(
-            Problem(file, f"{what}; expected a {KIND_LABEL[kind]} code", rows(pos), column,
-                    text.iloc[pos], row_label=row_label)
+            Problem(
+                file,
+                f"{what}; expected a {KIND_LABEL[kind]} code",
+                rows(pos),
+                column,
+                text.iloc[pos],
+                row_label=row_label,
+            )
         )
     if unique:
         dup = text.duplicated(keep=False).to_numpy(bool) & (text != "").to_numpy(bool)
@@ -109,8 +122,15 @@ def check_codes(
                 firsts[code] = pos
                 continue
             problems.append(
-                Problem(file, f"duplicate code (also at {row_label} {rows(firsts[code])}); "
-                        "each area must appear once", rows(pos), column, code, row_label=row_label)
+                Problem(
+                    file,
+                    f"duplicate code (also at {row_label} {rows(firsts[code])}); "
+                    "each area must appear once",
+                    rows(pos),
+                    column,
+                    code,
+                    row_label=row_label,
+                )
             )
     return problems
 
@@ -132,8 +152,9 @@ def parse_numbers(
     problems: list[Problem] = []
     bounds = _bounds_text(low, high, integer)
     for pos in np.flatnonzero(numbers.isna().to_numpy() & (text != "").to_numpy()):
-        problems.append(Problem(file, f"not a number; expected {bounds}", rows(pos), column,
-                                values.iloc[pos]))
+        problems.append(
+            Problem(file, f"not a number; expected {bounds}", rows(pos), column, values.iloc[pos])
+        )
     if required:
         for pos in np.flatnonzero((text == "").to_numpy()):
             problems.append(Problem(file, f"missing value; expected {bounds}", rows(pos), column))
@@ -146,8 +167,9 @@ def parse_numbers(
     if integer:
         bad |= np.isfinite(arr) & (np.mod(arr, 1) != 0)
     for pos in np.flatnonzero(bad):
-        problems.append(Problem(file, f"out of range; expected {bounds}", rows(pos), column,
-                                values.iloc[pos]))
+        problems.append(
+            Problem(file, f"out of range; expected {bounds}", rows(pos), column, values.iloc[pos])
+        )
     return numbers, problems
 
 
@@ -178,9 +200,7 @@ def require_columns(
     ]
 
 
-def clean_polygons(
-    frame: gpd.GeoDataFrame, *, file: str
-) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+def clean_polygons(frame: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Reject empty geometry and NaN/infinite coordinates; repair invalid polygons.
 
     Errors: missing or empty geometry, non-finite coordinates, non-polygon features.
@@ -190,20 +210,30 @@ def clean_polygons(
     geoms = frame.geometry.array
     missing = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     for pos in np.flatnonzero(missing):
-        problems.append(Problem(file, "empty geometry; expected a polygon", pos + 1,
-                                row_label="feature"))
+        problems.append(
+            Problem(file, "empty geometry; expected a polygon", pos + 1, row_label="feature")
+        )
     coords_ok = np.array(
-        [bool(np.isfinite(shapely.get_coordinates(g)).all()) if g is not None else True
-         for g in geoms]
+        [
+            bool(np.isfinite(shapely.get_coordinates(g)).all()) if g is not None else True
+            for g in geoms
+        ]
     )
     for pos in np.flatnonzero(~coords_ok & ~missing):
-        problems.append(Problem(file, "coordinates include NaN or infinity", pos + 1,
-                                row_label="feature"))
+        problems.append(
+            Problem(file, "coordinates include NaN or infinity", pos + 1, row_label="feature")
+        )
     kinds = np.asarray(shapely.get_type_id(geoms))
     not_polygon = ~np.isin(kinds, [3, 6]) & ~missing
     for pos in np.flatnonzero(not_polygon):
-        problems.append(Problem(file, f"a {shapely.get_type_id(geoms[pos]) and geoms[pos].geom_type}"
-                                "; expected a Polygon or MultiPolygon", pos + 1, row_label="feature"))
+        problems.append(
+            Problem(
+                file,
+                f"a {geoms[pos].geom_type}; expected a Polygon or MultiPolygon",
+                pos + 1,
+                row_label="feature",
+            )
+        )
     usable = ~missing & coords_ok & ~not_polygon
     invalid = usable & ~np.asarray(shapely.is_valid(geoms))
     if invalid.any():
@@ -212,9 +242,13 @@ def clean_polygons(
         frame = frame.copy()
         frame.loc[frame.index[invalid], frame.geometry.name] = repaired
         problems.append(
-            Problem(file, f"{int(invalid.sum())} invalid polygon"
-                    f"{'s' if invalid.sum() > 1 else ''} (self-intersections or bad rings) "
-                    "repaired", severity="warning")
+            Problem(
+                file,
+                f"{int(invalid.sum())} invalid polygon"
+                f"{'s' if invalid.sum() > 1 else ''} (self-intersections or bad rings) "
+                "repaired",
+                severity="warning",
+            )
         )
     return frame, problems
 
@@ -227,13 +261,13 @@ def _polygonal(geom):
     return shapely.union_all(parts) if parts else geom
 
 
-def inside_study_area(
-    geoms: gpd.GeoSeries, context: Context
-) -> np.ndarray:
+def inside_study_area(geoms: gpd.GeoSeries, context: Context) -> np.ndarray:
     """Boolean mask: representative point within the study area (with tolerance)."""
     if context.study_area is None or len(geoms) == 0:
         return np.ones(len(geoms), dtype=bool)
     area = shapely.buffer(context.study_area, STUDY_AREA_TOLERANCE_M)
     shapely.prepare(area)
-    points = shapely.point_on_surface(geoms.array) if geoms.geom_type.iloc[0] != "Point" else geoms.array
+    points = (
+        shapely.point_on_surface(geoms.array) if geoms.geom_type.iloc[0] != "Point" else geoms.array
+    )
     return np.asarray(shapely.contains(area, points))

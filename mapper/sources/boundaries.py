@@ -59,10 +59,12 @@ def _code_columns(head: pd.DataFrame) -> dict[str, list[str]]:
 
 def _key_column(head: pd.DataFrame, columns: list[str]) -> str:
     """Of several code columns of one kind, the one with distinct values (the key)."""
+
     def distinct_share(col):
         values = head[col].astype("string").str.strip()
         values = values[values != ""]
         return values.nunique() / max(len(values), 1)
+
     return max(columns, key=distinct_share)
 
 
@@ -142,8 +144,9 @@ def read(path, detection: Detection, context: Context) -> Imported:
     raw, notes = geo.to_analysis(raw, file=file)
     problems: list[Problem] = list(notes)
     key = detection.columns["code"]
-    problems += check_codes(raw[key], file=file, column=key, kind=kind,
-                            rows=lambda p: p + 1, row_label="feature")
+    problems += check_codes(
+        raw[key], file=file, column=key, kind=kind, rows=lambda p: p + 1, row_label="feature"
+    )
     raw, geometry_problems = clean_polygons(raw, file=file)
     problems += geometry_problems
     _raise_errors(problems)
@@ -156,12 +159,17 @@ def read(path, detection: Detection, context: Context) -> Imported:
     name_source = detection.columns.get("name")
     frame[name_col] = raw[name_source].astype("string").str.strip() if name_source else pd.NA
     if not name_source:
-        problems.append(Problem(file, f"no {label} name column found; codes are shown instead",
-                                severity="warning"))
+        problems.append(
+            Problem(
+                file, f"no {label} name column found; codes are shown instead", severity="warning"
+            )
+        )
         frame[name_col] = frame[code_col]
     parent = detection.extra.get("parent") or {}
     if kind != "lad":
-        frame["borough_code"] = raw[parent["code"]].astype("string").str.strip() if parent else pd.NA
+        frame["borough_code"] = (
+            raw[parent["code"]].astype("string").str.strip() if parent else pd.NA
+        )
         frame["borough_name"] = (
             raw[parent["name"]].astype("string").str.strip() if parent.get("name") else pd.NA
         )
@@ -169,13 +177,24 @@ def read(path, detection: Detection, context: Context) -> Imported:
     keep = inside_study_area(frame.geometry, context)
     if not keep.all() and context.study_area is not None:
         if not keep.any():
-            raise DataValidationError([Problem(
-                file, f"none of its {len(frame)} features lies inside the study area "
-                f"({context.study_area_name}); is it the right file, and is its coordinate "
-                "reference system declared correctly?")])
-        problems.append(Problem(
-            file, f"{int((~keep).sum())} of {len(frame)} features lie outside the study area "
-            f"({context.study_area_name}) and were not imported", severity="warning"))
+            raise DataValidationError(
+                [
+                    Problem(
+                        file,
+                        f"none of its {len(frame)} features lies inside the study area "
+                        f"({context.study_area_name}); is it the right file, and is its coordinate "
+                        "reference system declared correctly?",
+                    )
+                ]
+            )
+        problems.append(
+            Problem(
+                file,
+                f"{int((~keep).sum())} of {len(frame)} features lie outside the study area "
+                f"({context.study_area_name}) and were not imported",
+                severity="warning",
+            )
+        )
         frame = frame[keep].reset_index(drop=True)
     columns = [code_col, name_col] + (["borough_code", "borough_name"] if kind != "lad" else [])
     return Imported(
@@ -203,13 +222,18 @@ def assign_boroughs(areas: gpd.GeoDataFrame, boroughs: gpd.GeoDataFrame) -> gpd.
     points = gpd.GeoDataFrame(
         geometry=areas.geometry[missing].representative_point(), crs=areas.crs
     )
-    hit = gpd.sjoin(points, boroughs[["borough_code", "borough_name", "geometry"]],
-                    how="left", predicate="within")
+    hit = gpd.sjoin(
+        points,
+        boroughs[["borough_code", "borough_name", "geometry"]],
+        how="left",
+        predicate="within",
+    )
     hit = hit[~hit.index.duplicated(keep="first")]
     out = areas.copy()
     idx = out.index[missing]
     out.loc[idx, "borough_code"] = hit["borough_code"].reindex(idx).to_numpy()
     names = hit["borough_name"].reindex(idx).to_numpy()
-    out.loc[idx, "borough_name"] = np.where(pd.isna(out.loc[idx, "borough_name"]), names,
-                                            out.loc[idx, "borough_name"])
+    out.loc[idx, "borough_name"] = np.where(
+        pd.isna(out.loc[idx, "borough_name"]), names, out.loc[idx, "borough_name"]
+    )
     return out

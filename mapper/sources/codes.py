@@ -48,7 +48,9 @@ _PREFIX_KIND = {
     "RGN": "region",
 }
 
-_SUFFIXED = re.compile(r"^(?P<prefix>OA|LSOA|MSOA|WD|LAD|LTLA|RGN)(?P<yy>\d{2})(?P<what>CD|NM|NMW)$", re.I)
+_SUFFIXED = re.compile(
+    r"^(?P<prefix>OA|LSOA|MSOA|WD|LAD|LTLA|RGN)(?P<yy>\d{2})(?P<what>CD|NM|NMW)$", re.I
+)
 # IoD-style headers: "LSOA code (2011)", "Local Authority District code (2019)"
 _BRACKETED = re.compile(r"^(?P<what>.*?)\s*(?:code|name)\s*\((?P<year>\d{4})\)\s*$", re.I)
 
@@ -108,4 +110,6 @@ def wrong_kind_rows(values: pd.Series, expected: str) -> np.ndarray:
     """Positions of non-blank values that are not codes of the `expected` kind."""
     kinds = kinds_of(values)
     blank = values.isna() | (values.astype("string").str.strip() == "")
-    return np.flatnonzero(((kinds != expected) | kinds.isna()).to_numpy(bool) & ~blank.to_numpy(bool))
+    return np.flatnonzero(
+        ((kinds != expected) | kinds.isna()).to_numpy(bool) & ~blank.to_numpy(bool)
+    )

@@ -15,7 +15,16 @@ import re
 import pandas as pd
 
 from mapper.errors import DataValidationError, Problem
-from mapper.sources.base import OGL, OGL_ATTRIBUTION, Context, Detection, Imported, check_codes, parse_numbers, require_columns
+from mapper.sources.base import (
+    OGL,
+    OGL_ATTRIBUTION,
+    Context,
+    Detection,
+    Imported,
+    check_codes,
+    parse_numbers,
+    require_columns,
+)
 from mapper.sources.codes import bracketed_year
 from mapper.sources.files import Peek, read_table
 
@@ -40,8 +49,16 @@ DOMAINS: dict[str, str] = {
 }
 #: the IMD and its seven domains must be present; the supplementary indices and
 #: sub-domains are kept when they are
-REQUIRED_DOMAINS = ["imd", "income", "employment", "education", "health", "crime", "barriers",
-                    "living_environment"]
+REQUIRED_DOMAINS = [
+    "imd",
+    "income",
+    "employment",
+    "education",
+    "health",
+    "crime",
+    "barriers",
+    "living_environment",
+]
 MEASURES = ("score", "rank", "decile")
 
 #: canonical denominator -> how its header starts
@@ -72,8 +89,12 @@ def _domain_of(label: str) -> str | None:
 
 def map_columns(columns: list[str]) -> dict[str, str | None]:
     """Canonical column -> header in the file (None when absent)."""
-    found: dict[str, str | None] = {"lsoa_code": None, "lsoa_name": None, "lad_code": None,
-                                    "lad_name": None}
+    found: dict[str, str | None] = {
+        "lsoa_code": None,
+        "lsoa_name": None,
+        "lad_code": None,
+        "lad_name": None,
+    }
     for col in columns:
         norm = _norm(col)
         if norm.startswith("lsoa code"):
@@ -123,19 +144,26 @@ def read(path, detection: Detection, context: Context) -> Imported:
     file = path.name
     table, encoding = read_table(path)
     found = map_columns(list(table.columns))
-    wanted = {"LSOA code": found["lsoa_code"], "Total population denominator": found.get("pop_total")}
+    wanted = {
+        "LSOA code": found["lsoa_code"],
+        "Total population denominator": found.get("pop_total"),
+    }
     for domain in REQUIRED_DOMAINS:
         for measure in MEASURES:
             wanted[f"{DOMAINS[domain]} {measure}"] = found.get(f"{domain}_{measure}")
-    problems = require_columns(list(table.columns), wanted, file=file,
-                               what="the IoD 'all scores, ranks, deciles and population "
-                               "denominators' layout (File 7)")
+    problems = require_columns(
+        list(table.columns),
+        wanted,
+        file=file,
+        what="the IoD 'all scores, ranks, deciles and population denominators' layout (File 7)",
+    )
     if problems:
         raise DataValidationError(problems)
 
     out = pd.DataFrame({"lsoa_code": table[found["lsoa_code"]].str.strip()})
-    problems += check_codes(table[found["lsoa_code"]], file=file, column=found["lsoa_code"],
-                            kind="lsoa")
+    problems += check_codes(
+        table[found["lsoa_code"]], file=file, column=found["lsoa_code"], kind="lsoa"
+    )
     for name in ("lsoa_name", "lad_code", "lad_name"):
         out[name] = table[found[name]].str.strip() if found[name] else pd.NA
     for domain in DOMAINS:
@@ -143,8 +171,11 @@ def read(path, detection: Detection, context: Context) -> Imported:
             col = found.get(f"{domain}_{measure}")
             if not col:
                 continue
-            limits = {"score": {}, "rank": {"low": 1, "integer": True},
-                      "decile": {"low": 1, "high": 10, "integer": True}}[measure]
+            limits = {
+                "score": {},
+                "rank": {"low": 1, "integer": True},
+                "decile": {"low": 1, "high": 10, "integer": True},
+            }[measure]
             values, bad = parse_numbers(table[col], file=file, column=col, **limits)
             problems += bad
             out[f"{domain}_{measure}"] = values if measure == "score" else _whole(values)

@@ -51,25 +51,36 @@ def read(path, detection: Detection, context: Context) -> Imported:
     cols = detection.columns
     problems: list[Problem] = []
     problems += check_codes(table[cols["lsoa_CD"]], file=file, column=cols["lsoa_CD"], kind="lsoa")
-    problems += check_codes(table[cols["ward_CD"]], file=file, column=cols["ward_CD"], kind="ward",
-                            unique=False)
+    problems += check_codes(
+        table[cols["ward_CD"]], file=file, column=cols["ward_CD"], kind="ward", unique=False
+    )
     if "lad_CD" in cols:
-        problems += check_codes(table[cols["lad_CD"]], file=file, column=cols["lad_CD"],
-                                kind="lad", unique=False)
+        problems += check_codes(
+            table[cols["lad_CD"]], file=file, column=cols["lad_CD"], kind="lad", unique=False
+        )
     if problems:
         raise DataValidationError(problems)
 
     def col(key):
         return table[cols[key]].str.strip() if key in cols else pd.Series(pd.NA, index=table.index)
 
-    frame = pd.DataFrame({
-        "lsoa_code": col("lsoa_CD"), "lsoa_name": col("lsoa_NM"),
-        "ward_code": col("ward_CD"), "ward_name": col("ward_NM"),
-        "borough_code": col("lad_CD"), "borough_name": col("lad_NM"),
-    })
+    frame = pd.DataFrame(
+        {
+            "lsoa_code": col("lsoa_CD"),
+            "lsoa_name": col("lsoa_NM"),
+            "ward_code": col("ward_CD"),
+            "ward_name": col("ward_NM"),
+            "borough_code": col("lad_CD"),
+            "borough_name": col("lad_NM"),
+        }
+    )
     return Imported(
-        kind="lsoa_ward_lookup", frame=frame, vintage=detection.vintage, detail=detection.detail,
-        rows_read=len(table), licence=OGL,
+        kind="lsoa_ward_lookup",
+        frame=frame,
+        vintage=detection.vintage,
+        detail=detection.detail,
+        rows_read=len(table),
+        licence=OGL,
         attribution=f"Source: Office for National Statistics. {OGL_ATTRIBUTION}",
         extra=dict(detection.extra),
     )

@@ -15,11 +15,29 @@ import pandas as pd
 
 from mapper.errors import DataValidationError, Problem
 from mapper.sources import codes
-from mapper.sources.base import OGL, OGL_ATTRIBUTION, Context, Detection, Imported, check_codes, parse_numbers, year_in_name
+from mapper.sources.base import (
+    OGL,
+    OGL_ATTRIBUTION,
+    Context,
+    Detection,
+    Imported,
+    check_codes,
+    parse_numbers,
+    year_in_name,
+)
 from mapper.sources.files import Peek, read_table
 
-TOTAL_NAMES = ["persons_all-ages", "persons all ages", "all ages", "all_ages", "total",
-               "total population", "population", "persons", "usual residents"]
+TOTAL_NAMES = [
+    "persons_all-ages",
+    "persons all ages",
+    "all ages",
+    "all_ages",
+    "total",
+    "total population",
+    "population",
+    "persons",
+    "usual residents",
+]
 _YEAR = re.compile(r"(?:mid[-_ ]?|19|20)(\d{2,4})", re.I)
 
 
@@ -51,7 +69,9 @@ def detect(peek: Peek) -> Detection | None:
         kind="population",
         vintage=f"mid-{year or 'year unknown'} / LSOA {lsoa_year}",
         detail=f"ONS LSOA population estimates ({lsoa_year} LSOAs; total column '{total}')",
-        rows=None, reader=read, columns={"lsoa_code": lsoa, "population": total},
+        rows=None,
+        reader=read,
+        columns={"lsoa_code": lsoa, "population": total},
         extra={"lsoa_vintage": lsoa_year},
     )
 
@@ -77,8 +97,12 @@ def read(path, detection: Detection, context: Context) -> Imported:
     if problems:
         raise DataValidationError(problems)
     return Imported(
-        kind="population", frame=frame, vintage=detection.vintage, detail=detection.detail,
-        rows_read=len(table), licence=OGL,
+        kind="population",
+        frame=frame,
+        vintage=detection.vintage,
+        detail=detection.detail,
+        rows_read=len(table),
+        licence=OGL,
         attribution=f"Source: Office for National Statistics. {OGL_ATTRIBUTION}",
         extra=dict(detection.extra),
     )
