@@ -59,14 +59,27 @@ class Imported:
     attribution: str
     warnings: list[Problem] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    #: point registers only: rows not imported, each with its reason (invalid rows skipped
+    #: with --skip-invalid, and rows left out by rule, such as police.uk rows with no
+    #: location); accepted + rejected = rows_read
+    rejected: list[Problem] = field(default_factory=list)
 
 
 @dataclass
 class Context:
-    """What an import may check against: the study area, when it is known (EPSG:27700)."""
+    """What an import may check against and use.
+
+    study_area : the union of the boroughs (else wards), EPSG:27700, when known
+    postcodes : postcode centroids for geocoding: a DataFrame indexed by normalised
+        postcode with ``x`` and ``y`` columns (EPSG:27700), when the workspace has them
+    skip_invalid : import the valid rows of a file with invalid rows (listing the rest)
+        instead of rejecting the whole file
+    """
 
     study_area: shapely.Geometry | None = None
     study_area_name: str = ""
+    postcodes: pd.DataFrame | None = None
+    skip_invalid: bool = False
 
 
 def year_in_name(path: Path) -> str | None:

@@ -1,0 +1,114 @@
+"""Canonical point registers: VCS groups, premises and incidents.
+
+Every source of points (a council spreadsheet, police.uk, the Charity Commission, Open
+Referral UK, OpenStreetMap ...) is normalised to one of these three record shapes. The
+controlled vocabularies are here; the mapping from each source's own categories to them
+is data, in ``mapper/mappings/categories.csv``, which users may edit.
+"""
+
+from __future__ import annotations
+
+import csv
+from functools import lru_cache
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from mapper.geo import CRS_ANALYSIS
+
+MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+CATEGORY_MAP_FILE = MAPPINGS_DIR / "categories.csv"
+
+GROUP_CATEGORIES = (
+    "faith", "community centre", "youth", "older people", "food", "advice", "health",
+    "disability", "refugees and migrants", "tenants and residents", "arts and sport",
+    "emergency and resilience", "other",
+)
+EMERGENCY_OFFERS = (
+    "rest centre", "interpreters", "volunteers", "food", "clothing", "first aid", "transport",
+    "prayer space", "phone tree",
+)
+PREMISES_TYPES = (
+    "community centre", "place of worship", "library", "school", "hall", "food bank",
+    "health centre", "warm space", "other",
+)
+
+#: fields every register has, after its own: where the record came from and where it is
+TRACE_COLUMNS = ["source", "source_id", "source_file", "source_row", "location_source"]
+AREA_COLUMNS = ["lsoa_code", "ward_code", "borough_code"]
+DUPLICATE_COLUMNS = ["duplicate_of", "duplicate_reason"]
+
+REGISTER_COLUMNS: dict[str, list[str]] = {
+    "groups": [
+        "group_id", "name", "category", "description", "communities_served", "faith",
+        "languages", "address", "postcode", "contact_name", "phone", "email", "website",
+        "opening_hours", "emergency_offer", "charity_number", "last_verified",
+    ],
+    "premises": [
+        "premises_id", "name", "type", "religion", "address", "postcode", "capacity",
+        "step_free", "owning_group_id", "last_verified",
+    ],
+    "incidents": [
+        "incident_id", "date", "month", "type", "severity", "description",
+        "location_description", "outcome",
+    ],
+}
+ID_COLUMN = {"groups": "group_id", "premises": "premises_id", "incidents": "incident_id"}
+
+#: personal data under UK GDPR: never logged, shown only to authorised users, left out of
+#: exports unless asked for
+PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website")
+
+REGISTERS = tuple(REGISTER_COLUMNS)
+
+
+def columns(register: str) -> list[str]:
+    """Every column of a register, in order (geometry last)."""
+    return REGISTER_COLUMNS[register] + TRACE_COLUMNS + AREA_COLUMNS + DUPLICATE_COLUMNS
+
+
+def conform(frame: pd.DataFrame, register: str, geometry) -> gpd.GeoDataFrame:
+    """A GeoDataFrame with exactly the register's columns (missing ones blank), EPSG:27700."""
+    if register not in REGISTER_COLUMNS:
+        raise ValueError(f"unknown register {register!r}; expected one of {', '.join(REGISTERS)}")
+    out = pd.DataFrame(index=frame.index)
+    for col in columns(register):
+        out[col] = frame[col] if col in frame.columns else pd.Series(pd.NA, index=frame.index,
+                                                                      dtype="object")
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, index=frame.index,
+                                                        crs=CRS_ANALYSIS), crs=CRS_ANALYSIS)
+
+
+def empty(register: str) -> gpd.GeoDataFrame:
+    return conform(pd.DataFrame(), register, [])
+
+
+@lru_cache(maxsize=4)
+def _category_rows(path: Path) -> tuple[tuple[str, str, str, str, str], ...]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        rows = [r for r in csv.DictReader(handle) if not r["source"].startswith("#")]
+    return tuple((r["source"].strip(), r["field"].strip(), r["value"].strip().lower(),
+                  r["register"].strip(), r["category"].strip()) for r in rows)
+
+
+def category_map(source: str, register: str, *, path: Path | None = None) -> dict[tuple[str, str], str]:
+    """(field, value lower-cased) -> canonical category or type, for one source.
+
+    The value ``*`` matches anything not listed (the source's default).
+    """
+    rows = _category_rows(path or CATEGORY_MAP_FILE)
+    return {(f, v): c for s, f, v, r, c in rows if s == source and r == register}
+
+
+def map_categories(values: pd.Series, *, source: str, field: str, register: str,
+                   path: Path | None = None) -> pd.Series:
+    """Canonical category (groups) or type (premises) for each source value; '' when none."""
+    mapping = category_map(source, register, path=path)
+    default = mapping.get((field, "*"), "")
+    lowered = values.astype("string").str.strip().str.lower().fillna("")
+    return lowered.map(lambda v: mapping.get((field, v), default)).astype("object")
+
+
+def vocabulary(register: str) -> tuple[str, ...]:
+    return GROUP_CATEGORIES if register == "groups" else PREMISES_TYPES

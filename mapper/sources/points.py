@@ -1,0 +1,198 @@
+"""Locating point records: coordinates (latitude/longitude or eastings/northings) or, failing
+those, a postcode geocoded through the workspace's postcode centroids.
+
+Shared by every point-register source. Row problems are collected, never raised here: the
+caller decides whether a file with invalid rows is rejected whole or its valid rows kept
+(``Context.skip_invalid``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from mapper import geo
+from mapper.errors import DataValidationError, Problem
+from mapper.sources.base import Context, inside_study_area
+from mapper.sources.files import table_row
+from mapper.sources.postcodes import normalise_postcode
+
+#: longitude/latitude envelope of the UK and its waters
+UK_LON = (-9.0, 3.0)
+UK_LAT = (49.0, 61.0)
+
+
+@dataclass
+class Located:
+    """Where each row is. ``geometry`` is None for rows that could not be placed."""
+
+    geometry: gpd.GeoSeries
+    how: pd.Series  # "coordinates", "postcode centroid" or ""
+    problems: list[Problem] = field(default_factory=list)  # one per unplaceable row
+    unmatched_postcodes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return ~self.geometry.isna().to_numpy()
+
+
+def _numbers(values: pd.Series | None, index) -> tuple[pd.Series, pd.Series]:
+    """(parsed floats, was-the-cell-blank) for an optional column."""
+    if values is None:
+        return pd.Series(np.nan, index=index), pd.Series(True, index=index)
+    text = values.astype("string").str.strip().fillna("")
+    return pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64"), text == ""
+
+
+def locate(
+    table: pd.DataFrame,
+    *,
+    file: str,
+    context: Context,
+    lat: str | None = None,
+    lon: str | None = None,
+    easting: str | None = None,
+    northing: str | None = None,
+    postcode: str | None = None,
+    rows=table_row,
+    row_label: str = "row",
+) -> Located:
+    """Place every row of `table`; report each row that cannot be placed, with the reason.
+
+    Coordinates win over a postcode when both are given. Checks: numbers that are not
+    numbers, NaN or infinity, latitude/longitude swapped, coordinates outside the UK,
+    postcodes that are malformed or not in the workspace's postcode centroids.
+    """
+    index = table.index
+    x = pd.Series(np.nan, index=index)
+    y = pd.Series(np.nan, index=index)
+    how = pd.Series("", index=index, dtype="object")
+    problems: list[Problem] = []
+
+    def report(mask, message, column, values=None):
+        for pos in np.flatnonzero(np.asarray(mask)):
+            value = None if values is None else values.iloc[pos]
+            problems.append(Problem(file, message, rows(pos), column, value, row_label=row_label))
+
+    handled = pd.Series(False, index=index)
+    if lat and lon:
+        la, la_blank = _numbers(table[lat], index)
+        lo, lo_blank = _numbers(table[lon], index)
+        given = ~(la_blank & lo_blank)
+        half = la_blank ^ lo_blank
+        report(half, "only one of latitude and longitude is given", lat if la_blank.any() else lon)
+        bad_text = given & ~half & (la.isna() | lo.isna())
+        report(bad_text & la.isna(), "latitude is not a number", lat, table[lat])
+        report(bad_text & ~la.isna() & lo.isna(), "longitude is not a number", lon, table[lon])
+        finite = np.isfinite(la) & np.isfinite(lo)
+        report(given & ~half & ~bad_text & ~finite, "coordinates are infinite", lat, table[lat])
+        in_uk = la.between(*UK_LAT) & lo.between(*UK_LON)
+        swapped = lo.between(*UK_LAT) & la.between(*UK_LON)
+        usable = given & ~half & ~bad_text & finite
+        report(usable & swapped, "latitude is outside -90..90 of the UK's 49..61 and the "
+               "longitude looks like a latitude: latitude and longitude swapped?", lat, table[lat])
+        report(usable & ~swapped & ~la.between(-90, 90), "latitude is outside -90..90", lat,
+               table[lat])
+        report(usable & ~swapped & la.between(-90, 90) & ~in_uk,
+               f"coordinates ({lat}, {lon}) are outside the UK (latitude 49..61, longitude -9..3)",
+               lat, table[lat])
+        good = usable & in_uk
+        if good.any():
+            pts = geo.points_from_xy(lo[good], la[good], crs=geo.CRS_DISPLAY)
+            x[good], y[good] = pts.x.to_numpy(), pts.y.to_numpy()
+            how[good] = "coordinates"
+        handled |= given
+    if easting and northing:
+        ea, ea_blank = _numbers(table[easting], index)
+        no, no_blank = _numbers(table[northing], index)
+        given = ~(ea_blank & no_blank) & ~handled
+        half = given & (ea_blank ^ no_blank)
+        report(half, "only one of easting and northing is given", easting)
+        bad = given & ~half & (ea.isna() | no.isna() | ~np.isfinite(ea) | ~np.isfinite(no))
+        report(bad, "easting/northing is not a finite number", easting, table[easting])
+        outside = given & ~half & ~bad & ~(ea.between(0, 700_000) & no.between(0, 1_300_000))
+        report(outside, "easting/northing outside British National Grid (0..700000, "
+               "0..1300000)", easting, table[easting])
+        good = given & ~half & ~bad & ~outside
+        x[good], y[good] = ea[good], no[good]
+        how[good] = "coordinates"
+        handled |= given
+    unmatched: list[str] = []
+    if postcode:
+        raw = table[postcode].astype("string").fillna("")
+        want = ~handled & (raw.str.strip() != "")
+        norm = normalise_postcode(raw)
+        report(want & norm.isna(), "not a UK postcode (expected e.g. 'SW1A 1AA')", postcode, raw)
+        look = want & norm.notna()
+        if look.any():
+            if context.postcodes is None:
+                report(look, "a postcode but no coordinates, and the workspace has no postcode "
+                       "centroids to geocode it: import Code-Point Open or ONSPD first", postcode,
+                       raw)
+            else:
+                found = norm[look].map(lambda p: p in context.postcodes.index)
+                miss = look.copy()
+                miss[look] = ~found.astype(bool)
+                report(miss, "postcode not found in the workspace's postcode centroids "
+                       "(terminated, mistyped or outside the study area?)", postcode, norm)
+                unmatched = sorted(set(norm[miss].dropna()))
+                hit = look & ~miss
+                coords = context.postcodes.loc[norm[hit].to_numpy(), ["x", "y"]].to_numpy()
+                x[hit], y[hit] = coords[:, 0], coords[:, 1]
+                how[hit] = "postcode centroid"
+        handled |= want
+    report(~handled, "no location: no coordinates and no postcode", None)
+    placed = x.notna() & y.notna()
+    geometry = gpd.GeoSeries(
+        gpd.points_from_xy(x.where(placed, 0), y.where(placed, 0)), index=index,
+        crs=geo.CRS_ANALYSIS,
+    )
+    geometry[~placed] = None
+    return Located(geometry, how, sorted(problems, key=lambda p: p.row or 0), unmatched)
+
+
+def settle(
+    located: Located,
+    *,
+    file: str,
+    context: Context,
+    rejected: list[Problem],
+    rows=table_row,
+) -> tuple[np.ndarray, list[Problem]]:
+    """Apply the all-or-nothing rule and the study area.
+
+    Invalid rows reject the whole file (DataValidationError) unless
+    ``context.skip_invalid``, when they are added to `rejected`. Points outside the study
+    area are rejected with that reason (not an error). Returns the mask of rows to keep
+    and the warnings to show.
+    """
+    if located.problems and not context.skip_invalid:
+        raise DataValidationError(
+            located.problems,
+            summary=f"{len(located.problems)} invalid row{'s' if len(located.problems) > 1 else ''}"
+            f" in {file}; the file was not imported (use --skip-invalid to import the valid "
+            "rows and list the others)",
+        )
+    rejected.extend(located.problems)
+    keep = located.ok.copy()
+    notes: list[Problem] = []
+    if context.study_area is not None and keep.any():
+        idx = np.flatnonzero(keep)
+        inside = inside_study_area(located.geometry.iloc[idx], context)
+        for pos in idx[~inside]:
+            rejected.append(Problem(file, f"outside the study area ({context.study_area_name})",
+                                    rows(pos), severity="rejected"))
+        keep[idx[~inside]] = False
+        if (~inside).any():
+            notes.append(Problem(file, f"{int((~inside).sum()):,} points outside the study area "
+                                 f"({context.study_area_name}) left out", severity="warning"))
+    if located.unmatched_postcodes and context.skip_invalid:
+        shown = ", ".join(located.unmatched_postcodes[:20])
+        more = len(located.unmatched_postcodes) - 20
+        notes.append(Problem(file, f"{len(located.unmatched_postcodes)} postcodes not found: "
+                             f"{shown}{f' and {more} more' if more > 0 else ''}",
+                             severity="warning"))
+    return keep, notes
