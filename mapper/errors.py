@@ -57,11 +57,28 @@ def _short(value: object, limit: int = 60) -> object:
 
 
 def format_problems(problems: list[Problem], *, limit: int = MAX_LISTED) -> str:
-    """Render problems one per line, summarising beyond `limit`."""
-    lines = [f"  - {p}" for p in problems[:limit]]
-    if len(problems) > limit:
-        lines.append(f"  ... and {len(problems) - limit} more problems of the same kinds")
-    return "\n".join(lines)
+    """Render problems one per line, summarising beyond `limit`.
+
+    Many rows with the same problem (same file, column and message) are shown once, with
+    their count and the first row numbers, so the other kinds of problem stay visible.
+    """
+    groups: dict[tuple, list[Problem]] = {}
+    for p in problems:
+        groups.setdefault((p.file, p.column, p.message, p.row_label), []).append(p)
+    lines = []
+    for (file, column, message, label), members in groups.items():
+        if len(members) <= 3:
+            lines += [f"  - {p}" for p in members]
+            continue
+        rows = [str(p.row) for p in members if p.row is not None][:8]
+        more = len(members) - len(rows)
+        where = f"{label}s {', '.join(rows)}" + (f" and {more:,} more" if more > 0 else "")
+        col = f" column '{column}'" if column else ""
+        lines.append(f"  - {file}{col}: {len(members):,} {label}s: {message} ({where})")
+    shown = lines[:limit]
+    if len(lines) > limit:
+        shown.append(f"  ... and {len(lines) - limit} more problems")
+    return "\n".join(shown)
 
 
 class DataValidationError(MapperError, ValueError):

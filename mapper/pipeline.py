@@ -18,7 +18,19 @@ import pandas as pd
 import shapely
 
 from mapper.errors import DataValidationError, MapperError, Problem
-from mapper.sources import KINDS, Context, Detection, Imported, Skipped, detect_file, list_inputs
+from mapper import registers
+from mapper.areas import assign_areas
+from mapper.duplicates import flag_duplicates
+from mapper.sources import (
+    KINDS,
+    REGISTER_KINDS,
+    Context,
+    Detection,
+    Imported,
+    Skipped,
+    detect_file,
+    list_inputs,
+)
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.store import Provenance, Workspace
@@ -61,6 +73,8 @@ class BuildPlan:
     chosen: dict[str, Detection] = field(default_factory=dict)
     skipped: list[Skipped] = field(default_factory=list)
     detected: list[Detection] = field(default_factory=list)
+    #: point-register files: every one found is imported
+    registers: list[Detection] = field(default_factory=list)
 
 
 @dataclass
@@ -70,6 +84,8 @@ class BuildReport:
     warnings: list[Problem]
     seconds: float
     workspace: Workspace
+    points: list[Imported] = field(default_factory=list)
+    registers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
 
 def _year(vintage: str) -> int:
@@ -100,7 +116,10 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
             plan.detected.append(found)
     by_kind: dict[str, list[Detection]] = {}
     for det in plan.detected:
-        by_kind.setdefault(det.kind, []).append(det)
+        if det.kind in REGISTER_KINDS:
+            plan.registers.append(det)
+        else:
+            by_kind.setdefault(det.kind, []).append(det)
     for kind in CHOOSE_ORDER:
         candidates = by_kind.get(kind, [])
         if not candidates:
@@ -192,31 +211,99 @@ def _area_name(imported: dict[str, Imported]) -> str:
     return f"{len(boroughs)} local authorities"
 
 
+def postcode_index(postcodes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Postcode centroids as a lookup table for geocoding: index postcode, columns x, y."""
+    if postcodes is None or len(postcodes) == 0:
+        return None
+    table = pd.DataFrame({"x": postcodes.geometry.x.to_numpy(),
+                          "y": postcodes.geometry.y.to_numpy()},
+                         index=pd.Index(postcodes["postcode"].astype(str), name="postcode"))
+    return table[~table.index.duplicated()]
+
+
+def counted(imp: Imported) -> str:
+    """'accepted + rejected = input' for one import, with the reasons for rejection."""
+    not_kept = imp.rows_read - len(imp.frame)
+    reasons = pd.Series([p.message for p in imp.rejected], dtype="object").value_counts()
+    other = not_kept - int(reasons.sum())
+    parts = [f"{n:,} {reason}" for reason, n in reasons.head(6).items()]
+    if other > 0:
+        parts.append(f"{other:,} " + imp.extra.get("left_out_reason", "left out (see warnings)"))
+    why = f" ({'; '.join(parts)})" if parts else ""
+    return f"{len(imp.frame):,} accepted + {not_kept:,} rejected = {imp.rows_read:,} input{why}"
+
+
+def _read_one(det: Detection, ctx: Context, problems: list[Problem]) -> Imported | None:
+    try:
+        imp = det.reader(det.path, det, ctx)
+    except DataValidationError as exc:
+        problems += exc.problems
+        return None
+    except MapperError as exc:
+        problems.append(Problem(det.path.name, str(exc).removeprefix(f"{det.path.name}: ")))
+        return None
+    imp.extra.setdefault("path", det.path)
+    imp.extra.setdefault("file", det.path.name)
+    return imp
+
+
 def read_all(
     plan: BuildPlan, *, progress: Progress = _quiet, context: Context | None = None
-) -> tuple[dict[str, Imported], list[Problem]]:
-    """Read and validate every chosen file; raise one error listing every problem."""
+) -> tuple[dict[str, Imported], list[Imported], Context]:
+    """Read and validate every file of the plan; raise one error listing every problem.
+
+    Returns the area/table layers by kind, the point-register imports (one per file),
+    and the context they were checked against (study area, postcode centroids).
+    """
     imported: dict[str, Imported] = {}
+    points: list[Imported] = []
     problems: list[Problem] = []
     ctx = context or Context()
-    steps = [k for k in IMPORT_ORDER if k in plan.chosen]
-    for n, kind in enumerate(steps, 1):
-        det = plan.chosen[kind]
+    steps = [(k, plan.chosen[k]) for k in IMPORT_ORDER if k in plan.chosen]
+    steps += [(det.kind, det) for det in plan.registers]
+    for n, (kind, det) in enumerate(steps, 1):
         rows = f" ({det.rows:,} rows)" if det.rows else ""
         progress(f"[{n}/{len(steps)}] reading {det.path.name}{rows} as {KINDS[kind]}")
-        try:
-            imported[kind] = det.reader(det.path, det, ctx)
-        except DataValidationError as exc:
-            problems += exc.problems
+        if kind in REGISTER_KINDS and ctx.postcodes is None and "postcodes" in imported:
+            ctx.postcodes = postcode_index(imported["postcodes"].frame)
+        imp = _read_one(det, ctx, problems)
+        if imp is None:
             continue
-        except MapperError as exc:
-            problems.append(Problem(det.path.name, str(exc).removeprefix(f"{det.path.name}: ")))
-            continue
+        progress(f"      {counted(imp)}")
+        if kind in REGISTER_KINDS:
+            points.append(imp)
+        else:
+            imported[kind] = imp
         if kind in ("boroughs", "wards") and ctx.study_area is None:
             ctx = _study_area(imported)
     if problems:
         raise DataValidationError(problems)
-    return imported, ctx
+    return imported, points, ctx
+
+
+def gather_registers(
+    points: list[Imported], layers: dict[str, gpd.GeoDataFrame], *,
+    existing: dict[str, gpd.GeoDataFrame] | None = None,
+) -> dict[str, tuple[gpd.GeoDataFrame, list[Provenance]]]:
+    """One layer per register: every file's records, placed in their LSOA, ward and
+    borough, likely duplicates flagged. `existing` records from other files are kept."""
+    out: dict[str, tuple[gpd.GeoDataFrame, list[Provenance]]] = {}
+    for register in REGISTER_KINDS:
+        mine = [imp for imp in points if imp.kind == register]
+        if not mine:
+            continue
+        frames = [assign_areas(imp.frame, layers) for imp in mine]
+        files = {imp.extra["file"] for imp in mine}
+        if existing and register in existing:
+            old = existing[register]
+            frames.insert(0, old[~old["source_file"].isin(files)])
+        frame = pd.concat(frames, ignore_index=True)
+        frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=mine[0].frame.crs)
+        frame = flag_duplicates(frame.drop(columns=registers.DUPLICATE_COLUMNS)
+                                .assign(duplicate_of=pd.NA, duplicate_reason=pd.NA), register)
+        frame = frame[registers.columns(register) + ["geometry"]]
+        out[register] = (frame, [_provenance(register, imp) for imp in mine])
+    return out
 
 
 def cross_check(imported: dict[str, Imported]) -> list[Problem]:
@@ -313,6 +400,7 @@ def build(
     progress: Progress = _quiet,
     exclude: tuple[str, ...] = (),
     dry_run: bool = False,
+    skip_invalid: bool = False,
     extra_layers: dict[str, tuple[pd.DataFrame, Provenance]] | None = None,
     meta: dict[str, str] | None = None,
 ) -> BuildReport:
@@ -325,12 +413,13 @@ def build(
     plan = plan_build(Path(directory), exclude=exclude)
     for line in describe_plan(plan):
         progress(line)
-    if not plan.chosen:
+    if not plan.chosen and not plan.registers:
         raise MapperError(
             f"found no boundary, deprivation, lookup, population or postcode "
             f"file in {Path(directory).name}/ ({len(plan.skipped)} files skipped)"
         )
-    imported, context = read_all(plan, progress=progress)
+    imported, points, context = read_all(
+        plan, progress=progress, context=Context(skip_invalid=skip_invalid))
     for kind, imp in imported.items():
         imp.extra["path"] = plan.chosen[kind].path
         imp.extra["file"] = plan.chosen[kind].path.name
@@ -338,21 +427,29 @@ def build(
     errors = [p for p in checks if p.severity == "error"]
     if errors:
         raise DataValidationError(errors)
-    warnings = [w for imp in imported.values() for w in imp.warnings] + checks
+    warnings = [w for imp in [*imported.values(), *points] for w in imp.warnings] + checks
     for imp in imported.values():
         imp.warnings += [c for c in checks if c.file == imp.extra["file"]]
     if (meta or {}).get("synthetic") == "yes":
-        for imp in imported.values():  # generated files in public layouts: not public data
+        for imp in [*imported.values(), *points]:  # generated files in public layouts
             imp.licence, imp.attribution = SYNTHETIC_LICENCE, SYNTHETIC_ATTRIBUTION
+    area_layers = {k: imported[k].frame for k in ("lsoas", "wards", "boroughs") if k in imported}
+    gathered = gather_registers(points, area_layers)
+    report = BuildReport(plan, imported, warnings, 0.0, workspace, points=points,
+                         registers={k: v[0] for k, v in gathered.items()})
     if dry_run:
         progress("dry run: nothing written")
-        return BuildReport(plan, imported, warnings, time.monotonic() - started, workspace)
+        report.seconds = time.monotonic() - started
+        return report
     progress(f"writing the workspace {workspace.directory}/")
     with workspace.transaction(fresh=True) as tx:
         for kind in IMPORT_ORDER:
             if kind in imported:
                 progress(f"  writing layer '{kind}' ({len(imported[kind].frame):,} rows)")
                 tx.write_layer(kind, imported[kind].frame, _provenance(kind, imported[kind]))
+        for name, (frame, prov) in gathered.items():
+            progress(f"  writing layer '{name}' ({len(frame):,} rows)")
+            tx.write_layer(name, frame, prov)
         for name, (frame, prov) in (extra_layers or {}).items():
             progress(f"  writing layer '{name}' ({len(frame):,} rows)")
             tx.write_layer(name, frame, prov)
@@ -361,6 +458,7 @@ def build(
         tx.set_meta("built_from", Path(directory).resolve().name)
         for key, value in (meta or {}).items():
             tx.set_meta(key, value)
+    report.seconds = time.monotonic() - started
     return BuildReport(plan, imported, warnings, time.monotonic() - started, workspace)
 
 
@@ -369,8 +467,15 @@ def summary_lines(report: BuildReport) -> list[str]:
     if report.warnings:
         lines.append(f"Warnings ({len(report.warnings)}):")
         lines += [f"  - {w}" for w in report.warnings]
-    counts = ", ".join(f"{len(imp.frame):,} {kind}" for kind, imp in report.imported.items())
+    counts = ", ".join([f"{len(imp.frame):,} {kind}" for kind, imp in report.imported.items()]
+                       + [f"{len(f):,} {k}" for k, f in report.registers.items()])
     lines.append(f"Imported {counts} in {report.seconds:.1f} s.")
+    for register, frame in report.registers.items():
+        flagged = int(frame["duplicate_of"].notna().sum())
+        unplaced = int(frame["ward_code"].isna().sum()) if "ward_code" in frame else 0
+        if flagged or unplaced:
+            lines.append(f"{register}: {flagged:,} likely duplicates flagged (not merged); "
+                         f"{unplaced:,} points in no ward")
     dep, lsoas = report.imported.get("deprivation"), report.imported.get("lsoas")
     if dep is not None and lsoas is not None:
         joined = lsoas.frame["lsoa_code"].isin(set(dep.frame["lsoa_code"])).sum()

@@ -171,16 +171,20 @@ class Transaction:
         if previous is not None and previous.exists():
             for row in previous.provenance().to_dict("records"):
                 row["notes"] = json.dumps(row["notes"], ensure_ascii=False)
-                self._provenance[row["layer"]] = row
+                self._provenance[f"{row['layer']}\t{row['source_file']}"] = row
             self._meta.update(previous.meta())
 
     def write_layer(
         self,
         name: str,
         frame: gpd.GeoDataFrame | pd.DataFrame,
-        provenance: Provenance | None = None,
+        provenance: Provenance | list[Provenance] | None = None,
     ) -> None:
-        """Write (or replace) a layer; geometry must already be in EPSG:27700."""
+        """Write (or replace) a layer; geometry must already be in EPSG:27700.
+
+        `provenance` replaces the layer's provenance: one record, or one per source file
+        for layers gathered from several files (the point registers).
+        """
         if name in (LAYERS_TABLE, META_TABLE):
             raise ValueError(f"{name!r} is a reserved table name")
         if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
@@ -188,7 +192,10 @@ class Transaction:
                 raise ValueError(f"layer {name!r} must be in EPSG:27700, got {frame.crs}")
         pyogrio.write_dataframe(_storable(frame), self.path, layer=name, driver="GPKG")
         if provenance is not None:
-            self._provenance[name] = provenance.as_row()
+            records = provenance if isinstance(provenance, list) else [provenance]
+            self._provenance = {k: v for k, v in self._provenance.items() if v["layer"] != name}
+            for record in records:
+                self._provenance[f"{name}\t{record.source_file}"] = record.as_row()
 
     def set_meta(self, key: str, value: object) -> None:
         self._meta[key] = str(value)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mapper.errors import MapperError
-from mapper.sources import boundaries, deprivation, lookups, population, postcodes
+from mapper.sources import boundaries, deprivation, lookups, pointfiles, population, postcodes
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import SIDECAR_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIXES, Peek, peek
 
-__all__ = ["Context", "Detection", "Imported", "Skipped", "detect_file", "list_inputs", "KINDS"]
+__all__ = ["Context", "Detection", "Imported", "Skipped", "detect_file", "list_inputs", "KINDS",
+           "REGISTER_KINDS"]
 
 #: order matters: the most specific layouts first
 DETECTORS = [
@@ -24,6 +25,8 @@ DETECTORS = [
     lookups.detect,
     population.detect,
     boundaries.detect,
+    # point registers: the known layouts and police.uk first, the generic reader last
+    pointfiles.detect,
 ]
 
 #: workspace layers the sources feed, with a word for people
@@ -35,7 +38,12 @@ KINDS = {
     "lsoa_ward_lookup": "LSOA-to-ward best-fit lookup",
     "population": "LSOA population estimates",
     "postcodes": "postcode centroids",
+    "groups": "VCS groups",
+    "premises": "community premises",
+    "incidents": "incidents",
 }
+#: layers gathered from any number of files (every file found is imported)
+REGISTER_KINDS = ("groups", "premises", "incidents")
 
 
 @dataclass

@@ -1,0 +1,84 @@
+"""Likely duplicates within a register, across sources: flagged, never merged.
+
+Two records are likely the same when they carry the same charity number, or when their
+names are the same after normalising (case, punctuation, "the", legal suffixes such as
+"Ltd" or "CIO") and they are within :data:`NEAR_M` metres of each other. The first record
+(in import order) is kept as it is; each later one gets ``duplicate_of`` = the first's id
+and ``duplicate_reason``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from mapper import registers
+
+NEAR_M = 50.0
+_SUFFIXES = r"\b(the|ltd|limited|cio|charity|charitable incorporated organisation|uk)\b"
+
+
+def normalise_name(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.lower().fillna("")
+    text = text.str.replace("&", " and ", regex=False)
+    text = text.str.replace(r"[^0-9a-z ]+", " ", regex=True)
+    text = text.str.replace(_SUFFIXES, " ", regex=True)
+    return text.str.replace(r"\s+", " ", regex=True).str.strip()
+
+
+def _first_of(pairs: np.ndarray, n: int) -> np.ndarray:
+    """Union-find over index pairs: each index -> the smallest index in its group."""
+    parent = np.arange(n)
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n)])
+
+
+def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
+    """Set ``duplicate_of`` and ``duplicate_reason`` on likely duplicates (see module doc)."""
+    out = frame.reset_index(drop=True).copy()
+    n = len(out)
+    if n < 2:
+        return out
+    id_col = registers.ID_COLUMN[register]
+    reasons: dict[int, str] = {}
+    pairs = []
+    if "charity_number" in out:
+        number = out["charity_number"].astype("string").str.replace(r"\D", "", regex=True)
+        number = number.where(number.fillna("").str.len() > 0)
+        for _, idx in out.groupby(number, dropna=True).groups.items():
+            idx = sorted(idx)
+            for later in idx[1:]:
+                pairs.append((idx[0], later))
+                reasons[later] = f"same charity number {number.iloc[later]}"
+    names = normalise_name(out["name"]) if "name" in out else None
+    located = ~(out.geometry.isna() | out.geometry.is_empty).to_numpy()
+    if names is not None and located.sum() > 1:
+        pos = np.flatnonzero(located)
+        left, right = out.geometry.iloc[pos].sindex.query(
+            out.geometry.array[pos], predicate="dwithin", distance=NEAR_M)
+        a, b = pos[left], pos[right]
+        keep = (a < b) & (names.to_numpy()[a] == names.to_numpy()[b]) & (names.to_numpy()[a] != "")
+        for i, j in zip(a[keep], b[keep], strict=True):
+            pairs.append((i, j))
+            reasons.setdefault(j, f"same name within {NEAR_M:g} m")
+    if not pairs:
+        return out
+    first = _first_of(np.array(pairs), n)
+    dup = first != np.arange(n)
+    out.loc[dup, "duplicate_of"] = out[id_col].to_numpy()[first[dup]]
+    out.loc[dup, "duplicate_reason"] = [reasons.get(i, "linked to a likely duplicate")
+                                        for i in np.flatnonzero(dup)]
+    return out

@@ -1,0 +1,383 @@
+"""police.uk crime as incidents: the street-level crime CSVs of data.police.uk (one month or
+many concatenated, any number of forces) and the Camden council layout of the same data
+("On Street Crime In Camden": ``Category``, ``Epoch``, ``Persistent ID`` ...).
+
+Each crime or anti-social behaviour report becomes one row of the ``incidents`` register.
+police.uk gives months, not dates, and places every report at an anonymised *snap point*
+(the centre of a street or a landmark near it), so ``date`` is blank and the locations
+are approximate by design; that caveat is recorded as a warning on every import.
+
+Rows published without a location (blank longitude and latitude) are not errors: they are
+left out, listed in :attr:`Imported.rejected` with the reason and counted in a warning.
+The street files' ``LSOA code`` is checked (it must be an LSOA code where given) but not
+kept: areas are assigned later from the points. The outcomes and stop-and-search files
+hold no ``Crime type`` column and are not taken for incidents.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from mapper import registers
+from mapper.errors import DataValidationError, Problem
+from mapper.geo import CRS_ANALYSIS
+from mapper.sources.base import OGL, OGL_ATTRIBUTION, Context, Detection, Imported
+from mapper.sources.codes import CODE_PATTERNS, KIND_LABEL, kinds_of
+from mapper.sources.files import Peek, read_table, table_row
+from mapper.sources.points import Located, locate, settle
+
+SOURCE = "police.uk"
+LOCATION_SOURCE = "police.uk anonymised snap point"
+ATTRIBUTION = OGL_ATTRIBUTION + " Crime data: data.police.uk."
+NO_LOCATION = "no location (police.uk publishes some crimes without one)"
+SNAP_POINTS = (
+    "coordinates are anonymised snap points (police.uk), not exact crime locations: each "
+    "report sits at the centre of a nearby street or landmark shared with other reports"
+)
+STREET, CAMDEN = "street", "camden"
+DETAIL_CAMDEN = "police.uk crime, Camden council layout"
+
+#: canonical name -> column of a police.uk street-level crime file (matched ignoring case)
+STREET_COLUMNS = {
+    "crime_id": "Crime ID",
+    "month": "Month",
+    "reported_by": "Reported by",
+    "force": "Falls within",
+    "lon": "Longitude",
+    "lat": "Latitude",
+    "location": "Location",
+    "lsoa_code": "LSOA code",
+    "type": "Crime type",
+    "outcome": "Last outcome category",
+    "context": "Context",
+}
+STREET_REQUIRED = ("month", "type", "lon", "lat")
+#: at least one of these, so that any table with month, type and coordinates is not taken
+STREET_ANY = ("crime_id", "force", "reported_by", "lsoa_code")
+
+#: canonical name -> column of the Camden council layout
+CAMDEN_COLUMNS = {
+    "type": "Category",
+    "street": "Street Name",
+    "context": "Context",
+    "outcome": "Outcome Category",
+    "id": "ID",
+    "persistent_id": "Persistent ID",
+    "epoch": "Epoch",
+    "easting": "Easting",
+    "northing": "Northing",
+    "lon": "Longitude",
+    "lat": "Latitude",
+}
+CAMDEN_REQUIRED = ("type", "street", "persistent_id", "epoch")
+
+MONTH_PATTERN = r"\d{4}-(?:0[1-9]|1[0-2])"
+EPOCH_FORMAT = "%m/%d/%Y %I:%M:%S %p"  # "06/01/2019 12:00:00 AM"
+#: bytes read from the end of a file at detection, for the months and forces it covers
+TAIL_BYTES = 64 * 1024
+FORCES_LISTED = 3
+
+
+# -- detection ----------------------------------------------------------------------------
+
+
+def _layout(columns: list[str]) -> tuple[str, dict[str, str]] | None:
+    """(layout, canonical name -> the file's column) when the columns are police.uk's."""
+    present = {str(c).strip().lower(): c for c in columns}
+    for layout, wanted in ((STREET, STREET_COLUMNS), (CAMDEN, CAMDEN_COLUMNS)):
+        cols = {k: present[v.lower()] for k, v in wanted.items() if v.lower() in present}
+        if layout == STREET:
+            ok = all(k in cols for k in STREET_REQUIRED) and any(k in cols for k in STREET_ANY)
+        else:
+            located = {"lat", "lon"} <= cols.keys() or {"easting", "northing"} <= cols.keys()
+            ok = all(k in cols for k in CAMDEN_REQUIRED) and located
+        if ok:
+            return layout, cols
+    return None
+
+
+def detect(peek: Peek) -> Detection | None:
+    """police.uk street-level crime, or the Camden council layout of it, from the columns.
+
+    The vintage (the months covered) and the forces are read from the first rows and the
+    last ones; :func:`read` recomputes both from every row.
+    """
+    if peek.format != "table":
+        return None
+    found = _layout(peek.columns)
+    if found is None:
+        return None
+    layout, cols = found
+    sample = pd.concat([peek.head, _tail(peek)], ignore_index=True).fillna("")
+    months, _ = _months(sample, layout, cols, file=peek.name)
+    return Detection(
+        kind="incidents",
+        vintage=_month_range(months),
+        detail=_detail(sample, layout, cols),
+        rows=None,
+        reader=read,
+        columns=cols,
+        extra={"layout": layout},
+    )
+
+
+def _tail(peek: Peek) -> pd.DataFrame:
+    """The last rows of a long file (empty when the file is short or they cannot be read)."""
+    empty = pd.DataFrame(columns=peek.columns)
+    size = peek.path.stat().st_size
+    if size <= TAIL_BYTES:
+        return empty
+    with open(peek.path, "rb") as handle:
+        handle.seek(size - TAIL_BYTES)
+        data = handle.read()
+    text = data.decode(peek.encoding or "utf-8", errors="replace").split("\n", 1)[-1]
+    try:
+        tail = pd.read_csv(io.StringIO(text), header=None, names=peek.columns, dtype=str,
+                           keep_default_na=False, on_bad_lines="skip")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return empty
+    return tail
+
+
+def _month_range(months: pd.Series) -> str:
+    valid = months.dropna()
+    if valid.empty:
+        return "unknown"
+    first, last = valid.min(), valid.max()
+    return first if first == last else f"{first} to {last}"
+
+
+def _detail(table: pd.DataFrame, layout: str, cols: dict[str, str]) -> str:
+    if layout == CAMDEN:
+        return DETAIL_CAMDEN
+    column = cols.get("force") or cols.get("reported_by")
+    if column is None:
+        return "police.uk street-level crime"
+    forces = [f for f, _ in Counter(_text(table[column])).most_common() if f]
+    if not forces:
+        return "police.uk street-level crime"
+    shown = ", ".join(forces[:FORCES_LISTED])
+    more = len(forces) - FORCES_LISTED
+    noun = "force" if len(forces) == 1 else "forces"
+    return (f"police.uk street-level crime ({len(forces)} {noun}: {shown}"
+            f"{f' and {more} more' if more > 0 else ''})")
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Cells as stripped text, '' where blank."""
+    return values.astype("string").str.strip().fillna("")
+
+
+def _blank_to_na(values: pd.Series) -> pd.Series:
+    return values.replace("", pd.NA)
+
+
+def _months(table: pd.DataFrame, layout: str, cols: dict[str, str], *, file: str
+            ) -> tuple[pd.Series, list[Problem]]:
+    """'YYYY-MM' for every row (<NA> where unreadable) and one problem per unreadable row."""
+    if layout == STREET:
+        column = cols["month"]
+        text = _text(table[column])
+        ok = text.str.fullmatch(MONTH_PATTERN).to_numpy(bool)
+        months = text.where(ok, pd.NA)
+        expected = "expected a month as YYYY-MM (e.g. 2024-05)"
+    else:
+        column = cols["epoch"]
+        text = _text(table[column])
+        given = text.where(text != "")
+        parsed = pd.to_datetime(given, format=EPOCH_FORMAT, errors="coerce")
+        retry = parsed.isna() & given.notna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(given[retry], format="ISO8601", errors="coerce")
+        ok = parsed.notna().to_numpy()
+        months = parsed.dt.strftime("%Y-%m").astype("string").where(ok, pd.NA)
+        expected = "expected a month as MM/DD/YYYY 12:00:00 AM (e.g. 06/01/2019 12:00:00 AM)"
+    problems = [
+        Problem(file, f"missing month; {expected}" if text.iloc[pos] == "" else
+                f"not a month; {expected}", table_row(pos), column,
+                None if text.iloc[pos] == "" else text.iloc[pos])
+        for pos in np.flatnonzero(~ok)
+    ]
+    return months, problems
+
+
+def _lsoa_problems(values: pd.Series, *, file: str, column: str) -> list[Problem]:
+    """One problem per non-blank value that is not an LSOA code (E01/W01)."""
+    text = _text(values)
+    wrong = (text != "").to_numpy() & ~text.str.fullmatch(CODE_PATTERNS["lsoa"]).to_numpy(bool)
+    positions = np.flatnonzero(wrong)
+    if len(positions) == 0:
+        return []
+    kinds = kinds_of(text.iloc[positions])
+    problems = []
+    for pos, kind in zip(positions, kinds, strict=True):
+        what = f"a {KIND_LABEL[kind]} code" if isinstance(kind, str) else "not a GSS code"
+        problems.append(Problem(file, f"{what}; expected an {KIND_LABEL['lsoa']} code",
+                                table_row(pos), column, text.iloc[pos]))
+    return problems
+
+
+def _one_per_row(problems: list[Problem]) -> list[Problem]:
+    """Merge the problems of each row into one (a row is rejected once)."""
+    merged: dict[int | None, Problem] = {}
+    for p in problems:
+        first = merged.get(p.row)
+        if first is None:
+            merged[p.row] = p
+            continue
+        also = f"column '{p.column}'" if p.column else ""
+        also += f" {p.value!r}" if p.value is not None else ""
+        merged[p.row] = Problem(first.file, f"{first.message}; also {also.strip()}: "
+                                f"{p.message}", first.row, first.column, first.value)
+    return list(merged.values())
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def read(path, detection: Detection, context: Context) -> Imported:
+    """Read, validate and normalise a police.uk file into the incidents register.
+
+    Every row is accounted for: ``len(frame) + len(rejected) == rows_read``. Invalid rows
+    (bad month, LSOA code or coordinates) reject the whole file with every one listed,
+    unless ``context.skip_invalid``.
+    """
+    file = path.name
+    table, _ = read_table(path)
+    found = _layout(list(table.columns))
+    if found is None:
+        raise DataValidationError([Problem(
+            file, "not a police.uk crime file any more (it changed since it was detected). "
+            "Columns present: " + ", ".join(table.columns))])
+    layout, cols = found
+    rows_read = len(table)
+    text = {name: _text(table[col]) for name, col in cols.items()}
+
+    months, problems = _months(table, layout, cols, file=file)
+    if "lsoa_code" in cols:
+        problems += _lsoa_problems(table[cols["lsoa_code"]], file=file, column=cols["lsoa_code"])
+    coordinates = [c for c in ("lon", "lat", "easting", "northing") if c in cols]
+    no_location = np.logical_and.reduce([(text[c] == "").to_numpy() for c in coordinates])
+
+    located = _locate(table, cols, no_location, problems, file=file, context=context)
+    invalid = np.zeros(rows_read, dtype=bool)
+    invalid[[p.row - 2 for p in located.problems]] = True
+    rejected: list[Problem] = []
+    keep, notes = settle(located, file=file, context=context, rejected=rejected)
+    left_out = np.flatnonzero(no_location & ~invalid)
+    rejected += [Problem(file, NO_LOCATION, table_row(pos), severity="rejected")
+                 for pos in left_out]
+    rejected.sort(key=lambda p: p.row or 0)
+
+    frame, repeats = _incidents(table, text, months, layout, keep, file=file, stem=path.stem)
+    warnings = [Problem(file, SNAP_POINTS, severity="warning")]
+    if len(left_out):
+        warnings.append(Problem(file, f"{len(left_out):,} row{'s have' if len(left_out) > 1 else
+                                ' has'} no location and {'were' if len(left_out) > 1 else
+                                'was'} left out", severity="warning"))
+    if invalid.any():
+        warnings.append(Problem(file, f"{int(invalid.sum()):,} invalid rows left out (listed "
+                                "with the rejected rows)", severity="warning"))
+    warnings += repeats + notes
+    if not keep.any() and (~no_location & ~invalid).any() and context.study_area is not None:
+        warnings.append(Problem(file, f"none of its located incidents lies inside the study "
+                                f"area ({context.study_area_name}): a file for another police "
+                                "force?", severity="warning"))
+    return Imported(
+        kind="incidents",
+        frame=registers.conform(frame, "incidents",
+                                located.geometry.to_numpy()[keep]).reset_index(drop=True),
+        vintage=_month_range(months),
+        detail=_detail(table, layout, cols),
+        rows_read=rows_read,
+        licence=OGL,
+        attribution=ATTRIBUTION,
+        warnings=warnings,
+        rejected=rejected,
+    )
+
+
+def _locate(table: pd.DataFrame, cols: dict[str, str], no_location: np.ndarray,
+            problems: list[Problem], *, file: str, context: Context) -> Located:
+    """Place the rows that have a location; merge in the other `problems` of the file.
+
+    Longitude/latitude win over the Camden layout's easting/northing, which its author
+    derived from them (about 2 m apart): the same snap point then lands on the same spot
+    whichever file it came from. Rows with problems get no geometry, so that
+    :func:`settle` rejects them (or the whole file).
+    """
+    where = np.flatnonzero(~no_location)
+    wanted = {k: cols[k] for k in ("lat", "lon", "easting", "northing") if k in cols}
+    part = locate(table.iloc[where], file=file, context=context,
+                  rows=lambda pos: table_row(int(where[pos])), **wanted)
+    geometry = np.full(len(table), None, dtype=object)
+    geometry[where] = np.asarray(part.geometry.array, dtype=object)
+    found = sorted(part.problems + problems, key=lambda p: p.row or 0)
+    if context.skip_invalid:
+        found = _one_per_row(found)
+    geometry[[p.row - 2 for p in found]] = None
+    how = pd.Series(np.where(pd.isna(geometry), "", "coordinates"), index=table.index)
+    return Located(gpd.GeoSeries(geometry, index=table.index, crs=CRS_ANALYSIS), how, found)
+
+
+def _incidents(table: pd.DataFrame, text: dict[str, pd.Series], months: pd.Series,
+               layout: str, keep: np.ndarray, *, file: str, stem: str
+               ) -> tuple[pd.DataFrame, list[Problem]]:
+    """The canonical columns of the kept rows, and a warning about repeated police ids."""
+    empty = pd.Series("", index=table.index, dtype="string")
+    rows = pd.Series(table_row(np.arange(len(table))), index=table.index)
+    if layout == STREET:
+        police_id = text.get("crime_id", empty)
+        source_id, id_name = police_id, "Crime ID"
+        place = text.get("location", empty)
+    else:
+        police_id = text["persistent_id"].where(text["persistent_id"] != "", text.get("id", empty))
+        source_id, id_name = text.get("id", empty), "Persistent ID"
+        place = text["street"]
+    base = ("police.uk:" + police_id).where(police_id != "",
+                                            f"police.uk:{stem}:" + rows.astype("string"))
+    # police.uk repeats some ids (388 City of London crimes appear 2-4 times in one month,
+    # mostly at different snap points): every row stays, each with an id of its own
+    repeat = base.groupby(base.to_numpy()).cumcount()
+    incident_id = base.where(repeat == 0, base + ":" + (repeat + 1).astype("string"))
+    frame = pd.DataFrame({
+        "incident_id": incident_id,
+        "date": pd.NA,
+        "month": months,
+        "type": _blank_to_na(text["type"]),
+        "severity": pd.NA,
+        "description": _blank_to_na(text.get("context", empty)),
+        "location_description": _blank_to_na(place),
+        "outcome": _blank_to_na(text.get("outcome", empty)),
+        "source": SOURCE,
+        "source_id": _blank_to_na(source_id),
+        "source_file": file,
+        "source_row": rows,
+        "location_source": LOCATION_SOURCE,
+    }, index=table.index)[keep]
+    kept_base = base[keep]
+    again = kept_base.duplicated(keep="first").to_numpy()
+    if not again.any():
+        return frame, []
+    groups = kept_base.to_numpy()
+    first_id = frame["incident_id"].groupby(groups).transform("first")
+    first_row = frame["source_row"].groupby(groups).transform("first").astype("string")
+    frame["duplicate_of"] = first_id.where(again, pd.NA)
+    frame["duplicate_reason"] = (f"same police.uk {id_name} as row " + first_row).where(again,
+                                                                                     pd.NA)
+    ids = kept_base[again].nunique()
+    note = Problem(file, f"{int(again.sum()):,} rows repeat a police.uk {id_name} seen earlier "
+                   f"in the file ({ids:,} ids): kept as incidents of their own and flagged "
+                   "in duplicate_of", severity="warning")
+    return frame, [note]
+
+
+__all__ = ["detect", "read", "NO_LOCATION", "SNAP_POINTS", "LOCATION_SOURCE", "ATTRIBUTION"]
