@@ -492,35 +492,52 @@ def boundary_frames(workspace: Workspace) -> dict[str, gpd.GeoDataFrame]:
     }
 
 
-def import_file(path: Path, workspace: Workspace, *, progress: Progress = _quiet) -> Imported:
-    """Import one file into an existing workspace, replacing the layer it feeds, atomically.
+def import_file(
+    path: Path,
+    workspace: Workspace,
+    *,
+    progress: Progress = _quiet,
+    skip_invalid: bool = False,
+    register: str | None = None,
+) -> Imported:
+    """Import one file into an existing workspace, atomically.
 
-    The file is checked against the layers already there (study area, vintages).
+    A boundary or table file replaces the layer it feeds; a point file replaces the
+    records that came from a file of the same name in its register and keeps the rest.
+    The file is checked against the layers already there (study area, vintages) and
+    point files are geocoded with the workspace's postcode centroids. `register` reads
+    a generic point file as groups, premises or incidents whatever its columns suggest.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise MapperError(f"no such file: {path}")
     found = detect_file(path)
     if isinstance(found, Skipped):
         raise MapperError(f"{path.name}: cannot import it: {found.reason}")
+    if register is not None:
+        if found.kind not in REGISTER_KINDS:
+            raise MapperError(f"{path.name}: --as {register} applies to point files; this is "
+                              f"{found.detail}")
+        found = _as_register(found, register)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
     existing: dict[str, Imported] = {}
     for kind in ("boroughs", "wards", "lsoas", "deprivation"):
         if kind != found.kind and workspace.has_layer(kind):
             row = workspace.provenance().set_index("layer").loc[kind]
-            existing[kind] = Imported(
-                kind,
-                workspace.read_layer(kind),
-                row["vintage"],
-                row["detail"],
-                int(row["rows_read"]),
-                "",
-                "",
-                extra={"file": row["source_file"], "lsoa_vintage": _stored_lsoa_vintage(row)},
-            )
+            existing[kind] = Imported(kind, workspace.read_layer(kind), row["vintage"],
+                                      row["detail"], int(row["rows_read"]), "", "",
+                                      extra={"file": row["source_file"],
+                                             "lsoa_vintage": _stored_lsoa_vintage(row)})
     context = _study_area(existing) if found.kind not in ("boroughs",) else Context()
+    context.skip_invalid = skip_invalid
+    if found.kind in REGISTER_KINDS and workspace.has_layer("postcodes"):
+        context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = found.reader(path, found, context)
     imp.extra.update(path=path, file=path.name)
+    progress(counted(imp))
+    if found.kind in REGISTER_KINDS:
+        _write_register(workspace, imp, {k: v.frame for k, v in existing.items()})
+        return imp
     checks = cross_check({**existing, found.kind: imp})
     errors = [p for p in checks if p.severity == "error"]
     if errors:
@@ -529,6 +546,32 @@ def import_file(path: Path, workspace: Workspace, *, progress: Progress = _quiet
     with workspace.transaction() as tx:
         tx.write_layer(found.kind, imp.frame, _provenance(found.kind, imp))
     return imp
+
+
+def _as_register(found: Detection, register: str) -> Detection:
+    from mapper.sources import pointfiles
+
+    if found.reader is not pointfiles.read:
+        raise MapperError(f"{found.path.name}: is {found.detail}; --as only applies to "
+                          "generic point tables")
+    return pointfiles.with_register(found, register)
+
+
+def _write_register(workspace: Workspace, imp: Imported, layers: dict) -> None:
+    register = imp.kind
+    old = workspace.read_layer(register) if workspace.has_layer(register) else None
+    if old is not None and not len(old):
+        old = None
+    gathered = gather_registers([imp], layers, existing={register: old} if old is not None
+                                else None)
+    frame, new_prov = gathered[register]
+    kept = []
+    prov = workspace.provenance()
+    for row in prov[(prov["layer"] == register) & (prov["source_file"] != imp.extra["file"])
+                    ].to_dict("records"):
+        kept.append(Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__}))
+    with workspace.transaction() as tx:
+        tx.write_layer(register, frame, kept + new_prov)
 
 
 def _stored_lsoa_vintage(row) -> str:

@@ -152,52 +152,45 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
 
     Returns an :class:`Imported` whose ``frame`` holds the premises, ``rejected`` one
     problem per premises row not imported, and ``extra["not_premises"]`` the count of rows
-    of other types; accepted + rejected + not_premises = rows_read. Raises
+    of other types: accepted + rejected + not_premises = rows_read. Raises
     DataValidationError listing every invalid premises row, unless ``context.skip_invalid``.
     """
     file = path.name
     cols = detection.columns
     table = detection.extra.get("layout") == "table"
-    raw = read_table(path)[0] if table else read_vector(path)
     row_label = "row" if table else "feature"
+    raw = read_table(path)[0] if table else read_vector(path)
     types = premises_types(raw, cols)
     wanted = (types != "").to_numpy()
-    warnings = [_left_out_note(raw, cols, ~wanted, file=file, noun="points" if table else "features")]
+    warnings = [_left_out_note(raw, cols, ~wanted, file=file,
+                               noun="points" if table else "features")]
     positions = np.flatnonzero(wanted)
     premises = raw.iloc[positions].reset_index(drop=True)
     types = types.iloc[positions].reset_index(drop=True)
-
-    def rows(pos: int) -> int:
-        return table_row(positions[pos]) if table else int(positions[pos]) + 1
+    rows = _row_numbers(positions, table=table)
 
     elements, numbers, id_problems = osm_ids(premises, cols, file=file, rows=rows,
                                              row_label=row_label)
-    rejected: list[Problem] = []
     if table:
-        located = locate(premises, file=file, context=context, lat=cols["lat"], lon=cols["lon"],
-                         rows=rows)
-        polygons = np.zeros(len(premises), dtype=bool)
+        located = locate(premises, file=file, context=context, lat=cols["lat"],
+                         lon=cols["lon"], rows=rows)
+        polygons, left_out = np.zeros(len(premises), dtype=bool), []
     else:
         located, polygons, notes, left_out = _locate_features(premises, file=file, rows=rows)
         warnings += notes
-    _merge_id_problems(located, id_problems, left_out if not table else [], rejected)
-    before = len(rejected)
+    rejected: list[Problem] = []
+    _merge_id_problems(located, id_problems, (numbers == "").to_numpy(), left_out, rejected)
     keep, notes = settle(located, file=file, context=context, rejected=rejected, rows=rows)
-    if not table:  # settle labels its rejections "row"; these are feature numbers
-        rejected[before:] = [replace(p, row_label="feature") for p in rejected[before:]]
     warnings += notes
+    rejected = [replace(p, row_label=row_label) for p in rejected]
     keep, notes = _drop_duplicates(keep, elements, numbers, file=file, rows=rows,
                                    row_label=row_label, rejected=rejected)
     warnings += notes
     frame, notes = _canonical(premises, cols, types, elements, numbers, keep, file=file,
-                              rows=rows, located=located, polygons=polygons)
-    warnings += notes
-    if polygons[keep].any():
-        count = int(polygons[keep].sum())
-        warnings.append(Problem(file, f"{count:,} polygon feature{'s' if count != 1 else ''} "
-                                "(buildings, sites) placed at a representative point inside "
-                                f"{'them' if count != 1 else 'it'}", severity="warning"))
-    warnings.append(Problem(file, CAVEAT, severity="warning"))
+                              rows=rows, located=located, polygons=polygons,
+                              points_are_nodes=not table)
+    warnings += notes + [_polygon_note(int(polygons[keep].sum()), file=file),
+                         Problem(file, CAVEAT, severity="warning")]
     return Imported(
         kind=REGISTER,
         frame=frame,
@@ -210,6 +203,22 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         extra={"not_premises": int((~wanted).sum())},
         rejected=sorted(rejected, key=lambda p: p.row or 0),
     )
+
+
+def _row_numbers(positions: np.ndarray, *, table: bool) -> Callable[[int], int]:
+    """Row number in the file (spreadsheet row, or 1-based feature) of a premises row."""
+    if table:
+        return lambda pos: table_row(int(positions[pos]))
+    return lambda pos: int(positions[pos]) + 1
+
+
+def _polygon_note(count: int, *, file: str) -> Problem | None:
+    if not count:
+        return None
+    many = count != 1
+    return Problem(file, f"{count:,} polygon feature{'s' if many else ''} (buildings, sites) "
+                   f"placed at a representative point inside {'them' if many else 'it'}",
+                   severity="warning")
 
 
 def premises_types(table: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
@@ -293,3 +302,231 @@ def _text(table: pd.DataFrame, column: str | None) -> pd.Series:
     return table[column].astype("string").str.strip().fillna("").astype(object)
 
 
+
+def _left_out_note(raw: pd.DataFrame, cols: dict[str, str], mask: np.ndarray, *, file: str,
+                   noun: str) -> Problem | None:
+    """One warning counting the rows of other types, by type, most common first."""
+    count = int(mask.sum())
+    if not count:
+        return None
+    label = pd.Series("", index=raw.index, dtype=object)
+    for field in TYPE_FIELDS:
+        label = label.where(label != "", _text(raw, cols.get(field)))
+    counts = label[mask].replace("", "(no type)").value_counts()
+    counts = counts.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+    shown = ", ".join(f"{kind} {n:,}" for kind, n in counts.iloc[:SHOWN_TYPES].items())
+    more = len(counts) - SHOWN_TYPES
+    if more > 0:
+        shown += f" and {more:,} more type{'s' if more != 1 else ''}"
+    return Problem(file, f"{count:,} {noun if count != 1 else noun[:-1]} of other types left out, "
+                   f"not community premises ({shown})", severity="warning")
+
+
+# -- where each feature is ------------------------------------------------------------
+
+
+def _locate_features(
+    premises: gpd.GeoDataFrame, *, file: str, rows: Callable[[int], int]
+) -> tuple[Located, np.ndarray, list[Problem], list[Problem]]:
+    """Place vector features: nodes as they are, areas at a representative point.
+
+    Returns the Located rows (EPSG:27700), the mask of areas, warnings, and the rows left
+    out by rule (lines and other shapes, severity "rejected").
+    """
+    n = len(premises)
+    geoms = np.asarray(premises.geometry.array, dtype=object)
+    kinds = np.asarray(shapely.get_type_id(geoms))
+    missing = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    coords, owner = shapely.get_coordinates(geoms, return_index=True)
+    nonfinite = np.zeros(n, dtype=bool)
+    nonfinite[owner[~np.isfinite(coords).all(axis=1)]] = True
+    polygon = np.isin(kinds, [3, 6]) & ~missing & ~nonfinite
+    usable = ((kinds == 0) & ~missing & ~nonfinite) | polygon
+    problems = [Problem(file, "no geometry; expected a point or an area", rows(p),
+                        row_label="feature") for p in np.flatnonzero(missing)]
+    problems += [Problem(file, "coordinates include NaN or infinity", rows(p),
+                         row_label="feature") for p in np.flatnonzero(nonfinite & ~missing)]
+    left_out = [_shape_rejection(geoms[p], file=file, row=rows(p))
+                for p in np.flatnonzero(~usable & ~missing & ~nonfinite)]
+    placed = np.full(n, None, dtype=object)
+    notes: list[Problem] = []
+    if usable.any():
+        frame = gpd.GeoDataFrame(geometry=premises.geometry[usable], crs=premises.crs)
+        frame, notes = geo.to_analysis(frame, file=file)
+        placed[usable] = _inside_points(np.asarray(frame.geometry.array, dtype=object),
+                                        polygon[usable])
+    x, y = shapely.get_x(placed), shapely.get_y(placed)
+    outside = usable & ~(np.isfinite(x) & np.isfinite(y) & (x >= 0) & (x <= geo.BNG_BOUNDS[2])
+                         & (y >= 0) & (y <= geo.BNG_BOUNDS[3]))
+    problems += [Problem(file, "outside Great Britain (British National Grid 0..700000, "
+                         "0..1300000 after reprojection); is the coordinate reference system "
+                         "declared correctly?", rows(p), row_label="feature")
+                 for p in np.flatnonzero(outside)]
+    placed[outside] = None
+    how = pd.Series(np.where(usable & ~outside, "OpenStreetMap geometry", ""), dtype=object)
+    geometry = gpd.GeoSeries(placed, index=premises.index, crs=geo.CRS_ANALYSIS)
+    return Located(geometry, how, problems), polygon, notes, left_out
+
+
+def _inside_points(geoms: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Points as they are; areas (repaired when invalid) at a point inside them."""
+    out = geoms.copy()
+    if polygon.any():
+        areas = geoms[polygon]
+        invalid = ~np.asarray(shapely.is_valid(areas))
+        areas[invalid] = shapely.make_valid(areas[invalid])
+        out[polygon] = shapely.point_on_surface(areas)
+    return out
+
+
+def _shape_rejection(geom, *, file: str, row: int) -> Problem:
+    kind = geom.geom_type
+    if kind in ("LineString", "MultiLineString", "LinearRing"):
+        reason = (f"a {kind}: an OpenStreetMap line (an unclosed way) has no inside to place "
+                  "premises at; expected a point or an area")
+    else:
+        reason = f"a {kind}; expected a point (node) or an area (way or relation)"
+    return Problem(file, reason, row, severity="rejected", row_label="feature")
+
+
+def _merge_id_problems(located: Located, id_problems: list[Problem], bad_id: np.ndarray,
+                       left_out: list[Problem], rejected: list[Problem]) -> None:
+    """One problem per row: a bad id first, then where the row is; lines left out by rule.
+
+    Rows with a bad id lose their location, so ``settle`` cannot keep them.
+    """
+    problems, seen = [], set()
+    for problem in id_problems + located.problems:
+        if problem.row not in seen:
+            seen.add(problem.row)
+            problems.append(problem)
+    located.problems = sorted(problems, key=lambda p: p.row or 0)
+    rejected.extend(p for p in left_out if p.row not in seen)
+    if bad_id.any():
+        located.geometry[bad_id] = None
+
+
+def _drop_duplicates(
+    keep: np.ndarray, elements: pd.Series, numbers: pd.Series, *, file: str,
+    rows: Callable[[int], int], row_label: str, rejected: list[Problem],
+) -> tuple[np.ndarray, list[Problem]]:
+    """Keep the first of rows sharing an OSM id; reject the others with that reason."""
+    idx = np.flatnonzero(keep)
+    ids = (elements.iloc[idx] + "/" + numbers.iloc[idx]).reset_index(drop=True)
+    later = ids.duplicated(keep="first").to_numpy()
+    if not later.any():
+        return keep, []
+    first = {key: int(idx[pos]) for pos, key in reversed(list(enumerate(ids)))}
+    for pos in np.flatnonzero(later):
+        key = ids.iloc[pos]
+        shown = key.removeprefix("osm/")
+        rejected.append(Problem(file, f"the same OpenStreetMap id ({shown}) as {row_label} "
+                                f"{rows(first[key])}; only the first is kept", rows(idx[pos]),
+                                severity="rejected", row_label=row_label))
+    keep = keep.copy()
+    keep[idx[later]] = False
+    count = int(later.sum())
+    return keep, [Problem(file, f"{count:,} {row_label}{'s' if count != 1 else ''} repeating an "
+                          "OpenStreetMap id left out", severity="warning")]
+
+
+# -- the register ---------------------------------------------------------------------
+
+
+def _canonical(
+    premises: pd.DataFrame, cols: dict[str, str], types: pd.Series, elements: pd.Series,
+    numbers: pd.Series, keep: np.ndarray, *, file: str, rows: Callable[[int], int],
+    located: Located, polygons: np.ndarray, points_are_nodes: bool,
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """The canonical premises frame of the kept rows, and warnings about their values."""
+    idx = np.flatnonzero(keep)
+    tags = premises.iloc[idx].reset_index(drop=True)
+    kind = types.iloc[idx].reset_index(drop=True)
+    element = elements.iloc[idx].reset_index(drop=True)
+    number = numbers.iloc[idx].reset_index(drop=True)
+    known = element != "osm"
+    postcode, notes = _postcodes(tags, cols.get("postcode"), file=file)
+    frame = pd.DataFrame({
+        "premises_id": "osm:" + element + "/" + number,
+        "name": _names(tags, cols.get("name"), kind, element, number),
+        "type": kind,
+        "religion": nice_labels(_text(tags, cols.get("religion"))),
+        "address": _address(tags, cols),
+        "postcode": postcode,
+        "step_free": step_free(_text(tags, cols.get("wheelchair"))),
+        "source": SOURCE,
+        "source_id": number.where(~known, element + "/" + number),
+        "source_file": file,
+        "source_row": pd.array([rows(p) for p in idx], dtype="Int64"),
+        "location_source": _location_source(element, polygons[idx], points_are_nodes),
+    })
+    geometry = located.geometry.iloc[idx].array
+    return registers.conform(frame, REGISTER, geometry), notes
+
+
+def _names(tags, column, kind, element, number) -> pd.Series:
+    """The OSM name, else e.g. "Place of worship (unnamed, OSM node 12345)"."""
+    name = _text(tags, column)
+    label = number.where(element == "osm", element + " " + number)
+    fallback = kind.str[:1].str.upper() + kind.str[1:] + " (unnamed, OSM " + label + ")"
+    return name.where(name != "", fallback).astype(object)
+
+
+def nice_labels(values: pd.Series) -> pd.Series:
+    """OSM tag values for people: "christian" -> "Christian", "church_of_england" ->
+    "Church of England", "christian;jewish" -> "Christian; Jewish"; '' -> <NA>."""
+    lookup = {v: _nice_label(v) for v in values.unique() if v}
+    return pd.Series([lookup.get(v, pd.NA) for v in values], index=values.index, dtype=object)
+
+
+def _nice_label(value: str) -> str:
+    parts = []
+    for part in value.replace("_", " ").split(";"):
+        words = part.split()
+        parts.append(" ".join(
+            w.lower() if i and w.lower() in _SMALL_WORDS else w[:1].upper() + w[1:]
+            for i, w in enumerate(words)))
+    return "; ".join(p for p in parts if p)
+
+
+def _address(tags: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
+    """"house name, number street, place, city" from the addr:* tags; <NA> when none."""
+    street = (_text(tags, cols.get("housenumber")) + " " + _text(tags, cols.get("street")))
+    parts = [_text(tags, cols.get("housename")), street.str.strip(),
+             _text(tags, cols.get("place")), _text(tags, cols.get("city"))]
+    joined = [", ".join(p for p in row if p) for row in zip(*parts, strict=True)]
+    return pd.Series(joined, index=tags.index, dtype=object).replace("", pd.NA)
+
+
+def _postcodes(tags: pd.DataFrame, column: str | None, *, file: str
+               ) -> tuple[pd.Series, list[Problem]]:
+    """addr:postcode normalised ("SW1A 1AA"); values that are not postcodes left blank."""
+    text = _text(tags, column)
+    norm = normalise_postcode(text)
+    bad = (text != "") & norm.isna()
+    notes = []
+    if bad.any():
+        count = int(bad.sum())
+        examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
+        verb = "values are" if count != 1 else "value is"
+        notes.append(Problem(file, f"{count:,} addr:postcode {verb} not a UK postcode "
+                             f"(e.g. {examples}) and left blank", severity="warning"))
+    return norm.astype(object).where(norm.notna(), pd.NA), notes
+
+
+def step_free(wheelchair: pd.Series) -> pd.Series:
+    """wheelchair=yes/designated -> True, no -> False, anything else (limited, blank) -> <NA>."""
+    return pd.array(wheelchair.str.lower().map(_WHEELCHAIR), dtype="boolean")
+
+
+def _location_source(element: pd.Series, polygon: np.ndarray, points_are_nodes: bool
+                     ) -> pd.Series:
+    """How each premises was placed, e.g. "representative point of an OpenStreetMap way"."""
+    point = "OpenStreetMap node" if points_are_nodes else "OpenStreetMap point"
+    out = pd.Series(point, index=element.index, dtype=object)
+    whole = element.isin(["way", "relation"])
+    out[element == "node"] = "OpenStreetMap node"
+    out[whole] = "centre of an OpenStreetMap " + element[whole]
+    area = pd.Series(polygon, index=element.index)
+    out[area] = "representative point of an OpenStreetMap " + element.where(whole, "area")[area]
+    return out

@@ -17,7 +17,6 @@ hold no ``Crime type`` column and are not taken for incidents.
 from __future__ import annotations
 
 import io
-from collections import Counter
 
 import geopandas as gpd
 import numpy as np
@@ -113,7 +112,8 @@ def detect(peek: Peek) -> Detection | None:
     if found is None:
         return None
     layout, cols = found
-    sample = pd.concat([peek.head, _tail(peek)], ignore_index=True).fillna("")
+    tail = _tail(peek)
+    sample = peek.head if tail.empty else pd.concat([peek.head, tail], ignore_index=True)
     months, _ = _months(sample, layout, cols, file=peek.name)
     return Detection(
         kind="incidents",
@@ -128,7 +128,7 @@ def detect(peek: Peek) -> Detection | None:
 
 def _tail(peek: Peek) -> pd.DataFrame:
     """The last rows of a long file (empty when the file is short or they cannot be read)."""
-    empty = pd.DataFrame(columns=peek.columns)
+    empty = peek.head.iloc[:0]
     size = peek.path.stat().st_size
     if size <= TAIL_BYTES:
         return empty
@@ -141,7 +141,7 @@ def _tail(peek: Peek) -> pd.DataFrame:
                            keep_default_na=False, on_bad_lines="skip")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
         return empty
-    return tail
+    return tail.fillna("")
 
 
 def _month_range(months: pd.Series) -> str:
@@ -158,7 +158,8 @@ def _detail(table: pd.DataFrame, layout: str, cols: dict[str, str]) -> str:
     column = cols.get("force") or cols.get("reported_by")
     if column is None:
         return "police.uk street-level crime"
-    forces = [f for f, _ in Counter(_text(table[column])).most_common() if f]
+    counts = _text(table[column]).value_counts()
+    forces = [str(f) for f in counts.index if f]
     if not forces:
         return "police.uk street-level crime"
     shown = ", ".join(forces[:FORCES_LISTED])
@@ -267,9 +268,7 @@ def read(path, detection: Detection, context: Context) -> Imported:
     coordinates = [c for c in ("lon", "lat", "easting", "northing") if c in cols]
     no_location = np.logical_and.reduce([(text[c] == "").to_numpy() for c in coordinates])
 
-    located = _locate(table, cols, no_location, problems, file=file, context=context)
-    invalid = np.zeros(rows_read, dtype=bool)
-    invalid[[p.row - 2 for p in located.problems]] = True
+    located, invalid = _locate(table, cols, no_location, problems, file=file, context=context)
     rejected: list[Problem] = []
     keep, notes = settle(located, file=file, context=context, rejected=rejected)
     left_out = np.flatnonzero(no_location & ~invalid)
@@ -280,9 +279,10 @@ def read(path, detection: Detection, context: Context) -> Imported:
     frame, repeats = _incidents(table, text, months, layout, keep, file=file, stem=path.stem)
     warnings = [Problem(file, SNAP_POINTS, severity="warning")]
     if len(left_out):
-        warnings.append(Problem(file, f"{len(left_out):,} row{'s have' if len(left_out) > 1 else
-                                ' has'} no location and {'were' if len(left_out) > 1 else
-                                'was'} left out", severity="warning"))
+        many = len(left_out) > 1
+        warnings.append(Problem(file, f"{len(left_out):,} {'rows have' if many else 'row has'} "
+                                f"no location and {'were' if many else 'was'} left out",
+                                severity="warning"))
     if invalid.any():
         warnings.append(Problem(file, f"{int(invalid.sum()):,} invalid rows left out (listed "
                                 "with the rejected rows)", severity="warning"))
@@ -306,13 +306,15 @@ def read(path, detection: Detection, context: Context) -> Imported:
 
 
 def _locate(table: pd.DataFrame, cols: dict[str, str], no_location: np.ndarray,
-            problems: list[Problem], *, file: str, context: Context) -> Located:
+            problems: list[Problem], *, file: str, context: Context
+            ) -> tuple[Located, np.ndarray]:
     """Place the rows that have a location; merge in the other `problems` of the file.
 
     Longitude/latitude win over the Camden layout's easting/northing, which its author
     derived from them (about 2 m apart): the same snap point then lands on the same spot
     whichever file it came from. Rows with problems get no geometry, so that
-    :func:`settle` rejects them (or the whole file).
+    :func:`settle` rejects them (or the whole file). Returns the rows and the mask of
+    invalid rows.
     """
     where = np.flatnonzero(~no_location)
     wanted = {k: cols[k] for k in ("lat", "lon", "easting", "northing") if k in cols}
@@ -323,9 +325,12 @@ def _locate(table: pd.DataFrame, cols: dict[str, str], no_location: np.ndarray,
     found = sorted(part.problems + problems, key=lambda p: p.row or 0)
     if context.skip_invalid:
         found = _one_per_row(found)
-    geometry[[p.row - 2 for p in found]] = None
-    how = pd.Series(np.where(pd.isna(geometry), "", "coordinates"), index=table.index)
-    return Located(gpd.GeoSeries(geometry, index=table.index, crs=CRS_ANALYSIS), how, found)
+    invalid = np.zeros(len(table), dtype=bool)
+    invalid[np.array([p.row for p in found], dtype=int) - table_row(0)] = True
+    geometry[invalid] = None
+    how = pd.Series(np.where(invalid | pd.isna(geometry), "", "coordinates"), index=table.index)
+    located = Located(gpd.GeoSeries(geometry, index=table.index, crs=CRS_ANALYSIS), how, found)
+    return located, invalid
 
 
 def _incidents(table: pd.DataFrame, text: dict[str, pd.Series], months: pd.Series,

@@ -1,0 +1,129 @@
+"""Exports of the point registers (groups, premises, incidents) as CSV, GeoJSON, GeoPackage
+or an Open Referral UK tabular package, each carrying the provenance and attribution of
+the records it holds.
+
+Personal data (contact name, phone, e-mail, website) is left out unless the caller asks
+for it explicitly. Files are written to a temporary name and renamed into place, so a
+failed export never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+
+from mapper import geo, registers
+from mapper.errors import MapperError
+from mapper.store import LAYERS_TABLE, Workspace
+
+FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg"}
+FORMAT_CHOICES = ("csv", "geojson", "gpkg", "oruk")
+
+
+def select(workspace: Workspace, register: str, *, borough: str | None = None,
+           ward: str | None = None, include_personal_data: bool = False) -> gpd.GeoDataFrame:
+    """The register's records, filtered by area, personal data removed unless asked for."""
+    if register not in registers.REGISTERS:
+        raise MapperError(f"unknown register '{register}'; choose one of "
+                          f"{', '.join(registers.REGISTERS)}")
+    if not workspace.has_layer(register):
+        raise MapperError(f"the workspace has no {register} yet: import a file of {register} "
+                          "first (mapper import FILE)")
+    frame = workspace.read_layer(register)
+    for column, code in (("borough_code", borough), ("ward_code", ward)):
+        if code:
+            if code not in set(frame[column].dropna()):
+                raise MapperError(f"no {register} in {column.split('_')[0]} {code}")
+            frame = frame[frame[column] == code]
+    if not include_personal_data:
+        frame = frame.drop(columns=[c for c in registers.PERSONAL_COLUMNS if c in frame])
+    return frame.reset_index(drop=True)
+
+
+def provenance_of(workspace: Workspace, register: str, frame: pd.DataFrame) -> pd.DataFrame:
+    prov = workspace.provenance()
+    prov = prov[(prov["layer"] == register) & prov["source_file"].isin(set(frame["source_file"]))]
+    return prov[["source_file", "detail", "vintage", "licence", "attribution", "imported_at"]]
+
+
+def export(workspace: Workspace, register: str, path: Path, *, fmt: str | None = None,
+           borough: str | None = None, ward: str | None = None,
+           include_personal_data: bool = False) -> tuple[int, Path]:
+    """Write the register to `path`; returns (records written, path)."""
+    path = Path(path)
+    fmt = fmt or FORMATS.get(path.suffix.lower())
+    if fmt not in FORMAT_CHOICES:
+        raise MapperError(f"cannot tell the export format from '{path.name}': use a .csv, "
+                          ".geojson or .gpkg name, or --format oruk with a folder")
+    frame = select(workspace, register, borough=borough, ward=ward,
+                   include_personal_data=include_personal_data)
+    prov = provenance_of(workspace, register, frame)
+    meta = workspace.meta()
+    if fmt == "oruk":
+        if register != "groups":
+            raise MapperError("Open Referral UK packages hold services: export groups")
+        from mapper.sources.openreferral import write_package
+
+        write_package(frame, path, include_personal_data=include_personal_data)
+        return len(frame), path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        {"csv": _csv, "geojson": _geojson, "gpkg": _gpkg}[fmt](frame, prov, meta, tmp, register)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return len(frame), path
+
+
+def _with_sources(frame: gpd.GeoDataFrame, prov: pd.DataFrame) -> pd.DataFrame:
+    by_file = prov.set_index("source_file")
+    out = pd.DataFrame(frame.drop(columns="geometry"))
+    out["licence"] = frame["source_file"].map(by_file["licence"])
+    out["attribution"] = frame["source_file"].map(by_file["attribution"])
+    return out
+
+
+def _csv(frame, prov, meta, path: Path, register: str) -> None:
+    table = _with_sources(frame, prov)
+    shown = geo.to_display(frame.geometry)
+    table.insert(len(registers.REGISTER_COLUMNS[register]), "longitude", shown.x.round(6))
+    table.insert(len(registers.REGISTER_COLUMNS[register]) + 1, "latitude", shown.y.round(6))
+    table["easting"] = frame.geometry.x.round(1)
+    table["northing"] = frame.geometry.y.round(1)
+    table.to_csv(path, index=False, encoding="utf-8")
+
+
+def _geojson(frame, prov, meta, path: Path, register: str) -> None:
+    shown = frame.copy()
+    shown["geometry"] = shapely.set_precision(geo.to_display(frame.geometry).array, 1e-6)
+    shown = gpd.GeoDataFrame(shown, geometry="geometry", crs=geo.CRS_DISPLAY)
+    data = json.loads(shown.to_json(drop_id=True, na="null"))
+    data = {
+        "type": "FeatureCollection",
+        "name": register,
+        "attribution": " ".join(dict.fromkeys(prov["attribution"])),
+        "licences": sorted(set(prov["licence"])),
+        "provenance": prov.to_dict("records"),
+        "study_area": meta.get("study_area", ""),
+        "synthetic": meta.get("synthetic") == "yes",
+        "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "features": data["features"],
+    }
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def _gpkg(frame, prov, meta, path: Path, register: str) -> None:
+    path.unlink(missing_ok=True)
+    pyogrio.write_dataframe(frame, path, layer=register, driver="GPKG")
+    pyogrio.write_dataframe(prov.assign(layer=register), path, layer=LAYERS_TABLE, driver="GPKG")
