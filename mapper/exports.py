@@ -101,6 +101,7 @@ def _csv(frame, prov, meta, path: Path, register: str) -> None:
     table.insert(len(registers.REGISTER_COLUMNS[register]) + 1, "latitude", shown.y.round(6))
     table["easting"] = frame.geometry.x.round(1)
     table["northing"] = frame.geometry.y.round(1)
+    table = table.astype(object).where(table.notna(), None)  # blanks, never "<NA>"
     table.to_csv(path, index=False, encoding="utf-8")
 
 

@@ -219,6 +219,9 @@ def _storable(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | dict)).any():
             out[col] = out[col].map(lambda v: json.dumps(v, ensure_ascii=False))
+        if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
+            # missing values become NULL (GDAL would otherwise write pd.NA as "<NA>")
+            out[col] = out[col].astype(object).where(out[col].notna(), None)
     return out
 
 

@@ -73,13 +73,23 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
 }
 #: the tag columns that say what a feature is, in order of precedence
 TYPE_FIELDS = ("amenity", "poi_type")
-#: share of the first rows whose id must look like an OSM id for the file to be OSM
-ID_SHARE = 0.9
+#: the first rows' ids must look like OSM ids more often than this for the file to be OSM
+#: (a majority, so that a few broken ids are reported as such rather than the file skipped)
+ID_SHARE = 0.5
+#: a bare ``id`` column names OSM ids only in vector exports (GDAL's reading of
+#: Overpass's feature ids); in a table it is too generic to say "OpenStreetMap"
+TABLE_ID_COLUMNS = ("@id", "osm_id")
 #: how many types of left-out rows the warning names
 SHOWN_TYPES = 8
 
-_ELEMENTS = {"n": "node", "w": "way", "r": "relation", "node": "node", "way": "way",
-             "relation": "relation"}
+_ELEMENTS = {
+    "n": "node",
+    "w": "way",
+    "r": "relation",
+    "node": "node",
+    "way": "way",
+    "relation": "relation",
+}
 _ID_PATTERN = re.compile(r"^(?:(?P<word>node|way|relation)/|(?P<letter>[nwra]))?(?P<num>-?\d+)$")
 _SMALL_WORDS = {"of", "the", "and", "in", "de", "la"}
 _WHEELCHAIR = {"yes": True, "designated": True, "no": False}
@@ -105,11 +115,13 @@ def detect(peek: Peek) -> Detection | None:
     cols = find_columns(peek.columns)
     if "id" not in cols or not any(f in cols for f in TYPE_FIELDS):
         return None
-    if peek.format == "table" and not ("lat" in cols and "lon" in cols):
+    if peek.format == "table" and not (
+        "lat" in cols and "lon" in cols and cols["id"].strip().lower() in TABLE_ID_COLUMNS
+    ):
         return None
     ids = _id_text(peek.head[cols["id"]])
     given = ids[ids != ""]
-    if given.empty or given.str.match(_ID_PATTERN).mean() < ID_SHARE:
+    if given.empty or given.str.match(_ID_PATTERN).mean() <= ID_SHARE:
         return None
     vintage, how = _vintage(peek.path)
     field = cols.get("amenity") or cols["poi_type"]
@@ -162,18 +174,21 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     raw = read_table(path)[0] if table else read_vector(path)
     types = premises_types(raw, cols)
     wanted = (types != "").to_numpy()
-    warnings = [_left_out_note(raw, cols, ~wanted, file=file,
-                               noun="points" if table else "features")]
+    warnings = [
+        _left_out_note(raw, cols, ~wanted, file=file, noun="points" if table else "features")
+    ]
     positions = np.flatnonzero(wanted)
     premises = raw.iloc[positions].reset_index(drop=True)
     types = types.iloc[positions].reset_index(drop=True)
     rows = _row_numbers(positions, table=table)
 
-    elements, numbers, id_problems = osm_ids(premises, cols, file=file, rows=rows,
-                                             row_label=row_label)
+    elements, numbers, id_problems = osm_ids(
+        premises, cols, file=file, rows=rows, row_label=row_label
+    )
     if table:
-        located = locate(premises, file=file, context=context, lat=cols["lat"],
-                         lon=cols["lon"], rows=rows)
+        located = locate(
+            premises, file=file, context=context, lat=cols["lat"], lon=cols["lon"], rows=rows
+        )
         polygons, left_out = np.zeros(len(premises), dtype=bool), []
     else:
         located, polygons, notes, left_out = _locate_features(premises, file=file, rows=rows)
@@ -183,14 +198,27 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     keep, notes = settle(located, file=file, context=context, rejected=rejected, rows=rows)
     warnings += notes
     rejected = [replace(p, row_label=row_label) for p in rejected]
-    keep, notes = _drop_duplicates(keep, elements, numbers, file=file, rows=rows,
-                                   row_label=row_label, rejected=rejected)
+    keep, notes = _drop_duplicates(
+        keep, elements, numbers, file=file, rows=rows, row_label=row_label, rejected=rejected
+    )
     warnings += notes
-    frame, notes = _canonical(premises, cols, types, elements, numbers, keep, file=file,
-                              rows=rows, located=located, polygons=polygons,
-                              points_are_nodes=not table)
-    warnings += notes + [_polygon_note(int(polygons[keep].sum()), file=file),
-                         Problem(file, CAVEAT, severity="warning")]
+    frame, notes = _canonical(
+        premises,
+        cols,
+        types,
+        elements,
+        numbers,
+        keep,
+        file=file,
+        rows=rows,
+        located=located,
+        polygons=polygons,
+        points_are_nodes=not table,
+    )
+    warnings += notes + [
+        _polygon_note(int(polygons[keep].sum()), file=file),
+        Problem(file, CAVEAT, severity="warning"),
+    ]
     return Imported(
         kind=REGISTER,
         frame=frame,
@@ -216,9 +244,12 @@ def _polygon_note(count: int, *, file: str) -> Problem | None:
     if not count:
         return None
     many = count != 1
-    return Problem(file, f"{count:,} polygon feature{'s' if many else ''} (buildings, sites) "
-                   f"placed at a representative point inside {'them' if many else 'it'}",
-                   severity="warning")
+    return Problem(
+        file,
+        f"{count:,} polygon feature{'s' if many else ''} (buildings, sites) "
+        f"placed at a representative point inside {'them' if many else 'it'}",
+        severity="warning",
+    )
 
 
 def premises_types(table: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
@@ -230,12 +261,14 @@ def premises_types(table: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
     out = pd.Series("", index=table.index, dtype=object)
     for field in TYPE_FIELDS:
         if field in cols:
-            mapped = registers.map_categories(table[cols[field]], source="osm", field=field,
-                                              register=REGISTER)
+            mapped = registers.map_categories(
+                table[cols[field]], source="osm", field=field, register=REGISTER
+            )
             out = out.where(out != "", mapped)
     if "social_facility" in cols:
-        facility = registers.map_categories(table[cols["social_facility"]], source="osm",
-                                            field="social_facility", register=REGISTER)
+        facility = registers.map_categories(
+            table[cols["social_facility"]], source="osm", field="social_facility", register=REGISTER
+        )
         amenity = _text(table, cols.get("amenity")).str.lower()
         use = (facility != "") & ((out == "") | (amenity == "social_facility"))
         out = out.where(~use, facility)
@@ -258,9 +291,14 @@ def osm_ids(
     """
     column = cols["id"]
     text = _id_text(table[column])
-    parts = text.str.lower().str.extract(_ID_PATTERN)
-    elements = parts["word"].fillna(parts["letter"]).fillna("").map(
-        lambda v: _ELEMENTS.get(v, v)).astype(object)
+    parts = text.str.extract(_ID_PATTERN)
+    elements = (
+        parts["word"]
+        .fillna(parts["letter"])
+        .fillna("")
+        .map(lambda v: _ELEMENTS.get(v, v))
+        .astype(object)
+    )
     numbers = parts["num"].fillna("").astype(object)
     area = (elements == "a").to_numpy()
     if area.any():
@@ -275,12 +313,20 @@ def osm_ids(
     elements = elements.where(~bare, "osm")
     problems = []
     for pos in np.flatnonzero((text == "").to_numpy()):
-        problems.append(Problem(file, "missing OpenStreetMap id", rows(pos), column,
-                                row_label=row_label))
+        problems.append(
+            Problem(file, "missing OpenStreetMap id", rows(pos), column, row_label=row_label)
+        )
     for pos in np.flatnonzero(((numbers == "") & (text != "")).to_numpy()):
-        problems.append(Problem(file, "not an OpenStreetMap id (expected e.g. node/123, way/456 "
-                                "or 123)", rows(pos), column, text.iloc[pos],
-                                row_label=row_label))
+        problems.append(
+            Problem(
+                file,
+                "not an OpenStreetMap id (expected e.g. node/123, way/456 or 123)",
+                rows(pos),
+                column,
+                text.iloc[pos],
+                row_label=row_label,
+            )
+        )
     return elements, numbers, problems
 
 
@@ -302,9 +348,9 @@ def _text(table: pd.DataFrame, column: str | None) -> pd.Series:
     return table[column].astype("string").str.strip().fillna("").astype(object)
 
 
-
-def _left_out_note(raw: pd.DataFrame, cols: dict[str, str], mask: np.ndarray, *, file: str,
-                   noun: str) -> Problem | None:
+def _left_out_note(
+    raw: pd.DataFrame, cols: dict[str, str], mask: np.ndarray, *, file: str, noun: str
+) -> Problem | None:
     """One warning counting the rows of other types, by type, most common first."""
     count = int(mask.sum())
     if not count:
@@ -318,8 +364,12 @@ def _left_out_note(raw: pd.DataFrame, cols: dict[str, str], mask: np.ndarray, *,
     more = len(counts) - SHOWN_TYPES
     if more > 0:
         shown += f" and {more:,} more type{'s' if more != 1 else ''}"
-    return Problem(file, f"{count:,} {noun if count != 1 else noun[:-1]} of other types left out, "
-                   f"not community premises ({shown})", severity="warning")
+    return Problem(
+        file,
+        f"{count:,} {noun if count != 1 else noun[:-1]} of other types left out, "
+        f"not community premises ({shown})",
+        severity="warning",
+    )
 
 
 # -- where each feature is ------------------------------------------------------------
@@ -342,26 +392,46 @@ def _locate_features(
     nonfinite[owner[~np.isfinite(coords).all(axis=1)]] = True
     polygon = np.isin(kinds, [3, 6]) & ~missing & ~nonfinite
     usable = ((kinds == 0) & ~missing & ~nonfinite) | polygon
-    problems = [Problem(file, "no geometry; expected a point or an area", rows(p),
-                        row_label="feature") for p in np.flatnonzero(missing)]
-    problems += [Problem(file, "coordinates include NaN or infinity", rows(p),
-                         row_label="feature") for p in np.flatnonzero(nonfinite & ~missing)]
-    left_out = [_shape_rejection(geoms[p], file=file, row=rows(p))
-                for p in np.flatnonzero(~usable & ~missing & ~nonfinite)]
+    problems = [
+        Problem(file, "no geometry; expected a point or an area", rows(p), row_label="feature")
+        for p in np.flatnonzero(missing)
+    ]
+    problems += [
+        Problem(file, "coordinates include NaN or infinity", rows(p), row_label="feature")
+        for p in np.flatnonzero(nonfinite & ~missing)
+    ]
+    left_out = [
+        _shape_rejection(geoms[p], file=file, row=rows(p))
+        for p in np.flatnonzero(~usable & ~missing & ~nonfinite)
+    ]
     placed = np.full(n, None, dtype=object)
     notes: list[Problem] = []
     if usable.any():
         frame = gpd.GeoDataFrame(geometry=premises.geometry[usable], crs=premises.crs)
         frame, notes = geo.to_analysis(frame, file=file)
-        placed[usable] = _inside_points(np.asarray(frame.geometry.array, dtype=object),
-                                        polygon[usable])
+        placed[usable] = _inside_points(
+            np.asarray(frame.geometry.array, dtype=object), polygon[usable]
+        )
     x, y = shapely.get_x(placed), shapely.get_y(placed)
-    outside = usable & ~(np.isfinite(x) & np.isfinite(y) & (x >= 0) & (x <= geo.BNG_BOUNDS[2])
-                         & (y >= 0) & (y <= geo.BNG_BOUNDS[3]))
-    problems += [Problem(file, "outside Great Britain (British National Grid 0..700000, "
-                         "0..1300000 after reprojection); is the coordinate reference system "
-                         "declared correctly?", rows(p), row_label="feature")
-                 for p in np.flatnonzero(outside)]
+    outside = usable & ~(
+        np.isfinite(x)
+        & np.isfinite(y)
+        & (x >= 0)
+        & (x <= geo.BNG_BOUNDS[2])
+        & (y >= 0)
+        & (y <= geo.BNG_BOUNDS[3])
+    )
+    problems += [
+        Problem(
+            file,
+            "outside Great Britain (British National Grid 0..700000, "
+            "0..1300000 after reprojection); is the coordinate reference system "
+            "declared correctly?",
+            rows(p),
+            row_label="feature",
+        )
+        for p in np.flatnonzero(outside)
+    ]
     placed[outside] = None
     how = pd.Series(np.where(usable & ~outside, "OpenStreetMap geometry", ""), dtype=object)
     geometry = gpd.GeoSeries(placed, index=premises.index, crs=geo.CRS_ANALYSIS)
@@ -382,15 +452,22 @@ def _inside_points(geoms: np.ndarray, polygon: np.ndarray) -> np.ndarray:
 def _shape_rejection(geom, *, file: str, row: int) -> Problem:
     kind = geom.geom_type
     if kind in ("LineString", "MultiLineString", "LinearRing"):
-        reason = (f"a {kind}: an OpenStreetMap line (an unclosed way) has no inside to place "
-                  "premises at; expected a point or an area")
+        reason = (
+            f"a {kind}: an OpenStreetMap line (an unclosed way) has no inside to place "
+            "premises at; expected a point or an area"
+        )
     else:
         reason = f"a {kind}; expected a point (node) or an area (way or relation)"
     return Problem(file, reason, row, severity="rejected", row_label="feature")
 
 
-def _merge_id_problems(located: Located, id_problems: list[Problem], bad_id: np.ndarray,
-                       left_out: list[Problem], rejected: list[Problem]) -> None:
+def _merge_id_problems(
+    located: Located,
+    id_problems: list[Problem],
+    bad_id: np.ndarray,
+    left_out: list[Problem],
+    rejected: list[Problem],
+) -> None:
     """One problem per row: a bad id first, then where the row is; lines left out by rule.
 
     Rows with a bad id lose their location, so ``settle`` cannot keep them.
@@ -407,8 +484,14 @@ def _merge_id_problems(located: Located, id_problems: list[Problem], bad_id: np.
 
 
 def _drop_duplicates(
-    keep: np.ndarray, elements: pd.Series, numbers: pd.Series, *, file: str,
-    rows: Callable[[int], int], row_label: str, rejected: list[Problem],
+    keep: np.ndarray,
+    elements: pd.Series,
+    numbers: pd.Series,
+    *,
+    file: str,
+    rows: Callable[[int], int],
+    row_label: str,
+    rejected: list[Problem],
 ) -> tuple[np.ndarray, list[Problem]]:
     """Keep the first of rows sharing an OSM id; reject the others with that reason."""
     idx = np.flatnonzero(keep)
@@ -420,23 +503,45 @@ def _drop_duplicates(
     for pos in np.flatnonzero(later):
         key = ids.iloc[pos]
         shown = key.removeprefix("osm/")
-        rejected.append(Problem(file, f"the same OpenStreetMap id ({shown}) as {row_label} "
-                                f"{rows(first[key])}; only the first is kept", rows(idx[pos]),
-                                severity="rejected", row_label=row_label))
+        rejected.append(
+            Problem(
+                file,
+                f"the same OpenStreetMap id ({shown}) as {row_label} "
+                f"{rows(first[key])}; only the first is kept",
+                rows(idx[pos]),
+                severity="rejected",
+                row_label=row_label,
+            )
+        )
     keep = keep.copy()
     keep[idx[later]] = False
     count = int(later.sum())
-    return keep, [Problem(file, f"{count:,} {row_label}{'s' if count != 1 else ''} repeating an "
-                          "OpenStreetMap id left out", severity="warning")]
+    return keep, [
+        Problem(
+            file,
+            f"{count:,} {row_label}{'s' if count != 1 else ''} repeating an "
+            "OpenStreetMap id left out",
+            severity="warning",
+        )
+    ]
 
 
 # -- the register ---------------------------------------------------------------------
 
 
 def _canonical(
-    premises: pd.DataFrame, cols: dict[str, str], types: pd.Series, elements: pd.Series,
-    numbers: pd.Series, keep: np.ndarray, *, file: str, rows: Callable[[int], int],
-    located: Located, polygons: np.ndarray, points_are_nodes: bool,
+    premises: pd.DataFrame,
+    cols: dict[str, str],
+    types: pd.Series,
+    elements: pd.Series,
+    numbers: pd.Series,
+    keep: np.ndarray,
+    *,
+    file: str,
+    rows: Callable[[int], int],
+    located: Located,
+    polygons: np.ndarray,
+    points_are_nodes: bool,
 ) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """The canonical premises frame of the kept rows, and warnings about their values."""
     idx = np.flatnonzero(keep)
@@ -446,20 +551,22 @@ def _canonical(
     number = numbers.iloc[idx].reset_index(drop=True)
     known = element != "osm"
     postcode, notes = _postcodes(tags, cols.get("postcode"), file=file)
-    frame = pd.DataFrame({
-        "premises_id": "osm:" + element + "/" + number,
-        "name": _names(tags, cols.get("name"), kind, element, number),
-        "type": kind,
-        "religion": nice_labels(_text(tags, cols.get("religion"))),
-        "address": _address(tags, cols),
-        "postcode": postcode,
-        "step_free": step_free(_text(tags, cols.get("wheelchair"))),
-        "source": SOURCE,
-        "source_id": number.where(~known, element + "/" + number),
-        "source_file": file,
-        "source_row": pd.array([rows(p) for p in idx], dtype="Int64"),
-        "location_source": _location_source(element, polygons[idx], points_are_nodes),
-    })
+    frame = pd.DataFrame(
+        {
+            "premises_id": "osm:" + element + "/" + number,
+            "name": _names(tags, cols.get("name"), kind, element, number),
+            "type": kind,
+            "religion": nice_labels(_text(tags, cols.get("religion"))),
+            "address": _address(tags, cols),
+            "postcode": postcode,
+            "step_free": step_free(_text(tags, cols.get("wheelchair"))),
+            "source": SOURCE,
+            "source_id": number.where(~known, element + "/" + number),
+            "source_file": file,
+            "source_row": pd.array([rows(p) for p in idx], dtype="Int64"),
+            "location_source": _location_source(element, polygons[idx], points_are_nodes),
+        }
+    )
     geometry = located.geometry.iloc[idx].array
     return registers.conform(frame, REGISTER, geometry), notes
 
@@ -483,23 +590,31 @@ def _nice_label(value: str) -> str:
     parts = []
     for part in value.replace("_", " ").split(";"):
         words = part.split()
-        parts.append(" ".join(
-            w.lower() if i and w.lower() in _SMALL_WORDS else w[:1].upper() + w[1:]
-            for i, w in enumerate(words)))
+        parts.append(
+            " ".join(
+                w.lower() if i and w.lower() in _SMALL_WORDS else w[:1].upper() + w[1:]
+                for i, w in enumerate(words)
+            )
+        )
     return "; ".join(p for p in parts if p)
 
 
 def _address(tags: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
-    """"house name, number street, place, city" from the addr:* tags; <NA> when none."""
-    street = (_text(tags, cols.get("housenumber")) + " " + _text(tags, cols.get("street")))
-    parts = [_text(tags, cols.get("housename")), street.str.strip(),
-             _text(tags, cols.get("place")), _text(tags, cols.get("city"))]
+    """ "house name, number street, place, city" from the addr:* tags; <NA> when none."""
+    street = _text(tags, cols.get("housenumber")) + " " + _text(tags, cols.get("street"))
+    parts = [
+        _text(tags, cols.get("housename")),
+        street.str.strip(),
+        _text(tags, cols.get("place")),
+        _text(tags, cols.get("city")),
+    ]
     joined = [", ".join(p for p in row if p) for row in zip(*parts, strict=True)]
     return pd.Series(joined, index=tags.index, dtype=object).replace("", pd.NA)
 
 
-def _postcodes(tags: pd.DataFrame, column: str | None, *, file: str
-               ) -> tuple[pd.Series, list[Problem]]:
+def _postcodes(
+    tags: pd.DataFrame, column: str | None, *, file: str
+) -> tuple[pd.Series, list[Problem]]:
     """addr:postcode normalised ("SW1A 1AA"); values that are not postcodes left blank."""
     text = _text(tags, column)
     norm = normalise_postcode(text)
@@ -509,8 +624,14 @@ def _postcodes(tags: pd.DataFrame, column: str | None, *, file: str
         count = int(bad.sum())
         examples = ", ".join(repr(v) for v in text[bad].unique()[:3])
         verb = "values are" if count != 1 else "value is"
-        notes.append(Problem(file, f"{count:,} addr:postcode {verb} not a UK postcode "
-                             f"(e.g. {examples}) and left blank", severity="warning"))
+        notes.append(
+            Problem(
+                file,
+                f"{count:,} addr:postcode {verb} not a UK postcode "
+                f"(e.g. {examples}) and left blank",
+                severity="warning",
+            )
+        )
     return norm.astype(object).where(norm.notna(), pd.NA), notes
 
 
@@ -519,8 +640,7 @@ def step_free(wheelchair: pd.Series) -> pd.Series:
     return pd.array(wheelchair.str.lower().map(_WHEELCHAIR), dtype="boolean")
 
 
-def _location_source(element: pd.Series, polygon: np.ndarray, points_are_nodes: bool
-                     ) -> pd.Series:
+def _location_source(element: pd.Series, polygon: np.ndarray, points_are_nodes: bool) -> pd.Series:
     """How each premises was placed, e.g. "representative point of an OpenStreetMap way"."""
     point = "OpenStreetMap node" if points_are_nodes else "OpenStreetMap point"
     out = pd.Series(point, index=element.index, dtype=object)

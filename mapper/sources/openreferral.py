@@ -1,0 +1,966 @@
+"""Open Referral UK (ORUK v1) tabular data packages: services as VCS groups, both ways.
+
+A package is a folder (or a zip of one) of CSV tables, usually with a ``datapackage.json``.
+Each table is recognised from its header, never its file name, so a package whose files
+were renamed is still read; when two files look like the same table, the one with the
+standard name wins and the other is reported.
+
+Import (:func:`detect_package`, :func:`read`): one group per service at a location, placed
+at the location's latitude/longitude or, failing those, the postcode centroid of its
+physical address. Inactive and defunct services, and services with no location, are
+listed in ``Imported.rejected`` with the reason.
+
+Export (:func:`write_package`): the ``groups`` register as an ORUK v1 package, one
+organisation, service and location per group, our categories as the taxonomy vocabulary
+``mapper``. Personal data (``registers.PERSONAL_COLUMNS``) is written only when asked for.
+A package written here says so in its ``datapackage.json`` (key ``x-mapper``), and reading
+it back gives each group its original ``group_id``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import CRS
+
+from mapper import geo, registers
+from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.sources.base import Context, Detection, Imported
+from mapper.sources.files import decode, table_row
+from mapper.sources.points import Located, locate, settle
+from mapper.sources.postcodes import normalise_postcode
+
+SOURCE = "Open Referral UK"
+CATEGORY_SOURCE = "openreferral"
+VOCABULARY = "mapper"
+MARKER = "x-mapper"
+NO_LICENCE = "not stated in the package: check the publisher's terms before sharing"
+ATTRIBUTION = "Contains data published in the Open Referral UK standard by the package's publisher."
+HEAD_BYTES = 16 * 1024
+
+#: ORUK v1 tables read or written, with their exact columns (docs/DATA-FORMATS.md, 4)
+FIELDS: dict[str, list[str]] = {
+    "organization": [
+        "id", "name", "alternate_name", "description", "email", "url", "tax_status", "tax_id",
+        "year_incorporated", "legal_status", "logo", "uri", "assured_date",
+    ],
+    "service": [
+        "id", "organization_id", "program_id", "name", "alternate_name", "description", "url",
+        "email", "status", "interpretation_services", "application_process", "wait_time",
+        "fees", "accreditations", "licenses", "taxonomy_ids", "deliverable_type",
+        "assured_date", "attending_type", "attending_access",
+    ],
+    "location": [
+        "id", "organization_id", "name", "alternate_name", "description", "transportation",
+        "latitude", "longitude",
+    ],
+    "service_at_location": ["id", "service_id", "location_id", "description"],
+    "physical_address": [
+        "id", "location_id", "attention", "address_1", "address_2", "address_3", "address_4",
+        "city", "region", "state_province", "postal_code", "country", "uprn",
+    ],
+    "phone": [
+        "id", "location_id", "service_id", "organization_id", "contact_id",
+        "service_at_location_id", "number", "extension", "type", "language", "description",
+        "department",
+    ],
+    "contact": [
+        "id", "organization_id", "service_id", "service_at_location_id", "name", "title",
+        "department", "email", "personal_data", "sensitive_data",
+    ],
+    "regular_schedule": [
+        "id", "service_id", "location_id", "service_at_location_id", "weekday", "opens_at",
+        "closes_at", "valid_from", "valid_to", "dtstart", "freq", "interval", "byday",
+        "bymonthday", "description",
+    ],
+    "language": ["id", "service_id", "location_id", "language"],
+    "service_taxonomy": ["id", "service_id", "eligibility_id", "taxonomy_id", "taxonomy_detail"],
+    "taxonomy": ["id", "name", "parent_id", "parent_name", "vocabulary"],
+}
+FILE_NAMES = {
+    "organization": "organizations.csv",
+    "service": "services.csv",
+    "location": "locations.csv",
+    "service_at_location": "services_at_location.csv",
+    "physical_address": "physical_addresses.csv",
+    "phone": "phones.csv",
+    "contact": "contacts.csv",
+    "regular_schedule": "regular_schedules.csv",
+    "language": "languages.csv",
+    "service_taxonomy": "service_taxonomies.csv",
+    "taxonomy": "taxonomies.csv",
+}
+CORE = ("organization", "service", "location")
+#: Frictionless field types other than string
+FIELD_TYPES = {
+    "latitude": "number",
+    "longitude": "number",
+    "weekday": "integer",
+    "assured_date": "date",
+    "valid_from": "date",
+    "valid_to": "date",
+    "opens_at": "time",
+    "closes_at": "time",
+}
+FOREIGN_KEYS = {
+    "service": [("organization_id", "organization")],
+    "location": [("organization_id", "organization")],
+    "service_at_location": [("service_id", "service"), ("location_id", "location")],
+    "physical_address": [("location_id", "location")],
+    "phone": [("service_id", "service"), ("location_id", "location")],
+    "contact": [("service_id", "service")],
+    "regular_schedule": [("service_id", "service"), ("service_at_location_id",
+                                                     "service_at_location")],
+    "language": [("service_id", "service")],
+    "service_taxonomy": [("service_id", "service"), ("taxonomy_id", "taxonomy")],
+}
+INACTIVE = ("inactive", "defunct")
+LOCATION_SOURCES = {
+    "coordinates": "ORUK location latitude/longitude",
+    "postcode centroid": "postcode centroid of the ORUK location's physical address",
+}
+#: namespace of the stable UUIDs given to the organisations, locations ... of an export
+ID_NAMESPACE = uuid.UUID("0b7b6a2e-54c5-4d33-9a4c-5f0c3c1f6e21")
+
+# -- opening hours -------------------------------------------------------------------
+
+DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_DAY_NAMES = {
+    name: i
+    for i, day in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
+                             "saturday", "sunday"))
+    for name in (day, day[:3], day[:2])
+}
+_TIME = re.compile(r"^(\d{1,2}):(\d{2})")
+_DAYS_PART = r"[A-Z][a-z](?:-[A-Z][a-z])?"
+_TIMES_PART = r"\d{2}:\d{2}-\d{2}:\d{2}"
+_RULE = re.compile(
+    rf"^(?P<days>{_DAYS_PART}(?:,{_DAYS_PART})*)\s+(?P<times>{_TIMES_PART}(?:,{_TIMES_PART})*)$"
+)
+
+Hours = list[tuple[int, str, str]]  # (day 0 = Monday, opens "HH:MM", closes "HH:MM")
+
+
+def render_hours(hours: Hours) -> str | None:
+    """Opening hours in the OpenStreetMap style the registers use.
+
+    Days with the same times are written together, runs of three or more as a range:
+    ``[(0, "09:00", "17:00"), ...(4, ...)]`` -> ``"Mo-Fr 09:00-17:00"``; different times
+    on different days -> ``"Mo 09:00-17:00; Tu 10:00-12:00"``. None when there are none.
+    """
+    by_day: dict[int, list[tuple[str, str]]] = {}
+    for day, opens, closes in hours:
+        slots = by_day.setdefault(day, [])
+        if (opens, closes) not in slots:
+            slots.append((opens, closes))
+    groups: dict[tuple, list[int]] = {}
+    for day in sorted(by_day):
+        groups.setdefault(tuple(sorted(by_day[day])), []).append(day)
+    rules = []
+    for slots, days in sorted(groups.items(), key=lambda item: item[1][0]):
+        times = ",".join(f"{o}-{c}" for o, c in slots)
+        rules.append(f"{_day_list(days)} {times}")
+    return "; ".join(rules) or None
+
+
+def _day_list(days: list[int]) -> str:
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    parts = []
+    for run in runs:
+        if len(run) >= 3:
+            parts.append(f"{DAYS[run[0]]}-{DAYS[run[-1]]}")
+        else:
+            parts.extend(DAYS[d] for d in run)
+    return ",".join(parts)
+
+
+def parse_hours(text: str | None) -> Hours | None:
+    """The inverse of :func:`render_hours`; None for anything it does not write.
+
+    Reads rules such as ``"Mo-Fr 09:00-17:00; Sa 10:00-12:00,13:00-16:00"``; other
+    OpenStreetMap forms (``24/7``, ``PH off``, month ranges) give None.
+    """
+    if text is None or not str(text).strip():
+        return None
+    hours: Hours = []
+    for rule in str(text).split(";"):
+        match = _RULE.match(rule.strip())
+        if match is None:
+            return None
+        days: list[int] = []
+        for part in match["days"].split(","):
+            ends = part.split("-")
+            if any(e not in DAYS for e in ends):
+                return None
+            first, last = DAYS.index(ends[0]), DAYS.index(ends[-1])
+            days.extend((first + k) % 7 for k in range((last - first) % 7 + 1))
+        for span in match["times"].split(","):
+            opens, closes = span.split("-")
+            hours.extend((d, opens, closes) for d in days)
+    return hours
+
+
+def _clock(text: str) -> str | None:
+    """'09:00', '9:00', '09:00:00', '09:00Z', '09:00+01:00' -> '09:00'."""
+    match = _TIME.match(str(text).strip())
+    if match is None or int(match[1]) > 24 or int(match[2]) > 59:
+        return None
+    return f"{int(match[1]):02d}:{match[2]}"
+
+
+def _schedule_days(byday: str, weekday: str) -> list[int] | None:
+    """Days of a regular_schedule row: ``byday`` (MO,TU ...) wins over ``weekday``.
+
+    ``weekday`` may be a day name or a number: 1-6 are Monday-Saturday in both the ISO
+    (1-7) and the Sunday-first (0-6) conventions, and 0 and 7 are both Sunday.
+    """
+    if byday.strip():
+        tokens = [t.strip().upper() for t in byday.split(",")]
+        if any(t not in BYDAY for t in tokens):
+            return None  # monthly rules such as 2MO or -1FR are not weekly opening hours
+        return [BYDAY.index(t) for t in tokens]
+    value = weekday.strip().lower()
+    if value.isdigit() and 0 <= int(value) <= 7:
+        return [(int(value) - 1) % 7]
+    return [_DAY_NAMES[value]] if value in _DAY_NAMES else None
+
+
+# -- finding the tables --------------------------------------------------------------
+
+
+def table_of(columns) -> str | None:
+    """Which ORUK table a CSV header belongs to, from its columns; None if none."""
+    c = {str(x).strip().lower() for x in columns}
+    if "id" not in c:
+        return None
+    if {"opens_at", "closes_at"} <= c:
+        if c & {"weekday", "byday"} and not c & {"start_date", "closed"}:
+            return "regular_schedule"
+        return None  # holiday_schedule
+    rules: list[tuple[str, bool]] = [
+        ("phone", "number" in c and bool(c & {"service_id", "location_id", "organization_id"})),
+        ("service_taxonomy", {"service_id", "taxonomy_id"} <= c),
+        ("taxonomy", "name" in c and bool(c & {"vocabulary", "parent_id", "parent_name"})
+         and "service_id" not in c),
+        ("language", "language" in c and bool(c & {"service_id", "location_id"})),
+        ("physical_address", "location_id" in c and bool(c & {"postal_code", "address_1"})),
+        ("location", {"latitude", "longitude"} <= c and "location_id" not in c),
+        ("contact", "name" in c and bool(c & {"title", "department", "personal_data"})
+         and bool(c & {"service_id", "organization_id", "service_at_location_id"})),
+        ("service_at_location", {"service_id", "location_id"} <= c),
+        ("service", {"organization_id", "name"} <= c and bool(
+            c & {"status", "url", "email", "taxonomy_ids", "assured_date", "fees",
+                 "application_process", "attending_type", "deliverable_type"})),
+        ("organization", "name" in c and "organization_id" not in c and bool(
+            c & {"tax_status", "tax_id", "year_incorporated", "legal_status", "logo", "url",
+                 "email", "uri"})),
+    ]
+    return next((name for name, hit in rules if hit), None)
+
+
+@dataclass
+class _Package:
+    """A folder or a zip of CSV tables."""
+
+    path: Path
+    members: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, path: Path) -> _Package:
+        if path.is_dir():
+            names = sorted(p.name for p in path.iterdir() if p.is_file())
+        elif path.suffix.lower() == ".zip" and path.is_file():
+            try:
+                with zipfile.ZipFile(path) as archive:
+                    names = sorted(
+                        m for m in archive.namelist()
+                        if not m.startswith("__MACOSX") and not m.endswith("/")
+                    )
+            except zipfile.BadZipFile:
+                raise MapperError(
+                    f"{path.name}: not a valid zip archive (truncated or damaged?)"
+                ) from None
+        else:
+            raise MapperError(f"{path.name}: neither a folder nor a .zip")
+        return cls(path, names)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def read(self, member: str, limit: int | None = None) -> bytes:
+        if self.path.is_dir():
+            with open(self.path / member, "rb") as handle:
+                return handle.read(limit) if limit else handle.read()
+        with zipfile.ZipFile(self.path) as archive, archive.open(member) as handle:
+            return handle.read(limit) if limit else handle.read()
+
+    def csvs(self) -> list[str]:
+        return [m for m in self.members if m.lower().endswith(".csv")]
+
+    def datapackage(self) -> dict | None:
+        found = [m for m in self.members if Path(m).name.lower() == "datapackage.json"]
+        if not found:
+            return None
+        try:
+            data = json.loads(decode(self.read(min(found, key=len)), file="datapackage.json")[0])
+        except (json.JSONDecodeError, MapperError):
+            return None
+        return data if isinstance(data, dict) else None
+
+
+def _header(data: bytes) -> list[str]:
+    text = data.decode("utf-8-sig", errors="replace")
+    try:
+        return next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    except csv.Error:
+        return []
+
+
+def _tables(package: _Package) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """Table -> member, and the (member, table) pairs left out as duplicates."""
+    seen: dict[str, list[str]] = {}
+    for member in package.csvs():
+        table = table_of(_header(package.read(member, HEAD_BYTES)))
+        if table is not None:
+            seen.setdefault(table, []).append(member)
+    chosen: dict[str, str] = {}
+    ignored: list[tuple[str, str]] = []
+    for table, members in seen.items():
+        standard = [m for m in members if Path(m).name.lower() == FILE_NAMES[table]]
+        best = min(standard or members, key=lambda m: (m.count("/"), m))
+        chosen[table] = best
+        ignored.extend((m, table) for m in members if m != best)
+    return chosen, ignored
+
+
+def detect_package(path: Path) -> Detection | None:
+    """An ORUK v1 tabular package in a folder or a zip, recognised from table headers.
+
+    Detected when organisation, service and location tables are all present. The
+    Detection's ``extra["tables"]`` maps each table found to its member (file name in the
+    folder, or path in the zip): ``extra["members"]`` lists them, so a caller walking a
+    folder can leave those files out of its own detection.
+    """
+    try:
+        package = _Package.open(path)
+        tables, ignored = _tables(package)
+    except (MapperError, OSError):
+        return None
+    if not set(CORE) <= tables.keys():
+        return None
+    meta = package.datapackage() or {}
+    created = str(meta.get("created") or "")[:10]
+    licences = meta.get("licenses") or [meta.get("license")]
+    licence = "; ".join(
+        str(lic.get("title") or lic.get("name") or lic.get("path"))
+        for lic in licences if isinstance(lic, dict)
+    )
+    mapper_made = isinstance(meta.get(MARKER), dict)
+    return Detection(
+        kind="groups",
+        vintage=created or "unknown",
+        detail="Open Referral UK v1 data package"
+        + (" (written by mapper)" if mapper_made else ""),
+        rows=None,
+        reader=read,
+        extra={
+            "tables": tables,
+            "ignored": ignored,
+            "members": sorted(set(tables.values()) | {m for m, _ in ignored}),
+            "mapper_made": mapper_made,
+            "licence": licence or None,
+        },
+        path=path,
+    )
+
+
+# -- reading -------------------------------------------------------------------------
+
+
+def _load(package: _Package, member: str | None, table: str) -> pd.DataFrame:
+    """A table as stripped strings with every ORUK column (absent ones blank)."""
+    if member is None:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in FIELDS[table]})
+    name = Path(member).name
+    text, _ = decode(package.read(member), file=name)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise MapperError(f"{package.name}: {name} is not a readable CSV table ({exc})") from None
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    for col in FIELDS[table]:
+        if col not in frame.columns:
+            frame[col] = ""
+    return frame.apply(lambda s: s.astype("string").fillna("").str.strip().astype("object"))
+
+
+def _unique_ids(frame: pd.DataFrame, *, file: str) -> list[Problem]:
+    problems = []
+    ids = frame["id"]
+    for pos in np.flatnonzero((ids == "").to_numpy()):
+        problems.append(Problem(file, "missing id; every row needs one", table_row(pos), "id"))
+    dup = ids.duplicated(keep="first") & (ids != "")
+    first = {v: i for i, v in reversed(list(enumerate(ids)))}
+    for pos in np.flatnonzero(dup.to_numpy()):
+        problems.append(
+            Problem(file, f"duplicate id (also at row {table_row(first[ids.iloc[pos]])})",
+                    table_row(pos), "id", ids.iloc[pos])
+        )
+    return problems
+
+
+def _first_by(frame: pd.DataFrame, key: str, value: str) -> dict[str, str]:
+    """First non-blank `value` per non-blank `key`, in file order."""
+    use = frame[(frame[key] != "") & (frame[value] != "")]
+    return dict(use.drop_duplicates(key)[[key, value]].itertuples(index=False, name=None))
+
+
+@dataclass
+class _Pair:
+    """One service at one location (or a service with no location)."""
+
+    service: int  # position in services, -1 when the service_id is unknown
+    location: int  # position in locations, -1 when none or unknown
+    sal: int  # position in services_at_location, -1 when none
+    service_id: str
+    location_id: str
+    sal_id: str
+
+
+def _pairs(services, locations, sal) -> list[_Pair]:
+    svc = {v: i for i, v in reversed(list(enumerate(services["id"])))}
+    loc = {v: i for i, v in reversed(list(enumerate(locations["id"])))}
+    pairs = [
+        _Pair(svc.get(s, -1), loc.get(lid, -1), k, s, lid, i)
+        for k, (i, s, lid) in enumerate(sal[["id", "service_id", "location_id"]].itertuples(
+            index=False, name=None))
+    ]
+    linked = set(sal["service_id"])
+    pairs += [
+        _Pair(i, -1, -1, s, "", "") for i, s in enumerate(services["id"]) if s not in linked
+    ]
+    big = len(services)
+    return sorted(pairs, key=lambda p: (p.service if p.service >= 0 else big, p.sal < 0))
+
+
+@dataclass
+class _Tables:
+    frames: dict[str, pd.DataFrame]
+    names: dict[str, str]  # table -> file name for messages
+
+    def __getitem__(self, table: str) -> pd.DataFrame:
+        return self.frames[table]
+
+
+def _judge(pair: _Pair, t: _Tables, seen: set, postcodes: dict[str, str]):
+    """('error' | 'rejected' | '', Problem | None) for one pair."""
+    services, locations = t["service"], t["location"]
+    sal_file, svc_file = t.names["service_at_location"], t.names["service"]
+    if pair.service < 0:
+        return "error", Problem(sal_file, f"service_id is not in {svc_file}",
+                                table_row(pair.sal), "service_id", pair.service_id)
+    row = services.iloc[pair.service]
+    status = row["status"].lower()
+    if status in INACTIVE:
+        return "rejected", Problem(svc_file, f"service status {row['status']!r}; inactive and "
+                                   "defunct services are not imported", table_row(pair.service),
+                                   "status", severity="rejected")
+    if pair.sal >= 0 and pair.location < 0:
+        return "error", Problem(sal_file, f"location_id is not in {t.names['location']}",
+                                table_row(pair.sal), "location_id", pair.location_id)
+    if pair.sal < 0:
+        return "rejected", Problem(svc_file, f"no location: service {pair.service_id!r} is not "
+                                   f"in {sal_file}", table_row(pair.service), severity="rejected")
+    if (pair.service_id, pair.location_id) in seen:
+        return "error", Problem(sal_file, f"service {pair.service_id!r} at location "
+                                f"{pair.location_id!r} is listed twice", table_row(pair.sal))
+    seen.add((pair.service_id, pair.location_id))
+    if row["name"] == "" and _org_name(t, row) == "":
+        return "error", Problem(svc_file, "no name: the service and its organisation are both "
+                                "unnamed", table_row(pair.service), "name")
+    place = locations.iloc[pair.location]
+    if not (place["latitude"] or place["longitude"] or postcodes.get(pair.location_id)):
+        return "rejected", Problem(
+            t.names["location"], f"no location: location {pair.location_id!r} has no "
+            "coordinates and no postal code (an online or telephone service?)",
+            table_row(pair.location), severity="rejected")
+    return "", None
+
+
+def _org_name(t: _Tables, service_row) -> str:
+    orgs = t["organization"]
+    hit = orgs[orgs["id"] == service_row["organization_id"]]
+    return hit["name"].iloc[0] if len(hit) else ""
+
+
+def _place(pairs: list[_Pair], t: _Tables, addresses: pd.DataFrame, context: Context) -> Located:
+    """Locate candidate pairs; problems point at locations.csv or physical_addresses.csv."""
+    locations = t["location"]
+    first_address = {v: i for i, v in reversed(list(enumerate(addresses["location_id"])))}
+    table = pd.DataFrame(
+        {
+            "latitude": [locations["latitude"].iloc[p.location] for p in pairs],
+            "longitude": [locations["longitude"].iloc[p.location] for p in pairs],
+            "postal_code": [
+                addresses["postal_code"].iloc[first_address[p.location_id]]
+                if p.location_id in first_address else "" for p in pairs
+            ],
+        },
+        dtype="object",
+    )
+    located = locate(table, file=t.names["location"], context=context, lat="latitude",
+                     lon="longitude", postcode="postal_code", rows=lambda pos: pos)
+    problems = []
+    for p in located.problems:
+        pair = pairs[p.row]
+        where = f" (service {pair.service_id!r} at location {pair.location_id!r})"
+        if p.column == "postal_code":
+            file, row = t.names["physical_address"], table_row(first_address[pair.location_id])
+        else:
+            file, row = t.names["location"], table_row(pair.location)
+        problems.append(Problem(file, p.message + where, row, p.column, p.value))
+    located.problems = problems
+    return located
+
+
+def read(path: Path, detection: Detection, context: Context) -> Imported:
+    """One group per service at a location, as the ``groups`` register."""
+    package = _Package.open(path)
+    members = detection.extra.get("tables") or _tables(package)[0]
+    t = _Tables(
+        {table: _load(package, members.get(table), table) for table in FIELDS},
+        {table: Path(members[table]).name if table in members else FILE_NAMES[table]
+         for table in FIELDS},
+    )
+    structural = []
+    for table in ("organization", "service", "location"):
+        structural += _unique_ids(t[table], file=t.names[table])
+    if structural:
+        raise DataValidationError(structural)
+    addresses = t["physical_address"]
+    postcodes = _first_by(addresses, "location_id", "postal_code")
+    pairs = _pairs(t["service"], t["location"], t["service_at_location"])
+    rejected: list[Problem] = []
+    kinds = {"error": [], "rejected": [], "": []}
+    errors: dict[int, Problem] = {}
+    seen: set = set()
+    for k, pair in enumerate(pairs):
+        verdict, problem = _judge(pair, t, seen, postcodes)
+        kinds[verdict].append(k)
+        if verdict == "rejected":
+            rejected.append(problem)
+        elif verdict == "error":
+            errors[k] = problem
+    candidates = kinds[""]
+    located = _place([pairs[k] for k in candidates], t, addresses, context)
+    considered = np.array(sorted(candidates + kinds["error"]), dtype=int)
+    combined = _combine(considered, np.array(candidates, dtype=int), located, errors)
+    if combined.problems and not context.skip_invalid:
+        n = len(combined.problems)
+        raise DataValidationError(
+            combined.problems,
+            summary=f"{n} invalid row{'s' if n > 1 else ''} in the Open Referral package "
+            f"{package.name}; nothing was imported (use --skip-invalid to import the valid "
+            "services and list the others)",
+        )
+    service_rows = [pairs[k].service for k in considered]
+    keep, notes = settle(combined, file=t.names["service"], context=context, rejected=rejected,
+                         rows=lambda pos: table_row(service_rows[pos]))
+    accepted = [pairs[k] for k in considered[keep]]
+    frame, more = _groups(accepted, t, combined, keep, detection, package.name)
+    notes = _notes(t, rejected, detection, package.name) + notes + more
+    verified = frame["last_verified"].dropna()
+    return Imported(
+        kind="groups",
+        frame=frame,
+        vintage=detection.vintage if detection.vintage != "unknown" or not len(verified)
+        else str(verified.max()),
+        detail=detection.detail,
+        rows_read=len(pairs),
+        licence=detection.extra.get("licence") or NO_LICENCE,
+        attribution=ATTRIBUTION,
+        warnings=notes,
+        rejected=rejected,
+    )
+
+
+def _combine(considered, candidates, located: Located, errors: dict[int, Problem]) -> Located:
+    """One Located over the candidates (placed by `located`) and the invalid pairs."""
+    index = pd.RangeIndex(len(considered))
+    geometry = gpd.GeoSeries([None] * len(considered), index=index, crs=geo.CRS_ANALYSIS)
+    how = pd.Series("", index=index, dtype="object")
+    where = np.searchsorted(considered, candidates)
+    if len(candidates):
+        geometry.iloc[where] = located.geometry.to_numpy()
+        how.iloc[where] = located.how.to_numpy()
+    problems = [*errors.values(), *located.problems]
+    return Located(geometry, how, problems, located.unmatched_postcodes)
+
+
+def _notes(t: _Tables, rejected: list[Problem], detection: Detection, name: str) -> list[Problem]:
+    notes = [
+        Problem(name, f"{Path(member).name} also looks like the {table} table and was not "
+                f"read ({t.names[table]} was)", severity="warning")
+        for member, table in detection.extra.get("ignored", [])
+    ]
+    counts: dict[str, int] = {}
+    for p in rejected:
+        if p.message.startswith("service status"):
+            counts["inactive or defunct services"] = counts.get("inactive or defunct services",
+                                                                0) + 1
+        elif p.message.startswith("no location"):
+            counts["services with no location"] = counts.get("services with no location", 0) + 1
+    notes += [
+        Problem(name, f"{n:,} {what} left out (one per service at a location)",
+                severity="warning")
+        for what, n in counts.items()
+    ]
+    return notes
+
+
+def _groups(accepted: list[_Pair], t: _Tables, combined: Located, keep, detection, name):
+    """The accepted pairs as rows of the groups register; and warnings."""
+    services, orgs = t["service"], t["organization"]
+    org_at = {v: i for i, v in reversed(list(enumerate(orgs["id"])))}
+    per_service = t["service_at_location"]["service_id"].value_counts()
+    mapper_made = bool(detection.extra.get("mapper_made"))
+    hours, schedule_notes = _hours(t["regular_schedule"], t.names["regular_schedule"], name)
+    lookups = _lookups(t)
+    categories = _categories(t)
+    records = []
+    for pair in accepted:
+        svc = services.iloc[pair.service]
+        org = orgs.iloc[org_at[svc["organization_id"]]] if svc["organization_id"] in org_at \
+            else pd.Series("", index=FIELDS["organization"])
+        several = int(per_service.get(pair.service_id, 0)) > 1
+        base = pair.service_id if mapper_made else f"oruk:{pair.service_id}"
+        address = lookups["address"].get(pair.location_id, {})
+        records.append({
+            "group_id": f"{base}:{pair.location_id}" if several else base,
+            "name": svc["name"] or org["name"],
+            "category": categories.get(pair.service_id, categories[""]),
+            "description": svc["description"] or org["description"] or None,
+            "website": svc["url"] or org["url"] or None,
+            "email": svc["email"] or org["email"] or None,
+            "phone": _first(lookups["phone"], pair),
+            "contact_name": _first(lookups["contact"], pair, org_id=svc["organization_id"]),
+            "address": ", ".join(
+                v for v in (address.get(c, "") for c in ("address_1", "address_2", "address_3",
+                                                         "address_4", "city")) if v
+            ) or None,
+            "postcode": _postcode(address.get("postal_code", "")),
+            "opening_hours": _pick_hours(hours, pair),
+            "languages": _languages(t["language"], pair),
+            "last_verified": _date(svc["assured_date"]),
+            "source": SOURCE,
+            "source_id": pair.service_id,
+            "source_file": name,
+            "source_row": table_row(pair.service),
+        })
+    frame = pd.DataFrame.from_records(records, index=pd.RangeIndex(len(records)),
+                                      columns=list(records[0]) if records else ["group_id"])
+    frame["location_source"] = [LOCATION_SOURCES.get(h, h) for h in combined.how[keep]]
+    return registers.conform(frame, "groups", combined.geometry[keep].to_numpy()), schedule_notes
+
+
+def _first(lookup: dict[str, dict[str, str]], pair: _Pair, *, org_id: str = "") -> str | None:
+    """The first phone/contact of the service at the location, the service, the location
+    or (contacts only) the organisation."""
+    for key, value in (("service_at_location_id", pair.sal_id), ("service_id", pair.service_id),
+                       ("location_id", pair.location_id), ("organization_id", org_id)):
+        if value and value in lookup.get(key, {}):
+            return lookup[key][value]
+    return None
+
+
+def _lookups(t: _Tables) -> dict[str, dict]:
+    phones = t["phone"].copy()
+    ext = phones["extension"]
+    phones["full"] = phones["number"] + np.where(ext != "", " ext. " + ext, "")
+    phones.loc[phones["number"] == "", "full"] = ""
+    addresses = t["physical_address"].drop_duplicates("location_id")
+    return {
+        "phone": {k: _first_by(phones, k, "full")
+                  for k in ("service_at_location_id", "service_id", "location_id")},
+        "contact": {k: _first_by(t["contact"], k, "name")
+                    for k in ("service_at_location_id", "service_id", "organization_id")},
+        "address": {r["location_id"]: r for r in addresses.to_dict("records")},
+    }
+
+
+def _postcode(text: str) -> str | None:
+    if not text:
+        return None
+    norm = normalise_postcode(pd.Series([text])).iloc[0]
+    return text.upper() if pd.isna(norm) else str(norm)
+
+
+def _date(text: str) -> str | None:
+    match = re.match(r"(\d{4}-\d{2}-\d{2})", text or "")
+    return match[1] if match else (text or None)
+
+
+def _languages(languages: pd.DataFrame, pair: _Pair) -> str | None:
+    own = languages[(languages["service_id"] == pair.service_id)
+                    & languages["location_id"].isin(["", pair.location_id])]
+    if not len(own):
+        own = languages[(languages["service_id"] == "")
+                        & (languages["location_id"] == pair.location_id)]
+    names = [v for v in dict.fromkeys(own["language"]) if v]
+    return "; ".join(names) or None
+
+
+def _categories(t: _Tables) -> dict[str, str]:
+    """Service id -> category ('' -> the source default).
+
+    A taxonomy of our own vocabulary (``mapper``, as :func:`write_package` writes) gives
+    its category directly; otherwise the first taxonomy term that maps to a category other
+    than the default (mapping: ``mapper/mappings/categories.csv``), else the default.
+    """
+    terms = t["taxonomy"]
+    names = registers.map_categories(terms["name"], source=CATEGORY_SOURCE, field="taxonomy",
+                                     register="groups")
+    default = registers.map_categories(pd.Series([""]), source=CATEGORY_SOURCE,
+                                       field="taxonomy", register="groups").iloc[0]
+    own = (terms["vocabulary"].str.lower() == VOCABULARY) & terms["name"].isin(
+        registers.GROUP_CATEGORIES)
+    category = dict(zip(terms["id"], np.where(own, terms["name"], names), strict=True))
+    mine = set(terms["id"][own])
+    links: dict[str, list[str]] = {}
+    for sid, tid in t["service_taxonomy"][["service_id", "taxonomy_id"]].itertuples(
+            index=False, name=None):
+        links.setdefault(sid, []).append(tid)
+    for sid, ids in t["service"][["id", "taxonomy_ids"]].itertuples(index=False, name=None):
+        links.setdefault(sid, []).extend(i.strip() for i in ids.split(",") if i.strip())
+    result = {"": default}
+    for sid, ids in links.items():
+        chosen = [category[i] for i in ids if i in mine]
+        chosen += [category[i] for i in ids if i in category and category[i] not in ("", default)]
+        result[sid] = chosen[0] if chosen else default
+    return result
+
+
+def _hours(schedules: pd.DataFrame, file: str, name: str):
+    """Opening hours keyed by (kind, id); and a warning for rows that are not weekly."""
+    rows: dict[tuple[str, str], Hours] = {}
+    skipped = 0
+    for r in schedules.to_dict("records"):
+        days = _schedule_days(r["byday"], r["weekday"])
+        opens, closes = _clock(r["opens_at"]), _clock(r["closes_at"])
+        weekly = r["freq"].upper() in ("", "WEEKLY") and r["interval"] in ("", "1")
+        if days is None or opens is None or closes is None or not weekly:
+            skipped += 1
+            continue
+        if r["service_at_location_id"]:
+            key = ("sal", r["service_at_location_id"])
+        elif r["service_id"]:
+            key = ("service", r["service_id"], r["location_id"])
+        else:
+            key = ("location", r["location_id"])
+        rows.setdefault(key, []).extend((d, opens, closes) for d in days)
+    notes = []
+    if skipped:
+        notes.append(Problem(name, f"{skipped:,} rows of {file} are not weekly opening times "
+                             "(monthly, every other week, or no times) and were left out of "
+                             "opening_hours", severity="warning"))
+    return {k: render_hours(v) for k, v in rows.items()}, notes
+
+
+def _pick_hours(hours: dict, pair: _Pair) -> str | None:
+    for key in (("sal", pair.sal_id), ("service", pair.service_id, pair.location_id),
+                ("service", pair.service_id, ""), ("location", pair.location_id)):
+        if hours.get(key):
+            return hours[key]
+    return None
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+def _stable_id(kind: str, key: str) -> str:
+    return str(uuid.uuid5(ID_NAMESPACE, f"{kind}:{key}"))
+
+
+def _text(groups: pd.DataFrame, column: str) -> pd.Series:
+    if column not in groups.columns:
+        return pd.Series("", index=groups.index, dtype="object")
+    return groups[column].astype("string").fillna("").str.strip().astype("object")
+
+
+def _check_groups(groups) -> None:
+    if not isinstance(groups, gpd.GeoDataFrame):
+        raise TypeError(
+            f"groups must be a GeoDataFrame (the groups register); got {type(groups)!r}"
+        )
+    if groups.crs is None or CRS.from_user_input(groups.crs) != CRS.from_user_input(
+            geo.CRS_ANALYSIS):
+        raise MapperError(f"groups must be in {geo.CRS_ANALYSIS} (got {groups.crs})")
+    problems = []
+    for col in ("group_id", "name"):
+        if col not in groups.columns:
+            problems.append(Problem("groups", f"missing column {col!r}"))
+    if problems:
+        raise DataValidationError(problems)
+    ids, names = _text(groups, "group_id"), _text(groups, "name")
+    for pos in np.flatnonzero((ids == "").to_numpy()):
+        problems.append(Problem("groups", "missing group_id", pos + 1, "group_id",
+                                row_label="record"))
+    for pos in np.flatnonzero((ids.duplicated() & (ids != "")).to_numpy()):
+        problems.append(Problem("groups", "duplicate group_id", pos + 1, "group_id",
+                                ids.iloc[pos], row_label="record"))
+    for pos in np.flatnonzero((names == "").to_numpy()):
+        problems.append(Problem("groups", "missing name", pos + 1, "name", row_label="record"))
+    kinds = groups.geometry.geom_type
+    for pos in np.flatnonzero((kinds.notna() & (kinds != "Point")).to_numpy()):
+        problems.append(Problem("groups", f"a {kinds.iloc[pos]}; expected a Point", pos + 1,
+                                row_label="record"))
+    if problems:
+        raise DataValidationError(problems, summary=f"{len(problems)} problems in the groups; "
+                                  "no package was written")
+
+
+def write_package(groups: gpd.GeoDataFrame, directory: Path, *,
+                  include_personal_data: bool = False) -> Path:
+    """Write the groups register as an Open Referral UK v1 tabular data package.
+
+    Parameters
+    ----------
+    groups : the canonical ``groups`` register, EPSG:27700, one point per group
+    directory : the folder to write (created if need be; the package's files are replaced)
+    include_personal_data : also write contact names, phones, emails and websites
+        (``registers.PERSONAL_COLUMNS``); without it those tables are written empty
+
+    Returns the directory. Each group becomes one organisation, one service (its id is the
+    ``group_id``) and one location (latitude/longitude in WGS84, 6 decimals); its
+    category a taxonomy term of the vocabulary ``mapper``; opening hours in the form
+    :func:`parse_hours` reads become ``regular_schedules.csv`` rows (others are left out).
+    """
+    _check_groups(groups)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    g = groups.reset_index(drop=True)
+    tables = _export_tables(g, include_personal_data)
+    for table, rows in tables.items():
+        frame = pd.DataFrame.from_records(rows, columns=FIELDS[table]).fillna("")
+        frame.to_csv(directory / FILE_NAMES[table], index=False, encoding="utf-8",
+                     lineterminator="\n")
+    (directory / "datapackage.json").write_text(
+        json.dumps(_datapackage(g, list(tables), include_personal_data), indent=2,
+                   ensure_ascii=False) + "\n", encoding="utf-8")
+    return directory
+
+
+def _export_tables(g: gpd.GeoDataFrame, personal: bool) -> dict[str, list[dict]]:
+    ids = _text(g, "group_id")
+    col = {c: _text(g, c) for c in registers.REGISTER_COLUMNS["groups"] if c != "group_id"}
+    display = geo.to_display(g.geometry)
+    lon = [f"{p.x:.6f}" if p is not None and not p.is_empty else "" for p in display]
+    lat = [f"{p.y:.6f}" if p is not None and not p.is_empty else "" for p in display]
+    tables: dict[str, list[dict]] = {t: [] for t in FILE_NAMES}
+    used = [c for c in registers.GROUP_CATEGORIES if c in set(col["category"])]
+    used += sorted(set(col["category"]) - set(used) - {""})
+    term = {c: f"{VOCABULARY}:{c.replace(' ', '-')}" for c in used}
+    tables["taxonomy"] = [{"id": term[c], "name": c, "vocabulary": VOCABULARY} for c in used]
+    for i, gid in enumerate(ids):
+        org, loc = _stable_id("organization", gid), _stable_id("location", gid)
+        sal = _stable_id("service_at_location", gid)
+        name, description = col["name"][i], col["description"][i]
+        tables["organization"].append({
+            "id": org, "name": name, "description": description or name,
+            "url": col["website"][i] if personal else "",
+            "email": col["email"][i] if personal else "",
+        })
+        tables["service"].append({
+            "id": gid, "organization_id": org, "name": name, "description": description,
+            "url": col["website"][i] if personal else "",
+            "email": col["email"][i] if personal else "",
+            "status": "active", "assured_date": _date(col["last_verified"][i]) or "",
+        })
+        tables["location"].append({"id": loc, "organization_id": org, "name": name,
+                                   "latitude": lat[i], "longitude": lon[i]})
+        tables["service_at_location"].append({"id": sal, "service_id": gid, "location_id": loc})
+        tables["physical_address"].append({
+            "id": _stable_id("physical_address", gid), "location_id": loc,
+            "address_1": col["address"][i], "postal_code": col["postcode"][i], "country": "GB",
+        })
+        if personal and col["phone"][i]:
+            tables["phone"].append({"id": _stable_id("phone", gid), "service_id": gid,
+                                    "number": col["phone"][i]})
+        if personal and col["contact_name"][i]:
+            tables["contact"].append({"id": _stable_id("contact", gid), "organization_id": org,
+                                      "service_id": gid, "name": col["contact_name"][i]})
+        for k, language in enumerate(v.strip() for v in col["languages"][i].split(";")):
+            if language:
+                tables["language"].append({"id": _stable_id(f"language{k}", gid),
+                                           "service_id": gid, "language": language})
+        if col["category"][i]:
+            tables["service_taxonomy"].append({"id": _stable_id("service_taxonomy", gid),
+                                               "service_id": gid,
+                                               "taxonomy_id": term[col["category"][i]]})
+        for k, (day, opens, closes) in enumerate(parse_hours(col["opening_hours"][i]) or []):
+            tables["regular_schedule"].append({
+                "id": _stable_id(f"regular_schedule{k}", gid), "service_id": gid,
+                "location_id": loc, "service_at_location_id": sal, "weekday": day + 1,
+                "opens_at": opens, "closes_at": closes, "freq": "WEEKLY",
+                "byday": BYDAY[day],
+            })
+    return tables
+
+
+def _datapackage(g: gpd.GeoDataFrame, tables: list[str], personal: bool) -> dict:
+    sources = sorted(set(_text(g, "source")) - {""})
+    return {
+        "name": "mapper-groups",
+        "title": "VCS groups exported by the neighbourhood mapper (Open Referral UK v1)",
+        "profile": "tabular-data-package",
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "sources": [{"title": s} for s in sources],
+        MARKER: {
+            "register": "groups",
+            "group_id": "services.id is the mapper group_id",
+            "weekday": "1 = Monday ... 7 = Sunday (ISO 8601); byday says the same",
+            "personal_data": personal,
+        },
+        "resources": [_resource(t) for t in tables],
+    }
+
+
+def _resource(table: str) -> dict:
+    schema: dict = {
+        "fields": [{"name": f, "type": FIELD_TYPES.get(f, "string")} for f in FIELDS[table]],
+        "primaryKey": "id",
+    }
+    if table in FOREIGN_KEYS:
+        schema["foreignKeys"] = [
+            {"fields": f, "reference": {"resource": other, "fields": "id"}}
+            for f, other in FOREIGN_KEYS[table]
+        ]
+    return {
+        "name": table,
+        "path": FILE_NAMES[table],
+        "profile": "tabular-data-resource",
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "schema": schema,
+    }
+
