@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mapper.errors import MapperError
-from mapper.sources import boundaries, deprivation, lookups, pointfiles, population, postcodes
+from mapper.sources import (
+    boundaries,
+    deprivation,
+    lookups,
+    osm,
+    pointfiles,
+    population,
+    postcodes,
+)
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import SIDECAR_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIXES, Peek, peek
 
@@ -26,6 +34,7 @@ DETECTORS = [
     population.detect,
     boundaries.detect,
     # point registers: the known layouts and police.uk first, the generic reader last
+    osm.detect,
     pointfiles.detect,
 ]
 

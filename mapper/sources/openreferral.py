@@ -679,6 +679,8 @@ def _groups(accepted: list[_Pair], t: _Tables, combined: Located, keep, detectio
     frame = pd.DataFrame.from_records(records, index=pd.RangeIndex(len(records)),
                                       columns=list(records[0]) if records else ["group_id"])
     frame["location_source"] = [LOCATION_SOURCES.get(h, h) for h in combined.how[keep]]
+    text = frame.columns.drop("source_row", errors="ignore")
+    frame[text] = frame[text].astype("object").where(frame[text].notna(), None)
     return registers.conform(frame, "groups", combined.geometry[keep].to_numpy()), schedule_notes
 
 
@@ -860,7 +862,8 @@ def write_package(groups: gpd.GeoDataFrame, directory: Path, *,
     g = groups.reset_index(drop=True)
     tables = _export_tables(g, include_personal_data)
     for table, rows in tables.items():
-        frame = pd.DataFrame.from_records(rows, columns=FIELDS[table]).fillna("")
+        frame = pd.DataFrame.from_records(rows, columns=FIELDS[table]).astype("object")
+        frame = frame.where(frame.notna(), "")
         frame.to_csv(directory / FILE_NAMES[table], index=False, encoding="utf-8",
                      lineterminator="\n")
     (directory / "datapackage.json").write_text(

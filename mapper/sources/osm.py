@@ -228,7 +228,11 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         licence=LICENCE,
         attribution=ATTRIBUTION,
         warnings=[w for w in warnings if w is not None],
-        extra={"not_premises": int((~wanted).sum())},
+        extra={
+            "not_premises": int((~wanted).sum()),
+            # how the pipeline's "accepted + rejected = input" line names them
+            "left_out_reason": "of other types, not community premises",
+        },
         rejected=sorted(rejected, key=lambda p: p.row or 0),
     )
 
@@ -600,7 +604,7 @@ def _nice_label(value: str) -> str:
 
 
 def _address(tags: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
-    """ "house name, number street, place, city" from the addr:* tags; <NA> when none."""
+    """Address from the addr:* tags ("Hall, 12 High Street, London"); <NA> when none."""
     street = _text(tags, cols.get("housenumber")) + " " + _text(tags, cols.get("street"))
     parts = [
         _text(tags, cols.get("housename")),
@@ -637,7 +641,8 @@ def _postcodes(
 
 def step_free(wheelchair: pd.Series) -> pd.Series:
     """wheelchair=yes/designated -> True, no -> False, anything else (limited, blank) -> <NA>."""
-    return pd.array(wheelchair.str.lower().map(_WHEELCHAIR), dtype="boolean")
+    flags = wheelchair.astype("string").str.strip().str.lower().map(_WHEELCHAIR)
+    return pd.Series(flags, index=wheelchair.index, dtype="boolean")
 
 
 def _location_source(element: pd.Series, polygon: np.ndarray, points_are_nodes: bool) -> pd.Series:

@@ -81,7 +81,7 @@ def _generic_columns(columns: list[str]) -> dict[str, str]:
     for col in columns:
         by_norm.setdefault(_norm(col), col)
     mapping: dict[str, str] = {}
-    every = set().union(*registers.REGISTER_COLUMNS.values()) | {"lat", "lon", "easting",
+    every = set().union(*registers.REGISTER_COLUMNS.values()) | {"source", "lat", "lon", "easting",
                                                                   "northing", "latitude",
                                                                   "longitude"}
     for canonical in sorted(every):
@@ -162,6 +162,34 @@ def _dates(values: pd.Series, *, file: str, column: str, month: bool = False):
     return parsed.dt.strftime(fmt).astype("object").where(parsed.notna(), pd.NA), problems
 
 
+_TRUE = {"true", "yes", "y", "1", "t"}
+_FALSE = {"false", "no", "n", "0", "f"}
+
+
+def _typed(df: pd.DataFrame, register: str, *, file: str, column) -> list[Problem]:
+    """Whole numbers (capacity, severity) and yes/no (step_free): parsed, bad cells listed."""
+    problems: list[Problem] = []
+    for name, low, high in (("capacity", 0, None), ("severity", 1, 5)):
+        if name not in df:
+            continue
+        text = df[name].astype("string").str.strip().fillna("")
+        numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
+        bad = (text != "") & (numbers.isna() | (numbers % 1 != 0) | (numbers < low)
+                              | ((numbers > high) if high else False))
+        limits = f"from {low} to {high}" if high else f"of at least {low}"
+        problems += [Problem(file, f"expected a whole number {limits}", table_row(p),
+                             column(name), text.iloc[p]) for p in np.flatnonzero(bad)]
+        df[name] = numbers.where(~bad).astype("Int64")
+    if "step_free" in df:
+        text = df["step_free"].astype("string").str.strip().str.lower().fillna("")
+        bad = (text != "") & ~text.isin(_TRUE | _FALSE)
+        problems += [Problem(file, "expected yes or no", table_row(p), column("step_free"),
+                             text.iloc[p]) for p in np.flatnonzero(bad)]
+        df["step_free"] = text.map(lambda v: True if v in _TRUE else False if v in _FALSE
+                                   else pd.NA).astype("boolean")
+    return problems
+
+
 def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.astype("string").fillna("")
     email = text.str.extract(f"({_PERSONAL_TEXT.pattern})", expand=False)
@@ -212,7 +240,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     problems: list[Problem] = []
     notes: list[Problem] = []
     df = pd.DataFrame(index=table.index)
-    for canonical in registers.REGISTER_COLUMNS[register] + ["source_id"]:
+    for canonical in registers.REGISTER_COLUMNS[register] + ["source_id", "source"]:
         col = column(canonical)
         if col is not None:
             df[canonical] = table[col].astype("string").str.strip().replace("", pd.NA)
@@ -221,8 +249,11 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     source_name = layout["source"] if layout else path.stem
     if layout and column("source_detail"):
         df["source"] = (source_name + " (" + table[column("source_detail")].astype(str) + ")")
+    elif "source" in df:
+        df["source"] = df["source"].fillna(source_name)
     else:
         df["source"] = source_name
+    problems += _typed(df, register, file=file, column=column)
     if column("contact"):
         df["email"], df["phone"] = _split_contact(table[column("contact")])
     if "postcode" in df:
@@ -254,7 +285,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         k: v for k, v in mapping.items() if k in ("lat", "lon", "easting", "northing",
                                                   "postcode")}
     loc = {k: cols.get(_norm(v)) for k, v in loc.items() if cols.get(_norm(v))}
-    if geometry is not None and not loc:
+    if geometry is not None:  # a vector file's own geometry wins over its columns
         located = _from_geometry(geometry, file=file, notes=notes)
     else:
         located = locate(table, file=file, context=context, **loc)

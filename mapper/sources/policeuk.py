@@ -56,6 +56,9 @@ STREET_COLUMNS = {
     "context": "Context",
 }
 STREET_REQUIRED = ("month", "type", "lon", "lat")
+#: the columns read() looks at (coordinates are parsed by :func:`locate`)
+USED = {"crime_id", "month", "lon", "lat", "easting", "northing", "location", "lsoa_code",
+        "type", "outcome", "context", "street", "id", "persistent_id", "epoch"}
 #: at least one of these, so that any table with month, type and coordinates is not taken
 STREET_ANY = ("crime_id", "force", "reported_by", "lsoa_code")
 
@@ -114,7 +117,8 @@ def detect(peek: Peek) -> Detection | None:
     layout, cols = found
     tail = _tail(peek)
     sample = peek.head if tail.empty else pd.concat([peek.head, tail], ignore_index=True)
-    months, _ = _months(sample, layout, cols, file=peek.name)
+    month = cols["month" if layout == STREET else "epoch"]
+    months, _ = _months(_text(sample[month]), layout, file=peek.name, column=month)
     return Detection(
         kind="incidents",
         vintage=_month_range(months),
@@ -181,18 +185,17 @@ def _blank_to_na(values: pd.Series) -> pd.Series:
     return values.replace("", pd.NA)
 
 
-def _months(table: pd.DataFrame, layout: str, cols: dict[str, str], *, file: str
+def _months(text: pd.Series, layout: str, *, file: str, column: str
             ) -> tuple[pd.Series, list[Problem]]:
-    """'YYYY-MM' for every row (<NA> where unreadable) and one problem per unreadable row."""
+    """'YYYY-MM' for every row (<NA> where unreadable) and one problem per unreadable row.
+
+    `text` is the month column (street layout) or the ``Epoch`` column (Camden layout).
+    """
     if layout == STREET:
-        column = cols["month"]
-        text = _text(table[column])
         ok = text.str.fullmatch(MONTH_PATTERN).to_numpy(bool)
         months = text.where(ok, pd.NA)
         expected = "expected a month as YYYY-MM (e.g. 2024-05)"
     else:
-        column = cols["epoch"]
-        text = _text(table[column])
         given = text.where(text != "")
         parsed = pd.to_datetime(given, format=EPOCH_FORMAT, errors="coerce")
         retry = parsed.isna() & given.notna()
@@ -210,9 +213,8 @@ def _months(table: pd.DataFrame, layout: str, cols: dict[str, str], *, file: str
     return months, problems
 
 
-def _lsoa_problems(values: pd.Series, *, file: str, column: str) -> list[Problem]:
+def _lsoa_problems(text: pd.Series, *, file: str, column: str) -> list[Problem]:
     """One problem per non-blank value that is not an LSOA code (E01/W01)."""
-    text = _text(values)
     wrong = (text != "").to_numpy() & ~text.str.fullmatch(CODE_PATTERNS["lsoa"]).to_numpy(bool)
     positions = np.flatnonzero(wrong)
     if len(positions) == 0:
@@ -260,11 +262,12 @@ def read(path, detection: Detection, context: Context) -> Imported:
             "Columns present: " + ", ".join(table.columns))])
     layout, cols = found
     rows_read = len(table)
-    text = {name: _text(table[col]) for name, col in cols.items()}
+    text = {name: _text(table[col]) for name, col in cols.items() if name in USED}
 
-    months, problems = _months(table, layout, cols, file=file)
+    month = "month" if layout == STREET else "epoch"
+    months, problems = _months(text[month], layout, file=file, column=cols[month])
     if "lsoa_code" in cols:
-        problems += _lsoa_problems(table[cols["lsoa_code"]], file=file, column=cols["lsoa_code"])
+        problems += _lsoa_problems(text["lsoa_code"], file=file, column=cols["lsoa_code"])
     coordinates = [c for c in ("lon", "lat", "easting", "northing") if c in cols]
     no_location = np.logical_and.reduce([(text[c] == "").to_numpy() for c in coordinates])
 
@@ -347,12 +350,18 @@ def _incidents(table: pd.DataFrame, text: dict[str, pd.Series], months: pd.Serie
         police_id = text["persistent_id"].where(text["persistent_id"] != "", text.get("id", empty))
         source_id, id_name = text.get("id", empty), "Persistent ID"
         place = text["street"]
-    base = ("police.uk:" + police_id).where(police_id != "",
-                                            f"police.uk:{stem}:" + rows.astype("string"))
+    base = "police.uk:" + police_id
+    blank = (police_id == "").to_numpy()
+    if blank.any():
+        base[blank] = f"police.uk:{stem}:" + rows[blank].astype("string")
     # police.uk repeats some ids (388 City of London crimes appear 2-4 times in one month,
     # mostly at different snap points): every row stays, each with an id of its own
-    repeat = base.groupby(base.to_numpy()).cumcount()
-    incident_id = base.where(repeat == 0, base + ":" + (repeat + 1).astype("string"))
+    incident_id = base.copy()
+    repeated = base.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        some = base[repeated]
+        repeat = some.groupby(some.to_numpy()).cumcount()
+        incident_id[repeated] = some.where(repeat == 0, some + ":" + (repeat + 1).astype("string"))
     frame = pd.DataFrame({
         "incident_id": incident_id,
         "date": pd.NA,

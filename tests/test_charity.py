@@ -1,0 +1,343 @@
+"""Charity Commission register extract: detection from content, every published form,
+exclusions with reasons, categories from the classification table, all-or-nothing.
+
+The register is built in code with the extract's exact columns: two main charities in the
+study area, a linked subsidiary, a removed charity, one that is not registered, one with a
+contact postcode outside the study area and one with no postcode; ``bad=True`` adds a
+charity whose postcode is not a postcode.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import pandas as pd
+import pytest
+import shapely
+
+from mapper import registers
+from mapper.errors import DataValidationError
+from mapper.sources.base import Context
+from mapper.sources.charity import (
+    ATTRIBUTION,
+    LOCATION_SOURCE,
+    detect,
+    detect_path,
+    is_classification,
+    read,
+)
+from mapper.sources.files import peek
+
+CHARITY_COLUMNS = [
+    "date_of_extract", "organisation_number", "registered_charity_number",
+    "linked_charity_number", "charity_name", "charity_type", "charity_registration_status",
+    "date_of_registration", "date_of_removal", "charity_reporting_status",
+    "latest_acc_fin_period_start_date", "latest_acc_fin_period_end_date", "latest_income",
+    "latest_expenditure", "charity_contact_address1", "charity_contact_address2",
+    "charity_contact_address3", "charity_contact_address4", "charity_contact_address5",
+    "charity_contact_postcode", "charity_contact_phone", "charity_contact_email",
+    "charity_contact_web", "charity_company_registration_number", "charity_insolvent",
+    "charity_in_administration", "charity_previously_excepted", "charity_is_cdf_or_cif",
+    "charity_is_cio", "cio_is_dissolved", "date_cio_dissolution_notice", "charity_activities",
+    "charity_gift_aid", "charity_has_land",
+]
+CLASSIFICATION_COLUMNS = [
+    "date_of_extract", "organisation_number", "registered_charity_number",
+    "linked_charity_number", "classification_code", "classification_type",
+    "classification_description",
+]
+EXTRACT = "2024-03-05 00:00:00"
+POSTCODES = {
+    "ZZ1 1AA": (530_100.0, 180_100.0),
+    "ZZ1 1AB": (531_200.0, 180_800.0),
+    "ZZ2 3BQ": (532_300.0, 182_400.0),
+}
+
+
+def postcode_context(**kwargs) -> Context:
+    frame = pd.DataFrame(
+        {"x": [x for x, _ in POSTCODES.values()], "y": [y for _, y in POSTCODES.values()]},
+        index=pd.Index(list(POSTCODES)),
+    )
+    return Context(postcodes=frame, **kwargs)
+
+
+def charity(number, name, *, linked=0, status="Registered", postcode="ZZ1 1AA", removal="",
+            org=None, **extra) -> dict:
+    return {
+        "date_of_extract": EXTRACT,
+        "organisation_number": org or number * 10 + linked,
+        "registered_charity_number": number,
+        "linked_charity_number": linked,
+        "charity_name": name,
+        "charity_type": "Other",
+        "charity_registration_status": status,
+        "date_of_registration": "1999-01-01 00:00:00",
+        "date_of_removal": removal,
+        "charity_contact_postcode": postcode,
+        "charity_activities": f"{name} helps people.",
+        **extra,
+    }
+
+
+def charities(*, bad: bool = False) -> list[dict]:
+    rows = [
+        charity(1000001, "Tinytown Food Bank", postcode="zz1 1aa",
+                charity_contact_address1="St Mary's Hall", charity_contact_address2="",
+                charity_contact_address3="1 High Street", charity_contact_address4="Tinytown",
+                charity_contact_phone="020 7946 0101", charity_contact_email="info@food.example",
+                charity_contact_web="https://food.example"),
+        charity(1000001, "Tinytown Food Bank Endowment", linked=1),
+        charity(1000002, "Old Almshouse", status="Removed", removal="2020-05-01 00:00:00"),
+        charity(1000003, "Youth Club", postcode="ZZ11AB", charity_contact_address1="Hut 2"),
+        charity(1000006, "Paused Trust", status="Suspended"),
+        charity(1000005, "National Office Charity", postcode="YY9 9ZZ"),
+        charity(1000007, "No Address Trust", postcode=""),
+    ]
+    if bad:
+        rows.insert(4, charity(1000004, "Typo Trust", postcode="NOT A POSTCODE"))
+    return rows
+
+
+def classifications() -> list[dict]:
+    def row(number, code, kind, description):
+        return {"date_of_extract": EXTRACT, "organisation_number": number * 10,
+                "registered_charity_number": number, "linked_charity_number": 0,
+                "classification_code": code, "classification_type": kind,
+                "classification_description": description}
+
+    return [
+        row(1000001, 101, "What", "General Charitable Purposes"),
+        row(1000001, 105, "What", "The Prevention Or Relief Of Poverty"),
+        row(1000001, 301, "How", "Makes Grants To Individuals"),
+        row(1000003, 102, "What", "Education/training"),
+        row(1000003, 202, "Who", "Children/young People"),
+    ]
+
+
+def write_txt(path, columns, rows):
+    lines = ["\t".join(columns)]
+    lines += ["\t".join(str(r.get(c, "")) for c in columns) for r in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def write_json(path, columns, rows):
+    """As the register publishes it: UTF-8 with a byte-order mark, numbers as numbers,
+    blanks as null, dates in ISO form."""
+
+    def value(row, col):
+        v = row.get(col, "")
+        if v == "":
+            return None
+        return v.replace(" ", "T") if isinstance(v, str) and col.startswith("date_") else v
+
+    records = [{c: value(r, c) for c in columns} for r in rows]
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(records, indent=1).encode("utf-8"))
+    return path
+
+
+def zipped(path):
+    target = path.with_suffix(".zip")
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.write(path, path.name)
+    path.unlink()
+    return target
+
+
+def register(folder, form="txt", *, bad=False, classified=True, names=None):
+    """Write the charity (and classification) table in `form`; return the charity path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write = write_json if form.startswith("json") else write_txt
+    suffix = ".json" if form.startswith("json") else ".txt"
+    charity_name, class_name = names or ("publicextract.charity", "publicextract.charity_classification")
+    path = write(folder / f"{charity_name}{suffix}", CHARITY_COLUMNS, charities(bad=bad))
+    if classified:
+        other = write(folder / f"{class_name}{suffix}", CLASSIFICATION_COLUMNS, classifications())
+        if form.endswith("zip"):
+            zipped(other)
+    return zipped(path) if form.endswith("zip") else path
+
+
+def import_register(path, context=None):
+    found = detect_path(path)
+    assert found is not None, f"{path.name} was not detected"
+    return read(path, found, context or postcode_context())
+
+
+def accounted(imported) -> bool:
+    return len(imported.frame) + len(imported.rejected) == imported.rows_read
+
+
+# -- detection ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["txt", "json", "txt-zip", "json-zip"])
+def test_every_published_form_is_detected(tmp_path, form):
+    path = register(tmp_path, form)
+    found = detect_path(path)
+    assert found.kind == "groups" and found.vintage == "2024-03-05"
+    assert found.detail.startswith("Charity Commission register of charities")
+    assert ("in a zip" in found.detail) == form.endswith("zip")
+
+
+def test_detection_is_by_content_not_name(tmp_path):
+    path = register(tmp_path, "txt", names=("charities_london", "whatever"))
+    assert detect(peek(path)).kind == "groups"  # through the generic table peek
+    assert detect_path(path).kind == "groups"
+    assert detect_path(tmp_path / "whatever.txt") is None
+    assert is_classification(tmp_path / "whatever.txt")
+    assert not is_classification(path)
+    json_path = register(tmp_path / "j", "json", names=("data", "more"))
+    assert detect_path(json_path).kind == "groups"
+    # the same names, other content
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "publicextract.charity.txt").write_text("name\tpostcode\nA\tZZ1 1AA\n")
+    (other / "publicextract.charity.json").write_text('[{"name": "A", "charity_id": 1}]')
+    assert detect_path(other / "publicextract.charity.txt") is None
+    assert detect(peek(other / "publicextract.charity.txt")) is None
+    assert detect_path(other / "publicextract.charity.json") is None
+
+
+# -- import -------------------------------------------------------------------------
+
+
+def test_main_registered_charities_become_groups(tmp_path):
+    imported = import_register(register(tmp_path, "txt"))
+    frame = imported.frame
+    assert list(frame.columns) == registers.columns("groups") + ["geometry"]
+    assert frame.crs == "EPSG:27700"
+    assert list(frame["group_id"]) == ["charity:1000001", "charity:1000003"]
+    food = frame.iloc[0]
+    assert food["name"] == "Tinytown Food Bank"
+    assert food["charity_number"] == "1000001" and food["source_id"] == "1000001"
+    assert food["address"] == "St Mary's Hall, 1 High Street, Tinytown"
+    assert food["postcode"] == "ZZ1 1AA"
+    assert (food["phone"], food["email"], food["website"]) == (
+        "020 7946 0101", "info@food.example", "https://food.example")
+    assert food["description"] == "Tinytown Food Bank helps people."
+    assert food["last_verified"] == "2024-03-05"
+    assert food["source"] == "Charity Commission"
+    assert food["source_file"] == "publicextract.charity.txt" and food["source_row"] == 2
+    assert food["location_source"] == LOCATION_SOURCE
+    assert food.geometry.equals(shapely.Point(POSTCODES["ZZ1 1AA"]))
+    assert frame.iloc[1]["postcode"] == "ZZ1 1AB" and frame.iloc[1]["source_row"] == 5
+    assert pd.isna(frame.iloc[1]["phone"])
+    assert imported.licence == "Open Government Licence v3.0"
+    assert imported.attribution == (
+        "Contains public sector information licensed under the Open Government Licence v3.0. "
+        "Source: Charity Commission for England and Wales register of charities."
+    )
+    assert imported.attribution == ATTRIBUTION and imported.vintage == "2024-03-05"
+
+
+def test_categories_come_from_the_classification_table(tmp_path):
+    frame = import_register(register(tmp_path, "txt")).frame
+    # 1000001: 'General Charitable Purposes' maps to nothing, the next 'What' to advice
+    # 1000003: no 'What' maps, the 'Who' 'Children/young People' does
+    assert list(frame["category"]) == ["advice", "youth"]
+
+
+def test_without_a_classification_table_the_default_category(tmp_path):
+    imported = import_register(register(tmp_path, "txt", classified=False))
+    assert set(imported.frame["category"]) == {"other"}
+    assert any("no publicextract.charity_classification" in str(w) for w in imported.warnings)
+
+
+def test_excluded_charities_are_listed_with_the_reason(tmp_path):
+    imported = import_register(register(tmp_path, "txt"))
+    assert imported.rows_read == 7 and accounted(imported)
+    reasons = {p.row: p.message for p in imported.rejected}
+    assert {p.severity for p in imported.rejected} == {"rejected"}
+    assert reasons[3].startswith("a linked charity (subsidiary 1) of registered charity 1000001")
+    assert reasons[4].startswith("removed from the register on 2020-05-01")
+    assert reasons[6].startswith("registration status 'Suspended'")
+    assert reasons[7].startswith("contact postcode YY9 9ZZ is outside the study area")
+    assert reasons[8].startswith("no contact postcode")
+    warnings = [str(w) for w in imported.warnings]
+    for count in ("1 linked charities (subsidiaries) left out", "1 removed charities left out",
+                  "1 charities not registered left out"):
+        assert any(count in w for w in warnings), count
+
+
+def test_the_contact_address_caveat_is_always_given(tmp_path):
+    imported = import_register(register(tmp_path, "txt"))
+    (caveat,) = [w for w in imported.warnings if "correspondence address" in w.message]
+    assert caveat.severity == "warning" and "personal data" in caveat.message
+
+
+def test_a_bad_postcode_rejects_the_file_unless_skip_invalid(tmp_path):
+    path = register(tmp_path, "txt", bad=True)
+    with pytest.raises(DataValidationError) as excinfo:
+        import_register(path)
+    message = str(excinfo.value)
+    assert "1 invalid charity in publicextract.charity.txt; nothing was imported" in message
+    assert ("row 6 column 'charity_contact_postcode': 'NOT A POSTCODE': not a UK postcode"
+            in message)
+    imported = import_register(path, postcode_context(skip_invalid=True))
+    assert list(imported.frame["group_id"]) == ["charity:1000001", "charity:1000003"]
+    assert imported.rows_read == 8 and accounted(imported)
+    (error,) = [p for p in imported.rejected if p.severity == "error"]
+    assert error.row == 6
+
+
+def test_an_unknown_postcode_in_a_known_sector_is_an_error(tmp_path):
+    rows = charities() + [charity(1000008, "Misprint Club", postcode="ZZ1 1ZZ")]
+    path = write_txt(tmp_path / "register.txt", CHARITY_COLUMNS, rows)
+    with pytest.raises(DataValidationError, match="'ZZ1 1ZZ': postcode not found"):
+        import_register(path)
+    imported = import_register(path, postcode_context(skip_invalid=True))
+    assert accounted(imported)
+    assert any("1 postcodes not found: ZZ1 1ZZ" in str(w) for w in imported.warnings)
+
+
+def test_invalid_numbers_names_and_duplicates(tmp_path):
+    rows = charities() + [
+        charity("12x4", "Broken Row"),
+        charity(1000009, ""),
+        charity(1000003, "Youth Club Again", postcode="ZZ2 3BQ"),
+    ]
+    path = write_txt(tmp_path / "register.txt", CHARITY_COLUMNS, rows)
+    with pytest.raises(DataValidationError) as excinfo:
+        import_register(path)
+    message = str(excinfo.value)
+    assert "row 9 column 'registered_charity_number': '12x4': not a charity number" in message
+    assert "row 10 column 'charity_name': missing charity name" in message
+    assert "row 11 column 'registered_charity_number': '1000003': the same main charity " \
+           "appears twice (also at row 5)" in message
+    imported = import_register(path, postcode_context(skip_invalid=True))
+    assert len(imported.frame) == 2 and accounted(imported)
+
+
+def test_postcodes_need_the_workspace_centroids(tmp_path):
+    path = register(tmp_path, "txt")
+    with pytest.raises(DataValidationError, match="no postcode centroids"):
+        import_register(path, Context())
+
+
+def test_the_study_area_leaves_out_charities_beyond_it(tmp_path):
+    area = shapely.box(530_000, 180_000, 531_000, 181_000)  # holds ZZ1 1AA, not ZZ1 1AB
+    imported = import_register(register(tmp_path, "txt"),
+                               postcode_context(study_area=area, study_area_name="Tinytown"))
+    assert list(imported.frame["group_id"]) == ["charity:1000001"]
+    assert accounted(imported)
+    assert any("outside the study area (Tinytown)" in p.message for p in imported.rejected)
+
+
+@pytest.mark.parametrize("form", ["json", "txt-zip", "json-zip"])
+def test_every_form_reads_like_the_text_file(tmp_path, form):
+    text = import_register(register(tmp_path / "txt", "txt"))
+    other = import_register(register(tmp_path / form, form))
+    ignore = ["source_file", "source_row", "geometry"]
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(other.frame.drop(columns=ignore)),
+        pd.DataFrame(text.frame.drop(columns=ignore)),
+    )
+    assert other.frame.geometry.equals(text.frame.geometry)
+    assert [p.message for p in other.rejected] == [p.message for p in text.rejected]
+    assert other.rows_read == text.rows_read
+    if form.startswith("json"):
+        assert list(other.frame["source_row"]) == [1, 4]  # JSON records, counted from 1
+        assert {p.row_label for p in other.rejected} == {"record"}
