@@ -295,7 +295,7 @@ def test_an_unknown_postcode_in_a_known_sector_is_an_error(tmp_path):
 
 def test_invalid_numbers_names_and_duplicates(tmp_path):
     rows = charities() + [
-        charity("12x4", "Broken Row"),
+        charity("12x4", "Broken Row", org=99),
         charity(1000009, ""),
         charity(1000003, "Youth Club Again", postcode="ZZ2 3BQ"),
     ]
@@ -318,7 +318,7 @@ def test_postcodes_need_the_workspace_centroids(tmp_path):
 
 
 def test_the_study_area_leaves_out_charities_beyond_it(tmp_path):
-    area = shapely.box(530_000, 180_000, 531_000, 181_000)  # holds ZZ1 1AA, not ZZ1 1AB
+    area = shapely.box(529_000, 179_000, 530_500, 180_500)  # holds ZZ1 1AA, not ZZ1 1AB
     imported = import_register(register(tmp_path, "txt"),
                                postcode_context(study_area=area, study_area_name="Tinytown"))
     assert list(imported.frame["group_id"]) == ["charity:1000001"]

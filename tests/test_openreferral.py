@@ -281,6 +281,14 @@ def test_services_at_locations_become_groups(tmp_path):
     assert any("not weekly" in str(w) for w in imported.warnings)
 
 
+def test_services_whose_taxonomies_map_to_nothing_get_the_default(tmp_path):
+    data = tables()
+    data["service_taxonomy"] = [r for r in data["service_taxonomy"] if r["taxonomy_id"] != "t2"]
+    data["service"][3]["taxonomy_ids"] = ""
+    g = by_id(import_package(write_oruk(tmp_path / "p", data)).frame)
+    assert (g.loc["oruk:s2", "category"], g.loc["oruk:s4", "category"]) == ("other", "other")
+
+
 def test_coordinates_win_and_postcodes_fill_in(tmp_path):
     g = by_id(import_package(write_oruk(tmp_path / "tinytown")).frame)
     for gid, site in [("oruk:s1:l1", "l1"), ("oruk:s1:l2", "l2"), ("oruk:s4", "l5")]:

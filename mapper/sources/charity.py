@@ -355,11 +355,19 @@ def _validate(cols: dict[str, pd.Series], candidates: np.ndarray, *, file, rows,
     return problems
 
 
+def default_category(source: str, field: str) -> str:
+    """The category a source's unlisted values get in ``mappings/categories.csv``.
+
+    The file writes a source's default as ``field *, value *`` as well as ``field <field>,
+    value *``; ``registers.map_categories`` reads only the second, so both are looked up.
+    """
+    mapping = registers.category_map(source, "groups")
+    return mapping.get((field, "*")) or mapping.get(("*", "*"), "")
+
+
 def _categories(path: Path, numbers: pd.Series) -> tuple[pd.Series, list[Problem]]:
     """Category per charity from a classification table beside `path`, else the default."""
-    default = registers.map_categories(
-        pd.Series([""]), source=CATEGORY_SOURCE, field="classification", register="groups"
-    ).iloc[0]
+    default = default_category(CATEGORY_SOURCE, "classification")
     result = pd.Series(default, index=numbers.index, dtype="object")
     sibling = next(
         (

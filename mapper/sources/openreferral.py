@@ -741,8 +741,9 @@ def _categories(t: _Tables) -> dict[str, str]:
     terms = t["taxonomy"]
     names = registers.map_categories(terms["name"], source=CATEGORY_SOURCE, field="taxonomy",
                                      register="groups")
-    default = registers.map_categories(pd.Series([""]), source=CATEGORY_SOURCE,
-                                       field="taxonomy", register="groups").iloc[0]
+    mapping = registers.category_map(CATEGORY_SOURCE, "groups")
+    # categories.csv writes the source default as "*,*"; map_categories reads "taxonomy,*"
+    default = mapping.get(("taxonomy", "*")) or mapping.get(("*", "*"), "")
     own = (terms["vocabulary"].str.lower() == VOCABULARY) & terms["name"].isin(
         registers.GROUP_CATEGORIES)
     category = dict(zip(terms["id"], np.where(own, terms["name"], names), strict=True))
