@@ -77,7 +77,8 @@ def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
     if not pairs:
         return out
     first = _first_of(np.array(pairs), n)
-    dup = first != np.arange(n)
+    # flags a source set itself (police.uk repeated Crime IDs ...) are kept as they are
+    dup = (first != np.arange(n)) & out["duplicate_of"].isna().to_numpy()
     out.loc[dup, "duplicate_of"] = out[id_col].to_numpy()[first[dup]]
     out.loc[dup, "duplicate_reason"] = [reasons.get(i, "linked to a likely duplicate")
                                         for i in np.flatnonzero(dup)]

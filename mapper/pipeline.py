@@ -302,8 +302,7 @@ def gather_registers(
             frames.insert(0, old[~old["source_file"].isin(files)])
         frame = pd.concat(frames, ignore_index=True)
         frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=mine[0].frame.crs)
-        frame = flag_duplicates(frame.drop(columns=registers.DUPLICATE_COLUMNS)
-                                .assign(duplicate_of=pd.NA, duplicate_reason=pd.NA), register)
+        frame = flag_duplicates(frame, register)
         frame = frame[registers.columns(register) + ["geometry"]]
         out[register] = (frame, [_provenance(register, imp) for imp in mine])
     return out

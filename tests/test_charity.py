@@ -151,7 +151,10 @@ def register(folder, form="txt", *, bad=False, classified=True, names=None):
     folder.mkdir(parents=True, exist_ok=True)
     write = write_json if form.startswith("json") else write_txt
     suffix = ".json" if form.startswith("json") else ".txt"
-    charity_name, class_name = names or ("publicextract.charity", "publicextract.charity_classification")
+    charity_name, class_name = names or (
+        "publicextract.charity",
+        "publicextract.charity_classification",
+    )
     path = write(folder / f"{charity_name}{suffix}", CHARITY_COLUMNS, charities(bad=bad))
     if classified:
         other = write(folder / f"{class_name}{suffix}", CLASSIFICATION_COLUMNS, classifications())

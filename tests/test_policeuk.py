@@ -253,6 +253,16 @@ def test_points_outside_the_study_area_are_rejected_with_that_reason(tmp_path):
     assert any("1 points outside the study area (Test)" in w.message for w in imported.warnings)
 
 
+def test_a_file_for_another_area_imports_nothing_and_says_why(tmp_path):
+    empty = read(write(tmp_path / "empty.csv", STREET_HEADER, []))
+    assert (len(empty.frame), empty.rows_read, empty.vintage) == (0, 0, "unknown")
+    path = write(tmp_path / "oxford.csv", STREET_HEADER, [street_row(lon=-1.2577, lat=51.752)])
+    far = read(path, Context(study_area=box(530_000, 180_000, 531_000, 181_000),
+                             study_area_name="Test"))
+    assert len(far.frame) == 0 and len(far.rejected) == 1
+    assert any("none of its located incidents" in w.message for w in far.warnings)
+
+
 def test_camden_layout_reads_months_ids_and_streets(tmp_path):
     common = "Police Force,,{id},{pid},06/01/2019 12:00:00 AM,E05000143,St Pancras"
     path = write(tmp_path / "camden.csv", CAMDEN_HEADER, [

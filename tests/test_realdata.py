@@ -97,3 +97,64 @@ def test_split_city_ward_file_gives_657_wards(london):
     )
     assert len(report.imported["wards"].frame) == 657
     assert not any("point to a ward" in str(w) for w in report.warnings)
+
+
+# -- point registers ------------------------------------------------------------------------
+
+
+def _by_file(ws, layer):
+    frame = ws.read_layer(layer)
+    return frame, frame.groupby("source_file").size().to_dict()
+
+
+def test_london_groups_from_every_source(london_workspace):
+    ws, _ = london_workspace
+    groups, counts = _by_file(ws, "groups")
+    assert counts["london_food_banks_givefood_2024.csv"] == 97
+    assert counts["london_mutual_aid_groups_2020.csv"] == 657
+    assert counts["london_warm_spaces_2026-08.csv"] == 963
+    food = groups[groups["source_file"] == "london_food_banks_givefood_2024.csv"]
+    assert set(food["category"]) == {"food"}
+    assert food["charity_number"].notna().sum() == 73
+    # the warm spaces' contact column is personal data: split into phone and e-mail
+    warm = groups[groups["source_file"] == "london_warm_spaces_2026-08.csv"]
+    assert warm["email"].notna().sum() > 100 and warm["phone"].notna().sum() > 100
+    assert groups["borough_code"].notna().all()
+    assert groups["ward_code"].notna().mean() > 0.99
+    # food banks sharing a parent charity are flagged, never merged
+    flagged = food[food["duplicate_of"].notna()]
+    assert len(flagged) >= 1
+    assert flagged["duplicate_reason"].str.startswith("same charity number").any()
+
+
+def test_london_premises_from_osm_and_libraries(london_workspace):
+    ws, _ = london_workspace
+    premises, counts = _by_file(ws, "premises")
+    assert counts["london_public_libraries_ace2022.csv"] == 316
+    osm = premises[premises["source_file"] == "london_osm_pois_2020.csv"]
+    types = osm["type"].value_counts().to_dict()
+    assert types["community centre"] == 582
+    assert types["place of worship"] == 2_871
+    assert types["library"] == 376
+    assert set(premises[premises["source_file"].str.contains("ace")]["type"]) == {"library"}
+    prov = ws.provenance()
+    osm_prov = prov[(prov["layer"] == "premises")
+                    & (prov["source_file"] == "london_osm_pois_2020.csv")].iloc[0]
+    assert "OpenStreetMap contributors" in osm_prov["attribution"]
+    assert osm_prov["rows_read"] == 52_374
+
+
+def test_london_incidents_from_police_uk(london_workspace):
+    ws, _ = london_workspace
+    incidents, counts = _by_file(ws, "incidents")
+    assert counts["met_police_street_crime_burglary_2024-09_to_2025-02.csv"] == 26_199
+    assert counts["met_police_street_crime_2019-06_camden.csv"] == 4_075
+    city = "city_of_london_police_street_crime_2023-05_to_2025-05.csv"
+    prov = ws.provenance()
+    row = prov[(prov["layer"] == "incidents") & (prov["source_file"] == city)].iloc[0]
+    assert row["rows_read"] == 19_950
+    assert counts[city] == row["rows_imported"] <= 19_950 - 1_803
+    assert any("1,803" in note and "no location" in note for note in row["notes"])
+    met = incidents[incidents["source_file"].str.startswith("met_police_street_crime_burglary")]
+    assert met["month"].value_counts().sort_index().tolist() == [4_081, 4_585, 4_595, 4_759,
+                                                                  4_444, 3_735]

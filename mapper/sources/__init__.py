@@ -17,6 +17,7 @@ from mapper.sources import (
     lookups,
     osm,
     pointfiles,
+    policeuk,
     population,
     postcodes,
 )
@@ -34,6 +35,7 @@ DETECTORS = [
     population.detect,
     boundaries.detect,
     # point registers: the known layouts and police.uk first, the generic reader last
+    policeuk.detect,
     osm.detect,
     pointfiles.detect,
 ]

@@ -241,9 +241,11 @@ def load_table(path: Path) -> tuple[pd.DataFrame, str, Callable[[int], int]]:
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             raise MapperError(f"{file}: expected a JSON array of objects (one per charity)")
         table = pd.DataFrame.from_records(records)
-        table = table.apply(lambda col: col.map(_text_cell)) if len(table) else table
         table.columns = [str(c).strip().lower() for c in table.columns]
-        return table.astype("object"), "record", lambda pos: pos + 1
+        table = table.loc[:, ~table.columns.duplicated()]
+        for col in table.columns.intersection(USED_COLUMNS + list(CLASSIFICATION_KEYS)):
+            table[col] = table[col].map(_text_cell).astype("object")
+        return table, "record", lambda pos: pos + 1
     first = text.split("\n", 1)[0]
     tab = "\t" in first
     quoted = first.lstrip().startswith('"')
@@ -273,36 +275,56 @@ def _blank_to_none(values: pd.Series) -> pd.Series:
     return values.where(values != "", None).astype("object")
 
 
-def _exclusions(cols: dict[str, pd.Series]) -> tuple[pd.Series, pd.Series]:
-    """(reason, kind) per row excluded by rule; '' for rows still in."""
-    number, linked = cols["registered_charity_number"], cols["linked_charity_number"]
-    status, removal = cols["charity_registration_status"], cols["date_of_removal"]
-    reason = pd.Series("", index=number.index, dtype="object")
-    kind = reason.copy()
-    linked_n = pd.to_numeric(linked.where(linked != ""), errors="coerce")
-    is_linked = (linked != "") & ~(linked_n == 0)
-    removed = (status.str.lower() == "removed") | (removal != "")
-    other = status.str.lower() != "registered"
-    for pos in np.flatnonzero(is_linked.to_numpy()):
-        reason.iloc[pos] = (
-            f"a linked charity (subsidiary {linked.iloc[pos]}) of registered charity "
-            f"{number.iloc[pos]}; only main charities (linked_charity_number 0) are imported"
+def _exclusion(number: str, linked: str, status: str, removal: str) -> tuple[str, str]:
+    """(reason, kind) for a row left out by rule; ('', '') for a row still in."""
+    try:
+        main = linked == "" or float(linked) == 0
+    except ValueError:
+        main = False
+    if not main:
+        return (
+            f"a linked charity (subsidiary {linked}) of registered charity {number}; only "
+            "main charities (linked_charity_number 0) are imported",
+            "linked charities (subsidiaries)",
         )
-        kind.iloc[pos] = "linked charities (subsidiaries)"
-    for pos in np.flatnonzero((removed & ~is_linked).to_numpy()):
-        when = _extract_date(removal.iloc[pos]) or removal.iloc[pos]
-        reason.iloc[pos] = (
+    if status.lower() == "removed" or removal:
+        when = _extract_date(removal) or removal
+        return (
             f"removed from the register{f' on {when}' if when else ''}; only registered "
-            "charities are imported"
+            "charities are imported",
+            "removed charities",
         )
-        kind.iloc[pos] = "removed charities"
-    for pos in np.flatnonzero((other & ~removed & ~is_linked).to_numpy()):
-        reason.iloc[pos] = (
-            f"registration status {status.iloc[pos]!r}; only charities with status "
-            "'Registered' are imported"
+    if status.lower() != "registered":
+        return (
+            f"registration status {status!r}; only charities with status 'Registered' are "
+            "imported",
+            "charities not registered",
         )
-        kind.iloc[pos] = "charities not registered"
-    return reason, kind
+    return "", ""
+
+
+def _exclusions(cols: dict[str, pd.Series], context: Context) -> tuple[list[str], list[str]]:
+    """(reason, kind) per row left out by rule; '' for rows still in."""
+    columns = ("registered_charity_number", "linked_charity_number",
+               "charity_registration_status", "date_of_removal")
+    judged = [_exclusion(*row) for row in zip(*(cols[c].tolist() for c in columns), strict=True)]
+    reasons = [r for r, _ in judged]
+    kinds = [k for _, k in judged]
+    postcode = cols[POSTCODE]
+    outside = _outside_sectors(postcode, context).tolist()
+    for pos, (code, reason) in enumerate(zip(postcode.tolist(), reasons, strict=True)):
+        if reason:
+            continue
+        if code == "":
+            reasons[pos] = "no contact postcode, so the charity cannot be placed"
+            kinds[pos] = "charities without a contact postcode"
+        elif outside[pos]:
+            reasons[pos] = (
+                f"contact postcode {code} is outside the study area (its postcode sector is "
+                "not in the workspace's postcode centroids)"
+            )
+            kinds[pos] = "charities with a contact postcode outside the study area"
+    return reasons, kinds
 
 
 def _outside_sectors(postcode: pd.Series, context: Context) -> pd.Series:
@@ -323,10 +345,11 @@ def _outside_sectors(postcode: pd.Series, context: Context) -> pd.Series:
 def _validate(cols: dict[str, pd.Series], candidates: np.ndarray, *, file, rows, row_label):
     """One problem per invalid candidate row: charity number and name."""
     problems: dict[int, Problem] = {}
-    number, name = cols["registered_charity_number"], cols["charity_name"]
+    numbers = cols["registered_charity_number"].tolist()
+    names = cols["charity_name"].tolist()
     firsts: dict[str, int] = {}
-    for pos in candidates:
-        value = number.iloc[pos]
+    for pos in candidates.tolist():
+        value = numbers[pos]
         if not value.isdigit():
             problems[pos] = Problem(
                 file,
@@ -336,7 +359,7 @@ def _validate(cols: dict[str, pd.Series], candidates: np.ndarray, *, file, rows,
                 value or None,
                 row_label=row_label,
             )
-        elif name.iloc[pos] == "":
+        elif names[pos] == "":
             problems[pos] = Problem(
                 file, "missing charity name", rows(pos), "charity_name", row_label=row_label
             )
@@ -355,41 +378,43 @@ def _validate(cols: dict[str, pd.Series], candidates: np.ndarray, *, file, rows,
     return problems
 
 
-def default_category(source: str, field: str) -> str:
-    """The category a source's unlisted values get in ``mappings/categories.csv``.
+def _default_category() -> str:
+    """The category of charities whose classifications map to nothing.
 
-    The file writes a source's default as ``field *, value *`` as well as ``field <field>,
-    value *``; ``registers.map_categories`` reads only the second, so both are looked up.
+    ``categories.csv`` writes this source's default with field ``*``, which
+    ``registers.map_categories`` does not read (it looks for field ``classification``).
     """
-    mapping = registers.category_map(source, "groups")
-    return mapping.get((field, "*")) or mapping.get(("*", "*"), "")
+    mapping = registers.category_map(CATEGORY_SOURCE, "groups")
+    return mapping.get(("classification", "*")) or mapping.get(("*", "*"), "")
 
 
-def _categories(path: Path, numbers: pd.Series) -> tuple[pd.Series, list[Problem]]:
-    """Category per charity from a classification table beside `path`, else the default."""
-    default = default_category(CATEGORY_SOURCE, "classification")
-    result = pd.Series(default, index=numbers.index, dtype="object")
-    sibling = next(
-        (
-            p
-            for p in sorted(path.parent.iterdir())
-            if p.is_file() and p != path and p.suffix.lower() in DATA_SUFFIXES | {".zip"}
-            and is_classification(p)
-        ),
-        None,
-    )
+def _classification_beside(path: Path) -> Path | None:
+    """A charity_classification table in the same folder, recognised from content."""
+    for other in sorted(path.parent.iterdir()):
+        if other.is_file() and other != path and other.suffix.lower() in DATA_SUFFIXES | {".zip"}:
+            if is_classification(other):
+                return other
+    return None
+
+
+def _categories(path: Path, numbers: pd.Series) -> tuple[pd.Series, list[Problem], str]:
+    """Category per charity from a classification table beside `path`, else the default;
+    warnings; and a few words on where categories came from."""
+    default = _default_category()
+    fallback = pd.Series(default, index=numbers.index, dtype="object")
+    sibling = _classification_beside(path)
     if sibling is None:
         note = (
             "no publicextract.charity_classification table beside it: every charity gets "
             f"category {default!r}"
         )
-        return result, [Problem(path.name, note, severity="warning")]
+        return fallback, [Problem(path.name, note, severity="warning")], ""
     try:
         table, _, _ = load_table(sibling)
     except MapperError as exc:
         note = f"{exc}; categories were not read, every charity gets {default!r}"
-        return result, [Problem(sibling.name, note, severity="warning")]
-    return _classify(table, numbers, default), []
+        return fallback, [Problem(sibling.name, note, severity="warning")], ""
+    return _classify(table, numbers, default), [], f"; categories from {sibling.name}"
 
 
 def _classify(table: pd.DataFrame, numbers: pd.Series, default: str) -> pd.Series:
@@ -435,31 +460,19 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         )
     rows_read = len(table)
     cols = {name: _column(table, name) for name in USED_COLUMNS}
-    reason, kind = _exclusions(cols)
-    postcode = cols[POSTCODE]
-    open_rows = (reason == "").to_numpy()
-    no_postcode = open_rows & (postcode == "").to_numpy()
-    outside = open_rows & ~no_postcode & _outside_sectors(postcode, context).to_numpy()
-    for pos in np.flatnonzero(no_postcode):
-        reason.iloc[pos] = "no contact postcode, so the charity cannot be placed"
-        kind.iloc[pos] = "charities without a contact postcode"
-    for pos in np.flatnonzero(outside):
-        reason.iloc[pos] = (
-            f"contact postcode {postcode.iloc[pos]} is outside the study area (its postcode "
-            "sector is not in the workspace's postcode centroids)"
-        )
-        kind.iloc[pos] = "charities with a contact postcode outside the study area"
+    reasons, kinds = _exclusions(cols, context)
     rejected = [
-        Problem(file, reason.iloc[pos], rows(pos), severity="rejected", row_label=row_label)
-        for pos in np.flatnonzero((reason != "").to_numpy())
+        Problem(file, reason, rows(pos), severity="rejected", row_label=row_label)
+        for pos, reason in enumerate(reasons)
+        if reason
     ]
     notes = [Problem(file, CAVEAT, severity="warning")]
-    for what, count in kind[kind != ""].value_counts(sort=False).items():
+    for what, count in pd.Series([k for k in kinds if k]).value_counts(sort=False).items():
         notes.append(Problem(file, f"{count:,} {what} left out", severity="warning"))
 
-    candidates = np.flatnonzero((reason == "").to_numpy())
+    candidates = np.array([pos for pos, r in enumerate(reasons) if not r], dtype=int)
     invalid = _validate(cols, candidates, file=file, rows=rows, row_label=row_label)
-    to_locate = np.array([p for p in candidates if p not in invalid], dtype=int)
+    to_locate = np.array([p for p in candidates.tolist() if p not in invalid], dtype=int)
     located = locate(
         table.iloc[to_locate],
         file=file,
@@ -481,14 +494,16 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     )
     notes += more
     kept = candidates[keep]
-    categories, category_notes = _categories(path, cols["registered_charity_number"].iloc[kept])
+    categories, category_notes, how = _categories(
+        path, cols["registered_charity_number"].iloc[kept]
+    )
     frame = _groups(cols, kept, categories, combined.geometry[keep], file=file, rows=rows)
     vintage = frame["last_verified"].dropna()
     return Imported(
         kind="groups",
         frame=frame,
         vintage=str(vintage.max()) if len(vintage) else detection.vintage,
-        detail=detection.detail,
+        detail=detection.detail + how,
         rows_read=rows_read,
         licence=OGL,
         attribution=ATTRIBUTION,

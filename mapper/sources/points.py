@@ -169,6 +169,10 @@ def settle(
     area are rejected with that reason (not an error). Returns the mask of rows to keep
     and the warnings to show.
     """
+    # a row can fail several checks: it is rejected once, with every reason
+    by_row: dict = {}
+    for problem in located.problems:
+        by_row.setdefault(problem.row, []).append(problem)
     if located.problems and not context.skip_invalid:
         raise DataValidationError(
             located.problems,
@@ -176,8 +180,17 @@ def settle(
             f" in {file}; the file was not imported (use --skip-invalid to import the valid "
             "rows and list the others)",
         )
-    rejected.extend(located.problems)
+    for row, problems in by_row.items():
+        first = problems[0]
+        if len(problems) == 1 or row is None:
+            rejected.extend(problems)
+        else:
+            rejected.append(Problem(file, "; ".join(f"{p.column}: {p.message}" for p in problems),
+                                    row, row_label=first.row_label))
     keep = located.ok.copy()
+    if by_row:  # rows with any problem are never kept, whatever else placed them
+        position = {rows(i): i for i in range(len(keep))}
+        keep[[position[r] for r in by_row if r in position]] = False
     notes: list[Problem] = []
     if context.study_area is not None and keep.any():
         idx = np.flatnonzero(keep)
