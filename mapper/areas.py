@@ -14,8 +14,11 @@ import numpy as np
 import pandas as pd
 
 #: point column -> (layer, code column in that layer)
-AREA_LAYERS = {"lsoa_code": ("lsoas", "lsoa_code"), "ward_code": ("wards", "ward_code"),
-               "borough_code": ("boroughs", "borough_code")}
+AREA_LAYERS = {
+    "lsoa_code": ("lsoas", "lsoa_code"),
+    "ward_code": ("wards", "ward_code"),
+    "borough_code": ("boroughs", "borough_code"),
+}
 
 
 def area_of_points(points: gpd.GeoSeries, areas: gpd.GeoDataFrame, code: str) -> pd.Series:

@@ -70,12 +70,16 @@ def cli(ctx: click.Context, workspace: str) -> None:
     "--exclude 'london_wards_2018.geojson' to use the split City ward file.",
 )
 @click.option("--dry-run", is_flag=True, help="Detect and validate every file, but write nothing.")
-@click.option("--skip-invalid", is_flag=True,
-              help="Import the valid rows of point files that have invalid ones (listed), "
-                   "instead of rejecting such files whole.")
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the valid rows of point files that have invalid ones (listed), "
+    "instead of rejecting such files whole.",
+)
 @click.pass_context
-def build(ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bool,
-          skip_invalid: bool) -> None:
+def build(
+    ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bool, skip_invalid: bool
+) -> None:
     """Build the workspace from every file in a folder.
 
     Each file's kind and vintage are detected from its content. The command says what
@@ -87,7 +91,12 @@ def build(ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bo
     from mapper.pipeline import summary_lines
 
     report = run_build(
-        Path(source), _workspace(ctx), progress=_progress, exclude=exclude, dry_run=dry_run, skip_invalid=skip_invalid
+        Path(source),
+        _workspace(ctx),
+        progress=_progress,
+        exclude=exclude,
+        dry_run=dry_run,
+        skip_invalid=skip_invalid,
     )
     for line in summary_lines(report):
         click.echo(line)
@@ -97,11 +106,18 @@ def build(ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bo
 
 @cli.command(name="import")
 @click.argument("file", type=click.Path(exists=True))
-@click.option("--as", "register", type=click.Choice(["groups", "premises", "incidents"]),
-              help="Read a generic point table as this register, whatever its columns suggest.")
-@click.option("--skip-invalid", is_flag=True,
-              help="Import the valid rows of a point file that has invalid ones (each invalid "
-                   "row is listed). Without it, a file with any invalid row is rejected whole.")
+@click.option(
+    "--as",
+    "register",
+    type=click.Choice(["groups", "premises", "incidents"]),
+    help="Read a generic point table as this register, whatever its columns suggest.",
+)
+@click.option(
+    "--skip-invalid",
+    is_flag=True,
+    help="Import the valid rows of a point file that has invalid ones (each invalid "
+    "row is listed). Without it, a file with any invalid row is rejected whole.",
+)
 @click.pass_context
 def import_(ctx: click.Context, file: str, register: str | None, skip_invalid: bool) -> None:
     """Import one FILE into the existing workspace.
@@ -113,8 +129,13 @@ def import_(ctx: click.Context, file: str, register: str | None, skip_invalid: b
     """
     from mapper.pipeline import import_file
 
-    imported = import_file(Path(file), _workspace(ctx), progress=_progress,
-                           skip_invalid=skip_invalid, register=register)
+    imported = import_file(
+        Path(file),
+        _workspace(ctx),
+        progress=_progress,
+        skip_invalid=skip_invalid,
+        register=register,
+    )
     for warning in imported.warnings:
         click.echo(f"warning: {warning}")
     for problem in imported.rejected[:50]:
@@ -122,31 +143,62 @@ def import_(ctx: click.Context, file: str, register: str | None, skip_invalid: b
     if len(imported.rejected) > 50:
         click.echo(f"rejected: ... and {len(imported.rejected) - 50:,} more")
     how = " (invalid rows skipped with --skip-invalid)" if skip_invalid else ""
-    click.echo(f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
-               f"into layer '{imported.kind}'{how}.")
+    click.echo(
+        f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
+        f"into layer '{imported.kind}'{how}."
+    )
 
 
 @cli.command(name="export")
 @click.argument("register", type=click.Choice(["groups", "premises", "incidents"]))
-@click.option("--output", "-o", required=True, type=click.Path(),
-              help="File to write (.csv, .geojson or .gpkg), or a folder for --format oruk.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "geojson", "gpkg", "oruk"]),
-              help="Export format; by default taken from the file name.")
+@click.option(
+    "--output",
+    "-o",
+    required=True,
+    type=click.Path(),
+    help="File to write (.csv, .geojson or .gpkg), or a folder for --format oruk.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "geojson", "gpkg", "oruk"]),
+    help="Export format; by default taken from the file name.",
+)
 @click.option("--borough", metavar="CODE", help="Only records in this borough (E09...).")
 @click.option("--ward", metavar="CODE", help="Only records in this ward (E05...).")
-@click.option("--include-personal-data", is_flag=True,
-              help="Include contact names, phone numbers, e-mails and websites (personal data "
-                   "under UK GDPR: share only with people entitled to it).")
+@click.option(
+    "--include-personal-data",
+    is_flag=True,
+    help="Include contact names, phone numbers, e-mails and websites (personal data "
+    "under UK GDPR: share only with people entitled to it).",
+)
 @click.pass_context
-def export_(ctx: click.Context, register: str, output: str, fmt: str | None,
-            borough: str | None, ward: str | None, include_personal_data: bool) -> None:
+def export_(
+    ctx: click.Context,
+    register: str,
+    output: str,
+    fmt: str | None,
+    borough: str | None,
+    ward: str | None,
+    include_personal_data: bool,
+) -> None:
     """Export VCS groups, premises or incidents with their provenance and attribution."""
     from mapper.exports import export
 
-    count, path = export(_workspace(ctx), register, Path(output), fmt=fmt, borough=borough,
-                         ward=ward, include_personal_data=include_personal_data)
-    note = (" including personal data" if include_personal_data else
-            " (contact details left out; --include-personal-data to add them)")
+    count, path = export(
+        _workspace(ctx),
+        register,
+        Path(output),
+        fmt=fmt,
+        borough=borough,
+        ward=ward,
+        include_personal_data=include_personal_data,
+    )
+    note = (
+        " including personal data"
+        if include_personal_data
+        else " (contact details left out; --include-personal-data to add them)"
+    )
     click.echo(f"Exported {count:,} {register} to {path}{note}.")
 
 

@@ -9,8 +9,6 @@ and ``duplicate_reason``.
 
 from __future__ import annotations
 
-import re
-
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -68,7 +66,8 @@ def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
     if names is not None and located.sum() > 1:
         pos = np.flatnonzero(located)
         left, right = out.geometry.iloc[pos].sindex.query(
-            out.geometry.array[pos], predicate="dwithin", distance=NEAR_M)
+            out.geometry.array[pos], predicate="dwithin", distance=NEAR_M
+        )
         a, b = pos[left], pos[right]
         keep = (a < b) & (names.to_numpy()[a] == names.to_numpy()[b]) & (names.to_numpy()[a] != "")
         for i, j in zip(a[keep], b[keep], strict=True):
@@ -80,6 +79,7 @@ def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
     # flags a source set itself (police.uk repeated Crime IDs ...) are kept as they are
     dup = (first != np.arange(n)) & out["duplicate_of"].isna().to_numpy()
     out.loc[dup, "duplicate_of"] = out[id_col].to_numpy()[first[dup]]
-    out.loc[dup, "duplicate_reason"] = [reasons.get(i, "linked to a likely duplicate")
-                                        for i in np.flatnonzero(dup)]
+    out.loc[dup, "duplicate_reason"] = [
+        reasons.get(i, "linked to a likely duplicate") for i in np.flatnonzero(dup)
+    ]
     return out

@@ -28,15 +28,24 @@ FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "g
 FORMAT_CHOICES = ("csv", "geojson", "gpkg", "oruk")
 
 
-def select(workspace: Workspace, register: str, *, borough: str | None = None,
-           ward: str | None = None, include_personal_data: bool = False) -> gpd.GeoDataFrame:
+def select(
+    workspace: Workspace,
+    register: str,
+    *,
+    borough: str | None = None,
+    ward: str | None = None,
+    include_personal_data: bool = False,
+) -> gpd.GeoDataFrame:
     """The register's records, filtered by area, personal data removed unless asked for."""
     if register not in registers.REGISTERS:
-        raise MapperError(f"unknown register '{register}'; choose one of "
-                          f"{', '.join(registers.REGISTERS)}")
+        raise MapperError(
+            f"unknown register '{register}'; choose one of {', '.join(registers.REGISTERS)}"
+        )
     if not workspace.has_layer(register):
-        raise MapperError(f"the workspace has no {register} yet: import a file of {register} "
-                          "first (mapper import FILE)")
+        raise MapperError(
+            f"the workspace has no {register} yet: import a file of {register} "
+            "first (mapper import FILE)"
+        )
     frame = workspace.read_layer(register)
     for column, code in (("borough_code", borough), ("ward_code", ward)):
         if code:
@@ -54,17 +63,27 @@ def provenance_of(workspace: Workspace, register: str, frame: pd.DataFrame) -> p
     return prov[["source_file", "detail", "vintage", "licence", "attribution", "imported_at"]]
 
 
-def export(workspace: Workspace, register: str, path: Path, *, fmt: str | None = None,
-           borough: str | None = None, ward: str | None = None,
-           include_personal_data: bool = False) -> tuple[int, Path]:
+def export(
+    workspace: Workspace,
+    register: str,
+    path: Path,
+    *,
+    fmt: str | None = None,
+    borough: str | None = None,
+    ward: str | None = None,
+    include_personal_data: bool = False,
+) -> tuple[int, Path]:
     """Write the register to `path`; returns (records written, path)."""
     path = Path(path)
     fmt = fmt or FORMATS.get(path.suffix.lower())
     if fmt not in FORMAT_CHOICES:
-        raise MapperError(f"cannot tell the export format from '{path.name}': use a .csv, "
-                          ".geojson or .gpkg name, or --format oruk with a folder")
-    frame = select(workspace, register, borough=borough, ward=ward,
-                   include_personal_data=include_personal_data)
+        raise MapperError(
+            f"cannot tell the export format from '{path.name}': use a .csv, "
+            ".geojson or .gpkg name, or --format oruk with a folder"
+        )
+    frame = select(
+        workspace, register, borough=borough, ward=ward, include_personal_data=include_personal_data
+    )
     prov = provenance_of(workspace, register, frame)
     meta = workspace.meta()
     if fmt == "oruk":

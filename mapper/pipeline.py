@@ -17,10 +17,10 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from mapper.errors import DataValidationError, MapperError, Problem
 from mapper import registers
 from mapper.areas import assign_areas
 from mapper.duplicates import flag_duplicates
+from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.sources import (
     KINDS,
     REGISTER_KINDS,
@@ -218,9 +218,10 @@ def postcode_index(postcodes: pd.DataFrame | None) -> pd.DataFrame | None:
     """Postcode centroids as a lookup table for geocoding: index postcode, columns x, y."""
     if postcodes is None or len(postcodes) == 0:
         return None
-    table = pd.DataFrame({"x": postcodes.geometry.x.to_numpy(),
-                          "y": postcodes.geometry.y.to_numpy()},
-                         index=pd.Index(postcodes["postcode"].astype(str), name="postcode"))
+    table = pd.DataFrame(
+        {"x": postcodes.geometry.x.to_numpy(), "y": postcodes.geometry.y.to_numpy()},
+        index=pd.Index(postcodes["postcode"].astype(str), name="postcode"),
+    )
     return table[~table.index.duplicated()]
 
 
@@ -285,7 +286,9 @@ def read_all(
 
 
 def gather_registers(
-    points: list[Imported], layers: dict[str, gpd.GeoDataFrame], *,
+    points: list[Imported],
+    layers: dict[str, gpd.GeoDataFrame],
+    *,
     existing: dict[str, gpd.GeoDataFrame] | None = None,
 ) -> dict[str, tuple[gpd.GeoDataFrame, list[Provenance]]]:
     """One layer per register: every file's records, placed in their LSOA, ward and
@@ -403,7 +406,6 @@ def build(
     exclude: tuple[str, ...] = (),
     dry_run: bool = False,
     skip_invalid: bool = False,
-    extra_layers: dict[str, tuple[pd.DataFrame, Provenance]] | None = None,
     meta: dict[str, str] | None = None,
 ) -> BuildReport:
     """Build a workspace from every file in `directory`, atomically.
@@ -421,7 +423,8 @@ def build(
             f"file in {Path(directory).name}/ ({len(plan.skipped)} files skipped)"
         )
     imported, points, context = read_all(
-        plan, progress=progress, context=Context(skip_invalid=skip_invalid))
+        plan, progress=progress, context=Context(skip_invalid=skip_invalid)
+    )
     for kind, imp in imported.items():
         imp.extra["path"] = plan.chosen[kind].path
         imp.extra["file"] = plan.chosen[kind].path.name
@@ -437,8 +440,15 @@ def build(
             imp.licence, imp.attribution = SYNTHETIC_LICENCE, SYNTHETIC_ATTRIBUTION
     area_layers = {k: imported[k].frame for k in ("lsoas", "wards", "boroughs") if k in imported}
     gathered = gather_registers(points, area_layers)
-    report = BuildReport(plan, imported, warnings, 0.0, workspace, points=points,
-                         registers={k: v[0] for k, v in gathered.items()})
+    report = BuildReport(
+        plan,
+        imported,
+        warnings,
+        0.0,
+        workspace,
+        points=points,
+        registers={k: v[0] for k, v in gathered.items()},
+    )
     if dry_run:
         progress("dry run: nothing written")
         report.seconds = time.monotonic() - started
@@ -452,16 +462,13 @@ def build(
         for name, (frame, prov) in gathered.items():
             progress(f"  writing layer '{name}' ({len(frame):,} rows)")
             tx.write_layer(name, frame, prov)
-        for name, (frame, prov) in (extra_layers or {}).items():
-            progress(f"  writing layer '{name}' ({len(frame):,} rows)")
-            tx.write_layer(name, frame, prov)
         tx.set_meta("study_area", context.study_area_name or "unnamed study area")
         tx.set_meta("synthetic", "no")
         tx.set_meta("built_from", Path(directory).resolve().name)
         for key, value in (meta or {}).items():
             tx.set_meta(key, value)
     report.seconds = time.monotonic() - started
-    return BuildReport(plan, imported, warnings, time.monotonic() - started, workspace)
+    return report
 
 
 def summary_lines(report: BuildReport) -> list[str]:
@@ -469,15 +476,19 @@ def summary_lines(report: BuildReport) -> list[str]:
     if report.warnings:
         lines.append(f"Warnings ({len(report.warnings)}):")
         lines += [f"  - {w}" for w in report.warnings]
-    counts = ", ".join([f"{len(imp.frame):,} {kind}" for kind, imp in report.imported.items()]
-                       + [f"{len(f):,} {k}" for k, f in report.registers.items()])
+    counts = ", ".join(
+        [f"{len(imp.frame):,} {kind}" for kind, imp in report.imported.items()]
+        + [f"{len(f):,} {k}" for k, f in report.registers.items()]
+    )
     lines.append(f"Imported {counts} in {report.seconds:.1f} s.")
     for register, frame in report.registers.items():
         flagged = int(frame["duplicate_of"].notna().sum())
         unplaced = int(frame["ward_code"].isna().sum()) if "ward_code" in frame else 0
         if flagged or unplaced:
-            lines.append(f"{register}: {flagged:,} likely duplicates flagged (not merged); "
-                         f"{unplaced:,} points in no ward")
+            lines.append(
+                f"{register}: {flagged:,} likely duplicates flagged (not merged); "
+                f"{unplaced:,} points in no ward"
+            )
     dep, lsoas = report.imported.get("deprivation"), report.imported.get("lsoas")
     if dep is not None and lsoas is not None:
         joined = lsoas.frame["lsoa_code"].isin(set(dep.frame["lsoa_code"])).sum()
@@ -518,18 +529,25 @@ def import_file(
         raise MapperError(f"{path.name}: cannot import it: {found.reason}")
     if register is not None:
         if found.kind not in REGISTER_KINDS:
-            raise MapperError(f"{path.name}: --as {register} applies to point files; this is "
-                              f"{found.detail}")
+            raise MapperError(
+                f"{path.name}: --as {register} applies to point files; this is {found.detail}"
+            )
         found = _as_register(found, register)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
     existing: dict[str, Imported] = {}
     for kind in ("boroughs", "wards", "lsoas", "deprivation"):
         if kind != found.kind and workspace.has_layer(kind):
             row = workspace.provenance().set_index("layer").loc[kind]
-            existing[kind] = Imported(kind, workspace.read_layer(kind), row["vintage"],
-                                      row["detail"], int(row["rows_read"]), "", "",
-                                      extra={"file": row["source_file"],
-                                             "lsoa_vintage": _stored_lsoa_vintage(row)})
+            existing[kind] = Imported(
+                kind,
+                workspace.read_layer(kind),
+                row["vintage"],
+                row["detail"],
+                int(row["rows_read"]),
+                "",
+                "",
+                extra={"file": row["source_file"], "lsoa_vintage": _stored_lsoa_vintage(row)},
+            )
     context = _study_area(existing) if found.kind not in ("boroughs",) else Context()
     context.skip_invalid = skip_invalid
     if found.kind in REGISTER_KINDS and workspace.has_layer("postcodes"):
@@ -554,8 +572,9 @@ def _as_register(found: Detection, register: str) -> Detection:
     from mapper.sources import pointfiles
 
     if found.reader is not pointfiles.read:
-        raise MapperError(f"{found.path.name}: is {found.detail}; --as only applies to "
-                          "generic point tables")
+        raise MapperError(
+            f"{found.path.name}: is {found.detail}; --as only applies to generic point tables"
+        )
     return pointfiles.with_register(found, register)
 
 
@@ -564,13 +583,15 @@ def _write_register(workspace: Workspace, imp: Imported, layers: dict) -> None:
     old = workspace.read_layer(register) if workspace.has_layer(register) else None
     if old is not None and not len(old):
         old = None
-    gathered = gather_registers([imp], layers, existing={register: old} if old is not None
-                                else None)
+    gathered = gather_registers(
+        [imp], layers, existing={register: old} if old is not None else None
+    )
     frame, new_prov = gathered[register]
     kept = []
     prov = workspace.provenance()
-    for row in prov[(prov["layer"] == register) & (prov["source_file"] != imp.extra["file"])
-                    ].to_dict("records"):
+    for row in prov[
+        (prov["layer"] == register) & (prov["source_file"] != imp.extra["file"])
+    ].to_dict("records"):
         kept.append(Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__}))
     with workspace.transaction() as tx:
         tx.write_layer(register, frame, kept + new_prov)
@@ -579,8 +600,6 @@ def _write_register(workspace: Workspace, imp: Imported, layers: dict) -> None:
 def _stored_lsoa_vintage(row) -> str:
     vintage = str(row["vintage"])
     return vintage.rsplit("LSOA ", 1)[-1].split()[0] if "LSOA " in vintage else vintage
-
-
 
 
 def build_demo(workspace: Workspace, *, progress: Progress = _quiet) -> BuildReport:

@@ -21,17 +21,41 @@ MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
 CATEGORY_MAP_FILE = MAPPINGS_DIR / "categories.csv"
 
 GROUP_CATEGORIES = (
-    "faith", "community centre", "youth", "older people", "food", "advice", "health",
-    "disability", "refugees and migrants", "tenants and residents", "arts and sport",
-    "emergency and resilience", "other",
+    "faith",
+    "community centre",
+    "youth",
+    "older people",
+    "food",
+    "advice",
+    "health",
+    "disability",
+    "refugees and migrants",
+    "tenants and residents",
+    "arts and sport",
+    "emergency and resilience",
+    "other",
 )
 EMERGENCY_OFFERS = (
-    "rest centre", "interpreters", "volunteers", "food", "clothing", "first aid", "transport",
-    "prayer space", "phone tree",
+    "rest centre",
+    "interpreters",
+    "volunteers",
+    "food",
+    "clothing",
+    "first aid",
+    "transport",
+    "prayer space",
+    "phone tree",
 )
 PREMISES_TYPES = (
-    "community centre", "place of worship", "library", "school", "hall", "food bank",
-    "health centre", "warm space", "other",
+    "community centre",
+    "place of worship",
+    "library",
+    "school",
+    "hall",
+    "food bank",
+    "health centre",
+    "warm space",
+    "other",
 )
 
 #: fields every register has, after its own: where the record came from and where it is
@@ -41,17 +65,45 @@ DUPLICATE_COLUMNS = ["duplicate_of", "duplicate_reason"]
 
 REGISTER_COLUMNS: dict[str, list[str]] = {
     "groups": [
-        "group_id", "name", "category", "description", "communities_served", "faith",
-        "languages", "address", "postcode", "contact_name", "phone", "email", "website",
-        "opening_hours", "emergency_offer", "charity_number", "last_verified",
+        "group_id",
+        "name",
+        "category",
+        "description",
+        "communities_served",
+        "faith",
+        "languages",
+        "address",
+        "postcode",
+        "contact_name",
+        "phone",
+        "email",
+        "website",
+        "opening_hours",
+        "emergency_offer",
+        "charity_number",
+        "last_verified",
     ],
     "premises": [
-        "premises_id", "name", "type", "religion", "address", "postcode", "capacity",
-        "step_free", "owning_group_id", "last_verified",
+        "premises_id",
+        "name",
+        "type",
+        "religion",
+        "address",
+        "postcode",
+        "capacity",
+        "step_free",
+        "owning_group_id",
+        "last_verified",
     ],
     "incidents": [
-        "incident_id", "date", "month", "type", "severity", "description",
-        "location_description", "outcome",
+        "incident_id",
+        "date",
+        "month",
+        "type",
+        "severity",
+        "description",
+        "location_description",
+        "outcome",
     ],
 }
 ID_COLUMN = {"groups": "group_id", "premises": "premises_id", "incidents": "incident_id"}
@@ -74,10 +126,14 @@ def conform(frame: pd.DataFrame, register: str, geometry) -> gpd.GeoDataFrame:
         raise ValueError(f"unknown register {register!r}; expected one of {', '.join(REGISTERS)}")
     out = pd.DataFrame(index=frame.index)
     for col in columns(register):
-        out[col] = frame[col] if col in frame.columns else pd.Series(pd.NA, index=frame.index,
-                                                                      dtype="object")
-    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, index=frame.index,
-                                                        crs=CRS_ANALYSIS), crs=CRS_ANALYSIS)
+        out[col] = (
+            frame[col]
+            if col in frame.columns
+            else pd.Series(pd.NA, index=frame.index, dtype="object")
+        )
+    return gpd.GeoDataFrame(
+        out, geometry=gpd.GeoSeries(geometry, index=frame.index, crs=CRS_ANALYSIS), crs=CRS_ANALYSIS
+    )
 
 
 def empty(register: str) -> gpd.GeoDataFrame:
@@ -88,11 +144,21 @@ def empty(register: str) -> gpd.GeoDataFrame:
 def _category_rows(path: Path) -> tuple[tuple[str, str, str, str, str], ...]:
     with open(path, newline="", encoding="utf-8-sig") as handle:
         rows = [r for r in csv.DictReader(handle) if not r["source"].startswith("#")]
-    return tuple((r["source"].strip(), r["field"].strip(), r["value"].strip().lower(),
-                  r["register"].strip(), r["category"].strip()) for r in rows)
+    return tuple(
+        (
+            r["source"].strip(),
+            r["field"].strip(),
+            r["value"].strip().lower(),
+            r["register"].strip(),
+            r["category"].strip(),
+        )
+        for r in rows
+    )
 
 
-def category_map(source: str, register: str, *, path: Path | None = None) -> dict[tuple[str, str], str]:
+def category_map(
+    source: str, register: str, *, path: Path | None = None
+) -> dict[tuple[str, str], str]:
     """(field, value lower-cased) -> canonical category or type, for one source.
 
     The value ``*`` matches anything not listed (the source's default).
@@ -101,8 +167,9 @@ def category_map(source: str, register: str, *, path: Path | None = None) -> dic
     return {(f, v): c for s, f, v, r, c in rows if s == source and r == register}
 
 
-def map_categories(values: pd.Series, *, source: str, field: str, register: str,
-                   path: Path | None = None) -> pd.Series:
+def map_categories(
+    values: pd.Series, *, source: str, field: str, register: str, path: Path | None = None
+) -> pd.Series:
     """Canonical category (groups) or type (premises) for each source value; '' when none."""
     mapping = category_map(source, register, path=path)
     default = mapping.get((field, "*"), "")

@@ -29,6 +29,7 @@ from mapper.sources.charity import (
 )
 from mapper.sources.files import peek
 
+# fmt: off
 CHARITY_COLUMNS = [
     "date_of_extract", "organisation_number", "registered_charity_number",
     "linked_charity_number", "charity_name", "charity_type", "charity_registration_status",
@@ -47,6 +48,7 @@ CLASSIFICATION_COLUMNS = [
     "linked_charity_number", "classification_code", "classification_type",
     "classification_description",
 ]
+# fmt: on
 EXTRACT = "2024-03-05 00:00:00"
 POSTCODES = {
     "ZZ1 1AA": (530_100.0, 180_100.0),
@@ -63,8 +65,17 @@ def postcode_context(**kwargs) -> Context:
     return Context(postcodes=frame, **kwargs)
 
 
-def charity(number, name, *, linked=0, status="Registered", postcode="ZZ1 1AA", removal="",
-            org=None, **extra) -> dict:
+def charity(
+    number,
+    name,
+    *,
+    linked=0,
+    status="Registered",
+    postcode="ZZ1 1AA",
+    removal="",
+    org=None,
+    **extra,
+) -> dict:
     return {
         "date_of_extract": EXTRACT,
         "organisation_number": org or number * 10 + linked,
@@ -83,11 +94,18 @@ def charity(number, name, *, linked=0, status="Registered", postcode="ZZ1 1AA", 
 
 def charities(*, bad: bool = False) -> list[dict]:
     rows = [
-        charity(1000001, "Tinytown Food Bank", postcode="zz1 1aa",
-                charity_contact_address1="St Mary's Hall", charity_contact_address2="",
-                charity_contact_address3="1 High Street", charity_contact_address4="Tinytown",
-                charity_contact_phone="020 7946 0101", charity_contact_email="info@food.example",
-                charity_contact_web="https://food.example"),
+        charity(
+            1000001,
+            "Tinytown Food Bank",
+            postcode="zz1 1aa",
+            charity_contact_address1="St Mary's Hall",
+            charity_contact_address2="",
+            charity_contact_address3="1 High Street",
+            charity_contact_address4="Tinytown",
+            charity_contact_phone="020 7946 0101",
+            charity_contact_email="info@food.example",
+            charity_contact_web="https://food.example",
+        ),
         charity(1000001, "Tinytown Food Bank Endowment", linked=1),
         charity(1000002, "Old Almshouse", status="Removed", removal="2020-05-01 00:00:00"),
         charity(1000003, "Youth Club", postcode="ZZ11AB", charity_contact_address1="Hut 2"),
@@ -102,10 +120,15 @@ def charities(*, bad: bool = False) -> list[dict]:
 
 def classifications() -> list[dict]:
     def row(number, code, kind, description):
-        return {"date_of_extract": EXTRACT, "organisation_number": number * 10,
-                "registered_charity_number": number, "linked_charity_number": 0,
-                "classification_code": code, "classification_type": kind,
-                "classification_description": description}
+        return {
+            "date_of_extract": EXTRACT,
+            "organisation_number": number * 10,
+            "registered_charity_number": number,
+            "linked_charity_number": 0,
+            "classification_code": code,
+            "classification_type": kind,
+            "classification_description": description,
+        }
 
     return [
         row(1000001, 101, "What", "General Charitable Purposes"),
@@ -219,7 +242,10 @@ def test_main_registered_charities_become_groups(tmp_path):
     assert food["address"] == "St Mary's Hall, 1 High Street, Tinytown"
     assert food["postcode"] == "ZZ1 1AA"
     assert (food["phone"], food["email"], food["website"]) == (
-        "020 7946 0101", "info@food.example", "https://food.example")
+        "020 7946 0101",
+        "info@food.example",
+        "https://food.example",
+    )
     assert food["description"] == "Tinytown Food Bank helps people."
     assert food["last_verified"] == "2024-03-05"
     assert food["source"] == "Charity Commission"
@@ -252,16 +278,31 @@ def test_without_a_classification_table_the_default_category(tmp_path):
 def test_excluded_charities_are_listed_with_the_reason(tmp_path):
     imported = import_register(register(tmp_path, "txt"))
     assert imported.rows_read == 7 and accounted(imported)
-    reasons = {p.row: p.message for p in imported.rejected}
     assert {p.severity for p in imported.rejected} == {"rejected"}
-    assert reasons[3].startswith("a linked charity (subsidiary 1) of registered charity 1000001")
-    assert reasons[4].startswith("removed from the register on 2020-05-01")
-    assert reasons[6].startswith("registration status 'Suspended'")
-    assert reasons[7].startswith("contact postcode YY9 9ZZ is outside the study area")
-    assert reasons[8].startswith("no contact postcode")
+    reasons = {p.row: str(p) for p in imported.rejected}
+    assert reasons == {
+        3: "publicextract.charity.txt row 3 column 'linked_charity_number': '1': a linked "
+        "charity (a subsidiary of a main charity); only main charities "
+        "(linked_charity_number 0) are imported",
+        4: "publicextract.charity.txt row 4 column 'date_of_removal': '2020-05-01': removed "
+        "from the register; only registered charities are imported",
+        6: "publicextract.charity.txt row 6 column 'charity_registration_status': "
+        "'Suspended': registration status is not 'Registered'; only registered charities "
+        "are imported",
+        7: "publicextract.charity.txt row 7 column 'charity_contact_postcode': 'YY9 9ZZ': "
+        "contact postcode outside the study area (its postcode sector is not in the "
+        "workspace's postcode centroids)",
+        8: "publicextract.charity.txt row 8 column 'charity_contact_postcode': no contact "
+        "postcode, so the charity cannot be placed",
+    }
     warnings = [str(w) for w in imported.warnings]
-    for count in ("1 linked charities (subsidiaries) left out", "1 removed charities left out",
-                  "1 charities not registered left out"):
+    for count in (
+        "1 linked charities (subsidiaries) left out",
+        "1 removed charities left out",
+        "1 charities not registered left out",
+        "1 charities with a contact postcode outside the study area left out",
+        "1 charities without a contact postcode left out",
+    ):
         assert any(count in w for w in warnings), count
 
 
@@ -277,8 +318,7 @@ def test_a_bad_postcode_rejects_the_file_unless_skip_invalid(tmp_path):
         import_register(path)
     message = str(excinfo.value)
     assert "1 invalid charity in publicextract.charity.txt; nothing was imported" in message
-    assert ("row 6 column 'charity_contact_postcode': 'NOT A POSTCODE': not a UK postcode"
-            in message)
+    assert "row 6 column 'charity_contact_postcode': 'NOT A POSTCODE': not a UK postcode" in message
     imported = import_register(path, postcode_context(skip_invalid=True))
     assert list(imported.frame["group_id"]) == ["charity:1000001", "charity:1000003"]
     assert imported.rows_read == 8 and accounted(imported)
@@ -308,8 +348,10 @@ def test_invalid_numbers_names_and_duplicates(tmp_path):
     message = str(excinfo.value)
     assert "row 9 column 'registered_charity_number': '12x4': not a charity number" in message
     assert "row 10 column 'charity_name': missing charity name" in message
-    assert "row 11 column 'registered_charity_number': '1000003': the same main charity " \
-           "appears twice (also at row 5)" in message
+    assert (
+        "row 11 column 'registered_charity_number': '1000003': the same main charity "
+        "appears twice (also at row 5)" in message
+    )
     imported = import_register(path, postcode_context(skip_invalid=True))
     assert len(imported.frame) == 2 and accounted(imported)
 
@@ -322,8 +364,9 @@ def test_postcodes_need_the_workspace_centroids(tmp_path):
 
 def test_the_study_area_leaves_out_charities_beyond_it(tmp_path):
     area = shapely.box(529_000, 179_000, 530_500, 180_500)  # holds ZZ1 1AA, not ZZ1 1AB
-    imported = import_register(register(tmp_path, "txt"),
-                               postcode_context(study_area=area, study_area_name="Tinytown"))
+    imported = import_register(
+        register(tmp_path, "txt"), postcode_context(study_area=area, study_area_name="Tinytown")
+    )
     assert list(imported.frame["group_id"]) == ["charity:1000001"]
     assert accounted(imported)
     assert any("outside the study area (Tinytown)" in p.message for p in imported.rejected)

@@ -61,24 +61,52 @@ def tables() -> dict[str, list[dict]]:
     locations = []
     for lid in ("l1", "l2", "l3", "l4", "l5"):
         lat, lon = lonlat(lid) if lid in SITES else ("", "")
-        locations.append({"id": lid, "organization_id": "o1", "name": f"Hall {lid}",
-                          "latitude": lat, "longitude": lon})
+        locations.append(
+            {
+                "id": lid,
+                "organization_id": "o1",
+                "name": f"Hall {lid}",
+                "latitude": lat,
+                "longitude": lon,
+            }
+        )
     return {
         "organization": [
-            {"id": "o1", "name": "Tinytown Food Bank Trust", "url": "https://food.example.org",
-             "description": "Food for all"},
+            {
+                "id": "o1",
+                "name": "Tinytown Food Bank Trust",
+                "url": "https://food.example.org",
+                "description": "Food for all",
+            },
             {"id": "o2", "name": "Tinytown Advice", "email": "hello@advice.example.org"},
             {"id": "o3", "name": "Youth Org", "url": "https://youth.example.org"},
         ],
         "service": [
-            {"id": "s1", "organization_id": "o1", "name": "Food bank", "status": "active",
-             "description": "Emergency food parcels", "assured_date": "2024-02-01"},
-            {"id": "s2", "organization_id": "o2", "name": "Advice drop-in", "status": "active",
-             "url": "https://advice.example.org/drop-in", "email": "dropin@advice.example.org",
-             "assured_date": "2023-11-30T10:00:00Z"},
+            {
+                "id": "s1",
+                "organization_id": "o1",
+                "name": "Food bank",
+                "status": "active",
+                "description": "Emergency food parcels",
+                "assured_date": "2024-02-01",
+            },
+            {
+                "id": "s2",
+                "organization_id": "o2",
+                "name": "Advice drop-in",
+                "status": "active",
+                "url": "https://advice.example.org/drop-in",
+                "email": "dropin@advice.example.org",
+                "assured_date": "2023-11-30T10:00:00Z",
+            },
             {"id": "s3", "organization_id": "o2", "name": "Old lunch club", "status": "inactive"},
-            {"id": "s4", "organization_id": "o3", "name": "", "status": "active",
-             "taxonomy_ids": "t5"},
+            {
+                "id": "s4",
+                "organization_id": "o3",
+                "name": "",
+                "status": "active",
+                "taxonomy_ids": "t5",
+            },
         ],
         "location": locations,
         "service_at_location": [
@@ -89,15 +117,30 @@ def tables() -> dict[str, list[dict]]:
             {"id": "sal5", "service_id": "s4", "location_id": "l5"},
         ],
         "physical_address": [
-            {"id": "a1", "location_id": "l1", "address_1": "1 High Street", "city": "Tinytown",
-             "postal_code": "zz1 1aa"},
-            {"id": "a3", "location_id": "l3", "address_1": "Advice Centre",
-             "address_2": "2 Low Road", "city": "Tinytown", "postal_code": "ZZ11AB"},
+            {
+                "id": "a1",
+                "location_id": "l1",
+                "address_1": "1 High Street",
+                "city": "Tinytown",
+                "postal_code": "zz1 1aa",
+            },
+            {
+                "id": "a3",
+                "location_id": "l3",
+                "address_1": "Advice Centre",
+                "address_2": "2 Low Road",
+                "city": "Tinytown",
+                "postal_code": "ZZ11AB",
+            },
         ],
         "phone": [
             {"id": "p1", "service_id": "s1", "number": "020 7946 0001"},
-            {"id": "p2", "service_at_location_id": "sal2", "number": "020 7946 0002",
-             "extension": "12"},
+            {
+                "id": "p2",
+                "service_at_location_id": "sal2",
+                "number": "020 7946 0002",
+                "extension": "12",
+            },
             {"id": "p5", "location_id": "l5", "number": "020 7946 0005"},
         ],
         "contact": [
@@ -105,14 +148,39 @@ def tables() -> dict[str, list[dict]]:
             {"id": "c3", "organization_id": "o3", "name": "Y. Worker", "title": "Lead"},
         ],
         "regular_schedule": [
-            *({"id": f"r{d}", "service_id": "s1", "weekday": str(d), "opens_at": "09:00",
-               "closes_at": "17:00"} for d in range(1, 6)),
-            {"id": "r6", "service_at_location_id": "sal2", "byday": "SA", "freq": "WEEKLY",
-             "opens_at": "10:00:00", "closes_at": "12:00:00"},
-            {"id": "r7", "service_id": "s2", "byday": "TU,TH", "opens_at": "10:00",
-             "closes_at": "14:00"},
-            {"id": "r8", "service_id": "s4", "byday": "2MO", "freq": "MONTHLY",
-             "opens_at": "18:00", "closes_at": "20:00"},
+            *(
+                {
+                    "id": f"r{d}",
+                    "service_id": "s1",
+                    "weekday": str(d),
+                    "opens_at": "09:00",
+                    "closes_at": "17:00",
+                }
+                for d in range(1, 6)
+            ),
+            {
+                "id": "r6",
+                "service_at_location_id": "sal2",
+                "byday": "SA",
+                "freq": "WEEKLY",
+                "opens_at": "10:00:00",
+                "closes_at": "12:00:00",
+            },
+            {
+                "id": "r7",
+                "service_id": "s2",
+                "byday": "TU,TH",
+                "opens_at": "10:00",
+                "closes_at": "14:00",
+            },
+            {
+                "id": "r8",
+                "service_id": "s4",
+                "byday": "2MO",
+                "freq": "MONTHLY",
+                "opens_at": "18:00",
+                "closes_at": "20:00",
+            },
         ],
         "language": [
             {"id": "g1", "service_id": "s2", "language": "English"},
@@ -150,9 +218,12 @@ def write_oruk(directory, data=None, *, names=None, datapackage=True):
     for table, rows in data.items():
         write_csv(directory / names[table], FIELDS[table], rows)
     if datapackage:
-        meta = {"name": "tinytown", "created": "2024-03-01T09:00:00Z",
-                "licenses": [{"name": "OGL-UK-3.0", "title": "Open Government Licence v3.0"}],
-                "resources": [{"name": t, "path": names[t]} for t in data]}
+        meta = {
+            "name": "tinytown",
+            "created": "2024-03-01T09:00:00Z",
+            "licenses": [{"name": "OGL-UK-3.0", "title": "Open Government Licence v3.0"}],
+            "resources": [{"name": t, "path": names[t]} for t in data],
+        }
         (directory / "datapackage.json").write_text(json.dumps(meta), encoding="utf-8")
     return directory
 
@@ -185,8 +256,21 @@ def test_every_table_is_recognised_from_its_header():
     for table, columns in FIELDS.items():
         assert table_of(columns) == table, table
     assert table_of(["id", "name", "email", "url"]) == "organization"  # minimal organisation
-    assert table_of(["id", "service_id", "location_id", "closed", "opens_at", "closes_at",
-                     "start_date", "end_date"]) is None  # holiday schedules are not read
+    assert (
+        table_of(
+            [
+                "id",
+                "service_id",
+                "location_id",
+                "closed",
+                "opens_at",
+                "closes_at",
+                "start_date",
+                "end_date",
+            ]
+        )
+        is None
+    )  # holiday schedules are not read
     assert table_of(["id", "organization_id", "name", "alternate_name"]) is None  # programs
     assert table_of(["LSOA21CD", "LSOA21NM", "WD25CD"]) is None
 
@@ -202,8 +286,13 @@ def test_a_folder_and_a_zip_are_detected(tmp_path):
 
 
 def test_renamed_files_are_detected_from_their_headers(tmp_path):
-    names = {"organization": "orgs.csv", "service": "a.csv", "location": "places.csv",
-             "service_at_location": "links.csv", "physical_address": "b.csv"}
+    names = {
+        "organization": "orgs.csv",
+        "service": "a.csv",
+        "location": "places.csv",
+        "service_at_location": "links.csv",
+        "physical_address": "b.csv",
+    }
     folder = write_oruk(tmp_path / "renamed", names=names, datapackage=False)
     found = detect_package(folder)
     assert found.extra["tables"]["service"] == "a.csv"
@@ -234,8 +323,9 @@ def test_a_second_file_that_looks_like_a_table_is_reported(tmp_path):
     folder = write_oruk(tmp_path / "tinytown")
     shutil.copy(folder / "services.csv", folder / "services_old.csv")
     imported = import_package(folder)
-    assert any("services_old.csv also looks like the service table" in str(w)
-               for w in imported.warnings)
+    assert any(
+        "services_old.csv also looks like the service table" in str(w) for w in imported.warnings
+    )
 
 
 # -- import -------------------------------------------------------------------------
@@ -250,8 +340,12 @@ def test_services_at_locations_become_groups(tmp_path):
     g = by_id(frame)
     assert g.loc["oruk:s1:l1", "name"] == "Food bank"
     assert g.loc["oruk:s4", "name"] == "Youth Org"  # the organisation's name
-    assert dict(g["category"]) == {"oruk:s1:l1": "food", "oruk:s1:l2": "food",
-                                   "oruk:s2": "advice", "oruk:s4": "youth"}
+    assert dict(g["category"]) == {
+        "oruk:s1:l1": "food",
+        "oruk:s1:l2": "food",
+        "oruk:s2": "advice",
+        "oruk:s4": "youth",
+    }
     assert g.loc["oruk:s1:l1", "description"] == "Emergency food parcels"
     assert g.loc["oruk:s1:l1", "website"] == "https://food.example.org"  # organisation url
     assert g.loc["oruk:s2", "website"] == "https://advice.example.org/drop-in"
@@ -304,33 +398,50 @@ def test_inactive_services_are_rejected_with_the_reason(tmp_path):
     assert accounted(imported)
     (only,) = imported.rejected
     assert only.severity == "rejected" and only.file == "services.csv" and only.row == 4
-    assert "status 'inactive'" in only.message
+    assert str(only) == (
+        "services.csv row 4 column 'status': 'inactive': service inactive or defunct; only "
+        "active services are imported"
+    )
     assert any("1 inactive or defunct services left out" in str(w) for w in imported.warnings)
 
 
 def test_a_service_with_no_location_is_rejected(tmp_path):
     data = tables()
-    data["service"].append({"id": "s5", "organization_id": "o1", "name": "Phone line",
-                            "status": "active"})
-    data["service"].append({"id": "s6", "organization_id": "o1", "name": "Online",
-                            "status": "defunct"})
+    data["service"].append(
+        {"id": "s5", "organization_id": "o1", "name": "Phone line", "status": "active"}
+    )
+    data["service"].append(
+        {"id": "s6", "organization_id": "o1", "name": "Online", "status": "defunct"}
+    )
     data["location"].append({"id": "l6", "name": "Virtual"})
     data["service_at_location"].append({"id": "sal6", "service_id": "s6", "location_id": "l6"})
-    data["service"].append({"id": "s7", "organization_id": "o1", "name": "Webchat",
-                            "status": "active"})
+    data["service"].append(
+        {"id": "s7", "organization_id": "o1", "name": "Webchat", "status": "active"}
+    )
     data["service_at_location"].append({"id": "sal7", "service_id": "s7", "location_id": "l6"})
     imported = import_package(write_oruk(tmp_path / "p", data))
     assert imported.rows_read == 8 and accounted(imported)
-    reasons = {(p.file, p.row): p.message for p in imported.rejected}
-    assert reasons[("services.csv", 6)].startswith("no location: service 's5'")
-    assert "status 'defunct'" in reasons[("services.csv", 7)]
-    assert "location 'l6' has no coordinates and no postal code" in reasons[("locations.csv", 7)]
+    reasons = {(p.file, p.row): str(p) for p in imported.rejected}
+    assert reasons[("services.csv", 6)] == (
+        "services.csv row 6 column 'id': 's5': no location: the service is not at any "
+        "location (services_at_location)"
+    )
+    assert "'defunct': service inactive or defunct" in reasons[("services.csv", 7)]
+    assert reasons[("locations.csv", 7)] == (
+        "locations.csv row 7 column 'id': 'l6': no location: the location has no "
+        "coordinates and no postal code (an online or telephone service?)"
+    )
+    warnings = [str(w) for w in imported.warnings]
+    assert any("2 inactive or defunct services left out" in w for w in warnings)
+    assert any("1 services with no location left out" in w for w in warnings)
 
 
 def test_a_bad_row_rejects_the_package_unless_skip_invalid(tmp_path):
     data = tables()
-    data["location"][4]["latitude"] = "151.2"  # l5, used by s4
-    data["service_at_location"].append({"id": "sal9", "service_id": "s1", "location_id": "l99"})
+    data["location"][4]["latitude"] = "151.2"  # l5: locations.csv row 6
+    # services_at_location.csv row 6 names a location that does not exist; s4 moves to row 7
+    data["service_at_location"][4]["location_id"] = "l99"
+    data["service_at_location"].append({"id": "sal9", "service_id": "s4", "location_id": "l5"})
     folder = write_oruk(tmp_path / "bad", data)
     with pytest.raises(DataValidationError) as excinfo:
         import_package(folder)
@@ -338,20 +449,24 @@ def test_a_bad_row_rejects_the_package_unless_skip_invalid(tmp_path):
     assert "2 invalid rows in the Open Referral package bad; nothing was imported" in message
     assert "locations.csv row 6 column 'latitude': '151.2'" in message
     assert "(service 's4' at location 'l5')" in message
-    assert "services_at_location.csv row 7 column 'location_id': 'l99'" in message
+    assert "services_at_location.csv row 6 column 'location_id': 'l99'" in message
 
     imported = import_package(folder, postcode_context(skip_invalid=True))
     assert list(imported.frame["group_id"]) == ["oruk:s1:l1", "oruk:s1:l2", "oruk:s2"]
     assert imported.rows_read == 6 and accounted(imported)
-    assert {p.severity for p in imported.rejected} == {"error", "rejected"}
+    invalid = sorted((p.file, p.row) for p in imported.rejected if p.severity == "error")
+    assert invalid == [("locations.csv", 6), ("services_at_location.csv", 6)]
 
 
 def test_an_unknown_postcode_points_at_the_address_row(tmp_path):
     data = tables()
     data["physical_address"][1]["postal_code"] = "ZZ1 9ZZ"
     folder = write_oruk(tmp_path / "p", data)
-    with pytest.raises(DataValidationError, match=r"physical_addresses.csv row 3 column "
-                       r"'postal_code': 'ZZ1 9ZZ': postcode not found"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"physical_addresses.csv row 3 column "
+        r"'postal_code': 'ZZ1 9ZZ': postcode not found",
+    ):
         import_package(folder)
     imported = import_package(folder, postcode_context(skip_invalid=True))
     assert "oruk:s2" not in set(imported.frame["group_id"]) and accounted(imported)
@@ -367,8 +482,11 @@ def test_postcodes_need_the_workspace_centroids(tmp_path):
 def test_duplicate_service_ids_are_an_error(tmp_path):
     data = tables()
     data["service"].append(dict(data["service"][0]))
-    with pytest.raises(DataValidationError, match=r"services.csv row 6 column 'id': 's1': "
-                       r"duplicate id \(also at row 2\)"):
+    with pytest.raises(
+        DataValidationError,
+        match=r"services.csv row 6 column 'id': 's1': "
+        r"duplicate id \(also at row 2\)",
+    ):
         import_package(write_oruk(tmp_path / "p", data))
 
 
@@ -390,9 +508,16 @@ def test_a_zipped_package_reads_like_the_folder(tmp_path):
 
 @pytest.mark.parametrize(
     "text",
-    ["Mo-Fr 09:00-17:00", "Tu,Th 10:00-14:00", "Sa 10:00-13:00", "Mo-Sa 08:00-20:00",
-     "Mo,We,Fr 10:00-16:00", "Fr 12:30-14:30; Su 10:00-13:00", "Mo 09:00-12:00,13:00-17:00",
-     "Mo 09:00-17:00; Tu 10:00-12:00"],
+    [
+        "Mo-Fr 09:00-17:00",
+        "Tu,Th 10:00-14:00",
+        "Sa 10:00-13:00",
+        "Mo-Sa 08:00-20:00",
+        "Mo,We,Fr 10:00-16:00",
+        "Fr 12:30-14:30; Su 10:00-13:00",
+        "Mo 09:00-12:00,13:00-17:00",
+        "Mo 09:00-17:00; Tu 10:00-12:00",
+    ],
 )
 def test_opening_hours_read_back_as_written(text):
     assert render_hours(parse_hours(text)) == text
@@ -402,8 +527,11 @@ def test_opening_hours_that_cannot_be_written_as_schedules():
     assert parse_hours("24/7") is None
     assert parse_hours("Mo-Fr 09:00-17:00; PH off") is None
     assert parse_hours("") is None and parse_hours(None) is None
-    assert parse_hours("Sa-Mo 10:00-12:00") == [(5, "10:00", "12:00"), (6, "10:00", "12:00"),
-                                                (0, "10:00", "12:00")]
+    assert parse_hours("Sa-Mo 10:00-12:00") == [
+        (5, "10:00", "12:00"),
+        (6, "10:00", "12:00"),
+        (0, "10:00", "12:00"),
+    ]
     assert render_hours([]) is None
 
 
@@ -423,8 +551,16 @@ def test_the_round_trip_keeps_ids_names_categories_postcodes_and_places(tmp_path
     assert "written by mapper" in found.detail
     back = read(out, found, Context()).frame
     assert list(back["group_id"]) == list(groups["group_id"])
-    for col in ("name", "category", "postcode", "opening_hours", "languages", "address",
-                "description", "last_verified"):
+    for col in (
+        "name",
+        "category",
+        "postcode",
+        "opening_hours",
+        "languages",
+        "address",
+        "description",
+        "last_verified",
+    ):
         assert list(back[col].fillna("")) == list(groups[col].fillna("")), col
     distance = back.geometry.distance(groups.geometry.reset_index(drop=True), align=False)
     assert distance.max() < 0.1

@@ -45,12 +45,25 @@ def test_each_real_file_is_recognised_from_its_content(london, name):
     assert (found.kind, found.vintage) == EXPECTED_KINDS[name]
 
 
-def test_point_files_are_skipped_with_reasons(london):
+def test_every_file_is_used_or_skipped_with_a_reason(london):
     plan = plan_build(london)
     reasons = {s.name: s.reason for s in plan.skipped}
-    assert "police.uk" in reasons["met_police_street_crime_burglary_2024-09_to_2025-02.csv"]
     assert "File 8" in reasons["london_iod2019_underlying_indicators_lsoa.csv"]
     assert "coarser file" in reasons["london_wards_2018_city_split.geojson"]
+    assert "not a data file" in reasons["README.md"]
+    registers = {d.path.name: d.kind for d in plan.registers}
+    assert registers == {
+        "london_food_banks_givefood_2024.csv": "groups",
+        "london_mutual_aid_groups_2020.csv": "groups",
+        "london_warm_spaces_2026-08.csv": "groups",
+        "london_osm_pois_2020.csv": "premises",
+        "london_public_libraries_ace2022.csv": "premises",
+        "city_of_london_police_street_crime_2023-05_to_2025-05.csv": "incidents",
+        "met_police_street_crime_burglary_2024-09_to_2025-02.csv": "incidents",
+        "met_police_street_crime_2019-06_camden.csv": "incidents",
+    }
+    every = {p.name for p in london.iterdir()}
+    assert every == set(reasons) | set(registers) | {d.path.name for d in plan.chosen.values()}
 
 
 def test_london_workspace_counts(london_workspace):
@@ -138,8 +151,9 @@ def test_london_premises_from_osm_and_libraries(london_workspace):
     assert types["library"] == 376
     assert set(premises[premises["source_file"].str.contains("ace")]["type"]) == {"library"}
     prov = ws.provenance()
-    osm_prov = prov[(prov["layer"] == "premises")
-                    & (prov["source_file"] == "london_osm_pois_2020.csv")].iloc[0]
+    osm_prov = prov[
+        (prov["layer"] == "premises") & (prov["source_file"] == "london_osm_pois_2020.csv")
+    ].iloc[0]
     assert "OpenStreetMap contributors" in osm_prov["attribution"]
     assert osm_prov["rows_read"] == 52_374
 
@@ -156,5 +170,11 @@ def test_london_incidents_from_police_uk(london_workspace):
     assert counts[city] == row["rows_imported"] <= 19_950 - 1_803
     assert any("1,803" in note and "no location" in note for note in row["notes"])
     met = incidents[incidents["source_file"].str.startswith("met_police_street_crime_burglary")]
-    assert met["month"].value_counts().sort_index().tolist() == [4_081, 4_585, 4_595, 4_759,
-                                                                  4_444, 3_735]
+    assert met["month"].value_counts().sort_index().tolist() == [
+        4_081,
+        4_585,
+        4_595,
+        4_759,
+        4_444,
+        3_735,
+    ]

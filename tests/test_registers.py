@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import factories as fx
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -13,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
-import factories as fx
 from mapper import registers
 from mapper.areas import area_of_points
 from mapper.duplicates import flag_duplicates, normalise_name
@@ -35,18 +35,30 @@ def postcodes(ws):
     return ws.read_layer("postcodes")
 
 
-def write_groups(path, rows, header=("name", "category", "postcode", "latitude", "longitude",
-                                     "phone", "email")):
+def write_groups(
+    path, rows, header=("name", "category", "postcode", "latitude", "longitude", "phone", "email")
+):
     return fx.write_csv(path, list(header), rows)
 
 
 def test_generic_groups_by_coordinates_postcode_and_areas(ws, tmp_path):
     pc = postcodes(ws).iloc[0]
     lon, lat = gpd.GeoSeries([Point(530_250, 180_250)], crs=27700).to_crs(4326).iloc[0].coords[0]
-    path = write_groups(tmp_path / "groups.csv", [
-        ["Bow Food Bank", "Food", "", f"{lat:.6f}", f"{lon:.6f}", "020 7946 0001", "a@example.org"],
-        ["Grid Youth Club", "youth", pc["postcode"].lower().replace(" ", ""), "", "", "", ""],
-    ])
+    path = write_groups(
+        tmp_path / "groups.csv",
+        [
+            [
+                "Bow Food Bank",
+                "Food",
+                "",
+                f"{lat:.6f}",
+                f"{lon:.6f}",
+                "020 7946 0001",
+                "a@example.org",
+            ],
+            ["Grid Youth Club", "youth", pc["postcode"].lower().replace(" ", ""), "", "", "", ""],
+        ],
+    )
     imported = import_file(path, ws)
     frame = ws.read_layer("groups")
     assert len(frame) == 2 and imported.rows_read == 2 and not imported.rejected
@@ -54,7 +66,10 @@ def test_generic_groups_by_coordinates_postcode_and_areas(ws, tmp_path):
     assert first["category"] == "food" and second["category"] == "youth"
     assert first.geometry.distance(Point(530_250, 180_250)) < 0.2  # 6 decimals ~ 0.1 m
     assert (first["lsoa_code"], first["ward_code"], first["borough_code"]) == (
-        "E01900001", "E05900001", "E09900001")
+        "E01900001",
+        "E05900001",
+        "E09900001",
+    )
     assert second["location_source"] == "postcode centroid"
     assert second.geometry.equals(pc.geometry)
     assert second["postcode"] == pc["postcode"]
@@ -64,14 +79,17 @@ def test_generic_groups_by_coordinates_postcode_and_areas(ws, tmp_path):
 
 def test_all_or_nothing_then_skip_invalid_lists_every_row(ws, tmp_path):
     lon, lat = gpd.GeoSeries([Point(530_500, 180_500)], crs=27700).to_crs(4326).iloc[0].coords[0]
-    path = write_groups(tmp_path / "bad.csv", [
-        ["Good", "youth", "", f"{lat}", f"{lon}", "", ""],
-        ["Swapped", "youth", "", "-0.1305", "51.4969", "", ""],
-        ["Not a number", "youth", "", "north", "-0.13", "", ""],
-        ["Unknown postcode", "youth", "ZZ9 9ZZ", "", "", "", ""],
-        ["Nowhere", "youth", "", "", "", "", ""],
-        ["Bad postcode", "youth", "not a postcode", "", "", "", ""],
-    ])
+    path = write_groups(
+        tmp_path / "bad.csv",
+        [
+            ["Good", "youth", "", f"{lat}", f"{lon}", "", ""],
+            ["Swapped", "youth", "", "-0.1305", "51.4969", "", ""],
+            ["Not a number", "youth", "", "north", "-0.13", "", ""],
+            ["Unknown postcode", "youth", "ZZ9 9ZZ", "", "", "", ""],
+            ["Nowhere", "youth", "", "", "", "", ""],
+            ["Bad postcode", "youth", "not a postcode", "", "", "", ""],
+        ],
+    )
     with pytest.raises(DataValidationError) as err:
         import_file(path, ws)
     text = str(err.value)
@@ -88,34 +106,51 @@ def test_all_or_nothing_then_skip_invalid_lists_every_row(ws, tmp_path):
 
 
 def test_points_outside_the_study_area_are_rejected_with_the_reason(ws, tmp_path):
-    path = write_groups(tmp_path / "far.csv", [
-        ["Here", "youth", "", "51.4969", "-0.1305", "", ""],
-        ["Edinburgh", "youth", "", "55.9533", "-3.1883", "", ""],
-    ])
+    path = write_groups(
+        tmp_path / "far.csv",
+        [
+            ["Here", "youth", "", "51.4969", "-0.1305", "", ""],
+            ["Edinburgh", "youth", "", "55.9533", "-3.1883", "", ""],
+        ],
+    )
     lon, lat = gpd.GeoSeries([Point(531_500, 181_500)], crs=27700).to_crs(4326).iloc[0].coords[0]
-    path = write_groups(tmp_path / "far.csv", [
-        ["Here", "youth", "", f"{lat}", f"{lon}", "", ""],
-        ["Edinburgh", "youth", "", "55.9533", "-3.1883", "", ""],
-    ])
+    path = write_groups(
+        tmp_path / "far.csv",
+        [
+            ["Here", "youth", "", f"{lat}", f"{lon}", "", ""],
+            ["Edinburgh", "youth", "", "55.9533", "-3.1883", "", ""],
+        ],
+    )
     imported = import_file(path, ws)
     assert len(imported.frame) == 1
     assert [p.message for p in imported.rejected] == [
-        "outside the study area (3 local authorities)"]
+        "outside the study area (3 local authorities)"
+    ]
 
 
 def test_register_is_taken_from_columns_and_as_overrides(ws, tmp_path):
     x, y = 530_100, 180_100
-    inc = fx.write_csv(tmp_path / "log.csv", ["date", "type", "easting", "northing", "severity"],
-                       [["31/05/2024", "Community tension", str(x), str(y), "2"]])
+    inc = fx.write_csv(
+        tmp_path / "log.csv",
+        ["date", "type", "easting", "northing", "severity"],
+        [["31/05/2024", "Community tension", str(x), str(y), "2"]],
+    )
     assert import_file(inc, ws).kind == "incidents"
     row = ws.read_layer("incidents").iloc[0]
-    assert (row["date"], row["month"], row["type"]) == ("2024-05-31", "2024-05",
-                                                         "Community tension")
-    hall = fx.write_csv(tmp_path / "halls.csv", ["name", "capacity", "easting", "northing"],
-                        [["St Anne's Hall", "120", str(x), str(y)]])
+    assert (row["date"], row["month"], row["type"]) == (
+        "2024-05-31",
+        "2024-05",
+        "Community tension",
+    )
+    hall = fx.write_csv(
+        tmp_path / "halls.csv",
+        ["name", "capacity", "easting", "northing"],
+        [["St Anne's Hall", "120", str(x), str(y)]],
+    )
     assert import_file(hall, ws).kind == "premises"
-    plain = fx.write_csv(tmp_path / "venues.csv", ["name", "easting", "northing"],
-                         [["Grid Hall", str(x), str(y)]])
+    plain = fx.write_csv(
+        tmp_path / "venues.csv", ["name", "easting", "northing"], [["Grid Hall", str(x), str(y)]]
+    )
     assert import_file(plain, ws, register="premises").kind == "premises"
     assert set(ws.read_layer("premises")["name"]) == {"St Anne's Hall", "Grid Hall"}
 
@@ -138,24 +173,35 @@ def test_reimporting_a_file_replaces_its_rows_and_keeps_others(ws, tmp_path):
 
 def test_categories_outside_the_vocabulary_become_other_with_a_warning(ws, tmp_path):
     lon, lat = gpd.GeoSeries([Point(530_500, 180_500)], crs=27700).to_crs(4326).iloc[0].coords[0]
-    path = write_groups(tmp_path / "g.csv", [["X", "Knitting circle", "", f"{lat}", f"{lon}",
-                                              "", ""]])
+    path = write_groups(
+        tmp_path / "g.csv", [["X", "Knitting circle", "", f"{lat}", f"{lon}", "", ""]]
+    )
     imported = import_file(path, ws)
     assert imported.frame["category"].tolist() == ["other"]
-    assert any("'Knitting circle' (1)" in str(w) and "categories.csv" in str(w)
-               for w in imported.warnings)
+    assert any(
+        "'Knitting circle' (1)" in str(w) and "categories.csv" in str(w) for w in imported.warnings
+    )
 
 
 def test_category_mapping_is_editable_data(tmp_path):
     mapping = tmp_path / "categories.csv"
-    mapping.write_text("source,field,value,register,category\n"
-                       "mine,kind,soup kitchen,groups,food\nmine,kind,*,groups,other\n")
-    got = registers.map_categories(pd.Series(["Soup Kitchen", "choir"]), source="mine",
-                                   field="kind", register="groups", path=mapping)
+    mapping.write_text(
+        "source,field,value,register,category\n"
+        "mine,kind,soup kitchen,groups,food\nmine,kind,*,groups,other\n"
+    )
+    got = registers.map_categories(
+        pd.Series(["Soup Kitchen", "choir"]),
+        source="mine",
+        field="kind",
+        register="groups",
+        path=mapping,
+    )
     assert got.tolist() == ["food", "other"]
     shipped = pd.read_csv(registers.CATEGORY_MAP_FILE, comment="#")
-    for register, vocab in (("groups", registers.GROUP_CATEGORIES),
-                            ("premises", registers.PREMISES_TYPES)):
+    for register, vocab in (
+        ("groups", registers.GROUP_CATEGORIES),
+        ("premises", registers.PREMISES_TYPES),
+    ):
         used = set(shipped[shipped["register"] == register]["category"])
         assert used <= set(vocab), used - set(vocab)
 
@@ -165,18 +211,27 @@ def test_category_mapping_is_editable_data(tmp_path):
 
 def test_points_on_a_shared_edge_go_to_the_lowest_code():
     wards = fx.wards().rename(columns={"WD22CD": "ward_code"})
-    pts = gpd.GeoSeries([Point(531_000, 180_500),  # edge of wards 1 and 2
-                         Point(531_000, 181_000),  # corner of wards 1, 2, 4, 5
-                         Point(532_500, 182_500),  # inside ward 9
-                         Point(600_000, 100_000)], crs=27700)  # nowhere
+    pts = gpd.GeoSeries(
+        [
+            Point(531_000, 180_500),  # edge of wards 1 and 2
+            Point(531_000, 181_000),  # corner of wards 1, 2, 4, 5
+            Point(532_500, 182_500),  # inside ward 9
+            Point(600_000, 100_000),
+        ],
+        crs=27700,
+    )  # nowhere
     got = area_of_points(pts, wards, "ward_code")
     assert got.tolist()[:3] == ["E05900001", "E05900001", "E05900009"]
     assert pd.isna(got.iloc[3])
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.floats(529_500, 533_500), st.floats(179_500, 183_500)),
-                min_size=1, max_size=40), st.randoms())
+@given(
+    st.lists(
+        st.tuples(st.floats(529_500, 533_500), st.floats(179_500, 183_500)), min_size=1, max_size=40
+    ),
+    st.randoms(),
+)
 def test_point_in_ward_matches_brute_force(coords, rnd):
     wards = fx.wards().rename(columns={"WD22CD": "ward_code"})
     order = list(range(len(wards)))
@@ -185,8 +240,11 @@ def test_point_in_ward_matches_brute_force(coords, rnd):
     pts = gpd.GeoSeries([Point(x, y) for x, y in coords], crs=27700)
     got = area_of_points(pts, wards, "ward_code")
     for point, code in zip(pts, got, strict=True):
-        hits = sorted(c for c, g in zip(wards["ward_code"], wards.geometry, strict=True)
-                      if g.intersects(point))
+        hits = sorted(
+            c
+            for c, g in zip(wards["ward_code"], wards.geometry, strict=True)
+            if g.intersects(point)
+        )
         assert (hits[0] if hits else None) == (None if pd.isna(code) else code)
 
 
@@ -194,17 +252,24 @@ def test_point_in_ward_matches_brute_force(coords, rnd):
 
 
 def test_duplicates_are_flagged_not_merged():
-    frame = registers.conform(pd.DataFrame({
-        "group_id": ["a:1", "b:7", "c:3", "d:4", "e:5"],
-        "name": ["The Bow Food Bank Ltd", "Bow food-bank", "Bow Food Bank", "Other", "Far"],
-        "charity_number": ["1188192", None, "1188192", None, None],
-        "source_file": ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"],
-    }), "groups", [Point(0, 0), Point(30, 0), Point(5000, 0), Point(10, 0), Point(0, 60)])
+    frame = registers.conform(
+        pd.DataFrame(
+            {
+                "group_id": ["a:1", "b:7", "c:3", "d:4", "e:5"],
+                "name": ["The Bow Food Bank Ltd", "Bow food-bank", "Bow Food Bank", "Other", "Far"],
+                "charity_number": ["1188192", None, "1188192", None, None],
+                "source_file": ["a.csv", "b.csv", "c.csv", "d.csv", "e.csv"],
+            }
+        ),
+        "groups",
+        [Point(0, 0), Point(30, 0), Point(5000, 0), Point(10, 0), Point(0, 60)],
+    )
     frame.loc[4, "name"] = "Bow Food Bank"
     out = flag_duplicates(frame, "groups")
     assert len(out) == 5
-    assert out["duplicate_of"].tolist()[:4] == [None, "a:1", "a:1", None] or \
-        list(out["duplicate_of"].fillna("-"))[:4] == ["-", "a:1", "a:1", "-"]
+    assert out["duplicate_of"].tolist()[:4] == [None, "a:1", "a:1", None] or list(
+        out["duplicate_of"].fillna("-")
+    )[:4] == ["-", "a:1", "a:1", "-"]
     assert out.loc[2, "duplicate_reason"] == "same charity number 1188192"
     assert out.loc[1, "duplicate_reason"] == "same name within 50 m"
     assert pd.isna(out.loc[4, "duplicate_of"])  # same name, but 60 m away
@@ -217,11 +282,21 @@ def test_duplicates_are_flagged_not_merged():
 @pytest.fixture
 def with_groups(ws, tmp_path):
     lon, lat = gpd.GeoSeries([Point(530_500, 180_500)], crs=27700).to_crs(4326).iloc[0].coords[0]
-    path = write_groups(tmp_path / "groups.csv", [
-        ["Bow Food Bank", "food", "", f"{lat:.7f}", f"{lon:.7f}", "020 7946 0001",
-         "person@example.org"],
-        ["<script>alert(1)</script>", "youth", "", f"{lat:.7f}", f"{lon:.7f}", "", ""],
-    ])
+    path = write_groups(
+        tmp_path / "groups.csv",
+        [
+            [
+                "Bow Food Bank",
+                "food",
+                "",
+                f"{lat:.7f}",
+                f"{lon:.7f}",
+                "020 7946 0001",
+                "person@example.org",
+            ],
+            ["<script>alert(1)</script>", "youth", "", f"{lat:.7f}", f"{lon:.7f}", "", ""],
+        ],
+    )
     import_file(path, ws)
     return ws
 

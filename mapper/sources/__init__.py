@@ -24,8 +24,16 @@ from mapper.sources import (
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import SIDECAR_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIXES, Peek, peek
 
-__all__ = ["Context", "Detection", "Imported", "Skipped", "detect_file", "list_inputs", "KINDS",
-           "REGISTER_KINDS"]
+__all__ = [
+    "Context",
+    "Detection",
+    "Imported",
+    "Skipped",
+    "detect_file",
+    "list_inputs",
+    "KINDS",
+    "REGISTER_KINDS",
+]
 
 #: order matters: the most specific layouts first
 DETECTORS = [
@@ -101,11 +109,27 @@ def detect_file(path: Path) -> Detection | Skipped:
     return Skipped(path, _why_not(seen))
 
 
-def _count_rows(path: Path) -> int | None:
-    # A cheap line count for the report; the import itself counts rows exactly.
+def _count_rows(path: Path) -> int:
+    """Data rows of a CSV file: a line count when no field is quoted (fast), else a CSV
+    parse (quoted fields may hold line breaks, as in multi-line addresses)."""
+    import csv
+    import io
+
     with open(path, "rb") as handle:
-        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
-    return max(lines - 1, 0)
+        head = handle.read(1 << 18)
+        handle.seek(0, io.SEEK_END)
+        size = handle.tell()
+        if size:
+            handle.seek(size - 1)
+        unterminated = size > 0 and handle.read(1) != b"\n"
+    if b'"' not in head:
+        with open(path, "rb") as handle:
+            lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+        return max(lines + unterminated - 1, 0)
+    from mapper.sources.files import decode
+
+    text, _ = decode(path.read_bytes(), file=path.name)
+    return max(sum(1 for row in csv.reader(io.StringIO(text, newline="")) if row) - 1, 0)
 
 
 def _why_not(seen: Peek) -> str:

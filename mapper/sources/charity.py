@@ -275,56 +275,58 @@ def _blank_to_none(values: pd.Series) -> pd.Series:
     return values.where(values != "", None).astype("object")
 
 
-def _exclusion(number: str, linked: str, status: str, removal: str) -> tuple[str, str]:
-    """(reason, kind) for a row left out by rule; ('', '') for a row still in."""
+#: why a row is left out by rule (one message per reason, so reasons can be counted), and
+#: the words for the count in the warning
+LINKED = (
+    "a linked charity (a subsidiary of a main charity); only main charities "
+    "(linked_charity_number 0) are imported"
+)
+REMOVED = "removed from the register; only registered charities are imported"
+NOT_REGISTERED = "registration status is not 'Registered'; only registered charities are imported"
+NO_POSTCODE = "no contact postcode, so the charity cannot be placed"
+OUTSIDE = (
+    "contact postcode outside the study area (its postcode sector is not in the workspace's "
+    "postcode centroids)"
+)
+COUNTED_AS = {
+    LINKED: "linked charities (subsidiaries)",
+    REMOVED: "removed charities",
+    NOT_REGISTERED: "charities not registered",
+    NO_POSTCODE: "charities without a contact postcode",
+    OUTSIDE: "charities with a contact postcode outside the study area",
+}
+Exclusion = tuple[str, str, str] | None  # (reason, column, value seen)
+
+
+def _exclusion(linked: str, status: str, removal: str) -> Exclusion:
+    """Why a row is left out by rule (main charities still registered stay in)."""
     try:
         main = linked == "" or float(linked) == 0
     except ValueError:
         main = False
     if not main:
-        return (
-            f"a linked charity (subsidiary {linked}) of registered charity {number}; only "
-            "main charities (linked_charity_number 0) are imported",
-            "linked charities (subsidiaries)",
-        )
-    if status.lower() == "removed" or removal:
-        when = _extract_date(removal) or removal
-        return (
-            f"removed from the register{f' on {when}' if when else ''}; only registered "
-            "charities are imported",
-            "removed charities",
-        )
+        return LINKED, "linked_charity_number", linked
+    if removal:
+        return REMOVED, "date_of_removal", _extract_date(removal) or removal
+    if status.lower() == "removed":
+        return REMOVED, "charity_registration_status", status
     if status.lower() != "registered":
-        return (
-            f"registration status {status!r}; only charities with status 'Registered' are "
-            "imported",
-            "charities not registered",
-        )
-    return "", ""
+        return NOT_REGISTERED, "charity_registration_status", status
+    return None
 
 
-def _exclusions(cols: dict[str, pd.Series], context: Context) -> tuple[list[str], list[str]]:
-    """(reason, kind) per row left out by rule; '' for rows still in."""
-    columns = ("registered_charity_number", "linked_charity_number",
-               "charity_registration_status", "date_of_removal")
-    judged = [_exclusion(*row) for row in zip(*(cols[c].tolist() for c in columns), strict=True)]
-    reasons = [r for r, _ in judged]
-    kinds = [k for _, k in judged]
+def _exclusions(cols: dict[str, pd.Series], context: Context) -> list[Exclusion]:
+    """Why each row is left out by rule; None for rows still in."""
+    columns = ("linked_charity_number", "charity_registration_status", "date_of_removal")
+    found = [_exclusion(*row) for row in zip(*(cols[c].tolist() for c in columns), strict=True)]
     postcode = cols[POSTCODE]
     outside = _outside_sectors(postcode, context).tolist()
-    for pos, (code, reason) in enumerate(zip(postcode.tolist(), reasons, strict=True)):
-        if reason:
-            continue
-        if code == "":
-            reasons[pos] = "no contact postcode, so the charity cannot be placed"
-            kinds[pos] = "charities without a contact postcode"
-        elif outside[pos]:
-            reasons[pos] = (
-                f"contact postcode {code} is outside the study area (its postcode sector is "
-                "not in the workspace's postcode centroids)"
-            )
-            kinds[pos] = "charities with a contact postcode outside the study area"
-    return reasons, kinds
+    for pos, code in enumerate(postcode.tolist()):
+        if found[pos] is None and code == "":
+            found[pos] = NO_POSTCODE, POSTCODE, ""
+        elif found[pos] is None and outside[pos]:
+            found[pos] = OUTSIDE, POSTCODE, code
+    return found
 
 
 def _outside_sectors(postcode: pd.Series, context: Context) -> pd.Series:
@@ -366,8 +368,7 @@ def _validate(cols: dict[str, pd.Series], candidates: np.ndarray, *, file, rows,
         elif value in firsts:
             problems[pos] = Problem(
                 file,
-                f"the same main charity appears twice (also at {row_label} "
-                f"{rows(firsts[value])})",
+                f"the same main charity appears twice (also at {row_label} {rows(firsts[value])})",
                 rows(pos),
                 "registered_charity_number",
                 value,
@@ -460,17 +461,17 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         )
     rows_read = len(table)
     cols = {name: _column(table, name) for name in USED_COLUMNS}
-    reasons, kinds = _exclusions(cols, context)
+    excluded = _exclusions(cols, context)
     rejected = [
-        Problem(file, reason, rows(pos), severity="rejected", row_label=row_label)
-        for pos, reason in enumerate(reasons)
-        if reason
+        Problem(file, why[0], rows(pos), why[1], why[2] or None, "rejected", row_label)
+        for pos, why in enumerate(excluded)
+        if why is not None
     ]
     notes = [Problem(file, CAVEAT, severity="warning")]
-    for what, count in pd.Series([k for k in kinds if k]).value_counts(sort=False).items():
-        notes.append(Problem(file, f"{count:,} {what} left out", severity="warning"))
-
-    candidates = np.array([pos for pos, r in enumerate(reasons) if not r], dtype=int)
+    counts = pd.Series([p.message for p in rejected], dtype="object").value_counts(sort=False)
+    for reason, count in counts.items():
+        notes.append(Problem(file, f"{count:,} {COUNTED_AS[reason]} left out", severity="warning"))
+    candidates = np.array([pos for pos, why in enumerate(excluded) if why is None], dtype=int)
     invalid = _validate(cols, candidates, file=file, rows=rows, row_label=row_label)
     to_locate = np.array([p for p in candidates.tolist() if p not in invalid], dtype=int)
     located = locate(
@@ -527,9 +528,13 @@ def _combine(candidates, located_pos, located: Located, invalid: dict[int, Probl
 def _groups(cols, kept, categories, geometry, *, file, rows) -> gpd.GeoDataFrame:
     pick = {name: values.iloc[kept].reset_index(drop=True) for name, values in cols.items()}
     number = pick["registered_charity_number"]
-    address = pd.DataFrame({c: pick[c] for c in ADDRESS_COLUMNS}).apply(
-        lambda r: ", ".join(v for v in r if v), axis=1
-    ) if len(kept) else pd.Series([], dtype="object")
+    address = (
+        pd.DataFrame({c: pick[c] for c in ADDRESS_COLUMNS}).apply(
+            lambda r: ", ".join(v for v in r if v), axis=1
+        )
+        if len(kept)
+        else pd.Series([], dtype="object")
+    )
     postcode = normalise_postcode(pick[POSTCODE]).astype("object")
     frame = pd.DataFrame(
         {

@@ -49,6 +49,7 @@ NO_LICENCE = "not stated in the package: check the publisher's terms before shar
 ATTRIBUTION = "Contains data published in the Open Referral UK standard by the package's publisher."
 HEAD_BYTES = 16 * 1024
 
+# fmt: off
 #: ORUK v1 tables read or written, with their exact columns (docs/DATA-FORMATS.md, 4)
 FIELDS: dict[str, list[str]] = {
     "organization": [
@@ -88,6 +89,7 @@ FIELDS: dict[str, list[str]] = {
     "service_taxonomy": ["id", "service_id", "eligibility_id", "taxonomy_id", "taxonomy_detail"],
     "taxonomy": ["id", "name", "parent_id", "parent_name", "vocabulary"],
 }
+# fmt: on
 FILE_NAMES = {
     "organization": "organizations.csv",
     "service": "services.csv",
@@ -120,12 +122,27 @@ FOREIGN_KEYS = {
     "physical_address": [("location_id", "location")],
     "phone": [("service_id", "service"), ("location_id", "location")],
     "contact": [("service_id", "service")],
-    "regular_schedule": [("service_id", "service"), ("service_at_location_id",
-                                                     "service_at_location")],
+    "regular_schedule": [
+        ("service_id", "service"),
+        ("service_at_location_id", "service_at_location"),
+    ],
     "language": [("service_id", "service")],
     "service_taxonomy": [("service_id", "service"), ("taxonomy_id", "taxonomy")],
 }
 INACTIVE = ("inactive", "defunct")
+#: why a service at a location is left out by rule (one message per reason, so reasons can
+#: be counted), and the words for the count in the warning
+INACTIVE_REASON = "service inactive or defunct; only active services are imported"
+NO_LOCATION = "no location: the service is not at any location (services_at_location)"
+NOWHERE = (
+    "no location: the location has no coordinates and no postal code (an online or "
+    "telephone service?)"
+)
+COUNTED_AS = {
+    INACTIVE_REASON: "inactive or defunct services",
+    NO_LOCATION: "services with no location",
+    NOWHERE: "services at a location with no coordinates and no postal code",
+}
 LOCATION_SOURCES = {
     "coordinates": "ORUK location latitude/longitude",
     "postcode centroid": "postcode centroid of the ORUK location's physical address",
@@ -139,8 +156,9 @@ DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _DAY_NAMES = {
     name: i
-    for i, day in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday",
-                             "saturday", "sunday"))
+    for i, day in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
     for name in (day, day[:3], day[:2])
 }
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})")
@@ -245,6 +263,16 @@ def _schedule_days(byday: str, weekday: str) -> list[int] | None:
 # -- finding the tables --------------------------------------------------------------
 
 
+#: columns that tell a services table from other tables with organization_id and name
+SERVICE_HINTS = frozenset(
+    "status url email taxonomy_ids assured_date fees application_process attending_type "
+    "deliverable_type".split()
+)
+ORGANIZATION_HINTS = frozenset(
+    "tax_status tax_id year_incorporated legal_status logo url email uri".split()
+)
+
+
 def table_of(columns) -> str | None:
     """Which ORUK table a CSV header belongs to, from its columns; None if none."""
     c = {str(x).strip().lower() for x in columns}
@@ -257,20 +285,27 @@ def table_of(columns) -> str | None:
     rules: list[tuple[str, bool]] = [
         ("phone", "number" in c and bool(c & {"service_id", "location_id", "organization_id"})),
         ("service_taxonomy", {"service_id", "taxonomy_id"} <= c),
-        ("taxonomy", "name" in c and bool(c & {"vocabulary", "parent_id", "parent_name"})
-         and "service_id" not in c),
+        (
+            "taxonomy",
+            "name" in c
+            and bool(c & {"vocabulary", "parent_id", "parent_name"})
+            and "service_id" not in c,
+        ),
         ("language", "language" in c and bool(c & {"service_id", "location_id"})),
         ("physical_address", "location_id" in c and bool(c & {"postal_code", "address_1"})),
         ("location", {"latitude", "longitude"} <= c and "location_id" not in c),
-        ("contact", "name" in c and bool(c & {"title", "department", "personal_data"})
-         and bool(c & {"service_id", "organization_id", "service_at_location_id"})),
+        (
+            "contact",
+            "name" in c
+            and bool(c & {"title", "department", "personal_data"})
+            and bool(c & {"service_id", "organization_id", "service_at_location_id"}),
+        ),
         ("service_at_location", {"service_id", "location_id"} <= c),
-        ("service", {"organization_id", "name"} <= c and bool(
-            c & {"status", "url", "email", "taxonomy_ids", "assured_date", "fees",
-                 "application_process", "attending_type", "deliverable_type"})),
-        ("organization", "name" in c and "organization_id" not in c and bool(
-            c & {"tax_status", "tax_id", "year_incorporated", "legal_status", "logo", "url",
-                 "email", "uri"})),
+        ("service", {"organization_id", "name"} <= c and bool(c & SERVICE_HINTS)),
+        (
+            "organization",
+            "name" in c and "organization_id" not in c and bool(c & ORGANIZATION_HINTS),
+        ),
     ]
     return next((name for name, hit in rules if hit), None)
 
@@ -290,7 +325,8 @@ class _Package:
             try:
                 with zipfile.ZipFile(path) as archive:
                     names = sorted(
-                        m for m in archive.namelist()
+                        m
+                        for m in archive.namelist()
                         if not m.startswith("__MACOSX") and not m.endswith("/")
                     )
             except zipfile.BadZipFile:
@@ -371,14 +407,14 @@ def detect_package(path: Path) -> Detection | None:
     licences = meta.get("licenses") or [meta.get("license")]
     licence = "; ".join(
         str(lic.get("title") or lic.get("name") or lic.get("path"))
-        for lic in licences if isinstance(lic, dict)
+        for lic in licences
+        if isinstance(lic, dict)
     )
     mapper_made = isinstance(meta.get(MARKER), dict)
     return Detection(
         kind="groups",
         vintage=created or "unknown",
-        detail="Open Referral UK v1 data package"
-        + (" (written by mapper)" if mapper_made else ""),
+        detail="Open Referral UK v1 data package" + (" (written by mapper)" if mapper_made else ""),
         rows=None,
         reader=read,
         extra={
@@ -422,8 +458,13 @@ def _unique_ids(frame: pd.DataFrame, *, file: str) -> list[Problem]:
     first = {v: i for i, v in reversed(list(enumerate(ids)))}
     for pos in np.flatnonzero(dup.to_numpy()):
         problems.append(
-            Problem(file, f"duplicate id (also at row {table_row(first[ids.iloc[pos]])})",
-                    table_row(pos), "id", ids.iloc[pos])
+            Problem(
+                file,
+                f"duplicate id (also at row {table_row(first[ids.iloc[pos]])})",
+                table_row(pos),
+                "id",
+                ids.iloc[pos],
+            )
         )
     return problems
 
@@ -451,13 +492,12 @@ def _pairs(services, locations, sal) -> list[_Pair]:
     loc = {v: i for i, v in reversed(list(enumerate(locations["id"])))}
     pairs = [
         _Pair(svc.get(s, -1), loc.get(lid, -1), k, s, lid, i)
-        for k, (i, s, lid) in enumerate(sal[["id", "service_id", "location_id"]].itertuples(
-            index=False, name=None))
+        for k, (i, s, lid) in enumerate(
+            sal[["id", "service_id", "location_id"]].itertuples(index=False, name=None)
+        )
     ]
     linked = set(sal["service_id"])
-    pairs += [
-        _Pair(i, -1, -1, s, "", "") for i, s in enumerate(services["id"]) if s not in linked
-    ]
+    pairs += [_Pair(i, -1, -1, s, "", "") for i, s in enumerate(services["id"]) if s not in linked]
     big = len(services)
     return sorted(pairs, key=lambda p: (p.service if p.service >= 0 else big, p.sal < 0))
 
@@ -467,68 +507,113 @@ class _Tables:
     frames: dict[str, pd.DataFrame]
     names: dict[str, str]  # table -> file name for messages
 
+    _records: dict[str, list[dict]] = field(default_factory=dict)
+    _organisations: dict[str, dict] | None = None
+
     def __getitem__(self, table: str) -> pd.DataFrame:
         return self.frames[table]
+
+    def rows(self, table: str) -> list[dict]:
+        """The table as one dict per row (cheap to index row by row)."""
+        if table not in self._records:
+            self._records[table] = self.frames[table].to_dict("records")
+        return self._records[table]
+
+    def organisation(self, org_id: str) -> dict:
+        """The first organisation with this id, or a blank one."""
+        if self._organisations is None:
+            self._organisations = {}
+            for row in self.rows("organization"):
+                self._organisations.setdefault(row["id"], row)
+        return self._organisations.get(org_id) or dict.fromkeys(FIELDS["organization"], "")
 
 
 def _judge(pair: _Pair, t: _Tables, seen: set, postcodes: dict[str, str]):
     """('error' | 'rejected' | '', Problem | None) for one pair."""
-    services, locations = t["service"], t["location"]
     sal_file, svc_file = t.names["service_at_location"], t.names["service"]
     if pair.service < 0:
-        return "error", Problem(sal_file, f"service_id is not in {svc_file}",
-                                table_row(pair.sal), "service_id", pair.service_id)
-    row = services.iloc[pair.service]
+        return "error", Problem(
+            sal_file,
+            f"service_id is not in {svc_file}",
+            table_row(pair.sal),
+            "service_id",
+            pair.service_id,
+        )
+    row = t.rows("service")[pair.service]
     status = row["status"].lower()
     if status in INACTIVE:
-        return "rejected", Problem(svc_file, f"service status {row['status']!r}; inactive and "
-                                   "defunct services are not imported", table_row(pair.service),
-                                   "status", severity="rejected")
+        return "rejected", Problem(
+            svc_file,
+            INACTIVE_REASON,
+            table_row(pair.service),
+            "status",
+            row["status"],
+            "rejected",
+        )
     if pair.sal >= 0 and pair.location < 0:
-        return "error", Problem(sal_file, f"location_id is not in {t.names['location']}",
-                                table_row(pair.sal), "location_id", pair.location_id)
+        return "error", Problem(
+            sal_file,
+            f"location_id is not in {t.names['location']}",
+            table_row(pair.sal),
+            "location_id",
+            pair.location_id,
+        )
     if pair.sal < 0:
-        return "rejected", Problem(svc_file, f"no location: service {pair.service_id!r} is not "
-                                   f"in {sal_file}", table_row(pair.service), severity="rejected")
+        return "rejected", Problem(
+            svc_file, NO_LOCATION, table_row(pair.service), "id", pair.service_id, "rejected"
+        )
     if (pair.service_id, pair.location_id) in seen:
-        return "error", Problem(sal_file, f"service {pair.service_id!r} at location "
-                                f"{pair.location_id!r} is listed twice", table_row(pair.sal))
+        return "error", Problem(
+            sal_file,
+            f"service {pair.service_id!r} at location {pair.location_id!r} is listed twice",
+            table_row(pair.sal),
+        )
     seen.add((pair.service_id, pair.location_id))
-    if row["name"] == "" and _org_name(t, row) == "":
-        return "error", Problem(svc_file, "no name: the service and its organisation are both "
-                                "unnamed", table_row(pair.service), "name")
-    place = locations.iloc[pair.location]
+    if row["name"] == "" and t.organisation(row["organization_id"])["name"] == "":
+        return "error", Problem(
+            svc_file,
+            "no name: the service and its organisation are both unnamed",
+            table_row(pair.service),
+            "name",
+        )
+    place = t.rows("location")[pair.location]
     if not (place["latitude"] or place["longitude"] or postcodes.get(pair.location_id)):
         return "rejected", Problem(
-            t.names["location"], f"no location: location {pair.location_id!r} has no "
-            "coordinates and no postal code (an online or telephone service?)",
-            table_row(pair.location), severity="rejected")
+            t.names["location"],
+            NOWHERE,
+            table_row(pair.location),
+            "id",
+            pair.location_id,
+            "rejected",
+        )
     return "", None
-
-
-def _org_name(t: _Tables, service_row) -> str:
-    orgs = t["organization"]
-    hit = orgs[orgs["id"] == service_row["organization_id"]]
-    return hit["name"].iloc[0] if len(hit) else ""
 
 
 def _place(pairs: list[_Pair], t: _Tables, addresses: pd.DataFrame, context: Context) -> Located:
     """Locate candidate pairs; problems point at locations.csv or physical_addresses.csv."""
-    locations = t["location"]
+    locations = t.rows("location")
     first_address = {v: i for i, v in reversed(list(enumerate(addresses["location_id"])))}
+    postal_codes = addresses["postal_code"].tolist()
     table = pd.DataFrame(
         {
-            "latitude": [locations["latitude"].iloc[p.location] for p in pairs],
-            "longitude": [locations["longitude"].iloc[p.location] for p in pairs],
+            "latitude": [locations[p.location]["latitude"] for p in pairs],
+            "longitude": [locations[p.location]["longitude"] for p in pairs],
             "postal_code": [
-                addresses["postal_code"].iloc[first_address[p.location_id]]
-                if p.location_id in first_address else "" for p in pairs
+                postal_codes[first_address[p.location_id]] if p.location_id in first_address else ""
+                for p in pairs
             ],
         },
         dtype="object",
     )
-    located = locate(table, file=t.names["location"], context=context, lat="latitude",
-                     lon="longitude", postcode="postal_code", rows=lambda pos: pos)
+    located = locate(
+        table,
+        file=t.names["location"],
+        context=context,
+        lat="latitude",
+        lon="longitude",
+        postcode="postal_code",
+        rows=lambda pos: pos,
+    )
     problems = []
     for p in located.problems:
         pair = pairs[p.row]
@@ -548,8 +633,10 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     members = detection.extra.get("tables") or _tables(package)[0]
     t = _Tables(
         {table: _load(package, members.get(table), table) for table in FIELDS},
-        {table: Path(members[table]).name if table in members else FILE_NAMES[table]
-         for table in FIELDS},
+        {
+            table: Path(members[table]).name if table in members else FILE_NAMES[table]
+            for table in FIELDS
+        },
     )
     structural = []
     for table in ("organization", "service", "location"):
@@ -582,9 +669,18 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             f"{package.name}; nothing was imported (use --skip-invalid to import the valid "
             "services and list the others)",
         )
+    # invalid pairs are listed here: their problems name rows of several files, which
+    # settle() (keyed by row number in one file) cannot tell apart
+    rejected.extend(combined.problems)
+    placed = Located(combined.geometry, combined.how, [], combined.unmatched_postcodes)
     service_rows = [pairs[k].service for k in considered]
-    keep, notes = settle(combined, file=t.names["service"], context=context, rejected=rejected,
-                         rows=lambda pos: table_row(service_rows[pos]))
+    keep, notes = settle(
+        placed,
+        file=t.names["service"],
+        context=context,
+        rejected=rejected,
+        rows=lambda pos: table_row(service_rows[pos]),
+    )
     accepted = [pairs[k] for k in considered[keep]]
     frame, more = _groups(accepted, t, combined, keep, detection, package.name)
     notes = _notes(t, rejected, detection, package.name) + notes + more
@@ -592,7 +688,8 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     return Imported(
         kind="groups",
         frame=frame,
-        vintage=detection.vintage if detection.vintage != "unknown" or not len(verified)
+        vintage=detection.vintage
+        if detection.vintage != "unknown" or not len(verified)
         else str(verified.max()),
         detail=detection.detail,
         rows_read=len(pairs),
@@ -618,66 +715,76 @@ def _combine(considered, candidates, located: Located, errors: dict[int, Problem
 
 def _notes(t: _Tables, rejected: list[Problem], detection: Detection, name: str) -> list[Problem]:
     notes = [
-        Problem(name, f"{Path(member).name} also looks like the {table} table and was not "
-                f"read ({t.names[table]} was)", severity="warning")
+        Problem(
+            name,
+            f"{Path(member).name} also looks like the {table} table and was not "
+            f"read ({t.names[table]} was)",
+            severity="warning",
+        )
         for member, table in detection.extra.get("ignored", [])
     ]
-    counts: dict[str, int] = {}
-    for p in rejected:
-        if p.message.startswith("service status"):
-            counts["inactive or defunct services"] = counts.get("inactive or defunct services",
-                                                                0) + 1
-        elif p.message.startswith("no location"):
-            counts["services with no location"] = counts.get("services with no location", 0) + 1
+    counts = pd.Series([p.message for p in rejected], dtype="object").value_counts(sort=False)
     notes += [
-        Problem(name, f"{n:,} {what} left out (one per service at a location)",
-                severity="warning")
-        for what, n in counts.items()
+        Problem(
+            name,
+            f"{n:,} {COUNTED_AS[reason]} left out (one per service at a location)",
+            severity="warning",
+        )
+        for reason, n in counts.items()
+        if reason in COUNTED_AS
     ]
     return notes
 
 
 def _groups(accepted: list[_Pair], t: _Tables, combined: Located, keep, detection, name):
     """The accepted pairs as rows of the groups register; and warnings."""
-    services, orgs = t["service"], t["organization"]
-    org_at = {v: i for i, v in reversed(list(enumerate(orgs["id"])))}
     per_service = t["service_at_location"]["service_id"].value_counts()
     mapper_made = bool(detection.extra.get("mapper_made"))
     hours, schedule_notes = _hours(t["regular_schedule"], t.names["regular_schedule"], name)
     lookups = _lookups(t)
+    languages = _language_index(t.rows("language"))
     categories = _categories(t)
     records = []
     for pair in accepted:
-        svc = services.iloc[pair.service]
-        org = orgs.iloc[org_at[svc["organization_id"]]] if svc["organization_id"] in org_at \
-            else pd.Series("", index=FIELDS["organization"])
+        svc = t.rows("service")[pair.service]
+        org = t.organisation(svc["organization_id"])
         several = int(per_service.get(pair.service_id, 0)) > 1
         base = pair.service_id if mapper_made else f"oruk:{pair.service_id}"
         address = lookups["address"].get(pair.location_id, {})
-        records.append({
-            "group_id": f"{base}:{pair.location_id}" if several else base,
-            "name": svc["name"] or org["name"],
-            "category": categories.get(pair.service_id, categories[""]),
-            "description": svc["description"] or org["description"] or None,
-            "website": svc["url"] or org["url"] or None,
-            "email": svc["email"] or org["email"] or None,
-            "phone": _first(lookups["phone"], pair),
-            "contact_name": _first(lookups["contact"], pair, org_id=svc["organization_id"]),
-            "address": ", ".join(
-                v for v in (address.get(c, "") for c in ("address_1", "address_2", "address_3",
-                                                         "address_4", "city")) if v
-            ) or None,
-            "postcode": _postcode(address.get("postal_code", "")),
-            "opening_hours": _pick_hours(hours, pair),
-            "languages": _languages(t["language"], pair),
-            "last_verified": _date(svc["assured_date"]),
-            "source": SOURCE,
-            "source_id": pair.service_id,
-            "source_file": name,
-            "source_row": table_row(pair.service),
-        })
-    frame = pd.DataFrame.from_records(records, index=pd.RangeIndex(len(records)),
-                                      columns=list(records[0]) if records else ["group_id"])
+        records.append(
+            {
+                "group_id": f"{base}:{pair.location_id}" if several else base,
+                "name": svc["name"] or org["name"],
+                "category": categories.get(pair.service_id, categories[""]),
+                "description": svc["description"] or org["description"] or None,
+                "website": svc["url"] or org["url"] or None,
+                "email": svc["email"] or org["email"] or None,
+                "phone": _first(lookups["phone"], pair),
+                "contact_name": _first(lookups["contact"], pair, org_id=svc["organization_id"]),
+                "address": ", ".join(
+                    v
+                    for v in (
+                        address.get(c, "")
+                        for c in ("address_1", "address_2", "address_3", "address_4", "city")
+                    )
+                    if v
+                )
+                or None,
+                "postcode": _postcode(address.get("postal_code", "")),
+                "opening_hours": _pick_hours(hours, pair),
+                "languages": _languages(languages, pair),
+                "last_verified": _date(svc["assured_date"]),
+                "source": SOURCE,
+                "source_id": pair.service_id,
+                "source_file": name,
+                "source_row": table_row(pair.service),
+            }
+        )
+    frame = pd.DataFrame.from_records(
+        records,
+        index=pd.RangeIndex(len(records)),
+        columns=list(records[0]) if records else ["group_id"],
+    )
     frame["location_source"] = [LOCATION_SOURCES.get(h, h) for h in combined.how[keep]]
     text = frame.columns.drop("source_row", errors="ignore")
     frame[text] = frame[text].astype("object").where(frame[text].notna(), None)
@@ -687,8 +794,12 @@ def _groups(accepted: list[_Pair], t: _Tables, combined: Located, keep, detectio
 def _first(lookup: dict[str, dict[str, str]], pair: _Pair, *, org_id: str = "") -> str | None:
     """The first phone/contact of the service at the location, the service, the location
     or (contacts only) the organisation."""
-    for key, value in (("service_at_location_id", pair.sal_id), ("service_id", pair.service_id),
-                       ("location_id", pair.location_id), ("organization_id", org_id)):
+    for key, value in (
+        ("service_at_location_id", pair.sal_id),
+        ("service_id", pair.service_id),
+        ("location_id", pair.location_id),
+        ("organization_id", org_id),
+    ):
         if value and value in lookup.get(key, {}):
             return lookup[key][value]
     return None
@@ -701,10 +812,14 @@ def _lookups(t: _Tables) -> dict[str, dict]:
     phones.loc[phones["number"] == "", "full"] = ""
     addresses = t["physical_address"].drop_duplicates("location_id")
     return {
-        "phone": {k: _first_by(phones, k, "full")
-                  for k in ("service_at_location_id", "service_id", "location_id")},
-        "contact": {k: _first_by(t["contact"], k, "name")
-                    for k in ("service_at_location_id", "service_id", "organization_id")},
+        "phone": {
+            k: _first_by(phones, k, "full")
+            for k in ("service_at_location_id", "service_id", "location_id")
+        },
+        "contact": {
+            k: _first_by(t["contact"], k, "name")
+            for k in ("service_at_location_id", "service_id", "organization_id")
+        },
         "address": {r["location_id"]: r for r in addresses.to_dict("records")},
     }
 
@@ -721,14 +836,30 @@ def _date(text: str) -> str | None:
     return match[1] if match else (text or None)
 
 
-def _languages(languages: pd.DataFrame, pair: _Pair) -> str | None:
-    own = languages[(languages["service_id"] == pair.service_id)
-                    & languages["location_id"].isin(["", pair.location_id])]
-    if not len(own):
-        own = languages[(languages["service_id"] == "")
-                        & (languages["location_id"] == pair.location_id)]
-    names = [v for v in dict.fromkeys(own["language"]) if v]
-    return "; ".join(names) or None
+def _language_index(rows: list[dict]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """('service', id) -> [(location_id, language)], ('location', id) -> [('', language)]."""
+    index: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for r in rows:
+        if not r["language"]:
+            continue
+        if r["service_id"]:
+            index.setdefault(("service", r["service_id"]), []).append(
+                (r["location_id"], r["language"])
+            )
+        elif r["location_id"]:
+            index.setdefault(("location", r["location_id"]), []).append(("", r["language"]))
+    return index
+
+
+def _languages(index: dict, pair: _Pair) -> str | None:
+    """Languages of the service (here or everywhere), else those of the location."""
+    own = [
+        lang
+        for lid, lang in index.get(("service", pair.service_id), [])
+        if lid in ("", pair.location_id)
+    ]
+    own = own or [lang for _, lang in index.get(("location", pair.location_id), [])]
+    return "; ".join(dict.fromkeys(own)) or None
 
 
 def _categories(t: _Tables) -> dict[str, str]:
@@ -739,18 +870,21 @@ def _categories(t: _Tables) -> dict[str, str]:
     than the default (mapping: ``mapper/mappings/categories.csv``), else the default.
     """
     terms = t["taxonomy"]
-    names = registers.map_categories(terms["name"], source=CATEGORY_SOURCE, field="taxonomy",
-                                     register="groups")
+    names = registers.map_categories(
+        terms["name"], source=CATEGORY_SOURCE, field="taxonomy", register="groups"
+    )
     mapping = registers.category_map(CATEGORY_SOURCE, "groups")
     # categories.csv writes the source default as "*,*"; map_categories reads "taxonomy,*"
     default = mapping.get(("taxonomy", "*")) or mapping.get(("*", "*"), "")
     own = (terms["vocabulary"].str.lower() == VOCABULARY) & terms["name"].isin(
-        registers.GROUP_CATEGORIES)
+        registers.GROUP_CATEGORIES
+    )
     category = dict(zip(terms["id"], np.where(own, terms["name"], names), strict=True))
     mine = set(terms["id"][own])
     links: dict[str, list[str]] = {}
     for sid, tid in t["service_taxonomy"][["service_id", "taxonomy_id"]].itertuples(
-            index=False, name=None):
+        index=False, name=None
+    ):
         links.setdefault(sid, []).append(tid)
     for sid, ids in t["service"][["id", "taxonomy_ids"]].itertuples(index=False, name=None):
         links.setdefault(sid, []).extend(i.strip() for i in ids.split(",") if i.strip())
@@ -782,15 +916,25 @@ def _hours(schedules: pd.DataFrame, file: str, name: str):
         rows.setdefault(key, []).extend((d, opens, closes) for d in days)
     notes = []
     if skipped:
-        notes.append(Problem(name, f"{skipped:,} rows of {file} are not weekly opening times "
-                             "(monthly, every other week, or no times) and were left out of "
-                             "opening_hours", severity="warning"))
+        notes.append(
+            Problem(
+                name,
+                f"{skipped:,} rows of {file} are not weekly opening times "
+                "(monthly, every other week, or no times) and were left out of "
+                "opening_hours",
+                severity="warning",
+            )
+        )
     return {k: render_hours(v) for k, v in rows.items()}, notes
 
 
 def _pick_hours(hours: dict, pair: _Pair) -> str | None:
-    for key in (("sal", pair.sal_id), ("service", pair.service_id, pair.location_id),
-                ("service", pair.service_id, ""), ("location", pair.location_id)):
+    for key in (
+        ("sal", pair.sal_id),
+        ("service", pair.service_id, pair.location_id),
+        ("service", pair.service_id, ""),
+        ("location", pair.location_id),
+    ):
         if hours.get(key):
             return hours[key]
     return None
@@ -815,7 +959,8 @@ def _check_groups(groups) -> None:
             f"groups must be a GeoDataFrame (the groups register); got {type(groups)!r}"
         )
     if groups.crs is None or CRS.from_user_input(groups.crs) != CRS.from_user_input(
-            geo.CRS_ANALYSIS):
+        geo.CRS_ANALYSIS
+    ):
         raise MapperError(f"groups must be in {geo.CRS_ANALYSIS} (got {groups.crs})")
     problems = []
     for col in ("group_id", "name"):
@@ -825,24 +970,36 @@ def _check_groups(groups) -> None:
         raise DataValidationError(problems)
     ids, names = _text(groups, "group_id"), _text(groups, "name")
     for pos in np.flatnonzero((ids == "").to_numpy()):
-        problems.append(Problem("groups", "missing group_id", pos + 1, "group_id",
-                                row_label="record"))
+        problems.append(
+            Problem("groups", "missing group_id", pos + 1, "group_id", row_label="record")
+        )
     for pos in np.flatnonzero((ids.duplicated() & (ids != "")).to_numpy()):
-        problems.append(Problem("groups", "duplicate group_id", pos + 1, "group_id",
-                                ids.iloc[pos], row_label="record"))
+        problems.append(
+            Problem(
+                "groups",
+                "duplicate group_id",
+                pos + 1,
+                "group_id",
+                ids.iloc[pos],
+                row_label="record",
+            )
+        )
     for pos in np.flatnonzero((names == "").to_numpy()):
         problems.append(Problem("groups", "missing name", pos + 1, "name", row_label="record"))
     kinds = groups.geometry.geom_type
     for pos in np.flatnonzero((kinds.notna() & (kinds != "Point")).to_numpy()):
-        problems.append(Problem("groups", f"a {kinds.iloc[pos]}; expected a Point", pos + 1,
-                                row_label="record"))
+        problems.append(
+            Problem("groups", f"a {kinds.iloc[pos]}; expected a Point", pos + 1, row_label="record")
+        )
     if problems:
-        raise DataValidationError(problems, summary=f"{len(problems)} problems in the groups; "
-                                  "no package was written")
+        raise DataValidationError(
+            problems, summary=f"{len(problems)} problems in the groups; no package was written"
+        )
 
 
-def write_package(groups: gpd.GeoDataFrame, directory: Path, *,
-                  include_personal_data: bool = False) -> Path:
+def write_package(
+    groups: gpd.GeoDataFrame, directory: Path, *, include_personal_data: bool = False
+) -> Path:
     """Write the groups register as an Open Referral UK v1 tabular data package.
 
     Parameters
@@ -865,11 +1022,16 @@ def write_package(groups: gpd.GeoDataFrame, directory: Path, *,
     for table, rows in tables.items():
         frame = pd.DataFrame.from_records(rows, columns=FIELDS[table]).astype("object")
         frame = frame.where(frame.notna(), "")
-        frame.to_csv(directory / FILE_NAMES[table], index=False, encoding="utf-8",
-                     lineterminator="\n")
+        frame.to_csv(
+            directory / FILE_NAMES[table], index=False, encoding="utf-8", lineterminator="\n"
+        )
     (directory / "datapackage.json").write_text(
-        json.dumps(_datapackage(g, list(tables), include_personal_data), indent=2,
-                   ensure_ascii=False) + "\n", encoding="utf-8")
+        json.dumps(
+            _datapackage(g, list(tables), include_personal_data), indent=2, ensure_ascii=False
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     return directory
 
 
@@ -888,45 +1050,86 @@ def _export_tables(g: gpd.GeoDataFrame, personal: bool) -> dict[str, list[dict]]
         org, loc = _stable_id("organization", gid), _stable_id("location", gid)
         sal = _stable_id("service_at_location", gid)
         name, description = col["name"][i], col["description"][i]
-        tables["organization"].append({
-            "id": org, "name": name, "description": description or name,
-            "url": col["website"][i] if personal else "",
-            "email": col["email"][i] if personal else "",
-        })
-        tables["service"].append({
-            "id": gid, "organization_id": org, "name": name, "description": description,
-            "url": col["website"][i] if personal else "",
-            "email": col["email"][i] if personal else "",
-            "status": "active", "assured_date": _date(col["last_verified"][i]) or "",
-        })
-        tables["location"].append({"id": loc, "organization_id": org, "name": name,
-                                   "latitude": lat[i], "longitude": lon[i]})
+        tables["organization"].append(
+            {
+                "id": org,
+                "name": name,
+                "description": description or name,
+                "url": col["website"][i] if personal else "",
+                "email": col["email"][i] if personal else "",
+            }
+        )
+        tables["service"].append(
+            {
+                "id": gid,
+                "organization_id": org,
+                "name": name,
+                "description": description,
+                "url": col["website"][i] if personal else "",
+                "email": col["email"][i] if personal else "",
+                "status": "active",
+                "assured_date": _date(col["last_verified"][i]) or "",
+            }
+        )
+        tables["location"].append(
+            {
+                "id": loc,
+                "organization_id": org,
+                "name": name,
+                "latitude": lat[i],
+                "longitude": lon[i],
+            }
+        )
         tables["service_at_location"].append({"id": sal, "service_id": gid, "location_id": loc})
-        tables["physical_address"].append({
-            "id": _stable_id("physical_address", gid), "location_id": loc,
-            "address_1": col["address"][i], "postal_code": col["postcode"][i], "country": "GB",
-        })
+        tables["physical_address"].append(
+            {
+                "id": _stable_id("physical_address", gid),
+                "location_id": loc,
+                "address_1": col["address"][i],
+                "postal_code": col["postcode"][i],
+                "country": "GB",
+            }
+        )
         if personal and col["phone"][i]:
-            tables["phone"].append({"id": _stable_id("phone", gid), "service_id": gid,
-                                    "number": col["phone"][i]})
+            tables["phone"].append(
+                {"id": _stable_id("phone", gid), "service_id": gid, "number": col["phone"][i]}
+            )
         if personal and col["contact_name"][i]:
-            tables["contact"].append({"id": _stable_id("contact", gid), "organization_id": org,
-                                      "service_id": gid, "name": col["contact_name"][i]})
+            tables["contact"].append(
+                {
+                    "id": _stable_id("contact", gid),
+                    "organization_id": org,
+                    "service_id": gid,
+                    "name": col["contact_name"][i],
+                }
+            )
         for k, language in enumerate(v.strip() for v in col["languages"][i].split(";")):
             if language:
-                tables["language"].append({"id": _stable_id(f"language{k}", gid),
-                                           "service_id": gid, "language": language})
+                tables["language"].append(
+                    {"id": _stable_id(f"language{k}", gid), "service_id": gid, "language": language}
+                )
         if col["category"][i]:
-            tables["service_taxonomy"].append({"id": _stable_id("service_taxonomy", gid),
-                                               "service_id": gid,
-                                               "taxonomy_id": term[col["category"][i]]})
+            tables["service_taxonomy"].append(
+                {
+                    "id": _stable_id("service_taxonomy", gid),
+                    "service_id": gid,
+                    "taxonomy_id": term[col["category"][i]],
+                }
+            )
         for k, (day, opens, closes) in enumerate(parse_hours(col["opening_hours"][i]) or []):
-            tables["regular_schedule"].append({
-                "id": _stable_id(f"regular_schedule{k}", gid), "service_id": gid,
-                "location_id": loc, "service_at_location_id": sal, "weekday": day + 1,
-                "opens_at": opens, "closes_at": closes, "freq": "WEEKLY",
-                "byday": BYDAY[day],
-            })
+            tables["regular_schedule"].append(
+                {
+                    "id": _stable_id(f"regular_schedule{k}", gid),
+                    "service_id": gid,
+                    "location_id": loc,
+                    "service_at_location_id": sal,
+                    "weekday": day + 1,
+                    "opens_at": opens,
+                    "closes_at": closes,
+                    "freq": "WEEKLY",
+                    "byday": BYDAY[day],
+                }
+            )
     return tables
 
 
@@ -967,4 +1170,3 @@ def _resource(table: str) -> dict:
         "encoding": "utf-8",
         "schema": schema,
     }
-

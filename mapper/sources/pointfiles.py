@@ -32,8 +32,19 @@ LAYOUTS_FILE = registers.MAPPINGS_DIR / "layouts.json"
 
 #: canonical column -> column names (normalised: lower case, single spaces) that mean it
 GENERIC_SYNONYMS: dict[str, list[str]] = {
-    "name": ["name", "title", "organisation", "organization", "organisation name",
-             "organization name", "group name", "group", "premises name", "venue", "site name"],
+    "name": [
+        "name",
+        "title",
+        "organisation",
+        "organization",
+        "organisation name",
+        "organization name",
+        "group name",
+        "group",
+        "premises name",
+        "venue",
+        "site name",
+    ],
     "lat": ["lat", "latitude", "y lat"],
     "lon": ["lon", "lng", "long", "longitude", "x lon"],
     "easting": ["easting", "eastings", "os easting", "x"],
@@ -81,9 +92,15 @@ def _generic_columns(columns: list[str]) -> dict[str, str]:
     for col in columns:
         by_norm.setdefault(_norm(col), col)
     mapping: dict[str, str] = {}
-    every = set().union(*registers.REGISTER_COLUMNS.values()) | {"source", "lat", "lon", "easting",
-                                                                  "northing", "latitude",
-                                                                  "longitude"}
+    every = set().union(*registers.REGISTER_COLUMNS.values()) | {
+        "source",
+        "lat",
+        "lon",
+        "easting",
+        "northing",
+        "latitude",
+        "longitude",
+    }
     for canonical in sorted(every):
         if _norm(canonical) in by_norm:
             mapping[canonical] = by_norm[_norm(canonical)]
@@ -116,25 +133,47 @@ def detect(peek: Peek) -> Detection | None:
     key = _match_layout(peek.columns)
     if key is not None:
         layout = load_layouts()[key]
-        return Detection(kind=layout["register"], vintage=_vintage_hint(peek),
-                         detail=f"{layout['label']} ({layout['register']})", rows=peek.rows,
-                         reader=read, extra={"layout": key})
+        return Detection(
+            kind=layout["register"],
+            vintage=_vintage_hint(peek),
+            detail=f"{layout['label']} ({layout['register']})",
+            rows=peek.rows,
+            reader=read,
+            extra={"layout": key},
+        )
     mapping = _generic_columns(peek.columns)
-    located = ({"lat", "lon"} <= mapping.keys() or {"easting", "northing"} <= mapping.keys()
-               or "postcode" in mapping or (peek.format == "vector" and peek.geometry_type))
+    located = (
+        {"lat", "lon"} <= mapping.keys()
+        or {"easting", "northing"} <= mapping.keys()
+        or "postcode" in mapping
+        or (peek.format == "vector" and peek.geometry_type)
+    )
     if not located or not ({"name", "type"} & mapping.keys()):
         return None
     register = _generic_register(mapping)
-    how = ("latitude/longitude" if {"lat", "lon"} <= mapping.keys() else
-           "eastings/northings" if {"easting", "northing"} <= mapping.keys() else
-           "geometry" if peek.format == "vector" else "postcode only")
-    return Detection(kind=register, vintage=_vintage_hint(peek),
-                     detail=f"a table of {register} located by {how}", rows=peek.rows,
-                     reader=read, columns=mapping, extra={"layout": None})
+    how = (
+        "latitude/longitude"
+        if {"lat", "lon"} <= mapping.keys()
+        else "eastings/northings"
+        if {"easting", "northing"} <= mapping.keys()
+        else "geometry"
+        if peek.format == "vector"
+        else "postcode only"
+    )
+    return Detection(
+        kind=register,
+        vintage=_vintage_hint(peek),
+        detail=f"a table of {register} located by {how}",
+        rows=peek.rows,
+        reader=read,
+        columns=mapping,
+        extra={"layout": None},
+    )
 
 
 def _vintage_hint(peek: Peek) -> str:
     from mapper.sources.base import year_in_name
+
     return year_in_name(peek.path) or "undated"
 
 
@@ -153,11 +192,20 @@ def _dates(values: pd.Series, *, file: str, column: str, month: bool = False):
     parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="ISO8601", utc=True)
     retry = parsed.isna() & (text != "")
     if retry.any():
-        parsed[retry] = pd.to_datetime(text[retry], errors="coerce", dayfirst=True, utc=True,
-                                       format="mixed")
+        parsed[retry] = pd.to_datetime(
+            text[retry], errors="coerce", dayfirst=True, utc=True, format="mixed"
+        )
     bad = parsed.isna() & (text != "")
-    problems = [Problem(file, "not a date (expected e.g. 2024-05-31 or 31/05/2024)",
-                        table_row(p), column, text.iloc[p]) for p in np.flatnonzero(bad)]
+    problems = [
+        Problem(
+            file,
+            "not a date (expected e.g. 2024-05-31 or 31/05/2024)",
+            table_row(p),
+            column,
+            text.iloc[p],
+        )
+        for p in np.flatnonzero(bad)
+    ]
     fmt = "%Y-%m" if month else "%Y-%m-%d"
     return parsed.dt.strftime(fmt).astype("object").where(parsed.notna(), pd.NA), problems
 
@@ -174,19 +222,30 @@ def _typed(df: pd.DataFrame, register: str, *, file: str, column) -> list[Proble
             continue
         text = df[name].astype("string").str.strip().fillna("")
         numbers = pd.to_numeric(text.where(text != ""), errors="coerce")
-        bad = (text != "") & (numbers.isna() | (numbers % 1 != 0) | (numbers < low)
-                              | ((numbers > high) if high else False))
+        bad = (text != "") & (
+            numbers.isna()
+            | (numbers % 1 != 0)
+            | (numbers < low)
+            | ((numbers > high) if high else False)
+        )
         limits = f"from {low} to {high}" if high else f"of at least {low}"
-        problems += [Problem(file, f"expected a whole number {limits}", table_row(p),
-                             column(name), text.iloc[p]) for p in np.flatnonzero(bad)]
+        problems += [
+            Problem(
+                file, f"expected a whole number {limits}", table_row(p), column(name), text.iloc[p]
+            )
+            for p in np.flatnonzero(bad)
+        ]
         df[name] = numbers.where(~bad).astype("Int64")
     if "step_free" in df:
         text = df["step_free"].astype("string").str.strip().str.lower().fillna("")
         bad = (text != "") & ~text.isin(_TRUE | _FALSE)
-        problems += [Problem(file, "expected yes or no", table_row(p), column("step_free"),
-                             text.iloc[p]) for p in np.flatnonzero(bad)]
-        df["step_free"] = text.map(lambda v: True if v in _TRUE else False if v in _FALSE
-                                   else pd.NA).astype("boolean")
+        problems += [
+            Problem(file, "expected yes or no", table_row(p), column("step_free"), text.iloc[p])
+            for p in np.flatnonzero(bad)
+        ]
+        df["step_free"] = text.map(
+            lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA
+        ).astype("boolean")
     return problems
 
 
@@ -197,8 +256,9 @@ def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return email.astype("object"), phone.astype("object")
 
 
-def _vocabulary(values: pd.Series, register: str, *, file: str, source: str, field: str,
-                notes: list[Problem]) -> pd.Series:
+def _vocabulary(
+    values: pd.Series, register: str, *, file: str, source: str, field: str, notes: list[Problem]
+) -> pd.Series:
     vocab = registers.vocabulary(register)
     lowered = values.astype("string").str.strip().str.lower().fillna("")
     mapped = registers.map_categories(values, source=source, field=field, register=register)
@@ -208,9 +268,15 @@ def _vocabulary(values: pd.Series, register: str, *, file: str, source: str, fie
     if unknown.any():
         seen = Counter(values[unknown].astype(str))
         listed = ", ".join(f"'{v}' ({n})" for v, n in seen.most_common(5))
-        notes.append(Problem(file, f"{int(unknown.sum())} rows have a {field} outside the "
-                             f"vocabulary ({listed}): set to '{other}'; map them in "
-                             "mapper/mappings/categories.csv", severity="warning"))
+        notes.append(
+            Problem(
+                file,
+                f"{int(unknown.sum())} rows have a {field} outside the "
+                f"vocabulary ({listed}): set to '{other}'; map them in "
+                "mapper/mappings/categories.csv",
+                severity="warning",
+            )
+        )
     return out.where(out != "", other)
 
 
@@ -248,7 +314,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         df[canonical] = value
     source_name = layout["source"] if layout else path.stem
     if layout and column("source_detail"):
-        df["source"] = (source_name + " (" + table[column("source_detail")].astype(str) + ")")
+        df["source"] = source_name + " (" + table[column("source_detail")].astype(str) + ")"
     elif "source" in df:
         df["source"] = df["source"].fillna(source_name)
     else:
@@ -259,8 +325,9 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     if "postcode" in df:
         df["postcode"] = normalise_postcode(df["postcode"].fillna("")).astype("object")
     if "last_verified" in df:
-        df["last_verified"], bad = _dates(df["last_verified"], file=file,
-                                          column=column("last_verified"))
+        df["last_verified"], bad = _dates(
+            df["last_verified"], file=file, column=column("last_verified")
+        )
         problems += bad
     if register == "incidents":
         if "date" in df:
@@ -274,16 +341,24 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     if key and key not in (layout or {}).get("constants", {}):
         src_key = layout_key or "generic"
         if layout and key == "category":
-            df[key] = registers.map_categories(pd.Series("", index=df.index), source=src_key,
-                                               field="*", register=register)
+            df[key] = registers.map_categories(
+                pd.Series("", index=df.index), source=src_key, field="*", register=register
+            )
         elif key in df:
-            df[key] = _vocabulary(df[key], register, file=file, source=src_key, field=key,
-                                  notes=notes)
+            df[key] = _vocabulary(
+                df[key], register, file=file, source=src_key, field=key, notes=notes
+            )
         else:
             df[key] = "other"
-    loc = {k[4:]: v for k, v in mapping.items() if k.startswith("loc_")} if layout else {
-        k: v for k, v in mapping.items() if k in ("lat", "lon", "easting", "northing",
-                                                  "postcode")}
+    loc = (
+        {k[4:]: v for k, v in mapping.items() if k.startswith("loc_")}
+        if layout
+        else {
+            k: v
+            for k, v in mapping.items()
+            if k in ("lat", "lon", "easting", "northing", "postcode")
+        }
+    )
     loc = {k: cols.get(_norm(v)) for k, v in loc.items() if cols.get(_norm(v))}
     if geometry is not None:  # a vector file's own geometry wins over its columns
         located = _from_geometry(geometry, file=file, notes=notes)
@@ -300,8 +375,11 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         df[id_col] = slug + ":" + path.stem + ":" + row_numbers.astype(str)
     df["source_file"] = file
     df["source_row"] = row_numbers
-    df["location_source"] = np.where(located.how == "postcode centroid", "postcode centroid",
-                                     (layout or {}).get("location_source", "coordinates"))
+    df["location_source"] = np.where(
+        located.how == "postcode centroid",
+        "postcode centroid",
+        (layout or {}).get("location_source", "coordinates"),
+    )
     problems += located.problems
     located.problems = sorted(problems, key=lambda p: p.row or 0)
     rejected: list[Problem] = []
@@ -309,11 +387,15 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     notes += more
     frame = registers.conform(df[keep], register, located.geometry[keep].to_numpy())
     return Imported(
-        kind=register, frame=frame.reset_index(drop=True), vintage=detection.vintage,
-        detail=detection.detail, rows_read=rows_read,
+        kind=register,
+        frame=frame.reset_index(drop=True),
+        vintage=detection.vintage,
+        detail=detection.detail,
+        rows_read=rows_read,
         licence=(layout or {}).get("licence", "as supplied by the user (not recorded)"),
         attribution=(layout or {}).get("attribution", f"Source: {file}."),
-        warnings=notes, rejected=rejected,
+        warnings=notes,
+        rejected=rejected,
     )
 
 
@@ -332,23 +414,36 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
     points = np.where(areal, shapely.point_on_surface(geoms), geoms)
     kinds = np.asarray(shapely.get_type_id(points))
     bad = empty | ~np.isin(kinds, [0])
-    problems = [Problem(file, "empty or non-point geometry; expected a point or polygon",
-                        int(p) + 1, row_label="feature") for p in np.flatnonzero(bad)]
+    problems = [
+        Problem(
+            file,
+            "empty or non-point geometry; expected a point or polygon",
+            int(p) + 1,
+            row_label="feature",
+        )
+        for p in np.flatnonzero(bad)
+    ]
     if areal.any():
-        notes.append(Problem(file, f"{int(areal.sum())} polygon features placed at a "
-                             "representative point inside them", severity="warning"))
+        notes.append(
+            Problem(
+                file,
+                f"{int(areal.sum())} polygon features placed at a representative point inside them",
+                severity="warning",
+            )
+        )
     series = frame.geometry.copy()
     series[:] = points
     series[bad] = None
-    return Located(series, pd.Series(np.where(bad, "", "coordinates"), index=frame.index),
-                   problems)
+    return Located(series, pd.Series(np.where(bad, "", "coordinates"), index=frame.index), problems)
 
 
 def check_duplicate_ids(frame: pd.DataFrame, register: str, file: str) -> list[Problem]:
     id_col = registers.ID_COLUMN[register]
     dup = frame[id_col].duplicated(keep="first")
-    return [Problem(file, "duplicate id; each record must appear once", int(r), id_col, i)
-            for r, i in zip(frame.loc[dup, "source_row"], frame.loc[dup, id_col], strict=True)]
+    return [
+        Problem(file, "duplicate id; each record must appear once", int(r), id_col, i)
+        for r, i in zip(frame.loc[dup, "source_row"], frame.loc[dup, id_col], strict=True)
+    ]
 
 
 __all__ = ["detect", "read", "with_register", "load_layouts", "DataValidationError"]

@@ -92,13 +92,22 @@ def locate(
         in_uk = la.between(*UK_LAT) & lo.between(*UK_LON)
         swapped = lo.between(*UK_LAT) & la.between(*UK_LON)
         usable = given & ~half & ~bad_text & finite
-        report(usable & swapped, "latitude is outside -90..90 of the UK's 49..61 and the "
-               "longitude looks like a latitude: latitude and longitude swapped?", lat, table[lat])
-        report(usable & ~swapped & ~la.between(-90, 90), "latitude is outside -90..90", lat,
-               table[lat])
-        report(usable & ~swapped & la.between(-90, 90) & ~in_uk,
-               f"coordinates ({lat}, {lon}) are outside the UK (latitude 49..61, longitude -9..3)",
-               lat, table[lat])
+        report(
+            usable & swapped,
+            "latitude is outside -90..90 of the UK's 49..61 and the "
+            "longitude looks like a latitude: latitude and longitude swapped?",
+            lat,
+            table[lat],
+        )
+        report(
+            usable & ~swapped & ~la.between(-90, 90), "latitude is outside -90..90", lat, table[lat]
+        )
+        report(
+            usable & ~swapped & la.between(-90, 90) & ~in_uk,
+            f"coordinates ({lat}, {lon}) are outside the UK (latitude 49..61, longitude -9..3)",
+            lat,
+            table[lat],
+        )
         good = usable & in_uk
         if good.any():
             pts = geo.points_from_xy(lo[good], la[good], crs=geo.CRS_DISPLAY)
@@ -114,8 +123,12 @@ def locate(
         bad = given & ~half & (ea.isna() | no.isna() | ~np.isfinite(ea) | ~np.isfinite(no))
         report(bad, "easting/northing is not a finite number", easting, table[easting])
         outside = given & ~half & ~bad & ~(ea.between(0, 700_000) & no.between(0, 1_300_000))
-        report(outside, "easting/northing outside British National Grid (0..700000, "
-               "0..1300000)", easting, table[easting])
+        report(
+            outside,
+            "easting/northing outside British National Grid (0..700000, 0..1300000)",
+            easting,
+            table[easting],
+        )
         good = given & ~half & ~bad & ~outside
         x[good], y[good] = ea[good], no[good]
         how[good] = "coordinates"
@@ -129,15 +142,24 @@ def locate(
         look = want & norm.notna()
         if look.any():
             if context.postcodes is None:
-                report(look, "a postcode but no coordinates, and the workspace has no postcode "
-                       "centroids to geocode it: import Code-Point Open or ONSPD first", postcode,
-                       raw)
+                report(
+                    look,
+                    "a postcode but no coordinates, and the workspace has no postcode "
+                    "centroids to geocode it: import Code-Point Open or ONSPD first",
+                    postcode,
+                    raw,
+                )
             else:
                 found = norm[look].map(lambda p: p in context.postcodes.index)
                 miss = look.copy()
                 miss[look] = ~found.astype(bool)
-                report(miss, "postcode not found in the workspace's postcode centroids "
-                       "(terminated, mistyped or outside the study area?)", postcode, norm)
+                report(
+                    miss,
+                    "postcode not found in the workspace's postcode centroids "
+                    "(terminated, mistyped or outside the study area?)",
+                    postcode,
+                    norm,
+                )
                 unmatched = sorted(set(norm[miss].dropna()))
                 hit = look & ~miss
                 coords = context.postcodes.loc[norm[hit].to_numpy(), ["x", "y"]].to_numpy()
@@ -147,7 +169,8 @@ def locate(
     report(~handled, "no location: no coordinates and no postcode", None)
     placed = x.notna() & y.notna()
     geometry = gpd.GeoSeries(
-        gpd.points_from_xy(x.where(placed, 0), y.where(placed, 0)), index=index,
+        gpd.points_from_xy(x.where(placed, 0), y.where(placed, 0)),
+        index=index,
         crs=geo.CRS_ANALYSIS,
     )
     geometry[~placed] = None
@@ -185,8 +208,14 @@ def settle(
         if len(problems) == 1 or row is None:
             rejected.extend(problems)
         else:
-            rejected.append(Problem(file, "; ".join(f"{p.column}: {p.message}" for p in problems),
-                                    row, row_label=first.row_label))
+            rejected.append(
+                Problem(
+                    file,
+                    "; ".join(f"{p.column}: {p.message}" for p in problems),
+                    row,
+                    row_label=first.row_label,
+                )
+            )
     keep = located.ok.copy()
     if by_row:  # rows with any problem are never kept, whatever else placed them
         position = {rows(i): i for i in range(len(keep))}
@@ -196,16 +225,33 @@ def settle(
         idx = np.flatnonzero(keep)
         inside = inside_study_area(located.geometry.iloc[idx], context)
         for pos in idx[~inside]:
-            rejected.append(Problem(file, f"outside the study area ({context.study_area_name})",
-                                    rows(pos), severity="rejected"))
+            rejected.append(
+                Problem(
+                    file,
+                    f"outside the study area ({context.study_area_name})",
+                    rows(pos),
+                    severity="rejected",
+                )
+            )
         keep[idx[~inside]] = False
         if (~inside).any():
-            notes.append(Problem(file, f"{int((~inside).sum()):,} points outside the study area "
-                                 f"({context.study_area_name}) left out", severity="warning"))
+            notes.append(
+                Problem(
+                    file,
+                    f"{int((~inside).sum()):,} points outside the study area "
+                    f"({context.study_area_name}) left out",
+                    severity="warning",
+                )
+            )
     if located.unmatched_postcodes and context.skip_invalid:
         shown = ", ".join(located.unmatched_postcodes[:20])
         more = len(located.unmatched_postcodes) - 20
-        notes.append(Problem(file, f"{len(located.unmatched_postcodes)} postcodes not found: "
-                             f"{shown}{f' and {more} more' if more > 0 else ''}",
-                             severity="warning"))
+        notes.append(
+            Problem(
+                file,
+                f"{len(located.unmatched_postcodes)} postcodes not found: "
+                f"{shown}{f' and {more} more' if more > 0 else ''}",
+                severity="warning",
+            )
+        )
     return keep, notes
