@@ -30,6 +30,7 @@ from mapper.sources import (
     Skipped,
     detect_file,
     list_inputs,
+    package_members,
 )
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
@@ -105,7 +106,13 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
     whose ward codes best match the wards; population, the matching LSOA vintage.
     """
     plan = BuildPlan()
-    for path in list_inputs(directory):
+    inputs = list_inputs(directory)
+    own = package_members(directory)  # the folder itself may be an Open Referral package
+    if own:
+        plan.registers.append(detect_file(directory))
+    for path in inputs:
+        if path.name in own:
+            continue
         if any(path.match(pattern) for pattern in exclude):
             plan.skipped.append(Skipped(path, "excluded with --exclude"))
             continue
@@ -381,8 +388,24 @@ def _check_deprivation_join(lsoas: Imported, dep: Imported) -> list[Problem]:
     return notes
 
 
+def _digest(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files (name and content, in name order)."""
+    if path.is_file():
+        return sha256(path)
+    import hashlib
+
+    digest = hashlib.sha256()
+    for member in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(member.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(sha256(member).encode())
+    return digest.hexdigest()
+
+
 def _provenance(kind: str, imp: Imported) -> Provenance:
     path: Path = imp.extra["path"]
+    notes = [str(w) for w in imp.warnings]
+    if imp.rows_read != len(imp.frame) or imp.rejected:
+        notes.insert(0, counted(imp))
     return Provenance(
         layer=kind,
         kind=kind,
@@ -393,8 +416,8 @@ def _provenance(kind: str, imp: Imported) -> Provenance:
         rows_imported=len(imp.frame),
         licence=imp.licence,
         attribution=imp.attribution,
-        source_sha256=sha256(path),
-        notes=[str(w) for w in imp.warnings],
+        source_sha256=_digest(path),
+        notes=notes,
     )
 
 

@@ -172,7 +172,7 @@ def map_categories(
 ) -> pd.Series:
     """Canonical category (groups) or type (premises) for each source value; '' when none."""
     mapping = category_map(source, register, path=path)
-    default = mapping.get((field, "*"), "")
+    default = mapping.get((field, "*"), mapping.get(("*", "*"), ""))
     lowered = values.astype("string").str.strip().str.lower().fillna("")
     return lowered.map(lambda v: mapping.get((field, v), default)).astype("object")
 

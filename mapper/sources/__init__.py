@@ -13,8 +13,10 @@ from pathlib import Path
 from mapper.errors import MapperError
 from mapper.sources import (
     boundaries,
+    charity,
     deprivation,
     lookups,
+    openreferral,
     osm,
     pointfiles,
     policeuk,
@@ -44,6 +46,7 @@ DETECTORS = [
     boundaries.detect,
     # point registers: the known layouts and police.uk first, the generic reader last
     policeuk.detect,
+    charity.detect,
     osm.detect,
     pointfiles.detect,
 ]
@@ -76,19 +79,44 @@ class Skipped:
 
 
 def list_inputs(directory: Path) -> list[Path]:
-    """Files in a folder that could be inputs (shapefile side files and dot-files left out)."""
+    """Files and sub-folders of a folder that could be inputs (shapefile side files and
+    dot-files left out). Sub-folders may be Open Referral UK packages."""
     if not directory.is_dir():
         raise MapperError(f"{directory} is not a folder")
     return sorted(
-        p
-        for p in directory.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in SIDECAR_SUFFIXES
+        p for p in directory.iterdir()
+        if not p.name.startswith(".")
+        and (p.is_dir() or (p.is_file() and p.suffix.lower() not in SIDECAR_SUFFIXES))
     )
+
+
+def package_members(path: Path) -> set[str]:
+    """Names of the files an Open Referral UK package in folder `path` is made of."""
+    found = openreferral.detect_package(path) if path.is_dir() else None
+    return {Path(m).name for m in found.extra["members"]} | {"datapackage.json"} if found else set()
 
 
 def detect_file(path: Path) -> Detection | Skipped:
     """What `path` is, from its content; or why it cannot be used."""
     suffix = path.suffix.lower()
+    if path.is_dir() or suffix == ".zip":
+        package = openreferral.detect_package(path)
+        if package is not None:
+            package.path = path
+            return package
+        if path.is_dir():
+            return Skipped(path, "a folder that is not an Open Referral UK package (no "
+                           "organizations, services and locations tables)")
+    if suffix in (".json", ".zip", ".txt", ".tsv", ".csv"):
+        if charity.is_classification(path):
+            return Skipped(path, "Charity Commission classification table: read together "
+                           "with the charity register beside it")
+        register = charity.detect_path(path)
+        if register is not None:
+            register.path = path
+            if register.rows is None and suffix in TABLE_SUFFIXES:
+                register.rows = _count_rows(path)
+            return register
     if suffix not in VECTOR_SUFFIXES | TABLE_SUFFIXES:
         return Skipped(
             path,
