@@ -149,7 +149,13 @@ def test_london_premises_from_osm_and_libraries(london_workspace):
     assert types["community centre"] == 582
     assert types["place of worship"] == 2_871
     assert types["library"] == 376
-    assert set(premises[premises["source_file"].str.contains("ace")]["type"]) == {"library"}
+    libraries = premises[premises["source_file"] == "london_public_libraries_ace2022.csv"]
+    assert set(libraries["type"]) == {"library"}
+    # geocoded through the workspace's Code-Point Open postcode centroids
+    assert set(libraries["location_source"]) == {"postcode centroid"}
+    centroids = ws.read_layer("postcodes").set_index("postcode").geometry
+    first = libraries.iloc[0]
+    assert first.geometry.equals(centroids[first["postcode"]])
     prov = ws.provenance()
     osm_prov = prov[
         (prov["layer"] == "premises") & (prov["source_file"] == "london_osm_pois_2020.csv")

@@ -349,3 +349,12 @@ def test_export_errors_are_clear(with_groups, tmp_path):
         export(with_groups, "groups", tmp_path / "p.xlsx")
     with pytest.raises(MapperError, match="no groups in borough E09000001"):
         export(with_groups, "groups", tmp_path / "p.csv", borough="E09000001")
+
+
+def test_repeated_ids_in_a_file_are_invalid_rows(ws, tmp_path):
+    x, y = 530_100, 180_100
+    path = fx.write_csv(tmp_path / "p.csv", ["premises_id", "name", "easting", "northing"],
+                        [["h1", "Hall", str(x), str(y)], ["h1", "Hall again", str(x), str(y)]])
+    with pytest.raises(DataValidationError, match=r"row 3 column 'premises_id': 'h1': duplicate "
+                       r"id \(also at row 2\)"):
+        import_file(path, ws)

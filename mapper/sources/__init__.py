@@ -164,20 +164,12 @@ def _why_not(seen: Peek) -> str:
     cols = {c.lower() for c in seen.columns}
     shown = ", ".join(seen.columns[:12]) + (" ..." if len(seen.columns) > 12 else "")
     if any(c.startswith("lsoa code") for c in cols) and any("indicator" in c for c in cols):
-        return (
-            "IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
-            "scores, ranks, deciles and population denominators'"
-        )
-    if {"crime type", "month"} <= cols or "category" in cols and "epoch" in cols:
-        return (
-            "police.uk street-level crime (incidents): point registers are not imported "
-            "yet; see the roadmap in README"
-        )
+        return ("IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
+                "scores, ranks, deciles and population denominators'")
     if cols & {"lat", "latitude", "lon", "longitude", "eastings", "easting", "postcode"}:
-        return (
-            "a table of points (groups, premises or incidents): point registers are not "
-            f"imported yet; see the roadmap in README. Columns: {shown}"
-        )
+        return ("a table with a location but no name or type column, so not a register of "
+                f"groups, premises or incidents. Columns: {shown}")
     if seen.format == "vector":
-        return f"no column of ward, LSOA or borough codes (E05/E01/E06-E09) found. Columns: {shown}"
+        return (f"no column of ward, LSOA or borough codes (E05/E01/E06-E09) and no name "
+                f"column found. Columns: {shown}")
     return f"not a layout this tool recognises. Columns: {shown}"

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mapper import registers
-from mapper.errors import DataValidationError, Problem
+from mapper.errors import Problem
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import Peek, read_table, read_vector, table_row
 from mapper.sources.points import locate, settle
@@ -380,6 +380,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         "postcode centroid",
         (layout or {}).get("location_source", "coordinates"),
     )
+    problems += check_duplicate_ids(df, register, file)
     problems += located.problems
     located.problems = sorted(problems, key=lambda p: p.row or 0)
     rejected: list[Problem] = []
@@ -438,12 +439,12 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
 
 
 def check_duplicate_ids(frame: pd.DataFrame, register: str, file: str) -> list[Problem]:
+    """An id column given in the file must not repeat (each repeat is an invalid row)."""
     id_col = registers.ID_COLUMN[register]
-    dup = frame[id_col].duplicated(keep="first")
+    dup = frame[id_col].duplicated(keep="first").to_numpy()
+    first = frame.drop_duplicates(id_col).set_index(id_col)["source_row"]
     return [
-        Problem(file, "duplicate id; each record must appear once", int(r), id_col, i)
+        Problem(file, f"duplicate id (also at row {first[i]}); each record must appear once",
+                int(r), id_col, i)
         for r, i in zip(frame.loc[dup, "source_row"], frame.loc[dup, id_col], strict=True)
     ]
-
-
-__all__ = ["detect", "read", "with_register", "load_layouts", "DataValidationError"]
