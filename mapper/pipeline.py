@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from mapper import registers
-from mapper.areas import assign_areas
+from mapper.analysis.areas import assign_areas
 from mapper.duplicates import flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.sources import (

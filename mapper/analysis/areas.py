@@ -31,10 +31,14 @@ def area_of_points(points: gpd.GeoSeries, areas: gpd.GeoDataFrame, code: str) ->
     point_pos, area_pos = areas.sindex.query(pts, predicate="intersects")
     if len(point_pos) == 0:
         return out
-    hits = pd.DataFrame({"point": point_pos, "code": areas[code].to_numpy()[area_pos]})
-    lowest = hits.groupby("point")["code"].min()
-    idx = np.flatnonzero(valid)[lowest.index.to_numpy()]
-    out.iloc[idx] = lowest.to_numpy()
+    # lowest code per point, on integer ranks of the sorted codes (fast, vectorised)
+    names, rank = np.unique(areas[code].astype(str).to_numpy(), return_inverse=True)
+    rank = rank[area_pos]
+    order = np.lexsort((rank, point_pos))
+    point_sorted, rank_sorted = point_pos[order], rank[order]
+    first = np.r_[True, point_sorted[1:] != point_sorted[:-1]]
+    idx = np.flatnonzero(valid)[point_sorted[first]]
+    out.iloc[idx] = names[rank_sorted[first]]
     return out
 
 
