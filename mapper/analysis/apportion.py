@@ -94,7 +94,8 @@ def population_points(lsoas: gpd.GeoDataFrame, population: pd.Series,
 
     Each postcode centroid in an LSOA carries population / (postcodes in the LSOA); an
     LSOA with no postcode is one point (inside it) carrying all its population. Columns:
-    ``lsoa_code``, ``population``, geometry. Population summed over points equals
+    ``lsoa_code``, ``population``, ``point_source`` ("postcode" or "interior point"),
+    geometry. Population summed over points equals
     `population` summed over the LSOAs.
     """
     _check(lsoas, "lsoas")
@@ -104,7 +105,8 @@ def population_points(lsoas: gpd.GeoDataFrame, population: pd.Series,
     if postcodes is not None and len(postcodes):
         _check(postcodes, "postcodes")
         code = area_of_points(postcodes.geometry, lsoas, "lsoa_code")
-        placed = postcodes.loc[code.notna(), ["geometry"]].assign(lsoa_code=code.dropna())
+        placed = postcodes.loc[code.notna(), ["geometry"]].assign(lsoa_code=code.dropna(),
+                                                                  point_source="postcode")
         per_lsoa = placed.groupby("lsoa_code").size()
         placed["population"] = (pop.reindex(placed["lsoa_code"]).to_numpy()
                                 / per_lsoa.reindex(placed["lsoa_code"]).to_numpy())
@@ -113,17 +115,20 @@ def population_points(lsoas: gpd.GeoDataFrame, population: pd.Series,
     rest = lsoas[~lsoas["lsoa_code"].isin(have)]
     frames.append(gpd.GeoDataFrame(
         {"lsoa_code": rest["lsoa_code"].to_numpy(),
-         "population": pop.reindex(rest["lsoa_code"]).to_numpy()},
+         "population": pop.reindex(rest["lsoa_code"]).to_numpy(),
+         "point_source": "interior point"},
         geometry=shapely.point_on_surface(rest.geometry.array), crs=CRS_ANALYSIS))
     out = pd.concat(frames, ignore_index=True)
-    return gpd.GeoDataFrame(out[["lsoa_code", "population", "geometry"]], geometry="geometry",
-                            crs=CRS_ANALYSIS)
+    return gpd.GeoDataFrame(out[["lsoa_code", "population", "point_source", "geometry"]],
+                            geometry="geometry", crs=CRS_ANALYSIS)
 
 
 def dasymetric_weights(lsoas: gpd.GeoDataFrame, wards: gpd.GeoDataFrame,
                        points: gpd.GeoDataFrame) -> pd.DataFrame:
     """Share of each LSOA's population points in each ward (see module docstring)."""
     _check(wards, "wards")
+    if "point_source" in points:
+        points = points[points["point_source"] == "postcode"]
     ward = area_of_points(points.geometry, wards, "ward_code")
     placed = pd.DataFrame({"lsoa_code": points["lsoa_code"].to_numpy(),
                            "ward_code": ward.to_numpy(), "weight": 1.0}).dropna()

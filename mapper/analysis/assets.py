@@ -311,12 +311,10 @@ def nearest_distance(
     if exclude_duplicates:
         records = records[~_is_duplicate(records).to_numpy()]
     targets, has_xy = _xy(records.geometry)
-    slugs = _slugs(records[category_column]).to_numpy()[has_xy]
+    slugs = _slugs(records[category_column]).fillna("").to_numpy(dtype=object)[has_xy]
     origins, placed = _xy(population_points.geometry)
-    names = _ordered_slugs(pd.Series(slugs, dtype="object"), categories)
-    columns = {
-        f"{prefix}_{name}_m": _nearest(targets[slugs == name], origins) for name in names
-    }
+    names = _ordered_slugs(pd.Series(slugs[slugs != ""], dtype="object"), categories)
+    columns = {f"{prefix}_{name}_m": _nearest(targets[slugs == name], origins) for name in names}
     columns[f"{prefix}_{ANY}_m"] = _nearest(targets, origins)
     data = np.full((len(population_points), len(columns)), np.nan)
     data[placed] = np.column_stack(list(columns.values()))

@@ -79,9 +79,7 @@ def queen_neighbours(wards: gpd.GeoDataFrame, *, tolerance_m: float = 1.0) -> pd
     tree = shapely.STRtree(geoms)
     left, right = tree.query(geoms, predicate="dwithin", distance=float(tolerance_m))
     keep = left != right
-    edges = pd.DataFrame(
-        {EDGE_COLUMNS[0]: codes[left[keep]], EDGE_COLUMNS[1]: codes[right[keep]]}
-    )
+    edges = pd.DataFrame({EDGE_COLUMNS[0]: codes[left[keep]], EDGE_COLUMNS[1]: codes[right[keep]]})
     return edges.sort_values(list(EDGE_COLUMNS), ignore_index=True)
 
 
@@ -179,7 +177,8 @@ def apply_population_bounds(
     pop = _aligned(population, codes, "population").to_numpy(float)
     need = _aligned(unmet_need, codes, "unmet_need").to_numpy(float)
     left, right = _edge_positions(neighbours, codes)
-    same = labelled.to_numpy()[left] == labelled.to_numpy()[right]
+    cluster = labelled.astype(int).to_numpy()
+    same = cluster[left] == cluster[right]
     left, right = left[same], right[same]
     active = np.ones(len(codes), bool)
     if max_population is not None:
@@ -316,7 +315,8 @@ def find_neighbourhoods(
         min_population=min_population,
         max_population=max_population,
     )
-    members = frame.loc[labels.notna()].assign(cluster=labels.dropna().astype(int))
+    in_can = labels.notna().to_numpy()
+    members = frame.loc[in_can].assign(cluster=labels[in_can].astype(int)).reset_index()
     ids = _stable_ids(members)
     can_id = labels.map(ids).astype("string").reindex(_ward_codes(wards)).rename("can_id")
     return can_id, _summarise(members.assign(can_id=members["cluster"].map(ids)))
@@ -340,23 +340,18 @@ def _ward_frame(wards: gpd.GeoDataFrame, table: pd.DataFrame) -> pd.DataFrame:
 
 def _stable_ids(members: pd.DataFrame) -> pd.Series:
     """Map cluster label -> "CAN-NN": by descending total unmet need, then smallest code."""
-    if members.empty:
-        return pd.Series({}, dtype="string")
-    grouped = (members["unmet_need"] * members["population"]).groupby(members["cluster"])
-    order = pd.DataFrame(
-        {
-            "total": grouped.sum(),
-            "first": members.index.to_series().groupby(members["cluster"]).min(),
-        }
-    ).sort_values(["total", "first"], ascending=[False, True])
+    total = (members["unmet_need"] * members["population"]).groupby(members["cluster"]).sum()
+    first = members.groupby("cluster")["ward_code"].min()
+    order = pd.DataFrame({"total": total, "first": first})
+    order = order.sort_values(["total", "first"], ascending=[False, True])
     width = max(2, len(str(len(order))))
-    return pd.Series(
-        [f"CAN-{i:0{width}d}" for i in range(1, len(order) + 1)], index=order.index
-    )
+    return pd.Series([f"CAN-{i:0{width}d}" for i in range(1, len(order) + 1)], index=order.index)
 
 
 def _summarise(members: pd.DataFrame) -> pd.DataFrame:
     """One row per CAN, in rank order (see :func:`find_neighbourhoods`)."""
+    if members.empty:
+        return _empty_summary(members)
     by = members.groupby("can_id", sort=True)
     columns = {
         "name": _names(members),
@@ -373,6 +368,18 @@ def _summarise(members: pd.DataFrame) -> pd.DataFrame:
     summary.insert(0, "rank", np.arange(1, len(summary) + 1))
     return summary.rename_axis("can_id")
 
+
+def _empty_summary(members: pd.DataFrame) -> pd.DataFrame:
+    """The summary's columns, with no rows."""
+    text = ["name", "ward_codes", "boroughs"]
+    columns = ["rank", "name", "wards", "ward_codes", "boroughs", "population", "unmet_need"]
+    columns += [c for c in (*SUMMED_COLUMNS, *WEIGHTED_COLUMNS) if c in members]
+    frame = pd.DataFrame(
+        {c: pd.Series(dtype=object if c in text else float) for c in columns},
+        index=pd.Index([], dtype="string", name="can_id"),
+    )
+    frame["top_drivers"] = pd.Series(dtype=object)
+    return frame.astype({"rank": int, "wards": int})
 
 
 def _names(members: pd.DataFrame) -> pd.Series:

@@ -76,7 +76,8 @@ def select_candidates(table: pd.DataFrame, *, top_share: float = 0.2,
     that national decile or a more deprived one. Wards with no residents never qualify.
     """
     index = table["unmet_need"]
-    cut = index.quantile(1 - top_share, interpolation="lower") if len(index) else np.inf
+    top = max(1, int(np.ceil(top_share * index.notna().sum())))
+    cut = index.nlargest(top).min() if index.notna().any() else np.inf
     chosen = index >= cut
     if supply_below_median and "groups_per_1000" in table:
         supply = table["groups_per_1000"]

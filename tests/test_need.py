@@ -1,0 +1,176 @@
+"""Need from LSOA deprivation: apportionment methods and summary measures, by hand."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import Point, box
+
+from mapper.analysis import apportion as ap
+from mapper.analysis.need import area_need, borough_weights, extent_weight
+from mapper.analysis.priority import select_candidates, standardise, unmet_need
+
+X0, Y0 = 530_000.0, 180_000.0
+
+
+def grid_wards() -> gpd.GeoDataFrame:
+    rows = [{"ward_code": f"E0590000{r * 3 + c + 1}",
+             "geometry": box(X0 + c * 1000, Y0 + r * 1000, X0 + (c + 1) * 1000,
+                             Y0 + (r + 1) * 1000)} for r in range(3) for c in range(3)]
+    return gpd.GeoDataFrame(rows, crs=27700)
+
+
+def two_lsoas() -> gpd.GeoDataFrame:
+    """A: ward 1 and the west half of ward 2 (1.5 km2); B: the east half of ward 2."""
+    return gpd.GeoDataFrame(
+        {"lsoa_code": ["E01900001", "E01900002"], "borough_code": ["E09900001"] * 2},
+        geometry=[box(X0, Y0, X0 + 1500, Y0 + 1000), box(X0 + 1500, Y0, X0 + 2000, Y0 + 1000)],
+        crs=27700)
+
+
+def postcodes() -> gpd.GeoDataFrame:
+    """One postcode in A's ward-1 part, three in its ward-2 part, two in B."""
+    pts = [Point(X0 + 500, Y0 + 500), Point(X0 + 1100, Y0 + 500), Point(X0 + 1200, Y0 + 500),
+           Point(X0 + 1300, Y0 + 500), Point(X0 + 1700, Y0 + 500), Point(X0 + 1800, Y0 + 500)]
+    return gpd.GeoDataFrame({"postcode": [f"ZZ1 1A{c}" for c in "ABDEFG"]}, geometry=pts,
+                            crs=27700)
+
+
+def deprivation() -> pd.DataFrame:
+    return pd.DataFrame({
+        "lsoa_code": ["E01900001", "E01900002"], "imd_score": [40.0, 10.0],
+        "imd_rank": [1_000, 20_000], "imd_decile": [1, 7], "income_score": [0.3, 0.1],
+        "idaci_score": [0.4, 0.2], "pop_total": [1_200.0, 800.0],
+        "pop_children_0_15": [400.0, 100.0]})
+
+
+def weights_of(frame) -> dict:
+    return {(r.lsoa_code, r.ward_code): round(r.weight, 9) for r in frame.itertuples()}
+
+
+def test_areal_weights_by_hand():
+    got = weights_of(ap.areal_weights(two_lsoas(), grid_wards()))
+    assert got == {("E01900001", "E05900001"): round(2 / 3, 9),
+                   ("E01900001", "E05900002"): round(1 / 3, 9),
+                   ("E01900002", "E05900002"): 1.0}
+
+
+def test_dasymetric_weights_follow_postcodes():
+    points = ap.population_points(two_lsoas(), deprivation().set_index("lsoa_code")["pop_total"],
+                                  postcodes())
+    assert points.groupby("lsoa_code")["population"].sum().to_dict() == {
+        "E01900001": 1200.0, "E01900002": 800.0}
+    assert points["population"].tolist()[:4] == [300.0] * 4
+    got = weights_of(ap.dasymetric_weights(two_lsoas(), grid_wards(), points))
+    assert got == {("E01900001", "E05900001"): 0.25, ("E01900001", "E05900002"): 0.75,
+                   ("E01900002", "E05900002"): 1.0}
+
+
+def test_bestfit_with_areal_fallback_for_unknown_wards():
+    lookup = pd.DataFrame({"lsoa_code": ["E01900001", "E01900002"],
+                           "ward_code": ["E05900002", "E05999999"]})
+    got = ap.bestfit_weights(lookup, two_lsoas(), grid_wards())
+    assert weights_of(got) == {("E01900001", "E05900002"): 1.0, ("E01900002", "E05900002"): 1.0}
+    assert got.set_index("lsoa_code").loc["E01900002", "method"] == "areal"
+
+
+def test_an_lsoa_without_postcodes_falls_back_to_area_and_outside_to_nearest():
+    lsoas = pd.concat([two_lsoas(), gpd.GeoDataFrame(
+        {"lsoa_code": ["E01900003"], "borough_code": ["E09900001"]},
+        geometry=[box(X0 + 5000, Y0, X0 + 5100, Y0 + 100)], crs=27700)], ignore_index=True)
+    pop = pd.Series([1200.0, 800.0, 50.0], index=lsoas["lsoa_code"])
+    points = ap.population_points(lsoas, pop, postcodes().iloc[:4])
+    weights = ap.dasymetric_weights(lsoas, grid_wards(), points)
+    by = weights.set_index(["lsoa_code", "ward_code"])
+    assert by.loc[("E01900002", "E05900002"), "method"] == "areal"  # no postcode of its own
+    assert by.loc[("E01900003", "E05900003"), "method"] == "nearest ward"
+    assert weights.groupby("lsoa_code")["weight"].sum().round(12).eq(1).all()
+
+
+def test_area_need_by_hand():
+    weights = ap.areal_weights(two_lsoas(), grid_wards())
+    need = area_need(deprivation(), weights, national_lsoas=32_844)
+    ward1, ward2 = need.loc["E05900001"], need.loc["E05900002"]
+    # ward 1: 2/3 of A = 800 people, all at 40
+    assert ward1["population"] == pytest.approx(800)
+    assert ward1["imd_score"] == pytest.approx(40)
+    # ward 2: 1/3 of A (400 people at 40) and all of B (800 at 10)
+    assert ward2["population"] == pytest.approx(1200)
+    assert ward2["imd_score"] == pytest.approx((400 * 40 + 800 * 10) / 1200)
+    assert ward2["imd_avg_rank"] == pytest.approx((400 * 1000 + 800 * 20000) / 1200)
+    # IDACI is weighted by children: 1/3 x 400 = 133.3 children at 0.4, 100 at 0.2
+    assert ward2["idaci_score"] == pytest.approx((400 / 3 * 0.4 + 100 * 0.2) / (400 / 3 + 100))
+    # extent: A (rank 1,000: 4th percentile) counts fully, B (61st percentile) not at all
+    assert ward2["imd_extent"] == pytest.approx(400 / 1200)
+    assert ward2["imd_most_deprived_10_share"] == pytest.approx((1 / 3) / (1 / 3 + 1))
+    assert ward2["lsoas"] == pytest.approx(4 / 3)
+    assert need["imd_rank_in_area"].to_dict() == {"E05900001": 1, "E05900002": 2}
+    assert need["population"].sum() == pytest.approx(deprivation()["pop_total"].sum())
+
+
+def test_extent_sliding_scale():
+    n = 32_844
+    ranks = pd.Series([1, int(n * 0.10), int(n * 0.10) + 1, int(n * 0.30), int(n * 0.30) + 10])
+    assert extent_weight(ranks, n).round(6).tolist() == [1.0, 1.0, 0.95, 0.05, 0.0]
+
+
+def test_borough_need_and_zero_population_wards():
+    need = area_need(deprivation(), borough_weights(deprivation(), two_lsoas()), by="borough_code")
+    assert need.loc["E09900001", "imd_score"] == pytest.approx((1200 * 40 + 800 * 10) / 2000)
+    empty = deprivation().assign(pop_total=0.0)
+    need = area_need(empty, ap.areal_weights(two_lsoas(), grid_wards()))
+    assert need["imd_score"].isna().all() and (need["population"] == 0).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 2900), st.floats(0, 2900), st.floats(0, 5000)),
+                min_size=1, max_size=12),
+       st.sampled_from(["areal", "dasymetric"]))
+def test_population_is_conserved(cells, method):
+    wards = grid_wards()
+    lsoas = gpd.GeoDataFrame(
+        {"lsoa_code": [f"E0190{i:04d}" for i in range(len(cells))]},
+        geometry=[box(X0 + x, Y0 + y, X0 + x + 100, Y0 + y + 100) for x, y, _ in cells],
+        crs=27700)
+    pop = pd.Series([p for _, _, p in cells], index=lsoas["lsoa_code"])
+    points = ap.population_points(lsoas, pop, None)
+    weights = ap.lsoa_ward_weights(method, lsoas=lsoas, wards=wards, points=points)
+    dep = pd.DataFrame({"lsoa_code": lsoas["lsoa_code"], "imd_score": 10.0, "imd_rank": 5,
+                        "imd_decile": 1, "pop_total": pop.to_numpy()})
+    need = area_need(dep, weights)
+    assert need["population"].sum() == pytest.approx(pop.sum(), rel=1e-9, abs=1e-6)
+    assert np.isclose(points["population"].sum(), pop.sum())
+
+
+# -- the unmet-need index ---------------------------------------------------------------------
+
+
+def test_unmet_need_splits_into_contributions():
+    table = pd.DataFrame({"imd_score": [10.0, 20.0, 30.0], "groups_per_1000": [3.0, 2.0, 1.0],
+                          "incidents_per_1000": [5.0, 5.0, np.nan]},
+                         index=pd.Index(["a", "b", "c"], name="ward_code"))
+    out = unmet_need(table, {"need": 2, "supply": 1, "incidents": 1})
+    z = standardise(table["imd_score"])
+    assert out["contrib_need"].tolist() == pytest.approx((0.5 * z).tolist())
+    assert out["contrib_supply"].tolist() == pytest.approx((-0.25 * z[::-1].to_numpy()).tolist())
+    assert (out["contrib_incidents"] == 0).all()  # constant where known; missing for c
+    assert out["unmet_need"].tolist() == pytest.approx(
+        (out["contrib_need"] + out["contrib_supply"]).tolist())
+    assert out["incomplete"].tolist() == [False, False, True]
+    assert out["unmet_need_rank"].tolist() == [3, 2, 1]
+
+
+def test_candidates_need_every_condition():
+    table = pd.DataFrame({"unmet_need": [3.0, 2.0, 1.0, 0.0, -1.0],
+                          "groups_per_1000": [0.1, 5.0, 0.2, 0.3, 0.4],
+                          "imd_avg_rank": [1000, 2000, 3000, 30000, 4000],
+                          "population": [100, 100, 100, 100, 0]},
+                         index=list("abcde"))
+    chosen = select_candidates(table, top_share=0.6)
+    assert chosen[chosen].index.tolist() == ["a", "c"]
+    chosen = select_candidates(table, top_share=0.6, supply_below_median=False, max_imd_decile=1)
+    assert chosen[chosen].index.tolist() == ["a", "b", "c"]
