@@ -331,7 +331,9 @@ category = st.sampled_from(["faith", "youth", "food", None])
 )
 def test_nearest_distance_equals_brute_force(origins, targets):
     pts = gpd.GeoDataFrame(
-        {"population": 1.0}, geometry=[Point(x, y) for x, y in origins], crs="EPSG:27700"
+        {"population": [1.0] * len(origins)},
+        geometry=[Point(x, y) for x, y in origins],
+        crs="EPSG:27700",
     )
     recs = gpd.GeoDataFrame(
         {"category": pd.Series([c for _, _, c in targets], dtype="object")},

@@ -150,7 +150,7 @@ def test_population_is_conserved(cells, method):
 
 
 def test_unmet_need_splits_into_contributions():
-    table = pd.DataFrame({"imd_score": [10.0, 20.0, 30.0], "groups_per_1000": [3.0, 2.0, 1.0],
+    table = pd.DataFrame({"imd_score": [10.0, 20.0, 30.0], "groups_total_per_1000": [3.0, 2.0, 1.0],
                           "incidents_per_1000": [5.0, 5.0, np.nan]},
                          index=pd.Index(["a", "b", "c"], name="ward_code"))
     out = unmet_need(table, {"need": 2, "supply": 1, "incidents": 1})
@@ -166,7 +166,7 @@ def test_unmet_need_splits_into_contributions():
 
 def test_candidates_need_every_condition():
     table = pd.DataFrame({"unmet_need": [3.0, 2.0, 1.0, 0.0, -1.0],
-                          "groups_per_1000": [0.1, 5.0, 0.2, 0.3, 0.4],
+                          "groups_total_per_1000": [0.1, 5.0, 0.2, 0.3, 0.4],
                           "imd_avg_rank": [1000, 2000, 3000, 30000, 4000],
                           "population": [100, 100, 100, 100, 0]},
                          index=list("abcde"))

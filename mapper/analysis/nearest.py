@@ -122,7 +122,8 @@ def _check_frame(frame: object, what: str) -> None:
     crs = frame.crs
     if crs is None or not (crs.equals(CRS_ANALYSIS) or crs.to_epsg() == 27700):
         raise ValueError(
-            f"{what} must be in {CRS_ANALYSIS} (British National Grid metres); got {crs!r}"
+            f"{what} must be in {CRS_ANALYSIS} (British National Grid metres); "
+            f"got {crs if crs is None else crs.to_string()!r}"
         )
 
 

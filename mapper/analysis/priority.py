@@ -22,7 +22,7 @@ import pandas as pd
 #: component -> (column of the ward table, direction: +1 more = more unmet need)
 COMPONENTS: dict[str, tuple[str, int]] = {
     "need": ("imd_score", 1),
-    "supply": ("groups_per_1000", -1),
+    "supply": ("groups_total_per_1000", -1),
     "incidents": ("incidents_per_1000", 1),
 }
 
@@ -79,8 +79,8 @@ def select_candidates(table: pd.DataFrame, *, top_share: float = 0.2,
     top = max(1, int(np.ceil(top_share * index.notna().sum())))
     cut = index.nlargest(top).min() if index.notna().any() else np.inf
     chosen = index >= cut
-    if supply_below_median and "groups_per_1000" in table:
-        supply = table["groups_per_1000"]
+    if supply_below_median and "groups_total_per_1000" in table:
+        supply = table["groups_total_per_1000"]
         chosen &= supply.fillna(np.inf) < supply.median()
     if max_imd_decile and "imd_avg_rank" in table:
         chosen &= national_decile(table["imd_avg_rank"], national_lsoas) <= max_imd_decile

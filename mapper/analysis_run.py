@@ -1,0 +1,270 @@
+"""Running the analysis on a workspace: read layers, call the pure analysis functions,
+write the results back with the settings that produced them (one transaction).
+
+This is the analysis half of the pipeline (``mapper.pipeline`` imports files; this
+analyses what the store holds). Outputs:
+
+``ward_summary``      one row per ward (geometry): population, need, supply, access,
+                      incidents, the unmet-need index and its components, candidate flag,
+                      ``can_id``, ``stability`` and coverage
+``borough_summary``   the need measures per borough (local authority)
+``neighbourhoods``    one row per Community Action Neighbourhood (dissolved geometry)
+``coverage_gaps``     the parts of wards farther than the radius from any group
+``lsoa_ward_weights`` how each LSOA was shared between wards
+``lsoa_access``       population-weighted distance to the nearest group, per LSOA
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from mapper import registers
+from mapper.analysis import apportion as ap
+from mapper.analysis.areas import area_of_points
+from mapper.analysis.assets import lsoa_access, supply_table, ward_access
+from mapper.analysis.incidents import ShortSeriesError, incident_counts, incident_pressure, incident_rate
+from mapper.analysis.need import NATIONAL_LSOAS, area_need, borough_weights
+from mapper.analysis.neighbourhoods import find_neighbourhoods, queen_neighbours, selection_stability
+from mapper.analysis.priority import select_candidates, unmet_need
+from mapper.config import Settings
+from mapper.errors import MapperError
+from mapper.store import Provenance, Workspace
+
+Progress = Callable[[str], None]
+OUTPUTS = ("ward_summary", "borough_summary", "neighbourhoods", "coverage_gaps",
+           "lsoa_ward_weights", "lsoa_access")
+REQUIRED = ("wards", "lsoas", "deprivation")
+
+
+@dataclass
+class AnalysisReport:
+    settings: Settings
+    wards: pd.DataFrame
+    neighbourhoods: pd.DataFrame
+    coverage: dict
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def can_analyse(workspace: Workspace) -> bool:
+    layers = set(workspace.layers())
+    return all(name in layers for name in REQUIRED)
+
+
+def _national_lsoas(workspace: Workspace) -> int:
+    prov = workspace.provenance()
+    vintage = prov.loc[prov["layer"] == "deprivation", "vintage"]
+    release = str(vintage.iloc[0]).split(" /")[0] if len(vintage) else "IoD2019"
+    return NATIONAL_LSOAS.get(release, NATIONAL_LSOAS["IoD2019"])
+
+
+def _layer(workspace: Workspace, name: str):
+    return workspace.read_layer(name) if workspace.has_layer(name) else None
+
+
+def _resident_population(workspace: Workspace, lsoas, deprivation, notes) -> pd.Series:
+    """Residents per LSOA: the population estimates when they cover the LSOAs, else the
+    IoD denominators."""
+    fallback = deprivation.set_index("lsoa_code")["pop_total"].astype(float)
+    estimates = _layer(workspace, "population")
+    if estimates is not None:
+        pop = estimates.drop_duplicates("lsoa_code").set_index("lsoa_code")["population"]
+        covered = lsoas["lsoa_code"].isin(pop.index).mean()
+        if covered >= 0.99:
+            return pop.reindex(lsoas["lsoa_code"]).fillna(fallback).astype(float)
+        notes.append(f"population estimates cover {covered:.1%} of the LSOAs (another LSOA "
+                     "vintage?): the IoD population denominators were used instead")
+    return fallback.reindex(lsoas["lsoa_code"]).fillna(0.0)
+
+
+def _method(settings: Settings, postcodes, lookup, notes) -> str:
+    method = settings.apportionment
+    if method == "dasymetric" and (postcodes is None or postcodes.empty):
+        notes.append("no postcode centroids in the workspace: LSOAs were shared between wards "
+                     "by area (areal) instead of by postcodes (dasymetric)")
+        return "areal"
+    if method == "bestfit" and lookup is None:
+        notes.append("no LSOA-to-ward lookup in the workspace: areal weighting used instead")
+        return "areal"
+    return method
+
+
+def _window(incidents: pd.DataFrame, months: int) -> tuple[str | None, str | None]:
+    known = incidents["month"].dropna().astype(str)
+    if known.empty:
+        return None, None
+    end = known.max()
+    if not months:
+        return None, end
+    start = (pd.Period(end, "M") - (months - 1)).strftime("%Y-%m")
+    return start, end
+
+
+def _incidents(incidents, wards_index, population, settings: Settings, notes) -> pd.DataFrame:
+    if incidents is None or incidents.empty:
+        return pd.DataFrame({"incidents": 0, "incidents_per_1000": np.nan},
+                            index=wards_index)
+    start, end = _window(incidents, settings.incident_months)
+    types = [t.strip() for t in settings.incident_types.split(";") if t.strip()] or None
+    try:
+        return incident_pressure(incidents, wards_index, population, start=start, end=end,
+                                 types=types, recent_months=settings.trend_recent_months,
+                                 baseline_months=settings.trend_baseline_months)
+    except ShortSeriesError as exc:
+        notes.append(f"incident trend not computed: {exc}")
+        counts = incident_counts(incidents, wards_index, start=start, end=end, types=types)
+        return counts.join(incident_rate(counts["incidents"], population))
+
+
+def analyse(workspace: Workspace, settings: Settings | None = None, *,
+            progress: Progress = lambda _: None) -> AnalysisReport:
+    """Analyse the workspace and store the results (see the module docstring)."""
+    started = time.monotonic()
+    missing = [name for name in REQUIRED if not workspace.has_layer(name)]
+    if missing:
+        raise MapperError(f"the analysis needs {', '.join(REQUIRED)}; the workspace lacks "
+                          f"{', '.join(missing)} (import them with mapper import FILE)")
+    settings = settings or Settings.from_json(workspace.meta().get("analysis_settings"))
+    settings.check()
+    notes: list[str] = []
+    wards, lsoas = workspace.read_layer("wards"), workspace.read_layer("lsoas")
+    deprivation = workspace.read_layer("deprivation")
+    boroughs, postcodes = _layer(workspace, "boroughs"), _layer(workspace, "postcodes")
+    lookup = _layer(workspace, "lsoa_ward_lookup")
+    groups = _layer(workspace, "groups")
+    groups = groups if groups is not None else registers.empty("groups")
+    premises = _layer(workspace, "premises")
+    premises = premises if premises is not None else registers.empty("premises")
+    incidents = _layer(workspace, "incidents")
+    national = _national_lsoas(workspace)
+    index = pd.Index(wards["ward_code"], name="ward_code")
+
+    population = _resident_population(workspace, lsoas, deprivation, notes)
+    method = _method(settings, postcodes, lookup, notes)
+    progress(f"sharing {len(lsoas):,} LSOAs between {len(wards):,} wards ({method})")
+    points = ap.population_points(lsoas, population, postcodes)
+    points["ward_code"] = area_of_points(points.geometry, wards, "ward_code")
+    weights = ap.lsoa_ward_weights(method, lsoas=lsoas, wards=wards, lookup=lookup,
+                                   points=points)
+    need = area_need(deprivation, weights, national_lsoas=national, population=population)
+
+    progress("asset supply, access and incident pressure per ward")
+    ward_pop = need["population"].reindex(index)
+    supply = supply_table(index, ward_pop, groups, premises,
+                          group_categories=registers.GROUP_CATEGORIES,
+                          premises_types=registers.PREMISES_TYPES)
+    access = ward_access(points, groups, index, categories=registers.GROUP_CATEGORIES)
+    pressure = _incidents(incidents, index, ward_pop, settings, notes)
+    table = (wards.drop(columns="geometry").set_index("ward_code")
+             .join(need.reindex(index)).join(supply).join(access).join(pressure))
+
+    progress("unmet-need index, Community Action Neighbourhoods and stability")
+    table = table.join(unmet_need(table, settings.weights()))
+
+    def choose(frame: pd.DataFrame) -> pd.Series:
+        return select_candidates(frame, top_share=settings.can_top_share,
+                                 supply_below_median=settings.can_supply_below_median,
+                                 max_imd_decile=settings.can_max_imd_decile,
+                                 national_lsoas=national)
+
+    table["candidate"] = choose(table)
+    neighbours = queen_neighbours(wards)
+    can_id, cans = find_neighbourhoods(
+        wards, table, select=table["candidate"], min_population=settings.can_min_population,
+        max_population=settings.can_max_population or None,
+        cross_borough=settings.can_cross_borough, neighbours=neighbours)
+    table["can_id"] = can_id.reindex(table.index)
+    base = table.drop(columns=[c for c in table if c.startswith(("z_", "contrib_"))]
+                      + ["unmet_need", "unmet_need_rank", "incomplete"])
+
+    def selected_with(weights: dict) -> pd.Series:
+        return choose(base.join(unmet_need(base, weights)))
+
+    table["stability"] = selection_stability(
+        selected_with, settings.weights(), draws=settings.stability_draws,
+        spread=settings.stability_spread).reindex(table.index)
+
+    progress(f"coverage gaps at {settings.coverage_radius_m:g} m")
+    coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
+    table = table.join(coverage_table)
+    report = AnalysisReport(settings, table, cans, coverage, notes)
+    _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
+           deprivation=deprivation, population=population, weights=weights, points=points,
+           groups=groups, gaps=gaps, national=national, method=method)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _coverage(wards, points, groups, settings: Settings):
+    from mapper.analysis.coverage import coverage_gaps, coverage_summary
+
+    category = settings.coverage_category or None
+    table, gaps = coverage_gaps(wards, points, groups, radius_m=settings.coverage_radius_m,
+                                category=category)
+    keep = ["uncovered_population", "uncovered_share", "uncovered_area_km2",
+            "uncovered_area_share", "area_km2"]
+    return table[[c for c in keep if c in table]], gaps, coverage_summary(table)
+
+
+def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lsoas,
+           deprivation, population, weights, points, groups, gaps, national, method) -> None:
+    settings = report.settings
+    ward_summary = gpd.GeoDataFrame(
+        report.wards.reset_index(), geometry=wards.set_index("ward_code").geometry.reindex(
+            report.wards.index).to_numpy(), crs=wards.crs)
+    lsoa_pop = population.copy()
+    lsoa_pop.index = lsoas["lsoa_code"].to_numpy()
+    borough_need = area_need(deprivation, borough_weights(deprivation, lsoas),
+                             by="borough_code", national_lsoas=national, population=lsoa_pop)
+    if boroughs is not None:
+        borough_summary = gpd.GeoDataFrame(
+            boroughs.drop(columns="geometry").join(borough_need, on="borough_code"),
+            geometry=boroughs.geometry, crs=boroughs.crs)
+    else:
+        borough_summary = borough_need.reset_index()
+    cans = report.neighbourhoods
+    if len(cans):
+        shapes = ward_summary.dropna(subset=["can_id"]).dissolve(by="can_id")[["geometry"]]
+        neighbourhoods = gpd.GeoDataFrame(cans.join(shapes).reset_index(), geometry="geometry",
+                                          crs=wards.crs)
+    else:
+        neighbourhoods = gpd.GeoDataFrame(cans.reset_index(), geometry=gpd.GeoSeries(
+            [], crs=wards.crs), crs=wards.crs)
+    access = lsoa_access(points, groups, lsoas["lsoa_code"],
+                         categories=registers.GROUP_CATEGORIES).reset_index()
+    detail = (f"analysis with settings {settings.to_json()}; LSOAs shared by {method}")
+    prov = {name: Provenance(layer=name, kind="analysis", source_file="mapper analyse",
+                             vintage="", detail=detail, notes=report.notes)
+            for name in OUTPUTS}
+    with workspace.transaction() as tx:
+        for name, frame in (("ward_summary", ward_summary), ("borough_summary", borough_summary),
+                            ("neighbourhoods", neighbourhoods), ("coverage_gaps", gaps),
+                            ("lsoa_ward_weights", weights), ("lsoa_access", access)):
+            prov[name].rows_read = prov[name].rows_imported = len(frame)
+            tx.write_layer(name, frame, prov[name])
+        tx.set_meta("analysis_settings", settings.to_json())
+        tx.set_meta("analysis_method", method)
+        tx.set_meta("analysed_at", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+
+
+def summary_lines(report: AnalysisReport) -> list[str]:
+    wards = report.wards
+    lines = [f"Analysed {len(wards):,} wards in {report.seconds:.1f} s: "
+             f"{int(wards['candidate'].sum()):,} candidate wards, "
+             f"{len(report.neighbourhoods):,} Community Action Neighbourhoods."]
+    for can_id, row in report.neighbourhoods.head(5).iterrows():
+        lines.append(f"  {can_id} {row['name']}: {int(row['wards'])} wards, "
+                     f"{row['population']:,.0f} residents; drivers: {row['top_drivers']}")
+    cov = report.coverage
+    if cov:
+        lines.append(f"Coverage at {report.settings.coverage_radius_m:g} m: "
+                     f"{cov.get('uncovered_population', 0):,.0f} residents "
+                     f"({cov.get('uncovered_share', 0):.1%}) farther from any group.")
+    lines += [f"note: {n}" for n in report.notes]
+    return lines
