@@ -28,9 +28,18 @@ from mapper import registers
 from mapper.analysis import apportion as ap
 from mapper.analysis.areas import area_of_points
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
-from mapper.analysis.incidents import ShortSeriesError, incident_counts, incident_pressure, incident_rate
+from mapper.analysis.incidents import (
+    ShortSeriesError,
+    incident_counts,
+    incident_pressure,
+    incident_rate,
+)
 from mapper.analysis.need import NATIONAL_LSOAS, area_need, borough_weights
-from mapper.analysis.neighbourhoods import find_neighbourhoods, queen_neighbours, selection_stability
+from mapper.analysis.neighbourhoods import (
+    find_neighbourhoods,
+    queen_neighbours,
+    selection_stability,
+)
 from mapper.analysis.priority import select_candidates, unmet_need
 from mapper.config import Settings
 from mapper.errors import MapperError
@@ -259,7 +268,8 @@ def summary_lines(report: AnalysisReport) -> list[str]:
              f"{int(wards['candidate'].sum()):,} candidate wards, "
              f"{len(report.neighbourhoods):,} Community Action Neighbourhoods."]
     for can_id, row in report.neighbourhoods.head(5).iterrows():
-        lines.append(f"  {can_id} {row['name']}: {int(row['wards'])} wards, "
+        n = int(row["wards"])
+        lines.append(f"  {can_id} {row['name']}: {n} ward{'s' if n != 1 else ''}, "
                      f"{row['population']:,.0f} residents; drivers: {row['top_drivers']}")
     cov = report.coverage
     if cov:

@@ -101,6 +101,7 @@ def build(
     for line in summary_lines(report):
         click.echo(line)
     if not dry_run:
+        _analyse_if_possible(report.workspace)
         click.echo(f"Workspace ready: {report.workspace.path}")
 
 
@@ -147,6 +148,48 @@ def import_(ctx: click.Context, file: str, register: str | None, skip_invalid: b
         f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
         f"into layer '{imported.kind}'{how}."
     )
+    _analyse_if_possible(_workspace(ctx))
+
+
+def _analyse_if_possible(ws: Workspace, settings=None) -> None:
+    """Re-run the analysis after a change, when the workspace has what it needs."""
+    from mapper.analysis_run import analyse, can_analyse
+    from mapper.analysis_run import summary_lines as analysis_lines
+
+    if not can_analyse(ws):
+        click.echo("Analysis not run: it needs wards, LSOAs and a deprivation file.")
+        return
+    report = analyse(ws, settings, progress=_progress)
+    for line in analysis_lines(report):
+        click.echo(line)
+
+
+@cli.command()
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
+              help="Change a setting (repeatable), e.g. --set weight_need=0.6 "
+                   "--set coverage_radius_m=500. See --list for every setting.")
+@click.option("--list", "show", is_flag=True, help="List the settings, their values and help.")
+@click.option("--reset", is_flag=True, help="Go back to the default settings first.")
+@click.pass_context
+def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset: bool) -> None:
+    """Compute ward need, asset supply, incident pressure, the unmet-need index,
+    Community Action Neighbourhoods and coverage gaps, and store them in the workspace
+    with the settings used. Settings persist: later runs (and builds) reuse them."""
+    from mapper.config import Settings, describe
+
+    ws = _workspace(ctx)
+    if not ws.exists():
+        raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
+                          "'mapper build --from DIR' first")
+    current = Settings() if reset else Settings.from_json(ws.meta().get("analysis_settings"))
+    settings = current.updated(list(assignments))
+    if show:
+        for name, default, text in describe():
+            value = getattr(settings, name)
+            changed = "" if value == default else f" (default {default})"
+            click.echo(f"{name} = {value}{changed}\n    {text}")
+        return
+    _analyse_if_possible(ws, settings)
 
 
 @cli.command(name="export")
@@ -247,6 +290,7 @@ def demo(ctx: click.Context, force: bool) -> None:
             "replace it with the demo, or --workspace DIR for another directory"
         )
     build_demo(ws, progress=_progress)
+    _analyse_if_possible(ws)
     click.echo(f"Demo workspace ready: {ws.path} (synthetic data)")
 
 
@@ -270,6 +314,7 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
     if not ws.exists():
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
         build_demo(ws, progress=_progress)
+        _analyse_if_possible(ws)
     app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles})
     click.echo(
         f"Serving {ws.meta().get('study_area', 'the workspace')} at http://{host}:{port}/ "

@@ -193,7 +193,11 @@ def test_supply_table(groups, premises, population):
 
 def test_supply_table_vocabulary_columns(groups, premises, population):
     table = supply_table(
-        W, population, groups, premises, group_categories=["faith", "older people"],
+        W,
+        population,
+        groups,
+        premises,
+        group_categories=["faith", "older people"],
         premises_types=["warm space"],
     )
     assert table["groups_older_people"].eq(0).all()
@@ -351,7 +355,5 @@ def test_nearest_distance_equals_brute_force(origins, targets):
         ("food", labels == "food"),
         ("any", np.ones(len(b), dtype=bool)),
     ]:
-        expected = (
-            all_pairs[:, mask].min(axis=1) if mask.any() else np.full(len(a), np.nan)
-        )
+        expected = all_pairs[:, mask].min(axis=1) if mask.any() else np.full(len(a), np.nan)
         np.testing.assert_allclose(got[f"distance_{name}_m"].to_numpy(), expected)

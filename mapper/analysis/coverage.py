@@ -80,7 +80,10 @@ def _point_xy(frame: gpd.GeoDataFrame, what: str) -> tuple[np.ndarray, np.ndarra
     if bad.any():
         found = sorted(set(frame.geometry[bad].geom_type))
         raise ValueError(f"{what} must be points; got {bad.sum()} rows of {', '.join(found)}")
-    return shapely.get_x(geoms), shapely.get_y(geoms)
+    x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+    located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    x[located], y[located] = shapely.get_x(geoms[located]), shapely.get_y(geoms[located])
+    return x, y
 
 
 def _category_keys(values: pd.Series) -> pd.Series:

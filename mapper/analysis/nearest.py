@@ -165,7 +165,10 @@ def point_xy(frame: gpd.GeoDataFrame, what: str) -> tuple[np.ndarray, np.ndarray
     if bad.any():
         found = sorted(set(frame.geometry[bad].geom_type))
         raise ValueError(f"{what} must be points; got {bad.sum()} rows of {', '.join(found)}")
-    return shapely.get_x(geoms), shapely.get_y(geoms)
+    x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+    located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    x[located], y[located] = shapely.get_x(geoms[located]), shapely.get_y(geoms[located])
+    return x, y
 
 
 def _check_ids(ids: pd.Series, id_column: str) -> None:
@@ -466,6 +469,8 @@ def _bulk_index(slots: np.ndarray, x: np.ndarray, y: np.ndarray) -> rtree_index.
     """A bulk-loaded (sort-tile-recursive) R-tree of points; empty when there are none."""
     properties = rtree_index.Property()
     properties.leaf_capacity = properties.index_capacity = NODE_CAPACITY
+    # R*-tree insertion looks at this many entries; it must be below the node capacity
+    properties.near_minimum_overlap_factor = NODE_CAPACITY // 2
     if len(slots) == 0:
         return rtree_index.Index(properties=properties)
     points = np.ascontiguousarray(np.column_stack([x, y]), dtype=float)

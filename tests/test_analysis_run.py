@@ -1,0 +1,130 @@
+"""The analysis run on whole workspaces: the tiny grid, the demo, and London."""
+
+from __future__ import annotations
+
+import factories as fx
+import numpy as np
+import pytest
+from realdata import london_dir
+
+from mapper.analysis_run import OUTPUTS, analyse, can_analyse
+from mapper.cli import main
+from mapper.config import Settings, describe
+from mapper.errors import MapperError
+from mapper.pipeline import build, build_demo, import_file
+from mapper.store import Workspace
+
+
+@pytest.fixture
+def grid(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    build(fx.write_folder(tmp_path / "in"), ws)
+    return ws
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name, _, _ in describe():
+        assert f"`{name}`" in readme, name
+
+
+def test_analysis_needs_wards_lsoas_and_deprivation(tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    folder = fx.write_folder(tmp_path / "in")
+    (folder / "iod.csv").unlink()
+    build(folder, ws)
+    assert not can_analyse(ws)
+    with pytest.raises(MapperError, match="lacks deprivation"):
+        analyse(ws)
+
+
+def test_grid_analysis_by_hand(grid, tmp_path):
+    # one group in ward 1; the 36 LSOAs nest 4 to a ward, so need follows the LSOAs exactly
+    path = fx.write_csv(tmp_path / "groups.csv", ["name", "category", "easting", "northing"],
+                        [["Grid Food Bank", "food", "530500", "180500"]])
+    import_file(path, grid)
+    report = analyse(grid, Settings(can_min_population=0, stability_draws=20))
+    wards = report.wards
+    assert set(OUTPUTS) <= set(grid.layers())
+    # population: the factory gives LSOA n a population of 1000 + 10 (n - 1)
+    lsoa_pop = {f"E0190{n:04d}": 1000 + 10 * (n - 1) for n in range(1, 37)}
+    weights = grid.read_layer("lsoa_ward_weights")
+    assert weights["weight"].round(9).eq(1).all()  # LSOAs nest: each wholly in one ward
+    expected = weights.assign(pop=weights["lsoa_code"].map(lsoa_pop)).groupby("ward_code")["pop"].sum()
+    assert wards["population"].to_dict() == pytest.approx(expected.to_dict())
+    assert wards["population"].sum() == sum(lsoa_pop.values())
+    # IoD factory: LSOA n (position n - 1) scores 40 - 0.5 (n - 1), weighted by pop_total 1500
+    ward1 = weights[weights["ward_code"] == "E05900001"]["lsoa_code"]
+    scores = [40 - 0.5 * (int(code[-4:]) - 1) for code in ward1]
+    assert wards.loc["E05900001", "imd_score"] == pytest.approx(np.mean(scores))
+    assert wards.loc["E05900001", "groups_total"] == 1
+    assert wards.loc["E05900001", "groups_food"] == 1
+    assert wards.loc["E05900001", "groups_total_per_1000"] == pytest.approx(
+        1000 / expected["E05900001"])
+    assert (wards.drop(index="E05900001")["groups_total"] == 0).all()
+    # the index splits exactly into its components
+    contrib = wards[[c for c in wards if c.startswith("contrib_")]].sum(axis=1)
+    assert np.allclose(contrib, wards["unmet_need"])
+    assert wards["stability"].between(0, 1).all()
+    # stored with the settings that produced it
+    assert Settings.from_json(grid.meta()["analysis_settings"]).stability_draws == 20
+    stored = grid.read_layer("ward_summary").set_index("ward_code")
+    assert stored["unmet_need"].to_numpy() == pytest.approx(wards["unmet_need"].to_numpy())
+    assert stored.crs.to_epsg() == 27700
+
+
+def test_demo_analysis_finds_the_planted_patterns(tmp_path):
+    ws = Workspace(tmp_path / "demo")
+    build_demo(ws)
+    report = analyse(ws)
+    wards = report.wards
+    assert wards["population"].sum() == pytest.approx(208_454)
+    # the demo's Lindenfield has an incident spike in its last three months
+    assert bool(wards.loc["E05990009", "spike"])
+    assert len(report.neighbourhoods) >= 1
+    cans = ws.read_layer("neighbourhoods")
+    assert cans["can_id"].str.fullmatch(r"CAN-\d\d").all()
+    assert cans.geometry.is_valid.all()
+    gaps = ws.read_layer("coverage_gaps")
+    assert (gaps["uncovered_area_km2"] > 0).all()
+
+
+def test_analyse_command_changes_and_keeps_settings(tmp_path, capsys):
+    ws = tmp_path / "ws"
+    assert main(["--workspace", str(ws), "demo"]) == 0
+    assert main(["--workspace", str(ws), "analyse", "--set", "coverage_radius_m=400",
+                 "--set", "stability_draws=10"]) == 0
+    out = capsys.readouterr().out
+    assert "Coverage at 400 m" in out
+    assert Settings.from_json(Workspace(ws).meta()["analysis_settings"]).coverage_radius_m == 400
+    assert main(["--workspace", str(ws), "analyse", "--set", "can_top_share=2"]) == 1
+    assert "can_top_share must be above 0 and at most 1" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_london_analysis(tmp_path_factory):
+    london = london_dir()
+    ws = Workspace(tmp_path_factory.mktemp("london-analysis") / "ws")
+    build(london, ws)
+    report = analyse(ws, Settings(stability_draws=20))
+    wards = report.wards
+    assert len(wards) == 633
+    assert wards["imd_score"].notna().all()
+    assert wards["unmet_need"].notna().all() and np.isfinite(wards["unmet_need"]).all()
+    # population summed over wards equals population summed over LSOAs
+    lsoa_total = ws.read_layer("population")["population"].sum()
+    assert wards["population"].sum() == pytest.approx(lsoa_total, rel=1e-9)
+    # the City of London: one merged ward with a small population, no division by zero
+    city = wards.loc["E05009297"]
+    assert 5_000 < city["population"] < 15_000
+    assert np.isfinite(city["groups_total_per_1000"]) and np.isfinite(city["incidents_per_1000"])
+    cans = report.neighbourhoods
+    assert len(cans) >= 5
+    assert (cans["population"] >= Settings().can_min_population).all()
+    assert (cans["population"] <= Settings().can_max_population).all()
+    boroughs = ws.read_layer("borough_summary").set_index("borough_code")
+    # MHCLG publishes Barking and Dagenham's IMD 2019 average score as 32.778
+    assert boroughs.loc["E09000002", "imd_score"] == pytest.approx(32.78, abs=0.05)
+    assert (boroughs["imd_rank_in_area"].min(), boroughs["imd_rank_in_area"].max()) == (1, 33)
