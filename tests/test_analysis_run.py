@@ -42,8 +42,11 @@ def test_analysis_needs_wards_lsoas_and_deprivation(tmp_path):
 
 def test_grid_analysis_by_hand(grid, tmp_path):
     # one group in ward 1; the 36 LSOAs nest 4 to a ward, so need follows the LSOAs exactly
-    path = fx.write_csv(tmp_path / "groups.csv", ["name", "category", "easting", "northing"],
-                        [["Grid Food Bank", "food", "530500", "180500"]])
+    path = fx.write_csv(
+        tmp_path / "groups.csv",
+        ["name", "category", "easting", "northing"],
+        [["Grid Food Bank", "food", "530500", "180500"]],
+    )
     import_file(path, grid)
     report = analyse(grid, Settings(can_min_population=0, stability_draws=20))
     wards = report.wards
@@ -52,7 +55,9 @@ def test_grid_analysis_by_hand(grid, tmp_path):
     lsoa_pop = {f"E0190{n:04d}": 1000 + 10 * (n - 1) for n in range(1, 37)}
     weights = grid.read_layer("lsoa_ward_weights")
     assert weights["weight"].round(9).eq(1).all()  # LSOAs nest: each wholly in one ward
-    expected = weights.assign(pop=weights["lsoa_code"].map(lsoa_pop)).groupby("ward_code")["pop"].sum()
+    expected = (
+        weights.assign(pop=weights["lsoa_code"].map(lsoa_pop)).groupby("ward_code")["pop"].sum()
+    )
     assert wards["population"].to_dict() == pytest.approx(expected.to_dict())
     assert wards["population"].sum() == sum(lsoa_pop.values())
     # IoD factory: LSOA n (position n - 1) scores 40 - 0.5 (n - 1), weighted by pop_total 1500
@@ -62,7 +67,8 @@ def test_grid_analysis_by_hand(grid, tmp_path):
     assert wards.loc["E05900001", "groups_total"] == 1
     assert wards.loc["E05900001", "groups_food"] == 1
     assert wards.loc["E05900001", "groups_total_per_1000"] == pytest.approx(
-        1000 / expected["E05900001"])
+        1000 / expected["E05900001"]
+    )
     assert (wards.drop(index="E05900001")["groups_total"] == 0).all()
     # the index splits exactly into its components
     contrib = wards[[c for c in wards if c.startswith("contrib_")]].sum(axis=1)
@@ -94,8 +100,20 @@ def test_demo_analysis_finds_the_planted_patterns(tmp_path):
 def test_analyse_command_changes_and_keeps_settings(tmp_path, capsys):
     ws = tmp_path / "ws"
     assert main(["--workspace", str(ws), "demo"]) == 0
-    assert main(["--workspace", str(ws), "analyse", "--set", "coverage_radius_m=400",
-                 "--set", "stability_draws=10"]) == 0
+    assert (
+        main(
+            [
+                "--workspace",
+                str(ws),
+                "analyse",
+                "--set",
+                "coverage_radius_m=400",
+                "--set",
+                "stability_draws=10",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "Coverage at 400 m" in out
     assert Settings.from_json(Workspace(ws).meta()["analysis_settings"]).coverage_radius_m == 400

@@ -43,9 +43,21 @@ def slug(value: object) -> str:
 
 def _slugs(values: pd.Series) -> pd.Series:
     """Vectorised :func:`slug`; blank or missing values give <NA>."""
+    return _by_unique(values, _slug_text)
+
+
+def _slug_text(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.lower()
     text = text.str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
     return text.where(text.fillna("") != "", pd.NA)
+
+
+def _by_unique(values: pd.Series, transform) -> pd.Series:
+    """`transform` (string Series -> string Series) applied once per distinct value."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    done = transform(pd.Series(uniques, dtype="object")).astype("string")
+    lookup = np.append(done.to_numpy(dtype=object), pd.NA)  # code -1 (missing) -> <NA>
+    return pd.Series(lookup[codes], index=values.index, dtype="string")
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -101,10 +113,12 @@ def _countable(records: pd.DataFrame, index: pd.Index, exclude_duplicates: bool)
 
 
 def _is_duplicate(records: pd.DataFrame) -> pd.Series:
-    if "duplicate_of" not in records.columns:
-        return pd.Series(False, index=records.index)
-    flag = records["duplicate_of"].astype("string").str.strip()
-    return flag.fillna("").ne("").astype(bool)
+    flagged = pd.Series(False, index=records.index)
+    if "duplicate_of" in records.columns:
+        present = records["duplicate_of"].notna()
+        text = records.loc[present, "duplicate_of"].astype("string").str.strip()
+        flagged[present] = text.ne("").to_numpy(dtype=bool)
+    return flagged
 
 
 def _ordered_slugs(slugs: pd.Series, values: Sequence[str] | None) -> list[str]:

@@ -39,9 +39,30 @@ class ShortSeriesError(MapperError, ValueError):
 
 def _slugs(values: pd.Series) -> pd.Series:
     """Lower case, each run of non-alphanumerics -> "_", ends trimmed; blank -> <NA>."""
+    return _by_unique(values, _slug_text)
+
+
+def _slug_text(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.lower()
     text = text.str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
     return text.where(text.fillna("") != "", pd.NA)
+
+
+def _by_unique(values: pd.Series, transform) -> pd.Series:
+    """`transform` (string Series -> string Series) applied once per distinct value."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
+    done = transform(pd.Series(uniques, dtype="object")).astype("string")
+    lookup = np.append(done.to_numpy(dtype=object), pd.NA)  # code -1 (missing) -> <NA>
+    return pd.Series(lookup[codes], index=values.index, dtype="string")
+
+
+def _is_duplicate(incidents: pd.DataFrame) -> pd.Series:
+    flagged = pd.Series(False, index=incidents.index)
+    if "duplicate_of" in incidents.columns:
+        present = incidents["duplicate_of"].notna()
+        text = incidents.loc[present, "duplicate_of"].astype("string").str.strip()
+        flagged[present] = text.ne("").to_numpy(dtype=bool)
+    return flagged
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
@@ -107,9 +128,14 @@ def incident_months(incidents: pd.DataFrame) -> pd.Series:
     out = pd.Series(pd.NA, index=incidents.index, dtype="string")
     for column in ("date", "month"):  # month last: it wins where both are usable
         if column in incidents.columns:
-            text = incidents[column].astype("string").str.strip().str[:7]
-            out = text.where(text.str.fullmatch(_MONTH.pattern).fillna(False).astype(bool), out)
+            text = _by_unique(incidents[column], _month_text)
+            out = text.where(text.notna(), out)
     return out
+
+
+def _month_text(values: pd.Series) -> pd.Series:
+    text = values.astype("string").str.strip().str[:7]
+    return text.where(text.str.fullmatch(_MONTH.pattern).fillna(False).astype(bool), pd.NA)
 
 
 def _selected(incidents, index, *, types, exclude_duplicates) -> pd.DataFrame:
@@ -117,9 +143,8 @@ def _selected(incidents, index, *, types, exclude_duplicates) -> pd.DataFrame:
     keep = incidents["ward_code"].isin(index)
     if types is not None:
         keep &= incidents["type"].isin(types)
-    if exclude_duplicates and "duplicate_of" in incidents.columns:
-        flag = incidents["duplicate_of"].astype("string").str.strip().fillna("")
-        keep &= flag.eq("").astype(bool)
+    if exclude_duplicates:
+        keep &= ~_is_duplicate(incidents)
     return incidents[keep.to_numpy()]
 
 
