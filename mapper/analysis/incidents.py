@@ -194,8 +194,8 @@ def incident_counts(
 
 
 def _type_names(incidents: pd.DataFrame, chosen: set | None) -> list[str]:
-    values = incidents["type"] if chosen is None else pd.Series(sorted(chosen), dtype="object")
-    return sorted(set(_slugs(values).dropna()))
+    values = incidents["type"].unique() if chosen is None else list(chosen)
+    return sorted(set(_slugs(pd.Series(values, dtype="object")).dropna()))
 
 
 def _in_window(incidents: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:

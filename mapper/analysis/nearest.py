@@ -405,7 +405,7 @@ class NearestIndex:
             mask = np.ones(len(slots), dtype=bool) if keep is None else keep(slots)
             if len(slots) >= total or _settled(dist, dist[mask], k, x, y):
                 return slots[mask], dist[mask]
-            return slots[mask], dist[mask]
+            wanted = min(total, _next_request(wanted, k, int(mask.sum())))
         return np.empty(0, dtype=np.int64), np.empty(0)
 
     def _within(self, x, y, radius, keep) -> tuple[np.ndarray, np.ndarray]:
