@@ -249,7 +249,9 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
                          categories=registers.GROUP_CATEGORIES).reset_index()
     detail = (f"analysis with settings {settings.to_json()}; LSOAs shared by {method}")
     prov = {name: Provenance(layer=name, kind="analysis", source_file="mapper analyse",
-                             vintage="", detail=detail, notes=report.notes)
+                             vintage="", detail=detail, notes=report.notes,
+                             licence="derived from the layers above: their licences apply",
+                             attribution="Analysis by mapper from the sources listed.")
             for name in OUTPUTS}
     with workspace.transaction() as tx:
         for name, frame in (("ward_summary", ward_summary), ("borough_summary", borough_summary),

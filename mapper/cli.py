@@ -258,6 +258,15 @@ def info(ctx: click.Context) -> None:
     label = " (SYNTHETIC DEMO DATA)" if meta.get("synthetic") == "yes" else ""
     click.echo(f"Workspace {ws.path}{label}")
     click.echo(f"Study area: {meta.get('study_area', '?')}; updated {meta.get('updated_at', '?')}")
+    if meta.get("analysed_at"):
+        from mapper.config import Settings, describe
+
+        settings = Settings.from_json(meta.get("analysis_settings"))
+        changed = [f"{n}={getattr(settings, n)}" for n, d, _ in describe()
+                   if getattr(settings, n) != d]
+        click.echo(f"Analysis: {meta['analysed_at']}; LSOAs shared by "
+                   f"{meta.get('analysis_method', '?')}; settings: "
+                   f"{', '.join(changed) or 'defaults'} (mapper analyse --list)")
     prov = ws.provenance()
     click.echo(f"{'layer':<18} {'rows':>9}  {'vintage':<24} source")
     for layer in ws.layers():
