@@ -9,7 +9,7 @@ to be exact in floating point (3-4-5 triangles):
     c   (-400,    0)   400       faith             volunteers
     d   (+300, +400)   500       community centre  rest centre, food
     e   (-600, -800)   1000      youth             (none)
-    f   (+800, +700)   1063.01   faith             food   (inside the 1 km square, outside the circle)
+    f   (+800, +700)   1063.01   faith             food  (in the 1 km square, not the circle)
     g   (+1500,   0)   1500      (none)            (none)
 """
 
@@ -277,8 +277,14 @@ def postcodes() -> pd.DataFrame:
 
 @pytest.mark.parametrize(
     "typed, expected",
-    [("sw1a1aa", "SW1A 1AA"), (" SW1A  1AA ", "SW1A 1AA"), ("e16an", "E1 6AN"), ("XX", None),
-     ("SW1A", None), ("", None)],
+    [
+        ("sw1a1aa", "SW1A 1AA"),
+        (" SW1A  1AA ", "SW1A 1AA"),
+        ("e16an", "E1 6AN"),
+        ("XX", None),
+        ("SW1A", None),
+        ("", None),
+    ],
 )
 def test_normalise_postcode(typed, expected):
     assert normalise_postcode(typed) == expected
@@ -438,8 +444,14 @@ def test_many_duplicate_points_and_rare_filters(points, k, rare):
         groups_frame([(rid, x, y, c, None) for rid, (x, y, c, _) in model.items()], (0.0, 0.0))
     )
     for category in (None, rare):
-        q = {"x": 1000.0, "y": 1000.0, "k": k, "radius_m": None, "category": category,
-             "capabilities": frozenset()}
+        q = {
+            "x": 1000.0,
+            "y": 1000.0,
+            "k": k,
+            "radius_m": None,
+            "category": category,
+            "capabilities": frozenset(),
+        }
         check_query(idx, model, q)
 
 
@@ -457,8 +469,12 @@ def test_large_random_indexes_with_rare_and_common_filters(seed, size, lattice, 
     xy = rng.integers(0, 50, (size, 2)) * 100.0 if lattice else rng.uniform(0, 5000, (size, 2))
     categories = rng.choice([*CATEGORIES, "common"], size, p=[0.02, 0.03, 0.05, 0.1, 0.8])
     model = {
-        f"r{i}": (float(x), float(y), str(c), frozenset(rng.choice(CAPABILITIES, rng.integers(3),
-                                                                  replace=False).tolist()))
+        f"r{i}": (
+            float(x),
+            float(y),
+            str(c),
+            frozenset(rng.choice(CAPABILITIES, rng.integers(3), replace=False).tolist()),
+        )
         for i, ((x, y), c) in enumerate(zip(xy, categories, strict=True))
     }
     frame = groups_frame(

@@ -12,13 +12,13 @@ The R-tree (``rtree``, libspatialindex) proposes candidates; every candidate is 
 measured again by the true Euclidean distance ``sqrt(dx * dx + dy * dy)`` and the answer is
 ordered and cut on that measure alone, never on the tree's bounding-box distance.
 
-* Without a radius: ``nearest`` with a growing ``num_results`` until the candidates hold
-  ``k`` records that pass the filters *and* the ``k``-th of them is strictly nearer than the
-  farthest candidate (so no record at the same distance can have been left out), or the
-  index is exhausted. The next request is sized from the share of candidates that passed
-  the filters, so a filter that matches most records costs a few extra candidates, not a
-  scan of the index.
-* With a radius: ``intersection`` of the square around the circle (padded by a hair so
+* Without a radius: ``nearest_v`` (rtree's ``nearest`` answering in a numpy array) with a
+  growing ``num_results`` until the candidates hold ``k`` records that pass the filters
+  *and* the ``k``-th of them is strictly nearer than the farthest candidate (so no record
+  at the same distance can have been left out), or the index is exhausted. The next
+  request is sized from the share of candidates that passed the filters, so a filter that
+  matches most records costs a few extra candidates, not a scan of the index.
+* With a radius: ``intersection_v`` of the square around the circle (padded by a hair so
   float rounding cannot drop a record on the circle), then the distance test
   ``distance_m <= radius_m``: a record exactly on the circle counts as inside; one in a
   corner of the square but outside the circle does not.
@@ -55,8 +55,14 @@ NODE_CAPACITY = 16
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 #: per-slot arrays of the index: record id, coordinates, category as given, a number for
 #: the category as compared (stripped, lower case; -1 for none), capabilities (frozenset)
-_FIELDS = {"_rid": object, "_x": float, "_y": float, "_category": object, "_code": np.int64,
-           "_caps": object}
+_FIELDS = {
+    "_rid": object,
+    "_x": float,
+    "_y": float,
+    "_category": object,
+    "_code": np.int64,
+    "_caps": object,
+}
 
 
 # -- small parsers -----------------------------------------------------------------------
@@ -334,8 +340,11 @@ class NearestIndex:
         category = groups["category"] if "category" in groups else blank
         offers = groups["emergency_offer"] if "emergency_offer" in groups else blank
         slots = self._append(
-            ids[located].tolist(), x[located], y[located],
-            category[located].tolist(), offers[located].tolist(),
+            ids[located].tolist(),
+            x[located],
+            y[located],
+            category[located].tolist(),
+            offers[located].tolist(),
         )
         self._slots = dict(zip(ids[located].tolist(), slots.tolist(), strict=True))
         return slots
@@ -353,7 +362,10 @@ class NearestIndex:
         slots = np.arange(start, start + count, dtype=np.int64)
         categories = [None if _is_missing(c) else c for c in categories]
         columns = {
-            "_rid": ids, "_x": x, "_y": y, "_category": categories,
+            "_rid": ids,
+            "_x": x,
+            "_y": y,
+            "_category": categories,
             "_code": [self._category_code(c) for c in categories],
             "_caps": [parse_capabilities(o) for o in offers],
         }
@@ -376,8 +388,10 @@ class NearestIndex:
             return None
 
         def keep(slots: np.ndarray) -> np.ndarray:
-            mask = np.ones(len(slots), dtype=bool) if codes is None else np.isin(
-                self._code[slots], codes
+            mask = (
+                np.ones(len(slots), dtype=bool)
+                if codes is None
+                else np.isin(self._code[slots], codes)
             )
             if required:
                 offered = self._caps[slots[mask]]
