@@ -151,7 +151,9 @@ def test_demo_builds_a_labelled_synthetic_workspace(capsys, tmp_path):
     assert counts["wards"] == 20 and counts["lsoas"] == 120 and counts["deprivation"] == 120
     assert counts["groups"] == 80 and counts["premises"] == 60 and counts["incidents"] == 1_500
     prov = workspace.provenance()
-    assert prov["licence"].str.startswith("Synthetic data").all()
+    imported = prov[prov["kind"] != "analysis"]
+    assert imported["licence"].str.startswith("Synthetic data").all()
+    assert set(prov[prov["kind"] == "analysis"]["layer"]) >= {"ward_summary", "neighbourhoods"}
     code, out, _ = run(capsys, "--workspace", str(ws), "info")
     assert "SYNTHETIC DEMO DATA" in out
     code, _, err = run(capsys, "--workspace", str(ws), "demo")
