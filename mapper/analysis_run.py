@@ -187,7 +187,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     can_id, cans = find_neighbourhoods(
         wards, table, select=table["candidate"], min_population=settings.can_min_population,
         max_population=settings.can_max_population or None,
-        cross_borough=settings.can_cross_borough, neighbours=neighbours)
+        cross_borough=settings.can_cross_borough, neighbours=neighbours,
+        split=settings.can_split)
     table["can_id"] = can_id.reindex(table.index)
     base = table.drop(columns=[c for c in table if c.startswith(("z_", "contrib_"))]
                       + ["unmet_need", "unmet_need_rank", "incomplete"])
@@ -202,6 +203,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     progress(f"coverage gaps at {settings.coverage_radius_m:g} m")
     coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
     table = table.join(coverage_table)
+    table["gap_rank"] = _gap_rank(table, settings)
     report = AnalysisReport(settings, table, cans, coverage, notes)
     _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
            deprivation=deprivation, population=population, weights=weights, points=points,
@@ -219,6 +221,17 @@ def _coverage(wards, points, groups, settings: Settings):
     keep = ["uncovered_population", "uncovered_share", "uncovered_area_km2",
             "uncovered_area_share", "area_km2"]
     return table[[c for c in keep if c in table]], gaps, coverage_summary(table)
+
+
+def _gap_rank(table: pd.DataFrame, settings: Settings) -> pd.Series:
+    """High-need wards (unmet-need index in the CAN top share) ranked by uncovered
+    residents: 1 = most residents beyond the coverage radius; <NA> for other wards."""
+    from mapper.analysis.coverage import rank_gaps
+
+    ranked = rank_gaps(table, table["unmet_need"], top_share=settings.can_top_share)
+    ranked = ranked[ranked["uncovered_population"] > 0]
+    order = pd.Series(np.arange(1, len(ranked) + 1), index=ranked.index)
+    return order.reindex(table.index).astype("Int64")
 
 
 def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lsoas,

@@ -286,6 +286,58 @@ def info(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--postcode", help="Search from this postcode (any case or spacing).")
+@click.option("--at", "point", nargs=2, type=float, metavar="LAT LON",
+              help="Search from this latitude and longitude instead.")
+@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 500),
+              help="How many groups to list.")
+@click.option("--category", multiple=True, help="Only groups of this category (repeatable).")
+@click.option("--offer", "offers", multiple=True,
+              help="Only groups offering this in an emergency, e.g. interpreters (repeatable; "
+                   "all must match).")
+@click.option("--radius", "radius_m", type=click.FloatRange(min=1), help="Maximum distance, m.")
+@click.pass_context
+def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, offers,
+            radius_m: float | None) -> None:
+    """List the VCS groups nearest a postcode or a point, by straight-line distance.
+
+    Shows each group's name, category, what it can offer in an emergency and when the
+    record was last verified. Contact details are not shown here.
+    """
+    from mapper import geo
+    from mapper.analysis.nearest import NearestIndex, normalise_postcode, postcode_point
+
+    ws = _workspace(ctx)
+    if (postcode is None) == (not point):
+        raise MapperError("give either --postcode or --at LAT LON")
+    groups = ws.read_layer("groups")
+    if point:
+        lat, lon = point
+        if not (49 <= lat <= 61 and -9 <= lon <= 3):
+            raise MapperError(f"--at {lat} {lon}: expected a latitude from 49 to 61 and a "
+                              "longitude from -9 to 3 (in the UK; swapped?)")
+        where = geo.points_from_xy([lon], [lat], crs=geo.CRS_DISPLAY).iloc[0]
+        x, y, origin = where.x, where.y, f"{lat:.5f}, {lon:.5f}"
+    else:
+        x, y = postcode_point(postcode, ws.read_layer("postcodes"))
+        origin = normalise_postcode(postcode)
+    found = NearestIndex(groups).query(x, y, k=k, category=set(category) or None,
+                                       capabilities=offers, radius_m=radius_m)
+    if found.empty:
+        click.echo(f"No groups match near {origin}.")
+        return
+    info = groups.set_index("group_id")
+    click.echo(f"Nearest groups to {origin}:")
+    for row in found.itertuples():
+        record = info.loc[row.id]
+        offer = record.get("emergency_offer")
+        checked = record.get("last_verified")
+        click.echo(f"{row.distance_m:>7,.0f} m  {record['name']} ({record['category']})"
+                   + (f"; offers: {offer}" if isinstance(offer, str) and offer else "")
+                   + (f"; verified {checked}" if isinstance(checked, str) and checked else ""))
+
+
+@cli.command()
 @click.option("--force", is_flag=True, help="Replace an existing workspace.")
 @click.pass_context
 def demo(ctx: click.Context, force: bool) -> None:

@@ -43,6 +43,11 @@ class Settings:
     can_max_population: int = _setting(
         60_000, "CANs with more residents are split by removing their lowest-need wards "
         "(0 = no upper bound)")
+    can_split: str = _setting(
+        "trim", "how a cluster above can_max_population is split: trim (remove its "
+        "lowest-need wards until it fits) or balanced (a SKATER-style regionalisation into "
+        "contiguous parts of balanced population, keeping every ward)",
+        choices=("trim", "balanced"))
     can_cross_borough: bool = _setting(
         False, "whether a CAN may take in wards of neighbouring boroughs")
     stability_draws: int = _setting(

@@ -193,3 +193,23 @@ def test_serve_on_a_fresh_machine_builds_the_demo_and_prints_the_url(tmp_path):
         finally:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def test_nearest_command_lists_groups_without_contact_details(capsys, tmp_path):
+    ws = str(tmp_path / "demo")
+    assert main(["--workspace", ws, "demo"]) == 0
+    from mapper.store import Workspace
+
+    groups = Workspace(ws).read_layer("groups")
+    postcode = groups["postcode"].dropna().iloc[0]
+    capsys.readouterr()
+    code = main(["--workspace", ws, "nearest", "--postcode", postcode.lower().replace(" ", ""),
+                 "-k", "3", "--offer", "interpreters"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert f"Nearest groups to {postcode}:" in out
+    lines = [line for line in out.splitlines() if line.strip().endswith(")") or " m  " in line]
+    assert len(lines) == 3 and all("interpreters" in line for line in lines)
+    assert "@" not in out and "020 7946" not in out
+    assert main(["--workspace", ws, "nearest"]) == 1
+    assert "give either --postcode or --at" in capsys.readouterr().err

@@ -560,3 +560,36 @@ def test_london_wards_all_touch_and_cans_stay_contiguous_within_boroughs():
     adjacency = neighbour_sets(edges)
     for members in can_id.dropna().groupby(can_id.dropna()).groups.values():
         assert len(bfs_partition(list(members), adjacency)) == 1
+
+
+# -- balanced (SKATER-style) splitting ------------------------------------------------------
+
+
+def test_balanced_split_keeps_every_ward_in_contiguous_parts_within_the_ceiling():
+    wards = grid()
+    # need rises west to east, so the minimum spanning tree links wards within columns
+    need = [1, 5, 9, 1, 5, 9, 1, 5, 9]
+    result = bounds(wards, range(1, 10), need, max_population=3000, split="balanced")
+    parts = partition(result)
+    assert set().union(*parts) == set(codes(*range(1, 10)))  # nothing dropped
+    assert all(len(p) <= 3 for p in parts)  # 1,000 residents a ward, ceiling 3,000
+    # the tree links equal-need wards, so the balanced cuts give the three columns
+    assert parts == {frozenset(codes(1, 4, 7)), frozenset(codes(2, 5, 8)),
+                     frozenset(codes(3, 6, 9))}
+    edges = neighbour_sets(queen_neighbours(wards))
+    for part in parts:  # every part is contiguous
+        seen, todo = set(), [next(iter(part))]
+        while todo:
+            ward = todo.pop()
+            seen.add(ward)
+            todo += [n for n in edges[ward] if n in part and n not in seen]
+        assert seen == part
+
+
+def test_balanced_split_drops_a_single_ward_above_the_ceiling_and_unknown_modes_fail():
+    wards = grid()
+    result = bounds(wards, [1], [1] * 9, population=5000.0, max_population=3000,
+                    split="balanced")
+    assert result.dropna().empty
+    with pytest.raises(ValueError, match="split must be one of trim, balanced"):
+        bounds(wards, [1], [1] * 9, max_population=3000, split="skater")

@@ -133,8 +133,13 @@ def apply_population_bounds(
     *,
     min_population: float = 0,
     max_population: float | None = None,
+    split: str = "trim",
 ) -> pd.Series:
     """Split clusters above a population ceiling and drop those below a floor.
+
+    ``split="trim"`` (the default) applies the rule below; ``split="balanced"`` splits an
+    oversized cluster into contiguous parts of balanced population instead, keeping every
+    ward (see :func:`balanced_parts`, a SKATER-style regionalisation).
 
     The rule, applied until every cluster is within the ceiling:
 
@@ -181,11 +186,92 @@ def apply_population_bounds(
     same = cluster[left] == cluster[right]
     left, right = left[same], right[same]
     active = np.ones(len(codes), bool)
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
+    if max_population is not None and split == "balanced":
+        comp = balanced_parts(_active_components(active, left, right), left, right, pop, need,
+                              max_population)
+        return _labels_series(labels.index, codes, _drop_small(comp, pop, min_population))
     if max_population is not None:
         rank = _removal_rank(need, codes)
         active = _split_oversized(active, left, right, pop, rank, max_population)
     comp = _drop_small(_active_components(active, left, right), pop, min_population)
     return _labels_series(labels.index, codes, comp)
+
+
+SPLITS = ("trim", "balanced")
+
+
+def balanced_parts(comp: np.ndarray, left: np.ndarray, right: np.ndarray, pop: np.ndarray,
+                   need: np.ndarray, max_population: float) -> np.ndarray:
+    """Split every component above `max_population` into contiguous parts (SKATER-style).
+
+    For an oversized component, a minimum spanning tree is built over its wards' contiguity
+    with edge costs ``|unmet_need_i - unmet_need_j|`` (so the tree links similar wards);
+    then, while a part is above the ceiling, the tree edge whose removal gives the most
+    balanced split (the largest population on the smaller side; ties: the most dissimilar
+    edge, then the lowest ward positions) is cut. Every ward is kept; a single ward above
+    the ceiling cannot be split and is dropped (-1). Returns new component labels.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    out = comp.copy()
+    next_label = int(comp.max()) + 1 if len(comp) else 0
+    totals = pd.Series(pop).groupby(comp).sum()
+    for label in totals.index[(totals > max_population) & (totals.index >= 0)]:
+        members = np.flatnonzero(comp == label)
+        local = {int(g): i for i, g in enumerate(members)}
+        inside = np.isin(left, members) & np.isin(right, members) & (left < right)
+        a = np.array([local[int(i)] for i in left[inside]], dtype=int)
+        b = np.array([local[int(i)] for i in right[inside]], dtype=int)
+        cost = np.abs(need[left[inside]] - need[right[inside]]) + 1e-9
+        tree = minimum_spanning_tree(coo_matrix((cost, (a, b)), shape=(len(members),) * 2))
+        tree = tree.tocoo()
+        edges = sorted(zip(tree.row.tolist(), tree.col.tolist(), tree.data.tolist(),
+                           strict=True))
+        for part in _cut_tree(list(range(len(members))), edges, pop[members], max_population):
+            out[members[part]] = next_label if len(part) > 1 or pop[members[part]].sum() \
+                <= max_population else -1
+            next_label += 1
+    return out
+
+
+def _cut_tree(nodes: list[int], edges: list, pop: np.ndarray, ceiling: float) -> list[list[int]]:
+    """Parts of a tree after cutting the most balancing edge until all fit (see above)."""
+    parts, queue = [], [(nodes, edges)]
+    while queue:
+        part, tree = queue.pop()
+        if pop[part].sum() <= ceiling or not tree:
+            parts.append(part)
+            continue
+        best = None
+        for n, (i, j, cost) in enumerate(tree):
+            side = _side(i, [e for m, e in enumerate(tree) if m != n])
+            small = min(pop[list(side)].sum(), pop[part].sum() - pop[list(side)].sum())
+            key = (small, cost, -min(i, j))
+            if best is None or key > best[0]:
+                best = (key, n, side)
+        _, n, side = best
+        rest = [e for m, e in enumerate(tree) if m != n]
+        one = sorted(side)
+        two = sorted(set(part) - side)
+        queue.append((two, [e for e in rest if e[0] in set(two)]))
+        queue.append((one, [e for e in rest if e[0] in side]))
+    return parts
+
+
+def _side(start: int, edges: list) -> set[int]:
+    """Nodes reachable from `start` over `edges` (a forest)."""
+    seen, todo = {start}, [start]
+    while todo:
+        node = todo.pop()
+        for i, j, _ in edges:
+            for a, b in ((i, j), (j, i)):
+                if a == node and b not in seen:
+                    seen.add(b)
+                    todo.append(b)
+    return seen
 
 
 def _split_oversized(active, left, right, pop, removal_rank, max_population) -> np.ndarray:
@@ -252,6 +338,7 @@ def find_neighbourhoods(
     max_population: float | None = None,
     cross_borough: bool = False,
     neighbours: pd.DataFrame | None = None,
+    split: str = "trim",
 ) -> tuple[pd.Series, pd.DataFrame]:
     """Label and rank Community Action Neighbourhoods: contiguous clusters of selected wards.
 
@@ -283,6 +370,9 @@ def find_neighbourhoods(
         Let CANs cross borough boundaries.
     neighbours
         A precomputed :func:`queen_neighbours` edge list for `wards`, to save recomputing.
+    split
+        How clusters above `max_population` are split: "trim" (remove lowest-need wards)
+        or "balanced" (SKATER-style parts of balanced population, keeping every ward).
 
     Returns
     -------
@@ -314,6 +404,7 @@ def find_neighbourhoods(
         neighbours,
         min_population=min_population,
         max_population=max_population,
+        split=split,
     )
     in_can = labels.notna().to_numpy()
     members = frame.loc[in_can].assign(cluster=labels[in_can].astype(int)).reset_index()
