@@ -38,6 +38,7 @@ from shapely.geometry import MultiPoint, Polygon, mapping
 
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, to_display
+from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
 
 # --------------------------------------------------------------------------------------
 # Constants
@@ -114,33 +115,9 @@ WARD_NAMES = (
 )
 _RIVER_WARDS = 3
 
-GROUP_CATEGORIES = (
-    "faith",
-    "community centre",
-    "youth",
-    "older people",
-    "food",
-    "advice",
-    "health",
-    "disability",
-    "refugees and migrants",
-    "tenants and residents",
-    "arts and sport",
-    "emergency and resilience",
-    "other",
-)
-EMERGENCY_OFFERS = (
-    "rest centre",
-    "interpreters",
-    "volunteers",
-    "food",
-    "clothing",
-    "first aid",
-    "transport",
-    "prayer space",
-    "phone tree",
-)
-PREMISES_TYPES = ("community centre", "place of worship", "library", "school", "hall")
+#: the premises types the demo generates (a subset of registers.PREMISES_TYPES), in the
+#: order premises are numbered; each has a plan in _PREMISES_PLAN
+DEMO_PREMISES_TYPES = ("community centre", "place of worship", "library", "school", "hall")
 
 # --------------------------------------------------------------------------------------
 # IoD2019 File 7 layout
@@ -1599,7 +1576,7 @@ def demo_premises(
     used = set(groups["name"]) | {plan.name for plan in planned}
     weights = _site_weights(area, population, _cold_spot_ward(area, iod, population), 0.3)
     planned += _unowned_premises(area, weights, postcodes, sites, rng, used)
-    planned.sort(key=lambda plan: (PREMISES_TYPES.index(plan.kind), plan.name))
+    planned.sort(key=lambda plan: (DEMO_PREMISES_TYPES.index(plan.kind), plan.name))
     records = [_premises_record(k + 1, plan, rng) for k, plan in enumerate(planned)]
     return _label(gpd.GeoDataFrame(records, geometry="geometry", crs=CRS_ANALYSIS))
 

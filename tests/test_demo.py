@@ -444,7 +444,7 @@ def test_premises(registers, layers, tables):
     premises, groups = registers["premises"], registers["groups"]
     assert 55 <= len(premises) <= 65
     assert premises["premises_id"].is_unique and premises["name"].is_unique
-    assert set(premises["type"]) == set(demo.PREMISES_TYPES)
+    assert set(premises["type"]) == set(demo.DEMO_PREMISES_TYPES)
     worship = premises["type"] == "place of worship"
     assert premises["religion"].notna().eq(worship).all()
     owners = premises["owning_group_id"].dropna()

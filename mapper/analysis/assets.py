@@ -14,7 +14,7 @@ duplicates is counted once, in the ward (and at the place) of its first record.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -22,6 +22,15 @@ import pandas as pd
 from pyproj import CRS
 from scipy.spatial import cKDTree
 
+from mapper.analysis._tables import (
+    aligned_population,
+    crosstab,
+    is_duplicate,
+    require,
+    slug,
+    slugs,
+    ward_index,
+)
 from mapper.geo import CRS_ANALYSIS
 
 TOTAL = "total"
@@ -29,118 +38,25 @@ ANY = "any"
 RATE_SUFFIX = "_per_1000"
 
 
-# -- shared checks ---------------------------------------------------------------------
-
-
-def slug(value: object) -> str:
-    """Column-name form of a category: lower case, each run of non-alphanumerics -> "_".
-
-    Leading and trailing underscores are dropped: ``"Community centre"`` ->
-    ``"community_centre"``, ``"Arts & sport"`` -> ``"arts_sport"``.
-    """
-    return _slugs(pd.Series([value], dtype="object")).iloc[0]
-
-
-def _slugs(values: pd.Series) -> pd.Series:
-    """Vectorised :func:`slug`; blank or missing values give <NA>."""
-    return _by_unique(values, _slug_text)
-
-
-def _slug_text(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.lower()
-    text = text.str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
-    return text.where(text.fillna("") != "", pd.NA)
-
-
-def _by_unique(values: pd.Series, transform) -> pd.Series:
-    """`transform` (string Series -> string Series) applied once per distinct value."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-    done = transform(pd.Series(uniques, dtype="object")).astype("string")
-    lookup = np.append(done.to_numpy(dtype=object), pd.NA)  # code -1 (missing) -> <NA>
-    return pd.Series(lookup[codes], index=values.index, dtype="string")
-
-
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{what} has no column {', '.join(repr(c) for c in missing)}; "
-            f"columns present: {', '.join(map(str, frame.columns)) or '(none)'}"
-        )
-
-
-def ward_index(wards_index) -> pd.Index:
-    """The ward codes to report on, as an Index named ``ward_code``.
-
-    Accepts an Index or sequence of codes, or a frame of wards (its ``ward_code`` column,
-    else its index). Codes must be present and unique.
-    """
-    if isinstance(wards_index, str):
-        raise TypeError(f"wards_index must be a sequence of ward codes, got str {wards_index!r}")
-    if isinstance(wards_index, pd.DataFrame):
-        has_column = "ward_code" in wards_index.columns
-        wards_index = wards_index["ward_code"] if has_column else wards_index.index
-    index = pd.Index(wards_index, name="ward_code")
-    if index.hasnans:
-        raise ValueError(f"wards_index has {int(index.isna().sum())} missing ward codes")
-    if not index.is_unique:
-        repeated = sorted(map(str, index[index.duplicated()].unique()))
-        raise ValueError(f"wards_index repeats ward codes: {', '.join(repeated[:10])}")
-    return index
-
-
-def _population(population: pd.Series, index: pd.Index) -> pd.Series:
-    """Population aligned to `index`; 0, negative or missing -> NaN (no rate)."""
-    if not isinstance(population, pd.Series):
-        raise TypeError(
-            f"population must be a Series indexed by ward code, got {type(population).__name__}"
-        )
-    if not population.index.is_unique:
-        raise ValueError("population is indexed by repeated codes; expected one value per ward")
-    values = pd.to_numeric(population, errors="coerce").astype("float64")
-    values = values.reindex(index)
-    return values.where(values > 0)
+# -- selection -------------------------------------------------------------------------
 
 
 def _countable(records: pd.DataFrame, index: pd.Index, exclude_duplicates: bool) -> pd.DataFrame:
     """Records in a ward of `index`, without flagged duplicates when asked."""
     keep = records["ward_code"].isin(index)
     if exclude_duplicates:
-        keep &= ~_is_duplicate(records)
+        keep &= ~is_duplicate(records)
     return records[keep.to_numpy()]
 
 
-def _is_duplicate(records: pd.DataFrame) -> pd.Series:
-    flagged = pd.Series(False, index=records.index)
-    if "duplicate_of" in records.columns:
-        present = records["duplicate_of"].notna()
-        text = records.loc[present, "duplicate_of"].astype("string").str.strip()
-        flagged[present] = text.ne("").to_numpy(dtype=bool)
-    return flagged
-
-
-def _ordered_slugs(slugs: pd.Series, values: Sequence[str] | None) -> list[str]:
+def _ordered_slugs(present: pd.Series, values: Sequence[str] | None) -> list[str]:
     """Given values' slugs first (in order), then any other slug present, sorted."""
     if isinstance(values, str):
         raise TypeError(f"values must be a sequence of values, got str {values!r}")
-    given = [] if values is None else list(_slugs(pd.Series(list(values), dtype="object")))
+    given = [] if values is None else list(slugs(pd.Series(list(values), dtype="object")))
     given = list(dict.fromkeys(s for s in given if isinstance(s, str)))
-    present = sorted(set(slugs.dropna()) - set(given))
-    return given + present
-
-
-def _crosstab(keys: pd.Series, index: pd.Index, slugs: pd.Series, names: list[str]):
-    """Count rows per (key in `index`, slug in `names`), zero-filled, as a frame."""
-    rows = pd.Categorical(keys.where(keys.isin(index)), categories=index)
-    cols = pd.Categorical(slugs.where(slugs.isin(names)), categories=names)
-    if not names:
-        return pd.DataFrame(index=index)
-    sizes = pd.DataFrame({"row": rows, "col": cols}).groupby(["row", "col"], observed=False).size()
-    # observed=False gives every (row, col) pair, in category order: row-major
-    data = sizes.to_numpy(dtype="int64").reshape(len(index), len(names))
-    return pd.DataFrame(data, index=index, columns=names)
+    others = sorted(set(present.dropna()) - set(given))
+    return given + others
 
 
 # -- counts and rates ------------------------------------------------------------------
@@ -177,12 +93,12 @@ def count_by(
     missing or unknown) are not counted.
     """
     index = ward_index(wards_index)
-    _require(records, ["ward_code", column], "records")
+    require(records, ["ward_code", column], "records")
     kept = _countable(records, index, exclude_duplicates)
-    slugs = _slugs(kept[column])
-    names = _ordered_slugs(slugs, values)
-    counts = _crosstab(kept["ward_code"], index, slugs, names)
-    total = _crosstab(kept["ward_code"], index, pd.Series(TOTAL, index=kept.index), [TOTAL])
+    kinds = slugs(kept[column])
+    names = _ordered_slugs(kinds, values)
+    counts = crosstab(kept["ward_code"], index, kinds, names)
+    total = crosstab(kept["ward_code"], index, pd.Series(TOTAL, index=kept.index), [TOTAL])
     out = pd.concat([counts, total], axis=1)
     out.columns = [f"{prefix}_{name}" for name in out.columns]
     return out
@@ -196,7 +112,7 @@ def per_1000(counts: pd.DataFrame, population: pd.Series) -> pd.DataFrame:
     """
     if isinstance(counts, pd.Series):
         counts = counts.to_frame()
-    thousands = _population(population, counts.index) / 1000.0
+    thousands = aligned_population(population, counts.index) / 1000.0
     rates = counts.astype("float64").div(thousands, axis=0)
     return rates.add_suffix(RATE_SUFFIX)
 
@@ -321,14 +237,14 @@ def nearest_distance(
     """
     _check_crs(population_points, "population_points")
     _check_crs(records, "records")
-    _require(records, [category_column], "records")
+    require(records, [category_column], "records")
     if exclude_duplicates:
-        records = records[~_is_duplicate(records).to_numpy()]
+        records = records[~is_duplicate(records).to_numpy()]
     targets, has_xy = _xy(records.geometry)
-    slugs = _slugs(records[category_column]).fillna("").to_numpy(dtype=object)[has_xy]
+    kinds = slugs(records[category_column]).fillna("").to_numpy(dtype=object)[has_xy]
     origins, placed = _xy(population_points.geometry)
-    names = _ordered_slugs(pd.Series(slugs[slugs != ""], dtype="object"), categories)
-    columns = {f"{prefix}_{name}_m": _nearest(targets[slugs == name], origins) for name in names}
+    names = _ordered_slugs(pd.Series(kinds[kinds != ""], dtype="object"), categories)
+    columns = {f"{prefix}_{name}_m": _nearest(targets[kinds == name], origins) for name in names}
     columns[f"{prefix}_{ANY}_m"] = _nearest(targets, origins)
     data = np.full((len(population_points), len(columns)), np.nan)
     data[placed] = np.column_stack(list(columns.values()))
@@ -349,7 +265,7 @@ def _weighted_mean(distances: pd.DataFrame, weights: pd.Series, keys: pd.Series)
 
 
 def _access(population_points, records, key: str, **options) -> pd.DataFrame:
-    _require(population_points, ["population", key], "population_points")
+    require(population_points, ["population", key], "population_points")
     distances = nearest_distance(population_points, records, **options)
     population = pd.to_numeric(population_points["population"], errors="coerce")
     weights = population.astype("float64").where(lambda p: p > 0, 0.0).fillna(0.0)

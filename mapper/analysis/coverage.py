@@ -24,6 +24,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from mapper.analysis._tables import check_frame, check_radius, point_xy
 from mapper.geo import CRS_ANALYSIS
 
 #: about ten minutes' walk
@@ -49,51 +50,14 @@ _M2_PER_KM2 = 1e6
 # -- checks ------------------------------------------------------------------------------
 
 
-def _check_frame(frame: object, what: str, columns: Iterable[str] = ()) -> None:
-    if not isinstance(frame, gpd.GeoDataFrame):
-        raise TypeError(f"{what} must be a GeoDataFrame; got {type(frame)!r}")
-    crs = frame.crs
-    if crs is None or not (crs.equals(CRS_ANALYSIS) or crs.to_epsg() == 27700):
-        raise ValueError(
-            f"{what} must be in {CRS_ANALYSIS} (British National Grid metres); "
-            f"got {crs if crs is None else crs.to_string()!r}"
-        )
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{what} has no {', '.join(map(repr, missing))} column; "
-            f"columns are: {', '.join(map(str, frame.columns))}"
-        )
-
-
-def _check_radius(radius_m: object) -> float:
-    radius = float(radius_m)  # type: ignore[arg-type]
-    if not math.isfinite(radius) or radius < 0:
-        raise ValueError(f"radius_m must be a finite number of metres >= 0; got {radius_m!r}")
-    return radius
-
-
-def _point_xy(frame: gpd.GeoDataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """x and y of each row's point, NaN where the geometry is missing or empty."""
-    geoms = frame.geometry.array
-    bad = ~np.isin(shapely.get_type_id(geoms), [-1, 0]) & ~shapely.is_empty(geoms)
-    if bad.any():
-        found = sorted(set(frame.geometry[bad].geom_type))
-        raise ValueError(f"{what} must be points; got {bad.sum()} rows of {', '.join(found)}")
-    x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
-    located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    x[located], y[located] = shapely.get_x(geoms[located]), shapely.get_y(geoms[located])
-    return x, y
-
-
 def _category_keys(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip().str.lower()
 
 
 def _matching_groups(groups: gpd.GeoDataFrame, category) -> gpd.GeoDataFrame:
     """The located groups of the wanted categories (None: any)."""
-    _check_frame(groups, "groups", [] if category is None else ["category"])
-    x, y = _point_xy(groups, "groups")
+    check_frame(groups, "groups", [] if category is None else ["category"])
+    x, y = point_xy(groups, "groups")
     keep = np.isfinite(x) & np.isfinite(y)
     if category is not None:
         wanted = {category} if isinstance(category, str) else set(category)
@@ -132,16 +96,16 @@ def uncovered_population(
         ``uncovered``: bool, indexed like `population_points`; all True when no group
         matches.
     """
-    _check_frame(population_points, "population_points")
-    radius = _check_radius(radius_m)
-    px, py = _point_xy(population_points, "population_points")
+    check_frame(population_points, "population_points")
+    radius = check_radius(radius_m)
+    px, py = point_xy(population_points, "population_points")
     unlocated = ~(np.isfinite(px) & np.isfinite(py))
     if unlocated.any():
         raise ValueError(
             f"population_points has {int(unlocated.sum())} rows without a location; first: "
             f"{list(population_points.index[unlocated][:5])}"
         )
-    gx, gy = _point_xy(_matching_groups(groups, category), "groups")
+    gx, gy = point_xy(_matching_groups(groups, category), "groups")
     beyond = _beyond(np.column_stack([px, py]), np.column_stack([gx, gy]), radius)
     return pd.Series(beyond, index=population_points.index, name="uncovered")
 
@@ -188,14 +152,14 @@ def coverage_gaps(
         One row per ward with some uncovered area (:data:`GAP_COLUMNS`, EPSG:27700): the
         part of the ward beyond `radius_m` of every matching group.
     """
-    _check_frame(wards, "wards", ["ward_code"])
-    _check_frame(population_points, "population_points", ["population", "ward_code"])
+    check_frame(wards, "wards", ["ward_code"])
+    check_frame(population_points, "population_points", ["population", "ward_code"])
     _check_unique_codes(wards)
     uncovered = uncovered_population(
         population_points, groups, radius_m=radius_m, category=category
     )
     sites = _matching_groups(groups, category)
-    gap_shapes = _gap_shapes(wards.geometry, sites.geometry, _check_radius(radius_m))
+    gap_shapes = _gap_shapes(wards.geometry, sites.geometry, check_radius(radius_m))
     table = _coverage_table(wards, population_points, uncovered, gap_shapes)
     return table, _gap_frame(table, gap_shapes)
 

@@ -19,6 +19,15 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
+from mapper.analysis._tables import (
+    aligned_population,
+    by_unique,
+    crosstab,
+    is_duplicate,
+    require,
+    slugs,
+    ward_index,
+)
 from mapper.errors import MapperError
 
 PREFIX = "incidents"
@@ -32,76 +41,6 @@ _MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 class ShortSeriesError(MapperError, ValueError):
     """Too few months of incidents to compare recent months with a baseline."""
-
-
-# -- shared checks (kept local: analysis modules import only geo and errors) -------------
-
-
-def _slugs(values: pd.Series) -> pd.Series:
-    """Lower case, each run of non-alphanumerics -> "_", ends trimmed; blank -> <NA>."""
-    return _by_unique(values, _slug_text)
-
-
-def _slug_text(values: pd.Series) -> pd.Series:
-    text = values.astype("string").str.lower()
-    text = text.str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
-    return text.where(text.fillna("") != "", pd.NA)
-
-
-def _by_unique(values: pd.Series, transform) -> pd.Series:
-    """`transform` (string Series -> string Series) applied once per distinct value."""
-    codes, uniques = pd.factorize(values.to_numpy(dtype=object), use_na_sentinel=True)
-    done = transform(pd.Series(uniques, dtype="object")).astype("string")
-    lookup = np.append(done.to_numpy(dtype=object), pd.NA)  # code -1 (missing) -> <NA>
-    return pd.Series(lookup[codes], index=values.index, dtype="string")
-
-
-def _is_duplicate(incidents: pd.DataFrame) -> pd.Series:
-    flagged = pd.Series(False, index=incidents.index)
-    if "duplicate_of" in incidents.columns:
-        present = incidents["duplicate_of"].notna()
-        text = incidents.loc[present, "duplicate_of"].astype("string").str.strip()
-        flagged[present] = text.ne("").to_numpy(dtype=bool)
-    return flagged
-
-
-def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{what} has no column {', '.join(repr(c) for c in missing)}; "
-            f"columns present: {', '.join(map(str, frame.columns)) or '(none)'}"
-        )
-
-
-def _ward_index(wards_index) -> pd.Index:
-    """Ward codes (an Index, a sequence, or a frame's ``ward_code``), unique, no NA."""
-    if isinstance(wards_index, str):
-        raise TypeError(f"wards_index must be a sequence of ward codes, got str {wards_index!r}")
-    if isinstance(wards_index, pd.DataFrame):
-        has_column = "ward_code" in wards_index.columns
-        wards_index = wards_index["ward_code"] if has_column else wards_index.index
-    index = pd.Index(wards_index, name="ward_code")
-    if index.hasnans:
-        raise ValueError(f"wards_index has {int(index.isna().sum())} missing ward codes")
-    if not index.is_unique:
-        repeated = sorted(map(str, index[index.duplicated()].unique()))
-        raise ValueError(f"wards_index repeats ward codes: {', '.join(repeated[:10])}")
-    return index
-
-
-def _crosstab(keys: pd.Series, index: pd.Index, labels: pd.Series, names: list[str]):
-    """Count rows per (key in `index`, label in `names`), zero-filled, as a frame."""
-    if not names:
-        return pd.DataFrame(index=index)
-    rows = pd.Categorical(keys.where(keys.isin(index)), categories=index)
-    cols = pd.Categorical(labels.where(labels.isin(names)), categories=names)
-    sizes = pd.DataFrame({"row": rows, "col": cols}).groupby(["row", "col"], observed=False).size()
-    # observed=False gives every (row, col) pair, in category order: row-major
-    data = sizes.to_numpy(dtype="int64").reshape(len(index), len(names))
-    return pd.DataFrame(data, index=index, columns=names)
 
 
 # -- inputs ----------------------------------------------------------------------------
@@ -128,7 +67,7 @@ def incident_months(incidents: pd.DataFrame) -> pd.Series:
     out = pd.Series(pd.NA, index=incidents.index, dtype="string")
     for column in ("date", "month"):  # month last: it wins where both are usable
         if column in incidents.columns:
-            text = _by_unique(incidents[column], _month_text)
+            text = by_unique(incidents[column], _month_text)
             out = text.where(text.notna(), out)
     return out
 
@@ -144,7 +83,7 @@ def _selected(incidents, index, *, types, exclude_duplicates) -> pd.DataFrame:
     if types is not None:
         keep &= incidents["type"].isin(types)
     if exclude_duplicates:
-        keep &= ~_is_duplicate(incidents)
+        keep &= ~is_duplicate(incidents)
     return incidents[keep.to_numpy()]
 
 
@@ -178,8 +117,8 @@ def incident_counts(
     window: every type of `types`, or every type in `incidents`, sorted. Incidents with a
     blank type count in ``incidents`` only.
     """
-    index = _ward_index(wards_index)
-    _require(incidents, ["ward_code", "type"], "incidents")
+    index = ward_index(wards_index)
+    require(incidents, ["ward_code", "type"], "incidents")
     start, end = _check_month(start, "start"), _check_month(end, "end")
     if start and end and start > end:
         raise ValueError(f"start {start} is after end {end}")
@@ -187,15 +126,15 @@ def incident_counts(
     names = _type_names(incidents, chosen)
     kept = _selected(incidents, index, types=chosen, exclude_duplicates=exclude_duplicates)
     kept = _in_window(kept, start, end)
-    total = _crosstab(kept["ward_code"], index, pd.Series(PREFIX, index=kept.index), [PREFIX])
-    by_type = _crosstab(kept["ward_code"], index, _slugs(kept["type"]), names)
+    total = crosstab(kept["ward_code"], index, pd.Series(PREFIX, index=kept.index), [PREFIX])
+    by_type = crosstab(kept["ward_code"], index, slugs(kept["type"]), names)
     by_type.columns = [f"{PREFIX}_{name}" for name in by_type.columns]
     return pd.concat([total, by_type], axis=1)
 
 
 def _type_names(incidents: pd.DataFrame, chosen: set | None) -> list[str]:
     values = incidents["type"].unique() if chosen is None else list(chosen)
-    return sorted(set(_slugs(pd.Series(values, dtype="object")).dropna()))
+    return sorted(set(slugs(pd.Series(values, dtype="object")).dropna()))
 
 
 def _in_window(incidents: pd.DataFrame, start: str | None, end: str | None) -> pd.DataFrame:
@@ -217,14 +156,8 @@ def incident_rate(counts: pd.Series, population: pd.Series) -> pd.Series:
     negative or missing gets NaN (never inf, never a warning). The rate is for the
     window counted, not annualised: compare windows of the same length.
     """
-    if not isinstance(population, pd.Series):
-        raise TypeError(
-            f"population must be a Series indexed by ward code, got {type(population).__name__}"
-        )
-    if not population.index.is_unique:
-        raise ValueError("population is indexed by repeated codes; expected one value per ward")
-    people = pd.to_numeric(population, errors="coerce").astype("float64").reindex(counts.index)
-    rate = counts.astype("float64") / (people.where(people > 0) / 1000.0)
+    people = aligned_population(population, counts.index)
+    rate = counts.astype("float64") / (people / 1000.0)
     return rate.rename(RATE)
 
 
@@ -247,8 +180,8 @@ def monthly_counts(
     `incidents` (whatever its ward or type, so that filtering by type never shortens
     the period the data covers). No columns when no incident has a month.
     """
-    index = _ward_index(wards_index)
-    _require(incidents, ["ward_code", "type"], "incidents")
+    index = ward_index(wards_index)
+    require(incidents, ["ward_code", "type"], "incidents")
     every_month = incident_months(incidents).dropna()
     if every_month.empty:
         return pd.DataFrame(index=index, columns=pd.Index([], dtype="object", name="month"))
@@ -256,7 +189,7 @@ def monthly_counts(
     kept = _selected(
         incidents, index, types=_check_types(types), exclude_duplicates=exclude_duplicates
     )
-    table = _crosstab(kept["ward_code"], index, incident_months(kept), span)
+    table = crosstab(kept["ward_code"], index, incident_months(kept), span)
     table.columns = pd.Index(span, dtype="object", name="month")
     return table
 

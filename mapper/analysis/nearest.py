@@ -36,11 +36,10 @@ from collections.abc import Callable, Hashable, Iterable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from rtree import index as rtree_index
 
+from mapper.analysis._tables import check_frame, check_radius, point_xy
 from mapper.errors import MapperError
-from mapper.geo import CRS_ANALYSIS
 
 #: columns of every query result, in order
 RESULT_COLUMNS = ["id", "distance_m", "x", "y", "category"]
@@ -122,17 +121,6 @@ def normalise_postcode(text: object) -> str | None:
 # -- argument checks ---------------------------------------------------------------------
 
 
-def _check_frame(frame: object, what: str) -> None:
-    if not isinstance(frame, gpd.GeoDataFrame):
-        raise TypeError(f"{what} must be a GeoDataFrame; got {type(frame)!r}")
-    crs = frame.crs
-    if crs is None or not (crs.equals(CRS_ANALYSIS) or crs.to_epsg() == 27700):
-        raise ValueError(
-            f"{what} must be in {CRS_ANALYSIS} (British National Grid metres); "
-            f"got {crs if crs is None else crs.to_string()!r}"
-        )
-
-
 def _check_point(x: object, y: object) -> tuple[float, float]:
     try:
         fx, fy = float(x), float(y)
@@ -152,29 +140,7 @@ def _check_k(k: object) -> int | None:
 
 
 def _check_radius(radius_m: object) -> float | None:
-    if radius_m is None:
-        return None
-    radius = float(radius_m)  # type: ignore[arg-type]
-    if not math.isfinite(radius) or radius < 0:
-        raise ValueError(f"radius_m must be a finite number of metres >= 0; got {radius_m!r}")
-    return radius
-
-
-def point_xy(frame: gpd.GeoDataFrame, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """x and y of each row's point; NaN where the geometry is missing or empty.
-
-    Raises ValueError naming the geometry types found when any row is not a point.
-    """
-    geoms = frame.geometry.array
-    types = shapely.get_type_id(geoms)
-    bad = ~np.isin(types, [-1, 0]) & ~shapely.is_empty(geoms)
-    if bad.any():
-        found = sorted(set(frame.geometry[bad].geom_type))
-        raise ValueError(f"{what} must be points; got {bad.sum()} rows of {', '.join(found)}")
-    x, y = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
-    located = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    x[located], y[located] = shapely.get_x(geoms[located]), shapely.get_y(geoms[located])
-    return x, y
+    return None if radius_m is None else check_radius(radius_m)
 
 
 def _check_ids(ids: pd.Series, id_column: str) -> None:
@@ -326,7 +292,7 @@ class NearestIndex:
     # -- internals
 
     def _load(self, groups: gpd.GeoDataFrame, id_column: str) -> np.ndarray:
-        _check_frame(groups, "groups")
+        check_frame(groups, "groups")
         if id_column not in groups.columns:
             raise ValueError(
                 f"groups has no {id_column!r} column; columns are: {', '.join(map(str, groups))}"
@@ -527,7 +493,7 @@ def postcode_point(postcode: str, postcodes: pd.DataFrame) -> tuple[float, float
     if {"x", "y"} <= set(rows.columns):
         x, y = rows["x"].iloc[0], rows["y"].iloc[0]
     elif isinstance(rows, gpd.GeoDataFrame):
-        _check_frame(rows, "postcodes")
+        check_frame(rows, "postcodes")
         xs, ys = point_xy(rows.iloc[:1], "postcodes")
         x, y = xs[0], ys[0]
     else:
