@@ -1,0 +1,1319 @@
+"""The JSON API under ``/api``: wards, neighbourhoods, the registers and nearest groups.
+
+Every list answer is a GeoJSON FeatureCollection in WGS84 longitude/latitude (coordinates
+rounded to 6 decimals, about 0.1 m) carrying top-level ``attribution``, ``licences``,
+``synthetic``, ``study_area`` and the normalised ``query`` it answered. Personal data
+(:data:`mapper.registers.PERSONAL_COLUMNS`: contact names, phones, e-mails, websites) is
+never part of an answer: contacts are for signed-in officers, a later feature.
+
+Parameters are checked before anything is looked up and *every* problem is reported in one
+400 answer, ``{"error": "k='0': expected a whole number from 1 to 100; ..."}``, each naming
+the parameter, the value seen and what was expected. Multi-valued parameters may be
+repeated (``category=faith&category=food``) or comma-separated (``category=faith,food``).
+Unknown parameters are an error too (a typo must not silently widen a search); ``_``, the
+cache-buster some HTTP clients add, is ignored.
+
+Answers are fast because each layer is turned into feature text once per version of the
+workspace (through :func:`mapper.web.data.cached`) and a request only filters rows and
+joins the texts; nearest-group queries use the cached R-tree of
+:func:`mapper.web.data.nearest_index`.
+
+The endpoints, their parameters and responses are described once, in :data:`ENDPOINTS`,
+from which both ``/api/openapi.json`` and the ``/api/docs`` page are generated and against
+which each request's parameter names are checked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from flask import Blueprint, abort, current_app, request, url_for
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, NotFound
+
+from mapper import __version__
+from mapper.analysis.nearest import normalise_postcode, parse_capabilities, postcode_point
+from mapper.errors import MapperError
+from mapper.geo import CRS_DISPLAY, UK_LONLAT_BOUNDS, points_from_xy, to_display
+from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES, PERSONAL_COLUMNS, PREMISES_TYPES
+from mapper.web import data
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+#: decimals of longitude/latitude in answers (1e-6 degree is about 0.1 m)
+COORD_DECIMALS = 6
+K_DEFAULT, K_MAX = 10, 100
+RADIUS_MAX_M = 50_000
+INCIDENT_LIMIT_DEFAULT, INCIDENT_LIMIT_MAX = 5_000, 50_000
+Q_MAX_CHARS = 200
+LON_MIN, LAT_MIN, LON_MAX, LAT_MAX = UK_LONLAT_BOUNDS
+#: query parameters ignored everywhere (the cache-buster of jQuery and others)
+IGNORED_PARAMETERS = ("_",)
+GEOJSON = "application/geo+json"
+
+#: ward properties every /api/wards feature has (null when the workspace is not analysed)
+WARD_PROPERTIES = (
+    "ward_code",
+    "ward_name",
+    "borough_code",
+    "borough_name",
+    "population",
+    "imd_score",
+    "unmet_need",
+    "can_id",
+)
+#: layers the analysis reads: the sources a derived layer's attribution must credit
+ANALYSIS_INPUTS = (
+    "boroughs",
+    "wards",
+    "lsoas",
+    "deprivation",
+    "lsoa_ward_lookup",
+    "population",
+    "postcodes",
+    "groups",
+    "premises",
+    "incidents",
+)
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
+# == what the API offers: one description feeding validation, OpenAPI and the docs page ====
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One GET endpoint: what it answers, its query parameters and example queries."""
+
+    summary: str
+    description: str
+    parameters: tuple[dict, ...] = ()
+    examples: tuple[str, ...] = ()
+    response: str = "FeatureCollection"
+    members: dict = field(default_factory=dict)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p["name"] for p in self.parameters)
+
+
+def _param(name: str, description: str, schema: dict, *, many: bool = False) -> dict:
+    """An OpenAPI query parameter; `many`: repeatable or comma-separated."""
+    if many:
+        description += " Repeat the parameter or separate values with commas."
+        schema = {"type": "array", "items": schema}
+    spec = {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+    if many:
+        spec |= {"style": "form", "explode": True}
+    return spec
+
+
+_CODE = {"type": "string"}
+P_BOROUGH = _param(
+    "borough",
+    "Only these boroughs (GSS codes, E09...).",
+    {**_CODE, "pattern": "^E09[0-9]{6}$"},
+    many=True,
+)
+P_WARD = _param(
+    "ward",
+    "Only these wards (GSS codes, E05...).",
+    {**_CODE, "pattern": "^E05[0-9]{6}$"},
+    many=True,
+)
+P_CAN = _param(
+    "can_id",
+    "Only the wards of these Community Action Neighbourhoods.",
+    {**_CODE, "pattern": "^CAN-[0-9]+$"},
+    many=True,
+)
+P_GEOMETRY = _param(
+    "geometry",
+    "false: features with null geometry (for tables).",
+    {"type": "boolean", "default": True},
+)
+P_CATEGORY = _param(
+    "category",
+    "Only groups of these categories.",
+    {"type": "string", "enum": list(GROUP_CATEGORIES)},
+    many=True,
+)
+P_Q = _param(
+    "q",
+    "Case-insensitive text search: every word must appear in the name or description.",
+    {"type": "string", "maxLength": Q_MAX_CHARS},
+)
+P_LAT = _param(
+    "lat",
+    "Latitude of the origin, decimal degrees (WGS84). Give lat and lon, or postcode.",
+    {"type": "number", "minimum": LAT_MIN, "maximum": LAT_MAX},
+)
+P_LON = _param(
+    "lon",
+    "Longitude of the origin, decimal degrees (WGS84).",
+    {"type": "number", "minimum": LON_MIN, "maximum": LON_MAX},
+)
+P_POSTCODE = _param(
+    "postcode",
+    "Origin at this postcode's centroid (any case and spacing); instead of lat and lon.",
+    {"type": "string"},
+)
+P_K = _param(
+    "k",
+    "How many groups, at most.",
+    {"type": "integer", "minimum": 1, "maximum": K_MAX, "default": K_DEFAULT},
+)
+P_RADIUS = _param(
+    "radius_m",
+    "Only groups within this straight-line distance in metres (a group on the circle counts).",
+    {"type": "number", "exclusiveMinimum": 0, "maximum": RADIUS_MAX_M},
+)
+P_OFFER = _param(
+    "offer",
+    "Only groups offering all of these in an emergency.",
+    {"type": "string", "examples": list(EMERGENCY_OFFERS)},
+    many=True,
+)
+P_PREMISES_TYPE = _param(
+    "type",
+    "Only premises of these types.",
+    {"type": "string", "enum": list(PREMISES_TYPES)},
+    many=True,
+)
+P_INCIDENT_TYPE = _param(
+    "type",
+    "Only incidents of these types (as in the data, e.g. Burglary; case-insensitive).",
+    {"type": "string"},
+    many=True,
+)
+P_FROM = _param(
+    "from",
+    "First month, inclusive.",
+    {"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2024-06"]},
+)
+P_TO = _param(
+    "to",
+    "Last month, inclusive.",
+    {"type": "string", "pattern": r"^\d{4}-\d{2}$", "examples": ["2025-05"]},
+)
+P_LIMIT = _param(
+    "limit",
+    "At most this many incidents, newest first.",
+    {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": INCIDENT_LIMIT_MAX,
+        "default": INCIDENT_LIMIT_DEFAULT,
+    },
+)
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "/api/wards": Endpoint(
+        "Wards with their need and asset measures",
+        "One feature per ward from the analysis (ward_summary), or the bare ward boundaries "
+        "when the workspace has not been analysed. Properties: ward_code, ward_name, "
+        "borough_code, borough_name, population, imd_score, unmet_need, can_id (null "
+        "outside a Community Action Neighbourhood) and every other measure of the "
+        "analysis (see the README, 'The analysis'); missing values are null.",
+        (P_BOROUGH, P_CAN, P_GEOMETRY),
+        ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
+        members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]}},
+    ),
+    "/api/neighbourhoods": Endpoint(
+        "Community Action Neighbourhoods, in rank order",
+        "One feature per CAN (dissolved outline) with its summary: can_id, rank, name, "
+        "wards, ward_codes, boroughs, population, unmet_need, groups_total, premises_total, "
+        "incidents, imd_score, top_drivers.",
+        (P_GEOMETRY,),
+        ("", "geometry=false"),
+    ),
+    "/api/nearest": Endpoint(
+        "The VCS groups nearest a point or postcode",
+        "Groups ordered by straight-line distance (ties by group_id), each with distance_m "
+        "(whole metres) and the group's public record: group_id, name, category, "
+        "description, emergency_offer, languages, communities_served, opening_hours, "
+        "last_verified, address, postcode, ward_code, borough_code, duplicate_of... Never "
+        "contact details. Top-level origin {lat, lon, postcode?} is the point measured "
+        "from. An unknown postcode answers 404.",
+        (P_LAT, P_LON, P_POSTCODE, P_K, P_CATEGORY, P_OFFER, P_RADIUS),
+        (
+            "lat={lat}&lon={lon}",
+            "postcode={postcode}&k=5",
+            "lat={lat}&lon={lon}&category=faith&offer=rest centre&radius_m=2000",
+        ),
+        members={
+            "origin": {
+                "type": "object",
+                "properties": {
+                    "lat": {"type": "number"},
+                    "lon": {"type": "number"},
+                    "postcode": {"type": "string"},
+                },
+            }
+        },
+    ),
+    "/api/groups": Endpoint(
+        "VCS groups (without personal data)",
+        "Every group of the register: group_id, name, category, description, "
+        "communities_served, faith, languages, address, postcode, opening_hours, "
+        "emergency_offer, charity_number, last_verified, the source fields, areas and "
+        "duplicate_of/duplicate_reason (likely duplicates are included, flagged).",
+        (P_BOROUGH, P_WARD, P_CATEGORY, P_Q, P_GEOMETRY),
+        ("", "category=faith,food", "borough={borough}&q=centre"),
+    ),
+    "/api/premises": Endpoint(
+        "Community premises",
+        "Every premises record: premises_id, name, type, religion, address, postcode, "
+        "capacity, step_free, owning_group_id, last_verified, sources, areas, duplicates.",
+        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_Q, P_GEOMETRY),
+        ("", "type=place of worship", "ward={ward}"),
+    ),
+    "/api/incidents": Endpoint(
+        "Incidents, newest first",
+        "Incident records: incident_id, date, month, type, severity, description, "
+        "location_description, outcome, sources, areas, duplicates. `total` counts every "
+        "match; `truncated` is true when more than `limit` matched.",
+        (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_LIMIT, P_GEOMETRY),
+        ("limit=100", "from={month}&to={month}&type={incident_type}", "ward={ward}&geometry=false"),
+        members={"total": {"type": "integer"}, "truncated": {"type": "boolean"}},
+    ),
+    "/api/openapi.json": Endpoint("This API as an OpenAPI 3.1 document", "", response="OpenAPI"),
+    "/api/docs": Endpoint("This API as a web page", "", response="HTML"),
+}
+
+
+# == checking the query string ===========================================================
+
+
+class Args:
+    """The query string of the current request, checked against an endpoint's parameters.
+
+    Problems are collected, not raised one at a time: :meth:`finish` answers 400 naming
+    every one.
+    """
+
+    def __init__(self, path: str):
+        self.args = request.args
+        self.problems: list[str] = []
+        known = ENDPOINTS[path].names
+        for name in self.args:
+            if name not in known and name not in IGNORED_PARAMETERS:
+                takes = ", ".join(known) or "no parameters"
+                self.problem(name, self.args.get(name), f"unknown parameter ({path} takes {takes})")
+
+    def problem(self, name: str, value: object, expected: str) -> None:
+        message = f"{name}={value!r}: {expected}" if value is not None else f"{name}: {expected}"
+        if message not in self.problems:
+            self.problems.append(message)
+
+    def given(self, name: str) -> bool:
+        return any(v.strip() for v in self.args.getlist(name))
+
+    def one(self, name: str) -> str | None:
+        """The parameter's value, stripped; None when absent or blank."""
+        values = [v.strip() for v in self.args.getlist(name) if v.strip()]
+        if len(values) > 1:
+            self.problem(name, values, "give this parameter once")
+        return values[0] if values else None
+
+    def many(self, name: str) -> list[str]:
+        """Every value, from repeats and comma lists, stripped, blanks and repeats dropped."""
+        values = (v.strip() for raw in self.args.getlist(name) for v in raw.split(","))
+        return list(dict.fromkeys(v for v in values if v))
+
+    def number(self, name: str, expected: str) -> float | None:
+        text = self.one(name)
+        if text is None:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value):
+            self.problem(name, text, expected)
+            return None
+        return value
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        text = self.one(name)
+        if text is None:
+            return default
+        if not re.fullmatch(r"[+-]?\d+", text) or not low <= int(text) <= high:
+            self.problem(name, text, f"expected a whole number from {low:,} to {high:,}")
+            return default
+        return int(text)
+
+    def flag(self, name: str, default: bool) -> bool:
+        text = self.one(name)
+        if text is None:
+            return default
+        if text.lower() in _TRUE + _FALSE:
+            return text.lower() in _TRUE
+        self.problem(name, text, "expected true or false")
+        return default
+
+    def choices(self, name: str, valid: Mapping[str, str], what: str) -> list[str]:
+        """Values matched case-blind against `valid` (key: lower case; value: as shown)."""
+        chosen = []
+        for value in self.many(name):
+            key = value.lower()
+            if key in valid:
+                chosen.append(valid[key])
+            else:
+                shown = ", ".join(dict.fromkeys(valid.values())) or "none in this workspace"
+                self.problem(name, value, f"unknown {what}; expected one of: {shown}")
+        return list(dict.fromkeys(chosen))
+
+    def month(self, name: str) -> str | None:
+        text = self.one(name)
+        if text is not None and not _MONTH.match(text):
+            self.problem(name, text, "expected a month as YYYY-MM (for example 2024-06)")
+            return None
+        return text
+
+    def finish(self) -> None:
+        if self.problems:
+            abort(400, description="; ".join(self.problems))
+
+
+def _lookup(values: Iterable[str]) -> dict[str, str]:
+    return {str(v).strip().lower(): str(v) for v in values if isinstance(v, str) and v.strip()}
+
+
+def _areas(args: Args, *, wards: bool = True) -> dict[str, list[str]]:
+    """The checked ``borough`` (and ``ward``) filters: codes of this workspace."""
+    areas = _area_codes()
+    chosen = {}
+    boroughs = areas["boroughs"]
+    picked = []
+    for value in args.many("borough"):
+        if value.upper() in boroughs:
+            picked.append(value.upper())
+        else:
+            listed = ", ".join(f"{code} ({name})" for code, name in boroughs.items())
+            args.problem(
+                "borough",
+                value,
+                "not a borough of this workspace; expected a "
+                f"borough code, one of: {listed or 'none'}",
+            )
+    chosen["borough"] = picked
+    if wards:
+        picked = []
+        for value in args.many("ward"):
+            if value.upper() in areas["wards"]:
+                picked.append(value.upper())
+            else:
+                example = next(iter(areas["wards"]), "E05000001")
+                args.problem(
+                    "ward",
+                    value,
+                    "not a ward of this workspace; expected a ward "
+                    f"code such as {example} ({len(areas['wards']):,} wards: see "
+                    "/api/wards?geometry=false)",
+                )
+        chosen["ward"] = picked
+    return chosen
+
+
+# == layers turned into feature text, once per workspace version =========================
+
+
+@dataclass(frozen=True)
+class Table:
+    """A layer ready to serve: columns to filter on, and each row as GeoJSON text.
+
+    Row ``i`` of `frame` is the feature with id ``ids[i]``, properties ``properties[i]``
+    (a JSON object, text) and geometry ``geometry[i]`` (JSON text, ``null`` when missing).
+    """
+
+    frame: pd.DataFrame
+    ids: list
+    properties: list[str]
+    geometry: list[str]
+    layers: tuple[str, ...]
+    positions: dict = field(default_factory=dict)  # id -> row
+
+
+def _json_value(value: object) -> object:
+    """A value JSON can hold without NaN tokens: missing and non-finite become None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "isoformat"):  # dates and timestamps
+        return value.isoformat()
+    return str(value)
+
+
+def _properties_json(frame: pd.DataFrame) -> list[str]:
+    names = [str(c) for c in frame.columns]
+    columns = [[_json_value(v) for v in frame[c].tolist()] for c in frame.columns]
+    return (
+        [
+            json.dumps(
+                dict(zip(names, row, strict=True)),
+                ensure_ascii=False,
+                allow_nan=False,
+                separators=(",", ":"),
+            )
+            for row in zip(*columns, strict=True)
+        ]
+        if names
+        else ["{}"] * len(frame)
+    )
+
+
+def _geometry_json(geometry: gpd.GeoSeries) -> list[str]:
+    """Each geometry as GeoJSON text in WGS84, coordinates rounded; "null" when missing."""
+    shown = np.asarray(to_display(geometry).values, dtype=object)
+    rounded = shapely.transform(shown, lambda c: np.round(c, COORD_DECIMALS))
+    texts = shapely.to_geojson(rounded)
+    empty = shapely.is_missing(rounded) | shapely.is_empty(rounded)
+    return ["null" if e else t for t, e in zip(texts.tolist(), empty.tolist(), strict=True)]
+
+
+def _table(
+    frame: gpd.GeoDataFrame, id_column: str, filters: pd.DataFrame, layers: tuple[str, ...]
+) -> Table:
+    frame = frame.reset_index(drop=True)
+    hidden = set(PERSONAL_COLUMNS) | {frame.geometry.name}
+    shown = frame[[c for c in frame.columns if c not in hidden]]
+    ids = [_json_value(v) for v in frame[id_column].tolist()]
+    return Table(
+        frame=filters.reset_index(drop=True),
+        ids=ids,
+        properties=_properties_json(shown),
+        geometry=_geometry_json(frame.geometry),
+        layers=layers,
+        positions={i: n for n, i in enumerate(ids)},
+    )
+
+
+def _key(series: pd.Series) -> pd.Series:
+    """Values as compared in filters: text, stripped, lower case, '' when missing."""
+    return series.astype(object).where(series.notna(), "").astype(str).str.strip().str.lower()
+
+
+def _text(frame: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
+    parts = [_key(frame[c]) for c in columns if c in frame.columns]
+    if not parts:
+        return pd.Series("", index=frame.index)
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + " " + part
+    return text
+
+
+def _register_filters(frame: pd.DataFrame, kind_column: str) -> pd.DataFrame:
+    codes = {
+        c: _key(frame[c]).str.upper() if c in frame.columns else ""
+        for c in ("borough_code", "ward_code")
+    }
+    return pd.DataFrame(
+        {
+            **codes,
+            "kind": _key(frame[kind_column]) if kind_column in frame.columns else "",
+            "text": _text(frame, ("name", "description")),
+        },
+        index=frame.index,
+    )
+
+
+@data.memoised("api:wards")
+def _wards_table(workspace) -> Table:
+    summary = data.layer("ward_summary", required=False)
+    layer = "ward_summary" if summary is not None else "wards"
+    frame = summary if summary is not None else data.layer("wards")
+    frame = frame.sort_values("ward_code", kind="stable").copy()
+    for column in WARD_PROPERTIES:
+        if column not in frame.columns:
+            frame[column] = None
+    first = [*WARD_PROPERTIES, *(c for c in frame.columns if c not in WARD_PROPERTIES)]
+    frame = frame[first]
+    filters = pd.DataFrame(
+        {
+            "borough_code": _key(frame["borough_code"]).str.upper(),
+            "can_id": _key(frame["can_id"]).str.upper(),
+        },
+        index=frame.index,
+    )
+    return _table(frame, "ward_code", filters, (layer,))
+
+
+@data.memoised("api:neighbourhoods")
+def _neighbourhoods_table(workspace) -> Table:
+    frame = data.layer("neighbourhoods")
+    if "rank" in frame.columns:
+        frame = frame.sort_values(["rank", "can_id"], kind="stable")
+    return _table(frame, "can_id", pd.DataFrame(index=frame.index), ("neighbourhoods",))
+
+
+def _register_table(name: str, id_column: str, kind_column: str) -> Table | None:
+    frame = data.layer(name, required=False)
+    if frame is None:
+        return None
+    if name == "incidents":  # newest first, so a limit keeps the most recent
+        order = [c for c in ("month", "date", id_column) if c in frame.columns]
+        frame = frame.sort_values(
+            order, ascending=[c == id_column for c in order], na_position="last", kind="stable"
+        )
+    filters = _register_filters(frame, kind_column)
+    if "month" in frame.columns:
+        filters["month"] = _key(frame["month"])
+    return _table(frame, id_column, filters, (name,))
+
+
+@data.memoised("api:groups")
+def _groups_table(workspace) -> Table | None:
+    return _register_table("groups", "group_id", "category")
+
+
+@data.memoised("api:premises")
+def _premises_table(workspace) -> Table | None:
+    return _register_table("premises", "premises_id", "type")
+
+
+@data.memoised("api:incidents")
+def _incidents_table(workspace) -> Table | None:
+    return _register_table("incidents", "incident_id", "type")
+
+
+def _required(table: Table | None, layer: str) -> Table:
+    if table is None:
+        data.layer(layer)  # 404 naming the layers present
+        raise NotFound()  # not reached: the layer appeared between two reads
+    return table
+
+
+@data.memoised("api:areas")
+def _area_codes(workspace) -> dict[str, dict[str, str]]:
+    """Borough code -> name and ward code -> name, from the wards layer (sorted by code)."""
+    wards = data.layer("wards", required=False)
+    if wards is None:
+        return {"boroughs": {}, "wards": {}}
+    boroughs = wards[["borough_code", "borough_name"]].drop_duplicates("borough_code")
+    return {
+        "boroughs": dict(
+            sorted(zip(boroughs["borough_code"], boroughs["borough_name"], strict=True))
+        ),
+        "wards": dict(sorted(zip(wards["ward_code"], wards["ward_name"], strict=True))),
+    }
+
+
+@data.memoised("api:vocabulary")
+def _vocabulary(workspace) -> dict[str, dict[str, str]]:
+    """Valid filter values (lower case -> as shown): categories, offers, types."""
+    groups = data.layer("groups", required=False)
+    premises = data.layer("premises", required=False)
+    incidents = data.layer("incidents", required=False)
+    offers = list(EMERGENCY_OFFERS)
+    categories = list(GROUP_CATEGORIES)
+    if groups is not None:
+        offers += sorted(
+            {o for value in groups["emergency_offer"].tolist() for o in parse_capabilities(value)}
+        )
+    types = list(PREMISES_TYPES)
+    if premises is not None:
+        types += sorted(set(premises["type"].dropna().astype(str)))
+    incident_types = (
+        [] if incidents is None else sorted(set(incidents["type"].dropna().astype(str)))
+    )
+    return {
+        "category": _lookup(categories),
+        "offer": _lookup(offers),
+        "premises_type": _lookup(types),
+        "incident_type": _lookup(incident_types),
+    }
+
+
+@data.memoised("api:can_ids")
+def _can_ids(workspace) -> dict[str, str] | None:
+    """CAN ids of the analysis (upper case -> as stored), None when not analysed."""
+    summary = data.layer("ward_summary", required=False)
+    if summary is None or "can_id" not in summary.columns:
+        return None
+    ids = sorted(set(summary["can_id"].dropna().astype(str)))
+    return {i.upper(): i for i in ids}
+
+
+@data.memoised("api:postcodes")
+def _postcode_points(workspace) -> pd.DataFrame:
+    """Postcode centroids indexed by postcode: x, y (EPSG:27700) and lon, lat."""
+    postcodes = data.layer("postcodes")
+    postcodes = postcodes[postcodes.geometry.notna() & ~postcodes.geometry.is_empty]
+    postcodes = postcodes.drop_duplicates("postcode")
+    shown = to_display(postcodes.geometry)
+    return pd.DataFrame(
+        {
+            "x": postcodes.geometry.x.to_numpy(),
+            "y": postcodes.geometry.y.to_numpy(),
+            "lon": shown.x.to_numpy(),
+            "lat": shown.y.to_numpy(),
+        },
+        index=pd.Index(postcodes["postcode"].astype(str), name="postcode"),
+    )
+
+
+# == answers =============================================================================
+
+
+def _sources(layers: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Distinct attributions and licences of `layers`, with the sources of derived ones."""
+    layers = tuple(sorted(set(layers)))
+    return data.cached(f"api:sources:{','.join(layers)}", lambda _: _find_sources(layers))
+
+
+def _find_sources(layers: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    provenance = data.provenance()
+    if provenance.empty or "layer" not in provenance.columns:
+        return [], []
+    used = set(layers)
+    rows = provenance[provenance["layer"].isin(used)]
+    derived = rows["licence"].fillna("").astype(str).str.startswith("derived")
+    if derived.any():
+        used |= set(ANALYSIS_INPUTS)
+        rows = provenance[provenance["layer"].isin(used)]
+
+    def distinct(column: str, skip_derived: bool = False) -> list[str]:
+        if column not in rows.columns:
+            return []
+        values = [str(v).strip() for v in rows[column].tolist() if _json_value(v) is not None]
+        if skip_derived:
+            values = [v for v in values if not v.startswith("derived")]
+        return list(dict.fromkeys(v for v in values if v))
+
+    return distinct("attribution"), distinct("licence", skip_derived=True)
+
+
+def _answer(payload_members: dict, features: list[str], *, layers: Iterable[str]):
+    """A FeatureCollection response from ready feature texts."""
+    meta = data.meta()
+    attribution, licences = _sources(layers)
+    members = {
+        "type": "FeatureCollection",
+        "attribution": attribution,
+        "licences": licences,
+        "synthetic": str(meta.get("synthetic", "")).strip().lower() == "yes",
+        "study_area": meta.get("study_area") or None,
+        **payload_members,
+    }
+    head = json.dumps(members, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    body = head[:-1] + ',"features":[' + ",".join(features) + "]}"
+    return current_app.response_class(body, mimetype=GEOJSON)
+
+
+def _features(
+    table: Table | None,
+    rows: Iterable[int],
+    *,
+    geometry: bool = True,
+    extra: Mapping[int, dict] | None = None,
+) -> list[str]:
+    if table is None:
+        return []
+    out = []
+    for row in rows:
+        properties = table.properties[row]
+        if extra is not None:
+            added = json.dumps(extra[row], allow_nan=False, separators=(",", ":"))
+            properties = added[:-1] + ("," + properties[1:] if properties != "{}" else "}")
+        shape = table.geometry[row] if geometry else "null"
+        out.append(
+            f'{{"type":"Feature","id":{json.dumps(table.ids[row], ensure_ascii=False)},'
+            f'"geometry":{shape},"properties":{properties}}}'
+        )
+    return out
+
+
+def _register_mask(table: Table, areas: dict, kinds: list[str], words: list[str]):
+    frame = table.frame
+    mask = np.ones(len(frame), dtype=bool)
+    if areas.get("borough"):
+        mask &= frame["borough_code"].isin(areas["borough"]).to_numpy()
+    if areas.get("ward"):
+        mask &= frame["ward_code"].isin(areas["ward"]).to_numpy()
+    if kinds:
+        mask &= frame["kind"].isin([k.lower() for k in kinds]).to_numpy()
+    for word in words:
+        mask &= frame["text"].str.contains(word, regex=False).to_numpy()
+    return mask
+
+
+def _search_words(args: Args) -> list[str]:
+    q = args.one("q")
+    if q is None:
+        return []
+    if len(q) > Q_MAX_CHARS:
+        args.problem("q", q[:40] + "...", f"expected at most {Q_MAX_CHARS} characters")
+        return []
+    return q.lower().split()
+
+
+@bp.get("/wards")
+def wards():
+    """Wards with their measures (GeoJSON), filtered by borough and CAN."""
+    args = Args("/api/wards")
+    areas = _areas(args, wards=False)
+    can_ids = _can_choices(args)
+    geometry = args.flag("geometry", True)
+    args.finish()
+    table = _wards_table()
+    mask = np.ones(len(table.frame), dtype=bool)
+    if areas["borough"]:
+        mask &= table.frame["borough_code"].isin(areas["borough"]).to_numpy()
+    if can_ids:
+        mask &= table.frame["can_id"].isin([c.upper() for c in can_ids]).to_numpy()
+    query = {"borough": areas["borough"], "can_id": can_ids, "geometry": geometry}
+    return _answer(
+        {"layer": table.layers[0], "query": query},
+        _features(table, np.flatnonzero(mask), geometry=geometry),
+        layers=table.layers,
+    )
+
+
+def _can_choices(args: Args) -> list[str]:
+    wanted = args.many("can_id")
+    if not wanted:
+        return []
+    known = _can_ids()
+    if known is None:
+        args.problem(
+            "can_id",
+            wanted[0],
+            "the workspace has not been analysed, so it has no "
+            "Community Action Neighbourhoods (run 'mapper analyse')",
+        )
+        return []
+    chosen = []
+    for value in wanted:
+        if value.upper() in known:
+            chosen.append(known[value.upper()])
+        else:
+            args.problem(
+                "can_id",
+                value,
+                "unknown Community Action Neighbourhood; expected "
+                f"one of: {', '.join(known.values()) or 'none (no ward qualified)'}",
+            )
+    return chosen
+
+
+@bp.get("/neighbourhoods")
+def neighbourhoods():
+    """Community Action Neighbourhoods in rank order (GeoJSON)."""
+    args = Args("/api/neighbourhoods")
+    geometry = args.flag("geometry", True)
+    args.finish()
+    table = _neighbourhoods_table()
+    return _answer(
+        {"query": {"geometry": geometry}},
+        _features(table, range(len(table.ids)), geometry=geometry),
+        layers=table.layers,
+    )
+
+
+@dataclass(frozen=True)
+class Origin:
+    x: float
+    y: float
+    lat: float
+    lon: float
+    postcode: str | None = None
+
+    def member(self) -> dict:
+        out = {"lat": round(self.lat, COORD_DECIMALS), "lon": round(self.lon, COORD_DECIMALS)}
+        return out | ({"postcode": self.postcode} if self.postcode else {})
+
+
+def _coordinates(args: Args) -> tuple[float, float] | None:
+    """The checked lat and lon, or None (with every problem recorded)."""
+    lat = args.number("lat", "expected a latitude in decimal degrees (for example 51.5155)")
+    lon = args.number("lon", "expected a longitude in decimal degrees (for example -0.0722)")
+    for name in ("lat", "lon"):
+        if not args.given(name):
+            args.problem(name, None, "missing: give lat and lon together (or postcode)")
+    if (
+        lat is not None
+        and lon is not None
+        and LAT_MIN <= lon <= LAT_MAX
+        and LON_MIN <= lat <= LON_MAX
+    ):
+        args.problem(
+            "lat",
+            args.one("lat"),
+            f"expected a latitude from {LAT_MIN:g} to "
+            f"{LAT_MAX:g} and lon from {LON_MIN:g} to {LON_MAX:g} (in the UK); lon="
+            f"{args.one('lon')!r} looks like a latitude: lat and lon swapped?",
+        )
+        return None
+    if lat is not None and not LAT_MIN <= lat <= LAT_MAX:
+        args.problem(
+            "lat",
+            args.one("lat"),
+            f"expected a latitude from {LAT_MIN:g} to {LAT_MAX:g} (in the UK)",
+        )
+        lat = None
+    if lon is not None and not LON_MIN <= lon <= LON_MAX:
+        args.problem(
+            "lon",
+            args.one("lon"),
+            f"expected a longitude from {LON_MIN:g} to {LON_MAX:g} (in the UK)",
+        )
+        lon = None
+    return None if lat is None or lon is None else (lat, lon)
+
+
+def _origin(args: Args) -> Origin | str | None:
+    """Where a nearest query starts: a point, a postcode to look up, or None (problems)."""
+    postcode = args.one("postcode")
+    if postcode is not None and (args.given("lat") or args.given("lon")):
+        args.problem("postcode", postcode, "give either postcode or lat and lon, not both")
+        return None
+    if postcode is None:
+        if not (args.given("lat") or args.given("lon")):
+            args.problem(
+                "lat", None, "missing: give lat and lon (decimal degrees, WGS84) or postcode"
+            )
+            return None
+        coordinates = _coordinates(args)
+        if coordinates is None:
+            return None
+        lat, lon = coordinates
+        point = points_from_xy([lon], [lat], crs=CRS_DISPLAY).iloc[0]
+        return Origin(point.x, point.y, lat, lon)
+    if normalise_postcode(postcode) is None:
+        args.problem("postcode", postcode, "not shaped like a UK postcode (for example SW1A 1AA)")
+        return None
+    return postcode  # looked up once every parameter has passed its checks
+
+
+def _locate_postcode(postcode: str) -> Origin:
+    points = _postcode_points()
+    try:
+        x, y = postcode_point(postcode, points)
+    except MapperError as error:
+        abort(404, description=str(error))  # "postcode 'ZZ99 9ZZ' is not in ..."
+    key = normalise_postcode(postcode)
+    return Origin(x, y, float(points.at[key, "lat"]), float(points.at[key, "lon"]), key)
+
+
+@bp.get("/nearest")
+def nearest():
+    """The groups nearest a point or postcode, by straight-line distance (GeoJSON)."""
+    args = Args("/api/nearest")
+    origin = _origin(args)
+    k = args.integer("k", K_DEFAULT, 1, K_MAX)
+    vocabulary = _vocabulary()
+    categories = args.choices("category", vocabulary["category"], "category")
+    offers = args.choices("offer", vocabulary["offer"], "emergency offer")
+    radius = args.number("radius_m", f"expected a positive number of metres up to {RADIUS_MAX_M:,}")
+    if radius is not None and not 0 < radius <= RADIUS_MAX_M:
+        args.problem(
+            "radius_m",
+            args.one("radius_m"),
+            f"expected a positive number of metres up to {RADIUS_MAX_M:,}",
+        )
+    args.finish()
+    if isinstance(origin, str):
+        origin = _locate_postcode(origin)
+    found = data.nearest_index().query(
+        origin.x,
+        origin.y,
+        k=k,
+        category=categories or None,
+        capabilities=offers,
+        radius_m=radius,
+    )
+    table = _groups_table()
+    rows, extra = [], {}
+    for record_id, distance in zip(found["id"].tolist(), found["distance_m"].tolist(), strict=True):
+        row = table.positions[record_id]
+        rows.append(row)
+        extra[row] = {"distance_m": int(round(distance))}
+    if origin.postcode is not None:
+        query = {"postcode": origin.postcode}
+    else:
+        query = {"lat": origin.lat, "lon": origin.lon}
+    query |= {"k": k, "category": categories, "offer": offers, "radius_m": radius}
+    layers = ("groups", "postcodes") if origin.postcode else ("groups",)
+    return _answer(
+        {"origin": origin.member(), "query": query},
+        _features(table, rows, extra=extra),
+        layers=layers,
+    )
+
+
+@bp.get("/groups")
+def groups():
+    """The VCS groups register without personal data (GeoJSON)."""
+    args = Args("/api/groups")
+    areas = _areas(args)
+    categories = args.choices("category", _vocabulary()["category"], "category")
+    words = _search_words(args)
+    geometry = args.flag("geometry", True)
+    args.finish()
+    table = _required(_groups_table(), "groups")
+    mask = _register_mask(table, areas, categories, words)
+    query = {**areas, "category": categories, "q": " ".join(words) or None, "geometry": geometry}
+    return _answer(
+        {"query": query},
+        _features(table, np.flatnonzero(mask), geometry=geometry),
+        layers=table.layers,
+    )
+
+
+@bp.get("/premises")
+def premises():
+    """The community premises register (GeoJSON)."""
+    args = Args("/api/premises")
+    areas = _areas(args)
+    types = args.choices("type", _vocabulary()["premises_type"], "premises type")
+    words = _search_words(args)
+    geometry = args.flag("geometry", True)
+    args.finish()
+    table = _required(_premises_table(), "premises")
+    mask = _register_mask(table, areas, types, words)
+    query = {**areas, "type": types, "q": " ".join(words) or None, "geometry": geometry}
+    return _answer(
+        {"query": query},
+        _features(table, np.flatnonzero(mask), geometry=geometry),
+        layers=table.layers,
+    )
+
+
+@bp.get("/incidents")
+def incidents():
+    """Incidents, newest first, filtered by area, type and months (GeoJSON)."""
+    args = Args("/api/incidents")
+    areas = _areas(args)
+    types = args.choices("type", _vocabulary()["incident_type"], "incident type")
+    first, last = args.month("from"), args.month("to")
+    if first and last and first > last:
+        args.problem("from", first, f"expected a month no later than to={last!r}")
+    limit = args.integer("limit", INCIDENT_LIMIT_DEFAULT, 1, INCIDENT_LIMIT_MAX)
+    geometry = args.flag("geometry", True)
+    args.finish()
+    table = _required(_incidents_table(), "incidents")
+    mask = _register_mask(table, areas, types, [])
+    if first:
+        mask &= (table.frame["month"] >= first).to_numpy()
+    if last:
+        mask &= (table.frame["month"] <= last).to_numpy() & (table.frame["month"] != "")
+    rows = np.flatnonzero(mask)
+    query = {
+        **areas,
+        "type": types,
+        "from": first,
+        "to": last,
+        "limit": limit,
+        "geometry": geometry,
+    }
+    members = {"query": query, "total": int(len(rows)), "truncated": bool(len(rows) > limit)}
+    return _answer(members, _features(table, rows[:limit], geometry=geometry), layers=table.layers)
+
+
+# == the description of the API: OpenAPI and a page ======================================
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def openapi_document() -> dict:
+    """The OpenAPI 3.1 description of every endpoint of this blueprint."""
+    paths = {}
+    for path, endpoint in ENDPOINTS.items():
+        paths[path] = {
+            "get": {
+                "summary": endpoint.summary,
+                "description": endpoint.description,
+                "operationId": path.removeprefix("/api/").replace(".", "_"),
+                "parameters": list(endpoint.parameters),
+                "responses": _responses(endpoint),
+            }
+        }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Neighbourhood needs and asset mapper API",
+            "version": __version__,
+            "description": (
+                "Read-only JSON for the workspace's wards, Community Action Neighbourhoods, "
+                "VCS groups, premises and incidents. Geometry is WGS84 longitude/latitude "
+                "rounded to 6 decimals. Every FeatureCollection carries attribution, "
+                "licences and synthetic (true for the demo). Personal data (contact names, "
+                "phones, e-mails, websites) is never included. Errors are "
+                '{"error": "..."} with a 4xx status naming the parameter, the value and '
+                "what was expected; unknown parameters are errors."
+            ),
+        },
+        "servers": [{"url": request.script_root or "/"}],
+        "paths": paths,
+        "components": {"schemas": _schemas()},
+    }
+
+
+def _responses(endpoint: Endpoint) -> dict:
+    errors = {
+        "400": {
+            "description": "A parameter is missing, malformed or out of range.",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
+        "404": {
+            "description": "No workspace, a layer it needs is missing, or (nearest) "
+            "the postcode is unknown.",
+            "content": {"application/json": {"schema": _ERROR}},
+        },
+    }
+    if endpoint.response == "HTML":
+        return {"200": {"description": "An HTML page.", "content": {"text/html": {}}}}
+    if endpoint.response == "OpenAPI":
+        return {
+            "200": {
+                "description": "This document.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        }
+    schema = {"allOf": [{"$ref": "#/components/schemas/FeatureCollection"}]}
+    if endpoint.members:
+        schema["allOf"].append({"type": "object", "properties": endpoint.members})
+    return {
+        "200": {
+            "description": "A GeoJSON FeatureCollection.",
+            "content": {GEOJSON: {"schema": schema}},
+        },
+        **errors,
+    }
+
+
+def _schemas() -> dict:
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {"error": {"type": "string"}},
+        },
+        "Feature": {
+            "type": "object",
+            "required": ["type", "geometry", "properties"],
+            "properties": {
+                "type": {"const": "Feature"},
+                "id": {"type": ["string", "number"]},
+                "geometry": {
+                    "type": ["object", "null"],
+                    "description": "GeoJSON geometry, WGS84; null with geometry=false",
+                },
+                "properties": {"type": "object"},
+            },
+        },
+        "FeatureCollection": {
+            "type": "object",
+            "required": ["type", "features", "attribution", "licences", "synthetic"],
+            "properties": {
+                "type": {"const": "FeatureCollection"},
+                "attribution": {"type": "array", "items": {"type": "string"}},
+                "licences": {"type": "array", "items": {"type": "string"}},
+                "synthetic": {"type": "boolean"},
+                "study_area": {"type": ["string", "null"]},
+                "query": {"type": "object", "description": "the parameters as understood"},
+                "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """This API as an OpenAPI 3.1 document."""
+    Args("/api/openapi.json").finish()
+    return current_app.response_class(
+        json.dumps(openapi_document(), indent=1), mimetype="application/json"
+    )
+
+
+_DEFAULT_EXAMPLES = {
+    "borough": "E09000007",
+    "ward": "E05000129",
+    "can_id": "CAN-01",
+    "lat": "51.5155",
+    "lon": "-0.0722",
+    "postcode": "E1 6AN",
+    "month": "2024-06",
+    "incident_type": "Burglary",
+}
+
+
+def _examples() -> dict[str, str]:
+    """Example values taken from the workspace, so every example link answers something."""
+    values = dict(_DEFAULT_EXAMPLES)
+    for find in (
+        _area_examples,
+        _can_example,
+        _group_example,
+        _incident_examples,
+        _postcode_example,
+    ):
+        try:
+            values |= find()
+        except HTTPException:  # no workspace or a missing layer: the defaults will do
+            pass
+    return values
+
+
+def _area_examples() -> dict[str, str]:
+    areas = _area_codes()
+    if not areas["wards"]:
+        return {}
+    return {"borough": next(iter(areas["boroughs"])), "ward": next(iter(areas["wards"]))}
+
+
+def _can_example() -> dict[str, str]:
+    can_ids = _can_ids()
+    return {"can_id": next(iter(can_ids.values()))} if can_ids else {}
+
+
+def _group_example() -> dict[str, str]:
+    groups = _groups_table()
+    point = json.loads(groups.geometry[0]) if groups is not None and groups.ids else None
+    if not point:
+        return {}
+    lon, lat = point["coordinates"]
+    return {"lon": f"{lon:.4f}", "lat": f"{lat:.4f}"}
+
+
+def _incident_examples() -> dict[str, str]:
+    incidents = _incidents_table()
+    if incidents is None or not incidents.ids:
+        return {}
+    first = json.loads(incidents.properties[0])
+    return {
+        k: str(first[c]) for k, c in (("month", "month"), ("incident_type", "type")) if first.get(c)
+    }
+
+
+def _postcode_example() -> dict[str, str]:
+    points = _postcode_points()
+    return {"postcode": str(points.index[0])} if len(points) else {}
+
+
+_PAGE_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;
+line-height:1.45;color:#1b1b1b}
+code{background:#f2f2f2;padding:0 .2em}table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top}
+th{background:#eee}section{margin-top:2rem}a{color:#0b5394}
+"""
+
+
+def _schema_text(schema: dict) -> str:
+    if schema.get("type") == "array":
+        return "list of " + _schema_text(schema["items"])
+    parts = [str(schema.get("type", ""))]
+    if "enum" in schema:
+        parts.append("one of: " + ", ".join(map(str, schema["enum"])))
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    if low is not None or "maximum" in schema:
+        above = "above " if "exclusiveMinimum" in schema else ""
+        parts.append(
+            f"{above}{low if low is not None else ''} to {schema.get('maximum', '')}".strip()
+        )
+    if "default" in schema:
+        parts.append(f"default {schema['default']}")
+    if "pattern" in schema:
+        parts.append(f"pattern {schema['pattern']}")
+    if "examples" in schema:
+        parts.append("e.g. " + ", ".join(map(str, schema["examples"])))
+    return "; ".join(p for p in parts if p)
+
+
+def _endpoint_html(path: str, endpoint: Endpoint, examples: dict[str, str]) -> str:
+    anchor = path.removeprefix("/api/").replace(".", "-")
+    html = [
+        f'<section id="{anchor}"><h2><code>GET {escape(path)}</code></h2>',
+        f"<p><strong>{escape(endpoint.summary)}.</strong> {escape(endpoint.description)}</p>",
+    ]
+    if endpoint.parameters:
+        html.append(
+            "<table><caption>Query parameters</caption><thead><tr><th scope=col>"
+            "Name</th><th scope=col>Type and range</th><th scope=col>What</th>"
+            "</tr></thead><tbody>"
+        )
+        for p in endpoint.parameters:
+            html.append(
+                f"<tr><td><code>{escape(p['name'])}</code></td>"
+                f"<td>{escape(_schema_text(p['schema']))}</td>"
+                f"<td>{escape(p['description'])}</td></tr>"
+            )
+        html.append("</tbody></table>")
+    links = []
+    base = url_for(f"api.{_VIEWS[path]}")
+    for example in endpoint.examples or ("",):
+        query = example.format(**examples)
+        shown = base + ("?" + query if query else "")
+        href = base + ("?" + quote(query, safe="=&,") if query else "")
+        links.append(f'<li><a href="{escape(href)}"><code>{escape(shown)}</code></a></li>')
+    html.append("<p>Examples:</p><ul>" + "".join(links) + "</ul></section>")
+    return "".join(html)
+
+
+#: view function name of each path (for links on the docs page)
+_VIEWS = {
+    "/api/wards": "wards",
+    "/api/neighbourhoods": "neighbourhoods",
+    "/api/nearest": "nearest",
+    "/api/groups": "groups",
+    "/api/premises": "premises",
+    "/api/incidents": "incidents",
+    "/api/openapi.json": "openapi",
+    "/api/docs": "docs",
+}
+
+
+@bp.get("/docs")
+def docs():
+    """The API described on one page: endpoints, parameters and example links."""
+    Args("/api/docs").finish()
+    examples = _examples()
+    sections = "".join(_endpoint_html(p, e, examples) for p, e in ENDPOINTS.items())
+    toc = "".join(
+        f'<li><a href="#{p.removeprefix("/api/").replace(".", "-")}"><code>'
+        f"{escape(p)}</code></a>: {escape(e.summary)}</li>"
+        for p, e in ENDPOINTS.items()
+    )
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>API: neighbourhood needs and asset mapper</title><style>{_PAGE_STYLE}"
+        "</style></head><body><main><h1>API</h1>"
+        "<p>Read-only JSON for this workspace. Lists are GeoJSON FeatureCollections "
+        "(WGS84 longitude/latitude, 6 decimals) carrying <code>attribution</code>, "
+        "<code>licences</code>, <code>synthetic</code> and the <code>query</code> as "
+        "understood. Contact details are never included. Errors answer "
+        '<code>{"error": "..."}</code> with a 4xx status, naming the parameter, the value '
+        "and what was expected; unknown parameters are errors. Parameters marked "
+        "<em>list</em> may be repeated or comma-separated. Machine-readable: "
+        f'<a href="{escape(url_for("api.openapi"))}">OpenAPI 3.1</a>.</p>'
+        f"<nav><ul>{toc}</ul></nav>{sections}</main></body></html>"
+    )
+    return current_app.response_class(page, mimetype="text/html")
