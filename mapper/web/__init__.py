@@ -71,10 +71,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _check_settings(app.config)
 
-    from mapper.web import overview
+    from mapper.web import api, incidents, neighbourhoods, overview, priority
 
     app.register_blueprint(vendor)
-    app.register_blueprint(overview.bp)
+    for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp):
+        app.register_blueprint(blueprint)
+    app.context_processor(_navigation)
     app.add_url_rule("/health", "health", health)
     app.jinja_env.globals["mapper_version"] = __version__
     init_errors(app)
@@ -89,6 +91,29 @@ def _check_settings(config) -> None:
             f"({SETTINGS_HELP['TILES']})"
         )
     config["WORKSPACE"] = str(config["WORKSPACE"])
+
+
+#: the header links: (endpoint, label), one per user job
+NAVIGATION = (
+    ("overview.index", "Map"),
+    ("priority.page", "Priority areas"),
+    ("neighbourhoods.index", "Neighbourhoods"),
+    ("incidents.incident", "Incident response"),
+    ("api.docs", "API"),
+)
+
+
+def _navigation() -> dict:
+    from flask import url_for
+
+    current = request.endpoint or ""
+    links = []
+    for endpoint, label in NAVIGATION:
+        if endpoint in current_app.view_functions:
+            section = endpoint.split(".")[0]
+            links.append({"url": url_for(endpoint), "label": label,
+                          "current": current.split(".")[0] == section})
+    return {"navigation": links}
 
 
 def health():

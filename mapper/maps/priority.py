@@ -1,0 +1,877 @@
+"""The priority-areas map: wards shaded by a chosen indicator, with Community Action
+Neighbourhoods (CANs), coverage gaps, groups, premises and incidents as layers.
+
+No Flask here. Frames come in EPSG:27700 and are reprojected for display only through
+:func:`mapper.geo.to_display`; every script and style is served locally
+(:func:`mapper.maps.assets.use_local_assets`).
+
+Heavy layers (coverage gaps and the three point registers) can be given either as data,
+embedded in the page, or as the URL of a JSON document the page fetches the first time
+the layer is switched on, so a London-wide page stays light.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.map import Layer
+from folium.plugins import MarkerCluster
+from folium.template import Template
+from folium.utilities import JsCode
+
+from mapper.geo import to_display
+from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
+from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
+from mapper.maps.overview import (
+    DISPLAY_DECIMALS,
+    MAX_ZOOM,
+    MIN_ZOOM,
+    TILE_CHOICES,
+    MetricScale,
+    _check_layer,
+    _display_shapes,
+    _feature_collection,
+)
+
+# -- indicators -----------------------------------------------------------------------
+
+#: how values of each kind are written
+KINDS = ("index", "score", "share", "rate", "count", "distance", "area", "rank", "number")
+
+#: columns of ward_summary with a hand-written label and kind; others get a generated one
+INDICATORS: dict[str, tuple[str, str]] = {
+    "unmet_need": ("Unmet-need index (higher = more unmet need)", "index"),
+    "stability": ("Stability: share of weight changes in which the ward stays a candidate",
+                  "share"),
+    "contrib_need": ("Unmet need from deprivation (contribution to the index)", "index"),
+    "contrib_supply": ("Unmet need from few VCS groups (contribution to the index)", "index"),
+    "contrib_incidents": ("Unmet need from incidents (contribution to the index)", "index"),
+    "unmet_need_rank": ("Rank on the unmet-need index (1 = most unmet need)", "rank"),
+    "imd_score": ("IMD score: Index of Multiple Deprivation (higher = more deprived)",
+                  "score"),
+    "imd_avg_rank": ("IMD average rank in England (1 = most deprived)", "rank"),
+    "imd_extent": ("IMD extent: share of residents in the most deprived 30% of areas",
+                   "share"),
+    "imd_most_deprived_10_share": ("Share of areas in the most deprived 10% in England",
+                                   "share"),
+    "imd_most_deprived_20_share": ("Share of areas in the most deprived 20% in England",
+                                   "share"),
+    "imd_rank_in_area": ("IMD rank in the study area (1 = most deprived)", "rank"),
+    "idaci_score": ("Income deprivation affecting children score", "score"),
+    "idaopi_score": ("Income deprivation affecting older people score", "score"),
+    "population": ("Residents", "count"),
+    "groups_total": ("VCS groups", "count"),
+    "groups_total_per_1000": ("VCS groups per 1,000 residents", "rate"),
+    "premises_total": ("Community premises", "count"),
+    "premises_total_per_1000": ("Community premises per 1,000 residents", "rate"),
+    "mean_distance_any_m": ("Average distance from home to the nearest VCS group (m)",
+                            "distance"),
+    "incidents": ("Incidents in the analysis window", "count"),
+    "incidents_per_1000": ("Incidents per 1,000 residents", "rate"),
+    "recent_mean": ("Incidents per month, recent months", "number"),
+    "baseline_mean": ("Incidents per month, baseline months", "number"),
+    "trend_ratio": ("Incident trend: recent against baseline (1 = no change)", "number"),
+    "uncovered_share": ("Share of residents beyond the coverage radius of any group",
+                        "share"),
+    "uncovered_population": ("Residents beyond the coverage radius of any group", "count"),
+    "uncovered_area_km2": ("Area beyond the coverage radius of any group (km²)", "area"),
+    "uncovered_area_share": ("Share of the area beyond the coverage radius", "share"),
+    "gap_rank": ("Coverage gap rank among high-need wards (1 = most uncovered residents)",
+                 "rank"),
+    "area_km2": ("Area (km²)", "area"),
+    "lsoas": ("LSOAs sharing residents with the ward", "count"),
+}
+
+#: headings of the groups indicators are offered in, by column prefix (first match wins)
+INDICATOR_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Priority", ("unmet_need", "stability", "contrib_", "z_")),
+    ("Deprivation (English Indices of Deprivation)", ("imd_",)),
+    ("Deprivation domains", ()),  # the other *_score columns
+    ("Community assets", ("groups_", "premises_", "mean_distance_")),
+    ("Incidents", ("incidents", "recent_mean", "baseline_mean", "trend_", "spike_")),
+    ("Coverage", ("uncovered_", "gap_rank")),
+    ("People and places", ("population", "area_km2", "lsoas")),
+)
+#: numeric ward_summary columns that are not indicators
+NOT_INDICATORS = frozenset({"spike_p"})
+
+DEFAULT_INDICATOR = "unmet_need"
+
+#: the key figures every ward tooltip and table row shows: column -> heading
+KEY_FIGURES: dict[str, str] = {
+    "population": "Residents",
+    "imd_score": "IMD score",
+    "unmet_need": "Unmet-need index",
+    "groups_total_per_1000": "VCS groups per 1,000",
+    "incidents_per_1000": "Incidents per 1,000",
+}
+#: short property names of the key figures in the map's GeoJSON (633 London wards repeat
+#: every name: short ones keep the page light)
+FIGURE_KEYS = {"population": "pop", "imd_score": "imd", "unmet_need": "need",
+               "groups_total_per_1000": "groups", "incidents_per_1000": "incidents"}
+
+
+def indicator_kind(column: str) -> str:
+    """How values of `column` are written (one of :data:`KINDS`)."""
+    if column in INDICATORS:
+        return INDICATORS[column][1]
+    for suffix, kind in (("_share", "share"), ("_per_1000", "rate"), ("_m", "distance"),
+                         ("_km2", "area"), ("_rank", "rank"), ("_score", "score")):
+        if column.endswith(suffix):
+            return kind
+    if column.startswith(("groups_", "premises_", "incidents_")):
+        return "count"
+    if column.startswith(("z_", "contrib_")):
+        return "index"
+    return "number"
+
+
+def indicator_label(column: str) -> str:
+    """A readable label for a ward_summary column, e.g. 'Food groups per 1,000 residents'."""
+    if column in INDICATORS:
+        return INDICATORS[column][0]
+    words = column
+    for prefix, template in (("groups_", "{} groups"), ("premises_", "Premises: {}"),
+                             ("incidents_", "Incidents: {}"),
+                             ("mean_distance_", "Average distance to the nearest {} group"),
+                             ("z_", "Standardised {} (z-score)")):
+        if column.startswith(prefix):
+            inner = column[len(prefix):]
+            for suffix in ("_per_1000", "_m"):
+                inner = inner.removesuffix(suffix)
+            words = template.format(inner.replace("_", " "))
+            break
+    else:
+        words = column.removesuffix("_score").replace("_", " ")
+        if column.endswith("_score"):
+            words += " deprivation score"
+    if column.endswith("_per_1000"):
+        words += " per 1,000 residents"
+    elif column.endswith("_m"):
+        words += " (m)"
+    return words[:1].upper() + words[1:]
+
+
+def format_value(value, kind: str) -> str:
+    """`value` written for people; 'no data' for a missing value."""
+    if value is None or value is pd.NA:
+        return "no data"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return "no data"
+    if math.isinf(number):
+        return "∞" if number > 0 else "-∞"
+    if kind == "share":
+        return f"{number:.0%}" if abs(number) >= 0.1 or number == 0 else f"{number:.1%}"
+    if kind in ("count", "rank"):
+        return f"{number:,.0f}"
+    if kind == "distance":
+        return f"{number:,.0f} m"
+    if kind == "area":
+        return f"{number:,.2f} km²"
+    if kind == "index":
+        return f"{number:+.2f}" if number else "0.00"
+    if kind == "score":
+        return f"{number:,.1f}"
+    if kind == "rate":
+        return f"{number:,.2f}"
+    return f"{number:,.3g}" if abs(number) < 1000 else f"{number:,.0f}"
+
+
+def indicators(frame: pd.DataFrame) -> list[str]:
+    """The numeric columns of a ward_summary frame that can shade the map."""
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    out = []
+    for column in frame.columns:
+        if column in NOT_INDICATORS or column == geometry:
+            continue
+        dtype = frame[column].dtype
+        if pd.api.types.is_bool_dtype(dtype) or not pd.api.types.is_numeric_dtype(dtype):
+            continue
+        out.append(column)
+    return out
+
+
+def indicator_groups(columns: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """`columns` as (heading, [(column, label), ...]) groups for a select box."""
+    grouped: dict[str, list[tuple[str, str]]] = {name: [] for name, _ in INDICATOR_GROUPS}
+    for column in columns:
+        heading = next((name for name, prefixes in INDICATOR_GROUPS
+                        if prefixes and column.startswith(prefixes)), None)
+        if heading is None:
+            heading = ("Deprivation domains" if column.endswith("_score")
+                       else "People and places")
+        grouped[heading].append((column, indicator_label(column)))
+    return [(name, items) for name, items in grouped.items() if items]
+
+
+def check_indicator(frame: pd.DataFrame, indicator: str) -> None:
+    """ValueError listing the choices when `indicator` cannot shade the map."""
+    choices = indicators(frame)
+    if indicator not in choices:
+        shown = ", ".join(choices[:12]) + (", ..." if len(choices) > 12 else "")
+        raise ValueError(f"unknown indicator {indicator!r}: choose a numeric ward column "
+                         f"such as {shown}")
+
+
+def classify_wards(wards: pd.DataFrame, indicator: str, scheme: str,
+                   classes: int) -> Classification:
+    """The wards' `indicator` put into classes (indexed like `wards`)."""
+    check_indicator(wards, indicator)
+    values = pd.to_numeric(wards[indicator], errors="coerce").astype(float)
+    return classify(values, scheme, classes)
+
+
+def class_labels(classification: Classification, kind: str) -> pd.Series:
+    """'Class 3 of 5 (over 20.1, up to 25.3)' for each value; 'No data' where none."""
+    entries = classification.legend(lambda v: format_value(v, kind))
+    texts = [f"{e.label} ({e.range_text})" for e in entries if e.lower is not None]
+    return classification.classes.map(lambda c: "No data" if pd.isna(c) else texts[int(c)])
+
+
+# -- point layers ---------------------------------------------------------------------
+
+#: per register: the JS/CSS name of its symbol, its name in the layer control, the
+#: columns written in its tooltip (label, detail)
+POINT_KINDS: dict[str, dict] = {
+    "groups": {"name": "VCS groups", "columns": ("name", "category")},
+    "premises": {"name": "Community premises", "columns": ("name", "type")},
+    "incidents": {"name": "Incidents", "columns": ("type", "month")},
+}
+
+
+def point_rows(points: gpd.GeoDataFrame, kind: str) -> list[list]:
+    """Compact rows ``[lat, lon, label, detail]`` of a register for the map (WGS84,
+    6 decimals). Likely duplicates (``duplicate_of`` set) are left out, as in the
+    analysis; no personal data is ever included."""
+    if kind not in POINT_KINDS:
+        raise ValueError(f"unknown point layer {kind!r}; choose one of {', '.join(POINT_KINDS)}")
+    if points is None or len(points) == 0:
+        return []
+    frame = points
+    if "duplicate_of" in frame:
+        frame = frame[frame["duplicate_of"].isna() | (frame["duplicate_of"] == "")]
+    frame = frame[~frame.geometry.is_empty & frame.geometry.notna()]
+    if len(frame) == 0:
+        return []
+    shown = to_display(frame.geometry)
+    lat = np.round(shown.y.to_numpy(), DISPLAY_DECIMALS)
+    lon = np.round(shown.x.to_numpy(), DISPLAY_DECIMALS)
+    label_col, detail_col = POINT_KINDS[kind]["columns"]
+    labels = _text(frame, label_col)
+    details = _text(frame, detail_col)
+    return [[float(a), float(b), c, d] for a, b, c, d in zip(lat, lon, labels, details,
+                                                              strict=True)]
+
+
+def _text(frame: pd.DataFrame, column: str) -> list[str]:
+    if column not in frame:
+        return [""] * len(frame)
+    return frame[column].astype(object).where(frame[column].notna(), "").astype(str).tolist()
+
+
+@dataclass(frozen=True)
+class PointLayer:
+    """A register drawn as clustered markers: its rows (embedded) or a URL to fetch them
+    from (``{"rows": [[lat, lon, label, detail], ...]}``) when first switched on."""
+
+    kind: str
+    rows: list | None = None
+    url: str | None = None
+    show: bool = False
+    name: str | None = None  # in the layer control; default from POINT_KINDS
+    note: str = ""  # appended to the name, e.g. a date range
+
+    def __post_init__(self):
+        if self.kind not in POINT_KINDS:
+            raise ValueError(f"unknown point layer {self.kind!r}; choose one of "
+                             f"{', '.join(POINT_KINDS)}")
+        if (self.rows is None) == (self.url is None):
+            raise ValueError(f"{self.kind}: give either rows or url")
+
+
+@dataclass(frozen=True)
+class GapsLayer:
+    """Coverage gaps: a GeoDataFrame (EPSG:27700, embedded) or a URL of GeoJSON."""
+
+    frame: gpd.GeoDataFrame | None = None
+    url: str | None = None
+    radius_m: float | None = None
+    ward_names: pd.Series | None = None  # ward_name by ward_code, for the tooltips
+
+
+# -- map elements ---------------------------------------------------------------------
+
+
+class LazyPointCluster(MarkerCluster):
+    """A MarkerCluster filled the first time it is shown, from embedded rows or a URL.
+
+    Markers are small CSS symbols (a shape per register, so colour is not the only
+    clue); tooltips are built as text nodes, so no name can become markup.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojavascript }});
+        (function (group) {
+            var kind = {{ this.kind|tojson }};
+            // for tests and other scripts: the map's point layers by register
+            var map = {{ this._parent.get_name() }};
+            map.pointLayers = map.pointLayers || {};
+            map.pointLayers[kind] = group;
+            group.options.iconCreateFunction = function (cluster) {
+                var n = cluster.getChildCount();
+                return L.divIcon({
+                    html: '<span>' + n + '</span>',
+                    className: 'pr-cluster pr-cluster--' + kind,
+                    iconSize: L.point(n < 100 ? 30 : 38, n < 100 ? 30 : 38)
+                });
+            };
+            var icon = L.divIcon({className: 'pr-point pr-point--' + kind,
+                                  iconSize: L.point(14, 14)});
+            function tip(row) {
+                var box = document.createElement('div');
+                var name = document.createElement('strong');
+                name.textContent = row[2] || '(no name)';
+                box.appendChild(name);
+                if (row[3]) {
+                    box.appendChild(document.createElement('br'));
+                    box.appendChild(document.createTextNode(row[3]));
+                }
+                return box;
+            }
+            function add(rows) {
+                group.addLayers(rows.map(function (row) {
+                    return L.marker([row[0], row[1]], {icon: icon, keyboard: false})
+                        .bindTooltip(function () { return tip(row); });
+                }));
+            }
+            var state = 'idle';
+            function load() {
+                if (state !== 'idle') { return; }
+                {%- if this.url %}
+                state = 'loading';
+                fetch({{ this.url|tojson }}, {headers: {'Accept': 'application/json'}})
+                    .then(function (r) {
+                        if (!r.ok) { throw new Error('HTTP ' + r.status); }
+                        return r.json();
+                    })
+                    .then(function (data) { add(data.rows); state = 'done'; })
+                    .catch(function (err) {
+                        state = 'idle';
+                        console.warn('could not load ' + kind + ': ' + err.message);
+                    });
+                {%- else %}
+                add({{ this.rows|tojson }});
+                state = 'done';
+                {%- endif %}
+            }
+            group.on('add', load);
+        })({{ this.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer: PointLayer, *, name: str):
+        super().__init__(name=name, show=layer.show, overlay=True, control=True,
+                         options={"chunkedLoading": True, "showCoverageOnHover": False,
+                                  "maxClusterRadius": 50})
+        self._name = "PointCluster"
+        self.kind = layer.kind
+        self.rows = layer.rows
+        self.url = layer.url
+
+
+class LazyGeoJson(Layer):
+    """Polygons fetched (or taken from embedded data) the first time the layer is shown,
+    with a plain-text tooltip from the properties listed in `tooltip`."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON(null, {
+            style: function () { return {{ this.style|tojson }}; },
+            onEachFeature: function (feature, layer) {
+                layer.bindTooltip(function () {
+                    var box = document.createElement('div');
+                    {{ this.tooltip|tojson }}.forEach(function (pair, i) {
+                        var value = feature.properties[pair[0]];
+                        if (value === null || value === undefined) { return; }
+                        if (i) { box.appendChild(document.createElement('br')); }
+                        var label = document.createElement('strong');
+                        label.textContent = pair[1] + ': ';
+                        box.appendChild(label);
+                        box.appendChild(document.createTextNode(value));
+                    });
+                    return box;
+                }, {sticky: true});
+            }
+        });
+        (function (layer) {
+            var state = 'idle';
+            function load() {
+                if (state !== 'idle') { return; }
+                {%- if this.url %}
+                state = 'loading';
+                fetch({{ this.url|tojson }}, {headers: {'Accept': 'application/geo+json'}})
+                    .then(function (r) {
+                        if (!r.ok) { throw new Error('HTTP ' + r.status); }
+                        return r.json();
+                    })
+                    .then(function (data) { layer.addData(data); state = 'done'; })
+                    .catch(function (err) {
+                        state = 'idle';
+                        console.warn('could not load the coverage gaps: ' + err.message);
+                    });
+                {%- else %}
+                layer.addData({{ this.data|tojson }});
+                state = 'done';
+                {%- endif %}
+            }
+            layer.on('add', load);
+        })({{ this.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, name: str, style: dict, tooltip: list[tuple[str, str]],
+                 data: dict | None = None, url: str | None = None, show: bool = False):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "LazyGeoJson"
+        self.style, self.tooltip, self.data, self.url = style, tooltip, data, url
+
+
+class LayerLegend(MacroElement):
+    """An HTML legend in a map corner, shown only while `layer` is on the map."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var layer = {{ this.layer.get_name() }};
+            var legend = L.control({position: {{ this.position|tojson }}});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create('div', 'pr-legend');
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            legend.addTo(map);
+            function sync() { legend.getContainer().hidden = !map.hasLayer(layer); }
+            map.on('overlayadd overlayremove layeradd layerremove', sync);
+            sync();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layer, html_text: str, *, position: str = "bottomright"):
+        super().__init__()
+        self._name = "LayerLegend"
+        self.layer, self.html, self.position = layer, html_text, position
+
+
+class CanOutlines(MacroElement):
+    """Each CAN's outline (a thick dashed line over a white halo, from one embedded copy
+    of the shapes) with a tooltip and a label ("CAN-01") inside it, added to the parent
+    layer group. Labels are hidden below `min_zoom`, where the labels of a whole city
+    would pile on top of each other."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var group = {{ this._parent.get_name() }};
+            var data = {{ this.data|tojson }};
+            L.geoJSON(data, {style: {{ this.halo|tojson }}, interactive: false})
+                .addTo(group);
+            L.geoJSON(data, {
+                style: {{ this.line|tojson }},
+                onEachFeature: function (feature, layer) {
+                    layer.bindTooltip(function () {
+                        var box = document.createElement('div');
+                        var id = document.createElement('strong');
+                        id.textContent = feature.properties.can_id;
+                        box.appendChild(id);
+                        box.appendChild(document.createTextNode(
+                            ' ' + (feature.properties.name || '')));
+                        return box;
+                    }, {sticky: true});
+                }
+            }).addTo(group);
+            data.features.forEach(function (feature) {
+                var span = document.createElement('span');
+                span.textContent = feature.properties.can_id;
+                L.marker(feature.properties.label_at, {
+                    icon: L.divIcon({className: 'pr-can-label', html: span.outerHTML,
+                                     iconSize: null}),
+                    interactive: false, keyboard: false
+                }).addTo(group);
+            });
+            var map = {{ this.map_name }};
+            function sync() {
+                map.getContainer().classList.toggle(
+                    'pr-can-labels-hidden', map.getZoom() < {{ this.min_zoom }});
+            }
+            map.on('zoomend', sync);
+            sync();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict, *, map_name: str, min_zoom: int):
+        super().__init__()
+        self._name = "CanOutlines"
+        self.data, self.map_name, self.min_zoom = data, map_name, min_zoom
+        self.halo, self.line = _CAN_HALO, _CAN_LINE
+
+
+class KeepOnTop(MacroElement):
+    """Keep outline layers above the ward fill: a layer switched back on is drawn last
+    (on top) on the canvas, so the outlines are brought to the front again, in order."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var layers = [{{ this.names|join(", ") }}];
+            map.on('overlayadd', function () {
+                layers.forEach(function (layer) {
+                    if (map.hasLayer(layer) && layer.bringToFront) { layer.bringToFront(); }
+                });
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, layers):
+        super().__init__()
+        self._name = "KeepOnTop"
+        self.layers = list(layers)
+
+    def render(self, **kwargs):
+        self.names = [layer.get_name() for layer in self.layers]
+        super().render(**kwargs)
+
+
+class FitBeside(MacroElement):
+    """Fit the map to `bounds` at once (no animation: a canvas drawn mid-animation shows
+    part of the area), leaving room on the right for the layer control and the key, so
+    no area starts hidden under them (at most a third of the map's width)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var box = map.getContainer();
+            var right = 0;
+            box.querySelectorAll('.leaflet-right .leaflet-control').forEach(function (el) {
+                right = Math.max(right, el.offsetWidth);
+            });
+            right = Math.min(right + 12, box.clientWidth / 3);
+            map.fitBounds({{ this.bounds|tojson }}, {
+                paddingTopLeft: [12, 12], paddingBottomRight: [right, 12], animate: false
+            });
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds):
+        super().__init__()
+        self._name = "FitBeside"
+        self.bounds = bounds
+
+
+# -- styles ---------------------------------------------------------------------------
+
+_WARD_EDGE = {"color": "#505a5f", "weight": 0.6, "opacity": 0.8, "fillOpacity": 0.78}
+_NO_DATA_STYLE = {"color": "#505a5f", "weight": 1, "dashArray": "3 3",
+                  "fillColor": NO_DATA_COLOUR, "fillOpacity": 0.6}
+_HIGHLIGHT = {"color": "#0b0c0c", "weight": 3, "fillOpacity": 0.9}
+_BOROUGH_STYLE = {"color": "#0b0c0c", "weight": 2, "opacity": 0.9, "fill": False}
+_CAN_HALO = {"color": "#ffffff", "weight": 7, "opacity": 0.9, "fill": False}
+_CAN_LINE = {"color": "#0b0c0c", "weight": 3.5, "dashArray": "10 6", "fill": False}
+_GAP_STYLE = {"color": "#942514", "weight": 1.5, "dashArray": "3 3", "fillColor": "#f47738",
+              "fillOpacity": 0.6}
+#: below this many CANs every label shows at every zoom
+FEW_CANS = 15
+CAN_LABEL_ZOOM = 12
+
+#: display simplification (metres): about 1/1500 of the mapped extent (under a pixel at
+#: the zoom that fits the area), within these bounds
+SIMPLIFY_RANGE_M = (5.0, 30.0)
+SIMPLIFY_SHARE = 1 / 1500
+
+
+def display_tolerance(frame: gpd.GeoDataFrame) -> float:
+    """Simplification tolerance in metres for mapping `frame`: under a pixel at the
+    zoom that fits it (5-10 m for a borough, 30 m for London)."""
+    minx, miny, maxx, maxy = (float(b) for b in frame.total_bounds)
+    extent = max(maxx - minx, maxy - miny, 0.0)
+    low, high = SIMPLIFY_RANGE_M
+    return float(np.clip(round(extent * SIMPLIFY_SHARE), low, high))
+
+
+def _key(css: str, text: str) -> str:
+    """A layer-control name with a symbol in front: the control doubles as the key."""
+    return f'<span class="pr-key pr-key--{css}" aria-hidden="true"></span> {html.escape(text)}'
+
+
+def legend_html(classification: Classification, indicator: str, scheme_name: str) -> str:
+    """The ward layer's legend as HTML (escaped)."""
+    kind = indicator_kind(indicator)
+    entries = classification.legend(lambda v: format_value(v, kind))
+    rows = []
+    for entry in entries:
+        css = "pr-legend__swatch" + (" pr-legend__swatch--nodata" if entry.lower is None
+                                     else "")
+        rows.append(
+            f'<li><span class="{css}" style="background-color:{entry.colour}" '
+            f'aria-hidden="true"></span><span>{html.escape(entry.range_text)}'
+            f' <span class="pr-legend__count">({entry.count:,})</span></span></li>'
+        )
+    total = sum(e.count for e in entries)
+    return (
+        f'<p class="pr-legend__title">{html.escape(indicator_label(indicator))}</p>'
+        f'<p class="pr-legend__note">Darker = higher. {html.escape(scheme_name)} of the '
+        f"{total:,} ward{'s' if total != 1 else ''} shown (wards in brackets).</p>"
+        f'<ul class="pr-legend__list">{"".join(rows)}</ul>'
+    )
+
+
+# -- the map --------------------------------------------------------------------------
+
+WARD_FIELDS = ["ward_code", "ward_name", "borough_name"]
+
+
+def priority_map(
+    wards: gpd.GeoDataFrame,
+    *,
+    indicator: str = DEFAULT_INDICATOR,
+    scheme: str = "quantiles",
+    classes: int = 5,
+    boroughs: gpd.GeoDataFrame | None = None,
+    cans: pd.DataFrame | None = None,
+    gaps: GapsLayer | None = None,
+    points: Sequence[PointLayer] = (),
+    tiles: str = "none",
+    simplify_m: float | None = None,
+    asset_base_url: str = DEFAULT_BASE_URL,
+    scheme_name: str | None = None,
+) -> folium.Map:
+    """A choropleth of the wards' `indicator` with CANs and assets as layers.
+
+    Parameters
+    ----------
+    wards : the ``ward_summary`` layer (or its rows for one borough) in EPSG:27700
+    indicator : the numeric column shading the wards (see :func:`indicators`)
+    scheme, classes : the classification (:mod:`mapper.maps.classify`), computed over
+        the wards given
+    boroughs : borough polygons drawn as outlines (EPSG:27700), or None
+    cans : the ``neighbourhoods`` summary (``can_id``, ``name``), naming the CAN
+        outlines; the outlines are the union of each CAN's wards (``wards.can_id``)
+    gaps : the coverage gaps layer, off until switched on
+    points : the point registers, clustered, each off unless ``show``
+    tiles : background, one of :data:`mapper.maps.overview.TILE_CHOICES`
+    simplify_m : display simplification in metres (None: :func:`display_tolerance`)
+    asset_base_url : URL prefix the app serves the vendored files under
+    scheme_name : how the legend names the classification (default: the scheme)
+    """
+    _check_layer(wards, "wards", [*WARD_FIELDS, "can_id"])
+    if boroughs is not None:
+        _check_layer(boroughs, "boroughs", ["borough_code", "borough_name"])
+    if tiles not in TILE_CHOICES:
+        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
+    if len(wards) == 0:
+        raise ValueError("there are no wards to map")
+    classification = classify_wards(wards, indicator, scheme, classes)
+    tolerance = display_tolerance(wards) if simplify_m is None else simplify_m
+    shapes = _display_shapes(wards, tolerance)
+
+    minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=12, tiles=None,
+                   prefer_canvas=True, zoom_snap=0.25)
+    m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
+    MetricScale().add_to(m)
+    if TILE_CHOICES[tiles]:
+        folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
+
+    ward_layer = _ward_layer(wards, shapes, classification, indicator)
+    ward_layer.add_to(m)
+    on_top = []
+    if boroughs is not None and len(boroughs):
+        on_top.append(folium.GeoJson(
+            _feature_collection(boroughs, ["borough_code", "borough_name"],
+                                _display_shapes(boroughs, tolerance)),
+            name=_key("borough", "Borough boundaries"),
+            style_function=lambda _f: _BOROUGH_STYLE,
+            interactive=False,
+        ).add_to(m))
+    if gaps is not None:
+        _gaps_layer(gaps, tolerance).add_to(m)
+    on_top.append(_can_layer(wards, shapes, cans, m))
+    for layer in points:
+        name = layer.name or POINT_KINDS[layer.kind]["name"]
+        if layer.note:
+            name = f"{name} ({layer.note})"
+        LazyPointCluster(layer, name=_key(layer.kind, name)).add_to(m)
+    # open on wide screens (a list to tick, not an icon to discover); on phones it would
+    # cover the map, so it starts folded there
+    folium.LayerControl(position="topright",
+                        collapsed=JsCode("document.documentElement.clientWidth < 700")).add_to(m)
+    KeepOnTop(on_top).add_to(m)
+    LayerLegend(ward_layer, legend_html(classification, indicator,
+                                        scheme_name or scheme)).add_to(m)
+    FitBeside([[miny, minx], [maxy, maxx]]).add_to(m)
+    return use_local_assets(m, base_url=asset_base_url)
+
+
+def ward_properties(wards: pd.DataFrame, classification: Classification,
+                    indicator: str) -> pd.DataFrame:
+    """Each ward's tooltip texts, written for people: ``ward_code``, ``ward_name``,
+    ``borough_name``, ``value`` (the mapped indicator), ``shade`` ("3 of 5" or "No
+    data"), the key figures (under their :data:`FIGURE_KEYS`) and ``can``."""
+    kind = indicator_kind(indicator)
+    props = pd.DataFrame({c: wards[c].astype(object).where(wards[c].notna(), "")
+                          for c in WARD_FIELDS}, index=wards.index)
+    props["value"] = [format_value(v, kind) for v in wards[indicator]]
+    k = classification.k
+    props["shade"] = classification.classes.map(
+        lambda c: "No data" if pd.isna(c) else f"{int(c) + 1} of {k}").to_numpy()
+    for column, key in FIGURE_KEYS.items():
+        if column in wards:
+            kind_c = indicator_kind(column)
+            props[key] = [format_value(v, kind_c) for v in wards[column]]
+    props["can"] = wards["can_id"].astype(object).where(wards["can_id"].notna(), "none")
+    return props
+
+
+def _ward_layer(wards, shapes, classification: Classification, indicator: str):
+    props = ward_properties(wards, classification, indicator)
+    fields = list(props.columns)
+    collection = _feature_collection(props.reset_index(drop=True), fields, shapes)
+    aliases = {"ward_code": "Ward code", "ward_name": "Ward", "borough_name": "Borough",
+               "value": _short(indicator_label(indicator)), "shade": "Shade on the map",
+               "can": "Community Action Neighbourhood",
+               **{FIGURE_KEYS[c]: heading for c, heading in KEY_FIGURES.items()}}
+    figures = [key for column, key in FIGURE_KEYS.items() if column != indicator]
+    tip_fields = [f for f in ["ward_name", "borough_name", "value", "shade", *figures, "can",
+                              "ward_code"] if f in fields]
+    fills = classification.colours().tolist()
+
+    def style(feature):
+        colour = fills[int(feature["id"])]
+        if colour == NO_DATA_COLOUR:
+            return _NO_DATA_STYLE
+        return {**_WARD_EDGE, "fillColor": colour}
+
+    colours = list(palette(classification.k)) or [NO_DATA_COLOUR]
+    gradient = ", ".join(colours * (2 if len(colours) == 1 else 1))
+    name = (f'<span class="pr-key pr-key--wards" style="background:linear-gradient(90deg, '
+            f'{gradient})" aria-hidden="true"></span> '
+            "Wards (shaded: see the key)")
+    return folium.GeoJson(
+        collection,
+        name=name,
+        style_function=style,
+        highlight_function=lambda _f: _HIGHLIGHT,
+        tooltip=folium.GeoJsonTooltip(fields=tip_fields,
+                                      aliases=[aliases[f] for f in tip_fields], sticky=True),
+    )
+
+
+def _short(label: str) -> str:
+    """A label without its bracketed explanation: 'IMD score' from 'IMD score (...)'."""
+    return label.split(" (")[0]
+
+
+def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> folium.FeatureGroup:
+    """Thick dashed outlines (over a white halo) of each CAN, labelled with its id; the
+    outline of a CAN is the union of its wards' displayed shapes, so it follows their
+    edges exactly."""
+    ids = wards["can_id"].astype(object).where(wards["can_id"].notna(), None).to_numpy()
+    present = sorted({str(i) for i in ids if i not in (None, "")})
+    group = folium.FeatureGroup(
+        name=_key("can", f"CANs: Community Action Neighbourhoods ({len(present)})"),
+        show=True)
+    group.add_to(m)
+    if not present:
+        return group
+    names = {}
+    if cans is not None and len(cans):
+        table = cans.reset_index() if "can_id" not in cans.columns else cans
+        names = dict(zip(table["can_id"].astype(str), table["name"].astype(str), strict=True))
+    features = []
+    for can_id in present:
+        outline = shapely.union_all(shapes[ids == can_id])
+        outline = shapely.transform(outline, lambda xy: np.round(xy, DISPLAY_DECIMALS))
+        spot = shapely.point_on_surface(outline)
+        features.append({
+            "type": "Feature",
+            "properties": {"can_id": can_id, "name": names.get(can_id, ""),
+                           "label_at": [round(spot.y, DISPLAY_DECIMALS),
+                                        round(spot.x, DISPLAY_DECIMALS)]},
+            # the boundary as lines: on a canvas Leaflet hit-tests a polygon's inside even
+            # without a fill, which would hide the tooltips of the wards inside
+            "geometry": json.loads(shapely.to_geojson(shapely.boundary(outline))),
+        })
+    data = {"type": "FeatureCollection", "features": features}
+    min_zoom = 0 if len(present) <= FEW_CANS else CAN_LABEL_ZOOM
+    CanOutlines(data, map_name=m.get_name(), min_zoom=min_zoom).add_to(group)
+    return group
+
+
+def gap_collection(gaps: gpd.GeoDataFrame, simplify_m: float,
+                   ward_names: pd.Series | None = None) -> dict:
+    """Coverage gaps as GeoJSON for the map (WGS84, simplified, 6 decimals)."""
+    frame = gaps[~gaps.geometry.is_empty & gaps.geometry.notna()].reset_index(drop=True)
+    if len(frame) == 0:
+        return {"type": "FeatureCollection", "features": []}
+    table = pd.DataFrame({"ward_code": frame["ward_code"].astype(str)})
+    names = {} if ward_names is None else {str(k): str(v) for k, v in ward_names.items()}
+    table["ward"] = [names.get(code, code) for code in table["ward_code"]]
+    if "uncovered_population" in frame:
+        table["residents"] = [format_value(v, "count") for v in frame["uncovered_population"]]
+    shapes = _display_shapes(frame, simplify_m)
+    collection = _feature_collection(table, list(table.columns), shapes)
+    # the tooltip writes text nodes: undo the HTML escaping meant for folium's tooltips
+    for feature in collection["features"]:
+        feature["properties"] = {k: html.unescape(v) if isinstance(v, str) else v
+                                 for k, v in feature["properties"].items()}
+    return collection
+
+
+def _gaps_layer(gaps: GapsLayer, tolerance: float) -> LazyGeoJson:
+    radius = f" {gaps.radius_m:,.0f} m" if gaps.radius_m else " the radius"
+    data = None
+    if gaps.url is None:
+        frame = gaps.frame if gaps.frame is not None else gpd.GeoDataFrame(
+            {"ward_code": []}, geometry=[], crs="EPSG:27700")
+        data = gap_collection(frame, tolerance, gaps.ward_names)
+    return LazyGeoJson(
+        name=_key("gap", f"Coverage gaps (homes beyond{radius} of any group)"),
+        style=_GAP_STYLE,
+        tooltip=[("ward", "Coverage gap in"), ("residents", "Residents beyond the radius")],
+        data=data, url=gaps.url, show=False,
+    )

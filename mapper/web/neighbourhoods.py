@@ -1,0 +1,1110 @@
+"""Neighbourhood and ward pages for Joint Action Boards: one page per area with its
+profile against its borough and the study area, deprivation domains, the incident
+trend, and every group and premises on a map and in a filterable, sortable table, with
+CSV and GeoJSON exports.
+
+Routes
+------
+``/neighbourhoods``
+    every Community Action Neighbourhood (CAN) and a ward search (``?q=`` name or code)
+``/neighbourhood/<can_id>``, ``/ward/<ward_code>``
+    the area's page; ``?category=`` and ``?q=`` filter the asset table and ``?sort=``
+    sorts it (``name``, ``kind``, ``category``, ``address``, ``offer``, ``verified``;
+    a leading ``-`` reverses), so the page works without JavaScript
+``/neighbourhood/<can_id>/assets.csv|.geojson``, ``/ward/<ward_code>/assets.csv|.geojson``
+    the area's assets (same filters), with source, licence and attribution, never
+    personal data
+
+All data is read through :mod:`mapper.web.data`. A neighbourhood's figures are
+population-weighted over its wards; a borough's come from ``borough_summary`` where it
+has them (deprivation, from whole LSOAs) and otherwise from its wards; the study area's
+are population-weighted over every ward.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from mapper import registers
+from mapper.config import Settings
+from mapper.geo import to_display
+from mapper.maps import map_parts
+from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
+from mapper.web import data
+from mapper.web.overview import SOURCE_COLUMNS
+
+bp = Blueprint("neighbourhoods", __name__)
+
+
+# -- what the page shows -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One profile figure: a ward_summary column, how areas combine it, how it reads."""
+
+    column: str
+    label: str
+    how: str  # "sum" or "weighted" (population-weighted mean)
+    fmt: str  # "count", "score", "rank", "share", "rate", "index"
+    help: str = ""
+
+
+FIGURES = (
+    Figure("population", "Residents", "sum", "count"),
+    Figure(
+        "imd_score",
+        "IMD score",
+        "weighted",
+        "score",
+        "Index of Multiple Deprivation, population-weighted; higher = more deprived",
+    ),
+    Figure(
+        "imd_avg_rank",
+        "IMD average rank",
+        "weighted",
+        "rank",
+        "average national rank of its small areas (LSOAs), population-weighted; 1 = most deprived",
+    ),
+    Figure(
+        "imd_extent",
+        "IMD extent",
+        "weighted",
+        "share",
+        "share of residents in the most deprived 30 % of small areas nationally (sliding scale)",
+    ),
+    Figure(
+        "imd_most_deprived_10_share",
+        "In the most deprived 10 %",
+        "weighted",
+        "share",
+        "share of its small areas (LSOAs) in the most deprived 10 % nationally",
+    ),
+    Figure(
+        "imd_most_deprived_20_share",
+        "In the most deprived 20 %",
+        "weighted",
+        "share",
+        "share of its small areas (LSOAs) in the most deprived 20 % nationally",
+    ),
+    Figure("groups_total", "VCS groups", "sum", "count"),
+    Figure(
+        "groups_total_per_1000",
+        "VCS groups per 1,000 residents",
+        "weighted",
+        "rate",
+        "likely duplicates counted once",
+    ),
+    Figure("premises_total", "Community premises", "sum", "count"),
+    Figure("premises_total_per_1000", "Premises per 1,000 residents", "weighted", "rate"),
+    Figure("incidents", "Incidents", "sum", "count"),
+    Figure("incidents_per_1000", "Incidents per 1,000 residents", "weighted", "rate"),
+    Figure(
+        "uncovered_share", "Residents beyond walking distance of any group", "weighted", "share"
+    ),
+    Figure(
+        "unmet_need",
+        "Unmet-need index",
+        "weighted",
+        "index",
+        "0 = the average ward; higher = more unmet need (need, low supply, incidents)",
+    ),
+)
+
+#: IoD domains: column, label, unit ("share" = a rate shown as %, "score")
+DOMAINS = (
+    ("income_score", "Income", "share"),
+    ("employment_score", "Employment", "share"),
+    ("education_score", "Education, skills and training", "score"),
+    ("health_score", "Health and disability", "score"),
+    ("crime_score", "Crime", "score"),
+    ("barriers_score", "Barriers to housing and services", "score"),
+    ("living_environment_score", "Living environment", "score"),
+    ("idaci_score", "Income deprivation affecting children (IDACI)", "share"),
+    ("idaopi_score", "Income deprivation affecting older people (IDAOPI)", "share"),
+)
+
+#: columns of the asset table and exports, in order (never a personal-data column)
+ASSET_COLUMNS = [
+    "kind",
+    "asset_id",
+    "name",
+    "category",
+    "description",
+    "communities_served",
+    "faith_or_religion",
+    "languages",
+    "address",
+    "postcode",
+    "opening_hours",
+    "emergency_offer",
+    "capacity",
+    "step_free",
+    "charity_number",
+    "owning_group_id",
+    "last_verified",
+    "verified_over_12_months_ago",
+    "ward_code",
+    "ward_name",
+    "borough_code",
+    "duplicate_of",
+    "duplicate_reason",
+    "source",
+    "source_id",
+    "source_file",
+    "source_row",
+    "location_source",
+    "licence",
+    "attribution",
+]
+#: register column -> asset column, per register (missing ones become blank)
+_RENAMES = {
+    "groups": {"group_id": "asset_id", "faith": "faith_or_religion"},
+    "premises": {"premises_id": "asset_id", "type": "category", "religion": "faith_or_religion"},
+}
+#: text searched by the asset search (the same in static/neighbourhood.js via data-search)
+SEARCHED = [
+    "name",
+    "category",
+    "description",
+    "communities_served",
+    "faith_or_religion",
+    "languages",
+    "address",
+    "postcode",
+    "emergency_offer",
+    "ward_name",
+]
+#: ?sort= keys of the asset table -> column heading (what each compares: _sort_key)
+SORTS = {
+    "name": "Name",
+    "kind": "Kind",
+    "category": "Category or type",
+    "address": "Address",
+    "offer": "Emergency offer",
+    "verified": "Last verified",
+}
+#: a record not verified for this many months is flagged
+STALE_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class Area:
+    """A page's area: a CAN or a ward, with its wards' ward_summary rows."""
+
+    kind: str  # "neighbourhood" or "ward"
+    id: str
+    name: str
+    wards: gpd.GeoDataFrame
+    summary: dict | None = None  # the neighbourhoods row, for a CAN
+
+    @property
+    def ward_codes(self) -> list[str]:
+        return list(self.wards["ward_code"])
+
+    @property
+    def borough_codes(self) -> list[str]:
+        return list(dict.fromkeys(self.wards["borough_code"]))
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} {self.name}" if self.kind == "neighbourhood" else self.name
+
+
+# -- reading the workspace ------------------------------------------------------------
+
+
+def _ward_summary() -> gpd.GeoDataFrame:
+    table = data.layer("ward_summary", required=False)
+    if table is None:
+        abort(
+            404,
+            description=(
+                "The workspace has not been analysed yet, so there are no neighbourhood or ward "
+                "profiles. Run 'mapper analyse' (or 'mapper demo' for the synthetic demo area) "
+                "and reload this page."
+            ),
+        )
+    return table
+
+
+def _neighbourhoods() -> gpd.GeoDataFrame | None:
+    cans = data.layer("neighbourhoods", required=False)
+    if cans is None or len(cans) == 0:
+        return None
+    return cans.sort_values("rank", kind="stable")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_json(data.meta().get("analysis_settings"))
+    except (TypeError, ValueError):
+        return Settings()
+
+
+def _study_area() -> str:
+    return data.meta().get("study_area") or "Study area"
+
+
+def _synthetic() -> bool:
+    return str(data.meta().get("synthetic", "")).lower() == "yes"
+
+
+def find_neighbourhood(can_id: str) -> Area:
+    """The CAN `can_id`; 404 listing every CAN when there is no such one."""
+    wards = _ward_summary()
+    cans = _neighbourhoods()
+    known = [] if cans is None else list(cans["can_id"])
+    if can_id not in known:
+        if cans is None:
+            listed = "This analysis found no Community Action Neighbourhoods."
+        else:
+            listed = (
+                "The neighbourhoods are: "
+                + "; ".join(f"{row.can_id} ({row.name})" for row in cans.itertuples())
+                + "."
+            )
+        abort(
+            404,
+            description=(
+                f"There is no Community Action Neighbourhood '{can_id}'. {listed} "
+                "See the list at /neighbourhoods."
+            ),
+        )
+    row = cans[cans["can_id"] == can_id].iloc[0]
+    members = wards[wards["can_id"].astype("string").eq(can_id).fillna(False).to_numpy()]
+    if members.empty:  # fall back on the neighbourhood's own list of wards
+        codes = [c.strip() for c in str(row["ward_codes"]).split(";") if c.strip()]
+        members = wards[wards["ward_code"].isin(codes)]
+    members = members.sort_values(["unmet_need", "ward_code"], ascending=[False, True])
+    summary = row.drop(labels="geometry").to_dict()
+    return Area("neighbourhood", can_id, str(row["name"]), members, summary)
+
+
+def find_ward(ward_code: str) -> Area:
+    """The ward `ward_code`; 404 listing close matches and every ward code when unknown."""
+    wards = _ward_summary()
+    rows = wards[wards["ward_code"] == ward_code]
+    if rows.empty:
+        names = dict(zip(wards["ward_code"], wards["ward_name"], strict=True))
+        close = difflib.get_close_matches(ward_code.upper(), list(names), n=3, cutoff=0.6)
+        hint = (
+            " Did you mean " + " or ".join(f"{c} ({names[c]})" for c in close) + "?"
+            if close
+            else ""
+        )
+        listed = ", ".join(f"{code} ({name})" for code, name in sorted(names.items()))
+        abort(
+            404,
+            description=(
+                f"There is no ward with the code '{ward_code}'.{hint} Search wards by name at "
+                f"/neighbourhoods. The {len(names):,} ward codes are: {listed}."
+            ),
+        )
+    return Area("ward", ward_code, str(rows.iloc[0]["ward_name"]), rows)
+
+
+# -- profile figures ------------------------------------------------------------------
+
+
+def weighted_mean(frame: pd.DataFrame, column: str) -> float:
+    """Population-weighted mean of `column` over the rows of `frame` (NaN rows skipped)."""
+    if column not in frame.columns:
+        return float("nan")
+    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    weights = pd.to_numeric(frame["population"], errors="coerce").astype("float64")
+    usable = values.notna() & weights.notna() & (weights > 0)
+    if not usable.any():
+        return float("nan")
+    return float((values[usable] * weights[usable]).sum() / weights[usable].sum())
+
+
+def combined(frame: pd.DataFrame, column: str, how: str) -> float:
+    """`column` over several wards: summed, or population-weighted."""
+    if column not in frame.columns:
+        return float("nan")
+    if how == "sum":
+        return float(pd.to_numeric(frame[column], errors="coerce").sum())
+    return weighted_mean(frame, column)
+
+
+def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
+    """The columns of the profile table: the area, its borough(s), the study area.
+
+    Each has a ``key``, a ``label`` and a ``kind`` for the table's heading, a ``short``
+    label for charts, its ``wards`` and (boroughs) its ``borough_summary`` ``row``.
+    """
+    boroughs = data.layer("borough_summary", required=False)
+    this = "This neighbourhood" if area.kind == "neighbourhood" else "This ward"
+    out = [
+        {"key": "area", "label": this, "kind": "", "short": this, "wards": area.wards, "row": None}
+    ]
+    several = len(area.borough_codes) > 1
+    for code in area.borough_codes:
+        in_borough = wards[wards["borough_code"] == code]
+        row = None
+        if boroughs is not None:
+            match = boroughs[boroughs["borough_code"] == code]
+            row = match.iloc[0] if len(match) else None
+        name = str(in_borough["borough_name"].iloc[0]) if len(in_borough) else code
+        out.append(
+            {
+                "key": f"borough:{code}",
+                "label": name,
+                "kind": "borough",
+                "short": name if several else "Borough",
+                "wards": in_borough,
+                "row": row,
+            }
+        )
+    out.append(
+        {
+            "key": "study",
+            "label": _study_area(),
+            "kind": f"study area, {len(wards)} wards",
+            "short": "Study area",
+            "wards": wards,
+            "row": None,
+        }
+    )
+    return out
+
+
+def value_for(comparator: dict, column: str, how: str) -> float:
+    """A comparator's value: the borough summary's own figure when it has one (deprivation
+    measures from whole LSOAs), else combined from its wards."""
+    row = comparator["row"]
+    if row is not None and column in row.index and pd.notna(row[column]):
+        return float(row[column])
+    return combined(comparator["wards"], column, how)
+
+
+def fmt(value: float, kind: str) -> str:
+    """A figure written for people ('–' when missing)."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    if kind in ("count", "rank"):
+        return f"{value:,.0f}"
+    if kind == "score":
+        return f"{value:,.1f}"
+    if kind == "share":
+        return f"{value * 100:.1f}%"
+    if kind == "rate":
+        return f"{value:,.2f}"
+    if kind == "index":
+        return f"{value:+.2f}"
+    return f"{value:,.3g}"
+
+
+def profile_rows(area: Area, columns: list[dict]) -> list[dict]:
+    rows = []
+    for figure in FIGURES:
+        if figure.column not in area.wards.columns:
+            continue
+        cells = []
+        for comparator in columns:
+            value = value_for(comparator, figure.column, figure.how)
+            cells.append({"value": value, "text": fmt(value, figure.fmt)})
+        rows.append({"figure": figure, "cells": cells})
+    return rows
+
+
+def domain_rows(area: Area, columns: list[dict]) -> list[dict]:
+    rows = []
+    for column, label, unit in DOMAINS:
+        if column not in area.wards.columns:
+            continue
+        values = [value_for(c, column, "weighted") for c in columns]
+        texts = [fmt(v, "share" if unit == "share" else "score") for v in values]
+        rows.append(
+            {"column": column, "label": label, "unit": unit, "values": values, "texts": texts}
+        )
+    return rows
+
+
+def domain_svg(rows: list[dict], columns: list[dict], area: Area) -> str:
+    groups = [
+        (
+            row["label"],
+            [
+                Bar(c["short"], row["values"][i], row["texts"][i], series=i)
+                for i, c in enumerate(columns)
+            ],
+        )
+        for row in rows
+    ]
+    return domain_chart(
+        groups,
+        title=f"Deprivation domain scores: {area.label} compared "
+        "with its borough and the study area; higher = more deprived",
+    )
+
+
+# -- incident trend -------------------------------------------------------------------
+
+
+def monthly_by_ward(types: list[str] | None) -> pd.DataFrame | None:
+    """Incidents per ward (rows) and month (columns) of the chosen types, zero-filled over
+    the data's months; computed once per workspace version. None without incidents."""
+    from mapper.analysis.incidents import monthly_counts
+
+    def build(_workspace) -> pd.DataFrame | None:
+        incidents = data.layer("incidents", required=False)
+        if incidents is None or len(incidents) == 0:
+            return None
+        return monthly_counts(incidents, list(_ward_summary()["ward_code"]), types=types)
+
+    return data.cached(f"neighbourhoods:monthly:{';'.join(types or [])}", build)
+
+
+def incident_trend(area: Area, settings: Settings) -> dict | None:
+    """Monthly incident counts of the area and its recent months against its baseline.
+
+    Counts the same incident types as the analysis (``incident_types``) and applies its
+    spike test to the area's summed series; None when the workspace has no incidents.
+    """
+    from mapper.analysis.incidents import ShortSeriesError
+    from mapper.analysis.incidents import incident_trend as trend_of
+
+    types = [t.strip() for t in settings.incident_types.split(";") if t.strip()] or None
+    monthly = monthly_by_ward(types)
+    if monthly is None:
+        return None
+    series = monthly.loc[area.ward_codes].sum(axis=0).astype(int)
+    months = [str(m) for m in series.index]
+    out = {
+        "months": months,
+        "counts": [int(v) for v in series],
+        "types": types,
+        "recent": 0,
+        "baseline": [],
+        "recent_total": None,
+        "baseline_mean": None,
+        "spike": None,
+        "note": "",
+    }
+    try:
+        trend = trend_of(
+            series.to_frame(area.id).T,
+            recent_months=settings.trend_recent_months,
+            baseline_months=settings.trend_baseline_months,
+        )
+    except ShortSeriesError as exc:
+        out["note"] = str(exc)
+        return out
+    first, last = trend.attrs["baseline_period"]
+    row = trend.iloc[0]
+    recent_first, recent_last = trend.attrs["recent_period"]
+    out.update(
+        recent=settings.trend_recent_months,
+        recent_period=(recent_first, recent_last),
+        recent_label=f"{month_label(recent_first)} to {month_label(recent_last)}",
+        baseline_label=f"{month_label(first)} to {month_label(last)}",
+        baseline=months[months.index(first) : months.index(last) + 1],
+        recent_total=int(round(row["recent_mean"] * settings.trend_recent_months)),
+        baseline_mean=float(row["baseline_mean"]),
+        trend_ratio=float(row["trend_ratio"]),
+        spike=bool(row["spike"]),
+    )
+    return out
+
+
+def month_label(month: str) -> str:
+    """'2026-04' -> 'Apr 2026' (other text unchanged)."""
+    try:
+        return pd.Period(month, "M").strftime("%b %Y")
+    except (ValueError, TypeError):
+        return month
+
+
+def trend_svg(trend: dict, area: Area) -> str:
+    return trend_chart(
+        trend["months"],
+        trend["counts"],
+        recent=trend["recent"],
+        baseline_months=trend["baseline"],
+        baseline_mean=trend["baseline_mean"],
+        title=f"Incidents a month in {area.label}, {trend['months'][0]} to {trend['months'][-1]}"
+        if trend["months"]
+        else f"Incidents in {area.label}",
+    )
+
+
+# -- assets ---------------------------------------------------------------------------
+
+
+def _stale_cutoff() -> pd.Timestamp:
+    return pd.Timestamp(date.today()) - pd.DateOffset(months=STALE_MONTHS)
+
+
+def area_assets(area: Area) -> gpd.GeoDataFrame:
+    """Every group and premises in the area's wards, personal data left out.
+
+    Columns :data:`ASSET_COLUMNS` plus ``verified`` (a Timestamp or NaT) and geometry
+    (EPSG:27700), ordered by name.
+    """
+    provenance = data.provenance()
+    parts = []
+    for register, kind in (("groups", "group"), ("premises", "premises")):
+        frame = data.layer(register, required=False)
+        if frame is None or len(frame) == 0:
+            continue
+        chosen = frame[frame["ward_code"].isin(area.ward_codes).to_numpy()]
+        chosen = chosen.drop(columns=[c for c in registers.PERSONAL_COLUMNS if c in chosen])
+        chosen = chosen.rename(columns=_RENAMES[register])
+        part = pd.DataFrame(
+            {
+                c: chosen[c]
+                if c in chosen
+                else pd.Series(pd.NA, index=chosen.index, dtype="object")
+                for c in ASSET_COLUMNS
+            }
+        )
+        part["kind"] = kind
+        licences = _provenance_of(provenance, register)
+        part["licence"] = part["source_file"].map(licences["licence"])
+        part["attribution"] = part["source_file"].map(licences["attribution"])
+        part["geometry"] = chosen.geometry
+        parts.append(part)
+    if not parts:
+        return gpd.GeoDataFrame(
+            columns=[*ASSET_COLUMNS, "verified", "geometry"],
+            geometry="geometry",
+            crs=area.wards.crs,
+        )
+    assets = pd.concat(parts, ignore_index=True)
+    names = dict(zip(area.wards["ward_code"], area.wards["ward_name"], strict=True))
+    assets["ward_name"] = assets["ward_code"].map(names)
+    assets["verified"] = pd.to_datetime(assets["last_verified"], errors="coerce", format="mixed")
+    assets["verified_over_12_months_ago"] = ~(assets["verified"] >= _stale_cutoff())
+    assets = gpd.GeoDataFrame(assets, geometry="geometry", crs=area.wards.crs)
+    return sort_assets(assets, "name")
+
+
+def _provenance_of(provenance: pd.DataFrame, register: str) -> pd.DataFrame:
+    rows = provenance[provenance["layer"] == register]
+    return rows.drop_duplicates("source_file", keep="last").set_index("source_file")[
+        ["licence", "attribution"]
+    ]
+
+
+def _sort_key(assets: pd.DataFrame, key: str) -> pd.Series:
+    def text(column):
+        return assets[column].fillna("").astype(str).str.strip().str.lower()
+
+    if key == "verified":
+        return assets["verified"]
+    if key == "address":
+        return text("postcode") + " " + text("address")
+    if key == "offer":
+        return text("emergency_offer")
+    return text(key)
+
+
+def parse_sort(value: str | None) -> tuple[str, bool]:
+    """``?sort=`` -> (key, descending); unknown keys sort by name."""
+    value = (value or "name").strip()
+    descending = value.startswith("-")
+    key = value.lstrip("-")
+    return (key, descending) if key in SORTS else ("name", False)
+
+
+def sort_assets(assets: gpd.GeoDataFrame, key: str, *, descending: bool = False):
+    """`assets` sorted by one of :data:`SORTS` (ties by name, then id); blanks last,
+    except missing verification dates, which count as the oldest."""
+    if len(assets) == 0:
+        return assets
+    frame = assets.assign(
+        _key=_sort_key(assets, key),
+        _name=_sort_key(assets, "name"),
+        _id=assets["asset_id"].astype(str),
+    )
+    if key == "verified":
+        frame["_key"] = frame["_key"].fillna(pd.Timestamp.min)
+    else:
+        blanks = frame["_key"].eq("")
+        frame["_key"] = frame["_key"].where(~blanks, "\uffff" if not descending else "")
+    frame = frame.sort_values(
+        ["_key", "_name", "_id"], ascending=[not descending, True, True], kind="stable"
+    )
+    return frame.drop(columns=["_key", "_name", "_id"])
+
+
+def search_text(assets: pd.DataFrame) -> pd.Series:
+    """What the text search looks through, lower-cased, one string per asset."""
+    texts = [assets[c].fillna("").astype(str) for c in SEARCHED if c in assets]
+    texts.append(assets["kind"].map(KIND_LABELS).fillna(""))
+    joined = texts[0]
+    for more in texts[1:]:
+        joined = joined + " " + more
+    return joined.str.lower().str.split().str.join(" ")
+
+
+def asset_filter_key(assets: pd.DataFrame) -> pd.Series:
+    """``<kind>:<category>`` of each asset (the values of the category filter)."""
+    return assets["kind"] + ":" + assets["category"].fillna("").astype(str)
+
+
+def matches(assets: pd.DataFrame, category: str, query: str) -> pd.Series:
+    """Which assets pass the category filter and the text search (every word must occur).
+
+    `category` is '' (all), ``kind:group``, ``kind:premises`` or ``<kind>:<category>``.
+    """
+    keep = pd.Series(True, index=assets.index)
+    if category:
+        if category.startswith("kind:"):
+            keep &= assets["kind"].eq(category[5:])
+        else:
+            keep &= asset_filter_key(assets).eq(category)
+    words = query.lower().split()
+    if words:
+        text = search_text(assets)
+        for word in words:
+            keep &= text.str.contains(word, regex=False)
+    return keep
+
+
+def category_options(assets: pd.DataFrame) -> list[dict]:
+    """The category filter's choices, with counts, in the registers' order."""
+    keys = asset_filter_key(assets).value_counts()
+    kinds = assets["kind"].value_counts()
+    options = [{"value": "", "label": f"All groups and premises ({len(assets)})", "group": ""}]
+    for kind, vocabulary in (
+        ("group", registers.GROUP_CATEGORIES),
+        ("premises", registers.PREMISES_TYPES),
+    ):
+        heading = "VCS groups" if kind == "group" else "Premises"
+        options.append(
+            {
+                "value": f"kind:{kind}",
+                "label": f"All {heading.lower()} ({int(kinds.get(kind, 0))})",
+                "group": heading,
+            }
+        )
+        present = [k.split(":", 1)[1] for k in keys.index if k.startswith(f"{kind}:")]
+        ordered = [c for c in vocabulary if c in present] + sorted(
+            c for c in present if c not in vocabulary
+        )
+        for name in ordered:
+            options.append(
+                {
+                    "value": f"{kind}:{name}",
+                    "label": f"{name or 'uncategorised'} ({int(keys[f'{kind}:{name}'])})",
+                    "group": heading,
+                }
+            )
+    return options
+
+
+def asset_rows(assets: gpd.GeoDataFrame, keep: pd.Series) -> list[dict]:
+    texts = search_text(assets)
+    rows = []
+    for i, record in enumerate(assets.drop(columns="geometry").to_dict("records")):
+        verified = record["verified"]
+        record.update(
+            shown=bool(keep.iloc[i]),
+            search=texts.iloc[i],
+            kind_label=KIND_LABELS[record["kind"]],
+            verified_sort=verified.strftime("%Y-%m-%d") if pd.notna(verified) else "",
+            stale=bool(record["verified_over_12_months_ago"]),
+        )
+        rows.append({k: ("" if _blank(v) else v) for k, v in record.items()})
+    return rows
+
+
+def _blank(value) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+# -- views ------------------------------------------------------------------------------
+
+
+@bp.get("/neighbourhoods")
+def index():
+    """Every CAN, and a ward search by name or code."""
+    wards = _ward_summary()
+    query = request.args.get("q", "").strip()
+    if query:
+        exact = wards[
+            (wards["ward_code"].str.lower() == query.lower())
+            | (wards["ward_name"].str.lower() == query.lower())
+        ]
+        if len(exact) == 1:
+            return redirect(url_for(".ward", ward_code=exact.iloc[0]["ward_code"]))
+    table = wards.drop(columns="geometry").sort_values(["ward_name", "ward_code"])
+    text = (table["ward_name"] + " " + table["ward_code"] + " " + table["borough_name"]).str.lower()
+    shown = pd.Series(True, index=table.index)
+    for word in query.lower().split():
+        shown &= text.str.contains(word, regex=False)
+    ward_rows = [
+        {**_ward_row(row), "search": text[i], "shown": bool(shown[i])}
+        for i, row in table.iterrows()
+    ]
+    cans = _neighbourhoods()
+    return render_template(
+        "neighbourhood.html",
+        page="index",
+        title=f"Neighbourhoods and wards – {_study_area()}",
+        study_area=_study_area(),
+        synthetic=_synthetic(),
+        cans=[] if cans is None else _can_rows(cans),
+        wards=ward_rows,
+        ward_count=len(ward_rows),
+        shown_count=int(shown.sum()),
+        query=query,
+        settings=_settings(),
+        **_footer(),
+    )
+
+
+def _ward_row(row) -> dict:
+    return {
+        "ward_code": row["ward_code"],
+        "ward_name": row["ward_name"],
+        "borough_name": row["borough_name"],
+        "population": fmt(row.get("population", np.nan), "count"),
+        "imd_score": fmt(row.get("imd_score", np.nan), "score"),
+        "unmet_need": fmt(row.get("unmet_need", np.nan), "index"),
+        "can_id": "" if _blank(row.get("can_id")) else str(row["can_id"]),
+    }
+
+
+def _can_rows(cans: pd.DataFrame) -> list[dict]:
+    return [
+        {
+            "can_id": row["can_id"],
+            "rank": int(row["rank"]),
+            "name": row["name"],
+            "wards": int(row["wards"]),
+            "boroughs": row["boroughs"],
+            "population": fmt(row["population"], "count"),
+            "unmet_need": fmt(row["unmet_need"], "index"),
+            "groups_total": fmt(row["groups_total"], "count"),
+            "premises_total": fmt(row["premises_total"], "count"),
+            "incidents": fmt(row["incidents"], "count"),
+            "top_drivers": "; ".join(
+                DRIVER_LABELS.get(d.strip(), d.strip())
+                for d in str(row["top_drivers"] or "").split(";")
+                if d.strip()
+            ),
+        }
+        for _, row in cans.iterrows()
+    ]
+
+
+@bp.get("/neighbourhood/<can_id>")
+def neighbourhood(can_id: str):
+    if can_id != can_id.upper() and can_id.upper().startswith("CAN-"):
+        return redirect(url_for(".neighbourhood", can_id=can_id.upper(), **request.args))
+    return _area_page(find_neighbourhood(can_id))
+
+
+@bp.get("/ward/<ward_code>")
+def ward(ward_code: str):
+    if ward_code != ward_code.upper():
+        return redirect(url_for(".ward", ward_code=ward_code.upper(), **request.args))
+    return _area_page(find_ward(ward_code))
+
+
+@bp.get("/neighbourhood/<can_id>/assets.<fmt_name>")
+def neighbourhood_export(can_id: str, fmt_name: str):
+    return _export(find_neighbourhood(can_id), fmt_name)
+
+
+@bp.get("/ward/<ward_code>/assets.<fmt_name>")
+def ward_export(ward_code: str, fmt_name: str):
+    return _export(find_ward(ward_code), fmt_name)
+
+
+def _area_page(area: Area):
+    wards = _ward_summary()
+    settings = _settings()
+    columns = comparators(area, wards)
+    domains = domain_rows(area, columns)
+    trend = incident_trend(area, settings)
+    assets = area_assets(area)
+    category = request.args.get("category", "")
+    query = request.args.get("q", "").strip()
+    sort_key, descending = parse_sort(request.args.get("sort"))
+    assets = sort_assets(assets, sort_key, descending=descending)
+    keep = matches(assets, category, query)
+    parts = map_parts(_map(area, assets, wards, settings))
+    return render_template(
+        "neighbourhood.html",
+        page="area",
+        title=f"{area.label} – {_study_area()}",
+        area=area,
+        area_wards=[_ward_row(row) for _, row in area.wards.iterrows()],
+        can=_can_of(area),
+        study_area=_study_area(),
+        synthetic=_synthetic(),
+        settings=settings,
+        columns=columns,
+        profile=profile_rows(area, columns),
+        domains=domains,
+        domain_chart=domain_svg(domains, columns, area) if domains else "",
+        trend=trend,
+        trend_chart=trend_svg(trend, area) if trend else "",
+        map=parts,
+        assets=asset_rows(assets, keep),
+        asset_count=len(assets),
+        shown_count=int(keep.sum()),
+        stale_count=int(assets["verified_over_12_months_ago"].sum()) if len(assets) else 0,
+        categories=category_options(assets),
+        category=category,
+        query=query,
+        sort_key=sort_key,
+        descending=descending,
+        sorts=SORTS,
+        export_urls=_export_urls(area, category, query),
+        drivers=_drivers(area),
+        ranks=_ranks(area, wards),
+        today=date.today().isoformat(),
+        **_footer(),
+    )
+
+
+def _export_urls(area: Area, category: str, query: str) -> dict[str, str]:
+    args = {k: v for k, v in (("category", category), ("q", query)) if v}
+    if area.kind == "neighbourhood":
+        return {
+            f: url_for(".neighbourhood_export", can_id=area.id, fmt_name=f, **args)
+            for f in EXPORT_FORMATS
+        }
+    return {
+        f: url_for(".ward_export", ward_code=area.id, fmt_name=f, **args) for f in EXPORT_FORMATS
+    }
+
+
+#: the unmet-need components, as the page names them
+DRIVER_LABELS = {
+    "need": "deprivation (IMD score)",
+    "supply": "few VCS groups for the population",
+    "incidents": "incident pressure",
+}
+
+
+def _drivers(area: Area) -> list[str]:
+    """What pushes the area's unmet-need index up, largest first."""
+    if area.summary is not None and not _blank(area.summary.get("top_drivers")):
+        names = [d.strip() for d in str(area.summary["top_drivers"]).split(";") if d.strip()]
+    else:
+        contributions = {
+            name: weighted_mean(area.wards, f"contrib_{name}") for name in DRIVER_LABELS
+        }
+        names = [
+            n
+            for n, v in sorted(contributions.items(), key=lambda kv: -kv[1])
+            if np.isfinite(v) and v > 0
+        ][:2]
+    return [DRIVER_LABELS.get(n, n) for n in names]
+
+
+def _ranks(area: Area, wards: pd.DataFrame) -> dict:
+    """For a ward: its rank in the study area by IMD score and by unmet need."""
+    out = {"wards": len(wards)}
+    if area.kind == "neighbourhood":
+        cans = _neighbourhoods()
+        out["cans"] = 0 if cans is None else len(cans)
+        out["rank"] = int(area.summary["rank"]) if area.summary else None
+        return out
+    row = area.wards.iloc[0]
+    for column in ("imd_rank_in_area", "unmet_need_rank"):
+        value = row.get(column)
+        out[column] = None if _blank(value) else int(value)
+    for column in ("candidate", "stability"):
+        out[column] = None if _blank(row.get(column)) else row.get(column)
+    return out
+
+
+def ordinal(number: int) -> str:
+    """1 -> '1st', 2 -> '2nd', 11 -> '11th'."""
+    suffix = (
+        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    )
+    return f"{number:,}{suffix}"
+
+
+@bp.app_template_filter("nb_ordinal")
+def _ordinal_filter(number) -> str:
+    return ordinal(int(number))
+
+
+def _can_of(area: Area) -> dict | None:
+    """For a ward: the CAN it belongs to (id and name), if any."""
+    if area.kind != "ward":
+        return None
+    can_id = area.wards.iloc[0].get("can_id")
+    if _blank(can_id):
+        return None
+    cans = _neighbourhoods()
+    name = ""
+    if cans is not None and (cans["can_id"] == can_id).any():
+        name = str(cans.loc[cans["can_id"] == can_id, "name"].iloc[0])
+    return {"can_id": str(can_id), "name": name}
+
+
+def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings):
+    outline = area.wards[["ward_code", "ward_name", "borough_name", "geometry"]]
+    if area.kind == "neighbourhood":
+        outline = outline.dissolve().assign(ward_name=area.label)[outline.columns]
+    around = area.wards.geometry.union_all().buffer(400)
+    context = wards[~wards["ward_code"].isin(area.ward_codes) & wards.geometry.intersects(around)]
+    gaps = data.layer("coverage_gaps", required=False)
+    if gaps is not None and "ward_code" in gaps:
+        gaps = gaps[gaps["ward_code"].isin(area.ward_codes)]
+    category = settings.coverage_category or "any group"
+    return asset_map(
+        outline,
+        assets,
+        wards=area.wards if area.kind == "neighbourhood" else None,
+        context=context,
+        gaps=gaps,
+        gap_label=f"Homes more than {settings.coverage_radius_m:,.0f} m from {category}",
+        tiles=current_app.config["TILES"],
+        asset_base_url=f"{request.script_root}/vendor",
+    )
+
+
+def _footer() -> dict:
+    provenance = data.provenance()
+    shown = [c for c in SOURCE_COLUMNS if c in provenance.columns]
+    return {
+        "sources": provenance[shown].fillna("").astype(str).to_dict("records"),
+        "source_columns": SOURCE_COLUMNS,
+        "tiles": current_app.config["TILES"],
+    }
+
+
+# -- exports --------------------------------------------------------------------------
+
+EXPORT_FORMATS = ("csv", "geojson")
+
+
+def _export(area: Area, fmt_name: str):
+    if fmt_name not in EXPORT_FORMATS:
+        abort(
+            404,
+            description=(
+                f"No export as '.{fmt_name}': the assets can be exported as "
+                + " or ".join(f"assets.{f}" for f in EXPORT_FORMATS)
+                + "."
+            ),
+        )
+    assets = area_assets(area)
+    category = request.args.get("category", "")
+    query = request.args.get("q", "").strip()
+    assets = assets[matches(assets, category, query).to_numpy()]
+    stem = f"{area.id}-assets"
+    if fmt_name == "csv":
+        body, mimetype = export_csv(assets), "text/csv"
+    else:
+        body, mimetype = (
+            export_geojson(assets, area, {"category": category, "q": query}),
+            ("application/geo+json"),
+        )
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{stem}.{fmt_name}"'},
+    )
+
+
+def _export_table(assets: gpd.GeoDataFrame) -> pd.DataFrame:
+    table = pd.DataFrame(assets[ASSET_COLUMNS]).copy()
+    table["verified_over_12_months_ago"] = table["verified_over_12_months_ago"].map(
+        {True: "yes", False: "no"}
+    )
+    return table.astype(object).where(table.notna(), None)
+
+
+def export_csv(assets: gpd.GeoDataFrame) -> str:
+    """The assets as CSV: WGS84 and British National Grid coordinates, source, licence and
+    attribution on every row."""
+    table = _export_table(assets)
+    if len(assets):
+        shown = to_display(assets.geometry)
+        table["longitude"], table["latitude"] = shown.x.round(6), shown.y.round(6)
+        table["easting"], table["northing"] = assets.geometry.x.round(1), assets.geometry.y.round(1)
+    else:
+        for column in ("longitude", "latitude", "easting", "northing"):
+            table[column] = []
+    buffer = io.StringIO()
+    table.to_csv(buffer, index=False)
+    return buffer.getvalue()
+
+
+def export_geojson(assets: gpd.GeoDataFrame, area: Area, filters: dict) -> str:
+    """The assets as GeoJSON (WGS84) with top-level attribution, licences and provenance."""
+    table = _export_table(assets)
+    points = to_display(assets.geometry) if len(assets) else []
+    features = [
+        {
+            "type": "Feature",
+            "properties": props,
+            "geometry": {"type": "Point", "coordinates": [round(p.x, 6), round(p.y, 6)]},
+        }
+        for props, p in zip(table.to_dict("records"), points, strict=True)
+    ]
+    provenance = data.provenance()
+    used = provenance[
+        provenance["layer"].isin(["groups", "premises"])
+        & provenance["source_file"].isin(set(assets["source_file"].dropna()))
+    ]
+    used = used[
+        [
+            c
+            for c in ("layer", "source_file", "vintage", "licence", "attribution", "imported_at")
+            if c in used
+        ]
+    ]
+    meta = data.meta()
+    body = {
+        "type": "FeatureCollection",
+        "name": f"{area.id} assets",
+        "area": {
+            "kind": area.kind,
+            "id": area.id,
+            "name": area.name,
+            "ward_codes": area.ward_codes,
+        },
+        "filters": {k: v for k, v in filters.items() if v},
+        "attribution": " ".join(dict.fromkeys(used["attribution"].astype(str))),
+        "licences": sorted(set(used["licence"].astype(str))),
+        "provenance": used.astype(str).to_dict("records"),
+        "study_area": meta.get("study_area", ""),
+        "synthetic": str(meta.get("synthetic", "")).lower() == "yes",
+        "personal_data": "left out: contact details are shown only to signed-in partners",
+        "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "features": features,
+    }
+    return json.dumps(body, ensure_ascii=False, default=_json_default)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} to GeoJSON")

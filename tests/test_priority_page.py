@@ -1,0 +1,448 @@
+"""The priority areas page through Flask's test client, on the demo workspace (built once
+per module): map data, filters, re-running the analysis, exports, the decision record."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import shutil
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from mapper.config import Settings
+from mapper.maps.assets import map_parts
+from mapper.maps.priority import (
+    GapsLayer,
+    PointLayer,
+    format_value,
+    indicator_label,
+    indicators,
+    point_rows,
+    priority_map,
+)
+from mapper.store import Workspace
+from mapper.web import create_app
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+# -- the demo workspace, once ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    from mapper.analysis_run import analyse
+    from mapper.pipeline import build_demo
+
+    directory = tmp_path_factory.mktemp("priority") / "demo"
+    workspace = Workspace(directory)
+    build_demo(workspace)
+    analyse(workspace, Settings(stability_draws=10))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def ward_summary(demo_dir):
+    return Workspace(demo_dir).read_layer("ward_summary")
+
+
+@pytest.fixture(scope="module")
+def client(demo_dir):
+    return create_app({"TESTING": True, "WORKSPACE": str(demo_dir)}).test_client()
+
+
+@pytest.fixture
+def own_client(demo_dir, tmp_path):
+    """A client on a copy of the demo workspace, for tests that change it."""
+    directory = tmp_path / "ws"
+    shutil.copytree(demo_dir, directory)
+    app = create_app({"TESTING": True, "WORKSPACE": str(directory)})
+    return app.test_client(), Workspace(directory)
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+class _Resources(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "img", "iframe", "source") and attrs.get("src"):
+            self.urls.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.urls.append(attrs["href"])
+
+
+def foreign_resources(page: str) -> list[str]:
+    parser = _Resources()
+    parser.feed(page)
+    return [u for u in parser.urls if urlsplit(u).netloc and urlsplit(u).scheme != "data"
+            and urlsplit(u).hostname not in LOCAL_HOSTS]
+
+
+def embedded_collections(page: str) -> list[dict]:
+    """Every GeoJSON FeatureCollection folium embedded with ``<layer>_add({...})``."""
+    decoder = json.JSONDecoder()
+    found = []
+    for match in re.finditer(r"_add\((\{)", page):
+        value, _end = decoder.raw_decode(page, match.start(1))
+        if value.get("type") == "FeatureCollection":
+            found.append(value)
+    return found
+
+
+def ward_features(page: str) -> list[dict]:
+    collections = [c for c in embedded_collections(page)
+                   if c["features"] and "ward_code" in c["features"][0]["properties"]]
+    assert len(collections) == 1, "exactly one ward layer expected"
+    return collections[0]["features"]
+
+
+def get_page(client, url: str, status: int = 200) -> str:
+    response = client.get(url)
+    assert response.status_code == status, response.get_data(as_text=True)[:2000]
+    return response.get_data(as_text=True)
+
+
+# -- the page -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?indicator=imd_score&scheme=natural&classes=7",
+        "?indicator=groups_total_per_1000&scheme=equal&classes=3",
+        "?indicator=incidents_per_1000&scheme=quantiles&classes=4",
+        "?indicator=uncovered_share",
+        "?indicator=stability&scheme=natural",
+        "?indicator=income_score&sort=ward",
+    ],
+)
+def test_page_shows_every_ward_once(client, ward_summary, query):
+    page = get_page(client, "/priority" + query)
+    features = ward_features(page)
+    assert sorted(f["properties"]["ward_code"] for f in features) == sorted(
+        ward_summary["ward_code"])
+    assert all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in features)
+    # the table alternative: one row per ward
+    table = page[page.index('class="table table--small pr-ward-table"'):]
+    table = table[:table.index("</table>")]
+    assert table.count('<th scope="row">') == len(ward_summary)
+    assert foreign_resources(page) == []
+
+
+def test_page_names_the_indicator_and_lists_the_cans(client, ward_summary):
+    page = get_page(client, "/priority?indicator=imd_score")
+    assert "IMD score: Index of Multiple Deprivation" in page
+    assert "Synthetic demo data — not real places" in page
+    cans = ward_summary["can_id"].dropna().unique()
+    assert len(cans) >= 1
+    for can_id in cans:
+        assert f'href="/neighbourhood/{can_id}"' in page
+    # why chosen, in words
+    assert "High deprivation" in page or "Few VCS groups" in page or "Many incidents" in page
+
+
+def test_coordinates_are_rounded_to_six_decimals(client):
+    page = get_page(client, "/priority")
+    ring = ward_features(page)[0]["geometry"]["coordinates"][0]
+    ring = ring[0] if isinstance(ring[0][0], list) else ring
+    for x, y in ring:
+        assert round(x, 6) == x and round(y, 6) == y
+
+
+def test_ward_tooltip_carries_the_key_figures(client, ward_summary):
+    features = ward_features(get_page(client, "/priority?indicator=imd_score"))
+    ward = ward_summary.iloc[0]
+    props = next(f["properties"] for f in features if f["properties"]["ward_code"] ==
+                 ward["ward_code"])
+    assert props["pop"] == format_value(ward["population"], "count")
+    assert props["imd"] == format_value(ward["imd_score"], "score")
+    assert props["value"] == props["imd"]
+    assert re.fullmatch(r"[1-5] of 5", props["shade"])
+    assert props["can"] == (ward["can_id"] if pd.notna(ward["can_id"]) else "none")
+
+
+def test_borough_filter(client, ward_summary):
+    code = ward_summary["borough_code"].iloc[0]
+    page = get_page(client, f"/priority?borough={code}")
+    features = ward_features(page)
+    expected = ward_summary.loc[ward_summary["borough_code"] == code, "ward_code"]
+    assert sorted(f["properties"]["ward_code"] for f in features) == sorted(expected)
+    assert f'<option value="{code}" selected>' in page
+    # the lazy layers are asked for the borough only
+    assert f"/priority/layers/groups.json?borough={code}" in page
+
+
+def test_borough_filter_on_several_boroughs(tmp_path, demo_dir):
+    """The demo has one borough: split its wards into two to check the filter narrows."""
+    directory = tmp_path / "ws"
+    shutil.copytree(demo_dir, directory)
+    workspace = Workspace(directory)
+    summary = workspace.read_layer("ward_summary")
+    east = summary.geometry.centroid.x > summary.geometry.centroid.x.median()
+    summary.loc[east, ["borough_code", "borough_name"]] = ["E09000098", "Eastborough"]
+    with workspace.transaction() as tx:
+        tx.write_layer("ward_summary", summary)
+    client = create_app({"TESTING": True, "WORKSPACE": str(directory)}).test_client()
+    page = get_page(client, "/priority?borough=E09000098")
+    codes = sorted(f["properties"]["ward_code"] for f in ward_features(page))
+    assert codes == sorted(summary.loc[east, "ward_code"])
+    assert 0 < len(codes) < len(summary)
+    rows = list(csv.DictReader(io.StringIO(get_page(
+        client, "/priority/export.csv?borough=E09000098"))))
+    assert {r["borough_code"] for r in rows} == {"E09000098"} and len(rows) == len(codes)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("indicator=ward_name", "indicator &#39;ward_name&#39; is not a numeric ward column"),
+        ("scheme=jenks", "choose one of quantiles, equal, natural"),
+        ("classes=12", "from 3 to 7"),
+        ("classes=abc", "from 3 to 7"),
+        ("borough=E09999999", "not in the study area"),
+        ("incidents_from=2024-13", "YYYY-MM"),
+        ("incidents_from=2025-06&incidents_to=2025-01", "must not be after"),
+        ("sort=colour", "sort &#39;colour&#39; is unknown"),
+    ],
+)
+def test_bad_query_is_a_400_naming_the_choices(client, query, message):
+    page = get_page(client, f"/priority?{query}", status=400)
+    assert message in page
+    assert "Traceback" not in page
+
+
+def test_every_numeric_column_can_shade_the_map(client, ward_summary):
+    for column in indicators(ward_summary):
+        assert indicator_label(column)
+    response = client.get("/priority?indicator=mean_distance_food_m&scheme=natural&classes=6")
+    assert response.status_code == 200
+
+
+def test_sorting_the_ward_table_without_javascript(client, ward_summary):
+    page = get_page(client, "/priority?indicator=population&sort=population")
+    table = page[page.index('class="table table--small pr-ward-table"'):]
+    rows = re.findall(r'<th scope="row">.*?<span class="pr-code">(E\d+)</span>', table)
+    expected = ward_summary.sort_values(["population", "ward_name"])["ward_code"].tolist()
+    assert rows == expected
+    assert 'aria-sort="ascending"' in table
+    page = get_page(client, "/priority?sort=-ward")
+    table = page[page.index('class="table table--small pr-ward-table"'):]
+    names = re.findall(r'<th scope="row">(.*?) <span', table)
+    assert names == sorted(names, reverse=True)
+
+
+# -- offline and light ----------------------------------------------------------------
+
+
+def test_no_external_script_or_link(client):
+    page = get_page(client, "/priority")
+    assert foreign_resources(page) == []
+    for cdn in ("cdnjs", "jsdelivr", "code.jquery.com", "unpkg", "netdna"):
+        assert cdn not in page
+    assert not re.search(r"https?://(?!127\.0\.0\.1|localhost)[^\"' ]+\.(js|css)\b", page)
+    assert "/vendor/leaflet-markercluster/leaflet.markercluster.js" in page
+
+
+def test_heavy_layers_are_not_embedded(client, demo_dir):
+    """Groups, premises, incidents and gaps load when switched on, not with the page."""
+    page = get_page(client, "/priority")
+    groups = Workspace(demo_dir).read_layer("groups")
+    assert str(groups["name"].iloc[0]) not in page
+    for layer in ("groups", "premises", "incidents", "gaps"):
+        assert f"/priority/layers/{layer}.json" in page
+
+
+def test_layer_json(client, demo_dir):
+    workspace = Workspace(demo_dir)
+    groups = client.get("/priority/layers/groups.json").get_json()
+    assert groups["count"] == len(point_rows(workspace.read_layer("groups"), "groups")) > 0
+    lat, lon, name, category = groups["rows"][0]
+    assert 51 < lat < 52 and -1 < lon < 1 and name and category
+    incidents = workspace.read_layer("incidents")
+    month = sorted(incidents["month"].unique())[-1]
+    one = client.get(f"/priority/layers/incidents.json?incidents_from={month}"
+                     f"&incidents_to={month}").get_json()
+    assert one["count"] == int((incidents["month"] == month).sum())
+    assert all(row[3] == month for row in one["rows"])
+    gaps = client.get("/priority/layers/gaps.json")
+    assert gaps.mimetype == "application/geo+json"
+    assert gaps.get_json()["type"] == "FeatureCollection"
+    assert gaps.get_json()["attribution"]
+    assert client.get("/priority/layers/contacts.json").status_code == 404
+    # no personal data ever
+    text = json.dumps(groups)
+    for email in workspace.read_layer("groups")["email"].dropna().head(5):
+        assert email not in text
+
+
+def test_map_builder_embeds_layers_without_flask(ward_summary, demo_dir):
+    """The map module alone (no app): embedded points and gaps, no CDN left."""
+    workspace = Workspace(demo_dir)
+    m = priority_map(
+        ward_summary, indicator="imd_score", scheme="natural", classes=5,
+        boroughs=workspace.read_layer("boroughs"),
+        cans=workspace.read_layer("neighbourhoods"),
+        gaps=GapsLayer(frame=workspace.read_layer("coverage_gaps"), radius_m=800),
+        points=[PointLayer("groups", rows=point_rows(workspace.read_layer("groups"),
+                                                    "groups"), show=True)],
+    )
+    parts = map_parts(m)
+    assert "https://" not in parts.header
+    assert "L.markerClusterGroup" in parts.script
+    assert str(workspace.read_layer("groups")["name"].iloc[0])[:10] in parts.script
+
+
+def test_map_builder_checks_its_input(ward_summary):
+    with pytest.raises(ValueError, match="unknown indicator 'ward_name'"):
+        priority_map(ward_summary, indicator="ward_name")
+    with pytest.raises(ValueError, match="EPSG:27700"):
+        priority_map(ward_summary.to_crs(4326))
+    with pytest.raises(ValueError, match="no wards"):
+        priority_map(ward_summary.iloc[:0])
+    with pytest.raises(ValueError, match="give either rows or url"):
+        PointLayer("groups")
+
+
+def test_wards_without_data_are_drawn_as_no_data(ward_summary):
+    wards = ward_summary.copy()
+    wards.loc[wards.index[:3], "imd_score"] = float("nan")
+    parts = map_parts(priority_map(wards, indicator="imd_score"))
+    features = ward_features(parts.script)
+    assert len(features) == len(wards)
+    assert sum(f["properties"]["shade"] == "No data" for f in features) == 3
+    assert "No data" in parts.script and "dashArray" in parts.script
+
+
+# -- re-running the analysis ----------------------------------------------------------
+
+
+def test_recompute_with_new_weights(own_client):
+    client, workspace = own_client
+    before = workspace.read_layer("ward_summary").set_index("ward_code")
+    response = client.post("/priority/recompute", data={
+        "weight_need": "0", "weight_supply": "0", "weight_incidents": "1",
+        "can_top_share": "0.3", "can_supply_below_median": "false",
+        "can_min_population": "1,000", "indicator": "imd_score", "classes": "4",
+    })
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert "/priority?" in location and "indicator=imd_score" in location
+    assert "classes=4" in location and "recomputed=1" in location
+    settings = Settings.from_json(workspace.meta()["analysis_settings"])
+    assert settings.weights() == {"need": 0.0, "supply": 0.0, "incidents": 1.0}
+    assert settings.can_top_share == 0.3 and settings.can_supply_below_median is False
+    assert settings.can_min_population == 1000
+    assert settings.stability_draws == 10  # settings not on the form are kept
+    after = workspace.read_layer("ward_summary").set_index("ward_code")
+    assert not after["unmet_need"].round(9).equals(before["unmet_need"].round(9))
+    # with only incidents weighted, the index follows incidents per 1,000 exactly
+    ranks = after["unmet_need"].rank()
+    assert ranks.equals(after["incidents_per_1000"].rank())
+    page = get_page(client, location.replace("http://localhost", ""))
+    assert "The analysis was re-run with your settings" in page
+    record = get_page(client, "/priority/decision-record")
+    assert re.search(r"weight_incidents</code></th>\s*<td>1 <strong", record)
+
+
+@pytest.mark.parametrize(
+    ("form", "messages"),
+    [
+        ({"weight_need": "lots"}, ["The weight of need must be a number (you typed"]),
+        ({"weight_need": "-1"}, ["must be 0 or more"]),
+        ({"can_top_share": "1.5", "coverage_radius_m": "0"},
+         ["must be above 0 and at most 1", "must be above 0"]),
+        ({"weight_need": "0", "weight_supply": "0", "weight_incidents": "0"},
+         ["At least one weight must be above 0"]),
+        ({"can_split": "random"}, ["must be one of trim, balanced"]),
+        ({"can_min_population": "9000", "can_max_population": "100"},
+         ["The largest CAN must be 0 or at least the smallest CAN"]),
+    ],
+)
+def test_invalid_settings_are_a_400_with_the_message(own_client, form, messages):
+    client, workspace = own_client
+    before = workspace.meta()["analysis_settings"]
+    response = client.post("/priority/recompute", data=form)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "There is a problem" in page and "<title>Error: " in page
+    for message in messages:
+        assert message in page
+    # the problem links to its field, which shows the value typed
+    name = next(iter(form))
+    assert f'href="#setting-{name}"' in page or 'href="#settings"' in page
+    assert f'value="{form[name]}"' in page or f'<option value="{form[name]}"' not in page
+    assert workspace.meta()["analysis_settings"] == before  # nothing re-run
+
+
+# -- exports --------------------------------------------------------------------------
+
+
+def test_csv_export(client, ward_summary):
+    response = client.get("/priority/export.csv?indicator=imd_score&scheme=natural")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == len(ward_summary)
+    first = rows[0]
+    for column in ("ward_code", "ward_name", "imd_score", "map_class", "map_class_range",
+                   "unmet_need", "can_id", "can_name", "stability", "licence", "attribution"):
+        assert column in first
+    assert "Synthetic demo data" in first["attribution"]
+    in_cans = [r for r in rows if r["can_id"]]
+    assert in_cans and all(r["can_name"] for r in in_cans)
+    assert "nan" not in response.get_data(as_text=True).lower().split(",")
+
+
+def test_geojson_export(client, ward_summary):
+    response = client.get("/priority/export.geojson?indicator=uncovered_share")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "NaN" not in text and "Infinity" not in text
+    document = json.loads(text)
+    assert document["type"] == "FeatureCollection"
+    assert len(document["features"]) == len(ward_summary)
+    for member in ("attribution", "licences", "provenance", "analysis_settings",
+                   "classification", "study_area"):
+        assert document[member], member
+    assert document["indicator"] == "uncovered_share"
+    assert {p["layer"] for p in document["provenance"]} >= {"wards", "deprivation"}
+    frame = gpd.read_file(io.StringIO(text))
+    assert len(frame) == len(ward_summary) and frame.crs.to_epsg() == 4326
+    assert frame.is_valid.all()
+    assert math.isclose(frame.total_bounds[1], 51.5, abs_tol=0.5)
+
+
+# -- the decision record --------------------------------------------------------------
+
+
+def test_decision_record(client, demo_dir, ward_summary):
+    page = get_page(client, "/priority/decision-record")
+    settings = Settings.from_json(Workspace(demo_dir).meta()["analysis_settings"])
+    for name in ("weight_need", "weight_supply", "weight_incidents", "can_top_share",
+                 "can_min_population", "can_max_population", "coverage_radius_m"):
+        assert f"<code>{name}</code>" in page
+    assert "0.5" in page and "0.3" in page and "0.2" in page
+    assert f"{settings.coverage_radius_m:g}" in page
+    provenance = Workspace(demo_dir).provenance()
+    for source_file in provenance["source_file"]:
+        assert source_file in page
+    for can_id in ward_summary["can_id"].dropna().unique():
+        assert can_id in page
+    assert "Record produced" in page and "Demoborough" in page
+    stylesheet = client.get("/static/priority.css")
+    assert "@media print" in stylesheet.get_data(as_text=True)
+    stylesheet.close()  # a file response: close it, or the file stays open
+    assert foreign_resources(page) == []
