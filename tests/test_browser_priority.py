@@ -126,6 +126,13 @@ def test_priority_page_draws_every_ward_offline(browser_page, base_url, demo_dir
     page.screenshot(path=str(artifacts_dir / "priority-map.png"))
     browser_page.assert_clean()
 
+    # clicking the ward opens its profile page
+    with page.expect_navigation(wait_until="networkidle"):
+        page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    assert page.url.endswith("/ward/" + can_ward["ward_code"])
+    assert can_ward["ward_name"] in page.inner_text("h1")
+    browser_page.assert_clean()
+
 
 def test_layer_control_toggles_layers(browser_page, base_url, artifacts_dir):
     page = browser_page.page

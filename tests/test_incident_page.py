@@ -391,7 +391,8 @@ def test_errors_are_shown_next_to_the_field(client, some_postcodes, params, fiel
     text = html.unescape(page)
     assert "<title>Error: " in page
     # the error summary links to the field, and the field carries the message
-    summary = text[text.index('class="inc-error-summary"') : text.index("</ul>")]
+    start = text.index('class="inc-error-summary"')
+    summary = text[start : text.index("</ul>", start)]
     assert "There is a problem" in summary and message in summary
     error = re.search(rf'<p class="inc-error-message" id="{field}-error">(.*?)</p>', text, re.S)
     assert error and message in error[1]

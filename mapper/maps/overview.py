@@ -92,8 +92,11 @@ def ward_map(
     tiles: str = "none",
     simplify_m: float = SIMPLIFY_M,
     asset_base_url: str = DEFAULT_BASE_URL,
+    ward_url: str | None = None,
 ) -> folium.Map:
     """A map of every ward (with a tooltip) under the borough outlines.
+
+    With `ward_url` (e.g. "/ward/"), clicking a ward opens ``ward_url + ward_code``.
 
     Parameters
     ----------
@@ -128,13 +131,15 @@ def ward_map(
     if TILE_CHOICES[tiles]:
         folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
 
-    folium.GeoJson(
+    ward_layer = folium.GeoJson(
         _feature_collection(wards, WARD_FIELDS, ward_shapes),
         name="Wards",
         style_function=lambda _feature: _WARD_STYLE,
         highlight_function=lambda _feature: _WARD_HIGHLIGHT,
         tooltip=folium.GeoJsonTooltip(fields=WARD_FIELDS, aliases=WARD_ALIASES, sticky=True),
     ).add_to(m)
+    if ward_url:
+        WardLinks(ward_layer, ward_url).add_to(m)
     if boroughs is not None and len(boroughs):
         folium.GeoJson(
             _feature_collection(boroughs, BOROUGH_FIELDS, _display_shapes(boroughs, simplify_m)),
@@ -195,3 +200,27 @@ def _feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes) -> d
         for i, (props, text) in enumerate(zip(properties, texts, strict=True))
     ]
     return {"type": "FeatureCollection", "features": features}
+
+
+class WardLinks(MacroElement):
+    """Clicking a ward of `layer` opens its profile page: `url_prefix` + ward code.
+
+    The same pages are reachable from the keyboard through the ward tables' links.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this.layer.get_name() }}.eachLayer(function (ward) {
+            ward.on("click", function () {
+                window.location.href = {{ this.url_prefix|tojson }}
+                    + encodeURIComponent(ward.feature.properties.ward_code);
+            });
+        });
+        {% endmacro %}
+    """)
+
+    def __init__(self, layer, url_prefix: str):
+        super().__init__()
+        self._name = "WardLinks"
+        self.layer = layer
+        self.url_prefix = url_prefix

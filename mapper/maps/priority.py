@@ -38,6 +38,7 @@ from mapper.maps.overview import (
     MIN_ZOOM,
     TILE_CHOICES,
     MetricScale,
+    WardLinks,
     _check_layer,
     _display_shapes,
     _feature_collection,
@@ -679,8 +680,11 @@ def priority_map(
     simplify_m: float | None = None,
     asset_base_url: str = DEFAULT_BASE_URL,
     scheme_name: str | None = None,
+    ward_url: str | None = None,
 ) -> folium.Map:
     """A choropleth of the wards' `indicator` with CANs and assets as layers.
+
+    With `ward_url` (e.g. "/ward/"), clicking a ward opens ``ward_url + ward_code``.
 
     Parameters
     ----------
@@ -719,6 +723,8 @@ def priority_map(
 
     ward_layer = _ward_layer(wards, shapes, classification, indicator)
     ward_layer.add_to(m)
+    if ward_url:
+        WardLinks(ward_layer, ward_url).add_to(m)
     on_top = []
     if boroughs is not None and len(boroughs):
         on_top.append(folium.GeoJson(

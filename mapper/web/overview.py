@@ -33,6 +33,7 @@ def index():
         boroughs,
         tiles=current_app.config["TILES"],
         asset_base_url=f"{request.script_root}/vendor",
+        ward_url=f"{request.script_root}/ward/" if workspace.has_layer("ward_summary") else None,
     )
     study_area = meta.get("study_area") or "Study area"
     rows = _ward_rows(wards)

@@ -350,6 +350,7 @@ def _build_map(view: View):
             boroughs=boroughs, cans=data.layer("neighbourhoods", required=False), gaps=gaps,
             points=points, tiles=tiles, asset_base_url=base,
             scheme_name=SCHEMES[view.scheme].split(" (")[0],
+            ward_url=f"{request.script_root}/ward/",
         )
         return map_parts(m)
 
