@@ -1,6 +1,6 @@
 """Local copies of the JavaScript and CSS that folium maps need, so pages work offline.
 
-folium points every map at CDNs (jsdelivr, cdnjs, code.jquery.com). The tool must work
+folium points every map at public CDNs for Leaflet, jQuery and Bootstrap. The tool must work
 with no internet, so the same files are taken from the ``xstatic`` packages and served by
 our own app under one URL prefix (``/vendor/<package>/<file>`` by default). This module
 is the one place that knows which folium resource lives in which package; the web app
