@@ -377,6 +377,11 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
         build_demo(ws, progress=_progress)
         _analyse_if_possible(ws)
     app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles})
+    with app.test_request_context("/"):
+        # the first incident search must be fast too: load the groups and their index now
+        from mapper.web import data
+
+        data.nearest_index()
     click.echo(
         f"Serving {ws.meta().get('study_area', 'the workspace')} at http://{host}:{port}/ "
         "(Ctrl+C to stop)"
