@@ -79,6 +79,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.context_processor(_navigation)
     app.add_url_rule("/health", "health", health)
     app.jinja_env.globals["mapper_version"] = __version__
+    app.jinja_env.globals["default_source_columns"] = overview.SOURCE_COLUMNS
     init_errors(app)
     return app
 
