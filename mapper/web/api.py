@@ -969,34 +969,27 @@ def nearest():
 @bp.get("/groups")
 def groups():
     """The VCS groups register without personal data (GeoJSON)."""
-    args = Args("/api/groups")
-    areas = _areas(args)
-    categories = args.choices("category", _vocabulary()["category"], "category")
-    words = _search_words(args)
-    geometry = args.flag("geometry", True)
-    args.finish()
-    table = _required(_groups_table(), "groups")
-    mask = _register_mask(table, areas, categories, words)
-    query = {**areas, "category": categories, "q": " ".join(words) or None, "geometry": geometry}
-    return _answer(
-        {"query": query},
-        _features(table, np.flatnonzero(mask), geometry=geometry),
-        layers=table.layers,
-    )
+    return _register_answer("groups", "category", "category", "category", _groups_table)
 
 
 @bp.get("/premises")
 def premises():
     """The community premises register (GeoJSON)."""
-    args = Args("/api/premises")
+    return _register_answer("premises", "type", "premises_type", "premises type",
+                            _premises_table)
+
+
+def _register_answer(layer: str, parameter: str, vocabulary: str, label: str, table_of):
+    """One register filtered by area, `parameter` (its category or type) and text words."""
+    args = Args(f"/api/{layer}")
     areas = _areas(args)
-    types = args.choices("type", _vocabulary()["premises_type"], "premises type")
+    chosen = args.choices(parameter, _vocabulary()[vocabulary], label)
     words = _search_words(args)
     geometry = args.flag("geometry", True)
     args.finish()
-    table = _required(_premises_table(), "premises")
-    mask = _register_mask(table, areas, types, words)
-    query = {**areas, "type": types, "q": " ".join(words) or None, "geometry": geometry}
+    table = _required(table_of(), layer)
+    mask = _register_mask(table, areas, chosen, words)
+    query = {**areas, parameter: chosen, "q": " ".join(words) or None, "geometry": geometry}
     return _answer(
         {"query": query},
         _features(table, np.flatnonzero(mask), geometry=geometry),
