@@ -603,7 +603,7 @@ def _as_register(found: Detection, register: str) -> Detection:
 
 def _write_register(workspace: Workspace, imp: Imported, layers: dict) -> None:
     register = imp.kind
-    old = workspace.read_layer(register) if workspace.has_layer(register) else None
+    old = workspace.read_layer(register, edits=False) if workspace.has_layer(register) else None
     if old is not None and not len(old):
         old = None
     gathered = gather_registers(

@@ -108,13 +108,35 @@ class Workspace:
     def has_layer(self, name: str) -> bool:
         return name in self.layers()
 
-    def read_layer(self, name: str, **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:
-        """Read one layer; geometry layers come back in EPSG:27700."""
+    @property
+    def appdb(self):
+        """The app database beside the GeoPackage (users, edits, audit)."""
+        from mapper.appdb import AppDB
+
+        if getattr(self, "_appdb", None) is None:
+            self._appdb = AppDB(self.directory)
+        return self._appdb
+
+    def read_layer(self, name: str, *, edits: bool = True, include_retired: bool = False,
+                   **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:
+        """Read one layer; geometry layers come back in EPSG:27700.
+
+        The point registers (groups, premises, incidents) come back with the edits made
+        in the web app applied (``edits=False``: as imported) and a ``version`` column
+        for optimistic concurrency; retired records are left out unless
+        ``include_retired``.
+        """
         self._require()
         if name not in self.layers():
             present = ", ".join(self.layers()) or "none"
             raise MapperError(f"the workspace has no layer '{name}' (layers: {present})")
-        return pyogrio.read_dataframe(self.path, layer=name, **kwargs)
+        frame = pyogrio.read_dataframe(self.path, layer=name, **kwargs)
+        if edits and name in ("groups", "premises", "incidents"):
+            from mapper.editing import apply_edits
+
+            frame = apply_edits(frame, name, self.appdb.records(name),
+                                include_retired=include_retired)
+        return frame
 
     def provenance(self) -> pd.DataFrame:
         """One row per layer: kind, vintage, source, counts, licence, attribution, notes."""

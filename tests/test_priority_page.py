@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import geopandas as gpd
 import pandas as pd
 import pytest
+from accounts import post, sign_in
 
 from mapper.config import Settings
 from mapper.maps.assets import map_parts
@@ -64,7 +65,7 @@ def own_client(demo_dir, tmp_path):
     directory = tmp_path / "ws"
     shutil.copytree(demo_dir, directory)
     app = create_app({"TESTING": True, "WORKSPACE": str(directory)})
-    return app.test_client(), Workspace(directory)
+    return sign_in(app.test_client(), "admin"), Workspace(directory)
 
 
 # -- helpers --------------------------------------------------------------------------
@@ -332,7 +333,7 @@ def test_wards_without_data_are_drawn_as_no_data(ward_summary):
 def test_recompute_with_new_weights(own_client):
     client, workspace = own_client
     before = workspace.read_layer("ward_summary").set_index("ward_code")
-    response = client.post("/priority/recompute", data={
+    response = post(client, "/priority/recompute", data={
         "weight_need": "0", "weight_supply": "0", "weight_incidents": "1",
         "can_top_share": "0.3", "can_supply_below_median": "false",
         "can_min_population": "1,000", "indicator": "imd_score", "classes": "4",
@@ -374,7 +375,7 @@ def test_recompute_with_new_weights(own_client):
 def test_invalid_settings_are_a_400_with_the_message(own_client, form, messages):
     client, workspace = own_client
     before = workspace.meta()["analysis_settings"]
-    response = client.post("/priority/recompute", data=form)
+    response = post(client, "/priority/recompute", data=form)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
     assert "There is a problem" in page and "<title>Error: " in page
@@ -385,6 +386,25 @@ def test_invalid_settings_are_a_400_with_the_message(own_client, form, messages)
     assert f'href="#setting-{name}"' in page or 'href="#settings"' in page
     assert f'value="{form[name]}"' in page or f'<option value="{form[name]}"' not in page
     assert workspace.meta()["analysis_settings"] == before  # nothing re-run
+
+
+def test_recompute_needs_an_admin_and_a_csrf_token(demo_dir, tmp_path):
+    directory = tmp_path / "ws"
+    shutil.copytree(demo_dir, directory)
+    app = create_app({"TESTING": True, "WORKSPACE": str(directory)})
+    before = Workspace(directory).meta()["analysis_settings"]
+    form = {"weight_need": "0", "weight_supply": "0", "weight_incidents": "1"}
+    anonymous = app.test_client()
+    assert post(anonymous, "/priority/recompute", form).status_code == 401
+    officer = sign_in(app.test_client(), "officer")
+    assert post(officer, "/priority/recompute", form).status_code == 403
+    admin = sign_in(app.test_client(), "admin")
+    response = admin.post("/priority/recompute", data=form)  # no CSRF token
+    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    assert Workspace(directory).meta()["analysis_settings"] == before
+    # the form is offered only to administrators
+    assert 'action="/priority/recompute"' not in get_page(officer, "/priority")
+    assert 'action="/priority/recompute"' in get_page(admin, "/priority")
 
 
 # -- exports --------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Every view reads layers through :func:`layer` (and the nearest-groups index through
 :func:`nearest_index`): they are cached by the workspace file's path, modification time
-and size, so a rebuilt or re-analysed workspace is picked up on the next request while
+and size and the app database's edits counter, so a rebuilt or re-analysed workspace is picked up on the next request while
 repeated requests cost nothing. Cached frames are shared: views must not modify them
 (copy first).
 """
@@ -24,8 +24,11 @@ _MAX_ENTRIES = 64
 
 
 def _version(workspace: Workspace) -> tuple:
+    """The GeoPackage's identity and the edits counter: edits made in the web app show
+    (and reach the nearest-groups index) on the next request."""
     stat = workspace.path.stat()
-    return (str(workspace.path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return (str(workspace.path.resolve()), stat.st_mtime_ns, stat.st_size,
+            workspace.appdb.edits_version())
 
 
 def cached(kind: str, build: Callable[[Workspace], object]) -> object:

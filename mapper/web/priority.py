@@ -51,6 +51,7 @@ from mapper.config import Settings, describe
 from mapper.errors import MapperError
 from mapper.geo import to_display
 from mapper.maps.assets import map_parts
+from mapper.web.auth import require_role
 from mapper.maps.classify import SCHEMES, palette
 from mapper.maps.priority import (
     DEFAULT_INDICATOR,
@@ -596,14 +597,13 @@ def page():
 
 
 @bp.post("/priority/recompute")
+@require_role("admin")
 def recompute():
     """Re-run the analysis with the settings posted, then show the page again.
 
-    Sign-in and roles come in a later issue: this route changes what everyone sees and
-    MUST then become officer-only (and carry a CSRF token). Until then anyone who can
-    reach the app can re-run the analysis.
+    It changes what everyone sees, so only administrators may (CSRF-checked like every
+    POST).
     """
-    # TODO(roles): restrict to signed-in officers once accounts exist.
     view = parse_view(request.form, data.layer("ward_summary"))
     values = {name: request.form.get(name, "") for name in EDITABLE if name in request.form}
     try:

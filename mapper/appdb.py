@@ -1,0 +1,379 @@
+"""The app database: users, edits to the registers, the audit trail, staged uploads.
+
+It sits beside the GeoPackage in the workspace directory as ``mapper-app.sqlite``. The
+GeoPackage holds what was *imported* (replaced whole, atomically, by ``mapper build`` and
+imports); this database holds what people *change* through the web app, one acknowledged
+edit at a time, so it must never lose one:
+
+* SQLite in WAL mode with ``synchronous=FULL``: when :meth:`AppDB.put_record` returns,
+  the edit is on disk and survives a crash or power cut;
+* every write is one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``);
+* :func:`backup` and :func:`restore` use SQLite's online backup API, so a consistent copy
+  is taken while the app keeps serving.
+
+Tables
+------
+``users``       username, password hash (werkzeug scrypt), role, neighbourhoods (JSON)
+``records``     the current version of every edited register record (an *overlay* on the
+                imported layer: see :func:`mapper.store.Workspace.read_layer`)
+``audit``       one row per create, update, retire, erase, import and export touching
+                personal data: who, when, which record, which fields (never the values)
+``meta``        key/value: the secret key for sessions, the edits counter
+``sign_in_failures`` recent failed sign-ins, for rate limiting
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mapper.errors import MapperError
+
+APP_DB_FILE = "mapper-app.sqlite"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    neighbourhoods TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS records (
+    register TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    retired INTEGER NOT NULL DEFAULT 0,
+    updated_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (register, record_id)
+);
+CREATE TABLE IF NOT EXISTS record_history (
+    register TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (register, record_id, version)
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    register TEXT NOT NULL DEFAULT '',
+    record_id TEXT NOT NULL DEFAULT '',
+    fields TEXT NOT NULL DEFAULT '[]',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS audit_record ON audit (register, record_id);
+CREATE TABLE IF NOT EXISTS sign_in_failures (key TEXT NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS sign_in_failures_key ON sign_in_failures (key, at);
+"""
+
+#: audit actions
+AUDIT_ACTIONS = ("create", "update", "verify", "retire", "erase", "import", "export", "view",
+                 "user", "restore")
+
+
+def now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class Conflict(MapperError):
+    """Saving over a newer version of a record. `changed` lists the fields that differ."""
+
+    def __init__(self, register: str, record_id: str, expected: int, current: int,
+                 changed: list[str], by: str, at: str):
+        self.register, self.record_id = register, record_id
+        self.expected, self.current, self.changed = expected, current, changed
+        self.by, self.at = by, at
+        fields = ", ".join(changed) if changed else "no field values (only its version)"
+        super().__init__(
+            f"{register} record {record_id} was changed by {by} at {at} since you opened it "
+            f"(your version {expected}, now version {current}); changed: {fields}. "
+            "Reload it, check the changes and save again."
+        )
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    register: str
+    record_id: str
+    version: int
+    data: dict
+    retired: bool
+    updated_by: str
+    updated_at: str
+
+
+class AppDB:
+    """The app database of one workspace directory."""
+
+    def __init__(self, directory: str | os.PathLike):
+        self.directory = Path(directory)
+        self.path = self.directory / APP_DB_FILE
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"AppDB({str(self.path)!r})"
+
+    # -- connections --------------------------------------------------------------
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection: WAL, synchronous=FULL, schema in place."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":  # pragma: no cover - only on odd file systems
+            raise MapperError(f"{self.path}: cannot switch the app database to WAL mode")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, params).fetchall()
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    # -- meta ---------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else default
+
+    def secret_key(self) -> str:
+        """The key signing session cookies: generated once, kept in the database."""
+        key = self.get_meta("secret_key")
+        if key is None:
+            with self.write() as conn:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('secret_key', ?)",
+                             (secrets.token_hex(32),))
+            key = self.get_meta("secret_key")
+        return str(key)
+
+    def edits_version(self) -> int:
+        """A counter bumped by every change to the records overlay (for caches)."""
+        if not self.exists():
+            return 0
+        return int(self.get_meta("edits_version", "0") or 0)
+
+    # -- the records overlay ---------------------------------------------------------
+
+    def get_record(self, register: str, record_id: str) -> StoredRecord | None:
+        rows = self.query("SELECT * FROM records WHERE register = ? AND record_id = ?",
+                          (register, record_id))
+        return _stored(rows[0]) if rows else None
+
+    def records(self, register: str) -> list[StoredRecord]:
+        if not self.exists():
+            return []
+        rows = self.query("SELECT * FROM records WHERE register = ? ORDER BY record_id",
+                          (register,))
+        return [_stored(r) for r in rows]
+
+    def put_record(self, register: str, record_id: str, data: dict, *, actor: str,
+                   expected_version: int | None, base: dict | None = None,
+                   action: str = "update", retired: bool = False,
+                   audit_fields: list[str] | None = None) -> int:
+        """Store a new version of a record; returns its version once it is on disk.
+
+        Parameters
+        ----------
+        expected_version : the version the editor started from (None: a new record,
+            which must not exist yet). A mismatch raises :class:`Conflict` naming the
+            fields that changed since.
+        base : the record's current values when it is not in the overlay yet (the
+            imported row); its version counts as 1.
+        audit_fields : the field names written to the audit trail (default: every
+            field whose value changed).
+        """
+        with self.write() as conn:
+            row = conn.execute("SELECT * FROM records WHERE register = ? AND record_id = ?",
+                               (register, record_id)).fetchone()
+            current = _stored(row) if row else None
+            if current is not None:
+                version, previous = current.version, current.data
+            elif base is not None:
+                version, previous = 1, base
+            else:
+                version, previous = 0, {}
+            if expected_version is None and version != 0:
+                raise MapperError(f"{register} record {record_id} already exists")
+            if expected_version is not None and expected_version != version:
+                then = _version_data(conn, register, record_id, expected_version, base)
+                by = current.updated_by if current else "an import"
+                at = current.updated_at if current else "?"
+                raise Conflict(register, record_id, expected_version, version,
+                               _diff(then, previous), by, at)
+            new_version = version + 1
+            stamp = now()
+            text = json.dumps(data, ensure_ascii=False, default=str)
+            conn.execute(
+                "INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (register, record_id, new_version, text, int(retired), actor, stamp),
+            )
+            if version == 1 and current is None and base is not None:
+                conn.execute("INSERT OR REPLACE INTO record_history VALUES (?, ?, 1, ?)",
+                             (register, record_id,
+                              json.dumps(base, ensure_ascii=False, default=str)))
+            conn.execute("INSERT OR REPLACE INTO record_history VALUES (?, ?, ?, ?)",
+                         (register, record_id, new_version, text))
+            fields = audit_fields if audit_fields is not None else sorted(
+                k for k in set(previous) | set(data) if previous.get(k) != data.get(k))
+            _audit(conn, actor, action, register, record_id, fields, "")
+            _bump_edits(conn)
+        return new_version
+
+    def delete_overlay(self, register: str, record_ids: list[str]) -> None:
+        with self.write() as conn:
+            conn.executemany("DELETE FROM records WHERE register = ? AND record_id = ?",
+                             [(register, r) for r in record_ids])
+            _bump_edits(conn)
+
+    # -- audit --------------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, *, register: str = "", record_id: str = "",
+              fields: list[str] | tuple[str, ...] = (), detail: str = "") -> None:
+        """Record who did what to which record and which fields (never the values)."""
+        with self.write() as conn:
+            _audit(conn, actor, action, register, record_id, list(fields), detail)
+
+    def read_audit(self, *, register: str | None = None, record_id: str | None = None,
+                   actor: str | None = None, since: str | None = None,
+                   limit: int = 1000) -> list[dict]:
+        if not self.exists():
+            return []
+        where, params = [], []
+        for column, value in (("register", register), ("record_id", record_id),
+                              ("actor", actor)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if since:
+            where.append("at >= ?")
+            params.append(since)
+        sql = "SELECT * FROM audit" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY id DESC LIMIT ?"
+        rows = self.query(sql, (*params, int(limit)))
+        out = []
+        for r in rows:
+            item = dict(r)
+            item["fields"] = json.loads(item["fields"] or "[]")
+            out.append(item)
+        return out
+
+    def integrity_check(self) -> str:
+        return str(self._conn().execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _version_data(conn: sqlite3.Connection, register: str, record_id: str, version: int,
+                  base: dict | None) -> dict:
+    """The values of one earlier version of a record ({} when unknown)."""
+    row = conn.execute("SELECT data FROM record_history WHERE register = ? AND "
+                       "record_id = ? AND version = ?", (register, record_id, version)
+                       ).fetchone()
+    if row is not None:
+        return json.loads(row["data"])
+    return dict(base or {}) if version == 1 else {}
+
+
+def _diff(before: dict, after: dict) -> list[str]:
+    """Names of the fields whose values differ."""
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def _stored(row: sqlite3.Row) -> StoredRecord:
+    return StoredRecord(row["register"], row["record_id"], int(row["version"]),
+                        json.loads(row["data"]), bool(row["retired"]), row["updated_by"],
+                        row["updated_at"])
+
+
+def _audit(conn: sqlite3.Connection, actor: str, action: str, register: str,
+           record_id: str, fields: list[str], detail: str) -> None:
+    if action not in AUDIT_ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    conn.execute(
+        "INSERT INTO audit (at, actor, action, register, record_id, fields, detail) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (now(), actor, action, register, record_id, json.dumps(sorted(fields)), detail),
+    )
+
+
+def _bump_edits(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "INSERT INTO meta VALUES ('edits_version', '1') ON CONFLICT(key) DO UPDATE SET "
+        "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )
+
+
+# -- backup and restore ------------------------------------------------------------------
+
+
+def sqlite_backup(source: Path, target: Path) -> None:
+    """Copy one SQLite database (a GeoPackage too) with the online backup API."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
+def integrity(path: Path) -> str:
+    """SQLite's integrity check of a database file: 'ok' or the first problem."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        return str(error)

@@ -1,0 +1,467 @@
+"""Edits to the point registers (groups, premises, incidents) made through the web app.
+
+Imports replace a register's rows per source file; people then add, correct, confirm and
+retire single records. Those edits live in the app database (:mod:`mapper.appdb`) as the
+current version of each edited record, and :func:`apply_edits` lays them over the
+imported layer whenever the workspace reads a register, so maps, the nearest-groups
+index, exports and the next analysis all see them at once, and a re-import of a source
+file does not lose them.
+
+A record is a dict of the register's columns (:func:`mapper.registers.columns`) plus
+``x`` and ``y``: its location in EPSG:27700 metres.
+
+:func:`save_record`, :func:`retire_record`, :func:`verify_record` and
+:func:`erase_personal_data` are the whole write interface; each validates, places the
+point in its LSOA, ward and borough, writes one audited, durable change and returns the
+new version. Saving over a newer version raises :class:`mapper.appdb.Conflict`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from mapper import registers
+from mapper.appdb import Conflict, StoredRecord, now
+from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.geo import CRS_ANALYSIS
+
+__all__ = ["Conflict", "apply_edits", "record_of", "save_record", "retire_record",
+           "verify_record", "erase_personal_data", "personal_data_of", "EDITABLE_FIELDS"]
+
+#: fields people may set through forms and the API (the rest are derived or provenance)
+EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "groups": ("name", "category", "description", "communities_served", "faith",
+               "languages", "address", "postcode", "contact_name", "phone", "email",
+               "website", "opening_hours", "emergency_offer", "charity_number"),
+    "premises": ("name", "type", "religion", "address", "postcode", "capacity",
+                 "step_free", "owning_group_id"),
+    "incidents": ("date", "type", "severity", "description", "location_description",
+                  "outcome"),
+}
+REQUIRED_FIELDS = {"groups": ("name", "category"), "premises": ("name", "type"),
+                   "incidents": ("date", "type")}
+MAX_TEXT = 2000
+INCIDENT_SEVERITIES = ("low", "medium", "high")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: a bounding box around Great Britain in EPSG:27700, for a first sanity check
+_GB = (0.0, 0.0, 700_000.0, 1_300_000.0)
+
+
+# -- reading: the overlay ------------------------------------------------------------------
+
+
+def _clean(value):
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def record_of(row: pd.Series, register: str) -> dict:
+    """One register row as a record dict (columns + x, y)."""
+    record = {col: _clean(row.get(col)) for col in registers.columns(register)}
+    geom = row.get("geometry")
+    record["x"] = None if geom is None or geom.is_empty else round(float(geom.x), 2)
+    record["y"] = None if geom is None or geom.is_empty else round(float(geom.y), 2)
+    return record
+
+
+def apply_edits(frame: gpd.GeoDataFrame, register: str, edits: list[StoredRecord], *,
+                include_retired: bool = False) -> gpd.GeoDataFrame:
+    """The imported register with the edited records laid over it.
+
+    Adds ``version`` (1 for records as imported) and, with `include_retired`, ``retired``.
+    """
+    id_col = registers.ID_COLUMN[register]
+    out = frame.copy()
+    out["version"] = 1
+    if include_retired:
+        out["retired"] = False
+    if not edits:
+        return out
+    edited = {e.record_id for e in edits}
+    out = out[~out[id_col].astype(str).isin(edited)]
+    rows = [e for e in edits if include_retired or not e.retired]
+    if not rows:
+        return out.reset_index(drop=True)
+    data = pd.DataFrame([{c: e.data.get(c) for c in registers.columns(register)}
+                         for e in rows])
+    data["version"] = [e.version for e in rows]
+    if include_retired:
+        data["retired"] = [e.retired for e in rows]
+    geometry = gpd.points_from_xy([e.data.get("x") for e in rows],
+                                  [e.data.get("y") for e in rows], crs=CRS_ANALYSIS)
+    added = gpd.GeoDataFrame(data, geometry=geometry, crs=CRS_ANALYSIS)
+    for col in added.columns:
+        if col in out.columns and col != "geometry" and out[col].dtype != added[col].dtype:
+            added[col] = added[col].astype(object)
+            out[col] = out[col].astype(object)
+    merged = pd.concat([out, added[out.columns]], ignore_index=True)
+    return gpd.GeoDataFrame(merged, geometry="geometry", crs=CRS_ANALYSIS)
+
+
+def current_record(workspace, register: str, record_id: str, *,
+                   include_retired: bool = True) -> tuple[dict, int, bool] | None:
+    """(record, version, retired) of one record as it stands now, or None."""
+    stored = workspace.appdb.get_record(register, record_id)
+    if stored is not None:
+        if stored.retired and not include_retired:
+            return None
+        return stored.data, stored.version, stored.retired
+    base = _imported(workspace, register, record_id)
+    return (base, 1, False) if base is not None else None
+
+
+def _imported(workspace, register: str, record_id: str) -> dict | None:
+    if not workspace.has_layer(register):
+        return None
+    id_col = registers.ID_COLUMN[register]
+    frame = workspace.read_layer(register, edits=False,
+                                 where=f"{id_col} = '{_sql_text(record_id)}'")
+    if not len(frame):
+        return None
+    return record_of(frame.iloc[0], register)
+
+
+def _sql_text(value: str) -> str:
+    return str(value).replace("'", "''")
+
+
+# -- validating ------------------------------------------------------------------------------
+
+
+def _text(value) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def validate(register: str, values: dict, *, workspace, previous: dict | None,
+             source: str = "web") -> dict:
+    """The record `values` describe, merged over `previous`; DataValidationError lists
+    every problem at once (field, value, what was expected)."""
+    if register not in registers.REGISTERS:
+        raise MapperError(f"unknown register {register!r}")
+    problems: list[Problem] = []
+    where = f"{register} record"
+
+    def problem(field: str, value, expected: str) -> None:
+        problems.append(Problem(where, f"expected {expected}", column=field,
+                                value=_short(value)))
+
+    allowed = set(EDITABLE_FIELDS[register]) | {"lat", "lon", "x", "y", "version"}
+    for key in values:
+        if key not in allowed:
+            problem(key, values[key], "one of the fields " + ", ".join(
+                EDITABLE_FIELDS[register]) + " (or lat/lon to place the point)")
+    record = dict(previous or {col: None for col in registers.columns(register)})
+    for field in EDITABLE_FIELDS[register]:
+        if field in values:
+            value = _text(values[field])
+            if value is not None and len(value) > MAX_TEXT:
+                problem(field, value, f"at most {MAX_TEXT} characters")
+                continue
+            record[field] = value
+    for field in REQUIRED_FIELDS[register]:
+        if not record.get(field):
+            problem(field, record.get(field), "a value (required)")
+    _check_vocabulary(register, record, problem)
+    _check_formats(register, record, problem)
+    point = _location(values, record, workspace, problem)
+    if problems:
+        raise DataValidationError(problems, summary=_summary(register, problems))
+    if point is not None:
+        record["x"], record["y"] = round(point[0], 2), round(point[1], 2)
+        record.update(_areas(workspace, point[0], point[1]))
+        if "lat" in values or "x" in values:
+            record["location_source"] = "map"
+        elif values.get("postcode"):
+            record["location_source"] = "postcode"
+    if record.get("x") is None:
+        problems.append(Problem(where, "expected a point: click the map, or give a postcode "
+                                "or lat/lon", column="location"))
+        raise DataValidationError(problems, summary=_summary(register, problems))
+    if register == "incidents" and record.get("date"):
+        record["month"] = str(record["date"])[:7]
+    record.setdefault("source", source)
+    if not record.get("source"):
+        record["source"] = source
+    return record
+
+
+def _summary(register: str, problems: list[Problem]) -> str:
+    count = len(problems)
+    return f"the {register} record has {count} problem{'s' if count != 1 else ''}; nothing saved"
+
+
+def _short(value) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_vocabulary(register: str, record: dict, problem) -> None:
+    if register == "groups":
+        if record.get("category") and record["category"] not in registers.GROUP_CATEGORIES:
+            problem("category", record["category"],
+                    "one of " + ", ".join(registers.GROUP_CATEGORIES))
+        offers = [o.strip() for o in str(record.get("emergency_offer") or "").split(";")
+                  if o.strip()]
+        bad = [o for o in offers if o not in registers.EMERGENCY_OFFERS]
+        if bad:
+            problem("emergency_offer", "; ".join(bad), "offers separated by ';' from: "
+                    + ", ".join(registers.EMERGENCY_OFFERS))
+    elif register == "premises":
+        if record.get("type") and record["type"] not in registers.PREMISES_TYPES:
+            problem("type", record["type"], "one of " + ", ".join(registers.PREMISES_TYPES))
+        if record.get("capacity") is not None:
+            try:
+                if int(str(record["capacity"])) < 0:
+                    raise ValueError
+                record["capacity"] = int(str(record["capacity"]))
+            except ValueError:
+                problem("capacity", record["capacity"], "a whole number of people, 0 or more")
+    elif register == "incidents":
+        if record.get("severity") and record["severity"] not in INCIDENT_SEVERITIES:
+            problem("severity", record["severity"], "one of " + ", ".join(INCIDENT_SEVERITIES))
+
+
+def _check_formats(register: str, record: dict, problem) -> None:
+    email, phone = record.get("email"), record.get("phone")
+    if email and not _EMAIL.match(str(email)):
+        problem("email", "(not shown: personal data)", "an e-mail address like name@example.org")
+    if phone and not _PHONE.match(str(phone)):
+        problem("phone", "(not shown: personal data)",
+                "a UK phone number: digits, spaces, brackets, '-' or a leading '+'")
+    website = record.get("website")
+    if website and not re.match(r"^https?://[^\s<>\"]+$", str(website)):
+        problem("website", website, "an address starting http:// or https://")
+    when = record.get("date")
+    if register == "incidents" and when:
+        try:
+            if not _DATE.match(str(when)):
+                raise ValueError
+            day = date.fromisoformat(str(when))
+            if day > date.today():
+                problem("date", when, "a date that is not in the future")
+        except ValueError:
+            problem("date", when, "a date as YYYY-MM-DD")
+
+
+def _location(values: dict, record: dict, workspace, problem) -> tuple[float, float] | None:
+    """The new point from lat/lon, x/y or a changed postcode; None to keep the old one."""
+    from mapper.geo import CRS_DISPLAY, points_from_xy
+
+    if values.get("lat") not in (None, "") or values.get("lon") not in (None, ""):
+        try:
+            lat, lon = float(values.get("lat")), float(values.get("lon"))
+            if not (math.isfinite(lat) and math.isfinite(lon)):
+                raise ValueError
+        except (TypeError, ValueError):
+            problem("lat/lon", f"{values.get('lat')}, {values.get('lon')}",
+                    "decimal degrees, e.g. lat 51.5074, lon -0.1278")
+            return None
+        if not (49.0 <= lat <= 61.5 and -9.0 <= lon <= 2.5):
+            hint = " (latitude and longitude swapped?)" if (49 <= lon <= 61.5) else ""
+            problem("lat/lon", f"{lat}, {lon}", "a point in Great Britain" + hint)
+            return None
+        point = points_from_xy([lon], [lat], crs=CRS_DISPLAY).iloc[0]
+        return _inside(float(point.x), float(point.y), workspace, problem)
+    if values.get("x") not in (None, "") or values.get("y") not in (None, ""):
+        try:
+            x, y = float(values.get("x")), float(values.get("y"))
+            if not (math.isfinite(x) and math.isfinite(y)):
+                raise ValueError
+        except (TypeError, ValueError):
+            problem("x/y", f"{values.get('x')}, {values.get('y')}", "EPSG:27700 metres")
+            return None
+        return _inside(x, y, workspace, problem)
+    postcode = _text(values.get("postcode"))
+    if postcode and (record.get("x") is None or values.get("postcode") is not None):
+        from mapper.analysis.nearest import postcode_point
+
+        if not workspace.has_layer("postcodes"):
+            problem("postcode", postcode, "a point on the map (this workspace has no postcodes)")
+            return None
+        try:
+            x, y = postcode_point(postcode, workspace.read_layer("postcodes"))
+        except MapperError as error:
+            problem("postcode", postcode, str(error))
+            return None
+        return _inside(x, y, workspace, problem)
+    return None
+
+
+def _inside(x: float, y: float, workspace, problem) -> tuple[float, float] | None:
+    areas = _areas(workspace, x, y)
+    if not areas.get("ward_code"):
+        problem("location", f"{x:.0f}, {y:.0f}", "a point inside the study area's wards")
+        return None
+    return x, y
+
+
+def _areas(workspace, x: float, y: float) -> dict:
+    """LSOA, ward and borough codes of one point (None where outside)."""
+    from mapper.analysis.areas import assign_areas
+
+    layers = {k: workspace.read_layer(k) for k in ("lsoas", "wards", "boroughs")
+              if workspace.has_layer(k)}
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy([x], [y]), crs=CRS_ANALYSIS)
+    found = assign_areas(points, layers)
+    return {col: _clean(found[col].iloc[0]) if col in found else None
+            for col in registers.AREA_COLUMNS}
+
+
+# -- writing -------------------------------------------------------------------------------
+
+
+def _new_id(register: str) -> str:
+    import secrets
+
+    return f"web-{register[:-1] if register != 'premises' else 'premises'}-" \
+           f"{secrets.token_hex(5)}"
+
+
+def save_record(workspace, register: str, values: dict, *, actor: str,
+                record_id: str | None = None,
+                expected_version: int | None = None) -> tuple[str, int]:
+    """Create (no `record_id`) or update a record; returns (record id, new version)."""
+    db = workspace.appdb
+    if record_id is None:
+        record = validate(register, values, workspace=workspace, previous=None)
+        record_id = _new_id(register)
+        record[registers.ID_COLUMN[register]] = record_id
+        record["source"] = "web"
+        record["source_id"] = record_id
+        if register != "incidents":
+            record["last_verified"] = date.today().isoformat()
+        version = db.put_record(register, record_id, record, actor=actor,
+                                expected_version=None, action="create",
+                                audit_fields=_audit_fields(register, {}, record))
+        return record_id, version
+    found = current_record(workspace, register, record_id)
+    if found is None:
+        raise MapperError(f"there is no {register} record {record_id}")
+    previous, version, retired = found
+    if expected_version is None:
+        raise MapperError("say which version you edited (the 'version' field)")
+    if expected_version != version:
+        # let the database produce the conflict with what changed
+        db.put_record(register, record_id, previous, actor=actor,
+                      expected_version=expected_version, base=_base(workspace, register,
+                                                                    record_id))
+    record = validate(register, values, workspace=workspace, previous=previous)
+    new_version = db.put_record(register, record_id, record, actor=actor,
+                                expected_version=version,
+                                base=previous if version == 1 else None,
+                                retired=retired, action="update",
+                                audit_fields=_audit_fields(register, previous, record))
+    return record_id, new_version
+
+
+def _base(workspace, register: str, record_id: str) -> dict | None:
+    return _imported(workspace, register, record_id)
+
+
+def _audit_fields(register: str, before: dict, after: dict) -> list[str]:
+    keys = set(EDITABLE_FIELDS[register]) | {"x", "y", "last_verified"}
+    return sorted(k for k in keys if before.get(k) != after.get(k))
+
+
+def _change(workspace, register: str, record_id: str, expected_version: int, *,
+            actor: str, action: str, update: dict, retired: bool) -> int:
+    found = current_record(workspace, register, record_id)
+    if found is None:
+        raise MapperError(f"there is no {register} record {record_id}")
+    previous, version, _ = found
+    record = dict(previous) | update
+    return workspace.appdb.put_record(
+        register, record_id, record, actor=actor, expected_version=expected_version,
+        base=previous if version == 1 else None, retired=retired, action=action,
+        audit_fields=sorted(update) if update else [])
+
+
+def retire_record(workspace, register: str, record_id: str, expected_version: int, *,
+                  actor: str) -> int:
+    """Take a record off the maps and searches (kept, and restorable, in the database)."""
+    return _change(workspace, register, record_id, expected_version, actor=actor,
+                   action="retire", update={}, retired=True)
+
+
+def verify_record(workspace, register: str, record_id: str, expected_version: int, *,
+                  actor: str) -> int:
+    """Confirm a record is still right: stamps ``last_verified`` with today's date."""
+    if register == "incidents":
+        raise MapperError("incidents have no last_verified date to confirm")
+    return _change(workspace, register, record_id, expected_version, actor=actor,
+                   action="verify", update={"last_verified": date.today().isoformat()},
+                   retired=False)
+
+
+def personal_data_of(workspace, group_id: str) -> dict:
+    """Everything held about one group, for a subject access request."""
+    found = current_record(workspace, "groups", group_id)
+    if found is None:
+        raise MapperError(f"there is no group {group_id}")
+    record, version, retired = found
+    history = workspace.appdb.read_audit(register="groups", record_id=group_id)
+    return {"group": record, "version": version, "retired": retired,
+            "audit": history}
+
+
+def erase_personal_data(workspace, group_id: str, *, actor: str) -> list[str]:
+    """Erase one group's contact details everywhere the workspace holds them.
+
+    Blanks the personal columns in the edits overlay and its history and rewrites the
+    imported layer without them (atomically). Returns the fields that held a value.
+    """
+    from mapper.store import Provenance
+
+    found = current_record(workspace, "groups", group_id)
+    if found is None:
+        raise MapperError(f"there is no group {group_id}")
+    record, version, retired = found
+    personal = list(registers.PERSONAL_COLUMNS)
+    held = sorted(f for f in personal if record.get(f))
+    imported = workspace.read_layer("groups", edits=False)
+    mask = imported["group_id"].astype(str) == group_id
+    if mask.any():
+        imported.loc[mask, personal] = None
+        prov = workspace.provenance()
+        kept = [Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__})
+                for row in prov[prov["layer"] == "groups"].to_dict("records")]
+        with workspace.transaction() as tx:
+            tx.write_layer("groups", imported, kept)
+    db = workspace.appdb
+    with db.write() as conn:
+        for table in ("records", "record_history"):
+            rows = conn.execute(f"SELECT rowid, data FROM {table} WHERE register = 'groups' "
+                                "AND record_id = ?", (group_id,)).fetchall()
+            for row in rows:
+                data = json.loads(row["data"])
+                for field in personal:
+                    data[field] = None
+                conn.execute(f"UPDATE {table} SET data = ? WHERE rowid = ?",
+                             (json.dumps(data, ensure_ascii=False), row["rowid"]))
+        conn.execute("INSERT INTO audit (at, actor, action, register, record_id, fields, "
+                     "detail) VALUES (?, ?, 'erase', 'groups', ?, ?, ?)",
+                     (now(), actor, group_id, json.dumps(held), "personal data erased"))
+        conn.execute("INSERT INTO meta VALUES ('edits_version', '1') ON CONFLICT(key) DO "
+                     "UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+    return held

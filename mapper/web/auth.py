@@ -1,0 +1,322 @@
+"""Sign-in, roles, CSRF protection and session hygiene for the web app.
+
+Routes
+------
+``GET/POST /signin``   the sign-in form (rate-limited: after ``SIGNIN_MAX_FAILURES``
+                       failures for one name or one address within
+                       ``SIGNIN_WINDOW_S`` seconds, further tries get 429 until the window
+                       passes)
+``POST /signout``      end the session
+``GET /account``       who you are and what your role allows
+
+Every view states the least role it needs with :func:`require_role` (views without it are
+public). Anonymous visitors asking for more are sent to the sign-in page (HTML) or get
+401 (``/api/``); signed-in users without the role get 403.
+
+CSRF: every POST, PUT, PATCH and DELETE must carry the session's token, as the form field
+``csrf_token`` (templates: ``{{ csrf_field() }}``) or the header ``X-CSRF-Token`` (scripts
+read it from ``<meta name="csrf-token">``). Requests without it get 400.
+
+Sessions are signed cookies (HttpOnly, SameSite=Lax, Secure when ``COOKIE_SECURE``) that
+end after ``IDLE_TIMEOUT_S`` seconds without a request, or when the user's password, role
+or account changes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup, escape
+
+from mapper.appdb import AppDB
+from mapper.users import ANONYMOUS, ROLE_HELP, ROLES, User, authenticate, get_user, rank
+
+bp = Blueprint("auth", __name__)
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+DEFAULTS = {
+    "IDLE_TIMEOUT_S": 30 * 60,
+    "SIGNIN_MAX_FAILURES": 5,
+    "SIGNIN_WINDOW_S": 15 * 60,
+    "COOKIE_SECURE": False,
+}
+
+
+def init_app(app: Flask) -> None:
+    """Sessions, the current user, CSRF checks and the sign-in routes."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+    if os.environ.get("MAPPER_COOKIE_SECURE") == "1":
+        app.config["COOKIE_SECURE"] = True
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(app.config["COOKIE_SECURE"]),
+        SESSION_COOKIE_NAME="mapper_session",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+    )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = os.environ.get("MAPPER_SECRET_KEY") or app_db(
+            app).secret_key()
+    app.before_request(_load_user)
+    app.before_request(_check_csrf)
+    app.jinja_env.globals["csrf_field"] = csrf_field
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"current_user": current_user()})
+    app.register_blueprint(bp)
+
+
+def app_db(app: Flask | None = None) -> AppDB:
+    """The app database of the configured workspace (one object per app)."""
+    app = app or current_app
+    db = app.extensions.get("mapper_appdb")
+    if db is None:
+        db = AppDB(app.config["WORKSPACE"])
+        app.extensions["mapper_appdb"] = db
+    return db
+
+
+# -- the current user -------------------------------------------------------------------
+
+
+def current_user() -> User:
+    return getattr(g, "user", ANONYMOUS)
+
+
+def _load_user() -> None:
+    g.user = ANONYMOUS
+    name = session.get("user")
+    if not name:
+        return
+    now = time.time()
+    idle = now - float(session.get("seen", 0))
+    user = get_user(app_db(), name)
+    if (idle > current_app.config["IDLE_TIMEOUT_S"] or user is None
+            or session.get("stamp") != _stamp(user)):
+        # timed out, or the account changed (password, role, disabled): sign out
+        _end_session(keep_csrf=True)
+        g.session_ended = True
+        return
+    session["seen"] = now
+    g.user = user
+
+
+def _stamp(user: User) -> str:
+    return f"{user.role}:{user.password_stamp}:{','.join(user.neighbourhoods)}"
+
+
+def _end_session(*, keep_csrf: bool = False) -> None:
+    token = session.get(CSRF_FIELD)
+    session.clear()
+    if keep_csrf and token:
+        session[CSRF_FIELD] = token
+
+
+def require_role(role: str) -> Callable:
+    """Decorator: the view needs at least `role` (public, partner, officer, admin)."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+
+    def wrap(view: Callable) -> Callable:
+        @wraps(view)
+        def inner(*args, **kwargs):
+            deny_unless(role)
+            return view(*args, **kwargs)
+
+        inner.required_role = role  # read by the authorisation-matrix test
+        return inner
+
+    return wrap
+
+
+def deny_unless(role: str) -> None:
+    """401/redirect (anonymous) or 403 (signed in) unless the user has `role`."""
+    user = current_user()
+    if rank(user.role) >= rank(role):
+        return
+    if not user.signed_in:
+        if _is_api() or request.method != "GET":
+            abort(401, description=_signed_out_reason() + f"Sign in as {_a(role)} to do this.")
+        abort(redirect(url_for("auth.signin", next=request.full_path.rstrip("?"))))
+    abort(403, description=(
+        f"This needs the {role} role ({ROLE_HELP[role]}); you are signed in as "
+        f"{user.username} ({user.role}). Ask an administrator if you need it."
+    ))
+
+
+def _a(role: str) -> str:
+    return ("an " if role[0] in "aeiou" else "a ") + role
+
+
+def _signed_out_reason() -> str:
+    return "Your session ended after a period without activity. " if getattr(
+        g, "session_ended", False) else "You are not signed in. "
+
+
+def _is_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+# -- CSRF -----------------------------------------------------------------------------
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (created on first use)."""
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = token
+    return token
+
+
+def csrf_field() -> Markup:
+    return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">')
+
+
+def _check_csrf() -> None:
+    if request.method not in STATE_CHANGING or request.routing_exception is not None:
+        return  # reads change nothing; unknown routes and methods get their 404/405
+    if current_app.config.get("CSRF_DISABLED"):  # only for tests that say so
+        return
+    expected = session.get(CSRF_FIELD)
+    sent = request.headers.get(CSRF_HEADER) or (
+        request.form.get(CSRF_FIELD) if request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data") else None)
+    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+        abort(400, description=(
+            "This form has expired or did not come from this site (missing or wrong CSRF "
+            "token). Reload the page and try again."
+        ))
+
+
+# -- sign-in rate limiting ------------------------------------------------------------------
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _recent_failures(db: AppDB, key: str, window: float) -> list[float]:
+    rows = db.query("SELECT at FROM sign_in_failures WHERE key = ? AND at > ?",
+                    (key, time.time() - window))
+    return [float(r["at"]) for r in rows]
+
+
+def _rate_limited(db: AppDB, username: str) -> int:
+    """Seconds to wait before another try (0: may try now)."""
+    window = float(current_app.config["SIGNIN_WINDOW_S"])
+    limit = int(current_app.config["SIGNIN_MAX_FAILURES"])
+    waits = []
+    for key in (f"user:{username.lower()}", f"addr:{_client_address()}"):
+        failures = _recent_failures(db, key, window)
+        if len(failures) >= limit:
+            waits.append(int(min(failures) + window - time.time()) + 1)
+    return max(waits, default=0)
+
+
+def _record_failure(db: AppDB, username: str) -> None:
+    now = time.time()
+    with db.write() as conn:
+        conn.execute("DELETE FROM sign_in_failures WHERE at < ?",
+                     (now - float(current_app.config["SIGNIN_WINDOW_S"]),))
+        conn.executemany("INSERT INTO sign_in_failures VALUES (?, ?)",
+                         [(f"user:{username.lower()}", now),
+                          (f"addr:{_client_address()}", now)])
+
+
+def _clear_failures(db: AppDB, username: str) -> None:
+    with db.write() as conn:
+        conn.execute("DELETE FROM sign_in_failures WHERE key = ?",
+                     (f"user:{username.lower()}",))
+
+
+# -- routes ---------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never an open redirect."""
+    if not target:
+        return url_for("overview.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("overview.index")
+    return target
+
+
+@bp.route("/signin", methods=["GET", "POST"])
+def signin():
+    """The sign-in form."""
+    db = app_db()
+    next_url = _safe_next(request.values.get("next"))
+    if request.method == "GET":
+        notice = _signed_out_reason() if getattr(g, "session_ended", False) else ""
+        return render_template("signin.html", next_url=next_url, error="", username="",
+                               notice=notice)
+    username = (request.form.get("username") or "").strip()
+    password = request.form.get("password") or ""
+    wait = _rate_limited(db, username)
+    if wait:
+        minutes = max(1, round(wait / 60))
+        body = render_template(
+            "signin.html", next_url=next_url, username=username, notice="",
+            error=f"Too many failed sign-ins. Try again in about {minutes} minute"
+                  f"{'s' if minutes != 1 else ''}.",
+        )
+        return body, 429, {"Retry-After": str(wait)}
+    problems = []
+    if not username:
+        problems.append("Enter your user name")
+    if not password:
+        problems.append("Enter your password")
+    user = authenticate(db, username, password) if not problems else None
+    if user is None:
+        if not problems:
+            _record_failure(db, username)
+            problems.append("The user name or password is not right")
+        body = render_template("signin.html", next_url=next_url, username=username,
+                               error=". ".join(problems) + ".", notice="")
+        return body, 400 if not username or not password else 401
+    _clear_failures(db, username)
+    session.clear()  # a new session (and CSRF token) on sign-in: no fixation
+    session.permanent = True
+    session["user"] = user.username
+    session["stamp"] = _stamp(user)
+    session["seen"] = time.time()
+    csrf_token()
+    current_app.logger.info("sign-in: %s (%s)", user.username, user.role)
+    return redirect(next_url, 303)
+
+
+@bp.post("/signout")
+def signout():
+    _end_session()
+    return redirect(url_for("overview.index"), 303)
+
+
+@bp.get("/account")
+@require_role("partner")
+def account():
+    user = current_user()
+    return render_template("account.html", user=user, role_help=ROLE_HELP,
+                           roles=[r for r in ROLES if rank(r) <= rank(user.role)])
