@@ -376,7 +376,12 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
         build_demo(ws, progress=_progress)
         _analyse_if_possible(ws)
-    app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles})
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles,
+                      # off loopback, sessions travel only over HTTPS (put a TLS proxy in
+                      # front); MAPPER_COOKIE_SECURE=0 overrides for a trusted network
+                      "COOKIE_SECURE": not loopback
+                      and os.environ.get("MAPPER_COOKIE_SECURE") != "0"})
     with app.test_request_context("/"):
         # the first incident search must be fast too: load the groups and their index now
         from mapper.web import data
@@ -387,6 +392,10 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
         "(Ctrl+C to stop)"
     )
     app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+# the administrators' commands (users, audit, backup, restore, group, retention)
+from mapper import cli_admin  # noqa: E402,F401  (registers its commands on `cli`)
 
 
 def main(argv: list[str] | None = None) -> int:

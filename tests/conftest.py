@@ -284,3 +284,32 @@ def browser_page(chromium):
 def artifacts_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+# -- the demo workspace -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_demo(tmp_path_factory) -> Path:
+    """The demo workspace, built and analysed once per test run. Read-only: tests that
+    change a workspace use :func:`demo_copy`."""
+    from mapper.analysis_run import analyse
+    from mapper.config import Settings
+    from mapper.pipeline import build_demo
+    from mapper.store import Workspace
+
+    directory = tmp_path_factory.mktemp("shared-demo") / "demo"
+    workspace = Workspace(directory)
+    build_demo(workspace)
+    analyse(workspace, Settings(stability_draws=10))
+    return directory
+
+
+@pytest.fixture
+def demo_copy(shared_demo, tmp_path) -> Path:
+    """A private copy of the demo workspace, for a test that changes it."""
+    import shutil
+
+    directory = tmp_path / "demo"
+    shutil.copytree(shared_demo, directory)
+    return directory

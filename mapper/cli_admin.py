@@ -1,0 +1,249 @@
+"""``mapper`` commands for administrators: users, audit trail, backups, personal data.
+
+Registered on the main command group by :mod:`mapper.cli`; errors are reported there.
+Personal data (contact details) is never printed by these commands except by
+``mapper group export``, which exists to print it (a subject access request) and is
+itself audited.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from mapper.cli import _workspace, cli
+from mapper.errors import MapperError
+
+ACTOR = "cli"
+
+
+def _password(password_stdin: bool, prompt: str = "Password") -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+# -- users ------------------------------------------------------------------------------
+
+
+@cli.group()
+def user() -> None:
+    """Manage the people who sign in to the web app (roles: partner, officer, admin).
+
+    \b
+    Create the first administrator:
+      mapper user add alice --role admin
+    """
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["partner", "officer", "admin"]),
+              help="partner: contacts for their neighbourhoods; officer: edits and all "
+              "contacts; admin: also users, imports and settings.")
+@click.option("--neighbourhood", "neighbourhoods", multiple=True, metavar="CAN_ID",
+              help="A neighbourhood (CAN id) a partner may see contacts for (repeatable).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of standard input.")
+@click.pass_context
+def user_add(ctx: click.Context, username: str, role: str, neighbourhoods: tuple[str, ...],
+             password_stdin: bool) -> None:
+    """Add a user (asks for the password twice unless --password-stdin)."""
+    from mapper.users import create_user
+
+    ws = _workspace(ctx)
+    password = _password(password_stdin)
+    create_user(ws.appdb, username, password, role, neighbourhoods=neighbourhoods,
+                actor=ACTOR)
+    click.echo(f"Added {username} ({role}). They can sign in at /signin.")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """List users, their roles and neighbourhoods."""
+    from mapper.users import list_users
+
+    rows = list_users(_workspace(ctx).appdb)
+    if not rows:
+        click.echo("No users yet. Add the first administrator with "
+                   "'mapper user add NAME --role admin'.")
+        return
+    click.echo(f"{'user':<24} {'role':<8} {'status':<9} neighbourhoods")
+    for r in rows:
+        status = "disabled" if r["disabled"] else "active"
+        click.echo(f"{r['username']:<24} {r['role']:<8} {status:<9} "
+                   f"{', '.join(r['neighbourhoods']) or '-'}")
+
+
+@user.command("set")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["partner", "officer", "admin"]))
+@click.option("--neighbourhood", "neighbourhoods", multiple=True, metavar="CAN_ID",
+              help="Replace the partner's neighbourhoods (repeatable).")
+@click.option("--password", "change_password", is_flag=True, help="Set a new password.")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
+@click.option("--disable/--enable", default=None, help="Stop (or allow) signing in.")
+@click.pass_context
+def user_set(ctx: click.Context, username: str, role: str | None,
+             neighbourhoods: tuple[str, ...], change_password: bool, password_stdin: bool,
+             disable: bool | None) -> None:
+    """Change a user's role, neighbourhoods or password, or disable the account.
+
+    Changes end the user's current sessions at their next request.
+    """
+    from mapper.users import update_user
+
+    password = _password(password_stdin, "New password") if (
+        change_password or password_stdin) else None
+    update_user(_workspace(ctx).appdb, username, role=role,
+                neighbourhoods=list(neighbourhoods) if neighbourhoods else None,
+                password=password, disabled=disable, actor=ACTOR)
+    click.echo(f"Updated {username}.")
+
+
+# -- audit ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--register", help="Only this register (groups, premises, incidents, users).")
+@click.option("--record", "record_id", help="Only this record id.")
+@click.option("--user", "actor", help="Only what this user did.")
+@click.option("--since", help="Only from this date (YYYY-MM-DD).")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def audit(ctx: click.Context, register: str | None, record_id: str | None, actor: str | None,
+          since: str | None, limit: int, as_json: bool) -> None:
+    """Who created, changed, retired, erased, imported or exported what, newest first.
+
+    Lists field names, never their values.
+    """
+    rows = _workspace(ctx).appdb.read_audit(register=register, record_id=record_id,
+                                            actor=actor, since=since, limit=limit)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("No audit entries match.")
+        return
+    for r in rows:
+        what = "/".join(x for x in (r["register"], r["record_id"]) if x)
+        fields = f" fields: {', '.join(r['fields'])}" if r["fields"] else ""
+        detail = f" ({r['detail']})" if r["detail"] else ""
+        click.echo(f"{r['at']}  {r['actor']:<16} {r['action']:<7} {what}{fields}{detail}")
+
+
+# -- backups ----------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("destination", type=click.Path(file_okay=False))
+@click.pass_context
+def backup(ctx: click.Context, destination: str) -> None:
+    """Copy the workspace (map data, users, edits, audit) into a new directory.
+
+    Safe while the app is running: uses SQLite's online backup API, then checks the
+    copies. The backup holds personal data: keep it as safe as the workspace.
+    """
+    from mapper.admin import backup as do_backup
+
+    manifest = do_backup(_workspace(ctx), Path(destination), actor=ACTOR)
+    sizes = ", ".join(f"{n} {f['bytes'] / 1e6:.1f} MB" for n, f in manifest["files"].items())
+    click.echo(f"Backed up to {destination}: {sizes}; integrity check ok.")
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, file_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def restore(ctx: click.Context, source: str, yes: bool) -> None:
+    """Replace the workspace's data, users and edits with a backup made by 'mapper backup'."""
+    from mapper.admin import check_backup
+    from mapper.admin import restore as do_restore
+
+    ws = _workspace(ctx)
+    manifest = check_backup(Path(source))
+    if not yes:
+        click.confirm(f"Replace everything in {ws.directory} with the backup made "
+                      f"{manifest['created_at']}?", abort=True)
+    do_restore(ws, Path(source), actor=ACTOR)
+    click.echo(f"Restored {ws.directory} from {source} (made {manifest['created_at']}).")
+
+
+# -- personal data --------------------------------------------------------------------
+
+
+@cli.group()
+def group() -> None:
+    """One group's personal data: export it (subject access) or erase it."""
+
+
+@group.command("export")
+@click.argument("group_id")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="Write to this JSON file instead of standard output.")
+@click.pass_context
+def group_export(ctx: click.Context, group_id: str, output: str | None) -> None:
+    """Everything held about one group (its record and audit trail), as JSON."""
+    from mapper.editing import personal_data_of
+    from mapper.registers import PERSONAL_COLUMNS
+
+    ws = _workspace(ctx)
+    data = personal_data_of(ws, group_id)
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
+    ws.appdb.audit(ACTOR, "export", register="groups", record_id=group_id,
+                   fields=[c for c in PERSONAL_COLUMNS if data["group"].get(c)],
+                   detail="subject access export")
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+        click.echo(f"Wrote {output}.")
+    else:
+        click.echo(text)
+
+
+@group.command("erase")
+@click.argument("group_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def group_erase(ctx: click.Context, group_id: str, yes: bool) -> None:
+    """Erase one group's contact details (name, phone, e-mail, website) everywhere."""
+    from mapper.editing import erase_personal_data
+
+    ws = _workspace(ctx)
+    if not yes:
+        click.confirm(f"Erase the contact details of group {group_id}? This cannot be "
+                      "undone (backups made before keep them).", abort=True)
+    held = erase_personal_data(ws, group_id, actor=ACTOR)
+    click.echo(f"Erased {', '.join(held) if held else 'nothing (no contact details held)'} "
+               f"for group {group_id}.")
+
+
+@cli.command()
+@click.option("--months", type=int, help="Set the retention period for incident reports.")
+@click.option("--apply", "apply_now", is_flag=True, help="Delete the expired reports now.")
+@click.pass_context
+def retention(ctx: click.Context, months: int | None, apply_now: bool) -> None:
+    """Show, set or apply the retention period of incident reports.
+
+    Applies to incidents people entered or uploaded (which may hold personal data), not
+    to police.uk open data. Without --apply nothing is deleted.
+    """
+    from mapper.admin import apply_retention, plan_retention, set_retention_months
+
+    ws = _workspace(ctx)
+    if months is not None:
+        set_retention_months(ws, months, actor=ACTOR)
+    plan = apply_retention(ws, actor=ACTOR) if apply_now else plan_retention(ws)
+    verb = "Deleted" if apply_now else "Would delete"
+    click.echo(f"Incident reports are kept {plan.months} months (reports dated before "
+               f"{plan.cutoff} expire). {verb} {plan.count:,} expired report"
+               f"{'s' if plan.count != 1 else ''}."
+               + ("" if apply_now or not plan.count else " Run with --apply to delete them."))
+
+
+__all__ = ["user", "audit", "backup", "restore", "group", "retention", "MapperError"]

@@ -1,0 +1,169 @@
+"""The administrators' commands: users, audit trail, backup and restore, subject access
+export, erasure and retention, run through ``mapper`` as a user would."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import sys
+
+import pytest
+
+from mapper.admin import _cutoff, plan_retention
+from mapper.appdb import APP_DB_FILE
+from mapper.cli import main
+from mapper.editing import save_record
+from mapper.store import STORE_FILE, Workspace
+from mapper.users import authenticate, get_user
+
+
+def run(workspace, *args, stdin: str | None = None, capsys=None, monkeypatch=None):
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    code = main(["--workspace", str(workspace), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def cli(demo_copy, capsys, monkeypatch):
+    def invoke(*args, stdin=None):
+        return run(demo_copy, *args, stdin=stdin, capsys=capsys, monkeypatch=monkeypatch)
+
+    invoke.workspace = Workspace(demo_copy)
+    return invoke
+
+
+def test_create_the_first_admin_and_manage_users(cli):
+    code, out, _ = cli("user", "list")
+    assert code == 0 and "mapper user add NAME --role admin" in out
+    code, out, _ = cli("user", "add", "alice", "--role", "admin", "--password-stdin",
+                       stdin="a long passphrase\n")
+    assert code == 0 and "Added alice (admin)" in out
+    db = cli.workspace.appdb
+    stored = db.query("SELECT password_hash FROM users WHERE username = 'alice'")[0][0]
+    assert stored.startswith("scrypt:") and "a long passphrase" not in stored
+    assert authenticate(db, "alice", "a long passphrase").role == "admin"
+    assert authenticate(db, "alice", "wrong password!") is None
+    code, _, err = cli("user", "add", "bob", "--role", "officer", "--password-stdin",
+                       stdin="short\n")
+    assert code == 1 and "at least 10 characters (got 5)" in err
+    code, _, err = cli("user", "add", "alice", "--role", "officer", "--password-stdin",
+                       stdin="another passphrase\n")
+    assert code == 1 and "already a user called 'alice'" in err
+    code, _, err = cli("user", "add", "<b>", "--role", "officer", "--password-stdin",
+                       stdin="another passphrase\n")
+    assert code == 1 and "is not allowed" in err
+    cli("user", "add", "jo", "--role", "partner", "--neighbourhood", "CAN-01",
+        "--password-stdin", stdin="partner passphrase\n")
+    code, out, _ = cli("user", "list")
+    assert "jo" in out and "partner" in out and "CAN-01" in out
+    code, out, _ = cli("user", "set", "jo", "--disable")
+    assert code == 0 and get_user(db, "jo") is None
+    code, out, _ = cli("audit", "--register", "users")
+    assert "created with role admin" in out and "disabled" in out
+    assert "passphrase" not in out
+
+
+def test_audit_lists_fields_but_never_values(cli):
+    ws = cli.workspace
+    gid = ws.read_layer("groups")["group_id"].iloc[0]
+    save_record(ws, "groups", {"phone": "020 7946 0999", "email": "new@example.org"},
+                actor="alice", record_id=gid, expected_version=1)
+    code, out, _ = cli("audit", "--record", gid)
+    assert code == 0 and "alice" in out and "update" in out
+    assert "fields: email, phone" in out
+    assert "0999" not in out and "new@example.org" not in out
+    code, out, _ = cli("audit", "--json", "--user", "alice")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows and rows[0]["fields"] == ["email", "phone"]
+    table = sqlite3.connect(ws.directory / APP_DB_FILE).execute(
+        "SELECT * FROM audit").fetchall()
+    assert "0999" not in repr(table) and "new@example.org" not in repr(table)
+
+
+def test_backup_and_restore_round_trip(cli, tmp_path):
+    ws = cli.workspace
+    gid = ws.read_layer("groups")["group_id"].iloc[0]
+    save_record(ws, "groups", {"name": "Before the backup"}, actor="alice", record_id=gid,
+                expected_version=1)
+    code, out, _ = cli("backup", str(tmp_path / "bk"))
+    assert code == 0 and "integrity check ok" in out
+    assert {p.name for p in (tmp_path / "bk").iterdir()} == {
+        STORE_FILE, APP_DB_FILE, "manifest.json"}
+    save_record(ws, "groups", {"name": "After the backup"}, actor="alice", record_id=gid,
+                expected_version=2)
+    ws.appdb.close()
+    code, out, _ = cli("restore", str(tmp_path / "bk"), "--yes")
+    assert code == 0 and "Restored" in out
+    after = Workspace(ws.directory)
+    names = after.read_layer("groups").set_index("group_id")["name"]
+    assert names[gid] == "Before the backup"
+    assert after.appdb.integrity_check() == "ok"
+    # a damaged backup is refused and the workspace left alone
+    (tmp_path / "bk" / STORE_FILE).write_bytes(b"not a database")
+    code, _, err = cli("restore", str(tmp_path / "bk"), "--yes")
+    assert code == 1 and "mapper.gpkg has changed since the backup was made" in err
+    assert Workspace(ws.directory).read_layer("groups").set_index(
+        "group_id")["name"][gid] == "Before the backup"
+    code, _, err = cli("backup", str(tmp_path / "bk"))
+    assert code == 1 and "not empty" in err
+    code, _, err = cli("restore", str(tmp_path))
+    assert code == 1 and "not a mapper backup" in err
+
+
+def test_export_and_erase_one_groups_personal_data(cli, tmp_path):
+    ws = cli.workspace
+    groups = ws.read_layer("groups").set_index("group_id")
+    gid = groups.index[0]
+    phone, email = groups.loc[gid, "phone"], groups.loc[gid, "email"]
+    assert phone and email
+    save_record(ws, "groups", {"contact_name": "Pat"}, actor="alice", record_id=gid,
+                expected_version=1)
+    code, _, _ = cli("group", "export", gid, "--output", str(tmp_path / "sar.json"))
+    exported = json.loads((tmp_path / "sar.json").read_text())
+    assert exported["group"]["phone"] == phone and exported["group"]["contact_name"] == "Pat"
+    assert [a["action"] for a in exported["audit"]] == ["update"]
+    code, out, _ = cli("group", "erase", gid, "--yes")
+    assert code == 0 and "contact_name, email, phone" in out
+    after = Workspace(ws.directory)
+    row = after.read_layer("groups").set_index("group_id").loc[gid]
+    assert all(row[c] is None or row[c] != row[c] for c in ("phone", "email", "contact_name"))
+    raw = after.read_layer("groups", edits=False).set_index("group_id").loc[gid]
+    assert raw["phone"] is None or raw["phone"] != raw["phone"]
+    # nowhere in either database file any more
+    for name in (STORE_FILE, APP_DB_FILE):
+        conn = sqlite3.connect(ws.directory / name)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        blob = (ws.directory / name).read_bytes()
+        assert email.encode() not in blob and b"Pat" not in blob.replace(b"Path", b"")
+    code, out, _ = cli("audit", "--record", gid)
+    assert "erase" in out and "export" in out
+    code, _, err = cli("group", "erase", "no-such-group", "--yes")
+    assert code == 1 and "no group no-such-group" in err
+
+
+def test_retention_deletes_only_old_reports_people_entered(cli):
+    ws = cli.workspace
+    incidents = ws.read_layer("incidents")
+    assert set(incidents["source"]) == {"synthetic demo"}
+    code, out, _ = cli("retention")
+    plan = plan_retention(ws)
+    assert f"Would delete {plan.count:,}" in out and plan.months == 24
+    expected = int((incidents["date"] < _cutoff(6)).sum())
+    code, out, _ = cli("retention", "--months", "6", "--apply")
+    assert code == 0 and f"Deleted {expected:,}" in out
+    left = Workspace(ws.directory).read_layer("incidents")
+    assert len(left) == len(incidents) - expected
+    assert (left["date"] >= _cutoff(6)).all()
+    code, _, err = cli("retention", "--months", "0")
+    assert code == 1 and "1 to 600 months" in err
+
+
+def test_retention_cutoff_is_calendar_months():
+    from datetime import date
+
+    assert _cutoff(24, date(2026, 12, 5)) == "2024-12-05"
+    assert _cutoff(3, date(2026, 1, 31)) == "2025-10-28"
