@@ -116,6 +116,8 @@ def _load_user() -> None:
             or session.get("stamp") != _stamp(user)):
         # timed out, or the account changed (password, role, disabled): sign out
         _end_session(keep_csrf=True)
+        session["ended"] = "idle" if user is not None and idle > current_app.config[
+            "IDLE_TIMEOUT_S"] else "changed"
         g.session_ended = True
         return
     session["seen"] = now
@@ -270,7 +272,11 @@ def signin():
     db = app_db()
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
-        notice = _signed_out_reason() if getattr(g, "session_ended", False) else ""
+        ended = session.pop("ended", None)
+        notice = {"idle": "Your session ended after a period without activity. Sign in "
+                          "again to carry on.",
+                  "changed": "Your account was changed, so you were signed out. Sign in "
+                             "again to carry on."}.get(ended or "", "")
         return render_template("signin.html", next_url=next_url, error="", username="",
                                notice=notice)
     username = (request.form.get("username") or "").strip()
