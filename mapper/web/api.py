@@ -4,7 +4,8 @@ Every list answer is a GeoJSON FeatureCollection in WGS84 longitude/latitude (co
 rounded to 6 decimals, about 0.1 m) carrying top-level ``attribution``, ``licences``,
 ``synthetic``, ``study_area`` and the normalised ``query`` it answered. Personal data
 (:data:`mapper.registers.PERSONAL_COLUMNS`: contact names, phones, e-mails, websites) is
-never part of an answer: contacts are for signed-in officers, a later feature.
+part of an answer only for a signed-in user allowed to see it (:mod:`mapper.web.contacts`):
+a ``contact`` member on the group's properties, in /api/nearest and /api/groups.
 
 Parameters are checked before anything is looked up and *every* problem is reported in one
 400 answer, ``{"error": "k='0': expected a whole number from 1 to 100; ..."}``, each naming
@@ -248,8 +249,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         "Groups ordered by straight-line distance (ties by group_id), each with distance_m "
         "(whole metres) and the group's public record: group_id, name, category, "
         "description, emergency_offer, languages, communities_served, opening_hours, "
-        "last_verified, address, postcode, ward_code, borough_code, duplicate_of... Never "
-        "contact details. Top-level origin {lat, lon, postcode?} is the point measured "
+        "last_verified, address, postcode, ward_code, borough_code, duplicate_of... Contact "
+        "details (a 'contact' member) only for signed-in officers, and partners for "
+        "their neighbourhoods. Top-level origin {lat, lon, postcode?} is the point measured "
         "from. An unknown postcode answers 404.",
         (P_LAT, P_LON, P_POSTCODE, P_K, P_CATEGORY, P_OFFER, P_RADIUS),
         (
@@ -737,8 +739,9 @@ def _features(
     out = []
     for row in rows:
         properties = table.properties[row]
-        if extra is not None:
-            added = json.dumps(extra[row], allow_nan=False, separators=(",", ":"))
+        if extra is not None and extra.get(row):
+            added = json.dumps(extra[row], ensure_ascii=False, allow_nan=False,
+                               separators=(",", ":"))
             properties = added[:-1] + ("," + properties[1:] if properties != "{}" else "}")
         shape = table.geometry[row] if geometry else "null"
         out.append(
@@ -961,9 +964,24 @@ def nearest():
     layers = ("groups", "postcodes") if origin.postcode else ("groups",)
     return _answer(
         {"origin": origin.member(), "query": query},
-        _features(table, rows, extra=extra),
+        _features(table, rows, extra=_with_contacts(table, rows, extra)),
         layers=layers,
     )
+
+
+def _with_contacts(table: Table, rows: list[int], extra: dict[int, dict] | None = None):
+    """`extra` plus a ``contact`` member for the groups the signed-in user may contact."""
+    from mapper.web.contacts import contacts_for
+
+    shown = contacts_for(table.ids[r] for r in rows)
+    if not shown:
+        return extra
+    out = {r: dict((extra or {}).get(r, {})) for r in rows}
+    for r in rows:
+        contact = shown.get(str(table.ids[r]))
+        if contact is not None:
+            out[r]["contact"] = contact
+    return out
 
 
 @bp.get("/groups")
@@ -990,9 +1008,11 @@ def _register_answer(layer: str, parameter: str, vocabulary: str, label: str, ta
     table = _required(table_of(), layer)
     mask = _register_mask(table, areas, chosen, words)
     query = {**areas, parameter: chosen, "q": " ".join(words) or None, "geometry": geometry}
+    rows = np.flatnonzero(mask).tolist()
+    extra = _with_contacts(table, rows) if layer == "groups" else None
     return _answer(
         {"query": query},
-        _features(table, np.flatnonzero(mask), geometry=geometry),
+        _features(table, rows, geometry=geometry, extra=extra),
         layers=table.layers,
     )
 
@@ -1056,7 +1076,8 @@ def openapi_document() -> dict:
                 "VCS groups, premises and incidents. Geometry is WGS84 longitude/latitude "
                 "rounded to 6 decimals. Every FeatureCollection carries attribution, "
                 "licences and synthetic (true for the demo). Personal data (contact names, "
-                "phones, e-mails, websites) is never included. Errors are "
+                "phones, e-mails, websites) is included only for signed-in users allowed "
+                "to see it (officers; partners for their neighbourhoods). Errors are "
                 '{"error": "..."} with a 4xx status naming the parameter, the value and '
                 "what was expected; unknown parameters are errors."
             ),

@@ -1,0 +1,84 @@
+"""Who may see which group's contact details, and the details themselves.
+
+Contact details (:data:`mapper.registers.PERSONAL_COLUMNS`) are personal data. Officers
+and administrators see every group's; a partner (a Joint Action Board member) sees those
+of groups in the wards of their own neighbourhoods (the CAN ids on their account);
+nobody else sees any. Views never read the contact columns themselves: they ask
+:func:`contacts_for` for the groups they show, and get only what the signed-in user may
+see. Responses carrying contacts are marked ``Cache-Control: no-store``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from flask import after_this_request
+
+from mapper.registers import PERSONAL_COLUMNS
+from mapper.web import data
+from mapper.web.auth import current_user
+
+
+def _table(workspace) -> dict[str, dict]:
+    if not workspace.has_layer("groups"):
+        return {}
+    groups = workspace.read_layer("groups")
+    columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
+    out = {}
+    for row in groups[["group_id", "ward_code", *columns]].itertuples(index=False):
+        values = {c: getattr(row, c) for c in columns}
+        values = {c: (None if v is None or (isinstance(v, float) and v != v) or v is pd.NA
+                      else str(v)) for c, v in values.items()}
+        out[str(row.group_id)] = {"ward_code": row.ward_code, "contact": values}
+    return out
+
+
+def _can_wards(workspace) -> dict[str, set[str]]:
+    if not workspace.has_layer("neighbourhoods"):
+        return {}
+    frame = workspace.read_layer("neighbourhoods", columns=["can_id", "ward_codes"],
+                                 read_geometry=False)
+    return {str(r.can_id): {w.strip() for w in str(r.ward_codes).split(";") if w.strip()}
+            for r in frame.itertuples(index=False)}
+
+
+def partner_wards() -> set[str] | None:
+    """Wards whose contacts the current user may see; None: all of them."""
+    user = current_user()
+    if user.at_least("officer"):
+        return None
+    if user.role != "partner":
+        return set()
+    wards = data.cached("can_wards", _can_wards)
+    return set().union(*(wards.get(c, set()) for c in user.neighbourhoods))
+
+
+def may_see_any() -> bool:
+    allowed = partner_wards()
+    return allowed is None or bool(allowed)
+
+
+def contacts_for(group_ids) -> dict[str, dict]:
+    """group id -> its contact details, for the groups the current user may see."""
+    allowed = partner_wards()
+    if allowed is not None and not allowed:
+        return {}
+    table = data.cached("group_contacts", _table)
+    out = {}
+    for gid in group_ids:
+        entry = table.get(str(gid))
+        if entry is None:
+            continue
+        if allowed is None or entry["ward_code"] in allowed:
+            out[str(gid)] = entry["contact"]
+    if out:
+        no_store()
+    return out
+
+
+def no_store() -> None:
+    """Keep this response out of shared and browser caches (it holds personal data)."""
+
+    @after_this_request
+    def _mark(response):
+        response.headers["Cache-Control"] = "no-store"
+        return response

@@ -1,0 +1,57 @@
+"""Contact details reach only the users allowed to see them."""
+
+from __future__ import annotations
+
+import pytest
+from accounts import sign_in
+
+from mapper.store import Workspace
+from mapper.web import create_app
+
+
+@pytest.fixture
+def demo_app(demo_copy):
+    return create_app({"TESTING": True, "WORKSPACE": str(demo_copy)})
+
+
+def _groups(client, url="/api/groups"):
+    response = client.get(url)
+    assert response.status_code == 200
+    return response, {f["id"]: f["properties"] for f in response.get_json()["features"]}
+
+
+def test_public_answers_have_no_contacts(demo_app):
+    response, groups = _groups(demo_app.test_client())
+    assert groups and not any("contact" in p or "phone" in p or "email" in p
+                              for p in groups.values())
+    assert "@" not in response.get_data(as_text=True)
+    assert response.headers.get("Cache-Control") != "no-store"
+
+
+def test_officers_see_every_contact(demo_app, demo_copy):
+    client = sign_in(demo_app.test_client(), "officer")
+    response, groups = _groups(client)
+    expected = Workspace(demo_copy).read_layer("groups").set_index("group_id")
+    with_phone = expected["phone"].dropna()
+    assert len(with_phone) > 10
+    for gid, phone in with_phone.items():
+        assert groups[gid]["contact"]["phone"] == phone
+    assert response.headers["Cache-Control"] == "no-store"
+    response, nearest = _groups(client, "/api/nearest?postcode=ZZ1+1AA&k=5")
+    assert len(nearest) == 5 and all("contact" in p for p in nearest.values())
+
+
+def test_partners_see_contacts_only_in_their_neighbourhoods(demo_app, demo_copy):
+    ws = Workspace(demo_copy)
+    cans = ws.read_layer("neighbourhoods")
+    can = cans.iloc[0]
+    wards = set(can["ward_codes"].split("; "))
+    client = sign_in(demo_app.test_client(), "partner", neighbourhoods=[can["can_id"]])
+    _, groups = _groups(client)
+    inside = {g for g, p in groups.items() if p["ward_code"] in wards}
+    assert inside and len(inside) < len(groups)
+    assert {g for g, p in groups.items() if "contact" in p} == inside
+    # a partner of no neighbourhood sees none
+    other = sign_in(demo_app.test_client(), "partner", username="no-can")
+    _, groups = _groups(other)
+    assert not any("contact" in p for p in groups.values())
