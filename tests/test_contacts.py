@@ -55,3 +55,20 @@ def test_partners_see_contacts_only_in_their_neighbourhoods(demo_app, demo_copy)
     other = sign_in(demo_app.test_client(), "partner", username="no-can")
     _, groups = _groups(other)
     assert not any("contact" in p for p in groups.values())
+
+
+def test_incident_page_and_call_sheet_show_contacts_to_officers_only(demo_app, demo_copy):
+    groups = Workspace(demo_copy).read_layer("groups").set_index("group_id")
+    url = "/incident?postcode=ZZ1+1AA&k=5"
+    public = demo_app.test_client().get(url)
+    officer = sign_in(demo_app.test_client(), "officer")
+    page = officer.get(url)
+    assert public.status_code == page.status_code == 200
+    public_text, text = public.get_data(as_text=True), page.get_data(as_text=True)
+    phones = [p for p in groups["phone"].dropna() if p in text]
+    assert len(phones) >= 3, "the officer sees the nearest groups' phone numbers"
+    assert not any(p in public_text for p in groups["phone"].dropna())
+    assert "mailto:" in text and "mailto:" not in public_text
+    assert page.headers["Cache-Control"] == "no-store"
+    sheet = officer.get(url.replace("/incident", "/incident/callsheet"))
+    assert any(p in sheet.get_data(as_text=True) for p in phones)

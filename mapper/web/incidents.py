@@ -10,8 +10,9 @@ blank columns to fill in by hand.
 Every answer comes from the cached nearest-groups index and a cached postcode table
 (:mod:`mapper.web.data`), so a search costs a few milliseconds plus drawing the map.
 Problems with the query are shown next to the field at fault, all at once, with a 400
-status. Contact details (:data:`mapper.registers.PERSONAL_COLUMNS`) never reach these
-pages.
+status. Contact details (:data:`mapper.registers.PERSONAL_COLUMNS`) are shown only to
+signed-in officers (partners: for groups in their neighbourhoods), through
+:mod:`mapper.web.contacts`.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from mapper.maps.incidents import (
 )
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
 from mapper.web import data
+from mapper.web.contacts import contacts_for
 
 bp = Blueprint("incidents", __name__)
 
@@ -55,8 +57,8 @@ STALE_MONTHS = 12
 #: the time zone of the "generated at" stamp and of "today" for record ages
 LOCAL_TIME = ZoneInfo("Europe/London")
 
-#: group columns these pages show; personal data (registers.PERSONAL_COLUMNS) is never
-#: among them
+#: group columns these pages show to everyone; contact details (registers.PERSONAL_COLUMNS)
+#: are added only for users allowed to see them (mapper.web.contacts)
 DETAIL_COLUMNS = (
     "name",
     "category",
@@ -468,8 +470,11 @@ def find_groups(search: Search) -> pd.DataFrame:
 
 
 def result_rows(found: pd.DataFrame, *, on: date) -> list[dict]:
+    """One dict per group found, with the contact details the signed-in user may see."""
+    contacts = contacts_for(found["group_id"].tolist()) if "group_id" in found else {}
     rows = []
     for record in found.to_dict("records"):
+        record["contact"] = contacts.get(str(record.get("group_id")))
         record["distance_text"] = f"{round(record['distance_m']):,} m"
         record["offers"] = sorted(
             parse_capabilities(record.get("emergency_offer")), key=_offer_order
