@@ -72,3 +72,26 @@ def test_incident_page_and_call_sheet_show_contacts_to_officers_only(demo_app, d
     assert page.headers["Cache-Control"] == "no-store"
     sheet = officer.get(url.replace("/incident", "/incident/callsheet"))
     assert any(p in sheet.get_data(as_text=True) for p in phones)
+
+
+def test_neighbourhood_page_shows_contacts_to_its_partners(demo_app, demo_copy):
+    ws = Workspace(demo_copy)
+    can = ws.read_layer("neighbourhoods").iloc[0]
+    wards = can["ward_codes"].split("; ")
+    groups = ws.read_layer("groups")
+    inside = groups[groups["ward_code"].isin(wards)]
+    phones = list(inside["phone"].dropna())
+    outside = groups[~groups["ward_code"].isin(wards)].dropna(subset=["phone"])
+    ward = outside["ward_code"].iloc[0]
+    phones_there = list(outside.loc[outside["ward_code"] == ward, "phone"])
+    assert phones and phones_there
+    partner = sign_in(demo_app.test_client(), "partner", neighbourhoods=[can["can_id"]])
+    page = partner.get(f"/neighbourhood/{can['can_id']}").get_data(as_text=True)
+    assert all(p in page for p in phones)
+    page = partner.get(f"/ward/{ward}").get_data(as_text=True)
+    assert not any(p in page for p in phones_there)
+    officer = sign_in(demo_app.test_client(), "officer")
+    page = officer.get(f"/ward/{ward}").get_data(as_text=True)
+    assert all(p in page for p in phones_there)
+    public = demo_app.test_client().get(f"/neighbourhood/{can['can_id']}")
+    assert not any(p in public.get_data(as_text=True) for p in phones)

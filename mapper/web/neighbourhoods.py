@@ -49,6 +49,7 @@ from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
 from mapper.web import data
+from mapper.web.contacts import contacts_for
 from mapper.web.overview import SOURCE_COLUMNS
 
 bp = Blueprint("neighbourhoods", __name__)
@@ -715,9 +716,14 @@ def category_options(assets: pd.DataFrame) -> list[dict]:
 
 
 def asset_rows(assets: gpd.GeoDataFrame, keep: pd.Series) -> list[dict]:
+    """Table rows; groups carry ``contact`` when the signed-in user may see it."""
     texts = search_text(assets)
+    group_ids = assets.loc[assets["kind"] == "group", "asset_id"].tolist() if len(assets) else []
+    contacts = contacts_for(group_ids)
     rows = []
     for i, record in enumerate(assets.drop(columns="geometry").to_dict("records")):
+        record["contact"] = contacts.get(str(record["asset_id"])) if record[
+            "kind"] == "group" else None
         verified = record["verified"]
         record.update(
             shown=bool(keep.iloc[i]),
