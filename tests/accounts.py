@@ -47,3 +47,14 @@ def sign_in(client, role: str = "officer", *, username: str | None = None,
 def post(client, url: str, data: dict | None = None, **kwargs):
     """POST a form with the session's CSRF token."""
     return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client)}, **kwargs)
+
+
+def browser_sign_in(page, base_url: str, workspace_dir, role: str = "officer") -> str:
+    """Sign a Playwright page in through the real sign-in form; returns the user name."""
+    username = ensure_user(workspace_dir, role)
+    page.goto(base_url + "/signin", wait_until="networkidle")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    return username

@@ -61,7 +61,7 @@ def test_overview_draws_every_ward_offline(browser_page, base_url, tiny_wards, a
     page = browser_page.page
     response = page.goto(base_url + "/", wait_until="networkidle")
     assert response is not None and response.status == 200
-    page.wait_for_function("document.querySelector('.leaflet-overlay-pane canvas') !== null")
+    page.wait_for_function("() => document.querySelector('.leaflet-overlay-pane canvas') !== null")
 
     wards = page.evaluate(WARD_LAYERS_JS)
     assert sorted(w["code"] for w in wards) == sorted(tiny_wards["ward_code"])

@@ -131,7 +131,7 @@ def test_incident_page_lists_draws_and_moves(
 ):
     query = {"postcode": postcode, "k": "8", "offer": "volunteers"}
     page = _open(browser_page, f"{base_url}/incident?{urlencode(query)}")
-    page.wait_for_function("document.querySelector('#inc-map canvas') !== null")
+    page.wait_for_function("() => document.querySelector('#inc-map canvas') !== null")
 
     # the list: the brute-force nearest 8 groups offering volunteers (and the API agrees)
     expected = brute_force(groups, *postcode_xy, k=8, offers=("volunteers",))
@@ -209,7 +209,7 @@ def test_map_centre_button_works_from_the_keyboard(
 
 def test_clicking_the_area_map_on_the_empty_form(browser_page, base_url, groups):
     page = _open(browser_page, f"{base_url}/incident")
-    page.wait_for_function("document.querySelector('#inc-map canvas') !== null")
+    page.wait_for_function("() => document.querySelector('#inc-map canvas') !== null")
     page.locator("#inc-map").scroll_into_view_if_needed()
     box = page.locator("#inc-map").bounding_box()
     with page.expect_navigation(wait_until="networkidle"):

@@ -62,8 +62,8 @@ def open_page(browser_page, url: str):
     page = browser_page.page
     response = page.goto(url, wait_until="networkidle")
     assert response is not None and response.status == 200
-    page.wait_for_function("document.querySelector('.leaflet-overlay-pane canvas') !== null")
-    page.wait_for_function("window.neighbourhoodAssetMap !== undefined")
+    page.wait_for_function("() => document.querySelector('.leaflet-overlay-pane canvas') !== null")
+    page.wait_for_function("() => window.neighbourhoodAssetMap !== undefined")
     return page
 
 

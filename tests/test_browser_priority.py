@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from accounts import browser_sign_in
 
 from mapper.web import create_app
 
@@ -73,6 +74,11 @@ def base_url(demo_dir, tmp_path, live_server):
     return live_server(create_app({"WORKSPACE": str(directory), "TILES": "none"}))
 
 
+@pytest.fixture
+def workspace_dir(base_url, tmp_path):
+    return tmp_path / "ws"
+
+
 def _wards(demo_dir):
     from mapper.store import Workspace
 
@@ -82,7 +88,10 @@ def _wards(demo_dir):
 def _open(page, url):
     response = page.goto(url, wait_until="networkidle")
     assert response is not None and response.status == 200
-    page.wait_for_function("document.querySelector('.leaflet-overlay-pane canvas') !== null")
+    # a function, not an expression: Playwright polls expressions with eval, which the
+    # Content-Security-Policy blocks
+    page.wait_for_function("() => document.querySelector('.leaflet-overlay-pane canvas') "
+                           "!== null")
 
 
 def test_priority_page_draws_every_ward_offline(browser_page, base_url, demo_dir,
@@ -145,10 +154,10 @@ def test_layer_control_toggles_layers(browser_page, base_url, artifacts_dir):
     page.locator(".leaflet-control-layers-overlays label", has_text="Borough boundaries").click()
     assert page.evaluate(CONTROL_JS, "Borough boundaries") is False
     page.locator(".leaflet-control-layers-overlays label", has_text="VCS groups").click()
-    page.wait_for_function(f"({CLUSTER_COUNT_JS})('groups') > 0", timeout=10000)
+    page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('groups') > 0", timeout=10000)
     assert page.locator(".pr-cluster--groups").count() > 0
     page.locator(".leaflet-control-layers-overlays label", has_text="Incidents").click()
-    page.wait_for_function(f"({CLUSTER_COUNT_JS})('incidents') > 0", timeout=10000)
+    page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('incidents') > 0", timeout=10000)
     page.locator(".leaflet-control-layers-overlays label", has_text="Coverage gaps").click()
     page.wait_for_load_state("networkidle")
 
@@ -188,7 +197,10 @@ def test_map_options_and_borough_filter(browser_page, base_url, demo_dir):
     with page.expect_navigation():
         page.click("text=Update map")
     assert "indicator=imd_score" in page.url and "scheme=natural" in page.url
-    page.wait_for_function("document.querySelector('.leaflet-overlay-pane canvas') !== null")
+    # a function, not an expression: Playwright polls expressions with eval, which the
+    # Content-Security-Policy blocks
+    page.wait_for_function("() => document.querySelector('.leaflet-overlay-pane canvas') "
+                           "!== null")
     assert page.locator(".pr-legend li").count() in (4, 5)  # + "no data" when any
     code = _wards(demo_dir)["borough_code"].iloc[0]
     page.select_option("#borough", code)
@@ -198,8 +210,9 @@ def test_map_options_and_borough_filter(browser_page, base_url, demo_dir):
     browser_page.assert_clean()
 
 
-def test_settings_error_summary(browser_page, base_url, artifacts_dir):
+def test_settings_error_summary(browser_page, base_url, workspace_dir, artifacts_dir):
     page = browser_page.page
+    browser_sign_in(page, base_url, workspace_dir, "admin")
     _open(page, base_url + "/priority")
     page.fill("#setting-weight_need", "lots")
     with page.expect_navigation() as navigation:

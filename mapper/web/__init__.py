@@ -71,7 +71,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _check_settings(app.config)
 
-    from mapper.web import api, auth, incidents, neighbourhoods, overview, priority
+    from mapper.web import api, auth, incidents, neighbourhoods, overview, priority, security
 
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp):
@@ -82,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["default_source_columns"] = overview.SOURCE_COLUMNS
     init_errors(app)
     auth.init_app(app)
+    security.init_app(app)
     return app
 
 
