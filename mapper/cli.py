@@ -148,7 +148,19 @@ def import_(ctx: click.Context, file: str, register: str | None, skip_invalid: b
         f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
         f"into layer '{imported.kind}'{how}."
     )
+    _audit_personal(_workspace(ctx), "import", imported.kind, imported.frame,
+                    f"{Path(file).name}: {len(imported.frame):,} records")
     _analyse_if_possible(_workspace(ctx))
+
+
+def _audit_personal(ws: Workspace, action: str, register: str, frame, detail: str) -> None:
+    """An audit row when personal data (contact columns with values) was moved."""
+    from mapper.registers import PERSONAL_COLUMNS
+
+    held = [c for c in PERSONAL_COLUMNS if c in getattr(frame, "columns", ())
+            and frame[c].notna().any()]
+    if held:
+        ws.appdb.audit("cli", action, register=register, fields=held, detail=detail)
 
 
 def _analyse_if_possible(ws: Workspace, settings=None) -> None:
@@ -237,6 +249,10 @@ def export_(
         ward=ward,
         include_personal_data=include_personal_data,
     )
+    if include_personal_data:
+        ws = _workspace(ctx)
+        frame = ws.read_layer(register)
+        _audit_personal(ws, "export", register, frame, f"{count:,} records to {path.name}")
     note = (
         " including personal data"
         if include_personal_data

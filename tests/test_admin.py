@@ -167,3 +167,33 @@ def test_retention_cutoff_is_calendar_months():
 
     assert _cutoff(24, date(2026, 12, 5)) == "2024-12-05"
     assert _cutoff(3, date(2026, 1, 31)) == "2025-10-28"
+
+
+def test_exports_of_personal_data_are_audited(cli, tmp_path):
+    code, _, _ = cli("export", "groups", "-o", str(tmp_path / "open.csv"))
+    assert code == 0 and cli.workspace.appdb.read_audit(register="groups") == []
+    code, _, _ = cli("export", "groups", "-o", str(tmp_path / "all.csv"),
+                     "--include-personal-data")
+    rows = cli.workspace.appdb.read_audit(register="groups")
+    assert code == 0 and [r["action"] for r in rows] == ["export"]
+    assert rows[0]["fields"] == ["contact_name", "email", "phone", "website"]
+    assert "all.csv" in rows[0]["detail"]
+
+
+def test_imports_of_personal_data_are_audited(cli, tmp_path):
+    ws = cli.workspace
+    groups = ws.read_layer("groups").head(3)
+    csv = tmp_path / "more_groups.csv"
+    from mapper.geo import to_display
+
+    shown = to_display(groups)
+    table = groups.drop(columns=["geometry", "version"]).assign(
+        name=groups["name"] + " (copy)", group_id=["x1", "x2", "x3"],
+        latitude=shown.geometry.y.round(6), longitude=shown.geometry.x.round(6))
+    table[["group_id", "name", "category", "phone", "email", "latitude",
+           "longitude"]].to_csv(csv, index=False)
+    code, out, err = cli("import", str(csv), "--as", "groups")
+    assert code == 0, err
+    rows = ws.appdb.read_audit(register="groups")
+    assert [r["action"] for r in rows] == ["import"]
+    assert rows[0]["fields"] == ["email", "phone"] and "more_groups.csv" in rows[0]["detail"]
