@@ -48,7 +48,9 @@ EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
 REQUIRED_FIELDS = {"groups": ("name", "category"), "premises": ("name", "type"),
                    "incidents": ("date", "type")}
 MAX_TEXT = 2000
-INCIDENT_SEVERITIES = ("low", "medium", "high")
+#: incident severity: a whole number, 1 (least) to 5 (most serious), as imports read it
+INCIDENT_SEVERITIES = (1, 2, 3, 4, 5)
+_YES, _NO = ("true", "yes", "y", "1", "t"), ("false", "no", "n", "0", "f")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -184,20 +186,21 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
             problem(field, record.get(field), "a value (required)")
     _check_vocabulary(register, record, problem)
     _check_formats(register, record, problem)
-    point = _location(values, record, workspace, problem)
+    placing = len(problems)
+    point = _location(values, record, workspace, problem, (previous or {}).get("postcode"))
+    if point is None and record.get("x") is None and len(problems) == placing:
+        # no point yet and no (failed) attempt to place one: listed with the rest
+        problems.append(Problem(where, "expected a point: click the map, or give a postcode "
+                                "or lat/lon", column="location"))
     if problems:
         raise DataValidationError(problems, summary=_summary(register, problems))
     if point is not None:
         record["x"], record["y"] = round(point[0], 2), round(point[1], 2)
         record.update(_areas(workspace, point[0], point[1]))
-        if "lat" in values or "x" in values:
+        if values.get("lat") not in (None, "") or values.get("x") not in (None, ""):
             record["location_source"] = "map"
         elif values.get("postcode"):
             record["location_source"] = "postcode"
-    if record.get("x") is None:
-        problems.append(Problem(where, "expected a point: click the map, or give a postcode "
-                                "or lat/lon", column="location"))
-        raise DataValidationError(problems, summary=_summary(register, problems))
     if register == "incidents" and record.get("date"):
         record["month"] = str(record["date"])[:7]
     record.setdefault("source", source)
@@ -237,9 +240,22 @@ def _check_vocabulary(register: str, record: dict, problem) -> None:
                 record["capacity"] = int(str(record["capacity"]))
             except ValueError:
                 problem("capacity", record["capacity"], "a whole number of people, 0 or more")
+        if record.get("step_free") is not None:
+            flag = str(record["step_free"]).strip().lower()
+            if flag in _YES or flag in _NO:
+                record["step_free"] = flag in _YES
+            else:
+                problem("step_free", record["step_free"], "yes or no")
     elif register == "incidents":
-        if record.get("severity") and record["severity"] not in INCIDENT_SEVERITIES:
-            problem("severity", record["severity"], "one of " + ", ".join(INCIDENT_SEVERITIES))
+        if record.get("severity") is not None:
+            try:
+                severity = int(str(record["severity"]))
+                if severity not in INCIDENT_SEVERITIES:
+                    raise ValueError
+                record["severity"] = severity
+            except ValueError:
+                problem("severity", record["severity"],
+                        "a whole number from 1 (least) to 5 (most serious)")
 
 
 def _check_formats(register: str, record: dict, problem) -> None:
@@ -264,7 +280,8 @@ def _check_formats(register: str, record: dict, problem) -> None:
             problem("date", when, "a date as YYYY-MM-DD")
 
 
-def _location(values: dict, record: dict, workspace, problem) -> tuple[float, float] | None:
+def _location(values: dict, record: dict, workspace, problem,
+              old_postcode=None) -> tuple[float, float] | None:
     """The new point from lat/lon, x/y or a changed postcode; None to keep the old one."""
     from mapper.geo import CRS_DISPLAY, points_from_xy
 
@@ -293,7 +310,8 @@ def _location(values: dict, record: dict, workspace, problem) -> tuple[float, fl
             return None
         return _inside(x, y, workspace, problem)
     postcode = _text(values.get("postcode"))
-    if postcode and (record.get("x") is None or values.get("postcode") is not None):
+    changed = _postcode_key(postcode) != _postcode_key(old_postcode)
+    if postcode and (record.get("x") is None or changed):
         from mapper.analysis.nearest import postcode_point
 
         if not workspace.has_layer("postcodes"):
@@ -306,6 +324,10 @@ def _location(values: dict, record: dict, workspace, problem) -> tuple[float, fl
             return None
         return _inside(x, y, workspace, problem)
     return None
+
+
+def _postcode_key(postcode) -> str:
+    return re.sub(r"\s+", "", str(postcode or "")).upper()
 
 
 def _inside(x: float, y: float, workspace, problem) -> tuple[float, float] | None:
@@ -389,7 +411,10 @@ def _change(workspace, register: str, record_id: str, expected_version: int, *,
     found = current_record(workspace, register, record_id)
     if found is None:
         raise MapperError(f"there is no {register} record {record_id}")
-    previous, version, _ = found
+    previous, version, was_retired = found
+    if action == "verify" and was_retired:
+        raise MapperError(f"{register} record {record_id} is retired: there is nothing to "
+                          "confirm")
     record = dict(previous) | update
     return workspace.appdb.put_record(
         register, record_id, record, actor=actor, expected_version=expected_version,

@@ -5,12 +5,19 @@ the records it holds.
 Personal data (contact name, phone, e-mail, website) is left out unless the caller asks
 for it explicitly. Files are written to a temporary name and renamed into place, so a
 failed export never leaves half a file.
+
+CSV exports are safe to open in a spreadsheet: a text cell starting with ``=``, ``+``,
+``-``, ``@``, a tab or a carriage return (which Excel or LibreOffice would run as a
+formula, e.g. ``=HYPERLINK(...)``) gets a ``'`` in front, so it is shown as text
+(:func:`formula_safe`). Signed numbers and phone numbers (``-0.12``, ``+44 20 7946 0000``)
+are left as they are: they cannot call a function.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +33,34 @@ from mapper.store import LAYERS_TABLE, Workspace
 
 FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg"}
 FORMAT_CHOICES = ("csv", "geojson", "gpkg", "oruk")
+
+#: a text cell a spreadsheet would run as a formula (OWASP "CSV injection") ...
+FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+#: ... unless it is only a signed number or a phone number: nothing it could call
+HARMLESS_SIGNED = re.compile(r"^[+-][\d\s().,+-]*$")
+
+
+def looks_like_formula(value: object) -> bool:
+    """True for text a spreadsheet would take for a formula (see the module doc)."""
+    return (
+        isinstance(value, str)
+        and FORMULA_START.match(value) is not None
+        and HARMLESS_SIGNED.match(value) is None
+    )
+
+
+def formula_safe(value: object) -> object:
+    """`value`, with a ``'`` in front when a spreadsheet would run it as a formula."""
+    return "'" + value if looks_like_formula(value) else value
+
+
+def guard_formulas(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `table` whose text cells are :func:`formula_safe` (numbers untouched)."""
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) in ("string", "str"):
+            out[column] = out[column].map(formula_safe)
+    return out
 
 
 def select(
@@ -121,6 +156,7 @@ def _csv(frame, prov, meta, path: Path, register: str) -> None:
     table["easting"] = frame.geometry.x.round(1)
     table["northing"] = frame.geometry.y.round(1)
     table = table.astype(object).where(table.notna(), None)  # blanks, never "<NA>"
+    table = guard_formulas(table)  # text a spreadsheet would run as a formula gets a '
     table.to_csv(path, index=False, encoding="utf-8")
 
 

@@ -591,6 +591,61 @@ def import_file(
     return imp
 
 
+# -- dry run of a point-register import (added for web uploads: mapper/uploads.py) -------
+
+
+def check_register_import(
+    path: Path, workspace: Workspace, *, register: str | None = None
+) -> tuple[Imported, gpd.GeoDataFrame]:
+    """Read a point-register file exactly as :func:`import_file` would, writing nothing.
+
+    Every invalid row is listed in ``Imported.rejected`` (as with ``skip_invalid``, so all
+    of them are known at once). The second value is the register as it would be after
+    the import: the records of other files kept, likely duplicates flagged across them
+    (the file's own records have ``source_file == path.name``). Raises MapperError when
+    the file is not a point-register file (boundaries, statistics ...).
+    """
+    path = Path(path)
+    found = detect_file(path)
+    if isinstance(found, Skipped):
+        raise MapperError(f"{path.name}: cannot import it: {found.reason}")
+    if found.kind not in REGISTER_KINDS:
+        raise MapperError(
+            f"{path.name}: is {found.detail}, not a register of VCS groups, premises or "
+            "incidents"
+        )
+    if register is not None:
+        from mapper.sources import pointfiles
+
+        if found.reader is not pointfiles.read:
+            raise MapperError(
+                f"{path.name}: is {found.detail}; only a generic point table can be read "
+                "as another register"
+            )
+        found = pointfiles.with_register(found, register)
+    areas = {
+        kind: Imported(kind, workspace.read_layer(kind), "", "", 0, "", "")
+        for kind in ("boroughs", "wards", "lsoas")
+        if workspace.has_layer(kind)
+    }
+    context = _study_area(areas)
+    context.skip_invalid = True
+    if workspace.has_layer("postcodes"):
+        context.postcodes = postcode_index(workspace.read_layer("postcodes"))
+    imp = found.reader(path, found, context)
+    imp.extra.update(path=path, file=path.name)
+    old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
+    gathered = gather_registers(
+        [imp],
+        {k: v.frame for k, v in areas.items()},
+        existing={imp.kind: old} if old is not None and len(old) else None,
+    )
+    return imp, gathered[imp.kind][0]
+
+
+# -- end of the dry run -------------------------------------------------------------------
+
+
 def _as_register(found: Detection, register: str) -> Detection:
     from mapper.sources import pointfiles
 

@@ -594,9 +594,12 @@ def test_openapi_describes_every_endpoint(api):
     app = api.application
     document = fetch(api, "/api/openapi.json")
     assert document["openapi"].startswith("3.1")
-    routes = {rule.rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")}
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+              for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")}
     assert routes <= set(document["paths"]), routes - set(document["paths"])
     for path, item in document["paths"].items():
+        if "get" not in item or "{" in path:
+            continue  # the editing routes (officers only): see tests/test_edit_api.py
         operation = item["get"]
         assert operation["summary"] and "200" in operation["responses"]
         if path not in ("/api/openapi.json", "/api/docs"):
@@ -616,6 +619,8 @@ def test_openapi_parameters_are_the_ones_accepted(api):
     """A documented parameter is never 'unknown'; an undocumented one always is."""
     document = fetch(api, "/api/openapi.json")
     for path, item in document["paths"].items():
+        if "get" not in item or "{" in path:
+            continue  # the editing routes (officers only): see tests/test_edit_api.py
         names = [p["name"] for p in item["get"]["parameters"]]
         query = "&".join(f"{name}=" for name in names)  # blank values count as absent
         message = error_of(api, f"{path}?{query}&undocumented=1")

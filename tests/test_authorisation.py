@@ -48,6 +48,26 @@ POLICY = {
     "auth.signin": "public",
     "auth.signout": "public",
     "auth.account": "partner",
+    "admin.users": "admin",
+    "admin.add_user": "admin",
+    "admin.change_user": "admin",
+    "admin.audit": "admin",
+    # the register editing pages and API (mapper/web/editor.py, mapper/web/edit_api.py)
+    "editor.index": "officer",
+    "editor.records": "officer",
+    "editor.new": "officer",
+    "editor.edit": "officer",
+    "editor.verify": "officer",
+    "editor.retire": "officer",
+    **{f"edit_api.{action}_{register}": "officer"
+       for register in ("groups", "premises", "incidents")
+       for action in ("create", "record", "update", "retire")},
+    "edit_api.verify_groups": "officer",
+    "edit_api.verify_premises": "officer",
+    # uploads (mapper/web/uploads.py)
+    **{f"uploads.{name}": "officer" for name in (
+        "form", "upload", "report", "commit", "discard", "api_upload", "api_commit",
+        "api_discard")},
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -75,6 +95,7 @@ def _samples(app) -> dict[str, str]:
         "record_id": str(groups["group_id"].iloc[0]),
         "group_id": str(groups["group_id"].iloc[0]),
         "token": "no-such-token",
+        "username": "matrix-partner",
     }
 
 

@@ -366,7 +366,9 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         located = locate(table, file=file, context=context, **loc)
     slug = re.sub(r"[^0-9a-z]+", "-", (layout_key or path.stem).lower()).strip("-")
     id_col = registers.ID_COLUMN[register]
-    row_numbers = pd.Series([table_row(p) for p in range(rows_read)], index=table.index)
+    # rows of a table count from 2 (after the header); features of a vector file from 1
+    number = table_row if geometry is None else (lambda p: p + 1)
+    row_numbers = pd.Series([number(p) for p in range(rows_read)], index=table.index)
     if id_col in df and df[id_col].notna().all():
         pass
     elif "source_id" in df and df["source_id"].notna().all() and df["source_id"].is_unique:
@@ -384,7 +386,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     problems += located.problems
     located.problems = sorted(problems, key=lambda p: p.row or 0)
     rejected: list[Problem] = []
-    keep, more = settle(located, file=file, context=context, rejected=rejected)
+    keep, more = settle(located, file=file, context=context, rejected=rejected, rows=number)
     notes += more
     frame = registers.conform(df[keep], register, located.geometry[keep].to_numpy())
     return Imported(

@@ -71,10 +71,23 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     _check_settings(app.config)
 
-    from mapper.web import api, auth, incidents, neighbourhoods, overview, priority, security
+    from mapper.web import (
+        admin,
+        api,
+        auth,
+        edit_api,
+        editor,
+        incidents,
+        neighbourhoods,
+        overview,
+        priority,
+        security,
+        uploads,
+    )
 
     app.register_blueprint(vendor)
-    for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp):
+    for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
+                      editor.bp, edit_api.bp, admin.bp, uploads.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
     app.add_url_rule("/health", "health", health)
@@ -103,6 +116,9 @@ NAVIGATION = (
     ("neighbourhoods.index", "Neighbourhoods"),
     ("incidents.incident", "Incident response"),
     ("api.docs", "API"),
+    ("editor.index", "Register"),  # officers only: links show to roles their view allows
+    ("uploads.form", "Upload"),
+    ("admin.users", "Users"),
 )
 
 
@@ -112,11 +128,20 @@ def _navigation() -> dict:
     current = request.endpoint or ""
     links = []
     for endpoint, label in NAVIGATION:
-        if endpoint in current_app.view_functions:
+        if endpoint in current_app.view_functions and _may_see(endpoint):
             section = endpoint.split(".")[0]
             links.append({"url": url_for(endpoint), "label": label,
                           "current": current.split(".")[0] == section})
     return {"navigation": links}
+
+
+def _may_see(endpoint: str) -> bool:
+    """Whether the current user has the role the view needs (``require_role``)."""
+    from mapper.users import rank
+    from mapper.web.auth import current_user
+
+    needed = getattr(current_app.view_functions[endpoint], "required_role", "public")
+    return rank(current_user().role) >= rank(needed)
 
 
 def health():

@@ -1066,14 +1066,20 @@ def openapi_document() -> dict:
                 "responses": _responses(endpoint),
             }
         }
+    from mapper.web import edit_api, uploads  # the editing and upload routes (officers)
+
+    for more in (edit_api.openapi_paths(), uploads.openapi_paths()):
+        for path, item in more.items():
+            paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Neighbourhood needs and asset mapper API",
             "version": __version__,
             "description": (
-                "Read-only JSON for the workspace's wards, Community Action Neighbourhoods, "
-                "VCS groups, premises and incidents. Geometry is WGS84 longitude/latitude "
+                "JSON for the workspace's wards, Community Action Neighbourhoods, "
+                "VCS groups, premises and incidents; signed-in officers also edit the "
+                "registers and upload files. Geometry is WGS84 longitude/latitude "
                 "rounded to 6 decimals. Every FeatureCollection carries attribution, "
                 "licences and synthetic (true for the demo). Personal data (contact names, "
                 "phones, e-mails, websites) is included only for signed-in users allowed "

@@ -2,9 +2,9 @@
 
 Every view reads layers through :func:`layer` (and the nearest-groups index through
 :func:`nearest_index`): they are cached by the workspace file's path, modification time
-and size and the app database's edits counter, so a rebuilt or re-analysed workspace is picked up on the next request while
-repeated requests cost nothing. Cached frames are shared: views must not modify them
-(copy first).
+and size and the app database's edits counter, so a rebuilt or re-analysed workspace,
+or an edit, is picked up on the next request while repeated requests cost nothing.
+Cached frames are shared: views must not modify them (copy first).
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from flask import (
 
 from mapper import registers
 from mapper.config import Settings
+from mapper.exports import guard_formulas
 from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
@@ -1057,7 +1058,7 @@ def export_csv(assets: gpd.GeoDataFrame) -> str:
         for column in ("longitude", "latitude", "easting", "northing"):
             table[column] = []
     buffer = io.StringIO()
-    table.to_csv(buffer, index=False)
+    guard_formulas(table).to_csv(buffer, index=False)  # no cell runs as a formula
     return buffer.getvalue()
 
 

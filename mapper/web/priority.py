@@ -49,9 +49,9 @@ from flask import (
 
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
+from mapper.exports import guard_formulas
 from mapper.geo import to_display
 from mapper.maps.assets import map_parts
-from mapper.web.auth import require_role
 from mapper.maps.classify import SCHEMES, palette
 from mapper.maps.priority import (
     DEFAULT_INDICATOR,
@@ -70,6 +70,7 @@ from mapper.maps.priority import (
     priority_map,
 )
 from mapper.web import data, open_workspace
+from mapper.web.auth import require_role
 
 bp = Blueprint("priority", __name__)
 
@@ -656,7 +657,7 @@ def export_csv():
     table = table.copy()
     table["licence"] = "; ".join(licences)
     table["attribution"] = attribution
-    table = table.astype(object).where(table.notna(), None)
+    table = guard_formulas(table.astype(object).where(table.notna(), None))
     out = io.StringIO()
     table.to_csv(out, index=False, quoting=csv.QUOTE_MINIMAL)
     return Response(out.getvalue(), mimetype="text/csv",

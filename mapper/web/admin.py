@@ -1,0 +1,92 @@
+"""Administration pages: users and the audit trail (administrators only).
+
+Routes
+------
+``GET /admin/users``            every user, their role, neighbourhoods and status
+``POST /admin/users``           add a user (user name, role, neighbourhoods, password)
+``POST /admin/users/<name>``    change a user's role or neighbourhoods, or disable/enable
+``GET /admin/audit``            the audit trail, newest first, filtered by register,
+                                record, user and date (field names only, never values)
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from mapper.errors import MapperError
+from mapper.users import ROLE_HELP, ROLES, count_admins, create_user, list_users, update_user
+from mapper.web.auth import app_db, current_user, require_role
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+AUDIT_PAGE = 200
+
+
+def _neighbourhoods(text: str) -> list[str]:
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def _users_page(*, error: str = "", done: str = "", form: dict | None = None,
+                status: int = 200):
+    return render_template(
+        "admin_users.html", users=list_users(app_db()), roles=ROLES[1:], role_help=ROLE_HELP,
+        error=error, done=done, form=form or {},
+    ), status
+
+
+@bp.get("/users")
+@require_role("admin")
+def users():
+    return _users_page(done=request.args.get("done", ""))
+
+
+@bp.post("/users")
+@require_role("admin")
+def add_user():
+    form = {k: (request.form.get(k) or "").strip() for k in ("username", "role",
+                                                             "neighbourhoods")}
+    try:
+        create_user(app_db(), form["username"], request.form.get("password") or "",
+                    form["role"], neighbourhoods=_neighbourhoods(form["neighbourhoods"]),
+                    actor=current_user().username)
+    except MapperError as error:
+        return _users_page(error=str(error), form=form, status=400)
+    return redirect(url_for("admin.users", done=f"Added {form['username']}."), 303)
+
+
+@bp.post("/users/<username>")
+@require_role("admin")
+def change_user(username: str):
+    db = app_db()
+    action = request.form.get("action", "")
+    me = current_user().username
+    try:
+        if action in ("disable", "enable"):
+            if action == "disable" and username == me:
+                raise MapperError("you cannot disable your own account")
+            update_user(db, username, disabled=action == "disable", actor=me)
+        elif action == "update":
+            role = request.form.get("role") or None
+            if username == me and role != "admin" and count_admins(db) <= 1:
+                raise MapperError("you are the only administrator: add another before "
+                                  "changing your own role")
+            update_user(db, username, role=role,
+                        neighbourhoods=_neighbourhoods(request.form.get("neighbourhoods", "")),
+                        actor=me)
+        else:
+            raise MapperError(f"unknown action {action!r}: expected update, disable or enable")
+    except MapperError as error:
+        return _users_page(error=str(error), status=400)
+    return redirect(url_for("admin.users", done=f"Updated {username}."), 303)
+
+
+@bp.get("/audit")
+@require_role("admin")
+def audit():
+    filters = {k: (request.args.get(k) or "").strip() for k in ("register", "record",
+                                                               "user", "since")}
+    rows = app_db().read_audit(register=filters["register"] or None,
+                               record_id=filters["record"] or None,
+                               actor=filters["user"] or None,
+                               since=filters["since"] or None, limit=AUDIT_PAGE)
+    return render_template("admin_audit.html", rows=rows, filters=filters, limit=AUDIT_PAGE)

@@ -1,0 +1,46 @@
+"""The administrators' web pages: users and the audit trail."""
+
+from __future__ import annotations
+
+from accounts import post, sign_in
+
+from mapper.users import authenticate, get_user
+from mapper.web import create_app
+from mapper.web.auth import app_db
+
+
+def test_admin_adds_changes_and_disables_users(tiny_workspace):
+    app = create_app({"TESTING": True, "WORKSPACE": str(tiny_workspace)})
+    admin = sign_in(app.test_client(), "admin")
+    page = admin.get("/admin/users").get_data(as_text=True)
+    assert "test-admin" in page and "Add a user" in page
+    response = post(admin, "/admin/users", {"username": "jo", "role": "partner",
+                                            "neighbourhoods": "CAN-01; CAN-02",
+                                            "password": "partner passphrase"})
+    assert response.status_code == 303
+    with app.app_context():
+        db = app_db()
+        assert get_user(db, "jo").neighbourhoods == ("CAN-01", "CAN-02")
+        assert authenticate(db, "jo", "partner passphrase") is not None
+    bad = post(admin, "/admin/users", {"username": "x y", "role": "boss", "password": "1"})
+    assert bad.status_code == 400
+    text = bad.get_data(as_text=True)
+    assert "There is a problem" in text and "is not allowed" in text
+    response = post(admin, "/admin/users/jo", {"action": "update", "role": "officer",
+                                               "neighbourhoods": ""})
+    assert response.status_code == 303
+    response = post(admin, "/admin/users/jo", {"action": "disable"})
+    assert response.status_code == 303
+    with app.app_context():
+        assert get_user(app_db(), "jo") is None
+    me = post(admin, "/admin/users/test-admin", {"action": "disable"})
+    assert me.status_code == 400 and "your own account" in me.get_data(as_text=True)
+    last = post(admin, "/admin/users/test-admin", {"action": "update", "role": "officer"})
+    assert last.status_code == 400 and "only administrator" in last.get_data(as_text=True)
+    audit = admin.get("/admin/audit?register=users").get_data(as_text=True)
+    assert "created with role partner" in audit and "disabled" in audit
+    assert "partner passphrase" not in audit
+    officer = sign_in(app.test_client(), "officer")
+    assert officer.get("/admin/users").status_code == 403
+    assert 'href="/admin/users"' not in officer.get("/").get_data(as_text=True)
+    assert 'href="/admin/users"' in admin.get("/").get_data(as_text=True)

@@ -1,0 +1,847 @@
+"""Uploads (mapper/uploads.py, mapper/web/uploads.py): every limit and rejection reason,
+the report's contents, atomic commits and their audit row, owners and expiry, roles and
+CSRF on the endpoints, and formula-cell guarding in CSV exports.
+
+The workspace is the tiny grid of tests/factories.py (3x3 wards of 1 km from easting
+530000, northing 180000; postcodes), built once and copied per test.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import os
+import shutil
+import struct
+import time
+import zipfile
+
+import factories as fx
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from accounts import csrf_token, sign_in
+from shapely.geometry import Point
+
+from mapper import uploads
+from mapper.errors import DataValidationError
+from mapper.exports import export, formula_safe, looks_like_formula
+from mapper.pipeline import build, import_file
+from mapper.store import Workspace
+from mapper.uploads import (
+    Limits,
+    UploadError,
+    UploadNotFound,
+    cleanup_stale,
+    commit_upload,
+    discard_upload,
+    inspect_upload,
+    load_report,
+    safe_name,
+)
+from mapper.web import create_app
+
+MB = 1024 * 1024
+#: child-process parsing (the default) for most tests; the fast path where said
+FAST = Limits(in_process=True)
+
+
+# -- the workspace --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def base_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("uploads")
+    directory = root / "ws"
+    build(fx.write_folder(root / "in"), Workspace(directory))
+    return directory
+
+
+@pytest.fixture
+def ws(base_dir, tmp_path) -> Workspace:
+    directory = tmp_path / "ws"
+    shutil.copytree(base_dir, directory)
+    return Workspace(directory)
+
+
+def lonlat(x: float, y: float) -> tuple[float, float]:
+    """WGS84 longitude, latitude of a British National Grid point."""
+    point = gpd.GeoSeries([Point(x, y)], crs=27700).to_crs(4326).iloc[0]
+    return round(point.x, 7), round(point.y, 7)
+
+
+LON, LAT = lonlat(530_500, 180_500)  # inside ward E05900001
+LON2, LAT2 = lonlat(531_500, 181_500)
+
+
+def csv_bytes(header: list[str], rows: list[list], encoding: str = "utf-8") -> bytes:
+    out = io.StringIO()
+    pd.DataFrame(rows, columns=header).to_csv(out, index=False)
+    return out.getvalue().encode(encoding)
+
+
+def good_groups(n: int = 3) -> bytes:
+    rows = [[f"Group {i}", "youth", LAT2 if i % 2 else LAT, LON2 if i % 2 else LON,
+             "020 7946 0000", f"g{i}@example.org"] for i in range(n)]
+    return csv_bytes(["name", "category", "latitude", "longitude", "phone", "email"], rows)
+
+
+def points_frame(n: int = 3) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"name": [f"Hall {i}" for i in range(n)], "type": ["hall"] * n},
+        geometry=[Point(530_100 + 300 * i, 180_100 + 200 * i) for i in range(n)],
+        crs=27700,
+    )
+
+
+def shapefile_zip(tmp_path, frame: gpd.GeoDataFrame | None = None, name: str = "halls",
+                  *, skip: tuple[str, ...] = ()) -> bytes:
+    folder = tmp_path / f"shp-{name}"
+    folder.mkdir()
+    pyogrio.write_dataframe(points_frame() if frame is None else frame, folder / f"{name}.shp")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for part in sorted(folder.iterdir()):
+            if part.suffix not in skip:
+                archive.write(part, f"{name}/{part.name}")
+    return buffer.getvalue()
+
+
+def zip_of(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(zipfile.ZipInfo(name), data)
+    return buffer.getvalue()
+
+
+def zip_bomb(size: int = 200 * MB) -> bytes:
+    """`size` bytes of zeros, deflated (about 200 KB), written in 1 MB steps."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("bomb/bomb.shp", "w", force_zip64=True) as entry:
+            zeros = bytes(MB)
+            for _ in range(size // MB):
+                entry.write(zeros)
+        archive.writestr("bomb/bomb.shx", b"x")
+        archive.writestr("bomb/bomb.dbf", b"x")
+    return buffer.getvalue()
+
+
+def lying_zip(tmp_path) -> bytes:
+    """A shapefile zip whose central directory says the .shp unzips to 100 bytes."""
+    data = bytearray(shapefile_zip(tmp_path))
+    start = 0
+    while (at := data.find(b"PK\x01\x02", start)) >= 0:
+        name_length = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46: at + 46 + name_length].endswith(b".shp"):
+            struct.pack_into("<I", data, at + 24, 100)
+        start = at + 4
+    return bytes(data)
+
+
+def feature_collection(features: list[dict]) -> bytes:
+    return json.dumps({"type": "FeatureCollection", "features": features}).encode()
+
+
+def point_feature(name: str, lon: float, lat: float) -> dict:
+    return {"type": "Feature", "properties": {"name": name, "type": "hall"},
+            "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+
+
+def polygon_geojson(vertices: int) -> bytes:
+    """One polygon feature with `vertices` vertices (a circle in the grid), as text."""
+    import numpy as np
+
+    angle = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+    lon = LON + 0.002 * np.cos(angle)
+    lat = LAT + 0.002 * np.sin(angle)
+    ring = ",".join(f"[{x:.7f},{y:.7f}]" for x, y in zip(lon, lat, strict=True))
+    ring += f",[{lon[0]:.7f},{lat[0]:.7f}]"
+    return (
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+        '{"name":"Big","type":"hall"},"geometry":{"type":"Polygon","coordinates":[['
+        + ring + "]]}}]}"
+    ).encode()
+
+
+def rejected(filename: str, data: bytes, ws: Workspace, limits: Limits = FAST,
+             **kwargs) -> UploadError:
+    with pytest.raises(UploadError) as caught:
+        inspect_upload(filename, data, ws, limits=limits, **kwargs)
+    error = caught.value
+    assert error.reason.strip() and error.status in (400, 413), error.reason
+    assert str(ws.directory) not in error.reason  # never a server path
+    return error
+
+
+def staged(ws: Workspace) -> list[str]:
+    root = ws.directory / ".uploads"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def test_report_on_a_small_csv_counts_every_row(ws):
+    header = ["name", "category", "latitude", "longitude", "phone", "last_verified"]
+    data = csv_bytes(header, [
+        ["Good one", "youth", LAT, LON, "020 7946 0000", "2024-05-01"],        # row 2
+        ["Swapped", "youth", LON, LAT, "", ""],                                 # row 3
+        ["Not a number", "youth", "NaN", "NaN", "", ""],                        # row 4
+        ["Edinburgh", "youth", 55.9533, -3.1883, "", ""],                       # row 5
+        ["Good one", "youth", LAT, LON, "", ""],                                # row 6
+        ['=HYPERLINK("http://evil.example","click")', "food", LAT2, LON2, "", ""],  # row 7
+        ["Bad date", "youth", LAT2, LON2, "", "yesterday"],                     # row 8
+        ["Phone", "youth", LAT2, LON2, "+44 20 7946 0001", ""],                 # row 9
+    ])
+    report = inspect_upload("groups.csv", data, ws, owner="olivia")
+    assert (report.file, report.format, report.register) == ("groups.csv", "CSV", "groups")
+    assert report.requested_register == "auto" and "latitude/longitude" in report.detail
+    assert report.rows_read == 8
+    assert report.accepted == 4  # rows 2, 6, 7, 9
+    assert report.rejected_count == 4 and report.invalid_count == 3 and report.not_used == 0
+    assert report.accepted + report.rejected_count + report.not_used == report.rows_read
+    by_row = {p["row"]: p for p in report.rejected}
+    assert sorted(by_row) == [3, 4, 5, 8]
+    assert "swapped" in by_row[3]["message"] and by_row[3]["column"] == "latitude"
+    assert by_row[3]["value"] == str(LON) and by_row[3]["invalid"]
+    assert by_row[4]["message"] == "latitude is not a number" and by_row[4]["value"] == "NaN"
+    assert "outside the study area" in by_row[5]["message"] and not by_row[5]["invalid"]
+    assert by_row[8]["column"] == "last_verified" and by_row[8]["value"] == "yesterday"
+    assert by_row[8]["expected"] == "e.g. 2024-05-31 or 31/05/2024"
+    assert report.duplicate_count == 1
+    duplicate = report.duplicates[0]
+    assert (duplicate["row"], duplicate["name"], duplicate["duplicate_of_name"]) == (
+        6, "Good one", "Good one")
+    assert duplicate["reason"] == "same name within 50 m"
+    assert report.formula_count == 1  # the phone number is not a formula
+    assert report.formula_cells[0] == {
+        "row": 7, "column": "name", "value": '=HYPERLINK("http://evil.example","click")'}
+    assert any("formula" in w and "'" in w for w in report.warnings)
+    assert report.personal_fields == ["phone"]
+    assert not report.can_import_all and report.can_import_valid
+    assert report.vertices is None and report.replaces == 0
+    assert report.expires_at - report.created_at == pytest.approx(3600)
+    assert staged(ws) == [report.token]
+    again = load_report(report.token, ws, "olivia")
+    assert again.as_json() == report.as_json()
+    json.dumps(report.as_json())  # JSON-ready
+
+
+def test_duplicates_against_the_register_and_records_replaced(ws, tmp_path):
+    first = tmp_path / "council.csv"
+    first.write_bytes(good_groups(2))
+    import_file(first, ws)
+    data = csv_bytes(["name", "category", "latitude", "longitude"],
+                     [["group 0 ltd", "youth", LAT, LON], ["Somewhere else", "food", LAT2, LON2]])
+    report = inspect_upload("volunteers.csv", data, ws, limits=FAST)
+    assert report.duplicate_count == 1 and report.accepted == 2
+    duplicate = report.duplicates[0]
+    assert duplicate["row"] == 2 and duplicate["duplicate_of_file"] == "council.csv"
+    assert duplicate["duplicate_of_name"] == "Group 0"
+    assert report.replaces == 0
+    again = inspect_upload("council.csv", good_groups(2), ws, limits=FAST)
+    assert again.replaces == 2 and any("replaces them" in w for w in again.warnings)
+    assert again.duplicate_count == 0  # its own earlier records are replaced, not duplicates
+
+
+def test_register_can_be_chosen(ws):
+    data = csv_bytes(["name", "latitude", "longitude"], [["Hall", LAT, LON]])
+    assert inspect_upload("x.csv", data, ws, limits=FAST).register == "groups"
+    report = inspect_upload("x.csv", data, ws, "premises", FAST)
+    assert report.register == "premises" and report.requested_register == "premises"
+    assert "unknown register" in rejected("x.csv", data, ws, register="people").reason
+
+
+def test_vector_formats_are_read(ws, tmp_path):
+    report = inspect_upload("halls.zip", shapefile_zip(tmp_path), ws, "premises", FAST)
+    assert (report.format, report.register, report.accepted, report.vertices) == (
+        "zipped Shapefile", "premises", 3, 3)
+    gpkg = tmp_path / "halls.gpkg"
+    pyogrio.write_dataframe(points_frame(2), gpkg, layer="halls")
+    report = inspect_upload("halls.gpkg", gpkg.read_bytes(), ws, limits=FAST)
+    assert (report.format, report.accepted) == ("GeoPackage", 2)
+    geojson = feature_collection([point_feature("Hall", LON, LAT)])
+    report = inspect_upload("halls.geojson", geojson, ws, limits=FAST)
+    assert (report.format, report.accepted, report.rows_read) == ("GeoJSON", 1, 1)
+    report = inspect_upload("halls.json", geojson, ws, limits=FAST)
+    assert report.accepted == 1
+
+
+def nan_geojson() -> bytes:
+    text = feature_collection([point_feature("Good", LON, LAT), point_feature("Bad", 0, 0)])
+    return text.replace(b"[0, 0]", b"[NaN, NaN]")
+
+
+def test_nan_coordinates_in_geojson_are_rejected_rows_with_a_note(ws):
+    report = inspect_upload("nan.geojson", nan_geojson(), ws, limits=FAST)
+    assert report.rows_read == 2 and report.invalid_count == 1
+    assert report.accepted + report.rejected_count + report.not_used == 2
+    problem = report.rejected[0]
+    assert (problem["row"], problem["row_label"]) == (2, "feature")
+    assert problem["message"] == "empty or non-point geometry; expected a point or polygon"
+    assert problem["expected"] == "a point or polygon"
+    assert any("2 NaN values" in w and "JSON does not allow" in w for w in report.warnings)
+
+
+def test_valid_features_beside_an_invalid_one_are_kept(ws):
+    report = inspect_upload("nan.geojson", nan_geojson(), ws, limits=FAST)
+    assert report.accepted == 1 and report.not_used == 0
+
+
+def test_latin1_text_is_read_as_windows_1252(ws):
+    data = csv_bytes(["name", "category", "latitude", "longitude"],
+                     [["Café Nérée", "food", LAT, LON]], encoding="latin-1")
+    assert inspect_upload("cafe.csv", data, ws, limits=FAST).accepted == 1
+
+
+# -- whole-file rejections: limits and reasons ----------------------------------------------
+
+
+def utf16(text: str, bom: bool = True) -> bytes:
+    return text.encode("utf-16" if bom else "utf-16-le")
+
+
+CSV_TEXT = f"name,category,latitude,longitude\nHall,youth,{LAT},{LON}\n"
+
+CASES = [
+    ("groups.xlsx", b"PK\x03\x04rest", "not a file type this tool takes (.xlsx)"),
+    ("groups", CSV_TEXT.encode(), "no extension"),
+    ("empty.csv", b"", "the file is empty"),
+    ("blank.csv", b"  \n\r\n ", "the file is empty"),
+    ("junk.csv", bytes(range(256)) * 4, "binary"),
+    ("excel.csv", b"PK\x03\x04" + bytes(200), "an Excel workbook"),
+    ("old.csv", b"\xd0\xcf\x11\xe0" + bytes(100), "old-style Excel"),
+    ("utf16.csv", utf16(CSV_TEXT), "UTF-16"),
+    ("utf16le.csv", utf16(CSV_TEXT, bom=False), "UTF-16"),
+    ("undefined.csv", b"name,category\n\x81\x8d\x8f\x90\x9d,youth\n",
+     "neither UTF-8 nor Windows-1252"),
+    ("nolocation.csv", b"name,colour\nHall,red\n", "cannot import it"),
+    ("header.csv", b"name,category,latitude,longitude\n", "has no rows"),
+    ("array.geojson", b"[1, 2, 3]", "should start with '{'"),
+    ("html.geojson", b"<html><body>404</body></html>", "should start with '{'"),
+    ("latin1.geojson", '{"type": "FeatureCollection", "name": "Caf\xe9"}'.encode("latin-1"),
+     "not UTF-8 text"),
+    ("utf16.geojson", utf16('{"type": "FeatureCollection"}'), "UTF-16"),
+    ("truncated.geojson", feature_collection([point_feature("A", LON, LAT)])[:-9],
+     "not valid JSON"),
+    ("polygon.geojson", b'{"type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,0]]]}',
+     "a bare Polygon geometry"),
+    ("feature.geojson", json.dumps(point_feature("A", LON, LAT)).encode(), "a single Feature"),
+    ("topo.geojson", b'{"type": "Topology", "objects": {}}', "its type is 'Topology'"),
+    ("notype.json", b'{"features": []}', "it has no type"),
+    ("nofeatures.geojson", b'{"type": "FeatureCollection", "features": {}}', "no list of"),
+    ("zero.geojson", b'{"type": "FeatureCollection", "features": []}', "has no features"),
+    ("badfeature.geojson", b'{"type": "FeatureCollection", "features": [1, {"type": "x"}]}',
+     "2 features are malformed"),
+    ("deep.geojson", b'{"type": "FeatureCollection", "features": ' + b"[" * 100_000
+     + b"]" * 100_000 + b"}", "nested too deeply"),
+    ("notgpkg.gpkg", b"hello, this is not a database", "not a GeoPackage"),
+    ("broken.gpkg", b"SQLite format 3\x00" + bytes(2000), "GDAL cannot read it"),
+    ("random.zip", os.urandom(3000), "not a valid zip archive"),
+    ("empty.zip", zip_of({}), "the zip archive is empty"),
+    ("many.zip", zip_of({f"f{i}.txt": b"x" for i in range(51)}),
+     "the zip holds 51 entries; at most 50"),
+    ("slip.zip", zip_of({"../evil.csv": b"x"}), "'..' (a parent folder)"),
+    ("abs.zip", zip_of({"/abs.csv": b"x"}), "an absolute path"),
+    ("backslash.zip", zip_of({"..\\evil.shp": b"x"}), "a backslash"),
+    ("drive.zip", zip_of({"C:/evil.shp": b"x"}), "a drive letter"),
+    ("csvzip.zip", zip_of({"data/groups.csv": CSV_TEXT.encode()}),
+     "no shapefile (.shp); found: data/groups.csv; upload groups.csv itself"),
+    ("two.zip", zip_of({"a.shp": b"x", "b.shp": b"x"}), "2 shapefiles"),
+    ("nodbf.zip", zip_of({"a.shp": b"x", "a.shx": b"x"}), "not a.dbf"),
+    ("garbage.zip", zip_of({"a.shp": b"x", "a.shx": b"x", "a.dbf": b"x"}), "GDAL cannot read"),
+]
+
+
+@pytest.mark.parametrize(("filename", "data", "reason"), CASES, ids=[c[0] for c in CASES])
+def test_whole_file_rejections_say_why(ws, filename, data, reason):
+    error = rejected(filename, data, ws)
+    assert reason in error.reason, error.reason
+    assert error.status == 400
+    assert staged(ws) == []  # nothing is left behind
+
+
+def test_problems_are_listed_for_unsafe_zip_entries(ws):
+    data = zip_of({"../evil.csv": b"x", "/abs.csv": b"x", "ok.shp": b"x"})
+    error = rejected("slip.zip", data, ws)
+    assert "2 entries that cannot be accepted" in error.reason
+    assert [p["value"] for p in error.problems] == ["../evil.csv", "/abs.csv"]
+    assert all(p["message"].startswith("unsafe entry") for p in error.problems)
+
+
+def test_symlinks_and_encrypted_entries_are_refused(ws):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        link = zipfile.ZipInfo("layer.shp")
+        link.create_system = 3
+        link.external_attr = 0o120777 << 16
+        archive.writestr(link, "/etc/passwd")
+    assert "a symbolic link" in rejected("link.zip", buffer.getvalue(), ws).problems[0]["message"]
+    data = bytearray(zip_of({"layer.shp": b"x"}))
+    central = data.find(b"PK\x01\x02")
+    data[central + 8] |= 0x1  # the "encrypted" bit of the general purpose flags
+    error = rejected("secret.zip", bytes(data), ws)
+    assert "'layer.shp': the entry is encrypted (password-protected)" in error.reason
+
+
+def test_too_large_is_413(ws):
+    error = rejected("big.csv", CSV_TEXT.encode() + b"x" * 200, ws,
+                     limits=Limits(max_bytes=100, in_process=True))
+    assert error.status == 413 and "more than the upload limit of 100 bytes" in error.reason
+
+
+def test_huge_single_line(ws):
+    error = rejected("line.csv", b"name," + b"a" * (MB + 10), ws)
+    assert "line 1 is 1 MB long, more than the limit of 1 MB per line" in error.reason
+
+
+def test_zip_bomb_is_refused_from_its_headers(ws):
+    data = zip_bomb()
+    assert len(data) < 2 * MB
+    error = rejected("bomb.zip", data, ws)
+    assert "this looks like a zip bomb" in error.reason and "200 MB" in error.reason
+
+
+def test_total_unzipped_size_is_limited(ws):
+    error = rejected("bomb.zip", zip_bomb(3 * MB), ws,
+                     limits=Limits(max_unzipped_bytes=2 * MB, max_ratio=1e6, in_process=True))
+    assert "unzips to 3 MB, more than the limit of 2 MB" in error.reason
+
+
+def test_a_zip_whose_headers_lie_is_caught_while_unzipping(ws, tmp_path):
+    error = rejected("liar.zip", lying_zip(tmp_path), ws)
+    assert "the zip archive is damaged (a CRC check failed)" in error.reason
+
+
+def test_truncated_zip(ws, tmp_path):
+    data = shapefile_zip(tmp_path)
+    for cut in (len(data) // 3, len(data) - 30):
+        assert "zip" in rejected("cut.zip", data[:cut], ws).reason
+
+
+def test_shapefile_needs_its_parts(ws, tmp_path):
+    error = rejected("halls.zip", shapefile_zip(tmp_path, skip=(".dbf",)), ws)
+    assert "holds halls.shp but not halls.dbf" in error.reason
+
+
+def test_a_polygon_with_a_million_vertices(ws):
+    data = polygon_geojson(1_000_000)
+    error = rejected("big.geojson", data, ws, limits=Limits())  # through the child process
+    assert "1 feature has more than 100,000 vertices (the most: 1,000,001)" in error.reason
+    assert error.problems[0]["row"] == 1 and error.problems[0]["row_label"] == "feature"
+
+
+def test_vertices_in_all_are_limited(ws):
+    features = []
+    for i in range(3):
+        data = json.loads(polygon_geojson(400))
+        feature = data["features"][0]
+        feature["properties"]["name"] = f"Big {i}"
+        features.append(feature)
+    error = rejected("many.geojson", feature_collection(features), ws,
+                     limits=Limits(max_total_vertices=1000, in_process=True))
+    assert "1,203 vertices in all, more than the limit of 1,000" in error.reason
+
+
+def test_polygons_within_the_limits_are_placed_at_a_point(ws):
+    report = inspect_upload("hall.geojson", polygon_geojson(500), ws, limits=FAST)
+    assert report.accepted == 1 and report.vertices == 501
+    assert any("placed at a representative point" in w for w in report.warnings)
+
+
+def test_boundary_files_are_not_uploads(ws, tmp_path):
+    path = fx.write_geojson(fx.wards(), tmp_path / "wards.geojson")
+    error = rejected("wards.geojson", path.read_bytes(), ws)
+    assert "ward boundaries" in error.reason and "not a register of" in error.reason
+
+
+def test_parse_time_limit_kills_the_reader(ws):
+    started = time.monotonic()
+    error = rejected("big.geojson", polygon_geojson(300_000), ws,
+                     limits=Limits(parse_seconds=0.3))
+    assert time.monotonic() - started < 10
+    assert "big.geojson: took longer than 0.3 s to read" in error.reason
+    assert staged(ws) == []
+
+
+def test_reader_failures_and_crashes_are_rejections(ws, monkeypatch):
+    def boom(*args):
+        raise RuntimeError(f"boom in {args[0]}")
+
+    monkeypatch.setattr(uploads, "_dry_run", boom)
+    for limits in (Limits(), FAST):
+        error = rejected("x.csv", CSV_TEXT.encode(), ws, limits=limits)
+        assert "x.csv: the file could not be read (RuntimeError: boom in x.csv)" in error.reason
+
+    def undecodable(*args):
+        return b"\x9c".decode("utf-8")
+
+    monkeypatch.setattr(uploads, "_dry_run", undecodable)
+    error = rejected("x.gpkg", b"SQLite format 3\x00" + bytes(100), ws)
+    assert "x.gpkg: the file holds text that is not valid in its encoding (byte 0)" in (
+        error.reason)
+
+    monkeypatch.setattr(uploads, "_dry_run", lambda *args: os._exit(3))
+    error = rejected("x.csv", CSV_TEXT.encode(), ws, limits=Limits())
+    assert "the reader stopped unexpectedly (exit code 3)" in error.reason
+
+
+def test_file_names_are_made_safe():
+    assert safe_name("../../etc/passwd.csv") == "passwd.csv"
+    assert safe_name("C:\\Users\\me\\My groups.csv") == "My groups.csv"
+    assert safe_name(".hidden.csv") == "hidden.csv"
+    assert safe_name("a<b>|c\x00.csv") == "a_b__c.csv"
+    assert safe_name("") == "upload" and safe_name(None) == "upload"
+    assert len(safe_name("x" * 500 + ".csv")) <= 120 and safe_name("x" * 500 + ".csv").endswith(
+        ".csv")
+
+
+# -- commit, discard, owners, expiry ---------------------------------------------------------
+
+
+def test_commit_imports_atomically_audits_and_cleans_up(ws):
+    report = inspect_upload("groups.csv", good_groups(3), ws, owner="olivia")
+    result = commit_upload(report.token, ws, "olivia")
+    assert (result.register, result.accepted, result.rejected, result.rows_read) == (
+        "groups", 3, 0, 3)
+    frame = ws.read_layer("groups")
+    assert len(frame) == 3 and set(frame["source_file"]) == {"groups.csv"}
+    assert frame["ward_code"].notna().all()
+    audit = ws.appdb.read_audit(actor="olivia")
+    assert len(audit) == 1
+    row = audit[0]
+    assert (row["action"], row["register"], row["record_id"]) == ("import", "groups", "")
+    assert row["fields"] == ["email", "phone"]
+    assert "upload groups.csv: 3 accepted + 0 rejected = 3 input" == row["detail"]
+    assert "example.org" not in json.dumps(audit) and "7946" not in json.dumps(audit)
+    assert staged(ws) == []
+    with pytest.raises(UploadNotFound):
+        commit_upload(report.token, ws, "olivia")
+
+
+def test_a_failed_commit_leaves_the_workspace_byte_identical(ws):
+    data = csv_bytes(["name", "category", "latitude", "longitude"],
+                     [["Good", "youth", LAT, LON], ["Bad", "youth", "north", LON]])
+    report = inspect_upload("groups.csv", data, ws, owner="olivia", limits=FAST)
+    before = ws.path.read_bytes()
+    with pytest.raises(DataValidationError, match="1 invalid row in groups.csv"):
+        commit_upload(report.token, ws, "olivia")
+    assert ws.path.read_bytes() == before and not ws.has_layer("groups")
+    assert ws.appdb.read_audit() == []
+    assert staged(ws) == [report.token]  # still waiting: import only the valid rows
+    result = commit_upload(report.token, ws, "olivia", skip_invalid=True)
+    assert (result.accepted, result.rejected) == (1, 1)
+    assert "(invalid rows skipped)" in ws.appdb.read_audit()[0]["detail"]
+
+
+def test_a_commit_failing_while_writing_changes_nothing(ws, monkeypatch):
+    from mapper.store import Transaction
+
+    report = inspect_upload("groups.csv", good_groups(2), ws, owner="olivia", limits=FAST)
+    before = ws.path.read_bytes()
+    listing = sorted(p.name for p in ws.directory.iterdir())
+
+    def disk_full(self):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Transaction, "_finish", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        commit_upload(report.token, ws, "olivia")
+    assert ws.path.read_bytes() == before
+    assert sorted(p.name for p in ws.directory.iterdir()) == listing
+    assert ws.appdb.read_audit() == [] and staged(ws) == [report.token]
+    monkeypatch.undo()
+    assert commit_upload(report.token, ws, "olivia").accepted == 2
+
+
+def test_uploads_are_bound_to_their_owner(ws):
+    report = inspect_upload("groups.csv", good_groups(1), ws, owner="olivia", limits=FAST)
+    for actor in ("oscar", ""):
+        with pytest.raises(UploadNotFound):
+            commit_upload(report.token, ws, actor)
+        with pytest.raises(UploadNotFound):
+            discard_upload(report.token, ws, actor)
+        with pytest.raises(UploadNotFound):
+            load_report(report.token, ws, actor)
+    for token in ("../../mapper", "x", "", "a" * 200, report.token + "/.."):
+        with pytest.raises(UploadNotFound):
+            commit_upload(token, ws, "olivia")
+    discard_upload(report.token, ws, "olivia")
+    assert staged(ws) == [] and not ws.has_layer("groups")
+
+
+def test_uploads_expire_and_stale_folders_are_removed(ws, monkeypatch):
+    report = inspect_upload("groups.csv", good_groups(1), ws, owner="olivia", limits=FAST)
+    leftover = ws.directory / ".uploads" / "half-inspected-folder"
+    leftover.mkdir()
+    old = time.time() - 7200
+    os.utime(leftover, (old, old))
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3601)
+    with pytest.raises(UploadNotFound, match="expired"):
+        commit_upload(report.token, ws, "olivia")
+    monkeypatch.undo()
+    fresh = inspect_upload("groups.csv", good_groups(1), ws, owner="olivia", limits=FAST)
+    assert staged(ws) == [fresh.token]  # the expired and the stale folder are gone
+    assert cleanup_stale(ws, Limits(ttl_s=0)) == 1 and staged(ws) == []
+
+
+def test_each_user_has_a_limited_number_waiting(ws):
+    limits = Limits(in_process=True, max_waiting_per_user=2)
+    tokens = [inspect_upload("g.csv", good_groups(1), ws, owner="olivia", limits=limits).token
+              for _ in range(3)]
+    other = inspect_upload("g.csv", good_groups(1), ws, owner="oscar", limits=limits).token
+    assert set(staged(ws)) == {tokens[1], tokens[2], other}
+
+
+def test_other_files_in_a_zip_are_ignored_with_a_note(ws, tmp_path):
+    buffer = io.BytesIO(shapefile_zip(tmp_path))
+    with zipfile.ZipFile(buffer, "a") as archive:
+        archive.writestr("halls/readme.txt", "about these halls")
+        archive.writestr("__MACOSX/halls/._halls.shp", "mac")
+    report = inspect_upload("halls.zip", buffer.getvalue(), ws, "premises", FAST)
+    assert report.accepted == 3
+    assert "1 other file in the zip was ignored: halls/readme.txt" in report.warnings
+
+
+def test_a_zip_commit_records_the_uploaded_name(ws, tmp_path):
+    report = inspect_upload("My halls.zip", shapefile_zip(tmp_path), ws, "premises", FAST,
+                            owner="olivia")
+    commit_upload(report.token, ws, "olivia")
+    frame = ws.read_layer("premises")
+    assert len(frame) == 3 and set(frame["source_file"]) == {"My halls.zip"}
+    prov = ws.provenance()
+    assert "My halls.zip" in set(prov.loc[prov["layer"] == "premises", "source_file"])
+
+
+# -- formula cells in CSV exports -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "guarded"), [
+    ('=HYPERLINK("http://x","y")', True),
+    ("=1+1", True),
+    ("@SUM(A1)", True),
+    ("+cmd|' /C calc'!A0", True),
+    ("-2+3+cmd|' /C calc'!A0", True),
+    ("\t=1", True),
+    ("\r=1", True),
+    ("-0.1234", False),
+    ("+44 20 7946 0000", False),
+    ("-", False),
+    ("Hall", False),
+    ("a=b", False),
+    (None, False),
+    (1.5, False),
+])
+def test_formula_cells_are_recognised(value, guarded):
+    assert looks_like_formula(value) is guarded
+    assert formula_safe(value) == ("'" + value if guarded else value)
+
+
+def test_csv_exports_neutralise_formula_cells(ws, tmp_path):
+    header = ["name", "category", "latitude", "longitude", "phone", "description"]
+    data = csv_bytes(header, [
+        ['=HYPERLINK("http://evil.example","click")', "youth", LAT, LON, "+44 20 7946 0000",
+         "@SUM(1)"],
+        ["Plain", "youth", LAT2, LON2, "", "- a list"],
+    ])
+    report = inspect_upload("f.csv", data, ws, owner="olivia", limits=FAST)
+    assert {(c["row"], c["column"]) for c in report.formula_cells} == {
+        (2, "name"), (2, "description"), (3, "description")}
+    commit_upload(report.token, ws, "olivia")
+    out = tmp_path / "out.csv"
+    export(ws, "groups", out, include_personal_data=True)
+    table = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert table["name"].tolist() == ["'=HYPERLINK(\"http://evil.example\",\"click\")", "Plain"]
+    assert table["description"].tolist() == ["'@SUM(1)", "'- a list"]
+    assert table["phone"].iloc[0] == "+44 20 7946 0000"
+    assert float(table["longitude"].iloc[0]) == pytest.approx(LON, abs=1e-6)
+    assert ws.read_layer("groups")["name"].iloc[0].startswith("=HYPERLINK")  # stored as is
+
+
+# -- the web endpoints ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(ws):
+    return create_app({"TESTING": True, "WORKSPACE": str(ws.directory)})
+
+
+@pytest.fixture
+def officer(app):
+    return sign_in(app.test_client(), "officer")
+
+
+def multipart(fields: dict[str, str], filename: str | None, data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body built in memory (werkzeug's test client spools bodies
+    over 500 KB to a temporary file it never closes: a ResourceWarning, an error here)."""
+    boundary = "upload-test-boundary-7d1c"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        .encode() for name, value in fields.items()
+    ]
+    if filename is not None:
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            .encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def send(client, url: str, filename: str | None, data: bytes = b"", *, csrf: bool = True,
+         **fields):
+    form = {k: str(v) for k, v in fields.items()}
+    if csrf:
+        form["csrf_token"] = csrf_token(client)
+    body, content_type = multipart(form, filename, data)
+    return client.post(url, data=body, content_type=content_type)
+
+
+def text_of(response) -> str:
+    """The page's text, entities decoded and white space collapsed."""
+    return " ".join(html.unescape(response.get_data(as_text=True)).split())
+
+
+def test_upload_form_for_officers(officer):
+    page = text_of(officer.get("/uploads"))
+    assert 'enctype="multipart/form-data"' in page and 'name="csrf_token"' in page
+    assert 'accept=".csv,.geojson,.json,.gpkg,.zip"' in page
+    for words in ("50 MB", "at most 50 files", "200 MB", "100,000 vertices per feature",
+                  "1,000,000 in a file", "within 30 seconds", "Detect from the columns"):
+        assert words in page, words
+    assert '<script' not in page.split("<main", 1)[1]  # no inline script
+    assert '>Upload</a>' in page  # in the navigation for officers
+
+
+def test_html_flow_report_then_commit(officer, ws):
+    data = csv_bytes(["name", "category", "latitude", "longitude", "email"],
+                     [["Good", "youth", LAT, LON, "a@example.org"],
+                      ["Bad", "youth", "north", LON, ""]])
+    response = send(officer, "/uploads", "groups.csv", data, register="auto")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'data-count="rows_read">2<' in page and 'data-count="accepted">1<' in page
+    assert "latitude is not a number" in page and "Import only the valid rows (1 record)" in page
+    assert "Discard" in page and page.count('name="csrf_token"') >= 3
+    token = staged(ws)[0]
+    assert officer.get(f"/uploads/{token}").status_code == 200
+    before = ws.path.read_bytes()
+    failed = officer.post(f"/uploads/{token}/commit",
+                          data={"mode": "all", "csrf_token": csrf_token(officer)})
+    assert failed.status_code == 400 and "1 problem: nothing was imported" in failed.get_data(
+        as_text=True)
+    assert ws.path.read_bytes() == before
+    done = officer.post(f"/uploads/{token}/commit",
+                        data={"mode": "valid", "csrf_token": csrf_token(officer)})
+    assert done.status_code == 200
+    assert "1 record imported" in done.get_data(as_text=True)
+    assert len(ws.read_layer("groups")) == 1 and staged(ws) == []
+    assert ws.appdb.read_audit(actor="test-officer")[0]["fields"] == ["email"]
+    gone = officer.post(f"/uploads/{token}/commit",
+                        data={"mode": "valid", "csrf_token": csrf_token(officer)})
+    assert gone.status_code == 404 and "no upload waiting" in gone.get_data(as_text=True)
+
+
+def test_html_discard(officer, ws):
+    send(officer, "/uploads", "groups.csv", good_groups(1))
+    token = staged(ws)[0]
+    response = officer.post(f"/uploads/{token}/discard", data={"csrf_token": csrf_token(officer)})
+    assert response.status_code == 200 and "groups.csv was discarded" in response.get_data(
+        as_text=True)
+    assert staged(ws) == [] and not ws.has_layer("groups")
+
+
+def test_html_rejection_page(officer):
+    response = send(officer, "/uploads", "evil.zip", zip_of({"../evil.csv": b"x"}))
+    page = text_of(response)
+    assert response.status_code == 400
+    assert 'class="upload-error__reason"' in page and "'..' (a parent folder)" in page
+    missing = send(officer, "/uploads", None)
+    assert missing.status_code == 400 and "Choose a file" in missing.get_data(as_text=True)
+
+
+def test_api_flow(officer, ws):
+    response = send(officer, "/api/uploads", "groups.csv", good_groups(2), register="groups")
+    assert response.status_code == 200
+    report = response.get_json()
+    assert report["accepted"] == 2 and report["can_import_all"] and report["token"]
+    commit = officer.post(f"/api/uploads/{report['token']}/commit", json={"skip_invalid": False},
+                          headers={"X-CSRF-Token": csrf_token(officer)})
+    assert commit.status_code == 200
+    assert commit.get_json()["imported"]["accepted"] == 2
+    again = officer.post(f"/api/uploads/{report['token']}/commit",
+                         headers={"X-CSRF-Token": csrf_token(officer)})
+    assert again.status_code == 404 and "no upload waiting" in again.get_json()["error"]
+
+
+def test_api_rejection_and_validation_errors(officer, ws):
+    bad = send(officer, "/api/uploads", "bomb.zip", zip_bomb(20 * MB))
+    assert bad.status_code == 400
+    assert "zip bomb" in bad.get_json()["error"] and bad.get_json()["problems"] == []
+    data = csv_bytes(["name", "category", "latitude", "longitude"],
+                     [["Bad", "youth", "north", LON]])
+    token = send(officer, "/api/uploads", "bad.csv", data).get_json()["token"]
+    failed = officer.post(f"/api/uploads/{token}/commit",
+                          headers={"X-CSRF-Token": csrf_token(officer)})
+    body = failed.get_json()
+    assert failed.status_code == 400 and body["error"] == "1 problem: nothing was imported"
+    assert body["problems"][0]["row"] == 2 and body["problems"][0]["column"] == "latitude"
+    discard = officer.post(f"/api/uploads/{token}/discard",
+                           headers={"X-CSRF-Token": csrf_token(officer)})
+    assert discard.get_json() == {"discarded": token}
+
+
+def test_too_large_requests_are_413_with_a_reason(ws):
+    app = create_app({"TESTING": True, "WORKSPACE": str(ws.directory),
+                      "UPLOAD_MAX_BYTES": 2000})
+    assert app.config["MAX_CONTENT_LENGTH"] == 2000 + MB
+    client = sign_in(app.test_client(), "officer")
+    for url in ("/uploads", "/api/uploads"):
+        response = send(client, url, "big.csv", CSV_TEXT.encode() + b"x" * 5000)
+        assert response.status_code == 413
+        text = (response.get_json() or {}).get("error") or response.get_data(as_text=True)
+        assert "more than the upload limit of 2 KB" in text, text
+    huge = send(client, "/api/uploads", "huge.csv", b"x" * (MB + 5000))  # over MAX_CONTENT_LENGTH
+    assert huge.status_code == 413
+    assert huge.get_json()["error"] == "The upload is larger than the limit of 2 KB per file."
+    huge = send(client, "/uploads", "huge.csv", b"x" * (MB + 5000))
+    page = huge.get_data(as_text=True)
+    assert huge.status_code == 413 and "larger than the limit of 2 KB per file" in page
+
+
+def test_roles_and_csrf(app, ws):
+    anonymous = app.test_client()
+    response = anonymous.get("/uploads")
+    assert response.status_code == 302 and "/signin" in response.headers["Location"]
+    assert send(anonymous, "/uploads", "g.csv", good_groups(1)).status_code == 401
+    response = send(anonymous, "/api/uploads", "g.csv", good_groups(1))
+    assert response.status_code == 401 and response.get_json()["error"]
+    assert '>Upload</a>' not in anonymous.get("/").get_data(as_text=True)
+
+    partner = sign_in(app.test_client(), "partner")
+    assert partner.get("/uploads").status_code == 403
+    response = send(partner, "/api/uploads", "g.csv", good_groups(1))
+    assert response.status_code == 403 and "officer role" in response.get_json()["error"]
+
+    officer = sign_in(app.test_client(), "officer")
+    response = send(officer, "/uploads", "g.csv", good_groups(1), csrf=False)
+    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    response = send(officer, "/api/uploads", "g.csv", good_groups(1), csrf=False)
+    assert response.status_code == 400 and "CSRF" in response.get_json()["error"]
+    assert staged(ws) == []
+    token = send(officer, "/api/uploads", "g.csv", good_groups(1)).get_json()["token"]
+    for url in (f"/uploads/{token}/commit", f"/uploads/{token}/discard",
+                f"/api/uploads/{token}/commit", f"/api/uploads/{token}/discard"):
+        assert officer.post(url, data={"mode": "all"}).status_code == 400, url
+        assert partner.post(url, data={"csrf_token": csrf_token(partner)}).status_code == 403
+    other = sign_in(app.test_client(), "officer", username="another-officer")
+    for url in (f"/uploads/{token}/commit", f"/api/uploads/{token}/commit"):
+        response = other.post(url, data={"mode": "all", "csrf_token": csrf_token(other)})
+        assert response.status_code == 404, url
+    assert other.get(f"/uploads/{token}").status_code == 404
+    assert staged(ws) == [token] and not ws.has_layer("groups")
