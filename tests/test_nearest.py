@@ -494,3 +494,45 @@ def test_large_random_indexes_with_rare_and_common_filters(seed, size, lattice, 
             "capabilities": frozenset(rng.choice(CAPABILITIES, rng.integers(3), replace=False)),
         }
         check_query(idx, model, q)
+
+
+def test_concurrent_queries_and_edits_give_the_single_thread_answers():
+    """libspatialindex is not thread-safe: the index must serialise its use (the web
+    server answers requests in threads). Unguarded, this crashed or gave wrong answers."""
+    import threading
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    groups = gpd.GeoDataFrame(
+        {"group_id": [f"g{i}" for i in range(n)],
+         "category": rng.choice(["food", "faith", "youth"], n)},
+        geometry=gpd.points_from_xy(rng.uniform(0, 50_000, n), rng.uniform(0, 50_000, n)),
+        crs="EPSG:27700",
+    )
+    index = NearestIndex(groups)
+    points = rng.uniform(0, 50_000, (400, 2))
+    expected = [index.query(x, y, k=10, category="food")["id"].tolist() for x, y in points]
+    answers: dict[int, list] = {}
+    failures: list[BaseException] = []
+
+    def ask(part: int) -> None:
+        try:
+            for i in range(part, len(points), 4):
+                x, y = points[i]
+                answers[i] = index.query(x, y, k=10, category="food")["id"].tolist()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    def churn() -> None:  # edits far away from every query point
+        for i in range(300):
+            index.insert(f"far{i}", 900_000.0 + i, 900_000.0, category="food")
+            index.delete(f"far{i}")
+
+    threads = [threading.Thread(target=ask, args=(p,)) for p in range(4)]
+    threads.append(threading.Thread(target=churn))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert [answers[i] for i in range(len(points))] == expected

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Callable, Hashable, Iterable
 
 import geopandas as gpd
@@ -180,6 +181,9 @@ class NearestIndex:
     constructor when the bundled libspatialindex is older than 2.1. Records then change
     one at a time: :meth:`insert`, :meth:`delete`; moving a record is a delete then an
     insert.
+
+    Thread-safe: libspatialindex is not, even for reads (the web server answers requests
+    in threads), so every use of the tree holds the index's lock.
     """
 
     def __init__(self, groups: gpd.GeoDataFrame | None = None, *, id_column: str = "group_id"):
@@ -193,6 +197,7 @@ class NearestIndex:
         if groups is not None:
             slots = self._load(groups, id_column)
         self._index = _bulk_index(slots, self._x[slots], self._y[slots])
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -222,17 +227,19 @@ class NearestIndex:
                 f"record {record_id!r} is already in the index; delete it first to move it"
             )
         fx, fy = _check_point(x, y)
-        slot = int(self._append([record_id], [fx], [fy], [category], [capabilities])[0])
-        self._slots[record_id] = slot
-        self._index.insert(slot, (fx, fy, fx, fy))
+        with self._lock:
+            slot = int(self._append([record_id], [fx], [fy], [category], [capabilities])[0])
+            self._slots[record_id] = slot
+            self._index.insert(slot, (fx, fy, fx, fy))
 
     def delete(self, record_id: Hashable) -> None:
         """Remove one record; KeyError when the id is not in the index."""
-        slot = self._slots.pop(record_id, None)
-        if slot is None:
-            raise KeyError(f"record {record_id!r} is not in the index ({len(self)} records)")
-        x, y = float(self._x[slot]), float(self._y[slot])
-        self._index.delete(slot, (x, y, x, y))
+        with self._lock:
+            slot = self._slots.pop(record_id, None)
+            if slot is None:
+                raise KeyError(f"record {record_id!r} is not in the index ({len(self)} records)")
+            x, y = float(self._x[slot]), float(self._y[slot])
+            self._index.delete(slot, (x, y, x, y))
 
     # -- queries
 
@@ -270,14 +277,15 @@ class NearestIndex:
         """
         fx, fy = _check_point(x, y)
         k, radius = _check_k(k), _check_radius(radius_m)
-        keep = self._filter(category, capabilities)
-        if radius is not None:
-            slots, dist = self._within(fx, fy, radius, keep)
-        elif k is None:
-            slots, dist = self._everything(fx, fy, keep)
-        else:
-            slots, dist = self._nearest(fx, fy, k, keep)
-        return self._result(slots, dist, k)
+        with self._lock:
+            keep = self._filter(category, capabilities)
+            if radius is not None:
+                slots, dist = self._within(fx, fy, radius, keep)
+            elif k is None:
+                slots, dist = self._everything(fx, fy, keep)
+            else:
+                slots, dist = self._nearest(fx, fy, k, keep)
+            return self._result(slots, dist, k)
 
     def query_postcode(
         self, postcode: str, postcodes: pd.DataFrame, **query_kw: object
