@@ -124,7 +124,11 @@ class AppDB:
     def __init__(self, directory: str | os.PathLike):
         self.directory = Path(directory)
         self.path = self.directory / APP_DB_FILE
-        self._local = threading.local()
+        # one connection per AppDB, shared by the threads of the web server and used
+        # under a lock: opening one per request (thread) costs more than the query
+        self._lock = threading.RLock()
+        self._shared: sqlite3.Connection | None = None
+        self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"AppDB({str(self.path)!r})"
@@ -149,32 +153,35 @@ class AppDB:
         return conn
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self.connect()
-            self._local.conn = conn
-        return conn
+        if self._shared is not None and not self.path.exists():
+            self._shared = None  # the file was removed (a test, a restore): start afresh
+        if self._shared is None or self._pid != os.getpid():
+            # (a forked child never uses its parent's connection)
+            self._shared, self._pid = self.connect(), os.getpid()
+        return self._shared
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        with self._lock:
+            if self._shared is not None and self._pid == os.getpid():
+                self._shared.close()
+            self._shared = None
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._lock:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        return self._conn().execute(sql, params).fetchall()
+        with self._lock:
+            return self._conn().execute(sql, params).fetchall()
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -307,7 +314,7 @@ class AppDB:
         return out
 
     def integrity_check(self) -> str:
-        return str(self._conn().execute("PRAGMA integrity_check").fetchone()[0])
+        return str(self.query("PRAGMA integrity_check")[0][0])
 
 
 def _version_data(conn: sqlite3.Connection, register: str, record_id: str, version: int,
@@ -348,6 +355,20 @@ def _bump_edits(conn: sqlite3.Connection) -> None:
         "INSERT INTO meta VALUES ('edits_version', '1') ON CONFLICT(key) DO UPDATE SET "
         "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
     )
+
+
+_OPEN: dict[str, AppDB] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_appdb(directory: str | os.PathLike) -> AppDB:
+    """The process's one :class:`AppDB` of a workspace directory (one connection)."""
+    key = str(Path(directory).resolve())
+    with _OPEN_LOCK:
+        db = _OPEN.get(key)
+        if db is None:
+            db = _OPEN[key] = AppDB(directory)
+        return db
 
 
 # -- backup and restore ------------------------------------------------------------------

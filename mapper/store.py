@@ -111,11 +111,9 @@ class Workspace:
     @property
     def appdb(self):
         """The app database beside the GeoPackage (users, edits, audit)."""
-        from mapper.appdb import AppDB
+        from mapper.appdb import open_appdb
 
-        if getattr(self, "_appdb", None) is None:
-            self._appdb = AppDB(self.directory)
-        return self._appdb
+        return open_appdb(self.directory)
 
     def read_layer(self, name: str, *, edits: bool = True, include_retired: bool = False,
                    **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:

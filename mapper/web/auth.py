@@ -46,7 +46,7 @@ from flask import (
 )
 from markupsafe import Markup, escape
 
-from mapper.appdb import AppDB
+from mapper.appdb import AppDB, open_appdb
 from mapper.users import ANONYMOUS, ROLE_HELP, ROLES, User, authenticate, get_user, rank
 
 bp = Blueprint("auth", __name__)
@@ -90,11 +90,7 @@ def init_app(app: Flask) -> None:
 def app_db(app: Flask | None = None) -> AppDB:
     """The app database of the configured workspace (one object per app)."""
     app = app or current_app
-    db = app.extensions.get("mapper_appdb")
-    if db is None:
-        db = AppDB(app.config["WORKSPACE"])
-        app.extensions["mapper_appdb"] = db
-    return db
+    return open_appdb(app.config["WORKSPACE"])
 
 
 # -- the current user -------------------------------------------------------------------
