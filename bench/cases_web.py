@@ -1,0 +1,667 @@
+"""Cases of the web app and the build, on a real (or demo) workspace.
+
+* map page weight: our pages' bytes and their time to the ``load`` event in headless
+  Chromium against an unsimplified folium dump of the same layers, both served by the
+  same app on loopback;
+* API throughput: ``/api/nearest`` against ``/health`` under the same bounded load;
+* end to end: ``mapper build --from DIR`` in a child process (wall time, peak memory)
+  against only reading the input files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import pandas as pd
+
+from bench.core import Check, Comparison, Result, log, slowdown
+from bench.generate import CATEGORIES, CATEGORY_WEIGHTS
+
+CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+LONDON_ENV = "MAPPER_LONDON_DATA"
+DEFAULT_LONDON = Path(__file__).resolve().parents[2] / "shared" / "data" / "london"
+
+
+def london_dir() -> tuple[Path | None, str]:
+    """The real London data folder and "", or None and why it is not there."""
+    chosen = Path(os.environ.get(LONDON_ENV) or DEFAULT_LONDON)
+    if (chosen / "london_wards_2018.geojson").is_file():
+        return chosen, ""
+    return None, (f"real London data not found in {chosen} (set {LONDON_ENV} to the folder "
+                  "holding london_wards_2018.geojson)")
+
+
+def chromium_path() -> str | None:
+    chosen = os.environ.get("MAPPER_CHROMIUM")
+    if chosen:
+        return chosen if Path(chosen).is_file() else None
+    for candidate in CHROMIUM_PATHS:
+        if Path(candidate).is_file():
+            return candidate
+    return shutil.which("chromium")
+
+
+# == running the mapper command in a child and measuring it ================================
+
+_MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(json.loads(sys.argv[1]), capture_output=True, text=True)
+seconds = time.perf_counter() - start
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print(json.dumps({"seconds": seconds, "maxrss_kb": peak, "returncode": done.returncode,
+                  "output": (done.stdout + done.stderr)[-4000:]}))
+"""
+
+_READ_INPUTS = """
+import sys
+from pathlib import Path
+import pandas as pd
+import pyogrio
+rows = 0
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    if path.suffix in (".geojson", ".gpkg", ".shp"):
+        rows += len(pyogrio.read_dataframe(path))
+    elif path.suffix == ".csv":
+        rows += len(pd.read_csv(path, low_memory=False, encoding_errors="replace",
+                                header=None if path.name.startswith("nohdr") else "infer"))
+print(rows)
+"""
+
+
+def measured_run(command: list[str]) -> dict:
+    """Run `command` in a fresh child; its wall seconds, peak RSS (KB) and exit status.
+
+    A wrapper process runs it, so ``RUSAGE_CHILDREN`` holds this one command alone.
+    """
+    done = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps(command)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def mapper_command(*args: str) -> list[str]:
+    return [sys.executable, "-c", "import sys; from mapper.cli import main; "
+            "sys.exit(main(sys.argv[1:]))", *args]
+
+
+def case_build(data_dir: Path | None, workspace: Path) -> Result:
+    """``mapper build --from DATA`` into a fresh workspace, against only reading the
+    inputs; with `data_dir` None, ``mapper demo`` (the synthetic demo, for tiny runs)."""
+    if workspace.exists():
+        shutil.rmtree(workspace)
+    if data_dir is None:
+        log("  mapper demo")
+        build = measured_run(mapper_command("--workspace", str(workspace), "demo"))
+        read = None
+    else:
+        log(f"  mapper build --from {data_dir}")
+        build = measured_run(mapper_command("--workspace", str(workspace), "build",
+                                            "--from", str(data_dir)))
+        read = measured_run([sys.executable, "-c", _READ_INPUTS, str(data_dir)])
+    ok = build["returncode"] == 0
+    detail = f"exit status {build['returncode']}"
+    counts = {}
+    if ok:
+        from mapper.store import Workspace
+
+        ws = Workspace(workspace)
+        layers = ws.layers()
+        counts = {name: len(ws.read_layer(name)) for name in ("wards", "lsoas", "groups")
+                  if name in layers}
+        ok = "ward_summary" in layers and all(counts.get(n, 0) > 0 for n in
+                                              ("wards", "lsoas", "groups"))
+        detail = (f"exit status 0; {counts.get('wards', 0):,} wards, "
+                  f"{counts.get('lsoas', 0):,} LSOAs, {counts.get('groups', 0):,} groups; "
+                  f"analysed: {'ward_summary' in layers}")
+    elif build["output"].strip():
+        detail += ": " + build["output"].strip().splitlines()[-1][:300]
+    peak_mb = build["maxrss_kb"] / 1024
+    comparisons = []
+    if read is not None:
+        read_mb = read["maxrss_kb"] / 1024
+        comparisons = [
+            slowdown("only reading the input files (pyogrio, pandas)", read["seconds"],
+                     build["seconds"], None),
+            Comparison("peak memory of only reading the inputs", read_mb, peak_mb,
+                       peak_mb / read_mb if read_mb else float("nan"),
+                       "our peak RSS / the reader's", unit="MB"),
+        ]
+    name = "mapper build --from DIR" if data_dir is not None else "mapper demo"
+    return Result(
+        case=f"end to end: {name}",
+        size=(f"{data_dir.name}: {sum(1 for _ in data_dir.iterdir())} files"
+              if data_dir is not None else "synthetic demo"),
+        ours=f"{name} (import, validate, analyse), child process",
+        seconds=build["seconds"],
+        comparisons=comparisons,
+        check=Check(ok, detail),
+        extra={"peak_rss_mb": peak_mb, "counts": counts,
+               "note": f"peak memory {peak_mb:,.0f} MB (ru_maxrss of the child process)"},
+    ).finish()
+
+
+_PROBE = """
+import sys, threading
+import geopandas as gpd, numpy as np, shapely
+from mapper.analysis.nearest import NearestIndex
+n, queries, threads = map(int, sys.argv[1:4])
+rng = np.random.default_rng(0)
+xy = rng.uniform(0, 40000, (n, 2)) + [510000, 160000]
+cats = np.array(["food", "faith", "youth", "advice"])[rng.integers(0, 4, n)]
+groups = gpd.GeoDataFrame({"group_id": [f"G{i}" for i in range(n)], "category": cats},
+                          geometry=shapely.points(xy), crs=27700)
+index = NearestIndex(groups)
+q = rng.uniform(0, 40000, (queries, 2)) + [510000, 160000]
+serial = [tuple(index.query(x, y, k=10, category="food")["id"]) for x, y in q]
+out = [None] * queries
+def work(i):
+    for j in range(i, queries, threads):
+        out[j] = tuple(index.query(q[j, 0], q[j, 1], k=10, category="food")["id"])
+pool = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+for t in pool:
+    t.start()
+for t in pool:
+    t.join()
+print(sum(a != b for a, b in zip(out, serial, strict=True)))
+"""
+
+
+def case_concurrent_nearest(*, groups: int, queries: int, threads: int) -> Result:
+    """One NearestIndex queried from several threads at once, as the threaded web server
+    does (one thread per request): every answer must equal the single-threaded one."""
+    log(f"  nearest index under {threads} threads ({queries:,} queries)")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", _PROBE, str(groups), str(queries),
+                           str(threads)], capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    signals = {-11: "segmentation fault", -6: "abort (heap corruption)"}
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [""])[-1][:160]
+        detail = (f"the process died: exit status {done.returncode}"
+                  f" ({signals.get(done.returncode, 'error')}) {last}").strip()
+        ok = False
+    else:
+        wrong = int(done.stdout.strip().splitlines()[-1])
+        ok = wrong == 0
+        detail = f"{queries - wrong:,}/{queries:,} concurrent answers equal the serial ones"
+    return Result(case=f"nearest index queried from {threads} threads",
+                  size=f"{groups:,} groups, {queries:,} queries",
+                  ours="NearestIndex.query in threads (as under the threaded server)",
+                  seconds=seconds, check=Check(ok, detail)).finish()
+
+
+def workspace_with_groups(source: Path, target: Path, total: int, *, seed: int) -> int:
+    """Copy the workspace `source` to `target` and import synthetic groups (at postcode
+    centroids, with the project's categories) until it holds `total`; returns the count."""
+    from mapper.geo import to_display
+    from mapper.store import Workspace
+
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target)
+    ws = Workspace(target)
+    have = len(ws.read_layer("groups")) if ws.has_layer("groups") else 0
+    extra = total - have
+    if extra > 0:
+        postcodes = ws.read_layer("postcodes")
+        rng = np.random.default_rng(seed)
+        pick = postcodes.iloc[rng.choice(len(postcodes), extra, replace=len(postcodes) < extra)]
+        lonlat = to_display(pick.geometry)
+        weights = CATEGORY_WEIGHTS / CATEGORY_WEIGHTS.sum()
+        csv = target.parent / f"{target.name}-benchmark-groups.csv"
+        pd.DataFrame({
+            "group_id": [f"bench-{i:06d}" for i in range(extra)],
+            "name": [f"Benchmark group {i}" for i in range(extra)],
+            "category": np.array(CATEGORIES)[rng.choice(len(CATEGORIES), extra, p=weights)],
+            "latitude": lonlat.y.round(6).to_numpy(),
+            "longitude": lonlat.x.round(6).to_numpy(),
+        }).to_csv(csv, index=False)
+        done = subprocess.run(mapper_command("--workspace", str(target), "import", str(csv),
+                                             "--as", "groups"), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError("importing the benchmark groups failed: "
+                               + (done.stdout + done.stderr)[-800:])
+    return len(Workspace(target).read_layer("groups"))
+
+
+# == a live server on loopback ===============================================================
+
+
+@contextlib.contextmanager
+def live_server(app) -> Iterator[str]:
+    """Serve `app` in a thread on a free loopback port (threaded, HTTP/1.1, no logging)."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Handler(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log(self, *args, **kwargs):  # one line per request would dominate the timing
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _get(base: str, path: str) -> tuple[int, bytes]:
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=120)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+# == API throughput ==========================================================================
+
+
+def _hammer(base: str, paths: list[str], clients: int) -> tuple[float, int, list[str]]:
+    """GET every path once, spread over `clients` threads, each with one http.client
+    connection kept alive as long as the server allows (it reconnects after
+    ``Connection: close``); wall seconds,
+    requests answered 200, and the first few problems."""
+    host, port = base.removeprefix("http://").split(":")
+    shares = [paths[i::clients] for i in range(clients)]
+    ok = [0] * clients
+    problems: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        barrier.wait()
+        for path in shares[i]:
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
+                    ok[i] += 1
+                elif len(problems) < 5:
+                    problems.append(f"{path}: HTTP {response.status}")
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            except (OSError, http.client.HTTPException) as error:
+                if len(problems) < 5:
+                    problems.append(f"{path}: {error!r}")
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - start, sum(ok), problems
+
+
+def nearest_paths(workspace: Path, n: int, *, seed: int) -> list[str]:
+    """`n` /api/nearest queries at random points of the study area (k=10, one category)."""
+    from mapper.geo import to_display
+    from mapper.store import Workspace
+
+    ws = Workspace(workspace)
+    wards = ws.read_layer("wards")
+    groups = ws.read_layer("groups")
+    cats = sorted(groups["category"].dropna().astype(str).str.strip().str.lower().unique())
+    rng = np.random.default_rng(seed)
+    minx, miny, maxx, maxy = to_display(wards.geometry).total_bounds
+    out = []
+    for _ in range(n):
+        query = {"lat": f"{rng.uniform(miny, maxy):.6f}", "lon": f"{rng.uniform(minx, maxx):.6f}",
+                 "k": 10, "category": cats[rng.integers(len(cats))]}
+        out.append("/api/nearest?" + urlencode(query))
+    return out
+
+
+_SERVE = """
+import sys
+from werkzeug.serving import WSGIRequestHandler, make_server
+from mapper.web import create_app
+
+class Handler(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log(self, *args, **kwargs):
+        pass
+
+app = create_app({"WORKSPACE": sys.argv[1], "TILES": "none"})
+server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Handler)
+print(server.server_port, flush=True)
+server.serve_forever()
+"""
+
+
+@contextlib.contextmanager
+def server_process(workspace: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The app in a child process (werkzeug's threaded server, as ``mapper serve`` runs
+    it, HTTP/1.1): its base URL. Werkzeug answers ``Connection: close``, so clients
+    reconnect for every request whatever they ask.
+
+    A child, so a crash of the server is measured and reported, not fatal to the run.
+    """
+    child = subprocess.Popen([sys.executable, "-c", _SERVE, str(workspace)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline().strip()
+        if not line.isdigit():
+            raise RuntimeError("the app did not start: " + (line + child.stderr.read())[-800:])
+        yield f"http://127.0.0.1:{line}", child
+    finally:
+        if child.poll() is None:
+            child.terminate()
+        try:
+            child.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        child.stdout.close()
+        child.stderr.close()
+
+
+def _throughput(workspace: Path, paths: list[str], requests: int, clients: int
+                ) -> dict:
+    """Requests per second of /health and of `paths` against one server, two rounds each
+    (alternating, best of each); errors counted; the server's exit status if it died."""
+    health = ["/health"] * requests
+    runs: dict[str, list[float]] = {"health": [], "nearest": []}
+    answered, problems = 0, []
+    sample = None
+    with server_process(workspace) as (base, child):
+        _hammer(base, paths[: min(20, requests)] + ["/health"] * 5, 1)  # warm the caches
+        for _ in range(2):
+            for name, batch in (("health", health), ("nearest", paths)):
+                seconds, ok, bad = _hammer(base, batch, clients)
+                runs[name].append(seconds)
+                answered += ok
+                problems += bad
+        if child.poll() is None:
+            sample = _get(base, paths[0])
+        died = child.poll()
+    best = {name: min(times) for name, times in runs.items()}
+    return {"rps": {name: requests / best[name] for name in best}, "best": best,
+            "answered": answered, "sent": 4 * requests, "problems": problems,
+            "died": died, "sample": sample}
+
+
+def case_api(workspace: Path, *, requests: int, clients: int, seed: int, label: str
+             ) -> Result:
+    """/api/nearest against /health in the same app under the same bounded load."""
+    paths = nearest_paths(workspace, requests, seed=seed)
+    log(f"  API: {requests:,} requests per route, {clients} client thread(s)")
+    got = _throughput(workspace, paths, requests, clients)
+    rps = got["rps"]
+    errors = got["sent"] - got["answered"]
+    features = 0
+    if got["sample"] is not None and got["sample"][0] == 200:
+        features = len(json.loads(got["sample"][1]).get("features", []))
+    problems = "; ".join(dict.fromkeys(p.split(": ", 1)[-1] for p in got["problems"]))
+    died = got["died"]
+    detail = (f"{got['answered']:,} of {got['sent']:,} requests answered 200, {errors:,} "
+              f"errors" + (f" ({problems[:200]})" if problems else "")
+              + (f"; THE SERVER DIED (exit status {died}"
+                 + (", segmentation fault" if died == -11 else "") + ")" if died is not None
+                 else f"; a nearest answer has {features} features"))
+    ok = errors == 0 and died is None and features > 0
+    return Result(
+        case=f"API throughput /api/nearest, {clients} client{'s' if clients > 1 else ''}",
+        size=f"{label}: {requests:,} requests x 2 rounds per route",
+        ours="/api/nearest?lat&lon&k=10&category",
+        seconds=got["best"]["nearest"] / requests,
+        comparisons=[Comparison("/health in the same app, same load", rps["health"],
+                                rps["nearest"], rps["nearest"] / rps["health"],
+                                "our req/s / baseline req/s", ">=", 0.5, unit="req/s")],
+        check=Check(ok, detail), extra={"rps": rps, "server_exit": died}).finish()
+
+
+# == map page weight =========================================================================
+
+
+def baseline_maps(workspace: Path) -> dict[str, str]:
+    """Unsimplified folium dumps (full-precision geometry, folium's defaults) of the layers
+    our pages show: ``overview`` (wards + boroughs) and ``wards+groups`` (wards + a
+    ``folium.Marker`` per group our map shows, i.e. without the flagged duplicates).
+    Scripts and styles point at local copies of the same library files ours load."""
+    import folium
+
+    from mapper.maps.assets import use_local_assets
+    from mapper.store import Workspace
+
+    ws = Workspace(workspace)
+    wards = ws.read_layer("wards").to_crs("EPSG:4326")
+    boroughs = ws.read_layer("boroughs").to_crs("EPSG:4326")
+    groups = ws.read_layer("groups")
+    groups = groups[~(groups.geometry.isna() | groups.geometry.is_empty)]
+    if "duplicate_of" in groups:  # the same groups our map shows: flagged duplicates left out
+        groups = groups[groups["duplicate_of"].isna() | (groups["duplicate_of"] == "")]
+    groups = groups.to_crs("EPSG:4326")
+    minx, miny, maxx, maxy = wards.total_bounds
+    fields = ["ward_code", "ward_name", "borough_name", "geometry"]
+    out = {}
+    for name in ("overview", "wards+groups"):
+        m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=10,
+                       tiles=None)
+        folium.GeoJson(wards[fields], name="Wards").add_to(m)
+        if name == "overview":
+            folium.GeoJson(boroughs[["borough_code", "borough_name", "geometry"]],
+                           name="Boroughs").add_to(m)
+        else:
+            for x, y in zip(groups.geometry.x, groups.geometry.y, strict=True):
+                folium.Marker([y, x]).add_to(m)
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
+        use_local_assets(m, base_url="/vendor")
+        out[name] = m.get_root().render()
+    return out
+
+
+_MAP_JS = "(() => { const el = document.querySelector('.folium-map'); return window[el.id]; })()"
+_COUNT_JS = """() => {
+    const map = MAP_EXPRESSION;
+    let wards = 0, markers = 0;
+    map.eachLayer(layer => {
+        if (layer.feature && layer.feature.properties && layer.feature.properties.ward_code
+            && typeof layer.getBounds === 'function') { wards += 1; }
+        if (layer instanceof L.Marker && !(layer.getChildCount)) { markers += 1; }
+    });
+    return {wards: wards, markers: markers};
+}""".replace("MAP_EXPRESSION", _MAP_JS)
+_GROUPS_ON_JS = """async (expected) => {
+    const map = MAP_EXPRESSION;
+    const group = map.pointLayers && map.pointLayers.groups;
+    if (!group) { return {done: performance.now(), count: -1}; }
+    map.addLayer(group);
+    const t0 = performance.now();
+    while (group.getLayers().length < expected && performance.now() - t0 < 60000) {
+        await new Promise(resolve => setTimeout(resolve, 2));
+    }
+    return {done: performance.now(), count: group.getLayers().length};
+}""".replace("MAP_EXPRESSION", _MAP_JS)
+
+
+def _load(browser, url: str, *, groups: int | None = None) -> dict:
+    """Open `url` in a fresh context (cold cache): ms to the load event, and with `groups`
+    the ms until the groups layer, switched on after load, holds that many markers."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        response = page.goto(url, wait_until="load", timeout=180_000)
+        timing = page.evaluate("(() => { const t = performance.getEntriesByType("
+                               "'navigation')[0]; return {load: t.loadEventStart, "
+                               "server: t.responseStart - t.requestStart, "
+                               "body: t.responseEnd}; })()")
+        counts = page.evaluate(_COUNT_JS)
+        out = {"status": response.status if response else 0, "load_ms": timing["load"],
+               "server_ms": timing["server"], "body_ms": timing["body"], **counts}
+        if groups is not None:
+            shown = page.evaluate(_GROUPS_ON_JS, groups)
+            out |= {"shown_ms": shown["done"], "groups_shown": shown["count"]}
+        return out
+    finally:
+        context.close()
+
+
+def case_page_weight(workspace: Path, *, label: str, loads: int = 3,
+                     browser_needed: bool = True) -> list[Result]:
+    """Our overview and priority pages against unsimplified folium dumps."""
+    from mapper.store import Workspace
+    from mapper.web import create_app
+
+    ws = Workspace(workspace)
+    n_wards = len(ws.read_layer("wards"))
+    log(f"  page weight: {n_wards:,} wards")
+    baselines = baseline_maps(workspace)
+    app = create_app({"WORKSPACE": str(workspace), "TILES": "none"})
+    chromium = chromium_path()
+    results = []
+    with (live_server(app) as base, live_server(baseline_app(baselines)) as other,
+          _browser(chromium) as browser):
+        if browser is None and browser_needed:
+            raise RuntimeError("Chromium was not found (set MAPPER_CHROMIUM or install "
+                               "chromium); the page-load part needs it")
+        ward_codes = ws.read_layer("wards")["ward_code"].astype(str)
+        # 1. the overview page "/" (wards and borough outlines)
+        status, page = _get(base, "/")
+        _, dump = _get(other, "/bench-baseline/overview")
+        results.append(_page_result(
+            "map page / (overview: wards + borough outlines)", label, browser, base,
+            ours_url="/", ours_bytes=len(page), base_url=other + "/bench-baseline/overview",
+            base_bytes=len(dump), loads=loads, n_wards=n_wards, groups=None,
+            html_ok=status == 200 and all(c in page.decode() for c in ward_codes),
+            note="ours: the HTML of /; baseline: folium.GeoJson of the full-precision "
+                 "wards and boroughs, m.get_root().render()"))
+        # 2. the priority page with the groups layer (fetched when switched on)
+        status, page = _get(base, "/priority")
+        text = page.decode()
+        match = re.search(r'"(/priority/layers/groups\.json[^"]*)"', text)
+        layer_bytes, rows = 0, -1
+        if match:
+            layer_status, layer = _get(base, match.group(1).encode().decode("unicode_escape"))
+            layer_bytes = len(layer)
+            rows = len(json.loads(layer)["rows"]) if layer_status == 200 else -1
+        _, dump = _get(other, "/bench-baseline/wards+groups")
+        expected = baselines["wards+groups"].count("L.marker(")
+        results.append(_page_result(
+            "map page /priority + groups layer", label, browser, base,
+            ours_url="/priority", ours_bytes=len(page) + layer_bytes,
+            base_url=other + "/bench-baseline/wards+groups", base_bytes=len(dump), loads=loads,
+            n_wards=n_wards, groups=rows,
+            html_ok=status == 200 and rows == expected and all(c in text for c in ward_codes),
+            note=f"ours: the HTML of /priority ({len(page):,} B) + the groups layer it "
+                 f"fetches when switched on ({layer_bytes:,} B, {rows:,} rows), load time "
+                 "until every group is in the layer; baseline: full-precision wards + a "
+                 "folium.Marker per group, time to load"))
+    return results
+
+
+def baseline_app(pages: dict[str, str]):
+    """A bare Flask app serving the baseline pages and the same vendored library files as
+    ours (``/vendor/<package>/<file>``, same cache lifetime), with no headers of ours."""
+    from flask import Flask, Response, abort, send_from_directory
+
+    from mapper.maps.assets import VENDOR_DIRS
+    from mapper.web import VENDOR_MAX_AGE
+
+    app = Flask("bench_baseline")
+
+    @app.get("/bench-baseline/<name>")
+    def page(name: str):
+        if name not in pages:
+            abort(404)
+        return Response(pages[name], mimetype="text/html")
+
+    @app.get("/vendor/<package>/<path:filename>")
+    def vendor(package: str, filename: str):
+        if package not in VENDOR_DIRS:
+            abort(404)
+        return send_from_directory(VENDOR_DIRS[package], filename, max_age=VENDOR_MAX_AGE)
+
+    return app
+
+
+@contextlib.contextmanager
+def _browser(executable: str | None):
+    if executable is None:
+        yield None
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _page_result(case, label, browser, base, *, ours_url, ours_bytes, base_url, base_bytes,
+                 loads, n_wards, groups, html_ok, note) -> Result:
+    comparisons = [Comparison("unsimplified folium dump of the same layers", base_bytes,
+                              ours_bytes, ours_bytes / base_bytes, "our bytes / baseline bytes",
+                              "<=", 0.2, unit="B", note=note)]
+    problems = [] if html_ok else ["the page (or its groups layer) lacks wards or groups"]
+    if browser is not None:
+        ours_runs, base_runs = [], []
+        for _ in range(loads):
+            ours_runs.append(_load(browser, base + ours_url, groups=groups))
+            base_runs.append(_load(browser, base_url))
+        key = "shown_ms" if groups is not None else "load_ms"
+        ours_ms = statistics.median(r[key] for r in ours_runs)
+        base_ms = statistics.median(r["load_ms"] for r in base_runs)
+        comparisons.append(Comparison("the same dump in Chromium", base_ms / 1e3,
+                                      ours_ms / 1e3, ours_ms / base_ms,
+                                      "our load time / baseline load time", "<=", 0.3,
+                                      note=f"median of {loads} cold loads each; time to "
+                                      f"the first byte of the page (server work): ours "
+                                      f"{statistics.median(r['server_ms'] for r in ours_runs):,.0f}"
+                                      f" ms, baseline "
+                                      f"{statistics.median(r['server_ms'] for r in base_runs):,.0f}"
+                                      " ms"))
+        last, last_base = ours_runs[-1], base_runs[-1]
+        if last["status"] != 200 or last["wards"] != n_wards:
+            problems.append(f"our page drew {last['wards']} of {n_wards} wards "
+                            f"(HTTP {last['status']})")
+        if last_base["wards"] != n_wards:
+            problems.append(f"the baseline drew {last_base['wards']} of {n_wards} wards")
+        if groups is not None:
+            if last.get("groups_shown") != groups:
+                problems.append(f"our groups layer holds {last.get('groups_shown')} of "
+                                f"{groups} groups")
+            if last_base["markers"] != groups:
+                problems.append(f"the baseline has {last_base['markers']} of {groups} markers")
+    detail = "; ".join(problems) if problems else (
+        f"every one of {n_wards:,} wards in both pages"
+        + (f", all {groups:,} groups" if groups is not None else "")
+        + (" (drawn in Chromium)" if browser is not None else " (HTML only, no browser)"))
+    return Result(case=case, size=f"{label}: {n_wards:,} wards"
+                  + (f", {groups:,} groups" if groups is not None else ""),
+                  ours=ours_url, seconds=None, comparisons=comparisons,
+                  check=Check(not problems, detail)).finish()
