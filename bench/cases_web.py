@@ -1,9 +1,10 @@
 """Cases of the web app and the build, on a real (or demo) workspace.
 
-* map page weight: our pages' bytes and their time to the ``load`` event in headless
-  Chromium against an unsimplified folium dump of the same layers, both served by the
-  same app on loopback;
-* API throughput: ``/api/nearest`` against ``/health`` under the same bounded load;
+* map page weight: our pages' bytes and their time to the ``load`` event (and until
+  every group is in its layer) in headless Chromium against an unsimplified folium dump
+  of the same layers, both served on loopback;
+* API throughput: ``/api/nearest`` against ``/health`` under the same bounded load, the
+  app run by ``mapper serve`` (waitress, a fixed pool of threads);
 * end to end: ``mapper build --from DIR`` in a child process (wall time, peak memory)
   against only reading the input files.
 """
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import http.client
 import json
 import os
@@ -19,6 +21,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +33,7 @@ import pandas as pd
 
 from bench.core import Check, Comparison, Result, log, slowdown
 from bench.generate import CATEGORIES, CATEGORY_WEIGHTS
+from mapper.cli import SERVE_THREADS
 
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -267,10 +271,22 @@ def live_server(app) -> Iterator[str]:
 
 
 def _get(base: str, path: str) -> tuple[int, bytes]:
+    """GET `path` as a client that takes no compression: the status and the body (the
+    bytes a browser parses)."""
+    return _fetch(base, path)
+
+
+def _wire_bytes(base: str, path: str) -> int:
+    """How many body bytes `path` takes on the wire for a client that accepts gzip (as
+    every browser does)."""
+    return len(_fetch(base, path, {"Accept-Encoding": "gzip"})[1])
+
+
+def _fetch(base: str, path: str, headers: dict | None = None) -> tuple[int, bytes]:
     host, port = base.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=120)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=headers or {})
         response = conn.getresponse()
         return response.status, response.read()
     finally:
@@ -283,8 +299,8 @@ def _get(base: str, path: str) -> tuple[int, bytes]:
 def _hammer(base: str, paths: list[str], clients: int) -> tuple[float, int, list[str]]:
     """GET every path once, spread over `clients` threads, each with one http.client
     connection kept alive as long as the server allows (it reconnects after
-    ``Connection: close``); wall seconds,
-    requests answered 200, and the first few problems."""
+    ``Connection: close``); wall seconds, requests answered 200, and the first few
+    problems."""
     host, port = base.removeprefix("http://").split(":")
     shares = [paths[i::clients] for i in range(clients)]
     ok = [0] * clients
@@ -342,49 +358,43 @@ def nearest_paths(workspace: Path, n: int, *, seed: int) -> list[str]:
     return out
 
 
-_SERVE = """
-import sys
-from werkzeug.serving import WSGIRequestHandler, make_server
-from mapper.web import create_app
-
-class Handler(WSGIRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log(self, *args, **kwargs):
-        pass
-
-app = create_app({"WORKSPACE": sys.argv[1], "TILES": "none"})
-server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Handler)
-print(server.server_port, flush=True)
-server.serve_forever()
-"""
+#: what ``mapper serve`` prints once it listens
+_SERVING = re.compile(r"Serving .* at (http://127\.0\.0\.1:\d+)/")
 
 
 @contextlib.contextmanager
 def server_process(workspace: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The app in a child process (werkzeug's threaded server, as ``mapper serve`` runs
-    it, HTTP/1.1): its base URL. Werkzeug answers ``Connection: close``, so clients
-    reconnect for every request whatever they ask.
+    """``mapper serve --port 0`` in a child process: the app as users run it (waitress,
+    a fixed pool of worker threads, HTTP/1.1 connections kept alive), its caches warmed
+    as the command warms them. Yields its base URL.
 
     A child, so a crash of the server is measured and reported, not fatal to the run.
+    Its log goes to a file (a pipe nobody reads could fill up and stall the server).
     """
-    child = subprocess.Popen([sys.executable, "-c", _SERVE, str(workspace)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = child.stdout.readline().strip()
-        if not line.isdigit():
-            raise RuntimeError("the app did not start: " + (line + child.stderr.read())[-800:])
-        yield f"http://127.0.0.1:{line}", child
-    finally:
-        if child.poll() is None:
-            child.terminate()
+    with tempfile.TemporaryFile("w+") as log_file:
+        child = subprocess.Popen(
+            mapper_command("--workspace", str(workspace), "serve", "--port", "0"),
+            stdout=subprocess.PIPE, stderr=log_file, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
         try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        child.stdout.close()
-        child.stderr.close()
+            line = child.stdout.readline()
+            found = _SERVING.search(line)
+            if found is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(timeout=5)  # let it finish writing why
+                log_file.seek(0)
+                raise RuntimeError("the app did not start: "
+                                   + (line + log_file.read())[-800:])
+            yield found.group(1), child
+        finally:
+            if child.poll() is None:
+                child.terminate()
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+            child.stdout.close()
 
 
 def _throughput(workspace: Path, paths: list[str], requests: int, clients: int
@@ -438,7 +448,10 @@ def case_api(workspace: Path, *, requests: int, clients: int, seed: int, label: 
         seconds=got["best"]["nearest"] / requests,
         comparisons=[Comparison("/health in the same app, same load", rps["health"],
                                 rps["nearest"], rps["nearest"] / rps["health"],
-                                "our req/s / baseline req/s", ">=", 0.5, unit="req/s")],
+                                "our req/s / baseline req/s", ">=", 0.5, unit="req/s",
+                                note=f"the app run by mapper serve (waitress, "
+                                f"{SERVE_THREADS} worker threads), connections kept alive; "
+                                f"{clients} client thread(s) in the benchmark's process")],
         check=Check(ok, detail), extra={"rps": rps, "server_exit": died}).finish()
 
 
@@ -447,9 +460,10 @@ def case_api(workspace: Path, *, requests: int, clients: int, seed: int, label: 
 
 def baseline_maps(workspace: Path) -> dict[str, str]:
     """Unsimplified folium dumps (full-precision geometry, folium's defaults) of the layers
-    our pages show: ``overview`` (wards + boroughs) and ``wards+groups`` (wards + a
-    ``folium.Marker`` per group our map shows, i.e. without the flagged duplicates).
-    Scripts and styles point at local copies of the same library files ours load."""
+    our pages show: ``overview`` (wards + boroughs + a ``folium.Marker`` per group our
+    map shows, i.e. without the flagged duplicates) and ``wards+groups`` (wards + the
+    same markers). Scripts and styles point at local copies of the same library files
+    ours load."""
     import folium
 
     from mapper.maps.assets import use_local_assets
@@ -473,9 +487,8 @@ def baseline_maps(workspace: Path) -> dict[str, str]:
         if name == "overview":
             folium.GeoJson(boroughs[["borough_code", "borough_name", "geometry"]],
                            name="Boroughs").add_to(m)
-        else:
-            for x, y in zip(groups.geometry.x, groups.geometry.y, strict=True):
-                folium.Marker([y, x]).add_to(m)
+        for x, y in zip(groups.geometry.x, groups.geometry.y, strict=True):
+            folium.Marker([y, x]).add_to(m)
         m.fit_bounds([[miny, minx], [maxy, maxx]])
         use_local_assets(m, base_url="/vendor")
         out[name] = m.get_root().render()
@@ -530,7 +543,30 @@ def _load(browser, url: str, *, groups: int | None = None) -> dict:
 
 def case_page_weight(workspace: Path, *, label: str, loads: int = 3,
                      browser_needed: bool = True) -> list[Result]:
-    """Our overview and priority pages against unsimplified folium dumps."""
+    """Our overview and priority pages against unsimplified folium dumps.
+
+    Run in a thread of its own: Playwright's sync API refuses to start in a thread with
+    a running asyncio loop (as under pytest once a browser fixture has started one).
+    """
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["results"] = _page_weight(workspace, label=label, loads=loads,
+                                              browser_needed=browser_needed)
+        except BaseException as error:  # noqa: BLE001 - raised again in the caller
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="bench-page-weight")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["results"]
+
+
+def _page_weight(workspace: Path, *, label: str, loads: int,
+                 browser_needed: bool) -> list[Result]:
     from mapper.store import Workspace
     from mapper.web import create_app
 
@@ -547,27 +583,31 @@ def case_page_weight(workspace: Path, *, label: str, loads: int = 3,
             raise RuntimeError("Chromium was not found (set MAPPER_CHROMIUM or install "
                                "chromium); the page-load part needs it")
         ward_codes = ws.read_layer("wards")["ward_code"].astype(str)
-        # 1. the overview page "/" (wards and borough outlines)
+        expected = baselines["wards+groups"].count("L.marker(")
+        # 1. the overview page "/" (wards, borough outlines and the groups layer, which
+        # the page fetches when switched on)
         status, page = _get(base, "/")
+        text = page.decode()
+        layer_url, layer_bytes, rows = _layer(base, text, r"/overview/groups\.json")
         _, dump = _get(other, "/bench-baseline/overview")
+        wire = _wire_note(base, ["/", layer_url], dump)
         results.append(_page_result(
             "map page / (overview: wards + borough outlines)", label, browser, base,
-            ours_url="/", ours_bytes=len(page), base_url=other + "/bench-baseline/overview",
-            base_bytes=len(dump), loads=loads, n_wards=n_wards, groups=None,
-            html_ok=status == 200 and all(c in page.decode() for c in ward_codes),
-            note="ours: the HTML of /; baseline: folium.GeoJson of the full-precision "
-                 "wards and boroughs, m.get_root().render()"))
+            ours_url="/", ours_bytes=len(page) + layer_bytes,
+            base_url=other + "/bench-baseline/overview", base_bytes=len(dump), loads=loads,
+            n_wards=n_wards, groups=rows,
+            html_ok=status == 200 and rows == expected and all(c in text for c in ward_codes),
+            note=f"ours: the HTML of / ({len(page):,} B) + the groups layer it fetches when "
+                 f"switched on ({layer_bytes:,} B, {rows:,} rows), load time until every "
+                 "group is in the layer; baseline: folium.GeoJson of the full-precision "
+                 "wards and boroughs + a folium.Marker per group, m.get_root().render(), "
+                 f"time to load. Bytes as parsed (uncompressed) on both sides; {wire}"))
         # 2. the priority page with the groups layer (fetched when switched on)
         status, page = _get(base, "/priority")
         text = page.decode()
-        match = re.search(r'"(/priority/layers/groups\.json[^"]*)"', text)
-        layer_bytes, rows = 0, -1
-        if match:
-            layer_status, layer = _get(base, match.group(1).encode().decode("unicode_escape"))
-            layer_bytes = len(layer)
-            rows = len(json.loads(layer)["rows"]) if layer_status == 200 else -1
+        layer_url, layer_bytes, rows = _layer(base, text, r"/priority/layers/groups\.json")
         _, dump = _get(other, "/bench-baseline/wards+groups")
-        expected = baselines["wards+groups"].count("L.marker(")
+        wire = _wire_note(base, ["/priority", layer_url], dump)
         results.append(_page_result(
             "map page /priority + groups layer", label, browser, base,
             ours_url="/priority", ours_bytes=len(page) + layer_bytes,
@@ -577,8 +617,31 @@ def case_page_weight(workspace: Path, *, label: str, loads: int = 3,
             note=f"ours: the HTML of /priority ({len(page):,} B) + the groups layer it "
                  f"fetches when switched on ({layer_bytes:,} B, {rows:,} rows), load time "
                  "until every group is in the layer; baseline: full-precision wards + a "
-                 "folium.Marker per group, time to load"))
+                 f"folium.Marker per group, time to load. Bytes as parsed (uncompressed) on "
+                 f"both sides; {wire}"))
     return results
+
+
+def _layer(base: str, page: str, pattern: str) -> tuple[str | None, int, int]:
+    """The URL of the groups layer a page fetches (found by `pattern` in its script), the
+    layer's size in bytes and its number of rows (-1 when it cannot be had)."""
+    match = re.search(rf'"({pattern}[^"]*)"', page)
+    if not match:
+        return None, 0, -1
+    url = match.group(1).encode().decode("unicode_escape")
+    status, layer = _get(base, url)
+    return url, len(layer), len(json.loads(layer)["rows"]) if status == 200 else -1
+
+
+def _wire_note(base: str, paths: list[str | None], dump: str | bytes) -> str:
+    """Bytes on the wire with gzip on both sides: ours as served to a client that accepts
+    gzip, the baseline gzipped at level 6 (what a compressing server would send: the
+    bare baseline app sends it uncompressed)."""
+    ours = sum(_wire_bytes(base, p) for p in paths if p)
+    dump = dump.encode() if isinstance(dump, str) else dump
+    theirs = len(gzip.compress(dump, 6))
+    return (f"on the wire with gzip on both sides: ours {ours:,} B, baseline {theirs:,} B "
+            f"({ours / theirs:.2f}x); uncompressed, the baseline is {len(dump):,} B")
 
 
 def baseline_app(pages: dict[str, str]):

@@ -18,6 +18,8 @@ from mapper.store import WORKSPACE_ENV, Workspace
 
 EXIT_ERROR = 1
 EXIT_INTERNAL = 70
+#: worker threads of `mapper serve` (waitress's fixed pool)
+SERVE_THREADS = 8
 
 
 def _progress(message: str) -> None:
@@ -381,9 +383,23 @@ def demo(ctx: click.Context, force: bool) -> None:
     show_default=True,
     help="Basemap: none (works offline), osm (OpenStreetMap) or light (CARTO Positron).",
 )
+@click.option(
+    "--threads",
+    default=SERVE_THREADS,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker threads answering requests (a fixed pool, reused for every request).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
-    """Start the map server. With no workspace yet, builds the synthetic demo first."""
+def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int) -> None:
+    """Start the map server. With no workspace yet, builds the synthetic demo first.
+
+    The app runs on waitress, a production WSGI server, with a fixed pool of worker
+    threads: each thread keeps what it set up (such as PROJ's context for reprojecting
+    coordinates) from one request to the next.
+    """
+    from waitress import create_server
+
     from mapper.pipeline import build_demo
     from mapper.web import create_app
 
@@ -399,15 +415,21 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str) -> None:
                       "COOKIE_SECURE": not loopback
                       and os.environ.get("MAPPER_COOKIE_SECURE") != "0"})
     with app.test_request_context("/"):
-        # the first incident search must be fast too: load the groups and their index now
-        from mapper.web import data
+        # the first incident search and the first map must be fast too: load the groups,
+        # their index and the overview map now
+        from mapper.web import data, overview
 
         data.nearest_index()
+        overview.prepare()
+    # bound before the URL is printed: once it shows, the server answers
+    server = create_server(app, host=host, port=port, threads=threads,
+                           ident="neighbourhood-mapper")
+    port = getattr(server, "effective_port", port)  # the one chosen for --port 0
     click.echo(
         f"Serving {ws.meta().get('study_area', 'the workspace')} at http://{host}:{port}/ "
         "(Ctrl+C to stop)"
     )
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    server.run()  # returns on Ctrl+C, after the worker threads have stopped
 
 
 # the administrators' commands (users, audit, backup, restore, group, retention)

@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
@@ -205,16 +205,122 @@ def test_nearest_groups_convenience():
     assert ids(nearest_groups(groups_frame(), X0, Y0, k=2, category="faith")) == ["a", "c"]
 
 
-def test_stream_loader_fallback(monkeypatch):
-    # libspatialindex < 2.1 has no array bulk loader; rtree then raises NotImplementedError
-    def unsupported(self, *args):
-        raise NameError("Index_CreateWithArray")
-
-    monkeypatch.setattr(nearest.rtree_index.Index, "_create_idx_from_array", unsupported)
+def test_edits_past_the_rebuild_thresholds(monkeypatch):
+    # past MIN_PENDING inserts (or enough deletions) the trees are dropped, rebuilt on the
+    # next query, and the slot arrays compacted once most slots are dead
+    monkeypatch.setattr(nearest, "MIN_PENDING", 3)
     idx = NearestIndex(groups_frame())
     assert ids(idx.query(X0, Y0, k=3)) == ["a", "b", "c"]
-    idx.delete("b")
-    assert ids(idx.query(X0, Y0, k=3)) == ["a", "c", "d"]
+    for i in range(40):
+        idx.insert(f"n{i:02d}", X0 + 2000 + 10 * i, Y0, category="faith")
+        assert ids(idx.query(X0 + 2000 + 10 * i, Y0, k=1, category="faith")) == [f"n{i:02d}"]
+    assert ids(idx.query(X0 + 2395, Y0, k=2)) == ["n39", "n38"]
+    for i in range(0, 40, 2):
+        idx.delete(f"n{i:02d}")
+        # n(i - 1) and n(i + 1) are both 10 m away: the lower id wins
+        assert ids(idx.query(X0 + 2000 + 10 * i, Y0, k=1)) == [f"n{max(i - 1, 1):02d}"]
+    for i in range(1, 40, 2):
+        idx.delete(f"n{i:02d}")
+    assert idx._used < 40  # compacted: dead slots dropped
+    assert ids(idx.query(X0, Y0, k=3)) == ["a", "b", "c"]
+    assert ids(idx.query(X0 + 2000, Y0, k=2, category="faith")) == ["f", "a"]
+    assert [i.tolist() for i, _ in idx.query_many([X0], [Y0], k=3)] == [["a", "b", "c"]]
+
+
+# -- query_many: many points at once ----------------------------------------------------
+
+
+def many_ids(found) -> list[list]:
+    return [i.tolist() for i, _ in found]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"k": 3},
+        {"k": 2},
+        {"k": 2, "category": "faith"},
+        {"category": {"food", "youth"}},
+        {"category": {"faith", "food", "youth", "community centre"}},
+        {"radius_m": 1000, "k": None},
+        {"radius_m": 400, "k": 2},
+        {"capabilities": "food", "k": 5},
+        {"capabilities": "rest centre", "category": "faith", "radius_m": 500},
+        {"k": None},
+        {"k": 100},
+        {"category": "no such category"},
+        {"capabilities": "no such capability"},
+    ],
+)
+def test_query_many_equals_query_at_each_point(index, kw):
+    xs = [X0, X0 + 1500, X0 - 600, X0 + 300.5]
+    ys = [Y0, Y0, Y0 - 800, Y0 + 10]
+    found = index.query_many(xs, ys, **kw)
+    assert len(found) == len(xs)
+    for x, y, (got_ids, got_dist) in zip(xs, ys, found, strict=True):
+        want = index.query(x, y, **kw)
+        assert got_ids.dtype == object and got_dist.dtype == float
+        assert got_ids.tolist() == ids(want)
+        assert got_dist.tolist() == want["distance_m"].tolist()
+
+
+def test_query_many_hand_computed(index):
+    found = index.query_many(np.array([X0, X0 + 1500]), np.array([Y0, Y0]), k=2)
+    assert many_ids(found) == [["a", "b"], ["g", "f"]]  # b wins the tie with c by its id
+    assert found[0][1].tolist() == [300.0, 400.0]
+    assert found[1][1].tolist() == [0.0, math.hypot(700, 700)]
+    assert many_ids(index.query_many([X0], [Y0], radius_m=400, k=None)) == [["a", "b", "c"]]
+    assert many_ids(index.query_many([X0], [Y0], radius_m=399.999)) == [["a"]]
+    assert many_ids(index.query_many([X0, X0], [Y0, Y0], category=" FAITH ", k=1)) == [["a"]] * 2
+    assert many_ids(index.query_many([X0], [Y0], category=set())) == [[]]
+    assert index.query_many([], []) == []
+    assert many_ids(NearestIndex().query_many([X0, X0], [Y0, Y0])) == [[], []]
+
+
+def test_query_many_reflects_edits(index):
+    index.insert("h", X0 + 10, Y0, category="Faith", capabilities="phone tree")
+    found = index.query_many([X0], [Y0], k=2)
+    assert many_ids(found) == [["h", "a"]] and found[0][1].tolist() == [10.0, 300.0]
+    assert many_ids(index.query_many([X0], [Y0], capabilities="phone tree")) == [["h"]]
+    index.delete("h")
+    index.delete("a")
+    assert many_ids(index.query_many([X0, X0 + 1500], [Y0, Y0], k=2)) == [["b", "c"], ["g", "f"]]
+    assert many_ids(index.query_many([X0], [Y0], capabilities="phone tree")) == [[]]
+    index.insert("a", X0 - 1, Y0, category="faith")  # moved
+    assert many_ids(index.query_many([X0], [Y0], k=1, category="faith")) == [["a"]]
+
+
+def test_query_many_with_more_capabilities_than_bits():
+    # the first 63 capability names are checked as bits, the rest one by one
+    names = [f"skill {i}" for i in range(70)]
+    idx = NearestIndex(None)
+    idx.insert("zz", X0 + 10_000, Y0, capabilities=names[:63])  # the 63 bits go to these
+    for i in range(70):
+        idx.insert(f"r{i:02d}", X0 + i, Y0, capabilities=names[i:])  # skills i to 69
+    for wanted, expected in [
+        (["skill 65"], [f"r{i:02d}" for i in range(66)]),
+        (["skill 65", "skill 5"], [f"r{i:02d}" for i in range(6)]),
+        (["skill 69", "skill 2", "skill 64"], ["r00", "r01", "r02"]),
+        (["skill 0"], ["r00", "zz"]),
+    ]:
+        assert ids(idx.query(X0, Y0, k=None, capabilities=wanted)) == expected
+        assert many_ids(idx.query_many([X0], [Y0], k=100, capabilities=wanted)) == [expected]
+
+
+@pytest.mark.parametrize(
+    "args, kw, message",
+    [
+        (([1.0, 2.0], [1.0]), {}, "equal length"),
+        (([[1.0, 2.0]], [[1.0, 2.0]]), {}, "one-dimensional"),
+        (([1.0, float("nan")], [1.0, 2.0]), {}, "finite.*position 1"),
+        ((["a"], [1.0]), {}, "numbers"),
+        (([1.0], [1.0]), {"k": 0}, "k must be"),
+        (([1.0], [1.0]), {"radius_m": -1}, "radius_m must be"),
+    ],
+)
+def test_query_many_argument_errors(index, args, kw, message):
+    with pytest.raises(ValueError, match=message):
+        index.query_many(*args, **kw)
 
 
 # -- argument errors ---------------------------------------------------------------------
@@ -395,6 +501,17 @@ def check_query(idx: NearestIndex, model: dict, q: dict) -> None:
     )
 
 
+def check_many(idx: NearestIndex, model: dict, q: dict, points) -> None:
+    """query_many at every point against the oracle (the filters of `q`)."""
+    kw = {key: q[key] for key in ("k", "radius_m", "category", "capabilities")}
+    found = idx.query_many([p[0] for p in points], [p[1] for p in points], **kw)
+    assert len(found) == len(points)
+    for (x, y), (got_ids, got_dist) in zip(points, found, strict=True):
+        expected = brute_force(model, {**q, "x": x, "y": y})
+        assert got_ids.tolist() == [rid for _, _, rid in expected]
+        np.testing.assert_allclose(got_dist, [d for d, _, _ in expected], rtol=0, atol=1e-9)
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     initial=st.lists(record, max_size=60),
@@ -428,6 +545,52 @@ def test_matches_brute_force_through_inserts_and_deletes(initial, operations, la
     check_query(idx, model, last)
 
 
+many = st.tuples(query, st.lists(st.tuples(coordinate, coordinate), max_size=12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    initial=st.lists(record, max_size=60),
+    operations=st.lists(st.one_of(operation, st.tuples(st.just("many"), many)), max_size=30),
+    last=many,
+    tight=st.booleans(),
+)
+def test_query_many_matches_brute_force_through_inserts_and_deletes(
+    initial, operations, last, tight
+):
+    # tight: tiny thresholds and batches, so trees are dropped and rebuilt, slot arrays
+    # compacted, batches split and hard queries grown in parts, all along the way
+    model = {f"g{i}": (x, y, c, frozenset(caps)) for i, (x, y, c, caps) in enumerate(initial)}
+    frame = groups_frame(
+        [(rid, x, y, cat, "; ".join(caps)) for rid, (x, y, cat, caps) in model.items()],
+        origin=(0.0, 0.0),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        if tight:
+            patch.setattr(nearest, "MIN_PENDING", 2)
+            patch.setattr(nearest, "DEAD_SHARE", 0.1)
+            patch.setattr(nearest, "CHUNK", 3)
+            patch.setattr(nearest, "_BUDGET", 8)
+        idx = NearestIndex(frame)
+        for op in operations:
+            if op[0] == "insert":
+                _, number, (x, y, category, capabilities) = op
+                rid = f"g{number}"
+                if rid not in model:
+                    idx.insert(rid, x, y, category=category, capabilities=capabilities)
+                    model[rid] = (x, y, category, frozenset(capabilities))
+            elif op[0] == "delete" and model:
+                rid = sorted(model)[op[1] % len(model)]
+                idx.delete(rid)
+                del model[rid]
+            elif op[0] == "query":
+                check_query(idx, model, op[1])
+                check_many(idx, model, op[1], [(op[1]["x"], op[1]["y"])])
+            elif op[0] == "many":
+                check_many(idx, model, *op[1])
+        check_many(idx, model, *last)
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     points=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=1, max_size=200),
@@ -453,9 +616,11 @@ def test_many_duplicate_points_and_rare_filters(points, k, rare):
             "capabilities": frozenset(),
         }
         check_query(idx, model, q)
+        check_many(idx, model, q, [(1000.0, 1000.0), (0.0, 0.0), (750.0, 1250.0)])
 
 
 @settings(max_examples=40, deadline=None)
+@example(seed=256, size=177, lattice=False, k=1)  # a batch whose rows all lacked matches
 @given(
     seed=st.integers(0, 2**32 - 1),
     size=st.integers(1, 3000),
@@ -484,28 +649,40 @@ def test_large_random_indexes_with_rare_and_common_filters(seed, size, lattice, 
     for rid in list(model)[: size // 10]:  # some churn before querying
         idx.delete(rid)
         del model[rid]
+    choices = [
+        None,
+        "faith",
+        "common",
+        {"faith", "food"},
+        {"common", "faith"},
+        {*CATEGORIES, "common"},
+    ]  # one tree, two trees, or all filtered by category
     for _ in range(8):
         q = {
             "x": float(rng.uniform(0, 5000)),
             "y": float(rng.uniform(0, 5000)),
             "k": k,
             "radius_m": None if rng.random() < 0.7 else float(rng.uniform(0, 2000)),
-            "category": rng.choice([None, "faith", "common", {"faith", "food"}]),
+            "category": choices[rng.integers(len(choices))],
             "capabilities": frozenset(rng.choice(CAPABILITIES, rng.integers(3), replace=False)),
         }
         check_query(idx, model, q)
+        check_many(idx, model, q, rng.uniform(-500, 5500, (20, 2)).tolist())
 
 
 def test_concurrent_queries_and_edits_give_the_single_thread_answers():
-    """libspatialindex is not thread-safe: the index must serialise its use (the web
-    server answers requests in threads). Unguarded, this crashed or gave wrong answers."""
+    """The index must serialise its use (the web server answers requests in threads, and
+    trees are dropped and rebuilt as records change). With the former R-tree
+    (libspatialindex, not thread-safe) unguarded, this crashed or gave wrong answers."""
     import threading
 
     rng = np.random.default_rng(7)
     n = 20_000
     groups = gpd.GeoDataFrame(
-        {"group_id": [f"g{i}" for i in range(n)],
-         "category": rng.choice(["food", "faith", "youth"], n)},
+        {
+            "group_id": [f"g{i}" for i in range(n)],
+            "category": rng.choice(["food", "faith", "youth"], n),
+        },
         geometry=gpd.points_from_xy(rng.uniform(0, 50_000, n), rng.uniform(0, 50_000, n)),
         crs="EPSG:27700",
     )
@@ -523,16 +700,27 @@ def test_concurrent_queries_and_edits_give_the_single_thread_answers():
         except BaseException as error:  # noqa: BLE001 - reported below
             failures.append(error)
 
-    def churn() -> None:  # edits far away from every query point
+    def ask_many() -> None:
+        try:
+            for _ in range(3):
+                found = index.query_many(points[:, 0], points[:, 1], k=10, category="food")
+                batches.append([i.tolist() for i, _ in found])
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    batches: list[list] = []
+
+    def churn() -> None:  # edits far away from every query point (past the rebuild limits)
         for i in range(300):
             index.insert(f"far{i}", 900_000.0 + i, 900_000.0, category="food")
             index.delete(f"far{i}")
 
     threads = [threading.Thread(target=ask, args=(p,)) for p in range(4)]
-    threads.append(threading.Thread(target=churn))
+    threads += [threading.Thread(target=ask_many), threading.Thread(target=churn)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not failures
     assert [answers[i] for i in range(len(points))] == expected
+    assert batches == [expected] * 3

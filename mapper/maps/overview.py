@@ -1,4 +1,12 @@
-"""The overview map: every ward with a tooltip, borough outlines on top."""
+"""The overview map: every ward with a tooltip, borough outlines on top, and the VCS
+groups as a layer of clustered markers to switch on.
+
+The map is light enough to load quickly for all of London: ward and borough shapes are
+simplified for display with a tolerance under a pixel at the zoom that fits the area
+(coverage simplification, so neighbouring wards keep sharing their edges), written with
+5 decimals (about 1 m) as compact JSON, and styled by one constant style rather than a
+per-ward lookup table.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from branca.element import MacroElement
+from folium.plugins import MarkerCluster
 from folium.template import Template
+from folium.utilities import JsCode
+from jinja2.utils import htmlsafe_json_dumps
 from pyproj import CRS
 
 from mapper.geo import CRS_ANALYSIS, to_display
@@ -44,6 +55,9 @@ BOROUGH_FIELDS = ["borough_code", "borough_name"]
 SIMPLIFY_M = 5.0
 #: decimal places of displayed longitude/latitude (about 0.1 m)
 DISPLAY_DECIMALS = 6
+#: decimal places of the overview's coordinates: 5 is about 1 m, far under a pixel at any
+#: zoom the simplified shapes are meant for
+OVERVIEW_DECIMALS = 5
 
 _WARD_STYLE = {"color": "#1d70b8", "weight": 1, "fillColor": "#5694ca", "fillOpacity": 0.18}
 _WARD_HIGHLIGHT = {"color": "#0b0c0c", "weight": 3, "fillColor": "#ffdd00", "fillOpacity": 0.5}
@@ -51,6 +65,10 @@ _BOROUGH_STYLE = {"color": "#0b0c0c", "weight": 2.5, "fill": False}
 #: zoom limits of the map itself (folium's min_zoom/max_zoom only reach tile layers, and a
 #: map without tiles would otherwise zoom in for ever)
 MIN_ZOOM, MAX_ZOOM = 8, 19
+#: the overview's closest zoom (under a metre a pixel in London): its shapes are simplified
+#: to tens of metres, so closer zooms show nothing more, and every zoom level costs the
+#: groups layer's clustering time when it is filled
+OVERVIEW_MAX_ZOOM = 17
 
 
 class MetricScale(MacroElement):
@@ -90,13 +108,21 @@ def ward_map(
     boroughs: gpd.GeoDataFrame | None,
     *,
     tiles: str = "none",
-    simplify_m: float = SIMPLIFY_M,
+    simplify_m: float | None = None,
+    decimals: int = OVERVIEW_DECIMALS,
     asset_base_url: str = DEFAULT_BASE_URL,
     ward_url: str | None = None,
+    groups_url: str | None = None,
+    groups_count: int | None = None,
+    json_strings: bool = False,
 ) -> folium.Map:
     """A map of every ward (with a tooltip) under the borough outlines.
 
     With `ward_url` (e.g. "/ward/"), clicking a ward opens ``ward_url + ward_code``.
+    With `groups_url`, the VCS groups are a layer of clustered markers (off until switched
+    on in the layer list), their rows fetched from that URL in the background once the
+    page has loaded (``{"rows": [[lat, lon, name, category], ...]}``, see
+    :func:`mapper.maps.priority.point_rows` and :class:`GroupMarkers`).
 
     Parameters
     ----------
@@ -104,8 +130,17 @@ def ward_map(
         ``borough_name``
     boroughs : borough polygons in EPSG:27700, drawn as outlines; None for none
     tiles : background, one of :data:`TILE_CHOICES`; "none" works offline
-    simplify_m : display simplification tolerance in metres (0 keeps every vertex)
+    simplify_m : display simplification tolerance in metres (0 keeps every vertex; None:
+        under a pixel at the zoom that fits the wards, see
+        :func:`mapper.maps.priority.display_tolerance`)
+    decimals : decimal places of the coordinates
     asset_base_url : URL prefix the app serves the vendored Leaflet files under
+    groups_url, groups_count : where the groups layer's rows are fetched from, and how
+        many there are (shown in the layer list)
+    json_strings : write the layers' data as JSON text in a string handed to
+        ``JSON.parse`` rather than as a JavaScript object literal: browsers read large
+        data much faster that way (the web page uses it; the default keeps the
+        ``_add({...})`` literal)
 
     The map is drawn on a canvas (``prefer_canvas``) and fitted to the wards.
     """
@@ -116,8 +151,12 @@ def ward_map(
         raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
     if len(wards) == 0:
         raise ValueError("there are no wards to map")
+    if simplify_m is None:
+        from mapper.maps.priority import display_tolerance
 
-    ward_shapes = _display_shapes(wards, simplify_m)
+        simplify_m = display_tolerance(wards)
+
+    ward_shapes = _display_shapes(wards, simplify_m, decimals)
     minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(ward_shapes))
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
@@ -126,28 +165,42 @@ def ward_map(
         prefer_canvas=True,
         zoom_snap=0.25,  # fit the area snugly rather than to the next whole zoom level
     )
-    m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
+    m.options.update(min_zoom=MIN_ZOOM, max_zoom=OVERVIEW_MAX_ZOOM)
     MetricScale().add_to(m)
+    # fitted before any layer is added, so Leaflet projects the shapes once, at the zoom
+    # they are shown at (fitting afterwards projects every vertex twice)
+    FitBoundsNow([[miny, minx], [maxy, maxx]]).add_to(m)
     if TILE_CHOICES[tiles]:
         folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
 
-    ward_layer = folium.GeoJson(
-        _feature_collection(wards, WARD_FIELDS, ward_shapes),
+    ward_layer = FixedStyleGeoJson(
+        _feature_collection(wards, WARD_FIELDS, ward_shapes, ids=False),
         name="Wards",
-        style_function=lambda _feature: _WARD_STYLE,
-        highlight_function=lambda _feature: _WARD_HIGHLIGHT,
+        style=_WARD_STYLE,
+        highlight=_WARD_HIGHLIGHT,
         tooltip=folium.GeoJsonTooltip(fields=WARD_FIELDS, aliases=WARD_ALIASES, sticky=True),
+        json_string=json_strings,
     ).add_to(m)
     if ward_url:
         WardLinks(ward_layer, ward_url).add_to(m)
     if boroughs is not None and len(boroughs):
-        folium.GeoJson(
-            _feature_collection(boroughs, BOROUGH_FIELDS, _display_shapes(boroughs, simplify_m)),
+        FixedStyleGeoJson(
+            _feature_collection(boroughs, BOROUGH_FIELDS,
+                                _display_shapes(boroughs, simplify_m, decimals), ids=False),
             name="Borough boundaries",
-            style_function=lambda _feature: _BOROUGH_STYLE,
+            style=_BOROUGH_STYLE,
+            json_string=json_strings,
             interactive=False,  # hovering goes through to the wards underneath
         ).add_to(m)
-    FitBoundsNow([[miny, minx], [maxy, maxx]]).add_to(m)
+    if groups_url:
+        label = "VCS groups" + (f" ({groups_count:,})" if groups_count is not None else "")
+        GroupMarkers(groups_url, name=f'<span class="map-key__swatch map-key__swatch--group" '
+                     f'aria-hidden="true"></span> {html.escape(label)}').add_to(m)
+        # folded on phones, where it would cover the map
+        folium.LayerControl(
+            position="topright",
+            collapsed=JsCode("document.documentElement.clientWidth < 700"),
+        ).add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 
 
@@ -162,8 +215,11 @@ def _check_layer(frame, label: str, fields: list[str]) -> None:
         raise ValueError(f"{label} lacks column(s) {', '.join(missing)} (has: {present})")
 
 
-def _display_shapes(frame: gpd.GeoDataFrame, simplify_m: float) -> np.ndarray:
-    """Geometry simplified in metres, then in lon/lat rounded to 6 decimals (~0.1 m)."""
+def _display_shapes(frame: gpd.GeoDataFrame, simplify_m: float,
+                    decimals: int = DISPLAY_DECIMALS) -> np.ndarray:
+    """Geometry simplified in metres, then in lon/lat rounded to `decimals` (6: ~0.1 m).
+
+    Shared vertices round to the same place, so rounding opens no gaps either."""
     geometry = frame.geometry
     if simplify_m > 0:
         # Coverage simplification moves a shared edge once for both neighbours, so no gaps
@@ -174,15 +230,17 @@ def _display_shapes(frame: gpd.GeoDataFrame, simplify_m: float) -> np.ndarray:
         except Exception:  # noqa: BLE001 - GEOS rejects some invalid coverages
             geometry = geometry.simplify(simplify_m, preserve_topology=True)
     shapes = to_display(geometry).values
-    return shapely.transform(shapes, lambda xy: np.round(xy, DISPLAY_DECIMALS))
+    return shapely.transform(shapes, lambda xy: np.round(xy, decimals))
 
 
-def _feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes) -> dict:
+def _feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes, *,
+                        ids: bool = True) -> dict:
     """GeoJSON of `fields` and `shapes` (handing folium a dict, not a GeoDataFrame, keeps
     reprojection in :func:`mapper.geo.to_display` and is several times faster).
 
     Text is HTML-escaped: folium's tooltips insert property values as HTML, and a name
-    in a data file must show as text, never become markup.
+    in a data file must show as text, never become markup. ``ids=False`` leaves out the
+    features' ``id`` (only folium's per-feature style lookup needs it).
     """
     properties = json.loads(frame[fields].to_json(orient="records", force_ascii=False))
     for props in properties:
@@ -199,7 +257,171 @@ def _feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes) -> d
         }
         for i, (props, text) in enumerate(zip(properties, texts, strict=True))
     ]
+    if not ids:
+        for feature in features:
+            del feature["id"]
     return {"type": "FeatureCollection", "features": features}
+
+
+def compact_json(value) -> str:
+    """`value` as JSON without spaces, safe inside a ``<script>`` element (``<``, ``>``,
+    ``&`` and ``'`` written as ``\\u`` escapes, as Jinja's ``tojson`` does)."""
+    return str(htmlsafe_json_dumps(value, dumps=json.dumps, separators=(",", ":"),
+                                   ensure_ascii=False, allow_nan=False))
+
+
+class FixedStyleGeoJson(folium.GeoJson):
+    """A GeoJson layer with one style for every feature, its data written as compact JSON.
+
+    folium's GeoJson writes its data with spaces after every comma and colon and looks
+    each feature's style up in a table by feature id (kilobytes of ``case "17":`` for
+    633 wards); a layer whose features all look alike needs neither. The tooltip,
+    options (``interactive``...) and the layer list work as for folium's GeoJson.
+
+    With ``json_string``, the data is a string handed to ``JSON.parse``: for a megabyte
+    of coordinates the browser's JSON parser is much quicker than its JavaScript parser
+    building the same object literal.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson(null, {
+            style: function () { return {{ this.fixed_style|tojson }}; },
+            {%- if this.fixed_highlight %}
+            onEachFeature: function (feature, layer) {
+                layer.on({
+                    mouseout: function (e) { {{ this.get_name() }}.resetStyle(e.target); },
+                    mouseover: function (e) {
+                        e.target.setStyle({{ this.fixed_highlight|tojson }});
+                    }
+                });
+            },
+            {%- endif %}
+            ...{{ this.options|tojavascript }}
+        });
+        function {{ this.get_name() }}_add(data) {
+            {{ this.get_name() }}.addData(data);
+        }
+        {%- if this.json_string %}
+        {{ this.get_name() }}_add(JSON.parse({{ this.compact_data|tojson }}));
+        {%- else %}
+        {{ this.get_name() }}_add({{ this.compact_data }});
+        {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict, *, style: dict, highlight: dict | None = None,
+                 name: str | None = None, tooltip=None, json_string: bool = False,
+                 **options):
+        super().__init__(data, name=name, tooltip=tooltip, **options)
+        self._name = "GeoJson"
+        self.fixed_style = style
+        self.fixed_highlight = highlight
+        self.json_string = json_string
+
+    def render(self, **kwargs):
+        self.compact_data = compact_json(self.data)
+        super().render(**kwargs)
+
+
+class GroupMarkers(MarkerCluster):
+    """The VCS groups as clustered markers, off until switched on in the layer list, from
+    the rows at `url` (``{"rows": [[lat, lon, name, category], ...]}``, see
+    :func:`mapper.maps.priority.point_rows`).
+
+    The rows are fetched in the background once the page has loaded (a versioned URL the
+    browser keeps), so the layer shows as soon as it is switched on; if that fetch fails,
+    switching the layer on tries again. Markers are purple dots and numbered circles
+    (``map-group``, ``map-group-cluster`` in ``app.css``), the map's
+    ``pointLayers.groups`` as on the priority map, with plain-text tooltips. A marker
+    gets its tooltip when the pointer first reaches it, instead of thousands of tooltips
+    and their event handlers being made before the first marker shows.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojavascript }});
+        (function (group, map) {
+            // for tests and other scripts: the map's point layers by register
+            map.pointLayers = map.pointLayers || {};
+            map.pointLayers.groups = group;
+            group.options.iconCreateFunction = function (cluster) {
+                var n = cluster.getChildCount();
+                return L.divIcon({
+                    html: '<span>' + n + '</span>',
+                    className: 'map-group-cluster',
+                    iconSize: L.point(n < 100 ? 30 : 38, n < 100 ? 30 : 38)
+                });
+            };
+            var icon = L.divIcon({className: 'map-group', iconSize: L.point(14, 14)});
+            function tip(row) {
+                var box = document.createElement('div');
+                var name = document.createElement('strong');
+                name.textContent = row[2] || '(no name)';
+                box.appendChild(name);
+                if (row[3]) {
+                    box.appendChild(document.createElement('br'));
+                    box.appendChild(document.createTextNode(row[3]));
+                }
+                return box;
+            }
+            // a marker's tooltip is made when first needed (clusters have no row)
+            group.on('mouseover click', function (e) {
+                var marker = e.layer;
+                if (marker && marker.row && !marker.getTooltip()) {
+                    marker.bindTooltip(tip(marker.row)).openTooltip();
+                }
+            });
+            var rows = null;
+            function fetchRows() {
+                if (!rows) {
+                    rows = fetch({{ this.url|tojson }}, {headers: {'Accept': 'application/json'}})
+                        .then(function (r) {
+                            if (!r.ok) { throw new Error('HTTP ' + r.status); }
+                            return r.json();
+                        })
+                        .then(function (data) { return data.rows; });
+                    rows.catch(function () { rows = null; });  // the next call tries again
+                }
+                return rows;
+            }
+            window.addEventListener('load', function () { setTimeout(fetchRows, 0); });
+            var state = 'idle';
+            group.on('add', function () {
+                if (state !== 'idle') { return; }
+                state = 'loading';
+                fetchRows()
+                    .then(function (list) {
+                        group.addLayers(list.map(function (row) {
+                            var marker = L.marker([row[0], row[1]],
+                                                  {icon: icon, keyboard: false});
+                            marker.row = row;
+                            return marker;
+                        }));
+                        state = 'done';
+                    })
+                    .catch(function (err) {
+                        state = 'idle';
+                        console.warn('could not load the groups: ' + err.message);
+                    });
+            });
+        })({{ this.get_name() }}, {{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+    #: only the clusters' layout: their look is ours (MarkerCluster.Default.css not needed)
+    default_css = [(name, url) for name, url in MarkerCluster.default_css
+                   if name == "markerclustercss"]
+
+    def __init__(self, url: str, *, name: str, show: bool = False):
+        super().__init__(name=name, show=show, overlay=True, control=True,
+                         options={"chunkedLoading": True, "showCoverageOnHover": False,
+                                  "maxClusterRadius": 50})
+        self._name = "GroupMarkers"
+        self.url = url
 
 
 class WardLinks(MacroElement):

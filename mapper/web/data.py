@@ -5,15 +5,21 @@ Every view reads layers through :func:`layer` (and the nearest-groups index thro
 and size and the app database's edits counter, so a rebuilt or re-analysed workspace,
 or an edit, is picked up on the next request while repeated requests cost nothing.
 Cached frames are shared: views must not modify them (copy first).
+
+The version is looked up once per request (kept in :data:`flask.g`), not on every
+:func:`cached` call: a request sees one consistent version of the workspace. A view
+that changes the workspace and then reads it again in the same request calls
+:func:`forget_version` in between.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable
 from functools import wraps
 
-from flask import abort
+from flask import abort, current_app, g, has_request_context, request
 
 from mapper.store import Workspace
 from mapper.web import open_workspace
@@ -21,20 +27,59 @@ from mapper.web import open_workspace
 _lock = threading.Lock()
 _cache: dict[tuple, object] = {}
 _MAX_ENTRIES = 64
+#: workspace directory (as configured) -> the GeoPackage's resolved path and the app
+#: database (resolving paths costs more than the rest of a version lookup)
+_resolved: dict[str, tuple] = {}
 
 
 def _version(workspace: Workspace) -> tuple:
     """The GeoPackage's identity and the edits counter: edits made in the web app show
     (and reach the nearest-groups index) on the next request."""
+    directory = str(workspace.directory)
+    known = _resolved.get(directory)
+    if known is None:
+        known = _resolved[directory] = (str(workspace.path.resolve()), workspace.appdb)
+    path, appdb = known
     stat = workspace.path.stat()
-    return (str(workspace.path.resolve()), stat.st_mtime_ns, stat.st_size,
-            workspace.appdb.edits_version())
+    return (path, stat.st_mtime_ns, stat.st_size, appdb.edits_version())
+
+
+def current() -> tuple[Workspace, tuple]:
+    """The configured workspace and its version, looked up once per request.
+
+    The answer is kept in ``g`` with the request it belongs to, so requests that share
+    one app context (a test's ``with app.app_context():``) still each look it up.
+    """
+    if not has_request_context():
+        workspace = open_workspace()
+        return workspace, _version(workspace)
+    this = request._get_current_object()
+    setting = current_app.config["WORKSPACE"]
+    memo = g.get("_mapper_workspace_version")
+    if memo is not None and memo[0] is this and memo[1] == setting:
+        return memo[2], memo[3]
+    workspace = open_workspace()
+    version = _version(workspace)
+    g._mapper_workspace_version = (this, setting, workspace, version)
+    return workspace, version
+
+
+def forget_version() -> None:
+    """Look the version up again on the next :func:`cached` call of this request (after
+    a view changed the workspace or its edits)."""
+    g.pop("_mapper_workspace_version", None)
+
+
+def version_tag() -> str:
+    """A short text naming the current version (for ETags and cache-busting URLs)."""
+    _workspace, version = current()
+    return hashlib.sha1(repr(version).encode()).hexdigest()[:16]
 
 
 def cached(kind: str, build: Callable[[Workspace], object]) -> object:
     """`build(workspace)`, computed once per workspace version and `kind`."""
-    workspace = open_workspace()
-    key = (*_version(workspace), kind)
+    workspace, version = current()
+    key = (*version, kind)
     with _lock:
         if key in _cache:
             return _cache[key]
