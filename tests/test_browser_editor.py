@@ -4,8 +4,6 @@ see the confirmation; no console errors, no outside requests; screenshots saved.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from accounts import browser_sign_in
 from test_editor import _to_grid, ward_at, ward_point
@@ -49,19 +47,15 @@ MAP_STATE_JS = """
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    from mapper.pipeline import build_demo
-
-    directory = tmp_path_factory.mktemp("editor-browser") / "demo"
-    build_demo(Workspace(directory))
-    return directory
+def demo_dir(shared_demo):
+    """The demo workspace (built once per run, in conftest.py); tests use copies."""
+    return shared_demo
 
 
 @pytest.fixture
-def ws_dir(demo_dir, tmp_path):
-    directory = tmp_path / "ws"
-    shutil.copytree(demo_dir, directory)
-    return directory
+def ws_dir(demo_copy):
+    """A copy of the demo for one test (tests change it)."""
+    return demo_copy
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ change at once."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 from accounts import csrf_token, sign_in
@@ -30,20 +29,15 @@ from mapper.web import create_app
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    """The demo workspace, built once for this module (not analysed: editing needs none)."""
-    from mapper.pipeline import build_demo
-
-    directory = tmp_path_factory.mktemp("edit-api") / "demo"
-    build_demo(Workspace(directory))
-    return directory
+def demo_dir(shared_demo):
+    """The demo workspace (built once per run, in conftest.py); tests use copies."""
+    return shared_demo
 
 
 @pytest.fixture
-def ws_dir(demo_dir, tmp_path):
-    directory = tmp_path / "ws"
-    shutil.copytree(demo_dir, directory)
-    return directory
+def ws_dir(demo_copy):
+    """A copy of the demo for one test (tests change it)."""
+    return demo_copy
 
 
 @pytest.fixture

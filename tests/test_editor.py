@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from datetime import date
 from html import unescape
 from html.parser import HTMLParser
@@ -35,21 +34,15 @@ POSTCODE, POSTCODE_WARD = "ZZ1 1AA", "E05990011"
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    """The demo workspace, built once for this module (not analysed: editing needs none)."""
-    from mapper.pipeline import build_demo
-
-    directory = tmp_path_factory.mktemp("editor") / "demo"
-    build_demo(Workspace(directory))
-    return directory
+def demo_dir(shared_demo):
+    """The demo workspace (built once per run, in conftest.py); tests use copies."""
+    return shared_demo
 
 
 @pytest.fixture
-def ws_dir(demo_dir, tmp_path):
+def ws_dir(demo_copy):
     """A copy of the demo for one test (tests change it)."""
-    directory = tmp_path / "ws"
-    shutil.copytree(demo_dir, directory)
-    return directory
+    return demo_copy
 
 
 @pytest.fixture

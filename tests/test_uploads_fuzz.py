@@ -27,6 +27,7 @@ import io
 import json
 import re
 import shutil
+import tempfile
 import warnings
 import zipfile
 from collections import Counter
@@ -140,7 +141,7 @@ def upload(client, filename: str, data: bytes, *, api: bool = True,
     if status >= 400:
         reason = _reason(response, api)
         assert len(reason) >= 10, (filename, status, response.get_data(as_text=True)[:1000])
-        assert "Traceback" not in reason and "/tmp/" not in reason, reason
+        assert "Traceback" not in reason and tempfile.gettempdir() not in reason, reason
         assert status in (400, 404, 413), (status, reason)
         if "the file could not be read (" in reason:
             READER_FAILURES[reason.split("could not be read (", 1)[1][:90]] += 1
