@@ -26,13 +26,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from mapper.appdb import APP_DB_FILE, integrity, now, sqlite_backup
+from mapper.appdb import APP_DB_FILE, bump_edits, integrity, now, sqlite_backup
 from mapper.errors import MapperError
 from mapper.store import (
     LOCK_FILE,
     STORE_FILE,
     TMP_PREFIX,
-    Provenance,
     Workspace,
     _exclusive_lock,
     _fsync,
@@ -129,10 +128,8 @@ def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
     workspace.appdb.close()
     workspace.appdb.audit(actor, "restore", register="workspace",
                           detail=f"restored from backup made {manifest['created_at']}")
-    # bump the edits counter so running apps drop their caches
     with workspace.appdb.write() as conn:
-        conn.execute("INSERT INTO meta VALUES ('edits_version', '1') ON CONFLICT(key) DO "
-                     "UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+        bump_edits(conn)  # running apps drop their caches
     return manifest
 
 
@@ -199,19 +196,15 @@ def apply_retention(workspace: Workspace, *, actor: str = "cli",
     if plan.imported_ids:
         frame = workspace.read_layer("incidents", edits=False)
         keep = frame[~frame["incident_id"].astype(str).isin(set(plan.imported_ids))]
-        prov = workspace.provenance()
-        kept = [Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__})
-                for row in prov[prov["layer"] == "incidents"].to_dict("records")]
-        with workspace.transaction() as tx:
-            tx.write_layer("incidents", keep.reset_index(drop=True), kept)
+        with workspace.transaction() as tx:  # provenance kept as it was
+            tx.write_layer("incidents", keep.reset_index(drop=True))
     ids = sorted(set(plan.imported_ids) | set(plan.edited_ids))
     if ids:
         with workspace.appdb.write() as conn:
             for table in ("records", "record_history"):
                 conn.executemany(f"DELETE FROM {table} WHERE register = 'incidents' AND "
                                  "record_id = ?", [(i,) for i in ids])
-            conn.execute("INSERT INTO meta VALUES ('edits_version', '1') ON CONFLICT(key) "
-                         "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+            bump_edits(conn)
     workspace.appdb.audit(actor, "erase", register="incidents",
                           detail=f"retention: {len(ids)} incident reports dated before "
                                  f"{plan.cutoff} deleted ({plan.months} months)")

@@ -271,15 +271,15 @@ class AppDB:
                          (register, record_id, new_version, text))
             fields = audit_fields if audit_fields is not None else sorted(
                 k for k in set(previous) | set(data) if previous.get(k) != data.get(k))
-            _audit(conn, actor, action, register, record_id, fields, "")
-            _bump_edits(conn)
+            write_audit(conn, actor, action, register, record_id, fields, "")
+            bump_edits(conn)
         return new_version
 
     def delete_overlay(self, register: str, record_ids: list[str]) -> None:
         with self.write() as conn:
             conn.executemany("DELETE FROM records WHERE register = ? AND record_id = ?",
                              [(register, r) for r in record_ids])
-            _bump_edits(conn)
+            bump_edits(conn)
 
     # -- audit --------------------------------------------------------------------
 
@@ -287,7 +287,7 @@ class AppDB:
               fields: list[str] | tuple[str, ...] = (), detail: str = "") -> None:
         """Record who did what to which record and which fields (never the values)."""
         with self.write() as conn:
-            _audit(conn, actor, action, register, record_id, list(fields), detail)
+            write_audit(conn, actor, action, register, record_id, list(fields), detail)
 
     def read_audit(self, *, register: str | None = None, record_id: str | None = None,
                    actor: str | None = None, since: str | None = None,
@@ -339,7 +339,7 @@ def _stored(row: sqlite3.Row) -> StoredRecord:
                         row["updated_at"])
 
 
-def _audit(conn: sqlite3.Connection, actor: str, action: str, register: str,
+def write_audit(conn: sqlite3.Connection, actor: str, action: str, register: str,
            record_id: str, fields: list[str], detail: str) -> None:
     if action not in AUDIT_ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
@@ -350,7 +350,8 @@ def _audit(conn: sqlite3.Connection, actor: str, action: str, register: str,
     )
 
 
-def _bump_edits(conn: sqlite3.Connection) -> None:
+def bump_edits(conn: sqlite3.Connection) -> None:
+    """Count one more change to the records overlay (caches keyed on it go stale)."""
     conn.execute(
         "INSERT INTO meta VALUES ('edits_version', '1') ON CONFLICT(key) DO UPDATE SET "
         "value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"

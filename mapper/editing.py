@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from mapper import registers
-from mapper.appdb import Conflict, StoredRecord, now
+from mapper.appdb import Conflict, StoredRecord, bump_edits, write_audit
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.geo import CRS_ANALYSIS
 
@@ -456,8 +456,6 @@ def erase_personal_data(workspace, group_id: str, *, actor: str) -> list[str]:
     Blanks the personal columns in the edits overlay and its history and rewrites the
     imported layer without them (atomically). Returns the fields that held a value.
     """
-    from mapper.store import Provenance
-
     found = current_record(workspace, "groups", group_id)
     if found is None:
         raise MapperError(f"there is no group {group_id}")
@@ -468,11 +466,8 @@ def erase_personal_data(workspace, group_id: str, *, actor: str) -> list[str]:
     mask = imported["group_id"].astype(str) == group_id
     if mask.any():
         imported.loc[mask, personal] = None
-        prov = workspace.provenance()
-        kept = [Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__})
-                for row in prov[prov["layer"] == "groups"].to_dict("records")]
         with workspace.transaction() as tx:
-            tx.write_layer("groups", imported, kept)
+            tx.write_layer("groups", imported)  # its provenance is kept as it was
     db = workspace.appdb
     with db.write() as conn:
         for table in ("records", "record_history"):
@@ -484,9 +479,6 @@ def erase_personal_data(workspace, group_id: str, *, actor: str) -> list[str]:
                     data[field] = None
                 conn.execute(f"UPDATE {table} SET data = ? WHERE rowid = ?",
                              (json.dumps(data, ensure_ascii=False), row["rowid"]))
-        conn.execute("INSERT INTO audit (at, actor, action, register, record_id, fields, "
-                     "detail) VALUES (?, ?, 'erase', 'groups', ?, ?, ?)",
-                     (now(), actor, group_id, json.dumps(held), "personal data erased"))
-        conn.execute("INSERT INTO meta VALUES ('edits_version', '1') ON CONFLICT(key) DO "
-                     "UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)")
+        write_audit(conn, actor, "erase", "groups", group_id, held, "personal data erased")
+        bump_edits(conn)
     return held

@@ -208,26 +208,23 @@ def update(register: str, **ids):
 @require_role("officer")
 def verify(register: str, **ids):
     """Confirm the record: last_verified becomes today."""
-    record_id = ids[_id_arg(register)]
-    workspace = open_workspace()
-    find(workspace, register, record_id)
-    expected = _expected_version(_body(required=False))
-    try:
-        editing.verify_record(workspace, register, record_id, expected, actor=actor())
-    except Conflict as error:
-        return _conflict(error)
-    return _answer(register, record_id)
+    return _change(editing.verify_record, register, ids)
 
 
 @require_role("officer")
 def retire(register: str, **ids):
     """Retire the record: off the maps and searches, kept with its history."""
+    return _change(editing.retire_record, register, ids)
+
+
+def _change(change, register: str, ids: dict):
+    """Apply `change` (verify or retire) at the version the client names."""
     record_id = ids[_id_arg(register)]
     workspace = open_workspace()
     find(workspace, register, record_id)
     expected = _expected_version(_body(required=False))
     try:
-        editing.retire_record(workspace, register, record_id, expected, actor=actor())
+        change(workspace, register, record_id, expected, actor=actor())
     except Conflict as error:
         return _conflict(error)
     return _answer(register, record_id)
