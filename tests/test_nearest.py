@@ -499,6 +499,16 @@ def check_query(idx: NearestIndex, model: dict, q: dict) -> None:
     np.testing.assert_allclose(
         result["distance_m"].to_numpy(), [d for d, _, _ in expected], rtol=0, atol=1e-9
     )
+    # the array answer (the web API's path) is the frame's columns; categories and
+    # capabilities given as lists (remembered plans, keyed by their sorted names) agree
+    as_lists = dict(q)
+    if q["category"] is not None and not isinstance(q["category"], str):
+        as_lists["category"] = sorted(q["category"], reverse=True)
+    as_lists["capabilities"] = sorted(q["capabilities"])
+    for asked in (q, as_lists, as_lists):
+        got_ids, got_dist = idx.query_ids(**asked)
+        assert got_ids.tolist() == ids(result)
+        assert got_dist.tolist() == result["distance_m"].tolist()
 
 
 def check_many(idx: NearestIndex, model: dict, q: dict, points) -> None:

@@ -5,8 +5,8 @@ id) with its category and the capabilities it offers in an emergency. Queries as
 ``k`` nearest records to a point, optionally only of some categories, only those offering
 every listed capability, and only within a radius. Distances are straight lines in
 British National Grid metres (EPSG:27700). :meth:`NearestIndex.query` answers one point
-as a DataFrame; :meth:`NearestIndex.query_many` answers many points at once (arrays), with
-the trees' vectorised queries.
+as a DataFrame (:meth:`NearestIndex.query_ids` as arrays); :meth:`NearestIndex.query_many`
+answers many points at once (arrays), with the trees' vectorised queries.
 
 How the index stays live
 ------------------------
@@ -372,16 +372,8 @@ class NearestIndex:
             Columns ``id, distance_m, x, y, category``, ordered by distance then by the
             id's string form, with a fresh RangeIndex.
         """
-        fx, fy = _check_point(x, y)
-        k, radius = _check_k(k), _check_radius(radius_m)
         with self._lock:
-            plan = self._plan(category, capabilities)
-            if plan.empty:
-                slots, dist = np.empty(0, dtype=np.int64), np.empty(0)
-            elif k is None:
-                slots, dist = self._every_match(fx, fy, radius, plan)
-            else:
-                slots, dist = self._k_nearest_one(fx, fy, k, radius, plan)
+            slots, dist = self._query_slots(x, y, k, category, capabilities, radius_m)
             columns = {
                 "id": self._rid[slots],
                 "distance_m": dist,
@@ -390,6 +382,37 @@ class NearestIndex:
                 "category": self._category[slots],
             }
         return pd.DataFrame(columns, index=pd.RangeIndex(len(slots)), copy=False)
+
+    def query_ids(
+        self,
+        x: float,
+        y: float,
+        *,
+        k: int | None = 10,
+        category: str | Iterable[str] | None = None,
+        capabilities: str | Iterable[str] = (),
+        radius_m: float | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`query` answering in two arrays, for callers that need no frame.
+
+        Returns ``(ids, distances)``: an object array of record ids and a float array of
+        their distances in metres, equal to the ``id`` and ``distance_m`` columns of
+        :meth:`query` (the web API's path: building a DataFrame costs more than the search).
+        """
+        with self._lock:
+            slots, dist = self._query_slots(x, y, k, category, capabilities, radius_m)
+            return self._rid[slots], dist
+
+    def _query_slots(self, x, y, k, category, capabilities, radius_m):
+        """(slots, distances) answering one point; the caller holds the lock."""
+        fx, fy = _check_point(x, y)
+        k, radius = _check_k(k), _check_radius(radius_m)
+        plan = self._plan(category, capabilities)
+        if plan.empty:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        if k is None:
+            return self._every_match(fx, fy, radius, plan)
+        return self._k_nearest_one(fx, fy, k, radius, plan)
 
     def query_many(
         self,
@@ -579,12 +602,18 @@ class NearestIndex:
 
     def _plan(self, category, capabilities) -> _Plan:
         """The filters as category numbers and capability bits, and the trees to ask;
-        remembered for one category (or none) and capabilities as a string (or none)."""
+        remembered when the categories and capabilities are given as text (a string or a
+        collection of strings)."""
         key = None
-        if (category is None or type(category) is str) and (
-            type(capabilities) is str or (type(capabilities) is tuple and not capabilities)
+        if type(category) in (list, tuple, frozenset, set) and all(
+            type(c) is str for c in category
         ):
-            key = (category, capabilities)
+            category = tuple(sorted(category))
+        if (category is None or type(category) in (str, tuple)) and (
+            type(capabilities) is str or (type(capabilities) in (list, tuple) and all(
+                type(c) is str for c in capabilities))
+        ):
+            key = (category, capabilities if type(capabilities) is str else tuple(capabilities))
             plan = self._plans.get(key)
             if plan is not None:
                 return plan

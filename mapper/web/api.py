@@ -44,7 +44,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from mapper import __version__
 from mapper.analysis.nearest import normalise_postcode, parse_capabilities, postcode_point
 from mapper.errors import MapperError
-from mapper.geo import CRS_DISPLAY, UK_LONLAT_BOUNDS, points_from_xy, to_display
+from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES, PERSONAL_COLUMNS, PREMISES_TYPES
 from mapper.web import data
 
@@ -451,6 +451,7 @@ class Table:
     geometry: list[str]
     layers: tuple[str, ...]
     positions: dict = field(default_factory=dict)  # id -> row
+    id_texts: list[str] = field(default_factory=list)  # ids as JSON text
 
 
 def _json_value(value: object) -> object:
@@ -473,19 +474,9 @@ def _json_value(value: object) -> object:
 def _properties_json(frame: pd.DataFrame) -> list[str]:
     names = [str(c) for c in frame.columns]
     columns = [[_json_value(v) for v in frame[c].tolist()] for c in frame.columns]
-    return (
-        [
-            json.dumps(
-                dict(zip(names, row, strict=True)),
-                ensure_ascii=False,
-                allow_nan=False,
-                separators=(",", ":"),
-            )
-            for row in zip(*columns, strict=True)
-        ]
-        if names
-        else ["{}"] * len(frame)
-    )
+    if not names:
+        return ["{}"] * len(frame)
+    return [_dumps(dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)]
 
 
 def _geometry_json(geometry: gpd.GeoSeries) -> list[str]:
@@ -511,6 +502,7 @@ def _table(
         geometry=_geometry_json(frame.geometry),
         layers=layers,
         positions={i: n for n, i in enumerate(ids)},
+        id_texts=[_dumps(i) for i in ids],
     )
 
 
@@ -712,19 +704,36 @@ def _find_sources(layers: tuple[str, ...]) -> tuple[list[str], list[str]]:
 
 def _answer(payload_members: dict, features: list[str], *, layers: Iterable[str]):
     """A FeatureCollection response from ready feature texts."""
+    layers = tuple(sorted(set(layers)))
+    head = data.cached(f"api:head:{','.join(layers)}", lambda _: _collection_head(layers))
+    payload = _dumps(payload_members)
+    if payload != "{}":
+        head = head[:-1] + "," + payload[1:]
+    body = head[:-1] + ',"features":[' + ",".join(features) + "]}"
+    return current_app.response_class(body, mimetype=GEOJSON)
+
+
+def _collection_head(layers: tuple[str, ...]) -> str:
+    """The members every answer drawn from `layers` starts with (JSON object text): the
+    same for a workspace version, so made once per version, not per request."""
     meta = data.meta()
     attribution, licences = _sources(layers)
-    members = {
+    return _dumps({
         "type": "FeatureCollection",
         "attribution": attribution,
         "licences": licences,
         "synthetic": str(meta.get("synthetic", "")).strip().lower() == "yes",
         "study_area": meta.get("study_area") or None,
-        **payload_members,
-    }
-    head = json.dumps(members, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    body = head[:-1] + ',"features":[' + ",".join(features) + "]}"
-    return current_app.response_class(body, mimetype=GEOJSON)
+    })
+
+
+#: one encoder for every answer (``json.dumps`` with options builds a new one per call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _dumps(value: object) -> str:
+    """Compact JSON text, non-ASCII kept, NaN refused."""
+    return _ENCODER.encode(value)
 
 
 def _features(
@@ -740,12 +749,11 @@ def _features(
     for row in rows:
         properties = table.properties[row]
         if extra is not None and extra.get(row):
-            added = json.dumps(extra[row], ensure_ascii=False, allow_nan=False,
-                               separators=(",", ":"))
+            added = _dumps(extra[row])
             properties = added[:-1] + ("," + properties[1:] if properties != "{}" else "}")
         shape = table.geometry[row] if geometry else "null"
         out.append(
-            f'{{"type":"Feature","id":{json.dumps(table.ids[row], ensure_ascii=False)},'
+            f'{{"type":"Feature","id":{table.id_texts[row]},'
             f'"geometry":{shape},"properties":{properties}}}'
         )
     return out
@@ -905,8 +913,7 @@ def _origin(args: Args) -> Origin | str | None:
         if coordinates is None:
             return None
         lat, lon = coordinates
-        point = points_from_xy([lon], [lat], crs=CRS_DISPLAY).iloc[0]
-        return Origin(point.x, point.y, lat, lon)
+        return Origin(*grid_from_lonlat(lon, lat), lat, lon)
     if normalise_postcode(postcode) is None:
         args.problem("postcode", postcode, "not shaped like a UK postcode (for example SW1A 1AA)")
         return None
@@ -942,7 +949,7 @@ def nearest():
     args.finish()
     if isinstance(origin, str):
         origin = _locate_postcode(origin)
-    found = data.nearest_index().query(
+    ids, distances = data.nearest_index().query_ids(
         origin.x,
         origin.y,
         k=k,
@@ -952,7 +959,7 @@ def nearest():
     )
     table = _groups_table()
     rows, extra = [], {}
-    for record_id, distance in zip(found["id"].tolist(), found["distance_m"].tolist(), strict=True):
+    for record_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
         row = table.positions[record_id]
         rows.append(row)
         extra[row] = {"distance_m": int(round(distance))}

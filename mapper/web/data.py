@@ -27,8 +27,8 @@ from mapper.web import open_workspace
 _lock = threading.Lock()
 _cache: dict[tuple, object] = {}
 _MAX_ENTRIES = 64
-#: workspace directory (as configured) -> the GeoPackage's resolved path and the app
-#: database (resolving paths costs more than the rest of a version lookup)
+#: workspace setting (as configured) -> the Workspace, the GeoPackage's resolved path and
+#: the app database (making and resolving paths costs more than the rest of a lookup)
 _resolved: dict[str, tuple] = {}
 
 
@@ -38,10 +38,29 @@ def _version(workspace: Workspace) -> tuple:
     directory = str(workspace.directory)
     known = _resolved.get(directory)
     if known is None:
-        known = _resolved[directory] = (str(workspace.path.resolve()), workspace.appdb)
-    path, appdb = known
+        known = _resolved[directory] = (workspace, str(workspace.path.resolve()),
+                                        workspace.appdb)
+    _workspace, path, appdb = known
     stat = workspace.path.stat()
     return (path, stat.st_mtime_ns, stat.st_size, appdb.edits_version())
+
+
+def _open(setting: str) -> tuple[Workspace, tuple]:
+    """The workspace of `setting` and its version: one stat of the GeoPackage when the
+    workspace has been seen before (a missing one is :func:`open_workspace`'s 404)."""
+    known = _resolved.get(setting)
+    if known is not None:
+        workspace, path, appdb = known
+        try:
+            stat = workspace.path.stat()
+        except OSError:
+            stat = None
+        if stat is not None:
+            return workspace, (path, stat.st_mtime_ns, stat.st_size, appdb.edits_version())
+    workspace = open_workspace()
+    version = _version(workspace)
+    _resolved[setting] = _resolved[str(workspace.directory)]
+    return workspace, version
 
 
 def current() -> tuple[Workspace, tuple]:
@@ -58,8 +77,7 @@ def current() -> tuple[Workspace, tuple]:
     memo = g.get("_mapper_workspace_version")
     if memo is not None and memo[0] is this and memo[1] == setting:
         return memo[2], memo[3]
-    workspace = open_workspace()
-    version = _version(workspace)
+    workspace, version = _open(setting)
     g._mapper_workspace_version = (this, setting, workspace, version)
     return workspace, version
 
