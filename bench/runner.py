@@ -8,7 +8,9 @@ instead of the real London data).
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 import time
 import traceback
@@ -22,6 +24,11 @@ from bench import cases_web as cw
 from bench.core import Result, log
 from bench.generate import make_areas
 
+#: worker processes of the served app in the API cases: one per core (up to 4), as
+#: ``mapper serve --workers N`` runs on a server many officers use at once; one process
+#: where processes cannot be forked (Windows)
+SERVER_CORES = 1 if sys.platform == "win32" else max(1, min(4, os.cpu_count() or 1))
+
 SIZES: dict[str, dict] = {
     "tiny": {
         "scales": {"small": {"wards": 60, "lsoas": 400, "boroughs": 4, "side": 8_000.0,
@@ -32,7 +39,7 @@ SIZES: dict[str, dict] = {
         "coverage_groups": 60, "coverage_people": 2_000, "radii": (400.0, 800.0),
         "cluster_scales": ["small"], "probe": None,
         "real": False, "demo": True, "page_groups": 150, "page_loads": 1,
-        "api_requests": 20, "api_clients": [1], "repeat": 1,
+        "api_requests": 20, "api_runs": [(1, 2, True)], "repeat": 1,
     },
     "quick": {
         "scales": {"London-size": "london", "England-size": "england"},
@@ -43,7 +50,7 @@ SIZES: dict[str, dict] = {
         "cluster_scales": ["London-size", "England-size"],
         "probe": {"groups": 5_000, "queries": 5_000, "threads": 4},
         "real": False, "page_groups": 5_000, "page_loads": 1,
-        "api_requests": 100, "api_clients": [4], "repeat": 2,
+        "api_requests": 100, "api_runs": [(4, SERVER_CORES, True)], "repeat": 2,
     },
     "full": {
         "scales": {"London-size": "london", "England-size": "england"},
@@ -55,7 +62,8 @@ SIZES: dict[str, dict] = {
         "cluster_scales": ["London-size", "England-size"],
         "probe": {"groups": 5_000, "queries": 20_000, "threads": 4},
         "real": True, "page_groups": 5_000, "page_loads": 3,
-        "api_requests": 400, "api_clients": [4, 1], "repeat": 3,
+        "api_requests": 400, "repeat": 3,
+        "api_runs": [(4, SERVER_CORES, True), (1, SERVER_CORES, True), (4, 1, False)],
     },
 }
 
@@ -188,11 +196,12 @@ def _workspace_cases(results, sizes, want, workdir: Path, seed: int, browser_nee
                 browser_needed=browser_needed))
         if want("api"):
             log("API throughput")
-            for clients in sizes["api_clients"]:
-                _guard(results, "API throughput", label, lambda clients=clients:
+            for clients, workers, target in sizes["api_runs"]:
+                _guard(results, "API throughput", label,
+                       lambda clients=clients, workers=workers, target=target:
                        cw.case_api(with_groups, requests=sizes["api_requests"],
-                                   clients=clients, seed=seed + 7,
-                                   label=f"{label}, {count:,} groups"))
+                                   clients=clients, workers=workers, target=target,
+                                   seed=seed + 7, label=f"{label}, {count:,} groups"))
 
 
 def _real_cases(results, workspace: Path, sizes, seed: int, repeat: int) -> None:

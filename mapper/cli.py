@@ -388,18 +388,28 @@ def demo(ctx: click.Context, force: bool) -> None:
     default=SERVE_THREADS,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Worker threads answering requests (a fixed pool, reused for every request).",
+    help="Worker threads answering requests (a fixed pool, reused for every request; per "
+    "worker process with --workers).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes (above 1: gunicorn, Linux and macOS): use up to one per core "
+    "on a server many officers use at once. Each holds its own copy of what it changes.",
 )
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int,
+          workers: int) -> None:
     """Start the map server. With no workspace yet, builds the synthetic demo first.
 
-    The app runs on waitress, a production WSGI server, with a fixed pool of worker
-    threads: each thread keeps what it set up (such as PROJ's context for reprojecting
-    coordinates) from one request to the next.
+    With --workers 1 the app runs on waitress, a production WSGI server, with a fixed pool
+    of worker threads; with more, on gunicorn with that many worker processes (see
+    mapper/serving.py). Either way each thread keeps what it set up (such as PROJ's
+    context for reprojecting coordinates) from one request to the next.
     """
-    from waitress import create_server
-
+    from mapper import serving
     from mapper.pipeline import build_demo
     from mapper.web import create_app
 
@@ -416,20 +426,20 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int) ->
                       and os.environ.get("MAPPER_COOKIE_SECURE") != "0"})
     with app.test_request_context("/"):
         # the first incident search and the first map must be fast too: load the groups,
-        # their index and the overview map now
+        # their index and the overview map now (before any worker process is forked)
         from mapper.web import data, overview
 
         data.nearest_index()
         overview.prepare()
-    # bound before the URL is printed: once it shows, the server answers
-    server = create_server(app, host=host, port=port, threads=threads,
-                           ident="neighbourhood-mapper")
-    port = getattr(server, "effective_port", port)  # the one chosen for --port 0
-    click.echo(
-        f"Serving {ws.meta().get('study_area', 'the workspace')} at http://{host}:{port}/ "
-        "(Ctrl+C to stop)"
-    )
-    server.run()  # returns on Ctrl+C, after the worker threads have stopped
+    area = ws.meta().get("study_area", "the workspace")
+    how = (f"{workers} worker processes x {threads} threads" if workers > 1
+           else f"{threads} threads")
+
+    def ready(chosen_port: int) -> None:
+        click.echo(f"Serving {area} at http://{host}:{chosen_port}/ ({how}; Ctrl+C to stop)")
+
+    serving.serve(app, host=host, port=port, workers=workers, threads=threads,
+                  on_ready=ready)
 
 
 # the administrators' commands (users, audit, backup, restore, group, retention)

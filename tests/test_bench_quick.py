@@ -39,7 +39,7 @@ EXPECTED = (
     "end to end: mapper demo",
     "map page / (overview: wards + borough outlines)",
     "map page /priority + groups layer",
-    "API throughput /api/nearest, 1 client",
+    "API throughput /api/nearest, 1 client, 2 server processes",
 )
 
 

@@ -213,3 +213,58 @@ def test_nearest_command_lists_groups_without_contact_details(capsys, tmp_path):
     assert "@" not in out and "020 7946" not in out
     assert main(["--workspace", ws, "nearest"]) == 1
     assert "give either --postcode or --at" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="worker processes need fork (gunicorn)")
+def test_serve_with_worker_processes_answers_and_every_worker_sees_an_edit(demo_copy):
+    """``mapper serve --workers 2``: gunicorn, caches made before the fork; an edit made
+    by another process reaches both workers on their next request."""
+    import http.client
+    import json
+    import re
+
+    from mapper.editing import current_record, retire_record
+    from mapper.store import Workspace
+
+    env = {**__import__("os").environ, "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen(
+        [sys.executable, "-m", "mapper.cli", "--workspace", str(demo_copy), "serve",
+         "--port", "0", "--workers", "2", "--threads", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    ) as proc:
+        try:
+            line = proc.stdout.readline()
+            found = re.search(r"at http://127\.0\.0\.1:(\d+)/ \(2 worker processes x 2 "
+                              r"threads", line)
+            assert found, line
+            port = int(found.group(1))
+            from mapper.geo import to_display
+
+            groups = Workspace(demo_copy).read_layer("groups")
+
+            centre = to_display(groups.geometry).union_all().centroid
+            path = f"/api/nearest?lat={centre.y:.6f}&lon={centre.x:.6f}&k=3"
+
+            def nearest_ids() -> list[str]:
+                # a new connection each time, so requests spread over both workers
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                try:
+                    conn.request("GET", path)
+                    response = conn.getresponse()
+                    assert response.status == 200
+                    return [f["id"] for f in json.loads(response.read())["features"]]
+                finally:
+                    conn.close()
+
+            before = {tuple(nearest_ids()) for _ in range(30)}
+            assert len(before) == 1, before  # every worker gives the same answer
+            first = next(iter(before))[0]
+            _record, version, _retired = current_record(Workspace(demo_copy), "groups", first)
+            retire_record(Workspace(demo_copy), "groups", first, version, actor="test")
+            after = [nearest_ids() for _ in range(30)]
+            assert all(first not in ids and len(ids) == 3 for ids in after), after
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert proc.returncode == 0
