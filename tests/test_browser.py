@@ -111,8 +111,26 @@ def test_overview_on_a_phone(browser_page, base_url, tiny_wards, artifacts_dir):
     # nothing wider than the screen except inside scrollable table wrappers
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+    # the ward table is closed while the map loads; its summary opens it
+    summary = page.locator("#ward-table summary")
+    assert summary.is_visible() and not page.locator("table caption").first.is_visible()
+    summary.click()
     assert page.locator("table caption").first.is_visible()
     page.screenshot(path=str(artifacts_dir / "overview-phone.png"), full_page=True)
+    browser_page.assert_clean()
+
+
+def test_skip_link_opens_the_ward_table(browser_page, base_url, tiny_wards):
+    """Keyboard users skip the map to the table, which opens (fragment navigation into a
+    closed <details> expands it) with every ward in it."""
+    page = browser_page.page
+    page.goto(base_url + "/", wait_until="load")
+    assert not page.locator("#ward-table").evaluate("d => d.open")
+    page.locator("a[href='#ward-table']").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.querySelector('#ward-table').open", timeout=5000)
+    assert page.locator("#ward-table tbody tr").count() == len(tiny_wards)
+    assert page.locator("#ward-table caption").is_visible()
     browser_page.assert_clean()
 
 

@@ -251,7 +251,7 @@ def test_serve_runs_on_waitress_keeps_connections_and_stops_on_ctrl_c(tiny_works
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
-        assert f"at http://127.0.0.1:{port}/ (Ctrl+C to stop)" in line, line
+        assert f"at http://127.0.0.1:{port}/ (2 threads; Ctrl+C to stop)" in line, line
         conn = HTTPConnection("127.0.0.1", port, timeout=30)
         for path in ("/health", "/", "/health"):  # one connection, kept alive
             conn.request("GET", path)

@@ -207,6 +207,23 @@ def test_use_local_assets_replaces_plugin_cdn_links():
     assert folium.Map.default_js[0][1].startswith("https://")
 
 
+def test_jquery_is_loaded_only_for_maps_whose_scripts_use_it():
+    plain = folium.Map(tiles=None)
+    folium.GeoJson({"type": "FeatureCollection", "features": []}).add_to(plain)
+    use_local_assets(plain)
+    header = map_parts(plain).header
+    assert asset_url("leaflet") in header and "jquery" not in header
+    assert "$(" not in map_parts(plain).script
+
+    with_popup = folium.Map(tiles=None)
+    folium.Marker([51.5, -0.1], popup=folium.Popup("<b>hello</b>")).add_to(with_popup)
+    use_local_assets(with_popup)
+    parts = map_parts(with_popup)
+    assert "$(" in parts.script  # folium builds popup content with jQuery ...
+    assert asset_url("jquery") in parts.header  # ... so it is loaded, before the script
+    assert parts.header.index(asset_url("leaflet")) < parts.header.index(asset_url("jquery"))
+
+
 def test_use_local_assets_refuses_unknown_cdn_resources():
     m = folium.Map(tiles=None)
     cluster = MarkerCluster().add_to(m)

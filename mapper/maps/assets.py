@@ -45,9 +45,12 @@ LOCAL_ASSETS: dict[str, tuple[str, str]] = {
 }
 
 #: what a plain polygon map needs. Bootstrap, glyphicons and awesome-markers (icons for
-#: point markers) are dropped; jQuery stays because folium popups use it.
-MAP_JS = ("leaflet", "jquery")
+#: point markers) are dropped; jQuery is added only for a map that needs it
+#: (:data:`JQUERY_USERS`): it is a sixth of the scripts a map page loads.
+MAP_JS = ("leaflet",)
 MAP_CSS = ("leaflet_css",)
+#: folium elements whose scripts call jQuery's ``$``: a popup builds its content with it
+JQUERY_USERS = (folium.Popup,)
 
 _EXTERNAL = re.compile(r"^(https?:)?//", re.IGNORECASE)
 # Meta tags the page template declares itself: folium's viewport tag sets
@@ -69,20 +72,30 @@ def use_local_assets(m: folium.Map, *, base_url: str = DEFAULT_BASE_URL) -> foli
     """Make `m` (and everything added to it so far) load scripts and styles locally.
 
     Call it after the last element has been added. The map gets only what polygon maps
-    need (Leaflet, jQuery); any other element's CDN links (e.g. a MarkerCluster) are
-    swapped for local copies. Raises ValueError, before anything is rendered, if an
-    element needs a resource that has no local copy, so a page can never silently
-    depend on the internet. Returns `m`.
+    need (Leaflet, and jQuery when :func:`needs_jquery`); any other element's CDN links
+    (e.g. a MarkerCluster) are swapped for local copies. Raises ValueError, before
+    anything is rendered, if an element needs a resource that has no local copy, so a
+    page can never silently depend on the internet. Returns `m`.
     """
     # Assign new lists on the instances: folium's lists are class attributes shared by
     # every map in the process.
-    m.default_js = [(name, asset_url(name, base_url=base_url)) for name in MAP_JS]
+    scripts = list(MAP_JS)
+    if needs_jquery(m):
+        scripts.append("jquery")
+    m.default_js = [(name, asset_url(name, base_url=base_url)) for name in scripts]
     m.default_css = [(name, asset_url(name, base_url=base_url)) for name in MAP_CSS]
     for element in _descendants(m):
         if isinstance(element, JSCSSMixin) and element is not m:
             element.default_js = _localised(element, element.default_js, base_url)
             element.default_css = _localised(element, element.default_css, base_url)
     return m
+
+
+def needs_jquery(m: folium.Map) -> bool:
+    """True when some element of `m` runs jQuery: a popup (:data:`JQUERY_USERS`) or
+    folium's keep-in-front ordering of layers."""
+    return bool(getattr(m, "objects_to_stay_in_front", None)) or any(
+        isinstance(element, JQUERY_USERS) for element in _descendants(m))
 
 
 def _localised(element: Element, links: list[tuple[str, str]], base_url: str):

@@ -27,40 +27,38 @@ from mapper.web import open_workspace
 _lock = threading.Lock()
 _cache: dict[tuple, object] = {}
 _MAX_ENTRIES = 64
-#: workspace setting (as configured) -> the Workspace, the GeoPackage's resolved path and
-#: the app database (making and resolving paths costs more than the rest of a lookup)
+#: workspace directory -> the GeoPackage's resolved path and the app database (resolving
+#: paths costs more than the rest of a version lookup)
 _resolved: dict[str, tuple] = {}
+#: workspace setting (as configured) -> its Workspace, once it has been opened
+_workspaces: dict[str, Workspace] = {}
 
 
 def _version(workspace: Workspace) -> tuple:
     """The GeoPackage's identity and the edits counter: edits made in the web app show
-    (and reach the nearest-groups index) on the next request."""
+    (and reach the nearest-groups index) on the next request. OSError when the
+    GeoPackage is gone."""
     directory = str(workspace.directory)
     known = _resolved.get(directory)
     if known is None:
-        known = _resolved[directory] = (workspace, str(workspace.path.resolve()),
-                                        workspace.appdb)
-    _workspace, path, appdb = known
+        known = _resolved[directory] = (str(workspace.path.resolve()), workspace.appdb)
+    path, appdb = known
     stat = workspace.path.stat()
     return (path, stat.st_mtime_ns, stat.st_size, appdb.edits_version())
 
 
 def _open(setting: str) -> tuple[Workspace, tuple]:
-    """The workspace of `setting` and its version: one stat of the GeoPackage when the
-    workspace has been seen before (a missing one is :func:`open_workspace`'s 404)."""
-    known = _resolved.get(setting)
-    if known is not None:
-        workspace, path, appdb = known
+    """The workspace of `setting` and its version: one stat of the GeoPackage when it has
+    been opened before (a missing one is :func:`open_workspace`'s 404)."""
+    workspace = _workspaces.get(setting)
+    if workspace is not None:
         try:
-            stat = workspace.path.stat()
+            return workspace, _version(workspace)
         except OSError:
-            stat = None
-        if stat is not None:
-            return workspace, (path, stat.st_mtime_ns, stat.st_size, appdb.edits_version())
+            pass  # removed since: open_workspace says what to do
     workspace = open_workspace()
-    version = _version(workspace)
-    _resolved[setting] = _resolved[str(workspace.directory)]
-    return workspace, version
+    _workspaces[setting] = workspace
+    return workspace, _version(workspace)
 
 
 def current() -> tuple[Workspace, tuple]:
