@@ -92,11 +92,14 @@ def foreign_resources(page: str) -> list[str]:
 
 
 def embedded_collections(page: str) -> list[dict]:
-    """Every GeoJSON FeatureCollection folium embedded with ``<layer>_add({...})``."""
+    """Every GeoJSON FeatureCollection embedded with ``<layer>_add({...})`` (folium) or
+    ``<layer>_add(JSON.parse("..."))`` (our compact layers: a JSON string of JSON)."""
     decoder = json.JSONDecoder()
     found = []
-    for match in re.finditer(r"_add\((\{)", page):
-        value, _end = decoder.raw_decode(page, match.start(1))
+    for match in re.finditer(r"_add\((JSON\.parse\()?([{\"])", page):
+        value, _end = decoder.raw_decode(page, match.start(2))
+        if match.group(1):
+            value = json.loads(value)
         if value.get("type") == "FeatureCollection":
             found.append(value)
     return found
@@ -155,12 +158,28 @@ def test_page_names_the_indicator_and_lists_the_cans(client, ward_summary):
     assert "High deprivation" in page or "Few VCS groups" in page or "Many incidents" in page
 
 
-def test_coordinates_are_rounded_to_six_decimals(client):
+def test_coordinates_are_rounded_to_five_decimals(client):
+    """About a metre: far finer than the display simplification, and a third less text."""
     page = get_page(client, "/priority")
     ring = ward_features(page)[0]["geometry"]["coordinates"][0]
     ring = ring[0] if isinstance(ring[0][0], list) else ring
+    assert len(ring) >= 4
     for x, y in ring:
-        assert round(x, 6) == x and round(y, 6) == y
+        assert round(x, 5) == x and round(y, 5) == y
+
+
+def test_ward_layer_names_one_style_per_shade(client, ward_summary):
+    """Each ward names its style by number; the layer holds one style per shade."""
+    page = get_page(client, "/priority?indicator=imd_score&scheme=quantiles&classes=4")
+    features = ward_features(page)
+    used = {f["properties"]["_style"] for f in features}
+    assert used <= set(range(5)) and len(used) >= 2
+    shade_of = {}
+    for f in features:  # wards of one shade share one style, and no two shades share one
+        shade_of.setdefault(f["properties"]["_style"], set()).add(f["properties"]["shade"])
+    assert all(len(shades) == 1 for shades in shade_of.values())
+    assert len({next(iter(s)) for s in shade_of.values()}) == len(shade_of)
+    assert 'case "' not in page  # no per-feature style table
 
 
 def test_ward_tooltip_carries_the_key_figures(client, ward_summary):
@@ -287,6 +306,29 @@ def test_layer_json(client, demo_dir):
     text = json.dumps(groups)
     for email in workspace.read_layer("groups")["email"].dropna().head(5):
         assert email not in text
+
+
+def test_layer_urls_name_the_version_and_answers_are_gzipped_and_kept(client):
+    """The page's layer URLs carry the workspace version (v): the answers are gzipped for
+    a client that takes it, carry a version ETag (304 when unchanged) and may be kept
+    for a day; a URL naming another version is answered but not kept."""
+    import gzip
+
+    page = get_page(client, "/priority")
+    urls = re.findall(r'"(/priority/layers/(?:groups|premises|gaps)\.json\?v=[0-9a-f]+)"',
+                      page.replace("\\u0026", "&"))
+    assert len(urls) == 3, urls
+    for url in urls:
+        plain = client.get(url)
+        assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+        assert plain.headers["Cache-Control"].startswith("public, max-age=")
+        packed = client.get(url, headers={"Accept-Encoding": "gzip"})
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert json.loads(gzip.decompress(packed.get_data())) == plain.get_json()
+        again = client.get(url, headers={"If-None-Match": plain.headers["ETag"]})
+        assert again.status_code == 304
+    stale = client.get("/priority/layers/groups.json?v=old")
+    assert stale.status_code == 200 and stale.headers["Cache-Control"] == "no-cache"
 
 
 def test_map_builder_embeds_layers_without_flask(ward_summary, demo_dir):

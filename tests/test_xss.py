@@ -335,16 +335,17 @@ def test_incident_search_shows_the_hostile_names_as_text(browser_page, dialogs, 
 #: the tooltips of the priority map's point layer `kind` that include `text`, opened
 OPEN_POINT_TOOLTIPS_JS = """
 ([kind, text]) => {
+    // markers carry their row; the tooltip is made when the pointer first reaches one
     const map = window[document.querySelector('.folium-map').id];
     const group = map.pointLayers[kind];
-    const found = group.getLayers().filter(marker => {
-        const content = marker.getTooltip()._content;
-        const box = typeof content === 'function' ? content(marker) : content;
-        return (box.textContent || String(box)).includes(text);
-    });
+    const found = group.getLayers().filter(
+        marker => (marker.row || []).slice(2).some(v => String(v || '').includes(text)));
     return new Promise(resolve => {
         if (!found.length) { resolve(0); return; }
-        group.zoomToShowLayer(found[0], () => { found[0].openTooltip(); resolve(found.length); });
+        group.zoomToShowLayer(found[0], () => {
+            found[0].fire('mouseover', {}, true);  // as the pointer would (propagates)
+            resolve(found.length);
+        });
     });
 }
 """

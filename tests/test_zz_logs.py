@@ -23,7 +23,9 @@ from mapper.web import create_app
 
 LOG_FILE = Path(__file__).resolve().parents[1] / "test-artifacts" / "pytest-run.log"
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-UK_PHONE = re.compile(r"(?<![\w.:/-])(?:\+44\s?|0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?!\d)")
+#: a UK number standing on its own: not inside a longer token such as the hex version
+#: tag of a URL (``?v=034185769ff36f2f``), a time or a code
+UK_PHONE = re.compile(r"(?<![\w.:/-])(?:\+44\s?|0)\d{2,4}[\s-]?\d{3,4}[\s-]?\d{3,4}(?!\w)")
 
 
 def personal_data_in(text: str, known: set[str] = frozenset()) -> list[str]:
@@ -38,10 +40,12 @@ def test_the_scanner_finds_what_it_looks_for():
     assert personal_data_in("call 020 7946 0001.") == ["020 7946 0001"]
     assert personal_data_in("+44 20 7946 0001") == ["+44 20 7946 0001"]
     assert personal_data_in("07700 900123") == ["07700 900123"]
+    assert personal_data_in("GET /x?phone=07700900123 HTTP/1.1") == ["07700900123"]
     assert personal_data_in("Sam (manager)", {"Sam (manager)"}) == ["Sam (manager)"]
     # times, sizes, codes and coordinates are not phone numbers
     assert personal_data_in("2026-12-05 04:37:22,123 took 0.0123456789 s E05000123 "
-                            "51.5074 -0.1278 530000.0 180000.0 GET /api/x 200") == []
+                            "51.5074 -0.1278 530000.0 180000.0 GET /api/x 200 "
+                            "GET /priority/layers/groups.json?v=034185769ff36f2f") == []
 
 
 def _contacts(directory) -> set[str]:

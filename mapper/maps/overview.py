@@ -18,7 +18,6 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from branca.element import MacroElement
-from folium.plugins import MarkerCluster
 from folium.template import Template
 from folium.utilities import JsCode
 from jinja2.utils import htmlsafe_json_dumps
@@ -26,6 +25,7 @@ from pyproj import CRS
 
 from mapper.geo import CRS_ANALYSIS, to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
+from mapper.maps.points import LazyPointCluster
 
 #: background choices: "none" needs no internet; the others fetch tiles from their hosts
 TILE_CHOICES: dict[str, dict] = {
@@ -122,7 +122,8 @@ def ward_map(
     With `groups_url`, the VCS groups are a layer of clustered markers (off until switched
     on in the layer list), their rows fetched from that URL in the background once the
     page has loaded (``{"rows": [[lat, lon, name, category], ...]}``, see
-    :func:`mapper.maps.priority.point_rows` and :class:`GroupMarkers`).
+    :func:`mapper.maps.priority.point_rows` and
+    :class:`mapper.maps.points.LazyPointCluster`).
 
     Parameters
     ----------
@@ -194,8 +195,10 @@ def ward_map(
         ).add_to(m)
     if groups_url:
         label = "VCS groups" + (f" ({groups_count:,})" if groups_count is not None else "")
-        GroupMarkers(groups_url, name=f'<span class="map-key__swatch map-key__swatch--group" '
-                     f'aria-hidden="true"></span> {html.escape(label)}').add_to(m)
+        LazyPointCluster("groups", url=groups_url, prefetch=True,
+                         point_class="map-group", cluster_class="map-group-cluster",
+                         name=f'<span class="map-key__swatch map-key__swatch--group" '
+                         f'aria-hidden="true"></span> {html.escape(label)}').add_to(m)
         # folded on phones, where it would cover the map
         folium.LayerControl(
             position="topright",
@@ -271,23 +274,37 @@ def compact_json(value) -> str:
 
 
 class FixedStyleGeoJson(folium.GeoJson):
-    """A GeoJson layer with one style for every feature, its data written as compact JSON.
+    """A GeoJson layer styled without a per-feature lookup, its data written as compact JSON.
 
     folium's GeoJson writes its data with spaces after every comma and colon and looks
     each feature's style up in a table by feature id (kilobytes of ``case "17":`` for
-    633 wards); a layer whose features all look alike needs neither. The tooltip,
-    options (``interactive``...) and the layer list work as for folium's GeoJson.
+    633 wards); a layer whose features all look alike needs neither, and one whose
+    features take one of a few styles (the classes of a choropleth) needs only those
+    styles: give them as `styles` and each feature's index into them as its
+    ``STYLE_PROPERTY`` property. The tooltip, options (``interactive``...) and the layer
+    list work as for folium's GeoJson.
 
     With ``json_string``, the data is a string handed to ``JSON.parse``: for a megabyte
     of coordinates the browser's JSON parser is much quicker than its JavaScript parser
     building the same object literal.
     """
 
+    #: the feature property holding the index of its style in `styles`
+    STYLE_PROPERTY = "_style"
+
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.geoJson(null, {
+            {%- if this.fixed_styles %}
+            style: (function (styles) {
+                return function (feature) {
+                    return styles[feature.properties.{{ this.STYLE_PROPERTY }}];
+                };
+            })({{ this.fixed_styles|tojson }}),
+            {%- else %}
             style: function () { return {{ this.fixed_style|tojson }}; },
+            {%- endif %}
             {%- if this.fixed_highlight %}
             onEachFeature: function (feature, layer) {
                 layer.on({
@@ -312,116 +329,22 @@ class FixedStyleGeoJson(folium.GeoJson):
         """
     )
 
-    def __init__(self, data: dict, *, style: dict, highlight: dict | None = None,
+    def __init__(self, data: dict, *, style: dict | None = None,
+                 styles: list[dict] | None = None, highlight: dict | None = None,
                  name: str | None = None, tooltip=None, json_string: bool = False,
                  **options):
+        if (style is None) == (styles is None):
+            raise ValueError("give either style (one for every feature) or styles")
         super().__init__(data, name=name, tooltip=tooltip, **options)
         self._name = "GeoJson"
         self.fixed_style = style
+        self.fixed_styles = styles
         self.fixed_highlight = highlight
         self.json_string = json_string
 
     def render(self, **kwargs):
         self.compact_data = compact_json(self.data)
         super().render(**kwargs)
-
-
-class GroupMarkers(MarkerCluster):
-    """The VCS groups as clustered markers, off until switched on in the layer list, from
-    the rows at `url` (``{"rows": [[lat, lon, name, category], ...]}``, see
-    :func:`mapper.maps.priority.point_rows`).
-
-    The rows are fetched in the background once the page has loaded (a versioned URL the
-    browser keeps), so the layer shows as soon as it is switched on; if that fetch fails,
-    switching the layer on tries again. Markers are purple dots and numbered circles
-    (``map-group``, ``map-group-cluster`` in ``app.css``), the map's
-    ``pointLayers.groups`` as on the priority map, with plain-text tooltips. A marker
-    gets its tooltip when the pointer first reaches it, instead of thousands of tooltips
-    and their event handlers being made before the first marker shows.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojavascript }});
-        (function (group, map) {
-            // for tests and other scripts: the map's point layers by register
-            map.pointLayers = map.pointLayers || {};
-            map.pointLayers.groups = group;
-            group.options.iconCreateFunction = function (cluster) {
-                var n = cluster.getChildCount();
-                return L.divIcon({
-                    html: '<span>' + n + '</span>',
-                    className: 'map-group-cluster',
-                    iconSize: L.point(n < 100 ? 30 : 38, n < 100 ? 30 : 38)
-                });
-            };
-            var icon = L.divIcon({className: 'map-group', iconSize: L.point(14, 14)});
-            function tip(row) {
-                var box = document.createElement('div');
-                var name = document.createElement('strong');
-                name.textContent = row[2] || '(no name)';
-                box.appendChild(name);
-                if (row[3]) {
-                    box.appendChild(document.createElement('br'));
-                    box.appendChild(document.createTextNode(row[3]));
-                }
-                return box;
-            }
-            // a marker's tooltip is made when first needed (clusters have no row)
-            group.on('mouseover click', function (e) {
-                var marker = e.layer;
-                if (marker && marker.row && !marker.getTooltip()) {
-                    marker.bindTooltip(tip(marker.row)).openTooltip();
-                }
-            });
-            var rows = null;
-            function fetchRows() {
-                if (!rows) {
-                    rows = fetch({{ this.url|tojson }}, {headers: {'Accept': 'application/json'}})
-                        .then(function (r) {
-                            if (!r.ok) { throw new Error('HTTP ' + r.status); }
-                            return r.json();
-                        })
-                        .then(function (data) { return data.rows; });
-                    rows.catch(function () { rows = null; });  // the next call tries again
-                }
-                return rows;
-            }
-            window.addEventListener('load', function () { setTimeout(fetchRows, 0); });
-            var state = 'idle';
-            group.on('add', function () {
-                if (state !== 'idle') { return; }
-                state = 'loading';
-                fetchRows()
-                    .then(function (list) {
-                        group.addLayers(list.map(function (row) {
-                            var marker = L.marker([row[0], row[1]],
-                                                  {icon: icon, keyboard: false});
-                            marker.row = row;
-                            return marker;
-                        }));
-                        state = 'done';
-                    })
-                    .catch(function (err) {
-                        state = 'idle';
-                        console.warn('could not load the groups: ' + err.message);
-                    });
-            });
-        })({{ this.get_name() }}, {{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-    #: only the clusters' layout: their look is ours (MarkerCluster.Default.css not needed)
-    default_css = [(name, url) for name, url in MarkerCluster.default_css
-                   if name == "markerclustercss"]
-
-    def __init__(self, url: str, *, name: str, show: bool = False):
-        super().__init__(name=name, show=show, overlay=True, control=True,
-                         options={"chunkedLoading": True, "showCoverageOnHover": False,
-                                  "maxClusterRadius": 50})
-        self._name = "GroupMarkers"
-        self.url = url
 
 
 class WardLinks(MacroElement):

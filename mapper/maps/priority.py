@@ -25,7 +25,6 @@ import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.map import Layer
-from folium.plugins import MarkerCluster
 from folium.template import Template
 from folium.utilities import JsCode
 
@@ -36,13 +35,16 @@ from mapper.maps.overview import (
     DISPLAY_DECIMALS,
     MAX_ZOOM,
     MIN_ZOOM,
+    OVERVIEW_DECIMALS,
     TILE_CHOICES,
+    FixedStyleGeoJson,
     MetricScale,
     WardLinks,
     _check_layer,
     _display_shapes,
     _feature_collection,
 )
+from mapper.maps.points import LazyPointCluster
 
 # -- indicators -----------------------------------------------------------------------
 
@@ -245,6 +247,9 @@ def class_labels(classification: Classification, kind: str) -> pd.Series:
 
 # -- point layers ---------------------------------------------------------------------
 
+#: registers whose rows are fetched once the page has loaded, before their layer is
+#: switched on (small: a few thousand rows); the others wait until they are asked for
+PREFETCHED_KINDS = ("groups",)
 #: per register: the JS/CSS name of its symbol, its name in the layer control, the
 #: columns written in its tooltip (label, detail)
 POINT_KINDS: dict[str, dict] = {
@@ -315,86 +320,6 @@ class GapsLayer:
 
 
 # -- map elements ---------------------------------------------------------------------
-
-
-class LazyPointCluster(MarkerCluster):
-    """A MarkerCluster filled the first time it is shown, from embedded rows or a URL.
-
-    Markers are small CSS symbols (a shape per register, so colour is not the only
-    clue); tooltips are built as text nodes, so no name can become markup.
-    """
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojavascript }});
-        (function (group) {
-            var kind = {{ this.kind|tojson }};
-            // for tests and other scripts: the map's point layers by register
-            var map = {{ this._parent.get_name() }};
-            map.pointLayers = map.pointLayers || {};
-            map.pointLayers[kind] = group;
-            group.options.iconCreateFunction = function (cluster) {
-                var n = cluster.getChildCount();
-                return L.divIcon({
-                    html: '<span>' + n + '</span>',
-                    className: 'pr-cluster pr-cluster--' + kind,
-                    iconSize: L.point(n < 100 ? 30 : 38, n < 100 ? 30 : 38)
-                });
-            };
-            var icon = L.divIcon({className: 'pr-point pr-point--' + kind,
-                                  iconSize: L.point(14, 14)});
-            function tip(row) {
-                var box = document.createElement('div');
-                var name = document.createElement('strong');
-                name.textContent = row[2] || '(no name)';
-                box.appendChild(name);
-                if (row[3]) {
-                    box.appendChild(document.createElement('br'));
-                    box.appendChild(document.createTextNode(row[3]));
-                }
-                return box;
-            }
-            function add(rows) {
-                group.addLayers(rows.map(function (row) {
-                    return L.marker([row[0], row[1]], {icon: icon, keyboard: false})
-                        .bindTooltip(function () { return tip(row); });
-                }));
-            }
-            var state = 'idle';
-            function load() {
-                if (state !== 'idle') { return; }
-                {%- if this.url %}
-                state = 'loading';
-                fetch({{ this.url|tojson }}, {headers: {'Accept': 'application/json'}})
-                    .then(function (r) {
-                        if (!r.ok) { throw new Error('HTTP ' + r.status); }
-                        return r.json();
-                    })
-                    .then(function (data) { add(data.rows); state = 'done'; })
-                    .catch(function (err) {
-                        state = 'idle';
-                        console.warn('could not load ' + kind + ': ' + err.message);
-                    });
-                {%- else %}
-                add({{ this.rows|tojson }});
-                state = 'done';
-                {%- endif %}
-            }
-            group.on('add', load);
-        })({{ this.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, layer: PointLayer, *, name: str):
-        super().__init__(name=name, show=layer.show, overlay=True, control=True,
-                         options={"chunkedLoading": True, "showCoverageOnHover": False,
-                                  "maxClusterRadius": 50})
-        self._name = "PointCluster"
-        self.kind = layer.kind
-        self.rows = layer.rows
-        self.url = layer.url
 
 
 class LazyGeoJson(Layer):
@@ -577,7 +502,17 @@ class KeepOnTop(MacroElement):
 class FitBeside(MacroElement):
     """Fit the map to `bounds` at once (no animation: a canvas drawn mid-animation shows
     part of the area), leaving room on the right for the layer control and the key, so
-    no area starts hidden under them (at most a third of the map's width)."""
+    no area starts hidden under them (at most a third of the map's width).
+
+    Added before any layer, so Leaflet projects the shapes once, at the zoom they are
+    shown at (fitting afterwards projects and clips every vertex twice). The controls do
+    not exist yet, so the room they take is their widest (``PANEL_PX``, from the
+    ``max-width`` of ``.pr-legend`` and ``.leaflet-control-layers`` in priority.css).
+    """
+
+    #: widest the key or the layer control can be: 230 px of content, padding, border and
+    #: Leaflet's 10 px control margin
+    PANEL_PX = 264
 
     _template = Template(
         """
@@ -585,11 +520,7 @@ class FitBeside(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var box = map.getContainer();
-            var right = 0;
-            box.querySelectorAll('.leaflet-right .leaflet-control').forEach(function (el) {
-                right = Math.max(right, el.offsetWidth);
-            });
-            right = Math.min(right + 12, box.clientWidth / 3);
+            var right = Math.min({{ this.PANEL_PX }} + 12, box.clientWidth / 3);
             map.fitBounds({{ this.bounds|tojson }}, {
                 paddingTopLeft: [12, 12], paddingBottomRight: [right, 12], animate: false
             });
@@ -711,13 +642,15 @@ def priority_map(
         raise ValueError("there are no wards to map")
     classification = classify_wards(wards, indicator, scheme, classes)
     tolerance = display_tolerance(wards) if simplify_m is None else simplify_m
-    shapes = _display_shapes(wards, tolerance)
+    # 5 decimals (about a metre) is far finer than the simplification
+    shapes = _display_shapes(wards, tolerance, OVERVIEW_DECIMALS)
 
     minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=12, tiles=None,
                    prefer_canvas=True, zoom_snap=0.25)
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
     MetricScale().add_to(m)
+    FitBeside([[miny, minx], [maxy, maxx]]).add_to(m)  # before the layers: see FitBeside
     if TILE_CHOICES[tiles]:
         folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
 
@@ -727,12 +660,14 @@ def priority_map(
         WardLinks(ward_layer, ward_url).add_to(m)
     on_top = []
     if boroughs is not None and len(boroughs):
-        on_top.append(folium.GeoJson(
+        on_top.append(FixedStyleGeoJson(
             _feature_collection(boroughs, ["borough_code", "borough_name"],
-                                _display_shapes(boroughs, tolerance)),
+                                _display_shapes(boroughs, tolerance, OVERVIEW_DECIMALS),
+                                ids=False),
             name=_key("borough", "Borough boundaries"),
-            style_function=lambda _f: _BOROUGH_STYLE,
+            style=_BOROUGH_STYLE,
             interactive=False,
+            json_string=True,
         ).add_to(m))
     if gaps is not None:
         _gaps_layer(gaps, tolerance).add_to(m)
@@ -741,7 +676,11 @@ def priority_map(
         name = layer.name or POINT_KINDS[layer.kind]["name"]
         if layer.note:
             name = f"{name} ({layer.note})"
-        LazyPointCluster(layer, name=_key(layer.kind, name)).add_to(m)
+        LazyPointCluster(layer.kind, rows=layer.rows, url=layer.url, show=layer.show,
+                         prefetch=layer.kind in PREFETCHED_KINDS,
+                         point_class=f"pr-point pr-point--{layer.kind}",
+                         cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
+                         name=_key(layer.kind, name)).add_to(m)
     # open on wide screens (a list to tick, not an icon to discover); on phones it would
     # cover the map, so it starts folded there
     folium.LayerControl(position="topright",
@@ -749,7 +688,6 @@ def priority_map(
     KeepOnTop(on_top).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme)).add_to(m)
-    FitBeside([[miny, minx], [maxy, maxx]]).add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 
 
@@ -776,7 +714,6 @@ def ward_properties(wards: pd.DataFrame, classification: Classification,
 def _ward_layer(wards, shapes, classification: Classification, indicator: str):
     props = ward_properties(wards, classification, indicator)
     fields = list(props.columns)
-    collection = _feature_collection(props.reset_index(drop=True), fields, shapes)
     aliases = {"ward_code": "Ward code", "ward_name": "Ward", "borough_name": "Borough",
                "value": _short(indicator_label(indicator)), "shade": "Shade on the map",
                "can": "Community Action Neighbourhood",
@@ -784,26 +721,28 @@ def _ward_layer(wards, shapes, classification: Classification, indicator: str):
     figures = [key for column, key in FIGURE_KEYS.items() if column != indicator]
     tip_fields = [f for f in ["ward_name", "borough_name", "value", "shade", *figures, "can",
                               "ward_code"] if f in fields]
+    # one style per shade (and one for no data); each ward names its style by number
     fills = classification.colours().tolist()
-
-    def style(feature):
-        colour = fills[int(feature["id"])]
-        if colour == NO_DATA_COLOUR:
-            return _NO_DATA_STYLE
-        return {**_WARD_EDGE, "fillColor": colour}
+    shades = list(dict.fromkeys(fills))
+    styles = [_NO_DATA_STYLE if colour == NO_DATA_COLOUR else {**_WARD_EDGE, "fillColor": colour}
+              for colour in shades]
+    table = props.reset_index(drop=True)
+    table[FixedStyleGeoJson.STYLE_PROPERTY] = [shades.index(colour) for colour in fills]
+    collection = _feature_collection(table, list(table.columns), shapes, ids=False)
 
     colours = list(palette(classification.k)) or [NO_DATA_COLOUR]
     gradient = ", ".join(colours * (2 if len(colours) == 1 else 1))
     name = (f'<span class="pr-key pr-key--wards" style="background:linear-gradient(90deg, '
             f'{gradient})" aria-hidden="true"></span> '
             "Wards (shaded: see the key)")
-    return folium.GeoJson(
+    return FixedStyleGeoJson(
         collection,
         name=name,
-        style_function=style,
-        highlight_function=lambda _f: _HIGHLIGHT,
+        styles=styles,
+        highlight=_HIGHLIGHT,
         tooltip=folium.GeoJsonTooltip(fields=tip_fields,
                                       aliases=[aliases[f] for f in tip_fields], sticky=True),
+        json_string=True,
     )
 
 

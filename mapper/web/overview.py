@@ -30,7 +30,7 @@ from __future__ import annotations
 import secrets
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -100,13 +100,13 @@ def _facts(_workspace) -> dict:
     """The page's figures and tables (everything but the map)."""
     wards = data.layer("wards")
     meta = data.meta()
-    groups = _groups_layer()
+    groups = _groups_count()
     return {
         "study_area": meta.get("study_area") or "Study area",
         "synthetic": meta.get("synthetic", "").lower() == "yes",
         "rows": _ward_rows(wards),
         "borough_count": wards["borough_code"].nunique(),
-        "group_count": None if groups is None else groups["count"],
+        "group_count": groups,
         "sources": _source_rows(data.provenance()),
     }
 
@@ -119,7 +119,7 @@ def _map() -> tuple[MapParts, Deflated]:
     key = f"overview:map:{tiles}:{root}"
 
     def build(workspace):
-        groups = _groups_layer()
+        groups = _groups_count()
         m = ward_map(
             data.layer("wards"),
             data.layer("boroughs", required=False),
@@ -128,7 +128,7 @@ def _map() -> tuple[MapParts, Deflated]:
             ward_url=f"{root}/ward/" if workspace.has_layer("ward_summary") else None,
             groups_url=(url_for("overview.groups_json", v=data.version_tag())
                         if groups is not None else None),
-            groups_count=None if groups is None else groups["count"],
+            groups_count=groups,
             json_strings=True,
         )
         parts = map_parts(m)
@@ -155,45 +155,78 @@ def _source_rows(provenance: pd.DataFrame) -> list[dict]:
 @bp.get("/overview/groups.json")
 def groups_json():
     """The VCS groups for the overview map: ``{"layer", "count", "rows": [[lat, lon,
-    name, category], ...], "attribution", "licences"}``; 404 without a groups layer.
-
-    ``v`` (the workspace version, in the URL the page fetches) lets browsers keep the
-    answer for a day: an edit or a rebuild changes the URL. The ETag names the version.
-    """
-    doc = _groups_layer()
-    if doc is None:
+    name, category], ...], "attribution", "licences"}``; 404 without a groups layer."""
+    response = versioned_json("overview:groups", _groups_doc)
+    if response is None:
         data.layer("groups")  # 404 naming the layers present
+    return response
+
+
+def _groups_doc() -> dict | None:
+    groups = data.layer("groups", required=False)
+    if groups is None:
+        return None
+    rows = point_rows(groups, "groups")
+    for row in rows:  # 5 decimals (~1 m) are plenty for a marker
+        row[0], row[1] = round(row[0], OVERVIEW_DECIMALS), round(row[1], OVERVIEW_DECIMALS)
+    attribution, licences = _credits("groups")
+    return {"layer": "groups", "count": len(rows), "rows": rows,
+            "attribution": attribution, "licences": licences}
+
+
+def _groups_count() -> int | None:
+    """How many rows the groups layer has (None without groups)."""
+    entry = json_document("overview:groups", _groups_doc)
+    return None if entry is None else entry.count
+
+
+@dataclass(frozen=True)
+class JsonDocument:
+    """A JSON document as sent: its text, gzipped, and its row count (``count``)."""
+
+    raw: bytes
+    gzipped: bytes
+    count: int | None
+
+
+def json_document(kind: str, make: Callable[[], dict | None]) -> JsonDocument | None:
+    """`make()`'s document as JSON text and gzipped, made once per workspace version
+    (None when `make` gives None)."""
+
+    def build(_workspace):
+        doc = make()
+        if doc is None:
+            return None
+        raw = compact_json(doc).encode()
+        return JsonDocument(raw, gzip_joined([deflated(raw)]), doc.get("count"))
+
+    return data.cached(f"json:{kind}", build)
+
+
+def versioned_json(kind: str, make: Callable[[], dict | None], *,
+                   mimetype: str = "application/json") -> Response | None:
+    """The response carrying :func:`json_document` (None when `make` gives None).
+
+    Sent gzipped to a client that accepts it, with an ETag naming the workspace version
+    (a 304 for a client that has it). ``v`` in the URL (:func:`mapper.web.data.version_tag`,
+    as the pages write it) lets browsers keep the answer for a day: an edit or a rebuild
+    changes the URL.
+    """
+    entry = json_document(kind, make)
+    if entry is None:
+        return None
     tag = data.version_tag()
     gzipped = _accepts_gzip()
     etag = f"{tag}-gzip" if gzipped else tag
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
-        body = doc["gzip"] if gzipped else doc["json"]
-        response = _response(body, "application/json", gzipped=gzipped)
+        response = _response(entry.gzipped if gzipped else entry.raw, mimetype,
+                             gzipped=gzipped)
     response.set_etag(etag)
     response.headers["Cache-Control"] = (f"public, max-age={GROUPS_MAX_AGE}"
                                          if request.args.get("v") == tag else "no-cache")
     return response
-
-
-def _groups_layer() -> dict | None:
-    """The groups layer's document, as JSON and gzipped (None without groups)."""
-
-    def build(_workspace):
-        groups = data.layer("groups", required=False)
-        if groups is None:
-            return None
-        rows = point_rows(groups, "groups")
-        for row in rows:  # 5 decimals (~1 m) are plenty for a marker
-            row[0], row[1] = round(row[0], OVERVIEW_DECIMALS), round(row[1], OVERVIEW_DECIMALS)
-        attribution, licences = _credits("groups")
-        text = compact_json({"layer": "groups", "count": len(rows), "rows": rows,
-                             "attribution": attribution, "licences": licences})
-        raw = text.encode()
-        return {"count": len(rows), "json": raw, "gzip": gzip_joined([deflated(raw)])}
-
-    return data.cached("overview:groups", build)
 
 
 def _credits(layer: str) -> tuple[str, list[str]]:

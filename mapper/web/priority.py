@@ -18,7 +18,8 @@ Routes
     a printable record of the selection: data releases, settings, date, CANs.
 ``GET /priority/layers/<layer>.json``
     the map's heavy layers (groups, premises, incidents, gaps), fetched by the page
-    when a layer is first switched on, so the page itself stays light.
+    when a layer is first switched on (the groups once the page has loaded), so the page
+    itself stays light; gzipped, with an ETag, kept by browsers until the data changes.
 
 All workspace data is read through :mod:`mapper.web.data` (cached per workspace version).
 """
@@ -40,7 +41,6 @@ from flask import (
     Response,
     abort,
     current_app,
-    jsonify,
     redirect,
     render_template,
     request,
@@ -71,6 +71,7 @@ from mapper.maps.priority import (
 )
 from mapper.web import data, open_workspace
 from mapper.web.auth import require_role
+from mapper.web.overview import versioned_json
 
 bp = Blueprint("priority", __name__)
 
@@ -316,8 +317,10 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
 
 
 def _layer_url(name: str, view: View, **extra) -> str:
+    """The layer's URL, naming the workspace version (``v``): browsers keep the answer
+    (see :func:`mapper.web.overview.versioned_json`) until the data changes."""
     area = {"borough": view.borough} if view.borough else {}
-    return url_for("priority.layer_json", layer=name, **area, **extra)
+    return url_for("priority.layer_json", layer=name, **area, **extra, v=data.version_tag())
 
 
 def _month_label(month: str) -> str:
@@ -816,7 +819,6 @@ def layer_json(layer: str):
         return {"layer": layer, "count": len(rows), "rows": rows,
                 "attribution": attribution, "licences": licences}
 
-    response = jsonify(data.cached(f"priority:layer:{key}", build))
-    if layer == "gaps":
-        response.mimetype = "application/geo+json"
-    return response
+    return versioned_json(f"priority:layer:{key}", lambda: build(None),
+                          mimetype="application/geo+json" if layer == "gaps"
+                          else "application/json")

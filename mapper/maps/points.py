@@ -1,0 +1,141 @@
+"""A register's points as clustered markers, filled the first time the layer is shown.
+
+The overview and the priority map both draw registers (VCS groups, premises, incidents)
+this way. Rows are compact lists ``[lat, lon, label, detail]`` (see
+:func:`mapper.maps.priority.point_rows`), embedded in the page or fetched from a URL:
+
+* fetched rows are asked for when the layer is first switched on, or, with ``prefetch``,
+  in the background once the page has loaded (a versioned URL the browser keeps), so the
+  layer shows as soon as it is switched on; a failed fetch is tried again at the next
+  switch-on;
+* markers are small CSS symbols (classes given by the caller, so colour need not be the
+  only clue), clustered into numbered circles;
+* a marker gets its tooltip when the pointer first reaches it (or it is tapped), built
+  from text nodes so no name can become markup: thousands of tooltips and their event
+  handlers are not made before the first marker shows.
+
+The map's ``pointLayers[kind]`` is the cluster layer (for tests and other scripts).
+"""
+
+from __future__ import annotations
+
+from folium.plugins import MarkerCluster
+from folium.template import Template
+
+#: the cluster layer's options: markers added in chunks (the page stays responsive)
+CLUSTER_OPTIONS = {"chunkedLoading": True, "showCoverageOnHover": False,
+                   "maxClusterRadius": 50}
+
+
+class LazyPointCluster(MarkerCluster):
+    """Clustered markers of one register, from embedded `rows` or a `url`.
+
+    Parameters
+    ----------
+    kind : the register ("groups", "premises", "incidents"): the key in ``pointLayers``
+    rows, url : the rows, or where to fetch ``{"rows": [...]}`` from (exactly one)
+    name : the layer's label in the layer control (HTML: escape any text in it)
+    point_class, cluster_class : CSS classes of a marker and of a numbered cluster
+    show : shown (and so filled) from the start
+    prefetch : fetch `url` once the page has loaded, before the layer is switched on
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojavascript }});
+        (function (group, map) {
+            var kind = {{ this.kind|tojson }};
+            map.pointLayers = map.pointLayers || {};
+            map.pointLayers[kind] = group;
+            group.options.iconCreateFunction = function (cluster) {
+                var n = cluster.getChildCount();
+                return L.divIcon({
+                    html: '<span>' + n + '</span>',
+                    className: {{ this.cluster_class|tojson }},
+                    iconSize: L.point(n < 100 ? 30 : 38, n < 100 ? 30 : 38)
+                });
+            };
+            var icon = L.divIcon({className: {{ this.point_class|tojson }},
+                                  iconSize: L.point(14, 14)});
+            function tip(row) {
+                var box = document.createElement('div');
+                var name = document.createElement('strong');
+                name.textContent = row[2] || '(no name)';
+                box.appendChild(name);
+                if (row[3]) {
+                    box.appendChild(document.createElement('br'));
+                    box.appendChild(document.createTextNode(row[3]));
+                }
+                return box;
+            }
+            // a marker's tooltip is made when first needed (clusters have no row)
+            group.on('mouseover click', function (e) {
+                var marker = e.layer;
+                if (marker && marker.row && !marker.getTooltip()) {
+                    marker.bindTooltip(tip(marker.row)).openTooltip();
+                }
+            });
+            var rows = null;
+            function fetchRows() {
+                if (!rows) {
+                    {%- if this.url %}
+                    rows = fetch({{ this.url|tojson }}, {headers: {'Accept': 'application/json'}})
+                        .then(function (r) {
+                            if (!r.ok) { throw new Error('HTTP ' + r.status); }
+                            return r.json();
+                        })
+                        .then(function (data) { return data.rows; });
+                    rows.catch(function () { rows = null; });  // the next call tries again
+                    {%- else %}
+                    rows = Promise.resolve({{ this.rows|tojson }});
+                    {%- endif %}
+                }
+                return rows;
+            }
+            {%- if this.prefetch and this.url %}
+            window.addEventListener('load', function () { setTimeout(fetchRows, 0); });
+            {%- endif %}
+            var state = 'idle';
+            function fill() {
+                if (state !== 'idle') { return; }
+                state = 'loading';
+                fetchRows()
+                    .then(function (list) {
+                        group.addLayers(list.map(function (row) {
+                            var marker = L.marker([row[0], row[1]],
+                                                  {icon: icon, keyboard: false});
+                            marker.row = row;
+                            return marker;
+                        }));
+                        state = 'done';
+                    })
+                    .catch(function (err) {
+                        state = 'idle';
+                        console.warn('could not load ' + kind + ': ' + err.message);
+                    });
+            }
+            group.on('add', fill);  // (a layer shown from the start is added below)
+        })({{ this.get_name() }}, {{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+    #: only the clusters' layout: their look is the caller's CSS (MarkerCluster.Default.css
+    #: not needed)
+    default_css = [(name, url) for name, url in MarkerCluster.default_css
+                   if name == "markerclustercss"]
+
+    def __init__(self, kind: str, *, name: str, rows: list | None = None,
+                 url: str | None = None, point_class: str, cluster_class: str,
+                 show: bool = False, prefetch: bool = False):
+        if (rows is None) == (url is None):
+            raise ValueError(f"{kind}: give either rows or url")
+        super().__init__(name=name, show=show, overlay=True, control=True,
+                         options=dict(CLUSTER_OPTIONS))
+        self._name = "PointCluster"
+        self.kind = kind
+        self.rows = rows
+        self.url = url
+        self.point_class = point_class
+        self.cluster_class = cluster_class
+        self.prefetch = prefetch
