@@ -359,6 +359,8 @@ def nearest_paths(workspace: Path, n: int, *, seed: int) -> list[str]:
     return out
 
 
+#: rounds of each route in the API cases (alternating; the best round of each counts)
+API_ROUNDS = 3
 #: what ``mapper serve`` prints once it listens
 _SERVING = re.compile(r"Serving .* at (http://127\.0\.0\.1:\d+)/")
 
@@ -403,8 +405,9 @@ def server_process(workspace: Path, workers: int = 1
 
 def _throughput(workspace: Path, paths: list[str], requests: int, clients: int,
                 workers: int = 1) -> dict:
-    """Requests per second of /health and of `paths` against one server, two rounds each
-    (alternating, best of each); errors counted; the server's exit status if it died."""
+    """Requests per second of /health and of `paths` against one server, API_ROUNDS rounds
+    each (alternating, best of each); errors counted; the server's exit status if it
+    died."""
     health = ["/health"] * requests
     runs: dict[str, list[float]] = {"health": [], "nearest": []}
     answered, problems = 0, []
@@ -412,7 +415,7 @@ def _throughput(workspace: Path, paths: list[str], requests: int, clients: int,
     with server_process(workspace, workers) as (base, child):
         # warm every worker's caches (connections land on any worker)
         _hammer(base, paths[: min(20 * workers, requests)] + ["/health"] * 5, min(4, clients))
-        for _ in range(2):
+        for _ in range(API_ROUNDS):
             for name, batch in (("health", health), ("nearest", paths)):
                 seconds, ok, bad = _hammer(base, batch, clients)
                 runs[name].append(seconds)
@@ -423,7 +426,7 @@ def _throughput(workspace: Path, paths: list[str], requests: int, clients: int,
         died = child.poll()
     best = {name: min(times) for name, times in runs.items()}
     return {"rps": {name: requests / best[name] for name in best}, "best": best,
-            "answered": answered, "sent": 4 * requests, "problems": problems,
+            "answered": answered, "sent": 2 * API_ROUNDS * requests, "problems": problems,
             "died": died, "sample": sample}
 
 
@@ -453,7 +456,7 @@ def case_api(workspace: Path, *, requests: int, clients: int, workers: int, seed
     return Result(
         case=f"API throughput /api/nearest, {clients} client{plural}, "
              + (f"{workers} server processes" if workers > 1 else "one server process"),
-        size=f"{label}: {requests:,} requests x 2 rounds per route",
+        size=f"{label}: {requests:,} requests x {API_ROUNDS} rounds per route",
         ours="/api/nearest?lat&lon&k=10&category",
         seconds=got["best"]["nearest"] / requests,
         comparisons=[Comparison("/health in the same app, same load", rps["health"],

@@ -46,7 +46,7 @@ def _waitress(app: Flask, host: str, port: int, threads: int, on_ready: Ready) -
     # bound before on_ready is told: once the URL shows, the server answers
     server = create_server(app, host=host, port=port, threads=threads,
                            ident="neighbourhood-mapper")
-    on_ready(getattr(server, "effective_port", port))
+    on_ready(int(getattr(server, "effective_port", port)))
     server.run()  # returns on Ctrl+C, after the worker threads have stopped
 
 

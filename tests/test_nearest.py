@@ -734,3 +734,39 @@ def test_concurrent_queries_and_edits_give_the_single_thread_answers():
     assert not failures
     assert [answers[i] for i in range(len(points))] == expected
     assert batches == [expected] * 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(1, 2000),
+    lattice=st.booleans(),
+    k=st.integers(1, 30),
+)
+def test_the_one_request_path_agrees_with_brute_force(seed, size, lattice, k):
+    """The web API's usual query (one category or none, no radius, no capabilities, no
+    edits since the trees were built) takes one tree request; ties at the cut (common on
+    a lattice) go to the general path. Both agree with the oracle."""
+    rng = np.random.default_rng(seed)
+    xy = rng.integers(0, 40, (size, 2)) * 100.0 if lattice else rng.uniform(0, 5000, (size, 2))
+    categories = rng.choice(CATEGORIES, size)
+    model = {f"r{i}": (float(x), float(y), str(c), frozenset())
+             for i, ((x, y), c) in enumerate(zip(xy, categories, strict=True))}
+    idx = NearestIndex(groups_frame(
+        [(rid, x, y, c, "") for rid, (x, y, c, _caps) in model.items()], (0.0, 0.0)))
+    answered = []
+    plain = idx._k_nearest_plain
+
+    def counted(*args):
+        got = plain(*args)
+        answered.append(got is not None)
+        return got
+
+    idx._k_nearest_plain = counted
+    for _ in range(10):
+        q = {"x": float(rng.uniform(-200, 5200)), "y": float(rng.uniform(-200, 5200)),
+             "k": k, "radius_m": None, "capabilities": frozenset(),
+             "category": [None, CATEGORIES[0], CATEGORIES[1]][rng.integers(3)]}
+        check_query(idx, model, q)
+    if not lattice and size > 3 * k * len(CATEGORIES):
+        assert any(answered), "the one-request path was never taken"

@@ -692,6 +692,12 @@ class NearestIndex:
         self, x: float, y: float, k: int, radius: float | None, plan: _Plan
     ) -> tuple[np.ndarray, np.ndarray]:
         """(slots, distances) of the k nearest matches of one point, ordered."""
+        if (radius is None and len(plan.trees) == 1 and not plan.check_trees
+                and not plan.bits and not plan.rest and self._dead_since == 0
+                and self._used == self._built):
+            plain = self._k_nearest_plain(x, y, k, plan.trees[0])
+            if plain is not None:
+                return plain
         size = max(1.0, abs(x), abs(y))
         bound = np.inf if radius is None else radius + TOLERANCE * max(size, radius)
         first = self._first_request(k, plan)
@@ -744,6 +750,31 @@ class NearestIndex:
         if len(dist) > 1 and (dist[1:] == dist[:-1]).any():
             return self._by_distance_and_id(slots, dist, k)
         return slots[:k], dist[:k]
+
+    def _k_nearest_plain(
+        self, x: float, y: float, k: int, key: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The common web query in one tree request: every record of tree `key` matches
+        (no deletions, no pending records, no capability or radius filter). Its k + 1
+        nearest settle the answer when, by the true distance, the k-th is strictly nearer
+        than the tree's farthest candidate and no two of them are tied; otherwise None,
+        and the general path decides (ties are ordered by id there)."""
+        tree = self._tree(key)
+        if len(tree.slots) <= k:
+            return None
+        tree_dist, at = tree.kd.query((x, y), k=k + 1)
+        dx = tree.x[at] - x
+        dy = tree.y[at] - y
+        dist = np.sqrt(dx * dx + dy * dy)
+        order = np.argsort(dist, kind="stable")
+        dist = dist[order]
+        farthest = float(tree_dist[-1])
+        size = max(1.0, abs(x), abs(y))
+        if not dist[k - 1] < farthest - TOLERANCE * max(size, farthest):
+            return None
+        if (dist[1:] == dist[:-1]).any():
+            return None
+        return tree.slots[at[order[:k]]], dist[:k]
 
     def _k_nearest(
         self, qx: np.ndarray, qy: np.ndarray, k: int, radius: float | None, plan: _Plan

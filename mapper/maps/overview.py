@@ -120,8 +120,8 @@ def ward_map(
 
     With `ward_url` (e.g. "/ward/"), clicking a ward opens ``ward_url + ward_code``.
     With `groups_url`, the VCS groups are a layer of clustered markers (off until switched
-    on in the layer list), their rows fetched from that URL in the background once the
-    page has loaded (``{"rows": [[lat, lon, name, category], ...]}``, see
+    on in the layer list), their rows fetched from that URL in the background while the
+    page loads (``{"rows": [[lat, lon, name, category], ...]}``, see
     :func:`mapper.maps.priority.point_rows` and
     :class:`mapper.maps.points.LazyPointCluster`).
 

@@ -5,9 +5,9 @@ this way. Rows are compact lists ``[lat, lon, label, detail]`` (see
 :func:`mapper.maps.priority.point_rows`), embedded in the page or fetched from a URL:
 
 * fetched rows are asked for when the layer is first switched on, or, with ``prefetch``,
-  in the background once the page has loaded (a versioned URL the browser keeps), so the
-  layer shows as soon as it is switched on; a failed fetch is tried again at the next
-  switch-on;
+  in the background while the page loads (a versioned URL the browser keeps; a fetch
+  does not delay the page's ``load``), so the layer shows as soon as it is switched on;
+  a failed fetch is tried again at the next switch-on;
 * markers are small CSS symbols (classes given by the caller, so colour need not be the
   only clue), clustered into numbered circles;
 * a marker gets its tooltip when the pointer first reaches it (or it is tapped), built
@@ -37,7 +37,7 @@ class LazyPointCluster(MarkerCluster):
     name : the layer's label in the layer control (HTML: escape any text in it)
     point_class, cluster_class : CSS classes of a marker and of a numbered cluster
     show : shown (and so filled) from the start
-    prefetch : fetch `url` once the page has loaded, before the layer is switched on
+    prefetch : fetch `url` as the page loads, before the layer is switched on
     """
 
     _template = Template(
@@ -94,7 +94,7 @@ class LazyPointCluster(MarkerCluster):
                 return rows;
             }
             {%- if this.prefetch and this.url %}
-            window.addEventListener('load', function () { setTimeout(fetchRows, 0); });
+            fetchRows();  // in the background: a fetch does not hold up the page's load
             {%- endif %}
             var state = 'idle';
             function fill() {

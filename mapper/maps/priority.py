@@ -247,7 +247,7 @@ def class_labels(classification: Classification, kind: str) -> pd.Series:
 
 # -- point layers ---------------------------------------------------------------------
 
-#: registers whose rows are fetched once the page has loaded, before their layer is
+#: registers whose rows are fetched while the page loads, before their layer is
 #: switched on (small: a few thousand rows); the others wait until they are asked for
 PREFETCHED_KINDS = ("groups",)
 #: per register: the JS/CSS name of its symbol, its name in the layer control, the

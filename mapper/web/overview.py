@@ -7,7 +7,7 @@ Routes
     the table of every ward.
 ``GET /overview/groups.json``
     the groups layer's rows, ``[lat, lon, name, category]`` (public fields only, never
-    contact details), fetched by the map in the background once the page has loaded and
+    contact details), fetched by the map in the background while the page loads and
     drawn when the layer is switched on.
 
 Everything heavy is prepared once per workspace version (:mod:`mapper.web.data`): the

@@ -18,7 +18,7 @@ Routes
     a printable record of the selection: data releases, settings, date, CANs.
 ``GET /priority/layers/<layer>.json``
     the map's heavy layers (groups, premises, incidents, gaps), fetched by the page
-    when a layer is first switched on (the groups once the page has loaded), so the page
+    when a layer is first switched on (the groups while the page loads), so the page
     itself stays light; gzipped, with an ETag, kept by browsers until the data changes.
 
 All workspace data is read through :mod:`mapper.web.data` (cached per workspace version).
