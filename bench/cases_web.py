@@ -34,7 +34,7 @@ import pandas as pd
 
 from bench.core import Check, Comparison, Result, log, slowdown
 from bench.generate import CATEGORIES, CATEGORY_WEIGHTS
-from mapper.cli import SERVE_THREADS
+from mapper.cli import SERVE_THREADS, WORKER_THREADS
 
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -450,7 +450,7 @@ def case_api(workspace: Path, *, requests: int, clients: int, workers: int, seed
                  + (", segmentation fault" if died == -11 else "") + ")" if died is not None
                  else f"; a nearest answer has {features} features"))
     ok = errors == 0 and died is None and features > 0
-    server = (f"gunicorn, {workers} worker processes x {SERVE_THREADS} threads"
+    server = (f"gunicorn, {workers} worker processes x {WORKER_THREADS} threads"
               if workers > 1 else f"waitress, one process, {SERVE_THREADS} threads")
     plural = "s" if clients > 1 else ""
     return Result(

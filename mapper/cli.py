@@ -18,8 +18,12 @@ from mapper.store import WORKSPACE_ENV, Workspace
 
 EXIT_ERROR = 1
 EXIT_INTERNAL = 70
-#: worker threads of `mapper serve` (waitress's fixed pool)
+#: worker threads of `mapper serve`: one process's pool (waitress), and each worker
+#: process's (gunicorn) when there are several. A request runs Python code most of its
+#: time and a process runs one thread's code at a time, so a worker process needs only a
+#: couple of threads (more only contend); one process keeps more for slow clients.
 SERVE_THREADS = 8
+WORKER_THREADS = 2
 
 
 def _progress(message: str) -> None:
@@ -385,11 +389,10 @@ def demo(ctx: click.Context, force: bool) -> None:
 )
 @click.option(
     "--threads",
-    default=SERVE_THREADS,
-    show_default=True,
+    default=None,
     type=click.IntRange(1, 64),
-    help="Worker threads answering requests (a fixed pool, reused for every request; per "
-    "worker process with --workers).",
+    help=f"Threads answering requests (a fixed pool, reused for every request): default "
+    f"{SERVE_THREADS} in one process, {WORKER_THREADS} per worker process with --workers.",
 )
 @click.option(
     "--workers",
@@ -400,7 +403,7 @@ def demo(ctx: click.Context, force: bool) -> None:
     "on a server many officers use at once. Each holds its own copy of what it changes.",
 )
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int,
+def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | None,
           workers: int) -> None:
     """Start the map server. With no workspace yet, builds the synthetic demo first.
 
@@ -413,6 +416,8 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int,
     from mapper.pipeline import build_demo
     from mapper.web import create_app
 
+    if threads is None:
+        threads = WORKER_THREADS if workers > 1 else SERVE_THREADS
     ws = _workspace(ctx)
     if not ws.exists():
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
