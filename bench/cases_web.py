@@ -601,41 +601,34 @@ def _page_weight(workspace: Path, *, label: str, loads: int,
                                "chromium); the page-load part needs it")
         ward_codes = ws.read_layer("wards")["ward_code"].astype(str)
         expected = baselines["wards+groups"].count("L.marker(")
-        # 1. the overview page "/" (wards, borough outlines and the groups layer, which
-        # the page fetches when switched on)
-        status, page = _get(base, "/")
-        text = page.decode()
-        layer_url, layer_bytes, rows = _layer(base, text, r"/overview/groups\.json")
-        _, dump = _get(other, "/bench-baseline/overview")
-        wire = _wire_note(base, ["/", layer_url], dump)
-        results.append(_page_result(
-            "map page / (overview: wards + borough outlines)", label, browser, base,
-            ours_url="/", ours_bytes=len(page) + layer_bytes,
-            base_url=other + "/bench-baseline/overview", base_bytes=len(dump), loads=loads,
-            n_wards=n_wards, groups=rows,
-            html_ok=status == 200 and rows == expected and all(c in text for c in ward_codes),
-            note=f"ours: the HTML of / ({len(page):,} B) + the groups layer it fetches when "
-                 f"switched on ({layer_bytes:,} B, {rows:,} rows), load time until every "
-                 "group is in the layer; baseline: folium.GeoJson of the full-precision "
-                 "wards and boroughs + a folium.Marker per group, m.get_root().render(), "
-                 f"time to load. Bytes as parsed (uncompressed) on both sides; {wire}"))
-        # 2. the priority page with the groups layer (fetched when switched on)
-        status, page = _get(base, "/priority")
-        text = page.decode()
-        layer_url, layer_bytes, rows = _layer(base, text, r"/priority/layers/groups\.json")
-        _, dump = _get(other, "/bench-baseline/wards+groups")
-        wire = _wire_note(base, ["/priority", layer_url], dump)
-        results.append(_page_result(
-            "map page /priority + groups layer", label, browser, base,
-            ours_url="/priority", ours_bytes=len(page) + layer_bytes,
-            base_url=other + "/bench-baseline/wards+groups", base_bytes=len(dump), loads=loads,
-            n_wards=n_wards, groups=rows,
-            html_ok=status == 200 and rows == expected and all(c in text for c in ward_codes),
-            note=f"ours: the HTML of /priority ({len(page):,} B) + the groups layer it "
-                 f"fetches when switched on ({layer_bytes:,} B, {rows:,} rows), load time "
-                 "until every group is in the layer; baseline: full-precision wards + a "
-                 f"folium.Marker per group, time to load. Bytes as parsed (uncompressed) on "
-                 f"both sides; {wire}"))
+        # each page with the groups layer it fetches (switched on after load), against
+        # the dump of the same layers
+        pages = [
+            ("map page / (overview: wards + borough outlines)", "/",
+             r"/overview/groups\.json", "overview",
+             "folium.GeoJson of the full-precision wards and boroughs + a folium.Marker "
+             "per group, m.get_root().render()"),
+            ("map page /priority + groups layer", "/priority",
+             r"/priority/layers/groups\.json", "wards+groups",
+             "full-precision wards + a folium.Marker per group"),
+        ]
+        for case, path, pattern, dump_name, baseline in pages:
+            status, page = _get(base, path)
+            text = page.decode()
+            layer_url, layer_bytes, rows = _layer(base, text, pattern)
+            _, dump = _get(other, f"/bench-baseline/{dump_name}")
+            wire = _wire_note(base, [path, layer_url], dump)
+            results.append(_page_result(
+                case, label, browser, base,
+                ours_url=path, ours_bytes=len(page) + layer_bytes,
+                base_url=f"{other}/bench-baseline/{dump_name}", base_bytes=len(dump),
+                loads=loads, n_wards=n_wards, groups=rows,
+                html_ok=status == 200 and rows == expected
+                and all(c in text for c in ward_codes),
+                note=f"ours: the HTML of {path} ({len(page):,} B) + the groups layer it "
+                     f"fetches when switched on ({layer_bytes:,} B, {rows:,} rows), load "
+                     f"time until every group is in the layer; baseline: {baseline}, time "
+                     f"to load. Bytes as parsed (uncompressed) on both sides; {wire}"))
     return results
 
 

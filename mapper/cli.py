@@ -338,8 +338,7 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
         if not (49 <= lat <= 61 and -9 <= lon <= 3):
             raise MapperError(f"--at {lat} {lon}: expected a latitude from 49 to 61 and a "
                               "longitude from -9 to 3 (in the UK; swapped?)")
-        where = geo.points_from_xy([lon], [lat], crs=geo.CRS_DISPLAY).iloc[0]
-        x, y, origin = where.x, where.y, f"{lat:.5f}, {lon:.5f}"
+        (x, y), origin = geo.grid_from_lonlat(lon, lat), f"{lat:.5f}, {lon:.5f}"
     else:
         x, y = postcode_point(postcode, ws.read_layer("postcodes"))
         origin = normalise_postcode(postcode)

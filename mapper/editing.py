@@ -283,7 +283,7 @@ def _check_formats(register: str, record: dict, problem) -> None:
 def _location(values: dict, record: dict, workspace, problem,
               old_postcode=None) -> tuple[float, float] | None:
     """The new point from lat/lon, x/y or a changed postcode; None to keep the old one."""
-    from mapper.geo import CRS_DISPLAY, points_from_xy
+    from mapper.geo import grid_from_lonlat
 
     if values.get("lat") not in (None, "") or values.get("lon") not in (None, ""):
         try:
@@ -298,8 +298,7 @@ def _location(values: dict, record: dict, workspace, problem,
             hint = " (latitude and longitude swapped?)" if (49 <= lon <= 61.5) else ""
             problem("lat/lon", f"{lat}, {lon}", "a point in Great Britain" + hint)
             return None
-        point = points_from_xy([lon], [lat], crs=CRS_DISPLAY).iloc[0]
-        return _inside(float(point.x), float(point.y), workspace, problem)
+        return _inside(*grid_from_lonlat(lon, lat), workspace, problem)
     if values.get("x") not in (None, "") or values.get("y") not in (None, ""):
         try:
             x, y = float(values.get("x")), float(values.get("y"))

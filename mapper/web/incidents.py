@@ -31,7 +31,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from mapper.analysis.nearest import normalise_postcode, parse_capabilities
-from mapper.geo import CRS_ANALYSIS, CRS_DISPLAY, UK_LONLAT_BOUNDS, points_from_xy
+from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat
 from mapper.maps import map_parts, ward_map
 from mapper.maps.incidents import (
     RING_PATTERNS,
@@ -237,8 +237,8 @@ def _parse_where(form: Form, postcodes: pd.DataFrame) -> dict | None:
     if not _in_uk(lat, lon):
         form.errors["lat"] = _outside_uk_message(lat, lon)
         return None
-    point = points_from_xy([lon], [lat], crs=CRS_DISPLAY)
-    return {"x": float(point.x.iloc[0]), "y": float(point.y.iloc[0]), "lat": lat, "lon": lon}
+    x, y = grid_from_lonlat(lon, lat)
+    return {"x": x, "y": y, "lat": lat, "lon": lon}
 
 
 def _parse_number(form: Form, name: str, label: str, example: str) -> float | None:

@@ -797,7 +797,7 @@ def layer_json(layer: str):
             abort(400, description=f"'{value}' is not a month written YYYY-MM")
     key = json.dumps([layer, borough, start, end])
 
-    def build(_workspace):
+    def make():
         attribution, licences = _attribution()
         if layer == "gaps":
             shown = _shown_wards(View(borough=borough))
@@ -819,6 +819,6 @@ def layer_json(layer: str):
         return {"layer": layer, "count": len(rows), "rows": rows,
                 "attribution": attribution, "licences": licences}
 
-    return versioned_json(f"priority:layer:{key}", lambda: build(None),
+    return versioned_json(f"priority:layer:{key}", make,
                           mimetype="application/geo+json" if layer == "gaps"
                           else "application/json")
