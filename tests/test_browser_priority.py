@@ -4,6 +4,7 @@ test-artifacts/ (priority.png, priority-layers.png, decision-record.png)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -50,6 +51,15 @@ CLUSTER_COUNT_JS = """
     return layer ? layer.getLayers().length : null;
 }
 """
+
+
+#: whether the cluster layer of one register says every row is in it
+FILLED_JS = """
+(kind) => window[document.querySelector('.folium-map').id].pointLayers[kind].filled === true
+"""
+
+#: how many rows a layer's URL gives (fetched again, from the page)
+ROWS_JS = "async (url) => (await (await fetch(url)).json()).rows.length"
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +114,12 @@ def test_priority_page_draws_every_ward_offline(browser_page, base_url, demo_dir
     assert all(w["canvas"] and w["drawn"] for w in state["wards"])
     assert state["cans"] == wards["can_id"].nunique() and state["labels"] == state["cans"]
     assert state["legendShown"]
+    # zoomed out at most one level beyond the area (or to about all of London), and one
+    # attribution box, added after the layers
+    zoom = page.evaluate("() => { const m = window[document.querySelector('.folium-map')"
+                         ".id]; return [m.getZoom(), m.getMinZoom(), m.getMaxZoom()]; }")
+    assert zoom[1] == min(int(zoom[0]) - 1, 9) and zoom[2] == 17, zoom
+    assert page.locator(".leaflet-control-attribution").count() == 1
     assert "Class" not in page.inner_text(".pr-legend")  # ranges, not jargon
     assert page.locator(".pr-legend li").count() >= 3
 
@@ -156,6 +172,11 @@ def test_layer_control_toggles_layers(browser_page, base_url, artifacts_dir):
     page.locator(".leaflet-control-layers-overlays label", has_text="VCS groups").click()
     page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('groups') > 0", timeout=10000)
     assert page.locator(".pr-cluster--groups").count() > 0
+    # the layer says when every row is in it: as many markers as the rows it fetched
+    page.wait_for_function(FILLED_JS, arg="groups", timeout=10000)
+    url = re.search(r'"(/priority/layers/groups\.json[^"]*)"', page.content()).group(1)
+    rows = page.evaluate(ROWS_JS, url)
+    assert rows > 0 and page.evaluate(CLUSTER_COUNT_JS, "groups") == rows
     page.locator(".leaflet-control-layers-overlays label", has_text="Incidents").click()
     page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('incidents') > 0", timeout=10000)
     page.locator(".leaflet-control-layers-overlays label", has_text="Coverage gaps").click()

@@ -63,12 +63,23 @@ _WARD_STYLE = {"color": "#1d70b8", "weight": 1, "fillColor": "#5694ca", "fillOpa
 _WARD_HIGHLIGHT = {"color": "#0b0c0c", "weight": 3, "fillColor": "#ffdd00", "fillOpacity": 0.5}
 _BOROUGH_STYLE = {"color": "#0b0c0c", "weight": 2.5, "fill": False}
 #: zoom limits of the map itself (folium's min_zoom/max_zoom only reach tile layers, and a
-#: map without tiles would otherwise zoom in for ever)
-MIN_ZOOM, MAX_ZOOM = 8, 19
-#: the overview's closest zoom (under a metre a pixel in London): its shapes are simplified
-#: to tens of metres, so closer zooms show nothing more, and every zoom level costs the
-#: groups layer's clustering time when it is filled
-OVERVIEW_MAX_ZOOM = 17
+#: map without tiles would otherwise zoom in for ever). MIN_ZOOM only lets the first fit
+#: show a large area (England fits at about 6); once fitted, a map can be zoomed out one
+#: level beyond its area, or to CONTEXT_ZOOM (about all of London) when that is farther
+#: (see FIT_MIN_ZOOM_JS)
+MIN_ZOOM, MAX_ZOOM = 4, 19
+CONTEXT_ZOOM = 9
+#: after fitting `map`: the closest zoom out users need (a whole zoom level costs the
+#: point layers' clustering time when they are filled)
+FIT_MIN_ZOOM_JS = (
+    "map.setMinZoom(Math.max(map.getMinZoom(), "
+    f"Math.min(Math.floor(map.getZoom()) - 1, {CONTEXT_ZOOM})));"
+)
+#: the closest zoom of the maps of a whole study area (the overview, the priority map; about
+#: a metre a pixel in London): their shapes are simplified to tens of metres, so closer
+#: zooms show nothing more, and every zoom level costs the point layers' clustering time
+#: when they are filled
+AREA_MAX_ZOOM = 17
 
 
 class MetricScale(MacroElement):
@@ -83,6 +94,29 @@ class MetricScale(MacroElement):
     )
 
 
+class AttributionLast(MacroElement):
+    """The map's attribution box, added after the layers above it (give the map
+    ``attribution_control=False``).
+
+    Leaflet's box listens for every layer added to the map and hangs a listener on each
+    (to take its credit off when it goes): for hundreds of ward shapes that is measurable
+    page-load time for credits they do not have. Added last, it collects the credits of
+    the layers already there (the background tiles') in one pass, and still hears of
+    layers added later."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.attribution().addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "AttributionLast"
+
+
 class FitBoundsNow(MacroElement):
     """Fit the map to `bounds` at once: folium's FitBounds animates the zoom, and a canvas
     drawn mid-animation shows only part of the area until the next redraw."""
@@ -90,9 +124,10 @@ class FitBoundsNow(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.fitBounds(
-            {{ this.bounds|tojson }}, {padding: [12, 12], animate: false}
-        );
+        (function (map) {
+            map.fitBounds({{ this.bounds|tojson }}, {padding: [12, 12], animate: false});
+            {{ this.min_zoom_js }}
+        })({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
@@ -101,6 +136,7 @@ class FitBoundsNow(MacroElement):
         super().__init__()
         self._name = "FitBoundsNow"
         self.bounds = bounds
+        self.min_zoom_js = FIT_MIN_ZOOM_JS
 
 
 def ward_map(
@@ -166,7 +202,7 @@ def ward_map(
         prefer_canvas=True,
         zoom_snap=0.25,  # fit the area snugly rather than to the next whole zoom level
     )
-    m.options.update(min_zoom=MIN_ZOOM, max_zoom=OVERVIEW_MAX_ZOOM)
+    m.options.update(min_zoom=MIN_ZOOM, max_zoom=AREA_MAX_ZOOM, attribution_control=False)
     MetricScale().add_to(m)
     # fitted before any layer is added, so Leaflet projects the shapes once, at the zoom
     # they are shown at (fitting afterwards projects every vertex twice)
@@ -204,6 +240,7 @@ def ward_map(
             position="topright",
             collapsed=JsCode("document.documentElement.clientWidth < 700"),
         ).add_to(m)
+    AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 
 
@@ -305,18 +342,16 @@ class FixedStyleGeoJson(folium.GeoJson):
             {%- else %}
             style: function () { return {{ this.fixed_style|tojson }}; },
             {%- endif %}
-            {%- if this.fixed_highlight %}
-            onEachFeature: function (feature, layer) {
-                layer.on({
-                    mouseout: function (e) { {{ this.get_name() }}.resetStyle(e.target); },
-                    mouseover: function (e) {
-                        e.target.setStyle({{ this.fixed_highlight|tojson }});
-                    }
-                });
-            },
-            {%- endif %}
             ...{{ this.options|tojavascript }}
         });
+        {%- if this.fixed_highlight %}
+        // one pair of listeners on the layer, not a pair per feature: a feature's events
+        // reach its layer group, with the feature as e.layer
+        {{ this.get_name() }}.on({
+            mouseout: function (e) { {{ this.get_name() }}.resetStyle(e.layer); },
+            mouseover: function (e) { e.layer.setStyle({{ this.fixed_highlight|tojson }}); }
+        });
+        {%- endif %}
         function {{ this.get_name() }}_add(data) {
             {{ this.get_name() }}.addData(data);
         }
@@ -355,11 +390,9 @@ class WardLinks(MacroElement):
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        {{ this.layer.get_name() }}.eachLayer(function (ward) {
-            ward.on("click", function () {
-                window.location.href = {{ this.url_prefix|tojson }}
-                    + encodeURIComponent(ward.feature.properties.ward_code);
-            });
+        {{ this.layer.get_name() }}.on("click", function (e) {
+            window.location.href = {{ this.url_prefix|tojson }}
+                + encodeURIComponent(e.layer.feature.properties.ward_code);
         });
         {% endmacro %}
     """)

@@ -14,7 +14,8 @@ this way. Rows are compact lists ``[lat, lon, label, detail]`` (see
   from text nodes so no name can become markup: thousands of tooltips and their event
   handlers are not made before the first marker shows.
 
-The map's ``pointLayers[kind]`` is the cluster layer (for tests and other scripts).
+The map's ``pointLayers[kind]`` is the cluster layer (for tests and other scripts); its
+``filled`` is true, and it fires ``filled``, once every row is in it.
 """
 
 from __future__ import annotations
@@ -96,12 +97,23 @@ class LazyPointCluster(MarkerCluster):
             {%- if this.prefetch and this.url %}
             fetchRows();  // in the background: a fetch does not hold up the page's load
             {%- endif %}
+            // every row is in the layer (its clusters drawn in the same task): ``filled``
+            // and a 'filled' event, for scripts and tests waiting for the layer
+            var adding = null;  // how many rows fill() is adding
+            group.options.chunkProgress = function (done, total) {
+                if (adding !== null && done === total && total === adding) {
+                    adding = null;
+                    group.filled = true;
+                    group.fire('filled');
+                }
+            };
             var state = 'idle';
             function fill() {
                 if (state !== 'idle') { return; }
                 state = 'loading';
                 fetchRows()
                     .then(function (list) {
+                        adding = list.length;
                         group.addLayers(list.map(function (row) {
                             var marker = L.marker([row[0], row[1]],
                                                   {icon: icon, keyboard: false});

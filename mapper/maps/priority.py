@@ -32,11 +32,13 @@ from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
 from mapper.maps.overview import (
+    AREA_MAX_ZOOM,
     DISPLAY_DECIMALS,
-    MAX_ZOOM,
+    FIT_MIN_ZOOM_JS,
     MIN_ZOOM,
     OVERVIEW_DECIMALS,
     TILE_CHOICES,
+    AttributionLast,
     FixedStyleGeoJson,
     MetricScale,
     WardLinks,
@@ -524,6 +526,7 @@ class FitBeside(MacroElement):
             map.fitBounds({{ this.bounds|tojson }}, {
                 paddingTopLeft: [12, 12], paddingBottomRight: [right, 12], animate: false
             });
+            {{ this.min_zoom_js }}
         })();
         {% endmacro %}
         """
@@ -533,6 +536,7 @@ class FitBeside(MacroElement):
         super().__init__()
         self._name = "FitBeside"
         self.bounds = bounds
+        self.min_zoom_js = FIT_MIN_ZOOM_JS
 
 
 # -- styles ---------------------------------------------------------------------------
@@ -648,7 +652,7 @@ def priority_map(
     minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=12, tiles=None,
                    prefer_canvas=True, zoom_snap=0.25)
-    m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
+    m.options.update(min_zoom=MIN_ZOOM, max_zoom=AREA_MAX_ZOOM, attribution_control=False)
     MetricScale().add_to(m)
     FitBeside([[miny, minx], [maxy, maxx]]).add_to(m)  # before the layers: see FitBeside
     if TILE_CHOICES[tiles]:
@@ -688,6 +692,7 @@ def priority_map(
     KeepOnTop(on_top).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme)).add_to(m)
+    AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 
 
