@@ -430,10 +430,11 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
                       and os.environ.get("MAPPER_COOKIE_SECURE") != "0"})
     with app.test_request_context("/"):
         # the first incident search and the first map must be fast too: load the groups,
-        # their index and the overview map now (before any worker process is forked)
-        from mapper.web import data, overview
+        # their index, what /api/nearest answers from and the overview map now (before
+        # any worker process is forked)
+        from mapper.web import api, overview
 
-        data.nearest_index()
+        api.prepare()
         overview.prepare()
     area = ws.meta().get("study_area", "the workspace")
     how = (f"{workers} worker processes x {threads} threads" if workers > 1

@@ -685,3 +685,22 @@ def test_answers_are_typed_geojson(api):
     assert response.mimetype == "application/geo+json"
     body = gpd.GeoDataFrame.from_features(response.get_json()["features"], crs="EPSG:4326")
     assert len(body) == len(fetch(api, "/api/groups")["features"])
+
+
+def test_feature_halves_wrap_a_leading_member_into_valid_features():
+    """/api/nearest writes each feature as opened + its own members + closers: with and
+    without other properties, the text is the feature with those members first."""
+    from mapper.web.api import Table
+
+    table = Table(frame=pd.DataFrame(index=range(2)), ids=["a", 7],
+                  properties=['{"name":"Hall \\"A\\"","n":null}', "{}"],
+                  geometry=['{"type":"Point","coordinates":[0.1,51.5]}', "null"],
+                  layers=("groups",), id_texts=['"a"', "7"])
+    first = json.loads(table.opened[0] + '"distance_m":12' + table.closers[0])
+    assert first == {"type": "Feature", "id": "a",
+                     "geometry": {"type": "Point", "coordinates": [0.1, 51.5]},
+                     "properties": {"distance_m": 12, "name": 'Hall "A"', "n": None}}
+    assert list(first["properties"]) == ["distance_m", "name", "n"]
+    second = json.loads(table.opened[1] + '"distance_m":3' + table.closers[1])
+    assert second == {"type": "Feature", "id": 7, "geometry": None,
+                      "properties": {"distance_m": 3}}

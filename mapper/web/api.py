@@ -31,6 +31,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import quote
 
 import geopandas as gpd
@@ -103,7 +104,7 @@ class Endpoint:
     response: str = "FeatureCollection"
     members: dict = field(default_factory=dict)
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         return tuple(p["name"] for p in self.parameters)
 
@@ -452,6 +453,20 @@ class Table:
     layers: tuple[str, ...]
     positions: dict = field(default_factory=dict)  # id -> row
     id_texts: list[str] = field(default_factory=list)  # ids as JSON text
+
+    @cached_property
+    def opened(self) -> list[str]:
+        """Each row's feature text up to its first property (``...,"properties":{``):
+        answers that put members of their own first (``distance_m``) finish it with
+        ``closers``, without taking the properties' text apart per request."""
+        return [f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{{'
+                for i, g in zip(self.id_texts, self.geometry, strict=True)]
+
+    @cached_property
+    def closers(self) -> list[str]:
+        """What follows a member put first in row's properties: ``,"name":...}}`` (just
+        ``}}`` when the row has no properties)."""
+        return ["}}" if p == "{}" else "," + p[1:] + "}" for p in self.properties]
 
 
 def _json_value(value: object) -> object:
@@ -930,15 +945,48 @@ def _locate_postcode(postcode: str) -> Origin:
     return Origin(x, y, float(points.at[key, "lat"]), float(points.at[key, "lon"]), key)
 
 
+@dataclass(frozen=True)
+class _NearestSetup:
+    """What every ``/api/nearest`` answer of one workspace version needs, looked up once."""
+
+    categories: dict[str, str]
+    offers: dict[str, str]
+    table: Table | None
+    index: object
+    #: the answer's opening members, for a point and for a postcode (its layer credited)
+    heads: dict[bool, str]
+
+
+@data.memoised("api:nearest")
+def _nearest_setup(workspace) -> _NearestSetup:
+    vocabulary = _vocabulary()
+    return _NearestSetup(
+        categories=vocabulary["category"],
+        offers=vocabulary["offer"],
+        table=_groups_table(),
+        index=data.nearest_index(),
+        heads={False: _collection_head(("groups",)),
+               True: _collection_head(("groups", "postcodes"))},
+    )
+
+
+def prepare() -> None:
+    """Make what ``/api/nearest`` answers from (the groups' index and feature texts) now,
+    not on the first request (call in a request context)."""
+    setup = _nearest_setup()
+    if setup.table is not None:
+        setup.table.opened, setup.table.closers  # noqa: B018 - computed once, kept
+
+
 @bp.get("/nearest")
 def nearest():
     """The groups nearest a point or postcode, by straight-line distance (GeoJSON)."""
     args = Args("/api/nearest")
     origin = _origin(args)
     k = args.integer("k", K_DEFAULT, 1, K_MAX)
-    vocabulary = _vocabulary()
-    categories = args.choices("category", vocabulary["category"], "category")
-    offers = args.choices("offer", vocabulary["offer"], "emergency offer")
+    setup = _nearest_setup()
+    categories = args.choices("category", setup.categories, "category")
+    offers = args.choices("offer", setup.offers, "emergency offer")
     radius = args.number("radius_m", f"expected a positive number of metres up to {RADIUS_MAX_M:,}")
     if radius is not None and not 0 < radius <= RADIUS_MAX_M:
         args.problem(
@@ -949,7 +997,7 @@ def nearest():
     args.finish()
     if isinstance(origin, str):
         origin = _locate_postcode(origin)
-    ids, distances = data.nearest_index().query_ids(
+    ids, distances = setup.index.query_ids(
         origin.x,
         origin.y,
         k=k,
@@ -957,38 +1005,48 @@ def nearest():
         capabilities=offers,
         radius_m=radius,
     )
-    table = _groups_table()
-    rows, extra = [], {}
-    for record_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
-        row = table.positions[record_id]
-        rows.append(row)
-        extra[row] = {"distance_m": int(round(distance))}
     if origin.postcode is not None:
         query = {"postcode": origin.postcode}
     else:
         query = {"lat": origin.lat, "lon": origin.lon}
     query |= {"k": k, "category": categories, "offer": offers, "radius_m": radius}
-    layers = ("groups", "postcodes") if origin.postcode else ("groups",)
-    return _answer(
-        {"origin": origin.member(), "query": query},
-        _features(table, rows, extra=_with_contacts(table, rows, extra)),
-        layers=layers,
+    members = _dumps({"origin": origin.member(), "query": query})
+    head = setup.heads[origin.postcode is not None]
+    return current_app.response_class(
+        head[:-1] + "," + members[1:-1] + ',"features":['
+        + ",".join(_nearest_features(setup.table, ids.tolist(), distances.tolist())) + "]}",
+        mimetype=GEOJSON,
     )
 
 
-def _with_contacts(table: Table, rows: list[int], extra: dict[int, dict] | None = None):
-    """`extra` plus a ``contact`` member for the groups the signed-in user may contact."""
+def _nearest_features(table: Table | None, ids: list, distances: list[float]) -> list[str]:
+    """The features of the groups `ids`, each with its ``distance_m`` (whole metres) first
+    and its ``contact`` when the signed-in user may see it."""
+    if table is None or not ids:
+        return []
+    rows = [table.positions[i] for i in ids]
+    opened, closers = table.opened, table.closers
+    shown = _contacts(table, rows)
+    return [
+        f'{opened[r]}"distance_m":{round(d)}'
+        + (f',"contact":{_dumps(shown[r])}' if r in shown else "") + closers[r]
+        for r, d in zip(rows, distances, strict=True)
+    ]
+
+
+def _contacts(table: Table, rows: list[int]) -> dict[int, dict]:
+    """row -> the contact details of that group, for those the signed-in user may see."""
     from mapper.web.contacts import contacts_for
 
     shown = contacts_for(table.ids[r] for r in rows)
     if not shown:
-        return extra
-    out = {r: dict((extra or {}).get(r, {})) for r in rows}
-    for r in rows:
-        contact = shown.get(str(table.ids[r]))
-        if contact is not None:
-            out[r]["contact"] = contact
-    return out
+        return {}
+    return {r: shown[str(table.ids[r])] for r in rows if str(table.ids[r]) in shown}
+
+
+def _with_contacts(table: Table, rows: list[int]) -> dict[int, dict] | None:
+    """A ``contact`` member for the groups the signed-in user may contact (None: none)."""
+    return {r: {"contact": c} for r, c in _contacts(table, rows).items()} or None
 
 
 @bp.get("/groups")
