@@ -24,6 +24,7 @@ POLICY = {
     "vendor.vendor_file": "public",
     "health": "public",
     "overview.index": "public",
+    "overview.wards_table": "public",
     "overview.groups_json": "public",
     "priority.page": "public",
     "priority.decision_record": "public",

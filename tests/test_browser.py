@@ -111,26 +111,31 @@ def test_overview_on_a_phone(browser_page, base_url, tiny_wards, artifacts_dir):
     # nothing wider than the screen except inside scrollable table wrappers
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
-    # the ward table is closed while the map loads; its summary opens it
-    summary = page.locator("#ward-table summary")
-    assert summary.is_visible() and not page.locator("table caption").first.is_visible()
-    summary.click()
-    assert page.locator("table caption").first.is_visible()
     page.screenshot(path=str(artifacts_dir / "overview-phone.png"), full_page=True)
+    # the ward table's page fits the phone too (its table scrolls inside its wrapper)
+    page.goto(base_url + "/wards", wait_until="networkidle")
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    assert page.locator("#ward-table caption").is_visible()
+    page.screenshot(path=str(artifacts_dir / "wards-phone.png"), full_page=True)
     browser_page.assert_clean()
 
 
-def test_skip_link_opens_the_ward_table(browser_page, base_url, tiny_wards):
-    """Keyboard users skip the map to the table, which opens (fragment navigation into a
-    closed <details> expands it) with every ward in it."""
+def test_skip_link_leads_to_the_ward_table(browser_page, base_url, tiny_wards):
+    """Keyboard users skip the map to the table of the same wards (a page of its own),
+    every ward in it, and come back to the map."""
     page = browser_page.page
     page.goto(base_url + "/", wait_until="load")
-    assert not page.locator("#ward-table").evaluate("d => d.open")
-    page.locator("a[href='#ward-table']").focus()
-    page.keyboard.press("Enter")
-    page.wait_for_function("document.querySelector('#ward-table').open", timeout=5000)
+    link = page.locator(".skip-map a")
+    link.focus()
+    with page.expect_navigation(wait_until="load"):
+        page.keyboard.press("Enter")
+    assert page.url == base_url + "/wards"
     assert page.locator("#ward-table tbody tr").count() == len(tiny_wards)
     assert page.locator("#ward-table caption").is_visible()
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name="Back to the map").click()
+    assert page.url == base_url + "/"
     browser_page.assert_clean()
 
 

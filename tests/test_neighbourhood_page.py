@@ -234,6 +234,14 @@ def test_neighbourhood_figures_are_population_weighted_over_its_wards(client, la
         assert f"{wards['population'].sum():,.0f}" in page
 
 
+def test_ward_table_links_every_ward_to_its_profile(client, layers):
+    page = get_page(client, "/wards")
+    for ward in layers["ward_summary"].itertuples():
+        link = f'<a href="/ward/{ward.ward_code}">{escape(ward.ward_name)}</a>'
+        assert link in page
+        get_page(client, f"/ward/{ward.ward_code}")  # 200: the profile exists
+
+
 def test_comparators_are_the_borough_and_the_study_area(client, layers):
     wards, boroughs = layers["ward_summary"], layers["borough_summary"].set_index("borough_code")
     code = sample_ward_codes(layers)[0]

@@ -56,19 +56,31 @@ def make_client(workspace, **config):
 # -- the overview page ----------------------------------------------------------------
 
 
-def test_overview_lists_every_ward(client, tiny_wards):
+def test_overview_maps_every_ward_and_links_the_table(client, tiny_wards):
     response = client.get("/")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
     for ward in tiny_wards.itertuples():
-        assert ward.ward_code in page
-        assert str(escape(ward.ward_name)) in page
-    # every ward is a row of the table alternative
-    table = page[page.index("<table") : page.index("</table>")]
-    assert table.count('<th scope="row">') == len(tiny_wards)
-    assert "<caption" in table
+        assert ward.ward_code in page  # in the map's data
+    # the table alternative is a page of its own, linked above the map
+    assert "ward-table" not in page
+    assert '<a href="/wards">Skip the map: see all 9\n    wards as a table</a>' in page
     assert 'aria-label="Map of the 9 wards' in page
+
+
+def test_wards_page_is_a_row_per_ward_by_borough(client, tiny_wards):
+    response = client.get("/wards")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    table = page[page.index("<table") : page.index("</table>")]
+    rows = re.findall(r'<th scope="row">(.*?)</th>\s*<td><code>(.*?)</code></td>\s*'
+                      r"<td>(.*?)</td>", table, re.S)
+    expected = tiny_wards.sort_values(["borough_name", "ward_name", "ward_code"])
+    assert rows == [(str(escape(w.ward_name)), w.ward_code, str(escape(w.borough_name)))
+                    for w in expected.itertuples()]
+    assert "<caption" in table and 'href="/"' in page
+    assert "/ward/" not in table  # no ward profiles before the analysis
 
 
 def test_overview_names_the_study_area_and_warns_about_synthetic_data(client):
@@ -93,8 +105,8 @@ def test_overview_footer_lists_the_data_sources(client):
     assert "Contains OS data © Crown copyright" in footer
 
 
-def test_overview_escapes_names(client):
-    page = client.get("/").get_data(as_text=True)
+def test_ward_table_escapes_names(client):
+    page = client.get("/wards").get_data(as_text=True)
     assert "St Mary&#39;s &amp; Holy Trinity" in page
     assert "St Mary's & Holy Trinity</th>" not in page
 

@@ -3,8 +3,10 @@
 Routes
 ------
 ``GET /``
-    the ward map (borough outlines on top; the VCS groups as a layer to switch on) and
-    the table of every ward.
+    the ward map (borough outlines on top; the VCS groups as a layer to switch on).
+``GET /wards``
+    the same wards as a table (the map's text alternative, linked from above the map):
+    its own page, so the map page does not parse hundreds of rows while the map loads.
 ``GET /overview/groups.json``
     the groups layer's rows, ``[lat, lon, name, category]`` (public fields only, never
     contact details), fetched by the map in the background while the page loads and
@@ -71,7 +73,6 @@ def index():
         map=replace(parts, script=_SCRIPT_MARK),
         study_area=facts["study_area"],
         synthetic=facts["synthetic"],
-        wards=facts["rows"],
         ward_count=len(facts["rows"]),
         borough_count=facts["borough_count"],
         group_count=facts["group_count"],
@@ -88,6 +89,22 @@ def index():
     return _response(gzip_joined([before, script, after]), "text/html", gzipped=True)
 
 
+@bp.get("/wards")
+def wards_table():
+    """Every ward of the study area as a table, by borough: the map's text alternative."""
+    facts = data.cached("overview:facts", _facts)
+    return render_template(
+        "wards.html",
+        study_area=facts["study_area"],
+        synthetic=facts["synthetic"],
+        wards=facts["rows"],
+        borough_count=facts["borough_count"],
+        profiles=facts["profiles"],
+        sources=facts["sources"],
+        source_columns=SOURCE_COLUMNS,
+    )
+
+
 def prepare() -> None:
     """Build what the overview needs for the current workspace version (for a server
     starting up: its first visitor then gets the page at once). Needs a request
@@ -96,8 +113,8 @@ def prepare() -> None:
     _map()
 
 
-def _facts(_workspace) -> dict:
-    """The page's figures and tables (everything but the map)."""
+def _facts(workspace) -> dict:
+    """The pages' figures and tables (everything but the map)."""
     wards = data.layer("wards")
     meta = data.meta()
     groups = _groups_count()
@@ -108,6 +125,7 @@ def _facts(_workspace) -> dict:
         "borough_count": wards["borough_code"].nunique(),
         "group_count": groups,
         "sources": _source_rows(data.provenance()),
+        "profiles": workspace.has_layer("ward_summary"),  # ward pages exist
     }
 
 
