@@ -360,7 +360,7 @@ def nearest_paths(workspace: Path, n: int, *, seed: int) -> list[str]:
 
 
 #: rounds of each route in the API cases (alternating; the best round of each counts)
-API_ROUNDS = 3
+API_ROUNDS = 5
 #: what ``mapper serve`` prints once it listens
 _SERVING = re.compile(r"Serving .* at (http://127\.0\.0\.1:\d+)/")
 

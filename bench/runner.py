@@ -61,7 +61,7 @@ SIZES: dict[str, dict] = {
         "coverage_groups": 2_000, "coverage_people": 200_000, "radii": (400.0, 800.0, 1600.0),
         "cluster_scales": ["London-size", "England-size"],
         "probe": {"groups": 5_000, "queries": 20_000, "threads": 4},
-        "real": True, "page_groups": 5_000, "page_loads": 5,
+        "real": True, "page_groups": 5_000, "page_loads": 9,
         "api_requests": 400, "repeat": 3,
         "api_runs": [(4, SERVER_CORES, True), (1, SERVER_CORES, True), (4, 1, False)],
     },
