@@ -508,3 +508,22 @@ def test_decision_record(client, demo_dir, ward_summary):
     assert "@media print" in stylesheet.get_data(as_text=True)
     stylesheet.close()  # a file response: close it, or the file stays open
     assert foreign_resources(page) == []
+
+
+def test_point_rows_run_north_to_south_without_duplicates_or_personal_data():
+    from shapely.geometry import Point
+
+    from mapper.maps.priority import point_rows
+
+    points = gpd.GeoDataFrame(
+        {"name": ["South", "North west", "Twin", "North east", "Middle"],
+         "category": ["food", "faith", "food", "youth", "food"],
+         "duplicate_of": [None, None, "g1", None, ""],
+         "phone": ["07700900123"] * 5},
+        geometry=[Point(530000, 170000), Point(520000, 190000), Point(520000, 190000),
+                  Point(540000, 190000), Point(530000, 180000)],
+        crs="EPSG:27700")
+    rows = point_rows(points, "groups")
+    assert [r[2] for r in rows] == ["North west", "North east", "Middle", "South"]
+    assert [r[0] for r in rows] == sorted((r[0] for r in rows), reverse=True)
+    assert all(len(r) == 4 and "07700900123" not in r for r in rows)
