@@ -717,10 +717,13 @@ def _find_sources(layers: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return distinct("attribution"), distinct("licence", skip_derived=True)
 
 
-def _answer(payload_members: dict, features: list[str], *, layers: Iterable[str]):
-    """A FeatureCollection response from ready feature texts."""
-    layers = tuple(sorted(set(layers)))
-    head = data.cached(f"api:head:{','.join(layers)}", lambda _: _collection_head(layers))
+def _answer(payload_members: dict, features: list[str], *, layers: Iterable[str] = (),
+            head: str | None = None):
+    """A FeatureCollection response from ready feature texts, opening with `head` (the
+    :func:`_collection_head` of `layers`, looked up when not given)."""
+    if head is None:
+        layers = tuple(sorted(set(layers)))
+        head = data.cached(f"api:head:{','.join(layers)}", lambda _: _collection_head(layers))
     payload = _dumps(payload_members)
     if payload != "{}":
         head = head[:-1] + "," + payload[1:]
@@ -1010,12 +1013,10 @@ def nearest():
     else:
         query = {"lat": origin.lat, "lon": origin.lon}
     query |= {"k": k, "category": categories, "offer": offers, "radius_m": radius}
-    members = _dumps({"origin": origin.member(), "query": query})
-    head = setup.heads[origin.postcode is not None]
-    return current_app.response_class(
-        head[:-1] + "," + members[1:-1] + ',"features":['
-        + ",".join(_nearest_features(setup.table, ids.tolist(), distances.tolist())) + "]}",
-        mimetype=GEOJSON,
+    return _answer(
+        {"origin": origin.member(), "query": query},
+        _nearest_features(setup.table, ids.tolist(), distances.tolist()),
+        head=setup.heads[origin.postcode is not None],
     )
 
 
