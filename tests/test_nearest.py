@@ -27,6 +27,7 @@ from shapely.geometry import Point, box
 
 from mapper.analysis import nearest
 from mapper.analysis.nearest import (
+    PLAIN_SCAN_MAX,
     RESULT_COLUMNS,
     NearestIndex,
     nearest_groups,
@@ -770,3 +771,40 @@ def test_the_one_request_path_agrees_with_brute_force(seed, size, lattice, k):
         check_query(idx, model, q)
     if not lattice and size > 3 * k * len(CATEGORIES):
         assert any(answered), "the one-request path was never taken"
+
+
+@pytest.mark.parametrize("size", [40, PLAIN_SCAN_MAX, PLAIN_SCAN_MAX + 1, 4 * PLAIN_SCAN_MAX])
+def test_the_one_request_path_scans_small_trees_and_asks_large_ones(size, monkeypatch):
+    """A tree of at most PLAIN_SCAN_MAX records is scanned, a larger one asked (its
+    k-d tree): either way the one request settles the answer, equal to the oracle's."""
+    rng = np.random.default_rng(size)
+    xy = rng.uniform(0, 5000, (size, 2))
+    model = {f"r{i}": (float(x), float(y), "food", frozenset()) for i, (x, y) in enumerate(xy)}
+    idx = NearestIndex(groups_frame(
+        [(rid, x, y, c, "") for rid, (x, y, c, _caps) in model.items()], (0.0, 0.0)))
+    asked = []
+    tree = idx._tree(idx._plan("food", ()).trees[0])
+    real = tree.kd
+
+    class Spy:
+        def query(self, *args, **kwargs):
+            asked.append(1)
+            return real.query(*args, **kwargs)
+
+    tree.kd = Spy()
+    plain = idx._k_nearest_plain
+    settled = []
+
+    def counted(*args):
+        got = plain(*args)
+        settled.append(got is not None)
+        return got
+
+    monkeypatch.setattr(idx, "_k_nearest_plain", counted)
+    for _ in range(20):
+        check_query(idx, model, {"x": float(rng.uniform(0, 5000)),
+                                 "y": float(rng.uniform(0, 5000)), "k": 10,
+                                 "category": "food", "radius_m": None,
+                                 "capabilities": frozenset()})
+    assert settled and all(settled)
+    assert bool(asked) == (size > PLAIN_SCAN_MAX)
