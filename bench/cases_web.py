@@ -297,12 +297,6 @@ def _fetch(base: str, path: str, headers: dict | None = None) -> tuple[int, byte
 # == API throughput ==========================================================================
 
 
-def _hammer(base: str, paths: list[str], clients: int) -> tuple[float, int, list[str]]:
-    """GET every path once, spread over `clients` threads (see :func:`_hammer_batches`);
-    wall seconds, requests answered 200, and the first few problems."""
-    return _hammer_batches(base, [paths], clients)[0]
-
-
 def _hammer_batches(base: str, batches: list[list[str]], clients: int
                     ) -> list[tuple[float, int, list[str]]]:
     """GET every path of each batch in turn, each batch spread over `clients` threads;
@@ -433,8 +427,9 @@ def _throughput(workspace: Path, paths: list[str], requests: int, clients: int,
     answered, problems = 0, []
     sample = None
     with server_process(workspace, workers) as (base, child):
-        # warm every worker's caches (connections land on any worker)
-        _hammer(base, paths[: min(20 * workers, requests)] + ["/health"] * 5, min(4, clients))
+        # warm every worker (connections land on any): a round of both routes, unmeasured,
+        # from more connections than there are workers
+        _hammer_batches(base, [paths, health], max(clients, 2 * workers))
         for round_number in range(API_ROUNDS):
             pair = [("health", health), ("nearest", paths)]
             if round_number % 2:
