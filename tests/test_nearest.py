@@ -737,6 +737,27 @@ def test_concurrent_queries_and_edits_give_the_single_thread_answers():
     assert batches == [expected] * 3
 
 
+def _index_of(model: dict) -> NearestIndex:
+    """The index of an oracle `model` (id -> x, y, category, capabilities)."""
+    return NearestIndex(groups_frame(
+        [(rid, x, y, c, "") for rid, (x, y, c, _caps) in model.items()], (0.0, 0.0)))
+
+
+def _settled_by_one_request(idx: NearestIndex) -> list[bool]:
+    """A list the index appends to each time it tries the one-request path: whether
+    that request settled the answer."""
+    plain = idx._k_nearest_plain
+    settled: list[bool] = []
+
+    def counted(*args):
+        got = plain(*args)
+        settled.append(got is not None)
+        return got
+
+    idx._k_nearest_plain = counted
+    return settled
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -753,17 +774,8 @@ def test_the_one_request_path_agrees_with_brute_force(seed, size, lattice, k):
     categories = rng.choice(CATEGORIES, size)
     model = {f"r{i}": (float(x), float(y), str(c), frozenset())
              for i, ((x, y), c) in enumerate(zip(xy, categories, strict=True))}
-    idx = NearestIndex(groups_frame(
-        [(rid, x, y, c, "") for rid, (x, y, c, _caps) in model.items()], (0.0, 0.0)))
-    answered = []
-    plain = idx._k_nearest_plain
-
-    def counted(*args):
-        got = plain(*args)
-        answered.append(got is not None)
-        return got
-
-    idx._k_nearest_plain = counted
+    idx = _index_of(model)
+    answered = _settled_by_one_request(idx)
     for _ in range(10):
         q = {"x": float(rng.uniform(-200, 5200)), "y": float(rng.uniform(-200, 5200)),
              "k": k, "radius_m": None, "capabilities": frozenset(),
@@ -774,14 +786,13 @@ def test_the_one_request_path_agrees_with_brute_force(seed, size, lattice, k):
 
 
 @pytest.mark.parametrize("size", [40, PLAIN_SCAN_MAX, PLAIN_SCAN_MAX + 1, 4 * PLAIN_SCAN_MAX])
-def test_the_one_request_path_scans_small_trees_and_asks_large_ones(size, monkeypatch):
+def test_the_one_request_path_scans_small_trees_and_asks_large_ones(size):
     """A tree of at most PLAIN_SCAN_MAX records is scanned, a larger one asked (its
     k-d tree): either way the one request settles the answer, equal to the oracle's."""
     rng = np.random.default_rng(size)
     xy = rng.uniform(0, 5000, (size, 2))
     model = {f"r{i}": (float(x), float(y), "food", frozenset()) for i, (x, y) in enumerate(xy)}
-    idx = NearestIndex(groups_frame(
-        [(rid, x, y, c, "") for rid, (x, y, c, _caps) in model.items()], (0.0, 0.0)))
+    idx = _index_of(model)
     asked = []
     tree = idx._tree(idx._plan("food", ()).trees[0])
     real = tree.kd
@@ -792,15 +803,7 @@ def test_the_one_request_path_scans_small_trees_and_asks_large_ones(size, monkey
             return real.query(*args, **kwargs)
 
     tree.kd = Spy()
-    plain = idx._k_nearest_plain
-    settled = []
-
-    def counted(*args):
-        got = plain(*args)
-        settled.append(got is not None)
-        return got
-
-    monkeypatch.setattr(idx, "_k_nearest_plain", counted)
+    settled = _settled_by_one_request(idx)
     for _ in range(20):
         check_query(idx, model, {"x": float(rng.uniform(0, 5000)),
                                  "y": float(rng.uniform(0, 5000)), "k": 10,
