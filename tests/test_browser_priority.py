@@ -120,6 +120,9 @@ def test_priority_page_draws_every_ward_offline(browser_page, base_url, demo_dir
                          ".id]; return [m.getZoom(), m.getMinZoom(), m.getMaxZoom()]; }")
     assert zoom[1] == min(int(zoom[0]) - 1, 9) and zoom[2] == 17, zoom
     assert page.locator(".leaflet-control-attribution").count() == 1
+    assert page.evaluate("() => { const box = document.querySelector("
+                         "'.leaflet-control-attribution'); "
+                         "return box.parentNode.lastElementChild === box; }")  # below the key
     assert "Class" not in page.inner_text(".pr-legend")  # ranges, not jargon
     assert page.locator(".pr-legend li").count() >= 3
 

@@ -107,7 +107,11 @@ class AttributionLast(MacroElement):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        L.control.attribution().addTo({{ this._parent.get_name() }});
+        (function (box) {
+            // at the foot of its corner, below any key added before it, as Leaflet's own
+            var element = box.getContainer();
+            element.parentNode.appendChild(element);
+        })(L.control.attribution().addTo({{ this._parent.get_name() }}));
         {% endmacro %}
         """
     )
