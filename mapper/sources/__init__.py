@@ -132,7 +132,7 @@ def detect_file(path: Path) -> Detection | Skipped:
         if found is not None:
             found.path = path
             if found.rows is None and seen.format == "table":
-                found.rows = _count_rows(path)
+                found.rows = _count_rows(path) + bool(found.extra.get("headerless"))
             return found
     return Skipped(path, _why_not(seen))
 
@@ -163,6 +163,9 @@ def _count_rows(path: Path) -> int:
 def _why_not(seen: Peek) -> str:
     cols = {c.lower() for c in seen.columns}
     shown = ", ".join(seen.columns[:12]) + (" ..." if len(seen.columns) > 12 else "")
+    if postcodes.is_codepoint_headers(seen):
+        return ("Code-Point Open column headers: the names of the columns of a Code-Point "
+                "Open CSV without a header row, which is read without it")
     if any(c.startswith("lsoa code") for c in cols) and any("indicator" in c for c in cols):
         return ("IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
                 "scores, ranks, deciles and population denominators'")
