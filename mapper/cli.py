@@ -73,7 +73,13 @@ def cli(ctx: click.Context, workspace: str) -> None:
     multiple=True,
     metavar="PATTERN",
     help="Leave out files matching this name pattern (repeatable), e.g. "
-    "--exclude 'london_wards_2018.geojson' to use the split City ward file.",
+    "--exclude 'wards_2018.geojson' to use the other ward file of the same vintage.",
+)
+@click.option(
+    "--name",
+    metavar="TEXT",
+    help="Name of the study area, shown on every page (e.g. 'West Yorkshire'). "
+    "Default: from the districts' names, e.g. 'Calderdale, Kirklees and Leeds'.",
 )
 @click.option("--dry-run", is_flag=True, help="Detect and validate every file, but write nothing.")
 @click.option(
@@ -84,7 +90,8 @@ def cli(ctx: click.Context, workspace: str) -> None:
 )
 @click.pass_context
 def build(
-    ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bool, skip_invalid: bool
+    ctx: click.Context, source: str, exclude: tuple[str, ...], name: str | None, dry_run: bool,
+    skip_invalid: bool,
 ) -> None:
     """Build the workspace from every file in a folder.
 
@@ -103,6 +110,7 @@ def build(
         exclude=exclude,
         dry_run=dry_run,
         skip_invalid=skip_invalid,
+        name=name,
     )
     for line in summary_lines(report):
         click.echo(line)
@@ -225,8 +233,8 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
     type=click.Choice(["csv", "geojson", "gpkg", "oruk"]),
     help="Export format; by default taken from the file name.",
 )
-@click.option("--borough", metavar="CODE", help="Only records in this borough (E09...).")
-@click.option("--ward", metavar="CODE", help="Only records in this ward (E05...).")
+@click.option("--borough", metavar="CODE", help="Only records in this district (a GSS code: E06-E09, W06).")
+@click.option("--ward", metavar="CODE", help="Only records in this ward (a GSS code: E05, W05).")
 @click.option(
     "--include-personal-data",
     is_flag=True,

@@ -132,8 +132,28 @@ class Workspace:
         if edits and name in ("groups", "premises", "incidents"):
             from mapper.editing import apply_edits
 
-            frame = apply_edits(frame, name, self.appdb.records(name),
-                                include_retired=include_retired)
+            records = self.appdb.records(name)
+            frame = apply_edits(frame, name, records, include_retired=include_retired)
+            if records:
+                frame = self._current_areas(frame, name, {r.record_id for r in records})
+        return frame
+
+    def _current_areas(self, frame: gpd.GeoDataFrame, register: str, edited: set[str]):
+        """Edited records with their area codes found in today's boundaries (the codes
+        stored with an edit are those of the boundaries at the time of the edit)."""
+        from mapper.analysis.areas import AREA_LAYERS, assign_areas
+        from mapper.registers import ID_COLUMN
+
+        rows = frame[ID_COLUMN[register]].astype(str).isin(edited).to_numpy()
+        layers = {layer: pyogrio.read_dataframe(self.path, layer=layer)
+                  for layer, _ in AREA_LAYERS.values() if self.has_layer(layer)}
+        if not rows.any() or not layers:
+            return frame
+        placed = assign_areas(frame[rows], layers)
+        for column in AREA_LAYERS:
+            if column in placed:
+                frame[column] = frame[column].astype(object)
+                frame.loc[rows, column] = placed[column].to_numpy()
         return frame
 
     def provenance(self) -> pd.DataFrame:
