@@ -49,6 +49,8 @@ Progress = Callable[[str], None]
 OUTPUTS = ("ward_summary", "borough_summary", "neighbourhoods", "coverage_gaps",
            "lsoa_ward_weights", "lsoa_access")
 REQUIRED = ("wards", "lsoas", "deprivation")
+#: workspace setting: why the analysis outputs were dropped ("" once re-analysed)
+STALE = "analysis_stale"
 
 
 @dataclass
@@ -297,6 +299,7 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
             tx.write_layer(name, frame, prov[name])
         tx.set_meta("analysis_settings", settings.to_json())
         tx.set_meta("analysis_method", method)
+        tx.set_meta(STALE, "")
         tx.set_meta("analysed_at", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00"))
 
 

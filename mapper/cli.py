@@ -115,6 +115,9 @@ def build(
     for line in summary_lines(report):
         click.echo(line)
     if not dry_run:
+        meta = report.workspace.meta()
+        how = "" if name else " (from its districts; set it with --name)"
+        click.echo(f"Study area: {meta.get('study_area')}{how}")
         _analyse_if_possible(report.workspace)
         click.echo(f"Workspace ready: {report.workspace.path}")
 
@@ -288,6 +291,8 @@ def info(ctx: click.Context) -> None:
     label = " (SYNTHETIC DEMO DATA)" if meta.get("synthetic") == "yes" else ""
     click.echo(f"Workspace {ws.path}{label}")
     click.echo(f"Study area: {meta.get('study_area', '?')}; updated {meta.get('updated_at', '?')}")
+    if meta.get("analysis_stale"):
+        click.echo(f"Analysis out of date: {meta['analysis_stale']}")
     if meta.get("analysed_at"):
         from mapper.config import Settings, describe
 

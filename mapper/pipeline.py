@@ -626,7 +626,7 @@ def import_file(
         found = _as_register(found, register)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
     existing: dict[str, Imported] = {}
-    for kind in ("boroughs", "wards", "lsoas", "deprivation"):
+    for kind in ("boroughs", "wards", "lsoas", "deprivation", "lsoa_ward_lookup"):
         if kind != found.kind and workspace.has_layer(kind):
             row = workspace.provenance().set_index("layer").loc[kind]
             existing[kind] = Imported(
@@ -653,7 +653,7 @@ def import_file(
     errors = [p for p in checks if p.severity == "error"]
     if errors:
         raise DataValidationError(errors)
-    imp.warnings += [c for c in checks if c.file == path.name]
+    imp.warnings += checks  # on this file, or on a layer it is checked against
     moved: dict[str, gpd.GeoDataFrame] = {}
     if found.kind in AREA_KINDS:
         layers = {k: v.frame for k, v in existing.items() if k in AREA_KINDS}
@@ -662,8 +662,16 @@ def import_file(
             progress(f"{register}: area codes re-derived from the new {KINDS[found.kind]}: "
                      f"{frame.attrs['changed']:,} of {len(frame):,} records changed "
                      f"{AREA_COLUMN[found.kind]}; {frame.attrs['unplaced']:,} in no ward")
+    from mapper.analysis_run import OUTPUTS, STALE
+
     with workspace.transaction() as tx:
         tx.write_layer(found.kind, imp.frame, _provenance(found.kind, imp))
+        # figures of the old layer must not be shown: the analysis is dropped until re-run
+        analysed = [name for name in OUTPUTS if workspace.has_layer(name)]
+        for name in analysed:
+            tx.drop_layer(name)
+        if analysed:
+            tx.set_meta(STALE, f"{path.name} replaced layer '{found.kind}'; run mapper analyse")
         for register, frame in moved.items():
             tx.write_layer(register, frame)  # its provenance (the source files) is unchanged
         if found.kind in ("boroughs", "wards") and workspace.meta().get(NAME_GIVEN) != "yes":

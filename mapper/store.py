@@ -22,8 +22,9 @@ import fcntl
 import json
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,6 +237,28 @@ class Transaction:
             self._provenance = {k: v for k, v in self._provenance.items() if v["layer"] != name}
             for record in records:
                 self._provenance[f"{name}\t{record.source_file}"] = record.as_row()
+
+    def drop_layer(self, name: str) -> None:
+        """Remove a layer (and its provenance) if present, as GDAL deletes a GeoPackage
+        layer: the table, its spatial index and its rows in the GeoPackage catalogue."""
+        if name in (LAYERS_TABLE, META_TABLE):
+            raise ValueError(f"{name!r} is a reserved table name")
+        self._provenance = {k: v for k, v in self._provenance.items() if v["layer"] != name}
+        if not self.path.exists():
+            return
+        with closing(sqlite3.connect(self.path)) as db, db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if name not in tables:
+                return
+            for (column,) in db.execute(
+                "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,)
+            ).fetchall():
+                db.execute(f'DROP TABLE IF EXISTS "rtree_{name}_{column}"')
+            db.execute(f'DROP TABLE "{name}"')
+            for catalogue in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_ogr_contents",
+                              "gpkg_extensions", "gpkg_data_columns"):
+                if catalogue in tables:
+                    db.execute(f"DELETE FROM {catalogue} WHERE table_name = ?", (name,))
 
     def set_meta(self, key: str, value: object) -> None:
         self._meta[key] = str(value)
