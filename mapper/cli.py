@@ -340,7 +340,12 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
     record was last verified. Contact details are not shown here.
     """
     from mapper import geo
-    from mapper.analysis.nearest import NearestIndex, normalise_postcode, postcode_point
+    from mapper.analysis.nearest import (
+        NearestIndex,
+        StudyArea,
+        normalise_postcode,
+        postcode_point,
+    )
 
     ws = _workspace(ctx)
     if (postcode is None) == (not point):
@@ -355,6 +360,12 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
     else:
         x, y = postcode_point(postcode, ws.read_layer("postcodes"))
         origin = normalise_postcode(postcode)
+    area = StudyArea.of([ws.read_layer(n) if ws.has_layer(n) else None
+                         for n in ("boroughs", "wards")], ws.meta().get("study_area", ""))
+    where = f"postcode {origin}" if postcode else f"latitude {point[0]:.5f}, longitude {point[1]:.5f}"
+    refused = area and area.refuse(x, y, where)
+    if refused:
+        raise MapperError(refused)
     found = NearestIndex(groups).query(x, y, k=k, category=set(category) or None,
                                        capabilities=offers, radius_m=radius_m)
     if found.empty:

@@ -43,10 +43,16 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__
-from mapper.analysis.nearest import normalise_postcode, parse_capabilities, postcode_point
+from mapper.analysis.nearest import (
+    MAX_OUTSIDE_M,
+    normalise_postcode,
+    parse_capabilities,
+    postcode_point,
+)
 from mapper.errors import MapperError
 from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES, PERSONAL_COLUMNS, PREMISES_TYPES
+from mapper.sources.codes import CODE_PATTERNS  # what a GSS code of each kind looks like
 from mapper.web import data
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -129,14 +135,15 @@ def _param(name: str, description: str, schema: dict, *, many: bool = False) -> 
 _CODE = {"type": "string"}
 P_BOROUGH = _param(
     "borough",
-    "Only these boroughs (GSS codes, E09...).",
-    {**_CODE, "pattern": "^E09[0-9]{6}$"},
+    "Only these local authority districts (GSS codes: E06, E07, E08 or E09 in England, "
+    "W06 in Wales).",
+    {**_CODE, "pattern": f"^(?:{CODE_PATTERNS['lad']})$"},
     many=True,
 )
 P_WARD = _param(
     "ward",
-    "Only these wards (GSS codes, E05...).",
-    {**_CODE, "pattern": "^E05[0-9]{6}$"},
+    "Only these wards (GSS codes: E05 in England, W05 in Wales).",
+    {**_CODE, "pattern": f"^(?:{CODE_PATTERNS['ward']})$"},
     many=True,
 )
 P_CAN = _param(
@@ -879,8 +886,10 @@ class Origin:
 
 def _coordinates(args: Args) -> tuple[float, float] | None:
     """The checked lat and lon, or None (with every problem recorded)."""
-    lat = args.number("lat", "expected a latitude in decimal degrees (for example 51.5155)")
-    lon = args.number("lon", "expected a longitude in decimal degrees (for example -0.0722)")
+    lat = args.number("lat", f"expected a latitude in decimal degrees ({LAT_MIN:g} to "
+                      f"{LAT_MAX:g} in the UK)")
+    lon = args.number("lon", f"expected a longitude in decimal degrees ({LON_MIN:g} to "
+                      f"{LON_MAX:g} in the UK)")
     for name in ("lat", "lon"):
         if not args.given(name):
             args.problem(name, None, "missing: give lat and lon together (or postcode)")
@@ -933,7 +942,8 @@ def _origin(args: Args) -> Origin | str | None:
         lat, lon = coordinates
         return Origin(*grid_from_lonlat(lon, lat), lat, lon)
     if normalise_postcode(postcode) is None:
-        args.problem("postcode", postcode, "not shaped like a UK postcode (for example SW1A 1AA)")
+        like = _postcode_example().get("postcode", "AB1 2CD")
+        args.problem("postcode", postcode, f"not shaped like a UK postcode (for example {like})")
         return None
     return postcode  # looked up once every parameter has passed its checks
 
@@ -1000,6 +1010,11 @@ def nearest():
     args.finish()
     if isinstance(origin, str):
         origin = _locate_postcode(origin)
+    area = data.study_area()
+    where = f"postcode {origin.postcode}" if origin.postcode else f"lat {origin.lat}, lon {origin.lon}"
+    refused = area and area.refuse(origin.x, origin.y, where)
+    if refused:
+        abort(400, description=refused)
     ids, distances = setup.index.query_ids(
         origin.x,
         origin.y,
@@ -1163,7 +1178,9 @@ def openapi_document() -> dict:
 def _responses(endpoint: Endpoint) -> dict:
     errors = {
         "400": {
-            "description": "A parameter is missing, malformed or out of range.",
+            "description": "A parameter is missing, malformed or out of range (for "
+            "nearest: a point or postcode more than "
+            f"{MAX_OUTSIDE_M / 1000:g} km outside the study area).",
             "content": {"application/json": {"schema": _ERROR}},
         },
         "404": {
@@ -1299,8 +1316,12 @@ def _incident_examples() -> dict[str, str]:
 
 
 def _postcode_example() -> dict[str, str]:
-    points = _postcode_points()
-    return {"postcode": str(points.index[0])} if len(points) else {}
+    """The workspace's example postcode (the one nearest the middle), or {} without any."""
+    try:
+        example = data.example_postcode()
+    except HTTPException:  # no workspace
+        return {}
+    return {"postcode": example} if example else {}
 
 
 _PAGE_STYLE = """

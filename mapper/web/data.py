@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from functools import wraps
 
+import pandas as pd
 from flask import abort, current_app, g, has_request_context, request
 
 from mapper.store import Workspace
@@ -126,6 +127,35 @@ def layer(name: str, *, required: bool = True):
 
 def meta() -> dict:
     return cached("meta", lambda ws: ws.meta())
+
+
+def example_postcode() -> str | None:
+    """A postcode of the workspace for form and message examples (the one nearest the
+    middle of all of them), or None without postcodes."""
+    from mapper.analysis.nearest import example_postcode as pick
+
+    def build(_workspace: Workspace):
+        postcodes = layer("postcodes", required=False)
+        if postcodes is None or not len(postcodes):
+            return None
+        points = postcodes[postcodes.geometry.geom_type == "Point"]
+        return pick(pd.DataFrame({"x": points.geometry.x.to_numpy(),
+                                  "y": points.geometry.y.to_numpy()},
+                                 index=points["postcode"].astype(str).to_numpy()))
+
+    return cached("example_postcode", build)
+
+
+def study_area():
+    """The study area's outline and name (:class:`mapper.analysis.nearest.StudyArea`),
+    or None without boundaries: searches from far outside it are refused."""
+    from mapper.analysis.nearest import StudyArea
+
+    def build(_workspace: Workspace):
+        layers = [layer(name, required=False) for name in ("boroughs", "wards")]
+        return StudyArea.of(layers, meta().get("study_area", ""))
+
+    return cached("study_area", build)
 
 
 def provenance():
