@@ -143,7 +143,7 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
                     Skipped(
                         other.path,
                         f"another {KINDS[kind]} file was used "
-                        f"({best.path.name}): {_why(kind, best, other)}",
+                        f"({best.path.name}): {_why(kind, best, other, plan.chosen)}",
                     )
                 )
     return plan
@@ -190,8 +190,8 @@ def _ward_match(det: Detection, wards: Detection | None) -> float:
     return det.extra["ward_match"]
 
 
-def _why(kind: str, best: Detection, other: Detection) -> str:
-    if kind == "lsoas":
+def _why(kind: str, best: Detection, other: Detection, chosen: dict[str, Detection]) -> str:
+    if kind == "lsoas" and "deprivation" in chosen and best.vintage != other.vintage:
         return f"its vintage ({best.vintage}) matches the deprivation file"
     if kind == "lsoa_ward_lookup" and best.extra.get("ward_match", 0) > other.extra.get(
         "ward_match", 0
