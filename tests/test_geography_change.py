@@ -10,6 +10,7 @@ import pytest
 
 from mapper.analysis_run import STALE, analyse
 from mapper.config import Settings
+from mapper.editing import save_record
 from mapper.pipeline import build, import_file, plan_build
 from mapper.store import Workspace
 
@@ -47,11 +48,17 @@ def test_new_wards_re_derive_every_records_ward_and_drop_the_old_analysis(built,
     assert built.has_layer("ward_summary")
     assert sorted(built.read_layer("groups")["ward_code"]) == ["E05900001", "E05900005",
                                                                "E05900009"]
+    # an edit made in the web app stores the record with the codes of its day
+    before = built.read_layer("groups").set_index("name")
+    save_record(built, "groups", {"name": "Diagonal B (renamed)"}, actor="test",
+                record_id=before.loc["Diagonal B", "group_id"], expected_version=1)
     said = []
     imported = import_file(_renumbered_wards(tmp_path / "wards25.geojson"), built,
                            progress=said.append)
-    groups = built.read_layer("groups")
-    assert sorted(groups["ward_code"]) == ["E05900101", "E05900105", "E05900109"]
+    groups = built.read_layer("groups").set_index("name")
+    assert groups["ward_code"].to_dict() == {
+        "Diagonal A": "E05900101", "Diagonal B (renamed)": "E05900105",
+        "Diagonal C": "E05900109"}
     assert "groups: area codes re-derived from the new ward boundaries: 3 of 3 records " \
            "changed ward_code; 0 in no ward" in said
     # the groups' provenance (their source file) is kept
