@@ -65,6 +65,9 @@ def test_boundaries_and_lookup_counts_from_the_readme(built):
     assert ("LSOA-to-ward lookup (ons_LSOA11_to_WD19_lookup_wy.csv): 1,360 of 1,388 LSOAs "
             "(98.0%) go to wards of the ward layer.") in out
     assert "E01011392 -> E05011393" in out
+    lookup_wards = set(ws.read_layer("lsoa_ward_lookup")["ward_code"])
+    assert (len(lookup_wards), len(lookup_wards & set(ws.read_layer("wards")["ward_code"]))) \
+        == (124, 122)
 
 
 def test_study_area_is_named_after_its_five_districts(built):
@@ -128,3 +131,5 @@ def test_importing_older_wards_moves_every_group_and_drops_the_lookup(built, wy,
     assert "906 of 1,388 LSOAs (65.3%) go to wards of the ward layer" in text
     assert "so the analysis will not use the lookup" in text
     assert ws.meta()["study_area"] == "Bradford, Calderdale, Kirklees, Leeds and Wakefield"
+    # the wards the lookup was made for (README: an exact match)
+    assert import_file(wy / "wards_WD19_wy.geojson", ws).warnings == []
