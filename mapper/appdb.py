@@ -13,7 +13,11 @@ edit at a time, so it must never lose one:
 
 Tables
 ------
-``users``       username, password hash (werkzeug scrypt), role, neighbourhoods (JSON)
+``users``       username, password hash (werkzeug scrypt), role; a partner's grant: ``wards``
+                (JSON ward codes, fixed when granted) and ``grant_labels`` (how it was
+                granted, e.g. a CAN id and its date: display only); ``neighbourhoods``
+                holds CAN ids of grants made before version 2, until
+                :func:`mapper.users.migrate_grants` turns them into wards
 ``records``     the current version of every edited register record (an *overlay* on the
                 imported layer: see :func:`mapper.store.Workspace.read_layer`)
 ``audit``       one row per create, update, retire, erase, import and export touching
@@ -38,7 +42,7 @@ from pathlib import Path
 from mapper.errors import MapperError
 
 APP_DB_FILE = "mapper-app.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,6 +85,12 @@ CREATE INDEX IF NOT EXISTS audit_record ON audit (register, record_id);
 CREATE TABLE IF NOT EXISTS sign_in_failures (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS sign_in_failures_key ON sign_in_failures (key, at);
 """
+
+#: schema version -> the statements taking a database from the version before to it
+_MIGRATIONS = {
+    2: ("ALTER TABLE users ADD COLUMN wards TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE users ADD COLUMN grant_labels TEXT NOT NULL DEFAULT '[]'"),
+}
 
 #: audit actions
 AUDIT_ACTIONS = ("create", "update", "verify", "retire", "erase", "import", "export", "view",
@@ -148,8 +158,7 @@ class AppDB:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _migrate(conn)
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -315,6 +324,27 @@ class AppDB:
 
     def integrity_check(self) -> str:
         return str(self.query("PRAGMA integrity_check")[0][0])
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Create the schema, or bring an older one up to :data:`SCHEMA_VERSION` (one
+    transaction; another process doing the same at once waits, then finds it done)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            version = 1
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[target]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def _version_data(conn: sqlite3.Connection, register: str, record_id: str, version: int,

@@ -1149,7 +1149,7 @@ def openapi_document() -> dict:
                 "rounded to 6 decimals. Every FeatureCollection carries attribution, "
                 "licences and synthetic (true for the demo). Personal data (contact names, "
                 "phones, e-mails, websites) is included only for signed-in users allowed "
-                "to see it (officers; partners for their neighbourhoods). Errors are "
+                "to see it (officers; partners for their granted wards). Errors are "
                 '{"error": "..."} with a 4xx status naming the parameter, the value and '
                 "what was expected; unknown parameters are errors."
             ),

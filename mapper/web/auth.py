@@ -47,7 +47,18 @@ from flask import (
 from markupsafe import Markup, escape
 
 from mapper.appdb import AppDB, open_appdb
-from mapper.users import ANONYMOUS, ROLE_HELP, ROLES, User, authenticate, get_user, rank
+from mapper.store import Workspace
+from mapper.users import (
+    ANONYMOUS,
+    ROLE_HELP,
+    ROLES,
+    User,
+    authenticate,
+    get_user,
+    migrate_grants,
+    rank,
+    ward_names,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -79,6 +90,8 @@ def init_app(app: Flask) -> None:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("MAPPER_SECRET_KEY") or app_db(
             app).secret_key()
+    for line in migrate_grants(app_workspace(app)):  # grants of CAN ids made before v2
+        app.logger.warning("%s", line)
     app.before_request(_load_user)
     app.before_request(_check_csrf)
     app.jinja_env.globals["csrf_field"] = csrf_field
@@ -91,6 +104,11 @@ def app_db(app: Flask | None = None) -> AppDB:
     """The app database of the configured workspace (one object per app)."""
     app = app or current_app
     return open_appdb(app.config["WORKSPACE"])
+
+
+def app_workspace(app: Flask | None = None) -> Workspace:
+    """The configured workspace (it may not exist yet)."""
+    return Workspace((app or current_app).config["WORKSPACE"])
 
 
 # -- the current user -------------------------------------------------------------------
@@ -121,7 +139,7 @@ def _load_user() -> None:
 
 
 def _stamp(user: User) -> str:
-    return f"{user.role}:{user.password_stamp}:{','.join(user.neighbourhoods)}"
+    return f"{user.role}:{user.password_stamp}:{','.join(user.wards)}"
 
 
 def _end_session(*, keep_csrf: bool = False) -> None:
@@ -320,5 +338,7 @@ def signout():
 @require_role("partner")
 def account():
     user = current_user()
+    names = ward_names(app_workspace()) if user.wards else {}
     return render_template("account.html", user=user, role_help=ROLE_HELP,
+                           ward_names=names,
                            roles=[r for r in ROLES if rank(r) <= rank(user.role)])
