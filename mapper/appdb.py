@@ -17,7 +17,8 @@ Tables
                 (JSON ward codes, fixed when granted) and ``grant_labels`` (how it was
                 granted, e.g. a CAN id and its date: display only); ``neighbourhoods``
                 holds CAN ids of grants made before version 2, until
-                :func:`mapper.users.migrate_grants` turns them into wards
+                :func:`mapper.users.migrate_grants` turns them into wards;
+                ``session_gen`` (sessions carry it: bumped to end them all)
 ``records``     the current version of every edited register record (an *overlay* on the
                 imported layer: see :func:`mapper.store.Workspace.read_layer`)
 ``audit``       one row per create, update, retire, erase, import and export touching
@@ -42,7 +43,7 @@ from pathlib import Path
 from mapper.errors import MapperError
 
 APP_DB_FILE = "mapper-app.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -90,6 +91,7 @@ CREATE INDEX IF NOT EXISTS sign_in_failures_key ON sign_in_failures (key, at);
 _MIGRATIONS = {
     2: ("ALTER TABLE users ADD COLUMN wards TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE users ADD COLUMN grant_labels TEXT NOT NULL DEFAULT '[]'"),
+    3: ("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0",),
 }
 
 #: audit actions

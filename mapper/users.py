@@ -58,7 +58,8 @@ class User:
     wards: tuple[str, ...] = field(default_factory=tuple)
     #: how the grant was made (e.g. "CAN-03 on 2026-12-07"): for display only
     grant_labels: tuple[str, ...] = field(default_factory=tuple)
-    password_stamp: str = ""
+    #: sessions carry the generation they began in; bumping it ends them all
+    session_gen: int = 0
 
     @property
     def signed_in(self) -> bool:
@@ -176,7 +177,7 @@ def describe_grant(wards: Iterable[str], labels: Iterable[str] = ()) -> str:
 
 def _row_user(row) -> User:
     return User(row["username"], row["role"], tuple(json.loads(row["wards"])),
-                tuple(json.loads(row["grant_labels"])), row["password_hash"][-16:])
+                tuple(json.loads(row["grant_labels"])), int(row["session_gen"]))
 
 
 def get_user(db: AppDB, username: str) -> User | None:
@@ -228,7 +229,8 @@ def create_user(db: AppDB, username: str, password: str, role: str, *,
 def update_user(db: AppDB, username: str, *, role: str | None = None,
                 grant: Grant | None = None, password: str | None = None,
                 disabled: bool | None = None, actor: str = "cli") -> None:
-    """Change a user's role, granted wards, password or disabled flag."""
+    """Change a user's role, granted wards, password or disabled flag; any change ends
+    all of the user's sessions."""
     changes, params, said = [], [], []
     if role is not None:
         changes.append("role = ?")
@@ -249,6 +251,7 @@ def update_user(db: AppDB, username: str, *, role: str | None = None,
         said.append("disabled" if disabled else "enabled")
     if not changes:
         return
+    changes.append("session_gen = session_gen + 1")
     with db.write() as conn:
         cursor = conn.execute(f"UPDATE users SET {', '.join(changes)} WHERE username = ?",
                               (*params, username))
@@ -258,6 +261,14 @@ def update_user(db: AppDB, username: str, *, role: str | None = None,
             "INSERT INTO audit (at, actor, action, register, record_id, fields, detail) "
             "VALUES (?, ?, 'user', 'users', ?, '[]', ?)", (now(), actor, username,
                                                            "; ".join(said)))
+
+
+def end_sessions(db: AppDB, username: str | None = None) -> None:
+    """End every session of `username` (None: of everyone) at its next request."""
+    with db.write() as conn:
+        conn.execute("UPDATE users SET session_gen = session_gen + 1"
+                     + (" WHERE username = ?" if username is not None else ""),
+                     (username,) if username is not None else ())
 
 
 def authenticate(db: AppDB, username: str, password: str) -> User | None:

@@ -17,9 +17,12 @@ CSRF: every POST, PUT, PATCH and DELETE must carry the session's token, as the f
 ``csrf_token`` (templates: ``{{ csrf_field() }}``) or the header ``X-CSRF-Token`` (scripts
 read it from ``<meta name="csrf-token">``). Requests without it get 400.
 
-Sessions are signed cookies (HttpOnly, SameSite=Lax, Secure when ``COOKIE_SECURE``) that
-end after ``IDLE_TIMEOUT_S`` seconds without a request, or when the user's password, role
-or account changes.
+Sessions are signed cookies (HttpOnly, SameSite=Lax, Secure when ``COOKIE_SECURE``)
+checked against the server on every request: each carries the user's session generation
+(:attr:`mapper.users.User.session_gen`), which signing out and every change to the
+account (password, role, wards, disabled) bump, so a copied cookie is dead after either.
+A session also ends ``IDLE_TIMEOUT_S`` seconds after its last request and
+``SESSION_LIFETIME_S`` seconds after sign-in, however busy it is.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from mapper.users import (
     ROLES,
     User,
     authenticate,
+    end_sessions,
     get_user,
     migrate_grants,
     rank,
@@ -68,6 +72,7 @@ CSRF_HEADER = "X-CSRF-Token"
 
 DEFAULTS = {
     "IDLE_TIMEOUT_S": 30 * 60,
+    "SESSION_LIFETIME_S": 12 * 3600,
     "SIGNIN_MAX_FAILURES": 5,
     "SIGNIN_WINDOW_S": 15 * 60,
     "COOKIE_SECURE": False,
@@ -85,7 +90,7 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(app.config["COOKIE_SECURE"]),
         SESSION_COOKIE_NAME="mapper_session",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        PERMANENT_SESSION_LIFETIME=int(app.config["SESSION_LIFETIME_S"]),
     )
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = os.environ.get("MAPPER_SECRET_KEY") or app_db(
@@ -118,28 +123,41 @@ def current_user() -> User:
     return getattr(g, "user", ANONYMOUS)
 
 
+#: why a session ended: shown on the sign-in page and in 401 answers
+ENDED = {
+    "idle": "Your session ended after a period without activity.",
+    "expired": "Your session reached its time limit.",
+    "ended": "Your session was ended: you signed out (here or elsewhere) or your account "
+             "was changed.",
+}
+
+
 def _load_user() -> None:
     g.user = ANONYMOUS
     name = session.get("user")
     if not name:
         return
     now = time.time()
-    idle = now - float(session.get("seen", 0))
     user = get_user(app_db(), name)
-    if (idle > current_app.config["IDLE_TIMEOUT_S"] or user is None
-            or session.get("stamp") != _stamp(user)):
-        # timed out, or the account changed (password, role, disabled): sign out
+    reason = _session_over(user, now)
+    if reason:
         _end_session(keep_csrf=True)
-        session["ended"] = "idle" if user is not None and idle > current_app.config[
-            "IDLE_TIMEOUT_S"] else "changed"
-        g.session_ended = True
+        session["ended"] = reason
+        g.session_ended = reason
         return
     session["seen"] = now
     g.user = user
 
 
-def _stamp(user: User) -> str:
-    return f"{user.role}:{user.password_stamp}:{','.join(user.wards)}"
+def _session_over(user: User | None, now: float) -> str:
+    """Why the current session may not go on ('' when it may)."""
+    if user is None or session.get("gen") != user.session_gen:
+        return "ended"  # signed out, the account changed or was disabled
+    if now - float(session.get("since", 0)) > current_app.config["SESSION_LIFETIME_S"]:
+        return "expired"
+    if now - float(session.get("seen", 0)) > current_app.config["IDLE_TIMEOUT_S"]:
+        return "idle"
+    return ""
 
 
 def _end_session(*, keep_csrf: bool = False) -> None:
@@ -186,8 +204,7 @@ def _a(role: str) -> str:
 
 
 def _signed_out_reason() -> str:
-    return "Your session ended after a period without activity. " if getattr(
-        g, "session_ended", False) else "You are not signed in. "
+    return ENDED.get(getattr(g, "session_ended", ""), "You are not signed in.") + " "
 
 
 def _is_api() -> bool:
@@ -287,10 +304,7 @@ def signin():
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
         ended = session.pop("ended", None)
-        notice = {"idle": "Your session ended after a period without activity. Sign in "
-                          "again to carry on.",
-                  "changed": "Your account was changed, so you were signed out. Sign in "
-                             "again to carry on."}.get(ended or "", "")
+        notice = ENDED[ended] + " Sign in again to carry on." if ended in ENDED else ""
         return render_template("signin.html", next_url=next_url, error="", username="",
                                notice=notice)
     username = (request.form.get("username") or "").strip()
@@ -321,8 +335,8 @@ def signin():
     session.clear()  # a new session (and CSRF token) on sign-in: no fixation
     session.permanent = True
     session["user"] = user.username
-    session["stamp"] = _stamp(user)
-    session["seen"] = time.time()
+    session["gen"] = user.session_gen
+    session["since"] = session["seen"] = time.time()
     csrf_token()
     current_app.logger.info("sign-in: %s (%s)", user.username, user.role)
     return redirect(next_url, 303)
@@ -330,6 +344,9 @@ def signin():
 
 @bp.post("/signout")
 def signout():
+    """End the session, and every other session of the same user (a copied cookie too)."""
+    if current_user().signed_in:
+        end_sessions(app_db(), current_user().username)
     _end_session()
     return redirect(url_for("overview.index"), 303)
 
