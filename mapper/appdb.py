@@ -23,7 +23,8 @@ Tables
                 imported layer: see :func:`mapper.store.Workspace.read_layer`)
 ``audit``       one row per create, update, retire, erase, import and export touching
                 personal data: who, when, which record, which fields (never the values)
-``meta``        key/value: the secret key for sessions, the edits counter
+``meta``        key/value: the edits counter, settings (the session key is not here: it
+                is the workspace's ``secret`` file, so backups never hold it)
 ``sign_in_failures`` recent failed sign-ins, for rate limiting
 """
 
@@ -31,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mapper.errors import MapperError
+from mapper.private_files import private_dir, private_file, read_secret
 
 APP_DB_FILE = "mapper-app.sqlite"
 SCHEMA_VERSION = 3
@@ -148,8 +149,10 @@ class AppDB:
     # -- connections --------------------------------------------------------------
 
     def connect(self) -> sqlite3.Connection:
-        """A new connection: WAL, synchronous=FULL, schema in place."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """A new connection: WAL, synchronous=FULL, secure_delete, schema in place."""
+        private_dir(self.directory)
+        if not self.path.exists():
+            private_file(self.path)  # owner-only: its -wal and -shm files take its mode
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
@@ -158,6 +161,7 @@ class AppDB:
         if str(mode).lower() != "wal":  # pragma: no cover - only on odd file systems
             raise MapperError(f"{self.path}: cannot switch the app database to WAL mode")
         conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")  # deleted values do not linger on disk
         conn.execute("PRAGMA foreign_keys = ON")
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             _migrate(conn)
@@ -204,14 +208,19 @@ class AppDB:
         return rows[0]["value"] if rows else default
 
     def secret_key(self) -> str:
-        """The key signing session cookies: generated once, kept in the database."""
-        key = self.get_meta("secret_key")
-        if key is None:
+        """The key signing session cookies: the workspace's ``secret`` file, apart from
+        this database so that backups never hold it (see :mod:`mapper.private_files`).
+
+        A key kept in this database by older versions (or brought back by restoring an
+        old backup) is moved to the file when there is none, and erased from here."""
+        legacy = self.get_meta("secret_key")
+        key = read_secret(self.directory, initial=legacy)
+        if legacy is not None:
             with self.write() as conn:
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('secret_key', ?)",
-                             (secrets.token_hex(32),))
-            key = self.get_meta("secret_key")
-        return str(key)
+                conn.execute("DELETE FROM meta WHERE key = 'secret_key'")
+            with self._lock:
+                self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return key
 
     def edits_version(self) -> int:
         """A counter bumped by every change to the records overlay (for caches)."""
@@ -408,9 +417,11 @@ def open_appdb(directory: str | os.PathLike) -> AppDB:
 
 
 def sqlite_backup(source: Path, target: Path) -> None:
-    """Copy one SQLite database (a GeoPackage too) with the online backup API."""
+    """Copy one SQLite database (a GeoPackage too) with the online backup API, into an
+    owner-only file."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     try:
+        private_file(target)
         dst = sqlite3.connect(target)
         try:
             src.backup(dst)

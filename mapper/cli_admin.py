@@ -125,6 +125,34 @@ def user_set(ctx: click.Context, username: str, role: str | None,
     click.echo(f"Updated {username}.")
 
 
+@cli.group()
+def secret() -> None:
+    """The key that signs session cookies (the workspace's 'secret' file, never in backups)."""
+
+
+@secret.command("rotate")
+@click.pass_context
+def secret_rotate(ctx: click.Context) -> None:
+    """Replace the session key with a new one: every session ends, everyone signs in again.
+
+    Running web apps switch to the new key at their next request.
+    """
+    from mapper.private_files import rotate_secret
+    from mapper.users import end_sessions
+
+    ws = _workspace(ctx)
+    if not ws.directory.is_dir():
+        raise MapperError(f"no workspace at {ws.directory}: nothing to rotate")
+    db = ws.appdb
+    db.secret_key()  # move a key kept in the database by older versions out of it first
+    rotate_secret(ws.directory)
+    end_sessions(db)
+    db.audit(ACTOR, "update", register="settings", record_id="secret",
+             detail="session key rotated; every session ended")
+    click.echo(f"New session key written to {ws.directory / 'secret'}; every session has "
+               "ended.")
+
+
 # -- audit ------------------------------------------------------------------------------
 
 
@@ -266,4 +294,4 @@ def retention(ctx: click.Context, months: int | None, apply_now: bool) -> None:
                + ("" if apply_now or not plan.count else " Run with --apply to delete them."))
 
 
-__all__ = ["user", "audit", "backup", "restore", "group", "retention", "MapperError"]
+__all__ = ["user", "secret", "audit", "backup", "restore", "group", "retention", "MapperError"]

@@ -50,6 +50,7 @@ from flask import (
 from markupsafe import Markup, escape
 
 from mapper.appdb import AppDB, open_appdb
+from mapper.private_files import exposed, read_secret, secret_version
 from mapper.store import Workspace
 from mapper.users import (
     ANONYMOUS,
@@ -93,8 +94,14 @@ def init_app(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=int(app.config["SESSION_LIFETIME_S"]),
     )
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ.get("MAPPER_SECRET_KEY") or app_db(
-            app).secret_key()
+        if os.environ.get("MAPPER_SECRET_KEY"):
+            app.config["SECRET_KEY"] = os.environ["MAPPER_SECRET_KEY"]
+        else:
+            app.config["SECRET_KEY"] = app_db(app).secret_key()
+            app.extensions["mapper_secret"] = secret_version(app.config["WORKSPACE"])
+            app.before_request(_follow_secret)
+    for line in exposed(app.config["WORKSPACE"]):
+        app.logger.warning("%s", line)
     for line in migrate_grants(app_workspace(app)):  # grants of CAN ids made before v2
         app.logger.warning("%s", line)
     app.before_request(_load_user)
@@ -114,6 +121,17 @@ def app_db(app: Flask | None = None) -> AppDB:
 def app_workspace(app: Flask | None = None) -> Workspace:
     """The configured workspace (it may not exist yet)."""
     return Workspace((app or current_app).config["WORKSPACE"])
+
+
+def _follow_secret() -> None:
+    """Sign with the workspace's key as it is now: 'mapper secret rotate' needs no restart
+    (the cookie of this request was read with the old key; the rotation ended its
+    session anyway)."""
+    directory = current_app.config["WORKSPACE"]
+    version = secret_version(directory)
+    if version != current_app.extensions.get("mapper_secret"):
+        current_app.secret_key = read_secret(directory)
+        current_app.extensions["mapper_secret"] = version
 
 
 # -- the current user -------------------------------------------------------------------
