@@ -193,7 +193,7 @@ def bad_rows(tmp_path):
 
 def test_invalid_rows_reject_the_file_and_are_all_listed(tmp_path):
     with pytest.raises(DataValidationError) as err:
-        read(bad_rows(tmp_path))
+        read(bad_rows(tmp_path), Context(strict=True))
     problems = err.value.problems
     assert [(p.row, p.column) for p in problems] == [
         (3, "Latitude"), (4, "Latitude"), (5, "Month")]
@@ -218,7 +218,7 @@ def test_a_row_with_several_problems_is_rejected_once(tmp_path):
         street_row("ok"), street_row("both", month="May 2023", lat="abc", lsoa="E05000143"),
     ])
     with pytest.raises(DataValidationError) as err:
-        read(path)
+        read(path, Context(strict=True))
     assert [p.column for p in err.value.problems] == ["Latitude", "Month", "LSOA code"]
     imported = read(path, Context(skip_invalid=True))
     [gone] = imported.rejected
@@ -232,7 +232,7 @@ def test_lsoa_codes_must_be_lsoa_codes_where_given(tmp_path):
         street_row("c", lsoa=""), street_row("d", lsoa="E05000143"), street_row("e", lsoa="x"),
     ])
     with pytest.raises(DataValidationError) as err:
-        read(path)
+        read(path, Context(strict=True))
     assert [(p.row, p.value) for p in err.value.problems] == [(5, "E05000143"), (6, "x")]
     assert "electoral ward (E05) code; expected an LSOA (E01) code" in err.value.problems[0].message
 
@@ -295,7 +295,7 @@ def test_camden_layout_rejects_an_unreadable_epoch(tmp_path):
         f"St Pancras,530076.239,182797.685,{JUDD[0]},{JUDD[1]},approx,18/02/2021,x",
     ])
     with pytest.raises(DataValidationError) as err:
-        read(path)
+        read(path, Context(strict=True))
     [problem] = err.value.problems
     assert (problem.row, problem.column, problem.value) == (2, "Epoch", "sometime in June")
 

@@ -326,7 +326,7 @@ def _locate(table: pd.DataFrame, cols: dict[str, str], no_location: np.ndarray,
     geometry = np.full(len(table), None, dtype=object)
     geometry[where] = np.asarray(part.geometry.array, dtype=object)
     found = sorted(part.problems + problems, key=lambda p: p.row or 0)
-    if context.skip_invalid:
+    if not context.strict:
         found = _one_per_row(found)
     invalid = np.zeros(len(table), dtype=bool)
     invalid[np.array([p.row for p in found], dtype=int) - table_row(0)] = True
