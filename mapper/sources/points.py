@@ -244,7 +244,8 @@ def settle(
             notes.append(
                 Problem(
                     file,
-                    f"{int((~inside).sum()):,} points outside the study area "
+                    f"{int((~inside).sum()):,} point{'s' if (~inside).sum() > 1 else ''} outside "
+                    "the study area "
                     f"({context.study_area_name}) left out",
                     severity="warning",
                 )
