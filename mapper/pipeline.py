@@ -277,10 +277,11 @@ def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
     if imp.kind in REGISTER_KINDS and not ctx.skip_invalid:
         problem = misread(imp)
         if problem is not None:
+            remedy = (f"; check it, or use --skip-invalid to import its {len(imp.frame):,} "
+                      "usable rows anyway")
             raise DataValidationError(
-                [problem],
-                summary=f"{path.name} was held back, nothing from it imported (check it, or "
-                f"use --skip-invalid to import its {len(imp.frame):,} usable rows anyway)",
+                [Problem(problem.file, problem.message + remedy)],
+                summary=f"{path.name} was held back; nothing was imported",
             )
     return imp
 
