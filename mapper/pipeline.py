@@ -581,7 +581,8 @@ def import_file(
     existing: dict[str, Imported] = {}
     for kind in ("boroughs", "wards", "lsoas", "deprivation"):
         if kind != found.kind and workspace.has_layer(kind):
-            row = workspace.provenance().set_index("layer").loc[kind]
+            prov = workspace.provenance()
+            row = prov[prov["layer"] == kind].iloc[0]  # several rows for combined IoD files
             existing[kind] = Imported(
                 kind,
                 workspace.read_layer(kind),
@@ -607,9 +608,33 @@ def import_file(
     if errors:
         raise DataValidationError(errors)
     imp.warnings += [c for c in checks if c.file == path.name]
+    provenance = _provenance(found.kind, imp)
+    if found.kind == "deprivation":
+        provenance = _add_to_deprivation(workspace, imp, provenance, progress)
     with workspace.transaction() as tx:
-        tx.write_layer(found.kind, imp.frame, _provenance(found.kind, imp))
+        tx.write_layer(found.kind, imp.frame, provenance)
     return imp
+
+
+def _add_to_deprivation(workspace: Workspace, imp: Imported, provenance, progress: Progress):
+    """An IoD file of the release already stored adds to it (File 6 after File 1): its
+    columns replace the stored ones, the stored file's other columns are kept."""
+    if not workspace.has_layer("deprivation"):
+        return provenance
+    prov = workspace.provenance()
+    stored = prov[(prov["layer"] == "deprivation") & (prov["source_file"] != imp.extra["file"])]
+    if stored.empty or stored["vintage"].iloc[0] != imp.vintage:
+        return provenance
+    imp.frame, kept = deprivation.update(workspace.read_layer("deprivation"), imp.frame)
+    if not kept:
+        return provenance
+    files = ", ".join(stored["source_file"])
+    progress(f"added to the {imp.vintage} deprivation data of {files}: kept "
+             f"{deprivation.describe(kept)}; the layer now holds "
+             f"{deprivation.describe(list(imp.frame.columns))}")
+    old = [Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__})
+           for row in stored.to_dict("records")]
+    return old + (provenance if isinstance(provenance, list) else [provenance])
 
 
 # -- dry run of a point-register import (added for web uploads: mapper/uploads.py) -------

@@ -32,3 +32,21 @@ def london_dir() -> Path:
             pytest.fail(f"real-data tests are mandatory under CI but {reason}")
         pytest.skip(reason)
     return chosen
+
+
+WEST_YORKSHIRE_ENV = "MAPPER_WEST_YORKSHIRE_DATA"
+DEFAULT_WEST_YORKSHIRE = Path(__file__).resolve().parents[2] / "shared" / "data" / "west-yorkshire"
+
+
+def west_yorkshire_dir() -> Path:
+    """The West Yorkshire data folder, or skip (fail under CI) with the reason."""
+    chosen = Path(os.environ.get(WEST_YORKSHIRE_ENV) or DEFAULT_WEST_YORKSHIRE)
+    if not (chosen / "wards_WD19_wy.geojson").is_file():
+        reason = (
+            f"real West Yorkshire data not found in {chosen} (set {WEST_YORKSHIRE_ENV} to the "
+            "folder holding wards_WD19_wy.geojson and the other files)"
+        )
+        if on_ci():
+            pytest.fail(f"real-data tests are mandatory under CI but {reason}")
+        pytest.skip(reason)
+    return chosen

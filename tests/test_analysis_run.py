@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import factories as fx
 import numpy as np
+import pandas as pd
 import pytest
 from realdata import london_dir
 
@@ -37,6 +40,52 @@ def test_analysis_needs_wards_lsoas_and_deprivation(tmp_path):
     build(folder, ws)
     assert not can_analyse(ws)
     with pytest.raises(MapperError, match="lacks deprivation"):
+        analyse(ws)
+
+
+def rank_only_folder(tmp_path, *, population: bool = True):
+    """The grid folder with IoD File 1 (IMD rank and decile) and, when asked, File 6
+    (denominators: 1,500 residents an LSOA) instead of File 7 and the population file."""
+    folder = fx.write_folder(tmp_path / "in")
+    (folder / "population.csv").unlink()
+    file7 = pd.read_csv(folder / "iod.csv", dtype=str)
+    (folder / "iod.csv").unlink()
+    ids = list(file7.columns[:4])
+    file7[ids + [c for c in file7.columns[4:] if c.startswith("Index of Multiple Deprivation")
+                 and "Score" not in c]].to_csv(folder / "file1.csv", index=False)
+    if population:
+        file7[ids + list(file7.columns[-5:])].to_csv(folder / "file6.csv", index=False)
+    return folder, file7.set_index(ids[0])
+
+
+def test_analysis_with_ranks_and_denominators_only(tmp_path):
+    folder, file7 = rank_only_folder(tmp_path)
+    ws = Workspace(tmp_path / "ws")
+    build(folder, ws)
+    assert set(ws.provenance().query("layer == 'deprivation'")["source_file"]) == {
+        "file1.csv", "file6.csv"}
+    report = analyse(ws, Settings(can_min_population=0, stability_draws=5))
+    wards = report.wards
+    rank = file7["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"]
+    weights = ws.read_layer("lsoa_ward_weights")
+    assert weights["weight"].round(9).eq(1).all()  # 4 LSOAs of 1,500 people in each ward
+    expected = weights.assign(rank=weights["lsoa_code"].map(rank.astype(int))).groupby(
+        "ward_code")["rank"].mean()
+    assert wards["imd_avg_rank"].to_dict() == pytest.approx(expected.to_dict())
+    assert wards["population"].sum() == pytest.approx(36 * 1500)
+    assert wards["imd_score"].isna().all() and wards["imd_rank_in_area"].isna().all()
+    assert set(json.loads(ws.meta()["unavailable_measures"])) == {
+        "imd_score", "domain_scores", "imd_rank_in_area"}
+    assert any("measured by imd_avg_rank" in note for note in report.notes)
+    # need from the average rank reversed: the lowest average rank has the most need
+    assert wards["contrib_need"].idxmax() == expected.idxmin()
+
+
+def test_analysis_without_any_population_says_what_to_add(tmp_path):
+    folder, _ = rank_only_folder(tmp_path, population=False)
+    ws = Workspace(tmp_path / "ws")
+    build(folder, ws)
+    with pytest.raises(MapperError, match="add IoD File 6 .population denominators. or File 7"):
         analyse(ws)
 
 

@@ -253,3 +253,23 @@ def test_the_newest_release_is_used_and_older_files_skipped(tmp_path):
     assert set(skipped) == {"file1.csv", "file2.csv", "file6.csv"}
     assert "newer vintage (IoD2025 / LSOA 2021 against IoD2019 / LSOA 2011)" in skipped[
         "file1.csv"]
+
+
+def test_importing_file6_adds_population_to_the_stored_file1(tmp_path):
+    f7 = file7()
+    ws = Workspace(tmp_path / "ws")
+    import_file(write(f7[ID4 + [IMD_RANK, IMD_DECILE]], tmp_path / "file1.csv"), ws)
+    said: list[str] = []
+    import_file(write(f7[ID4 + list(f7.columns[-5:])], tmp_path / "file6.csv"), ws,
+                progress=said.append)
+    frame = ws.read_layer("deprivation").set_index("lsoa_code")
+    assert frame["imd_rank"].tolist() == [100, 101, 102]
+    assert frame["pop_total"].tolist() == [1500.0] * 3
+    assert ("added to the IoD2019 / LSOA 2011 deprivation data of file1.csv: kept IMD rank, "
+            "decile; the layer now holds IMD rank, decile; population total, children 0-15, "
+            "aged 16-59, aged 60+, working age") in said
+    prov = ws.provenance().query("layer == 'deprivation'")
+    assert sorted(prov["source_file"]) == ["file1.csv", "file6.csv"]
+    # a full File 7 afterwards replaces both
+    import_file(write(f7, tmp_path / "file7.csv"), ws)
+    assert list(ws.provenance().query("layer == 'deprivation'")["source_file"]) == ["file7.csv"]

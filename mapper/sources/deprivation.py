@@ -455,6 +455,7 @@ def _read_combined(detection: Detection, context: Context) -> Imported:
         names.append(det.path.name)
     if problems:
         raise DataValidationError(problems)
+    frame = frame[canonical_order(frame.columns)]
     warnings = [w for imp in read_parts for w in imp.warnings]
     sizes = {p.path.name: len(i.frame) for p, i in zip(parts, read_parts, strict=True)}
     if len(set(sizes.values())) > 1 or len(frame) != max(sizes.values()):
@@ -478,6 +479,30 @@ def _read_combined(detection: Detection, context: Context) -> Imported:
                                 zip(parts, read_parts, strict=True)
                                 for line in i.extra["column_notes"]]},
     )
+
+
+def canonical_order(columns) -> list[str]:
+    """Canonical deprivation columns in the order of File 7."""
+    order = ["lsoa_code", "lsoa_name", "lad_code", "lad_name"]
+    order += [f"{d}_{m}" for d in DISPLAY_ORDER for m in MEASURES] + list(POPULATION_ORDER)
+    return [c for c in order if c in set(columns)]
+
+
+def update(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """(`stored` deprivation with `new`'s columns replacing or adding to its own, joined on
+    the LSOA code; the stored figures kept). Nothing is kept when `new` has every figure."""
+    kept = [c for c in canonical_order(stored.columns)
+            if c not in new.columns and c not in ("lsoa_code", "lsoa_name", "lad_code",
+                                                  "lad_name")]
+    if not kept:
+        return new, []
+    ids = [c for c in ("lsoa_name", "lad_code", "lad_name") if c in stored]
+    merged = new.merge(stored[["lsoa_code", *kept, *ids]], on="lsoa_code", how="outer",
+                       suffixes=("", "__stored"))
+    for col in ids:
+        if f"{col}__stored" in merged:
+            merged[col] = merged[col].fillna(merged.pop(f"{col}__stored"))
+    return merged[canonical_order(merged.columns)], kept
 
 
 def _join(left: pd.DataFrame, right: pd.DataFrame, left_names: list[str],
