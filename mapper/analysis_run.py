@@ -63,6 +63,8 @@ class AnalysisReport:
     seconds: float = 0.0
     #: deprivation measures not computed -> why (need.unavailable_measures)
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: the ward column measuring need in the unmet-need index (priority.components_for)
+    need_measure: str = "imd_score"
 
 
 def can_analyse(workspace: Workspace) -> bool:
@@ -231,7 +233,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
     table = table.join(coverage_table)
     table["gap_rank"] = _gap_rank(table, settings)
-    report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable)
+    report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
+                            need_measure=components["need"][0])
     _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
            deprivation=deprivation, population=population, weights=weights, points=points,
            groups=groups, gaps=gaps, national=national, method=method)
@@ -301,6 +304,7 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
         tx.set_meta("analysis_settings", settings.to_json())
         tx.set_meta("analysis_method", method)
         tx.set_meta("unavailable_measures", json.dumps(report.unavailable))
+        tx.set_meta("need_measure", report.need_measure)
         tx.set_meta("analysed_at", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00"))
 
 

@@ -6,7 +6,6 @@ import json
 
 import factories as fx
 import numpy as np
-import pandas as pd
 import pytest
 from realdata import london_dir
 
@@ -43,23 +42,8 @@ def test_analysis_needs_wards_lsoas_and_deprivation(tmp_path):
         analyse(ws)
 
 
-def rank_only_folder(tmp_path, *, population: bool = True):
-    """The grid folder with IoD File 1 (IMD rank and decile) and, when asked, File 6
-    (denominators: 1,500 residents an LSOA) instead of File 7 and the population file."""
-    folder = fx.write_folder(tmp_path / "in")
-    (folder / "population.csv").unlink()
-    file7 = pd.read_csv(folder / "iod.csv", dtype=str)
-    (folder / "iod.csv").unlink()
-    ids = list(file7.columns[:4])
-    file7[ids + [c for c in file7.columns[4:] if c.startswith("Index of Multiple Deprivation")
-                 and "Score" not in c]].to_csv(folder / "file1.csv", index=False)
-    if population:
-        file7[ids + list(file7.columns[-5:])].to_csv(folder / "file6.csv", index=False)
-    return folder, file7.set_index(ids[0])
-
-
 def test_analysis_with_ranks_and_denominators_only(tmp_path):
-    folder, file7 = rank_only_folder(tmp_path)
+    folder, file7 = fx.write_rank_only_folder(tmp_path / "in")
     ws = Workspace(tmp_path / "ws")
     build(folder, ws)
     assert set(ws.provenance().query("layer == 'deprivation'")["source_file"]) == {
@@ -82,7 +66,7 @@ def test_analysis_with_ranks_and_denominators_only(tmp_path):
 
 
 def test_analysis_without_any_population_says_what_to_add(tmp_path):
-    folder, _ = rank_only_folder(tmp_path, population=False)
+    folder, _ = fx.write_rank_only_folder(tmp_path / "in", population=False)
     ws = Workspace(tmp_path / "ws")
     build(folder, ws)
     with pytest.raises(MapperError, match="add IoD File 6 .population denominators. or File 7"):

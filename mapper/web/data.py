@@ -14,6 +14,8 @@ that changes the workspace and then reads it again in the same request calls
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 import threading
 from collections.abc import Callable
@@ -126,6 +128,11 @@ def layer(name: str, *, required: bool = True):
 
 def meta() -> dict:
     return cached("meta", lambda ws: ws.meta())
+
+
+def unavailable_measures() -> dict[str, str]:
+    """Deprivation measures the analysis could not compute, and why (measure -> reason)."""
+    return json.loads(meta().get("unavailable_measures") or "{}")
 
 
 def provenance():
