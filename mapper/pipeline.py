@@ -420,7 +420,9 @@ def _provenance(kind: str, imp: Imported) -> Provenance | list[Provenance]:
             replace(_provenance(kind, replace(imp, extra={"path": path}, rows_read=rows,
                                               frame=imp.frame.iloc[:kept], warnings=[])),
                     detail=f"{detail}; combined with {len(imp.extra['part_files']) - 1} other "
-                    f"files: {imp.detail}", notes=[str(w) for w in imp.warnings])
+                    f"files: {imp.detail}",
+                    notes=[str(w) for w in imp.warnings if w.file in (path.name, "")
+                           or path.name in w.file.split(" + ")])
             for path, rows, kept, detail in imp.extra["part_files"]
         ]
     path: Path = imp.extra["path"]

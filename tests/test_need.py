@@ -128,7 +128,7 @@ def test_ranks_only_give_the_rank_measures_and_say_the_others_are_unavailable():
     missing = unavailable_measures(file1.columns)
     assert set(missing) == {"imd_score", "domain_scores", "imd_rank_in_area"}
     assert missing["imd_score"] == (
-        "IMD score (population-weighted average): the deprivation data has no LSOA imd score "
+        "IMD score (population-weighted average): the deprivation data has no LSOA IMD scores "
         "(given by IoD File 5 (scores) or File 7 (all scores, ranks and deciles))")
 
 

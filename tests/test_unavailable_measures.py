@@ -12,8 +12,8 @@ from mapper.pipeline import build
 from mapper.store import Workspace
 from mapper.web import create_app
 
-REASON = ("IMD score (population-weighted average): the deprivation data has no LSOA imd "
-          "score (given by IoD File 5 (scores) or File 7 (all scores, ranks and deciles))")
+REASON = ("IMD score (population-weighted average): the deprivation data has no LSOA IMD "
+          "scores (given by IoD File 5 (scores) or File 7 (all scores, ranks and deciles))")
 
 
 @pytest.fixture(scope="module")

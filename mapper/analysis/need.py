@@ -54,6 +54,7 @@ class Measure:
     column: str
     label: str
     needs: tuple[str, ...]
+    needs_text: str
     supplied_by: str
 
 
@@ -62,18 +63,19 @@ _RANKS = "IoD File 1, 2 or 7, or ONS's IMD lookup"
 #: every deprivation measure of :func:`area_need` and what it needs
 MEASURES: tuple[Measure, ...] = (
     Measure("imd_score", "IMD score (population-weighted average)", ("imd_score",),
-            _SCORES),
+            "IMD scores", _SCORES),
     Measure("domain_scores", "deprivation domain scores (population-weighted averages)",
             ("income_score", "employment_score", "education_score", "health_score",
-             "crime_score", "barriers_score", "living_environment_score"), _SCORES),
-    Measure("imd_avg_rank", "IMD average rank", ("imd_rank",), _RANKS),
-    Measure("imd_extent", "IMD extent", ("imd_rank",), _RANKS),
+             "crime_score", "barriers_score", "living_environment_score"),
+            "domain scores", _SCORES),
+    Measure("imd_avg_rank", "IMD average rank", ("imd_rank",), "IMD ranks", _RANKS),
+    Measure("imd_extent", "IMD extent", ("imd_rank",), "IMD ranks", _RANKS),
     Measure("imd_most_deprived_10_share", "share of LSOAs in the most deprived 10 %",
-            ("imd_decile", "imd_rank"), _RANKS),
+            ("imd_decile", "imd_rank"), "IMD deciles or ranks", _RANKS),
     Measure("imd_most_deprived_20_share", "share of LSOAs in the most deprived 20 %",
-            ("imd_decile", "imd_rank"), _RANKS),
+            ("imd_decile", "imd_rank"), "IMD deciles or ranks", _RANKS),
     Measure("imd_rank_in_area", "rank of the IMD score in the study area", ("imd_score",),
-            _SCORES),
+            "IMD scores", _SCORES),
 )
 #: the area columns of the IMD measures, always present in the result (NaN when unavailable)
 IMD_COLUMNS = [m.column for m in MEASURES if m.column != "domain_scores"]
@@ -82,14 +84,8 @@ IMD_COLUMNS = [m.column for m in MEASURES if m.column != "domain_scores"]
 def unavailable_measures(columns) -> dict[str, str]:
     """Measure column -> why it cannot be computed from deprivation data with `columns`."""
     present = set(columns)
-    out = {}
-    for measure in MEASURES:
-        if not present & set(measure.needs):
-            needs = " or ".join(n.replace("_", " ") for n in measure.needs[:2])
-            out[measure.column] = (f"{measure.label}: the deprivation data has no LSOA "
-                                   f"{needs}{' ...' if len(measure.needs) > 2 else ''} "
-                                   f"(given by {measure.supplied_by})")
-    return out
+    return {m.column: f"{m.label}: the deprivation data has no LSOA {m.needs_text} (given by "
+            f"{m.supplied_by})" for m in MEASURES if not present & set(m.needs)}
 
 
 def _score_columns(deprivation: pd.DataFrame) -> list[str]:
