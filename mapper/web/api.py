@@ -232,10 +232,16 @@ ENDPOINTS: dict[str, Endpoint] = {
         "when the workspace has not been analysed. Properties: ward_code, ward_name, "
         "borough_code, borough_name, population, imd_score, unmet_need, can_id (null "
         "outside a Community Action Neighbourhood) and every other measure of the "
-        "analysis (see the README, 'The analysis'); missing values are null.",
+        "analysis (see the README, 'The analysis'); missing values are null. "
+        "unavailable_measures names the deprivation measures the workspace's IoD data "
+        "cannot give (null in every feature), each with the reason.",
         (P_BOROUGH, P_CAN, P_GEOMETRY),
         ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
-        members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]}},
+        members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]},
+                 "unavailable_measures": {
+                     "type": "object", "additionalProperties": {"type": "string"},
+                     "description": "measure -> why it was not computed (for example IoD "
+                     "File 1 has ranks but no scores)"}},
     ),
     "/api/neighbourhoods": Endpoint(
         "Community Action Neighbourhoods, in rank order",
@@ -862,7 +868,8 @@ def wards():
         mask &= table.frame["can_id"].isin([c.upper() for c in can_ids]).to_numpy()
     query = {"borough": areas["borough"], "can_id": can_ids, "geometry": geometry}
     return _answer(
-        {"layer": table.layers[0], "query": query},
+        {"layer": table.layers[0], "query": query,
+         "unavailable_measures": data.unavailable_measures()},
         _features(table, np.flatnonzero(mask), geometry=geometry),
         layers=table.layers,
     )
