@@ -1,13 +1,16 @@
 """Real-data run on the West Yorkshire open data in ../shared/data/west-yorkshire (see
 realdata.py and that folder's README.md, whose counts are asserted here): a non-London
 area with three ward vintages, two LSOA vintages, a headerless Code-Point Open and an
-NSPL-derived ``Postcode,lat,long`` table."""
+NSPL-derived ``Postcode,lat,long`` table, built whole with ``mapper build --from``. The
+boundaries, postcodes, lookup and the area's name are asserted here; the deprivation and
+police files in their own tests."""
 
 from __future__ import annotations
 
 import shutil
 
 import pandas as pd
+import pyogrio
 import pytest
 from click.testing import CliRunner
 from realdata import west_yorkshire_dir
@@ -21,11 +24,6 @@ from mapper.store import Workspace
 
 pytestmark = pytest.mark.realdata
 
-#: left out of this build: the IoD2019 extracts and the police.uk subsets (their layouts,
-#: ranks without scores and Excel-altered months, are the deprivation and police tests'
-#: concern), and the 2021 LSOAs (the IoD2019 is on 2011 LSOAs, which a full build
-#: chooses): this build is about boundaries, postcodes, the lookup and the area's name
-LEFT_OUT = ("File_*", "police_*", "lsoa21_boundaries_wy.geojson")
 DISTRICTS = {"E08000032": "Bradford", "E08000033": "Calderdale", "E08000034": "Kirklees",
              "E08000035": "Leeds", "E08000036": "Wakefield"}
 
@@ -38,10 +36,7 @@ def wy():
 @pytest.fixture(scope="module")
 def built(wy, tmp_path_factory):
     directory = tmp_path_factory.mktemp("wy") / "ws"
-    args = ["-w", str(directory), "build", "--from", str(wy)]
-    for pattern in LEFT_OUT:
-        args += ["--exclude", pattern]
-    result = CliRunner().invoke(cli, args)
+    result = CliRunner().invoke(cli, ["-w", str(directory), "build", "--from", str(wy)])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return Workspace(directory), result.output
 
@@ -70,8 +65,10 @@ def test_boundaries_and_lookup_counts_from_the_readme(built):
         == (124, 122)
 
 
-def test_study_area_is_named_after_its_five_districts(built):
+def test_study_area_is_named_after_its_five_districts_and_analysed(built):
     ws, out = built
+    assert len(ws.read_layer("ward_summary")) == 124
+    assert "sharing 1,388 LSOAs between 124 wards (dasymetric)" in out
     assert ws.meta()["study_area"] == "Bradford, Calderdale, Kirklees, Leeds and Wakefield"
     assert ("Study area: Bradford, Calderdale, Kirklees, Leeds and Wakefield (from its "
             "districts; set it with --name)") in out
@@ -127,6 +124,16 @@ def test_importing_older_wards_moves_every_group_and_drops_the_lookup(built, wy,
     assert groups.loc[leeds[0], "ward_code"].tolist() == leeds[9].tolist()
     assert any(s.startswith("groups: area codes re-derived from the new ward boundaries: ")
                for s in said)
+    # the police.uk incidents are all in Leeds, whose every ward changed code in 2018
+    incidents = ws.read_layer("incidents")
+    moved = [s for s in said if s.startswith("incidents: area codes re-derived")]
+    assert moved == [f"incidents: area codes re-derived from the new ward boundaries: "
+                     f"{len(incidents):,} of {len(incidents):,} records changed ward_code; "
+                     f"{int(incidents['ward_code'].isna().sum()):,} in no ward"]
+    wd13 = set(pyogrio.read_dataframe(wy / "wards_WD13_wy.geojson", read_geometry=False)[
+        "WD13CD"])
+    assert set(incidents["ward_code"].dropna()) <= wd13
+    assert not ws.has_layer("ward_summary")  # the analysis of the 2025 wards is gone
     text = " ".join(map(str, imported.warnings))
     assert "906 of 1,388 LSOAs (65.3%) go to wards of the ward layer" in text
     assert "so the analysis will not use the lookup" in text
