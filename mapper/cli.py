@@ -265,7 +265,8 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
     type=click.Choice(["csv", "geojson", "gpkg", "oruk"]),
     help="Export format; by default taken from the file name.",
 )
-@click.option("--borough", metavar="CODE", help="Only records in this district (a GSS code: E06-E09, W06).")
+@click.option("--borough", metavar="CODE",
+              help="Only records in this district (a GSS code: E06-E09, W06).")
 @click.option("--ward", metavar="CODE", help="Only records in this ward (a GSS code: E05, W05).")
 @click.option(
     "--include-personal-data",
@@ -395,7 +396,8 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
         origin = normalise_postcode(postcode)
     area = StudyArea.of([ws.read_layer(n) if ws.has_layer(n) else None
                          for n in ("boroughs", "wards")], ws.meta().get("study_area", ""))
-    where = f"postcode {origin}" if postcode else f"latitude {point[0]:.5f}, longitude {point[1]:.5f}"
+    where = (f"postcode {origin}" if postcode
+             else f"latitude {point[0]:.5f}, longitude {point[1]:.5f}")
     refused = area and area.refuse(x, y, where)
     if refused:
         raise MapperError(refused)

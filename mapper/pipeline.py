@@ -18,8 +18,9 @@ import pandas as pd
 import shapely
 
 from mapper import registers
-from mapper.analysis.apportion import LOOKUP_MIN_JOIN, lookup_join, usable_lookup
+from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
 from mapper.analysis.areas import assign_areas
+from mapper.analysis_run import OUTPUTS, STALE
 from mapper.duplicates import flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.sources import (
@@ -29,11 +30,11 @@ from mapper.sources import (
     Detection,
     Imported,
     Skipped,
+    deprivation,
     detect_file,
     list_inputs,
     package_members,
 )
-from mapper.sources import deprivation
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import read_table, read_vector, sha256
 from mapper.sources.points import misread
@@ -734,8 +735,6 @@ def import_file(
             progress(f"{register}: area codes re-derived from the new {KINDS[found.kind]}: "
                      f"{frame.attrs['changed']:,} of {len(frame):,} records changed "
                      f"{AREA_COLUMN[found.kind]}; {frame.attrs['unplaced']:,} in no ward")
-    from mapper.analysis_run import OUTPUTS, STALE
-
     provenance = _provenance(found.kind, imp)
     if found.kind == "deprivation":
         provenance = _add_to_deprivation(workspace, imp, provenance, progress)

@@ -27,7 +27,8 @@ def demo(shared_demo):
 
 @pytest.fixture(scope="module")
 def client(shared_demo):
-    return create_app({"TESTING": True, "WORKSPACE": str(shared_demo), "TILES": "none"}).test_client()
+    config = {"TESTING": True, "WORKSPACE": str(shared_demo), "TILES": "none"}
+    return create_app(config).test_client()
 
 
 @pytest.fixture(scope="module")

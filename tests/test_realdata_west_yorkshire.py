@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import shutil
 
+import factories as fx
 import pandas as pd
 import pyogrio
 import pytest
 from click.testing import CliRunner
 from realdata import west_yorkshire_dir
 
-import factories as fx
 from mapper.cli import cli
 from mapper.pipeline import import_file
 from mapper.sources import Context, Skipped, detect_file

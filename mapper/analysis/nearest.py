@@ -1076,7 +1076,8 @@ class StudyArea:
         distance = float(shapely.distance(self.shape, point))
         if distance <= MAX_OUTSIDE_M:
             return None
-        return (f"{where[:1].upper()}{where[1:]} is {distance / 1000:,.0f} km outside the study area ({self.name}). "
+        return (f"{where[:1].upper()}{where[1:]} is {distance / 1000:,.0f} km outside the "
+                f"study area ({self.name}). "
                 f"This workspace holds groups in and near {self.name} only, so it answers "
                 f"searches up to {MAX_OUTSIDE_M / 1000:g} km beyond its edge.")
 

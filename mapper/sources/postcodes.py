@@ -156,7 +156,8 @@ def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
     if has_grid and ("quality" in fields or len(peek.columns) <= 4) and "doterm" not in fields:
         return "OS Code-Point Open", fields
     postcodes = peek.head[fields["postcode"]]
-    if _postcode_shaped(postcodes) < 0.95 or normalise_postcode(postcodes).dropna().duplicated().any():
+    repeated = normalise_postcode(postcodes).dropna().duplicated().any()
+    if _postcode_shaped(postcodes) < 0.95 or repeated:
         return None  # not one row per postcode: a register of places with postcodes
     if not _only_postcode_data(peek, fields):
         return None

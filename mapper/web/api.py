@@ -1063,7 +1063,8 @@ def nearest():
     if isinstance(origin, str):
         origin = _locate_postcode(origin)
     area = data.study_area()
-    where = f"postcode {origin.postcode}" if origin.postcode else f"lat {origin.lat}, lon {origin.lon}"
+    where = (f"postcode {origin.postcode}" if origin.postcode
+             else f"lat {origin.lat}, lon {origin.lon}")
     refused = area and area.refuse(origin.x, origin.y, where)
     if refused:
         abort(400, description=refused)
