@@ -165,16 +165,16 @@ def _choose(kind: str, candidates: list[Detection], chosen: dict[str, Detection]
         return candidates[0]
     deprivation = chosen.get("deprivation")
     lsoas = chosen.get("lsoas")
+    if kind == "lsoa_ward_lookup":  # the LSOA vintage first, then the match to the wards
+        pool = [d for d in candidates if lsoas is None or _lsoa_vintage(d) == lsoas.vintage]
+        if len(pool) == 1:
+            return pool[0]
+        return max(pool or candidates,
+                   key=lambda det: (_ward_match(det, chosen.get("wards")), _year(det.vintage)))
 
     def key(det: Detection):
         if kind == "lsoas" and deprivation is not None:
             return (det.vintage == _lsoa_vintage(deprivation), _year(det.vintage))
-        if kind == "lsoa_ward_lookup":
-            return (
-                lsoas is None or _lsoa_vintage(det) == lsoas.vintage,
-                _ward_match(det, chosen.get("wards")),
-                _year(det.vintage),
-            )
         if kind == "population" and lsoas is not None:
             return (_lsoa_vintage(det) == lsoas.vintage, _year(det.vintage))
         if kind in ("wards", "boroughs"):
@@ -200,12 +200,11 @@ def _ward_match(det: Detection, wards: Detection | None) -> float:
 def _why(kind: str, best: Detection, other: Detection, chosen: dict[str, Detection]) -> str:
     if kind == "lsoas" and "deprivation" in chosen and best.vintage != other.vintage:
         return f"its vintage ({best.vintage}) matches the deprivation file"
-    if kind == "lsoa_ward_lookup" and best.extra.get("ward_match", 0) > other.extra.get(
-        "ward_match", 0
-    ):
+    matches = (best.extra.get("ward_match"), other.extra.get("ward_match"))
+    if kind == "lsoa_ward_lookup" and None not in matches and matches[0] > matches[1]:
         return (
-            f"its ward codes match the ward boundaries better ({best.extra['ward_match']:.1%} "
-            f"of its rows against {other.extra['ward_match']:.1%})"
+            f"its ward codes match the ward boundaries better ({matches[0]:.1%} "
+            f"of its rows against {matches[1]:.1%})"
         )
     if kind in ("lsoa_ward_lookup", "population") and _lsoa_vintage(best) != _lsoa_vintage(other):
         return f"its LSOA vintage matches the LSOA boundaries ({_lsoa_vintage(best)})"

@@ -11,7 +11,7 @@ import pytest
 from mapper.analysis_run import STALE, analyse
 from mapper.config import Settings
 from mapper.editing import save_record
-from mapper.pipeline import build, import_file, plan_build
+from mapper.pipeline import build, import_file, plan_build, summary_lines
 from mapper.store import Workspace
 
 # groups at the centres of wards 1, 5 and 9 (the diagonal of the 3x3 grid of 1 km wards)
@@ -96,14 +96,16 @@ def test_of_several_lookups_the_one_matching_the_wards_is_used(tmp_path):
     fx.write_csv(folder / "lookup_newer.csv", ["LSOA11CD", "WD23CD"],
                  [[c, w if i < 9 else "E05999999"]
                   for i, (c, w) in enumerate(zip(grid["LSOA11CD"], grid["ward"], strict=True))])
+    # a lookup from 2021 LSOAs, whose ward codes all match: the LSOAs are 2011 ones
+    fx.write_csv(folder / "lookup21.csv", ["LSOA21CD", "WD19CD"],
+                 [[c, w] for c, w in zip(grid["LSOA11CD"], grid["ward"], strict=True)])
     plan = plan_build(folder)
     assert plan.chosen["lsoa_ward_lookup"].path.name == "lookup.csv"
     reasons = {s.name: s.reason for s in plan.skipped}
     assert reasons["lookup_newer.csv"].endswith(
         "its ward codes match the ward boundaries better (100.0% of its rows against 25.0%)")
-    lines = []
-    from mapper.pipeline import summary_lines
-
+    assert reasons["lookup21.csv"].endswith(
+        "its LSOA vintage matches the LSOA boundaries (2011)")
     report = build(folder, Workspace(tmp_path / "ws"))
     lines = summary_lines(report)
     assert ("LSOA-to-ward lookup (lookup.csv): 36 of 36 LSOAs (100.0%) go to wards of the "
