@@ -60,11 +60,11 @@ def test_api_refuses_a_point_far_outside_and_answers_one_just_outside(client, ou
     assert client.get(f"/api/nearest?lat={lat:.6f}&lon={lon:.6f}&k=3").status_code == 200
 
 
-def test_incident_page_refuses_a_point_250_km_away(client):
-    page = client.get("/incident?lat=53.8&lon=-1.55")  # Leeds, far from the demo borough
-    assert page.status_code == 400
-    text = page.get_data(as_text=True)
-    assert "km outside the study area" in text
+@pytest.mark.parametrize("page", ["/incident", "/incident/callsheet"])
+def test_incident_pages_refuse_a_point_250_km_away(client, page):
+    answer = client.get(f"{page}?lat=53.8&lon=-1.55")  # Leeds, far from the demo borough
+    assert answer.status_code == 400
+    assert "km outside the study area (Demoborough (synthetic))" in answer.get_data(as_text=True)
 
 
 def test_cli_nearest_refuses_a_point_far_away(shared_demo, capsys):

@@ -574,19 +574,26 @@ def _query_url(endpoint: str, search: Search) -> str:
     return f"{url_for(endpoint)}?{urlencode(search.params())}"
 
 
+def _search(args: MultiDict) -> tuple[Search | None, Form]:
+    """:func:`parse_search`, and a search from far outside the study area refused."""
+    search, form = parse_search(args, postcode_index())
+    area = data.study_area()
+    refused = search is not None and area and area.refuse(search.x, search.y,
+                                                           search.describe_where())
+    if refused:
+        form.errors["postcode" if search.postcode else "lat"] = refused
+        return None, form
+    return search, form
+
+
 @bp.get("/incident")
 def incident():
     """The incident page: the form, and for a search the map and the nearest groups."""
     form = Form(request.args)
     if not submitted(request.args):
         return _show_form(form, 200)
-    search, form = parse_search(request.args, postcode_index())
+    search, form = _search(request.args)
     if search is None:
-        return _show_form(form, 400)
-    area = data.study_area()
-    refused = area and area.refuse(search.x, search.y, search.describe_where())
-    if refused:
-        form.errors["postcode" if search.postcode else "lat"] = refused
         return _show_form(form, 400)
 
     found = find_groups(search)
@@ -625,13 +632,8 @@ def callsheet():
     form = Form(request.args)
     if not submitted(request.args):
         return _show_form(form, 200)
-    search, form = parse_search(request.args, postcode_index())
+    search, form = _search(request.args)
     if search is None:
-        return _show_form(form, 400)
-    area = data.study_area()
-    refused = area and area.refuse(search.x, search.y, search.describe_where())
-    if refused:
-        form.errors["postcode" if search.postcode else "lat"] = refused
         return _show_form(form, 400)
     found = find_groups(search)
     generated = datetime.now(LOCAL_TIME)
