@@ -721,11 +721,15 @@ def import_file(
     if found.kind in REGISTER_KINDS:
         _write_register(workspace, imp, {k: v.frame for k, v in existing.items()})
         return imp
-    checks = cross_check({**existing, found.kind: imp})
+    checked = {**existing, found.kind: imp}
+    checks = cross_check(checked)
     errors = [p for p in checks if p.severity == "error"]
     if errors:
         raise DataValidationError(errors)
     imp.warnings += checks  # on this file, or on a layer it is checked against
+    if "join" in checked.get("lsoa_ward_lookup", imp).extra:
+        progress(f"LSOA-to-ward lookup ({lookup_name(checked)}): "
+                 f"{checked['lsoa_ward_lookup'].extra['join']}")
     moved: dict[str, gpd.GeoDataFrame] = {}
     if found.kind in AREA_KINDS:
         layers = {k: v.frame for k, v in existing.items() if k in AREA_KINDS}

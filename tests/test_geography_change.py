@@ -61,6 +61,8 @@ def test_new_wards_re_derive_every_records_ward_and_drop_the_old_analysis(built,
         "Diagonal C": "E05900109"}
     assert "groups: area codes re-derived from the new ward boundaries: 3 of 3 records " \
            "changed ward_code; 0 in no ward" in said
+    assert ("LSOA-to-ward lookup (lookup.csv): 0 of 36 LSOAs (0.0%) go to wards of the ward "
+            "layer") in said
     # the groups' provenance (their source file) is kept
     prov = built.provenance()
     assert prov.loc[prov["layer"] == "groups", "source_file"].tolist() == ["groups.csv"]
