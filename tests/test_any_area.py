@@ -85,6 +85,11 @@ def test_form_example_postcode_is_one_of_the_workspace(client, demo):
     x, y = postcodes.geometry.x, postcodes.geometry.y
     gap = (x - x.median()) ** 2 + (y - y.median()) ** 2
     assert shown == postcodes["postcode"].iloc[int(gap.argmin())]
+    # the longitude hint is that postcode's
+    x, y = postcodes.geometry[postcodes["postcode"] == shown].iloc[0].coords[0]
+    lon = TO_LONLAT.transform(x, y)[0]
+    assert f'id="lon-hint">For example {lon:.4f}<' in page
+    assert "-0.1278" not in page
 
 
 def test_example_postcode_and_study_area_on_hand_made_data():

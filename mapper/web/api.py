@@ -1370,10 +1370,7 @@ def _incident_examples() -> dict[str, str]:
 
 def _postcode_example() -> dict[str, str]:
     """The workspace's example postcode (the one nearest the middle), or {} without any."""
-    try:
-        example = data.example_postcode()
-    except HTTPException:  # no workspace
-        return {}
+    example = data.example_postcode()
     return {"postcode": example} if example else {}
 
 

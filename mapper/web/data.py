@@ -36,9 +36,8 @@ that changes the workspace and then reads it again in the same request calls
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -48,6 +47,7 @@ from functools import wraps
 
 import pandas as pd
 from flask import abort, current_app, g, has_request_context, request
+from werkzeug.exceptions import HTTPException
 
 from mapper.store import EDITED_LAYERS, Workspace
 from mapper.web import open_workspace
@@ -286,21 +286,40 @@ def meta() -> dict:
     return cached("meta", lambda ws: ws.meta())
 
 
-def example_postcode() -> str | None:
-    """A postcode of the workspace for form and message examples (the one nearest the
-    middle of all of them), or None without postcodes."""
+def example_place() -> dict[str, str]:
+    """Examples for forms and messages, taken from the workspace: ``postcode`` (the one
+    nearest the middle of its postcodes), its ``lat`` and ``lon`` (4 decimals) and a
+    ``ward`` code; a key is absent when the workspace lacks what it needs (all of them
+    without a workspace)."""
     from mapper.analysis.nearest import example_postcode as pick
+    from mapper.geo import to_display
 
-    def build(_workspace: Workspace):
+    def build(_workspace: Workspace) -> dict[str, str]:
+        out: dict[str, str] = {}
+        wards = layer("wards", required=False)
+        if wards is not None and len(wards):
+            out["ward"] = str(wards["ward_code"].iloc[0])
         postcodes = layer("postcodes", required=False)
         if postcodes is None or not len(postcodes):
-            return None
+            return out
         points = postcodes[postcodes.geometry.geom_type == "Point"]
-        return pick(pd.DataFrame({"x": points.geometry.x.to_numpy(),
+        code = pick(pd.DataFrame({"x": points.geometry.x.to_numpy(),
                                   "y": points.geometry.y.to_numpy()},
                                  index=points["postcode"].astype(str).to_numpy()))
+        if code is not None:
+            shown = to_display(points.geometry[points["postcode"].astype(str) == code]).iloc[0]
+            out |= {"postcode": code, "lat": f"{shown.y:.4f}", "lon": f"{shown.x:.4f}"}
+        return out
 
-    return cached("example_postcode", build)
+    try:
+        return cached("example_place", build)
+    except HTTPException:  # no workspace (yet): no examples
+        return {}
+
+
+def example_postcode() -> str | None:
+    """The workspace's example postcode (see :func:`example_place`), or None."""
+    return example_place().get("postcode")
 
 
 def study_area():

@@ -506,7 +506,7 @@ def _page_context() -> dict:
     meta = data.meta()
     return {
         "study_area": meta.get("study_area") or "Study area",
-        "example_postcode": data.example_postcode(),
+        "example": data.example_place(),
         "synthetic": str(meta.get("synthetic", "")).lower() == "yes",
         "categories": GROUP_CATEGORIES,
         "offers": EMERGENCY_OFFERS,
