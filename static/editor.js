@@ -95,8 +95,11 @@
   if (start) {
     show(start);
     map.setView(start, 15);
+  } else if (data.startLat && data.startLon) {
+    // the study area's example postcode, until the wards arrive
+    map.setView([Number(data.startLat), Number(data.startLon)], 11);
   } else {
-    map.setView([51.5072, -0.1276], 11);  // until the wards arrive
+    map.setView([54.0, -2.0], 6);  // Great Britain, until the wards arrive
   }
 
   map.on("click", function (event) {
