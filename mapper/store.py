@@ -43,6 +43,8 @@ LAYERS_TABLE = "mapper_layers"
 META_TABLE = "mapper_meta"
 DEFAULT_WORKSPACE = "workspace"
 WORKSPACE_ENV = "MAPPER_WORKSPACE"
+#: the point registers people edit in the web app: read with those edits laid over them
+EDITED_LAYERS = ("groups", "premises", "incidents")
 
 
 @dataclass
@@ -130,7 +132,7 @@ class Workspace:
             present = ", ".join(self.layers()) or "none"
             raise MapperError(f"the workspace has no layer '{name}' (layers: {present})")
         frame = pyogrio.read_dataframe(self.path, layer=name, **kwargs)
-        if edits and name in ("groups", "premises", "incidents"):
+        if edits and name in EDITED_LAYERS:
             from mapper.editing import apply_edits
 
             frame = apply_edits(frame, name, self.appdb.records(name),
