@@ -3,7 +3,7 @@
 Routes
 ------
 ``GET/POST /signin``   the sign-in form, throttled (see :func:`_reserve_attempt`)
-``POST /signout``      end the session
+``POST /signout``      end every session of the signed-in user
 ``GET /account``       who you are and what your role allows
 
 Every view states the least role it needs with :func:`require_role` (views without it are
