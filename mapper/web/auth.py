@@ -45,6 +45,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup, escape
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -107,7 +108,7 @@ def init_app(app: Flask) -> None:
         else:
             app.config["SECRET_KEY"] = app_db(app).secret_key()
             app.extensions["mapper_secret"] = secret_version(app.config["WORKSPACE"])
-            app.before_request(_follow_secret)
+            app.session_interface = _FollowingKey()
     for line in exposed(app.config["WORKSPACE"]):
         app.logger.warning("%s", line)
     for line in migrate_grants(app_workspace(app)):  # grants of CAN ids made before v2
@@ -150,15 +151,18 @@ def app_workspace(app: Flask | None = None) -> Workspace:
     return Workspace((app or current_app).config["WORKSPACE"])
 
 
-def _follow_secret() -> None:
-    """Sign with the workspace's key as it is now: 'mapper secret rotate' needs no restart
-    (the cookie of this request was read with the old key; the rotation ended its
-    session anyway)."""
-    directory = current_app.config["WORKSPACE"]
-    version = secret_version(directory)
-    if version != current_app.extensions.get("mapper_secret"):
-        current_app.secret_key = read_secret(directory)
-        current_app.extensions["mapper_secret"] = version
+class _FollowingKey(SecureCookieSessionInterface):
+    """Signed-cookie sessions with the workspace's key as it is now (one stat a request):
+    after 'mapper secret rotate' or a restore, the very next request reads its cookie
+    with the new key, without a restart."""
+
+    def open_session(self, app: Flask, request):
+        directory = app.config["WORKSPACE"]
+        version = secret_version(directory)
+        if version != app.extensions.get("mapper_secret"):
+            app.secret_key = read_secret(directory)
+            app.extensions["mapper_secret"] = version
+        return super().open_session(app, request)
 
 
 # -- the current user -------------------------------------------------------------------
