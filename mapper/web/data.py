@@ -36,8 +36,9 @@ that changes the workspace and then reads it again in the same request calls
 
 from __future__ import annotations
 
-import hashlib
 import json
+
+import hashlib
 import math
 import threading
 from collections import OrderedDict
