@@ -332,3 +332,30 @@ def test_real_west_yorkshire_police_files_import(tmp_path):
     warnings = [w.message for w in march.warnings]
     assert policeuk.SNAP_POINTS in warnings
     assert any("'Mar-24', as Excel shows a month" in w for w in warnings)
+
+
+# -- the web upload reports rows the same way ----------------------------------------------
+
+
+def test_an_upload_report_groups_the_reasons_and_says_when_it_would_be_held_back(ws):
+    from mapper.uploads import Limits, commit_upload, inspect_upload
+
+    rows = [[f"Club {n}", "youth", f"{LAT:.6f}" if n >= 3 else "north", f"{LON:.6f}"]
+            for n in range(10)]
+    data = "\n".join(",".join(r) for r in [["name", "category", "latitude", "longitude"],
+                                            *rows]).encode()
+    report = inspect_upload("clubs.csv", data, ws, owner="olivia", limits=Limits(in_process=True))
+    assert (report.accepted, report.rejected_count, report.rows_read) == (7, 3, 10)
+    assert report.reasons == [
+        "3 rows: latitude is not a number (column 'latitude'; rows 2, 3, 4)"]
+    assert report.held_back.startswith("3 of 10 rows (30%) cannot be used, more than the 20%")
+    with pytest.raises(DataValidationError, match="3 invalid rows"):  # "import all"
+        commit_upload(report.token, ws, "olivia", limits=Limits(in_process=True))
+    result = commit_upload(report.token, ws, "olivia", skip_invalid=True,
+                           limits=Limits(in_process=True))
+    assert (result.accepted, result.rejected) == (7, 3)
+    detail = ws.appdb.read_audit()[0]["detail"]
+    assert "7 accepted + 3 rejected = 10 input: 3 rows: latitude is not a number" in detail
+    good = inspect_upload("more.csv", data.replace(b"north", f"{LAT:.6f}".encode()), ws,
+                          owner="olivia", limits=Limits(in_process=True))
+    assert (good.accepted, good.reasons, good.held_back) == (10, [], "")
