@@ -359,3 +359,13 @@ def test_an_upload_report_groups_the_reasons_and_says_when_it_would_be_held_back
     good = inspect_upload("more.csv", data.replace(b"north", f"{LAT:.6f}".encode()), ws,
                           owner="olivia", limits=Limits(in_process=True))
     assert (good.accepted, good.reasons, good.held_back) == (10, [], "")
+
+
+def test_a_generic_incident_table_reads_excel_months_too(ws, tmp_path):
+    # a plain "Type" and no police.uk column: the generic point reader's, same month rule
+    path = fx.write_csv(tmp_path / "log.csv", ["Month", "Type", "Latitude", "Longitude"],
+                        [["Mar-24", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"],
+                         ["45352", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"]])
+    assert detect_file(path).reader is not policeuk.read
+    import_file(path, ws)
+    assert list(ws.read_layer("incidents")["month"]) == ["2024-03", "2024-03"]
