@@ -116,9 +116,9 @@ def test_skip_invalid_works_in_build(tmp_path, grid_postcodes):
     assert len(ws.read_layer("groups")) == 70
     # the study area still applies with --skip-invalid (the flag and the area both reach
     # the readers): a point 50 km away is rejected as outside it
-    far = fx.write_csv(folder / "far.csv", ["name", "type", "easting", "northing"],
-                       [["Far Hall", "hall", "580000", "180000"]]
-                       + [[f"Hall {n}", "hall", "530500", "180500"] for n in range(9)])
+    fx.write_csv(folder / "far.csv", ["name", "type", "easting", "northing"],
+                 [["Far Hall", "hall", "580000", "180000"]]
+                 + [[f"Hall {n}", "hall", "530500", "180500"] for n in range(9)])
     report = build(folder, Workspace(tmp_path / "ws2"), skip_invalid=True)
     [far_imp] = [imp for imp in report.points if imp.extra["file"] == "far.csv"]
     assert [p.message for p in far_imp.rejected] == ["outside the study area (3 local authorities)"]
