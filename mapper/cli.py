@@ -300,6 +300,8 @@ def export_(
 @click.pass_context
 def info(ctx: click.Context) -> None:
     """Print the workspace's layers, their sources, vintages, row counts and licences."""
+    from mapper.registers import REGISTERS
+
     ws = _workspace(ctx)
     if not ws.exists():
         raise MapperError(
@@ -326,6 +328,8 @@ def info(ctx: click.Context) -> None:
             click.echo(f"{layer:<18} {len(ws.read_layer(layer)):>9,}")
             continue
         total = int(rows["rows_imported"].sum())
+        if len(rows) > 1 and layer not in REGISTERS:  # IoD files combined on the LSOA
+            total = len(ws.read_layer(layer))
         for n, row in enumerate(rows.to_dict("records")):
             count = f"{total:,}" if n == 0 else ""
             name = layer if n == 0 else ""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -32,6 +32,7 @@ from mapper.sources import (
     list_inputs,
     package_members,
 )
+from mapper.sources import deprivation
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.sources.points import misread
@@ -133,6 +134,10 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
         if not candidates:
             continue
         best = _choose(kind, candidates, plan.chosen)
+        if kind == "deprivation":  # the newest release; all its files are read together
+            release = [d for d in candidates if d.vintage == best.vintage]
+            best = deprivation.combine(release)
+            candidates = [d for d in candidates if all(d is not r for r in release)] + [best]
         plan.chosen[kind] = best
         for other in candidates:
             if other is not best:
@@ -189,8 +194,12 @@ def describe_plan(plan: BuildPlan) -> list[str]:
         if det:
             rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
             lines.append(
-                f"  {det.path.name}: {det.detail}; vintage {det.vintage}; {rows} -> layer '{kind}'"
+                f"  {_names(det)}: {det.detail}; vintage {det.vintage}; {rows} -> layer '{kind}'"
             )
+            for part in det.extra.get("parts", [det]):
+                notes = part.extra.get("column_notes", [])
+                prefix = f"{part.path.name}: " if "parts" in det.extra else ""
+                lines += [f"      {prefix}{note}" for note in notes]
     for det in plan.registers:
         rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
         lines.append(f"  {det.path.name}: {det.detail}; {rows} -> layer '{det.kind}'")
@@ -198,6 +207,10 @@ def describe_plan(plan: BuildPlan) -> list[str]:
         lines.append("Files skipped:")
         lines += [f"  {s.name}: {s.reason}" for s in plan.skipped]
     return lines
+
+
+def _names(det: Detection) -> str:
+    return " + ".join(part.path.name for part in det.extra.get("parts", [det]))
 
 
 def _study_area(imported: dict[str, Imported]) -> Context:
@@ -316,7 +329,7 @@ def read_all(
     steps += [(det.kind, det) for det in plan.registers]
     for n, (kind, det) in enumerate(steps, 1):
         rows = f" ({det.rows:,} rows)" if det.rows else ""
-        progress(f"[{n}/{len(steps)}] reading {det.path.name}{rows} as {KINDS[kind]}")
+        progress(f"[{n}/{len(steps)}] reading {_names(det)}{rows} as {KINDS[kind]}")
         if kind in REGISTER_KINDS and ctx.postcodes is None and "postcodes" in imported:
             ctx.postcodes = postcode_index(imported["postcodes"].frame)
         imp = _read_one(det, ctx, problems)
@@ -444,7 +457,17 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _provenance(kind: str, imp: Imported) -> Provenance:
+def _provenance(kind: str, imp: Imported) -> Provenance | list[Provenance]:
+    if imp.extra.get("part_files"):  # several IoD files read together: one record each
+        return [
+            replace(_provenance(kind, replace(imp, extra={"path": path}, rows_read=rows,
+                                              frame=imp.frame.iloc[:kept], warnings=[])),
+                    detail=f"{detail}; combined with {len(imp.extra['part_files']) - 1} other "
+                    f"files: {imp.detail}",
+                    notes=[str(w) for w in imp.warnings if w.file in (path.name, "")
+                           or path.name in w.file.split(" + ")])
+            for path, rows, kept, detail in imp.extra["part_files"]
+        ]
     path: Path = imp.extra["path"]
     notes = [str(w) for w in imp.warnings]
     if imp.rows_read != len(imp.frame) or imp.rejected:
@@ -608,7 +631,8 @@ def import_file(
     existing: dict[str, Imported] = {}
     for kind in ("boroughs", "wards", "lsoas", "deprivation"):
         if kind != found.kind and workspace.has_layer(kind):
-            row = workspace.provenance().set_index("layer").loc[kind]
+            prov = workspace.provenance()
+            row = prov[prov["layer"] == kind].iloc[0]  # several rows for combined IoD files
             existing[kind] = Imported(
                 kind,
                 workspace.read_layer(kind),
@@ -634,9 +658,33 @@ def import_file(
     if errors:
         raise DataValidationError(errors)
     imp.warnings += [c for c in checks if c.file == path.name]
+    provenance = _provenance(found.kind, imp)
+    if found.kind == "deprivation":
+        provenance = _add_to_deprivation(workspace, imp, provenance, progress)
     with workspace.transaction() as tx:
-        tx.write_layer(found.kind, imp.frame, _provenance(found.kind, imp))
+        tx.write_layer(found.kind, imp.frame, provenance)
     return imp
+
+
+def _add_to_deprivation(workspace: Workspace, imp: Imported, provenance, progress: Progress):
+    """An IoD file of the release already stored adds to it (File 6 after File 1): its
+    columns replace the stored ones, the stored file's other columns are kept."""
+    if not workspace.has_layer("deprivation"):
+        return provenance
+    prov = workspace.provenance()
+    stored = prov[(prov["layer"] == "deprivation") & (prov["source_file"] != imp.extra["file"])]
+    if stored.empty or stored["vintage"].iloc[0] != imp.vintage:
+        return provenance
+    imp.frame, kept = deprivation.update(workspace.read_layer("deprivation"), imp.frame)
+    if not kept:
+        return provenance
+    files = ", ".join(stored["source_file"])
+    progress(f"added to the {imp.vintage} deprivation data of {files}: kept "
+             f"{deprivation.describe(kept)}; the layer now holds "
+             f"{deprivation.describe(list(imp.frame.columns))}")
+    old = [Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__})
+           for row in stored.to_dict("records")]
+    return old + (provenance if isinstance(provenance, list) else [provenance])
 
 
 # -- dry run of a point-register import (added for web uploads: mapper/uploads.py) -------
