@@ -144,6 +144,8 @@ def test_the_cli_flags(tmp_path, grid_postcodes, capsys):
     assert main(["--workspace", ws, "build", "--from", str(folder), "--skip-invalid"]) == 0
     captured = capsys.readouterr()
     assert "70 accepted + 30 rejected = 100 input: 30 rows: postcode not found" in captured.err
+    # and in the summary at the end
+    assert "venues.csv: 70 accepted + 30 rejected = 100 input: 30 rows" in captured.out
     venues = venue_list(tmp_path, grid_postcodes, rows=171, bad_rows=FIVE_BAD)
     assert main(["--workspace", ws, "import", str(venues)]) == 0
     out = capsys.readouterr().out
