@@ -371,3 +371,13 @@ def test_a_generic_incident_table_reads_excel_months_too(ws, tmp_path):
     assert detect_file(path).reader is not policeuk.read
     import_file(path, ws)
     assert list(ws.read_layer("incidents")["month"]) == ["2024-03", "2024-03"]
+
+
+def test_a_month_in_a_date_column_is_a_rejected_row_not_the_year_1(ws, tmp_path):
+    path = fx.write_csv(tmp_path / "log.csv", ["Date", "Type", "Latitude", "Longitude"],
+                        [["31/03/2024", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"]] * 9
+                        + [["Mar-24", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"]])
+    imported = import_file(path, ws)
+    assert (len(imported.frame), [p.row for p in imported.rejected]) == (9, [11])
+    assert "not a date" in imported.rejected[0].message
+    assert set(ws.read_layer("incidents")["date"]) == {"2024-03-31"}

@@ -202,6 +202,7 @@ def _dates(values: pd.Series, *, file: str, column: str, month: bool = False):
         parsed[retry] = pd.to_datetime(
             text[retry], errors="coerce", dayfirst=True, utc=True, format="mixed"
         )
+    parsed[parsed.dt.year < 1900] = pd.NaT  # 'Mar-24' is not 24 March of the year 1
     bad = parsed.isna() & (text != "")
     problems = [
         Problem(
