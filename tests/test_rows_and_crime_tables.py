@@ -262,7 +262,7 @@ def test_a_crime_table_with_dates_and_eastings_keeps_its_dates(ws, tmp_path):
 
 @pytest.mark.parametrize("written", [
     "2024-03", "Mar-24", "MAR-24", "March 2024", "Mar 2024", "2024-03-01",
-    "2024-03-01 00:00:00", "01/03/2024", "03/2024", "45352", "202403",
+    "2024-03-01 00:00:00", "2024-03-01T10:00:00+00:00", "01/03/2024", "03/2024", "45352", "202403",
 ])
 def test_months_as_excel_and_people_write_them(written):
     months, _, notes = read_when(__import__("pandas").Series([written]))
