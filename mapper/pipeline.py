@@ -28,11 +28,11 @@ from mapper.sources import (
     Detection,
     Imported,
     Skipped,
+    deprivation,
     detect_file,
     list_inputs,
     package_members,
 )
-from mapper.sources import deprivation
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.sources.points import misread
@@ -574,6 +574,7 @@ def summary_lines(report: BuildReport) -> list[str]:
         + [f"{len(f):,} {k}" for k, f in report.registers.items()]
     )
     lines.append(f"Imported {counts} in {report.seconds:.1f} s.")
+    lines += [f"{imp.extra['file']}: {counted(imp)}" for imp in report.points if imp.rejected]
     for register, frame in report.registers.items():
         flagged = int(frame["duplicate_of"].notna().sum())
         unplaced = int(frame["ward_code"].isna().sum()) if "ward_code" in frame else 0
