@@ -200,7 +200,10 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
         raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
                           "'mapper build --from DIR' first")
     current = Settings() if reset else Settings.from_json(ws.meta().get("analysis_settings"))
-    settings = current.updated(list(assignments))
+    try:
+        settings = current.updated(list(assignments))
+    except MapperError as exc:  # a bad --set is a usage error: exit 2, like click's own
+        raise click.BadParameter(str(exc), ctx=ctx, param_hint="'--set'") from None
     if show:
         for name, default, text in describe():
             value = getattr(settings, name)

@@ -112,18 +112,20 @@ def user_set(ctx: click.Context, username: str, role: str | None,
 @click.option("--register", help="Only this register (groups, premises, incidents, users).")
 @click.option("--record", "record_id", help="Only this record id.")
 @click.option("--user", "actor", help="Only what this user did.")
-@click.option("--since", help="Only from this date (YYYY-MM-DD).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Only from this date (YYYY-MM-DD).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def audit(ctx: click.Context, register: str | None, record_id: str | None, actor: str | None,
-          since: str | None, limit: int, as_json: bool) -> None:
+          since, limit: int, as_json: bool) -> None:
     """Who created, changed, retired, erased, imported or exported what, newest first.
 
     Lists field names, never their values.
     """
-    rows = _workspace(ctx).appdb.read_audit(register=register, record_id=record_id,
-                                            actor=actor, since=since, limit=limit)
+    rows = _workspace(ctx).appdb.read_audit(
+        register=register, record_id=record_id, actor=actor,
+        since=since.date().isoformat() if since else None, limit=limit)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))

@@ -32,6 +32,7 @@ from mapper.sources import (
     list_inputs,
     package_members,
 )
+from mapper.sources.base import apply_field_rules
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.store import Provenance, Workspace
@@ -255,7 +256,7 @@ def _read_one(det: Detection, ctx: Context, problems: list[Problem]) -> Imported
         return None
     imp.extra.setdefault("path", det.path)
     imp.extra.setdefault("file", det.path.name)
-    return imp
+    return apply_field_rules(imp)
 
 
 def read_all(
@@ -577,6 +578,7 @@ def import_file(
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = found.reader(path, found, context)
     imp.extra.update(path=path, file=path.name)
+    apply_field_rules(imp)
     progress(counted(imp))
     if found.kind in REGISTER_KINDS:
         _write_register(workspace, imp, {k: v.frame for k, v in existing.items()})
@@ -634,6 +636,7 @@ def check_register_import(
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = found.reader(path, found, context)
     imp.extra.update(path=path, file=path.name)
+    apply_field_rules(imp)
     old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
     gathered = gather_registers(
         [imp],

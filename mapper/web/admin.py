@@ -16,8 +16,10 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from mapper.errors import MapperError
 from mapper.users import ROLE_HELP, ROLES, count_admins, create_user, list_users, update_user
 from mapper.web.auth import app_db, current_user, require_role
+from mapper.web.security import never_cached
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+never_cached(bp)  # its pages show personal data
 
 AUDIT_PAGE = 200
 
