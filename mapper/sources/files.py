@@ -169,7 +169,8 @@ SCHEMA_SECONDS = 5.0
 def check_geopackage(path: Path) -> None:
     """Refuse a GeoPackage that could make reading it unbounded, before GDAL opens it.
 
-    Its schema is read with SQLite (read-only, with a time limit): a layer that is a view
+    Its schema is read with SQLite (read-only, with a time limit; a file SQLite cannot
+    read is left to GDAL to refuse): a layer that is a view
     (a query that runs on every read, and may be made to run for ever), a virtual table
     other than the spatial index, a column computed on read (a generated column), or a
     trigger other than the standard ones is refused with a clear message.
@@ -179,8 +180,8 @@ def check_geopackage(path: Path) -> None:
     try:
         conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro&immutable=1",
                                uri=True)
-    except sqlite3.Error as exc:
-        raise MapperError(f"{name}: not a readable GeoPackage ({exc})") from None
+    except sqlite3.Error:
+        return  # GDAL says why it cannot be read
     conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
     problems: list[str] = []
     try:
@@ -213,13 +214,11 @@ def check_geopackage(path: Path) -> None:
             if hidden:
                 problems.append(f"its layer {table!r} has columns computed on read "
                                 f"({', '.join(map(str, hidden[:5]))})")
-    except sqlite3.OperationalError as exc:
+    except sqlite3.Error as exc:
         if "interrupted" in str(exc):
             raise MapperError(f"{name}: its schema took more than {SCHEMA_SECONDS:g} s to "
                               "read; refused") from None
-        raise MapperError(f"{name}: not a readable GeoPackage ({exc})") from None
-    except sqlite3.Error as exc:
-        raise MapperError(f"{name}: not a readable GeoPackage ({exc})") from None
+        return  # not an SQLite database, or a damaged one: GDAL says why it cannot be read
     finally:
         conn.close()
     if problems:
