@@ -157,6 +157,12 @@ class Report:
     #: rows read but neither accepted nor rejected (e.g. OpenStreetMap features of other
     #: types): accepted + rejected_count + not_used == rows_read
     not_used: int = 0
+    #: the reasons for rejection grouped, commonest first, with example row numbers
+    #: (:func:`mapper.pipeline.rejection_reasons`, as ``mapper import`` prints them)
+    reasons: list[str] = field(default_factory=list)
+    #: why the file would be held back as probably misread (too many rows fail; "" when
+    #: not): importing only its valid rows is then a deliberate choice
+    held_back: str = ""
     duplicates: list[dict] = field(default_factory=list)
     duplicate_count: int = 0
     formula_cells: list[dict] = field(default_factory=list)
@@ -795,6 +801,9 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
     """The report's findings from the dry run's import and the register after it."""
     import pandas as pd
 
+    from mapper.pipeline import rejection_reasons
+    from mapper.sources.points import misread
+
     register = imp.kind
     id_col = registers.ID_COLUMN[register]
     rejected = [problem_dict(p) for p in sorted(imp.rejected, key=lambda p: p.row or 0)]
@@ -851,6 +860,8 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
         "rejected_count": len(rejected),
         "invalid_count": invalid,
         "not_used": max(int(imp.rows_read) - accepted - len(rejected), 0),
+        "reasons": rejection_reasons(imp.rejected),
+        "held_back": (lambda p: "" if p is None else p.message)(misread(imp)),
         "duplicates": duplicates[:MAX_LISTED],
         "duplicate_count": len(duplicates),
         "formula_cells": formulas[:MAX_LISTED],
@@ -1023,9 +1034,7 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
     try:
         workspace.appdb.audit(
             actor, "import", register=done["register"], record_id="",
-            fields=done["personal"],
-            detail=f"upload {meta['file']}: {done['accepted']:,} accepted + {rejected:,} "
-            f"rejected = {done['rows_read']:,} input"
+            fields=done["personal"], detail=f"upload {meta['file']}: {done['counted']}"
             + (" (invalid rows skipped)" if skip_invalid else ""),
         )
     finally:
@@ -1044,17 +1053,20 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
 
 def _commit(path: Path, workspace_dir: Path, skip_invalid: bool, register: str | None) -> dict:
     """Runs in the child: the import itself (atomic: a killed child changes nothing)."""
-    from mapper.pipeline import import_file
+    from mapper.pipeline import counted, import_file
 
     try:
+        # "import all" means every row: any invalid row rejects the file (strict); "import
+        # the valid rows" takes the usable ones even of a file held back as misread
         imported = import_file(path, Workspace(workspace_dir), skip_invalid=skip_invalid,
-                               register=register)
+                               strict=not skip_invalid, register=register)
     except DataValidationError as exc:  # sent back whole, to be raised again as it was
         return {"problems": exc.problems, "summary": str(exc).split(":\n", 1)[0]}
     return {
         "register": imported.kind,
         "rows_read": int(imported.rows_read),
         "accepted": len(imported.frame),
+        "counted": counted(imported),
         "personal": [c for c in registers.PERSONAL_COLUMNS
                      if c in imported.frame
                      and imported.frame[c].astype("string").fillna("").str.strip().ne("").any()],
