@@ -212,12 +212,20 @@ def backup(ctx: click.Context, destination: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def restore(ctx: click.Context, source: str, yes: bool) -> None:
-    """Replace the workspace's data, users and edits with a backup made by 'mapper backup'."""
-    from mapper.admin import check_backup
+    """Replace the workspace's data, users and edits with a backup made by 'mapper backup'.
+
+    First lists what it would undo (users, passwords, roles, partner access, erasures and
+    edits since the backup) and asks. The audit trail is kept and the restore added to
+    it; everyone signs in again; contact details erased since stay erased.
+    """
+    from mapper.admin import plan_restore
     from mapper.admin import restore as do_restore
 
     ws = _workspace(ctx)
-    manifest = check_backup(Path(source))
+    plan = plan_restore(ws, Path(source))
+    manifest = plan.manifest
+    for line in plan.lines():
+        click.echo(line)
     if not yes:
         click.confirm(f"Replace everything in {ws.directory} with the backup made "
                       f"{manifest['created_at']}?", abort=True)
