@@ -9,7 +9,9 @@ users, passwords, roles, partner access, erasures and edits since the backup) an
 it back: the GeoPackage through a temporary file swapped in atomically, the app database
 through the backup API into the live file (other connections see the old or the new
 data, never a mix). The audit trail is never rewound: the live one is kept, with the
-restore added to it; every session ends; erasures made since are applied again.
+restore added to it; erasures made since are applied again; then every session ends (a
+new key: the backup's older session generations must not revive cookies ended since it
+was made).
 
 Retention: incident reports people enter or upload (tension reports, council incident
 logs) may hold personal data; police.uk's open data does not. Records of incidents not
@@ -32,7 +34,7 @@ import pandas as pd
 
 from mapper.appdb import APP_DB_FILE, bump_edits, integrity, now, sqlite_backup, write_audit
 from mapper.errors import MapperError
-from mapper.private_files import private_dir, private_file
+from mapper.private_files import private_dir, private_file, rotate_secret
 from mapper.store import (
     LOCK_FILE,
     STORE_FILE,
@@ -42,6 +44,7 @@ from mapper.store import (
     _fsync,
     _fsync_dir,
 )
+from mapper.users import end_sessions
 
 MANIFEST = "manifest.json"
 DEFAULT_RETENTION_MONTHS = 24
@@ -224,15 +227,14 @@ def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
     """Replace the workspace's data, users and edits with a checked backup.
 
     The audit trail is not rewound: the rows written since the backup are kept, and the
-    restore is added to them. Every session ends (each user's session generation moves
-    past both the backup's and the present one). Contact details erased since the backup
-    are erased again. The app database changes in one step (the backup API writes a
-    prepared copy into the live file).
+    restore is added to them. Contact details erased since the backup are erased again,
+    then every session ends (:func:`end_every_session`). The app database changes in one
+    step (the backup API writes a prepared copy into the live file).
     """
     plan = plan_restore(workspace, source)
     manifest = plan.manifest
     source = Path(source)
-    workspace.directory.mkdir(parents=True, exist_ok=True)
+    private_dir(workspace.directory)
     live_db = workspace.directory / APP_DB_FILE
     with _exclusive_lock(workspace.directory / LOCK_FILE):
         tmp = workspace.directory / f"{TMP_PREFIX}restore-{os.getpid()}.gpkg"
@@ -263,16 +265,16 @@ def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
                 erase_personal_data(workspace, group_id, actor=actor)
             except MapperError:  # not in the backup at all: nothing to erase
                 pass
+    end_every_session(workspace)
     return manifest
 
 
 def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -> None:
     """Make the backup's app database what the workspace gets: the live audit trail (and
-    the restore's own row), sessions ended, caches' edit counter moved on."""
+    the restore's own row), caches' edit counter moved on (sessions end after it:
+    :func:`end_every_session`)."""
     audit = [tuple(r) for r in _rows(live_db, "SELECT id, at, actor, action, register, "
                                      "record_id, fields, detail FROM audit ORDER BY id")]
-    gens = {r["username"]: int(r["session_gen"])
-            for r in _rows(live_db, "SELECT username, session_gen FROM users")}
     conn = sqlite3.connect(ready)
     try:
         with conn:
@@ -281,12 +283,6 @@ def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -
                 conn.executemany("INSERT INTO audit (id, at, actor, action, register, "
                                  "record_id, fields, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                                  audit)
-            columns = {r[1] for r in conn.execute("PRAGMA table_info(users)")}
-            if "session_gen" in columns:
-                for (name, gen) in conn.execute(
-                        "SELECT username, session_gen FROM users").fetchall():
-                    conn.execute("UPDATE users SET session_gen = ? WHERE username = ?",
-                                 (max(int(gen), gens.get(name, 0)) + 1, name))
             undone = [f"{len(plan.users_added)} users created",
                       f"{len(plan.passwords)} password changes",
                       f"{len(plan.roles)} role changes",
@@ -299,6 +295,16 @@ def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -
             bump_edits(conn)  # running apps drop their caches
     finally:
         conn.close()
+
+
+def end_every_session(workspace: Workspace) -> None:
+    """A new session key, and every user's session generation bumped: after a restore
+    (whose older generations could revive cookies ended since the backup) or when the
+    key may be known (``mapper secret rotate``)."""
+    db = workspace.appdb
+    db.secret_key()  # a key kept in the database by older versions leaves it first
+    rotate_secret(workspace.directory)
+    end_sessions(db)
 
 
 # -- retention ------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_restore_keeps_the_audit_trail_records_itself_and_keeps_erasures(changed
     assert get_user(db, "vic").role == "officer"
     # ... every session has ended ...
     for name, gen in generations.items():
-        assert get_user(db, name).session_gen > gen
+        assert get_user(db, name).session_gen != gen
     # ... the edit is undone, and the erased contacts stay erased
     groups = after.read_layer("groups").set_index("group_id")
     assert groups.loc[edited, "name"] != "Renamed since"
