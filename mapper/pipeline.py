@@ -20,7 +20,7 @@ import shapely
 from mapper import registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
 from mapper.analysis.areas import assign_areas
-from mapper.analysis_run import OUTPUTS, STALE
+from mapper.analysis_run import OUTPUTS
 from mapper.duplicates import flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.sources import (
@@ -35,6 +35,7 @@ from mapper.sources import (
     list_inputs,
     package_members,
 )
+from mapper.sources.base import apply_field_rules
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import read_table, read_vector, sha256
 from mapper.sources.points import misread
@@ -330,8 +331,12 @@ def counted(imp: Imported) -> str:
 def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
     """Read one detected file with its source's reader, and hold back a point file that
     lost too many rows (:func:`~mapper.sources.points.misread`) unless
-    ``ctx.skip_invalid``."""
+    ``ctx.skip_invalid``. Point files are held to the rules edits follow
+    (:func:`~mapper.sources.base.apply_field_rules`)."""
     imp = det.reader(path, det, ctx)
+    imp.extra.setdefault("path", path)
+    imp.extra.setdefault("file", path.name)
+    apply_field_rules(imp)
     if imp.kind in REGISTER_KINDS and not ctx.skip_invalid:
         problem = misread(imp)
         if problem is not None:
@@ -639,6 +644,7 @@ def summary_lines(report: BuildReport) -> list[str]:
         + [f"{len(f):,} {k}" for k, f in report.registers.items()]
     )
     lines.append(f"Imported {counts} in {report.seconds:.1f} s.")
+    lines += [f"{imp.extra['file']}: {counted(imp)}" for imp in report.points if imp.rejected]
     for register, frame in report.registers.items():
         flagged = int(frame["duplicate_of"].notna().sum())
         unplaced = int(frame["ward_code"].isna().sum()) if "ward_code" in frame else 0
@@ -743,12 +749,12 @@ def import_file(
         provenance = _add_to_deprivation(workspace, imp, provenance, progress)
     with workspace.transaction() as tx:
         tx.write_layer(found.kind, imp.frame, provenance)
-        # figures of the old layer must not be shown: the analysis is dropped until re-run
-        analysed = [name for name in OUTPUTS if workspace.has_layer(name)]
-        for name in analysed:
-            tx.drop_layer(name)
-        if analysed:
-            tx.set_meta(STALE, f"{path.name} replaced layer '{found.kind}'; run mapper analyse")
+        if found.kind in AREA_KINDS:
+            # figures by the old areas cannot even be shown as stale: the analysis is
+            # dropped ("missing" until re-run; other layers' changes leave it "stale")
+            for name in OUTPUTS:
+                if workspace.has_layer(name):
+                    tx.drop_layer(name)
         for register, frame in moved.items():
             tx.write_layer(register, frame)  # its provenance (the source files) is unchanged
         if found.kind in ("boroughs", "wards") and workspace.meta().get(NAME_GIVEN) != "yes":
@@ -847,7 +853,7 @@ def check_register_import(
     context.skip_invalid = True
     if workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
-    imp = found.reader(path, found, context)
+    imp = read_file(found, path, context)  # skip_invalid: every row's problem is listed
     imp.extra.update(path=path, file=path.name)
     old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
     gathered = gather_registers(

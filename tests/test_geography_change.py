@@ -8,7 +8,7 @@ from __future__ import annotations
 import factories as fx
 import pytest
 
-from mapper.analysis_run import STALE, analyse
+from mapper.analysis_run import analyse, analysis_state
 from mapper.config import Settings
 from mapper.editing import save_record
 from mapper.pipeline import build, import_file, plan_build, summary_lines
@@ -72,9 +72,9 @@ def test_new_wards_re_derive_every_records_ward_and_drop_the_old_analysis(built,
     assert "so the analysis will not use the lookup" in text
     # no page can show figures of the old wards: the analysis is gone until re-run
     assert not any(built.has_layer(n) for n in ("ward_summary", "neighbourhoods"))
-    assert "wards25.geojson replaced layer 'wards'" in built.meta()[STALE]
+    assert analysis_state(built.meta(), built.layers()) == "missing"
     report = analyse(built, Settings(apportionment="bestfit"))
-    assert built.meta()[STALE] == ""
+    assert analysis_state(built.meta(), built.layers()) == "current"
     assert set(report.wards.index) == {f"E059{n:05d}" for n in range(101, 110)}
     assert report.wards.loc["E05900105", "groups_total"] == 1
     assert any(n.startswith("the LSOA-to-ward lookup was not used (0 of 36 LSOAs (0.0%)")
