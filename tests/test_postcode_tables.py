@@ -89,12 +89,42 @@ def test_nspl_headers_laua_and_ward_feed_the_area_codes(tmp_path):
     assert frame.geometry.iloc[0].coords[0] == (530100, 180100)  # grid, not lat/long
 
 
+def test_doogal_style_lookup_with_place_names_and_in_use(tmp_path):
+    # the columns of doogal.co.uk's postcode downloads that matter here, in their order
+    header = ["Postcode", "In Use?", "Latitude", "Longitude", "Easting", "Northing",
+              "Grid Ref", "County", "District", "Ward", "District Code", "Ward Code",
+              "Country", "Constituency", "Introduced", "Terminated", "Lower layer super "
+              "output area", "Region", "Altitude", "LSOA Code", "Nearest station",
+              "Distance to station", "UPRNs", "LSOA21 Code"]
+    live = ["LS1 1AA", "Yes", "53.79603", "-1.54906", "430000", "433000", "SE300330", "",
+            "Leeds", "Little London & Woodhouse", "E08000035", "E05011408", "England",
+            "Leeds Central", "1980-01-01", "", "Leeds 063A", "Yorkshire and The Humber",
+            "38", "E01011365", "Leeds", "0.3", "72144111 72144112", "E01033015"]
+    gone = [*live[:1], "No", *live[2:15], "2015-05-01", *live[16:]]
+    gone[0] = "LS1 1AB"
+    path = fx.write_csv(tmp_path / "doogal.csv", header, [live, gone])
+    found = detect_file(path)
+    assert found.kind == "postcodes"
+    assert found.detail == ("postcode lookup table: postcode with eastings/northings and "
+                            "district, ward, LSOA codes")
+    imported = _import(path)
+    frame = imported.frame
+    assert frame["postcode"].tolist() == ["LS1 1AA"]
+    assert frame.loc[0, ["borough_code", "ward_code", "lsoa_code"]].tolist() == [
+        "E08000035", "E05011408", "E01033015"]
+    assert frame.geometry.iloc[0].coords[0] == (430000, 433000)
+    assert "1 terminated postcodes left out" in " ".join(map(str, imported.warnings))
+
+
 @pytest.mark.parametrize(
     "header, rows",
     [
         # a name column: places with postcodes, not a postcode table
         (["Postcode", "lat", "long", "Name"],
          [["LS1 1AA", "53.79603", "-1.54906", "Leeds Food Bank"]]),
+        # a type and a date: incidents located at postcodes
+        (["Postcode", "lat", "long", "Crime type", "Month"],
+         [["LS1 1AA", "53.79603", "-1.54906", "Burglary", "2024-03"]]),
         # one postcode on several rows: a register located by postcode
         (["Postcode", "lat", "long"],
          [["LS1 1AA", "53.79603", "-1.54906"], ["LS1 1AA", "53.79604", "-1.54907"]]),

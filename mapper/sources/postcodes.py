@@ -56,6 +56,8 @@ CODEPOINT_COLUMNS = [
     "Admin_ward_code",
 ]
 ROYAL_MAIL = "Contains Royal Mail data © Royal Mail copyright and database right."
+#: values of an 'In Use?' column meaning the postcode is terminated
+NOT_IN_USE = ("no", "n", "false", "0")
 #: the latitude ONSPD/NSPL give postcodes that have no grid reference
 NO_LATITUDE = 99.999999
 NATSTATS = "Contains National Statistics data © Crown copyright and database right."
@@ -81,12 +83,14 @@ _HEADERS: dict[str, list[str]] = {
     "northing": ["osnrth1m", "north1m", "northings", "northing"],
     "lat": ["lat", "latitude"],
     "lon": ["long", "lon", "lng", "longitude"],
-    "doterm": ["doterm"],
+    "doterm": ["doterm", "terminated", "dateoftermination"],
+    "in_use": ["inuse"],
     "gridind": ["osgrdind", "gridind"],
     "quality": ["positionalqualityindicator"],
-    "borough_code": ["oslaua", "laua", "admindistrictcode", "ladcd", "ladcode"],
+    "borough_code": ["oslaua", "laua", "admindistrictcode", "districtcode", "ladcd", "ladcode"],
     "ward_code": ["osward", "ward", "adminwardcode", "wdcd", "wardcode"],
-    "lsoa_code": ["lsoa21cd", "lsoa21", "lsoa11cd", "lsoa11", "lsoacd", "lsoacode"],
+    "lsoa_code": ["lsoa21cd", "lsoa21", "lsoa21code", "lsoa11cd", "lsoa11", "lsoacd",
+                  "lsoacode", "lsoa"],
 }
 #: ONS vintage-suffixed code columns (lad25cd, wd19cd ...) for the area-code fields
 _SUFFIXED = {"borough_code": r"lad\d\dcd", "ward_code": r"wd\d\dcd", "lsoa_code": r"lsoa\d\dcd"}
@@ -96,20 +100,23 @@ _CODE_WORD = {"borough_code": "district", "ward_code": "ward", "lsoa_code": "LSO
 _DIRECTORY_HEADERS = {"pcds", "pcd7", "pcd8", "pcd2"}
 
 
-def _fields(columns: list[str]) -> dict[str, str]:
-    """field -> column of the file, from the headers."""
+def _fields(head: pd.DataFrame) -> dict[str, str]:
+    """field -> column of the file, from the headers; an area-code field takes the first
+    of its columns whose values are codes of that kind ('Ward' may hold names and
+    'Ward Code' the codes)."""
     by_norm: dict[str, str] = {}
-    for col in columns:
+    for col in head.columns:
         by_norm.setdefault(_norm(col), col)
     found: dict[str, str] = {}
     for name, options in _HEADERS.items():
-        hit = next((by_norm[o] for o in options if o in by_norm), None)
-        if hit is None and name in _SUFFIXED:
+        hits = [by_norm[o] for o in options if o in by_norm]
+        if name in _SUFFIXED:
             suffixed = sorted((n for n in by_norm if re.fullmatch(_SUFFIXED[name], n)),
                               reverse=True)  # the newest vintage first
-            hit = by_norm[suffixed[0]] if suffixed else None
-        if hit is not None:
-            found[name] = hit
+            hits = [*hits, *(by_norm[n] for n in suffixed)]
+            hits = [c for c in hits if dominant_kind(head[c], share=0.9) == _CODE_KIND[name]]
+        if hits:
+            found[name] = hits[0]
     return found
 
 
@@ -119,13 +126,25 @@ def _postcode_shaped(values: pd.Series) -> float:
     return float(normalise_postcode(text).notna().mean()) if len(text) else 0.0
 
 
+#: words in the header of a text column that describes the postcode's place (its area's
+#: name, its grid reference ...), as derived lookups (such as doogal.co.uk's) have them
+_ABOUT_THE_POSTCODE = re.compile(
+    r"ward|district|county|country|region|parish|constituency|borough|authority|lsoa|msoa"
+    r"|outputarea|superoutputarea|park|builtup|traveltowork|policeforce|postcodearea"
+    r"|postcodesector|gridref|inuse|introduced|terminated|usertype|quality|ruralurban"
+    r"|water|sewage|itl|nuts|lastupdated|plus|station|uprn|zone"
+)
+
+
 def _only_postcode_data(peek: Peek, fields: dict[str, str]) -> bool:
     """A derived postcode lookup: every column is the postcode, a coordinate, an area
-    code (by header or by content) or a number; any other text column (a name, an
-    address ...) makes it a register of places with postcodes, not a postcode table."""
+    code (by header or by content), a number or text about the postcode's place (its
+    ward's name, its grid reference ...); any other text column (a name, an address, a
+    type, a date of something) makes it a register of places with postcodes, not a
+    postcode table."""
     used = set(fields.values())
     for col in peek.columns:
-        if col in used:
+        if col in used or _ABOUT_THE_POSTCODE.search(_norm(col)):
             continue
         values = peek.head[col].astype("string").str.strip()
         values = values[values.fillna("") != ""]
@@ -138,7 +157,7 @@ def _only_postcode_data(peek: Peek, fields: dict[str, str]) -> bool:
 
 
 def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
-    fields = _fields(peek.columns)
+    fields = _fields(peek.head)
     has_grid = "easting" in fields and "northing" in fields
     has_lonlat = "lat" in fields and "lon" in fields
     if "postcode" not in fields or not (has_grid or has_lonlat):
@@ -146,9 +165,6 @@ def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
     if has_grid:  # eastings/northings are exact; latitude/longitude are derived from them
         fields.pop("lat", None)
         fields.pop("lon", None)
-    for name, kind in _CODE_KIND.items():  # an area-code field must hold such codes
-        if name in fields and dominant_kind(peek.head[fields[name]], share=0.9) != kind:
-            fields.pop(name)
     norms = {_norm(c) for c in peek.columns}
     if norms & _DIRECTORY_HEADERS:
         style = "2025" if "east1m" in norms else "legacy"
@@ -227,8 +243,12 @@ def read(path, detection: Detection, context: Context) -> Imported:
     rows_read = len(table)
     keep = np.ones(rows_read, dtype=bool)
     notes: list[Problem] = []
-    if "doterm" in cols:
-        terminated = (table[cols["doterm"]].str.strip() != "").to_numpy()
+    if "doterm" in cols or "in_use" in cols:
+        terminated = np.zeros(rows_read, dtype=bool)
+        if "doterm" in cols:  # a termination date
+            terminated |= (table[cols["doterm"]].str.strip() != "").to_numpy()
+        if "in_use" in cols:  # 'In Use?' = No
+            terminated |= table[cols["in_use"]].str.strip().str.lower().isin(NOT_IN_USE).to_numpy()
         keep &= ~terminated
         if terminated.any():
             notes.append(
@@ -249,7 +269,9 @@ def read(path, detection: Detection, context: Context) -> Imported:
                     severity="warning",
                 )
             )
-    if "doterm" not in cols and not detection.detail.startswith("OS Code-Point"):
+    if not ({"doterm", "in_use"} & cols.keys()) and not detection.detail.startswith(
+        "OS Code-Point"
+    ):
         notes.append(Problem(file, "no termination-date column, so terminated postcodes (if "
                              "the file has any) cannot be told apart and are kept",
                              severity="warning"))
