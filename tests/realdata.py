@@ -1,7 +1,7 @@
-"""Where the real London files are, and what to do when they are missing.
+"""Where the real London and West Yorkshire files are, and what to do when they are missing.
 
-``MAPPER_LONDON_DATA`` points elsewhere; by default ``../shared/data/london`` beside the
-repository. Missing data skips the test with a reason, except under CI (``CI`` set to
+``MAPPER_LONDON_DATA`` (``MAPPER_WEST_YORKSHIRE_DATA``) points elsewhere; by default
+``../shared/data/london`` (``../shared/data/west-yorkshire``) beside the repository. Missing data skips the test with a reason, except under CI (``CI`` set to
 anything but ""/"0"/"false"), where it fails: real-data tests are mandatory there.
 """
 
@@ -22,16 +22,7 @@ def on_ci() -> bool:
 
 def london_dir() -> Path:
     """The London data folder, or skip (fail under CI) with the reason."""
-    chosen = Path(os.environ.get(LONDON_ENV) or DEFAULT_LONDON)
-    if not (chosen / "london_wards_2018.geojson").is_file():
-        reason = (
-            f"real London data not found in {chosen} (set {LONDON_ENV} to the folder "
-            "holding london_wards_2018.geojson and the other files)"
-        )
-        if on_ci():
-            pytest.fail(f"real-data tests are mandatory under CI but {reason}")
-        pytest.skip(reason)
-    return chosen
+    return _data_dir(LONDON_ENV, DEFAULT_LONDON, "london_wards_2018.geojson", "London")
 
 
 WEST_YORKSHIRE_ENV = "MAPPER_WEST_YORKSHIRE_DATA"
@@ -40,11 +31,16 @@ DEFAULT_WEST_YORKSHIRE = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def west_yorkshire_dir() -> Path:
     """The West Yorkshire data folder, or skip (fail under CI) with the reason."""
-    chosen = Path(os.environ.get(WEST_YORKSHIRE_ENV) or DEFAULT_WEST_YORKSHIRE)
-    if not (chosen / "wards_WD19_wy.geojson").is_file():
+    return _data_dir(WEST_YORKSHIRE_ENV, DEFAULT_WEST_YORKSHIRE, "wards_WD19_wy.geojson",
+                     "West Yorkshire")
+
+
+def _data_dir(env: str, default: Path, marker: str, place: str) -> Path:
+    chosen = Path(os.environ.get(env) or default)
+    if not (chosen / marker).is_file():
         reason = (
-            f"real West Yorkshire data not found in {chosen} (set {WEST_YORKSHIRE_ENV} to the "
-            "folder holding wards_WD19_wy.geojson and the other files)"
+            f"real {place} data not found in {chosen} (set {env} to the folder holding "
+            f"{marker} and the other files)"
         )
         if on_ci():
             pytest.fail(f"real-data tests are mandatory under CI but {reason}")

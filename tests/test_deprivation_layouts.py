@@ -111,7 +111,9 @@ def test_lower_case_reordered_subset_with_population(tmp_path):
     assert found.vintage == "IoD2019 / LSOA 2011"
     assert found.detail.endswith("IMD score, rank; Income rank; population total")
     assert found.extra["column_notes"] == ["'ward_name' left out: not an IoD column"]
-    frame = read(path).frame
+    said: list[str] = []
+    frame = import_file(path, Workspace(tmp_path / "ws"), progress=said.append).frame
+    assert "  'ward_name' left out: not an IoD column" in said
     assert frame.set_index("lsoa_code")["imd_score"].to_dict() == {CODES[0]: 40.5,
                                                                    CODES[1]: 12.25}
     assert frame["pop_total"].tolist() == [1200.0, 800.0]

@@ -263,6 +263,8 @@ def detect(peek: Peek) -> Detection | None:
         return None  # many rows per LSOA: postcodes or incidents that carry an IMD column
     notes: list[str] = []
     found = _resolve(found, peek.head, notes)
+    if (peek.encoding or "").startswith("sheet "):
+        notes.append(f"read the {peek.encoding}, the largest of the workbook")
     lsoa_year, release, how = _release(found, peek)
     detection = Detection(
         kind="deprivation",
@@ -389,17 +391,18 @@ def read(path, detection: Detection, context: Context) -> Imported:
                                 severity="warning"))
     if encoding == "cp1252":
         warnings.append(Problem(file, "read as Windows-1252 text (not UTF-8)", severity="warning"))
-    return Imported(
-        kind="deprivation",
-        frame=out,
-        vintage=detection.vintage,
-        detail=f"IoD by LSOA: {describe(list(out.columns))}",
-        rows_read=len(table),
-        licence=OGL,
-        attribution=ATTRIBUTION,
-        warnings=warnings,
-        extra={**detection.extra, "column_notes": column_notes(ignored) + notes},
-    )
+    if encoding.startswith("sheet "):
+        notes.append(f"read the {encoding}, the largest of the workbook")
+    return _imported(out, detection, rows_read=len(table), warnings=warnings,
+                     detail=f"IoD by LSOA: {describe(list(out.columns))}",
+                     column_notes=column_notes(ignored) + notes)
+
+
+def _imported(frame: pd.DataFrame, detection: Detection, *, rows_read: int, detail: str,
+              warnings: list[Problem], **extra) -> Imported:
+    return Imported(kind="deprivation", frame=frame, vintage=detection.vintage, detail=detail,
+                    rows_read=rows_read, licence=OGL, attribution=ATTRIBUTION,
+                    warnings=warnings, extra={**detection.extra, **extra})
 
 
 ATTRIBUTION = (f"English Indices of Deprivation, Ministry of Housing, Communities and Local "
@@ -463,22 +466,13 @@ def _read_combined(detection: Detection, context: Context) -> Imported:
         warnings.append(Problem(" + ".join(names), f"the files cover different LSOAs ({counts}; "
                                 f"{len(frame):,} together); figures a file lacks are blank "
                                 "for its missing LSOAs", severity="warning"))
-    return Imported(
-        kind="deprivation",
-        frame=frame,
-        vintage=detection.vintage,
+    pairs = list(zip(parts, read_parts, strict=True))
+    return _imported(
+        frame, detection, rows_read=len(frame), warnings=warnings,
         detail=f"IoD by LSOA, {len(parts)} files combined: {describe(list(frame.columns))}",
-        rows_read=len(frame),
-        licence=OGL,
-        attribution=ATTRIBUTION,
-        warnings=warnings,
-        extra={**detection.extra,
-               "part_files": [(p.path, i.rows_read, len(i.frame), i.detail)
-                              for p, i in zip(parts, read_parts, strict=True)],
-               "column_notes": [f"{p.path.name}: {line}" for p, i in
-                                zip(parts, read_parts, strict=True)
-                                for line in i.extra["column_notes"]]},
-    )
+        part_files=[(p.path, i.rows_read, len(i.frame), i.detail) for p, i in pairs],
+        column_notes=[f"{p.path.name}: {line}" for p, i in pairs
+                      for line in i.extra["column_notes"]])
 
 
 def canonical_order(columns) -> list[str]:
