@@ -211,6 +211,9 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                                  max_imd_decile=settings.can_max_imd_decile,
                                  national_lsoas=national)
 
+    if settings.can_max_imd_decile and "imd_avg_rank" in unavailable:
+        notes.append("can_max_imd_decile not applied: the wards have no IMD average rank "
+                     "(the deprivation data has no ranks)")
     table["candidate"] = choose(table)
     neighbours = queen_neighbours(wards)
     can_id, cans = find_neighbourhoods(

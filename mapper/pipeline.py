@@ -28,11 +28,11 @@ from mapper.sources import (
     Detection,
     Imported,
     Skipped,
+    deprivation,
     detect_file,
     list_inputs,
     package_members,
 )
-from mapper.sources import deprivation
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.store import Provenance, Workspace

@@ -87,7 +87,8 @@ def select_candidates(table: pd.DataFrame, *, top_share: float = 0.2,
 
     unmet-need index in the top `top_share` of wards; and, when asked, groups per 1,000
     below the study-area median; and, when `max_imd_decile` > 0, an average IMD rank in
-    that national decile or a more deprived one. Wards with no residents never qualify.
+    that national decile or a more deprived one (a condition left out when no ward has an
+    average rank: deprivation data of scores only). Wards with no residents never qualify.
     """
     index = table["unmet_need"]
     top = max(1, int(np.ceil(top_share * index.notna().sum())))
@@ -96,7 +97,7 @@ def select_candidates(table: pd.DataFrame, *, top_share: float = 0.2,
     if supply_below_median and "groups_total_per_1000" in table:
         supply = table["groups_total_per_1000"]
         chosen &= supply.fillna(np.inf) < supply.median()
-    if max_imd_decile and "imd_avg_rank" in table:
+    if max_imd_decile and "imd_avg_rank" in table and table["imd_avg_rank"].notna().any():
         chosen &= national_decile(table["imd_avg_rank"], national_lsoas) <= max_imd_decile
     if "population" in table:
         chosen &= table["population"].fillna(0) > 0

@@ -14,9 +14,8 @@ that changes the workspace and then reads it again in the same request calls
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 import threading
 from collections.abc import Callable
 from functools import wraps
