@@ -242,8 +242,8 @@ def test_combined_files_that_disagree_are_an_error(tmp_path):
     plan = plan_build(split_files(tmp_path, rank_of_second=7))
     with pytest.raises(DataValidationError) as err:
         read_all(plan)
-    assert ("file2.csv: imd_rank differs from file1.csv for 1 LSOAs (e.g. E01900002); files "
-            "combined must be of one release and agree") in str(err.value)
+    assert ("file2.csv: imd_rank differs from file1.csv for 1 LSOAs (E01900002: 7 against "
+            "101); files combined must be of one release and agree") in str(err.value)
 
 
 def test_the_newest_release_is_used_and_older_files_skipped(tmp_path):

@@ -513,11 +513,12 @@ def _join(left: pd.DataFrame, right: pd.DataFrame, left_names: list[str],
         both = a.notna() & b.notna()
         differ = both & ~(a.astype(float).sub(b.astype(float)).abs() <= 1e-9)
         if differ.any():
-            codes_ = merged.loc[differ, "lsoa_code"].head(5).tolist()
+            shown = "; ".join(f"{code}: {x:g} against {y:g}" for code, x, y in merged.loc[
+                differ, ["lsoa_code", f"{col}__r", col]].head(5).itertuples(index=False))
             problems.append(Problem(
                 right_name, f"{col} differs from {' + '.join(left_names)} for "
-                f"{int(differ.sum()):,} LSOAs (e.g. {', '.join(map(str, codes_))}); files "
-                "combined must be of one release and agree"))
+                f"{int(differ.sum()):,} LSOAs ({shown}); files combined must be of one "
+                "release and agree"))
         merged[col] = a.where(a.notna(), b)
     merged = merged.drop(columns=[f"{c}__r" for c in shared])
     return merged, problems
