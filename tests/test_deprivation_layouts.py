@@ -275,3 +275,23 @@ def test_importing_file6_adds_population_to_the_stored_file1(tmp_path):
     # a full File 7 afterwards replaces both
     import_file(write(f7, tmp_path / "file7.csv"), ws)
     assert list(ws.provenance().query("layer == 'deprivation'")["source_file"]) == ["file7.csv"]
+
+
+def test_ons_imd_layer_short_names(tmp_path):
+    # a CSV export of ONS's "Indices of Multiple Deprivation (IMD) 2019" layer
+    header = ["FID", "lsoa11cd", "lsoa11nm", "IMD_Rank", "IMD_Decile", "LADcd", "LADnm",
+              "IMDScore", "IMDRank0", "IncScore", "IncDec", "HDDRank", "EnvScore", "IDCScore",
+              "TotPop", "DepChi", "Pop16_59", "Pop60+", "WorkPop", "Shape__Area"]
+    row = ["1", CODES[0], "Leeds 001A", "1200", "1", "E08000035", "Leeds", "45.5", "1200",
+           "0.25", "2", "900", "30.1", "0.3", "1,600", "400", "900", "300", "1000", "1.5"]
+    path = fx.write_csv(tmp_path / "imd_layer.csv", header, [row])
+    found = detect_file(path)
+    assert found.detail.endswith(
+        "IMD score, rank, decile; Income score, decile; Health rank; Living Environment, "
+        "IDACI score; population total, children 0-15, aged 16-59, aged 60+, working age")
+    assert found.columns["lad_code"] == "LADcd"
+    assert "'IMDRank0' left out: a second IMD rank column (used 'IMD_Rank')" in found.extra[
+        "column_notes"]
+    frame = read(path).frame
+    assert frame.iloc[0][["imd_score", "income_decile", "health_rank", "pop_total",
+                          "pop_older_60_plus"]].tolist() == [45.5, 2, 900, 1600.0, 300.0]

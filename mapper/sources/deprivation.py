@@ -66,6 +66,14 @@ DOMAINS: dict[str, tuple[str, tuple[str, ...]]] = {
     "barriers": ("Barriers", ("barriers",)),
     "living_environment": ("Living Environment", ("living environment", "living env")),
 }
+#: the short forms of ONS's IMD 2019 layer (``IncScore``, ``HDDRank``, ``EnvDec``), read
+#: only in compact headers (no spaces), where they cannot be ordinary words
+SHORT_DOMAINS: dict[str, str] = {
+    "idc": "idaci", "ido": "idaopi", "as": "adult_skills", "gb": "geographical_barriers",
+    "wb": "wider_barriers", "ind": "indoors", "out": "outdoors", "inc": "income",
+    "emp": "employment", "edu": "education", "hdd": "health", "cri": "crime",
+    "bhs": "barriers", "env": "living_environment",
+}
 MEASURES = ("score", "rank", "decile")
 #: the order of File 7's columns, for people
 DISPLAY_ORDER = ("imd", "income", "employment", "education", "health", "crime", "barriers",
@@ -76,12 +84,13 @@ DISPLAY_ORDER = ("imd", "income", "employment", "education", "health", "crime", 
 #: canonical denominator -> (label, phrases); checked in this order, the total last
 DENOMINATORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pop_children_0_15": ("children 0-15", ("dependent children", "children aged 0 15",
-                                            "aged 0 15", "0 15")),
-    "pop_older_60_plus": ("aged 60+", ("60 and over", "aged 60", "60 plus", "older population")),
-    "pop_working_age": ("working age", ("working age",)),
+                                            "aged 0 15", "0 15", "dep chi")),
+    "pop_older_60_plus": ("aged 60+", ("60 and over", "aged 60", "60 plus", "older population",
+                                       "pop 60")),
+    "pop_working_age": ("working age", ("working age", "work pop")),
     "pop_16_59": ("aged 16-59", ("16 59",)),
-    "pop_total": ("total", ("total population", "population total", "pop total", "population",
-                            "all ages", "persons")),
+    "pop_total": ("total", ("total population", "population total", "pop total", "tot pop",
+                            "population", "all ages", "persons")),
 }
 
 POPULATION_ORDER = ("pop_total", "pop_children_0_15", "pop_16_59", "pop_older_60_plus",
@@ -95,7 +104,9 @@ _RELEASE_YEAR = {"2019": "2011", "19": "2011", "2025": "2021", "25": "2021"}
 #: words of area-level summary measures (MHCLG File 10, ward summaries): never LSOA data
 SUMMARY_WORDS = ("average", "extent", "concentration", "proportion", "scale", "rank of")
 
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)"
+#: ``LADcd``, ``LADnm``: a lower-case code/name suffix after capitals
+_CODE_SUFFIX = re.compile(r"(?<=[A-Z])(cd|nm)$")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})|(?<=[A-Za-z])(?=\d)"
                     r"|(?<=\d)(?=[A-Za-z])")
 
 
@@ -106,7 +117,7 @@ def header_words(header: str) -> str:
     >>> header_words("LSOA11CD"), header_words("Index.of.Multiple.Deprivation..IMD..Score")
     ('lsoa 11 cd', 'index of multiple deprivation imd score')
     """
-    text = _CAMEL.sub(" ", str(header).replace("\ufeff", ""))
+    text = _CAMEL.sub(" ", _CODE_SUFFIX.sub(r" \1", str(header).replace("\ufeff", "")))
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
@@ -151,6 +162,10 @@ def _role(header: str) -> tuple[str | None, str]:
         return key, key.replace("_", " ")
     measure = next((m for m in MEASURES if _has(words, m)), None)
     domain = _first(DOMAINS, words)
+    if not re.search(r"\s", header.strip()):  # a compact field name: IncDec, IMDDec0
+        measure = measure or ("decile" if _has(words, "dec") else None)
+        domain = domain or next((SHORT_DOMAINS[t] for t in words.split()
+                                 if t in SHORT_DOMAINS), None)
     if domain and any(_has(words, w) for w in SUMMARY_WORDS):
         return None, "an area-level summary measure"
     if domain and measure:
