@@ -295,3 +295,33 @@ def test_ons_imd_layer_short_names(tmp_path):
     frame = read(path).frame
     assert frame.iloc[0][["imd_score", "income_decile", "health_rank", "pop_total",
                           "pop_older_60_plus"]].tolist() == [45.5, 2, 900, 1600.0, 300.0]
+
+
+def test_lsoa_boundaries_carrying_imd_fields_also_give_the_deprivation(tmp_path):
+    # ONS's IMD 2019 layer as GeoJSON: LSOA polygons with IMDScore, IMD_Rank ... fields
+    folder = fx.write_folder(tmp_path / "in")
+    (folder / "iod.csv").unlink()
+    grid = fx.lsoas().drop(columns=["ward", "borough"]).rename(
+        columns={"LSOA11CD": "lsoa11cd", "LSOA11NM": "lsoa11nm"})
+    n = len(grid)
+    grid = grid.assign(IMDScore=[40.0 - i for i in range(n)], IMD_Rank=[100 + i for i in range(n)],
+                       IMD_Decile=[1] * n, TotPop=[1500] * n)
+    fx.write_geojson(grid, folder / "lsoas.geojson")
+    plan = plan_build(folder)
+    assert plan.chosen["lsoas"].path.name == "lsoas.geojson"
+    dep = plan.chosen["deprivation"]
+    assert (dep.path.name, dep.vintage) == ("lsoas.geojson", "IoD2019 / LSOA 2011")
+    assert dep.detail.endswith("IMD score, rank, decile; population total (the attribute "
+                               "table of an LSOA boundary file)")
+    imported, _, _ = read_all(plan)
+    frame = imported["deprivation"].frame
+    assert frame["imd_rank"].tolist() == list(range(100, 100 + n))
+    assert frame["imd_score"].iloc[-1] == 40.0 - (n - 1)
+    assert frame["pop_total"].sum() == 1500 * n
+    assert len(imported["lsoas"].frame) == n
+    # a newer release elsewhere in the folder is used instead of the attributes, and said
+    fx.write_csv(folder / "iod25.csv", ["LSOA21CD", "imd_rank"], [[CODES[0], "5"]])
+    skipped = {s.name: s.reason for s in plan_build(folder).skipped}
+    assert skipped["lsoas.geojson"].startswith(
+        "its IoD attributes: another English Indices of Deprivation by LSOA file was used "
+        "(iod25.csv): newer vintage")

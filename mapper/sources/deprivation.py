@@ -43,7 +43,7 @@ from mapper.sources.base import (
     parse_numbers,
     year_in_name,
 )
-from mapper.sources.files import Peek, read_table
+from mapper.sources.files import VECTOR_SUFFIXES, Peek, peek, read_table, read_vector
 
 #: canonical domain -> (label for people, phrases naming it in a header). Order matters:
 #: the more specific names first ("income deprivation affecting children" is IDACI).
@@ -296,6 +296,31 @@ def detect(peek: Peek) -> Detection | None:
     return detection
 
 
+ATTRIBUTES_NOTE = " (the attribute table of an LSOA boundary file)"
+
+
+def detect_attributes(path) -> Detection | None:
+    """IoD figures in the attribute table of an LSOA boundary file (ONS's IMD 2019 layer
+    as a shapefile or GeoJSON), read as a deprivation file besides the boundaries."""
+    seen = peek(path)
+    if seen.format != "vector":
+        return None
+    found = detect(replace(seen, format="table"))
+    if found is not None:
+        found.path, found.rows = path, seen.rows
+        found.detail += ATTRIBUTES_NOTE
+    return found
+
+
+def _read_any(path) -> tuple[pd.DataFrame, str]:
+    """A table, or the attribute table of a vector file, as text cells."""
+    if path.suffix.lower() not in VECTOR_SUFFIXES or peek(path).format != "vector":
+        return read_table(path)
+    attributes = read_vector(path)
+    attributes = pd.DataFrame(attributes.drop(columns=attributes.geometry.name))
+    return attributes.astype("string").fillna(""), "utf-8"
+
+
 def describe(found: dict[str, str] | list[str]) -> str:
     """What a file (or combined files) holds, in a line for people:
     'IMD rank, decile; Income, Employment rank, decile; population total, children 0-15'."""
@@ -369,7 +394,7 @@ def read(path, detection: Detection, context: Context) -> Imported:
     if "parts" in detection.extra:
         return _read_combined(detection, context)
     file = path.name
-    table, encoding = read_table(path)
+    table, encoding = _read_any(path)
     found, ignored = map_columns(list(table.columns))
     if "lsoa_code" not in found:
         found["lsoa_code"] = detection.columns["lsoa_code"]
