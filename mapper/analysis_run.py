@@ -41,7 +41,12 @@ from mapper.analysis.neighbourhoods import (
     queen_neighbours,
     selection_stability,
 )
-from mapper.analysis.priority import components_for, select_candidates, unmet_need
+from mapper.analysis.priority import (
+    components_for,
+    select_candidates,
+    supply_condition_applies,
+    unmet_need,
+)
 from mapper.config import Settings
 from mapper.errors import MapperError
 from mapper.sources.deprivation import NATIONAL_LSOAS
@@ -238,7 +243,16 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                                  max_imd_decile=settings.can_max_imd_decile,
                                  national_lsoas=national)
 
+    if settings.can_max_imd_decile and "imd_avg_rank" in unavailable:
+        notes.append("can_max_imd_decile not applied: the wards have no IMD average rank "
+                     "(the deprivation data has no ranks)")
     table["candidate"] = choose(table)
+    if settings.can_supply_below_median and not supply_condition_applies(table):
+        notes.append("the candidate condition 'groups per 1,000 below the median' was not "
+                     "applied: every ward has the same number of groups per 1,000 residents "
+                     f"({len(groups):,} groups in the workspace), so it cannot tell wards "
+                     "apart; import a register of groups (mapper import FILE) for supply "
+                     "to count")
     neighbours = queen_neighbours(wards)
     can_id, cans = find_neighbourhoods(
         wards, table, select=table["candidate"], min_population=settings.can_min_population,
