@@ -202,7 +202,8 @@ def _measure_from_values(values: pd.Series) -> tuple[str, str]:
         return "score", "values are not all whole numbers from 1"
     if numbers.max() <= 10:
         return "decile", "whole numbers from 1 to 10"
-    return "rank", f"whole numbers from 1 to {numbers.max():,.0f}"
+    # not the range: the build plan sees a sample of rows and the import all of them
+    return "rank", "whole numbers of 1 or more, some above 10 (so not deciles)"
 
 
 def _resolve(found: dict[str, str], table: pd.DataFrame, notes: list[str]) -> dict[str, str]:
