@@ -5,13 +5,16 @@ and administrators see every group's; a partner (a Joint Action Board member) se
 of groups in the wards of their own neighbourhoods (the CAN ids on their account);
 nobody else sees any. Views never read the contact columns themselves: they ask
 :func:`contacts_for` for the groups they show, and get only what the signed-in user may
-see. Responses carrying contacts are marked ``Cache-Control: no-store``.
+see. Responses carrying contacts are marked ``Cache-Control: no-store``, and each writes
+one audit row (action ``view``, register ``groups``): who, which page or API path, and
+the contact details of how many groups it showed (one row per response however many
+lists it holds; never the values, nor the query string, which can hold a postcode).
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from flask import after_this_request
+from flask import after_this_request, g, request
 
 from mapper.registers import PERSONAL_COLUMNS
 from mapper.web import data
@@ -72,7 +75,29 @@ def contacts_for(group_ids) -> dict[str, dict]:
             out[str(gid)] = entry["contact"]
     if out:
         no_store()
+        _audit(out)
     return out
+
+
+def _audit(shown: dict[str, dict]) -> None:
+    """Count the groups whose contacts this response shows; one audit row when it is sent."""
+    seen = g.get("_contacts_shown")
+    if seen is None:
+        seen = g._contacts_shown = {}
+
+        @after_this_request
+        def _write(response):
+            if response.status_code < 400 and seen:
+                fields = sorted({f for c in seen.values() for f, v in c.items() if v})
+                one = next(iter(seen)) if len(seen) == 1 else ""
+                plural = "group" if len(seen) == 1 else "groups"
+                data.current()[0].appdb.audit(
+                    current_user().username, "view", register="groups", record_id=one,
+                    fields=fields, detail=f"{request.method} {request.path}: contact details "
+                    f"of {len(seen):,} {plural}")
+            return response
+
+    seen.update(shown)
 
 
 def no_store() -> None:
