@@ -395,6 +395,7 @@ def server_process(workspace: Path, workers: int = 1
     with tempfile.TemporaryFile("w+") as log_file:
         child = subprocess.Popen(
             mapper_command("--workspace", str(workspace), "serve", "--port", "0",
+                           "--anonymous-rate", "0",  # the load is one address, measured
                            "--workers", str(workers)),
             stdout=subprocess.PIPE, stderr=log_file, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})

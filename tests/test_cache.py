@@ -12,8 +12,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from mapper.geo import CRS_ANALYSIS
 from mapper.editing import current_record, retire_record, save_record
+from mapper.geo import CRS_ANALYSIS
 from mapper.store import Workspace
 from mapper.web import api, create_app, data
 
@@ -208,3 +208,28 @@ def test_waiting_inside_a_rebuild_is_not_served_stale(demo_app):
         got.append(data.cached("t:derived", lambda ws: data.cached("t:base", slow) + "!"))
     thread.join(5)
     assert got == ["new!"]
+
+
+def test_many_date_windows_evict_only_older_windows(demo_app):
+    """A new window each time fills its own kind's bounded cache, never the nearest
+    index or the layers."""
+    app, workspace = demo_app
+    client = app.test_client()
+    months = sorted(workspace.read_layer("incidents")["month"].unique())
+    _nearest(client, 51.52, -0.08)
+    with app.test_request_context("/"):
+        index, wards = data.nearest_index(), data.layer("wards")
+    windows = [(a, b) for i, a in enumerate(months) for b in months[i:]]
+    assert len(windows) > 2 * data.VARIANTS_PER_KIND
+    for start, end in windows:
+        url = f"/priority/layers/incidents.json?incidents_from={start}&incidents_to={end}"
+        assert client.get(url).status_code == 200
+    kept = data._entries["json:priority:layer:incidents"]
+    assert len(kept) == data.VARIANTS_PER_KIND
+    last = [json.loads(k)[1:3] for k in kept]
+    assert last == [list(w) for w in windows[-data.VARIANTS_PER_KIND:]]  # the newest kept
+    with app.test_request_context("/"):
+        assert data.nearest_index() is index and data.layer("wards") is wards
+    built = data.builds.get("nearest_index", 0)
+    _nearest(client, 51.52, -0.08)
+    assert data.builds.get("nearest_index", 0) == built  # not made again

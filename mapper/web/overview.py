@@ -207,9 +207,10 @@ class JsonDocument:
     count: int | None
 
 
-def json_document(kind: str, make: Callable[[], dict | None]) -> JsonDocument | None:
+def json_document(kind: str, make: Callable[[], dict | None], *,
+                  variant: object = None) -> JsonDocument | None:
     """`make()`'s document as JSON text and gzipped, made once per workspace version
-    (None when `make` gives None)."""
+    (None when `make` gives None); `variant`: see :func:`mapper.web.data.cached`."""
 
     def build(_workspace):
         doc = make()
@@ -218,10 +219,10 @@ def json_document(kind: str, make: Callable[[], dict | None]) -> JsonDocument | 
         raw = compact_json(doc).encode()
         return JsonDocument(raw, gzip_joined([deflated(raw)]), doc.get("count"))
 
-    return data.cached(f"json:{kind}", build)
+    return data.cached(f"json:{kind}", build, variant=variant)
 
 
-def versioned_json(kind: str, make: Callable[[], dict | None], *,
+def versioned_json(kind: str, make: Callable[[], dict | None], *, variant: object = None,
                    mimetype: str = "application/json") -> Response | None:
     """The response carrying :func:`json_document` (None when `make` gives None).
 
@@ -230,7 +231,7 @@ def versioned_json(kind: str, make: Callable[[], dict | None], *,
     as the pages write it) lets browsers keep the answer for a day: an edit or a rebuild
     changes the URL.
     """
-    entry = json_document(kind, make)
+    entry = json_document(kind, make, variant=variant)
     if entry is None:
         return None
     tag = data.version_tag()

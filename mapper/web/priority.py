@@ -20,6 +20,8 @@ Routes
     the map's heavy layers (groups, premises, incidents, gaps), fetched by the page
     when a layer is first switched on (the groups while the page loads), so the page
     itself stays light; gzipped, with an ETag, kept by browsers until the data changes.
+    Point layers come in pages of at most :data:`LAYER_ROWS_MAX` rows (``limit``,
+    ``offset``; ``next`` names the following page, which the map fetches in turn).
 
 All workspace data is read through :mod:`mapper.web.data` (cached per workspace version).
 """
@@ -32,6 +34,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -359,7 +362,7 @@ def _build_map(view: View):
         )
         return map_parts(m)
 
-    return data.cached(f"priority:map:{key}", build)
+    return data.cached("priority:map", build, variant=key)
 
 
 # -- tables ---------------------------------------------------------------------------
@@ -781,6 +784,25 @@ def _weights(settings: Settings) -> list[dict]:
 
 # -- the map's layers, on demand ------------------------------------------------------
 
+#: rows of a point layer per page (at most; a row is about 60-150 bytes of JSON, so a page
+#: stays under about 3 MB); ``next`` names the following page
+LAYER_ROWS_MAX = 20_000
+
+
+def _whole(text: str | None, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter from `low` to `high` (400 naming it otherwise)."""
+    if text in (None, ""):
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        abort(400, description=f"{name}={text!r}: expected a whole number from {low:,} to "
+              f"{high:,}")
+    return value
+
+
 
 @bp.get("/priority/layers/<layer>.json")
 def layer_json(layer: str):
@@ -795,7 +817,9 @@ def layer_json(layer: str):
     for value in (start, end):
         if value and not MONTH.match(value):
             abort(400, description=f"'{value}' is not a month written YYYY-MM")
-    key = json.dumps([layer, borough, start, end])
+    limit = _whole(request.args.get("limit"), "limit", LAYER_ROWS_MAX, 1, LAYER_ROWS_MAX)
+    offset = _whole(request.args.get("offset"), "offset", 0, 0, 10_000_000)
+    key = json.dumps([borough, start, end, limit, offset])
 
     def make():
         attribution, licences = _attribution()
@@ -816,9 +840,16 @@ def layer_json(layer: str):
                 keep &= month <= end
             frame = frame[keep]
         rows = point_rows(frame, layer) if frame is not None else []
-        return {"layer": layer, "count": len(rows), "rows": rows,
-                "attribution": attribution, "licences": licences}
+        end_row = min(len(rows), offset + limit)
+        following = None
+        if end_row < len(rows):
+            kept = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
+            following = (f"{request.script_root}{request.path}?"
+                         + urlencode([*kept, ("offset", end_row)]))
+        return {"layer": layer, "count": max(0, end_row - offset),
+                "rows": rows[offset:end_row], "total": len(rows), "offset": offset,
+                "next": following, "attribution": attribution, "licences": licences}
 
-    return versioned_json(f"priority:layer:{key}", make,
+    return versioned_json(f"priority:layer:{layer}", make, variant=key,
                           mimetype="application/geo+json" if layer == "gaps"
                           else "application/json")
