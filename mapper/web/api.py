@@ -246,10 +246,16 @@ ENDPOINTS: dict[str, Endpoint] = {
         "when the workspace has not been analysed. Properties: ward_code, ward_name, "
         "borough_code, borough_name, population, imd_score, unmet_need, can_id (null "
         "outside a Community Action Neighbourhood) and every other measure of the "
-        "analysis (see the README, 'The analysis'); missing values are null.",
+        "analysis (see the README, 'The analysis'); missing values are null. "
+        "unavailable_measures names the deprivation measures the workspace's IoD data "
+        "cannot give (null in every feature), each with the reason.",
         (P_BOROUGH, P_CAN, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
         members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]},
+                 "unavailable_measures": {
+                     "type": "object", "additionalProperties": {"type": "string"},
+                     "description": "measure -> why it was not computed (for example IoD "
+                     "File 1 has ranks but no scores)"},
                  **PAGE_MEMBERS},
     ),
     "/api/neighbourhoods": Endpoint(
@@ -915,8 +921,9 @@ def wards():
         mask &= table.frame["can_id"].isin([c.upper() for c in can_ids]).to_numpy()
     query = {"borough": areas["borough"], "can_id": can_ids, "geometry": geometry}
     features, paging = _paged(table, np.flatnonzero(mask), page, geometry=geometry)
-    return _answer({"layer": table.layers[0], "query": query, **paging}, features,
-                   layers=table.layers)
+    return _answer({"layer": table.layers[0], "query": query,
+                    "unavailable_measures": data.unavailable_measures(), **paging},
+                   features, layers=table.layers)
 
 
 def _can_choices(args: Args) -> list[str]:
@@ -1240,7 +1247,7 @@ def openapi_document() -> dict:
                 "rounded to 6 decimals. Every FeatureCollection carries attribution, "
                 "licences and synthetic (true for the demo). Personal data (contact names, "
                 "phones, e-mails, websites) is included only for signed-in users allowed "
-                "to see it (officers; partners for their neighbourhoods). Errors are "
+                "to see it (officers; partners for their granted wards). Errors are "
                 '{"error": "..."} with a 4xx status naming the parameter, the value and '
                 "what was expected; unknown parameters are errors."
             ),

@@ -36,6 +36,8 @@ that changes the workspace and then reads it again in the same request calls
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 import math
 import threading
@@ -281,6 +283,11 @@ def layer(name: str, *, required: bool = True):
 
 def meta() -> dict:
     return cached("meta", lambda ws: ws.meta())
+
+
+def unavailable_measures() -> dict[str, str]:
+    """Deprivation measures the analysis could not compute, and why (measure -> reason)."""
+    return json.loads(meta().get("unavailable_measures") or "{}")
 
 
 def provenance():
