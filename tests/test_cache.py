@@ -15,7 +15,7 @@ import pytest
 from mapper.editing import current_record, retire_record, save_record
 from mapper.geo import CRS_ANALYSIS
 from mapper.store import Workspace
-from mapper.web import api, create_app, data
+from mapper.web import api, contacts, create_app, data
 
 
 @pytest.fixture
@@ -114,7 +114,10 @@ def test_edits_change_the_cached_groups_exactly_as_a_full_rebuild(demo_app):
             index = data.nearest_index()
             answers = [index.query_ids(*_grid(lat, lon), k=8)[0].tolist()
                        for lat, lon in probes]
+            phones.append(contacts._table())
             return table, index, answers
+
+    phones = []  # the contacts table at each state
 
     _edit(workspace, ids[0], {"name": "A new name"})  # (stores x, y to the cm: moved)
     _table, index, _ = state()
@@ -139,6 +142,9 @@ def test_edits_change_the_cached_groups_exactly_as_a_full_rebuild(demo_app):
         assert getattr(patched, name) == getattr(full, name), name
     pd.testing.assert_frame_equal(patched.frame, full.frame)
     assert answers == full_answers
+    assert phones[-2] == phones[-1]  # contacts, changed record by record and made again
+    assert phones[-1][ids[0]]["contact"]["phone"] == "020 7946 0000"
+    assert ids[3] not in phones[-1]  # retired
     assert len(moved_index) == len(full_index) == len(groups)  # one retired, one added
     assert ids[3] not in moved_index and ids[1] in moved_index
 

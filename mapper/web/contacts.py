@@ -22,18 +22,39 @@ from mapper.web import data
 from mapper.web.auth import current_user
 
 
-def _table(workspace) -> dict[str, dict]:
-    if not workspace.has_layer("groups"):
-        return {}
-    groups = workspace.read_layer("groups")
-    columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
-    out = {}
-    for row in groups[["group_id", "ward_code", *columns]].itertuples(index=False):
-        values = {c: getattr(row, c) for c in columns}
-        values = {c: (None if v is None or (isinstance(v, float) and v != v) or v is pd.NA
-                      else str(v)) for c, v in values.items()}
-        out[str(row.group_id)] = {"ward_code": row.ward_code, "contact": values}
-    return out
+def _table() -> dict[str, dict]:
+    """group id -> its ward and contact details: made once per GeoPackage, then changed
+    for the groups edited since (:func:`mapper.web.data.with_overlay`)."""
+
+    def build() -> dict[str, dict]:
+        groups = data.layer("groups", required=False)
+        if groups is None:
+            return {}
+        columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
+        return {str(row.group_id): _entry(row.ward_code, {c: getattr(row, c) for c in columns})
+                for row in groups[["group_id", "ward_code", *columns]].itertuples(index=False)}
+
+    def patch(table: dict, changed: list[str], _before: dict, now: dict) -> dict | None:
+        groups = data.imported("groups")
+        if groups is None:
+            return None
+        columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
+        table = dict(table)
+        for group_id in changed:
+            record = now[group_id]
+            table.pop(group_id, None)
+            if not record.retired:
+                table[group_id] = _entry(record.data.get("ward_code"),
+                                         {c: record.data.get(c) for c in columns})
+        return table
+
+    return data.with_overlay("group_contacts", "groups", build, patch)
+
+
+def _entry(ward_code, values: dict) -> dict:
+    return {"ward_code": ward_code,
+            "contact": {c: (None if v is None or (isinstance(v, float) and v != v)
+                            or v is pd.NA else str(v)) for c, v in values.items()}}
 
 
 def partner_wards() -> set[str] | None:
@@ -56,7 +77,7 @@ def contacts_for(group_ids) -> dict[str, dict]:
     allowed = partner_wards()
     if allowed is not None and not allowed:
         return {}
-    table = data.cached("group_contacts", _table)
+    table = _table()
     out = {}
     for gid in group_ids:
         entry = table.get(str(gid))
