@@ -20,8 +20,8 @@ Routes
     the map's heavy layers (groups, premises, incidents, gaps), fetched by the page
     when a layer is first switched on (the groups while the page loads), so the page
     itself stays light; gzipped, with an ETag, kept by browsers until the data changes.
-    Point layers come in pages of at most :data:`LAYER_ROWS_MAX` rows (``limit``,
-    ``offset``; ``next`` names the following page, which the map fetches in turn).
+    Point layers come in pages (``limit``, ``offset``, ``next``:
+    :func:`mapper.web.overview.rows_page`), which the map fetches in turn.
 
 All workspace data is read through :mod:`mapper.web.data` (cached per workspace version).
 """
@@ -34,7 +34,6 @@ import json
 import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
-from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -74,7 +73,7 @@ from mapper.maps.priority import (
 )
 from mapper.web import data, open_workspace
 from mapper.web.auth import require_role
-from mapper.web.overview import versioned_json
+from mapper.web.overview import rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
 
@@ -788,24 +787,6 @@ def _weights(settings: Settings) -> list[dict]:
 
 # -- the map's layers, on demand ------------------------------------------------------
 
-#: rows of a point layer per page (at most; a row is about 60-150 bytes of JSON, so a page
-#: stays under about 3 MB); ``next`` names the following page
-LAYER_ROWS_MAX = 20_000
-
-
-def _whole(text: str | None, name: str, default: int, low: int, high: int) -> int:
-    """A whole-number query parameter from `low` to `high` (400 naming it otherwise)."""
-    if text in (None, ""):
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        abort(400, description=f"{name}={text!r}: expected a whole number from {low:,} to "
-              f"{high:,}")
-    return value
-
 
 
 @bp.get("/priority/layers/<layer>.json")
@@ -821,8 +802,7 @@ def layer_json(layer: str):
     for value in (start, end):
         if value and not MONTH.match(value):
             abort(400, description=f"'{value}' is not a month written YYYY-MM")
-    limit = _whole(request.args.get("limit"), "limit", LAYER_ROWS_MAX, 1, LAYER_ROWS_MAX)
-    offset = _whole(request.args.get("offset"), "offset", 0, 0, 10_000_000)
+    limit, offset = rows_page_args()
     key = json.dumps([borough, start, end, limit, offset])
 
     def make():
@@ -844,15 +824,8 @@ def layer_json(layer: str):
                 keep &= month <= end
             frame = frame[keep]
         rows = point_rows(frame, layer) if frame is not None else []
-        end_row = min(len(rows), offset + limit)
-        following = None
-        if end_row < len(rows):
-            kept = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
-            following = (f"{request.script_root}{request.path}?"
-                         + urlencode([*kept, ("offset", end_row)]))
-        return {"layer": layer, "count": max(0, end_row - offset),
-                "rows": rows[offset:end_row], "total": len(rows), "offset": offset,
-                "next": following, "attribution": attribution, "licences": licences}
+        return rows_page({"layer": layer, "rows": rows, "attribution": attribution,
+                          "licences": licences}, limit, offset)
 
     return versioned_json(f"priority:layer:{layer}", make, variant=key,
                           mimetype="application/geo+json" if layer == "gaps"
