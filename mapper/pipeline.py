@@ -28,11 +28,12 @@ from mapper.sources import (
     Detection,
     Imported,
     Skipped,
+    deprivation,
     detect_file,
     list_inputs,
     package_members,
 )
-from mapper.sources import deprivation
+from mapper.sources.base import apply_field_rules
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.sources.points import misread
@@ -285,8 +286,12 @@ def counted(imp: Imported) -> str:
 def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
     """Read one detected file with its source's reader, and hold back a point file that
     lost too many rows (:func:`~mapper.sources.points.misread`) unless
-    ``ctx.skip_invalid``."""
+    ``ctx.skip_invalid``. Point files are held to the rules edits follow
+    (:func:`~mapper.sources.base.apply_field_rules`)."""
     imp = det.reader(path, det, ctx)
+    imp.extra.setdefault("path", path)
+    imp.extra.setdefault("file", path.name)
+    apply_field_rules(imp)
     if imp.kind in REGISTER_KINDS and not ctx.skip_invalid:
         problem = misread(imp)
         if problem is not None:
@@ -574,6 +579,7 @@ def summary_lines(report: BuildReport) -> list[str]:
         + [f"{len(f):,} {k}" for k, f in report.registers.items()]
     )
     lines.append(f"Imported {counts} in {report.seconds:.1f} s.")
+    lines += [f"{imp.extra['file']}: {counted(imp)}" for imp in report.points if imp.rejected]
     for register, frame in report.registers.items():
         flagged = int(frame["duplicate_of"].notna().sum())
         unplaced = int(frame["ward_code"].isna().sum()) if "ward_code" in frame else 0
@@ -729,7 +735,7 @@ def check_register_import(
     context.skip_invalid = True
     if workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
-    imp = found.reader(path, found, context)
+    imp = read_file(found, path, context)  # skip_invalid: every row's problem is listed
     imp.extra.update(path=path, file=path.name)
     old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
     gathered = gather_registers(

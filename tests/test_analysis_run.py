@@ -150,7 +150,7 @@ def test_analyse_command_changes_and_keeps_settings(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Coverage at 400 m" in out
     assert Settings.from_json(Workspace(ws).meta()["analysis_settings"]).coverage_radius_m == 400
-    assert main(["--workspace", str(ws), "analyse", "--set", "can_top_share=2"]) == 1
+    assert main(["--workspace", str(ws), "analyse", "--set", "can_top_share=2"]) == 2
     assert "can_top_share must be above 0 and at most 1" in capsys.readouterr().err
 
 
