@@ -135,8 +135,9 @@ class _Entry:
     value: object
 
     def serves(self, store: tuple, edits: int) -> bool:
-        """Up to date for a request at (store, edits) (or newer than it)."""
-        return self.store == store and (self.edits is None or self.edits >= edits)
+        """Made at the version of a request at (store, edits) (a restore can take the
+        edits counter back: only the same counter is the same version)."""
+        return self.store == store and (self.edits is None or self.edits == edits)
 
     def newer_than(self, other: _Entry) -> bool:
         if self.store != other.store:
