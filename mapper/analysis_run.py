@@ -243,6 +243,9 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                                  max_imd_decile=settings.can_max_imd_decile,
                                  national_lsoas=national)
 
+    if settings.can_max_imd_decile and "imd_avg_rank" in unavailable:
+        notes.append("can_max_imd_decile not applied: the wards have no IMD average rank "
+                     "(the deprivation data has no ranks)")
     table["candidate"] = choose(table)
     if settings.can_supply_below_median and not supply_condition_applies(table):
         notes.append("the candidate condition 'groups per 1,000 below the median' was not "

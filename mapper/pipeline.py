@@ -124,6 +124,8 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
             plan.skipped.append(found)
         else:
             plan.detected.append(found)
+    plan.detected += [found for det in plan.detected if det.kind == "lsoas"
+                      and (found := deprivation.detect_attributes(det.path)) is not None]
     by_kind: dict[str, list[Detection]] = {}
     for det in plan.detected:
         if det.kind in REGISTER_KINDS:
@@ -142,11 +144,13 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
         plan.chosen[kind] = best
         for other in candidates:
             if other is not best:
+                part = "its IoD attributes: " if other.detail.endswith(
+                    deprivation.ATTRIBUTES_NOTE) else ""
                 plan.skipped.append(
                     Skipped(
                         other.path,
-                        f"another {KINDS[kind]} file was used "
-                        f"({best.path.name}): {_why(kind, best, other)}",
+                        f"{part}another {KINDS[kind]} file was used "
+                        f"({_names(best)}): {_why(kind, best, other)}",
                     )
                 )
     return plan
@@ -634,6 +638,8 @@ def import_file(
             )
         found = _as_register(found, register)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
+    for note in found.extra.get("column_notes", []):
+        progress(f"  {note}")
     existing: dict[str, Imported] = {}
     for kind in ("boroughs", "wards", "lsoas", "deprivation"):
         if kind != found.kind and workspace.has_layer(kind):

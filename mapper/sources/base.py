@@ -200,24 +200,6 @@ def _bounds_text(low, high, integer) -> str:
     return noun
 
 
-def require_columns(
-    present: list[str], wanted: dict[str, str | None], *, file: str, what: str
-) -> list[Problem]:
-    """One problem naming every missing column, and listing the columns that are present."""
-    missing = [label for label, col in wanted.items() if col is None]
-    if not missing:
-        return []
-    return [
-        Problem(
-            file,
-            f"missing column{'s' if len(missing) > 1 else ''} for {what}: "
-            + "; ".join(missing)
-            + ". Columns present: "
-            + ", ".join(present),
-        )
-    ]
-
-
 def clean_polygons(frame: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Reject empty geometry and NaN/infinite coordinates; repair invalid polygons.
 
