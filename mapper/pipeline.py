@@ -29,9 +29,10 @@ from mapper.sources import (
     Imported,
     Skipped,
     detect_file,
-    list_inputs,
     package_members,
+    walk_inputs,
 )
+from mapper.sources import pointfiles
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.store import Provenance, Workspace
@@ -106,7 +107,7 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
     whose ward codes best match the wards; population, the matching LSOA vintage.
     """
     plan = BuildPlan()
-    inputs = list_inputs(directory)
+    inputs = walk_inputs(directory)
     own = package_members(directory)  # the folder itself may be an Open Referral package
     if own:
         plan.registers.append(detect_file(directory))
@@ -193,6 +194,7 @@ def describe_plan(plan: BuildPlan) -> list[str]:
     for det in plan.registers:
         rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
         lines.append(f"  {det.path.name}: {det.detail}; {rows} -> layer '{det.kind}'")
+        lines += [f"      {line}" for line in pointfiles.explain(det)]
     if plan.skipped:
         lines.append("Files skipped:")
         lines += [f"  {s.name}: {s.reason}" for s in plan.skipped]
@@ -557,6 +559,8 @@ def import_file(
             )
         found = _as_register(found, register)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
+    for line in pointfiles.explain(found):
+        progress(f"  {line}")
     existing: dict[str, Imported] = {}
     for kind in ("boroughs", "wards", "lsoas", "deprivation"):
         if kind != found.kind and workspace.has_layer(kind):

@@ -33,6 +33,7 @@ __all__ = [
     "Skipped",
     "detect_file",
     "list_inputs",
+    "walk_inputs",
     "KINDS",
     "REGISTER_KINDS",
 ]
@@ -90,6 +91,24 @@ def list_inputs(directory: Path) -> list[Path]:
     )
 
 
+#: how deep :func:`walk_inputs` descends into sub-folders
+MAX_DEPTH = 4
+
+
+def walk_inputs(directory: Path, *, depth: int = MAX_DEPTH) -> list[Path]:
+    """:func:`list_inputs`, descending into sub-folders (to `depth` levels) that are not
+    Open Referral UK packages: a folder of GeoJSON files kept apart is read like the rest."""
+    found: list[Path] = []
+    for path in list_inputs(directory):
+        if path.is_dir() and not path.is_symlink() and depth > 0 and (
+            openreferral.detect_package(path) is None
+        ):
+            found += walk_inputs(path, depth=depth - 1)
+        else:
+            found.append(path)
+    return found
+
+
 def package_members(path: Path) -> set[str]:
     """Names of the files an Open Referral UK package in folder `path` is made of."""
     found = openreferral.detect_package(path) if path.is_dir() else None
@@ -132,7 +151,7 @@ def detect_file(path: Path) -> Detection | Skipped:
         if found is not None:
             found.path = path
             if found.rows is None and seen.format == "table":
-                found.rows = _count_rows(path)
+                found.rows = seen.rows if seen.rows is not None else _count_rows(path)
             return found
     return Skipped(path, _why_not(seen))
 

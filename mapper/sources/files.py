@@ -1,5 +1,6 @@
-"""Reading the files users bring: CSV text in any of the usual encodings, and vector
-files (GeoJSON, GeoPackage, Shapefile, zipped Shapefile) through GDAL.
+"""Reading the files users bring: CSV text in any of the usual encodings, spreadsheets
+(.xlsx, .ods: the sheet with the most rows), and vector files (GeoJSON, GeoPackage,
+Shapefile, zipped Shapefile) through GDAL.
 
 Nothing here knows what the file *means*; the source modules decide that.
 """
@@ -21,7 +22,9 @@ from mapper.errors import MapperError, Problem
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb"}
-TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
+#: spreadsheets, read with openpyxl (.xlsx, .xlsm) or odfpy (.ods)
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".ods"}
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv"} | EXCEL_SUFFIXES
 # Shapefile parts read together with their .shp, never on their own.
 SIDECAR_SUFFIXES = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd"}
 PEEK_BYTES = 256 * 1024
@@ -109,6 +112,11 @@ def _json_is_geojson(path: Path) -> bool:
 
 
 def _peek_table(path: Path) -> Peek:
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        frame, sheet = _read_sheet(path)
+        note = [Problem(path.name, sheet, severity="warning")] if "sheets" in sheet else []
+        return Peek(path, "table", list(frame.columns), frame.head(PEEK_ROWS),
+                    rows=len(frame), encoding=sheet, notes=note)
     with open(path, "rb") as handle:
         data = handle.read(PEEK_BYTES)
         more = bool(handle.read(1))
@@ -121,8 +129,32 @@ def _peek_table(path: Path) -> Peek:
     return Peek(path, "table", list(head.columns), head, encoding=encoding)
 
 
+def _read_sheet(path: Path) -> tuple[pd.DataFrame, str]:
+    """The sheet of a spreadsheet with the most rows, as strings; and which sheet it was."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+    except Exception as exc:  # openpyxl and odfpy raise many kinds for damaged files
+        raise MapperError(
+            f"{path.name}: not a readable spreadsheet ({type(exc).__name__}: {exc})"
+        ) from None
+    if not sheets:
+        raise MapperError(f"{path.name}: the spreadsheet has no sheets")
+    name = max(sheets, key=lambda k: (len(sheets[k]), len(sheets[k].columns)))
+    frame = sheets[name]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    others = [k for k in sheets if k != name]
+    which = f"sheet '{name}'"
+    if others:
+        which += (f" (the largest of {len(sheets)} sheets; not read: "
+                  f"{', '.join(repr(k) for k in others)})")
+    return frame.fillna(""), which
+
+
 def read_table(path: Path) -> tuple[pd.DataFrame, str]:
-    """The whole table as strings (blank cells are ''), and the encoding it was read in."""
+    """The whole table as strings (blank cells are ''), and the encoding it was read in
+    (for a spreadsheet: which sheet)."""
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        return _read_sheet(path)
     text, encoding = decode(path.read_bytes(), file=path.name)
     return _frame_from_text(text, file=path.name), encoding
 
