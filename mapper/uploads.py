@@ -156,6 +156,9 @@ class Report:
     #: records already in the register from a file of the same name (an import replaces them)
     replaces: int = 0
     personal_fields: list[str] = field(default_factory=list)
+    #: what a table read by meaning was understood to hold (mapper.sources.columns), one
+    #: line each, as the CLI prints it; empty for known layouts
+    understanding: list[str] = field(default_factory=list)
     vertices: int | None = None
     seconds: float = 0.0
     created_at: float = 0.0
@@ -834,6 +837,7 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
         "warnings": warnings_,
         "replaces": replaces,
         "personal_fields": personal,
+        "understanding": list((imp.extra or {}).get("understood_lines", [])),
     }
 
 

@@ -485,12 +485,20 @@ def _name_from_content(out: Understanding, seen: dict[str, Content], geometry_ty
         if c not in taken and why == "header not recognised" and seen[c].kind == "text"
         and seen[c].distinct >= 0.5
     ]
-    if not text or not (_has_location(out) or geometry_type):
+    if not text or not (_has_location(out) or geometry_type) or _postcode_lookup(out, seen):
         return
     best = max(text, key=lambda c: seen[c].distinct)
     out.choose("name", best, f"no header names the records; the most varied text column "
                f"({seen[best].distinct:.0%} distinct values)")
     out.assumptions.append(f"'{best}' taken as the name; map another column to change it")
+
+
+def _postcode_lookup(out: Understanding, seen: dict[str, Content]) -> bool:
+    """One row per postcode with coordinates: a postcode lookup (mapper.sources.postcodes
+    reads those), never a register whose name is guessed from its content."""
+    postcode = out.fields.get("postcode")
+    return (postcode is not None and seen[postcode.column].distinct == 1.0
+            and _has_coordinates(out))
 
 
 def _has_location(out: Understanding) -> bool:
