@@ -30,9 +30,9 @@ from mapper.sources import (
     Skipped,
     detect_file,
     package_members,
+    pointfiles,
     walk_inputs,
 )
-from mapper.sources import pointfiles
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.store import Provenance, Workspace

@@ -328,4 +328,5 @@ def test_dry_run_build_prints_the_understanding_and_reads_sub_folders(tmp_path):
         in lines
     assert ("      ignored 'Ward': GSS codes of electoral ward (E05); areas are found from "
             "each point's location") in lines
-    assert any(line.startswith("      register: groups (no column says otherwise") for line in lines)
+    register = "      register: groups (no column says otherwise"
+    assert any(line.startswith(register) for line in lines)

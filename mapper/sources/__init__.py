@@ -14,6 +14,7 @@ from mapper.errors import MapperError
 from mapper.sources import (
     boundaries,
     charity,
+    columns,
     deprivation,
     lookups,
     openreferral,
@@ -185,9 +186,13 @@ def _why_not(seen: Peek) -> str:
     if any(c.startswith("lsoa code") for c in cols) and any("indicator" in c for c in cols):
         return ("IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
                 "scores, ranks, deciles and population denominators'")
-    if cols & {"lat", "latitude", "lon", "longitude", "eastings", "easting", "postcode"}:
-        return ("a table with a location but no name or type column, so not a register of "
-                f"groups, premises or incidents. Columns: {shown}")
+    found = pointfiles.understand(seen)
+    if found.location:
+        where = ", ".join(f"'{c.column}'" for f, c in found.fields.items()
+                          if f in columns.LOCATION_FIELDS)
+        return (f"a table with a location ({found.location}: {where}) but no column that "
+                "names or types each record, so not a register of groups, premises or "
+                f"incidents. Columns: {shown}")
     if seen.format == "vector":
         return (f"no column of ward, LSOA or borough codes (E05/E01/E06-E09) and no name "
                 f"column found. Columns: {shown}")

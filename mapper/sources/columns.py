@@ -51,7 +51,7 @@ SYNONYMS: dict[str, list[str]] = {
               "contact telephone", "mobile"],
     "email": ["email", "e mail", "email address", "contact email"],
     "website": ["website", "url", "web", "web address", "web site", "homepage", "link"],
-    "contact_name": ["contact name", "contact person", "main contact", "contact"],
+    "contact_name": ["contact name", "contact person", "main contact"],
     "charity_number": ["charity number", "registered charity number", "charity no",
                        "charity reg no", "charity registration number", "reg charity number"],
     "date": ["date", "incident date", "date of incident", "reported date", "occurred date"],
