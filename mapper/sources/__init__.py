@@ -147,6 +147,9 @@ def detect_file(path: Path) -> Detection | Skipped:
         seen = peek(path)
     except MapperError as exc:
         return Skipped(path, str(exc).removeprefix(f"{path.name}: "))
+    refused = deprivation.refusal(seen)
+    if refused:
+        return Skipped(path, refused)
     for detector in DETECTORS:
         found = detector(seen)
         if found is not None:
@@ -181,11 +184,7 @@ def _count_rows(path: Path) -> int:
 
 
 def _why_not(seen: Peek) -> str:
-    cols = {c.lower() for c in seen.columns}
     shown = ", ".join(seen.columns[:12]) + (" ..." if len(seen.columns) > 12 else "")
-    if any(c.startswith("lsoa code") for c in cols) and any("indicator" in c for c in cols):
-        return ("IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
-                "scores, ranks, deciles and population denominators'")
     found = pointfiles.understand(seen)
     if found.location:
         where = ", ".join(f"'{c.column}'" for f, c in found.fields.items()

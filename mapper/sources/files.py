@@ -1,6 +1,5 @@
-"""Reading the files users bring: CSV text in any of the usual encodings, spreadsheets
-(.xlsx, .ods: the sheet with the most rows), and vector files (GeoJSON, GeoPackage,
-Shapefile, zipped Shapefile) through GDAL.
+"""Reading the files users bring: CSV text in any of the usual encodings, and vector
+files (GeoJSON, GeoPackage, Shapefile, zipped Shapefile) through GDAL.
 
 Nothing here knows what the file *means*; the source modules decide that.
 """
@@ -22,9 +21,9 @@ from mapper.errors import MapperError, Problem
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb"}
-#: spreadsheets, read with openpyxl (.xlsx, .xlsm) or odfpy (.ods)
-EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".ods"}
-TABLE_SUFFIXES = {".csv", ".txt", ".tsv"} | EXCEL_SUFFIXES
+#: spreadsheets are read from their largest sheet (IoD workbooks open with a notes sheet)
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".ods"}
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv"} | SPREADSHEET_SUFFIXES
 # Shapefile parts read together with their .shp, never on their own.
 SIDECAR_SUFFIXES = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd"}
 PEEK_BYTES = 256 * 1024
@@ -112,11 +111,9 @@ def _json_is_geojson(path: Path) -> bool:
 
 
 def _peek_table(path: Path) -> Peek:
-    if path.suffix.lower() in EXCEL_SUFFIXES:
-        frame, sheet = _read_sheet(path)
-        note = [Problem(path.name, sheet, severity="warning")] if "sheets" in sheet else []
-        return Peek(path, "table", list(frame.columns), frame.head(PEEK_ROWS),
-                    rows=len(frame), encoding=sheet, notes=note)
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        head, sheet, rows = _read_sheet(path, nrows=PEEK_ROWS)
+        return Peek(path, "table", list(head.columns), head, rows=rows, encoding=f"sheet {sheet}")
     with open(path, "rb") as handle:
         data = handle.read(PEEK_BYTES)
         more = bool(handle.read(1))
@@ -129,34 +126,50 @@ def _peek_table(path: Path) -> Peek:
     return Peek(path, "table", list(head.columns), head, encoding=encoding)
 
 
-def _read_sheet(path: Path) -> tuple[pd.DataFrame, str]:
-    """The sheet of a spreadsheet with the most rows, as strings; and which sheet it was."""
-    try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
-    except Exception as exc:  # openpyxl and odfpy raise many kinds for damaged files
-        raise MapperError(
-            f"{path.name}: not a readable spreadsheet ({type(exc).__name__}: {exc})"
-        ) from None
-    if not sheets:
-        raise MapperError(f"{path.name}: the spreadsheet has no sheets")
-    name = max(sheets, key=lambda k: (len(sheets[k]), len(sheets[k].columns)))
-    frame = sheets[name]
-    frame.columns = [str(c).strip() for c in frame.columns]
-    others = [k for k in sheets if k != name]
-    which = f"sheet '{name}'"
-    if others:
-        which += (f" (the largest of {len(sheets)} sheets; not read: "
-                  f"{', '.join(repr(k) for k in others)})")
-    return frame.fillna(""), which
-
-
 def read_table(path: Path) -> tuple[pd.DataFrame, str]:
     """The whole table as strings (blank cells are ''), and the encoding it was read in
-    (for a spreadsheet: which sheet)."""
-    if path.suffix.lower() in EXCEL_SUFFIXES:
-        return _read_sheet(path)
+    (for a spreadsheet: 'sheet NAME', the sheet read)."""
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        frame, sheet, _ = _read_sheet(path)
+        return frame, f"sheet {sheet}"
     text, encoding = decode(path.read_bytes(), file=path.name)
     return _frame_from_text(text, file=path.name), encoding
+
+
+def _read_sheet(path: Path, *, nrows: int | None = None) -> tuple[pd.DataFrame, str, int]:
+    """(the largest sheet of a workbook as strings, its name, its data rows)."""
+    if path.suffix.lower() == ".ods":
+        return _read_ods(path, nrows=nrows)
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several kinds for damaged files
+        raise MapperError(f"{path.name}: not a readable Excel workbook ({exc})") from None
+    try:
+        sizes = {ws.title: ws.max_row or 0 for ws in book.worksheets}
+    finally:
+        book.close()
+    sheet = max(sizes, key=lambda name: sizes[name])
+    frame = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False,
+                          nrows=nrows, engine="openpyxl")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame, sheet, max(sizes[sheet] - 1, 0)
+
+
+def _read_ods(path: Path, *, nrows: int | None = None) -> tuple[pd.DataFrame, str, int]:
+    """:func:`_read_sheet` for OpenDocument spreadsheets (odfpy reads every sheet whole)."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False,
+                               engine="odf")
+    except Exception as exc:  # odfpy raises several kinds for damaged files
+        raise MapperError(f"{path.name}: not a readable OpenDocument spreadsheet ({exc})") from None
+    if not sheets:
+        raise MapperError(f"{path.name}: the spreadsheet has no sheets")
+    sheet = max(sheets, key=lambda name: len(sheets[name]))
+    frame = sheets[sheet]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return (frame if nrows is None else frame.head(nrows)), sheet, len(frame)
 
 
 def table_row(position: int) -> int:
