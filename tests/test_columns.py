@@ -231,7 +231,7 @@ def test_polygons_and_lines_are_placed_on_them_and_counted(ws, tmp_path):
 def test_spreadsheets_are_read_from_their_largest_sheet(ws, tmp_path, suffix):
     postcode = ws.read_layer("postcodes").iloc[4]
     path = tmp_path / f"venues{suffix}"
-    with pd.ExcelWriter(path) as book:
+    with pd.ExcelWriter(str(path)) as book:  # a Path makes pandas write .xlsx whatever the suffix
         pd.DataFrame({"About": ["a note sheet"]}).to_excel(book, sheet_name="Notes", index=False)
         pd.DataFrame(
             {"Venue Name": ["Grid Hall", "Corner Hall"],
