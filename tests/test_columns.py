@@ -330,3 +330,28 @@ def test_dry_run_build_prints_the_understanding_and_reads_sub_folders(tmp_path):
             "each point's location") in lines
     register = "      register: groups (no column says otherwise"
     assert any(line.startswith(register) for line in lines)
+
+
+def test_cli_import_and_web_upload_print_what_was_understood(ws, tmp_path, capsys):
+    from mapper.cli import main
+    from mapper.uploads import Limits, inspect_upload
+
+    postcode = ws.read_layer("postcodes").iloc[0]["postcode"]
+    header = ["charity_name", "charity_contact_postcode", "Ward"]
+    path = fx.write_csv(tmp_path / "subset.csv", header,
+                        [["Grid Food Aid", postcode, "E05900001"]])
+    assert main(["--workspace", str(ws.directory), "import", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "  name <- 'charity_name': header 'charity_name' read as 'name' ('charity' " \
+           "dropped)" in err
+    assert ("  assumed: 'charity_contact_postcode' is a contact postcode: records without "
+            "coordinates are placed at a correspondence address") in err
+    report = inspect_upload("subset.csv", path.read_bytes(), ws, limits=Limits(in_process=True))
+    assert report.accepted == 1
+    assert report.understanding[:3] == [
+        "register: groups (no column says otherwise (no date, type, capacity or register id))",
+        "location: postcode",
+        "name <- 'charity_name': header 'charity_name' read as 'name' ('charity' dropped)",
+    ]
+    assert ("ignored 'Ward': GSS codes of electoral ward (E05); areas are found from each "
+            "point's location") in report.understanding

@@ -513,6 +513,12 @@ def _unused(seen: Content) -> str:
 
 def _location(out: Understanding, geometry_type: str | None) -> str:
     f = out.fields.keys()
+    postcode = out.fields.get("postcode")
+    if postcode is not None and "contact" in words(postcode.column):
+        out.assumptions.append(
+            f"'{postcode.column}' is a contact postcode: records without coordinates are "
+            "placed at a correspondence address, which may not be where they work"
+        )
     if geometry_type:
         return f"the features' own geometry ({geometry_type})"
     ways = []
