@@ -168,10 +168,13 @@ def test_ambiguous_names_say_which_was_used():
 
 
 def test_a_name_guessed_from_content_is_said_and_never_taken_from_a_postcode_lookup():
-    guessed = grasp(pd.DataFrame({"Org": ["x", "y"], "c1": ["Leeds Aid", "Hope Centre"],
-                                  "pc": ["LS1 1AA", "LS2 2BB"]}))
-    assert guessed.fields["name"].column == "Org"  # "Org"anisation by header
+    headed = grasp(pd.DataFrame({"Org": ["Aid", "Aid", "Club"],
+                                 "c1": ["Leeds Aid", "Hope Centre", "Bread Club"],
+                                 "pc": ["LS1 1AA", "LS2 2BB", "LS2 2BB"]}))
+    assert headed.fields["name"].column == "Org"  # a header wins over more varied content
+    assert not headed.assumptions
     content = grasp(pd.DataFrame({"c1": ["Leeds Aid", "Hope Centre", "Bread Club"],
+                                  "c2": ["open", "open", "closed"],
                                   "pc": ["LS1 1AA", "LS2 2BB", "LS2 2BB"]}))
     assert content.fields["name"].column == "c1"
     assert content.assumptions == ["'c1' taken as the name; map another column to change it"]
@@ -355,3 +358,17 @@ def test_cli_import_and_web_upload_print_what_was_understood(ws, tmp_path, capsy
     ]
     assert ("ignored 'Ward': GSS codes of electoral ward (E05); areas are found from each "
             "point's location") in report.understanding
+
+
+def test_known_layouts_print_the_columns_their_layout_names(tmp_path):
+    from mapper.sources.pointfiles import explain
+
+    path = fx.write_csv(tmp_path / "libraries.csv", ["Library name", "Local authority", "Postcode"],
+                        [["Grid Library", "Middleton", "ZZ1 0AA"]])
+    assert explain(detect_file(path)) == [
+        "layout: known layout 'ace_libraries' (mapper/mappings/layouts.json)",
+        "name <- 'Library name'",
+        "postcode <- 'Postcode'",
+        "location postcode <- 'Postcode'",
+    ]
+    assert explain(detect_file(fx.write_folder(tmp_path / "in") / "wards.geojson")) == []

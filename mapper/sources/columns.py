@@ -30,7 +30,7 @@ from mapper.sources.postcodes import normalise_postcode
 #: field -> header spellings (normalised: lower case words separated by single spaces)
 SYNONYMS: dict[str, list[str]] = {
     "name": [
-        "name", "title", "organisation", "organization", "organisation name",
+        "name", "title", "org", "org name", "organisation", "organization", "organisation name",
         "organization name", "group name", "group", "premises name", "venue", "site name",
         "distinctive name", "establishment name", "place name", "facility name",
     ],

@@ -122,13 +122,23 @@ def detect(peek: Peek) -> Detection | None:
 
 
 def explain(detection: Detection) -> list[str]:
-    """What a file read by meaning was understood to hold, one line each (empty for
-    known layouts and other sources): the register and why, then every column."""
+    """What a point file was understood to hold, one line each. A file read by meaning:
+    the register and why, then every column; a known layout (here or in another source
+    module): the columns its layout names. Empty for files that are not point registers."""
     found = detection.extra.get("understanding")
-    if found is None:
+    if found is not None:
+        why = detection.extra.get("register_reason", "")
+        return [f"register: {detection.kind}" + (f" ({why})" if why else ""), *found.lines()]
+    if detection.kind not in registers.REGISTERS:
         return []
-    why = detection.extra.get("register_reason", "")
-    return [f"register: {detection.kind}" + (f" ({why})" if why else ""), *found.lines()]
+    key = detection.extra.get("layout")
+    if key in load_layouts():
+        layout = load_layouts()[key]
+        named = {**layout["fields"], **{f"location {k}": v for k, v in layout["location"].items()}}
+        source = f"known layout '{key}' (mapper/mappings/{LAYOUTS_FILE.name})"
+    else:
+        named, source = detection.columns, detection.detail
+    return [f"layout: {source}", *(f"{field} <- '{column}'" for field, column in named.items())]
 
 
 def _vintage_hint(peek: Peek) -> str:
