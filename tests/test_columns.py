@@ -55,6 +55,9 @@ def grasp(frame: pd.DataFrame):
         ("ORGANISATI", "name"),  # "organisation" cut to 10 characters by a Shapefile
         ("CLASSIFICA", "type"),
         ("Crime.type", "type"),
+        ("TypeOfEstablishment (name)", "type"),
+        ("BusinessType", "type"),
+        ("AddressLine2", "address"),
         ("registered_charity_number", "charity_number"),
         ("charity_contact_postcode", "postcode"),
         ("Post Code", "postcode"),

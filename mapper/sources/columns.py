@@ -225,6 +225,8 @@ def header_field(header: str) -> tuple[str | None, str]:
                 return _SYNONYM_INDEX[text], (
                     f"header '{header}' read as '{text}' ({' '.join(dropped)!r} dropped)"
                 )
+    if len(split) > 2 and split[0] in ("type", "category", "classification") and split[1] == "of":
+        return LAST_WORD[split[0]], f"header '{header}' begins '{split[0]} of'"
     if len(split) > 1 and split[-1] in LAST_WORD and not set(split[:-1]) & PERSON_WORDS:
         found = LAST_WORD[split[-1]]
         return found, f"header '{header}' ends in '{split[-1]}'"

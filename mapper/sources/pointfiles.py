@@ -1,13 +1,15 @@
-"""Point files in the layouts people keep: spreadsheets (CSV), GeoJSON or GeoPackage with
-latitude/longitude, eastings/northings, or only a postcode (geocoded through the
-workspace's postcode centroids).
+"""Point files in the layouts people keep: spreadsheets (CSV, .xlsx, .ods), GeoJSON,
+GeoPackage or Shapefile with latitude/longitude, eastings/northings, only a postcode
+(geocoded through the workspace's postcode centroids), or their own point, line or polygon
+geometry.
 
 Known layouts (Give Food, Mutual Aid Wiki, warm spaces, Arts Council libraries ...) are
-data, in ``mapper/mappings/layouts.json``; any other file with a name column and a
-location is read by column-name synonyms (:data:`GENERIC_SYNONYMS`), and its register
-(groups, premises or incidents) is taken from its columns: an id column of a register
-(``group_id`` ...), a date or month column (incidents), a capacity or step-free column
-(premises), else groups. ``mapper import FILE --as premises`` overrides.
+data, in ``mapper/mappings/layouts.json``; any other file with a name (or type) column and
+a location is read by meaning (:mod:`mapper.sources.columns`: headers and content), and
+its register (groups, premises or incidents) is taken from its columns: an id column of a
+register (``group_id`` ...), a date or month column (incidents), a capacity or step-free
+column, or a type without a category (premises), else groups. ``mapper import FILE --as
+premises`` overrides. :func:`explain` gives what was understood, for people.
 """
 
 from __future__ import annotations
