@@ -214,23 +214,25 @@ def test_renamed_dotted_prefixed_reordered_and_subset_headers_import(ws, tmp_pat
     assert any(line.startswith("  ignored 'Opening.Notes'") for line in lines)
 
 
-def test_polygons_and_lines_are_placed_on_them_and_counted(ws, tmp_path):
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg"])
+def test_polygons_and_lines_are_placed_on_them_and_counted(ws, tmp_path, suffix):
     frame = gpd.GeoDataFrame(
         {"name": ["Park Hall", "Canal Walk", "Bus Stop Group"]},
         geometry=[box(531_200, 181_200, 531_800, 181_800),
                   LineString([(530_100, 180_100), (530_400, 180_100)]), CORNER],
         crs=27700,
     )
-    path = fx.write_geojson(frame.to_crs(4326), tmp_path / "places.geojson")
+    path = tmp_path / f"places{suffix}"
+    frame.to_crs(4326).to_file(path)
     imported = import_file(path, ws)
     got = imported.frame.set_index("name")
     assert got.loc["Park Hall"].geometry.within(box(531_200, 181_200, 531_800, 181_800))
     assert got.loc["Canal Walk"].geometry.distance(frame.geometry[1]) < 0.01
     assert got.loc["Bus Stop Group"].geometry.distance(CORNER) < 0.01
     notes = [str(w) for w in imported.warnings]
-    assert "places.geojson: 1 polygon features placed at a representative point inside them" \
+    assert f"places{suffix}: 1 polygon features placed at a representative point inside them" \
         in notes
-    assert "places.geojson: 1 line features placed at a point on the line" in notes
+    assert f"places{suffix}: 1 line features placed at a point on the line" in notes
 
 
 @pytest.mark.parametrize("suffix", [".xlsx", ".ods"])
