@@ -377,3 +377,12 @@ def test_known_layouts_print_the_columns_their_layout_names(tmp_path):
         "location postcode <- 'Postcode'",
     ]
     assert explain(detect_file(fx.write_folder(tmp_path / "in") / "wards.geojson")) == []
+
+
+def test_polygons_without_a_name_header_are_not_guessed_into_a_register(tmp_path):
+    areas = gpd.GeoDataFrame({"NBHD": ["Northside", "Southside"]},
+                             geometry=[box(0, 0, 10, 10), box(10, 0, 20, 10)], crs=27700)
+    path = fx.write_geojson(areas.to_crs(4326), tmp_path / "neighbourhoods.geojson")
+    found = detect_file(path)
+    assert isinstance(found, Skipped)
+    assert found.reason.startswith("no column of ward, LSOA or borough codes")

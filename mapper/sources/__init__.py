@@ -186,7 +186,7 @@ def _count_rows(path: Path) -> int:
 def _why_not(seen: Peek) -> str:
     shown = ", ".join(seen.columns[:12]) + (" ..." if len(seen.columns) > 12 else "")
     found = pointfiles.understand(seen)
-    if found.location:
+    if seen.format == "table" and found.location:
         where = ", ".join(f"'{c.column}'" for f, c in found.fields.items()
                           if f in columns.LOCATION_FIELDS)
         return (f"a table with a location ({found.location}: {where}) but no column that "

@@ -478,7 +478,8 @@ def _swap(out: Understanding, a: str, b: str, seen_a: Content, seen_b: Content) 
 
 
 def _name_from_content(out: Understanding, seen: dict[str, Content], geometry_type) -> None:
-    """No name header: the most varied text column, said aloud; never a code or postcode."""
+    """No name header in a table: the most varied text column, said aloud; never a code,
+    a postcode, or a column of a postcode lookup."""
     if "name" in out.fields:
         return
     taken = {c.column for c in out.fields.values()}
@@ -487,7 +488,8 @@ def _name_from_content(out: Understanding, seen: dict[str, Content], geometry_ty
         if c not in taken and why == "header not recognised" and seen[c].kind == "text"
         and seen[c].distinct >= 0.5
     ]
-    if not text or not (_has_location(out) or geometry_type) or _postcode_lookup(out, seen):
+    # tables only: a vector file without a name header is more often areas than records
+    if not text or geometry_type or not _has_location(out) or _postcode_lookup(out, seen):
         return
     best = max(text, key=lambda c: seen[c].distinct)
     out.choose("name", best, f"no header names the records; the most varied text column "
