@@ -386,3 +386,18 @@ def test_polygons_without_a_name_header_are_not_guessed_into_a_register(tmp_path
     found = detect_file(path)
     assert isinstance(found, Skipped)
     assert found.reason.startswith("no column of ward, LSOA or borough codes")
+
+
+def test_as_another_register_re_reads_the_understanding(ws, tmp_path):
+    lon, lat = lonlat(MIDDLE)
+    path = fx.write_csv(tmp_path / "council_list.csv", ["Name", "Category", "Charity No", "Lat",
+                                                         "Long"],
+                        [["Grid Library", "Library", "123", f"{lat}", f"{lon}"]])
+    assert detect_file(path).kind == "groups"
+    lines: list[str] = []
+    imported = import_file(path, ws, register="premises", progress=lines.append)
+    assert imported.frame.iloc[0]["type"] == "library"
+    assert "  register: premises (chosen with --as)" in lines
+    assert ("  type <- 'Category': header 'Category' means category; read as the type") in lines
+    assert ("  ignored 'Charity No': understood as charity_number, which the premises register "
+            "does not hold") in lines
