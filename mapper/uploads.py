@@ -162,8 +162,8 @@ class Report:
     #: records already in the register from a file of the same name (an import replaces them)
     replaces: int = 0
     personal_fields: list[str] = field(default_factory=list)
-    #: what a table read by meaning was understood to hold (mapper.sources.columns), one
-    #: line each, as the CLI prints it; empty for known layouts
+    #: what a generic point table was understood to hold (mapper.sources.columns) or the
+    #: columns a known layout names, one line each, as the CLI prints them
     understanding: list[str] = field(default_factory=list)
     vertices: int | None = None
     seconds: float = 0.0

@@ -379,9 +379,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         attribution=(layout or {}).get("attribution", f"Source: {file}."),
         warnings=notes,
         rejected=rejected,
-        extra={"understanding": understood, "understood_lines": explain(detection)}
-        if understood is not None
-        else {},
+        extra={"understanding": understood, "understood_lines": explain(detection)},
     )
 
 
