@@ -401,3 +401,18 @@ def test_as_another_register_re_reads_the_understanding(ws, tmp_path):
     assert ("  type <- 'Category': header 'Category' means category; read as the type") in lines
     assert ("  ignored 'Charity No': understood as charity_number, which the premises register "
             "does not hold") in lines
+
+
+def test_a_contact_column_is_split_into_email_and_phone(ws, tmp_path):
+    lon, lat = lonlat(MIDDLE)
+    path = fx.write_csv(tmp_path / "helpers.csv", ["Name", "How to reach", "Lat", "Lon"],
+                        [["Grid Helpers", "ring 0113 496 0000 or mail help@grid.org", f"{lat}",
+                          f"{lon}"],
+                         ["Corner Aid", "corner@aid.org.uk", f"{lat}", f"{lon}"]])
+    found = detect_file(path)
+    assert found.columns["contact"] == "How to reach"
+    got = import_file(path, ws).frame.set_index("name")
+    assert (got.loc["Grid Helpers", "email"], got.loc["Grid Helpers", "phone"]) == (
+        "help@grid.org", "0113 496 0000")
+    assert got.loc["Corner Aid", "email"] == "corner@aid.org.uk"
+    assert pd.isna(got.loc["Corner Aid", "phone"])

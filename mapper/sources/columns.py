@@ -52,6 +52,7 @@ SYNONYMS: dict[str, list[str]] = {
     "email": ["email", "e mail", "email address", "contact email"],
     "website": ["website", "url", "web", "web address", "web site", "homepage", "link"],
     "contact_name": ["contact name", "contact person", "main contact"],
+    "contact": ["contact", "contact details", "contact info", "how to contact"],
     "charity_number": ["charity number", "registered charity number", "charity no",
                        "charity reg no", "charity registration number", "reg charity number"],
     "date": ["date", "incident date", "date of incident", "reported date", "occurred date"],
@@ -98,6 +99,9 @@ CONTENT_SHARE = 0.8
 DBF_WIDTH = 10
 
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(?:\.[\w-]+)+$")
+#: an e-mail address or a UK phone number inside free text ("call 0113 496 0000 or ...")
+EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+PHONE_IN_TEXT = re.compile(r"(?:\+44\s?|0)[\d\s()-]{9,14}\d")
 _URL = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 _PHONE = re.compile(r"^(?:\+44|0044|0)\d{9,10}$")
 #: longitude/latitude and British National Grid envelopes (as in points.py)
@@ -302,6 +306,9 @@ def content(values: pd.Series) -> Content:
         share = float(test(text).fillna(False).mean())
         if share >= CONTENT_SHARE:
             return Content(kind, share, distinct=distinct)
+    either = text.str.contains(EMAIL_IN_TEXT) | text.str.contains(PHONE_IN_TEXT)
+    if float(either.mean()) >= CONTENT_SHARE:
+        return Content("contact detail", float(either.mean()), distinct=distinct)
     if area := dominant_kind(text, share=CONTENT_SHARE):
         return Content(f"area code:{area}", 1.0, distinct=distinct)
     dates = pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=True)
@@ -393,6 +400,9 @@ def _by_content(out: Understanding, seen: dict[str, Content]) -> None:
         got = seen[col]
         if got.kind in ("postcode", "email", "website", "phone") and got.kind not in out.fields:
             out.choose(got.kind, col, f"content: {got.describe()}")
+        elif got.kind == "contact detail" and not {"contact", "email", "phone"} & out.fields.keys():
+            out.choose("contact", col, f"content: {got.describe()}; e-mail addresses and phone "
+                       "numbers are taken from it")
         elif got.kind.startswith("area code:"):
             label = KIND_LABEL[got.kind.split(":")[1]]
             out.ignored[col] = (f"GSS codes of {label}; areas are found from each point's "

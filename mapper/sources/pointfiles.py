@@ -36,8 +36,6 @@ LAYOUTS_FILE = registers.MAPPINGS_DIR / "layouts.json"
 
 #: header spellings per field, now kept with the rest of column understanding
 GENERIC_SYNONYMS = columns.SYNONYMS
-_PERSONAL_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?:\+44\s?|0)[\d\s()-]{9,14}\d")
 
 
 _norm = columns.normalise
@@ -228,8 +226,8 @@ def _typed(df: pd.DataFrame, register: str, *, file: str, column) -> list[Proble
 
 def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.astype("string").fillna("")
-    email = text.str.extract(f"({_PERSONAL_TEXT.pattern})", expand=False)
-    phone = text.str.extract(f"({_PHONE.pattern})", expand=False).str.strip()
+    email = text.str.extract(f"({columns.EMAIL_IN_TEXT.pattern})", expand=False)
+    phone = text.str.extract(f"({columns.PHONE_IN_TEXT.pattern})", expand=False).str.strip()
     return email.astype("object"), phone.astype("object")
 
 
@@ -301,7 +299,10 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         df["source"] = source_name
     problems += _typed(df, register, file=file, column=column)
     if column("contact"):
-        df["email"], df["phone"] = _split_contact(table[column("contact")])
+        email, phone = _split_contact(table[column("contact")])
+        for name, found in (("email", email), ("phone", phone)):  # own columns win
+            own = df[name].astype("object") if name in df else pd.Series(pd.NA, index=df.index)
+            df[name] = own.where(own.notna(), found)
     if "postcode" in df:
         df["postcode"] = normalise_postcode(df["postcode"].fillna("")).astype("object")
     if "last_verified" in df:
