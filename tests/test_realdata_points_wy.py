@@ -59,6 +59,9 @@ def test_osm_amenities_in_a_sub_folder_become_premises(wy, tmp_path):
     }
     library = by_file["west-yorkshire-amenities-library.geojson"]
     assert any("76 polygon features" in str(w) for w in library.warnings)
+    # ogr2ogr's ids: osm_way_id for closed ways, osm_id for nodes (points) and relations
+    elements = library.frame["premises_id"].str.extract(r"^osm:(\w+)/")[0]
+    assert elements.value_counts().to_dict() == {"way": 75, "node": 53, "relation": 1}
     assert premises["borough_code"].str.fullmatch(r"E0800003[2-6]").all()
     # the same food banks come in two files: flagged as likely duplicates, never merged
     assert premises["duplicate_of"].notna().sum() >= 19

@@ -198,6 +198,9 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     else:
         located, polygons, notes, left_out = _locate_features(premises, file=file, rows=rows)
         warnings += notes
+        if "way_id" in cols:  # ogr2ogr: a bare osm_id is a node's (point) or relation's (area)
+            bare = (elements == "osm").to_numpy()
+            elements[bare] = np.where(polygons[bare], "relation", "node")
     rejected: list[Problem] = []
     _merge_id_problems(located, id_problems, (numbers == "").to_numpy(), left_out, rejected)
     keep, notes = settle(located, file=file, context=context, rejected=rejected, rows=rows)
