@@ -7,8 +7,8 @@ Two layouts, both recognised from their columns and values (never the file name)
 * GeoJSON / GeoPackage / Shapefile extracts as exported by Overpass turbo, osmium or
   ogr2ogr: one feature per OSM element, its tags as properties (``amenity``, ``religion``,
   ``name``, ``addr:*``, ``wheelchair`` ...) and its id as ``@id`` ("node/123"), ``osm_id``
-  (with ``osm_type`` when present; ogr2ogr's ``osm_way_id`` for areas) or ``id``; nodes
-  as Points, ways and relations as
+  (with ``osm_type`` when present; ogr2ogr's ``osm_way_id`` for closed ways, its other
+  tags read from ``other_tags``) or ``id``; nodes as Points, ways and relations as
   Polygons or MultiPolygons.
 
 Only elements whose ``amenity`` (or ``poi_type``) maps to a premises type through
