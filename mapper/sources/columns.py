@@ -25,6 +25,7 @@ import pandas as pd
 
 from mapper import registers
 from mapper.sources.codes import KIND_LABEL, column_vintage, dominant_kind
+from mapper.sources.points import BNG_E, BNG_N, UK_LAT, UK_LON
 from mapper.sources.postcodes import normalise_postcode
 
 #: field -> header spellings (normalised: lower case words separated by single spaces)
@@ -104,11 +105,6 @@ EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 PHONE_IN_TEXT = re.compile(r"(?:\+44\s?|0)[\d\s()-]{9,14}\d")
 _URL = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 _PHONE = re.compile(r"^(?:\+44|0044|0)\d{9,10}$")
-#: longitude/latitude and British National Grid envelopes (as in points.py)
-UK_LAT = (49.0, 61.0)
-UK_LON = (-9.0, 3.0)
-BNG_E = (0.0, 700_000.0)
-BNG_N = (0.0, 1_300_000.0)
 _COORDS = ("lat", "lon", "easting", "northing")
 #: the fields that place a record
 LOCATION_FIELDS = (*_COORDS, "postcode")
@@ -133,7 +129,8 @@ class Understanding:
     fields: dict[str, Choice] = field(default_factory=dict)
     ignored: dict[str, str] = field(default_factory=dict)  # column -> why
     assumptions: list[str] = field(default_factory=list)
-    location: str = ""  # "latitude/longitude", "eastings/northings", "postcode", "geometry"
+    #: e.g. "latitude/longitude then postcode", "the features' own geometry (Polygon)"
+    location: str = ""
 
     def mapping(self) -> dict[str, str]:
         """Field -> column, for the fields found."""
@@ -159,17 +156,6 @@ class Understanding:
         out += [f"ignored '{col}': {why}" for col, why in self.ignored.items()]
         out += [f"assumed: {text}" for text in self.assumptions]
         return out
-
-    def as_json(self) -> dict:
-        return {
-            "location": self.location,
-            "fields": [
-                {"field": c.field, "column": c.column, "also": list(c.also), "reason": c.reason}
-                for c in self.fields.values()
-            ],
-            "ignored": [{"column": c, "reason": r} for c, r in self.ignored.items()],
-            "assumptions": list(self.assumptions),
-        }
 
 
 # -- headers ------------------------------------------------------------------------------
