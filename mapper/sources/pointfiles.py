@@ -164,12 +164,20 @@ def with_register(detection: Detection, register: str) -> Detection:
 def _dates(values: pd.Series, *, file: str, column: str, month: bool = False):
     """ISO dates (or YYYY-MM months) from common spellings; problems for the unreadable."""
     text = values.astype("string").str.strip().fillna("")
+    if month:  # months as Excel leaves them (Mar-24 ...): read by the one month reader
+        from mapper.sources.dates import read_when, unreadable
+
+        months, _, _ = read_when(text)
+        problems = [Problem(file, "not a month (expected e.g. 2024-05, Mar-24 or 03/2024)",
+                            table_row(p), column, text.iloc[p]) for p in unreadable(text, months)]
+        return months.astype("object").where(months.notna(), pd.NA), problems
     parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="ISO8601", utc=True)
     retry = parsed.isna() & (text != "")
     if retry.any():
         parsed[retry] = pd.to_datetime(
             text[retry], errors="coerce", dayfirst=True, utc=True, format="mixed"
         )
+    parsed[parsed.dt.year < 1900] = pd.NaT  # 'Mar-24' is not 24 March of the year 1
     bad = parsed.isna() & (text != "")
     problems = [
         Problem(
@@ -415,6 +423,9 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
     linear = np.isin(kinds, _LINEAR) & ~empty
     points = np.where(areal | linear, shapely.point_on_surface(geoms), geoms)
     bad = empty | ~np.isin(np.asarray(shapely.get_type_id(points)), [0])
+    # a coordinate that is NaN or infinite is no location (not one outside the area)
+    safe = np.where(bad, None, points)
+    unplaced = ~bad & ~(np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe)))
     problems = [
         Problem(
             file,
@@ -423,7 +434,12 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
             row_label="feature",
         )
         for p in np.flatnonzero(bad)
+    ] + [
+        Problem(file, "no coordinates (NaN or infinite); expected a point with finite "
+                "coordinates", int(p) + 1, row_label="feature")
+        for p in np.flatnonzero(unplaced)
     ]
+    bad |= unplaced
     for mask, what, where in ((areal, "polygon", "a representative point inside them"),
                               (linear, "line", "a point on the line")):
         if mask.any():
