@@ -221,6 +221,24 @@ def test_names_are_shown_as_text(officer, ws):
         assert "&lt;script&gt;alert(" in html, url
 
 
+def test_incidents_with_only_a_month_are_titled_by_the_month(officer, ws):
+    """police.uk gives a month, never a date: the list says "in March 2024", not "on ?"."""
+    incidents = ws.read_layer("incidents", edits=False)
+    first, second = incidents["incident_id"].iloc[0], incidents["incident_id"].iloc[1]
+    incidents["date"] = incidents["date"].astype(object)
+    incidents.loc[incidents["incident_id"] == first, ["date", "month"]] = [None, "2024-03"]
+    incidents.loc[incidents["incident_id"] == second, ["date", "month"]] = [None, None]
+    with ws.transaction() as tx:
+        tx.write_layer("incidents", incidents)
+    kind = incidents.set_index("incident_id")["type"]
+    listed = text(officer.get(f"/register/incidents?q={first}"))
+    assert f"{kind[first]} in March 2024" in listed and " on ?" not in listed
+    assert f"{kind[second]}, date not recorded" in text(
+        officer.get(f"/register/incidents?q={second}"))
+    assert f"{kind[first]} in March 2024" in text(
+        officer.get(f"/register/incidents/{first}/retire"))
+
+
 def test_no_editing_without_a_register_layer(tiny_workspace):
     client = sign_in(create_app({"TESTING": True, "WORKSPACE": str(tiny_workspace)})
                      .test_client(), "officer")

@@ -311,7 +311,7 @@ def records(register: str):
         items.append({
             "id": str(row[id_col]),
             "title": shown(row.get("name")) if register != "incidents" else (
-                f"{shown(row.get('type')) or 'Incident'} on {shown(row.get('date')) or '?'}"),
+                incident_title(row, "Incident")),
             "kind": shown(row.get("category") if register == "groups" else row.get("type")),
             "ward": names.get(shown(row.get("ward_code")), shown(row.get("ward_code"))),
             "last_verified": shown(row.get("last_verified")),
@@ -644,8 +644,24 @@ def retire(register: str, record_id: str):
 
 def _title(register: str, record: dict) -> str:
     if register == "incidents":
-        return f"{shown(record.get('type')) or 'incident'} on {shown(record.get('date'))}"
+        return incident_title(record, "incident")
     return shown(record.get("name")) or "this record"
+
+
+def incident_title(record: dict, kind: str) -> str:
+    """An incident in words: its type and date; police.uk gives only the month ("Public
+    order in March 2024"); neither: "date not recorded"."""
+    what = shown(record.get("type")) or kind
+    if shown(record.get("date")):
+        return f"{what} on {shown(record.get('date'))}"
+    month = shown(record.get("month"))
+    if month:
+        try:
+            month = pd.Period(month, freq="M").strftime("%B %Y")
+        except ValueError:
+            pass
+        return f"{what} in {month}"
+    return f"{what}, date not recorded"
 
 
 __all__ = ["bp", "fields", "shown", "lonlat", "find", "version_data"]
