@@ -35,7 +35,12 @@ from mapper.analysis.incidents import (
     incident_pressure,
     incident_rate,
 )
-from mapper.analysis.need import area_need, borough_weights, unavailable_measures
+from mapper.analysis.need import (
+    MEASURE_LABELS,
+    area_need,
+    borough_weights,
+    unavailable_measures,
+)
 from mapper.analysis.neighbourhoods import (
     find_neighbourhoods,
     queen_neighbours,
@@ -257,8 +262,10 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     progress("unmet-need index, Community Action Neighbourhoods and stability")
     components = components_for(table)
     if components["need"][0] != "imd_score":
-        notes.append(f"need in the unmet-need index is measured by {components['need'][0]} "
-                     "(lower = more deprived) as the deprivation data has no IMD scores")
+        label = MEASURE_LABELS.get(components["need"][0], components["need"][0])
+        notes.append(f"need in the unmet-need index is measured by the {label} (reversed: "
+                     "rank 1 is the most deprived area in England) as the deprivation data "
+                     "has no IMD scores")
     table = table.join(unmet_need(table, settings.weights(), components))
 
     def choose(frame: pd.DataFrame) -> pd.Series:

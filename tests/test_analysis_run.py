@@ -61,7 +61,7 @@ def test_analysis_with_ranks_and_denominators_only(tmp_path):
     assert wards["imd_score"].isna().all() and wards["imd_rank_in_area"].isna().all()
     assert set(json.loads(ws.meta()["unavailable_measures"])) == {
         "imd_score", "domain_scores", "imd_rank_in_area"}
-    assert any("measured by imd_avg_rank" in note for note in report.notes)
+    assert any("measured by the IMD average rank (reversed" in note for note in report.notes)
     # need from the average rank reversed: the lowest average rank has the most need
     assert wards["contrib_need"].idxmax() == expected.idxmin()
 
