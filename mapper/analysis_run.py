@@ -303,6 +303,10 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
 
     progress(f"coverage gaps at {settings.coverage_radius_m:g} m")
     coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
+    if groups.empty:
+        notes.append("coverage: the workspace has no groups, so every resident counts as "
+                     f"farther than {settings.coverage_radius_m:g} m from one; import a "
+                     "register of groups (mapper import FILE) for coverage to mean anything")
     table = table.join(coverage_table)
     table["gap_rank"] = _gap_rank(table, settings)
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
