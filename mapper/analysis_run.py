@@ -31,6 +31,7 @@ from mapper.analysis.areas import area_of_points
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
 from mapper.analysis.incidents import (
     ShortSeriesError,
+    districts_without_incidents,
     incident_counts,
     incident_pressure,
     incident_rate,
@@ -210,6 +211,25 @@ def _incidents(incidents, wards_index, population, settings: Settings, notes) ->
         return counts.join(incident_rate(counts["incidents"], population))
 
 
+def _note_incident_coverage(pressure: pd.DataFrame, wards: pd.DataFrame, notes) -> None:
+    """Say when whole districts have no incidents while others have some (see
+    :func:`districts_without_incidents`): their zero incident pressure may only mean the
+    incident files do not cover them."""
+    if "incidents" not in pressure:
+        return
+    district = wards.set_index("ward_code")["borough_code"]
+    missing = districts_without_incidents(pressure["incidents"], district)
+    if not missing:
+        return
+    names = wards.drop_duplicates("borough_code").set_index("borough_code")["borough_name"]
+    named = [f"{names.get(code, code)} ({code})" for code in missing]
+    notes.append(f"no incidents in any ward of {len(missing)} of {district.nunique()} "
+                 f"districts: {', '.join(named)}; their incident pressure counts as the "
+                 "lowest, which may only mean the incident files do not cover them: import "
+                 "their incidents, or leave incidents out of the index (mapper analyse --set "
+                 "weight_incidents=0)")
+
+
 def analyse(workspace: Workspace, settings: Settings | None = None, *,
             progress: Progress = lambda _: None) -> AnalysisReport:
     """Analyse the workspace and store the results (see the module docstring)."""
@@ -256,6 +276,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                           premises_types=registers.PREMISES_TYPES)
     access = ward_access(points, groups, index, categories=registers.GROUP_CATEGORIES)
     pressure = _incidents(incidents, index, ward_pop, settings, notes)
+    _note_incident_coverage(pressure, wards, notes)
     table = (wards.drop(columns="geometry").set_index("ward_code")
              .join(need.reindex(index)).join(supply).join(access).join(pressure))
 
@@ -384,8 +405,16 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
         if data_version is not None:
             tx.set_meta(ANALYSED_DATA_VERSION, data_version)
         tx.set_meta("unavailable_measures", json.dumps(report.unavailable))
+        tx.set_meta("analysis_notes", json.dumps(other_notes(report)))
         tx.set_meta("need_measure", report.need_measure)
         tx.set_meta("analysed_at", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+
+
+def other_notes(report: AnalysisReport) -> list[str]:
+    """The analysis's notes other than the measures it could not compute (which pages
+    list on their own, from ``unavailable_measures``)."""
+    unavailable = {f"not computed: {why}" for why in report.unavailable.values()}
+    return [note for note in report.notes if note not in unavailable]
 
 
 def summary_lines(report: AnalysisReport) -> list[str]:
@@ -397,6 +426,9 @@ def summary_lines(report: AnalysisReport) -> list[str]:
         n = int(row["wards"])
         lines.append(f"  {can_id} {row['name']}: {n} ward{'s' if n != 1 else ''}, "
                      f"{row['population']:,.0f} residents; drivers: {row['top_drivers']}")
+    if len(report.neighbourhoods) > 5:
+        lines.append(f"  and {len(report.neighbourhoods) - 5:,} more (mapper serve: "
+                     "Priority areas, or the neighbourhoods layer)")
     cov = report.coverage
     if cov:
         lines.append(f"Coverage at {report.settings.coverage_radius_m:g} m: "

@@ -369,3 +369,15 @@ __all__ = [
     "incident_trend",
     "incident_pressure",
 ]
+
+
+def districts_without_incidents(counts: pd.Series, district_of_ward: pd.Series) -> list:
+    """The districts none of whose wards has an incident, when other districts have some:
+    incident files often cover one force or one district (police.uk extracts of one
+    city), and wards outside what a file covers then look free of incidents. Empty when
+    every district, or none, has incidents. `counts` and `district_of_ward` share the
+    ward index."""
+    per_district = counts.fillna(0).groupby(district_of_ward.reindex(counts.index)).sum()
+    if not (per_district > 0).any():
+        return []
+    return sorted(per_district.index[per_district == 0])

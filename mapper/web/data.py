@@ -340,6 +340,12 @@ def unavailable_measures() -> dict[str, str]:
     return json.loads(meta().get("unavailable_measures") or "{}")
 
 
+def analysis_notes() -> list[str]:
+    """What the analysis said about the data, beyond :func:`unavailable_measures`
+    (mapper.analysis_run.other_notes)."""
+    return json.loads(meta().get("analysis_notes") or "[]")
+
+
 def provenance():
     return cached("provenance", lambda ws: ws.provenance())
 

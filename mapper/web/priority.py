@@ -560,6 +560,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
         indicator_groups=indicator_groups([c for c in indicators(wards_all)
                                            if c not in data.unavailable_measures()]),
         unavailable_measures=data.unavailable_measures(),
+        analysis_notes=data.analysis_notes(),
         indicator_label=indicator_label(view.indicator),
         schemes=SCHEME_LABELS,
         class_choices=CLASS_CHOICES,
@@ -755,6 +756,7 @@ def decision_record():
         analysis_method=meta.get("analysis_method", ""),
         need_measure=meta.get("need_measure", "imd_score"),
         unavailable_measures=data.unavailable_measures(),
+        analysis_notes=data.analysis_notes(),
         weights=_weights(settings),
         settings_rows=setting_rows,
         cans=_can_rows(cans),
