@@ -222,13 +222,17 @@ def _why(kind: str, best: Detection, other: Detection, chosen: dict[str, Detecti
     return f"newer vintage ({best.vintage} against {other.vintage})"
 
 
+def _rows(count: int) -> str:
+    return f"{count:,} row{'' if count == 1 else 's'}"
+
+
 def describe_plan(plan: BuildPlan) -> list[str]:
     """Lines for people: what each file was taken to be, and what was skipped and why."""
     lines = ["Files used:"]
     for kind in IMPORT_ORDER:
         det = plan.chosen.get(kind)
         if det:
-            rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
+            rows = _rows(det.rows) if det.rows is not None else "rows unknown"
             lines.append(
                 f"  {_names(det)}: {det.detail}; vintage {det.vintage}; {rows} -> layer '{kind}'"
             )
@@ -237,7 +241,7 @@ def describe_plan(plan: BuildPlan) -> list[str]:
                 prefix = f"{part.path.name}: " if "parts" in det.extra else ""
                 lines += [f"      {prefix}{note}" for note in notes]
     for det in plan.registers:
-        rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
+        rows = _rows(det.rows) if det.rows is not None else "rows unknown"
         lines.append(f"  {det.path.name}: {det.detail}; {rows} -> layer '{det.kind}'")
         lines += [f"      {line}" for line in pointfiles.explain(det)]
     if plan.skipped:
@@ -384,7 +388,7 @@ def read_all(
     steps = [(k, plan.chosen[k]) for k in IMPORT_ORDER if k in plan.chosen]
     steps += [(det.kind, det) for det in plan.registers]
     for n, (kind, det) in enumerate(steps, 1):
-        rows = f" ({det.rows:,} rows)" if det.rows else ""
+        rows = f" ({_rows(det.rows)})" if det.rows else ""
         progress(f"[{n}/{len(steps)}] reading {_names(det)}{rows} as {KINDS[kind]}")
         if kind in REGISTER_KINDS and ctx.postcodes is None and "postcodes" in imported:
             ctx.postcodes = postcode_index(imported["postcodes"].frame)
@@ -625,10 +629,10 @@ def build(
     with workspace.transaction(fresh=True) as tx:
         for kind in IMPORT_ORDER:
             if kind in imported:
-                progress(f"  writing layer '{kind}' ({len(imported[kind].frame):,} rows)")
+                progress(f"  writing layer '{kind}' ({_rows(len(imported[kind].frame))})")
                 tx.write_layer(kind, imported[kind].frame, _provenance(kind, imported[kind]))
         for layer, (frame, prov) in gathered.items():
-            progress(f"  writing layer '{layer}' ({len(frame):,} rows)")
+            progress(f"  writing layer '{layer}' ({_rows(len(frame))})")
             tx.write_layer(layer, frame, prov)
         tx.set_meta("study_area", given_name or context.study_area_name or "unnamed study area")
         tx.set_meta(NAME_GIVEN, "yes" if given_name else "no")

@@ -122,3 +122,27 @@ def test_skip_invalid_through_the_cli(demo_ws, tmp_path, capsys):
     assert "Imported 1 of 2 rows into layer 'premises'." in out
     premises = Workspace(ws).read_layer("premises")
     assert "Good Hall" in set(premises["name"]) and "Bad Hall" not in set(premises["name"])
+
+
+def test_the_build_plan_counts_one_row_as_one_row(tmp_path):
+    """A one-feature file reads "1 row", as a person would write it (not "1 rows")."""
+    import factories as fx
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from mapper.pipeline import build, describe_plan, plan_build
+    from mapper.store import Workspace
+
+    folder = fx.write_folder(tmp_path / "in")
+    hall = fx.wards().geometry.iloc[4].centroid
+    fx.write_geojson(gpd.GeoDataFrame(
+        {"osm_id": ["123"], "name": ["Grid Hall"], "amenity": ["community_centre"]},
+        geometry=[Point(hall.x, hall.y)], crs="EPSG:27700"), folder / "hall.geojson")
+    lines = describe_plan(plan_build(folder))
+    hall_line = next(line for line in lines if line.startswith("  hall.geojson:"))
+    assert hall_line.endswith("; 1 row -> layer 'premises'"), hall_line
+    assert any(line.endswith("; 9 rows -> layer 'wards'") for line in lines)
+    said: list[str] = []
+    build(folder, Workspace(tmp_path / "ws"), progress=said.append)
+    assert any(s.endswith("reading hall.geojson (1 row) as community premises") for s in said)
+    assert "  writing layer 'premises' (1 row)" in said
