@@ -324,7 +324,7 @@ def _location(values: dict, record: dict, workspace, problem,
                 raise ValueError
         except (TypeError, ValueError):
             problem("lat/lon", f"{values.get('lat')}, {values.get('lon')}",
-                    "decimal degrees, e.g. lat 51.5074, lon -0.1278")
+                    "decimal degrees: latitude, then longitude (west of Greenwich negative)")
             return None
         if not (49.0 <= lat <= 61.5 and -9.0 <= lon <= 2.5):
             hint = " (latitude and longitude swapped?)" if (49 <= lon <= 61.5) else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import factories as fx
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -129,3 +130,19 @@ def test_no_london_in_pages_scripts_or_cli_help():
     for args in ([], ["build"], ["import"], ["nearest"], ["export"], ["info"]):
         out = runner.invoke(cli, [*args, "--help"]).output
         assert "london" not in out.lower(), args
+
+
+def test_api_docs_examples_come_from_a_workspace_without_groups(tmp_path):
+    """With no groups, the example point of /api/nearest is the workspace's example
+    postcode, not a default elsewhere in England (it was a point in east London)."""
+    from mapper.pipeline import build
+
+    build(fx.write_folder(tmp_path / "in"), Workspace(tmp_path / "ws"))
+    app = create_app({"TESTING": True, "WORKSPACE": str(tmp_path / "ws"), "TILES": "none"})
+    html = app.test_client().get("/api/docs").get_data(as_text=True)
+    postcodes = Workspace(tmp_path / "ws").read_layer("postcodes")
+    x, y = postcodes.geometry.x, postcodes.geometry.y
+    middle = postcodes.geometry.iloc[int(((x - x.median()) ** 2 + (y - y.median()) ** 2).argmin())]
+    lon, lat = TO_LONLAT.transform(middle.x, middle.y)
+    assert f"/api/nearest?lat={lat:.4f}&amp;lon={lon:.4f}" in html
+    assert "51.5155" not in html and "-0.0722" not in html

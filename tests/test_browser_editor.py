@@ -176,3 +176,16 @@ def test_a_conflict_shows_both_versions_and_reapplies(browser_page, base_url, ws
     record, version, _ = current_record(ws, "groups", "demo-g002")
     assert (record["name"], record["description"], version) == (
         "Renamed by Alice", "Described by the officer", 3)
+
+
+def test_register_list_and_api_docs_fit_a_phone(browser_page, base_url, ws_dir, artifacts_dir):
+    """At 390 px the register's search box and the API docs' parameter tables stay on the
+    screen (no sideways scrolling), and the docs page asks for no favicon (a 404)."""
+    page = browser_page.page
+    browser_sign_in(page, base_url, ws_dir)
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/register/premises", "/register/incidents", "/api/docs"):
+        page.goto(base_url + path, wait_until="networkidle")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        page.screenshot(path=str(artifacts_dir / f"phone{path.replace('/', '-')}.png"))
+        assert width <= 390, f"{path} is {width} px wide on a 390 px phone"

@@ -217,6 +217,11 @@ def test_every_invalid_field_is_reported_at_once(officer, ws):
     assert "not-an-email" not in json.dumps(answer) and "call me" not in json.dumps(answer)
     assert answer["error"].startswith("the groups record has 7 problems; nothing saved")
     assert current_record(ws, "groups", "demo-g013")[1] == 1 and audit_rows(ws) == []
+    # a latitude that is not a number: the expected form, with no example place
+    answer = error_of(officer.patch("/api/groups/demo-g013", json={"lat": "north", "lon": "1"},
+                                    headers=headers(officer, 1)), 400)
+    expected = {p["field"]: p["expected"] for p in answer["problems"]}["lat/lon"]
+    assert expected == "decimal degrees: latitude, then longitude (west of Greenwich negative)"
 
 
 @pytest.mark.parametrize(("data", "content_type", "status", "words"), [

@@ -1372,6 +1372,7 @@ def _examples() -> dict[str, str]:
     for find in (
         _area_examples,
         _can_example,
+        _place_example,
         _group_example,
         _incident_examples,
         _postcode_example,
@@ -1393,6 +1394,13 @@ def _area_examples() -> dict[str, str]:
 def _can_example() -> dict[str, str]:
     can_ids = _can_ids()
     return {"can_id": next(iter(can_ids.values()))} if can_ids else {}
+
+
+def _place_example() -> dict[str, str]:
+    """lat/lon of the workspace's example postcode (a group's point, when there are
+    groups, replaces it): a workspace without groups shows its own area, not the default."""
+    place = data.example_place()
+    return {k: place[k] for k in ("lat", "lon") if k in place}
 
 
 def _group_example() -> dict[str, str]:
@@ -1425,7 +1433,7 @@ body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0
 line-height:1.45;color:#1b1b1b}
 code{background:#f2f2f2;padding:0 .2em}table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top}
-th{background:#eee}section{margin-top:2rem}a{color:#0b5394}
+th{background:#eee}section{margin-top:2rem}a{color:#0b5394}td,code{overflow-wrap:anywhere}
 """
 
 
@@ -1507,6 +1515,7 @@ def docs():
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'  # no favicon request (see base.html)
         f"<title>API: neighbourhood needs and asset mapper</title><style>{_PAGE_STYLE}"
         "</style></head><body><main><h1>API</h1>"
         "<p>Read-only JSON for this workspace. Lists are GeoJSON FeatureCollections "
