@@ -132,17 +132,53 @@ def test_no_london_in_pages_scripts_or_cli_help():
         assert "london" not in out.lower(), args
 
 
-def test_api_docs_examples_come_from_a_workspace_without_groups(tmp_path):
-    """With no groups, the example point of /api/nearest is the workspace's example
-    postcode, not a default elsewhere in England (it was a point in east London)."""
+@pytest.fixture(scope="module")
+def no_groups(tmp_path_factory):
+    """The tiny grid workspace, built from files: boundaries, IoD, postcodes, no groups."""
     from mapper.pipeline import build
 
-    build(fx.write_folder(tmp_path / "in"), Workspace(tmp_path / "ws"))
-    app = create_app({"TESTING": True, "WORKSPACE": str(tmp_path / "ws"), "TILES": "none"})
+    root = tmp_path_factory.mktemp("nogroups")
+    build(fx.write_folder(root / "in"), Workspace(root / "ws"))
+    return root / "ws"
+
+
+def test_api_docs_examples_come_from_a_workspace_without_groups(no_groups):
+    """With no groups, the example point of /api/nearest is the workspace's example
+    postcode, not a default elsewhere in England (it was a point in east London)."""
+    app = create_app({"TESTING": True, "WORKSPACE": str(no_groups), "TILES": "none"})
     html = app.test_client().get("/api/docs").get_data(as_text=True)
-    postcodes = Workspace(tmp_path / "ws").read_layer("postcodes")
+    postcodes = Workspace(no_groups).read_layer("postcodes")
     x, y = postcodes.geometry.x, postcodes.geometry.y
     middle = postcodes.geometry.iloc[int(((x - x.median()) ** 2 + (y - y.median()) ** 2).argmin())]
     lon, lat = TO_LONLAT.transform(middle.x, middle.y)
     assert f"/api/nearest?lat={lat:.4f}&amp;lon={lon:.4f}" in html
     assert "51.5155" not in html and "-0.0722" not in html
+
+
+def test_incident_pages_say_the_workspace_has_no_groups(no_groups, client):
+    """A search in a workspace without groups says why nothing is listed (there are no
+    groups), not "no groups match this search", which sends people to change filters."""
+    app = create_app({"TESTING": True, "WORKSPACE": str(no_groups), "TILES": "none"})
+    postcode = Workspace(no_groups).read_layer("postcodes")["postcode"].iloc[0]
+    for url in ("/incident", "/incident/callsheet"):
+        page = app.test_client().get(url, query_string={"postcode": postcode, "radius_m": "250"})
+        html = " ".join(page.get_data(as_text=True).split())
+        assert page.status_code == 200, url
+        assert "This workspace has no voluntary and community groups yet" in html, url
+        assert "No groups match this search" not in html, url
+    assert f"No groups found near postcode {postcode}" in " ".join(
+        app.test_client().get("/incident", query_string={"postcode": postcode})
+        .get_data(as_text=True).split())
+
+def test_a_search_that_finds_no_groups_among_some_says_no_match(client, demo):
+    """With groups in the workspace, an empty answer is the search's: "no groups match".
+    The postcode is one with no group within 250 m, found by brute force."""
+    groups = demo.read_layer("groups").geometry
+    postcodes = demo.read_layer("postcodes")
+    far = postcodes[[groups.distance(p).min() > 260 for p in postcodes.geometry]]
+    assert len(far), "the demo has no postcode 260 m from every group"
+    page = client.get("/incident", query_string={
+        "postcode": far["postcode"].iloc[0], "radius_m": "250"})
+    html = " ".join(page.get_data(as_text=True).split())
+    assert "No groups match this search" in html
+    assert "This workspace has no voluntary" not in html
