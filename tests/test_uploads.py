@@ -250,7 +250,11 @@ def test_duplicates_against_the_register_and_records_replaced(ws, tmp_path):
 
 def test_register_can_be_chosen(ws):
     data = csv_bytes(["name", "latitude", "longitude"], [["Hall", LAT, LON]])
-    assert inspect_upload("x.csv", data, ws, limits=FAST).register == "groups"
+    # no evidence of what the rows are: never counted as groups silently, asked instead
+    refused = rejected("x.csv", data, ws)
+    assert refused.status == 400
+    assert "cannot tell whether its rows are VCS groups, premises or incidents" in refused.reason
+    assert "columns: name, latitude, longitude" in refused.reason
     report = inspect_upload("x.csv", data, ws, "premises", FAST)
     assert report.register == "premises" and report.requested_register == "premises"
     assert "unknown register" in rejected("x.csv", data, ws, register="people").reason

@@ -4,17 +4,16 @@ workspace's postcode centroids).
 
 Known layouts (Give Food, Mutual Aid Wiki, warm spaces, Arts Council libraries ...) are
 data, in ``mapper/mappings/layouts.json``; any other file with a name column and a
-location is read by column-name synonyms (:data:`GENERIC_SYNONYMS`), and its register
-(groups, premises or incidents) is taken from its columns: an id column of a register
-(``group_id`` ...), a date or month column (incidents), a capacity or step-free column
-(premises), else groups. ``mapper import FILE --as premises`` overrides.
+location is read by column-name synonyms (:data:`GENERIC_SYNONYMS`); which register
+(groups, premises or incidents) and which categories its records have is decided from
+evidence (:mod:`mapper.sources.evidence`) and what the user said (``mapper import FILE
+--as premises --map name=COLUMN --category library``, :mod:`mapper.sources.choices`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,7 +22,9 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import Problem
+from mapper.sources import evidence
 from mapper.sources.base import Context, Detection, Imported
+from mapper.sources.choices import Choice, resolve_columns
 from mapper.sources.files import Peek, read_table, read_vector, table_row
 from mapper.sources.points import locate, settle
 from mapper.sources.postcodes import normalise_postcode
@@ -117,21 +118,15 @@ def _generic_columns(columns: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _generic_register(mapping: dict[str, str]) -> str:
-    for register, id_col in registers.ID_COLUMN.items():
-        if id_col in mapping:
-            return register
-    if "date" in mapping or "month" in mapping:
-        return "incidents"
-    if "capacity" in mapping or "step_free" in mapping:
-        return "premises"
-    return "groups"
+def detect(peek: Peek, choice: Choice | None = None) -> Detection | None:
+    """A table or vector file of points: a known layout, or a name column and a location.
 
-
-def detect(peek: Peek) -> Detection | None:
-    """A table or vector file of points: a known layout, or a name column and a location."""
+    `choice` is what the user said about a generic table (``--as``, ``--map``,
+    ``--category``, or a saved mapping); which register and category the table holds is
+    decided from it and the evidence (:mod:`mapper.sources.evidence`).
+    """
     key = _match_layout(peek.columns)
-    if key is not None:
+    if key is not None and not choice:
         layout = load_layouts()[key]
         return Detection(
             kind=layout["register"],
@@ -142,6 +137,8 @@ def detect(peek: Peek) -> Detection | None:
             extra={"layout": key},
         )
     mapping = _generic_columns(peek.columns)
+    choice = choice or Choice()
+    mapping.update(resolve_columns(choice, peek.columns, file=peek.name))
     located = (
         {"lat", "lon"} <= mapping.keys()
         or {"easting", "northing"} <= mapping.keys()
@@ -150,7 +147,10 @@ def detect(peek: Peek) -> Detection | None:
     )
     if not located or not ({"name", "type"} & mapping.keys()):
         return None
-    register = _generic_register(mapping)
+    decision = evidence.decide(file=peek.name, columns=peek.columns, fields=mapping,
+                               head=peek.head, register=choice.register,
+                               category=choice.category)
+    register = decision.register or ""
     how = (
         "latitude/longitude"
         if {"lat", "lon"} <= mapping.keys()
@@ -163,11 +163,12 @@ def detect(peek: Peek) -> Detection | None:
     return Detection(
         kind=register,
         vintage=_vintage_hint(peek),
-        detail=f"a table of {register} located by {how}",
+        detail=f"a table of {register} located by {how} ({'; '.join(decision.reasons)})",
         rows=peek.rows,
         reader=read,
         columns=mapping,
-        extra={"layout": None},
+        extra={"layout": None, "decision": decision, "question": decision.question,
+               "choice": choice, "headers": list(peek.columns)},
     )
 
 
@@ -175,15 +176,6 @@ def _vintage_hint(peek: Peek) -> str:
     from mapper.sources.base import year_in_name
 
     return year_in_name(peek.path) or "undated"
-
-
-def with_register(detection: Detection, register: str) -> Detection:
-    """The same detection, read as another register (``mapper import --as``)."""
-    if register not in registers.REGISTERS:
-        raise ValueError(f"unknown register {register!r}")
-    detection.kind = register
-    detection.detail = detection.detail.split(" (")[0] + f" (read as {register})"
-    return detection
 
 
 def _dates(values: pd.Series, *, file: str, column: str, month: bool = False):
@@ -256,30 +248,6 @@ def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return email.astype("object"), phone.astype("object")
 
 
-def _vocabulary(
-    values: pd.Series, register: str, *, file: str, source: str, field: str, notes: list[Problem]
-) -> pd.Series:
-    vocab = registers.vocabulary(register)
-    lowered = values.astype("string").str.strip().str.lower().fillna("")
-    mapped = registers.map_categories(values, source=source, field=field, register=register)
-    out = lowered.where(lowered.isin(vocab), mapped).astype("object")
-    other = "other"
-    unknown = ~lowered.isin(vocab) & (mapped.isin(["", other]))
-    if unknown.any():
-        seen = Counter(values[unknown].astype(str))
-        listed = ", ".join(f"'{v}' ({n})" for v, n in seen.most_common(5))
-        notes.append(
-            Problem(
-                file,
-                f"{int(unknown.sum())} rows have a {field} outside the "
-                f"vocabulary ({listed}): set to '{other}'; map them in "
-                "mapper/mappings/categories.csv",
-                severity="warning",
-            )
-        )
-    return out.where(out != "", other)
-
-
 def read(path: Path, detection: Detection, context: Context) -> Imported:
     file = path.name
     register = detection.kind
@@ -339,17 +307,18 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             problems += bad
     key = "category" if register == "groups" else "type" if register == "premises" else None
     if key and key not in (layout or {}).get("constants", {}):
-        src_key = layout_key or "generic"
         if layout and key == "category":
             df[key] = registers.map_categories(
-                pd.Series("", index=df.index), source=src_key, field="*", register=register
+                pd.Series("", index=df.index), source=layout_key, field="*", register=register
             )
-        elif key in df:
-            df[key] = _vocabulary(
-                df[key], register, file=file, source=src_key, field=key, notes=notes
+        else:  # a generic table: by evidence (mapper/sources/evidence.py)
+            other = column("type" if key == "category" else "category")
+            values = column(key) or other
+            df[key] = evidence.categorise(
+                table[values] if values else None,
+                detection.extra.get("decision") or evidence.Decision(register),
+                register, file=file, index=df.index, field=key, notes=notes,
             )
-        else:
-            df[key] = "other"
     loc = (
         {k[4:]: v for k, v in mapping.items() if k.startswith("loc_")}
         if layout
