@@ -649,7 +649,7 @@ def check_register_import(
     if workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = found.reader(path, found, context)
-    imp.extra.update(path=path, file=path.name)
+    imp.extra.update(path=path, file=path.name, choice=found.extra.get("choice"))
     old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
     gathered = gather_registers(
         [imp],

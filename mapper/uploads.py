@@ -157,6 +157,11 @@ class Report:
     replaces: int = 0
     personal_fields: list[str] = field(default_factory=list)
     vertices: int | None = None
+    #: what the import would add to each register and category: 'groups +3 (food +3)'
+    gains: str = ""
+    #: the corrections asked for on the form (as --as/--map/--category do), or the saved
+    #: mapping used; '' when the file was read by evidence alone
+    choice: str = ""
     seconds: float = 0.0
     created_at: float = 0.0
     expires_at: float = 0.0
@@ -193,6 +198,9 @@ class CommitResult:
     rejected: int
     skip_invalid: bool
     personal_fields: list[str]
+    gains: str = ""
+    #: the signature the form's corrections were saved under, if any
+    saved_mapping: str = ""
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -209,8 +217,14 @@ def inspect_upload(
     limits: Limits = Limits(),  # noqa: B008 - frozen, so a safe default
     *,
     owner: str = "",
+    mapping: dict[str, str] | None = None,
+    category: str | None = None,
 ) -> Report:
     """Check an uploaded file and report what importing it would do (nothing is imported).
+
+    `register`, `mapping` (field -> column) and `category` correct what was understood of
+    a generic point table, as ``mapper import --as/--map/--category`` do; they are saved
+    for files with the same columns when the upload is imported.
 
     Raises UploadError (with ``status`` 400, or 413 when too large) when the file as a
     whole cannot be used. Returns the report of a file that can be read, even when every
@@ -227,6 +241,7 @@ def inspect_upload(
             "GeoJSON (.geojson or .json), GeoPackage (.gpkg) or zipped Shapefile (.zip)"
         )
     requested = _register(register)
+    mapping, category = dict(mapping or {}), (category or "").strip() or None
     if len(data) > limits.max_bytes:
         raise UploadError(
             f"{name}: the file is {human_size(len(data))}, more than the upload limit of "
@@ -265,7 +280,8 @@ def inspect_upload(
             (staging / FILE_DIR / name).write_bytes(data)
             notes = []
         outcome = _run_limited(
-            _dry_run, (staging / FILE_DIR / name, workspace.directory, requested, limits), limits
+            _dry_run, (staging / FILE_DIR / name, workspace.directory, requested, limits,
+                       mapping, category), limits
         )
         found = _result(name, outcome, staging, workspace, limits)
         if not found["rows_read"]:
@@ -287,6 +303,8 @@ def inspect_upload(
             "owner": owner,
             "file": name,
             "register": requested,
+            "map": mapping,
+            "category": category,
             "created_at": now,
             "size": len(data),
         }
@@ -650,7 +668,8 @@ def _result(name: str, outcome: tuple, staging: Path, workspace: Workspace,
     )
 
 
-def _dry_run(path: Path, workspace_dir: Path, register: str | None, limits: Limits) -> dict:
+def _dry_run(path: Path, workspace_dir: Path, register: str | None, limits: Limits,
+             mapping: dict[str, str] | None = None, category: str | None = None) -> dict:
     """Runs in the child: structure and vertex checks, then the import's dry run."""
     from mapper.pipeline import check_register_import
 
@@ -663,7 +682,8 @@ def _dry_run(path: Path, workspace_dir: Path, register: str | None, limits: Limi
             notes += _check_geojson(path)
         if suffix != ".csv":
             vertices = _check_vertices(path, limits)
-        imp, frame = check_register_import(path, Workspace(workspace_dir), register=register)
+        imp, frame = check_register_import(path, Workspace(workspace_dir), register=register,
+                                           mapping=mapping, category=category)
         found = _summarise(imp, frame, path, Workspace(workspace_dir))
     seen = dict.fromkeys(
         f"while reading: {_short(w.message, 300)}" for w in caught
@@ -834,7 +854,16 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
         "warnings": warnings_,
         "replaces": replaces,
         "personal_fields": personal,
+        "gains": imp.extra.get("gains", ""),
+        "choice": _choice_text(imp.extra.get("choice")),
     }
+
+
+def _choice_text(choice) -> str:
+    if not choice:
+        return ""
+    said = choice.describe()
+    return f"the mapping saved as {choice.signature} ({said})" if choice.signature else said
 
 
 def formula_cells(frame) -> list[dict]:
@@ -989,7 +1018,8 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
         raise UploadNotFound("This upload is being imported already.") from None
     try:
         imported = import_file(busy / FILE_DIR / meta["file"], workspace, skip_invalid=skip_invalid,
-                               register=meta.get("register"))
+                               register=meta.get("register"), mapping=meta.get("map"),
+                               category=meta.get("category"))
     except BaseException:
         os.rename(busy, staging)
         raise
@@ -1015,6 +1045,8 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
         rejected=int(rejected),
         skip_invalid=skip_invalid,
         personal_fields=personal,
+        gains=imported.extra.get("gains", ""),
+        saved_mapping=imported.extra.get("saved_mapping", ("",))[0],
     )
 
 

@@ -751,6 +751,34 @@ def test_html_flow_report_then_commit(officer, ws):
     assert gone.status_code == 404 and "no upload waiting" in gone.get_data(as_text=True)
 
 
+def test_html_corrections_are_checked_imported_and_saved(officer, ws):
+    from mapper.sources.choices import signature
+
+    data = csv_bytes(["Site", "latitude", "longitude"], [["Grid Library", LAT, LON]])
+    wrong = send(officer, "/uploads", "sites.csv", data, register="premises", map="name=Nope")
+    assert wrong.status_code == 400
+    assert ("--map name=Nope: no such column. The file's columns are: 'Site', 'latitude', "
+            "'longitude'") in text_of(wrong)
+    odd = send(officer, "/uploads", "sites.csv", data, map="colour=Site")
+    assert odd.status_code == 400 and "unknown field 'colour'" in text_of(odd)
+    response = send(officer, "/uploads", "sites.csv", data, register="auto",
+                    category="library", map="name=Site\n")
+    page = text_of(response)
+    assert response.status_code == 200
+    assert "Your corrections</dt><dd>--map name=Site --category 'library'</dd>" in page
+    assert "Would add</dt><dd class=\"upload-gains\">premises +1 (library +1)</dd>" in page
+    token = staged(ws)[0]
+    done = officer.post(f"/uploads/{token}/commit",
+                        data={"mode": "all", "csrf_token": csrf_token(officer)})
+    sig = signature(["Site", "latitude", "longitude"])
+    assert "Gained: premises +1 (library +1)" in text_of(done)
+    assert f"saved as mapping {sig}" in text_of(done)
+    assert ws.read_layer("premises")["type"].tolist() == ["library"]
+    # the next upload of the same columns is read the same way, and says so
+    again = send(officer, "/uploads", "more.csv", data)
+    assert f"the mapping saved as {sig} (--map name=Site --category 'library')" in text_of(again)
+
+
 def test_html_discard(officer, ws):
     send(officer, "/uploads", "groups.csv", good_groups(1))
     token = staged(ws)[0]
