@@ -1,7 +1,8 @@
 """Keeping a workspace safe: backup, restore and the retention of incident reports.
 
-``backup`` copies both databases of a workspace (the GeoPackage and the app database)
-with SQLite's online backup API, so it is consistent even while the app is serving and
+``backup`` copies both databases of a workspace (the GeoPackage and the app database,
+owner-only; never the session key, which is a file of its own) with SQLite's online
+backup API, so it is consistent even while the app is serving and
 people are editing, then checks each copy's integrity and writes a manifest.
 ``restore`` checks a backup the same way and puts it back: the GeoPackage through a
 temporary file swapped in atomically, the app database through the backup API into the
@@ -28,6 +29,7 @@ import pandas as pd
 
 from mapper.appdb import APP_DB_FILE, bump_edits, integrity, now, sqlite_backup
 from mapper.errors import MapperError
+from mapper.private_files import private_dir, private_file
 from mapper.store import (
     LOCK_FILE,
     STORE_FILE,
@@ -58,7 +60,7 @@ def backup(workspace: Workspace, destination: Path, *, actor: str = "cli") -> di
         raise MapperError(f"no workspace at {workspace.directory} to back up")
     if destination.exists() and any(destination.iterdir()):
         raise MapperError(f"{destination} exists and is not empty: choose a new directory")
-    destination.mkdir(parents=True, exist_ok=True)
+    private_dir(destination)
     files = {}
     workspace.appdb.connect().close()  # make sure the app database exists
     for name in (STORE_FILE, APP_DB_FILE):
@@ -71,7 +73,8 @@ def backup(workspace: Workspace, destination: Path, *, actor: str = "cli") -> di
         files[name] = {"bytes": target.stat().st_size, "sha256": _sha256(target)}
     manifest = {"created_at": now(), "workspace": str(workspace.directory),
                 "files": files, "integrity": "ok"}
-    (destination / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    private_file(destination / MANIFEST).write_text(json.dumps(manifest, indent=2),
+                                                    encoding="utf-8")
     workspace.appdb.audit(actor, "export", register="workspace", detail=f"backup to "
                           f"{destination.name} (all registers, personal data included)")
     return manifest

@@ -16,6 +16,7 @@ analyses what the store holds). Outputs:
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,15 +35,16 @@ from mapper.analysis.incidents import (
     incident_pressure,
     incident_rate,
 )
-from mapper.analysis.need import NATIONAL_LSOAS, area_need, borough_weights
+from mapper.analysis.need import area_need, borough_weights, unavailable_measures
 from mapper.analysis.neighbourhoods import (
     find_neighbourhoods,
     queen_neighbours,
     selection_stability,
 )
-from mapper.analysis.priority import select_candidates, unmet_need
+from mapper.analysis.priority import components_for, select_candidates, unmet_need
 from mapper.config import Settings
 from mapper.errors import MapperError
+from mapper.sources.deprivation import NATIONAL_LSOAS
 from mapper.store import Provenance, Workspace
 
 Progress = Callable[[str], None]
@@ -59,6 +61,10 @@ class AnalysisReport:
     coverage: dict
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    #: deprivation measures not computed -> why (need.unavailable_measures)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    #: the ward column measuring need in the unmet-need index (priority.components_for)
+    need_measure: str = "imd_score"
 
 
 def can_analyse(workspace: Workspace) -> bool:
@@ -66,10 +72,13 @@ def can_analyse(workspace: Workspace) -> bool:
     return all(name in layers for name in REQUIRED)
 
 
-def _national_lsoas(workspace: Workspace) -> int:
+def _national_lsoas(workspace: Workspace, notes: list[str]) -> int:
     prov = workspace.provenance()
     vintage = prov.loc[prov["layer"] == "deprivation", "vintage"]
-    release = str(vintage.iloc[0]).split(" /")[0] if len(vintage) else "IoD2019"
+    release = str(vintage.iloc[0]).split(" /")[0] if len(vintage) else ""
+    if release not in NATIONAL_LSOAS:
+        notes.append(f"deprivation release not known ({release or 'no vintage'}): national "
+                     f"ranks taken to run to {NATIONAL_LSOAS['IoD2019']:,} LSOAs (IoD2019)")
     return NATIONAL_LSOAS.get(release, NATIONAL_LSOAS["IoD2019"])
 
 
@@ -80,13 +89,27 @@ def _layer(workspace: Workspace, name: str):
 def _resident_population(workspace: Workspace, lsoas, deprivation, notes) -> pd.Series:
     """Residents per LSOA: the population estimates when they cover the LSOAs, else the
     IoD denominators."""
-    fallback = deprivation.set_index("lsoa_code")["pop_total"].astype(float)
     estimates = _layer(workspace, "population")
+    if "pop_total" not in deprivation:
+        if estimates is None:
+            raise MapperError(
+                "the analysis needs the population of each LSOA: the deprivation data has no "
+                "population denominators and the workspace has no population estimates; add "
+                "IoD File 6 (population denominators) or File 7, or ONS LSOA population "
+                "estimates, to the folder (or import one with mapper import FILE)")
+        fallback = pd.Series(dtype=float)
+    else:
+        fallback = deprivation.set_index("lsoa_code")["pop_total"].astype(float)
     if estimates is not None:
         pop = estimates.drop_duplicates("lsoa_code").set_index("lsoa_code")["population"]
         covered = lsoas["lsoa_code"].isin(pop.index).mean()
         if covered >= 0.99:
             return pop.reindex(lsoas["lsoa_code"]).fillna(fallback).astype(float)
+        if fallback.empty:
+            notes.append(f"population estimates cover {covered:.1%} of the LSOAs (another LSOA "
+                         "vintage?) and the deprivation data has no population: LSOAs "
+                         "without an estimate count no residents")
+            return pop.reindex(lsoas["lsoa_code"]).fillna(0.0).astype(float)
         notes.append(f"population estimates cover {covered:.1%} of the LSOAs (another LSOA "
                      "vintage?): the IoD population denominators were used instead")
     return fallback.reindex(lsoas["lsoa_code"]).fillna(0.0)
@@ -151,7 +174,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     premises = _layer(workspace, "premises")
     premises = premises if premises is not None else registers.empty("premises")
     incidents = _layer(workspace, "incidents")
-    national = _national_lsoas(workspace)
+    national = _national_lsoas(workspace, notes)
     index = pd.Index(wards["ward_code"], name="ward_code")
 
     population = _resident_population(workspace, lsoas, deprivation, notes)
@@ -162,6 +185,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     weights = ap.lsoa_ward_weights(method, lsoas=lsoas, wards=wards, lookup=lookup,
                                    points=points)
     need = area_need(deprivation, weights, national_lsoas=national, population=population)
+    unavailable = unavailable_measures(deprivation.columns)
+    notes += [f"not computed: {why}" for why in unavailable.values()]
 
     progress("asset supply, access and incident pressure per ward")
     ward_pop = need["population"].reindex(index)
@@ -174,7 +199,11 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
              .join(need.reindex(index)).join(supply).join(access).join(pressure))
 
     progress("unmet-need index, Community Action Neighbourhoods and stability")
-    table = table.join(unmet_need(table, settings.weights()))
+    components = components_for(table)
+    if components["need"][0] != "imd_score":
+        notes.append(f"need in the unmet-need index is measured by {components['need'][0]} "
+                     "(lower = more deprived) as the deprivation data has no IMD scores")
+    table = table.join(unmet_need(table, settings.weights(), components))
 
     def choose(frame: pd.DataFrame) -> pd.Series:
         return select_candidates(frame, top_share=settings.can_top_share,
@@ -194,7 +223,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                       + ["unmet_need", "unmet_need_rank", "incomplete"])
 
     def selected_with(weights: dict) -> pd.Series:
-        return choose(base.join(unmet_need(base, weights)))
+        return choose(base.join(unmet_need(base, weights, components)))
 
     table["stability"] = selection_stability(
         selected_with, settings.weights(), draws=settings.stability_draws,
@@ -204,7 +233,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
     table = table.join(coverage_table)
     table["gap_rank"] = _gap_rank(table, settings)
-    report = AnalysisReport(settings, table, cans, coverage, notes)
+    report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
+                            need_measure=components["need"][0])
     _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
            deprivation=deprivation, population=population, weights=weights, points=points,
            groups=groups, gaps=gaps, national=national, method=method)
@@ -240,8 +270,7 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
     ward_summary = gpd.GeoDataFrame(
         report.wards.reset_index(), geometry=wards.set_index("ward_code").geometry.reindex(
             report.wards.index).to_numpy(), crs=wards.crs)
-    lsoa_pop = population.copy()
-    lsoa_pop.index = lsoas["lsoa_code"].to_numpy()
+    lsoa_pop = pd.Series(population.to_numpy(), index=lsoas["lsoa_code"].to_numpy())
     borough_need = area_need(deprivation, borough_weights(deprivation, lsoas),
                              by="borough_code", national_lsoas=national, population=lsoa_pop)
     if boroughs is not None:
@@ -274,6 +303,8 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
             tx.write_layer(name, frame, prov[name])
         tx.set_meta("analysis_settings", settings.to_json())
         tx.set_meta("analysis_method", method)
+        tx.set_meta("unavailable_measures", json.dumps(report.unavailable))
+        tx.set_meta("need_measure", report.need_measure)
         tx.set_meta("analysed_at", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00"))
 
 

@@ -13,12 +13,18 @@ edit at a time, so it must never lose one:
 
 Tables
 ------
-``users``       username, password hash (werkzeug scrypt), role, neighbourhoods (JSON)
+``users``       username, password hash (werkzeug scrypt), role; a partner's grant: ``wards``
+                (JSON ward codes, fixed when granted) and ``grant_labels`` (how it was
+                granted, e.g. a CAN id and its date: display only); ``neighbourhoods``
+                holds CAN ids of grants made before version 2, until
+                :func:`mapper.users.migrate_grants` turns them into wards;
+                ``session_gen`` (sessions carry it: bumped to end them all)
 ``records``     the current version of every edited register record (an *overlay* on the
                 imported layer: see :func:`mapper.store.Workspace.read_layer`)
 ``audit``       one row per create, update, retire, erase, import and export touching
                 personal data: who, when, which record, which fields (never the values)
-``meta``        key/value: the secret key for sessions, the edits counter
+``meta``        key/value: the edits counter, settings (the session key is not here: it
+                is the workspace's ``secret`` file, so backups never hold it)
 ``sign_in_failures`` recent failed sign-ins, for rate limiting
 """
 
@@ -26,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -36,9 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mapper.errors import MapperError
+from mapper.private_files import private_dir, private_file, read_secret
 
 APP_DB_FILE = "mapper-app.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,6 +87,13 @@ CREATE INDEX IF NOT EXISTS audit_record ON audit (register, record_id);
 CREATE TABLE IF NOT EXISTS sign_in_failures (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS sign_in_failures_key ON sign_in_failures (key, at);
 """
+
+#: schema version -> the statements taking a database from the version before to it
+_MIGRATIONS = {
+    2: ("ALTER TABLE users ADD COLUMN wards TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE users ADD COLUMN grant_labels TEXT NOT NULL DEFAULT '[]'"),
+    3: ("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0",),
+}
 
 #: audit actions
 AUDIT_ACTIONS = ("create", "update", "verify", "retire", "erase", "import", "export", "view",
@@ -136,8 +149,10 @@ class AppDB:
     # -- connections --------------------------------------------------------------
 
     def connect(self) -> sqlite3.Connection:
-        """A new connection: WAL, synchronous=FULL, schema in place."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """A new connection: WAL, synchronous=FULL, secure_delete, schema in place."""
+        private_dir(self.directory)
+        if not self.path.exists():
+            private_file(self.path)  # owner-only: its -wal and -shm files take its mode
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
@@ -146,10 +161,10 @@ class AppDB:
         if str(mode).lower() != "wal":  # pragma: no cover - only on odd file systems
             raise MapperError(f"{self.path}: cannot switch the app database to WAL mode")
         conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA secure_delete = ON")  # deleted values do not linger on disk
         conn.execute("PRAGMA foreign_keys = ON")
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _migrate(conn)
         return conn
 
     def _conn(self) -> sqlite3.Connection:
@@ -193,14 +208,19 @@ class AppDB:
         return rows[0]["value"] if rows else default
 
     def secret_key(self) -> str:
-        """The key signing session cookies: generated once, kept in the database."""
-        key = self.get_meta("secret_key")
-        if key is None:
+        """The key signing session cookies: the workspace's ``secret`` file, apart from
+        this database so that backups never hold it (see :mod:`mapper.private_files`).
+
+        A key kept in this database by older versions (or brought back by restoring an
+        old backup) is moved to the file when there is none, and erased from here."""
+        legacy = self.get_meta("secret_key")
+        key = read_secret(self.directory, initial=legacy)
+        if legacy is not None:
             with self.write() as conn:
-                conn.execute("INSERT OR IGNORE INTO meta VALUES ('secret_key', ?)",
-                             (secrets.token_hex(32),))
-            key = self.get_meta("secret_key")
-        return str(key)
+                conn.execute("DELETE FROM meta WHERE key = 'secret_key'")
+            with self._lock:
+                self._conn().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return key
 
     def edits_version(self) -> int:
         """A counter bumped by every change to the records overlay (for caches)."""
@@ -317,6 +337,27 @@ class AppDB:
         return str(self.query("PRAGMA integrity_check")[0][0])
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Create the schema, or bring an older one up to :data:`SCHEMA_VERSION` (one
+    transaction; another process doing the same at once waits, then finds it done)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            version = 1
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in _MIGRATIONS[target]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def _version_data(conn: sqlite3.Connection, register: str, record_id: str, version: int,
                   base: dict | None) -> dict:
     """The values of one earlier version of a record ({} when unknown)."""
@@ -376,9 +417,11 @@ def open_appdb(directory: str | os.PathLike) -> AppDB:
 
 
 def sqlite_backup(source: Path, target: Path) -> None:
-    """Copy one SQLite database (a GeoPackage too) with the online backup API."""
+    """Copy one SQLite database (a GeoPackage too) with the online backup API, into an
+    owner-only file."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30)
     try:
+        private_file(target)
         dst = sqlite3.connect(target)
         try:
             src.backup(dst)

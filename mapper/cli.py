@@ -14,6 +14,7 @@ import click
 
 from mapper import __version__
 from mapper.errors import MapperError
+from mapper.sources.points import MAX_FAILED_SHARE
 from mapper.store import WORKSPACE_ENV, Workspace
 
 EXIT_ERROR = 1
@@ -24,6 +25,7 @@ EXIT_INTERNAL = 70
 #: couple of threads (more only contend); one process keeps more for slow clients.
 SERVE_THREADS = 8
 WORKER_THREADS = 2
+MISREAD_PERCENT = f"{MAX_FAILED_SHARE:.0%}"
 
 
 def _progress(message: str) -> None:
@@ -79,12 +81,23 @@ def cli(ctx: click.Context, workspace: str) -> None:
 @click.option(
     "--skip-invalid",
     is_flag=True,
-    help="Import the valid rows of point files that have invalid ones (listed), "
-    "instead of rejecting such files whole.",
+    help="Import the usable rows even of a point file held back as probably misread "
+    f"(more than {MISREAD_PERCENT} of its rows cannot be used).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Reject a point file whole when any of its rows is invalid (by default such rows "
+    "are rejected, each with its reason, and the others imported).",
 )
 @click.pass_context
 def build(
-    ctx: click.Context, source: str, exclude: tuple[str, ...], dry_run: bool, skip_invalid: bool
+    ctx: click.Context,
+    source: str,
+    exclude: tuple[str, ...],
+    dry_run: bool,
+    skip_invalid: bool,
+    strict: bool,
 ) -> None:
     """Build the workspace from every file in a folder.
 
@@ -96,6 +109,7 @@ def build(
     from mapper.pipeline import build as run_build
     from mapper.pipeline import summary_lines
 
+    _one_row_policy(skip_invalid, strict)
     report = run_build(
         Path(source),
         _workspace(ctx),
@@ -103,6 +117,7 @@ def build(
         exclude=exclude,
         dry_run=dry_run,
         skip_invalid=skip_invalid,
+        strict=strict,
     )
     for line in summary_lines(report):
         click.echo(line)
@@ -135,45 +150,54 @@ def build(
 @click.option(
     "--skip-invalid",
     is_flag=True,
-    help="Import the valid rows of a point file that has invalid ones (each invalid "
-    "row is listed). Without it, a file with any invalid row is rejected whole.",
+    help="Import the usable rows even when the file is held back as probably misread "
+    f"(more than {MISREAD_PERCENT} of its rows cannot be used).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Reject the file whole when any row is invalid (by default such rows are "
+    "rejected, each with its reason, and the others imported).",
 )
 @click.pass_context
-def import_(ctx: click.Context, file: str, register: str | None, pairs: tuple[str, ...],
-            category: str | None, skip_invalid: bool) -> None:
+def import_(
+    ctx: click.Context, file: str, register: str | None, pairs: tuple[str, ...],
+    category: str | None, skip_invalid: bool, strict: bool
+) -> None:
     """Import one FILE into the existing workspace.
 
     A boundary or table file replaces the layer it feeds. A point file (VCS groups,
     premises, incidents) replaces the records previously imported from a file of the
-    same name and keeps the others. The file is validated against the layers already
-    there (study area, vintages); on any problem the workspace is left unchanged.
+    same name and keeps the others; its rows that cannot be used (no location, postcode
+    not found, outside the study area, unreadable date) are rejected with their reasons.
+    The file is validated against the layers already there (study area, vintages); on
+    any problem the workspace is left unchanged.
 
     --as, --map and --category correct what was understood of a generic point table;
     they are saved in the workspace and reused for files with the same columns (by
     later imports and by 'mapper build'): see 'mapper mapping list'.
     """
-    from mapper.pipeline import import_file
+    from mapper.pipeline import import_file, rejection_reasons
     from mapper.sources.choices import parse_map
 
+    _one_row_policy(skip_invalid, strict)
     imported = import_file(
         Path(file),
         _workspace(ctx),
         progress=_progress,
         skip_invalid=skip_invalid,
+        strict=strict,
         register=register,
         mapping=parse_map(pairs),
         category=category,
     )
     for warning in imported.warnings:
         click.echo(f"warning: {warning}")
-    for problem in imported.rejected[:50]:
-        click.echo(f"rejected: {problem}")
-    if len(imported.rejected) > 50:
-        click.echo(f"rejected: ... and {len(imported.rejected) - 50:,} more")
-    how = " (invalid rows skipped with --skip-invalid)" if skip_invalid else ""
+    for reason in rejection_reasons(imported.rejected):
+        click.echo(f"rejected: {reason}")
     click.echo(
         f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
-        f"into layer '{imported.kind}'{how}."
+        f"into layer '{imported.kind}'."
     )
     if "gains" in imported.extra:
         click.echo(f"Gained: {imported.extra['gains']}")
@@ -184,6 +208,11 @@ def import_(ctx: click.Context, file: str, register: str | None, pairs: tuple[st
     _audit_personal(_workspace(ctx), "import", imported.kind, imported.frame,
                     f"{Path(file).name}: {len(imported.frame):,} records")
     _analyse_if_possible(_workspace(ctx))
+
+
+def _one_row_policy(skip_invalid: bool, strict: bool) -> None:
+    if skip_invalid and strict:
+        raise MapperError("--strict and --skip-invalid contradict each other: use one")
 
 
 def _audit_personal(ws: Workspace, action: str, register: str, frame, detail: str) -> None:
@@ -298,6 +327,8 @@ def export_(
 @click.pass_context
 def info(ctx: click.Context) -> None:
     """Print the workspace's layers, their sources, vintages, row counts and licences."""
+    from mapper.registers import REGISTERS
+
     ws = _workspace(ctx)
     if not ws.exists():
         raise MapperError(
@@ -324,6 +355,8 @@ def info(ctx: click.Context) -> None:
             click.echo(f"{layer:<18} {len(ws.read_layer(layer)):>9,}")
             continue
         total = int(rows["rows_imported"].sum())
+        if len(rows) > 1 and layer not in REGISTERS:  # IoD files combined on the LSOA
+            total = len(ws.read_layer(layer))
         for n, row in enumerate(rows.to_dict("records")):
             count = f"{total:,}" if n == 0 else ""
             name = layer if n == 0 else ""

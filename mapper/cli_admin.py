@@ -30,79 +30,127 @@ def _password(password_stdin: bool, prompt: str = "Password") -> str:
 
 
 @cli.group()
-def user() -> None:
+@click.pass_context
+def user(ctx: click.Context) -> None:
     """Manage the people who sign in to the web app (roles: partner, officer, admin).
 
     \b
     Create the first administrator:
       mapper user add alice --role admin
+    Grant a partner the wards of a neighbourhood (kept as wards):
+      mapper user add sam --role partner --area CAN-03
     """
+    from mapper.users import migrate_grants
+
+    for line in migrate_grants(_workspace(ctx)):
+        click.echo(line, err=True)
 
 
 @user.command("add")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(["partner", "officer", "admin"]),
-              help="partner: contacts for their neighbourhoods; officer: edits and all "
+              help="partner: contacts for the wards granted; officer: edits and all "
               "contacts; admin: also users, imports and settings.")
-@click.option("--neighbourhood", "neighbourhoods", multiple=True, metavar="CAN_ID",
-              help="A neighbourhood (CAN id) a partner may see contacts for (repeatable).")
+@click.option("--area", "--neighbourhood", "areas", multiple=True, metavar="WARD_OR_CAN",
+              help="A ward code, or a CAN id (granted as that neighbourhood's wards today), "
+              "whose groups' contacts a partner may see (repeatable).")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from the first line of standard input.")
 @click.pass_context
-def user_add(ctx: click.Context, username: str, role: str, neighbourhoods: tuple[str, ...],
+def user_add(ctx: click.Context, username: str, role: str, areas: tuple[str, ...],
              password_stdin: bool) -> None:
-    """Add a user (asks for the password twice unless --password-stdin)."""
-    from mapper.users import create_user
+    """Add a user (asks for the password twice unless --password-stdin).
+
+    A partner's areas are stored as ward codes, so re-running the analysis (which
+    renumbers CANs) does not change what they see.
+    """
+    from mapper.users import create_user, describe_grant, resolve_grant
 
     ws = _workspace(ctx)
+    grant = resolve_grant(ws, areas)
     password = _password(password_stdin)
-    create_user(ws.appdb, username, password, role, neighbourhoods=neighbourhoods,
-                actor=ACTOR)
-    click.echo(f"Added {username} ({role}). They can sign in at /signin.")
+    create_user(ws.appdb, username, password, role, grant=grant, actor=ACTOR)
+    said = f"; {describe_grant(grant.wards, grant.labels)}" if grant.wards else ""
+    click.echo(f"Added {username} ({role}{said}). They can sign in at /signin.")
 
 
 @user.command("list")
 @click.pass_context
 def user_list(ctx: click.Context) -> None:
-    """List users, their roles and neighbourhoods."""
-    from mapper.users import list_users
+    """List users, their roles and granted wards."""
+    from mapper.users import describe_grant, list_users
 
     rows = list_users(_workspace(ctx).appdb)
     if not rows:
         click.echo("No users yet. Add the first administrator with "
                    "'mapper user add NAME --role admin'.")
         return
-    click.echo(f"{'user':<24} {'role':<8} {'status':<9} neighbourhoods")
+    click.echo(f"{'user':<24} {'role':<8} {'status':<9} areas")
     for r in rows:
         status = "disabled" if r["disabled"] else "active"
-        click.echo(f"{r['username']:<24} {r['role']:<8} {status:<9} "
-                   f"{', '.join(r['neighbourhoods']) or '-'}")
+        areas = describe_grant(r["wards"], r["grant_labels"]) if r["wards"] else "-"
+        if r["neighbourhoods"]:
+            areas += (f" (CAN ids {', '.join(r['neighbourhoods'])} granted before wards "
+                      "were stored: not in force until an analysis run)")
+        click.echo(f"{r['username']:<24} {r['role']:<8} {status:<9} {areas}")
 
 
 @user.command("set")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["partner", "officer", "admin"]))
-@click.option("--neighbourhood", "neighbourhoods", multiple=True, metavar="CAN_ID",
-              help="Replace the partner's neighbourhoods (repeatable).")
+@click.option("--area", "--neighbourhood", "areas", multiple=True, metavar="WARD_OR_CAN",
+              help="Replace the partner's wards: ward codes or CAN ids (repeatable).")
+@click.option("--no-areas", is_flag=True, help="Take away every granted ward.")
 @click.option("--password", "change_password", is_flag=True, help="Set a new password.")
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin.")
 @click.option("--disable/--enable", default=None, help="Stop (or allow) signing in.")
 @click.pass_context
 def user_set(ctx: click.Context, username: str, role: str | None,
-             neighbourhoods: tuple[str, ...], change_password: bool, password_stdin: bool,
-             disable: bool | None) -> None:
-    """Change a user's role, neighbourhoods or password, or disable the account.
+             areas: tuple[str, ...], no_areas: bool, change_password: bool,
+             password_stdin: bool, disable: bool | None) -> None:
+    """Change a user's role, areas or password, or disable the account.
 
     Changes end the user's current sessions at their next request.
     """
-    from mapper.users import update_user
+    from mapper.users import NO_GRANT, resolve_grant, update_user
 
+    ws = _workspace(ctx)
+    if areas and no_areas:
+        raise MapperError("give --area or --no-areas, not both")
+    grant = resolve_grant(ws, areas) if areas else (NO_GRANT if no_areas else None)
     password = _password(password_stdin, "New password") if (
         change_password or password_stdin) else None
-    update_user(_workspace(ctx).appdb, username, role=role,
-                neighbourhoods=list(neighbourhoods) if neighbourhoods else None,
-                password=password, disabled=disable, actor=ACTOR)
+    update_user(ws.appdb, username, role=role, grant=grant, password=password,
+                disabled=disable, actor=ACTOR)
     click.echo(f"Updated {username}.")
+
+
+@cli.group()
+def secret() -> None:
+    """The key that signs session cookies (the workspace's 'secret' file, never in backups)."""
+
+
+@secret.command("rotate")
+@click.pass_context
+def secret_rotate(ctx: click.Context) -> None:
+    """Replace the session key with a new one: every session ends, everyone signs in again.
+
+    Running web apps switch to the new key at their next request.
+    """
+    from mapper.private_files import rotate_secret
+    from mapper.users import end_sessions
+
+    ws = _workspace(ctx)
+    if not ws.directory.is_dir():
+        raise MapperError(f"no workspace at {ws.directory}: nothing to rotate")
+    db = ws.appdb
+    db.secret_key()  # move a key kept in the database by older versions out of it first
+    rotate_secret(ws.directory)
+    end_sessions(db)
+    db.audit(ACTOR, "update", register="settings", record_id="secret",
+             detail="session key rotated; every session ended")
+    click.echo(f"New session key written to {ws.directory / 'secret'}; every session has "
+               "ended.")
 
 
 # -- audit ------------------------------------------------------------------------------
@@ -246,4 +294,4 @@ def retention(ctx: click.Context, months: int | None, apply_now: bool) -> None:
                + ("" if apply_now or not plan.count else " Run with --apply to delete them."))
 
 
-__all__ = ["user", "audit", "backup", "restore", "group", "retention", "MapperError"]
+__all__ = ["user", "secret", "audit", "backup", "restore", "group", "retention", "MapperError"]

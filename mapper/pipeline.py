@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -32,8 +32,10 @@ from mapper.sources import (
     list_inputs,
     package_members,
 )
+from mapper.sources import deprivation
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
+from mapper.sources.points import misread
 from mapper.saved_mappings import SavedMappings
 from mapper.sources.choices import Choice, signature
 from mapper.store import Provenance, Workspace
@@ -138,6 +140,10 @@ def plan_build(
         if not candidates:
             continue
         best = _choose(kind, candidates, plan.chosen)
+        if kind == "deprivation":  # the newest release; all its files are read together
+            release = [d for d in candidates if d.vintage == best.vintage]
+            best = deprivation.combine(release)
+            candidates = [d for d in candidates if all(d is not r for r in release)] + [best]
         plan.chosen[kind] = best
         for other in candidates:
             if other is not best:
@@ -194,8 +200,12 @@ def describe_plan(plan: BuildPlan) -> list[str]:
         if det:
             rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
             lines.append(
-                f"  {det.path.name}: {det.detail}; vintage {det.vintage}; {rows} -> layer '{kind}'"
+                f"  {_names(det)}: {det.detail}; vintage {det.vintage}; {rows} -> layer '{kind}'"
             )
+            for part in det.extra.get("parts", [det]):
+                notes = part.extra.get("column_notes", [])
+                prefix = f"{part.path.name}: " if "parts" in det.extra else ""
+                lines += [f"      {prefix}{note}" for note in notes]
     for det in plan.registers:
         rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
         lines.append(f"  {det.path.name}: {det.detail}; {rows} -> layer '{det.kind}'"
@@ -211,6 +221,10 @@ def _saved_note(det: Detection) -> str:
     if used is None or not used.signature:
         return ""
     return f" (saved mapping {used.signature}: {used.describe()}; mapper mapping show)"
+
+
+def _names(det: Detection) -> str:
+    return " + ".join(part.path.name for part in det.extra.get("parts", [det]))
 
 
 def _study_area(imported: dict[str, Imported]) -> Context:
@@ -246,21 +260,62 @@ def postcode_index(postcodes: pd.DataFrame | None) -> pd.DataFrame | None:
     return table[~table.index.duplicated()]
 
 
+#: row numbers shown as examples of each reason for rejection (all are counted)
+EXAMPLE_ROWS = 5
+
+
+def rejection_reasons(rejected: list[Problem]) -> list[str]:
+    """The reasons rows were rejected, commonest first: '5 rows: <reason> (column 'x';
+    rows 3, 17, 40 ...)'. Row numbers and columns only, never the values (which may be
+    contact details)."""
+    groups: dict[tuple, list[Problem]] = {}
+    for p in rejected:
+        groups.setdefault((p.message, p.column, p.row_label), []).append(p)
+    lines = []
+    for (message, column, label), members in sorted(groups.items(), key=lambda g: -len(g[1])):
+        rows = [f"{p.row:,}" for p in members if p.row is not None]
+        where = [f"column '{column}'"] if column else []
+        if rows:
+            more = len(rows) - EXAMPLE_ROWS
+            where.append(f"{label}{'s' if len(rows) > 1 else ''} {', '.join(rows[:EXAMPLE_ROWS])}"
+                         + (f" and {more:,} more" if more > 0 else ""))
+        n = len(members)
+        lines.append(f"{n:,} {label}{'s' if n > 1 else ''}: {message}"
+                     + (f" ({'; '.join(where)})" if where else ""))
+    return lines
+
+
 def counted(imp: Imported) -> str:
     """'accepted + rejected = input' for one import, with the reasons for rejection."""
     not_kept = imp.rows_read - len(imp.frame)
-    reasons = pd.Series([p.message for p in imp.rejected], dtype="object").value_counts()
-    other = not_kept - int(reasons.sum())
-    parts = [f"{n:,} {reason}" for reason, n in reasons.head(6).items()]
+    parts = rejection_reasons(imp.rejected)[:6]
+    other = not_kept - len(imp.rejected)
     if other > 0:
         parts.append(f"{other:,} " + imp.extra.get("left_out_reason", "left out (see warnings)"))
-    why = f" ({'; '.join(parts)})" if parts else ""
+    why = f": {'; '.join(parts)}" if parts else ""
     return f"{len(imp.frame):,} accepted + {not_kept:,} rejected = {imp.rows_read:,} input{why}"
+
+
+def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
+    """Read one detected file with its source's reader, and hold back a point file that
+    lost too many rows (:func:`~mapper.sources.points.misread`) unless
+    ``ctx.skip_invalid``."""
+    imp = det.reader(path, det, ctx)
+    if imp.kind in REGISTER_KINDS and not ctx.skip_invalid:
+        problem = misread(imp)
+        if problem is not None:
+            remedy = (f"; check it, or use --skip-invalid to import its {len(imp.frame):,} "
+                      "usable rows anyway")
+            raise DataValidationError(
+                [Problem(problem.file, problem.message + remedy)],
+                summary=f"{path.name} was held back; nothing was imported",
+            )
+    return imp
 
 
 def _read_one(det: Detection, ctx: Context, problems: list[Problem]) -> Imported | None:
     try:
-        imp = det.reader(det.path, det, ctx)
+        imp = read_file(det, det.path, ctx)
     except DataValidationError as exc:
         problems += exc.problems
         return None
@@ -288,7 +343,7 @@ def read_all(
     steps += [(det.kind, det) for det in plan.registers]
     for n, (kind, det) in enumerate(steps, 1):
         rows = f" ({det.rows:,} rows)" if det.rows else ""
-        progress(f"[{n}/{len(steps)}] reading {det.path.name}{rows} as {KINDS[kind]}")
+        progress(f"[{n}/{len(steps)}] reading {_names(det)}{rows} as {KINDS[kind]}")
         if kind in REGISTER_KINDS and ctx.postcodes is None and "postcodes" in imported:
             ctx.postcodes = postcode_index(imported["postcodes"].frame)
         imp = _read_one(det, ctx, problems)
@@ -302,7 +357,8 @@ def read_all(
         else:
             imported[kind] = imp
         if kind in ("boroughs", "wards") and ctx.study_area is None:
-            ctx = _study_area(imported)
+            area = _study_area(imported)  # the flags and postcodes of `ctx` stay
+            ctx.study_area, ctx.study_area_name = area.study_area, area.study_area_name
     if problems:
         raise DataValidationError(problems)
     return imported, points, ctx
@@ -417,7 +473,17 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _provenance(kind: str, imp: Imported) -> Provenance:
+def _provenance(kind: str, imp: Imported) -> Provenance | list[Provenance]:
+    if imp.extra.get("part_files"):  # several IoD files read together: one record each
+        return [
+            replace(_provenance(kind, replace(imp, extra={"path": path}, rows_read=rows,
+                                              frame=imp.frame.iloc[:kept], warnings=[])),
+                    detail=f"{detail}; combined with {len(imp.extra['part_files']) - 1} other "
+                    f"files: {imp.detail}",
+                    notes=[str(w) for w in imp.warnings if w.file in (path.name, "")
+                           or path.name in w.file.split(" + ")])
+            for path, rows, kept, detail in imp.extra["part_files"]
+        ]
     path: Path = imp.extra["path"]
     notes = [str(w) for w in imp.warnings]
     if imp.rows_read != len(imp.frame) or imp.rejected:
@@ -445,12 +511,16 @@ def build(
     exclude: tuple[str, ...] = (),
     dry_run: bool = False,
     skip_invalid: bool = False,
+    strict: bool = False,
     meta: dict[str, str] | None = None,
 ) -> BuildReport:
     """Build a workspace from every file in `directory`, atomically.
 
-    Raises DataValidationError (listing every problem in every file) or MapperError;
-    the previous workspace is then left exactly as it was.
+    Rows of point files that cannot be used are rejected with their reasons and the rest
+    imported; `strict` rejects such a file whole, and `skip_invalid` imports the usable
+    rows of a file held back as misread (:func:`read_file`). Raises DataValidationError
+    (listing every problem in every file) or MapperError; the previous workspace is then
+    left exactly as it was.
     """
     started = time.monotonic()
     plan = plan_build(Path(directory), exclude=exclude,
@@ -463,7 +533,7 @@ def build(
             f"file in {Path(directory).name}/ ({len(plan.skipped)} files skipped)"
         )
     imported, points, context = read_all(
-        plan, progress=progress, context=Context(skip_invalid=skip_invalid)
+        plan, progress=progress, context=Context(skip_invalid=skip_invalid, strict=strict)
     )
     for kind, imp in imported.items():
         imp.extra["path"] = plan.chosen[kind].path
@@ -551,6 +621,7 @@ def import_file(
     *,
     progress: Progress = _quiet,
     skip_invalid: bool = False,
+    strict: bool = False,
     register: str | None = None,
     mapping: dict[str, str] | None = None,
     category: str | None = None,
@@ -575,7 +646,8 @@ def import_file(
     existing: dict[str, Imported] = {}
     for kind in ("boroughs", "wards", "lsoas", "deprivation"):
         if kind != found.kind and workspace.has_layer(kind):
-            row = workspace.provenance().set_index("layer").loc[kind]
+            prov = workspace.provenance()
+            row = prov[prov["layer"] == kind].iloc[0]  # several rows for combined IoD files
             existing[kind] = Imported(
                 kind,
                 workspace.read_layer(kind),
@@ -587,10 +659,10 @@ def import_file(
                 extra={"file": row["source_file"], "lsoa_vintage": _stored_lsoa_vintage(row)},
             )
     context = _study_area(existing) if found.kind not in ("boroughs",) else Context()
-    context.skip_invalid = skip_invalid
+    context.skip_invalid, context.strict = skip_invalid, strict
     if found.kind in REGISTER_KINDS and workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
-    imp = found.reader(path, found, context)
+    imp = read_file(found, path, context)
     imp.extra.update(path=path, file=path.name)
     progress(counted(imp))
     if found.kind in REGISTER_KINDS:
@@ -607,9 +679,33 @@ def import_file(
     if errors:
         raise DataValidationError(errors)
     imp.warnings += [c for c in checks if c.file == path.name]
+    provenance = _provenance(found.kind, imp)
+    if found.kind == "deprivation":
+        provenance = _add_to_deprivation(workspace, imp, provenance, progress)
     with workspace.transaction() as tx:
-        tx.write_layer(found.kind, imp.frame, _provenance(found.kind, imp))
+        tx.write_layer(found.kind, imp.frame, provenance)
     return imp
+
+
+def _add_to_deprivation(workspace: Workspace, imp: Imported, provenance, progress: Progress):
+    """An IoD file of the release already stored adds to it (File 6 after File 1): its
+    columns replace the stored ones, the stored file's other columns are kept."""
+    if not workspace.has_layer("deprivation"):
+        return provenance
+    prov = workspace.provenance()
+    stored = prov[(prov["layer"] == "deprivation") & (prov["source_file"] != imp.extra["file"])]
+    if stored.empty or stored["vintage"].iloc[0] != imp.vintage:
+        return provenance
+    imp.frame, kept = deprivation.update(workspace.read_layer("deprivation"), imp.frame)
+    if not kept:
+        return provenance
+    files = ", ".join(stored["source_file"])
+    progress(f"added to the {imp.vintage} deprivation data of {files}: kept "
+             f"{deprivation.describe(kept)}; the layer now holds "
+             f"{deprivation.describe(list(imp.frame.columns))}")
+    old = [Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__})
+           for row in stored.to_dict("records")]
+    return old + (provenance if isinstance(provenance, list) else [provenance])
 
 
 # -- dry run of a point-register import (added for web uploads: mapper/uploads.py) -------
@@ -625,8 +721,9 @@ def check_register_import(
 ) -> tuple[Imported, gpd.GeoDataFrame]:
     """Read a point-register file exactly as :func:`import_file` would, writing nothing.
 
-    Every invalid row is listed in ``Imported.rejected`` (as with ``skip_invalid``, so all
-    of them are known at once). The second value is the register as it would be after
+    Every invalid row is listed in ``Imported.rejected``, and a file that
+    :func:`~mapper.sources.points.misread` would hold back is read all the same (the
+    caller reports it). The second value is the register as it would be after
     the import: the records of other files kept, likely duplicates flagged across them
     (the file's own records have ``source_file == path.name``). Raises MapperError when
     the file is not a point-register file (boundaries, statistics ...).

@@ -34,6 +34,7 @@ import pyogrio
 
 from mapper import __version__
 from mapper.errors import MapperError
+from mapper.private_files import FILE_MODE, private_dir, private_file
 
 STORE_FILE = "mapper.gpkg"
 LOCK_FILE = ".mapper.lock"
@@ -42,6 +43,8 @@ LAYERS_TABLE = "mapper_layers"
 META_TABLE = "mapper_meta"
 DEFAULT_WORKSPACE = "workspace"
 WORKSPACE_ENV = "MAPPER_WORKSPACE"
+#: the point registers people edit in the web app: read with those edits laid over them
+EDITED_LAYERS = ("groups", "premises", "incidents")
 
 
 @dataclass
@@ -129,7 +132,7 @@ class Workspace:
             present = ", ".join(self.layers()) or "none"
             raise MapperError(f"the workspace has no layer '{name}' (layers: {present})")
         frame = pyogrio.read_dataframe(self.path, layer=name, **kwargs)
-        if edits and name in ("groups", "premises", "incidents"):
+        if edits and name in EDITED_LAYERS:
             from mapper.editing import apply_edits
 
             frame = apply_edits(frame, name, self.appdb.records(name),
@@ -163,16 +166,17 @@ class Workspace:
         block ends without error; on any error, or if the process dies, the previous
         store is untouched.
         """
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         with _exclusive_lock(self.directory / LOCK_FILE):
             _remove_stale_temporaries(self.directory)
             tmp = self.directory / f"{TMP_PREFIX}{os.getpid()}.gpkg"
             if self.exists() and not fresh:
-                shutil.copyfile(self.path, tmp)
+                shutil.copyfile(self.path, private_file(tmp))
             tx = Transaction(tmp, previous=None if fresh else self)
             try:
                 yield tx
                 tx._finish()
+                os.chmod(tmp, FILE_MODE)  # every contact detail: owner-only
                 _fsync(tmp)
                 os.replace(tmp, self.path)
                 _fsync_dir(self.directory)

@@ -148,6 +148,12 @@ class Report:
     #: rows read but neither accepted nor rejected (e.g. OpenStreetMap features of other
     #: types): accepted + rejected_count + not_used == rows_read
     not_used: int = 0
+    #: the reasons for rejection grouped, commonest first, with example row numbers
+    #: (:func:`mapper.pipeline.rejection_reasons`, as ``mapper import`` prints them)
+    reasons: list[str] = field(default_factory=list)
+    #: why the file would be held back as probably misread (too many rows fail; "" when
+    #: not): importing only its valid rows is then a deliberate choice
+    held_back: str = ""
     duplicates: list[dict] = field(default_factory=list)
     duplicate_count: int = 0
     formula_cells: list[dict] = field(default_factory=list)
@@ -791,6 +797,9 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
     """The report's findings from the dry run's import and the register after it."""
     import pandas as pd
 
+    from mapper.pipeline import rejection_reasons
+    from mapper.sources.points import misread
+
     register = imp.kind
     id_col = registers.ID_COLUMN[register]
     rejected = [problem_dict(p) for p in sorted(imp.rejected, key=lambda p: p.row or 0)]
@@ -847,6 +856,8 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
         "rejected_count": len(rejected),
         "invalid_count": invalid,
         "not_used": max(int(imp.rows_read) - accepted - len(rejected), 0),
+        "reasons": rejection_reasons(imp.rejected),
+        "held_back": (lambda p: "" if p is None else p.message)(misread(imp)),
         "duplicates": duplicates[:MAX_LISTED],
         "duplicate_count": len(duplicates),
         "formula_cells": formulas[:MAX_LISTED],
@@ -1007,7 +1018,7 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
     DataValidationError/MapperError; then the workspace is unchanged and the upload
     still waits (e.g. to import only its valid rows).
     """
-    from mapper.pipeline import import_file
+    from mapper.pipeline import counted, import_file
 
     cleanup_stale(workspace, limits)
     staging, meta = _waiting(token, workspace, actor, limits)
@@ -1017,9 +1028,11 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
     except OSError:
         raise UploadNotFound("This upload is being imported already.") from None
     try:
+        # "import all" means every row: any invalid row rejects the file (strict); "import
+        # the valid rows" takes the usable ones even of a file held back as misread
         imported = import_file(busy / FILE_DIR / meta["file"], workspace, skip_invalid=skip_invalid,
-                               register=meta.get("register"), mapping=meta.get("map"),
-                               category=meta.get("category"))
+                               strict=not skip_invalid, register=meta.get("register"),
+                               mapping=meta.get("map"), category=meta.get("category"))
     except BaseException:
         os.rename(busy, staging)
         raise
@@ -1030,8 +1043,7 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
     try:
         workspace.appdb.audit(
             actor, "import", register=imported.kind, record_id="", fields=personal,
-            detail=f"upload {meta['file']}: {len(imported.frame):,} accepted + {rejected:,} "
-            f"rejected = {imported.rows_read:,} input"
+            detail=f"upload {meta['file']}: {counted(imported)}"
             + (" (invalid rows skipped)" if skip_invalid else ""),
         )
     finally:

@@ -4,20 +4,27 @@ Roles, from least to most trusted:
 
 ``public``   anyone, signed in or not: maps, aggregate figures, group names and categories;
              never a personal contact detail.
-``partner``  a Joint Action Board member: also the contact details of the groups in their
-             own neighbourhoods (the CAN ids listed on their account).
+``partner``  a Joint Action Board member: also the contact details of the groups in the
+             wards granted to them.
 ``officer``  a council officer: edits groups, premises and incidents, uploads files, sees
              every contact (the incident page with contacts).
 ``admin``    also manages users, imports, settings and analysis runs.
 
 Passwords are stored only as salted scrypt hashes (werkzeug). Users live in the app
 database (:mod:`mapper.appdb`).
+
+A partner's grant is a set of **ward codes**, fixed when it is made. Administrators may
+name a Community Action Neighbourhood (CAN id) instead: :func:`resolve_grant` turns it
+into that CAN's wards *at the time of the grant*, because CAN ids are renumbered by
+every analysis run, while a ward code keeps its meaning. The CAN id is kept beside the
+wards only to say how the grant was made.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -28,7 +35,7 @@ from mapper.errors import MapperError
 ROLES = ("public", "partner", "officer", "admin")
 ROLE_HELP = {
     "public": "maps, aggregate figures, group names and categories; no contact details",
-    "partner": "a Joint Action Board member: contacts for their own neighbourhoods",
+    "partner": "a Joint Action Board member: contacts for the wards granted to them",
     "officer": "edits groups, premises and incidents, uploads files; sees all contacts",
     "admin": "also manages users, imports, settings and analysis runs",
 }
@@ -47,8 +54,12 @@ def rank(role: str) -> int:
 class User:
     username: str
     role: str = "public"
-    neighbourhoods: tuple[str, ...] = field(default_factory=tuple)
-    password_stamp: str = ""
+    #: the wards whose contacts a partner may see (ward codes, fixed when granted)
+    wards: tuple[str, ...] = field(default_factory=tuple)
+    #: how the grant was made (e.g. "CAN-03 on 2026-12-07"): for display only
+    grant_labels: tuple[str, ...] = field(default_factory=tuple)
+    #: sessions carry the generation they began in; bumping it ends them all
+    session_gen: int = 0
 
     @property
     def signed_in(self) -> bool:
@@ -56,14 +67,6 @@ class User:
 
     def at_least(self, role: str) -> bool:
         return rank(self.role) >= rank(role)
-
-    def may_see_contacts(self, neighbourhood_ids: set[str] | None = None) -> bool:
-        """Officers and admins see every contact; partners only in their neighbourhoods."""
-        if self.at_least("officer"):
-            return True
-        if self.role == "partner" and neighbourhood_ids is not None:
-            return bool(set(self.neighbourhoods) & neighbourhood_ids)
-        return False
 
 
 ANONYMOUS = User("", "public")
@@ -88,9 +91,93 @@ def check_password_strength(password: str, username: str = "") -> None:
         raise MapperError("the password must be " + " and ".join(problems))
 
 
+@dataclass(frozen=True)
+class Grant:
+    """The wards granted to a partner, and how they were named (display only)."""
+
+    wards: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+
+
+NO_GRANT = Grant()
+
+
+def _areas_of(workspace) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """ward code -> name, and CAN id -> its ward codes, in the workspace now."""
+    wards: dict[str, str] = {}
+    if workspace.has_layer("wards"):
+        frame = workspace.read_layer("wards", columns=["ward_code", "ward_name"],
+                                     read_geometry=False)
+        wards = dict(zip(frame["ward_code"].astype(str), frame["ward_name"].astype(str),
+                         strict=True))
+    cans: dict[str, list[str]] = {}
+    if workspace.has_layer("neighbourhoods"):
+        frame = workspace.read_layer("neighbourhoods", columns=["can_id", "ward_codes"],
+                                     read_geometry=False)
+        cans = {str(r.can_id): sorted(w.strip() for w in str(r.ward_codes).split(";")
+                                      if w.strip())
+                for r in frame.itertuples(index=False)}
+    return wards, cans
+
+
+def ward_names(workspace) -> dict[str, str]:
+    """ward code -> ward name, for showing a grant."""
+    return _areas_of(workspace)[0] if workspace.exists() else {}
+
+
+def resolve_grant(workspace, areas: Iterable[str]) -> Grant:
+    """The grant of `areas` (ward codes and/or CAN ids) in the workspace as it is now.
+
+    A CAN id becomes the wards of that CAN in the current analysis; the grant keeps those
+    ward codes, so re-running the analysis (which renumbers CANs) does not change it.
+    MapperError listing every unknown area and the valid ones.
+    """
+    asked = [a.strip() for a in areas if a and a.strip()]
+    if not asked:
+        return NO_GRANT
+    wards, cans = _areas_of(workspace) if workspace.exists() else ({}, {})
+    granted: set[str] = set()
+    labels: list[str] = []
+    unknown: list[str] = []
+    today = now()[:10]
+    for area in dict.fromkeys(asked):
+        key = area.upper()
+        if key in wards:
+            granted.add(key)
+        elif area in cans or key in cans:
+            can_id = area if area in cans else key
+            granted.update(cans[can_id])
+            labels.append(f"{can_id} on {today}: {', '.join(cans[can_id])}")
+        else:
+            unknown.append(area)
+    if unknown:
+        if not wards:
+            raise MapperError(
+                f"cannot grant {', '.join(map(repr, unknown))}: the workspace "
+                f"{workspace.directory} has no wards yet (run 'mapper build' or "
+                "'mapper demo' first)")
+        valid_cans = ", ".join(cans) if cans else "none (the analysis has not run)"
+        raise MapperError(
+            f"unknown area{'s' if len(unknown) != 1 else ''} "
+            f"{', '.join(map(repr, unknown))}: give ward codes or CAN ids of the "
+            f"current analysis. CAN ids: {valid_cans}. Ward codes ({len(wards):,}): "
+            f"{', '.join(sorted(wards))}"
+        )
+    return Grant(tuple(sorted(granted)), tuple(labels))
+
+
+def describe_grant(wards: Iterable[str], labels: Iterable[str] = ()) -> str:
+    """One line for the audit trail and lists: the wards, then how they were named."""
+    wards, labels = list(wards), list(labels)
+    text = "wards " + (", ".join(wards) if wards else "none")
+    if labels:
+        text += " (granted as " + "; ".join(labels) + ")"
+    return text
+
+
 def _row_user(row) -> User:
-    return User(row["username"], row["role"], tuple(json.loads(row["neighbourhoods"])),
-                row["password_hash"][-16:])
+    return User(row["username"], row["role"], tuple(json.loads(row["wards"])),
+                tuple(json.loads(row["grant_labels"])), int(row["session_gen"]))
 
 
 def get_user(db: AppDB, username: str) -> User | None:
@@ -100,14 +187,18 @@ def get_user(db: AppDB, username: str) -> User | None:
 
 
 def list_users(db: AppDB) -> list[dict]:
-    rows = db.query("SELECT username, role, neighbourhoods, created_at, disabled FROM users "
-                    "ORDER BY username")
-    return [dict(r) | {"neighbourhoods": json.loads(r["neighbourhoods"])} for r in rows]
+    """Every user: name, role, wards, grant labels, legacy CAN ids not yet migrated."""
+    rows = db.query("SELECT username, role, wards, grant_labels, neighbourhoods, created_at, "
+                    "disabled FROM users ORDER BY username")
+    return [dict(r) | {k: json.loads(r[k]) for k in ("wards", "grant_labels",
+                                                     "neighbourhoods")} for r in rows]
 
 
 def create_user(db: AppDB, username: str, password: str, role: str, *,
-                neighbourhoods: list[str] | tuple[str, ...] = (), actor: str = "cli") -> User:
-    """Add a user; MapperError when the name is taken or invalid, or the password weak."""
+                grant: Grant = NO_GRANT, actor: str = "cli") -> User:
+    """Add a user; MapperError when the name is taken or invalid, or the password weak.
+
+    `grant`: the wards a partner may see contacts for (see :func:`resolve_grant`)."""
     if not _USERNAME.match(username or ""):
         raise MapperError(
             f"user name {username!r} is not allowed: use 2-64 letters, digits, '.', '_', "
@@ -119,33 +210,36 @@ def create_user(db: AppDB, username: str, password: str, role: str, *,
         if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
             raise MapperError(f"there is already a user called {username!r}")
         conn.execute(
-            "INSERT INTO users (username, password_hash, role, neighbourhoods, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (username, generate_password_hash(password), role,
-             json.dumps(sorted(set(neighbourhoods))), now()),
+            "INSERT INTO users (username, password_hash, role, wards, grant_labels, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (username, generate_password_hash(password), role, json.dumps(list(grant.wards)),
+             json.dumps(list(grant.labels)), now()),
         )
+        detail = f"created with role {role}"
+        if grant.wards:
+            detail += "; " + describe_grant(grant.wards, grant.labels)
         conn.execute(
             "INSERT INTO audit (at, actor, action, register, record_id, fields, detail) "
-            "VALUES (?, ?, 'user', 'users', ?, '[]', ?)", (now(), actor, username,
-                                                           f"created with role {role}"))
+            "VALUES (?, ?, 'user', 'users', ?, '[]', ?)", (now(), actor, username, detail))
     user = get_user(db, username)
     assert user is not None
     return user
 
 
 def update_user(db: AppDB, username: str, *, role: str | None = None,
-                neighbourhoods: list[str] | None = None, password: str | None = None,
+                grant: Grant | None = None, password: str | None = None,
                 disabled: bool | None = None, actor: str = "cli") -> None:
-    """Change a user's role, neighbourhoods, password or disabled flag."""
+    """Change a user's role, granted wards, password or disabled flag; any change ends
+    all of the user's sessions."""
     changes, params, said = [], [], []
     if role is not None:
         changes.append("role = ?")
         params.append(check_role(role))
         said.append(f"role {role}")
-    if neighbourhoods is not None:
-        changes.append("neighbourhoods = ?")
-        params.append(json.dumps(sorted(set(neighbourhoods))))
-        said.append("neighbourhoods " + (", ".join(sorted(set(neighbourhoods))) or "none"))
+    if grant is not None:
+        changes.append("wards = ?, grant_labels = ?, neighbourhoods = '[]'")
+        params.extend([json.dumps(list(grant.wards)), json.dumps(list(grant.labels))])
+        said.append(describe_grant(grant.wards, grant.labels))
     if password is not None:
         check_password_strength(password, username)
         changes.append("password_hash = ?")
@@ -157,6 +251,7 @@ def update_user(db: AppDB, username: str, *, role: str | None = None,
         said.append("disabled" if disabled else "enabled")
     if not changes:
         return
+    changes.append("session_gen = session_gen + 1")
     with db.write() as conn:
         cursor = conn.execute(f"UPDATE users SET {', '.join(changes)} WHERE username = ?",
                               (*params, username))
@@ -166,6 +261,14 @@ def update_user(db: AppDB, username: str, *, role: str | None = None,
             "INSERT INTO audit (at, actor, action, register, record_id, fields, detail) "
             "VALUES (?, ?, 'user', 'users', ?, '[]', ?)", (now(), actor, username,
                                                            "; ".join(said)))
+
+
+def end_sessions(db: AppDB, username: str | None = None) -> None:
+    """End every session of `username` (None: of everyone) at its next request."""
+    with db.write() as conn:
+        conn.execute("UPDATE users SET session_gen = session_gen + 1"
+                     + (" WHERE username = ?" if username is not None else ""),
+                     (username,) if username is not None else ())
 
 
 def authenticate(db: AppDB, username: str, password: str) -> User | None:
@@ -179,3 +282,50 @@ def authenticate(db: AppDB, username: str, password: str) -> User | None:
 def count_admins(db: AppDB) -> int:
     return int(db.query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND "
                         "disabled = 0")[0]["n"])
+
+
+def migrate_grants(workspace, *, actor: str = "migration") -> list[str]:
+    """Turn grants of CAN ids made before wards were stored into the wards of those CANs
+    in the current analysis; returns one line per user changed or left waiting.
+
+    Until migrated, such a partner sees no contacts (the CAN id alone is not trusted:
+    it may have been renumbered). A CAN id the analysis no longer has is dropped and
+    said so; one that exists may have been renumbered since the grant, so each line asks
+    an administrator to check.
+    """
+    db = workspace.appdb
+    if not db.exists():
+        return []
+    rows = db.query("SELECT username, wards, grant_labels, neighbourhoods FROM users "
+                    "WHERE neighbourhoods NOT IN ('', '[]')")
+    if not rows:
+        return []
+    cans = _areas_of(workspace)[1] if workspace.exists() else {}
+    lines = []
+    if not cans:
+        for row in rows:
+            legacy = ", ".join(json.loads(row["neighbourhoods"]))
+            lines.append(
+                f"user {row['username']}: the grant of {legacy} (CAN ids) waits for an "
+                "analysis run to be turned into wards; until then "
+                "they see no contacts")
+        return lines
+    analysed = workspace.meta().get("analysed_at", "?")
+    for row in rows:
+        legacy = json.loads(row["neighbourhoods"])
+        wards = set(json.loads(row["wards"]))
+        labels = list(json.loads(row["grant_labels"]))
+        dropped = [c for c in legacy if c not in cans]
+        for can_id in (c for c in legacy if c in cans):
+            wards.update(cans[can_id])
+            labels.append(f"{can_id} as analysed {analysed[:10]} (migrated {now()[:10]}): "
+                          f"{', '.join(cans[can_id])}")
+        grant = Grant(tuple(sorted(wards)), tuple(labels))
+        update_user(db, row["username"], grant=grant, actor=actor)
+        line = (f"user {row['username']}: CAN grant {', '.join(legacy)} migrated to "
+                f"{describe_grant(grant.wards)}")
+        if dropped:
+            line += f"; dropped {', '.join(dropped)} (not in the current analysis)"
+        lines.append(line + ". Check with 'mapper user list' and fix with "
+                            "'mapper user set NAME --area ...'")
+    return lines

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 
 from mapper.appdb import AppDB
-from mapper.users import create_user, get_user
+from mapper.store import Workspace
+from mapper.users import create_user, get_user, resolve_grant
 
 PASSWORD = "correct horse battery"
 
@@ -21,23 +22,23 @@ def csrf_token(client) -> str:
 
 
 def ensure_user(workspace_dir, role: str, *, username: str | None = None,
-                neighbourhoods=()) -> str:
+                areas=()) -> str:
+    """Create (once) a user; `areas` (ward codes or CAN ids) are resolved to wards now."""
     db = AppDB(workspace_dir)
     username = username or f"test-{role}"
     if get_user(db, username) is None:
-        create_user(db, username, PASSWORD, role, neighbourhoods=list(neighbourhoods),
-                    actor="tests")
+        create_user(db, username, PASSWORD, role,
+                    grant=resolve_grant(Workspace(workspace_dir), areas), actor="tests")
     db.close()
     return username
 
 
-def sign_in(client, role: str = "officer", *, username: str | None = None,
-            neighbourhoods=()):
+def sign_in(client, role: str = "officer", *, username: str | None = None, areas=()):
     """Create (once) a user with `role` in the client's workspace and sign the client in."""
     if role == "public":
         return client
     username = ensure_user(client.application.config["WORKSPACE"], role, username=username,
-                           neighbourhoods=neighbourhoods)
+                           areas=areas)
     response = client.post("/signin", data={"username": username, "password": PASSWORD,
                                             "csrf_token": csrf_token(client)})
     assert response.status_code == 303, response.get_data(as_text=True)[:500]

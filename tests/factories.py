@@ -11,6 +11,7 @@ import csv
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 from shapely.geometry import box
 
 from mapper.demo import IOD_COLUMNS
@@ -154,3 +155,18 @@ def write_folder(directory: Path, *, lsoa_vintage: str = "11") -> Path:
         ],
     )
     return directory
+
+
+def write_rank_only_folder(directory: Path, *, population: bool = True):
+    """The grid folder with IoD File 1 (IMD rank and decile) and, when asked, File 6
+    (denominators: 1,500 residents an LSOA) instead of File 7 and the population file."""
+    folder = write_folder(directory)
+    (folder / "population.csv").unlink()
+    file7 = pd.read_csv(folder / "iod.csv", dtype=str)
+    (folder / "iod.csv").unlink()
+    ids = list(file7.columns[:4])
+    file7[ids + [c for c in file7.columns[4:] if c.startswith("Index of Multiple Deprivation")
+                 and "Score" not in c]].to_csv(folder / "file1.csv", index=False)
+    if population:
+        file7[ids + list(file7.columns[-5:])].to_csv(folder / "file6.csv", index=False)
+    return folder, file7.set_index(ids[0])

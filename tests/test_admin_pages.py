@@ -15,20 +15,35 @@ def test_admin_adds_changes_and_disables_users(tiny_workspace):
     page = admin.get("/admin/users").get_data(as_text=True)
     assert "test-admin" in page and "Add a user" in page
     response = post(admin, "/admin/users", {"username": "jo", "role": "partner",
-                                            "neighbourhoods": "CAN-01; CAN-02",
+                                            "areas": "E05900002; e05900001",
                                             "password": "partner passphrase"})
     assert response.status_code == 303
     with app.app_context():
         db = app_db()
-        assert get_user(db, "jo").neighbourhoods == ("CAN-01", "CAN-02")
+        assert get_user(db, "jo").wards == ("E05900001", "E05900002")
         assert authenticate(db, "jo", "partner passphrase") is not None
+    # areas are checked when granted: the tiny workspace has wards but no analysis
+    bad = post(admin, "/admin/users", {"username": "kim", "role": "partner",
+                                       "areas": "CAN-01, E05900003, E0599",
+                                       "password": "partner passphrase"})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "unknown areas &#39;CAN-01&#39;, &#39;E0599&#39;" in text
+    assert "CAN ids: none (the analysis has not run)" in text
+    assert "Ward codes (9): E05900001, E05900002, E05900003" in text
+    with app.app_context():
+        assert get_user(app_db(), "kim") is None
+    unchanged = post(admin, "/admin/users/jo", {"action": "update", "role": "partner",
+                                                "areas": "E05900001, E05900002"})
+    assert unchanged.status_code == 303
     bad = post(admin, "/admin/users", {"username": "x y", "role": "boss", "password": "1"})
     assert bad.status_code == 400
     text = bad.get_data(as_text=True)
     assert "There is a problem" in text and "is not allowed" in text
     response = post(admin, "/admin/users/jo", {"action": "update", "role": "officer",
-                                               "neighbourhoods": ""})
+                                               "areas": ""})
     assert response.status_code == 303
+    with app.app_context():
+        assert get_user(app_db(), "jo").wards == ()
     response = post(admin, "/admin/users/jo", {"action": "disable"})
     assert response.status_code == 303
     with app.app_context():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import factories as fx
 import numpy as np
 import pytest
@@ -37,6 +39,37 @@ def test_analysis_needs_wards_lsoas_and_deprivation(tmp_path):
     build(folder, ws)
     assert not can_analyse(ws)
     with pytest.raises(MapperError, match="lacks deprivation"):
+        analyse(ws)
+
+
+def test_analysis_with_ranks_and_denominators_only(tmp_path):
+    folder, file7 = fx.write_rank_only_folder(tmp_path / "in")
+    ws = Workspace(tmp_path / "ws")
+    build(folder, ws)
+    assert set(ws.provenance().query("layer == 'deprivation'")["source_file"]) == {
+        "file1.csv", "file6.csv"}
+    report = analyse(ws, Settings(can_min_population=0, stability_draws=5))
+    wards = report.wards
+    rank = file7["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"]
+    weights = ws.read_layer("lsoa_ward_weights")
+    assert weights["weight"].round(9).eq(1).all()  # 4 LSOAs of 1,500 people in each ward
+    expected = weights.assign(rank=weights["lsoa_code"].map(rank.astype(int))).groupby(
+        "ward_code")["rank"].mean()
+    assert wards["imd_avg_rank"].to_dict() == pytest.approx(expected.to_dict())
+    assert wards["population"].sum() == pytest.approx(36 * 1500)
+    assert wards["imd_score"].isna().all() and wards["imd_rank_in_area"].isna().all()
+    assert set(json.loads(ws.meta()["unavailable_measures"])) == {
+        "imd_score", "domain_scores", "imd_rank_in_area"}
+    assert any("measured by imd_avg_rank" in note for note in report.notes)
+    # need from the average rank reversed: the lowest average rank has the most need
+    assert wards["contrib_need"].idxmax() == expected.idxmin()
+
+
+def test_analysis_without_any_population_says_what_to_add(tmp_path):
+    folder, _ = fx.write_rank_only_folder(tmp_path / "in", population=False)
+    ws = Workspace(tmp_path / "ws")
+    build(folder, ws)
+    with pytest.raises(MapperError, match="add IoD File 6 .population denominators. or File 7"):
         analyse(ws)
 
 

@@ -95,13 +95,72 @@ def test_idle_sessions_end(app, monkeypatch):
 
 
 def test_changing_the_account_ends_its_sessions(app):
-    client = sign_in(app.test_client(), "officer", username="olu")
-    assert client.get("/account").status_code == 200
     from mapper.appdb import AppDB
 
-    update_user(AppDB(app.config["WORKSPACE"]), "olu", role="partner")
+    db = AppDB(app.config["WORKSPACE"])
+    ensure_user(app.config["WORKSPACE"], "officer", username="olu")
+    for change in ({"role": "partner"}, {"password": "a brand new passphrase"},
+                   {"disabled": True}):
+        update_user(db, "olu", role="officer", disabled=False, password=PASSWORD)
+        laptop = sign_in(app.test_client(), "officer", username="olu")
+        phone = sign_in(app.test_client(), "officer", username="olu")
+        assert laptop.get("/account").status_code == phone.get("/account").status_code == 200
+        update_user(db, "olu", **change)
+        for client in (laptop, phone):  # every session of the user, not only one
+            response = client.get("/account")
+            assert response.status_code == 302, change
+            page = client.get(response.headers["Location"]).get_data(as_text=True)
+            assert "your account was changed" in page
+
+
+def _copy_cookie(source, target) -> None:
+    cookie = source.get_cookie("mapper_session")
+    target.set_cookie("mapper_session", cookie.value, domain=cookie.domain)
+
+
+def test_a_copied_cookie_is_dead_after_sign_out(demo_copy):
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo_copy)})
+    officer = sign_in(app.test_client(), "officer", username="olu")
+    other_device = sign_in(app.test_client(), "officer", username="olu")
+    thief = app.test_client()
+    _copy_cookie(officer, thief)
+    token = csrf_token(officer)
+    phone = thief.get("/api/groups/demo-g001").get_json()["phone"]
+    assert phone
+    assert thief.patch("/api/groups/demo-g010", json={"name": "Stolen edit", "version": 1},
+                       headers={"X-CSRF-Token": token}).status_code == 200
+    assert post(officer, "/signout").status_code == 303
+    read = thief.get("/api/groups/demo-g001")
+    assert read.status_code == 401 and "signed out" in read.get_json()["error"]
+    write = thief.patch("/api/groups/demo-g010", json={"name": "Again", "version": 2},
+                        headers={"X-CSRF-Token": token})
+    assert write.status_code == 401
+    assert thief.get("/account").status_code == 302
+    assert phone not in thief.get("/api/groups").get_data(as_text=True)
+    # signing out ends the user's other sessions too
+    assert other_device.get("/account").status_code == 302
+    # and signing in again starts afresh
+    sign_in(officer, "officer", username="olu")
+    assert officer.get("/account").status_code == 200
+
+
+def test_sessions_have_an_absolute_lifetime(app, monkeypatch):
+    import time
+
+    start = time.time()
+    client = sign_in(app.test_client(), "officer")
+    step = app.config["IDLE_TIMEOUT_S"] - 60  # busy: never idle for long
+    clock = start
+    while clock + step < start + app.config["SESSION_LIFETIME_S"]:
+        clock += step
+        monkeypatch.setattr(time, "time", lambda at=clock: at)
+        assert client.get("/account").status_code == 200, (clock - start) / 3600
+    monkeypatch.setattr(time, "time", lambda: start + app.config["SESSION_LIFETIME_S"] + 1)
     response = client.get("/account")
-    assert response.status_code == 302  # signed out: the role changed
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "reached its time limit" in page
+    assert app.config["SESSION_LIFETIME_S"] == 12 * 3600
 
 
 def test_no_open_redirect_after_sign_in(app):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from accounts import sign_in
 
+from mapper.analysis_run import analyse
+from mapper.config import Settings
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -46,7 +48,7 @@ def test_partners_see_contacts_only_in_their_neighbourhoods(demo_app, demo_copy)
     cans = ws.read_layer("neighbourhoods")
     can = cans.iloc[0]
     wards = set(can["ward_codes"].split("; "))
-    client = sign_in(demo_app.test_client(), "partner", neighbourhoods=[can["can_id"]])
+    client = sign_in(demo_app.test_client(), "partner", areas=[can["can_id"]])
     _, groups = _groups(client)
     inside = {g for g, p in groups.items() if p["ward_code"] in wards}
     assert inside and len(inside) < len(groups)
@@ -55,6 +57,72 @@ def test_partners_see_contacts_only_in_their_neighbourhoods(demo_app, demo_copy)
     other = sign_in(demo_app.test_client(), "partner", username="no-can")
     _, groups = _groups(other)
     assert not any("contact" in p for p in groups.values())
+
+
+def _with_contacts(client) -> set[str]:
+    _, groups = _groups(client)
+    return {g for g, p in groups.items() if "contact" in p}
+
+
+def test_partner_grant_keeps_its_wards_when_the_analysis_renumbers_cans(demo_app, demo_copy):
+    ws = Workspace(demo_copy)
+    before = ws.read_layer("neighbourhoods", read_geometry=False).set_index("can_id")
+    granted = set(before.loc["CAN-01", "ward_codes"].split("; "))
+    groups = ws.read_layer("groups")
+    expected = set(groups.loc[groups["ward_code"].isin(granted), "group_id"])
+    partner = sign_in(demo_app.test_client(), "partner", areas=["CAN-01"])
+    assert expected and _with_contacts(partner) == expected
+    # other weights: the CANs are found again and numbered afresh
+    analyse(ws, Settings(weight_need=0.0, weight_supply=1.0, weight_incidents=0.0,
+                         stability_draws=10))
+    after = ws.read_layer("neighbourhoods", read_geometry=False).set_index("can_id")
+    moved = set(after.loc["CAN-01", "ward_codes"].split("; "))
+    assert moved != granted, "the re-analysis must give CAN-01 other wards"
+    now_in_can = set(groups.loc[groups["ward_code"].isin(moved), "group_id"])
+    assert now_in_can != expected
+    # the same session, after the re-analysis: exactly the groups of the granted wards
+    assert _with_contacts(partner) == expected
+    account = partner.get("/account").get_data(as_text=True)
+    assert all(code in account for code in granted) and "CAN-01 on " in account
+    assert not any(code in account for code in moved - granted)
+    # a grant made now resolves CAN-01 as it is now
+    fresh = sign_in(demo_app.test_client(), "partner", username="new-partner",
+                    areas=["CAN-01"])
+    assert _with_contacts(fresh) == now_in_can
+
+
+def test_grants_of_can_ids_made_before_wards_were_stored_are_migrated(demo_copy, caplog):
+    import json
+    import sqlite3
+
+    from mapper.appdb import _SCHEMA, APP_DB_FILE
+    from mapper.users import get_user, list_users
+
+    ws = Workspace(demo_copy)
+    (demo_copy / APP_DB_FILE).unlink(missing_ok=True)
+    old = sqlite3.connect(demo_copy / APP_DB_FILE)  # a version 1 app database
+    old.executescript(_SCHEMA)
+    old.execute("PRAGMA user_version = 1")
+    for name, cans in (("old-partner", ["CAN-01", "CAN-77"]), ("officer-1", [])):
+        old.execute("INSERT INTO users (username, password_hash, role, neighbourhoods, "
+                    "created_at) VALUES (?, 'scrypt:x', ?, ?, '2025-01-01')",
+                    (name, "partner" if cans else "officer", json.dumps(cans)))
+    old.commit()
+    old.close()
+    can_wards = ws.read_layer("neighbourhoods", read_geometry=False).set_index(
+        "can_id").loc["CAN-01", "ward_codes"].split("; ")
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo_copy)})
+    with app.app_context():
+        user = get_user(ws.appdb, "old-partner")
+        assert user.wards == tuple(sorted(can_wards))
+        assert user.grant_labels[0].startswith("CAN-01 as analysed ")
+        assert get_user(ws.appdb, "officer-1").wards == ()
+        assert [u["neighbourhoods"] for u in list_users(ws.appdb)] == [[], []]
+    warned = [r.getMessage() for r in caplog.records if "old-partner" in r.getMessage()]
+    assert len(warned) == 1 and "dropped CAN-77 (not in the current analysis)" in warned[0]
+    audit = ws.appdb.read_audit(register="users", record_id="old-partner")
+    assert audit[0]["actor"] == "migration" and "wards " + ", ".join(can_wards) in audit[0][
+        "detail"]
 
 
 def test_incident_page_and_call_sheet_show_contacts_to_officers_only(demo_app, demo_copy):
@@ -85,7 +153,7 @@ def test_neighbourhood_page_shows_contacts_to_its_partners(demo_app, demo_copy):
     ward = outside["ward_code"].iloc[0]
     phones_there = list(outside.loc[outside["ward_code"] == ward, "phone"])
     assert phones and phones_there
-    partner = sign_in(demo_app.test_client(), "partner", neighbourhoods=[can["can_id"]])
+    partner = sign_in(demo_app.test_client(), "partner", areas=[can["can_id"]])
     page = partner.get(f"/neighbourhood/{can['can_id']}").get_data(as_text=True)
     assert all(p in page for p in phones)
     page = partner.get(f"/ward/{ward}").get_data(as_text=True)

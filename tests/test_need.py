@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
 from mapper.analysis import apportion as ap
-from mapper.analysis.need import area_need, borough_weights, extent_weight
-from mapper.analysis.priority import select_candidates, standardise, unmet_need
+from mapper.analysis.need import area_need, borough_weights, extent_weight, unavailable_measures
+from mapper.analysis.priority import components_for, select_candidates, standardise, unmet_need
 
 X0, Y0 = 530_000.0, 180_000.0
 
@@ -110,6 +110,60 @@ def test_area_need_by_hand():
     assert ward2["lsoas"] == pytest.approx(4 / 3)
     assert need["imd_rank_in_area"].to_dict() == {"E05900001": 1, "E05900002": 2}
     assert need["population"].sum() == pytest.approx(deprivation()["pop_total"].sum())
+
+
+def test_ranks_only_give_the_rank_measures_and_say_the_others_are_unavailable():
+    # IoD File 1 (rank, decile) and File 6 (population): no scores
+    weights = ap.areal_weights(two_lsoas(), grid_wards())
+    file1 = deprivation()[["lsoa_code", "imd_rank", "imd_decile", "pop_total"]]
+    need = area_need(file1, weights, national_lsoas=32_844)
+    ward2 = need.loc["E05900002"]
+    assert ward2["imd_avg_rank"] == pytest.approx((400 * 1000 + 800 * 20000) / 1200)
+    assert ward2["imd_extent"] == pytest.approx(400 / 1200)
+    assert ward2["imd_most_deprived_10_share"] == pytest.approx(0.25)
+    assert need["imd_score"].isna().all() and need["imd_rank_in_area"].isna().all()
+    # without deciles, the shares come from the ranks: 1,000 is in decile 1, 20,000 in 7
+    ranks = area_need(file1.drop(columns="imd_decile"), weights, national_lsoas=32_844)
+    assert ranks["imd_most_deprived_10_share"].tolist() == pytest.approx([1.0, 0.25])
+    missing = unavailable_measures(file1.columns)
+    assert set(missing) == {"imd_score", "domain_scores", "imd_rank_in_area"}
+    assert missing["imd_score"] == (
+        "IMD score (population-weighted average): the deprivation data has no LSOA IMD scores "
+        "(given by IoD File 5 (scores) or File 7 (all scores, ranks and deciles))")
+
+
+def test_scores_only_say_the_rank_measures_are_unavailable():
+    scores = deprivation()[["lsoa_code", "imd_score", "income_score", "pop_total"]]
+    assert set(unavailable_measures(scores.columns)) == {
+        "imd_avg_rank", "imd_extent", "imd_most_deprived_10_share", "imd_most_deprived_20_share"}
+    need = area_need(scores, ap.areal_weights(two_lsoas(), grid_wards()))
+    assert need["imd_avg_rank"].isna().all()
+    assert need["imd_rank_in_area"].tolist() == [1, 2]
+
+
+def test_without_denominators_the_given_population_weights_the_averages():
+    weights = ap.areal_weights(two_lsoas(), grid_wards())
+    ranks = deprivation()[["lsoa_code", "imd_rank"]]
+    people = pd.Series([100.0, 300.0], index=["E01900001", "E01900002"])
+    need = area_need(ranks, weights, population=people)
+    # ward 2: 1/3 of A (33.3 people at rank 1,000) and all of B (300 at 20,000)
+    assert need.loc["E05900002", "imd_avg_rank"] == pytest.approx(
+        (100 / 3 * 1000 + 300 * 20000) / (100 / 3 + 300))
+    assert need["population"].sum() == pytest.approx(400)
+    with pytest.raises(ValueError, match="needs a population"):
+        area_need(ranks, weights)
+
+
+def test_need_falls_back_to_the_average_rank_reversed():
+    table = pd.DataFrame({"imd_score": np.nan, "imd_avg_rank": [1000.0, 2000.0, 3000.0],
+                          "groups_total_per_1000": 1.0, "incidents_per_1000": 0.0},
+                         index=["a", "b", "c"])
+    components = components_for(table)
+    assert components["need"] == ("imd_avg_rank", -1)
+    index = unmet_need(table, {"need": 1.0}, components)
+    assert index["contrib_need"].round(6).tolist() == pytest.approx(
+        [1.224745, 0.0, -1.224745])  # the most deprived (lowest rank) has the most need
+    assert components_for(table.assign(imd_score=[3.0, 2.0, 1.0]))["need"] == ("imd_score", 1)
 
 
 def test_extent_sliding_scale():

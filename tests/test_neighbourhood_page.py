@@ -719,7 +719,7 @@ def test_an_area_without_groups_premises_or_incidents_still_has_a_page(client, l
         )
 
     monkeypatch.setattr(data, "layer", without_points)
-    monkeypatch.setattr(data, "_cache", {})  # nothing computed from the real layers
+    monkeypatch.setattr(data, "_entries", {})  # nothing computed from the real layers
     code = sample_ward_codes(layers)[0]
     page = get_page(client, f"/ward/{code}")
     assert "No groups or premises are recorded in this area." in page

@@ -444,7 +444,7 @@ def test_a_bad_row_rejects_the_package_unless_skip_invalid(tmp_path):
     data["service_at_location"].append({"id": "sal9", "service_id": "s4", "location_id": "l5"})
     folder = write_oruk(tmp_path / "bad", data)
     with pytest.raises(DataValidationError) as excinfo:
-        import_package(folder)
+        import_package(folder, postcode_context(strict=True))
     message = str(excinfo.value)
     assert "2 invalid rows in the Open Referral package bad; nothing was imported" in message
     assert "locations.csv row 6 column 'latitude': '151.2'" in message
@@ -467,16 +467,16 @@ def test_an_unknown_postcode_points_at_the_address_row(tmp_path):
         match=r"physical_addresses.csv row 3 column "
         r"'postal_code': 'ZZ1 9ZZ': postcode not found",
     ):
-        import_package(folder)
+        import_package(folder, postcode_context(strict=True))
     imported = import_package(folder, postcode_context(skip_invalid=True))
     assert "oruk:s2" not in set(imported.frame["group_id"]) and accounted(imported)
-    assert any("1 postcodes not found: ZZ1 9ZZ" in str(w) for w in imported.warnings)
+    assert any("1 postcode not found in the postcode centroids" in str(w) for w in imported.warnings)
 
 
 def test_postcodes_need_the_workspace_centroids(tmp_path):
     folder = write_oruk(tmp_path / "p")
     with pytest.raises(DataValidationError, match="no postcode centroids"):
-        read(folder, detect_package(folder), Context())
+        read(folder, detect_package(folder), Context(strict=True))
 
 
 def test_duplicate_service_ids_are_an_error(tmp_path):

@@ -281,7 +281,7 @@ def test_nan_and_swapped_coordinates_reject_the_file_listing_the_rows(tmp_path):
     rows[1] = ("1002", "pub", "", "")  # row 3: not premises, so never checked
     path = write_csv(tmp_path / "pois.csv", rows)
     with pytest.raises(DataValidationError) as err:
-        import_file(path)
+        import_file(path, Context(strict=True))
     assert [(p.row, p.column) for p in err.value.problems] == [(4, "lon"), (6, "lat")]
     assert "longitude is not a number" in err.value.problems[0].message
     assert "swapped" in err.value.problems[1].message
@@ -418,7 +418,7 @@ def test_vector_features_without_geometry_or_id_are_invalid(tmp_path):
     ]
     path = write_overpass(tmp_path / "export.geojson", features)
     with pytest.raises(DataValidationError) as err:
-        import_file(path)
+        import_file(path, Context(strict=True))
     assert [(p.row, p.row_label) for p in err.value.problems] == [(8, "feature"), (9, "feature")]
     assert "no geometry" in err.value.problems[0].message
     assert "not an OpenStreetMap id" in err.value.problems[1].message

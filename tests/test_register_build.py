@@ -106,14 +106,19 @@ def test_skip_invalid_through_the_cli(demo_ws, tmp_path, capsys):
     bad = tmp_path / "venues.csv"
     bad.write_text(f"name,postcode\nGood Hall,{known}\nBad Hall,ZZ99 9ZZ\n")
     capsys.readouterr()
-    assert main(["--workspace", str(ws), "import", str(bad), "--as", "premises"]) == 1
+    assert main(["--workspace", str(ws), "import", str(bad), "--as", "premises",
+                 "--strict"]) == 1
     err = capsys.readouterr().err
     assert "1 invalid row in venues.csv; the file was not imported" in err
     assert "row 3 column 'postcode': 'ZZ99 9ZZ': postcode not found" in err
+    # one of two rows failing (50%, over 20%) holds the file back
+    assert main(["--workspace", str(ws), "import", str(bad), "--as", "premises"]) == 1
+    assert "venues.csv was held back" in capsys.readouterr().err
     assert main(["--workspace", str(ws), "import", str(bad), "--as", "premises",
                  "--skip-invalid"]) == 0
     out = capsys.readouterr().out
-    assert "rejected: venues.csv row 3" in out
-    assert "Imported 1 of 2 rows into layer 'premises' (invalid rows skipped" in out
+    assert "rejected: 1 row: postcode not found" in out and "(column 'postcode'; row 3)" in out
+    assert "ZZ99" not in out  # reasons and row numbers, never the values
+    assert "Imported 1 of 2 rows into layer 'premises'." in out
     premises = Workspace(ws).read_layer("premises")
     assert "Good Hall" in set(premises["name"]) and "Bad Hall" not in set(premises["name"])

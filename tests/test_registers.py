@@ -91,14 +91,18 @@ def test_all_or_nothing_then_skip_invalid_lists_every_row(ws, tmp_path):
         ],
     )
     with pytest.raises(DataValidationError) as err:
-        import_file(path, ws)
+        import_file(path, ws, strict=True)
     text = str(err.value)
-    assert "5 invalid rows in bad.csv; the file was not imported (use --skip-invalid" in text
+    assert "5 invalid rows in bad.csv; the file was not imported (--strict" in text
     assert "bad.csv row 3 column 'latitude': '-0.1305': latitude" in text and "swapped" in text
     assert "row 4 column 'latitude': 'north': latitude is not a number" in text
     assert "row 5 column 'postcode': 'ZZ9 9ZZ': postcode not found" in text
     assert "row 6: no location: no coordinates and no postcode" in text
     assert "row 7 column 'postcode': 'not a postcode': not a UK postcode" in text
+    assert not ws.has_layer("groups")
+    # without --strict: 5 of 6 rows failing is more than 20%, so the file is held back
+    with pytest.raises(DataValidationError, match=r"5 of 6 rows \(83%\) cannot be used"):
+        import_file(path, ws)
     assert not ws.has_layer("groups")
     imported = import_file(path, ws, skip_invalid=True)
     assert len(imported.frame) + len(imported.rejected) == imported.rows_read == 6
@@ -121,7 +125,10 @@ def test_points_outside_the_study_area_are_rejected_with_the_reason(ws, tmp_path
             ["Edinburgh", "youth", "", "55.9533", "-3.1883", "", ""],
         ],
     )
-    imported = import_file(path, ws)
+    # one of two points outside the study area: held back, unless --skip-invalid
+    with pytest.raises(DataValidationError, match="1 outside the study area"):
+        import_file(path, ws)
+    imported = import_file(path, ws, skip_invalid=True)
     assert len(imported.frame) == 1
     assert [p.message for p in imported.rejected] == [
         "outside the study area (3 local authorities)"
@@ -357,4 +364,4 @@ def test_repeated_ids_in_a_file_are_invalid_rows(ws, tmp_path):
                         [["h1", "Hall", str(x), str(y)], ["h1", "Hall again", str(x), str(y)]])
     with pytest.raises(DataValidationError, match=r"row 3 column 'premises_id': 'h1': duplicate "
                        r"id \(also at row 2\)"):
-        import_file(path, ws)
+        import_file(path, ws, strict=True)

@@ -161,19 +161,17 @@ def test_missing_crs_with_ambiguous_coordinates_is_an_error(tmp_path):
 # -- validation rules (one test each) --------------------------------------------------------
 
 
-def test_rule_missing_columns_lists_those_present(tmp_path):
+def test_rule_iod_file_without_some_domains_is_read_with_the_rest(tmp_path):
     header = [h for h in fx.IOD_COLUMNS if not h.startswith("Crime ")]
     rows = [
         [v for h, v in zip(fx.IOD_COLUMNS, r, strict=True) if not h.startswith("Crime ")]
         for r in fx.iod_rows(["E01900001"])
     ]
     path = fx.write_iod(tmp_path / "iod.csv", [], header=header, rows=rows)
-    with pytest.raises(DataValidationError) as err:
-        read_one(path)
-    text = problems_of(err)
-    assert "missing columns" in text
-    assert "crime score; crime rank; crime decile" in text
-    assert "Columns present: LSOA code (2011), LSOA name (2011)" in text
+    assert "Barriers, Living Environment" in detect_file(path).detail
+    assert ", Crime," not in detect_file(path).detail
+    frame = read_one(path).frame
+    assert "crime_score" not in frame and frame["barriers_rank"].tolist() == [100]
 
 
 def test_rule_duplicate_codes(tmp_path):

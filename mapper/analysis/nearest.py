@@ -301,6 +301,22 @@ class NearestIndex:
     def __contains__(self, record_id: object) -> bool:
         return record_id in self._slots
 
+    def copy(self) -> NearestIndex:
+        """An independent index holding the same records: edits to either leave the other
+        as it was (a new version of the data is made from a copy while the old one is
+        still being queried). The trees already built are shared (never changed once
+        built); the arrays are copied."""
+        with self._lock:
+            other = object.__new__(NearestIndex)
+            other.__dict__.update(self.__dict__)
+            other._lock = threading.RLock()
+            for name in _FIELDS:
+                setattr(other, name, getattr(self, name).copy())
+            other._slots, other._codes = dict(self._slots), dict(self._codes)
+            other._capnames, other._counts = dict(self._capnames), list(self._counts)
+            other._trees, other._plans = dict(self._trees), dict(self._plans)
+            return other
+
     # -- changing records
 
     def insert(

@@ -3,7 +3,9 @@
 Each component is a ward measure standardised across the wards of the study area
 (z-score: minus the mean, divided by the standard deviation, population-unweighted):
 
-``need``      the ward's population-weighted IMD score (higher = more need);
+``need``      the ward's population-weighted IMD score (higher = more need); with
+              deprivation data of ranks only, its IMD average rank reversed
+              (:func:`components_for`);
 ``supply``    VCS groups per 1,000 residents, **reversed** (fewer groups = more unmet need);
 ``incidents`` incidents per 1,000 residents (more incidents = more pressure).
 
@@ -25,6 +27,18 @@ COMPONENTS: dict[str, tuple[str, int]] = {
     "supply": ("groups_total_per_1000", -1),
     "incidents": ("incidents_per_1000", 1),
 }
+#: what measures need when the ward table has no IMD score (deprivation data of ranks
+#: only, such as IoD File 1 or 2): the average rank, reversed (1 = most deprived)
+NEED_FALLBACK: tuple[str, int] = ("imd_avg_rank", -1)
+
+
+def components_for(table: pd.DataFrame) -> dict[str, tuple[str, int]]:
+    """:data:`COMPONENTS`, with need measured by :data:`NEED_FALLBACK` when the table
+    has no IMD score for any ward."""
+    column = COMPONENTS["need"][0]
+    if column in table and table[column].notna().any():
+        return dict(COMPONENTS)
+    return {**COMPONENTS, "need": NEED_FALLBACK}
 
 
 def standardise(values: pd.Series) -> pd.Series:

@@ -136,6 +136,9 @@ def detect_file(
         seen = peek(path)
     except MapperError as exc:
         return Skipped(path, str(exc).removeprefix(f"{path.name}: "))
+    refused = deprivation.refusal(seen)
+    if refused:
+        return Skipped(path, refused)
     if not choice and saved is not None:
         choice = saved(signature(seen.columns))
     for detector in DETECTORS:
@@ -146,7 +149,7 @@ def detect_file(
         if found is not None:
             found.path = path
             if found.rows is None and seen.format == "table":
-                found.rows = _count_rows(path)
+                found.rows = seen.rows if seen.rows is not None else _count_rows(path)
             return found
     return Skipped(path, _why_not(seen))
 
@@ -177,9 +180,6 @@ def _count_rows(path: Path) -> int:
 def _why_not(seen: Peek) -> str:
     cols = {c.lower() for c in seen.columns}
     shown = ", ".join(seen.columns[:12]) + (" ..." if len(seen.columns) > 12 else "")
-    if any(c.startswith("lsoa code") for c in cols) and any("indicator" in c for c in cols):
-        return ("IoD underlying indicators (File 8): not used; the tool needs File 7, 'all "
-                "scores, ranks, deciles and population denominators'")
     if cols & {"lat", "latitude", "lon", "longitude", "eastings", "easting", "postcode"}:
         return ("a table with a location but no name or type column, so not a register of "
                 f"groups, premises or incidents. Columns: {shown}")

@@ -72,14 +72,18 @@ class Context:
     study_area : the union of the boroughs (else wards), EPSG:27700, when known
     postcodes : postcode centroids for geocoding: a DataFrame indexed by normalised
         postcode with ``x`` and ``y`` columns (EPSG:27700), when the workspace has them
-    skip_invalid : import the valid rows of a file with invalid rows (listing the rest)
-        instead of rejecting the whole file
+    skip_invalid : import the valid rows even when more than
+        :data:`~mapper.sources.points.MAX_FAILED_SHARE` of the rows fail (the file is
+        otherwise held back as probably misread)
+    strict : reject the whole file when any row is invalid (``--strict``); by default
+        invalid rows are rejected, each with its reason, and the others imported
     """
 
     study_area: shapely.Geometry | None = None
     study_area_name: str = ""
     postcodes: pd.DataFrame | None = None
     skip_invalid: bool = False
+    strict: bool = False
 
 
 def year_in_name(path: Path) -> str | None:

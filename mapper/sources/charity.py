@@ -483,12 +483,13 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         row_label=row_label,
     )
     combined = _combine(candidates, to_locate, located, invalid)
-    if combined.problems and not context.skip_invalid:
+    if combined.problems and context.strict:
         raise DataValidationError(
             combined.problems,
             summary=f"{len(combined.problems)} invalid charit"
             f"{'ies' if len(combined.problems) > 1 else 'y'} in {file}; nothing was imported "
-            "(use --skip-invalid to import the valid ones and list the others)",
+            "(--strict rejects a file with any invalid row; without it the valid ones are "
+            "imported and the others listed)",
         )
     keep, more = settle(
         combined, file=file, context=context, rejected=rejected, rows=lambda p: rows(candidates[p])

@@ -1,20 +1,38 @@
-"""English Indices of Deprivation, LSOA level: IoD2019 (File 7 layout, 2011 LSOAs) and
-IoD2025 (2021 LSOAs). The release is read from the headers; every domain and
-sub-domain score, rank and decile, and every population denominator, is kept.
+"""English Indices of Deprivation at LSOA level, in any layout MHCLG publishes or analysts
+save: File 7 (all scores, ranks, deciles and denominators), File 1 (IMD rank and
+decile), File 2 (domain ranks and deciles), Files 3-5 (supplementary indices,
+sub-domains, scores), File 6 (population denominators), subsets and renamed extracts
+(``lsoa11cd``, ``imd_score``), and ONS's IMD lookup (``LSOA11CD, ..., IMD19``), for
+IoD2019 (2011 LSOAs) and IoD2025 (2021 LSOAs).
+
+Columns are recognised by meaning, from the words of their headers (case, punctuation,
+dots and camel case ignored): an LSOA code column (by its header, else by its content),
+and any column naming a domain (``index of multiple deprivation``/``imd``, ``income``,
+``idaci`` ...) and a measure (``score``, ``rank``, ``decile``), or a population
+denominator. A domain column without a measure word (ONS's ``IMD19``) is read from its
+values (whole numbers up to 10: deciles; larger whole numbers: ranks; else scores) and
+the assumption is stated. Every file says what was understood (:func:`describe`).
 
 Canonical columns: ``lsoa_code``, ``lsoa_name``, ``lad_code``, ``lad_name``, then
-``<domain>_score``, ``<domain>_rank``, ``<domain>_decile`` for each domain in
-:data:`DOMAINS`, then the denominators in :data:`DENOMINATORS`. Ranks are national
-(1 = most deprived); deciles 1 = most deprived 10 %.
+``<domain>_score``, ``<domain>_rank``, ``<domain>_decile`` for the domains in
+:data:`DOMAINS` present in the file, then the denominators in :data:`DENOMINATORS`
+present. Ranks are national (1 = most deprived); deciles 1 = most deprived 10 %.
+
+Several files of one release (File 1 + File 2 + File 6) are combined on the LSOA code
+(:func:`combine`); a column given by two files must agree. Area-level summaries (ward or
+district tables such as File 10's "Rank of average rank") are refused with that reason
+(:func:`refusal`): the tool computes area summaries itself from LSOA figures.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pandas as pd
 
 from mapper.errors import DataValidationError, Problem
+from mapper.sources import codes
 from mapper.sources.base import (
     OGL,
     OGL_ATTRIBUTION,
@@ -23,95 +41,297 @@ from mapper.sources.base import (
     Imported,
     check_codes,
     parse_numbers,
-    require_columns,
+    year_in_name,
 )
-from mapper.sources.codes import bracketed_year
 from mapper.sources.files import Peek, read_table
 
-#: canonical domain name -> how its header label starts (lower case, spaces collapsed)
-DOMAINS: dict[str, str] = {
-    "imd": "index of multiple deprivation",
-    "income": "income",
-    "employment": "employment",
-    "education": "education, skills and training",
-    "health": "health deprivation and disability",
-    "crime": "crime",
-    "barriers": "barriers to housing and services",
-    "living_environment": "living environment",
-    "idaci": "income deprivation affecting children",
-    "idaopi": "income deprivation affecting older people",
-    "children_young_people": "children and young people sub-domain",
-    "adult_skills": "adult skills sub-domain",
-    "geographical_barriers": "geographical barriers sub-domain",
-    "wider_barriers": "wider barriers sub-domain",
-    "indoors": "indoors sub-domain",
-    "outdoors": "outdoors sub-domain",
+#: canonical domain -> (label for people, phrases naming it in a header). Order matters:
+#: the more specific names first ("income deprivation affecting children" is IDACI).
+DOMAINS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "idaci": ("IDACI", ("idaci", "affecting children")),
+    "idaopi": ("IDAOPI", ("idaopi", "affecting older")),
+    "children_young_people": ("Children and Young People", ("children and young people",
+                                                            "children young people", "cyp")),
+    "adult_skills": ("Adult Skills", ("adult skills",)),
+    "geographical_barriers": ("Geographical Barriers", ("geographical barriers",)),
+    "wider_barriers": ("Wider Barriers", ("wider barriers",)),
+    "indoors": ("Indoors", ("indoors",)),
+    "outdoors": ("Outdoors", ("outdoors",)),
+    "imd": ("IMD", ("index of multiple deprivation", "imd")),
+    "income": ("Income", ("income",)),
+    "employment": ("Employment", ("employment",)),
+    "education": ("Education", ("education",)),
+    "health": ("Health", ("health",)),
+    "crime": ("Crime", ("crime",)),
+    "barriers": ("Barriers", ("barriers",)),
+    "living_environment": ("Living Environment", ("living environment", "living env")),
 }
-#: the IMD and its seven domains must be present; the supplementary indices and
-#: sub-domains are kept when they are
-REQUIRED_DOMAINS = [
-    "imd",
-    "income",
-    "employment",
-    "education",
-    "health",
-    "crime",
-    "barriers",
-    "living_environment",
-]
 MEASURES = ("score", "rank", "decile")
+#: the order of File 7's columns, for people
+DISPLAY_ORDER = ("imd", "income", "employment", "education", "health", "crime", "barriers",
+                 "living_environment", "idaci", "idaopi", "children_young_people",
+                 "adult_skills", "geographical_barriers", "wider_barriers", "indoors",
+                 "outdoors")
 
-#: canonical denominator -> how its header starts
-DENOMINATORS: dict[str, str] = {
-    "pop_total": "total population",
-    "pop_children_0_15": "dependent children aged 0-15",
-    "pop_16_59": "population aged 16-59",
-    "pop_older_60_plus": "older population aged 60 and over",
-    "pop_working_age": "working age population",
+#: canonical denominator -> (label, phrases); checked in this order, the total last
+DENOMINATORS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "pop_children_0_15": ("children 0-15", ("dependent children", "children aged 0 15",
+                                            "aged 0 15", "0 15")),
+    "pop_older_60_plus": ("aged 60+", ("60 and over", "aged 60", "60 plus", "older population")),
+    "pop_working_age": ("working age", ("working age",)),
+    "pop_16_59": ("aged 16-59", ("16 59",)),
+    "pop_total": ("total", ("total population", "population total", "pop total", "population",
+                            "all ages", "persons")),
 }
 
-RELEASES = {"2011": "IoD2019", "2021": "IoD2025"}
-_HEADER = re.compile(r"^(?P<label>.+?)\s+(?P<what>score|rank|decile)\b")
+POPULATION_ORDER = ("pop_total", "pop_children_0_15", "pop_16_59", "pop_older_60_plus",
+                    "pop_working_age")
+
+#: LSOA vintage -> (IoD release, LSOAs ranked nationally: ranks run 1..N)
+RELEASES: dict[str, tuple[str, int]] = {"2011": ("IoD2019", 32_844), "2021": ("IoD2025", 33_755)}
+NATIONAL_LSOAS: dict[str, int] = dict(RELEASES.values())
+_RELEASE_YEAR = {"2019": "2011", "19": "2011", "2025": "2021", "25": "2021"}
+
+#: words of area-level summary measures (MHCLG File 10, ward summaries): never LSOA data
+SUMMARY_WORDS = ("average", "extent", "concentration", "proportion", "scale", "rank of")
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)"
+                    r"|(?<=\d)(?=[A-Za-z])")
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text.replace("\ufeff", "")).strip().lower()
+def header_words(header: str) -> str:
+    """A header as lower-case words separated by single spaces: case, punctuation, dots,
+    underscores, camel case and letter-digit joins ignored.
+
+    >>> header_words("LSOA11CD"), header_words("Index.of.Multiple.Deprivation..IMD..Score")
+    ('lsoa 11 cd', 'index of multiple deprivation imd score')
+    """
+    text = _CAMEL.sub(" ", str(header).replace("\ufeff", ""))
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
-def _domain_of(label: str) -> str | None:
-    # Longest prefix wins: "income deprivation affecting children ..." is IDACI, not income.
-    best = None
-    for domain, start in DOMAINS.items():
-        if label.startswith(start) and (best is None or len(start) > len(DOMAINS[best])):
-            best = domain
-    return best
+def _has(words: str, phrase: str) -> bool:
+    return f" {phrase} " in f" {words} "
 
 
-def map_columns(columns: list[str]) -> dict[str, str | None]:
-    """Canonical column -> header in the file (None when absent)."""
-    found: dict[str, str | None] = {
-        "lsoa_code": None,
-        "lsoa_name": None,
-        "lad_code": None,
-        "lad_name": None,
-    }
+def _first(table: dict[str, tuple[str, tuple[str, ...]]], words: str) -> str | None:
+    return next((name for name, (_, phrases) in table.items()
+                 if any(_has(words, p) for p in phrases)), None)
+
+
+def _key_role(words: str) -> str | None:
+    """lsoa_code / lsoa_name / lad_code / lad_name from a header's words."""
+    is_code = _has(words, "code") or _has(words, "cd")
+    is_name = _has(words, "name") or _has(words, "nm")
+    if _has(words, "lsoa"):
+        area = "lsoa"
+    elif any(_has(words, w) for w in ("local authority district", "local authority", "lad",
+                                      "ltla", "la", "district")):
+        area = "lad"
+    else:
+        return None
+    if is_code:
+        return f"{area}_code"
+    return f"{area}_name" if is_name else None
+
+
+def _bare(words: str, domain: str) -> bool:
+    """True when a header is only the domain's name and perhaps a year (``IMD19``)."""
+    rest = f" {words} "
+    for phrase in DOMAINS[domain][1]:
+        rest = rest.replace(f" {phrase} ", " ")
+    return all(token.isdigit() for token in rest.split())
+
+
+def _role(header: str) -> tuple[str | None, str]:
+    """(canonical column, or None; what it is / why it was left out) for one header."""
+    words = header_words(header)
+    key = _key_role(words)
+    if key:
+        return key, key.replace("_", " ")
+    measure = next((m for m in MEASURES if _has(words, m)), None)
+    domain = _first(DOMAINS, words)
+    if domain and any(_has(words, w) for w in SUMMARY_WORDS):
+        return None, "an area-level summary measure"
+    if domain and measure:
+        return f"{domain}_{measure}", f"{DOMAINS[domain][0]} {measure}"
+    if domain and _bare(words, domain):
+        return f"{domain}_?", f"{DOMAINS[domain][0]} (score, rank or decile read from the values)"
+    denominator = _first(DENOMINATORS, words)
+    if denominator:
+        return denominator, f"population {DENOMINATORS[denominator][0]}"
+    return None, "not an IoD column"
+
+
+def map_columns(columns: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(canonical column -> header, header -> why it was left out). The first header of
+    each meaning is used; later ones are left out as repeats."""
+    found: dict[str, str] = {}
+    ignored: dict[str, str] = {}
     for col in columns:
-        norm = _norm(col)
-        if norm.startswith("lsoa code"):
-            found["lsoa_code"] = col
-        elif norm.startswith("lsoa name"):
-            found["lsoa_name"] = col
-        elif norm.startswith("local authority district code"):
-            found["lad_code"] = col
-        elif norm.startswith("local authority district name"):
-            found["lad_name"] = col
-        elif (m := _HEADER.match(norm)) and (domain := _domain_of(m["label"])):
-            found.setdefault(f"{domain}_{m['what']}", col)
+        role, what = _role(col)
+        if role is None:
+            ignored[col] = what
+        elif role in found:
+            ignored[col] = f"a second {what} column (used '{found[role]}')"
         else:
-            for name, start in DENOMINATORS.items():
-                if norm.startswith(start):
-                    found.setdefault(name, col)
-    return found
+            found[role] = col
+    return found, ignored
+
+
+def _measure_from_values(values: pd.Series) -> tuple[str, str]:
+    """(score/rank/decile, why) for a domain column whose header names no measure."""
+    numbers = pd.to_numeric(values.astype("string").str.replace(",", "", regex=False)
+                            .str.strip(), errors="coerce").dropna()
+    if numbers.empty or (numbers % 1 != 0).any() or (numbers < 1).any():
+        return "score", "values are not all whole numbers from 1"
+    if numbers.max() <= 10:
+        return "decile", "whole numbers from 1 to 10"
+    return "rank", f"whole numbers from 1 to {numbers.max():,.0f}"
+
+
+def _resolve(found: dict[str, str], table: pd.DataFrame, notes: list[str]) -> dict[str, str]:
+    """Give domain columns without a measure word their measure, from their values."""
+    out = {k: v for k, v in found.items() if not k.endswith("_?")}
+    for key, col in found.items():
+        if not key.endswith("_?"):
+            continue
+        measure, why = _measure_from_values(table[col])
+        canonical = key[:-1] + measure
+        if canonical in out:
+            notes.append(f"'{col}' left out: read as {canonical} ({why}), given already by "
+                         f"'{out[canonical]}'")
+            continue
+        out[canonical] = col
+        notes.append(f"'{col}' read as the {DOMAINS[key[:-2]][0]} {measure} ({why}; its "
+                     "header says no score, rank or decile: rename it if that is wrong)")
+    return out
+
+
+def _lsoa_by_content(head: pd.DataFrame) -> str | None:
+    for col in head.columns:
+        if codes.dominant_kind(head[col], share=0.9) == "lsoa":
+            return col
+    return None
+
+
+def _release(found: dict[str, str], peek: Peek) -> tuple[str, str, str]:
+    """(LSOA vintage, release, how it was known) from the LSOA header, the IoD columns'
+    years (``IMD19``), else a year in the file name; ('unknown', ...) otherwise."""
+    header = found.get("lsoa_code", "")
+    year = codes.bracketed_year(header) or codes.column_vintage(header)[1]
+    if year in RELEASES:
+        return year, RELEASES[year][0], f"LSOA column '{header}'"
+    for key, col in found.items():
+        if key.startswith("imd_"):
+            for token in header_words(col).split():
+                if token in _RELEASE_YEAR:
+                    lsoa = _RELEASE_YEAR[token]
+                    return lsoa, RELEASES[lsoa][0], f"column '{col}'"
+    named = year_in_name(peek.path) if peek.path is not None else None
+    if named in _RELEASE_YEAR:
+        lsoa = _RELEASE_YEAR[named]
+        return lsoa, RELEASES[lsoa][0], f"the year {named} in the file name (assumed)"
+    return "unknown", "IoD (release unknown)", "nothing in the file"
+
+
+def _has_measures(found: dict[str, str]) -> bool:
+    return any(k.rsplit("_", 1)[0] in DOMAINS for k in found)
+
+
+def _is_file6(found: dict[str, str]) -> bool:
+    """IoD population denominators (File 6): at least two of the age groups."""
+    return sum(k in found for k in DENOMINATORS if k != "pop_total") >= 2
+
+
+def detect(peek: Peek) -> Detection | None:
+    """A table of LSOA codes with IoD scores, ranks or deciles, or IoD denominators."""
+    if peek.format != "table":
+        return None
+    found, ignored = map_columns(peek.columns)
+    if "lsoa_code" not in found:
+        by_content = _lsoa_by_content(peek.head)
+        if by_content is None:
+            return None
+        found["lsoa_code"] = by_content
+        ignored.pop(by_content, None)
+    elif codes.dominant_kind(peek.head[found["lsoa_code"]], share=0.9) != "lsoa":
+        return None
+    if not (_has_measures(found) or _is_file6(found)):
+        return None
+    if not peek.head[found["lsoa_code"]].is_unique:
+        return None  # many rows per LSOA: postcodes or incidents that carry an IMD column
+    notes: list[str] = []
+    found = _resolve(found, peek.head, notes)
+    lsoa_year, release, how = _release(found, peek)
+    detection = Detection(
+        kind="deprivation",
+        vintage=f"{release} / LSOA {lsoa_year}",
+        detail="",
+        rows=None,
+        reader=read,
+        columns=found,
+        extra={"release": release, "lsoa_vintage": lsoa_year, "release_from": how,
+               "column_notes": column_notes(ignored) + notes},
+    )
+    detection.detail = (f"English Indices of Deprivation {release.removeprefix('IoD')} by LSOA "
+                        f"({lsoa_year} LSOAs; release from {how}): {describe(found)}")
+    return detection
+
+
+def describe(found: dict[str, str] | list[str]) -> str:
+    """What a file (or combined files) holds, in a line for people:
+    'IMD rank, decile; Income, Employment rank, decile; population total, children 0-15'."""
+    keys = set(found)
+    by_measures: dict[tuple[str, ...], list[str]] = {}
+    for domain in DISPLAY_ORDER:
+        label = DOMAINS[domain][0]
+        have = tuple(m for m in MEASURES if f"{domain}_{m}" in keys)
+        if have:
+            by_measures.setdefault(have, []).append(label)
+    parts = [f"{', '.join(labels)} {', '.join(measures)}"
+             for measures, labels in by_measures.items()]
+    pops = [DENOMINATORS[name][0] for name in POPULATION_ORDER if name in keys]
+    if pops:
+        parts.append("population " + ", ".join(pops))
+    return "; ".join(parts) or "no IoD figures"
+
+
+def refusal(peek: Peek) -> str | None:
+    """Why a table that looks like IoD data cannot be used, or None.
+
+    Area-level summaries (ward, district, MSOA or region rows with IoD measures, such as
+    MHCLG's File 10 with "Rank of average rank"), and File 8 (underlying indicators)."""
+    if peek.format != "table":
+        return None
+    words = [header_words(c) for c in peek.columns]
+    iod = [c for c, w in zip(peek.columns, words, strict=True)
+           if _first(DOMAINS, w) and (any(_has(w, m) for m in MEASURES)
+                                      or any(_has(w, s) for s in SUMMARY_WORDS))]
+    indicators = any(_has(w, "indicator") for w in words)
+    if not (iod or indicators):
+        return None
+    if _lsoa_by_content(peek.head) is not None:
+        if indicators and not _has_measures(map_columns(peek.columns)[0]):
+            return ("IoD underlying indicators (File 8): not used; the tool reads the IoD "
+                    "scores, ranks, deciles and population denominators (Files 1-7)")
+        return None
+    if not iod:
+        return None
+    for kind in ("oa", "msoa", "ward", "lad", "region"):
+        col = next((c for c in peek.columns
+                    if codes.dominant_kind(peek.head[c], share=0.9) == kind), None)
+        if col is None:
+            continue
+        example = peek.head[col].astype("string").str.strip().dropna().iloc[0]
+        shown = ", ".join(f"'{c}'" for c in iod[:3])
+        return (f"an area-level summary of the Indices of Deprivation, not LSOA figures: "
+                f"its rows are {codes.KIND_LABEL[kind]} areas (column '{col}', e.g. "
+                f"{example}) with measures such as {shown}. Ranks and scores of areas "
+                "cannot be turned back into LSOA figures; use the LSOA-level IoD files "
+                "(File 7, or Files 1, 2, 5, 6) and the tool computes ward and district "
+                "summaries itself")
+    return None
 
 
 def _whole(values: pd.Series) -> pd.Series:
@@ -120,84 +340,190 @@ def _whole(values: pd.Series) -> pd.Series:
     return ok.astype("Int64")
 
 
-def detect(peek: Peek) -> Detection | None:
-    """A table with LSOA codes and an 'Index of Multiple Deprivation (IMD) Score' column."""
-    if peek.format != "table":
-        return None
-    found = map_columns(peek.columns)
-    if not found["lsoa_code"] or not any(found.get(f"imd_{m}") for m in MEASURES):
-        return None
-    lsoa_year = bracketed_year(found["lsoa_code"]) or "unknown"
-    release = RELEASES.get(lsoa_year, "IoD (release unknown)")
-    return Detection(
-        kind="deprivation",
-        vintage=f"{release} / LSOA {lsoa_year}",
-        detail=f"English Indices of Deprivation {release[3:]} by LSOA ({lsoa_year} LSOAs)",
-        rows=None,
-        reader=read,
-        columns={k: v for k, v in found.items() if v},
-        extra={"release": release, "lsoa_vintage": lsoa_year},
-    )
+def _limits(measure: str, release: str) -> dict:
+    most = NATIONAL_LSOAS.get(release, max(NATIONAL_LSOAS.values()))
+    return {"score": {},
+            "rank": {"low": 1, "high": most, "integer": True},
+            "decile": {"low": 1, "high": 10, "integer": True}}[measure]
 
 
 def read(path, detection: Detection, context: Context) -> Imported:
+    """Read, check and normalise one IoD file (every problem reported at once)."""
+    if "parts" in detection.extra:
+        return _read_combined(detection, context)
     file = path.name
     table, encoding = read_table(path)
-    found = map_columns(list(table.columns))
-    wanted = {
-        "LSOA code": found["lsoa_code"],
-        "Total population denominator": found.get("pop_total"),
-    }
-    for domain in REQUIRED_DOMAINS:
-        for measure in MEASURES:
-            wanted[f"{DOMAINS[domain]} {measure}"] = found.get(f"{domain}_{measure}")
-    problems = require_columns(
-        list(table.columns),
-        wanted,
-        file=file,
-        what="the IoD 'all scores, ranks, deciles and population denominators' layout (File 7)",
-    )
-    if problems:
-        raise DataValidationError(problems)
-
-    out = pd.DataFrame({"lsoa_code": table[found["lsoa_code"]].str.strip()})
-    problems += check_codes(
-        table[found["lsoa_code"]], file=file, column=found["lsoa_code"], kind="lsoa"
-    )
+    found, ignored = map_columns(list(table.columns))
+    if "lsoa_code" not in found:
+        found["lsoa_code"] = detection.columns["lsoa_code"]
+        ignored.pop(found["lsoa_code"], None)
+    notes: list[str] = []
+    found = _resolve(found, table, notes)
+    release = detection.extra.get("release", "")
+    lsoa_col = found["lsoa_code"]
+    problems = check_codes(table[lsoa_col], file=file, column=lsoa_col, kind="lsoa")
+    out = pd.DataFrame({"lsoa_code": table[lsoa_col].astype("string").str.strip()})
     for name in ("lsoa_name", "lad_code", "lad_name"):
-        out[name] = table[found[name]].str.strip() if found[name] else pd.NA
-    for domain in DOMAINS:
+        out[name] = table[found[name]].astype("string").str.strip() if name in found else pd.NA
+    for domain in DISPLAY_ORDER:
         for measure in MEASURES:
             col = found.get(f"{domain}_{measure}")
-            if not col:
-                continue
-            limits = {
-                "score": {},
-                "rank": {"low": 1, "integer": True},
-                "decile": {"low": 1, "high": 10, "integer": True},
-            }[measure]
-            values, bad = parse_numbers(table[col], file=file, column=col, **limits)
-            problems += bad
-            out[f"{domain}_{measure}"] = values if measure == "score" else _whole(values)
-    for name in DENOMINATORS:
-        if found.get(name):
+            if col:
+                values, bad = parse_numbers(table[col], file=file, column=col,
+                                            **_limits(measure, release))
+                problems += bad
+                out[f"{domain}_{measure}"] = values if measure == "score" else _whole(values)
+    for name in POPULATION_ORDER:
+        if name in found:
             values, bad = parse_numbers(table[found[name]], file=file, column=found[name], low=0)
             problems += bad
             out[name] = values
     if any(p.severity == "error" for p in problems):
         raise DataValidationError(problems)
-    warnings = []
+    warnings = [Problem(file, note, severity="warning") for note in notes]
+    if detection.extra.get("release_from", "").endswith("(assumed)") or release.endswith(
+            "unknown)"):
+        warnings.append(Problem(file, f"release {release} taken from "
+                                f"{detection.extra.get('release_from')}; name the LSOA column "
+                                "with its year (LSOA11CD, LSOA21CD) to say which",
+                                severity="warning"))
     if encoding == "cp1252":
         warnings.append(Problem(file, "read as Windows-1252 text (not UTF-8)", severity="warning"))
     return Imported(
         kind="deprivation",
         frame=out,
         vintage=detection.vintage,
-        detail=detection.detail,
+        detail=f"IoD by LSOA: {describe(list(out.columns))}",
         rows_read=len(table),
         licence=OGL,
-        attribution=f"English Indices of Deprivation, Ministry of Housing, Communities and "
-        f"Local Government. {OGL_ATTRIBUTION}",
+        attribution=ATTRIBUTION,
         warnings=warnings,
-        extra=dict(detection.extra),
+        extra={**detection.extra, "column_notes": column_notes(ignored) + notes},
     )
+
+
+ATTRIBUTION = (f"English Indices of Deprivation, Ministry of Housing, Communities and Local "
+               f"Government. {OGL_ATTRIBUTION}")
+
+
+def column_notes(ignored: dict[str, str]) -> list[str]:
+    """The headers left out, and why (the columns used are summed up by :func:`describe`)."""
+    return [f"'{col}' left out: {why}" for col, why in ignored.items()]
+
+
+# -- several files of one release -------------------------------------------------------
+
+
+def combine(detections: list[Detection]) -> Detection:
+    """One detection reading several IoD files of the same release together, joined on
+    the LSOA code (File 1 + File 2 + File 6, or File 5 + File 2 ...)."""
+    if len(detections) == 1:
+        return detections[0]
+    releases = {d.extra["release"] for d in detections}
+    if len(releases) > 1:
+        raise ValueError(f"cannot combine IoD releases {sorted(releases)}")
+    first = detections[0]
+    keys: list[str] = []
+    for det in detections:
+        keys += [k for k in det.columns if k not in keys]
+    return replace(
+        first,
+        detail=f"English Indices of Deprivation {first.extra['release'].removeprefix('IoD')} "
+        f"by LSOA, {len(detections)} files combined on the LSOA code: {describe(keys)}",
+        rows=max(d.rows or 0 for d in detections) or None,
+        columns={},
+        extra={**first.extra, "parts": detections},
+    )
+
+
+def _read_combined(detection: Detection, context: Context) -> Imported:
+    parts: list[Detection] = detection.extra["parts"]
+    problems: list[Problem] = []
+    read_parts: list[Imported] = []
+    for det in parts:
+        try:
+            read_parts.append(read(det.path, det, context))
+        except DataValidationError as exc:
+            problems += exc.problems
+    if problems:
+        raise DataValidationError(problems)
+    frame = read_parts[0].frame
+    names = [parts[0].path.name]
+    for det, imp in zip(parts[1:], read_parts[1:], strict=True):
+        frame, disagree = _join(frame, imp.frame, names, det.path.name)
+        problems += disagree
+        names.append(det.path.name)
+    if problems:
+        raise DataValidationError(problems)
+    frame = frame[canonical_order(frame.columns)]
+    warnings = [w for imp in read_parts for w in imp.warnings]
+    sizes = {p.path.name: len(i.frame) for p, i in zip(parts, read_parts, strict=True)}
+    if len(set(sizes.values())) > 1 or len(frame) != max(sizes.values()):
+        counts = ", ".join(f"{n}: {k:,}" for n, k in sizes.items())
+        warnings.append(Problem(" + ".join(names), f"the files cover different LSOAs ({counts}; "
+                                f"{len(frame):,} together); figures a file lacks are blank "
+                                "for its missing LSOAs", severity="warning"))
+    return Imported(
+        kind="deprivation",
+        frame=frame,
+        vintage=detection.vintage,
+        detail=f"IoD by LSOA, {len(parts)} files combined: {describe(list(frame.columns))}",
+        rows_read=len(frame),
+        licence=OGL,
+        attribution=ATTRIBUTION,
+        warnings=warnings,
+        extra={**detection.extra,
+               "part_files": [(p.path, i.rows_read, len(i.frame), i.detail)
+                              for p, i in zip(parts, read_parts, strict=True)],
+               "column_notes": [f"{p.path.name}: {line}" for p, i in
+                                zip(parts, read_parts, strict=True)
+                                for line in i.extra["column_notes"]]},
+    )
+
+
+def canonical_order(columns) -> list[str]:
+    """Canonical deprivation columns in the order of File 7."""
+    order = ["lsoa_code", "lsoa_name", "lad_code", "lad_name"]
+    order += [f"{d}_{m}" for d in DISPLAY_ORDER for m in MEASURES] + list(POPULATION_ORDER)
+    return [c for c in order if c in set(columns)]
+
+
+def update(stored: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """(`stored` deprivation with `new`'s columns replacing or adding to its own, joined on
+    the LSOA code; the stored figures kept). Nothing is kept when `new` has every figure."""
+    kept = [c for c in canonical_order(stored.columns)
+            if c not in new.columns and c not in ("lsoa_code", "lsoa_name", "lad_code",
+                                                  "lad_name")]
+    if not kept:
+        return new, []
+    ids = [c for c in ("lsoa_name", "lad_code", "lad_name") if c in stored]
+    merged = new.merge(stored[["lsoa_code", *kept, *ids]], on="lsoa_code", how="outer",
+                       suffixes=("", "__stored"))
+    for col in ids:
+        if f"{col}__stored" in merged:
+            merged[col] = merged[col].fillna(merged.pop(f"{col}__stored"))
+    return merged[canonical_order(merged.columns)], kept
+
+
+def _join(left: pd.DataFrame, right: pd.DataFrame, left_names: list[str],
+          right_name: str) -> tuple[pd.DataFrame, list[Problem]]:
+    """Outer join on lsoa_code; a figure in both files must be equal for every LSOA."""
+    problems: list[Problem] = []
+    shared = [c for c in right.columns if c in left.columns and c != "lsoa_code"]
+    merged = left.merge(right, on="lsoa_code", how="outer", suffixes=("", "__r"), sort=False)
+    for col in shared:
+        a, b = merged[col], merged[f"{col}__r"]
+        if col in ("lsoa_name", "lad_code", "lad_name"):
+            merged[col] = a.fillna(b)
+            continue
+        both = a.notna() & b.notna()
+        differ = both & ~(a.astype(float).sub(b.astype(float)).abs() <= 1e-9)
+        if differ.any():
+            codes_ = merged.loc[differ, "lsoa_code"].head(5).tolist()
+            problems.append(Problem(
+                right_name, f"{col} differs from {' + '.join(left_names)} for "
+                f"{int(differ.sum()):,} LSOAs (e.g. {', '.join(map(str, codes_))}); files "
+                "combined must be of one release and agree"))
+        merged[col] = a.where(a.notna(), b)
+    merged = merged.drop(columns=[f"{c}__r" for c in shared])
+    return merged, problems

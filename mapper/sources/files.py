@@ -21,7 +21,9 @@ from mapper.errors import MapperError, Problem
 
 ENCODINGS = ("utf-8-sig", "cp1252")
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb"}
-TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
+#: spreadsheets are read from their largest sheet (IoD workbooks open with a notes sheet)
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm"}
+TABLE_SUFFIXES = {".csv", ".txt", ".tsv"} | SPREADSHEET_SUFFIXES
 # Shapefile parts read together with their .shp, never on their own.
 SIDECAR_SUFFIXES = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd"}
 PEEK_BYTES = 256 * 1024
@@ -109,6 +111,9 @@ def _json_is_geojson(path: Path) -> bool:
 
 
 def _peek_table(path: Path) -> Peek:
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        head, sheet, rows = _read_sheet(path, nrows=PEEK_ROWS)
+        return Peek(path, "table", list(head.columns), head, rows=rows, encoding=f"sheet {sheet}")
     with open(path, "rb") as handle:
         data = handle.read(PEEK_BYTES)
         more = bool(handle.read(1))
@@ -122,9 +127,32 @@ def _peek_table(path: Path) -> Peek:
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, str]:
-    """The whole table as strings (blank cells are ''), and the encoding it was read in."""
+    """The whole table as strings (blank cells are ''), and the encoding it was read in
+    (for a spreadsheet: 'sheet NAME', the sheet read)."""
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        frame, sheet, _ = _read_sheet(path)
+        return frame, f"sheet {sheet}"
     text, encoding = decode(path.read_bytes(), file=path.name)
     return _frame_from_text(text, file=path.name), encoding
+
+
+def _read_sheet(path: Path, *, nrows: int | None = None) -> tuple[pd.DataFrame, str, int]:
+    """(the largest sheet of a workbook as strings, its name, its data rows)."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several kinds for damaged files
+        raise MapperError(f"{path.name}: not a readable Excel workbook ({exc})") from None
+    try:
+        sizes = {ws.title: ws.max_row or 0 for ws in book.worksheets}
+    finally:
+        book.close()
+    sheet = max(sizes, key=lambda name: sizes[name])
+    frame = pd.read_excel(path, sheet_name=sheet, dtype=str, keep_default_na=False,
+                          nrows=nrows, engine="openpyxl")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame, sheet, max(sizes[sheet] - 1, 0)
 
 
 def table_row(position: int) -> int:

@@ -661,13 +661,13 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     located = _place([pairs[k] for k in candidates], t, addresses, context)
     considered = np.array(sorted(candidates + kinds["error"]), dtype=int)
     combined = _combine(considered, np.array(candidates, dtype=int), located, errors)
-    if combined.problems and not context.skip_invalid:
+    if combined.problems and context.strict:
         n = len(combined.problems)
         raise DataValidationError(
             combined.problems,
             summary=f"{n} invalid row{'s' if n > 1 else ''} in the Open Referral package "
-            f"{package.name}; nothing was imported (use --skip-invalid to import the valid "
-            "services and list the others)",
+            f"{package.name}; nothing was imported (--strict rejects a package with any "
+            "invalid row; without it the valid services are imported and the others listed)",
         )
     # invalid pairs are listed here: their problems name rows of several files, which
     # settle() (keyed by row number in one file) cannot tell apart

@@ -18,7 +18,7 @@ in one warning and in ``Imported.extra["not_premises"]``, not listed row by row.
     accepted + rejected + not_premises = rows_read
 
 where accepted = ``len(imported.frame)``, rejected = ``len(imported.rejected)`` (one
-problem per row: invalid rows skipped with ``Context.skip_invalid``, lines, duplicates,
+problem per row: invalid rows (the whole file with ``Context.strict``), lines, duplicates,
 points outside the study area) and not_premises = ``imported.extra["not_premises"]``.
 Rows that are not premises are not validated: a pub with broken coordinates does not
 stop the import of the file's places of worship.
@@ -165,7 +165,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     Returns an :class:`Imported` whose ``frame`` holds the premises, ``rejected`` one
     problem per premises row not imported, and ``extra["not_premises"]`` the count of rows
     of other types: accepted + rejected + not_premises = rows_read. Raises
-    DataValidationError listing every invalid premises row, unless ``context.skip_invalid``.
+    DataValidationError listing every invalid premises row with ``context.strict``.
     """
     file = path.name
     cols = detection.columns

@@ -1,9 +1,10 @@
 """Locating point records: coordinates (latitude/longitude or eastings/northings) or, failing
 those, a postcode geocoded through the workspace's postcode centroids.
 
-Shared by every point-register source. Row problems are collected, never raised here: the
-caller decides whether a file with invalid rows is rejected whole or its valid rows kept
-(``Context.skip_invalid``).
+Shared by every point-register source. Row problems are collected, never raised here:
+:func:`settle` rejects the rows that cannot be placed, each with its reason, and keeps the
+others (or, with ``Context.strict``, rejects the whole file). :func:`misread` is the one
+rule that holds back a file where too many rows failed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ from mapper.sources.postcodes import normalise_postcode
 #: longitude/latitude envelope of the UK and its waters
 UK_LON = (-9.0, 3.0)
 UK_LAT = (49.0, 61.0)
+#: a point file where more than this share of its rows fails (invalid, cannot be placed,
+#: or outside the study area) is held back as probably misread: a wrong coordinate
+#: system, swapped or wrong columns. ``--skip-invalid`` imports its usable rows anyway.
+MAX_FAILED_SHARE = 0.20
+OUTSIDE_STUDY_AREA = "outside the study area"
 
 
 @dataclass
@@ -185,23 +191,23 @@ def settle(
     rejected: list[Problem],
     rows=table_row,
 ) -> tuple[np.ndarray, list[Problem]]:
-    """Apply the all-or-nothing rule and the study area.
+    """Reject the rows that cannot be placed (or, with ``context.strict``, the file).
 
-    Invalid rows reject the whole file (DataValidationError) unless
-    ``context.skip_invalid``, when they are added to `rejected`. Points outside the study
-    area are rejected with that reason (not an error). Returns the mask of rows to keep
-    and the warnings to show.
+    Invalid rows are added to `rejected`, once each with every reason; with
+    ``context.strict`` any invalid row rejects the whole file (DataValidationError).
+    Points outside the study area are rejected with that reason. Returns the mask of rows
+    to keep and the warnings to show.
     """
     # a row can fail several checks: it is rejected once, with every reason
     by_row: dict = {}
     for problem in located.problems:
         by_row.setdefault(problem.row, []).append(problem)
-    if located.problems and not context.skip_invalid:
+    if located.problems and context.strict:
         raise DataValidationError(
             located.problems,
             summary=f"{len(located.problems)} invalid row{'s' if len(located.problems) > 1 else ''}"
-            f" in {file}; the file was not imported (use --skip-invalid to import the valid "
-            "rows and list the others)",
+            f" in {file}; the file was not imported (--strict rejects a file with any invalid "
+            "row; without it the valid rows are imported and the others listed)",
         )
     for row, problems in by_row.items():
         first = problems[0]
@@ -228,7 +234,7 @@ def settle(
             rejected.append(
                 Problem(
                     file,
-                    f"outside the study area ({context.study_area_name})",
+                    f"{OUTSIDE_STUDY_AREA} ({context.study_area_name})",
                     rows(pos),
                     severity="rejected",
                 )
@@ -238,20 +244,51 @@ def settle(
             notes.append(
                 Problem(
                     file,
-                    f"{int((~inside).sum()):,} points outside the study area "
+                    f"{int((~inside).sum()):,} point{'s' if (~inside).sum() > 1 else ''} outside "
+                    "the study area "
                     f"({context.study_area_name}) left out",
                     severity="warning",
                 )
             )
-    if located.unmatched_postcodes and context.skip_invalid:
-        shown = ", ".join(located.unmatched_postcodes[:20])
-        more = len(located.unmatched_postcodes) - 20
+    if located.unmatched_postcodes:  # counted, not listed: postcodes may be contact details
+        n = len(located.unmatched_postcodes)
         notes.append(
             Problem(
                 file,
-                f"{len(located.unmatched_postcodes)} postcodes not found: "
-                f"{shown}{f' and {more} more' if more > 0 else ''}",
+                f"{n:,} postcode{'s' if n > 1 else ''} not found in the postcode centroids "
+                "(their rows are listed with the rejected rows)",
                 severity="warning",
             )
         )
     return keep, notes
+
+
+def failed(problem: Problem) -> bool:
+    """Whether a rejected row counts towards :data:`MAX_FAILED_SHARE`: it was invalid or
+    fell outside the study area (rows a source leaves out by its own rule, such as
+    police.uk crimes published without a location or removed charities, do not)."""
+    return problem.severity == "error" or problem.message.startswith(OUTSIDE_STUDY_AREA)
+
+
+def misread(imported) -> Problem | None:
+    """The reason to hold back an imported point file as probably misread, or None.
+
+    A file is held back when more than :data:`MAX_FAILED_SHARE` of its rows failed
+    (:func:`failed`). The problem names the share, the commonest reasons and the ways on.
+    """
+    if not imported.rows_read:
+        return None
+    bad = [p for p in imported.rejected if failed(p)]
+    share = len(bad) / imported.rows_read
+    if share <= MAX_FAILED_SHARE:
+        return None
+    reasons = pd.Series([p.message for p in bad], dtype="object").value_counts()
+    why = "; ".join(f"{n:,} {reason}" for reason, n in reasons.head(3).items())
+    file = bad[0].file
+    return Problem(
+        file,
+        f"{len(bad):,} of {imported.rows_read:,} rows ({share:.0%}) cannot be used, more than "
+        f"the {MAX_FAILED_SHARE:.0%} a correctly read file may lose ({why}): the file was held "
+        "back as probably misread (wrong coordinate system, swapped or wrong columns, or a "
+        "file for another area?)",
+    )

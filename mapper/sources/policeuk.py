@@ -1,22 +1,29 @@
 """police.uk crime as incidents: the street-level crime CSVs of data.police.uk (one month or
-many concatenated, any number of forces) and the Camden council layout of the same data
-("On Street Crime In Camden": ``Category``, ``Epoch``, ``Persistent ID`` ...).
+many concatenated, any number of forces), the copies people make of them (columns renamed
+``Crime.type`` or ``crime_type``, some dropped, months turned by Excel into ``Mar-24`` or
+dates), other incident tables with a month or date, a crime type and coordinates, and the
+Camden council layout of the same data ("On Street Crime In Camden": ``Category``,
+``Epoch``, ``Persistent ID`` ...).
 
 Each crime or anti-social behaviour report becomes one row of the ``incidents`` register.
 police.uk gives months, not dates, and places every report at an anonymised *snap point*
-(the centre of a street or a landmark near it), so ``date`` is blank and the locations
-are approximate by design; that caveat is recorded as a warning on every import.
+(the centre of a street or a landmark near it), so the locations are approximate by design.
+That caveat is recorded as a warning on every import whose content is police.uk's (one of
+its own columns such as ``Crime ID``, ``Reported by``, ``Falls within`` or ``LSOA code``,
+or locations written "On or near ..."); a table with police.uk's column names but none of
+that is read at its coordinates, with a warning saying so.
 
 Rows published without a location (blank longitude and latitude) are not errors: they are
 left out, listed in :attr:`Imported.rejected` with the reason and counted in a warning.
 The street files' ``LSOA code`` is checked (it must be an LSOA code where given) but not
 kept: areas are assigned later from the points. The outcomes and stop-and-search files
-hold no ``Crime type`` column and are not taken for incidents.
+hold no crime type column and are not taken for incidents.
 """
 
 from __future__ import annotations
 
 import io
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +33,7 @@ from mapper import registers
 from mapper.errors import DataValidationError, Problem
 from mapper.geo import CRS_ANALYSIS
 from mapper.sources.base import OGL, OGL_ATTRIBUTION, Context, Detection, Imported
+from mapper.sources import dates as dates_module
 from mapper.sources.codes import CODE_PATTERNS, KIND_LABEL, kinds_of
 from mapper.sources.files import Peek, read_table, table_row
 from mapper.sources.points import Located, locate, settle
@@ -38,29 +46,45 @@ SNAP_POINTS = (
     "coordinates are anonymised snap points (police.uk), not exact crime locations: each "
     "report sits at the centre of a nearby street or landmark shared with other reports"
 )
+NOT_DERIVED = (
+    "none of police.uk's own columns (Crime ID, Reported by, Falls within, LSOA code) and no "
+    "'On or near' locations: read as incidents at the coordinates given. If the file came "
+    "from police.uk, its points are anonymised snap points, not exact crime locations"
+)
 STREET, CAMDEN = "street", "camden"
 DETAIL_CAMDEN = "police.uk crime, Camden council layout"
 
-#: canonical name -> column of a police.uk street-level crime file (matched ignoring case)
+#: canonical name -> the headers that mean it, compared as keys (:func:`_key`: lower case,
+#: letters and digits only, so ``Crime type``, ``Crime.type``, ``crime_type`` and
+#: ``CrimeType`` are one). The first is police.uk's own.
 STREET_COLUMNS = {
-    "crime_id": "Crime ID",
-    "month": "Month",
-    "reported_by": "Reported by",
-    "force": "Falls within",
-    "lon": "Longitude",
-    "lat": "Latitude",
-    "location": "Location",
-    "lsoa_code": "LSOA code",
-    "type": "Crime type",
-    "outcome": "Last outcome category",
-    "context": "Context",
+    "crime_id": ("crimeid", "crimereference", "crimeref"),
+    "month": ("month", "monthyear", "yearmonth"),
+    "date": ("date", "crimedate", "incidentdate", "dateofcrime", "dateofincident",
+             "reporteddate", "dateoccurred"),
+    "reported_by": ("reportedby",),
+    "force": ("fallswithin", "force", "policeforce"),
+    "lon": ("longitude", "lon", "lng", "long"),
+    "lat": ("latitude", "lat"),
+    "easting": ("easting", "eastings"),
+    "northing": ("northing", "northings"),
+    "location": ("location",),
+    "lsoa_code": ("lsoacode", "lsoa11cd", "lsoa21cd"),
+    "lsoa_name": ("lsoaname",),
+    "type": ("crimetype", "crimecategory", "offencetype", "offencecategory", "offence"),
+    "outcome": ("lastoutcomecategory", "lastoutcome", "outcomecategory", "outcome"),
+    "context": ("context",),
 }
-STREET_REQUIRED = ("month", "type", "lon", "lat")
+#: columns only police.uk's street files have: any one makes a table police.uk-derived
+#: (and lets a plain ``type`` or ``category`` column be its crime type)
+POLICE_MARKERS = ("crime_id", "reported_by", "force", "lsoa_code")
+#: crime type headers accepted only beside a police.uk marker column
+PLAIN_TYPE = ("type", "category", "crimetypes")
+#: police.uk's own wording of a snap point's location
+ON_OR_NEAR = "on or near "
 #: the columns read() looks at (coordinates are parsed by :func:`locate`)
-USED = {"crime_id", "month", "lon", "lat", "easting", "northing", "location", "lsoa_code",
-        "type", "outcome", "context", "street", "id", "persistent_id", "epoch"}
-#: at least one of these, so that any table with month, type and coordinates is not taken
-STREET_ANY = ("crime_id", "force", "reported_by", "lsoa_code")
+USED = {"crime_id", "month", "date", "lon", "lat", "easting", "northing", "location",
+        "lsoa_code", "type", "outcome", "context", "street", "id", "persistent_id", "epoch"}
 
 #: canonical name -> column of the Camden council layout
 CAMDEN_COLUMNS = {
@@ -78,7 +102,6 @@ CAMDEN_COLUMNS = {
 }
 CAMDEN_REQUIRED = ("type", "street", "persistent_id", "epoch")
 
-MONTH_PATTERN = r"\d{4}-(?:0[1-9]|1[0-2])"
 EPOCH_FORMAT = "%m/%d/%Y %I:%M:%S %p"  # "06/01/2019 12:00:00 AM"
 #: bytes read from the end of a file at detection, for the months and forces it covers
 TAIL_BYTES = 64 * 1024
@@ -88,19 +111,51 @@ FORCES_LISTED = 3
 # -- detection ----------------------------------------------------------------------------
 
 
+def _key(header) -> str:
+    return re.sub(r"[^0-9a-z]", "", str(header).lower())
+
+
+def _street(columns: list[str]) -> dict[str, str] | None:
+    """canonical name -> the file's column, when the table is a crime table: a month or
+    date, a crime type and coordinates."""
+    present: dict[str, str] = {}
+    for column in columns:
+        present.setdefault(_key(column), column)
+    cols = {}
+    for name, keys in STREET_COLUMNS.items():
+        hit = next((present[k] for k in keys if k in present), None)
+        if hit is not None:
+            cols[name] = hit
+    if "type" not in cols and any(k in cols for k in POLICE_MARKERS):
+        hit = next((present[k] for k in PLAIN_TYPE if k in present), None)
+        if hit is not None:
+            cols["type"] = hit
+    located = {"lat", "lon"} <= cols.keys() or {"easting", "northing"} <= cols.keys()
+    when = "month" in cols or "date" in cols
+    return cols if located and when and "type" in cols else None
+
+
 def _layout(columns: list[str]) -> tuple[str, dict[str, str]] | None:
-    """(layout, canonical name -> the file's column) when the columns are police.uk's."""
-    present = {str(c).strip().lower(): c for c in columns}
-    for layout, wanted in ((STREET, STREET_COLUMNS), (CAMDEN, CAMDEN_COLUMNS)):
-        cols = {k: present[v.lower()] for k, v in wanted.items() if v.lower() in present}
-        if layout == STREET:
-            ok = all(k in cols for k in STREET_REQUIRED) and any(k in cols for k in STREET_ANY)
-        else:
-            located = {"lat", "lon"} <= cols.keys() or {"easting", "northing"} <= cols.keys()
-            ok = all(k in cols for k in CAMDEN_REQUIRED) and located
-        if ok:
-            return layout, cols
+    """(layout, canonical name -> the file's column) when the columns are a crime table's."""
+    cols = _street(columns)
+    if cols is not None:
+        return STREET, cols
+    present = {_key(c): c for c in columns}
+    cols = {k: present[_key(v)] for k, v in CAMDEN_COLUMNS.items() if _key(v) in present}
+    located = {"lat", "lon"} <= cols.keys() or {"easting", "northing"} <= cols.keys()
+    if all(k in cols for k in CAMDEN_REQUIRED) and located:
+        return CAMDEN, cols
     return None
+
+
+def police_derived(table: pd.DataFrame, layout: str, cols: dict[str, str]) -> bool:
+    """Whether the content is police.uk's: one of its own columns, or its "On or near"
+    locations (the Camden layout is police.uk data by construction)."""
+    if layout == CAMDEN or any(k in cols for k in POLICE_MARKERS):
+        return True
+    if "location" not in cols:
+        return False
+    return bool(_text(table[cols["location"]]).str.lower().str.startswith(ON_OR_NEAR).any())
 
 
 def detect(peek: Peek) -> Detection | None:
@@ -117,12 +172,12 @@ def detect(peek: Peek) -> Detection | None:
     layout, cols = found
     tail = _tail(peek)
     sample = peek.head if tail.empty else pd.concat([peek.head, tail], ignore_index=True)
-    month = cols["month" if layout == STREET else "epoch"]
-    months, _ = _months(_text(sample[month]), layout, file=peek.name, column=month)
+    text = {k: _text(sample[c]) for k, c in cols.items() if k in ("month", "date", "epoch")}
+    months, _, _, _ = _when(text, layout, cols, file=peek.name)
     return Detection(
         kind="incidents",
         vintage=_month_range(months),
-        detail=_detail(sample, layout, cols),
+        detail=_detail(sample, layout, cols, police_derived(sample, layout, cols)),
         rows=None,
         reader=read,
         columns=cols,
@@ -156,13 +211,15 @@ def _month_range(months: pd.Series) -> str:
     return first if first == last else f"{first} to {last}"
 
 
-def _detail(table: pd.DataFrame, layout: str, cols: dict[str, str]) -> str:
+def _detail(table: pd.DataFrame, layout: str, cols: dict[str, str], derived: bool) -> str:
     if layout == CAMDEN:
         return DETAIL_CAMDEN
+    if not derived:
+        when = cols.get("month") or cols["date"]
+        return (f"a table of incidents (crime type '{cols['type']}', month or date '{when}', "
+                "coordinates)")
     column = cols.get("force") or cols.get("reported_by")
-    if column is None:
-        return "police.uk street-level crime"
-    counts = _text(table[column]).value_counts()
+    counts = _text(table[column]).value_counts() if column else pd.Series(dtype=int)
     forces = [str(f) for f in counts.index if f]
     if not forces:
         return "police.uk street-level crime"
@@ -185,32 +242,54 @@ def _blank_to_na(values: pd.Series) -> pd.Series:
     return values.replace("", pd.NA)
 
 
-def _months(text: pd.Series, layout: str, *, file: str, column: str
-            ) -> tuple[pd.Series, list[Problem]]:
-    """'YYYY-MM' for every row (<NA> where unreadable) and one problem per unreadable row.
+WHEN_EXPECTED = ("expected a month such as 2024-05, Mar-24, March 2024 or 03/2024, or a date "
+                 "such as 2024-05-31 or 31/05/2024")
+EPOCH_EXPECTED = "expected a month as MM/DD/YYYY 12:00:00 AM (e.g. 06/01/2019 12:00:00 AM)"
 
-    `text` is the month column (street layout) or the ``Epoch`` column (Camden layout).
+
+def _when(text: dict[str, pd.Series], layout: str, cols: dict[str, str], *, file: str
+          ) -> tuple[pd.Series, pd.Series, list[Problem], list[Problem]]:
+    """(months 'YYYY-MM', dates 'YYYY-MM-DD', problems, notes) for every row.
+
+    Street layout: the month column (police.uk's, or as Excel left it), else the date
+    column (its months); a date column also gives dates. A row whose month is blank or
+    unreadable is a problem naming the column. Camden layout: the ``Epoch`` column.
+    The notes say how spellings other than YYYY-MM were read.
     """
-    if layout == STREET:
-        ok = text.str.fullmatch(MONTH_PATTERN).to_numpy(bool)
-        months = text.where(ok, pd.NA)
-        expected = "expected a month as YYYY-MM (e.g. 2024-05)"
-    else:
-        given = text.where(text != "")
+    blank = pd.Series(pd.NA, index=next(iter(text.values())).index, dtype="string")
+    if layout == CAMDEN:
+        given = text["epoch"].where(text["epoch"] != "")
         parsed = pd.to_datetime(given, format=EPOCH_FORMAT, errors="coerce")
         retry = parsed.isna() & given.notna()
         if retry.any():
             parsed[retry] = pd.to_datetime(given[retry], format="ISO8601", errors="coerce")
-        ok = parsed.notna().to_numpy()
-        months = parsed.dt.strftime("%Y-%m").astype("string").where(ok, pd.NA)
-        expected = "expected a month as MM/DD/YYYY 12:00:00 AM (e.g. 06/01/2019 12:00:00 AM)"
-    problems = [
+        months = parsed.dt.strftime("%Y-%m").astype("string").where(parsed.notna(), pd.NA)
+        return months, blank, _unreadable(text["epoch"], months, file, cols["epoch"],
+                                          EPOCH_EXPECTED), []
+    notes: list[Problem] = []
+    read: dict[str, tuple[pd.Series, pd.Series]] = {}
+    for name in ("month", "date"):
+        if name in text:
+            months, dates, how = dates_module.read_when(text[name])
+            read[name] = (months, dates)
+            notes += [Problem(file, f"column '{cols[name]}': {h}", severity="warning")
+                      for h in how]
+    governing = "month" if "month" in read else "date"
+    months = read[governing][0]
+    dates = read["date"][1] if "date" in read else blank
+    problems = _unreadable(text[governing], months, file, cols[governing], WHEN_EXPECTED)
+    return months, dates, problems, notes
+
+
+def _unreadable(text: pd.Series, months: pd.Series, file: str, column: str, expected: str
+                ) -> list[Problem]:
+    """One problem per row without a readable month."""
+    return [
         Problem(file, f"missing month; {expected}" if text.iloc[pos] == "" else
                 f"not a month; {expected}", table_row(pos), column,
                 None if text.iloc[pos] == "" else text.iloc[pos])
-        for pos in np.flatnonzero(~ok)
+        for pos in np.flatnonzero(months.isna().to_numpy())
     ]
-    return months, problems
 
 
 def _lsoa_problems(text: pd.Series, *, file: str, column: str) -> list[Problem]:
@@ -247,11 +326,11 @@ def _one_per_row(problems: list[Problem]) -> list[Problem]:
 
 
 def read(path, detection: Detection, context: Context) -> Imported:
-    """Read, validate and normalise a police.uk file into the incidents register.
+    """Read, validate and normalise a crime table into the incidents register.
 
     Every row is accounted for: ``len(frame) + len(rejected) == rows_read``. Invalid rows
-    (bad month, LSOA code or coordinates) reject the whole file with every one listed,
-    unless ``context.skip_invalid``.
+    (unreadable month, wrong LSOA code, bad coordinates) are rejected, each with its
+    reasons; with ``context.strict`` they reject the whole file, every one listed.
     """
     file = path.name
     table, _ = read_table(path)
@@ -264,8 +343,8 @@ def read(path, detection: Detection, context: Context) -> Imported:
     rows_read = len(table)
     text = {name: _text(table[col]) for name, col in cols.items() if name in USED}
 
-    month = "month" if layout == STREET else "epoch"
-    months, problems = _months(text[month], layout, file=file, column=cols[month])
+    derived = police_derived(table, layout, cols)
+    months, dates, problems, how = _when(text, layout, cols, file=file)
     if "lsoa_code" in cols:
         problems += _lsoa_problems(text["lsoa_code"], file=file, column=cols["lsoa_code"])
     coordinates = [c for c in ("lon", "lat", "easting", "northing") if c in cols]
@@ -279,8 +358,10 @@ def read(path, detection: Detection, context: Context) -> Imported:
                  for pos in left_out]
     rejected.sort(key=lambda p: p.row or 0)
 
-    frame, repeats = _incidents(table, text, months, layout, keep, file=file, stem=path.stem)
-    warnings = [Problem(file, SNAP_POINTS, severity="warning")]
+    frame, repeats = _incidents(table, text, (months, dates), layout, keep, file=file,
+                                stem=path.stem, derived=derived)
+    warnings = [Problem(file, SNAP_POINTS if derived else NOT_DERIVED, severity="warning")]
+    warnings += how
     if len(left_out):
         many = len(left_out) > 1
         warnings.append(Problem(file, f"{len(left_out):,} {'rows have' if many else 'row has'} "
@@ -299,10 +380,10 @@ def read(path, detection: Detection, context: Context) -> Imported:
         frame=registers.conform(frame, "incidents",
                                 located.geometry.to_numpy()[keep]).reset_index(drop=True),
         vintage=_month_range(months),
-        detail=_detail(table, layout, cols),
+        detail=_detail(table, layout, cols, derived),
         rows_read=rows_read,
-        licence=OGL,
-        attribution=ATTRIBUTION,
+        licence=OGL if derived else "as supplied by the user (not recorded)",
+        attribution=ATTRIBUTION if derived else f"Source: {file}.",
         warnings=warnings,
         rejected=rejected,
     )
@@ -326,7 +407,7 @@ def _locate(table: pd.DataFrame, cols: dict[str, str], no_location: np.ndarray,
     geometry = np.full(len(table), None, dtype=object)
     geometry[where] = np.asarray(part.geometry.array, dtype=object)
     found = sorted(part.problems + problems, key=lambda p: p.row or 0)
-    if context.skip_invalid:
+    if not context.strict:
         found = _one_per_row(found)
     invalid = np.zeros(len(table), dtype=bool)
     invalid[np.array([p.row for p in found], dtype=int) - table_row(0)] = True
@@ -336,10 +417,14 @@ def _locate(table: pd.DataFrame, cols: dict[str, str], no_location: np.ndarray,
     return located, invalid
 
 
-def _incidents(table: pd.DataFrame, text: dict[str, pd.Series], months: pd.Series,
-               layout: str, keep: np.ndarray, *, file: str, stem: str
-               ) -> tuple[pd.DataFrame, list[Problem]]:
-    """The canonical columns of the kept rows, and a warning about repeated police ids."""
+def _incidents(table: pd.DataFrame, text: dict[str, pd.Series],
+               when: tuple[pd.Series, pd.Series], layout: str, keep: np.ndarray, *, file: str,
+               stem: str, derived: bool) -> tuple[pd.DataFrame, list[Problem]]:
+    """The canonical columns of the kept rows, and a warning about repeated police ids.
+
+    `when` is (months, dates); a table whose content is not police.uk's keeps its own
+    name as the source, and its points are its coordinates, not snap points."""
+    months, dates = when
     empty = pd.Series("", index=table.index, dtype="string")
     rows = pd.Series(table_row(np.arange(len(table))), index=table.index)
     if layout == STREET:
@@ -350,10 +435,11 @@ def _incidents(table: pd.DataFrame, text: dict[str, pd.Series], months: pd.Serie
         police_id = text["persistent_id"].where(text["persistent_id"] != "", text.get("id", empty))
         source_id, id_name = text.get("id", empty), "Persistent ID"
         place = text["street"]
-    base = "police.uk:" + police_id
+    prefix = "police.uk" if derived else stem
+    base = f"{prefix}:" + police_id
     blank = (police_id == "").to_numpy()
     if blank.any():
-        base[blank] = f"police.uk:{stem}:" + rows[blank].astype("string")
+        base[blank] = f"{prefix}:{stem}:" + rows[blank].astype("string")
     # police.uk repeats some ids (388 City of London crimes appear 2-4 times in one month,
     # mostly at different snap points): every row stays, each with an id of its own
     incident_id = base.copy()
@@ -364,18 +450,18 @@ def _incidents(table: pd.DataFrame, text: dict[str, pd.Series], months: pd.Serie
         incident_id[repeated] = some.where(repeat == 0, some + ":" + (repeat + 1).astype("string"))
     frame = pd.DataFrame({
         "incident_id": incident_id,
-        "date": pd.NA,
+        "date": dates,
         "month": months,
         "type": _blank_to_na(text["type"]),
         "severity": pd.NA,
         "description": _blank_to_na(text.get("context", empty)),
         "location_description": _blank_to_na(place),
         "outcome": _blank_to_na(text.get("outcome", empty)),
-        "source": SOURCE,
+        "source": SOURCE if derived else stem,
         "source_id": _blank_to_na(source_id),
         "source_file": file,
         "source_row": rows,
-        "location_source": LOCATION_SOURCE,
+        "location_source": LOCATION_SOURCE if derived else "coordinates",
     }, index=table.index)[keep]
     kept_base = base[keep]
     again = kept_base.duplicated(keep="first").to_numpy()

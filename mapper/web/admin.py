@@ -2,9 +2,12 @@
 
 Routes
 ------
-``GET /admin/users``            every user, their role, neighbourhoods and status
-``POST /admin/users``           add a user (user name, role, neighbourhoods, password)
-``POST /admin/users/<name>``    change a user's role or neighbourhoods, or disable/enable
+``GET /admin/users``            every user, their role, granted wards and status
+``POST /admin/users``           add a user (user name, role, areas, password)
+``POST /admin/users/<name>``    change a user's role or areas, or disable/enable
+
+Areas are ward codes or CAN ids, resolved to wards when granted
+(:func:`mapper.users.resolve_grant`).
 ``GET /admin/audit``            the audit trail, newest first, filtered by register,
                                 record, user and date (field names only, never values)
 """
@@ -14,15 +17,24 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from mapper.errors import MapperError
-from mapper.users import ROLE_HELP, ROLES, count_admins, create_user, list_users, update_user
-from mapper.web.auth import app_db, current_user, require_role
+from mapper.users import (
+    ROLE_HELP,
+    ROLES,
+    count_admins,
+    create_user,
+    get_user,
+    list_users,
+    resolve_grant,
+    update_user,
+)
+from mapper.web.auth import app_db, app_workspace, current_user, require_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 AUDIT_PAGE = 200
 
 
-def _neighbourhoods(text: str) -> list[str]:
+def _areas(text: str) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
@@ -43,12 +55,11 @@ def users():
 @bp.post("/users")
 @require_role("admin")
 def add_user():
-    form = {k: (request.form.get(k) or "").strip() for k in ("username", "role",
-                                                             "neighbourhoods")}
+    form = {k: (request.form.get(k) or "").strip() for k in ("username", "role", "areas")}
     try:
+        grant = resolve_grant(app_workspace(), _areas(form["areas"]))
         create_user(app_db(), form["username"], request.form.get("password") or "",
-                    form["role"], neighbourhoods=_neighbourhoods(form["neighbourhoods"]),
-                    actor=current_user().username)
+                    form["role"], grant=grant, actor=current_user().username)
     except MapperError as error:
         return _users_page(error=str(error), form=form, status=400)
     return redirect(url_for("admin.users", done=f"Added {form['username']}."), 303)
@@ -70,9 +81,12 @@ def change_user(username: str):
             if username == me and role != "admin" and count_admins(db) <= 1:
                 raise MapperError("you are the only administrator: add another before "
                                   "changing your own role")
-            update_user(db, username, role=role,
-                        neighbourhoods=_neighbourhoods(request.form.get("neighbourhoods", "")),
-                        actor=me)
+            areas = _areas(request.form.get("areas", ""))
+            user = get_user(db, username)
+            # the form shows the granted wards: unchanged, they keep how they were granted
+            same = user is not None and sorted(set(areas)) == list(user.wards)
+            update_user(db, username, role=role, actor=me,
+                        grant=None if same else resolve_grant(app_workspace(), areas))
         else:
             raise MapperError(f"unknown action {action!r}: expected update, disable or enable")
     except MapperError as error:

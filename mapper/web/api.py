@@ -232,10 +232,16 @@ ENDPOINTS: dict[str, Endpoint] = {
         "when the workspace has not been analysed. Properties: ward_code, ward_name, "
         "borough_code, borough_name, population, imd_score, unmet_need, can_id (null "
         "outside a Community Action Neighbourhood) and every other measure of the "
-        "analysis (see the README, 'The analysis'); missing values are null.",
+        "analysis (see the README, 'The analysis'); missing values are null. "
+        "unavailable_measures names the deprivation measures the workspace's IoD data "
+        "cannot give (null in every feature), each with the reason.",
         (P_BOROUGH, P_CAN, P_GEOMETRY),
         ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
-        members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]}},
+        members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]},
+                 "unavailable_measures": {
+                     "type": "object", "additionalProperties": {"type": "string"},
+                     "description": "measure -> why it was not computed (for example IoD "
+                     "File 1 has ranks but no scores)"}},
     ),
     "/api/neighbourhoods": Endpoint(
         "Community Action Neighbourhoods, in rank order",
@@ -507,18 +513,24 @@ def _table(
     frame: gpd.GeoDataFrame, id_column: str, filters: pd.DataFrame, layers: tuple[str, ...]
 ) -> Table:
     frame = frame.reset_index(drop=True)
-    hidden = set(PERSONAL_COLUMNS) | {frame.geometry.name}
-    shown = frame[[c for c in frame.columns if c not in hidden]]
-    ids = [_json_value(v) for v in frame[id_column].tolist()]
+    ids, properties, geometry = _row_texts(frame, id_column)
     return Table(
         frame=filters.reset_index(drop=True),
         ids=ids,
-        properties=_properties_json(shown),
-        geometry=_geometry_json(frame.geometry),
+        properties=properties,
+        geometry=geometry,
         layers=layers,
         positions={i: n for n, i in enumerate(ids)},
         id_texts=[_dumps(i) for i in ids],
     )
+
+
+def _row_texts(frame: gpd.GeoDataFrame, id_column: str) -> tuple[list, list[str], list[str]]:
+    """Each row's id, properties (personal data left out) and geometry as JSON text."""
+    hidden = set(PERSONAL_COLUMNS) | {frame.geometry.name}
+    shown = frame[[c for c in frame.columns if c not in hidden]]
+    ids = [_json_value(v) for v in frame[id_column].tolist()]
+    return ids, _properties_json(shown), _geometry_json(frame.geometry)
 
 
 def _key(series: pd.Series) -> pd.Series:
@@ -589,15 +601,54 @@ def _register_table(name: str, id_column: str, kind_column: str) -> Table | None
         frame = frame.sort_values(
             order, ascending=[c == id_column for c in order], na_position="last", kind="stable"
         )
+    return _table(frame, id_column, _filters(frame, kind_column), (name,))
+
+
+def _filters(frame: pd.DataFrame, kind_column: str) -> pd.DataFrame:
     filters = _register_filters(frame, kind_column)
     if "month" in frame.columns:
         filters["month"] = _key(frame["month"])
-    return _table(frame, id_column, filters, (name,))
+    return filters
 
 
-@data.memoised("api:groups")
-def _groups_table(workspace) -> Table | None:
-    return _register_table("groups", "group_id", "category")
+def _groups_table() -> Table | None:
+    """The groups' features: made once per GeoPackage, then changed for edited groups."""
+    return data.with_overlay("api:groups", "groups",
+                             lambda: _register_table("groups", "group_id", "category"),
+                             _patch_groups_table)
+
+
+def _patch_groups_table(table: Table | None, changed: list[str], before: dict,
+                        now: dict) -> Table | None:
+    """`table` with the edited groups as they now are: rows exactly as a full build makes
+    them, in its order (imported groups never edited, then every edited one by id)."""
+    from mapper.editing import apply_edits
+
+    if table is None or not data.text_ids("groups"):
+        return None
+    imported = data.imported("groups")
+    edited = set(before) | set(now)
+    keep = [r for r, i in enumerate(table.ids) if i not in edited]
+    # every edited record, so that columns take the types a full build gives them
+    rows = apply_edits(imported.iloc[:0], "groups", list(now.values())).reset_index(drop=True)
+    fresh = set(changed)
+    remade = rows[rows["group_id"].isin(fresh)]
+    ids, properties, geometry = _row_texts(remade, "group_id")
+    made = {i: (p, s) for i, p, s in zip(ids, properties, geometry, strict=True)}
+    old = table.positions
+    new_ids = [table.ids[r] for r in keep] + [_json_value(v) for v in rows["group_id"]]
+    texts = [made.get(i) or (table.properties[old[i]], table.geometry[old[i]])
+             for i in new_ids[len(keep):]]
+    frame = pd.concat([table.frame.iloc[keep], _filters(rows, "category")], ignore_index=True)
+    return Table(
+        frame=frame,
+        ids=new_ids,
+        properties=[table.properties[r] for r in keep] + [t[0] for t in texts],
+        geometry=[table.geometry[r] for r in keep] + [t[1] for t in texts],
+        layers=table.layers,
+        positions={i: n for n, i in enumerate(new_ids)},
+        id_texts=[table.id_texts[r] for r in keep] + [_dumps(i) for i in new_ids[len(keep):]],
+    )
 
 
 @data.memoised("api:premises")
@@ -632,30 +683,30 @@ def _area_codes(workspace) -> dict[str, dict[str, str]]:
     }
 
 
-@data.memoised("api:vocabulary")
-def _vocabulary(workspace) -> dict[str, dict[str, str]]:
+def _vocabulary() -> dict[str, dict[str, str]]:
     """Valid filter values (lower case -> as shown): categories, offers, types."""
-    groups = data.layer("groups", required=False)
-    premises = data.layer("premises", required=False)
-    incidents = data.layer("incidents", required=False)
-    offers = list(EMERGENCY_OFFERS)
-    categories = list(GROUP_CATEGORIES)
-    if groups is not None:
-        offers += sorted(
-            {o for value in groups["emergency_offer"].tolist() for o in parse_capabilities(value)}
-        )
-    types = list(PREMISES_TYPES)
-    if premises is not None:
-        types += sorted(set(premises["type"].dropna().astype(str)))
-    incident_types = (
-        [] if incidents is None else sorted(set(incidents["type"].dropna().astype(str)))
-    )
     return {
-        "category": _lookup(categories),
-        "offer": _lookup(offers),
-        "premises_type": _lookup(types),
-        "incident_type": _lookup(incident_types),
+        "category": _lookup(GROUP_CATEGORIES),
+        "offer": _lookup([*EMERGENCY_OFFERS, *_used_values("groups")]),
+        "premises_type": _lookup([*PREMISES_TYPES, *_used_values("premises")]),
+        "incident_type": _lookup(_used_values("incidents")),
     }
+
+
+def _used_values(register: str) -> list[str]:
+    """The emergency offers (groups) or types (premises, incidents) a register uses,
+    sorted; made again only when that register's edits change."""
+
+    def build() -> list[str]:
+        frame = data.layer(register, required=False)
+        if frame is None:
+            return []
+        if register == "groups":
+            return sorted({o for value in frame["emergency_offer"].tolist()
+                           for o in parse_capabilities(value)})
+        return sorted(set(frame["type"].dropna().astype(str)))
+
+    return data.with_overlay(f"api:values:{register}", register, build, lambda *_: None)
 
 
 @data.memoised("api:can_ids")
@@ -817,7 +868,8 @@ def wards():
         mask &= table.frame["can_id"].isin([c.upper() for c in can_ids]).to_numpy()
     query = {"borough": areas["borough"], "can_id": can_ids, "geometry": geometry}
     return _answer(
-        {"layer": table.layers[0], "query": query},
+        {"layer": table.layers[0], "query": query,
+         "unavailable_measures": data.unavailable_measures()},
         _features(table, np.flatnonzero(mask), geometry=geometry),
         layers=table.layers,
     )
@@ -1149,7 +1201,7 @@ def openapi_document() -> dict:
                 "rounded to 6 decimals. Every FeatureCollection carries attribution, "
                 "licences and synthetic (true for the demo). Personal data (contact names, "
                 "phones, e-mails, websites) is included only for signed-in users allowed "
-                "to see it (officers; partners for their neighbourhoods). Errors are "
+                "to see it (officers; partners for their granted wards). Errors are "
                 '{"error": "..."} with a 4xx status naming the parameter, the value and '
                 "what was expected; unknown parameters are errors."
             ),

@@ -17,9 +17,12 @@ CSRF: every POST, PUT, PATCH and DELETE must carry the session's token, as the f
 ``csrf_token`` (templates: ``{{ csrf_field() }}``) or the header ``X-CSRF-Token`` (scripts
 read it from ``<meta name="csrf-token">``). Requests without it get 400.
 
-Sessions are signed cookies (HttpOnly, SameSite=Lax, Secure when ``COOKIE_SECURE``) that
-end after ``IDLE_TIMEOUT_S`` seconds without a request, or when the user's password, role
-or account changes.
+Sessions are signed cookies (HttpOnly, SameSite=Lax, Secure when ``COOKIE_SECURE``)
+checked against the server on every request: each carries the user's session generation
+(:attr:`mapper.users.User.session_gen`), which signing out and every change to the
+account (password, role, wards, disabled) bump, so a copied cookie is dead after either.
+A session also ends ``IDLE_TIMEOUT_S`` seconds after its last request and
+``SESSION_LIFETIME_S`` seconds after sign-in, however busy it is.
 """
 
 from __future__ import annotations
@@ -47,7 +50,20 @@ from flask import (
 from markupsafe import Markup, escape
 
 from mapper.appdb import AppDB, open_appdb
-from mapper.users import ANONYMOUS, ROLE_HELP, ROLES, User, authenticate, get_user, rank
+from mapper.private_files import exposed, read_secret, secret_version
+from mapper.store import Workspace
+from mapper.users import (
+    ANONYMOUS,
+    ROLE_HELP,
+    ROLES,
+    User,
+    authenticate,
+    end_sessions,
+    get_user,
+    migrate_grants,
+    rank,
+    ward_names,
+)
 
 bp = Blueprint("auth", __name__)
 
@@ -57,6 +73,7 @@ CSRF_HEADER = "X-CSRF-Token"
 
 DEFAULTS = {
     "IDLE_TIMEOUT_S": 30 * 60,
+    "SESSION_LIFETIME_S": 12 * 3600,
     "SIGNIN_MAX_FAILURES": 5,
     "SIGNIN_WINDOW_S": 15 * 60,
     "COOKIE_SECURE": False,
@@ -74,11 +91,19 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=bool(app.config["COOKIE_SECURE"]),
         SESSION_COOKIE_NAME="mapper_session",
-        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        PERMANENT_SESSION_LIFETIME=int(app.config["SESSION_LIFETIME_S"]),
     )
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = os.environ.get("MAPPER_SECRET_KEY") or app_db(
-            app).secret_key()
+        if os.environ.get("MAPPER_SECRET_KEY"):
+            app.config["SECRET_KEY"] = os.environ["MAPPER_SECRET_KEY"]
+        else:
+            app.config["SECRET_KEY"] = app_db(app).secret_key()
+            app.extensions["mapper_secret"] = secret_version(app.config["WORKSPACE"])
+            app.before_request(_follow_secret)
+    for line in exposed(app.config["WORKSPACE"]):
+        app.logger.warning("%s", line)
+    for line in migrate_grants(app_workspace(app)):  # grants of CAN ids made before v2
+        app.logger.warning("%s", line)
     app.before_request(_load_user)
     app.before_request(_check_csrf)
     app.jinja_env.globals["csrf_field"] = csrf_field
@@ -93,11 +118,36 @@ def app_db(app: Flask | None = None) -> AppDB:
     return open_appdb(app.config["WORKSPACE"])
 
 
+def app_workspace(app: Flask | None = None) -> Workspace:
+    """The configured workspace (it may not exist yet)."""
+    return Workspace((app or current_app).config["WORKSPACE"])
+
+
+def _follow_secret() -> None:
+    """Sign with the workspace's key as it is now: 'mapper secret rotate' needs no restart
+    (the cookie of this request was read with the old key; the rotation ended its
+    session anyway)."""
+    directory = current_app.config["WORKSPACE"]
+    version = secret_version(directory)
+    if version != current_app.extensions.get("mapper_secret"):
+        current_app.secret_key = read_secret(directory)
+        current_app.extensions["mapper_secret"] = version
+
+
 # -- the current user -------------------------------------------------------------------
 
 
 def current_user() -> User:
     return getattr(g, "user", ANONYMOUS)
+
+
+#: why a session ended: shown on the sign-in page and in 401 answers
+ENDED = {
+    "idle": "Your session ended after a period without activity.",
+    "expired": "Your session reached its time limit.",
+    "ended": "Your session was ended: you signed out (here or elsewhere) or your account "
+             "was changed.",
+}
 
 
 def _load_user() -> None:
@@ -106,22 +156,26 @@ def _load_user() -> None:
     if not name:
         return
     now = time.time()
-    idle = now - float(session.get("seen", 0))
     user = get_user(app_db(), name)
-    if (idle > current_app.config["IDLE_TIMEOUT_S"] or user is None
-            or session.get("stamp") != _stamp(user)):
-        # timed out, or the account changed (password, role, disabled): sign out
+    reason = _session_over(user, now)
+    if reason:
         _end_session(keep_csrf=True)
-        session["ended"] = "idle" if user is not None and idle > current_app.config[
-            "IDLE_TIMEOUT_S"] else "changed"
-        g.session_ended = True
+        session["ended"] = reason
+        g.session_ended = reason
         return
     session["seen"] = now
     g.user = user
 
 
-def _stamp(user: User) -> str:
-    return f"{user.role}:{user.password_stamp}:{','.join(user.neighbourhoods)}"
+def _session_over(user: User | None, now: float) -> str:
+    """Why the current session may not go on ('' when it may)."""
+    if user is None or session.get("gen") != user.session_gen:
+        return "ended"  # signed out, the account changed or was disabled
+    if now - float(session.get("since", 0)) > current_app.config["SESSION_LIFETIME_S"]:
+        return "expired"
+    if now - float(session.get("seen", 0)) > current_app.config["IDLE_TIMEOUT_S"]:
+        return "idle"
+    return ""
 
 
 def _end_session(*, keep_csrf: bool = False) -> None:
@@ -168,8 +222,7 @@ def _a(role: str) -> str:
 
 
 def _signed_out_reason() -> str:
-    return "Your session ended after a period without activity. " if getattr(
-        g, "session_ended", False) else "You are not signed in. "
+    return ENDED.get(getattr(g, "session_ended", ""), "You are not signed in.") + " "
 
 
 def _is_api() -> bool:
@@ -269,10 +322,7 @@ def signin():
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
         ended = session.pop("ended", None)
-        notice = {"idle": "Your session ended after a period without activity. Sign in "
-                          "again to carry on.",
-                  "changed": "Your account was changed, so you were signed out. Sign in "
-                             "again to carry on."}.get(ended or "", "")
+        notice = ENDED[ended] + " Sign in again to carry on." if ended in ENDED else ""
         return render_template("signin.html", next_url=next_url, error="", username="",
                                notice=notice)
     username = (request.form.get("username") or "").strip()
@@ -303,8 +353,8 @@ def signin():
     session.clear()  # a new session (and CSRF token) on sign-in: no fixation
     session.permanent = True
     session["user"] = user.username
-    session["stamp"] = _stamp(user)
-    session["seen"] = time.time()
+    session["gen"] = user.session_gen
+    session["since"] = session["seen"] = time.time()
     csrf_token()
     current_app.logger.info("sign-in: %s (%s)", user.username, user.role)
     return redirect(next_url, 303)
@@ -312,6 +362,9 @@ def signin():
 
 @bp.post("/signout")
 def signout():
+    """End the session, and every other session of the same user (a copied cookie too)."""
+    if current_user().signed_in:
+        end_sessions(app_db(), current_user().username)
     _end_session()
     return redirect(url_for("overview.index"), 303)
 
@@ -320,5 +373,7 @@ def signout():
 @require_role("partner")
 def account():
     user = current_user()
+    names = ward_names(app_workspace()) if user.wards else {}
     return render_template("account.html", user=user, role_help=ROLE_HELP,
+                           ward_names=names,
                            roles=[r for r in ROLES if rank(r) <= rank(user.role)])

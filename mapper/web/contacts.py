@@ -2,10 +2,10 @@
 
 Contact details (:data:`mapper.registers.PERSONAL_COLUMNS`) are personal data. Officers
 and administrators see every group's; a partner (a Joint Action Board member) sees those
-of groups in the wards of their own neighbourhoods (the CAN ids on their account);
-nobody else sees any. Views never read the contact columns themselves: they ask
-:func:`contacts_for` for the groups they show, and get only what the signed-in user may
-see. Responses carrying contacts are marked ``Cache-Control: no-store``.
+of groups in the wards granted to them (ward codes stored with their account, which no
+re-analysis changes); nobody else sees any. Views never read the contact columns
+themselves: they ask :func:`contacts_for` for the groups they show, and get only what the
+signed-in user may see. Responses carrying contacts are marked ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -32,15 +32,6 @@ def _table(workspace) -> dict[str, dict]:
     return out
 
 
-def _can_wards(workspace) -> dict[str, set[str]]:
-    if not workspace.has_layer("neighbourhoods"):
-        return {}
-    frame = workspace.read_layer("neighbourhoods", columns=["can_id", "ward_codes"],
-                                 read_geometry=False)
-    return {str(r.can_id): {w.strip() for w in str(r.ward_codes).split(";") if w.strip()}
-            for r in frame.itertuples(index=False)}
-
-
 def partner_wards() -> set[str] | None:
     """Wards whose contacts the current user may see; None: all of them."""
     user = current_user()
@@ -48,8 +39,7 @@ def partner_wards() -> set[str] | None:
         return None
     if user.role != "partner":
         return set()
-    wards = data.cached("can_wards", _can_wards)
-    return set().union(*(wards.get(c, set()) for c in user.neighbourhoods))
+    return set(user.wards)
 
 
 def may_see_any() -> bool:

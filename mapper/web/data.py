@@ -1,10 +1,32 @@
-"""Workspace data for views, read once per version of the workspace file.
+"""Workspace data for views, read once per version of the workspace.
 
 Every view reads layers through :func:`layer` (and the nearest-groups index through
 :func:`nearest_index`): they are cached by the workspace file's path, modification time
-and size and the app database's edits counter, so a rebuilt or re-analysed workspace,
-or an edit, is picked up on the next request while repeated requests cost nothing.
-Cached frames are shared: views must not modify them (copy first).
+and size (its *store version*) and the app database's edits counter (its *edits
+version*), so a rebuilt or re-analysed workspace, or an edit, is picked up on the next
+request while repeated requests cost nothing. Cached values are shared: views must not
+modify them (copy first).
+
+How caches follow the versions (:func:`cached`):
+
+* **Only what an edit touches is made again.** A cache remembers whether making it read
+  the edits (a register read with its edits, the app database, or another cache that
+  did); one that did not (wards, boundaries, the analysis, meta) is kept across edits
+  and made again only when the GeoPackage changes. The registers as imported are kept
+  per store version and an edit only lays the edits over them again (:func:`layer`);
+  caches made with :func:`with_overlay` (the nearest-groups index, the API's group
+  features) change just the records edited since, and the index is copied and changed
+  only when an edit moved a point or changed what its searches filter on.
+* **One rebuild per version, readers never wait for it.** A cache is made again by one
+  thread at a time (single flight): a reader that finds it out of date is served the
+  previous version while another thread rebuilds it, and otherwise rebuilds it itself
+  (its own request waits). Inside a rebuild nothing is served stale (a rebuild waits
+  for the rebuild it needs), so a version is never made from an older one's parts.
+  Several server processes (``--workers``) each keep their own caches.
+* **Bounded.** Each kind of cache holds its newest version only; kinds with variants
+  (a date window, a base map) keep the :data:`VARIANTS_PER_KIND` most recently used
+  variants each, so many distinct windows evict only older windows of that kind, never
+  the nearest-groups index or a layer.
 
 The version is looked up once per request (kept in :data:`flask.g`), not on every
 :func:`cached` call: a request sees one consistent version of the workspace. A view
@@ -14,19 +36,34 @@ that changes the workspace and then reads it again in the same request calls
 
 from __future__ import annotations
 
+import json
+
 import hashlib
+import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 
 from flask import abort, current_app, g, has_request_context, request
 
-from mapper.store import Workspace
+from mapper.store import EDITED_LAYERS, Workspace
 from mapper.web import open_workspace
 
+#: variants kept per kind of cache (date windows, base maps...), least recently used
+#: dropped first
+VARIANTS_PER_KIND = 16
+
 _lock = threading.Lock()
-_cache: dict[tuple, object] = {}
-_MAX_ENTRIES = 64
+#: kind -> variant -> the newest entry made
+_entries: dict[str, OrderedDict] = {}
+#: (kind, variant) -> set when the rebuild in flight ends
+_flights: dict[tuple, threading.Event] = {}
+#: per thread: the rebuilds in progress (innermost last), each noting whether it read edits
+_local = threading.local()
+#: how many times each kind was made or updated (tests and the benchmark read it)
+builds: dict[str, int] = {}
 #: workspace directory -> the GeoPackage's resolved path and the app database (resolving
 #: paths costs more than the rest of a version lookup)
 _resolved: dict[str, tuple] = {}
@@ -92,30 +129,150 @@ def version_tag() -> str:
     return hashlib.sha1(repr(version).encode()).hexdigest()[:16]
 
 
-def cached(kind: str, build: Callable[[Workspace], object]) -> object:
-    """`build(workspace)`, computed once per workspace version and `kind`."""
+@dataclass(frozen=True)
+class _Entry:
+    store: tuple  # the GeoPackage's path, modification time and size
+    edits: int | None  # the edits version made at; None: made without reading edits
+    value: object
+
+    def serves(self, store: tuple, edits: int) -> bool:
+        """Up to date for a request at (store, edits) (or newer than it)."""
+        return self.store == store and (self.edits is None or self.edits >= edits)
+
+    def newer_than(self, other: _Entry) -> bool:
+        if self.store != other.store:
+            return self.store[1] > other.store[1]
+        return (self.edits or 0) > (other.edits or 0)
+
+
+class _Tracked:
+    """The workspace as a cache's build sees it: notes when the build reads edits."""
+
+    def __init__(self, workspace: Workspace):
+        self._workspace = workspace
+
+    def read_layer(self, name: str, *args, edits: bool = True, **kwargs):
+        if edits and name in EDITED_LAYERS:
+            _reads_edits()
+        return self._workspace.read_layer(name, *args, edits=edits, **kwargs)
+
+    @property
+    def appdb(self):
+        _reads_edits()
+        return self._workspace.appdb
+
+    def __getattr__(self, name: str):
+        return getattr(self._workspace, name)
+
+
+def _frames() -> list[list[bool]]:
+    frames = getattr(_local, "frames", None)
+    if frames is None:
+        frames = _local.frames = []
+    return frames
+
+
+def _reads_edits() -> None:
+    for frame in _frames():
+        frame[0] = True
+
+
+def cached(kind: str, build: Callable[[Workspace], object], *, variant: object = None,
+           update: Callable[[Workspace, object], object] | None = None) -> object:
+    """`build(workspace)` for the current workspace version, made once per version of
+    what it reads (see the module's notes).
+
+    `variant` names one of several values of a kind (a date window); `update(workspace,
+    previous)` makes the value from that of an earlier edits version of the same
+    GeoPackage (None: it cannot, build it).
+    """
     workspace, version = current()
-    key = (*version, kind)
-    with _lock:
-        if key in _cache:
-            return _cache[key]
-    value = build(workspace)
-    with _lock:
-        if len(_cache) >= _MAX_ENTRIES:
-            _cache.clear()
-        _cache[key] = value
+    store, edits = version[:3], version[3]
+    key = (kind, variant)
+    while True:
+        flight = None
+        with _lock:
+            variants = _entries.get(kind)
+            entry = variants.get(variant) if variants is not None else None
+            if entry is not None:
+                variants.move_to_end(variant)
+            if entry is not None and entry.serves(store, edits):
+                break
+            flight = _flights.get(key)
+            if flight is None:  # this thread makes the new version
+                flight = _flights[key] = threading.Event()
+                break
+            if entry is not None and not _frames():
+                flight = None
+                break  # stale while another thread rebuilds it
+        flight.wait()
+    if flight is not None:  # this thread makes the new version
+        return _make(key, workspace, store, edits, entry, build, update, flight)
+    if entry.edits is not None:
+        _reads_edits()
+    return entry.value
+
+
+def _make(key: tuple, workspace: Workspace, store: tuple, edits: int, previous,
+          build, update, flight: threading.Event) -> object:
+    kind, variant = key
+    frame = [False]
+    frames = _frames()
+    frames.append(frame)
+    try:
+        tracked = _Tracked(workspace)
+        value = None
+        if update is not None and previous is not None and previous.store == store:
+            value = update(tracked, previous.value)
+        if value is None:
+            value = build(tracked)
+        made = _Entry(store, edits if frame[0] else None, value)
+        with _lock:
+            builds[kind] = builds.get(kind, 0) + 1
+            variants = _entries.setdefault(kind, OrderedDict())
+            present = variants.get(variant)
+            if present is None or not present.newer_than(made):
+                variants[variant] = made
+                variants.move_to_end(variant)
+                while len(variants) > VARIANTS_PER_KIND:
+                    variants.popitem(last=False)
+    finally:
+        frames.pop()
+        with _lock:
+            del _flights[key]
+        flight.set()
+    if frame[0]:
+        _reads_edits()
     return value
 
 
+def imported(name: str):
+    """A layer as stored in the GeoPackage (registers without the web app's edits), or
+    None when absent: kept until the GeoPackage changes."""
+    return cached(f"imported:{name}", lambda ws: ws.read_layer(name, edits=False)
+                  if ws.has_layer(name) else None)
+
+
+def overlay(register: str) -> dict:
+    """record id -> :class:`mapper.appdb.StoredRecord`: a register's edited records."""
+    return cached(f"overlay:{register}",
+                  lambda ws: {r.record_id: r for r in ws.appdb.records(register)})
+
+
 def layer(name: str, *, required: bool = True):
-    """A workspace layer (EPSG:27700), or None when absent and not `required` (else 404)."""
+    """A workspace layer (EPSG:27700), or None when absent and not `required` (else 404).
+    A register comes with the web app's edits laid over it (retired records left out)."""
+    from mapper.editing import apply_edits
 
-    def build(workspace: Workspace):
-        if not workspace.has_layer(name):
-            return None
-        return workspace.read_layer(name)
+    if name in EDITED_LAYERS:  # made again when this register's edits change
+        def build():
+            base = imported(name)
+            return None if base is None else apply_edits(base, name,
+                                                          list(overlay(name).values()))
 
-    value = cached(f"layer:{name}", build)
+        value = with_overlay(f"layer:{name}", name, build, lambda *_: None)
+    else:
+        value = imported(name)
     if value is None and required:
         workspace = open_workspace()
         present = ", ".join(workspace.layers()) or "none"
@@ -128,19 +285,96 @@ def meta() -> dict:
     return cached("meta", lambda ws: ws.meta())
 
 
+def unavailable_measures() -> dict[str, str]:
+    """Deprivation measures the analysis could not compute, and why (measure -> reason)."""
+    return json.loads(meta().get("unavailable_measures") or "{}")
+
+
 def provenance():
     return cached("provenance", lambda ws: ws.provenance())
 
 
+def with_overlay(kind: str, register: str, build: Callable[[], object],
+                 patch: Callable[[object, list[str], dict, dict], object]) -> object:
+    """A cache made from `register` that edits change record by record.
+
+    `build()` makes it from scratch; `patch(previous, changed, before, now)` makes it
+    from the value of an earlier edits version, given the ids of the records whose
+    edited version differs and the register's edited records then and now (None: it
+    cannot, build it). A record leaving the edits (a restore) means a build.
+    """
+
+    def full(_workspace):
+        return build(), overlay(register)
+
+    def update(_workspace, previous):
+        value, before = previous
+        now = overlay(register)
+        if not set(before) <= set(now):
+            return None
+        changed = [i for i, record in now.items() if before.get(i) != record]
+        if not changed:
+            return value, now
+        value = patch(value, changed, before, now)
+        return None if value is None else (value, now)
+
+    return cached(kind, full, update=update)[0]
+
+
 def nearest_index():
-    """The rtree index of the workspace's groups (see mapper.analysis.nearest)."""
+    """The rtree index of the workspace's groups (see mapper.analysis.nearest): made
+    once per GeoPackage, then copied and changed for the edits that move a group or
+    change its category, emergency offer or retirement."""
     from mapper.analysis.nearest import NearestIndex
 
-    def build(workspace: Workspace):
-        groups = workspace.read_layer("groups") if workspace.has_layer("groups") else None
+    def build():
+        groups = layer("groups", required=False)
         return NearestIndex(groups) if groups is not None else NearestIndex()
 
-    return cached("nearest_index", build)
+    return with_overlay("nearest_index", "groups", build, _patch_index)
+
+
+def text_ids(register: str) -> bool:
+    """Whether the imported `register` keeps its ids as text, as edits do (record by
+    record changes find the edited rows by id)."""
+    from pandas.api.types import is_string_dtype
+
+    from mapper.registers import ID_COLUMN
+
+    frame = imported(register)
+    return frame is not None and is_string_dtype(frame[ID_COLUMN[register]])
+
+
+def _placed(record) -> tuple | None:
+    """What the nearest index holds of an edited record (None: nothing)."""
+    if record is None or record.retired:
+        return None
+    d = record.data
+    return (d.get("x"), d.get("y"), d.get("category"), d.get("emergency_offer"))
+
+
+def _patch_index(index, changed: list[str], before: dict, now: dict):
+    if not text_ids("groups"):
+        return None
+    # a record edited for the first time was the imported row: always placed again
+    moved = [i for i in changed if i not in before or _placed(before[i]) != _placed(now[i])]
+    if not moved:
+        return index  # a name, contact or description changed: the index is as it was
+    index = index.copy()
+    unlocated = set(index.unlocated) - set(moved)
+    for record_id in moved:
+        if record_id in index:
+            index.delete(record_id)
+        placed = _placed(now[record_id])
+        if placed is None:
+            continue
+        x, y, category, offer = placed
+        if x is None or y is None or not (math.isfinite(x) and math.isfinite(y)):
+            unlocated.add(record_id)
+            continue
+        index.insert(record_id, x, y, category=category, capabilities=offer or ())
+    index.unlocated = tuple(sorted(unlocated, key=str))
+    return index
 
 
 def memoised(kind: str):

@@ -11,7 +11,7 @@ Every answer comes from the cached nearest-groups index and a cached postcode ta
 (:mod:`mapper.web.data`), so a search costs a few milliseconds plus drawing the map.
 Problems with the query are shown next to the field at fault, all at once, with a 400
 status. Contact details (:data:`mapper.registers.PERSONAL_COLUMNS`) are shown only to
-signed-in officers (partners: for groups in their neighbourhoods), through
+signed-in officers (partners: for groups in their granted wards), through
 :mod:`mapper.web.contacts`.
 """
 

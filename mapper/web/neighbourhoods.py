@@ -870,6 +870,7 @@ def _area_page(area: Area):
         columns=columns,
         profile=profile_rows(area, columns),
         domains=domains,
+        unavailable_measures=data.unavailable_measures(),
         domain_chart=domain_svg(domains, columns, area) if domains else "",
         trend=trend,
         trend_chart=trend_svg(trend, area) if trend else "",
