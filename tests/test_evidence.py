@@ -252,3 +252,29 @@ def test_gains_are_net_of_the_records_replaced():
     old = pd.DataFrame({"category": ["food", "advice"]})
     assert registers.gains("groups", new, old) == "groups +1 (advice -1, food +1, youth +1)"
     assert registers.gains("premises", pd.DataFrame({"type": []}), None) == "premises +0"
+
+
+def decide(file: str, values: list[str], **said):
+    fields = {"name": "name", "type": "type", "postcode": "postcode"}
+    return evidence.decide(file=file, columns=list(fields.values()), fields=fields,
+                           head=pd.DataFrame({"type": values}), **said)
+
+
+def test_decisions_from_values_name_and_what_was_said():
+    # venues of several kinds (a polling-station list as published) are premises
+    mixed = decide("stations.csv", ["School", "Church hall", "Library", "Scout hut"])
+    assert (mixed.register, mixed.category) == ("premises", None)
+    assert mixed.reasons == ["read as premises: 75% of its 'type' values name premises"]
+    # words with a meaning only for groups (categories.csv) name groups
+    assert decide("directory.csv", ["Youth", "Older people", "Advice"]).register == "groups"
+    # the values win over the file's name; the dominant value gives the default type
+    libraries = decide("community_groups.csv", ["Public library", "Library", "Mobile library"])
+    assert (libraries.register, libraries.category) == ("premises", "library")
+    # no evidence: a question showing what was seen, never groups
+    unknown = decide("list.csv", ["A", "A", "B"])
+    assert unknown.register is None
+    assert "values: 'A' (2), 'B' (1); file name: 'list'" in unknown.question
+    # what the user said wins, and --category alone says the register
+    assert decide("list.csv", ["A"], register="incidents").register == "incidents"
+    food = decide("list.csv", ["A"], category="food")
+    assert (food.register, food.category, food.forced) == ("groups", "food", True)

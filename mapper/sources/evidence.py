@@ -9,7 +9,8 @@ strongest first (:func:`decide`):
 1. what the user said (``mapper import --as``, ``--category``, or a saved mapping);
 2. columns only one register has (an id column, a date or month: incidents; capacity or
    step-free: premises; charity number or emergency offer: groups);
-3. the kind of record most rows' type or category value names ("Library", "Food bank");
+3. the kind of record most rows' type or category value names ("Library", "Food bank";
+   also a word categories.csv gives a meaning in one register only: "Youth");
 4. words in the file's name or title (``polling_stations_2024.csv``);
 5. a ``category`` column (the groups field).
 
@@ -118,16 +119,24 @@ def check_category(category: str, register: str | None, *, file: str) -> None:
                           + ", ".join(allowed))
 
 
+@lru_cache(maxsize=1)
+def _value_registers() -> dict[tuple[str, ...], str]:
+    """Word -> the register a value holding it names: evidence.json's terms, and the
+    words categories.csv gives a meaning in one register only ('youth': groups)."""
+    groups, premises = _term_categories("groups"), _term_categories("premises")
+    only = {t: "groups" for t in groups.keys() - premises.keys()}
+    only.update({t: "premises" for t in premises.keys() - groups.keys()})
+    return {**only, **rules()["term_register"]}
+
+
 def _value_evidence(values: pd.Series, share: float):
     """(register, its share, dominant term, its share) of a type/category column."""
     text = values.astype("string").str.strip().fillna("")
     text = text[text != ""]
     if text.empty:
         return None, 0.0, None, 0.0
-    term_register = rules()["term_register"]
-    every = set(term_register) | set(_term_categories("groups")) | set(
-        _term_categories("premises"))
-    terms = {v: find_term(v, every) for v in text.unique()}
+    term_register = _value_registers()
+    terms = {v: find_term(v, term_register) for v in text.unique()}
     found = text.map(terms)
     by_register = Counter(term_register.get(t) for t in found if t in term_register)
     by_term = Counter(t for t in found if t is not None)
