@@ -67,7 +67,7 @@ def test_a_food_bank_list_is_food_groups_and_the_gain_is_printed(ws, pcs, tmp_pa
     groups = ws.read_layer("groups")
     assert groups["category"].tolist() == ["food", "food", "food"]
     assert "Gained: groups +3 (food +3)" in out.out
-    assert "its name says 'food bank'" in out.err
+    assert "its name or title says 'food bank'" in out.err
     assert "set to 'food' (from the file as a whole)" in out.out  # the assumption is said
     # a food bank list with a neutral name: its values say it
     other = fx.write_csv(tmp_path / "list.csv", ["name", "type", "postcode"], [
@@ -107,6 +107,23 @@ def test_polling_stations_are_premises_by_name_or_by_their_values(ws, pcs, tmp_p
     assert found.kind == "premises"
     assert found.frame["type"].tolist() == ["hall", "school", "library"]
     assert count(ws, "groups") == 0
+
+
+def test_a_geojson_title_is_evidence(ws, tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    points = gpd.GeoDataFrame({"name": ["Grid School", "Bow Hall"]},
+                              geometry=[Point(530_500, 180_500), Point(531_500, 181_500)],
+                              crs=27700).to_crs(4326)
+    text = points.to_json().replace('"FeatureCollection"',
+                                    '"FeatureCollection", "name": "Polling stations 2024"', 1)
+    path = tmp_path / "export.geojson"
+    path.write_text(text)
+    imported = import_file(path, ws)
+    assert (imported.kind, imported.frame["type"].tolist()) == (
+        "premises", ["polling station", "polling station"])
+    assert "its name or title says 'polling station'" in imported.detail
 
 
 def test_a_table_with_no_evidence_stops_and_asks(ws, pcs, tmp_path, capsys):

@@ -148,14 +148,14 @@ def _value_evidence(values: pd.Series, share: float):
     return register, n / total, term, m / total
 
 
-def _seen(file: str, columns: list[str], values: pd.Series | None) -> str:
+def _seen(file: str, columns: list[str], values: pd.Series | None, title: str) -> str:
     shown = ", ".join(columns[:15]) + (" ..." if len(columns) > 15 else "")
     text = f"columns: {shown}"
     if values is not None:
         counts = values.astype("string").str.strip().replace("", pd.NA).dropna().value_counts()
         if len(counts):
             text += "; values: " + ", ".join(f"'{v}' ({n})" for v, n in counts.head(5).items())
-    return text + f"; file name: '{Path(file).stem}'"
+    return text + f"; file name: '{Path(file).stem}'" + (f"; title: '{title}'" if title else "")
 
 
 def decide(
@@ -189,6 +189,7 @@ def decide(
     v_register, v_share, v_term, t_share = (
         _value_evidence(values, share) if values is not None else (None, 0.0, None, 0.0)
     )
+    title = "" if title == Path(file).stem else title
     name_term = find_term(f"{Path(file).stem} {title}", data["term_register"])
     n_register = data["term_register"].get(name_term)
     decision = Decision(None)
@@ -204,14 +205,14 @@ def decide(
         decision.register = v_register
         why = f"{v_share:.0%} of its '{col}' values name {v_register}"
     elif n_register:
-        decision.register, why = n_register, f"its name says '{' '.join(name_term)}'"
+        decision.register, why = n_register, f"its name or title says '{' '.join(name_term)}'"
     elif weak := next(((r, c) for r, cs in data["weak_columns"].items() for c in cs
                        if c in fields), None):
         decision.register, why = weak[0], f"it has a {weak[1]} column"
     else:
         decision.question = (
             f"{file}: cannot tell whether its rows are VCS groups, premises or incidents "
-            f"({_seen(file, columns, values)}). Nothing is counted as VCS groups without "
+            f"({_seen(file, columns, values, title)}). Nothing is counted as VCS groups without "
             "evidence: say what it holds with --as groups|premises|incidents and, for "
             "groups or premises, --category (e.g. --as premises --category library; on "
             "the upload form: register and category); the choice is saved for files with "
@@ -238,7 +239,8 @@ def decide(
     elif from_name:
         decision.category = from_name
         reasons.append(f"{key} '{from_name}' for rows whose own value says nothing (the "
-                       f"file's name says '{' '.join(name_term)}'); change with --category")
+                       f"file's name or title says '{' '.join(name_term)}'); change with "
+                       "--category")
     return decision
 
 

@@ -148,7 +148,7 @@ def detect(peek: Peek, choice: Choice | None = None) -> Detection | None:
     if not located or not ({"name", "type"} & mapping.keys()):
         return None
     decision = evidence.decide(file=peek.name, columns=peek.columns, fields=mapping,
-                               head=peek.head, register=choice.register,
+                               head=peek.head, title=peek.title, register=choice.register,
                                category=choice.category)
     register = decision.register or ""
     how = (
