@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mapper import registers
 from mapper.errors import MapperError
+from mapper.private_files import private_dir
 from mapper.sources.choices import Choice, check_register, parse_map
 
 MAPPINGS_FILE = "mappings.json"
@@ -87,11 +88,12 @@ class SavedMappings:
         return sig, entry
 
     def _write(self, entries: dict[str, dict]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         data = {"_comment": "Column mappings saved by 'mapper import --as/--map/--category', "
                             "keyed by the header signature of the files they apply to. "
                             "Edit freely, or use 'mapper mapping list|show|delete'.",
                 "mappings": entries}
+        # owner-only like every workspace file (mkstemp creates it 0600)
         fd, tmp = tempfile.mkstemp(prefix=".mappings-", dir=self.path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2, ensure_ascii=False)

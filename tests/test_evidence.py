@@ -295,3 +295,23 @@ def test_decisions_from_values_name_and_what_was_said():
     assert decide("list.csv", ["A"], register="incidents").register == "incidents"
     food = decide("list.csv", ["A"], category="food")
     assert (food.register, food.category, food.forced) == ("groups", "food", True)
+
+
+def test_the_mappings_file_is_editable_and_checked(ws, pcs, tmp_path, capsys):
+    path = site_file(tmp_path / "sites.csv", pcs)
+    import_file(path, ws, register="groups", mapping={"name": "Site", "postcode": "PC"},
+                category="food")
+    store = ws.directory / "mappings.json"
+    data = json.loads(store.read_text())
+    sig = signature(["Site", "Kind", "PC"])
+    data["mappings"][sig]["category"] = "advice"  # edited by hand
+    store.write_text(json.dumps(data))
+    assert set(import_file(path, ws).frame["category"]) == {"advice"}
+    data["mappings"][sig]["register"] = "people"
+    store.write_text(json.dumps(data))
+    assert run(ws, "mapping", "list") == 1
+    err = capsys.readouterr().err
+    assert "mappings.json: not a readable mappings file (unknown register 'people'" in err
+    store.write_text("{not json")
+    with pytest.raises(MapperError, match="not a readable mappings file"):
+        import_file(path, ws)
