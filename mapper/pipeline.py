@@ -21,6 +21,7 @@ from mapper import registers
 from mapper.analysis.areas import assign_areas
 from mapper.duplicates import flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.saved_mappings import SavedMappings
 from mapper.sources import (
     KINDS,
     REGISTER_KINDS,
@@ -28,16 +29,15 @@ from mapper.sources import (
     Detection,
     Imported,
     Skipped,
+    deprivation,
     detect_file,
     list_inputs,
     package_members,
 )
-from mapper.sources import deprivation
 from mapper.sources.boundaries import assign_boroughs
+from mapper.sources.choices import Choice, signature
 from mapper.sources.files import sha256
 from mapper.sources.points import misread
-from mapper.saved_mappings import SavedMappings
-from mapper.sources.choices import Choice, signature
 from mapper.store import Provenance, Workspace
 
 Progress = Callable[[str], None]

@@ -161,7 +161,7 @@ def test_category_says_the_register_and_sets_every_record(ws, pcs, tmp_path):
 def site_file(path, pcs, order=("Site", "Kind", "PC")):
     rows = {"site": ["Grid Pantry", "Bow Pantry"], "kind": ["x", "y"], "pc": pcs[:2]}
     columns = [rows[c.lower()] for c in order]
-    return fx.write_csv(path, list(order), [list(r) for r in zip(*columns)])
+    return fx.write_csv(path, list(order), [list(r) for r in zip(*columns, strict=True)])
 
 
 def test_map_as_and_category_are_saved_and_reused(ws, pcs, tmp_path, capsys):
