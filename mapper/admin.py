@@ -6,7 +6,9 @@ backup API, so it is consistent even while the app is serving and
 people are editing, then checks each copy's integrity and writes a manifest.
 ``restore`` checks a backup the same way and puts it back: the GeoPackage through a
 temporary file swapped in atomically, the app database through the backup API into the
-live file (other connections see the old or the new data, never a mix).
+live file (other connections see the old or the new data, never a mix); then every
+session ends (a new key: the backup's older session generations must not revive cookies
+ended since it was made).
 
 Retention: incident reports people enter or upload (tension reports, council incident
 logs) may hold personal data; police.uk's open data does not. Records of incidents not
@@ -29,7 +31,7 @@ import pandas as pd
 
 from mapper.appdb import APP_DB_FILE, bump_edits, integrity, now, sqlite_backup
 from mapper.errors import MapperError
-from mapper.private_files import private_dir, private_file
+from mapper.private_files import private_dir, private_file, rotate_secret
 from mapper.store import (
     LOCK_FILE,
     STORE_FILE,
@@ -39,6 +41,7 @@ from mapper.store import (
     _fsync,
     _fsync_dir,
 )
+from mapper.users import end_sessions
 
 MANIFEST = "manifest.json"
 DEFAULT_RETENTION_MONTHS = 24
@@ -111,7 +114,7 @@ def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
     """Replace the workspace's data with a checked backup."""
     manifest = check_backup(source)
     source = Path(source)
-    workspace.directory.mkdir(parents=True, exist_ok=True)
+    private_dir(workspace.directory)
     with _exclusive_lock(workspace.directory / LOCK_FILE):
         tmp = workspace.directory / f"{TMP_PREFIX}restore-{os.getpid()}.gpkg"
         try:
@@ -133,7 +136,18 @@ def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
                           detail=f"restored from backup made {manifest['created_at']}")
     with workspace.appdb.write() as conn:
         bump_edits(conn)  # running apps drop their caches
+    end_every_session(workspace)
     return manifest
+
+
+def end_every_session(workspace: Workspace) -> None:
+    """A new session key, and every user's session generation bumped: after a restore
+    (whose older generations could revive cookies ended since the backup) or when the
+    key may be known (``mapper secret rotate``)."""
+    db = workspace.appdb
+    db.secret_key()  # a key kept in the database by older versions leaves it first
+    rotate_secret(workspace.directory)
+    end_sessions(db)
 
 
 # -- retention ------------------------------------------------------------------------

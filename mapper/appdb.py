@@ -18,7 +18,7 @@ Tables
                 granted, e.g. a CAN id and its date: display only); ``neighbourhoods``
                 holds CAN ids of grants made before version 2, until
                 :func:`mapper.users.migrate_grants` turns them into wards;
-                ``session_gen`` (sessions carry it: bumped to end them all)
+                ``session_gen`` (sessions carry it: a new random one ends them all)
 ``records``     the current version of every edited register record (an *overlay* on the
                 imported layer: see :func:`mapper.store.Workspace.read_layer`)
 ``audit``       one row per create, update, retire, erase, import and export touching

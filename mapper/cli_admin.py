@@ -137,17 +137,13 @@ def secret_rotate(ctx: click.Context) -> None:
 
     Running web apps switch to the new key at their next request.
     """
-    from mapper.private_files import rotate_secret
-    from mapper.users import end_sessions
+    from mapper.admin import end_every_session
 
     ws = _workspace(ctx)
     if not ws.directory.is_dir():
         raise MapperError(f"no workspace at {ws.directory}: nothing to rotate")
-    db = ws.appdb
-    db.secret_key()  # move a key kept in the database by older versions out of it first
-    rotate_secret(ws.directory)
-    end_sessions(db)
-    db.audit(ACTOR, "update", register="settings", record_id="secret",
+    end_every_session(ws)
+    ws.appdb.audit(ACTOR, "update", register="settings", record_id="secret",
              detail="session key rotated; every session ended")
     click.echo(f"New session key written to {ws.directory / 'secret'}; every session has "
                "ended.")

@@ -591,6 +591,7 @@ def summary_lines(report: BuildReport) -> list[str]:
         + [f"{len(f):,} {k}" for k, f in report.registers.items()]
     )
     lines.append(f"Imported {counts} in {report.seconds:.1f} s.")
+    lines += [f"{imp.extra['file']}: {counted(imp)}" for imp in report.points if imp.rejected]
     for register, frame in report.registers.items():
         flagged = int(frame["duplicate_of"].notna().sum())
         unplaced = int(frame["ward_code"].isna().sum()) if "ward_code" in frame else 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -58,7 +59,7 @@ class User:
     wards: tuple[str, ...] = field(default_factory=tuple)
     #: how the grant was made (e.g. "CAN-03 on 2026-12-07"): for display only
     grant_labels: tuple[str, ...] = field(default_factory=tuple)
-    #: sessions carry the generation they began in; bumping it ends them all
+    #: sessions carry the generation they began in; a new one ends them all
     session_gen: int = 0
 
     @property
@@ -251,7 +252,8 @@ def update_user(db: AppDB, username: str, *, role: str | None = None,
         said.append("disabled" if disabled else "enabled")
     if not changes:
         return
-    changes.append("session_gen = session_gen + 1")
+    changes.append("session_gen = ?")
+    params.append(_new_generation())
     with db.write() as conn:
         cursor = conn.execute(f"UPDATE users SET {', '.join(changes)} WHERE username = ?",
                               (*params, username))
@@ -263,12 +265,19 @@ def update_user(db: AppDB, username: str, *, role: str | None = None,
                                                            "; ".join(said)))
 
 
+def _new_generation() -> int:
+    """A random session generation, not a count: one brought back by restoring a backup
+    cannot line up with the sessions begun since."""
+    return secrets.randbits(62)
+
+
 def end_sessions(db: AppDB, username: str | None = None) -> None:
     """End every session of `username` (None: of everyone) at its next request."""
     with db.write() as conn:
-        conn.execute("UPDATE users SET session_gen = session_gen + 1"
-                     + (" WHERE username = ?" if username is not None else ""),
-                     (username,) if username is not None else ())
+        names = [username] if username is not None else [
+            r[0] for r in conn.execute("SELECT username FROM users")]
+        conn.executemany("UPDATE users SET session_gen = ? WHERE username = ?",
+                         [(_new_generation(), name) for name in names])
 
 
 def authenticate(db: AppDB, username: str, password: str) -> User | None:

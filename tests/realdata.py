@@ -1,8 +1,9 @@
 """Where the real London and West Yorkshire files are, and what to do when they are missing.
 
 ``MAPPER_LONDON_DATA`` and ``MAPPER_WEST_YORKSHIRE_DATA`` point elsewhere; by default
-``../shared/data/london`` and ``../shared/data/west-yorkshire`` beside the repository. Missing data skips the test with a reason, except under CI (``CI`` set to
-anything but ""/"0"/"false"), where it fails: real-data tests are mandatory there.
+``../shared/data/london`` and ``../shared/data/west-yorkshire`` beside the repository.
+Missing data skips the test with a reason, except under CI (``CI`` set to anything but
+""/"0"/"false"), where it fails: real-data tests are mandatory there.
 """
 
 from __future__ import annotations

@@ -116,9 +116,9 @@ def test_skip_invalid_works_in_build(tmp_path, grid_postcodes):
     assert len(ws.read_layer("groups")) == 70
     # the study area still applies with --skip-invalid (the flag and the area both reach
     # the readers): a point 50 km away is rejected as outside it
-    far = fx.write_csv(folder / "far.csv", ["name", "type", "easting", "northing"],
-                       [["Far Hall", "hall", "580000", "180000"]]
-                       + [[f"Hall {n}", "hall", "530500", "180500"] for n in range(9)])
+    fx.write_csv(folder / "far.csv", ["name", "type", "easting", "northing"],
+                 [["Far Hall", "hall", "580000", "180000"]]
+                 + [[f"Hall {n}", "hall", "530500", "180500"] for n in range(9)])
     report = build(folder, Workspace(tmp_path / "ws2"), skip_invalid=True)
     [far_imp] = [imp for imp in report.points if imp.extra["file"] == "far.csv"]
     assert [p.message for p in far_imp.rejected] == ["outside the study area (3 local authorities)"]
@@ -144,6 +144,8 @@ def test_the_cli_flags(tmp_path, grid_postcodes, capsys):
     assert main(["--workspace", ws, "build", "--from", str(folder), "--skip-invalid"]) == 0
     captured = capsys.readouterr()
     assert "70 accepted + 30 rejected = 100 input: 30 rows: postcode not found" in captured.err
+    # and in the summary at the end
+    assert "venues.csv: 70 accepted + 30 rejected = 100 input: 30 rows" in captured.out
     venues = venue_list(tmp_path, grid_postcodes, rows=171, bad_rows=FIVE_BAD)
     assert main(["--workspace", ws, "import", str(venues)]) == 0
     out = capsys.readouterr().out
@@ -260,7 +262,7 @@ def test_a_crime_table_with_dates_and_eastings_keeps_its_dates(ws, tmp_path):
 
 @pytest.mark.parametrize("written", [
     "2024-03", "Mar-24", "MAR-24", "March 2024", "Mar 2024", "2024-03-01",
-    "2024-03-01 00:00:00", "01/03/2024", "03/2024", "45352", "202403",
+    "2024-03-01 00:00:00", "2024-03-01T10:00:00+00:00", "01/03/2024", "03/2024", "45352", "202403",
 ])
 def test_months_as_excel_and_people_write_them(written):
     months, _, notes = read_when(__import__("pandas").Series([written]))
@@ -332,3 +334,50 @@ def test_real_west_yorkshire_police_files_import(tmp_path):
     warnings = [w.message for w in march.warnings]
     assert policeuk.SNAP_POINTS in warnings
     assert any("'Mar-24', as Excel shows a month" in w for w in warnings)
+
+
+# -- the web upload reports rows the same way ----------------------------------------------
+
+
+def test_an_upload_report_groups_the_reasons_and_says_when_it_would_be_held_back(ws):
+    from mapper.uploads import Limits, commit_upload, inspect_upload
+
+    rows = [[f"Club {n}", "youth", f"{LAT:.6f}" if n >= 3 else "north", f"{LON:.6f}"]
+            for n in range(10)]
+    data = "\n".join(",".join(r) for r in [["name", "category", "latitude", "longitude"],
+                                            *rows]).encode()
+    report = inspect_upload("clubs.csv", data, ws, owner="olivia", limits=Limits(in_process=True))
+    assert (report.accepted, report.rejected_count, report.rows_read) == (7, 3, 10)
+    assert report.reasons == [
+        "3 rows: latitude is not a number (column 'latitude'; rows 2, 3, 4)"]
+    assert report.held_back.startswith("3 of 10 rows (30%) cannot be used, more than the 20%")
+    with pytest.raises(DataValidationError, match="3 invalid rows"):  # "import all"
+        commit_upload(report.token, ws, "olivia", limits=Limits(in_process=True))
+    result = commit_upload(report.token, ws, "olivia", skip_invalid=True,
+                           limits=Limits(in_process=True))
+    assert (result.accepted, result.rejected) == (7, 3)
+    detail = ws.appdb.read_audit()[0]["detail"]
+    assert "7 accepted + 3 rejected = 10 input: 3 rows: latitude is not a number" in detail
+    good = inspect_upload("more.csv", data.replace(b"north", f"{LAT:.6f}".encode()), ws,
+                          owner="olivia", limits=Limits(in_process=True))
+    assert (good.accepted, good.reasons, good.held_back) == (10, [], "")
+
+
+def test_a_generic_incident_table_reads_excel_months_too(ws, tmp_path):
+    # a plain "Type" and no police.uk column: the generic point reader's, same month rule
+    path = fx.write_csv(tmp_path / "log.csv", ["Month", "Type", "Latitude", "Longitude"],
+                        [["Mar-24", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"],
+                         ["45352", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"]])
+    assert detect_file(path).reader is not policeuk.read
+    import_file(path, ws)
+    assert list(ws.read_layer("incidents")["month"]) == ["2024-03", "2024-03"]
+
+
+def test_a_month_in_a_date_column_is_a_rejected_row_not_the_year_1(ws, tmp_path):
+    path = fx.write_csv(tmp_path / "log.csv", ["Date", "Type", "Latitude", "Longitude"],
+                        [["31/03/2024", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"]] * 9
+                        + [["Mar-24", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"]])
+    imported = import_file(path, ws)
+    assert (len(imported.frame), [p.row for p in imported.rejected]) == (9, [11])
+    assert "not a date" in imported.rejected[0].message
+    assert set(ws.read_layer("incidents")["date"]) == {"2024-03-31"}

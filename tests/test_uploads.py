@@ -731,6 +731,9 @@ def test_html_flow_report_then_commit(officer, ws):
     assert response.status_code == 200
     assert 'data-count="rows_read">2<' in page and 'data-count="accepted">1<' in page
     assert "latitude is not a number" in page and "Import only the valid rows (1 record)" in page
+    # the reasons grouped and the held-back rule, as `mapper import` gives them
+    assert "1 row: latitude is not a number (column &#39;latitude&#39;; row 3)" in page
+    assert "Held back" in page and "1 of 2 rows (50%) cannot be used" in page
     assert "Discard" in page and page.count('name="csrf_token"') >= 3
     token = staged(ws)[0]
     assert officer.get(f"/uploads/{token}").status_code == 200

@@ -9,10 +9,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from accounts import sign_in
+from accounts import post, sign_in
 from conftest import grid_wards, write_workspace
 
-from mapper.admin import backup
+from mapper.admin import backup, restore
 from mapper.appdb import AppDB
 from mapper.cli import main
 from mapper.private_files import SECRET_FILE
@@ -105,3 +105,20 @@ def test_rotating_the_secret_ends_every_session(tmp_path, capsys):
     assert client.get("/account").status_code == 200
     audit = AppDB(directory).read_audit(register="settings", record_id="secret")
     assert audit[0]["detail"] == "session key rotated; every session ended"
+
+
+def test_a_restore_ends_every_session(tmp_path):
+    directory = write_workspace(tmp_path / "workspace")
+    app = create_app({"TESTING": True, "WORKSPACE": str(directory)})
+    before_backup = sign_in(app.test_client(), "officer")
+    ws = Workspace(directory)
+    backup(ws, tmp_path / "backup")
+    # signed out after the backup: the backup still has the older session generation
+    assert post(before_backup, "/signout").status_code == 303
+    copied = sign_in(app.test_client(), "officer")
+    key = (directory / SECRET_FILE).read_text()
+    restore(ws, tmp_path / "backup")
+    assert (directory / SECRET_FILE).read_text() != key
+    assert mode(directory / SECRET_FILE) == 0o600
+    assert copied.get("/account").status_code == 302
+    assert before_backup.get("/account").status_code == 302

@@ -46,7 +46,7 @@ EXCEL_SERIAL = (20_000, 80_000)
 EXCEL_EPOCH = date(1899, 12, 30)
 
 _ISO_MONTH = re.compile(r"(\d{4})[-/.](\d{1,2})")
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[t ][\d:.]+z?)?")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[t ][\d:.]+(?:z|[+-]\d{2}:?\d{2})?)?")
 _NAMED = re.compile(r"([a-z]+)\.?[-\s/]*(\d{4}|\d{2})")
 _DAY_NAMED = re.compile(r"(\d{1,2})[-\s/]*([a-z]+)\.?[-\s/]*(\d{4})")
 _NUM_MONTH = re.compile(r"(\d{1,2})[-/.](\d{4})")

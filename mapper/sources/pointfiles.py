@@ -181,12 +181,20 @@ def _vintage_hint(peek: Peek) -> str:
 def _dates(values: pd.Series, *, file: str, column: str, month: bool = False):
     """ISO dates (or YYYY-MM months) from common spellings; problems for the unreadable."""
     text = values.astype("string").str.strip().fillna("")
+    if month:  # months as Excel leaves them (Mar-24 ...): read by the one month reader
+        from mapper.sources.dates import read_when, unreadable
+
+        months, _, _ = read_when(text)
+        problems = [Problem(file, "not a month (expected e.g. 2024-05, Mar-24 or 03/2024)",
+                            table_row(p), column, text.iloc[p]) for p in unreadable(text, months)]
+        return months.astype("object").where(months.notna(), pd.NA), problems
     parsed = pd.to_datetime(text.where(text != ""), errors="coerce", format="ISO8601", utc=True)
     retry = parsed.isna() & (text != "")
     if retry.any():
         parsed[retry] = pd.to_datetime(
             text[retry], errors="coerce", dayfirst=True, utc=True, format="mixed"
         )
+    parsed[parsed.dt.year < 1900] = pd.NaT  # 'Mar-24' is not 24 March of the year 1
     bad = parsed.isna() & (text != "")
     problems = [
         Problem(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from mapper import geo
 from mapper.errors import DataValidationError, Problem
-from mapper.sources.base import Context, inside_study_area
+from mapper.sources.base import Context, Imported, inside_study_area
 from mapper.sources.files import table_row
 from mapper.sources.postcodes import normalise_postcode
 
@@ -270,7 +270,7 @@ def failed(problem: Problem) -> bool:
     return problem.severity == "error" or problem.message.startswith(OUTSIDE_STUDY_AREA)
 
 
-def misread(imported) -> Problem | None:
+def misread(imported: Imported) -> Problem | None:
     """The reason to hold back an imported point file as probably misread, or None.
 
     A file is held back when more than :data:`MAX_FAILED_SHARE` of its rows failed

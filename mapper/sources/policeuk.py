@@ -32,8 +32,8 @@ import pandas as pd
 from mapper import registers
 from mapper.errors import DataValidationError, Problem
 from mapper.geo import CRS_ANALYSIS
-from mapper.sources.base import OGL, OGL_ATTRIBUTION, Context, Detection, Imported
 from mapper.sources import dates as dates_module
+from mapper.sources.base import OGL, OGL_ATTRIBUTION, Context, Detection, Imported
 from mapper.sources.codes import CODE_PATTERNS, KIND_LABEL, kinds_of
 from mapper.sources.files import Peek, read_table, table_row
 from mapper.sources.points import Located, locate, settle

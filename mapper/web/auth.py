@@ -2,11 +2,8 @@
 
 Routes
 ------
-``GET/POST /signin``   the sign-in form (rate-limited: after ``SIGNIN_MAX_FAILURES``
-                       failures for one name or one address within
-                       ``SIGNIN_WINDOW_S`` seconds, further tries get 429 until the window
-                       passes)
-``POST /signout``      end the session
+``GET/POST /signin``   the sign-in form, throttled (see :func:`_reserve_attempt`)
+``POST /signout``      end every session of the signed-in user
 ``GET /account``       who you are and what your role allows
 
 Every view states the least role it needs with :func:`require_role` (views without it are
@@ -28,6 +25,7 @@ A session also ends ``IDLE_TIMEOUT_S`` seconds after its last request and
 from __future__ import annotations
 
 import hmac
+import math
 import os
 import secrets
 import time
@@ -47,9 +45,12 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup, escape
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from mapper.appdb import AppDB, open_appdb
+from mapper.errors import MapperError
 from mapper.private_files import exposed, read_secret, secret_version
 from mapper.store import Workspace
 from mapper.users import (
@@ -74,10 +75,17 @@ CSRF_HEADER = "X-CSRF-Token"
 DEFAULTS = {
     "IDLE_TIMEOUT_S": 30 * 60,
     "SESSION_LIFETIME_S": 12 * 3600,
+    # sign-in throttling, per SIGNIN_WINDOW_S seconds: failures for one user name, from
+    # one address, and in all (above which names and addresses that failed at all wait)
     "SIGNIN_MAX_FAILURES": 5,
+    "SIGNIN_MAX_ADDRESS_FAILURES": 10,
+    "SIGNIN_MAX_TOTAL_FAILURES": 100,
     "SIGNIN_WINDOW_S": 15 * 60,
     "COOKIE_SECURE": False,
+    # reverse proxies in front of the app whose X-Forwarded-For/-Proto to believe (0: none)
+    "TRUSTED_PROXIES": 0,
 }
+MAX_TRUSTED_PROXIES = 5
 
 
 def init_app(app: Flask) -> None:
@@ -86,6 +94,7 @@ def init_app(app: Flask) -> None:
         app.config.setdefault(key, value)
     if os.environ.get("MAPPER_COOKIE_SECURE") == "1":
         app.config["COOKIE_SECURE"] = True
+    _trust_proxies(app)
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -99,7 +108,7 @@ def init_app(app: Flask) -> None:
         else:
             app.config["SECRET_KEY"] = app_db(app).secret_key()
             app.extensions["mapper_secret"] = secret_version(app.config["WORKSPACE"])
-            app.before_request(_follow_secret)
+            app.session_interface = _FollowingKey()
     for line in exposed(app.config["WORKSPACE"]):
         app.logger.warning("%s", line)
     for line in migrate_grants(app_workspace(app)):  # grants of CAN ids made before v2
@@ -110,6 +119,25 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.context_processor(lambda: {"current_user": current_user()})
     app.register_blueprint(bp)
+
+
+def _trust_proxies(app: Flask) -> None:
+    """Believe the client address (and scheme) that `TRUSTED_PROXIES` reverse proxies
+    add to X-Forwarded-For (-Proto): sign-in throttling then counts each client, not the
+    proxy. Off by default: without a proxy, anyone could claim any address."""
+    setting = os.environ.get("MAPPER_TRUSTED_PROXIES", app.config["TRUSTED_PROXIES"])
+    try:
+        count = int(setting)
+    except (TypeError, ValueError):
+        count = -1
+    if not 0 <= count <= MAX_TRUSTED_PROXIES:
+        raise MapperError(
+            f"MAPPER_TRUSTED_PROXIES must be a whole number 0-{MAX_TRUSTED_PROXIES} (how "
+            f"many reverse proxies stand in front of the app; 0 trusts none), got "
+            f"{setting!r}")
+    app.config["TRUSTED_PROXIES"] = count
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)
 
 
 def app_db(app: Flask | None = None) -> AppDB:
@@ -123,15 +151,18 @@ def app_workspace(app: Flask | None = None) -> Workspace:
     return Workspace((app or current_app).config["WORKSPACE"])
 
 
-def _follow_secret() -> None:
-    """Sign with the workspace's key as it is now: 'mapper secret rotate' needs no restart
-    (the cookie of this request was read with the old key; the rotation ended its
-    session anyway)."""
-    directory = current_app.config["WORKSPACE"]
-    version = secret_version(directory)
-    if version != current_app.extensions.get("mapper_secret"):
-        current_app.secret_key = read_secret(directory)
-        current_app.extensions["mapper_secret"] = version
+class _FollowingKey(SecureCookieSessionInterface):
+    """Signed-cookie sessions with the workspace's key as it is now (one stat a request):
+    after 'mapper secret rotate' or a restore, the very next request reads its cookie
+    with the new key, without a restart."""
+
+    def open_session(self, app: Flask, request):
+        directory = app.config["WORKSPACE"]
+        version = secret_version(directory)
+        if version != app.extensions.get("mapper_secret"):
+            app.secret_key = read_secret(directory)
+            app.extensions["mapper_secret"] = version
+        return super().open_session(app, request)
 
 
 # -- the current user -------------------------------------------------------------------
@@ -261,43 +292,53 @@ def _check_csrf() -> None:
         ))
 
 
-# -- sign-in rate limiting ------------------------------------------------------------------
+# -- sign-in throttling -------------------------------------------------------------------
 
 
 def _client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _recent_failures(db: AppDB, key: str, window: float) -> list[float]:
-    rows = db.query("SELECT at FROM sign_in_failures WHERE key = ? AND at > ?",
-                    (key, time.time() - window))
-    return [float(r["at"]) for r in rows]
+def _reserve_attempt(db: AppDB, username: str) -> tuple[int, list[int]]:
+    """Throttle sign-in: (seconds to wait, []) or (0, the failure rows recorded for this
+    attempt in advance, which a right password takes back).
 
-
-def _rate_limited(db: AppDB, username: str) -> int:
-    """Seconds to wait before another try (0: may try now)."""
-    window = float(current_app.config["SIGNIN_WINDOW_S"])
-    limit = int(current_app.config["SIGNIN_MAX_FAILURES"])
-    waits = []
-    for key in (f"user:{username.lower()}", f"addr:{_client_address()}"):
-        failures = _recent_failures(db, key, window)
-        if len(failures) >= limit:
-            waits.append(int(min(failures) + window - time.time()) + 1)
-    return max(waits, default=0)
-
-
-def _record_failure(db: AppDB, username: str) -> None:
-    now = time.time()
+    Within ``SIGNIN_WINDOW_S`` seconds, a user name with ``SIGNIN_MAX_FAILURES`` failures
+    and an address with ``SIGNIN_MAX_ADDRESS_FAILURES`` wait. Above
+    ``SIGNIN_MAX_TOTAL_FAILURES`` failures in all (a guessing attack from many
+    addresses), any name or address with a failure at all waits, while people with
+    none still sign in: the bound never locks everyone out. The check and the record are
+    one write transaction, so concurrent tries (threads or worker processes) cannot
+    slip past the limits: exactly the limit's worth of passwords is checked.
+    """
+    config = current_app.config
+    window, now = float(config["SIGNIN_WINDOW_S"]), time.time()
+    keys = {f"user:{username.lower()}": int(config["SIGNIN_MAX_FAILURES"]),
+            f"addr:{_client_address()}": int(config["SIGNIN_MAX_ADDRESS_FAILURES"])}
     with db.write() as conn:
-        conn.execute("DELETE FROM sign_in_failures WHERE at < ?",
-                     (now - float(current_app.config["SIGNIN_WINDOW_S"]),))
-        conn.executemany("INSERT INTO sign_in_failures VALUES (?, ?)",
-                         [(f"user:{username.lower()}", now),
-                          (f"addr:{_client_address()}", now)])
+        conn.execute("DELETE FROM sign_in_failures WHERE at <= ?", (now - window,))
+        total = conn.execute("SELECT COUNT(*) FROM sign_in_failures WHERE key LIKE "
+                             "'addr:%'").fetchone()[0]
+        under_attack = total >= int(config["SIGNIN_MAX_TOTAL_FAILURES"])
+        waits = []
+        for key, limit in keys.items():
+            limit = 1 if under_attack else limit
+            times = [r[0] for r in conn.execute(
+                "SELECT at FROM sign_in_failures WHERE key = ? ORDER BY at", (key,))]
+            if len(times) >= limit:  # wait until enough of them are out of the window
+                waits.append(times[len(times) - limit] + window - now)
+        if waits:
+            return max(1, math.ceil(max(waits))), []
+        rows = [conn.execute("INSERT INTO sign_in_failures VALUES (?, ?)", (key, now)
+                             ).lastrowid for key in keys]
+    return 0, rows
 
 
-def _clear_failures(db: AppDB, username: str) -> None:
+def _signed_in_clears(db: AppDB, username: str, reserved: list[int]) -> None:
+    """A right password: this attempt was no failure, and the name's failures go."""
     with db.write() as conn:
+        conn.executemany("DELETE FROM sign_in_failures WHERE rowid = ?",
+                         [(r,) for r in reserved])
         conn.execute("DELETE FROM sign_in_failures WHERE key = ?",
                      (f"user:{username.lower()}",))
 
@@ -327,7 +368,16 @@ def signin():
                                notice=notice)
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
-    wait = _rate_limited(db, username)
+    problems = []
+    if not username:
+        problems.append("Enter your user name")
+    if not password:
+        problems.append("Enter your password")
+    if problems:
+        body = render_template("signin.html", next_url=next_url, username=username,
+                               error=". ".join(problems) + ".", notice="")
+        return body, 400
+    wait, reserved = _reserve_attempt(db, username)
     if wait:
         minutes = max(1, round(wait / 60))
         body = render_template(
@@ -336,20 +386,12 @@ def signin():
                   f"{'s' if minutes != 1 else ''}.",
         )
         return body, 429, {"Retry-After": str(wait)}
-    problems = []
-    if not username:
-        problems.append("Enter your user name")
-    if not password:
-        problems.append("Enter your password")
-    user = authenticate(db, username, password) if not problems else None
-    if user is None:
-        if not problems:
-            _record_failure(db, username)
-            problems.append("The user name or password is not right")
+    user = authenticate(db, username, password)
+    if user is None:  # the failure is already recorded
         body = render_template("signin.html", next_url=next_url, username=username,
-                               error=". ".join(problems) + ".", notice="")
-        return body, 400 if not username or not password else 401
-    _clear_failures(db, username)
+                               error="The user name or password is not right.", notice="")
+        return body, 401
+    _signed_in_clears(db, username, reserved)
     session.clear()  # a new session (and CSRF token) on sign-in: no fixation
     session.permanent = True
     session["user"] = user.username
