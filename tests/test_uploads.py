@@ -716,7 +716,8 @@ def test_upload_form_for_officers(officer):
     assert 'enctype="multipart/form-data"' in page and 'name="csrf_token"' in page
     assert 'accept=".csv,.geojson,.json,.gpkg,.zip"' in page
     for words in ("50 MB", "at most 50 files", "200 MB", "100,000 vertices per feature",
-                  "1,000,000 in a file", "within 30 seconds", "Detect from the columns"):
+                  "1,000,000 in a file", "within 30 seconds",
+                  "Decide from the file (its columns, values and name)"):
         assert words in page, words
     assert '<script' not in page.split("<main", 1)[1]  # no inline script
     assert '>Upload</a>' in page  # in the navigation for officers

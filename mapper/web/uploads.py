@@ -62,7 +62,7 @@ FORM_OVERHEAD = 1 * MB
 #: rows of each table the report page shows (JSON answers list up to MAX_LISTED)
 SHOWN_ROWS = 500
 REGISTER_LABELS = {
-    "auto": "Detect from the columns",
+    "auto": "Decide from the file (its columns, values and name)",
     "groups": "VCS groups",
     "premises": "Community premises",
     "incidents": "Incidents",
