@@ -67,7 +67,7 @@ def test_a_food_bank_list_is_food_groups_and_the_gain_is_printed(ws, pcs, tmp_pa
     groups = ws.read_layer("groups")
     assert groups["category"].tolist() == ["food", "food", "food"]
     assert "Gained: groups +3 (food +3)" in out.out
-    assert "its name or title says 'food bank'" in out.err
+    assert "its file name says 'food bank'" in out.err
     assert "set to 'food' (from the file as a whole)" in out.out  # the assumption is said
     # a food bank list with a neutral name: its values say it
     other = fx.write_csv(tmp_path / "list.csv", ["name", "type", "postcode"], [
@@ -123,7 +123,7 @@ def test_a_geojson_title_is_evidence(ws, tmp_path):
     imported = import_file(path, ws)
     assert (imported.kind, imported.frame["type"].tolist()) == (
         "premises", ["polling station", "polling station"])
-    assert "its name or title says 'polling station'" in imported.detail
+    assert "its title says 'polling station'" in imported.detail
 
 
 def test_a_table_with_no_evidence_stops_and_asks(ws, pcs, tmp_path, capsys):
@@ -287,6 +287,13 @@ def test_decisions_from_values_name_and_what_was_said():
     # the values win over the file's name; the dominant value gives the default type
     libraries = decide("community_groups.csv", ["Public library", "Library", "Mobile library"])
     assert (libraries.register, libraries.category) == ("premises", "library")
+    # the name column's header: 'pharmacy_name' rows are pharmacies
+    fields = {"name": "pharmacy_name", "postcode": "postcode"}
+    pharmacies = evidence.decide(file="export.csv", columns=list(fields.values()),
+                                 fields=fields, head=pd.DataFrame())
+    assert (pharmacies.register, pharmacies.category) == ("premises", "pharmacy")
+    assert pharmacies.reasons[0] == (
+        "read as premises: its name column 'pharmacy_name' says 'pharmacy'")
     # no evidence: a question showing what was seen, never groups
     unknown = decide("list.csv", ["A", "A", "B"])
     assert unknown.register is None

@@ -11,7 +11,8 @@ strongest first (:func:`decide`):
    step-free: premises; charity number or emergency offer: groups);
 3. the kind of record most rows' type or category value names ("Library", "Food bank";
    also a word categories.csv gives a meaning in one register only: "Youth");
-4. words in the file's name or title (``polling_stations_2024.csv``);
+4. words in the file's name or title (``polling_stations_2024.csv``), or in its name
+   column's header (``pharmacy_name``, ``Library name``);
 5. a ``category`` column (the groups field).
 
 A table with none of these is never counted as VCS groups: the import stops and asks
@@ -96,6 +97,8 @@ class Decision:
     #: the user set the category: every record gets it
     forced: bool = False
     reasons: list[str] = field(default_factory=list)
+    #: why that register, alone ("its file name says 'library'")
+    why: str = ""
     #: when no register could be decided: what was seen, and how to say it
     question: str | None = None
 
@@ -148,6 +151,16 @@ def _value_evidence(values: pd.Series, share: float):
     return register, n / total, term, m / total
 
 
+def _named(terms, texts: list[tuple[str, str]]) -> tuple[str, tuple[str, ...] | None]:
+    """The longest term in any of the (label, text) pairs: (its label, the term)."""
+    best: tuple[str, tuple[str, ...] | None] = ("", None)
+    for label, text in texts:
+        term = find_term(text, terms)
+        if term and (best[1] is None or len(term) > len(best[1])):
+            best = (label, term)
+    return best
+
+
 def _seen(file: str, columns: list[str], values: pd.Series | None, title: str) -> str:
     shown = ", ".join(columns[:15]) + (" ..." if len(columns) > 15 else "")
     text = f"columns: {shown}"
@@ -190,7 +203,10 @@ def decide(
         _value_evidence(values, share) if values is not None else (None, 0.0, None, 0.0)
     )
     title = "" if title == Path(file).stem else title
-    name_term = find_term(f"{Path(file).stem} {title}", data["term_register"])
+    name_label, name_term = _named(data["term_register"], [
+        ("its file name", Path(file).stem), ("its title", title),
+        (f"its name column '{fields.get('name')}'", fields.get("name") or ""),
+    ])
     n_register = data["term_register"].get(name_term)
     decision = Decision(None)
     reasons = decision.reasons
@@ -205,7 +221,7 @@ def decide(
         decision.register = v_register
         why = f"{v_share:.0%} of its '{col}' values name {v_register}"
     elif n_register:
-        decision.register, why = n_register, f"its name or title says '{' '.join(name_term)}'"
+        decision.register, why = n_register, f"{name_label} says '{' '.join(name_term)}'"
     elif weak := next(((r, c) for r, cs in data["weak_columns"].items() for c in cs
                        if c in fields), None):
         decision.register, why = weak[0], f"it has a {weak[1]} column"
@@ -219,6 +235,7 @@ def decide(
             "these columns"
         )
         return decision
+    decision.why = why
     reasons.append(f"read as {decision.register}: {why}")
     target = decision.register
     if target == "incidents":
@@ -238,9 +255,8 @@ def decide(
                        f"({t_share:.0%} of the '{col}' values say '{' '.join(v_term)}')")
     elif from_name:
         decision.category = from_name
-        reasons.append(f"{key} '{from_name}' for rows whose own value says nothing (the "
-                       f"file's name or title says '{' '.join(name_term)}'); change with "
-                       "--category")
+        reasons.append(f"{key} '{from_name}' for rows whose own value says nothing "
+                       f"({name_label} says '{' '.join(name_term)}'); change with --category")
     return decision
 
 
