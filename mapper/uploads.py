@@ -171,6 +171,9 @@ class Report:
     #: records already in the register from a file of the same name (an import replaces them)
     replaces: int = 0
     personal_fields: list[str] = field(default_factory=list)
+    #: what a generic point table was understood to hold (mapper.sources.columns) or the
+    #: columns a known layout names, one line each, as the CLI prints them
+    understanding: list[str] = field(default_factory=list)
     vertices: int | None = None
     #: what the import would add to each register and category: 'groups +3 (food +3)'
     gains: str = ""
@@ -891,6 +894,7 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
         "personal_fields": personal,
         "gains": imp.extra.get("gains", ""),
         "choice": _choice_text(imp.extra.get("choice")),
+        "understanding": list((imp.extra or {}).get("understood_lines", [])),
     }
 
 

@@ -120,10 +120,11 @@ def test_a_geojson_title_is_evidence(ws, tmp_path):
                                     '"FeatureCollection", "name": "Polling stations 2024"', 1)
     path = tmp_path / "export.geojson"
     path.write_text(text)
-    imported = import_file(path, ws)
+    lines: list[str] = []
+    imported = import_file(path, ws, progress=lines.append)
     assert (imported.kind, imported.frame["type"].tolist()) == (
         "premises", ["polling station", "polling station"])
-    assert "its title says 'polling station'" in imported.detail
+    assert "  register: premises (its title says 'polling station')" in lines
 
 
 def test_a_table_with_no_evidence_stops_and_asks(ws, pcs, tmp_path, capsys):
@@ -158,39 +159,39 @@ def test_category_says_the_register_and_sets_every_record(ws, pcs, tmp_path):
 # -- corrections, saved and reused ------------------------------------------------------
 
 
-def site_file(path, pcs, order=("Site", "Kind", "PC")):
-    rows = {"site": ["Grid Pantry", "Bow Pantry"], "kind": ["x", "y"], "pc": pcs[:2]}
+def site_file(path, pcs, order=("Label", "Kind", "PC")):
+    rows = {"label": ["Grid Pantry", "Bow Pantry"], "kind": ["x", "y"], "pc": pcs[:2]}
     columns = [rows[c.lower()] for c in order]
     return fx.write_csv(path, list(order), [list(r) for r in zip(*columns, strict=True)])
 
 
 def test_map_as_and_category_are_saved_and_reused(ws, pcs, tmp_path, capsys):
-    first = site_file(tmp_path / "sites.csv", pcs)
-    # no name-like column: not a point table until the user says which column is the name
+    first = site_file(tmp_path / "entries.csv", pcs)
+    # nothing says what the rows are: not imported until the user says
     assert run(ws, "import", str(first)) == 1
     capsys.readouterr()
-    assert run(ws, "import", str(first), "--as", "groups", "--map", "name=Site",
+    assert run(ws, "import", str(first), "--as", "groups", "--map", "name=Label",
                "--map", "postcode=PC", "--category", "food") == 0
     out = capsys.readouterr().out
-    sig = signature(["Site", "Kind", "PC"])
+    sig = signature(["Label", "Kind", "PC"])
     assert f"Saved this mapping as {sig} in {ws.directory / 'mappings.json'}" in out
     assert "Gained: groups +2 (food +2)" in out
     saved = json.loads((ws.directory / "mappings.json").read_text())["mappings"][sig]
     assert (saved["register"], saved["columns"], saved["category"], saved["file"]) == (
-        "groups", {"name": "Site", "postcode": "PC"}, "food", "sites.csv")
+        "groups", {"name": "Label", "postcode": "PC"}, "food", "entries.csv")
     # a second file with the same columns, reordered and in another case, uses it
-    second = site_file(tmp_path / "more_sites.csv", pcs, order=("pc", "KIND", "site"))
-    assert signature(["pc", "KIND", "site"]) == sig
+    second = site_file(tmp_path / "more_entries.csv", pcs, order=("pc", "KIND", "label"))
+    assert signature(["pc", "KIND", "label"]) == sig
     assert run(ws, "import", str(second)) == 0
     both = capsys.readouterr()
     assert f"using the mapping saved for files with these columns ({sig}" in both.err
     groups = ws.read_layer("groups")
-    assert sorted(groups["source_file"]) == ["more_sites.csv"] * 2 + ["sites.csv"] * 2
+    assert sorted(groups["source_file"]) == ["entries.csv"] * 2 + ["more_entries.csv"] * 2
     assert set(groups["category"]) == {"food"}
     # listed, shown, and listed by info; deleted, the file is refused again
     assert run(ws, "mapping", "list") == 0
     listed = capsys.readouterr().out
-    assert f"{sig}  --as groups --map name=Site --map postcode=PC --category 'food'" in listed
+    assert f"{sig}  --as groups --map name=Label --map postcode=PC --category 'food'" in listed
     assert run(ws, "mapping", "show", sig[:6]) == 0
     assert json.loads(capsys.readouterr().out)[sig]["category"] == "food"
     assert run(ws, "info") == 0
@@ -202,28 +203,28 @@ def test_map_as_and_category_are_saved_and_reused(ws, pcs, tmp_path, capsys):
 
 
 def test_build_applies_saved_mappings(ws, pcs, tmp_path, capsys):
-    site_file(tmp_path / "sites.csv", pcs)
-    assert import_file(tmp_path / "sites.csv", ws, register="premises",
-                       mapping={"name": "Site", "postcode": "PC"}, category="hall").kind == (
+    site_file(tmp_path / "entries.csv", pcs)
+    assert import_file(tmp_path / "entries.csv", ws, register="premises",
+                       mapping={"name": "Label", "postcode": "PC"}, category="hall").kind == (
         "premises")
     folder = fx.write_folder(tmp_path / "in")
-    site_file(folder / "venues_2025.csv", pcs, order=("PC", "Site", "Kind"))
+    site_file(folder / "venues_2025.csv", pcs, order=("PC", "Label", "Kind"))
     lines: list[str] = []
     build(folder, ws, progress=lines.append)
     premises = ws.read_layer("premises")
     assert premises["type"].tolist() == ["hall", "hall"]
     assert set(premises["source_file"]) == {"venues_2025.csv"}
     text = "\n".join(lines)
-    assert f"(saved mapping {signature(['Site', 'Kind', 'PC'])}: --as premises" in text
+    assert f"(saved mapping {signature(['Label', 'Kind', 'PC'])}: --as premises" in text
     assert "gained: premises +2 (hall +2)" in text
 
 
 def test_bad_map_columns_and_fields_are_clear_errors(ws, pcs, tmp_path, capsys):
-    path = site_file(tmp_path / "sites.csv", pcs)
-    assert run(ws, "import", str(path), "--as", "groups", "--map", "name=Site Name") == 1
+    path = site_file(tmp_path / "entries.csv", pcs)
+    assert run(ws, "import", str(path), "--as", "groups", "--map", "name=Label Name") == 1
     err = capsys.readouterr().err
-    assert ("sites.csv: --map name=Site Name: no such column. The file's columns are: "
-            "'Site', 'Kind', 'PC'") in err
+    assert ("entries.csv: --map name=Label Name: no such column. The file's columns are: "
+            "'Label', 'Kind', 'PC'") in err
     assert run(ws, "import", str(path), "--map", "colour=Kind", "--map", "name") == 1
     err = capsys.readouterr().err
     assert "'colour=Kind': unknown field 'colour'" in err
@@ -305,12 +306,12 @@ def test_decisions_from_values_name_and_what_was_said():
 
 
 def test_the_mappings_file_is_editable_and_checked(ws, pcs, tmp_path, capsys):
-    path = site_file(tmp_path / "sites.csv", pcs)
-    import_file(path, ws, register="groups", mapping={"name": "Site", "postcode": "PC"},
+    path = site_file(tmp_path / "entries.csv", pcs)
+    import_file(path, ws, register="groups", mapping={"name": "Label", "postcode": "PC"},
                 category="food")
     store = ws.directory / "mappings.json"
     data = json.loads(store.read_text())
-    sig = signature(["Site", "Kind", "PC"])
+    sig = signature(["Label", "Kind", "PC"])
     data["mappings"][sig]["category"] = "advice"  # edited by hand
     store.write_text(json.dumps(data))
     assert set(import_file(path, ws).frame["category"]) == {"advice"}
