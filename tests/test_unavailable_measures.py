@@ -4,8 +4,6 @@ cannot give, and why: a grid workspace built from IoD File 1 (ranks) and File 6.
 from __future__ import annotations
 
 import factories as fx
-import numpy as np
-import pandas as pd
 import pytest
 
 from mapper.analysis_run import analyse
@@ -71,24 +69,3 @@ def test_priority_page_and_decision_record_carry_the_analysis_notes(client):
         assert "not computed:" not in block, url  # those are listed above, once
         assert "imd_avg_rank" not in block, url
 
-
-def test_districts_without_incidents_hand_made():
-    from mapper.analysis.incidents import districts_without_incidents
-    from mapper.analysis_run import _note_incident_coverage
-
-    index = pd.Index(["w1", "w2", "w3", "w4", "w5"], name="ward_code")
-    district = pd.Series(["A", "A", "B", "C", "C"], index=index)
-    counts = pd.Series([3, 0, 0, 0, np.nan], index=index)
-    assert districts_without_incidents(counts, district) == ["B", "C"]
-    assert districts_without_incidents(counts * 0, district) == []  # none anywhere: no note
-    assert districts_without_incidents(pd.Series(1, index=index), district) == []
-    wards = pd.DataFrame({"ward_code": index, "borough_code": district.to_numpy(),
-                          "borough_name": ["Leeds", "Leeds", "Bradford", "Kirklees",
-                                           "Kirklees"]})
-    notes: list[str] = []
-    _note_incident_coverage(pd.DataFrame({"incidents": counts}), wards, notes)
-    assert notes == [
-        "no incidents in any ward of 2 of 3 districts: Bradford (B), Kirklees (C); their "
-        "incident pressure counts as the lowest, which may only mean the incident files do "
-        "not cover them: import their incidents, or leave incidents out of the index "
-        "(mapper analyse --set weight_incidents=0)"]
