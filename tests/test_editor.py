@@ -244,6 +244,11 @@ def test_no_editing_without_a_register_layer(tiny_workspace):
                      .test_client(), "officer")
     assert client.get("/register/groups").status_code == 404
     assert client.get("/register/groups/new").status_code == 404
+    # said in words an officer can act on, not as a list of GeoPackage layers
+    page = " ".join(client.get("/register/groups").get_data(as_text=True).split())
+    assert ("This workspace has no register of voluntary and community groups yet: an "
+            "administrator imports one") in page
+    assert "layers:" not in page and "Rebuild" not in page
     assert client.get("/register/groups/g1").status_code == 404
     response = client.post("/api/groups", json={"name": "X", "category": "food"},
                            headers={"X-CSRF-Token": csrf_token(client)})

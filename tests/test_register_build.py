@@ -146,3 +146,16 @@ def test_the_build_plan_counts_one_row_as_one_row(tmp_path):
     build(folder, Workspace(tmp_path / "ws"), progress=said.append)
     assert any(s.endswith("reading hall.geojson (1 row) as community premises") for s in said)
     assert "  writing layer 'premises' (1 row)" in said
+    # premises but no groups: the header's Register link opens the premises register, and
+    # the groups register says what to do rather than listing layers
+    from accounts import sign_in
+
+    from mapper.web import create_app
+
+    officer = sign_in(create_app({"TESTING": True, "WORKSPACE": str(tmp_path / "ws")})
+                      .test_client(), "officer")
+    assert officer.get("/register").headers["Location"].endswith("/register/premises")
+    assert "Grid Hall" in officer.get("/register/premises").get_data(as_text=True)
+    page = " ".join(officer.get("/register/groups").get_data(as_text=True).split())
+    assert "no register of voluntary and community groups yet" in page
+    assert "The workspace has registers of community premises." in page

@@ -244,8 +244,18 @@ def ward_names(workspace) -> dict[str, str]:
 @bp.get("/register")
 @require_role("officer")
 def index():
-    """The header link: the groups register."""
-    return redirect(url_for("editor.records", register="groups"))
+    """The header link: the groups register, or the first register the workspace has."""
+    present = [r for r in NOUNS if _everything(r) is not None]
+    return redirect(url_for("editor.records", register=(present or ["groups"])[0]))
+
+
+def _no_register(register: str):
+    """404 for a register the workspace does not have, in words an officer can act on."""
+    others = [TITLES[r].lower() for r in NOUNS if r != register and _everything(r) is not None]
+    also = f" The workspace has registers of {' and '.join(others)}." if others else ""
+    abort(404, description=f"This workspace has no register of {TITLES[register].lower()} "
+          "yet: an administrator imports one (mapper import FILE, or the Upload page), and "
+          f"officers then keep it up to date here.{also}")
 
 
 def _everything(register: str):
@@ -288,7 +298,7 @@ def records(register: str):
     """A searchable, paginated list of one register's records."""
     frame = _everything(register)
     if frame is None:
-        data.layer(register)  # 404 naming the layers present
+        _no_register(register)
     q = (request.args.get("q") or "").strip()[:Q_MAX_CHARS]
     ward = (request.args.get("ward") or "").strip()
     with_retired = request.args.get("retired") in ("1", "on", "yes", "true")
@@ -489,7 +499,8 @@ def _saved_message(record: dict, version: int, *, prefix: str = "") -> str:
 def new(register: str):
     """The form to add a record; POST saves it."""
     workspace = open_workspace()
-    data.layer(register)  # 404 naming the layers present when the register is missing
+    if _everything(register) is None:
+        _no_register(register)
     if request.method == "GET":
         return _form_page(register, _state_of(register, None))
     values, state = _submitted(register)
