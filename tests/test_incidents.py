@@ -32,6 +32,7 @@ from mapper.analysis.incidents import (
     incident_rate,
     incident_trend,
     monthly_counts,
+    months_without_data,
 )
 
 W = [f"E0590000{n}" for n in range(1, 10)]
@@ -248,6 +249,22 @@ def test_trend_too_short_series(incidents):
         incident_pressure(incidents, W, pd.Series(1000.0, index=W), end="2023-03")
     with pytest.raises(ValueError, match="has 0 \\(none\\)"):
         incident_trend(monthly.iloc[:, :0])
+
+
+def test_no_trend_across_months_missing_from_the_data(incidents, population):
+    """Two months ten apart (2023-06, 2024-04): the nine months between have no incident of any
+    type anywhere, so they are missing data, and a trend over them (recent counts against
+    a baseline of zeros) would flag spikes everywhere. Months missing for one type only
+    are zeros of that type, and the trend stands."""
+    two = incidents[incidents["month"].isin(["2023-06", "2024-04"])]
+    assert months_without_data(two, ["2023-06", "2023-07", "2024-04"]) == ["2023-07"]
+    with pytest.raises(ShortSeriesError, match=(
+            r"no incidents at all in 9 of the 11 months the trend compares \(2023-07, "
+            r"2023-08, 2023-09, 2023-10 and 5 more\): months missing from the files")):
+        incident_pressure(two, W, population, recent_months=3, baseline_months=12)
+    # the full hand-made series has every month (some types only in a few): trend kept
+    got = incident_pressure(incidents, W, population, types=["Criminal damage and arson"])
+    assert got.loc[W[2], "incidents"] == 2 and "trend_ratio" in got
 
 
 def test_trend_bad_options(incidents):

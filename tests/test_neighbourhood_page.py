@@ -729,3 +729,26 @@ def test_an_area_without_groups_premises_or_incidents_still_has_a_page(client, l
     assert rows == []
     data_ = json.loads(get_page(client, f"/ward/{code}/assets.geojson"))
     assert data_["features"] == []
+
+
+def test_no_trend_when_months_are_missing_from_the_data(tmp_path, shared_demo):
+    """Incidents of two months ten apart (two police.uk downloads): the months between
+    hold no data, so the ward page says why there is no trend rather than a spike."""
+    import shutil
+
+    copy = tmp_path / "ws"
+    shutil.copytree(shared_demo, copy)
+    workspace = Workspace(copy)
+    incidents = workspace.read_layer("incidents", edits=False)
+    months = sorted(incidents["month"].dropna().unique())
+    first, last = months[0], months[-1]
+    incidents["month"] = np.where(np.arange(len(incidents)) % 2 == 0, first, last)
+    incidents["date"] = None
+    with workspace.transaction() as tx:
+        tx.write_layer("incidents", incidents)
+    code = incidents["ward_code"].dropna().iloc[0]
+    app = create_app({"TESTING": True, "WORKSPACE": str(copy)})
+    page = " ".join(app.test_client().get(f"/ward/{code}").get_data(as_text=True).split())
+    assert "No trend: the incident data have no incidents at all in" in page
+    assert "months missing from the files, not months without incidents" in page
+    assert 'id="trend-summary"' not in page

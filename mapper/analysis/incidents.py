@@ -226,6 +226,28 @@ def _split_months(monthly: pd.DataFrame, recent_months: int, baseline_months: in
     return baseline, recent
 
 
+def months_without_data(incidents: pd.DataFrame, months) -> list[str]:
+    """Those of `months` ("YYYY-MM") in which the incident data hold no incident at all,
+    of any type, anywhere: a month missing from the files (police.uk extracts of single
+    months), not a month without incidents."""
+    present = set(incident_months(incidents).dropna().astype(str))
+    return [m for m in map(str, months) if m not in present]
+
+
+def check_no_gaps(incidents, monthly, recent_months: int, baseline_months: int) -> None:
+    """ShortSeriesError when a month the trend compares has no data at all: its zeros
+    would be read as a fall, and the months after it as a spike."""
+    baseline, recent = _split_months(monthly, recent_months, baseline_months)
+    gaps = months_without_data(incidents, baseline + recent)
+    if gaps:
+        shown = ", ".join(gaps[:4]) + (f" and {len(gaps) - 4} more" if len(gaps) > 4 else "")
+        raise ShortSeriesError(
+            f"the incident data have no incidents at all in {len(gaps)} of the "
+            f"{len(baseline) + len(recent)} months the trend compares ({shown}): months "
+            "missing from the files, not months without incidents; import every month "
+            "from the first to the last")
+
+
 def incident_trend(
     monthly: pd.DataFrame,
     *,
@@ -350,6 +372,7 @@ def incident_pressure(
     )
     if end is not None:
         monthly = monthly.loc[:, np.asarray(monthly.columns.astype(str) <= end, dtype=bool)]
+    check_no_gaps(incidents, monthly, recent_months, baseline_months)
     trend = incident_trend(
         monthly,
         recent_months=recent_months,
@@ -367,7 +390,9 @@ __all__ = [
     "incident_months",
     "incident_counts",
     "incident_rate",
+    "check_no_gaps",
     "monthly_counts",
+    "months_without_data",
     "incident_trend",
     "incident_pressure",
 ]

@@ -483,7 +483,7 @@ def incident_trend(area: Area, settings: Settings) -> dict | None:
     Counts the same incident types as the analysis (``incident_types``) and applies its
     spike test to the area's summed series; None when the workspace has no incidents.
     """
-    from mapper.analysis.incidents import ShortSeriesError
+    from mapper.analysis.incidents import ShortSeriesError, check_no_gaps
     from mapper.analysis.incidents import incident_trend as trend_of
 
     types = [t.strip() for t in settings.incident_types.split(";") if t.strip()] or None
@@ -504,6 +504,8 @@ def incident_trend(area: Area, settings: Settings) -> dict | None:
         "note": "",
     }
     try:
+        check_no_gaps(data.layer("incidents"), monthly, settings.trend_recent_months,
+                      settings.trend_baseline_months)
         trend = trend_of(
             series.to_frame(area.id).T,
             recent_months=settings.trend_recent_months,
