@@ -155,3 +155,17 @@ def test_headerless_codepoint_counts_its_first_row_and_its_header_file_is_explai
     skipped = detect_file(headers)
     assert isinstance(skipped, Skipped)
     assert skipped.reason.startswith("Code-Point Open column headers")
+
+
+def test_a_short_venue_list_with_eastings_is_not_code_point(tmp_path):
+    """Four columns with a postcode and eastings/northings: Code-Point Open only when no
+    other column (a name) says it is a list of places."""
+    from mapper.sources import detect_file
+
+    venues = tmp_path / "venues.csv"
+    venues.write_text("Venue Name,Post Code,Easting,Northing\nGrid Hall,ZZ1 0AA,530250,180250\n",
+                      encoding="utf-8")
+    assert detect_file(venues).kind != "postcodes"
+    points = tmp_path / "cp.csv"
+    points.write_text("Postcode,Eastings,Northings\nZZ1 0AA,530250,180250\n", encoding="utf-8")
+    assert detect_file(points).kind == "postcodes"
