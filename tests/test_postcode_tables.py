@@ -169,3 +169,10 @@ def test_a_short_venue_list_with_eastings_is_not_code_point(tmp_path):
     points = tmp_path / "cp.csv"
     points.write_text("Postcode,Eastings,Northings\nZZ1 0AA,530250,180250\n", encoding="utf-8")
     assert detect_file(points).kind == "postcodes"
+    full = tmp_path / "codepoint.csv"  # Code-Point's full header, with its NHS codes
+    full.write_text(
+        "Postcode,Positional_quality_indicator,Eastings,Northings,Country_code,"
+        "NHS_regional_HA_code,NHS_HA_code,Admin_county_code,Admin_district_code,"
+        "Admin_ward_code\nLS1 1AA,10,430000,433000,E92000001,E19000003,E18000003,,E08000035,"
+        "E05001420\n", encoding="utf-8")
+    assert detect_file(full).detail == "OS Code-Point Open"

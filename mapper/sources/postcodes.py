@@ -169,7 +169,10 @@ def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
     if norms & _DIRECTORY_HEADERS:
         style = "2025" if "east1m" in norms else "legacy"
         return f"ONS Postcode Directory / NSPL ({style} headers)", fields
-    short = len(peek.columns) <= 4 and _only_postcode_data(peek, fields)  # not a venue list
+    # the short form (postcode and a grid reference) must hold only postcode data: a list
+    # of four columns, a venue's name, postcode and grid reference, is a register; the full
+    # form's Country_code and NHS codes (E92, E19 ...) are not area codes this tool knows
+    short = len(peek.columns) <= 4 and _only_postcode_data(peek, fields)
     if has_grid and ("quality" in fields or short) and "doterm" not in fields:
         return "OS Code-Point Open", fields
     postcodes = peek.head[fields["postcode"]]
