@@ -20,6 +20,7 @@ import shapely
 from mapper import registers
 from mapper.analysis.areas import assign_areas
 from mapper.duplicates import flag_duplicates
+from mapper.sources import capabilities
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.sources import (
     KINDS,
@@ -516,7 +517,9 @@ def build(
             f"file in {Path(directory).name}/ ({len(plan.skipped)} files skipped)"
         )
     imported, points, context = read_all(
-        plan, progress=progress, context=Context(skip_invalid=skip_invalid, strict=strict)
+        plan, progress=progress, context=Context(
+            skip_invalid=skip_invalid, strict=strict,
+            capability_rules=capabilities.rules_for(workspace.directory))
     )
     for kind, imp in imported.items():
         imp.extra["path"] = plan.chosen[kind].path
@@ -646,6 +649,7 @@ def import_file(
             )
     context = _study_area(existing) if found.kind not in ("boroughs",) else Context()
     context.skip_invalid, context.strict = skip_invalid, strict
+    context.capability_rules = capabilities.rules_for(workspace.directory)
     if found.kind in REGISTER_KINDS and workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = read_file(found, path, context)

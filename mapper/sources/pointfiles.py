@@ -23,6 +23,7 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import Problem
+from mapper.sources import capabilities, status
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import Peek, read_table, read_vector, table_row
 from mapper.sources.points import locate, settle
@@ -321,6 +322,8 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     for canonical, value in (layout or {}).get("constants", {}).items():
         df[canonical] = value
     source_name = layout["source"] if layout else path.stem
+    _state_from_evidence(df, table, rule_source=layout_key or "generic", source=source_name,
+                         offer_column=column("emergency_offer"), context=context)
     if layout and column("source_detail"):
         df["source"] = source_name + " (" + table[column("source_detail")].astype(str) + ")"
     elif "source" in df:
@@ -408,6 +411,21 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         warnings=notes,
         rejected=rejected,
     )
+
+
+def _state_from_evidence(df: pd.DataFrame, table: pd.DataFrame, *, rule_source: str,
+                         source: str, offer_column: str | None, context: Context) -> None:
+    """Status and capabilities of every row from the file's own fields (never a constant
+    for the whole file): see mapper/sources/status.py and capabilities.py."""
+    df["status"], df["status_source"] = status.from_table(table, source=source)
+    if offer_column is not None:  # the file says what each group offers
+        given = df["emergency_offer"].notna()
+        df["offer_source"] = pd.Series(f"from {source} ({offer_column})", index=df.index,
+                                       dtype=object).where(given, pd.NA)
+        return
+    rules = context.capability_rules or capabilities.RULES_FILE
+    df["emergency_offer"], df["offer_source"] = capabilities.from_table(
+        table, rule_source=rule_source, source=source, rules=rules)
 
 
 def _from_geometry(vector, *, file: str, notes: list[Problem]):
