@@ -20,7 +20,6 @@ import shapely
 from mapper import registers
 from mapper.analysis.areas import assign_areas
 from mapper.duplicates import flag_duplicates
-from mapper.sources import capabilities
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.sources import (
     KINDS,
@@ -29,6 +28,7 @@ from mapper.sources import (
     Detection,
     Imported,
     Skipped,
+    capabilities,
     deprivation,
     detect_file,
     list_inputs,

@@ -45,6 +45,7 @@ from mapper.sources.base import Context, Detection, Imported, year_in_name
 from mapper.sources.files import Peek, read_table, read_vector, table_row
 from mapper.sources.points import Located, locate, settle
 from mapper.sources.postcodes import normalise_postcode
+from mapper.sources.status import osm_lifecycle
 
 SOURCE = "OpenStreetMap"
 LICENCE = "Open Database Licence 1.0 (ODbL)"
@@ -57,6 +58,8 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "id": ("@id", "osm_id", "id"),
     "element": ("@type", "osm_type"),
     "amenity": ("amenity",),
+    # a feature that was an amenity (closed: see mapper/sources/status.py) is still listed
+    "former_amenity": ("disused:amenity", "was:amenity", "abandoned:amenity"),
     "poi_type": ("poi_type",),
     "social_facility": ("social_facility",),
     "lat": ("lat", "@lat", "latitude"),
@@ -269,6 +272,11 @@ def premises_types(table: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
                 table[cols[field]], source="osm", field=field, register=REGISTER
             )
             out = out.where(out != "", mapped)
+    if "former_amenity" in cols:  # closed premises stay in the register, marked
+        former = registers.map_categories(
+            table[cols["former_amenity"]], source="osm", field="amenity", register=REGISTER
+        )
+        out = out.where(out != "", former)
     if "social_facility" in cols:
         facility = registers.map_categories(
             table[cols["social_facility"]], source="osm", field="social_facility", register=REGISTER
@@ -564,6 +572,7 @@ def _canonical(
             "address": _address(tags, cols),
             "postcode": postcode,
             "step_free": step_free(_text(tags, cols.get("wheelchair"))),
+            **dict(zip(("status", "status_source"), osm_lifecycle(tags), strict=True)),
             "source": SOURCE,
             "source_id": number.where(~known, element + "/" + number),
             "source_file": file,

@@ -67,6 +67,20 @@ def _text(table: pd.DataFrame, column: str) -> pd.Series:
     return table[column].astype("string").str.strip().fillna("")
 
 
+def from_word(value: str, *, source: str, column: str = "status") -> tuple[str, str]:
+    """(status, status_source) of one status word ("active", "inactive" ...)."""
+    text = str(value or "").strip()
+    if not text:
+        return UNKNOWN, f"not recorded by {source}"
+    word = re.sub(r"[^0-9a-z]+", " ", text.lower()).strip()
+    return WORDS.get(word, UNKNOWN), f"{source}: {column} '{text}'"
+
+
+#: Open Referral UK service status for each of ours (what an export writes)
+OPEN_REFERRAL = {OPEN: "active", TEMPORARY: "temporarily closed", CLOSED: "inactive",
+                 UNKNOWN: "active"}
+
+
 def from_table(table: pd.DataFrame, *, source: str, today: date | None = None,
                status_column: str | None = None) -> tuple[pd.Series, pd.Series]:
     """(status, status_source) of every row of `table`, from its own columns.
