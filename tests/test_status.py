@@ -338,3 +338,27 @@ def test_london_no_closed_food_bank_is_nearest_and_no_warm_space_is_a_rest_centr
                                 strict=True):
         answer = index.query(x, y, k=5, category=category)
         assert len(answer) == 5 and not set(answer["id"]) & closed
+
+
+def test_exports_show_closed_records_marked_and_filter_by_status(demo_copy, tmp_path):
+    from mapper.cli import main
+    from mapper.editing import save_record
+
+    ws = Workspace(demo_copy)
+    save_record(ws, "groups", {"status": "closed"}, actor="olive", record_id="demo-g014",
+                expected_version=1)
+    every = tmp_path / "all.csv"
+    assert main(["--workspace", str(demo_copy), "export", "groups", "-o", str(every)]) == 0
+    table = pd.read_csv(every, dtype=str)
+    assert len(table) == len(ws.read_layer("groups"))
+    assert table.loc[table["group_id"] == "demo-g014", "status"].tolist() == ["closed"]
+    closed = tmp_path / "closed.csv"
+    assert main(["--workspace", str(demo_copy), "export", "groups", "-o", str(closed),
+                 "--status", "closed"]) == 0
+    table = pd.read_csv(closed, dtype=str)
+    assert table["group_id"].tolist() == ["demo-g014"]
+    assert table["status_source"].str.startswith("set by olive on ").all()
+    rest = tmp_path / "rest.csv"
+    assert main(["--workspace", str(demo_copy), "export", "groups", "-o", str(rest),
+                 "--status", "open", "--status", "unknown"]) == 0
+    assert "demo-g014" not in pd.read_csv(rest, dtype=str)["group_id"].tolist()
