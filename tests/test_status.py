@@ -59,6 +59,8 @@ def test_status_from_flags_words_and_end_dates():
         "Pantry list: End date 2026-10-31 has passed",
         "Pantry list: Status 'suspended'",  # the most closed signal wins over 'open'
     ]
+    hours = pd.DataFrame({"date closed": ["17:00", "1/2/24"]})  # a time is not a date
+    assert status.from_table(hours, source="X", today=DAY)[0].tolist() == ["unknown", "closed"]
     blank = pd.DataFrame({"name": ["A"]})
     assert status.from_table(blank, source="X")[0].tolist() == ["unknown"]
     assert status.from_table(blank, source="X")[1].tolist() == ["not recorded by X"]

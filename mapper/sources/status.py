@@ -46,7 +46,9 @@ FLAG_COLUMNS = ("closed", "is closed", "permanently closed", "closed flag")
 STATUS_COLUMNS = ("status", "operational status", "service status", "open status",
                   "operating status")
 END_COLUMNS = ("end date", "date closed", "closed date", "closure date", "closed on",
-               "removed", "date removed", "removal date", "removed date", "end", "ended")
+               "removed", "date removed", "removal date", "removed date", "removed on")
+#: an end date must look like a date (a time such as "17:00" in an "end" column is not one)
+_DATE_LIKE = r"\d{4}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2}"
 #: OpenStreetMap lifecycle prefixes that mean the feature no longer works as what it was
 OSM_PREFIXES = ("disused", "was", "abandoned", "demolished", "removed")
 _TRUE = {"true", "yes", "y", "1", "t"}
@@ -112,8 +114,8 @@ def from_table(table: pd.DataFrame, *, source: str, today: date | None = None,
     end = _find(table.columns, END_COLUMNS)
     if end is not None:
         text = _text(table, end)
-        when = pd.to_datetime(text.where(text != ""), errors="coerce", dayfirst=True,
-                              format="mixed", utc=True)
+        when = pd.to_datetime(text.where(text.str.contains(_DATE_LIKE)), errors="coerce",
+                              dayfirst=True, format="mixed", utc=True)
         passed = (when.notna() & (when <= pd.Timestamp(today, tz="UTC"))).to_numpy()
         ahead = (when.notna() & ~passed).to_numpy()
         new = pd.Series(np.where(passed, CLOSED, np.where(ahead, OPEN, UNKNOWN)),
