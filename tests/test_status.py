@@ -285,7 +285,8 @@ def test_an_officer_closes_and_reopens_a_group_audited(app, demo_copy):
                              headers=headers(officer, 2))
     assert reopened.status_code == 200
     assert nearest_ids(officer, **near)[0][0] == "demo-g014"
-    rows = [r for r in audit_rows(ws) if r["record_id"] == "demo-g014"]
+    rows = [r for r in audit_rows(ws)
+            if r["record_id"] == "demo-g014" and r["action"] != "view"]  # not contact views
     assert [(r["action"], r["actor"], json.loads(r["fields"])) for r in rows] == [
         ("update", "olive", ["status"]), ("update", "olive", ["status"])]
 
