@@ -365,3 +365,19 @@ def test_exports_show_closed_records_marked_and_filter_by_status(demo_copy, tmp_
     assert main(["--workspace", str(demo_copy), "export", "groups", "-o", str(rest),
                  "--status", "open", "--status", "unknown"]) == 0
     assert "demo-g014" not in pd.read_csv(rest, dtype=str)["group_id"].tolist()
+
+
+def test_ogr2ogr_other_tags_disused_is_closed(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"osm_id": ["31", "32"], "name": ["Working Hall", "Shut Hall"],
+         "amenity": ["community_centre", None],
+         "other_tags": [None, '"disused:amenity"=>"community_centre","wheelchair"=>"yes"']},
+        geometry=[shapely.Point(-0.1, 51.5), shapely.Point(-0.11, 51.5)], crs="EPSG:4326")
+    path = tmp_path / "ogr.geojson"
+    frame.to_file(path, driver="GeoJSON")
+    got = _import(path).frame.set_index("name")
+    assert dict(got["type"]) == {"Working Hall": "community centre",
+                                 "Shut Hall": "community centre"}
+    assert dict(got["status"]) == {"Working Hall": "unknown", "Shut Hall": "closed"}
+    assert got.loc["Shut Hall", "status_source"] == (
+        "OpenStreetMap: other_tags:disused:amenity=community_centre")

@@ -352,7 +352,7 @@ def osm_ids(
 
 #: roles that ogr2ogr may leave inside its ``other_tags`` column ('"key"=>"value",...')
 HSTORE_ROLES = ("social_facility", "religion", "wheelchair", "postcode", "street",
-                "housenumber", "city")
+                "housenumber", "city", "former_amenity")
 
 
 def _hstore_tags(raw: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.DataFrame, dict]:

@@ -136,7 +136,7 @@ def osm_lifecycle(table: pd.DataFrame, *, source: str = "OpenStreetMap"
     status = pd.Series(UNKNOWN, index=table.index, dtype=object)
     origin = pd.Series(f"not recorded by {source}", index=table.index, dtype=object)
     for col in table.columns:
-        name = str(col).strip().lower()
+        name = str(col).strip().lower().removeprefix("other_tags:")  # ogr2ogr's hstore
         prefix = name.split(":", 1)[0]
         if prefix not in OSM_PREFIXES:
             continue
