@@ -381,3 +381,18 @@ def test_ogr2ogr_other_tags_disused_is_closed(tmp_path):
     assert dict(got["status"]) == {"Working Hall": "unknown", "Shut Hall": "closed"}
     assert got.loc["Shut Hall", "status_source"] == (
         "OpenStreetMap: other_tags:disused:amenity=community_centre")
+
+
+def test_the_neighbourhood_asset_list_marks_a_closed_group(app, demo_copy):
+    officer = sign_in(app.test_client(), "officer", username="olive")
+    ws = Workspace(demo_copy)
+    groups = ws.read_layer("groups")
+    ward = groups.loc[groups["group_id"] == "demo-g014", "ward_code"].iloc[0]
+    page = officer.get(f"/ward/{ward}")
+    assert page.status_code == 200, page.status_code
+    assert "demo-g014" in page.get_data(as_text=True)
+    assert "<strong>Closed</strong>" not in page.get_data(as_text=True)
+    officer.patch("/api/groups/demo-g014", json={"status": "closed"},
+                  headers=headers(officer, 1))
+    text = officer.get(f"/ward/{ward}").get_data(as_text=True)
+    assert "<strong>Closed</strong> (set by olive on " in text
