@@ -145,12 +145,12 @@ def test_a_workspace_rules_file_adds_capabilities_from_a_column(tmp_path):
     rules = tmp_path / "capabilities.csv"
     rules.write_text("source,field,value,capability\n"
                      "generic,rest centre,yes,rest centre\n")
-    venues = _write(tmp_path / "venues.csv", ["name", "rest centre", "lat", "lon"],
+    venues = _write(tmp_path / "community_groups.csv", ["name", "rest centre", "lat", "lon"],
                     [["Civic Hall", "Yes", 51.5, -0.1], ["Chapel", "no", 51.51, -0.1]])
     frame = _import(venues, Context(capability_rules=rules)).frame.set_index("name")
     assert frame.loc["Civic Hall", "emergency_offer"] == "rest centre"
     assert frame.loc["Civic Hall", "offer_source"] == (
-        "rest centre: from venues (rest centre 'Yes')")
+        "rest centre: from community_groups (rest centre 'Yes')")
     assert pd.isna(frame.loc["Chapel", "emergency_offer"])
 
 
