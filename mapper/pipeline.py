@@ -31,6 +31,7 @@ from mapper.sources import (
     Detection,
     Imported,
     Skipped,
+    capabilities,
     deprivation,
     detect_file,
     package_members,
@@ -608,7 +609,9 @@ def build(
             f"file in {Path(directory).name}/ ({len(plan.skipped)} files skipped)"
         )
     imported, points, context = read_all(
-        plan, progress=progress, context=Context(skip_invalid=skip_invalid, strict=strict)
+        plan, progress=progress, context=Context(
+            skip_invalid=skip_invalid, strict=strict,
+            capability_rules=capabilities.rules_for(workspace.directory))
     )
     for kind, imp in imported.items():
         imp.extra["path"] = plan.chosen[kind].path
@@ -744,6 +747,7 @@ def import_file(
             )
     context = _study_area(existing) if found.kind not in ("boroughs",) else Context()
     context.skip_invalid, context.strict = skip_invalid, strict
+    context.capability_rules = capabilities.rules_for(workspace.directory)
     if found.kind in REGISTER_KINDS and workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = read_file(found, path, context)

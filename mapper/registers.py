@@ -47,6 +47,10 @@ EMERGENCY_OFFERS = (
     "prayer space",
     "phone tree",
 )
+#: whether a group or premises is running: its source's own signal, an officer's edit, or
+#: "unknown" (see mapper/sources/status.py); closed records are kept in the registers,
+#: marked, and left out of every answer and figure (mapper.analysis._tables.in_service)
+STATUSES = ("open", "temporarily closed", "closed", "unknown")
 PREMISES_TYPES = (
     "community centre",
     "place of worship",
@@ -84,8 +88,11 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
         "website",
         "opening_hours",
         "emergency_offer",
+        "offer_source",
         "charity_number",
         "last_verified",
+        "status",
+        "status_source",
     ],
     "premises": [
         "premises_id",
@@ -98,6 +105,8 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
         "step_free",
         "owning_group_id",
         "last_verified",
+        "status",
+        "status_source",
     ],
     "incidents": [
         "incident_id",

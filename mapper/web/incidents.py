@@ -63,6 +63,8 @@ DETAIL_COLUMNS = (
     "name",
     "category",
     "emergency_offer",
+    "offer_source",
+    "status",
     "communities_served",
     "languages",
     "opening_hours",
