@@ -78,6 +78,7 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
         "phone",
         "email",
         "website",
+        "contact_notes",
         "opening_hours",
         "emergency_offer",
         "charity_number",
@@ -109,8 +110,9 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
 ID_COLUMN = {"groups": "group_id", "premises": "premises_id", "incidents": "incident_id"}
 
 #: personal data under UK GDPR: never logged, shown only to authorised users, left out of
-#: exports unless asked for
-PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website")
+#: exports unless asked for; ``contact_notes`` holds what was found in free text and
+#: Charity Commission correspondence addresses (mapper/personal_text.py)
+PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website", "contact_notes")
 
 REGISTERS = tuple(REGISTER_COLUMNS)
 

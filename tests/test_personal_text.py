@@ -1,0 +1,177 @@
+"""Contact details hiding in free text (mapper/personal_text.py): found on import, hidden
+from everyone without contact rights in every response, shown to officers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pandas as pd
+import pytest
+
+from mapper import personal_text
+from mapper.pipeline import import_file
+from mapper.sources import charity
+from mapper.store import Workspace
+from mapper.web import create_app
+from tests.accounts import sign_in
+
+#: what a test counts as a contact detail: independent of the detector's own patterns
+EMAIL_SEEN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z.]{2,}")
+PHONE_SEEN = re.compile(r"\b0\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4}\b|\+44 ?\d")
+
+DETAILS = {
+    "description": "Hot drinks; ring Jo on 07700 900123 or email jo.bloggs@gmail.com",
+    "address": "Flat 2, 10 High St (enquiries: hall@example.org)",
+    "opening_hours": "Mon 10-4, book on (020) 7946 0001",
+}
+
+
+def _contacts(text: str) -> list[str]:
+    return EMAIL_SEEN.findall(text) + PHONE_SEEN.findall(text)
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("Call 020 7946 0000 or 07700 900123", ["020 7946 0000", "07700 900123"]),
+        ("(0113) 496 0000 after 6", ["(0113) 496 0000"]),
+        ("+44 (0)20 7946 0000", ["+44 (0)20 7946 0000"]),
+        ("email jo.bloggs+warm@gmail.com.", ["jo.bloggs+warm@gmail.com"]),
+        ("07700900123", ["07700900123"]),
+        ("Open 09:00-17:00 Mon-Fri, 01/02/2024", []),
+        ("Charity 1123456, since 2020-01-01, room 0123", []),
+        ("", []),
+    ],
+)
+def test_find_phones_and_emails(text, found):
+    assert personal_text.find(text) == found
+    hidden = personal_text.redact(text)
+    assert personal_text.find(hidden) == []
+    assert hidden.count(personal_text.HIDDEN) == len(found)
+
+
+def test_protect_moves_details_to_contact_notes_and_is_idempotent():
+    frame = pd.DataFrame(
+        {
+            "name": ["07700 900999", "Quiet group", "Letters"],
+            "description": [DETAILS["description"], None, float("nan")],
+            "address": [DETAILS["address"], "1 Low St", "5 Home Road, Flat 1"],
+            "postcode": ["ZZ1 1AA", "ZZ1 1AB", "E1 6AN"],
+            "opening_hours": [DETAILS["opening_hours"], "Mon 9-5", None],
+            "location_source": ["postcode", "postcode", charity.LOCATION_SOURCE],
+        }
+    )
+    out, hit = personal_text.protect(frame, "groups")
+    assert hit == 2
+    public = out.drop(columns="contact_notes").astype(str).to_string()
+    assert _contacts(public) == []
+    assert out.at[0, "name"] == personal_text.HIDDEN
+    assert out.at[0, "description"] == f"Hot drinks; ring Jo on {personal_text.HIDDEN} or email {personal_text.HIDDEN}"
+    notes = out.at[0, "contact_notes"]
+    for detail in ("07700 900123", "jo.bloggs@gmail.com", "hall@example.org",
+                   "(020) 7946 0001", "07700 900999"):
+        assert detail in notes
+    assert "opening hours: (020) 7946 0001" in notes
+    assert pd.isna(out.at[1, "contact_notes"]) and out.at[1, "address"] == "1 Low St"
+    # the correspondence address: kept for contact rights, the public sees the district
+    assert pd.isna(out.at[2, "address"]) and out.at[2, "postcode"] == "E1"
+    assert out.at[2, "contact_notes"] == "correspondence address: 5 Home Road, Flat 1, E1 6AN"
+    again, hit_again = personal_text.protect(out, "groups")
+    assert hit_again == 0
+    pd.testing.assert_frame_equal(again, out)
+
+
+def test_premises_details_are_removed():
+    frame = pd.DataFrame({"name": ["Hall"], "address": ["1 Road, call 0113 496 0000"]})
+    out, hit = personal_text.protect(frame, "premises")
+    assert hit == 1 and "contact_notes" not in out
+    assert out.at[0, "address"] == f"1 Road, call {personal_text.HIDDEN}"
+
+
+# -- through the app: a hand-built file imported into the demo ------------------------
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, request):
+    """The demo with three groups whose free text holds contact details."""
+    import shutil
+
+    shared = request.getfixturevalue("shared_demo")
+    directory = tmp_path_factory.mktemp("pii") / "demo"
+    shutil.copytree(shared, directory)
+    ws = Workspace(directory)
+    point = ws.read_layer("groups").geometry.iloc[0]
+    path = directory.parent / "contacts_in_text.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["group_id", "name", "category", "description", "address",
+                      "opening_hours", "easting", "northing"])
+        out.writerow(["pii-1", "Warm Welcome", "food", DETAILS["description"],
+                      DETAILS["address"], DETAILS["opening_hours"], point.x + 5, point.y])
+        out.writerow(["pii-2", "0113 496 0999", "food", "Soup", "", "", point.x + 9, point.y])
+        out.writerow(["pii-3", "Tea club", "food", "", "", "email tea.club@yahoo.co.uk",
+                      point.x + 12, point.y])
+    imported = import_file(path, ws)
+    assert any("contact_notes" in w.message for w in imported.warnings)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def app(workspace):
+    return create_app({"TESTING": True, "WORKSPACE": str(workspace), "TILES": "none"})
+
+
+def _postcode_near(workspace) -> str:
+    ws = Workspace(workspace)
+    point = ws.read_layer("groups").geometry.iloc[0]
+    postcodes = ws.read_layer("postcodes")
+    return postcodes.iloc[postcodes.distance(point).argmin()]["postcode"]
+
+
+def _responses(client, workspace) -> dict[str, str]:
+    ws = Workspace(workspace)
+    groups = ws.read_layer("groups")
+    mine = groups[groups["group_id"].astype(str).str.startswith("pii-")]
+    ward = mine["ward_code"].iloc[0]
+    postcode = _postcode_near(workspace)
+    urls = [
+        "/api/groups",
+        "/overview/groups.json",
+        "/priority/layers/groups.json",
+        f"/ward/{ward}/assets.csv",
+        f"/ward/{ward}/assets.geojson",
+        f"/api/nearest?postcode={postcode}&k=20",
+        f"/incident?postcode={postcode}&k=20",
+        f"/incident/callsheet?postcode={postcode}&k=20",
+        f"/ward/{ward}",
+    ]
+    out = {}
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        out[url] = response.get_data(as_text=True)
+    return out
+
+
+def test_no_contact_pattern_reaches_the_public(app, workspace):
+    for url, text in _responses(app.test_client(), workspace).items():
+        leaked = [c for c in _contacts(text) if c in json.dumps(DETAILS) + "0113 496 0999"
+                  + "tea.club@yahoo.co.uk"]
+        assert leaked == [], url
+    body = app.test_client().get("/api/groups").get_json()
+    names = {f["properties"].get("name") for f in body["features"]}
+    assert personal_text.HIDDEN in names
+
+
+def test_an_officer_sees_the_details_found_in_text(app, workspace):
+    client = sign_in(app.test_client(), "officer")
+    pages = _responses(client, workspace)
+    nearest = pages[next(u for u in pages if u.startswith("/api/nearest"))]
+    assert "jo.bloggs@gmail.com" in nearest and "0113 496 0999" in nearest
+    incident = pages[next(u for u in pages if u.startswith("/incident?"))]
+    assert "jo.bloggs@gmail.com" in incident and "tea.club@yahoo.co.uk" in incident
+    callsheet = pages[next(u for u in pages if u.startswith("/incident/callsheet"))]
+    assert "(020) 7946 0001" in callsheet
