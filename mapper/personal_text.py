@@ -130,7 +130,7 @@ def protect(frame: pd.DataFrame, register: str) -> tuple[pd.DataFrame, int]:
 
 def found_message(records: int, register: str) -> str:
     """The import warning for `records` records with contact details in their text."""
-    kept = (f"kept in contact_notes (shown only to users with contact rights)"
+    kept = ("kept in contact_notes (shown only to users with contact rights)"
             if register == "groups" else "removed (this register has no contact fields)")
     return (f"{records:,} {register} had e-mail addresses, phone numbers or a correspondence "
             f"address in public text fields: replaced by '{HIDDEN}', the details {kept}")

@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from mapper import personal_text, registers
+from mapper import missing, personal_text, registers
 from mapper.analysis.areas import assign_areas
 from mapper.duplicates import flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
@@ -375,6 +375,7 @@ def gather_registers(
         frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=mine[0].frame.crs)
         frame = flag_duplicates(frame, register)
         frame, _ = personal_text.protect(frame, register)  # and of records kept
+        frame = missing.clean_frame(frame)  # "nan", "None" ... in a file: missing
         frame = frame[registers.columns(register) + ["geometry"]]
         out[register] = (frame, [_provenance(register, imp) for imp in mine])
     return out

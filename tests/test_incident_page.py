@@ -304,7 +304,7 @@ def test_call_sheet(client, demo, groups, postcodes, some_postcodes):
     assert f"postcode {postcode}" in sheet and "Grid reference E" in sheet
     assert re.search(r"Generated</th>\s*<td>\d{1,2} \w+ \d{4}, \d\d:\d\d (GMT|BST)", sheet)
     assert "Synthetic demo data — not real places" in sheet
-    assert "Contact details are shown to signed-in officers (not available yet)" in sheet
+    assert "Contact details are hidden: officers, administrators, and partners for their own wards, see them after signing in." in sheet
     # data sources and their attribution
     provenance = demo.provenance().set_index("layer")
     assert provenance.loc["groups", "source_file"] in sheet
@@ -467,7 +467,7 @@ def test_the_list_works_without_the_map(client, some_postcodes):
     ):
         assert f"<dt>{label}</dt>" in entry
     assert re.search(r'<p class="inc-result__distance">[0-9,]+ m', entry)
-    assert "Contact details are shown to signed-in officers (not available yet)" in page
+    assert "Contact details are hidden: officers, administrators, and partners for their own wards, see them after signing in." in page
 
 
 def test_out_of_date_records_are_flagged_in_words(client, groups, monkeypatch, some_postcodes):

@@ -4,7 +4,6 @@ from everyone without contact rights in every response, shown to officers."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 
@@ -69,7 +68,8 @@ def test_protect_moves_details_to_contact_notes_and_is_idempotent():
     public = out.drop(columns="contact_notes").astype(str).to_string()
     assert _contacts(public) == []
     assert out.at[0, "name"] == personal_text.HIDDEN
-    assert out.at[0, "description"] == f"Hot drinks; ring Jo on {personal_text.HIDDEN} or email {personal_text.HIDDEN}"
+    hidden = personal_text.HIDDEN
+    assert out.at[0, "description"] == f"Hot drinks; ring Jo on {hidden} or email {hidden}"
     notes = out.at[0, "contact_notes"]
     for detail in ("07700 900123", "jo.bloggs@gmail.com", "hall@example.org",
                    "(020) 7946 0001", "07700 900999"):

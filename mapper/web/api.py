@@ -46,6 +46,7 @@ from mapper import __version__
 from mapper.analysis.nearest import normalise_postcode, parse_capabilities, postcode_point
 from mapper.errors import MapperError
 from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
+from mapper.missing import is_missing
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES, PERSONAL_COLUMNS, PREMISES_TYPES
 from mapper.web import data
 
@@ -486,7 +487,7 @@ def _json_value(value: object) -> object:
     if isinstance(value, float | np.floating):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
-        return value
+        return None if is_missing(value) else value  # never "nan" or "None" as text
     if hasattr(value, "isoformat"):  # dates and timestamps
         return value.isoformat()
     return str(value)
