@@ -27,7 +27,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from mapper import registers
+from mapper import personal_text, registers
 from mapper.appdb import Conflict, StoredRecord, bump_edits, write_audit
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.geo import CRS_ANALYSIS
@@ -51,8 +51,6 @@ MAX_TEXT = 2000
 #: incident severity: a whole number, 1 (least) to 5 (most serious), as imports read it
 INCIDENT_SEVERITIES = (1, 2, 3, 4, 5)
 _YES, _NO = ("true", "yes", "y", "1", "t"), ("false", "no", "n", "0", "f")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: a bounding box around Great Britain in EPSG:27700, for a first sanity check
 _GB = (0.0, 0.0, 700_000.0, 1_300_000.0)
@@ -180,6 +178,11 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
             if value is not None and len(value) > MAX_TEXT:
                 problem(field, value, f"at most {MAX_TEXT} characters")
                 continue
+            if field in personal_text.FREE_TEXT[register] and personal_text.find(value):
+                problem(field, "(not shown: holds contact details)",
+                        "no e-mail address or phone number: free text is shown to everyone "
+                        "(a group's contact fields are for them)")
+                continue
             record[field] = value
     for field in REQUIRED_FIELDS[register]:
         if not record.get(field):
@@ -260,9 +263,9 @@ def _check_vocabulary(register: str, record: dict, problem) -> None:
 
 def _check_formats(register: str, record: dict, problem) -> None:
     email, phone = record.get("email"), record.get("phone")
-    if email and not _EMAIL.match(str(email)):
+    if email and not personal_text.is_email(email):
         problem("email", "(not shown: personal data)", "an e-mail address like name@example.org")
-    if phone and not _PHONE.match(str(phone)):
+    if phone and not personal_text.is_phone(phone):
         problem("phone", "(not shown: personal data)",
                 "a UK phone number: digits, spaces, brackets, '-' or a leading '+'")
     website = record.get("website")

@@ -37,6 +37,8 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(
     r"(?<![\w.+])(?:\+44[\s-]?(?:\(0\)[\s-]?)?|\(?0)\d(?:[\s)-]{0,2}\d){8,9}(?!\d)"
 )
+#: an e-mail field as typed: one address, nothing around it
+EMAIL_FIELD = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: a phone field as typed: digits, spaces, brackets, '-' or a leading '+' (any country)
 PHONE_FIELD = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 #: what replaces a contact detail in public text
@@ -58,7 +60,7 @@ _ANY = re.compile(f"{EMAIL.pattern}|{PHONE.pattern}")
 
 def is_email(value: str) -> bool:
     """True when the whole of `value` is one e-mail address."""
-    return EMAIL.fullmatch(str(value).strip()) is not None
+    return EMAIL_FIELD.match(str(value).strip()) is not None
 
 
 def is_phone(value: str) -> bool:

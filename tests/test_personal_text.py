@@ -91,6 +91,28 @@ def test_premises_details_are_removed():
     assert out.at[0, "address"] == f"1 Road, call {personal_text.HIDDEN}"
 
 
+def test_a_charity_correspondence_address_is_kept_from_the_public(tmp_path):
+    """Through the import hook (pipeline.gather_registers) on a hand-built extract."""
+    from test_charity import import_register, register
+
+    from mapper.pipeline import gather_registers
+
+    path = register(tmp_path / "cc")
+    imported = import_register(path)
+    imported.extra.update(file=path.name, path=path)
+    frame, _ = gather_registers([imported], {})["groups"]
+    bank = frame[frame["name"] == "Tinytown Food Bank"].iloc[0]
+    assert pd.isna(bank["address"]) and bank["postcode"] == "ZZ1"
+    assert bank["contact_notes"] == ("correspondence address: St Mary's Hall, 1 High Street, "
+                                     "Tinytown, ZZ1 1AA")
+    assert bank["location_source"] == charity.LOCATION_SOURCE
+    assert frame["postcode"].dropna().str.len().max() <= 4  # districts only
+    assert any("correspondence" in w.message for w in imported.warnings)
+    from mapper.maps.priority import CORRESPONDENCE_NOTE, point_rows
+
+    assert all(CORRESPONDENCE_NOTE in row[3] for row in point_rows(frame, "groups"))
+
+
 # -- through the app: a hand-built file imported into the demo ------------------------
 
 
@@ -175,3 +197,93 @@ def test_an_officer_sees_the_details_found_in_text(app, workspace):
     assert "jo.bloggs@gmail.com" in incident and "tea.club@yahoo.co.uk" in incident
     callsheet = pages[next(u for u in pages if u.startswith("/incident/callsheet"))]
     assert "(020) 7946 0001" in callsheet
+
+
+# -- the real London files ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def london_app(tmp_path_factory):
+    from realdata import london_dir
+
+    from mapper.pipeline import build
+
+    source = london_dir()
+    directory = tmp_path_factory.mktemp("london-pii") / "london"
+    report = build(source, Workspace(directory))
+    assert any("contact_notes" in w.message for w in report.warnings)
+    return create_app({"TESTING": True, "WORKSPACE": str(directory), "TILES": "none"})
+
+
+def _text_values(features) -> list[str]:
+    """The string property values a person reads (ids, which are not text, left out)."""
+    return [v for f in features for k, v in f["properties"].items()
+            if isinstance(v, str) and not k.endswith("_id")]
+
+
+def test_london_groups_carry_no_contact_details_for_the_public(london_app):
+    """Anonymous GET /api/groups on London: before, 82 warm-space descriptions and 9
+    opening-hours texts held e-mail addresses or phone numbers."""
+    body = london_app.test_client().get("/api/groups").get_json()
+    texts = _text_values(body["features"])
+    assert len(body["features"]) > 1500
+    assert [t for t in texts if EMAIL_SEEN.search(t) or PHONE_SEEN.search(t)] == []
+    hidden = [f for f in body["features"]
+              if personal_text.HIDDEN in (f["properties"].get("description") or "")]
+    assert len(hidden) >= 82
+    hours = [f for f in body["features"]
+             if personal_text.HIDDEN in (f["properties"].get("opening_hours") or "")]
+    assert len(hours) >= 9
+    # an officer asking for the nearest to one of them gets the details back
+    client = sign_in(london_app.test_client(), "officer")
+    lon, lat = hidden[0]["geometry"]["coordinates"]
+    nearest = client.get(f"/api/nearest?lat={lat}&lon={lon}&k=10").get_json()
+    wanted = hidden[0]["properties"]["group_id"]
+    found = next(f["properties"] for f in nearest["features"]
+                 if f["properties"]["group_id"] == wanted)
+    notes = found["contact"]["contact_notes"]
+    assert EMAIL_SEEN.search(notes) or PHONE_SEEN.search(notes)
+
+
+def test_an_officer_cannot_type_contact_details_into_public_text(workspace):
+    from mapper.editing import validate
+    from mapper.errors import DataValidationError
+
+    ws = Workspace(workspace)
+    point = ws.read_layer("groups").geometry.iloc[0]
+    values = {"name": "Drop-in", "category": "food", "x": point.x, "y": point.y}
+    assert validate("groups", values, workspace=ws, previous=None)["name"] == "Drop-in"
+    for field, text in (("description", "text Jo: 07700 900123"),
+                        ("opening_hours", "ask jo@example.org"), ("name", "020 7946 0000")):
+        with pytest.raises(DataValidationError) as caught:
+            validate("groups", {**values, field: text}, workspace=ws, previous=None)
+        message = str(caught.value)
+        assert field in message and "no e-mail address or phone number" in message
+        assert text.split()[-1] not in message  # the value itself is never echoed
+
+
+LONDON_URLS = (
+    "/", "/api/groups", "/api/premises", "/api/incidents", "/api/wards",
+    "/overview/groups.json", "/register/groups",
+    "/incident?postcode=E1 6AN&k=50", "/incident/callsheet?postcode=E1 6AN&k=50",
+    "/incident?postcode=E1 2PA&k=50&category=food", "/api/nearest?postcode=E1 2PA&k=50",
+)
+
+
+@pytest.mark.parametrize("role", ("public", "partner", "officer", "admin"))
+def test_london_pages_show_no_placeholder(london_app, role):
+    """The incident page and call sheet showed "nan" in addresses and opening hours."""
+    from test_placeholders import placeholders, read_text
+
+    client = sign_in(london_app.test_client(), role)
+    found, seen = {}, 0
+    for url in LONDON_URLS:
+        response = client.get(url)
+        if response.status_code in (302, 403) and url.startswith("/register"):
+            continue
+        assert response.status_code == 200, url
+        seen += 1
+        bad = placeholders(read_text(response.get_data(as_text=True), response.content_type))
+        if bad:
+            found[url] = bad
+    assert seen >= len(LONDON_URLS) - 1 and not found, found
