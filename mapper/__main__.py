@@ -1,6 +1,8 @@
-"""``python -m mapper``: the same as the ``mapper`` command."""
+"""``python -m mapper``: the same as the ``mapper`` command (and the same exit codes)."""
+
+import sys
 
 from mapper.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,11 +4,14 @@
 owner-only; never the session key, which is a file of its own) with SQLite's online
 backup API, so it is consistent even while the app is serving and
 people are editing, then checks each copy's integrity and writes a manifest.
-``restore`` checks a backup the same way and puts it back: the GeoPackage through a
-temporary file swapped in atomically, the app database through the backup API into the
-live file (other connections see the old or the new data, never a mix); then every
-session ends (a new key: the backup's older session generations must not revive cookies
-ended since it was made).
+``restore`` checks a backup the same way, says what it would undo (:func:`plan_restore`:
+users, passwords, roles, partner access, erasures and edits since the backup) and puts
+it back: the GeoPackage through a temporary file swapped in atomically, the app database
+through the backup API into the live file (other connections see the old or the new
+data, never a mix). The audit trail is never rewound: the live one is kept, with the
+restore added to it; erasures made since are applied again; then every session ends (a
+new key: the backup's older session generations must not revive cookies ended since it
+was made).
 
 Retention: incident reports people enter or upload (tension reports, council incident
 logs) may hold personal data; police.uk's open data does not. Records of incidents not
@@ -23,13 +26,13 @@ import hashlib
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-from mapper.appdb import APP_DB_FILE, bump_edits, integrity, now, sqlite_backup
+from mapper.appdb import APP_DB_FILE, bump_edits, integrity, now, sqlite_backup, write_audit
 from mapper.errors import MapperError
 from mapper.private_files import private_dir, private_file, rotate_secret
 from mapper.store import (
@@ -110,34 +113,188 @@ def check_backup(source: Path) -> dict:
     return manifest
 
 
-def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
-    """Replace the workspace's data with a checked backup."""
+@dataclass
+class RestorePlan:
+    """What restoring a backup would undo, compared with the workspace as it is now."""
+
+    manifest: dict
+    #: users created since the backup: they disappear
+    users_added: list[str] = field(default_factory=list)
+    #: users deleted since the backup: they come back
+    users_removed: list[str] = field(default_factory=list)
+    #: users whose password changed since: their old password works again
+    passwords: list[str] = field(default_factory=list)
+    #: (user, role now, role then)
+    roles: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (user, now, then): "disabled" or "enabled"
+    disabled: list[tuple[str, str, str]] = field(default_factory=list)
+    #: users whose partner access (wards, neighbourhoods) differs
+    grants: list[str] = field(default_factory=list)
+    #: groups whose contact details were erased since: erased again after the restore
+    erasures: list[str] = field(default_factory=list)
+    #: record edits (create, update, verify, retire) and imports since: undone
+    edits: int = 0
+    imports: int = 0
+    #: audit rows since the backup: kept (the audit trail is never rewound)
+    audit_rows: int = 0
+
+    def lines(self) -> list[str]:
+        """What a person is shown before being asked to go on."""
+        made = self.manifest.get("created_at", "?")
+        out = [f"Restoring the backup made {made} undoes everything since then:"]
+
+        def names(users) -> str:
+            return ", ".join(users[:20]) + (f" and {len(users) - 20} more" if len(users) > 20
+                                            else "")
+
+        if self.users_added:
+            out.append(f"  - {len(self.users_added)} user(s) created since are removed: "
+                       f"{names(self.users_added)}")
+        if self.users_removed:
+            out.append(f"  - {len(self.users_removed)} user(s) removed since come back: "
+                       f"{names(self.users_removed)}")
+        if self.passwords:
+            out.append(f"  - {len(self.passwords)} password change(s) are undone (the old "
+                       f"password works again): {names(self.passwords)}")
+        for user, then, before in self.roles:
+            out.append(f"  - {user}'s role goes back from {then} to {before}")
+        for user, then, before in self.disabled:
+            out.append(f"  - {user} goes back from {then} to {before}")
+        if self.grants:
+            out.append(f"  - partner access (wards, neighbourhoods) goes back for: "
+                       f"{names(self.grants)}")
+        if self.erasures:
+            out.append(f"  - {len(self.erasures)} group(s) had contact details erased since: "
+                       "the backup holds them, so they are erased again after the restore")
+        if self.edits or self.imports:
+            out.append(f"  - {self.edits:,} record edit(s) and {self.imports:,} import(s) "
+                       "since are undone")
+        if len(out) == 1:
+            out.append("  - nothing recorded in the audit trail or the user list")
+        out.append(f"The audit trail is kept as it is ({self.audit_rows:,} row(s) since the "
+                   "backup), the restore is recorded in it, and everyone signs in again.")
+        return out
+
+
+def _rows(path: Path, sql: str) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    conn.row_factory = sqlite3.Row
+    try:
+        return conn.execute(sql).fetchall()
+    except sqlite3.OperationalError:  # a table the database does not have (yet)
+        return []
+    finally:
+        conn.close()
+
+
+def plan_restore(workspace: Workspace, source: Path) -> RestorePlan:
+    """Check a backup and say what restoring it would undo (nothing is changed)."""
     manifest = check_backup(source)
+    plan = RestorePlan(manifest)
+    live_db = workspace.directory / APP_DB_FILE
+    if not live_db.is_file():
+        return plan
+    then = {r["username"]: dict(r) for r in _rows(Path(source) / APP_DB_FILE,
+                                                  "SELECT * FROM users")}
+    now_ = {r["username"]: dict(r) for r in _rows(live_db, "SELECT * FROM users")}
+    plan.users_added = sorted(set(now_) - set(then))
+    plan.users_removed = sorted(set(then) - set(now_))
+    for name in sorted(set(now_) & set(then)):
+        a, b = now_[name], then[name]
+        if a["password_hash"] != b["password_hash"]:
+            plan.passwords.append(name)
+        if a["role"] != b["role"]:
+            plan.roles.append((name, a["role"], b["role"]))
+        if bool(a["disabled"]) != bool(b["disabled"]):
+            word = {True: "disabled", False: "enabled"}
+            plan.disabled.append((name, word[bool(a["disabled"])], word[bool(b["disabled"])]))
+        if any(a.get(k) != b.get(k) for k in ("wards", "neighbourhoods")):
+            plan.grants.append(name)
+    # rows since the backup: after the last one it holds (ids only grow, restores keep them)
+    last = max((r[0] or 0 for r in _rows(Path(source) / APP_DB_FILE,
+                                         "SELECT max(id) FROM audit")), default=0)
+    since = [dict(r) for r in _rows(live_db, "SELECT * FROM audit WHERE id > "
+                                    f"{int(last)} ORDER BY id")]
+    plan.audit_rows = len(since)
+    plan.erasures = sorted({r["record_id"] for r in since
+                            if r["action"] == "erase" and r["register"] == "groups"})
+    plan.edits = sum(r["action"] in ("create", "update", "verify", "retire") for r in since)
+    plan.imports = sum(r["action"] == "import" for r in since)
+    return plan
+
+
+def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
+    """Replace the workspace's data, users and edits with a checked backup.
+
+    The audit trail is not rewound: the rows written since the backup are kept, and the
+    restore is added to them. Contact details erased since the backup are erased again,
+    then every session ends (:func:`end_every_session`). The app database changes in one
+    step (the backup API writes a prepared copy into the live file).
+    """
+    plan = plan_restore(workspace, source)
+    manifest = plan.manifest
     source = Path(source)
     private_dir(workspace.directory)
+    live_db = workspace.directory / APP_DB_FILE
     with _exclusive_lock(workspace.directory / LOCK_FILE):
         tmp = workspace.directory / f"{TMP_PREFIX}restore-{os.getpid()}.gpkg"
+        ready = workspace.directory / f"{TMP_PREFIX}restore-{os.getpid()}.sqlite"
         try:
+            sqlite_backup(source / APP_DB_FILE, ready)
+            _prepare_app_db(ready, live_db, actor, plan)
             sqlite_backup(source / STORE_FILE, tmp)
             _fsync(tmp)
             os.replace(tmp, workspace.path)
             _fsync_dir(workspace.directory)
+            src = sqlite3.connect(ready)
+            live = workspace.appdb.connect()
+            try:
+                src.backup(live)
+            finally:
+                src.close()
+                live.close()
         finally:
             tmp.unlink(missing_ok=True)
-        src = sqlite3.connect(f"file:{source / APP_DB_FILE}?mode=ro", uri=True)
-        live = workspace.appdb.connect()
-        try:
-            src.backup(live)
-        finally:
-            src.close()
-            live.close()
+            ready.unlink(missing_ok=True)
     workspace.appdb.close()
-    workspace.appdb.audit(actor, "restore", register="workspace",
-                          detail=f"restored from backup made {manifest['created_at']}")
-    with workspace.appdb.write() as conn:
-        bump_edits(conn)  # running apps drop their caches
+    if plan.erasures:
+        from mapper.editing import erase_personal_data
+
+        for group_id in plan.erasures:
+            try:
+                erase_personal_data(workspace, group_id, actor=actor)
+            except MapperError:  # not in the backup at all: nothing to erase
+                pass
     end_every_session(workspace)
     return manifest
+
+
+def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -> None:
+    """Make the backup's app database what the workspace gets: the live audit trail (and
+    the restore's own row), caches' edit counter moved on (sessions end after it:
+    :func:`end_every_session`)."""
+    audit = [tuple(r) for r in _rows(live_db, "SELECT id, at, actor, action, register, "
+                                     "record_id, fields, detail FROM audit ORDER BY id")]
+    conn = sqlite3.connect(ready)
+    try:
+        with conn:
+            if live_db.is_file():
+                conn.execute("DELETE FROM audit")
+                conn.executemany("INSERT INTO audit (id, at, actor, action, register, "
+                                 "record_id, fields, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                                 audit)
+            undone = [f"{len(plan.users_added)} users created",
+                      f"{len(plan.passwords)} password changes",
+                      f"{len(plan.roles)} role changes",
+                      f"{len(plan.disabled)} accounts disabled or enabled",
+                      f"{plan.edits} record edits", f"{plan.imports} imports"]
+            write_audit(conn, actor, "restore", "workspace", "", [],
+                        f"restored from backup made {plan.manifest.get('created_at', '?')}; "
+                        f"undone since: {', '.join(undone)}; {len(plan.erasures)} erasures "
+                        "applied again; every session ended")
+            bump_edits(conn)  # running apps drop their caches
+    finally:
+        conn.close()
 
 
 def end_every_session(workspace: Workspace) -> None:

@@ -41,11 +41,16 @@ from mapper.analysis.neighbourhoods import (
     queen_neighbours,
     selection_stability,
 )
-from mapper.analysis.priority import components_for, select_candidates, unmet_need
+from mapper.analysis.priority import (
+    components_for,
+    select_candidates,
+    supply_condition_applies,
+    unmet_need,
+)
 from mapper.config import Settings
 from mapper.errors import MapperError
 from mapper.sources.deprivation import NATIONAL_LSOAS
-from mapper.store import Provenance, Workspace
+from mapper.store import ANALYSED_DATA_VERSION, DATA_VERSION, Provenance, Workspace
 
 Progress = Callable[[str], None]
 OUTPUTS = ("ward_summary", "borough_summary", "neighbourhoods", "coverage_gaps",
@@ -70,6 +75,31 @@ class AnalysisReport:
 def can_analyse(workspace: Workspace) -> bool:
     layers = set(workspace.layers())
     return all(name in layers for name in REQUIRED)
+
+
+#: what each analysis state means, for pages and ``mapper info``
+STATE_TEXT = {
+    "stale": "the data changed after the analysis ran (an import or build that was "
+             "interrupted, or an upload): priority areas, neighbourhoods and coverage "
+             "describe the data as it was",
+    "missing": "the data has not been analysed yet (a build that was interrupted?): there "
+               "are no priority areas, neighbourhoods or coverage results",
+}
+
+
+def analysis_state(meta: dict, layers) -> str:
+    """``current``, ``stale`` (the data changed after the stored analysis was computed),
+    ``missing`` (analysable data, no analysis) or ``none`` (nothing to analyse).
+
+    The one staleness rule: the analysis records the data version it read
+    (:data:`mapper.store.ANALYSED_DATA_VERSION`); every data change stamps a new one.
+    """
+    layers = set(layers)
+    if not all(name in layers for name in REQUIRED):
+        return "none"
+    if not all(name in layers for name in OUTPUTS) or not meta.get("analysed_at"):
+        return "missing"
+    return "current" if meta.get(ANALYSED_DATA_VERSION) == meta.get(DATA_VERSION) else "stale"
 
 
 def _national_lsoas(workspace: Workspace, notes: list[str]) -> int:
@@ -162,7 +192,9 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     if missing:
         raise MapperError(f"the analysis needs {', '.join(REQUIRED)}; the workspace lacks "
                           f"{', '.join(missing)} (import them with mapper import FILE)")
-    settings = settings or Settings.from_json(workspace.meta().get("analysis_settings"))
+    meta = workspace.meta()
+    data_version = meta.get(DATA_VERSION)  # what this analysis reads (see analysis_state)
+    settings = settings or Settings.from_json(meta.get("analysis_settings"))
     settings.check()
     notes: list[str] = []
     wards, lsoas = workspace.read_layer("wards"), workspace.read_layer("lsoas")
@@ -211,7 +243,16 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                                  max_imd_decile=settings.can_max_imd_decile,
                                  national_lsoas=national)
 
+    if settings.can_max_imd_decile and "imd_avg_rank" in unavailable:
+        notes.append("can_max_imd_decile not applied: the wards have no IMD average rank "
+                     "(the deprivation data has no ranks)")
     table["candidate"] = choose(table)
+    if settings.can_supply_below_median and not supply_condition_applies(table):
+        notes.append("the candidate condition 'groups per 1,000 below the median' was not "
+                     "applied: every ward has the same number of groups per 1,000 residents "
+                     f"({len(groups):,} groups in the workspace), so it cannot tell wards "
+                     "apart; import a register of groups (mapper import FILE) for supply "
+                     "to count")
     neighbours = queen_neighbours(wards)
     can_id, cans = find_neighbourhoods(
         wards, table, select=table["candidate"], min_population=settings.can_min_population,
@@ -237,7 +278,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                             need_measure=components["need"][0])
     _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
            deprivation=deprivation, population=population, weights=weights, points=points,
-           groups=groups, gaps=gaps, national=national, method=method)
+           groups=groups, gaps=gaps, national=national, method=method,
+           data_version=data_version)
     report.seconds = time.monotonic() - started
     return report
 
@@ -265,7 +307,8 @@ def _gap_rank(table: pd.DataFrame, settings: Settings) -> pd.Series:
 
 
 def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lsoas,
-           deprivation, population, weights, points, groups, gaps, national, method) -> None:
+           deprivation, population, weights, points, groups, gaps, national, method,
+           data_version) -> None:
     settings = report.settings
     ward_summary = gpd.GeoDataFrame(
         report.wards.reset_index(), geometry=wards.set_index("ward_code").geometry.reindex(
@@ -303,6 +346,8 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
             tx.write_layer(name, frame, prov[name])
         tx.set_meta("analysis_settings", settings.to_json())
         tx.set_meta("analysis_method", method)
+        if data_version is not None:
+            tx.set_meta(ANALYSED_DATA_VERSION, data_version)
         tx.set_meta("unavailable_measures", json.dumps(report.unavailable))
         tx.set_meta("need_measure", report.need_measure)
         tx.set_meta("analysed_at", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00"))

@@ -361,6 +361,8 @@ def _migrate(conn: sqlite3.Connection) -> None:
 def _version_data(conn: sqlite3.Connection, register: str, record_id: str, version: int,
                   base: dict | None) -> dict:
     """The values of one earlier version of a record ({} when unknown)."""
+    if not 0 < version < 2**63:  # beyond SQLite's integers: no such version
+        return {}
     row = conn.execute("SELECT data FROM record_history WHERE register = ? AND "
                        "record_id = ? AND version = ?", (register, record_id, version)
                        ).fetchone()

@@ -211,6 +211,22 @@ def _analyse_if_possible(ws: Workspace, settings=None) -> None:
         click.echo(line)
 
 
+def _reanalyse_if_stale(ws: Workspace) -> None:
+    """At start: re-run an analysis the data has moved on from (an import or build that
+    was interrupted between its data and its analysis, or an upload since)."""
+    from mapper.analysis_run import STATE_TEXT, analysis_state
+
+    state = analysis_state(ws.meta(), ws.layers())
+    if state not in STATE_TEXT:
+        return
+    click.echo(f"The analysis is out of date: {STATE_TEXT[state]}. Re-running it now.",
+               err=True)
+    try:
+        _analyse_if_possible(ws)
+    except MapperError as exc:  # serve what there is; every page says it is out of date
+        click.echo(f"The analysis could not be re-run: {exc}", err=True)
+
+
 @cli.command()
 @click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
               help="Change a setting (repeatable), e.g. --set weight_need=0.6 "
@@ -229,7 +245,10 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
         raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
                           "'mapper build --from DIR' first")
     current = Settings() if reset else Settings.from_json(ws.meta().get("analysis_settings"))
-    settings = current.updated(list(assignments))
+    try:
+        settings = current.updated(list(assignments))
+    except MapperError as exc:  # a bad --set is a usage error: exit 2, like click's own
+        raise click.BadParameter(str(exc), ctx=ctx, param_hint="'--set'") from None
     if show:
         for name, default, text in describe():
             value = getattr(settings, name)
@@ -320,6 +339,12 @@ def info(ctx: click.Context) -> None:
         click.echo(f"Analysis: {meta['analysed_at']}; LSOAs shared by "
                    f"{meta.get('analysis_method', '?')}; settings: "
                    f"{', '.join(changed) or 'defaults'} (mapper analyse --list)")
+    from mapper.analysis_run import STATE_TEXT, analysis_state
+
+    state = analysis_state(meta, ws.layers())
+    if state in STATE_TEXT:
+        click.echo(f"Analysis OUT OF DATE: {STATE_TEXT[state]}. Run 'mapper analyse' (or "
+                   "restart 'mapper serve', which re-runs it).")
     prov = ws.provenance()
     click.echo(f"{'layer':<18} {'rows':>9}  {'vintage':<24} source")
     for layer in ws.layers():
@@ -455,6 +480,7 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
         build_demo(ws, progress=_progress)
         _analyse_if_possible(ws)
+    _reanalyse_if_stale(ws)
     loopback = host in ("127.0.0.1", "localhost", "::1")
     app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles,
                       # off loopback, sessions travel only over HTTPS (put a TLS proxy in

@@ -156,18 +156,20 @@ def secret_rotate(ctx: click.Context) -> None:
 @click.option("--register", help="Only this register (groups, premises, incidents, users).")
 @click.option("--record", "record_id", help="Only this record id.")
 @click.option("--user", "actor", help="Only what this user did.")
-@click.option("--since", help="Only from this date (YYYY-MM-DD).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Only from this date (YYYY-MM-DD).")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def audit(ctx: click.Context, register: str | None, record_id: str | None, actor: str | None,
-          since: str | None, limit: int, as_json: bool) -> None:
+          since, limit: int, as_json: bool) -> None:
     """Who created, changed, retired, erased, imported or exported what, newest first.
 
     Lists field names, never their values.
     """
-    rows = _workspace(ctx).appdb.read_audit(register=register, record_id=record_id,
-                                            actor=actor, since=since, limit=limit)
+    rows = _workspace(ctx).appdb.read_audit(
+        register=register, record_id=record_id, actor=actor,
+        since=since.date().isoformat() if since else None, limit=limit)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -206,12 +208,20 @@ def backup(ctx: click.Context, destination: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def restore(ctx: click.Context, source: str, yes: bool) -> None:
-    """Replace the workspace's data, users and edits with a backup made by 'mapper backup'."""
-    from mapper.admin import check_backup
+    """Replace the workspace's data, users and edits with a backup made by 'mapper backup'.
+
+    First lists what it would undo (users, passwords, roles, partner access, erasures and
+    edits since the backup) and asks. The audit trail is kept and the restore added to
+    it; everyone signs in again; contact details erased since stay erased.
+    """
+    from mapper.admin import plan_restore
     from mapper.admin import restore as do_restore
 
     ws = _workspace(ctx)
-    manifest = check_backup(Path(source))
+    plan = plan_restore(ws, Path(source))
+    manifest = plan.manifest
+    for line in plan.lines():
+        click.echo(line)
     if not yes:
         click.confirm(f"Replace everything in {ws.directory} with the backup made "
                       f"{manifest['created_at']}?", abort=True)

@@ -9,6 +9,7 @@ README.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from mapper.errors import MapperError
@@ -25,7 +26,8 @@ class Settings:
         "dasymetric (by postcode centroids, where people live), areal or bestfit (the ONS "
         "lookup)", choices=("dasymetric", "areal", "bestfit"))
     weight_need: float = _setting(
-        0.5, "weight of need (the ward's IMD score) in the unmet-need index")
+        0.5, "weight of need (the ward's IMD score; its IMD average rank, reversed, when the "
+        "deprivation data has no scores) in the unmet-need index")
     weight_supply: float = _setting(
         0.3, "weight of low asset supply (fewer VCS groups per 1,000 residents) in the index")
     weight_incidents: float = _setting(
@@ -103,6 +105,12 @@ class Settings:
 
     def check(self) -> None:
         problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{f.name} must be a finite number (got {value!r})")
+        if problems:  # NaN compares false with everything: the checks below would pass it
+            raise MapperError("bad settings: " + "; ".join(problems))
         for name in ("weight_need", "weight_supply", "weight_incidents"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be 0 or more")
@@ -112,6 +120,16 @@ class Settings:
             problems.append("can_top_share must be above 0 and at most 1")
         if not 0 <= self.can_max_imd_decile <= 10:
             problems.append("can_max_imd_decile must be from 0 to 10")
+        if self.stability_draws < 1:
+            problems.append("stability_draws must be a whole number of 1 or more")
+        if not 0 <= self.stability_spread <= 1:
+            problems.append("stability_spread must be from 0 to 1")
+        for name in ("can_min_population", "can_max_population", "incident_months"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be 0 or more")
+        for name in ("trend_recent_months", "trend_baseline_months"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be 1 or more")
         if self.coverage_radius_m <= 0:
             problems.append("coverage_radius_m must be above 0")
         if self.can_max_population and self.can_max_population < self.can_min_population:
@@ -134,6 +152,8 @@ def _parse(f, raw: str):
         except ValueError:
             raise ValueError(f"expected {'a whole number' if kind is int else 'a number'}") \
                 from None
+        if not math.isfinite(value):
+            raise ValueError("expected a number (not NaN or infinity)")
         return value
     choices = f.metadata.get("choices")
     if choices and raw not in choices:

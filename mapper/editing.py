@@ -47,7 +47,7 @@ EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED_FIELDS = {"groups": ("name", "category"), "premises": ("name", "type"),
                    "incidents": ("date", "type")}
-MAX_TEXT = 2000
+MAX_TEXT = registers.MAX_TEXT
 #: incident severity: a whole number, 1 (least) to 5 (most serious), as imports read it
 INCIDENT_SEVERITIES = (1, 2, 3, 4, 5)
 _YES, _NO = ("true", "yes", "y", "1", "t"), ("false", "no", "n", "0", "f")
@@ -118,7 +118,10 @@ def apply_edits(frame: gpd.GeoDataFrame, register: str, edits: list[StoredRecord
 
 def current_record(workspace, register: str, record_id: str, *,
                    include_retired: bool = True) -> tuple[dict, int, bool] | None:
-    """(record, version, retired) of one record as it stands now, or None."""
+    """(record, version, retired) of one record as it stands now, or None.
+
+    Raises MapperError for an id no record could have (:func:`check_record_id`)."""
+    check_record_id(record_id)
     stored = workspace.appdb.get_record(register, record_id)
     if stored is not None:
         if stored.retired and not include_retired:
@@ -167,10 +170,18 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
                                 value=_short(value)))
 
     allowed = set(EDITABLE_FIELDS[register]) | {"lat", "lon", "x", "y", "version"}
+    unusable = set()
     for key in values:
-        if key not in allowed:
-            problem(key, values[key], "one of the fields " + ", ".join(
+        if not isinstance(key, str) or registers.bad_text(key) or key not in allowed:
+            problem(_printable(key), _printable(values[key]), "one of the fields " + ", ".join(
                 EDITABLE_FIELDS[register]) + " (or lat/lon to place the point)")
+            unusable.add(key)
+            continue
+        expected = _type_problem(values[key])
+        if expected:
+            problem(key, _printable(values[key]), expected)
+            unusable.add(key)
+    values = {k: v for k, v in values.items() if k not in unusable}
     record = dict(previous or {col: None for col in registers.columns(register)})
     for field in EDITABLE_FIELDS[register]:
         if field in values:
@@ -210,6 +221,32 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
     if not record.get("source"):
         record["source"] = source
     return record
+
+
+def _type_problem(value) -> str | None:
+    """What a field's value should have been, when it is not text, a finite number, a
+    yes/no or null (or is text no record may hold)."""
+    if value is None or isinstance(value, bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "a finite number"
+    if isinstance(value, str):
+        return registers.BAD_TEXT_EXPECTED if registers.bad_text(value) else None
+    return "text or a number, not a list or an object"
+
+
+def _printable(value) -> str:
+    """A value safe to repeat in a message: broken characters shown as escapes."""
+    text = value if isinstance(value, str) else repr(value)
+    return _short(text.encode("utf-8", "backslashreplace").decode("utf-8").replace(
+        "\x00", "\\x00"))
+
+
+def check_record_id(record_id: str) -> None:
+    """Raise MapperError when `record_id` could not be an id (NUL, broken Unicode)."""
+    if not isinstance(record_id, str) or registers.bad_text(record_id):
+        raise MapperError(f"'{_printable(record_id)}' is not a record id: ids are "
+                          + registers.BAD_TEXT_EXPECTED)
 
 
 def _summary(register: str, problems: list[Problem]) -> str:
@@ -262,15 +299,12 @@ def _check_vocabulary(register: str, record: dict, problem) -> None:
 
 
 def _check_formats(register: str, record: dict, problem) -> None:
-    email, phone = record.get("email"), record.get("phone")
-    if email and not personal_text.is_email(email):
-        problem("email", "(not shown: personal data)", "an e-mail address like name@example.org")
-    if phone and not personal_text.is_phone(phone):
-        problem("phone", "(not shown: personal data)",
-                "a UK phone number: digits, spaces, brackets, '-' or a leading '+'")
-    website = record.get("website")
-    if website and not re.match(r"^https?://[^\s<>\"]+$", str(website)):
-        problem("website", website, "an address starting http:// or https://")
+    for field in registers.CONTACT_FORMATS:
+        if record.get(field):
+            try:
+                record[field] = registers.contact_value(field, record[field])
+            except ValueError as error:
+                problem(field, registers.shown_value(field, record[field]), str(error))
     when = record.get("date")
     if register == "incidents" and when:
         try:
@@ -469,7 +503,8 @@ def erase_personal_data(workspace, group_id: str, *, actor: str) -> list[str]:
     if mask.any():
         imported.loc[mask, personal] = None
         with workspace.transaction() as tx:
-            tx.write_layer("groups", imported)  # its provenance is kept as it was
+            # its provenance is kept as it was; no analysis reads contact details
+            tx.write_layer("groups", imported, analysis_input=False)
     db = workspace.appdb
     with db.write() as conn:
         for table in ("records", "record_history"):

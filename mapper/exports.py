@@ -116,6 +116,13 @@ def export(
             f"cannot tell the export format from '{path.name}': use a .csv, "
             ".geojson or .gpkg name, or --format oruk with a folder"
         )
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        what = "is not a folder" if parent.exists() else "does not exist"
+        raise MapperError(
+            f"cannot write {path}: the folder {path.parent} {what}; create it first (exports "
+            "never create folders, so a mistyped path does not scatter files)"
+        )
     frame = select(
         workspace, register, borough=borough, ward=ward, include_personal_data=include_personal_data
     )
@@ -128,7 +135,6 @@ def export(
 
         write_package(frame, path, include_personal_data=include_personal_data)
         return len(frame), path
-    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -18,9 +18,8 @@ home: it moves to ``contact_notes`` too, and the public ``address`` keeps only t
 postcode district ("E1"), as does ``postcode``; the record's ``location_source`` already
 says it is placed at a correspondence address, and the map says so.
 
-The same patterns check the e-mail and phone fields an officer types
-(:func:`is_email`, :func:`is_phone`) and free text an officer types (no contact details
-there: :func:`find`).
+What an officer types in free text is checked with :func:`find` too (mapper/editing.py);
+the contact fields' own formats are checked in ``mapper.registers.contact_value``.
 """
 
 from __future__ import annotations
@@ -37,10 +36,6 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(
     r"(?<![\w.+])(?:\+44[\s-]?(?:\(0\)[\s-]?)?|\(?0)\d(?:[\s)-]{0,2}\d){8,9}(?!\d)"
 )
-#: an e-mail field as typed: one address, nothing around it
-EMAIL_FIELD = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-#: a phone field as typed: digits, spaces, brackets, '-' or a leading '+' (any country)
-PHONE_FIELD = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 #: what replaces a contact detail in public text
 HIDDEN = "[contact details hidden]"
 #: free-text fields searched, per register
@@ -56,16 +51,6 @@ NOTES = "contact_notes"
 CORRESPONDENCE = "correspondence address"
 
 _ANY = re.compile(f"{EMAIL.pattern}|{PHONE.pattern}")
-
-
-def is_email(value: str) -> bool:
-    """True when the whole of `value` is one e-mail address."""
-    return EMAIL_FIELD.match(str(value).strip()) is not None
-
-
-def is_phone(value: str) -> bool:
-    """True when `value` is a phone number as a phone field holds it."""
-    return PHONE_FIELD.match(str(value).strip()) is not None
 
 
 def find(text: object) -> list[str]:

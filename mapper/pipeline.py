@@ -33,6 +33,7 @@ from mapper.sources import (
     list_inputs,
     package_members,
 )
+from mapper.sources.base import apply_field_rules
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.files import sha256
 from mapper.sources.points import misread
@@ -123,6 +124,8 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
             plan.skipped.append(found)
         else:
             plan.detected.append(found)
+    plan.detected += [found for det in plan.detected if det.kind == "lsoas"
+                      and (found := deprivation.detect_attributes(det.path)) is not None]
     by_kind: dict[str, list[Detection]] = {}
     for det in plan.detected:
         if det.kind in REGISTER_KINDS:
@@ -141,11 +144,13 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
         plan.chosen[kind] = best
         for other in candidates:
             if other is not best:
+                part = "its IoD attributes: " if other.detail.endswith(
+                    deprivation.ATTRIBUTES_NOTE) else ""
                 plan.skipped.append(
                     Skipped(
                         other.path,
-                        f"another {KINDS[kind]} file was used "
-                        f"({best.path.name}): {_why(kind, best, other)}",
+                        f"{part}another {KINDS[kind]} file was used "
+                        f"({_names(best)}): {_why(kind, best, other)}",
                     )
                 )
     return plan
@@ -285,8 +290,12 @@ def counted(imp: Imported) -> str:
 def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
     """Read one detected file with its source's reader, and hold back a point file that
     lost too many rows (:func:`~mapper.sources.points.misread`) unless
-    ``ctx.skip_invalid``."""
+    ``ctx.skip_invalid``. Point files are held to the rules edits follow
+    (:func:`~mapper.sources.base.apply_field_rules`)."""
     imp = det.reader(path, det, ctx)
+    imp.extra.setdefault("path", path)
+    imp.extra.setdefault("file", path.name)
+    apply_field_rules(imp)
     if imp.kind in REGISTER_KINDS and not ctx.skip_invalid:
         problem = misread(imp)
         if problem is not None:
@@ -638,6 +647,8 @@ def import_file(
             )
         found = _as_register(found, register)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
+    for note in found.extra.get("column_notes", []):
+        progress(f"  {note}")
     existing: dict[str, Imported] = {}
     for kind in ("boroughs", "wards", "lsoas", "deprivation"):
         if kind != found.kind and workspace.has_layer(kind):
@@ -739,7 +750,7 @@ def check_register_import(
     context.skip_invalid = True
     if workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
-    imp = found.reader(path, found, context)
+    imp = read_file(found, path, context)  # skip_invalid: every row's problem is listed
     imp.extra.update(path=path, file=path.name)
     old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
     gathered = gather_registers(

@@ -9,6 +9,7 @@ is data, in ``mapper/mappings/categories.csv``, which users may edit.
 from __future__ import annotations
 
 import csv
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -115,6 +116,63 @@ ID_COLUMN = {"groups": "group_id", "premises": "premises_id", "incidents": "inci
 PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website", "contact_notes")
 
 REGISTERS = tuple(REGISTER_COLUMNS)
+
+#: the longest text a field may hold, in characters: edits are refused beyond it, imports
+#: cut longer values to it and report each one
+MAX_TEXT = 2000
+
+#: characters no stored text may hold: NUL, and UTF-16 surrogates (a lone one is not text)
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+BAD_TEXT_EXPECTED = "text without NUL characters or unpaired surrogates (broken Unicode)"
+
+
+def bad_text(value: str) -> bool:
+    """Whether `value` holds characters no stored text may hold (:data:`BAD_TEXT_EXPECTED`)."""
+    return bool(_BAD_TEXT.search(value))
+
+
+# -- contact formats: the one rule for edits, imports and uploads ---------------------------
+
+_EMAIL = re.compile(r"^[^@\s<>\"'\\]+@[^@\s<>\"'\\]+\.[^@\s<>\"'\\]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$", re.IGNORECASE)
+_WEBSITE = re.compile(r"^https?://[^\s<>\"'\\]+$", re.IGNORECASE)
+#: a bare domain ("www.example.org", "example.org/path"): taken as https://
+_BARE_DOMAIN = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}(?:[/?#][^\s<>\"'\\]*)?$",
+    re.IGNORECASE,
+)
+#: field -> what a value must look like (for messages)
+CONTACT_FORMATS = {
+    "email": "an e-mail address like name@example.org",
+    "phone": "a UK phone number: digits, spaces, brackets, '-' or a leading '+' (and an "
+    "extension such as 'x224')",
+    "website": "an address starting http:// or https:// (or a bare domain such as "
+    "www.example.org, taken as https://)",
+}
+#: contact fields whose values messages never repeat (personal data)
+UNSHOWN = ("email", "phone")
+
+
+def contact_value(field: str, value: str) -> str:
+    """A contact field's value as stored: checked against its format, a bare domain
+    given ``https://``. Raises ValueError (with what was expected) when it does not fit
+    (e.g. ``javascript:`` or ``data:`` websites); other fields pass unchanged."""
+    text = str(value).strip()
+    if field == "email" and not _EMAIL.match(text):
+        raise ValueError(CONTACT_FORMATS[field])
+    if field == "phone" and not _PHONE.match(text):
+        raise ValueError(CONTACT_FORMATS[field])
+    if field == "website":
+        if _BARE_DOMAIN.match(text):
+            return "https://" + text
+        if not _WEBSITE.match(text):
+            raise ValueError(CONTACT_FORMATS[field])
+    return text
+
+
+def shown_value(field: str, value) -> object:
+    """What a message may repeat of a field's value."""
+    return "(not shown: personal data)" if field in UNSHOWN else value
 
 
 def columns(register: str) -> list[str]:

@@ -14,6 +14,11 @@ Atomicity: a transaction writes to a temporary copy in the same directory and sw
 in with ``os.replace`` only after everything has been written and flushed to disk. A
 failed, interrupted or killed import therefore leaves the previous ``mapper.gpkg``
 byte-for-byte as it was. One import runs at a time (an exclusive lock file).
+
+Data and analysis are written by separate transactions (an import, then the analysis):
+a transaction that changes data layers stamps a new ``data_version``; the analysis
+records the one it read, so a run killed between the two leaves an analysis that says it
+is stale (``mapper.analysis_run.analysis_state``), never one that passes for current.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,6 +48,11 @@ TMP_PREFIX = ".mapper-import-"
 LAYERS_TABLE = "mapper_layers"
 META_TABLE = "mapper_meta"
 DEFAULT_WORKSPACE = "workspace"
+#: mapper_meta keys: a new token each time a transaction changes data layers, and the
+#: token of the data the stored analysis was computed from (see
+#: :func:`mapper.analysis_run.analysis_state`)
+DATA_VERSION = "data_version"
+ANALYSED_DATA_VERSION = "analysed_data_version"
 WORKSPACE_ENV = "MAPPER_WORKSPACE"
 #: the point registers people edit in the web app: read with those edits laid over them
 EDITED_LAYERS = ("groups", "premises", "incidents")
@@ -192,6 +203,7 @@ class Transaction:
         self.path = path
         self._provenance: dict[str, dict] = {}
         self._meta: dict[str, str] = {}
+        self._data_changed = previous is None
         if previous is not None and previous.exists():
             for row in previous.provenance().to_dict("records"):
                 row["notes"] = json.dumps(row["notes"], ensure_ascii=False)
@@ -203,11 +215,16 @@ class Transaction:
         name: str,
         frame: gpd.GeoDataFrame | pd.DataFrame,
         provenance: Provenance | list[Provenance] | None = None,
+        *,
+        analysis_input: bool = True,
     ) -> None:
         """Write (or replace) a layer; geometry must already be in EPSG:27700.
 
         `provenance` replaces the layer's provenance: one record, or one per source file
-        for layers gathered from several files (the point registers).
+        for layers gathered from several files (the point registers). A layer whose
+        provenance is not of kind ``analysis`` is data: writing it stamps a new data
+        version (the stored analysis is then stale), unless `analysis_input` is false
+        (a change no analysis reads, such as erasing contact details).
         """
         if name in (LAYERS_TABLE, META_TABLE):
             raise ValueError(f"{name!r} is a reserved table name")
@@ -215,6 +232,10 @@ class Transaction:
             if frame.crs.to_epsg() != 27700:
                 raise ValueError(f"layer {name!r} must be in EPSG:27700, got {frame.crs}")
         pyogrio.write_dataframe(_storable(frame), self.path, layer=name, driver="GPKG")
+        records = [] if provenance is None else (
+            provenance if isinstance(provenance, list) else [provenance])
+        if analysis_input and not (records and all(r.kind == "analysis" for r in records)):
+            self._data_changed = True
         if provenance is not None:
             records = provenance if isinstance(provenance, list) else [provenance]
             self._provenance = {k: v for k, v in self._provenance.items() if v["layer"] != name}
@@ -228,6 +249,8 @@ class Transaction:
         self._meta.setdefault("created_at", _now())
         self._meta["updated_at"] = _now()
         self._meta["mapper_version"] = __version__
+        if self._data_changed:
+            self._meta[DATA_VERSION] = secrets.token_hex(8)
         if self._provenance:
             rows = pd.DataFrame(list(self._provenance.values()))
             pyogrio.write_dataframe(rows, self.path, layer=LAYERS_TABLE, driver="GPKG")

@@ -16,12 +16,19 @@ Checks, in order (each rejection says why, in words):
    drive letters or symlinks), the number of entries, the total unzipped size and each
    entry's compression ratio, from the zip's headers, and then the real sizes while
    extracting (a streaming byte cap, in case the headers lie);
-2. **in a child process killed after** :attr:`Limits.parse_seconds`: for GeoJSON, that it
+2. **in a child process killed after** :attr:`Limits.parse_seconds` (and with at most
+   :attr:`Limits.max_memory_bytes` more memory): for GeoPackage, its schema (no views,
+   virtual or computed layers, or triggers of its own:
+   :func:`mapper.sources.files.check_geopackage`); for GeoJSON, that it
    is a FeatureCollection of Features; for vector files, the number of vertices per
    feature and in all; then the detection and validation of ``mapper import``, as a dry
    run (:func:`mapper.pipeline.check_register_import`): rows read, accepted, rejected
    with reasons, likely duplicates against the register already there, warnings
    (including spreadsheet formula cells such as ``=HYPERLINK(...)``).
+
+The commit (:func:`commit_upload`) runs the import in a child process with the same
+limits, so a file that would take longer or more memory to import than to check cannot
+pin a server thread.
 
 The upload waits in a private staging folder, ``<workspace>/.uploads/<token>/``, bound to
 the user who uploaded it, for :attr:`Limits.ttl_s` seconds (1 hour); stale folders are
@@ -92,6 +99,8 @@ class Limits:
     max_feature_vertices: int = 100_000
     max_total_vertices: int = 1_000_000
     parse_seconds: float = 30.0
+    #: memory the checking (and committing) child may take beyond what it starts with
+    max_memory_bytes: int = 2048 * MB
     #: how long an upload waits for its commit
     ttl_s: int = 3600
     #: uploads one user may have waiting (the oldest are discarded beyond it)
@@ -582,7 +591,8 @@ def _run_limited(func, args: tuple, limits: Limits) -> tuple:
     with warnings.catch_warnings():
         # Python 3.12+ warns about fork() in a threaded process: the child only reads files
         warnings.simplefilter("ignore", DeprecationWarning)
-        child = context.Process(target=_child, args=(sender, func, args), daemon=True)
+        child = context.Process(target=_child,
+                                args=(sender, func, args, limits.max_memory_bytes), daemon=True)
         child.start()
     sender.close()
     try:
@@ -603,11 +613,25 @@ def _run_limited(func, args: tuple, limits: Limits) -> tuple:
         receiver.close()
 
 
-def _child(sender, func, args) -> None:  # pragma: no cover - runs in the child process
+def _child(sender, func, args, memory: int) -> None:  # pragma: no cover - in the child
     try:
+        _limit_memory(memory)
         sender.send(_outcome(func, args))
     finally:
         sender.close()
+
+
+def _limit_memory(extra: int) -> None:
+    """Cap this process's address space at its present size plus `extra` bytes (Linux;
+    elsewhere only the time limit applies). Beyond it allocations fail: MemoryError."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as handle:
+            size = int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        resource.setrlimit(resource.RLIMIT_AS, (size + extra, size + extra))
+    except (ImportError, OSError, ValueError):
+        pass
 
 
 def _outcome(func, args: tuple) -> tuple:
@@ -987,10 +1011,9 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
 
     Raises UploadNotFound (not waiting, expired, or someone else's), or the import's
     DataValidationError/MapperError; then the workspace is unchanged and the upload
-    still waits (e.g. to import only its valid rows).
+    still waits (e.g. to import only its valid rows). The import reads the file again, so
+    it runs like the check: in a child process with its time and memory limits.
     """
-    from mapper.pipeline import counted, import_file
-
     cleanup_stale(workspace, limits)
     staging, meta = _waiting(token, workspace, actor, limits)
     busy = staging.with_name(staging.name + BUSY_SUFFIX)
@@ -999,21 +1022,19 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
     except OSError:
         raise UploadNotFound("This upload is being imported already.") from None
     try:
-        # "import all" means every row: any invalid row rejects the file (strict); "import
-        # the valid rows" takes the usable ones even of a file held back as misread
-        imported = import_file(busy / FILE_DIR / meta["file"], workspace, skip_invalid=skip_invalid,
-                               strict=not skip_invalid, register=meta.get("register"))
+        # the commit reads the file again: in a child with the check's time and memory limits
+        outcome = _run_limited(
+            _commit, (busy / FILE_DIR / meta["file"], workspace.directory, skip_invalid,
+                      meta.get("register")), limits)
+        done = _committed(meta["file"], outcome)
     except BaseException:
         os.rename(busy, staging)
         raise
-    personal = [c for c in registers.PERSONAL_COLUMNS
-                if c in imported.frame
-                and imported.frame[c].astype("string").fillna("").str.strip().ne("").any()]
-    rejected = imported.rows_read - len(imported.frame)
+    rejected = done["rows_read"] - done["accepted"]
     try:
         workspace.appdb.audit(
-            actor, "import", register=imported.kind, record_id="", fields=personal,
-            detail=f"upload {meta['file']}: {counted(imported)}"
+            actor, "import", register=done["register"], record_id="",
+            fields=done["personal"], detail=f"upload {meta['file']}: {done['counted']}"
             + (" (invalid rows skipped)" if skip_invalid else ""),
         )
     finally:
@@ -1021,13 +1042,50 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
     return CommitResult(
         token=token,
         file=meta["file"],
-        register=imported.kind,
-        rows_read=int(imported.rows_read),
-        accepted=len(imported.frame),
+        register=done["register"],
+        rows_read=done["rows_read"],
+        accepted=done["accepted"],
         rejected=int(rejected),
         skip_invalid=skip_invalid,
-        personal_fields=personal,
+        personal_fields=done["personal"],
     )
+
+
+def _commit(path: Path, workspace_dir: Path, skip_invalid: bool, register: str | None) -> dict:
+    """Runs in the child: the import itself (atomic: a killed child changes nothing)."""
+    from mapper.pipeline import counted, import_file
+
+    try:
+        # "import all" means every row: any invalid row rejects the file (strict); "import
+        # the valid rows" takes the usable ones even of a file held back as misread
+        imported = import_file(path, Workspace(workspace_dir), skip_invalid=skip_invalid,
+                               strict=not skip_invalid, register=register)
+    except DataValidationError as exc:  # sent back whole, to be raised again as it was
+        return {"problems": exc.problems, "summary": str(exc).split(":\n", 1)[0]}
+    return {
+        "register": imported.kind,
+        "rows_read": int(imported.rows_read),
+        "accepted": len(imported.frame),
+        "counted": counted(imported),
+        "personal": [c for c in registers.PERSONAL_COLUMNS
+                     if c in imported.frame
+                     and imported.frame[c].astype("string").fillna("").str.strip().ne("").any()],
+    }
+
+
+def _committed(name: str, outcome: tuple) -> dict:
+    """The commit's findings, or the error it ended in (as `mapper import` would raise)."""
+    if outcome[0] == "ok":
+        done = outcome[1]
+        if "problems" in done:
+            raise DataValidationError(done["problems"], summary=done["summary"])
+        return done
+    if outcome[0] == "rejected":
+        raise MapperError(str(outcome[1]).replace("to read;", "to import;"))
+    log.warning("upload %s could not be imported: %s\n%s", name, outcome[1],
+                outcome[2] if len(outcome) > 2 else "")
+    raise UploadError(f"{name}: the file could not be imported ({_short(outcome[1], 300)}); "
+                      "the workspace is unchanged")
 
 
 def discard_upload(token: str, workspace: Workspace, actor: str | None = None,

@@ -6,6 +6,7 @@ import json
 
 import factories as fx
 import numpy as np
+import pandas as pd
 import pytest
 from realdata import london_dir
 
@@ -63,6 +64,34 @@ def test_analysis_with_ranks_and_denominators_only(tmp_path):
     assert any("measured by imd_avg_rank" in note for note in report.notes)
     # need from the average rank reversed: the lowest average rank has the most need
     assert wards["contrib_need"].idxmax() == expected.idxmin()
+
+
+def test_analysis_with_scores_only_and_population_estimates(tmp_path):
+    # IoD File 5 (scores, no ranks, no denominators) beside ONS population estimates
+    folder = fx.write_folder(tmp_path / "in")
+    file7 = pd.read_csv(folder / "iod.csv", dtype=str)
+    file7[list(file7.columns[:4]) + [c for c in file7.columns if "Score" in c]].to_csv(
+        folder / "iod.csv", index=False)
+    ws = Workspace(tmp_path / "ws")
+    build(folder, ws)
+    report = analyse(ws, Settings(can_min_population=0, stability_draws=5,
+                                  can_max_imd_decile=1, can_supply_below_median=False))
+    wards = report.wards
+    assert set(report.unavailable) == {"imd_avg_rank", "imd_extent",
+                                       "imd_most_deprived_10_share",
+                                       "imd_most_deprived_20_share"}
+    # scores weighted by the population estimates (LSOA n: 1,000 + 10 (n - 1) residents)
+    weights = ws.read_layer("lsoa_ward_weights")
+    score = file7.set_index(file7.columns[0])["Index of Multiple Deprivation (IMD) Score"]
+    people = {f"E0190{n:04d}": 1000 + 10 * (n - 1) for n in range(1, 37)}
+    parts = weights.assign(score=weights["lsoa_code"].map(score.astype(float)),
+                           people=weights["lsoa_code"].map(people))
+    expected = (parts["score"] * parts["people"]).groupby(parts["ward_code"]).sum() / parts[
+        "people"].groupby(parts["ward_code"]).sum()
+    assert wards["imd_score"].to_dict() == pytest.approx(expected.to_dict())
+    assert wards["imd_avg_rank"].isna().all()
+    assert "can_max_imd_decile not applied" in " ".join(report.notes)
+    assert wards["candidate"].any()
 
 
 def test_analysis_without_any_population_says_what_to_add(tmp_path):
@@ -150,7 +179,7 @@ def test_analyse_command_changes_and_keeps_settings(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Coverage at 400 m" in out
     assert Settings.from_json(Workspace(ws).meta()["analysis_settings"]).coverage_radius_m == 400
-    assert main(["--workspace", str(ws), "analyse", "--set", "can_top_share=2"]) == 1
+    assert main(["--workspace", str(ws), "analyse", "--set", "can_top_share=2"]) == 2
     assert "can_top_share must be above 0 and at most 1" in capsys.readouterr().err
 
 

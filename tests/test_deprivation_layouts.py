@@ -111,7 +111,9 @@ def test_lower_case_reordered_subset_with_population(tmp_path):
     assert found.vintage == "IoD2019 / LSOA 2011"
     assert found.detail.endswith("IMD score, rank; Income rank; population total")
     assert found.extra["column_notes"] == ["'ward_name' left out: not an IoD column"]
-    frame = read(path).frame
+    said: list[str] = []
+    frame = import_file(path, Workspace(tmp_path / "ws"), progress=said.append).frame
+    assert "  'ward_name' left out: not an IoD column" in said
     assert frame.set_index("lsoa_code")["imd_score"].to_dict() == {CODES[0]: 40.5,
                                                                    CODES[1]: 12.25}
     assert frame["pop_total"].tolist() == [1200.0, 800.0]
@@ -124,8 +126,8 @@ def test_ons_imd_lookup_rank_is_read_from_its_values(tmp_path):
                          for i, c in enumerate(CODES)])
     found = detect_file(path)
     assert found.columns["imd_rank"] == "IMD19"
-    assert any("'IMD19' read as the IMD rank (whole numbers from 1 to 5,002" in n
-               for n in found.extra["column_notes"])
+    said = "'IMD19' read as the IMD rank (whole numbers of 1 or more, some above 10 (so not"
+    assert any(said in n for n in found.extra["column_notes"])
     imported = read(path)
     assert imported.frame["imd_rank"].tolist() == [5000, 5001, 5002]
     assert any("IMD19" in str(w) for w in imported.warnings)
@@ -240,8 +242,8 @@ def test_combined_files_that_disagree_are_an_error(tmp_path):
     plan = plan_build(split_files(tmp_path, rank_of_second=7))
     with pytest.raises(DataValidationError) as err:
         read_all(plan)
-    assert ("file2.csv: imd_rank differs from file1.csv for 1 LSOAs (e.g. E01900002); files "
-            "combined must be of one release and agree") in str(err.value)
+    assert ("file2.csv: imd_rank differs from file1.csv for 1 LSOAs (E01900002: 7 against "
+            "101); files combined must be of one release and agree") in str(err.value)
 
 
 def test_the_newest_release_is_used_and_older_files_skipped(tmp_path):
@@ -273,3 +275,53 @@ def test_importing_file6_adds_population_to_the_stored_file1(tmp_path):
     # a full File 7 afterwards replaces both
     import_file(write(f7, tmp_path / "file7.csv"), ws)
     assert list(ws.provenance().query("layer == 'deprivation'")["source_file"]) == ["file7.csv"]
+
+
+def test_ons_imd_layer_short_names(tmp_path):
+    # a CSV export of ONS's "Indices of Multiple Deprivation (IMD) 2019" layer
+    header = ["FID", "lsoa11cd", "lsoa11nm", "IMD_Rank", "IMD_Decile", "LADcd", "LADnm",
+              "IMDScore", "IMDRank0", "IncScore", "IncDec", "HDDRank", "EnvScore", "IDCScore",
+              "TotPop", "DepChi", "Pop16_59", "Pop60+", "WorkPop", "Shape__Area"]
+    row = ["1", CODES[0], "Leeds 001A", "1200", "1", "E08000035", "Leeds", "45.5", "1200",
+           "0.25", "2", "900", "30.1", "0.3", "1,600", "400", "900", "300", "1000", "1.5"]
+    path = fx.write_csv(tmp_path / "imd_layer.csv", header, [row])
+    found = detect_file(path)
+    assert found.detail.endswith(
+        "IMD score, rank, decile; Income score, decile; Health rank; Living Environment, "
+        "IDACI score; population total, children 0-15, aged 16-59, aged 60+, working age")
+    assert found.columns["lad_code"] == "LADcd"
+    assert "'IMDRank0' left out: a second IMD rank column (used 'IMD_Rank')" in found.extra[
+        "column_notes"]
+    frame = read(path).frame
+    assert frame.iloc[0][["imd_score", "income_decile", "health_rank", "pop_total",
+                          "pop_older_60_plus"]].tolist() == [45.5, 2, 900, 1600.0, 300.0]
+
+
+def test_lsoa_boundaries_carrying_imd_fields_also_give_the_deprivation(tmp_path):
+    # ONS's IMD 2019 layer as GeoJSON: LSOA polygons with IMDScore, IMD_Rank ... fields
+    folder = fx.write_folder(tmp_path / "in")
+    (folder / "iod.csv").unlink()
+    grid = fx.lsoas().drop(columns=["ward", "borough"]).rename(
+        columns={"LSOA11CD": "lsoa11cd", "LSOA11NM": "lsoa11nm"})
+    n = len(grid)
+    grid = grid.assign(IMDScore=[40.0 - i for i in range(n)], IMD_Rank=[100 + i for i in range(n)],
+                       IMD_Decile=[1] * n, TotPop=[1500] * n)
+    fx.write_geojson(grid, folder / "lsoas.geojson")
+    plan = plan_build(folder)
+    assert plan.chosen["lsoas"].path.name == "lsoas.geojson"
+    dep = plan.chosen["deprivation"]
+    assert (dep.path.name, dep.vintage) == ("lsoas.geojson", "IoD2019 / LSOA 2011")
+    assert dep.detail.endswith("IMD score, rank, decile; population total (the attribute "
+                               "table of an LSOA boundary file)")
+    imported, _, _ = read_all(plan)
+    frame = imported["deprivation"].frame
+    assert frame["imd_rank"].tolist() == list(range(100, 100 + n))
+    assert frame["imd_score"].iloc[-1] == 40.0 - (n - 1)
+    assert frame["pop_total"].sum() == 1500 * n
+    assert len(imported["lsoas"].frame) == n
+    # a newer release elsewhere in the folder is used instead of the attributes, and said
+    fx.write_csv(folder / "iod25.csv", ["LSOA21CD", "imd_rank"], [[CODES[0], "5"]])
+    skipped = {s.name: s.reason for s in plan_build(folder).skipped}
+    assert skipped["lsoas.geojson"].startswith(
+        "its IoD attributes: another English Indices of Deprivation by LSOA file was used "
+        "(iod25.csv): newer vintage")

@@ -12,7 +12,13 @@ from shapely.geometry import Point, box
 
 from mapper.analysis import apportion as ap
 from mapper.analysis.need import area_need, borough_weights, extent_weight, unavailable_measures
-from mapper.analysis.priority import components_for, select_candidates, standardise, unmet_need
+from mapper.analysis.priority import (
+    components_for,
+    select_candidates,
+    standardise,
+    supply_condition_applies,
+    unmet_need,
+)
 
 X0, Y0 = 530_000.0, 180_000.0
 
@@ -228,3 +234,18 @@ def test_candidates_need_every_condition():
     assert chosen[chosen].index.tolist() == ["a", "c"]
     chosen = select_candidates(table, top_share=0.6, supply_below_median=False, max_imd_decile=1)
     assert chosen[chosen].index.tolist() == ["a", "b", "c"]
+
+
+def test_supply_condition_is_not_applied_when_every_ward_has_the_same_supply():
+    # no group register: 0 groups per 1,000 everywhere, so "below the median" would
+    # leave no candidate at all; the condition is skipped (and the analysis says so)
+    table = pd.DataFrame({"unmet_need": [3.0, 2.0, 1.0, 0.0, -1.0],
+                          "groups_total_per_1000": [0.0] * 5,
+                          "population": [100] * 5},
+                         index=list("abcde"))
+    assert not supply_condition_applies(table)
+    chosen = select_candidates(table, top_share=0.4)
+    assert chosen[chosen].index.tolist() == ["a", "b"]
+    table.loc["e", "groups_total_per_1000"] = 1.0
+    assert supply_condition_applies(table)
+    assert select_candidates(table, top_share=0.4).sum() == 0  # a, b not below median 0

@@ -49,7 +49,8 @@ def test_decision_record_says_need_is_the_average_rank(client):
     assert REASON in html
 
 
-def test_ward_profile_says_why_there_are_no_domain_scores(client):
+def test_ward_profile_and_list_say_why_there_are_no_scores(client):
     html = client.get("/ward/E05900001").get_data(as_text=True)
     assert "Not available for this data" in html
     assert "deprivation domain scores (population-weighted averages)" in html
+    assert REASON in client.get("/neighbourhoods").get_data(as_text=True)

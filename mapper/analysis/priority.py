@@ -80,23 +80,34 @@ def national_decile(avg_rank: pd.Series, national_lsoas: int) -> pd.Series:
     return np.ceil(avg_rank.astype(float) / national_lsoas * 10).clip(1, 10)
 
 
+def supply_condition_applies(table: pd.DataFrame) -> bool:
+    """Whether "groups per 1,000 below the median" can tell wards apart: it cannot when
+    every ward has the same rate (typically no group register in the workspace)."""
+    column = "groups_total_per_1000"
+    return column in table and table[column].dropna().nunique() > 1
+
+
 def select_candidates(table: pd.DataFrame, *, top_share: float = 0.2,
                       supply_below_median: bool = True, max_imd_decile: int = 0,
                       national_lsoas: int = 32_844) -> pd.Series:
     """Wards meeting every condition, named ``candidate``:
 
     unmet-need index in the top `top_share` of wards; and, when asked, groups per 1,000
-    below the study-area median; and, when `max_imd_decile` > 0, an average IMD rank in
-    that national decile or a more deprived one. Wards with no residents never qualify.
+    below the study-area median (only where groups per 1,000 differ between wards: with
+    no groups at all, no ward is below the median, so the condition is not applied and
+    :func:`supply_condition_applies` says so); and, when `max_imd_decile` > 0, an average
+    IMD rank in that national decile or a more deprived one (a condition left out when no
+    ward has an average rank: deprivation data of scores only). Wards with no residents
+    never qualify.
     """
     index = table["unmet_need"]
     top = max(1, int(np.ceil(top_share * index.notna().sum())))
     cut = index.nlargest(top).min() if index.notna().any() else np.inf
     chosen = index >= cut
-    if supply_below_median and "groups_total_per_1000" in table:
+    if supply_below_median and supply_condition_applies(table):
         supply = table["groups_total_per_1000"]
         chosen &= supply.fillna(np.inf) < supply.median()
-    if max_imd_decile and "imd_avg_rank" in table:
+    if max_imd_decile and "imd_avg_rank" in table and table["imd_avg_rank"].notna().any():
         chosen &= national_decile(table["imd_avg_rank"], national_lsoas) <= max_imd_decile
     if "population" in table:
         chosen &= table["population"].fillna(0) > 0

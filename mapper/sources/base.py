@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from mapper import registers
 from mapper.errors import Problem
 from mapper.sources.codes import KIND_LABEL, kinds_of
 from mapper.sources.files import table_row
@@ -199,24 +200,6 @@ def _bounds_text(low, high, integer) -> str:
     return noun
 
 
-def require_columns(
-    present: list[str], wanted: dict[str, str | None], *, file: str, what: str
-) -> list[Problem]:
-    """One problem naming every missing column, and listing the columns that are present."""
-    missing = [label for label, col in wanted.items() if col is None]
-    if not missing:
-        return []
-    return [
-        Problem(
-            file,
-            f"missing column{'s' if len(missing) > 1 else ''} for {what}: "
-            + "; ".join(missing)
-            + ". Columns present: "
-            + ", ".join(present),
-        )
-    ]
-
-
 def clean_polygons(frame: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFrame, list[Problem]]:
     """Reject empty geometry and NaN/infinite coordinates; repair invalid polygons.
 
@@ -288,3 +271,66 @@ def inside_study_area(geoms: gpd.GeoSeries, context: Context) -> np.ndarray:
         shapely.point_on_surface(geoms.array) if geoms.geom_type.iloc[0] != "Point" else geoms.array
     )
     return np.asarray(shapely.contains(area, points))
+
+
+#: how many row numbers a field-rule warning lists
+_ROWS_LISTED = 20
+
+
+def apply_field_rules(imp: Imported) -> Imported:
+    """Hold a register import to the rules edits follow (:mod:`mapper.registers`).
+
+    Text longer than :data:`mapper.registers.MAX_TEXT` characters is cut to it; contact
+    values that do not fit their format (a ``javascript:`` website, a phone number of
+    letters) are left out of the record, which is kept; a bare domain becomes
+    ``https://...``. Each is reported as a warning naming the field and every row.
+    """
+    frame = imp.frame
+    if imp.kind not in registers.REGISTER_COLUMNS or not len(frame):
+        return imp
+    frame = frame.copy()
+    path = imp.extra.get("path")
+    label = "feature" if path is not None and Path(path).suffix.lower() in (
+        ".geojson", ".json", ".gpkg", ".shp", ".zip") else "row"
+    file = imp.extra.get("file") or (Path(path).name if path is not None else imp.detail)
+    rows = frame["source_row"] if "source_row" in frame else pd.Series(
+        range(1, len(frame) + 1), index=frame.index)
+    geometry = getattr(frame, "_geometry_column_name", "geometry")
+
+    def note(column: str, mask: np.ndarray, what: str) -> None:
+        listed = [str(r) for r in rows[mask].head(_ROWS_LISTED)]
+        more = int(mask.sum()) - len(listed)
+        imp.warnings.append(Problem(
+            file, f"{int(mask.sum()):,} value{'s' if mask.sum() > 1 else ''} {what} "
+            f"({label}{'s' if mask.sum() > 1 else ''} {', '.join(listed)}"
+            f"{f' and {more:,} more' if more > 0 else ''})",
+            column=column, severity="warning"))
+
+    for column in frame.columns:
+        if column == geometry or frame[column].dtype.kind not in "OSU" and str(
+                frame[column].dtype) not in ("string", "str"):
+            continue
+        text = frame[column]
+        long = (text.astype("string").str.len() > registers.MAX_TEXT).fillna(False).to_numpy()
+        if long.any():
+            frame.loc[long, column] = text[long].astype(str).str[: registers.MAX_TEXT]
+            note(column, long, f"longer than {registers.MAX_TEXT:,} characters (the limit "
+                 "edits have) cut to it")
+    for column in registers.CONTACT_FORMATS:
+        if column not in frame:
+            continue
+        values = frame[column].astype("object")
+        bad = np.zeros(len(frame), dtype=bool)
+        for pos, value in enumerate(values):
+            if value is None or value is pd.NA or value != value or not str(value).strip():
+                continue
+            try:
+                values.iloc[pos] = registers.contact_value(column, value)
+            except ValueError:
+                values.iloc[pos] = None
+                bad[pos] = True
+        frame[column] = values
+        if bad.any():
+            note(column, bad, "left out: not " + registers.CONTACT_FORMATS[column])
+    imp.frame = frame
+    return imp

@@ -43,7 +43,7 @@ from mapper.sources.base import (
     parse_numbers,
     year_in_name,
 )
-from mapper.sources.files import Peek, read_table
+from mapper.sources.files import VECTOR_SUFFIXES, Peek, peek, read_table, read_vector
 
 #: canonical domain -> (label for people, phrases naming it in a header). Order matters:
 #: the more specific names first ("income deprivation affecting children" is IDACI).
@@ -66,6 +66,14 @@ DOMAINS: dict[str, tuple[str, tuple[str, ...]]] = {
     "barriers": ("Barriers", ("barriers",)),
     "living_environment": ("Living Environment", ("living environment", "living env")),
 }
+#: the short forms of ONS's IMD 2019 layer (``IncScore``, ``HDDRank``, ``EnvDec``), read
+#: only in compact headers (no spaces), where they cannot be ordinary words
+SHORT_DOMAINS: dict[str, str] = {
+    "idc": "idaci", "ido": "idaopi", "as": "adult_skills", "gb": "geographical_barriers",
+    "wb": "wider_barriers", "ind": "indoors", "out": "outdoors", "inc": "income",
+    "emp": "employment", "edu": "education", "hdd": "health", "cri": "crime",
+    "bhs": "barriers", "env": "living_environment",
+}
 MEASURES = ("score", "rank", "decile")
 #: the order of File 7's columns, for people
 DISPLAY_ORDER = ("imd", "income", "employment", "education", "health", "crime", "barriers",
@@ -76,12 +84,13 @@ DISPLAY_ORDER = ("imd", "income", "employment", "education", "health", "crime", 
 #: canonical denominator -> (label, phrases); checked in this order, the total last
 DENOMINATORS: dict[str, tuple[str, tuple[str, ...]]] = {
     "pop_children_0_15": ("children 0-15", ("dependent children", "children aged 0 15",
-                                            "aged 0 15", "0 15")),
-    "pop_older_60_plus": ("aged 60+", ("60 and over", "aged 60", "60 plus", "older population")),
-    "pop_working_age": ("working age", ("working age",)),
+                                            "aged 0 15", "0 15", "dep chi")),
+    "pop_older_60_plus": ("aged 60+", ("60 and over", "aged 60", "60 plus", "older population",
+                                       "pop 60")),
+    "pop_working_age": ("working age", ("working age", "work pop")),
     "pop_16_59": ("aged 16-59", ("16 59",)),
-    "pop_total": ("total", ("total population", "population total", "pop total", "population",
-                            "all ages", "persons")),
+    "pop_total": ("total", ("total population", "population total", "pop total", "tot pop",
+                            "population", "all ages", "persons")),
 }
 
 POPULATION_ORDER = ("pop_total", "pop_children_0_15", "pop_16_59", "pop_older_60_plus",
@@ -95,7 +104,9 @@ _RELEASE_YEAR = {"2019": "2011", "19": "2011", "2025": "2021", "25": "2021"}
 #: words of area-level summary measures (MHCLG File 10, ward summaries): never LSOA data
 SUMMARY_WORDS = ("average", "extent", "concentration", "proportion", "scale", "rank of")
 
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)"
+#: ``LADcd``, ``LADnm``: a lower-case code/name suffix after capitals
+_CODE_SUFFIX = re.compile(r"(?<=[A-Z])(cd|nm)$")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z]{2})|(?<=[A-Za-z])(?=\d)"
                     r"|(?<=\d)(?=[A-Za-z])")
 
 
@@ -106,7 +117,7 @@ def header_words(header: str) -> str:
     >>> header_words("LSOA11CD"), header_words("Index.of.Multiple.Deprivation..IMD..Score")
     ('lsoa 11 cd', 'index of multiple deprivation imd score')
     """
-    text = _CAMEL.sub(" ", str(header).replace("\ufeff", ""))
+    text = _CAMEL.sub(" ", _CODE_SUFFIX.sub(r" \1", str(header).replace("\ufeff", "")))
     return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
 
 
@@ -151,6 +162,10 @@ def _role(header: str) -> tuple[str | None, str]:
         return key, key.replace("_", " ")
     measure = next((m for m in MEASURES if _has(words, m)), None)
     domain = _first(DOMAINS, words)
+    if not re.search(r"\s", header.strip()):  # a compact field name: IncDec, IMDDec0
+        measure = measure or ("decile" if _has(words, "dec") else None)
+        domain = domain or next((SHORT_DOMAINS[t] for t in words.split()
+                                 if t in SHORT_DOMAINS), None)
     if domain and any(_has(words, w) for w in SUMMARY_WORDS):
         return None, "an area-level summary measure"
     if domain and measure:
@@ -187,7 +202,8 @@ def _measure_from_values(values: pd.Series) -> tuple[str, str]:
         return "score", "values are not all whole numbers from 1"
     if numbers.max() <= 10:
         return "decile", "whole numbers from 1 to 10"
-    return "rank", f"whole numbers from 1 to {numbers.max():,.0f}"
+    # not the range: the build plan sees a sample of rows and the import all of them
+    return "rank", "whole numbers of 1 or more, some above 10 (so not deciles)"
 
 
 def _resolve(found: dict[str, str], table: pd.DataFrame, notes: list[str]) -> dict[str, str]:
@@ -263,6 +279,8 @@ def detect(peek: Peek) -> Detection | None:
         return None  # many rows per LSOA: postcodes or incidents that carry an IMD column
     notes: list[str] = []
     found = _resolve(found, peek.head, notes)
+    if (peek.encoding or "").startswith("sheet "):
+        notes.append(f"read the {peek.encoding}, the largest of the workbook")
     lsoa_year, release, how = _release(found, peek)
     detection = Detection(
         kind="deprivation",
@@ -277,6 +295,31 @@ def detect(peek: Peek) -> Detection | None:
     detection.detail = (f"English Indices of Deprivation {release.removeprefix('IoD')} by LSOA "
                         f"({lsoa_year} LSOAs; release from {how}): {describe(found)}")
     return detection
+
+
+ATTRIBUTES_NOTE = " (the attribute table of an LSOA boundary file)"
+
+
+def detect_attributes(path) -> Detection | None:
+    """IoD figures in the attribute table of an LSOA boundary file (ONS's IMD 2019 layer
+    as a shapefile or GeoJSON), read as a deprivation file besides the boundaries."""
+    seen = peek(path)
+    if seen.format != "vector":
+        return None
+    found = detect(replace(seen, format="table"))
+    if found is not None:
+        found.path, found.rows = path, seen.rows
+        found.detail += ATTRIBUTES_NOTE
+    return found
+
+
+def _read_any(path) -> tuple[pd.DataFrame, str]:
+    """A table, or the attribute table of a vector file, as text cells."""
+    if path.suffix.lower() not in VECTOR_SUFFIXES or peek(path).format != "vector":
+        return read_table(path)
+    attributes = read_vector(path)
+    attributes = pd.DataFrame(attributes.drop(columns=attributes.geometry.name))
+    return attributes.astype("string").fillna(""), "utf-8"
 
 
 def describe(found: dict[str, str] | list[str]) -> str:
@@ -352,7 +395,7 @@ def read(path, detection: Detection, context: Context) -> Imported:
     if "parts" in detection.extra:
         return _read_combined(detection, context)
     file = path.name
-    table, encoding = read_table(path)
+    table, encoding = _read_any(path)
     found, ignored = map_columns(list(table.columns))
     if "lsoa_code" not in found:
         found["lsoa_code"] = detection.columns["lsoa_code"]
@@ -389,17 +432,18 @@ def read(path, detection: Detection, context: Context) -> Imported:
                                 severity="warning"))
     if encoding == "cp1252":
         warnings.append(Problem(file, "read as Windows-1252 text (not UTF-8)", severity="warning"))
-    return Imported(
-        kind="deprivation",
-        frame=out,
-        vintage=detection.vintage,
-        detail=f"IoD by LSOA: {describe(list(out.columns))}",
-        rows_read=len(table),
-        licence=OGL,
-        attribution=ATTRIBUTION,
-        warnings=warnings,
-        extra={**detection.extra, "column_notes": column_notes(ignored) + notes},
-    )
+    if encoding.startswith("sheet "):
+        notes.append(f"read the {encoding}, the largest of the workbook")
+    return _imported(out, detection, rows_read=len(table), warnings=warnings,
+                     detail=f"IoD by LSOA: {describe(list(out.columns))}",
+                     column_notes=column_notes(ignored) + notes)
+
+
+def _imported(frame: pd.DataFrame, detection: Detection, *, rows_read: int, detail: str,
+              warnings: list[Problem], **extra) -> Imported:
+    return Imported(kind="deprivation", frame=frame, vintage=detection.vintage, detail=detail,
+                    rows_read=rows_read, licence=OGL, attribution=ATTRIBUTION,
+                    warnings=warnings, extra={**detection.extra, **extra})
 
 
 ATTRIBUTION = (f"English Indices of Deprivation, Ministry of Housing, Communities and Local "
@@ -463,22 +507,13 @@ def _read_combined(detection: Detection, context: Context) -> Imported:
         warnings.append(Problem(" + ".join(names), f"the files cover different LSOAs ({counts}; "
                                 f"{len(frame):,} together); figures a file lacks are blank "
                                 "for its missing LSOAs", severity="warning"))
-    return Imported(
-        kind="deprivation",
-        frame=frame,
-        vintage=detection.vintage,
+    pairs = list(zip(parts, read_parts, strict=True))
+    return _imported(
+        frame, detection, rows_read=len(frame), warnings=warnings,
         detail=f"IoD by LSOA, {len(parts)} files combined: {describe(list(frame.columns))}",
-        rows_read=len(frame),
-        licence=OGL,
-        attribution=ATTRIBUTION,
-        warnings=warnings,
-        extra={**detection.extra,
-               "part_files": [(p.path, i.rows_read, len(i.frame), i.detail)
-                              for p, i in zip(parts, read_parts, strict=True)],
-               "column_notes": [f"{p.path.name}: {line}" for p, i in
-                                zip(parts, read_parts, strict=True)
-                                for line in i.extra["column_notes"]]},
-    )
+        part_files=[(p.path, i.rows_read, len(i.frame), i.detail) for p, i in pairs],
+        column_notes=[f"{p.path.name}: {line}" for p, i in pairs
+                      for line in i.extra["column_notes"]])
 
 
 def canonical_order(columns) -> list[str]:
@@ -519,11 +554,12 @@ def _join(left: pd.DataFrame, right: pd.DataFrame, left_names: list[str],
         both = a.notna() & b.notna()
         differ = both & ~(a.astype(float).sub(b.astype(float)).abs() <= 1e-9)
         if differ.any():
-            codes_ = merged.loc[differ, "lsoa_code"].head(5).tolist()
+            shown = "; ".join(f"{code}: {x:g} against {y:g}" for code, x, y in merged.loc[
+                differ, ["lsoa_code", f"{col}__r", col]].head(5).itertuples(index=False))
             problems.append(Problem(
                 right_name, f"{col} differs from {' + '.join(left_names)} for "
-                f"{int(differ.sum()):,} LSOAs (e.g. {', '.join(map(str, codes_))}); files "
-                "combined must be of one release and agree"))
+                f"{int(differ.sum()):,} LSOAs ({shown}); files combined must be of one "
+                "release and agree"))
         merged[col] = a.where(a.notna(), b)
     merged = merged.drop(columns=[f"{c}__r" for c in shared])
     return merged, problems

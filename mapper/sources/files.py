@@ -9,9 +9,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
+import sqlite3
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import geopandas as gpd
 import pandas as pd
@@ -168,7 +172,10 @@ def _vector_source(path: Path) -> str:
             members = [m for m in archive.namelist() if not m.startswith("__MACOSX")]
     except zipfile.BadZipFile:
         raise MapperError(f"{path.name}: not a valid zip archive (truncated or damaged?)") from None
-    inner = [m for m in members if Path(m).suffix.lower() in {".shp", ".gpkg", ".geojson"}]
+    if any(Path(m).suffix.lower() == ".gpkg" for m in members):
+        raise MapperError(f"{path.name}: a GeoPackage in a zip cannot be checked before it is "
+                          "read; unzip it and import the .gpkg itself")
+    inner = [m for m in members if Path(m).suffix.lower() in {".shp", ".geojson"}]
     if len(inner) != 1:
         found = ", ".join(members[:10]) or "nothing"
         raise MapperError(
@@ -178,9 +185,80 @@ def _vector_source(path: Path) -> str:
     return f"/vsizip/{path}/{inner[0]}"
 
 
+#: triggers GeoPackage writers (GDAL, QGIS) add themselves: spatial-index upkeep, feature
+#: counts and the standard's own checks; any other trigger is refused
+_STANDARD_TRIGGER = re.compile(
+    r"^(rtree_\w+_(insert|update\d*|delete)|trigger_(insert|delete)_feature_count_\w+"
+    r"|gpkg_\w+)$", re.IGNORECASE)
+#: how long reading a GeoPackage's schema may take
+SCHEMA_SECONDS = 5.0
+
+
+def check_geopackage(path: Path) -> None:
+    """Refuse a GeoPackage that could make reading it unbounded, before GDAL opens it.
+
+    Its schema is read with SQLite (read-only, with a time limit; a file SQLite cannot
+    read is left to GDAL to refuse): a layer that is a view
+    (a query that runs on every read, and may be made to run for ever), a virtual table
+    other than the spatial index, a column computed on read (a generated column), or a
+    trigger other than the standard ones is refused with a clear message.
+    """
+    name = path.name
+    deadline = time.monotonic() + SCHEMA_SECONDS
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro&immutable=1",
+                               uri=True)
+    except sqlite3.Error:
+        return  # GDAL says why it cannot be read
+    conn.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+    problems: list[str] = []
+    try:
+        schema = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
+        tables = {n: (sql or "") for t, n, _, sql in schema if t == "table"}
+        if "gpkg_contents" not in tables:
+            raise MapperError(f"{name}: not a GeoPackage (it has no gpkg_contents table)")
+        views = sorted(n for t, n, _, _ in schema if t == "view")
+        if views:
+            problems.append(f"it holds {len(views)} view{'s' if len(views) > 1 else ''} "
+                            f"({', '.join(views[:5])}): a view is a query run on every read")
+        triggers = sorted(n for t, n, _, _ in schema
+                          if t == "trigger" and not _STANDARD_TRIGGER.match(n))
+        if triggers:
+            problems.append(f"it holds {len(triggers)} trigger{'s' if len(triggers) > 1 else ''}"
+                            f" of its own ({', '.join(triggers[:5])})")
+        contents = [str(r[0]) for r in conn.execute("SELECT table_name FROM gpkg_contents")]
+        for table in contents:
+            sql = tables.get(table)
+            if sql is None:
+                if table not in views:
+                    problems.append(f"its layer {table!r} has no table")
+                continue
+            if re.match(r"\s*CREATE\s+VIRTUAL", sql, re.IGNORECASE):
+                problems.append(f"its layer {table!r} is a virtual table")
+                continue
+            quoted = table.replace('"', '""')
+            hidden = [r[1] for r in conn.execute(f'PRAGMA table_xinfo("{quoted}")')
+                      if r[6] in (2, 3)]
+            if hidden:
+                problems.append(f"its layer {table!r} has columns computed on read "
+                                f"({', '.join(map(str, hidden[:5]))})")
+    except sqlite3.Error as exc:
+        if "interrupted" in str(exc):
+            raise MapperError(f"{name}: its schema took more than {SCHEMA_SECONDS:g} s to "
+                              "read; refused") from None
+        return  # not an SQLite database, or a damaged one: GDAL says why it cannot be read
+    finally:
+        conn.close()
+    if problems:
+        raise MapperError(
+            f"{name}: refused: " + "; ".join(problems) + ". Export the layer as a plain "
+            "table (in QGIS: Export > Save Features As... GeoPackage) and try again")
+
+
 def _layer(path: Path) -> str | None:
     if path.suffix.lower() != ".gpkg":
         return None
+    check_geopackage(path)
     layers = pyogrio.list_layers(path)
     spatial = [str(name) for name, geom in layers if geom is not None]
     if len(spatial) != 1:

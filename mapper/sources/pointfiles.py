@@ -425,6 +425,9 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
     points = np.where(areal, shapely.point_on_surface(geoms), geoms)
     kinds = np.asarray(shapely.get_type_id(points))
     bad = empty | ~np.isin(kinds, [0])
+    # a coordinate that is NaN or infinite is no location (not one outside the area)
+    safe = np.where(bad, None, points)
+    unplaced = ~bad & ~(np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe)))
     problems = [
         Problem(
             file,
@@ -433,7 +436,12 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
             row_label="feature",
         )
         for p in np.flatnonzero(bad)
+    ] + [
+        Problem(file, "no coordinates (NaN or infinite); expected a point with finite "
+                "coordinates", int(p) + 1, row_label="feature")
+        for p in np.flatnonzero(unplaced)
     ]
+    bad |= unplaced
     if areal.any():
         notes.append(
             Problem(

@@ -91,6 +91,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                       editor.bp, edit_api.bp, admin.bp, uploads.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
+    app.context_processor(_analysis_notice)
     app.add_url_rule("/health", "health", health)
     app.jinja_env.globals["mapper_version"] = __version__
     app.jinja_env.filters["shown"] = missing.shown  # a missing value: "not recorded"
@@ -136,6 +137,22 @@ def _navigation() -> dict:
             links.append({"url": url_for(endpoint), "label": label,
                           "current": current.split(".")[0] == section})
     return {"navigation": links}
+
+
+def _analysis_notice() -> dict:
+    """``analysis_notice``: why the stored analysis is out of date, or "" when it is not
+    (every page shows it: :func:`mapper.analysis_run.analysis_state`)."""
+    from werkzeug.exceptions import HTTPException
+
+    from mapper.analysis_run import STATE_TEXT, analysis_state
+    from mapper.web import data
+
+    try:
+        state = data.cached("analysis_state",
+                            lambda ws: analysis_state(ws.meta(), ws.layers()))
+    except (HTTPException, OSError):  # no workspace (yet): the page says so itself
+        return {"analysis_notice": ""}
+    return {"analysis_notice": STATE_TEXT.get(state, "")}
 
 
 def _may_see(endpoint: str) -> bool:

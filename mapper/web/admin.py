@@ -28,8 +28,10 @@ from mapper.users import (
     update_user,
 )
 from mapper.web.auth import app_db, app_workspace, current_user, require_role
+from mapper.web.security import never_cached
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+never_cached(bp)  # its pages show personal data
 
 AUDIT_PAGE = 200
 

@@ -36,9 +36,8 @@ that changes the workspace and then reads it again in the same request calls
 
 from __future__ import annotations
 
-import json
-
 import hashlib
+import json
 import math
 import threading
 from collections import OrderedDict

@@ -34,8 +34,10 @@ from mapper.errors import DataValidationError
 from mapper.web import open_workspace
 from mapper.web.auth import require_role
 from mapper.web.editor import NOUNS, actor, find, lonlat
+from mapper.web.security import never_cached
 
 bp = Blueprint("edit_api", __name__, url_prefix="/api")
+never_cached(bp)  # its pages show personal data
 
 #: registers whose records have a last_verified date to confirm
 VERIFIABLE = ("groups", "premises")

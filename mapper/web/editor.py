@@ -50,8 +50,10 @@ from mapper.geo import CRS_ANALYSIS, CRS_DISPLAY, points_from_xy
 from mapper.maps.overview import TILE_CHOICES
 from mapper.web import data, open_workspace
 from mapper.web.auth import current_user, require_role
+from mapper.web.security import never_cached
 
 bp = Blueprint("editor", __name__)
+never_cached(bp)  # its pages show personal data
 
 #: the registers in URLs; anything else is a 404
 REGISTER = "<any(groups, premises, incidents):register>"
@@ -205,8 +207,11 @@ def actor() -> str:
 
 
 def find(workspace, register: str, record_id: str) -> tuple[dict, int, bool]:
-    """(record, version, retired) or 404."""
-    found = editing.current_record(workspace, register, record_id)
+    """(record, version, retired) or 404 (400 for an id no record could have)."""
+    try:
+        found = editing.current_record(workspace, register, record_id)
+    except MapperError as error:
+        abort(400, description=str(error))
     if found is None:
         abort(404, description=f"There is no {NOUNS[register][0]} with the id {record_id!r} in "
               f"the {register} register.")

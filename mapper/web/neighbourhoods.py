@@ -775,6 +775,7 @@ def index():
         shown_count=int(shown.sum()),
         query=query,
         settings=_settings(),
+        unavailable_measures=data.unavailable_measures(),
         **_footer(),
     )
 

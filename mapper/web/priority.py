@@ -98,7 +98,7 @@ DEFAULT_SORT = "-value"
 
 #: the settings the page lets officers change, with the label their field shows
 EDITABLE: dict[str, str] = {
-    "weight_need": "Weight of need (deprivation, IMD score)",
+    "weight_need": "Weight of need (deprivation: IMD score, else average rank)",
     "weight_supply": "Weight of low supply (few VCS groups per resident)",
     "weight_incidents": "Weight of incident pressure (incidents per resident)",
     "can_top_share": "Share of wards considered (highest unmet need first)",

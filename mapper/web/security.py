@@ -112,6 +112,17 @@ def content_security_policy(nonce: str, tiles: str = "none") -> str:
     return "; ".join(directives)
 
 
+def never_cached(blueprint) -> None:
+    """Mark every response of `blueprint` ``Cache-Control: no-store``: its pages and
+    answers show contact details (personal data), so no browser or proxy may keep them."""
+    blueprint.after_request(_no_store)
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def add_headers(response):
     """Add the CSP and :data:`STATIC_HEADERS` to `response` (an ``after_request``)."""
     tiles = current_app.config.get("TILES", "none")
@@ -121,5 +132,5 @@ def add_headers(response):
     return response
 
 
-__all__ = ["add_headers", "content_security_policy", "csp_nonce", "init_app", "tile_hosts",
-           "with_nonce"]
+__all__ = ["add_headers", "content_security_policy", "csp_nonce", "init_app", "never_cached",
+           "tile_hosts", "with_nonce"]

@@ -44,8 +44,10 @@ from mapper.uploads import (
 )
 from mapper.web import open_workspace
 from mapper.web.auth import current_user, require_role
+from mapper.web.security import never_cached
 
 bp = Blueprint("uploads", __name__)
+never_cached(bp)  # its pages show personal data
 
 DEFAULTS = {
     "UPLOAD_MAX_BYTES": 50 * MB,
