@@ -31,10 +31,12 @@ import pandas as pd
 #: an e-mail address anywhere in a text
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 #: a UK phone number anywhere in a text: 0 or +44 then 9 or 10 digits, spaces, hyphens or
-#: brackets between them ("020 7946 0000", "(0113) 496 0000", "+44 7700 900123");
-#: times ("09:00-17:00"), dates and charity numbers do not match
+#: brackets between them ("020 7946 0000", "(0113) 496 0000", "+44 7700 900123",
+#: "+44 (20) 7946 0000", "44 (20) 7946 0000"); times ("09:00-17:00"), dates and charity
+#: numbers do not match
 PHONE = re.compile(
-    r"(?<![\w.+])(?:\+44[\s-]?(?:\(0\)[\s-]?)?|\(?0)\d(?:[\s)-]{0,2}\d){8,9}(?!\d)"
+    r"(?<![\w.+])(?:(?:\+44|44(?=\s?\())[\s-]?(?:\(0\)[\s-]?|\()?|\(?0)\d(?:[\s)-]{0,2}\d){8,9}"
+    r"(?!\d)"
 )
 #: what replaces a contact detail in public text
 HIDDEN = "[contact details hidden]"

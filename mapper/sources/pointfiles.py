@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mapper import registers
+from mapper import personal_text, registers
 from mapper.errors import Problem
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import Peek, read_table, read_vector, table_row
@@ -63,8 +63,7 @@ GENERIC_SYNONYMS: dict[str, list[str]] = {
     "last_verified": ["last verified", "verified", "last checked", "date checked", "updated"],
     "source_id": ["id", "reference", "ref", "source id"],
 }
-_PERSONAL_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?:\+44\s?|0)[\d\s()-]{9,14}\d")
+_PERSONAL_TEXT, _PHONE = personal_text.EMAIL, personal_text.PHONE  # the one rule
 
 
 def _norm(name: str) -> str:
