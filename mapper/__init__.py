@@ -1,4 +1,4 @@
-"""Neighbourhood needs and asset mapper for London.
+"""Neighbourhood needs and asset mapper for English (and Welsh) local areas.
 
 Data flows one way: files -> sources -> store -> analysis -> maps -> web / cli.
 """

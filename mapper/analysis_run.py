@@ -35,7 +35,12 @@ from mapper.analysis.incidents import (
     incident_pressure,
     incident_rate,
 )
-from mapper.analysis.need import area_need, borough_weights, unavailable_measures
+from mapper.analysis.need import (
+    MEASURE_LABELS,
+    area_need,
+    borough_weights,
+    unavailable_measures,
+)
 from mapper.analysis.neighbourhoods import (
     find_neighbourhoods,
     queen_neighbours,
@@ -82,8 +87,9 @@ STATE_TEXT = {
     "stale": "the data changed after the analysis ran (an import or build that was "
              "interrupted, or an upload): priority areas, neighbourhoods and coverage "
              "describe the data as it was",
-    "missing": "the data has not been analysed yet (a build that was interrupted?): there "
-               "are no priority areas, neighbourhoods or coverage results",
+    "missing": "the data has not been analysed yet (a build that was interrupted, or "
+               "boundaries imported since): there are no priority areas, neighbourhoods or "
+               "coverage results",
 }
 
 
@@ -145,16 +151,36 @@ def _resident_population(workspace: Workspace, lsoas, deprivation, notes) -> pd.
     return fallback.reindex(lsoas["lsoa_code"]).fillna(0.0)
 
 
-def _method(settings: Settings, postcodes, lookup, notes) -> str:
+def _method(settings: Settings, postcodes, lookup, notes, *, wards, lsoas) -> str:
     method = settings.apportionment
-    if method == "dasymetric" and (postcodes is None or postcodes.empty):
+    no_postcodes = postcodes is None or postcodes.empty
+    if method == "bestfit":
+        usable, rate = ap.usable_lookup(lookup, wards, lsoas)
+        if not usable:
+            method = "areal" if no_postcodes else "dasymetric"
+            notes.append(
+                f"the LSOA-to-ward lookup was not used ({rate}; at least "
+                f"{ap.LOOKUP_MIN_JOIN:.0%} needed: import the lookup of the ward boundaries' "
+                f"vintage): LSOAs were shared between wards by {method} instead of bestfit")
+            return method
+    if method == "dasymetric" and no_postcodes:
         notes.append("no postcode centroids in the workspace: LSOAs were shared between wards "
                      "by area (areal) instead of by postcodes (dasymetric)")
         return "areal"
-    if method == "bestfit" and lookup is None:
-        notes.append("no LSOA-to-ward lookup in the workspace: areal weighting used instead")
-        return "areal"
     return method
+
+
+def _fallback_note(weights: pd.DataFrame, method: str, lsoas) -> str | None:
+    """'N of M LSOAs fell back from dasymetric to another method: ...', or None."""
+    fell = ap.fallbacks(weights, method)
+    if not fell:
+        return None
+    parts = [f"{n:,} to {other}"
+             + (f" ({ap.FALLBACK_REASON[method, other]})"
+                if (method, other) in ap.FALLBACK_REASON else "")
+             for other, n in fell.items()]
+    return (f"{sum(fell.values()):,} of {len(lsoas):,} LSOAs fell back from {method} to "
+            f"another method: {'; '.join(parts)}")
 
 
 def _window(incidents: pd.DataFrame, months: int) -> tuple[str | None, str | None]:
@@ -210,12 +236,15 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     index = pd.Index(wards["ward_code"], name="ward_code")
 
     population = _resident_population(workspace, lsoas, deprivation, notes)
-    method = _method(settings, postcodes, lookup, notes)
+    method = _method(settings, postcodes, lookup, notes, wards=wards, lsoas=lsoas)
     progress(f"sharing {len(lsoas):,} LSOAs between {len(wards):,} wards ({method})")
     points = ap.population_points(lsoas, population, postcodes)
     points["ward_code"] = area_of_points(points.geometry, wards, "ward_code")
     weights = ap.lsoa_ward_weights(method, lsoas=lsoas, wards=wards, lookup=lookup,
                                    points=points)
+    fell = _fallback_note(weights, method, lsoas)
+    if fell:
+        notes.append(fell)
     need = area_need(deprivation, weights, national_lsoas=national, population=population)
     unavailable = unavailable_measures(deprivation.columns)
     notes += [f"not computed: {why}" for why in unavailable.values()]
@@ -233,8 +262,10 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     progress("unmet-need index, Community Action Neighbourhoods and stability")
     components = components_for(table)
     if components["need"][0] != "imd_score":
-        notes.append(f"need in the unmet-need index is measured by {components['need'][0]} "
-                     "(lower = more deprived) as the deprivation data has no IMD scores")
+        label = MEASURE_LABELS.get(components["need"][0], components["need"][0])
+        notes.append(f"need in the unmet-need index is measured by the {label} (reversed: "
+                     "rank 1 is the most deprived area in England) as the deprivation data "
+                     "has no IMD scores")
     table = table.join(unmet_need(table, settings.weights(), components))
 
     def choose(frame: pd.DataFrame) -> pd.Series:
@@ -272,6 +303,10 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
 
     progress(f"coverage gaps at {settings.coverage_radius_m:g} m")
     coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
+    if groups.empty:
+        notes.append("coverage: the workspace has no groups, so every resident counts as "
+                     f"farther than {settings.coverage_radius_m:g} m from one; import a "
+                     "register of groups (mapper import FILE) for coverage to mean anything")
     table = table.join(coverage_table)
     table["gap_rank"] = _gap_rank(table, settings)
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,

@@ -75,7 +75,13 @@ def cli(ctx: click.Context, workspace: str) -> None:
     multiple=True,
     metavar="PATTERN",
     help="Leave out files matching this name pattern (repeatable), e.g. "
-    "--exclude 'london_wards_2018.geojson' to use the split City ward file.",
+    "--exclude 'wards_2018.geojson' to use the other ward file of the same vintage.",
+)
+@click.option(
+    "--name",
+    metavar="TEXT",
+    help="Name of the study area, shown on every page (e.g. 'West Yorkshire'). "
+    "Default: from the districts' names, e.g. 'Calderdale, Kirklees and Leeds'.",
 )
 @click.option("--dry-run", is_flag=True, help="Detect and validate every file, but write nothing.")
 @click.option(
@@ -95,6 +101,7 @@ def build(
     ctx: click.Context,
     source: str,
     exclude: tuple[str, ...],
+    name: str | None,
     dry_run: bool,
     skip_invalid: bool,
     strict: bool,
@@ -117,11 +124,15 @@ def build(
         exclude=exclude,
         dry_run=dry_run,
         skip_invalid=skip_invalid,
+        name=name,
         strict=strict,
     )
     for line in summary_lines(report):
         click.echo(line)
     if not dry_run:
+        meta = report.workspace.meta()
+        how = "" if name else " (from its districts; set it with --name)"
+        click.echo(f"Study area: {meta.get('study_area')}{how}")
         _analyse_if_possible(report.workspace)
         click.echo(f"Workspace ready: {report.workspace.path}")
 
@@ -273,8 +284,9 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
     type=click.Choice(["csv", "geojson", "gpkg", "oruk"]),
     help="Export format; by default taken from the file name.",
 )
-@click.option("--borough", metavar="CODE", help="Only records in this borough (E09...).")
-@click.option("--ward", metavar="CODE", help="Only records in this ward (E05...).")
+@click.option("--borough", metavar="CODE",
+              help="Only records in this district (a GSS code: E06-E09, W06).")
+@click.option("--ward", metavar="CODE", help="Only records in this ward (a GSS code: E05, W05).")
 @click.option(
     "--include-personal-data",
     is_flag=True,
@@ -385,7 +397,12 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
     record was last verified. Contact details are not shown here.
     """
     from mapper import geo
-    from mapper.analysis.nearest import NearestIndex, normalise_postcode, postcode_point
+    from mapper.analysis.nearest import (
+        NearestIndex,
+        StudyArea,
+        normalise_postcode,
+        postcode_point,
+    )
 
     ws = _workspace(ctx)
     if (postcode is None) == (not point):
@@ -400,6 +417,13 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
     else:
         x, y = postcode_point(postcode, ws.read_layer("postcodes"))
         origin = normalise_postcode(postcode)
+    area = StudyArea.of([ws.read_layer(n) if ws.has_layer(n) else None
+                         for n in ("boroughs", "wards")], ws.meta().get("study_area", ""))
+    where = (f"postcode {origin}" if postcode
+             else f"latitude {point[0]:.5f}, longitude {point[1]:.5f}")
+    refused = area and area.refuse(x, y, where)
+    if refused:
+        raise MapperError(refused)
     found = NearestIndex(groups).query(x, y, k=k, category=set(category) or None,
                                        capabilities=offers, radius_m=radius_m)
     if found.empty:
@@ -459,9 +483,17 @@ def demo(ctx: click.Context, force: bool) -> None:
     help="Worker processes (above 1: gunicorn, Linux and macOS): use up to one per core "
     "on a server many officers use at once. Each holds its own copy of what it changes.",
 )
+@click.option(
+    "--anonymous-rate",
+    default=None,
+    type=click.FloatRange(0, None),
+    help="Requests per second a client that has not signed in may make on average, per "
+    "address and worker process, past which it gets 429 with Retry-After (0: no limit; "
+    "default: ANON_RATE_PER_S and ANON_BURST of mapper/web/ratelimit.py).",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | None,
-          workers: int) -> None:
+          workers: int, anonymous_rate: float | None) -> None:
     """Start the map server. With no workspace yet, builds the synthetic demo first.
 
     With --workers 1 the app runs on waitress, a production WSGI server, with a fixed pool
@@ -486,7 +518,9 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
                       # off loopback, sessions travel only over HTTPS (put a TLS proxy in
                       # front); MAPPER_COOKIE_SECURE=0 overrides for a trusted network
                       "COOKIE_SECURE": not loopback
-                      and os.environ.get("MAPPER_COOKIE_SECURE") != "0"})
+                      and os.environ.get("MAPPER_COOKIE_SECURE") != "0",
+                      **({} if anonymous_rate is None
+                         else {"ANON_RATE_PER_S": anonymous_rate})})
     with app.test_request_context("/"):
         # the first incident search and the first map must be fast too: load the groups,
         # their index, what /api/nearest answers from and the overview map now (before

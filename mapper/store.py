@@ -28,8 +28,9 @@ import json
 import os
 import secrets
 import shutil
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +57,10 @@ ANALYSED_DATA_VERSION = "analysed_data_version"
 WORKSPACE_ENV = "MAPPER_WORKSPACE"
 #: the point registers people edit in the web app: read with those edits laid over them
 EDITED_LAYERS = ("groups", "premises", "incidents")
+
+
+#: GeoPackage path -> (its inode, modification time and size; its layers' names)
+_LISTED: dict[str, tuple[tuple, list[str]]] = {}
 
 
 @dataclass
@@ -113,11 +118,19 @@ class Workspace:
             )
 
     def layers(self) -> list[str]:
-        """Names of the data layers (the bookkeeping tables excluded)."""
-        if not self.exists():
+        """Names of the data layers (the bookkeeping tables excluded); listed again only
+        when the GeoPackage has changed (every write replaces the file)."""
+        try:
+            stat = self.path.stat()
+        except OSError:
             return []
-        names = [str(n) for n, _ in pyogrio.list_layers(self.path)]
-        return [n for n in names if n not in (LAYERS_TABLE, META_TABLE)]
+        key, identity = str(self.path), (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        seen = _LISTED.get(key)
+        if seen is None or seen[0] != identity:
+            names = [str(n) for n, _ in pyogrio.list_layers(self.path)]
+            seen = _LISTED[key] = (identity, [n for n in names
+                                              if n not in (LAYERS_TABLE, META_TABLE)])
+        return list(seen[1])
 
     def has_layer(self, name: str) -> bool:
         return name in self.layers()
@@ -146,8 +159,28 @@ class Workspace:
         if edits and name in EDITED_LAYERS:
             from mapper.editing import apply_edits
 
-            frame = apply_edits(frame, name, self.appdb.records(name),
-                                include_retired=include_retired)
+            records = self.appdb.records(name)
+            frame = apply_edits(frame, name, records, include_retired=include_retired)
+            if records:
+                frame = self._current_areas(frame, name, {r.record_id for r in records})
+        return frame
+
+    def _current_areas(self, frame: gpd.GeoDataFrame, register: str, edited: set[str]):
+        """Edited records with their area codes found in today's boundaries (the codes
+        stored with an edit are those of the boundaries at the time of the edit)."""
+        from mapper.analysis.areas import AREA_LAYERS, assign_areas
+        from mapper.registers import ID_COLUMN
+
+        rows = frame[ID_COLUMN[register]].astype(str).isin(edited).to_numpy()
+        layers = {layer: pyogrio.read_dataframe(self.path, layer=layer)
+                  for layer, _ in AREA_LAYERS.values() if self.has_layer(layer)}
+        if not rows.any() or not layers:
+            return frame
+        placed = assign_areas(frame[rows], layers)
+        for column in AREA_LAYERS:
+            if column in placed:
+                frame[column] = frame[column].astype(object)
+                frame.loc[rows, column] = placed[column].to_numpy()
         return frame
 
     def provenance(self) -> pd.DataFrame:
@@ -241,6 +274,28 @@ class Transaction:
             self._provenance = {k: v for k, v in self._provenance.items() if v["layer"] != name}
             for record in records:
                 self._provenance[f"{name}\t{record.source_file}"] = record.as_row()
+
+    def drop_layer(self, name: str) -> None:
+        """Remove a layer (and its provenance) if present, as GDAL deletes a GeoPackage
+        layer: the table, its spatial index and its rows in the GeoPackage catalogue."""
+        if name in (LAYERS_TABLE, META_TABLE):
+            raise ValueError(f"{name!r} is a reserved table name")
+        self._provenance = {k: v for k, v in self._provenance.items() if v["layer"] != name}
+        if not self.path.exists():
+            return
+        with closing(sqlite3.connect(self.path)) as db, db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            if name not in tables:
+                return
+            for (column,) in db.execute(
+                "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,)
+            ).fetchall():
+                db.execute(f'DROP TABLE IF EXISTS "rtree_{name}_{column}"')
+            db.execute(f'DROP TABLE "{name}"')
+            for catalogue in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_ogr_contents",
+                              "gpkg_extensions", "gpkg_data_columns"):
+                if catalogue in tables:
+                    db.execute(f"DELETE FROM {catalogue} WHERE table_name = ?", (name,))
 
     def set_meta(self, key: str, value: object) -> None:
         self._meta[key] = str(value)

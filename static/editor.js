@@ -95,8 +95,11 @@
   if (start) {
     show(start);
     map.setView(start, 15);
+  } else if (data.startLat && data.startLon) {
+    // the study area's example postcode, until the wards arrive
+    map.setView([Number(data.startLat), Number(data.startLon)], 11);
   } else {
-    map.setView([51.5072, -0.1276], 11);  // until the wards arrive
+    map.setView([54.0, -2.0], 6);  // Great Britain, until the wards arrive
   }
 
   map.on("click", function (event) {
@@ -114,16 +117,26 @@
     });
   });
 
-  fetch(data.wardsUrl, {
-    credentials: "same-origin",
-    headers: { Accept: "application/geo+json, application/json" }
-  })
-    .then(function (response) {
-      if (!response.ok) {
-        throw new Error("HTTP " + response.status);
-      }
-      return response.json();
+  // every page of the wards (a long list names its next page in `next`)
+  function wardPages(url, features) {
+    return fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/geo+json, application/json" }
     })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (page) {
+        features = features.concat(page.features || []);
+        return page.next ? wardPages(page.next, features)
+          : { type: "FeatureCollection", features: features };
+      });
+  }
+
+  wardPages(data.wardsUrl, [])
     .then(function (collection) {
       var wards = L.geoJSON(collection, {
         style: { color: "#1d70b8", weight: 1.5, fillColor: "#5694ca", fillOpacity: 0.08 },

@@ -49,7 +49,7 @@ def test_build_reports_kinds_skips_and_counts(capsys, tmp_path):
 
     code, out, _ = run(capsys, "--workspace", str(tmp_path / "ws"), "info")
     assert code == 0
-    assert "Study area: 3 local authorities" in out
+    assert "Study area: Middleton, Northbrook and Southfield" in out
     assert "wards" in out and "wards.geojson" in out and "Open Government Licence" in out
 
 

@@ -131,7 +131,7 @@ def test_points_outside_the_study_area_are_rejected_with_the_reason(ws, tmp_path
     imported = import_file(path, ws, skip_invalid=True)
     assert len(imported.frame) == 1
     assert [p.message for p in imported.rejected] == [
-        "outside the study area (3 local authorities)"
+        "outside the study area (Middleton, Northbrook and Southfield)"
     ]
 
 

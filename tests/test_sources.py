@@ -477,7 +477,7 @@ def test_build_writes_every_layer_with_provenance(tmp_path):
     assert "Open Government Licence" in prov.loc["lsoas", "licence"]
     assert "Crown copyright" in prov.loc["lsoas", "attribution"]
     assert len(prov.loc["postcodes", "source_sha256"]) == 64
-    assert ws.meta()["study_area"] == "3 local authorities"
+    assert ws.meta()["study_area"] == "Middleton, Northbrook and Southfield"
     wards = ws.read_layer("wards")
     assert wards.crs.to_epsg() == 27700
     assert np.allclose(wards.geometry.area, 1e6)

@@ -33,6 +33,45 @@ DEFAULT_METHOD = "dasymetric"
 WEIGHT_COLUMNS = ["lsoa_code", "ward_code", "weight", "method"]
 
 
+#: a best-fit lookup that sends fewer of the LSOAs than this to wards of the ward layer
+#: is for another ward vintage: the analysis does not use it (see :func:`usable_lookup`)
+LOOKUP_MIN_JOIN = 0.9
+#: why an LSOA was shared by another method than the one asked for
+FALLBACK_REASON = {
+    ("dasymetric", "areal"): "no postcode centroid inside it",
+    ("bestfit", "areal"): "its lookup ward is not among the ward boundaries",
+}
+
+
+def lookup_join(lookup: pd.DataFrame, wards: pd.DataFrame,
+                lsoas: pd.DataFrame | None = None) -> tuple[int, int]:
+    """(LSOAs whose lookup ward is in `wards`, LSOAs in the lookup), counting only the
+    LSOAs of `lsoas` when given."""
+    fit = lookup.drop_duplicates("lsoa_code")
+    if lsoas is not None:
+        fit = fit[fit["lsoa_code"].isin(set(lsoas["lsoa_code"]))]
+    return int(fit["ward_code"].isin(set(wards["ward_code"])).sum()), len(fit)
+
+
+def usable_lookup(lookup: pd.DataFrame | None, wards: pd.DataFrame,
+                  lsoas: pd.DataFrame | None = None) -> tuple[bool, str]:
+    """Whether a best-fit lookup fits the wards well enough to use, and the join rate
+    in words ("1,366 of 1,388 LSOAs (98.4%) go to wards of the ward layer")."""
+    if lookup is None or not len(lookup):
+        return False, "no LSOA-to-ward lookup"
+    hit, total = lookup_join(lookup, wards, lsoas)
+    rate = hit / total if total else 0.0
+    words = f"{hit:,} of {total:,} LSOAs ({rate:.1%}) go to wards of the ward layer"
+    return rate >= LOOKUP_MIN_JOIN, words
+
+
+def fallbacks(weights: pd.DataFrame, method: str) -> dict[str, int]:
+    """How many LSOAs were shared by another method than `method`, by that method."""
+    used = weights.groupby("lsoa_code")["method"].first()
+    other = used[used != method]
+    return {str(k): int(v) for k, v in other.value_counts().sort_index().items()}
+
+
 def _check(frame: gpd.GeoDataFrame, name: str) -> None:
     if frame.crs is None or frame.crs.to_epsg() != 27700:
         raise ValueError(f"{name} must be in {CRS_ANALYSIS}, got {frame.crs!r}")
@@ -169,5 +208,6 @@ def apportion(values: pd.DataFrame, weights: pd.DataFrame, *, by: str = "ward_co
     return joined.groupby(by)[cols].sum()
 
 
-__all__ = ["METHODS", "DEFAULT_METHOD", "areal_weights", "bestfit_weights", "dasymetric_weights",
+__all__ = ["METHODS", "DEFAULT_METHOD", "LOOKUP_MIN_JOIN", "lookup_join", "usable_lookup",
+           "fallbacks", "areal_weights", "bestfit_weights", "dasymetric_weights",
            "population_points", "lsoa_ward_weights", "apportion", "np"]

@@ -1038,6 +1038,65 @@ def _next_request(asked: int, k: int, matched: int) -> int:
     return max(2 * asked, math.ceil(1.25 * asked * k / matched))
 
 
+# -- the study area: searches from far outside it are refused --------------------------
+
+#: a search from farther than this (metres) beyond the study area's edge is refused: the
+#: workspace only holds groups in and near the study area, so the "nearest" would be far
+MAX_OUTSIDE_M = 5_000.0
+
+
+@dataclass(frozen=True)
+class StudyArea:
+    """The study area's outline (EPSG:27700) and name, for :meth:`refuse`."""
+
+    shape: object  # a prepared shapely geometry
+    name: str
+
+    @classmethod
+    def of(cls, layers: Iterable[gpd.GeoDataFrame | None], name: str) -> StudyArea | None:
+        """The union of the first layer present (boroughs before wards), or None."""
+        import shapely
+
+        for frame in layers:
+            if frame is not None and len(frame):
+                check_frame(frame, "study area")
+                shape = shapely.union_all(frame.geometry.array)
+                shapely.prepare(shape)
+                return cls(shape, name or "the study area")
+        return None
+
+    def refuse(self, x: float, y: float, where: str) -> str | None:
+        """None when (x, y) lies within :data:`MAX_OUTSIDE_M` of the study area, else why
+        a search from there is refused (for people: `where` names the place)."""
+        import shapely
+
+        point = shapely.Point(float(x), float(y))
+        if self.shape.contains(point):
+            return None
+        distance = float(shapely.distance(self.shape, point))
+        if distance <= MAX_OUTSIDE_M:
+            return None
+        return (f"{where[:1].upper()}{where[1:]} is {distance / 1000:,.0f} km outside the "
+                f"study area ({self.name}). "
+                f"This workspace holds groups in and near {self.name} only, so it answers "
+                f"searches up to {MAX_OUTSIDE_M / 1000:g} km beyond its edge.")
+
+
+def example_postcode(postcodes: pd.DataFrame) -> str | None:
+    """A postcode of the workspace to show as an example: the one nearest the middle of
+    all of them (median easting and northing). `postcodes` as for :func:`postcode_point`
+    indexed by postcode with ``x`` and ``y``."""
+    if postcodes is None or not len(postcodes) or not {"x", "y"} <= set(postcodes.columns):
+        return None
+    x, y = postcodes["x"].to_numpy(float), postcodes["y"].to_numpy(float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return None
+    mx, my = np.median(x[ok]), np.median(y[ok])
+    gap = np.where(ok, (x - mx) ** 2 + (y - my) ** 2, np.inf)
+    return str(postcodes.index[int(np.argmin(gap))])
+
+
 # -- postcodes and a one-call convenience ------------------------------------------------
 
 
@@ -1061,7 +1120,8 @@ def postcode_point(postcode: str, postcodes: pd.DataFrame) -> tuple[float, float
     if key is None:
         raise MapperError(
             f"postcode {postcode!r} is not in the workspace's postcode centroids: it is not "
-            "shaped like a UK postcode (for example SW1A 1AA)"
+            "shaped like a UK postcode (an outward code such as AB1 or AB12, a space, and an "
+            "inward code such as 3CD)"
         )
     rows = _postcode_rows(key, postcodes)
     if rows.empty:

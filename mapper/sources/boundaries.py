@@ -58,12 +58,14 @@ def _code_columns(head: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def _key_column(head: pd.DataFrame, columns: list[str]) -> str:
-    """Of several code columns of one kind, the one with distinct values (the key)."""
+    """Of several code columns of one kind, the one with distinct values (the key); of
+    equally distinct ones (``id`` and ``LAD13CD`` holding the same codes), the one whose
+    ONS name gives the vintage."""
 
     def distinct_share(col):
         values = head[col].astype("string").str.strip()
         values = values[values != ""]
-        return values.nunique() / max(len(values), 1)
+        return values.nunique() / max(len(values), 1), codes.column_vintage(col)[1] is not None
 
     return max(columns, key=distinct_share)
 

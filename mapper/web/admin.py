@@ -27,6 +27,7 @@ from mapper.users import (
     resolve_grant,
     update_user,
 )
+from mapper.web import data
 from mapper.web.auth import app_db, app_workspace, current_user, require_role
 from mapper.web.security import never_cached
 
@@ -44,7 +45,7 @@ def _users_page(*, error: str = "", done: str = "", form: dict | None = None,
                 status: int = 200):
     return render_template(
         "admin_users.html", users=list_users(app_db()), roles=ROLES[1:], role_help=ROLE_HELP,
-        error=error, done=done, form=form or {},
+        error=error, done=done, form=form or {}, example=data.example_place(),
     ), status
 
 

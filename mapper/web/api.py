@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import geopandas as gpd
 import numpy as np
@@ -43,11 +43,17 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__
-from mapper.analysis.nearest import normalise_postcode, parse_capabilities, postcode_point
+from mapper.analysis.nearest import (
+    MAX_OUTSIDE_M,
+    normalise_postcode,
+    parse_capabilities,
+    postcode_point,
+)
 from mapper.errors import MapperError
 from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
 from mapper.missing import is_missing
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES, PERSONAL_COLUMNS, PREMISES_TYPES
+from mapper.sources.codes import CODE_PATTERNS  # what a GSS code of each kind looks like
 from mapper.web import data
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -56,7 +62,12 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 COORD_DECIMALS = 6
 K_DEFAULT, K_MAX = 10, 100
 RADIUS_MAX_M = 50_000
-INCIDENT_LIMIT_DEFAULT, INCIDENT_LIMIT_MAX = 5_000, 50_000
+#: list answers (wards, neighbourhoods, groups, premises, incidents) come in pages of at
+#: most this many features (the default), a page ending early before its features pass
+#: PAGE_MAX_BYTES; ``next`` is the URL of the following page
+PAGE_LIMIT_MAX = 5_000
+PAGE_MAX_BYTES = 4_000_000
+OFFSET_MAX = 10_000_000
 Q_MAX_CHARS = 200
 LON_MIN, LAT_MIN, LON_MAX, LAT_MAX = UK_LONLAT_BOUNDS
 #: query parameters ignored everywhere (the cache-buster of jQuery and others)
@@ -130,14 +141,15 @@ def _param(name: str, description: str, schema: dict, *, many: bool = False) -> 
 _CODE = {"type": "string"}
 P_BOROUGH = _param(
     "borough",
-    "Only these boroughs (GSS codes, E09...).",
-    {**_CODE, "pattern": "^E09[0-9]{6}$"},
+    "Only these local authority districts (GSS codes: E06, E07, E08 or E09 in England, "
+    "W06 in Wales).",
+    {**_CODE, "pattern": f"^(?:{CODE_PATTERNS['lad']})$"},
     many=True,
 )
 P_WARD = _param(
     "ward",
-    "Only these wards (GSS codes, E05...).",
-    {**_CODE, "pattern": "^E05[0-9]{6}$"},
+    "Only these wards (GSS codes: E05 in England, W05 in Wales).",
+    {**_CODE, "pattern": f"^(?:{CODE_PATTERNS['ward']})$"},
     many=True,
 )
 P_CAN = _param(
@@ -217,14 +229,23 @@ P_TO = _param(
 )
 P_LIMIT = _param(
     "limit",
-    "At most this many incidents, newest first.",
-    {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": INCIDENT_LIMIT_MAX,
-        "default": INCIDENT_LIMIT_DEFAULT,
-    },
+    f"Features in this page, at most {PAGE_LIMIT_MAX:,}; a page also ends before its "
+    f"features pass {PAGE_MAX_BYTES / 1e6:g} MB. Follow `next` for the rest.",
+    {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": PAGE_LIMIT_MAX},
 )
+P_OFFSET = _param(
+    "offset",
+    "Matches to skip before this page (the `next` link sets it).",
+    {"type": "integer", "minimum": 0, "maximum": OFFSET_MAX, "default": 0},
+)
+#: members of every paged answer
+PAGE_MEMBERS = {
+    "total": {"type": "integer", "description": "every match, in all pages"},
+    "offset": {"type": "integer"},
+    "returned": {"type": "integer", "description": "features in this page"},
+    "truncated": {"type": "boolean", "description": "more matches follow this page"},
+    "next": {"type": ["string", "null"], "description": "the URL of the next page"},
+}
 
 ENDPOINTS: dict[str, Endpoint] = {
     "/api/wards": Endpoint(
@@ -236,21 +257,23 @@ ENDPOINTS: dict[str, Endpoint] = {
         "analysis (see the README, 'The analysis'); missing values are null. "
         "unavailable_measures names the deprivation measures the workspace's IoD data "
         "cannot give (null in every feature), each with the reason.",
-        (P_BOROUGH, P_CAN, P_GEOMETRY),
+        (P_BOROUGH, P_CAN, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
         members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]},
                  "unavailable_measures": {
                      "type": "object", "additionalProperties": {"type": "string"},
                      "description": "measure -> why it was not computed (for example IoD "
-                     "File 1 has ranks but no scores)"}},
+                     "File 1 has ranks but no scores)"},
+                 **PAGE_MEMBERS},
     ),
     "/api/neighbourhoods": Endpoint(
         "Community Action Neighbourhoods, in rank order",
         "One feature per CAN (dissolved outline) with its summary: can_id, rank, name, "
         "wards, ward_codes, boroughs, population, unmet_need, groups_total, premises_total, "
         "incidents, imd_score, top_drivers.",
-        (P_GEOMETRY,),
+        (P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "geometry=false"),
+        members=PAGE_MEMBERS,
     ),
     "/api/nearest": Endpoint(
         "The VCS groups nearest a point or postcode",
@@ -284,24 +307,25 @@ ENDPOINTS: dict[str, Endpoint] = {
         "communities_served, faith, languages, address, postcode, opening_hours, "
         "emergency_offer, charity_number, last_verified, the source fields, areas and "
         "duplicate_of/duplicate_reason (likely duplicates are included, flagged).",
-        (P_BOROUGH, P_WARD, P_CATEGORY, P_Q, P_GEOMETRY),
-        ("", "category=faith,food", "borough={borough}&q=centre"),
+        (P_BOROUGH, P_WARD, P_CATEGORY, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
+        ("", "category=faith,food", "borough={borough}&q=centre", "limit=100&offset=100"),
+        members=PAGE_MEMBERS,
     ),
     "/api/premises": Endpoint(
         "Community premises",
         "Every premises record: premises_id, name, type, religion, address, postcode, "
         "capacity, step_free, owning_group_id, last_verified, sources, areas, duplicates.",
-        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_Q, P_GEOMETRY),
+        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "type=place of worship", "ward={ward}"),
+        members=PAGE_MEMBERS,
     ),
     "/api/incidents": Endpoint(
         "Incidents, newest first",
         "Incident records: incident_id, date, month, type, severity, description, "
-        "location_description, outcome, sources, areas, duplicates. `total` counts every "
-        "match; `truncated` is true when more than `limit` matched.",
-        (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_LIMIT, P_GEOMETRY),
+        "location_description, outcome, sources, areas, duplicates.",
+        (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_LIMIT, P_OFFSET, P_GEOMETRY),
         ("limit=100", "from={month}&to={month}&type={incident_type}", "ward={ward}&geometry=false"),
-        members={"total": {"type": "integer"}, "truncated": {"type": "boolean"}},
+        members=PAGE_MEMBERS,
     ),
     "/api/openapi.json": Endpoint("This API as an OpenAPI 3.1 document", "", response="OpenAPI"),
     "/api/docs": Endpoint("This API as a web page", "", response="HTML"),
@@ -829,6 +853,41 @@ def _features(
     return out
 
 
+def _page_args(args: Args) -> tuple[int, int]:
+    """The checked ``limit`` and ``offset`` of a list answer."""
+    return (args.integer("limit", PAGE_LIMIT_MAX, 1, PAGE_LIMIT_MAX),
+            args.integer("offset", 0, 0, OFFSET_MAX))
+
+
+def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: bool,
+           contacts: bool = False) -> tuple[list[str], dict]:
+    """The features of one page of `rows` (a group's ``contact`` where the signed-in user
+    may see it) and the members saying where it is: ``total``, ``offset``, ``returned``,
+    ``truncated`` and ``next`` (the URL of the next page, with the same parameters)."""
+    limit, offset = page
+    chosen = rows[offset:offset + limit].tolist()
+    features = _features(table, chosen, geometry=geometry)
+    size, returned = 0, 0
+    for text in features:  # a page ends before its features pass PAGE_MAX_BYTES
+        size += len(text.encode()) + 1
+        if returned and size > PAGE_MAX_BYTES:
+            break
+        returned += 1
+    chosen = chosen[:returned]
+    if contacts:
+        features = _features(table, chosen, geometry=geometry,
+                             extra=_with_contacts(table, chosen))
+    end = offset + returned
+    following = None
+    if end < len(rows):
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
+        following = (f"{request.script_root}{request.path}?"
+                     + urlencode([*kept, ("offset", end)]))
+    return features[:returned], {"total": int(len(rows)), "offset": offset,
+                                 "returned": returned, "truncated": following is not None,
+                                 "next": following}
+
+
 def _register_mask(table: Table, areas: dict, kinds: list[str], words: list[str]):
     frame = table.frame
     mask = np.ones(len(frame), dtype=bool)
@@ -860,6 +919,7 @@ def wards():
     areas = _areas(args, wards=False)
     can_ids = _can_choices(args)
     geometry = args.flag("geometry", True)
+    page = _page_args(args)
     args.finish()
     table = _wards_table()
     mask = np.ones(len(table.frame), dtype=bool)
@@ -868,12 +928,10 @@ def wards():
     if can_ids:
         mask &= table.frame["can_id"].isin([c.upper() for c in can_ids]).to_numpy()
     query = {"borough": areas["borough"], "can_id": can_ids, "geometry": geometry}
-    return _answer(
-        {"layer": table.layers[0], "query": query,
-         "unavailable_measures": data.unavailable_measures()},
-        _features(table, np.flatnonzero(mask), geometry=geometry),
-        layers=table.layers,
-    )
+    features, paging = _paged(table, np.flatnonzero(mask), page, geometry=geometry)
+    return _answer({"layer": table.layers[0], "query": query,
+                    "unavailable_measures": data.unavailable_measures(), **paging},
+                   features, layers=table.layers)
 
 
 def _can_choices(args: Args) -> list[str]:
@@ -908,13 +966,11 @@ def neighbourhoods():
     """Community Action Neighbourhoods in rank order (GeoJSON)."""
     args = Args("/api/neighbourhoods")
     geometry = args.flag("geometry", True)
+    page = _page_args(args)
     args.finish()
     table = _neighbourhoods_table()
-    return _answer(
-        {"query": {"geometry": geometry}},
-        _features(table, range(len(table.ids)), geometry=geometry),
-        layers=table.layers,
-    )
+    features, paging = _paged(table, np.arange(len(table.ids)), page, geometry=geometry)
+    return _answer({"query": {"geometry": geometry}, **paging}, features, layers=table.layers)
 
 
 @dataclass(frozen=True)
@@ -932,8 +988,10 @@ class Origin:
 
 def _coordinates(args: Args) -> tuple[float, float] | None:
     """The checked lat and lon, or None (with every problem recorded)."""
-    lat = args.number("lat", "expected a latitude in decimal degrees (for example 51.5155)")
-    lon = args.number("lon", "expected a longitude in decimal degrees (for example -0.0722)")
+    lat = args.number("lat", f"expected a latitude in decimal degrees ({LAT_MIN:g} to "
+                      f"{LAT_MAX:g} in the UK)")
+    lon = args.number("lon", f"expected a longitude in decimal degrees ({LON_MIN:g} to "
+                      f"{LON_MAX:g} in the UK)")
     for name in ("lat", "lon"):
         if not args.given(name):
             args.problem(name, None, "missing: give lat and lon together (or postcode)")
@@ -986,7 +1044,8 @@ def _origin(args: Args) -> Origin | str | None:
         lat, lon = coordinates
         return Origin(*grid_from_lonlat(lon, lat), lat, lon)
     if normalise_postcode(postcode) is None:
-        args.problem("postcode", postcode, "not shaped like a UK postcode (for example SW1A 1AA)")
+        like = _postcode_example().get("postcode", "AB1 2CD")
+        args.problem("postcode", postcode, f"not shaped like a UK postcode (for example {like})")
         return None
     return postcode  # looked up once every parameter has passed its checks
 
@@ -1053,6 +1112,12 @@ def nearest():
     args.finish()
     if isinstance(origin, str):
         origin = _locate_postcode(origin)
+    area = data.study_area()
+    where = (f"postcode {origin.postcode}" if origin.postcode
+             else f"lat {origin.lat}, lon {origin.lon}")
+    refused = area and area.refuse(origin.x, origin.y, where)
+    if refused:
+        abort(400, description=refused)
     ids, distances = setup.index.query_ids(
         origin.x,
         origin.y,
@@ -1123,17 +1188,14 @@ def _register_answer(layer: str, parameter: str, vocabulary: str, label: str, ta
     chosen = args.choices(parameter, _vocabulary()[vocabulary], label)
     words = _search_words(args)
     geometry = args.flag("geometry", True)
+    page = _page_args(args)
     args.finish()
     table = _required(table_of(), layer)
     mask = _register_mask(table, areas, chosen, words)
     query = {**areas, parameter: chosen, "q": " ".join(words) or None, "geometry": geometry}
-    rows = np.flatnonzero(mask).tolist()
-    extra = _with_contacts(table, rows) if layer == "groups" else None
-    return _answer(
-        {"query": query},
-        _features(table, rows, geometry=geometry, extra=extra),
-        layers=table.layers,
-    )
+    features, paging = _paged(table, np.flatnonzero(mask), page, geometry=geometry,
+                              contacts=layer == "groups")
+    return _answer({"query": query, **paging}, features, layers=table.layers)
 
 
 @bp.get("/incidents")
@@ -1145,8 +1207,8 @@ def incidents():
     first, last = args.month("from"), args.month("to")
     if first and last and first > last:
         args.problem("from", first, f"expected a month no later than to={last!r}")
-    limit = args.integer("limit", INCIDENT_LIMIT_DEFAULT, 1, INCIDENT_LIMIT_MAX)
     geometry = args.flag("geometry", True)
+    page = _page_args(args)
     args.finish()
     table = _required(_incidents_table(), "incidents")
     mask = _register_mask(table, areas, types, [])
@@ -1160,11 +1222,11 @@ def incidents():
         "type": types,
         "from": first,
         "to": last,
-        "limit": limit,
+        "limit": page[0],
         "geometry": geometry,
     }
-    members = {"query": query, "total": int(len(rows)), "truncated": bool(len(rows) > limit)}
-    return _answer(members, _features(table, rows[:limit], geometry=geometry), layers=table.layers)
+    features, paging = _paged(table, rows, page, geometry=geometry)
+    return _answer({"query": query, **paging}, features, layers=table.layers)
 
 
 # == the description of the API: OpenAPI and a page ======================================
@@ -1216,7 +1278,9 @@ def openapi_document() -> dict:
 def _responses(endpoint: Endpoint) -> dict:
     errors = {
         "400": {
-            "description": "A parameter is missing, malformed or out of range.",
+            "description": "A parameter is missing, malformed or out of range (for "
+            "nearest: a point or postcode more than "
+            f"{MAX_OUTSIDE_M / 1000:g} km outside the study area).",
             "content": {"application/json": {"schema": _ERROR}},
         },
         "404": {
@@ -1352,8 +1416,9 @@ def _incident_examples() -> dict[str, str]:
 
 
 def _postcode_example() -> dict[str, str]:
-    points = _postcode_points()
-    return {"postcode": str(points.index[0])} if len(points) else {}
+    """The workspace's example postcode (the one nearest the middle), or {} without any."""
+    example = data.example_postcode()
+    return {"postcode": example} if example else {}
 
 
 _PAGE_STYLE = """

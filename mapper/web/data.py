@@ -45,7 +45,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
+import pandas as pd
 from flask import abort, current_app, g, has_request_context, request
+from werkzeug.exceptions import HTTPException
 
 from mapper.store import EDITED_LAYERS, Workspace
 from mapper.web import open_workspace
@@ -135,8 +137,9 @@ class _Entry:
     value: object
 
     def serves(self, store: tuple, edits: int) -> bool:
-        """Up to date for a request at (store, edits) (or newer than it)."""
-        return self.store == store and (self.edits is None or self.edits >= edits)
+        """Made at the version of a request at (store, edits) (a restore can take the
+        edits counter back: only the same counter is the same version)."""
+        return self.store == store and (self.edits is None or self.edits == edits)
 
     def newer_than(self, other: _Entry) -> bool:
         if self.store != other.store:
@@ -284,6 +287,54 @@ def meta() -> dict:
     return cached("meta", lambda ws: ws.meta())
 
 
+def example_place() -> dict[str, str]:
+    """Examples for forms and messages, taken from the workspace: ``postcode`` (the one
+    nearest the middle of its postcodes), its ``lat`` and ``lon`` (4 decimals) and a
+    ``ward`` code; a key is absent when the workspace lacks what it needs (all of them
+    without a workspace)."""
+    from mapper.analysis.nearest import example_postcode as pick
+    from mapper.geo import to_display
+
+    def build(_workspace: Workspace) -> dict[str, str]:
+        out: dict[str, str] = {}
+        wards = layer("wards", required=False)
+        if wards is not None and len(wards):
+            out["ward"] = str(wards["ward_code"].iloc[0])
+        postcodes = layer("postcodes", required=False)
+        if postcodes is None or not len(postcodes):
+            return out
+        points = postcodes[postcodes.geometry.geom_type == "Point"]
+        code = pick(pd.DataFrame({"x": points.geometry.x.to_numpy(),
+                                  "y": points.geometry.y.to_numpy()},
+                                 index=points["postcode"].astype(str).to_numpy()))
+        if code is not None:
+            shown = to_display(points.geometry[points["postcode"].astype(str) == code]).iloc[0]
+            out |= {"postcode": code, "lat": f"{shown.y:.4f}", "lon": f"{shown.x:.4f}"}
+        return out
+
+    try:
+        return cached("example_place", build)
+    except HTTPException:  # no workspace (yet): no examples
+        return {}
+
+
+def example_postcode() -> str | None:
+    """The workspace's example postcode (see :func:`example_place`), or None."""
+    return example_place().get("postcode")
+
+
+def study_area():
+    """The study area's outline and name (:class:`mapper.analysis.nearest.StudyArea`),
+    or None without boundaries: searches from far outside it are refused."""
+    from mapper.analysis.nearest import StudyArea
+
+    def build(_workspace: Workspace):
+        layers = [layer(name, required=False) for name in ("boroughs", "wards")]
+        return StudyArea.of(layers, meta().get("study_area", ""))
+
+    return cached("study_area", build)
+
+
 def unavailable_measures() -> dict[str, str]:
     """Deprivation measures the analysis could not compute, and why (measure -> reason)."""
     return json.loads(meta().get("unavailable_measures") or "{}")
@@ -349,14 +400,33 @@ def _placed(record) -> tuple | None:
     if record is None or record.retired:
         return None
     d = record.data
-    return (d.get("x"), d.get("y"), d.get("category"), d.get("emergency_offer"))
+    return _place(d.get("x"), d.get("y"), d.get("category"), d.get("emergency_offer"))
+
+
+def _place(x, y, category, offer) -> tuple:
+    import pandas as pd
+
+    return tuple(None if v is None or pd.isna(v) else v for v in (x, y, category, offer))
+
+
+def _imported_place(record_id: str) -> tuple | None:
+    """What the index held of a group never edited before: its imported row's."""
+    groups = imported("groups")
+    rows = groups[groups["group_id"] == record_id]
+    if not len(rows):
+        return None
+    row = rows.iloc[0]
+    point = row.geometry
+    located = point is not None and not point.is_empty
+    return _place(point.x if located else None, point.y if located else None,
+                  row.get("category"), row.get("emergency_offer"))
 
 
 def _patch_index(index, changed: list[str], before: dict, now: dict):
     if not text_ids("groups"):
         return None
-    # a record edited for the first time was the imported row: always placed again
-    moved = [i for i in changed if i not in before or _placed(before[i]) != _placed(now[i])]
+    moved = [i for i in changed if _placed(now[i]) != (
+        _placed(before[i]) if i in before else _imported_place(i))]
     if not moved:
         return index  # a name, contact or description changed: the index is as it was
     index = index.copy()

@@ -31,7 +31,7 @@ from flask import Blueprint, abort, jsonify, request, url_for
 from mapper import editing, registers
 from mapper.appdb import Conflict
 from mapper.errors import DataValidationError
-from mapper.web import open_workspace
+from mapper.web import data, open_workspace
 from mapper.web.auth import require_role
 from mapper.web.editor import NOUNS, actor, find, lonlat
 from mapper.web.security import never_cached
@@ -96,6 +96,10 @@ def _invalid(error: DataValidationError):
 # -- reading the request ----------------------------------------------------------------
 
 
+def _example_postcode() -> str:
+    return data.example_postcode() or "AB1 2CD"
+
+
 def _body(*, required: bool = True) -> dict:
     """The JSON object sent (400 saying why when it is not one; {} when optional and
     empty)."""
@@ -104,7 +108,7 @@ def _body(*, required: bool = True) -> dict:
         if required:
             abort(400, description="The request has no body: send a JSON object of fields, "
                   'for example {"name": "Riverside Food Bank", "category": "food", '
-                  '"postcode": "E1 6AN"}.')
+                  '"postcode": "' + _example_postcode() + '"}.')
         return {}
     if request.mimetype != "application/json":
         abort(415, description=f"Send the body as JSON with 'Content-Type: application/json' "

@@ -225,6 +225,7 @@ def page_context(register: str) -> dict:
     return {"register": register, "one": one, "many": many, "titles": TITLES,
             "add_label": ADD_LABELS[register],
             "study_area": meta.get("study_area") or "Study area",
+            "example": data.example_place(),
             "synthetic": str(meta.get("synthetic", "")).lower() == "yes"}
 
 

@@ -202,8 +202,9 @@ def _parse_where(form: Form, postcodes: pd.DataFrame) -> dict | None:
     if typed:
         postcode = normalise_postcode(typed)
         if postcode is None:
+            like = data.example_postcode()
             form.errors["postcode"] = (
-                f"“{typed}” is not a full UK postcode. Enter one like SW1A 1AA, "
+                f"“{typed}” is not a full UK postcode. Enter one like {like or 'AB1 2CD'}, "
                 "or leave it blank and use latitude and longitude."
             )
             return None
@@ -221,8 +222,9 @@ def _parse_where(form: Form, postcodes: pd.DataFrame) -> dict | None:
             return None
         row = postcodes.loc[postcode]
         return {"x": float(row["x"]), "y": float(row["y"]), "postcode": postcode}
-    lat = _parse_number(form, "lat", "Latitude", "51.5074")
-    lon = _parse_number(form, "lon", "Longitude", "-0.1278")
+    west, south, east, north = UK_LONLAT_BOUNDS
+    lat = _parse_number(form, "lat", "Latitude", f"from {south:g} to {north:g} in the UK")
+    lon = _parse_number(form, "lon", "Longitude", f"from {west:g} to {east:g} in the UK")
     if "lat" in form.errors or "lon" in form.errors:
         return None
     if lat is None and lon is None:
@@ -242,7 +244,7 @@ def _parse_where(form: Form, postcodes: pd.DataFrame) -> dict | None:
     return {"x": x, "y": y, "lat": lat, "lon": lon}
 
 
-def _parse_number(form: Form, name: str, label: str, example: str) -> float | None:
+def _parse_number(form: Form, name: str, label: str, expected: str) -> float | None:
     text = form.value(name)
     if not text:
         return None
@@ -251,7 +253,7 @@ def _parse_number(form: Form, name: str, label: str, example: str) -> float | No
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
-        form.errors[name] = f"{label} must be a number in decimal degrees, like {example}."
+        form.errors[name] = f"{label} must be a number in decimal degrees, {expected}."
         return None
     return value
 
@@ -506,6 +508,7 @@ def _page_context() -> dict:
     meta = data.meta()
     return {
         "study_area": meta.get("study_area") or "Study area",
+        "example": data.example_place(),
         "synthetic": str(meta.get("synthetic", "")).lower() == "yes",
         "categories": GROUP_CATEGORIES,
         "offers": EMERGENCY_OFFERS,
@@ -555,7 +558,7 @@ def _area_map():
         boroughs = data.layer("boroughs", required=False)
         return map_parts(ward_map(wards, boroughs, tiles=tiles, asset_base_url=base))
 
-    return data.cached(f"incident_area_map:{tiles}:{base}", build)
+    return data.cached("incident_area_map", build, variant=(tiles, base))
 
 
 def _located(search: Search) -> dict:
@@ -573,13 +576,25 @@ def _query_url(endpoint: str, search: Search) -> str:
     return f"{url_for(endpoint)}?{urlencode(search.params())}"
 
 
+def _search(args: MultiDict) -> tuple[Search | None, Form]:
+    """:func:`parse_search`, and a search from far outside the study area refused."""
+    search, form = parse_search(args, postcode_index())
+    area = data.study_area()
+    refused = search is not None and area and area.refuse(search.x, search.y,
+                                                           search.describe_where())
+    if refused:
+        form.errors["postcode" if search.postcode else "lat"] = refused
+        return None, form
+    return search, form
+
+
 @bp.get("/incident")
 def incident():
     """The incident page: the form, and for a search the map and the nearest groups."""
     form = Form(request.args)
     if not submitted(request.args):
         return _show_form(form, 200)
-    search, form = parse_search(request.args, postcode_index())
+    search, form = _search(request.args)
     if search is None:
         return _show_form(form, 400)
 
@@ -619,7 +634,7 @@ def callsheet():
     form = Form(request.args)
     if not submitted(request.args):
         return _show_form(form, 200)
-    search, form = parse_search(request.args, postcode_index())
+    search, form = _search(request.args)
     if search is None:
         return _show_form(form, 400)
     found = find_groups(search)

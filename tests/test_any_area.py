@@ -1,0 +1,131 @@
+"""Any area, not London: examples come from the workspace, district codes of any kind
+are documented, and searches from far outside the study area are refused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import shapely
+from click.testing import CliRunner
+from pyproj import Transformer
+
+from mapper.analysis.nearest import MAX_OUTSIDE_M, StudyArea, example_postcode
+from mapper.cli import cli, main
+from mapper.store import Workspace
+from mapper.web import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+TO_LONLAT = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+
+
+@pytest.fixture(scope="module")
+def demo(shared_demo):
+    return Workspace(shared_demo)
+
+
+@pytest.fixture(scope="module")
+def client(shared_demo):
+    config = {"TESTING": True, "WORKSPACE": str(shared_demo), "TILES": "none"}
+    return create_app(config).test_client()
+
+
+@pytest.fixture(scope="module")
+def outline(demo):
+    return shapely.union_all(demo.read_layer("boroughs").geometry.array)
+
+
+def _east_of(outline, metres: float) -> tuple[float, float, float]:
+    """A point due east of the study area's easternmost extent (lat, lon) and its true
+    distance from the study area in metres."""
+    minx, miny, maxx, maxy = outline.bounds
+    x, y = maxx + metres, (miny + maxy) / 2
+    lon, lat = TO_LONLAT.transform(x, y)
+    return lat, lon, shapely.distance(outline, shapely.Point(x, y))
+
+
+def test_api_refuses_a_point_far_outside_and_answers_one_just_outside(client, outline, demo):
+    lat, lon, far = _east_of(outline, MAX_OUTSIDE_M + 1_000)
+    assert far > MAX_OUTSIDE_M
+    response = client.get(f"/api/nearest?lat={lat:.6f}&lon={lon:.6f}")
+    assert response.status_code == 400
+    name = demo.meta()["study_area"]
+    message = response.get_json()["error"]
+    assert f"km outside the study area ({name})" in message
+    km = int(re.search(r"is (\d+) km outside", message)[1])
+    assert abs(km - far / 1000) <= 0.5 + 0.01  # rounded to whole km (lat/lon rounding aside)
+    lat, lon, near = _east_of(outline, 1_000)
+    assert near <= MAX_OUTSIDE_M
+    assert client.get(f"/api/nearest?lat={lat:.6f}&lon={lon:.6f}&k=3").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/incident", "/incident/callsheet"])
+def test_incident_pages_refuse_a_point_250_km_away(client, page):
+    answer = client.get(f"{page}?lat=53.8&lon=-1.55")  # Leeds, far from the demo borough
+    assert answer.status_code == 400
+    assert "km outside the study area (Demoborough (synthetic))" in answer.get_data(as_text=True)
+
+
+def test_cli_nearest_refuses_a_point_far_away(shared_demo, capsys):
+    code = main(["-w", str(shared_demo), "nearest", "--at", "53.8", "-1.55"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.startswith("Error: Latitude 53.80000, longitude -1.55000 is ")
+    assert "km outside the study area (Demoborough (synthetic))" in err
+
+
+def test_form_example_postcode_is_one_of_the_workspace(client, demo):
+    postcodes = demo.read_layer("postcodes")
+    page = client.get("/incident").get_data(as_text=True)
+    shown = re.search(r'id="postcode-hint">For example ([A-Z0-9 ]+)<', page)[1]
+    assert shown in set(postcodes["postcode"])
+    assert "SW1A" not in page
+    # the one nearest the median easting and northing, by brute force
+    x, y = postcodes.geometry.x, postcodes.geometry.y
+    gap = (x - x.median()) ** 2 + (y - y.median()) ** 2
+    assert shown == postcodes["postcode"].iloc[int(gap.argmin())]
+    # the longitude hint is that postcode's
+    x, y = postcodes.geometry[postcodes["postcode"] == shown].iloc[0].coords[0]
+    lon = TO_LONLAT.transform(x, y)[0]
+    assert f'id="lon-hint">For example {lon:.4f}<' in page
+    assert "-0.1278" not in page
+
+
+def test_example_postcode_and_study_area_on_hand_made_data():
+    import pandas as pd
+
+    table = pd.DataFrame({"x": [0.0, 10.0, 20.0], "y": [0.0, 10.0, 100.0]},
+                         index=["AA1 1AA", "AA1 1AB", "AA1 1AC"])
+    assert example_postcode(table) == "AA1 1AB"  # median (10, 10)
+    import geopandas as gpd
+
+    square = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1000, 1000)], crs="EPSG:27700")
+    area = StudyArea.of([None, square], "Square")
+    assert area.refuse(500, 500, "here") is None
+    assert area.refuse(1000 + MAX_OUTSIDE_M, 500, "there") is None  # exactly at the limit
+    assert area.refuse(1000 + MAX_OUTSIDE_M + 1, 500, "there") == (
+        "There is 5 km outside the study area (Square). This workspace holds groups in and "
+        "near Square only, so it answers searches up to 5 km beyond its edge.")
+
+
+def test_openapi_documents_every_kind_of_district_code(client):
+    doc = client.get("/api/openapi.json").get_json()
+    params = {p["name"]: p for p in doc["paths"]["/api/groups"]["get"]["parameters"]}
+    pattern = params["borough"]["schema"]["items"]["pattern"]
+    for code in ("E06000001", "E07000026", "E08000035", "E09000007", "W06000015"):
+        assert re.fullmatch(pattern, code), code
+    assert not re.fullmatch(pattern, "E05000001")
+    assert "E06, E07, E08 or E09" in params["borough"]["description"]
+
+
+def test_no_london_in_pages_scripts_or_cli_help():
+    files = list((ROOT / "templates").rglob("*.html")) + [
+        p for p in (ROOT / "static").glob("*") if p.is_file()]
+    assert files
+    said = [f.name for f in files if "london" in f.read_text(errors="ignore").lower()]
+    assert said == []
+    runner = CliRunner()
+    for args in ([], ["build"], ["import"], ["nearest"], ["export"], ["info"]):
+        out = runner.invoke(cli, [*args, "--help"]).output
+        assert "london" not in out.lower(), args
