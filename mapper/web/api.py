@@ -3,9 +3,10 @@
 Every list answer is a GeoJSON FeatureCollection in WGS84 longitude/latitude (coordinates
 rounded to 6 decimals, about 0.1 m) carrying top-level ``attribution``, ``licences``,
 ``synthetic``, ``study_area`` and the normalised ``query`` it answered. Personal data
-(:data:`mapper.registers.PERSONAL_COLUMNS`: contact names, phones, e-mails, websites) is
-part of an answer only for a signed-in user allowed to see it (:mod:`mapper.web.contacts`):
-a ``contact`` member on the group's properties, in /api/nearest and /api/groups.
+(:data:`mapper.registers.PERSONAL_COLUMNS`: contact names, phones, e-mails, websites,
+details found in free text) is part of an answer only for a signed-in user allowed to see
+it (:mod:`mapper.web.contacts`): a ``contact`` member on the group's properties, in
+/api/nearest and /api/groups.
 
 Parameters are checked before anything is looked up and *every* problem is reported in one
 400 answer, ``{"error": "k='0': expected a whole number from 1 to 100; ..."}``, each naming
@@ -1263,7 +1264,9 @@ def openapi_document() -> dict:
                 "registers and upload files. Geometry is WGS84 longitude/latitude "
                 "rounded to 6 decimals. Every FeatureCollection carries attribution, "
                 "licences and synthetic (true for the demo). Personal data (contact names, "
-                "phones, e-mails, websites) is included only for signed-in users allowed "
+                "phones, e-mails, websites, and contact_notes: details found in free text "
+                "and charity correspondence addresses, which public text shows as "
+                "'[contact details hidden]') is included only for signed-in users allowed "
                 "to see it (officers; partners for their granted wards). Errors are "
                 '{"error": "..."} with a 4xx status naming the parameter, the value and '
                 "what was expected; unknown parameters are errors."
