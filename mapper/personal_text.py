@@ -51,6 +51,8 @@ FREE_TEXT = {
 NOTES = "contact_notes"
 #: location_source of records placed at a Charity Commission correspondence address
 CORRESPONDENCE = "correspondence address"
+#: what map tooltips and popups say of such a record
+CORRESPONDENCE_NOTE = "placed at a correspondence address, not where it works"
 
 _ANY = re.compile(f"{EMAIL.pattern}|{PHONE.pattern}")
 

@@ -110,9 +110,13 @@ def test_a_charity_correspondence_address_is_kept_from_the_public(tmp_path):
     assert bank["location_source"] == charity.LOCATION_SOURCE
     assert frame["postcode"].dropna().str.len().max() <= 4  # districts only
     assert any("correspondence" in w.message for w in imported.warnings)
-    from mapper.maps.priority import CORRESPONDENCE_NOTE, point_rows
+    from mapper.maps.neighbourhood import popup_html
+    from mapper.maps.priority import point_rows
 
-    assert all(CORRESPONDENCE_NOTE in row[3] for row in point_rows(frame, "groups"))
+    note = personal_text.CORRESPONDENCE_NOTE
+    assert all(note in row[3] for row in point_rows(frame, "groups"))
+    popup = popup_html({**bank.to_dict(), "kind": "group", "stale": False})
+    assert note.capitalize() in popup
 
 
 # -- through the app: a hand-built file imported into the demo ------------------------

@@ -35,6 +35,7 @@ from mapper.maps.overview import (
     _feature_collection,
 )
 from mapper.missing import is_missing
+from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
 
 #: columns :func:`asset_map` needs in its ``assets`` frame
 ASSET_FIELDS = ["asset_id", "kind", "name", "category", "emergency_offer", "last_verified"]
@@ -232,6 +233,8 @@ def popup_html(row: dict) -> str:
             extra.append("step-free access" if step_free else "not step-free")
         if extra:
             lines.append(f"<p>{'; '.join(extra).capitalize()}</p>")
+    if is_correspondence(row.get("location_source")):
+        lines.append(f"<p>{CORRESPONDENCE_NOTE.capitalize()}</p>")
     verified = _text(row.get("last_verified")) or "never"
     stale = " — over 12 months ago, check before relying on it" if row.get("stale") else ""
     lines.append(f"<p>Last verified: {_js_safe(verified)}{stale}</p>")

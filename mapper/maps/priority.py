@@ -48,7 +48,7 @@ from mapper.maps.overview import (
     _feature_collection,
 )
 from mapper.maps.points import LazyPointCluster
-from mapper.personal_text import is_correspondence
+from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
 
 # -- indicators -----------------------------------------------------------------------
 
@@ -261,10 +261,6 @@ POINT_KINDS: dict[str, dict] = {
     "premises": {"name": "Community premises", "columns": ("name", "type")},
     "incidents": {"name": "Incidents", "columns": ("type", "month")},
 }
-
-
-#: a marker's tooltip, when the record is placed at a correspondence address
-CORRESPONDENCE_NOTE = "placed at a correspondence address, not where it works"
 
 
 def point_rows(points: gpd.GeoDataFrame, kind: str) -> list[list]:
