@@ -61,6 +61,7 @@ SYNONYMS: dict[str, list[str]] = {
     "last_verified": ["last verified", "verified", "last checked", "date checked", "updated",
                       "last updated", "date updated", "updated at"],
     "source_id": ["id", "reference", "ref", "source id", "fid", "objectid", "object id", "uid"],
+    "source": ["source", "data source", "publisher", "published by"],
 }
 #: leading words that say what kind of record a column belongs to (dropped before matching)
 RECORD_WORDS = {
