@@ -27,7 +27,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from mapper import registers
+from mapper import personal_text, registers
 from mapper.appdb import Conflict, StoredRecord, bump_edits, write_audit
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.geo import CRS_ANALYSIS
@@ -188,6 +188,11 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
             value = _text(values[field])
             if value is not None and len(value) > MAX_TEXT:
                 problem(field, value, f"at most {MAX_TEXT} characters")
+                continue
+            if field in personal_text.FREE_TEXT[register] and personal_text.find(value):
+                problem(field, "(not shown: holds contact details)",
+                        "no e-mail address or phone number: free text is shown to everyone "
+                        "(a group's contact fields are for them)")
                 continue
             record[field] = value
     for field in REQUIRED_FIELDS[register]:

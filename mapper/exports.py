@@ -27,7 +27,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from mapper import geo, registers
+from mapper import geo, missing, registers
 from mapper.errors import MapperError
 from mapper.store import LAYERS_TABLE, Workspace
 
@@ -170,13 +170,13 @@ def _csv(frame, prov, meta, path: Path, register: str) -> None:
     table.insert(len(registers.REGISTER_COLUMNS[register]) + 1, "latitude", shown.y.round(6))
     table["easting"] = frame.geometry.x.round(1)
     table["northing"] = frame.geometry.y.round(1)
-    table = table.astype(object).where(table.notna(), None)  # blanks, never "<NA>"
+    table = missing.clean_frame(table.astype(object))  # blanks, never "<NA>" or "nan"
     table = guard_formulas(table)  # text a spreadsheet would run as a formula gets a '
     table.to_csv(path, index=False, encoding="utf-8")
 
 
 def _geojson(frame, prov, meta, path: Path, register: str) -> None:
-    shown = frame.copy()
+    shown = missing.clean_frame(frame)
     shown["geometry"] = shapely.set_precision(geo.to_display(frame.geometry).array, 1e-6)
     shown = gpd.GeoDataFrame(shown, geometry="geometry", crs=geo.CRS_DISPLAY)
     data = json.loads(shown.to_json(drop_id=True, na="null"))

@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from mapper import registers
+from mapper import missing, personal_text, registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
 from mapper.analysis.areas import assign_areas
 from mapper.analysis_run import OUTPUTS
@@ -434,6 +434,11 @@ def gather_registers(
         mine = [imp for imp in points if imp.kind == register]
         if not mine:
             continue
+        for imp in mine:
+            imp.frame, hidden = personal_text.protect(imp.frame, register)
+            if hidden:
+                imp.warnings.append(Problem(imp.extra["file"], personal_text.found_message(
+                    hidden, register), severity="warning"))
         frames = [assign_areas(imp.frame, layers) for imp in mine]
         files = {imp.extra["file"] for imp in mine}
         if existing and register in existing:
@@ -442,6 +447,8 @@ def gather_registers(
         frame = pd.concat(frames, ignore_index=True)
         frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=mine[0].frame.crs)
         frame = flag_duplicates(frame, register)
+        frame, _ = personal_text.protect(frame, register)  # and of records kept
+        frame = missing.clean_frame(frame)  # "nan", "None" ... in a file: missing
         frame = frame[registers.columns(register) + ["geometry"]]
         out[register] = (frame, [_provenance(register, imp) for imp in mine])
     return out
@@ -620,7 +627,6 @@ def build(
     errors = [p for p in checks if p.severity == "error"]
     if errors:
         raise DataValidationError(errors)
-    warnings = [w for imp in [*imported.values(), *points] for w in imp.warnings] + checks
     for imp in imported.values():
         imp.warnings += [c for c in checks if c.file == imp.extra["file"]]
     if (meta or {}).get("synthetic") == "yes":
@@ -628,6 +634,9 @@ def build(
             imp.licence, imp.attribution = SYNTHETIC_LICENCE, SYNTHETIC_ATTRIBUTION
     area_layers = {k: imported[k].frame for k in ("lsoas", "wards", "boroughs") if k in imported}
     gathered = gather_registers(points, area_layers)
+    checked = {id(c) for c in checks}  # (added to their files' warnings above)
+    warnings = [w for imp in [*imported.values(), *points] for w in imp.warnings
+                if id(w) not in checked] + checks
     report = BuildReport(
         plan,
         imported,

@@ -86,6 +86,7 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
         "phone",
         "email",
         "website",
+        "contact_notes",
         "opening_hours",
         "emergency_offer",
         "offer_source",
@@ -125,8 +126,9 @@ ID_COLUMN = {"groups": "group_id", "premises": "premises_id", "incidents": "inci
 CATEGORY_COLUMN = {"groups": "category", "premises": "type", "incidents": "type"}
 
 #: personal data under UK GDPR: never logged, shown only to authorised users, left out of
-#: exports unless asked for
-PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website")
+#: exports unless asked for; ``contact_notes`` holds what was found in free text and
+#: Charity Commission correspondence addresses (mapper/personal_text.py)
+PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website", "contact_notes")
 
 REGISTERS = tuple(REGISTER_COLUMNS)
 

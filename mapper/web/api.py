@@ -3,9 +3,10 @@
 Every list answer is a GeoJSON FeatureCollection in WGS84 longitude/latitude (coordinates
 rounded to 6 decimals, about 0.1 m) carrying top-level ``attribution``, ``licences``,
 ``synthetic``, ``study_area`` and the normalised ``query`` it answered. Personal data
-(:data:`mapper.registers.PERSONAL_COLUMNS`: contact names, phones, e-mails, websites) is
-part of an answer only for a signed-in user allowed to see it (:mod:`mapper.web.contacts`):
-a ``contact`` member on the group's properties, in /api/nearest and /api/groups.
+(:data:`mapper.registers.PERSONAL_COLUMNS`: contact names, phones, e-mails, websites,
+details found in free text) is part of an answer only for a signed-in user allowed to see
+it (:mod:`mapper.web.contacts`): a ``contact`` member on the group's properties, in
+/api/nearest and /api/groups.
 
 Parameters are checked before anything is looked up and *every* problem is reported in one
 400 answer, ``{"error": "k='0': expected a whole number from 1 to 100; ..."}``, each naming
@@ -51,6 +52,7 @@ from mapper.analysis.nearest import (
 )
 from mapper.errors import MapperError
 from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
+from mapper.missing import is_missing
 from mapper.registers import (
     EMERGENCY_OFFERS,
     GROUP_CATEGORIES,
@@ -528,7 +530,7 @@ def _json_value(value: object) -> object:
     if isinstance(value, float | np.floating):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
-        return value
+        return None if is_missing(value) else value  # never "nan" or "None" as text
     if hasattr(value, "isoformat"):  # dates and timestamps
         return value.isoformat()
     return str(value)
@@ -1287,7 +1289,9 @@ def openapi_document() -> dict:
                 "registers and upload files. Geometry is WGS84 longitude/latitude "
                 "rounded to 6 decimals. Every FeatureCollection carries attribution, "
                 "licences and synthetic (true for the demo). Personal data (contact names, "
-                "phones, e-mails, websites) is included only for signed-in users allowed "
+                "phones, e-mails, websites, and contact_notes: details found in free text "
+                "and charity correspondence addresses, which public text shows as "
+                "'[contact details hidden]') is included only for signed-in users allowed "
                 "to see it (officers; partners for their granted wards). Errors are "
                 '{"error": "..."} with a 4xx status naming the parameter, the value and '
                 "what was expected; unknown parameters are errors."
