@@ -6,6 +6,8 @@
 * API throughput: ``/api/nearest`` against ``/health`` under the same bounded load, the
   app run by ``mapper serve`` (one worker process per core, as on a shared server; and
   the one-process default);
+* API while editing: ``/api/nearest`` while a signed-in officer edits a group every 2 s
+  (``PATCH /api/groups/<id>``), against the same load without edits, in paired rounds;
 * end to end: ``mapper build --from DIR`` in a child process (wall time, peak memory)
   against only reading the input files.
 """
@@ -393,6 +395,7 @@ def server_process(workspace: Path, workers: int = 1
     with tempfile.TemporaryFile("w+") as log_file:
         child = subprocess.Popen(
             mapper_command("--workspace", str(workspace), "serve", "--port", "0",
+                           "--anonymous-rate", "0",  # the load is one address, measured
                            "--workers", str(workers)),
             stdout=subprocess.PIPE, stderr=log_file, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
@@ -490,6 +493,190 @@ def case_api(workspace: Path, *, requests: int, clients: int, workers: int, seed
                                 + ", ".join(f"{r:.2f}" for r in got["ratios"]) + ")")],
         check=Check(ok, detail), extra={"rps": rps, "ratios": got["ratios"],
                                         "server_exit": died, "workers": workers}).finish()
+
+
+# == API throughput while an officer edits ====================================================
+
+#: seconds between the officer's edits in the case below
+EDIT_EVERY_S = 2.0
+
+
+def _hammer_for(base: str, paths: list[str], clients: int, seconds: float
+                ) -> tuple[int, list[str]]:
+    """GET `paths` round and round from `clients` threads (one kept-alive connection
+    each) for `seconds`; requests answered 200 and the first few problems."""
+    host, port = base.removeprefix("http://").split(":")
+    ok = [0] * clients
+    problems: list[str] = []
+    deadline = time.perf_counter() + seconds
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        n = i
+        while time.perf_counter() < deadline:
+            path = paths[n % len(paths)]
+            n += clients
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                if response.status == 200:
+                    ok[i] += 1
+                elif len(problems) < 5:
+                    problems.append(f"{path}: HTTP {response.status}")
+            except (OSError, http.client.HTTPException) as error:
+                if len(problems) < 5:
+                    problems.append(f"{path}: {error!r}")
+                conn.close()
+                conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(ok), problems
+
+
+class _Officer(threading.Thread):
+    """An officer editing one group every :data:`EDIT_EVERY_S` seconds while `editing` is
+    set, as a browser does: signed in to the server under test, each edit a ``PATCH
+    /api/groups/<id>`` carrying the version it read. Renamed each time, and every other
+    edit moved 10 m and back, so the nearest index is changed as well as the answers'
+    texts."""
+
+    def __init__(self, base: str, workspace: Path, group_id: str):
+        super().__init__(daemon=True)
+        import http.cookiejar
+        import urllib.request
+
+        from mapper.appdb import AppDB
+        from mapper.users import create_user, get_user
+
+        username, password = "bench-officer", "benchmark officer password 1"
+        db = AppDB(workspace)
+        if get_user(db, username) is None:
+            create_user(db, username, password, "officer", actor="benchmark")
+        db.close()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.base, self.group_id = base, group_id
+        form = urlencode({"username": username, "password": password,
+                          "csrf_token": self._csrf("/signin")}).encode()
+        self.opener.open(base + "/signin", data=form, timeout=60).read()
+        self.csrf = self._csrf("/account")  # a new session has a new token
+        self.editing, self.stop = threading.Event(), threading.Event()
+        self.edits, self.name, self.problems = 0, "", []
+
+    def _csrf(self, path: str) -> str:
+        page = self.opener.open(self.base + path, timeout=60).read().decode()
+        return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+    def _call(self, method: str, body: dict | None = None, version: int | None = None):
+        import urllib.request
+
+        headers = {"X-CSRF-Token": self.csrf, "Content-Type": "application/json"}
+        if version is not None:
+            headers["If-Match"] = f'"v{version}"'
+        request = urllib.request.Request(
+            f"{self.base}/api/groups/{self.group_id}", method=method, headers=headers,
+            data=None if body is None else json.dumps(body).encode())
+        with self.opener.open(request, timeout=60) as response:
+            return json.loads(response.read())
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            if not self.editing.wait(0.05):
+                continue
+            try:
+                record = self._call("GET")
+                name = f"Edited by the benchmark {self.edits}"
+                values = {"name": name}
+                if self.edits % 2:
+                    step = 10 if self.edits % 4 == 1 else -10
+                    lon, lat = _lonlat(record["x"] + step, record["y"])
+                    values |= {"lat": round(lat, 6), "lon": round(lon, 6)}
+                self._call("PATCH", values, record["version"])
+                self.edits, self.name = self.edits + 1, name
+            except Exception as error:  # noqa: BLE001 - reported by the case's check
+                self.problems.append(repr(error)[:200])
+            self.stop.wait(EDIT_EVERY_S)
+
+
+def _lonlat(x: float, y: float) -> tuple[float, float]:
+    """Longitude and latitude of one EPSG:27700 point."""
+    import geopandas as gpd
+    import shapely
+
+    from mapper.geo import CRS_ANALYSIS, to_display
+
+    point = to_display(gpd.GeoSeries([shapely.Point(x, y)], crs=CRS_ANALYSIS)).iloc[0]
+    return point.x, point.y
+
+
+def case_api_editing(workspace: Path, *, seconds: float, rounds: int, clients: int,
+                     workers: int, seed: int, label: str) -> Result:
+    """/api/nearest while an officer edits a group every 2 s, against /api/nearest
+    without edits, in paired rounds on one server (each round: `seconds` of each, the
+    order alternating); the target is a ratio of at least 0.8."""
+    from mapper.store import Workspace
+
+    paths = nearest_paths(workspace, 200, seed=seed)
+    group_id = str(Workspace(workspace).read_layer("groups")["group_id"].iloc[0])
+    log(f"  API while editing: {rounds} x {seconds:g} s per phase, {clients} client "
+        f"thread(s), {workers} server process(es)")
+    runs: dict[str, list[float]] = {"still": [], "editing": []}
+    problems: list[str] = []
+    fresh = None
+    with server_process(workspace, workers) as (base, child):
+        officer = _Officer(base, workspace, group_id)
+        officer.start()
+        _hammer_for(base, paths, max(clients, 2 * workers), 1.0)  # warm every worker
+        for round_number in range(rounds):
+            phases = ["still", "editing"] if round_number % 2 == 0 else ["editing", "still"]
+            for phase in phases:
+                if phase == "editing":
+                    officer.editing.set()
+                answered, bad = _hammer_for(base, paths, clients, seconds)
+                officer.editing.clear()
+                runs[phase].append(answered / seconds)
+                problems += bad
+        officer.stop.set()
+        officer.join(30)
+        if officer.name and child.poll() is None:  # the last edit is served
+            record = officer._call("GET")
+            lon, lat = _lonlat(record["x"], record["y"])
+            status, body = _get(base, f"/api/nearest?lat={lat:.6f}&lon={lon:.6f}&k=10")
+            names = [f["properties"].get("name") for f in json.loads(body)["features"]] \
+                if status == 200 else []
+            fresh = officer.name in names
+        died = child.poll()
+    ratios = [e / s for e, s in zip(runs["editing"], runs["still"], strict=True)]
+    ratio = statistics.median(ratios)
+    expected_edits = int(rounds * seconds / EDIT_EVERY_S)
+    ok = (not problems and died is None and fresh is True and not officer.problems
+          and officer.edits >= max(1, expected_edits - rounds))
+    detail = (f"{officer.edits} edits ({officer.problems[:1] or 'none failed'}), the last "
+              f"{'served' if fresh else 'NOT served'} afterwards; "
+              f"{len(problems)} failed requests" + (f" ({problems[0][:160]})" if problems else "")
+              + (f"; THE SERVER DIED (exit status {died})" if died is not None else ""))
+    still, editing = (statistics.median(runs[k]) for k in ("still", "editing"))
+    server = (f"gunicorn, {workers} worker processes x {WORKER_THREADS} threads"
+              if workers > 1 else f"waitress, one process, {SERVE_THREADS} threads")
+    return Result(
+        case=f"API /api/nearest while an officer edits every {EDIT_EVERY_S:g} s",
+        size=f"{label}: {rounds} paired rounds of {seconds:g} s per phase",
+        ours="/api/nearest?lat&lon&k=10&category, a group edited every 2 s",
+        seconds=1 / editing if editing else float("nan"),
+        comparisons=[Comparison("/api/nearest without edits, same load", still, editing,
+                                ratio, "req/s with edits / req/s without", ">=", 0.8,
+                                unit="req/s",
+                                note=f"mapper serve --workers {workers} ({server}); "
+                                f"{clients} client threads; median of the rounds' ratios "
+                                "(rounds: " + ", ".join(f"{r:.2f}" for r in ratios) + ")")],
+        check=Check(ok, detail), extra={"rps": runs, "ratios": ratios, "edits": officer.edits,
+                                        "workers": workers}).finish()
 
 
 # == map page weight =========================================================================

@@ -40,6 +40,7 @@ SIZES: dict[str, dict] = {
         "cluster_scales": ["small"], "probe": None,
         "real": False, "demo": True, "page_groups": 150, "page_loads": 1,
         "api_requests": 20, "api_runs": [(1, 2, True)], "repeat": 1,
+        "api_editing": {"seconds": 2.5, "rounds": 1, "clients": 2, "workers": 1},
     },
     "quick": {
         "scales": {"London-size": "london", "England-size": "england"},
@@ -51,6 +52,7 @@ SIZES: dict[str, dict] = {
         "probe": {"groups": 5_000, "queries": 5_000, "threads": 4},
         "real": False, "page_groups": 5_000, "page_loads": 1,
         "api_requests": 100, "api_runs": [(4, SERVER_CORES, True)], "repeat": 2,
+        "api_editing": {"seconds": 4.0, "rounds": 3, "clients": 4, "workers": SERVER_CORES},
     },
     "full": {
         "scales": {"London-size": "london", "England-size": "england"},
@@ -63,6 +65,7 @@ SIZES: dict[str, dict] = {
         "probe": {"groups": 5_000, "queries": 20_000, "threads": 4},
         "real": True, "page_groups": 5_000, "page_loads": 9,
         "api_requests": 400, "repeat": 3,
+        "api_editing": {"seconds": 6.0, "rounds": 3, "clients": 4, "workers": SERVER_CORES},
         "api_runs": [(4, SERVER_CORES, True), (1, SERVER_CORES, True), (4, 1, False)],
     },
 }
@@ -202,6 +205,9 @@ def _workspace_cases(results, sizes, want, workdir: Path, seed: int, browser_nee
                        cw.case_api(with_groups, requests=sizes["api_requests"],
                                    clients=clients, workers=workers, target=target,
                                    seed=seed + 7, label=f"{label}, {count:,} groups"))
+            _guard(results, "API while editing", label, lambda: cw.case_api_editing(
+                with_groups, **sizes["api_editing"], seed=seed + 8,
+                label=f"{label}, {count:,} groups"))
 
 
 def _real_cases(results, workspace: Path, sizes, seed: int, repeat: int) -> None:

@@ -35,7 +35,12 @@ from mapper.analysis.incidents import (
     incident_pressure,
     incident_rate,
 )
-from mapper.analysis.need import area_need, borough_weights, unavailable_measures
+from mapper.analysis.need import (
+    MEASURE_LABELS,
+    area_need,
+    borough_weights,
+    unavailable_measures,
+)
 from mapper.analysis.neighbourhoods import (
     find_neighbourhoods,
     queen_neighbours,
@@ -257,8 +262,10 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     progress("unmet-need index, Community Action Neighbourhoods and stability")
     components = components_for(table)
     if components["need"][0] != "imd_score":
-        notes.append(f"need in the unmet-need index is measured by {components['need'][0]} "
-                     "(lower = more deprived) as the deprivation data has no IMD scores")
+        label = MEASURE_LABELS.get(components["need"][0], components["need"][0])
+        notes.append(f"need in the unmet-need index is measured by the {label} (reversed: "
+                     "rank 1 is the most deprived area in England) as the deprivation data "
+                     "has no IMD scores")
     table = table.join(unmet_need(table, settings.weights(), components))
 
     def choose(frame: pd.DataFrame) -> pd.Series:
@@ -296,6 +303,10 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
 
     progress(f"coverage gaps at {settings.coverage_radius_m:g} m")
     coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
+    if groups.empty:
+        notes.append("coverage: the workspace has no groups, so every resident counts as "
+                     f"farther than {settings.coverage_radius_m:g} m from one; import a "
+                     "register of groups (mapper import FILE) for coverage to mean anything")
     table = table.join(coverage_table)
     table["gap_rank"] = _gap_rank(table, settings)
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,

@@ -483,9 +483,17 @@ def demo(ctx: click.Context, force: bool) -> None:
     help="Worker processes (above 1: gunicorn, Linux and macOS): use up to one per core "
     "on a server many officers use at once. Each holds its own copy of what it changes.",
 )
+@click.option(
+    "--anonymous-rate",
+    default=None,
+    type=click.FloatRange(0, None),
+    help="Requests per second a client that has not signed in may make on average, per "
+    "address and worker process, past which it gets 429 with Retry-After (0: no limit; "
+    "default: ANON_RATE_PER_S and ANON_BURST of mapper/web/ratelimit.py).",
+)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | None,
-          workers: int) -> None:
+          workers: int, anonymous_rate: float | None) -> None:
     """Start the map server. With no workspace yet, builds the synthetic demo first.
 
     With --workers 1 the app runs on waitress, a production WSGI server, with a fixed pool
@@ -510,7 +518,9 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
                       # off loopback, sessions travel only over HTTPS (put a TLS proxy in
                       # front); MAPPER_COOKIE_SECURE=0 overrides for a trusted network
                       "COOKIE_SECURE": not loopback
-                      and os.environ.get("MAPPER_COOKIE_SECURE") != "0"})
+                      and os.environ.get("MAPPER_COOKIE_SECURE") != "0",
+                      **({} if anonymous_rate is None
+                         else {"ANON_RATE_PER_S": anonymous_rate})})
     with app.test_request_context("/"):
         # the first incident search and the first map must be fast too: load the groups,
         # their index, what /api/nearest answers from and the overview map now (before

@@ -373,7 +373,10 @@ def _areas(workspace, x: float, y: float) -> dict:
     """LSOA, ward and borough codes of one point (None where outside)."""
     from mapper.analysis.areas import assign_areas
 
-    layers = {k: workspace.read_layer(k) for k in ("lsoas", "wards", "boroughs")
+    # only the areas whose bounding box holds the point (padded 1 m): the same answer as
+    # from every area, since a point lies in an area only inside its bounding box
+    near = (x - 1.0, y - 1.0, x + 1.0, y + 1.0)
+    layers = {k: workspace.read_layer(k, bbox=near) for k in ("lsoas", "wards", "boroughs")
               if workspace.has_layer(k)}
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy([x], [y]), crs=CRS_ANALYSIS)
     found = assign_areas(points, layers)

@@ -32,8 +32,9 @@ from mapper.sources import (
     Skipped,
     deprivation,
     detect_file,
-    list_inputs,
     package_members,
+    pointfiles,
+    walk_inputs,
 )
 from mapper.sources.base import apply_field_rules
 from mapper.sources.boundaries import assign_boroughs
@@ -114,7 +115,7 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
     whose ward codes best match the wards; population, the matching LSOA vintage.
     """
     plan = BuildPlan()
-    inputs = list_inputs(directory)
+    inputs = walk_inputs(directory)
     own = package_members(directory)  # the folder itself may be an Open Referral package
     if own:
         plan.registers.append(detect_file(directory))
@@ -238,6 +239,7 @@ def describe_plan(plan: BuildPlan) -> list[str]:
     for det in plan.registers:
         rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
         lines.append(f"  {det.path.name}: {det.detail}; {rows} -> layer '{det.kind}'")
+        lines += [f"      {line}" for line in pointfiles.explain(det)]
     if plan.skipped:
         lines.append("Files skipped:")
         lines += [f"  {s.name}: {s.reason}" for s in plan.skipped]
@@ -706,6 +708,8 @@ def import_file(
             )
         found = _as_register(found, register)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
+    for line in pointfiles.explain(found):
+        progress(f"  {line}")
     for note in found.extra.get("column_notes", []):
         progress(f"  {note}")
     existing: dict[str, Imported] = {}

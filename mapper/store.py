@@ -59,6 +59,10 @@ WORKSPACE_ENV = "MAPPER_WORKSPACE"
 EDITED_LAYERS = ("groups", "premises", "incidents")
 
 
+#: GeoPackage path -> (its inode, modification time and size; its layers' names)
+_LISTED: dict[str, tuple[tuple, list[str]]] = {}
+
+
 @dataclass
 class Provenance:
     """Where a stored layer came from. One row of ``mapper_layers``."""
@@ -114,11 +118,19 @@ class Workspace:
             )
 
     def layers(self) -> list[str]:
-        """Names of the data layers (the bookkeeping tables excluded)."""
-        if not self.exists():
+        """Names of the data layers (the bookkeeping tables excluded); listed again only
+        when the GeoPackage has changed (every write replaces the file)."""
+        try:
+            stat = self.path.stat()
+        except OSError:
             return []
-        names = [str(n) for n, _ in pyogrio.list_layers(self.path)]
-        return [n for n in names if n not in (LAYERS_TABLE, META_TABLE)]
+        key, identity = str(self.path), (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        seen = _LISTED.get(key)
+        if seen is None or seen[0] != identity:
+            names = [str(n) for n, _ in pyogrio.list_layers(self.path)]
+            seen = _LISTED[key] = (identity, [n for n in names
+                                              if n not in (LAYERS_TABLE, META_TABLE)])
+        return list(seen[1])
 
     def has_layer(self, name: str) -> bool:
         return name in self.layers()

@@ -171,6 +171,9 @@ class Report:
     #: records already in the register from a file of the same name (an import replaces them)
     replaces: int = 0
     personal_fields: list[str] = field(default_factory=list)
+    #: what a generic point table was understood to hold (mapper.sources.columns) or the
+    #: columns a known layout names, one line each, as the CLI prints them
+    understanding: list[str] = field(default_factory=list)
     vertices: int | None = None
     seconds: float = 0.0
     created_at: float = 0.0
@@ -869,6 +872,7 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
         "warnings": warnings_,
         "replaces": replaces,
         "personal_fields": personal,
+        "understanding": list((imp.extra or {}).get("understood_lines", [])),
     }
 
 

@@ -117,16 +117,26 @@
     });
   });
 
-  fetch(data.wardsUrl, {
-    credentials: "same-origin",
-    headers: { Accept: "application/geo+json, application/json" }
-  })
-    .then(function (response) {
-      if (!response.ok) {
-        throw new Error("HTTP " + response.status);
-      }
-      return response.json();
+  // every page of the wards (a long list names its next page in `next`)
+  function wardPages(url, features) {
+    return fetch(url, {
+      credentials: "same-origin",
+      headers: { Accept: "application/geo+json, application/json" }
     })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (page) {
+        features = features.concat(page.features || []);
+        return page.next ? wardPages(page.next, features)
+          : { type: "FeatureCollection", features: features };
+      });
+  }
+
+  wardPages(data.wardsUrl, [])
     .then(function (collection) {
       var wards = L.geoJSON(collection, {
         style: { color: "#1d70b8", weight: 1.5, fillColor: "#5694ca", fillOpacity: 0.08 },

@@ -61,7 +61,7 @@ def test_analysis_with_ranks_and_denominators_only(tmp_path):
     assert wards["imd_score"].isna().all() and wards["imd_rank_in_area"].isna().all()
     assert set(json.loads(ws.meta()["unavailable_measures"])) == {
         "imd_score", "domain_scores", "imd_rank_in_area"}
-    assert any("measured by imd_avg_rank" in note for note in report.notes)
+    assert any("measured by the IMD average rank (reversed" in note for note in report.notes)
     # need from the average rank reversed: the lowest average rank has the most need
     assert wards["contrib_need"].idxmax() == expected.idxmin()
 
@@ -208,3 +208,14 @@ def test_london_analysis(tmp_path_factory):
     # MHCLG publishes Barking and Dagenham's IMD 2019 average score as 32.778
     assert boroughs.loc["E09000002", "imd_score"] == pytest.approx(32.78, abs=0.05)
     assert (boroughs["imd_rank_in_area"].min(), boroughs["imd_rank_in_area"].max()) == (1, 33)
+
+
+def test_a_workspace_without_groups_says_what_that_does_to_supply_and_coverage(grid):
+    report = analyse(grid, Settings(can_min_population=0, stability_draws=5))
+    assert (report.wards["groups_total_per_1000"].fillna(0) == 0).all()
+    said = "\n".join(report.notes)
+    assert "'groups per 1,000 below the median' was not applied" in said
+    assert "(0 groups in the workspace)" in said
+    assert "coverage: the workspace has no groups" in said
+    # the supply condition skipped, candidates come from the index alone
+    assert report.wards["candidate"].sum() >= 1

@@ -431,7 +431,7 @@ def test_incident_months_are_inclusive(api, demo):
     months = sorted(incidents["month"].unique())
     first, last = months[2], months[5]
     expected = incidents[(incidents["month"] >= first) & (incidents["month"] <= last)]
-    body = fetch(api, f"/api/incidents?from={first}&to={last}&limit=50000")
+    body = fetch(api, f"/api/incidents?from={first}&to={last}&limit=5000")
     assert body["total"] == len(expected) and body["truncated"] is False
     assert sorted(ids(body)) == sorted(expected["incident_id"])
     assert {f["properties"]["month"] for f in body["features"]} == set(months[2:6])
@@ -451,11 +451,50 @@ def test_incident_limit_truncates_newest_first(api, demo):
     assert default["truncated"] is (len(incidents) > 5000)
 
 
+def test_every_list_comes_in_pages_that_join_up_to_every_match(api, demo):
+    """limit and offset on every list; `next` links walk the whole list exactly once."""
+    for url, layer in (("/api/groups?category=faith,food", "groups"),
+                       ("/api/incidents?geometry=false", "incidents"),
+                       ("/api/premises", "premises"), ("/api/wards", "wards"),
+                       ("/api/neighbourhoods", "neighbourhoods")):
+        whole = fetch(api, url)
+        assert whole["truncated"] is False and whole["next"] is None, url
+        assert whole["returned"] == whole["total"] == len(whole["features"]) > 0, url
+        assert whole["total"] > 6 or layer == "neighbourhoods", url
+        seen, link, pages = [], url + ("&" if "?" in url else "?") + "limit=3", 0
+        while link:
+            body = fetch(api, link)
+            assert body["offset"] == len(seen) and body["returned"] == len(body["features"])
+            assert body["total"] == whole["total"] and len(body["features"]) <= 3
+            assert body["truncated"] is (body["next"] is not None)
+            seen += ids(body)
+            link, pages = body["next"], pages + 1
+        assert seen == ids(whole), url  # same order, nothing twice, nothing left out
+        assert pages == -(-whole["total"] // 3)
+    last = fetch(api, "/api/groups?offset=100000")
+    assert last["features"] == [] and last["next"] is None and last["offset"] == 100000
+
+
+def test_a_page_ends_before_it_passes_the_size_limit(api, monkeypatch):
+    from mapper.web import api as api_module
+
+    whole = fetch(api, "/api/groups")
+    sizes = [len(json.dumps(f, ensure_ascii=False, separators=(",", ":")).encode())
+             for f in whole["features"]]
+    budget = sum(sizes[:4]) + 4  # room for four features (and their commas), not five
+    monkeypatch.setattr(api_module, "PAGE_MAX_BYTES", budget)
+    body = fetch(api, "/api/groups?limit=100")
+    assert body["returned"] == 4 and ids(body) == ids(whole)[:4]
+    assert body["next"].endswith("limit=100&offset=4")
+    follow = fetch(api, body["next"])
+    assert ids(follow)[0] == ids(whole)[4]
+
+
 def test_incident_type_and_area_filters(api, demo):
     incidents = demo.read_layer("incidents")
     kind = incidents["type"].value_counts().index[0]
     ward = incidents["ward_code"].iloc[0]
-    body = fetch(api, f"/api/incidents?type={quote(kind.lower())}&ward={ward}&limit=50000")
+    body = fetch(api, f"/api/incidents?type={quote(kind.lower())}&ward={ward}&limit=5000")
     expected = incidents[(incidents["type"] == kind) & (incidents["ward_code"] == ward)]
     assert sorted(ids(body)) == sorted(expected["incident_id"])
 
@@ -491,7 +530,7 @@ def test_no_personal_data_anywhere(api, demo):
     postcode = demo.read_layer("postcodes")["postcode"].iloc[0]
     urls = [
         *FEATURE_ENDPOINTS,
-        "/api/incidents?limit=50000",
+        "/api/incidents?limit=5000",
         "/api/groups?q=a",
         "/api/nearest?lat=51.5&lon=-0.07&k=100",
         f"/api/nearest?postcode={postcode}",
@@ -550,7 +589,10 @@ BAD = [
     ("/api/incidents?to=May 2025", "to"),
     ("/api/incidents?from=2025-06&to=2025-01", "from"),
     ("/api/incidents?limit=0", "limit"),
-    ("/api/incidents?limit=50001", "limit"),
+    ("/api/incidents?limit=5001", "limit"),
+    ("/api/groups?limit=5001", "limit"),
+    ("/api/wards?offset=-1", "offset"),
+    ("/api/premises?offset=x", "offset"),
     ("/api/incidents?limit=many", "limit"),
     ("/api/incidents?type=alien landing", "type"),
     ("/api/incidents?q=burglary", "q"),

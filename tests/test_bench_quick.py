@@ -40,6 +40,7 @@ EXPECTED = (
     "map page / (overview: wards + borough outlines)",
     "map page /priority + groups layer",
     "API throughput /api/nearest, 1 client, 2 server processes",
+    "API /api/nearest while an officer edits every 2 s",
 )
 
 

@@ -163,3 +163,51 @@ def test_neighbourhood_page_shows_contacts_to_its_partners(demo_app, demo_copy):
     assert all(p in page for p in phones_there)
     public = demo_app.test_client().get(f"/neighbourhood/{can['can_id']}")
     assert not any(p in public.get_data(as_text=True) for p in phones)
+
+
+def _views(demo_copy) -> list[dict]:
+    rows = Workspace(demo_copy).appdb.read_audit(register="groups")
+    return [r for r in rows if r["action"] == "view"]
+
+
+def test_every_response_showing_contacts_writes_one_audit_row_with_the_count(demo_app,
+                                                                             demo_copy):
+    groups = Workspace(demo_copy).read_layer("groups")
+    shown = groups[groups[["contact_name", "phone", "email", "website"]].notna().any(axis=1)]
+    officer = sign_in(demo_app.test_client(), "officer")
+    public = demo_app.test_client()
+
+    for client in (public, officer):
+        assert client.get("/api/groups").status_code == 200
+    rows = _views(demo_copy)
+    assert len(rows) == 1  # the officer's list; the public one showed no contacts
+    (row,) = rows
+    assert row["actor"] == "test-officer" and row["record_id"] == ""
+    assert row["detail"] == f"GET /api/groups: contact details of {len(shown):,} groups"
+    assert len(shown) > 50 and set(row["fields"]) == {"contact_name", "phone", "email",
+                                                        "website"}
+
+    officer.get("/api/nearest?postcode=ZZ1+1AA&k=5")
+    officer.get("/incident/callsheet?postcode=ZZ1+1AA&k=7")
+    officer.get("/api/nearest?postcode=ZZ1+1AA&k=1")
+    public.get("/api/nearest?postcode=ZZ1+1AA&k=5")
+    details = [r["detail"] for r in _views(demo_copy)[:3]]  # newest first
+    nearest_one = _views(demo_copy)[0]
+    assert details == ["GET /api/nearest: contact details of 1 group",
+                       "GET /incident/callsheet: contact details of 7 groups",
+                       "GET /api/nearest: contact details of 5 groups"]
+    assert nearest_one["record_id"]  # one group: named
+    assert len(_views(demo_copy)) == 4
+    assert not any("ZZ1" in r["detail"] for r in _views(demo_copy))  # no query strings
+
+
+def test_a_partners_list_is_audited_with_the_groups_it_showed(demo_app, demo_copy):
+    ws = Workspace(demo_copy)
+    can = ws.read_layer("neighbourhoods").iloc[0]
+    client = sign_in(demo_app.test_client(), "partner", areas=[can["can_id"]])
+    features = client.get("/api/groups").get_json()["features"]
+    count = sum("contact" in f["properties"] for f in features)
+    assert 0 < count < len(features)
+    (row,) = _views(demo_copy)
+    assert row["detail"] == f"GET /api/groups: contact details of {count:,} groups"
+    assert row["actor"] == "test-partner"

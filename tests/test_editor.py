@@ -546,3 +546,36 @@ def test_audit_names_fields_never_values(officer, ws, caplog):
     # officers do see them in the form
     html = officer.get("/register/groups/demo-g007").get_data(as_text=True)
     assert all(value in html for value in secrets.values())
+
+
+def test_an_edits_areas_from_nearby_areas_equal_those_from_every_area(shared_demo):
+    """_areas reads only the areas whose bounding box holds the point: brute force over
+    every area gives the same codes, on random points, vertices and edges included."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from mapper.analysis.areas import assign_areas
+    from mapper.editing import _areas
+    from mapper.geo import CRS_ANALYSIS
+    from mapper.registers import AREA_COLUMNS
+
+    ws = Workspace(shared_demo)
+    every = {k: ws.read_layer(k) for k in ("lsoas", "wards", "boroughs")}
+    rng = np.random.default_rng(7)
+    minx, miny, maxx, maxy = every["wards"].total_bounds
+    points = [(float(x), float(y)) for x, y in zip(rng.uniform(minx - 500, maxx + 500, 40),
+                                                  rng.uniform(miny - 500, maxy + 500, 40),
+                                                  strict=True)]
+    corners = shapely.get_coordinates(every["wards"].geometry.boundary)  # on shared edges
+    points += [tuple(map(float, c)) for c in corners[rng.choice(len(corners), 20)]]
+    inside = 0
+    for x, y in points:
+        frame = gpd.GeoDataFrame(geometry=gpd.points_from_xy([x], [y]), crs=CRS_ANALYSIS)
+        found = assign_areas(frame, every)
+        expected = {c: (None if found[c].isna().iloc[0] else found[c].iloc[0])
+                    for c in AREA_COLUMNS if c in found}
+        got = _areas(ws, x, y)
+        assert {c: got[c] for c in expected} == expected, (x, y)
+        inside += expected["ward_code"] is not None
+    assert 20 <= inside < len(points)  # points in wards, on their edges, and outside

@@ -479,6 +479,35 @@ def test_osmium_and_numeric_ids(tmp_path):
     assert imported.frame["religion"].iloc[3] == "Jewish"
 
 
+def test_ogr2ogr_ids_and_other_tags(tmp_path):
+    """ogr2ogr's OSM driver: osm_id for nodes and relations, osm_way_id for closed ways,
+    tags it has no column for in other_tags ("key"=>"value" text)."""
+    frame = gpd.GeoDataFrame(
+        {
+            "osm_id": ["21", None, "23", "24"],
+            "osm_way_id": [None, "22", None, None],
+            "amenity": ["social_facility", "library", "place_of_worship", "social_facility"],
+            "other_tags": ['"social_facility"=>"food_bank","wheelchair"=>"yes"', None,
+                           '"religion"=>"muslim","denomination"=>"sunni"',
+                           '"social_facility"=>"group_home"'],
+        },
+        geometry=[shapely.Point(530_000, 180_000), box(530_100, 180_100, 530_150, 180_150),
+                  box(530_300, 180_300, 530_350, 180_350), shapely.Point(530_400, 180_400)],
+        crs=geo.CRS_ANALYSIS,
+    )
+    path = tmp_path / "amenities.geojson"
+    frame.to_crs(geo.CRS_DISPLAY).to_file(path)
+    imported = import_file(path)
+    assert list(imported.frame["premises_id"]) == ["osm:node/21", "osm:way/22", "osm:relation/23"]
+    assert list(imported.frame["type"]) == ["food bank", "library", "place of worship"]
+    assert imported.frame["religion"].iloc[2] == "Muslim"
+    assert imported.frame["step_free"].iloc[0]
+    assert imported.extra["not_premises"] == 1  # the group home
+    only_ways = tmp_path / "halls.geojson"
+    frame.iloc[[1]].drop(columns="osm_id").to_crs(geo.CRS_DISPLAY).to_file(only_ways)
+    assert list(import_file(only_ways).frame["premises_id"]) == ["osm:way/22"]
+
+
 def test_osm_id_forms():
     table = pd.DataFrame(
         {

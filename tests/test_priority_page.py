@@ -308,6 +308,31 @@ def test_layer_json(client, demo_dir):
         assert email not in text
 
 
+def test_layer_json_comes_in_pages_that_join_up(client, demo_dir, monkeypatch):
+    from mapper.web import overview
+
+    whole = client.get("/priority/layers/incidents.json").get_json()
+    assert whole["next"] is None and whole["count"] == whole["total"] > 20
+    rows, url = [], "/priority/layers/incidents.json?limit=7"
+    while url:
+        page = client.get(url).get_json()
+        assert page["offset"] == len(rows) and page["count"] == len(page["rows"]) <= 7
+        rows, url = rows + page["rows"], page["next"]
+    assert rows == whole["rows"]
+    groups = client.get("/overview/groups.json").get_json()  # the overview's layer too
+    half = client.get("/overview/groups.json?limit=5").get_json()
+    rest = client.get(half["next"]).get_json()
+    assert half["rows"] + rest["rows"][:5] == groups["rows"][:10]
+    assert half["total"] == groups["total"] == groups["count"] > 5
+    monkeypatch.setattr(overview, "LAYER_ROWS_MAX", 10)  # the cap applies without a limit
+    first = client.get("/priority/layers/incidents.json?borough=").get_json()
+    assert first["count"] == 10 and first["next"].endswith("offset=10")
+    for bad in ("limit=0", "limit=11", "offset=-1", "offset=x"):
+        response = client.get(f"/priority/layers/incidents.json?{bad}")
+        assert response.status_code == 400, bad
+        assert bad.split("=")[0] in response.get_data(as_text=True)
+
+
 def test_layer_urls_name_the_version_and_answers_are_gzipped_and_kept(client):
     """The page's layer URLs carry the workspace version (v): the answers are gzipped for
     a client that takes it, carry a version ETag (304 when unchanged) and may be kept

@@ -282,8 +282,8 @@ def test_nan_coordinates_in_geojson_are_rejected_rows_with_a_note(ws):
     assert report.accepted + report.rejected_count + report.not_used == 2
     problem = report.rejected[0]
     assert (problem["row"], problem["row_label"]) == (2, "feature")
-    assert problem["message"] == "empty or non-point geometry; expected a point or polygon"
-    assert problem["expected"] == "a point or polygon"
+    assert problem["message"] == "empty or non-point geometry; expected a point, line or polygon"
+    assert problem["expected"] == "a point, line or polygon"
     assert any("2 NaN values" in w and "JSON does not allow" in w for w in report.warnings)
 
 

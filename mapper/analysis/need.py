@@ -77,6 +77,8 @@ MEASURES: tuple[Measure, ...] = (
     Measure("imd_rank_in_area", "rank of the IMD score in the study area", ("imd_score",),
             "IMD scores", _SCORES),
 )
+#: measure column -> its label, for what the analysis says in words
+MEASURE_LABELS: dict[str, str] = {m.column: m.label for m in MEASURES}
 #: the area columns of the IMD measures, always present in the result (NaN when unavailable)
 IMD_COLUMNS = [m.column for m in MEASURES if m.column != "domain_scores"]
 

@@ -81,12 +81,19 @@ class LazyPointCluster(MarkerCluster):
             function fetchRows() {
                 if (!rows) {
                     {%- if this.url %}
-                    rows = fetch({{ this.url|tojson }}, {headers: {'Accept': 'application/json'}})
-                        .then(function (r) {
-                            if (!r.ok) { throw new Error('HTTP ' + r.status); }
-                            return r.json();
-                        })
-                        .then(function (data) { return data.rows; });
+                    // a long layer comes in pages: each names the next (``next``)
+                    var page = function (url, got) {
+                        return fetch(url, {headers: {'Accept': 'application/json'}})
+                            .then(function (r) {
+                                if (!r.ok) { throw new Error('HTTP ' + r.status); }
+                                return r.json();
+                            })
+                            .then(function (data) {
+                                got = got.concat(data.rows);
+                                return data.next ? page(data.next, got) : got;
+                            });
+                    };
+                    rows = page({{ this.url|tojson }}, []);
                     rows.catch(function () { rows = null; });  // the next call tries again
                     {%- else %}
                     rows = Promise.resolve({{ this.rows|tojson }});

@@ -14,6 +14,7 @@ from mapper.errors import MapperError
 from mapper.sources import (
     boundaries,
     charity,
+    columns,
     deprivation,
     lookups,
     openreferral,
@@ -33,6 +34,7 @@ __all__ = [
     "Skipped",
     "detect_file",
     "list_inputs",
+    "walk_inputs",
     "KINDS",
     "REGISTER_KINDS",
 ]
@@ -88,6 +90,24 @@ def list_inputs(directory: Path) -> list[Path]:
         if not p.name.startswith(".")
         and (p.is_dir() or (p.is_file() and p.suffix.lower() not in SIDECAR_SUFFIXES))
     )
+
+
+#: how deep :func:`walk_inputs` descends into sub-folders
+MAX_DEPTH = 4
+
+
+def walk_inputs(directory: Path, *, depth: int = MAX_DEPTH) -> list[Path]:
+    """:func:`list_inputs`, descending into sub-folders (to `depth` levels) that are not
+    Open Referral UK packages: a folder of GeoJSON files kept apart is read like the rest."""
+    found: list[Path] = []
+    for path in list_inputs(directory):
+        if path.is_dir() and not path.is_symlink() and depth > 0 and (
+            openreferral.detect_package(path) is None
+        ):
+            found += walk_inputs(path, depth=depth - 1)
+        else:
+            found.append(path)
+    return found
 
 
 def package_members(path: Path) -> set[str]:
@@ -166,14 +186,17 @@ def _count_rows(path: Path) -> int:
 
 
 def _why_not(seen: Peek) -> str:
-    cols = {c.lower() for c in seen.columns}
     shown = ", ".join(seen.columns[:12]) + (" ..." if len(seen.columns) > 12 else "")
     if postcodes.is_codepoint_headers(seen):
         return ("Code-Point Open column headers: the names of the columns of a Code-Point "
                 "Open CSV without a header row, which is read without it")
-    if cols & {"lat", "latitude", "lon", "longitude", "eastings", "easting", "postcode"}:
-        return ("a table with a location but no name or type column, so not a register of "
-                f"groups, premises or incidents. Columns: {shown}")
+    found = pointfiles.understand(seen)
+    if seen.format == "table" and found.location:
+        where = ", ".join(f"'{c.column}'" for f, c in found.fields.items()
+                          if f in columns.LOCATION_FIELDS)
+        return (f"a table with a location ({found.location}: {where}) but no column that "
+                "names or types each record, so not a register of groups, premises or "
+                f"incidents. Columns: {shown}")
     if seen.format == "vector":
         return (f"no column of ward, LSOA or borough codes (E05/E01/E06-E09) and no name "
                 f"column found. Columns: {shown}")

@@ -26,7 +26,7 @@ from mapper.errors import MapperError, Problem
 ENCODINGS = ("utf-8-sig", "cp1252")
 VECTOR_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".zip", ".fgb"}
 #: spreadsheets are read from their largest sheet (IoD workbooks open with a notes sheet)
-SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm"}
+SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".ods"}
 TABLE_SUFFIXES = {".csv", ".txt", ".tsv"} | SPREADSHEET_SUFFIXES
 # Shapefile parts read together with their .shp, never on their own.
 SIDECAR_SUFFIXES = {".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn", ".sbx", ".xml", ".qmd"}
@@ -142,6 +142,8 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str]:
 
 def _read_sheet(path: Path, *, nrows: int | None = None) -> tuple[pd.DataFrame, str, int]:
     """(the largest sheet of a workbook as strings, its name, its data rows)."""
+    if path.suffix.lower() == ".ods":
+        return _read_ods(path, nrows=nrows)
     import openpyxl
 
     try:
@@ -157,6 +159,21 @@ def _read_sheet(path: Path, *, nrows: int | None = None) -> tuple[pd.DataFrame, 
                           nrows=nrows, engine="openpyxl")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame, sheet, max(sizes[sheet] - 1, 0)
+
+
+def _read_ods(path: Path, *, nrows: int | None = None) -> tuple[pd.DataFrame, str, int]:
+    """:func:`_read_sheet` for OpenDocument spreadsheets (odfpy reads every sheet whole)."""
+    try:
+        sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False,
+                               engine="odf")
+    except Exception as exc:  # odfpy raises several kinds for damaged files
+        raise MapperError(f"{path.name}: not a readable OpenDocument spreadsheet ({exc})") from None
+    if not sheets:
+        raise MapperError(f"{path.name}: the spreadsheet has no sheets")
+    sheet = max(sheets, key=lambda name: len(sheets[name]))
+    frame = sheets[sheet]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return (frame if nrows is None else frame.head(nrows)), sheet, len(frame)
 
 
 def table_row(position: int) -> int:

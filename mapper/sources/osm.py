@@ -7,7 +7,8 @@ Two layouts, both recognised from their columns and values (never the file name)
 * GeoJSON / GeoPackage / Shapefile extracts as exported by Overpass turbo, osmium or
   ogr2ogr: one feature per OSM element, its tags as properties (``amenity``, ``religion``,
   ``name``, ``addr:*``, ``wheelchair`` ...) and its id as ``@id`` ("node/123"), ``osm_id``
-  (with ``osm_type`` when present) or ``id``; nodes as Points, ways and relations as
+  (with ``osm_type`` when present; ogr2ogr's ``osm_way_id`` for closed ways, its other
+  tags read from ``other_tags``) or ``id``; nodes as Points, ways and relations as
   Polygons or MultiPolygons.
 
 Only elements whose ``amenity`` (or ``poi_type``) maps to a premises type through
@@ -55,6 +56,7 @@ REGISTER = "premises"
 #: canonical role -> column names it may have (lower-case), most specific first
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "id": ("@id", "osm_id", "id"),
+    "way_id": ("osm_way_id",),
     "element": ("@type", "osm_type"),
     "amenity": ("amenity",),
     "poi_type": ("poi_type",),
@@ -106,6 +108,8 @@ def find_columns(columns: list[str]) -> dict[str, str]:
         hit = next((lower[n] for n in names if n in lower), None)
         if hit is not None:
             found[role] = hit
+    if "id" not in found and "way_id" in found:  # an ogr2ogr file of areas only
+        found["id"] = found["way_id"]
     return found
 
 
@@ -119,7 +123,7 @@ def detect(peek: Peek) -> Detection | None:
         "lat" in cols and "lon" in cols and cols["id"].strip().lower() in TABLE_ID_COLUMNS
     ):
         return None
-    ids = _id_text(peek.head[cols["id"]])
+    ids = _ids(peek.head, cols)
     given = ids[ids != ""]
     if given.empty or given.str.match(_ID_PATTERN).mean() <= ID_SHARE:
         return None
@@ -172,6 +176,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     table = detection.extra.get("layout") == "table"
     row_label = "row" if table else "feature"
     raw = read_table(path)[0] if table else read_vector(path)
+    raw, cols = _hstore_tags(raw, cols)
     types = premises_types(raw, cols)
     wanted = (types != "").to_numpy()
     warnings = [
@@ -193,6 +198,9 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     else:
         located, polygons, notes, left_out = _locate_features(premises, file=file, rows=rows)
         warnings += notes
+        if "way_id" in cols:  # ogr2ogr: a bare osm_id is a node's (point) or relation's (area)
+            bare = (elements == "osm").to_numpy()
+            elements[bare] = np.where(polygons[bare], "relation", "node")
     rejected: list[Problem] = []
     _merge_id_problems(located, id_problems, (numbers == "").to_numpy(), left_out, rejected)
     keep, notes = settle(located, file=file, context=context, rejected=rejected, rows=rows)
@@ -294,7 +302,7 @@ def osm_ids(
     an ``@type``/``osm_type`` column when there is one, else is "osm" (unknown).
     """
     column = cols["id"]
-    text = _id_text(table[column])
+    text = _ids(table, cols)
     parts = text.str.extract(_ID_PATTERN)
     elements = (
         parts["word"]
@@ -332,6 +340,41 @@ def osm_ids(
             )
         )
     return elements, numbers, problems
+
+
+#: roles that ogr2ogr may leave inside its ``other_tags`` column ('"key"=>"value",...')
+HSTORE_ROLES = ("social_facility", "religion", "wheelchair", "postcode", "street",
+                "housenumber", "city")
+
+
+def _hstore_tags(raw: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.DataFrame, dict]:
+    """Tags kept in ogr2ogr's ``other_tags`` text, as columns when the file has none."""
+    if "other_tags" not in raw.columns:
+        return raw, cols
+    tags = raw["other_tags"].astype("string").fillna("")
+    raw, cols = raw.copy(), dict(cols)
+    for role in HSTORE_ROLES:
+        if role in cols:
+            continue
+        key = re.escape(COLUMN_NAMES[role][0])
+        values = tags.str.extract(f'"{key}"=>"((?:[^"\\\\]|\\\\.)*)"', expand=False)
+        if values.notna().any():
+            column = f"other_tags:{COLUMN_NAMES[role][0]}"
+            raw[column] = values.fillna("")
+            cols[role] = column
+    return raw, cols
+
+
+def _ids(table: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
+    """The id column as text; ogr2ogr's OSM driver leaves ``osm_id`` blank for areas and
+    puts their way's id in ``osm_way_id``, read here as "way/<id>"."""
+    text = _id_text(table[cols["id"]])
+    if cols["id"] == cols.get("way_id"):
+        return text.where(text == "", "way/" + text)
+    if "way_id" in cols:
+        way = _id_text(table[cols["way_id"]])
+        text = text.where((text != "") | (way == ""), "way/" + way)
+    return text
 
 
 def _id_text(values: pd.Series) -> pd.Series:

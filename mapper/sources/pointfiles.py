@@ -1,17 +1,20 @@
-"""Point files in the layouts people keep: spreadsheets (CSV), GeoJSON or GeoPackage with
-latitude/longitude, eastings/northings, or only a postcode (geocoded through the
-workspace's postcode centroids).
+"""Point files in the layouts people keep: spreadsheets (CSV, .xlsx, .ods), GeoJSON,
+GeoPackage or Shapefile with latitude/longitude, eastings/northings, only a postcode
+(geocoded through the workspace's postcode centroids), or their own point, line or polygon
+geometry.
 
 Known layouts (Give Food, Mutual Aid Wiki, warm spaces, Arts Council libraries ...) are
-data, in ``mapper/mappings/layouts.json``; any other file with a name column and a
-location is read by column-name synonyms (:data:`GENERIC_SYNONYMS`), and its register
-(groups, premises or incidents) is taken from its columns: an id column of a register
-(``group_id`` ...), a date or month column (incidents), a capacity or step-free column
-(premises), else groups. ``mapper import FILE --as premises`` overrides.
+data, in ``mapper/mappings/layouts.json``; any other file with a name (or type) column and
+a location is read by meaning (:mod:`mapper.sources.columns`: headers and content), and
+its register (groups, premises or incidents) is taken from its columns: an id column of a
+register (``group_id`` ...), a date or month column (incidents), a capacity or step-free
+column, or a type without a category (premises), else groups. ``mapper import FILE --as
+premises`` overrides. :func:`explain` gives what was understood, for people.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections import Counter
@@ -23,52 +26,19 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import Problem
+from mapper.sources import columns
 from mapper.sources.base import Context, Detection, Imported
-from mapper.sources.files import Peek, read_table, read_vector, table_row
+from mapper.sources.files import TABLE_SUFFIXES, Peek, read_table, read_vector, table_row
 from mapper.sources.points import locate, settle
 from mapper.sources.postcodes import normalise_postcode
 
 LAYOUTS_FILE = registers.MAPPINGS_DIR / "layouts.json"
 
-#: canonical column -> column names (normalised: lower case, single spaces) that mean it
-GENERIC_SYNONYMS: dict[str, list[str]] = {
-    "name": [
-        "name",
-        "title",
-        "organisation",
-        "organization",
-        "organisation name",
-        "organization name",
-        "group name",
-        "group",
-        "premises name",
-        "venue",
-        "site name",
-    ],
-    "lat": ["lat", "latitude", "y lat"],
-    "lon": ["lon", "lng", "long", "longitude", "x lon"],
-    "easting": ["easting", "eastings", "os easting", "x"],
-    "northing": ["northing", "northings", "os northing", "y"],
-    "postcode": ["postcode", "post code", "postal code", "pcd", "pcds"],
-    "category": ["category", "group type", "sector"],
-    "type": ["type", "premises type", "incident type", "crime type", "building type"],
-    "description": ["description", "summary", "details", "notes"],
-    "address": ["address", "full address", "street address"],
-    "phone": ["phone", "telephone", "tel", "phone number", "telephone number"],
-    "email": ["email", "e mail", "email address"],
-    "website": ["website", "url", "web", "web address"],
-    "contact_name": ["contact name", "contact person", "main contact"],
-    "date": ["date", "incident date", "date of incident", "reported date"],
-    "month": ["month"],
-    "last_verified": ["last verified", "verified", "last checked", "date checked", "updated"],
-    "source_id": ["id", "reference", "ref", "source id"],
-}
-_PERSONAL_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?:\+44\s?|0)[\d\s()-]{9,14}\d")
+#: header spellings per field, now kept with the rest of column understanding
+GENERIC_SYNONYMS = columns.SYNONYMS
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^0-9a-z]+", " ", name.lower()).strip()
+_norm = columns.normalise
 
 
 @lru_cache(maxsize=2)
@@ -86,46 +56,39 @@ def _match_layout(columns: list[str]) -> str | None:
     return None
 
 
-def _generic_columns(columns: list[str]) -> dict[str, str]:
-    """Canonical column -> the file's column, for canonical names and their synonyms."""
-    by_norm = {}
-    for col in columns:
-        by_norm.setdefault(_norm(col), col)
-    mapping: dict[str, str] = {}
-    every = set().union(*registers.REGISTER_COLUMNS.values()) | {
-        "source",
-        "lat",
-        "lon",
-        "easting",
-        "northing",
-        "latitude",
-        "longitude",
-    }
-    for canonical in sorted(every):
-        if _norm(canonical) in by_norm:
-            mapping[canonical] = by_norm[_norm(canonical)]
-    for canonical, names in GENERIC_SYNONYMS.items():
-        if canonical in mapping:
-            continue
-        hit = next((by_norm[n] for n in names if n in by_norm), None)
-        if hit is not None:
-            mapping[canonical] = hit
-    if "latitude" in mapping:
-        mapping.setdefault("lat", mapping.pop("latitude"))
-    if "longitude" in mapping:
-        mapping.setdefault("lon", mapping.pop("longitude"))
-    return mapping
-
-
-def _generic_register(mapping: dict[str, str]) -> str:
+def _generic_register(mapping: dict[str, str]) -> tuple[str, str]:
+    """(register, why) from the fields a file's columns were understood to hold."""
     for register, id_col in registers.ID_COLUMN.items():
         if id_col in mapping:
-            return register
+            return register, f"it has a {id_col} column"
     if "date" in mapping or "month" in mapping:
-        return "incidents"
+        return "incidents", "it has a date or month column"
     if "capacity" in mapping or "step_free" in mapping:
-        return "premises"
-    return "groups"
+        return "premises", "it has a capacity or step-free column"
+    if "type" in mapping and "category" not in mapping:
+        return "premises", "it has a type column (a kind of place) and no date or category"
+    return "groups", "no column says otherwise (no date, type, capacity or register id)"
+
+
+def understand(peek: Peek) -> columns.Understanding:
+    """What the columns of a point table mean, for the generic reader."""
+    return columns.understand(peek.columns, peek.head, geometry_type=peek.geometry_type)
+
+
+def for_register(found: columns.Understanding, register: str) -> columns.Understanding:
+    """The understanding narrowed to one register's columns, type and category crossed
+    over (a groups file's type is its category; a premises file's category its type)."""
+    keep = set(registers.REGISTER_COLUMNS[register]) | set(columns.LOCATION_FIELDS) | {
+        "source_id", "source", "contact",
+    }
+    key = "category" if register == "groups" else "type"
+    other = "type" if key == "category" else "category"
+    if register != "incidents" and key not in found.fields and other in found.fields:
+        moved = found.fields.pop(other)
+        found.choose(key, moved.column, f"{moved.reason}; read as the {key}")
+    for name in [f for f in found.fields if f not in keep]:
+        found.drop(name, f"understood as {name}, which the {register} register does not hold")
+    return found
 
 
 def detect(peek: Peek) -> Detection | None:
@@ -141,34 +104,41 @@ def detect(peek: Peek) -> Detection | None:
             reader=read,
             extra={"layout": key},
         )
-    mapping = _generic_columns(peek.columns)
-    located = (
-        {"lat", "lon"} <= mapping.keys()
-        or {"easting", "northing"} <= mapping.keys()
-        or "postcode" in mapping
-        or (peek.format == "vector" and peek.geometry_type)
-    )
-    if not located or not ({"name", "type"} & mapping.keys()):
+    whole = understand(peek)
+    if not whole.location or not ({"name", "type"} & whole.fields.keys()):
         return None
-    register = _generic_register(mapping)
-    how = (
-        "latitude/longitude"
-        if {"lat", "lon"} <= mapping.keys()
-        else "eastings/northings"
-        if {"easting", "northing"} <= mapping.keys()
-        else "geometry"
-        if peek.format == "vector"
-        else "postcode only"
-    )
+    register, why = _generic_register(whole.mapping())
+    found = for_register(copy.deepcopy(whole), register)
     return Detection(
         kind=register,
         vintage=_vintage_hint(peek),
-        detail=f"a table of {register} located by {how}",
+        detail=f"a table of {register} located by {found.location}",
         rows=peek.rows,
         reader=read,
-        columns=mapping,
-        extra={"layout": None},
+        columns=found.mapping(),
+        extra={"layout": None, "understanding": found, "understood": whole,
+               "register_reason": why},
     )
+
+
+def explain(detection: Detection) -> list[str]:
+    """What a point file was understood to hold, one line each. A file read by meaning:
+    the register and why, then every column; a known layout (here or in another source
+    module): the columns its layout names. Empty for files that are not point registers."""
+    found = detection.extra.get("understanding")
+    if found is not None:
+        why = detection.extra.get("register_reason", "")
+        return [f"register: {detection.kind}" + (f" ({why})" if why else ""), *found.lines()]
+    if detection.kind not in registers.REGISTERS:
+        return []
+    key = detection.extra.get("layout")
+    if key in load_layouts():
+        layout = load_layouts()[key]
+        named = {**layout["fields"], **{f"location {k}": v for k, v in layout["location"].items()}}
+        source = f"known layout '{key}' (mapper/mappings/{LAYOUTS_FILE.name})"
+    else:
+        named, source = detection.columns, detection.detail
+    return [f"layout: {source}", *(f"{field} <- '{column}'" for field, column in named.items())]
 
 
 def _vintage_hint(peek: Peek) -> str:
@@ -181,6 +151,11 @@ def with_register(detection: Detection, register: str) -> Detection:
     """The same detection, read as another register (``mapper import --as``)."""
     if register not in registers.REGISTERS:
         raise ValueError(f"unknown register {register!r}")
+    if detection.extra.get("understood") is not None:
+        found = for_register(copy.deepcopy(detection.extra["understood"]), register)
+        detection.extra["understanding"] = found
+        detection.columns = found.mapping()
+        detection.extra["register_reason"] = "chosen with --as"
     detection.kind = register
     detection.detail = detection.detail.split(" (")[0] + f" (read as {register})"
     return detection
@@ -259,8 +234,8 @@ def _typed(df: pd.DataFrame, register: str, *, file: str, column) -> list[Proble
 
 def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.astype("string").fillna("")
-    email = text.str.extract(f"({_PERSONAL_TEXT.pattern})", expand=False)
-    phone = text.str.extract(f"({_PHONE.pattern})", expand=False).str.strip()
+    email = text.str.extract(f"({columns.EMAIL_IN_TEXT.pattern})", expand=False)
+    phone = text.str.extract(f"({columns.PHONE_IN_TEXT.pattern})", expand=False).str.strip()
     return email.astype("object"), phone.astype("object")
 
 
@@ -293,7 +268,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     register = detection.kind
     layout_key = detection.extra.get("layout")
     layout = load_layouts()[layout_key] if layout_key else None
-    if path.suffix.lower() in (".csv", ".txt", ".tsv"):
+    if path.suffix.lower() in TABLE_SUFFIXES:
         table, _ = read_table(path)
         geometry = None
     else:
@@ -320,6 +295,9 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             df[canonical] = table[col].astype("string").str.strip().replace("", pd.NA)
     for canonical, value in (layout or {}).get("constants", {}).items():
         df[canonical] = value
+    understood = detection.extra.get("understanding")
+    if understood is not None and "address" in understood.fields:
+        df["address"] = _joined(table, understood.fields["address"])
     source_name = layout["source"] if layout else path.stem
     if layout and column("source_detail"):
         df["source"] = source_name + " (" + table[column("source_detail")].astype(str) + ")"
@@ -329,7 +307,10 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         df["source"] = source_name
     problems += _typed(df, register, file=file, column=column)
     if column("contact"):
-        df["email"], df["phone"] = _split_contact(table[column("contact")])
+        email, phone = _split_contact(table[column("contact")])
+        for name, found in (("email", email), ("phone", phone)):  # own columns win
+            own = df[name].astype("object") if name in df else pd.Series(pd.NA, index=df.index)
+            df[name] = own.where(own.notna(), found)
     if "postcode" in df:
         df["postcode"] = normalise_postcode(df["postcode"].fillna("")).astype("object")
     if "last_verified" in df:
@@ -407,11 +388,27 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         attribution=(layout or {}).get("attribution", f"Source: {file}."),
         warnings=notes,
         rejected=rejected,
+        extra={"understanding": understood, "understood_lines": explain(detection)},
     )
 
 
+def _joined(table: pd.DataFrame, choice: columns.Choice) -> pd.Series:
+    """An address from its lines, the blank ones left out."""
+    text = table[choice.column].astype("string").fillna("").str.strip()
+    for col in choice.also:
+        line = table[col].astype("string").fillna("").str.strip()
+        text = text.where(line == "", text.where(text == "", text + ", ") + line)
+    return text.replace("", pd.NA).astype("object")
+
+
+#: shapely type ids: polygons and lines are placed at a point on them
+_AREAL = (3, 6)  # Polygon, MultiPolygon
+_LINEAR = (1, 2, 5)  # LineString, LinearRing, MultiLineString
+
+
 def _from_geometry(vector, *, file: str, notes: list[Problem]):
-    """Locate rows of a vector file by its own geometry (polygons at a representative point)."""
+    """Locate rows of a vector file by its own geometry: polygons at a representative point
+    inside them, lines at a point on them (each counted in a warning)."""
     import shapely
 
     from mapper import geo
@@ -421,17 +418,18 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
     notes += crs_notes
     geoms = frame.geometry.array
     empty = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    areal = np.isin(np.asarray(shapely.get_type_id(geoms)), [3, 6]) & ~empty
-    points = np.where(areal, shapely.point_on_surface(geoms), geoms)
-    kinds = np.asarray(shapely.get_type_id(points))
-    bad = empty | ~np.isin(kinds, [0])
+    kinds = np.asarray(shapely.get_type_id(geoms))
+    areal = np.isin(kinds, _AREAL) & ~empty
+    linear = np.isin(kinds, _LINEAR) & ~empty
+    points = np.where(areal | linear, shapely.point_on_surface(geoms), geoms)
+    bad = empty | ~np.isin(np.asarray(shapely.get_type_id(points)), [0])
     # a coordinate that is NaN or infinite is no location (not one outside the area)
     safe = np.where(bad, None, points)
     unplaced = ~bad & ~(np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe)))
     problems = [
         Problem(
             file,
-            "empty or non-point geometry; expected a point or polygon",
+            "empty or non-point geometry; expected a point, line or polygon",
             int(p) + 1,
             row_label="feature",
         )
@@ -442,14 +440,12 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
         for p in np.flatnonzero(unplaced)
     ]
     bad |= unplaced
-    if areal.any():
-        notes.append(
-            Problem(
-                file,
-                f"{int(areal.sum())} polygon features placed at a representative point inside them",
-                severity="warning",
-            )
-        )
+    for mask, what, where in ((areal, "polygon", "a representative point inside them"),
+                              (linear, "line", "a point on the line")):
+        if mask.any():
+            notes.append(Problem(
+                file, f"{int(mask.sum())} {what} features placed at {where}", severity="warning"
+            ))
     series = frame.geometry.copy()
     series[:] = points
     series[bad] = None

@@ -24,6 +24,9 @@ from mapper.sources.postcodes import normalise_postcode
 #: longitude/latitude envelope of the UK and its waters
 UK_LON = (-9.0, 3.0)
 UK_LAT = (49.0, 61.0)
+#: British National Grid eastings and northings
+BNG_E = (0.0, 700_000.0)
+BNG_N = (0.0, 1_300_000.0)
 #: a point file where more than this share of its rows fails (invalid, cannot be placed,
 #: or outside the study area) is held back as probably misread: a wrong coordinate
 #: system, swapped or wrong columns. ``--skip-invalid`` imports its usable rows anyway.
@@ -128,7 +131,7 @@ def locate(
         report(half, "only one of easting and northing is given", easting)
         bad = given & ~half & (ea.isna() | no.isna() | ~np.isfinite(ea) | ~np.isfinite(no))
         report(bad, "easting/northing is not a finite number", easting, table[easting])
-        outside = given & ~half & ~bad & ~(ea.between(0, 700_000) & no.between(0, 1_300_000))
+        outside = given & ~half & ~bad & ~(ea.between(*BNG_E) & no.between(*BNG_N))
         report(
             outside,
             "easting/northing outside British National Grid (0..700000, 0..1300000)",

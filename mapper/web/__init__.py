@@ -81,6 +81,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         neighbourhoods,
         overview,
         priority,
+        ratelimit,
         security,
         uploads,
     )
@@ -96,6 +97,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["default_source_columns"] = overview.SOURCE_COLUMNS
     init_errors(app)
     auth.init_app(app)
+    ratelimit.init_app(app)  # after auth: signed-in users are not limited
     security.init_app(app)
     return app
 

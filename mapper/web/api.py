@@ -32,7 +32,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import geopandas as gpd
 import numpy as np
@@ -61,7 +61,12 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 COORD_DECIMALS = 6
 K_DEFAULT, K_MAX = 10, 100
 RADIUS_MAX_M = 50_000
-INCIDENT_LIMIT_DEFAULT, INCIDENT_LIMIT_MAX = 5_000, 50_000
+#: list answers (wards, neighbourhoods, groups, premises, incidents) come in pages of at
+#: most this many features (the default), a page ending early before its features pass
+#: PAGE_MAX_BYTES; ``next`` is the URL of the following page
+PAGE_LIMIT_MAX = 5_000
+PAGE_MAX_BYTES = 4_000_000
+OFFSET_MAX = 10_000_000
 Q_MAX_CHARS = 200
 LON_MIN, LAT_MIN, LON_MAX, LAT_MAX = UK_LONLAT_BOUNDS
 #: query parameters ignored everywhere (the cache-buster of jQuery and others)
@@ -223,14 +228,23 @@ P_TO = _param(
 )
 P_LIMIT = _param(
     "limit",
-    "At most this many incidents, newest first.",
-    {
-        "type": "integer",
-        "minimum": 1,
-        "maximum": INCIDENT_LIMIT_MAX,
-        "default": INCIDENT_LIMIT_DEFAULT,
-    },
+    f"Features in this page, at most {PAGE_LIMIT_MAX:,}; a page also ends before its "
+    f"features pass {PAGE_MAX_BYTES / 1e6:g} MB. Follow `next` for the rest.",
+    {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": PAGE_LIMIT_MAX},
 )
+P_OFFSET = _param(
+    "offset",
+    "Matches to skip before this page (the `next` link sets it).",
+    {"type": "integer", "minimum": 0, "maximum": OFFSET_MAX, "default": 0},
+)
+#: members of every paged answer
+PAGE_MEMBERS = {
+    "total": {"type": "integer", "description": "every match, in all pages"},
+    "offset": {"type": "integer"},
+    "returned": {"type": "integer", "description": "features in this page"},
+    "truncated": {"type": "boolean", "description": "more matches follow this page"},
+    "next": {"type": ["string", "null"], "description": "the URL of the next page"},
+}
 
 ENDPOINTS: dict[str, Endpoint] = {
     "/api/wards": Endpoint(
@@ -242,21 +256,23 @@ ENDPOINTS: dict[str, Endpoint] = {
         "analysis (see the README, 'The analysis'); missing values are null. "
         "unavailable_measures names the deprivation measures the workspace's IoD data "
         "cannot give (null in every feature), each with the reason.",
-        (P_BOROUGH, P_CAN, P_GEOMETRY),
+        (P_BOROUGH, P_CAN, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
         members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]},
                  "unavailable_measures": {
                      "type": "object", "additionalProperties": {"type": "string"},
                      "description": "measure -> why it was not computed (for example IoD "
-                     "File 1 has ranks but no scores)"}},
+                     "File 1 has ranks but no scores)"},
+                 **PAGE_MEMBERS},
     ),
     "/api/neighbourhoods": Endpoint(
         "Community Action Neighbourhoods, in rank order",
         "One feature per CAN (dissolved outline) with its summary: can_id, rank, name, "
         "wards, ward_codes, boroughs, population, unmet_need, groups_total, premises_total, "
         "incidents, imd_score, top_drivers.",
-        (P_GEOMETRY,),
+        (P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "geometry=false"),
+        members=PAGE_MEMBERS,
     ),
     "/api/nearest": Endpoint(
         "The VCS groups nearest a point or postcode",
@@ -290,24 +306,25 @@ ENDPOINTS: dict[str, Endpoint] = {
         "communities_served, faith, languages, address, postcode, opening_hours, "
         "emergency_offer, charity_number, last_verified, the source fields, areas and "
         "duplicate_of/duplicate_reason (likely duplicates are included, flagged).",
-        (P_BOROUGH, P_WARD, P_CATEGORY, P_Q, P_GEOMETRY),
-        ("", "category=faith,food", "borough={borough}&q=centre"),
+        (P_BOROUGH, P_WARD, P_CATEGORY, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
+        ("", "category=faith,food", "borough={borough}&q=centre", "limit=100&offset=100"),
+        members=PAGE_MEMBERS,
     ),
     "/api/premises": Endpoint(
         "Community premises",
         "Every premises record: premises_id, name, type, religion, address, postcode, "
         "capacity, step_free, owning_group_id, last_verified, sources, areas, duplicates.",
-        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_Q, P_GEOMETRY),
+        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "type=place of worship", "ward={ward}"),
+        members=PAGE_MEMBERS,
     ),
     "/api/incidents": Endpoint(
         "Incidents, newest first",
         "Incident records: incident_id, date, month, type, severity, description, "
-        "location_description, outcome, sources, areas, duplicates. `total` counts every "
-        "match; `truncated` is true when more than `limit` matched.",
-        (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_LIMIT, P_GEOMETRY),
+        "location_description, outcome, sources, areas, duplicates.",
+        (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_LIMIT, P_OFFSET, P_GEOMETRY),
         ("limit=100", "from={month}&to={month}&type={incident_type}", "ward={ward}&geometry=false"),
-        members={"total": {"type": "integer"}, "truncated": {"type": "boolean"}},
+        members=PAGE_MEMBERS,
     ),
     "/api/openapi.json": Endpoint("This API as an OpenAPI 3.1 document", "", response="OpenAPI"),
     "/api/docs": Endpoint("This API as a web page", "", response="HTML"),
@@ -835,6 +852,41 @@ def _features(
     return out
 
 
+def _page_args(args: Args) -> tuple[int, int]:
+    """The checked ``limit`` and ``offset`` of a list answer."""
+    return (args.integer("limit", PAGE_LIMIT_MAX, 1, PAGE_LIMIT_MAX),
+            args.integer("offset", 0, 0, OFFSET_MAX))
+
+
+def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: bool,
+           contacts: bool = False) -> tuple[list[str], dict]:
+    """The features of one page of `rows` (a group's ``contact`` where the signed-in user
+    may see it) and the members saying where it is: ``total``, ``offset``, ``returned``,
+    ``truncated`` and ``next`` (the URL of the next page, with the same parameters)."""
+    limit, offset = page
+    chosen = rows[offset:offset + limit].tolist()
+    features = _features(table, chosen, geometry=geometry)
+    size, returned = 0, 0
+    for text in features:  # a page ends before its features pass PAGE_MAX_BYTES
+        size += len(text.encode()) + 1
+        if returned and size > PAGE_MAX_BYTES:
+            break
+        returned += 1
+    chosen = chosen[:returned]
+    if contacts:
+        features = _features(table, chosen, geometry=geometry,
+                             extra=_with_contacts(table, chosen))
+    end = offset + returned
+    following = None
+    if end < len(rows):
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
+        following = (f"{request.script_root}{request.path}?"
+                     + urlencode([*kept, ("offset", end)]))
+    return features[:returned], {"total": int(len(rows)), "offset": offset,
+                                 "returned": returned, "truncated": following is not None,
+                                 "next": following}
+
+
 def _register_mask(table: Table, areas: dict, kinds: list[str], words: list[str]):
     frame = table.frame
     mask = np.ones(len(frame), dtype=bool)
@@ -866,6 +918,7 @@ def wards():
     areas = _areas(args, wards=False)
     can_ids = _can_choices(args)
     geometry = args.flag("geometry", True)
+    page = _page_args(args)
     args.finish()
     table = _wards_table()
     mask = np.ones(len(table.frame), dtype=bool)
@@ -874,12 +927,10 @@ def wards():
     if can_ids:
         mask &= table.frame["can_id"].isin([c.upper() for c in can_ids]).to_numpy()
     query = {"borough": areas["borough"], "can_id": can_ids, "geometry": geometry}
-    return _answer(
-        {"layer": table.layers[0], "query": query,
-         "unavailable_measures": data.unavailable_measures()},
-        _features(table, np.flatnonzero(mask), geometry=geometry),
-        layers=table.layers,
-    )
+    features, paging = _paged(table, np.flatnonzero(mask), page, geometry=geometry)
+    return _answer({"layer": table.layers[0], "query": query,
+                    "unavailable_measures": data.unavailable_measures(), **paging},
+                   features, layers=table.layers)
 
 
 def _can_choices(args: Args) -> list[str]:
@@ -914,13 +965,11 @@ def neighbourhoods():
     """Community Action Neighbourhoods in rank order (GeoJSON)."""
     args = Args("/api/neighbourhoods")
     geometry = args.flag("geometry", True)
+    page = _page_args(args)
     args.finish()
     table = _neighbourhoods_table()
-    return _answer(
-        {"query": {"geometry": geometry}},
-        _features(table, range(len(table.ids)), geometry=geometry),
-        layers=table.layers,
-    )
+    features, paging = _paged(table, np.arange(len(table.ids)), page, geometry=geometry)
+    return _answer({"query": {"geometry": geometry}, **paging}, features, layers=table.layers)
 
 
 @dataclass(frozen=True)
@@ -1138,17 +1187,14 @@ def _register_answer(layer: str, parameter: str, vocabulary: str, label: str, ta
     chosen = args.choices(parameter, _vocabulary()[vocabulary], label)
     words = _search_words(args)
     geometry = args.flag("geometry", True)
+    page = _page_args(args)
     args.finish()
     table = _required(table_of(), layer)
     mask = _register_mask(table, areas, chosen, words)
     query = {**areas, parameter: chosen, "q": " ".join(words) or None, "geometry": geometry}
-    rows = np.flatnonzero(mask).tolist()
-    extra = _with_contacts(table, rows) if layer == "groups" else None
-    return _answer(
-        {"query": query},
-        _features(table, rows, geometry=geometry, extra=extra),
-        layers=table.layers,
-    )
+    features, paging = _paged(table, np.flatnonzero(mask), page, geometry=geometry,
+                              contacts=layer == "groups")
+    return _answer({"query": query, **paging}, features, layers=table.layers)
 
 
 @bp.get("/incidents")
@@ -1160,8 +1206,8 @@ def incidents():
     first, last = args.month("from"), args.month("to")
     if first and last and first > last:
         args.problem("from", first, f"expected a month no later than to={last!r}")
-    limit = args.integer("limit", INCIDENT_LIMIT_DEFAULT, 1, INCIDENT_LIMIT_MAX)
     geometry = args.flag("geometry", True)
+    page = _page_args(args)
     args.finish()
     table = _required(_incidents_table(), "incidents")
     mask = _register_mask(table, areas, types, [])
@@ -1175,11 +1221,11 @@ def incidents():
         "type": types,
         "from": first,
         "to": last,
-        "limit": limit,
+        "limit": page[0],
         "geometry": geometry,
     }
-    members = {"query": query, "total": int(len(rows)), "truncated": bool(len(rows) > limit)}
-    return _answer(members, _features(table, rows[:limit], geometry=geometry), layers=table.layers)
+    features, paging = _paged(table, rows, page, geometry=geometry)
+    return _answer({"query": query, **paging}, features, layers=table.layers)
 
 
 # == the description of the API: OpenAPI and a page ======================================

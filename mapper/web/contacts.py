@@ -5,31 +5,56 @@ and administrators see every group's; a partner (a Joint Action Board member) se
 of groups in the wards granted to them (ward codes stored with their account, which no
 re-analysis changes); nobody else sees any. Views never read the contact columns
 themselves: they ask :func:`contacts_for` for the groups they show, and get only what the
-signed-in user may see. Responses carrying contacts are marked ``Cache-Control: no-store``.
+signed-in user may see. Responses carrying contacts are marked ``Cache-Control: no-store``,
+and each writes one audit row (action ``view``, register ``groups``): who, which page or
+API path, and the contact details of how many groups it showed (one row per response
+however many lists it holds; never the values, nor the query string, which can hold a
+postcode).
 """
 
 from __future__ import annotations
 
 import pandas as pd
-from flask import after_this_request
+from flask import after_this_request, g, request
 
 from mapper.registers import PERSONAL_COLUMNS
 from mapper.web import data
 from mapper.web.auth import current_user
 
 
-def _table(workspace) -> dict[str, dict]:
-    if not workspace.has_layer("groups"):
-        return {}
-    groups = workspace.read_layer("groups")
-    columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
-    out = {}
-    for row in groups[["group_id", "ward_code", *columns]].itertuples(index=False):
-        values = {c: getattr(row, c) for c in columns}
-        values = {c: (None if v is None or (isinstance(v, float) and v != v) or v is pd.NA
-                      else str(v)) for c, v in values.items()}
-        out[str(row.group_id)] = {"ward_code": row.ward_code, "contact": values}
-    return out
+def _table() -> dict[str, dict]:
+    """group id -> its ward and contact details: made once per GeoPackage, then changed
+    for the groups edited since (:func:`mapper.web.data.with_overlay`)."""
+
+    def build() -> dict[str, dict]:
+        groups = data.layer("groups", required=False)
+        if groups is None:
+            return {}
+        columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
+        return {str(row.group_id): _entry(row.ward_code, {c: getattr(row, c) for c in columns})
+                for row in groups[["group_id", "ward_code", *columns]].itertuples(index=False)}
+
+    def patch(table: dict, changed: list[str], _before: dict, now: dict) -> dict | None:
+        groups = data.imported("groups")
+        if groups is None:
+            return None
+        columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
+        table = dict(table)
+        for group_id in changed:
+            record = now[group_id]
+            table.pop(group_id, None)
+            if not record.retired:
+                table[group_id] = _entry(record.data.get("ward_code"),
+                                         {c: record.data.get(c) for c in columns})
+        return table
+
+    return data.with_overlay("group_contacts", "groups", build, patch)
+
+
+def _entry(ward_code, values: dict) -> dict:
+    return {"ward_code": ward_code,
+            "contact": {c: (None if v is None or (isinstance(v, float) and v != v)
+                            or v is pd.NA else str(v)) for c, v in values.items()}}
 
 
 def partner_wards() -> set[str] | None:
@@ -52,7 +77,7 @@ def contacts_for(group_ids) -> dict[str, dict]:
     allowed = partner_wards()
     if allowed is not None and not allowed:
         return {}
-    table = data.cached("group_contacts", _table)
+    table = _table()
     out = {}
     for gid in group_ids:
         entry = table.get(str(gid))
@@ -62,7 +87,29 @@ def contacts_for(group_ids) -> dict[str, dict]:
             out[str(gid)] = entry["contact"]
     if out:
         no_store()
+        _audit(out)
     return out
+
+
+def _audit(shown: dict[str, dict]) -> None:
+    """Count the groups whose contacts this response shows; one audit row when it is sent."""
+    seen = g.get("_contacts_shown")
+    if seen is None:
+        seen = g._contacts_shown = {}
+
+        @after_this_request
+        def _write(response):
+            if response.status_code < 400 and seen:
+                fields = sorted({f for c in seen.values() for f, v in c.items() if v})
+                one = next(iter(seen)) if len(seen) == 1 else ""
+                plural = "group" if len(seen) == 1 else "groups"
+                data.current()[0].appdb.audit(
+                    current_user().username, "view", register="groups", record_id=one,
+                    fields=fields, detail=f"{request.method} {request.path}: contact details "
+                    f"of {len(seen):,} {plural}")
+            return response
+
+    seen.update(shown)
 
 
 def no_store() -> None:

@@ -137,8 +137,9 @@ class _Entry:
     value: object
 
     def serves(self, store: tuple, edits: int) -> bool:
-        """Up to date for a request at (store, edits) (or newer than it)."""
-        return self.store == store and (self.edits is None or self.edits >= edits)
+        """Made at the version of a request at (store, edits) (a restore can take the
+        edits counter back: only the same counter is the same version)."""
+        return self.store == store and (self.edits is None or self.edits == edits)
 
     def newer_than(self, other: _Entry) -> bool:
         if self.store != other.store:
@@ -399,14 +400,33 @@ def _placed(record) -> tuple | None:
     if record is None or record.retired:
         return None
     d = record.data
-    return (d.get("x"), d.get("y"), d.get("category"), d.get("emergency_offer"))
+    return _place(d.get("x"), d.get("y"), d.get("category"), d.get("emergency_offer"))
+
+
+def _place(x, y, category, offer) -> tuple:
+    import pandas as pd
+
+    return tuple(None if v is None or pd.isna(v) else v for v in (x, y, category, offer))
+
+
+def _imported_place(record_id: str) -> tuple | None:
+    """What the index held of a group never edited before: its imported row's."""
+    groups = imported("groups")
+    rows = groups[groups["group_id"] == record_id]
+    if not len(rows):
+        return None
+    row = rows.iloc[0]
+    point = row.geometry
+    located = point is not None and not point.is_empty
+    return _place(point.x if located else None, point.y if located else None,
+                  row.get("category"), row.get("emergency_offer"))
 
 
 def _patch_index(index, changed: list[str], before: dict, now: dict):
     if not text_ids("groups"):
         return None
-    # a record edited for the first time was the imported row: always placed again
-    moved = [i for i in changed if i not in before or _placed(before[i]) != _placed(now[i])]
+    moved = [i for i in changed if _placed(now[i]) != (
+        _placed(before[i]) if i in before else _imported_place(i))]
     if not moved:
         return index  # a name, contact or description changed: the index is as it was
     index = index.copy()

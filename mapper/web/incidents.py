@@ -556,7 +556,7 @@ def _area_map():
         boroughs = data.layer("boroughs", required=False)
         return map_parts(ward_map(wards, boroughs, tiles=tiles, asset_base_url=base))
 
-    return data.cached(f"incident_area_map:{tiles}:{base}", build)
+    return data.cached("incident_area_map", build, variant=(tiles, base))
 
 
 def _located(search: Search) -> dict:

@@ -474,7 +474,7 @@ def monthly_by_ward(types: list[str] | None) -> pd.DataFrame | None:
             return None
         return monthly_counts(incidents, list(_ward_summary()["ward_code"]), types=types)
 
-    return data.cached(f"neighbourhoods:monthly:{';'.join(types or [])}", build)
+    return data.cached("neighbourhoods:monthly", build, variant=";".join(types or []))
 
 
 def incident_trend(area: Area, settings: Settings) -> dict | None:

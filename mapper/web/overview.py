@@ -34,9 +34,10 @@ import struct
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from urllib.parse import urlencode
 
 import pandas as pd
-from flask import Blueprint, Response, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
 from mapper.maps import MapParts, map_parts, ward_map
 from mapper.maps.overview import OVERVIEW_DECIMALS, compact_json
@@ -173,11 +174,19 @@ def _source_rows(provenance: pd.DataFrame) -> list[dict]:
 @bp.get("/overview/groups.json")
 def groups_json():
     """The VCS groups for the overview map: ``{"layer", "count", "rows": [[lat, lon,
-    name, category], ...], "attribution", "licences"}``; 404 without a groups layer."""
-    response = versioned_json("overview:groups", _groups_doc)
+    name, category], ...], "attribution", "licences"}`` in pages (:func:`rows_page`);
+    404 without a groups layer."""
+    limit, offset = rows_page_args()
+    response = versioned_json("overview:groups", lambda: _groups_page(limit, offset),
+                              variant=(limit, offset))
     if response is None:
         data.layer("groups")  # 404 naming the layers present
     return response
+
+
+def _groups_page(limit: int, offset: int) -> dict | None:
+    doc = _groups_doc()
+    return None if doc is None else rows_page(doc, limit, offset)
 
 
 def _groups_doc() -> dict | None:
@@ -192,36 +201,71 @@ def _groups_doc() -> dict | None:
             "attribution": attribution, "licences": licences}
 
 
+#: rows of a map's point layer per page, at most and by default (a row is about 60-150
+#: bytes of JSON, so a page stays under about 3 MB)
+LAYER_ROWS_MAX = 20_000
+
+
+def rows_page_args() -> tuple[int, int]:
+    """The checked ``limit`` and ``offset`` of a point layer's page (400 naming a bad one)."""
+    out = []
+    for name, default, low, high in (("limit", LAYER_ROWS_MAX, 1, LAYER_ROWS_MAX),
+                                     ("offset", 0, 0, 10_000_000)):
+        text = request.args.get(name) or ""
+        value = int(text) if text.isdigit() else (default if text == "" else None)
+        if value is None or not low <= value <= high:
+            abort(400, description=f"{name}={text!r}: expected a whole number from {low:,} "
+                  f"to {high:,}")
+        out.append(value)
+    return out[0], out[1]
+
+
+def rows_page(doc: dict, limit: int, offset: int) -> dict:
+    """`doc` with only the rows of one page: ``count`` (rows here), ``total``, ``offset``
+    and ``next`` (the URL of the next page, same parameters; null on the last)."""
+    rows = doc["rows"]
+    end = min(len(rows), offset + limit)
+    following = None
+    if end < len(rows):
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k != "offset"]
+        following = f"{request.script_root}{request.path}?" + urlencode([*kept, ("offset", end)])
+    return doc | {"rows": rows[offset:end], "count": max(0, end - offset),
+                  "total": len(rows), "offset": offset, "next": following}
+
+
 def _groups_count() -> int | None:
     """How many rows the groups layer has (None without groups)."""
-    entry = json_document("overview:groups", _groups_doc)
+    entry = json_document("overview:groups", lambda: _groups_page(LAYER_ROWS_MAX, 0),
+                          variant=(LAYER_ROWS_MAX, 0))  # the page the map asks for first
     return None if entry is None else entry.count
 
 
 @dataclass(frozen=True)
 class JsonDocument:
-    """A JSON document as sent: its text, gzipped, and its row count (``count``)."""
+    """A JSON document as sent: its text, gzipped, and its row count (``total`` of a
+    paged document, else ``count``)."""
 
     raw: bytes
     gzipped: bytes
     count: int | None
 
 
-def json_document(kind: str, make: Callable[[], dict | None]) -> JsonDocument | None:
+def json_document(kind: str, make: Callable[[], dict | None], *,
+                  variant: object = None) -> JsonDocument | None:
     """`make()`'s document as JSON text and gzipped, made once per workspace version
-    (None when `make` gives None)."""
+    (None when `make` gives None); `variant`: see :func:`mapper.web.data.cached`."""
 
     def build(_workspace):
         doc = make()
         if doc is None:
             return None
         raw = compact_json(doc).encode()
-        return JsonDocument(raw, gzip_joined([deflated(raw)]), doc.get("count"))
+        return JsonDocument(raw, gzip_joined([deflated(raw)]), doc.get("total", doc.get("count")))
 
-    return data.cached(f"json:{kind}", build)
+    return data.cached(f"json:{kind}", build, variant=variant)
 
 
-def versioned_json(kind: str, make: Callable[[], dict | None], *,
+def versioned_json(kind: str, make: Callable[[], dict | None], *, variant: object = None,
                    mimetype: str = "application/json") -> Response | None:
     """The response carrying :func:`json_document` (None when `make` gives None).
 
@@ -230,7 +274,7 @@ def versioned_json(kind: str, make: Callable[[], dict | None], *,
     as the pages write it) lets browsers keep the answer for a day: an edit or a rebuild
     changes the URL.
     """
-    entry = json_document(kind, make)
+    entry = json_document(kind, make, variant=variant)
     if entry is None:
         return None
     tag = data.version_tag()

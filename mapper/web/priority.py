@@ -20,6 +20,8 @@ Routes
     the map's heavy layers (groups, premises, incidents, gaps), fetched by the page
     when a layer is first switched on (the groups while the page loads), so the page
     itself stays light; gzipped, with an ETag, kept by browsers until the data changes.
+    Point layers come in pages (``limit``, ``offset``, ``next``:
+    :func:`mapper.web.overview.rows_page`), which the map fetches in turn.
 
 All workspace data is read through :mod:`mapper.web.data` (cached per workspace version).
 """
@@ -71,7 +73,7 @@ from mapper.maps.priority import (
 )
 from mapper.web import data, open_workspace
 from mapper.web.auth import require_role
-from mapper.web.overview import versioned_json
+from mapper.web.overview import rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
 
@@ -359,7 +361,7 @@ def _build_map(view: View):
         )
         return map_parts(m)
 
-    return data.cached(f"priority:map:{key}", build)
+    return data.cached("priority:map", build, variant=key)
 
 
 # -- tables ---------------------------------------------------------------------------
@@ -786,6 +788,7 @@ def _weights(settings: Settings) -> list[dict]:
 # -- the map's layers, on demand ------------------------------------------------------
 
 
+
 @bp.get("/priority/layers/<layer>.json")
 def layer_json(layer: str):
     """One heavy layer of the map: point rows of a register, or the coverage gaps."""
@@ -799,7 +802,8 @@ def layer_json(layer: str):
     for value in (start, end):
         if value and not MONTH.match(value):
             abort(400, description=f"'{value}' is not a month written YYYY-MM")
-    key = json.dumps([layer, borough, start, end])
+    limit, offset = rows_page_args()
+    key = json.dumps([borough, start, end, limit, offset])
 
     def make():
         attribution, licences = _attribution()
@@ -820,9 +824,9 @@ def layer_json(layer: str):
                 keep &= month <= end
             frame = frame[keep]
         rows = point_rows(frame, layer) if frame is not None else []
-        return {"layer": layer, "count": len(rows), "rows": rows,
-                "attribution": attribution, "licences": licences}
+        return rows_page({"layer": layer, "rows": rows, "attribution": attribution,
+                          "licences": licences}, limit, offset)
 
-    return versioned_json(f"priority:layer:{key}", make,
+    return versioned_json(f"priority:layer:{layer}", make, variant=key,
                           mimetype="application/geo+json" if layer == "gaps"
                           else "application/json")
