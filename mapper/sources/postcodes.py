@@ -169,11 +169,12 @@ def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
     if norms & _DIRECTORY_HEADERS:
         style = "2025" if "east1m" in norms else "legacy"
         return f"ONS Postcode Directory / NSPL ({style} headers)", fields
-    if has_grid and ("quality" in fields or len(peek.columns) <= 4) and "doterm" not in fields:
+    if has_grid and "quality" in fields and "doterm" not in fields:
         return "OS Code-Point Open", fields
     postcodes = peek.head[fields["postcode"]]
+    blank = (postcodes.astype("string").str.strip().fillna("") == "").any()
     repeated = normalise_postcode(postcodes).dropna().duplicated().any()
-    if _postcode_shaped(postcodes) < 0.95 or repeated:
+    if blank or repeated or _postcode_shaped(postcodes) < 0.95:
         return None  # not one row per postcode: a register of places with postcodes
     if not _only_postcode_data(peek, fields):
         return None
