@@ -30,7 +30,10 @@ from mapper.analysis import apportion as ap
 from mapper.analysis.areas import area_of_points
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
 from mapper.analysis.incidents import (
+    RATE,
+    TREND_COLUMNS,
     ShortSeriesError,
+    covered_districts,
     incident_counts,
     incident_pressure,
     incident_rate,
@@ -210,6 +213,38 @@ def _incidents(incidents, wards_index, population, settings: Settings, notes) ->
         return counts.join(incident_rate(counts["incidents"], population))
 
 
+def _where_covered(pressure: pd.DataFrame, incidents, wards, boroughs,
+                   notes: list[str]) -> pd.DataFrame:
+    """Incident rates and trends only for wards of districts the incident data cover
+    (:func:`covered_districts`); elsewhere they are unknown (NaN, so the index counts the
+    ward at the study-area average and marks it incomplete), and a note names them."""
+    if incidents is None or incidents.empty:
+        return pressure
+    covered = covered_districts(incidents)
+    district = wards.set_index("ward_code")["borough_code"].reindex(pressure.index)
+    outside = ~district.isin(covered)
+    if not outside.any():
+        return pressure
+    pressure = pressure.copy()
+    unknown = [c for c in pressure if c == RATE or c in TREND_COLUMNS]
+    pressure.loc[outside, unknown] = np.nan
+    if "spike" in pressure:
+        pressure.loc[outside, "spike"] = False
+    names = (boroughs.set_index("borough_code")["borough_name"].to_dict()
+             if boroughs is not None and "borough_name" in boroughs else {})
+    left = sorted({names.get(code, code) for code in district[outside].dropna()})
+    counts = incidents["borough_code"].value_counts()
+    stray = int(counts[counts.index.isin(district[outside])].sum())
+    notes.append(
+        f"incidents: the incident data cover {len(covered):,} of "
+        f"{district.nunique():,} districts; incident rates and trends in "
+        f"{', '.join(left)} ({int(outside.sum()):,} wards) are unknown, not zero, and the "
+        f"index counts those wards at the study-area average for incidents ({stray:,} "
+        "incidents there are strays of other districts' files); import incident data "
+        "for them, or set weight_incidents=0")
+    return pressure
+
+
 def analyse(workspace: Workspace, settings: Settings | None = None, *,
             progress: Progress = lambda _: None) -> AnalysisReport:
     """Analyse the workspace and store the results (see the module docstring)."""
@@ -256,6 +291,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                           premises_types=registers.PREMISES_TYPES)
     access = ward_access(points, groups, index, categories=registers.GROUP_CATEGORIES)
     pressure = _incidents(incidents, index, ward_pop, settings, notes)
+    pressure = _where_covered(pressure, incidents, wards, boroughs, notes)
     table = (wards.drop(columns="geometry").set_index("ward_code")
              .join(need.reindex(index)).join(supply).join(access).join(pressure))
 

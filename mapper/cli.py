@@ -146,6 +146,19 @@ def build(
     help="Read a generic point table as this register, whatever its columns suggest.",
 )
 @click.option(
+    "--map",
+    "pairs",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="Read this column as this field (repeatable), e.g. --map name='Site name' "
+    "--map type=Kind --map postcode=PC.",
+)
+@click.option(
+    "--category",
+    metavar="C",
+    help="The category (groups) or type (premises) of every record, e.g. food, library.",
+)
+@click.option(
     "--skip-invalid",
     is_flag=True,
     help="Import the usable rows even when the file is held back as probably misread "
@@ -159,7 +172,8 @@ def build(
 )
 @click.pass_context
 def import_(
-    ctx: click.Context, file: str, register: str | None, skip_invalid: bool, strict: bool
+    ctx: click.Context, file: str, register: str | None, pairs: tuple[str, ...],
+    category: str | None, skip_invalid: bool, strict: bool
 ) -> None:
     """Import one FILE into the existing workspace.
 
@@ -169,8 +183,13 @@ def import_(
     not found, outside the study area, unreadable date) are rejected with their reasons.
     The file is validated against the layers already there (study area, vintages); on
     any problem the workspace is left unchanged.
+
+    --as, --map and --category correct what was understood of a generic point table;
+    they are saved in the workspace and reused for files with the same columns (by
+    later imports and by 'mapper build'): see 'mapper mapping list'.
     """
     from mapper.pipeline import import_file, rejection_reasons
+    from mapper.sources.choices import parse_map
 
     _one_row_policy(skip_invalid, strict)
     imported = import_file(
@@ -180,6 +199,8 @@ def import_(
         skip_invalid=skip_invalid,
         strict=strict,
         register=register,
+        mapping=parse_map(pairs),
+        category=category,
     )
     for warning in imported.warnings:
         click.echo(f"warning: {warning}")
@@ -189,6 +210,12 @@ def import_(
         f"Imported {len(imported.frame):,} of {imported.rows_read:,} rows "
         f"into layer '{imported.kind}'."
     )
+    if "gains" in imported.extra:
+        click.echo(f"Gained: {imported.extra['gains']}")
+    if "saved_mapping" in imported.extra:
+        sig, where = imported.extra["saved_mapping"]
+        click.echo(f"Saved this mapping as {sig} in {where}: files with these columns are "
+                   f"read the same way (mapper mapping show {sig}; delete {sig} to forget it).")
     _audit_personal(_workspace(ctx), "import", imported.kind, imported.frame,
                     f"{Path(file).name}: {len(imported.frame):,} records")
     _analyse_if_possible(_workspace(ctx))
@@ -375,6 +402,63 @@ def info(ctx: click.Context) -> None:
             click.echo(f"{'':<18} {'':>9}  licence: {row['licence']}")
             for note in row["notes"]:
                 click.echo(f"{'':<18} {'':>9}  note: {note}")
+    from mapper.saved_mappings import SavedMappings, describe
+
+    saved = SavedMappings(ws.directory)
+    entries = saved.load()
+    if entries:
+        click.echo(f"Saved column mappings ({saved.path}; mapper mapping list|show|delete):")
+        for sig, entry in entries.items():
+            click.echo("  " + describe(sig, entry))
+
+
+@cli.group()
+def mapping() -> None:
+    """The column mappings saved by 'mapper import --as/--map/--category' (in the
+    workspace's mappings.json, which may also be edited by hand)."""
+
+
+def _saved(ctx: click.Context):
+    from mapper.saved_mappings import SavedMappings
+
+    return SavedMappings(_workspace(ctx.find_root()).directory)
+
+
+@mapping.command(name="list")
+@click.pass_context
+def mapping_list(ctx: click.Context) -> None:
+    """List the saved mappings: signature, what each says, the file it was saved from."""
+    from mapper.saved_mappings import describe
+
+    saved = _saved(ctx)
+    entries = saved.load()
+    click.echo(f"{len(entries)} saved mapping{'s' if len(entries) != 1 else ''} in "
+               f"{saved.path}")
+    for sig, entry in entries.items():
+        click.echo("  " + describe(sig, entry))
+
+
+@mapping.command(name="show")
+@click.argument("signature")
+@click.pass_context
+def mapping_show(ctx: click.Context, signature: str) -> None:
+    """Show one saved mapping (a signature or its first characters) as JSON."""
+    import json
+
+    saved = _saved(ctx)
+    sig = saved.find(signature)
+    click.echo(json.dumps({sig: saved.load()[sig]}, indent=2, ensure_ascii=False))
+
+
+@mapping.command(name="delete")
+@click.argument("signature")
+@click.pass_context
+def mapping_delete(ctx: click.Context, signature: str) -> None:
+    """Forget one saved mapping: files with its columns are read by evidence again."""
+    from mapper.saved_mappings import describe
+
+    sig, entry = _saved(ctx).delete(signature)
+    click.echo(f"Deleted {describe(sig, entry)}")
 
 
 @cli.command()

@@ -23,6 +23,7 @@ from mapper.analysis.areas import assign_areas
 from mapper.analysis_run import OUTPUTS
 from mapper.duplicates import flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.saved_mappings import SavedMappings
 from mapper.sources import (
     KINDS,
     REGISTER_KINDS,
@@ -38,6 +39,7 @@ from mapper.sources import (
 )
 from mapper.sources.base import apply_field_rules
 from mapper.sources.boundaries import assign_boroughs
+from mapper.sources.choices import Choice, signature
 from mapper.sources.files import read_table, read_vector, sha256
 from mapper.sources.points import misread
 from mapper.store import Provenance, Workspace
@@ -105,7 +107,9 @@ def _year(vintage: str) -> int:
     return max(digits) if digits else 0
 
 
-def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
+def plan_build(
+    directory: Path, *, exclude: tuple[str, ...] = (), saved: SavedMappings | None = None
+) -> BuildPlan:
     """Detect every file in `directory` and choose one per workspace layer.
 
     When several files could feed one layer, the choice is documented in README
@@ -113,6 +117,8 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
     vintage the deprivation file uses; wards and boroughs, the newest vintage and then
     the coarser file (fewer features); the lookup whose LSOA vintage matches the LSOAs and
     whose ward codes best match the wards; population, the matching LSOA vintage.
+    `saved` holds the column mappings saved in the workspace, applied to files of the
+    same columns.
     """
     plan = BuildPlan()
     inputs = walk_inputs(directory)
@@ -125,7 +131,7 @@ def plan_build(directory: Path, *, exclude: tuple[str, ...] = ()) -> BuildPlan:
         if any(path.match(pattern) for pattern in exclude):
             plan.skipped.append(Skipped(path, "excluded with --exclude"))
             continue
-        found = detect_file(path)
+        found = detect_file(path, saved=saved.lookup if saved else None)
         if isinstance(found, Skipped):
             plan.skipped.append(found)
         else:
@@ -238,12 +244,20 @@ def describe_plan(plan: BuildPlan) -> list[str]:
                 lines += [f"      {prefix}{note}" for note in notes]
     for det in plan.registers:
         rows = f"{det.rows:,} rows" if det.rows is not None else "rows unknown"
-        lines.append(f"  {det.path.name}: {det.detail}; {rows} -> layer '{det.kind}'")
+        lines.append(f"  {det.path.name}: {det.detail}; {rows} -> layer '{det.kind}'"
+                     + _saved_note(det))
         lines += [f"      {line}" for line in pointfiles.explain(det)]
     if plan.skipped:
         lines.append("Files skipped:")
         lines += [f"  {s.name}: {s.reason}" for s in plan.skipped]
     return lines
+
+
+def _saved_note(det: Detection) -> str:
+    used = det.extra.get("choice")
+    if used is None or not used.signature:
+        return ""
+    return f" (saved mapping {used.signature}: {used.describe()}; mapper mapping show)"
 
 
 def _names(det: Detection) -> str:
@@ -393,6 +407,8 @@ def read_all(
             continue
         progress(f"      {counted(imp)}")
         if kind in REGISTER_KINDS:
+            imp.extra["gains"] = registers.gains(imp.kind, imp.frame)
+            progress(f"      gained: {imp.extra['gains']}")
             points.append(imp)
         else:
             imported[kind] = imp
@@ -582,7 +598,8 @@ def build(
     """
     started = time.monotonic()
     given_name = (name or "").strip()
-    plan = plan_build(Path(directory), exclude=exclude)
+    plan = plan_build(Path(directory), exclude=exclude,
+                      saved=SavedMappings(workspace.directory))
     for line in describe_plan(plan):
         progress(line)
     if not plan.chosen and not plan.registers:
@@ -686,6 +703,8 @@ def import_file(
     skip_invalid: bool = False,
     strict: bool = False,
     register: str | None = None,
+    mapping: dict[str, str] | None = None,
+    category: str | None = None,
 ) -> Imported:
     """Import one file into an existing workspace, atomically.
 
@@ -693,20 +712,16 @@ def import_file(
     records that came from a file of the same name in its register and keeps the rest.
     The file is checked against the layers already there (study area, vintages) and
     point files are geocoded with the workspace's postcode centroids. `register` reads
-    a generic point file as groups, premises or incidents whatever its columns suggest.
+    a generic point file as groups, premises or incidents whatever its columns suggest;
+    `mapping` (field -> column) and `category` correct what was understood. Any of the
+    three is saved in the workspace for files with the same columns
+    (:mod:`mapper.saved_mappings`); without them, a mapping saved earlier applies.
     """
     path = Path(path)
     if not path.exists():
         raise MapperError(f"no such file: {path}")
-    found = detect_file(path)
-    if isinstance(found, Skipped):
-        raise MapperError(f"{path.name}: cannot import it: {found.reason}")
-    if register is not None:
-        if found.kind not in REGISTER_KINDS:
-            raise MapperError(
-                f"{path.name}: --as {register} applies to point files; this is {found.detail}"
-            )
-        found = _as_register(found, register)
+    choice = Choice(register, dict(mapping or {}), category)
+    found = _detect_with_choice(path, workspace, choice, progress)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
     for line in pointfiles.explain(found):
         progress(f"  {line}")
@@ -736,6 +751,12 @@ def import_file(
     progress(counted(imp))
     if found.kind in REGISTER_KINDS:
         _write_register(workspace, imp, {k: v.frame for k, v in existing.items()})
+        progress(f"gained: {imp.extra['gains']}")
+        if choice:
+            sig = signature(found.extra["headers"])
+            saved = SavedMappings(workspace.directory)
+            saved.save(sig, choice, headers=found.extra["headers"], file=path.name)
+            imp.extra["saved_mapping"] = (sig, saved.path)
         return imp
     checked = {**existing, found.kind: imp}
     checks = cross_check(checked)
@@ -825,7 +846,12 @@ def _add_to_deprivation(workspace: Workspace, imp: Imported, provenance, progres
 
 
 def check_register_import(
-    path: Path, workspace: Workspace, *, register: str | None = None
+    path: Path,
+    workspace: Workspace,
+    *,
+    register: str | None = None,
+    mapping: dict[str, str] | None = None,
+    category: str | None = None,
 ) -> tuple[Imported, gpd.GeoDataFrame]:
     """Read a point-register file exactly as :func:`import_file` would, writing nothing.
 
@@ -837,23 +863,13 @@ def check_register_import(
     the file is not a point-register file (boundaries, statistics ...).
     """
     path = Path(path)
-    found = detect_file(path)
-    if isinstance(found, Skipped):
-        raise MapperError(f"{path.name}: cannot import it: {found.reason}")
+    found = _detect_with_choice(path, workspace, Choice(register, dict(mapping or {}),
+                                                          category))
     if found.kind not in REGISTER_KINDS:
         raise MapperError(
             f"{path.name}: is {found.detail}, not a register of VCS groups, premises or "
             "incidents"
         )
-    if register is not None:
-        from mapper.sources import pointfiles
-
-        if found.reader is not pointfiles.read:
-            raise MapperError(
-                f"{path.name}: is {found.detail}; only a generic point table can be read "
-                "as another register"
-            )
-        found = pointfiles.with_register(found, register)
     areas = {
         kind: Imported(kind, workspace.read_layer(kind), "", "", 0, "", "")
         for kind in ("boroughs", "wards", "lsoas")
@@ -864,27 +880,43 @@ def check_register_import(
     if workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = read_file(found, path, context)  # skip_invalid: every row's problem is listed
-    imp.extra.update(path=path, file=path.name)
+    imp.extra.update(path=path, file=path.name, choice=found.extra.get("choice"))
     old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
     gathered = gather_registers(
         [imp],
         {k: v.frame for k, v in areas.items()},
         existing={imp.kind: old} if old is not None and len(old) else None,
     )
+    replaced = old[old["source_file"] == path.name] if old is not None and len(old) else None
+    imp.extra["gains"] = registers.gains(imp.kind, imp.frame, replaced)
     return imp, gathered[imp.kind][0]
 
 
 # -- end of the dry run -------------------------------------------------------------------
 
 
-def _as_register(found: Detection, register: str) -> Detection:
+def _detect_with_choice(
+    path: Path, workspace: Workspace, choice: Choice, progress: Progress = _quiet
+) -> Detection:
+    """Detect a file for import: with what the user said (which must concern a generic
+    point table), else with a mapping saved for files with its columns."""
     from mapper.sources import pointfiles
 
-    if found.reader is not pointfiles.read:
+    saved = SavedMappings(workspace.directory)
+    found = detect_file(path, choice=choice or None, saved=None if choice else saved.lookup)
+    if isinstance(found, Skipped):
+        raise MapperError(f"{path.name}: cannot import it: {found.reason}")
+    if choice and (found.reader is not pointfiles.read or found.extra.get("layout")):
         raise MapperError(
-            f"{found.path.name}: is {found.detail}; --as only applies to generic point tables"
+            f"{path.name}: is {found.detail}; --as, --map and --category apply only to "
+            "generic point tables"
         )
-    return pointfiles.with_register(found, register)
+    used = found.extra.get("choice")
+    if used is not None and used.signature:
+        progress(f"{path.name}: using the mapping saved for files with these columns "
+                 f"({used.signature}: {used.describe()}; mapper mapping show "
+                 f"{used.signature})")
+    return found
 
 
 def _write_register(workspace: Workspace, imp: Imported, layers: dict) -> None:
@@ -895,6 +927,8 @@ def _write_register(workspace: Workspace, imp: Imported, layers: dict) -> None:
     gathered = gather_registers(
         [imp], layers, existing={register: old} if old is not None else None
     )
+    replaced = old[old["source_file"] == imp.extra["file"]] if old is not None else None
+    imp.extra["gains"] = registers.gains(register, imp.frame, replaced)
     frame, new_prov = gathered[register]
     kept = []
     prov = workspace.provenance()

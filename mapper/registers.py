@@ -56,6 +56,9 @@ PREMISES_TYPES = (
     "food bank",
     "health centre",
     "warm space",
+    "pharmacy",
+    "polling station",
+    "post office",
     "other",
 )
 
@@ -108,6 +111,9 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
     ],
 }
 ID_COLUMN = {"groups": "group_id", "premises": "premises_id", "incidents": "incident_id"}
+#: the column that sorts each register's records into kinds (its vocabulary, for groups
+#: and premises)
+CATEGORY_COLUMN = {"groups": "category", "premises": "type", "incidents": "type"}
 
 #: personal data under UK GDPR: never logged, shown only to authorised users, left out of
 #: exports unless asked for
@@ -237,3 +243,24 @@ def map_categories(
 
 def vocabulary(register: str) -> tuple[str, ...]:
     return GROUP_CATEGORIES if register == "groups" else PREMISES_TYPES
+
+
+def gains(register: str, added: pd.DataFrame, removed: pd.DataFrame | None = None,
+          *, shown: int = 8) -> str:
+    """What an import changed in a register, in total and per category (or type):
+    'groups +97 (food +97)'. `removed` holds the records it replaced, if any."""
+    key = CATEGORY_COLUMN[register]
+
+    def counts(frame: pd.DataFrame | None) -> pd.Series:
+        if frame is None or not len(frame):
+            return pd.Series(dtype="int64")
+        return frame[key].astype("object").fillna("(none)").value_counts()
+
+    change = counts(added).sub(counts(removed), fill_value=0).astype(int)
+    change = change[change != 0]
+    order = sorted(change.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+    parts = [f"{k} {v:+,}" for k, v in order[:shown]]
+    if len(order) > shown:
+        parts.append(f"{len(order) - shown} more {key}s")
+    total = len(added) - (0 if removed is None else len(removed))
+    return f"{register} {total:+,}" + (f" ({', '.join(parts)})" if parts else "")

@@ -175,6 +175,11 @@ class Report:
     #: columns a known layout names, one line each, as the CLI prints them
     understanding: list[str] = field(default_factory=list)
     vertices: int | None = None
+    #: what the import would add to each register and category: 'groups +3 (food +3)'
+    gains: str = ""
+    #: the corrections asked for on the form (as --as/--map/--category do), or the saved
+    #: mapping used; '' when the file was read by evidence alone
+    choice: str = ""
     seconds: float = 0.0
     created_at: float = 0.0
     expires_at: float = 0.0
@@ -211,6 +216,9 @@ class CommitResult:
     rejected: int
     skip_invalid: bool
     personal_fields: list[str]
+    gains: str = ""
+    #: the signature the form's corrections were saved under, if any
+    saved_mapping: str = ""
 
     def as_json(self) -> dict:
         return asdict(self)
@@ -227,8 +235,14 @@ def inspect_upload(
     limits: Limits = Limits(),  # noqa: B008 - frozen, so a safe default
     *,
     owner: str = "",
+    mapping: dict[str, str] | None = None,
+    category: str | None = None,
 ) -> Report:
     """Check an uploaded file and report what importing it would do (nothing is imported).
+
+    `register`, `mapping` (field -> column) and `category` correct what was understood of
+    a generic point table, as ``mapper import --as/--map/--category`` do; they are saved
+    for files with the same columns when the upload is imported.
 
     Raises UploadError (with ``status`` 400, or 413 when too large) when the file as a
     whole cannot be used. Returns the report of a file that can be read, even when every
@@ -245,6 +259,7 @@ def inspect_upload(
             "GeoJSON (.geojson or .json), GeoPackage (.gpkg) or zipped Shapefile (.zip)"
         )
     requested = _register(register)
+    mapping, category = dict(mapping or {}), (category or "").strip() or None
     if len(data) > limits.max_bytes:
         raise UploadError(
             f"{name}: the file is {human_size(len(data))}, more than the upload limit of "
@@ -283,7 +298,8 @@ def inspect_upload(
             (staging / FILE_DIR / name).write_bytes(data)
             notes = []
         outcome = _run_limited(
-            _dry_run, (staging / FILE_DIR / name, workspace.directory, requested, limits), limits
+            _dry_run, (staging / FILE_DIR / name, workspace.directory, requested, limits,
+                       mapping, category), limits
         )
         found = _result(name, outcome, staging, workspace, limits)
         if not found["rows_read"]:
@@ -305,6 +321,8 @@ def inspect_upload(
             "owner": owner,
             "file": name,
             "register": requested,
+            "map": mapping,
+            "category": category,
             "created_at": now,
             "size": len(data),
         }
@@ -683,7 +701,8 @@ def _result(name: str, outcome: tuple, staging: Path, workspace: Workspace,
     )
 
 
-def _dry_run(path: Path, workspace_dir: Path, register: str | None, limits: Limits) -> dict:
+def _dry_run(path: Path, workspace_dir: Path, register: str | None, limits: Limits,
+             mapping: dict[str, str] | None = None, category: str | None = None) -> dict:
     """Runs in the child: structure and vertex checks, then the import's dry run."""
     from mapper.pipeline import check_register_import
 
@@ -696,7 +715,8 @@ def _dry_run(path: Path, workspace_dir: Path, register: str | None, limits: Limi
             notes += _check_geojson(path)
         if suffix != ".csv":
             vertices = _check_vertices(path, limits)
-        imp, frame = check_register_import(path, Workspace(workspace_dir), register=register)
+        imp, frame = check_register_import(path, Workspace(workspace_dir), register=register,
+                                           mapping=mapping, category=category)
         found = _summarise(imp, frame, path, Workspace(workspace_dir))
     seen = dict.fromkeys(
         f"while reading: {_short(w.message, 300)}" for w in caught
@@ -872,8 +892,17 @@ def _summarise(imp, frame, path: Path, workspace: Workspace) -> dict:
         "warnings": warnings_,
         "replaces": replaces,
         "personal_fields": personal,
+        "gains": imp.extra.get("gains", ""),
+        "choice": _choice_text(imp.extra.get("choice")),
         "understanding": list((imp.extra or {}).get("understood_lines", [])),
     }
+
+
+def _choice_text(choice) -> str:
+    if not choice:
+        return ""
+    said = choice.describe()
+    return f"the mapping saved as {choice.signature} ({said})" if choice.signature else said
 
 
 def formula_cells(frame) -> list[dict]:
@@ -1029,7 +1058,7 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
         # the commit reads the file again: in a child with the check's time and memory limits
         outcome = _run_limited(
             _commit, (busy / FILE_DIR / meta["file"], workspace.directory, skip_invalid,
-                      meta.get("register")), limits)
+                      meta.get("register"), meta.get("map"), meta.get("category")), limits)
         done = _committed(meta["file"], outcome)
     except BaseException:
         os.rename(busy, staging)
@@ -1052,10 +1081,13 @@ def commit_upload(token: str, workspace: Workspace, actor: str, skip_invalid: bo
         rejected=int(rejected),
         skip_invalid=skip_invalid,
         personal_fields=done["personal"],
+        gains=done.get("gains", ""),
+        saved_mapping=done.get("saved_mapping", ""),
     )
 
 
-def _commit(path: Path, workspace_dir: Path, skip_invalid: bool, register: str | None) -> dict:
+def _commit(path: Path, workspace_dir: Path, skip_invalid: bool, register: str | None,
+            mapping: dict[str, str] | None = None, category: str | None = None) -> dict:
     """Runs in the child: the import itself (atomic: a killed child changes nothing)."""
     from mapper.pipeline import counted, import_file
 
@@ -1063,7 +1095,8 @@ def _commit(path: Path, workspace_dir: Path, skip_invalid: bool, register: str |
         # "import all" means every row: any invalid row rejects the file (strict); "import
         # the valid rows" takes the usable ones even of a file held back as misread
         imported = import_file(path, Workspace(workspace_dir), skip_invalid=skip_invalid,
-                               strict=not skip_invalid, register=register)
+                               strict=not skip_invalid, register=register, mapping=mapping,
+                               category=category)
     except DataValidationError as exc:  # sent back whole, to be raised again as it was
         return {"problems": exc.problems, "summary": str(exc).split(":\n", 1)[0]}
     return {
@@ -1074,6 +1107,8 @@ def _commit(path: Path, workspace_dir: Path, skip_invalid: bool, register: str |
         "personal": [c for c in registers.PERSONAL_COLUMNS
                      if c in imported.frame
                      and imported.frame[c].astype("string").fillna("").str.strip().ne("").any()],
+        "gains": imported.extra.get("gains", ""),
+        "saved_mapping": imported.extra.get("saved_mapping", ("",))[0],
     }
 
 

@@ -219,3 +219,49 @@ def test_a_workspace_without_groups_says_what_that_does_to_supply_and_coverage(g
     assert "coverage: the workspace has no groups" in said
     # the supply condition skipped, candidates come from the index alone
     assert report.wards["candidate"].sum() >= 1
+
+
+def test_covered_districts_by_share_of_each_source():
+    from mapper.analysis.incidents import covered_districts
+
+    frame = pd.DataFrame({
+        "source_file": ["a.csv"] * 300 + ["b.csv"] * 10,
+        "borough_code": ["E1"] * 299 + ["E2"] + ["E3"] * 10,
+    })
+    # E2 holds 1 of a.csv's 300 points (0.33 % < 0.5 %): a stray, not coverage
+    assert covered_districts(frame) == {"E1", "E3"}
+    assert covered_districts(frame.drop(columns="source_file")) == {"E1", "E3"}
+
+
+def test_incident_rates_are_unknown_where_no_incident_data_cover_the_district(tmp_path):
+    from pyproj import Transformer
+
+    folder = fx.write_folder(tmp_path / "in")
+    to_lonlat = Transformer.from_crs(27700, 4326, always_xy=True)
+    rows = []
+    # 300 crimes in Southfield (row 0), 200 in Middleton (row 1), 1 stray in Northbrook
+    for n, (row, count) in enumerate([(0, 300), (1, 200), (2, 1)]):
+        for i in range(count):
+            x = fx.X0 + 100 + (i * 37) % 2800
+            y = fx.Y0 + row * 1000 + 100 + (i * 53) % 800
+            lon, lat = to_lonlat.transform(x, y)
+            rows.append([f"id{n}-{i}", "2024-0" + str(1 + i % 6), "Test Police", "Test Police",
+                         f"{lon:.6f}", f"{lat:.6f}", "On or near Test Street", "", "",
+                         "Burglary", "", ""])
+    fx.write_csv(folder / "crime.csv",
+                 ["Crime ID", "Month", "Reported by", "Falls within", "Longitude",
+                  "Latitude", "Location", "LSOA code", "LSOA name", "Crime type",
+                  "Last outcome category", "Context"], rows)
+    ws = Workspace(tmp_path / "ws")
+    build(folder, ws)
+    report = analyse(ws, Settings(can_min_population=0, stability_draws=5,
+                                  incident_months=0))
+    wards = report.wards
+    northbrook = wards["borough_code"] == "E09900003"
+    assert wards.loc[northbrook, "incidents_per_1000"].isna().all()
+    assert wards.loc[~northbrook, "incidents_per_1000"].notna().all()
+    assert wards.loc[northbrook, "incomplete"].all()
+    assert (wards.loc[northbrook, "contrib_incidents"] == 0).all()
+    said = "\n".join(report.notes)
+    assert "the incident data cover 2 of 3 districts" in said
+    assert "in Northbrook (3 wards) are unknown, not zero" in said

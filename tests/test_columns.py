@@ -205,8 +205,10 @@ def test_renamed_dotted_prefixed_reordered_and_subset_headers_import(ws, tmp_pat
     )
     lines: list[str] = []
     imported = import_file(path, ws, progress=lines.append)
-    assert imported.kind == "groups" and len(imported.frame) == 1
-    row = ws.read_layer("groups").iloc[0]
+    # a list of pharmacies is premises, never VCS groups (mapper/sources/evidence.py)
+    assert imported.kind == "premises" and len(imported.frame) == 1
+    row = ws.read_layer("premises").iloc[0]
+    assert row["type"] == "pharmacy"
     assert row["name"] == "Grid Chemist" and row["ward_code"] == "E05900005"
     assert row.geometry.distance(MIDDLE) < 0.5
     assert "  name <- 'pharmacy_name': header 'pharmacy_name' read as 'name' ('pharmacy' " \
@@ -224,7 +226,7 @@ def test_polygons_and_lines_are_placed_on_them_and_counted(ws, tmp_path, suffix)
     )
     path = tmp_path / f"places{suffix}"
     frame.to_crs(4326).to_file(path)
-    imported = import_file(path, ws)
+    imported = import_file(path, ws, register="groups")  # nothing in the file says which
     got = imported.frame.set_index("name")
     assert got.loc["Park Hall"].geometry.within(box(531_200, 181_200, 531_800, 181_800))
     assert got.loc["Canal Walk"].geometry.distance(frame.geometry[1]) < 0.01
@@ -316,7 +318,7 @@ def test_a_file_with_swapped_columns_imports_every_row(ws, tmp_path):
         lon, lat = lonlat(point)
         rows.append([name, f"{lon}", f"{lat}"])  # longitude under "latitude"
     path = fx.write_csv(tmp_path / "swapped.csv", ["name", "latitude", "longitude"], rows)
-    imported = import_file(path, ws)
+    imported = import_file(path, ws, register="groups")
     assert len(imported.frame) == 2 and not imported.rejected
     assert imported.frame.set_index("name").loc["Middle"].geometry.distance(MIDDLE) < 0.5
 
@@ -331,12 +333,12 @@ def test_dry_run_build_prints_the_understanding_and_reads_sub_folders(tmp_path):
     assert [d.path.name for d in plan.registers] == ["halls.csv"]
     lines: list[str] = []
     report = build(folder, Workspace(tmp_path / "ws"), dry_run=True, progress=lines.append)
-    assert len(report.registers["groups"]) == 1
+    assert len(report.registers["premises"]) == 1  # a file of halls
     assert "      name <- 'Hall.Name': header 'Hall.Name' read as 'name' ('hall' dropped)" \
         in lines
     assert ("      ignored 'Ward': GSS codes of electoral ward (E05); areas are found from "
             "each point's location") in lines
-    register = "      register: groups (no column says otherwise"
+    register = "      register: premises (its file name says 'hall')"
     assert any(line.startswith(register) for line in lines)
 
 
@@ -357,7 +359,7 @@ def test_cli_import_and_web_upload_print_what_was_understood(ws, tmp_path, capsy
     report = inspect_upload("subset.csv", path.read_bytes(), ws, limits=Limits(in_process=True))
     assert report.accepted == 1
     assert report.understanding[:3] == [
-        "register: groups (no column says otherwise (no date, type, capacity or register id))",
+        "register: groups (its name column 'charity_name' says 'charity')",
         "location: postcode",
         "name <- 'charity_name': header 'charity_name' read as 'name' ('charity' dropped)",
     ]
@@ -397,7 +399,7 @@ def test_as_another_register_re_reads_the_understanding(ws, tmp_path):
     lines: list[str] = []
     imported = import_file(path, ws, register="premises", progress=lines.append)
     assert imported.frame.iloc[0]["type"] == "library"
-    assert "  register: premises (chosen with --as)" in lines
+    assert "  register: premises (as you said (--as))" in lines
     assert ("  type <- 'Category': header 'Category' means category; read as the type") in lines
     assert ("  ignored 'Charity No': understood as charity_number, which the premises register "
             "does not hold") in lines
@@ -405,7 +407,7 @@ def test_as_another_register_re_reads_the_understanding(ws, tmp_path):
 
 def test_a_contact_column_is_split_into_email_and_phone(ws, tmp_path):
     lon, lat = lonlat(MIDDLE)
-    path = fx.write_csv(tmp_path / "helpers.csv", ["Name", "How to reach", "Lat", "Lon"],
+    path = fx.write_csv(tmp_path / "helper_groups.csv", ["Name", "How to reach", "Lat", "Lon"],
                         [["Grid Helpers", "ring 0113 496 0000 or mail help@grid.org", f"{lat}",
                           f"{lon}"],
                          ["Corner Aid", "corner@aid.org.uk", f"{lat}", f"{lon}"]])

@@ -250,7 +250,11 @@ def test_duplicates_against_the_register_and_records_replaced(ws, tmp_path):
 
 def test_register_can_be_chosen(ws):
     data = csv_bytes(["name", "latitude", "longitude"], [["Hall", LAT, LON]])
-    assert inspect_upload("x.csv", data, ws, limits=FAST).register == "groups"
+    # no evidence of what the rows are: never counted as groups silently, asked instead
+    refused = rejected("x.csv", data, ws)
+    assert refused.status == 400
+    assert "cannot tell whether its rows are VCS groups, premises or incidents" in refused.reason
+    assert "columns: name, latitude, longitude" in refused.reason
     report = inspect_upload("x.csv", data, ws, "premises", FAST)
     assert report.register == "premises" and report.requested_register == "premises"
     assert "unknown register" in rejected("x.csv", data, ws, register="people").reason
@@ -713,7 +717,8 @@ def test_upload_form_for_officers(officer):
     assert 'enctype="multipart/form-data"' in page and 'name="csrf_token"' in page
     assert 'accept=".csv,.geojson,.json,.gpkg,.zip"' in page
     for words in ("50 MB", "at most 50 files", "200 MB", "100,000 vertices per feature",
-                  "1,000,000 in a file", "within 30 seconds", "Detect from the columns"):
+                  "1,000,000 in a file", "within 30 seconds",
+                  "Decide from the file (its columns, values and name)"):
         assert words in page, words
     assert '<script' not in page.split("<main", 1)[1]  # no inline script
     assert '>Upload</a>' in page  # in the navigation for officers
@@ -749,6 +754,34 @@ def test_html_flow_report_then_commit(officer, ws):
     gone = officer.post(f"/uploads/{token}/commit",
                         data={"mode": "valid", "csrf_token": csrf_token(officer)})
     assert gone.status_code == 404 and "no upload waiting" in gone.get_data(as_text=True)
+
+
+def test_html_corrections_are_checked_imported_and_saved(officer, ws):
+    from mapper.sources.choices import signature
+
+    data = csv_bytes(["Site", "latitude", "longitude"], [["Grid Library", LAT, LON]])
+    wrong = send(officer, "/uploads", "sites.csv", data, register="premises", map="name=Nope")
+    assert wrong.status_code == 400
+    assert ("--map name=Nope: no such column. The file's columns are: 'Site', 'latitude', "
+            "'longitude'") in text_of(wrong)
+    odd = send(officer, "/uploads", "sites.csv", data, map="colour=Site")
+    assert odd.status_code == 400 and "unknown field 'colour'" in text_of(odd)
+    response = send(officer, "/uploads", "sites.csv", data, register="auto",
+                    category="library", map="name=Site\n")
+    page = text_of(response)
+    assert response.status_code == 200
+    assert "Your corrections</dt><dd>--map name=Site --category 'library'</dd>" in page
+    assert "Would add</dt><dd class=\"upload-gains\">premises +1 (library +1)</dd>" in page
+    token = staged(ws)[0]
+    done = officer.post(f"/uploads/{token}/commit",
+                        data={"mode": "all", "csrf_token": csrf_token(officer)})
+    sig = signature(["Site", "latitude", "longitude"])
+    assert "Gained: premises +1 (library +1)" in text_of(done)
+    assert f"saved as mapping {sig}" in text_of(done)
+    assert ws.read_layer("premises")["type"].tolist() == ["library"]
+    # the next upload of the same columns is read the same way, and says so
+    again = send(officer, "/uploads", "more.csv", data)
+    assert f"the mapping saved as {sig} (--map name=Site --category 'library')" in text_of(again)
 
 
 def test_html_discard(officer, ws):

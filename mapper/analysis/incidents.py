@@ -32,6 +32,8 @@ from mapper.errors import MapperError
 
 PREFIX = "incidents"
 RATE = "incidents_per_1000"
+#: the numeric columns of a ward's incident trend (:func:`incident_trend`)
+TREND_COLUMNS = ("recent_mean", "baseline_mean", "trend_ratio", "spike_p")
 #: a spike must be this unlikely under the baseline rate (one-sided Poisson p-value)
 SPIKE_ALPHA = 0.01
 #: with no baseline incidents, the baseline is taken as this many incidents over its months
@@ -369,3 +371,31 @@ __all__ = [
     "incident_trend",
     "incident_pressure",
 ]
+
+
+# -- what the incident data cover ------------------------------------------------------
+
+#: an incident source (file) covers a district when at least this share of its points lie
+#: in it: a force's or a borough's file also holds a few points just over its boundary
+#: (police.uk snaps crimes to nearby streets), which must not make the neighbouring
+#: district look covered, with almost no incidents
+COVERAGE_MIN_SHARE = 0.005
+
+
+def covered_districts(incidents: pd.DataFrame) -> set[str]:
+    """District (``borough_code``) codes that at least one incident source covers.
+
+    A source is an incident's ``source_file`` (all incidents are one source when that
+    column is missing); it covers the districts holding at least
+    :data:`COVERAGE_MIN_SHARE` of its placed points. A district no source covers has no
+    incident data: its wards' incident rates are unknown, not zero.
+    """
+    require(incidents, ["borough_code"], "incidents")
+    placed = incidents[incidents["borough_code"].notna()]
+    if placed.empty:
+        return set()
+    source = (placed["source_file"].fillna("") if "source_file" in placed
+              else pd.Series("", index=placed.index))
+    per = placed.groupby([source.rename("source"), placed["borough_code"]]).size()
+    share = per / per.groupby(level="source").transform("sum")
+    return set(share[share >= COVERAGE_MIN_SHARE].index.get_level_values("borough_code"))

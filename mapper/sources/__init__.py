@@ -7,6 +7,7 @@ or why it was skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from mapper.sources import (
     postcodes,
 )
 from mapper.sources.base import Context, Detection, Imported
+from mapper.sources.choices import Choice, signature
 from mapper.sources.files import SIDECAR_SUFFIXES, TABLE_SUFFIXES, VECTOR_SUFFIXES, Peek, peek
 
 __all__ = [
@@ -116,8 +118,15 @@ def package_members(path: Path) -> set[str]:
     return {Path(m).name for m in found.extra["members"]} | {"datapackage.json"} if found else set()
 
 
-def detect_file(path: Path) -> Detection | Skipped:
-    """What `path` is, from its content; or why it cannot be used."""
+def detect_file(
+    path: Path, *, choice: Choice | None = None, saved: Callable | None = None
+) -> Detection | Skipped:
+    """What `path` is, from its content; or why it cannot be used.
+
+    `choice` is what the user said about a generic point table (--as, --map,
+    --category); without one, `saved` (signature -> Choice or None) may hold one saved
+    for files with the same columns.
+    """
     suffix = path.suffix.lower()
     if path.is_dir() or suffix == ".zip":
         package = openreferral.detect_package(path)
@@ -150,8 +159,13 @@ def detect_file(path: Path) -> Detection | Skipped:
     refused = deprivation.refusal(seen)
     if refused:
         return Skipped(path, refused)
+    if not choice and saved is not None:
+        choice = saved(signature(seen.columns))
     for detector in DETECTORS:
-        found = detector(seen)
+        found = pointfiles.detect(seen, choice) if detector is pointfiles.detect else (
+            detector(seen))
+        if found is not None and found.extra.get("question"):
+            return Skipped(path, found.extra["question"].removeprefix(f"{path.name}: "))
         if found is not None:
             found.path = path
             if found.rows is None and seen.format == "table":

@@ -46,6 +46,8 @@ class Peek:
     encoding: str | None = None
     crs: str | None = None
     geometry_type: str | None = None
+    #: the title a file carries, if any (a GeoJSON "name", a GeoPackage layer's name)
+    title: str = ""
     notes: list[Problem] = field(default_factory=list)
 
     @property
@@ -311,6 +313,7 @@ def _peek_vector(path: Path) -> Peek:
         rows=int(info["features"]),
         crs=info.get("crs"),
         geometry_type=info.get("geometry_type"),
+        title=str(info.get("layer_name") or ""),
     )
 
 

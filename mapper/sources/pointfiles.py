@@ -5,11 +5,11 @@ geometry.
 
 Known layouts (Give Food, Mutual Aid Wiki, warm spaces, Arts Council libraries ...) are
 data, in ``mapper/mappings/layouts.json``; any other file with a name (or type) column and
-a location is read by meaning (:mod:`mapper.sources.columns`: headers and content), and
-its register (groups, premises or incidents) is taken from its columns: an id column of a
-register (``group_id`` ...), a date or month column (incidents), a capacity or step-free
-column, or a type without a category (premises), else groups. ``mapper import FILE --as
-premises`` overrides. :func:`explain` gives what was understood, for people.
+a location is read by meaning (:mod:`mapper.sources.columns`: headers and content); which
+register (groups, premises or incidents) and which categories its records have is decided
+from evidence (:mod:`mapper.sources.evidence`) and what the user said (``mapper import
+FILE --as premises --map name=COLUMN --category library``, :mod:`mapper.sources.choices`).
+:func:`explain` gives what was understood, for people.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,8 +25,9 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import Problem
-from mapper.sources import columns
+from mapper.sources import columns, evidence
 from mapper.sources.base import Context, Detection, Imported
+from mapper.sources.choices import Choice, resolve_columns
 from mapper.sources.files import TABLE_SUFFIXES, Peek, read_table, read_vector, table_row
 from mapper.sources.points import locate, settle
 from mapper.sources.postcodes import normalise_postcode
@@ -56,20 +56,6 @@ def _match_layout(columns: list[str]) -> str | None:
     return None
 
 
-def _generic_register(mapping: dict[str, str]) -> tuple[str, str]:
-    """(register, why) from the fields a file's columns were understood to hold."""
-    for register, id_col in registers.ID_COLUMN.items():
-        if id_col in mapping:
-            return register, f"it has a {id_col} column"
-    if "date" in mapping or "month" in mapping:
-        return "incidents", "it has a date or month column"
-    if "capacity" in mapping or "step_free" in mapping:
-        return "premises", "it has a capacity or step-free column"
-    if "type" in mapping and "category" not in mapping:
-        return "premises", "it has a type column (a kind of place) and no date or category"
-    return "groups", "no column says otherwise (no date, type, capacity or register id)"
-
-
 def understand(peek: Peek) -> columns.Understanding:
     """What the columns of a point table mean, for the generic reader."""
     return columns.understand(peek.columns, peek.head, geometry_type=peek.geometry_type)
@@ -91,10 +77,15 @@ def for_register(found: columns.Understanding, register: str) -> columns.Underst
     return found
 
 
-def detect(peek: Peek) -> Detection | None:
-    """A table or vector file of points: a known layout, or a name column and a location."""
+def detect(peek: Peek, choice: Choice | None = None) -> Detection | None:
+    """A table or vector file of points: a known layout, or a name column and a location.
+
+    `choice` is what the user said about a generic table (``--as``, ``--map``,
+    ``--category``, or a saved mapping); which register and category the table holds is
+    decided from it and the evidence (:mod:`mapper.sources.evidence`).
+    """
     key = _match_layout(peek.columns)
-    if key is not None:
+    if key is not None and not choice:
         layout = load_layouts()[key]
         return Detection(
             kind=layout["register"],
@@ -105,10 +96,19 @@ def detect(peek: Peek) -> Detection | None:
             extra={"layout": key},
         )
     whole = understand(peek)
+    choice = choice or Choice()
+    said = resolve_columns(choice, peek.columns, file=peek.name)
+    for name, column in said.items():
+        whole.choose(name, column, "as you said (--map)")
+    if said:  # placed by the columns the user named
+        whole.location = columns._location(whole, peek.geometry_type)
     if not whole.location or not ({"name", "type"} & whole.fields.keys()):
         return None
-    register, why = _generic_register(whole.mapping())
-    found = for_register(copy.deepcopy(whole), register)
+    decision = evidence.decide(file=peek.name, columns=peek.columns, fields=whole.mapping(),
+                               head=peek.head, title=peek.title, register=choice.register,
+                               category=choice.category)
+    register = decision.register or ""
+    found = for_register(copy.deepcopy(whole), register) if register else whole
     return Detection(
         kind=register,
         vintage=_vintage_hint(peek),
@@ -117,7 +117,8 @@ def detect(peek: Peek) -> Detection | None:
         reader=read,
         columns=found.mapping(),
         extra={"layout": None, "understanding": found, "understood": whole,
-               "register_reason": why},
+               "register_reason": decision.why, "decision": decision,
+               "question": decision.question, "choice": choice, "headers": list(peek.columns)},
     )
 
 
@@ -128,7 +129,10 @@ def explain(detection: Detection) -> list[str]:
     found = detection.extra.get("understanding")
     if found is not None:
         why = detection.extra.get("register_reason", "")
-        return [f"register: {detection.kind}" + (f" ({why})" if why else ""), *found.lines()]
+        decision = detection.extra.get("decision")
+        said = decision.reasons[1:] if decision is not None else []
+        return [f"register: {detection.kind}" + (f" ({why})" if why else ""), *said,
+                *found.lines()]
     if detection.kind not in registers.REGISTERS:
         return []
     key = detection.extra.get("layout")
@@ -145,20 +149,6 @@ def _vintage_hint(peek: Peek) -> str:
     from mapper.sources.base import year_in_name
 
     return year_in_name(peek.path) or "undated"
-
-
-def with_register(detection: Detection, register: str) -> Detection:
-    """The same detection, read as another register (``mapper import --as``)."""
-    if register not in registers.REGISTERS:
-        raise ValueError(f"unknown register {register!r}")
-    if detection.extra.get("understood") is not None:
-        found = for_register(copy.deepcopy(detection.extra["understood"]), register)
-        detection.extra["understanding"] = found
-        detection.columns = found.mapping()
-        detection.extra["register_reason"] = "chosen with --as"
-    detection.kind = register
-    detection.detail = detection.detail.split(" (")[0] + f" (read as {register})"
-    return detection
 
 
 def _dates(values: pd.Series, *, file: str, column: str, month: bool = False):
@@ -239,30 +229,6 @@ def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return email.astype("object"), phone.astype("object")
 
 
-def _vocabulary(
-    values: pd.Series, register: str, *, file: str, source: str, field: str, notes: list[Problem]
-) -> pd.Series:
-    vocab = registers.vocabulary(register)
-    lowered = values.astype("string").str.strip().str.lower().fillna("")
-    mapped = registers.map_categories(values, source=source, field=field, register=register)
-    out = lowered.where(lowered.isin(vocab), mapped).astype("object")
-    other = "other"
-    unknown = ~lowered.isin(vocab) & (mapped.isin(["", other]))
-    if unknown.any():
-        seen = Counter(values[unknown].astype(str))
-        listed = ", ".join(f"'{v}' ({n})" for v, n in seen.most_common(5))
-        notes.append(
-            Problem(
-                file,
-                f"{int(unknown.sum())} rows have a {field} outside the "
-                f"vocabulary ({listed}): set to '{other}'; map them in "
-                "mapper/mappings/categories.csv",
-                severity="warning",
-            )
-        )
-    return out.where(out != "", other)
-
-
 def read(path: Path, detection: Detection, context: Context) -> Imported:
     file = path.name
     register = detection.kind
@@ -328,17 +294,18 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             problems += bad
     key = "category" if register == "groups" else "type" if register == "premises" else None
     if key and key not in (layout or {}).get("constants", {}):
-        src_key = layout_key or "generic"
         if layout and key == "category":
             df[key] = registers.map_categories(
-                pd.Series("", index=df.index), source=src_key, field="*", register=register
+                pd.Series("", index=df.index), source=layout_key, field="*", register=register
             )
-        elif key in df:
-            df[key] = _vocabulary(
-                df[key], register, file=file, source=src_key, field=key, notes=notes
+        else:  # a generic table: by evidence (mapper/sources/evidence.py)
+            other = column("type" if key == "category" else "category")
+            values = column(key) or other
+            df[key] = evidence.categorise(
+                table[values] if values else None,
+                detection.extra.get("decision") or evidence.Decision(register),
+                register, file=file, index=df.index, field=key, notes=notes,
             )
-        else:
-            df[key] = "other"
     loc = (
         {k[4:]: v for k, v in mapping.items() if k.startswith("loc_")}
         if layout

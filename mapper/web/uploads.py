@@ -3,7 +3,9 @@
 Routes (all need the officer role; every POST carries the CSRF token)
 ---------------------------------------------------------------------
 ``GET  /uploads``                      the upload form: formats, limits, register choice
-``POST /uploads``                      multipart (``file``, ``register``): the check's report
+``POST /uploads``                      multipart (``file``, ``register``, and optionally
+                                       ``category`` and ``map``: lines ``FIELD=COLUMN``,
+                                       as ``mapper import --category/--map``): the check's report
                                        page, or 400/413 with the reason the whole file
                                        cannot be used
 ``GET  /uploads/<token>``              the report of an upload still waiting
@@ -27,7 +29,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from mapper import registers
 from mapper.errors import DataValidationError, MapperError
+from mapper.sources.choices import parse_map
 from mapper.uploads import (
     FORMATS,
     MAX_LISTED,
@@ -60,7 +64,7 @@ FORM_OVERHEAD = 1 * MB
 #: rows of each table the report page shows (JSON answers list up to MAX_LISTED)
 SHOWN_ROWS = 500
 REGISTER_LABELS = {
-    "auto": "Detect from the columns",
+    "auto": "Decide from the file (its columns, values and name)",
     "groups": "VCS groups",
     "premises": "Community premises",
     "incidents": "Incidents",
@@ -99,8 +103,19 @@ def _form_page(*, error: UploadError | None = None, notice: str = "", status: in
         formats=sorted(set(FORMATS.values())),
         registers=REGISTER_LABELS,
         chosen=_chosen_register(),
+        categories={"VCS group categories": registers.GROUP_CATEGORIES,
+                     "Premises types": registers.PREMISES_TYPES},
+        chosen_category=_form_value("category"),
+        chosen_map=_form_value("map"),
     )
     return body, status
+
+
+def _form_value(name: str) -> str:
+    try:
+        return request.form.get(name, "")[:2000] if request.method == "POST" else ""
+    except HTTPException:  # the form itself was too large to read
+        return ""
 
 
 def _chosen_register() -> str:
@@ -162,8 +177,14 @@ def _inspect() -> Report:
                           "Shapefile).")
     data = upload.read(int(current_app.config["UPLOAD_MAX_BYTES"]) + 1)
     register = request.form.get("register") or None
+    try:
+        mapping = parse_map([line for line in request.form.get("map", "").splitlines()
+                             if line.strip()])
+    except MapperError as exc:
+        raise UploadError(f"Column mapping: {str(exc).removeprefix('--map: ')}") from None
     return inspect_upload(upload.filename, data, workspace, register, limits(),
-                          owner=current_user().username)
+                          owner=current_user().username, mapping=mapping,
+                          category=request.form.get("category") or None)
 
 
 @bp.get("/uploads")
@@ -277,7 +298,9 @@ def openapi_paths() -> dict:
             "summary": "Check a file of groups, premises or incidents before importing it",
             "operationId": "inspect_upload", "description": officers + (
                 " multipart/form-data with 'file' (CSV, GeoJSON, GeoPackage or zipped "
-                "Shapefile) and optional 'register'. Answers the validation report: "
+                "Shapefile) and optional 'register', 'category' and 'map' (lines "
+                "FIELD=COLUMN), saved for files with the same columns when imported. "
+                "Answers the validation report: "
                 "accepted, rejected rows with reasons, likely duplicates, warnings and "
                 "the token to commit it."),
             "parameters": [csrf],
