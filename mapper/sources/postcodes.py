@@ -169,7 +169,11 @@ def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
     if norms & _DIRECTORY_HEADERS:
         style = "2025" if "east1m" in norms else "legacy"
         return f"ONS Postcode Directory / NSPL ({style} headers)", fields
-    if has_grid and "quality" in fields and "doterm" not in fields:
+    if has_grid and "doterm" not in fields and (
+        "quality" in fields  # Code-Point's own column: its NHS and country codes may follow
+        or (len(peek.columns) <= 4 and _only_postcode_data(peek, fields))
+    ):
+        # (a list of four columns, a venue's name, postcode and grid reference, is not)
         return "OS Code-Point Open", fields
     postcodes = peek.head[fields["postcode"]]
     blank = (postcodes.astype("string").str.strip().fillna("") == "").any()
