@@ -176,3 +176,15 @@ def test_a_short_venue_list_with_eastings_is_not_code_point(tmp_path):
         "Admin_ward_code\nLS1 1AA,10,430000,433000,E92000001,E19000003,E18000003,,E08000035,"
         "E05001420\n", encoding="utf-8")
     assert detect_file(full).detail == "OS Code-Point Open"
+
+
+def test_code_point_open_with_its_header_row_and_every_column(tmp_path):
+    header = ["Postcode", "Positional_quality_indicator", "Eastings", "Northings",
+              "Country_code", "NHS_regional_HA_code", "NHS_HA_code", "Admin_county_code",
+              "Admin_district_code", "Admin_ward_code"]
+    rows = [["LS1 1AA", "10", "430000", "433000", "E92000001", "E19000003", "E18000003", "",
+             "E08000035", "E05001420"]]
+    found = detect_file(fx.write_csv(tmp_path / "ls.csv", header, rows))
+    assert (found.kind, found.detail) == ("postcodes", "OS Code-Point Open")
+    assert (found.columns["borough_code"], found.columns["ward_code"]) == (
+        "Admin_district_code", "Admin_ward_code")

@@ -176,8 +176,9 @@ def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
     if has_grid and ("quality" in fields or short) and "doterm" not in fields:
         return "OS Code-Point Open", fields
     postcodes = peek.head[fields["postcode"]]
+    blank = (postcodes.astype("string").str.strip().fillna("") == "").any()
     repeated = normalise_postcode(postcodes).dropna().duplicated().any()
-    if _postcode_shaped(postcodes) < 0.95 or repeated:
+    if blank or repeated or _postcode_shaped(postcodes) < 0.95:
         return None  # not one row per postcode: a register of places with postcodes
     if not _only_postcode_data(peek, fields):
         return None

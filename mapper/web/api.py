@@ -1399,6 +1399,7 @@ def _examples() -> dict[str, str]:
     """Example values taken from the workspace, so every example link answers something."""
     values = dict(_DEFAULT_EXAMPLES)
     for find in (
+        _place_example,
         _area_examples,
         _can_example,
         _group_example,
@@ -1410,6 +1411,13 @@ def _examples() -> dict[str, str]:
         except HTTPException:  # no workspace or a missing layer: the defaults will do
             pass
     return values
+
+
+def _place_example() -> dict[str, str]:
+    """lat and lon of the workspace's example postcode (a group's, when there are groups,
+    replaces them): never a point outside the study area."""
+    place = data.example_place()
+    return {k: place[k] for k in ("lat", "lon") if k in place}
 
 
 def _area_examples() -> dict[str, str]:
