@@ -14,6 +14,7 @@ import click
 
 from mapper import __version__
 from mapper.errors import MapperError
+from mapper.registers import STATUSES
 from mapper.sources.points import MAX_FAILED_SHARE
 from mapper.store import WORKSPACE_ENV, Workspace
 
@@ -315,6 +316,14 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
               help="Only records in this district (a GSS code: E06-E09, W06).")
 @click.option("--ward", metavar="CODE", help="Only records in this ward (a GSS code: E05, W05).")
 @click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(list(STATUSES)),
+    help="Only records of this status (repeat for several); closed records are exported, "
+    "marked, unless left out here.",
+)
+@click.option(
     "--include-personal-data",
     is_flag=True,
     help="Include contact names, phone numbers, e-mails and websites (personal data "
@@ -328,6 +337,7 @@ def export_(
     fmt: str | None,
     borough: str | None,
     ward: str | None,
+    statuses: tuple[str, ...],
     include_personal_data: bool,
 ) -> None:
     """Export VCS groups, premises or incidents with their provenance and attribution."""
@@ -341,6 +351,7 @@ def export_(
         borough=borough,
         ward=ward,
         include_personal_data=include_personal_data,
+        statuses=statuses,
     )
     if include_personal_data:
         ws = _workspace(ctx)

@@ -3,8 +3,10 @@
 Two records are likely the same when they carry the same charity number, or when their
 names are the same after normalising (case, punctuation, "the", legal suffixes such as
 "Ltd" or "CIO") and they are within :data:`NEAR_M` metres of each other. The first record
-(in import order) is kept as it is; each later one gets ``duplicate_of`` = the first's id
-and ``duplicate_reason``.
+(in import order) that is not closed is kept as it is; each other one gets
+``duplicate_of`` = its id and ``duplicate_reason``. A flag never hides an open record
+behind a closed one: a closed record is kept only when every record of its group is
+closed.
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ def normalise_name(values: pd.Series) -> pd.Series:
     return text.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
-def _first_of(pairs: np.ndarray, n: int) -> np.ndarray:
-    """Union-find over index pairs: each index -> the smallest index in its group."""
+def _first_of(pairs: np.ndarray, n: int, rank: np.ndarray | None = None) -> np.ndarray:
+    """Union-find over index pairs: each index -> the index of its group with the lowest
+    (`rank`, index)."""
     parent = np.arange(n)
+    key = np.arange(n) if rank is None else np.asarray(rank) * n + np.arange(n)
 
     def find(i):
         while parent[i] != i:
@@ -40,7 +44,8 @@ def _first_of(pairs: np.ndarray, n: int) -> np.ndarray:
     for a, b in pairs:
         ra, rb = find(a), find(b)
         if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
+            low, high = (ra, rb) if key[ra] < key[rb] else (rb, ra)
+            parent[high] = low
     return np.array([find(i) for i in range(n)])
 
 
@@ -60,7 +65,8 @@ def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
             idx = sorted(idx)
             for later in idx[1:]:
                 pairs.append((idx[0], later))
-                reasons[later] = f"same charity number {number.iloc[later]}"
+            for one in idx:  # any of them may be the one kept (see _first_of)
+                reasons[one] = f"same charity number {number.iloc[one]}"
     names = normalise_name(out["name"]) if "name" in out else None
     located = ~(out.geometry.isna() | out.geometry.is_empty).to_numpy()
     if names is not None and located.sum() > 1:
@@ -73,9 +79,12 @@ def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
         for i, j in zip(a[keep], b[keep], strict=True):
             pairs.append((i, j))
             reasons.setdefault(j, f"same name within {NEAR_M:g} m")
+            reasons.setdefault(i, f"same name within {NEAR_M:g} m")
     if not pairs:
         return out
-    first = _first_of(np.array(pairs), n)
+    closed = (out["status"] == "closed").fillna(False) if "status" in out else None
+    first = _first_of(np.array(pairs), n,
+                      None if closed is None else closed.to_numpy(dtype=np.int64))
     # flags a source set itself (police.uk repeated Crime IDs ...) are kept as they are
     dup = (first != np.arange(n)) & out["duplicate_of"].isna().to_numpy()
     out.loc[dup, "duplicate_of"] = out[id_col].to_numpy()[first[dup]]

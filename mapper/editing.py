@@ -27,7 +27,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from mapper import registers
+from mapper import personal_text, registers
 from mapper.appdb import Conflict, StoredRecord, bump_edits, write_audit
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.geo import CRS_ANALYSIS
@@ -39,9 +39,9 @@ __all__ = ["Conflict", "apply_edits", "record_of", "save_record", "retire_record
 EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "groups": ("name", "category", "description", "communities_served", "faith",
                "languages", "address", "postcode", "contact_name", "phone", "email",
-               "website", "opening_hours", "emergency_offer", "charity_number"),
+               "website", "opening_hours", "emergency_offer", "charity_number", "status"),
     "premises": ("name", "type", "religion", "address", "postcode", "capacity",
-                 "step_free", "owning_group_id"),
+                 "step_free", "owning_group_id", "status"),
     "incidents": ("date", "type", "severity", "description", "location_description",
                   "outcome"),
 }
@@ -189,6 +189,11 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
             if value is not None and len(value) > MAX_TEXT:
                 problem(field, value, f"at most {MAX_TEXT} characters")
                 continue
+            if field in personal_text.FREE_TEXT[register] and personal_text.find(value):
+                problem(field, "(not shown: holds contact details)",
+                        "no e-mail address or phone number: free text is shown to everyone "
+                        "(a group's contact fields are for them)")
+                continue
             record[field] = value
     for field in REQUIRED_FIELDS[register]:
         if not record.get(field):
@@ -255,6 +260,9 @@ def _short(value) -> str:
 
 
 def _check_vocabulary(register: str, record: dict, problem) -> None:
+    if register in ("groups", "premises") and record.get("status") is not None \
+            and record["status"] not in registers.STATUSES:
+        problem("status", record["status"], "one of " + ", ".join(registers.STATUSES))
     if register == "groups":
         if record.get("category") and record["category"] not in registers.GROUP_CATEGORIES:
             problem("category", record["category"],
@@ -401,6 +409,7 @@ def save_record(workspace, register: str, values: dict, *, actor: str,
     db = workspace.appdb
     if record_id is None:
         record = validate(register, values, workspace=workspace, previous=None)
+        _stamp_origins(record, {}, actor)
         record_id = _new_id(register)
         record[registers.ID_COLUMN[register]] = record_id
         record["source"] = "web"
@@ -423,12 +432,25 @@ def save_record(workspace, register: str, values: dict, *, actor: str,
                       expected_version=expected_version, base=_base(workspace, register,
                                                                     record_id))
     record = validate(register, values, workspace=workspace, previous=previous)
+    _stamp_origins(record, previous, actor)
     new_version = db.put_record(register, record_id, record, actor=actor,
                                 expected_version=version,
                                 base=previous if version == 1 else None,
                                 retired=retired, action="update",
                                 audit_fields=_audit_fields(register, previous, record))
     return record_id, new_version
+
+
+def _stamp_origins(record: dict, previous: dict, actor: str) -> None:
+    """An officer's change of status or capabilities is where they now come from."""
+    from mapper.sources.status import edited
+
+    if "status" in record and record.get("status") != previous.get("status"):
+        record["status_source"] = edited(actor) if record.get("status") else None
+    if "emergency_offer" in record and \
+            record.get("emergency_offer") != previous.get("emergency_offer"):
+        record["offer_source"] = (edited(actor, verb="confirmed")
+                                  if record.get("emergency_offer") else None)
 
 
 def _base(workspace, register: str, record_id: str) -> dict | None:

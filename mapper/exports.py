@@ -27,7 +27,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from mapper import geo, registers
+from mapper import geo, missing, registers
 from mapper.errors import MapperError
 from mapper.store import LAYERS_TABLE, Workspace
 
@@ -70,8 +70,10 @@ def select(
     borough: str | None = None,
     ward: str | None = None,
     include_personal_data: bool = False,
+    statuses: tuple[str, ...] = (),
 ) -> gpd.GeoDataFrame:
-    """The register's records, filtered by area, personal data removed unless asked for."""
+    """The register's records, filtered by area and status (closed records are exported,
+    marked, unless left out here), personal data removed unless asked for."""
     if register not in registers.REGISTERS:
         raise MapperError(
             f"unknown register '{register}'; choose one of {', '.join(registers.REGISTERS)}"
@@ -87,6 +89,11 @@ def select(
             if code not in set(frame[column].dropna()):
                 raise MapperError(f"no {register} in {column.split('_')[0]} {code}")
             frame = frame[frame[column] == code]
+    if statuses:
+        if register == "incidents":
+            raise MapperError("incidents have no status; --status is for groups and premises")
+        given = frame["status"] if "status" in frame else pd.Series(pd.NA, index=frame.index)
+        frame = frame[given.fillna("unknown").isin(statuses).to_numpy()]
     if not include_personal_data:
         frame = frame.drop(columns=[c for c in registers.PERSONAL_COLUMNS if c in frame])
     return frame.reset_index(drop=True)
@@ -107,6 +114,7 @@ def export(
     borough: str | None = None,
     ward: str | None = None,
     include_personal_data: bool = False,
+    statuses: tuple[str, ...] = (),
 ) -> tuple[int, Path]:
     """Write the register to `path`; returns (records written, path)."""
     path = Path(path)
@@ -124,7 +132,8 @@ def export(
             "never create folders, so a mistyped path does not scatter files)"
         )
     frame = select(
-        workspace, register, borough=borough, ward=ward, include_personal_data=include_personal_data
+        workspace, register, borough=borough, ward=ward,
+        include_personal_data=include_personal_data, statuses=statuses,
     )
     prov = provenance_of(workspace, register, frame)
     meta = workspace.meta()
@@ -161,13 +170,13 @@ def _csv(frame, prov, meta, path: Path, register: str) -> None:
     table.insert(len(registers.REGISTER_COLUMNS[register]) + 1, "latitude", shown.y.round(6))
     table["easting"] = frame.geometry.x.round(1)
     table["northing"] = frame.geometry.y.round(1)
-    table = table.astype(object).where(table.notna(), None)  # blanks, never "<NA>"
+    table = missing.clean_frame(table.astype(object))  # blanks, never "<NA>" or "nan"
     table = guard_formulas(table)  # text a spreadsheet would run as a formula gets a '
     table.to_csv(path, index=False, encoding="utf-8")
 
 
 def _geojson(frame, prov, meta, path: Path, register: str) -> None:
-    shown = frame.copy()
+    shown = missing.clean_frame(frame)
     shown["geometry"] = shapely.set_precision(geo.to_display(frame.geometry).array, 1e-6)
     shown = gpd.GeoDataFrame(shown, geometry="geometry", crs=geo.CRS_DISPLAY)
     data = json.loads(shown.to_json(drop_id=True, na="null"))

@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from mapper import registers
+from mapper import missing, personal_text, registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
 from mapper.analysis.areas import assign_areas
 from mapper.analysis_run import OUTPUTS
@@ -31,6 +31,7 @@ from mapper.sources import (
     Detection,
     Imported,
     Skipped,
+    capabilities,
     deprivation,
     detect_file,
     package_members,
@@ -437,6 +438,11 @@ def gather_registers(
         mine = [imp for imp in points if imp.kind == register]
         if not mine:
             continue
+        for imp in mine:
+            imp.frame, hidden = personal_text.protect(imp.frame, register)
+            if hidden:
+                imp.warnings.append(Problem(imp.extra["file"], personal_text.found_message(
+                    hidden, register), severity="warning"))
         frames = [assign_areas(imp.frame, layers) for imp in mine]
         files = {imp.extra["file"] for imp in mine}
         if existing and register in existing:
@@ -445,6 +451,8 @@ def gather_registers(
         frame = pd.concat(frames, ignore_index=True)
         frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=mine[0].frame.crs)
         frame = flag_duplicates(frame, register)
+        frame, _ = personal_text.protect(frame, register)  # and of records kept
+        frame = missing.clean_frame(frame)  # "nan", "None" ... in a file: missing
         frame = frame[registers.columns(register) + ["geometry"]]
         out[register] = (frame, [_provenance(register, imp) for imp in mine])
     return out
@@ -612,7 +620,9 @@ def build(
             f"file in {Path(directory).name}/ ({len(plan.skipped)} files skipped)"
         )
     imported, points, context = read_all(
-        plan, progress=progress, context=Context(skip_invalid=skip_invalid, strict=strict)
+        plan, progress=progress, context=Context(
+            skip_invalid=skip_invalid, strict=strict,
+            capability_rules=capabilities.rules_for(workspace.directory))
     )
     for kind, imp in imported.items():
         imp.extra["path"] = plan.chosen[kind].path
@@ -621,7 +631,6 @@ def build(
     errors = [p for p in checks if p.severity == "error"]
     if errors:
         raise DataValidationError(errors)
-    warnings = [w for imp in [*imported.values(), *points] for w in imp.warnings] + checks
     for imp in imported.values():
         imp.warnings += [c for c in checks if c.file == imp.extra["file"]]
     if (meta or {}).get("synthetic") == "yes":
@@ -629,6 +638,9 @@ def build(
             imp.licence, imp.attribution = SYNTHETIC_LICENCE, SYNTHETIC_ATTRIBUTION
     area_layers = {k: imported[k].frame for k in ("lsoas", "wards", "boroughs") if k in imported}
     gathered = gather_registers(points, area_layers)
+    checked = {id(c) for c in checks}  # (added to their files' warnings above)
+    warnings = [w for imp in [*imported.values(), *points] for w in imp.warnings
+                if id(w) not in checked] + checks
     report = BuildReport(
         plan,
         imported,
@@ -748,6 +760,7 @@ def import_file(
             )
     context = _study_area(existing) if found.kind not in ("boroughs",) else Context()
     context.skip_invalid, context.strict = skip_invalid, strict
+    context.capability_rules = capabilities.rules_for(workspace.directory)
     if found.kind in REGISTER_KINDS and workspace.has_layer("postcodes"):
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = read_file(found, path, context)

@@ -47,6 +47,10 @@ EMERGENCY_OFFERS = (
     "prayer space",
     "phone tree",
 )
+#: whether a group or premises is running: its source's own signal, an officer's edit, or
+#: "unknown" (see mapper/sources/status.py); closed records are kept in the registers,
+#: marked, and left out of every answer and figure (mapper.analysis._tables.in_service)
+STATUSES = ("open", "temporarily closed", "closed", "unknown")
 PREMISES_TYPES = (
     "community centre",
     "place of worship",
@@ -82,10 +86,14 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
         "phone",
         "email",
         "website",
+        "contact_notes",
         "opening_hours",
         "emergency_offer",
+        "offer_source",
         "charity_number",
         "last_verified",
+        "status",
+        "status_source",
     ],
     "premises": [
         "premises_id",
@@ -98,6 +106,8 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
         "step_free",
         "owning_group_id",
         "last_verified",
+        "status",
+        "status_source",
     ],
     "incidents": [
         "incident_id",
@@ -116,8 +126,9 @@ ID_COLUMN = {"groups": "group_id", "premises": "premises_id", "incidents": "inci
 CATEGORY_COLUMN = {"groups": "category", "premises": "type", "incidents": "type"}
 
 #: personal data under UK GDPR: never logged, shown only to authorised users, left out of
-#: exports unless asked for
-PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website")
+#: exports unless asked for; ``contact_notes`` holds what was found in free text and
+#: Charity Commission correspondence addresses (mapper/personal_text.py)
+PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website", "contact_notes")
 
 REGISTERS = tuple(REGISTER_COLUMNS)
 

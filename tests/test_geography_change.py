@@ -128,3 +128,16 @@ def test_study_area_named_from_districts_or_by_the_user_and_kept_on_reimport(tmp
     build(folder, named, name="Three Towns")
     import_file(new, named)
     assert named.meta()["study_area"] == "Three Towns"
+
+
+def test_build_name_option_is_stored_and_said(tmp_path):
+    from click.testing import CliRunner
+
+    from mapper.cli import cli
+
+    folder = fx.write_folder(tmp_path / "in")
+    result = CliRunner().invoke(cli, ["-w", str(tmp_path / "ws"), "build", "--from",
+                                      str(folder), "--name", "  Three Towns "])
+    assert result.exit_code == 0, result.output
+    assert "Study area: Three Towns\n" in result.output
+    assert Workspace(tmp_path / "ws").meta()["study_area"] == "Three Towns"

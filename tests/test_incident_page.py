@@ -34,6 +34,9 @@ from mapper.web import create_app
 from mapper.web import incidents as incident_views
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+#: what the pages tell a visitor who is not signed in about contact details
+PUBLIC_NOTICE = ("Contact details are hidden: officers, administrators, and partners for "
+                 "their own wards, see them after signing in.")
 #: the slowest a warm search may answer, in seconds (the brief: "within a second")
 MAX_SECONDS = 1.0
 
@@ -304,7 +307,7 @@ def test_call_sheet(client, demo, groups, postcodes, some_postcodes):
     assert f"postcode {postcode}" in sheet and "Grid reference E" in sheet
     assert re.search(r"Generated</th>\s*<td>\d{1,2} \w+ \d{4}, \d\d:\d\d (GMT|BST)", sheet)
     assert "Synthetic demo data — not real places" in sheet
-    assert "Contact details are shown to signed-in officers (not available yet)" in sheet
+    assert PUBLIC_NOTICE in sheet
     # data sources and their attribution
     provenance = demo.provenance().set_index("layer")
     assert provenance.loc["groups", "source_file"] in sheet
@@ -467,7 +470,7 @@ def test_the_list_works_without_the_map(client, some_postcodes):
     ):
         assert f"<dt>{label}</dt>" in entry
     assert re.search(r'<p class="inc-result__distance">[0-9,]+ m', entry)
-    assert "Contact details are shown to signed-in officers (not available yet)" in page
+    assert PUBLIC_NOTICE in page
 
 
 def test_out_of_date_records_are_flagged_in_words(client, groups, monkeypatch, some_postcodes):

@@ -566,7 +566,7 @@ def test_no_contact_details_on_any_page(client, layers):
         page = get_page(client, url)
         assert_no_personal_values(page, layers)
     page = get_page(client, every_page(layers)[1])
-    assert "No contact details here." in page and "signed-in" in page
+    assert "Contact details are hidden: officers" in page and "after signing in" in page
 
 
 class _Resources(HTMLParser):

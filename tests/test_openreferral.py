@@ -1,8 +1,9 @@
 """Open Referral UK v1 packages: detection from headers, import as groups, export, round trip.
 
 The package is built in code: 3 organisations, 4 services, 5 locations. Service s1 runs at
-two locations (l1, l2); s3 is inactive (at l4); l3 has no coordinates, only a physical
-address postcode; s4 has no name of its own (its organisation's is used).
+two locations (l1, l2); s3 is inactive (at l4: imported as closed); l3 has no
+coordinates, only a physical address postcode; s4 has no name of its own (its
+organisation's is used).
 """
 
 from __future__ import annotations
@@ -336,7 +337,8 @@ def test_services_at_locations_become_groups(tmp_path):
     frame = imported.frame
     assert list(frame.columns) == registers.columns("groups") + ["geometry"]
     assert frame.crs == "EPSG:27700"
-    assert list(frame["group_id"]) == ["oruk:s1:l1", "oruk:s1:l2", "oruk:s2", "oruk:s4"]
+    assert list(frame["group_id"]) == [
+        "oruk:s1:l1", "oruk:s1:l2", "oruk:s2", "oruk:s3", "oruk:s4"]  # s3 closed (inactive)
     g = by_id(frame)
     assert g.loc["oruk:s1:l1", "name"] == "Food bank"
     assert g.loc["oruk:s4", "name"] == "Youth Org"  # the organisation's name
@@ -344,6 +346,7 @@ def test_services_at_locations_become_groups(tmp_path):
         "oruk:s1:l1": "food",
         "oruk:s1:l2": "food",
         "oruk:s2": "advice",
+        "oruk:s3": "other",
         "oruk:s4": "youth",
     }
     assert g.loc["oruk:s1:l1", "description"] == "Emergency food parcels"
@@ -368,9 +371,9 @@ def test_services_at_locations_become_groups(tmp_path):
     assert g.loc["oruk:s1:l1", "last_verified"] == "2024-02-01"
     assert g.loc["oruk:s2", "last_verified"] == "2023-11-30"
     assert set(g["source"]) == {"Open Referral UK"}
-    assert list(g["source_id"]) == ["s1", "s1", "s2", "s4"]
+    assert list(g["source_id"]) == ["s1", "s1", "s2", "s3", "s4"]
     assert set(g["source_file"]) == {"tinytown"}
-    assert list(g["source_row"]) == [2, 2, 3, 5]
+    assert list(g["source_row"]) == [2, 2, 3, 4, 5]
     assert imported.licence == "Open Government Licence v3.0"
     assert any("not weekly" in str(w) for w in imported.warnings)
 
@@ -392,17 +395,14 @@ def test_coordinates_win_and_postcodes_fill_in(tmp_path):
     assert "postcode centroid" in g.loc["oruk:s2", "location_source"]
 
 
-def test_inactive_services_are_rejected_with_the_reason(tmp_path):
+def test_inactive_services_are_imported_as_closed_with_where_that_came_from(tmp_path):
     imported = import_package(write_oruk(tmp_path / "tinytown"))
     assert imported.rows_read == 5  # services at locations
-    assert accounted(imported)
-    (only,) = imported.rejected
-    assert only.severity == "rejected" and only.file == "services.csv" and only.row == 4
-    assert str(only) == (
-        "services.csv row 4 column 'status': 'inactive': service inactive or defunct; only "
-        "active services are imported"
-    )
-    assert any("1 inactive or defunct services left out" in str(w) for w in imported.warnings)
+    assert accounted(imported) and not imported.rejected
+    g = imported.frame.set_index("group_id")
+    assert g.loc["oruk:s3", "status"] == "closed"
+    assert g.loc["oruk:s3", "status_source"] == "Open Referral UK: status 'inactive'"
+    assert set(g.drop(index="oruk:s3")["status"]) == {"open"}
 
 
 def test_a_service_with_no_location_is_rejected(tmp_path):
@@ -426,13 +426,13 @@ def test_a_service_with_no_location_is_rejected(tmp_path):
         "services.csv row 6 column 'id': 's5': no location: the service is not at any "
         "location (services_at_location)"
     )
-    assert "'defunct': service inactive or defunct" in reasons[("services.csv", 7)]
+    assert ("services.csv", 7) not in reasons  # not for defunct s6's status: for l6 (nowhere)
     assert reasons[("locations.csv", 7)] == (
         "locations.csv row 7 column 'id': 'l6': no location: the location has no "
         "coordinates and no postal code (an online or telephone service?)"
     )
     warnings = [str(w) for w in imported.warnings]
-    assert any("2 inactive or defunct services left out" in w for w in warnings)
+    assert not any("inactive" in w for w in warnings)
     assert any("1 services with no location left out" in w for w in warnings)
 
 
@@ -452,7 +452,8 @@ def test_a_bad_row_rejects_the_package_unless_skip_invalid(tmp_path):
     assert "services_at_location.csv row 6 column 'location_id': 'l99'" in message
 
     imported = import_package(folder, postcode_context(skip_invalid=True))
-    assert list(imported.frame["group_id"]) == ["oruk:s1:l1", "oruk:s1:l2", "oruk:s2"]
+    assert list(imported.frame["group_id"]) == [
+        "oruk:s1:l1", "oruk:s1:l2", "oruk:s2", "oruk:s3"]
     assert imported.rows_read == 6 and accounted(imported)
     invalid = sorted((p.file, p.row) for p in imported.rejected if p.severity == "error")
     assert invalid == [("locations.csv", 6), ("services_at_location.csv", 6)]

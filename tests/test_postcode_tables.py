@@ -155,3 +155,36 @@ def test_headerless_codepoint_counts_its_first_row_and_its_header_file_is_explai
     skipped = detect_file(headers)
     assert isinstance(skipped, Skipped)
     assert skipped.reason.startswith("Code-Point Open column headers")
+
+
+def test_a_short_venue_list_with_eastings_is_not_code_point(tmp_path):
+    """Four columns with a postcode and eastings/northings: Code-Point Open only when no
+    other column (a name) says it is a list of places."""
+    from mapper.sources import detect_file
+
+    venues = tmp_path / "venues.csv"
+    venues.write_text("Venue Name,Post Code,Easting,Northing\nGrid Hall,ZZ1 0AA,530250,180250\n",
+                      encoding="utf-8")
+    assert detect_file(venues).kind != "postcodes"
+    points = tmp_path / "cp.csv"
+    points.write_text("Postcode,Eastings,Northings\nZZ1 0AA,530250,180250\n", encoding="utf-8")
+    assert detect_file(points).kind == "postcodes"
+    full = tmp_path / "codepoint.csv"  # Code-Point's full header, with its NHS codes
+    full.write_text(
+        "Postcode,Positional_quality_indicator,Eastings,Northings,Country_code,"
+        "NHS_regional_HA_code,NHS_HA_code,Admin_county_code,Admin_district_code,"
+        "Admin_ward_code\nLS1 1AA,10,430000,433000,E92000001,E19000003,E18000003,,E08000035,"
+        "E05001420\n", encoding="utf-8")
+    assert detect_file(full).detail == "OS Code-Point Open"
+
+
+def test_code_point_open_with_its_header_row_and_every_column(tmp_path):
+    header = ["Postcode", "Positional_quality_indicator", "Eastings", "Northings",
+              "Country_code", "NHS_regional_HA_code", "NHS_HA_code", "Admin_county_code",
+              "Admin_district_code", "Admin_ward_code"]
+    rows = [["LS1 1AA", "10", "430000", "433000", "E92000001", "E19000003", "E18000003", "",
+             "E08000035", "E05001420"]]
+    found = detect_file(fx.write_csv(tmp_path / "ls.csv", header, rows))
+    assert (found.kind, found.detail) == ("postcodes", "OS Code-Point Open")
+    assert (found.columns["borough_code"], found.columns["ward_code"]) == (
+        "Admin_district_code", "Admin_ward_code")

@@ -140,6 +140,30 @@ def test_london_groups_from_every_source(london_workspace):
     assert flagged["duplicate_reason"].str.startswith("same charity number").any()
 
 
+def test_london_nearest_food_never_puts_a_closed_food_bank_first(london_workspace):
+    """The duty officer's query of issue 15: E1 2PA, food. The publisher marks 7 London
+    food banks closed; none is answered, open Bow is, and no warm space is a rest centre."""
+    from mapper.web import create_app
+
+    ws, _ = london_workspace
+    groups = ws.read_layer("groups")
+    closed = set(groups.loc[groups["status"] == "closed", "group_id"])
+    assert len(closed) == 7
+    client = create_app({"TESTING": True, "WORKSPACE": str(ws.directory)}).test_client()
+    body = client.get("/api/nearest", query_string={"postcode": "E1 2PA", "category": "food",
+                                                    "k": 10}).get_json()
+    ids = [f["id"] for f in body["features"]]
+    assert len(ids) == 10 and not set(ids) & closed and "givefood:bow" in ids
+    assert {f["properties"]["status"] for f in body["features"]} == {"open"}
+    listed = client.get("/api/groups", query_string={"status": "closed",
+                                                      "geometry": "false"}).get_json()
+    assert {f["id"] for f in listed["features"]} == closed
+    warm = groups[groups["source_file"] == "london_warm_spaces_2026-08.csv"]
+    assert warm["emergency_offer"].isna().all()
+    offered = groups["emergency_offer"].notna()
+    assert groups.loc[offered, "offer_source"].notna().all()
+
+
 def test_london_premises_from_osm_and_libraries(london_workspace):
     ws, _ = london_workspace
     premises, counts = _by_file(ws, "premises")

@@ -7,6 +7,7 @@ police files in their own tests."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import factories as fx
@@ -72,6 +73,28 @@ def test_study_area_is_named_after_its_five_districts_and_analysed(built):
     assert ws.meta()["study_area"] == "Bradford, Calderdale, Kirklees, Leeds and Wakefield"
     assert ("Study area: Bradford, Calderdale, Kirklees, Leeds and Wakefield (from its "
             "districts; set it with --name)") in out
+
+
+def test_examples_on_pages_and_api_docs_are_west_yorkshire_ones(built):
+    from mapper.web import create_app
+
+    ws, _ = built
+    client = create_app({"TESTING": True, "WORKSPACE": str(ws.directory),
+                         "TILES": "none"}).test_client()
+    postcodes = set(ws.read_layer("postcodes")["postcode"])
+    hint = re.search(r'id="postcode-hint">For example ([A-Z0-9 ]+)<',
+                     client.get("/incident").get_data(as_text=True))[1]
+    assert hint in postcodes
+    docs = client.get("/api/docs").get_data(as_text=True)
+    links = [h.replace("&amp;", "&") for h in re.findall(r'href="(/api/nearest\?[^"]*)"', docs)]
+    assert len(links) == 3
+    assert [client.get(link).status_code for link in links] == [200, 200, 200]
+    # Leeds is in the study area; central London is 270 km away
+    assert client.get("/api/nearest?lat=53.7997&lon=-1.5492").status_code == 200
+    far = client.get("/api/nearest?lat=51.5074&lon=-0.1278")
+    assert far.status_code == 400
+    assert "km outside the study area (Bradford, Calderdale, Kirklees, Leeds and " \
+           "Wakefield)" in far.get_json()["error"]
 
 
 def test_postcodes_from_the_nspl_derived_lookup(built, wy):

@@ -185,6 +185,34 @@ def aligned_population(population: pd.Series, index: pd.Index) -> pd.Series:
     return values.where(values > 0)
 
 
+def closed_status(status: object) -> bool:
+    """Whether one record's ``status`` says it has closed (the one rule, see
+    :func:`in_service`)."""
+    return isinstance(status, str) and status.strip().lower() == "closed"
+
+
+def in_service(records: pd.DataFrame) -> pd.Series:
+    """Which records may be offered or counted: all but those whose ``status`` is closed.
+
+    The one rule for every answer and figure (nearest groups, call sheets, supply,
+    coverage, CAN selection). Temporarily closed and unknown records stay in, marked;
+    registers and exports show closed ones too (see mapper/sources/status.py).
+
+    Parameters
+    ----------
+    records
+        A register, with or without a ``status`` column (without: all in service).
+
+    Returns
+    -------
+    Series of bool
+        Indexed like `records`.
+    """
+    if "status" not in records.columns:
+        return pd.Series(True, index=records.index)
+    return ~records["status"].map(closed_status).astype(bool)
+
+
 def is_duplicate(records: pd.DataFrame) -> pd.Series:
     """Which records the importers flagged as likely duplicates of another.
 

@@ -25,6 +25,7 @@ from scipy.spatial import cKDTree
 from mapper.analysis._tables import (
     aligned_population,
     crosstab,
+    in_service,
     is_duplicate,
     require,
     slug,
@@ -42,8 +43,9 @@ RATE_SUFFIX = "_per_1000"
 
 
 def _countable(records: pd.DataFrame, index: pd.Index, exclude_duplicates: bool) -> pd.DataFrame:
-    """Records in a ward of `index`, without flagged duplicates when asked."""
-    keep = records["ward_code"].isin(index)
+    """Records in a ward of `index` that are in service, without flagged duplicates when
+    asked."""
+    keep = records["ward_code"].isin(index) & in_service(records)
     if exclude_duplicates:
         keep &= ~is_duplicate(records)
     return records[keep.to_numpy()]
@@ -238,6 +240,7 @@ def nearest_distance(
     _check_crs(population_points, "population_points")
     _check_crs(records, "records")
     require(records, [category_column], "records")
+    records = records[in_service(records).to_numpy()]
     if exclude_duplicates:
         records = records[~is_duplicate(records).to_numpy()]
     targets, has_xy = _xy(records.geometry)

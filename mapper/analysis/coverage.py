@@ -40,7 +40,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import Delaunay, QhullError, cKDTree
 
-from mapper.analysis._tables import check_frame, check_radius, point_xy
+from mapper.analysis._tables import check_frame, check_radius, in_service, point_xy
 from mapper.geo import CRS_ANALYSIS
 
 #: about ten minutes' walk
@@ -83,10 +83,10 @@ def _category_keys(values: pd.Series) -> pd.Series:
 
 
 def _matching_groups(groups: gpd.GeoDataFrame, category) -> gpd.GeoDataFrame:
-    """The located groups of the wanted categories (None: any)."""
+    """The located, in-service groups of the wanted categories (None: any)."""
     check_frame(groups, "groups", [] if category is None else ["category"])
     x, y = point_xy(groups, "groups")
-    keep = np.isfinite(x) & np.isfinite(y)
+    keep = np.isfinite(x) & np.isfinite(y) & in_service(groups).to_numpy(dtype=bool)
     if category is not None:
         wanted = {category} if isinstance(category, str) else set(category)
         wanted_keys = {str(c).strip().lower() for c in wanted}

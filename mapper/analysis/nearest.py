@@ -65,7 +65,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from mapper.analysis._tables import check_frame, check_radius, point_xy
+from mapper.analysis._tables import check_frame, check_radius, in_service, point_xy
 from mapper.errors import MapperError
 
 #: columns of every query result, in order
@@ -256,7 +256,8 @@ class NearestIndex:
     ----------
     groups
         Points in EPSG:27700 with an id column, and optionally ``category`` and
-        ``emergency_offer`` ("; "-separated capabilities). Rows without a location
+        ``emergency_offer`` ("; "-separated capabilities) and ``status`` (closed rows
+        are left out: :func:`mapper.analysis._tables.in_service`). Rows without a location
         (missing or empty geometry) are not indexed; their ids are kept in
         :attr:`unlocated` for the caller to report.
     id_column
@@ -499,6 +500,7 @@ class NearestIndex:
             raise ValueError(
                 f"groups has no {id_column!r} column; columns are: {', '.join(map(str, groups))}"
             )
+        groups = groups[in_service(groups).to_numpy()]  # closed groups are never offered
         ids = groups[id_column]
         _check_ids(ids, id_column)
         x, y = point_xy(groups, "groups")

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import folium
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.plugins import MarkerCluster
@@ -35,6 +34,8 @@ from mapper.maps.overview import (
     _display_shapes,
     _feature_collection,
 )
+from mapper.missing import is_missing
+from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
 
 #: columns :func:`asset_map` needs in its ``assets`` frame
 ASSET_FIELDS = ["asset_id", "kind", "name", "category", "emergency_offer", "last_verified"]
@@ -232,6 +233,8 @@ def popup_html(row: dict) -> str:
             extra.append("step-free access" if step_free else "not step-free")
         if extra:
             lines.append(f"<p>{'; '.join(extra).capitalize()}</p>")
+    if is_correspondence(row.get("location_source")):
+        lines.append(f"<p>{CORRESPONDENCE_NOTE.capitalize()}</p>")
     verified = _text(row.get("last_verified")) or "never"
     stale = " — over 12 months ago, check before relying on it" if row.get("stale") else ""
     lines.append(f"<p>Last verified: {_js_safe(verified)}{stale}</p>")
@@ -239,15 +242,8 @@ def popup_html(row: dict) -> str:
 
 
 def _text(value) -> str:
-    """`value` as stripped text; '' for None, NaN and <NA>."""
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):  # list-like values
-        pass
-    return str(value).strip()
+    """`value` as stripped text; '' for a missing value (mapper.missing)."""
+    return "" if is_missing(value) else str(value).strip()
 
 
 def _js_safe(value) -> str:

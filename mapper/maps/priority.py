@@ -28,6 +28,7 @@ from folium.map import Layer
 from folium.template import Template
 from folium.utilities import JsCode
 
+from mapper import missing
 from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
@@ -47,6 +48,7 @@ from mapper.maps.overview import (
     _feature_collection,
 )
 from mapper.maps.points import LazyPointCluster
+from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
 
 # -- indicators -----------------------------------------------------------------------
 
@@ -285,6 +287,9 @@ def point_rows(points: gpd.GeoDataFrame, kind: str) -> list[list]:
     label_col, detail_col = POINT_KINDS[kind]["columns"]
     labels = _text(frame, label_col)
     details = _text(frame, detail_col)
+    if "location_source" in frame:  # say where a charity placed at its letters address is
+        details = [f"{d} · {CORRESPONDENCE_NOTE}" if is_correspondence(s) else d
+                   for d, s in zip(details, frame["location_source"].tolist(), strict=True)]
     order = np.lexsort((lon, -lat))  # north to south, then west to east
     return [[float(lat[i]), float(lon[i]), labels[i], details[i]] for i in order.tolist()]
 
@@ -292,7 +297,7 @@ def point_rows(points: gpd.GeoDataFrame, kind: str) -> list[list]:
 def _text(frame: pd.DataFrame, column: str) -> list[str]:
     if column not in frame:
         return [""] * len(frame)
-    return frame[column].astype(object).where(frame[column].notna(), "").astype(str).tolist()
+    return [missing.shown(v, "") for v in frame[column].tolist()]
 
 
 @dataclass(frozen=True)

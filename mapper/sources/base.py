@@ -78,6 +78,8 @@ class Context:
         otherwise held back as probably misread)
     strict : reject the whole file when any row is invalid (``--strict``); by default
         invalid rows are rejected, each with its reason, and the others imported
+    capability_rules : the workspace's own capabilities.csv (see
+        :mod:`mapper.sources.capabilities`), when it has one
     """
 
     study_area: shapely.Geometry | None = None
@@ -85,6 +87,7 @@ class Context:
     postcodes: pd.DataFrame | None = None
     skip_invalid: bool = False
     strict: bool = False
+    capability_rules: Path | None = None
 
 
 def year_in_name(path: Path) -> str | None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mapper import registers
+from mapper import personal_text, registers
 from mapper.sources.codes import KIND_LABEL, column_vintage, dominant_kind
 from mapper.sources.points import BNG_E, BNG_N, UK_LAT, UK_LON
 from mapper.sources.postcodes import normalise_postcode
@@ -61,6 +61,7 @@ SYNONYMS: dict[str, list[str]] = {
     "last_verified": ["last verified", "verified", "last checked", "date checked", "updated",
                       "last updated", "date updated", "updated at"],
     "source_id": ["id", "reference", "ref", "source id", "fid", "objectid", "object id", "uid"],
+    "source": ["source", "data source", "publisher", "published by"],
 }
 #: leading words that say what kind of record a column belongs to (dropped before matching)
 RECORD_WORDS = {
@@ -100,9 +101,9 @@ CONTENT_SHARE = 0.8
 DBF_WIDTH = 10
 
 _EMAIL = re.compile(r"^[\w.+'-]+@[\w-]+(?:\.[\w-]+)+$")
-#: an e-mail address or a UK phone number inside free text ("call 0113 496 0000 or ...")
-EMAIL_IN_TEXT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-PHONE_IN_TEXT = re.compile(r"(?:\+44\s?|0)[\d\s()-]{9,14}\d")
+#: an e-mail address or a UK phone number inside free text ("call 0113 496 0000 or ..."):
+#: the one rule, in mapper/personal_text.py
+EMAIL_IN_TEXT, PHONE_IN_TEXT = personal_text.EMAIL, personal_text.PHONE
 _URL = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 _PHONE = re.compile(r"^(?:\+44|0044|0)\d{9,10}$")
 _COORDS = ("lat", "lon", "easting", "northing")

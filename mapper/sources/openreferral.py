@@ -7,8 +7,9 @@ standard name wins and the other is reported.
 
 Import (:func:`detect_package`, :func:`read`): one group per service at a location, placed
 at the location's latitude/longitude or, failing those, the postcode centroid of its
-physical address. Inactive and defunct services, and services with no location, are
-listed in ``Imported.rejected`` with the reason.
+physical address. A service's ``status`` becomes the group's status (inactive and
+defunct services are imported as closed, marked, and left out of every answer); services
+with no location are listed in ``Imported.rejected`` with the reason.
 
 Export (:func:`write_package`): the ``groups`` register as an ORUK v1 package, one
 organisation, service and location per group, our categories as the taxonomy vocabulary
@@ -36,6 +37,7 @@ from pyproj import CRS
 
 from mapper import geo, registers
 from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.sources import status
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import decode, table_row
 from mapper.sources.points import Located, locate, settle
@@ -129,17 +131,14 @@ FOREIGN_KEYS = {
     "language": [("service_id", "service")],
     "service_taxonomy": [("service_id", "service"), ("taxonomy_id", "taxonomy")],
 }
-INACTIVE = ("inactive", "defunct")
 #: why a service at a location is left out by rule (one message per reason, so reasons can
 #: be counted), and the words for the count in the warning
-INACTIVE_REASON = "service inactive or defunct; only active services are imported"
 NO_LOCATION = "no location: the service is not at any location (services_at_location)"
 NOWHERE = (
     "no location: the location has no coordinates and no postal code (an online or "
     "telephone service?)"
 )
 COUNTED_AS = {
-    INACTIVE_REASON: "inactive or defunct services",
     NO_LOCATION: "services with no location",
     NOWHERE: "services at a location with no coordinates and no postal code",
 }
@@ -540,16 +539,6 @@ def _judge(pair: _Pair, t: _Tables, seen: set, postcodes: dict[str, str]):
             pair.service_id,
         )
     row = t.rows("service")[pair.service]
-    status = row["status"].lower()
-    if status in INACTIVE:
-        return "rejected", Problem(
-            svc_file,
-            INACTIVE_REASON,
-            table_row(pair.service),
-            "status",
-            row["status"],
-            "rejected",
-        )
     if pair.sal >= 0 and pair.location < 0:
         return "error", Problem(
             sal_file,
@@ -774,6 +763,8 @@ def _groups(accepted: list[_Pair], t: _Tables, combined: Located, keep, detectio
                 "opening_hours": _pick_hours(hours, pair),
                 "languages": _languages(languages, pair),
                 "last_verified": _date(svc["assured_date"]),
+                **dict(zip(("status", "status_source"),
+                           status.from_word(svc["status"], source=SOURCE), strict=True)),
                 "source": SOURCE,
                 "source_id": pair.service_id,
                 "source_file": name,
@@ -1067,7 +1058,7 @@ def _export_tables(g: gpd.GeoDataFrame, personal: bool) -> dict[str, list[dict]]
                 "description": description,
                 "url": col["website"][i] if personal else "",
                 "email": col["email"][i] if personal else "",
-                "status": "active",
+                "status": status.OPEN_REFERRAL.get(col["status"][i], "active"),
                 "assured_date": _date(col["last_verified"][i]) or "",
             }
         )

@@ -46,6 +46,7 @@ from mapper.sources.base import Context, Detection, Imported, year_in_name
 from mapper.sources.files import Peek, read_table, read_vector, table_row
 from mapper.sources.points import Located, locate, settle
 from mapper.sources.postcodes import normalise_postcode
+from mapper.sources.status import osm_lifecycle
 
 SOURCE = "OpenStreetMap"
 LICENCE = "Open Database Licence 1.0 (ODbL)"
@@ -59,6 +60,8 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "way_id": ("osm_way_id",),
     "element": ("@type", "osm_type"),
     "amenity": ("amenity",),
+    # a feature that was an amenity (closed: see mapper/sources/status.py) is still listed
+    "former_amenity": ("disused:amenity", "was:amenity", "abandoned:amenity"),
     "poi_type": ("poi_type",),
     "social_facility": ("social_facility",),
     "lat": ("lat", "@lat", "latitude"),
@@ -277,6 +280,11 @@ def premises_types(table: pd.DataFrame, cols: dict[str, str]) -> pd.Series:
                 table[cols[field]], source="osm", field=field, register=REGISTER
             )
             out = out.where(out != "", mapped)
+    if "former_amenity" in cols:  # closed premises stay in the register, marked
+        former = registers.map_categories(
+            table[cols["former_amenity"]], source="osm", field="amenity", register=REGISTER
+        )
+        out = out.where(out != "", former)
     if "social_facility" in cols:
         facility = registers.map_categories(
             table[cols["social_facility"]], source="osm", field="social_facility", register=REGISTER
@@ -344,7 +352,7 @@ def osm_ids(
 
 #: roles that ogr2ogr may leave inside its ``other_tags`` column ('"key"=>"value",...')
 HSTORE_ROLES = ("social_facility", "religion", "wheelchair", "postcode", "street",
-                "housenumber", "city")
+                "housenumber", "city", "former_amenity")
 
 
 def _hstore_tags(raw: pd.DataFrame, cols: dict[str, str]) -> tuple[pd.DataFrame, dict]:
@@ -607,6 +615,7 @@ def _canonical(
             "address": _address(tags, cols),
             "postcode": postcode,
             "step_free": step_free(_text(tags, cols.get("wheelchair"))),
+            **dict(zip(("status", "status_source"), osm_lifecycle(tags), strict=True)),
             "source": SOURCE,
             "source_id": number.where(~known, element + "/" + number),
             "source_file": file,

@@ -25,7 +25,7 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import Problem
-from mapper.sources import columns, evidence
+from mapper.sources import capabilities, columns, evidence, status
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.choices import Choice, resolve_columns
 from mapper.sources.files import TABLE_SUFFIXES, Peek, read_table, read_vector, table_row
@@ -265,6 +265,9 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     if understood is not None and "address" in understood.fields:
         df["address"] = _joined(table, understood.fields["address"])
     source_name = layout["source"] if layout else path.stem
+    _state_from_evidence(df, table, register=register, rule_source=layout_key or "generic",
+                         source=source_name, offer_column=column("emergency_offer"),
+                         context=context)
     if layout and column("source_detail"):
         df["source"] = source_name + " (" + table[column("source_detail")].astype(str) + ")"
     elif "source" in df:
@@ -357,6 +360,24 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         rejected=rejected,
         extra={"understanding": understood, "understood_lines": explain(detection)},
     )
+
+
+def _state_from_evidence(df: pd.DataFrame, table: pd.DataFrame, *, register: str,
+                         rule_source: str, source: str, offer_column: str | None,
+                         context: Context) -> None:
+    """Status and capabilities of every row from the file's own fields (never a constant
+    for the whole file): see mapper/sources/status.py and capabilities.py."""
+    df["status"], df["status_source"] = status.from_table(table, source=source)
+    if "emergency_offer" not in registers.REGISTER_COLUMNS[register]:
+        return
+    if offer_column is not None and "emergency_offer" in df:  # the file says what it offers
+        given = df["emergency_offer"].notna()
+        df["offer_source"] = pd.Series(f"from {source} ({offer_column})", index=df.index,
+                                       dtype=object).where(given, pd.NA)
+        return
+    rules = context.capability_rules or capabilities.RULES_FILE
+    df["emergency_offer"], df["offer_source"] = capabilities.from_table(
+        table, rule_source=rule_source, source=source, rules=rules)
 
 
 def _joined(table: pd.DataFrame, choice: columns.Choice) -> pd.Series:

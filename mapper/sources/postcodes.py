@@ -169,11 +169,16 @@ def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
     if norms & _DIRECTORY_HEADERS:
         style = "2025" if "east1m" in norms else "legacy"
         return f"ONS Postcode Directory / NSPL ({style} headers)", fields
-    if has_grid and ("quality" in fields or len(peek.columns) <= 4) and "doterm" not in fields:
+    # the short form (postcode and a grid reference) must hold only postcode data: a list
+    # of four columns, a venue's name, postcode and grid reference, is a register; the full
+    # form's Country_code and NHS codes (E92, E19 ...) are not area codes this tool knows
+    short = len(peek.columns) <= 4 and _only_postcode_data(peek, fields)
+    if has_grid and ("quality" in fields or short) and "doterm" not in fields:
         return "OS Code-Point Open", fields
     postcodes = peek.head[fields["postcode"]]
+    blank = (postcodes.astype("string").str.strip().fillna("") == "").any()
     repeated = normalise_postcode(postcodes).dropna().duplicated().any()
-    if _postcode_shaped(postcodes) < 0.95 or repeated:
+    if blank or repeated or _postcode_shaped(postcodes) < 0.95:
         return None  # not one row per postcode: a register of places with postcodes
     if not _only_postcode_data(peek, fields):
         return None

@@ -32,7 +32,7 @@ from flask import (
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, NotFound
 
-from mapper import __version__
+from mapper import __version__, missing
 from mapper.errors import MapperError
 from mapper.maps.assets import VENDOR_DIRS
 from mapper.maps.overview import TILE_CHOICES
@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         admin,
         api,
         auth,
+        contacts,
         edit_api,
         editor,
         incidents,
@@ -94,6 +95,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.context_processor(_analysis_notice)
     app.add_url_rule("/health", "health", health)
     app.jinja_env.globals["mapper_version"] = __version__
+    app.jinja_env.filters["shown"] = missing.shown  # a missing value: "not recorded"
+    app.jinja_env.globals["contact_notice"] = contacts.notice  # what this user may see
     app.jinja_env.globals["default_source_columns"] = overview.SOURCE_COLUMNS
     init_errors(app)
     auth.init_app(app)

@@ -3,9 +3,10 @@
 Every list answer is a GeoJSON FeatureCollection in WGS84 longitude/latitude (coordinates
 rounded to 6 decimals, about 0.1 m) carrying top-level ``attribution``, ``licences``,
 ``synthetic``, ``study_area`` and the normalised ``query`` it answered. Personal data
-(:data:`mapper.registers.PERSONAL_COLUMNS`: contact names, phones, e-mails, websites) is
-part of an answer only for a signed-in user allowed to see it (:mod:`mapper.web.contacts`):
-a ``contact`` member on the group's properties, in /api/nearest and /api/groups.
+(:data:`mapper.registers.PERSONAL_COLUMNS`: contact names, phones, e-mails, websites,
+details found in free text) is part of an answer only for a signed-in user allowed to see
+it (:mod:`mapper.web.contacts`): a ``contact`` member on the group's properties, in
+/api/nearest and /api/groups.
 
 Parameters are checked before anything is looked up and *every* problem is reported in one
 400 answer, ``{"error": "k='0': expected a whole number from 1 to 100; ..."}``, each naming
@@ -51,7 +52,14 @@ from mapper.analysis.nearest import (
 )
 from mapper.errors import MapperError
 from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
-from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES, PERSONAL_COLUMNS, PREMISES_TYPES
+from mapper.missing import is_missing
+from mapper.registers import (
+    EMERGENCY_OFFERS,
+    GROUP_CATEGORIES,
+    PERSONAL_COLUMNS,
+    PREMISES_TYPES,
+    STATUSES,
+)
 from mapper.sources.codes import CODE_PATTERNS  # what a GSS code of each kind looks like
 from mapper.web import data
 
@@ -204,6 +212,13 @@ P_OFFER = _param(
     {"type": "string", "examples": list(EMERGENCY_OFFERS)},
     many=True,
 )
+P_STATUS = _param(
+    "status",
+    "Only records of these statuses (closed records are listed, marked, unless left out "
+    "here; they never appear in nearest answers).",
+    {"type": "string", "enum": list(STATUSES)},
+    many=True,
+)
 P_PREMISES_TYPE = _param(
     "type",
     "Only premises of these types.",
@@ -278,8 +293,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         "The VCS groups nearest a point or postcode",
         "Groups ordered by straight-line distance (ties by group_id), each with distance_m "
         "(whole metres) and the group's public record: group_id, name, category, "
-        "description, emergency_offer, languages, communities_served, opening_hours, "
-        "last_verified, address, postcode, ward_code, borough_code, duplicate_of... Contact "
+        "description, emergency_offer, offer_source, languages, communities_served, "
+        "opening_hours, last_verified, status, address, postcode, ward_code, borough_code, "
+        "duplicate_of... Closed groups are never listed. Contact "
         "details (a 'contact' member) only for signed-in officers, and partners for "
         "their neighbourhoods. Top-level origin {lat, lon, postcode?} is the point measured "
         "from. An unknown postcode answers 404.",
@@ -304,17 +320,21 @@ ENDPOINTS: dict[str, Endpoint] = {
         "VCS groups (without personal data)",
         "Every group of the register: group_id, name, category, description, "
         "communities_served, faith, languages, address, postcode, opening_hours, "
-        "emergency_offer, charity_number, last_verified, the source fields, areas and "
-        "duplicate_of/duplicate_reason (likely duplicates are included, flagged).",
-        (P_BOROUGH, P_WARD, P_CATEGORY, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
-        ("", "category=faith,food", "borough={borough}&q=centre", "limit=100&offset=100"),
+        "emergency_offer and offer_source (where each capability came from), "
+        "charity_number, last_verified, status and status_source (open, temporarily "
+        "closed, closed or unknown, and where that came from), the source fields, areas "
+        "and duplicate_of/duplicate_reason (likely duplicates are included, flagged).",
+        (P_BOROUGH, P_WARD, P_CATEGORY, P_STATUS, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
+        ("", "category=faith,food", "borough={borough}&q=centre", "status=open,unknown",
+         "limit=100&offset=100"),
         members=PAGE_MEMBERS,
     ),
     "/api/premises": Endpoint(
         "Community premises",
         "Every premises record: premises_id, name, type, religion, address, postcode, "
-        "capacity, step_free, owning_group_id, last_verified, sources, areas, duplicates.",
-        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
+        "capacity, step_free, owning_group_id, last_verified, status, status_source, "
+        "sources, areas, duplicates.",
+        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_STATUS, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "type=place of worship", "ward={ward}"),
         members=PAGE_MEMBERS,
     ),
@@ -510,7 +530,7 @@ def _json_value(value: object) -> object:
     if isinstance(value, float | np.floating):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
-        return value
+        return None if is_missing(value) else value  # never "nan" or "None" as text
     if hasattr(value, "isoformat"):  # dates and timestamps
         return value.isoformat()
     return str(value)
@@ -581,6 +601,8 @@ def _register_filters(frame: pd.DataFrame, kind_column: str) -> pd.DataFrame:
         {
             **codes,
             "kind": _key(frame[kind_column]) if kind_column in frame.columns else "",
+            "status": (_key(frame["status"]) if "status" in frame.columns
+                       else pd.Series("", index=frame.index)).replace("", "unknown"),
             "text": _text(frame, ("name", "description")),
         },
         index=frame.index,
@@ -887,9 +909,12 @@ def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: b
                                  "next": following}
 
 
-def _register_mask(table: Table, areas: dict, kinds: list[str], words: list[str]):
+def _register_mask(table: Table, areas: dict, kinds: list[str], words: list[str],
+                   statuses: list[str] | None = None):
     frame = table.frame
     mask = np.ones(len(frame), dtype=bool)
+    if statuses:
+        mask &= frame["status"].isin(statuses).to_numpy()
     if areas.get("borough"):
         mask &= frame["borough_code"].isin(areas["borough"]).to_numpy()
     if areas.get("ward"):
@@ -1185,13 +1210,15 @@ def _register_answer(layer: str, parameter: str, vocabulary: str, label: str, ta
     args = Args(f"/api/{layer}")
     areas = _areas(args)
     chosen = args.choices(parameter, _vocabulary()[vocabulary], label)
+    statuses = args.choices("status", _lookup(STATUSES), "status")
     words = _search_words(args)
     geometry = args.flag("geometry", True)
     page = _page_args(args)
     args.finish()
     table = _required(table_of(), layer)
-    mask = _register_mask(table, areas, chosen, words)
-    query = {**areas, parameter: chosen, "q": " ".join(words) or None, "geometry": geometry}
+    mask = _register_mask(table, areas, chosen, words, statuses)
+    query = {**areas, parameter: chosen, "status": statuses, "q": " ".join(words) or None,
+             "geometry": geometry}
     features, paging = _paged(table, np.flatnonzero(mask), page, geometry=geometry,
                               contacts=layer == "groups")
     return _answer({"query": query, **paging}, features, layers=table.layers)
@@ -1262,7 +1289,9 @@ def openapi_document() -> dict:
                 "registers and upload files. Geometry is WGS84 longitude/latitude "
                 "rounded to 6 decimals. Every FeatureCollection carries attribution, "
                 "licences and synthetic (true for the demo). Personal data (contact names, "
-                "phones, e-mails, websites) is included only for signed-in users allowed "
+                "phones, e-mails, websites, and contact_notes: details found in free text "
+                "and charity correspondence addresses, which public text shows as "
+                "'[contact details hidden]') is included only for signed-in users allowed "
                 "to see it (officers; partners for their granted wards). Errors are "
                 '{"error": "..."} with a 4xx status naming the parameter, the value and '
                 "what was expected; unknown parameters are errors."
@@ -1370,6 +1399,7 @@ def _examples() -> dict[str, str]:
     """Example values taken from the workspace, so every example link answers something."""
     values = dict(_DEFAULT_EXAMPLES)
     for find in (
+        _place_example,
         _area_examples,
         _can_example,
         _place_example,
@@ -1382,6 +1412,13 @@ def _examples() -> dict[str, str]:
         except HTTPException:  # no workspace or a missing layer: the defaults will do
             pass
     return values
+
+
+def _place_example() -> dict[str, str]:
+    """lat and lon of the workspace's example postcode (a group's, when there are groups,
+    replaces them): never a point outside the study area."""
+    place = data.example_place()
+    return {k: place[k] for k in ("lat", "lon") if k in place}
 
 
 def _area_examples() -> dict[str, str]:

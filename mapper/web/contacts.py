@@ -17,6 +17,7 @@ from __future__ import annotations
 import pandas as pd
 from flask import after_this_request, g, request
 
+from mapper.personal_text import HIDDEN
 from mapper.registers import PERSONAL_COLUMNS
 from mapper.web import data
 from mapper.web.auth import current_user
@@ -119,3 +120,23 @@ def no_store() -> None:
     def _mark(response):
         response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def notice() -> str:
+    """What the signed-in user can see of contact details, for notices on pages and sheets."""
+    allowed = partner_wards()
+    found = (f' Contact details found in descriptions, addresses or opening hours read '
+             f'"{HIDDEN}" on public pages.')
+    if allowed is None:
+        return ("You can see every group's contact details (your role: "
+                f"{current_user().role}). Keep them within your organisation.")
+    if allowed:
+        count = len(allowed)
+        return (f"You can see the contact details of groups in the {count} ward"
+                f"{'' if count == 1 else 's'} granted to you; other groups' are hidden."
+                + found)
+    if current_user().role == "partner":
+        return ("No wards are granted to your account, so contact details are hidden: ask "
+                "an administrator to grant yours." + found)
+    return ("Contact details are hidden: officers, administrators, and partners for their "
+            "own wards, see them after signing in." + found)

@@ -380,7 +380,7 @@ def with_overlay(kind: str, register: str, build: Callable[[], object],
 def nearest_index():
     """The rtree index of the workspace's groups (see mapper.analysis.nearest): made
     once per GeoPackage, then copied and changed for the edits that move a group or
-    change its category, emergency offer or retirement."""
+    change its category, emergency offer, status or retirement."""
     from mapper.analysis.nearest import NearestIndex
 
     def build():
@@ -403,7 +403,9 @@ def text_ids(register: str) -> bool:
 
 def _placed(record) -> tuple | None:
     """What the nearest index holds of an edited record (None: nothing)."""
-    if record is None or record.retired:
+    from mapper.analysis._tables import closed_status
+
+    if record is None or record.retired or closed_status(record.data.get("status")):
         return None
     d = record.data
     return _place(d.get("x"), d.get("y"), d.get("category"), d.get("emergency_offer"))

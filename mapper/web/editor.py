@@ -124,6 +124,10 @@ _SPECS: dict[str, dict[str, dict]] = {
                                     "Select all that apply."},
         "charity_number": {"label": "Registered charity number",
                            "hint": "If it is a registered charity."},
+        "status": {"label": "Status", "kind": "select", "choices": registers.STATUSES,
+                   "hint": "Closed records stay in the register, marked, but are left out "
+                           "of nearest answers, call sheets and figures. Your change is "
+                           "recorded with your name and the date."},
     },
     "premises": {
         "name": {"label": "Name", "hint": "The name on the building or booking sheet."},
@@ -139,6 +143,10 @@ _SPECS: dict[str, dict[str, dict]] = {
                       "hint": "Can a wheelchair user get in without help?"},
         "owning_group_id": {"label": "Group that runs it",
                             "hint": "The group's id in the register, for example demo-g020."},
+        "status": {"label": "Status", "kind": "select", "choices": registers.STATUSES,
+                   "hint": "Closed records stay in the register, marked, but are left out "
+                           "of nearest answers, call sheets and figures. Your change is "
+                           "recorded with your name and the date."},
     },
     "incidents": {
         "date": {"label": "Date", "kind": "date", "hint": "As YYYY-MM-DD, not in the future."},

@@ -40,6 +40,7 @@ from mapper.maps.incidents import (
     incident_map,
     ring_label,
 )
+from mapper.missing import clean_record
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
 from mapper.web import data
 from mapper.web.contacts import contacts_for
@@ -63,6 +64,8 @@ DETAIL_COLUMNS = (
     "name",
     "category",
     "emergency_offer",
+    "offer_source",
+    "status",
     "communities_served",
     "languages",
     "opening_hours",
@@ -476,6 +479,7 @@ def result_rows(found: pd.DataFrame, *, on: date) -> list[dict]:
     contacts = contacts_for(found["group_id"].tolist()) if "group_id" in found else {}
     rows = []
     for record in found.to_dict("records"):
+        record = clean_record(record)  # None, never NaN ("nan" on the page)
         record["contact"] = contacts.get(str(record.get("group_id")))
         record["distance_text"] = f"{round(record['distance_m']):,} m"
         record["offers"] = sorted(

@@ -49,6 +49,7 @@ from mapper.exports import guard_formulas
 from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
+from mapper.missing import is_missing
 from mapper.web import data
 from mapper.web.contacts import contacts_for
 from mapper.web.overview import SOURCE_COLUMNS
@@ -158,12 +159,15 @@ ASSET_COLUMNS = [
     "postcode",
     "opening_hours",
     "emergency_offer",
+    "offer_source",
     "capacity",
     "step_free",
     "charity_number",
     "owning_group_id",
     "last_verified",
     "verified_over_12_months_ago",
+    "status",
+    "status_source",
     "ward_code",
     "ward_name",
     "borough_code",
@@ -735,15 +739,8 @@ def asset_rows(assets: gpd.GeoDataFrame, keep: pd.Series) -> list[dict]:
             verified_sort=verified.strftime("%Y-%m-%d") if pd.notna(verified) else "",
             stale=bool(record["verified_over_12_months_ago"]),
         )
-        rows.append({k: ("" if _blank(v) else v) for k, v in record.items()})
+        rows.append({k: ("" if is_missing(v) else v) for k, v in record.items()})
     return rows
-
-
-def _blank(value) -> bool:
-    try:
-        return value is None or bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 # -- views ------------------------------------------------------------------------------
@@ -796,7 +793,7 @@ def _ward_row(row) -> dict:
         "population": fmt(row.get("population", np.nan), "count"),
         "imd_score": fmt(row.get("imd_score", np.nan), "score"),
         "unmet_need": fmt(row.get("unmet_need", np.nan), "index"),
-        "can_id": "" if _blank(row.get("can_id")) else str(row["can_id"]),
+        "can_id": "" if is_missing(row.get("can_id")) else str(row["can_id"]),
     }
 
 
@@ -918,7 +915,7 @@ DRIVER_LABELS = {
 
 def _drivers(area: Area) -> list[str]:
     """What pushes the area's unmet-need index up, largest first."""
-    if area.summary is not None and not _blank(area.summary.get("top_drivers")):
+    if area.summary is not None and not is_missing(area.summary.get("top_drivers")):
         names = [d.strip() for d in str(area.summary["top_drivers"]).split(";") if d.strip()]
     else:
         contributions = {
@@ -943,9 +940,9 @@ def _ranks(area: Area, wards: pd.DataFrame) -> dict:
     row = area.wards.iloc[0]
     for column in ("imd_rank_in_area", "unmet_need_rank"):
         value = row.get(column)
-        out[column] = None if _blank(value) else int(value)
+        out[column] = None if is_missing(value) else int(value)
     for column in ("candidate", "stability"):
-        out[column] = None if _blank(row.get(column)) else row.get(column)
+        out[column] = None if is_missing(row.get(column)) else row.get(column)
     return out
 
 
@@ -967,7 +964,7 @@ def _can_of(area: Area) -> dict | None:
     if area.kind != "ward":
         return None
     can_id = area.wards.iloc[0].get("can_id")
-    if _blank(can_id):
+    if is_missing(can_id):
         return None
     cans = _neighbourhoods()
     name = ""

@@ -1,0 +1,60 @@
+"""Missing values as a person would write them: the one rule for pages, print views, call
+sheets, map popups and tooltips, and exports.
+
+A missing value is ``None``, NaN, ``pd.NA``, ``NaT``, blank text, or text that is only a
+computer's placeholder ("nan", "None", "NaT", "null", "undefined", "<NA>"), which a
+spreadsheet or a careless ``str()`` leaves behind. Pages show it as "not recorded"
+(the ``shown`` template filter, :func:`shown`); data handed to templates, popups and
+JSON carries ``None`` (:func:`or_none`, :func:`clean_record`), so ``value or "..."``
+works; CSV exports leave the cell empty (:func:`clean_frame`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+#: how a missing value reads on a page
+NOT_RECORDED = "not recorded"
+#: text that is a computer's placeholder, not a value (compared lower-cased, stripped)
+PLACEHOLDERS = frozenset({"", "nan", "none", "nat", "null", "undefined", "<na>"})
+
+
+def is_missing(value: object) -> bool:
+    """True for None, NaN, pd.NA, NaT, blank text and placeholder text."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return value.strip().lower() in PLACEHOLDERS
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # list-like values
+        return False
+
+
+def or_none(value: object) -> object:
+    """`value`, or None when it is missing."""
+    return None if is_missing(value) else value
+
+
+def shown(value: object, missing: str = NOT_RECORDED) -> str:
+    """`value` as text for a page; `missing` ("not recorded") when it is missing."""
+    return missing if is_missing(value) else str(value)
+
+
+def clean_record(record: dict) -> dict:
+    """A copy of `record` with every missing value None."""
+    return {k: or_none(v) for k, v in record.items()}
+
+
+def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose text columns hold None where a value is missing."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype) in ("string", "str"):
+            out[column] = pd.Series([or_none(v) for v in out[column].tolist()],
+                                    index=out.index, dtype=object)
+    return out
