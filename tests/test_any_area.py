@@ -166,6 +166,10 @@ def test_incident_pages_say_the_workspace_has_no_groups(no_groups, client):
         assert page.status_code == 200, url
         assert "This workspace has no voluntary and community groups yet" in html, url
         assert "No groups match this search" not in html, url
+    sheet = " ".join(app.test_client().get("/incident/callsheet", query_string={
+        "postcode": postcode}).get_data(as_text=True).split())
+    assert "Groups listed</th> <td> None. Straight-line distances." in sheet
+    assert "The 0 nearest" not in sheet
     assert f"No groups found near postcode {postcode}" in " ".join(
         app.test_client().get("/incident", query_string={"postcode": postcode})
         .get_data(as_text=True).split())
