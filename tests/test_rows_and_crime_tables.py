@@ -121,7 +121,8 @@ def test_skip_invalid_works_in_build(tmp_path, grid_postcodes):
                  + [[f"Hall {n}", "hall", "530500", "180500"] for n in range(9)])
     report = build(folder, Workspace(tmp_path / "ws2"), skip_invalid=True)
     [far_imp] = [imp for imp in report.points if imp.extra["file"] == "far.csv"]
-    assert [p.message for p in far_imp.rejected] == ["outside the study area (3 local authorities)"]
+    assert [p.message for p in far_imp.rejected] == [
+        "outside the study area (Middleton, Northbrook and Southfield)"]
     assert len(far_imp.frame) == 9
 
 
@@ -326,7 +327,7 @@ def test_real_west_yorkshire_police_files_import(tmp_path):
     assert (len(march.frame), len(march.rejected), march.rows_read) == (9_406, 2, 9_408)
     assert (len(february.frame), len(february.rejected), february.rows_read) == (8_008, 1, 8_009)
     assert {p.message for p in march.rejected + february.rejected} == {
-        "outside the study area (5 local authorities)"}
+        "outside the study area (Bradford, Calderdale, Kirklees, Leeds and Wakefield)"}
     assert "9,406 accepted + 2 rejected = 9,408 input" in "\n".join(lines)
     incidents = ws.read_layer("incidents")
     assert incidents.groupby("month").size().to_dict() == {"2024-03": 9_406, "2025-02": 8_008}
