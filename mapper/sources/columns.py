@@ -271,8 +271,10 @@ class Content:
 
 
 def content(values: pd.Series) -> Content:
-    """What the non-blank values of a column look like."""
-    text = values.astype("string").str.strip().dropna()
+    """What the non-blank values of a column look like (from the first
+    :data:`registers.MAX_TEXT` characters of each: a hostile 5 MB cell must not make
+    reading a file's columns take minutes)."""
+    text = values.astype("string").str.slice(0, registers.MAX_TEXT).str.strip().dropna()
     text = text[text != ""]
     if text.empty:
         return Content("blank")
