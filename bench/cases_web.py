@@ -354,6 +354,8 @@ def _hammer_batches(base: str, batches: list[list[str]], clients: int
 
 def nearest_paths(workspace: Path, n: int, *, seed: int) -> list[str]:
     """`n` /api/nearest queries at random points of the study area (k=10, one category)."""
+    import geopandas as gpd
+
     from mapper.geo import to_display
     from mapper.store import Workspace
 
@@ -362,10 +364,19 @@ def nearest_paths(workspace: Path, n: int, *, seed: int) -> list[str]:
     groups = ws.read_layer("groups")
     cats = sorted(groups["category"].dropna().astype(str).str.strip().str.lower().unique())
     rng = np.random.default_rng(seed)
-    minx, miny, maxx, maxy = to_display(wards.geometry).total_bounds
+    # points inside the study area (the API refuses points far beyond it): uniform in the
+    # wards' bounding box (metres), the ones outside every ward drawn again
+    area = wards.geometry.union_all()
+    minx, miny, maxx, maxy = area.bounds
+    inside: list = []
+    while len(inside) < n:
+        xy = rng.uniform([minx, miny], [maxx, maxy], (2 * n, 2))
+        points = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=wards.crs)
+        inside += list(points[points.within(area)])
+    lonlat = to_display(gpd.GeoSeries(inside[:n], crs=wards.crs))
     out = []
-    for _ in range(n):
-        query = {"lat": f"{rng.uniform(miny, maxy):.6f}", "lon": f"{rng.uniform(minx, maxx):.6f}",
+    for point in lonlat:
+        query = {"lat": f"{point.y:.6f}", "lon": f"{point.x:.6f}",
                  "k": 10, "category": cats[rng.integers(len(cats))]}
         out.append("/api/nearest?" + urlencode(query))
     return out
