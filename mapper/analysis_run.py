@@ -213,15 +213,15 @@ def _incidents(incidents, wards_index, population, settings: Settings, notes) ->
         return counts.join(incident_rate(counts["incidents"], population))
 
 
-def _where_covered(pressure: pd.DataFrame, incidents, wards, boroughs,
-                   notes: list[str]) -> pd.DataFrame:
+def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -> pd.DataFrame:
     """Incident rates and trends only for wards of districts the incident data cover
     (:func:`covered_districts`); elsewhere they are unknown (NaN, so the index counts the
     ward at the study-area average and marks it incomplete), and a note names them."""
     if incidents is None or incidents.empty:
         return pressure
     covered = covered_districts(incidents)
-    district = wards.set_index("ward_code")["borough_code"].reindex(pressure.index)
+    by_ward = wards.set_index("ward_code").reindex(pressure.index)
+    district = by_ward["borough_code"]
     outside = ~district.isin(covered)
     if not outside.any():
         return pressure
@@ -230,9 +230,8 @@ def _where_covered(pressure: pd.DataFrame, incidents, wards, boroughs,
     pressure.loc[outside, unknown] = np.nan
     if "spike" in pressure:
         pressure.loc[outside, "spike"] = False
-    names = (boroughs.set_index("borough_code")["borough_name"].to_dict()
-             if boroughs is not None and "borough_name" in boroughs else {})
-    left = sorted({names.get(code, code) for code in district[outside].dropna()})
+    named = by_ward["borough_name"] if "borough_name" in by_ward else district
+    left = sorted(set(named[outside].fillna(district[outside]).dropna()))
     counts = incidents["borough_code"].value_counts()
     stray = int(counts[counts.index.isin(district[outside])].sum())
     notes.append(
@@ -291,7 +290,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                           premises_types=registers.PREMISES_TYPES)
     access = ward_access(points, groups, index, categories=registers.GROUP_CATEGORIES)
     pressure = _incidents(incidents, index, ward_pop, settings, notes)
-    pressure = _where_covered(pressure, incidents, wards, boroughs, notes)
+    pressure = _where_covered(pressure, incidents, wards, notes)
     table = (wards.drop(columns="geometry").set_index("ward_code")
              .join(need.reindex(index)).join(supply).join(access).join(pressure))
 
