@@ -18,7 +18,7 @@ from mapper.web import create_app
 
 #: what a test counts as a contact detail: independent of the detector's own patterns
 EMAIL_SEEN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z.]{2,}")
-PHONE_SEEN = re.compile(r"(?<![\d.])0\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4}\b|\+44 ?\d")
+PHONE_SEEN = re.compile(r"(?<![\w.])0\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4}\b|\+44 ?\d")
 
 DETAILS = {
     "description": "Hot drinks; ring Jo on 07700 900123 or email jo.bloggs@gmail.com",
