@@ -72,7 +72,7 @@ from mapper.maps.priority import (
     priority_map,
 )
 from mapper.web import data, open_workspace
-from mapper.web.auth import require_role
+from mapper.web.auth import current_user, require_role
 from mapper.web.overview import rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
@@ -611,7 +611,8 @@ def recompute():
     """Re-run the analysis with the settings posted, then show the page again.
 
     It changes what everyone sees, so only administrators may (CSRF-checked like every
-    POST).
+    POST). The run is audited under the administrator's name (see
+    :func:`mapper.analysis_run.analyse`).
     """
     view = parse_view(request.form, data.layer("ward_summary"))
     values = {name: request.form.get(name, "") for name in EDITABLE if name in request.form}
@@ -624,7 +625,8 @@ def recompute():
     try:
         from mapper.analysis_run import analyse
 
-        analyse(open_workspace(), settings)
+        analyse(open_workspace(), settings, actor=current_user().username,
+                via="Priority areas page, recompute (web)")
     except MapperError as error:
         return _render_page(view, values=values, general_errors=[str(error)], status=400)
     return redirect(url_for("priority.page", **view.query(), recomputed="1") + "#cans", 303)
