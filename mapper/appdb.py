@@ -92,21 +92,24 @@ CREATE TABLE IF NOT EXISTS sign_in_failures (key TEXT NOT NULL, at REAL NOT NULL
 CREATE INDEX IF NOT EXISTS sign_in_failures_key ON sign_in_failures (key, at);
 """
 
+CAN_HISTORY_TABLE = """CREATE TABLE IF NOT EXISTS can_history (
+    can_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    named INTEGER NOT NULL,
+    ward_codes TEXT NOT NULL,
+    population REAL NOT NULL,
+    first_run TEXT NOT NULL,
+    last_run TEXT NOT NULL,
+    retired_at TEXT NOT NULL DEFAULT '',
+    replaced_by TEXT NOT NULL DEFAULT ''
+)"""
+
 #: schema version -> the statements taking a database from the version before to it
 _MIGRATIONS = {
     2: ("ALTER TABLE users ADD COLUMN wards TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE users ADD COLUMN grant_labels TEXT NOT NULL DEFAULT '[]'"),
     3: ("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0",),
-    4: ("""CREATE TABLE IF NOT EXISTS can_history (
-            can_id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            named INTEGER NOT NULL,
-            ward_codes TEXT NOT NULL,
-            population REAL NOT NULL,
-            first_run TEXT NOT NULL,
-            last_run TEXT NOT NULL,
-            retired_at TEXT NOT NULL DEFAULT '',
-            replaced_by TEXT NOT NULL DEFAULT '')""",),
+    4: (CAN_HISTORY_TABLE,),
 }
 
 #: audit actions

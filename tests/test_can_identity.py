@@ -269,3 +269,22 @@ def test_a_partner_granted_a_can_keeps_its_wards_and_the_grant_names_the_can(gri
     with pytest.raises(MapperError, match=r"CAN-02 \(Ward 4 & Ward 5\) was retired on .*"
                                           r"replaced by CAN-01"):
         resolve_grant(grid, ["CAN-02"])
+
+
+def test_ids_issued_after_a_backup_stay_issued_after_a_restore(grid, tmp_path):
+    from mapper.admin import backup, restore
+
+    settings = Settings(can_min_population=0, stability_draws=5)
+    analyse(grid, settings)  # CAN-01: wards 1-2
+    backup(grid, tmp_path / "backup")
+    analyse(grid, Settings(can_min_population=0, stability_draws=5, can_top_share=0.5))
+    assert {r["can_id"] for r in grid.appdb.can_history()} == {"CAN-01", "CAN-02"}
+    restore(grid, tmp_path / "backup")
+    history = {r["can_id"]: r for r in grid.appdb.can_history()}
+    assert history["CAN-01"]["retired_at"] == ""
+    assert history["CAN-02"]["retired_at"] != ""  # issued since the backup: retired, kept
+    # a CAN found nowhere before is numbered on from CAN-02, not given it again
+    found = match_neighbourhoods(cans(("CAN-01", 1, "Ward 9", ["E05900009"])),
+                                 pd.Series({"E05900009": 5260.0}),
+                                 pd.DataFrame(grid.appdb.can_history()), run_at=RUN2)
+    assert found.ids == {"CAN-01": "CAN-03"}
