@@ -252,6 +252,9 @@ def test_web_recompute_is_audited_and_a_retired_page_names_its_successor(grid_ap
     response = client.get("/neighbourhood/CAN-02/assets.csv")
     assert response.status_code == 404
     assert "was retired on" in response.get_data(as_text=True)
+    # the list of neighbourhoods names it among the retired ids
+    index = client.get("/neighbourhoods").get_data(as_text=True)
+    assert 'id="retired"' in index and "CAN-02 (Ward 4 &amp; Ward 5) was retired on" in index
     # an id never issued is still a 404
     assert client.get("/neighbourhood/CAN-09").status_code == 404
 

@@ -24,6 +24,13 @@ def retired_note(can_id: str) -> str | None:
     return retired_sentence(can_id, history())
 
 
+def retired_rows() -> list[dict]:
+    """Every retired CAN id and the sentence saying when and by what replaced."""
+    rows = history()
+    return [{"can_id": r["can_id"], "note": note} for r in rows
+            if (note := retired_sentence(str(r["can_id"]), rows))]
+
+
 def retired_page(can_id: str):
     """The page of a retired CAN id, or None when `can_id` was never issued or is not
     retired."""

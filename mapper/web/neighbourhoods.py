@@ -778,6 +778,7 @@ def index():
         study_area=_study_area(),
         synthetic=_synthetic(),
         cans=[] if cans is None else _can_rows(cans),
+        retired=identity.retired_rows(),
         wards=ward_rows,
         ward_count=len(ward_rows),
         shown_count=int(shown.sum()),
