@@ -106,29 +106,31 @@ def test_a_merge_keeps_the_id_of_the_larger_predecessor_and_retires_the_other():
         "CAN-02 (Four) was retired on 7 December 2026, replaced by CAN-01 (One & Two).")
 
 
-def test_a_merge_without_a_majority_predecessor_is_a_new_can():
-    before = history(("CAN-01", "One", ["W1"], "", ""), ("CAN-02", "Two", ["W2"], "", ""))
-    now = cans(("CAN-01", 1, "One & Two and 1 more", ["W1", "W2", "W3"]))  # 1/3 each
+def test_a_merge_keeps_the_id_of_the_predecessor_sharing_most_residents():
+    before = history(("CAN-01", "One", ["W1"], "", ""), ("CAN-02", "Four", ["W4"], "", ""))
+    # neither is most of the new CAN (1,000 and 1,500 of 3,500), but each is wholly in it
+    now = cans(("CAN-01", 1, "One & Four and 1 more", ["W1", "W3", "W4"]))
     found = match_neighbourhoods(now, POP, before, run_at=RUN2)
-    assert found.ids == {"CAN-01": "CAN-03"}
-    assert found.retired == ["CAN-01", "CAN-02"]
-    assert found.replaced_by == {"CAN-01": ["CAN-03"], "CAN-02": ["CAN-03"]}
+    assert found.ids == {"CAN-01": "CAN-02"}
+    assert found.names == {"CAN-02": "Four and 2 more"}
+    assert found.retired == ["CAN-01"] and found.replaced_by == {"CAN-01": ["CAN-02"]}
 
 
 def test_shares_are_weighted_by_population_and_half_is_not_more_than_half():
-    before = history(("CAN-01", "Six", ["W6"], "", ""))
-    # one ward of three, but 600 of the 1,000 residents: found again
+    # one ward of three, but 600 of the new CAN's 1,000 residents: linked
+    before = history(("CAN-01", "Six & One", ["W6", "W1"], "", ""))
     found = match_neighbourhoods(cans(("CAN-01", 1, "x", ["W6", "W7", "W8"])), POP, before,
                                  run_at=RUN2)
     assert found.ids == {"CAN-01": "CAN-01"} and found.changed == ["CAN-01"]
-    # two wards of three, but 700 of the 2,200 residents (W4 holds 1,500): a new CAN
-    before = history(("CAN-01", "Five & Seven", ["W5", "W7"], "", ""))
-    found = match_neighbourhoods(cans(("CAN-01", 1, "x", ["W4", "W5", "W7"])), POP, before,
-                                 run_at=RUN2)
-    assert found.ids == {"CAN-01": "CAN-02"}
-    # exactly half (W1 1,000 of W1+W2 2,000) is not more than half
-    before = history(("CAN-01", "One", ["W1"], "", ""))
-    found = match_neighbourhoods(cans(("CAN-01", 1, "x", ["W1", "W2"])), POP, before,
+    # two of the earlier CAN's three wards, but 700 of its 2,200 residents and 700 of the
+    # new CAN's 2,700: not linked, a new CAN
+    before = history(("CAN-01", "Four & Five", ["W4", "W5", "W7"], "", ""))
+    found = match_neighbourhoods(cans(("CAN-01", 1, "x", ["W1", "W2", "W5", "W7"])), POP,
+                                 before, run_at=RUN2)
+    assert found.ids == {"CAN-01": "CAN-02"} and found.replaced_by == {"CAN-01": ["CAN-02"]}
+    # exactly half of each (W2: 1,000 of 2,000 both ways) is not more than half
+    before = history(("CAN-01", "One & Two", ["W1", "W2"], "", ""))
+    found = match_neighbourhoods(cans(("CAN-01", 1, "x", ["W2", "W3"])), POP, before,
                                  run_at=RUN2)
     assert found.ids == {"CAN-01": "CAN-02"} and found.retired == ["CAN-01"]
 

@@ -7,25 +7,24 @@ or a partner's grant naming ``CAN-05`` keeps meaning the same place.
 
 The rule (one constant, :data:`MATCH_SHARE`)
 --------------------------------------------
-A new CAN **continues** an earlier CAN when more than half of the new CAN's residents
-(its wards weighted by population; by ward count for a CAN without residents) live in
-wards the earlier CAN also had. Earlier CANs of one run never share a ward, so a new
-CAN continues at most one of them.
+A new CAN and an earlier one are **linked** when the residents of the wards they share
+are more than half of the residents of either of them (most of the new CAN was the
+earlier one, or most of the earlier one is in the new CAN; wards weighted by today's
+population, by ward count for a CAN without residents). Linked pairs are taken in
+order of residents shared, most first, each CAN at most once:
 
 * **found again**: the new CAN takes the earlier id and keeps its name;
-* **split**: several new CANs continue one earlier CAN; the one sharing the most
-  residents with it keeps the id (ties: the higher-ranked new CAN), the others get new
-  ids;
-* **merge**: a new CAN takes in wards of several earlier CANs; it keeps the id of the
-  one it shares the most residents with, when those are more than half of its
-  residents; the others are retired, replaced by it;
-* a new CAN continuing none of the last run's CANs is matched the same way against
-  retired CANs (most residents shared, then the most recently active): a CAN that
-  comes back when a setting is changed back gets its old id again;
+* **split**: of the parts linked to one earlier CAN, the part sharing the most residents
+  with it keeps the id (ties: the higher-ranked part); the others get new ids;
+* **merge**: of the earlier CANs linked to one new CAN, it keeps the id of the one it
+  shares the most residents with; the others are retired, replaced by it;
+* a new CAN left without an id is matched the same way against retired CANs (ties: the
+  most recently active): a CAN that comes back when a setting is changed back gets its
+  old id again;
 * anything else gets a **new id**, numbered on from the highest id ever issued (ids are
   never reused), in rank order;
-* an earlier CAN no new CAN continues is **retired**: it stays in the history with the
-  date and the CANs that now hold its wards (``replaced_by``).
+* an earlier CAN no new CAN took is **retired**: it stays in the history with the date
+  and the CANs that now hold its wards (``replaced_by``).
 
 A kept name is the one the CAN was first given (its highest-need wards then), with the
 "and N more" count of its wards today.
@@ -39,8 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-#: a new CAN continues an earlier one when more than this share of its residents live in
-#: wards the earlier CAN had
+#: a new CAN and an earlier one are linked when the residents of the wards they share are
+#: more than this share of the residents of either of them
 MATCH_SHARE = 0.5
 ID_PREFIX = "CAN-"
 #: columns of the CAN history: one row per id ever issued
@@ -148,36 +147,30 @@ def match_neighbourhoods(cans: pd.DataFrame, population: pd.Series, history: pd.
     retired = history.loc[history["retired_at"] != ""].sort_values(
         ["last_run", "can_id"], ascending=[False, True])["can_id"].tolist()
 
-    def shared(new: str, old: str) -> float:
+    def size(wards: set[str], by_count: bool) -> float:
+        return float(len(wards)) if by_count else float(pop.reindex(sorted(wards),
+                                                                    fill_value=0.0).sum())
+
+    def link(new: str, old: str) -> float | None:
+        """Residents shared when the two are linked (see the rule), else None."""
         both = members[new] & earlier[old]
-        weights = pop.reindex(list(members[new]), fill_value=0.0)
-        if weights.sum() > 0:
-            return float(weights.reindex(list(both)).sum())
-        return float(len(both))  # a CAN without residents: by ward count
+        if not both:
+            return None
+        # by residents; by ward count when either CAN has none
+        by_count = size(members[new], False) <= 0 or size(earlier[old], False) <= 0
+        common = size(both, by_count)
+        linked = (common > MATCH_SHARE * size(members[new], by_count)
+                  or common > MATCH_SHARE * size(earlier[old], by_count))
+        return common if linked else None
 
-    def weight(new: str) -> float:
-        total = float(pop.reindex(list(members[new]), fill_value=0.0).sum())
-        return total if total > 0 else float(len(members[new]))
-
+    rank = {new: i for i, new in enumerate(order)}
     ids: dict[str, str] = {}
-    # 1. the last run's CANs: each goes to the continuing CAN sharing most residents
-    claims: dict[str, list[tuple[float, int, str]]] = {}
-    for rank, new in enumerate(order):
-        best = _continued(new, active, shared, weight)
-        if best is not None:
-            claims.setdefault(best[1], []).append((-best[0], rank, new))
-    for old, claimants in claims.items():
-        ids[min(claimants)[2]] = old
-    # 2. retired CANs, for what is left (most shared, then most recently active)
-    revived: list[str] = []
-    for new in order:
-        if new in ids:
-            continue
-        free = [c for c in retired if c not in revived]
-        best = _continued(new, free, shared, weight)
-        if best is not None:
-            ids[new] = best[1]
-            revived.append(best[1])
+    # 1. the last run's CANs, then 2. retired ones (most recently active first), each
+    # matched greedily: the linked pair sharing the most residents first
+    ids.update(_greedy(order, active, link, rank))
+    revived_pairs = _greedy([n for n in order if n not in ids], retired, link, rank)
+    ids.update(revived_pairs)
+    revived = list(revived_pairs.values())
     # 3. new ids, in rank order, from the highest ever issued
     issued = [can_number(c) for c in history["can_id"]]
     next_number = max(issued, default=0) + 1
@@ -191,16 +184,22 @@ def match_neighbourhoods(cans: pd.DataFrame, population: pd.Series, history: pd.
                      new_ids, run_at)
 
 
-def _continued(new, candidates, shared, weight) -> tuple[float, str] | None:
-    """(residents shared, id) of the earlier CAN `new` continues, or None."""
-    total = weight(new)
-    scored = [(shared(new, old), old) for old in candidates]
-    scored = [(s, old) for s, old in scored if total > 0 and s / total > MATCH_SHARE]
-    if not scored:
-        return None
-    # candidates come in order of preference: stable max keeps the first of equals
-    best = max(scored, key=lambda item: item[0])
-    return best
+def _greedy(news: list[str], olds: list[str], link, rank: dict[str, int]) -> dict[str, str]:
+    """new -> old: linked pairs taken by residents shared (most first; ties: the
+    higher-ranked new CAN, then the earlier of `olds`), each CAN at most once."""
+    pairs = []
+    for o, old in enumerate(olds):
+        for new in news:
+            common = link(new, old)
+            if common is not None:
+                pairs.append((-common, rank[new], o, new, old))
+    taken: dict[str, str] = {}
+    used: set[str] = set()
+    for _, _, _, new, old in sorted(pairs):
+        if new not in taken and old not in used:
+            taken[new] = old
+            used.add(old)
+    return taken
 
 
 def _assemble(cans, order, members, pop, history, ids, earlier, active, revived, new_ids,
