@@ -136,3 +136,37 @@ def test_profile_words_are_whole_words():
         "Read indicators for this borough", "see bsky.app/profile/x", "Bow ward statistics",
         "www.londonspovertyprofile.org.uk"]})
     assert organisations._profile_text(text).tolist() == [True, True, True, False]
+
+
+def test_an_openstreetmap_area_the_size_of_a_ward_is_not_premises(tmp_path):
+    """An amenity drawn over 0.7 x 0.5 km (35 ha) is left out; a hall drawn as a 40 m
+    square is placed inside it."""
+    import json
+
+    from mapper.sources import osm
+    from mapper.sources.base import Context
+    from mapper.sources.files import peek
+
+    def square(x, y, dx, dy):
+        ring = [(x, y), (x + dx, y), (x + dx, y + dy), (x, y + dy), (x, y)]
+        lonlat = gpd.GeoSeries.from_xy([p[0] for p in ring], [p[1] for p in ring],
+                                       crs=27700).to_crs(4326)
+        return {"type": "Polygon", "coordinates": [[[p.x, p.y] for p in lonlat]]}
+
+    features = [
+        {"type": "Feature", "properties": {"@id": "way/1", "amenity": "community_centre",
+                                           "name": "Estate"},
+         "geometry": square(530000, 180000, 700, 500)},
+        {"type": "Feature", "properties": {"@id": "way/2", "amenity": "community_centre",
+                                           "name": "Hall"},
+         "geometry": square(531000, 181000, 40, 40)},
+    ]
+    path = tmp_path / "export.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    detection = osm.detect(peek(path))
+    imported = detection.reader(path, detection, Context())
+    assert list(imported.frame["name"]) == ["Hall"]
+    [left] = imported.rejected
+    assert (left.row, left.row_label, left.severity) == (1, "feature", "rejected")
+    assert left.message.startswith("not an organisation: a polygon of 35 ha")
+    assert any("1 polygon feature" in w.message for w in imported.warnings)
