@@ -170,3 +170,21 @@ def test_an_openstreetmap_area_the_size_of_a_ward_is_not_premises(tmp_path):
     assert (left.row, left.row_label, left.severity) == (1, "feature", "rejected")
     assert left.message.startswith("not an organisation: a polygon of 35 ha")
     assert any("1 polygon feature" in w.message for w in imported.warnings)
+
+
+def test_the_upload_report_lists_them_as_left_out_by_rule(tiny_workspace, tmp_path):
+    from mapper.uploads import Limits, inspect_upload
+
+    data = _file(tmp_path / "register.geojson").read_bytes()
+    report = inspect_upload("register.geojson", data, Workspace(tiny_workspace), "groups",
+                            Limits(in_process=True))
+    assert (report.rows_read, report.accepted, report.rejected_count) == (10, 6, 4)
+    assert report.invalid_count == 0  # left out by rule, not invalid: "import all" works
+    by_row = {p["row"]: p for p in report.rejected}
+    assert by_row[1]["message"] == AREA_PROFILE and not by_row[1]["invalid"]
+    assert by_row[6]["message"] == NO_NAME
+    assert f"2 features: {AREA_PROFILE} (features 1, 2)" in report.reasons
+    assert report.can_import_all
+    # the duplicate is the closed pantry, never the open one; the food banks are not listed
+    assert [(d["name"], d["reason"]) for d in report.duplicates] == [
+        ("Old Hall Pantry", "same charity number 7654321 within 250 m")]

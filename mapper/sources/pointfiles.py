@@ -422,7 +422,8 @@ def _from_geometry(vector, *, file: str, notes: list[Problem], areas: list[Probl
     bad = (empty | ~np.isin(np.asarray(shapely.get_type_id(points)), [0])) & ~too_big
     # a coordinate that is NaN or infinite is no location (not one outside the area)
     safe = np.where(bad | too_big, None, points)
-    unplaced = ~bad & ~too_big & ~(np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe)))
+    finite = np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe))
+    unplaced = ~bad & ~too_big & ~finite
     problems = [
         Problem(
             file,
