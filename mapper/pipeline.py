@@ -426,10 +426,11 @@ def read_all(
         else:
             imported[kind] = imp
         if kind in ("boroughs", "wards"):
+            ctx.area_names = organisations.area_names(
+                *(imported[k].frame for k in ("boroughs", "wards") if k in imported))
+        if kind in ("boroughs", "wards") and ctx.study_area is None:
             area = _study_area(imported)  # the flags and postcodes of `ctx` stay
-            ctx.area_names = area.area_names
-            if ctx.study_area is None:
-                ctx.study_area, ctx.study_area_name = area.study_area, area.study_area_name
+            ctx.study_area, ctx.study_area_name = area.study_area, area.study_area_name
     if problems:
         raise DataValidationError(problems)
     return imported, points, ctx
