@@ -147,9 +147,11 @@ def match_neighbourhoods(cans: pd.DataFrame, population: pd.Series, history: pd.
     retired = history.loc[history["retired_at"] != ""].sort_values(
         ["last_run", "can_id"], ascending=[False, True])["can_id"].tolist()
 
+    residents = pop.to_dict()
+
     def size(wards: set[str], by_count: bool) -> float:
-        return float(len(wards)) if by_count else float(pop.reindex(sorted(wards),
-                                                                    fill_value=0.0).sum())
+        return float(len(wards)) if by_count else sum(residents.get(w, 0.0)
+                                                      for w in sorted(wards))
 
     def link(new: str, old: str) -> float | None:
         """Residents shared when the two are linked (see the rule), else None."""
