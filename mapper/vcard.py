@@ -63,7 +63,8 @@ def card(record: dict) -> str:
         street = escape(record["address"]) if have("address") else ""
         postcode = escape(record["postcode"]) if have("postcode") else ""
         lines.append(f"ADR;TYPE=WORK:;;{street};;;{postcode};United Kingdom")
-    roles = [r.strip() for r in str(record.get("contact_role") or "").split(";") if r.strip()]
+    roles = [] if not have("contact_role") else [
+        r.strip() for r in str(record["contact_role"]).split(";") if r.strip()]
     if roles:
         lines.append("CATEGORIES:" + ",".join(escape(r) for r in roles))
     lines.append(f"NOTE:{escape(note(record))}")
