@@ -397,3 +397,34 @@ def test_every_download_writes_one_audit_row_without_values(contact_app, ws_dir)
     # a refused download is not an export
     client.get("/contacts.csv?ward=E05999999")
     assert len([r for r in db.read_audit() if r["action"] == "export"]) == 4
+
+
+def test_a_file_with_role_and_consent_columns_imports_them(tmp_path):
+    import factories as fx
+
+    from mapper.pipeline import build, import_file
+
+    ws = Workspace(tmp_path / "ws")
+    build(fx.write_folder(tmp_path / "in"), ws)
+    lon, lat = gpd.GeoSeries([Point(*CENTRE)], crs=27700).to_crs(4326).iloc[0].coords[0]
+    path = fx.write_csv(
+        tmp_path / "vcs_contacts.csv",
+        ["Name", "Contact role", "Emergency contact consent", "Consent confirmed", "Lat",
+         "Lon"],
+        [["Grid Helpers", "Tension monitoring; Emergency", "Yes", "03/11/2026", lat, lon],
+         ["Corner Aid", "Treasurer", "maybe", "", lat, lon],
+         ["Quiet Club", "", "", "", lat, lon]])
+    lines: list[str] = []
+    imported = import_file(path, ws, progress=lines.append)
+    got = imported.frame.set_index("name")
+    assert imported.kind == "groups"  # the consent and role columns say so
+    assert got.loc["Grid Helpers", ["contact_role", "emergency_consent",
+                                    "consent_confirmed"]].tolist() == [
+        "tension-monitoring contact; emergency contact", "yes", "2026-11-03"]
+    assert got.loc["Corner Aid", ["contact_role", "emergency_consent"]].isna().all()
+    assert got.loc["Quiet Club", ["contact_role", "emergency_consent",
+                                  "consent_confirmed"]].isna().all()
+    said = "\n".join([*lines, *map(str, imported.warnings)])
+    assert "row 3: a contact role not understood was left out" in said
+    assert "row 3: an emergency consent not understood was left as not recorded" in said
+    assert "Treasurer" not in said and "maybe" not in said
