@@ -98,6 +98,9 @@ def apply_edits(frame: gpd.GeoDataFrame, register: str, edits: list[StoredRecord
         return out
     edited = {e.record_id for e in edits}
     out = out[~out[id_col].astype(str).isin(edited)]
+    for col in registers.columns(register):  # a layer written before a column existed
+        if col not in out.columns:
+            out[col] = pd.Series(None, index=out.index, dtype="object")
     rows = [e for e in edits if include_retired or not e.retired]
     if not rows:
         return out.reset_index(drop=True)

@@ -428,3 +428,22 @@ def test_a_file_with_role_and_consent_columns_imports_them(tmp_path):
     assert "row 3: a contact role not understood was left out" in said
     assert "row 3: an emergency consent not understood was left as not recorded" in said
     assert "Treasurer" not in said and "maybe" not in said
+
+
+def test_a_workspace_built_before_the_columns_existed_keeps_edits_to_them(tmp_path):
+    directory = write_workspace(tmp_path / "old")
+    old = groups_frame().drop(columns=["contact_role", "emergency_consent",
+                                       "consent_confirmed"])
+    with Workspace(directory).transaction() as tx:
+        tx.write_layer("groups", old)
+    ws = Workspace(directory)
+    editing.save_record(ws, "groups", {"contact_role": "emergency contact",
+                                       "emergency_consent": "yes",
+                                       "consent_confirmed": "2026-02-03"},
+                        actor="olive", record_id="g6", expected_version=1)
+    client = sign_in(create_app({"TESTING": True, "WORKSPACE": str(directory)}).test_client(),
+                     "officer")
+    rows = read_csv(client.get("/contacts.csv?borough=E09900001"))
+    assert [(r["group_id"], r["contact_role"], r["emergency_consent"],
+             r["consent_confirmed"]) for r in rows] == [
+        ("g7", "", "not recorded", ""), ("g6", "emergency contact", "yes", "2026-02-03")]

@@ -36,10 +36,9 @@ def _table() -> dict[str, dict]:
                 for row in groups[["group_id", "ward_code", *columns]].itertuples(index=False)}
 
     def patch(table: dict, changed: list[str], _before: dict, now: dict) -> dict | None:
-        groups = data.imported("groups")
-        if groups is None:
+        if data.imported("groups") is None:
             return None
-        columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
+        columns = list(PERSONAL_COLUMNS)  # an edit may set one the layer lacks
         table = dict(table)
         for group_id in changed:
             record = now[group_id]
