@@ -447,3 +447,23 @@ def test_a_workspace_built_before_the_columns_existed_keeps_edits_to_them(tmp_pa
     assert [(r["group_id"], r["contact_role"], r["emergency_consent"],
              r["consent_confirmed"]) for r in rows] == [
         ("g7", "", "not recorded", ""), ("g6", "emergency contact", "yes", "2026-02-03")]
+
+
+def test_the_register_form_sets_roles_with_tick_boxes(contact_app, ws_dir):
+    from accounts import post
+
+    client = sign_in(contact_app.test_client(), "officer")
+    form = client.get("/register/groups/g5").get_data(as_text=True)
+    assert form.count('name="contact_role" value="') == 1 + len(registers.CONTACT_ROLES)
+    assert "Agreed to be contacted in an emergency" in form and "Not recorded" in form
+    response = post(client, "/register/groups/g5", {
+        "version": "1", "contact_role": ["", "general contact", "emergency contact"],
+        "emergency_consent": "yes", "consent_confirmed": "2026-09-09"})
+    assert response.status_code in (302, 303), response.get_data(as_text=True)[:400]
+    record, version, _ = editing.current_record(Workspace(ws_dir), "groups", "g5")
+    assert (record["contact_role"], record["emergency_consent"],
+            record["consent_confirmed"], version) == (
+        "emergency contact; general contact", "yes", "2026-09-09", 2)
+    form = client.get("/register/groups/g5").get_data(as_text=True)
+    assert 'value="emergency contact" checked' in form
+    assert 'value="tension-monitoring contact" checked' not in form
