@@ -141,7 +141,8 @@ PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website", "contact_notes"
 #: personal data like the contact details themselves (PERSONAL_COLUMNS)
 CONTACT_ROLES = ("tension-monitoring contact", "emergency contact", "general contact")
 #: words in a source file's role values -> the role they mean (checked in this order)
-_ROLE_WORDS = (("tension", "tension-monitoring contact"), ("cohesion", "tension-monitoring contact"),
+_ROLE_WORDS = (("tension", "tension-monitoring contact"),
+               ("cohesion", "tension-monitoring contact"),
                ("emergenc", "emergency contact"), ("resilience", "emergency contact"),
                ("general", "general contact"), ("main", "general contact"),
                ("primary", "general contact"))
