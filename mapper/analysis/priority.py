@@ -164,16 +164,16 @@ def select_candidates(table: pd.DataFrame, *, top_share: float = 0.2,
 
 # -- which figures to read with care ------------------------------------------------------
 
-#: how the reasons name each component's column: (the thing counted, the measure)
+#: how the reasons name each component's column: (one thing counted, the measure)
 MEASURES: dict[str, tuple[str, str]] = {
     "imd_score": ("", "IMD score"),
     "imd_avg_rank": ("", "IMD average rank"),
-    "groups_total_per_1000_eb": ("VCS groups", "VCS groups per 1,000 residents"),
-    "incidents_per_1000_eb": ("incidents", "incidents per 1,000 residents"),
+    "groups_total_per_1000_eb": ("VCS group", "VCS groups per 1,000 residents"),
+    "incidents_per_1000_eb": ("incident", "incidents per 1,000 residents"),
 }
 #: added to a capped rate per resident above the median ward's
-DAYTIME = ("a rate per resident this high can reflect a large daytime population "
-           "(offices, shops, stations)")
+DAYTIME = (" (a rate per resident this high can reflect a large daytime population: "
+           "offices, shops, stations)")
 
 
 def _number(values: pd.Series) -> pd.Series:
@@ -185,6 +185,11 @@ def _number(values: pd.Series) -> pd.Series:
     return _text(values, one)
 
 
+def _whole(values: pd.Series) -> pd.Series:
+    """Counts and residents for reasons: 10,947 (dasymetric shares rounded)."""
+    return _text(values, "{:,.0f}".format)
+
+
 def _text(values: pd.Series, form) -> pd.Series:
     """`form` of each value, as strings (object dtype, even when `values` is empty)."""
     return pd.Series([form(v) for v in values.astype(float)], index=values.index,
@@ -192,18 +197,20 @@ def _text(values: pd.Series, form) -> pd.Series:
 
 
 def _joined(parts: list[pd.Series], index: pd.Index) -> pd.Series:
-    """The non-empty strings of each row of `parts`, joined by "; "."""
+    """The non-empty strings of each row of `parts` as sentences: joined by ". ", with a
+    full stop at the end ("" for none)."""
     if not parts:
         return pd.Series("", index=index)
     frame = pd.concat(parts, axis=1).fillna("")
-    return frame.apply(lambda row: "; ".join(p for p in row if p), axis=1).reindex(index)
+    joined = frame.apply(lambda row: ". ".join(p for p in row if p), axis=1).reindex(index)
+    return joined.where(joined == "", joined + ".")
 
 
 def _floor_reason(table: pd.DataFrame) -> pd.Series:
     population = table["population"] if "population" in table else pd.Series(
         np.nan, index=table.index)
     few = population.between(0, POPULATION_FLOOR, inclusive="neither")
-    text = ("Few residents (" + _number(population[few]) + f", below {POPULATION_FLOOR:,}): "
+    text = ("Few residents (" + _whole(population[few]) + f", below {POPULATION_FLOOR:,}): "
             "rates per resident are fragile")
     return text.reindex(table.index)
 
@@ -222,8 +229,9 @@ def _shrink_reason(table: pd.DataFrame, column: str, smoothed: pd.DataFrame) -> 
     area = rows["prior_area"].map(names).fillna("the study area") + "'s "
     count = (rows["rate"] * table["population"].reindex(rows.index) / 1000).round()
     people = table["population"].reindex(rows.index)
-    text = ("A rate from a small count (" + _number(count) + " " + noun + ", "
-            + _number(people) + " residents): " + measure + " smoothed from "
+    nouns = pd.Series(np.where(count == 1, noun, noun + "s"), index=count.index, dtype=object)
+    text = ("A rate from a small count (" + _whole(count) + " " + nouns + ", "
+            + _whole(people) + " residents): " + measure + " smoothed from "
             + _number(rows["rate"]) + " to " + _number(rows["rate_eb"]) + " toward " + area
             + _number(rows["prior"]))
     return text.reindex(table.index)
@@ -236,11 +244,11 @@ def _cap_reason(table: pd.DataFrame, column: str) -> pd.Series:
     rows = z[capped]
     side = pd.Series(np.where(rows > 0, "above", "below"), index=rows.index, dtype=object)
     text = (measure[0].upper() + measure[1:] + " (" + _number(table.loc[capped, column])
-            + ") is far " + side + " the median ward's (" + _text(rows.abs(), "{:.1f}".format)
+            + ") is far " + side + " the median ward's (" + _text(rows.abs(), lambda v: f"{v:,.0f}" if v >= 10 else f"{v:.1f}")
             + " robust standard deviations): its part in the index is capped at "
             + f"{Z_BOUND:g}")
     if column in RAW_RATES:
-        text = text.where(rows < 0, text + "; " + DAYTIME)
+        text = text.where(rows < 0, text + DAYTIME)
     return text.reindex(table.index)
 
 
