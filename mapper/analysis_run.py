@@ -219,7 +219,8 @@ def _incidents(incidents, wards_index, population, settings: Settings, notes) ->
 def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -> pd.DataFrame:
     """Incident rates and trends only for wards of districts the incident data cover
     (:func:`covered_districts`); elsewhere they are unknown (NaN, so the index counts the
-    ward at the study-area average and marks it incomplete), and a note names them."""
+    ward at the median ward's for incidents and marks it incomplete), and a note names
+    them."""
     if incidents is None or incidents.empty:
         return pressure
     covered = covered_districts(incidents)
@@ -241,7 +242,7 @@ def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -
         f"incidents: the incident data cover {len(covered):,} of "
         f"{district.nunique():,} districts; incident rates and trends in "
         f"{', '.join(left)} ({int(outside.sum()):,} wards) are unknown, not zero, and the "
-        f"index counts those wards at the study-area average for incidents ({stray:,} "
+        f"index counts those wards at the median ward's for incidents ({stray:,} "
         "incidents there are strays of other districts' files); import incident data "
         "for them, or set weight_incidents=0")
     return pressure

@@ -141,9 +141,10 @@ def select_candidates(table: pd.DataFrame, *, top_share: float = 0.2,
     """Wards meeting every condition, named ``candidate``:
 
     unmet-need index in the top `top_share` of wards; and, when asked, groups per 1,000
-    (smoothed: the supply component's column) below the study-area median (only where groups per 1,000 differ between wards: with
-    no groups at all, no ward is below the median, so the condition is not applied and
-    :func:`supply_condition_applies` says so); and, when `max_imd_decile` > 0, an average
+    (smoothed: the supply component's column) below the study-area median (only where
+    groups per 1,000 differ between wards: with no groups at all, no ward is below the
+    median, so the condition is not applied and :func:`supply_condition_applies` says
+    so); and, when `max_imd_decile` > 0, an average
     IMD rank in that national decile or a more deprived one (a condition left out when no
     ward has an average rank: deprivation data of scores only). Wards with no residents
     never qualify.
@@ -243,10 +244,10 @@ def _cap_reason(table: pd.DataFrame, column: str) -> pd.Series:
     _, measure = MEASURES.get(column, (column, column))
     rows = z[capped]
     side = pd.Series(np.where(rows > 0, "above", "below"), index=rows.index, dtype=object)
+    far = _text(rows.abs(), lambda v: f"{v:,.0f}" if v >= 10 else f"{v:.1f}")
     text = (measure[0].upper() + measure[1:] + " (" + _number(table.loc[capped, column])
-            + ") is far " + side + " the median ward's (" + _text(rows.abs(), lambda v: f"{v:,.0f}" if v >= 10 else f"{v:.1f}")
-            + " robust standard deviations): its part in the index is capped at "
-            + f"{Z_BOUND:g}")
+            + ") is far " + side + " the median ward's (" + far + " robust standard "
+            + f"deviations): its part in the index is capped at {Z_BOUND:g}")
     if column in RAW_RATES:
         text = text.where(rows < 0, text + DAYTIME)
     return text.reindex(table.index)

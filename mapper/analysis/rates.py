@@ -28,7 +28,6 @@ Bayes estimators", Journal of the Royal Statistical Society C 40(2), 283-294.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from mapper.analysis._tables import aligned_population

@@ -155,7 +155,7 @@ def indicator_label(column: str) -> str:
     for prefix, template in (("groups_", "{} groups"), ("premises_", "Premises: {}"),
                              ("incidents_", "Incidents: {}"),
                              ("mean_distance_", "Average distance to the nearest {} group"),
-                             ("z_", "Standardised {} (z-score)")):
+                             ("z_", "Standardised {} (robust z-score, capped at 3)")):
         if column.startswith(prefix):
             inner = column[len(prefix):]
             for suffix in ("_per_1000", "_m"):
