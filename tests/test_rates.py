@@ -177,3 +177,14 @@ def test_reasons_name_the_floor_the_smoothing_and_the_cap():
         "population: offices, shops, stations).")
     assert said.iloc[5] == "Few residents (999, below 1,000): rates per resident are fragile."
     assert said.iloc[1] == ""
+
+
+def test_a_ward_of_no_known_district_shrinks_toward_the_study_area():
+    wards = six_wards()
+    district = wards["borough_code"].copy()
+    district.iloc[0] = None
+    out = eb_rates(wards["incidents"], wards["population"], district)
+    assert out.iloc[0]["prior_area"] == STUDY_AREA
+    assert out.iloc[0]["prior"] == pytest.approx(10 / 3)
+    # A keeps 4 known wards: too few for a prior of its own
+    assert out.iloc[1]["prior_area"] == STUDY_AREA

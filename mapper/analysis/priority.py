@@ -200,10 +200,11 @@ def _text(values: pd.Series, form) -> pd.Series:
 def _joined(parts: list[pd.Series], index: pd.Index) -> pd.Series:
     """The non-empty strings of each row of `parts` as sentences: joined by ". ", with a
     full stop at the end ("" for none)."""
-    if not parts:
-        return pd.Series("", index=index)
-    frame = pd.concat(parts, axis=1).fillna("")
-    joined = frame.apply(lambda row: ". ".join(p for p in row if p), axis=1).reindex(index)
+    joined = pd.Series("", index=index, dtype=object)
+    for part in parts:
+        part = part.reindex(index).fillna("").astype(object)
+        both = (joined != "") & (part != "")
+        joined = joined.where(~both, joined + ". ").where(part == "", lambda j: j + part)
     return joined.where(joined == "", joined + ".")
 
 

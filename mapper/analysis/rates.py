@@ -68,17 +68,18 @@ def eb_rates(counts: pd.Series, population: pd.Series, district: pd.Series, *,
     -------
     DataFrame indexed like `counts`: ``rate`` (raw), ``rate_eb`` (smoothed), ``prior``
     (the rate shrunk toward), ``reliability`` (C, 0-1) and ``prior_area`` (the district
-    code, or :data:`STUDY_AREA`). All NaN (``prior_area`` None) where the count is
-    unknown or the ward has no residents.
+    code, or :data:`STUDY_AREA` for a ward of a small or unknown district). All NaN
+    (``prior_area`` None) where the count is unknown or the ward has no residents.
     """
     people = aligned_population(population, counts.index) / per
     y = pd.to_numeric(counts, errors="coerce").astype("float64")
-    area = district.reindex(counts.index).astype(object)
-    known = y.notna() & people.notna() & area.notna()
-    y_k, n_k, area_k = y[known], people[known], area[known]
-    local = _moments(y_k, n_k, area_k)
+    known = y.notna() & people.notna()
+    y_k, n_k = y[known], people[known]
+    area_k = district.reindex(y_k.index).astype(object)
+    local = _moments(y_k, n_k, area_k.fillna(STUDY_AREA))
     whole = _moments(y_k, n_k, pd.Series(STUDY_AREA, index=y_k.index))
-    small = local["wards"] < MIN_DISTRICT_WARDS
+    # a ward of no known district, or of a district too small, takes the study area's
+    small = (local["wards"] < MIN_DISTRICT_WARDS) | area_k.isna()
     m = local["m"].mask(small, whole["m"])
     a = local["a"].mask(small, whole["a"])
     noise = m / n_k
