@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         admin,
         api,
         auth,
+        contact_lists,
         contacts,
         edit_api,
         editor,
@@ -89,7 +90,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
-                      editor.bp, edit_api.bp, admin.bp, uploads.bp):
+                      editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
@@ -121,6 +122,7 @@ NAVIGATION = (
     ("priority.page", "Priority areas"),
     ("neighbourhoods.index", "Neighbourhoods"),
     ("incidents.incident", "Incident response"),
+    ("contact_lists.page", "Contacts"),  # partners and above
     ("api.docs", "API"),
     ("editor.index", "Register"),  # officers only: links show to roles their view allows
     ("uploads.form", "Upload"),
