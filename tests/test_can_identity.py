@@ -236,6 +236,9 @@ def test_web_recompute_is_audited_and_a_retired_page_names_its_successor(grid_ap
     response = post(client, "/priority/recompute", data={
         "can_cross_borough": "true", "can_top_share": "0.5"})
     assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Recorded in the audit trail: Priority areas page, recompute (web)" in page
+    assert "1 retired: CAN-02 (replaced by CAN-01)" in page
     row = grid.appdb.read_audit(register="analysis")[0]
     assert row["actor"] == "ada" and row["fields"] == ["can_cross_borough"]
     assert row["detail"] == (

@@ -72,7 +72,7 @@ from mapper.maps.priority import (
     priority_map,
 )
 from mapper.web import data, open_workspace
-from mapper.web.auth import current_user, require_role
+from mapper.web.auth import app_db, current_user, require_role
 from mapper.web.overview import rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
@@ -594,6 +594,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
         settings=settings,
         error_list=error_list,
         recomputed=request.args.get("recomputed") == "1",
+        last_run=_last_run() if request.args.get("recomputed") == "1" else "",
         sources=_source_rows(),
         tiles=current_app.config["TILES"],
     )
@@ -608,6 +609,13 @@ def _when(stamp: str) -> str:
     except ValueError:
         return stamp
     return moment.strftime("%-d %B %Y at %H:%M %Z").strip()
+
+
+def _last_run() -> str:
+    """The audit line of the last analysis run (the settings changed, the CANs kept,
+    changed, new and retired), or ""."""
+    rows = app_db().read_audit(register="analysis", limit=1)
+    return rows[0]["detail"] if rows else ""
 
 
 @bp.get("/priority")
