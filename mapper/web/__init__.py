@@ -83,13 +83,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         overview,
         priority,
         ratelimit,
+        recheck,
         security,
         uploads,
     )
 
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
-                      editor.bp, edit_api.bp, admin.bp, uploads.bp):
+                      editor.bp, edit_api.bp, admin.bp, uploads.bp, recheck.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
@@ -123,6 +124,7 @@ NAVIGATION = (
     ("incidents.incident", "Incident response"),
     ("api.docs", "API"),
     ("editor.index", "Register"),  # officers only: links show to roles their view allows
+    ("recheck.index", "Re-checking"),  # partners and above
     ("uploads.form", "Upload"),
     ("admin.users", "Users"),
 )
