@@ -209,6 +209,8 @@ def test_the_neighbourhood_list_oldest_first_with_when_last_checked(app):
     # an officer sees the contacts, through contacts_for (audited)
     assert "020 7946 0101" in _row(html, "g-never") and "ash@example.org" in html
     assert "none recorded" in _text(_row(html, "g-dayafter"))
+    assert "Temporarily closed" in _text(_row(html, "g-temp"))
+    assert "closed" not in _text(_row(html, "g-old")).lower()
     assert not PLACEHOLDERS.search(text)
     assert "Confirmed today" in _row(html, "g-old")
     audit = Workspace(app.config["WORKSPACE"]).appdb.read_audit(register="groups")
@@ -329,3 +331,46 @@ def test_mapper_due_counts_per_neighbourhood_without_contacts(ws_dir, monkeypatc
     assert main(["--workspace", str(ws_dir), "due", "--ward", "E05900005"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("1 due (1 group, 0 premises)")
     assert main(["--workspace", str(ws_dir), "due", "--ward", "E05999999"]) == 1
+
+
+# -- the neighbourhood page's link (on the demo, whose analysis finds CANs) --------------
+
+
+def _due_by_hand(ws: Workspace, ward_codes: set[str], on: date) -> int:
+    """Open records in `ward_codes` last checked before the same day a year earlier, or
+    never (the demo's dates are ISO text, which sorts as dates)."""
+    try:
+        cutoff = on.replace(year=on.year - 1)
+    except ValueError:  # 29 Feb
+        cutoff = on.replace(year=on.year - 1, day=28)
+    count = 0
+    for name in ("groups", "premises"):
+        frame = ws.read_layer(name)
+        for row in frame.itertuples():
+            if row.ward_code not in ward_codes or str(row.status).lower() == "closed":
+                continue
+            checked = row.last_verified if isinstance(row.last_verified, str) else ""
+            count += (not checked) or checked[:10] < cutoff.isoformat()
+    return count
+
+
+def test_the_neighbourhood_page_links_to_its_list_for_those_who_may_review(demo_copy):
+    ws = Workspace(demo_copy)
+    can = ws.read_layer("neighbourhoods", read_geometry=False).iloc[0]
+    wards = set(can["ward_codes"].split("; "))
+    expected = _due_by_hand(ws, wards, verification.today())
+    assert expected > 0, "the demo neighbourhood should hold records due for re-checking"
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo_copy), "TILES": "none"})
+    url = f"/neighbourhood/{can['can_id']}"
+    officer = sign_in(app.test_client(), "officer")
+    text = _text(officer.get(url).get_data(as_text=True))
+    assert f"{expected} records due for re-checking" in text
+    html = officer.get(url).get_data(as_text=True)
+    assert f'href="/due/neighbourhood/{can["can_id"]}"' in html
+    listed = officer.get(f"/due/neighbourhood/{can['can_id']}").get_data(as_text=True)
+    assert len(_row_ids(listed)) == expected
+    # the public, and a partner of other wards, get no link
+    assert "due for re-checking" not in _text(app.test_client().get(url).get_data(as_text=True))
+    elsewhere = sorted(set(ws.read_layer("wards")["ward_code"]) - wards)[0]
+    partner = sign_in(app.test_client(), "partner", areas=[elsewhere])
+    assert "due for re-checking" not in _text(partner.get(url).get_data(as_text=True))

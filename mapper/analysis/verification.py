@@ -37,7 +37,7 @@ LOCAL_TIME = ZoneInfo("Europe/London")
 #: id column of each register the rule applies to
 ID_COLUMNS = {"groups": "group_id", "premises": "premises_id"}
 #: columns of :func:`due_for_recheck`'s answer
-DUE_COLUMNS = ["register", "record_id", "name", "category", "ward_code", "can_id",
+DUE_COLUMNS = ["register", "record_id", "name", "category", "status", "ward_code", "can_id",
                "last_verified", "checked", "months_since"]
 
 
@@ -135,7 +135,7 @@ def due_for_recheck(records: dict[str, pd.DataFrame | None], wards: pd.DataFrame
     -------
     DataFrame
         :data:`DUE_COLUMNS`: ``register``, ``record_id``, ``name``, ``category``,
-        ``ward_code``, ``can_id`` (<NA> outside any CAN), ``last_verified`` (as stored),
+        ``status`` (as stored), ``ward_code``, ``can_id`` (<NA> outside any CAN), ``last_verified`` (as stored),
         ``checked`` (datetime64, NaT: never checked) and ``months_since`` (Int64, <NA>
         when never checked). Never-checked records come first, then by ``checked``
         ascending; ties by name, then id. Closed records are left out.
@@ -165,6 +165,7 @@ def due_for_recheck(records: dict[str, pd.DataFrame | None], wards: pd.DataFrame
             "record_id": frame[id_column].astype(str).to_numpy(),
             "name": _column(frame, "name").to_numpy(),
             "category": _column(frame, category).to_numpy(),
+            "status": _column(frame, "status").to_numpy(),
             "ward_code": frame["ward_code"].astype("object").to_numpy(),
             "last_verified": verified.to_numpy(),
             "checked": checked.to_numpy(),

@@ -274,6 +274,7 @@ def _rows(due: pd.DataFrame, ward_names: dict, page_url: str) -> list[dict]:
             "kind": KINDS[register],
             "name": shown(record["name"]) or "name not recorded",
             "category": shown(record["category"]) or "not recorded",
+            "status": _status_note(record["status"]),
             "ward": ward_names.get(record["ward_code"]) or shown(record["ward_code"]),
             "checked": checked_text(record["last_verified"], record["checked"],
                                     record["months_since"]),
@@ -288,6 +289,12 @@ def _rows(due: pd.DataFrame, ward_names: dict, page_url: str) -> list[dict]:
             "anchor": f"due-{register}-{record_id}",
         })
     return rows
+
+
+def _status_note(status) -> str:
+    """A note for records open with a caveat ("temporarily closed"); '' when open."""
+    text = shown(status).strip().lower()
+    return {"": "", "open": "", "unknown": "status unknown"}.get(text, text)
 
 
 def _version_sent() -> int:
