@@ -575,7 +575,8 @@ def due(ctx: click.Context, wards: tuple[str, ...]) -> None:
             if wards and not set(ward_table.loc[members, "ward_code"]) & set(wards):
                 continue
             click.echo(f"  {row.can_id} {row.name}: {_due_counts(here)}")
-    outside = found[found["can_id"].isna()]
+    in_a_ward = found["ward_code"].isin(known)
+    outside = found[found["can_id"].isna() & in_a_ward]
     wards_by_code = ward_table.set_index("ward_code")
     names = wards_by_code["ward_name"].fillna("").astype(str)
     boroughs = (wards_by_code["borough_name"] if "borough_name" in wards_by_code
@@ -585,6 +586,8 @@ def due(ctx: click.Context, wards: tuple[str, ...]) -> None:
                                                names.get(item[0], ""), item[0])):
         click.echo(f"  {code} {names.get(code, '')} (outside any neighbourhood): "
                    f"{_due_counts(here)}")
+    if not in_a_ward.all():
+        click.echo(f"  in no ward of the study area: {_due_counts(found[~in_a_ward])}")
 
 
 def _due_counts(found) -> str:

@@ -26,8 +26,6 @@ Routes
 
 from __future__ import annotations
 
-from datetime import date
-
 import pandas as pd
 from flask import (
     Blueprint,
@@ -76,12 +74,21 @@ def ward_table() -> pd.DataFrame:
     return table[["ward_code", "ward_name", "borough_name", "can_id"]]
 
 
-def due_records(ward_codes=None, *, on: date | None = None) -> pd.DataFrame:
-    """The open records due for re-checking (see :func:`verification.due_for_recheck`)
-    in `ward_codes` (None: every ward), with the edits made in the app."""
-    registers = {name: data.layer(name, required=False) for name in verification.ID_COLUMNS}
-    return verification.due_for_recheck(registers, ward_table(), on=on or verification.today(),
-                                        ward_codes=ward_codes)
+def due_records(ward_codes=None) -> pd.DataFrame:
+    """The open records due for re-checking today (:func:`verification.due_for_recheck`)
+    in `ward_codes` (None: every ward), with the edits made in the app: made once a day
+    per version of the workspace and its edits."""
+    on = verification.today()
+
+    def build(_workspace):
+        registers = {name: data.layer(name, required=False)
+                     for name in verification.ID_COLUMNS}
+        return verification.due_for_recheck(registers, ward_table(), on=on)
+
+    due = data.cached("recheck:due", build, variant=on)
+    if ward_codes is None:
+        return due
+    return due[due["ward_code"].isin(list(ward_codes)).to_numpy()].reset_index(drop=True)
 
 
 def allowed_wards() -> set[str] | None:
@@ -124,11 +131,14 @@ def index():
     wards = ward_table()
     if allowed is not None:
         wards = wards[wards["ward_code"].isin(allowed)]
-    due = due_records(set(wards["ward_code"])) if len(wards) else due_records(set())
+    due = due_records(None if allowed is None else set(wards["ward_code"]))
+    counts = _ward_counts(due)
+    in_no_ward = int((~due["ward_code"].isin(wards["ward_code"])).sum())
     return render_template("recheck.html", page="index", **_context(),
-                           neighbourhoods=_can_sections(wards, due),
-                           wards=_ward_sections(wards, due), total=len(due),
-                           partner=allowed is not None, no_wards=allowed == set())
+                           neighbourhoods=_can_sections(wards, counts),
+                           wards=_ward_sections(wards, counts), total=len(due),
+                           in_no_ward=in_no_ward, partner=allowed is not None,
+                           no_wards=allowed == set())
 
 
 @bp.get("/due/neighbourhood/<can_id>")
@@ -215,31 +225,44 @@ def _counts(due: pd.DataFrame) -> dict:
     return {"groups": groups, "premises": len(due) - groups, "total": len(due)}
 
 
-def _can_sections(wards: pd.DataFrame, due: pd.DataFrame) -> list[dict]:
+def _ward_counts(due: pd.DataFrame) -> pd.DataFrame:
+    """groups and premises due, per ward_code (wards with none due absent)."""
+    counts = pd.crosstab(due["ward_code"], due["register"])
+    return counts.reindex(columns=list(verification.ID_COLUMNS), fill_value=0)
+
+
+def _summed(counts: pd.DataFrame, ward_codes) -> dict:
+    here = counts[counts.index.isin(list(ward_codes))].sum()
+    groups, premises = int(here.get("groups", 0)), int(here.get("premises", 0))
+    return {"groups": groups, "premises": premises, "total": groups + premises}
+
+
+def _can_sections(wards: pd.DataFrame, counts: pd.DataFrame) -> list[dict]:
     sections = []
+    can_of = wards["can_id"].astype("string")
     for can_id, name in _cans().items():
-        members = wards[wards["can_id"].astype("string").eq(can_id).fillna(False).to_numpy()]
+        members = wards.loc[can_of.eq(can_id).fillna(False).to_numpy(), "ward_code"]
         if members.empty:
             continue  # none of its wards granted to this partner
-        here = due[due["ward_code"].isin(members["ward_code"])]
         sections.append({"id": can_id, "name": name, "wards": len(members),
-                         "url": url_for(".neighbourhood", can_id=can_id), **_counts(here)})
+                         "url": url_for(".neighbourhood", can_id=can_id),
+                         **_summed(counts, members)})
     return sections
 
 
-def _ward_sections(wards: pd.DataFrame, due: pd.DataFrame) -> list[dict]:
+def _ward_sections(wards: pd.DataFrame, counts: pd.DataFrame) -> list[dict]:
     outside = wards[wards["can_id"].map(is_missing).astype(bool).to_numpy()]
+    outside = outside[outside["ward_code"].isin(counts.index)]
     outside = outside.assign(borough_label=outside["borough_name"].map(shown),
                              ward_label=outside["ward_name"].map(shown))
-    by_ward = due.groupby("ward_code")
     sections = []
     for row in outside.sort_values(["borough_label", "ward_label", "ward_code"]).itertuples():
-        if row.ward_code not in by_ward.groups:
-            continue
-        counts = _counts(by_ward.get_group(row.ward_code))
+        groups = int(counts.at[row.ward_code, "groups"])
+        premises = int(counts.at[row.ward_code, "premises"])
         sections.append({"id": row.ward_code, "name": row.ward_label or row.ward_code,
-                         "borough": row.borough_label, "url": url_for(".ward", ward_code=row.ward_code),
-                         **counts})
+                         "borough": row.borough_label,
+                         "url": url_for(".ward", ward_code=row.ward_code),
+                         "groups": groups, "premises": premises, "total": groups + premises})
     return sections
 
 
