@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from mapper import __version__
+from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.errors import MapperError
 from mapper.registers import STATUSES
 from mapper.sources.points import MAX_FAILED_SHARE
@@ -537,22 +538,21 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
                    + ("; due for re-checking" if is_due(checked, today()) else ""))
 
 
-@cli.command()
+@cli.command(help=f"""Count the open records due for re-checking, per neighbourhood.
+
+    A group or premises is due when nobody has confirmed it for over
+    {VERIFICATION_MONTHS} months, or ever; closed records are left out. One line per
+    Community Action Neighbourhood, then per ward outside any (wards with none due are
+    left out). Names and contact details are not printed: the list itself is on the web
+    app's "Re-checking" page.
+    """)
 @click.option("--ward", "wards", multiple=True, metavar="CODE",
               help="Only these wards (GSS codes; repeatable).")
 @click.pass_context
 def due(ctx: click.Context, wards: tuple[str, ...]) -> None:
-    """Count the open records due for re-checking, per neighbourhood.
-
-    A group or premises is due when nobody has confirmed it for over the verification
-    period (mapper.analysis.verification), or ever; closed records are left out. One line per Community
-    Action Neighbourhood, then per ward outside any (wards with none due are left out).
-    Names and contact details are not printed: the list itself is on the web app's
-    "Re-checking" page.
-    """
     import pandas as pd
 
-    from mapper.analysis.verification import VERIFICATION_MONTHS, due_for_recheck, today
+    from mapper.analysis.verification import due_for_recheck, today
 
     ws = _workspace(ctx)
     ward_table = ws.read_layer("ward_summary" if ws.has_layer("ward_summary") else "wards")

@@ -135,10 +135,11 @@ def due_for_recheck(records: dict[str, pd.DataFrame | None], wards: pd.DataFrame
     -------
     DataFrame
         :data:`DUE_COLUMNS`: ``register``, ``record_id``, ``name``, ``category``,
-        ``status`` (as stored), ``ward_code``, ``can_id`` (<NA> outside any CAN), ``last_verified`` (as stored),
-        ``checked`` (datetime64, NaT: never checked) and ``months_since`` (Int64, <NA>
-        when never checked). Never-checked records come first, then by ``checked``
-        ascending; ties by name, then id. Closed records are left out.
+        ``status`` and ``last_verified`` (as stored), ``ward_code``, ``can_id`` (<NA>
+        outside any CAN), ``checked`` (datetime64, NaT: never checked) and
+        ``months_since`` (Int64, <NA> when never checked). Never-checked records come
+        first, then by ``checked`` ascending; ties by name, then id. Closed records are
+        left out.
     """
     cutoff = pd.Timestamp(months_before(on, months))
     can_of = _can_of(wards)
