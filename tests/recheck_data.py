@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 from conftest import GRID_CELL_M, GRID_ORIGIN, grid_wards, write_workspace
 from shapely.geometry import Point
 
@@ -74,7 +75,9 @@ def _register(name: str, rows: list[dict]) -> gpd.GeoDataFrame:
     return frame[[*columns, "ward_code", "borough_code", "source", "geometry"]]
 
 
-def write_recheck_workspace(directory) -> Path:
+def write_recheck_workspace(directory, *, in_no_ward: bool = False) -> Path:
+    """The workspace above; `in_no_ward` adds g-nowhere, never checked, placed outside
+    every ward (no ward_code)."""
     directory = write_workspace(directory)
     wards = grid_wards()
     borough_of = dict(zip(wards["ward_code"], wards["borough_code"], strict=True))
@@ -84,6 +87,13 @@ def write_recheck_workspace(directory) -> Path:
          "status": status, "phone": phone, "email": email, "source": "hand-built",
          "geometry": centre(w)}
         for gid, name, w, checked, status, phone, email in GROUPS])
+    if in_no_ward:
+        nowhere = groups.iloc[[0]].copy()
+        nowhere[["group_id", "name", "ward_code", "borough_code"]] = [
+            "g-nowhere", "Nowhere Network", None, None]
+        nowhere["geometry"] = [Point(GRID_ORIGIN[0] - 500, GRID_ORIGIN[1] - 500)]
+        groups = gpd.GeoDataFrame(pd.concat([groups, nowhere], ignore_index=True),
+                                  geometry="geometry", crs="EPSG:27700")
     premises = _register("premises", [
         {"premises_id": pid, "name": name, "type": "community centre",
          "ward_code": f"E0590000{w}", "borough_code": borough_of[f"E0590000{w}"],

@@ -333,6 +333,23 @@ def test_mapper_due_counts_per_neighbourhood_without_contacts(ws_dir, monkeypatc
     assert main(["--workspace", str(ws_dir), "due", "--ward", "E05999999"]) == 1
 
 
+def test_records_in_no_ward_are_counted_not_lost(tmp_path, monkeypatch, capsys):
+    ws_dir = write_recheck_workspace(tmp_path / "workspace", in_no_ward=True)
+    monkeypatch.setattr(verification, "today", lambda: TODAY)
+    assert main(["--workspace", str(ws_dir), "due"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith(": 8 due (6 groups, 2 premises)")
+    assert lines[-1] == "  in no ward of the study area: 1 due (1 group, 0 premises)"
+    app = create_app({"TESTING": True, "WORKSPACE": str(ws_dir), "TILES": "none"})
+    text = _text(sign_in(app.test_client(), "officer").get("/due").get_data(as_text=True))
+    assert ("8 records due for re-checking. 1 of them is in no ward of the study area: "
+            "find it in the register") in text
+    # a partner sees only their wards' records
+    partner = sign_in(app.test_client(), "partner", areas=["E05900005"])
+    text = _text(partner.get("/due").get_data(as_text=True))
+    assert "1 record due for re-checking." in text and "in no ward" not in text
+
+
 # -- the neighbourhood page's link (on the demo, whose analysis finds CANs) --------------
 
 
