@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         admin,
         api,
         auth,
+        contact_lists,
         contacts,
         edit_api,
         editor,
@@ -90,7 +91,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
-                      editor.bp, edit_api.bp, admin.bp, uploads.bp, recheck.bp):
+                      editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
+                      recheck.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
@@ -122,9 +124,10 @@ NAVIGATION = (
     ("priority.page", "Priority areas"),
     ("neighbourhoods.index", "Neighbourhoods"),
     ("incidents.incident", "Incident response"),
+    ("contact_lists.page", "Contacts"),  # partners and above
+    ("recheck.index", "Re-checking"),  # partners and above
     ("api.docs", "API"),
     ("editor.index", "Register"),  # officers only: links show to roles their view allows
-    ("recheck.index", "Re-checking"),  # partners and above
     ("uploads.form", "Upload"),
     ("admin.users", "Users"),
 )

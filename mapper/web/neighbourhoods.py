@@ -899,12 +899,22 @@ def _area_page(area: Area):
         descending=descending,
         sorts=SORTS,
         export_urls=_export_urls(area, category, query),
+        contact_list_url=_contact_list_url(area),
         drivers=_drivers(area),
         care=_care(area),
         ranks=_ranks(area, wards),
         today=date.today().isoformat(),
         **_footer(),
     )
+
+
+def _contact_list_url(area: Area) -> str:
+    """The area's contact list, for users who may see any of its contacts; else ""."""
+    from mapper.web.contact_lists import may_list
+
+    if not may_list(area.ward_codes):
+        return ""
+    return url_for("contact_lists.page", **{area.kind: area.id})
 
 
 def _recheck_link(area: Area) -> dict | None:
