@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from mapper import __version__
+from mapper.analysis.nearest import K_DEFAULT, K_MAX
 from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.errors import MapperError
 from mapper.registers import STATUSES
@@ -489,7 +490,7 @@ def mapping_delete(ctx: click.Context, signature: str) -> None:
 @click.option("--postcode", help="Search from this postcode (any case or spacing).")
 @click.option("--at", "point", nargs=2, type=float, metavar="LAT LON",
               help="Search from this latitude and longitude instead.")
-@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 500),
+@click.option("-k", "k", default=K_DEFAULT, show_default=True, type=click.IntRange(1, K_MAX),
               help="How many groups to list.")
 @click.option("--category", multiple=True, help="Only groups of this category (repeatable).")
 @click.option("--offer", "offers", multiple=True,

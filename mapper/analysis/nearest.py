@@ -68,6 +68,10 @@ from scipy.spatial import cKDTree
 from mapper.analysis._tables import check_frame, check_radius, in_service, point_xy
 from mapper.errors import MapperError
 
+#: groups listed when a query does not say how many (the CLI, the API and the incident page)
+K_DEFAULT = 10
+#: most groups one query may list: the one limit of the CLI, the API and the incident page
+K_MAX = 100
 #: columns of every query result, in order
 RESULT_COLUMNS = ["id", "distance_m", "x", "y", "category"]
 #: relative slack (of the coordinates' size) absorbing float rounding in the tree's distances

@@ -45,6 +45,8 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__
 from mapper.analysis.nearest import (
+    K_DEFAULT,
+    K_MAX,
     MAX_OUTSIDE_M,
     normalise_postcode,
     parse_capabilities,
@@ -67,7 +69,6 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 #: decimals of longitude/latitude in answers (1e-6 degree is about 0.1 m)
 COORD_DECIMALS = 6
-K_DEFAULT, K_MAX = 10, 100
 RADIUS_MAX_M = 50_000
 #: list answers (wards, neighbourhoods, groups, premises, incidents) come in pages of at
 #: most this many features (the default), a page ending early before its features pass

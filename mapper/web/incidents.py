@@ -29,7 +29,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from mapper.analysis import verification
-from mapper.analysis.nearest import normalise_postcode, parse_capabilities
+from mapper.analysis.nearest import K_DEFAULT, K_MAX, normalise_postcode, parse_capabilities
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat
 from mapper.maps import map_parts, ward_map
 from mapper.maps.incidents import (
@@ -46,10 +46,6 @@ from mapper.web.contacts import contacts_for
 
 bp = Blueprint("incidents", __name__)
 
-#: groups listed when the form does not say
-K_DEFAULT = 10
-#: most groups one search may list
-K_MAX = 50
 #: distance limits offered, in metres (none is also a choice)
 RADIUS_CHOICES_M = (250, 500, 1000, 2000)
 #: the time zone of the "generated at" stamp and of "today" for record ages

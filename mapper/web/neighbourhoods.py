@@ -45,6 +45,13 @@ from flask import (
 
 from mapper import registers
 from mapper.analysis import verification
+from mapper.analysis.indicators import (
+    COMPONENTS,
+    DOMAIN_LABELS,
+    combine,
+    driver_label,
+    indicator,
+)
 from mapper.config import Settings
 from mapper.exports import guard_formulas
 from mapper.geo import to_display
@@ -61,104 +68,18 @@ bp = Blueprint("neighbourhoods", __name__)
 # -- what the page shows -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One profile figure: a ward_summary column, how areas combine it, how it reads."""
+#: the profile table's figures, in order: each an entry of the indicator registry (label,
+#: help, how a figure combines over wards, how it is written)
+FIGURES = tuple(indicator(column) for column in (
+    "population", "imd_score", "imd_avg_rank", "imd_extent", "imd_most_deprived_10_share",
+    "imd_most_deprived_20_share", "groups_total", "groups_total_per_1000",
+    "groups_total_per_1000_eb", "premises_total", "premises_total_per_1000", "incidents",
+    "incidents_per_1000", "incidents_per_1000_eb", "uncovered_share", "unmet_need",
+))
 
-    column: str
-    label: str
-    how: str  # "sum" or "weighted" (population-weighted mean)
-    fmt: str  # "count", "score", "rank", "share", "rate", "index"
-    help: str = ""
-
-
-FIGURES = (
-    Figure("population", "Residents", "sum", "count"),
-    Figure(
-        "imd_score",
-        "IMD score",
-        "weighted",
-        "score",
-        "Index of Multiple Deprivation, population-weighted; higher = more deprived",
-    ),
-    Figure(
-        "imd_avg_rank",
-        "IMD average rank",
-        "weighted",
-        "rank",
-        "average national rank of its small areas (LSOAs), population-weighted; 1 = most deprived",
-    ),
-    Figure(
-        "imd_extent",
-        "IMD extent",
-        "weighted",
-        "share",
-        "share of residents in the most deprived 30 % of small areas nationally (sliding scale)",
-    ),
-    Figure(
-        "imd_most_deprived_10_share",
-        "In the most deprived 10 %",
-        "weighted",
-        "share",
-        "share of its small areas (LSOAs) in the most deprived 10 % nationally",
-    ),
-    Figure(
-        "imd_most_deprived_20_share",
-        "In the most deprived 20 %",
-        "weighted",
-        "share",
-        "share of its small areas (LSOAs) in the most deprived 20 % nationally",
-    ),
-    Figure("groups_total", "VCS groups", "sum", "count"),
-    Figure(
-        "groups_total_per_1000",
-        "VCS groups per 1,000 residents",
-        "weighted",
-        "rate",
-        "likely duplicates counted once",
-    ),
-    Figure(
-        "groups_total_per_1000_eb",
-        "VCS groups per 1,000 residents, smoothed",
-        "weighted",
-        "rate",
-        "small counts pulled toward the borough's rate; the rate the unmet-need index uses",
-    ),
-    Figure("premises_total", "Community premises", "sum", "count"),
-    Figure("premises_total_per_1000", "Premises per 1,000 residents", "weighted", "rate"),
-    Figure("incidents", "Incidents", "sum", "count"),
-    Figure("incidents_per_1000", "Incidents per 1,000 residents", "weighted", "rate"),
-    Figure(
-        "incidents_per_1000_eb",
-        "Incidents per 1,000 residents, smoothed",
-        "weighted",
-        "rate",
-        "small counts pulled toward the borough's rate; the rate the unmet-need index uses",
-    ),
-    Figure(
-        "uncovered_share", "Residents beyond walking distance of any group", "weighted", "share"
-    ),
-    Figure(
-        "unmet_need",
-        "Unmet-need index",
-        "weighted",
-        "index",
-        "0 = the median ward; higher = more unmet need (need, low supply, incidents)",
-    ),
-)
-
-#: IoD domains: column, label, unit ("share" = a rate shown as %, "score")
-DOMAINS = (
-    ("income_score", "Income", "share"),
-    ("employment_score", "Employment", "share"),
-    ("education_score", "Education, skills and training", "score"),
-    ("health_score", "Health and disability", "score"),
-    ("crime_score", "Crime", "score"),
-    ("barriers_score", "Barriers to housing and services", "score"),
-    ("living_environment_score", "Living environment", "score"),
-    ("idaci_score", "Income deprivation affecting children (IDACI)", "share"),
-    ("idaopi_score", "Income deprivation affecting older people (IDAOPI)", "share"),
-)
+#: IoD domains shown in the domain chart: registry entries (a proportion of people, like
+#: income, is written as a share; the others as scores)
+DOMAINS = tuple(indicator(f"{name}_score") for name in DOMAIN_LABELS)
 
 #: columns of the asset table and exports, in order (never a personal-data column)
 ASSET_COLUMNS = [
@@ -347,27 +268,6 @@ def find_ward(ward_code: str) -> Area:
 # -- profile figures ------------------------------------------------------------------
 
 
-def weighted_mean(frame: pd.DataFrame, column: str) -> float:
-    """Population-weighted mean of `column` over the rows of `frame` (NaN rows skipped)."""
-    if column not in frame.columns:
-        return float("nan")
-    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    weights = pd.to_numeric(frame["population"], errors="coerce").astype("float64")
-    usable = values.notna() & weights.notna() & (weights > 0)
-    if not usable.any():
-        return float("nan")
-    return float((values[usable] * weights[usable]).sum() / weights[usable].sum())
-
-
-def combined(frame: pd.DataFrame, column: str, how: str) -> float:
-    """`column` over several wards: summed, or population-weighted."""
-    if column not in frame.columns:
-        return float("nan")
-    if how == "sum":
-        return float(pd.to_numeric(frame[column], errors="coerce").sum())
-    return weighted_mean(frame, column)
-
-
 def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
     """The columns of the profile table: the area, its borough(s), the study area.
 
@@ -410,13 +310,13 @@ def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
     return out
 
 
-def value_for(comparator: dict, column: str, how: str) -> float:
+def value_for(comparator: dict, column: str, how: str | None = None) -> float:
     """A comparator's value: the borough summary's own figure when it has one (deprivation
     measures from whole LSOAs), else combined from its wards."""
     row = comparator["row"]
     if row is not None and column in row.index and pd.notna(row[column]):
         return float(row[column])
-    return combined(comparator["wards"], column, how)
+    return combine(comparator["wards"], column, how)
 
 
 def fmt(value: float, kind: str) -> str:
@@ -443,19 +343,20 @@ def profile_rows(area: Area, columns: list[dict]) -> list[dict]:
             continue
         cells = []
         for comparator in columns:
-            value = value_for(comparator, figure.column, figure.how)
-            cells.append({"value": value, "text": fmt(value, figure.fmt)})
+            value = value_for(comparator, figure.column, figure.aggregate)
+            cells.append({"value": value, "text": fmt(value, figure.kind)})
         rows.append({"figure": figure, "cells": cells})
     return rows
 
 
 def domain_rows(area: Area, columns: list[dict]) -> list[dict]:
     rows = []
-    for column, label, unit in DOMAINS:
+    for domain in DOMAINS:
+        column, label, unit = domain.column, domain.short, domain.kind
         if column not in area.wards.columns:
             continue
-        values = [value_for(c, column, "weighted") for c in columns]
-        texts = [fmt(v, "share" if unit == "share" else "score") for v in values]
+        values = [value_for(c, column, domain.aggregate) for c in columns]
+        texts = [fmt(v, domain.kind) for v in values]
         rows.append(
             {"column": column, "label": label, "unit": unit, "values": values, "texts": texts}
         )
@@ -826,7 +727,7 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
             "premises_total": fmt(row["premises_total"], "count"),
             "incidents": fmt(row["incidents"], "count"),
             "top_drivers": "; ".join(
-                DRIVER_LABELS.get(d.strip(), d.strip())
+                driver_label(d.strip())
                 for d in str(row["top_drivers"] or "").split(";")
                 if d.strip()
             ),
@@ -953,28 +854,20 @@ def _export_urls(area: Area, category: str, query: str) -> dict[str, str]:
     }
 
 
-#: the unmet-need components, as the page names them
-DRIVER_LABELS = {
-    "need": "deprivation (IMD score)",
-    "supply": "few VCS groups for the population",
-    "incidents": "incident pressure",
-}
-
-
 def _drivers(area: Area) -> list[str]:
     """What pushes the area's unmet-need index up, largest first."""
     if area.summary is not None and not is_missing(area.summary.get("top_drivers")):
         names = [d.strip() for d in str(area.summary["top_drivers"]).split(";") if d.strip()]
     else:
         contributions = {
-            name: weighted_mean(area.wards, f"contrib_{name}") for name in DRIVER_LABELS
+            name: combine(area.wards, f"contrib_{name}") for name in COMPONENTS
         }
         names = [
             n
             for n, v in sorted(contributions.items(), key=lambda kv: -kv[1])
             if np.isfinite(v) and v > 0
         ][:2]
-    return [DRIVER_LABELS.get(n, n) for n in names]
+    return [driver_label(n) for n in names]
 
 
 def _care(area: Area) -> list[dict]:

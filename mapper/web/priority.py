@@ -49,6 +49,7 @@ from flask import (
     url_for,
 )
 
+from mapper.analysis.indicators import driver_label
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
 from mapper.exports import guard_formulas
@@ -138,12 +139,6 @@ ERROR_NOUNS: dict[str, str] = {
     "can_split": "the way a CAN is split",
     "can_cross_borough": "the cross-borough setting",
     "coverage_radius_m": "the coverage radius",
-}
-#: what each component of the unmet-need index means when it "drives" a CAN
-DRIVERS = {
-    "need": "high deprivation",
-    "supply": "few VCS groups per resident",
-    "incidents": "many incidents per resident",
 }
 #: the layers of the map fetched on demand
 LAZY_LAYERS = ("groups", "premises", "incidents", "gaps")
@@ -291,7 +286,7 @@ def _cans(borough: str = "") -> pd.DataFrame:
 
 def _drivers(text) -> str:
     parts = [p.strip() for p in str(text or "").split(";") if p.strip()]
-    text = "; ".join(DRIVERS.get(p, p) for p in parts)
+    text = "; ".join(driver_label(p) for p in parts)
     return text[:1].upper() + text[1:] if text else "–"
 
 
