@@ -379,12 +379,17 @@ def grouped(columns: Iterable[str]) -> list[tuple[str, list[Indicator]]]:
 
 
 def readme_rows() -> list[str]:
-    """The README's indicator table rows: every entry of :data:`INDICATORS`, then every
-    rule of :data:`PATTERNS` (its column written with a placeholder)."""
-    rows = [_row(entry.column, entry.short, entry) for entry in INDICATORS.values()]
+    """The README's indicator table rows, one per entry of :func:`dictionary`."""
+    return [_row(entry.column, entry.short, entry) for entry in dictionary()]
+
+
+def dictionary() -> list[Indicator]:
+    """Every entry of :data:`INDICATORS`, then one per rule of :data:`PATTERNS` (its column
+    written with a placeholder, e.g. ``groups_<category>``)."""
+    out = list(INDICATORS.values())
     for pattern, form, text, make in PATTERNS:
-        rows.append(_row(form, text, make(_example(pattern))))
-    return rows
+        out.append(replace(make(_example(pattern)), column=form, label=text, short=text))
+    return out
 
 
 def _example(pattern: re.Pattern) -> re.Match:

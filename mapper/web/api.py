@@ -44,6 +44,7 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__
+from mapper.analysis import indicators
 from mapper.analysis.nearest import (
     K_DEFAULT,
     K_MAX,
@@ -269,12 +270,17 @@ ENDPOINTS: dict[str, Endpoint] = {
         "when the workspace has not been analysed. Properties: ward_code, ward_name, "
         "borough_code, borough_name, population, imd_score, unmet_need, can_id (null "
         "outside a Community Action Neighbourhood) and every other measure of the "
-        "analysis (see the README, 'The analysis'); missing values are null. "
+        "analysis, each described in the WardProperties schema (from the indicator "
+        "registry; the README's indicator table says the same); missing values are null. "
         "unavailable_measures names the deprivation measures the workspace's IoD data "
         "cannot give (null in every feature), each with the reason.",
         (P_BOROUGH, P_CAN, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
         members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]},
+                 "features": {"type": "array", "items": {"allOf": [
+                     {"$ref": "#/components/schemas/Feature"},
+                     {"type": "object", "properties": {
+                         "properties": {"$ref": "#/components/schemas/WardProperties"}}}]}},
                  "unavailable_measures": {
                      "type": "object", "additionalProperties": {"type": "string"},
                      "description": "measure -> why it was not computed (for example IoD "
@@ -1341,6 +1347,14 @@ def _responses(endpoint: Endpoint) -> dict:
 
 def _schemas() -> dict:
     return {
+        "WardProperties": {
+            "type": "object",
+            "description": "The properties of a ward (ward_summary) feature: every indicator "
+            "of the registry (mapper/analysis/indicators.py), with its label, unit and "
+            "direction; families of columns (one per category, type or domain) by pattern.",
+            "properties": indicators.schema_properties(),
+            "patternProperties": indicators.schema_patterns(),
+        },
         "Error": {
             "type": "object",
             "required": ["error"],

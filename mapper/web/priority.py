@@ -49,6 +49,7 @@ from flask import (
     url_for,
 )
 
+from mapper.analysis import indicators as indicators_registry
 from mapper.analysis.indicators import driver_label
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
@@ -668,6 +669,20 @@ def _export_frame(view: View):
     return table, wards.geometry, classification
 
 
+#: the export's own columns (not ward_summary's): column -> description
+_EXPORT_OWN = {
+    "map_class": "the class of that value on the map (1 = lowest)",
+    "map_class_range": "the class's range",
+    "can_name": "the name of the ward's Community Action Neighbourhood",
+}
+
+
+def export_columns(columns) -> dict[str, str]:
+    """Column -> description (from the indicator registry) of a ward export's columns."""
+    return {str(c): _EXPORT_OWN.get(str(c)) or indicators_registry.resolve(str(c)).description
+            for c in columns}
+
+
 def _download_name(view: View, suffix: str) -> str:
     area = view.borough or "all"
     return f"priority-wards-{area}-{view.indicator}.{suffix}"
@@ -720,6 +735,7 @@ def export_geojson():
         "licences": licences,
         "provenance": _provenance_records(),
         "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "columns": export_columns(table.columns),
         "features": features,
     }
     return Response(json.dumps(document, ensure_ascii=False, allow_nan=False),
