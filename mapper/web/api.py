@@ -52,9 +52,10 @@ from mapper.analysis.nearest import (
     normalise_postcode,
     parse_capabilities,
     postcode_point,
+    postcode_table,
 )
 from mapper.errors import MapperError
-from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
+from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
 from mapper.missing import is_missing
 from mapper.registers import (
     EMERGENCY_OFFERS,
@@ -774,20 +775,12 @@ def _can_ids(workspace) -> dict[str, str] | None:
 
 @data.memoised("api:postcodes")
 def _postcode_points(workspace) -> pd.DataFrame:
-    """Postcode centroids indexed by postcode: x, y (EPSG:27700) and lon, lat."""
-    postcodes = data.layer("postcodes")
-    postcodes = postcodes[postcodes.geometry.notna() & ~postcodes.geometry.is_empty]
-    postcodes = postcodes.drop_duplicates("postcode")
-    shown = to_display(postcodes.geometry)
-    return pd.DataFrame(
-        {
-            "x": postcodes.geometry.x.to_numpy(),
-            "y": postcodes.geometry.y.to_numpy(),
-            "lon": shown.x.to_numpy(),
-            "lat": shown.y.to_numpy(),
-        },
-        index=pd.Index(postcodes["postcode"].astype(str), name="postcode"),
-    )
+    """Postcode centroids indexed by postcode: x, y (EPSG:27700) and lon, lat
+    (:func:`mapper.analysis.nearest.postcode_table`)."""
+    table = postcode_table(data.layer("postcodes"))
+    shown = to_display(gpd.GeoSeries(gpd.points_from_xy(table["x"], table["y"]),
+                                     crs=CRS_ANALYSIS))
+    return table[["x", "y"]].assign(lon=shown.x.to_numpy(), lat=shown.y.to_numpy())
 
 
 # == answers =============================================================================
