@@ -364,6 +364,29 @@ def test_london_no_closed_food_bank_is_nearest_and_no_warm_space_is_a_rest_centr
         assert len(answer) == 5 and not set(answer["id"]) & closed
 
 
+def test_an_officer_adding_a_capability_keeps_the_origins_of_the_others(app, demo_copy):
+    day = date.today()
+    olive = sign_in(app.test_client(), "officer", username="olive")
+    assert olive.patch("/api/groups/demo-g014", json={"emergency_offer": "transport"},
+                       headers=headers(olive, 1)).status_code == 200
+    oscar = sign_in(app.test_client(), "officer", username="oscar")
+    changed = oscar.patch("/api/groups/demo-g014", json={"emergency_offer": "transport; food"},
+                          headers=headers(oscar, 2))
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    stamp = f"{day.day} {day:%b %Y}"
+    assert changed.get_json()["offer_source"] == (
+        f"transport: confirmed by olive on {stamp}; food: confirmed by oscar on {stamp}")
+    given = capabilities.edited_origins(
+        "food; volunteers", "food", "food: from Give Food (network 'IFAN')",
+        "confirmed by olive on 3 Nov 2026")
+    assert given == ("food: from Give Food (network 'IFAN'); "
+                     "volunteers: confirmed by olive on 3 Nov 2026")
+    whole = capabilities.edited_origins("first aid; food", "first aid",
+                                        "from groups (emergency_offer)", "confirmed by X")
+    assert whole == "first aid: from groups (emergency_offer); food: confirmed by X"
+    assert capabilities.edited_origins("", "food", "from Give Food", "x") is None
+
+
 def test_exports_show_closed_records_marked_and_filter_by_status(demo_copy, tmp_path):
     from mapper.cli import main
     from mapper.editing import save_record
