@@ -25,7 +25,7 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import Problem
-from mapper.sources import capabilities, columns, evidence, status
+from mapper.sources import capabilities, columns, evidence, organisations, status
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.choices import Choice, resolve_columns
 from mapper.sources.files import TABLE_SUFFIXES, Peek, read_table, read_vector, table_row
@@ -222,6 +222,46 @@ def _typed(df: pd.DataFrame, register: str, *, file: str, column) -> list[Proble
     return problems
 
 
+def _contact_list_fields(df: pd.DataFrame, *, file: str, column) -> list[Problem]:
+    """Contact role and emergency consent read into their vocabularies
+    (:data:`registers.CONTACT_ROLES`, yes/no); a value not understood is left out of the
+    record, which is kept, and reported by row (never the value: the fields are personal
+    data)."""
+    notes: list[Problem] = []
+    if "contact_role" in df:
+        read = [registers.contact_roles(v) for v in df["contact_role"].astype("object")]
+        df["contact_role"] = pd.Series([r for r, _ in read], index=df.index, dtype="object")
+        bad = [p for p, (_, unknown) in enumerate(read) if unknown]
+        if bad:
+            notes.append(Problem(
+                file, f"{_row_list(bad)}: a contact role not understood was left out "
+                "(expected one or more of " + ", ".join(registers.CONTACT_ROLES) + ")",
+                column=column("contact_role"), severity="warning"))
+    if "emergency_consent" in df:
+        answers, bad = [], []
+        for p, value in enumerate(df["emergency_consent"].astype("object")):
+            try:
+                answers.append(registers.consent_answer(value))
+            except ValueError:
+                answers.append(None)
+                bad.append(p)
+        df["emergency_consent"] = pd.Series(answers, index=df.index, dtype="object")
+        if bad:
+            notes.append(Problem(
+                file, f"{_row_list(bad)}: an emergency consent not understood was left as "
+                "not recorded (expected yes or no)", column=column("emergency_consent"),
+                severity="warning"))
+    return notes
+
+
+def _row_list(positions: list[int], shown: int = 5) -> str:
+    """'rows 3, 7 and 2 more' for positions in a table (row numbers as a spreadsheet's)."""
+    rows = [f"{table_row(p):,}" for p in positions[:shown]]
+    more = len(positions) - shown
+    noun = "row" if len(positions) == 1 else "rows"
+    return f"{noun} {', '.join(rows)}" + (f" and {more:,} more" if more > 0 else "")
+
+
 def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.astype("string").fillna("")
     email = text.str.extract(f"({columns.EMAIL_IN_TEXT.pattern})", expand=False)
@@ -287,6 +327,12 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             df["last_verified"], file=file, column=column("last_verified")
         )
         problems += bad
+    if "consent_confirmed" in df:
+        df["consent_confirmed"], bad = _dates(
+            df["consent_confirmed"], file=file, column=column("consent_confirmed")
+        )
+        problems += bad
+    notes += _contact_list_fields(df, file=file, column=column)
     if register == "incidents":
         if "date" in df:
             df["date"], bad = _dates(df["date"], file=file, column=column("date"))
@@ -319,8 +365,9 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         }
     )
     loc = {k: cols.get(_norm(v)) for k, v in loc.items() if cols.get(_norm(v))}
+    areas: list[Problem] = []  # area-sized polygons: not organisations, left out by rule
     if geometry is not None:  # a vector file's own geometry wins over its columns
-        located = _from_geometry(geometry, file=file, notes=notes)
+        located = _from_geometry(geometry, file=file, notes=notes, areas=areas)
     else:
         located = locate(table, file=file, context=context, **loc)
     slug = re.sub(r"[^0-9a-z]+", "-", (layout_key or path.stem).lower()).strip("-")
@@ -346,6 +393,8 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     located.problems = sorted(problems, key=lambda p: p.row or 0)
     rejected: list[Problem] = []
     keep, more = settle(located, file=file, context=context, rejected=rejected, rows=number)
+    invalid = {p.row for p in rejected}
+    rejected += [p for p in areas if p.row not in invalid]
     notes += more
     frame = registers.conform(df[keep], register, located.geometry[keep].to_numpy())
     return Imported(
@@ -394,9 +443,11 @@ _AREAL = (3, 6)  # Polygon, MultiPolygon
 _LINEAR = (1, 2, 5)  # LineString, LinearRing, MultiLineString
 
 
-def _from_geometry(vector, *, file: str, notes: list[Problem]):
+def _from_geometry(vector, *, file: str, notes: list[Problem], areas: list[Problem]):
     """Locate rows of a vector file by its own geometry: polygons at a representative point
-    inside them, lines at a point on them (each counted in a warning)."""
+    inside them, lines at a point on them (each counted in a warning). Area-sized polygons
+    (:func:`mapper.sources.organisations.area_sized`) are not placed: each is added to
+    `areas` with its reason."""
     import shapely
 
     from mapper import geo
@@ -409,11 +460,16 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
     kinds = np.asarray(shapely.get_type_id(geoms))
     areal = np.isin(kinds, _AREAL) & ~empty
     linear = np.isin(kinds, _LINEAR) & ~empty
+    too_big = areal & organisations.area_sized(geoms)
+    areas += [organisations.area_sized_problem(file, int(p) + 1, geoms[p])
+              for p in np.flatnonzero(too_big)]
+    areal &= ~too_big
     points = np.where(areal | linear, shapely.point_on_surface(geoms), geoms)
-    bad = empty | ~np.isin(np.asarray(shapely.get_type_id(points)), [0])
+    bad = (empty | ~np.isin(np.asarray(shapely.get_type_id(points)), [0])) & ~too_big
     # a coordinate that is NaN or infinite is no location (not one outside the area)
-    safe = np.where(bad, None, points)
-    unplaced = ~bad & ~(np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe)))
+    safe = np.where(bad | too_big, None, points)
+    finite = np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe))
+    unplaced = ~bad & ~too_big & ~finite
     problems = [
         Problem(
             file,
@@ -436,8 +492,9 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
             ))
     series = frame.geometry.copy()
     series[:] = points
-    series[bad] = None
-    return Located(series, pd.Series(np.where(bad, "", "coordinates"), index=frame.index), problems)
+    series[bad | too_big] = None
+    how = np.where(bad | too_big, "", "coordinates")
+    return Located(series, pd.Series(how, index=frame.index), problems)
 
 
 def check_duplicate_ids(frame: pd.DataFrame, register: str, file: str) -> list[Problem]:
