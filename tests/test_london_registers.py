@@ -295,6 +295,12 @@ def _sweep(client, urls) -> dict[str, tuple[int, str, list[str]]]:
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
+#: every register's CSV and GeoJSON export; the incidents (48,409) as CSV only (the same
+#: text cells as their 38 MB GeoJSON, which adds only coordinates)
+EXPORTS = (("groups", ".csv"), ("groups", ".geojson"), ("premises", ".csv"),
+           ("premises", ".geojson"), ("incidents", ".csv"))
+
+
 def _contact_patterns(text: str) -> list[str]:
     text = UUID.sub("", text)
     return EMAIL_SEEN.findall(text) + PHONE_SEEN.findall(text)
@@ -313,11 +319,10 @@ def test_no_contact_pattern_in_any_anonymous_response(app, london, groups, tmp_p
     found = {u: hits[:3] for u, r in answered.items()
              if (hits := [h for b in r[2] for h in _contact_patterns(b)])}
     assert not found, found
-    for register in ("groups", "premises", "incidents"):
-        for suffix in (".csv", ".geojson"):
-            path = tmp_path / f"{register}{suffix}"
-            exports.export(london, register, path)
-            assert _contact_patterns(path.read_text(encoding="utf-8")) == [], path
+    for register, suffix in EXPORTS:
+        path = tmp_path / f"{register}{suffix}"
+        exports.export(london, register, path)
+        assert _contact_patterns(path.read_text(encoding="utf-8")) == [], path
     # the same pages signed in as an officer do carry them (the sweep can see them)
     officer = sign_in(app.test_client(), "officer")
     callsheet = officer.get("/incident/callsheet?postcode=E1 2PA&category=food&k=50")
@@ -343,10 +348,9 @@ def test_no_placeholder_on_any_london_page_or_export(app, london, groups, role, 
             found[url] = bad
     assert seen >= {"public": 40, "partner": 35}.get(role, 45), seen
     assert not found, "\n".join(f"{u}: {b}" for u, b in found.items())
-    if role in ("officer", "admin"):
-        for register in ("groups", "premises", "incidents"):
-            for suffix in (".csv", ".geojson"):
-                path = tmp_path / f"{register}{suffix}"
-                exports.export(london, register, path, include_personal_data=True)
-                kind = "text/csv" if suffix == ".csv" else "application/json"
-                assert placeholders(read_text(path.read_text(encoding="utf-8"), kind)) == []
+    if role == "officer":  # command-line exports are the same whoever runs them
+        for register, suffix in EXPORTS:
+            path = tmp_path / f"{register}{suffix}"
+            exports.export(london, register, path, include_personal_data=True)
+            kind = "text/csv" if suffix == ".csv" else "application/json"
+            assert placeholders(read_text(path.read_text(encoding="utf-8"), kind)) == [], path
