@@ -72,7 +72,7 @@ from mapper.maps.priority import (
     priority_map,
 )
 from mapper.web import data, open_workspace
-from mapper.web.auth import require_role
+from mapper.web.auth import app_db, current_user, require_role
 from mapper.web.overview import rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
@@ -151,8 +151,9 @@ LAZY_LAYERS = ("groups", "premises", "incidents", "gaps")
 EXPORT_COLUMNS = (
     "population", "imd_score", "unmet_need", "unmet_need_rank", "contrib_need",
     "contrib_supply", "contrib_incidents", "groups_total", "groups_total_per_1000",
-    "premises_total", "incidents", "incidents_per_1000", "uncovered_share", "candidate",
-    "can_id", "stability",
+    "premises_total", "incidents", "incidents_per_1000", "groups_total_per_1000_eb",
+    "incidents_per_1000_eb", "uncovered_share", "candidate", "can_id", "stability",
+    "unreliable", "unreliable_reason",
 )
 
 
@@ -378,6 +379,7 @@ def _ward_rows(wards, view: View) -> tuple[list[dict], int]:
         "class": classification.classes,
         "unmet_need": wards["unmet_need"], "population": wards["population"],
         "can_id": wards["can_id"], "stability": wards["stability"],
+        "care": _care(wards),
     })
     key = view.sort.lstrip("-")
     column = SORTS[key] or "value"
@@ -397,8 +399,17 @@ def _ward_rows(wards, view: View) -> tuple[list[dict], int]:
             "population": format_value(row["population"], "count"),
             "can_id": "" if pd.isna(row["can_id"]) else row["can_id"],
             "stability": format_value(row["stability"], "share"),
+            "care": row["care"],
         })
     return rows, classification.k
+
+
+def _care(wards: pd.DataFrame) -> pd.Series:
+    """Why each ward's figures are to be read with care ("" for none; an analysis stored
+    before the reasons existed has none)."""
+    if "unreliable_reason" not in wards:
+        return pd.Series("", index=wards.index)
+    return wards["unreliable_reason"].fillna("").astype(str)
 
 
 def _sort_links(view: View) -> dict[str, dict]:
@@ -574,6 +585,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
             in_cans["population"].sum() / wards["population"].sum()
             if wards["population"].sum() else np.nan, "share"),
         ward_count=len(wards),
+        care_count=int((_care(wards) != "").sum()),
         wards=ward_rows,
         class_count=class_count,
         can_base=f"{request.script_root}/neighbourhood/",
@@ -582,6 +594,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
         settings=settings,
         error_list=error_list,
         recomputed=request.args.get("recomputed") == "1",
+        last_run=_last_run() if request.args.get("recomputed") == "1" else "",
         sources=_source_rows(),
         tiles=current_app.config["TILES"],
     )
@@ -598,6 +611,13 @@ def _when(stamp: str) -> str:
     return moment.strftime("%-d %B %Y at %H:%M %Z").strip()
 
 
+def _last_run() -> str:
+    """The audit line of the last analysis run (the settings changed, the CANs kept,
+    changed, new and retired), or ""."""
+    rows = app_db().read_audit(register="analysis", limit=1)
+    return rows[0]["detail"] if rows else ""
+
+
 @bp.get("/priority")
 def page():
     """The priority areas page."""
@@ -611,7 +631,8 @@ def recompute():
     """Re-run the analysis with the settings posted, then show the page again.
 
     It changes what everyone sees, so only administrators may (CSRF-checked like every
-    POST).
+    POST). The run is audited under the administrator's name (see
+    :func:`mapper.analysis_run.analyse`).
     """
     view = parse_view(request.form, data.layer("ward_summary"))
     values = {name: request.form.get(name, "") for name in EDITABLE if name in request.form}
@@ -624,7 +645,8 @@ def recompute():
     try:
         from mapper.analysis_run import analyse
 
-        analyse(open_workspace(), settings)
+        analyse(open_workspace(), settings, actor=current_user().username,
+                via="Priority areas page, recompute (web)")
     except MapperError as error:
         return _render_page(view, values=values, general_errors=[str(error)], status=400)
     return redirect(url_for("priority.page", **view.query(), recomputed="1") + "#cans", 303)
