@@ -130,3 +130,18 @@ def test_api_schema_describes_ward_properties(shared_demo):
     undescribed = [k for k in properties if k not in ward["properties"]
                    and not any(p.match(k) for p in patterns)]
     assert undescribed == []
+
+
+def test_one_limit_on_k(tmp_path):
+    """The CLI, the API and the incident page share one limit on k."""
+    from click.testing import CliRunner
+
+    from mapper.analysis.nearest import K_DEFAULT, K_MAX
+    from mapper.cli import cli
+    from mapper.web import api, incidents
+
+    assert (K_DEFAULT, K_MAX) == (10, 100)
+    assert api.K_MAX is K_MAX and incidents.K_MAX is K_MAX
+    result = CliRunner().invoke(
+        cli, ["--workspace", str(tmp_path), "nearest", "--at", "51.5", "-0.07", "-k", "101"])
+    assert result.exit_code == 2 and "1<=x<=100" in result.output
