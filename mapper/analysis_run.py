@@ -29,6 +29,7 @@ from mapper import registers
 from mapper.analysis import apportion as ap
 from mapper.analysis.areas import area_of_points
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
+from mapper.analysis.coverage import uncovered_by_category
 from mapper.analysis.incidents import (
     RATE,
     TREND_COLUMNS,
@@ -45,9 +46,11 @@ from mapper.analysis.need import (
     unavailable_measures,
 )
 from mapper.analysis.neighbourhoods import (
+    can_stability,
     find_neighbourhoods,
     queen_neighbours,
-    selection_stability,
+    selection_draws,
+    stability_label,
 )
 from mapper.analysis.priority import (
     components_for,
@@ -55,6 +58,7 @@ from mapper.analysis.priority import (
     supply_condition_applies,
     unmet_need,
 )
+from mapper.analysis.reasons import can_reasons
 from mapper.config import Settings
 from mapper.errors import MapperError
 from mapper.sources.deprivation import NATIONAL_LSOAS
@@ -329,12 +333,17 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     base = table.drop(columns=[c for c in table if c.startswith(("z_", "contrib_"))]
                       + ["unmet_need", "unmet_need_rank", "incomplete"])
 
-    def selected_with(weights: dict) -> pd.Series:
-        return choose(base.join(unmet_need(base, weights, components)))
+    def selected_with(weights: dict, threshold_factor: float) -> pd.Series:
+        return select_candidates(
+            base.join(unmet_need(base, weights, components)),
+            top_share=min(1.0, settings.can_top_share * threshold_factor),
+            supply_below_median=settings.can_supply_below_median,
+            max_imd_decile=settings.can_max_imd_decile, national_lsoas=national)
 
-    table["stability"] = selection_stability(
-        selected_with, settings.weights(), draws=settings.stability_draws,
-        spread=settings.stability_spread).reindex(table.index)
+    draws = selection_draws(selected_with, settings.weights(),
+                            draws=settings.stability_draws, spread=settings.stability_spread)
+    table["stability"] = draws.mean(axis=1).reindex(table.index)
+    cans = _with_stability(cans, can_stability(draws, table["can_id"], table["population"]))
 
     progress(f"coverage gaps at {settings.coverage_radius_m:g} m")
     coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
@@ -344,6 +353,13 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                      "register of groups (mapper import FILE) for coverage to mean anything")
     table = table.join(coverage_table)
     table["gap_rank"] = _gap_rank(table, settings)
+    progress("why each CAN was chosen")
+    uncovered = (uncovered_by_category(points, groups, index,
+                                       radius_m=settings.coverage_radius_m)
+                 if len(groups) else None)
+    cans = cans.join(can_reasons(table, deprivation=deprivation, uncovered=uncovered,
+                                 radius_m=settings.coverage_radius_m,
+                                 national_lsoas=national))
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
                             need_measure=components["need"][0])
     _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
@@ -352,6 +368,15 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
            data_version=data_version)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _with_stability(cans: pd.DataFrame, stability: pd.Series) -> pd.DataFrame:
+    """The CAN summary with ``stability`` (share of perturbed runs in which the CAN is
+    found again) and ``stability_label`` (robust, moderate or marginal)."""
+    cans = cans.copy()
+    cans["stability"] = stability.reindex(cans.index).astype(float)
+    cans["stability_label"] = cans["stability"].map(stability_label).astype(object)
+    return cans
 
 
 def _coverage(wards, points, groups, settings: Settings):

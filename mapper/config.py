@@ -53,8 +53,11 @@ class Settings:
     can_cross_borough: bool = _setting(
         False, "whether a CAN may take in wards of neighbouring boroughs")
     stability_draws: int = _setting(
-        200, "draws for the stability check (each weight moved by up to +/- the spread)")
-    stability_spread: float = _setting(0.2, "how far each weight moves in the stability check")
+        200, "re-runs of the stability check (each weight moved by up to +/- the spread, "
+        "the share of wards considered by up to half of it)")
+    stability_spread: float = _setting(
+        1.0, "how far each weight moves in the stability check (1 = anywhere from 0 to "
+        "double; the share of wards considered moves by half as much)")
     coverage_radius_m: float = _setting(
         800.0, "coverage radius in metres (800 m is about ten minutes' walk)")
     coverage_category: str = _setting(
