@@ -59,6 +59,7 @@ from mapper.analysis.priority import (
     unmet_need,
 )
 from mapper.analysis.reasons import can_reasons
+from mapper.analysis.record import selection_json
 from mapper.config import Settings
 from mapper.errors import MapperError
 from mapper.sources.deprivation import NATIONAL_LSOAS
@@ -249,8 +250,12 @@ def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -
 
 
 def analyse(workspace: Workspace, settings: Settings | None = None, *,
-            progress: Progress = lambda _: None) -> AnalysisReport:
-    """Analyse the workspace and store the results (see the module docstring)."""
+            progress: Progress = lambda _: None, run_by: str = "") -> AnalysisReport:
+    """Analyse the workspace and store the results (see the module docstring).
+
+    `run_by` says who ran it ("command line", a user name), stored as ``analysed_by``;
+    the selection this run replaces is kept as ``previous_selection``
+    (:func:`mapper.analysis.record.selection_json`) for the decision record."""
     started = time.monotonic()
     missing = [name for name in REQUIRED if not workspace.has_layer(name)]
     if missing:
@@ -362,7 +367,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                                  national_lsoas=national))
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
                             need_measure=components["need"][0])
-    _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
+    previous = _previous_selection(workspace, meta)
+    _write(workspace, report, run_by=run_by, previous=previous, wards=wards, boroughs=boroughs, lsoas=lsoas,
            deprivation=deprivation, population=population, weights=weights, points=points,
            groups=groups, gaps=gaps, national=national, method=method,
            data_version=data_version)
@@ -401,7 +407,20 @@ def _gap_rank(table: pd.DataFrame, settings: Settings) -> pd.Series:
     return order.reindex(table.index).astype("Int64")
 
 
-def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lsoas,
+def _previous_selection(workspace: Workspace, meta: dict) -> str | None:
+    """The selection the stored analysis made (to be replaced by this run), or None."""
+    if not meta.get("analysed_at") or not workspace.has_layer("ward_summary"):
+        return None
+    stored = workspace.read_layer("ward_summary")
+    if "can_id" not in stored:
+        return None
+    return selection_json(stored.set_index("ward_code")["can_id"],
+                          analysed_at=meta.get("analysed_at", ""),
+                          analysed_by=meta.get("analysed_by", ""))
+
+
+def _write(workspace: Workspace, report: AnalysisReport, *, run_by, previous, wards,
+           boroughs, lsoas,
            deprivation, population, weights, points, groups, gaps, national, method,
            data_version) -> None:
     settings = report.settings
@@ -446,6 +465,9 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
         tx.set_meta("unavailable_measures", json.dumps(report.unavailable))
         tx.set_meta("analysis_notes", json.dumps(other_notes(report)))
         tx.set_meta("need_measure", report.need_measure)
+        tx.set_meta("analysed_by", run_by)
+        if previous is not None:
+            tx.set_meta("previous_selection", previous)
         tx.set_meta("analysed_at", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00"))
 
 
@@ -464,7 +486,9 @@ def summary_lines(report: AnalysisReport) -> list[str]:
     for can_id, row in report.neighbourhoods.head(5).iterrows():
         n = int(row["wards"])
         lines.append(f"  {can_id} {row['name']}: {n} ward{'s' if n != 1 else ''}, "
-                     f"{row['population']:,.0f} residents; drivers: {row['top_drivers']}")
+                     f"{row['population']:,.0f} residents; "
+                     f"{row.get('stability_label', '')}; why: "
+                     f"{row.get('reasons', row['top_drivers'])}")
     if len(report.neighbourhoods) > 5:
         lines.append(f"  and {len(report.neighbourhoods) - 5:,} more (mapper serve: "
                      "Priority areas, or the neighbourhoods layer)")

@@ -245,7 +245,7 @@ def _analyse_if_possible(ws: Workspace, settings=None) -> None:
     if not can_analyse(ws):
         click.echo("Analysis not run: it needs wards, LSOAs and a deprivation file.")
         return
-    report = analyse(ws, settings, progress=_progress)
+    report = analyse(ws, settings, progress=_progress, run_by="command line")
     for line in analysis_lines(report):
         click.echo(line)
 
