@@ -112,7 +112,7 @@ def can_reasons(
     long = indicator_table(table, deprivation=deprivation, uncovered=uncovered,
                            radius_m=radius_m, national_lsoas=national_lsoas)
     cans = sorted(table["can_id"].dropna().astype(str).unique())
-    chosen = long[long["eligible"]].sort_values(
+    chosen = long[long["eligible"].astype(bool)].sort_values(
         ["can_id", "percentile", "ratio", "key"], ascending=[True, False, False, True])
     top = chosen.groupby("can_id", sort=True).head(NAMED_REASONS)
     by = top.groupby("can_id", sort=True)
