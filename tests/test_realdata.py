@@ -208,3 +208,40 @@ def test_london_incidents_from_police_uk(london_workspace):
         4_444,
         3_735,
     ]
+
+
+def test_london_cans_each_have_a_reason_of_their_own_and_stability_varies(london_workspace):
+    ws, _ = london_workspace
+    cans = ws.read_layer("neighbourhoods").set_index("can_id")
+    assert len(cans) >= 20
+    keys = {c: set(str(k).split("; ")) for c, k in cans["reason_keys"].items()}
+    for can_id, own in keys.items():
+        shared_by_all = set.intersection(*(k for c, k in keys.items() if c != can_id))
+        assert own - shared_by_all, f"{can_id}: every reason is shared by all the others"
+    # reasons carry values, and not one text serves every CAN (the old "High deprivation;
+    # few VCS groups per resident")
+    assert cans["reasons"].nunique() == len(cans)
+    assert cans["reasons"].str.contains(r"\d", regex=True).all()
+    # wide perturbations separate CANs: not every one is kept in every run
+    assert cans["stability"].between(0, 1).all()
+    assert (cans["stability"] < 1).any() and (cans["stability"] == 1).any()
+    assert set(cans["stability_label"]) <= {"robust", "moderate", "marginal"}
+    assert len(set(cans["stability_label"])) >= 2
+
+
+def test_london_decision_record_lists_every_ward_and_draws_the_map(london_workspace):
+    from mapper.web import create_app
+
+    ws, _ = london_workspace
+    client = create_app({"TESTING": True, "WORKSPACE": str(ws.directory)}).test_client()
+    page = client.get("/priority/decision-record").get_data(as_text=True)
+    wards = ws.read_layer("ward_summary")
+    in_cans = wards.dropna(subset=["can_id"])
+    table = page[page.index("pr-record__wards"):]
+    table = table[:table.index("</table>")]
+    for code in in_cans["ward_code"]:
+        assert f"<code>{code}</code>" in table
+    assert table.count("<tr>") == len(in_cans) + 1  # a heading row, then one per ward
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    assert svg.count("<path ") == len(wards)
+    assert svg.count("<text ") == in_cans["can_id"].nunique()
