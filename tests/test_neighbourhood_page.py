@@ -752,3 +752,15 @@ def test_no_trend_when_months_are_missing_from_the_data(tmp_path, shared_demo):
     assert "No trend: the incident data have no incidents at all in" in page
     assert "months missing from the files, not months without incidents" in page
     assert 'id="trend-summary"' not in page
+
+
+def test_a_neighbourhood_page_says_why_it_was_chosen_and_how_stable_it_is(client):
+    import re
+
+    cans = Workspace(client.application.config["WORKSPACE"]).read_layer("neighbourhoods")
+    row = cans.iloc[0]
+    page = client.get(f"/neighbourhood/{row['can_id']}").get_data(as_text=True)
+    assert f"<strong>Why chosen:</strong> {escape(row['reasons'])}." in page
+    share = f"{row['stability'] * 100:.1f}%"
+    assert re.search(rf"<strong>Stability:</strong> {row['stability_label']}, kept in\s+"
+                     rf"{re.escape(share)} of the re-runs", page)

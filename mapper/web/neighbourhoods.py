@@ -887,6 +887,7 @@ def _area_page(area: Area):
         sorts=SORTS,
         export_urls=_export_urls(area, category, query),
         drivers=_drivers(area),
+        why=_why(area),
         ranks=_ranks(area, wards),
         today=date.today().isoformat(),
         **_footer(),
@@ -927,6 +928,18 @@ def _drivers(area: Area) -> list[str]:
             if np.isfinite(v) and v > 0
         ][:2]
     return [DRIVER_LABELS.get(n, n) for n in names]
+
+
+def _why(area: Area) -> dict | None:
+    """A neighbourhood's reasons (mapper.analysis.reasons) and stability, or None."""
+    summary = area.summary
+    if area.kind != "neighbourhood" or summary is None or is_missing(summary.get("reasons")):
+        return None
+    stability = summary.get("stability")
+    return {"reasons": str(summary["reasons"]),
+            "stability": None if is_missing(stability) else fmt(stability, "share"),
+            "label": "" if is_missing(summary.get("stability_label"))
+            else str(summary["stability_label"])}
 
 
 def _ranks(area: Area, wards: pd.DataFrame) -> dict:
