@@ -210,8 +210,18 @@ def test_london_incidents_from_police_uk(london_workspace):
     ]
 
 
-def test_london_cans_each_have_a_reason_of_their_own_and_stability_varies(london_workspace):
+@pytest.fixture(scope="module")
+def london_analysed(london_workspace):
+    """The London workspace analysed with the default settings (once per module; the
+    tests using it come last, so the ones before see the build alone)."""
+    from mapper.analysis_run import analyse
+
     ws, _ = london_workspace
+    return ws, analyse(ws)
+
+
+def test_london_cans_each_have_a_reason_of_their_own_and_stability_varies(london_analysed):
+    ws, _ = london_analysed
     cans = ws.read_layer("neighbourhoods").set_index("can_id")
     assert len(cans) >= 20
     keys = {c: set(str(k).split("; ")) for c, k in cans["reason_keys"].items()}
@@ -229,10 +239,10 @@ def test_london_cans_each_have_a_reason_of_their_own_and_stability_varies(london
     assert len(set(cans["stability_label"])) >= 2
 
 
-def test_london_decision_record_lists_every_ward_and_draws_the_map(london_workspace):
+def test_london_decision_record_lists_every_ward_and_draws_the_map(london_analysed):
     from mapper.web import create_app
 
-    ws, _ = london_workspace
+    ws, _ = london_analysed
     client = create_app({"TESTING": True, "WORKSPACE": str(ws.directory)}).test_client()
     page = client.get("/priority/decision-record").get_data(as_text=True)
     wards = ws.read_layer("ward_summary")

@@ -58,8 +58,8 @@ KINDS = ("index", "score", "share", "rate", "count", "distance", "area", "rank",
 #: columns of ward_summary with a hand-written label and kind; others get a generated one
 INDICATORS: dict[str, tuple[str, str]] = {
     "unmet_need": ("Unmet-need index (higher = more unmet need)", "index"),
-    "stability": ("Stability: share of weight changes in which the ward stays a candidate",
-                  "share"),
+    "stability": ("Stability: share of re-runs with other weights and thresholds in which "
+                  "the ward stays a candidate", "share"),
     "contrib_need": ("Unmet need from deprivation (contribution to the index)", "index"),
     "contrib_supply": ("Unmet need from few VCS groups (contribution to the index)", "index"),
     "contrib_incidents": ("Unmet need from incidents (contribution to the index)", "index"),
