@@ -364,7 +364,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                  if len(groups) else None)
     cans = cans.join(can_reasons(table, deprivation=deprivation, uncovered=uncovered,
                                  radius_m=settings.coverage_radius_m,
-                                 national_lsoas=national))
+                                 national_lsoas=national, lsoa_weights=weights))
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
                             need_measure=components["need"][0])
     previous = _previous_selection(workspace, meta)

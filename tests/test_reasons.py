@@ -114,6 +114,29 @@ def test_deprivation_without_ranks_is_compared_with_the_study_area():
         "income deprivation affecting children score 0.40, 2.3x the study area's")
 
 
+def test_deprivation_of_ranks_only_is_measured_by_average_rank():
+    # West Yorkshire-like: national ranks, no scores. Ward A = all of L1 and half of L2:
+    # (1,000 x 100 + 5,000 x 50) / 150 = 2,333.3; ward B = half of L2 and all of L3:
+    # (5,000 x 50 + 9,000 x 200) / 250 = 8,200 (ranks of 10,000). CAN-01 (A) sits at
+    # 23.3%, said as 24%; the study area at (0.2333 x 1,500 + 0.82 x 2,500) / 4,000 =
+    # 60%, the least deprived 41%. Ratio 0.6 / 0.233 = 2.6: a reason.
+    deprivation = pd.DataFrame({"lsoa_code": ["L1", "L2", "L3"],
+                                "income_rank": [1000, 5000, 9000],
+                                "pop_total": [100, 100, 200]})
+    weights = pd.DataFrame({"lsoa_code": ["L1", "L2", "L2", "L3"],
+                            "ward_code": ["A", "A", "B", "B"],
+                            "weight": [1.0, 0.5, 0.5, 1.0]})
+    table = pd.DataFrame({"population": [1500.0, 2500.0],
+                          "can_id": pd.array(["CAN-01", None], dtype="string")},
+                         index=pd.Index(["A", "B"], name="ward_code"))
+    reasons = can_reasons(table, deprivation=deprivation, lsoa_weights=weights,
+                          national_lsoas=10_000)
+    assert reasons.loc["CAN-01", "reasons"] == (
+        "income deprivation: average rank in the most deprived 24% nationally "
+        "(study area: least deprived 41%)")
+    assert reasons.loc["CAN-01", "reason_keys"] == "deprivation:income"
+
+
 def test_reasons_without_any_can_are_empty():
     table, _ = _two_cans()
     table["can_id"] = pd.array([None] * 6, dtype="string")

@@ -13,6 +13,8 @@ names the few where it stands out most, each with its value:
                           affecting children in the most deprived 5% nationally"); compared
                           with the study area's mean score. Ward scores are weighted by
                           residents (IDACI's own denominator, children, is not kept per ward).
+                          With ranks but no scores (IoD File 1/2), the domain's average
+                          national rank (:func:`ward_average_ranks`) is used instead;
 ``uncovered:<category>``  the share of residents with no group of that category within the
                           coverage radius, against the study area's share;
 ``incidents:<type>``      incidents of that type per 1,000 residents against the rate of the
@@ -25,7 +27,9 @@ The rule, one line for a panel: an indicator counts for a CAN when the CAN is at
 :data:`MIN_RATIO` times worse than its reference (study area or borough); of those, the
 :data:`NAMED_REASONS` on which the CAN ranks worst *among the CANs* (its percentile: 1 =
 worse than every other CAN) are named, ties broken by the larger ratio, then the key.
-A CAN with no such indicator is named for its unmet-need index alone (:data:`FALLBACK`).
+A deprivation domain placed nationally is named only when the CAN is in the most
+deprived half of England on it. A CAN with no such indicator is named for its unmet-need
+index alone (:data:`FALLBACK`).
 Indicators whose layer is absent (no scores, no groups, no incidents) are simply not
 measured.
 """
@@ -42,6 +46,8 @@ import pandas as pd
 NAMED_REASONS = 3
 #: an indicator counts only when the CAN is this many times worse than its reference
 MIN_RATIO = 1.2
+#: a deprivation domain placed nationally is named only in the most deprived half
+NATIONAL_HALF = 0.5
 #: incidents of a type a CAN needs before its rate of that type is named
 MIN_INCIDENTS = 20
 #: what a CAN with no distinguishing indicator is said to have been chosen for
@@ -72,6 +78,7 @@ class _Measure:
     reference: pd.Series   # per CAN (study area or borough), same direction
     direction: int         # +1: more is worse; -1: less is worse
     text: pd.Series        # per CAN: the phrase with values
+    usable: pd.Series | None = None  # per CAN: False where it may not be named
 
 
 def can_reasons(
@@ -81,6 +88,7 @@ def can_reasons(
     uncovered: pd.DataFrame | None = None,
     radius_m: float = 800.0,
     national_lsoas: int = 32_844,
+    lsoa_weights: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The reasons each CAN was chosen (see the module docstring for the rule).
 
@@ -102,6 +110,10 @@ def can_reasons(
         The coverage radius, for the wording.
     national_lsoas
         LSOAs in the national ranking (percentiles are rank / this).
+    lsoa_weights
+        How LSOAs are shared between wards (``lsoa_code``, ``ward_code``, ``weight``):
+        with deprivation data of ranks only (no scores), a domain is measured by its
+        average national rank (:func:`ward_average_ranks`).
 
     Returns
     -------
@@ -110,7 +122,8 @@ def can_reasons(
         ``reason_keys`` (the indicator keys joined by "; ", "" for the fallback).
     """
     long = indicator_table(table, deprivation=deprivation, uncovered=uncovered,
-                           radius_m=radius_m, national_lsoas=national_lsoas)
+                           radius_m=radius_m, national_lsoas=national_lsoas,
+                           lsoa_weights=lsoa_weights)
     cans = sorted(table["can_id"].dropna().astype(str).unique())
     chosen = long[long["eligible"].astype(bool)].sort_values(
         ["can_id", "percentile", "ratio", "key"], ascending=[True, False, False, True])
@@ -131,6 +144,7 @@ def indicator_table(
     uncovered: pd.DataFrame | None = None,
     radius_m: float = 800.0,
     national_lsoas: int = 32_844,
+    lsoa_weights: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every CAN on every measurable indicator: one row per (CAN, indicator).
 
@@ -148,6 +162,7 @@ def indicator_table(
     can = wards["can_id"].astype("string")
     measures: list[_Measure] = []
     measures += _deprivation(wards, can, deprivation, national_lsoas)
+    measures += _average_ranks(wards, can, deprivation, lsoa_weights, national_lsoas)
     if uncovered is not None:
         measures += _coverage(wards, can, uncovered, radius_m)
     measures += _incidents(wards, can)
@@ -191,7 +206,53 @@ def _deprivation(wards, can, deprivation, national_lsoas) -> list[_Measure]:
                                         national_lsoas).iloc[0]
             text = national.map(lambda p, w=words, a=whole: (
                 f"{w} {_national_text(p)} (study area: {_national_text(a, short=True)})"))
-        out.append(_Measure(f"deprivation:{domain}", value, reference, 1, text))
+        usable = None if national is None else national <= NATIONAL_HALF
+        out.append(_Measure(f"deprivation:{domain}", value, reference, 1, text, usable))
+    return out
+
+
+def ward_average_ranks(deprivation: pd.DataFrame, lsoa_weights: pd.DataFrame,
+                       domain: str) -> pd.Series:
+    """Each ward's average national rank on a domain: the mean of its LSOAs' ranks
+    weighted by the LSOA's share in the ward times its population (``pop_total`` when the
+    data have it, else each LSOA counts once), MHCLG's "average rank" at ward level."""
+    rank = f"{domain}_rank"
+    lsoas = deprivation.drop_duplicates("lsoa_code").set_index("lsoa_code")
+    joined = lsoa_weights[["lsoa_code", "ward_code", "weight"]].join(
+        lsoas[[rank] + (["pop_total"] if "pop_total" in lsoas else [])], on="lsoa_code")
+    people = joined["pop_total"].astype(float) if "pop_total" in joined else 1.0
+    weight = joined["weight"].astype(float) * people
+    values = pd.to_numeric(joined[rank], errors="coerce")
+    weight = weight.where(values.notna(), 0.0)
+    total = weight.groupby(joined["ward_code"]).sum()
+    return ((values.fillna(0.0) * weight).groupby(joined["ward_code"]).sum()
+            / total.where(total > 0))
+
+
+def _average_ranks(wards, can, deprivation, lsoa_weights, national_lsoas) -> list[_Measure]:
+    """Domains with national ranks but no scores, measured by their average rank."""
+    if deprivation is None or lsoa_weights is None or "lsoa_code" not in deprivation:
+        return []
+    out = []
+    pop = wards["population"]
+    for domain, words in DOMAIN_TEXT.items():
+        if f"{domain}_score" in wards and wards[f"{domain}_score"].notna().any():
+            continue  # measured by its score
+        if f"{domain}_rank" not in deprivation:
+            continue
+        rank = ward_average_ranks(deprivation, lsoa_weights, domain).reindex(wards.index)
+        weight = pop.where(rank.notna(), 0.0)
+        if weight.sum() <= 0:
+            continue
+        share = rank / national_lsoas
+        value = _rate(_sums(share.fillna(0.0) * weight, can), _sums(weight, can))
+        area = float((share.fillna(0.0) * weight).sum() / weight.sum())
+        reference = pd.Series(area, index=value.index)
+        text = value.map(lambda v, a=area, w=words: (
+            f"{w}: average rank {_national_text(v)} (study area: "
+            f"{_national_text(a, short=True)})"))
+        out.append(_Measure(f"deprivation:{domain}", value, reference, -1, text,
+                            value <= NATIONAL_HALF))
     return out
 
 
@@ -335,6 +396,8 @@ def _scored(measure: _Measure) -> pd.DataFrame:
         "percentile": percentile.to_numpy(),
         "text": measure.text.reindex(value.index).to_numpy()})
     frame["eligible"] = (frame["ratio"] >= MIN_RATIO) & frame["percentile"].notna()
+    if measure.usable is not None:
+        frame["eligible"] &= measure.usable.reindex(value.index).fillna(False).to_numpy(bool)
     return frame
 
 
