@@ -103,3 +103,12 @@ def test_rank_measures_on_real_data(analysed):
     assert boroughs["imd_avg_rank"].to_dict() == pytest.approx(expected.to_dict())
     assert boroughs["imd_most_deprived_10_share"].to_dict() == pytest.approx(decile1.to_dict())
     assert boroughs["population"].sum() == pytest.approx(2_275_491)
+
+
+def test_west_yorkshire_cans_are_named_for_their_own_average_ranks(analysed):
+    # ranks only (no scores), no groups: each CAN's domains by average national rank
+    _, report = analysed
+    cans = report.neighbourhoods
+    assert len(cans) >= 2
+    assert cans["reasons"].str.contains("average rank in the most deprived").all()
+    assert cans["reasons"].nunique() == len(cans)

@@ -135,6 +135,14 @@ def test_deprivation_of_ranks_only_is_measured_by_average_rank():
         "income deprivation: average rank in the most deprived 24% nationally "
         "(study area: least deprived 41%)")
     assert reasons.loc["CAN-01", "reason_keys"] == "deprivation:income"
+    # wards A (L1, rank 6,000) and B (L3, 8,000): CAN-01 at 60% is 1.21x worse than the
+    # study area ((0.6 x 1,500 + 0.8 x 2,500) / 4,000 = 72.5%), yet in the least
+    # deprived half of England: not named
+    deprivation["income_rank"] = [6000, 8000, 8000]
+    weights = weights.iloc[[0, 3]]
+    reasons = can_reasons(table, deprivation=deprivation, lsoa_weights=weights,
+                          national_lsoas=10_000)
+    assert reasons.loc["CAN-01", "reasons"] == FALLBACK
 
 
 def test_reasons_without_any_can_are_empty():
