@@ -1,9 +1,12 @@
 """Likely duplicates within a register, across sources: flagged, never merged.
 
-Two records are likely the same when they carry the same charity number, or when their
-names are the same after normalising (case, punctuation, "the", legal suffixes such as
-"Ltd" or "CIO") and they are within :data:`NEAR_M` metres of each other. The first record
-(in import order) that is not closed is kept as it is; each other one gets
+Two records are likely the same when they carry the same charity number and are within
+:data:`CHARITY_SITE_M` metres of each other or at the same postcode, or when their names
+are the same after normalising (case, punctuation, "the", legal suffixes such as "Ltd" or
+"CIO") and they are within :data:`NEAR_M` metres of each other. The same charity number
+at places further apart is one organisation with several sites (a food bank charity's
+distribution centres), not a duplicate: :func:`charity_sites` counts them. The first
+record (in import order) that is not closed is kept as it is; each other one gets
 ``duplicate_of`` = its id and ``duplicate_reason``. A flag never hides an open record
 behind a closed one: a closed record is kept only when every record of its group is
 closed.
@@ -18,6 +21,9 @@ import pandas as pd
 from mapper import registers
 
 NEAR_M = 50.0
+#: records with the same charity number this close (metres) are likely one site: a postcode
+#: centroid may sit a street or two from the building another source placed exactly
+CHARITY_SITE_M = 250.0
 _SUFFIXES = r"\b(the|ltd|limited|cio|charity|charitable incorporated organisation|uk)\b"
 
 
@@ -49,6 +55,56 @@ def _first_of(pairs: np.ndarray, n: int, rank: np.ndarray | None = None) -> np.n
     return np.array([find(i) for i in range(n)])
 
 
+def charity_numbers(frame: pd.DataFrame) -> pd.Series:
+    """Each record's charity number, digits only (<NA> when it has none)."""
+    if "charity_number" not in frame:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    number = frame["charity_number"].astype("string").str.replace(r"\D", "", regex=True)
+    return number.where(number.fillna("").str.len() > 0)
+
+
+def _located(frame: gpd.GeoDataFrame) -> np.ndarray:
+    return ~(frame.geometry.isna() | frame.geometry.is_empty).to_numpy()
+
+
+def _same_charity_site(out: gpd.GeoDataFrame) -> list[tuple[int, int, str]]:
+    """(i, j, reason) for records i < j with the same charity number that are within
+    :data:`CHARITY_SITE_M` of each other or at the same postcode."""
+    number = charity_numbers(out)
+    has = number.notna().to_numpy()
+    found: dict[tuple[int, int], str] = {}
+    if "postcode" in out:
+        postcode = out["postcode"].astype("string").str.upper().str.replace(r"\s+", "",
+                                                                            regex=True)
+        both = has & postcode.fillna("").ne("").to_numpy()
+        keys = number.where(both) + " " + postcode
+        for _, idx in out.groupby(keys, dropna=True).groups.items():
+            idx = sorted(idx)
+            for later in idx[1:]:
+                found[(idx[0], later)] = (f"same charity number {number.iloc[idx[0]]} at the "
+                                          "same postcode")
+    pos = np.flatnonzero(has & _located(out))
+    if len(pos) > 1:
+        left, right = out.geometry.iloc[pos].sindex.query(
+            out.geometry.array[pos], predicate="dwithin", distance=CHARITY_SITE_M)
+        a, b = pos[left], pos[right]
+        values = number.to_numpy()
+        same = (a < b) & (values[a] == values[b])
+        for i, j in zip(a[same], b[same], strict=True):
+            found.setdefault((int(i), int(j)), f"same charity number {values[i]} within "
+                             f"{CHARITY_SITE_M:g} m")
+    return [(i, j, reason) for (i, j), reason in sorted(found.items())]
+
+
+def charity_sites(frame: gpd.GeoDataFrame) -> int:
+    """How many records share their charity number with a record that is not flagged as
+    their duplicate (``duplicate_of``): sites of a charity with several sites."""
+    number = charity_numbers(frame)
+    kept = number.where(frame["duplicate_of"].isna()) if "duplicate_of" in frame else number
+    counts = kept.value_counts()
+    return int(kept.isin(counts[counts > 1].index).sum())
+
+
 def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
     """Set ``duplicate_of`` and ``duplicate_reason`` on likely duplicates (see module doc)."""
     out = frame.reset_index(drop=True).copy()
@@ -58,17 +114,12 @@ def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
     id_col = registers.ID_COLUMN[register]
     reasons: dict[int, str] = {}
     pairs = []
-    if "charity_number" in out:
-        number = out["charity_number"].astype("string").str.replace(r"\D", "", regex=True)
-        number = number.where(number.fillna("").str.len() > 0)
-        for _, idx in out.groupby(number, dropna=True).groups.items():
-            idx = sorted(idx)
-            for later in idx[1:]:
-                pairs.append((idx[0], later))
-            for one in idx:  # any of them may be the one kept (see _first_of)
-                reasons[one] = f"same charity number {number.iloc[one]}"
+    for i, j, reason in _same_charity_site(out):
+        pairs.append((i, j))
+        for one in (i, j):  # either may be the one kept (see _first_of)
+            reasons.setdefault(one, reason)
     names = normalise_name(out["name"]) if "name" in out else None
-    located = ~(out.geometry.isna() | out.geometry.is_empty).to_numpy()
+    located = _located(out)
     if names is not None and located.sum() > 1:
         pos = np.flatnonzero(located)
         left, right = out.geometry.iloc[pos].sindex.query(

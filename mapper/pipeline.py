@@ -21,7 +21,7 @@ from mapper import missing, personal_text, registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
 from mapper.analysis.areas import assign_areas
 from mapper.analysis_run import OUTPUTS
-from mapper.duplicates import flag_duplicates
+from mapper.duplicates import CHARITY_SITE_M, charity_sites, flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.saved_mappings import SavedMappings
 from mapper.sources import (
@@ -34,6 +34,7 @@ from mapper.sources import (
     capabilities,
     deprivation,
     detect_file,
+    organisations,
     package_members,
     pointfiles,
     walk_inputs,
@@ -270,11 +271,16 @@ def _names(det: Detection) -> str:
 
 
 def _study_area(imported: dict[str, Imported]) -> Context:
+    """The study area, its name and its area names (boroughs and wards) from the area
+    layers of `imported`."""
+    names = organisations.area_names(*(imported[k].frame for k in ("boroughs", "wards")
+                                       if k in imported))
     for kind in ("boroughs", "wards"):
         if kind in imported:
             frame = imported[kind].frame
             area = shapely.union_all(frame.geometry.array)
-            return Context(study_area=area, study_area_name=_area_name(imported))
+            return Context(study_area=area, study_area_name=_area_name(imported),
+                           area_names=names)
     return Context()
 
 
@@ -356,11 +362,13 @@ def counted(imp: Imported) -> str:
 def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
     """Read one detected file with its source's reader, and hold back a point file that
     lost too many rows (:func:`~mapper.sources.points.misread`) unless
-    ``ctx.skip_invalid``. Point files are held to the rules edits follow
-    (:func:`~mapper.sources.base.apply_field_rules`)."""
+    ``ctx.skip_invalid``. Rows of a register that are not organisations are left out
+    with their reasons (:func:`~mapper.sources.organisations.leave_out`), and point files
+    are held to the rules edits follow (:func:`~mapper.sources.base.apply_field_rules`)."""
     imp = det.reader(path, det, ctx)
     imp.extra.setdefault("path", path)
     imp.extra.setdefault("file", path.name)
+    organisations.leave_out(imp, ctx)
     apply_field_rules(imp)
     if imp.kind in REGISTER_KINDS and not ctx.skip_invalid:
         problem = misread(imp)
@@ -417,6 +425,9 @@ def read_all(
             points.append(imp)
         else:
             imported[kind] = imp
+        if kind in ("boroughs", "wards"):
+            ctx.area_names = organisations.area_names(
+                *(imported[k].frame for k in ("boroughs", "wards") if k in imported))
         if kind in ("boroughs", "wards") and ctx.study_area is None:
             area = _study_area(imported)  # the flags and postcodes of `ctx` stay
             ctx.study_area, ctx.study_area_name = area.study_area, area.study_area_name
@@ -692,6 +703,11 @@ def summary_lines(report: BuildReport) -> list[str]:
                 f"{register}: {flagged:,} likely duplicates flagged (not merged); "
                 f"{unplaced:,} points in no ward"
             )
+        sites = charity_sites(frame)
+        if sites:
+            lines.append(f"{register}: {sites:,} records are sites of a charity with several "
+                         f"sites (the same charity number more than {CHARITY_SITE_M:g} m "
+                         "apart): not duplicates")
     lookup = report.imported.get("lsoa_ward_lookup")
     if lookup is not None and "join" in lookup.extra:
         lines.append(f"LSOA-to-ward lookup ({lookup.extra['file']}): {lookup.extra['join']}.")

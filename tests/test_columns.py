@@ -220,7 +220,8 @@ def test_renamed_dotted_prefixed_reordered_and_subset_headers_import(ws, tmp_pat
 def test_polygons_and_lines_are_placed_on_them_and_counted(ws, tmp_path, suffix):
     frame = gpd.GeoDataFrame(
         {"name": ["Park Hall", "Canal Walk", "Bus Stop Group"]},
-        geometry=[box(531_200, 181_200, 531_800, 181_800),
+        # a 1 ha site (a polygon of 20 ha or more is an area, not a site: organisations.py)
+        geometry=[box(531_450, 181_450, 531_550, 181_550),
                   LineString([(530_100, 180_100), (530_400, 180_100)]), CORNER],
         crs=27700,
     )
@@ -228,7 +229,7 @@ def test_polygons_and_lines_are_placed_on_them_and_counted(ws, tmp_path, suffix)
     frame.to_crs(4326).to_file(path)
     imported = import_file(path, ws, register="groups")  # nothing in the file says which
     got = imported.frame.set_index("name")
-    assert got.loc["Park Hall"].geometry.within(box(531_200, 181_200, 531_800, 181_800))
+    assert got.loc["Park Hall"].geometry.within(box(531_450, 181_450, 531_550, 181_550))
     assert got.loc["Canal Walk"].geometry.distance(frame.geometry[1]) < 0.01
     assert got.loc["Bus Stop Group"].geometry.distance(CORNER) < 0.01
     notes = [str(w) for w in imported.warnings]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from realdata import london_dir
 
-from mapper.pipeline import build, plan_build
+from mapper.pipeline import build, plan_build, summary_lines
 from mapper.sources import Skipped, detect_file
 from mapper.store import Workspace
 
@@ -125,7 +125,9 @@ def test_london_groups_from_every_source(london_workspace):
     groups, counts = _by_file(ws, "groups")
     assert counts["london_food_banks_givefood_2024.csv"] == 97
     assert counts["london_mutual_aid_groups_2020.csv"] == 657
-    assert counts["london_warm_spaces_2026-08.csv"] == 963
+    # 963 rows less 23 borough poverty profiles (tests/test_realdata.py::
+    # test_london_area_profiles_are_reported_not_listed)
+    assert counts["london_warm_spaces_2026-08.csv"] == 940
     food = groups[groups["source_file"] == "london_food_banks_givefood_2024.csv"]
     assert set(food["category"]) == {"food"}
     assert food["charity_number"].notna().sum() == 73
@@ -134,10 +136,48 @@ def test_london_groups_from_every_source(london_workspace):
     assert warm["email"].notna().sum() > 100 and warm["phone"].notna().sum() > 100
     assert groups["borough_code"].notna().all()
     assert groups["ward_code"].notna().mean() > 0.99
-    # food banks sharing a parent charity are flagged, never merged
-    flagged = food[food["duplicate_of"].notna()]
-    assert len(flagged) >= 1
-    assert flagged["duplicate_reason"].str.startswith("same charity number").any()
+    # the one charity number two London food banks share (1162185) is one charity's two
+    # sites 2 km apart, Bethnal Green (closed) and Bow (open): neither is a duplicate
+    shared = food[food["charity_number"] == "1162185"].set_index("source_id")
+    assert sorted(shared.index) == ["bethnal-green", "bow"]
+    assert shared["duplicate_of"].isna().all()
+    assert shared.loc["bow", "status"] == "open"
+    assert shared.loc["bethnal-green", "status"] == "closed"
+    assert 1_000 < shared.geometry.iloc[0].distance(shared.geometry.iloc[1]) < 3_000
+
+
+def test_london_area_profiles_are_reported_not_listed(london_workspace, london):
+    """Issue 15: the warm-spaces list holds 23 London poverty profiles of boroughs ("City
+    of London", "Read indicators for this borough") placed as points; one was the fourth
+    nearest "rest centre" to E1 6AN."""
+    import pandas as pd
+
+    from mapper.sources.organisations import AREA_PROFILE
+    from mapper.web import create_app
+
+    ws, report = london_workspace
+    warm = pd.read_csv(london / "london_warm_spaces_2026-08.csv", dtype=str,
+                       keep_default_na=False)
+    profiles = warm["description"].str.startswith("description: Read indicators for this borough")
+    assert profiles.sum() == 23
+    city = int(warm.index[profiles & (warm["title"] == "City of London")][0]) + 2  # CSV row
+    imp = next(i for i in report.points if i.extra["file"] == "london_warm_spaces_2026-08.csv")
+    left_out = {p.row for p in imp.rejected if p.message == AREA_PROFILE}
+    assert city in left_out and left_out == {int(i) + 2 for i in warm.index[profiles]}
+    assert len(imp.frame) + len(imp.rejected) == imp.rows_read == 963
+    groups = ws.read_layer("groups")
+    mine = groups[groups["source_file"] == "london_warm_spaces_2026-08.csv"]
+    assert not mine["source_row"].isin(left_out).any()
+    assert not mine["description"].fillna("").str.contains("Read indicators").any()
+    lines = summary_lines(report)
+    assert any(line.startswith("london_warm_spaces_2026-08.csv: 940 accepted + 23 rejected")
+               and "23 rows: not an organisation" in line for line in lines)
+    client = create_app({"TESTING": True, "WORKSPACE": str(ws.directory),
+                         "TILES": "none"}).test_client()
+    body = client.get("/api/nearest", query_string={"postcode": "E1 6AN", "k": 50}).get_json()
+    names = [f["properties"].get("name") for f in body["features"]]
+    assert len(names) == 50 and "City of London" not in names
+    assert "groups: 2 records are sites of a charity with several sites" in "\n".join(lines)
 
 
 def test_london_nearest_food_never_puts_a_closed_food_bank_first(london_workspace):

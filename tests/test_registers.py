@@ -269,7 +269,7 @@ def test_duplicates_are_flagged_not_merged():
             }
         ),
         "groups",
-        [Point(0, 0), Point(30, 0), Point(5000, 0), Point(10, 0), Point(0, 60)],
+        [Point(0, 0), Point(30, 0), Point(200, 0), Point(10, 0), Point(0, 60)],
     )
     frame.loc[4, "name"] = "Bow Food Bank"
     out = flag_duplicates(frame, "groups")
@@ -277,7 +277,7 @@ def test_duplicates_are_flagged_not_merged():
     assert out["duplicate_of"].tolist()[:4] == [None, "a:1", "a:1", None] or list(
         out["duplicate_of"].fillna("-")
     )[:4] == ["-", "a:1", "a:1", "-"]
-    assert out.loc[2, "duplicate_reason"] == "same charity number 1188192"
+    assert out.loc[2, "duplicate_reason"] == "same charity number 1188192 within 250 m"
     assert out.loc[1, "duplicate_reason"] == "same name within 50 m"
     assert pd.isna(out.loc[4, "duplicate_of"])  # same name, but 60 m away
     assert normalise_name(pd.Series(["The Bow Food Bank Ltd"])).iloc[0] == "bow food bank"

@@ -236,13 +236,14 @@ def test_in_service_is_one_rule_for_every_register():
 
 def test_a_duplicate_flag_never_hides_an_open_record_behind_a_closed_one():
     rows = [("bethnal-green", 0, 0, "closed", "1111111", "W1"),
-            ("bow", 3000, 0, "open", "1111111", "W1"),
+            ("bow", 30, 0, "open", "1111111", "W1"),
             ("old-a", 0, 5000, "closed", "2222222", "W2"),
             ("old-b", 10, 5000, "closed", "2222222", "W2")]
     flagged = flag_duplicates(_groups(rows), "groups").set_index("group_id")
     assert pd.isna(flagged.loc["bow", "duplicate_of"])
     assert flagged.loc["bethnal-green", "duplicate_of"] == "bow"
-    assert flagged.loc["bethnal-green", "duplicate_reason"] == "same charity number 1111111"
+    assert flagged.loc["bethnal-green", "duplicate_reason"] == (
+        "same charity number 1111111 within 250 m")
     # all closed: the first is kept, as before
     assert pd.isna(flagged.loc["old-a", "duplicate_of"])
     assert flagged.loc["old-b", "duplicate_of"] == "old-a"

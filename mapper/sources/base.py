@@ -80,6 +80,8 @@ class Context:
         invalid rows are rejected, each with its reason, and the others imported
     capability_rules : the workspace's own capabilities.csv (see
         :mod:`mapper.sources.capabilities`), when it has one
+    area_names : the normalised names of the workspace's boroughs and wards, to tell an
+        area's profile from an organisation (:mod:`mapper.sources.organisations`)
     """
 
     study_area: shapely.Geometry | None = None
@@ -88,6 +90,7 @@ class Context:
     skip_invalid: bool = False
     strict: bool = False
     capability_rules: Path | None = None
+    area_names: frozenset[str] = frozenset()
 
 
 def year_in_name(path: Path) -> str | None:
@@ -276,6 +279,14 @@ def inside_study_area(geoms: gpd.GeoSeries, context: Context) -> np.ndarray:
     return np.asarray(shapely.contains(area, points))
 
 
+def row_label(imp: Imported) -> str:
+    """How an import's records are numbered: 'feature' for vector files (from 1), else
+    'row' (as a spreadsheet shows them)."""
+    path = imp.extra.get("path")
+    return "feature" if path is not None and Path(path).suffix.lower() in (
+        ".geojson", ".json", ".gpkg", ".shp", ".zip") else "row"
+
+
 #: how many row numbers a field-rule warning lists
 _ROWS_LISTED = 20
 
@@ -293,8 +304,7 @@ def apply_field_rules(imp: Imported) -> Imported:
         return imp
     frame = frame.copy()
     path = imp.extra.get("path")
-    label = "feature" if path is not None and Path(path).suffix.lower() in (
-        ".geojson", ".json", ".gpkg", ".shp", ".zip") else "row"
+    label = row_label(imp)
     file = imp.extra.get("file") or (Path(path).name if path is not None else imp.detail)
     rows = frame["source_row"] if "source_row" in frame else pd.Series(
         range(1, len(frame) + 1), index=frame.index)

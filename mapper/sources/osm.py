@@ -42,6 +42,7 @@ import shapely
 
 from mapper import geo, registers
 from mapper.errors import Problem
+from mapper.sources import organisations
 from mapper.sources.base import Context, Detection, Imported, year_in_name
 from mapper.sources.files import Peek, read_table, read_vector, table_row
 from mapper.sources.points import Located, locate, settle
@@ -464,9 +465,16 @@ def _locate_features(
     if usable.any():
         frame = gpd.GeoDataFrame(geometry=premises.geometry[usable], crs=premises.crs)
         frame, notes = geo.to_analysis(frame, file=file)
-        placed[usable] = _inside_points(
-            np.asarray(frame.geometry.array, dtype=object), polygon[usable]
-        )
+        shapes = np.asarray(frame.geometry.array, dtype=object)
+        placed[usable] = _inside_points(shapes, polygon[usable])
+        # an area-sized polygon is an area, not premises (mapper/sources/organisations.py)
+        big = np.zeros(n, dtype=bool)
+        big[np.flatnonzero(usable)] = organisations.area_sized(shapes)
+        left_out += [organisations.area_sized_problem(file, rows(p), shapes[i])
+                     for i, p in enumerate(np.flatnonzero(usable)) if big[p]]
+        placed[big] = None
+        usable &= ~big
+        polygon &= ~big
     x, y = shapely.get_x(placed), shapely.get_y(placed)
     outside = usable & ~(
         np.isfinite(x)

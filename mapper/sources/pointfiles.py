@@ -25,7 +25,7 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import Problem
-from mapper.sources import capabilities, columns, evidence, status
+from mapper.sources import capabilities, columns, evidence, organisations, status
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.choices import Choice, resolve_columns
 from mapper.sources.files import TABLE_SUFFIXES, Peek, read_table, read_vector, table_row
@@ -319,8 +319,9 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         }
     )
     loc = {k: cols.get(_norm(v)) for k, v in loc.items() if cols.get(_norm(v))}
+    areas: list[Problem] = []  # area-sized polygons: not organisations, left out by rule
     if geometry is not None:  # a vector file's own geometry wins over its columns
-        located = _from_geometry(geometry, file=file, notes=notes)
+        located = _from_geometry(geometry, file=file, notes=notes, areas=areas)
     else:
         located = locate(table, file=file, context=context, **loc)
     slug = re.sub(r"[^0-9a-z]+", "-", (layout_key or path.stem).lower()).strip("-")
@@ -346,6 +347,8 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     located.problems = sorted(problems, key=lambda p: p.row or 0)
     rejected: list[Problem] = []
     keep, more = settle(located, file=file, context=context, rejected=rejected, rows=number)
+    invalid = {p.row for p in rejected}
+    rejected += [p for p in areas if p.row not in invalid]
     notes += more
     frame = registers.conform(df[keep], register, located.geometry[keep].to_numpy())
     return Imported(
@@ -394,9 +397,11 @@ _AREAL = (3, 6)  # Polygon, MultiPolygon
 _LINEAR = (1, 2, 5)  # LineString, LinearRing, MultiLineString
 
 
-def _from_geometry(vector, *, file: str, notes: list[Problem]):
+def _from_geometry(vector, *, file: str, notes: list[Problem], areas: list[Problem]):
     """Locate rows of a vector file by its own geometry: polygons at a representative point
-    inside them, lines at a point on them (each counted in a warning)."""
+    inside them, lines at a point on them (each counted in a warning). Area-sized polygons
+    (:func:`mapper.sources.organisations.area_sized`) are not placed: each is added to
+    `areas` with its reason."""
     import shapely
 
     from mapper import geo
@@ -409,11 +414,16 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
     kinds = np.asarray(shapely.get_type_id(geoms))
     areal = np.isin(kinds, _AREAL) & ~empty
     linear = np.isin(kinds, _LINEAR) & ~empty
+    too_big = areal & organisations.area_sized(geoms)
+    areas += [organisations.area_sized_problem(file, int(p) + 1, geoms[p])
+              for p in np.flatnonzero(too_big)]
+    areal &= ~too_big
     points = np.where(areal | linear, shapely.point_on_surface(geoms), geoms)
-    bad = empty | ~np.isin(np.asarray(shapely.get_type_id(points)), [0])
+    bad = (empty | ~np.isin(np.asarray(shapely.get_type_id(points)), [0])) & ~too_big
     # a coordinate that is NaN or infinite is no location (not one outside the area)
-    safe = np.where(bad, None, points)
-    unplaced = ~bad & ~(np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe)))
+    safe = np.where(bad | too_big, None, points)
+    finite = np.isfinite(shapely.get_x(safe)) & np.isfinite(shapely.get_y(safe))
+    unplaced = ~bad & ~too_big & ~finite
     problems = [
         Problem(
             file,
@@ -436,8 +446,9 @@ def _from_geometry(vector, *, file: str, notes: list[Problem]):
             ))
     series = frame.geometry.copy()
     series[:] = points
-    series[bad] = None
-    return Located(series, pd.Series(np.where(bad, "", "coordinates"), index=frame.index), problems)
+    series[bad | too_big] = None
+    how = np.where(bad | too_big, "", "coordinates")
+    return Located(series, pd.Series(how, index=frame.index), problems)
 
 
 def check_duplicate_ids(frame: pd.DataFrame, register: str, file: str) -> list[Problem]:
