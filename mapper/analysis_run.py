@@ -368,7 +368,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
                             need_measure=components["need"][0])
     previous = _previous_selection(workspace, meta)
-    _write(workspace, report, run_by=run_by, previous=previous, wards=wards, boroughs=boroughs, lsoas=lsoas,
+    _write(workspace, report, run_by=run_by, previous=previous, wards=wards,
+           boroughs=boroughs, lsoas=lsoas,
            deprivation=deprivation, population=population, weights=weights, points=points,
            groups=groups, gaps=gaps, national=national, method=method,
            data_version=data_version)

@@ -11,8 +11,9 @@ GeoDataFrame adapter that strings the steps together:
    small;
 4. stable ids ("CAN-01" = the greatest total unmet need) and a ranked summary.
 
-:func:`selection_stability` measures how often each ward stays selected when the weights
-behind the user's conditions move.
+:func:`selection_draws` re-chooses the wards under perturbed weights and thresholds, and
+:func:`can_stability` says how often each CAN is found again, labelled by
+:func:`stability_label` (:func:`selection_stability`: the older, weights-only measure).
 
 Labels produced by graph algorithms depend on row order; every label leaving this module
 is renumbered from the data alone (need, population, ward codes), never from row order.

@@ -309,8 +309,7 @@ def _incidents(wards, can) -> list[_Measure]:
     if "incidents_per_1000" not in wards:
         return []
     known = wards["incidents_per_1000"].notna()
-    types = [c for c in wards.columns if c.startswith("incidents_")
-             and c != "incidents_per_1000" and pd.api.types.is_numeric_dtype(wards[c])]
+    types = [c for c in wards.columns if _is_type_count(wards[c])]
     pop = wards["population"].where(known, 0.0)
     borough = (wards["borough_code"].astype("string") if "borough_code" in wards
                else pd.Series("", index=wards.index, dtype="string"))
@@ -343,6 +342,21 @@ def _incidents(wards, can) -> list[_Measure]:
                    else _Measure(measure.key, value.where(can_count >= MIN_INCIDENTS),
                                  reference, 1, text))
     return out
+
+
+#: endings of ``incidents_*`` columns that are not counts of one type
+_NOT_TYPE_COUNTS = ("_per_1000", "_rate", "_ratio", "_share", "_mean", "_p")
+
+
+def _is_type_count(column: pd.Series) -> bool:
+    """An ``incidents_<type>`` count column (whole numbers), not a rate or a trend."""
+    name = str(column.name)
+    if not name.startswith("incidents_") or name.endswith(_NOT_TYPE_COUNTS):
+        return False
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    values = column.dropna().astype(float)
+    return bool((values == np.round(values)).all())
 
 
 def _whose(boroughs: tuple, names: dict) -> str:

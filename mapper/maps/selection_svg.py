@@ -84,7 +84,8 @@ def selection_svg(wards: gpd.GeoDataFrame, can_id: pd.Series, *, title: str = ""
                 'font-weight="bold" text-anchor="middle" fill="#0b0c0c" stroke="#ffffff" '
                 'stroke-width="3" paint-order="stroke">')
     for can in order:
-        union = shapely.union_all(geoms[(cans.astype("string") == can).to_numpy(bool, na_value=False)])
+        members = (cans.astype("string") == can).to_numpy(bool, na_value=False)
+        union = shapely.union_all(geoms[members])
         point = shapely.point_on_surface(union)
         x, y = (point.x - minx) * scale, (maxy - point.y) * scale
         body.append(f'<text x="{x:.1f}" y="{y:.1f}">{escape(can)}</text>')

@@ -56,7 +56,6 @@ from mapper.errors import MapperError
 from mapper.exports import guard_formulas
 from mapper.geo import to_display
 from mapper.maps.assets import map_parts
-from mapper.maps.selection_svg import selection_svg
 from mapper.maps.classify import SCHEMES, palette
 from mapper.maps.priority import (
     DEFAULT_INDICATOR,
@@ -74,6 +73,7 @@ from mapper.maps.priority import (
     point_rows,
     priority_map,
 )
+from mapper.maps.selection_svg import selection_svg
 from mapper.web import data, open_workspace
 from mapper.web.auth import current_user, require_role
 from mapper.web.overview import rows_page, rows_page_args, versioned_json
