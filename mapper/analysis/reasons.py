@@ -51,7 +51,8 @@ NATIONAL_HALF = 0.5
 #: incidents of a type a CAN needs before its rate of that type is named
 MIN_INCIDENTS = 20
 #: what a CAN with no distinguishing indicator is said to have been chosen for
-FALLBACK = "high unmet need overall (no single indicator 1.2 times the study area's)"
+FALLBACK = (f"high unmet need overall (no single indicator {MIN_RATIO:g} times the study "
+            "area's)")
 #: deprivation domain -> how a panel reads it (the score columns of mapper.analysis.need)
 DOMAIN_TEXT: dict[str, str] = {
     "income": "income deprivation",
@@ -135,6 +136,13 @@ def can_reasons(
     out["reasons"] = out["reasons"].fillna(FALLBACK)
     out["reason_keys"] = out["reason_keys"].fillna("")
     return out
+
+
+def reasons_method() -> str:
+    """One sentence saying how "why chosen" is decided, for pages and the record."""
+    return (f"“Why chosen” names up to {NAMED_REASONS} indicators on which the CAN stands "
+            f"out most among the CANs, each at least {MIN_RATIO:g} times worse than the "
+            "study area (incidents: than its borough).")
 
 
 def indicator_table(

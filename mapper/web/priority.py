@@ -50,6 +50,7 @@ from flask import (
 )
 
 from mapper.analysis.neighbourhoods import stability_method
+from mapper.analysis.reasons import reasons_method
 from mapper.analysis.record import read_selection, selection, selection_changes
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
@@ -601,6 +602,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
         settings_fieldsets=_fieldsets(_setting_fields(settings, values, errors)),
         settings=settings,
         stability_method=stability_method(settings.stability_draws, settings.stability_spread),
+        reasons_method=reasons_method(),
         error_list=error_list,
         recomputed=request.args.get("recomputed") == "1",
         sources=_source_rows(),
@@ -770,6 +772,7 @@ def decision_record():
     return render_template(
         "decision_record.html",
         stability_method=stability_method(settings.stability_draws, settings.stability_spread),
+        reasons_method=reasons_method(),
         can_wards=_can_wards(in_cans, cans),
         selection_map=_selection_map(wards, area_name=boroughs.get(
             borough, meta.get("study_area") or "the study area")),
