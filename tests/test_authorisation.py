@@ -50,6 +50,10 @@ POLICY = {
     "auth.signin": "public",
     "auth.signout": "public",
     "auth.account": "partner",
+    # contact lists (mapper/web/contact_lists.py): partners see their wards' groups only
+    "contact_lists.page": "partner",
+    "contact_lists.export_csv": "partner",
+    "contact_lists.export_vcf": "partner",
     "admin.users": "admin",
     "admin.add_user": "admin",
     "admin.change_user": "admin",

@@ -764,3 +764,15 @@ def test_a_neighbourhood_page_says_why_it_was_chosen_and_how_stable_it_is(client
     share = f"{row['stability'] * 100:.1f}%"
     assert re.search(rf"<strong>Stability:</strong> {row['stability_label']}, kept in\s+"
                      rf"{re.escape(share)} of the re-runs", page)
+
+
+def test_ward_profile_says_which_figures_to_read_with_care(client, layers):
+    from markupsafe import escape
+
+    wards = layers["ward_summary"].set_index("ward_code")
+    reason = wards.loc["E05990009", "unreliable_reason"]  # Lindenfield: incidents capped
+    assert reason.startswith("Incidents per 1,000 residents")
+    page = get_page(client, "/ward/E05990009")
+    assert "Figures to read with care" in page and str(escape(reason)) in page
+    sound = wards.index[~wards["unreliable"].astype(bool)][0]
+    assert "Figures to read with care" not in get_page(client, f"/ward/{sound}")

@@ -353,7 +353,7 @@ def _incidents(wards, can) -> list[_Measure]:
 
 
 #: endings of ``incidents_*`` columns that are not counts of one type
-_NOT_TYPE_COUNTS = ("_per_1000", "_rate", "_ratio", "_share", "_mean", "_p")
+_NOT_TYPE_COUNTS = ("_per_1000", "_eb", "_rate", "_ratio", "_share", "_mean", "_p")
 
 
 def _is_type_count(column: pd.Series) -> bool:
