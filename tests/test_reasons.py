@@ -38,9 +38,9 @@ def _two_cans() -> tuple[pd.DataFrame, pd.DataFrame]:
         "borough_name": "Testham",
         "income_score": 0.2,
         "groups_total": [0, 0, 1, 1, 2, 2],
-        "incidents": [2, 2, 30, 30, 3, 3],
-        "incidents_burglary": [2, 2, 30, 30, 3, 3],
-        "incidents_per_1000": [2.0, 2.0, 30.0, 30.0, 3.0, 3.0],
+        "incidents": [2, 2, 30, 30, 15, 15],
+        "incidents_burglary": [2, 2, 30, 30, 15, 15],
+        "incidents_per_1000": [2.0, 2.0, 30.0, 30.0, 15.0, 15.0],
     }, index=pd.Index(codes, name="ward_code"))
     # residents with no food group within 800 m: all of W1 and W2, nobody elsewhere
     uncovered = pd.DataFrame({"food": [1000.0, 1000.0, 0, 0, 0, 0]}, index=table.index)
@@ -57,11 +57,12 @@ def test_reasons_differ_between_a_food_gap_can_and_an_incident_can():
         "no VCS group in its wards (study area: 1.0 per 1,000 residents); "
         "no food group within 800 m for 100% of residents (study area: 33%)")
     assert reasons.loc["CAN-01", "reason_keys"] == "supply:groups; uncovered:food"
-    # CAN-02: 60 burglaries per 2,000 = 30 per 1,000 against Testham's 70 per 6,000 =
-    # 11.67: 2.57x. Its groups (1.0 per 1,000) equal the study area's: not a reason.
-    # CAN-01's 4 burglaries are below MIN_INCIDENTS (20): not measured for it.
+    # CAN-02: 60 burglaries per 2,000 = 30 per 1,000 against Testham's 94 per 6,000 =
+    # 15.67: 1.91x (Testham has 34 outside the CAN: enough to compare with). Its groups
+    # (1.0 per 1,000) equal the study area's: not a reason. CAN-01's 4 burglaries are
+    # below MIN_INCIDENTS (20): not measured for it.
     assert reasons.loc["CAN-02", "reasons"] == (
-        "burglary rate 2.6x Testham's (30 per 1,000 residents)")
+        "burglary rate 1.9x Testham's (30 per 1,000 residents)")
     assert reasons.loc["CAN-02", "reason_keys"] == "incidents:burglary"
 
 
@@ -72,10 +73,19 @@ def test_indicator_table_gives_values_references_ratios_and_percentiles():
     assert (food["value"], food["reference"], food["ratio"], food["percentile"]) == \
         pytest.approx((1.0, 1 / 3, 3.0, 1.0))
     burglary = long.loc[("CAN-02", "incidents:burglary")]
-    assert (burglary["value"], burglary["reference"]) == pytest.approx((30.0, 70 / 6))
+    assert (burglary["value"], burglary["reference"]) == pytest.approx((30.0, 94 / 6))
     assert np.isnan(long.loc[("CAN-01", "incidents:burglary"), "value"])
     income = long.loc[("CAN-02", "deprivation:income")]
     assert income["ratio"] == pytest.approx(1.0) and not income["eligible"]
+
+
+def test_an_incident_type_the_borough_barely_has_is_not_compared():
+    # 60 burglaries in CAN-02 but only 10 in the rest of Testham (fewer than 20): its
+    # rate there rests on too little to compare with (another force's strays, say)
+    table, uncovered = _two_cans()
+    table["incidents_burglary"] = [2, 2, 30, 30, 3, 3]
+    reasons = can_reasons(table, uncovered=uncovered)
+    assert reasons.loc["CAN-02", "reasons"] == FALLBACK
 
 
 def test_a_can_worse_than_nothing_is_named_for_its_unmet_need():

@@ -19,7 +19,8 @@ names the few where it stands out most, each with its value:
                           coverage radius, against the study area's share;
 ``incidents:<type>``      incidents of that type per 1,000 residents against the rate of the
                           CAN's borough (boroughs), counted only in wards whose incident rate
-                          is known and only when the CAN has :data:`MIN_INCIDENTS` of them;
+                          is known and only when the CAN has :data:`MIN_INCIDENTS` of them
+                          and its borough as many again outside it;
 ``supply:groups``         VCS groups per 1,000 residents (fewer = worse) against the study
                           area's rate.
 
@@ -345,10 +346,14 @@ def _incidents(wards, can) -> list[_Measure]:
         text = pd.Series({c: f"{label} rate {times[c]} {where[c]} "
                           f"({_number(value[c])} per 1,000 residents)"
                           for c in value.index}, dtype=object)
-        measure = _Measure(f"incidents:{label.replace(' ', '_')}", value, reference, 1, text)
-        out.append(measure if (can_count >= MIN_INCIDENTS).all()
-                   else _Measure(measure.key, value.where(can_count >= MIN_INCIDENTS),
-                                 reference, 1, text))
+        in_boroughs = count.groupby(borough).sum()
+        outside = pd.Series({c: float(in_boroughs[list(bs)].sum()) for c, bs in
+                             can_boroughs.items()}).reindex(value.index) - can_count
+        # both rates must rest on enough incidents: the CAN's own, and its borough's
+        # outside it (a type known only from another force's strays is not compared)
+        enough = (can_count >= MIN_INCIDENTS) & (outside >= MIN_INCIDENTS)
+        out.append(_Measure(f"incidents:{label.replace(' ', '_')}", value.where(enough),
+                            reference, 1, text))
     return out
 
 
