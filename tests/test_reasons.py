@@ -86,6 +86,15 @@ def test_an_incident_type_the_borough_barely_has_is_not_compared():
     table["incidents_burglary"] = [2, 2, 30, 30, 3, 3]
     reasons = can_reasons(table, uncovered=uncovered)
     assert reasons.loc["CAN-02", "reasons"] == FALLBACK
+    # 30 in CAN-02 and 40 beyond it, but in only 2 of Testham's 6 wards (under half)
+    table["incidents_burglary"] = [0, 0, 30, 0, 40, 0]
+    reasons = can_reasons(table, uncovered=uncovered)
+    assert reasons.loc["CAN-02", "reasons"] == FALLBACK
+    # in 3 of 6 wards (half): compared; 30 / 2,000 against 70 / 6,000 = 1.3x
+    table["incidents_burglary"] = [0, 0, 30, 0, 20, 20]
+    reasons = can_reasons(table, uncovered=uncovered)
+    assert reasons.loc["CAN-02", "reasons"] == (
+        "burglary rate 1.3x Testham's (15 per 1,000 residents)")
 
 
 def test_a_can_worse_than_nothing_is_named_for_its_unmet_need():

@@ -20,7 +20,8 @@ names the few where it stands out most, each with its value:
 ``incidents:<type>``      incidents of that type per 1,000 residents against the rate of the
                           CAN's borough (boroughs), counted only in wards whose incident rate
                           is known and only when the CAN has :data:`MIN_INCIDENTS` of them
-                          and its borough as many again outside it;
+                          and its borough as many again outside it, in at least half of
+                          its wards;
 ``supply:groups``         VCS groups per 1,000 residents (fewer = worse) against the study
                           area's rate.
 
@@ -51,6 +52,9 @@ MIN_RATIO = 1.2
 NATIONAL_HALF = 0.5
 #: incidents of a type a CAN needs before its rate of that type is named
 MIN_INCIDENTS = 20
+#: an incident type is compared with a borough's rate only when at least this share of
+#: the borough's wards (with known rates) have one
+MIN_WARD_SHARE = 0.5
 #: what a CAN with no distinguishing indicator is said to have been chosen for
 FALLBACK = (f"high unmet need overall (no single indicator {MIN_RATIO:g} times the study "
             "area's)")
@@ -349,9 +353,14 @@ def _incidents(wards, can) -> list[_Measure]:
         in_boroughs = count.groupby(borough).sum()
         outside = pd.Series({c: float(in_boroughs[list(bs)].sum()) for c, bs in
                              can_boroughs.items()}).reindex(value.index) - can_count
+        reached = (count > 0).where(known).groupby(borough).mean()
+        spread = pd.Series({c: float(reached[list(bs)].min()) for c, bs in
+                            can_boroughs.items()}).reindex(value.index)
         # both rates must rest on enough incidents: the CAN's own, and its borough's
-        # outside it (a type known only from another force's strays is not compared)
-        enough = (can_count >= MIN_INCIDENTS) & (outside >= MIN_INCIDENTS)
+        # outside it, found in most of its wards (a type known only from another force's
+        # strays near the boundary is not a borough rate)
+        enough = ((can_count >= MIN_INCIDENTS) & (outside >= MIN_INCIDENTS)
+                  & (spread >= MIN_WARD_SHARE))
         out.append(_Measure(f"incidents:{label.replace(' ', '_')}", value.where(enough),
                             reference, 1, text))
     return out
