@@ -557,7 +557,8 @@ def test_decision_record_lists_every_ward_of_every_can_with_a_map(client, ward_s
     svg = page[page.index("<svg"):page.index("</svg>")]
     assert svg.count("<path ") == len(ward_summary)
     assert svg.count("<text ") == in_cans["can_id"].nunique()
-    assert "Run by</dt><dd>not recorded" in page  # analysed by a test, not a person
+    # analysed by the fixture (actor "cli", via "mapper analyse"): the public see how, not who
+    assert "Run by</dt><dd>sign in to see who (mapper analyse)" in page
     assert "No earlier selection recorded" in page
 
 
@@ -572,9 +573,9 @@ def test_decision_record_says_who_reran_it_and_what_changed(own_client, demo_dir
     after = workspace.read_layer("ward_summary").set_index("ward_code")["can_id"]
     names = workspace.read_layer("ward_summary").set_index("ward_code")["ward_name"]
     record = get_page(client, "/priority/decision-record")
-    assert "Run by</dt><dd>test-admin (web)" in record
+    assert "Run by</dt><dd>test-admin (Priority areas page, recompute (web))" in record
     assert "The previous selection was made on" in record
-    assert "(run by not recorded" in record
+    assert "(run by cli (mapper analyse))" in record
     wards_in = sorted(set(after.dropna().index) - set(before.dropna().index))
     wards_out = sorted(set(before.dropna().index) - set(after.dropna().index))
     assert wards_in or wards_out  # only incidents weighted: the selection moved
@@ -583,11 +584,11 @@ def test_decision_record_says_who_reran_it_and_what_changed(own_client, demo_dir
     assert f"Wards now in a CAN that were in none: {escape(expected_in)}." in listed
     expected_out = ", ".join(f"{names[c]} ({c})" for c in wards_out) or "none"
     assert f"Wards no longer in any CAN: {escape(expected_out)}." in listed
-    # the public see that an officer ran it, not who
+    # the public see how it was run, not who
     public = create_app({"TESTING": True,
                          "WORKSPACE": client.application.config["WORKSPACE"]}).test_client()
-    assert "Run by</dt><dd>an officer signed in to this site" in get_page(
-        public, "/priority/decision-record")
+    assert "Run by</dt><dd>sign in to see who (Priority areas page, recompute (web))" in \
+        get_page(public, "/priority/decision-record")
 
 
 def test_point_rows_run_north_to_south_without_duplicates_or_personal_data():

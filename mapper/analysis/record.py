@@ -25,10 +25,13 @@ def selection(can_id: pd.Series) -> dict[str, list[str]]:
             for c, wards in members.groupby(members).groups.items()}
 
 
-def selection_json(can_id: pd.Series, *, analysed_at: str = "", analysed_by: str = "") -> str:
-    """The selection as stored in the workspace metadata (``previous_selection``)."""
+def selection_json(can_id: pd.Series, *, analysed_at: str = "", analysed_by: str = "",
+                   analysed_via: str = "") -> str:
+    """The selection as stored in the workspace metadata (``previous_selection``), with
+    when, by whom and how it was run."""
     return json.dumps({"analysed_at": analysed_at, "analysed_by": analysed_by,
-                       "cans": selection(can_id)}, sort_keys=True)
+                       "analysed_via": analysed_via, "cans": selection(can_id)},
+                      sort_keys=True)
 
 
 def read_selection(text: str | None) -> dict | None:

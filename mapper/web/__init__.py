@@ -84,13 +84,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         overview,
         priority,
         ratelimit,
+        recheck,
         security,
         uploads,
     )
 
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
-                      editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp):
+                      editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
+                      recheck.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
@@ -124,6 +126,7 @@ NAVIGATION = (
     ("neighbourhoods.index", "Neighbourhoods"),
     ("incidents.incident", "Incident response"),
     ("contact_lists.page", "Contacts"),  # partners and above
+    ("recheck.index", "Re-checking"),  # partners and above
     ("api.docs", "API"),
     ("editor.index", "Register"),  # officers only: links show to roles their view allows
     ("uploads.form", "Upload"),

@@ -76,7 +76,7 @@ from mapper.maps.priority import (
 )
 from mapper.maps.selection_svg import selection_svg
 from mapper.web import data, open_workspace
-from mapper.web.auth import current_user, require_role
+from mapper.web.auth import app_db, current_user, require_role
 from mapper.web.overview import rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
@@ -617,6 +617,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
         reasons_method=reasons_method(),
         error_list=error_list,
         recomputed=request.args.get("recomputed") == "1",
+        last_run=_last_run() if request.args.get("recomputed") == "1" else "",
         sources=_source_rows(),
         tiles=current_app.config["TILES"],
     )
@@ -633,6 +634,13 @@ def _when(stamp: str) -> str:
     return moment.strftime("%-d %B %Y at %H:%M %Z").strip()
 
 
+def _last_run() -> str:
+    """The audit line of the last analysis run (the settings changed, the CANs kept,
+    changed, new and retired), or ""."""
+    rows = app_db().read_audit(register="analysis", limit=1)
+    return rows[0]["detail"] if rows else ""
+
+
 @bp.get("/priority")
 def page():
     """The priority areas page."""
@@ -646,7 +654,8 @@ def recompute():
     """Re-run the analysis with the settings posted, then show the page again.
 
     It changes what everyone sees, so only administrators may (CSRF-checked like every
-    POST).
+    POST). The run is audited under the administrator's name (see
+    :func:`mapper.analysis_run.analyse`).
     """
     view = parse_view(request.form, data.layer("ward_summary"))
     values = {name: request.form.get(name, "") for name in EDITABLE if name in request.form}
@@ -659,7 +668,8 @@ def recompute():
     try:
         from mapper.analysis_run import analyse
 
-        analyse(open_workspace(), settings, run_by=f"{current_user().username} (web)")
+        analyse(open_workspace(), settings, actor=current_user().username,
+                via="Priority areas page, recompute (web)")
     except MapperError as error:
         return _render_page(view, values=values, general_errors=[str(error)], status=400)
     return redirect(url_for("priority.page", **view.query(), recomputed="1") + "#cans", 303)
@@ -788,7 +798,8 @@ def decision_record():
         can_wards=_can_wards(in_cans, cans),
         selection_map=_selection_map(wards, area_name=boroughs.get(
             borough, meta.get("study_area") or "the study area")),
-        analysed_by=_who(meta.get("analysed_by", ""), signed_in),
+        analysed_by=_who(meta.get("analysed_by", ""), meta.get("analysed_via", ""),
+                         signed_in),
         changes=_changes(meta, wards_all, signed_in),
         study_area=meta.get("study_area") or "Study area",
         area_name=boroughs.get(borough, meta.get("study_area") or "the study area"),
@@ -842,13 +853,13 @@ def _selection_map(wards, *, area_name: str):
     return Markup(data.cached("priority:selection-svg", build, variant=codes))
 
 
-def _who(run_by: str, signed_in: bool) -> str:
-    """Who ran the analysis, as the record says it (user names only to signed-in users)."""
-    if not run_by:
+def _who(actor: str, via: str, signed_in: bool) -> str:
+    """Who ran the analysis and how, as the record says it (the name only to signed-in
+    users)."""
+    if not actor:
         return "not recorded (an analysis run before this was recorded)"
-    if run_by.endswith("(web)") and not signed_in:
-        return "an officer signed in to this site (sign in to see who)"
-    return run_by
+    how = f" ({via})" if via else ""
+    return f"{actor}{how}" if signed_in else f"sign in to see who{how}"
 
 
 def _changes(meta: dict, wards_all: pd.DataFrame, signed_in: bool) -> dict | None:
@@ -866,7 +877,8 @@ def _changes(meta: dict, wards_all: pd.DataFrame, signed_in: bool) -> dict | Non
 
     return {
         "when": _when(previous.get("analysed_at", "")) or "date not recorded",
-        "who": _who(previous.get("analysed_by", ""), signed_in),
+        "who": _who(previous.get("analysed_by", ""), previous.get("analysed_via", ""),
+                    signed_in),
         "count": len(previous["cans"]),
         "wards_in": named(diff["wards_in"]), "wards_out": named(diff["wards_out"]),
         "changed": [{"can_id": c["can_id"], "previous_id": c["previous_id"],
