@@ -15,7 +15,6 @@ from mapper.analysis.need import area_need, borough_weights, extent_weight, unav
 from mapper.analysis.priority import (
     components_for,
     select_candidates,
-    standardise,
     supply_condition_applies,
     unmet_need,
 )

@@ -204,7 +204,8 @@ def _joined(parts: list[pd.Series], index: pd.Index) -> pd.Series:
     for part in parts:
         part = part.reindex(index).fillna("").astype(object)
         both = (joined != "") & (part != "")
-        joined = joined.where(~both, joined + ". ").where(part == "", lambda j: j + part)
+        joined = joined.where(~both, joined + ". ")
+        joined = joined.where(part == "", joined + part)
     return joined.where(joined == "", joined + ".")
 
 
