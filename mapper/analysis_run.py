@@ -320,8 +320,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     components = components_for(table)
     if components["need"][0] != "imd_score":
         label = MEASURE_LABELS.get(components["need"][0], components["need"][0])
-        notes.append(f"need in the unmet-need index is measured by the {label} (reversed: "
-                     "rank 1 is the most deprived area in England) as the deprivation data "
+        notes.append(f"need in the unmet-need index is measured by the {label} (MHCLG's: "
+                     "higher = more deprived) as the deprivation data "
                      "has no IMD scores")
     table = table.join(unmet_need(table, settings.weights(), components))
     table = table.join(reliability(table, components, smoothed))
