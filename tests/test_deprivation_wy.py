@@ -89,13 +89,13 @@ def test_rank_measures_on_real_data(analysed):
     assert wards["imd_extent"].between(0, 1).all()
     assert wards["unmet_need"].notna().all()
     assert set(json.loads(ws.meta()["unavailable_measures"])) == {
-        "imd_score", "domain_scores", "imd_rank_in_area"}
-    # districts: whole LSOAs; the population-weighted average rank computed from the raw
-    # File 1 and File 6 by pandas
+        "imd_score", "domain_scores", "imd_rank_in_area", "income_scale", "employment_scale"}
+    # districts: whole LSOAs; MHCLG's average rank (ranks turned round: 32,845 - rank,
+    # population-weighted) computed from the raw File 1 and File 6 by pandas
     file1, file6 = read_raw(IOD[0]), read_raw(IOD[2])
     raw = file1.merge(file6, on=["LSOA code (2011)", "Local Authority District code (2019)"])
     people = raw["Total population: mid 2015 (excluding prisoners)"]
-    rank = raw["Index of Multiple Deprivation (IMD) Rank"]
+    rank = 32_845 - raw["Index of Multiple Deprivation (IMD) Rank"]
     district = raw["Local Authority District code (2019)"]
     expected = (rank * people).groupby(district).sum() / people.groupby(district).sum()
     decile1 = (raw["Index of Multiple Deprivation (IMD) Decile"] == 1).groupby(district).mean()

@@ -84,7 +84,8 @@ _RANKS = "IoD File 1, 2 or 7, or ONS's IMD lookup"
 _DENOMINATORS = "IoD File 5 or 7 (scores) with File 6 or 7 (population denominators)"
 #: every deprivation measure of :func:`area_need` and what it needs
 MEASURES: tuple[Measure, ...] = (
-    Measure("imd_score", "IMD average score", ("imd_score",), "IMD scores", _SCORES),
+    Measure("imd_score", "IMD score (population-weighted average)", ("imd_score",),
+            "IMD scores", _SCORES),
     Measure("domain_scores", "deprivation domain scores (population-weighted averages)",
             ("income_score", "employment_score", "education_score", "health_score",
              "crime_score", "barriers_score", "living_environment_score"),
@@ -108,6 +109,29 @@ MEASURES: tuple[Measure, ...] = (
 )
 #: measure column -> its label, for what the analysis says in words
 MEASURE_LABELS: dict[str, str] = {m.column: m.label for m in MEASURES}
+#: measure column -> its definition in plain words (MHCLG's, IoD2019 File 10 notes), the
+#: help text of the profile pages
+DEFINITIONS: dict[str, str] = {
+    "imd_score": "MHCLG average score: the small areas' (LSOAs') IMD scores averaged over "
+                 "residents; higher = more deprived",
+    "imd_avg_rank": "MHCLG average rank: the small areas' national ranks, turned round so "
+                    "that the most deprived in England counts 32,844 and the least 1, "
+                    "averaged over residents; higher = more deprived",
+    "imd_extent": "MHCLG extent: share of residents living in the most deprived 30 % of small "
+                  "areas nationally, the most deprived 10 % counted fully, then a weight "
+                  "falling from 0.95 (11th percentile) to 0.05 (30th)",
+    "imd_local_concentration": "MHCLG local concentration: the turned-round national rank "
+                               "averaged over the area's most deprived small areas holding "
+                               "exactly 10 % of its residents; higher = more deprived",
+    "imd_most_deprived_10_share": "MHCLG proportion of small areas (LSOAs, not residents) "
+                                  "in the most deprived 10 % nationally",
+    "imd_most_deprived_20_share": "proportion of small areas (LSOAs) in the most deprived "
+                                  "20 % nationally",
+    "income_scale": "MHCLG income scale: the number of people income deprived (each small "
+                    "area's Income score, a rate, x its population)",
+    "employment_scale": "MHCLG employment scale: the number of people employment deprived "
+                        "(Employment score x the working-age population)",
+}
 #: the area columns of the IMD measures, always present in the result (NaN when unavailable)
 IMD_COLUMNS = [m.column for m in MEASURES if m.column != "domain_scores"]
 #: share of an area's residents whose most deprived LSOAs make its local concentration
