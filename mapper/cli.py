@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from mapper import __version__
+from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.errors import MapperError
 from mapper.registers import STATUSES
 from mapper.sources.points import MAX_FAILED_SHARE
@@ -498,6 +499,7 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
         normalise_postcode,
         postcode_point,
     )
+    from mapper.analysis.verification import is_due, today
 
     ws = _workspace(ctx)
     if (postcode is None) == (not point):
@@ -532,7 +534,66 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
         checked = record.get("last_verified")
         click.echo(f"{row.distance_m:>7,.0f} m  {record['name']} ({record['category']})"
                    + (f"; offers: {offer}" if isinstance(offer, str) and offer else "")
-                   + (f"; verified {checked}" if isinstance(checked, str) and checked else ""))
+                   + (f"; verified {checked}" if isinstance(checked, str) and checked else "")
+                   + ("; due for re-checking" if is_due(checked, today()) else ""))
+
+
+@cli.command(help=f"""Count the open records due for re-checking, per neighbourhood.
+
+    A group or premises is due when nobody has confirmed it for over
+    {VERIFICATION_MONTHS} months, or ever; closed records are left out. One line per
+    Community Action Neighbourhood, then per ward outside any (wards with none due are
+    left out). Names and contact details are not printed: the list itself is on the web
+    app's "Re-checking" page.
+    """)
+@click.option("--ward", "wards", multiple=True, metavar="CODE",
+              help="Only these wards (GSS codes; repeatable).")
+@click.pass_context
+def due(ctx: click.Context, wards: tuple[str, ...]) -> None:
+    import pandas as pd
+
+    from mapper.analysis.verification import due_for_recheck, today
+
+    ws = _workspace(ctx)
+    ward_table = ws.read_layer("ward_summary" if ws.has_layer("ward_summary") else "wards")
+    known = set(ward_table["ward_code"])
+    unknown = [w for w in wards if w not in known]
+    if unknown:
+        raise MapperError(f"--ward {', '.join(unknown)}: no such ward code in the workspace "
+                          f"({len(known):,} wards, for example {sorted(known)[0]})")
+    records = {name: ws.read_layer(name) if ws.has_layer(name) else None
+               for name in ("groups", "premises")}
+    found = due_for_recheck(records, ward_table, on=today(),
+                            ward_codes=set(wards) if wards else None)
+    click.echo(f"Open records not confirmed for over {VERIFICATION_MONTHS} months, or ever: "
+               f"{_due_counts(found)}")
+    if ws.has_layer("neighbourhoods"):
+        cans = ws.read_layer("neighbourhoods").sort_values("rank", kind="stable")
+        for row in cans.itertuples():
+            here = found[found["can_id"].astype("string").eq(str(row.can_id)).fillna(False)]
+            members = ward_table["can_id"].astype("string").eq(str(row.can_id)).fillna(False)
+            if wards and not set(ward_table.loc[members, "ward_code"]) & set(wards):
+                continue
+            click.echo(f"  {row.can_id} {row.name}: {_due_counts(here)}")
+    in_a_ward = found["ward_code"].isin(known)
+    outside = found[found["can_id"].isna() & in_a_ward]
+    wards_by_code = ward_table.set_index("ward_code")
+    names = wards_by_code["ward_name"].fillna("").astype(str)
+    boroughs = (wards_by_code["borough_name"] if "borough_name" in wards_by_code
+                else pd.Series("", index=wards_by_code.index)).fillna("").astype(str)
+    for code, here in sorted(outside.groupby("ward_code"),
+                             key=lambda item: (boroughs.get(item[0], ""),
+                                               names.get(item[0], ""), item[0])):
+        click.echo(f"  {code} {names.get(code, '')} (outside any neighbourhood): "
+                   f"{_due_counts(here)}")
+    if not in_a_ward.all():
+        click.echo(f"  in no ward of the study area: {_due_counts(found[~in_a_ward])}")
+
+
+def _due_counts(found) -> str:
+    groups = int((found["register"] == "groups").sum())
+    return (f"{len(found):,} due ({groups:,} group{'' if groups == 1 else 's'}, "
+            f"{len(found) - groups:,} premises)")
 
 
 @cli.command()

@@ -70,6 +70,11 @@ POLICY = {
        for action in ("create", "record", "update", "retire")},
     "edit_api.verify_groups": "officer",
     "edit_api.verify_premises": "officer",
+    # records due for re-checking (mapper/web/recheck.py): partners see their wards
+    "recheck.index": "partner",
+    "recheck.neighbourhood": "partner",
+    "recheck.ward": "partner",
+    "recheck.confirm": "officer",
     # uploads (mapper/web/uploads.py)
     **{f"uploads.{name}": "officer" for name in (
         "form", "upload", "report", "commit", "discard", "api_upload", "api_commit",

@@ -467,3 +467,25 @@ def test_the_register_form_sets_roles_with_tick_boxes(contact_app, ws_dir):
     form = client.get("/register/groups/g5").get_data(as_text=True)
     assert 'value="emergency contact" checked' in form
     assert 'value="tension-monitoring contact" checked' not in form
+
+
+# -- the incident page and call sheet say what each contact agreed to ---------------------
+
+
+@pytest.mark.parametrize("path", ["/incident", "/incident/callsheet"])
+def test_incident_pages_show_role_and_consent_only_to_those_who_may_see_contacts(
+        contact_app, path):
+    query = {"postcode": POSTCODE, "k": 8}
+    public = contact_app.test_client().get(path, query_string=query)
+    assert public.status_code == 200
+    text = public.get_data(as_text=True)
+    assert "Alpha Food Bank" in text
+    assert "Emergency contact:" not in text and "tension-monitoring" not in text
+    officer = sign_in(contact_app.test_client(), "officer")
+    page = officer.get(path, query_string=query).get_data(as_text=True)
+    # g1: both roles, agreed on 1 Oct 2026; g2: no, never confirmed; g5: nothing recorded
+    assert ("Role: tension-monitoring contact; emergency contact. Emergency contact: agreed "
+            "(confirmed 1 Oct 2026).") in page
+    assert "Role: general contact. Emergency contact: did not agree." in page
+    assert "Emergency contact: consent not recorded." in page
+    assert "Delta Closed Centre" not in page  # closed: never on an incident list

@@ -44,6 +44,7 @@ from flask import (
 )
 
 from mapper import registers
+from mapper.analysis import verification
 from mapper.analysis.need import DEFINITIONS
 from mapper.config import Settings
 from mapper.exports import guard_formulas
@@ -216,8 +217,6 @@ SORTS = {
     "offer": "Emergency offer",
     "verified": "Last verified",
 }
-#: a record not verified for this many months is flagged
-STALE_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -574,10 +573,6 @@ def trend_svg(trend: dict, area: Area) -> str:
 # -- assets ---------------------------------------------------------------------------
 
 
-def _stale_cutoff() -> pd.Timestamp:
-    return pd.Timestamp(date.today()) - pd.DateOffset(months=STALE_MONTHS)
-
-
 def area_assets(area: Area) -> gpd.GeoDataFrame:
     """Every group and premises in the area's wards, personal data left out.
 
@@ -616,8 +611,10 @@ def area_assets(area: Area) -> gpd.GeoDataFrame:
     assets = pd.concat(parts, ignore_index=True)
     names = dict(zip(area.wards["ward_code"], area.wards["ward_name"], strict=True))
     assets["ward_name"] = assets["ward_code"].map(names)
-    assets["verified"] = pd.to_datetime(assets["last_verified"], errors="coerce", format="mixed")
-    assets["verified_over_12_months_ago"] = ~(assets["verified"] >= _stale_cutoff())
+    assets["verified"] = verification.checked_dates(assets["last_verified"])
+    # the one rule (mapper.analysis.verification); the column keeps its exported name
+    assets["verified_over_12_months_ago"] = verification.due_mask(
+        assets["last_verified"], verification.today())
     assets = gpd.GeoDataFrame(assets, geometry="geometry", crs=area.wards.crs)
     return sort_assets(assets, "name")
 
@@ -894,6 +891,8 @@ def _area_page(area: Area):
         asset_count=len(assets),
         shown_count=int(keep.sum()),
         stale_count=int(assets["verified_over_12_months_ago"].sum()) if len(assets) else 0,
+        verification_months=verification.VERIFICATION_MONTHS,
+        recheck=_recheck_link(area),
         categories=category_options(assets),
         category=category,
         query=query,
@@ -917,6 +916,21 @@ def _contact_list_url(area: Area) -> str:
     if not may_list(area.ward_codes):
         return ""
     return url_for("contact_lists.page", **{area.kind: area.id})
+
+
+def _recheck_link(area: Area) -> dict | None:
+    """For users who may review it: how many of the area's open records are due for
+    re-checking, and the list's address (None for everyone else)."""
+    from mapper.web import recheck
+
+    count = recheck.due_count(area.ward_codes)
+    if count is None:
+        return None
+    if area.kind == "neighbourhood":
+        url = url_for("recheck.neighbourhood", can_id=area.id)
+    else:
+        url = url_for("recheck.ward", ward_code=area.id)
+    return {"count": count, "url": url}
 
 
 def _export_urls(area: Area, category: str, query: str) -> dict[str, str]:
