@@ -265,8 +265,11 @@ def test_comparators_are_the_borough_and_the_study_area(client, layers):
         weighted(wards, "incidents_per_1000")
     )
     assert values["population"]["study"] == pytest.approx(wards["population"].sum())
+    # a share of LSOAs (MHCLG's proportion of LSOAs in the most deprived 10 %) combines
+    # by the wards' (apportioned) LSOAs, not by residents
+    share = wards["imd_most_deprived_10_share"] * wards["lsoas"]
     assert values["imd_most_deprived_10_share"]["study"] == pytest.approx(
-        weighted(wards, "imd_most_deprived_10_share")
+        share.sum() / wards["lsoas"].sum()
     )
 
 

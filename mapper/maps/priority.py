@@ -110,7 +110,8 @@ INDICATORS: dict[str, tuple[str, str]] = {
 #: headings of the groups indicators are offered in, by column prefix (first match wins)
 INDICATOR_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Priority", ("unmet_need", "stability", "contrib_", "z_")),
-    ("Deprivation (English Indices of Deprivation)", ("imd_",)),
+    ("Deprivation (English Indices of Deprivation)", ("imd_", "income_scale",
+                                                      "employment_scale")),
     ("Deprivation domains", ()),  # the other *_score columns
     ("Community assets", ("groups_", "premises_", "mean_distance_")),
     ("Incidents", ("incidents", "recent_mean", "baseline_mean", "trend_", "spike_")),
