@@ -166,7 +166,7 @@ def test_index_legend_says_what_a_unit_means():
     values = pd.Series([-1.0, 0.0, 0.5, 2.0, 3.0])
     html = legend_html(classify(values, "quantiles", 3), "unmet_need", "Quantiles")
     assert ("Unit: robust standard deviations from the study area&#x27;s median ward "
-            "(0 = the median ward; +1 = one standard deviation more unmet need)") in html
+            "(0 = the median ward).") in html
     assert indicator_unit("contrib_need") == indicator_unit("unmet_need")
     assert "32,844 = the most deprived in England" in indicator_unit("imd_avg_rank")
     assert indicator_unit("groups_total_per_1000") == "Unit: per 1,000 residents."

@@ -140,17 +140,15 @@ FIGURE_KEYS = {"population": "pop", "imd_score": "imd", "unmet_need": "need",
 #: what one unit of a column means, said under its legend's title (by column, else kind)
 UNITS: dict[str, str] = {
     "index": "Unit: robust standard deviations from the study area's median ward "
-             "(0 = the median ward; +1 = one standard deviation more unmet need). Each part "
-             "counts for at most 3.",
+             "(0 = the median ward).",
     "imd_score": "Unit: MHCLG's IMD score (a weighted sum of domain scores), averaged over "
                  "the ward's residents; higher = more deprived.",
-    "imd_avg_rank": "Unit: a national rank of small areas (LSOAs), turned round as MHCLG "
-                    "does for district summaries: 32,844 = the most deprived in England, "
-                    "1 = the least; averaged over residents.",
-    "imd_local_concentration": "Unit: the same reversed national rank (32,844 = most "
-                               "deprived), averaged over the most deprived 10% of residents.",
-    "imd_extent": "Unit: share of residents, those in the most deprived 10% of areas "
-                  "counted fully and the next 20% on a sliding scale.",
+    "imd_avg_rank": "Unit: national rank of small areas, turned round as MHCLG does: "
+                    "32,844 = the most deprived in England, 1 = the least.",
+    "imd_local_concentration": "Unit: national rank of small areas, turned round: 32,844 = "
+                               "the most deprived in England.",
+    "imd_extent": "Unit: per cent of residents (the next 20% after the most deprived 10% "
+                  "on a sliding scale).",
     "share": "Unit: per cent.",
     "rate": "Unit: per 1,000 residents.",
     "distance": "Unit: metres, in a straight line.",

@@ -137,7 +137,8 @@ FIGURES = (
         "Unmet-need index",
         "weighted",
         "index",
-        "0 = the median ward; higher = more unmet need (need, low supply, incidents)",
+        "in robust standard deviations from the study area's median ward (0 = the median "
+        "ward); higher = more unmet need (need, low supply, incidents)",
     ),
 )
 
