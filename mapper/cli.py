@@ -135,7 +135,7 @@ def build(
         meta = report.workspace.meta()
         how = "" if name else " (from its districts; set it with --name)"
         click.echo(f"Study area: {meta.get('study_area')}{how}")
-        _analyse_if_possible(report.workspace)
+        _analyse_if_possible(report.workspace, via="mapper build")
         click.echo(f"Workspace ready: {report.workspace.path}")
 
 
@@ -220,7 +220,7 @@ def import_(
                    f"read the same way (mapper mapping show {sig}; delete {sig} to forget it).")
     _audit_personal(_workspace(ctx), "import", imported.kind, imported.frame,
                     f"{Path(file).name}: {len(imported.frame):,} records")
-    _analyse_if_possible(_workspace(ctx))
+    _analyse_if_possible(_workspace(ctx), via="mapper import")
 
 
 def _one_row_policy(skip_invalid: bool, strict: bool) -> None:
@@ -238,15 +238,27 @@ def _audit_personal(ws: Workspace, action: str, register: str, frame, detail: st
         ws.appdb.audit("cli", action, register=register, fields=held, detail=detail)
 
 
-def _analyse_if_possible(ws: Workspace, settings=None) -> None:
-    """Re-run the analysis after a change, when the workspace has what it needs."""
+def cli_actor() -> str:
+    """Who runs a command, for the audit trail: the operating-system user, else "cli"."""
+    import getpass
+
+    try:
+        return getpass.getuser() or "cli"
+    except (KeyError, OSError):  # no user name in the environment or the password file
+        return "cli"
+
+
+def _analyse_if_possible(ws: Workspace, settings=None, *, via: str) -> None:
+    """Re-run the analysis after a change, when the workspace has what it needs; `via`
+    says what started it (the audit row of the run)."""
     from mapper.analysis_run import analyse, can_analyse
     from mapper.analysis_run import summary_lines as analysis_lines
 
     if not can_analyse(ws):
         click.echo("Analysis not run: it needs wards, LSOAs and a deprivation file.")
         return
-    report = analyse(ws, settings, progress=_progress)
+    report = analyse(ws, settings, progress=_progress, actor=cli_actor(),
+                     via=f"{via} (command line)")
     for line in analysis_lines(report):
         click.echo(line)
 
@@ -262,7 +274,7 @@ def _reanalyse_if_stale(ws: Workspace) -> None:
     click.echo(f"The analysis is out of date: {STATE_TEXT[state]}. Re-running it now.",
                err=True)
     try:
-        _analyse_if_possible(ws)
+        _analyse_if_possible(ws, via=f"mapper serve (the analysis was {state})")
     except MapperError as exc:  # serve what there is; every page says it is out of date
         click.echo(f"The analysis could not be re-run: {exc}", err=True)
 
@@ -295,7 +307,7 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
             changed = "" if value == default else f" (default {default})"
             click.echo(f"{name} = {value}{changed}\n    {text}")
         return
-    _analyse_if_possible(ws, settings)
+    _analyse_if_possible(ws, settings, via="mapper analyse")
 
 
 @cli.command(name="export")
@@ -610,7 +622,7 @@ def demo(ctx: click.Context, force: bool) -> None:
             "replace it with the demo, or --workspace DIR for another directory"
         )
     build_demo(ws, progress=_progress)
-    _analyse_if_possible(ws)
+    _analyse_if_possible(ws, via="mapper demo")
     click.echo(f"Demo workspace ready: {ws.path} (synthetic data)")
 
 
@@ -667,7 +679,7 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
     if not ws.exists():
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
         build_demo(ws, progress=_progress)
-        _analyse_if_possible(ws)
+        _analyse_if_possible(ws, via="mapper serve (a new demo workspace)")
     _reanalyse_if_stale(ws)
     loopback = host in ("127.0.0.1", "localhost", "::1")
     app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles,

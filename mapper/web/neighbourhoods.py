@@ -52,7 +52,7 @@ from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
 from mapper.missing import is_missing
-from mapper.web import data
+from mapper.web import data, identity
 from mapper.web.contacts import contacts_for
 from mapper.web.overview import SOURCE_COLUMNS
 
@@ -296,6 +296,9 @@ def find_neighbourhood(can_id: str) -> Area:
                 + "; ".join(f"{row.can_id} ({row.name})" for row in cans.itertuples())
                 + "."
             )
+        retired = identity.retired_note(can_id)
+        if retired:
+            listed = f"{retired} {listed}"
         abort(
             404,
             description=(
@@ -788,6 +791,7 @@ def index():
         study_area=_study_area(),
         synthetic=_synthetic(),
         cans=[] if cans is None else _can_rows(cans),
+        retired=identity.retired_rows(),
         wards=ward_rows,
         ward_count=len(ward_rows),
         shown_count=int(shown.sum()),
@@ -837,6 +841,11 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
 def neighbourhood(can_id: str):
     if can_id != can_id.upper() and can_id.upper().startswith("CAN-"):
         return redirect(url_for(".neighbourhood", can_id=can_id.upper(), **request.args))
+    cans = _neighbourhoods()
+    if cans is None or can_id not in set(cans["can_id"]):
+        retired = identity.retired_page(can_id)  # a retired id: say what replaced it
+        if retired is not None:
+            return retired
     return _area_page(find_neighbourhood(can_id))
 
 
