@@ -101,5 +101,9 @@ def test_rank_measures_on_real_data(analysed):
     decile1 = (raw["Index of Multiple Deprivation (IMD) Decile"] == 1).groupby(district).mean()
     boroughs = ws.read_layer("borough_summary").set_index("borough_code")
     assert boroughs["imd_avg_rank"].to_dict() == pytest.approx(expected.to_dict())
+    # ranks only: local concentration for every district, no income/employment scale
+    assert boroughs["imd_local_concentration"].between(1, 32_844).all()
+    assert (boroughs["imd_local_concentration"] > boroughs["imd_avg_rank"]).all()
+    assert boroughs[["income_scale", "employment_scale"]].isna().all().all()
     assert boroughs["imd_most_deprived_10_share"].to_dict() == pytest.approx(decile1.to_dict())
     assert boroughs["population"].sum() == pytest.approx(2_275_491)
