@@ -51,6 +51,7 @@ from mapper.analysis.need import (
     MEASURE_LABELS,
     area_need,
     borough_weights,
+    national_lsoas_of,
     unavailable_measures,
 )
 from mapper.analysis.neighbourhoods import (
@@ -69,7 +70,6 @@ from mapper.analysis.priority import (
 from mapper.analysis.rates import eb_rates
 from mapper.config import Settings
 from mapper.errors import MapperError
-from mapper.sources.deprivation import NATIONAL_LSOAS
 from mapper.store import ANALYSED_DATA_VERSION, DATA_VERSION, Provenance, Workspace
 
 Progress = Callable[[str], None]
@@ -129,13 +129,10 @@ def analysis_state(meta: dict, layers) -> str:
 
 
 def _national_lsoas(workspace: Workspace, notes: list[str]) -> int:
-    prov = workspace.provenance()
-    vintage = prov.loc[prov["layer"] == "deprivation", "vintage"]
-    release = str(vintage.iloc[0]).split(" /")[0] if len(vintage) else ""
-    if release not in NATIONAL_LSOAS:
-        notes.append(f"deprivation release not known ({release or 'no vintage'}): national "
-                     f"ranks taken to run to {NATIONAL_LSOAS['IoD2019']:,} LSOAs (IoD2019)")
-    return NATIONAL_LSOAS.get(release, NATIONAL_LSOAS["IoD2019"])
+    national, note = national_lsoas_of(workspace.provenance())
+    if note:
+        notes.append(note)
+    return national
 
 
 def _layer(workspace: Workspace, name: str):

@@ -170,3 +170,15 @@ def test_index_legend_says_what_a_unit_means():
     assert indicator_unit("contrib_need") == indicator_unit("unmet_need")
     assert "32,844 = the most deprived in England" in indicator_unit("imd_avg_rank")
     assert indicator_unit("groups_total_per_1000") == "Unit: per 1,000 residents."
+
+
+def test_groups_of_wards_are_measured_from_their_lsoa_parts_together():
+    from mapper.analysis.need import grouped_need
+
+    together = grouped_need(lsoas(), wards(), {"both": ["W1", "W2"], "one": ["W2"]},
+                            national_lsoas=N)
+    # W1 and W2 together are the whole district: C's two halves meet again
+    assert together.loc["both", "imd_local_concentration"] == pytest.approx(916)
+    assert together.loc["both", "imd_avg_rank"] == pytest.approx(431.3)
+    assert together.loc["one", "imd_local_concentration"] == pytest.approx(
+        (150 * 701 + 5 * 700) / 155)

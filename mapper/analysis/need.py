@@ -306,6 +306,38 @@ def area_need(
     return out
 
 
+def national_lsoas_of(provenance: pd.DataFrame) -> tuple[int, str | None]:
+    """LSOAs in the national ranking of the workspace's deprivation release (from its
+    provenance vintage, "IoD2019 / LSOA 2011"), and a note when the release is not known
+    (IoD2019's count is taken)."""
+    from mapper.sources.deprivation import NATIONAL_LSOAS
+
+    vintage = provenance.loc[provenance["layer"] == "deprivation", "vintage"]
+    release = str(vintage.iloc[0]).split(" /")[0] if len(vintage) else ""
+    if release in NATIONAL_LSOAS:
+        return NATIONAL_LSOAS[release], None
+    return NATIONAL_LSOAS["IoD2019"], (
+        f"deprivation release not known ({release or 'no vintage'}): national ranks taken "
+        f"to run to {NATIONAL_LSOAS['IoD2019']:,} LSOAs (IoD2019)")
+
+
+def grouped_need(deprivation: pd.DataFrame, weights: pd.DataFrame,
+                 groups: dict[str, list[str]], *, by: str = "ward_code",
+                 national_lsoas: int = IOD2019_LSOAS) -> pd.DataFrame:
+    """:func:`area_need` for groups of areas (a neighbourhood's wards, a study area): each
+    group's LSOA parts taken together, so a measure that does not combine across wards
+    (local concentration) is computed for the group, not averaged. Indexed by group name;
+    the averages are weighted by the IoD denominators (NaN without ``pop_total``)."""
+    parts = [weights.loc[weights[by].isin(set(codes)), ["lsoa_code", "weight"]].assign(
+        area=name) for name, codes in groups.items()]
+    merged = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["lsoa_code", "weight", "area"])
+    if "pop_total" not in deprivation:
+        return pd.DataFrame(index=pd.Index(list(groups), name="area"), columns=IMD_COLUMNS,
+                            dtype=float)
+    return area_need(deprivation, merged, by="area", national_lsoas=national_lsoas)
+
+
 def lsoa_decile(deprivation: pd.DataFrame, national_lsoas: int) -> pd.Series | None:
     """Each LSOA's national IMD decile: the published decile, else from the rank (decile
     d holds ranks up to d/10 of the national LSOAs); None when neither is present."""

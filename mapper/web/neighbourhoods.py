@@ -45,7 +45,7 @@ from flask import (
 
 from mapper import registers
 from mapper.analysis import verification
-from mapper.analysis.need import DEFINITIONS
+from mapper.analysis.need import DEFINITIONS, grouped_need, national_lsoas_of
 from mapper.config import Settings
 from mapper.exports import guard_formulas
 from mapper.geo import to_display
@@ -83,8 +83,8 @@ FIGURES = (
         "IMD local concentration",
         "own",
         "rank",
-        DEFINITIONS["imd_local_concentration"] + " (shown for a ward and a borough: it does "
-        "not combine across wards)",
+        DEFINITIONS["imd_local_concentration"] + " (computed for several wards together "
+        "from their small areas: it does not average across wards)",
     ),
     Figure(
         "imd_most_deprived_10_share",
@@ -418,7 +418,29 @@ def value_for(comparator: dict, column: str, how: str) -> float:
     row = comparator["row"]
     if row is not None and column in row.index and pd.notna(row[column]):
         return float(row[column])
+    if how == "own" and len(comparator["wards"]) > 1:
+        return grouped_value(comparator["wards"], column)
     return combined(comparator["wards"], column, how)
+
+
+def grouped_value(wards: pd.DataFrame, column: str) -> float:
+    """A deprivation measure that does not combine across wards, computed for `wards`
+    taken together from their LSOA parts (:func:`mapper.analysis.need.grouped_need`);
+    NaN without the layers it needs."""
+    codes = tuple(sorted(wards["ward_code"].astype(str)))
+
+    def build(workspace) -> pd.DataFrame | None:
+        if not (workspace.has_layer("lsoa_ward_weights") and workspace.has_layer("deprivation")):
+            return None
+        national, _ = national_lsoas_of(workspace.provenance())
+        return grouped_need(workspace.read_layer("deprivation"),
+                            workspace.read_layer("lsoa_ward_weights"), {"area": list(codes)},
+                            national_lsoas=national)
+
+    found = data.cached("grouped_need", build, variant=codes)
+    if found is None or column not in found.columns:
+        return float("nan")
+    return float(found[column].iloc[0])
 
 
 def fmt(value: float, kind: str) -> str:
