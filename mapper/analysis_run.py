@@ -52,6 +52,7 @@ from mapper.analysis.need import (
     MEASURE_LABELS,
     area_need,
     borough_weights,
+    national_lsoas_of,
     unavailable_measures,
 )
 from mapper.analysis.neighbourhoods import (
@@ -74,7 +75,6 @@ from mapper.analysis.reasons import can_reasons
 from mapper.analysis.record import selection_json
 from mapper.config import Settings
 from mapper.errors import MapperError
-from mapper.sources.deprivation import NATIONAL_LSOAS
 from mapper.store import ANALYSED_DATA_VERSION, DATA_VERSION, Provenance, Workspace
 
 Progress = Callable[[str], None]
@@ -134,13 +134,10 @@ def analysis_state(meta: dict, layers) -> str:
 
 
 def _national_lsoas(workspace: Workspace, notes: list[str]) -> int:
-    prov = workspace.provenance()
-    vintage = prov.loc[prov["layer"] == "deprivation", "vintage"]
-    release = str(vintage.iloc[0]).split(" /")[0] if len(vintage) else ""
-    if release not in NATIONAL_LSOAS:
-        notes.append(f"deprivation release not known ({release or 'no vintage'}): national "
-                     f"ranks taken to run to {NATIONAL_LSOAS['IoD2019']:,} LSOAs (IoD2019)")
-    return NATIONAL_LSOAS.get(release, NATIONAL_LSOAS["IoD2019"])
+    national, note = national_lsoas_of(workspace.provenance())
+    if note:
+        notes.append(note)
+    return national
 
 
 def _layer(workspace: Workspace, name: str):
@@ -347,8 +344,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     components = components_for(table)
     if components["need"][0] != "imd_score":
         label = MEASURE_LABELS.get(components["need"][0], components["need"][0])
-        notes.append(f"need in the unmet-need index is measured by the {label} (reversed: "
-                     "rank 1 is the most deprived area in England) as the deprivation data "
+        notes.append(f"need in the unmet-need index is measured by the {label} (MHCLG's: "
+                     "higher = more deprived) as the deprivation data "
                      "has no IMD scores")
     table = table.join(unmet_need(table, settings.weights(), components))
     table = table.join(reliability(table, components, smoothed))

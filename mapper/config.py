@@ -26,8 +26,8 @@ class Settings:
         "dasymetric (by postcode centroids, where people live), areal or bestfit (the ONS "
         "lookup)", choices=("dasymetric", "areal", "bestfit"))
     weight_need: float = _setting(
-        0.5, "weight of need (the ward's IMD score; its IMD average rank, reversed, when the "
-        "deprivation data has no scores) in the unmet-need index")
+        0.5, "weight of need (the ward's IMD score; its IMD average rank, MHCLG's: higher = more "
+        "deprived, when the deprivation data has no scores) in the unmet-need index")
     weight_supply: float = _setting(
         0.3, "weight of low asset supply (fewer VCS groups per 1,000 residents, smoothed "
         "toward the borough's rate) in the index")
