@@ -29,6 +29,8 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
+from mapper.analysis.need import DEFINITIONS
+
 #: how areas of several wards combine a column
 AGGREGATES = {
     "sum": "summed over the wards",
@@ -137,30 +139,37 @@ INDICATORS: dict[str, Indicator] = {i.column: i for i in (
     # -- priority
     _make("unmet_need", "Unmet-need index (higher = more unmet need)", "Unmet-need index",
           "index", "population", W, P,
-          "0 = the median ward; higher = more unmet need (need, low supply, incidents)"),
+          "in robust standard deviations from the study area's median ward (0 = the median "
+          "ward); higher = more unmet need (need, low supply, incidents)"),
     _make("unmet_need_rank", "Rank on the unmet-need index (1 = most unmet need)",
           "Unmet-need rank", "rank", "none", N, P),
-    _make("stability", "Stability: share of weight changes in which the ward stays a "
-          "candidate", "Stability", "share", "population", B, P),
+    _make("stability", "Stability: share of re-runs with other weights and thresholds in "
+          "which the ward stays a candidate", "Stability", "share", "population", B, P),
     # -- deprivation
     _make("imd_score", "IMD score: Index of Multiple Deprivation (higher = more deprived)",
-          "IMD score", "score", "population", W, DEP,
-          "Index of Multiple Deprivation, population-weighted; higher = more deprived",
+          "IMD average score", "score", "population", W, DEP, DEFINITIONS["imd_score"],
           unit="IMD score"),
-    _make("imd_avg_rank", "IMD average rank in England (1 = most deprived)",
-          "IMD average rank", "rank", "population", B, DEP,
-          "average national rank of its small areas (LSOAs), population-weighted; "
-          "1 = most deprived"),
+    _make("imd_avg_rank", "IMD average rank (MHCLG: higher = more deprived)",
+          "IMD average rank", "rank", "population", W, DEP, DEFINITIONS["imd_avg_rank"],
+          unit="national rank turned round (32,844 = most deprived)"),
     _make("imd_extent", "IMD extent: share of residents in the most deprived 30% of areas",
-          "IMD extent", "share", "population", W, DEP,
-          "share of residents in the most deprived 30 % of small areas nationally "
-          "(sliding scale)"),
+          "IMD extent", "share", "population", W, DEP, DEFINITIONS["imd_extent"]),
+    _make("imd_local_concentration", "IMD local concentration (MHCLG: higher = more "
+          "deprived)", "IMD local concentration", "rank", "none", W, DEP,
+          DEFINITIONS["imd_local_concentration"] + " (computed for several wards together "
+          "from their small areas: it does not average across wards)",
+          unit="national rank turned round (32,844 = most deprived)"),
     _make("imd_most_deprived_10_share", "Share of areas in the most deprived 10% in England",
-          "In the most deprived 10 %", "share", "population", W, DEP,
-          "share of its small areas (LSOAs) in the most deprived 10 % nationally"),
+          "In the most deprived 10 %", "share", "lsoas", W, DEP,
+          DEFINITIONS["imd_most_deprived_10_share"]),
     _make("imd_most_deprived_20_share", "Share of areas in the most deprived 20% in England",
-          "In the most deprived 20 %", "share", "population", W, DEP,
-          "share of its small areas (LSOAs) in the most deprived 20 % nationally"),
+          "In the most deprived 20 %", "share", "lsoas", W, DEP,
+          DEFINITIONS["imd_most_deprived_20_share"]),
+    _make("income_scale", "Income scale: people income deprived", "Income scale", "count",
+          "sum", W, DEP, DEFINITIONS["income_scale"], unit="people"),
+    _make("employment_scale", "Employment scale: people employment deprived",
+          "Employment scale", "count", "sum", W, DEP, DEFINITIONS["employment_scale"],
+          unit="people"),
     _make("imd_rank_in_area", "IMD rank in the study area (1 = most deprived)",
           "IMD rank in the study area", "rank", "none", N, DEP),
     # -- assets
@@ -434,7 +443,7 @@ def combine(frame: pd.DataFrame, column: str, how: str | None = None) -> float:
         return float(values.fillna(0).astype(bool).any()) if len(values) else float("nan")
     if how == "none":
         return float(values.iloc[0]) if len(values) == 1 else float("nan")
-    if how == "lsoas":
+    if how == "lsoas" and "lsoas" in frame.columns:
         return weighted_mean(frame, column, "lsoas")
     return weighted_mean(frame, column)
 

@@ -74,6 +74,29 @@ FIGURE_KEYS = {"population": "pop", "imd_score": "imd", "unmet_need": "need",
                "groups_total_per_1000": "groups", "incidents_per_1000": "incidents"}
 
 
+#: what one unit of a column means, said under its legend's title (by column, else kind)
+UNITS: dict[str, str] = {
+    "index": "Unit: robust standard deviations from the study area's median ward "
+             "(0 = the median ward).",
+    "imd_score": "Unit: MHCLG's IMD score (a weighted sum of domain scores), averaged over "
+                 "the ward's residents; higher = more deprived.",
+    "imd_avg_rank": "Unit: national rank of small areas, turned round as MHCLG does: "
+                    "32,844 = the most deprived in England, 1 = the least.",
+    "imd_local_concentration": "Unit: national rank of small areas, turned round: 32,844 = "
+                               "the most deprived in England.",
+    "imd_extent": "Unit: per cent of residents (the next 20% after the most deprived 10% "
+                  "on a sliding scale).",
+    "share": "Unit: per cent.",
+    "rate": "Unit: per 1,000 residents.",
+    "distance": "Unit: metres, in a straight line.",
+}
+
+
+def indicator_unit(column: str) -> str:
+    """What one unit of `column` means (see :data:`UNITS`); '' when it goes without saying."""
+    return UNITS.get(column) or UNITS.get(indicator_kind(column), "")
+
+
 def indicator_kind(column: str) -> str:
     """How values of `column` are written (one of :data:`KINDS`), from the registry."""
     return indicators_registry.kind(column)
@@ -483,8 +506,11 @@ def legend_html(classification: Classification, indicator: str, scheme_name: str
             f' <span class="pr-legend__count">({entry.count:,})</span></span></li>'
         )
     total = sum(e.count for e in entries)
+    unit = indicator_unit(indicator)
+    unit_note = f'<p class="pr-legend__note">{html.escape(unit)}</p>' if unit else ""
     return (
         f'<p class="pr-legend__title">{html.escape(indicator_label(indicator))}</p>'
+        f"{unit_note}"
         f'<p class="pr-legend__note">Darker = higher. {html.escape(scheme_name)} of the '
         f"{total:,} ward{'s' if total != 1 else ''} shown (wards in brackets).</p>"
         f'<ul class="pr-legend__list">{"".join(rows)}</ul>'

@@ -52,6 +52,7 @@ from mapper.analysis.indicators import (
     driver_label,
     indicator,
 )
+from mapper.analysis.need import grouped_need, national_lsoas_of
 from mapper.config import Settings
 from mapper.exports import guard_formulas
 from mapper.geo import to_display
@@ -71,8 +72,9 @@ bp = Blueprint("neighbourhoods", __name__)
 #: the profile table's figures, in order: each an entry of the indicator registry (label,
 #: help, how a figure combines over wards, how it is written)
 FIGURES = tuple(indicator(column) for column in (
-    "population", "imd_score", "imd_avg_rank", "imd_extent", "imd_most_deprived_10_share",
-    "imd_most_deprived_20_share", "groups_total", "groups_total_per_1000",
+    "population", "imd_score", "imd_avg_rank", "imd_extent", "imd_local_concentration",
+    "imd_most_deprived_10_share", "imd_most_deprived_20_share", "income_scale",
+    "employment_scale", "groups_total", "groups_total_per_1000",
     "groups_total_per_1000_eb", "premises_total", "premises_total_per_1000", "incidents",
     "incidents_per_1000", "incidents_per_1000_eb", "uncovered_share", "unmet_need",
 ))
@@ -316,7 +318,35 @@ def value_for(comparator: dict, column: str, how: str | None = None) -> float:
     row = comparator["row"]
     if row is not None and column in row.index and pd.notna(row[column]):
         return float(row[column])
+    how = how or indicator(column).aggregate
+    if how == "none" and column in GROUPED and len(comparator["wards"]) > 1:
+        return grouped_value(comparator["wards"], column)
     return combine(comparator["wards"], column, how)
+
+
+#: measures that do not combine across wards but are computed for several wards together
+#: from their small areas (:func:`grouped_value`)
+GROUPED = frozenset({"imd_local_concentration"})
+
+
+def grouped_value(wards: pd.DataFrame, column: str) -> float:
+    """A deprivation measure that does not combine across wards, computed for `wards`
+    taken together from their LSOA parts (:func:`mapper.analysis.need.grouped_need`);
+    NaN without the layers it needs."""
+    codes = tuple(sorted(wards["ward_code"].astype(str)))
+
+    def build(workspace) -> pd.DataFrame | None:
+        if not (workspace.has_layer("lsoa_ward_weights") and workspace.has_layer("deprivation")):
+            return None
+        national, _ = national_lsoas_of(workspace.provenance())
+        return grouped_need(workspace.read_layer("deprivation"),
+                            workspace.read_layer("lsoa_ward_weights"), {"area": list(codes)},
+                            national_lsoas=national)
+
+    found = data.cached("grouped_need", build, variant=codes)
+    if found is None or column not in found.columns:
+        return float("nan")
+    return float(found[column].iloc[0])
 
 
 def fmt(value: float, kind: str) -> str:
@@ -811,6 +841,7 @@ def _area_page(area: Area):
         export_urls=_export_urls(area, category, query),
         contact_list_url=_contact_list_url(area),
         drivers=_drivers(area),
+        why=_why(area),
         care=_care(area),
         ranks=_ranks(area, wards),
         today=date.today().isoformat(),
@@ -868,6 +899,18 @@ def _drivers(area: Area) -> list[str]:
             if np.isfinite(v) and v > 0
         ][:2]
     return [driver_label(n) for n in names]
+
+
+def _why(area: Area) -> dict | None:
+    """A neighbourhood's reasons (mapper.analysis.reasons) and stability, or None."""
+    summary = area.summary
+    if area.kind != "neighbourhood" or summary is None or is_missing(summary.get("reasons")):
+        return None
+    stability = summary.get("stability")
+    return {"reasons": str(summary["reasons"]),
+            "stability": None if is_missing(stability) else fmt(stability, "share"),
+            "label": "" if is_missing(summary.get("stability_label"))
+            else str(summary["stability_label"])}
 
 
 def _care(area: Area) -> list[dict]:
