@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mapper.analysis.indicators import combine as combined
 from mapper.analysis.need import (
     DEFINITIONS,
     area_need,
@@ -28,7 +29,6 @@ from mapper.analysis.need import (
 )
 from mapper.maps.classify import classify
 from mapper.maps.priority import indicator_unit, legend_html
-from mapper.analysis.indicators import combine as combined
 from mapper.web.neighbourhoods import FIGURES
 
 N = 1000
