@@ -64,6 +64,10 @@ def selection_of(wards: pd.DataFrame, cans: pd.DataFrame, settings_json: str) ->
             "stability": _number(can.get("stability")),
             "top_drivers": str(can.get("top_drivers") or ""),
             "wards": members.get(str(can_id), []),
+            # every figure of the CAN as the run gave it (reasons, counts...), so a
+            # version's record can show what later code adds
+            "figures": {str(k): _plain(v) for k, v in can.items()
+                        if k != "geometry" and _plain(v) is not None},
         })
     return {"settings": settings_json, "cans": out,
             "ward_count": int(len(wards)),
@@ -75,6 +79,13 @@ def _number(value) -> float | None:
         return None if value is None or pd.isna(value) else float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _plain(value):
+    """A JSON value (str, float, bool) of a frame cell, or None for missing and others."""
+    if isinstance(value, (bool, str)):
+        return value
+    return _number(value) if not isinstance(value, (list, dict, tuple)) else None
 
 
 def ward_cans(selection: dict) -> dict[str, str]:
