@@ -18,6 +18,7 @@ from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.overview import (
     MAX_ZOOM,
     MIN_ZOOM,
+    OVERVIEW_DECIMALS,
     SIMPLIFY_M,
     TILE_CHOICES,
     FitBoundsNow,
@@ -26,6 +27,7 @@ from mapper.maps.overview import (
     _display_shapes,
     _feature_collection,
 )
+from mapper.maps.priority import display_tolerance
 
 #: ward status (:data:`mapper.analysis.selections.WARD_STATUS`) -> its Leaflet style
 STATUS_STYLES = {
@@ -46,7 +48,8 @@ def comparison_map(wards: gpd.GeoDataFrame, *, tiles: str = "none",
         raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
     if len(wards) == 0:
         raise ValueError("no wards to map")
-    shapes = _display_shapes(wards, SIMPLIFY_M)
+    shapes = _display_shapes(wards, max(SIMPLIFY_M, display_tolerance(wards)),
+                             OVERVIEW_DECIMALS)
     minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=11,
                    tiles=None, prefer_canvas=True, zoom_snap=0.25)
@@ -62,7 +65,7 @@ def comparison_map(wards: gpd.GeoDataFrame, *, tiles: str = "none",
             continue
         layer = folium.GeoJson(
             _feature_collection(part, fields, shapes[(frame["status"].fillna("") == status)
-                                                     .to_numpy()]),
+                                                     .to_numpy()], ids=False),
             name=WARD_STATUS.get(status, "Other wards"),
             style_function=lambda _feature, style=style: style)
         folium.GeoJsonTooltip(fields=fields, aliases=["Ward", "Selection", "Code"],
