@@ -170,3 +170,14 @@ def test_officer_draft_page_private_and_admin_publishes_a_new_version(app, grid)
     run = grid.appdb.read_audit(register="analysis")[0]
     assert run["detail"].startswith("draft 1 'Fewer wards' by olly, published (web): "
                                     "settings changed: can_top_share 0.5 -> 0.3.")
+
+
+def test_a_draft_says_when_the_data_changed_after_it_was_made(grid, tmp_path):
+    from mapper.pipeline import import_file
+
+    draft_id = drafts.create_draft(grid, Settings(**BASE, can_top_share=0.3), owner="olly")
+    assert not drafts.data_changed(grid, grid.appdb.draft(draft_id))
+    path = fx.write_csv(tmp_path / "groups.csv", ["name", "category", "easting", "northing"],
+                        [["Grid Food Bank", "food", "530500", "180500"]])
+    import_file(path, grid)
+    assert drafts.data_changed(grid, grid.appdb.draft(draft_id))

@@ -25,7 +25,7 @@ from mapper.analysis.selections import (
 )
 from mapper.config import Settings
 from mapper.errors import MapperError
-from mapper.store import Workspace
+from mapper.store import DATA_VERSION, Workspace
 
 #: the longest draft name kept
 NAME_LENGTH = 80
@@ -41,6 +41,7 @@ def create_draft(workspace: Workspace, settings: Settings, *, owner: str,
     name = " ".join(str(name or "").split())[:NAME_LENGTH] or "Untitled draft"
     report = compute_selection(workspace, settings)
     results = selection_of(report.wards, report.neighbourhoods, settings.to_json())
+    results["data_version"] = workspace.meta().get(DATA_VERSION, "")
     changed = _changed_settings(workspace, settings)
     count = len(results["cans"])
     detail = (f"draft '{name}': {count:,} CAN{'' if count == 1 else 's'}; settings differing "
@@ -56,6 +57,12 @@ def _changed_settings(workspace: Workspace, settings: Settings) -> list[str]:
     text = workspace.meta().get("analysis_settings")
     return [n for n, _, _ in settings_changes(Settings.from_json(text) if text else None,
                                               settings)]
+
+
+def data_changed(workspace: Workspace, draft: dict) -> bool:
+    """Whether the workspace's data changed after `draft` was computed (publishing it
+    re-runs the analysis on the data as it is now, which may choose other wards)."""
+    return draft["results"].get("data_version", "") != workspace.meta().get(DATA_VERSION, "")
 
 
 def may_see(draft: dict, username: str, role: str) -> bool:

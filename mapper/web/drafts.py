@@ -120,7 +120,8 @@ def _visible(draft_id: int) -> dict:
 def draft(draft_id: int):
     """The draft beside the published selection: map and tables."""
     found = _visible(draft_id)
-    published, proposed, comparison = domain.draft_comparison(open_workspace(), found)
+    workspace = open_workspace()
+    published, proposed, comparison = domain.draft_comparison(workspace, found)
     wards = data.layer("ward_summary")[["ward_code", "ward_name", "geometry"]]
     status = {w["code"]: w["status"] for w in comparison.wards}
     shown = wards.assign(status=wards["ward_code"].map(status).fillna(""))
@@ -141,6 +142,7 @@ def draft(draft_id: int):
         published_count=len(published["cans"]),
         settings_rows=settings_rows,
         may_publish=current_user().role == "admin" and not found["published_version"],
+        data_changed=domain.data_changed(workspace, found),
     )
 
 
