@@ -181,3 +181,21 @@ def test_a_draft_says_when_the_data_changed_after_it_was_made(grid, tmp_path):
                         [["Grid Food Bank", "food", "530500", "180500"]])
     import_file(path, grid)
     assert drafts.data_changed(grid, grid.appdb.draft(draft_id))
+
+
+def test_a_drafts_can_changes_are_those_publishing_it_makes(grid):
+    def changes(draft_id):
+        _pub, _prop, result = drafts.draft_comparison(grid, grid.appdb.draft(draft_id))
+        return {(c["can_id"], c["change"], tuple(c["replaced_by"])) for c in result.cans}
+
+    merged = drafts.create_draft(grid, Settings(**BASE, can_top_share=0.5,
+                                                can_cross_borough=True), owner="olly")
+    assert changes(merged) == {("CAN-01", "changed", ()), ("CAN-02", "retired", ("CAN-01",))}
+    report = drafts.publish_draft(grid, grid.appdb.draft(merged), actor="ada")
+    assert (report.identity.changed, report.identity.retired) == (["CAN-01"], ["CAN-02"])
+    # back to separate boroughs: CAN-02 comes back under its old id, as publishing says
+    apart = drafts.create_draft(grid, Settings(**BASE, can_top_share=0.5), owner="olly")
+    assert changes(apart) == {("CAN-01", "changed", ()), ("CAN-02", "revived", ())}
+    report = drafts.publish_draft(grid, grid.appdb.draft(apart), actor="ada")
+    assert (report.identity.changed, report.identity.revived) == (["CAN-01"], ["CAN-02"])
+    assert [v["version"] for v in grid.appdb.versions()] == [3, 2, 1]

@@ -42,6 +42,11 @@ def create_draft(workspace: Workspace, settings: Settings, *, owner: str,
     report = compute_selection(workspace, settings)
     results = selection_of(report.wards, report.neighbourhoods, settings.to_json())
     results["data_version"] = workspace.meta().get(DATA_VERSION, "")
+    # every ward's residents: matching CANs by residents shared needs the wards of
+    # published CANs that are in no draft CAN too
+    results["ward_population"] = {
+        str(code): float(value) for code, value in
+        report.wards["population"].fillna(0.0).items()}
     changed = _changed_settings(workspace, settings)
     count = len(results["cans"])
     detail = (f"draft '{name}': {count:,} CAN{'' if count == 1 else 's'}; settings differing "

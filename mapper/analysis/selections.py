@@ -37,6 +37,7 @@ WARD_STATUS = {
 CAN_CHANGE = {
     "changed": "wards changed",
     "new": "new in the draft",
+    "revived": "found again in the draft (an id retired before)",
     "retired": "not in the draft",
     "kept": "same wards",
 }
@@ -100,14 +101,17 @@ def ward_names(*selections: dict) -> dict[str, str]:
 
 def draft_ids(draft: dict, history: list[dict], *, run_at: str) -> Identity:
     """Match a draft's CANs (provisional ids) to those issued so far (`history`: the app
-    database's CAN history), by ward overlap, as publishing it would."""
+    database's CAN history), by ward overlap, as publishing it would. The residents of
+    every ward (``ward_population``, else those of the draft's CAN wards) weigh the
+    overlap."""
     rows = [{"rank": c["rank"], "name": c["name"],
              "ward_codes": "; ".join(w["code"] for w in c["wards"])} for c in draft["cans"]]
     cans = pd.DataFrame(rows, index=pd.Index([c["can_id"] for c in draft["cans"]],
                                              name="can_id"),
                         columns=["rank", "name", "ward_codes"])
-    population = pd.Series({w["code"]: w["population"] or 0.0 for c in draft["cans"]
-                            for w in c["wards"]}, dtype=float)
+    population = pd.Series(draft.get("ward_population") or {
+        w["code"]: w["population"] or 0.0 for c in draft["cans"] for w in c["wards"]},
+        dtype=float)
     frame = pd.DataFrame(history, columns=list(HISTORY_COLUMNS)) if history \
         else empty_history()
     return match_neighbourhoods(cans, population, frame, run_at=run_at)
@@ -160,7 +164,7 @@ def compare(published: dict, draft: dict, identity: Identity | None = None) -> C
         if can_id not in after:
             change = "retired"
         elif can_id not in before:
-            change = "new"
+            change = "revived" if identity and can_id in identity.revived else "new"
         else:
             change = "kept" if was == now else "changed"
         replaced = identity.replaced_by.get(can_id, []) if identity else []
