@@ -64,6 +64,7 @@ def selection_of(wards: pd.DataFrame, cans: pd.DataFrame, settings_json: str) ->
             "unmet_need": _number(can.get("unmet_need")),
             "stability": _number(can.get("stability")),
             "top_drivers": str(can.get("top_drivers") or ""),
+            "reasons": _plain(can.get("reasons")) or "",
             "wards": members.get(str(can_id), []),
             # every figure of the CAN as the run gave it (reasons, counts...), so a
             # version's record can show what later code adds

@@ -49,12 +49,12 @@ from mapper.web.auth import app_db, current_user, require_role
 from mapper.web.priority import (
     EDITABLE,
     _assignments,
-    _drivers,
     _field_errors,
     _render_page,
     _setting_text,
     _settings,
     _when,
+    _why,
     parse_view,
 )
 
@@ -153,7 +153,7 @@ def _can_rows(selection: dict) -> list[dict]:
              "population": format_value(can["population"], "count"),
              "unmet_need": format_value(can["unmet_need"], "index"),
              "stability": format_value(can["stability"], "share"),
-             "drivers": _drivers(can["top_drivers"])} for can in selection["cans"]]
+             "drivers": _why(can)} for can in selection["cans"]]
 
 
 @bp.post("/priority/drafts/<int:draft_id>/publish")
