@@ -15,10 +15,11 @@ Routes
     the area's assets (same filters), with source, licence and attribution, never
     personal data
 
-All data is read through :mod:`mapper.web.data`. A neighbourhood's figures are
-population-weighted over its wards; a borough's come from ``borough_summary`` where it
+All data is read through :mod:`mapper.web.data`. A neighbourhood's figures combine its
+wards by each indicator's rule in the registry (:func:`mapper.analysis.indicators.combine`:
+summed, population- or LSOA-weighted); a borough's come from ``borough_summary`` where it
 has them (deprivation, from whole LSOAs) and otherwise from its wards; the study area's
-are population-weighted over every ward.
+combine every ward.
 """
 
 from __future__ import annotations
