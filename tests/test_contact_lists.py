@@ -229,7 +229,9 @@ def test_an_officer_sees_a_ward_list_with_roles_and_consent(contact_app):
     assert order == sorted(order)
     assert "Delta Closed Centre" not in text and "Status: temporarily closed" in text
     assert "tension-monitoring contact; emergency contact" in text
-    assert "last confirmed: 2026-10-01" in text and "020 7946 0001" in text
+    # dates as the incident page and call sheet write them, not as ISO text
+    assert "last confirmed: 1 Oct 2026" in text and "020 7946 0001" in text
+    assert "<td>1 Jun 2026</td>" in text and "2026-06-01" not in text
     for token in ("nan", "None", "NaT", "null", "undefined"):
         assert f">{token}<" not in text and f" {token} " not in text
     assert 'href="/contacts.csv?ward=E05900005"' in text
