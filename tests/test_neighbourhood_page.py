@@ -381,6 +381,8 @@ def test_asset_rows_show_name_kind_category_offer_and_a_warning_when_stale(clien
             assert group.emergency_offer in text
         stale = pd.Timestamp(group.last_verified) < cutoff
         assert ("check before relying on it" in text) == stale, group.last_verified
+        day = pd.Timestamp(group.last_verified)  # written as a person writes it
+        assert f"{day.day} {day:%b %Y}" in text and str(group.last_verified) not in text
         stale_seen += stale
     assert stale_seen, "the demo ward should have a record not verified for a year"
 
