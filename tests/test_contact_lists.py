@@ -495,3 +495,14 @@ def test_incident_pages_show_role_and_consent_only_to_those_who_may_see_contacts
     unknown = ("Whether it is running is not recorded" if path == "/incident"
                else "Running: not recorded")
     assert page.count(unknown) == 1 and page.count("Temporarily closed") == 1
+
+
+def test_an_empty_list_offers_nothing_to_download(contact_app):
+    # a partner opening a ward not granted to them (London: 0 groups, "12 ... not shown")
+    # was offered a CSV of headers and a 0-byte vCard file
+    client = sign_in(contact_app.test_client(), "officer")
+    empty = client.get("/contacts?ward=E05900002").get_data(as_text=True)
+    assert "No group in this list" in empty
+    assert 'id="download-csv"' not in empty and 'id="download-vcf"' not in empty
+    full = client.get("/contacts?ward=E05900005").get_data(as_text=True)
+    assert 'id="download-csv"' in full and 'id="download-vcf"' in full
