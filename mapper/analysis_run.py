@@ -73,6 +73,7 @@ from mapper.analysis.priority import (
 from mapper.analysis.rates import eb_rates
 from mapper.analysis.reasons import can_reasons
 from mapper.analysis.record import selection_json
+from mapper.analysis.selections import selection_of
 from mapper.config import Settings
 from mapper.errors import MapperError
 from mapper.store import ANALYSED_DATA_VERSION, DATA_VERSION, Provenance, Workspace
@@ -281,7 +282,7 @@ def _smoothed_rates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def analyse(workspace: Workspace, settings: Settings | None = None, *,
             progress: Progress = lambda _: None, actor: str = "cli",
-            via: str = "mapper analyse") -> AnalysisReport:
+            via: str = "mapper analyse", draft_id: int | None = None) -> AnalysisReport:
     """Analyse the workspace and store the results (see the module docstring).
 
     CANs keep the ids issued before (:mod:`mapper.analysis.can_identity`), and the run
@@ -289,8 +290,33 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     started it), the settings changed since the last run and the CANs gained, lost and
     changed. The selection this run replaces is kept as ``previous_selection``
     (:func:`mapper.analysis.record.selection_json`) for the decision record, and who ran
-    it as ``analysed_by`` (`actor`) and ``analysed_via`` (`via`)."""
+    it as ``analysed_by`` (`actor`) and ``analysed_via`` (`via`). Each run is also a new
+    published version of the selection (:meth:`mapper.appdb.AppDB.save_version`), whose
+    decision record stays available; `draft_id` names the officer's draft it publishes,
+    if any."""
     started = time.monotonic()
+    report, stored = _compute(workspace, settings, progress)
+    previous = _previous_selection(workspace, workspace.meta())
+    _write(workspace, report, previous=previous, **stored, actor=actor, via=via,
+           draft_id=draft_id)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def compute_selection(workspace: Workspace, settings: Settings, *,
+                      progress: Progress = lambda _: None) -> AnalysisReport:
+    """The analysis with `settings`, in memory only: the published results, the CAN
+    history and the audit trail are left as they were (a draft: :mod:`mapper.analysis.drafts`).
+    CAN ids are provisional (``CAN-01``...: the order found)."""
+    started = time.monotonic()
+    report, _stored = _compute(workspace, settings, progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _compute(workspace: Workspace, settings: Settings | None,
+             progress: Progress) -> tuple[AnalysisReport, dict]:
+    """The analysis (see :func:`analyse`) and what :func:`_write` needs to store it."""
     missing = [name for name in REQUIRED if not workspace.has_layer(name)]
     if missing:
         raise MapperError(f"the analysis needs {', '.join(REQUIRED)}; the workspace lacks "
@@ -406,14 +432,10 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                                  national_lsoas=national, lsoa_weights=weights))
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
                             need_measure=components["need"][0])
-    previous = _previous_selection(workspace, meta)
-    _write(workspace, report, previous=previous, wards=wards,
-           boroughs=boroughs, lsoas=lsoas,
-           deprivation=deprivation, population=population, weights=weights, points=points,
-           groups=groups, gaps=gaps, national=national, method=method,
-           data_version=data_version, actor=actor, via=via)
-    report.seconds = time.monotonic() - started
-    return report
+    return report, dict(wards=wards, boroughs=boroughs, lsoas=lsoas,
+                        deprivation=deprivation, population=population, weights=weights,
+                        points=points, groups=groups, gaps=gaps, national=national,
+                        method=method, data_version=data_version)
 
 
 def _with_stability(cans: pd.DataFrame, stability: pd.Series) -> pd.DataFrame:
@@ -463,7 +485,7 @@ def _previous_selection(workspace: Workspace, meta: dict) -> str | None:
 def _write(workspace: Workspace, report: AnalysisReport, *, previous, wards,
            boroughs, lsoas,
            deprivation, population, weights, points, groups, gaps, national, method,
-           data_version, actor, via) -> None:
+           data_version, actor, via, draft_id=None) -> None:
     settings = report.settings
     lsoa_pop = pd.Series(population.to_numpy(), index=lsoas["lsoa_code"].to_numpy())
     borough_need = area_need(deprivation, borough_weights(deprivation, lsoas),
@@ -517,6 +539,20 @@ def _write(workspace: Workspace, report: AnalysisReport, *, previous, wards,
             identity.history.to_dict("records"), settings.to_json(), actor=actor,
             fields=[name for name, _, _ in changes],
             detail=run_detail(via, changes, identity, first=before is None))
+        workspace.appdb.save_version(
+            at=run_at, actor=actor, via=via, settings=settings.to_json(),
+            snapshot=version_snapshot(report, workspace, method), draft_id=draft_id)
+
+
+def version_snapshot(report: AnalysisReport, workspace: Workspace, method: str) -> dict:
+    """What a version's decision record needs (:func:`mapper.analysis.selections.selection_of`)
+    and the run's context: study area, method, need measure, notes, unavailable measures."""
+    meta = workspace.meta()
+    return selection_of(report.wards, report.neighbourhoods, report.settings.to_json()) | {
+        "study_area": meta.get("study_area", ""),
+        "synthetic": meta.get("synthetic", "").lower() == "yes",
+        "method": method, "need_measure": report.need_measure,
+        "notes": other_notes(report), "unavailable": report.unavailable}
 
 
 def _can_layers(report: AnalysisReport, wards):
