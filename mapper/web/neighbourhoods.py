@@ -999,7 +999,11 @@ def _drivers(area: Area) -> list[str]:
             for n, v in sorted(contributions.items(), key=lambda kv: -kv[1])
             if np.isfinite(v) and v > 0
         ][:2]
-    return [DRIVER_LABELS.get(n, n) for n in names]
+    labels = dict(DRIVER_LABELS)
+    if "imd_score" not in area.wards or not area.wards["imd_score"].notna().any():
+        # need was measured by the IMD average rank (the deprivation data has no scores)
+        labels["need"] = "deprivation (IMD average rank)"
+    return [labels.get(n, n) for n in names]
 
 
 def _why(area: Area) -> dict | None:
