@@ -121,7 +121,8 @@ def test_give_food_closed_flags_and_offers_from_the_network_column(food_banks):
     frame = _import(food_banks).frame.set_index("source_id")
     assert dict(frame["status"]) == {"bethnal-green": "closed", "bow": "open",
                                      "stepney": "open"}
-    assert frame.loc["bethnal-green", "status_source"] == "Give Food marks it closed (column 'closed')"
+    assert (frame.loc["bethnal-green", "status_source"]
+            == "Give Food marks it closed (column 'closed')")
     assert dict(frame["emergency_offer"]) == dict.fromkeys(frame.index, "food")
     assert frame.loc["bow", "offer_source"] == "food: from Give Food (network 'Trussell Trust')"
     assert frame.loc["stepney", "offer_source"] == "food: from Give Food (network 'Independent')"
