@@ -508,8 +508,9 @@ def _write(workspace: Workspace, report: AnalysisReport, *, previous, wards,
     with workspace.transaction() as tx:
         # inside the workspace lock: no other run issues ids between reading and writing
         history = _can_history(workspace)
+        names = report.wards["ward_name"] if "ward_name" in report.wards else None
         identity = match_neighbourhoods(report.neighbourhoods, report.wards["population"],
-                                        history, run_at=run_at)
+                                        history, run_at=run_at, ward_names=names)
         can_id, report.neighbourhoods = apply_ids(report.wards["can_id"],
                                                   report.neighbourhoods, identity)
         report.wards["can_id"] = can_id

@@ -697,8 +697,9 @@ def summary_lines(report: BuildReport) -> list[str]:
         unplaced = int(frame["ward_code"].isna().sum()) if "ward_code" in frame else 0
         if flagged or unplaced:
             lines.append(
-                f"{register}: {flagged:,} likely duplicates flagged (not merged); "
-                f"{unplaced:,} points in no ward"
+                f"{register}: {flagged:,} likely duplicate{'' if flagged == 1 else 's'} "
+                f"flagged (not merged); {unplaced:,} point{'' if unplaced == 1 else 's'} "
+                "in no ward"
             )
         sites = charity_sites(frame)
         if sites:

@@ -198,7 +198,9 @@ def test_incident_pages_say_the_workspace_has_no_groups(no_groups, client):
         assert "No groups match this search" not in html, url
     sheet = " ".join(app.test_client().get("/incident/callsheet", query_string={
         "postcode": postcode}).get_data(as_text=True).split())
-    assert "Groups listed</th> <td> None. Straight-line distances." in sheet
+    # in words, not the placeholder token "None" (issue 15: no nan/None/NaT/null/undefined)
+    assert "Groups listed</th> <td> No groups. Straight-line distances." in sheet
+    assert not re.search(r"\bNone\b", re.sub(r"<[^>]+>", " ", sheet))
     assert "The 0 nearest" not in sheet
     assert f"No groups found near postcode {postcode}" in " ".join(
         app.test_client().get("/incident", query_string={"postcode": postcode})

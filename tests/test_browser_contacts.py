@@ -52,3 +52,34 @@ def test_an_officer_picks_a_ward_and_downloads_its_csv(browser_page, base_url, w
     exports = [r for r in Workspace(ws_dir).appdb.read_audit() if r["action"] == "export"]
     assert len(exports) == 1 and exports[0]["detail"].endswith("as CSV: contact details "
                                                               "of 3 groups")
+
+
+LONG_LINK = "https://www.facebook.com/groups/245970890138651245970890138651/"
+
+
+@pytest.mark.parametrize("path", ["/incident", "/incident/callsheet"])
+def test_an_officer_on_a_phone_reads_the_incident_page_without_sideways_scrolling(
+        browser_page, base_url, ws_dir, path):  # noqa: F811
+    # a web address with no space or hyphen (as Facebook group links are) wrapped nowhere
+    # on a 390 px phone, and the call sheet's eight columns pushed the page to 913 px
+    workspace = Workspace(ws_dir)
+    groups = workspace.read_layer("groups")
+    groups.loc[groups["group_id"] == "g1", "website"] = LONG_LINK
+    with workspace.transaction() as tx:
+        tx.write_layer("groups", groups)
+    page = browser_page.page
+    browser_sign_in(page, base_url, ws_dir, "officer")
+    page.set_viewport_size({"width": 390, "height": 844})
+    response = page.goto(f"{base_url}{path}?postcode=ZZ9+9ZZ", wait_until="networkidle")
+    assert response is not None and response.status == 200
+    assert LONG_LINK in page.inner_text("body")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    if path.endswith("callsheet"):
+        # the sheet scrolls inside its own box, and prints whole on A4 landscape
+        box = page.locator(".cs-table-wrap")
+        assert box.evaluate("e => e.scrollWidth > e.clientWidth")
+        page.set_viewport_size({"width": 1123, "height": 794})
+        page.emulate_media(media="print")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1123
+        assert box.evaluate("e => e.scrollWidth <= e.clientWidth")
+    browser_page.assert_clean()

@@ -229,7 +229,9 @@ def test_an_officer_sees_a_ward_list_with_roles_and_consent(contact_app):
     assert order == sorted(order)
     assert "Delta Closed Centre" not in text and "Status: temporarily closed" in text
     assert "tension-monitoring contact; emergency contact" in text
-    assert "last confirmed: 2026-10-01" in text and "020 7946 0001" in text
+    # dates as the incident page and call sheet write them, not as ISO text
+    assert "last confirmed: 1 Oct 2026" in text and "020 7946 0001" in text
+    assert "<td>1 Jun 2026</td>" in text and "2026-06-01" not in text
     for token in ("nan", "None", "NaT", "null", "undefined"):
         assert f">{token}<" not in text and f" {token} " not in text
     assert 'href="/contacts.csv?ward=E05900005"' in text
@@ -487,9 +489,21 @@ def test_incident_pages_show_role_and_consent_only_to_those_who_may_see_contacts
     assert ("Role: tension-monitoring contact; emergency contact. Emergency contact: agreed "
             "(confirmed 1 Oct 2026).") in page
     assert "Role: general contact. Emergency contact: did not agree." in page
-    assert "Emergency contact: consent not recorded." in page
+    # with no role, "Emergency contact: ..." alone read as if that were its role
+    assert "Role not recorded. Emergency contact: consent not recorded." in page
     assert "Delta Closed Centre" not in page  # closed: never on an incident list
     # g3 alone has no status from its source: said once, for it; g5 is temporarily closed
     unknown = ("Whether it is running is not recorded" if path == "/incident"
                else "Running: not recorded")
     assert page.count(unknown) == 1 and page.count("Temporarily closed") == 1
+
+
+def test_an_empty_list_offers_nothing_to_download(contact_app):
+    # a partner opening a ward not granted to them (London: 0 groups, "12 ... not shown")
+    # was offered a CSV of headers and a 0-byte vCard file
+    client = sign_in(contact_app.test_client(), "officer")
+    empty = client.get("/contacts?ward=E05900002").get_data(as_text=True)
+    assert "No group in this list" in empty
+    assert 'id="download-csv"' not in empty and 'id="download-vcf"' not in empty
+    full = client.get("/contacts?ward=E05900005").get_data(as_text=True)
+    assert 'id="download-csv"' in full and 'id="download-vcf"' in full

@@ -171,7 +171,7 @@ def nearest_ids(client, **params) -> list[tuple[str, int]]:
 
 def audit_rows(ws) -> list[dict]:
     return [dict(r) for r in ws.appdb.query(
-        "SELECT * FROM audit WHERE action != 'user' ORDER BY id")]
+        "SELECT * FROM audit WHERE action NOT IN ('user', 'analysis') ORDER BY id")]
 
 
 # -- the list ---------------------------------------------------------------------------

@@ -95,7 +95,8 @@ def test_format_value_by_column_and_missing_text():
 
 def test_driver_labels_once():
     assert [reg.driver_label(c) for c in ("need", "supply", "incidents")] == [
-        "high deprivation", "few VCS groups per resident", "many incidents per resident"]
+        "deprivation (IMD score)", "few VCS groups for the population", "incident pressure"]
+    assert reg.driver_label("need", need_by_rank=True) == "deprivation (IMD average rank)"
 
 
 def test_map_indicator_list_is_grouped_by_the_registry(ward_summary):

@@ -154,7 +154,7 @@ def test_closed_records_are_listed_marked_and_filtered(app, closed_by_source):
                                                       "geometry": "false"}).get_json()
     assert {f["id"] for f in listed["features"]} == closed_by_source
     assert {f["properties"]["status_source"] for f in listed["features"]} == {
-        "Give Food: closed = True"}
+        "Give Food marks it closed (column 'closed')"}
     page = client.get("/register/groups", query_string={"status": "closed"}).get_data(
         as_text=True)
     assert "7 groups" in page

@@ -407,6 +407,8 @@ def test_asset_rows_show_name_kind_category_offer_and_a_warning_when_stale(clien
             assert group.offer_source in text  # where each capability came from
         stale = pd.Timestamp(group.last_verified) < cutoff
         assert ("check before relying on it" in text) == stale, group.last_verified
+        day = pd.Timestamp(group.last_verified)  # written as a person writes it
+        assert f"{day.day} {day:%b %Y}" in text and str(group.last_verified) not in text
         stale_seen += stale
     assert stale_seen, "the demo ward should have a record not verified for a year"
 
@@ -802,3 +804,28 @@ def test_ward_profile_says_which_figures_to_read_with_care(client, layers):
     assert "Figures to read with care" in page and str(escape(reason)) in page
     sound = wards.index[~wards["unreliable"].astype(bool)][0]
     assert "Figures to read with care" not in get_page(client, f"/ward/{sound}")
+
+
+def test_the_need_driver_names_the_measure_the_index_used():
+    """West Yorkshire's IoD files have ranks but no IMD scores: its CAN pages said need was
+    'deprivation (IMD score)' next to an IMD score row reading '–'."""
+    from mapper.web.neighbourhoods import Area, _drivers
+
+    def area(scores):
+        wards = gpd.GeoDataFrame({"ward_code": ["E05000001", "E05000002"],
+                                  "imd_score": scores}, geometry=[None, None])
+        return Area("neighbourhood", "CAN-01", "A & B", wards,
+                    summary={"top_drivers": "need; incidents"})
+
+    assert _drivers(area([float("nan"), float("nan")])) == [
+        "deprivation (IMD average rank)", "incident pressure"]
+    assert _drivers(area([31.6, float("nan")])) == [
+        "deprivation (IMD score)", "incident pressure"]
+
+
+def test_a_one_ward_neighbourhood_says_ward_not_wards(client, layers):
+    for can_id in can_ids(layers):
+        n = len(can_wards(layers, can_id))
+        page = " ".join(get_page(client, f"/neighbourhood/{can_id}").split())
+        said = "1 ward (" if n == 1 else f"{n} wards ("
+        assert f"population-weighted over its {said}" in page, can_id

@@ -621,7 +621,7 @@ def test_wards_whose_figures_need_care_say_why(client, ward_summary):
     # the demo's Lindenfield (a planted incident spike) is far above the other wards:
     # its incident part of the index is capped, and the table says so
     reason = ward_summary.set_index("ward_code").loc["E05990009", "unreliable_reason"]
-    assert "Incidents per 1,000 residents" in reason and "capped at 3" in reason
+    assert "Incidents per 1,000 residents" in reason and "counted as 3 in the index" in reason
     assert f"<summary>Why</summary>{escape(reason)}</details>" in page
     rows = page.count("<summary>Why</summary>")
     assert rows == len(flagged)

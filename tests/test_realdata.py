@@ -323,7 +323,7 @@ def test_london_index_is_not_driven_by_one_component_nor_topped_by_the_city(lond
     assert city["incidents_per_1000_eb"] == pytest.approx(city["incidents_per_1000"], rel=0.01)
     assert city["z_incidents"] == Z_BOUND
     assert city["unmet_need_rank"] > 0.2 * len(wards) and not city["candidate"]
-    assert "capped at 3" in city["unreliable_reason"]
+    assert "counted as 3 in the index" in city["unreliable_reason"]
     assert "daytime population" in city["unreliable_reason"]
     stored = ws.read_layer("ward_summary").set_index("ward_code")
     flagged = stored["unreliable"].astype(bool)

@@ -53,8 +53,8 @@ def test_status_from_flags_words_and_end_dates():
     assert list(got) == ["closed", "open", "temporarily closed", "closed", "closed",
                          "temporarily closed"]
     assert list(origin) == [
-        "Pantry list: Closed = True",
-        "Pantry list: Closed = False",
+        "Pantry list marks it closed (column 'Closed')",
+        "Pantry list marks it open (column 'Closed')",
         "Pantry list: Status 'temporarily closed'",
         "Pantry list: Status 'defunct'",
         "Pantry list: End date 2026-10-31 has passed",
@@ -121,7 +121,8 @@ def test_give_food_closed_flags_and_offers_from_the_network_column(food_banks):
     frame = _import(food_banks).frame.set_index("source_id")
     assert dict(frame["status"]) == {"bethnal-green": "closed", "bow": "open",
                                      "stepney": "open"}
-    assert frame.loc["bethnal-green", "status_source"] == "Give Food: closed = True"
+    assert (frame.loc["bethnal-green", "status_source"]
+            == "Give Food marks it closed (column 'closed')")
     assert dict(frame["emergency_offer"]) == dict.fromkeys(frame.index, "food")
     assert frame.loc["bow", "offer_source"] == "food: from Give Food (network 'Trussell Trust')"
     assert frame.loc["stepney", "offer_source"] == "food: from Give Food (network 'Independent')"
@@ -334,7 +335,7 @@ def test_london_no_closed_food_bank_is_nearest_and_no_warm_space_is_a_rest_centr
     food = frames["london_food_banks_givefood_2024.csv"]
     assert (food["status"] == "closed").sum() == 7  # as the README counts them
     assert set(food.loc[food["status"] == "closed", "status_source"]) == {
-        "Give Food: closed = True"}
+        "Give Food marks it closed (column 'closed')"}
     warm = frames["london_warm_spaces_2026-08.csv"]
     assert len(warm) == 963 and warm["emergency_offer"].isna().all()
     aid = frames["london_mutual_aid_groups_2020.csv"]

@@ -239,16 +239,22 @@ SHARE_DOMAINS = frozenset({"income", "employment", "idaci", "idaopi"})
 
 #: the unmet-need index's components, as "why chosen" and the pages name them
 COMPONENTS = {
-    "need": "high deprivation",
-    "supply": "few VCS groups per resident",
-    "incidents": "many incidents per resident",
+    "need": "deprivation (IMD score)",
+    "supply": "few VCS groups for the population",
+    "incidents": "incident pressure",
 }
+#: need's driver label when the index measured need by the IMD average rank (deprivation
+#: data with ranks but no scores)
+NEED_BY_RANK = "deprivation (IMD average rank)"
 _COMPONENT_NAMES = {"need": "deprivation", "supply": "few VCS groups",
                     "incidents": "incidents"}
 
 
-def driver_label(component: str) -> str:
-    """How a component of the unmet-need index reads as a driver ('high deprivation')."""
+def driver_label(component: str, *, need_by_rank: bool = False) -> str:
+    """How a component of the unmet-need index reads as a driver ('incident pressure');
+    need names the measure the index used (`need_by_rank`: the IMD average rank)."""
+    if component == "need" and need_by_rank:
+        return NEED_BY_RANK
     return COMPONENTS.get(component, component.replace("_", " "))
 
 

@@ -2,8 +2,8 @@
 
 Every record of the groups and premises registers has a ``status``
 (:data:`mapper.registers.STATUSES`: open, temporarily closed, closed, unknown) and a
-``status_source`` saying where that came from ("Give Food: closed = True", "end date
-2024-03-31 has passed", "not recorded by Warm spaces"). The signals read here:
+``status_source`` saying where that came from ("Give Food marks it closed (column
+'closed')", "end date 2024-03-31 has passed", "not recorded by Warm spaces"). The signals read here:
 
 * a closed flag column (``closed``, ``is closed``, ``permanently closed``): yes -> closed,
   no -> open;
@@ -105,7 +105,13 @@ def from_table(table: pd.DataFrame, *, source: str, today: date | None = None,
         text = _text(table, flag)
         lower = text.str.lower()
         new = lower.map(lambda v: CLOSED if v in _TRUE else OPEN if v in _FALSE else UNKNOWN)
-        offer(new, f"{source}: {flag} = " + text)
+        # in words, not "closed = True": the origin is shown to officers and the public
+        why = pd.Series(np.where(new == CLOSED, f"{source} marks it closed (column '{flag}')",
+                                 np.where(new == OPEN,
+                                          f"{source} marks it open (column '{flag}')",
+                                          f"{source}: {flag} '" + text + "'")),
+                        index=table.index)
+        offer(new, why)
     column = status_column or _find(table.columns, STATUS_COLUMNS)
     if column is not None and column in table.columns:
         text = _text(table, column)

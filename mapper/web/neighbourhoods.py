@@ -899,7 +899,9 @@ def _drivers(area: Area) -> list[str]:
             for n, v in sorted(contributions.items(), key=lambda kv: -kv[1])
             if np.isfinite(v) and v > 0
         ][:2]
-    return [driver_label(n) for n in names]
+    # need was measured by the IMD average rank when the deprivation data has no scores
+    by_rank = "imd_score" not in area.wards or not area.wards["imd_score"].notna().any()
+    return [driver_label(n, need_by_rank=by_rank) for n in names]
 
 
 def _why(area: Area) -> dict | None:
