@@ -483,7 +483,7 @@ def types_words(types, every=None) -> str:
     low = [_lower_first(t) for t in names]
     if not names:
         return "no incident types"
-    if every is not None and set(names) >= set(every) and len(names) > 1:
+    if every is not None and set(names) >= set(every) and len(names) > 3:
         return f"all {len(names)} incident types"
     if len(low) == 1:
         return f"{low[0]} only"
