@@ -50,11 +50,14 @@ from mapper.analysis.neighbourhoods import (
     selection_stability,
 )
 from mapper.analysis.priority import (
+    RAW_RATES,
     components_for,
+    reliability,
     select_candidates,
     supply_condition_applies,
     unmet_need,
 )
+from mapper.analysis.rates import eb_rates
 from mapper.config import Settings
 from mapper.errors import MapperError
 from mapper.sources.deprivation import NATIONAL_LSOAS
@@ -238,7 +241,8 @@ def _counted_note(plan, wards) -> str:
 def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -> pd.DataFrame:
     """Incident rates and trends only for wards of districts the incident data cover
     (:func:`covered_districts`); elsewhere they are unknown (NaN, so the index counts the
-    ward at the study-area average and marks it incomplete), and a note names them."""
+    ward at the median ward's for incidents and marks it incomplete), and a note names
+    them."""
     if incidents is None or incidents.empty:
         return pressure
     covered = covered_districts(incidents)
@@ -260,10 +264,25 @@ def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -
         f"incidents: the incident data cover {len(covered):,} of "
         f"{district.nunique():,} districts; incident rates and trends in "
         f"{', '.join(left)} ({int(outside.sum()):,} wards) are unknown, not zero, and the "
-        f"index counts those wards at the study-area average for incidents ({stray:,} "
+        f"index counts those wards at the median ward's for incidents ({stray:,} "
         "incidents there are strays of other districts' files); import incident data "
         "for them, or set weight_incidents=0")
     return pressure
+
+
+def _smoothed_rates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each smoothed rate of the index (:data:`mapper.analysis.priority.RAW_RATES`) ->
+    :func:`eb_rates` of its count, shrunk toward the ward's district: groups per 1,000 from
+    ``groups_total``, incidents per 1,000 from ``incidents`` (only where the raw rate is
+    known: incident data cover the district)."""
+    counts = {"groups_total_per_1000": "groups_total", "incidents_per_1000": "incidents"}
+    out = {}
+    for column, raw in RAW_RATES.items():
+        if raw not in table or counts[raw] not in table:
+            continue
+        known = table[counts[raw]].where(table[raw].notna())
+        out[column] = eb_rates(known, table["population"], table["borough_code"])
+    return out
 
 
 def analyse(workspace: Workspace, settings: Settings | None = None, *,
@@ -317,6 +336,9 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
              .join(need.reindex(index)).join(supply).join(access).join(pressure))
 
     progress("unmet-need index, Community Action Neighbourhoods and stability")
+    smoothed = _smoothed_rates(table)
+    for column, frame in smoothed.items():
+        table[column] = frame["rate_eb"]
     components = components_for(table)
     if components["need"][0] != "imd_score":
         label = MEASURE_LABELS.get(components["need"][0], components["need"][0])
@@ -324,6 +346,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                      "rank 1 is the most deprived area in England) as the deprivation data "
                      "has no IMD scores")
     table = table.join(unmet_need(table, settings.weights(), components))
+    table = table.join(reliability(table, components, smoothed))
 
     def choose(frame: pd.DataFrame) -> pd.Series:
         return select_candidates(frame, top_share=settings.can_top_share,
@@ -349,7 +372,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
         split=settings.can_split)
     table["can_id"] = can_id.reindex(table.index)
     base = table.drop(columns=[c for c in table if c.startswith(("z_", "contrib_"))]
-                      + ["unmet_need", "unmet_need_rank", "incomplete"])
+                      + ["unmet_need", "unmet_need_rank", "incomplete", "unreliable",
+                         "unreliable_reason"])
 
     def selected_with(weights: dict) -> pd.Series:
         return choose(base.join(unmet_need(base, weights, components)))

@@ -29,14 +29,17 @@ class Settings:
         0.5, "weight of need (the ward's IMD score; its IMD average rank, reversed, when the "
         "deprivation data has no scores) in the unmet-need index")
     weight_supply: float = _setting(
-        0.3, "weight of low asset supply (fewer VCS groups per 1,000 residents) in the index")
+        0.3, "weight of low asset supply (fewer VCS groups per 1,000 residents, smoothed "
+        "toward the borough's rate) in the index")
     weight_incidents: float = _setting(
-        0.2, "weight of incident pressure (incidents per 1,000 residents) in the index")
+        0.2, "weight of incident pressure (incidents per 1,000 residents, smoothed toward the "
+        "borough's rate) in the index")
     can_top_share: float = _setting(
         0.2, "a ward can join a CAN when its unmet-need index is in this top share of wards "
         "(0-1)")
     can_supply_below_median: bool = _setting(
-        True, "and, when true, only if its groups per 1,000 residents are below the median")
+        True, "and, when true, only if its groups per 1,000 residents (smoothed) are below "
+        "the median")
     can_max_imd_decile: int = _setting(
         0, "and, when above 0, only if its average IMD rank lies in this national decile or "
         "a more deprived one (1 = most deprived 10 %)")

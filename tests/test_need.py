@@ -162,13 +162,14 @@ def test_without_denominators_the_given_population_weights_the_averages():
 
 def test_need_falls_back_to_the_average_rank_reversed():
     table = pd.DataFrame({"imd_score": np.nan, "imd_avg_rank": [1000.0, 2000.0, 3000.0],
-                          "groups_total_per_1000": 1.0, "incidents_per_1000": 0.0},
+                          "groups_total_per_1000_eb": 1.0, "incidents_per_1000_eb": 0.0},
                          index=["a", "b", "c"])
     components = components_for(table)
     assert components["need"] == ("imd_avg_rank", -1)
     index = unmet_need(table, {"need": 1.0}, components)
+    # robust z: median 2,000, median absolute deviation 1,000, so 1,000 / (1.4826 x 1,000)
     assert index["contrib_need"].round(6).tolist() == pytest.approx(
-        [1.224745, 0.0, -1.224745])  # the most deprived (lowest rank) has the most need
+        [0.674491, 0.0, -0.674491])  # the most deprived (lowest rank) has the most need
     assert components_for(table.assign(imd_score=[3.0, 2.0, 1.0]))["need"] == ("imd_score", 1)
 
 
@@ -210,13 +211,16 @@ def test_population_is_conserved(cells, method):
 
 
 def test_unmet_need_splits_into_contributions():
-    table = pd.DataFrame({"imd_score": [10.0, 20.0, 30.0], "groups_total_per_1000": [3.0, 2.0, 1.0],
-                          "incidents_per_1000": [5.0, 5.0, np.nan]},
+    table = pd.DataFrame({"imd_score": [10.0, 20.0, 30.0],
+                          "groups_total_per_1000_eb": [3.0, 2.0, 1.0],
+                          "incidents_per_1000_eb": [5.0, 5.0, np.nan]},
                          index=pd.Index(["a", "b", "c"], name="ward_code"))
     out = unmet_need(table, {"need": 2, "supply": 1, "incidents": 1})
-    z = standardise(table["imd_score"])
-    assert out["contrib_need"].tolist() == pytest.approx((0.5 * z).tolist())
-    assert out["contrib_supply"].tolist() == pytest.approx((-0.25 * z[::-1].to_numpy()).tolist())
+    # robust z of 10, 20, 30: median 20, MAD 10, so -+10 / 14.826 = -+0.674491
+    z = np.array([-0.674491, 0.0, 0.674491])
+    assert out["contrib_need"].tolist() == pytest.approx((0.5 * z).tolist(), abs=1e-6)
+    # supply reversed: the most groups (a) has the least unmet need
+    assert out["contrib_supply"].tolist() == pytest.approx((0.25 * z).tolist(), abs=1e-6)
     assert (out["contrib_incidents"] == 0).all()  # constant where known; missing for c
     assert out["unmet_need"].tolist() == pytest.approx(
         (out["contrib_need"] + out["contrib_supply"]).tolist())
@@ -226,7 +230,7 @@ def test_unmet_need_splits_into_contributions():
 
 def test_candidates_need_every_condition():
     table = pd.DataFrame({"unmet_need": [3.0, 2.0, 1.0, 0.0, -1.0],
-                          "groups_total_per_1000": [0.1, 5.0, 0.2, 0.3, 0.4],
+                          "groups_total_per_1000_eb": [0.1, 5.0, 0.2, 0.3, 0.4],
                           "imd_avg_rank": [1000, 2000, 3000, 30000, 4000],
                           "population": [100, 100, 100, 100, 0]},
                          index=list("abcde"))
@@ -240,12 +244,12 @@ def test_supply_condition_is_not_applied_when_every_ward_has_the_same_supply():
     # no group register: 0 groups per 1,000 everywhere, so "below the median" would
     # leave no candidate at all; the condition is skipped (and the analysis says so)
     table = pd.DataFrame({"unmet_need": [3.0, 2.0, 1.0, 0.0, -1.0],
-                          "groups_total_per_1000": [0.0] * 5,
+                          "groups_total_per_1000_eb": [0.0] * 5,
                           "population": [100] * 5},
                          index=list("abcde"))
     assert not supply_condition_applies(table)
     chosen = select_candidates(table, top_share=0.4)
     assert chosen[chosen].index.tolist() == ["a", "b"]
-    table.loc["e", "groups_total_per_1000"] = 1.0
+    table.loc["e", "groups_total_per_1000_eb"] = 1.0
     assert supply_condition_applies(table)
     assert select_candidates(table, top_share=0.4).sum() == 0  # a, b not below median 0

@@ -752,3 +752,15 @@ def test_no_trend_when_months_are_missing_from_the_data(tmp_path, shared_demo):
     assert "No trend: the incident data have no incidents at all in" in page
     assert "months missing from the files, not months without incidents" in page
     assert 'id="trend-summary"' not in page
+
+
+def test_ward_profile_says_which_figures_to_read_with_care(client, layers):
+    from markupsafe import escape
+
+    wards = layers["ward_summary"].set_index("ward_code")
+    reason = wards.loc["E05990009", "unreliable_reason"]  # Lindenfield: incidents capped
+    assert reason.startswith("Incidents per 1,000 residents")
+    page = get_page(client, "/ward/E05990009")
+    assert "Figures to read with care" in page and str(escape(reason)) in page
+    sound = wards.index[~wards["unreliable"].astype(bool)][0]
+    assert "Figures to read with care" not in get_page(client, f"/ward/{sound}")

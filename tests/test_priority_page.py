@@ -416,9 +416,10 @@ def test_recompute_with_new_weights(own_client):
     assert settings.stability_draws == 10  # settings not on the form are kept
     after = workspace.read_layer("ward_summary").set_index("ward_code")
     assert not after["unmet_need"].round(9).equals(before["unmet_need"].round(9))
-    # with only incidents weighted, the index follows incidents per 1,000 exactly
+    # with only incidents weighted, the index follows the smoothed incidents per 1,000
+    # (the rate the index uses) exactly
     ranks = after["unmet_need"].rank()
-    assert ranks.equals(after["incidents_per_1000"].rank())
+    assert ranks.equals(after["incidents_per_1000_eb"].rank())
     page = get_page(client, location.replace("http://localhost", ""))
     assert "The analysis was re-run with your settings" in page
     record = get_page(client, "/priority/decision-record")
@@ -552,3 +553,20 @@ def test_point_rows_run_north_to_south_without_duplicates_or_personal_data():
     assert [r[2] for r in rows] == ["North west", "North east", "Middle", "South"]
     assert [r[0] for r in rows] == sorted((r[0] for r in rows), reverse=True)
     assert all(len(r) == 4 and "07700900123" not in r for r in rows)
+
+
+def test_wards_whose_figures_need_care_say_why(client, ward_summary):
+    from markupsafe import escape
+
+    flagged = ward_summary[ward_summary["unreliable"].astype(bool)]
+    assert 1 <= len(flagged) < len(ward_summary)
+    page = get_page(client, "/priority")
+    assert "Read with care" in page
+    assert f"the figures of {len(flagged)} wards need it" in page
+    # the demo's Lindenfield (a planted incident spike) is far above the other wards:
+    # its incident part of the index is capped, and the table says so
+    reason = ward_summary.set_index("ward_code").loc["E05990009", "unreliable_reason"]
+    assert "Incidents per 1,000 residents" in reason and "capped at 3" in reason
+    assert f"<summary>Why</summary>{escape(reason)}</details>" in page
+    rows = page.count("<summary>Why</summary>")
+    assert rows == len(flagged)

@@ -248,3 +248,37 @@ def test_london_incidents_from_police_uk(london_workspace):
         4_444,
         3_735,
     ]
+
+
+# -- the unmet-need index (issue 16: rates that hold up) ------------------------------------
+
+
+def test_london_index_is_not_driven_by_one_component_nor_topped_by_the_city(london_workspace):
+    """The City of London (one ward of 10,947 residents, 748 incidents per 1,000 in the
+    window: a plain z-score of 25) topped the index at +3.18; with robust z-scores capped
+    at Z_BOUND no component adds more than its weight x 3, and the City is flagged."""
+    from mapper.analysis.priority import Z_BOUND
+    from mapper.analysis_run import analyse
+    from mapper.config import Settings
+
+    ws, _ = london_workspace
+    settings = Settings(stability_draws=5)
+    wards = analyse(ws, settings).wards
+    weights = settings.weights()
+    for name, weight in weights.items():
+        bound = weight / sum(weights.values()) * Z_BOUND
+        assert wards[f"contrib_{name}"].abs().max() <= bound + 1e-9, name
+    city = wards.loc["E05009297"]
+    assert city["incidents_per_1000"] > 700  # the raw rate is kept
+    # 8,191 incidents is no small count: smoothing barely moves it (toward the study area,
+    # the City being a district of one ward); the cap is what holds it
+    assert city["incidents_per_1000_eb"] == pytest.approx(city["incidents_per_1000"], rel=0.01)
+    assert city["z_incidents"] == Z_BOUND
+    assert city["unmet_need_rank"] > 0.2 * len(wards) and not city["candidate"]
+    assert "capped at 3" in city["unreliable_reason"]
+    assert "daytime population" in city["unreliable_reason"]
+    stored = ws.read_layer("ward_summary").set_index("ward_code")
+    flagged = stored["unreliable"].astype(bool)
+    assert 0 < flagged.sum() < 0.25 * len(stored)
+    assert (stored.loc[flagged, "unreliable_reason"].str.len() > 0).all()
+    assert not stored["unreliable_reason"].fillna("").str.contains(r"\bnan\b|None").any()

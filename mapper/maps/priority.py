@@ -79,12 +79,16 @@ INDICATORS: dict[str, tuple[str, str]] = {
     "population": ("Residents", "count"),
     "groups_total": ("VCS groups", "count"),
     "groups_total_per_1000": ("VCS groups per 1,000 residents", "rate"),
+    "groups_total_per_1000_eb": ("VCS groups per 1,000 residents, small counts smoothed "
+                                 "toward the borough's rate (used in the index)", "rate"),
     "premises_total": ("Community premises", "count"),
     "premises_total_per_1000": ("Community premises per 1,000 residents", "rate"),
     "mean_distance_any_m": ("Average distance from home to the nearest VCS group (m)",
                             "distance"),
     "incidents": ("Incidents in the analysis window", "count"),
     "incidents_per_1000": ("Incidents per 1,000 residents", "rate"),
+    "incidents_per_1000_eb": ("Incidents per 1,000 residents, small counts smoothed toward "
+                              "the borough's rate (used in the index)", "rate"),
     "recent_mean": ("Incidents per month, recent months", "number"),
     "baseline_mean": ("Incidents per month, baseline months", "number"),
     "trend_ratio": ("Incident trend: recent against baseline (1 = no change)", "number"),
@@ -151,7 +155,7 @@ def indicator_label(column: str) -> str:
     for prefix, template in (("groups_", "{} groups"), ("premises_", "Premises: {}"),
                              ("incidents_", "Incidents: {}"),
                              ("mean_distance_", "Average distance to the nearest {} group"),
-                             ("z_", "Standardised {} (z-score)")):
+                             ("z_", "Standardised {} (robust z-score, capped at 3)")):
         if column.startswith(prefix):
             inner = column[len(prefix):]
             for suffix in ("_per_1000", "_m"):

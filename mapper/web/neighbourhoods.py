@@ -116,10 +116,24 @@ FIGURES = (
         "rate",
         "likely duplicates counted once",
     ),
+    Figure(
+        "groups_total_per_1000_eb",
+        "VCS groups per 1,000 residents, smoothed",
+        "weighted",
+        "rate",
+        "small counts pulled toward the borough's rate; the rate the unmet-need index uses",
+    ),
     Figure("premises_total", "Community premises", "sum", "count"),
     Figure("premises_total_per_1000", "Premises per 1,000 residents", "weighted", "rate"),
     Figure("incidents", "Incidents", "sum", "count"),
     Figure("incidents_per_1000", "Incidents per 1,000 residents", "weighted", "rate"),
+    Figure(
+        "incidents_per_1000_eb",
+        "Incidents per 1,000 residents, smoothed",
+        "weighted",
+        "rate",
+        "small counts pulled toward the borough's rate; the rate the unmet-need index uses",
+    ),
     Figure(
         "uncovered_share", "Residents beyond walking distance of any group", "weighted", "share"
     ),
@@ -128,7 +142,7 @@ FIGURES = (
         "Unmet-need index",
         "weighted",
         "index",
-        "0 = the average ward; higher = more unmet need (need, low supply, incidents)",
+        "0 = the median ward; higher = more unmet need (need, low supply, incidents)",
     ),
 )
 
@@ -887,6 +901,7 @@ def _area_page(area: Area):
         sorts=SORTS,
         export_urls=_export_urls(area, category, query),
         drivers=_drivers(area),
+        care=_care(area),
         ranks=_ranks(area, wards),
         today=date.today().isoformat(),
         **_footer(),
@@ -927,6 +942,17 @@ def _drivers(area: Area) -> list[str]:
             if np.isfinite(v) and v > 0
         ][:2]
     return [DRIVER_LABELS.get(n, n) for n in names]
+
+
+def _care(area: Area) -> list[dict]:
+    """The area's wards whose figures are to be read with care, and why
+    (``unreliable_reason`` of the analysis; none from an analysis stored before it)."""
+    if "unreliable_reason" not in area.wards:
+        return []
+    reasons = area.wards["unreliable_reason"].fillna("").astype(str)
+    flagged = area.wards[reasons != ""]
+    return [{"ward_name": str(row["ward_name"]), "reason": reasons[index]}
+            for index, row in flagged.iterrows()]
 
 
 def _ranks(area: Area, wards: pd.DataFrame) -> dict:

@@ -151,8 +151,9 @@ LAZY_LAYERS = ("groups", "premises", "incidents", "gaps")
 EXPORT_COLUMNS = (
     "population", "imd_score", "unmet_need", "unmet_need_rank", "contrib_need",
     "contrib_supply", "contrib_incidents", "groups_total", "groups_total_per_1000",
-    "premises_total", "incidents", "incidents_per_1000", "uncovered_share", "candidate",
-    "can_id", "stability",
+    "premises_total", "incidents", "incidents_per_1000", "groups_total_per_1000_eb",
+    "incidents_per_1000_eb", "uncovered_share", "candidate", "can_id", "stability",
+    "unreliable", "unreliable_reason",
 )
 
 
@@ -378,6 +379,7 @@ def _ward_rows(wards, view: View) -> tuple[list[dict], int]:
         "class": classification.classes,
         "unmet_need": wards["unmet_need"], "population": wards["population"],
         "can_id": wards["can_id"], "stability": wards["stability"],
+        "care": _care(wards),
     })
     key = view.sort.lstrip("-")
     column = SORTS[key] or "value"
@@ -397,8 +399,17 @@ def _ward_rows(wards, view: View) -> tuple[list[dict], int]:
             "population": format_value(row["population"], "count"),
             "can_id": "" if pd.isna(row["can_id"]) else row["can_id"],
             "stability": format_value(row["stability"], "share"),
+            "care": row["care"],
         })
     return rows, classification.k
+
+
+def _care(wards: pd.DataFrame) -> pd.Series:
+    """Why each ward's figures are to be read with care ("" for none; an analysis stored
+    before the reasons existed has none)."""
+    if "unreliable_reason" not in wards:
+        return pd.Series("", index=wards.index)
+    return wards["unreliable_reason"].fillna("").astype(str)
 
 
 def _sort_links(view: View) -> dict[str, dict]:
@@ -574,6 +585,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
             in_cans["population"].sum() / wards["population"].sum()
             if wards["population"].sum() else np.nan, "share"),
         ward_count=len(wards),
+        care_count=int((_care(wards) != "").sum()),
         wards=ward_rows,
         class_count=class_count,
         can_base=f"{request.script_root}/neighbourhood/",
