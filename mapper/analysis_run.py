@@ -32,6 +32,7 @@ from mapper.analysis.assets import lsoa_access, supply_table, ward_access
 from mapper.analysis.incidents import (
     RATE,
     TREND_COLUMNS,
+    MONTHS_COUNTED,
     covered_districts,
     covered_pressure,
     incident_coverage,
@@ -274,14 +275,19 @@ def _smoothed_rates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each smoothed rate of the index (:data:`mapper.analysis.priority.RAW_RATES`) ->
     :func:`eb_rates` of its count, shrunk toward the ward's district: groups per 1,000 from
     ``groups_total``, incidents per 1,000 from ``incidents`` (only where the raw rate is
-    known: incident data cover the district)."""
+    known: incident data cover the district). The incidents' exposure is residents x
+    months counted (``incident_months``), so the smoothed rate is, like the raw one,
+    incidents a month per 1,000 residents."""
     counts = {"groups_total_per_1000": "groups_total", "incidents_per_1000": "incidents"}
     out = {}
     for column, raw in RAW_RATES.items():
         if raw not in table or counts[raw] not in table:
             continue
         known = table[counts[raw]].where(table[raw].notna())
-        out[column] = eb_rates(known, table["population"], table["borough_code"])
+        exposure = table["population"]
+        if raw == RATE and MONTHS_COUNTED in table:
+            exposure = exposure * table[MONTHS_COUNTED]
+        out[column] = eb_rates(known, exposure, table["borough_code"])
     return out
 
 

@@ -748,3 +748,78 @@ def covered_pressure(
 __all__ += ["COVERAGE_MIN_SHARE", "covered_districts", "source_coverage", "IncidentCoverage",
             "incident_coverage", "covered_pressure", "counted_words", "month_span",
             "types_words", "coverage_words"]
+
+
+def area_trend(
+    monthly: pd.DataFrame,
+    district: pd.Series,
+    ward_codes,
+    coverage: IncidentCoverage,
+    *,
+    recent_months: int = 3,
+    baseline_months: int = 12,
+) -> dict:
+    """The incident trend of an area (a CAN, a ward): its wards' monthly counts of the
+    counted types summed, over the months covered in *every* covered district of the
+    area (the last unbroken run of them), so the recent months end at the last month
+    covered for the area. Wards of districts without coverage are left out (counted in
+    ``wards_left_out``).
+
+    Parameters
+    ----------
+    monthly : wards x months counts of ``coverage.types`` (:func:`monthly_counts`)
+    district : each ward's district code, indexed by ward code
+    ward_codes : the area's wards
+
+    Returns
+    -------
+    dict: ``months`` and ``counts`` (the series), ``types``, ``counted`` (the trend's
+    types and months in words), ``rates_counted`` (what the area's wards' rates count, in
+    words, one phrase per distinct window),
+    ``wards_left_out``, ``note`` (why there is no trend, else ""), and with a trend
+    ``recent`` (months), ``recent_period`` and ``baseline_period`` ((first, last)),
+    ``baseline`` (its months), ``recent_total``, ``baseline_mean``, ``trend_ratio``,
+    ``spike``.
+    """
+    codes = [str(w) for w in ward_codes]
+    where = district.reindex(codes)
+    covered = [w for w in codes if coverage.series.get(where.get(w), ())]
+    months = list(coverage.area_months(set(where[covered]), series=True)) if covered else []
+    series = (monthly.reindex(index=covered, columns=months).fillna(0).sum(axis=0)
+              .astype(int) if months else pd.Series(dtype=int))
+    out = {
+        "months": months, "counts": [int(v) for v in series], "types": list(coverage.types),
+        "counted": counted_words(coverage.types, months, coverage.every),
+        "rates_counted": "; ".join(dict.fromkeys(
+            counted_words(coverage.types, coverage.months.get(d, ()), coverage.every)
+            for d in sorted(set(where.dropna())))) or "no incident data",
+        "wards_left_out": len(codes) - len(covered), "note": "", "recent": 0,
+        "baseline": [], "recent_total": None, "baseline_mean": None, "spike": None,
+    }
+    if not months:
+        out["note"] = ("no incident source covers this area with the incident types "
+                       "counted" + (f" ({types_words(coverage.types)})"
+                                    if coverage.types else ""))
+        return out
+    try:
+        trend = incident_trend(series.to_frame("area").T, recent_months=recent_months,
+                               baseline_months=baseline_months)
+    except ShortSeriesError as exc:
+        out["note"] = f"{exc}; the sources cover {month_span(months)} here"
+        return out
+    row = trend.iloc[0]
+    first, last = trend.attrs["baseline_period"]
+    out.update(
+        recent=int(recent_months),
+        recent_period=trend.attrs["recent_period"],
+        baseline_period=(first, last),
+        baseline=months[months.index(first): months.index(last) + 1],
+        recent_total=int(round(row["recent_mean"] * recent_months)),
+        baseline_mean=float(row["baseline_mean"]),
+        trend_ratio=float(row["trend_ratio"]),
+        spike=bool(row["spike"]),
+    )
+    return out
+
+
+__all__ += ["area_trend"]
