@@ -417,6 +417,8 @@ def info(ctx: click.Context) -> None:
             each = f" ({int(row['rows_imported']):,})" if len(rows) > 1 else ""
             click.echo(f"{name:<18} {count:>9}  {row['vintage']:<24} {row['source_file']}{each}")
             click.echo(f"{'':<18} {'':>9}  licence: {row['licence']}")
+            if row.get("coverage"):
+                click.echo(f"{'':<18} {'':>9}  covers: {row['coverage']}")
             for note in row["notes"]:
                 click.echo(f"{'':<18} {'':>9}  note: {note}")
     from mapper.saved_mappings import SavedMappings, describe

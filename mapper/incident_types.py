@@ -31,6 +31,8 @@ class Vocabulary:
     family: dict[str, str]
     #: key (see :func:`key`) of every spelling -> type
     spellings: dict[str, str]
+    #: every spelling as written in the file -> type
+    written: dict[str, str]
 
 
 def key(value: str) -> str:
@@ -55,7 +57,8 @@ def _read(path: Path) -> Vocabulary:
             raise ValueError(f"{path.name}: value '{value}' maps to '{kind}', which is not a "
                              "type of the vocabulary (a row whose value is the type itself)")
         spellings[key(value)] = kind
-    return Vocabulary(tuple(types), family, spellings)
+    written = {r["value"].strip(): r["type"].strip() for r in rows}
+    return Vocabulary(tuple(types), family, spellings, written)
 
 
 def vocabulary(path: Path | None = None) -> Vocabulary:

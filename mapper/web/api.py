@@ -227,7 +227,9 @@ P_PREMISES_TYPE = _param(
 )
 P_INCIDENT_TYPE = _param(
     "type",
-    "Only incidents of these types (as in the data, e.g. Burglary; case-insensitive).",
+    "Only incidents of these types: the incident-type vocabulary (police.uk crime types "
+    "and tension-monitoring categories, e.g. Burglary, Hate incident; case-insensitive; "
+    "other spellings of mapper/mappings/incident_types.csv such as ASB also match).",
     {"type": "string"},
     many=True,
 )
@@ -735,8 +737,23 @@ def _vocabulary() -> dict[str, dict[str, str]]:
         "category": _lookup(GROUP_CATEGORIES),
         "offer": _lookup([*EMERGENCY_OFFERS, *_used_values("groups")]),
         "premises_type": _lookup([*PREMISES_TYPES, *_used_values("premises")]),
-        "incident_type": _lookup(_used_values("incidents")),
+        "incident_type": _incident_type_lookup(_used_values("incidents")),
     }
+
+
+def _incident_type_lookup(used: list[str]) -> dict[str, str]:
+    """The incident types in the data (lower case -> as stored), and every other spelling
+    the vocabulary gives them (mapper/mappings/incident_types.csv): type=asb finds
+    "Anti-social behaviour"."""
+    from mapper.incident_types import key, vocabulary
+
+    lookup = _lookup(used)
+    by_key = {key(v): v for v in used}
+    for value, kind in vocabulary().written.items():
+        stored = by_key.get(key(kind))
+        if stored is not None:
+            lookup.setdefault(value.lower(), stored)
+    return lookup
 
 
 def _used_values(register: str) -> list[str]:
