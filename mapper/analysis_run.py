@@ -198,7 +198,8 @@ def _incidents(incidents, wards, population, settings: Settings, notes) -> pd.Da
         return pd.DataFrame({"incidents": np.nan, RATE: np.nan}, index=index)
     types = incident_types.parse_setting(settings.incident_types)
     _check_types_named(types, incidents)
-    plan = incident_coverage(incidents, window_months=settings.incident_months, types=types)
+    plan = incident_coverage(incidents, wards[["ward_code", "borough_code"]],
+                             window_months=settings.incident_months, types=types)
     table, more = covered_pressure(
         incidents, wards[["ward_code", "borough_code"]], population, plan,
         recent_months=settings.trend_recent_months,
@@ -246,7 +247,7 @@ def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -
     them."""
     if incidents is None or incidents.empty:
         return pressure
-    covered = covered_districts(incidents)
+    covered = covered_districts(incidents, wards[["ward_code", "borough_code"]])
     by_ward = wards.set_index("ward_code").reindex(pressure.index)
     district = by_ward["borough_code"]
     outside = ~district.isin(covered)

@@ -499,7 +499,9 @@ def _incident_coverage(provenance: list[Provenance], frame: pd.DataFrame,
     mine = frame[frame["source_file"].isin({p.source_file for p in provenance})]
     if not len(mine):
         return
-    cover = source_coverage(mine)
+    wards = layers.get("wards")
+    cover = source_coverage(mine, wards[["ward_code", "borough_code"]] if wards is not None
+                            and {"ward_code", "borough_code"} <= set(wards) else None)
     boroughs = layers.get("boroughs")
     if boroughs is None:
         boroughs = layers.get("wards")

@@ -146,3 +146,16 @@ def test_type_vocabulary_maps_other_spellings():
     assert unknown == ["Something else"]
     assert parse_setting("burglary; asb ;") == ["Burglary", "Anti-social behaviour"]
     assert parse_setting("") is None
+
+
+def test_points_over_a_boundary_do_not_make_a_district_covered():
+    """A force's file holds crimes just over its boundary: 200 in its own one-ward
+    district, 30 spread over a neighbour's 10 wards (3 a ward: 1.5 % of 200 a ward,
+    below COVERAGE_MIN_DENSITY's 10 %), though they are 13 % of its points."""
+    rows = _rows("force.csv", "C1", "DC", "Burglary", "2024-01", 200)
+    rows += [r for w in range(10) for r in _rows("force.csv", f"N{w}", "DN", "Burglary",
+                                                   "2024-01", 3)]
+    wards = pd.DataFrame({"ward_code": ["C1"] + [f"N{w}" for w in range(10)],
+                          "borough_code": ["DC"] + ["DN"] * 10})
+    cover = source_coverage(pd.DataFrame(rows), wards)
+    assert cover.loc["force.csv", "districts"] == ("DC",)

@@ -493,7 +493,8 @@ def incident_coverage_plan(settings: Settings):
         incidents = data.layer("incidents", required=False)
         if incidents is None or len(incidents) == 0:
             return None
-        plan = incident_coverage(incidents, window_months=settings.incident_months,
+        plan = incident_coverage(incidents, _ward_summary()[["ward_code", "borough_code"]],
+                                 window_months=settings.incident_months,
                                  types=incident_types.parse_setting(settings.incident_types))
         monthly = monthly_counts(incidents, list(_ward_summary()["ward_code"]),
                                  types=list(plan.types))
