@@ -300,7 +300,7 @@ def test_london_incident_sources_record_what_they_cover(london_workspace):
     met = prov.loc["met_police_street_crime_burglary_2024-09_to_2025-02.csv", "coverage"]
     assert met.startswith("Burglary only; Sep 2024 - Feb 2025; 32 districts (")
     city = prov.loc["city_of_london_police_street_crime_2023-05_to_2025-05.csv", "coverage"]
-    assert city == "14 types; May 2023 - May 2025; City and County of the City of London"
+    assert city == "14 types; May 2023 - May 2025; City of London"
     camden = prov.loc["met_police_street_crime_2019-06_camden.csv", "coverage"]
     assert camden == "14 types; Jun 2019; Camden"
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import quote, urlencode
@@ -423,13 +423,15 @@ class Args:
         self.problem(name, text, "expected true or false")
         return default
 
-    def choices(self, name: str, valid: Mapping[str, str], what: str) -> list[str]:
-        """Values matched case-blind against `valid` (key: lower case; value: as shown)."""
+    def choices(self, name: str, valid: Mapping[str, str], what: str,
+                key: Callable[[str], str] = str.lower) -> list[str]:
+        """Values matched case-blind against `valid` (key: `key` of the value, lower case
+        by default; value: as shown)."""
         chosen = []
         for value in self.many(name):
-            key = value.lower()
-            if key in valid:
-                chosen.append(valid[key])
+            key_ = key(value)
+            if key_ in valid:
+                chosen.append(valid[key_])
             else:
                 shown = ", ".join(dict.fromkeys(valid.values())) or "none in this workspace"
                 self.problem(name, value, f"unknown {what}; expected one of: {shown}")
@@ -742,17 +744,17 @@ def _vocabulary() -> dict[str, dict[str, str]]:
 
 
 def _incident_type_lookup(used: list[str]) -> dict[str, str]:
-    """The incident types in the data (lower case -> as stored), and every other spelling
-    the vocabulary gives them (mapper/mappings/incident_types.csv): type=asb finds
+    """The incident types in the data (matching key, :func:`mapper.incident_types.key` ->
+    as stored), and every other spelling the vocabulary gives them
+    (mapper/mappings/incident_types.csv): type=asb and type=anti-social-behaviour find
     "Anti-social behaviour"."""
     from mapper.incident_types import key, vocabulary
 
-    lookup = _lookup(used)
-    by_key = {key(v): v for v in used}
+    lookup = {key(v): v for v in used if isinstance(v, str) and v.strip()}
     for value, kind in vocabulary().written.items():
-        stored = by_key.get(key(kind))
+        stored = lookup.get(key(kind))
         if stored is not None:
-            lookup.setdefault(value.lower(), stored)
+            lookup.setdefault(key(value), stored)
     return lookup
 
 
@@ -1246,7 +1248,9 @@ def incidents():
     """Incidents, newest first, filtered by area, type and months (GeoJSON)."""
     args = Args("/api/incidents")
     areas = _areas(args)
-    types = args.choices("type", _vocabulary()["incident_type"], "incident type")
+    from mapper.incident_types import key
+
+    types = args.choices("type", _vocabulary()["incident_type"], "incident type", key=key)
     first, last = args.month("from"), args.month("to")
     if first and last and first > last:
         args.problem("from", first, f"expected a month no later than to={last!r}")
