@@ -32,7 +32,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from mapper.appdb import APP_DB_FILE, bump_edits, integrity, now, sqlite_backup, write_audit
+from mapper.appdb import (
+    APP_DB_FILE,
+    CAN_HISTORY_TABLE,
+    bump_edits,
+    integrity,
+    now,
+    sqlite_backup,
+    write_audit,
+)
 from mapper.errors import MapperError
 from mapper.private_files import private_dir, private_file, rotate_secret
 from mapper.store import (
@@ -275,9 +283,17 @@ def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -
     :func:`end_every_session`)."""
     audit = [tuple(r) for r in _rows(live_db, "SELECT id, at, actor, action, register, "
                                      "record_id, fields, detail FROM audit ORDER BY id")]
+    issued = _can_ids_issued_since(ready, live_db)
     conn = sqlite3.connect(ready)
     try:
         with conn:
+            if issued:
+                # CAN ids issued since the backup stay issued (retired now): never reused
+                conn.execute(CAN_HISTORY_TABLE)
+                conn.executemany(
+                    "INSERT INTO can_history (can_id, name, named, ward_codes, population, "
+                    "first_run, last_run, retired_at, replaced_by) VALUES (?, ?, ?, ?, ?, ?, "
+                    "?, ?, '')", [(*row[:7], row[7] or now()) for row in issued])
             if live_db.is_file():
                 conn.execute("DELETE FROM audit")
                 conn.executemany("INSERT INTO audit (id, at, actor, action, register, "
@@ -295,6 +311,16 @@ def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -
             bump_edits(conn)  # running apps drop their caches
     finally:
         conn.close()
+
+
+def _can_ids_issued_since(ready: Path, live_db: Path) -> list[tuple]:
+    """History rows of the live database whose CAN ids the backup never issued."""
+    if not live_db.is_file():
+        return []
+    live = _rows(live_db, "SELECT can_id, name, named, ward_codes, population, first_run, "
+                          "last_run, retired_at FROM can_history")
+    known = {r[0] for r in _rows(ready, "SELECT can_id FROM can_history")}
+    return [tuple(r) for r in live if r[0] not in known]
 
 
 def end_every_session(workspace: Workspace) -> None:

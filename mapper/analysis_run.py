@@ -29,6 +29,15 @@ from mapper import incident_types, registers
 from mapper.analysis import apportion as ap
 from mapper.analysis.areas import area_of_points
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
+from mapper.analysis.can_identity import (
+    HISTORY_COLUMNS,
+    Identity,
+    apply_ids,
+    empty_history,
+    match_neighbourhoods,
+    named_count,
+    split_codes,
+)
 from mapper.analysis.incidents import (
     RATE,
     TREND_COLUMNS,
@@ -68,6 +77,9 @@ Progress = Callable[[str], None]
 OUTPUTS = ("ward_summary", "borough_summary", "neighbourhoods", "coverage_gaps",
            "lsoa_ward_weights", "lsoa_access")
 REQUIRED = ("wards", "lsoas", "deprivation")
+#: app database meta key: the settings of the last run (a rebuild of the GeoPackage
+#: forgets its own copy; the audit of the next run compares with this one)
+LAST_SETTINGS = "analysis_settings"
 
 
 @dataclass
@@ -82,6 +94,8 @@ class AnalysisReport:
     unavailable: dict[str, str] = field(default_factory=dict)
     #: the ward column measuring need in the unmet-need index (priority.components_for)
     need_measure: str = "imd_score"
+    #: how this run's CANs were matched to those issued before (can_identity)
+    identity: Identity | None = None
 
 
 def can_analyse(workspace: Workspace) -> bool:
@@ -293,8 +307,14 @@ def _smoothed_rates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def analyse(workspace: Workspace, settings: Settings | None = None, *,
-            progress: Progress = lambda _: None) -> AnalysisReport:
-    """Analyse the workspace and store the results (see the module docstring)."""
+            progress: Progress = lambda _: None, actor: str = "cli",
+            via: str = "mapper analyse") -> AnalysisReport:
+    """Analyse the workspace and store the results (see the module docstring).
+
+    CANs keep the ids issued before (:mod:`mapper.analysis.can_identity`), and the run
+    is audited: `actor` (a web user's name, or the OS user of a command), `via` (what
+    started it), the settings changed since the last run and the CANs gained, lost and
+    changed."""
     started = time.monotonic()
     missing = [name for name in REQUIRED if not workspace.has_layer(name)]
     if missing:
@@ -402,7 +422,7 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
            deprivation=deprivation, population=population, weights=weights, points=points,
            groups=groups, gaps=gaps, national=national, method=method,
-           data_version=data_version)
+           data_version=data_version, actor=actor, via=via)
     report.seconds = time.monotonic() - started
     return report
 
@@ -431,11 +451,8 @@ def _gap_rank(table: pd.DataFrame, settings: Settings) -> pd.Series:
 
 def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lsoas,
            deprivation, population, weights, points, groups, gaps, national, method,
-           data_version) -> None:
+           data_version, actor, via) -> None:
     settings = report.settings
-    ward_summary = gpd.GeoDataFrame(
-        report.wards.reset_index(), geometry=wards.set_index("ward_code").geometry.reindex(
-            report.wards.index).to_numpy(), crs=wards.crs)
     lsoa_pop = pd.Series(population.to_numpy(), index=lsoas["lsoa_code"].to_numpy())
     borough_need = area_need(deprivation, borough_weights(deprivation, lsoas),
                              by="borough_code", national_lsoas=national, population=lsoa_pop)
@@ -445,14 +462,6 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
             geometry=boroughs.geometry, crs=boroughs.crs)
     else:
         borough_summary = borough_need.reset_index()
-    cans = report.neighbourhoods
-    if len(cans):
-        shapes = ward_summary.dropna(subset=["can_id"]).dissolve(by="can_id")[["geometry"]]
-        neighbourhoods = gpd.GeoDataFrame(cans.join(shapes).reset_index(), geometry="geometry",
-                                          crs=wards.crs)
-    else:
-        neighbourhoods = gpd.GeoDataFrame(cans.reset_index(), geometry=gpd.GeoSeries(
-            [], crs=wards.crs), crs=wards.crs)
     access = lsoa_access(points, groups, lsoas["lsoa_code"],
                          categories=registers.GROUP_CATEGORIES).reset_index()
     detail = (f"analysis with settings {settings.to_json()}; LSOAs shared by {method}")
@@ -461,7 +470,17 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
                              licence="derived from the layers above: their licences apply",
                              attribution="Analysis by mapper from the sources listed.")
             for name in OUTPUTS}
+    run_at = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00")
     with workspace.transaction() as tx:
+        # inside the workspace lock: no other run issues ids between reading and writing
+        history = _can_history(workspace)
+        identity = match_neighbourhoods(report.neighbourhoods, report.wards["population"],
+                                        history, run_at=run_at)
+        can_id, report.neighbourhoods = apply_ids(report.wards["can_id"],
+                                                  report.neighbourhoods, identity)
+        report.wards["can_id"] = can_id
+        report.identity = identity
+        ward_summary, neighbourhoods = _can_layers(report, wards)
         for name, frame in (("ward_summary", ward_summary), ("borough_summary", borough_summary),
                             ("neighbourhoods", neighbourhoods), ("coverage_gaps", gaps),
                             ("lsoa_ward_weights", weights), ("lsoa_access", access)):
@@ -474,7 +493,84 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
         tx.set_meta("unavailable_measures", json.dumps(report.unavailable))
         tx.set_meta("analysis_notes", json.dumps(other_notes(report)))
         tx.set_meta("need_measure", report.need_measure)
-        tx.set_meta("analysed_at", pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+        tx.set_meta("analysed_at", run_at)
+        # last: a failure here abandons the whole run (the store is left as it was)
+        before = _previous_settings(workspace)
+        changes = settings_changes(before, settings)
+        workspace.appdb.save_can_history(
+            identity.history.to_dict("records"), settings.to_json(), actor=actor,
+            fields=[name for name, _, _ in changes],
+            detail=run_detail(via, changes, identity, first=before is None))
+
+
+def _can_layers(report: AnalysisReport, wards):
+    """The ward_summary and neighbourhoods layers (with geometry) of a run."""
+    ward_summary = gpd.GeoDataFrame(
+        report.wards.reset_index(), geometry=wards.set_index("ward_code").geometry.reindex(
+            report.wards.index).to_numpy(), crs=wards.crs)
+    cans = report.neighbourhoods
+    if len(cans):
+        shapes = ward_summary.dropna(subset=["can_id"]).dissolve(by="can_id")[["geometry"]]
+        neighbourhoods = gpd.GeoDataFrame(cans.join(shapes).reset_index(), geometry="geometry",
+                                          crs=wards.crs)
+    else:
+        neighbourhoods = gpd.GeoDataFrame(cans.reset_index(), geometry=gpd.GeoSeries(
+            [], crs=wards.crs), crs=wards.crs)
+    return ward_summary, neighbourhoods
+
+
+def _can_history(workspace: Workspace) -> pd.DataFrame:
+    """Every CAN id issued before (the app database); on the first run with a history,
+    the CANs of the stored analysis, so that ids issued before keep their meaning."""
+    rows = workspace.appdb.can_history()
+    if rows:
+        return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+    if not workspace.has_layer("neighbourhoods"):
+        return empty_history()
+    stored = workspace.read_layer("neighbourhoods", read_geometry=False)
+    if stored.empty or "ward_codes" not in stored:
+        return empty_history()
+    when = workspace.meta().get("analysed_at", "")
+    names = stored["name"].fillna("").astype(str)
+    counts = stored["ward_codes"].map(lambda t: len(split_codes(t)))
+    return pd.DataFrame({
+        "can_id": stored["can_id"].astype(str),
+        "name": names.str.replace(r" and \d+ more$", "", regex=True),
+        "named": [named_count(n, c) for n, c in zip(names, counts, strict=True)],
+        "ward_codes": stored["ward_codes"].astype(str),
+        "population": pd.to_numeric(stored["population"], errors="coerce").fillna(0.0)
+        if "population" in stored else 0.0,
+        "first_run": when, "last_run": when, "retired_at": "", "replaced_by": ""})
+
+
+def _previous_settings(workspace: Workspace) -> Settings | None:
+    """The settings of the last run recorded (None: no run yet)."""
+    db = workspace.appdb
+    text = (db.get_meta(LAST_SETTINGS) if db.exists() else None) \
+        or workspace.meta().get("analysis_settings")
+    return Settings.from_json(text) if text else None
+
+
+def settings_changes(before: Settings | None, after: Settings) -> list[tuple[str, str, str]]:
+    """(name, old, new) for every setting that differs from the run before (from the
+    defaults on a first run), values as JSON."""
+    old = json.loads((before or Settings()).to_json())
+    new = json.loads(after.to_json())
+    return [(name, json.dumps(old.get(name)), json.dumps(value))
+            for name, value in new.items() if old.get(name) != value]
+
+
+def run_detail(via: str, changes: list[tuple[str, str, str]], identity: Identity, *,
+               first: bool = False) -> str:
+    """The audit line of a run: how it was started, the settings changed (old -> new),
+    the CANs gained, lost and changed."""
+    listed = "; ".join(f"{n} {a} -> {b}" for n, a, b in changes)
+    if first:
+        said = "first run" + (f", settings changed from the defaults: {listed}" if changes
+                              else ", default settings")
+    else:
+        said = f"settings changed: {listed}" if changes else "settings unchanged"
+    return f"{via}: {said}. {identity.summary()}"
 
 
 def other_notes(report: AnalysisReport) -> list[str]:
@@ -496,6 +592,8 @@ def summary_lines(report: AnalysisReport) -> list[str]:
     if len(report.neighbourhoods) > 5:
         lines.append(f"  and {len(report.neighbourhoods) - 5:,} more (mapper serve: "
                      "Priority areas, or the neighbourhoods layer)")
+    if report.identity is not None:
+        lines.append(f"Since the last run: {report.identity.summary()}.")
     cov = report.coverage
     if cov:
         lines.append(f"Coverage at {report.settings.coverage_radius_m:g} m: "

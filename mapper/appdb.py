@@ -26,6 +26,10 @@ Tables
 ``meta``        key/value: the edits counter, settings (the session key is not here: it
                 is the workspace's ``secret`` file, so backups never hold it)
 ``sign_in_failures`` recent failed sign-ins, for rate limiting
+``can_history`` every Community Action Neighbourhood id ever issued: its name, wards,
+                population, first and last run, and when it was retired and replaced by
+                which CANs (:mod:`mapper.analysis.can_identity`); kept here, beside the
+                grants and the audit trail, so a rebuild of the GeoPackage keeps the ids
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from mapper.errors import MapperError
 from mapper.private_files import private_dir, private_file, read_secret
 
 APP_DB_FILE = "mapper-app.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -88,16 +92,29 @@ CREATE TABLE IF NOT EXISTS sign_in_failures (key TEXT NOT NULL, at REAL NOT NULL
 CREATE INDEX IF NOT EXISTS sign_in_failures_key ON sign_in_failures (key, at);
 """
 
+CAN_HISTORY_TABLE = """CREATE TABLE IF NOT EXISTS can_history (
+    can_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    named INTEGER NOT NULL,
+    ward_codes TEXT NOT NULL,
+    population REAL NOT NULL,
+    first_run TEXT NOT NULL,
+    last_run TEXT NOT NULL,
+    retired_at TEXT NOT NULL DEFAULT '',
+    replaced_by TEXT NOT NULL DEFAULT ''
+)"""
+
 #: schema version -> the statements taking a database from the version before to it
 _MIGRATIONS = {
     2: ("ALTER TABLE users ADD COLUMN wards TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE users ADD COLUMN grant_labels TEXT NOT NULL DEFAULT '[]'"),
     3: ("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0",),
+    4: (CAN_HISTORY_TABLE,),
 }
 
 #: audit actions
 AUDIT_ACTIONS = ("create", "update", "verify", "retire", "erase", "import", "export", "view",
-                 "user", "restore")
+                 "user", "restore", "analysis")
 
 
 def now() -> str:
@@ -332,6 +349,28 @@ class AppDB:
             item["fields"] = json.loads(item["fields"] or "[]")
             out.append(item)
         return out
+
+    # -- CAN history ----------------------------------------------------------------
+
+    def can_history(self) -> list[dict]:
+        """Every CAN id ever issued (see :mod:`mapper.analysis.can_identity`)."""
+        if not self.exists():
+            return []
+        return [dict(r) for r in self.query("SELECT * FROM can_history ORDER BY can_id")]
+
+    def save_can_history(self, rows: list[dict], settings: str, *, actor: str,
+                         fields: list[str], detail: str) -> None:
+        """Store the CAN history and the settings of an analysis run, and audit the
+        run, in one transaction."""
+        with self.write() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('analysis_settings', ?)",
+                         (settings,))
+            conn.executemany(
+                "INSERT OR REPLACE INTO can_history (can_id, name, named, ward_codes, "
+                "population, first_run, last_run, retired_at, replaced_by) VALUES "
+                "(:can_id, :name, :named, :ward_codes, :population, :first_run, :last_run, "
+                ":retired_at, :replaced_by)", rows)
+            write_audit(conn, actor, "analysis", "analysis", "", fields, detail)
 
     def integrity_check(self) -> str:
         return str(self.query("PRAGMA integrity_check")[0][0])

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from mapper import __version__
+from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.errors import MapperError
 from mapper.registers import STATUSES
 from mapper.sources.points import MAX_FAILED_SHARE
@@ -134,7 +135,7 @@ def build(
         meta = report.workspace.meta()
         how = "" if name else " (from its districts; set it with --name)"
         click.echo(f"Study area: {meta.get('study_area')}{how}")
-        _analyse_if_possible(report.workspace)
+        _analyse_if_possible(report.workspace, via="mapper build")
         click.echo(f"Workspace ready: {report.workspace.path}")
 
 
@@ -219,7 +220,7 @@ def import_(
                    f"read the same way (mapper mapping show {sig}; delete {sig} to forget it).")
     _audit_personal(_workspace(ctx), "import", imported.kind, imported.frame,
                     f"{Path(file).name}: {len(imported.frame):,} records")
-    _analyse_if_possible(_workspace(ctx))
+    _analyse_if_possible(_workspace(ctx), via="mapper import")
 
 
 def _one_row_policy(skip_invalid: bool, strict: bool) -> None:
@@ -237,15 +238,27 @@ def _audit_personal(ws: Workspace, action: str, register: str, frame, detail: st
         ws.appdb.audit("cli", action, register=register, fields=held, detail=detail)
 
 
-def _analyse_if_possible(ws: Workspace, settings=None) -> None:
-    """Re-run the analysis after a change, when the workspace has what it needs."""
+def cli_actor() -> str:
+    """Who runs a command, for the audit trail: the operating-system user, else "cli"."""
+    import getpass
+
+    try:
+        return getpass.getuser() or "cli"
+    except (KeyError, OSError):  # no user name in the environment or the password file
+        return "cli"
+
+
+def _analyse_if_possible(ws: Workspace, settings=None, *, via: str) -> None:
+    """Re-run the analysis after a change, when the workspace has what it needs; `via`
+    says what started it (the audit row of the run)."""
     from mapper.analysis_run import analyse, can_analyse
     from mapper.analysis_run import summary_lines as analysis_lines
 
     if not can_analyse(ws):
         click.echo("Analysis not run: it needs wards, LSOAs and a deprivation file.")
         return
-    report = analyse(ws, settings, progress=_progress)
+    report = analyse(ws, settings, progress=_progress, actor=cli_actor(),
+                     via=f"{via} (command line)")
     for line in analysis_lines(report):
         click.echo(line)
 
@@ -261,7 +274,7 @@ def _reanalyse_if_stale(ws: Workspace) -> None:
     click.echo(f"The analysis is out of date: {STATE_TEXT[state]}. Re-running it now.",
                err=True)
     try:
-        _analyse_if_possible(ws)
+        _analyse_if_possible(ws, via=f"mapper serve (the analysis was {state})")
     except MapperError as exc:  # serve what there is; every page says it is out of date
         click.echo(f"The analysis could not be re-run: {exc}", err=True)
 
@@ -300,7 +313,7 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
             changed = "" if value == default else f" (default {default})"
             click.echo(f"{name} = {value}{changed}\n    {text}")
         return
-    _analyse_if_possible(ws, settings)
+    _analyse_if_possible(ws, settings, via="mapper analyse")
 
 
 @cli.command(name="export")
@@ -506,6 +519,7 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
         normalise_postcode,
         postcode_point,
     )
+    from mapper.analysis.verification import is_due, today
 
     ws = _workspace(ctx)
     if (postcode is None) == (not point):
@@ -540,7 +554,66 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
         checked = record.get("last_verified")
         click.echo(f"{row.distance_m:>7,.0f} m  {record['name']} ({record['category']})"
                    + (f"; offers: {offer}" if isinstance(offer, str) and offer else "")
-                   + (f"; verified {checked}" if isinstance(checked, str) and checked else ""))
+                   + (f"; verified {checked}" if isinstance(checked, str) and checked else "")
+                   + ("; due for re-checking" if is_due(checked, today()) else ""))
+
+
+@cli.command(help=f"""Count the open records due for re-checking, per neighbourhood.
+
+    A group or premises is due when nobody has confirmed it for over
+    {VERIFICATION_MONTHS} months, or ever; closed records are left out. One line per
+    Community Action Neighbourhood, then per ward outside any (wards with none due are
+    left out). Names and contact details are not printed: the list itself is on the web
+    app's "Re-checking" page.
+    """)
+@click.option("--ward", "wards", multiple=True, metavar="CODE",
+              help="Only these wards (GSS codes; repeatable).")
+@click.pass_context
+def due(ctx: click.Context, wards: tuple[str, ...]) -> None:
+    import pandas as pd
+
+    from mapper.analysis.verification import due_for_recheck, today
+
+    ws = _workspace(ctx)
+    ward_table = ws.read_layer("ward_summary" if ws.has_layer("ward_summary") else "wards")
+    known = set(ward_table["ward_code"])
+    unknown = [w for w in wards if w not in known]
+    if unknown:
+        raise MapperError(f"--ward {', '.join(unknown)}: no such ward code in the workspace "
+                          f"({len(known):,} wards, for example {sorted(known)[0]})")
+    records = {name: ws.read_layer(name) if ws.has_layer(name) else None
+               for name in ("groups", "premises")}
+    found = due_for_recheck(records, ward_table, on=today(),
+                            ward_codes=set(wards) if wards else None)
+    click.echo(f"Open records not confirmed for over {VERIFICATION_MONTHS} months, or ever: "
+               f"{_due_counts(found)}")
+    if ws.has_layer("neighbourhoods"):
+        cans = ws.read_layer("neighbourhoods").sort_values("rank", kind="stable")
+        for row in cans.itertuples():
+            here = found[found["can_id"].astype("string").eq(str(row.can_id)).fillna(False)]
+            members = ward_table["can_id"].astype("string").eq(str(row.can_id)).fillna(False)
+            if wards and not set(ward_table.loc[members, "ward_code"]) & set(wards):
+                continue
+            click.echo(f"  {row.can_id} {row.name}: {_due_counts(here)}")
+    in_a_ward = found["ward_code"].isin(known)
+    outside = found[found["can_id"].isna() & in_a_ward]
+    wards_by_code = ward_table.set_index("ward_code")
+    names = wards_by_code["ward_name"].fillna("").astype(str)
+    boroughs = (wards_by_code["borough_name"] if "borough_name" in wards_by_code
+                else pd.Series("", index=wards_by_code.index)).fillna("").astype(str)
+    for code, here in sorted(outside.groupby("ward_code"),
+                             key=lambda item: (boroughs.get(item[0], ""),
+                                               names.get(item[0], ""), item[0])):
+        click.echo(f"  {code} {names.get(code, '')} (outside any neighbourhood): "
+                   f"{_due_counts(here)}")
+    if not in_a_ward.all():
+        click.echo(f"  in no ward of the study area: {_due_counts(found[~in_a_ward])}")
+
+
+def _due_counts(found) -> str:
+    groups = int((found["register"] == "groups").sum())
+    return (f"{len(found):,} due ({groups:,} group{'' if groups == 1 else 's'}, "
+            f"{len(found) - groups:,} premises)")
 
 
 @cli.command()
@@ -557,7 +630,7 @@ def demo(ctx: click.Context, force: bool) -> None:
             "replace it with the demo, or --workspace DIR for another directory"
         )
     build_demo(ws, progress=_progress)
-    _analyse_if_possible(ws)
+    _analyse_if_possible(ws, via="mapper demo")
     click.echo(f"Demo workspace ready: {ws.path} (synthetic data)")
 
 
@@ -614,7 +687,7 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
     if not ws.exists():
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
         build_demo(ws, progress=_progress)
-        _analyse_if_possible(ws)
+        _analyse_if_possible(ws, via="mapper serve (a new demo workspace)")
     _reanalyse_if_stale(ws)
     loopback = host in ("127.0.0.1", "localhost", "::1")
     app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles,

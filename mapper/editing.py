@@ -39,7 +39,8 @@ __all__ = ["Conflict", "apply_edits", "record_of", "save_record", "retire_record
 EDITABLE_FIELDS: dict[str, tuple[str, ...]] = {
     "groups": ("name", "category", "description", "communities_served", "faith",
                "languages", "address", "postcode", "contact_name", "phone", "email",
-               "website", "opening_hours", "emergency_offer", "charity_number", "status"),
+               "website", "contact_role", "emergency_consent", "consent_confirmed",
+               "opening_hours", "emergency_offer", "charity_number", "status"),
     "premises": ("name", "type", "religion", "address", "postcode", "capacity",
                  "step_free", "owning_group_id", "status"),
     "incidents": ("date", "type", "severity", "description", "location_description",
@@ -97,6 +98,9 @@ def apply_edits(frame: gpd.GeoDataFrame, register: str, edits: list[StoredRecord
         return out
     edited = {e.record_id for e in edits}
     out = out[~out[id_col].astype(str).isin(edited)]
+    for col in registers.columns(register):  # a layer written before a column existed
+        if col not in out.columns:
+            out[col] = pd.Series(None, index=out.index, dtype="object")
     rows = [e for e in edits if include_retired or not e.retired]
     if not rows:
         return out.reset_index(drop=True)
@@ -273,6 +277,7 @@ def _check_vocabulary(register: str, record: dict, problem) -> None:
         if bad:
             problem("emergency_offer", "; ".join(bad), "offers separated by ';' from: "
                     + ", ".join(registers.EMERGENCY_OFFERS))
+        _check_contact_list_fields(record, problem)
     elif register == "premises":
         if record.get("type") and record["type"] not in registers.PREMISES_TYPES:
             problem("type", record["type"], "one of " + ", ".join(registers.PREMISES_TYPES))
@@ -303,6 +308,31 @@ def _check_vocabulary(register: str, record: dict, problem) -> None:
             except ValueError:
                 problem("severity", record["severity"],
                         "a whole number from 1 (least) to 5 (most serious)")
+
+
+def _check_contact_list_fields(record: dict, problem) -> None:
+    """Contact role, emergency consent and the date it was confirmed (contact lists)."""
+    if record.get("contact_role") is not None:
+        roles, unknown = registers.contact_roles(record["contact_role"])
+        if unknown:
+            problem("contact_role", "; ".join(unknown), "roles separated by ';' from: "
+                    + ", ".join(registers.CONTACT_ROLES))
+        else:
+            record["contact_role"] = roles
+    if record.get("emergency_consent") is not None:
+        try:
+            record["emergency_consent"] = registers.consent_answer(record["emergency_consent"])
+        except ValueError as error:
+            problem("emergency_consent", record["emergency_consent"], str(error))
+    when = record.get("consent_confirmed")
+    if when is not None:
+        try:
+            if not _DATE.match(str(when)):
+                raise ValueError
+            if date.fromisoformat(str(when)) > date.today():
+                problem("consent_confirmed", when, "a date that is not in the future")
+        except ValueError:
+            problem("consent_confirmed", when, "a date as YYYY-MM-DD")
 
 
 def _check_formats(register: str, record: dict, problem) -> None:
@@ -451,6 +481,11 @@ def _stamp_origins(record: dict, previous: dict, actor: str) -> None:
 
     if "status" in record and record.get("status") != previous.get("status"):
         record["status_source"] = edited(actor) if record.get("status") else None
+    if record.get("emergency_consent") != previous.get("emergency_consent") and \
+            record.get("emergency_consent") and \
+            record.get("consent_confirmed") == previous.get("consent_confirmed"):
+        # a new answer is confirmed today, unless the officer gave the day it was given
+        record["consent_confirmed"] = date.today().isoformat()
     if "emergency_offer" in record and \
             record.get("emergency_offer") != previous.get("emergency_offer"):
         record["offer_source"] = (edited(actor, verb="confirmed")

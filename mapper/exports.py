@@ -198,3 +198,28 @@ def _gpkg(frame, prov, meta, path: Path, register: str) -> None:
     path.unlink(missing_ok=True)
     pyogrio.write_dataframe(frame, path, layer=register, driver="GPKG")
     pyogrio.write_dataframe(prov.assign(layer=register), path, layer=LAYERS_TABLE, driver="GPKG")
+
+
+# -- contact lists ---------------------------------------------------------------------------
+
+#: the columns of a contact list's CSV, in order (``distance_m`` only for a radius)
+CONTACT_CSV_COLUMNS = ("name", "category", "status", "contact_role", "emergency_consent",
+                       "consent_confirmed", "contact_name", "phone", "email", "website",
+                       "address", "postcode", "ward_name", "ward_code", "borough_name",
+                       "last_verified", "distance_m", "group_id")
+
+
+def contact_csv(rows: pd.DataFrame, *, with_distance: bool) -> str:
+    """A contact list (``mapper.analysis.contacts.with_roles`` plus ward and borough
+    names) as CSV text: blank cells where a value is missing, except emergency consent,
+    whose missing answer reads "not recorded" (it is yes, no or not recorded); text a
+    spreadsheet would run as a formula gets a ``'`` (:func:`formula_safe`)."""
+    columns = [c for c in CONTACT_CSV_COLUMNS if with_distance or c != "distance_m"]
+    table = pd.DataFrame({c: (rows[c].astype(object) if c in rows
+                              else pd.Series(None, index=rows.index, dtype=object))
+                          for c in columns}, index=rows.index)
+    table = missing.clean_frame(table.astype(object))
+    table["emergency_consent"] = table["emergency_consent"].map(
+        lambda v: missing.NOT_RECORDED if missing.is_missing(v) else v)
+    table = guard_formulas(table)
+    return table.to_csv(index=False, lineterminator="\r\n")

@@ -45,6 +45,15 @@ def shown(value: object, missing: str = NOT_RECORDED) -> str:
     return missing if is_missing(value) else str(value)
 
 
+def shown_day(value: object, missing: str = NOT_RECORDED) -> str:
+    """A date as a person writes it ("3 Nov 2026"); `missing` when it is missing; text
+    that is not a date unchanged."""
+    if is_missing(value):
+        return missing
+    day = pd.to_datetime(str(value), errors="coerce")
+    return str(value) if pd.isna(day) else f"{day.day} {day:%b %Y}"
+
+
 def clean_record(record: dict) -> dict:
     """A copy of `record` with every missing value None."""
     return {k: or_none(v) for k, v in record.items()}

@@ -87,6 +87,9 @@ REGISTER_COLUMNS: dict[str, list[str]] = {
         "email",
         "website",
         "contact_notes",
+        "contact_role",
+        "emergency_consent",
+        "consent_confirmed",
         "opening_hours",
         "emergency_offer",
         "offer_source",
@@ -128,7 +131,67 @@ CATEGORY_COLUMN = {"groups": "category", "premises": "type", "incidents": "type"
 #: personal data under UK GDPR: never logged, shown only to authorised users, left out of
 #: exports unless asked for; ``contact_notes`` holds what was found in free text and
 #: Charity Commission correspondence addresses (mapper/personal_text.py)
-PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website", "contact_notes")
+PERSONAL_COLUMNS = ("contact_name", "phone", "email", "website", "contact_notes",
+                    "contact_role", "emergency_consent", "consent_confirmed")
+
+# -- contact lists: who to call for what, and whether they agreed ---------------------------
+
+#: what a group's contact is for (``contact_role``: one or more, joined by "; "). A group
+#: that is a community tension-monitoring contact is sensitive to say, so the role is
+#: personal data like the contact details themselves (PERSONAL_COLUMNS)
+CONTACT_ROLES = ("tension-monitoring contact", "emergency contact", "general contact")
+#: words in a source file's role values -> the role they mean (checked in this order)
+_ROLE_WORDS = (("tension", "tension-monitoring contact"),
+               ("cohesion", "tension-monitoring contact"),
+               ("emergenc", "emergency contact"), ("resilience", "emergency contact"),
+               ("general", "general contact"), ("main", "general contact"),
+               ("primary", "general contact"))
+#: whether the group agreed to be contacted in an emergency (``emergency_consent``);
+#: missing is "not recorded" (never assumed either way). ``consent_confirmed`` is the
+#: date (YYYY-MM-DD) the group last confirmed that answer: apart from ``last_verified``
+#: (when the record as a whole was last checked), since consent is the group's own word
+CONSENT_ANSWERS = ("yes", "no")
+_CONSENT_WORDS = {"yes": "yes", "y": "yes", "true": "yes", "t": "yes", "1": "yes",
+                  "agreed": "yes", "consented": "yes", "consent given": "yes", "given": "yes",
+                  "no": "no", "n": "no", "false": "no", "f": "no", "0": "no",
+                  "declined": "no", "refused": "no", "withdrawn": "no", "not given": "no"}
+_UNRECORDED = {"", "not recorded", "unknown", "not known", "n/a", "na", "-"}
+
+
+def contact_roles(value) -> tuple[str | None, list[str]]:
+    """(the roles `value` names, in :data:`CONTACT_ROLES` order and joined by "; ", or
+    None; the parts not understood). Parts are separated by ";", "," or "/"; each is
+    the role's own name or holds a word saying it ("Tension monitoring", "Emergency")."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None, []
+    found, unknown = set(), []
+    for part in re.split(r"[;,/]|\band\b", str(value)):
+        text = part.strip().lower()
+        if text in _UNRECORDED:
+            continue
+        role = text if text in CONTACT_ROLES else next(
+            (r for word, r in _ROLE_WORDS if word in text), None)
+        if role is None:
+            unknown.append(part.strip())
+        else:
+            found.add(role)
+    roles = [r for r in CONTACT_ROLES if r in found]
+    return ("; ".join(roles) or None), unknown
+
+
+def consent_answer(value) -> str | None:
+    """"yes", "no" or None (not recorded) for a consent value; ValueError (with what was
+    expected) when it is none of those."""
+    if value is None or (isinstance(value, float) and value != value) or value is pd.NA:
+        return None
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value).strip().lower()
+    if text in _UNRECORDED:
+        return None
+    if text in _CONSENT_WORDS:
+        return _CONSENT_WORDS[text]
+    raise ValueError("yes, no, or blank when not recorded")
 
 REGISTERS = tuple(REGISTER_COLUMNS)
 

@@ -15,9 +15,10 @@ database (:mod:`mapper.appdb`).
 
 A partner's grant is a set of **ward codes**, fixed when it is made. Administrators may
 name a Community Action Neighbourhood (CAN id) instead: :func:`resolve_grant` turns it
-into that CAN's wards *at the time of the grant*, because CAN ids are renumbered by
-every analysis run, while a ward code keeps its meaning. The CAN id is kept beside the
-wards only to say how the grant was made.
+into that CAN's wards *at the time of the grant*: a CAN keeps its id across runs
+(:mod:`mapper.analysis.can_identity`) but its wards may change, and a partner's access
+must not change with them unseen. The CAN's id and name are kept beside the wards to
+say how the grant was made. A retired CAN id is refused, saying what replaced it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from mapper.analysis.can_identity import retired_sentence
 from mapper.appdb import AppDB, now
 from mapper.errors import MapperError
 
@@ -57,7 +59,8 @@ class User:
     role: str = "public"
     #: the wards whose contacts a partner may see (ward codes, fixed when granted)
     wards: tuple[str, ...] = field(default_factory=tuple)
-    #: how the grant was made (e.g. "CAN-03 on 2026-12-07"): for display only
+    #: how the grant was made (e.g. "CAN-03 (A & B) as found on 2026-12-07: ..."):
+    #: for display only
     grant_labels: tuple[str, ...] = field(default_factory=tuple)
     #: sessions carry the generation they began in; a new one ends them all
     session_gen: int = 0
@@ -105,6 +108,12 @@ NO_GRANT = Grant()
 
 def _areas_of(workspace) -> tuple[dict[str, str], dict[str, list[str]]]:
     """ward code -> name, and CAN id -> its ward codes, in the workspace now."""
+    wards, cans, _ = _areas_named(workspace)
+    return wards, cans
+
+
+def _areas_named(workspace) -> tuple[dict[str, str], dict[str, list[str]], dict[str, str]]:
+    """ward code -> name, CAN id -> its ward codes and CAN id -> its name, now."""
     wards: dict[str, str] = {}
     if workspace.has_layer("wards"):
         frame = workspace.read_layer("wards", columns=["ward_code", "ward_name"],
@@ -112,13 +121,16 @@ def _areas_of(workspace) -> tuple[dict[str, str], dict[str, list[str]]]:
         wards = dict(zip(frame["ward_code"].astype(str), frame["ward_name"].astype(str),
                          strict=True))
     cans: dict[str, list[str]] = {}
+    names: dict[str, str] = {}
     if workspace.has_layer("neighbourhoods"):
-        frame = workspace.read_layer("neighbourhoods", columns=["can_id", "ward_codes"],
+        frame = workspace.read_layer("neighbourhoods", columns=["can_id", "name",
+                                                                "ward_codes"],
                                      read_geometry=False)
         cans = {str(r.can_id): sorted(w.strip() for w in str(r.ward_codes).split(";")
                                       if w.strip())
                 for r in frame.itertuples(index=False)}
-    return wards, cans
+        names = {str(r.can_id): str(r.name) for r in frame.itertuples(index=False)}
+    return wards, cans, names
 
 
 def ward_names(workspace) -> dict[str, str]:
@@ -136,7 +148,7 @@ def resolve_grant(workspace, areas: Iterable[str]) -> Grant:
     asked = [a.strip() for a in areas if a and a.strip()]
     if not asked:
         return NO_GRANT
-    wards, cans = _areas_of(workspace) if workspace.exists() else ({}, {})
+    wards, cans, names = _areas_named(workspace) if workspace.exists() else ({}, {}, {})
     granted: set[str] = set()
     labels: list[str] = []
     unknown: list[str] = []
@@ -148,7 +160,8 @@ def resolve_grant(workspace, areas: Iterable[str]) -> Grant:
         elif area in cans or key in cans:
             can_id = area if area in cans else key
             granted.update(cans[can_id])
-            labels.append(f"{can_id} on {today}: {', '.join(cans[can_id])}")
+            labels.append(f"{can_id} ({names.get(can_id, '')}) as found on {today}: "
+                          f"{', '.join(cans[can_id])}")
         else:
             unknown.append(area)
     if unknown:
@@ -158,7 +171,11 @@ def resolve_grant(workspace, areas: Iterable[str]) -> Grant:
                 f"{workspace.directory} has no wards yet (run 'mapper build' or "
                 "'mapper demo' first)")
         valid_cans = ", ".join(cans) if cans else "none (the analysis has not run)"
+        history = workspace.appdb.can_history() if workspace.appdb.exists() else []
+        retired = [note for area in unknown
+                   if (note := retired_sentence(area.upper(), history))]
         raise MapperError(
+            " ".join(retired) + (" " if retired else "") +
             f"unknown area{'s' if len(unknown) != 1 else ''} "
             f"{', '.join(map(repr, unknown))}: give ward codes or CAN ids of the "
             f"current analysis. CAN ids: {valid_cans}. Ward codes ({len(wards):,}): "

@@ -59,7 +59,7 @@ def test_create_the_first_admin_and_manage_users(cli):
         "CAN-01", "ward_codes"].replace(";", ",")
     code, out, _ = cli("user", "add", "jo", "--role", "partner", "--area", "CAN-01",
                        "--password-stdin", stdin="partner passphrase\n")
-    assert code == 0 and f"wards {can_wards} (granted as CAN-01 on " in out
+    assert code == 0 and f"wards {can_wards} (granted as CAN-01 (" in out
     assert get_user(db, "jo").wards == tuple(can_wards.split(", "))
     code, out, _ = cli("user", "list")
     assert "jo" in out and "partner" in out and f"wards {can_wards}" in out

@@ -50,6 +50,10 @@ POLICY = {
     "auth.signin": "public",
     "auth.signout": "public",
     "auth.account": "partner",
+    # contact lists (mapper/web/contact_lists.py): partners see their wards' groups only
+    "contact_lists.page": "partner",
+    "contact_lists.export_csv": "partner",
+    "contact_lists.export_vcf": "partner",
     "admin.users": "admin",
     "admin.add_user": "admin",
     "admin.change_user": "admin",
@@ -66,6 +70,11 @@ POLICY = {
        for action in ("create", "record", "update", "retire")},
     "edit_api.verify_groups": "officer",
     "edit_api.verify_premises": "officer",
+    # records due for re-checking (mapper/web/recheck.py): partners see their wards
+    "recheck.index": "partner",
+    "recheck.neighbourhood": "partner",
+    "recheck.ward": "partner",
+    "recheck.confirm": "officer",
     # uploads (mapper/web/uploads.py)
     **{f"uploads.{name}": "officer" for name in (
         "form", "upload", "report", "commit", "discard", "api_upload", "api_commit",

@@ -156,6 +156,10 @@ def _urls(app) -> list[str]:
         f"/api/nearest?postcode={postcode}&k=25",
         f"/ward/{ward}", f"/ward/{ward}/assets.csv", f"/ward/{ward}/assets.geojson",
         "/register/groups/blank-1",
+        # contact lists, as a page, CSV and vCards (blank-1 is in the ward and the radius)
+        f"/contacts?ward={ward}", f"/contacts.csv?ward={ward}", f"/contacts.vcf?ward={ward}",
+        f"/contacts?postcode={postcode}&radius_m=1000",
+        f"/contacts.csv?postcode={postcode}&radius_m=1000",
         *(f"/priority/layers/{layer}.json" for layer in ("groups", "premises", "incidents",
                                                          "gaps")),
         *(f"/register/{register}" for register in ("premises", "incidents")),

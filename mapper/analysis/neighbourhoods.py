@@ -349,7 +349,9 @@ def find_neighbourhoods(
     Ids are stable: clusters are numbered by descending total unmet need, the sum over
     their wards of ``unmet_need * population`` (on a tie, the cluster holding the smallest
     ward code comes first), as "CAN-01", "CAN-02", ... (three digits from 100 CANs on).
-    The same data in any row order gives the same ids.
+    The same data in any row order gives the same ids. These are this run's ids; across
+    runs, :func:`mapper.analysis.can_identity.match_neighbourhoods` gives a CAN found
+    again the id it had before.
 
     Parameters
     ----------

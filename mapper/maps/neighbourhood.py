@@ -20,6 +20,7 @@ from branca.element import MacroElement
 from folium.plugins import MarkerCluster
 from folium.template import Template
 
+from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.overview import (
@@ -236,7 +237,8 @@ def popup_html(row: dict) -> str:
     if is_correspondence(row.get("location_source")):
         lines.append(f"<p>{CORRESPONDENCE_NOTE.capitalize()}</p>")
     verified = _text(row.get("last_verified")) or "never"
-    stale = " — over 12 months ago, check before relying on it" if row.get("stale") else ""
+    ago = f"over {VERIFICATION_MONTHS} months ago, " if _text(row.get("last_verified")) else ""
+    stale = f" — {ago}check before relying on it" if row.get("stale") else ""
     lines.append(f"<p>Last verified: {_js_safe(verified)}{stale}</p>")
     return f'<div class="asset-popup">{"".join(lines)}</div>'
 

@@ -222,6 +222,46 @@ def _typed(df: pd.DataFrame, register: str, *, file: str, column) -> list[Proble
     return problems
 
 
+def _contact_list_fields(df: pd.DataFrame, *, file: str, column) -> list[Problem]:
+    """Contact role and emergency consent read into their vocabularies
+    (:data:`registers.CONTACT_ROLES`, yes/no); a value not understood is left out of the
+    record, which is kept, and reported by row (never the value: the fields are personal
+    data)."""
+    notes: list[Problem] = []
+    if "contact_role" in df:
+        read = [registers.contact_roles(v) for v in df["contact_role"].astype("object")]
+        df["contact_role"] = pd.Series([r for r, _ in read], index=df.index, dtype="object")
+        bad = [p for p, (_, unknown) in enumerate(read) if unknown]
+        if bad:
+            notes.append(Problem(
+                file, f"{_row_list(bad)}: a contact role not understood was left out "
+                "(expected one or more of " + ", ".join(registers.CONTACT_ROLES) + ")",
+                column=column("contact_role"), severity="warning"))
+    if "emergency_consent" in df:
+        answers, bad = [], []
+        for p, value in enumerate(df["emergency_consent"].astype("object")):
+            try:
+                answers.append(registers.consent_answer(value))
+            except ValueError:
+                answers.append(None)
+                bad.append(p)
+        df["emergency_consent"] = pd.Series(answers, index=df.index, dtype="object")
+        if bad:
+            notes.append(Problem(
+                file, f"{_row_list(bad)}: an emergency consent not understood was left as "
+                "not recorded (expected yes or no)", column=column("emergency_consent"),
+                severity="warning"))
+    return notes
+
+
+def _row_list(positions: list[int], shown: int = 5) -> str:
+    """'rows 3, 7 and 2 more' for positions in a table (row numbers as a spreadsheet's)."""
+    rows = [f"{table_row(p):,}" for p in positions[:shown]]
+    more = len(positions) - shown
+    noun = "row" if len(positions) == 1 else "rows"
+    return f"{noun} {', '.join(rows)}" + (f" and {more:,} more" if more > 0 else "")
+
+
 def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     text = values.astype("string").fillna("")
     email = text.str.extract(f"({columns.EMAIL_IN_TEXT.pattern})", expand=False)
@@ -287,6 +327,12 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             df["last_verified"], file=file, column=column("last_verified")
         )
         problems += bad
+    if "consent_confirmed" in df:
+        df["consent_confirmed"], bad = _dates(
+            df["consent_confirmed"], file=file, column=column("consent_confirmed")
+        )
+        problems += bad
+    notes += _contact_list_fields(df, file=file, column=column)
     if register == "incidents":
         if "date" in df:
             df["date"], bad = _dates(df["date"], file=file, column=column("date"))

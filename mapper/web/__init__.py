@@ -75,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         admin,
         api,
         auth,
+        contact_lists,
         contacts,
         edit_api,
         editor,
@@ -83,19 +84,22 @@ def create_app(test_config: dict | None = None) -> Flask:
         overview,
         priority,
         ratelimit,
+        recheck,
         security,
         uploads,
     )
 
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
-                      editor.bp, edit_api.bp, admin.bp, uploads.bp):
+                      editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
+                      recheck.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
     app.add_url_rule("/health", "health", health)
     app.jinja_env.globals["mapper_version"] = __version__
     app.jinja_env.filters["shown"] = missing.shown  # a missing value: "not recorded"
+    app.jinja_env.filters["day"] = missing.shown_day  # a date: "3 Nov 2026"
     app.jinja_env.globals["contact_notice"] = contacts.notice  # what this user may see
     app.jinja_env.globals["default_source_columns"] = overview.SOURCE_COLUMNS
     init_errors(app)
@@ -121,6 +125,8 @@ NAVIGATION = (
     ("priority.page", "Priority areas"),
     ("neighbourhoods.index", "Neighbourhoods"),
     ("incidents.incident", "Incident response"),
+    ("contact_lists.page", "Contacts"),  # partners and above
+    ("recheck.index", "Re-checking"),  # partners and above
     ("api.docs", "API"),
     ("editor.index", "Register"),  # officers only: links show to roles their view allows
     ("uploads.form", "Upload"),

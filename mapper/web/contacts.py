@@ -36,10 +36,9 @@ def _table() -> dict[str, dict]:
                 for row in groups[["group_id", "ward_code", *columns]].itertuples(index=False)}
 
     def patch(table: dict, changed: list[str], _before: dict, now: dict) -> dict | None:
-        groups = data.imported("groups")
-        if groups is None:
+        if data.imported("groups") is None:
             return None
-        columns = [c for c in PERSONAL_COLUMNS if c in groups.columns]
+        columns = list(PERSONAL_COLUMNS)  # an edit may set one the layer lacks
         table = dict(table)
         for group_id in changed:
             record = now[group_id]
@@ -73,23 +72,47 @@ def may_see_any() -> bool:
     return allowed is None or bool(allowed)
 
 
-def contacts_for(group_ids) -> dict[str, dict]:
-    """group id -> its contact details, for the groups the current user may see."""
+def contacts_for(group_ids, *, keep=None, export: str | None = None) -> dict[str, dict]:
+    """group id -> its contact details, for the groups the current user may see.
+
+    `keep` (contact dict -> bool) leaves out groups before they are counted as shown (a
+    contact list filtered by role). With `export` (what is exported, e.g. "contact list
+    of ward X as CSV") the audit row is an ``export`` row written even when no group is
+    in it (every export is audited), instead of a ``view`` row.
+    """
     allowed = partner_wards()
-    if allowed is not None and not allowed:
-        return {}
-    table = _table()
     out = {}
-    for gid in group_ids:
-        entry = table.get(str(gid))
-        if entry is None:
-            continue
-        if allowed is None or entry["ward_code"] in allowed:
-            out[str(gid)] = entry["contact"]
-    if out:
+    if allowed is None or allowed:
+        table = _table()
+        for gid in group_ids:
+            entry = table.get(str(gid))
+            if entry is None:
+                continue
+            if (allowed is None or entry["ward_code"] in allowed) and (
+                    keep is None or keep(entry["contact"])):
+                out[str(gid)] = entry["contact"]
+    if export is not None:
+        no_store()
+        _audit_export(export, out)
+    elif out:
         no_store()
         _audit(out)
     return out
+
+
+def _audit_export(what: str, shown: dict[str, dict]) -> None:
+    """One ``export`` audit row when the response is sent: who, what, how many groups."""
+
+    @after_this_request
+    def _write(response):
+        if response.status_code < 400:
+            fields = sorted({f for c in shown.values() for f, v in c.items() if v})
+            plural = "group" if len(shown) == 1 else "groups"
+            data.current()[0].appdb.audit(
+                current_user().username, "export", register="groups", fields=fields,
+                detail=f"{request.method} {request.path}: {what}: contact details of "
+                f"{len(shown):,} {plural}")
+        return response
 
 
 def _audit(shown: dict[str, dict]) -> None:

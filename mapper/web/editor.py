@@ -79,7 +79,8 @@ class Field:
     name: str
     label: str
     hint: str = ""
-    kind: str = "text"  # text, textarea, select, offers, yesno, date, number, email, tel, url
+    kind: str = "text"  # text, textarea, select, offers, checkboxes, yesno, date, number,
+    # email, tel, url
     choices: tuple = ()
     autocomplete: str = "off"
     required: bool = False
@@ -88,7 +89,8 @@ class Field:
     @property
     def anchor(self) -> str:
         """The id of the control an error links to (the first box of a group)."""
-        return f"field-{self.name}" + ("-0" if self.kind in ("offers", "yesno") else "")
+        return f"field-{self.name}" + ("-0" if self.kind in ("offers", "checkboxes", "yesno")
+                                       else "")
 
 
 _PERSONAL_HINT = "Personal data: shown only to officers, never written to logs."
@@ -116,6 +118,19 @@ _SPECS: dict[str, dict[str, dict]] = {
         "email": {"label": "E-mail", "kind": "email", "hint": _PERSONAL_HINT},
         "website": {"label": "Website", "kind": "url",
                     "hint": "Starting http:// or https://. " + _PERSONAL_HINT},
+        "contact_role": {"label": "Contact role", "kind": "checkboxes",
+                         "choices": registers.CONTACT_ROLES,
+                         "hint": "What the council calls this group's contact for; contact "
+                                 "lists can be filtered by it. Select all that apply. "
+                                 + _PERSONAL_HINT},
+        "emergency_consent": {"label": "Agreed to be contacted in an emergency",
+                              "kind": "yesno",
+                              "hint": "The group's own answer. Changing it records today as "
+                                      "the day it was confirmed, unless you give the date "
+                                      "below. " + _PERSONAL_HINT},
+        "consent_confirmed": {"label": "Date the group last confirmed this", "kind": "date",
+                              "hint": "As YYYY-MM-DD, for example 2026-11-03. "
+                                      + _PERSONAL_HINT},
         "opening_hours": {"label": "Opening hours",
                           "hint": "For example: Mo-Fr 09:00-17:00; Sa 10:00-12:00."},
         "emergency_offer": {"label": "What it can offer in an emergency", "kind": "offers",
@@ -395,6 +410,9 @@ def _submitted(register: str) -> tuple[dict, FormState]:
         if f.kind == "offers":
             offers = [o.strip() for o in form.getlist(f.name) if o.strip()]
             values[f.name] = text[f.name] = "; ".join(offers)
+        elif f.kind == "checkboxes":
+            values[f.name] = text[f.name] = "; ".join(
+                o.strip() for o in form.getlist(f.name) if o.strip())
         else:
             # browsers send CRLF line ends from text areas: keep the stored form
             value = form.get(f.name, "").replace("\r\n", "\n").strip()

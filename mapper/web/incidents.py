@@ -17,12 +17,10 @@ signed-in officers (partners: for groups in their granted wards), through
 
 from __future__ import annotations
 
-import calendar
 import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +28,7 @@ import pandas as pd
 from flask import Blueprint, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from mapper.analysis import verification
 from mapper.analysis.nearest import normalise_postcode, parse_capabilities
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat
 from mapper.maps import map_parts, ward_map
@@ -53,10 +52,8 @@ K_DEFAULT = 10
 K_MAX = 50
 #: distance limits offered, in metres (none is also a choice)
 RADIUS_CHOICES_M = (250, 500, 1000, 2000)
-#: a record last checked longer ago than this many months is flagged as out of date
-STALE_MONTHS = 12
 #: the time zone of the "generated at" stamp and of "today" for record ages
-LOCAL_TIME = ZoneInfo("Europe/London")
+LOCAL_TIME = verification.LOCAL_TIME
 
 #: group columns these pages show to everyone; contact details (registers.PERSONAL_COLUMNS)
 #: are added only for users allowed to see them (mapper.web.contacts)
@@ -422,32 +419,27 @@ def _nearest_postcode(x: float, y: float) -> tuple[str, float] | None:
 
 def today() -> date:
     """Today in London (a function so tests can fix it)."""
-    return datetime.now(LOCAL_TIME).date()
-
-
-def months_before(day: date, months: int) -> date:
-    """The same day `months` earlier (the month's last day when it has no such day)."""
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    return verification.today()
 
 
 def verified_note(value: object, *, on: date) -> dict:
-    """How fresh a ``last_verified`` value is: the date shown and whether it is stale."""
-    text = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-    try:
-        checked = date.fromisoformat(text.strip()[:10])
-    except ValueError:
+    """How fresh a ``last_verified`` value is: the date shown and whether it is due for
+    re-checking (the one rule: :mod:`mapper.analysis.verification`)."""
+    period = verification.VERIFICATION_MONTHS
+    checked = verification.checked_date(value)
+    if checked is None:
+        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+            else str(value)
         return {
             "date": text or None,
             "stale": True,
             "note": "No date recorded: check before use",
             "age": "no date recorded",
         }
-    stale = checked < months_before(on, STALE_MONTHS)
-    months = (on.year - checked.year) * 12 + on.month - checked.month - (on.day < checked.day)
-    note = f"Not checked for over {STALE_MONTHS} months: check before use" if stale else ""
-    age = f"{months} months ago" if months > STALE_MONTHS else f"over {STALE_MONTHS} months ago"
+    stale = verification.is_due(checked, on)
+    months = verification.months_since(checked, on)
+    note = f"Not checked for over {period} months: check before use" if stale else ""
+    age = f"{months} months ago" if months > period else f"over {period} months ago"
     return {
         "date": f"{checked.day} {checked:%b %Y}",
         "iso": checked.isoformat(),
@@ -528,7 +520,7 @@ def _page_context() -> dict:
             }
             for r in RING_RADII_M
         ],
-        "stale_months": STALE_MONTHS,
+        "stale_months": verification.VERIFICATION_MONTHS,
     }
 
 

@@ -44,13 +44,14 @@ from flask import (
 )
 
 from mapper import registers
+from mapper.analysis import verification
 from mapper.config import Settings
 from mapper.exports import guard_formulas
 from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
 from mapper.missing import is_missing
-from mapper.web import data
+from mapper.web import data, identity
 from mapper.web.contacts import contacts_for
 from mapper.web.overview import SOURCE_COLUMNS
 
@@ -223,8 +224,6 @@ SORTS = {
     "offer": "Emergency offer",
     "verified": "Last verified",
 }
-#: a record not verified for this many months is flagged
-STALE_MONTHS = 12
 
 
 @dataclass(frozen=True)
@@ -303,6 +302,9 @@ def find_neighbourhood(can_id: str) -> Area:
                 + "; ".join(f"{row.can_id} ({row.name})" for row in cans.itertuples())
                 + "."
             )
+        retired = identity.retired_note(can_id)
+        if retired:
+            listed = f"{retired} {listed}"
         abort(
             404,
             description=(
@@ -550,10 +552,6 @@ def trend_svg(trend: dict, area: Area) -> str:
 # -- assets ---------------------------------------------------------------------------
 
 
-def _stale_cutoff() -> pd.Timestamp:
-    return pd.Timestamp(date.today()) - pd.DateOffset(months=STALE_MONTHS)
-
-
 def area_assets(area: Area) -> gpd.GeoDataFrame:
     """Every group and premises in the area's wards, personal data left out.
 
@@ -592,8 +590,10 @@ def area_assets(area: Area) -> gpd.GeoDataFrame:
     assets = pd.concat(parts, ignore_index=True)
     names = dict(zip(area.wards["ward_code"], area.wards["ward_name"], strict=True))
     assets["ward_name"] = assets["ward_code"].map(names)
-    assets["verified"] = pd.to_datetime(assets["last_verified"], errors="coerce", format="mixed")
-    assets["verified_over_12_months_ago"] = ~(assets["verified"] >= _stale_cutoff())
+    assets["verified"] = verification.checked_dates(assets["last_verified"])
+    # the one rule (mapper.analysis.verification); the column keeps its exported name
+    assets["verified_over_12_months_ago"] = verification.due_mask(
+        assets["last_verified"], verification.today())
     assets = gpd.GeoDataFrame(assets, geometry="geometry", crs=area.wards.crs)
     return sort_assets(assets, "name")
 
@@ -766,6 +766,7 @@ def index():
         study_area=_study_area(),
         synthetic=_synthetic(),
         cans=[] if cans is None else _can_rows(cans),
+        retired=identity.retired_rows(),
         wards=ward_rows,
         ward_count=len(ward_rows),
         shown_count=int(shown.sum()),
@@ -815,6 +816,11 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
 def neighbourhood(can_id: str):
     if can_id != can_id.upper() and can_id.upper().startswith("CAN-"):
         return redirect(url_for(".neighbourhood", can_id=can_id.upper(), **request.args))
+    cans = _neighbourhoods()
+    if cans is None or can_id not in set(cans["can_id"]):
+        retired = identity.retired_page(can_id)  # a retired id: say what replaced it
+        if retired is not None:
+            return retired
     return _area_page(find_neighbourhood(can_id))
 
 
@@ -870,6 +876,8 @@ def _area_page(area: Area):
         asset_count=len(assets),
         shown_count=int(keep.sum()),
         stale_count=int(assets["verified_over_12_months_ago"].sum()) if len(assets) else 0,
+        verification_months=verification.VERIFICATION_MONTHS,
+        recheck=_recheck_link(area),
         categories=category_options(assets),
         category=category,
         query=query,
@@ -877,12 +885,37 @@ def _area_page(area: Area):
         descending=descending,
         sorts=SORTS,
         export_urls=_export_urls(area, category, query),
+        contact_list_url=_contact_list_url(area),
         drivers=_drivers(area),
         care=_care(area),
         ranks=_ranks(area, wards),
         today=date.today().isoformat(),
         **_footer(),
     )
+
+
+def _contact_list_url(area: Area) -> str:
+    """The area's contact list, for users who may see any of its contacts; else ""."""
+    from mapper.web.contact_lists import may_list
+
+    if not may_list(area.ward_codes):
+        return ""
+    return url_for("contact_lists.page", **{area.kind: area.id})
+
+
+def _recheck_link(area: Area) -> dict | None:
+    """For users who may review it: how many of the area's open records are due for
+    re-checking, and the list's address (None for everyone else)."""
+    from mapper.web import recheck
+
+    count = recheck.due_count(area.ward_codes)
+    if count is None:
+        return None
+    if area.kind == "neighbourhood":
+        url = url_for("recheck.neighbourhood", can_id=area.id)
+    else:
+        url = url_for("recheck.ward", ward_code=area.id)
+    return {"count": count, "url": url}
 
 
 def _export_urls(area: Area, category: str, query: str) -> dict[str, str]:

@@ -72,7 +72,7 @@ from mapper.maps.priority import (
     priority_map,
 )
 from mapper.web import data, open_workspace
-from mapper.web.auth import require_role
+from mapper.web.auth import app_db, current_user, require_role
 from mapper.web.overview import rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
@@ -628,6 +628,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
         settings=settings,
         error_list=error_list,
         recomputed=request.args.get("recomputed") == "1",
+        last_run=_last_run() if request.args.get("recomputed") == "1" else "",
         sources=_source_rows(),
         tiles=current_app.config["TILES"],
     )
@@ -644,6 +645,13 @@ def _when(stamp: str) -> str:
     return moment.strftime("%-d %B %Y at %H:%M %Z").strip()
 
 
+def _last_run() -> str:
+    """The audit line of the last analysis run (the settings changed, the CANs kept,
+    changed, new and retired), or ""."""
+    rows = app_db().read_audit(register="analysis", limit=1)
+    return rows[0]["detail"] if rows else ""
+
+
 @bp.get("/priority")
 def page():
     """The priority areas page."""
@@ -657,7 +665,8 @@ def recompute():
     """Re-run the analysis with the settings posted, then show the page again.
 
     It changes what everyone sees, so only administrators may (CSRF-checked like every
-    POST).
+    POST). The run is audited under the administrator's name (see
+    :func:`mapper.analysis_run.analyse`).
     """
     view = parse_view(request.form, data.layer("ward_summary"))
     values = {name: request.form.get(name, "") for name in EDITABLE if name in request.form}
@@ -670,7 +679,8 @@ def recompute():
     try:
         from mapper.analysis_run import analyse
 
-        analyse(open_workspace(), settings)
+        analyse(open_workspace(), settings, actor=current_user().username,
+                via="Priority areas page, recompute (web)")
     except MapperError as error:
         return _render_page(view, values=values, general_errors=[str(error)], status=400)
     return redirect(url_for("priority.page", **view.query(), recomputed="1") + "#cans", 303)

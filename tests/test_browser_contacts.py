@@ -1,0 +1,54 @@
+"""The contact list in headless Chromium: an officer signs in through the real form, opens
+Contacts from the header, picks a ward, sees its groups and downloads the CSV; no console
+errors, no outside requests."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from accounts import browser_sign_in
+from test_contact_lists import ws_dir  # noqa: F401 - the hand-built workspace fixture
+
+from mapper.store import Workspace
+from mapper.web import create_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def base_url(ws_dir, live_server):  # noqa: F811
+    return live_server(create_app({"WORKSPACE": str(ws_dir), "TILES": "none"}))
+
+
+def test_an_officer_picks_a_ward_and_downloads_its_csv(browser_page, base_url, ws_dir,  # noqa: F811
+                                                        artifacts_dir):
+    page = browser_page.page
+    browser_sign_in(page, base_url, ws_dir, "officer")
+    page.click("nav.site-nav >> text=Contacts")
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/contacts")
+    page.select_option("#ward", label="St Mary's & Holy Trinity")
+    with page.expect_navigation():
+        page.click("#by-ward button[type=submit]")
+    assert page.url.endswith("/contacts?ward=E05900005")
+    heading = page.text_content("#list-title")
+    assert " ".join(heading.split()) == "3 groups"
+    names = [n.strip().split("\n")[0] for n in page.locator(
+        "#contact-table tbody th").all_inner_texts()]
+    assert names == ["Alpha Food Bank", "epsilon Residents", "Gamma Mosque"]
+    page.screenshot(path=str(artifacts_dir / "contacts-ward.png"), full_page=True)
+    with page.expect_download() as caught:
+        page.click("#download-csv")
+    download = caught.value
+    assert download.suggested_filename.startswith("contacts-ward-E05900005-")
+    text = Path(download.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [r["group_id"] for r in rows] == ["g1", "g5", "g3"]
+    assert rows[0]["emergency_consent"] == "yes" and rows[1]["emergency_consent"] == (
+        "not recorded")
+    exports = [r for r in Workspace(ws_dir).appdb.read_audit() if r["action"] == "export"]
+    assert len(exports) == 1 and exports[0]["detail"].endswith("as CSV: contact details "
+                                                              "of 3 groups")
