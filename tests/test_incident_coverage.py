@@ -159,3 +159,38 @@ def test_points_over_a_boundary_do_not_make_a_district_covered():
                           "borough_code": ["DC"] + ["DN"] * 10})
     cover = source_coverage(pd.DataFrame(rows), wards)
     assert cover.loc["force.csv", "districts"] == ("DC",)
+
+
+def test_import_normalises_types_and_records_coverage_in_provenance(tmp_path):
+    """gather_registers (every importer's way into the store): types become the
+    vocabulary's, an unknown one is named in a warning, and the file's provenance says
+    what it covers, derived from its placed points."""
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    from mapper import registers
+    from mapper.pipeline import Imported, gather_registers
+
+    boroughs = gpd.GeoDataFrame(
+        {"borough_code": ["B1", "B2"], "borough_name": ["Eastham", "Westham"]},
+        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)], crs=27700)
+    wards = gpd.GeoDataFrame({"ward_code": ["W1", "W2"], "borough_code": ["B1", "B2"]},
+                             geometry=list(boroughs.geometry), crs=27700)
+    types = ["anti-social-behaviour", "ASB", "Burglary", "Fly-tipping"]
+    frame = pd.DataFrame({"incident_id": [f"i{k}" for k in range(4)],
+                          "month": ["2024-09", "2024-10", "2024-10", "2024-11"],
+                          "type": types, "source_file": "x.csv"})
+    path = tmp_path / "x.csv"
+    path.write_text("x\n")
+    imp = Imported(kind="incidents",
+                   frame=registers.conform(frame, "incidents",
+                                           [Point(100 + k * 10, 500) for k in range(4)]),
+                   vintage="2024-09 to 2024-11", detail="", rows_read=4, licence="",
+                   attribution="", extra={"file": "x.csv", "path": path})
+    out, provenance = gather_registers([imp], {"boroughs": boroughs, "wards": wards})[
+        "incidents"]
+    assert out["type"].tolist() == ["Anti-social behaviour", "Anti-social behaviour",
+                                    "Burglary", "Fly-tipping"]
+    assert any("'Fly-tipping'" in w.message and "incident_types.csv" in w.message
+               for w in imp.warnings)
+    assert provenance[0].coverage == "3 types; Sep 2024 - Nov 2024; Eastham"
