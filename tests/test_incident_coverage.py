@@ -159,6 +159,18 @@ def test_points_over_a_boundary_do_not_make_a_district_covered():
                           "borough_code": ["DC"] + ["DN"] * 10})
     cover = source_coverage(pd.DataFrame(rows), wards)
     assert cover.loc["force.csv", "districts"] == ("DC",)
+    # with the neighbour's own file (one burglary a ward), the force's strays are not
+    # counted there: 1 / 1 month / 100 residents x 1000 = 10 a month per 1,000
+    rows += [r for w in range(10) for r in _rows("own.csv", f"N{w}", "DN", "Burglary",
+                                                   "2024-01", 1)]
+    frame = pd.DataFrame(rows)
+    plan = incident_coverage(frame, wards)
+    assert plan.sources.loc["own.csv", "districts"] == ("DN",)
+    table, _ = covered_pressure(frame, wards, pd.Series(100.0, index=wards["ward_code"]),
+                                plan)
+    assert table.loc["N0", "incidents"] == 1
+    assert table.loc["N0", "incidents_per_1000"] == pytest.approx(10.0)
+    assert table.loc["C1", "incidents"] == 200
 
 
 def test_import_normalises_types_and_records_coverage_in_provenance(tmp_path):

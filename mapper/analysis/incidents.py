@@ -592,6 +592,16 @@ class IncidentCoverage:
         common = sorted(set.intersection(*sets))
         return tuple(_last_run(common) if series else common)
 
+    def from_covering(self, incidents: pd.DataFrame) -> pd.Series:
+        """Whether each incident comes from a source that covers its district: only
+        those are counted (a force's strays over its boundary are not)."""
+        pairs = {(str(s), d) for s, ds in self.sources["districts"].items() for d in ds}
+        if not len(incidents):
+            return pd.Series(False, index=incidents.index)
+        keys = pd.MultiIndex.from_arrays([_source_of(incidents).astype(str),
+                                          incidents["borough_code"].astype("object")])
+        return pd.Series(keys.isin(list(pairs)), index=incidents.index)
+
     def words(self, districts) -> str:
         """What is counted in an area, in words ('burglary only, Sep 2024 - Feb 2025')."""
         return counted_words(self.types, self.area_months(districts), self.every)
@@ -708,12 +718,14 @@ def covered_pressure(
       months, so its recent months end at the last month covered *there*; its periods
       in ``trend_recent_period`` and ``trend_baseline_period`` ("YYYY-MM to YYYY-MM").
 
-    A ward whose district no source covers, or where the types are not covered in any
-    month, has every figure NaN (unknown, not zero), ``spike`` False.
+    Only incidents from sources that cover their district count
+    (:meth:`IncidentCoverage.from_covering`). A ward whose district no source covers, or
+    where the types are not covered in any month, has every figure NaN (unknown, not zero), ``spike`` False.
 
     Returns the table (indexed by ``ward_code``, in the order of `wards`) and notes.
     """
     require(wards, ["ward_code", "borough_code"], "wards")
+    incidents = incidents[coverage.from_covering(incidents).to_numpy()]
     index = ward_index(wards)
     district = wards.set_index("ward_code")["borough_code"].reindex(index).astype("object")
     names = _type_names(incidents, None)
@@ -797,7 +809,8 @@ def area_trend(
 
     Parameters
     ----------
-    monthly : wards x months counts of ``coverage.types`` (:func:`monthly_counts`)
+    monthly : wards x months counts of ``coverage.types`` (:func:`monthly_counts`) of the
+        incidents from covering sources (:meth:`IncidentCoverage.from_covering`)
     district : each ward's district code, indexed by ward code
     ward_codes : the area's wards
 

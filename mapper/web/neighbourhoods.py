@@ -498,7 +498,8 @@ def incident_coverage_plan(settings: Settings):
         plan = incident_coverage(incidents, _ward_summary()[["ward_code", "borough_code"]],
                                  window_months=settings.incident_months,
                                  types=incident_types.parse_setting(settings.incident_types))
-        monthly = monthly_counts(incidents, list(_ward_summary()["ward_code"]),
+        counted = incidents[plan.from_covering(incidents).to_numpy()]
+        monthly = monthly_counts(counted, list(_ward_summary()["ward_code"]),
                                  types=list(plan.types))
         return plan, monthly
 
