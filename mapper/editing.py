@@ -488,8 +488,11 @@ def _stamp_origins(record: dict, previous: dict, actor: str) -> None:
         record["consent_confirmed"] = date.today().isoformat()
     if "emergency_offer" in record and \
             record.get("emergency_offer") != previous.get("emergency_offer"):
-        record["offer_source"] = (edited(actor, verb="confirmed")
-                                  if record.get("emergency_offer") else None)
+        from mapper.sources.capabilities import edited_origins
+
+        record["offer_source"] = edited_origins(
+            record.get("emergency_offer"), previous.get("emergency_offer"),
+            previous.get("offer_source"), edited(actor, verb="confirmed"))
 
 
 def _base(workspace, register: str, record_id: str) -> dict | None:

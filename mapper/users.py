@@ -23,6 +23,7 @@ say how the grant was made. A retired CAN id is refused, saying what replaced it
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import secrets
@@ -142,7 +143,8 @@ def resolve_grant(workspace, areas: Iterable[str]) -> Grant:
     """The grant of `areas` (ward codes and/or CAN ids) in the workspace as it is now.
 
     A CAN id becomes the wards of that CAN in the current analysis; the grant keeps those
-    ward codes, so re-running the analysis (which renumbers CANs) does not change it.
+    ward codes, so re-running the analysis (which may change a CAN's wards) does not
+    change it.
     MapperError listing every unknown area and the valid ones.
     """
     asked = [a.strip() for a in areas if a and a.strip()]
@@ -178,10 +180,35 @@ def resolve_grant(workspace, areas: Iterable[str]) -> Grant:
             " ".join(retired) + (" " if retired else "") +
             f"unknown area{'s' if len(unknown) != 1 else ''} "
             f"{', '.join(map(repr, unknown))}: give ward codes or CAN ids of the "
-            f"current analysis. CAN ids: {valid_cans}. Ward codes ({len(wards):,}): "
-            f"{', '.join(sorted(wards))}"
+            f"current analysis. {_suggestions(unknown, wards)}CAN ids: {valid_cans}. "
+            f"Ward codes: {_some_codes(wards)}"
         )
     return Grant(tuple(sorted(granted)), tuple(labels))
+
+
+#: how many ward codes an "unknown area" message lists (the Wards page lists them all)
+SHOWN_CODES = 12
+
+
+def _suggestions(unknown: list[str], wards: dict[str, str]) -> str:
+    """'Did you mean ...?' for unknown areas that are, or are close to, a ward's name; ''
+    when none is. (Codes are not guessed: one digit off a code is another ward.)"""
+    by_name = {name.lower(): code for code, name in wards.items()}
+    found = []
+    for area in unknown:
+        named = difflib.get_close_matches(area.lower(), list(by_name), n=1, cutoff=0.85)
+        code = by_name[named[0]] if named else None
+        if code is not None:
+            found.append(f"{area!r}: did you mean {code} ({wards[code]})?")
+    return " ".join(found) + (" " if found else "")
+
+
+def _some_codes(wards: dict[str, str]) -> str:
+    codes = sorted(wards)
+    shown = ", ".join(f"{c} ({wards[c]})" for c in codes[:SHOWN_CODES])
+    more = len(codes) - SHOWN_CODES
+    return shown + (f" and {more:,} more (the Wards page, /wards, lists every ward with "
+                    "its code)" if more > 0 else "")
 
 
 def describe_grant(wards: Iterable[str], labels: Iterable[str] = ()) -> str:

@@ -305,6 +305,35 @@ def shared_demo(tmp_path_factory) -> Path:
     return directory
 
 
+@dataclass(frozen=True)
+class LondonBuild:
+    """The London workspace built from the real files, and the report of that build."""
+
+    directory: Path
+    report: object
+
+
+@pytest.fixture(scope="session")
+def shared_london(tmp_path_factory) -> LondonBuild:
+    """The London workspace, built and analysed once per test run from
+    ../shared/data/london (skipped, or failed under CI, when the files are missing: see
+    realdata.py), as `mapper build` makes it. Read-only: a test may add users to its app
+    database, but never edits records."""
+    from realdata import london_dir
+
+    from mapper.analysis_run import analyse
+    from mapper.config import Settings
+    from mapper.pipeline import build
+    from mapper.store import Workspace
+
+    source = london_dir()
+    directory = tmp_path_factory.mktemp("shared-london") / "london"
+    workspace = Workspace(directory)
+    report = build(source, workspace)
+    analyse(workspace, Settings(stability_draws=10))
+    return LondonBuild(directory, report)
+
+
 @pytest.fixture
 def demo_copy(shared_demo, tmp_path) -> Path:
     """A private copy of the demo workspace, for a test that changes it."""

@@ -24,12 +24,19 @@ def test_admin_adds_changes_and_disables_users(tiny_workspace):
         assert authenticate(db, "jo", "partner passphrase") is not None
     # areas are checked when granted: the tiny workspace has wards but no analysis
     bad = post(admin, "/admin/users", {"username": "kim", "role": "partner",
-                                       "areas": "CAN-01, E05900003, E0599",
+                                       "areas": "CAN-01, E05900003, E0599, middleton east, "
+                                                "E05900010",
                                        "password": "partner passphrase"})
     text = bad.get_data(as_text=True)
-    assert bad.status_code == 400 and "unknown areas &#39;CAN-01&#39;, &#39;E0599&#39;" in text
+    assert bad.status_code == 400 and ("unknown areas &#39;CAN-01&#39;, &#39;E0599&#39;, "
+                                       "&#39;middleton east&#39;, &#39;E05900010&#39;") in text
+    # a ward's name is answered with its code; a wrong code is not guessed at
+    assert "&#39;middleton east&#39;: did you mean E05900006 (Middleton East)?" in text
+    assert "&#39;E05900010&#39;: did you mean" not in text
     assert "CAN ids: none (the analysis has not run)" in text
-    assert "Ward codes (9): E05900001, E05900002, E05900003" in text
+    assert ("Ward codes: E05900001 (Southfield West), E05900002 (Southfield Central), "
+            "E05900003 (Southfield East)") in text
+    assert "more (the Wards page" not in text  # 9 wards: all listed
     with app.app_context():
         assert get_user(app_db(), "kim") is None
     unchanged = post(admin, "/admin/users/jo", {"action": "update", "role": "partner",

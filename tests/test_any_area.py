@@ -110,6 +110,36 @@ def test_example_postcode_and_study_area_on_hand_made_data():
         "near Square only, so it answers searches up to 5 km beyond its edge.")
 
 
+def test_study_area_cells_answer_as_the_outline_does():
+    """The cells refuse() answers most points from: hand-counted for an L of two boxes,
+    and every answer equal to the outline's (contains, or within MAX_OUTSIDE_M)."""
+    import geopandas as gpd
+    import numpy as np
+
+    from mapper.analysis.nearest import CELL_M
+
+    assert CELL_M * 2**0.5 < MAX_OUTSIDE_M  # a touched cell's points are all near enough
+    # an L: a 6 km x 1 km bar along the bottom and a 1 km x 6 km bar up the left side
+    shapes = [shapely.box(0, 0, 6000, 1000), shapely.box(0, 0, 1000, 6000)]
+    area = StudyArea.of([gpd.GeoDataFrame(geometry=shapes, crs="EPSG:27700")], "L")
+    # bounds 6 x 6 km: 3 x 3 cells of 2.5 km; the L touches the bottom row and left column
+    assert (area.columns, area.rows, area.origin) == (3, 3, (0.0, 0.0))
+    assert area.touched == {0, 1, 2, 3, 6}  # column * rows + row
+    assert area.refuse(4000, 4000, "here") is None  # untouched cell, 3 km from the L
+    assert area.refuse(5999, 5999, "here") is None  # untouched cell, 4.999 km away
+    far = 1000 + MAX_OUTSIDE_M + 1  # 5,001 m beyond both bars
+    assert area.refuse(far, far, "there") == (
+        "There is 5 km outside the study area (L). This workspace holds groups in and "
+        "near L only, so it answers searches up to 5 km beyond its edge.")
+    rng = np.random.default_rng(7)
+    points = rng.uniform(-8000, 14000, (3000, 2)).tolist()
+    points += [(2500.0 * i, 2500.0 * j) for i in range(-3, 7) for j in range(-3, 7)]
+    for x, y in points:
+        point = shapely.Point(x, y)
+        near = area.shape.contains(point) or shapely.distance(area.shape, point) <= MAX_OUTSIDE_M
+        assert (area.refuse(x, y, "here") is None) == near, (x, y)
+
+
 def test_openapi_documents_every_kind_of_district_code(client):
     doc = client.get("/api/openapi.json").get_json()
     params = {p["name"]: p for p in doc["paths"]["/api/groups"]["get"]["parameters"]}

@@ -489,3 +489,7 @@ def test_incident_pages_show_role_and_consent_only_to_those_who_may_see_contacts
     assert "Role: general contact. Emergency contact: did not agree." in page
     assert "Emergency contact: consent not recorded." in page
     assert "Delta Closed Centre" not in page  # closed: never on an incident list
+    # g3 alone has no status from its source: said once, for it; g5 is temporarily closed
+    unknown = ("Whether it is running is not recorded" if path == "/incident"
+               else "Running: not recorded")
+    assert page.count(unknown) == 1 and page.count("Temporarily closed") == 1

@@ -210,5 +210,6 @@ def test_a_partners_list_is_audited_with_the_groups_it_showed(demo_app, demo_cop
     count = sum("contact" in f["properties"] for f in features)
     assert 0 < count < len(features)
     (row,) = _views(demo_copy)
-    assert row["detail"] == f"GET /api/groups: contact details of {count:,} groups"
+    plural = "group" if count == 1 else "groups"
+    assert row["detail"] == f"GET /api/groups: contact details of {count:,} {plural}"
     assert row["actor"] == "test-partner"

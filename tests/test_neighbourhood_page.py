@@ -381,6 +381,7 @@ def test_asset_rows_show_name_kind_category_offer_and_a_warning_when_stale(clien
         assert group.name in text and group.category in text and "VCS group" in text
         if isinstance(group.emergency_offer, str) and group.emergency_offer:
             assert group.emergency_offer in text
+            assert group.offer_source in text  # where each capability came from
         stale = pd.Timestamp(group.last_verified) < cutoff
         assert ("check before relying on it" in text) == stale, group.last_verified
         stale_seen += stale

@@ -19,10 +19,9 @@ def london():
 
 
 @pytest.fixture(scope="module")
-def london_workspace(london, tmp_path_factory):
-    ws = Workspace(tmp_path_factory.mktemp("london") / "ws")
-    report = build(london, ws)
-    return ws, report
+def london_workspace(shared_london):
+    """The London build shared by the run (conftest.shared_london): read-only."""
+    return Workspace(shared_london.directory), shared_london.report
 
 
 EXPECTED_KINDS = {

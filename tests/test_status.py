@@ -11,6 +11,7 @@ API (audited, stamped with who and when).
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -292,6 +293,26 @@ def test_an_officer_closes_and_reopens_a_group_audited(app, demo_copy):
         ("update", "olive", ["status"]), ("update", "olive", ["status"])]
 
 
+def test_the_register_list_marks_closed_records_and_filters_by_status(app, demo_copy):
+    """The web register (the editor's list) still lists a closed record, marked with who
+    closed it and when, and its Status filter lists exactly the closed ones."""
+    officer = sign_in(app.test_client(), "officer", username="olive")
+    assert officer.patch("/api/groups/demo-g014", json={"status": "closed"},
+                         headers=headers(officer, 1)).status_code == 200
+    every = officer.get("/register/groups?q=demo-g014").get_data(as_text=True)
+    stamp = f"set by olive on {date.today().day} {date.today():%b %Y}"
+    assert '<strong class="ed-tag ed-tag--red">Closed</strong>' in every and stamp in every
+    closed = officer.get("/register/groups?status=closed").get_data(as_text=True)
+    assert set(re.findall(r'href="/register/groups/(demo-g\d+)"', closed)) == {"demo-g014"}
+    assert "1 group" in closed and '<option value="closed" selected>' in closed
+    rest = officer.get("/register/groups?status=unknown").get_data(as_text=True)
+    assert "demo-g014" not in rest
+    premises = officer.get("/register/premises").get_data(as_text=True)
+    assert '<label class="ed-label" for="status">Status</label>' in premises
+    incidents = officer.get("/register/incidents").get_data(as_text=True)
+    assert 'for="status"' not in incidents  # incidents have no status
+
+
 def test_an_officers_offers_are_confirmed_by_them(app, demo_copy):
     officer = sign_in(app.test_client(), "officer", username="olive")
     changed = officer.patch("/api/groups/demo-g014", json={"emergency_offer": "transport"},
@@ -342,6 +363,29 @@ def test_london_no_closed_food_bank_is_nearest_and_no_warm_space_is_a_rest_centr
                                 strict=True):
         answer = index.query(x, y, k=5, category=category)
         assert len(answer) == 5 and not set(answer["id"]) & closed
+
+
+def test_an_officer_adding_a_capability_keeps_the_origins_of_the_others(app, demo_copy):
+    day = date.today()
+    olive = sign_in(app.test_client(), "officer", username="olive")
+    assert olive.patch("/api/groups/demo-g014", json={"emergency_offer": "transport"},
+                       headers=headers(olive, 1)).status_code == 200
+    oscar = sign_in(app.test_client(), "officer", username="oscar")
+    changed = oscar.patch("/api/groups/demo-g014", json={"emergency_offer": "transport; food"},
+                          headers=headers(oscar, 2))
+    assert changed.status_code == 200, changed.get_data(as_text=True)
+    stamp = f"{day.day} {day:%b %Y}"
+    assert changed.get_json()["offer_source"] == (
+        f"transport: confirmed by olive on {stamp}; food: confirmed by oscar on {stamp}")
+    given = capabilities.edited_origins(
+        "food; volunteers", "food", "food: from Give Food (network 'IFAN')",
+        "confirmed by olive on 3 Nov 2026")
+    assert given == ("food: from Give Food (network 'IFAN'); "
+                     "volunteers: confirmed by olive on 3 Nov 2026")
+    whole = capabilities.edited_origins("first aid; food", "first aid",
+                                        "from groups (emergency_offer)", "confirmed by X")
+    assert whole == "first aid: from groups (emergency_offer); food: confirmed by X"
+    assert capabilities.edited_origins("", "food", "from Give Food", "x") is None
 
 
 def test_exports_show_closed_records_marked_and_filter_by_status(demo_copy, tmp_path):
@@ -397,3 +441,30 @@ def test_the_neighbourhood_asset_list_marks_a_closed_group(app, demo_copy):
                   headers=headers(officer, 1))
     text = officer.get(f"/ward/{ward}").get_data(as_text=True)
     assert "<strong>Closed</strong> (set by olive on " in text
+
+
+def test_a_workspace_capabilities_file_is_used_by_import(demo_copy):
+    """The rules are data the user edits: a capabilities.csv in the workspace folder
+    replaces the default at the next import (README, "Point registers")."""
+    from mapper.pipeline import import_file
+
+    ws = Workspace(demo_copy)
+    point = ws.read_layer("groups").geometry.iloc[0]
+    (demo_copy / "capabilities.csv").write_text(
+        "source,field,value,capability\n"
+        "generic,hall for hire,yes,rest centre\n"
+        "generic,minibus,*,transport\n", encoding="utf-8")
+    path = demo_copy.parent / "community_groups.csv"
+    _write(path, ["group_id", "name", "category", "hall for hire", "minibus", "easting",
+                  "northing"],
+           [["cap-1", "Civic Hall", "community centre", "Yes", "16-seat", point.x + 3,
+             point.y],
+            ["cap-2", "Chapel", "faith", "no", "", point.x + 6, point.y]])
+    import_file(path, ws)
+    got = ws.read_layer("groups").set_index("group_id")
+    assert got.at["cap-1", "emergency_offer"] == "rest centre; transport"
+    assert got.at["cap-1", "offer_source"] == (
+        "rest centre: from community_groups (hall for hire 'Yes'); "
+        "transport: from community_groups (minibus '16-seat')")
+    assert pd.isna(got.at["cap-2", "emergency_offer"]) and pd.isna(got.at["cap-2",
+                                                                          "offer_source"])

@@ -1045,6 +1045,13 @@ def _next_request(asked: int, k: int, matched: int) -> int:
 #: a search from farther than this (metres) beyond the study area's edge is refused: the
 #: workspace only holds groups in and near the study area, so the "nearest" would be far
 MAX_OUTSIDE_M = 5_000.0
+#: side (metres) of the square cells :meth:`StudyArea.refuse` answers most points from: a
+#: point in a cell the study area touches is at most the cell's diagonal (3.5 km, within
+#: :data:`MAX_OUTSIDE_M` with room to spare) from the area
+CELL_M = MAX_OUTSIDE_M / 2
+#: at most this many cells (a bigger area's bounds get no cells: every point is checked
+#: against the outline)
+MAX_CELLS = 400_000
 
 
 @dataclass(frozen=True)
@@ -1053,6 +1060,12 @@ class StudyArea:
 
     shape: object  # a prepared shapely geometry
     name: str
+    #: cells of :data:`CELL_M` metres, numbered ``column * rows + row`` from the corner
+    #: ``origin``, that the study area touches (see :meth:`refuse`)
+    touched: frozenset = frozenset()
+    origin: tuple[float, float] = (0.0, 0.0)
+    columns: int = 0
+    rows: int = 0
 
     @classmethod
     def of(cls, layers: Iterable[gpd.GeoDataFrame | None], name: str) -> StudyArea | None:
@@ -1064,15 +1077,26 @@ class StudyArea:
                 check_frame(frame, "study area")
                 shape = shapely.union_all(frame.geometry.array)
                 shapely.prepare(shape)
-                return cls(shape, name or "the study area")
+                return cls(shape, name or "the study area", **_cells(shape))
         return None
 
     def refuse(self, x: float, y: float, where: str) -> str | None:
         """None when (x, y) lies within :data:`MAX_OUTSIDE_M` of the study area, else why
-        a search from there is refused (for people: `where` names the place)."""
+        a search from there is refused (for people: `where` names the place).
+
+        A point in a cell the area touches is answered without asking the outline (every
+        point of such a cell is within the cell's diagonal of the area); others are
+        measured against it."""
         import shapely
 
-        point = shapely.Point(float(x), float(y))
+        fx, fy = float(x), float(y)
+        column = (fx - self.origin[0]) // CELL_M
+        row = (fy - self.origin[1]) // CELL_M
+        if 0 <= column < self.columns and 0 <= row < self.rows and (
+            int(column) * self.rows + int(row) in self.touched
+        ):
+            return None
+        point = shapely.Point(fx, fy)
         if self.shape.contains(point):
             return None
         distance = float(shapely.distance(self.shape, point))
@@ -1082,6 +1106,27 @@ class StudyArea:
                 f"study area ({self.name}). "
                 f"This workspace holds groups in and near {self.name} only, so it answers "
                 f"searches up to {MAX_OUTSIDE_M / 1000:g} km beyond its edge.")
+
+
+def _cells(shape) -> dict:
+    """:class:`StudyArea`'s cells of `shape` (prepared): the ones it touches, found for
+    every cell of its bounds at once; none when the shape is empty or its bounds would
+    need more than :data:`MAX_CELLS`."""
+    import shapely
+
+    if shape.is_empty:
+        return {}
+    minx, miny, maxx, maxy = shape.bounds
+    columns = max(1, math.ceil((maxx - minx) / CELL_M))
+    rows = max(1, math.ceil((maxy - miny) / CELL_M))
+    if not (math.isfinite(minx) and math.isfinite(miny)) or columns * rows > MAX_CELLS:
+        return {}
+    column, row = np.divmod(np.arange(columns * rows), rows)
+    left, bottom = minx + column * CELL_M, miny + row * CELL_M
+    boxes = shapely.box(left, bottom, left + CELL_M, bottom + CELL_M)
+    touched = np.flatnonzero(shapely.intersects(shape, boxes))
+    return {"touched": frozenset(touched.tolist()), "origin": (float(minx), float(miny)),
+            "columns": columns, "rows": rows}
 
 
 def example_postcode(postcodes: pd.DataFrame) -> str | None:

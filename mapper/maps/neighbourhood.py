@@ -224,6 +224,9 @@ def popup_html(row: dict) -> str:
     offer = _text(row.get("emergency_offer"))
     if offer:
         lines.append(f"<p>Emergency offer: {_js_safe(offer)}</p>")
+        origin = _text(row.get("offer_source"))
+        if origin:
+            lines.append(f"<p>{_js_safe(origin)}</p>")
     if kind == "premises":
         extra = []
         capacity = _text(row.get("capacity"))

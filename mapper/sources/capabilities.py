@@ -83,3 +83,35 @@ def _join(found: list[tuple[str, str]], part: int):
     if part == 0:
         return "; ".join(c for c, _ in found)
     return "; ".join(f"{c}: {o}" for c, o in found)
+
+
+def _split(offer) -> list[str]:
+    if not isinstance(offer, str):
+        return []
+    return [c.strip() for c in offer.split(";") if c.strip()]
+
+
+def edited_origins(offer, previous_offer, previous_source, stamp: str) -> str | None:
+    """The ``offer_source`` after an officer sets `offer`: capabilities the record already
+    had keep their origin ("food: from Give Food (network 'IFAN')"), new ones are `stamp`
+    ("confirmed by olive on 3 Nov 2026"); just `stamp` when every one is new."""
+    wanted = _split(offer)
+    if not wanted:
+        return None
+    before = {c.lower() for c in _split(previous_offer)}
+    text = previous_source if isinstance(previous_source, str) else ""
+    named = {}
+    for part in (p.strip() for p in text.split("; ") if p.strip()):
+        head, sep, rest = part.partition(": ")
+        if sep and head.strip().lower() in before:
+            named[head.strip().lower()] = rest.strip()
+    origins = []
+    for capability in wanted:
+        key = capability.lower()
+        if key not in before:
+            origins.append(stamp)
+        else:  # a whole-record origin ("from groups (emergency_offer)") covers each one
+            origins.append(named.get(key) or (text if text and not named else stamp))
+    if all(o == stamp for o in origins):
+        return stamp
+    return "; ".join(f"{c}: {o}" for c, o in zip(wanted, origins, strict=True))

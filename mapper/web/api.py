@@ -1111,6 +1111,8 @@ class _NearestSetup:
     offers: dict[str, str]
     table: Table | None
     index: object
+    #: the study area (searches far beyond it are refused), or None without boundaries
+    area: object
     #: the answer's opening members, for a point and for a postcode (its layer credited)
     heads: dict[bool, str]
 
@@ -1123,14 +1125,15 @@ def _nearest_setup(workspace) -> _NearestSetup:
         offers=vocabulary["offer"],
         table=_groups_table(),
         index=data.nearest_index(),
+        area=data.study_area(),
         heads={False: _collection_head(("groups",)),
                True: _collection_head(("groups", "postcodes"))},
     )
 
 
 def prepare() -> None:
-    """Make what ``/api/nearest`` answers from (the groups' index and feature texts) now,
-    not on the first request (call in a request context)."""
+    """Make what ``/api/nearest`` answers from (the groups' index, feature texts and the
+    study area) now, not on the first request (call in a request context)."""
     setup = _nearest_setup()
     if setup.table is not None:
         setup.table.opened, setup.table.closers  # noqa: B018 - computed once, kept
@@ -1155,10 +1158,9 @@ def nearest():
     args.finish()
     if isinstance(origin, str):
         origin = _locate_postcode(origin)
-    area = data.study_area()
     where = (f"postcode {origin.postcode}" if origin.postcode
              else f"lat {origin.lat}, lon {origin.lon}")
-    refused = area and area.refuse(origin.x, origin.y, where)
+    refused = setup.area and setup.area.refuse(origin.x, origin.y, where)
     if refused:
         abort(400, description=refused)
     ids, distances = setup.index.query_ids(

@@ -325,6 +325,10 @@ def records(register: str):
     q = (request.args.get("q") or "").strip()[:Q_MAX_CHARS]
     ward = (request.args.get("ward") or "").strip()
     with_retired = request.args.get("retired") in ("1", "on", "yes", "true")
+    has_status = "status" in frame.columns
+    status = (request.args.get("status") or "").strip().lower()
+    if status not in registers.STATUSES or not has_status:
+        status = ""
     mask = np.ones(len(frame), dtype=bool)
     if not with_retired:
         mask &= ~frame["_retired"].to_numpy()
@@ -332,6 +336,8 @@ def records(register: str):
         mask &= frame["_text"].str.contains(word, regex=False).to_numpy()
     if ward:
         mask &= (frame["ward_code"].astype("string").fillna("") == ward).to_numpy()
+    if status:  # records without a status read as unknown (mapper/sources/status.py)
+        mask &= (frame["status"].astype("string").fillna("unknown") == status).to_numpy()
     chosen = frame[mask]
     total = len(chosen)
     pages = max(1, -(-total // PAGE_SIZE))
@@ -352,8 +358,10 @@ def records(register: str):
             "version": int(row.get("version") or 1),
             "source": shown(row.get("source")),
             "retired": bool(row["_retired"]),
+            "status": shown(row.get("status")) or "unknown",
+            "status_source": shown(row.get("status_source")),
         })
-    query = {"q": q, "ward": ward, "retired": "1" if with_retired else ""}
+    query = {"q": q, "ward": ward, "status": status, "retired": "1" if with_retired else ""}
     query = {k: v for k, v in query.items() if v}
 
     def page_url(number: int) -> str:
@@ -366,6 +374,7 @@ def records(register: str):
     return render_template(
         "register_list.html", **page_context(register), items=items,
         total=total, page=page, pages=pages, q=q, ward=ward, with_retired=with_retired,
+        status=status, statuses=registers.STATUSES if has_status else (),
         ward_choices=ward_choices, first=(page - 1) * PAGE_SIZE + 1,
         previous_url=page_url(page - 1) if page > 1 else None,
         next_url=page_url(page + 1) if page < pages else None,
