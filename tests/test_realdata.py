@@ -270,13 +270,13 @@ def test_london_index_is_not_driven_by_one_component_nor_topped_by_the_city(lond
         assert wards[f"contrib_{name}"].abs().max() <= bound + 1e-9, name
     city = wards.loc["E05009297"]
     # burglary only (the one type every district's sources cover), a month, over the
-    # City file's last 12 months: 368 burglaries / 12 / 10,947 residents x 1,000 = 2.8,
+    # City file's last 12 months: 341 burglaries / 12 / 10,947 residents x 1,000 = 2.6,
     # still 6 times the median ward's 0.43 (a daytime population)
     assert city["incidents_counted"] == "burglary only, Jun 2024 - May 2025"
     assert city["incidents_per_1000"] == pytest.approx(
         city["incidents"] / 12 / city["population"] * 1000)
     assert city["incidents_per_1000"] > 5 * wards["incidents_per_1000"].median()
-    # 368 incidents is no small count: smoothing moves it little (toward the study area,
+    # 341 incidents is no small count: smoothing moves it little (toward the study area,
     # the City being a district of one ward); the cap is what holds it
     assert city["incidents_per_1000_eb"] == pytest.approx(city["incidents_per_1000"], rel=0.05)
     assert city["z_incidents"] == Z_BOUND
