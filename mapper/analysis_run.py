@@ -38,6 +38,7 @@ from mapper.analysis.can_identity import (
     named_count,
     split_codes,
 )
+from mapper.analysis.coverage import uncovered_by_category
 from mapper.analysis.incidents import (
     RATE,
     TREND_COLUMNS,
@@ -52,12 +53,15 @@ from mapper.analysis.need import (
     MEASURE_LABELS,
     area_need,
     borough_weights,
+    national_lsoas_of,
     unavailable_measures,
 )
 from mapper.analysis.neighbourhoods import (
+    can_stability,
     find_neighbourhoods,
     queen_neighbours,
-    selection_stability,
+    selection_draws,
+    stability_label,
 )
 from mapper.analysis.priority import (
     RAW_RATES,
@@ -68,9 +72,11 @@ from mapper.analysis.priority import (
     unmet_need,
 )
 from mapper.analysis.rates import eb_rates
+from mapper.analysis.reasons import can_reasons
+from mapper.analysis.record import selection_json
+from mapper.analysis.selections import selection_of
 from mapper.config import Settings
 from mapper.errors import MapperError
-from mapper.sources.deprivation import NATIONAL_LSOAS
 from mapper.store import ANALYSED_DATA_VERSION, DATA_VERSION, Provenance, Workspace
 
 Progress = Callable[[str], None]
@@ -130,13 +136,10 @@ def analysis_state(meta: dict, layers) -> str:
 
 
 def _national_lsoas(workspace: Workspace, notes: list[str]) -> int:
-    prov = workspace.provenance()
-    vintage = prov.loc[prov["layer"] == "deprivation", "vintage"]
-    release = str(vintage.iloc[0]).split(" /")[0] if len(vintage) else ""
-    if release not in NATIONAL_LSOAS:
-        notes.append(f"deprivation release not known ({release or 'no vintage'}): national "
-                     f"ranks taken to run to {NATIONAL_LSOAS['IoD2019']:,} LSOAs (IoD2019)")
-    return NATIONAL_LSOAS.get(release, NATIONAL_LSOAS["IoD2019"])
+    national, note = national_lsoas_of(workspace.provenance())
+    if note:
+        notes.append(note)
+    return national
 
 
 def _layer(workspace: Workspace, name: str):
@@ -308,14 +311,41 @@ def _smoothed_rates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def analyse(workspace: Workspace, settings: Settings | None = None, *,
             progress: Progress = lambda _: None, actor: str = "cli",
-            via: str = "mapper analyse") -> AnalysisReport:
+            via: str = "mapper analyse", draft_id: int | None = None) -> AnalysisReport:
     """Analyse the workspace and store the results (see the module docstring).
 
     CANs keep the ids issued before (:mod:`mapper.analysis.can_identity`), and the run
     is audited: `actor` (a web user's name, or the OS user of a command), `via` (what
     started it), the settings changed since the last run and the CANs gained, lost and
-    changed."""
+    changed. The selection this run replaces is kept as ``previous_selection``
+    (:func:`mapper.analysis.record.selection_json`) for the decision record, and who ran
+    it as ``analysed_by`` (`actor`) and ``analysed_via`` (`via`). Each run is also a new
+    published version of the selection (:meth:`mapper.appdb.AppDB.save_version`), whose
+    decision record stays available; `draft_id` names the officer's draft it publishes,
+    if any."""
     started = time.monotonic()
+    report, stored = _compute(workspace, settings, progress)
+    previous = _previous_selection(workspace, workspace.meta())
+    _write(workspace, report, previous=previous, **stored, actor=actor, via=via,
+           draft_id=draft_id)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def compute_selection(workspace: Workspace, settings: Settings, *,
+                      progress: Progress = lambda _: None) -> AnalysisReport:
+    """The analysis with `settings`, in memory only: the published results, the CAN
+    history and the audit trail are left as they were (a draft: :mod:`mapper.analysis.drafts`).
+    CAN ids are provisional (``CAN-01``...: the order found)."""
+    started = time.monotonic()
+    report, _stored = _compute(workspace, settings, progress)
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _compute(workspace: Workspace, settings: Settings | None,
+             progress: Progress) -> tuple[AnalysisReport, dict]:
+    """The analysis (see :func:`analyse`) and what :func:`_write` needs to store it."""
     missing = [name for name in REQUIRED if not workspace.has_layer(name)]
     if missing:
         raise MapperError(f"the analysis needs {', '.join(REQUIRED)}; the workspace lacks "
@@ -369,8 +399,8 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     components = components_for(table)
     if components["need"][0] != "imd_score":
         label = MEASURE_LABELS.get(components["need"][0], components["need"][0])
-        notes.append(f"need in the unmet-need index is measured by the {label} (reversed: "
-                     "rank 1 is the most deprived area in England) as the deprivation data "
+        notes.append(f"need in the unmet-need index is measured by the {label} (MHCLG's: "
+                     "higher = more deprived) as the deprivation data "
                      "has no IMD scores")
     table = table.join(unmet_need(table, settings.weights(), components))
     table = table.join(reliability(table, components, smoothed))
@@ -402,12 +432,17 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                       + ["unmet_need", "unmet_need_rank", "incomplete", "unreliable",
                          "unreliable_reason"])
 
-    def selected_with(weights: dict) -> pd.Series:
-        return choose(base.join(unmet_need(base, weights, components)))
+    def selected_with(weights: dict, threshold_factor: float) -> pd.Series:
+        return select_candidates(
+            base.join(unmet_need(base, weights, components)),
+            top_share=min(1.0, settings.can_top_share * threshold_factor),
+            supply_below_median=settings.can_supply_below_median,
+            max_imd_decile=settings.can_max_imd_decile, national_lsoas=national)
 
-    table["stability"] = selection_stability(
-        selected_with, settings.weights(), draws=settings.stability_draws,
-        spread=settings.stability_spread).reindex(table.index)
+    draws = selection_draws(selected_with, settings.weights(),
+                            draws=settings.stability_draws, spread=settings.stability_spread)
+    table["stability"] = draws.mean(axis=1).reindex(table.index)
+    cans = _with_stability(cans, can_stability(draws, table["can_id"], table["population"]))
 
     progress(f"coverage gaps at {settings.coverage_radius_m:g} m")
     coverage_table, gaps, coverage = _coverage(wards, points, groups, settings)
@@ -417,14 +452,28 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
                      "register of groups (mapper import FILE) for coverage to mean anything")
     table = table.join(coverage_table)
     table["gap_rank"] = _gap_rank(table, settings)
+    progress("why each CAN was chosen")
+    uncovered = (uncovered_by_category(points, groups, index,
+                                       radius_m=settings.coverage_radius_m)
+                 if len(groups) else None)
+    cans = cans.join(can_reasons(table, deprivation=deprivation, uncovered=uncovered,
+                                 radius_m=settings.coverage_radius_m,
+                                 national_lsoas=national, lsoa_weights=weights))
     report = AnalysisReport(settings, table, cans, coverage, notes, unavailable=unavailable,
                             need_measure=components["need"][0])
-    _write(workspace, report, wards=wards, boroughs=boroughs, lsoas=lsoas,
-           deprivation=deprivation, population=population, weights=weights, points=points,
-           groups=groups, gaps=gaps, national=national, method=method,
-           data_version=data_version, actor=actor, via=via)
-    report.seconds = time.monotonic() - started
-    return report
+    return report, dict(wards=wards, boroughs=boroughs, lsoas=lsoas,
+                        deprivation=deprivation, population=population, weights=weights,
+                        points=points, groups=groups, gaps=gaps, national=national,
+                        method=method, data_version=data_version)
+
+
+def _with_stability(cans: pd.DataFrame, stability: pd.Series) -> pd.DataFrame:
+    """The CAN summary with ``stability`` (share of perturbed runs in which the CAN is
+    found again) and ``stability_label`` (robust, moderate or marginal)."""
+    cans = cans.copy()
+    cans["stability"] = stability.reindex(cans.index).astype(float)
+    cans["stability_label"] = cans["stability"].map(stability_label).astype(object)
+    return cans
 
 
 def _coverage(wards, points, groups, settings: Settings):
@@ -449,9 +498,23 @@ def _gap_rank(table: pd.DataFrame, settings: Settings) -> pd.Series:
     return order.reindex(table.index).astype("Int64")
 
 
-def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lsoas,
+def _previous_selection(workspace: Workspace, meta: dict) -> str | None:
+    """The selection the stored analysis made (to be replaced by this run), or None."""
+    if not meta.get("analysed_at") or not workspace.has_layer("ward_summary"):
+        return None
+    stored = workspace.read_layer("ward_summary")
+    if "can_id" not in stored:
+        return None
+    return selection_json(stored.set_index("ward_code")["can_id"],
+                          analysed_at=meta.get("analysed_at", ""),
+                          analysed_by=meta.get("analysed_by", ""),
+                          analysed_via=meta.get("analysed_via", ""))
+
+
+def _write(workspace: Workspace, report: AnalysisReport, *, previous, wards,
+           boroughs, lsoas,
            deprivation, population, weights, points, groups, gaps, national, method,
-           data_version, actor, via) -> None:
+           data_version, actor, via, draft_id=None) -> None:
     settings = report.settings
     lsoa_pop = pd.Series(population.to_numpy(), index=lsoas["lsoa_code"].to_numpy())
     borough_need = area_need(deprivation, borough_weights(deprivation, lsoas),
@@ -493,6 +556,10 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
         tx.set_meta("unavailable_measures", json.dumps(report.unavailable))
         tx.set_meta("analysis_notes", json.dumps(other_notes(report)))
         tx.set_meta("need_measure", report.need_measure)
+        tx.set_meta("analysed_by", actor)
+        tx.set_meta("analysed_via", via)
+        if previous is not None:
+            tx.set_meta("previous_selection", previous)
         tx.set_meta("analysed_at", run_at)
         # last: a failure here abandons the whole run (the store is left as it was)
         before = _previous_settings(workspace)
@@ -501,6 +568,20 @@ def _write(workspace: Workspace, report: AnalysisReport, *, wards, boroughs, lso
             identity.history.to_dict("records"), settings.to_json(), actor=actor,
             fields=[name for name, _, _ in changes],
             detail=run_detail(via, changes, identity, first=before is None))
+        workspace.appdb.save_version(
+            at=run_at, actor=actor, via=via, settings=settings.to_json(),
+            snapshot=version_snapshot(report, workspace, method), draft_id=draft_id)
+
+
+def version_snapshot(report: AnalysisReport, workspace: Workspace, method: str) -> dict:
+    """What a version's decision record needs (:func:`mapper.analysis.selections.selection_of`)
+    and the run's context: study area, method, need measure, notes, unavailable measures."""
+    meta = workspace.meta()
+    return selection_of(report.wards, report.neighbourhoods, report.settings.to_json()) | {
+        "study_area": meta.get("study_area", ""),
+        "synthetic": meta.get("synthetic", "").lower() == "yes",
+        "method": method, "need_measure": report.need_measure,
+        "notes": other_notes(report), "unavailable": report.unavailable}
 
 
 def _can_layers(report: AnalysisReport, wards):
@@ -588,7 +669,9 @@ def summary_lines(report: AnalysisReport) -> list[str]:
     for can_id, row in report.neighbourhoods.head(5).iterrows():
         n = int(row["wards"])
         lines.append(f"  {can_id} {row['name']}: {n} ward{'s' if n != 1 else ''}, "
-                     f"{row['population']:,.0f} residents; drivers: {row['top_drivers']}")
+                     f"{row['population']:,.0f} residents; "
+                     f"{row.get('stability_label', '')}; why: "
+                     f"{row.get('reasons', row['top_drivers'])}")
     if len(report.neighbourhoods) > 5:
         lines.append(f"  and {len(report.neighbourhoods) - 5:,} more (mapper serve: "
                      "Priority areas, or the neighbourhoods layer)")

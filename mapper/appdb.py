@@ -30,6 +30,13 @@ Tables
                 population, first and last run, and when it was retired and replaced by
                 which CANs (:mod:`mapper.analysis.can_identity`); kept here, beside the
                 grants and the audit trail, so a rebuild of the GeoPackage keeps the ids
+``selection_versions`` every published CAN selection (one per analysis run): number, when,
+                who, how, settings and a snapshot of its CANs and wards
+                (:mod:`mapper.analysis.selections`), so each version's decision record
+                stays available after later runs
+``drafts``      officers' what-ifs: a name, the owner, when, the settings and the selection
+                they give (computed in memory, never published unless an administrator
+                publishes the draft: ``published_version``)
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ from mapper.errors import MapperError
 from mapper.private_files import private_dir, private_file, read_secret
 
 APP_DB_FILE = "mapper-app.sqlite"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -104,17 +111,39 @@ CAN_HISTORY_TABLE = """CREATE TABLE IF NOT EXISTS can_history (
     replaced_by TEXT NOT NULL DEFAULT ''
 )"""
 
+SELECTIONS_TABLES = (
+    """CREATE TABLE IF NOT EXISTS selection_versions (
+    version INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    via TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    snapshot TEXT NOT NULL,
+    draft_id INTEGER
+)""",
+    """CREATE TABLE IF NOT EXISTS drafts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    results TEXT NOT NULL,
+    published_version INTEGER
+)""",
+)
+
 #: schema version -> the statements taking a database from the version before to it
 _MIGRATIONS = {
     2: ("ALTER TABLE users ADD COLUMN wards TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE users ADD COLUMN grant_labels TEXT NOT NULL DEFAULT '[]'"),
     3: ("ALTER TABLE users ADD COLUMN session_gen INTEGER NOT NULL DEFAULT 0",),
     4: (CAN_HISTORY_TABLE,),
+    5: SELECTIONS_TABLES,
 }
 
 #: audit actions
 AUDIT_ACTIONS = ("create", "update", "verify", "retire", "erase", "import", "export", "view",
-                 "user", "restore", "analysis")
+                 "user", "restore", "analysis", "publish")
 
 
 def now() -> str:
@@ -371,6 +400,66 @@ class AppDB:
                 "(:can_id, :name, :named, :ward_codes, :population, :first_run, :last_run, "
                 ":retired_at, :replaced_by)", rows)
             write_audit(conn, actor, "analysis", "analysis", "", fields, detail)
+
+    # -- published versions and drafts -------------------------------------------------
+
+    def save_version(self, *, at: str, actor: str, via: str, settings: str, snapshot: dict,
+                     draft_id: int | None = None) -> int:
+        """Record a published selection; returns its version number (1, 2, ...)."""
+        with self.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO selection_versions (at, actor, via, settings, snapshot, draft_id)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (at, actor, via, settings, json.dumps(snapshot), draft_id))
+            version = int(cursor.lastrowid)
+            if draft_id is not None:
+                conn.execute("UPDATE drafts SET published_version = ? WHERE id = ?",
+                             (version, draft_id))
+                write_audit(conn, actor, "publish", "drafts", str(draft_id), [],
+                            f"draft {draft_id} published as version {version}")
+        return version
+
+    def versions(self) -> list[dict]:
+        """Every published version, newest first (without the snapshots)."""
+        if not self.exists():
+            return []
+        return [dict(r) for r in self.query(
+            "SELECT version, at, actor, via, settings, draft_id FROM selection_versions "
+            "ORDER BY version DESC")]
+
+    def version(self, number: int) -> dict | None:
+        rows = self.query("SELECT * FROM selection_versions WHERE version = ?", (number,)) \
+            if self.exists() else []
+        if not rows:
+            return None
+        return dict(rows[0]) | {"snapshot": json.loads(rows[0]["snapshot"])}
+
+    def save_draft(self, *, owner: str, name: str, settings: str, results: dict,
+                   detail: str) -> int:
+        """Store an officer's draft and audit its creation (one transaction)."""
+        with self.write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO drafts (owner, name, created, settings, results) "
+                "VALUES (?, ?, ?, ?, ?)", (owner, name, now(), settings, json.dumps(results)))
+            draft_id = int(cursor.lastrowid)
+            write_audit(conn, owner, "create", "drafts", str(draft_id), [], detail)
+        return draft_id
+
+    def draft(self, draft_id: int) -> dict | None:
+        rows = self.query("SELECT * FROM drafts WHERE id = ?", (draft_id,)) \
+            if self.exists() else []
+        if not rows:
+            return None
+        return dict(rows[0]) | {"results": json.loads(rows[0]["results"])}
+
+    def drafts(self, owner: str | None = None) -> list[dict]:
+        """Drafts newest first (without their results): `owner`'s, or everyone's."""
+        if not self.exists():
+            return []
+        sql = "SELECT id, owner, name, created, settings, published_version FROM drafts"
+        rows = self.query(sql + (" WHERE owner = ?" if owner else "") + " ORDER BY id DESC",
+                          (owner,) if owner else ())
+        return [dict(r) for r in rows]
 
     def integrity_check(self) -> str:
         return str(self.query("PRAGMA integrity_check")[0][0])

@@ -26,8 +26,8 @@ class Settings:
         "dasymetric (by postcode centroids, where people live), areal or bestfit (the ONS "
         "lookup)", choices=("dasymetric", "areal", "bestfit"))
     weight_need: float = _setting(
-        0.5, "weight of need (the ward's IMD score; its IMD average rank, reversed, when the "
-        "deprivation data has no scores) in the unmet-need index")
+        0.5, "weight of need (the ward's IMD score; its IMD average rank, MHCLG's: higher = more "
+        "deprived, when the deprivation data has no scores) in the unmet-need index")
     weight_supply: float = _setting(
         0.3, "weight of low asset supply (fewer VCS groups per 1,000 residents, smoothed "
         "toward the borough's rate) in the index")
@@ -56,8 +56,11 @@ class Settings:
     can_cross_borough: bool = _setting(
         False, "whether a CAN may take in wards of neighbouring boroughs")
     stability_draws: int = _setting(
-        200, "draws for the stability check (each weight moved by up to +/- the spread)")
-    stability_spread: float = _setting(0.2, "how far each weight moves in the stability check")
+        200, "re-runs of the stability check (each weight moved by up to +/- the spread, "
+        "the share of wards considered by up to half of it)")
+    stability_spread: float = _setting(
+        1.0, "how far each weight moves in the stability check (1 = anywhere from 0 to "
+        "double; the share of wards considered moves by half as much)")
     coverage_radius_m: float = _setting(
         800.0, "coverage radius in metres (800 m is about ten minutes' walk)")
     coverage_category: str = _setting(

@@ -51,7 +51,9 @@ def test_analysis_with_ranks_and_denominators_only(tmp_path):
         "file1.csv", "file6.csv"}
     report = analyse(ws, Settings(can_min_population=0, stability_draws=5))
     wards = report.wards
-    rank = file7["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"]
+    rank = 32_845 - file7["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"
+                           ].astype(int)
+    # (MHCLG's average rank turns the ranks round: higher = more deprived)
     weights = ws.read_layer("lsoa_ward_weights")
     assert weights["weight"].round(9).eq(1).all()  # 4 LSOAs of 1,500 people in each ward
     expected = weights.assign(rank=weights["lsoa_code"].map(rank.astype(int))).groupby(
@@ -60,10 +62,11 @@ def test_analysis_with_ranks_and_denominators_only(tmp_path):
     assert wards["population"].sum() == pytest.approx(36 * 1500)
     assert wards["imd_score"].isna().all() and wards["imd_rank_in_area"].isna().all()
     assert set(json.loads(ws.meta()["unavailable_measures"])) == {
-        "imd_score", "domain_scores", "imd_rank_in_area"}
-    assert any("measured by the IMD average rank (reversed" in note for note in report.notes)
-    # need from the average rank reversed: the lowest average rank has the most need
-    assert wards["contrib_need"].idxmax() == expected.idxmin()
+        "imd_score", "domain_scores", "imd_rank_in_area", "income_scale", "employment_scale"}
+    assert any("measured by the IMD average rank (MHCLG's: higher = more deprived)" in note
+               for note in report.notes)
+    # need from the average rank: the highest (most deprived) has the most need
+    assert wards["contrib_need"].idxmax() == expected.idxmax()
 
 
 def test_analysis_with_scores_only_and_population_estimates(tmp_path):
@@ -78,8 +81,10 @@ def test_analysis_with_scores_only_and_population_estimates(tmp_path):
                                   can_max_imd_decile=1, can_supply_below_median=False))
     wards = report.wards
     assert set(report.unavailable) == {"imd_avg_rank", "imd_extent",
+                                       "imd_local_concentration",
                                        "imd_most_deprived_10_share",
-                                       "imd_most_deprived_20_share"}
+                                       "imd_most_deprived_20_share",
+                                       "income_scale", "employment_scale"}
     # scores weighted by the population estimates (LSOA n: 1,000 + 10 (n - 1) residents)
     weights = ws.read_layer("lsoa_ward_weights")
     score = file7.set_index(file7.columns[0])["Index of Multiple Deprivation (IMD) Score"]

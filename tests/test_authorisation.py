@@ -32,6 +32,14 @@ POLICY = {
     "priority.export_geojson": "public",
     "priority.layer_json": "public",
     "priority.recompute": "admin",
+    # drafts and published versions (mapper/web/drafts.py): a draft is also private to
+    # its owner (tests/test_drafts.py)
+    "drafts.create": "officer",
+    "drafts.index": "officer",
+    "drafts.draft": "officer",
+    "drafts.publish": "admin",
+    "drafts.versions": "partner",
+    "drafts.version_record": "partner",
     "neighbourhoods.index": "public",
     "neighbourhoods.neighbourhood": "public",
     "neighbourhoods.neighbourhood_export": "public",
@@ -107,6 +115,8 @@ def _samples(app) -> dict[str, str]:
         "group_id": str(groups["group_id"].iloc[0]),
         "token": "no-such-token",
         "username": "matrix-partner",
+        "draft_id": "1",
+        "version": "1",
     }
 
 

@@ -89,17 +89,30 @@ def test_rank_measures_on_real_data(analysed):
     assert wards["imd_extent"].between(0, 1).all()
     assert wards["unmet_need"].notna().all()
     assert set(json.loads(ws.meta()["unavailable_measures"])) == {
-        "imd_score", "domain_scores", "imd_rank_in_area"}
-    # districts: whole LSOAs; the population-weighted average rank computed from the raw
-    # File 1 and File 6 by pandas
+        "imd_score", "domain_scores", "imd_rank_in_area", "income_scale", "employment_scale"}
+    # districts: whole LSOAs; MHCLG's average rank (ranks turned round: 32,845 - rank,
+    # population-weighted) computed from the raw File 1 and File 6 by pandas
     file1, file6 = read_raw(IOD[0]), read_raw(IOD[2])
     raw = file1.merge(file6, on=["LSOA code (2011)", "Local Authority District code (2019)"])
     people = raw["Total population: mid 2015 (excluding prisoners)"]
-    rank = raw["Index of Multiple Deprivation (IMD) Rank"]
+    rank = 32_845 - raw["Index of Multiple Deprivation (IMD) Rank"]
     district = raw["Local Authority District code (2019)"]
     expected = (rank * people).groupby(district).sum() / people.groupby(district).sum()
     decile1 = (raw["Index of Multiple Deprivation (IMD) Decile"] == 1).groupby(district).mean()
     boroughs = ws.read_layer("borough_summary").set_index("borough_code")
     assert boroughs["imd_avg_rank"].to_dict() == pytest.approx(expected.to_dict())
+    # ranks only: local concentration for every district, no income/employment scale
+    assert boroughs["imd_local_concentration"].between(1, 32_844).all()
+    assert (boroughs["imd_local_concentration"] > boroughs["imd_avg_rank"]).all()
+    assert boroughs[["income_scale", "employment_scale"]].isna().all().all()
     assert boroughs["imd_most_deprived_10_share"].to_dict() == pytest.approx(decile1.to_dict())
     assert boroughs["population"].sum() == pytest.approx(2_275_491)
+
+
+def test_west_yorkshire_cans_are_named_for_their_own_average_ranks(analysed):
+    # ranks only (no scores), no groups: each CAN's domains by average national rank
+    _, report = analysed
+    cans = report.neighbourhoods
+    assert len(cans) >= 2
+    assert cans["reasons"].str.contains("average rank in the most deprived").all()
+    assert cans["reasons"].nunique() == len(cans)

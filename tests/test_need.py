@@ -15,7 +15,6 @@ from mapper.analysis.need import area_need, borough_weights, extent_weight, unav
 from mapper.analysis.priority import (
     components_for,
     select_candidates,
-    standardise,
     supply_condition_applies,
     unmet_need,
 )
@@ -107,7 +106,8 @@ def test_area_need_by_hand():
     # ward 2: 1/3 of A (400 people at 40) and all of B (800 at 10)
     assert ward2["population"] == pytest.approx(1200)
     assert ward2["imd_score"] == pytest.approx((400 * 40 + 800 * 10) / 1200)
-    assert ward2["imd_avg_rank"] == pytest.approx((400 * 1000 + 800 * 20000) / 1200)
+    # MHCLG's average rank turns the ranks round (32,845 - rank): 31,845 and 12,845
+    assert ward2["imd_avg_rank"] == pytest.approx((400 * 31845 + 800 * 12845) / 1200)
     # IDACI is weighted by children: 1/3 x 400 = 133.3 children at 0.4, 100 at 0.2
     assert ward2["idaci_score"] == pytest.approx((400 / 3 * 0.4 + 100 * 0.2) / (400 / 3 + 100))
     # extent: A (rank 1,000: 4th percentile) counts fully, B (61st percentile) not at all
@@ -124,7 +124,7 @@ def test_ranks_only_give_the_rank_measures_and_say_the_others_are_unavailable():
     file1 = deprivation()[["lsoa_code", "imd_rank", "imd_decile", "pop_total"]]
     need = area_need(file1, weights, national_lsoas=32_844)
     ward2 = need.loc["E05900002"]
-    assert ward2["imd_avg_rank"] == pytest.approx((400 * 1000 + 800 * 20000) / 1200)
+    assert ward2["imd_avg_rank"] == pytest.approx((400 * 31845 + 800 * 12845) / 1200)
     assert ward2["imd_extent"] == pytest.approx(400 / 1200)
     assert ward2["imd_most_deprived_10_share"] == pytest.approx(0.25)
     assert need["imd_score"].isna().all() and need["imd_rank_in_area"].isna().all()
@@ -132,7 +132,8 @@ def test_ranks_only_give_the_rank_measures_and_say_the_others_are_unavailable():
     ranks = area_need(file1.drop(columns="imd_decile"), weights, national_lsoas=32_844)
     assert ranks["imd_most_deprived_10_share"].tolist() == pytest.approx([1.0, 0.25])
     missing = unavailable_measures(file1.columns)
-    assert set(missing) == {"imd_score", "domain_scores", "imd_rank_in_area"}
+    assert set(missing) == {"imd_score", "domain_scores", "imd_rank_in_area", "income_scale",
+                            "employment_scale"}
     assert missing["imd_score"] == (
         "IMD score (population-weighted average): the deprivation data has no LSOA IMD scores "
         "(given by IoD File 5 (scores) or File 7 (all scores, ranks and deciles))")
@@ -141,7 +142,8 @@ def test_ranks_only_give_the_rank_measures_and_say_the_others_are_unavailable():
 def test_scores_only_say_the_rank_measures_are_unavailable():
     scores = deprivation()[["lsoa_code", "imd_score", "income_score", "pop_total"]]
     assert set(unavailable_measures(scores.columns)) == {
-        "imd_avg_rank", "imd_extent", "imd_most_deprived_10_share", "imd_most_deprived_20_share"}
+        "imd_avg_rank", "imd_extent", "imd_local_concentration", "imd_most_deprived_10_share",
+        "imd_most_deprived_20_share", "employment_scale"}
     need = area_need(scores, ap.areal_weights(two_lsoas(), grid_wards()))
     assert need["imd_avg_rank"].isna().all()
     assert need["imd_rank_in_area"].tolist() == [1, 2]
@@ -154,22 +156,23 @@ def test_without_denominators_the_given_population_weights_the_averages():
     need = area_need(ranks, weights, population=people)
     # ward 2: 1/3 of A (33.3 people at rank 1,000) and all of B (300 at 20,000)
     assert need.loc["E05900002", "imd_avg_rank"] == pytest.approx(
-        (100 / 3 * 1000 + 300 * 20000) / (100 / 3 + 300))
+        (100 / 3 * 31845 + 300 * 12845) / (100 / 3 + 300))
     assert need["population"].sum() == pytest.approx(400)
     with pytest.raises(ValueError, match="needs a population"):
         area_need(ranks, weights)
 
 
-def test_need_falls_back_to_the_average_rank_reversed():
-    table = pd.DataFrame({"imd_score": np.nan, "imd_avg_rank": [1000.0, 2000.0, 3000.0],
+def test_need_falls_back_to_the_average_rank():
+    # MHCLG's average rank: higher = more deprived
+    table = pd.DataFrame({"imd_score": np.nan, "imd_avg_rank": [3000.0, 2000.0, 1000.0],
                           "groups_total_per_1000_eb": 1.0, "incidents_per_1000_eb": 0.0},
                          index=["a", "b", "c"])
     components = components_for(table)
-    assert components["need"] == ("imd_avg_rank", -1)
+    assert components["need"] == ("imd_avg_rank", 1)
     index = unmet_need(table, {"need": 1.0}, components)
     # robust z: median 2,000, median absolute deviation 1,000, so 1,000 / (1.4826 x 1,000)
     assert index["contrib_need"].round(6).tolist() == pytest.approx(
-        [0.674491, 0.0, -0.674491])  # the most deprived (lowest rank) has the most need
+        [0.674491, 0.0, -0.674491])  # the most deprived (highest average rank) has the most need
     assert components_for(table.assign(imd_score=[3.0, 2.0, 1.0]))["need"] == ("imd_score", 1)
 
 
@@ -231,7 +234,8 @@ def test_unmet_need_splits_into_contributions():
 def test_candidates_need_every_condition():
     table = pd.DataFrame({"unmet_need": [3.0, 2.0, 1.0, 0.0, -1.0],
                           "groups_total_per_1000_eb": [0.1, 5.0, 0.2, 0.3, 0.4],
-                          "imd_avg_rank": [1000, 2000, 3000, 30000, 4000],
+                          # MHCLG average ranks: 32,845 - 1,000 etc. (30,000 is decile 10)
+                          "imd_avg_rank": [31845, 30845, 29845, 2845, 28845],
                           "population": [100, 100, 100, 100, 0]},
                          index=list("abcde"))
     chosen = select_candidates(table, top_share=0.6)

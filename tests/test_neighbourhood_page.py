@@ -244,6 +244,28 @@ def test_ward_table_links_every_ward_to_its_profile(client, layers):
         get_page(client, f"/ward/{ward.ward_code}")  # 200: the profile exists
 
 
+def test_neighbourhood_local_concentration_is_computed_from_its_small_areas(
+    client, layers, demo_workspace
+):
+    """Local concentration does not average across wards: a CAN's is computed from the
+    LSOA parts of its wards together (most deprived first, up to 10 % of residents)."""
+    deprivation = demo_workspace.read_layer("deprivation").set_index("lsoa_code")
+    weights = demo_workspace.read_layer("lsoa_ward_weights")
+    for can_id in can_ids(layers):
+        codes = set(can_wards(layers, can_id)["ward_code"])
+        parts = weights[weights["ward_code"].isin(codes)]
+        rank = parts["lsoa_code"].map(deprivation["imd_rank"]).to_numpy(float)
+        people = (parts["lsoa_code"].map(deprivation["pop_total"]) * parts["weight"]).to_numpy()
+        left = target = people.sum() * 0.1
+        total = 0.0
+        for r, n in sorted(zip(rank, people, strict=True)):
+            take = min(n, left)
+            total += (32_845 - r) * take
+            left -= take
+        values = profile_values(get_page(client, f"/neighbourhood/{can_id}"))
+        assert values["imd_local_concentration"]["area"] == pytest.approx(total / target)
+
+
 def test_comparators_are_the_borough_and_the_study_area(client, layers):
     wards, boroughs = layers["ward_summary"], layers["borough_summary"].set_index("borough_code")
     code = sample_ward_codes(layers)[0]
@@ -267,8 +289,11 @@ def test_comparators_are_the_borough_and_the_study_area(client, layers):
         weighted(wards, "incidents_per_1000")
     )
     assert values["population"]["study"] == pytest.approx(wards["population"].sum())
+    # a share of LSOAs (MHCLG's proportion of LSOAs in the most deprived 10 %) combines
+    # by the wards' (apportioned) LSOAs, not by residents
+    share = wards["imd_most_deprived_10_share"] * wards["lsoas"]
     assert values["imd_most_deprived_10_share"]["study"] == pytest.approx(
-        weighted(wards, "imd_most_deprived_10_share")
+        share.sum() / wards["lsoas"].sum()
     )
 
 
@@ -756,6 +781,18 @@ def test_no_trend_when_months_are_missing_from_the_data(tmp_path, shared_demo):
     assert "No trend: a trend needs at least 4 months of incidents" in page
     assert f"the sources cover {pd.Period(last, 'M').strftime('%b %Y')} here" in page
     assert 'id="trend-summary"' not in page
+
+
+def test_a_neighbourhood_page_says_why_it_was_chosen_and_how_stable_it_is(client):
+    import re
+
+    cans = Workspace(client.application.config["WORKSPACE"]).read_layer("neighbourhoods")
+    row = cans.iloc[0]
+    page = client.get(f"/neighbourhood/{row['can_id']}").get_data(as_text=True)
+    assert f"<strong>Why chosen:</strong> {escape(row['reasons'])}." in page
+    share = f"{row['stability'] * 100:.1f}%"
+    assert re.search(rf"<strong>Stability:</strong> {row['stability_label']}, kept in\s+"
+                     rf"{re.escape(share)} of the re-runs", page)
 
 
 def test_ward_profile_says_which_figures_to_read_with_care(client, layers):

@@ -16,6 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from accounts import post, sign_in
+from markupsafe import escape
 
 from mapper.config import Settings
 from mapper.maps.assets import map_parts
@@ -154,8 +155,11 @@ def test_page_names_the_indicator_and_lists_the_cans(client, ward_summary):
     assert len(cans) >= 1
     for can_id in cans:
         assert f'href="/neighbourhood/{can_id}"' in page
-    # why chosen, in words
-    assert "High deprivation" in page or "Few VCS groups" in page or "Many incidents" in page
+    # why chosen: each CAN's own reasons (mapper.analysis.reasons), capitalised
+    cans = Workspace(client.application.config["WORKSPACE"]).read_layer("neighbourhoods")
+    for reasons in cans["reasons"]:
+        assert str(escape(reasons[:1].upper() + reasons[1:])) in page
+    assert "Stability is the share of 10 re-runs" in page
 
 
 def test_coordinates_are_rounded_to_five_decimals(client):
@@ -556,6 +560,57 @@ def test_decision_record(client, demo_dir, ward_summary):
     assert "@media print" in stylesheet.get_data(as_text=True)
     stylesheet.close()  # a file response: close it, or the file stays open
     assert foreign_resources(page) == []
+
+
+def test_decision_record_lists_every_ward_of_every_can_with_a_map(client, ward_summary):
+    page = get_page(client, "/priority/decision-record")
+    table = page[page.index('class="table table--small pr-record__wards"'):]
+    table = table[:table.index("</table>")]
+    in_cans = ward_summary.dropna(subset=["can_id"])
+    assert len(in_cans) >= 2
+    assert table.count("<tr>") == len(in_cans) + 1  # the heading row and one per ward
+    for ward in in_cans.itertuples():
+        row = re.search(rf"<td>([^<]*)</td><td><code>{ward.ward_code}</code></td>", table)
+        assert row and row.group(1) == str(escape(ward.ward_name))
+    for can_id in in_cans["can_id"].unique():
+        assert f'<th scope="rowgroup" rowspan="{(in_cans["can_id"] == can_id).sum()}">' \
+            f"{can_id}<br>" in table
+    # the map: inline SVG, one shape per ward of the area, one label per CAN
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    assert svg.count("<path ") == len(ward_summary)
+    assert svg.count("<text ") == in_cans["can_id"].nunique()
+    # analysed by the fixture (actor "cli", via "mapper analyse"): the public see how, not who
+    assert "Run by</dt><dd>sign in to see who (mapper analyse)" in page
+    assert "No earlier selection recorded" in page
+
+
+def test_decision_record_says_who_reran_it_and_what_changed(own_client, demo_dir):
+    client, workspace = own_client
+    before = workspace.read_layer("ward_summary").set_index("ward_code")["can_id"]
+    response = post(client, "/priority/recompute", data={
+        "weight_need": "0", "weight_supply": "0", "weight_incidents": "1",
+        "can_top_share": "0.3", "can_supply_below_median": "false",
+        "can_min_population": "1,000"})
+    assert response.status_code == 303
+    after = workspace.read_layer("ward_summary").set_index("ward_code")["can_id"]
+    names = workspace.read_layer("ward_summary").set_index("ward_code")["ward_name"]
+    record = get_page(client, "/priority/decision-record")
+    assert "Run by</dt><dd>test-admin (Priority areas page, recompute (web))" in record
+    assert "The previous selection was made on" in record
+    assert "(run by cli (mapper analyse))" in record
+    wards_in = sorted(set(after.dropna().index) - set(before.dropna().index))
+    wards_out = sorted(set(before.dropna().index) - set(after.dropna().index))
+    assert wards_in or wards_out  # only incidents weighted: the selection moved
+    listed = re.sub(r"\s+", " ", record[record.index("What changed since"):])
+    expected_in = ", ".join(f"{names[c]} ({c})" for c in wards_in) or "none"
+    assert f"Wards now in a CAN that were in none: {escape(expected_in)}." in listed
+    expected_out = ", ".join(f"{names[c]} ({c})" for c in wards_out) or "none"
+    assert f"Wards no longer in any CAN: {escape(expected_out)}." in listed
+    # the public see how it was run, not who
+    public = create_app({"TESTING": True,
+                         "WORKSPACE": client.application.config["WORKSPACE"]}).test_client()
+    assert "Run by</dt><dd>sign in to see who (Priority areas page, recompute (web))" in \
+        get_page(public, "/priority/decision-record")
 
 
 def test_point_rows_run_north_to_south_without_duplicates_or_personal_data():

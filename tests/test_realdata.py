@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from realdata import london_dir
@@ -250,6 +251,53 @@ def test_london_incidents_from_police_uk(london_workspace):
     ]
 
 
+@pytest.fixture(scope="module")
+def london_analysed(london_workspace):
+    """The London workspace analysed with the default settings (once per module; the
+    tests using it come after those that read the build alone)."""
+    from mapper.analysis_run import analyse
+
+    ws, _ = london_workspace
+    return ws, analyse(ws)
+
+
+def test_london_cans_each_have_a_reason_of_their_own_and_stability_varies(london_analysed):
+    ws, _ = london_analysed
+    cans = ws.read_layer("neighbourhoods").set_index("can_id")
+    assert len(cans) >= 20
+    keys = {c: set(str(k).split("; ")) for c, k in cans["reason_keys"].items()}
+    for can_id, own in keys.items():
+        shared_by_all = set.intersection(*(k for c, k in keys.items() if c != can_id))
+        assert own - shared_by_all, f"{can_id}: every reason is shared by all the others"
+    # reasons carry values, and not one text serves every CAN (the old "High deprivation;
+    # few VCS groups per resident")
+    assert cans["reasons"].nunique() == len(cans)
+    assert cans["reasons"].str.contains(r"\d", regex=True).all()
+    # wide perturbations separate CANs: not every one is kept in every run
+    assert cans["stability"].between(0, 1).all()
+    assert (cans["stability"] < 1).any() and (cans["stability"] == 1).any()
+    assert set(cans["stability_label"]) <= {"robust", "moderate", "marginal"}
+    assert len(set(cans["stability_label"])) >= 2
+
+
+def test_london_decision_record_lists_every_ward_and_draws_the_map(london_analysed):
+    from mapper.web import create_app
+
+    ws, _ = london_analysed
+    client = create_app({"TESTING": True, "WORKSPACE": str(ws.directory)}).test_client()
+    page = client.get("/priority/decision-record").get_data(as_text=True)
+    wards = ws.read_layer("ward_summary")
+    in_cans = wards.dropna(subset=["can_id"])
+    table = page[page.index("pr-record__wards"):]
+    table = table[:table.index("</table>")]
+    for code in in_cans["ward_code"]:
+        assert f"<code>{code}</code>" in table
+    assert table.count("<tr>") == len(in_cans) + 1  # a heading row, then one per ward
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    assert svg.count("<path ") == len(wards)
+    assert svg.count("<text ") == in_cans["can_id"].nunique()
+
+
 # -- the unmet-need index (issue 16: rates that hold up) ------------------------------------
 
 
@@ -340,3 +388,66 @@ def test_london_no_trend_shows_a_window_its_sources_do_not_cover(london_workspac
     page = " ".join(client.get("/ward/E05009297").get_data(as_text=True).split())
     assert "Counted: burglary only, May 2023 - May 2025" in page
     assert "Last 3 months (Mar 2025 to May 2025)" in page
+
+
+def _published_style_district_summaries(london) -> pd.DataFrame:
+    """MHCLG's district summaries computed independently from the raw IoD2019 CSV, one
+    borough at a time, following the File 10 notes word for word."""
+    raw = pd.read_csv(london / "london_iod2019_lsoa.csv")
+    national = 32_844
+    rows = {}
+    for code, lsoas in raw.groupby("Local Authority District code (2019)"):
+        people = lsoas["Total population: mid 2015 (excluding prisoners)"].to_numpy(float)
+        rank = lsoas["Index of Multiple Deprivation (IMD) Rank (where 1 is most deprived)"]
+        reversed_rank = national + 1 - rank.to_numpy(float)
+        percentile = np.ceil(rank.to_numpy(float) * 100 / national)
+        weight = [1.0 if p <= 10 else 0.95 - (p - 11) * 0.9 / 19 if p <= 30 else 0.0
+                  for p in percentile]
+        # local concentration: most deprived first, up to exactly 10 % of the residents
+        left, total = people.sum() * 0.1, 0.0
+        for r, n in sorted(zip(reversed_rank, people, strict=True), reverse=True):
+            take = min(n, left)
+            total += r * take
+            left -= take
+            if left <= 0:
+                break
+        decile = lsoas["Index of Multiple Deprivation (IMD) Decile (where 1 is most deprived "
+                       "10% of LSOAs)"]
+        working = lsoas["Working age population 18-59/64: for use with Employment Deprivation "
+                        "Domain (excluding prisoners)"]
+        rows[code] = {
+            "imd_avg_rank": (reversed_rank * people).sum() / people.sum(),
+            "imd_score": (lsoas["Index of Multiple Deprivation (IMD) Score"] * people).sum()
+            / people.sum(),
+            "imd_extent": (np.array(weight) * people).sum() / people.sum(),
+            "imd_local_concentration": total / (people.sum() * 0.1),
+            "imd_most_deprived_10_share": (decile == 1).mean(),
+            "income_scale": (lsoas["Income Score (rate)"] * people).sum(),
+            "employment_scale": (lsoas["Employment Score (rate)"] * working).sum(),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def test_london_borough_summaries_follow_mhclg(london_workspace, london):
+    """Borough summaries from the workspace's deprivation layer (what `mapper analyse`
+    writes to borough_summary) against an independent computation for all 33 boroughs,
+    and MHCLG's published average rank for Barking and Dagenham: 25,552 (IoD2019 File 10;
+    the tool showed 7,293 when it averaged the ranks the other way round)."""
+    from mapper.analysis.need import area_need, borough_weights
+
+    ws, _ = london_workspace
+    deprivation = ws.read_layer("deprivation")
+    boroughs = area_need(deprivation, borough_weights(deprivation), by="borough_code")
+    expected = _published_style_district_summaries(london)
+    assert len(boroughs) == 33
+    for column in expected.columns:
+        assert boroughs[column].to_dict() == pytest.approx(expected[column].to_dict(),
+                                                           rel=1e-9), column
+    barking = boroughs.loc["E09000002"]
+    assert round(barking["imd_avg_rank"]) == 25_552
+    assert barking["imd_score"] == pytest.approx(32.78, abs=0.05)  # published 32.778
+    # the most deprived borough on average rank is the most deprived on local concentration
+    # too only if uniformly deprived: Barking and Dagenham tops average rank, Haringey
+    # local concentration (its most deprived tenth lives in England's most deprived LSOAs)
+    assert boroughs["imd_avg_rank"].idxmax() == "E09000002"
+    assert boroughs["imd_local_concentration"].idxmax() == "E09000014"

@@ -29,7 +29,8 @@ def client(tmp_path_factory):
 def test_api_wards_names_the_unavailable_measures(client):
     answer = client.get("/api/wards?geometry=false").get_json()
     assert set(answer["unavailable_measures"]) == {"imd_score", "domain_scores",
-                                                   "imd_rank_in_area"}
+                                                   "imd_rank_in_area", "income_scale",
+                                                   "employment_scale"}
     assert answer["unavailable_measures"]["imd_score"] == REASON
     features = answer["features"]
     assert len(features) == 9
@@ -45,7 +46,8 @@ def test_priority_page_explains_and_offers_only_measures_with_data(client):
 
 def test_decision_record_says_need_is_the_average_rank(client):
     html = client.get("/priority/decision-record").get_data(as_text=True)
-    assert "average Index of Multiple Deprivation rank, reversed" in html
+    assert "Index of Multiple Deprivation average rank, MHCLG's district-summary " \
+        "measure, in\n    which a higher average rank is more deprived" in html
     assert REASON in html
 
 

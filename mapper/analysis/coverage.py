@@ -150,6 +150,48 @@ def uncovered_population(
     return pd.Series(beyond, index=population_points.index, name="uncovered")
 
 
+def uncovered_by_category(
+    population_points: gpd.GeoDataFrame,
+    groups: gpd.GeoDataFrame,
+    wards_index,
+    *,
+    radius_m: float,
+) -> pd.DataFrame:
+    """Residents with no group of each category within `radius_m`, per ward.
+
+    Parameters
+    ----------
+    population_points
+        Points in EPSG:27700 with ``population`` and ``ward_code``.
+    groups
+        The groups register (EPSG:27700) with ``category``; only categories held by at
+        least one located, in-service group get a column.
+    wards_index
+        The ward codes of the result.
+    radius_m
+        Covering distance in metres.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``ward_code`` (every code of `wards_index`), one float column per
+        category (its name as written in the register, stripped), sorted by name.
+    """
+    check_frame(population_points, "population_points", ["population", "ward_code"])
+    index = pd.Index(pd.Index(wards_index).astype(str), name="ward_code")
+    present = _matching_groups(groups, None) if "category" in groups else groups.iloc[:0]
+    names = sorted({str(c).strip() for c in present.get("category", pd.Series(dtype=object))
+                    .dropna() if str(c).strip()})
+    people = pd.to_numeric(population_points["population"], errors="coerce").fillna(0.0)
+    ward = population_points["ward_code"].astype("string")
+    out = pd.DataFrame(index=index)
+    for name in names:
+        beyond = uncovered_population(population_points, groups, radius_m=radius_m,
+                                      category=name)
+        out[name] = people.where(beyond, 0.0).groupby(ward).sum().reindex(index).fillna(0.0)
+    return out
+
+
 def _beyond(points: np.ndarray, sites: np.ndarray, radius: float) -> np.ndarray:
     """True where the nearest site (rows of `sites`) is farther than `radius` from each
     point (columns of `points`, 2 x n); exact, vectorised.

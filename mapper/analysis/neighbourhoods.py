@@ -11,8 +11,9 @@ GeoDataFrame adapter that strings the steps together:
    small;
 4. stable ids ("CAN-01" = the greatest total unmet need) and a ranked summary.
 
-:func:`selection_stability` measures how often each ward stays selected when the weights
-behind the user's conditions move.
+:func:`selection_draws` re-chooses the wards under perturbed weights and thresholds, and
+:func:`can_stability` says how often each CAN is found again, labelled by
+:func:`stability_label` (:func:`selection_stability`: the older, weights-only measure).
 
 Labels produced by graph algorithms depend on row order; every label leaving this module
 is renumbered from the data alone (need, population, ward codes), never from row order.
@@ -568,6 +569,102 @@ def selection_stability(
         hits = _boolean(chosen, "compute_selected(weights)").astype(float)
         counts = counts.add(hits, fill_value=0.0) if len(counts) else hits
     return (counts / int(draws)).rename("stability").rename_axis("ward_code")
+
+
+#: a CAN kept in at least this share of perturbed runs is robust; below MARGINAL, marginal
+ROBUST, MARGINAL = 0.8, 0.5
+#: a CAN counts as found again in a run when wards holding at least this share of its
+#: residents are still selected
+KEPT_SHARE = 0.5
+#: the threshold (top share of wards) moves by up to this fraction of the weights' spread
+THRESHOLD_SPREAD = 0.5
+
+
+def perturbations(weights: Mapping[str, float], *, draws: int, spread: float,
+                  seed: int = 0) -> list[tuple[dict[str, float], float]]:
+    """The perturbed settings of the stability check: (weights, threshold factor) per draw.
+
+    Each weight is multiplied by its own factor drawn uniformly from
+    ``[1 - spread, 1 + spread]``, and the threshold (the top share of wards considered)
+    by one from ``[1 - spread * THRESHOLD_SPREAD, 1 + spread * THRESHOLD_SPREAD]``
+    (``numpy.random.default_rng(seed)``: one row of factors per draw, weights in the
+    order given, the threshold last). The same seed gives the same draws.
+    """
+    if isinstance(draws, bool) or int(draws) != draws or draws < 1:
+        raise ValueError(f"draws must be a whole number >= 1; got {draws!r}")
+    if not 0 <= spread <= 1:
+        raise ValueError(f"spread must be between 0 and 1; got {spread!r}")
+    names = list(weights)
+    base = np.array([float(weights[n]) for n in names])
+    rng = np.random.default_rng(seed)
+    factors = rng.uniform(-1, 1, size=(int(draws), len(names) + 1))
+    out = []
+    for row in factors:
+        moved = base * (1 + spread * row[:-1])
+        out.append((dict(zip(names, moved.tolist(), strict=True)),
+                    float(1 + spread * THRESHOLD_SPREAD * row[-1])))
+    return out
+
+
+def selection_draws(
+    compute_selected: Callable[[dict[str, float], float], pd.Series],
+    weights: Mapping[str, float],
+    *,
+    draws: int = 200,
+    spread: float = 1.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Which wards are selected under each perturbed setting (:func:`perturbations`).
+
+    `compute_selected(weights, threshold_factor)` returns a boolean Series indexed by
+    ``ward_code``. Returns a bool frame indexed by ``ward_code`` (every ward any draw
+    returned), one column per draw (0, 1, ...); a ward absent from a draw is False there.
+    The row mean is each ward's stability.
+    """
+    columns = {}
+    for i, (moved, factor) in enumerate(perturbations(weights, draws=draws, spread=spread,
+                                                      seed=seed)):
+        columns[i] = _boolean(compute_selected(moved, factor), "compute_selected(weights)")
+    frame = pd.DataFrame(columns).fillna(False).astype(bool)
+    return frame.rename_axis("ward_code")
+
+
+def can_stability(selected: pd.DataFrame, can_id: pd.Series, population: pd.Series) -> pd.Series:
+    """Share of perturbed runs in which each CAN is found again.
+
+    A CAN is found again in a run when wards holding at least :data:`KEPT_SHARE` of its
+    residents are selected in that run (`selected`: from :func:`selection_draws`; a CAN
+    whose wards have no residents counts its wards instead). Returns ``stability``
+    (0-1) indexed by ``can_id``, sorted.
+    """
+    members = can_id.dropna().astype(str)
+    if members.empty:
+        return pd.Series(dtype=float, name="stability").rename_axis("can_id")
+    pop = pd.to_numeric(population.reindex(members.index), errors="coerce").fillna(0.0)
+    pop = pop.groupby(members).transform(lambda p: p if p.sum() > 0 else p * 0 + 1)
+    chosen = selected.reindex(members.index).fillna(False).astype(float)
+    held = chosen.mul(pop, axis=0).groupby(members).sum()
+    total = pop.groupby(members).sum()
+    kept = held.div(total, axis=0) >= KEPT_SHARE - 1e-12
+    return kept.mean(axis=1).rename("stability").rename_axis("can_id").sort_index()
+
+
+def stability_label(share: float) -> str:
+    """'robust' (>= ROBUST), 'marginal' (< MARGINAL) or 'moderate'; '' when unknown."""
+    if share is None or not np.isfinite(share):
+        return ""
+    if share >= ROBUST - 1e-12:
+        return "robust"
+    return "marginal" if share < MARGINAL else "moderate"
+
+
+def stability_method(draws: int, spread: float) -> str:
+    """One sentence saying how stability was measured, for pages and the record."""
+    return (f"Stability is the share of {draws:,} re-runs, each with every weight moved at "
+            f"random by up to {spread:.0%} either way and the share of wards considered by "
+            f"up to {spread * THRESHOLD_SPREAD:.0%}, in which wards holding at least "
+            f"{KEPT_SHARE:.0%} of the CAN's residents were still selected: robust from "
+            f"{ROBUST:.0%}, marginal below {MARGINAL:.0%}.")
 
 
 # -- checks and small helpers ---------------------------------------------------------

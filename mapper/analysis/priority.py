@@ -7,8 +7,8 @@ then limited to -3..+3), so that one extreme ward cannot set the scale for all t
 nor top the index through one component:
 
 ``need``      the ward's population-weighted IMD score (higher = more need); with
-              deprivation data of ranks only, its IMD average rank reversed
-              (:func:`components_for`);
+              deprivation data of ranks only, its IMD average rank (MHCLG's
+              convention: higher = more deprived; :func:`components_for`);
 ``supply``    VCS groups per 1,000 residents, empirical-Bayes smoothed toward the
               district's rate (:mod:`mapper.analysis.rates`), **reversed** (fewer groups
               = more unmet need);
@@ -58,8 +58,8 @@ SHRINK_FLAG_SD = 1.0
 MAD_TO_SD = 1.4826
 MEAN_AD_TO_SD = 1.2533
 #: what measures need when the ward table has no IMD score (deprivation data of ranks
-#: only, such as IoD File 1 or 2): the average rank, reversed (1 = most deprived)
-NEED_FALLBACK: tuple[str, int] = ("imd_avg_rank", -1)
+#: only, such as IoD File 1 or 2): the average rank (MHCLG's: higher = more deprived)
+NEED_FALLBACK: tuple[str, int] = ("imd_avg_rank", 1)
 
 
 def components_for(table: pd.DataFrame) -> dict[str, tuple[str, int]]:
@@ -124,8 +124,10 @@ def unmet_need(table: pd.DataFrame, weights: dict[str, float],
 
 
 def national_decile(avg_rank: pd.Series, national_lsoas: int) -> pd.Series:
-    """The national decile (1 = most deprived 10 %) an average rank falls in."""
-    return np.ceil(avg_rank.astype(float) / national_lsoas * 10).clip(1, 10)
+    """The national decile (1 = most deprived 10 %) an average rank falls in (MHCLG's
+    average rank: the most deprived LSOA in England ranks `national_lsoas`)."""
+    published = national_lsoas + 1 - avg_rank.astype(float)
+    return np.ceil(published / national_lsoas * 10).clip(1, 10)
 
 
 def supply_condition_applies(table: pd.DataFrame) -> bool:
@@ -204,7 +206,8 @@ def _joined(parts: list[pd.Series], index: pd.Index) -> pd.Series:
     for part in parts:
         part = part.reindex(index).fillna("").astype(object)
         both = (joined != "") & (part != "")
-        joined = joined.where(~both, joined + ". ").where(part == "", lambda j: j + part)
+        joined = joined.where(~both, joined + ". ")
+        joined = joined.where(part == "", joined + part)
     return joined.where(joined == "", joined + ".")
 
 

@@ -58,17 +58,21 @@ KINDS = ("index", "score", "share", "rate", "count", "distance", "area", "rank",
 #: columns of ward_summary with a hand-written label and kind; others get a generated one
 INDICATORS: dict[str, tuple[str, str]] = {
     "unmet_need": ("Unmet-need index (higher = more unmet need)", "index"),
-    "stability": ("Stability: share of weight changes in which the ward stays a candidate",
-                  "share"),
+    "stability": ("Stability: share of re-runs with other weights and thresholds in which "
+                  "the ward stays a candidate", "share"),
     "contrib_need": ("Unmet need from deprivation (contribution to the index)", "index"),
     "contrib_supply": ("Unmet need from few VCS groups (contribution to the index)", "index"),
     "contrib_incidents": ("Unmet need from incidents (contribution to the index)", "index"),
     "unmet_need_rank": ("Rank on the unmet-need index (1 = most unmet need)", "rank"),
     "imd_score": ("IMD score: Index of Multiple Deprivation (higher = more deprived)",
                   "score"),
-    "imd_avg_rank": ("IMD average rank in England (1 = most deprived)", "rank"),
+    "imd_avg_rank": ("IMD average rank (MHCLG: higher = more deprived)", "rank"),
     "imd_extent": ("IMD extent: share of residents in the most deprived 30% of areas",
                    "share"),
+    "imd_local_concentration": ("IMD local concentration (MHCLG: higher = more deprived)",
+                                "rank"),
+    "income_scale": ("Income scale: people income deprived", "count"),
+    "employment_scale": ("Employment scale: people employment deprived", "count"),
     "imd_most_deprived_10_share": ("Share of areas in the most deprived 10% in England",
                                    "share"),
     "imd_most_deprived_20_share": ("Share of areas in the most deprived 20% in England",
@@ -107,7 +111,8 @@ INDICATORS: dict[str, tuple[str, str]] = {
 #: headings of the groups indicators are offered in, by column prefix (first match wins)
 INDICATOR_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Priority", ("unmet_need", "stability", "contrib_", "z_")),
-    ("Deprivation (English Indices of Deprivation)", ("imd_",)),
+    ("Deprivation (English Indices of Deprivation)", ("imd_", "income_scale",
+                                                      "employment_scale")),
     ("Deprivation domains", ()),  # the other *_score columns
     ("Community assets", ("groups_", "premises_", "mean_distance_")),
     ("Incidents", ("incidents", "recent_mean", "baseline_mean", "trend_", "spike_")),
@@ -131,6 +136,29 @@ KEY_FIGURES: dict[str, str] = {
 #: every name: short ones keep the page light)
 FIGURE_KEYS = {"population": "pop", "imd_score": "imd", "unmet_need": "need",
                "groups_total_per_1000": "groups", "incidents_per_1000": "incidents"}
+
+
+#: what one unit of a column means, said under its legend's title (by column, else kind)
+UNITS: dict[str, str] = {
+    "index": "Unit: robust standard deviations from the study area's median ward "
+             "(0 = the median ward).",
+    "imd_score": "Unit: MHCLG's IMD score (a weighted sum of domain scores), averaged over "
+                 "the ward's residents; higher = more deprived.",
+    "imd_avg_rank": "Unit: national rank of small areas, turned round as MHCLG does: "
+                    "32,844 = the most deprived in England, 1 = the least.",
+    "imd_local_concentration": "Unit: national rank of small areas, turned round: 32,844 = "
+                               "the most deprived in England.",
+    "imd_extent": "Unit: per cent of residents (the next 20% after the most deprived 10% "
+                  "on a sliding scale).",
+    "share": "Unit: per cent.",
+    "rate": "Unit: per 1,000 residents.",
+    "distance": "Unit: metres, in a straight line.",
+}
+
+
+def indicator_unit(column: str) -> str:
+    """What one unit of `column` means (see :data:`UNITS`); '' when it goes without saying."""
+    return UNITS.get(column) or UNITS.get(indicator_kind(column), "")
 
 
 def indicator_kind(column: str) -> str:
@@ -602,8 +630,11 @@ def legend_html(classification: Classification, indicator: str, scheme_name: str
             f' <span class="pr-legend__count">({entry.count:,})</span></span></li>'
         )
     total = sum(e.count for e in entries)
+    unit = indicator_unit(indicator)
+    unit_note = f'<p class="pr-legend__note">{html.escape(unit)}</p>' if unit else ""
     return (
         f'<p class="pr-legend__title">{html.escape(indicator_label(indicator))}</p>'
+        f"{unit_note}"
         f'<p class="pr-legend__note">Darker = higher. {html.escape(scheme_name)} of the '
         f"{total:,} ward{'s' if total != 1 else ''} shown (wards in brackets).</p>"
         f'<ul class="pr-legend__list">{"".join(rows)}</ul>'

@@ -77,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         auth,
         contact_lists,
         contacts,
+        drafts,
         edit_api,
         editor,
         incidents,
@@ -92,7 +93,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp):
+                      recheck.bp, drafts.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)

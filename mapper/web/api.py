@@ -286,7 +286,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         "Community Action Neighbourhoods, in rank order",
         "One feature per CAN (dissolved outline) with its summary: can_id, rank, name, "
         "wards, ward_codes, boroughs, population, unmet_need, groups_total, premises_total, "
-        "incidents, imd_score, top_drivers.",
+        "incidents, imd_score, top_drivers, reasons (why chosen: the indicators on which "
+        "the CAN stands out, with values), reason_keys, stability (share of perturbed "
+        "re-runs that find it again) and stability_label (robust, moderate, marginal).",
         (P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "geometry=false"),
         members=PAGE_MEMBERS,

@@ -45,6 +45,7 @@ from flask import (
 
 from mapper import registers
 from mapper.analysis import verification
+from mapper.analysis.need import DEFINITIONS, grouped_need, national_lsoas_of
 from mapper.config import Settings
 from mapper.exports import guard_formulas
 from mapper.geo import to_display
@@ -67,48 +68,41 @@ class Figure:
 
     column: str
     label: str
-    how: str  # "sum" or "weighted" (population-weighted mean)
+    how: str  # "sum", "weighted" (by population), "lsoas" (by LSOAs) or "own" (see combined)
     fmt: str  # "count", "score", "rank", "share", "rate", "index"
     help: str = ""
 
 
 FIGURES = (
     Figure("population", "Residents", "sum", "count"),
+    Figure("imd_score", "IMD average score", "weighted", "score", DEFINITIONS["imd_score"]),
+    Figure("imd_avg_rank", "IMD average rank", "weighted", "rank", DEFINITIONS["imd_avg_rank"]),
+    Figure("imd_extent", "IMD extent", "weighted", "share", DEFINITIONS["imd_extent"]),
     Figure(
-        "imd_score",
-        "IMD score",
-        "weighted",
-        "score",
-        "Index of Multiple Deprivation, population-weighted; higher = more deprived",
-    ),
-    Figure(
-        "imd_avg_rank",
-        "IMD average rank",
-        "weighted",
+        "imd_local_concentration",
+        "IMD local concentration",
+        "own",
         "rank",
-        "average national rank of its small areas (LSOAs), population-weighted; 1 = most deprived",
-    ),
-    Figure(
-        "imd_extent",
-        "IMD extent",
-        "weighted",
-        "share",
-        "share of residents in the most deprived 30 % of small areas nationally (sliding scale)",
+        DEFINITIONS["imd_local_concentration"] + " (computed for several wards together "
+        "from their small areas: it does not average across wards)",
     ),
     Figure(
         "imd_most_deprived_10_share",
         "In the most deprived 10 %",
-        "weighted",
+        "lsoas",
         "share",
-        "share of its small areas (LSOAs) in the most deprived 10 % nationally",
+        DEFINITIONS["imd_most_deprived_10_share"],
     ),
     Figure(
         "imd_most_deprived_20_share",
         "In the most deprived 20 %",
-        "weighted",
+        "lsoas",
         "share",
-        "share of its small areas (LSOAs) in the most deprived 20 % nationally",
+        DEFINITIONS["imd_most_deprived_20_share"],
     ),
+    Figure("income_scale", "Income scale", "sum", "count", DEFINITIONS["income_scale"]),
+    Figure("employment_scale", "Employment scale", "sum", "count",
+           DEFINITIONS["employment_scale"]),
     Figure("groups_total", "VCS groups", "sum", "count"),
     Figure(
         "groups_total_per_1000",
@@ -144,7 +138,8 @@ FIGURES = (
         "Unmet-need index",
         "weighted",
         "index",
-        "0 = the median ward; higher = more unmet need (need, low supply, incidents)",
+        "in robust standard deviations from the study area's median ward (0 = the median "
+        "ward); higher = more unmet need (need, low supply, incidents)",
     ),
 )
 
@@ -361,11 +356,18 @@ def weighted_mean(frame: pd.DataFrame, column: str) -> float:
 
 
 def combined(frame: pd.DataFrame, column: str, how: str) -> float:
-    """`column` over several wards: summed, or population-weighted."""
+    """`column` over several wards: summed ("sum"), weighted by the wards' (apportioned)
+    LSOAs ("lsoas": shares of LSOAs), by population ("weighted"), or, for a measure that
+    does not combine across wards ("own": local concentration), one ward's own value."""
     if column not in frame.columns:
         return float("nan")
     if how == "sum":
-        return float(pd.to_numeric(frame[column], errors="coerce").sum())
+        values = pd.to_numeric(frame[column], errors="coerce")
+        return float(values.sum()) if values.notna().any() else float("nan")
+    if how == "own":
+        return float(frame[column].iloc[0]) if len(frame) == 1 else float("nan")
+    if how == "lsoas" and "lsoas" in frame.columns:
+        return weighted_mean(frame.assign(population=frame["lsoas"]), column)
     return weighted_mean(frame, column)
 
 
@@ -417,7 +419,29 @@ def value_for(comparator: dict, column: str, how: str) -> float:
     row = comparator["row"]
     if row is not None and column in row.index and pd.notna(row[column]):
         return float(row[column])
+    if how == "own" and len(comparator["wards"]) > 1:
+        return grouped_value(comparator["wards"], column)
     return combined(comparator["wards"], column, how)
+
+
+def grouped_value(wards: pd.DataFrame, column: str) -> float:
+    """A deprivation measure that does not combine across wards, computed for `wards`
+    taken together from their LSOA parts (:func:`mapper.analysis.need.grouped_need`);
+    NaN without the layers it needs."""
+    codes = tuple(sorted(wards["ward_code"].astype(str)))
+
+    def build(workspace) -> pd.DataFrame | None:
+        if not (workspace.has_layer("lsoa_ward_weights") and workspace.has_layer("deprivation")):
+            return None
+        national, _ = national_lsoas_of(workspace.provenance())
+        return grouped_need(workspace.read_layer("deprivation"),
+                            workspace.read_layer("lsoa_ward_weights"), {"area": list(codes)},
+                            national_lsoas=national)
+
+    found = data.cached("grouped_need", build, variant=codes)
+    if found is None or column not in found.columns:
+        return float("nan")
+    return float(found[column].iloc[0])
 
 
 def fmt(value: float, kind: str) -> str:
@@ -888,6 +912,7 @@ def _area_page(area: Area):
         export_urls=_export_urls(area, category, query),
         contact_list_url=_contact_list_url(area),
         drivers=_drivers(area),
+        why=_why(area),
         care=_care(area),
         ranks=_ranks(area, wards),
         today=date.today().isoformat(),
@@ -953,6 +978,18 @@ def _drivers(area: Area) -> list[str]:
             if np.isfinite(v) and v > 0
         ][:2]
     return [DRIVER_LABELS.get(n, n) for n in names]
+
+
+def _why(area: Area) -> dict | None:
+    """A neighbourhood's reasons (mapper.analysis.reasons) and stability, or None."""
+    summary = area.summary
+    if area.kind != "neighbourhood" or summary is None or is_missing(summary.get("reasons")):
+        return None
+    stability = summary.get("stability")
+    return {"reasons": str(summary["reasons"]),
+            "stability": None if is_missing(stability) else fmt(stability, "share"),
+            "label": "" if is_missing(summary.get("stability_label"))
+            else str(summary["stability_label"])}
 
 
 def _care(area: Area) -> list[dict]:

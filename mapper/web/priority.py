@@ -49,6 +49,9 @@ from flask import (
     url_for,
 )
 
+from mapper.analysis.neighbourhoods import stability_method
+from mapper.analysis.reasons import reasons_method
+from mapper.analysis.record import read_selection, selection, selection_changes
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
 from mapper.exports import guard_formulas
@@ -71,6 +74,7 @@ from mapper.maps.priority import (
     point_rows,
     priority_map,
 )
+from mapper.maps.selection_svg import selection_svg
 from mapper.web import data, open_workspace
 from mapper.web.auth import app_db, current_user, require_role
 from mapper.web.overview import rows_page, rows_page_args, versioned_json
@@ -309,8 +313,9 @@ def _cans(borough: str = "") -> pd.DataFrame:
         return pd.DataFrame(columns=["can_id", "rank", "name"])
     wards = data.layer("ward_summary")
     table = pd.DataFrame(cans.drop(columns=cans.geometry.name)).copy()
-    stability = wards.dropna(subset=["can_id"]).groupby("can_id")["stability"].mean()
-    table["stability"] = table["can_id"].map(stability)
+    if "stability" not in table:  # an analysis from before CANs had their own stability
+        stability = wards.dropna(subset=["can_id"]).groupby("can_id")["stability"].mean()
+        table["stability"] = table["can_id"].map(stability)
     names = _boroughs(wards)
     codes = table["boroughs"].fillna("").astype(str).str.split("; ")
     table["borough_names"] = [", ".join(names.get(c, c) for c in cs if c) for cs in codes]
@@ -323,6 +328,21 @@ def _drivers(text) -> str:
     parts = [p.strip() for p in str(text or "").split(";") if p.strip()]
     text = "; ".join(DRIVERS.get(p, p) for p in parts)
     return text[:1].upper() + text[1:] if text else "–"
+
+
+def _text(value) -> str:
+    """A stored text value, '' when missing."""
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) \
+        or pd.isna(value) else str(value)
+
+
+def _why(can: dict) -> str:
+    """The CAN's reasons (mapper.analysis.reasons), capitalised; the index components
+    that drive it for an analysis stored before reasons existed."""
+    reasons = _text(can.get("reasons"))
+    if not reasons:
+        return _drivers(can.get("top_drivers"))
+    return reasons[:1].upper() + reasons[1:]
 
 
 def _can_rows(cans: pd.DataFrame) -> list[dict]:
@@ -339,8 +359,9 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
             "groups": format_value(can.get("groups_total"), "count"),
             "premises": format_value(can.get("premises_total"), "count"),
             "incidents": format_value(can.get("incidents"), "count"),
-            "drivers": _drivers(can.get("top_drivers")),
+            "drivers": _why(can),
             "stability": format_value(can.get("stability"), "share"),
+            "stability_label": _text(can.get("stability_label")),
             "url": f"{request.script_root}/neighbourhood/{can['can_id']}",
         })
     return rows
@@ -626,6 +647,8 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
         sort_links=_sort_links(view),
         settings_fieldsets=_fieldsets(_setting_fields(settings, values, errors)),
         settings=settings,
+        stability_method=stability_method(settings.stability_draws, settings.stability_spread),
+        reasons_method=reasons_method(),
         error_list=error_list,
         recomputed=request.args.get("recomputed") == "1",
         last_run=_last_run() if request.args.get("recomputed") == "1" else "",
@@ -801,8 +824,17 @@ def decision_record():
         for name, default, _text in describe()
     ]
     attribution, licences = _attribution()
+    signed_in = current_user().signed_in
     return render_template(
         "decision_record.html",
+        stability_method=stability_method(settings.stability_draws, settings.stability_spread),
+        reasons_method=reasons_method(),
+        can_wards=_can_wards(in_cans, cans),
+        selection_map=_selection_map(wards, area_name=boroughs.get(
+            borough, meta.get("study_area") or "the study area")),
+        analysed_by=_who(meta.get("analysed_by", ""), meta.get("analysed_via", ""),
+                         signed_in),
+        changes=_changes(meta, wards_all, signed_in),
         study_area=meta.get("study_area") or "Study area",
         area_name=boroughs.get(borough, meta.get("study_area") or "the study area"),
         borough=borough,
@@ -825,6 +857,69 @@ def decision_record():
         licences=licences,
         page_query={"borough": borough} if borough else {},
     )
+
+
+def _can_wards(in_cans: pd.DataFrame, cans: pd.DataFrame) -> list[dict]:
+    """Every ward of every CAN shown: CAN id and name, then its wards (name, code,
+    borough), by name."""
+    out = []
+    for can in cans.to_dict("records"):
+        wards = in_cans[in_cans["can_id"] == can["can_id"]].sort_values(
+            ["ward_name", "ward_code"])
+        out.append({"can_id": can["can_id"], "name": can["name"],
+                    "wards": [{"name": w["ward_name"], "code": w["ward_code"],
+                               "borough": _text(w.get("borough_name"))}
+                              for w in wards.to_dict("records")]})
+    return out
+
+
+def _selection_map(wards, *, area_name: str):
+    """The inline SVG map of the selection (cached per workspace version and area)."""
+    from markupsafe import Markup
+
+    codes = ",".join(sorted(wards["ward_code"].astype(str)))
+
+    def build(_workspace):
+        title = f"Map of the Community Action Neighbourhoods in {area_name}"
+        return selection_svg(wards[["ward_code", "geometry"]],
+                             wards.set_index("ward_code")["can_id"], title=title)
+
+    return Markup(data.cached("priority:selection-svg", build, variant=codes))
+
+
+def _who(actor: str, via: str, signed_in: bool) -> str:
+    """Who ran the analysis and how, as the record says it (the name only to signed-in
+    users)."""
+    if not actor:
+        return "not recorded (an analysis run before this was recorded)"
+    how = f" ({via})" if via else ""
+    return f"{actor}{how}" if signed_in else f"sign in to see who{how}"
+
+
+def _changes(meta: dict, wards_all: pd.DataFrame, signed_in: bool) -> dict | None:
+    """What changed since the previous selection, for the record; None when no earlier
+    selection is recorded."""
+    previous = read_selection(meta.get("previous_selection"))
+    if previous is None:
+        return None
+    current = selection(wards_all.set_index("ward_code")["can_id"])
+    diff = selection_changes(previous["cans"], current)
+    names = dict(zip(wards_all["ward_code"].astype(str), wards_all["ward_name"], strict=True))
+
+    def named(codes):
+        return [f"{names.get(c, c)} ({c})" for c in codes]
+
+    return {
+        "when": _when(previous.get("analysed_at", "")) or "date not recorded",
+        "who": _who(previous.get("analysed_by", ""), previous.get("analysed_via", ""),
+                    signed_in),
+        "count": len(previous["cans"]),
+        "wards_in": named(diff["wards_in"]), "wards_out": named(diff["wards_out"]),
+        "changed": [{"can_id": c["can_id"], "previous_id": c["previous_id"],
+                     "added": named(c["added"]), "removed": named(c["removed"])}
+                    for c in diff["changed"]],
+        "new": diff["new"], "gone": diff["gone"], "unchanged": diff["unchanged"],
+    }
 
 
 def _setting_text(value) -> str:
