@@ -40,9 +40,9 @@ from mapper.analysis.can_identity import (
 )
 from mapper.analysis.coverage import uncovered_by_category
 from mapper.analysis.incidents import (
+    MONTHS_COUNTED,
     RATE,
     TREND_COLUMNS,
-    MONTHS_COUNTED,
     covered_districts,
     covered_pressure,
     incident_coverage,
