@@ -66,7 +66,7 @@ KEY_FIGURES: dict[str, str] = {
     "imd_score": "IMD score",
     "unmet_need": "Unmet-need index",
     "groups_total_per_1000": "VCS groups per 1,000",
-    "incidents_per_1000": "Incidents per 1,000",
+    "incidents_per_1000": "Incidents a month per 1,000",
 }
 #: short property names of the key figures in the map's GeoJSON (633 London wards repeat
 #: every name: short ones keep the page light)
