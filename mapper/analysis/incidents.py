@@ -720,7 +720,8 @@ def covered_pressure(
 
     Only incidents from sources that cover their district count
     (:meth:`IncidentCoverage.from_covering`). A ward whose district no source covers, or
-    where the types are not covered in any month, has every figure NaN (unknown, not zero), ``spike`` False.
+    where the types are not covered in any month, has every figure NaN (unknown, not
+    zero), ``spike`` False.
 
     Returns the table (indexed by ``ward_code``, in the order of `wards`) and notes.
     """
@@ -787,7 +788,8 @@ def covered_pressure(
     return out, notes
 
 
-__all__ += ["COVERAGE_MIN_SHARE", "COVERAGE_MIN_DENSITY", "covered_districts", "source_coverage", "IncidentCoverage",
+__all__ += ["COVERAGE_MIN_SHARE", "COVERAGE_MIN_DENSITY", "covered_districts",
+            "source_coverage", "IncidentCoverage",
             "incident_coverage", "covered_pressure", "counted_words", "month_span",
             "types_words", "coverage_words"]
 

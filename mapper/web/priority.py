@@ -152,7 +152,8 @@ EXPORT_COLUMNS = (
     "population", "imd_score", "unmet_need", "unmet_need_rank", "contrib_need",
     "contrib_supply", "contrib_incidents", "groups_total", "groups_total_per_1000",
     "premises_total", "incidents", "incident_months", "incidents_counted",
-    "incidents_per_1000", "groups_total_per_1000_eb", "incidents_per_1000_eb", "uncovered_share", "candidate", "can_id", "stability",
+    "incidents_per_1000", "groups_total_per_1000_eb", "incidents_per_1000_eb",
+    "uncovered_share", "candidate", "can_id", "stability",
     "unreliable", "unreliable_reason",
 )
 
