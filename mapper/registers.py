@@ -34,6 +34,9 @@ GROUP_CATEGORIES = (
     "tenants and residents",
     "arts and sport",
     "emergency and resilience",
+    # a service a host offers in winter (a library, a church, a centre): what the host is,
+    # the source does not say, so it is not a "community centre"
+    "warm space",
     "other",
 )
 EMERGENCY_OFFERS = (

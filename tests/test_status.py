@@ -338,6 +338,8 @@ def test_london_no_closed_food_bank_is_nearest_and_no_warm_space_is_a_rest_centr
         "Give Food marks it closed (column 'closed')"}
     warm = frames["london_warm_spaces_2026-08.csv"]
     assert len(warm) == 963 and warm["emergency_offer"].isna().all()
+    # a warm space is a warm space: not a "community centre" for the whole file
+    assert set(warm["category"]) == {"warm space"}
     aid = frames["london_mutual_aid_groups_2020.csv"]
     assert len(aid) == 657 and not aid["emergency_offer"].fillna("").str.contains(
         "volunteers").any()
@@ -360,7 +362,7 @@ def test_london_no_closed_food_bank_is_nearest_and_no_warm_space_is_a_rest_centr
     rng = np.random.default_rng(15)
     points = np.column_stack([rng.uniform(505_000, 560_000, 40),
                               rng.uniform(157_000, 200_000, 40)])
-    for (x, y), category in zip(points, rng.choice(["food", "community centre", None], 40),
+    for (x, y), category in zip(points, rng.choice(["food", "warm space", None], 40),
                                 strict=True):
         answer = index.query(x, y, k=5, category=category)
         assert len(answer) == 5 and not set(answer["id"]) & closed
