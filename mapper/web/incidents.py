@@ -68,6 +68,7 @@ DETAIL_COLUMNS = (
     "opening_hours",
     "address",
     "postcode",
+    "location_note",
     "last_verified",
 )
 
