@@ -25,7 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from mapper import registers
+from mapper import incident_types, registers
 from mapper.analysis import apportion as ap
 from mapper.analysis.areas import area_of_points
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
@@ -40,13 +40,14 @@ from mapper.analysis.can_identity import (
 )
 from mapper.analysis.coverage import uncovered_by_category
 from mapper.analysis.incidents import (
+    MONTHS_COUNTED,
     RATE,
     TREND_COLUMNS,
-    ShortSeriesError,
     covered_districts,
-    incident_counts,
-    incident_pressure,
-    incident_rate,
+    covered_pressure,
+    incident_coverage,
+    month_span,
+    types_words,
 )
 from mapper.analysis.need import (
     MEASURE_LABELS,
@@ -206,31 +207,54 @@ def _fallback_note(weights: pd.DataFrame, method: str, lsoas) -> str | None:
             f"another method: {'; '.join(parts)}")
 
 
-def _window(incidents: pd.DataFrame, months: int) -> tuple[str | None, str | None]:
-    known = incidents["month"].dropna().astype(str)
-    if known.empty:
-        return None, None
-    end = known.max()
-    if not months:
-        return None, end
-    start = (pd.Period(end, "M") - (months - 1)).strftime("%Y-%m")
-    return start, end
-
-
-def _incidents(incidents, wards_index, population, settings: Settings, notes) -> pd.DataFrame:
+def _incidents(incidents, wards, population, settings: Settings, notes) -> pd.DataFrame:
+    """Incident counts, monthly rates and trends per ward, each over the types and months
+    that cover it (:func:`incident_coverage`, :func:`covered_pressure`)."""
+    index = pd.Index(wards["ward_code"], name="ward_code")
     if incidents is None or incidents.empty:
-        return pd.DataFrame({"incidents": 0, "incidents_per_1000": np.nan},
-                            index=wards_index)
-    start, end = _window(incidents, settings.incident_months)
-    types = [t.strip() for t in settings.incident_types.split(";") if t.strip()] or None
-    try:
-        return incident_pressure(incidents, wards_index, population, start=start, end=end,
-                                 types=types, recent_months=settings.trend_recent_months,
-                                 baseline_months=settings.trend_baseline_months)
-    except ShortSeriesError as exc:
-        notes.append(f"incident trend not computed: {exc}")
-        counts = incident_counts(incidents, wards_index, start=start, end=end, types=types)
-        return counts.join(incident_rate(counts["incidents"], population))
+        return pd.DataFrame({"incidents": np.nan, RATE: np.nan}, index=index)
+    types = incident_types.parse_setting(settings.incident_types)
+    _check_types_named(types, incidents)
+    plan = incident_coverage(incidents, wards[["ward_code", "borough_code"]],
+                             window_months=settings.incident_months, types=types)
+    table, more = covered_pressure(
+        incidents, wards[["ward_code", "borough_code"]], population, plan,
+        recent_months=settings.trend_recent_months,
+        baseline_months=settings.trend_baseline_months)
+    notes.append(_counted_note(plan, wards))
+    notes.extend(more)
+    return table
+
+
+def _check_types_named(types, incidents) -> None:
+    if not types:
+        return
+    known = set(incident_types.vocabulary().types) | set(incidents["type"].dropna())
+    unknown = [t for t in types if t not in known]
+    if unknown:
+        raise MapperError(
+            f"incident_types names {', '.join(repr(t) for t in unknown)}, which is neither "
+            "a type of the vocabulary (mapper/mappings/incident_types.csv) nor a type in "
+            f"the incident data; the vocabulary is {', '.join(incident_types.vocabulary().types)}")
+
+
+def _counted_note(plan, wards) -> str:
+    """'incidents counted: burglary only (...); Sep 2024 - Feb 2025 in 32 districts, ...'"""
+    names = (wards.drop_duplicates("borough_code").set_index("borough_code")["borough_name"]
+             if "borough_name" in wards else pd.Series(dtype=object))
+    why = ("named in the incident_types setting" if plan.named else
+           "the types every district with incident data has in its window; set "
+           "incident_types to choose others")
+    spans: dict[str, list[str]] = {}
+    for district, months in sorted(plan.months.items()):
+        spans.setdefault(month_span(months) or "none", []).append(
+            str(names.get(district, district)))
+    where = "; ".join(
+        f"{span} in {', '.join(d) if len(d) <= 3 else f'{len(d):,} districts'}"
+        for span, d in sorted(spans.items(), key=lambda kv: -len(kv[1])))
+    return (f"incidents counted: {types_words(plan.types, plan.every)} ({why}); months "
+            f"counted, each district's window ending at its last covered month: {where}; "
+            "rates are incidents a month per 1,000 residents")
 
 
 def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -> pd.DataFrame:
@@ -240,7 +264,7 @@ def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -
     them."""
     if incidents is None or incidents.empty:
         return pressure
-    covered = covered_districts(incidents)
+    covered = covered_districts(incidents, wards[["ward_code", "borough_code"]])
     by_ward = wards.set_index("ward_code").reindex(pressure.index)
     district = by_ward["borough_code"]
     outside = ~district.isin(covered)
@@ -269,14 +293,19 @@ def _smoothed_rates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Each smoothed rate of the index (:data:`mapper.analysis.priority.RAW_RATES`) ->
     :func:`eb_rates` of its count, shrunk toward the ward's district: groups per 1,000 from
     ``groups_total``, incidents per 1,000 from ``incidents`` (only where the raw rate is
-    known: incident data cover the district)."""
+    known: incident data cover the district). The incidents' exposure is residents x
+    months counted (``incident_months``), so the smoothed rate is, like the raw one,
+    incidents a month per 1,000 residents."""
     counts = {"groups_total_per_1000": "groups_total", "incidents_per_1000": "incidents"}
     out = {}
     for column, raw in RAW_RATES.items():
         if raw not in table or counts[raw] not in table:
             continue
         known = table[counts[raw]].where(table[raw].notna())
-        out[column] = eb_rates(known, table["population"], table["borough_code"])
+        exposure = table["population"]
+        if raw == RATE and MONTHS_COUNTED in table:
+            exposure = exposure * table[MONTHS_COUNTED]
+        out[column] = eb_rates(known, exposure, table["borough_code"])
     return out
 
 
@@ -358,7 +387,7 @@ def _compute(workspace: Workspace, settings: Settings | None,
                           group_categories=registers.GROUP_CATEGORIES,
                           premises_types=registers.PREMISES_TYPES)
     access = ward_access(points, groups, index, categories=registers.GROUP_CATEGORIES)
-    pressure = _incidents(incidents, index, ward_pop, settings, notes)
+    pressure = _incidents(incidents, wards, ward_pop, settings, notes)
     pressure = _where_covered(pressure, incidents, wards, notes)
     table = (wards.drop(columns="geometry").set_index("ward_code")
              .join(need.reindex(index)).join(supply).join(access).join(pressure))
@@ -508,8 +537,9 @@ def _write(workspace: Workspace, report: AnalysisReport, *, previous, wards,
     with workspace.transaction() as tx:
         # inside the workspace lock: no other run issues ids between reading and writing
         history = _can_history(workspace)
+        names = report.wards["ward_name"] if "ward_name" in report.wards else None
         identity = match_neighbourhoods(report.neighbourhoods, report.wards["population"],
-                                        history, run_at=run_at)
+                                        history, run_at=run_at, ward_names=names)
         can_id, report.neighbourhoods = apply_ids(report.wards["can_id"],
                                                   report.neighbourhoods, identity)
         report.wards["can_id"] = can_id

@@ -285,8 +285,13 @@ def _reanalyse_if_stale(ws: Workspace) -> None:
                    "--set coverage_radius_m=500. See --list for every setting.")
 @click.option("--list", "show", is_flag=True, help="List the settings, their values and help.")
 @click.option("--reset", is_flag=True, help="Go back to the default settings first.")
+@click.option("--incident-types", "types", metavar="TYPES", default=None,
+              help="The incident types the rates, trends and index count, ';'-separated "
+                   "(e.g. 'Burglary;Anti-social behaviour'; '' = the types every district "
+                   "with incident data has): the same as --set incident_types=TYPES.")
 @click.pass_context
-def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset: bool) -> None:
+def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset: bool,
+            types: str | None) -> None:
     """Compute ward need, asset supply, incident pressure, the unmet-need index,
     Community Action Neighbourhoods and coverage gaps, and store them in the workspace
     with the settings used. Settings persist: later runs (and builds) reuse them."""
@@ -298,7 +303,8 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
                           "'mapper build --from DIR' first")
     current = Settings() if reset else Settings.from_json(ws.meta().get("analysis_settings"))
     try:
-        settings = current.updated(list(assignments))
+        settings = current.updated(list(assignments) + (
+            [f"incident_types={types}"] if types is not None else []))
     except MapperError as exc:  # a bad --set is a usage error: exit 2, like click's own
         raise click.BadParameter(str(exc), ctx=ctx, param_hint="'--set'") from None
     if show:
@@ -424,6 +430,8 @@ def info(ctx: click.Context) -> None:
             each = f" ({int(row['rows_imported']):,})" if len(rows) > 1 else ""
             click.echo(f"{name:<18} {count:>9}  {row['vintage']:<24} {row['source_file']}{each}")
             click.echo(f"{'':<18} {'':>9}  licence: {row['licence']}")
+            if row.get("coverage"):
+                click.echo(f"{'':<18} {'':>9}  covers: {row['coverage']}")
             for note in row["notes"]:
                 click.echo(f"{'':<18} {'':>9}  note: {note}")
     from mapper.saved_mappings import SavedMappings, describe

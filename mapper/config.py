@@ -66,9 +66,12 @@ class Settings:
     coverage_category: str = _setting(
         "", "group category the coverage analysis looks at ('' = any group)")
     incident_months: int = _setting(
-        12, "incident window: the last N months of the data (0 = all months)")
+        12, "incident window: the last N months of each district's incident data, ending "
+        "at the last month its sources cover (0 = all months)")
     incident_types: str = _setting(
-        "", "incident types counted, ';'-separated ('' = all types)")
+        "", "incident types counted by rates, trends and the index, ';'-separated names "
+        "of the vocabulary in mapper/mappings/incident_types.csv, e.g. 'Burglary;Robbery' "
+        "('' = every type that each district with incident data has in its window)")
     trend_recent_months: int = _setting(
         3, "months compared against the baseline in the incident trend")
     trend_baseline_months: int = _setting(12, "baseline months of the incident trend")

@@ -296,6 +296,10 @@ def _check_vocabulary(register: str, record: dict, problem) -> None:
             else:
                 problem("step_free", record["step_free"], "yes or no")
     elif register == "incidents":
+        if record.get("type"):  # other spellings become the vocabulary's type
+            from mapper.incident_types import normalise_names
+
+            record["type"] = (normalise_names([record["type"]]) or [record["type"]])[0]
         if record.get("severity") is not None:
             try:
                 severity = int(str(record["severity"]))

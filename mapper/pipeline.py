@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from mapper import missing, personal_text, registers
+from mapper import incident_types, missing, personal_text, registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
 from mapper.analysis.areas import assign_areas
 from mapper.analysis_run import OUTPUTS
@@ -457,6 +457,9 @@ def gather_registers(
             if hidden:
                 imp.warnings.append(Problem(imp.extra["file"], personal_text.found_message(
                     hidden, register), severity="warning"))
+        if register == "incidents":
+            for imp in mine:
+                _normalise_incident_types(imp)
         frames = [assign_areas(imp.frame, layers) for imp in mine]
         files = {imp.extra["file"] for imp in mine}
         if existing and register in existing:
@@ -468,8 +471,53 @@ def gather_registers(
         frame, _ = personal_text.protect(frame, register)  # and of records kept
         frame = missing.clean_frame(frame)  # "nan", "None" ... in a file: missing
         frame = frame[registers.columns(register) + ["geometry"]]
-        out[register] = (frame, [_provenance(register, imp) for imp in mine])
+        provenance = [_provenance(register, imp) for imp in mine]
+        if register == "incidents":
+            _incident_coverage(provenance, frame, layers)
+        out[register] = (frame, provenance)
     return out
+
+
+def _normalise_incident_types(imp: Imported) -> None:
+    """The file's incident types as names of the vocabulary (mapper/mappings/
+    incident_types.csv); a warning names the values it does not know."""
+    if "type" not in imp.frame or not len(imp.frame):
+        return
+    imp.frame["type"], unknown = incident_types.normalise(imp.frame["type"])
+    if unknown:
+        shown = ", ".join(f"'{v}'" for v in unknown[:8])
+        more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+        imp.warnings.append(Problem(imp.extra["file"], (
+            f"{len(unknown):,} incident type{'s' if len(unknown) != 1 else ''} not in the "
+            f"vocabulary, kept as written: {shown}{more}; add them to "
+            "mapper/mappings/incident_types.csv to map them to a type"), severity="warning"))
+
+
+def _incident_coverage(provenance: list[Provenance], frame: pd.DataFrame,
+                       layers: dict) -> None:
+    """Each incident file's coverage (types, months, districts), from its placed records,
+    in its provenance."""
+    from mapper.analysis.incidents import coverage_words, source_coverage
+
+    mine = frame[frame["source_file"].isin({p.source_file for p in provenance})]
+    if not len(mine):
+        return
+    wards = layers.get("wards")
+    cover = source_coverage(mine, wards[["ward_code", "borough_code"]] if wards is not None
+                            and {"ward_code", "borough_code"} <= set(wards) else None)
+    boroughs = layers.get("boroughs")
+    if boroughs is None:
+        boroughs = layers.get("wards")
+    names, every = {}, None
+    if boroughs is not None and "borough_code" in boroughs:
+        codes = boroughs["borough_code"].dropna().astype(str)
+        every = set(codes)
+        if "borough_name" in boroughs:
+            names = dict(zip(codes, boroughs.loc[codes.index, "borough_name"].astype(str),
+                             strict=True))
+    for record in provenance:
+        if record.source_file in cover.index:
+            record.coverage = coverage_words(cover.loc[record.source_file], names, every)
 
 
 def cross_check(imported: dict[str, Imported]) -> list[Problem]:
@@ -703,8 +751,9 @@ def summary_lines(report: BuildReport) -> list[str]:
         unplaced = int(frame["ward_code"].isna().sum()) if "ward_code" in frame else 0
         if flagged or unplaced:
             lines.append(
-                f"{register}: {flagged:,} likely duplicates flagged (not merged); "
-                f"{unplaced:,} points in no ward"
+                f"{register}: {flagged:,} likely duplicate{'' if flagged == 1 else 's'} "
+                f"flagged (not merged); {unplaced:,} point{'' if unplaced == 1 else 's'} "
+                "in no ward"
             )
         sites = charity_sites(frame)
         if sites:

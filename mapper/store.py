@@ -79,6 +79,9 @@ class Provenance:
     source_sha256: str = ""
     notes: list[str] = field(default_factory=list)
     imported_at: str = ""
+    #: incident sources: what the file covers, from its content (incident types, months,
+    #: districts; ``mapper.analysis.incidents.coverage_words``); "" for other layers
+    coverage: str = ""
 
     def as_row(self) -> dict:
         row = asdict(self)
@@ -189,6 +192,9 @@ class Workspace:
             return pd.DataFrame(columns=list(Provenance.__dataclass_fields__))
         frame = pyogrio.read_dataframe(self.path, layer=LAYERS_TABLE)
         frame["notes"] = frame["notes"].map(lambda s: json.loads(s) if s else [])
+        for name, spec in Provenance.__dataclass_fields__.items():
+            if name not in frame:  # a workspace written before the field existed
+                frame[name] = spec.default if isinstance(spec.default, str) else ""
         return frame
 
     def meta(self) -> dict[str, str]:

@@ -499,6 +499,24 @@ def test_incident_type_and_area_filters(api, demo):
     assert sorted(ids(body)) == sorted(expected["incident_id"])
 
 
+def test_incident_type_filter_takes_the_vocabulary_and_its_other_spellings(api, demo):
+    """The demo's types are vocabulary names; "asb" and the police.uk API's slug are other
+    spellings of Anti-social behaviour (mapper/mappings/incident_types.csv)."""
+    from mapper.incident_types import vocabulary
+
+    incidents = demo.read_layer("incidents")
+    assert set(incidents["type"].dropna()) <= set(vocabulary().types)
+    expected = sorted(incidents.loc[incidents["type"] == "Anti-social behaviour",
+                                    "incident_id"])
+    assert expected
+    for spelling in ("Anti-social behaviour", "asb", "anti-social-behaviour"):
+        body = fetch(api, f"/api/incidents?type={quote(spelling)}&limit=5000")
+        assert sorted(ids(body)) == expected, spelling
+    response = api.get("/api/incidents?type=Arsonn")
+    assert response.status_code == 400
+    assert "unknown incident type" in response.get_data(as_text=True)
+
+
 # -- every answer: provenance, no personal data ----------------------------------------
 
 

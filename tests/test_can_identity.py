@@ -296,3 +296,24 @@ def test_ids_issued_after_a_backup_stay_issued_after_a_restore(grid, tmp_path):
                                  pd.Series({"E05900009": 5260.0}),
                                  pd.DataFrame(grid.appdb.can_history()), run_at=RUN2)
     assert found.ids == {"CAN-01": "CAN-03"}
+
+
+def test_a_kept_name_must_name_only_wards_still_in_the_can():
+    names = pd.Series({"W1": "Manningham", "W2": "Toller", "W3": "Heaton & Frizinghall",
+                       "W4": "City"})
+    before = history(("CAN-01", "Manningham & Toller", ["W1", "W2", "W4"], "", ""),
+                     ("CAN-02", "Heaton & Frizinghall & City", ["W3", "W5"], "", ""))
+    # CAN-01 loses Toller (W2) but keeps most residents: its id stays, its name cannot;
+    # CAN-02's name holds a ward name with "&" in it and both its wards remain
+    now = cans(("CAN-01", 1, "Manningham & City", ["W1", "W4"]),
+               ("CAN-02", 2, "Heaton & Frizinghall and 1 more", ["W3", "W5"]))
+    before.loc[1, "name"], before.loc[1, "named"] = "Heaton & Frizinghall", 1
+    found = match_neighbourhoods(now, POP, before, run_at=RUN2, ward_names=names)
+    assert found.ids == {"CAN-01": "CAN-01", "CAN-02": "CAN-02"}
+    assert found.names == {"CAN-01": "Manningham & City",
+                           "CAN-02": "Heaton & Frizinghall and 1 more"}
+    row = found.history.set_index("can_id").loc["CAN-01"]
+    assert (row["name"], row["named"]) == ("Manningham & City", 2)
+    # without ward names the first name is kept as before
+    unchecked = match_neighbourhoods(now, POP, before, run_at=RUN2)
+    assert unchecked.names["CAN-01"] == "Manningham & Toller"

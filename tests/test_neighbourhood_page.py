@@ -220,8 +220,10 @@ def test_neighbourhood_figures_are_population_weighted_over_its_wards(client, la
         assert area["imd_avg_rank"] == pytest.approx(weighted(wards, "imd_avg_rank"))
         assert area["unmet_need"] == pytest.approx(weighted(wards, "unmet_need"))
         assert area["groups_total"] == wards["groups_total"].sum()
+        # incidents a month per 1,000 residents: each ward's count over its months
         assert area["incidents_per_1000"] == pytest.approx(
-            wards["incidents"].sum() / wards["population"].sum() * 1000
+            (wards["incidents"] / wards["incident_months"]).sum()
+            / wards["population"].sum() * 1000
         )
         # the unmet need of the CAN as the analysis summarised it
         can = layers["neighbourhoods"].set_index("can_id").loc[can_id]
@@ -777,8 +779,9 @@ def test_no_trend_when_months_are_missing_from_the_data(tmp_path, shared_demo):
     code = incidents["ward_code"].dropna().iloc[0]
     app = create_app({"TESTING": True, "WORKSPACE": str(copy)})
     page = " ".join(app.test_client().get(f"/ward/{code}").get_data(as_text=True).split())
-    assert "No trend: the incident data have no incidents at all in" in page
-    assert "months missing from the files, not months without incidents" in page
+    # the trend runs over the last unbroken run of covered months: the last month only
+    assert "No trend: a trend needs at least 4 months of incidents" in page
+    assert f"the sources cover {pd.Period(last, 'M').strftime('%b %Y')} here" in page
     assert 'id="trend-summary"' not in page
 
 

@@ -312,6 +312,28 @@ def test_layer_json(client, demo_dir):
         assert email not in text
 
 
+def test_incident_type_filter_on_the_map(client, demo_dir):
+    """The map's incident points by type (incident_type=, any spelling of the vocabulary);
+    the page offers the types of the data; an unknown type is a 400 naming the types."""
+    incidents = Workspace(demo_dir).read_layer("incidents")
+    month = sorted(incidents["month"].unique())[-1]
+    window = f"incidents_from={month}&incidents_to={month}"
+    expected = int(((incidents["month"] == month)
+                    & (incidents["type"] == "Anti-social behaviour")).sum())
+    assert expected > 0
+    for spelling in ("Anti-social behaviour", "asb"):
+        body = client.get(f"/priority/layers/incidents.json?{window}"
+                          f"&incident_type={spelling}").get_json()
+        assert body["count"] == expected, spelling
+    page = get_page(client, "/priority?incident_type=asb")
+    assert '<option value="Anti-social behaviour" selected>' in page
+    assert "incident_type=Anti-social+behaviour" in page or \
+        "incident_type=Anti-social%20behaviour" in page
+    response = client.get("/priority?incident_type=Arsonn")
+    assert response.status_code == 400
+    assert "Burglary" in response.get_data(as_text=True)
+
+
 def test_layer_json_comes_in_pages_that_join_up(client, demo_dir, monkeypatch):
     from mapper.web import overview
 
@@ -621,7 +643,7 @@ def test_wards_whose_figures_need_care_say_why(client, ward_summary):
     # the demo's Lindenfield (a planted incident spike) is far above the other wards:
     # its incident part of the index is capped, and the table says so
     reason = ward_summary.set_index("ward_code").loc["E05990009", "unreliable_reason"]
-    assert "Incidents per 1,000 residents" in reason and "capped at 3" in reason
+    assert "Incidents per 1,000 residents" in reason and "counted as 3 in the index" in reason
     assert f"<summary>Why</summary>{escape(reason)}</details>" in page
     rows = page.count("<summary>Why</summary>")
     assert rows == len(flagged)

@@ -169,11 +169,12 @@ def test_reasons_name_the_floor_the_smoothing_and_the_cap():
         "residents smoothed from 10 to 6.47 toward Southfield's 4. ")
     # smoothed 6.47, 3.18, 4, 2.83, 4, 2.26: median 3.588, MAD 0.583, so ward 1 lies
     # (6.471 - 3.588) / (1.4826 x 0.583) = 3.3 robust SDs above: capped
-    assert ("Incidents per 1,000 residents (6.47) is far above the median ward's (3.3 "
-            "robust standard deviations): its part in the index is capped at 3" in
-            said.iloc[0])
+    # (the usual spread: the robust standard deviation, 1.4826 x MAD)
+    assert ("Incidents per 1,000 residents (6.47) is far above the median ward's (3.59): "
+            "3.3 times the usual spread between wards, counted as 3 in the index so that "
+            "one figure cannot outweigh the others" in said.iloc[0])
     assert said.iloc[0].endswith(
-        "capped at 3 (a rate per resident this high can reflect a large daytime "
+        "outweigh the others (a rate per resident this high can reflect a large daytime "
         "population: offices, shops, stations).")
     assert said.iloc[5] == "Few residents (999, below 1,000): rates per resident are fragile."
     assert said.iloc[1] == ""

@@ -317,19 +317,77 @@ def test_london_index_is_not_driven_by_one_component_nor_topped_by_the_city(lond
         bound = weight / sum(weights.values()) * Z_BOUND
         assert wards[f"contrib_{name}"].abs().max() <= bound + 1e-9, name
     city = wards.loc["E05009297"]
-    assert city["incidents_per_1000"] > 700  # the raw rate is kept
-    # 8,191 incidents is no small count: smoothing barely moves it (toward the study area,
+    # burglary only (the one type every district's sources cover), a month, over the
+    # City file's last 12 months: 341 burglaries / 12 / 10,947 residents x 1,000 = 2.6,
+    # still 6 times the median ward's 0.43 (a daytime population)
+    assert city["incidents_counted"] == "burglary only, Jun 2024 - May 2025"
+    assert city["incidents_per_1000"] == pytest.approx(
+        city["incidents"] / 12 / city["population"] * 1000)
+    assert city["incidents_per_1000"] > 5 * wards["incidents_per_1000"].median()
+    # 341 incidents is no small count: smoothing moves it little (toward the study area,
     # the City being a district of one ward); the cap is what holds it
-    assert city["incidents_per_1000_eb"] == pytest.approx(city["incidents_per_1000"], rel=0.01)
+    assert city["incidents_per_1000_eb"] == pytest.approx(city["incidents_per_1000"], rel=0.05)
     assert city["z_incidents"] == Z_BOUND
     assert city["unmet_need_rank"] > 0.2 * len(wards) and not city["candidate"]
-    assert "capped at 3" in city["unreliable_reason"]
+    assert "counted as 3 in the index" in city["unreliable_reason"]
     assert "daytime population" in city["unreliable_reason"]
     stored = ws.read_layer("ward_summary").set_index("ward_code")
     flagged = stored["unreliable"].astype(bool)
     assert 0 < flagged.sum() < 0.25 * len(stored)
     assert (stored.loc[flagged, "unreliable_reason"].str.len() > 0).all()
     assert not stored["unreliable_reason"].fillna("").str.contains(r"\bnan\b|None").any()
+
+
+# -- incident coverage (issue 16: incident data used only where it covers) -----------------
+
+
+def test_london_incident_sources_record_what_they_cover(london_workspace):
+    ws, _ = london_workspace
+    prov = ws.provenance().set_index("source_file")
+    met = prov.loc["met_police_street_crime_burglary_2024-09_to_2025-02.csv", "coverage"]
+    assert met.startswith("Burglary only; Sep 2024 - Feb 2025; 32 districts (")
+    city = prov.loc["city_of_london_police_street_crime_2023-05_to_2025-05.csv", "coverage"]
+    assert city == "14 types; May 2023 - May 2025; City of London"
+    camden = prov.loc["met_police_street_crime_2019-06_camden.csv", "coverage"]
+    assert camden == "14 types; Jun 2019; Camden"
+
+
+def test_london_no_trend_shows_a_window_its_sources_do_not_cover(london_workspace):
+    """The Met's burglary file ends in February 2025, the City's file in May 2025: a ward
+    outside the City has its trend end in February (it read "Mar-May 2025: 0 incidents"),
+    and every month of every ward's trend holds its district's burglaries."""
+    from mapper.analysis_run import analyse
+    from mapper.config import Settings
+    from mapper.web import create_app
+
+    ws, _ = london_workspace
+    wards = analyse(ws, Settings(stability_draws=5)).wards
+    city = wards["borough_code"] == "E09000001"
+    assert (wards.loc[~city, "trend_recent_period"] == "2024-12 to 2025-02").all()
+    assert (wards.loc[~city, "trend_baseline_period"] == "2024-09 to 2024-11").all()
+    assert (wards.loc[city, "trend_recent_period"] == "2025-03 to 2025-05").all()
+    assert (wards.loc[~city, "incidents_counted"] == "burglary only, Sep 2024 - Feb 2025").all()
+    # every month of each trend holds at least a quarter of its district's mean burglaries
+    incidents = ws.read_layer("incidents")
+    burglary = incidents[incidents["type"] == "Burglary"]
+    monthly = burglary.groupby(["borough_code", "month"]).size()
+    for (recent, baseline), group in wards.groupby(["trend_recent_period",
+                                                   "trend_baseline_period"]):
+        months = pd.period_range(baseline[:7], recent[-7:], freq="M").strftime("%Y-%m")
+        for district in group["borough_code"].unique():
+            counts = monthly.reindex([(district, m) for m in months], fill_value=0)
+            assert counts.min() >= 0.25 * counts.mean(), (district, counts.tolist())
+    client = create_app({"TESTING": True, "WORKSPACE": str(ws.directory),
+                         "TILES": "none"}).test_client()
+    cans = ws.read_layer("neighbourhoods")
+    for can_id in list(cans["can_id"])[:4]:
+        page = " ".join(client.get(f"/neighbourhood/{can_id}").get_data(as_text=True).split())
+        assert "All incident types" not in page
+        assert "Counted: burglary only, Sep 2024 - Feb 2025" in page
+        assert "Last 3 months (Dec 2024 to Feb 2025)" in page
+    page = " ".join(client.get("/ward/E05009297").get_data(as_text=True).split())
+    assert "Counted: burglary only, May 2023 - May 2025" in page
+    assert "Last 3 months (Mar 2025 to May 2025)" in page
 
 
 def _published_style_district_summaries(london) -> pd.DataFrame:

@@ -27,7 +27,9 @@ order of residents shared, most first, each CAN at most once:
   and the CANs that now hold its wards (``replaced_by``).
 
 A kept name is the one the CAN was first given (its highest-need wards then), with the
-"and N more" count of its wards today.
+"and N more" count of its wards today, as long as every ward it names is still in the
+CAN; a name that would name a ward the CAN has lost is replaced by this run's name (the
+id is kept).
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class Identity:
 
 
 def match_neighbourhoods(cans: pd.DataFrame, population: pd.Series, history: pd.DataFrame,
-                         *, run_at: str) -> Identity:
+                         *, run_at: str, ward_names: pd.Series | None = None) -> Identity:
     """Give this run's CANs their lasting ids (see the module docstring for the rule).
 
     Parameters
@@ -131,6 +133,9 @@ def match_neighbourhoods(cans: pd.DataFrame, population: pd.Series, history: pd.
         for the CANs of the last run); an empty frame on the first run.
     run_at
         When this run happened (ISO 8601), written to the history.
+    ward_names
+        Ward name per ``ward_code``: a kept name must name only wards still in the CAN
+        (without them, kept names are not checked).
 
     Returns
     -------
@@ -182,8 +187,9 @@ def match_neighbourhoods(cans: pd.DataFrame, population: pd.Series, history: pd.
             ids[new] = format_id(next_number)
             new_ids.append(ids[new])
             next_number += 1
+    names = None if ward_names is None else {str(k): str(v) for k, v in ward_names.items()}
     return _assemble(cans, order, members, pop, history, ids, earlier, active, revived,
-                     new_ids, run_at)
+                     new_ids, run_at, names)
 
 
 def _greedy(news: list[str], olds: list[str], link, rank: dict[str, int]) -> dict[str, str]:
@@ -205,7 +211,7 @@ def _greedy(news: list[str], olds: list[str], link, rank: dict[str, int]) -> dic
 
 
 def _assemble(cans, order, members, pop, history, ids, earlier, active, revived, new_ids,
-              run_at) -> Identity:
+              run_at, ward_names=None) -> Identity:
     rows = history.set_index("can_id", drop=False).to_dict("index")
     names: dict[str, str] = {}
     kept, changed = [], []
@@ -216,6 +222,10 @@ def _assemble(cans, order, members, pop, history, ids, earlier, active, revived,
         fresh_name = str(cans.loc[new, "name"])
         if final in rows:
             row = rows[final]
+            if ward_names is not None and not names_only(
+                    row["name"], [ward_names.get(w, "") for w in wards], int(row["named"])):
+                row.update(name=_MORE.sub("", fresh_name),
+                           named=named_count(fresh_name, len(wards)))
             names[final] = _kept_name(row["name"], int(row["named"]), len(wards))
             if final in active:
                 (kept if set(wards) == earlier[final] else changed).append(final)
@@ -253,6 +263,21 @@ def named_count(name: str, wards: int) -> int:
     """How many ward names a summary name holds ("A & B and 3 more" -> 2)."""
     found = re.search(r" and (\d+) more$", name)
     return wards - int(found.group(1)) if found else wards
+
+
+def names_only(stem: str, ward_names: list[str], count: int) -> bool:
+    """Whether `stem` is `count` distinct names of `ward_names` joined by " & " (ward
+    names may hold "&" themselves, so the stem is matched, not split)."""
+    if count <= 0:
+        return stem == ""
+    for i, name in enumerate(ward_names):
+        if name and stem.startswith(name):
+            rest = stem[len(name):]
+            others = ward_names[:i] + ward_names[i + 1:]
+            if (count == 1 and rest == "") or (
+                    rest.startswith(" & ") and names_only(rest[3:], others, count - 1)):
+                return True
+    return False
 
 
 def _kept_name(stem: str, named: int, wards: int) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -405,22 +406,465 @@ __all__ = [
 #: (police.uk snaps crimes to nearby streets), which must not make the neighbouring
 #: district look covered, with almost no incidents
 COVERAGE_MIN_SHARE = 0.005
+#: ... and where its points per ward are at least this share of those of its densest
+#: district (see :func:`source_coverage`)
+COVERAGE_MIN_DENSITY = 0.1
 
 
-def covered_districts(incidents: pd.DataFrame) -> set[str]:
-    """District (``borough_code``) codes that at least one incident source covers.
+def _source_of(incidents: pd.DataFrame) -> pd.Series:
+    if "source_file" in incidents:
+        return incidents["source_file"].astype("string").fillna("")
+    return pd.Series("", index=incidents.index, dtype="string")
+
+
+def _wards_per_district(incidents: pd.DataFrame, wards: pd.DataFrame | None) -> pd.Series:
+    if wards is not None and len(wards):
+        return wards.drop_duplicates("ward_code").groupby("borough_code").size()
+    if "ward_code" in incidents:  # without the wards: those holding incidents
+        return incidents.dropna(subset=["borough_code"]).groupby("borough_code")[
+            "ward_code"].nunique().clip(lower=1)
+    return pd.Series(1, index=pd.Index(incidents["borough_code"].dropna().unique()))
+
+
+def source_coverage(incidents: pd.DataFrame, wards: pd.DataFrame | None = None
+                    ) -> pd.DataFrame:
+    """What each incident source covers, derived from its content.
 
     A source is an incident's ``source_file`` (all incidents are one source when that
-    column is missing); it covers the districts holding at least
-    :data:`COVERAGE_MIN_SHARE` of its placed points. A district no source covers has no
-    incident data: its wards' incident rates are unknown, not zero.
+    column is missing). It covers the **months** in which it has at least one incident,
+    the **types** it holds (vocabulary names, :mod:`mapper.incident_types`), and the
+    **districts** (``borough_code``) where both hold:
+
+    - the district holds at least :data:`COVERAGE_MIN_SHARE` of the source's placed
+      points (fewer are strays over the boundary);
+    - the source's points per ward there (`wards`: ``ward_code``, ``borough_code``; without
+      it, the wards holding incidents) are at least :data:`COVERAGE_MIN_DENSITY` of its
+      densest district's: a force's or a borough's file also records crimes in the
+      streets just over its boundary (the City of London Police's file holds 358 crimes
+      in Tower Hamlets over 25 months, 18 a ward, against 17,131 in the City's one ward),
+      which are not coverage of the neighbouring district.
+
+    Within those districts, the source is taken to cover each of its types in each of its
+    months.
+
+    Returns
+    -------
+    DataFrame indexed by ``source_file``, sorted: ``months``, ``types``, ``districts``
+    (sorted tuples) and ``incidents`` (rows).
     """
+    require(incidents, ["type"], "incidents")
+    source = _source_of(incidents)
+    month = incident_months(incidents)
+    district = (incidents["borough_code"] if "borough_code" in incidents
+                else pd.Series(pd.NA, index=incidents.index, dtype="object"))
+    per_district = _wards_per_district(incidents, wards)
+    rows = {}
+    for name in sorted(source.unique()):
+        mine = (source == name).to_numpy()
+        placed = district[mine].dropna()
+        count = placed.value_counts()
+        share = count / max(len(placed), 1)
+        density = count / per_district.reindex(count.index).fillna(1).clip(lower=1)
+        dense = density >= COVERAGE_MIN_DENSITY * (density.max() if len(density) else 0)
+        keep = (share >= COVERAGE_MIN_SHARE) & dense
+        rows[str(name)] = {
+            "months": tuple(sorted(month[mine].dropna().astype(str).unique())),
+            "types": tuple(sorted(incidents.loc[mine, "type"].dropna().astype(str).unique())),
+            "districts": tuple(sorted(map(str, keep[keep].index))),
+            "incidents": int(mine.sum()),
+        }
+    frame = pd.DataFrame.from_dict(
+        rows, orient="index", columns=["months", "types", "districts", "incidents"])
+    frame.index.name = "source_file"
+    return frame
+
+
+def covered_districts(incidents: pd.DataFrame, wards: pd.DataFrame | None = None
+                      ) -> set[str]:
+    """District (``borough_code``) codes that at least one incident source covers
+    (:func:`source_coverage`). A district no source covers has no incident data: its
+    wards' incident rates are unknown, not zero."""
     require(incidents, ["borough_code"], "incidents")
-    placed = incidents[incidents["borough_code"].notna()]
-    if placed.empty:
-        return set()
-    source = (placed["source_file"].fillna("") if "source_file" in placed
-              else pd.Series("", index=placed.index))
-    per = placed.groupby([source.rename("source"), placed["borough_code"]]).size()
-    share = per / per.groupby(level="source").transform("sum")
-    return set(share[share >= COVERAGE_MIN_SHARE].index.get_level_values("borough_code"))
+    frame = incidents if "type" in incidents else incidents.assign(type=pd.NA)
+    return {d for ds in source_coverage(frame, wards)["districts"] for d in ds}
+
+
+def month_span(months) -> str:
+    """'Sep 2024 - Feb 2025' for consecutive months; with the count when some months in
+    between are missing ('Sep 2024 - Feb 2025, 4 months'); '' for none."""
+    months = sorted(map(str, months))
+    if not months:
+        return ""
+    first, last = _month_word(months[0]), _month_word(months[-1])
+    text = first if first == last else f"{first} - {last}"
+    whole = len(pd.period_range(months[0], months[-1], freq="M"))
+    return text if whole == len(months) else f"{text}, {len(months)} months"
+
+
+def _month_word(month: str) -> str:
+    return pd.Period(month, "M").strftime("%b %Y")
+
+
+def types_words(types, every=None) -> str:
+    """'burglary only', 'burglary and robbery only', 'all 14 types' (when `types` are
+    every type of `every`), '5 types (burglary, drugs, ...)'."""
+    names = [str(t) for t in types]
+    low = [_lower_first(t) for t in names]
+    if not names:
+        return "no incident types"
+    if every is not None and set(names) >= set(every) and len(names) > 3:
+        return f"all {len(names)} incident types"
+    if len(low) == 1:
+        return f"{low[0]} only"
+    if len(low) <= 3:
+        return f"{', '.join(low[:-1])} and {low[-1]} only"
+    return f"{len(low)} incident types ({', '.join(low)})"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[1:2].islower() or len(text) == 1 else text
+
+
+def counted_words(types, months, every=None) -> str:
+    """What was counted, in words: 'burglary only, Sep 2024 - Feb 2025'."""
+    months = list(months)
+    if not months or not list(types):
+        return "no incident data"
+    return f"{types_words(types, every)}, {month_span(months)}"
+
+
+def _type_order(types) -> list[str]:
+    from mapper.incident_types import vocabulary
+
+    order = {t: i for i, t in enumerate(vocabulary().types)}
+    return sorted(set(types), key=lambda t: (order.get(t, len(order)), t))
+
+
+def _last_run(months: list[str]) -> list[str]:
+    """The last run of consecutive months of sorted `months`."""
+    if not months:
+        return []
+    run = [months[-1]]
+    for month in reversed(months[:-1]):
+        if (pd.Period(run[0], "M") - 1).strftime("%Y-%m") != month:
+            break
+        run.insert(0, month)
+    return run
+
+
+def _window_of(months: list[str], window_months: int) -> list[str]:
+    """Those of sorted `months` in the last `window_months` months up to the last one
+    (all of them when `window_months` is 0)."""
+    if not months or not window_months:
+        return list(months)
+    start = (pd.Period(months[-1], "M") - (window_months - 1)).strftime("%Y-%m")
+    return [m for m in months if m >= start]
+
+
+@dataclass
+class IncidentCoverage:
+    """Which incident types and months count, per district (see :func:`incident_coverage`).
+    """
+
+    #: the types counted by rates, trends and the index
+    types: tuple[str, ...]
+    #: whether the settings named the types (else: those every covered district has)
+    named: bool
+    #: district -> type -> months some source covers there
+    cover: dict[str, dict[str, tuple[str, ...]]]
+    #: district -> the months counted for rates (the window, ending at the district's last
+    #: month in which every counted type is covered); () when the types are not covered
+    months: dict[str, tuple[str, ...]]
+    #: district -> the months of its trend: the last consecutive run of covered months
+    series: dict[str, tuple[str, ...]]
+    #: every type in the data (for "all N types")
+    every: tuple[str, ...] = ()
+    #: what each source covers (:func:`source_coverage`)
+    sources: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def area_months(self, districts, *, series: bool = False) -> tuple[str, ...]:
+        """The months counted in an area of several districts: those counted in every one
+        of its covered districts (a window no source of any part leaves out)."""
+        chosen = self.series if series else self.months
+        sets = [set(chosen.get(d, ())) for d in districts if d in self.cover]
+        if not sets:
+            return ()
+        common = sorted(set.intersection(*sets))
+        return tuple(_last_run(common) if series else common)
+
+    def from_covering(self, incidents: pd.DataFrame) -> pd.Series:
+        """Whether each incident comes from a source that covers its district: only
+        those are counted (a force's strays over its boundary are not)."""
+        pairs = {(str(s), d) for s, ds in self.sources["districts"].items() for d in ds}
+        if not len(incidents):
+            return pd.Series(False, index=incidents.index)
+        keys = pd.MultiIndex.from_arrays([_source_of(incidents).astype(str),
+                                          incidents["borough_code"].astype("object")])
+        return pd.Series(keys.isin(list(pairs)), index=incidents.index)
+
+    def words(self, districts) -> str:
+        """What is counted in an area, in words ('burglary only, Sep 2024 - Feb 2025')."""
+        return counted_words(self.types, self.area_months(districts), self.every)
+
+
+def incident_coverage(incidents: pd.DataFrame, wards: pd.DataFrame | None = None, *,
+                      window_months: int = 12,
+                      types: Iterable[str] | None = None) -> IncidentCoverage:
+    """The types and months counted in each district.
+
+    1. Each source covers its types in its months in its districts
+       (:func:`source_coverage`); a district's coverage is the union over its sources.
+    2. The types counted: `types` when given (the ``incident_types`` setting); else every
+       type that each covered district has in its own window (the last `window_months`
+       months up to the last month any source covers there), so that every ward is
+       measured by the same types.
+    3. In each district, the months counted are the months in which *every* counted type
+       is covered, within the last `window_months` (0: all) up to the last such month:
+       the window ends where the district's data end, not where the newest file ends.
+       A district whose last such month falls before the study area's window (the last
+       `window_months` months of all the data) counts nothing: its data are too old.
+    4. A district's trend runs over the last unbroken run of such months.
+    """
+    sources = source_coverage(incidents, wards)
+    cover: dict[str, dict[str, set[str]]] = {}
+    for row in sources.itertuples():
+        for district in row.districts:
+            mine = cover.setdefault(district, {})
+            for kind in row.types:
+                mine.setdefault(kind, set()).update(row.months)
+    every = _type_order({t for row in sources["types"] for t in row})
+    if types is None:
+        shared = None
+        for by_type in cover.values():
+            months = sorted({m for ms in by_type.values() for m in ms})
+            window = set(_window_of(months, window_months))
+            have = {t for t, ms in by_type.items() if window & ms}
+            shared = have if shared is None else shared & have
+        chosen, named = _type_order(shared or ()), False
+    else:
+        chosen, named = list(dict.fromkeys(types)), True
+    every_month = sorted({m for by_type in cover.values() for ms in by_type.values()
+                          for m in ms})
+    recent = _window_of(every_month, window_months)
+    oldest = recent[0] if recent and window_months else ""
+    counted, series = {}, {}
+    for district, by_type in cover.items():
+        full = (sorted(set.intersection(*(by_type.get(t, set()) for t in chosen)))
+                if chosen else [])
+        if full and full[-1] < oldest:
+            full = []  # its data end before the study area's window: too old to count
+        counted[district] = tuple(_window_of(full, window_months))
+        series[district] = tuple(_last_run(full))
+    return IncidentCoverage(
+        types=tuple(chosen), named=named,
+        cover={d: {t: tuple(sorted(m)) for t, m in by.items()} for d, by in cover.items()},
+        months=counted, series=series, every=tuple(every), sources=sources)
+
+
+def coverage_words(row, district_names: dict | None = None, all_districts=None) -> str:
+    """A source's coverage (a row of :func:`source_coverage`) in words, for provenance:
+    'Burglary only; Sep 2024 - Feb 2025; 32 districts (Barnet, ...)'."""
+    names = district_names or {}
+    districts = [names.get(d, d) for d in row["districts"]]
+    if all_districts and set(row["districts"]) >= set(all_districts):
+        where = "the whole study area"
+    elif not districts:
+        where = "no district of the study area"
+    elif len(districts) <= 3:
+        where = ", ".join(sorted(districts))
+    else:
+        shown = sorted(districts)
+        where = f"{len(shown)} districts ({', '.join(shown[:3])} and {len(shown) - 3} more)"
+    kinds = _type_order(row["types"])
+    what = (f"{kinds[0]} only" if len(kinds) == 1
+            else f"{len(kinds)} types" if kinds else "no types")
+    when = month_span(row["months"]) or "no months"
+    return f"{what}; {when}; {where}"
+
+
+#: ward columns saying what was counted and over which months
+COUNTED = "incidents_counted"
+MONTHS_COUNTED = "incident_months"
+TREND_PERIODS = ("trend_recent_period", "trend_baseline_period")
+
+
+def covered_pressure(
+    incidents: pd.DataFrame,
+    wards: pd.DataFrame,
+    population: pd.Series,
+    coverage: IncidentCoverage,
+    *,
+    recent_months: int = 3,
+    baseline_months: int = 12,
+    min_count: int = 5,
+    spike_ratio: float = 1.5,
+    exclude_duplicates: bool = False,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Counts, monthly rates and trends per ward, each over what covers the ward.
+
+    A ward's figures use the types of ``coverage.types`` over the months counted in its
+    district (:func:`incident_coverage`):
+
+    - ``incidents``: incidents of those types in those months;
+    - ``incident_months``: how many months were counted;
+    - ``incidents_per_1000``: **incidents a month per 1,000 residents**,
+      ``incidents / incident_months / population * 1000``, so that a ward counted over
+      six months and one counted over twelve compare;
+    - ``incidents_<type>``: each type over the same months, NaN where that type is not
+      covered in all of them;
+    - ``incidents_counted``: the words for what was counted ("burglary only, Sep 2024 -
+      Feb 2025");
+    - the trend (:func:`incident_trend`) over the district's last unbroken run of covered
+      months, so its recent months end at the last month covered *there*; its periods
+      in ``trend_recent_period`` and ``trend_baseline_period`` ("YYYY-MM to YYYY-MM").
+
+    Only incidents from sources that cover their district count
+    (:meth:`IncidentCoverage.from_covering`). A ward whose district no source covers, or
+    where the types are not covered in any month, has every figure NaN (unknown, not
+    zero), ``spike`` False.
+
+    Returns the table (indexed by ``ward_code``, in the order of `wards`) and notes.
+    """
+    require(wards, ["ward_code", "borough_code"], "wards")
+    incidents = incidents[coverage.from_covering(incidents).to_numpy()]
+    index = ward_index(wards)
+    district = wards.set_index("ward_code")["borough_code"].reindex(index).astype("object")
+    names = _type_names(incidents, None)
+    by_slug = dict(zip(slugs(pd.Series(incidents["type"].dropna().unique(), dtype="object")),
+                       incidents["type"].dropna().unique(), strict=True))
+    kept = _selected(incidents, index, types=None, exclude_duplicates=exclude_duplicates)
+    month = incident_months(kept)
+    dated = month.notna().to_numpy()
+    kept, month = kept[dated], month[dated].astype(str)
+    chosen = list(coverage.types)
+    monthly = monthly_counts(incidents, index, types=chosen,
+                             exclude_duplicates=exclude_duplicates)
+    out = pd.DataFrame(np.nan, index=index, columns=[
+        PREFIX, MONTHS_COUNTED, *(f"{PREFIX}_{n}" for n in names), *TREND_COLUMNS])
+    out["spike"] = False
+    out[COUNTED] = "no incident data"
+    for column in TREND_PERIODS:
+        out[column] = pd.Series(pd.NA, index=index, dtype="object")
+    notes: list[str] = []
+    short: dict[str, list[str]] = {}
+    for code in sorted(district.dropna().unique()):
+        rows = (district == code).to_numpy()
+        months = list(coverage.months.get(code, ()))
+        if not months:
+            continue
+        wards_here = index[rows]
+        mine = (kept["ward_code"].isin(wards_here) & month.isin(months)).to_numpy()
+        part = kept[mine]
+        counts = crosstab(part["ward_code"], wards_here, slugs(part["type"]), names)
+        cover = coverage.cover.get(code, {})
+        for name in names:
+            covered = set(months) <= set(cover.get(by_slug.get(name, name), ()))
+            out.loc[rows, f"{PREFIX}_{name}"] = (counts[name].to_numpy() if covered else np.nan)
+        out.loc[rows, PREFIX] = monthly.loc[wards_here, months].sum(axis=1).to_numpy()
+        out.loc[rows, MONTHS_COUNTED] = len(months)
+        out.loc[rows, COUNTED] = counted_words(chosen, months, coverage.every)
+        series = list(coverage.series.get(code, ()))
+        try:
+            trend = incident_trend(monthly.loc[wards_here, series],
+                                   recent_months=recent_months,
+                                   baseline_months=baseline_months,
+                                   min_count=min_count, spike_ratio=spike_ratio)
+        except ShortSeriesError:
+            short.setdefault(month_span(series) or "no months", []).append(code)
+            continue
+        for column in (*TREND_COLUMNS, "spike"):
+            out.loc[rows, column] = trend[column].to_numpy()
+        for column, key in zip(TREND_PERIODS, ("recent_period", "baseline_period"),
+                               strict=True):
+            first, last = trend.attrs[key]
+            out.loc[rows, column] = f"{first} to {last}"
+    out[RATE] = incident_rate(out[PREFIX], population) / out[MONTHS_COUNTED]
+    out["spike"] = out["spike"].astype(bool)
+    for span, codes in short.items():
+        notes.append(f"incident trend not computed in {len(codes):,} "
+                     f"district{'s' if len(codes) != 1 else ''} ({', '.join(codes)}): "
+                     f"their covered months ({span}) are fewer than the "
+                     f"{recent_months + 1} a trend needs")
+    return out, notes
+
+
+__all__ += ["COVERAGE_MIN_SHARE", "COVERAGE_MIN_DENSITY", "covered_districts",
+            "source_coverage", "IncidentCoverage",
+            "incident_coverage", "covered_pressure", "counted_words", "month_span",
+            "types_words", "coverage_words"]
+
+
+def area_trend(
+    monthly: pd.DataFrame,
+    district: pd.Series,
+    ward_codes,
+    coverage: IncidentCoverage,
+    *,
+    recent_months: int = 3,
+    baseline_months: int = 12,
+) -> dict:
+    """The incident trend of an area (a CAN, a ward): its wards' monthly counts of the
+    counted types summed, over the months covered in *every* covered district of the
+    area (the last unbroken run of them), so the recent months end at the last month
+    covered for the area. Wards of districts without coverage are left out (counted in
+    ``wards_left_out``).
+
+    Parameters
+    ----------
+    monthly : wards x months counts of ``coverage.types`` (:func:`monthly_counts`) of the
+        incidents from covering sources (:meth:`IncidentCoverage.from_covering`)
+    district : each ward's district code, indexed by ward code
+    ward_codes : the area's wards
+
+    Returns
+    -------
+    dict: ``months`` and ``counts`` (the series), ``types``, ``counted`` (the trend's
+    types and months in words), ``rates_counted`` (what the area's wards' rates count, in
+    words, one phrase per distinct window),
+    ``wards_left_out``, ``note`` (why there is no trend, else ""), and with a trend
+    ``recent`` (months), ``recent_period`` and ``baseline_period`` ((first, last)),
+    ``baseline`` (its months), ``recent_total``, ``baseline_mean``, ``trend_ratio``,
+    ``spike``.
+    """
+    codes = [str(w) for w in ward_codes]
+    where = district.reindex(codes)
+    covered = [w for w in codes if coverage.series.get(where.get(w), ())]
+    months = list(coverage.area_months(set(where[covered]), series=True)) if covered else []
+    series = (monthly.reindex(index=covered, columns=months).fillna(0).sum(axis=0)
+              .astype(int) if months else pd.Series(dtype=int))
+    out = {
+        "months": months, "counts": [int(v) for v in series], "types": list(coverage.types),
+        "counted": counted_words(coverage.types, months, coverage.every),
+        "rates_counted": "; ".join(dict.fromkeys(
+            counted_words(coverage.types, coverage.months.get(d, ()), coverage.every)
+            for d in sorted(set(where.dropna())))) or "no incident data",
+        "wards_left_out": len(codes) - len(covered), "note": "", "recent": 0,
+        "baseline": [], "recent_total": None, "baseline_mean": None, "spike": None,
+    }
+    if not months:
+        out["note"] = ("no incident source covers this area with the incident types "
+                       "counted" + (f" ({types_words(coverage.types)})"
+                                    if coverage.types else ""))
+        return out
+    try:
+        trend = incident_trend(series.to_frame("area").T, recent_months=recent_months,
+                               baseline_months=baseline_months)
+    except ShortSeriesError as exc:
+        out["note"] = f"{exc}; the sources cover {month_span(months)} here"
+        return out
+    row = trend.iloc[0]
+    first, last = trend.attrs["baseline_period"]
+    out.update(
+        recent=int(recent_months),
+        recent_period=trend.attrs["recent_period"],
+        baseline_period=(first, last),
+        baseline=months[months.index(first): months.index(last) + 1],
+        recent_total=int(round(row["recent_mean"] * recent_months)),
+        baseline_mean=float(row["baseline_mean"]),
+        trend_ratio=float(row["trend_ratio"]),
+        spike=bool(row["spike"]),
+    )
+    return out
+
+
+__all__ += ["area_trend"]

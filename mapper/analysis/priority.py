@@ -249,9 +249,11 @@ def _cap_reason(table: pd.DataFrame, column: str) -> pd.Series:
     rows = z[capped]
     side = pd.Series(np.where(rows > 0, "above", "below"), index=rows.index, dtype=object)
     far = _text(rows.abs(), lambda v: f"{v:,.0f}" if v >= 10 else f"{v:.1f}")
+    median = _number(pd.Series(float(table[column].median()), index=rows.index))
     text = (measure[0].upper() + measure[1:] + " (" + _number(table.loc[capped, column])
-            + ") is far " + side + " the median ward's (" + far + " robust standard "
-            + f"deviations): its part in the index is capped at {Z_BOUND:g}")
+            + ") is far " + side + " the median ward's (" + median + "): " + far
+            + " times the usual spread between wards, counted as "
+            + f"{Z_BOUND:g} in the index so that one figure cannot outweigh the others")
     if column in RAW_RATES:
         text = text.where(rows < 0, text + DAYTIME)
     return text.reindex(table.index)

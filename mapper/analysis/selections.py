@@ -115,7 +115,9 @@ def draft_ids(draft: dict, history: list[dict], *, run_at: str) -> Identity:
         dtype=float)
     frame = pd.DataFrame(history, columns=list(HISTORY_COLUMNS)) if history \
         else empty_history()
-    return match_neighbourhoods(cans, population, frame, run_at=run_at)
+    names = pd.Series({w["code"]: w["name"] for c in draft["cans"] for w in c["wards"]},
+                      dtype=object)
+    return match_neighbourhoods(cans, population, frame, run_at=run_at, ward_names=names)
 
 
 def renamed(draft: dict, identity: Identity) -> dict:

@@ -89,10 +89,11 @@ INDICATORS: dict[str, tuple[str, str]] = {
     "premises_total_per_1000": ("Community premises per 1,000 residents", "rate"),
     "mean_distance_any_m": ("Average distance from home to the nearest VCS group (m)",
                             "distance"),
-    "incidents": ("Incidents in the analysis window", "count"),
-    "incidents_per_1000": ("Incidents per 1,000 residents", "rate"),
-    "incidents_per_1000_eb": ("Incidents per 1,000 residents, small counts smoothed toward "
-                              "the borough's rate (used in the index)", "rate"),
+    "incidents": ("Incidents counted (the types and months that cover the ward)", "count"),
+    "incident_months": ("Months of incidents counted", "count"),
+    "incidents_per_1000": ("Incidents a month per 1,000 residents", "rate"),
+    "incidents_per_1000_eb": ("Incidents a month per 1,000 residents, small counts smoothed "
+                              "toward the borough's rate (used in the index)", "rate"),
     "recent_mean": ("Incidents per month, recent months", "number"),
     "baseline_mean": ("Incidents per month, baseline months", "number"),
     "trend_ratio": ("Incident trend: recent against baseline (1 = no change)", "number"),
@@ -129,7 +130,7 @@ KEY_FIGURES: dict[str, str] = {
     "imd_score": "IMD score",
     "unmet_need": "Unmet-need index",
     "groups_total_per_1000": "VCS groups per 1,000",
-    "incidents_per_1000": "Incidents per 1,000",
+    "incidents_per_1000": "Incidents a month per 1,000",
 }
 #: short property names of the key figures in the map's GeoJSON (633 London wards repeat
 #: every name: short ones keep the page light)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import quote, urlencode
@@ -227,7 +227,9 @@ P_PREMISES_TYPE = _param(
 )
 P_INCIDENT_TYPE = _param(
     "type",
-    "Only incidents of these types (as in the data, e.g. Burglary; case-insensitive).",
+    "Only incidents of these types: the incident-type vocabulary (police.uk crime types "
+    "and tension-monitoring categories, e.g. Burglary, Hate incident; case-insensitive; "
+    "other spellings of mapper/mappings/incident_types.csv such as ASB also match).",
     {"type": "string"},
     many=True,
 )
@@ -425,13 +427,15 @@ class Args:
         self.problem(name, text, "expected true or false")
         return default
 
-    def choices(self, name: str, valid: Mapping[str, str], what: str) -> list[str]:
-        """Values matched case-blind against `valid` (key: lower case; value: as shown)."""
+    def choices(self, name: str, valid: Mapping[str, str], what: str,
+                key: Callable[[str], str] = str.lower) -> list[str]:
+        """Values matched case-blind against `valid` (key: `key` of the value, lower case
+        by default; value: as shown)."""
         chosen = []
         for value in self.many(name):
-            key = value.lower()
-            if key in valid:
-                chosen.append(valid[key])
+            key_ = key(value)
+            if key_ in valid:
+                chosen.append(valid[key_])
             else:
                 shown = ", ".join(dict.fromkeys(valid.values())) or "none in this workspace"
                 self.problem(name, value, f"unknown {what}; expected one of: {shown}")
@@ -739,8 +743,23 @@ def _vocabulary() -> dict[str, dict[str, str]]:
         "category": _lookup(GROUP_CATEGORIES),
         "offer": _lookup([*EMERGENCY_OFFERS, *_used_values("groups")]),
         "premises_type": _lookup([*PREMISES_TYPES, *_used_values("premises")]),
-        "incident_type": _lookup(_used_values("incidents")),
+        "incident_type": _incident_type_lookup(_used_values("incidents")),
     }
+
+
+def _incident_type_lookup(used: list[str]) -> dict[str, str]:
+    """The incident types in the data (matching key, :func:`mapper.incident_types.key` ->
+    as stored), and every other spelling the vocabulary gives them
+    (mapper/mappings/incident_types.csv): type=asb and type=anti-social-behaviour find
+    "Anti-social behaviour"."""
+    from mapper.incident_types import key, vocabulary
+
+    lookup = {key(v): v for v in used if isinstance(v, str) and v.strip()}
+    for value, kind in vocabulary().written.items():
+        stored = lookup.get(key(kind))
+        if stored is not None:
+            lookup.setdefault(key(value), stored)
+    return lookup
 
 
 def _used_values(register: str) -> list[str]:
@@ -1235,7 +1254,9 @@ def incidents():
     """Incidents, newest first, filtered by area, type and months (GeoJSON)."""
     args = Args("/api/incidents")
     areas = _areas(args)
-    types = args.choices("type", _vocabulary()["incident_type"], "incident type")
+    from mapper.incident_types import key
+
+    types = args.choices("type", _vocabulary()["incident_type"], "incident type", key=key)
     first, last = args.month("from"), args.month("to")
     if first and last and first > last:
         args.problem("from", first, f"expected a month no later than to={last!r}")

@@ -506,10 +506,12 @@ def _form_page(register: str, state: FormState, *, record_id: str | None = None,
 
 @data.memoised("editor:incident_types")
 def _incident_types(workspace) -> list[str]:
+    from mapper.incident_types import vocabulary
+
     frame = data.layer("incidents", required=False)
-    if frame is None or "type" not in frame.columns:
-        return []
-    return sorted(frame["type"].dropna().astype(str).unique().tolist())[:500]
+    used = ([] if frame is None or "type" not in frame.columns
+            else sorted(frame["type"].dropna().astype(str).unique().tolist()))
+    return list(dict.fromkeys([*vocabulary().types, *used]))[:500]
 
 
 def _expected_version() -> int:

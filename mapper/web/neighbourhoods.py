@@ -120,11 +120,12 @@ FIGURES = (
     ),
     Figure("premises_total", "Community premises", "sum", "count"),
     Figure("premises_total_per_1000", "Premises per 1,000 residents", "weighted", "rate"),
-    Figure("incidents", "Incidents", "sum", "count"),
-    Figure("incidents_per_1000", "Incidents per 1,000 residents", "weighted", "rate"),
+    Figure("incidents", "Incidents counted", "sum", "count",
+           "only the incident types and months that cover the area (see Incident trend)"),
+    Figure("incidents_per_1000", "Incidents a month per 1,000 residents", "weighted", "rate"),
     Figure(
         "incidents_per_1000_eb",
-        "Incidents per 1,000 residents, smoothed",
+        "Incidents a month per 1,000 residents, smoothed",
         "weighted",
         "rate",
         "small counts pulled toward the borough's rate; the rate the unmet-need index uses",
@@ -507,71 +508,48 @@ def domain_svg(rows: list[dict], columns: list[dict], area: Area) -> str:
 # -- incident trend -------------------------------------------------------------------
 
 
-def monthly_by_ward(types: list[str] | None) -> pd.DataFrame | None:
-    """Incidents per ward (rows) and month (columns) of the chosen types, zero-filled over
-    the data's months; computed once per workspace version. None without incidents."""
-    from mapper.analysis.incidents import monthly_counts
+def incident_coverage_plan(settings: Settings):
+    """The analysis's incident coverage (:func:`mapper.analysis.incidents.incident_coverage`)
+    and the monthly counts of its types per ward; once per workspace version and settings.
+    None without incidents."""
+    from mapper import incident_types
+    from mapper.analysis.incidents import incident_coverage, monthly_counts
 
-    def build(_workspace) -> pd.DataFrame | None:
+    def build(_workspace):
         incidents = data.layer("incidents", required=False)
         if incidents is None or len(incidents) == 0:
             return None
-        return monthly_counts(incidents, list(_ward_summary()["ward_code"]), types=types)
+        plan = incident_coverage(incidents, _ward_summary()[["ward_code", "borough_code"]],
+                                 window_months=settings.incident_months,
+                                 types=incident_types.parse_setting(settings.incident_types))
+        counted = incidents[plan.from_covering(incidents).to_numpy()]
+        monthly = monthly_counts(counted, list(_ward_summary()["ward_code"]),
+                                 types=list(plan.types))
+        return plan, monthly
 
-    return data.cached("neighbourhoods:monthly", build, variant=";".join(types or []))
+    return data.cached("neighbourhoods:coverage", build,
+                       variant=(settings.incident_types, settings.incident_months))
 
 
 def incident_trend(area: Area, settings: Settings) -> dict | None:
-    """Monthly incident counts of the area and its recent months against its baseline.
+    """Monthly incident counts of the area and its recent months against its baseline,
+    over the types and months that cover it (:func:`mapper.analysis.incidents.area_trend`);
+    None when the workspace has no incidents."""
+    from mapper.analysis.incidents import area_trend
 
-    Counts the same incident types as the analysis (``incident_types``) and applies its
-    spike test to the area's summed series; None when the workspace has no incidents.
-    """
-    from mapper.analysis.incidents import ShortSeriesError, check_no_gaps
-    from mapper.analysis.incidents import incident_trend as trend_of
-
-    types = [t.strip() for t in settings.incident_types.split(";") if t.strip()] or None
-    monthly = monthly_by_ward(types)
-    if monthly is None:
+    found = incident_coverage_plan(settings)
+    if found is None:
         return None
-    series = monthly.loc[area.ward_codes].sum(axis=0).astype(int)
-    months = [str(m) for m in series.index]
-    out = {
-        "months": months,
-        "counts": [int(v) for v in series],
-        "types": types,
-        "recent": 0,
-        "baseline": [],
-        "recent_total": None,
-        "baseline_mean": None,
-        "spike": None,
-        "note": "",
-    }
-    try:
-        check_no_gaps(data.layer("incidents"), monthly, settings.trend_recent_months,
-                      settings.trend_baseline_months)
-        trend = trend_of(
-            series.to_frame(area.id).T,
-            recent_months=settings.trend_recent_months,
-            baseline_months=settings.trend_baseline_months,
-        )
-    except ShortSeriesError as exc:
-        out["note"] = str(exc)
-        return out
-    first, last = trend.attrs["baseline_period"]
-    row = trend.iloc[0]
-    recent_first, recent_last = trend.attrs["recent_period"]
-    out.update(
-        recent=settings.trend_recent_months,
-        recent_period=(recent_first, recent_last),
-        recent_label=f"{month_label(recent_first)} to {month_label(recent_last)}",
-        baseline_label=f"{month_label(first)} to {month_label(last)}",
-        baseline=months[months.index(first) : months.index(last) + 1],
-        recent_total=int(round(row["recent_mean"] * settings.trend_recent_months)),
-        baseline_mean=float(row["baseline_mean"]),
-        trend_ratio=float(row["trend_ratio"]),
-        spike=bool(row["spike"]),
-    )
+    plan, monthly = found
+    wards = _ward_summary().set_index("ward_code")
+    out = area_trend(monthly, wards["borough_code"], area.ward_codes, plan,
+                     recent_months=settings.trend_recent_months,
+                     baseline_months=settings.trend_baseline_months)
+    if out["recent_total"] is not None:
+        (recent_first, recent_last), (first, last) = (out["recent_period"],
+                                                      out["baseline_period"])
+        out.update(recent_label=f"{month_label(recent_first)} to {month_label(recent_last)}",
+                   baseline_label=f"{month_label(first)} to {month_label(last)}")
     return out
 
 

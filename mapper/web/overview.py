@@ -51,6 +51,7 @@ SOURCE_COLUMNS = {
     "layer": "Layer",
     "source_file": "Source file",
     "vintage": "Release",
+    "coverage": "Covers",
     "licence": "Licence",
     "attribution": "Attribution",
 }

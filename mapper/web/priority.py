@@ -155,8 +155,9 @@ LAZY_LAYERS = ("groups", "premises", "incidents", "gaps")
 EXPORT_COLUMNS = (
     "population", "imd_score", "unmet_need", "unmet_need_rank", "contrib_need",
     "contrib_supply", "contrib_incidents", "groups_total", "groups_total_per_1000",
-    "premises_total", "incidents", "incidents_per_1000", "groups_total_per_1000_eb",
-    "incidents_per_1000_eb", "uncovered_share", "candidate", "can_id", "stability",
+    "premises_total", "incidents", "incident_months", "incidents_counted",
+    "incidents_per_1000", "groups_total_per_1000_eb", "incidents_per_1000_eb",
+    "uncovered_share", "candidate", "can_id", "stability",
     "unreliable", "unreliable_reason",
 )
 
@@ -175,6 +176,7 @@ class View:
     incidents_from: str = ""
     incidents_to: str = ""
     sort: str = DEFAULT_SORT
+    incident_type: str = ""
 
     def query(self, **changes) -> dict:
         """Query parameters of this view (with `changes`), defaults left out."""
@@ -197,6 +199,34 @@ def _months() -> list[str]:
         return sorted(incidents["month"].dropna().astype(str).unique())
 
     return data.cached("priority:months", build)
+
+
+def _types() -> list[str]:
+    """The incident types of the incidents register (vocabulary names), sorted."""
+
+    def build(_workspace):
+        incidents = data.layer("incidents", required=False)
+        if incidents is None or len(incidents) == 0:
+            return []
+        return sorted(incidents["type"].dropna().astype(str).unique())
+
+    return data.cached("priority:types", build)
+
+
+def _incident_type(value: str, problems: list[str]) -> str:
+    """The incident type asked for, as stored (other spellings of the vocabulary match)."""
+    from mapper.incident_types import key, normalise_names
+
+    if not value:
+        return ""
+    types = _types()
+    wanted = key(normalise_names([value])[0]) if value.strip() else ""
+    found = [t for t in types if key(t) == wanted]
+    if not found:
+        problems.append(f"incident_type '{value}' is not a type of the incident data; choose "
+                        f"one of {', '.join(types) or 'none (the workspace has no incidents)'}")
+        return ""
+    return found[0]
 
 
 def _settings() -> Settings:
@@ -241,13 +271,14 @@ def parse_view(args, wards: pd.DataFrame) -> View:
             problems.append(f"{name} '{value}' must be a month written YYYY-MM, e.g. 2024-06")
     if start and end and MONTH.match(start) and MONTH.match(end) and start > end:
         problems.append(f"incidents_from ({start}) must not be after incidents_to ({end})")
+    incident_type = _incident_type(args.get("incident_type", "") or "", problems)
     sort = args.get("sort", DEFAULT_SORT) or DEFAULT_SORT
     if sort.lstrip("-") not in SORTS:
         problems.append(f"sort '{sort}' is unknown; choose one of {', '.join(SORTS)} "
                         "(with a leading '-' for descending order)")
     if problems:
         abort(400, description="This page cannot be shown: " + "; ".join(problems) + ".")
-    return View(indicator, scheme, classes, borough, start, end, sort)
+    return View(indicator, scheme, classes, borough, start, end, sort, incident_type)
 
 
 def incident_window(view: View) -> tuple[str, str]:
@@ -368,7 +399,10 @@ def _build_map(view: View):
         if data.layer("incidents", required=False) is not None:
             start, end = incident_window(view)
             window = {"incidents_from": start, "incidents_to": end}
+            if view.incident_type:
+                window["incident_type"] = view.incident_type
             note = " to ".join(_month_label(m) for m in (start, end) if m)
+            note = f"{view.incident_type or 'all types'}, {note}" if note else note
             points.append(PointLayer("incidents", url=_layer_url("incidents", view, **window),
                                      note=note))
         gaps = None
@@ -597,6 +631,7 @@ def _render_page(view: View, *, values=None, errors=None, general_errors=(), sta
         schemes=SCHEME_LABELS,
         class_choices=CLASS_CHOICES,
         months=months,
+        incident_types=_types(),
         window=incident_window(view),
         cans=_can_rows(cans),
         can_count=len(cans),
@@ -921,8 +956,14 @@ def layer_json(layer: str):
     for value in (start, end):
         if value and not MONTH.match(value):
             abort(400, description=f"'{value}' is not a month written YYYY-MM")
+    kind = request.args.get("incident_type", "") or ""
+    if kind and layer == "incidents":
+        problems: list[str] = []
+        kind = _incident_type(kind, problems)
+        if problems:
+            abort(400, description=problems[0])
     limit, offset = rows_page_args()
-    key = json.dumps([borough, start, end, limit, offset])
+    key = json.dumps([borough, start, end, kind, limit, offset])
 
     def make():
         attribution, licences = _attribution()
@@ -941,6 +982,8 @@ def layer_json(layer: str):
                 keep &= month >= start
             if end:
                 keep &= month <= end
+            if kind:
+                keep &= frame["type"].astype(str) == kind
             frame = frame[keep]
         rows = point_rows(frame, layer) if frame is not None else []
         return rows_page({"layer": layer, "rows": rows, "attribution": attribution,
