@@ -189,6 +189,7 @@ ASSET_COLUMNS = [
     "source_file",
     "source_row",
     "location_source",
+    "location_note",
     "licence",
     "attribution",
 ]
