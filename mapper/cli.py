@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from mapper import __version__
+from mapper.analysis.nearest import K_DEFAULT, K_MAX
 from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.errors import MapperError
 from mapper.registers import STATUSES
@@ -494,10 +495,34 @@ def mapping_delete(ctx: click.Context, signature: str) -> None:
 
 
 @cli.command()
+@click.option("--format", "fmt", type=click.Choice(["markdown", "csv"]), default="markdown",
+              show_default=True, help="markdown: the README's indicator table; csv: a data "
+              "dictionary (column, label, unit, aggregate, direction, group, help).")
+def indicators(fmt: str) -> None:
+    """List every ward and area indicator of the registry (mapper/analysis/indicators.py)."""
+    from mapper.analysis import indicators as registry
+
+    if fmt == "markdown":
+        click.echo("| column | group | label | unit | areas combine it by | direction |")
+        click.echo("|---|---|---|---|---|---|")
+        for row in registry.readme_rows():
+            click.echo(row)
+        return
+    import csv
+    import sys
+
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["column", "label", "unit", "aggregate", "direction", "group", "help"])
+    for entry in registry.dictionary():
+        out.writerow([entry.column, entry.label, entry.unit, entry.aggregate, entry.direction,
+                      entry.group, entry.help])
+
+
+@cli.command()
 @click.option("--postcode", help="Search from this postcode (any case or spacing).")
 @click.option("--at", "point", nargs=2, type=float, metavar="LAT LON",
               help="Search from this latitude and longitude instead.")
-@click.option("-k", "k", default=10, show_default=True, type=click.IntRange(1, 500),
+@click.option("-k", "k", default=K_DEFAULT, show_default=True, type=click.IntRange(1, K_MAX),
               help="How many groups to list.")
 @click.option("--category", multiple=True, help="Only groups of this category (repeatable).")
 @click.option("--offer", "offers", multiple=True,

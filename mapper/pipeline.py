@@ -314,13 +314,10 @@ def default_area_name(boroughs: pd.DataFrame | None, wards: pd.DataFrame | None)
 
 def postcode_index(postcodes: pd.DataFrame | None) -> pd.DataFrame | None:
     """Postcode centroids as a lookup table for geocoding: index postcode, columns x, y."""
-    if postcodes is None or len(postcodes) == 0:
-        return None
-    table = pd.DataFrame(
-        {"x": postcodes.geometry.x.to_numpy(), "y": postcodes.geometry.y.to_numpy()},
-        index=pd.Index(postcodes["postcode"].astype(str), name="postcode"),
-    )
-    return table[~table.index.duplicated()]
+    from mapper.analysis.nearest import postcode_table
+
+    table = postcode_table(postcodes)
+    return table[["x", "y"]] if len(table) else None
 
 
 #: row numbers shown as examples of each reason for rejection (all are counted)

@@ -252,8 +252,8 @@ def test_errors_are_announced(browser_page, base_url, artifacts_dir):
     page = _open(browser_page, f"{base_url}/incident?postcode=nonsense&lat=&lon=&k=0", 400)
     assert page.evaluate("document.activeElement.classList.contains('inc-error-summary')")
     summary = page.locator(".inc-error-summary").inner_text()
-    assert "is not a full UK postcode" in summary and "from 1 to 50" in summary
-    page.locator(".inc-error-summary a", has_text="from 1 to 50").click()
+    assert "is not a full UK postcode" in summary and "from 1 to 100" in summary
+    page.locator(".inc-error-summary a", has_text="from 1 to 100").click()
     assert page.evaluate("document.activeElement.id") == "k"
     page.screenshot(path=str(artifacts_dir / "incident-error.png"), full_page=True)
     # the 400 of the page itself is expected; nothing else may go wrong

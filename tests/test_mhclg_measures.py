@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mapper.analysis.indicators import combine as combined
 from mapper.analysis.need import (
     DEFINITIONS,
     area_need,
@@ -28,7 +29,7 @@ from mapper.analysis.need import (
 )
 from mapper.maps.classify import classify
 from mapper.maps.priority import indicator_unit, legend_html
-from mapper.web.neighbourhoods import FIGURES, combined
+from mapper.web.neighbourhoods import FIGURES
 
 N = 1000
 CODES = list("ABCDE")
@@ -152,13 +153,13 @@ def test_profile_pages_combine_each_measure_by_its_rule_and_define_it():
                         "imd_most_deprived_10_share": [0.4, 0.0],
                         "imd_local_concentration": [951.0, 700.9677],
                         "income_scale": [85.0, 45.0]})
-    assert combined(two, "income_scale", figures["income_scale"].how) == 130
+    assert combined(two, "income_scale", figures["income_scale"].aggregate) == 130
     # a share of LSOAs combines by LSOAs (1 of 5), not by residents
     assert combined(two, "imd_most_deprived_10_share",
-                    figures["imd_most_deprived_10_share"].how) == pytest.approx(0.2)
+                    figures["imd_most_deprived_10_share"].aggregate) == pytest.approx(0.2)
     # local concentration does not combine across wards: shown for one ward only
-    assert np.isnan(combined(two, "imd_local_concentration", "own"))
-    assert combined(two.iloc[:1], "imd_local_concentration", "own") == 951
+    assert np.isnan(combined(two, "imd_local_concentration", "none"))
+    assert combined(two.iloc[:1], "imd_local_concentration", "none") == 951
     assert np.isnan(combined(two.assign(income_scale=np.nan), "income_scale", "sum"))
 
 

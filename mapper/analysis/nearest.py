@@ -68,6 +68,10 @@ from scipy.spatial import cKDTree
 from mapper.analysis._tables import check_frame, check_radius, in_service, point_xy
 from mapper.errors import MapperError
 
+#: groups listed when a query does not say how many (the CLI, the API and the incident page)
+K_DEFAULT = 10
+#: most groups one query may list: the one limit of the CLI, the API and the incident page
+K_MAX = 100
 #: columns of every query result, in order
 RESULT_COLUMNS = ["id", "distance_m", "x", "y", "category"]
 #: relative slack (of the coordinates' size) absorbing float rounding in the tree's distances
@@ -1145,6 +1149,29 @@ def example_postcode(postcodes: pd.DataFrame) -> str | None:
 
 
 # -- postcodes and a one-call convenience ------------------------------------------------
+
+
+def postcode_table(postcodes: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """The postcode lookup every front end uses (CLI, API, incident page, imports): the
+    located postcode centroids indexed by postcode (as stored: normalised), with ``x`` and
+    ``y`` (EPSG:27700) and ``ward_code`` when the layer has it; a postcode listed twice
+    keeps its first point. Empty (with those columns) without postcodes."""
+    columns = ["x", "y", "ward_code"]
+    if postcodes is None or not len(postcodes):
+        return pd.DataFrame({c: [] for c in columns}, index=pd.Index([], name="postcode"))
+    geometry = postcodes.geometry
+    located = postcodes[~(geometry.isna() | geometry.is_empty)
+                        & (geometry.geom_type == "Point")]
+    table = pd.DataFrame(
+        {
+            "x": located.geometry.x.to_numpy(),
+            "y": located.geometry.y.to_numpy(),
+            "ward_code": located["ward_code"].to_numpy() if "ward_code" in located else None,
+        },
+        index=pd.Index(located["postcode"].astype(str).to_numpy(), name="postcode"),
+    )
+    return table[~table.index.duplicated(keep="first")]
+
 
 
 def postcode_point(postcode: str, postcodes: pd.DataFrame) -> tuple[float, float]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +28,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from mapper import missing
+from mapper.analysis import indicators as indicators_registry
 from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
@@ -53,74 +53,10 @@ from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
 # -- indicators -----------------------------------------------------------------------
 
 #: how values of each kind are written
-KINDS = ("index", "score", "share", "rate", "count", "distance", "area", "rank", "number")
-
-#: columns of ward_summary with a hand-written label and kind; others get a generated one
-INDICATORS: dict[str, tuple[str, str]] = {
-    "unmet_need": ("Unmet-need index (higher = more unmet need)", "index"),
-    "stability": ("Stability: share of re-runs with other weights and thresholds in which "
-                  "the ward stays a candidate", "share"),
-    "contrib_need": ("Unmet need from deprivation (contribution to the index)", "index"),
-    "contrib_supply": ("Unmet need from few VCS groups (contribution to the index)", "index"),
-    "contrib_incidents": ("Unmet need from incidents (contribution to the index)", "index"),
-    "unmet_need_rank": ("Rank on the unmet-need index (1 = most unmet need)", "rank"),
-    "imd_score": ("IMD score: Index of Multiple Deprivation (higher = more deprived)",
-                  "score"),
-    "imd_avg_rank": ("IMD average rank (MHCLG: higher = more deprived)", "rank"),
-    "imd_extent": ("IMD extent: share of residents in the most deprived 30% of areas",
-                   "share"),
-    "imd_local_concentration": ("IMD local concentration (MHCLG: higher = more deprived)",
-                                "rank"),
-    "income_scale": ("Income scale: people income deprived", "count"),
-    "employment_scale": ("Employment scale: people employment deprived", "count"),
-    "imd_most_deprived_10_share": ("Share of areas in the most deprived 10% in England",
-                                   "share"),
-    "imd_most_deprived_20_share": ("Share of areas in the most deprived 20% in England",
-                                   "share"),
-    "imd_rank_in_area": ("IMD rank in the study area (1 = most deprived)", "rank"),
-    "idaci_score": ("Income deprivation affecting children score", "score"),
-    "idaopi_score": ("Income deprivation affecting older people score", "score"),
-    "population": ("Residents", "count"),
-    "groups_total": ("VCS groups", "count"),
-    "groups_total_per_1000": ("VCS groups per 1,000 residents", "rate"),
-    "groups_total_per_1000_eb": ("VCS groups per 1,000 residents, small counts smoothed "
-                                 "toward the borough's rate (used in the index)", "rate"),
-    "premises_total": ("Community premises", "count"),
-    "premises_total_per_1000": ("Community premises per 1,000 residents", "rate"),
-    "mean_distance_any_m": ("Average distance from home to the nearest VCS group (m)",
-                            "distance"),
-    "incidents": ("Incidents counted (the types and months that cover the ward)", "count"),
-    "incident_months": ("Months of incidents counted", "count"),
-    "incidents_per_1000": ("Incidents a month per 1,000 residents", "rate"),
-    "incidents_per_1000_eb": ("Incidents a month per 1,000 residents, small counts smoothed "
-                              "toward the borough's rate (used in the index)", "rate"),
-    "recent_mean": ("Incidents per month, recent months", "number"),
-    "baseline_mean": ("Incidents per month, baseline months", "number"),
-    "trend_ratio": ("Incident trend: recent against baseline (1 = no change)", "number"),
-    "uncovered_share": ("Share of residents beyond the coverage radius of any group",
-                        "share"),
-    "uncovered_population": ("Residents beyond the coverage radius of any group", "count"),
-    "uncovered_area_km2": ("Area beyond the coverage radius of any group (km²)", "area"),
-    "uncovered_area_share": ("Share of the area beyond the coverage radius", "share"),
-    "gap_rank": ("Coverage gap rank among high-need wards (1 = most uncovered residents)",
-                 "rank"),
-    "area_km2": ("Area (km²)", "area"),
-    "lsoas": ("LSOAs sharing residents with the ward", "count"),
-}
-
-#: headings of the groups indicators are offered in, by column prefix (first match wins)
-INDICATOR_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Priority", ("unmet_need", "stability", "contrib_", "z_")),
-    ("Deprivation (English Indices of Deprivation)", ("imd_", "income_scale",
-                                                      "employment_scale")),
-    ("Deprivation domains", ()),  # the other *_score columns
-    ("Community assets", ("groups_", "premises_", "mean_distance_")),
-    ("Incidents", ("incidents", "recent_mean", "baseline_mean", "trend_", "spike_")),
-    ("Coverage", ("uncovered_", "gap_rank")),
-    ("People and places", ("population", "area_km2", "lsoas")),
-)
-#: numeric ward_summary columns that are not indicators
-NOT_INDICATORS = frozenset({"spike_p"})
+KINDS = indicators_registry.KINDS
+#: numeric ward_summary columns that are not indicators (the registry's ``on_map``)
+NOT_INDICATORS = frozenset(c for c, i in indicators_registry.INDICATORS.items()
+                           if not i.on_map)
 
 DEFAULT_INDICATOR = "unmet_need"
 
@@ -162,73 +98,19 @@ def indicator_unit(column: str) -> str:
 
 
 def indicator_kind(column: str) -> str:
-    """How values of `column` are written (one of :data:`KINDS`)."""
-    if column in INDICATORS:
-        return INDICATORS[column][1]
-    for suffix, kind in (("_share", "share"), ("_per_1000", "rate"), ("_m", "distance"),
-                         ("_km2", "area"), ("_rank", "rank"), ("_score", "score")):
-        if column.endswith(suffix):
-            return kind
-    if column.startswith(("groups_", "premises_", "incidents_")):
-        return "count"
-    if column.startswith(("z_", "contrib_")):
-        return "index"
-    return "number"
+    """How values of `column` are written (one of :data:`KINDS`), from the registry."""
+    return indicators_registry.kind(column)
 
 
 def indicator_label(column: str) -> str:
-    """A readable label for a ward_summary column, e.g. 'Food groups per 1,000 residents'."""
-    if column in INDICATORS:
-        return INDICATORS[column][0]
-    words = column
-    for prefix, template in (("groups_", "{} groups"), ("premises_", "Premises: {}"),
-                             ("incidents_", "Incidents: {}"),
-                             ("mean_distance_", "Average distance to the nearest {} group"),
-                             ("z_", "Standardised {} (robust z-score, capped at 3)")):
-        if column.startswith(prefix):
-            inner = column[len(prefix):]
-            for suffix in ("_per_1000", "_m"):
-                inner = inner.removesuffix(suffix)
-            words = template.format(inner.replace("_", " "))
-            break
-    else:
-        words = column.removesuffix("_score").replace("_", " ")
-        if column.endswith("_score"):
-            words += " deprivation score"
-    if column.endswith("_per_1000"):
-        words += " per 1,000 residents"
-    elif column.endswith("_m"):
-        words += " (m)"
-    return words[:1].upper() + words[1:]
+    """The registry's label of a ward_summary column, e.g. 'Food groups per 1,000
+    residents'."""
+    return indicators_registry.label(column)
 
 
 def format_value(value, kind: str) -> str:
-    """`value` written for people; 'no data' for a missing value."""
-    if value is None or value is pd.NA:
-        return "no data"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if math.isnan(number):
-        return "no data"
-    if math.isinf(number):
-        return "∞" if number > 0 else "-∞"
-    if kind == "share":
-        return f"{number:.0%}" if abs(number) >= 0.1 or number == 0 else f"{number:.1%}"
-    if kind in ("count", "rank"):
-        return f"{number:,.0f}"
-    if kind == "distance":
-        return f"{number:,.0f} m"
-    if kind == "area":
-        return f"{number:,.2f} km²"
-    if kind == "index":
-        return f"{number:+.2f}" if number else "0.00"
-    if kind == "score":
-        return f"{number:,.1f}"
-    if kind == "rate":
-        return f"{number:,.2f}"
-    return f"{number:,.3g}" if abs(number) < 1000 else f"{number:,.0f}"
+    """`value` written for people; 'no data' for a missing value (the registry's rule)."""
+    return indicators_registry.format_value(value, kind)
 
 
 def indicators(frame: pd.DataFrame) -> list[str]:
@@ -246,16 +128,10 @@ def indicators(frame: pd.DataFrame) -> list[str]:
 
 
 def indicator_groups(columns: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """`columns` as (heading, [(column, label), ...]) groups for a select box."""
-    grouped: dict[str, list[tuple[str, str]]] = {name: [] for name, _ in INDICATOR_GROUPS}
-    for column in columns:
-        heading = next((name for name, prefixes in INDICATOR_GROUPS
-                        if prefixes and column.startswith(prefixes)), None)
-        if heading is None:
-            heading = ("Deprivation domains" if column.endswith("_score")
-                       else "People and places")
-        grouped[heading].append((column, indicator_label(column)))
-    return [(name, items) for name, items in grouped.items() if items]
+    """`columns` as (group, [(column, label), ...]) for the select box's optgroups, grouped
+    by the registry's ``group``."""
+    return [(group, [(i.column, i.label) for i in items])
+            for group, items in indicators_registry.grouped(columns)]
 
 
 def check_indicator(frame: pd.DataFrame, indicator: str) -> None:

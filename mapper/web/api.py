@@ -44,14 +44,18 @@ from markupsafe import escape
 from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__
+from mapper.analysis import indicators
 from mapper.analysis.nearest import (
+    K_DEFAULT,
+    K_MAX,
     MAX_OUTSIDE_M,
     normalise_postcode,
     parse_capabilities,
     postcode_point,
+    postcode_table,
 )
 from mapper.errors import MapperError
-from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
+from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
 from mapper.missing import is_missing
 from mapper.registers import (
     EMERGENCY_OFFERS,
@@ -67,7 +71,6 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 #: decimals of longitude/latitude in answers (1e-6 degree is about 0.1 m)
 COORD_DECIMALS = 6
-K_DEFAULT, K_MAX = 10, 100
 RADIUS_MAX_M = 50_000
 #: list answers (wards, neighbourhoods, groups, premises, incidents) come in pages of at
 #: most this many features (the default), a page ending early before its features pass
@@ -270,12 +273,17 @@ ENDPOINTS: dict[str, Endpoint] = {
         "when the workspace has not been analysed. Properties: ward_code, ward_name, "
         "borough_code, borough_name, population, imd_score, unmet_need, can_id (null "
         "outside a Community Action Neighbourhood) and every other measure of the "
-        "analysis (see the README, 'The analysis'); missing values are null. "
+        "analysis, each described in the WardProperties schema (from the indicator "
+        "registry; the README's indicator table says the same); missing values are null. "
         "unavailable_measures names the deprivation measures the workspace's IoD data "
         "cannot give (null in every feature), each with the reason.",
         (P_BOROUGH, P_CAN, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
         members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]},
+                 "features": {"type": "array", "items": {"allOf": [
+                     {"$ref": "#/components/schemas/Feature"},
+                     {"type": "object", "properties": {
+                         "properties": {"$ref": "#/components/schemas/WardProperties"}}}]}},
                  "unavailable_measures": {
                      "type": "object", "additionalProperties": {"type": "string"},
                      "description": "measure -> why it was not computed (for example IoD "
@@ -790,20 +798,12 @@ def _can_ids(workspace) -> dict[str, str] | None:
 
 @data.memoised("api:postcodes")
 def _postcode_points(workspace) -> pd.DataFrame:
-    """Postcode centroids indexed by postcode: x, y (EPSG:27700) and lon, lat."""
-    postcodes = data.layer("postcodes")
-    postcodes = postcodes[postcodes.geometry.notna() & ~postcodes.geometry.is_empty]
-    postcodes = postcodes.drop_duplicates("postcode")
-    shown = to_display(postcodes.geometry)
-    return pd.DataFrame(
-        {
-            "x": postcodes.geometry.x.to_numpy(),
-            "y": postcodes.geometry.y.to_numpy(),
-            "lon": shown.x.to_numpy(),
-            "lat": shown.y.to_numpy(),
-        },
-        index=pd.Index(postcodes["postcode"].astype(str), name="postcode"),
-    )
+    """Postcode centroids indexed by postcode: x, y (EPSG:27700) and lon, lat
+    (:func:`mapper.analysis.nearest.postcode_table`)."""
+    table = postcode_table(data.layer("postcodes"))
+    shown = to_display(gpd.GeoSeries(gpd.points_from_xy(table["x"], table["y"]),
+                                     crs=CRS_ANALYSIS))
+    return table[["x", "y"]].assign(lon=shown.x.to_numpy(), lat=shown.y.to_numpy())
 
 
 # == answers =============================================================================
@@ -1367,6 +1367,14 @@ def _responses(endpoint: Endpoint) -> dict:
 
 def _schemas() -> dict:
     return {
+        "WardProperties": {
+            "type": "object",
+            "description": "The properties of a ward (ward_summary) feature: every indicator "
+            "of the registry (mapper/analysis/indicators.py), with its label, unit and "
+            "direction; families of columns (one per category, type or domain) by pattern.",
+            "properties": indicators.schema_properties(),
+            "patternProperties": indicators.schema_patterns(),
+        },
         "Error": {
             "type": "object",
             "required": ["error"],

@@ -29,7 +29,14 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from mapper.analysis import verification
-from mapper.analysis.nearest import normalise_postcode, parse_capabilities
+from mapper.analysis.nearest import (
+    K_DEFAULT,
+    K_MAX,
+    normalise_postcode,
+    parse_capabilities,
+    postcode_point,
+    postcode_table,
+)
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat
 from mapper.maps import map_parts, ward_map
 from mapper.maps.incidents import (
@@ -46,10 +53,6 @@ from mapper.web.contacts import contacts_for
 
 bp = Blueprint("incidents", __name__)
 
-#: groups listed when the form does not say
-K_DEFAULT = 10
-#: most groups one search may list
-K_MAX = 50
 #: distance limits offered, in metres (none is also a choice)
 RADIUS_CHOICES_M = (250, 500, 1000, 2000)
 #: the time zone of the "generated at" stamp and of "today" for record ages
@@ -220,8 +223,8 @@ def _parse_where(form: Form, postcodes: pd.DataFrame) -> dict | None:
                 "or leave it blank and use latitude and longitude."
             )
             return None
-        row = postcodes.loc[postcode]
-        return {"x": float(row["x"]), "y": float(row["y"]), "postcode": postcode}
+        x, y = postcode_point(postcode, postcodes)
+        return {"x": x, "y": y, "postcode": postcode}
     west, south, east, north = UK_LONLAT_BOUNDS
     lat = _parse_number(form, "lat", "Latitude", f"from {south:g} to {north:g} in the UK")
     lon = _parse_number(form, "lon", "Longitude", f"from {west:g} to {east:g} in the UK")
@@ -336,20 +339,7 @@ def postcode_index() -> pd.DataFrame:
 
 
 def _build_postcode_index(_workspace) -> pd.DataFrame:
-    postcodes = data.layer("postcodes", required=False)
-    if postcodes is None or not len(postcodes):
-        return pd.DataFrame({"x": [], "y": []}, index=pd.Index([], name="postcode"))
-    geometry = postcodes.geometry
-    located = postcodes[~(geometry.isna() | geometry.is_empty) & (geometry.geom_type == "Point")]
-    table = pd.DataFrame(
-        {
-            "x": located.geometry.x.to_numpy(),
-            "y": located.geometry.y.to_numpy(),
-            "ward_code": located["ward_code"].to_numpy() if "ward_code" in located else None,
-        },
-        index=pd.Index(located["postcode"].astype(str).to_numpy(), name="postcode"),
-    )
-    return table[~table.index.duplicated(keep="first")]
+    return postcode_table(data.layer("postcodes", required=False))
 
 
 def group_details() -> pd.DataFrame:

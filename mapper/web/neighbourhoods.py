@@ -15,10 +15,11 @@ Routes
     the area's assets (same filters), with source, licence and attribution, never
     personal data
 
-All data is read through :mod:`mapper.web.data`. A neighbourhood's figures are
-population-weighted over its wards; a borough's come from ``borough_summary`` where it
+All data is read through :mod:`mapper.web.data`. A neighbourhood's figures combine its
+wards by each indicator's rule in the registry (:func:`mapper.analysis.indicators.combine`:
+summed, population- or LSOA-weighted); a borough's come from ``borough_summary`` where it
 has them (deprivation, from whole LSOAs) and otherwise from its wards; the study area's
-are population-weighted over every ward.
+combine every ward.
 """
 
 from __future__ import annotations
@@ -45,7 +46,14 @@ from flask import (
 
 from mapper import registers
 from mapper.analysis import verification
-from mapper.analysis.need import DEFINITIONS, grouped_need, national_lsoas_of
+from mapper.analysis.indicators import (
+    COMPONENTS,
+    DOMAIN_LABELS,
+    combine,
+    driver_label,
+    indicator,
+)
+from mapper.analysis.need import grouped_need, national_lsoas_of
 from mapper.config import Settings
 from mapper.exports import guard_formulas
 from mapper.geo import to_display
@@ -62,99 +70,19 @@ bp = Blueprint("neighbourhoods", __name__)
 # -- what the page shows -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Figure:
-    """One profile figure: a ward_summary column, how areas combine it, how it reads."""
+#: the profile table's figures, in order: each an entry of the indicator registry (label,
+#: help, how a figure combines over wards, how it is written)
+FIGURES = tuple(indicator(column) for column in (
+    "population", "imd_score", "imd_avg_rank", "imd_extent", "imd_local_concentration",
+    "imd_most_deprived_10_share", "imd_most_deprived_20_share", "income_scale",
+    "employment_scale", "groups_total", "groups_total_per_1000",
+    "groups_total_per_1000_eb", "premises_total", "premises_total_per_1000", "incidents",
+    "incidents_per_1000", "incidents_per_1000_eb", "uncovered_share", "unmet_need",
+))
 
-    column: str
-    label: str
-    how: str  # "sum", "weighted" (by population), "lsoas" (by LSOAs) or "own" (see combined)
-    fmt: str  # "count", "score", "rank", "share", "rate", "index"
-    help: str = ""
-
-
-FIGURES = (
-    Figure("population", "Residents", "sum", "count"),
-    Figure("imd_score", "IMD average score", "weighted", "score", DEFINITIONS["imd_score"]),
-    Figure("imd_avg_rank", "IMD average rank", "weighted", "rank", DEFINITIONS["imd_avg_rank"]),
-    Figure("imd_extent", "IMD extent", "weighted", "share", DEFINITIONS["imd_extent"]),
-    Figure(
-        "imd_local_concentration",
-        "IMD local concentration",
-        "own",
-        "rank",
-        DEFINITIONS["imd_local_concentration"] + " (computed for several wards together "
-        "from their small areas: it does not average across wards)",
-    ),
-    Figure(
-        "imd_most_deprived_10_share",
-        "In the most deprived 10 %",
-        "lsoas",
-        "share",
-        DEFINITIONS["imd_most_deprived_10_share"],
-    ),
-    Figure(
-        "imd_most_deprived_20_share",
-        "In the most deprived 20 %",
-        "lsoas",
-        "share",
-        DEFINITIONS["imd_most_deprived_20_share"],
-    ),
-    Figure("income_scale", "Income scale", "sum", "count", DEFINITIONS["income_scale"]),
-    Figure("employment_scale", "Employment scale", "sum", "count",
-           DEFINITIONS["employment_scale"]),
-    Figure("groups_total", "VCS groups", "sum", "count"),
-    Figure(
-        "groups_total_per_1000",
-        "VCS groups per 1,000 residents",
-        "weighted",
-        "rate",
-        "likely duplicates counted once",
-    ),
-    Figure(
-        "groups_total_per_1000_eb",
-        "VCS groups per 1,000 residents, smoothed",
-        "weighted",
-        "rate",
-        "small counts pulled toward the borough's rate; the rate the unmet-need index uses",
-    ),
-    Figure("premises_total", "Community premises", "sum", "count"),
-    Figure("premises_total_per_1000", "Premises per 1,000 residents", "weighted", "rate"),
-    Figure("incidents", "Incidents counted", "sum", "count",
-           "only the incident types and months that cover the area (see Incident trend)"),
-    Figure("incidents_per_1000", "Incidents a month per 1,000 residents", "weighted", "rate"),
-    Figure(
-        "incidents_per_1000_eb",
-        "Incidents a month per 1,000 residents, smoothed",
-        "weighted",
-        "rate",
-        "small counts pulled toward the borough's rate; the rate the unmet-need index uses",
-    ),
-    Figure(
-        "uncovered_share", "Residents beyond walking distance of any group", "weighted", "share"
-    ),
-    Figure(
-        "unmet_need",
-        "Unmet-need index",
-        "weighted",
-        "index",
-        "in robust standard deviations from the study area's median ward (0 = the median "
-        "ward); higher = more unmet need (need, low supply, incidents)",
-    ),
-)
-
-#: IoD domains: column, label, unit ("share" = a rate shown as %, "score")
-DOMAINS = (
-    ("income_score", "Income", "share"),
-    ("employment_score", "Employment", "share"),
-    ("education_score", "Education, skills and training", "score"),
-    ("health_score", "Health and disability", "score"),
-    ("crime_score", "Crime", "score"),
-    ("barriers_score", "Barriers to housing and services", "score"),
-    ("living_environment_score", "Living environment", "score"),
-    ("idaci_score", "Income deprivation affecting children (IDACI)", "share"),
-    ("idaopi_score", "Income deprivation affecting older people (IDAOPI)", "share"),
-)
+#: IoD domains shown in the domain chart: registry entries (a proportion of people, like
+#: income, is written as a share; the others as scores)
+DOMAINS = tuple(indicator(f"{name}_score") for name in DOMAIN_LABELS)
 
 #: columns of the asset table and exports, in order (never a personal-data column)
 ASSET_COLUMNS = [
@@ -344,34 +272,6 @@ def find_ward(ward_code: str) -> Area:
 # -- profile figures ------------------------------------------------------------------
 
 
-def weighted_mean(frame: pd.DataFrame, column: str) -> float:
-    """Population-weighted mean of `column` over the rows of `frame` (NaN rows skipped)."""
-    if column not in frame.columns:
-        return float("nan")
-    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    weights = pd.to_numeric(frame["population"], errors="coerce").astype("float64")
-    usable = values.notna() & weights.notna() & (weights > 0)
-    if not usable.any():
-        return float("nan")
-    return float((values[usable] * weights[usable]).sum() / weights[usable].sum())
-
-
-def combined(frame: pd.DataFrame, column: str, how: str) -> float:
-    """`column` over several wards: summed ("sum"), weighted by the wards' (apportioned)
-    LSOAs ("lsoas": shares of LSOAs), by population ("weighted"), or, for a measure that
-    does not combine across wards ("own": local concentration), one ward's own value."""
-    if column not in frame.columns:
-        return float("nan")
-    if how == "sum":
-        values = pd.to_numeric(frame[column], errors="coerce")
-        return float(values.sum()) if values.notna().any() else float("nan")
-    if how == "own":
-        return float(frame[column].iloc[0]) if len(frame) == 1 else float("nan")
-    if how == "lsoas" and "lsoas" in frame.columns:
-        return weighted_mean(frame.assign(population=frame["lsoas"]), column)
-    return weighted_mean(frame, column)
-
-
 def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
     """The columns of the profile table: the area, its borough(s), the study area.
 
@@ -414,15 +314,21 @@ def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
     return out
 
 
-def value_for(comparator: dict, column: str, how: str) -> float:
+def value_for(comparator: dict, column: str, how: str | None = None) -> float:
     """A comparator's value: the borough summary's own figure when it has one (deprivation
     measures from whole LSOAs), else combined from its wards."""
     row = comparator["row"]
     if row is not None and column in row.index and pd.notna(row[column]):
         return float(row[column])
-    if how == "own" and len(comparator["wards"]) > 1:
+    how = how or indicator(column).aggregate
+    if how == "none" and column in GROUPED and len(comparator["wards"]) > 1:
         return grouped_value(comparator["wards"], column)
-    return combined(comparator["wards"], column, how)
+    return combine(comparator["wards"], column, how)
+
+
+#: measures that do not combine across wards but are computed for several wards together
+#: from their small areas (:func:`grouped_value`)
+GROUPED = frozenset({"imd_local_concentration"})
 
 
 def grouped_value(wards: pd.DataFrame, column: str) -> float:
@@ -469,19 +375,20 @@ def profile_rows(area: Area, columns: list[dict]) -> list[dict]:
             continue
         cells = []
         for comparator in columns:
-            value = value_for(comparator, figure.column, figure.how)
-            cells.append({"value": value, "text": fmt(value, figure.fmt)})
+            value = value_for(comparator, figure.column, figure.aggregate)
+            cells.append({"value": value, "text": fmt(value, figure.kind)})
         rows.append({"figure": figure, "cells": cells})
     return rows
 
 
 def domain_rows(area: Area, columns: list[dict]) -> list[dict]:
     rows = []
-    for column, label, unit in DOMAINS:
+    for domain in DOMAINS:
+        column, label, unit = domain.column, domain.short, domain.kind
         if column not in area.wards.columns:
             continue
-        values = [value_for(c, column, "weighted") for c in columns]
-        texts = [fmt(v, "share" if unit == "share" else "score") for v in values]
+        values = [value_for(c, column, domain.aggregate) for c in columns]
+        texts = [fmt(v, domain.kind) for v in values]
         rows.append(
             {"column": column, "label": label, "unit": unit, "values": values, "texts": texts}
         )
@@ -829,7 +736,7 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
             "premises_total": fmt(row["premises_total"], "count"),
             "incidents": fmt(row["incidents"], "count"),
             "top_drivers": "; ".join(
-                DRIVER_LABELS.get(d.strip(), d.strip())
+                driver_label(d.strip())
                 for d in str(row["top_drivers"] or "").split(";")
                 if d.strip()
             ),
@@ -957,32 +864,22 @@ def _export_urls(area: Area, category: str, query: str) -> dict[str, str]:
     }
 
 
-#: the unmet-need components, as the page names them
-DRIVER_LABELS = {
-    "need": "deprivation (IMD score)",
-    "supply": "few VCS groups for the population",
-    "incidents": "incident pressure",
-}
-
-
 def _drivers(area: Area) -> list[str]:
     """What pushes the area's unmet-need index up, largest first."""
     if area.summary is not None and not is_missing(area.summary.get("top_drivers")):
         names = [d.strip() for d in str(area.summary["top_drivers"]).split(";") if d.strip()]
     else:
         contributions = {
-            name: weighted_mean(area.wards, f"contrib_{name}") for name in DRIVER_LABELS
+            name: combine(area.wards, f"contrib_{name}") for name in COMPONENTS
         }
         names = [
             n
             for n, v in sorted(contributions.items(), key=lambda kv: -kv[1])
             if np.isfinite(v) and v > 0
         ][:2]
-    labels = dict(DRIVER_LABELS)
-    if "imd_score" not in area.wards or not area.wards["imd_score"].notna().any():
-        # need was measured by the IMD average rank (the deprivation data has no scores)
-        labels["need"] = "deprivation (IMD average rank)"
-    return [labels.get(n, n) for n in names]
+    # need was measured by the IMD average rank when the deprivation data has no scores
+    by_rank = "imd_score" not in area.wards or not area.wards["imd_score"].notna().any()
+    return [driver_label(n, need_by_rank=by_rank) for n in names]
 
 
 def _why(area: Area) -> dict | None:

@@ -49,6 +49,8 @@ from flask import (
     url_for,
 )
 
+from mapper.analysis import indicators as indicators_registry
+from mapper.analysis.indicators import driver_label
 from mapper.analysis.neighbourhoods import stability_method
 from mapper.analysis.reasons import reasons_method
 from mapper.analysis.record import read_selection, selection, selection_changes
@@ -142,12 +144,6 @@ ERROR_NOUNS: dict[str, str] = {
     "can_split": "the way a CAN is split",
     "can_cross_borough": "the cross-borough setting",
     "coverage_radius_m": "the coverage radius",
-}
-#: what each component of the unmet-need index means when it "drives" a CAN
-DRIVERS = {
-    "need": "high deprivation",
-    "supply": "few VCS groups per resident",
-    "incidents": "many incidents per resident",
 }
 #: the layers of the map fetched on demand
 LAZY_LAYERS = ("groups", "premises", "incidents", "gaps")
@@ -327,7 +323,7 @@ def _cans(borough: str = "") -> pd.DataFrame:
 
 def _drivers(text) -> str:
     parts = [p.strip() for p in str(text or "").split(";") if p.strip()]
-    text = "; ".join(DRIVERS.get(p, p) for p in parts)
+    text = "; ".join(driver_label(p) for p in parts)
     return text[:1].upper() + text[1:] if text else "–"
 
 
@@ -731,6 +727,20 @@ def _export_frame(view: View):
     return table, wards.geometry, classification
 
 
+#: the export's own columns (not ward_summary's): column -> description
+_EXPORT_OWN = {
+    "map_class": "the class of that value on the map (1 = lowest)",
+    "map_class_range": "the class's range",
+    "can_name": "the name of the ward's Community Action Neighbourhood",
+}
+
+
+def export_columns(columns) -> dict[str, str]:
+    """Column -> description (from the indicator registry) of a ward export's columns."""
+    return {str(c): _EXPORT_OWN.get(str(c)) or indicators_registry.resolve(str(c)).description
+            for c in columns}
+
+
 def _download_name(view: View, suffix: str) -> str:
     area = view.borough or "all"
     return f"priority-wards-{area}-{view.indicator}.{suffix}"
@@ -783,6 +793,7 @@ def export_geojson():
         "licences": licences,
         "provenance": _provenance_records(),
         "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "columns": export_columns(table.columns),
         "features": features,
     }
     return Response(json.dumps(document, ensure_ascii=False, allow_nan=False),
