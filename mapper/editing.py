@@ -215,6 +215,7 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
     if point is not None:
         record["x"], record["y"] = round(point[0], 2), round(point[1], 2)
         record.update(_areas(workspace, point[0], point[1]))
+        record["location_note"] = None  # an officer placed it: nothing left to check
         if values.get("lat") not in (None, "") or values.get("x") not in (None, ""):
             record["location_source"] = "map"
         elif values.get("postcode"):

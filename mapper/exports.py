@@ -205,7 +205,8 @@ def _gpkg(frame, prov, meta, path: Path, register: str) -> None:
 #: the columns of a contact list's CSV, in order (``distance_m`` only for a radius)
 CONTACT_CSV_COLUMNS = ("name", "category", "status", "contact_role", "emergency_consent",
                        "consent_confirmed", "contact_name", "phone", "email", "website",
-                       "address", "postcode", "ward_name", "ward_code", "borough_name",
+                       "address", "postcode", "location_note", "ward_name", "ward_code",
+                       "borough_name",
                        "last_verified", "distance_m", "group_id")
 
 

@@ -54,6 +54,18 @@ def shown_day(value: object, missing: str = NOT_RECORDED) -> str:
     return str(value) if pd.isna(day) else f"{day.day} {day:%b %Y}"
 
 
+def address_line(address: object, postcode: object, missing: str = NOT_RECORDED) -> str:
+    """An address with its postcode, as one line: "1 High St, E1 6AN"; the postcode is
+    not repeated when the address already ends with it (many files write it in both);
+    `missing` when both are missing."""
+    parts = [str(v).strip() for v in (address, postcode) if not is_missing(v)]
+    if len(parts) == 2:
+        tail = "".join(parts[0].upper().split())
+        if tail.endswith("".join(parts[1].upper().split())):
+            parts = parts[:1]
+    return ", ".join(parts) or missing
+
+
 def clean_record(record: dict) -> dict:
     """A copy of `record` with every missing value None."""
     return {k: or_none(v) for k, v in record.items()}

@@ -39,11 +39,11 @@ from mapper.sources import (
     pointfiles,
     walk_inputs,
 )
-from mapper.sources.base import apply_field_rules
+from mapper.sources.base import apply_field_rules, row_label
 from mapper.sources.boundaries import assign_boroughs
 from mapper.sources.choices import Choice, signature
 from mapper.sources.files import read_table, read_vector, sha256
-from mapper.sources.points import misread
+from mapper.sources.points import check_placement, misread
 from mapper.store import Provenance, Workspace
 
 Progress = Callable[[str], None]
@@ -361,12 +361,15 @@ def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
     lost too many rows (:func:`~mapper.sources.points.misread`) unless
     ``ctx.skip_invalid``. Rows of a register that are not organisations are left out
     with their reasons (:func:`~mapper.sources.organisations.leave_out`), and point files
-    are held to the rules edits follow (:func:`~mapper.sources.base.apply_field_rules`)."""
+    are held to the rules edits follow (:func:`~mapper.sources.base.apply_field_rules`).
+    Groups and premises placed far from their own postcode are flagged
+    (:func:`~mapper.sources.points.check_placement`)."""
     imp = det.reader(path, det, ctx)
     imp.extra.setdefault("path", path)
     imp.extra.setdefault("file", path.name)
     organisations.leave_out(imp, ctx)
     apply_field_rules(imp)
+    check_placement(imp, ctx, file=path.name, label=row_label(imp))
     if imp.kind in REGISTER_KINDS and not ctx.skip_invalid:
         problem = misread(imp)
         if problem is not None:

@@ -69,8 +69,11 @@ PREMISES_TYPES = (
     "other",
 )
 
-#: fields every register has, after its own: where the record came from and where it is
-TRACE_COLUMNS = ["source", "source_id", "source_file", "source_row", "location_source"]
+#: fields every register has, after its own: where the record came from and where it is.
+#: ``location_note`` says when a point needs checking ("placed 3.2 km from its postcode
+#: SE1 6TL: check the location", mapper.sources.points.check_placement); blank otherwise
+TRACE_COLUMNS = ["source", "source_id", "source_file", "source_row", "location_source",
+                 "location_note"]
 AREA_COLUMNS = ["lsoa_code", "ward_code", "borough_code"]
 DUPLICATE_COLUMNS = ["duplicate_of", "duplicate_reason"]
 
@@ -230,6 +233,23 @@ CONTACT_FORMATS = {
     "website": "an address starting http:// or https:// (or a bare domain such as "
     "www.example.org, taken as https://)",
 }
+#: a link the publisher masked ("https://chat.whatsapp.com/[invite-code-removed]",
+#: "[redacted]", "xxxx" placeholders): its address is gone, so it is not a usable link
+_REDACTED_LINK = re.compile(
+    r"[\[<({][^\]>)}]*(?:remov|redact|hidden|delet|withheld|omitted)[^\]>)}]*[\]>)}]"
+    r"|(?<![a-z0-9])(?:redacted|x{3,})(?![a-z0-9])",
+    re.IGNORECASE,
+)
+REDACTED_EXPECTED = ("a complete link: this one holds a redaction marker (such as "
+                     "'[invite-code-removed]', '[redacted]' or 'xxx'), so its address was "
+                     "removed by the publisher")
+
+
+def redacted_link(value: object) -> bool:
+    """Whether a website value holds a redaction marker (:data:`_REDACTED_LINK`)."""
+    return isinstance(value, str) and bool(_REDACTED_LINK.search(value))
+
+
 #: contact fields whose values messages never repeat (personal data)
 UNSHOWN = ("email", "phone")
 
@@ -244,6 +264,8 @@ def contact_value(field: str, value: str) -> str:
     if field == "phone" and not _PHONE.match(text):
         raise ValueError(CONTACT_FORMATS[field])
     if field == "website":
+        if redacted_link(text):
+            raise ValueError(REDACTED_EXPECTED)
         if _BARE_DOMAIN.match(text):
             return "https://" + text
         if not _WEBSITE.match(text):

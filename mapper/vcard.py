@@ -73,7 +73,8 @@ def card(record: dict) -> str:
 
 
 def note(record: dict) -> str:
-    """What a card's NOTE says: contact person, roles, emergency consent and its date."""
+    """What a card's NOTE says: contact person, roles, emergency consent and its date,
+    and a location to check (``location_note``)."""
     def shown(name: str) -> str:
         value = record.get(name)
         return NOT_RECORDED if is_missing(value) else str(value)
@@ -87,6 +88,8 @@ def note(record: dict) -> str:
               f"Record last verified: {shown('last_verified')}."]
     if record.get("status") == "temporarily closed":
         parts.append("Status: temporarily closed.")
+    if not is_missing(record.get("location_note")):
+        parts.append(f"Location: {record['location_note']}.")
     return " ".join(parts)
 
 

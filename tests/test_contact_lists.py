@@ -283,6 +283,7 @@ def test_csv_holds_the_list_exactly_and_never_runs_formulas(contact_app):
         "contact_name": "Ann Smith, treasurer; lead", "phone": "020 7946 0001",
         "email": "alpha@example.org", "website": GROUPS[0][12],
         "address": "Unit 1, Mill Yard; Back Lane\nSouthside", "postcode": "ZZ1 1ZZ",
+        "location_note": "",
         "ward_name": "St Mary's & Holy Trinity", "ward_code": "E05900005",
         "borough_name": "Middleton", "last_verified": "2026-06-01", "group_id": "g1"}
     assert (rows[1]["contact_role"], rows[1]["emergency_consent"], rows[1]["phone"]) == (

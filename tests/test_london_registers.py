@@ -354,3 +354,80 @@ def test_no_placeholder_on_any_london_page_or_export(app, london, groups, role, 
             exports.export(london, register, path, include_personal_data=True)
             kind = "text/csv" if suffix == ".csv" else "application/json"
             assert placeholders(read_text(path.read_text(encoding="utf-8"), kind)) == [], path
+
+
+# -- records placed far from their own postcode; links the publisher masked ----------------
+
+WARM_SPACES = "london_warm_spaces_2026-08.csv"
+MUTUAL_AID = "london_mutual_aid_groups_2020.csv"
+DRAPER_NOTE = "placed 2.7 km from its postcode SE1 6TL: check the location"
+
+
+def _far_from_postcode() -> set[int]:
+    """The rows (as numbered in the file, from 2) of the warm spaces whose published point
+    lies more than 1,000 m from the Code-Point Open centroid of the postcode their address
+    ends with: brute force from the two files, independent of mapper/sources/points.py."""
+    source = london_dir()
+    spaces = pd.read_csv(source / WARM_SPACES, dtype=str)
+    codes = pd.read_csv(source / "london_postcodes_codepoint_open_2025.csv", dtype=str,
+                        usecols=["Postcode", "Eastings", "Northings"])
+    where = {p.replace(" ", ""): (float(e), float(n))
+             for p, e, n in codes.itertuples(index=False)}
+    to_grid = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+    rows = set()
+    for n, (address, lon, lat) in enumerate(spaces[["address", "lon", "lat"]].itertuples(
+            index=False), start=2):
+        end = re.search(r"([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})[ ,.]*(?:UK|United Kingdom|"
+                        r"England|GB)?[ ,.]*$", str(address), re.IGNORECASE)
+        if not end or (end[1] + end[2]).upper() not in where:
+            continue
+        x, y = to_grid.transform(float(lon), float(lat))
+        ex, ny = where[(end[1] + end[2]).upper()]
+        if np.hypot(x - ex, y - ny) > 1_000:
+            rows.add(n)
+    return rows
+
+
+def test_records_far_from_their_postcode_are_flagged_where_officers_see_them(app, groups):
+    """Draper Hall (SE1 6TL), placed by its publisher in the City, is flagged on the
+    incident page, the call sheet, /api/nearest and the contact list; the flagged warm
+    spaces are exactly those the files put over 1 km from their postcode."""
+    spaces = groups[groups["source_file"] == WARM_SPACES]
+    flagged = spaces[spaces["location_note"].notna()]
+    assert set(flagged["source_row"].astype(int)) == _far_from_postcode() & set(
+        spaces["source_row"].astype(int))
+    assert len(flagged) == 20
+    assert set(groups.loc[groups["location_note"].notna(), "source_file"]) == {WARM_SPACES}
+    # the warm spaces' blank postcode column is filled from their addresses
+    assert spaces["postcode"].notna().sum() == 916
+    draper = groups.loc[groups["name"] == "Draper Hall"].iloc[0]
+    assert draper["postcode"] == "SE1 6TL" and draper["location_note"] == DRAPER_NOTE
+    for role in ("public", "officer"):
+        client = sign_in(app.test_client(), role)
+        nearest = client.get("/api/nearest?postcode=E1 6AN&k=10").get_json()
+        [found] = [f["properties"] for f in nearest["features"]
+                   if f["properties"]["name"] == "Draper Hall"]
+        assert found["location_note"] == DRAPER_NOTE
+        for url in ("/incident?postcode=E1 6AN&k=10", "/incident/callsheet?postcode=E1 6AN&k=10"):
+            text = client.get(url).get_data(as_text=True)
+            assert f"Location: {DRAPER_NOTE}" in text, (role, url)
+            assert "SE1 6TL, SE1 6TL" not in text  # the postcode is not written twice
+    client = sign_in(app.test_client(), "officer")
+    scope = f"ward={draper['ward_code']}"
+    assert f"Location: {DRAPER_NOTE}" in client.get(f"/contacts?{scope}").get_data(as_text=True)
+    assert DRAPER_NOTE in client.get(f"/contacts.csv?{scope}").get_data(as_text=True)
+
+
+def test_masked_invite_links_are_not_links(app, groups):
+    """The 144 mutual-aid rows whose link is 'https://chat.whatsapp.com/[invite-code-removed]'
+    keep no website: not in the register, the API, the call sheet or the contact exports."""
+    published = pd.read_csv(london_dir() / MUTUAL_AID, dtype=str)
+    assert (published["link_facebook"] == "https://chat.whatsapp.com/[invite-code-removed]"
+            ).sum() == 144
+    assert not groups["website"].astype("string").str.contains("removed", na=False).any()
+    client = sign_in(app.test_client(), "officer")
+    aid = groups[groups["source_file"] == MUTUAL_AID]
+    ward = aid["ward_code"].value_counts().index[0]
+    for url in (f"/contacts?ward={ward}", f"/contacts.csv?ward={ward}",
+                f"/contacts.vcf?ward={ward}"):
+        assert "invite-code-removed" not in client.get(url).get_data(as_text=True), url

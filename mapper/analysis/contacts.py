@@ -41,7 +41,7 @@ RADIUS_DEFAULT_M = 1_000
 
 #: columns of the register a list carries (no personal data: that is joined by the caller)
 LIST_COLUMNS = ("group_id", "name", "category", "status", "address", "postcode",
-                "ward_code", "borough_code", "last_verified")
+                "location_note", "ward_code", "borough_code", "last_verified")
 
 
 @dataclass(frozen=True)

@@ -296,7 +296,8 @@ def apply_field_rules(imp: Imported) -> Imported:
 
     Text longer than :data:`mapper.registers.MAX_TEXT` characters is cut to it; contact
     values that do not fit their format (a ``javascript:`` website, a phone number of
-    letters) are left out of the record, which is kept; a bare domain becomes
+    letters) are left out of the record, which is kept, and so are websites the publisher
+    masked (``https://chat.whatsapp.com/[invite-code-removed]``); a bare domain becomes
     ``https://...``. Each is reported as a warning naming the field and every row.
     """
     frame = imp.frame
@@ -334,8 +335,13 @@ def apply_field_rules(imp: Imported) -> Imported:
             continue
         values = frame[column].astype("object")
         bad = np.zeros(len(frame), dtype=bool)
+        masked = np.zeros(len(frame), dtype=bool)
         for pos, value in enumerate(values):
             if value is None or value is pd.NA or value != value or not str(value).strip():
+                continue
+            if column == "website" and registers.redacted_link(str(value)):
+                values.iloc[pos] = None
+                masked[pos] = True
                 continue
             try:
                 values.iloc[pos] = registers.contact_value(column, value)
@@ -345,5 +351,9 @@ def apply_field_rules(imp: Imported) -> Imported:
         frame[column] = values
         if bad.any():
             note(column, bad, "left out: not " + registers.CONTACT_FORMATS[column])
+        if masked.any():
+            note(column, masked, "left out: links whose address the publisher removed "
+                 "(a redaction marker such as '[invite-code-removed]', '[redacted]' or "
+                 "'xxx'), not usable links")
     imp.frame = frame
     return imp

@@ -19,7 +19,7 @@ from mapper import geo
 from mapper.errors import DataValidationError, Problem
 from mapper.sources.base import Context, Imported, inside_study_area
 from mapper.sources.files import table_row
-from mapper.sources.postcodes import normalise_postcode
+from mapper.sources.postcodes import normalise_postcode, postcode_at_end
 
 #: longitude/latitude envelope of the UK and its waters
 UK_LON = (-9.0, 3.0)
@@ -32,6 +32,17 @@ BNG_N = (0.0, 1_300_000.0)
 #: system, swapped or wrong columns. ``--skip-invalid`` imports its usable rows anyway.
 MAX_FAILED_SHARE = 0.20
 OUTSIDE_STUDY_AREA = "outside the study area"
+#: a group or premises placed further than this (metres, EPSG:27700) from the centroid of
+#: its own postcode is flagged in ``location_note`` ("check the location"). It keeps the
+#: source's point: the postcode may be the wrong one (a head office's, a typing slip)
+#: as often as the point is, so the officer is told and decides. 1 km is well beyond a
+#: postcode unit (typically a street, rarely over a few hundred metres across) and the
+#: spread of a large site, and short of the next neighbourhood
+PLACEMENT_TOLERANCE_M = 1_000.0
+#: registers whose records are checked against their postcode (incidents have none)
+PLACED_REGISTERS = ("groups", "premises")
+#: how many row numbers an import report lists for one check
+ROWS_LISTED = 20
 
 
 @dataclass
@@ -295,3 +306,75 @@ def misread(imported: Imported) -> Problem | None:
         "back as probably misread (wrong coordinate system, swapped or wrong columns, or a "
         "file for another area?)",
     )
+
+
+def placement_note(distance_m: float, postcode: str) -> str:
+    """What ``location_note`` says of a record placed `distance_m` from its postcode."""
+    return f"placed {distance_m / 1000:.1f} km from its postcode {postcode}: check the location"
+
+
+def _rows_text(imp: Imported, mask: np.ndarray, label: str) -> str:
+    frame = imp.frame
+    rows = (frame["source_row"] if "source_row" in frame
+            else pd.Series(range(1, len(frame) + 1), index=frame.index))
+    listed = [str(r) for r in rows[mask].head(ROWS_LISTED)]
+    more = int(mask.sum()) - len(listed)
+    return (f"{label}{'s' if mask.sum() > 1 else ''} {', '.join(listed)}"
+            + (f" and {more:,} more" if more > 0 else ""))
+
+
+def check_placement(imp: Imported, context: Context, *, file: str, label: str = "row") -> None:
+    """Check where each group or premises is placed against its own postcode.
+
+    A record with a blank ``postcode`` whose ``address`` ends in a full postcode takes
+    that postcode (an assumption, reported with its count). A record with a point and a
+    postcode found in the workspace's postcode centroids that lies more than
+    :data:`PLACEMENT_TOLERANCE_M` from that centroid keeps the source's point and gets a
+    ``location_note`` (:func:`placement_note`), shown wherever officers see the record;
+    the import report counts them. Works on ``imp.frame`` in place of the reader's.
+    """
+    frame = imp.frame
+    if imp.kind not in PLACED_REGISTERS or not len(frame) or "postcode" not in frame:
+        return
+    frame = frame.copy()
+    given = frame["postcode"].astype("string").str.strip().fillna("") != ""
+    if "address" in frame:
+        found = postcode_at_end(frame["address"])
+        fill = (~given & found.notna()).to_numpy()
+        if fill.any():
+            frame.loc[fill, "postcode"] = found[fill].astype(object)
+            n = int(fill.sum())
+            imp.warnings.append(Problem(
+                file, f"assumed: postcode taken from the end of the address for {n:,} "
+                f"row{'s' if n > 1 else ''} whose postcode was blank", column="postcode",
+                severity="warning"))
+    note = pd.Series(pd.NA, index=frame.index, dtype="object")
+    if "location_note" in frame:  # a reader's own note is kept
+        note = frame["location_note"].astype("object")
+    if context.postcodes is not None and len(context.postcodes):
+        code = normalise_postcode(frame["postcode"].astype("string").fillna(""))
+        geometry = gpd.GeoSeries(frame.geometry, index=frame.index)
+        if geometry.crs is not None and geometry.crs != geo.CRS_ANALYSIS:
+            geometry = geometry.to_crs(geo.CRS_ANALYSIS)  # distances in EPSG:27700
+        point = geometry.notna() & ~geometry.is_empty & code.notna()
+        known = point & code.map(lambda p: p in context.postcodes.index,
+                                 na_action="ignore").fillna(False).astype(bool)
+        if known.any():
+            at = context.postcodes.loc[code[known].to_numpy(), ["x", "y"]].to_numpy()
+            pts = geometry[known]
+            distance = pd.Series(np.hypot(pts.x.to_numpy() - at[:, 0],
+                                          pts.y.to_numpy() - at[:, 1]), index=pts.index)
+            far = distance[distance > PLACEMENT_TOLERANCE_M]
+            for i, d in far.items():
+                note[i] = placement_note(d, code[i])
+            if len(far):
+                mask = frame.index.isin(far.index)
+                imp.warnings.append(Problem(
+                    file, f"{len(far):,} record{'s' if len(far) > 1 else ''} placed more than "
+                    f"{PLACEMENT_TOLERANCE_M:,.0f} m from {'their' if len(far) > 1 else 'its'} "
+                    "own postcode: kept where the file puts "
+                    f"{'them' if len(far) > 1 else 'it'} and flagged 'check the location' "
+                    f"({_rows_text(imp, mask, label)})", column="postcode",
+                    severity="warning"))
+    frame["location_note"] = note
+    imp.frame = frame

@@ -42,7 +42,16 @@ from mapper.sources.base import (
 from mapper.sources.codes import dominant_kind
 from mapper.sources.files import Peek, read_table, table_row
 
-POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
+#: a full UK postcode (outward code, optional space, inward code): the one pattern every
+#: postcode check of the sources uses
+POSTCODE_UNIT = r"([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})"
+POSTCODE = re.compile(rf"^{POSTCODE_UNIT}$")
+#: a full postcode ending an address ("..., London SE1 6TL"), after a space or comma and
+#: before at most a country name ("UK", "United Kingdom", "England") and punctuation
+POSTCODE_AT_END = re.compile(
+    rf"(?:^|[\s,]){POSTCODE_UNIT}(?:[\s,.]+(?:UK|United Kingdom|England|GB))?[\s,.]*$",
+    re.IGNORECASE,
+)
 CODEPOINT_COLUMNS = [
     "Postcode",
     "Positional_quality_indicator",
@@ -66,8 +75,16 @@ NATSTATS = "Contains National Statistics data © Crown copyright and database ri
 def normalise_postcode(values: pd.Series) -> pd.Series:
     """'sw1a1aa', ' SW1A  1AA ' -> 'SW1A 1AA'; anything not postcode-shaped -> <NA>."""
     text = values.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
-    parts = text.str.extract(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+    parts = text.str.extract(POSTCODE.pattern)
     return (parts[0] + " " + parts[1]).astype("string")
+
+
+def postcode_at_end(values: pd.Series) -> pd.Series:
+    """The full postcode an address ends with (:data:`POSTCODE_AT_END`), normalised:
+    'Draper Hall, London, London SE1 6TL' -> 'SE1 6TL'; <NA> when it ends otherwise."""
+    text = values.astype("string").fillna("")
+    parts = text.str.extract(POSTCODE_AT_END)
+    return normalise_postcode(parts[0] + parts[1])
 
 
 def _norm(header: str) -> str:

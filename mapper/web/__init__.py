@@ -101,6 +101,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.globals["mapper_version"] = __version__
     app.jinja_env.filters["shown"] = missing.shown  # a missing value: "not recorded"
     app.jinja_env.filters["day"] = missing.shown_day  # a date: "3 Nov 2026"
+    app.jinja_env.filters["address"] = missing.address_line  # address, postcode (once)
     app.jinja_env.globals["contact_notice"] = contacts.notice  # what this user may see
     app.jinja_env.globals["default_source_columns"] = overview.SOURCE_COLUMNS
     init_errors(app)

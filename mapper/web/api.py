@@ -306,8 +306,9 @@ ENDPOINTS: dict[str, Endpoint] = {
         "Groups ordered by straight-line distance (ties by group_id), each with distance_m "
         "(whole metres) and the group's public record: group_id, name, category, "
         "description, emergency_offer, offer_source, languages, communities_served, "
-        "opening_hours, last_verified, status, address, postcode, ward_code, borough_code, "
-        "duplicate_of... Closed groups are never listed. Contact "
+        "opening_hours, last_verified, status, address, postcode, location_note (set when "
+        "the point is far from its own postcode: check the location), ward_code, "
+        "borough_code, duplicate_of... Closed groups are never listed. Contact "
         "details (a 'contact' member) only for signed-in officers, and partners for "
         "their neighbourhoods. Top-level origin {lat, lon, postcode?} is the point measured "
         "from. An unknown postcode answers 404.",
@@ -334,7 +335,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "communities_served, faith, languages, address, postcode, opening_hours, "
         "emergency_offer and offer_source (where each capability came from), "
         "charity_number, last_verified, status and status_source (open, temporarily "
-        "closed, closed or unknown, and where that came from), the source fields, areas "
+        "closed, closed or unknown, and where that came from), the source fields (with "
+        "location_note when the point needs checking), areas "
         "and duplicate_of/duplicate_reason (likely duplicates are included, flagged).",
         (P_BOROUGH, P_WARD, P_CATEGORY, P_STATUS, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
         ("", "category=faith,food", "borough={borough}&q=centre", "status=open,unknown",

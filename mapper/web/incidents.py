@@ -71,6 +71,7 @@ DETAIL_COLUMNS = (
     "opening_hours",
     "address",
     "postcode",
+    "location_note",
     "last_verified",
 )
 

@@ -117,6 +117,7 @@ ASSET_COLUMNS = [
     "source_file",
     "source_row",
     "location_source",
+    "location_note",
     "licence",
     "attribution",
 ]
