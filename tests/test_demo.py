@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
 from pathlib import Path
 
@@ -13,17 +12,11 @@ import pandas as pd
 import pytest
 import shapely
 from geopandas.testing import assert_geodataframe_equal
+from realdata import london_dir
 
 from mapper import demo
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS
-
-LONDON_DATA = Path(
-    os.environ.get(
-        "MAPPER_LONDON_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "london"
-    )
-)
-REAL_IOD = LONDON_DATA / "london_iod2019_lsoa.csv"
 
 N_WARDS = 20
 N_LSOAS = 120
@@ -273,9 +266,9 @@ def test_iod_has_the_file7_headers(inputs):
 
 
 def test_iod_headers_match_the_real_file(inputs):
-    if not REAL_IOD.exists():
-        pytest.skip(f"real IoD2019 file not found at {REAL_IOD}")
-    assert _header(inputs["iod"]) == _header(REAL_IOD)
+    # the one helper for real data: skips with the reason, fails under CI
+    real_iod = london_dir() / "london_iod2019_lsoa.csv"
+    assert _header(inputs["iod"]) == _header(real_iod)
 
 
 def test_iod_ranks_follow_scores(tables):

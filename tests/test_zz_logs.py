@@ -71,10 +71,12 @@ def test_no_contact_details_in_the_logs_of_the_whole_run(demo_copy, capsys):
     for url in ("/", "/incident?postcode=ZZ1+1AA", f"/api/groups?ward={''}", "/nope"):
         client.get(url)
     post(client, "/priority/recompute", {"weight_need": "x"})  # an error path
-    main(["--workspace", str(demo_copy), "group", "export", gid, "-o",
-          str(demo_copy / "sar.json")])
-    main(["--workspace", str(demo_copy), "export", "groups", str(demo_copy / "g.csv"),
-          "--include-personal-data"])
+    # both exports must run (and write) for their logging to be part of the scan
+    assert main(["--workspace", str(demo_copy), "group", "export", gid, "-o",
+                 str(demo_copy / "sar.json")]) == 0
+    assert main(["--workspace", str(demo_copy), "export", "groups", "-o",
+                 str(demo_copy / "g.csv"), "--include-personal-data"]) == 0
+    assert (demo_copy / "sar.json").is_file() and (demo_copy / "g.csv").is_file()
     capsys.readouterr()
     for handler in logging.getLogger().handlers:
         handler.flush()
