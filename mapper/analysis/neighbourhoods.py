@@ -555,10 +555,7 @@ def selection_stability(
         ward was selected. A ward absent from some draws' results counts as not
         selected in those.
     """
-    if isinstance(draws, bool) or int(draws) != draws or draws < 1:
-        raise ValueError(f"draws must be a whole number >= 1; got {draws!r}")
-    if not 0 <= spread <= 1:
-        raise ValueError(f"spread must be between 0 and 1; got {spread!r}")
+    _check_draws(draws, spread)
     names = list(weights)
     base = np.array([float(weights[n]) for n in names])
     rng = np.random.default_rng(seed)
@@ -569,6 +566,14 @@ def selection_stability(
         hits = _boolean(chosen, "compute_selected(weights)").astype(float)
         counts = counts.add(hits, fill_value=0.0) if len(counts) else hits
     return (counts / int(draws)).rename("stability").rename_axis("ward_code")
+
+
+def _check_draws(draws, spread) -> None:
+    """The one check of the stability measures' draws and spread (ValueError saying why)."""
+    if isinstance(draws, bool) or int(draws) != draws or draws < 1:
+        raise ValueError(f"draws must be a whole number >= 1; got {draws!r}")
+    if not 0 <= spread <= 1:
+        raise ValueError(f"spread must be between 0 and 1; got {spread!r}")
 
 
 #: a CAN kept in at least this share of perturbed runs is robust; below MARGINAL, marginal
@@ -590,10 +595,7 @@ def perturbations(weights: Mapping[str, float], *, draws: int, spread: float,
     (``numpy.random.default_rng(seed)``: one row of factors per draw, weights in the
     order given, the threshold last). The same seed gives the same draws.
     """
-    if isinstance(draws, bool) or int(draws) != draws or draws < 1:
-        raise ValueError(f"draws must be a whole number >= 1; got {draws!r}")
-    if not 0 <= spread <= 1:
-        raise ValueError(f"spread must be between 0 and 1; got {spread!r}")
+    _check_draws(draws, spread)
     names = list(weights)
     base = np.array([float(weights[n]) for n in names])
     rng = np.random.default_rng(seed)
