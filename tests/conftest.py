@@ -342,3 +342,30 @@ def demo_copy(shared_demo, tmp_path) -> Path:
     directory = tmp_path / "demo"
     shutil.copytree(shared_demo, directory)
     return directory
+
+
+# -- the whole run's log --------------------------------------------------------------------
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run when any test's logging wrote an e-mail address or phone number.
+
+    pytest writes every log record of the run to ``log_file`` (pyproject.toml); this scans it
+    once everything has run, whatever ran and in whatever order (tests/test_log_privacy.py
+    checks a representative round of contact-touching work on its own).
+    """
+    from log_scan import RUN_LOG, personal_data_in
+
+    plugin = session.config.pluginmanager.get_plugin("logging-plugin")
+    if plugin is None or not session.testscollected or not RUN_LOG.is_file():
+        return
+    plugin.log_file_handler.flush()
+    leaks = personal_data_in(RUN_LOG.read_text(encoding="utf-8", errors="replace"))
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = (f"contact details in the test run's log {RUN_LOG.name}: {leaks[:10]} "
+                   "(log ids and counts, never e-mail addresses or phone numbers)")
+        if reporter is not None:
+            reporter.write_line("")
+            reporter.write_line(f"FAILED log scan: {message}", red=True, bold=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
