@@ -17,6 +17,7 @@ from bench.runner import GROUPS, run
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark cases and write the report; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (for CI, under two minutes)")

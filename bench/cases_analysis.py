@@ -371,6 +371,7 @@ def exact_gap_share(sites: np.ndarray, radius: float, study_area, quad_segs: int
 def case_coverage(areas: Areas, *, n_groups: int, n_people: int, seed: int, label: str,
                   radii=(400.0, 800.0, 1600.0), repeat: int = 2,
                   study_area=None, wards=None, groups=None, people=None) -> list[Result]:
+    """Time coverage gaps for several radii against the exact union of circles, and check them."""
     from mapper.analysis.coverage import BUFFER_QUAD_SEGS, coverage_gaps, coverage_summary
 
     wards = areas.wards[["ward_code", "geometry"]] if wards is None else wards
@@ -439,6 +440,7 @@ def bfs_labels(codes: np.ndarray, selected: np.ndarray, borough: np.ndarray | No
 
 def case_clusters(areas: Areas, *, seed: int, label: str, share: float = 0.3,
                   limit_s: float | None = None, repeat: int = 3) -> Result:
+    """Time clustering of candidate wards into neighbourhoods against a breadth-first search."""
     from mapper.analysis.neighbourhoods import cluster_labels, queen_neighbours
 
     wards = areas.wards

@@ -56,6 +56,7 @@ def london_dir() -> tuple[Path | None, str]:
 
 
 def chromium_path() -> str | None:
+    """The Chromium to drive ($MAPPER_CHROMIUM or a Debian path), or None."""
     chosen = os.environ.get("MAPPER_CHROMIUM")
     if chosen:
         return chosen if Path(chosen).is_file() else None
@@ -104,6 +105,7 @@ def measured_run(command: list[str]) -> dict:
 
 
 def mapper_command(*args: str) -> list[str]:
+    """The command line that runs the mapper CLI with this Python."""
     return [sys.executable, "-c", "import sys; from mapper.cli import main; "
             "sys.exit(main(sys.argv[1:]))", *args]
 

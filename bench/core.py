@@ -72,12 +72,16 @@ def _div(a: float, b: float) -> float:
 
 @dataclass
 class Check:
+    """Whether a case's answer was right, and why."""
+
     passed: bool
     detail: str
 
 
 @dataclass
 class Result:
+    """One benchmark case's timing, comparisons and checks."""
+
     case: str
     size: str
     ours: str = ""
@@ -122,6 +126,7 @@ def best_of(func: Callable[[], object], repeat: int = 3, *, budget_s: float | No
 
 
 def machine() -> dict:
+    """The machine the benchmark ran on: date, cores, Python and platform."""
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpu_count": os.cpu_count(),
@@ -163,6 +168,7 @@ def _ratio(value: float) -> str:
 
 
 def markdown(results: list[Result], info: dict, *, mode: str) -> str:
+    """The results as a Markdown table with the machine and mode."""
     lines = [
         f"Benchmark ({mode}) run {info['date']} on {info['cpu_count']} cores, "
         f"Python {info['python']} ({info['platform']}).",
@@ -206,6 +212,7 @@ def markdown(results: list[Result], info: dict, *, mode: str) -> str:
 
 def write_report(results: list[Result], info: dict, *, mode: str,
                  directory: Path = RESULTS_DIR) -> tuple[Path, Path, str]:
+    """Write the results as JSON lines and Markdown; returns both paths and the Markdown."""
     directory.mkdir(parents=True, exist_ok=True)
     jsonl = directory / "latest.jsonl"
     with jsonl.open("w", encoding="utf-8") as out:
@@ -236,4 +243,5 @@ def _json(value: object) -> object:
 
 
 def log(message: str) -> None:
+    """Print a progress message to stderr."""
     print(message, file=sys.stderr, flush=True)

@@ -337,11 +337,13 @@ def end_every_session(workspace: Workspace) -> None:
 
 
 def retention_months(workspace: Workspace) -> int:
+    """How many months incident reports are kept (the workspace's setting, or the default)."""
     return int(workspace.appdb.get_meta("incident_retention_months",
                                         str(DEFAULT_RETENTION_MONTHS)) or 0)
 
 
 def set_retention_months(workspace: Workspace, months: int, *, actor: str = "cli") -> None:
+    """Set how many months incident reports are kept (1 to 600), and audit the change."""
     if months < 1 or months > 600:
         raise MapperError(f"the retention period must be 1 to 600 months (got {months})")
     with workspace.appdb.write() as conn:
@@ -360,6 +362,8 @@ def _cutoff(months: int, today: date | None = None) -> str:
 
 @dataclass
 class RetentionPlan:
+    """What applying the retention period would delete: the cutoff and the reports before it."""
+
     months: int
     cutoff: str
     imported_ids: list[str]

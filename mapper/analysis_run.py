@@ -90,6 +90,8 @@ LAST_SETTINGS = "analysis_settings"
 
 @dataclass
 class AnalysisReport:
+    """What an analysis run computed: settings, ward and CAN tables, coverage and notes."""
+
     settings: Settings
     wards: pd.DataFrame
     neighbourhoods: pd.DataFrame
@@ -105,6 +107,7 @@ class AnalysisReport:
 
 
 def can_analyse(workspace: Workspace) -> bool:
+    """Whether the workspace has every layer the analysis needs."""
     layers = set(workspace.layers())
     return all(name in layers for name in REQUIRED)
 
@@ -663,6 +666,7 @@ def other_notes(report: AnalysisReport) -> list[str]:
 
 
 def summary_lines(report: AnalysisReport) -> list[str]:
+    """The analysis report as a few lines for the terminal: counts and the first CANs."""
     wards = report.wards
     lines = [f"Analysed {len(wards):,} wards in {report.seconds:.1f} s: "
              f"{int(wards['candidate'].sum()):,} candidate wards, "

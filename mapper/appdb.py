@@ -147,6 +147,7 @@ AUDIT_ACTIONS = ("create", "update", "verify", "retire", "erase", "import", "exp
 
 
 def now() -> str:
+    """The current UTC time as an ISO 8601 string, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
@@ -168,6 +169,8 @@ class Conflict(MapperError):
 
 @dataclass(frozen=True)
 class StoredRecord:
+    """One version of an edited record as the app database keeps it."""
+
     register: str
     record_id: str
     version: int
@@ -512,6 +515,7 @@ def _stored(row: sqlite3.Row) -> StoredRecord:
 
 def write_audit(conn: sqlite3.Connection, actor: str, action: str, register: str,
            record_id: str, fields: list[str], detail: str) -> None:
+    """Add a row to the audit log (inside the caller's transaction)."""
     if action not in AUDIT_ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     conn.execute(

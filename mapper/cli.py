@@ -595,6 +595,7 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
               help="Only these wards (GSS codes; repeatable).")
 @click.pass_context
 def due(ctx: click.Context, wards: tuple[str, ...]) -> None:
+    """Count the open records due for re-checking, per neighbourhood (``mapper due``)."""
     import pandas as pd
 
     from mapper.analysis.verification import due_for_recheck, today

@@ -21,6 +21,8 @@ def _setting(default, help: str, **kw):
 
 @dataclass(frozen=True)
 class Settings:
+    """The analysis settings: every field has a default, a help text and its allowed values."""
+
     apportionment: str = _setting(
         "dasymetric", "how LSOAs that straddle ward boundaries are shared between wards: "
         "dasymetric (by postcode centroids, where people live), areal or bestfit (the ONS "

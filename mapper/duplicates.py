@@ -28,6 +28,7 @@ _SUFFIXES = r"\b(the|ltd|limited|cio|charity|charitable incorporated organisatio
 
 
 def normalise_name(values: pd.Series) -> pd.Series:
+    """Names normalised for matching: lower case, '&' as 'and', no punctuation or suffixes."""
     text = values.astype("string").str.lower().fillna("")
     text = text.str.replace("&", " and ", regex=False)
     text = text.str.replace(r"[^0-9a-z ]+", " ", regex=True)

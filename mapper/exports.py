@@ -100,6 +100,7 @@ def select(
 
 
 def provenance_of(workspace: Workspace, register: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The provenance rows of the source files that `frame`'s records came from."""
     prov = workspace.provenance()
     prov = prov[(prov["layer"] == register) & prov["source_file"].isin(set(frame["source_file"]))]
     return prov[["source_file", "detail", "vintage", "licence", "attribution", "imported_at"]]

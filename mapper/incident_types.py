@@ -25,6 +25,8 @@ TYPES_FILE = Path(__file__).resolve().parent / "mappings" / "incident_types.csv"
 
 @dataclass(frozen=True)
 class Vocabulary:
+    """The incident types, where each comes from, and every spelling that means it."""
+
     #: the types, in the file's order
     types: tuple[str, ...]
     #: type -> where it comes from ("police.uk crime type", "tension monitoring")
@@ -62,6 +64,7 @@ def _read(path: Path) -> Vocabulary:
 
 
 def vocabulary(path: Path | None = None) -> Vocabulary:
+    """The incident-type vocabulary from `path` (default: the packaged types file)."""
     return _read(Path(path or TYPES_FILE))
 
 

@@ -72,6 +72,7 @@ def redact(text: object) -> object:
 
 
 def is_correspondence(location_source: object) -> bool:
+    """Whether a record's location was taken from correspondence (so is personal)."""
     return isinstance(location_source, str) and CORRESPONDENCE in location_source
 
 

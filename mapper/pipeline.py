@@ -93,6 +93,8 @@ class BuildPlan:
 
 @dataclass
 class BuildReport:
+    """What a build did: the plan, what was imported, warnings, time and the registers."""
+
     plan: BuildPlan
     imported: dict[str, Imported]
     warnings: list[Problem]
@@ -563,6 +565,7 @@ def _check_lookup(
 
 
 def lookup_name(imported: dict[str, Imported]) -> str:
+    """The file name of the imported LSOA-to-ward lookup, for messages."""
     return imported["lsoa_ward_lookup"].extra.get("file", "LSOA-to-ward lookup")
 
 
@@ -733,6 +736,7 @@ def build(
 
 
 def summary_lines(report: BuildReport) -> list[str]:
+    """The build report as lines for the terminal: warnings, then what was imported."""
     lines = []
     if report.warnings:
         lines.append(f"Warnings ({len(report.warnings)}):")

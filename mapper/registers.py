@@ -300,6 +300,7 @@ def conform(frame: pd.DataFrame, register: str, geometry) -> gpd.GeoDataFrame:
 
 
 def empty(register: str) -> gpd.GeoDataFrame:
+    """An empty register with its columns and types."""
     return conform(pd.DataFrame(), register, [])
 
 
@@ -341,6 +342,7 @@ def map_categories(
 
 
 def vocabulary(register: str) -> tuple[str, ...]:
+    """The categories of the groups register, or the types of the premises register."""
     return GROUP_CATEGORIES if register == "groups" else PREMISES_TYPES
 
 

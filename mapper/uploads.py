@@ -124,6 +124,8 @@ class UploadError(MapperError):
 
 
 class UploadNotFound(UploadError):
+    """No upload is waiting under this token (HTTP 404)."""
+
     def __init__(self, reason: str | None = None):
         super().__init__(
             reason
@@ -208,6 +210,8 @@ class Report:
 
 @dataclass
 class CommitResult:
+    """What committing an upload imported: counts of rows accepted and rejected."""
+
     token: str
     file: str
     register: str

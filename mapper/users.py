@@ -51,11 +51,14 @@ _DUMMY_HASH = generate_password_hash("not a password of anyone")
 
 
 def rank(role: str) -> int:
+    """A role's rank: higher ranks may do everything lower ones may."""
     return ROLES.index(role)
 
 
 @dataclass(frozen=True)
 class User:
+    """A person who signs in: their role and, for a partner, the wards granted."""
+
     username: str
     role: str = "public"
     #: the wards whose contacts a partner may see (ward codes, fixed when granted)
@@ -78,6 +81,7 @@ ANONYMOUS = User("", "public")
 
 
 def check_role(role: str) -> str:
+    """`role` if it is one a user can have, else a MapperError listing the roles."""
     if role not in ROLES or role == "public":
         raise MapperError(
             f"role must be one of partner, officer, admin (got {role!r}): "
@@ -87,6 +91,7 @@ def check_role(role: str) -> str:
 
 
 def check_password_strength(password: str, username: str = "") -> None:
+    """Raise a MapperError listing what a password lacks (length, not the user name...)."""
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
         problems.append(f"at least {MIN_PASSWORD_LENGTH} characters (got {len(password)})")
@@ -333,6 +338,7 @@ def authenticate(db: AppDB, username: str, password: str) -> User | None:
 
 
 def count_admins(db: AppDB) -> int:
+    """How many enabled admin accounts there are."""
     return int(db.query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND "
                         "disabled = 0")[0]["n"])
 

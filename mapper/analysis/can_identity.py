@@ -72,6 +72,7 @@ def split_codes(text) -> list[str]:
 
 
 def empty_history() -> pd.DataFrame:
+    """An empty CAN history table with the history columns and their types."""
     return pd.DataFrame({c: pd.Series(dtype=float if c == "population" else
                                       int if c == "named" else object)
                          for c in HISTORY_COLUMNS})

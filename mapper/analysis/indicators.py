@@ -388,10 +388,12 @@ def resolve(column: str) -> Indicator:
 
 
 def label(column: str) -> str:
+    """The display label of an indicator column."""
     return resolve(column).label
 
 
 def kind(column: str) -> str:
+    """The kind of an indicator column (how its values are formatted and compared)."""
     return resolve(column).kind
 
 

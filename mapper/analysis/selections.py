@@ -96,6 +96,7 @@ def ward_cans(selection: dict) -> dict[str, str]:
 
 
 def ward_names(*selections: dict) -> dict[str, str]:
+    """Ward code -> ward name over every CAN of the given selections."""
     return {w["code"]: w["name"] for s in selections for can in s["cans"]
             for w in can["wards"]}
 

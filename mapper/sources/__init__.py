@@ -74,6 +74,8 @@ REGISTER_KINDS = ("groups", "premises", "incidents")
 
 @dataclass
 class Skipped:
+    """A file the build did not use, and why."""
+
     path: Path
     reason: str
 

@@ -97,6 +97,7 @@ def resolve_columns(choice: Choice, columns: list[str], *, file: str) -> dict[st
 
 
 def check_register(register: str | None) -> None:
+    """Raise a MapperError naming the registers when `register` is not one of them."""
     if register is not None and register not in registers.REGISTERS:
         raise MapperError(f"unknown register {register!r}; expected one of "
                           + ", ".join(registers.REGISTERS))

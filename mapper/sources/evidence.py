@@ -40,6 +40,7 @@ TERM_SOURCE, TERM_FIELD = "generic", "term"
 
 @lru_cache(maxsize=2)
 def rules(path: Path = RULES_FILE) -> dict:
+    """The evidence rules (terms per register, categories) with each term's register."""
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     data["term_register"] = {

@@ -56,6 +56,7 @@ class Peek:
 
 
 def sha256(path: Path) -> str:
+    """The SHA-256 hex digest of a file, read in 1 MB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -46,6 +46,7 @@ def detect(peek: Peek) -> Detection | None:
 
 
 def read(path, detection: Detection, context: Context) -> Imported:
+    """Read an LSOA-to-ward lookup, checking its codes."""
     file = path.name
     table, _ = read_table(path)
     cols = detection.columns

@@ -43,6 +43,7 @@ _norm = columns.normalise
 
 @lru_cache(maxsize=2)
 def load_layouts(path: Path = LAYOUTS_FILE) -> dict[str, dict]:
+    """The known point-file layouts (column sets of published registers), by key."""
     with open(path, encoding="utf-8") as handle:
         data = json.load(handle)
     return {k: v for k, v in data.items() if not k.startswith("_")}
@@ -270,6 +271,7 @@ def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def read(path: Path, detection: Detection, context: Context) -> Imported:
+    """Read a point file (table or vector) into a register, with a problem per bad row."""
     file = path.name
     register = detection.kind
     layout_key = detection.extra.get("layout")

@@ -53,6 +53,7 @@ def _lsoa_column(peek_head: pd.DataFrame) -> str | None:
 
 
 def detect(peek: Peek) -> Detection | None:
+    """Detect an LSOA population table: an LSOA code column and a numeric total."""
     if peek.format != "table":
         return None
     total = next((c for c in peek.columns if _norm(c) in TOTAL_NAMES), None)
@@ -81,6 +82,7 @@ def _safe(name: str) -> str:
 
 
 def read(path, detection: Detection, context: Context) -> Imported:
+    """Read an LSOA population table, checking codes and counts."""
     file = path.name
     table, _ = read_table(path)
     lsoa, total = detection.columns["lsoa_code"], detection.columns["population"]

@@ -221,6 +221,7 @@ def _headerless_codepoint(peek: Peek) -> bool:
 
 
 def detect(peek: Peek) -> Detection | None:
+    """Detect a postcode table (ONSPD, NSPL or Code-Point Open, with or without header)."""
     if peek.format != "table":
         return None
     headerless = _headerless_codepoint(peek)
@@ -255,6 +256,7 @@ def detect(peek: Peek) -> Detection | None:
 
 
 def read(path, detection: Detection, context: Context) -> Imported:
+    """Read a postcode table into postcode, LSOA and coordinates, checking each row."""
     file = path.name
     table, _ = read_table(path)
     if detection.extra.get("headerless"):
