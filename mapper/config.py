@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from mapper.errors import MapperError
@@ -122,31 +123,27 @@ class Settings:
                 problems.append(f"{f.name} must be a finite number (got {value!r})")
         if problems:  # NaN compares false with everything: the checks below would pass it
             raise MapperError("bad settings: " + "; ".join(problems))
-        for name in ("weight_need", "weight_supply", "weight_incidents"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be 0 or more")
+        for names, allowed, rule in _RANGES:
+            problems += [f"{name} {rule}" for name in names if not allowed(getattr(self, name))]
         if sum(self.weights().values()) <= 0:
             problems.append("at least one weight must be above 0")
-        if not 0 < self.can_top_share <= 1:
-            problems.append("can_top_share must be above 0 and at most 1")
-        if not 0 <= self.can_max_imd_decile <= 10:
-            problems.append("can_max_imd_decile must be from 0 to 10")
-        if self.stability_draws < 1:
-            problems.append("stability_draws must be a whole number of 1 or more")
-        if not 0 <= self.stability_spread <= 1:
-            problems.append("stability_spread must be from 0 to 1")
-        for name in ("can_min_population", "can_max_population", "incident_months"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must be 0 or more")
-        for name in ("trend_recent_months", "trend_baseline_months"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be 1 or more")
-        if self.coverage_radius_m <= 0:
-            problems.append("coverage_radius_m must be above 0")
         if self.can_max_population and self.can_max_population < self.can_min_population:
             problems.append("can_max_population must be 0 or at least can_min_population")
         if problems:
             raise MapperError("bad settings: " + "; ".join(problems))
+
+
+#: (settings, test of a value, what the test asks) for :meth:`Settings.check`
+_RANGES: tuple[tuple[tuple[str, ...], Callable[[float], bool], str], ...] = (
+    (("weight_need", "weight_supply", "weight_incidents", "can_min_population",
+      "can_max_population", "incident_months"), lambda v: v >= 0, "must be 0 or more"),
+    (("can_top_share",), lambda v: 0 < v <= 1, "must be above 0 and at most 1"),
+    (("can_max_imd_decile",), lambda v: 0 <= v <= 10, "must be from 0 to 10"),
+    (("stability_draws",), lambda v: v >= 1, "must be a whole number of 1 or more"),
+    (("stability_spread",), lambda v: 0 <= v <= 1, "must be from 0 to 1"),
+    (("trend_recent_months", "trend_baseline_months"), lambda v: v >= 1, "must be 1 or more"),
+    (("coverage_radius_m",), lambda v: v > 0, "must be above 0"),
+)
 
 
 def _parse(f, raw: str):

@@ -120,16 +120,9 @@ def package_members(path: Path) -> set[str]:
     return {Path(m).name for m in found.extra["members"]} | {"datapackage.json"} if found else set()
 
 
-def detect_file(
-    path: Path, *, choice: Choice | None = None, saved: Callable | None = None
-) -> Detection | Skipped:
-    """What `path` is, from its content; or why it cannot be used.
-
-    `choice` is what the user said about a generic point table (--as, --map,
-    --category); without one, `saved` (signature -> Choice or None) may hold one saved
-    for files with the same columns.
-    """
-    suffix = path.suffix.lower()
+def _detect_package_or_charity(path: Path, suffix: str) -> Detection | Skipped | None:
+    """An Open Referral UK package (folder or zip) or a Charity Commission file, if `path` is
+    one (or why it cannot be used); None for any other file."""
     if path.is_dir() or suffix == ".zip":
         package = openreferral.detect_package(path)
         if package is not None:
@@ -148,6 +141,22 @@ def detect_file(
             if register.rows is None and suffix in TABLE_SUFFIXES:
                 register.rows = _count_rows(path)
             return register
+    return None
+
+
+def detect_file(
+    path: Path, *, choice: Choice | None = None, saved: Callable | None = None
+) -> Detection | Skipped:
+    """What `path` is, from its content; or why it cannot be used.
+
+    `choice` is what the user said about a generic point table (--as, --map,
+    --category); without one, `saved` (signature -> Choice or None) may hold one saved
+    for files with the same columns.
+    """
+    suffix = path.suffix.lower()
+    special = _detect_package_or_charity(path, suffix)
+    if special is not None:
+        return special
     if suffix not in VECTOR_SUFFIXES | TABLE_SUFFIXES:
         return Skipped(
             path,

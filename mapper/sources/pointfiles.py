@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -270,6 +271,48 @@ def _split_contact(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return email.astype("object"), phone.astype("object")
 
 
+def _read_dates(df: pd.DataFrame, register: str, *, file: str,
+                column: Callable[[str], str | None]) -> list[Problem]:
+    """Every date column of `df` as ISO dates (incident months as YYYY-MM), in place; a
+    problem for each unreadable value."""
+    problems: list[Problem] = []
+    names = ["last_verified", "consent_confirmed"] + (["date"] if register == "incidents" else [])
+    for name in names:
+        if name in df:
+            df[name], bad = _dates(df[name], file=file, column=column(name) or name)
+            problems += bad
+    if register == "incidents":
+        if "date" in df and "month" not in df:
+            df["month"] = df["date"].str[:7]
+        elif "month" in df and "date" not in df:
+            df["month"], bad = _dates(df["month"], file=file, column=column("month") or "month",
+                                      month=True)
+            problems += bad
+    return problems
+
+
+def _categorise(df: pd.DataFrame, table: pd.DataFrame, register: str, layout: dict | None,
+                layout_key: str | None, detection: Detection, *, file: str,
+                column: Callable[[str], str | None], notes: list[Problem]) -> None:
+    """The category (groups) or type (premises) of every row, in place: a published
+    layout's own mapping, or by evidence for a generic table; a constant one left alone."""
+    key = "category" if register == "groups" else "type" if register == "premises" else None
+    if not key or key in (layout or {}).get("constants", {}):
+        return
+    if layout and layout_key and key == "category":
+        df[key] = registers.map_categories(
+            pd.Series("", index=df.index), source=layout_key, field="*", register=register
+        )
+    else:  # a generic table: by evidence (mapper/sources/evidence.py)
+        other = column("type" if key == "category" else "category")
+        values = column(key) or other
+        df[key] = evidence.categorise(
+            table[values] if values else None,
+            detection.extra.get("decision") or evidence.Decision(register),
+            register, file=file, index=df.index, field=key, notes=notes,
+        )
+
+
 def read(path: Path, detection: Detection, context: Context) -> Imported:
     """Read a point file (table or vector) into a register, with a problem per bad row."""
     file = path.name
@@ -310,12 +353,11 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     _state_from_evidence(df, table, register=register, rule_source=layout_key or "generic",
                          source=source_name, offer_column=column("emergency_offer"),
                          context=context)
-    if layout and column("source_detail"):
-        df["source"] = source_name + " (" + table[column("source_detail")].astype(str) + ")"
-    elif "source" in df:
-        df["source"] = df["source"].fillna(source_name)
+    detail = column("source_detail") if layout else None
+    if detail:
+        df["source"] = source_name + " (" + table[detail].astype(str) + ")"
     else:
-        df["source"] = source_name
+        df["source"] = df["source"].fillna(source_name) if "source" in df else source_name
     problems += _typed(df, register, file=file, column=column)
     if column("contact"):
         email, phone = _split_contact(table[column("contact")])
@@ -324,39 +366,10 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             df[name] = own.where(own.notna(), found)
     if "postcode" in df:
         df["postcode"] = normalise_postcode(df["postcode"].fillna("")).astype("object")
-    if "last_verified" in df:
-        df["last_verified"], bad = _dates(
-            df["last_verified"], file=file, column=column("last_verified")
-        )
-        problems += bad
-    if "consent_confirmed" in df:
-        df["consent_confirmed"], bad = _dates(
-            df["consent_confirmed"], file=file, column=column("consent_confirmed")
-        )
-        problems += bad
+    problems += _read_dates(df, register, file=file, column=column)
     notes += _contact_list_fields(df, file=file, column=column)
-    if register == "incidents":
-        if "date" in df:
-            df["date"], bad = _dates(df["date"], file=file, column=column("date"))
-            problems += bad
-            df["month"] = df["date"].str[:7] if "month" not in df else df["month"]
-        if "month" in df and "date" not in df:
-            df["month"], bad = _dates(df["month"], file=file, column=column("month"), month=True)
-            problems += bad
-    key = "category" if register == "groups" else "type" if register == "premises" else None
-    if key and key not in (layout or {}).get("constants", {}):
-        if layout and key == "category":
-            df[key] = registers.map_categories(
-                pd.Series("", index=df.index), source=layout_key, field="*", register=register
-            )
-        else:  # a generic table: by evidence (mapper/sources/evidence.py)
-            other = column("type" if key == "category" else "category")
-            values = column(key) or other
-            df[key] = evidence.categorise(
-                table[values] if values else None,
-                detection.extra.get("decision") or evidence.Decision(register),
-                register, file=file, index=df.index, field=key, notes=notes,
-            )
+    _categorise(df, table, register, layout, layout_key, detection, file=file, column=column,
+                notes=notes)
     loc = (
         {k[4:]: v for k, v in mapping.items() if k.startswith("loc_")}
         if layout
