@@ -255,14 +255,10 @@ def detect(peek: Peek) -> Detection | None:
     )
 
 
-def read(path, detection: Detection, context: Context) -> Imported:
-    """Read a postcode table into postcode, LSOA and coordinates, checking each row."""
-    file = path.name
-    table, _ = read_table(path)
-    if detection.extra.get("headerless"):
-        table = pd.concat([pd.DataFrame([table.columns], columns=table.columns), table])
-        table.columns = CODEPOINT_COLUMNS[: len(table.columns)]
-        table = table.reset_index(drop=True)
+def _postcodes_in_use(table: pd.DataFrame, detection: Detection, *,
+                      file: str) -> tuple[np.ndarray, list[Problem]]:
+    """Which rows to keep (not terminated, with a grid reference), and a warning for each
+    kind left out (or for a file that cannot say which postcodes are terminated)."""
     cols = detection.columns
     rows_read = len(table)
     keep = np.ones(rows_read, dtype=bool)
@@ -299,6 +295,20 @@ def read(path, detection: Detection, context: Context) -> Imported:
         notes.append(Problem(file, "no termination-date column, so terminated postcodes (if "
                              "the file has any) cannot be told apart and are kept",
                              severity="warning"))
+    return keep, notes
+
+
+def read(path, detection: Detection, context: Context) -> Imported:
+    """Read a postcode table into postcode, LSOA and coordinates, checking each row."""
+    file = path.name
+    table, _ = read_table(path)
+    if detection.extra.get("headerless"):
+        table = pd.concat([pd.DataFrame([table.columns], columns=table.columns), table])
+        table.columns = CODEPOINT_COLUMNS[: len(table.columns)]
+        table = table.reset_index(drop=True)
+    cols = detection.columns
+    rows_read = len(table)
+    keep, notes = _postcodes_in_use(table, detection, file=file)
     problems: list[Problem] = []
     postcode = normalise_postcode(table[cols["postcode"]])
     for pos in np.flatnonzero(postcode.isna().to_numpy() & keep):
