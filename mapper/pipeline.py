@@ -780,6 +780,49 @@ def boundary_frames(workspace: Workspace) -> dict[str, gpd.GeoDataFrame]:
     }
 
 
+def _stored_areas(workspace: Workspace, *, but: str) -> dict[str, Imported]:
+    """The area and deprivation layers already in the workspace (all but `but`), as
+    imports, to check a new file against."""
+    existing: dict[str, Imported] = {}
+    for kind in ("boroughs", "wards", "lsoas", "deprivation", "lsoa_ward_lookup"):
+        if kind != but and workspace.has_layer(kind):
+            prov = workspace.provenance()
+            row = prov[prov["layer"] == kind].iloc[0]  # several rows for combined IoD files
+            existing[kind] = Imported(
+                kind,
+                workspace.read_layer(kind),
+                row["vintage"],
+                row["detail"],
+                int(row["rows_read"]),
+                "",
+                "",
+                extra={"file": row["source_file"], "lsoa_vintage": _stored_lsoa_vintage(row)},
+            )
+    return existing
+
+
+def _import_context(workspace: Workspace, found: Detection, existing: dict[str, Imported], *,
+                    skip_invalid: bool, strict: bool) -> Context:
+    """What reading one imported file needs: the study area (from the stored areas), the
+    user's strictness, the capability rules and, for a register, the postcode centroids."""
+    context = _study_area(existing) if found.kind != "boroughs" else Context()
+    context.skip_invalid, context.strict = skip_invalid, strict
+    context.capability_rules = capabilities.rules_for(workspace.directory)
+    if found.kind in REGISTER_KINDS and workspace.has_layer("postcodes"):
+        context.postcodes = postcode_index(workspace.read_layer("postcodes"))
+    return context
+
+
+def _save_choice(workspace: Workspace, found: Detection, choice: Choice,
+                 file: str) -> tuple[str, Path]:
+    """Save what the user said about a point file for files with the same columns; returns
+    the columns' signature and the file it was saved in."""
+    sig = signature(found.extra["headers"])
+    saved = SavedMappings(workspace.directory)
+    saved.save(sig, choice, headers=found.extra["headers"], file=file)
+    return sig, saved.path
+
+
 def import_file(
     path: Path,
     workspace: Workspace,
@@ -808,30 +851,11 @@ def import_file(
     choice = Choice(register, dict(mapping or {}), category)
     found = _detect_with_choice(path, workspace, choice, progress)
     progress(f"{path.name}: {found.detail}; vintage {found.vintage} -> layer '{found.kind}'")
-    for line in pointfiles.explain(found):
+    for line in [*pointfiles.explain(found), *found.extra.get("column_notes", [])]:
         progress(f"  {line}")
-    for note in found.extra.get("column_notes", []):
-        progress(f"  {note}")
-    existing: dict[str, Imported] = {}
-    for kind in ("boroughs", "wards", "lsoas", "deprivation", "lsoa_ward_lookup"):
-        if kind != found.kind and workspace.has_layer(kind):
-            prov = workspace.provenance()
-            row = prov[prov["layer"] == kind].iloc[0]  # several rows for combined IoD files
-            existing[kind] = Imported(
-                kind,
-                workspace.read_layer(kind),
-                row["vintage"],
-                row["detail"],
-                int(row["rows_read"]),
-                "",
-                "",
-                extra={"file": row["source_file"], "lsoa_vintage": _stored_lsoa_vintage(row)},
-            )
-    context = _study_area(existing) if found.kind not in ("boroughs",) else Context()
-    context.skip_invalid, context.strict = skip_invalid, strict
-    context.capability_rules = capabilities.rules_for(workspace.directory)
-    if found.kind in REGISTER_KINDS and workspace.has_layer("postcodes"):
-        context.postcodes = postcode_index(workspace.read_layer("postcodes"))
+    existing = _stored_areas(workspace, but=found.kind)
+    context = _import_context(workspace, found, existing, skip_invalid=skip_invalid,
+                              strict=strict)
     imp = read_file(found, path, context)
     imp.extra.update(path=path, file=path.name)
     progress(counted(imp))
@@ -839,10 +863,7 @@ def import_file(
         _write_register(workspace, imp, {k: v.frame for k, v in existing.items()})
         progress(f"gained: {imp.extra['gains']}")
         if choice:
-            sig = signature(found.extra["headers"])
-            saved = SavedMappings(workspace.directory)
-            saved.save(sig, choice, headers=found.extra["headers"], file=path.name)
-            imp.extra["saved_mapping"] = (sig, saved.path)
+            imp.extra["saved_mapping"] = _save_choice(workspace, found, choice, path.name)
         return imp
     checked = {**existing, found.kind: imp}
     checks = cross_check(checked)

@@ -731,6 +731,45 @@ def _dry_run(path: Path, workspace_dir: Path, register: str | None, limits: Limi
     return found
 
 
+#: what a JSON document that is not an object is, for messages
+_JSON_KINDS: dict[type, str] = {list: "a JSON array", str: "a JSON string"}
+
+
+def _check_collection(name: str, doc: object) -> None:
+    """Raise an UploadError saying what `doc` is when it is not a GeoJSON FeatureCollection."""
+    if not isinstance(doc, dict):
+        what = _JSON_KINDS.get(type(doc), "a single value")
+        raise UploadError(f"{name}: not a GeoJSON FeatureCollection: the file is {what}")
+    kind = doc.get("type")
+    if kind != "FeatureCollection":
+        if kind == "Feature":
+            hint = "a single Feature; wrap it in a FeatureCollection"
+        elif isinstance(kind, str) and kind in ("Point", "MultiPoint", "LineString",
+                                                "MultiLineString", "Polygon", "MultiPolygon",
+                                                "GeometryCollection"):
+            hint = f"a bare {kind} geometry, with no features or properties"
+        else:
+            hint = f"its type is {_short(kind, 40)!r}" if kind is not None else "it has no type"
+        raise UploadError(f"{name}: not a GeoJSON FeatureCollection: {hint}")
+
+
+def _feature_problems(name: str, features: list) -> list[dict]:
+    """A problem for each of the first MAX_LISTED members that is not a well-formed Feature."""
+    problems = []
+    for n, feature in enumerate(features, 1):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            problems.append(_problem(name, "not a Feature object", row=n, label="feature"))
+        elif not isinstance(feature.get("geometry"), dict | None):
+            problems.append(_problem(name, "its geometry is not a GeoJSON geometry object",
+                                     row=n, label="feature"))
+        elif not isinstance(feature.get("properties"), dict | None):
+            problems.append(_problem(name, "its properties are not a JSON object", row=n,
+                                     label="feature"))
+        if len(problems) >= MAX_LISTED:
+            break
+    return problems
+
+
 def _check_geojson(path: Path) -> list[str]:
     """A FeatureCollection of Features; NaN and Infinity (not JSON) are noted."""
     name = path.name
@@ -748,37 +787,13 @@ def _check_geojson(path: Path) -> list[str]:
         ) from None
     except UnicodeDecodeError:
         raise UploadError(f"{name}: not UTF-8 text; GeoJSON must be UTF-8") from None
-    if not isinstance(doc, dict):
-        kind = {list: "a JSON array", str: "a JSON string"}.get(type(doc), "a single value")
-        raise UploadError(f"{name}: not a GeoJSON FeatureCollection: the file is {kind}")
-    kind = doc.get("type")
-    if kind != "FeatureCollection":
-        if kind == "Feature":
-            hint = "a single Feature; wrap it in a FeatureCollection"
-        elif isinstance(kind, str) and kind in ("Point", "MultiPoint", "LineString",
-                                                "MultiLineString", "Polygon", "MultiPolygon",
-                                                "GeometryCollection"):
-            hint = f"a bare {kind} geometry, with no features or properties"
-        else:
-            hint = f"its type is {_short(kind, 40)!r}" if kind is not None else "it has no type"
-        raise UploadError(f"{name}: not a GeoJSON FeatureCollection: {hint}")
+    _check_collection(name, doc)
     features = doc.get("features")
     if not isinstance(features, list):
         raise UploadError(f"{name}: the FeatureCollection has no list of 'features'")
     if not features:
         raise UploadError(f"{name}: the FeatureCollection has no features")
-    problems = []
-    for n, feature in enumerate(features, 1):
-        if not isinstance(feature, dict) or feature.get("type") != "Feature":
-            problems.append(_problem(name, "not a Feature object", row=n, label="feature"))
-        elif not isinstance(feature.get("geometry"), dict | None):
-            problems.append(_problem(name, "its geometry is not a GeoJSON geometry object",
-                                     row=n, label="feature"))
-        elif not isinstance(feature.get("properties"), dict | None):
-            problems.append(_problem(name, "its properties are not a JSON object", row=n,
-                                     label="feature"))
-        if len(problems) >= MAX_LISTED:
-            break
+    problems = _feature_problems(name, features)
     if problems:
         raise UploadError(
             f"{name}: {len(problems):,} feature{'s are' if len(problems) > 1 else ' is'} "
