@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from datetime import date
 
 import geopandas as gpd
@@ -160,6 +161,36 @@ def _text(value) -> str | None:
     return text or None
 
 
+def _usable(register: str, values: dict, problem: Callable[..., None]) -> dict:
+    """`values` without the keys that are not editable fields or hold values no field may
+    (each reported through `problem`)."""
+    allowed = set(EDITABLE_FIELDS[register]) | {"lat", "lon", "x", "y", "version"}
+    unusable = set()
+    for key in values:
+        if not isinstance(key, str) or registers.bad_text(key) or key not in allowed:
+            problem(_printable(key), _printable(values[key]), "one of the fields " + ", ".join(
+                EDITABLE_FIELDS[register]) + " (or lat/lon to place the point)")
+            unusable.add(key)
+            continue
+        expected = _type_problem(values[key])
+        if expected:
+            problem(key, _printable(values[key]), expected)
+            unusable.add(key)
+    return {k: v for k, v in values.items() if k not in unusable}
+
+
+def _place(record: dict, values: dict, point: tuple[float, float], workspace) -> None:
+    """Put `record` at `point` (British National Grid) with its areas, saying how it was
+    placed (on the map or by postcode)."""
+    record["x"], record["y"] = round(point[0], 2), round(point[1], 2)
+    record.update(_areas(workspace, point[0], point[1]))
+    record["location_note"] = None  # an officer placed it: nothing left to check
+    if values.get("lat") not in (None, "") or values.get("x") not in (None, ""):
+        record["location_source"] = "map"
+    elif values.get("postcode"):
+        record["location_source"] = "postcode"
+
+
 def validate(register: str, values: dict, *, workspace, previous: dict | None,
              source: str = "web") -> dict:
     """The record `values` describe, merged over `previous`; DataValidationError lists
@@ -173,19 +204,7 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
         problems.append(Problem(where, f"expected {expected}", column=field,
                                 value=_short(value)))
 
-    allowed = set(EDITABLE_FIELDS[register]) | {"lat", "lon", "x", "y", "version"}
-    unusable = set()
-    for key in values:
-        if not isinstance(key, str) or registers.bad_text(key) or key not in allowed:
-            problem(_printable(key), _printable(values[key]), "one of the fields " + ", ".join(
-                EDITABLE_FIELDS[register]) + " (or lat/lon to place the point)")
-            unusable.add(key)
-            continue
-        expected = _type_problem(values[key])
-        if expected:
-            problem(key, _printable(values[key]), expected)
-            unusable.add(key)
-    values = {k: v for k, v in values.items() if k not in unusable}
+    values = _usable(register, values, problem)
     record = dict(previous or {col: None for col in registers.columns(register)})
     for field in EDITABLE_FIELDS[register]:
         if field in values:
@@ -213,13 +232,7 @@ def validate(register: str, values: dict, *, workspace, previous: dict | None,
     if problems:
         raise DataValidationError(problems, summary=_summary(register, problems))
     if point is not None:
-        record["x"], record["y"] = round(point[0], 2), round(point[1], 2)
-        record.update(_areas(workspace, point[0], point[1]))
-        record["location_note"] = None  # an officer placed it: nothing left to check
-        if values.get("lat") not in (None, "") or values.get("x") not in (None, ""):
-            record["location_source"] = "map"
-        elif values.get("postcode"):
-            record["location_source"] = "postcode"
+        _place(record, values, point, workspace)
     if register == "incidents" and record.get("date"):
         record["month"] = str(record["date"])[:7]
     record.setdefault("source", source)
@@ -280,35 +293,45 @@ def _check_vocabulary(register: str, record: dict, problem) -> None:
                     + ", ".join(registers.EMERGENCY_OFFERS))
         _check_contact_list_fields(record, problem)
     elif register == "premises":
-        if record.get("type") and record["type"] not in registers.PREMISES_TYPES:
-            problem("type", record["type"], "one of " + ", ".join(registers.PREMISES_TYPES))
-        if record.get("capacity") is not None:
-            try:
-                if int(str(record["capacity"])) < 0:
-                    raise ValueError
-                record["capacity"] = int(str(record["capacity"]))
-            except ValueError:
-                problem("capacity", record["capacity"], "a whole number of people, 0 or more")
-        if record.get("step_free") is not None:
-            flag = str(record["step_free"]).strip().lower()
-            if flag in _YES or flag in _NO:
-                record["step_free"] = flag in _YES
-            else:
-                problem("step_free", record["step_free"], "yes or no")
+        _check_premises(record, problem)
     elif register == "incidents":
-        if record.get("type"):  # other spellings become the vocabulary's type
-            from mapper.incident_types import normalise_names
+        _check_incident(record, problem)
 
-            record["type"] = (normalise_names([record["type"]]) or [record["type"]])[0]
-        if record.get("severity") is not None:
-            try:
-                severity = int(str(record["severity"]))
-                if severity not in INCIDENT_SEVERITIES:
-                    raise ValueError
-                record["severity"] = severity
-            except ValueError:
-                problem("severity", record["severity"],
-                        "a whole number from 1 (least) to 5 (most serious)")
+
+def _check_premises(record: dict, problem) -> None:
+    """Type, capacity (a whole number, 0 or more) and step-free access (yes/no)."""
+    if record.get("type") and record["type"] not in registers.PREMISES_TYPES:
+        problem("type", record["type"], "one of " + ", ".join(registers.PREMISES_TYPES))
+    if record.get("capacity") is not None:
+        try:
+            if int(str(record["capacity"])) < 0:
+                raise ValueError
+            record["capacity"] = int(str(record["capacity"]))
+        except ValueError:
+            problem("capacity", record["capacity"], "a whole number of people, 0 or more")
+    if record.get("step_free") is not None:
+        flag = str(record["step_free"]).strip().lower()
+        if flag in _YES or flag in _NO:
+            record["step_free"] = flag in _YES
+        else:
+            problem("step_free", record["step_free"], "yes or no")
+
+
+def _check_incident(record: dict, problem) -> None:
+    """Type (other spellings become the vocabulary's) and severity (1 to 5)."""
+    if record.get("type"):  # other spellings become the vocabulary's type
+        from mapper.incident_types import normalise_names
+
+        record["type"] = (normalise_names([record["type"]]) or [record["type"]])[0]
+    if record.get("severity") is not None:
+        try:
+            severity = int(str(record["severity"]))
+            if severity not in INCIDENT_SEVERITIES:
+                raise ValueError
+            record["severity"] = severity
+        except ValueError:
+            problem("severity", record["severity"],
+                    "a whole number from 1 (least) to 5 (most serious)")
 
 
 def _check_contact_list_fields(record: dict, problem) -> None:
