@@ -141,6 +141,6 @@ def flag_duplicates(frame: gpd.GeoDataFrame, register: str) -> gpd.GeoDataFrame:
     dup = (first != np.arange(n)) & out["duplicate_of"].isna().to_numpy()
     out.loc[dup, "duplicate_of"] = out[id_col].to_numpy()[first[dup]]
     out.loc[dup, "duplicate_reason"] = [
-        reasons.get(i, "linked to a likely duplicate") for i in np.flatnonzero(dup)
+        reasons.get(i, "linked to a likely duplicate") for i in np.flatnonzero(dup).tolist()
     ]
     return out

@@ -46,6 +46,14 @@ class Detection:
     extra: dict = field(default_factory=dict)
     path: Path | None = None
 
+    @property
+    def file_path(self) -> Path:
+        """The file (or Open Referral folder) detected: set by ``detect_file``, which every
+        detection a build or import reads comes from."""
+        if self.path is None:
+            raise ValueError(f"no file recorded for the detected {self.detail}")
+        return self.path
+
 
 @dataclass
 class Imported:
@@ -113,7 +121,7 @@ def check_codes(
     problems: list[Problem] = []
     text = values.astype("string").str.strip().fillna("")
     kinds = kinds_of(text)
-    for pos in np.flatnonzero((text == "").to_numpy(bool)):
+    for pos in np.flatnonzero((text == "").to_numpy(bool)).tolist():
         problems.append(
             Problem(
                 file,
@@ -124,7 +132,7 @@ def check_codes(
             )
         )
     wrong = ((kinds != kind) | kinds.isna()).to_numpy(bool) & (text != "").to_numpy(bool)
-    for pos in np.flatnonzero(wrong):
+    for pos in np.flatnonzero(wrong).tolist():
         seen = kinds.iloc[pos]
         what = f"a {KIND_LABEL[seen]} code" if isinstance(seen, str) else "not a GSS code"
         problems.append(
@@ -140,7 +148,7 @@ def check_codes(
     if unique:
         dup = text.duplicated(keep=False).to_numpy(bool) & (text != "").to_numpy(bool)
         firsts: dict[str, int] = {}
-        for pos in np.flatnonzero(dup):
+        for pos in np.flatnonzero(dup).tolist():
             code = text.iloc[pos]
             if code not in firsts:
                 firsts[code] = pos
@@ -175,12 +183,12 @@ def parse_numbers(
     numbers = pd.to_numeric(text.where(text != ""), errors="coerce").astype("float64")
     problems: list[Problem] = []
     bounds = _bounds_text(low, high, integer)
-    for pos in np.flatnonzero(numbers.isna().to_numpy() & (text != "").to_numpy()):
+    for pos in np.flatnonzero(numbers.isna().to_numpy() & (text != "").to_numpy()).tolist():
         problems.append(
             Problem(file, f"not a number; expected {bounds}", rows(pos), column, values.iloc[pos])
         )
     if required:
-        for pos in np.flatnonzero((text == "").to_numpy()):
+        for pos in np.flatnonzero((text == "").to_numpy()).tolist():
             problems.append(Problem(file, f"missing value; expected {bounds}", rows(pos), column))
     arr = numbers.to_numpy()
     bad = ~np.isfinite(arr) & ~numbers.isna().to_numpy()
@@ -190,7 +198,7 @@ def parse_numbers(
         bad |= arr > high
     if integer:
         bad |= np.isfinite(arr) & (np.mod(arr, 1) != 0)
-    for pos in np.flatnonzero(bad):
+    for pos in np.flatnonzero(bad).tolist():
         problems.append(
             Problem(file, f"out of range; expected {bounds}", rows(pos), column, values.iloc[pos])
         )
@@ -215,7 +223,7 @@ def clean_polygons(frame: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFr
     problems: list[Problem] = []
     geoms = frame.geometry.array
     missing = np.asarray(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    for pos in np.flatnonzero(missing):
+    for pos in np.flatnonzero(missing).tolist():
         problems.append(
             Problem(file, "empty geometry; expected a polygon", pos + 1, row_label="feature")
         )
@@ -225,13 +233,13 @@ def clean_polygons(frame: gpd.GeoDataFrame, *, file: str) -> tuple[gpd.GeoDataFr
             for g in geoms
         ]
     )
-    for pos in np.flatnonzero(~coords_ok & ~missing):
+    for pos in np.flatnonzero(~coords_ok & ~missing).tolist():
         problems.append(
             Problem(file, "coordinates include NaN or infinity", pos + 1, row_label="feature")
         )
     kinds = np.asarray(shapely.get_type_id(geoms))
     not_polygon = ~np.isin(kinds, [3, 6]) & ~missing
-    for pos in np.flatnonzero(not_polygon):
+    for pos in np.flatnonzero(not_polygon).tolist():
         problems.append(
             Problem(
                 file,

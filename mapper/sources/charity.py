@@ -479,7 +479,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         file=file,
         context=context,
         postcode=POSTCODE,
-        rows=lambda p: rows(to_locate[p]),
+        rows=lambda p: rows(int(to_locate[p])),
         row_label=row_label,
     )
     combined = _combine(candidates, to_locate, located, invalid)
@@ -492,7 +492,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             "imported and the others listed)",
         )
     keep, more = settle(
-        combined, file=file, context=context, rejected=rejected, rows=lambda p: rows(candidates[p])
+        combined, file=file, context=context, rejected=rejected, rows=lambda p: rows(int(candidates[p]))
     )
     notes += more
     kept = candidates[keep]

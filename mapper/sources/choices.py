@@ -78,7 +78,7 @@ def parse_map(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
 def resolve_columns(choice: Choice, columns: list[str], *, file: str) -> dict[str, str]:
     """The choice's --map with each column as the file spells it; a clear error listing
     the file's columns when any is not there."""
-    by_norm = {}
+    by_norm: dict[str, str] = {}
     for col in columns:
         by_norm.setdefault(normalise_header(col), col)
     out, missing = {}, []

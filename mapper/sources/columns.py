@@ -424,7 +424,7 @@ def _coordinates(out: Understanding, seen: dict[str, Content]) -> None:
         family = _family(seen[col])
         if seen[col].kind not in ("number", "mostly number"):
             continue  # kept: each row that is not a number is reported as such
-        actual = _FIELD.get((_AXES[found], family), found)
+        actual = _FIELD.get((_AXES[found], family), found) if family else found
         if actual != found and actual not in out.fields:
             out.fields.pop(found)
             out.choose(actual, col, f"header '{col}' suggests {found}, but it holds "

@@ -486,22 +486,22 @@ def _read_combined(detection: Detection, context: Context) -> Imported:
     read_parts: list[Imported] = []
     for det in parts:
         try:
-            read_parts.append(read(det.path, det, context))
+            read_parts.append(read(det.file_path, det, context))
         except DataValidationError as exc:
             problems += exc.problems
     if problems:
         raise DataValidationError(problems)
     frame = read_parts[0].frame
-    names = [parts[0].path.name]
+    names = [parts[0].file_path.name]
     for det, imp in zip(parts[1:], read_parts[1:], strict=True):
-        frame, disagree = _join(frame, imp.frame, names, det.path.name)
+        frame, disagree = _join(frame, imp.frame, names, det.file_path.name)
         problems += disagree
-        names.append(det.path.name)
+        names.append(det.file_path.name)
     if problems:
         raise DataValidationError(problems)
     frame = frame[canonical_order(frame.columns)]
     warnings = [w for imp in read_parts for w in imp.warnings]
-    sizes = {p.path.name: len(i.frame) for p, i in zip(parts, read_parts, strict=True)}
+    sizes = {p.file_path.name: len(i.frame) for p, i in zip(parts, read_parts, strict=True)}
     if len(set(sizes.values())) > 1 or len(frame) != max(sizes.values()):
         counts = ", ".join(f"{n}: {k:,}" for n, k in sizes.items())
         warnings.append(Problem(" + ".join(names), f"the files cover different LSOAs ({counts}; "
@@ -512,7 +512,7 @@ def _read_combined(detection: Detection, context: Context) -> Imported:
         frame, detection, rows_read=len(frame), warnings=warnings,
         detail=f"IoD by LSOA, {len(parts)} files combined: {describe(list(frame.columns))}",
         part_files=[(p.path, i.rows_read, len(i.frame), i.detail) for p, i in pairs],
-        column_notes=[f"{p.path.name}: {line}" for p, i in pairs
+        column_notes=[f"{p.file_path.name}: {line}" for p, i in pairs
                       for line in i.extra["column_notes"]])
 
 

@@ -211,21 +211,22 @@ def decide(
     n_register = data["term_register"].get(name_term)
     decision = Decision(None)
     reasons = decision.reasons
+    target: str
     if register:
-        decision.register, why = register, "as you said (--as)"
+        target, why = register, "as you said (--as)"
     elif strong := next(((r, c) for r, cs in data["columns"].items() for c in cs if c in fields),
                         None):
-        decision.register, why = strong[0], f"it has a {strong[1]} column"
-    elif category and category_register(category):
-        decision.register, why = category_register(category), f"--category {category}"
+        target, why = strong[0], f"it has a {strong[1]} column"
+    elif category and (owner := category_register(category)):
+        target, why = owner, f"--category {category}"
     elif v_register:
-        decision.register = v_register
+        target = v_register
         why = f"{v_share:.0%} of its '{col}' values name {v_register}"
-    elif n_register:
-        decision.register, why = n_register, f"{name_label} says '{' '.join(name_term)}'"
+    elif n_register and name_term:
+        target, why = n_register, f"{name_label} says '{' '.join(name_term)}'"
     elif weak := next(((r, c) for r, cs in data["weak_columns"].items() for c in cs
                        if c in fields), None):
-        decision.register, why = weak[0], f"it has a {weak[1]} column"
+        target, why = weak[0], f"it has a {weak[1]} column"
     else:
         decision.question = (
             f"{file}: cannot tell whether its rows are VCS groups, premises or incidents "
@@ -236,9 +237,8 @@ def decide(
             "these columns"
         )
         return decision
-    decision.why = why
-    reasons.append(f"read as {decision.register}: {why}")
-    target = decision.register
+    decision.register, decision.why = target, why
+    reasons.append(f"read as {target}: {why}")
     if target == "incidents":
         return decision
     if category:
@@ -250,11 +250,11 @@ def decide(
     key = registers.CATEGORY_COLUMN[target]
     from_values = term_category(v_term, target)
     from_name = term_category(name_term, target)
-    if from_values:
+    if from_values and v_term:
         decision.category = from_values
         reasons.append(f"{key} '{from_values}' for rows whose own value says nothing "
                        f"({t_share:.0%} of the '{col}' values say '{' '.join(v_term)}')")
-    elif from_name:
+    elif from_name and name_term:
         decision.category = from_name
         reasons.append(f"{key} '{from_name}' for rows whose own value says nothing "
                        f"({name_label} says '{' '.join(name_term)}'); change with --category")
@@ -297,7 +297,8 @@ def categorise(
             return low
         if (field, low) in exact:
             return exact[(field, low)]
-        return terms.get(find_term(low, terms), "")
+        term = find_term(low, terms)
+        return terms.get(term, "") if term else ""
 
     mapped = text.map({v: one(v) for v in text.unique()}).astype("object")
     unknown = mapped == ""

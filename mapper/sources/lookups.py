@@ -21,7 +21,7 @@ def _columns(columns: list[str]) -> dict[str, tuple[str, str]]:
     found: dict[str, tuple[str, str]] = {}
     for col in columns:
         kind, year, what = column_vintage(col)
-        if kind in ("lsoa", "ward", "lad") and what in ("CD", "NM"):
+        if kind in ("lsoa", "ward", "lad") and what in ("CD", "NM") and year:
             found.setdefault(f"{kind}_{what}", (col, year))
     return found
 

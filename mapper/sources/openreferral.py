@@ -186,8 +186,8 @@ def render_hours(hours: Hours) -> str | None:
     for day in sorted(by_day):
         groups.setdefault(tuple(sorted(by_day[day])), []).append(day)
     rules = []
-    for slots, days in sorted(groups.items(), key=lambda item: item[1][0]):
-        times = ",".join(f"{o}-{c}" for o, c in slots)
+    for same, days in sorted(groups.items(), key=lambda item: item[1][0]):
+        times = ",".join(f"{o}-{c}" for o, c in same)
         rules.append(f"{_day_list(days)} {times}")
     return "; ".join(rules) or None
 
@@ -451,11 +451,11 @@ def _load(package: _Package, member: str | None, table: str) -> pd.DataFrame:
 def _unique_ids(frame: pd.DataFrame, *, file: str) -> list[Problem]:
     problems = []
     ids = frame["id"]
-    for pos in np.flatnonzero((ids == "").to_numpy()):
+    for pos in np.flatnonzero((ids == "").to_numpy()).tolist():
         problems.append(Problem(file, "missing id; every row needs one", table_row(pos), "id"))
     dup = ids.duplicated(keep="first") & (ids != "")
     first = {v: i for i, v in reversed(list(enumerate(ids)))}
-    for pos in np.flatnonzero(dup.to_numpy()):
+    for pos in np.flatnonzero(dup.to_numpy()).tolist():
         problems.append(
             Problem(
                 file,
@@ -605,6 +605,7 @@ def _place(pairs: list[_Pair], t: _Tables, addresses: pd.DataFrame, context: Con
     )
     problems = []
     for p in located.problems:
+        assert p.row is not None  # locate numbers every problem (rows= above)
         pair = pairs[p.row]
         where = f" (service {pair.service_id!r} at location {pair.location_id!r})"
         if p.column == "postal_code":
@@ -636,7 +637,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
     postcodes = _first_by(addresses, "location_id", "postal_code")
     pairs = _pairs(t["service"], t["location"], t["service_at_location"])
     rejected: list[Problem] = []
-    kinds = {"error": [], "rejected": [], "": []}
+    kinds: dict[str, list[int]] = {"error": [], "rejected": [], "": []}  # verdict -> pairs
     errors: dict[int, Problem] = {}
     seen: set = set()
     for k, pair in enumerate(pairs):
@@ -889,7 +890,7 @@ def _categories(t: _Tables) -> dict[str, str]:
 
 def _hours(schedules: pd.DataFrame, file: str, name: str):
     """Opening hours keyed by (kind, id); and a warning for rows that are not weekly."""
-    rows: dict[tuple[str, str], Hours] = {}
+    rows: dict[tuple[str, ...], Hours] = {}  # ("sal", id), ("service", id, location) ...
     skipped = 0
     for r in schedules.to_dict("records"):
         days = _schedule_days(r["byday"], r["weekday"])
@@ -898,6 +899,7 @@ def _hours(schedules: pd.DataFrame, file: str, name: str):
         if days is None or opens is None or closes is None or not weekly:
             skipped += 1
             continue
+        key: tuple[str, ...]
         if r["service_at_location_id"]:
             key = ("sal", r["service_at_location_id"])
         elif r["service_id"]:
@@ -960,11 +962,11 @@ def _check_groups(groups) -> None:
     if problems:
         raise DataValidationError(problems)
     ids, names = _text(groups, "group_id"), _text(groups, "name")
-    for pos in np.flatnonzero((ids == "").to_numpy()):
+    for pos in np.flatnonzero((ids == "").to_numpy()).tolist():
         problems.append(
             Problem("groups", "missing group_id", pos + 1, "group_id", row_label="record")
         )
-    for pos in np.flatnonzero((ids.duplicated() & (ids != "")).to_numpy()):
+    for pos in np.flatnonzero((ids.duplicated() & (ids != "")).to_numpy()).tolist():
         problems.append(
             Problem(
                 "groups",
@@ -975,10 +977,10 @@ def _check_groups(groups) -> None:
                 row_label="record",
             )
         )
-    for pos in np.flatnonzero((names == "").to_numpy()):
+    for pos in np.flatnonzero((names == "").to_numpy()).tolist():
         problems.append(Problem("groups", "missing name", pos + 1, "name", row_label="record"))
     kinds = groups.geometry.geom_type
-    for pos in np.flatnonzero((kinds.notna() & (kinds != "Point")).to_numpy()):
+    for pos in np.flatnonzero((kinds.notna() & (kinds != "Point")).to_numpy()).tolist():
         problems.append(
             Problem("groups", f"a {kinds.iloc[pos]}; expected a Point", pos + 1, row_label="record")
         )

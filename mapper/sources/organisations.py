@@ -92,7 +92,8 @@ def area_sized(geoms: np.ndarray) -> np.ndarray:
     """Boolean mask: polygons (EPSG:27700) of :data:`AREA_SIZED_HA` hectares or more."""
     geoms = np.asarray(geoms, dtype=object)
     polygon = np.isin(np.asarray(shapely.get_type_id(geoms)), (3, 6))
-    hectares = np.where(polygon, shapely.area(np.where(polygon, geoms, None)), 0.0) / 10_000
+    hectares = np.zeros(len(geoms))
+    hectares[polygon] = shapely.area(geoms[polygon]) / 10_000
     return polygon & (np.nan_to_num(hectares) >= AREA_SIZED_HA)
 
 
@@ -128,7 +129,7 @@ def leave_out(imp: Imported, context: Context) -> Imported:
     label = row_label(imp)
     rows = (frame["source_row"] if "source_row" in frame
             else pd.Series(range(1, len(frame) + 1), index=frame.index))
-    for pos in np.flatnonzero(out):
+    for pos in np.flatnonzero(out).tolist():
         row = rows.iloc[pos]
         imp.rejected.append(Problem(
             file, NO_NAME if nameless[pos] else AREA_PROFILE,

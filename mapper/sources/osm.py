@@ -198,7 +198,8 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
         located = locate(
             premises, file=file, context=context, lat=cols["lat"], lon=cols["lon"], rows=rows
         )
-        polygons, left_out = np.zeros(len(premises), dtype=bool), []
+        polygons = np.zeros(len(premises), dtype=bool)
+        left_out: list[Problem] = []
     else:
         located, polygons, notes, left_out = _locate_features(premises, file=file, rows=rows)
         warnings += notes
@@ -333,11 +334,11 @@ def osm_ids(
         bare = bare & (given == "")
     elements = elements.where(~bare, "osm")
     problems = []
-    for pos in np.flatnonzero((text == "").to_numpy()):
+    for pos in np.flatnonzero((text == "").to_numpy()).tolist():
         problems.append(
             Problem(file, "missing OpenStreetMap id", rows(pos), column, row_label=row_label)
         )
-    for pos in np.flatnonzero(((numbers == "") & (text != "")).to_numpy()):
+    for pos in np.flatnonzero(((numbers == "") & (text != "")).to_numpy()).tolist():
         problems.append(
             Problem(
                 file,
@@ -450,15 +451,15 @@ def _locate_features(
     usable = ((kinds == 0) & ~missing & ~nonfinite) | polygon
     problems = [
         Problem(file, "no geometry; expected a point or an area", rows(p), row_label="feature")
-        for p in np.flatnonzero(missing)
+        for p in np.flatnonzero(missing).tolist()
     ]
     problems += [
         Problem(file, "coordinates include NaN or infinity", rows(p), row_label="feature")
-        for p in np.flatnonzero(nonfinite & ~missing)
+        for p in np.flatnonzero(nonfinite & ~missing).tolist()
     ]
     left_out = [
         _shape_rejection(geoms[p], file=file, row=rows(p))
-        for p in np.flatnonzero(~usable & ~missing & ~nonfinite)
+        for p in np.flatnonzero(~usable & ~missing & ~nonfinite).tolist()
     ]
     placed = np.full(n, None, dtype=object)
     notes: list[Problem] = []
@@ -471,7 +472,7 @@ def _locate_features(
         big = np.zeros(n, dtype=bool)
         big[np.flatnonzero(usable)] = organisations.area_sized(shapes)
         left_out += [organisations.area_sized_problem(file, rows(p), shapes[i])
-                     for i, p in enumerate(np.flatnonzero(usable)) if big[p]]
+                     for i, p in enumerate(np.flatnonzero(usable).tolist()) if big[p]]
         placed[big] = None
         usable &= ~big
         polygon &= ~big
@@ -493,7 +494,7 @@ def _locate_features(
             rows(p),
             row_label="feature",
         )
-        for p in np.flatnonzero(outside)
+        for p in np.flatnonzero(outside).tolist()
     ]
     placed[outside] = None
     how = pd.Series(np.where(usable & ~outside, "OpenStreetMap geometry", ""), dtype=object)
@@ -563,7 +564,7 @@ def _drop_duplicates(
     if not later.any():
         return keep, []
     first = {key: int(idx[pos]) for pos, key in reversed(list(enumerate(ids)))}
-    for pos in np.flatnonzero(later):
+    for pos in np.flatnonzero(later).tolist():
         key = ids.iloc[pos]
         shown = key.removeprefix("osm/")
         rejected.append(
@@ -627,7 +628,7 @@ def _canonical(
             "source": SOURCE,
             "source_id": number.where(~known, element + "/" + number),
             "source_file": file,
-            "source_row": pd.array([rows(p) for p in idx], dtype="Int64"),
+            "source_row": pd.array([rows(p) for p in idx.tolist()], dtype="Int64"),
             "location_source": _location_source(element, polygons[idx], points_are_nodes),
         }
     )

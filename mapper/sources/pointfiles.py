@@ -179,7 +179,7 @@ def _dates(values: pd.Series, *, file: str, column: str, month: bool = False):
             column,
             text.iloc[p],
         )
-        for p in np.flatnonzero(bad)
+        for p in np.flatnonzero(bad).tolist()
     ]
     fmt = "%Y-%m" if month else "%Y-%m-%d"
     return parsed.dt.strftime(fmt).astype("object").where(parsed.notna(), pd.NA), problems
@@ -208,7 +208,7 @@ def _typed(df: pd.DataFrame, register: str, *, file: str, column) -> list[Proble
             Problem(
                 file, f"expected a whole number {limits}", table_row(p), column(name), text.iloc[p]
             )
-            for p in np.flatnonzero(bad)
+            for p in np.flatnonzero(bad).tolist()
         ]
         df[name] = numbers.where(~bad).astype("Int64")
     if "step_free" in df:
@@ -216,7 +216,7 @@ def _typed(df: pd.DataFrame, register: str, *, file: str, column) -> list[Proble
         bad = (text != "") & ~text.isin(_TRUE | _FALSE)
         problems += [
             Problem(file, "expected yes or no", table_row(p), column("step_free"), text.iloc[p])
-            for p in np.flatnonzero(bad)
+            for p in np.flatnonzero(bad).tolist()
         ]
         df["step_free"] = text.map(
             lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA
@@ -477,7 +477,7 @@ def _from_geometry(vector, *, file: str, notes: list[Problem], areas: list[Probl
     linear = np.isin(kinds, _LINEAR) & ~empty
     too_big = areal & organisations.area_sized(geoms)
     areas += [organisations.area_sized_problem(file, int(p) + 1, geoms[p])
-              for p in np.flatnonzero(too_big)]
+              for p in np.flatnonzero(too_big).tolist()]
     areal &= ~too_big
     points = np.where(areal | linear, shapely.point_on_surface(geoms), geoms)
     bad = (empty | ~np.isin(np.asarray(shapely.get_type_id(points)), [0])) & ~too_big
@@ -492,11 +492,11 @@ def _from_geometry(vector, *, file: str, notes: list[Problem], areas: list[Probl
             int(p) + 1,
             row_label="feature",
         )
-        for p in np.flatnonzero(bad)
+        for p in np.flatnonzero(bad).tolist()
     ] + [
         Problem(file, "no coordinates (NaN or infinite); expected a point with finite "
                 "coordinates", int(p) + 1, row_label="feature")
-        for p in np.flatnonzero(unplaced)
+        for p in np.flatnonzero(unplaced).tolist()
     ]
     bad |= unplaced
     for mask, what, where in ((areal, "polygon", "a representative point inside them"),

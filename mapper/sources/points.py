@@ -93,7 +93,7 @@ def locate(
     problems: list[Problem] = []
 
     def report(mask, message, column, values=None):
-        for pos in np.flatnonzero(np.asarray(mask)):
+        for pos in np.flatnonzero(np.asarray(mask)).tolist():
             value = None if values is None else values.iloc[pos]
             problems.append(Problem(file, message, rows(pos), column, value, row_label=row_label))
 

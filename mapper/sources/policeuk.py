@@ -288,7 +288,7 @@ def _unreadable(text: pd.Series, months: pd.Series, file: str, column: str, expe
         Problem(file, f"missing month; {expected}" if text.iloc[pos] == "" else
                 f"not a month; {expected}", table_row(pos), column,
                 None if text.iloc[pos] == "" else text.iloc[pos])
-        for pos in np.flatnonzero(months.isna().to_numpy())
+        for pos in np.flatnonzero(months.isna().to_numpy()).tolist()
     ]
 
 
@@ -300,7 +300,7 @@ def _lsoa_problems(text: pd.Series, *, file: str, column: str) -> list[Problem]:
         return []
     kinds = kinds_of(text.iloc[positions])
     problems = []
-    for pos, kind in zip(positions, kinds, strict=True):
+    for pos, kind in zip(positions.tolist(), kinds, strict=True):
         what = f"a {KIND_LABEL[kind]} code" if isinstance(kind, str) else "not a GSS code"
         problems.append(Problem(file, f"{what}; expected an {KIND_LABEL['lsoa']} code",
                                 table_row(pos), column, text.iloc[pos]))
@@ -355,7 +355,7 @@ def read(path, detection: Detection, context: Context) -> Imported:
     keep, notes = settle(located, file=file, context=context, rejected=rejected)
     left_out = np.flatnonzero(no_location & ~invalid)
     rejected += [Problem(file, NO_LOCATION, table_row(pos), severity="rejected")
-                 for pos in left_out]
+                 for pos in left_out.tolist()]
     rejected.sort(key=lambda p: p.row or 0)
 
     frame, repeats = _incidents(table, text, (months, dates), layout, keep, file=file,
@@ -426,7 +426,7 @@ def _incidents(table: pd.DataFrame, text: dict[str, pd.Series],
     name as the source, and its points are its coordinates, not snap points."""
     months, dates = when
     empty = pd.Series("", index=table.index, dtype="string")
-    rows = pd.Series(table_row(np.arange(len(table))), index=table.index)
+    rows = pd.Series(np.arange(len(table)) + table_row(0), index=table.index)
     if layout == STREET:
         police_id = text.get("crime_id", empty)
         source_id, id_name = police_id, "Crime ID"

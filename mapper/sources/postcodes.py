@@ -311,7 +311,7 @@ def read(path, detection: Detection, context: Context) -> Imported:
     keep, notes = _postcodes_in_use(table, detection, file=file)
     problems: list[Problem] = []
     postcode = normalise_postcode(table[cols["postcode"]])
-    for pos in np.flatnonzero(postcode.isna().to_numpy() & keep):
+    for pos in np.flatnonzero(postcode.isna().to_numpy() & keep).tolist():
         problems.append(
             Problem(
                 file,
@@ -342,7 +342,7 @@ def read(path, detection: Detection, context: Context) -> Imported:
     )
     problems += bad_e + bad_n
     dup = postcode.duplicated(keep="first").to_numpy() & postcode.notna().to_numpy() & keep
-    for pos in np.flatnonzero(dup):
+    for pos in np.flatnonzero(dup).tolist():
         problems.append(
             Problem(
                 file,
