@@ -1437,7 +1437,7 @@ def demo_groups(*, seed: int = DEMO_SEED) -> gpd.GeoDataFrame:
     ward_of = dict(zip(area.lsoas["ward_code"], area.lsoas["ward_name"], strict=False))
     faiths = iter(rng.permutation(np.array(_FAITHS, dtype=object)).tolist())
     used: set[str] = set()
-    records = []
+    records: list[dict] = []
     for category in GROUP_CATEGORIES:
         for _ in range(_GROUP_COUNTS[category]):
             row = postcodes.loc[sites.draw(weights)]

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import tempfile
+from typing import TypeGuard
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +41,7 @@ FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 HARMLESS_SIGNED = re.compile(r"^[+-][\d\s().,+-]*$")
 
 
-def looks_like_formula(value: object) -> bool:
+def looks_like_formula(value: object) -> TypeGuard[str]:
     """True for text a spreadsheet would take for a formula (see the module doc)."""
     return (
         isinstance(value, str)

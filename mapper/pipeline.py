@@ -128,7 +128,11 @@ def plan_build(
     inputs = walk_inputs(directory)
     own = package_members(directory)  # the folder itself may be an Open Referral package
     if own:
-        plan.registers.append(detect_file(directory))
+        package = detect_file(directory)
+        if isinstance(package, Skipped):
+            plan.skipped.append(package)
+        else:
+            plan.registers.append(package)
     for path in inputs:
         if path.name in own:
             continue
@@ -140,8 +144,8 @@ def plan_build(
             plan.skipped.append(found)
         else:
             plan.detected.append(found)
-    plan.detected += [found for det in plan.detected if det.kind == "lsoas"
-                      and (found := deprivation.detect_attributes(det.path)) is not None]
+    plan.detected += [attributes for det in plan.detected if det.kind == "lsoas"
+                      and (attributes := deprivation.detect_attributes(det.file_path)) is not None]
     by_kind: dict[str, list[Detection]] = {}
     for det in plan.detected:
         if det.kind in REGISTER_KINDS:
@@ -164,7 +168,7 @@ def plan_build(
                     deprivation.ATTRIBUTES_NOTE) else ""
                 plan.skipped.append(
                     Skipped(
-                        other.path,
+                        other.file_path,
                         f"{part}another {KINDS[kind]} file was used "
                         f"({_names(best)}): {_why(kind, best, other, plan.chosen)}",
                     )
@@ -207,8 +211,8 @@ def _ward_match(det: Detection, wards: Detection | None) -> float:
         return 0.0
     if "ward_match" not in det.extra:
         if "ward_codes" not in wards.extra:
-            wards.extra["ward_codes"] = set(read_vector(wards.path)[wards.columns["code"]])
-        codes = read_table(det.path)[0][det.columns["ward_CD"]].str.strip()
+            wards.extra["ward_codes"] = set(read_vector(wards.file_path)[wards.columns["code"]])
+        codes = read_table(det.file_path)[0][det.columns["ward_CD"]].str.strip()
         det.extra["ward_match"] = float(codes.isin(wards.extra["ward_codes"]).mean())
     return det.extra["ward_match"]
 
@@ -217,7 +221,8 @@ def _why(kind: str, best: Detection, other: Detection, chosen: dict[str, Detecti
     if kind == "lsoas" and "deprivation" in chosen and best.vintage != other.vintage:
         return f"its vintage ({best.vintage}) matches the deprivation file"
     matches = (best.extra.get("ward_match"), other.extra.get("ward_match"))
-    if kind == "lsoa_ward_lookup" and None not in matches and matches[0] > matches[1]:
+    if kind == "lsoa_ward_lookup" and matches[0] is not None and matches[1] is not None \
+            and matches[0] > matches[1]:
         return (
             f"its ward codes match the ward boundaries better ({matches[0]:.1%} "
             f"of its rows against {matches[1]:.1%})"
@@ -248,11 +253,11 @@ def describe_plan(plan: BuildPlan) -> list[str]:
             )
             for part in det.extra.get("parts", [det]):
                 notes = part.extra.get("column_notes", [])
-                prefix = f"{part.path.name}: " if "parts" in det.extra else ""
+                prefix = f"{part.file_path.name}: " if "parts" in det.extra else ""
                 lines += [f"      {prefix}{note}" for note in notes]
     for det in plan.registers:
         rows = _rows(det.rows) if det.rows is not None else "rows unknown"
-        lines.append(f"  {det.path.name}: {det.detail}; {rows} -> layer '{det.kind}'"
+        lines.append(f"  {det.file_path.name}: {det.detail}; {rows} -> layer '{det.kind}'"
                      + _saved_note(det))
         lines += [f"      {line}" for line in pointfiles.explain(det)]
     if plan.skipped:
@@ -269,7 +274,7 @@ def _saved_note(det: Detection) -> str:
 
 
 def _names(det: Detection) -> str:
-    return " + ".join(part.path.name for part in det.extra.get("parts", [det]))
+    return " + ".join(part.file_path.name for part in det.extra.get("parts", [det]))
 
 
 def _study_area(imported: dict[str, Imported]) -> Context:
@@ -305,7 +310,7 @@ def default_area_name(boroughs: pd.DataFrame | None, wards: pd.DataFrame | None)
         else []
     )
     if boroughs is None and not codes:
-        return f"{len(wards)} wards"
+        return f"{len(frame)} wards"
     districts = max(len(codes), len(names))
     if names and len(names) == districts and districts <= NAMED_DISTRICTS:
         return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
@@ -386,15 +391,16 @@ def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
 
 def _read_one(det: Detection, ctx: Context, problems: list[Problem]) -> Imported | None:
     try:
-        imp = read_file(det, det.path, ctx)
+        imp = read_file(det, det.file_path, ctx)
     except DataValidationError as exc:
         problems += exc.problems
         return None
     except MapperError as exc:
-        problems.append(Problem(det.path.name, str(exc).removeprefix(f"{det.path.name}: ")))
+        name = det.file_path.name
+        problems.append(Problem(name, str(exc).removeprefix(f"{name}: ")))
         return None
-    imp.extra.setdefault("path", det.path)
-    imp.extra.setdefault("file", det.path.name)
+    imp.extra.setdefault("path", det.file_path)
+    imp.extra.setdefault("file", det.file_path.name)
     return imp
 
 
@@ -470,7 +476,7 @@ def gather_registers(
         frame, _ = personal_text.protect(frame, register)  # and of records kept
         frame = missing.clean_frame(frame)  # "nan", "None" ... in a file: missing
         frame = frame[registers.columns(register) + ["geometry"]]
-        provenance = [_provenance(register, imp) for imp in mine]
+        provenance = [p for imp in mine for p in _provenance(register, imp)]
         if register == "incidents":
             _incident_coverage(provenance, frame, layers)
         out[register] = (frame, provenance)
@@ -524,8 +530,8 @@ def cross_check(imported: dict[str, Imported]) -> list[Problem]:
     problems: list[Problem] = []
     lsoas, dep = imported.get("lsoas"), imported.get("deprivation")
     if "wards" in imported and "boroughs" in imported:
-        wards = imported["wards"]
-        wards.frame = assign_boroughs(wards.frame, imported["boroughs"].frame)
+        ward_layer = imported["wards"]
+        ward_layer.frame = assign_boroughs(ward_layer.frame, imported["boroughs"].frame)
     if lsoas is not None and "boroughs" in imported:
         lsoas.frame = assign_boroughs(lsoas.frame, imported["boroughs"].frame)
     if lsoas is not None and dep is not None:
@@ -617,17 +623,24 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _provenance(kind: str, imp: Imported) -> Provenance | list[Provenance]:
+def _provenance(kind: str, imp: Imported) -> list[Provenance]:
+    """The provenance records of an imported file: one, or one per file of several IoD
+    files read together."""
     if imp.extra.get("part_files"):  # several IoD files read together: one record each
         return [
-            replace(_provenance(kind, replace(imp, extra={"path": path}, rows_read=rows,
-                                              frame=imp.frame.iloc[:kept], warnings=[])),
+            replace(_file_provenance(kind, replace(imp, extra={"path": path}, rows_read=rows,
+                                                   frame=imp.frame.iloc[:kept], warnings=[])),
                     detail=f"{detail}; combined with {len(imp.extra['part_files']) - 1} other "
                     f"files: {imp.detail}",
                     notes=[str(w) for w in imp.warnings if w.file in (path.name, "")
                            or path.name in w.file.split(" + ")])
             for path, rows, kept, detail in imp.extra["part_files"]
         ]
+    return [_file_provenance(kind, imp)]
+
+
+def _file_provenance(kind: str, imp: Imported) -> Provenance:
+    """The provenance record of one imported file."""
     path: Path = imp.extra["path"]
     notes = [str(w) for w in imp.warnings]
     if imp.rows_read != len(imp.frame) or imp.rejected:
@@ -687,8 +700,8 @@ def build(
             capability_rules=capabilities.rules_for(workspace.directory))
     )
     for kind, imp in imported.items():
-        imp.extra["path"] = plan.chosen[kind].path
-        imp.extra["file"] = plan.chosen[kind].path.name
+        imp.extra["path"] = plan.chosen[kind].file_path
+        imp.extra["file"] = plan.chosen[kind].file_path.name
     checks = cross_check(imported)
     errors = [p for p in checks if p.severity == "error"]
     if errors:
@@ -698,7 +711,8 @@ def build(
     if (meta or {}).get("synthetic") == "yes":
         for imp in [*imported.values(), *points]:  # generated files in public layouts
             imp.licence, imp.attribution = SYNTHETIC_LICENCE, SYNTHETIC_ATTRIBUTION
-    area_layers = {k: imported[k].frame for k in ("lsoas", "wards", "boroughs") if k in imported}
+    area_layers: dict[str, pd.DataFrame] = {
+        k: imported[k].frame for k in ("lsoas", "wards", "boroughs") if k in imported}
     gathered = gather_registers(points, area_layers)
     checked = {id(c) for c in checks}  # (added to their files' warnings above)
     warnings = [w for imp in [*imported.values(), *points] for w in imp.warnings
@@ -928,7 +942,8 @@ def rederive_areas(
     return out
 
 
-def _add_to_deprivation(workspace: Workspace, imp: Imported, provenance, progress: Progress):
+def _add_to_deprivation(workspace: Workspace, imp: Imported, provenance: list[Provenance],
+                        progress: Progress) -> list[Provenance]:
     """An IoD file of the release already stored adds to it (File 6 after File 1): its
     columns replace the stored ones, the stored file's other columns are kept."""
     if not workspace.has_layer("deprivation"):
@@ -946,7 +961,7 @@ def _add_to_deprivation(workspace: Workspace, imp: Imported, provenance, progres
              f"{deprivation.describe(list(imp.frame.columns))}")
     old = [Provenance(**{k: row[k] for k in Provenance.__dataclass_fields__})
            for row in stored.to_dict("records")]
-    return old + (provenance if isinstance(provenance, list) else [provenance])
+    return old + provenance
 
 
 # -- dry run of a point-register import (added for web uploads: mapper/uploads.py) -------

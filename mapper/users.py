@@ -281,7 +281,9 @@ def update_user(db: AppDB, username: str, *, role: str | None = None,
                 disabled: bool | None = None, actor: str = "cli") -> None:
     """Change a user's role, granted wards, password or disabled flag; any change ends
     all of the user's sessions."""
-    changes, params, said = [], [], []
+    changes: list[str] = []
+    params: list[str | int] = []
+    said: list[str] = []
     if role is not None:
         changes.append("role = ?")
         params.append(check_role(role))

@@ -215,7 +215,8 @@ def _assemble(cans, order, members, pop, history, ids, earlier, active, revived,
               run_at, ward_names=None) -> Identity:
     rows = history.set_index("can_id", drop=False).to_dict("index")
     names: dict[str, str] = {}
-    kept, changed = [], []
+    kept: list[str] = []
+    changed: list[str] = []
     for new in order:
         final = ids[new]
         wards = sorted(members[new])

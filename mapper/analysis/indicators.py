@@ -423,7 +423,10 @@ def dictionary() -> list[Indicator]:
 
 def _example(pattern: re.Pattern) -> re.Match:
     """A match of a rule's pattern, standing for the whole family."""
-    return pattern.fullmatch(pattern.pattern.replace(_NAME, "example"))
+    match = pattern.fullmatch(pattern.pattern.replace(_NAME, "example"))
+    if match is None:
+        raise ValueError(f"the indicator pattern {pattern.pattern!r} does not match its example")
+    return match
 
 
 def _row(column: str, text: str, entry: Indicator) -> str:

@@ -246,13 +246,14 @@ def _cut_tree(nodes: list[int], edges: list, pop: np.ndarray, ceiling: float) ->
         if pop[part].sum() <= ceiling or not tree:
             parts.append(part)
             continue
-        best = None
+        best: tuple[tuple, int, set[int]] | None = None
         for n, (i, j, cost) in enumerate(tree):
             side = _side(i, [e for m, e in enumerate(tree) if m != n])
             small = min(pop[list(side)].sum(), pop[part].sum() - pop[list(side)].sum())
             key = (small, cost, -min(i, j))
             if best is None or key > best[0]:
                 best = (key, n, side)
+        assert best is not None  # the tree has an edge to cut (checked above)
         _, n, side = best
         rest = [e for m, e in enumerate(tree) if m != n]
         one = sorted(side)

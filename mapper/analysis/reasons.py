@@ -215,8 +215,9 @@ def _deprivation(wards, can, deprivation, national_lsoas) -> list[_Measure]:
             text = value.map(lambda v, a=area, w=words: f"{w} score {_number(v)}, "
                              f"{_times(v / a if a else np.nan)} the study area's")
         else:
-            whole = national_percentile(pd.Series([area]), deprivation, domain,
-                                        national_lsoas).iloc[0]
+            ranked = national_percentile(pd.Series([area]), deprivation, domain, national_lsoas)
+            assert ranked is not None  # the same deprivation data ranked `value` above
+            whole = ranked.iloc[0]
             text = national.map(lambda p, w=words, a=whole: (
                 f"{w} {_national_text(p)} (study area: {_national_text(a, short=True)})"))
         usable = None if national is None else national <= NATIONAL_HALF

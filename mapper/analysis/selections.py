@@ -54,7 +54,7 @@ def selection_of(wards: pd.DataFrame, cans: pd.DataFrame, settings_json: str) ->
             "code": str(code), "name": str(row.get("ward_name", code)),
             "borough": str(row.get("borough_name", "") or ""),
             "population": _number(row.get("population"))})
-    out = []
+    out: list[dict] = []
     for can_id, can in cans.iterrows():
         out.append({
             "can_id": str(can_id),
@@ -174,7 +174,7 @@ def compare(published: dict, draft: dict, identity: Identity | None = None) -> C
         replaced = identity.replaced_by.get(can_id, []) if identity else []
         cans.append({
             "can_id": can_id, "change": change, "label": CAN_CHANGE[change],
-            "name": (after.get(can_id) or before.get(can_id))["name"],
+            "name": (after.get(can_id) or before[can_id])["name"],
             "gained": [names.get(c, c) for c in sorted(now - was)],
             "lost": [names.get(c, c) for c in sorted(was - now)],
             "replaced_by": list(replaced)})
