@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import geopandas as gpd
 import pytest
-from shapely.geometry import box
+from factories import grid
 
 #: where browser tests save screenshots (gitignored)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -61,26 +61,17 @@ def grid_wards() -> gpd.GeoDataFrame:
     Ward codes E05900001..E05900009 run west to east, then south to north. One name
     holds characters that must be escaped in HTML ("&" and an apostrophe).
     """
-    x0, y0 = GRID_ORIGIN
-    rows = []
-    for r in range(3):
-        for c in range(3):
-            n = r * 3 + c + 1
-            borough_code, borough_name = TINY_BOROUGHS[r]
-            rows.append(
-                {
-                    "ward_code": f"E0590000{n}",
-                    "ward_name": f"{borough_name} {'West Central East'.split()[c]}",
-                    "borough_code": borough_code,
-                    "borough_name": borough_name,
-                    "geometry": box(
-                        x0 + c * GRID_CELL_M,
-                        y0 + r * GRID_CELL_M,
-                        x0 + (c + 1) * GRID_CELL_M,
-                        y0 + (r + 1) * GRID_CELL_M,
-                    ),
-                }
-            )
+    cells = grid(3, 3, size=GRID_CELL_M, origin=GRID_ORIGIN)
+    rows = [
+        {
+            "ward_code": f"E0590000{n}",
+            "ward_name": f"{TINY_BOROUGHS[r][1]} {'West Central East'.split()[c]}",
+            "borough_code": TINY_BOROUGHS[r][0],
+            "borough_name": TINY_BOROUGHS[r][1],
+            "geometry": geometry,
+        }
+        for n, r, c, geometry in cells[["n", "row", "col", "geometry"]].itertuples(index=False)
+    ]
     rows[4]["ward_name"] = "St Mary's & Holy Trinity"
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:27700")
 

@@ -1,8 +1,11 @@
-"""Tiny input files in the real public formats, built in code.
+"""Tiny input files in the real public formats, built in code; and the one grid factory.
 
-A 3x3 grid of 1 km wards (EPSG:27700, south-west corner 530000, 180000) in three
-boroughs (one per row); each ward split into 2x2 LSOAs of 500 m. Codes are fictional
-but well-formed: boroughs E09900001-3, wards E05900001-9, LSOAs E01900001-36.
+:func:`grid` (and :func:`square`, one of its cells) is how every test builds square areas:
+cells of ``size`` metres in EPSG:27700 from ``origin``, numbered from 1 west to east, then
+south to north. The files below are built from it: a 3x3 grid of 1 km wards (EPSG:27700,
+south-west corner 530000, 180000) in three boroughs (one per row); each ward split into 2x2
+LSOAs of 500 m. Codes are fictional but well-formed: boroughs E09900001-3, wards
+E05900001-9, LSOAs E01900001-36.
 """
 
 from __future__ import annotations
@@ -12,31 +15,59 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
-from shapely.geometry import box
+from shapely.geometry import Polygon, box
 
 from mapper.demo import IOD_COLUMNS
 
 X0, Y0 = 530_000.0, 180_000.0
+CELL_M = 1_000.0
 BOROUGHS = [("E09900001", "Southfield"), ("E09900002", "Middleton"), ("E09900003", "Northbrook")]
 
 
+# -- the grid ---------------------------------------------------------------------------------
+
+
+def square(col: int, row: int, *, size: float = CELL_M, origin: tuple[float, float] = (X0, Y0),
+           gap: float = 0.0) -> Polygon:
+    """The cell in column `col` (west to east) and row `row` (south to north), from 0."""
+    x, y = origin[0] + col * (size + gap), origin[1] + row * (size + gap)
+    return box(x, y, x + size, y + size)
+
+
+def grid(n_rows: int = 3, n_cols: int = 3, *, size: float = CELL_M,
+         origin: tuple[float, float] = (X0, Y0), gap: float = 0.0,
+         skip: tuple[int, ...] = ()) -> gpd.GeoDataFrame:
+    """Square cells in EPSG:27700: columns ``n`` (1, 2, ... west to east, then south to
+    north), ``row`` and ``col`` (from 0) and ``geometry``; cells numbered in `skip` left out;
+    `gap` metres between neighbours."""
+    cells = [
+        {"n": r * n_cols + c + 1, "row": r, "col": c,
+         "geometry": square(c, r, size=size, origin=origin, gap=gap)}
+        for r in range(n_rows) for c in range(n_cols) if r * n_cols + c + 1 not in skip
+    ]
+    return gpd.GeoDataFrame(cells, geometry="geometry", crs="EPSG:27700")
+
+
+def grid_wards() -> gpd.GeoDataFrame:
+    """The 3x3 grid of 1 km wards: ``ward_code`` E05900001-9, ``borough_code`` one per row."""
+    cells = grid()
+    return gpd.GeoDataFrame(
+        {"ward_code": [f"E0590000{n}" for n in cells["n"]],
+         "borough_code": [BOROUGHS[r][0] for r in cells["row"]]},
+        geometry=cells.geometry, crs="EPSG:27700")
+
+
+# -- the files -------------------------------------------------------------------------------
+
+
 def wards() -> gpd.GeoDataFrame:
-    rows = []
-    for r in range(3):
-        for c in range(3):
-            n = r * 3 + c + 1
-            rows.append(
-                {
-                    "WD22CD": f"E0590000{n}",
-                    "WD22NM": f"Ward {n}",
-                    "LAD22CD": BOROUGHS[r][0],
-                    "LAD22NM": BOROUGHS[r][1],
-                    "geometry": box(
-                        X0 + c * 1000, Y0 + r * 1000, X0 + (c + 1) * 1000, Y0 + (r + 1) * 1000
-                    ),
-                }
-            )
-    return gpd.GeoDataFrame(rows, crs="EPSG:27700")
+    cells = grid()
+    return gpd.GeoDataFrame(
+        {"WD22CD": [f"E0590000{n}" for n in cells["n"]],
+         "WD22NM": [f"Ward {n}" for n in cells["n"]],
+         "LAD22CD": [BOROUGHS[r][0] for r in cells["row"]],
+         "LAD22NM": [BOROUGHS[r][1] for r in cells["row"]]},
+        geometry=cells.geometry, crs="EPSG:27700")
 
 
 def boroughs() -> gpd.GeoDataFrame:
@@ -44,7 +75,7 @@ def boroughs() -> gpd.GeoDataFrame:
         {
             "LAD22CD": code,
             "LAD22NM": name,
-            "geometry": box(X0, Y0 + r * 1000, X0 + 3000, Y0 + (r + 1) * 1000),
+            "geometry": box(X0, Y0 + r * CELL_M, X0 + 3 * CELL_M, Y0 + (r + 1) * CELL_M),
         }
         for r, (code, name) in enumerate(BOROUGHS)
     ]
@@ -52,24 +83,14 @@ def boroughs() -> gpd.GeoDataFrame:
 
 
 def lsoas(vintage: str = "11") -> gpd.GeoDataFrame:
-    rows = []
-    n = 0
-    for r in range(6):
-        for c in range(6):
-            n += 1
-            ward = (r // 2) * 3 + c // 2 + 1
-            rows.append(
-                {
-                    f"LSOA{vintage}CD": f"E0190{n:04d}",
-                    f"LSOA{vintage}NM": f"Grid {n:03d}",
-                    "ward": f"E0590000{ward}",
-                    "borough": BOROUGHS[r // 2][0],
-                    "geometry": box(
-                        X0 + c * 500, Y0 + r * 500, X0 + (c + 1) * 500, Y0 + (r + 1) * 500
-                    ),
-                }
-            )
-    return gpd.GeoDataFrame(rows, crs="EPSG:27700")
+    cells = grid(6, 6, size=500.0)
+    return gpd.GeoDataFrame(
+        {f"LSOA{vintage}CD": [f"E0190{n:04d}" for n in cells["n"]],
+         f"LSOA{vintage}NM": [f"Grid {n:03d}" for n in cells["n"]],
+         "ward": [f"E0590000{(r // 2) * 3 + c // 2 + 1}"
+                  for r, c in zip(cells["row"], cells["col"], strict=True)],
+         "borough": [BOROUGHS[r // 2][0] for r in cells["row"]]},
+        geometry=cells.geometry, crs="EPSG:27700")
 
 
 def write_geojson(frame: gpd.GeoDataFrame, path: Path) -> Path:

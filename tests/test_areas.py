@@ -8,6 +8,7 @@ on shared edges (straight and diagonal) and on corners shared by up to eight are
 
 from __future__ import annotations
 
+import factories as fx
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -57,7 +58,7 @@ def as_list(series: pd.Series) -> list:
 
 
 def cell(c: int, r: int) -> Polygon:
-    return box(X0 + c * UNIT, Y0 + r * UNIT, X0 + (c + 1) * UNIT, Y0 + (r + 1) * UNIT)
+    return fx.square(c, r, size=UNIT, origin=(X0, Y0))
 
 
 @st.composite

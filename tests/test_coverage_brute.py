@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+import factories as fx
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -43,15 +44,7 @@ settings_ = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
 
 
 def grid_wards() -> gpd.GeoDataFrame:
-    cells = [(r, c) for r in range(3) for c in range(3)]
-    return gpd.GeoDataFrame(
-        {"ward_code": CODES},
-        geometry=[
-            box(X0 + c * 1e3, Y0 + r * 1e3, X0 + (c + 1) * 1e3, Y0 + (r + 1) * 1e3)
-            for r, c in cells
-        ],
-        crs="EPSG:27700",
-    )
+    return fx.grid_wards()[["ward_code", "geometry"]]
 
 
 def sites_array(coords) -> np.ndarray:

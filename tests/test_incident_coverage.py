@@ -4,6 +4,7 @@ comments."""
 
 from __future__ import annotations
 
+import factories as fx
 import numpy as np
 import pandas as pd
 import pytest
@@ -178,14 +179,14 @@ def test_import_normalises_types_and_records_coverage_in_provenance(tmp_path):
     vocabulary's, an unknown one is named in a warning, and the file's provenance says
     what it covers, derived from its placed points."""
     import geopandas as gpd
-    from shapely.geometry import Point, box
+    from shapely.geometry import Point
 
     from mapper import registers
     from mapper.pipeline import Imported, gather_registers
 
     boroughs = gpd.GeoDataFrame(
         {"borough_code": ["B1", "B2"], "borough_name": ["Eastham", "Westham"]},
-        geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000)], crs=27700)
+        geometry=fx.grid(1, 2, origin=(0.0, 0.0)).geometry.to_numpy(), crs=27700)
     wards = gpd.GeoDataFrame({"ward_code": ["W1", "W2"], "borough_code": ["B1", "B2"]},
                              geometry=list(boroughs.geometry), crs=27700)
     types = ["anti-social-behaviour", "ASB", "Burglary", "Fly-tipping"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import factories as fx
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -23,10 +24,7 @@ X0, Y0 = 530_000.0, 180_000.0
 
 
 def grid_wards() -> gpd.GeoDataFrame:
-    rows = [{"ward_code": f"E0590000{r * 3 + c + 1}",
-             "geometry": box(X0 + c * 1000, Y0 + r * 1000, X0 + (c + 1) * 1000,
-                             Y0 + (r + 1) * 1000)} for r in range(3) for c in range(3)]
-    return gpd.GeoDataFrame(rows, crs=27700)
+    return fx.grid_wards()[["ward_code", "geometry"]]
 
 
 def two_lsoas() -> gpd.GeoDataFrame:

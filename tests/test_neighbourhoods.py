@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 
+import factories as fx
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -39,22 +40,12 @@ def code(n: int) -> str:
 
 def grid(n_rows: int = 3, n_cols: int = 3, *, gap_m: float = 0.0, skip=()) -> gpd.GeoDataFrame:
     """Square wards of 1 km, `gap_m` apart, numbered from 1 west->east then south->north."""
-    rows = []
-    for r in range(n_rows):
-        for c in range(n_cols):
-            n = r * n_cols + c + 1
-            if n in skip:
-                continue
-            x, y = X0 + c * (CELL_M + gap_m), Y0 + r * (CELL_M + gap_m)
-            rows.append(
-                {
-                    "ward_code": code(n),
-                    "ward_name": f"Ward {n}",
-                    "borough_code": f"E0990{r + 1:04d}",
-                    "geometry": box(x, y, x + CELL_M, y + CELL_M),
-                }
-            )
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:27700")
+    cells = fx.grid(n_rows, n_cols, size=CELL_M, origin=(X0, Y0), gap=gap_m, skip=tuple(skip))
+    return gpd.GeoDataFrame(
+        {"ward_code": [code(n) for n in cells["n"]],
+         "ward_name": [f"Ward {n}" for n in cells["n"]],
+         "borough_code": [f"E0990{r + 1:04d}" for r in cells["row"]]},
+        geometry=cells.geometry.to_numpy(), crs="EPSG:27700")
 
 
 def codes(*numbers: int) -> list[str]:

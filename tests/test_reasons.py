@@ -5,11 +5,11 @@ worked out by hand in the comments."""
 
 from __future__ import annotations
 
+import factories as fx
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
 
 from mapper.analysis.neighbourhoods import (
     can_stability,
@@ -261,8 +261,8 @@ def test_selection_from_a_can_id_column():
 
 def test_selection_svg_draws_every_ward_and_labels_each_can():
     wards = gpd.GeoDataFrame({"ward_code": ["A", "B", "C"]},
-                             geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000),
-                                       box(2000, 0, 3000, 1000)], crs="EPSG:27700")
+                             geometry=fx.grid(1, 3, origin=(0.0, 0.0)).geometry.to_numpy(),
+                             crs="EPSG:27700")
     svg = selection_svg(wards, pd.Series(["CAN-01", None, "CAN-01"], index=["A", "B", "C"]),
                         title="Map <test>")
     assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 800 267"')
