@@ -19,9 +19,9 @@ import json
 import os
 import re
 import tempfile
-from typing import TypeGuard
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeGuard
 
 import geopandas as gpd
 import pandas as pd

@@ -491,9 +491,8 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             "(--strict rejects a file with any invalid row; without it the valid ones are "
             "imported and the others listed)",
         )
-    keep, more = settle(
-        combined, file=file, context=context, rejected=rejected, rows=lambda p: rows(int(candidates[p]))
-    )
+    keep, more = settle(combined, file=file, context=context, rejected=rejected,
+                        rows=lambda p: rows(int(candidates[p])))
     notes += more
     kept = candidates[keep]
     categories, category_notes, how = _categories(
