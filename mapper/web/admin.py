@@ -52,12 +52,14 @@ def _users_page(*, error: str = "", done: str = "", form: dict | None = None,
 @bp.get("/users")
 @require_role("admin")
 def users():
+    """The user list (admin only)."""
     return _users_page(done=request.args.get("done", ""))
 
 
 @bp.post("/users")
 @require_role("admin")
 def add_user():
+    """Create a user from the form (admin only); back to the list with what was done."""
     form = {k: (request.form.get(k) or "").strip() for k in ("username", "role", "areas")}
     try:
         grant = resolve_grant(app_workspace(), _areas(form["areas"]))
@@ -71,6 +73,7 @@ def add_user():
 @bp.post("/users/<username>")
 @require_role("admin")
 def change_user(username: str):
+    """Disable or enable a user, or change their role and granted areas (admin only)."""
     db = app_db()
     action = request.form.get("action", "")
     me = current_user().username
@@ -100,6 +103,7 @@ def change_user(username: str):
 @bp.get("/audit")
 @require_role("admin")
 def audit():
+    """The audit log, filtered by register, record, user and date (admin only)."""
     filters = {k: (request.args.get(k) or "").strip() for k in ("register", "record",
                                                                "user", "since")}
     rows = app_db().read_audit(register=filters["register"] or None,

@@ -1022,6 +1022,8 @@ def neighbourhoods():
 
 @dataclass(frozen=True)
 class Origin:
+    """Where a nearest-groups search starts: grid and lon/lat point, and the postcode if given."""
+
     x: float
     y: float
     lat: float

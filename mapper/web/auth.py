@@ -169,6 +169,7 @@ class _FollowingKey(SecureCookieSessionInterface):
 
 
 def current_user() -> User:
+    """The signed-in user of this request, or the anonymous (public) user."""
     return getattr(g, "user", ANONYMOUS)
 
 
@@ -273,6 +274,7 @@ def csrf_token() -> str:
 
 
 def csrf_field() -> Markup:
+    """The hidden form field that carries this session's CSRF token."""
     return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">')
 
 
@@ -414,6 +416,7 @@ def signout():
 @bp.get("/account")
 @require_role("partner")
 def account():
+    """The signed-in user's account page: role, granted wards and what each role may do."""
     user = current_user()
     names = ward_names(app_workspace()) if user.wards else {}
     return render_template("account.html", user=user, role_help=ROLE_HELP,

@@ -187,6 +187,7 @@ def _audit_where(x: float, y: float) -> str:
 
 
 def parse_filters(errors: dict) -> tuple[str | None, str | None]:
+    """The role and consent filters from the query string; unknown values go into `errors`."""
     role, consent = _text("role") or None, _text("consent") or None
     if role is not None and role not in registers.CONTACT_ROLES:
         errors["role"] = ("Choose a role from the list: " + ", ".join(registers.CONTACT_ROLES)
@@ -254,6 +255,7 @@ def _page_rows(rows: pd.DataFrame) -> list[dict]:
 @bp.get("/contacts")
 @require_role("partner")
 def page():
+    """The contact list page of an area, filtered by role and consent (partners and up)."""
     scope, errors = parse_scope()
     role, consent = parse_filters(errors)
     rows, hidden = (contact_list(scope, role, consent) if scope is not None
@@ -306,6 +308,7 @@ def _filename(scope: lists.Scope, suffix: str) -> str:
 @bp.get("/contacts.csv")
 @require_role("partner")
 def export_csv():
+    """The contact list as CSV for Excel (byte-order mark, formula guard); audited."""
     scope, role, consent = _export_scope()
     rows, _ = contact_list(scope, role, consent, export="CSV")
     body = exports.contact_csv(rows, with_distance=scope.kind == "radius")
@@ -316,6 +319,7 @@ def export_csv():
 @bp.get("/contacts.vcf")
 @require_role("partner")
 def export_vcf():
+    """The contact list as vCards, one per contact; audited."""
     scope, role, consent = _export_scope()
     rows, _ = contact_list(scope, role, consent, export="vCard")
     text = vcard.cards(rows.to_dict("records"))

@@ -68,6 +68,7 @@ def partner_wards() -> set[str] | None:
 
 
 def may_see_any() -> bool:
+    """Whether the signed-in user may see the contacts of at least one ward."""
     allowed = partner_wards()
     return allowed is None or bool(allowed)
 

@@ -284,6 +284,7 @@ def layer(name: str, *, required: bool = True):
 
 
 def meta() -> dict:
+    """The workspace's metadata (study area, synthetic flag, analysis state ...), cached."""
     return cached("meta", lambda ws: ws.meta())
 
 
@@ -347,6 +348,7 @@ def analysis_notes() -> list[str]:
 
 
 def provenance():
+    """The workspace's provenance table (one row per source file and layer), cached."""
     return cached("provenance", lambda ws: ws.provenance())
 
 

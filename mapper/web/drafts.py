@@ -99,6 +99,7 @@ def create():
 @bp.get("/priority/drafts")
 @require_role("officer")
 def index():
+    """The officer's drafts (an admin sees everyone's), newest first."""
     user = current_user()
     rows = app_db().drafts(None if user.role == "admin" else user.username)
     for row in rows:

@@ -358,6 +358,7 @@ def fmt(value: float, kind: str) -> str:
 
 
 def profile_rows(area: Area, columns: list[dict]) -> list[dict]:
+    """The area profile table: each figure for the area and each comparator column."""
     rows = []
     for figure in FIGURES:
         if figure.column not in area.wards.columns:
@@ -371,6 +372,7 @@ def profile_rows(area: Area, columns: list[dict]) -> list[dict]:
 
 
 def domain_rows(area: Area, columns: list[dict]) -> list[dict]:
+    """The deprivation domain table: each domain's value for the area and its comparators."""
     rows = []
     for domain in DOMAINS:
         column, label, unit = domain.column, domain.short, domain.kind
@@ -385,6 +387,7 @@ def domain_rows(area: Area, columns: list[dict]) -> list[dict]:
 
 
 def domain_svg(rows: list[dict], columns: list[dict], area: Area) -> str:
+    """The deprivation domains as a grouped bar chart (SVG), one bar per comparator."""
     groups = [
         (
             row["label"],
@@ -459,6 +462,7 @@ def month_label(month: str) -> str:
 
 
 def trend_svg(trend: dict, area: Area) -> str:
+    """The incident trend chart (SVG): monthly counts, the recent months against the baseline."""
     return trend_chart(
         trend["months"],
         trend["counts"],
@@ -736,6 +740,7 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
 
 @bp.get("/neighbourhood/<can_id>")
 def neighbourhood(can_id: str):
+    """A Community Action Neighbourhood's page (a retired id says what replaced it)."""
     if can_id != can_id.upper() and can_id.upper().startswith("CAN-"):
         return redirect(url_for(".neighbourhood", can_id=can_id.upper(), **request.args))
     cans = _neighbourhoods()
@@ -748,6 +753,7 @@ def neighbourhood(can_id: str):
 
 @bp.get("/ward/<ward_code>")
 def ward(ward_code: str):
+    """A ward's page."""
     if ward_code != ward_code.upper():
         return redirect(url_for(".ward", ward_code=ward_code.upper(), **request.args))
     return _area_page(find_ward(ward_code))
@@ -755,11 +761,13 @@ def ward(ward_code: str):
 
 @bp.get("/neighbourhood/<can_id>/assets.<fmt_name>")
 def neighbourhood_export(can_id: str, fmt_name: str):
+    """A neighbourhood's groups and premises as a download (CSV, GeoJSON ...)."""
     return _export(find_neighbourhood(can_id), fmt_name)
 
 
 @bp.get("/ward/<ward_code>/assets.<fmt_name>")
 def ward_export(ward_code: str, fmt_name: str):
+    """A ward's groups and premises as a download (CSV, GeoJSON ...)."""
     return _export(find_ward(ward_code), fmt_name)
 
 

@@ -330,6 +330,7 @@ class Deflated:
 
 
 def deflated(plain: bytes, level: int = CACHED_LEVEL) -> Deflated:
+    """`plain` and its raw deflate stream at `level`, ending with a sync flush."""
     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS)
     return Deflated(plain, compressor.compress(plain) + compressor.flush(zlib.Z_SYNC_FLUSH))
 

@@ -144,6 +144,7 @@ def index():
 @bp.get("/due/neighbourhood/<can_id>")
 @require_role("partner")
 def neighbourhood(can_id: str):
+    """The records of a neighbourhood due for re-checking (partners and up)."""
     cans = _cans()
     if can_id not in cans:
         abort(404, description=f"There is no Community Action Neighbourhood '{can_id}'"
@@ -159,6 +160,7 @@ def neighbourhood(can_id: str):
 @bp.get("/due/ward/<ward_code>")
 @require_role("partner")
 def ward(ward_code: str):
+    """The records of a ward due for re-checking (partners and up)."""
     wards = ward_table()
     rows = wards[wards["ward_code"] == ward_code]
     if rows.empty:

@@ -81,6 +81,7 @@ def _configure(state) -> None:
 
 
 def limits() -> Limits:
+    """The upload limits (size, parse time, expiry ...) from the app's configuration."""
     config = current_app.config
     return Limits(
         max_bytes=int(config["UPLOAD_MAX_BYTES"]),
