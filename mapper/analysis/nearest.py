@@ -59,6 +59,7 @@ import re
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, SupportsFloat, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -67,6 +68,9 @@ from scipy.spatial import cKDTree
 
 from mapper.analysis._tables import check_frame, check_radius, in_service, point_xy
 from mapper.errors import MapperError
+
+if TYPE_CHECKING:
+    import shapely
 
 #: groups listed when a query does not say how many (the CLI, the API and the incident page)
 K_DEFAULT = 10
@@ -133,7 +137,7 @@ def parse_capabilities(offer: str | Iterable[str] | None) -> frozenset[str]:
     """
     if isinstance(offer, str):
         parts: Iterable = offer.split(";")
-    elif _is_missing(offer):
+    elif offer is None or _is_missing(offer):
         return frozenset()
     else:
         parts = offer
@@ -150,7 +154,8 @@ def _wanted_categories(category: str | Iterable[str] | None) -> frozenset[str] |
         return None
     if isinstance(category, str):
         category = [category]
-    return frozenset(_category_key(c) for c in category)
+    # a missing category is no key: it matches nothing, as an empty set does
+    return frozenset(key for c in category if (key := _category_key(c)) is not None)
 
 
 def normalise_postcode(text: object) -> str | None:
@@ -167,11 +172,18 @@ def normalise_postcode(text: object) -> str | None:
 # -- argument checks ---------------------------------------------------------------------
 
 
-def _check_point(x: object, y: object) -> tuple[float, float]:
+def _float_or_nan(value: object) -> float:
+    """`value` as a float (a number or numeric text); NaN for anything else."""
     try:
-        fx, fy = float(x), float(y)
+        if isinstance(value, str | SupportsFloat):
+            return float(value)
     except (TypeError, ValueError):
-        fx = fy = math.nan
+        pass
+    return math.nan
+
+
+def _check_point(x: object, y: object) -> tuple[float, float]:
+    fx, fy = _float_or_nan(x), _float_or_nan(y)
     if not (math.isfinite(fx) and math.isfinite(fy)):
         raise ValueError(f"x and y must be finite numbers of metres; got ({x!r}, {y!r})")
     return fx, fy
@@ -281,6 +293,16 @@ class NearestIndex:
     Thread-safe: every query and edit holds the index's lock (the web server answers
     requests in threads).
     """
+
+    # the per-slot arrays (see _FIELDS), set and grown together
+    _rid: np.ndarray
+    _x: np.ndarray
+    _y: np.ndarray
+    _category: np.ndarray
+    _code: np.ndarray
+    _caps: np.ndarray
+    _capbits: np.ndarray
+    _alive: np.ndarray
 
     def __init__(self, groups: gpd.GeoDataFrame | None = None, *, id_column: str = "group_id"):
         self._lock = threading.RLock()
@@ -716,6 +738,31 @@ class NearestIndex:
             return k + 1
         return math.ceil(1.25 * (k + 1) / rate) + 2
 
+    def _search_tree(self, tree: _Tree, kd: cKDTree, x: float, y: float, k: int,
+                   radius: float | None, plan: _Plan, *, wanted: int,
+                   bound: float) -> tuple[np.ndarray, np.ndarray]:
+        """(slots, distances) of one tree's matches that may be among the k nearest: asks
+        the tree for `wanted` points, then more, until the k-th match is settled."""
+        n, size = len(tree.slots), max(1.0, abs(x), abs(y))
+        while True:
+            tree_dist, at = kd.query((x, y), k=wanted, distance_upper_bound=bound)
+            tree_dist, at = np.atleast_1d(tree_dist), np.atleast_1d(at)
+            if radius is not None:
+                inside = at < n
+                tree_dist, at = tree_dist[inside], at[inside]
+            slots = tree.slots[at]
+            dx = tree.x[at] - x
+            dy = tree.y[at] - y
+            dist = np.sqrt(dx * dx + dy * dy)
+            ok = self._keep_from_tree(slots, plan)
+            if radius is not None:
+                ok = dist <= radius if ok is None else ok & (dist <= radius)
+            if ok is not None:
+                slots, dist = slots[ok], dist[ok]
+            if wanted >= n or len(at) < wanted or _settled(tree_dist[-1], dist, k, size):
+                return slots, dist
+            wanted = min(n, _next_request(wanted, k, len(dist)))
+
     def _k_nearest_one(
         self, x: float, y: float, k: int, radius: float | None, plan: _Plan
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -732,36 +779,22 @@ class NearestIndex:
         found_slots, found_dist = [], []
         for key in plan.trees:
             tree = self._tree(key)
-            n = len(tree.slots)
-            wanted = min(n, first)
-            while wanted:
-                tree_dist, at = tree.kd.query((x, y), k=wanted, distance_upper_bound=bound)
-                tree_dist, at = np.atleast_1d(tree_dist), np.atleast_1d(at)
-                if radius is not None:
-                    inside = at < n
-                    tree_dist, at = tree_dist[inside], at[inside]
-                slots = tree.slots[at]
-                dx = tree.x[at] - x
-                dy = tree.y[at] - y
-                dist = np.sqrt(dx * dx + dy * dy)
-                ok = self._keep_from_tree(slots, plan)
-                if radius is not None:
-                    ok = dist <= radius if ok is None else ok & (dist <= radius)
-                if ok is not None:
-                    slots, dist = slots[ok], dist[ok]
-                if wanted >= n or len(at) < wanted or _settled(tree_dist[-1], dist, k, size):
-                    found_slots.append(slots)
-                    found_dist.append(dist)
-                    break
-                wanted = min(n, _next_request(wanted, k, len(dist)))
+            wanted = min(len(tree.slots), first)
+            if tree.kd is not None and wanted:  # else no slots
+                slots, dist = self._search_tree(tree, tree.kd, x, y, k, radius, plan,
+                                                wanted=wanted, bound=bound)
+                found_slots.append(slots)
+                found_dist.append(dist)
         pending = self._pending(plan)
         if len(pending):
             dx = self._x[pending] - x
             dy = self._y[pending] - y
             dist = np.sqrt(dx * dx + dy * dy)
-            inside = slice(None) if radius is None else dist <= radius
-            found_slots.append(pending[inside])
-            found_dist.append(dist[inside])
+            if radius is not None:
+                inside = dist <= radius
+                pending, dist = pending[inside], dist[inside]
+            found_slots.append(pending)
+            found_dist.append(dist)
         if len(found_slots) == 1:
             slots, dist = found_slots[0], found_dist[0]
         elif found_slots:
@@ -805,6 +838,7 @@ class NearestIndex:
             dist = every[at]
             farthest = None
         else:
+            assert tree.kd is not None  # it has more than PLAIN_SCAN_MAX slots
             tree_dist, at = tree.kd.query((x, y), k=k + 1)
             dx = tree.x[at] - x
             dy = tree.y[at] - y
@@ -948,8 +982,7 @@ class NearestIndex:
         """The matches (finite distances) ordered by (distance, id string), cut to k."""
         slots, dist = slots[np.isfinite(dist)], dist[np.isfinite(dist)]
         keys = list(zip(dist.tolist(), [str(i) for i in self._rid[slots]], strict=True))
-        order = sorted(range(len(slots)), key=keys.__getitem__)[:k]
-        order = np.array(order, dtype=np.int64)
+        order = np.array(sorted(range(len(slots)), key=keys.__getitem__)[:k], dtype=np.int64)
         return slots[order], dist[order]
 
     def _every_match(
@@ -979,7 +1012,11 @@ class NearestIndex:
         return slots, dist
 
 
-def _memo(func: Callable[[object], object], values: Iterable) -> list:
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+def _memo(func: Callable[[_In], _Out], values: Iterable[_In]) -> list[_Out]:
     """``[func(v) for v in values]``, calling `func` once per distinct value (and type)."""
     seen: dict = {}
     out = []
@@ -1062,7 +1099,7 @@ MAX_CELLS = 400_000
 class StudyArea:
     """The study area's outline (EPSG:27700) and name, for :meth:`refuse`."""
 
-    shape: object  # a prepared shapely geometry
+    shape: shapely.Geometry  # prepared
     name: str
     #: cells of :data:`CELL_M` metres, numbered ``column * rows + row`` from the corner
     #: ``origin``, that the study area touches (see :meth:`refuse`)
