@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import folium
 import geopandas as gpd
@@ -152,7 +153,8 @@ def asset_map(
         show_coverage_on_hover=False,
         max_cluster_radius=40,
         disable_clustering_at_zoom=17,
-    ).add_to(m)
+    )
+    cluster.add_to(m)
     for marker in asset_markers(assets):
         marker.add_to(cluster)
     bounds = [[miny, minx], [maxy, maxx]]
@@ -458,7 +460,7 @@ def _svg(width: float, height: float, title: str, body: str, css_class: str) -> 
     )
 
 
-def _finite(value) -> bool:
+def _finite(value: object) -> TypeGuard[float]:
     return value is not None and isinstance(value, int | float) and math.isfinite(value)
 
 

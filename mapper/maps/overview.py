@@ -240,9 +240,10 @@ def ward_map(
                          name=f'<span class="map-key__swatch map-key__swatch--group" '
                          f'aria-hidden="true"></span> {html.escape(label)}').add_to(m)
         # folded on phones, where it would cover the map
+        # folium annotates `collapsed` as bool, but renders a JsCode as code (folium >= 0.15)
         folium.LayerControl(
             position="topright",
-            collapsed=JsCode("document.documentElement.clientWidth < 700"),
+            collapsed=JsCode("document.documentElement.clientWidth < 700"),  # type: ignore[arg-type]
         ).add_to(m)
     AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
