@@ -609,8 +609,8 @@ def priority_map(
     # open on wide screens (a list to tick, not an icon to discover); on phones it would
     # cover the map, so it starts folded there
     # folium annotates `collapsed` as bool, but renders a JsCode as code (folium >= 0.15)
-    wide = JsCode("document.documentElement.clientWidth < 700")
-    folium.LayerControl(position="topright", collapsed=wide).add_to(m)  # type: ignore[arg-type]
+    narrow = JsCode("document.documentElement.clientWidth < 700")
+    folium.LayerControl(position="topright", collapsed=narrow).add_to(m)  # type: ignore[arg-type]
     KeepOnTop(on_top).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme)).add_to(m)
