@@ -1355,7 +1355,8 @@ def _responses(endpoint: Endpoint) -> dict:
                 "content": {"application/json": {"schema": {"type": "object"}}},
             }
         }
-    schema = {"allOf": [{"$ref": "#/components/schemas/FeatureCollection"}]}
+    schema: dict[str, list[dict]] = {
+        "allOf": [{"$ref": "#/components/schemas/FeatureCollection"}]}
     if endpoint.members:
         schema["allOf"].append({"type": "object", "properties": endpoint.members})
     return {
@@ -1449,13 +1450,6 @@ def _examples() -> dict[str, str]:
         except HTTPException:  # no workspace or a missing layer: the defaults will do
             pass
     return values
-
-
-def _place_example() -> dict[str, str]:
-    """lat and lon of the workspace's example postcode (a group's, when there are groups,
-    replaces them): never a point outside the study area."""
-    place = data.example_place()
-    return {k: place[k] for k in ("lat", "lon") if k in place}
 
 
 def _area_examples() -> dict[str, str]:

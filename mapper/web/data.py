@@ -44,6 +44,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
+from typing import TypeVar, cast
 
 import pandas as pd
 from flask import abort, current_app, g, has_request_context, request
@@ -58,7 +59,7 @@ VARIANTS_PER_KIND = 16
 
 _lock = threading.Lock()
 #: kind -> variant -> the newest entry made
-_entries: dict[str, OrderedDict] = {}
+_entries: dict[str, OrderedDict[object, _Entry]] = {}
 #: (kind, variant) -> set when the rebuild in flight ends
 _flights: dict[tuple, threading.Event] = {}
 #: per thread: the rebuilds in progress (innermost last), each noting whether it read edits
@@ -108,7 +109,8 @@ def current() -> tuple[Workspace, tuple]:
     if not has_request_context():
         workspace = open_workspace()
         return workspace, _version(workspace)
-    this = request._get_current_object()
+    # flask types `request` as the Request; it is the LocalProxy that knows the object
+    this = request._get_current_object()  # type: ignore[attr-defined]
     setting = current_app.config["WORKSPACE"]
     memo = g.get("_mapper_workspace_version")
     if memo is not None and memo[0] is this and memo[1] == setting:
@@ -179,8 +181,12 @@ def _reads_edits() -> None:
         frame[0] = True
 
 
-def cached(kind: str, build: Callable[[Workspace], object], *, variant: object = None,
-           update: Callable[[Workspace, object], object] | None = None) -> object:
+#: the type of one kind of cached value
+T = TypeVar("T")
+
+
+def cached(kind: str, build: Callable[[Workspace], T], *, variant: object = None,
+           update: Callable[[Workspace, T], T | None] | None = None) -> T:
     """`build(workspace)` for the current workspace version, made once per version of
     what it reads (see the module's notes).
 
@@ -191,12 +197,13 @@ def cached(kind: str, build: Callable[[Workspace], object], *, variant: object =
     workspace, version = current()
     store, edits = version[:3], version[3]
     key = (kind, variant)
+    entry: _Entry | None = None
     while True:
         flight = None
         with _lock:
             variants = _entries.get(kind)
             entry = variants.get(variant) if variants is not None else None
-            if entry is not None:
+            if variants is not None and entry is not None:
                 variants.move_to_end(variant)
             if entry is not None and entry.serves(store, edits):
                 break
@@ -210,22 +217,25 @@ def cached(kind: str, build: Callable[[Workspace], object], *, variant: object =
         flight.wait()
     if flight is not None:  # this thread makes the new version
         return _make(key, workspace, store, edits, entry, build, update, flight)
+    assert entry is not None  # the loop leaves with an entry or a flight
     if entry.edits is not None:
         _reads_edits()
-    return entry.value
+    # one kind always holds what its one build makes: the caller's T
+    return cast(T, entry.value)
 
 
-def _make(key: tuple, workspace: Workspace, store: tuple, edits: int, previous,
-          build, update, flight: threading.Event) -> object:
+def _make(key: tuple, workspace: Workspace, store: tuple, edits: int, previous: _Entry | None,
+          build: Callable[[Workspace], T], update: Callable[[Workspace, T], T | None] | None,
+          flight: threading.Event) -> T:
     kind, variant = key
     frame = [False]
     frames = _frames()
     frames.append(frame)
     try:
-        tracked = _Tracked(workspace)
-        value = None
+        tracked = cast(Workspace, _Tracked(workspace))  # reads through to the workspace
+        value: T | None = None
         if update is not None and previous is not None and previous.store == store:
-            value = update(tracked, previous.value)
+            value = update(tracked, cast(T, previous.value))
         if value is None:
             value = build(tracked)
         made = _Entry(store, edits if frame[0] else None, value)
@@ -352,8 +362,8 @@ def provenance():
     return cached("provenance", lambda ws: ws.provenance())
 
 
-def with_overlay(kind: str, register: str, build: Callable[[], object],
-                 patch: Callable[[object, list[str], dict, dict], object]) -> object:
+def with_overlay(kind: str, register: str, build: Callable[[], T],
+                 patch: Callable[[T, list[str], dict, dict], T | None]) -> T:
     """A cache made from `register` that edits change record by record.
 
     `build()` makes it from scratch; `patch(previous, changed, before, now)` makes it
@@ -362,10 +372,10 @@ def with_overlay(kind: str, register: str, build: Callable[[], object],
     cannot, build it). A record leaving the edits (a restore) means a build.
     """
 
-    def full(_workspace):
+    def full(_workspace: Workspace) -> tuple[T, dict]:
         return build(), overlay(register)
 
-    def update(_workspace, previous):
+    def update(_workspace: Workspace, previous: tuple[T, dict]) -> tuple[T, dict] | None:
         value, before = previous
         now = overlay(register)
         if not set(before) <= set(now):
@@ -373,8 +383,8 @@ def with_overlay(kind: str, register: str, build: Callable[[], object],
         changed = [i for i, record in now.items() if before.get(i) != record]
         if not changed:
             return value, now
-        value = patch(value, changed, before, now)
-        return None if value is None else (value, now)
+        patched = patch(value, changed, before, now)
+        return None if patched is None else (patched, now)
 
     return cached(kind, full, update=update)[0]
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from flask import Blueprint, abort, jsonify, request, url_for
 
@@ -177,7 +178,8 @@ def create(register: str):
         record_id, _ = editing.save_record(workspace, register, body, actor=actor())
     except DataValidationError as error:
         return _invalid(error)
-    location = url_for(f"edit_api.record_{register}", **{_id_arg(register): record_id})
+    record: dict[str, Any] = {_id_arg(register): record_id}
+    location = url_for(f"edit_api.record_{register}", **record)
     return _answer(register, record_id, 201, Location=location)
 
 

@@ -365,8 +365,9 @@ def ward_names() -> dict[str, str]:
         wards = data.layer("wards", required=False)
         if wards is None:
             return {}
-        borough = wards["borough_name"] if "borough_name" in wards else ""
-        names = wards["ward_name"].astype(str) + (", " + borough.astype(str))
+        names = wards["ward_name"].astype(str)
+        if "borough_name" in wards:
+            names = names + ", " + wards["borough_name"].astype(str)
         return dict(zip(wards["ward_code"], names, strict=True))
 
     return data.cached("incident_ward_names", build)
@@ -540,7 +541,7 @@ def _search(args: MultiDict) -> tuple[Search | None, Form]:
     area = data.study_area()
     refused = search is not None and area and area.refuse(search.x, search.y,
                                                            search.describe_where())
-    if refused:
+    if refused and search is not None:
         form.errors["postcode" if search.postcode else "lat"] = refused
         return None, form
     return search, form

@@ -28,6 +28,7 @@ import difflib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -236,6 +237,7 @@ def find_neighbourhood(can_id: str) -> Area:
                 "See the list at /neighbourhoods."
             ),
         )
+    assert cans is not None  # can_id is one of them (checked above)
     row = cans[cans["can_id"] == can_id].iloc[0]
     members = wards[wards["can_id"].astype("string").eq(can_id).fillna(False).to_numpy()]
     if members.empty:  # fall back on the neighbourhood's own list of wards
@@ -742,7 +744,8 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
 def neighbourhood(can_id: str):
     """A Community Action Neighbourhood's page (a retired id says what replaced it)."""
     if can_id != can_id.upper() and can_id.upper().startswith("CAN-"):
-        return redirect(url_for(".neighbourhood", can_id=can_id.upper(), **request.args))
+        args: dict[str, Any] = request.args.to_dict()
+        return redirect(url_for(".neighbourhood", can_id=can_id.upper(), **args))
     cans = _neighbourhoods()
     if cans is None or can_id not in set(cans["can_id"]):
         retired = identity.retired_page(can_id)  # a retired id: say what replaced it
@@ -755,7 +758,8 @@ def neighbourhood(can_id: str):
 def ward(ward_code: str):
     """A ward's page."""
     if ward_code != ward_code.upper():
-        return redirect(url_for(".ward", ward_code=ward_code.upper(), **request.args))
+        args: dict[str, Any] = request.args.to_dict()
+        return redirect(url_for(".ward", ward_code=ward_code.upper(), **args))
     return _area_page(find_ward(ward_code))
 
 
@@ -831,7 +835,8 @@ def _contact_list_url(area: Area) -> str:
 
     if not may_list(area.ward_codes):
         return ""
-    return url_for("contact_lists.page", **{area.kind: area.id})
+    scope: dict[str, Any] = {area.kind: area.id}
+    return url_for("contact_lists.page", **scope)
 
 
 def _recheck_link(area: Area) -> dict | None:
@@ -850,7 +855,7 @@ def _recheck_link(area: Area) -> dict | None:
 
 
 def _export_urls(area: Area, category: str, query: str) -> dict[str, str]:
-    args = {k: v for k, v in (("category", category), ("q", query)) if v}
+    args: dict[str, Any] = {k: v for k, v in (("category", category), ("q", query)) if v}
     if area.kind == "neighbourhood":
         return {
             f: url_for(".neighbourhood_export", can_id=area.id, fmt_name=f, **args)
@@ -886,7 +891,8 @@ def _why(area: Area) -> dict | None:
         return None
     stability = summary.get("stability")
     return {"reasons": str(summary["reasons"]),
-            "stability": None if is_missing(stability) else fmt(stability, "share"),
+            "stability": None if stability is None or is_missing(stability)
+            else fmt(float(stability), "share"),
             "label": "" if is_missing(summary.get("stability_label"))
             else str(summary["stability_label"])}
 
@@ -904,7 +910,7 @@ def _care(area: Area) -> list[dict]:
 
 def _ranks(area: Area, wards: pd.DataFrame) -> dict:
     """For a ward: its rank in the study area by IMD score and by unmet need."""
-    out = {"wards": len(wards)}
+    out: dict[str, object] = {"wards": len(wards)}
     if area.kind == "neighbourhood":
         cans = _neighbourhoods()
         out["cans"] = 0 if cans is None else len(cans)
@@ -998,6 +1004,7 @@ def _export(area: Area, fmt_name: str):
     query = request.args.get("q", "").strip()
     assets = assets[matches(assets, category, query).to_numpy()]
     stem = f"{area.id}-assets"
+    body: bytes | str
     if fmt_name == "csv":
         body, mimetype = export_csv(assets), "text/csv"
     else:

@@ -32,6 +32,7 @@ import json
 import re
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -368,7 +369,7 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
 def _layer_url(name: str, view: View, **extra) -> str:
     """The layer's URL, naming the workspace version (``v``): browsers keep the answer
     (see :func:`mapper.web.overview.versioned_json`) until the data changes."""
-    area = {"borough": view.borough} if view.borough else {}
+    area: dict[str, Any] = {"borough": view.borough} if view.borough else {}
     return url_for("priority.layer_json", layer=name, **area, **extra, v=data.version_tag())
 
 
