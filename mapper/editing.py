@@ -378,6 +378,20 @@ def _check_formats(register: str, record: dict, problem) -> None:
             problem("date", when, "a date as YYYY-MM-DD")
 
 
+def _finite_pair(first: object, second: object) -> tuple[float, float]:
+    """Two finite numbers from form or JSON values (numbers or numeric text); ValueError
+    for anything else (missing, a list, NaN ...)."""
+    numbers = []
+    for value in (first, second):
+        if not isinstance(value, str | int | float):
+            raise ValueError(f"not a number: {value!r}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"not a finite number: {value!r}")
+        numbers.append(number)
+    return numbers[0], numbers[1]
+
+
 def _location(values: dict, record: dict, workspace, problem,
               old_postcode=None) -> tuple[float, float] | None:
     """The new point from lat/lon, x/y or a changed postcode; None to keep the old one."""
@@ -385,10 +399,8 @@ def _location(values: dict, record: dict, workspace, problem,
 
     if values.get("lat") not in (None, "") or values.get("lon") not in (None, ""):
         try:
-            lat, lon = float(values.get("lat")), float(values.get("lon"))
-            if not (math.isfinite(lat) and math.isfinite(lon)):
-                raise ValueError
-        except (TypeError, ValueError):
+            lat, lon = _finite_pair(values.get("lat"), values.get("lon"))
+        except ValueError:
             problem("lat/lon", f"{values.get('lat')}, {values.get('lon')}",
                     "decimal degrees: latitude, then longitude (west of Greenwich negative)")
             return None
@@ -399,10 +411,8 @@ def _location(values: dict, record: dict, workspace, problem,
         return _inside(*grid_from_lonlat(lon, lat), workspace, problem)
     if values.get("x") not in (None, "") or values.get("y") not in (None, ""):
         try:
-            x, y = float(values.get("x")), float(values.get("y"))
-            if not (math.isfinite(x) and math.isfinite(y)):
-                raise ValueError
-        except (TypeError, ValueError):
+            x, y = _finite_pair(values.get("x"), values.get("y"))
+        except ValueError:
             problem("x/y", f"{values.get('x')}, {values.get('y')}", "EPSG:27700 metres")
             return None
         return _inside(x, y, workspace, problem)
