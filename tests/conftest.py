@@ -345,18 +345,27 @@ def pytest_sessionfinish(session, exitstatus):
     once everything has run, whatever ran and in whatever order (tests/test_log_privacy.py
     checks a representative round of contact-touching work on its own).
     """
-    from log_scan import RUN_LOG, personal_data_in
+    from log_scan import personal_data_in
 
     plugin = session.config.pluginmanager.get_plugin("logging-plugin")
-    if plugin is None or not session.testscollected or not RUN_LOG.is_file():
+    if plugin is None or not session.testscollected:
         return
-    plugin.log_file_handler.flush()
-    leaks = personal_data_in(RUN_LOG.read_text(encoding="utf-8", errors="replace"))
+    handler = plugin.log_file_handler
+    handler.flush()
+    path = Path(handler.baseFilename)
+    if not session.config.getini("log_file") or not path.is_file():
+        _fail_run(session, "no run log to scan: set log_file in pyproject.toml "
+                           "([tool.pytest.ini_options])")
+        return
+    leaks = personal_data_in(path.read_text(encoding="utf-8", errors="replace"))
     if leaks:
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        message = (f"contact details in the test run's log {RUN_LOG.name}: {leaks[:10]} "
-                   "(log ids and counts, never e-mail addresses or phone numbers)")
-        if reporter is not None:
-            reporter.write_line("")
-            reporter.write_line(f"FAILED log scan: {message}", red=True, bold=True)
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _fail_run(session, f"contact details in the test run's log {path.name}: {leaks[:10]} "
+                           "(log ids and counts, never e-mail addresses or phone numbers)")
+
+
+def _fail_run(session, message: str) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+        reporter.write_line(f"FAILED log scan: {message}", red=True, bold=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -4,10 +4,7 @@ end-of-run scan of the whole run's log file."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-#: every log record of the test run (``log_file`` in pyproject.toml)
-RUN_LOG = Path(__file__).resolve().parents[1] / "test-artifacts" / "pytest-run.log"
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 #: a UK number standing on its own: not inside a longer token such as the hex version
 #: tag of a URL (``?v=034185769ff36f2f``), a time or a code
