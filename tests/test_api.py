@@ -750,7 +750,7 @@ def test_answers_are_typed_geojson(api):
 def test_feature_halves_wrap_a_leading_member_into_valid_features():
     """/api/nearest writes each feature as opened + its own members + closers: with and
     without other properties, the text is the feature with those members first."""
-    from mapper.web.api import Table
+    from mapper.web.layers import Table
 
     table = Table(frame=pd.DataFrame(index=range(2)), ids=["a", 7],
                   properties=['{"name":"Hall \\"A\\"","n":null}', "{}"],
