@@ -467,6 +467,9 @@ def test_every_list_comes_in_pages_that_join_up_to_every_match(api, demo):
             assert body["offset"] == len(seen) and body["returned"] == len(body["features"])
             assert body["total"] == whole["total"] and len(body["features"]) <= 3
             assert body["truncated"] is (body["next"] is not None)
+            # the OGC API Features names of the same counts (as /ogc answers them)
+            assert (body["numberMatched"], body["numberReturned"]) == (
+                body["total"], body["returned"])
             seen += ids(body)
             link, pages = body["next"], pages + 1
         assert seen == ids(whole), url  # same order, nothing twice, nothing left out

@@ -249,6 +249,9 @@ PAGE_MEMBERS = {
     "returned": {"type": "integer", "description": "features in this page"},
     "truncated": {"type": "boolean", "description": "more matches follow this page"},
     "next": {"type": ["string", "null"], "description": "the URL of the next page"},
+    "numberMatched": {"type": "integer", "description": "total, as OGC API Features says it"},
+    "numberReturned": {"type": "integer", "description": "returned, as OGC API Features "
+                       "says it"},
 }
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -621,7 +624,8 @@ def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: b
                      + urlencode([*kept, ("offset", end)]))
     return features[:returned], {"total": int(len(rows)), "offset": offset,
                                  "returned": returned, "truncated": following is not None,
-                                 "next": following}
+                                 "next": following, "numberMatched": int(len(rows)),
+                                 "numberReturned": returned}
 
 
 def _register_mask(table: Table, areas: dict, kinds: list[str], words: list[str],

@@ -91,6 +91,21 @@ class Table:
         ``}}`` when the row has no properties)."""
         return ["}}" if p == "{}" else "," + p[1:] + "}" for p in self.properties]
 
+    @cached_property
+    def shapes(self) -> np.ndarray:
+        """Each row's geometry as served (WGS84, rounded) as a shapely object, None when
+        missing: what a bounding-box filter tests."""
+        texts = np.array([None if g == "null" else g for g in self.geometry], dtype=object)
+        return shapely.from_geojson(texts)
+
+    @cached_property
+    def extent(self) -> list[float] | None:
+        """[west, south, east, north] of every row's geometry, None when there is none."""
+        shapes = self.shapes[~shapely.is_missing(self.shapes)]
+        if not len(shapes):
+            return None
+        return [round(float(v), COORD_DECIMALS) for v in shapely.total_bounds(shapes)]
+
 
 def json_value(value: object) -> object:
     """A value JSON can hold without NaN tokens: missing and non-finite become None."""

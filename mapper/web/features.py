@@ -1,0 +1,358 @@
+"""OGC API Features (Part 1: Core, GeoJSON) under ``/ogc``, so GIS clients can add the app.
+
+QGIS ("Add WFS / OGC API - Features layer", URL ``http://host:port/ogc``), GDAL's OAPIF
+driver and OWSLib read these routes:
+
+``/ogc``
+    the landing page: links to the conformance declaration and the collections.
+``/ogc/conformance``
+    the conformance classes implemented (:data:`CONFORMANCE`).
+``/ogc/collections`` and ``/ogc/collections/{id}``
+    wards, neighbourhoods (Community Action Neighbourhoods), groups, premises and
+    incidents (those the workspace has), each with its extent and attribution.
+``/ogc/collections/{id}/items``
+    a page of features (GeoJSON, WGS84 longitude/latitude: CRS84, so no ``crs``) with
+    ``numberMatched``, ``numberReturned``, ``timeStamp`` and ``self``/``next``/``prev``
+    links. Parameters: ``bbox`` (west,south,east,north in degrees; six numbers with
+    heights are taken as their 2D box), ``limit`` (default :data:`LIMIT_DEFAULT`; a
+    larger one than :data:`LIMIT_MAX` is served as :data:`LIMIT_MAX`, as the standard
+    asks, never refused) and ``offset`` (what the ``next`` link sets).
+``/ogc/collections/{id}/items/{featureId}``
+    one feature.
+
+The features are exactly those of ``/api`` (:mod:`mapper.web.layers`): no personal data
+in any layer's text, and a group's ``contact`` member only where the signed-in user may
+see it (:func:`mapper.web.contacts.contacts_for`, the one rule, which also audits it).
+Answers are JSON (``f=json``, or an Accept header taking JSON; anything else is 400 or
+406). Every problem with a request is a 400 ``{"code": ..., "description": ...}`` naming
+the parameter; unknown parameters are errors (the standard's rule, so a typo does not
+silently widen a query).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import numpy as np
+import shapely
+from flask import Blueprint, abort, current_app, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from mapper.web import data, layers
+from mapper.web.layers import Table
+
+bp = Blueprint("features", __name__, url_prefix="/ogc")
+
+#: features in a page when no ``limit`` is given, and the most a page holds (a larger
+#: ``limit`` is served as this one: OGC API Features Part 1, 7.15.3)
+LIMIT_DEFAULT = 1_000
+LIMIT_MAX = 5_000
+OFFSET_MAX = 10_000_000
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CONFORMANCE = (
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+)
+#: parameters every route takes: the format, and the cache-buster some clients add
+COMMON_PARAMETERS = ("f", "_")
+ITEMS_PARAMETERS = (*COMMON_PARAMETERS, "bbox", "limit", "offset")
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One feature collection: what it is, and its features (:mod:`mapper.web.layers`)."""
+
+    id: str
+    title: str
+    description: str
+    table: Callable[[], Table | None]
+    #: the workspace layer it is made from (absent: the collection is not offered)
+    layer: str
+    #: groups: each feature carries its ``contact`` where the user may see it
+    contacts: bool = False
+
+
+COLLECTIONS = {
+    c.id: c
+    for c in (
+        Collection(
+            "wards", "Wards",
+            "One feature per ward with its need and asset measures (the analysis' "
+            "ward_summary; the bare boundaries before an analysis): ward_code, ward_name, "
+            "borough_code, borough_name, population, imd_score, unmet_need, can_id and "
+            "every indicator of the registry.",
+            layers.wards_table, "wards"),
+        Collection(
+            "neighbourhoods", "Community Action Neighbourhoods",
+            "One feature per Community Action Neighbourhood (its wards dissolved), in rank "
+            "order, with its summary: can_id, rank, name, wards, population, unmet_need, "
+            "reasons, stability.",
+            layers.neighbourhoods_table, "neighbourhoods"),
+        Collection(
+            "groups", "VCS groups",
+            "The voluntary and community sector groups register: name, category, "
+            "description, emergency offer, opening hours, status, areas. Contact details "
+            "only for signed-in officers, and partners for their granted wards.",
+            layers.groups_table, "groups", contacts=True),
+        Collection(
+            "premises", "Community premises",
+            "Community premises: name, type, capacity, step-free access, owning group, "
+            "status, areas.",
+            layers.premises_table, "premises"),
+        Collection(
+            "incidents", "Incidents",
+            "Incident records, newest first: date, month, type, severity, description, "
+            "outcome, areas.",
+            layers.incidents_table, "incidents"),
+    )
+}
+
+
+# == requests: format and parameters =====================================================
+
+
+def _check(allowed: tuple[str, ...], *, geojson: bool = False) -> None:
+    """400 for unknown parameters or an ``f`` other than json; 406 when the Accept header
+    takes no JSON."""
+    problems = [
+        f"{name}={request.args.get(name)!r}: unknown parameter (this path takes "
+        f"{', '.join(p for p in allowed if p != '_')})"
+        for name in request.args if name not in allowed
+    ]
+    formats = ("json", "geojson") if geojson else ("json",)
+    f = request.args.get("f")
+    if f is not None and f.strip().lower() not in formats:
+        problems.append(f"f={f!r}: unknown format; expected {' or '.join(formats)} "
+                        "(this API answers JSON only)")
+    if problems:
+        abort(400, description="; ".join(problems))
+    if f is None and request.accept_mimetypes and not request.accept_mimetypes.best_match(
+            [JSON, GEOJSON]):
+        abort(406, description=f"this API answers {JSON} and {GEOJSON} only (Accept: "
+              f"{request.headers.get('Accept')!r})")
+
+
+def _integer(name: str, default: int, low: int, high: int | None) -> int:
+    """A whole-number parameter from `low` (and up to `high`, when given)."""
+    text = (request.args.get(name) or "").strip()
+    if not text:
+        return default
+    top = f" to {high:,}" if high is not None else " or more"
+    if not text.lstrip("+").isdigit() or int(text) < low or (high is not None
+                                                              and int(text) > high):
+        abort(400, description=f"{name}={text!r}: expected a whole number from {low:,}{top}")
+    return int(text)
+
+
+def _bbox() -> tuple[float, float, float, float] | None:
+    """The checked ``bbox``: west, south, east, north in WGS84 degrees (CRS84)."""
+    text = request.args.get("bbox")
+    if text is None:
+        return None
+    expected = ("expected four numbers west,south,east,north (WGS84 longitude and "
+                "latitude in degrees, e.g. -0.2,51.4,0.1,51.6) or six with heights")
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) not in (4, 6) or not all(math.isfinite(v) for v in values):
+        abort(400, description=f"bbox={text!r}: {expected}")
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    west, south, east, north = values
+    if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90
+            and -90 <= north <= 90):
+        abort(400, description=f"bbox={text!r}: longitudes must be from -180 to 180 and "
+              "latitudes from -90 to 90 (is it in metres, or latitude first? " + expected + ")")
+    if south > north or west > east:
+        abort(400, description=f"bbox={text!r}: south must not be above north, nor west east "
+              "of east (boxes across the antimeridian are not taken)")
+    return west, south, east, north
+
+
+# == answers =============================================================================
+
+
+def _url(endpoint: str, **values) -> str:
+    return url_for(endpoint, _external=True, **values)
+
+
+def _link(href: str, rel: str, kind: str = JSON, title: str | None = None) -> dict:
+    link = {"href": href, "rel": rel, "type": kind}
+    return link | ({"title": title} if title else {})
+
+
+def _json(value: dict, kind: str = JSON):
+    return current_app.response_class(layers.dumps(value), mimetype=kind)
+
+
+def _collection(collection_id: str) -> tuple[Collection, Table]:
+    """The collection and its features; 404 naming those offered when it is not one."""
+    collection = COLLECTIONS.get(collection_id)
+    if collection is None or collection.id not in _offered():
+        offered = ", ".join(_offered()) or "none (the workspace has no layers yet)"
+        abort(404, description=f"no collection {collection_id!r} here (collections: "
+              f"{offered})")
+    table = collection.table()
+    if table is None:  # the layer went between two reads
+        abort(404, description=f"the workspace has no {collection.layer!r} layer")
+    return collection, table
+
+
+def _offered() -> list[str]:
+    """The collections this workspace has (a register or analysis may be missing)."""
+    return [c.id for c in COLLECTIONS.values()
+            if data.layer(c.layer, required=False) is not None]
+
+
+def _collection_json(collection: Collection, table: Table) -> dict:
+    attribution, licences = layers.sources(table.layers)
+    items = _url("features.items", collection_id=collection.id)
+    out = {
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description,
+        "itemType": "feature",
+        "links": [
+            _link(_url("features.collection", collection_id=collection.id), "self",
+                  title=collection.title),
+            _link(items, "items", GEOJSON, f"{collection.title} (GeoJSON)"),
+        ],
+    }
+    if table.extent is not None:
+        out["extent"] = {"spatial": {"bbox": [table.extent], "crs": CRS84}}
+    if attribution:
+        out["attribution"] = "; ".join(a.rstrip(".") for a in attribution)
+    if licences:
+        out["license"] = "; ".join(licences)
+    return out
+
+
+@bp.get("/", strict_slashes=False)
+def landing():
+    """The landing page: what this API is and links to the rest."""
+    _check(COMMON_PARAMETERS)
+    meta = data.meta()
+    area = meta.get("study_area") or "this workspace"
+    return _json({
+        "title": f"Neighbourhood needs and asset mapper: {area}",
+        "description": "The workspace's wards, Community Action Neighbourhoods, VCS groups, "
+        "premises and incidents as OGC API Features (GeoJSON, WGS84). Contact details only "
+        "for signed-in users allowed to see them.",
+        "links": [
+            _link(_url("features.landing"), "self", title="This document"),
+            _link(_url("features.conformance"), "conformance",
+                  title="Conformance classes implemented"),
+            _link(_url("features.collections"), "data", title="The feature collections"),
+            _link(_url("api.docs"), "service-doc", "text/html",
+                  title="The app's JSON API (the same features, more filters)"),
+        ],
+    })
+
+
+@bp.get("/conformance")
+def conformance():
+    """The conformance classes this API implements."""
+    _check(COMMON_PARAMETERS)
+    return _json({"conformsTo": list(CONFORMANCE)})
+
+
+@bp.get("/collections")
+def collections():
+    """Every collection the workspace has."""
+    _check(COMMON_PARAMETERS)
+    described = [_collection_json(*_collection(i)) for i in _offered()]
+    return _json({
+        "links": [_link(_url("features.collections"), "self", title="The collections")],
+        "collections": described,
+    })
+
+
+@bp.get("/collections/<collection_id>")
+def collection(collection_id: str):
+    """One collection: what it holds, its extent and its items link."""
+    _check(COMMON_PARAMETERS)
+    return _json(_collection_json(*_collection(collection_id)))
+
+
+@bp.get("/collections/<collection_id>/items")
+def items(collection_id: str):
+    """A page of a collection's features, filtered by ``bbox``."""
+    _check(ITEMS_PARAMETERS, geojson=True)
+    box = _bbox()
+    limit = min(_integer("limit", LIMIT_DEFAULT, 1, None), LIMIT_MAX)
+    offset = _integer("offset", 0, 0, OFFSET_MAX)
+    found, table = _collection(collection_id)
+    rows = np.arange(len(table.ids))
+    if box is not None:
+        rows = np.flatnonzero(shapely.intersects(table.shapes, shapely.box(*box)))
+    chosen = rows[offset:offset + limit].tolist()
+    extra = layers.with_contacts(table, chosen) if found.contacts else None
+    features = layers.features(table, chosen, extra=extra)
+    links = [_link(_page_url(offset, limit), "self", GEOJSON, "This page"),
+             _link(_url("features.collection", collection_id=found.id), "collection",
+                   title=found.title)]
+    end = offset + len(chosen)
+    if end < len(rows):
+        links.append(_link(_page_url(end, limit), "next", GEOJSON, "The next page"))
+    if offset > 0:
+        links.append(_link(_page_url(max(offset - limit, 0), limit), "prev", GEOJSON,
+                           "The previous page"))
+    head = layers.dumps({
+        "type": "FeatureCollection",
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "numberMatched": int(len(rows)),
+        "numberReturned": len(chosen),
+        "links": links,
+    })
+    body = head[:-1] + ',"features":[' + ",".join(features) + "]}"
+    return current_app.response_class(body, mimetype=GEOJSON)
+
+
+def _page_url(offset: int, limit: int) -> str:
+    """This items URL at `offset`, with the same other parameters and the limit served."""
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("offset", "limit")]
+    query = urlencode([*kept, ("limit", limit), ("offset", offset)])
+    return f"{request.base_url}?{query}"
+
+
+@bp.get("/collections/<collection_id>/items/<feature_id>")
+def item(collection_id: str, feature_id: str):
+    """One feature of a collection, by its id."""
+    _check(COMMON_PARAMETERS, geojson=True)
+    found, table = _collection(collection_id)
+    row = table.positions.get(feature_id)
+    if row is None and feature_id.isdigit():  # numeric ids
+        row = table.positions.get(int(feature_id))
+    if row is None:
+        abort(404, description=f"no feature {feature_id!r} in {found.id!r}")
+    extra = layers.with_contacts(table, [row]) if found.contacts else None
+    text = layers.features(table, [row], extra=extra)[0]
+    links = layers.dumps([
+        _link(request.base_url, "self", GEOJSON, "This feature"),
+        _link(_url("features.collection", collection_id=found.id), "collection",
+              title=found.title),
+    ])
+    return current_app.response_class(text[:-1] + ',"links":' + links + "}",
+                                      mimetype=GEOJSON)
+
+
+#: status -> the exception code OGC API servers (pygeoapi, ldproxy) answer with
+_ERROR_CODES = {400: "InvalidParameterValue", 404: "NotFound", 406: "NotAcceptable"}
+
+
+@bp.errorhandler(HTTPException)
+def _error(error: HTTPException):
+    """Errors as OGC API exceptions: ``{"code": ..., "description": ...}``."""
+    code = _ERROR_CODES.get(error.code or 500, error.name.replace(" ", ""))
+    body = {"code": code, "description": error.description or error.name}
+    return _json(body), error.code or 500
+
+
+__all__ = ["bp", "COLLECTIONS", "CONFORMANCE", "LIMIT_DEFAULT", "LIMIT_MAX"]
