@@ -24,6 +24,7 @@ COLLECTIONS = {"wards": "ward_summary", "neighbourhoods": "neighbourhoods",
                "groups": "groups", "premises": "premises", "incidents": "incidents"}
 CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
 GEOJSON_CLASS = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson"
+OAS30 = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30"
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_a_client_walks_from_the_landing_page_to_every_feature(client, demo_dir)
     assert get(client, "/ogc/") == landing  # with or without the slash
     assert landing["title"] and link(landing, "self").endswith("/ogc/")
     assert set(CONFORMANCE) == set(get(client, link(landing, "conformance"))["conformsTo"])
-    assert {CORE, GEOJSON_CLASS} <= set(CONFORMANCE)
+    assert {CORE, GEOJSON_CLASS, OAS30} <= set(CONFORMANCE)
     listed = get(client, link(landing, "data"))
     assert [c["id"] for c in listed["collections"]] == list(COLLECTIONS)
     workspace = Workspace(demo_dir)
@@ -224,7 +225,8 @@ def test_signed_in_users_see_the_contacts_api_groups_shows_them(app, demo_dir, r
 
 def test_owslib_reads_the_collections(app, live_server):
     """OWSLib's OGC API Features client, the way QGIS and GDAL use the API."""
-    features = pytest.importorskip("owslib.ogcapi.features")
+    from owslib.ogcapi import features  # the test extras install it
+
     url = live_server(app) + "/ogc"
     api = features.Features(url)
     assert {CORE, GEOJSON_CLASS} <= set(api.conformance()["conformsTo"])
@@ -237,3 +239,67 @@ def test_owslib_reads_the_collections(app, live_server):
     west, south, east, north = groups["extent"]["spatial"]["bbox"][0]
     half = api.collection_items("groups", bbox=[west, south, (west + east) / 2, north])
     assert 0 < half["numberMatched"] < page["numberMatched"]
+
+
+def test_the_openapi_document_describes_the_routes_and_limits(client):
+    landing = get(client, "/ogc")
+    [desc] = [x for x in landing["links"] if x["rel"] == "service-desc"]
+    assert desc["type"] == "application/vnd.oai.openapi+json;version=3.0"
+    response = client.get(urlsplit(desc["href"]).path)
+    assert response.status_code == 200 and response.content_type == desc["type"]
+    document = json.loads(response.get_data(as_text=True))
+    assert document["openapi"].startswith("3.0.")
+    items = document["paths"]["/collections/{collectionId}/items"]["get"]
+    limit = {p["name"]: p for p in items["parameters"]}["limit"]["schema"]
+    assert (limit["maximum"], limit["default"]) == (LIMIT_MAX, LIMIT_DEFAULT)
+    collection = {p["name"]: p for p in items["parameters"]}["collectionId"]["schema"]
+    assert collection["enum"] == list(COLLECTIONS)
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)  # raises on an invalid document
+
+
+def test_gdal_reads_the_collections(demo_dir, tmp_path):
+    """GDAL's OAPIF driver (QGIS's sibling reader) reads every collection and a bbox;
+    the server runs in another process, as GDAL's reads hold the interpreter."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import pyogrio
+
+    if "OAPIF" not in pyogrio.list_drivers():
+        pytest.skip("this GDAL has no OAPIF driver")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = ("import sys; from werkzeug.serving import run_simple; "
+              "from mapper.web import create_app; "
+              "run_simple('127.0.0.1', int(sys.argv[1]), "
+              "create_app({'WORKSPACE': sys.argv[2]}), threaded=True)")
+    server = subprocess.Popen([sys.executable, "-c", script, str(port), str(demo_dir)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env=os.environ.copy())
+    try:
+        url = f"http://127.0.0.1:{port}/ogc"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        listed = [str(n) for n, _ in pyogrio.list_layers(f"OAPIF:{url}")]
+        assert listed == list(COLLECTIONS)
+        workspace = Workspace(demo_dir)
+        for name in ("groups", "wards"):
+            frame = pyogrio.read_dataframe(f"OAPIF:{url}", layer=name)
+            assert len(frame) == len(workspace.read_layer(COLLECTIONS[name])), name
+            assert frame.crs.to_epsg() == 4326 and not set(PERSONAL_COLUMNS) & set(frame)
+        west, south, east, north = frame.total_bounds
+        box = (west, south, (west + east) / 2, north)
+        part = pyogrio.read_dataframe(f"OAPIF:{url}", layer="wards", bbox=box)
+        assert 0 < len(part) < len(frame)
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -6,7 +6,9 @@ driver and OWSLib read these routes:
 ``/ogc``
     the landing page: links to the conformance declaration and the collections.
 ``/ogc/conformance``
-    the conformance classes implemented (:data:`CONFORMANCE`).
+    the conformance classes implemented (:data:`CONFORMANCE`: core, GeoJSON, OpenAPI 3.0).
+``/ogc/api``
+    this API as an OpenAPI 3.0 document (:func:`openapi_document`).
 ``/ogc/collections`` and ``/ogc/collections/{id}``
     wards, neighbourhoods (Community Action Neighbourhoods), groups, premises and
     incidents (those the workspace has), each with its extent and attribution.
@@ -58,7 +60,9 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 )
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 #: parameters every route takes: the format, and the cache-buster some clients add
 COMMON_PARAMETERS = ("f", "_")
 ITEMS_PARAMETERS = (*COMMON_PARAMETERS, "bbox", "limit", "offset")
@@ -250,6 +254,8 @@ def landing():
             _link(_url("features.conformance"), "conformance",
                   title="Conformance classes implemented"),
             _link(_url("features.collections"), "data", title="The feature collections"),
+            _link(_url("features.openapi"), "service-desc", OPENAPI,
+                  title="This API as an OpenAPI 3.0 document"),
             _link(_url("api.docs"), "service-doc", "text/html",
                   title="The app's JSON API (the same features, more filters)"),
         ],
@@ -341,6 +347,81 @@ def item(collection_id: str, feature_id: str):
     ])
     return current_app.response_class(text[:-1] + ',"links":' + links + "}",
                                       mimetype=GEOJSON)
+
+
+@bp.get("/api")
+def openapi():
+    """This API as an OpenAPI 3.0 document (what GDAL reads the limits from)."""
+    _check(COMMON_PARAMETERS)
+    return _json(openapi_document(), OPENAPI)
+
+
+def _parameter(name: str, where: str, description: str, schema: dict, **more) -> dict:
+    return {"name": name, "in": where, "required": where == "path",
+            "description": description, "schema": schema, **more}
+
+
+def openapi_document() -> dict:
+    """The OpenAPI 3.0 description of the /ogc routes (Part 1's ``oas30`` class)."""
+    f = _parameter("f", "query", "The format: json (the only one).",
+                   {"type": "string", "enum": ["json"]})
+    collection_id = _parameter("collectionId", "path", "The collection.",
+                               {"type": "string", "enum": list(COLLECTIONS)})
+    items = [
+        collection_id,
+        _parameter("bbox", "query", "Only features whose geometry intersects this box: "
+                   "west,south,east,north in WGS84 degrees (CRS84); six numbers with "
+                   "heights are taken as their 2D box.",
+                   {"type": "array", "minItems": 4, "maxItems": 6,
+                    "items": {"type": "number"}}, style="form", explode=False),
+        _parameter("limit", "query", f"Features in a page; a larger limit is served as "
+                   f"{LIMIT_MAX:,}.", {"type": "integer", "minimum": 1,
+                                      "maximum": LIMIT_MAX, "default": LIMIT_DEFAULT}),
+        _parameter("offset", "query", "Matches to skip (the next link sets it).",
+                   {"type": "integer", "minimum": 0, "maximum": OFFSET_MAX, "default": 0}),
+        _parameter("f", "query", "The format: json or geojson (the same).",
+                   {"type": "string", "enum": ["json", "geojson"]}),
+    ]
+    feature_id = _parameter("featureId", "path", "The feature's id.", {"type": "string"})
+
+    def get(summary: str, parameters: list, kind: str = JSON) -> dict:
+        error = {"content": {JSON: {"schema": {"$ref": "#/components/schemas/exception"}}}}
+        return {"get": {
+            "summary": summary,
+            "operationId": "".join(w.title() for w in summary.split()[:3]),
+            "parameters": parameters,
+            "responses": {
+                "200": {"description": summary, "content": {kind: {"schema": {
+                    "type": "object"}}}},
+                "400": {"description": "A parameter is malformed or unknown.", **error},
+                "404": {"description": "No such collection or feature.", **error},
+            },
+        }}
+
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Neighbourhood needs and asset mapper: OGC API Features",
+                 "version": "1.0.0",
+                 "description": "Wards, Community Action Neighbourhoods, VCS groups, "
+                 "premises and incidents as GeoJSON (WGS84). Contact details only for "
+                 "signed-in users allowed to see them."},
+        "servers": [{"url": _url("features.landing").rstrip("/")}],
+        "paths": {
+            "/": get("Landing page", [f]),
+            "/conformance": get("Conformance classes implemented", [f]),
+            "/api": get("This API definition", [f], OPENAPI),
+            "/collections": get("The feature collections", [f]),
+            "/collections/{collectionId}": get("One collection", [collection_id, f]),
+            "/collections/{collectionId}/items": get("Features of a collection", items,
+                                                     GEOJSON),
+            "/collections/{collectionId}/items/{featureId}": get(
+                "One feature", [collection_id, feature_id, items[-1]], GEOJSON),
+        },
+        "components": {"schemas": {"exception": {
+            "type": "object", "required": ["code"],
+            "properties": {"code": {"type": "string"}, "description": {"type": "string"}},
+        }}},
+    }
 
 
 #: status -> the exception code OGC API servers (pygeoapi, ldproxy) answer with
