@@ -218,7 +218,7 @@ def _offered() -> list[str]:
 def _collection_json(collection: Collection, table: Table) -> dict:
     attribution, licences = layers.sources(table.layers)
     items = _url("features.items", collection_id=collection.id)
-    out = {
+    out: dict[str, object] = {
         "id": collection.id,
         "title": collection.title,
         "description": collection.description,
