@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import shapely
@@ -303,3 +303,34 @@ def test_gdal_reads_the_collections(demo_dir, tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.parametrize("when, first, last", [
+    ("2025-01-01/2025-01-31", "2025-01-01", "2025-01-31"),
+    ("2025-03-15", "2025-03-15", "2025-03-15"),
+    ("../2024-08-01T00:00:00Z", "0001-01-01", "2024-08-01"),
+    ("2026-01-01T12:00:00+01:00/..", "2026-01-01", "9999-12-31"),
+])
+def test_datetime_answers_what_a_brute_force_count_finds(client, demo_dir, when, first, last):
+    incidents = Workspace(demo_dir).read_layer("incidents")
+    dates = incidents["date"].astype(str)
+    assert dates.str.fullmatch(r"\d{4}-\d\d-\d\d").all()  # the demo dates every incident
+    expected = set(incidents.loc[(dates >= first) & (dates <= last), "incident_id"])
+    assert 0 < len(expected) < len(incidents), when
+    url = f"/ogc/collections/incidents/items?limit=500&datetime={quote(when, safe='/:.')}"
+    features, pages = walk(client, url)
+    assert pages[0]["numberMatched"] == len(expected), when
+    assert {f["id"] for f in features} == expected, when
+    extent = get(client, "/ogc/collections/incidents")["extent"]["temporal"]["interval"][0]
+    assert extent[0] == f"{dates.min()}T00:00:00Z" and extent[1] == f"{dates.max()}T23:59:59Z"
+
+
+@pytest.mark.parametrize("url, starts", [
+    ("/ogc/collections/incidents/items?datetime=2024-13-01", "datetime='2024-13-01'"),
+    ("/ogc/collections/incidents/items?datetime=2025-02-01/2025-01-01", "datetime="),
+    ("/ogc/collections/incidents/items?datetime=a/b/c", "datetime="),
+    ("/ogc/collections/groups/items?datetime=2025-01-01", "datetime="),
+])
+def test_a_bad_datetime_is_a_400_naming_the_parameter(client, url, starts):
+    body = get(client, url, 400)
+    assert body["description"].startswith(starts), body

@@ -16,7 +16,9 @@ driver and OWSLib read these routes:
     a page of features (GeoJSON, WGS84 longitude/latitude: CRS84, so no ``crs``) with
     ``numberMatched``, ``numberReturned``, ``timeStamp`` and ``self``/``next``/``prev``
     links. Parameters: ``bbox`` (west,south,east,north in degrees; six numbers with
-    heights are taken as their 2D box), ``limit`` (default :data:`LIMIT_DEFAULT`; a
+    heights are taken as their 2D box), ``datetime`` (incidents only: an RFC 3339
+    instant or ``start/end`` interval, ``..`` open, against each incident's date, else
+    its month), ``limit`` (default :data:`LIMIT_DEFAULT`; a
     larger one than :data:`LIMIT_MAX` is served as :data:`LIMIT_MAX`, as the standard
     asks, never refused) and ``offset`` (what the ``next`` link sets).
 ``/ogc/collections/{id}/items/{featureId}``
@@ -65,7 +67,7 @@ CONFORMANCE = (
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 #: parameters every route takes: the format, and the cache-buster some clients add
 COMMON_PARAMETERS = ("f", "_")
-ITEMS_PARAMETERS = (*COMMON_PARAMETERS, "bbox", "limit", "offset")
+ITEMS_PARAMETERS = (*COMMON_PARAMETERS, "bbox", "datetime", "limit", "offset")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,9 @@ class Collection:
     layer: str
     #: groups: each feature carries its ``contact`` where the user may see it
     contacts: bool = False
+    #: its features have a time (incidents: the date, else the month): ``datetime``
+    #: filters on it; a collection without one refuses ``datetime``
+    timed: bool = False
 
 
 COLLECTIONS = {
@@ -113,7 +118,7 @@ COLLECTIONS = {
             "incidents", "Incidents",
             "Incident records, newest first: date, month, type, severity, description, "
             "outcome, areas.",
-            layers.incidents_table, "incidents"),
+            layers.incidents_table, "incidents", timed=True),
     )
 }
 
@@ -180,6 +185,38 @@ def _bbox() -> tuple[float, float, float, float] | None:
     return west, south, east, north
 
 
+def _datetime() -> tuple[np.datetime64, np.datetime64] | None:
+    """The checked ``datetime``: an instant or an interval ``start/end`` (RFC 3339 dates
+    or date-times; ``..`` or nothing for an open end), as [start, end] in seconds."""
+    text = request.args.get("datetime")
+    if text is None:
+        return None
+    expected = ("expected an RFC 3339 date or date-time (2024-06-01, "
+                "2024-06-01T00:00:00Z) or an interval start/end with .. for an open end")
+    parts = text.strip().split("/")
+    if len(parts) > 2 or not text.strip():
+        abort(400, description=f"datetime={text!r}: {expected}")
+    bounds = []
+    for n, part in enumerate(parts):
+        if part in ("", "..") and len(parts) == 2:
+            bounds.append(np.datetime64("0001-01-01T00:00:00") if n == 0
+                          else np.datetime64("9999-12-31T23:59:59"))
+            continue
+        try:
+            moment = datetime.fromisoformat(part.strip())
+        except ValueError:
+            abort(400, description=f"datetime={text!r}: {part!r} is not a date; {expected}")
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        bounds.append(np.datetime64(moment.replace(microsecond=0), "s"))
+    start, end = bounds[0], bounds[-1]
+    if len(parts) == 1 and "T" not in parts[0]:  # a date: that whole day
+        end = start + np.timedelta64(86_399, "s")
+    if start > end:
+        abort(400, description=f"datetime={text!r}: the start is after the end")
+    return start, end
+
+
 # == answers =============================================================================
 
 
@@ -229,8 +266,17 @@ def _collection_json(collection: Collection, table: Table) -> dict:
             _link(items, "items", GEOJSON, f"{collection.title} (GeoJSON)"),
         ],
     }
+    extent: dict[str, object] = {}
     if table.extent is not None:
-        out["extent"] = {"spatial": {"bbox": [table.extent], "crs": CRS84}}
+        extent["spatial"] = {"bbox": [table.extent], "crs": CRS84}
+    if collection.timed:
+        starts, ends = table.periods
+        known = ~np.isnat(starts)
+        if known.any():
+            extent["temporal"] = {"interval": [[
+                f"{starts[known].min()}Z", f"{ends[known].max() - np.timedelta64(1, 's')}Z"]]}
+    if extent:
+        out["extent"] = extent
     if attribution:
         out["attribution"] = "; ".join(a.rstrip(".") for a in attribution)
     if licences:
@@ -292,12 +338,21 @@ def items(collection_id: str):
     """A page of a collection's features, filtered by ``bbox``."""
     _check(ITEMS_PARAMETERS, geojson=True)
     box = _bbox()
+    when = _datetime()
     limit = min(_integer("limit", LIMIT_DEFAULT, 1, None), LIMIT_MAX)
     offset = _integer("offset", 0, 0, OFFSET_MAX)
     found, table = _collection(collection_id)
-    rows = np.arange(len(table.ids))
+    if when is not None and not found.timed:
+        timed = ", ".join(c.id for c in COLLECTIONS.values() if c.timed)
+        abort(400, description=f"datetime={request.args['datetime']!r}: the {found.id} "
+              f"have no time to filter on (only {timed} do)")
+    mask = np.ones(len(table.ids), dtype=bool)
     if box is not None:
-        rows = np.flatnonzero(shapely.intersects(table.shapes, shapely.box(*box)))
+        mask &= shapely.intersects(table.shapes, shapely.box(*box))
+    if when is not None:  # the feature's [start, end) meets [from, to]
+        starts, ends = table.periods
+        mask &= (starts <= when[1]) & (ends > when[0])  # NaT compares False: left out
+    rows = np.flatnonzero(mask)
     chosen = rows[offset:offset + limit].tolist()
     extra = layers.with_contacts(table, chosen) if found.contacts else None
     features = layers.features(table, chosen, extra=extra)
@@ -374,6 +429,9 @@ def openapi_document() -> dict:
                    "heights are taken as their 2D box.",
                    {"type": "array", "minItems": 4, "maxItems": 6,
                     "items": {"type": "number"}}, style="form", explode=False),
+        _parameter("datetime", "query", "Incidents only: those whose date (else month) "
+                   "meets this RFC 3339 instant or interval start/end (.. for open).",
+                   {"type": "string"}, style="form", explode=False),
         _parameter("limit", "query", f"Features in a page; a larger limit is served as "
                    f"{LIMIT_MAX:,}.", {"type": "integer", "minimum": 1,
                                       "maximum": LIMIT_MAX, "default": LIMIT_DEFAULT}),

@@ -99,6 +99,26 @@ class Table:
         return shapely.from_geojson(texts)
 
     @cached_property
+    def periods(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's time as [start, end) in whole seconds (``datetime64[s]``): its
+        ``date`` property (that day), else its ``month`` (that month); NaT when it has
+        neither. What a datetime filter tests."""
+        starts, ends = [], []
+        for text in self.properties:
+            row = json.loads(text)
+            day, month = row.get("date"), row.get("month")
+            start = end = None
+            if isinstance(day, str) and len(day) >= 10:
+                start = np.datetime64(day[:10], "D")
+                end = start + np.timedelta64(1, "D")
+            elif isinstance(month, str) and len(month) == 7:
+                start = np.datetime64(month, "M")
+                end = start + np.timedelta64(1, "M")
+            starts.append(np.datetime64("NaT") if start is None else start)
+            ends.append(np.datetime64("NaT") if end is None else end)
+        return (np.array(starts, dtype="datetime64[s]"), np.array(ends, dtype="datetime64[s]"))
+
+    @cached_property
     def extent(self) -> list[float] | None:
         """[west, south, east, north] of every row's geometry, None when there is none."""
         shapes = self.shapes[~shapely.is_missing(self.shapes)]
