@@ -35,6 +35,7 @@ silently widen a query).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -230,7 +231,18 @@ def _link(href: str, rel: str, kind: str = JSON, title: str | None = None) -> di
 
 
 def _json(value: dict, kind: str = JSON):
-    return current_app.response_class(layers.dumps(value), mimetype=kind)
+    return current_app.response_class(_encode(value), mimetype=kind)
+
+
+def _encode(value: object) -> bytes:
+    """This API's own members as compact JSON (UTF-8); the features come encoded from
+    :mod:`mapper.web.layers`."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":")).encode()
+
+
+def _utf8(feature: str | bytes) -> bytes:
+    return feature if isinstance(feature, bytes) else feature.encode()
 
 
 def _collection(collection_id: str) -> tuple[Collection, Table]:
@@ -365,14 +377,14 @@ def items(collection_id: str):
     if offset > 0:
         links.append(_link(_page_url(max(offset - limit, 0), limit), "prev", GEOJSON,
                            "The previous page"))
-    head = layers.dumps({
+    head = _encode({
         "type": "FeatureCollection",
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "numberMatched": int(len(rows)),
         "numberReturned": len(chosen),
         "links": links,
     })
-    body = head[:-1] + ',"features":[' + ",".join(features) + "]}"
+    body = head[:-1] + b',"features":[' + b",".join(map(_utf8, features)) + b"]}"
     return current_app.response_class(body, mimetype=GEOJSON)
 
 
@@ -394,14 +406,13 @@ def item(collection_id: str, feature_id: str):
     if row is None:
         abort(404, description=f"no feature {feature_id!r} in {found.id!r}")
     extra = layers.with_contacts(table, [row]) if found.contacts else None
-    text = layers.features(table, [row], extra=extra)[0]
-    links = layers.dumps([
+    feature = _utf8(layers.features(table, [row], extra=extra)[0])
+    links = _encode({"links": [
         _link(request.base_url, "self", GEOJSON, "This feature"),
         _link(_url("features.collection", collection_id=found.id), "collection",
               title=found.title),
-    ])
-    return current_app.response_class(text[:-1] + ',"links":' + links + "}",
-                                      mimetype=GEOJSON)
+    ]})
+    return current_app.response_class(feature[:-1] + b"," + links[1:], mimetype=GEOJSON)
 
 
 @bp.get("/api")

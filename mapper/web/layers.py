@@ -95,7 +95,8 @@ class Table:
     def shapes(self) -> np.ndarray:
         """Each row's geometry as served (WGS84, rounded) as a shapely object, None when
         missing: what a bounding-box filter tests."""
-        texts = np.array([None if g == "null" else g for g in self.geometry], dtype=object)
+        texts = np.array([None if g in ("null", b"null") else g for g in self.geometry],
+                         dtype=object)
         return shapely.from_geojson(texts)
 
     @cached_property
