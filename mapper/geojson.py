@@ -224,6 +224,13 @@ def feature_halves(geometry: bytes, properties: bytes, id: bytes | None = None
     return opened, closer
 
 
+def join_halves(opened: bytes, closer: bytes, members: Mapping) -> bytes:
+    """The feature cut by :func:`feature_halves`, with `members` first in its properties."""
+    if not members:
+        return opened + (b"}}" if closer == b"}}" else closer[1:])
+    return opened + dumps(members)[1:-1] + closer
+
+
 def encode_features(frame: gpd.GeoDataFrame, *, columns: Sequence[str] | None = None,
                     id_column: str | None = None, decimals: int | None = COORD_DECIMALS,
                     escape: bool = False) -> list[bytes]:
@@ -249,18 +256,20 @@ def encode_features(frame: gpd.GeoDataFrame, *, columns: Sequence[str] | None = 
 # == collections =========================================================================
 
 
-def collection(features: Iterable[bytes], members: Mapping | bytes | None = None) -> bytes:
+def collection(features: Iterable[bytes], *members: Mapping | bytes | None) -> bytes:
     """A FeatureCollection from encoded features, its foreign members (attribution,
-    provenance, ``numberMatched``...: a mapping, or a JSON object already encoded) first.
-    A ``type`` or ``features`` member in `members` is ignored."""
-    if isinstance(members, bytes):
-        head = members
-    else:
-        head = dumps({k: v for k, v in (members or {}).items()
-                      if k not in ("type", "features")})
-    opening = b'{"type":"FeatureCollection",'
-    if head != b"{}":
-        opening += head[1:-1] + b","
+    provenance, ``numberMatched``...) first: each of `members` a mapping, or a JSON
+    object already encoded (a head made once and reused), written in order; a name
+    must not appear in two of them. ``type`` and ``features`` in a mapping are ignored."""
+    inner = []
+    for part in members:
+        if part is None:
+            continue
+        if not isinstance(part, bytes):
+            part = dumps({k: v for k, v in part.items() if k not in ("type", "features")})
+        if part != b"{}":
+            inner.append(part[1:-1])
+    opening = b'{"type":"FeatureCollection",' + b"".join(m + b"," for m in inner)
     return opening + b'"features":[' + b",".join(features) + b"]}"
 
 

@@ -218,3 +218,20 @@ def test_encoded_features_equal_a_brute_force_json_dumps(frame, with_id):
     assert decoded == _reference(frame, id_column)
     body = json.loads(geojson.collection(features, {"numberMatched": len(frame)}))
     assert body["features"] == decoded and body["numberMatched"] == len(frame)
+
+
+def test_halves_joined_with_no_members_are_the_feature():
+    for properties in (b"{}", b'{"a":1}'):
+        opened, closer = geojson.feature_halves(b"null", properties, b"7")
+        assert geojson.join_halves(opened, closer, {}) == geojson.feature(b"null", properties,
+                                                                           b"7")
+        joined = geojson.join_halves(opened, closer, {"d": 2})
+        assert joined == geojson.feature(b"null", properties, b"7", first={"d": 2})
+
+
+def test_a_collection_joins_members_made_apart():
+    head = geojson.dumps({"attribution": ["ONS"]})
+    body = json.loads(geojson.collection([b'{"type":"Feature","geometry":null,"properties":{}}'],
+                                         head, {}, None, {"total": 1}))
+    assert list(body) == ["type", "attribution", "total", "features"]
+    assert body["features"] == [{"type": "Feature", "geometry": None, "properties": {}}]

@@ -38,12 +38,11 @@ from urllib.parse import quote, urlencode
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from flask import Blueprint, abort, current_app, request, url_for
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, NotFound
 
-from mapper import __version__
+from mapper import __version__, geojson
 from mapper.analysis import indicators
 from mapper.analysis.nearest import (
     K_DEFAULT,
@@ -56,7 +55,6 @@ from mapper.analysis.nearest import (
 )
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
-from mapper.missing import is_missing
 from mapper.registers import (
     EMERGENCY_OFFERS,
     GROUP_CATEGORIES,
@@ -70,7 +68,7 @@ from mapper.web import data
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 #: decimals of longitude/latitude in answers (1e-6 degree is about 0.1 m)
-COORD_DECIMALS = 6
+COORD_DECIMALS = geojson.COORD_DECIMALS
 RADIUS_MAX_M = 50_000
 #: list answers (wards, neighbourhoods, groups, premises, incidents) come in pages of at
 #: most this many features (the default), a page ending early before its features pass
@@ -509,64 +507,40 @@ class Table:
     """A layer ready to serve: columns to filter on, and each row as GeoJSON text.
 
     Row ``i`` of `frame` is the feature with id ``ids[i]``, properties ``properties[i]``
-    (a JSON object, text) and geometry ``geometry[i]`` (JSON text, ``null`` when missing).
+    (a JSON object) and geometry ``geometry[i]`` (``null`` when missing), encoded by
+    :mod:`mapper.geojson` (bytes), so an edit re-encodes only its own rows.
     """
 
     frame: pd.DataFrame
     ids: list
-    properties: list[str]
-    geometry: list[str]
+    properties: list[bytes]
+    geometry: list[bytes]
     layers: tuple[str, ...]
     positions: dict = field(default_factory=dict)  # id -> row
-    id_texts: list[str] = field(default_factory=list)  # ids as JSON text
+    id_texts: list[bytes] = field(default_factory=list)  # ids as JSON
 
     @cached_property
-    def opened(self) -> list[str]:
-        """Each row's feature text up to its first property (``...,"properties":{``):
-        answers that put members of their own first (``distance_m``) finish it with
-        ``closers``, without taking the properties' text apart per request."""
-        return [f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{{'
-                for i, g in zip(self.id_texts, self.geometry, strict=True)]
+    def features(self) -> list[bytes]:
+        """Each row's whole feature (made on first use, then kept)."""
+        return [geojson.feature(g, p, i) for i, g, p in
+                zip(self.id_texts, self.geometry, self.properties, strict=True)]
 
     @cached_property
-    def closers(self) -> list[str]:
-        """What follows a member put first in row's properties: ``,"name":...}}`` (just
-        ``}}`` when the row has no properties)."""
-        return ["}}" if p == "{}" else "," + p[1:] + "}" for p in self.properties]
+    def bare(self) -> list[bytes]:
+        """Each row's feature without its geometry (``geometry=false``)."""
+        return [geojson.feature(b"null", p, i) for i, p in
+                zip(self.id_texts, self.properties, strict=True)]
+
+    @cached_property
+    def halves(self) -> list[tuple[bytes, bytes]]:
+        """Each row's feature cut open at its properties (:func:`mapper.geojson.feature_halves`):
+        answers that put members of their own first (``distance_m``) join them with
+        :func:`mapper.geojson.join_halves`, without taking the properties apart."""
+        return [geojson.feature_halves(g, p, i) for i, g, p in
+                zip(self.id_texts, self.geometry, self.properties, strict=True)]
 
 
-def _json_value(value: object) -> object:
-    """A value JSON can hold without NaN tokens: missing and non-finite become None."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return None if is_missing(value) else value  # never "nan" or "None" as text
-    if hasattr(value, "isoformat"):  # dates and timestamps
-        return value.isoformat()
-    return str(value)
-
-
-def _properties_json(frame: pd.DataFrame) -> list[str]:
-    names = [str(c) for c in frame.columns]
-    columns = [[_json_value(v) for v in frame[c].tolist()] for c in frame.columns]
-    if not names:
-        return ["{}"] * len(frame)
-    return [_dumps(dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)]
-
-
-def _geometry_json(geometry: gpd.GeoSeries) -> list[str]:
-    """Each geometry as GeoJSON text in WGS84, coordinates rounded; "null" when missing."""
-    shown = np.asarray(to_display(geometry).values, dtype=object)
-    rounded = shapely.transform(shown, lambda c: np.round(c, COORD_DECIMALS))
-    texts = shapely.to_geojson(rounded)
-    empty = shapely.is_missing(rounded) | shapely.is_empty(rounded)
-    return ["null" if e else t for t, e in zip(texts.tolist(), empty.tolist(), strict=True)]
+_json_value = geojson.json_value  # missing, NaN and placeholder text -> None
 
 
 def _table(
@@ -581,16 +555,17 @@ def _table(
         geometry=geometry,
         layers=layers,
         positions={i: n for n, i in enumerate(ids)},
-        id_texts=[_dumps(i) for i in ids],
+        id_texts=geojson.encode_ids(ids),
     )
 
 
-def _row_texts(frame: gpd.GeoDataFrame, id_column: str) -> tuple[list, list[str], list[str]]:
-    """Each row's id, properties (personal data left out) and geometry as JSON text."""
+def _row_texts(frame: gpd.GeoDataFrame, id_column: str
+               ) -> tuple[list, list[bytes], list[bytes]]:
+    """Each row's id, properties (personal data left out) and geometry (WGS84) as JSON."""
     hidden = set(PERSONAL_COLUMNS) | {frame.geometry.name}
-    shown = frame[[c for c in frame.columns if c not in hidden]]
     ids = [_json_value(v) for v in frame[id_column].tolist()]
-    return ids, _properties_json(shown), _geometry_json(frame.geometry)
+    properties = geojson.encode_properties(frame, [c for c in frame.columns if c not in hidden])
+    return ids, properties, geojson.encode_geometries(to_display(frame.geometry))
 
 
 def _key(series: pd.Series) -> pd.Series:
@@ -709,7 +684,7 @@ def _patch_groups_table(table: Table | None, changed: list[str], before: dict,
         geometry=[table.geometry[r] for r in keep] + [t[1] for t in texts],
         layers=table.layers,
         positions={i: n for n, i in enumerate(new_ids)},
-        id_texts=[table.id_texts[r] for r in keep] + [_dumps(i) for i in new_ids[len(keep):]],
+        id_texts=[table.id_texts[r] for r in keep] + geojson.encode_ids(new_ids[len(keep):]),
     )
 
 
@@ -837,41 +812,29 @@ def _find_sources(layers: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return distinct("attribution"), distinct("licence", skip_derived=True)
 
 
-def _answer(payload_members: dict, features: list[str], *, layers: Iterable[str] = (),
-            head: str | None = None):
-    """A FeatureCollection response from ready feature texts, opening with `head` (the
-    :func:`_collection_head` of `layers`, looked up when not given)."""
+def _answer(payload_members: dict, features: list[bytes], *, layers: Iterable[str] = (),
+            head: bytes | None = None):
+    """A FeatureCollection response (:func:`mapper.geojson.collection`) from ready
+    features, opening with `head` (the :func:`_collection_head` of `layers`, looked up
+    when not given), then `payload_members`."""
     if head is None:
         layers = tuple(sorted(set(layers)))
         head = data.cached(f"api:head:{','.join(layers)}", lambda _: _collection_head(layers))
-    payload = _dumps(payload_members)
-    if payload != "{}":
-        head = head[:-1] + "," + payload[1:]
-    body = head[:-1] + ',"features":[' + ",".join(features) + "]}"
+    body = geojson.collection(features, head, payload_members)
     return current_app.response_class(body, mimetype=GEOJSON)
 
 
-def _collection_head(layers: tuple[str, ...]) -> str:
-    """The members every answer drawn from `layers` starts with (JSON object text): the
-    same for a workspace version, so made once per version, not per request."""
+def _collection_head(layers: tuple[str, ...]) -> bytes:
+    """The members every answer drawn from `layers` starts with (a JSON object): the
+    same for a workspace version, so encoded once per version, not per request."""
     meta = data.meta()
     attribution, licences = _sources(layers)
-    return _dumps({
-        "type": "FeatureCollection",
+    return geojson.dumps({
         "attribution": attribution,
         "licences": licences,
         "synthetic": str(meta.get("synthetic", "")).strip().lower() == "yes",
         "study_area": meta.get("study_area") or None,
     })
-
-
-#: one encoder for every answer (``json.dumps`` with options builds a new one per call)
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def _dumps(value: object) -> str:
-    """Compact JSON text, non-ASCII kept, NaN refused."""
-    return _ENCODER.encode(value)
 
 
 def _features(
@@ -880,21 +843,15 @@ def _features(
     *,
     geometry: bool = True,
     extra: Mapping[int, dict] | None = None,
-) -> list[str]:
+) -> list[bytes]:
     if table is None:
         return []
-    out = []
-    for row in rows:
-        properties = table.properties[row]
-        if extra is not None and extra.get(row):
-            added = _dumps(extra[row])
-            properties = added[:-1] + ("," + properties[1:] if properties != "{}" else "}")
-        shape = table.geometry[row] if geometry else "null"
-        out.append(
-            f'{{"type":"Feature","id":{table.id_texts[row]},'
-            f'"geometry":{shape},"properties":{properties}}}'
-        )
-    return out
+    made = table.features if geometry else table.bare
+    if not extra:
+        return [made[row] for row in rows]
+    return [geojson.feature(table.geometry[row] if geometry else b"null",
+                            table.properties[row], table.id_texts[row], first=extra[row])
+            if extra.get(row) else made[row] for row in rows]
 
 
 def _page_args(args: Args) -> tuple[int, int]:
@@ -904,7 +861,7 @@ def _page_args(args: Args) -> tuple[int, int]:
 
 
 def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: bool,
-           contacts: bool = False) -> tuple[list[str], dict]:
+           contacts: bool = False) -> tuple[list[bytes], dict]:
     """The features of one page of `rows` (a group's ``contact`` where the signed-in user
     may see it) and the members saying where it is: ``total``, ``offset``, ``returned``,
     ``truncated`` and ``next`` (the URL of the next page, with the same parameters)."""
@@ -913,7 +870,7 @@ def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: b
     features = _features(table, chosen, geometry=geometry)
     size, returned = 0, 0
     for text in features:  # a page ends before its features pass PAGE_MAX_BYTES
-        size += len(text.encode()) + 1
+        size += len(text) + 1
         if returned and size > PAGE_MAX_BYTES:
             break
         returned += 1
@@ -1118,7 +1075,7 @@ class _NearestSetup:
     #: the study area (searches far beyond it are refused), or None without boundaries
     area: object
     #: the answer's opening members, for a point and for a postcode (its layer credited)
-    heads: dict[bool, str]
+    heads: dict[bool, bytes]
 
 
 @data.memoised("api:nearest")
@@ -1140,7 +1097,7 @@ def prepare() -> None:
     study area) now, not on the first request (call in a request context)."""
     setup = _nearest_setup()
     if setup.table is not None:
-        setup.table.opened, setup.table.closers  # noqa: B018 - computed once, kept
+        setup.table.halves  # noqa: B018 - computed once, kept
 
 
 @bp.get("/nearest")
@@ -1187,17 +1144,17 @@ def nearest():
     )
 
 
-def _nearest_features(table: Table | None, ids: list, distances: list[float]) -> list[str]:
+def _nearest_features(table: Table | None, ids: list, distances: list[float]) -> list[bytes]:
     """The features of the groups `ids`, each with its ``distance_m`` (whole metres) first
     and its ``contact`` when the signed-in user may see it."""
     if table is None or not ids:
         return []
     rows = [table.positions[i] for i in ids]
-    opened, closers = table.opened, table.closers
+    halves, join = table.halves, geojson.join_halves
     shown = _contacts(table, rows)
     return [
-        f'{opened[r]}"distance_m":{round(d)}'
-        + (f',"contact":{_dumps(shown[r])}' if r in shown else "") + closers[r]
+        join(*halves[r], {"distance_m": round(d), "contact": shown[r]} if r in shown
+             else {"distance_m": round(d)})
         for r, d in zip(rows, distances, strict=True)
     ]
 
