@@ -11,9 +11,11 @@ The rules, in one place:
   some near-half values this differs from Python's ``round``), vectorised
   (``shapely.transform`` over the whole coordinate array, then ``shapely.to_geojson``);
   a missing or empty geometry is ``null``;
-- **properties**: missing values (None, NaN, NaT, pd.NA, placeholder text such as
-  "nan" or "") become ``null``, non-finite numbers too; numpy scalars become plain
-  numbers; dates and times their ISO 8601 text; anything else its text;
+- **properties**: missing values (None, NaN, NaT, pd.NA) become ``null``, non-finite
+  numbers too, and, with ``placeholders=True`` (data, as the API and exports write it;
+  not display text such as a tooltip's "none"), placeholder text such as "nan" or "";
+  numpy scalars become plain numbers; dates and times their ISO 8601 text; anything
+  else its text;
 - **encoding** by orjson: compact, UTF-8, non-ASCII kept.
 
 Features are encoded once into bytes (:func:`encode_features`, or its parts
@@ -81,6 +83,21 @@ def dumps_text(value: object) -> str:
     return dumps(value).decode()
 
 
+#: what :func:`dumps_html` writes as ``\\u`` escapes (as Jinja's ``tojson`` does)
+_HTML_UNSAFE = ((b"&", b"\\u0026"), (b"<", b"\\u003c"), (b">", b"\\u003e"), (b"'", b"\\u0027"))
+
+
+def dumps_html(value: object) -> str:
+    """:func:`dumps` as text safe inside an HTML ``<script>`` element or attribute:
+    ``&``, ``<``, ``>`` and ``'`` written as ``\\u`` escapes (outside strings JSON has
+    none of them, so only text changes, and it decodes the same)."""
+    text = dumps(value)
+    for unsafe, escaped in _HTML_UNSAFE:
+        if unsafe in text:
+            text = text.replace(unsafe, escaped)
+    return text.decode()
+
+
 def loads(text: bytes | str) -> object:
     """Parse JSON text (orjson)."""
     return orjson.loads(text)
@@ -89,15 +106,18 @@ def loads(text: bytes | str) -> object:
 # == values ==============================================================================
 
 
-def json_value(value: object) -> object:
-    """One property value as JSON holds it: missing (None, NaN, NaT, pd.NA, placeholder
-    text such as "nan" or "") and non-finite numbers become None; numpy scalars plain
-    numbers; dates and times ISO 8601 text; lists and mappings cleaned item by item;
-    anything else its text."""
+def json_value(value: object, *, placeholders: bool = False) -> object:
+    """One property value as JSON holds it: missing (None, NaN, NaT, pd.NA) and
+    non-finite numbers become None, and placeholder text such as "nan" or "" too with
+    `placeholders` (:data:`mapper.missing.PLACEHOLDERS`); numpy scalars plain numbers;
+    dates and times ISO 8601 text; lists and mappings cleaned item by item; anything
+    else its text."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, str):
-        return None if value.strip().lower() in PLACEHOLDERS else value
+        if placeholders and value.strip().lower() in PLACEHOLDERS:
+            return None
+        return value
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
@@ -107,37 +127,39 @@ def json_value(value: object) -> object:
     if hasattr(value, "isoformat"):  # dates, times, timestamps
         return value.isoformat()
     if isinstance(value, list | tuple | np.ndarray):
-        return [json_value(v) for v in value]
+        return [json_value(v, placeholders=placeholders) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): json_value(v) for k, v in value.items()}
+        return {str(k): json_value(v, placeholders=placeholders) for k, v in value.items()}
     return str(value)
 
 
-def column_values(series: pd.Series, *, escape: bool = False) -> list:
+def column_values(series: pd.Series, *, placeholders: bool = False,
+                  escape: bool = False) -> list:
     """The values of one column, cleaned as :func:`json_value` cleans one value, by the
-    column's type: numbers and booleans in one pass (orjson writes a NaN as ``null``),
-    other columns value by value. ``escape=True`` HTML-escapes text (for map tooltips
-    that insert property values as HTML)."""
+    column's type: numbers and booleans in one pass, other columns value by value.
+    ``escape=True`` HTML-escapes text (for map tooltips that insert property values as
+    HTML)."""
     dtype = series.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
         values = series.tolist()  # plain Python numbers; NaN and inf written as null
         if dtype.kind == "f":  # ... but as None here, so the values compare as JSON's
             return [v if math.isfinite(v) else None for v in values]
         return values
-    values = [json_value(v) for v in series.tolist()]
+    values = [json_value(v, placeholders=placeholders) for v in series.tolist()]
     if escape:
         values = [html.escape(v) if isinstance(v, str) else v for v in values]
     return values
 
 
 def property_records(frame: pd.DataFrame, columns: Sequence[str] | None = None, *,
-                     escape: bool = False) -> list[dict]:
+                     placeholders: bool = False, escape: bool = False) -> list[dict]:
     """Each row of `frame` (its `columns`, every non-geometry column by default) as a
     JSON-ready dict (:func:`column_values`)."""
     names = _columns(frame, columns)
     if not names:
         return [{} for _ in range(len(frame))]
-    values = [column_values(frame[c], escape=escape) for c in names]
+    values = [column_values(frame[c], placeholders=placeholders, escape=escape)
+              for c in names]
     keys = [str(c) for c in names]
     return [dict(zip(keys, row, strict=True)) for row in zip(*values, strict=True)]
 
@@ -190,15 +212,15 @@ def encode_geometries(geometry: gpd.GeoSeries | np.ndarray, *,
 
 
 def encode_properties(frame: pd.DataFrame, columns: Sequence[str] | None = None, *,
-                      escape: bool = False) -> list[bytes]:
+                      placeholders: bool = False, escape: bool = False) -> list[bytes]:
     """Each row's properties as a JSON object (bytes), cleaned by :func:`column_values`."""
     return [orjson.dumps(r, option=_OPTIONS) for r in
-            property_records(frame, columns, escape=escape)]
+            property_records(frame, columns, placeholders=placeholders, escape=escape)]
 
 
 def encode_ids(values: Iterable) -> list[bytes]:
     """Feature ids as JSON (bytes): numbers stay numbers, text stays text."""
-    return [orjson.dumps(json_value(v), option=_OPTIONS) for v in values]
+    return [orjson.dumps(json_value(v, placeholders=True), option=_OPTIONS) for v in values]
 
 
 def feature(geometry: bytes, properties: bytes, id: bytes | None = None, *,
@@ -232,7 +254,8 @@ def join_halves(opened: bytes, closer: bytes, members: Mapping) -> bytes:
 
 
 def encode_features(frame: gpd.GeoDataFrame, *, columns: Sequence[str] | None = None,
-                    id_column: str | None = None, decimals: int | None = COORD_DECIMALS,
+                    id_column: str | None = None, ids: Iterable | None = None,
+                    decimals: int | None = COORD_DECIMALS, placeholders: bool = False,
                     escape: bool = False) -> list[bytes]:
     """Each row of `frame` (EPSG:4326) as a GeoJSON Feature (bytes).
 
@@ -241,26 +264,33 @@ def encode_features(frame: gpd.GeoDataFrame, *, columns: Sequence[str] | None = 
     frame : the features, in EPSG:4326 (:class:`GeoJSONError` otherwise)
     columns : the properties, in order (default: every column but the geometry)
     id_column : the column giving each feature's ``id`` (default: no ``id``)
+    ids : or the ids themselves, one per row
     decimals : coordinate decimals (None: as they are)
+    placeholders : placeholder text ("nan", "", "None"...) written as ``null`` (for
+        data; display text, such as a tooltip's "none", is kept as it is by default)
     escape : HTML-escape text properties (map tooltips insert them as HTML)
     """
     check_crs(frame)
     geometry = encode_geometries(frame.geometry, decimals=decimals)
-    properties = encode_properties(frame, columns, escape=escape)
-    if id_column is None:
+    properties = encode_properties(frame, columns, placeholders=placeholders, escape=escape)
+    if id_column is not None:
+        ids = frame[id_column].tolist()
+    if ids is None:
         return [feature(g, p) for g, p in zip(geometry, properties, strict=True)]
-    ids = encode_ids(frame[id_column].tolist())
-    return [feature(g, p, i) for g, p, i in zip(geometry, properties, ids, strict=True)]
+    texts = encode_ids(ids)
+    return [feature(g, p, i) for g, p, i in zip(geometry, properties, texts, strict=True)]
 
 
 # == collections =========================================================================
 
 
-def collection(features: Iterable[bytes], *members: Mapping | bytes | None) -> bytes:
+def collection(features: Iterable[bytes], *members: Mapping | bytes | None,
+               lines: bool = False) -> bytes:
     """A FeatureCollection from encoded features, its foreign members (attribution,
     provenance, ``numberMatched``...) first: each of `members` a mapping, or a JSON
     object already encoded (a head made once and reused), written in order; a name
-    must not appear in two of them. ``type`` and ``features`` in a mapping are ignored."""
+    must not appear in two of them. ``type`` and ``features`` in a mapping are ignored.
+    ``lines=True`` writes one feature per line (a file a person may open or compare)."""
     inner = []
     for part in members:
         if part is None:
@@ -270,14 +300,16 @@ def collection(features: Iterable[bytes], *members: Mapping | bytes | None) -> b
         if part != b"{}":
             inner.append(part[1:-1])
     opening = b'{"type":"FeatureCollection",' + b"".join(m + b"," for m in inner)
+    if lines:
+        return opening + b'"features":[\n' + b",\n".join(features) + b"\n]}\n"
     return opening + b'"features":[' + b",".join(features) + b"]}"
 
 
-def feature_collection(frame: gpd.GeoDataFrame, members: Mapping | None = None,
-                       **options) -> bytes:
+def feature_collection(frame: gpd.GeoDataFrame, members: Mapping | None = None, *,
+                       lines: bool = False, **options) -> bytes:
     """`frame` (EPSG:4326) as FeatureCollection bytes with `members`; `options` as for
     :func:`encode_features`."""
-    return collection(encode_features(frame, **options), members)
+    return collection(encode_features(frame, **options), members, lines=lines)
 
 
 def frame_of(records: pd.DataFrame, shapes, *, crs: str = CRS) -> gpd.GeoDataFrame:

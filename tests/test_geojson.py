@@ -39,14 +39,14 @@ def test_missing_values_become_null_and_numpy_values_plain_numbers():
         "score": [np.nan, 1.5],
         "count": np.array([3, 4], dtype=np.int64),
         "flag": np.array([True, False]),
-        "name": ["nan", "Hall"],  # placeholder text is a missing value
+        "name": ["nan", "Hall"],  # placeholder text is a missing value, when asked
         "blank": [None, "  "],
         "when": [pd.Timestamp("2024-06-01"), pd.NaT],
         "nullable": pd.array([1, None], dtype="Int64"),
         "inf": [math.inf, -1.0],
         "day": [datetime.date(2024, 1, 2), None],
     }, [Point(0, 0), None])
-    features = [json.loads(t) for t in geojson.encode_features(frame)]
+    features = [json.loads(t) for t in geojson.encode_features(frame, placeholders=True)]
     assert features[0]["properties"] == {
         "score": None, "count": 3, "flag": True, "name": None, "blank": None,
         "when": "2024-06-01T00:00:00", "nullable": 1, "inf": None, "day": "2024-01-02"}
@@ -54,6 +54,9 @@ def test_missing_values_become_null_and_numpy_values_plain_numbers():
         "score": 1.5, "count": 4, "flag": False, "name": "Hall", "blank": None,
         "when": None, "nullable": None, "inf": -1.0, "day": None}
     assert features[1]["geometry"] is None  # missing geometry is null
+    shown = [json.loads(t) for t in geojson.encode_features(frame)]  # display text kept
+    assert shown[0]["properties"]["name"] == "nan" and shown[1]["properties"]["blank"] == "  "
+    assert shown[0]["properties"]["blank"] is None
 
 
 def test_a_polygon_with_a_hole_keeps_its_rings():
@@ -134,14 +137,15 @@ def test_dumps_writes_json_never_nan_tokens():
 
 # == against a brute-force reference =====================================================
 
-def _reference(frame: gpd.GeoDataFrame, id_column: str | None) -> list[dict]:
+def _reference(frame: gpd.GeoDataFrame, id_column: str | None,
+               placeholders: bool) -> list[dict]:
     """Each feature as json.dumps writes it, value by value and vertex by vertex."""
     def value(v):
         if v is None or v is pd.NA or v is pd.NaT:
             return None
         if isinstance(v, str):
-            return None if v.strip().lower() in ("", "nan", "none", "nat", "null",
-                                                  "undefined", "<na>") else v
+            return None if placeholders and v.strip().lower() in (
+                "", "nan", "none", "nat", "null", "undefined", "<na>") else v
         if isinstance(v, bool | np.bool_):
             return bool(v)
         if isinstance(v, int | np.integer):
@@ -169,7 +173,7 @@ def _reference(frame: gpd.GeoDataFrame, id_column: str | None) -> list[dict]:
                           strict=True):
         feature = {"type": "Feature"}
         if id_column is not None:
-            feature["id"] = value(row[id_column])
+            feature["id"] = row[id_column]
         feature["geometry"] = geometry(shape)
         feature["properties"] = {k: value(v) for k, v in row.items()}
         out.append(json.loads(json.dumps(feature, allow_nan=False)))
@@ -210,12 +214,12 @@ def _frames(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(frame=_frames(), with_id=st.booleans())
-def test_encoded_features_equal_a_brute_force_json_dumps(frame, with_id):
+@given(frame=_frames(), with_id=st.booleans(), placeholders=st.booleans())
+def test_encoded_features_equal_a_brute_force_json_dumps(frame, with_id, placeholders):
     id_column = "id" if with_id else None
-    features = geojson.encode_features(frame, id_column=id_column)
+    features = geojson.encode_features(frame, id_column=id_column, placeholders=placeholders)
     decoded = [json.loads(t) for t in features]  # every feature valid JSON on its own
-    assert decoded == _reference(frame, id_column)
+    assert decoded == _reference(frame, id_column, placeholders)
     body = json.loads(geojson.collection(features, {"numberMatched": len(frame)}))
     assert body["features"] == decoded and body["numberMatched"] == len(frame)
 
@@ -235,3 +239,21 @@ def test_a_collection_joins_members_made_apart():
                                          head, {}, None, {"total": 1}))
     assert list(body) == ["type", "attribution", "total", "features"]
     assert body["features"] == [{"type": "Feature", "geometry": None, "properties": {}}]
+
+
+def test_one_feature_per_line_and_ids_given_apart():
+    frame = _frame({"n": [1, 2]}, [Point(0, 0), Point(1, 1)])
+    text = geojson.feature_collection(frame, {"name": "x"}, lines=True, ids=["a", "b"])
+    assert text.count(b"\n") == 4 and text.endswith(b"]}\n")
+    assert [f["id"] for f in json.loads(text)["features"]] == ["a", "b"]
+
+
+def test_json_for_a_script_element_escapes_what_html_would_read():
+    from jinja2.utils import htmlsafe_json_dumps
+
+    value = {"name": "</script><b>A & B's</b>", "n": [1, 2.5, None], "£": True}
+    text = geojson.dumps_html(value)
+    assert "<" not in text and ">" not in text and "&" not in text and "'" not in text
+    assert json.loads(text) == value
+    assert text == str(htmlsafe_json_dumps(value, dumps=json.dumps, separators=(",", ":"),
+                                           ensure_ascii=False))

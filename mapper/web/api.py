@@ -540,7 +540,9 @@ class Table:
                 zip(self.id_texts, self.geometry, self.properties, strict=True)]
 
 
-_json_value = geojson.json_value  # missing, NaN and placeholder text -> None
+def _json_value(value: object) -> object:
+    """A value as the API writes it: missing, non-finite and placeholder text -> None."""
+    return geojson.json_value(value, placeholders=True)
 
 
 def _table(
@@ -564,7 +566,8 @@ def _row_texts(frame: gpd.GeoDataFrame, id_column: str
     """Each row's id, properties (personal data left out) and geometry (WGS84) as JSON."""
     hidden = set(PERSONAL_COLUMNS) | {frame.geometry.name}
     ids = [_json_value(v) for v in frame[id_column].tolist()]
-    properties = geojson.encode_properties(frame, [c for c in frame.columns if c not in hidden])
+    properties = geojson.encode_properties(frame, [c for c in frame.columns if c not in hidden],
+                                           placeholders=True)
     return ids, properties, geojson.encode_geometries(to_display(frame.geometry))
 
 
