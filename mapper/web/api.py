@@ -42,7 +42,7 @@ from flask import Blueprint, abort, current_app, request, url_for
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, NotFound
 
-from mapper import __version__
+from mapper import __version__, geojson
 from mapper.analysis import indicators
 from mapper.analysis.nearest import (
     K_DEFAULT,
@@ -69,7 +69,6 @@ from mapper.web.layers import (  # the layers' feature texts, shared with web/fe
 )
 from mapper.web.layers import collection_head as _collection_head
 from mapper.web.layers import contacts_of as _contacts
-from mapper.web.layers import dumps as _dumps
 from mapper.web.layers import features as _features
 from mapper.web.layers import groups_table as _groups_table
 from mapper.web.layers import incidents_table as _incidents_table
@@ -577,17 +576,15 @@ def _postcode_points(workspace) -> pd.DataFrame:
 
 
 
-def _answer(payload_members: dict, features: list[str], *, layers: Iterable[str] = (),
-            head: str | None = None):
-    """A FeatureCollection response from ready feature texts, opening with `head` (the
-    :func:`_collection_head` of `layers`, looked up when not given)."""
+def _answer(payload_members: dict, features: list[bytes], *, layers: Iterable[str] = (),
+            head: bytes | None = None):
+    """A FeatureCollection response (:func:`mapper.geojson.collection`) from ready
+    features, opening with `head` (the :func:`_collection_head` of `layers`, looked up
+    when not given), then `payload_members`."""
     if head is None:
         layers = tuple(sorted(set(layers)))
         head = data.cached(f"api:head:{','.join(layers)}", lambda _: _collection_head(layers))
-    payload = _dumps(payload_members)
-    if payload != "{}":
-        head = head[:-1] + "," + payload[1:]
-    body = head[:-1] + ',"features":[' + ",".join(features) + "]}"
+    body = geojson.collection(features, head, payload_members)
     return current_app.response_class(body, mimetype=GEOJSON)
 
 
@@ -599,7 +596,7 @@ def _page_args(args: Args) -> tuple[int, int]:
 
 
 def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: bool,
-           contacts: bool = False) -> tuple[list[str], dict]:
+           contacts: bool = False) -> tuple[list[bytes], dict]:
     """The features of one page of `rows` (a group's ``contact`` where the signed-in user
     may see it) and the members saying where it is: ``total``, ``offset``, ``returned``,
     ``truncated`` and ``next`` (the URL of the next page, with the same parameters)."""
@@ -608,7 +605,7 @@ def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: b
     features = _features(table, chosen, geometry=geometry)
     size, returned = 0, 0
     for text in features:  # a page ends before its features pass PAGE_MAX_BYTES
-        size += len(text.encode()) + 1
+        size += len(text) + 1
         if returned and size > PAGE_MAX_BYTES:
             break
         returned += 1
@@ -814,7 +811,7 @@ class _NearestSetup:
     #: the study area (searches far beyond it are refused), or None without boundaries
     area: object
     #: the answer's opening members, for a point and for a postcode (its layer credited)
-    heads: dict[bool, str]
+    heads: dict[bool, bytes]
 
 
 @data.memoised("api:nearest")
@@ -836,7 +833,7 @@ def prepare() -> None:
     study area) now, not on the first request (call in a request context)."""
     setup = _nearest_setup()
     if setup.table is not None:
-        setup.table.opened, setup.table.closers  # noqa: B018 - computed once, kept
+        setup.table.halves  # noqa: B018 - computed once, kept
 
 
 @bp.get("/nearest")
@@ -883,17 +880,17 @@ def nearest():
     )
 
 
-def _nearest_features(table: Table | None, ids: list, distances: list[float]) -> list[str]:
+def _nearest_features(table: Table | None, ids: list, distances: list[float]) -> list[bytes]:
     """The features of the groups `ids`, each with its ``distance_m`` (whole metres) first
     and its ``contact`` when the signed-in user may see it."""
     if table is None or not ids:
         return []
     rows = [table.positions[i] for i in ids]
-    opened, closers = table.opened, table.closers
+    halves, join = table.halves, geojson.join_halves
     shown = _contacts(table, rows)
     return [
-        f'{opened[r]}"distance_m":{round(d)}'
-        + (f',"contact":{_dumps(shown[r])}' if r in shown else "") + closers[r]
+        join(*halves[r], {"distance_m": round(d), "contact": shown[r]} if r in shown
+             else {"distance_m": round(d)})
         for r, d in zip(rows, distances, strict=True)
     ]
 

@@ -13,7 +13,6 @@ a group's ``contact`` member is added per request by :func:`features` with
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,13 +22,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from mapper import geojson
 from mapper.geo import to_display
-from mapper.missing import is_missing
 from mapper.registers import PERSONAL_COLUMNS
 from mapper.web import data
 
 #: decimals of longitude/latitude in answers (1e-6 degree is about 0.1 m)
-COORD_DECIMALS = 6
+COORD_DECIMALS = geojson.COORD_DECIMALS
 
 
 #: ward properties every /api/wards feature has (null when the workspace is not analysed)
@@ -43,6 +42,8 @@ WARD_PROPERTIES = (
     "unmet_need",
     "can_id",
 )
+
+
 #: layers the analysis reads: the sources a derived layer's attribution must credit
 ANALYSIS_INPUTS = (
     "boroughs",
@@ -58,38 +59,42 @@ ANALYSIS_INPUTS = (
 )
 
 
-# == layers turned into feature text ====================================================
-
-
 @dataclass(frozen=True)
 class Table:
     """A layer ready to serve: columns to filter on, and each row as GeoJSON text.
 
     Row ``i`` of `frame` is the feature with id ``ids[i]``, properties ``properties[i]``
-    (a JSON object, text) and geometry ``geometry[i]`` (JSON text, ``null`` when missing).
+    (a JSON object) and geometry ``geometry[i]`` (``null`` when missing), encoded by
+    :mod:`mapper.geojson` (bytes), so an edit re-encodes only its own rows.
     """
 
     frame: pd.DataFrame
     ids: list
-    properties: list[str]
-    geometry: list[str]
+    properties: list[bytes]
+    geometry: list[bytes]
     layers: tuple[str, ...]
     positions: dict = field(default_factory=dict)  # id -> row
-    id_texts: list[str] = field(default_factory=list)  # ids as JSON text
+    id_texts: list[bytes] = field(default_factory=list)  # ids as JSON
 
     @cached_property
-    def opened(self) -> list[str]:
-        """Each row's feature text up to its first property (``...,"properties":{``):
-        answers that put members of their own first (``distance_m``) finish it with
-        ``closers``, without taking the properties' text apart per request."""
-        return [f'{{"type":"Feature","id":{i},"geometry":{g},"properties":{{'
-                for i, g in zip(self.id_texts, self.geometry, strict=True)]
+    def features(self) -> list[bytes]:
+        """Each row's whole feature (made on first use, then kept)."""
+        return [geojson.feature(g, p, i) for i, g, p in
+                zip(self.id_texts, self.geometry, self.properties, strict=True)]
 
     @cached_property
-    def closers(self) -> list[str]:
-        """What follows a member put first in row's properties: ``,"name":...}}`` (just
-        ``}}`` when the row has no properties)."""
-        return ["}}" if p == "{}" else "," + p[1:] + "}" for p in self.properties]
+    def bare(self) -> list[bytes]:
+        """Each row's feature without its geometry (``geometry=false``)."""
+        return [geojson.feature(b"null", p, i) for i, p in
+                zip(self.id_texts, self.properties, strict=True)]
+
+    @cached_property
+    def halves(self) -> list[tuple[bytes, bytes]]:
+        """Each row's feature cut open at its properties (:func:`mapper.geojson.feature_halves`):
+        answers that put members of their own first (``distance_m``) join them with
+        :func:`mapper.geojson.join_halves`, without taking the properties apart."""
+        return [geojson.feature_halves(g, p, i) for i, g, p in
+                zip(self.id_texts, self.geometry, self.properties, strict=True)]
 
     @cached_property
     def shapes(self) -> np.ndarray:
@@ -129,37 +134,8 @@ class Table:
 
 
 def json_value(value: object) -> object:
-    """A value JSON can hold without NaN tokens: missing and non-finite become None."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return None if is_missing(value) else value  # never "nan" or "None" as text
-    if hasattr(value, "isoformat"):  # dates and timestamps
-        return value.isoformat()
-    return str(value)
-
-
-def _properties_json(frame: pd.DataFrame) -> list[str]:
-    names = [str(c) for c in frame.columns]
-    columns = [[json_value(v) for v in frame[c].tolist()] for c in frame.columns]
-    if not names:
-        return ["{}"] * len(frame)
-    return [dumps(dict(zip(names, row, strict=True))) for row in zip(*columns, strict=True)]
-
-
-def _geometry_json(geometry: gpd.GeoSeries) -> list[str]:
-    """Each geometry as GeoJSON text in WGS84, coordinates rounded; "null" when missing."""
-    shown = np.asarray(to_display(geometry).values, dtype=object)
-    rounded = shapely.transform(shown, lambda c: np.round(c, COORD_DECIMALS))
-    texts = shapely.to_geojson(rounded)
-    empty = shapely.is_missing(rounded) | shapely.is_empty(rounded)
-    return ["null" if e else t for t, e in zip(texts.tolist(), empty.tolist(), strict=True)]
+    """A value as the API writes it: missing, non-finite and placeholder text -> None."""
+    return geojson.json_value(value, placeholders=True)
 
 
 def _table(
@@ -174,16 +150,18 @@ def _table(
         geometry=geometry,
         layers=layers,
         positions={i: n for n, i in enumerate(ids)},
-        id_texts=[dumps(i) for i in ids],
+        id_texts=geojson.encode_ids(ids),
     )
 
 
-def _row_texts(frame: gpd.GeoDataFrame, id_column: str) -> tuple[list, list[str], list[str]]:
-    """Each row's id, properties (personal data left out) and geometry as JSON text."""
+def _row_texts(frame: gpd.GeoDataFrame, id_column: str
+               ) -> tuple[list, list[bytes], list[bytes]]:
+    """Each row's id, properties (personal data left out) and geometry (WGS84) as JSON."""
     hidden = set(PERSONAL_COLUMNS) | {frame.geometry.name}
-    shown = frame[[c for c in frame.columns if c not in hidden]]
     ids = [json_value(v) for v in frame[id_column].tolist()]
-    return ids, _properties_json(shown), _geometry_json(frame.geometry)
+    properties = geojson.encode_properties(frame, [c for c in frame.columns if c not in hidden],
+                                           placeholders=True)
+    return ids, properties, geojson.encode_geometries(to_display(frame.geometry))
 
 
 def _key(series: pd.Series) -> pd.Series:
@@ -302,7 +280,7 @@ def patch_groups_table(table: Table | None, changed: list[str], before: dict,
         geometry=[table.geometry[r] for r in keep] + [t[1] for t in texts],
         layers=table.layers,
         positions={i: n for n, i in enumerate(new_ids)},
-        id_texts=[table.id_texts[r] for r in keep] + [dumps(i) for i in new_ids[len(keep):]],
+        id_texts=[table.id_texts[r] for r in keep] + geojson.encode_ids(new_ids[len(keep):]),
     )
 
 
@@ -314,7 +292,6 @@ def premises_table(workspace) -> Table | None:
 @data.memoised("api:incidents")
 def incidents_table(workspace) -> Table | None:
     return _register_table("incidents", "incident_id", "type")
-
 
 
 def sources(layers: Iterable[str]) -> tuple[list[str], list[str]]:
@@ -345,28 +322,17 @@ def _find_sources(layers: tuple[str, ...]) -> tuple[list[str], list[str]]:
     return distinct("attribution"), distinct("licence", skip_derived=True)
 
 
-
-def collection_head(layers: tuple[str, ...]) -> str:
-    """The members every answer drawn from `layers` starts with (JSON object text): the
-    same for a workspace version, so made once per version, not per request."""
+def collection_head(layers: tuple[str, ...]) -> bytes:
+    """The members every answer drawn from `layers` starts with (a JSON object): the
+    same for a workspace version, so encoded once per version, not per request."""
     meta = data.meta()
     attribution, licences = sources(layers)
-    return dumps({
-        "type": "FeatureCollection",
+    return geojson.dumps({
         "attribution": attribution,
         "licences": licences,
         "synthetic": str(meta.get("synthetic", "")).strip().lower() == "yes",
         "study_area": meta.get("study_area") or None,
     })
-
-
-#: one encoder for every answer (``json.dumps`` with options builds a new one per call)
-_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def dumps(value: object) -> str:
-    """Compact JSON text, non-ASCII kept, NaN refused."""
-    return _ENCODER.encode(value)
 
 
 def features(
@@ -375,22 +341,15 @@ def features(
     *,
     geometry: bool = True,
     extra: Mapping[int, dict] | None = None,
-) -> list[str]:
+) -> list[bytes]:
     if table is None:
         return []
-    out = []
-    for row in rows:
-        properties = table.properties[row]
-        if extra is not None and extra.get(row):
-            added = dumps(extra[row])
-            properties = added[:-1] + ("," + properties[1:] if properties != "{}" else "}")
-        shape = table.geometry[row] if geometry else "null"
-        out.append(
-            f'{{"type":"Feature","id":{table.id_texts[row]},'
-            f'"geometry":{shape},"properties":{properties}}}'
-        )
-    return out
-
+    made = table.features if geometry else table.bare
+    if not extra:
+        return [made[row] for row in rows]
+    return [geojson.feature(table.geometry[row] if geometry else b"null",
+                            table.properties[row], table.id_texts[row], first=extra[row])
+            if extra.get(row) else made[row] for row in rows]
 
 
 def contacts_of(table: Table, rows: list[int]) -> dict[int, dict]:
