@@ -55,8 +55,8 @@ bp = Blueprint("features", __name__, url_prefix="/ogc")
 #: features in a page when no ``limit`` is given, and the most a page holds (a larger
 #: ``limit`` is served as this one: OGC API Features Part 1, 7.15.3)
 LIMIT_DEFAULT = 1_000
-LIMIT_MAX = 5_000
-OFFSET_MAX = 10_000_000
+LIMIT_MAX = layers.PAGE_LIMIT_MAX  # the one maximum of /api and /ogc pages
+OFFSET_MAX = layers.OFFSET_MAX
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
