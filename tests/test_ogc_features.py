@@ -334,3 +334,11 @@ def test_datetime_answers_what_a_brute_force_count_finds(client, demo_dir, when,
 def test_a_bad_datetime_is_a_400_naming_the_parameter(client, url, starts):
     body = get(client, url, 400)
     assert body["description"].startswith(starts), body
+
+
+def test_every_problem_is_named_in_one_answer(client):
+    body = get(client, "/ogc/collections/groups/items?bbox=1,2&limit=0&offset=x"
+               "&datetime=2025-01-01&colour=red", 400)
+    described = body["description"]
+    for name in ("bbox=", "limit=", "offset=", "datetime=", "colour="):
+        assert name in described, (name, described)

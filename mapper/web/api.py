@@ -65,6 +65,8 @@ from mapper.sources.codes import CODE_PATTERNS  # what a GSS code of each kind l
 from mapper.web import data
 from mapper.web.layers import (  # the layers' feature texts, shared with web/features.py
     COORD_DECIMALS,
+    OFFSET_MAX,
+    PAGE_LIMIT_MAX,
     Table,
 )
 from mapper.web.layers import collection_head as _collection_head
@@ -81,11 +83,9 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 RADIUS_MAX_M = 50_000
 #: list answers (wards, neighbourhoods, groups, premises, incidents) come in pages of at
-#: most this many features (the default), a page ending early before its features pass
-#: PAGE_MAX_BYTES; ``next`` is the URL of the following page
-PAGE_LIMIT_MAX = 5_000
+#: most PAGE_LIMIT_MAX features (the default; web/layers.py, shared with /ogc), a page
+#: ending early before its features pass PAGE_MAX_BYTES; ``next`` is the following page
 PAGE_MAX_BYTES = 4_000_000
-OFFSET_MAX = 10_000_000
 Q_MAX_CHARS = 200
 LON_MIN, LAT_MIN, LON_MAX, LAT_MAX = UK_LONLAT_BOUNDS
 #: query parameters ignored everywhere (the cache-buster of jQuery and others)

@@ -28,9 +28,9 @@ The features are exactly those of ``/api`` (:mod:`mapper.web.layers`): no person
 in any layer's text, and a group's ``contact`` member only where the signed-in user may
 see it (:func:`mapper.web.contacts.contacts_for`, the one rule, which also audits it).
 Answers are JSON (``f=json``, or an Accept header taking JSON; anything else is 400 or
-406). Every problem with a request is a 400 ``{"code": ..., "description": ...}`` naming
-the parameter; unknown parameters are errors (the standard's rule, so a typo does not
-silently widen a query).
+406). Every problem with a request is named, with the value seen and what was expected,
+in one 400 ``{"code": ..., "description": ...}``; unknown parameters are errors (the
+standard's rule, so a typo does not silently widen a query).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ bp = Blueprint("features", __name__, url_prefix="/ogc")
 #: features in a page when no ``limit`` is given, and the most a page holds (a larger
 #: ``limit`` is served as this one: OGC API Features Part 1, 7.15.3)
 LIMIT_DEFAULT = 1_000
-LIMIT_MAX = 5_000
-OFFSET_MAX = 10_000_000
+LIMIT_MAX = layers.PAGE_LIMIT_MAX  # the one maximum of /api and /ogc pages
+OFFSET_MAX = layers.OFFSET_MAX
 JSON = "application/json"
 GEOJSON = "application/geo+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -130,6 +130,11 @@ COLLECTIONS = {
 def _check(allowed: tuple[str, ...], *, geojson: bool = False) -> None:
     """400 for unknown parameters or an ``f`` other than json; 406 when the Accept header
     takes no JSON."""
+    _finish(_unknown(allowed, geojson=geojson))
+
+
+def _unknown(allowed: tuple[str, ...], *, geojson: bool = False) -> list[str]:
+    """The problems with the query's parameter names and ``f``."""
     problems = [
         f"{name}={request.args.get(name)!r}: unknown parameter (this path takes "
         f"{', '.join(p for p in allowed if p != '_')})"
@@ -140,15 +145,21 @@ def _check(allowed: tuple[str, ...], *, geojson: bool = False) -> None:
     if f is not None and f.strip().lower() not in formats:
         problems.append(f"f={f!r}: unknown format; expected {' or '.join(formats)} "
                         "(this API answers JSON only)")
+    return problems
+
+
+def _finish(problems: list[str]) -> None:
+    """One 400 naming every problem found; then 406 when the client takes no JSON."""
     if problems:
         abort(400, description="; ".join(problems))
-    if f is None and request.accept_mimetypes and not request.accept_mimetypes.best_match(
-            [JSON, GEOJSON]):
+    if (request.args.get("f") is None and request.accept_mimetypes
+            and not request.accept_mimetypes.best_match([JSON, GEOJSON])):
         abort(406, description=f"this API answers {JSON} and {GEOJSON} only (Accept: "
               f"{request.headers.get('Accept')!r})")
 
 
-def _integer(name: str, default: int, low: int, high: int | None) -> int:
+def _integer(name: str, default: int, low: int, high: int | None,
+             problems: list[str]) -> int:
     """A whole-number parameter from `low` (and up to `high`, when given)."""
     text = (request.args.get(name) or "").strip()
     if not text:
@@ -156,11 +167,12 @@ def _integer(name: str, default: int, low: int, high: int | None) -> int:
     top = f" to {high:,}" if high is not None else " or more"
     if not text.lstrip("+").isdigit() or int(text) < low or (high is not None
                                                               and int(text) > high):
-        abort(400, description=f"{name}={text!r}: expected a whole number from {low:,}{top}")
+        problems.append(f"{name}={text!r}: expected a whole number from {low:,}{top}")
+        return default
     return int(text)
 
 
-def _bbox() -> tuple[float, float, float, float] | None:
+def _bbox(problems: list[str]) -> tuple[float, float, float, float] | None:
     """The checked ``bbox``: west, south, east, north in WGS84 degrees (CRS84)."""
     text = request.args.get("bbox")
     if text is None:
@@ -172,21 +184,24 @@ def _bbox() -> tuple[float, float, float, float] | None:
     except ValueError:
         values = []
     if len(values) not in (4, 6) or not all(math.isfinite(v) for v in values):
-        abort(400, description=f"bbox={text!r}: {expected}")
+        problems.append(f"bbox={text!r}: {expected}")
+        return None
     if len(values) == 6:
         values = [values[0], values[1], values[3], values[4]]
     west, south, east, north = values
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90
             and -90 <= north <= 90):
-        abort(400, description=f"bbox={text!r}: longitudes must be from -180 to 180 and "
-              "latitudes from -90 to 90 (is it in metres, or latitude first? " + expected + ")")
+        problems.append(f"bbox={text!r}: longitudes must be from -180 to 180 and latitudes "
+                        f"from -90 to 90 (is it in metres, or latitude first? {expected})")
+        return None
     if south > north or west > east:
-        abort(400, description=f"bbox={text!r}: south must not be above north, nor west east "
-              "of east (boxes across the antimeridian are not taken)")
+        problems.append(f"bbox={text!r}: south must not be above north, nor west east of "
+                        "east (boxes across the antimeridian are not taken)")
+        return None
     return west, south, east, north
 
 
-def _datetime() -> tuple[np.datetime64, np.datetime64] | None:
+def _datetime(problems: list[str]) -> tuple[np.datetime64, np.datetime64] | None:
     """The checked ``datetime``: an instant or an interval ``start/end`` (RFC 3339 dates
     or date-times; ``..`` or nothing for an open end), as [start, end] in seconds."""
     text = request.args.get("datetime")
@@ -196,7 +211,8 @@ def _datetime() -> tuple[np.datetime64, np.datetime64] | None:
                 "2024-06-01T00:00:00Z) or an interval start/end with .. for an open end")
     parts = text.strip().split("/")
     if len(parts) > 2 or not text.strip():
-        abort(400, description=f"datetime={text!r}: {expected}")
+        problems.append(f"datetime={text!r}: {expected}")
+        return None
     bounds = []
     for n, part in enumerate(parts):
         if part in ("", "..") and len(parts) == 2:
@@ -206,7 +222,8 @@ def _datetime() -> tuple[np.datetime64, np.datetime64] | None:
         try:
             moment = datetime.fromisoformat(part.strip())
         except ValueError:
-            abort(400, description=f"datetime={text!r}: {part!r} is not a date; {expected}")
+            problems.append(f"datetime={text!r}: {part!r} is not a date; {expected}")
+            return None
         if moment.tzinfo is not None:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
         bounds.append(np.datetime64(moment.replace(microsecond=0), "s"))
@@ -214,7 +231,8 @@ def _datetime() -> tuple[np.datetime64, np.datetime64] | None:
     if len(parts) == 1 and "T" not in parts[0]:  # a date: that whole day
         end = start + np.timedelta64(86_399, "s")
     if start > end:
-        abort(400, description=f"datetime={text!r}: the start is after the end")
+        problems.append(f"datetime={text!r}: the start is after the end")
+        return None
     return start, end
 
 
@@ -348,16 +366,17 @@ def collection(collection_id: str):
 @bp.get("/collections/<collection_id>/items")
 def items(collection_id: str):
     """A page of a collection's features, filtered by ``bbox``."""
-    _check(ITEMS_PARAMETERS, geojson=True)
-    box = _bbox()
-    when = _datetime()
-    limit = min(_integer("limit", LIMIT_DEFAULT, 1, None), LIMIT_MAX)
-    offset = _integer("offset", 0, 0, OFFSET_MAX)
     found, table = _collection(collection_id)
-    if when is not None and not found.timed:
+    problems = _unknown(ITEMS_PARAMETERS, geojson=True)
+    box = _bbox(problems)
+    when = _datetime(problems)
+    limit = min(_integer("limit", LIMIT_DEFAULT, 1, None, problems), LIMIT_MAX)
+    offset = _integer("offset", 0, 0, OFFSET_MAX, problems)
+    if "datetime" in request.args and not found.timed:
         timed = ", ".join(c.id for c in COLLECTIONS.values() if c.timed)
-        abort(400, description=f"datetime={request.args['datetime']!r}: the {found.id} "
-              f"have no time to filter on (only {timed} do)")
+        problems.append(f"datetime={request.args['datetime']!r}: the {found.id} have no "
+                        f"time to filter on (only {timed} do)")
+    _finish(problems)  # every problem in one answer
     mask = np.ones(len(table.ids), dtype=bool)
     if box is not None:
         mask &= shapely.intersects(table.shapes, shapely.box(*box))

@@ -29,6 +29,10 @@ from mapper.web import data
 
 #: decimals of longitude/latitude in answers (1e-6 degree is about 0.1 m)
 COORD_DECIMALS = geojson.COORD_DECIMALS
+#: the most features in one page of a list, /api and /ogc alike (``limit``), and the
+#: largest ``offset`` taken
+PAGE_LIMIT_MAX = 5_000
+OFFSET_MAX = 10_000_000
 
 
 #: ward properties every /api/wards feature has (null when the workspace is not analysed)
