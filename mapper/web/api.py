@@ -1276,7 +1276,10 @@ def docs():
         '<code>{"error": "..."}</code> with a 4xx status, naming the parameter, the value '
         "and what was expected; unknown parameters are errors. Parameters marked "
         "<em>list</em> may be repeated or comma-separated. Machine-readable: "
-        f'<a href="{escape(url_for("api.openapi"))}">OpenAPI 3.1</a>.</p>'
+        f'<a href="{escape(url_for("api.openapi"))}">OpenAPI 3.1</a>. GIS software '
+        "(QGIS, GDAL) reads the same features as OGC API Features at "
+        f'<a href="{escape(url_for("features.landing"))}"><code>'
+        f'{escape(url_for("features.landing"))}</code></a>.</p>'
         f"<nav><ul>{toc}</ul></nav>{sections}</main></body></html>"
     )
     return current_app.response_class(page, mimetype="text/html")
