@@ -30,6 +30,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -98,8 +99,8 @@ def dumps_html(value: object) -> str:
     return text.decode()
 
 
-def loads(text: bytes | str) -> object:
-    """Parse JSON text (orjson)."""
+def loads(text: bytes | str) -> Any:
+    """Parse JSON text (orjson); like json.loads, whatever the text holds."""
     return orjson.loads(text)
 
 

@@ -117,7 +117,8 @@ class Table:
         for text in self.properties:
             row = json.loads(text)
             day, month = row.get("date"), row.get("month")
-            start = end = None
+            start: np.datetime64 | None = None
+            end: np.datetime64 | None = None
             if isinstance(day, str) and len(day) >= 10:
                 start = np.datetime64(day[:10], "D")
                 end = start + np.timedelta64(1, "D")
@@ -202,6 +203,7 @@ def _register_filters(frame: pd.DataFrame, kind_column: str) -> pd.DataFrame:
 
 @data.memoised("api:wards")
 def wards_table(workspace) -> Table:
+    """The wards (with the analysis' figures when it has run) as a Table, by ward code."""
     summary = data.layer("ward_summary", required=False)
     layer = "ward_summary" if summary is not None else "wards"
     frame = summary if summary is not None else data.layer("wards")
@@ -223,6 +225,7 @@ def wards_table(workspace) -> Table:
 
 @data.memoised("api:neighbourhoods")
 def neighbourhoods_table(workspace) -> Table:
+    """The Community Action Neighbourhoods as a Table, by rank."""
     frame = data.layer("neighbourhoods")
     if "rank" in frame.columns:
         frame = frame.sort_values(["rank", "can_id"], kind="stable")
@@ -290,11 +293,13 @@ def patch_groups_table(table: Table | None, changed: list[str], before: dict,
 
 @data.memoised("api:premises")
 def premises_table(workspace) -> Table | None:
+    """The premises register as a Table; None when the workspace has none."""
     return _register_table("premises", "premises_id", "type")
 
 
 @data.memoised("api:incidents")
 def incidents_table(workspace) -> Table | None:
+    """The incidents register as a Table, newest first; None when the workspace has none."""
     return _register_table("incidents", "incident_id", "type")
 
 
@@ -346,6 +351,8 @@ def features(
     geometry: bool = True,
     extra: Mapping[int, dict] | None = None,
 ) -> list[bytes]:
+    """The encoded features of `rows` of `table` (a null geometry when not `geometry`), with
+    `extra` (row -> members) written first in those rows' properties."""
     if table is None:
         return []
     made = table.features if geometry else table.bare
