@@ -435,14 +435,15 @@ def info(ctx: click.Context) -> None:
                 click.echo(f"{'':<18} {'':>9}  covers: {row['coverage']}")
             for note in row["notes"]:
                 click.echo(f"{'':<18} {'':>9}  note: {note}")
-    from mapper.saved_mappings import SavedMappings, describe
+    from mapper.saved_mappings import SavedMappings
+    from mapper.saved_mappings import describe as describe_mapping  # not config's describe
 
     saved = SavedMappings(ws.directory)
     entries = saved.load()
     if entries:
         click.echo(f"Saved column mappings ({saved.path}; mapper mapping list|show|delete):")
         for sig, entry in entries.items():
-            click.echo("  " + describe(sig, entry))
+            click.echo("  " + describe_mapping(sig, entry))
 
 
 @cli.group()
@@ -557,8 +558,9 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
                               "longitude from -9 to 3 (in the UK; swapped?)")
         (x, y), origin = geo.grid_from_lonlat(lon, lat), f"{lat:.5f}, {lon:.5f}"
     else:
+        assert postcode is not None  # exactly one of --postcode and --at (checked above)
         x, y = postcode_point(postcode, ws.read_layer("postcodes"))
-        origin = normalise_postcode(postcode)
+        origin = normalise_postcode(postcode) or postcode
     area = StudyArea.of([ws.read_layer(n) if ws.has_layer(n) else None
                          for n in ("boroughs", "wards")], ws.meta().get("study_area", ""))
     where = (f"postcode {origin}" if postcode
