@@ -414,7 +414,7 @@ class AppDB:
                 "INSERT INTO selection_versions (at, actor, via, settings, snapshot, draft_id)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (at, actor, via, settings, json.dumps(snapshot), draft_id))
-            version = _inserted_id(cursor)
+            version = inserted_id(cursor)
             if draft_id is not None:
                 conn.execute("UPDATE drafts SET published_version = ? WHERE id = ?",
                              (version, draft_id))
@@ -444,7 +444,7 @@ class AppDB:
             cursor = conn.execute(
                 "INSERT INTO drafts (owner, name, created, settings, results) "
                 "VALUES (?, ?, ?, ?, ?)", (owner, name, now(), settings, json.dumps(results)))
-            draft_id = _inserted_id(cursor)
+            draft_id = inserted_id(cursor)
             write_audit(conn, owner, "create", "drafts", str(draft_id), [], detail)
         return draft_id
 
@@ -513,7 +513,7 @@ def _stored(row: sqlite3.Row) -> StoredRecord:
                         row["updated_at"])
 
 
-def _inserted_id(cursor: sqlite3.Cursor) -> int:
+def inserted_id(cursor: sqlite3.Cursor) -> int:
     """The row id an INSERT through `cursor` just gave its new row."""
     if cursor.lastrowid is None:
         raise RuntimeError("the INSERT added no row")

@@ -49,7 +49,7 @@ from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup, escape
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from mapper.appdb import AppDB, open_appdb
+from mapper.appdb import AppDB, inserted_id, open_appdb
 from mapper.errors import MapperError
 from mapper.private_files import exposed, read_secret, secret_version
 from mapper.store import Workspace
@@ -333,8 +333,8 @@ def _reserve_attempt(db: AppDB, username: str) -> tuple[int, list[int]]:
                 waits.append(times[len(times) - limit] + window - now)
         if waits:
             return max(1, math.ceil(max(waits))), []
-        rows = [conn.execute("INSERT INTO sign_in_failures VALUES (?, ?)", (key, now)
-                             ).lastrowid for key in keys]
+        rows = [inserted_id(conn.execute("INSERT INTO sign_in_failures VALUES (?, ?)",
+                                         (key, now))) for key in keys]
     return 0, rows
 
 
