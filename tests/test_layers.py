@@ -20,7 +20,6 @@ import is still a dependency). ``from package import name`` depends on the submo
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -252,7 +251,8 @@ def test_the_graph_sees_deferred_and_relative_imports(tmp_path):
     (root / "__init__.py").write_text("")
     (root / "low.py").write_text("")
     (root / "sub" / "__init__.py").write_text("X = 1\n")
-    (root / "sub" / "leaf.py").write_text("def f():\n    from . import X\n    from ..low import y\n")
+    (root / "sub" / "leaf.py").write_text(
+        "def f():\n    from . import X\n    from ..low import y\n")
     (root / "top.py").write_text("import os\nfrom mapper.sub import leaf\nimport mapper.low\n")
     found = import_graph(root)
     assert found["mapper.sub.leaf"] == {"mapper.sub", "mapper.low"}
