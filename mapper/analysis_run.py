@@ -27,7 +27,6 @@ import pandas as pd
 
 from mapper import incident_types, registers
 from mapper.analysis import apportion as ap
-from mapper.analysis.areas import area_of_points
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
 from mapper.analysis.can_identity import (
     HISTORY_COLUMNS,
@@ -75,6 +74,7 @@ from mapper.analysis.rates import eb_rates
 from mapper.analysis.reasons import can_reasons
 from mapper.analysis.record import selection_json
 from mapper.analysis.selections import selection_of
+from mapper.areas import area_of_points
 from mapper.config import Settings
 from mapper.errors import MapperError
 from mapper.store import ANALYSED_DATA_VERSION, DATA_VERSION, Provenance, Workspace

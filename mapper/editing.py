@@ -414,7 +414,7 @@ def _inside(x: float, y: float, workspace, problem) -> tuple[float, float] | Non
 
 def _areas(workspace, x: float, y: float) -> dict:
     """LSOA, ward and borough codes of one point (None where outside)."""
-    from mapper.analysis.areas import assign_areas
+    from mapper.areas import assign_areas
 
     # only the areas whose bounding box holds the point (padded 1 m): the same answer as
     # from every area, since a point lies in an area only inside its bounding box

@@ -19,8 +19,8 @@ import shapely
 
 from mapper import incident_types, missing, personal_text, registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
-from mapper.analysis.areas import assign_areas
 from mapper.analysis_run import OUTPUTS
+from mapper.areas import assign_areas
 from mapper.duplicates import CHARITY_SITE_M, charity_sites, flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.saved_mappings import SavedMappings

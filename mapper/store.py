@@ -171,7 +171,7 @@ class Workspace:
     def _current_areas(self, frame: gpd.GeoDataFrame, register: str, edited: set[str]):
         """Edited records with their area codes found in today's boundaries (the codes
         stored with an edit are those of the boundaries at the time of the edit)."""
-        from mapper.analysis.areas import AREA_LAYERS, assign_areas
+        from mapper.areas import AREA_LAYERS, assign_areas
         from mapper.registers import ID_COLUMN
 
         rows = frame[ID_COLUMN[register]].astype(str).isin(edited).to_numpy()

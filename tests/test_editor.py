@@ -3,7 +3,7 @@ synthetic demo: list and search, add by postcode, move by lat/lon, validation, c
 between two officers, confirm, retire, CSRF, roles, the audit trail and the header link.
 
 Expected wards are worked out independently of the app: a shapely point-in-polygon test
-against the wards layer (the app uses mapper.analysis.areas)."""
+against the wards layer (the app uses mapper.areas)."""
 
 from __future__ import annotations
 
@@ -578,7 +578,7 @@ def test_an_edits_areas_from_nearby_areas_equal_those_from_every_area(shared_dem
     import numpy as np
     import shapely
 
-    from mapper.analysis.areas import assign_areas
+    from mapper.areas import assign_areas
     from mapper.editing import _areas
     from mapper.geo import CRS_ANALYSIS
     from mapper.registers import AREA_COLUMNS

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from shapely.geometry import Point
 
 from mapper import registers
-from mapper.analysis.areas import area_of_points
+from mapper.areas import area_of_points
 from mapper.duplicates import flag_duplicates, normalise_name
 from mapper.errors import DataValidationError, MapperError
 from mapper.exports import export
