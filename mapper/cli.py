@@ -538,13 +538,9 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
     record was last verified. Contact details are not shown here.
     """
     from mapper import geo
-    from mapper.analysis.nearest import (
-        NearestIndex,
-        StudyArea,
-        normalise_postcode,
-        postcode_point,
-    )
+    from mapper.analysis.nearest import NearestIndex, StudyArea
     from mapper.analysis.verification import is_due, today
+    from mapper.postcodes import normalise_postcode, postcode_point
 
     ws = _workspace(ctx)
     if (postcode is None) == (not point):

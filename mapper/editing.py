@@ -29,8 +29,10 @@ import pandas as pd
 
 from mapper import personal_text, registers
 from mapper.appdb import Conflict, StoredRecord, bump_edits, write_audit
+from mapper.areas import assign_areas
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.geo import CRS_ANALYSIS
+from mapper.postcodes import postcode_point, same_postcode
 
 __all__ = ["Conflict", "apply_edits", "record_of", "save_record", "retire_record",
            "verify_record", "erase_personal_data", "personal_data_of", "EDITABLE_FIELDS"]
@@ -384,10 +386,8 @@ def _location(values: dict, record: dict, workspace, problem,
             return None
         return _inside(x, y, workspace, problem)
     postcode = _text(values.get("postcode"))
-    changed = _postcode_key(postcode) != _postcode_key(old_postcode)
+    changed = not same_postcode(postcode, old_postcode)
     if postcode and (record.get("x") is None or changed):
-        from mapper.analysis.nearest import postcode_point
-
         if not workspace.has_layer("postcodes"):
             problem("postcode", postcode, "a point on the map (this workspace has no postcodes)")
             return None
@@ -400,10 +400,6 @@ def _location(values: dict, record: dict, workspace, problem,
     return None
 
 
-def _postcode_key(postcode) -> str:
-    return re.sub(r"\s+", "", str(postcode or "")).upper()
-
-
 def _inside(x: float, y: float, workspace, problem) -> tuple[float, float] | None:
     areas = _areas(workspace, x, y)
     if not areas.get("ward_code"):
@@ -414,8 +410,6 @@ def _inside(x: float, y: float, workspace, problem) -> tuple[float, float] | Non
 
 def _areas(workspace, x: float, y: float) -> dict:
     """LSOA, ward and borough codes of one point (None where outside)."""
-    from mapper.areas import assign_areas
-
     # only the areas whose bounding box holds the point (padded 1 m): the same answer as
     # from every area, since a point lies in an area only inside its bounding box
     near = (x - 1.0, y - 1.0, x + 1.0, y + 1.0)

@@ -314,7 +314,7 @@ def default_area_name(boroughs: pd.DataFrame | None, wards: pd.DataFrame | None)
 
 def postcode_index(postcodes: pd.DataFrame | None) -> pd.DataFrame | None:
     """Postcode centroids as a lookup table for geocoding: index postcode, columns x, y."""
-    from mapper.analysis.nearest import postcode_table
+    from mapper.postcodes import postcode_table
 
     table = postcode_table(postcodes)
     return table[["x", "y"]] if len(table) else None

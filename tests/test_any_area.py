@@ -12,8 +12,9 @@ import shapely
 from click.testing import CliRunner
 from pyproj import Transformer
 
-from mapper.analysis.nearest import MAX_OUTSIDE_M, StudyArea, example_postcode
+from mapper.analysis.nearest import MAX_OUTSIDE_M, StudyArea
 from mapper.cli import cli, main
+from mapper.postcodes import example_postcode
 from mapper.store import Workspace
 from mapper.web import create_app
 

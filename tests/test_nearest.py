@@ -31,9 +31,7 @@ from mapper.analysis.nearest import (
     RESULT_COLUMNS,
     NearestIndex,
     nearest_groups,
-    normalise_postcode,
     parse_capabilities,
-    postcode_point,
 )
 from mapper.errors import MapperError
 
@@ -382,21 +380,6 @@ def postcodes() -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize(
-    "typed, expected",
-    [
-        ("sw1a1aa", "SW1A 1AA"),
-        (" SW1A  1AA ", "SW1A 1AA"),
-        ("e16an", "E1 6AN"),
-        ("XX", None),
-        ("SW1A", None),
-        ("", None),
-    ],
-)
-def test_normalise_postcode(typed, expected):
-    assert normalise_postcode(typed) == expected
-
-
 def test_query_postcode_normalises_and_queries(index, postcodes):
     result = index.query_postcode("sw1a1aa", postcodes, k=1)
     assert ids(result) == ["a"] and result["distance_m"].iloc[0] == 10.0
@@ -411,17 +394,6 @@ def test_unknown_postcode_is_a_mapper_error(index, postcodes):
 def test_malformed_postcode_is_a_mapper_error(index, postcodes):
     with pytest.raises(MapperError, match="postcode 'XX' is not in the workspace's postcode"):
         index.query_postcode("XX", postcodes)
-
-
-def test_postcode_point_from_a_postcode_layer():
-    layer = gpd.GeoDataFrame(
-        {"postcode": ["E1 6AN", "SW1A 1AA"]},
-        geometry=[Point(X0, Y0), Point(X0 + 5, Y0 + 6)],
-        crs="EPSG:27700",
-    )
-    assert postcode_point("sw1a 1aa", layer) == (X0 + 5, Y0 + 6)
-    with pytest.raises(MapperError, match="'N1 9GU'"):
-        postcode_point("N1 9GU", layer)
 
 
 def test_parse_capabilities():

@@ -19,8 +19,8 @@ from realdata import west_yorkshire_dir
 
 from mapper.cli import cli
 from mapper.pipeline import import_file
+from mapper.postcodes import normalise_postcodes
 from mapper.sources import Context, Skipped, detect_file
-from mapper.sources.postcodes import normalise_postcode
 from mapper.store import Workspace
 
 pytestmark = pytest.mark.realdata
@@ -132,7 +132,7 @@ def test_importing_older_wards_moves_every_group_and_drops_the_lookup(built, wy,
     # groups at every 400th Leeds postcode of Code-Point Open 2014, built in code
     codepoint = pd.read_csv(wy / "codepoint_open_2014_wy.csv", header=None, dtype=str)
     leeds = codepoint[codepoint[8] == "E08000035"].iloc[::400].copy()
-    leeds[0] = normalise_postcode(leeds[0])  # fixed width: 'LS101AA' is 'LS10 1AA'
+    leeds[0] = normalise_postcodes(leeds[0])  # fixed width: 'LS101AA' is 'LS10 1AA'
     assert leeds[0].isin(set(ws.read_layer("postcodes")["postcode"])).all()
     assert len(leeds) == 51
     path = fx.write_csv(tmp_path / "leeds_groups.csv", ["name", "postcode"],

@@ -37,11 +37,11 @@ from pyproj import CRS
 
 from mapper import geo, registers
 from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.postcodes import normalise_postcode
 from mapper.sources import status
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import decode, table_row
 from mapper.sources.points import Located, locate, settle
-from mapper.sources.postcodes import normalise_postcode
 
 SOURCE = "Open Referral UK"
 CATEGORY_SOURCE = "openreferral"
@@ -818,8 +818,7 @@ def _lookups(t: _Tables) -> dict[str, dict]:
 def _postcode(text: str) -> str | None:
     if not text:
         return None
-    norm = normalise_postcode(pd.Series([text])).iloc[0]
-    return text.upper() if pd.isna(norm) else str(norm)
+    return normalise_postcode(text) or text.upper()
 
 
 def _date(text: str) -> str | None:

@@ -292,8 +292,8 @@ def example_place() -> dict[str, str]:
     nearest the middle of its postcodes), its ``lat`` and ``lon`` (4 decimals) and a
     ``ward`` code; a key is absent when the workspace lacks what it needs (all of them
     without a workspace)."""
-    from mapper.analysis.nearest import example_postcode as pick
     from mapper.geo import to_display
+    from mapper.postcodes import example_postcode as pick
 
     def build(_workspace: Workspace) -> dict[str, str]:
         out: dict[str, str] = {}

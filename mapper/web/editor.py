@@ -437,7 +437,7 @@ def _place_by_postcode(workspace, state: FormState) -> tuple[dict, list[Problem]
     """x/y of the incident form's "place at postcode" (incidents have no postcode field)."""
     if not state.place_postcode or state.lat or state.lon:
         return {}, []
-    from mapper.analysis.nearest import postcode_point
+    from mapper.postcodes import postcode_point
 
     where = "incidents record"
     if not workspace.has_layer("postcodes"):
