@@ -25,7 +25,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from mapper import incident_types, registers
+from mapper import incident_types, overlay, registers
 from mapper.analysis import apportion as ap
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
 from mapper.analysis.can_identity import (
@@ -143,7 +143,8 @@ def _national_lsoas(workspace: Workspace, notes: list[str]) -> int:
 
 
 def _layer(workspace: Workspace, name: str):
-    return workspace.read_layer(name) if workspace.has_layer(name) else None
+    """A layer as the app sees it (registers with their edits), or None when absent."""
+    return overlay.read_layer(workspace, name) if workspace.has_layer(name) else None
 
 
 def _resident_population(workspace: Workspace, lsoas, deprivation, notes) -> pd.Series:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from mapper import __version__
+from mapper import __version__, overlay
 from mapper.analysis.nearest import K_DEFAULT, K_MAX
 from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.errors import MapperError
@@ -375,7 +375,7 @@ def export_(
     )
     if include_personal_data:
         ws = _workspace(ctx)
-        frame = ws.read_layer(register)
+        frame = overlay.read_layer(ws, register)
         _audit_personal(ws, "export", register, frame, f"{count:,} records to {path.name}")
     note = (
         " including personal data"
@@ -420,11 +420,11 @@ def info(ctx: click.Context) -> None:
     for layer in ws.layers():
         rows = prov[prov["layer"] == layer]
         if rows.empty:
-            click.echo(f"{layer:<18} {len(ws.read_layer(layer)):>9,}")
+            click.echo(f"{layer:<18} {len(overlay.read_layer(ws, layer)):>9,}")
             continue
         total = int(rows["rows_imported"].sum())
         if len(rows) > 1 and layer not in REGISTERS:  # IoD files combined on the LSOA
-            total = len(ws.read_layer(layer))
+            total = len(overlay.read_layer(ws, layer))
         for n, row in enumerate(rows.to_dict("records")):
             count = f"{total:,}" if n == 0 else ""
             name = layer if n == 0 else ""
@@ -545,7 +545,7 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
     ws = _workspace(ctx)
     if (postcode is None) == (not point):
         raise MapperError("give either --postcode or --at LAT LON")
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     if point:
         lat, lon = point
         if not (49 <= lat <= 61 and -9 <= lon <= 3):
@@ -602,7 +602,7 @@ def due(ctx: click.Context, wards: tuple[str, ...]) -> None:
     if unknown:
         raise MapperError(f"--ward {', '.join(unknown)}: no such ward code in the workspace "
                           f"({len(known):,} wards, for example {sorted(known)[0]})")
-    records = {name: ws.read_layer(name) if ws.has_layer(name) else None
+    records = {name: overlay.read_layer(ws, name) if ws.has_layer(name) else None
                for name in ("groups", "premises")}
     found = due_for_recheck(records, ward_table, on=today(),
                             ward_codes=set(wards) if wards else None)

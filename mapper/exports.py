@@ -27,7 +27,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from mapper import geo, missing, registers
+from mapper import geo, missing, overlay, registers
 from mapper.errors import MapperError
 from mapper.store import LAYERS_TABLE, Workspace
 
@@ -83,7 +83,7 @@ def select(
             f"the workspace has no {register} yet: import a file of {register} "
             "first (mapper import FILE)"
         )
-    frame = workspace.read_layer(register)
+    frame = overlay.read_layer(workspace, register)
     for column, code in (("borough_code", borough), ("ward_code", ward)):
         if code:
             if code not in set(frame[column].dropna()):

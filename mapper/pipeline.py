@@ -892,7 +892,7 @@ def rederive_areas(
     for register in REGISTER_KINDS:
         if not workspace.has_layer(register):
             continue
-        old = workspace.read_layer(register, edits=False)
+        old = workspace.read_layer(register)
         new = assign_areas(old, layers)
         columns = [c for c in registers.AREA_COLUMNS if c in new]
         before = old[columns].astype("string").fillna("")
@@ -963,7 +963,7 @@ def check_register_import(
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = read_file(found, path, context)  # skip_invalid: every row's problem is listed
     imp.extra.update(path=path, file=path.name, choice=found.extra.get("choice"))
-    old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
+    old = workspace.read_layer(imp.kind) if workspace.has_layer(imp.kind) else None
     gathered = gather_registers(
         [imp],
         {k: v.frame for k, v in areas.items()},
@@ -1003,7 +1003,7 @@ def _detect_with_choice(
 
 def _write_register(workspace: Workspace, imp: Imported, layers: dict) -> None:
     register = imp.kind
-    old = workspace.read_layer(register, edits=False) if workspace.has_layer(register) else None
+    old = workspace.read_layer(register) if workspace.has_layer(register) else None
     if old is not None and not len(old):
         old = None
     gathered = gather_registers(
