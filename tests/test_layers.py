@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "mapper.geo": 0,
     "mapper.areas": 0,
     "mapper.postcodes": 0,
+    "mapper.can_history": 0,
     "mapper.missing": 0,
     "mapper.personal_text": 0,
     "mapper.private_files": 0,
@@ -84,8 +85,6 @@ PENDING: set[str] = {
     "cycle: mapper.maps.overview -> mapper.maps.priority -> mapper.maps.overview",
     "cycle: mapper.web -> mapper.web.data -> mapper.web",
     # being fixed in the lower-layers part of issue 17
-    "cycle: mapper.cli -> mapper.cli_admin -> mapper.cli",
-    "mapper.users -> mapper.analysis.can_identity (store imports analysis)",
 }
 
 
