@@ -769,13 +769,6 @@ def summary_lines(report: BuildReport) -> list[str]:
     return lines
 
 
-def boundary_frames(workspace: Workspace) -> dict[str, gpd.GeoDataFrame]:
-    """The boundary layers a map needs, as stored (EPSG:27700)."""
-    return {
-        k: workspace.read_layer(k) for k in ("boroughs", "wards", "lsoas") if workspace.has_layer(k)
-    }
-
-
 def import_file(
     path: Path,
     workspace: Workspace,

@@ -65,7 +65,6 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from mapper.analysis._tables import check_frame, check_radius, in_service, point_xy
-from mapper.postcodes import postcode_point
 
 #: groups listed when a query does not say how many (the CLI, the API and the incident page)
 K_DEFAULT = 10
@@ -472,16 +471,6 @@ class NearestIndex:
                 part = slice(start, start + CHUNK)
                 found += self._k_nearest(qx[part], qy[part], k, radius, plan)
             return found
-
-    def query_postcode(
-        self, postcode: str, postcodes: pd.DataFrame, **query_kw: object
-    ) -> pd.DataFrame:
-        """:meth:`query` at a postcode's centroid; see :func:`postcode_point` for `postcodes`.
-
-        Raises MapperError when the postcode is malformed or not in `postcodes`.
-        """
-        x, y = postcode_point(postcode, postcodes)
-        return self.query(x, y, **query_kw)  # type: ignore[arg-type]
 
     # -- loading and storing
 
@@ -1118,10 +1107,3 @@ def _cells(shape) -> dict:
     touched = np.flatnonzero(shapely.intersects(shape, boxes))
     return {"touched": frozenset(touched.tolist()), "origin": (float(minx), float(miny)),
             "columns": columns, "rows": rows}
-
-
-def nearest_groups(
-    groups: gpd.GeoDataFrame, x: float, y: float, *, id_column: str = "group_id", **query_kw
-) -> pd.DataFrame:
-    """One-off :meth:`NearestIndex.query` on `groups`; build a NearestIndex to query often."""
-    return NearestIndex(groups, id_column=id_column).query(x, y, **query_kw)
