@@ -84,7 +84,6 @@ PENDING: set[str] = {
     # being fixed in the web/maps part of issue 17
     "cycle: mapper.maps.overview -> mapper.maps.priority -> mapper.maps.overview",
     "cycle: mapper.web -> mapper.web.data -> mapper.web",
-    # being fixed in the lower-layers part of issue 17
 }
 
 
