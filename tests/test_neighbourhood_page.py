@@ -793,7 +793,7 @@ def test_a_neighbourhood_page_says_why_it_was_chosen_and_how_stable_it_is(client
     row = cans.iloc[0]
     page = client.get(f"/neighbourhood/{row['can_id']}").get_data(as_text=True)
     assert f"<strong>Why chosen:</strong> {escape(row['reasons'])}." in page
-    share = f"{row['stability'] * 100:.1f}%"
+    share = f"{row['stability']:.0%}"  # a share of 10 % or more: a whole percent
     assert re.search(rf"<strong>Stability:</strong> {row['stability_label']}, kept in\s+"
                      rf"{re.escape(share)} of the re-runs", page)
 

@@ -51,6 +51,7 @@ from mapper.analysis.indicators import (
     DOMAIN_LABELS,
     combine,
     driver_label,
+    format_value,
     indicator,
 )
 from mapper.analysis.need import grouped_need, national_lsoas_of
@@ -352,20 +353,9 @@ def grouped_value(wards: pd.DataFrame, column: str) -> float:
 
 
 def fmt(value: float, kind: str) -> str:
-    """A figure written for people ('–' when missing)."""
-    if value is None or not np.isfinite(value):
-        return "–"
-    if kind in ("count", "rank"):
-        return f"{value:,.0f}"
-    if kind == "score":
-        return f"{value:,.1f}"
-    if kind == "share":
-        return f"{value * 100:.1f}%"
-    if kind == "rate":
-        return f"{value:,.2f}"
-    if kind == "index":
-        return f"{value:+.2f}"
-    return f"{value:,.3g}"
+    """A figure written for people in a table ('–' when missing): the registry's one
+    formatter (:func:`mapper.analysis.indicators.format_value`)."""
+    return format_value(value, kind, missing="–")
 
 
 def profile_rows(area: Area, columns: list[dict]) -> list[dict]:
