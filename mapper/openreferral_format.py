@@ -150,8 +150,8 @@ def render_hours(hours: Hours) -> str | None:
     for day in sorted(by_day):
         groups.setdefault(tuple(sorted(by_day[day])), []).append(day)
     rules = []
-    for slots, days in sorted(groups.items(), key=lambda item: item[1][0]):
-        times = ",".join(f"{o}-{c}" for o, c in slots)
+    for same, days in sorted(groups.items(), key=lambda item: item[1][0]):
+        times = ",".join(f"{o}-{c}" for o, c in same)
         rules.append(f"{_day_list(days)} {times}")
     return "; ".join(rules) or None
 
