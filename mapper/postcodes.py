@@ -23,8 +23,8 @@ import pandas as pd
 from mapper.errors import MapperError
 
 __all__ = ["POSTCODE", "POSTCODE_AT_END", "POSTCODE_UNIT", "example_postcode",
-           "normalise_postcode", "normalise_postcodes", "postcode_at_end", "postcode_point",
-           "postcode_table"]
+           "normalise_postcode", "normalise_postcodes", "outward_code", "postcode_at_end",
+           "postcode_point", "postcode_table", "same_postcode"]
 
 #: a full UK postcode (outward code, optional space, inward code): the one pattern
 POSTCODE_UNIT = r"([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})"
@@ -65,6 +65,14 @@ def postcode_at_end(values: pd.Series) -> pd.Series:
     text = values.astype("string").fillna("")
     parts = text.str.extract(POSTCODE_AT_END)
     return normalise_postcodes(parts[0] + parts[1])
+
+
+def outward_code(postcode: object) -> object:
+    """'E1 6AN' -> 'E1' (the postcode district, shown in place of a person's full
+    postcode); anything else unchanged."""
+    if not isinstance(postcode, str) or not postcode.strip():
+        return postcode
+    return postcode.strip().split()[0].upper() if " " in postcode.strip() else postcode
 
 
 def same_postcode(a: object, b: object) -> bool:

@@ -13,6 +13,7 @@ from mapper.postcodes import (
     example_postcode,
     normalise_postcode,
     normalise_postcodes,
+    outward_code,
     postcode_point,
     postcode_table,
     same_postcode,
@@ -32,6 +33,13 @@ def test_normalise_postcode(typed, expected):
 def test_a_column_normalises_as_each_value_does():
     got = normalise_postcodes(pd.Series([t for t, _ in TYPED], dtype="object"))
     assert [None if pd.isna(v) else v for v in got] == [e for _, e in TYPED]
+
+
+def test_outward_code_is_the_district():
+    assert outward_code("E1 6AN") == "E1"
+    assert outward_code(" sw1a 1aa ") == "SW1A"
+    assert outward_code("E16AN") == "E16AN"  # no space: not split, left as it is
+    assert outward_code(None) is None
 
 
 def test_same_postcode_ignores_case_and_spaces():
