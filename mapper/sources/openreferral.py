@@ -735,6 +735,3 @@ def _pick_hours(hours: dict, pair: _Pair) -> str | None:
         if hours.get(key):
             return hours[key]
     return None
-
-
-# -- writing -------------------------------------------------------------------------

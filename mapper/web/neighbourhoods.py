@@ -25,7 +25,6 @@ combine every ward.
 from __future__ import annotations
 
 import difflib
-import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -56,7 +55,7 @@ from mapper.analysis.indicators import (
 )
 from mapper.analysis.need import grouped_need, national_lsoas_of
 from mapper.config import Settings
-from mapper.exports import guard_formulas
+from mapper.exports import spreadsheet_csv
 from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
@@ -1013,7 +1012,7 @@ def _export_table(assets: gpd.GeoDataFrame) -> pd.DataFrame:
     return table.astype(object).where(table.notna(), None)
 
 
-def export_csv(assets: gpd.GeoDataFrame) -> str:
+def export_csv(assets: gpd.GeoDataFrame) -> bytes:
     """The assets as CSV: WGS84 and British National Grid coordinates, source, licence and
     attribution on every row."""
     table = _export_table(assets)
@@ -1024,9 +1023,7 @@ def export_csv(assets: gpd.GeoDataFrame) -> str:
     else:
         for column in ("longitude", "latitude", "easting", "northing"):
             table[column] = []
-    buffer = io.StringIO()
-    guard_formulas(table).to_csv(buffer, index=False)  # no cell runs as a formula
-    return buffer.getvalue()
+    return spreadsheet_csv(table)  # BOM for Excel; no cell runs as a formula
 
 
 def export_geojson(assets: gpd.GeoDataFrame, area: Area, filters: dict) -> str:
