@@ -26,10 +26,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 from pyproj import CRS
 
-from mapper import geo, missing, overlay, registers
+from mapper import geo, geojson, missing, overlay, registers
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.openreferral_format import (
     BYDAY,
@@ -202,12 +201,8 @@ def _csv(frame, prov, meta, path: Path, register: str) -> None:
 
 
 def _geojson(frame, prov, meta, path: Path, register: str) -> None:
-    shown = missing.clean_frame(frame)
-    shown["geometry"] = shapely.set_precision(geo.to_display(frame.geometry).array, 1e-6)
-    shown = gpd.GeoDataFrame(shown, geometry="geometry", crs=geo.CRS_DISPLAY)
-    data = json.loads(shown.to_json(drop_id=True, na="null"))
-    data = {
-        "type": "FeatureCollection",
+    features = geojson.encode_features(geo.to_display(frame), placeholders=True)
+    members = {
         "name": register,
         "attribution": " ".join(dict.fromkeys(prov["attribution"])),
         "licences": sorted(set(prov["licence"])),
@@ -215,9 +210,8 @@ def _geojson(frame, prov, meta, path: Path, register: str) -> None:
         "study_area": meta.get("study_area", ""),
         "synthetic": meta.get("synthetic") == "yes",
         "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "features": data["features"],
     }
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    path.write_bytes(geojson.collection(features, members))
 
 
 def _gpkg(frame, prov, meta, path: Path, register: str) -> None:
