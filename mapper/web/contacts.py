@@ -67,12 +67,6 @@ def partner_wards() -> set[str] | None:
     return set(user.wards)
 
 
-def may_see_any() -> bool:
-    """Whether the signed-in user may see the contacts of at least one ward."""
-    allowed = partner_wards()
-    return allowed is None or bool(allowed)
-
-
 def contacts_for(group_ids, *, keep=None, export: str | None = None) -> dict[str, dict]:
     """group id -> its contact details, for the groups the current user may see.
 
