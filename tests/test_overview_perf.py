@@ -24,7 +24,7 @@ from conftest import grid_boroughs, grid_wards, write_workspace
 from mapper.editing import current_record, retire_record
 from mapper.geo import to_display
 from mapper.maps import map_parts, ward_map
-from mapper.maps.overview import OVERVIEW_DECIMALS
+from mapper.maps.base import OVERVIEW_DECIMALS
 from mapper.store import Workspace
 from mapper.web import create_app, data
 from mapper.web.overview import Deflated, deflated, gzip_joined

@@ -20,13 +20,13 @@ from markupsafe import escape
 
 from mapper.config import Settings
 from mapper.maps.assets import map_parts
+from mapper.maps.points import point_rows
 from mapper.maps.priority import (
     GapsLayer,
     PointLayer,
     format_value,
     indicator_label,
     indicators,
-    point_rows,
     priority_map,
 )
 from mapper.store import Workspace
@@ -616,7 +616,7 @@ def test_decision_record_says_who_reran_it_and_what_changed(own_client, demo_dir
 def test_point_rows_run_north_to_south_without_duplicates_or_personal_data():
     from shapely.geometry import Point
 
-    from mapper.maps.priority import point_rows
+    from mapper.maps.points import point_rows
 
     points = gpd.GeoDataFrame(
         {"name": ["South", "North west", "Twin", "North east", "Middle"],

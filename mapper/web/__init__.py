@@ -35,7 +35,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from mapper import __version__, missing
 from mapper.errors import MapperError
 from mapper.maps.assets import VENDOR_DIRS
-from mapper.maps.overview import TILE_CHOICES
+from mapper.maps.base import TILE_CHOICES
 from mapper.store import Workspace, resolve_workspace
 
 #: the repository's top level, holding templates/ and static/

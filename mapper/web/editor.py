@@ -47,7 +47,7 @@ from mapper import editing, registers
 from mapper.appdb import Conflict
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.geo import CRS_ANALYSIS, CRS_DISPLAY, points_from_xy
-from mapper.maps.overview import TILE_CHOICES
+from mapper.maps.base import TILE_CHOICES
 from mapper.web import data, open_workspace
 from mapper.web.auth import current_user, require_role
 from mapper.web.security import never_cached

@@ -40,8 +40,8 @@ import pandas as pd
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
 from mapper.maps import MapParts, map_parts, ward_map
-from mapper.maps.overview import OVERVIEW_DECIMALS, compact_json
-from mapper.maps.priority import point_rows
+from mapper.maps.base import OVERVIEW_DECIMALS, compact_json
+from mapper.maps.points import point_rows
 from mapper.web import data
 
 bp = Blueprint("overview", __name__)

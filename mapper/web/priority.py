@@ -59,21 +59,21 @@ from mapper.errors import MapperError
 from mapper.exports import guard_formulas
 from mapper.geo import to_display
 from mapper.maps.assets import map_parts
+from mapper.maps.base import display_tolerance
 from mapper.maps.classify import SCHEMES, palette
+from mapper.maps.points import point_rows
 from mapper.maps.priority import (
     DEFAULT_INDICATOR,
     GapsLayer,
     PointLayer,
     class_labels,
     classify_wards,
-    display_tolerance,
     format_value,
     gap_collection,
     indicator_groups,
     indicator_kind,
     indicator_label,
     indicators,
-    point_rows,
     priority_map,
 )
 from mapper.maps.selection_svg import selection_svg
