@@ -335,7 +335,7 @@ def test_incident_type_filter_on_the_map(client, demo_dir):
 
 
 def test_layer_json_comes_in_pages_that_join_up(client, demo_dir, monkeypatch):
-    from mapper.web import overview
+    from mapper.web import responses
 
     whole = client.get("/priority/layers/incidents.json").get_json()
     assert whole["next"] is None and whole["count"] == whole["total"] > 20
@@ -350,7 +350,7 @@ def test_layer_json_comes_in_pages_that_join_up(client, demo_dir, monkeypatch):
     rest = client.get(half["next"]).get_json()
     assert half["rows"] + rest["rows"][:5] == groups["rows"][:10]
     assert half["total"] == groups["total"] == groups["count"] > 5
-    monkeypatch.setattr(overview, "LAYER_ROWS_MAX", 10)  # the cap applies without a limit
+    monkeypatch.setattr(responses, "LAYER_ROWS_MAX", 10)  # the cap applies without a limit
     first = client.get("/priority/layers/incidents.json?borough=").get_json()
     assert first["count"] == 10 and first["next"].endswith("offset=10")
     for bad in ("limit=0", "limit=11", "offset=-1", "offset=x"):

@@ -30,13 +30,13 @@ from flask import (
     send_from_directory,
 )
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException
 
 from mapper import __version__, missing
 from mapper.errors import MapperError
 from mapper.maps.assets import VENDOR_DIRS
 from mapper.maps.base import TILE_CHOICES
-from mapper.store import Workspace, resolve_workspace
+from mapper.store import resolve_workspace
 
 #: the repository's top level, holding templates/ and static/
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,14 +87,17 @@ def create_app(test_config: dict | None = None) -> Flask:
         ratelimit,
         recheck,
         security,
+        signin,
         uploads,
     )
 
     app.register_blueprint(vendor)
+    app.register_blueprint(signin.bp)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
                       recheck.bp, drafts.bp):
         app.register_blueprint(blueprint)
+    app.extensions[api.OPENAPI_PATHS] = (edit_api.openapi_paths, uploads.openapi_paths)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
     app.add_url_rule("/health", "health", health)
@@ -178,48 +181,6 @@ def health():
     return jsonify(status="ok")
 
 
-# -- the workspace, for views ---------------------------------------------------------
-
-
-class NoWorkspace(NotFound):
-    """404: the configured workspace does not exist yet."""
-
-    name = "No data to show yet"
-
-
-def open_workspace() -> Workspace:
-    """The configured workspace; 404 with what to do when there is none."""
-    workspace = Workspace(current_app.config["WORKSPACE"])
-    if not workspace.exists():
-        raise NoWorkspace(
-            description=(
-                f"There is no workspace at {workspace.directory}. Run 'mapper demo' to "
-                "create the synthetic demo area, or 'mapper build --from DIR' to build one "
-                "from your data files, then reload this page."
-            ),
-        )
-    return workspace
-
-
-def read_layer(workspace: Workspace, name: str, *, required: bool = True):
-    """One layer of the workspace; 404 naming the layers present when it is missing.
-
-    With ``required=False`` a missing layer gives None instead.
-    """
-    if not workspace.has_layer(name):
-        if not required:
-            return None
-        present = ", ".join(workspace.layers()) or "none"
-        abort(
-            404,
-            description=(
-                f"The workspace has no '{name}' layer (layers: {present}). Rebuild it with "
-                "'mapper build --from DIR' or 'mapper demo'."
-            ),
-        )
-    return workspace.read_layer(name)
-
-
 # -- vendored scripts and styles --------------------------------------------------------
 
 vendor = Blueprint("vendor", __name__, url_prefix="/vendor")
@@ -285,4 +246,4 @@ def _error_response(status: int, title: str, message: str):
     return body, status
 
 
-__all__ = ["create_app", "open_workspace", "read_layer"]
+__all__ = ["create_app"]

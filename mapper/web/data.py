@@ -47,10 +47,19 @@ from functools import wraps
 
 import pandas as pd
 from flask import abort, current_app, g, has_request_context, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper.store import EDITED_LAYERS, Workspace
-from mapper.web import open_workspace
+
+#: provenance columns shown in the data sources footer, with their headings
+SOURCE_COLUMNS = {
+    "layer": "Layer",
+    "source_file": "Source file",
+    "vintage": "Release",
+    "coverage": "Covers",
+    "licence": "Licence",
+    "attribution": "Attribution",
+}
 
 #: variants kept per kind of cache (date windows, base maps...), least recently used
 #: dropped first
@@ -70,6 +79,29 @@ builds: dict[str, int] = {}
 _resolved: dict[str, tuple] = {}
 #: workspace setting (as configured) -> its Workspace, once it has been opened
 _workspaces: dict[str, Workspace] = {}
+
+
+# -- the workspace ---------------------------------------------------------
+
+
+class NoWorkspace(NotFound):
+    """404: the configured workspace does not exist yet."""
+
+    name = "No data to show yet"
+
+
+def open_workspace() -> Workspace:
+    """The configured workspace; 404 with what to do when there is none."""
+    workspace = Workspace(current_app.config["WORKSPACE"])
+    if not workspace.exists():
+        raise NoWorkspace(
+            description=(
+                f"There is no workspace at {workspace.directory}. Run 'mapper demo' to "
+                "create the synthetic demo area, or 'mapper build --from DIR' to build one "
+                "from your data files, then reload this page."
+            ),
+        )
+    return workspace
 
 
 def _version(workspace: Workspace) -> tuple:
@@ -321,6 +353,17 @@ def example_place() -> dict[str, str]:
 def example_postcode() -> str | None:
     """The workspace's example postcode (see :func:`example_place`), or None."""
     return example_place().get("postcode")
+
+
+def postcode_index() -> pd.DataFrame:
+    """The workspace's postcodes: ``x`` and ``y`` (EPSG:27700), indexed by postcode."""
+    return cached("postcode_index", _build_postcode_index)
+
+
+def _build_postcode_index(_workspace) -> pd.DataFrame:
+    from mapper.analysis.nearest import postcode_table
+
+    return postcode_table(layer("postcodes", required=False))
 
 
 def study_area():
