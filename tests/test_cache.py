@@ -239,3 +239,23 @@ def test_many_date_windows_evict_only_older_windows(demo_app):
     built = data.builds.get("nearest_index", 0)
     _nearest(client, 51.52, -0.08)
     assert data.builds.get("nearest_index", 0) == built  # not made again
+
+
+def test_a_warm_app_has_made_the_index_and_the_overview_map_before_any_request(demo_copy,
+                                                                               tmp_path):
+    """``create_app(warm=True)`` (as ``mapper serve`` calls it) makes the nearest index,
+    what /api/nearest answers from and the overview map; the first requests reuse them."""
+    data._entries.clear()
+    before = dict(data.builds)
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo_copy)}, warm=True)
+    made = {k for k, n in data.builds.items() if n > before.get(k, 0)}
+    assert {"nearest_index", "api:nearest", "overview:facts"} <= made
+    assert any(k.startswith("overview:map:") for k in made)
+    after_warming = dict(data.builds)
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    _nearest(client, 51.52, -0.08)
+    again = {k for k in made if data.builds[k] != after_warming[k]}
+    assert not again  # nothing warmed is made again for the first visitors
+    # without a workspace there is nothing to warm, and no error
+    assert create_app({"TESTING": True, "WORKSPACE": str(tmp_path / "none")}, warm=True)

@@ -36,7 +36,7 @@ from mapper import __version__, missing
 from mapper.errors import MapperError
 from mapper.maps.assets import VENDOR_DIRS
 from mapper.maps.base import TILE_CHOICES
-from mapper.store import resolve_workspace
+from mapper.store import Workspace, resolve_workspace
 
 #: the repository's top level, holding templates/ and static/
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,13 +51,17 @@ SETTINGS_HELP = {
 VENDOR_MAX_AGE = 24 * 3600
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     """Create the web app.
 
     Parameters
     ----------
     test_config : settings overriding the defaults (``WORKSPACE``, ``TILES`` and any
         Flask setting such as ``TESTING``)
+    warm : make now what the first requests would otherwise wait for (the groups, their
+        nearest-groups index and what ``/api/nearest`` answers from, the overview map):
+        a server does this before it takes requests (and before worker processes fork).
+        Nothing to warm without a workspace.
 
     Raises MapperError when a setting has a value the app cannot use.
     """
@@ -111,7 +115,19 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     ratelimit.init_app(app)  # after auth: signed-in users are not limited
     security.init_app(app)
+    if warm:
+        _warm(app, (api.prepare, overview.prepare))
     return app
+
+
+def _warm(app: Flask, preparers) -> None:
+    """Run each blueprint's `prepare` (which fills :mod:`mapper.web.data`'s caches for the
+    workspace as it is now) in a request context, when there is a workspace."""
+    if not Workspace(app.config["WORKSPACE"]).exists():
+        return
+    with app.test_request_context("/"):
+        for prepare in preparers:
+            prepare()
 
 
 def _check_settings(config) -> None:
