@@ -36,6 +36,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import MultiPoint, Polygon, mapping
 
+from mapper import resources
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, to_display
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
@@ -45,7 +46,7 @@ from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
 # --------------------------------------------------------------------------------------
 
 DEMO_SEED = 20240701
-DEMO_BOUNDARIES_DIR = Path(__file__).resolve().parent.parent / "data" / "boundaries"
+DEMO_BOUNDARIES_DIR = resources.boundaries_dir()
 
 BOROUGH_CODE = "E09000099"
 BOROUGH_NAME = "Demoborough (synthetic)"

@@ -63,6 +63,20 @@ def guard_formulas(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: how every CSV the app writes for people is encoded: UTF-8 with a byte-order mark, without
+#: which Excel on Windows reads the file as the local code page ("£" becomes "Â£", "é"
+#: "Ã©"); the app's own readers, pandas and LibreOffice all accept the mark
+CSV_ENCODING = "utf-8-sig"
+
+
+def spreadsheet_csv(table: pd.DataFrame, *, lineterminator: str = "\n") -> bytes:
+    """`table` (without its index) as the bytes of a CSV file a spreadsheet opens right:
+    :data:`CSV_ENCODING`, text a spreadsheet would run as a formula guarded
+    (:func:`guard_formulas`). Every CSV download and export goes through here."""
+    text = guard_formulas(table).to_csv(index=False, lineterminator=lineterminator)
+    return text.encode(CSV_ENCODING)
+
+
 def select(
     workspace: Workspace,
     register: str,
@@ -171,8 +185,7 @@ def _csv(frame, prov, meta, path: Path, register: str) -> None:
     table["easting"] = frame.geometry.x.round(1)
     table["northing"] = frame.geometry.y.round(1)
     table = missing.clean_frame(table.astype(object))  # blanks, never "<NA>" or "nan"
-    table = guard_formulas(table)  # text a spreadsheet would run as a formula gets a '
-    table.to_csv(path, index=False, encoding="utf-8")
+    path.write_bytes(spreadsheet_csv(table))
 
 
 def _geojson(frame, prov, meta, path: Path, register: str) -> None:
@@ -210,11 +223,11 @@ CONTACT_CSV_COLUMNS = ("name", "category", "status", "contact_role", "emergency_
                        "last_verified", "distance_m", "group_id")
 
 
-def contact_csv(rows: pd.DataFrame, *, with_distance: bool) -> str:
+def contact_csv(rows: pd.DataFrame, *, with_distance: bool) -> bytes:
     """A contact list (``mapper.analysis.contacts.with_roles`` plus ward and borough
-    names) as CSV text: blank cells where a value is missing, except emergency consent,
-    whose missing answer reads "not recorded" (it is yes, no or not recorded); text a
-    spreadsheet would run as a formula gets a ``'`` (:func:`formula_safe`)."""
+    names) as a CSV file (:func:`spreadsheet_csv`): blank cells where a value is missing,
+    except emergency consent, whose missing answer reads "not recorded" (it is yes, no or
+    not recorded)."""
     columns = [c for c in CONTACT_CSV_COLUMNS if with_distance or c != "distance_m"]
     table = pd.DataFrame({c: (rows[c].astype(object) if c in rows
                               else pd.Series(None, index=rows.index, dtype=object))
@@ -222,5 +235,4 @@ def contact_csv(rows: pd.DataFrame, *, with_distance: bool) -> str:
     table = missing.clean_frame(table.astype(object))
     table["emergency_consent"] = table["emergency_consent"].map(
         lambda v: missing.NOT_RECORDED if missing.is_missing(v) else v)
-    table = guard_formulas(table)
-    return table.to_csv(index=False, lineterminator="\r\n")
+    return spreadsheet_csv(table, lineterminator="\r\n")

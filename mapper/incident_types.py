@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-TYPES_FILE = Path(__file__).resolve().parent / "mappings" / "incident_types.csv"
+from mapper import resources
+
+TYPES_FILE = resources.mappings_dir() / "incident_types.csv"
 
 
 @dataclass(frozen=True)

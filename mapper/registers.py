@@ -16,9 +16,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from mapper import resources
 from mapper.geo import CRS_ANALYSIS
 
-MAPPINGS_DIR = Path(__file__).resolve().parent / "mappings"
+MAPPINGS_DIR = resources.mappings_dir()
 CATEGORY_MAP_FILE = MAPPINGS_DIR / "categories.csv"
 
 GROUP_CATEGORIES = (

@@ -23,7 +23,6 @@ is stale (``mapper.analysis_run.analysis_state``), never one that passes for cur
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import secrets
@@ -38,6 +37,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+from filelock import FileLock, Timeout
 
 from mapper import __version__
 from mapper.errors import MapperError
@@ -339,18 +339,20 @@ def _table_names(path: Path) -> set[str]:
 
 @contextmanager
 def _exclusive_lock(lock_path: Path) -> Iterator[None]:
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise MapperError(
-                f"another import is changing the workspace {lock_path.parent} right now; "
-                "wait for it to finish and try again"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    # One holder at a time, across processes, on POSIX (flock) and Windows (msvcrt) alike;
+    # never waits: a second import fails at once. On POSIX the lock file stays, owner-only.
+    lock = FileLock(lock_path, timeout=0, mode=FILE_MODE)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise MapperError(
+            f"another import is changing the workspace {lock_path.parent} right now; "
+            "wait for it to finish and try again"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _remove_stale_temporaries(directory: Path) -> None:

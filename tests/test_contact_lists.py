@@ -8,8 +8,6 @@ wards 1-3). The radius centre, postcode ZZ9 9ZZ, is the middle of ward 5 (531500
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 import geopandas as gpd
@@ -17,6 +15,7 @@ import pandas as pd
 import pytest
 from accounts import sign_in
 from conftest import grid_wards, write_workspace
+from csvfiles import csv_rows
 from shapely.geometry import Point, box
 
 from mapper import editing, registers, vcard
@@ -266,9 +265,7 @@ def test_a_partner_sees_only_the_groups_of_their_wards(contact_app):
 def read_csv(response) -> list[dict]:
     assert response.status_code == 200, response.get_data(as_text=True)[:300]
     assert response.headers["Cache-Control"] == "no-store"
-    body = response.get_data(as_text=True)
-    assert body.startswith("\ufeff")
-    return list(csv.DictReader(io.StringIO(body[1:], newline="")))
+    return csv_rows(response.data)
 
 
 def test_csv_holds_the_list_exactly_and_never_runs_formulas(contact_app):

@@ -23,6 +23,7 @@ from markupsafe import escape
 from pyproj import Transformer
 from shapely.geometry import Point
 
+from mapper.analysis import verification
 from mapper.analysis_run import analyse
 from mapper.config import Settings
 from mapper.maps.assets import external_links, map_parts
@@ -508,7 +509,7 @@ def test_out_of_date_records_are_flagged_in_words(client, groups, monkeypatch, s
     ],
 )
 def test_verified_note(value, on, stale):
-    note = incident_views.verified_note(value, on=on)
+    note = verification.verified_note(value, on=on)
     assert note["stale"] is stale
     assert bool(note["note"]) is stale
 

@@ -7,8 +7,6 @@ workspace layers, and compared with what the page shows.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from csvfiles import csv_rows
 from markupsafe import escape
 
 from mapper.analysis_run import analyse
@@ -514,7 +513,7 @@ def test_csv_export_has_the_areas_assets_with_sources_and_no_personal_data(clien
         assert response.status_code == 200
         assert response.mimetype == "text/csv"
         assert "attachment" in response.headers["Content-Disposition"]
-        rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+        rows = csv_rows(response.data)
         keys = {f"{r['kind']}:{r['asset_id']}" for r in rows}
         assert len(rows) == len(keys) == len(expected_asset_keys(layers, codes))
         assert keys == expected_asset_keys(layers, codes)
@@ -554,11 +553,7 @@ def test_geojson_export_carries_attribution_and_no_personal_data(client, layers)
 
 def test_exports_respect_the_filter(client, layers):
     url, codes = _export_areas(layers)[1]
-    rows = list(
-        csv.DictReader(
-            io.StringIO(client.get(f"{url}/assets.csv?category=kind:group").get_data(as_text=True))
-        )
-    )
+    rows = csv_rows(client.get(f"{url}/assets.csv?category=kind:group").data)
     expected = {k for k in expected_asset_keys(layers, codes) if k.startswith("group:")}
     assert {f"{r['kind']}:{r['asset_id']}" for r in rows} == expected
     data = json.loads(client.get(f"{url}/assets.geojson?q=zzznothing").get_data(as_text=True))
@@ -755,7 +750,7 @@ def test_an_area_without_groups_premises_or_incidents_still_has_a_page(client, l
     assert "No groups or premises are recorded in this area." in page
     assert "The workspace has no incidents." in page
     assert asset_keys(page) == []
-    rows = list(csv.DictReader(io.StringIO(get_page(client, f"/ward/{code}/assets.csv"))))
+    rows = csv_rows(get_page(client, f"/ward/{code}/assets.csv"))
     assert rows == []
     data_ = json.loads(get_page(client, f"/ward/{code}/assets.geojson"))
     assert data_["features"] == []
@@ -792,7 +787,7 @@ def test_a_neighbourhood_page_says_why_it_was_chosen_and_how_stable_it_is(client
     row = cans.iloc[0]
     page = client.get(f"/neighbourhood/{row['can_id']}").get_data(as_text=True)
     assert f"<strong>Why chosen:</strong> {escape(row['reasons'])}." in page
-    share = f"{row['stability'] * 100:.1f}%"
+    share = f"{row['stability']:.0%}"  # a share of 10 % or more: a whole percent
     assert re.search(rf"<strong>Stability:</strong> {row['stability_label']}, kept in\s+"
                      rf"{re.escape(share)} of the re-runs", page)
 

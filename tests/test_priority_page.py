@@ -3,7 +3,6 @@ per module): map data, filters, re-running the analysis, exports, the decision r
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -16,6 +15,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from accounts import post, sign_in
+from csvfiles import csv_rows
 from markupsafe import escape
 
 from mapper.config import Settings
@@ -224,8 +224,7 @@ def test_borough_filter_on_several_boroughs(tmp_path, demo_dir):
     codes = sorted(f["properties"]["ward_code"] for f in ward_features(page))
     assert codes == sorted(summary.loc[east, "ward_code"])
     assert 0 < len(codes) < len(summary)
-    rows = list(csv.DictReader(io.StringIO(get_page(
-        client, "/priority/export.csv?borough=E09000098"))))
+    rows = csv_rows(get_page(client, "/priority/export.csv?borough=E09000098"))
     assert {r["borough_code"] for r in rows} == {"E09000098"} and len(rows) == len(codes)
 
 
@@ -508,7 +507,7 @@ def test_csv_export(client, ward_summary):
     response = client.get("/priority/export.csv?indicator=imd_score&scheme=natural")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    rows = csv_rows(response.data)
     assert len(rows) == len(ward_summary)
     first = rows[0]
     for column in ("ward_code", "ward_name", "imd_score", "map_class", "map_class_range",

@@ -29,7 +29,6 @@ from mapper.cli import main
 from mapper.editing import current_record
 from mapper.store import Workspace
 from mapper.web import create_app
-from mapper.web import incidents as incident_views
 
 PLACEHOLDERS = re.compile(r"\b(nan|None|NaT|null|undefined)\b")
 
@@ -63,7 +62,7 @@ def test_is_due(last_verified, on, due):
     assert is_due(last_verified, on) is due
     assert bool(due_mask(pd.Series([last_verified], dtype="object"), on).iloc[0]) is due
     # the incident page and call sheet read the same rule
-    assert incident_views.verified_note(last_verified, on=on)["stale"] is due
+    assert verification.verified_note(last_verified, on=on)["stale"] is due
 
 
 def test_months_before_keeps_the_day_or_takes_the_month_end():

@@ -79,6 +79,32 @@ def test_only_one_import_at_a_time(built):
                 pass
 
 
+def test_another_process_cannot_import_while_one_does(built):
+    # the lock is the operating system's (filelock: flock on POSIX, msvcrt on Windows),
+    # so it holds across processes, and a second import fails at once rather than waits
+    code = "\n".join([
+        "import sys",
+        "from mapper.errors import MapperError",
+        "from mapper.store import Workspace",
+        "try:",
+        "    with Workspace(sys.argv[1]).transaction():",
+        "        pass",
+        "except MapperError as error:",
+        "    sys.exit(str(error))",
+    ])
+    with built.transaction():
+        started = time.monotonic()
+        held = subprocess.run([sys.executable, "-c", code, str(built.directory)],
+                              capture_output=True, text=True, timeout=120)
+    assert held.returncode == 1
+    assert "another import is changing the workspace" in held.stderr
+    assert "Traceback" not in held.stderr
+    assert time.monotonic() - started < 60
+    free = subprocess.run([sys.executable, "-c", code, str(built.directory)],
+                          capture_output=True, text=True, timeout=120)
+    assert free.returncode == 0, free.stderr
+
+
 def test_reserved_names_and_crs_are_checked(built):
     with pytest.raises(ValueError, match="EPSG:27700"):
         with built.transaction() as tx:

@@ -469,12 +469,14 @@ def combine(frame: pd.DataFrame, column: str, how: str | None = None) -> float:
 # -- writing values --------------------------------------------------------------------
 
 
-def format_value(value, kind_or_column: str) -> str:
-    """`value` written for people, by a kind of :data:`KINDS` or a column's kind; a missing
-    value as the indicator's ``missing`` text ('no data')."""
+def format_value(value, kind_or_column: str, *, missing: str | None = None) -> str:
+    """`value` written for people, by a kind of :data:`KINDS` or a column's kind: the one
+    number formatter of pages, maps, exports and the CLI. A missing value reads as
+    `missing` when given (a table's '–'), else the indicator's ``missing`` text ('no
+    data')."""
     entry = None if kind_or_column in KINDS else resolve(kind_or_column)
     kind_ = entry.kind if entry else kind_or_column
-    missing_text = entry.missing if entry else NO_DATA
+    missing_text = missing if missing is not None else (entry.missing if entry else NO_DATA)
     if value is None or value is pd.NA:
         return missing_text
     if kind_ == "text":

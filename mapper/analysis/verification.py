@@ -21,6 +21,7 @@ takes "today" as an argument; :func:`today` gives it for the app's time zone.
 from __future__ import annotations
 
 import calendar
+import math
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -199,3 +200,30 @@ def _can_of(wards: pd.DataFrame) -> pd.Series:
         return pd.Series(dtype="object")
     can = wards.set_index("ward_code")["can_id"].astype("object")
     return can.where(can.notna() & can.astype(str).str.strip().ne(""), None)
+
+
+def verified_note(value: object, *, on: date) -> dict:
+    """How fresh a ``last_verified`` value is: the date shown and whether it is due for
+    re-checking, as the incident page and call sheet show it."""
+    period = VERIFICATION_MONTHS
+    checked = checked_date(value)
+    if checked is None:
+        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) \
+            else str(value)
+        return {
+            "date": text or None,
+            "stale": True,
+            "note": "No date recorded: check before use",
+            "age": "no date recorded",
+        }
+    stale = is_due(checked, on)
+    months = months_since(checked, on)
+    note = f"Not checked for over {period} months: check before use" if stale else ""
+    age = f"{months} months ago" if months > period else f"over {period} months ago"
+    return {
+        "date": f"{checked.day} {checked:%b %Y}",
+        "iso": checked.isoformat(),
+        "stale": stale,
+        "note": note,
+        "age": age if stale else "",
+    }

@@ -1013,6 +1013,8 @@ def write_package(
     for table, rows in tables.items():
         frame = pd.DataFrame.from_records(rows, columns=FIELDS[table]).astype("object")
         frame = frame.where(frame.notna(), "")
+        # plain UTF-8, no byte-order mark: data for other systems' HSDS readers, not a
+        # spreadsheet download (those go through mapper.exports.spreadsheet_csv)
         frame.to_csv(
             directory / FILE_NAMES[table], index=False, encoding="utf-8", lineterminator="\n"
         )

@@ -17,8 +17,6 @@ Errors are translated once, here: users see an HTML error page (or ``{"error": .
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import (
     Blueprint,
     Flask,
@@ -32,14 +30,11 @@ from flask import (
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from mapper import __version__, missing
+from mapper import __version__, missing, resources
 from mapper.errors import MapperError
 from mapper.maps.assets import VENDOR_DIRS
 from mapper.maps.base import TILE_CHOICES
 from mapper.store import Workspace, resolve_workspace
-
-#: the repository's top level, holding templates/ and static/
-ROOT = Path(__file__).resolve().parents[2]
 
 #: help text for each setting (shown in errors; a test checks each key has one)
 SETTINGS_HELP = {
@@ -67,8 +62,9 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     """
     app = Flask(
         __name__,
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(resources.templates_dir()),
+        static_folder=str(resources.static_dir()),
+        static_url_path="/static",  # not the folder's name: in a wheel it is mapper/_static
     )
     app.config.from_mapping(WORKSPACE=str(resolve_workspace()), TILES="none")
     if test_config is not None:

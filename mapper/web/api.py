@@ -17,7 +17,7 @@ cache-buster some HTTP clients add, is ignored.
 
 Answers are fast because each layer is turned into feature text once per version of the
 workspace (through :func:`mapper.web.data.cached`) and a request only filters rows and
-joins the texts; nearest-group queries use the cached R-tree of
+joins the texts; nearest-group queries use the cached k-d trees of
 :func:`mapper.web.data.nearest_index`.
 
 The endpoints, their parameters and responses are described once, in :data:`ENDPOINTS`,

@@ -299,8 +299,8 @@ def _filename(scope: lists.Scope, suffix: str) -> str:
 def export_csv():
     scope, role, consent = _export_scope()
     rows, _ = contact_list(scope, role, consent, export="CSV")
-    text = exports.contact_csv(rows, with_distance=scope.kind == "radius")
-    return Response("\ufeff" + text, mimetype="text/csv", headers={
+    body = exports.contact_csv(rows, with_distance=scope.kind == "radius")
+    return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{_filename(scope, "csv")}"'})
 
 

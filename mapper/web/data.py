@@ -421,9 +421,9 @@ def with_overlay(kind: str, register: str, build: Callable[[], object],
 
 
 def nearest_index():
-    """The rtree index of the workspace's groups (see mapper.analysis.nearest): made
-    once per GeoPackage, then copied and changed for the edits that move a group or
-    change its category, emergency offer, status or retirement."""
+    """The nearest-group index (k-d trees, see mapper.analysis.nearest) of the workspace's
+    groups: made once per GeoPackage, then copied and changed for the edits that move a
+    group or change its category, emergency offer, status or retirement."""
     from mapper.analysis.nearest import NearestIndex
 
     def build():

@@ -403,33 +403,6 @@ def today() -> date:
     return verification.today()
 
 
-def verified_note(value: object, *, on: date) -> dict:
-    """How fresh a ``last_verified`` value is: the date shown and whether it is due for
-    re-checking (the one rule: :mod:`mapper.analysis.verification`)."""
-    period = verification.VERIFICATION_MONTHS
-    checked = verification.checked_date(value)
-    if checked is None:
-        text = "" if value is None or (isinstance(value, float) and math.isnan(value)) \
-            else str(value)
-        return {
-            "date": text or None,
-            "stale": True,
-            "note": "No date recorded: check before use",
-            "age": "no date recorded",
-        }
-    stale = verification.is_due(checked, on)
-    months = verification.months_since(checked, on)
-    note = f"Not checked for over {period} months: check before use" if stale else ""
-    age = f"{months} months ago" if months > period else f"over {period} months ago"
-    return {
-        "date": f"{checked.day} {checked:%b %Y}",
-        "iso": checked.isoformat(),
-        "stale": stale,
-        "note": note,
-        "age": age if stale else "",
-    }
-
-
 def find_groups(search: Search) -> pd.DataFrame:
     """The nearest groups for `search`: rank, id, distance, x, y and the shown details."""
     found = data.nearest_index().query(
@@ -458,7 +431,7 @@ def result_rows(found: pd.DataFrame, *, on: date) -> list[dict]:
         record["offers"] = sorted(
             parse_capabilities(record.get("emergency_offer")), key=_offer_order
         )
-        record["verified"] = verified_note(record.get("last_verified"), on=on)
+        record["verified"] = verification.verified_note(record.get("last_verified"), on=on)
         rows.append(record)
     return rows
 

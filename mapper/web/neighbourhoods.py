@@ -25,7 +25,6 @@ combine every ward.
 from __future__ import annotations
 
 import difflib
-import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -51,11 +50,12 @@ from mapper.analysis.indicators import (
     DOMAIN_LABELS,
     combine,
     driver_label,
+    format_value,
     indicator,
 )
 from mapper.analysis.need import grouped_need, national_lsoas_of
 from mapper.config import Settings
-from mapper.exports import guard_formulas
+from mapper.exports import spreadsheet_csv
 from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
@@ -353,20 +353,9 @@ def grouped_value(wards: pd.DataFrame, column: str) -> float:
 
 
 def fmt(value: float, kind: str) -> str:
-    """A figure written for people ('–' when missing)."""
-    if value is None or not np.isfinite(value):
-        return "–"
-    if kind in ("count", "rank"):
-        return f"{value:,.0f}"
-    if kind == "score":
-        return f"{value:,.1f}"
-    if kind == "share":
-        return f"{value * 100:.1f}%"
-    if kind == "rate":
-        return f"{value:,.2f}"
-    if kind == "index":
-        return f"{value:+.2f}"
-    return f"{value:,.3g}"
+    """A figure written for people in a table ('–' when missing): the registry's one
+    formatter (:func:`mapper.analysis.indicators.format_value`)."""
+    return format_value(value, kind, missing="–")
 
 
 def profile_rows(area: Area, columns: list[dict]) -> list[dict]:
@@ -1020,7 +1009,7 @@ def _export_table(assets: gpd.GeoDataFrame) -> pd.DataFrame:
     return table.astype(object).where(table.notna(), None)
 
 
-def export_csv(assets: gpd.GeoDataFrame) -> str:
+def export_csv(assets: gpd.GeoDataFrame) -> bytes:
     """The assets as CSV: WGS84 and British National Grid coordinates, source, licence and
     attribution on every row."""
     table = _export_table(assets)
@@ -1031,9 +1020,7 @@ def export_csv(assets: gpd.GeoDataFrame) -> str:
     else:
         for column in ("longitude", "latitude", "easting", "northing"):
             table[column] = []
-    buffer = io.StringIO()
-    guard_formulas(table).to_csv(buffer, index=False)  # no cell runs as a formula
-    return buffer.getvalue()
+    return spreadsheet_csv(table)  # BOM for Excel; no cell runs as a formula
 
 
 def export_geojson(assets: gpd.GeoDataFrame, area: Area, filters: dict) -> str:

@@ -28,8 +28,6 @@ All workspace data is read through :mod:`mapper.web.data` (cached per workspace 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime
 
@@ -52,7 +50,7 @@ from mapper.analysis.reasons import reasons_method
 from mapper.analysis.record import read_selection, selection, selection_changes
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
-from mapper.exports import guard_formulas
+from mapper.exports import spreadsheet_csv
 from mapper.geo import to_display
 from mapper.maps.base import display_tolerance
 from mapper.maps.points import point_rows
@@ -178,10 +176,8 @@ def export_csv():
     table = table.copy()
     table["licence"] = "; ".join(licences)
     table["attribution"] = attribution
-    table = guard_formulas(table.astype(object).where(table.notna(), None))
-    out = io.StringIO()
-    table.to_csv(out, index=False, quoting=csv.QUOTE_MINIMAL)
-    return Response(out.getvalue(), mimetype="text/csv",
+    body = spreadsheet_csv(table.astype(object).where(table.notna(), None))
+    return Response(body, mimetype="text/csv",
                     headers={"Content-Disposition":
                              f'attachment; filename="{_download_name(view, "csv")}"'})
 
