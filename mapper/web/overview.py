@@ -133,7 +133,6 @@ def _map() -> tuple[MapParts, Deflated]:
     URL and tiles."""
     tiles = current_app.config["TILES"]
     root = request.script_root
-    key = f"overview:map:{tiles}:{root}"
 
     def build(workspace):
         groups = _groups_count()
@@ -151,7 +150,7 @@ def _map() -> tuple[MapParts, Deflated]:
         parts = map_parts(m)
         return parts, deflated(parts.script.encode())
 
-    return data.cached(key, build)
+    return data.cached("overview:map", build, variant=(tiles, root))
 
 
 def _ward_rows(wards) -> list[dict]:
