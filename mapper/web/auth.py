@@ -155,6 +155,7 @@ class _FollowingKey(SecureCookieSessionInterface):
 
 
 def current_user() -> User:
+    """The signed-in user of this request (anonymous when nobody is)."""
     return getattr(g, "user", ANONYMOUS)
 
 
@@ -260,6 +261,7 @@ def csrf_token() -> str:
 
 
 def csrf_field() -> Markup:
+    """The hidden form field carrying the session's CSRF token (for templates)."""
     return Markup(f'<input type="hidden" name="{CSRF_FIELD}" value="{escape(csrf_token())}">')
 
 

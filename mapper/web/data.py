@@ -316,6 +316,7 @@ def layer(name: str, *, required: bool = True):
 
 
 def meta() -> dict:
+    """The workspace's meta table (study area, analysis settings, notes...)."""
     return cached("meta", lambda ws: ws.meta())
 
 
@@ -390,6 +391,7 @@ def analysis_notes() -> list[str]:
 
 
 def provenance():
+    """Where each layer came from: source file, vintage, licence, attribution."""
     return cached("provenance", lambda ws: ws.provenance())
 
 

@@ -186,6 +186,7 @@ def checked_incident_type(value: str, problems: list[str]) -> str:
 
 
 def current_settings() -> Settings:
+    """The CAN settings the stored analysis was run with."""
     return Settings.from_json(data.meta().get("analysis_settings"))
 
 
@@ -244,12 +245,14 @@ def incident_window(view: View) -> tuple[str, str]:
 
 
 def borough_names(wards: pd.DataFrame) -> dict[str, str]:
+    """Borough code -> name, by name."""
     pairs = wards[["borough_code", "borough_name"]].drop_duplicates("borough_code")
     pairs = pairs.sort_values(["borough_name", "borough_code"])
     return dict(zip(pairs["borough_code"], pairs["borough_name"], strict=True))
 
 
 def shown_wards(view: View):
+    """The ward summary rows the view shows (one borough's, or all)."""
     wards = data.layer("ward_summary")
     if view.borough:
         wards = wards[wards["borough_code"] == view.borough]
@@ -257,6 +260,8 @@ def shown_wards(view: View):
 
 
 def in_borough(frame, borough: str):
+    """The rows of `frame` in `borough` (all of them without a borough, or when the
+    frame has no borough_code)."""
     if not borough or frame is None or "borough_code" not in frame:
         return frame
     return frame[frame["borough_code"] == borough]
@@ -303,6 +308,7 @@ def why_text(can: dict) -> str:
 
 
 def can_rows(cans: pd.DataFrame) -> list[dict]:
+    """The ranked CANs as the page's table shows them."""
     rows = []
     for can in cans.to_dict("records"):
         rows.append({
@@ -441,6 +447,7 @@ def _sort_links(view: View) -> dict[str, dict]:
 
 
 def source_rows() -> list[dict]:
+    """The provenance rows the page's data sources table shows."""
     prov = data.provenance()
     columns = ["layer", "kind", "source_file", "vintage", "rows_imported", "licence",
                "attribution", "imported_at", "source_sha256"]
@@ -543,6 +550,8 @@ def _short_label(name: str) -> str:
 
 
 def setting_assignments(form) -> list[str]:
+    """``name=value`` of each CAN setting the form sent (thousands separators taken out
+    of numbers), for :meth:`mapper.config.Settings.updated`."""
     out = []
     for name in EDITABLE:
         if name not in form:
@@ -559,6 +568,8 @@ def setting_assignments(form) -> list[str]:
 
 
 def render_page(view: View, *, values=None, errors=None, general_errors=(), status=200):
+    """The priority page for `view`; `values` and `errors` refill the settings form with
+    the problems found (and `status` 400), as the recompute and draft forms need."""
     wards_all = data.layer("ward_summary")
     wards = shown_wards(view)
     meta = data.meta()
@@ -616,6 +627,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
 
 
 def when_text(stamp: str) -> str:
+    """An ISO time stamp as "3 November 2026 at 14:05 UTC" (as given when unreadable)."""
     if not stamp:
         return ""
     try:
@@ -633,6 +645,7 @@ def _last_run() -> str:
 
 
 def setting_text(value) -> str:
+    """A CAN setting's value as the page writes it (yes/no, 1,000, '')."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):

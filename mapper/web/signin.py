@@ -159,6 +159,7 @@ def signout():
 @bp.get("/account")
 @require_role("partner")
 def account():
+    """Who you are, your role and what it allows, and your wards."""
     user = current_user()
     names = ward_names(app_workspace()) if user.wards else {}
     return render_template("account.html", user=user, role_help=ROLE_HELP,
