@@ -77,6 +77,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         auth,
         contact_lists,
         contacts,
+        data,
         drafts,
         edit_api,
         editor,
@@ -92,10 +93,9 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     )
 
     app.register_blueprint(vendor)
-    app.register_blueprint(signin.bp)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp, drafts.bp):
+                      recheck.bp, drafts.bp, signin.bp):
         app.register_blueprint(blueprint)
     app.extensions[api.OPENAPI_PATHS] = (edit_api.openapi_paths, uploads.openapi_paths)
     app.context_processor(_navigation)
@@ -106,7 +106,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     app.jinja_env.filters["day"] = missing.shown_day  # a date: "3 Nov 2026"
     app.jinja_env.filters["address"] = missing.address_line  # address, postcode (once)
     app.jinja_env.globals["contact_notice"] = contacts.notice  # what this user may see
-    app.jinja_env.globals["default_source_columns"] = overview.SOURCE_COLUMNS
+    app.jinja_env.globals["default_source_columns"] = data.SOURCE_COLUMNS
     init_errors(app)
     auth.init_app(app)
     ratelimit.init_app(app)  # after auth: signed-in users are not limited
