@@ -102,7 +102,7 @@ def versioned_json(kind: str, make: Callable[[], dict | None], *, variant: objec
     tag = data.version_tag()
     gzipped = accepts_gzip()
     etag = f"{tag}-gzip" if gzipped else tag
-    if request.if_none_match.contains(etag):
+    if not_modified(etag):
         response = Response(status=304)
     else:
         response = byte_response(entry.gzipped if gzipped else entry.raw, mimetype,
@@ -188,5 +188,6 @@ def record_version(header: str) -> int | None:
 
 
 def not_modified(etag: str) -> bool:
-    """Whether the request's If-None-Match already holds `etag` (quoted, as sent)."""
+    """Whether the request's If-None-Match already holds `etag` (quoted or not): the
+    one conditional-request check of the app (versioned JSON, records)."""
     return request.if_none_match.contains(etag.strip('"'))
