@@ -20,6 +20,7 @@ from pathlib import Path
 import shapely
 
 from bench import cases_analysis as ca
+from bench import cases_geojson as cg
 from bench import cases_web as cw
 from bench.core import Result, log
 from bench.generate import make_areas
@@ -198,6 +199,9 @@ def _workspace_cases(results, sizes, want, workdir: Path, seed: int, browser_nee
                 with_groups, label=f"{label}, {count:,} groups", loads=sizes["page_loads"],
                 browser_needed=browser_needed))
         if want("api"):
+            log("API GeoJSON encoding")
+            _guard(results, "API GeoJSON encoding", label, lambda: cg.case_api_encoding(
+                with_groups, label=f"{label}, {count:,} groups", repeat=3 if tiny else 7))
             log("API throughput")
             for clients, workers, target in sizes["api_runs"]:
                 _guard(results, "API throughput", label,

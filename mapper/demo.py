@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import unicodedata
 from collections.abc import Sequence
@@ -34,9 +33,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from shapely.geometry import MultiPoint, Polygon, mapping
+from shapely.geometry import MultiPoint, Polygon
 
-from mapper import resources
+from mapper import geojson, resources
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, to_display
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
@@ -950,27 +949,15 @@ _SYNTHETIC_NOTE = (
 )
 
 
-def _json_value(value: object) -> object:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _write_geojson(frame: gpd.GeoDataFrame, path: Path, columns: dict[str, str]) -> Path:
     """Write an EPSG:4326 frame as RFC 7946 GeoJSON, one feature per line, properties
     renamed by `columns` (frame column -> property), with a note that it is synthetic."""
-    if frame.crs is None or frame.crs.to_epsg() != 4326:
-        raise ValueError(f"{path.name}: expected an EPSG:4326 frame, got {frame.crs!r}")
-    features = []
-    for row, geom in zip(frame[list(columns)].itertuples(index=False), frame.geometry, strict=True):
-        props = {out: _json_value(v) for out, v in zip(columns.values(), row, strict=True)}
-        feature = {"type": "Feature", "properties": props, "geometry": mapping(geom)}
-        features.append(json.dumps(feature, ensure_ascii=False))
-    head = {"type": "FeatureCollection", "name": path.stem, "description": _SYNTHETIC_NOTE}
-    text = json.dumps(head, ensure_ascii=False)[:-1] + ', "features": [\n'
-    path.write_text(text + ",\n".join(features) + "\n]}\n", encoding="utf-8")
+    geojson.check_crs(frame, path.name)
+    shown = gpd.GeoDataFrame(pd.DataFrame(frame[list(columns)]).rename(columns=columns),
+                             geometry=frame.geometry.array)
+    features = geojson.encode_features(shown, decimals=None)  # coordinates as they are
+    members = {"name": path.stem, "description": _SYNTHETIC_NOTE}
+    path.write_bytes(geojson.collection(features, members, lines=True))
     return path
 
 

@@ -15,7 +15,6 @@ are left as they are: they cannot call a function.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -25,9 +24,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
-import shapely
 
-from mapper import geo, missing, registers
+from mapper import geo, geojson, missing, registers
 from mapper.errors import MapperError
 from mapper.store import LAYERS_TABLE, Workspace
 
@@ -189,12 +187,8 @@ def _csv(frame, prov, meta, path: Path, register: str) -> None:
 
 
 def _geojson(frame, prov, meta, path: Path, register: str) -> None:
-    shown = missing.clean_frame(frame)
-    shown["geometry"] = shapely.set_precision(geo.to_display(frame.geometry).array, 1e-6)
-    shown = gpd.GeoDataFrame(shown, geometry="geometry", crs=geo.CRS_DISPLAY)
-    data = json.loads(shown.to_json(drop_id=True, na="null"))
-    data = {
-        "type": "FeatureCollection",
+    features = geojson.encode_features(geo.to_display(frame), placeholders=True)
+    members = {
         "name": register,
         "attribution": " ".join(dict.fromkeys(prov["attribution"])),
         "licences": sorted(set(prov["licence"])),
@@ -202,9 +196,8 @@ def _geojson(frame, prov, meta, path: Path, register: str) -> None:
         "study_area": meta.get("study_area", ""),
         "synthetic": meta.get("synthetic") == "yes",
         "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "features": data["features"],
     }
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    path.write_bytes(geojson.collection(features, members))
 
 
 def _gpkg(frame, prov, meta, path: Path, register: str) -> None:

@@ -467,6 +467,9 @@ def test_every_list_comes_in_pages_that_join_up_to_every_match(api, demo):
             assert body["offset"] == len(seen) and body["returned"] == len(body["features"])
             assert body["total"] == whole["total"] and len(body["features"]) <= 3
             assert body["truncated"] is (body["next"] is not None)
+            # the OGC API Features names of the same counts (as /ogc answers them)
+            assert (body["numberMatched"], body["numberReturned"]) == (
+                body["total"], body["returned"])
             seen += ids(body)
             link, pages = body["next"], pages + 1
         assert seen == ids(whole), url  # same order, nothing twice, nothing left out
@@ -748,19 +751,24 @@ def test_answers_are_typed_geojson(api):
 
 
 def test_feature_halves_wrap_a_leading_member_into_valid_features():
-    """/api/nearest writes each feature as opened + its own members + closers: with and
-    without other properties, the text is the feature with those members first."""
-    from mapper.web.api import Table
+    """/api/nearest writes each feature as its halves joined around its own members
+    (mapper.geojson.join_halves): with and without other properties, the text is the
+    feature with those members first."""
+    from mapper.geojson import join_halves
+    from mapper.web.layers import Table
 
     table = Table(frame=pd.DataFrame(index=range(2)), ids=["a", 7],
-                  properties=['{"name":"Hall \\"A\\"","n":null}', "{}"],
-                  geometry=['{"type":"Point","coordinates":[0.1,51.5]}', "null"],
-                  layers=("groups",), id_texts=['"a"', "7"])
-    first = json.loads(table.opened[0] + '"distance_m":12' + table.closers[0])
+                  properties=[b'{"name":"Hall \\"A\\"","n":null}', b"{}"],
+                  geometry=[b'{"type":"Point","coordinates":[0.1,51.5]}', b"null"],
+                  layers=("groups",), id_texts=[b'"a"', b"7"])
+    first = json.loads(join_halves(*table.halves[0], {"distance_m": 12}))
     assert first == {"type": "Feature", "id": "a",
                      "geometry": {"type": "Point", "coordinates": [0.1, 51.5]},
                      "properties": {"distance_m": 12, "name": 'Hall "A"', "n": None}}
     assert list(first["properties"]) == ["distance_m", "name", "n"]
-    second = json.loads(table.opened[1] + '"distance_m":3' + table.closers[1])
+    second = json.loads(join_halves(*table.halves[1], {"distance_m": 3}))
     assert second == {"type": "Feature", "id": 7, "geometry": None,
                       "properties": {"distance_m": 3}}
+    assert [json.loads(f) for f in table.features] == [
+        {**first, "properties": {"name": 'Hall "A"', "n": None}},
+        {**second, "properties": {}}]

@@ -41,6 +41,8 @@ EXPECTED = (
     "map page /priority + groups layer",
     "API throughput /api/nearest, 1 client, 2 server processes",
     "API /api/nearest while an officer edits every 2 s",
+    "API GeoJSON encoding: wards",
+    "API GeoJSON encoding: groups",
 )
 
 

@@ -9,18 +9,16 @@ and no other map module: every map module builds on this one.
 
 from __future__ import annotations
 
-import html
-import json
-
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.template import Template
-from jinja2.utils import htmlsafe_json_dumps
 from pyproj import CRS
 
+from mapper import geojson
 from mapper.geo import CRS_ANALYSIS, to_display
 
 #: background choices: "none" needs no internet; the others fetch tiles from their hosts
@@ -179,40 +177,30 @@ def display_shapes(frame: gpd.GeoDataFrame, simplify_m: float,
 
 
 def feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes, *,
-                       ids: bool = True) -> dict:
+                       ids: bool = True, escape: bool = True) -> dict:
     """GeoJSON of `fields` and `shapes` (handing folium a dict, not a GeoDataFrame, keeps
     reprojection in :func:`mapper.geo.to_display` and is several times faster).
 
     Text is HTML-escaped: folium's tooltips insert property values as HTML, and a name
     in a data file must show as text, never become markup. ``ids=False`` leaves out the
-    features' ``id`` (only folium's per-feature style lookup needs it).
+    features' ``id`` (only folium's per-feature style lookup needs it); ``escape=False``
+    keeps text as it is (for a layer whose tooltips write text nodes). Written by
+    :mod:`mapper.geojson`; `shapes` are already in lon/lat and rounded
+    (:func:`display_shapes`).
     """
-    properties = json.loads(frame[fields].to_json(orient="records", force_ascii=False))
-    for props in properties:
-        for key, value in props.items():
-            if isinstance(value, str):
-                props[key] = html.escape(value)
-    texts = shapely.to_geojson(shapes)
-    features = [
-        {
-            "type": "Feature",
-            "id": str(i),
-            "properties": props,
-            "geometry": json.loads(text) if text is not None else None,
-        }
-        for i, (props, text) in enumerate(zip(properties, texts, strict=True))
-    ]
-    if not ids:
-        for feature in features:
-            del feature["id"]
-    return {"type": "FeatureCollection", "features": features}
+    shown = gpd.GeoDataFrame(pd.DataFrame(frame)[fields].reset_index(drop=True),
+                             geometry=np.asarray(shapes, dtype=object), crs=geojson.CRS)
+    features = geojson.encode_features(
+        shown, decimals=None, escape=escape,
+        ids=[str(i) for i in range(len(shown))] if ids else None)
+    return geojson.loads(geojson.collection(features))
 
 
 def compact_json(value) -> str:
     """`value` as JSON without spaces, safe inside a ``<script>`` element (``<``, ``>``,
-    ``&`` and ``'`` written as ``\\u`` escapes, as Jinja's ``tojson`` does)."""
-    return str(htmlsafe_json_dumps(value, dumps=json.dumps, separators=(",", ":"),
-                                   ensure_ascii=False, allow_nan=False))
+    ``&`` and ``'`` written as ``\\u`` escapes, as Jinja's ``tojson`` does), by
+    :func:`mapper.geojson.dumps_html` (orjson)."""
+    return geojson.dumps_html(value)
 
 
 class FixedStyleGeoJson(folium.GeoJson):

@@ -13,7 +13,6 @@ the layer is switched on, so a London-wide page stays light.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -627,21 +626,17 @@ def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> foliu
     if cans is not None and len(cans):
         table = cans.reset_index() if "can_id" not in cans.columns else cans
         names = dict(zip(table["can_id"].astype(str), table["name"].astype(str), strict=True))
-    features = []
-    for can_id in present:
-        outline = shapely.union_all(shapes[ids == can_id])
-        outline = shapely.transform(outline, lambda xy: np.round(xy, DISPLAY_DECIMALS))
-        spot = shapely.point_on_surface(outline)
-        features.append({
-            "type": "Feature",
-            "properties": {"can_id": can_id, "name": names.get(can_id, ""),
-                           "label_at": [round(spot.y, DISPLAY_DECIMALS),
-                                        round(spot.x, DISPLAY_DECIMALS)]},
-            # the boundary as lines: on a canvas Leaflet hit-tests a polygon's inside even
-            # without a fill, which would hide the tooltips of the wards inside
-            "geometry": json.loads(shapely.to_geojson(shapely.boundary(outline))),
-        })
-    data = {"type": "FeatureCollection", "features": features}
+    outlines = [shapely.union_all(shapes[ids == can_id]) for can_id in present]
+    outlines = shapely.transform(np.asarray(outlines, dtype=object),
+                                 lambda xy: np.round(xy, DISPLAY_DECIMALS))
+    spots = shapely.get_coordinates(shapely.point_on_surface(outlines))
+    table = pd.DataFrame({"can_id": present, "name": [names.get(c, "") for c in present],
+                          "label_at": [[round(y, DISPLAY_DECIMALS), round(x, DISPLAY_DECIMALS)]
+                                       for x, y in spots.tolist()]})
+    # the boundary as lines: on a canvas Leaflet hit-tests a polygon's inside even
+    # without a fill, which would hide the tooltips of the wards inside
+    data = feature_collection(table, list(table.columns), shapely.boundary(outlines),
+                               ids=False, escape=False)
     min_zoom = 0 if len(present) <= FEW_CANS else CAN_LABEL_ZOOM
     CanOutlines(data, map_name=m.get_name(), min_zoom=min_zoom).add_to(group)
     return group
@@ -659,12 +654,8 @@ def gap_collection(gaps: gpd.GeoDataFrame, simplify_m: float,
     if "uncovered_population" in frame:
         table["residents"] = [format_value(v, "count") for v in frame["uncovered_population"]]
     shapes = display_shapes(frame, simplify_m)
-    collection = feature_collection(table, list(table.columns), shapes)
-    # the tooltip writes text nodes: undo the HTML escaping meant for folium's tooltips
-    for feature in collection["features"]:
-        feature["properties"] = {k: html.unescape(v) if isinstance(v, str) else v
-                                 for k, v in feature["properties"].items()}
-    return collection
+    # the tooltip writes text nodes: no HTML escaping (meant for folium's tooltips)
+    return feature_collection(table, list(table.columns), shapes, escape=False)
 
 
 def _gaps_layer(gaps: GapsLayer, tolerance: float) -> LazyGeoJson:

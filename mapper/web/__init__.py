@@ -81,6 +81,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         drafts,
         edit_api,
         editor,
+        features,
         incidents,
         neighbourhoods,
         overview,
@@ -95,7 +96,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp, drafts.bp, signin.bp):
+                      recheck.bp, drafts.bp, features.bp, signin.bp):
         app.register_blueprint(blueprint)
     app.extensions[api.OPENAPI_PATHS] = (edit_api.openapi_paths, uploads.openapi_paths)
     app.context_processor(_navigation)
@@ -243,7 +244,7 @@ def _unexpected_error(error: Exception):
 
 
 def _wants_json() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
+    return request.path in ("/api", "/ogc") or request.path.startswith(("/api/", "/ogc/"))
 
 
 def _error_response(status: int, title: str, message: str):

@@ -25,7 +25,6 @@ combine every ward.
 from __future__ import annotations
 
 import difflib
-import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -43,7 +42,7 @@ from flask import (
     url_for,
 )
 
-from mapper import registers
+from mapper import geojson, registers
 from mapper.analysis import verification
 from mapper.analysis.indicators import (
     COMPONENTS,
@@ -1023,18 +1022,10 @@ def export_csv(assets: gpd.GeoDataFrame) -> bytes:
     return spreadsheet_csv(table)  # BOM for Excel; no cell runs as a formula
 
 
-def export_geojson(assets: gpd.GeoDataFrame, area: Area, filters: dict) -> str:
+def export_geojson(assets: gpd.GeoDataFrame, area: Area, filters: dict) -> bytes:
     """The assets as GeoJSON (WGS84) with top-level attribution, licences and provenance."""
-    table = _export_table(assets)
-    points = to_display(assets.geometry) if len(assets) else []
-    features = [
-        {
-            "type": "Feature",
-            "properties": props,
-            "geometry": {"type": "Point", "coordinates": [round(p.x, 6), round(p.y, 6)]},
-        }
-        for props, p in zip(table.to_dict("records"), points, strict=True)
-    ]
+    shown = gpd.GeoDataFrame(_export_table(assets), geometry=to_display(assets.geometry).array)
+    features = geojson.encode_features(shown, placeholders=True)
     provenance = data.provenance()
     used = provenance[
         provenance["layer"].isin(["groups", "premises"])
@@ -1048,8 +1039,7 @@ def export_geojson(assets: gpd.GeoDataFrame, area: Area, filters: dict) -> str:
         ]
     ]
     meta = data.meta()
-    body = {
-        "type": "FeatureCollection",
+    members = {
         "name": f"{area.id} assets",
         "area": {
             "kind": area.kind,
@@ -1065,14 +1055,5 @@ def export_geojson(assets: gpd.GeoDataFrame, area: Area, filters: dict) -> str:
         "synthetic": str(meta.get("synthetic", "")).lower() == "yes",
         "personal_data": "left out: contact details are shown only to signed-in partners",
         "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "features": features,
     }
-    return json.dumps(body, ensure_ascii=False, default=_json_default)
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    raise TypeError(f"cannot write {type(value).__name__} to GeoJSON")
+    return geojson.collection(features, members)

@@ -31,9 +31,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import numpy as np
+import geopandas as gpd
 import pandas as pd
-import shapely
 from flask import (
     Blueprint,
     Response,
@@ -44,6 +43,7 @@ from flask import (
     url_for,
 )
 
+from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
 from mapper.analysis.neighbourhoods import stability_method
 from mapper.analysis.reasons import reasons_method
@@ -188,16 +188,10 @@ def export_geojson():
     view = parse_view(request.args, data.layer("ward_summary"))
     table, geometry, classification = _export_frame(view)
     attribution, licences = layer_credits()
-    shapes = shapely.set_precision(to_display(geometry).array, 1e-6)
-    records = json.loads(pd.DataFrame(table).to_json(orient="records", force_ascii=False))
-    features = [
-        {"type": "Feature", "properties": props,
-         "geometry": json.loads(text) if text is not None else None}
-        for props, text in zip(records, shapely.to_geojson(np.asarray(shapes)), strict=True)
-    ]
+    shown = gpd.GeoDataFrame(pd.DataFrame(table), geometry=to_display(geometry).array)
+    features = geojson.encode_features(shown, placeholders=True)  # 6 decimals, NaN -> null
     meta = data.meta()
-    document = {
-        "type": "FeatureCollection",
+    members = {
         "name": "priority_wards",
         "indicator": view.indicator,
         "indicator_label": indicator_label(view.indicator),
@@ -213,10 +207,8 @@ def export_geojson():
         "provenance": _provenance_records(),
         "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "columns": export_columns(table.columns),
-        "features": features,
     }
-    return Response(json.dumps(document, ensure_ascii=False, allow_nan=False),
-                    mimetype="application/geo+json",
+    return Response(geojson.collection(features, members), mimetype=geojson.MEDIA_TYPE,
                     headers={"Content-Disposition":
                              f'attachment; filename="{_download_name(view, "geojson")}"'})
 
