@@ -12,6 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from mapper import overlay
 from mapper.editing import current_record, retire_record, save_record
 from mapper.geo import CRS_ANALYSIS
 from mapper.store import Workspace
@@ -26,7 +27,7 @@ def demo_app(demo_copy):
 
 
 def _a_group(workspace: Workspace):
-    return workspace.read_layer("groups").sort_values("group_id").iloc[0]
+    return overlay.read_layer(workspace, "groups").sort_values("group_id").iloc[0]
 
 
 def _latlon(group) -> tuple[float, float]:
@@ -104,7 +105,7 @@ def test_edits_change_the_cached_groups_exactly_as_a_full_rebuild(demo_app):
     """Renaming, moving, retiring and adding groups, record by record, gives the same
     feature texts, filters and nearest answers as making everything again."""
     app, workspace = demo_app
-    groups = workspace.read_layer("groups").sort_values("group_id")
+    groups = overlay.read_layer(workspace, "groups").sort_values("group_id")
     ids = groups["group_id"].tolist()
     probes = [(51.52, -0.08), (51.50, -0.12), (51.54, -0.05)]
 
@@ -221,7 +222,7 @@ def test_many_date_windows_evict_only_older_windows(demo_app):
     index or the layers."""
     app, workspace = demo_app
     client = app.test_client()
-    months = sorted(workspace.read_layer("incidents")["month"].unique())
+    months = sorted(overlay.read_layer(workspace, "incidents")["month"].unique())
     _nearest(client, 51.52, -0.08)
     with app.test_request_context("/"):
         index, wards = data.nearest_index(), data.layer("wards")

@@ -44,17 +44,10 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__, geojson
 from mapper.analysis import indicators
-from mapper.analysis.nearest import (
-    K_DEFAULT,
-    K_MAX,
-    MAX_OUTSIDE_M,
-    normalise_postcode,
-    parse_capabilities,
-    postcode_point,
-    postcode_table,
-)
+from mapper.analysis.nearest import K_DEFAULT, K_MAX, MAX_OUTSIDE_M, parse_capabilities
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
+from mapper.postcodes import normalise_postcode, postcode_point, postcode_table
 from mapper.registers import (
     EMERGENCY_OFFERS,
     GROUP_CATEGORIES,
@@ -565,7 +558,7 @@ def _can_ids(workspace) -> dict[str, str] | None:
 @data.memoised("api:postcodes")
 def _postcode_points(workspace) -> pd.DataFrame:
     """Postcode centroids indexed by postcode: x, y (EPSG:27700) and lon, lat
-    (:func:`mapper.analysis.nearest.postcode_table`)."""
+    (:func:`mapper.postcodes.postcode_table`)."""
     table = postcode_table(data.layer("postcodes"))
     shown = to_display(gpd.GeoSeries(gpd.points_from_xy(table["x"], table["y"]),
                                      crs=CRS_ANALYSIS))

@@ -31,9 +31,9 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from mapper import exports, registers, vcard
 from mapper.analysis import contacts as lists
-from mapper.analysis.nearest import normalise_postcode
 from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat
 from mapper.missing import NOT_RECORDED, is_missing
+from mapper.postcodes import normalise_postcode
 from mapper.web import data
 from mapper.web.auth import current_user, require_role
 from mapper.web.contacts import contacts_for, notice, partner_wards

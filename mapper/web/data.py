@@ -49,7 +49,8 @@ import pandas as pd
 from flask import abort, current_app, g, has_request_context, request
 from werkzeug.exceptions import HTTPException, NotFound
 
-from mapper.store import EDITED_LAYERS, Workspace
+from mapper.overlay import EDITED_LAYERS
+from mapper.store import Workspace
 
 #: provenance columns shown in the data sources footer, with their headings
 SOURCE_COLUMNS = {
@@ -180,15 +181,11 @@ class _Entry:
 
 
 class _Tracked:
-    """The workspace as a cache's build sees it: notes when the build reads edits."""
+    """The workspace as a cache's build sees it: notes when the build reads edits (the
+    app database; :func:`mapper.overlay.read_layer` reads the edits there)."""
 
     def __init__(self, workspace: Workspace):
         self._workspace = workspace
-
-    def read_layer(self, name: str, *args, edits: bool = True, **kwargs):
-        if edits and name in EDITED_LAYERS:
-            _reads_edits()
-        return self._workspace.read_layer(name, *args, edits=edits, **kwargs)
 
     @property
     def appdb(self):
@@ -283,7 +280,7 @@ def _make(key: tuple, workspace: Workspace, store: tuple, edits: int, previous,
 def imported(name: str):
     """A layer as stored in the GeoPackage (registers without the web app's edits), or
     None when absent: kept until the GeoPackage changes."""
-    return cached(f"imported:{name}", lambda ws: ws.read_layer(name, edits=False)
+    return cached(f"imported:{name}", lambda ws: ws.read_layer(name)
                   if ws.has_layer(name) else None)
 
 
@@ -296,7 +293,7 @@ def overlay(register: str) -> dict:
 def layer(name: str, *, required: bool = True):
     """A workspace layer (EPSG:27700), or None when absent and not `required` (else 404).
     A register comes with the web app's edits laid over it (retired records left out)."""
-    from mapper.editing import apply_edits
+    from mapper.overlay import apply_edits
 
     if name in EDITED_LAYERS:  # made again when this register's edits change
         def build():
@@ -325,8 +322,8 @@ def example_place() -> dict[str, str]:
     nearest the middle of its postcodes), its ``lat`` and ``lon`` (4 decimals) and a
     ``ward`` code; a key is absent when the workspace lacks what it needs (all of them
     without a workspace)."""
-    from mapper.analysis.nearest import example_postcode as pick
     from mapper.geo import to_display
+    from mapper.postcodes import example_postcode as pick
 
     def build(_workspace: Workspace) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -362,7 +359,7 @@ def postcode_index() -> pd.DataFrame:
 
 
 def _build_postcode_index(_workspace) -> pd.DataFrame:
-    from mapper.analysis.nearest import postcode_table
+    from mapper.postcodes import postcode_table
 
     return postcode_table(layer("postcodes", required=False))
 

@@ -42,7 +42,7 @@ from flask import (
     url_for,
 )
 
-from mapper import editing, registers
+from mapper import editing, overlay, registers
 from mapper.appdb import Conflict
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.maps.base import TILE_CHOICES
@@ -236,7 +236,7 @@ def _everything(register: str):
     def build(workspace):
         if not workspace.has_layer(register):
             return None
-        frame = pd.DataFrame(workspace.read_layer(register, include_retired=True)
+        frame = pd.DataFrame(overlay.read_layer(workspace, register, include_retired=True)
                              .drop(columns="geometry"))
         id_col = registers.ID_COLUMN[register]
         text_columns = [c for c in (id_col, "name", "type", "category", "description",
@@ -386,7 +386,7 @@ def _place_by_postcode(workspace, state: FormState) -> tuple[dict, list[Problem]
     """x/y of the incident form's "place at postcode" (incidents have no postcode field)."""
     if not state.place_postcode or state.lat or state.lon:
         return {}, []
-    from mapper.analysis.nearest import postcode_point
+    from mapper.postcodes import postcode_point
 
     where = "incidents record"
     if not workspace.has_layer("postcodes"):

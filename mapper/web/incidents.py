@@ -29,13 +29,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from mapper.analysis import verification
-from mapper.analysis.nearest import (
-    K_DEFAULT,
-    K_MAX,
-    normalise_postcode,
-    parse_capabilities,
-    postcode_point,
-)
+from mapper.analysis.nearest import K_DEFAULT, K_MAX, parse_capabilities
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat
 from mapper.maps import map_parts, ward_map
 from mapper.maps.incidents import (
@@ -46,6 +40,7 @@ from mapper.maps.incidents import (
     ring_label,
 )
 from mapper.missing import clean_record
+from mapper.postcodes import normalise_postcode, postcode_point
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
 from mapper.web import data
 from mapper.web.contacts import contacts_for
