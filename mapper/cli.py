@@ -717,15 +717,10 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
                       "COOKIE_SECURE": not loopback
                       and os.environ.get("MAPPER_COOKIE_SECURE") != "0",
                       **({} if anonymous_rate is None
-                         else {"ANON_RATE_PER_S": anonymous_rate})})
-    with app.test_request_context("/"):
-        # the first incident search and the first map must be fast too: load the groups,
-        # their index, what /api/nearest answers from and the overview map now (before
-        # any worker process is forked)
-        from mapper.web import api, overview
-
-        api.prepare()
-        overview.prepare()
+                         else {"ANON_RATE_PER_S": anonymous_rate})},
+                     # the first incident search and the first map must be fast too: the
+                     # app makes them now, before any worker process is forked
+                     warm=True)
     area = ws.meta().get("study_area", "the workspace")
     how = (f"{workers} worker processes x {threads} threads" if workers > 1
            else f"{threads} threads")

@@ -78,13 +78,9 @@ LAYERS: dict[str, int] = {
     "mapper.__main__": 7,
 }
 
-#: violations that remain while the web/maps part of issue 17 is under way; each must
-#: still occur (the test fails when one is gone: strike it off, until the set is empty)
-PENDING: set[str] = {
-    # being fixed in the web/maps part of issue 17
-    "cycle: mapper.maps.overview -> mapper.maps.priority -> mapper.maps.overview",
-    "cycle: mapper.web -> mapper.web.data -> mapper.web",
-}
+#: known violations still to fix, each of which must still occur (the test fails when
+#: one is gone: strike it off). Empty: the rule holds for the whole package
+PENDING: set[str] = set()
 
 
 def modules(root: Path = PACKAGE) -> dict[str, Path]:

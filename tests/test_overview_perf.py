@@ -25,10 +25,10 @@ from mapper import overlay
 from mapper.editing import current_record, retire_record
 from mapper.geo import to_display
 from mapper.maps import map_parts, ward_map
-from mapper.maps.overview import OVERVIEW_DECIMALS
+from mapper.maps.base import OVERVIEW_DECIMALS
 from mapper.store import Workspace
 from mapper.web import create_app, data
-from mapper.web.overview import Deflated, deflated, gzip_joined
+from mapper.web.responses import Deflated, deflated, gzip_joined
 
 NONCE = re.compile(r"nonce-([A-Za-z0-9_-]+)")
 GROUPS_URL = re.compile(r'"(/overview/groups\.json\?v=[0-9a-f]+)"')

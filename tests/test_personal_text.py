@@ -111,7 +111,7 @@ def test_a_charity_correspondence_address_is_kept_from_the_public(tmp_path):
     assert frame["postcode"].dropna().str.len().max() <= 4  # districts only
     assert any("correspondence" in w.message for w in imported.warnings)
     from mapper.maps.neighbourhood import popup_html
-    from mapper.maps.priority import point_rows
+    from mapper.maps.points import point_rows
 
     note = personal_text.CORRESPONDENCE_NOTE
     assert all(note in row[3] for row in point_rows(frame, "groups"))

@@ -21,13 +21,13 @@ from markupsafe import escape
 from mapper import overlay
 from mapper.config import Settings
 from mapper.maps.assets import map_parts
+from mapper.maps.points import point_rows
 from mapper.maps.priority import (
     GapsLayer,
     PointLayer,
     format_value,
     indicator_label,
     indicators,
-    point_rows,
     priority_map,
 )
 from mapper.store import Workspace
@@ -335,7 +335,7 @@ def test_incident_type_filter_on_the_map(client, demo_dir):
 
 
 def test_layer_json_comes_in_pages_that_join_up(client, demo_dir, monkeypatch):
-    from mapper.web import overview
+    from mapper.web import responses
 
     whole = client.get("/priority/layers/incidents.json").get_json()
     assert whole["next"] is None and whole["count"] == whole["total"] > 20
@@ -350,7 +350,7 @@ def test_layer_json_comes_in_pages_that_join_up(client, demo_dir, monkeypatch):
     rest = client.get(half["next"]).get_json()
     assert half["rows"] + rest["rows"][:5] == groups["rows"][:10]
     assert half["total"] == groups["total"] == groups["count"] > 5
-    monkeypatch.setattr(overview, "LAYER_ROWS_MAX", 10)  # the cap applies without a limit
+    monkeypatch.setattr(responses, "LAYER_ROWS_MAX", 10)  # the cap applies without a limit
     first = client.get("/priority/layers/incidents.json?borough=").get_json()
     assert first["count"] == 10 and first["next"].endswith("offset=10")
     for bad in ("limit=0", "limit=11", "offset=-1", "offset=x"):
@@ -616,7 +616,7 @@ def test_decision_record_says_who_reran_it_and_what_changed(own_client, demo_dir
 def test_point_rows_run_north_to_south_without_duplicates_or_personal_data():
     from shapely.geometry import Point
 
-    from mapper.maps.priority import point_rows
+    from mapper.maps.points import point_rows
 
     points = gpd.GeoDataFrame(
         {"name": ["South", "North west", "Twin", "North east", "Middle"],

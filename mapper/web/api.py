@@ -964,8 +964,14 @@ def incidents():
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+#: ``app.extensions`` key: functions giving the OpenAPI paths of other blueprints
+#: (``{path: {method: operation}}``), merged into :func:`openapi_document`
+OPENAPI_PATHS = "mapper.openapi_paths"
+
+
 def openapi_document() -> dict:
-    """The OpenAPI 3.1 description of every endpoint of this blueprint."""
+    """The OpenAPI 3.1 description of every endpoint of this blueprint and of those
+    other blueprints listed under :data:`OPENAPI_PATHS` (needs an app context)."""
     paths = {}
     for path, endpoint in ENDPOINTS.items():
         paths[path] = {
@@ -977,10 +983,9 @@ def openapi_document() -> dict:
                 "responses": _responses(endpoint),
             }
         }
-    from mapper.web import edit_api, uploads  # the editing and upload routes (officers)
-
-    for more in (edit_api.openapi_paths(), uploads.openapi_paths()):
-        for path, item in more.items():
+    # the other blueprints' routes (editing, uploads: officers), as create_app gathered them
+    for more in current_app.extensions.get(OPENAPI_PATHS, ()):
+        for path, item in more().items():
             paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",

@@ -48,11 +48,20 @@ from typing import TypeVar, cast
 
 import pandas as pd
 from flask import abort, current_app, g, has_request_context, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper.overlay import EDITED_LAYERS
 from mapper.store import Workspace
-from mapper.web import open_workspace
+
+#: provenance columns shown in the data sources footer, with their headings
+SOURCE_COLUMNS = {
+    "layer": "Layer",
+    "source_file": "Source file",
+    "vintage": "Release",
+    "coverage": "Covers",
+    "licence": "Licence",
+    "attribution": "Attribution",
+}
 
 #: variants kept per kind of cache (date windows, base maps...), least recently used
 #: dropped first
@@ -72,6 +81,29 @@ builds: dict[str, int] = {}
 _resolved: dict[str, tuple] = {}
 #: workspace setting (as configured) -> its Workspace, once it has been opened
 _workspaces: dict[str, Workspace] = {}
+
+
+# -- the workspace ---------------------------------------------------------
+
+
+class NoWorkspace(NotFound):
+    """404: the configured workspace does not exist yet."""
+
+    name = "No data to show yet"
+
+
+def open_workspace() -> Workspace:
+    """The configured workspace; 404 with what to do when there is none."""
+    workspace = Workspace(current_app.config["WORKSPACE"])
+    if not workspace.exists():
+        raise NoWorkspace(
+            description=(
+                f"There is no workspace at {workspace.directory}. Run 'mapper demo' to "
+                "create the synthetic demo area, or 'mapper build --from DIR' to build one "
+                "from your data files, then reload this page."
+            ),
+        )
+    return workspace
 
 
 def _version(workspace: Workspace) -> tuple:
@@ -291,7 +323,7 @@ def layer(name: str, *, required: bool = True):
 
 
 def meta() -> dict:
-    """The workspace's metadata (study area, synthetic flag, analysis state ...), cached."""
+    """The workspace's meta table (study area, analysis settings, notes...)."""
     return cached("meta", lambda ws: ws.meta())
 
 
@@ -331,6 +363,17 @@ def example_postcode() -> str | None:
     return example_place().get("postcode")
 
 
+def postcode_index() -> pd.DataFrame:
+    """The workspace's postcodes: ``x`` and ``y`` (EPSG:27700), indexed by postcode."""
+    return cached("postcode_index", _build_postcode_index)
+
+
+def _build_postcode_index(_workspace) -> pd.DataFrame:
+    from mapper.postcodes import postcode_table
+
+    return postcode_table(layer("postcodes", required=False))
+
+
 def study_area():
     """The study area's outline and name (:class:`mapper.analysis.nearest.StudyArea`),
     or None without boundaries: searches from far outside it are refused."""
@@ -355,7 +398,7 @@ def analysis_notes() -> list[str]:
 
 
 def provenance():
-    """The workspace's provenance table (one row per source file and layer), cached."""
+    """Where each layer came from: source file, vintage, licence, attribution."""
     return cached("provenance", lambda ws: ws.provenance())
 
 
