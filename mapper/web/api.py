@@ -522,22 +522,19 @@ class Table:
     @cached_property
     def features(self) -> list[bytes]:
         """Each row's whole feature (made on first use, then kept)."""
-        return [geojson.feature(g, p, i) for i, g, p in
-                zip(self.id_texts, self.geometry, self.properties, strict=True)]
+        return geojson.features_of(self.geometry, self.properties, self.id_texts)
 
     @cached_property
     def bare(self) -> list[bytes]:
         """Each row's feature without its geometry (``geometry=false``)."""
-        return [geojson.feature(b"null", p, i) for i, p in
-                zip(self.id_texts, self.properties, strict=True)]
+        return geojson.features_of([b"null"] * len(self.ids), self.properties, self.id_texts)
 
     @cached_property
     def halves(self) -> list[tuple[bytes, bytes]]:
         """Each row's feature cut open at its properties (:func:`mapper.geojson.feature_halves`):
         answers that put members of their own first (``distance_m``) join them with
         :func:`mapper.geojson.join_halves`, without taking the properties apart."""
-        return [geojson.feature_halves(g, p, i) for i, g, p in
-                zip(self.id_texts, self.geometry, self.properties, strict=True)]
+        return geojson.halves_of(self.geometry, self.properties, self.id_texts)
 
 
 def _json_value(value: object) -> object:
@@ -1153,13 +1150,10 @@ def _nearest_features(table: Table | None, ids: list, distances: list[float]) ->
     if table is None or not ids:
         return []
     rows = [table.positions[i] for i in ids]
-    halves, join = table.halves, geojson.join_halves
     shown = _contacts(table, rows)
-    return [
-        join(*halves[r], {"distance_m": round(d), "contact": shown[r]} if r in shown
-             else {"distance_m": round(d)})
-        for r, d in zip(rows, distances, strict=True)
-    ]
+    members = [{"distance_m": round(d), "contact": shown[r]} if r in shown
+               else {"distance_m": round(d)} for r, d in zip(rows, distances, strict=True)]
+    return geojson.join_rows(table.halves, rows, members)
 
 
 def _contacts(table: Table, rows: list[int]) -> dict[int, dict]:
