@@ -253,6 +253,15 @@ def join_halves(opened: bytes, closer: bytes, members: Mapping) -> bytes:
     return opened + dumps(members)[1:-1] + closer
 
 
+def with_members(encoded: bytes, members: Mapping) -> bytes:
+    """An encoded JSON object (a Feature) with `members` added at its end (foreign
+    members such as ``links``), without decoding it."""
+    if not members:
+        return encoded
+    tail = dumps(members)
+    return encoded[:-1] + (b"" if encoded == b"{}" else b",") + tail[1:]
+
+
 # the same for many rows at once (a layer's cache, an answer's features): one loop here,
 # no call per feature; what the per-request path of /api/nearest costs
 

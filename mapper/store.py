@@ -10,6 +10,15 @@ EPSG:27700 next to two attribute tables:
     key/value facts about the workspace (study area name, whether it is synthetic,
     mapper version, build time).
 
+GIS software sees the same provenance in the GeoPackage's own tables, written when a
+transaction ends (:func:`_describe_layers`): each layer's ``gpkg_contents`` row has a
+human-readable ``identifier`` (its title, :data:`LAYER_TITLES`) and a ``description``
+(what it is, source files, vintage, licence, attribution); and the metadata extension
+(``gpkg_metadata`` and ``gpkg_metadata_reference``, registered in ``gpkg_extensions``)
+holds one QGIS layer-metadata document per layer (title, abstract, licences, rights and
+a history line per source file with its SHA-256, counts and import time), which QGIS
+shows under Layer Properties > Metadata.
+
 Atomicity: a transaction writes to a temporary copy in the same directory and swaps it
 in with ``os.replace`` only after everything has been written and flushed to disk. A
 failed, interrupted or killed import therefore leaves the previous ``mapper.gpkg``
@@ -28,6 +37,7 @@ import os
 import secrets
 import shutil
 import sqlite3
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -57,6 +67,32 @@ ANALYSED_DATA_VERSION = "analysed_data_version"
 WORKSPACE_ENV = "MAPPER_WORKSPACE"
 #: the point registers people edit in the web app: read with those edits laid over them
 EDITED_LAYERS = ("groups", "premises", "incidents")
+#: what each layer is: its ``gpkg_contents.identifier`` and the start of its description
+#: (a layer not listed is named by its table name)
+LAYER_TITLES = {
+    "boroughs": "Borough (local authority district) boundaries",
+    "wards": "Ward boundaries",
+    "lsoas": "LSOA (Lower layer Super Output Area) boundaries",
+    "deprivation": "Indices of Deprivation by LSOA",
+    "lsoa_ward_lookup": "LSOA to ward lookup",
+    "population": "Population estimates by LSOA",
+    "postcodes": "Postcode centroids",
+    "groups": "Voluntary and community sector groups",
+    "premises": "Community premises",
+    "incidents": "Incidents",
+    "ward_summary": "Need and asset measures per ward",
+    "borough_summary": "Need measures per borough",
+    "neighbourhoods": "Community Action Neighbourhoods",
+    "coverage_gaps": "Parts of each ward beyond the coverage radius from any group",
+    "lsoa_ward_weights": "How each LSOA is shared between wards",
+    "lsoa_access": "Population-weighted distance to the nearest group, per LSOA",
+    LAYERS_TABLE: "Provenance of every layer (mapper)",
+    META_TABLE: "Facts about this workspace (mapper)",
+}
+#: the metadata standard of the documents in gpkg_metadata: QGIS layer metadata, which
+#: QGIS reads from a GeoPackage (md_scope dataset, reference_scope table)
+QGIS_METADATA_URI = "http://mrcc.com/qgis.dtd"
+METADATA_EXTENSION = "http://www.geopackage.org/spec120/#extension_metadata"
 
 
 #: GeoPackage path -> (its inode, modification time and size; its layers' names)
@@ -317,6 +353,125 @@ class Transaction:
             pyogrio.write_dataframe(rows, self.path, layer=LAYERS_TABLE, driver="GPKG")
         meta = pd.DataFrame({"key": list(self._meta), "value": list(self._meta.values())})
         pyogrio.write_dataframe(meta, self.path, layer=META_TABLE, driver="GPKG")
+        _describe_layers(self.path, list(self._provenance.values()))
+
+
+# -- the GeoPackage's own description of its layers (gpkg_contents, metadata extension) --
+
+
+def _describe_layers(path: Path, provenance: list[dict]) -> None:
+    """Write each layer's identifier and description into ``gpkg_contents`` and its
+    provenance as a QGIS layer-metadata document in the GeoPackage metadata extension,
+    replacing what an earlier transaction wrote there."""
+    by_layer: dict[str, list[dict]] = {}
+    for row in provenance:
+        by_layer.setdefault(str(row["layer"]), []).append(row)
+    with closing(sqlite3.connect(path)) as db, db:
+        tables = [r[0] for r in db.execute("SELECT table_name FROM gpkg_contents")]
+        _metadata_tables(db)
+        stale = [r[0] for r in db.execute(
+            "SELECT id FROM gpkg_metadata WHERE md_standard_uri = ?", (QGIS_METADATA_URI,))]
+        db.executemany("DELETE FROM gpkg_metadata_reference WHERE md_file_id = ?",
+                       [(i,) for i in stale])
+        db.executemany("DELETE FROM gpkg_metadata WHERE id = ?", [(i,) for i in stale])
+        db.execute("UPDATE gpkg_contents SET identifier = NULL")  # titles are unique
+        for table in tables:
+            rows = by_layer.get(table, [])
+            title = LAYER_TITLES.get(table, table)
+            db.execute("UPDATE gpkg_contents SET identifier = ?, description = ? "
+                       "WHERE table_name = ?", (title, _description(title, rows), table))
+            cursor = db.execute(
+                "INSERT INTO gpkg_metadata (md_scope, md_standard_uri, mime_type, metadata) "
+                "VALUES ('dataset', ?, 'text/xml', ?)",
+                (QGIS_METADATA_URI, _metadata_document(table, title, rows)))
+            db.execute("INSERT INTO gpkg_metadata_reference (reference_scope, table_name, "
+                       "md_file_id) VALUES ('table', ?, ?)", (table, cursor.lastrowid))
+
+
+def _metadata_tables(db: sqlite3.Connection) -> None:
+    """The metadata extension's two tables (as the GeoPackage standard defines them, and
+    GDAL creates them) and their registration in ``gpkg_extensions``."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS gpkg_metadata (id INTEGER CONSTRAINT m_pk PRIMARY KEY "
+        "ASC NOT NULL, md_scope TEXT NOT NULL DEFAULT 'dataset', md_standard_uri TEXT NOT "
+        "NULL, mime_type TEXT NOT NULL DEFAULT 'text/xml', metadata TEXT NOT NULL DEFAULT '')")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS gpkg_metadata_reference (reference_scope TEXT NOT NULL, "
+        "table_name TEXT, column_name TEXT, row_id_value INTEGER, timestamp DATETIME NOT "
+        "NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')), md_file_id INTEGER NOT NULL, "
+        "md_parent_id INTEGER, CONSTRAINT crmr_mfi_fk FOREIGN KEY (md_file_id) REFERENCES "
+        "gpkg_metadata(id), CONSTRAINT crmr_mpi_fk FOREIGN KEY (md_parent_id) REFERENCES "
+        "gpkg_metadata(id))")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS gpkg_extensions (table_name TEXT, column_name TEXT, "
+        "extension_name TEXT NOT NULL, definition TEXT NOT NULL, scope TEXT NOT NULL, "
+        "CONSTRAINT ge_tce UNIQUE (table_name, column_name, extension_name))")
+    for table in ("gpkg_metadata", "gpkg_metadata_reference"):
+        if not db.execute("SELECT 1 FROM gpkg_extensions WHERE table_name = ? AND "
+                          "extension_name = 'gpkg_metadata'", (table,)).fetchone():
+            db.execute("INSERT INTO gpkg_extensions VALUES (?, NULL, 'gpkg_metadata', ?, "
+                       "'read-write')", (table, METADATA_EXTENSION))
+
+
+def _distinct(rows: list[dict], column: str) -> list[str]:
+    values = (str(r.get(column) or "").strip() for r in rows)
+    return list(dict.fromkeys(v for v in values if v and v.lower() not in ("nan", "none")))
+
+
+def _description(title: str, rows: list[dict]) -> str:
+    """What the layer is, where it came from (files and vintages), licence, attribution."""
+    parts = [title + "."]
+    sources = []
+    for row in rows:
+        vintage = str(row.get("vintage") or "").strip()
+        sources.append(str(row.get("source_file") or "") + (f" ({vintage})" if vintage else ""))
+    if sources:
+        parts.append("Source: " + "; ".join(dict.fromkeys(s for s in sources if s)) + ".")
+    licences, attribution = _distinct(rows, "licence"), _distinct(rows, "attribution")
+    if licences:
+        parts.append("Licence: " + "; ".join(v.rstrip(".") for v in licences) + ".")
+    if attribution:
+        parts.append("Attribution: " + "; ".join(v.rstrip(".") for v in attribution) + ".")
+    imported = _distinct(rows, "imported_at")
+    if imported:
+        parts.append(f"Imported {max(imported)} by mapper {__version__}.")
+    return " ".join(parts)
+
+
+def _count(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):  # missing (NaN) in an old workspace's provenance
+        return 0
+
+
+def _metadata_document(table: str, title: str, rows: list[dict]) -> str:
+    """The layer's provenance as a QGIS layer-metadata document (qgis.dtd)."""
+    root = ET.Element("qgis", version=__version__)
+    for tag, text in (("identifier", table), ("parentidentifier", ""), ("language", "en"),
+                      ("type", "dataset"), ("title", title),
+                      ("abstract", _description(title, rows))):
+        ET.SubElement(root, tag).text = text
+    keywords = ET.SubElement(root, "keywords", vocabulary="mapper")
+    for kind in _distinct(rows, "kind"):
+        ET.SubElement(keywords, "keyword").text = kind
+    for row in rows:
+        counts = (f"{_count(row.get('rows_imported')):,} of "
+                  f"{_count(row.get('rows_read')):,} rows imported")
+        line = [f"{row.get('source_file')}", str(row.get("detail") or ""),
+                f"vintage {row.get('vintage') or 'not stated'}", counts,
+                f"SHA-256 {row.get('source_sha256')}" if row.get("source_sha256") else "",
+                f"imported {row.get('imported_at')}" if row.get("imported_at") else "",
+                str(row.get("coverage") or "")]
+        notes = json.loads(row["notes"]) if isinstance(row.get("notes"), str) and row[
+            "notes"] else []
+        line += [f"note: {n}" for n in notes]
+        ET.SubElement(root, "history").text = "; ".join(p for p in line if p.strip())
+    for tag, column in (("rights", "attribution"), ("license", "licence")):
+        for value in _distinct(rows, column):
+            ET.SubElement(root, tag).text = value
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            + ET.tostring(root, encoding="unicode"))
 
 
 def _storable(frame: pd.DataFrame) -> pd.DataFrame:

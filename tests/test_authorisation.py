@@ -55,6 +55,10 @@ POLICY = {
     "api.premises": "public",
     "api.incidents": "public",
     "api.nearest": "public",
+    # OGC API Features (mapper/web/features.py): contacts inside follow contacts_for
+    **{f"features.{view}": "public"
+       for view in ("landing", "conformance", "openapi", "collections", "collection",
+                    "items", "item")},
     "auth.signin": "public",
     "auth.signout": "public",
     "auth.account": "partner",

@@ -15,7 +15,7 @@ import pytest
 from mapper.editing import current_record, retire_record, save_record
 from mapper.geo import CRS_ANALYSIS
 from mapper.store import Workspace
-from mapper.web import api, contacts, create_app, data
+from mapper.web import contacts, create_app, data, layers
 
 
 @pytest.fixture
@@ -56,14 +56,14 @@ def test_readers_during_a_version_bump_trigger_exactly_one_rebuild(demo_app, mon
     assert _nearest(client, lat, lon)["features"][0]["properties"]["name"] == group["name"]
 
     started, release = threading.Event(), threading.Event()
-    real = api._patch_groups_table
+    real = layers.patch_groups_table
 
     def slow_patch(*args):  # the rebuild takes until every reader has been answered
         started.set()
         release.wait(10)
         return real(*args)
 
-    monkeypatch.setattr(api, "_patch_groups_table", slow_patch)
+    monkeypatch.setattr(layers, "patch_groups_table", slow_patch)
     _edit(workspace, group["group_id"], {"name": "Renamed while read"})
     before = dict(data.builds)
 
@@ -110,7 +110,7 @@ def test_edits_change_the_cached_groups_exactly_as_a_full_rebuild(demo_app):
 
     def state():
         with app.test_request_context("/api/nearest"):
-            table = api._groups_table()
+            table = layers.groups_table()
             index = data.nearest_index()
             answers = [index.query_ids(*_grid(lat, lon), k=8)[0].tolist()
                        for lat, lon in probes]
@@ -175,14 +175,14 @@ def test_a_rebuild_that_fails_lets_the_next_reader_try(demo_app, monkeypatch):
     client = app.test_client()
     _nearest(client, 51.52, -0.08)
     _edit(workspace, _a_group(workspace)["group_id"], {"name": "Edited"})
-    real = api._patch_groups_table
-    monkeypatch.setattr(api, "_patch_groups_table",
+    real = layers.patch_groups_table
+    monkeypatch.setattr(layers, "patch_groups_table",
                         lambda *a: (_ for _ in ()).throw(RuntimeError("boom")))
     with pytest.raises(RuntimeError, match="boom"):
         with app.test_request_context("/api/nearest"):
-            api._groups_table()
+            layers.groups_table()
     assert not data._flights  # nobody is left waiting for it
-    monkeypatch.setattr(api, "_patch_groups_table", real)
+    monkeypatch.setattr(layers, "patch_groups_table", real)
     names = [f["properties"]["name"] for f in _nearest(client, 51.52, -0.08, 100)["features"]]
     assert "Edited" in names
 

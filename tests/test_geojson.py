@@ -271,3 +271,12 @@ def test_many_rows_at_once_equal_one_at_a_time():
     members = [{"d": 3}, {"d": 4, "contact": {"phone": "020"}}]
     assert geojson.join_rows(halves, [1, 0], members) == [
         geojson.join_halves(*halves[1], members[0]), geojson.join_halves(*halves[0], members[1])]
+
+
+def test_members_added_to_an_encoded_feature():
+    feature = geojson.feature(b"null", b'{"a":1}', b"7")
+    linked = json.loads(geojson.with_members(feature, {"links": [{"rel": "self"}]}))
+    assert linked == {"type": "Feature", "id": 7, "geometry": None, "properties": {"a": 1},
+                      "links": [{"rel": "self"}]}
+    assert geojson.with_members(feature, {}) == feature
+    assert json.loads(geojson.with_members(b"{}", {"a": 1})) == {"a": 1}

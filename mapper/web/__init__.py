@@ -76,6 +76,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         drafts,
         edit_api,
         editor,
+        features,
         incidents,
         neighbourhoods,
         overview,
@@ -89,7 +90,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp, drafts.bp):
+                      recheck.bp, drafts.bp, features.bp):
         app.register_blueprint(blueprint)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
@@ -266,7 +267,7 @@ def _unexpected_error(error: Exception):
 
 
 def _wants_json() -> bool:
-    return request.path == "/api" or request.path.startswith("/api/")
+    return request.path in ("/api", "/ogc") or request.path.startswith(("/api/", "/ogc/"))
 
 
 def _error_response(status: int, title: str, message: str):

@@ -58,54 +58,40 @@ from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_disp
 from mapper.registers import (
     EMERGENCY_OFFERS,
     GROUP_CATEGORIES,
-    PERSONAL_COLUMNS,
     PREMISES_TYPES,
     STATUSES,
 )
 from mapper.sources.codes import CODE_PATTERNS  # what a GSS code of each kind looks like
 from mapper.web import data
+from mapper.web.layers import (  # the layers' feature texts, shared with web/features.py
+    COORD_DECIMALS,
+    OFFSET_MAX,
+    PAGE_LIMIT_MAX,
+    Table,
+)
+from mapper.web.layers import collection_head as _collection_head
+from mapper.web.layers import contacts_of as _contacts
+from mapper.web.layers import features as _features
+from mapper.web.layers import groups_table as _groups_table
+from mapper.web.layers import incidents_table as _incidents_table
+from mapper.web.layers import neighbourhoods_table as _neighbourhoods_table
+from mapper.web.layers import premises_table as _premises_table
+from mapper.web.layers import wards_table as _wards_table
+from mapper.web.layers import with_contacts as _with_contacts
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
-#: decimals of longitude/latitude in answers (1e-6 degree is about 0.1 m)
-COORD_DECIMALS = geojson.COORD_DECIMALS
 RADIUS_MAX_M = 50_000
 #: list answers (wards, neighbourhoods, groups, premises, incidents) come in pages of at
-#: most this many features (the default), a page ending early before its features pass
-#: PAGE_MAX_BYTES; ``next`` is the URL of the following page
-PAGE_LIMIT_MAX = 5_000
+#: most PAGE_LIMIT_MAX features (the default; web/layers.py, shared with /ogc), a page
+#: ending early before its features pass PAGE_MAX_BYTES; ``next`` is the following page
 PAGE_MAX_BYTES = 4_000_000
-OFFSET_MAX = 10_000_000
 Q_MAX_CHARS = 200
 LON_MIN, LAT_MIN, LON_MAX, LAT_MAX = UK_LONLAT_BOUNDS
 #: query parameters ignored everywhere (the cache-buster of jQuery and others)
 IGNORED_PARAMETERS = ("_",)
 GEOJSON = "application/geo+json"
 
-#: ward properties every /api/wards feature has (null when the workspace is not analysed)
-WARD_PROPERTIES = (
-    "ward_code",
-    "ward_name",
-    "borough_code",
-    "borough_name",
-    "population",
-    "imd_score",
-    "unmet_need",
-    "can_id",
-)
-#: layers the analysis reads: the sources a derived layer's attribution must credit
-ANALYSIS_INPUTS = (
-    "boroughs",
-    "wards",
-    "lsoas",
-    "deprivation",
-    "lsoa_ward_lookup",
-    "population",
-    "postcodes",
-    "groups",
-    "premises",
-    "incidents",
-)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
@@ -262,6 +248,9 @@ PAGE_MEMBERS = {
     "returned": {"type": "integer", "description": "features in this page"},
     "truncated": {"type": "boolean", "description": "more matches follow this page"},
     "next": {"type": ["string", "null"], "description": "the URL of the next page"},
+    "numberMatched": {"type": "integer", "description": "total, as OGC API Features says it"},
+    "numberReturned": {"type": "integer", "description": "returned, as OGC API Features "
+                       "says it"},
 }
 
 ENDPOINTS: dict[str, Endpoint] = {
@@ -499,204 +488,6 @@ def _areas(args: Args, *, wards: bool = True) -> dict[str, list[str]]:
     return chosen
 
 
-# == layers turned into feature text, once per workspace version =========================
-
-
-@dataclass(frozen=True)
-class Table:
-    """A layer ready to serve: columns to filter on, and each row as GeoJSON text.
-
-    Row ``i`` of `frame` is the feature with id ``ids[i]``, properties ``properties[i]``
-    (a JSON object) and geometry ``geometry[i]`` (``null`` when missing), encoded by
-    :mod:`mapper.geojson` (bytes), so an edit re-encodes only its own rows.
-    """
-
-    frame: pd.DataFrame
-    ids: list
-    properties: list[bytes]
-    geometry: list[bytes]
-    layers: tuple[str, ...]
-    positions: dict = field(default_factory=dict)  # id -> row
-    id_texts: list[bytes] = field(default_factory=list)  # ids as JSON
-
-    @cached_property
-    def features(self) -> list[bytes]:
-        """Each row's whole feature (made on first use, then kept)."""
-        return geojson.features_of(self.geometry, self.properties, self.id_texts)
-
-    @cached_property
-    def bare(self) -> list[bytes]:
-        """Each row's feature without its geometry (``geometry=false``)."""
-        return geojson.features_of([b"null"] * len(self.ids), self.properties, self.id_texts)
-
-    @cached_property
-    def halves(self) -> list[tuple[bytes, bytes]]:
-        """Each row's feature cut open at its properties (:func:`mapper.geojson.feature_halves`):
-        answers that put members of their own first (``distance_m``) join them with
-        :func:`mapper.geojson.join_halves`, without taking the properties apart."""
-        return geojson.halves_of(self.geometry, self.properties, self.id_texts)
-
-
-def _json_value(value: object) -> object:
-    """A value as the API writes it: missing, non-finite and placeholder text -> None."""
-    return geojson.json_value(value, placeholders=True)
-
-
-def _table(
-    frame: gpd.GeoDataFrame, id_column: str, filters: pd.DataFrame, layers: tuple[str, ...]
-) -> Table:
-    frame = frame.reset_index(drop=True)
-    ids, properties, geometry = _row_texts(frame, id_column)
-    return Table(
-        frame=filters.reset_index(drop=True),
-        ids=ids,
-        properties=properties,
-        geometry=geometry,
-        layers=layers,
-        positions={i: n for n, i in enumerate(ids)},
-        id_texts=geojson.encode_ids(ids),
-    )
-
-
-def _row_texts(frame: gpd.GeoDataFrame, id_column: str
-               ) -> tuple[list, list[bytes], list[bytes]]:
-    """Each row's id, properties (personal data left out) and geometry (WGS84) as JSON."""
-    hidden = set(PERSONAL_COLUMNS) | {frame.geometry.name}
-    ids = [_json_value(v) for v in frame[id_column].tolist()]
-    properties = geojson.encode_properties(frame, [c for c in frame.columns if c not in hidden],
-                                           placeholders=True)
-    return ids, properties, geojson.encode_geometries(to_display(frame.geometry))
-
-
-def _key(series: pd.Series) -> pd.Series:
-    """Values as compared in filters: text, stripped, lower case, '' when missing."""
-    return series.astype(object).where(series.notna(), "").astype(str).str.strip().str.lower()
-
-
-def _text(frame: pd.DataFrame, columns: Iterable[str]) -> pd.Series:
-    parts = [_key(frame[c]) for c in columns if c in frame.columns]
-    if not parts:
-        return pd.Series("", index=frame.index)
-    text = parts[0]
-    for part in parts[1:]:
-        text = text + " " + part
-    return text
-
-
-def _register_filters(frame: pd.DataFrame, kind_column: str) -> pd.DataFrame:
-    codes = {
-        c: _key(frame[c]).str.upper() if c in frame.columns else ""
-        for c in ("borough_code", "ward_code")
-    }
-    return pd.DataFrame(
-        {
-            **codes,
-            "kind": _key(frame[kind_column]) if kind_column in frame.columns else "",
-            "status": (_key(frame["status"]) if "status" in frame.columns
-                       else pd.Series("", index=frame.index)).replace("", "unknown"),
-            "text": _text(frame, ("name", "description")),
-        },
-        index=frame.index,
-    )
-
-
-@data.memoised("api:wards")
-def _wards_table(workspace) -> Table:
-    summary = data.layer("ward_summary", required=False)
-    layer = "ward_summary" if summary is not None else "wards"
-    frame = summary if summary is not None else data.layer("wards")
-    frame = frame.sort_values("ward_code", kind="stable").copy()
-    for column in WARD_PROPERTIES:
-        if column not in frame.columns:
-            frame[column] = None
-    first = [*WARD_PROPERTIES, *(c for c in frame.columns if c not in WARD_PROPERTIES)]
-    frame = frame[first]
-    filters = pd.DataFrame(
-        {
-            "borough_code": _key(frame["borough_code"]).str.upper(),
-            "can_id": _key(frame["can_id"]).str.upper(),
-        },
-        index=frame.index,
-    )
-    return _table(frame, "ward_code", filters, (layer,))
-
-
-@data.memoised("api:neighbourhoods")
-def _neighbourhoods_table(workspace) -> Table:
-    frame = data.layer("neighbourhoods")
-    if "rank" in frame.columns:
-        frame = frame.sort_values(["rank", "can_id"], kind="stable")
-    return _table(frame, "can_id", pd.DataFrame(index=frame.index), ("neighbourhoods",))
-
-
-def _register_table(name: str, id_column: str, kind_column: str) -> Table | None:
-    frame = data.layer(name, required=False)
-    if frame is None:
-        return None
-    if name == "incidents":  # newest first, so a limit keeps the most recent
-        order = [c for c in ("month", "date", id_column) if c in frame.columns]
-        frame = frame.sort_values(
-            order, ascending=[c == id_column for c in order], na_position="last", kind="stable"
-        )
-    return _table(frame, id_column, _filters(frame, kind_column), (name,))
-
-
-def _filters(frame: pd.DataFrame, kind_column: str) -> pd.DataFrame:
-    filters = _register_filters(frame, kind_column)
-    if "month" in frame.columns:
-        filters["month"] = _key(frame["month"])
-    return filters
-
-
-def _groups_table() -> Table | None:
-    """The groups' features: made once per GeoPackage, then changed for edited groups."""
-    return data.with_overlay("api:groups", "groups",
-                             lambda: _register_table("groups", "group_id", "category"),
-                             _patch_groups_table)
-
-
-def _patch_groups_table(table: Table | None, changed: list[str], before: dict,
-                        now: dict) -> Table | None:
-    """`table` with the edited groups as they now are: rows exactly as a full build makes
-    them, in its order (imported groups never edited, then every edited one by id)."""
-    from mapper.editing import apply_edits
-
-    if table is None or not data.text_ids("groups"):
-        return None
-    imported = data.imported("groups")
-    edited = set(before) | set(now)
-    keep = [r for r, i in enumerate(table.ids) if i not in edited]
-    # every edited record, so that columns take the types a full build gives them
-    rows = apply_edits(imported.iloc[:0], "groups", list(now.values())).reset_index(drop=True)
-    fresh = set(changed)
-    remade = rows[rows["group_id"].isin(fresh)]
-    ids, properties, geometry = _row_texts(remade, "group_id")
-    made = {i: (p, s) for i, p, s in zip(ids, properties, geometry, strict=True)}
-    old = table.positions
-    new_ids = [table.ids[r] for r in keep] + [_json_value(v) for v in rows["group_id"]]
-    texts = [made.get(i) or (table.properties[old[i]], table.geometry[old[i]])
-             for i in new_ids[len(keep):]]
-    frame = pd.concat([table.frame.iloc[keep], _filters(rows, "category")], ignore_index=True)
-    return Table(
-        frame=frame,
-        ids=new_ids,
-        properties=[table.properties[r] for r in keep] + [t[0] for t in texts],
-        geometry=[table.geometry[r] for r in keep] + [t[1] for t in texts],
-        layers=table.layers,
-        positions={i: n for n, i in enumerate(new_ids)},
-        id_texts=[table.id_texts[r] for r in keep] + geojson.encode_ids(new_ids[len(keep):]),
-    )
-
-
-@data.memoised("api:premises")
-def _premises_table(workspace) -> Table | None:
-    return _register_table("premises", "premises_id", "type")
-
-
-@data.memoised("api:incidents")
-def _incidents_table(workspace) -> Table | None:
-    return _register_table("incidents", "incident_id", "type")
-
 
 def _required(table: Table | None, layer: str) -> Table:
     if table is None:
@@ -784,33 +575,6 @@ def _postcode_points(workspace) -> pd.DataFrame:
 # == answers =============================================================================
 
 
-def _sources(layers: Iterable[str]) -> tuple[list[str], list[str]]:
-    """Distinct attributions and licences of `layers`, with the sources of derived ones."""
-    layers = tuple(sorted(set(layers)))
-    return data.cached(f"api:sources:{','.join(layers)}", lambda _: _find_sources(layers))
-
-
-def _find_sources(layers: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    provenance = data.provenance()
-    if provenance.empty or "layer" not in provenance.columns:
-        return [], []
-    used = set(layers)
-    rows = provenance[provenance["layer"].isin(used)]
-    derived = rows["licence"].fillna("").astype(str).str.startswith("derived")
-    if derived.any():
-        used |= set(ANALYSIS_INPUTS)
-        rows = provenance[provenance["layer"].isin(used)]
-
-    def distinct(column: str, skip_derived: bool = False) -> list[str]:
-        if column not in rows.columns:
-            return []
-        values = [str(v).strip() for v in rows[column].tolist() if _json_value(v) is not None]
-        if skip_derived:
-            values = [v for v in values if not v.startswith("derived")]
-        return list(dict.fromkeys(v for v in values if v))
-
-    return distinct("attribution"), distinct("licence", skip_derived=True)
-
 
 def _answer(payload_members: dict, features: list[bytes], *, layers: Iterable[str] = (),
             head: bytes | None = None):
@@ -823,35 +587,6 @@ def _answer(payload_members: dict, features: list[bytes], *, layers: Iterable[st
     body = geojson.collection(features, head, payload_members)
     return current_app.response_class(body, mimetype=GEOJSON)
 
-
-def _collection_head(layers: tuple[str, ...]) -> bytes:
-    """The members every answer drawn from `layers` starts with (a JSON object): the
-    same for a workspace version, so encoded once per version, not per request."""
-    meta = data.meta()
-    attribution, licences = _sources(layers)
-    return geojson.dumps({
-        "attribution": attribution,
-        "licences": licences,
-        "synthetic": str(meta.get("synthetic", "")).strip().lower() == "yes",
-        "study_area": meta.get("study_area") or None,
-    })
-
-
-def _features(
-    table: Table | None,
-    rows: Iterable[int],
-    *,
-    geometry: bool = True,
-    extra: Mapping[int, dict] | None = None,
-) -> list[bytes]:
-    if table is None:
-        return []
-    made = table.features if geometry else table.bare
-    if not extra:
-        return [made[row] for row in rows]
-    return [geojson.feature(table.geometry[row] if geometry else b"null",
-                            table.properties[row], table.id_texts[row], first=extra[row])
-            if extra.get(row) else made[row] for row in rows]
 
 
 def _page_args(args: Args) -> tuple[int, int]:
@@ -886,7 +621,8 @@ def _paged(table: Table, rows: np.ndarray, page: tuple[int, int], *, geometry: b
                      + urlencode([*kept, ("offset", end)]))
     return features[:returned], {"total": int(len(rows)), "offset": offset,
                                  "returned": returned, "truncated": following is not None,
-                                 "next": following}
+                                 "next": following, "numberMatched": int(len(rows)),
+                                 "numberReturned": returned}
 
 
 def _register_mask(table: Table, areas: dict, kinds: list[str], words: list[str],
@@ -1155,20 +891,6 @@ def _nearest_features(table: Table | None, ids: list, distances: list[float]) ->
                else {"distance_m": round(d)} for r, d in zip(rows, distances, strict=True)]
     return geojson.join_rows(table.halves, rows, members)
 
-
-def _contacts(table: Table, rows: list[int]) -> dict[int, dict]:
-    """row -> the contact details of that group, for those the signed-in user may see."""
-    from mapper.web.contacts import contacts_for
-
-    shown = contacts_for(table.ids[r] for r in rows)
-    if not shown:
-        return {}
-    return {r: shown[str(table.ids[r])] for r in rows if str(table.ids[r]) in shown}
-
-
-def _with_contacts(table: Table, rows: list[int]) -> dict[int, dict] | None:
-    """A ``contact`` member for the groups the signed-in user may contact (None: none)."""
-    return {r: {"contact": c} for r, c in _contacts(table, rows).items()} or None
 
 
 @bp.get("/groups")
@@ -1551,7 +1273,10 @@ def docs():
         '<code>{"error": "..."}</code> with a 4xx status, naming the parameter, the value '
         "and what was expected; unknown parameters are errors. Parameters marked "
         "<em>list</em> may be repeated or comma-separated. Machine-readable: "
-        f'<a href="{escape(url_for("api.openapi"))}">OpenAPI 3.1</a>.</p>'
+        f'<a href="{escape(url_for("api.openapi"))}">OpenAPI 3.1</a>. GIS software '
+        "(QGIS, GDAL) reads the same features as OGC API Features at "
+        f'<a href="{escape(url_for("features.landing"))}"><code>'
+        f'{escape(url_for("features.landing"))}</code></a>.</p>'
         f"<nav><ul>{toc}</ul></nav>{sections}</main></body></html>"
     )
     return current_app.response_class(page, mimetype="text/html")
