@@ -87,11 +87,11 @@ def sjoin_assign(points: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, code: str) -
 def case_assign(areas: Areas, n_points: int, *, seed: int, naive_points: int,
                 label: str, repeat: int = 3, points: gpd.GeoDataFrame | None = None,
                 what: str = "points") -> list[Result]:
-    """Points to wards and to LSOAs: ours (:func:`mapper.analysis.areas.area_of_points`)
+    """Points to wards and to LSOAs: ours (:func:`mapper.areas.area_of_points`)
     against a per-polygon loop (on a subsample, scaled) and ``geopandas.sjoin``.
 
     `points` (e.g. real postcode centroids) replaces the `n_points` random ones."""
-    from mapper.analysis.areas import area_of_points
+    from mapper.areas import area_of_points
 
     if points is None:
         points = points_frame(random_xy(n_points, areas.box, seed=seed))
@@ -130,7 +130,7 @@ def case_assign(areas: Areas, n_points: int, *, seed: int, naive_points: int,
         results.append(Result(
             case=f"assign points to {layer}",
             size=f"{label}: {_pow10(n_points)} {what}, {n_areas:,} {layer}",
-            ours="mapper.analysis.areas.area_of_points",
+            ours="mapper.areas.area_of_points",
             seconds=ours_s,
             comparisons=[
                 speedup("per-polygon loop (shapely.contains)", naive_s, ours_s, target,

@@ -27,7 +27,7 @@ import pandas as pd
 import shapely
 
 from bench.core import Check, Result, best_of, log, slowdown
-from mapper import geojson
+from mapper import geojson, overlay
 from mapper.geo import to_display
 from mapper.missing import is_missing
 from mapper.registers import PERSONAL_COLUMNS
@@ -119,7 +119,7 @@ def case_api_encoding(workspace: Path, *, label: str, repeat: int = 5) -> list[R
     summary = ws.read_layer("ward_summary") if "ward_summary" in ws.layers() else None
     layers.append(("wards", summary if summary is not None else ws.read_layer("wards"),
                    "ward_code"))
-    layers.append(("groups", ws.read_layer("groups"), "group_id"))
+    layers.append(("groups", overlay.read_layer(ws, "groups"), "group_id"))
     results = []
     for name, frame, id_column in layers:
         frame = frame.reset_index(drop=True)

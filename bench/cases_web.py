@@ -36,6 +36,7 @@ import pandas as pd
 
 from bench.core import Check, Comparison, Result, log, slowdown
 from bench.generate import CATEGORIES, CATEGORY_WEIGHTS
+from mapper import overlay
 from mapper.cli import SERVE_THREADS, WORKER_THREADS
 
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -130,7 +131,7 @@ def case_build(data_dir: Path | None, workspace: Path) -> Result:
 
         ws = Workspace(workspace)
         layers = ws.layers()
-        counts = {name: len(ws.read_layer(name)) for name in ("wards", "lsoas", "groups")
+        counts = {name: len(overlay.read_layer(ws, name)) for name in ("wards", "lsoas", "groups")
                   if name in layers}
         ok = "ward_summary" in layers and all(counts.get(n, 0) > 0 for n in
                                               ("wards", "lsoas", "groups"))
@@ -224,7 +225,7 @@ def workspace_with_groups(source: Path, target: Path, total: int, *, seed: int) 
         shutil.rmtree(target)
     shutil.copytree(source, target)
     ws = Workspace(target)
-    have = len(ws.read_layer("groups")) if ws.has_layer("groups") else 0
+    have = len(overlay.read_layer(ws, "groups")) if ws.has_layer("groups") else 0
     extra = total - have
     if extra > 0:
         postcodes = ws.read_layer("postcodes")
@@ -245,7 +246,7 @@ def workspace_with_groups(source: Path, target: Path, total: int, *, seed: int) 
         if done.returncode != 0:
             raise RuntimeError("importing the benchmark groups failed: "
                                + (done.stdout + done.stderr)[-800:])
-    return len(Workspace(target).read_layer("groups"))
+    return len(overlay.read_layer(Workspace(target), "groups"))
 
 
 # == a live server on loopback ===============================================================
@@ -361,7 +362,7 @@ def nearest_paths(workspace: Path, n: int, *, seed: int) -> list[str]:
 
     ws = Workspace(workspace)
     wards = ws.read_layer("wards")
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     cats = sorted(groups["category"].dropna().astype(str).str.strip().str.lower().unique())
     rng = np.random.default_rng(seed)
     # points inside the study area (the API refuses points far beyond it): uniform in the
@@ -634,7 +635,7 @@ def case_api_editing(workspace: Path, *, seconds: float, rounds: int, clients: i
     from mapper.store import Workspace
 
     paths = nearest_paths(workspace, 200, seed=seed)
-    group_id = str(Workspace(workspace).read_layer("groups")["group_id"].iloc[0])
+    group_id = str(overlay.read_layer(Workspace(workspace), "groups")["group_id"].iloc[0])
     log(f"  API while editing: {rounds} x {seconds:g} s per phase, {clients} client "
         f"thread(s), {workers} server process(es)")
     runs: dict[str, list[float]] = {"still": [], "editing": []}
@@ -707,7 +708,7 @@ def baseline_maps(workspace: Path) -> dict[str, str]:
     ws = Workspace(workspace)
     wards = ws.read_layer("wards").to_crs("EPSG:4326")
     boroughs = ws.read_layer("boroughs").to_crs("EPSG:4326")
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     groups = groups[~(groups.geometry.isna() | groups.geometry.is_empty)]
     if "duplicate_of" in groups:  # the same groups our map shows: flagged duplicates left out
         groups = groups[groups["duplicate_of"].isna() | (groups["duplicate_of"] == "")]

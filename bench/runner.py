@@ -24,6 +24,7 @@ from bench import cases_geojson as cg
 from bench import cases_web as cw
 from bench.core import Result, log
 from bench.generate import make_areas
+from mapper import overlay
 
 #: worker processes of the served app in the API cases: one per core (up to 4), as
 #: ``mapper serve --workers N`` runs on a server many officers use at once; one process
@@ -224,7 +225,7 @@ def _real_cases(results, workspace: Path, sizes, seed: int, repeat: int) -> None
 
     def coverage():
         ws = Workspace(workspace)
-        groups = ws.read_layer("groups")
+        groups = overlay.read_layer(ws, "groups")
         people = postcodes[postcodes["ward_code"].notna()][["ward_code", "geometry"]].copy()
         people["population"] = 1.0
         wards = areas.wards[["ward_code", "geometry"]]

@@ -382,7 +382,7 @@ def plan_retention(workspace: Workspace, *, today: date | None = None) -> Retent
     cutoff = _cutoff(months, today)
     imported: list[str] = []
     if workspace.has_layer("incidents"):
-        frame = workspace.read_layer("incidents", edits=False)
+        frame = workspace.read_layer("incidents")
         imported = frame.loc[_expired(frame, cutoff), "incident_id"].astype(str).tolist()
     edited = [r.record_id for r in workspace.appdb.records("incidents")
               if _expired(pd.DataFrame([r.data]), cutoff).iloc[0]]
@@ -394,7 +394,7 @@ def apply_retention(workspace: Workspace, *, actor: str = "cli",
     """Delete the incident reports past the retention period, everywhere."""
     plan = plan_retention(workspace, today=today)
     if plan.imported_ids:
-        frame = workspace.read_layer("incidents", edits=False)
+        frame = workspace.read_layer("incidents")
         keep = frame[~frame["incident_id"].astype(str).isin(set(plan.imported_ids))]
         with workspace.transaction() as tx:  # provenance kept as it was
             tx.write_layer("incidents", keep.reset_index(drop=True))

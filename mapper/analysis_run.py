@@ -25,9 +25,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from mapper import incident_types, registers
+from mapper import incident_types, overlay, registers
 from mapper.analysis import apportion as ap
-from mapper.analysis.areas import area_of_points
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
 from mapper.analysis.can_identity import (
     HISTORY_COLUMNS,
@@ -75,6 +74,7 @@ from mapper.analysis.rates import eb_rates
 from mapper.analysis.reasons import can_reasons
 from mapper.analysis.record import selection_json
 from mapper.analysis.selections import selection_of
+from mapper.areas import area_of_points
 from mapper.config import Settings
 from mapper.errors import MapperError
 from mapper.store import ANALYSED_DATA_VERSION, DATA_VERSION, Provenance, Workspace
@@ -143,7 +143,8 @@ def _national_lsoas(workspace: Workspace, notes: list[str]) -> int:
 
 
 def _layer(workspace: Workspace, name: str):
-    return workspace.read_layer(name) if workspace.has_layer(name) else None
+    """A layer as the app sees it (registers with their edits), or None when absent."""
+    return overlay.read_layer(workspace, name) if workspace.has_layer(name) else None
 
 
 def _resident_population(workspace: Workspace, lsoas, deprivation, notes) -> pd.Series:

@@ -341,12 +341,6 @@ class AppDB:
             bump_edits(conn)
         return new_version
 
-    def delete_overlay(self, register: str, record_ids: list[str]) -> None:
-        with self.write() as conn:
-            conn.executemany("DELETE FROM records WHERE register = ? AND record_id = ?",
-                             [(register, r) for r in record_ids])
-            bump_edits(conn)
-
     # -- audit --------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, *, register: str = "", record_id: str = "",

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import click
 
-from mapper import __version__
+from mapper import __version__, cli_admin, overlay
 from mapper.analysis.nearest import K_DEFAULT, K_MAX
 from mapper.analysis.verification import VERIFICATION_MONTHS
+from mapper.cli_common import workspace_of
 from mapper.errors import MapperError
 from mapper.registers import STATUSES
 from mapper.sources.points import MAX_FAILED_SHARE
@@ -33,10 +34,6 @@ MISREAD_PERCENT = f"{MAX_FAILED_SHARE:.0%}"
 
 def _progress(message: str) -> None:
     click.echo(message, err=True)
-
-
-def _workspace(ctx: click.Context) -> Workspace:
-    return Workspace(ctx.obj["workspace"])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -122,7 +119,7 @@ def build(
     _one_row_policy(skip_invalid, strict)
     report = run_build(
         Path(source),
-        _workspace(ctx),
+        workspace_of(ctx),
         progress=_progress,
         exclude=exclude,
         dry_run=dry_run,
@@ -197,7 +194,7 @@ def import_(
     _one_row_policy(skip_invalid, strict)
     imported = import_file(
         Path(file),
-        _workspace(ctx),
+        workspace_of(ctx),
         progress=_progress,
         skip_invalid=skip_invalid,
         strict=strict,
@@ -219,9 +216,9 @@ def import_(
         sig, where = imported.extra["saved_mapping"]
         click.echo(f"Saved this mapping as {sig} in {where}: files with these columns are "
                    f"read the same way (mapper mapping show {sig}; delete {sig} to forget it).")
-    _audit_personal(_workspace(ctx), "import", imported.kind, imported.frame,
+    _audit_personal(workspace_of(ctx), "import", imported.kind, imported.frame,
                     f"{Path(file).name}: {len(imported.frame):,} records")
-    _analyse_if_possible(_workspace(ctx), via="mapper import")
+    _analyse_if_possible(workspace_of(ctx), via="mapper import")
 
 
 def _one_row_policy(skip_invalid: bool, strict: bool) -> None:
@@ -298,7 +295,7 @@ def analyse(ctx: click.Context, assignments: tuple[str, ...], show: bool, reset:
     with the settings used. Settings persist: later runs (and builds) reuse them."""
     from mapper.config import Settings, describe
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if not ws.exists():
         raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
                           "'mapper build --from DIR' first")
@@ -364,7 +361,7 @@ def export_(
     from mapper.exports import export
 
     count, path = export(
-        _workspace(ctx),
+        workspace_of(ctx),
         register,
         Path(output),
         fmt=fmt,
@@ -374,8 +371,8 @@ def export_(
         statuses=statuses,
     )
     if include_personal_data:
-        ws = _workspace(ctx)
-        frame = ws.read_layer(register)
+        ws = workspace_of(ctx)
+        frame = overlay.read_layer(ws, register)
         _audit_personal(ws, "export", register, frame, f"{count:,} records to {path.name}")
     note = (
         " including personal data"
@@ -391,7 +388,7 @@ def info(ctx: click.Context) -> None:
     """Print the workspace's layers, their sources, vintages, row counts and licences."""
     from mapper.registers import REGISTERS
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if not ws.exists():
         raise MapperError(
             f"no workspace at {ws.directory}: run 'mapper demo' or 'mapper build --from DIR' first"
@@ -420,11 +417,11 @@ def info(ctx: click.Context) -> None:
     for layer in ws.layers():
         rows = prov[prov["layer"] == layer]
         if rows.empty:
-            click.echo(f"{layer:<18} {len(ws.read_layer(layer)):>9,}")
+            click.echo(f"{layer:<18} {len(overlay.read_layer(ws, layer)):>9,}")
             continue
         total = int(rows["rows_imported"].sum())
         if len(rows) > 1 and layer not in REGISTERS:  # IoD files combined on the LSOA
-            total = len(ws.read_layer(layer))
+            total = len(overlay.read_layer(ws, layer))
         for n, row in enumerate(rows.to_dict("records")):
             count = f"{total:,}" if n == 0 else ""
             name = layer if n == 0 else ""
@@ -454,7 +451,7 @@ def mapping() -> None:
 def _saved(ctx: click.Context):
     from mapper.saved_mappings import SavedMappings
 
-    return SavedMappings(_workspace(ctx.find_root()).directory)
+    return SavedMappings(workspace_of(ctx.find_root()).directory)
 
 
 @mapping.command(name="list")
@@ -538,18 +535,14 @@ def nearest(ctx: click.Context, postcode: str | None, point, k: int, category, o
     record was last verified. Contact details are not shown here.
     """
     from mapper import geo
-    from mapper.analysis.nearest import (
-        NearestIndex,
-        StudyArea,
-        normalise_postcode,
-        postcode_point,
-    )
+    from mapper.analysis.nearest import NearestIndex, StudyArea
     from mapper.analysis.verification import is_due, today
+    from mapper.postcodes import normalise_postcode, postcode_point
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if (postcode is None) == (not point):
         raise MapperError("give either --postcode or --at LAT LON")
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     if point:
         lat, lon = point
         if not (49 <= lat <= 61 and -9 <= lon <= 3):
@@ -599,14 +592,14 @@ def due(ctx: click.Context, wards: tuple[str, ...]) -> None:
 
     from mapper.analysis.verification import due_for_recheck, today
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     ward_table = ws.read_layer("ward_summary" if ws.has_layer("ward_summary") else "wards")
     known = set(ward_table["ward_code"])
     unknown = [w for w in wards if w not in known]
     if unknown:
         raise MapperError(f"--ward {', '.join(unknown)}: no such ward code in the workspace "
                           f"({len(known):,} wards, for example {sorted(known)[0]})")
-    records = {name: ws.read_layer(name) if ws.has_layer(name) else None
+    records = {name: overlay.read_layer(ws, name) if ws.has_layer(name) else None
                for name in ("groups", "premises")}
     found = due_for_recheck(records, ward_table, on=today(),
                             ward_codes=set(wards) if wards else None)
@@ -648,7 +641,7 @@ def demo(ctx: click.Context, force: bool) -> None:
     """Build the synthetic demo workspace (a fictional borough; no real places or people)."""
     from mapper.pipeline import build_demo
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if ws.exists() and not force:
         raise MapperError(
             f"a workspace already exists at {ws.directory}; use --force to "
@@ -708,7 +701,7 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
 
     if threads is None:
         threads = WORKER_THREADS if workers > 1 else SERVE_THREADS
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if not ws.exists():
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
         build_demo(ws, progress=_progress)
@@ -721,15 +714,10 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
                       "COOKIE_SECURE": not loopback
                       and os.environ.get("MAPPER_COOKIE_SECURE") != "0",
                       **({} if anonymous_rate is None
-                         else {"ANON_RATE_PER_S": anonymous_rate})})
-    with app.test_request_context("/"):
-        # the first incident search and the first map must be fast too: load the groups,
-        # their index, what /api/nearest answers from and the overview map now (before
-        # any worker process is forked)
-        from mapper.web import api, overview
-
-        api.prepare()
-        overview.prepare()
+                         else {"ANON_RATE_PER_S": anonymous_rate})},
+                     # the first incident search and the first map must be fast too: the
+                     # app makes them now, before any worker process is forked
+                     warm=True)
     area = ws.meta().get("study_area", "the workspace")
     how = (f"{workers} worker processes x {threads} threads" if workers > 1
            else f"{threads} threads")
@@ -742,7 +730,8 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
 
 
 # the administrators' commands (users, audit, backup, restore, group, retention)
-from mapper import cli_admin  # noqa: E402,F401  (registers its commands on `cli`)
+for _command in cli_admin.COMMANDS:
+    cli.add_command(_command)
 
 
 def main(argv: list[str] | None = None) -> int:

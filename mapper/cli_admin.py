@@ -1,6 +1,7 @@
 """``mapper`` commands for administrators: users, audit trail, backups, personal data.
 
-Registered on the main command group by :mod:`mapper.cli`; errors are reported there.
+Added to the main command group by :mod:`mapper.cli` (:data:`COMMANDS`); errors are
+reported there.
 Personal data (contact details) is never printed by these commands except by
 ``mapper group export``, which exists to print it (a subject access request) and is
 itself audited.
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from mapper.cli import _workspace, cli
+from mapper.cli_common import workspace_of
 from mapper.errors import MapperError
 
 ACTOR = "cli"
@@ -29,7 +30,7 @@ def _password(password_stdin: bool, prompt: str = "Password") -> str:
 # -- users ------------------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 @click.pass_context
 def user(ctx: click.Context) -> None:
     """Manage the people who sign in to the web app (roles: partner, officer, admin).
@@ -42,7 +43,7 @@ def user(ctx: click.Context) -> None:
     """
     from mapper.users import migrate_grants
 
-    for line in migrate_grants(_workspace(ctx)):
+    for line in migrate_grants(workspace_of(ctx)):
         click.echo(line, err=True)
 
 
@@ -66,7 +67,7 @@ def user_add(ctx: click.Context, username: str, role: str, areas: tuple[str, ...
     """
     from mapper.users import create_user, describe_grant, resolve_grant
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     grant = resolve_grant(ws, areas)
     password = _password(password_stdin)
     create_user(ws.appdb, username, password, role, grant=grant, actor=ACTOR)
@@ -80,7 +81,7 @@ def user_list(ctx: click.Context) -> None:
     """List users, their roles and granted wards."""
     from mapper.users import describe_grant, list_users
 
-    rows = list_users(_workspace(ctx).appdb)
+    rows = list_users(workspace_of(ctx).appdb)
     if not rows:
         click.echo("No users yet. Add the first administrator with "
                    "'mapper user add NAME --role admin'.")
@@ -114,7 +115,7 @@ def user_set(ctx: click.Context, username: str, role: str | None,
     """
     from mapper.users import NO_GRANT, resolve_grant, update_user
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if areas and no_areas:
         raise MapperError("give --area or --no-areas, not both")
     grant = resolve_grant(ws, areas) if areas else (NO_GRANT if no_areas else None)
@@ -125,7 +126,7 @@ def user_set(ctx: click.Context, username: str, role: str | None,
     click.echo(f"Updated {username}.")
 
 
-@cli.group()
+@click.group()
 def secret() -> None:
     """The key that signs session cookies (the workspace's 'secret' file, never in backups)."""
 
@@ -139,7 +140,7 @@ def secret_rotate(ctx: click.Context) -> None:
     """
     from mapper.admin import end_every_session
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if not ws.directory.is_dir():
         raise MapperError(f"no workspace at {ws.directory}: nothing to rotate")
     end_every_session(ws)
@@ -152,7 +153,7 @@ def secret_rotate(ctx: click.Context) -> None:
 # -- audit ------------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.option("--register", help="Only this register (groups, premises, incidents, users).")
 @click.option("--record", "record_id", help="Only this record id.")
 @click.option("--user", "actor", help="Only what this user did.")
@@ -167,7 +168,7 @@ def audit(ctx: click.Context, register: str | None, record_id: str | None, actor
 
     Lists field names, never their values.
     """
-    rows = _workspace(ctx).appdb.read_audit(
+    rows = workspace_of(ctx).appdb.read_audit(
         register=register, record_id=record_id, actor=actor,
         since=since.date().isoformat() if since else None, limit=limit)
     if as_json:
@@ -187,7 +188,7 @@ def audit(ctx: click.Context, register: str | None, record_id: str | None, actor
 # -- backups ----------------------------------------------------------------------------
 
 
-@cli.command()
+@click.command()
 @click.argument("destination", type=click.Path(file_okay=False))
 @click.pass_context
 def backup(ctx: click.Context, destination: str) -> None:
@@ -198,12 +199,12 @@ def backup(ctx: click.Context, destination: str) -> None:
     """
     from mapper.admin import backup as do_backup
 
-    manifest = do_backup(_workspace(ctx), Path(destination), actor=ACTOR)
+    manifest = do_backup(workspace_of(ctx), Path(destination), actor=ACTOR)
     sizes = ", ".join(f"{n} {f['bytes'] / 1e6:.1f} MB" for n, f in manifest["files"].items())
     click.echo(f"Backed up to {destination}: {sizes}; integrity check ok.")
 
 
-@cli.command()
+@click.command()
 @click.argument("source", type=click.Path(exists=True, file_okay=False))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
@@ -217,7 +218,7 @@ def restore(ctx: click.Context, source: str, yes: bool) -> None:
     from mapper.admin import plan_restore
     from mapper.admin import restore as do_restore
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     plan = plan_restore(ws, Path(source))
     manifest = plan.manifest
     for line in plan.lines():
@@ -232,7 +233,7 @@ def restore(ctx: click.Context, source: str, yes: bool) -> None:
 # -- personal data --------------------------------------------------------------------
 
 
-@cli.group()
+@click.group()
 def group() -> None:
     """One group's personal data: export it (subject access) or erase it."""
 
@@ -247,7 +248,7 @@ def group_export(ctx: click.Context, group_id: str, output: str | None) -> None:
     from mapper.editing import personal_data_of
     from mapper.registers import PERSONAL_COLUMNS
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     data = personal_data_of(ws, group_id)
     text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
     ws.appdb.audit(ACTOR, "export", register="groups", record_id=group_id,
@@ -268,7 +269,7 @@ def group_erase(ctx: click.Context, group_id: str, yes: bool) -> None:
     """Erase one group's contact details (name, phone, e-mail, website) everywhere."""
     from mapper.editing import erase_personal_data
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if not yes:
         click.confirm(f"Erase the contact details of group {group_id}? This cannot be "
                       "undone (backups made before keep them).", abort=True)
@@ -277,7 +278,7 @@ def group_erase(ctx: click.Context, group_id: str, yes: bool) -> None:
                f"for group {group_id}.")
 
 
-@cli.command()
+@click.command()
 @click.option("--months", type=int, help="Set the retention period for incident reports.")
 @click.option("--apply", "apply_now", is_flag=True, help="Delete the expired reports now.")
 @click.pass_context
@@ -289,7 +290,7 @@ def retention(ctx: click.Context, months: int | None, apply_now: bool) -> None:
     """
     from mapper.admin import apply_retention, plan_retention, set_retention_months
 
-    ws = _workspace(ctx)
+    ws = workspace_of(ctx)
     if months is not None:
         set_retention_months(ws, months, actor=ACTOR)
     plan = apply_retention(ws, actor=ACTOR) if apply_now else plan_retention(ws)
@@ -301,3 +302,7 @@ def retention(ctx: click.Context, months: int | None, apply_now: bool) -> None:
 
 
 __all__ = ["user", "secret", "audit", "backup", "restore", "group", "retention", "MapperError"]
+
+
+#: the administrators' commands, added to ``mapper`` by :mod:`mapper.cli`
+COMMANDS = (user, secret, audit, backup, restore, group, retention)

@@ -2,8 +2,8 @@
 
 Imports replace a register's rows per source file; people then add, correct, confirm and
 retire single records. Those edits live in the app database (:mod:`mapper.appdb`) as the
-current version of each edited record, and :func:`apply_edits` lays them over the
-imported layer whenever the workspace reads a register, so maps, the nearest-groups
+current version of each edited record, and :func:`mapper.overlay.read_layer` lays them
+over the imported layer whenever the app reads a register, so maps, the nearest-groups
 index, exports and the next analysis all see them at once, and a re-import of a source
 file does not lose them.
 
@@ -28,11 +28,13 @@ import numpy as np
 import pandas as pd
 
 from mapper import personal_text, registers
-from mapper.appdb import Conflict, StoredRecord, bump_edits, write_audit
+from mapper.appdb import Conflict, bump_edits, write_audit
+from mapper.areas import assign_areas
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.geo import CRS_ANALYSIS
+from mapper.postcodes import postcode_point, same_postcode
 
-__all__ = ["Conflict", "apply_edits", "record_of", "save_record", "retire_record",
+__all__ = ["Conflict", "record_of", "save_record", "retire_record",
            "verify_record", "erase_personal_data", "personal_data_of", "EDITABLE_FIELDS"]
 
 #: fields people may set through forms and the API (the rest are derived or provenance)
@@ -57,7 +59,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _GB = (0.0, 0.0, 700_000.0, 1_300_000.0)
 
 
-# -- reading: the overlay ------------------------------------------------------------------
+# -- reading one record ------------------------------------------------------------------
 
 
 def _clean(value):
@@ -83,43 +85,6 @@ def record_of(row: pd.Series, register: str) -> dict:
     return record
 
 
-def apply_edits(frame: gpd.GeoDataFrame, register: str, edits: list[StoredRecord], *,
-                include_retired: bool = False) -> gpd.GeoDataFrame:
-    """The imported register with the edited records laid over it.
-
-    Adds ``version`` (1 for records as imported) and, with `include_retired`, ``retired``.
-    """
-    id_col = registers.ID_COLUMN[register]
-    out = frame.copy()
-    out["version"] = 1
-    if include_retired:
-        out["retired"] = False
-    if not edits:
-        return out
-    edited = {e.record_id for e in edits}
-    out = out[~out[id_col].astype(str).isin(edited)]
-    for col in registers.columns(register):  # a layer written before a column existed
-        if col not in out.columns:
-            out[col] = pd.Series(None, index=out.index, dtype="object")
-    rows = [e for e in edits if include_retired or not e.retired]
-    if not rows:
-        return out.reset_index(drop=True)
-    data = pd.DataFrame([{c: e.data.get(c) for c in registers.columns(register)}
-                         for e in rows])
-    data["version"] = [e.version for e in rows]
-    if include_retired:
-        data["retired"] = [e.retired for e in rows]
-    geometry = gpd.points_from_xy([e.data.get("x") for e in rows],
-                                  [e.data.get("y") for e in rows], crs=CRS_ANALYSIS)
-    added = gpd.GeoDataFrame(data, geometry=geometry, crs=CRS_ANALYSIS)
-    for col in added.columns:
-        if col in out.columns and col != "geometry" and out[col].dtype != added[col].dtype:
-            added[col] = added[col].astype(object)
-            out[col] = out[col].astype(object)
-    merged = pd.concat([out, added[out.columns]], ignore_index=True)
-    return gpd.GeoDataFrame(merged, geometry="geometry", crs=CRS_ANALYSIS)
-
-
 def current_record(workspace, register: str, record_id: str, *,
                    include_retired: bool = True) -> tuple[dict, int, bool] | None:
     """(record, version, retired) of one record as it stands now, or None.
@@ -139,8 +104,7 @@ def _imported(workspace, register: str, record_id: str) -> dict | None:
     if not workspace.has_layer(register):
         return None
     id_col = registers.ID_COLUMN[register]
-    frame = workspace.read_layer(register, edits=False,
-                                 where=f"{id_col} = '{_sql_text(record_id)}'")
+    frame = workspace.read_layer(register, where=f"{id_col} = '{_sql_text(record_id)}'")
     if not len(frame):
         return None
     return record_of(frame.iloc[0], register)
@@ -384,10 +348,8 @@ def _location(values: dict, record: dict, workspace, problem,
             return None
         return _inside(x, y, workspace, problem)
     postcode = _text(values.get("postcode"))
-    changed = _postcode_key(postcode) != _postcode_key(old_postcode)
+    changed = not same_postcode(postcode, old_postcode)
     if postcode and (record.get("x") is None or changed):
-        from mapper.analysis.nearest import postcode_point
-
         if not workspace.has_layer("postcodes"):
             problem("postcode", postcode, "a point on the map (this workspace has no postcodes)")
             return None
@@ -400,10 +362,6 @@ def _location(values: dict, record: dict, workspace, problem,
     return None
 
 
-def _postcode_key(postcode) -> str:
-    return re.sub(r"\s+", "", str(postcode or "")).upper()
-
-
 def _inside(x: float, y: float, workspace, problem) -> tuple[float, float] | None:
     areas = _areas(workspace, x, y)
     if not areas.get("ward_code"):
@@ -414,8 +372,6 @@ def _inside(x: float, y: float, workspace, problem) -> tuple[float, float] | Non
 
 def _areas(workspace, x: float, y: float) -> dict:
     """LSOA, ward and borough codes of one point (None where outside)."""
-    from mapper.analysis.areas import assign_areas
-
     # only the areas whose bounding box holds the point (padded 1 m): the same answer as
     # from every area, since a point lies in an area only inside its bounding box
     near = (x - 1.0, y - 1.0, x + 1.0, y + 1.0)
@@ -561,7 +517,7 @@ def erase_personal_data(workspace, group_id: str, *, actor: str) -> list[str]:
     record, version, retired = found
     personal = list(registers.PERSONAL_COLUMNS)
     held = sorted(f for f in personal if record.get(f))
-    imported = workspace.read_layer("groups", edits=False)
+    imported = workspace.read_layer("groups")
     mask = imported["group_id"].astype(str) == group_id
     if mask.any():
         imported.loc[mask, personal] = None

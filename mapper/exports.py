@@ -15,6 +15,7 @@ are left as they are: they cannot call a function.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -22,11 +23,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+from pyproj import CRS
 
-from mapper import geo, geojson, missing, registers
-from mapper.errors import MapperError
+from mapper import geo, geojson, missing, overlay, registers
+from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.openreferral_format import (
+    BYDAY,
+    FIELD_TYPES,
+    FIELDS,
+    FILE_NAMES,
+    FOREIGN_KEYS,
+    MARKER,
+    VOCABULARY,
+    iso_date,
+    parse_hours,
+    stable_id,
+)
+from mapper.sources import status
 from mapper.store import LAYERS_TABLE, Workspace
 
 FORMATS = {".csv": "csv", ".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg"}
@@ -95,7 +111,7 @@ def select(
             f"the workspace has no {register} yet: import a file of {register} "
             "first (mapper import FILE)"
         )
-    frame = workspace.read_layer(register)
+    frame = overlay.read_layer(workspace, register)
     for column, code in (("borough_code", borough), ("ward_code", ward)):
         if code:
             if code not in set(frame[column].dropna()):
@@ -152,8 +168,6 @@ def export(
     if fmt == "oruk":
         if register != "groups":
             raise MapperError("Open Referral UK packages hold services: export groups")
-        from mapper.sources.openreferral import write_package
-
         write_package(frame, path, include_personal_data=include_personal_data)
         return len(frame), path
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
@@ -229,3 +243,233 @@ def contact_csv(rows: pd.DataFrame, *, with_distance: bool) -> bytes:
     table["emergency_consent"] = table["emergency_consent"].map(
         lambda v: missing.NOT_RECORDED if missing.is_missing(v) else v)
     return spreadsheet_csv(table, lineterminator="\r\n")
+
+
+# -- Open Referral UK packages ---------------------------------------------------------
+
+
+def _check_oruk_groups(groups) -> None:
+    if not isinstance(groups, gpd.GeoDataFrame):
+        raise TypeError(
+            f"groups must be a GeoDataFrame (the groups register); got {type(groups)!r}"
+        )
+    if groups.crs is None or CRS.from_user_input(groups.crs) != CRS.from_user_input(
+        geo.CRS_ANALYSIS
+    ):
+        raise MapperError(f"groups must be in {geo.CRS_ANALYSIS} (got {groups.crs})")
+    problems = []
+    for col in ("group_id", "name"):
+        if col not in groups.columns:
+            problems.append(Problem("groups", f"missing column {col!r}"))
+    if problems:
+        raise DataValidationError(problems)
+    ids, names = _texts(groups, "group_id"), _texts(groups, "name")
+    for pos in np.flatnonzero((ids == "").to_numpy()):
+        problems.append(
+            Problem("groups", "missing group_id", pos + 1, "group_id", row_label="record")
+        )
+    for pos in np.flatnonzero((ids.duplicated() & (ids != "")).to_numpy()):
+        problems.append(
+            Problem(
+                "groups",
+                "duplicate group_id",
+                pos + 1,
+                "group_id",
+                ids.iloc[pos],
+                row_label="record",
+            )
+        )
+    for pos in np.flatnonzero((names == "").to_numpy()):
+        problems.append(Problem("groups", "missing name", pos + 1, "name", row_label="record"))
+    kinds = groups.geometry.geom_type
+    for pos in np.flatnonzero((kinds.notna() & (kinds != "Point")).to_numpy()):
+        problems.append(
+            Problem("groups", f"a {kinds.iloc[pos]}; expected a Point", pos + 1, row_label="record")
+        )
+    if problems:
+        raise DataValidationError(
+            problems, summary=f"{len(problems)} problems in the groups; no package was written"
+        )
+
+
+def write_package(
+    groups: gpd.GeoDataFrame, directory: Path, *, include_personal_data: bool = False
+) -> Path:
+    """Write the groups register as an Open Referral UK v1 tabular data package.
+
+    Parameters
+    ----------
+    groups : the canonical ``groups`` register, EPSG:27700, one point per group
+    directory : the folder to write (created if need be; the package's files are replaced)
+    include_personal_data : also write contact names, phones, emails and websites
+        (``registers.PERSONAL_COLUMNS``); without it those tables are written empty
+
+    Returns the directory. Each group becomes one organisation, one service (its id is the
+    ``group_id``) and one location (latitude/longitude in WGS84, 6 decimals); its
+    category a taxonomy term of the vocabulary ``mapper``; opening hours in the form
+    :func:`parse_hours` reads become ``regular_schedules.csv`` rows (others are left out).
+    """
+    _check_oruk_groups(groups)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    g = groups.reset_index(drop=True)
+    tables = _oruk_tables(g, include_personal_data)
+    for table, rows in tables.items():
+        frame = pd.DataFrame.from_records(rows, columns=FIELDS[table]).astype("object")
+        frame = frame.where(frame.notna(), "")
+        # plain UTF-8, no byte-order mark: data for other systems' HSDS readers, not a
+        # spreadsheet download (those go through spreadsheet_csv)
+        frame.to_csv(
+            directory / FILE_NAMES[table], index=False, encoding="utf-8", lineterminator="\n"
+        )
+    (directory / "datapackage.json").write_text(
+        json.dumps(
+            _oruk_datapackage(g, list(tables), include_personal_data), indent=2, ensure_ascii=False
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return directory
+
+
+def _oruk_tables(g: gpd.GeoDataFrame, personal: bool) -> dict[str, list[dict]]:
+    ids = _texts(g, "group_id")
+    col = {c: _texts(g, c) for c in registers.REGISTER_COLUMNS["groups"] if c != "group_id"}
+    display = geo.to_display(g.geometry)
+    lon = [f"{p.x:.6f}" if p is not None and not p.is_empty else "" for p in display]
+    lat = [f"{p.y:.6f}" if p is not None and not p.is_empty else "" for p in display]
+    tables: dict[str, list[dict]] = {t: [] for t in FILE_NAMES}
+    used = [c for c in registers.GROUP_CATEGORIES if c in set(col["category"])]
+    used += sorted(set(col["category"]) - set(used) - {""})
+    term = {c: f"{VOCABULARY}:{c.replace(' ', '-')}" for c in used}
+    tables["taxonomy"] = [{"id": term[c], "name": c, "vocabulary": VOCABULARY} for c in used]
+    for i, gid in enumerate(ids):
+        org, loc = stable_id("organization", gid), stable_id("location", gid)
+        sal = stable_id("service_at_location", gid)
+        name, description = col["name"][i], col["description"][i]
+        tables["organization"].append(
+            {
+                "id": org,
+                "name": name,
+                "description": description or name,
+                "url": col["website"][i] if personal else "",
+                "email": col["email"][i] if personal else "",
+            }
+        )
+        tables["service"].append(
+            {
+                "id": gid,
+                "organization_id": org,
+                "name": name,
+                "description": description,
+                "url": col["website"][i] if personal else "",
+                "email": col["email"][i] if personal else "",
+                "status": status.OPEN_REFERRAL.get(col["status"][i], "active"),
+                "assured_date": iso_date(col["last_verified"][i]) or "",
+            }
+        )
+        tables["location"].append(
+            {
+                "id": loc,
+                "organization_id": org,
+                "name": name,
+                "latitude": lat[i],
+                "longitude": lon[i],
+            }
+        )
+        tables["service_at_location"].append({"id": sal, "service_id": gid, "location_id": loc})
+        tables["physical_address"].append(
+            {
+                "id": stable_id("physical_address", gid),
+                "location_id": loc,
+                "address_1": col["address"][i],
+                "postal_code": col["postcode"][i],
+                "country": "GB",
+            }
+        )
+        if personal and col["phone"][i]:
+            tables["phone"].append(
+                {"id": stable_id("phone", gid), "service_id": gid, "number": col["phone"][i]}
+            )
+        if personal and col["contact_name"][i]:
+            tables["contact"].append(
+                {
+                    "id": stable_id("contact", gid),
+                    "organization_id": org,
+                    "service_id": gid,
+                    "name": col["contact_name"][i],
+                }
+            )
+        for k, language in enumerate(v.strip() for v in col["languages"][i].split(";")):
+            if language:
+                tables["language"].append(
+                    {"id": stable_id(f"language{k}", gid), "service_id": gid, "language": language}
+                )
+        if col["category"][i]:
+            tables["service_taxonomy"].append(
+                {
+                    "id": stable_id("service_taxonomy", gid),
+                    "service_id": gid,
+                    "taxonomy_id": term[col["category"][i]],
+                }
+            )
+        for k, (day, opens, closes) in enumerate(parse_hours(col["opening_hours"][i]) or []):
+            tables["regular_schedule"].append(
+                {
+                    "id": stable_id(f"regular_schedule{k}", gid),
+                    "service_id": gid,
+                    "location_id": loc,
+                    "service_at_location_id": sal,
+                    "weekday": day + 1,
+                    "opens_at": opens,
+                    "closes_at": closes,
+                    "freq": "WEEKLY",
+                    "byday": BYDAY[day],
+                }
+            )
+    return tables
+
+
+def _oruk_datapackage(g: gpd.GeoDataFrame, tables: list[str], personal: bool) -> dict:
+    sources = sorted(set(_texts(g, "source")) - {""})
+    return {
+        "name": "mapper-groups",
+        "title": "VCS groups exported by the neighbourhood mapper (Open Referral UK v1)",
+        "profile": "tabular-data-package",
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "sources": [{"title": s} for s in sources],
+        MARKER: {
+            "register": "groups",
+            "group_id": "services.id is the mapper group_id",
+            "weekday": "1 = Monday ... 7 = Sunday (ISO 8601); byday says the same",
+            "personal_data": personal,
+        },
+        "resources": [_oruk_resource(t) for t in tables],
+    }
+
+
+def _oruk_resource(table: str) -> dict:
+    schema: dict = {
+        "fields": [{"name": f, "type": FIELD_TYPES.get(f, "string")} for f in FIELDS[table]],
+        "primaryKey": "id",
+    }
+    if table in FOREIGN_KEYS:
+        schema["foreignKeys"] = [
+            {"fields": f, "reference": {"resource": other, "fields": "id"}}
+            for f, other in FOREIGN_KEYS[table]
+        ]
+    return {
+        "name": table,
+        "path": FILE_NAMES[table],
+        "profile": "tabular-data-resource",
+        "format": "csv",
+        "mediatype": "text/csv",
+        "encoding": "utf-8",
+        "schema": schema,
+    }
+
+
+def _texts(groups: pd.DataFrame, column: str) -> pd.Series:
+    if column not in groups.columns:
+        return pd.Series("", index=groups.index, dtype="object")
+    return groups[column].astype("string").fillna("").str.strip().astype("object")

@@ -28,6 +28,8 @@ import re
 
 import pandas as pd
 
+from mapper.postcodes import outward_code
+
 #: an e-mail address anywhere in a text
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 #: a UK phone number anywhere in a text: 0 or +44 then 9 or 10 digits, spaces, hyphens or
@@ -75,13 +77,6 @@ def is_correspondence(location_source: object) -> bool:
     return isinstance(location_source, str) and CORRESPONDENCE in location_source
 
 
-def postcode_district(postcode: object) -> object:
-    """'E1 6AN' -> 'E1' (the outward code); anything else unchanged."""
-    if not isinstance(postcode, str) or not postcode.strip():
-        return postcode
-    return postcode.strip().split()[0].upper() if " " in postcode.strip() else postcode
-
-
 def protect(frame: pd.DataFrame, register: str) -> tuple[pd.DataFrame, int]:
     """`frame` with contact details moved out of its free text (see the module doc), and
     how many records had any. Running it again changes nothing."""
@@ -109,7 +104,7 @@ def protect(frame: pd.DataFrame, register: str) -> tuple[pd.DataFrame, int]:
                 whole = ", ".join(str(v) for v in (address, postcode) if isinstance(v, str))
                 found.setdefault(index, []).append(f"correspondence address: {whole}")
             out.at[index, "address"] = None
-            out.at[index, "postcode"] = postcode_district(postcode)
+            out.at[index, "postcode"] = outward_code(postcode)
     if keep:
         for index, notes in found.items():
             old = out.at[index, NOTES]

@@ -19,8 +19,8 @@ import shapely
 
 from mapper import incident_types, missing, personal_text, registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
-from mapper.analysis.areas import assign_areas
 from mapper.analysis_run import OUTPUTS
+from mapper.areas import assign_areas
 from mapper.duplicates import CHARITY_SITE_M, charity_sites, flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.saved_mappings import SavedMappings
@@ -314,7 +314,7 @@ def default_area_name(boroughs: pd.DataFrame | None, wards: pd.DataFrame | None)
 
 def postcode_index(postcodes: pd.DataFrame | None) -> pd.DataFrame | None:
     """Postcode centroids as a lookup table for geocoding: index postcode, columns x, y."""
-    from mapper.analysis.nearest import postcode_table
+    from mapper.postcodes import postcode_table
 
     table = postcode_table(postcodes)
     return table[["x", "y"]] if len(table) else None
@@ -769,13 +769,6 @@ def summary_lines(report: BuildReport) -> list[str]:
     return lines
 
 
-def boundary_frames(workspace: Workspace) -> dict[str, gpd.GeoDataFrame]:
-    """The boundary layers a map needs, as stored (EPSG:27700)."""
-    return {
-        k: workspace.read_layer(k) for k in ("boroughs", "wards", "lsoas") if workspace.has_layer(k)
-    }
-
-
 def import_file(
     path: Path,
     workspace: Workspace,
@@ -892,7 +885,7 @@ def rederive_areas(
     for register in REGISTER_KINDS:
         if not workspace.has_layer(register):
             continue
-        old = workspace.read_layer(register, edits=False)
+        old = workspace.read_layer(register)
         new = assign_areas(old, layers)
         columns = [c for c in registers.AREA_COLUMNS if c in new]
         before = old[columns].astype("string").fillna("")
@@ -963,7 +956,7 @@ def check_register_import(
         context.postcodes = postcode_index(workspace.read_layer("postcodes"))
     imp = read_file(found, path, context)  # skip_invalid: every row's problem is listed
     imp.extra.update(path=path, file=path.name, choice=found.extra.get("choice"))
-    old = workspace.read_layer(imp.kind, edits=False) if workspace.has_layer(imp.kind) else None
+    old = workspace.read_layer(imp.kind) if workspace.has_layer(imp.kind) else None
     gathered = gather_registers(
         [imp],
         {k: v.frame for k, v in areas.items()},
@@ -1003,7 +996,7 @@ def _detect_with_choice(
 
 def _write_register(workspace: Workspace, imp: Imported, layers: dict) -> None:
     register = imp.kind
-    old = workspace.read_layer(register, edits=False) if workspace.has_layer(register) else None
+    old = workspace.read_layer(register) if workspace.has_layer(register) else None
     if old is not None and not len(old):
         old = None
     gathered = gather_registers(

@@ -28,6 +28,11 @@ Data and analysis are written by separate transactions (an import, then the anal
 a transaction that changes data layers stamps a new ``data_version``; the analysis
 records the one it read, so a run killed between the two leaves an analysis that says it
 is stale (``mapper.analysis_run.analysis_state``), never one that passes for current.
+
+The store knows only the GeoPackage. The workspace directory also holds the app database
+(:mod:`mapper.appdb`: users, the web app's edits, the audit log), which
+:attr:`Workspace.appdb` opens; laying those edits over the imported registers is the work
+of :mod:`mapper.overlay`, a layer above.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ import pyogrio
 from filelock import FileLock, Timeout
 
 from mapper import __version__
+from mapper.appdb import AppDB, open_appdb
 from mapper.errors import MapperError
 from mapper.private_files import FILE_MODE, private_dir, private_file
 
@@ -65,8 +71,6 @@ DEFAULT_WORKSPACE = "workspace"
 DATA_VERSION = "data_version"
 ANALYSED_DATA_VERSION = "analysed_data_version"
 WORKSPACE_ENV = "MAPPER_WORKSPACE"
-#: the point registers people edit in the web app: read with those edits laid over them
-EDITED_LAYERS = ("groups", "premises", "incidents")
 #: what each layer is: its ``gpkg_contents.identifier`` and the start of its description
 #: (a layer not listed is named by its table name)
 LAYER_TITLES = {
@@ -175,52 +179,21 @@ class Workspace:
         return name in self.layers()
 
     @property
-    def appdb(self):
-        """The app database beside the GeoPackage (users, edits, audit)."""
-        from mapper.appdb import open_appdb
-
+    def appdb(self) -> AppDB:
+        """The app database beside the GeoPackage (users, edits, audit). The store does
+        not read it: laying its edits over the registers is :mod:`mapper.overlay`'s work."""
         return open_appdb(self.directory)
 
-    def read_layer(self, name: str, *, edits: bool = True, include_retired: bool = False,
-                   **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:
-        """Read one layer; geometry layers come back in EPSG:27700.
-
-        The point registers (groups, premises, incidents) come back with the edits made
-        in the web app applied (``edits=False``: as imported) and a ``version`` column
-        for optimistic concurrency; retired records are left out unless
-        ``include_retired``.
-        """
+    def read_layer(self, name: str, **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:
+        """Read one layer as stored (registers as imported: the web app's edits are laid
+        over them by :func:`mapper.overlay.read_layer`); geometry layers come back in
+        EPSG:27700. `kwargs` go to :func:`pyogrio.read_dataframe` (``columns``,
+        ``where``, ``bbox``, ``read_geometry`` ...)."""
         self._require()
         if name not in self.layers():
             present = ", ".join(self.layers()) or "none"
             raise MapperError(f"the workspace has no layer '{name}' (layers: {present})")
-        frame = pyogrio.read_dataframe(self.path, layer=name, **kwargs)
-        if edits and name in EDITED_LAYERS:
-            from mapper.editing import apply_edits
-
-            records = self.appdb.records(name)
-            frame = apply_edits(frame, name, records, include_retired=include_retired)
-            if records:
-                frame = self._current_areas(frame, name, {r.record_id for r in records})
-        return frame
-
-    def _current_areas(self, frame: gpd.GeoDataFrame, register: str, edited: set[str]):
-        """Edited records with their area codes found in today's boundaries (the codes
-        stored with an edit are those of the boundaries at the time of the edit)."""
-        from mapper.analysis.areas import AREA_LAYERS, assign_areas
-        from mapper.registers import ID_COLUMN
-
-        rows = frame[ID_COLUMN[register]].astype(str).isin(edited).to_numpy()
-        layers = {layer: pyogrio.read_dataframe(self.path, layer=layer)
-                  for layer, _ in AREA_LAYERS.values() if self.has_layer(layer)}
-        if not rows.any() or not layers:
-            return frame
-        placed = assign_areas(frame[rows], layers)
-        for column in AREA_LAYERS:
-            if column in placed:
-                frame[column] = frame[column].astype(object)
-                frame.loc[rows, column] = placed[column].to_numpy()
-        return frame
+        return pyogrio.read_dataframe(self.path, layer=name, **kwargs)
 
     def provenance(self) -> pd.DataFrame:
         """One row per layer: kind, vintage, source, counts, licence, attribution, notes."""

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from mapper.analysis.can_identity import retired_sentence
 from mapper.appdb import AppDB, now
+from mapper.can_history import retired_sentence
 from mapper.errors import MapperError
 
 ROLES = ("public", "partner", "officer", "admin")

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from mapper import overlay
 from mapper.admin import _cutoff, plan_retention
 from mapper.appdb import APP_DB_FILE
 from mapper.cli import main
@@ -77,7 +78,7 @@ def test_create_the_first_admin_and_manage_users(cli):
 
 def test_audit_lists_fields_but_never_values(cli):
     ws = cli.workspace
-    gid = ws.read_layer("groups")["group_id"].iloc[0]
+    gid = overlay.read_layer(ws, "groups")["group_id"].iloc[0]
     save_record(ws, "groups", {"phone": "020 7946 0999", "email": "new@example.org"},
                 actor="alice", record_id=gid, expected_version=1)
     code, out, _ = cli("audit", "--record", gid)
@@ -94,7 +95,7 @@ def test_audit_lists_fields_but_never_values(cli):
 
 def test_backup_and_restore_round_trip(cli, tmp_path):
     ws = cli.workspace
-    gid = ws.read_layer("groups")["group_id"].iloc[0]
+    gid = overlay.read_layer(ws, "groups")["group_id"].iloc[0]
     save_record(ws, "groups", {"name": "Before the backup"}, actor="alice", record_id=gid,
                 expected_version=1)
     code, out, _ = cli("backup", str(tmp_path / "bk"))
@@ -107,14 +108,14 @@ def test_backup_and_restore_round_trip(cli, tmp_path):
     code, out, _ = cli("restore", str(tmp_path / "bk"), "--yes")
     assert code == 0 and "Restored" in out
     after = Workspace(ws.directory)
-    names = after.read_layer("groups").set_index("group_id")["name"]
+    names = overlay.read_layer(after, "groups").set_index("group_id")["name"]
     assert names[gid] == "Before the backup"
     assert after.appdb.integrity_check() == "ok"
     # a damaged backup is refused and the workspace left alone
     (tmp_path / "bk" / STORE_FILE).write_bytes(b"not a database")
     code, _, err = cli("restore", str(tmp_path / "bk"), "--yes")
     assert code == 1 and "mapper.gpkg has changed since the backup was made" in err
-    assert Workspace(ws.directory).read_layer("groups").set_index(
+    assert overlay.read_layer(Workspace(ws.directory), "groups").set_index(
         "group_id")["name"][gid] == "Before the backup"
     code, _, err = cli("backup", str(tmp_path / "bk"))
     assert code == 1 and "not empty" in err
@@ -124,7 +125,7 @@ def test_backup_and_restore_round_trip(cli, tmp_path):
 
 def test_export_and_erase_one_groups_personal_data(cli, tmp_path):
     ws = cli.workspace
-    groups = ws.read_layer("groups").set_index("group_id")
+    groups = overlay.read_layer(ws, "groups").set_index("group_id")
     gid = groups.index[0]
     phone, email = groups.loc[gid, "phone"], groups.loc[gid, "email"]
     assert phone and email
@@ -137,9 +138,9 @@ def test_export_and_erase_one_groups_personal_data(cli, tmp_path):
     code, out, _ = cli("group", "erase", gid, "--yes")
     assert code == 0 and "contact_name, email, phone" in out
     after = Workspace(ws.directory)
-    row = after.read_layer("groups").set_index("group_id").loc[gid]
+    row = overlay.read_layer(after, "groups").set_index("group_id").loc[gid]
     assert all(row[c] is None or row[c] != row[c] for c in ("phone", "email", "contact_name"))
-    raw = after.read_layer("groups", edits=False).set_index("group_id").loc[gid]
+    raw = after.read_layer("groups").set_index("group_id").loc[gid]
     assert raw["phone"] is None or raw["phone"] != raw["phone"]
     # nowhere in either database file any more
     for name in (STORE_FILE, APP_DB_FILE):
@@ -156,7 +157,7 @@ def test_export_and_erase_one_groups_personal_data(cli, tmp_path):
 
 def test_retention_deletes_only_old_reports_people_entered(cli):
     ws = cli.workspace
-    incidents = ws.read_layer("incidents")
+    incidents = overlay.read_layer(ws, "incidents")
     assert set(incidents["source"]) == {"synthetic demo"}
     code, out, _ = cli("retention")
     plan = plan_retention(ws)
@@ -164,7 +165,7 @@ def test_retention_deletes_only_old_reports_people_entered(cli):
     expected = int((incidents["date"] < _cutoff(6)).sum())
     code, out, _ = cli("retention", "--months", "6", "--apply")
     assert code == 0 and f"Deleted {expected:,}" in out
-    left = Workspace(ws.directory).read_layer("incidents")
+    left = overlay.read_layer(Workspace(ws.directory), "incidents")
     assert len(left) == len(incidents) - expected
     assert (left["date"] >= _cutoff(6)).all()
     code, _, err = cli("retention", "--months", "0")
@@ -191,7 +192,7 @@ def test_exports_of_personal_data_are_audited(cli, tmp_path):
 
 def test_imports_of_personal_data_are_audited(cli, tmp_path):
     ws = cli.workspace
-    groups = ws.read_layer("groups").head(3)
+    groups = overlay.read_layer(ws, "groups").head(3)
     csv = tmp_path / "more_groups.csv"
     from mapper.geo import to_display
 

@@ -16,7 +16,7 @@ import factories as fx
 import pandas as pd
 import pytest
 
-from mapper import cli
+from mapper import cli, overlay
 from mapper.analysis_run import OUTPUTS, analyse, analysis_state
 from mapper.cli import main
 from mapper.config import Settings
@@ -82,7 +82,7 @@ def test_a_killed_import_leaves_a_stale_analysis_that_says_so(ws, tmp_path, caps
     done = killed_between_data_and_analysis(
         ["--workspace", str(ws.directory), "import", str(groups_csv(tmp_path / "new.csv"))])
     assert done.returncode == -9, done.stderr
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     assert "new.csv" in set(groups["source_file"])  # the data was written ...
     assert ws.read_layer("ward_summary").equals(before)  # ... the analysis was not
     assert state(ws) == "stale"
@@ -134,7 +134,7 @@ def test_erasing_contact_details_keeps_the_analysis_current(ws, tmp_path):
     import_file(groups_csv(tmp_path / "contacts.csv"), ws)
     analyse(ws, QUICK)
     assert state(ws) == "current"
-    group_id = str(ws.read_layer("groups")["group_id"].iloc[0])
+    group_id = str(overlay.read_layer(ws, "groups")["group_id"].iloc[0])
     erase_personal_data(ws, group_id, actor="admin")
     assert state(ws) == "current"
 

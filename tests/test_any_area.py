@@ -12,8 +12,10 @@ import shapely
 from click.testing import CliRunner
 from pyproj import Transformer
 
-from mapper.analysis.nearest import MAX_OUTSIDE_M, StudyArea, example_postcode
+from mapper import overlay
+from mapper.analysis.nearest import MAX_OUTSIDE_M, StudyArea
 from mapper.cli import cli, main
+from mapper.postcodes import example_postcode
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -209,7 +211,7 @@ def test_incident_pages_say_the_workspace_has_no_groups(no_groups, client):
 def test_a_search_that_finds_no_groups_among_some_says_no_match(client, demo):
     """With groups in the workspace, an empty answer is the search's: "no groups match".
     The postcode is one with no group within 250 m, found by brute force."""
-    groups = demo.read_layer("groups").geometry
+    groups = overlay.read_layer(demo, "groups").geometry
     postcodes = demo.read_layer("postcodes")
     far = postcodes[[groups.distance(p).min() > 260 for p in postcodes.geometry]]
     assert len(far), "the demo has no postcode 260 m from every group"

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import write_workspace
 
-from mapper import geo
+from mapper import geo, overlay
 from mapper.analysis.nearest import parse_capabilities
 from mapper.registers import GROUP_CATEGORIES, PERSONAL_COLUMNS
 from mapper.store import Workspace
@@ -69,7 +69,7 @@ def api(demo_dir):
 
 @pytest.fixture(scope="module")
 def groups(demo):
-    return demo.read_layer("groups")
+    return overlay.read_layer(demo, "groups")
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -394,7 +394,7 @@ def test_groups_filters(api, demo, groups):
 
 
 def test_premises_filters(api, demo):
-    premises = demo.read_layer("premises")
+    premises = overlay.read_layer(demo, "premises")
     body = fetch(api, "/api/premises")
     assert sorted(ids(body)) == sorted(premises["premises_id"])
     kind = premises["type"].iloc[0]
@@ -410,7 +410,7 @@ def test_duplicates_are_included_and_flagged(tmp_path, demo_dir):
     copy = tmp_path / "copy"
     shutil.copytree(demo_dir, copy)
     workspace = Workspace(copy)
-    groups = workspace.read_layer("groups")
+    groups = overlay.read_layer(workspace, "groups")
     groups.loc[groups.index[1], ["duplicate_of", "duplicate_reason"]] = (
         groups["group_id"].iloc[0],
         "same charity number",
@@ -427,7 +427,7 @@ def test_duplicates_are_included_and_flagged(tmp_path, demo_dir):
 
 
 def test_incident_months_are_inclusive(api, demo):
-    incidents = demo.read_layer("incidents")
+    incidents = overlay.read_layer(demo, "incidents")
     months = sorted(incidents["month"].unique())
     first, last = months[2], months[5]
     expected = incidents[(incidents["month"] >= first) & (incidents["month"] <= last)]
@@ -440,7 +440,7 @@ def test_incident_months_are_inclusive(api, demo):
 
 
 def test_incident_limit_truncates_newest_first(api, demo):
-    incidents = demo.read_layer("incidents")
+    incidents = overlay.read_layer(demo, "incidents")
     body = fetch(api, "/api/incidents?limit=25")
     assert body["total"] == len(incidents) and body["truncated"] is True
     assert len(body["features"]) == 25
@@ -494,7 +494,7 @@ def test_a_page_ends_before_it_passes_the_size_limit(api, monkeypatch):
 
 
 def test_incident_type_and_area_filters(api, demo):
-    incidents = demo.read_layer("incidents")
+    incidents = overlay.read_layer(demo, "incidents")
     kind = incidents["type"].value_counts().index[0]
     ward = incidents["ward_code"].iloc[0]
     body = fetch(api, f"/api/incidents?type={quote(kind.lower())}&ward={ward}&limit=5000")
@@ -507,7 +507,7 @@ def test_incident_type_filter_takes_the_vocabulary_and_its_other_spellings(api, 
     spellings of Anti-social behaviour (mapper/mappings/incident_types.csv)."""
     from mapper.incident_types import vocabulary
 
-    incidents = demo.read_layer("incidents")
+    incidents = overlay.read_layer(demo, "incidents")
     assert set(incidents["type"].dropna()) <= set(vocabulary().types)
     expected = sorted(incidents.loc[incidents["type"] == "Anti-social behaviour",
                                     "incident_id"])

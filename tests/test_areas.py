@@ -1,4 +1,4 @@
-"""Point-in-area assignment (mapper.analysis.areas) against brute force, on tiny geometry.
+"""Point-in-area assignment (mapper.areas) against brute force, on tiny geometry.
 
 The areas are a 3x3 grid of unit squares at (530000, 180000), some split along a diagonal
 into two triangles, some merged into multipolygons or given a hole, in random row order
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 
-from mapper.analysis.areas import area_of_points, assign_areas
+from mapper.areas import area_of_points, assign_areas
 
 X0, Y0 = 530_000.0, 180_000.0
 UNIT = 1_000.0

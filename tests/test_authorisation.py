@@ -13,6 +13,7 @@ import re
 import pytest
 from accounts import csrf_token, sign_in
 
+from mapper import overlay
 from mapper.maps.assets import VENDOR_DIRS
 from mapper.store import Workspace
 from mapper.users import ROLES, rank
@@ -106,7 +107,7 @@ def matrix_app(shared_demo, tmp_path_factory):
 
 def _samples(app) -> dict[str, str]:
     ws = Workspace(app.config["WORKSPACE"])
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     return {
         "can_id": str(ws.read_layer("neighbourhoods")["can_id"].iloc[0]),
         "ward_code": str(ws.read_layer("wards")["ward_code"].iloc[0]),

@@ -78,7 +78,7 @@ def test_every_benchmark_check_passes_on_tiny_sizes(tmp_path):
 def test_a_wrong_answer_fails_its_case(monkeypatch):
     """The checks really compare: ours made wrong, the case is FAILED."""
     areas = generate.make_areas(runner.SIZES["tiny"]["scales"]["small"], seed=1)
-    import mapper.analysis.areas as areas_module
+    import mapper.areas as areas_module
 
     real = areas_module.area_of_points
 

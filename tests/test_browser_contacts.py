@@ -12,6 +12,7 @@ import pytest
 from accounts import browser_sign_in
 from test_contact_lists import ws_dir  # noqa: F401 - the hand-built workspace fixture
 
+from mapper import overlay
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -63,7 +64,7 @@ def test_an_officer_on_a_phone_reads_the_incident_page_without_sideways_scrollin
     # a web address with no space or hyphen (as Facebook group links are) wrapped nowhere
     # on a 390 px phone, and the call sheet's eight columns pushed the page to 913 px
     workspace = Workspace(ws_dir)
-    groups = workspace.read_layer("groups")
+    groups = overlay.read_layer(workspace, "groups")
     groups.loc[groups["group_id"] == "g1", "website"] = LONG_LINK
     with workspace.transaction() as tx:
         tx.write_layer("groups", groups)

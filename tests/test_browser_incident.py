@@ -10,6 +10,7 @@ import pytest
 from pyproj import Transformer
 from test_incident_page import brute_force
 
+from mapper import overlay
 from mapper.analysis_run import analyse
 from mapper.config import Settings
 from mapper.pipeline import build_demo
@@ -83,7 +84,7 @@ def demo(tmp_path_factory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def groups(demo):
-    return demo.read_layer("groups")
+    return overlay.read_layer(demo, "groups")
 
 
 @pytest.fixture(scope="module")

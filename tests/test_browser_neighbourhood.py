@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from mapper import overlay
 from mapper.analysis_run import analyse
 from mapper.config import Settings
 from mapper.pipeline import build_demo
@@ -48,8 +49,8 @@ def base_url(demo_workspace, live_server):
 @pytest.fixture(scope="module")
 def busiest_ward(demo_workspace) -> str:
     """The ward with the most groups and premises (so filters have something to hide)."""
-    groups = demo_workspace.read_layer("groups")["ward_code"].value_counts()
-    premises = demo_workspace.read_layer("premises")["ward_code"].value_counts()
+    groups = overlay.read_layer(demo_workspace, "groups")["ward_code"].value_counts()
+    premises = overlay.read_layer(demo_workspace, "premises")["ward_code"].value_counts()
     return str(groups.add(premises, fill_value=0).sort_values(ascending=False).index[0])
 
 

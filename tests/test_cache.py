@@ -12,6 +12,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+from mapper import overlay
 from mapper.editing import current_record, retire_record, save_record
 from mapper.geo import CRS_ANALYSIS
 from mapper.store import Workspace
@@ -26,7 +27,7 @@ def demo_app(demo_copy):
 
 
 def _a_group(workspace: Workspace):
-    return workspace.read_layer("groups").sort_values("group_id").iloc[0]
+    return overlay.read_layer(workspace, "groups").sort_values("group_id").iloc[0]
 
 
 def _latlon(group) -> tuple[float, float]:
@@ -104,7 +105,7 @@ def test_edits_change_the_cached_groups_exactly_as_a_full_rebuild(demo_app):
     """Renaming, moving, retiring and adding groups, record by record, gives the same
     feature texts, filters and nearest answers as making everything again."""
     app, workspace = demo_app
-    groups = workspace.read_layer("groups").sort_values("group_id")
+    groups = overlay.read_layer(workspace, "groups").sort_values("group_id")
     ids = groups["group_id"].tolist()
     probes = [(51.52, -0.08), (51.50, -0.12), (51.54, -0.05)]
 
@@ -221,7 +222,7 @@ def test_many_date_windows_evict_only_older_windows(demo_app):
     index or the layers."""
     app, workspace = demo_app
     client = app.test_client()
-    months = sorted(workspace.read_layer("incidents")["month"].unique())
+    months = sorted(overlay.read_layer(workspace, "incidents")["month"].unique())
     _nearest(client, 51.52, -0.08)
     with app.test_request_context("/"):
         index, wards = data.nearest_index(), data.layer("wards")
@@ -239,3 +240,49 @@ def test_many_date_windows_evict_only_older_windows(demo_app):
     built = data.builds.get("nearest_index", 0)
     _nearest(client, 51.52, -0.08)
     assert data.builds.get("nearest_index", 0) == built  # not made again
+
+
+def test_a_warm_app_has_made_the_index_and_the_overview_map_before_any_request(demo_copy,
+                                                                               tmp_path):
+    """``create_app(warm=True)`` (as ``mapper serve`` calls it) makes the nearest index,
+    what /api/nearest answers from and the overview map; the first requests reuse them."""
+    data._entries.clear()
+    before = dict(data.builds)
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo_copy)}, warm=True)
+    made = {k for k, n in data.builds.items() if n > before.get(k, 0)}
+    assert {"nearest_index", "api:nearest", "overview:facts", "overview:map"} <= made
+    after_warming = dict(data.builds)
+    client = app.test_client()
+    assert client.get("/").status_code == 200
+    _nearest(client, 51.52, -0.08)
+    again = {k for k in made if data.builds[k] != after_warming[k]}
+    assert not again  # nothing warmed is made again for the first visitors
+    # without a workspace there is nothing to warm, and no error
+    assert create_app({"TESTING": True, "WORKSPACE": str(tmp_path / "none")}, warm=True)
+
+
+def test_request_parameters_make_no_new_kind_of_cache(demo_app):
+    """Varied windows, pages and searches fill variants of the kinds they belong to,
+    each bounded, and never make a new kind or evict a layer or the nearest index."""
+    app, workspace = demo_app
+    client = app.test_client()
+    months = sorted(workspace.read_layer("incidents")["month"].unique())
+
+    def round_of(i: int) -> None:
+        start, end = months[i % len(months)], months[-1 - (i % len(months))]
+        for url in (f"/priority/layers/incidents.json?incidents_from={min(start, end)}"
+                    f"&incidents_to={max(start, end)}&limit={i + 1}",
+                    f"/overview/groups.json?limit={i + 1}&offset={i}",
+                    "/"):
+            assert client.get(url).status_code == 200, url
+        _nearest(client, 51.50 + i / 1000, -0.10 + i / 1000, k=1 + i % 5)
+
+    round_of(0)
+    kinds = set(data._entries)
+    kept = {k: data.builds.get(k) for k in ("nearest_index", "layer:groups", "imported:wards")}
+    for i in range(1, 3 * data.VARIANTS_PER_KIND):
+        round_of(i)
+    assert set(data._entries) == kinds
+    assert all(len(v) <= data.VARIANTS_PER_KIND for v in data._entries.values())
+    assert len(data._entries["json:priority:layer:incidents"]) == data.VARIANTS_PER_KIND
+    assert {k: data.builds.get(k) for k in kept} == kept  # never made again

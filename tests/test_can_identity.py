@@ -15,9 +15,9 @@ from mapper.analysis.can_identity import (
     MATCH_SHARE,
     apply_ids,
     match_neighbourhoods,
-    retired_sentence,
 )
 from mapper.analysis_run import analyse
+from mapper.can_history import retired_sentence
 from mapper.cli import main
 from mapper.config import Settings
 from mapper.errors import MapperError

@@ -8,6 +8,7 @@ import sys
 import factories as fx
 import pytest
 
+from mapper import overlay
 from mapper.cli import cli, main
 
 
@@ -147,7 +148,7 @@ def test_demo_builds_a_labelled_synthetic_workspace(capsys, tmp_path):
     workspace = Workspace(ws)
     assert workspace.meta()["synthetic"] == "yes"
     assert workspace.meta()["study_area"] == "Demoborough (synthetic)"
-    counts = {name: len(workspace.read_layer(name)) for name in workspace.layers()}
+    counts = {name: len(overlay.read_layer(workspace, name)) for name in workspace.layers()}
     assert counts["wards"] == 20 and counts["lsoas"] == 120 and counts["deprivation"] == 120
     assert counts["groups"] == 80 and counts["premises"] == 60 and counts["incidents"] == 1_500
     prov = workspace.provenance()
@@ -200,7 +201,7 @@ def test_nearest_command_lists_groups_without_contact_details(capsys, tmp_path):
     assert main(["--workspace", ws, "demo"]) == 0
     from mapper.store import Workspace
 
-    groups = Workspace(ws).read_layer("groups")
+    groups = overlay.read_layer(Workspace(ws), "groups")
     postcode = groups["postcode"].dropna().iloc[0]
     capsys.readouterr()
     code = main(["--workspace", ws, "nearest", "--postcode", postcode.lower().replace(" ", ""),
@@ -241,7 +242,7 @@ def test_serve_with_worker_processes_answers_and_every_worker_sees_an_edit(demo_
             port = int(found.group(1))
             from mapper.geo import to_display
 
-            groups = Workspace(demo_copy).read_layer("groups")
+            groups = overlay.read_layer(Workspace(demo_copy), "groups")
 
             centre = to_display(groups.geometry).union_all().centroid
             path = f"/api/nearest?lat={centre.y:.6f}&lon={centre.x:.6f}&k=3"

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import LineString, Point, box
 
+from mapper import overlay
 from mapper.pipeline import build, import_file, plan_build
 from mapper.sources import Skipped, detect_file
 from mapper.sources.columns import header_field, understand
@@ -207,7 +208,7 @@ def test_renamed_dotted_prefixed_reordered_and_subset_headers_import(ws, tmp_pat
     imported = import_file(path, ws, progress=lines.append)
     # a list of pharmacies is premises, never VCS groups (mapper/sources/evidence.py)
     assert imported.kind == "premises" and len(imported.frame) == 1
-    row = ws.read_layer("premises").iloc[0]
+    row = overlay.read_layer(ws, "premises").iloc[0]
     assert row["type"] == "pharmacy"
     assert row["name"] == "Grid Chemist" and row["ward_code"] == "E05900005"
     assert row.geometry.distance(MIDDLE) < 0.5

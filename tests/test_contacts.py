@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from accounts import sign_in
 
+from mapper import overlay
 from mapper.analysis_run import analyse
 from mapper.config import Settings
 from mapper.store import Workspace
@@ -33,7 +34,7 @@ def test_public_answers_have_no_contacts(demo_app):
 def test_officers_see_every_contact(demo_app, demo_copy):
     client = sign_in(demo_app.test_client(), "officer")
     response, groups = _groups(client)
-    expected = Workspace(demo_copy).read_layer("groups").set_index("group_id")
+    expected = overlay.read_layer(Workspace(demo_copy), "groups").set_index("group_id")
     with_phone = expected["phone"].dropna()
     assert len(with_phone) > 10
     for gid, phone in with_phone.items():
@@ -68,7 +69,7 @@ def test_partner_grant_keeps_its_wards_when_the_analysis_changes_cans(demo_app, 
     ws = Workspace(demo_copy)
     before = ws.read_layer("neighbourhoods", read_geometry=False).set_index("can_id")
     granted = set(before.loc["CAN-01", "ward_codes"].split("; "))
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     expected = set(groups.loc[groups["ward_code"].isin(granted), "group_id"])
     partner = sign_in(demo_app.test_client(), "partner", areas=["CAN-01"])
     assert expected and _with_contacts(partner) == expected
@@ -127,7 +128,7 @@ def test_grants_of_can_ids_made_before_wards_were_stored_are_migrated(demo_copy,
 
 
 def test_incident_page_and_call_sheet_show_contacts_to_officers_only(demo_app, demo_copy):
-    groups = Workspace(demo_copy).read_layer("groups").set_index("group_id")
+    groups = overlay.read_layer(Workspace(demo_copy), "groups").set_index("group_id")
     url = "/incident?postcode=ZZ1+1AA&k=5"
     public = demo_app.test_client().get(url)
     officer = sign_in(demo_app.test_client(), "officer")
@@ -147,7 +148,7 @@ def test_neighbourhood_page_shows_contacts_to_its_partners(demo_app, demo_copy):
     ws = Workspace(demo_copy)
     can = ws.read_layer("neighbourhoods").iloc[0]
     wards = can["ward_codes"].split("; ")
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     inside = groups[groups["ward_code"].isin(wards)]
     phones = list(inside["phone"].dropna())
     outside = groups[~groups["ward_code"].isin(wards)].dropna(subset=["phone"])
@@ -173,7 +174,7 @@ def _views(demo_copy) -> list[dict]:
 
 def test_every_response_showing_contacts_writes_one_audit_row_with_the_count(demo_app,
                                                                              demo_copy):
-    groups = Workspace(demo_copy).read_layer("groups")
+    groups = overlay.read_layer(Workspace(demo_copy), "groups")
     shown = groups[groups[["contact_name", "phone", "email", "website"]].notna().any(axis=1)]
     officer = sign_in(demo_app.test_client(), "officer")
     public = demo_app.test_client()

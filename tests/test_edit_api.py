@@ -23,6 +23,7 @@ from test_editor import (
     ward_point,
 )
 
+from mapper import overlay
 from mapper.editing import current_record
 from mapper.store import Workspace
 from mapper.web import create_app
@@ -288,7 +289,7 @@ def test_verify_stamps_today(officer, ws):
 
 
 def test_delete_retires_it_everywhere(officer, ws):
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     point = groups.loc[groups["group_id"] == "demo-g014"].geometry.iloc[0]
     lon, lat = _to_lonlat.transform(point.x, point.y)
     near = {"lat": round(lat, 6), "lon": round(lon, 6), "k": 100}
@@ -320,7 +321,7 @@ def test_without_the_csrf_header_nothing_changes(officer, ws, method, url, body)
     response = getattr(officer, method)(url, json=body, headers={"If-Match": '"v1"'})
     assert "CSRF" in error_of(response, 400)["error"]
     assert current_record(ws, "groups", "demo-g001")[1:] == (1, False)
-    assert len(ws.read_layer("groups")) == 80 and audit_rows(ws) == []
+    assert len(overlay.read_layer(ws, "groups")) == 80 and audit_rows(ws) == []
 
 
 @pytest.mark.parametrize(("method", "url", "body"), WRITES)
@@ -332,7 +333,7 @@ def test_only_officers_may_write(app, ws, method, url, body):
     assert error_of(getattr(partner, method)(url, json=body,
                                              headers=headers(partner, 1)), 403)
     assert current_record(ws, "groups", "demo-g001")[1:] == (1, False)
-    assert len(ws.read_layer("groups")) == 80 and audit_rows(ws) == []
+    assert len(overlay.read_layer(ws, "groups")) == 80 and audit_rows(ws) == []
     admin = sign_in(app.test_client(), "admin")
     assert getattr(admin, method)(url, json=body, headers=headers(admin, 1)).status_code in (
         200, 201)

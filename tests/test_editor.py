@@ -3,7 +3,7 @@ synthetic demo: list and search, add by postcode, move by lat/lon, validation, c
 between two officers, confirm, retire, CSRF, roles, the audit trail and the header link.
 
 Expected wards are worked out independently of the app: a shapely point-in-polygon test
-against the wards layer (the app uses mapper.analysis.areas)."""
+against the wards layer (the app uses mapper.areas)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from accounts import csrf_token, post, sign_in
 from pyproj import Transformer
 from shapely.geometry import Point
 
+from mapper import overlay
 from mapper.editing import current_record
 from mapper.store import Workspace
 from mapper.web import create_app
@@ -178,7 +179,7 @@ def audit_rows(ws) -> list[dict]:
 
 
 def test_list_searches_filters_and_pages(officer, ws):
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     first = officer.get("/register/groups")
     assert first.status_code == 200
     assert f"{len(groups)} groups: 1 to 50" in text(first)
@@ -200,7 +201,7 @@ def test_list_searches_filters_and_pages(officer, ws):
     assert row["last_verified"] in text(found) and "synthetic demo" in text(found)
     # incidents: newest first
     incidents = officer.get("/register/incidents").get_data(as_text=True)
-    newest = ws.read_layer("incidents")["date"].max()
+    newest = overlay.read_layer(ws, "incidents")["date"].max()
     assert f"on {newest}" in re.sub(r"\s+", " ", incidents).split("<tbody>")[1][:2000]
     assert officer.get("/register/shops").status_code == 404
     premises = officer.get("/register/premises")
@@ -223,7 +224,7 @@ def test_names_are_shown_as_text(officer, ws):
 
 def test_incidents_with_only_a_month_are_titled_by_the_month(officer, ws):
     """police.uk gives a month, never a date: the list says "in March 2024", not "on ?"."""
-    incidents = ws.read_layer("incidents", edits=False)
+    incidents = ws.read_layer("incidents")
     first, second = incidents["incident_id"].iloc[0], incidents["incident_id"].iloc[1]
     incidents["date"] = incidents["date"].astype(object)
     incidents.loc[incidents["incident_id"] == first, ["date", "month"]] = [None, "2024-03"]
@@ -338,7 +339,7 @@ def test_premises_and_incident_forms_keep_their_types(officer, ws, wards):
     assert response.status_code == 303, text(response)[:800]
     record, _, _ = current_record(ws, "premises", "demo-p001")
     assert record["step_free"] is False and record["capacity"] == 75
-    premises = ws.read_layer("premises")
+    premises = overlay.read_layer(ws, "premises")
     assert not premises.loc[premises["premises_id"] == "demo-p001", "step_free"].iloc[0]
     # an imported incident (severity as a number) saves; placing it by postcode
     response = submit(officer, "/register/incidents/demo-i0001",
@@ -414,7 +415,7 @@ def test_a_new_record_needs_a_point(officer, ws):
     summary = response.get_data(as_text=True).split("ed-error-summary__list")[1]
     assert re.findall(r'<a href="#([^"]+)">', summary.split("</ul>")[0]) == ["field-name",
                                                                              "lat"]
-    assert len(ws.read_layer("groups")) == 80
+    assert len(overlay.read_layer(ws, "groups")) == 80
 
 
 # -- conflicts ------------------------------------------------------------------------------
@@ -476,7 +477,7 @@ def test_confirming_stamps_last_verified_today(officer, ws):
 
 
 def test_retiring_asks_first_then_removes_it_everywhere(officer, ws):
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     row = groups.loc[groups["group_id"] == "demo-g006"].iloc[0]
     lon, lat = _to_lonlat.transform(row.geometry.x, row.geometry.y)
     assert nearest_ids(officer, lat=round(lat, 6), lon=round(lon, 6))[0][0] == "demo-g006"
@@ -523,7 +524,7 @@ def test_a_post_without_the_csrf_token_changes_nothing(officer, ws):
             assert response.status_code == 400, url
             assert "CSRF" in text(response)
     assert current_record(ws, "groups", "demo-g001")[1:] == (1, False)
-    assert len(ws.read_layer("groups")) == 80 and audit_rows(ws) == []
+    assert len(overlay.read_layer(ws, "groups")) == 80 and audit_rows(ws) == []
 
 
 @pytest.mark.parametrize(("method", "url"), ROUTES)
@@ -539,7 +540,7 @@ def test_only_officers_may_edit(app, ws, method, url):
         assert post(anonymous, url, CHANGE).status_code == 401
         assert post(partner, url, CHANGE).status_code == 403
     assert current_record(ws, "groups", "demo-g001")[1:] == (1, False)
-    assert len(ws.read_layer("groups")) == 80 and audit_rows(ws) == []
+    assert len(overlay.read_layer(ws, "groups")) == 80 and audit_rows(ws) == []
     admin = sign_in(app.test_client(), "admin")
     if method == "get":
         assert admin.get(url).status_code == 200
@@ -578,13 +579,13 @@ def test_an_edits_areas_from_nearby_areas_equal_those_from_every_area(shared_dem
     import numpy as np
     import shapely
 
-    from mapper.analysis.areas import assign_areas
+    from mapper.areas import assign_areas
     from mapper.editing import _areas
     from mapper.geo import CRS_ANALYSIS
     from mapper.registers import AREA_COLUMNS
 
     ws = Workspace(shared_demo)
-    every = {k: ws.read_layer(k) for k in ("lsoas", "wards", "boroughs")}
+    every = {k: overlay.read_layer(ws, k) for k in ("lsoas", "wards", "boroughs")}
     rng = np.random.default_rng(7)
     minx, miny, maxx, maxy = every["wards"].total_bounds
     points = [(float(x), float(y)) for x, y in zip(rng.uniform(minx - 500, maxx + 500, 40),

@@ -10,7 +10,7 @@ import factories as fx
 import pandas as pd
 import pytest
 
-from mapper import registers
+from mapper import overlay, registers
 from mapper.cli import main
 from mapper.errors import MapperError
 from mapper.pipeline import build, import_file
@@ -49,7 +49,7 @@ def run(ws: Workspace, *args: str) -> int:
 
 
 def count(ws: Workspace, register: str) -> int:
-    return len(ws.read_layer(register)) if ws.has_layer(register) else 0
+    return len(overlay.read_layer(ws, register)) if ws.has_layer(register) else 0
 
 
 # -- which register, which category ----------------------------------------------------
@@ -64,7 +64,7 @@ def test_a_food_bank_list_is_food_groups_and_the_gain_is_printed(ws, pcs, tmp_pa
     ])
     assert run(ws, "import", str(path)) == 0
     out = capsys.readouterr()
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     assert groups["category"].tolist() == ["food", "food", "food"]
     assert "Gained: groups +3 (food +3)" in out.out
     assert "its file name says 'food bank'" in out.err
@@ -85,7 +85,7 @@ def test_a_library_list_is_premises_not_groups(ws, pcs, tmp_path, capsys):
     assert run(ws, "import", str(path)) == 0
     out = capsys.readouterr().out
     assert count(ws, "groups") == before
-    premises = ws.read_layer("premises")
+    premises = overlay.read_layer(ws, "premises")
     assert premises["type"].tolist() == ["library", "library"]
     assert "Gained: premises +2 (library +2)" in out
     # re-importing it replaces its records: nothing gained
@@ -185,7 +185,7 @@ def test_map_as_and_category_are_saved_and_reused(ws, pcs, tmp_path, capsys):
     assert run(ws, "import", str(second)) == 0
     both = capsys.readouterr()
     assert f"using the mapping saved for files with these columns ({sig}" in both.err
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     assert sorted(groups["source_file"]) == ["entries.csv"] * 2 + ["more_entries.csv"] * 2
     assert set(groups["category"]) == {"food"}
     # listed, shown, and listed by info; deleted, the file is refused again
@@ -211,7 +211,7 @@ def test_build_applies_saved_mappings(ws, pcs, tmp_path, capsys):
     site_file(folder / "venues_2025.csv", pcs, order=("PC", "Label", "Kind"))
     lines: list[str] = []
     build(folder, ws, progress=lines.append)
-    premises = ws.read_layer("premises")
+    premises = overlay.read_layer(ws, "premises")
     assert premises["type"].tolist() == ["hall", "hall"]
     assert set(premises["source_file"]) == {"venues_2025.csv"}
     text = "\n".join(lines)

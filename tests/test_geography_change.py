@@ -8,6 +8,7 @@ from __future__ import annotations
 import factories as fx
 import pytest
 
+from mapper import overlay
 from mapper.analysis_run import analyse, analysis_state
 from mapper.config import Settings
 from mapper.editing import save_record
@@ -46,16 +47,16 @@ def built(tmp_path):
 def test_new_wards_re_derive_every_records_ward_and_drop_the_old_analysis(built, tmp_path):
     analyse(built)
     assert built.has_layer("ward_summary")
-    assert sorted(built.read_layer("groups")["ward_code"]) == ["E05900001", "E05900005",
+    assert sorted(overlay.read_layer(built, "groups")["ward_code"]) == ["E05900001", "E05900005",
                                                                "E05900009"]
     # an edit made in the web app stores the record with the codes of its day
-    before = built.read_layer("groups").set_index("name")
+    before = overlay.read_layer(built, "groups").set_index("name")
     save_record(built, "groups", {"name": "Diagonal B (renamed)"}, actor="test",
                 record_id=before.loc["Diagonal B", "group_id"], expected_version=1)
     said = []
     imported = import_file(_renumbered_wards(tmp_path / "wards25.geojson"), built,
                            progress=said.append)
-    groups = built.read_layer("groups").set_index("name")
+    groups = overlay.read_layer(built, "groups").set_index("name")
     assert groups["ward_code"].to_dict() == {
         "Diagonal A": "E05900101", "Diagonal B (renamed)": "E05900105",
         "Diagonal C": "E05900109"}

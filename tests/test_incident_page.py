@@ -23,6 +23,7 @@ from markupsafe import escape
 from pyproj import Transformer
 from shapely.geometry import Point
 
+from mapper import overlay
 from mapper.analysis import verification
 from mapper.analysis_run import analyse
 from mapper.config import Settings
@@ -58,7 +59,7 @@ def demo(tmp_path_factory) -> Workspace:
 
 @pytest.fixture(scope="module")
 def groups(demo) -> gpd.GeoDataFrame:
-    return demo.read_layer("groups")
+    return overlay.read_layer(demo, "groups")
 
 
 @pytest.fixture(scope="module")

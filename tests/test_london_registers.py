@@ -22,7 +22,7 @@ from test_authorisation import _url
 from test_personal_text import EMAIL_SEEN, PHONE_SEEN
 from test_placeholders import placeholders, read_text
 
-from mapper import exports, registers
+from mapper import exports, overlay, registers
 from mapper.analysis.nearest import NearestIndex
 from mapper.geo import grid_from_lonlat
 from mapper.store import Workspace
@@ -49,7 +49,7 @@ def app(london):
 
 @pytest.fixture(scope="module")
 def groups(london):
-    return london.read_layer("groups")
+    return overlay.read_layer(london, "groups")
 
 
 @pytest.fixture(scope="module")
@@ -220,8 +220,8 @@ def test_no_capability_without_an_origin(app, groups):
 def _samples(london, groups) -> dict[str, str]:
     bow = groups.loc[groups["group_id"] == "givefood:bow"].iloc[0]
     return {
-        "premises_id": str(london.read_layer("premises")["premises_id"].iloc[0]),
-        "incident_id": str(london.read_layer("incidents")["incident_id"].iloc[0]),
+        "premises_id": str(overlay.read_layer(london, "premises")["premises_id"].iloc[0]),
+        "incident_id": str(overlay.read_layer(london, "incidents")["incident_id"].iloc[0]),
         "can_id": str(london.read_layer("neighbourhoods")["can_id"].iloc[0]),
         "ward_code": PARTNER_WARD, "fmt_name": "csv", "layer": "groups",
         "register": "groups", "record_id": "givefood:bow", "group_id": "givefood:bow",

@@ -30,12 +30,9 @@ from mapper.analysis.nearest import (
     PLAIN_SCAN_MAX,
     RESULT_COLUMNS,
     NearestIndex,
-    nearest_groups,
-    normalise_postcode,
     parse_capabilities,
-    postcode_point,
 )
-from mapper.errors import MapperError
+from mapper.postcodes import postcode_point
 
 X0, Y0 = 530_000.0, 180_000.0
 RECORDS = [
@@ -200,10 +197,6 @@ def test_custom_id_column_and_shuffled_rows():
     frame = groups_frame().sample(frac=1, random_state=3).rename(columns={"group_id": "key"})
     frame.index = [f"row{i}" for i in range(len(frame))]
     assert ids(NearestIndex(frame, id_column="key").query(X0, Y0, k=3)) == ["a", "b", "c"]
-
-
-def test_nearest_groups_convenience():
-    assert ids(nearest_groups(groups_frame(), X0, Y0, k=2, category="faith")) == ["a", "c"]
 
 
 def test_edits_past_the_rebuild_thresholds(monkeypatch):
@@ -382,46 +375,12 @@ def postcodes() -> pd.DataFrame:
     )
 
 
-@pytest.mark.parametrize(
-    "typed, expected",
-    [
-        ("sw1a1aa", "SW1A 1AA"),
-        (" SW1A  1AA ", "SW1A 1AA"),
-        ("e16an", "E1 6AN"),
-        ("XX", None),
-        ("SW1A", None),
-        ("", None),
-    ],
-)
-def test_normalise_postcode(typed, expected):
-    assert normalise_postcode(typed) == expected
-
-
-def test_query_postcode_normalises_and_queries(index, postcodes):
-    result = index.query_postcode("sw1a1aa", postcodes, k=1)
+def test_a_postcode_search_is_a_query_at_the_postcodes_point(index, postcodes):
+    """As the API, the incident page and ``mapper nearest`` search: the postcode's point
+    (mapper.postcodes.postcode_point), then the nearest groups to it."""
+    result = index.query(*postcode_point("sw1a1aa", postcodes), k=1)
     assert ids(result) == ["a"] and result["distance_m"].iloc[0] == 10.0
-    assert ids(index.query_postcode("e1 6an", postcodes, k=1, category="faith")) == ["c"]
-
-
-def test_unknown_postcode_is_a_mapper_error(index, postcodes):
-    with pytest.raises(MapperError, match="postcode 'N1 9GU' is not in the workspace's"):
-        index.query_postcode("n19gu", postcodes)
-
-
-def test_malformed_postcode_is_a_mapper_error(index, postcodes):
-    with pytest.raises(MapperError, match="postcode 'XX' is not in the workspace's postcode"):
-        index.query_postcode("XX", postcodes)
-
-
-def test_postcode_point_from_a_postcode_layer():
-    layer = gpd.GeoDataFrame(
-        {"postcode": ["E1 6AN", "SW1A 1AA"]},
-        geometry=[Point(X0, Y0), Point(X0 + 5, Y0 + 6)],
-        crs="EPSG:27700",
-    )
-    assert postcode_point("sw1a 1aa", layer) == (X0 + 5, Y0 + 6)
-    with pytest.raises(MapperError, match="'N1 9GU'"):
-        postcode_point("N1 9GU", layer)
+    assert ids(index.query(*postcode_point("e1 6an", postcodes), k=1, category="faith")) == ["c"]
 
 
 def test_parse_capabilities():

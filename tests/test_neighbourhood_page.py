@@ -20,6 +20,7 @@ import pytest
 from csvfiles import csv_rows
 from markupsafe import escape
 
+from mapper import overlay
 from mapper.analysis_run import analyse
 from mapper.config import Settings
 from mapper.maps.neighbourhood import Bar, asset_map, domain_chart, popup_html, trend_chart
@@ -131,7 +132,7 @@ def demo_workspace(tmp_path_factory) -> Workspace:
 @pytest.fixture(scope="module")
 def layers(demo_workspace) -> dict:
     names = ("ward_summary", "borough_summary", "neighbourhoods", "groups", "premises", "incidents")
-    return {name: demo_workspace.read_layer(name) for name in names}
+    return {name: overlay.read_layer(demo_workspace, name) for name in names}
 
 
 @pytest.fixture(scope="module")
@@ -764,7 +765,7 @@ def test_no_trend_when_months_are_missing_from_the_data(tmp_path, shared_demo):
     copy = tmp_path / "ws"
     shutil.copytree(shared_demo, copy)
     workspace = Workspace(copy)
-    incidents = workspace.read_layer("incidents", edits=False)
+    incidents = workspace.read_layer("incidents")
     months = sorted(incidents["month"].dropna().unique())
     first, last = months[0], months[-1]
     incidents["month"] = np.where(np.arange(len(incidents)) % 2 == 0, first, last)

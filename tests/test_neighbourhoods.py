@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 from shapely.geometry import MultiPolygon, box
 
 from mapper.analysis.neighbourhoods import (
+    THRESHOLD_SPREAD,
     apply_population_bounds,
     cluster_labels,
     find_neighbourhoods,
+    perturbations,
     queen_neighbours,
-    selection_stability,
+    selection_draws,
 )
 
 X0, Y0 = 530_000.0, 180_000.0
@@ -477,13 +479,13 @@ def test_find_neighbourhoods_reports_every_problem_at_once():
     assert "E05999999" in str(caught.value) and "population" in str(caught.value)
 
 
-# -- selection_stability --------------------------------------------------------------
+# -- the stability check's draws (selection_draws, as the analysis runs it) --------------
 
 
 def scores_selector(scores: pd.DataFrame, threshold: float):
-    def compute_selected(weights: dict[str, float]) -> pd.Series:
+    def compute_selected(weights: dict[str, float], factor: float) -> pd.Series:
         total = sum(scores[name] * weight for name, weight in weights.items())
-        return total > threshold
+        return total > threshold * factor
 
     return compute_selected
 
@@ -494,41 +496,37 @@ SCORES = pd.DataFrame(
 )
 
 
-def test_stability_is_one_or_zero_when_perturbation_cannot_change_selection():
+def test_draws_are_all_or_nothing_when_perturbation_cannot_change_selection():
     select = scores_selector(SCORES.iloc[:2], threshold=5.0)
-    result = selection_stability(select, {"need": 1.0, "assets": 1.0}, draws=50)
-    assert result.name == "stability"
-    assert result.to_dict() == {code(1): 1.0, code(2): 0.0}
+    drawn = selection_draws(select, {"need": 1.0, "assets": 1.0}, draws=50, spread=0.2)
+    assert drawn.mean(axis=1).to_dict() == {code(1): 1.0, code(2): 0.0}
 
 
-def test_borderline_ward_has_a_share_strictly_between_and_is_reproducible():
-    # ward 3 scores need*1 + assets*1 against 2: selected only when the factors sum past 2
+def test_a_borderline_ward_is_kept_in_some_draws_and_the_draws_are_reproducible():
+    # ward 3 scores need*1 + assets*1 against 2 (moved by the threshold factor)
     select = scores_selector(SCORES, threshold=2.0)
     weights = {"need": 1.0, "assets": 1.0}
-    first = selection_stability(select, weights, draws=200, seed=7)
-    assert 0.0 < first[code(3)] < 1.0
-    assert first[code(3)] == pytest.approx(0.5, abs=0.15)
-    assert first[code(1)] == 1.0 and first[code(2)] == 0.0
-    pd.testing.assert_series_equal(selection_stability(select, weights, draws=200, seed=7), first)
-    fixed = selection_stability(select, weights, draws=20, spread=0.0)
-    assert fixed[code(3)] == 0.0
+    first = selection_draws(select, weights, draws=200, spread=0.2, seed=7)
+    share = first.mean(axis=1)
+    assert 0.0 < share[code(3)] < 1.0
+    assert share[code(3)] == pytest.approx(0.5, abs=0.15)
+    assert share[code(1)] == 1.0 and share[code(2)] == 0.0
+    again = selection_draws(select, weights, draws=200, spread=0.2, seed=7)
+    pd.testing.assert_frame_equal(again, first)
+    fixed = selection_draws(select, weights, draws=20, spread=0.0)
+    assert not fixed.loc[code(3)].any()
 
 
-def test_stability_draws_factors_within_the_spread():
-    seen = []
-
-    def record(weights):
-        seen.append(weights)
-        return pd.Series([True], index=[code(1)])
-
-    selection_stability(record, {"need": 2.0, "assets": 0.5}, draws=30, spread=0.1, seed=1)
-    assert len(seen) == 30
-    assert all(1.8 <= w["need"] <= 2.2 and 0.45 <= w["assets"] <= 0.55 for w in seen)
-    assert len({w["need"] for w in seen}) == 30
+def test_perturbations_stay_within_the_spread():
+    drawn = perturbations({"need": 2.0, "assets": 0.5}, draws=30, spread=0.1, seed=1)
+    assert len(drawn) == 30
+    assert all(1.8 <= w["need"] <= 2.2 and 0.45 <= w["assets"] <= 0.55 for w, _ in drawn)
+    assert all(1 - 0.1 * THRESHOLD_SPREAD <= f <= 1 + 0.1 * THRESHOLD_SPREAD for _, f in drawn)
+    assert len({w["need"] for w, _ in drawn}) == 30
     with pytest.raises(ValueError, match="draws"):
-        selection_stability(record, {"need": 1.0}, draws=0)
+        perturbations({"need": 1.0}, draws=0, spread=0.2)
     with pytest.raises(ValueError, match="spread"):
-        selection_stability(record, {"need": 1.0}, spread=1.5)
+        perturbations({"need": 1.0}, draws=10, spread=1.5)
 
 
 # -- real London wards ----------------------------------------------------------------

@@ -15,6 +15,7 @@ import shapely
 from accounts import sign_in
 from test_api import personal_keys
 
+from mapper import overlay
 from mapper.registers import PERSONAL_COLUMNS
 from mapper.store import Workspace
 from mapper.web import create_app
@@ -93,7 +94,7 @@ def test_a_client_walks_from_the_landing_page_to_every_feature(client, demo_dir)
         assert -1 < west < east < 1 and 50 < south < north < 53, described["extent"]
         items = link(described, "items")
         features, pages = walk(client, items + "?limit=7")
-        expected = len(workspace.read_layer(COLLECTIONS[name]))
+        expected = len(overlay.read_layer(workspace, COLLECTIONS[name]))
         assert pages[0]["numberMatched"] == expected > 0, name
         assert sum(p["numberReturned"] for p in pages) == expected, name
         assert len(pages) == -(-expected // 7), name
@@ -115,7 +116,7 @@ def test_a_client_walks_from_the_landing_page_to_every_feature(client, demo_dir)
 
 @pytest.mark.parametrize("name", ["groups", "premises", "incidents", "wards"])
 def test_bbox_answers_what_a_brute_force_count_finds(client, demo_dir, name):
-    frame = Workspace(demo_dir).read_layer(COLLECTIONS[name]).to_crs("EPSG:4326")
+    frame = overlay.read_layer(Workspace(demo_dir), COLLECTIONS[name]).to_crs("EPSG:4326")
     west, south, east, north = frame.total_bounds
     # the middle of the area, a quarter of each side in from every edge
     box = (west + (east - west) / 4, south + (north - south) / 4,
@@ -189,7 +190,7 @@ def _contacts(features: list[dict]) -> dict:
 
 
 def test_anonymous_items_hold_no_contact_details(client, demo_dir):
-    groups = Workspace(demo_dir).read_layer("groups")
+    groups = overlay.read_layer(Workspace(demo_dir), "groups")
     values = {str(v) for c in ("email", "phone") for v in groups[c].dropna() if str(v).strip()}
     assert values  # the demo has contact details to leak
     for name in COLLECTIONS:
@@ -204,7 +205,7 @@ def test_signed_in_users_see_the_contacts_api_groups_shows_them(app, demo_dir, r
     client = app.test_client()
     areas = ()
     if role == "partner":
-        wards = Workspace(demo_dir).read_layer("groups")["ward_code"].dropna()
+        wards = overlay.read_layer(Workspace(demo_dir), "groups")["ward_code"].dropna()
         areas = (wards.iloc[0],)
     sign_in(client, role, areas=areas)
     response = client.get(f"/ogc/collections/groups/items?limit={LIMIT_MAX}")
@@ -294,7 +295,7 @@ def test_gdal_reads_the_collections(demo_dir, tmp_path):
         workspace = Workspace(demo_dir)
         for name in ("groups", "wards"):
             frame = pyogrio.read_dataframe(f"OAPIF:{url}", layer=name)
-            assert len(frame) == len(workspace.read_layer(COLLECTIONS[name])), name
+            assert len(frame) == len(overlay.read_layer(workspace, COLLECTIONS[name])), name
             assert frame.crs.to_epsg() == 4326 and not set(PERSONAL_COLUMNS) & set(frame)
         west, south, east, north = frame.total_bounds
         box = (west, south, (west + east) / 2, north)
@@ -312,7 +313,7 @@ def test_gdal_reads_the_collections(demo_dir, tmp_path):
     ("2026-01-01T12:00:00+01:00/..", "2026-01-01", "9999-12-31"),
 ])
 def test_datetime_answers_what_a_brute_force_count_finds(client, demo_dir, when, first, last):
-    incidents = Workspace(demo_dir).read_layer("incidents")
+    incidents = overlay.read_layer(Workspace(demo_dir), "incidents")
     dates = incidents["date"].astype(str)
     assert dates.str.fullmatch(r"\d{4}-\d\d-\d\d").all()  # the demo dates every incident
     expected = set(incidents.loc[(dates >= first) & (dates <= last), "incident_id"])

@@ -21,17 +21,10 @@ from pyproj import Transformer
 
 from mapper import registers
 from mapper.errors import DataValidationError, MapperError
+from mapper.exports import write_package
+from mapper.openreferral_format import FIELDS, FILE_NAMES, parse_hours, render_hours
 from mapper.sources.base import Context
-from mapper.sources.openreferral import (
-    FIELDS,
-    FILE_NAMES,
-    detect_package,
-    parse_hours,
-    read,
-    render_hours,
-    table_of,
-    write_package,
-)
+from mapper.sources.openreferral import detect_package, read, table_of
 
 TO_LONLAT = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
 #: where each location is, in British National Grid metres

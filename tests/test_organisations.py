@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from mapper import registers
+from mapper import overlay, registers
 from mapper.cli import main
 from mapper.duplicates import CHARITY_SITE_M, charity_sites, flag_duplicates
 from mapper.pipeline import check_register_import, import_file, rejection_reasons
@@ -58,7 +58,7 @@ def test_rows_that_are_not_organisations_are_rejected_with_their_reasons(importe
     assert {p.row_label for p in imp.rejected} == {"feature"}
     assert {p.severity for p in imp.rejected} == {"rejected"}  # left out by rule
     assert imp.rows_read == 10 and len(imp.frame) == 6
-    groups = ws.read_layer("groups").set_index("source_row")
+    groups = overlay.read_layer(ws, "groups").set_index("source_row")
     assert sorted(groups.index) == [3, 5, 7, 8, 9, 10]
     # a borough's name alone is no reason: many food banks are named after their borough
     assert groups.loc[3, "name"] == "Northbrook"
@@ -92,7 +92,7 @@ def test_the_cli_prints_the_rows_left_out(tiny_workspace, tmp_path, capsys):
 
 def test_same_charity_far_apart_is_two_sites_near_is_a_duplicate(imported):
     ws, _ = imported
-    groups = ws.read_layer("groups").set_index("name")
+    groups = overlay.read_layer(ws, "groups").set_index("name")
     # 3 km apart (2,400 m east, 1,800 m north): one charity's two sites, neither flagged
     assert round(groups.loc["Bethnal Green Food Bank"].geometry.distance(
         groups.loc["Bow Food Bank"].geometry)) == 3000  # (through GeoJSON's lon/lat)
@@ -102,7 +102,7 @@ def test_same_charity_far_apart_is_two_sites_near_is_a_duplicate(imported):
     pantry = groups.loc["Old Hall Pantry"]
     assert pantry["duplicate_of"] == groups.loc["Old Hall Pantry CIO", "group_id"]
     assert pantry["duplicate_reason"] == "same charity number 7654321 within 250 m"
-    assert charity_sites(ws.read_layer("groups")) == 2
+    assert charity_sites(overlay.read_layer(ws, "groups")) == 2
 
 
 def _groups(rows):

@@ -21,13 +21,14 @@ import pytest
 import shapely
 from conftest import grid_boroughs, grid_wards, write_workspace
 
+from mapper import overlay
 from mapper.editing import current_record, retire_record
 from mapper.geo import to_display
 from mapper.maps import map_parts, ward_map
-from mapper.maps.overview import OVERVIEW_DECIMALS
+from mapper.maps.base import OVERVIEW_DECIMALS
 from mapper.store import Workspace
 from mapper.web import create_app, data
-from mapper.web.overview import Deflated, deflated, gzip_joined
+from mapper.web.responses import Deflated, deflated, gzip_joined
 
 NONCE = re.compile(r"nonce-([A-Za-z0-9_-]+)")
 GROUPS_URL = re.compile(r'"(/overview/groups\.json\?v=[0-9a-f]+)"')
@@ -152,7 +153,7 @@ def test_edits_show_at_once_and_change_the_groups_url(demo_copy):
     url = GROUPS_URL.search(page).group(1)
     before = client.get(url).get_json()
     workspace = Workspace(demo_copy)
-    groups = workspace.read_layer("groups")
+    groups = overlay.read_layer(workspace, "groups")
     shown = groups[groups["duplicate_of"].isna() | (groups["duplicate_of"] == "")]
     group_id = shown["group_id"].iloc[0]
     _record, version, _retired = current_record(workspace, "groups", group_id)
@@ -173,7 +174,7 @@ def test_groups_layer_has_public_fields_only_and_a_version_etag(demo_copy):
     response = client.get(url)
     assert response.status_code == 200 and response.mimetype == "application/json"
     doc = response.get_json()
-    groups = Workspace(demo_copy).read_layer("groups")
+    groups = overlay.read_layer(Workspace(demo_copy), "groups")
     assert doc["count"] == len(doc["rows"]) > 0
     for lat, lon, name, category in doc["rows"]:
         assert 51 < lat < 52 and -1 < lon < 1

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from accounts import sign_in
 
-from mapper import personal_text
+from mapper import overlay, personal_text
 from mapper.pipeline import import_file
 from mapper.sources import charity
 from mapper.store import Workspace
@@ -111,7 +111,7 @@ def test_a_charity_correspondence_address_is_kept_from_the_public(tmp_path):
     assert frame["postcode"].dropna().str.len().max() <= 4  # districts only
     assert any("correspondence" in w.message for w in imported.warnings)
     from mapper.maps.neighbourhood import popup_html
-    from mapper.maps.priority import point_rows
+    from mapper.maps.points import point_rows
 
     note = personal_text.CORRESPONDENCE_NOTE
     assert all(note in row[3] for row in point_rows(frame, "groups"))
@@ -131,7 +131,7 @@ def workspace(tmp_path_factory, request):
     directory = tmp_path_factory.mktemp("pii") / "demo"
     shutil.copytree(shared, directory)
     ws = Workspace(directory)
-    point = ws.read_layer("groups").geometry.iloc[0]
+    point = overlay.read_layer(ws, "groups").geometry.iloc[0]
     path = directory.parent / "contacts_in_text.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         out = csv.writer(handle)
@@ -154,14 +154,14 @@ def app(workspace):
 
 def _postcode_near(workspace) -> str:
     ws = Workspace(workspace)
-    point = ws.read_layer("groups").geometry.iloc[0]
+    point = overlay.read_layer(ws, "groups").geometry.iloc[0]
     postcodes = ws.read_layer("postcodes")
     return postcodes.iloc[postcodes.distance(point).argmin()]["postcode"]
 
 
 def _responses(client, workspace) -> dict[str, str]:
     ws = Workspace(workspace)
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     mine = groups[groups["group_id"].astype(str).str.startswith("pii-")]
     ward = mine["ward_code"].iloc[0]
     postcode = _postcode_near(workspace)
@@ -200,7 +200,7 @@ def test_no_contact_pattern_on_any_route_for_the_public(app, workspace):
     from test_authorisation import _samples, _url
 
     samples = {**_samples(app), "record_id": "pii-1", "group_id": "pii-1"}
-    ward = Workspace(workspace).read_layer("groups").set_index("group_id").at[
+    ward = overlay.read_layer(Workspace(workspace), "groups").set_index("group_id").at[
         "pii-1", "ward_code"]
     samples["ward_code"] = ward
     client = app.test_client()
@@ -276,7 +276,7 @@ def test_an_officer_cannot_type_contact_details_into_public_text(workspace):
     from mapper.errors import DataValidationError
 
     ws = Workspace(workspace)
-    point = ws.read_layer("groups").geometry.iloc[0]
+    point = overlay.read_layer(ws, "groups").geometry.iloc[0]
     values = {"name": "Drop-in", "category": "food", "x": point.x, "y": point.y}
     assert validate("groups", values, workspace=ws, previous=None)["name"] == "Drop-in"
     for field, text in (("description", "text Jo: 07700 900123"),
@@ -299,7 +299,7 @@ def test_an_officer_cannot_type_contact_details_into_public_text(workspace):
     ("admin", "You can see every group&#39;s contact details (your role: admin)"),
 ])
 def test_contact_notices_say_what_the_role_can_see(app, workspace, role, said):
-    ward = Workspace(workspace).read_layer("groups")["ward_code"].iloc[0]
+    ward = overlay.read_layer(Workspace(workspace), "groups")["ward_code"].iloc[0]
     client = sign_in(app.test_client(), role, areas=[ward] if role == "partner" else ())
     postcode = _postcode_near(workspace)
     for url in (f"/incident?postcode={postcode}", f"/incident/callsheet?postcode={postcode}",

@@ -18,7 +18,7 @@ import pytest
 from accounts import sign_in
 from test_authorisation import _samples, _url
 
-from mapper import exports, missing
+from mapper import exports, missing, overlay
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -113,7 +113,7 @@ def workspace(shared_demo, tmp_path_factory):
     directory = tmp_path_factory.mktemp("placeholders") / "demo"
     shutil.copytree(shared_demo, directory)
     ws = Workspace(directory)
-    point = ws.read_layer("groups").geometry.iloc[0]
+    point = overlay.read_layer(ws, "groups").geometry.iloc[0]
     path = directory.parent / "blank_cells.csv"
     path.write_text(
         "group_id,name,category,description,address,opening_hours,languages,easting,northing\n"
@@ -135,7 +135,7 @@ def app(workspace):
 def _urls(app) -> list[str]:
     samples = _samples(app)
     ws = Workspace(app.config["WORKSPACE"])
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     near = groups[groups["group_id"] == "blank-1"].iloc[0]
     postcodes = ws.read_layer("postcodes")
     postcode = postcodes.iloc[postcodes.distance(near.geometry).argmin()]["postcode"]

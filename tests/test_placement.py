@@ -11,9 +11,9 @@ from shapely.geometry import Point
 
 from mapper import missing, registers, vcard
 from mapper.exports import contact_csv
+from mapper.postcodes import postcode_at_end
 from mapper.sources.base import Context, Imported, apply_field_rules
 from mapper.sources.points import PLACEMENT_TOLERANCE_M, check_placement
-from mapper.sources.postcodes import postcode_at_end
 
 #: the workspace's postcode centroids (EPSG:27700 metres)
 POSTCODES = pd.DataFrame({"x": [533_000.0, 540_000.0], "y": [179_000.0, 181_000.0]},

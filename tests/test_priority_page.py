@@ -18,15 +18,16 @@ from accounts import post, sign_in
 from csvfiles import csv_rows
 from markupsafe import escape
 
+from mapper import overlay
 from mapper.config import Settings
 from mapper.maps.assets import map_parts
+from mapper.maps.points import point_rows
 from mapper.maps.priority import (
     GapsLayer,
     PointLayer,
     format_value,
     indicator_label,
     indicators,
-    point_rows,
     priority_map,
 )
 from mapper.store import Workspace
@@ -282,7 +283,7 @@ def test_no_external_script_or_link(client):
 def test_heavy_layers_are_not_embedded(client, demo_dir):
     """Groups, premises, incidents and gaps load when switched on, not with the page."""
     page = get_page(client, "/priority")
-    groups = Workspace(demo_dir).read_layer("groups")
+    groups = overlay.read_layer(Workspace(demo_dir), "groups")
     assert str(groups["name"].iloc[0]) not in page
     for layer in ("groups", "premises", "incidents", "gaps"):
         assert f"/priority/layers/{layer}.json" in page
@@ -291,10 +292,10 @@ def test_heavy_layers_are_not_embedded(client, demo_dir):
 def test_layer_json(client, demo_dir):
     workspace = Workspace(demo_dir)
     groups = client.get("/priority/layers/groups.json").get_json()
-    assert groups["count"] == len(point_rows(workspace.read_layer("groups"), "groups")) > 0
+    assert groups["count"] == len(point_rows(overlay.read_layer(workspace, "groups"), "groups")) > 0
     lat, lon, name, category = groups["rows"][0]
     assert 51 < lat < 52 and -1 < lon < 1 and name and category
-    incidents = workspace.read_layer("incidents")
+    incidents = overlay.read_layer(workspace, "incidents")
     month = sorted(incidents["month"].unique())[-1]
     one = client.get(f"/priority/layers/incidents.json?incidents_from={month}"
                      f"&incidents_to={month}").get_json()
@@ -307,14 +308,14 @@ def test_layer_json(client, demo_dir):
     assert client.get("/priority/layers/contacts.json").status_code == 404
     # no personal data ever
     text = json.dumps(groups)
-    for email in workspace.read_layer("groups")["email"].dropna().head(5):
+    for email in overlay.read_layer(workspace, "groups")["email"].dropna().head(5):
         assert email not in text
 
 
 def test_incident_type_filter_on_the_map(client, demo_dir):
     """The map's incident points by type (incident_type=, any spelling of the vocabulary);
     the page offers the types of the data; an unknown type is a 400 naming the types."""
-    incidents = Workspace(demo_dir).read_layer("incidents")
+    incidents = overlay.read_layer(Workspace(demo_dir), "incidents")
     month = sorted(incidents["month"].unique())[-1]
     window = f"incidents_from={month}&incidents_to={month}"
     expected = int(((incidents["month"] == month)
@@ -334,7 +335,7 @@ def test_incident_type_filter_on_the_map(client, demo_dir):
 
 
 def test_layer_json_comes_in_pages_that_join_up(client, demo_dir, monkeypatch):
-    from mapper.web import overview
+    from mapper.web import responses
 
     whole = client.get("/priority/layers/incidents.json").get_json()
     assert whole["next"] is None and whole["count"] == whole["total"] > 20
@@ -349,7 +350,7 @@ def test_layer_json_comes_in_pages_that_join_up(client, demo_dir, monkeypatch):
     rest = client.get(half["next"]).get_json()
     assert half["rows"] + rest["rows"][:5] == groups["rows"][:10]
     assert half["total"] == groups["total"] == groups["count"] > 5
-    monkeypatch.setattr(overview, "LAYER_ROWS_MAX", 10)  # the cap applies without a limit
+    monkeypatch.setattr(responses, "LAYER_ROWS_MAX", 10)  # the cap applies without a limit
     first = client.get("/priority/layers/incidents.json?borough=").get_json()
     assert first["count"] == 10 and first["next"].endswith("offset=10")
     for bad in ("limit=0", "limit=11", "offset=-1", "offset=x"):
@@ -389,13 +390,13 @@ def test_map_builder_embeds_layers_without_flask(ward_summary, demo_dir):
         boroughs=workspace.read_layer("boroughs"),
         cans=workspace.read_layer("neighbourhoods"),
         gaps=GapsLayer(frame=workspace.read_layer("coverage_gaps"), radius_m=800),
-        points=[PointLayer("groups", rows=point_rows(workspace.read_layer("groups"),
+        points=[PointLayer("groups", rows=point_rows(overlay.read_layer(workspace, "groups"),
                                                     "groups"), show=True)],
     )
     parts = map_parts(m)
     assert "https://" not in parts.header
     assert "L.markerClusterGroup" in parts.script
-    assert str(workspace.read_layer("groups")["name"].iloc[0])[:10] in parts.script
+    assert str(overlay.read_layer(workspace, "groups")["name"].iloc[0])[:10] in parts.script
 
 
 def test_map_builder_checks_its_input(ward_summary):
@@ -615,7 +616,7 @@ def test_decision_record_says_who_reran_it_and_what_changed(own_client, demo_dir
 def test_point_rows_run_north_to_south_without_duplicates_or_personal_data():
     from shapely.geometry import Point
 
-    from mapper.maps.priority import point_rows
+    from mapper.maps.points import point_rows
 
     points = gpd.GeoDataFrame(
         {"name": ["South", "North west", "Twin", "North east", "Middle"],

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from realdata import london_dir
 
+from mapper import overlay
 from mapper.pipeline import build, plan_build, summary_lines
 from mapper.sources import Skipped, detect_file
 from mapper.store import Workspace
@@ -69,7 +70,7 @@ def test_every_file_is_used_or_skipped_with_a_reason(london):
 
 def test_london_workspace_counts(london_workspace):
     ws, report = london_workspace
-    counts = {layer: len(ws.read_layer(layer)) for layer in ws.layers()}
+    counts = {layer: len(overlay.read_layer(ws, layer)) for layer in ws.layers()}
     assert counts["boroughs"] == 33
     assert counts["wards"] == 633
     assert counts["lsoas"] == 4_835
@@ -117,7 +118,7 @@ def test_split_city_ward_file_gives_657_wards(london):
 
 
 def _by_file(ws, layer):
-    frame = ws.read_layer(layer)
+    frame = overlay.read_layer(ws, layer)
     return frame, frame.groupby("source_file").size().to_dict()
 
 
@@ -166,7 +167,7 @@ def test_london_area_profiles_are_reported_not_listed(london_workspace, london):
     left_out = {p.row for p in imp.rejected if p.message == AREA_PROFILE}
     assert city in left_out and left_out == {int(i) + 2 for i in warm.index[profiles]}
     assert len(imp.frame) + len(imp.rejected) == imp.rows_read == 963
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     mine = groups[groups["source_file"] == "london_warm_spaces_2026-08.csv"]
     assert not mine["source_row"].isin(left_out).any()
     assert not mine["description"].fillna("").str.contains("Read indicators").any()
@@ -187,7 +188,7 @@ def test_london_nearest_food_never_puts_a_closed_food_bank_first(london_workspac
     from mapper.web import create_app
 
     ws, _ = london_workspace
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     closed = set(groups.loc[groups["status"] == "closed", "group_id"])
     assert len(closed) == 7
     client = create_app({"TESTING": True, "WORKSPACE": str(ws.directory)}).test_client()
@@ -368,7 +369,7 @@ def test_london_no_trend_shows_a_window_its_sources_do_not_cover(london_workspac
     assert (wards.loc[city, "trend_recent_period"] == "2025-03 to 2025-05").all()
     assert (wards.loc[~city, "incidents_counted"] == "burglary only, Sep 2024 - Feb 2025").all()
     # every month of each trend holds at least a quarter of its district's mean burglaries
-    incidents = ws.read_layer("incidents")
+    incidents = overlay.read_layer(ws, "incidents")
     burglary = incidents[incidents["type"] == "Burglary"]
     monthly = burglary.groupby(["borough_code", "month"]).size()
     for (recent, baseline), group in wards.groupby(["trend_recent_period",

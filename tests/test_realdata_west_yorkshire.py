@@ -17,10 +17,11 @@ import pytest
 from click.testing import CliRunner
 from realdata import west_yorkshire_dir
 
+from mapper import overlay
 from mapper.cli import cli
 from mapper.pipeline import import_file
+from mapper.postcodes import normalise_postcodes
 from mapper.sources import Context, Skipped, detect_file
-from mapper.sources.postcodes import normalise_postcode
 from mapper.store import Workspace
 
 pytestmark = pytest.mark.realdata
@@ -132,7 +133,7 @@ def test_importing_older_wards_moves_every_group_and_drops_the_lookup(built, wy,
     # groups at every 400th Leeds postcode of Code-Point Open 2014, built in code
     codepoint = pd.read_csv(wy / "codepoint_open_2014_wy.csv", header=None, dtype=str)
     leeds = codepoint[codepoint[8] == "E08000035"].iloc[::400].copy()
-    leeds[0] = normalise_postcode(leeds[0])  # fixed width: 'LS101AA' is 'LS10 1AA'
+    leeds[0] = normalise_postcodes(leeds[0])  # fixed width: 'LS101AA' is 'LS10 1AA'
     assert leeds[0].isin(set(ws.read_layer("postcodes")["postcode"])).all()
     assert len(leeds) == 51
     path = fx.write_csv(tmp_path / "leeds_groups.csv", ["name", "postcode"],
@@ -140,7 +141,7 @@ def test_importing_older_wards_moves_every_group_and_drops_the_lookup(built, wy,
     import_file(path, ws, register="groups")
     said = []
     imported = import_file(wy / "wards_WD13_wy.geojson", ws, progress=said.append)
-    groups = ws.read_layer("groups").set_index("postcode")
+    groups = overlay.read_layer(ws, "groups").set_index("postcode")
     # Code-Point 2014's ward codes are the 2013 wards' (README): the re-derived ward of
     # every group is the one Code-Point gives its postcode (all 33 Leeds wards changed
     # code in 2018, so none kept its 2025 code)
@@ -148,7 +149,7 @@ def test_importing_older_wards_moves_every_group_and_drops_the_lookup(built, wy,
     assert any(s.startswith("groups: area codes re-derived from the new ward boundaries: ")
                for s in said)
     # the police.uk incidents are all in Leeds, whose every ward changed code in 2018
-    incidents = ws.read_layer("incidents")
+    incidents = overlay.read_layer(ws, "incidents")
     moved = [s for s in said if s.startswith("incidents: area codes re-derived")]
     assert moved == [f"incidents: area codes re-derived from the new ward boundaries: "
                      f"{len(incidents):,} of {len(incidents):,} records changed ward_code; "

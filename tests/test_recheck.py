@@ -17,6 +17,7 @@ import pytest
 from accounts import csrf_token, post, sign_in
 from recheck_data import CAN_DUE, CAN_ID, CAN_NAME, TODAY, write_recheck_workspace
 
+from mapper import overlay
 from mapper.analysis import verification
 from mapper.analysis.verification import (
     VERIFICATION_MONTHS,
@@ -86,7 +87,7 @@ def ws_dir(tmp_path):
 @pytest.fixture
 def layers(ws_dir):
     ws = Workspace(ws_dir)
-    return {name: ws.read_layer(name) for name in ("groups", "premises", "ward_summary")}
+    return {name: overlay.read_layer(ws, name) for name in ("groups", "premises", "ward_summary")}
 
 
 def test_due_for_recheck_lists_open_records_oldest_first_by_neighbourhood(layers):
@@ -361,7 +362,7 @@ def _due_by_hand(ws: Workspace, ward_codes: set[str], on: date) -> int:
         cutoff = on.replace(year=on.year - 1, day=28)
     count = 0
     for name in ("groups", "premises"):
-        frame = ws.read_layer(name)
+        frame = overlay.read_layer(ws, name)
         for row in frame.itertuples():
             if row.ward_code not in ward_codes or str(row.status).lower() == "closed":
                 continue

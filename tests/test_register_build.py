@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mapper import demo
+from mapper import demo, overlay
 from mapper.cli import main
 from mapper.exports import export
 from mapper.pipeline import build, build_demo, plan_build
@@ -54,7 +54,7 @@ def test_a_folder_with_an_oruk_package_and_a_charity_extract(demo_ws, tmp_path):
     assert kinds["publicextract.charity.txt"][0] == "groups"
     ws = Workspace(tmp_path / "ws")
     report = build(folder, ws)
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     by_file = groups.groupby("source_file").size().to_dict()
     assert by_file == {"directory": 80, "publicextract.charity.txt": 1}
     charity = groups[groups["source_file"] == "publicextract.charity.txt"].iloc[0]
@@ -63,7 +63,7 @@ def test_a_folder_with_an_oruk_package_and_a_charity_extract(demo_ws, tmp_path):
     charity_import = next(i for i in report.points if i.extra["file"].startswith("public"))
     assert len(charity_import.frame) + len(charity_import.rejected) == charity_import.rows_read
     assert set(groups[groups["source_file"] == "directory"]["group_id"]) == set(
-        demo_ws.read_layer("groups")["group_id"])
+        overlay.read_layer(demo_ws, "groups")["group_id"])
     prov = ws.provenance()
     assert len(prov[(prov["layer"] == "groups")]) == 2
     assert all(len(h) == 64 for h in prov["source_sha256"])
@@ -77,7 +77,7 @@ def test_import_of_a_package_folder_through_the_cli(demo_ws, tmp_path, capsys):
     assert main(["--workspace", str(ws), "import", str(package)]) == 0
     out = capsys.readouterr().out
     assert "Imported 80 of 80 rows into layer 'groups'" in out
-    groups = Workspace(ws).read_layer("groups")
+    groups = overlay.read_layer(Workspace(ws), "groups")
     assert sorted(groups["source_file"].unique()) == ["demo_groups.geojson", "pkg"]
     assert groups[groups["source_file"] == "pkg"]["email"].notna().sum() > 0
     # the same services from two sources are flagged as likely duplicates, not merged
@@ -85,7 +85,7 @@ def test_import_of_a_package_folder_through_the_cli(demo_ws, tmp_path, capsys):
 
 
 def test_export_cli_respects_filters_and_personal_data(demo_ws, tmp_path, capsys):
-    ward = demo_ws.read_layer("groups")["ward_code"].value_counts().index[0]
+    ward = overlay.read_layer(demo_ws, "groups")["ward_code"].value_counts().index[0]
     out = tmp_path / "ward.geojson"
     code = main(["--workspace", str(demo_ws.directory), "export", "groups", "-o", str(out),
                  "--ward", ward])
@@ -120,7 +120,7 @@ def test_skip_invalid_through_the_cli(demo_ws, tmp_path, capsys):
     assert "rejected: 1 row: postcode not found" in out and "(column 'postcode'; row 3)" in out
     assert "ZZ99" not in out  # reasons and row numbers, never the values
     assert "Imported 1 of 2 rows into layer 'premises'." in out
-    premises = Workspace(ws).read_layer("premises")
+    premises = overlay.read_layer(Workspace(ws), "premises")
     assert "Good Hall" in set(premises["name"]) and "Bad Hall" not in set(premises["name"])
 
 

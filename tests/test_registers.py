@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point
 
-from mapper import registers
-from mapper.analysis.areas import area_of_points
+from mapper import overlay, registers
+from mapper.areas import area_of_points
 from mapper.duplicates import flag_duplicates, normalise_name
 from mapper.errors import DataValidationError, MapperError
 from mapper.exports import export
@@ -60,7 +60,7 @@ def test_generic_groups_by_coordinates_postcode_and_areas(ws, tmp_path):
         ],
     )
     imported = import_file(path, ws)
-    frame = ws.read_layer("groups")
+    frame = overlay.read_layer(ws, "groups")
     assert len(frame) == 2 and imported.rows_read == 2 and not imported.rejected
     first, second = frame.iloc[0], frame.iloc[1]
     assert first["category"] == "food" and second["category"] == "youth"
@@ -143,7 +143,7 @@ def test_register_is_taken_from_columns_and_as_overrides(ws, tmp_path):
         [["31/05/2024", "Community tension", str(x), str(y), "2"]],
     )
     assert import_file(inc, ws).kind == "incidents"
-    row = ws.read_layer("incidents").iloc[0]
+    row = overlay.read_layer(ws, "incidents").iloc[0]
     assert (row["date"], row["month"], row["type"]) == (
         "2024-05-31",
         "2024-05",
@@ -159,7 +159,7 @@ def test_register_is_taken_from_columns_and_as_overrides(ws, tmp_path):
         tmp_path / "venues.csv", ["name", "easting", "northing"], [["Grid Hall", str(x), str(y)]]
     )
     assert import_file(plain, ws, register="premises").kind == "premises"
-    assert set(ws.read_layer("premises")["name"]) == {"St Anne's Hall", "Grid Hall"}
+    assert set(overlay.read_layer(ws, "premises")["name"]) == {"St Anne's Hall", "Grid Hall"}
 
 
 def test_reimporting_a_file_replaces_its_rows_and_keeps_others(ws, tmp_path):
@@ -172,7 +172,7 @@ def test_reimporting_a_file_replaces_its_rows_and_keeps_others(ws, tmp_path):
     import_file(b, ws)
     write_groups(a, rows)
     import_file(a, ws)
-    frame = ws.read_layer("groups")
+    frame = overlay.read_layer(ws, "groups")
     assert sorted(frame["name"]) == ["One", "Three", "Two"]
     prov = ws.provenance()
     assert sorted(prov[prov["layer"] == "groups"]["source_file"]) == ["a.csv", "b.csv"]
@@ -341,8 +341,8 @@ def test_export_with_personal_data_when_asked_and_round_trip(with_groups, tmp_pa
     other = Workspace(tmp_path / "ws2")
     build(fx.write_folder(tmp_path / "in2"), other)
     import_file(out, other)
-    a = with_groups.read_layer("groups").sort_values("name")
-    b = other.read_layer("groups").sort_values("name")
+    a = overlay.read_layer(with_groups, "groups").sort_values("name")
+    b = overlay.read_layer(other, "groups").sort_values("name")
     assert a["name"].tolist() == b["name"].tolist()
     assert a["category"].tolist() == b["category"].tolist()
     assert np.allclose(a.geometry.x, b.geometry.x, atol=0.1)

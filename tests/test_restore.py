@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from mapper import overlay
 from mapper.admin import plan_restore
 from mapper.cli import main
 from mapper.editing import erase_personal_data, save_record
@@ -38,7 +39,7 @@ def changed(demo_copy, tmp_path, capsys, monkeypatch):
     code, _, err = run(ws, "backup", str(tmp_path / "bk"), capsys=capsys,
                        monkeypatch=monkeypatch)
     assert code == 0, err
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     with_contacts = groups[groups["email"].notna()]
     erased = str(with_contacts["group_id"].iloc[0])
     edited = str(with_contacts["group_id"].iloc[1])
@@ -113,7 +114,7 @@ def test_restore_keeps_the_audit_trail_records_itself_and_keeps_erasures(changed
     for name, gen in generations.items():
         assert get_user(db, name).session_gen != gen
     # ... the edit is undone, and the erased contacts stay erased
-    groups = after.read_layer("groups").set_index("group_id")
+    groups = overlay.read_layer(after, "groups").set_index("group_id")
     assert groups.loc[edited, "name"] != "Renamed since"
     assert groups.loc[erased, ["contact_name", "phone", "email", "website"]].isna().all()
 

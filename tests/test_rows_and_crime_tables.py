@@ -10,6 +10,7 @@ import pytest
 from realdata import west_yorkshire_dir
 from shapely.geometry import Point
 
+from mapper import overlay
 from mapper.cli import main
 from mapper.errors import DataValidationError
 from mapper.pipeline import build, import_file, rejection_reasons
@@ -66,7 +67,7 @@ def test_five_unknown_postcodes_in_171_rows_leave_166_accepted(tmp_path, grid_po
     # example rows (the first five) and the column, never the postcodes themselves
     assert "(column 'postcode'; rows 7, 40, 41, 99, 170)" in summary
     assert not any(code in line for line in lines for code in UNKNOWN)
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     assert len(groups) == 166 and "Venue 5" not in set(groups["name"])  # row 7 = Venue 5
 
 
@@ -113,7 +114,7 @@ def test_skip_invalid_works_in_build(tmp_path, grid_postcodes):
     report = build(folder, ws, skip_invalid=True)
     [venues] = report.points
     assert (len(venues.frame), len(venues.rejected), venues.rows_read) == (70, 30, 100)
-    assert len(ws.read_layer("groups")) == 70
+    assert len(overlay.read_layer(ws, "groups")) == 70
     # the study area still applies with --skip-invalid (the flag and the area both reach
     # the readers): a point 50 km away is rejected as outside it
     fx.write_csv(folder / "far.csv", ["name", "type", "easting", "northing"],
@@ -224,7 +225,7 @@ def test_police_uk_files_renamed_or_reduced_are_police_uk_incidents(ws, tmp_path
     found = detect_file(path)
     assert (found.kind, found.vintage) == ("incidents", "2024-03")
     imported = import_file(path, ws)
-    frame = ws.read_layer("incidents")
+    frame = overlay.read_layer(ws, "incidents")
     assert len(frame) == imported.rows_read == 3
     assert set(frame["month"]) == {"2024-03"} and set(frame["type"]) == {"Burglary"}
     assert set(frame["source"]) == {"police.uk"}
@@ -244,7 +245,7 @@ def test_four_columns_without_police_uk_content_are_incidents_at_their_coordinat
     assert found.detail == ("a table of incidents (crime type 'Crime type', month or date "
                             "'Month', coordinates)")
     imported = import_file(path, ws)
-    frame = ws.read_layer("incidents")
+    frame = overlay.read_layer(ws, "incidents")
     assert len(frame) == 3 and set(frame["location_source"]) == {"coordinates"}
     assert set(frame["source"]) == {"burglary"}
     messages = [w.message for w in imported.warnings]
@@ -255,7 +256,7 @@ def test_a_crime_table_with_dates_and_eastings_keeps_its_dates(ws, tmp_path):
     path = crime_file(tmp_path / "log.csv", ["Date", "Offence", "Easting", "Northing"],
                       Date=["31/03/2024", "2024-02-29", "45352"], Offence="Criminal damage")
     import_file(path, ws)
-    frame = ws.read_layer("incidents").sort_values("source_row")
+    frame = overlay.read_layer(ws, "incidents").sort_values("source_row")
     assert list(frame["date"]) == ["2024-03-31", "2024-02-29", "2024-03-01"]
     assert list(frame["month"]) == ["2024-03", "2024-02", "2024-03"]
     assert frame.geometry.iloc[0].equals(Point(530_400, 180_400))
@@ -329,7 +330,7 @@ def test_real_west_yorkshire_police_files_import(tmp_path):
     assert {p.message for p in march.rejected + february.rejected} == {
         "outside the study area (Bradford, Calderdale, Kirklees, Leeds and Wakefield)"}
     assert "9,406 accepted + 2 rejected = 9,408 input" in "\n".join(lines)
-    incidents = ws.read_layer("incidents")
+    incidents = overlay.read_layer(ws, "incidents")
     assert incidents.groupby("month").size().to_dict() == {"2024-03": 9_406, "2025-02": 8_008}
     assert set(incidents["location_source"]) == {policeuk.LOCATION_SOURCE}
     warnings = [w.message for w in march.warnings]
@@ -371,7 +372,7 @@ def test_a_generic_incident_table_reads_excel_months_too(ws, tmp_path):
                          ["45352", "Fly-tipping", f"{LAT:.6f}", f"{LON:.6f}"]])
     assert detect_file(path).reader is not policeuk.read
     import_file(path, ws)
-    assert list(ws.read_layer("incidents")["month"]) == ["2024-03", "2024-03"]
+    assert list(overlay.read_layer(ws, "incidents")["month"]) == ["2024-03", "2024-03"]
 
 
 def test_a_month_in_a_date_column_is_a_rejected_row_not_the_year_1(ws, tmp_path):
@@ -381,4 +382,4 @@ def test_a_month_in_a_date_column_is_a_rejected_row_not_the_year_1(ws, tmp_path)
     imported = import_file(path, ws)
     assert (len(imported.frame), [p.row for p in imported.rejected]) == (9, [11])
     assert "not a date" in imported.rejected[0].message
-    assert set(ws.read_layer("incidents")["date"]) == {"2024-03-31"}
+    assert set(overlay.read_layer(ws, "incidents")["date"]) == {"2024-03-31"}

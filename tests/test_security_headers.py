@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mapper.maps.overview import TILE_CHOICES
+from mapper.maps.base import TILE_CHOICES
 from mapper.web import create_app
 from mapper.web.security import with_nonce
 

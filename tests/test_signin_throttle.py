@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from accounts import PASSWORD, ensure_user
 
-import mapper.web.auth as auth
+import mapper.web.signin as signin
 from mapper.errors import MapperError
 from mapper.web import create_app
 
@@ -37,13 +37,13 @@ def attempt(app, username: str, password: str, address: str, **headers) -> int:
 def checks(monkeypatch):
     """Counts the passwords actually checked."""
     counter = Counter()
-    real = auth.authenticate
+    real = signin.authenticate
 
     def counting(db, username, password):
         counter["checked"] += 1
         return real(db, username, password)
 
-    monkeypatch.setattr(auth, "authenticate", counting)
+    monkeypatch.setattr(signin, "authenticate", counting)
     return counter
 
 

@@ -14,7 +14,6 @@ from mapper.errors import DataValidationError, MapperError
 from mapper.pipeline import build, import_file, plan_build
 from mapper.sources import Skipped, detect_file
 from mapper.sources.codes import column_vintage, dominant_kind
-from mapper.sources.postcodes import normalise_postcode
 from mapper.store import Workspace
 
 
@@ -382,14 +381,6 @@ def test_lookup_of_any_vintage(tmp_path):
         "borough_code": "E09900001",
         "borough_name": "Southfield",
     }
-
-
-def test_postcode_normalisation():
-    import pandas as pd
-
-    got = normalise_postcode(pd.Series(["sw1a1aa", " SW1A  1AA ", "e1 6an", "nonsense", ""]))
-    assert got.tolist()[:3] == ["SW1A 1AA", "SW1A 1AA", "E1 6AN"]
-    assert got.isna().tolist()[3:] == [True, True]
 
 
 @pytest.mark.parametrize("style", ["legacy", "2025"])

@@ -25,7 +25,7 @@ from realdata import london_dir
 from test_edit_api import headers
 from test_editor import _to_lonlat, audit_rows, nearest_ids
 
-from mapper import registers
+from mapper import overlay, registers
 from mapper.analysis._tables import in_service
 from mapper.analysis.assets import count_by, nearest_distance
 from mapper.analysis.coverage import uncovered_population
@@ -262,7 +262,7 @@ def app(demo_copy):
 def test_an_officer_closes_and_reopens_a_group_audited(app, demo_copy):
     officer = sign_in(app.test_client(), "officer", username="olive")
     ws = Workspace(demo_copy)
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     point = groups.loc[groups["group_id"] == "demo-g014"].geometry.iloc[0]
     lon, lat = _to_lonlat.transform(point.x, point.y)
     near = {"lat": round(lat, 6), "lon": round(lon, 6), "k": 100}
@@ -401,7 +401,7 @@ def test_exports_show_closed_records_marked_and_filter_by_status(demo_copy, tmp_
     every = tmp_path / "all.csv"
     assert main(["--workspace", str(demo_copy), "export", "groups", "-o", str(every)]) == 0
     table = pd.read_csv(every, dtype=str)
-    assert len(table) == len(ws.read_layer("groups"))
+    assert len(table) == len(overlay.read_layer(ws, "groups"))
     assert table.loc[table["group_id"] == "demo-g014", "status"].tolist() == ["closed"]
     closed = tmp_path / "closed.csv"
     assert main(["--workspace", str(demo_copy), "export", "groups", "-o", str(closed),
@@ -434,7 +434,7 @@ def test_ogr2ogr_other_tags_disused_is_closed(tmp_path):
 def test_the_neighbourhood_asset_list_marks_a_closed_group(app, demo_copy):
     officer = sign_in(app.test_client(), "officer", username="olive")
     ws = Workspace(demo_copy)
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     ward = groups.loc[groups["group_id"] == "demo-g014", "ward_code"].iloc[0]
     page = officer.get(f"/ward/{ward}")
     assert page.status_code == 200, page.status_code
@@ -452,7 +452,7 @@ def test_a_workspace_capabilities_file_is_used_by_import(demo_copy):
     from mapper.pipeline import import_file
 
     ws = Workspace(demo_copy)
-    point = ws.read_layer("groups").geometry.iloc[0]
+    point = overlay.read_layer(ws, "groups").geometry.iloc[0]
     (demo_copy / "capabilities.csv").write_text(
         "source,field,value,capability\n"
         "generic,hall for hire,yes,rest centre\n"
@@ -464,7 +464,7 @@ def test_a_workspace_capabilities_file_is_used_by_import(demo_copy):
              point.y],
             ["cap-2", "Chapel", "faith", "no", "", point.x + 6, point.y]])
     import_file(path, ws)
-    got = ws.read_layer("groups").set_index("group_id")
+    got = overlay.read_layer(ws, "groups").set_index("group_id")
     assert got.at["cap-1", "emergency_offer"] == "rest centre; transport"
     assert got.at["cap-1", "offer_source"] == (
         "rest centre: from community_groups (hall for hire 'Yes'); "

@@ -13,6 +13,7 @@ import factories as fx
 import numpy as np
 import pytest
 
+from mapper import overlay
 from mapper.errors import DataValidationError, MapperError
 from mapper.pipeline import build
 from mapper.store import STORE_FILE, TMP_PREFIX, Provenance, Workspace, resolve_workspace
@@ -116,7 +117,7 @@ def test_reserved_names_and_crs_are_checked(built):
 
 def test_missing_layer_error_lists_the_layers(built):
     with pytest.raises(MapperError, match="no layer 'groups' .*boroughs"):
-        built.read_layer("groups")
+        overlay.read_layer(built, "groups")
 
 
 @pytest.fixture(scope="module")

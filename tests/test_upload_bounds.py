@@ -21,7 +21,7 @@ import pytest
 from shapely.geometry import Point
 from test_uploads import FAST, LAT, LON, base_dir, csv_bytes, ws  # noqa: F401 - fixtures
 
-from mapper import registers
+from mapper import overlay, registers
 from mapper.errors import MapperError
 from mapper.pipeline import import_file
 from mapper.sources.files import check_geopackage
@@ -136,7 +136,7 @@ def test_a_huge_field_is_cut_to_the_edit_limit_by_import(ws, tmp_path):  # noqa:
     note = next(str(w) for w in imported.warnings if "longer than 2,000" in str(w))
     assert "column 'name': 2 values longer than 2,000 characters" in note
     assert "(features 2, 3)" in note
-    stored = ws.read_layer("groups")
+    stored = overlay.read_layer(ws, "groups")
     stored = stored[stored["source_file"] == "huge.gpkg"]
     assert sorted(stored["name"].str.len()) == [4, registers.MAX_TEXT, registers.MAX_TEXT]
 
@@ -197,7 +197,7 @@ def test_a_committed_upload_is_the_same_as_an_import(ws, tmp_path):  # noqa: F81
     report = _waiting(ws, tmp_path)
     done = commit_upload(report.token, ws, "olivia", limits=Limits(parse_seconds=20))
     assert (done.register, done.rows_read, done.accepted, done.rejected) == ("groups", 1, 1, 0)
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     assert list(groups.loc[groups["source_file"] == "slow.csv", "name"]) == ["Slow Group"]
     audit = ws.appdb.read_audit(actor="olivia")
     assert audit[0]["action"] == "import" and "1 accepted + 0 rejected = 1 input" in \

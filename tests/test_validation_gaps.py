@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_uploads import FAST, LAT, LON, base_dir, csv_bytes, ws  # noqa: F401 - fixtures
 
-from mapper import editing, registers
+from mapper import editing, overlay, registers
 from mapper.cli import main
 from mapper.config import Settings
 from mapper.errors import DataValidationError, MapperError
@@ -63,7 +63,7 @@ def test_uploads_refuse_the_contact_values_the_editor_refuses_row_by_row(ws):  #
         assert f"row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))})" in line, line
     assert not any("call me maybe" in w or "not-an-address" in w for w in report.warnings)
     commit_upload(report.token, ws, "olivia")
-    groups = ws.read_layer("groups")
+    groups = overlay.read_layer(ws, "groups")
     mine = groups[groups["source_file"] == "contacts.csv"].set_index("name")
     for n, (field, _, stored) in enumerate(CASES):
         got = mine.loc[f"Group {n}", field]
@@ -89,7 +89,7 @@ def test_import_cuts_text_over_the_edit_limit_and_names_the_rows(ws):  # noqa: F
     assert any("1 value longer than 2,000 characters" in w and "(row 3)" in w
                for w in report.warnings), report.warnings
     commit_upload(report.token, ws, "olivia")
-    groups = ws.read_layer("groups").set_index("name")
+    groups = overlay.read_layer(ws, "groups").set_index("name")
     assert groups.loc["Long", "description"] == "x" * registers.MAX_TEXT
     assert editing.MAX_TEXT is registers.MAX_TEXT  # one constant
 
@@ -166,7 +166,7 @@ def test_export_refuses_a_missing_folder(demo_copy, tmp_path, capsys):
 def officer(demo_copy):
     app = create_app({"TESTING": True, "WORKSPACE": str(demo_copy)})
     client = sign_in(app.test_client(), "officer", username="olive")
-    group_id = str(Workspace(demo_copy).read_layer("groups")["group_id"].iloc[0])
+    group_id = str(overlay.read_layer(Workspace(demo_copy), "groups")["group_id"].iloc[0])
     return client, group_id
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from test_browser import WARD_CENTRE_JS
 
+from mapper import overlay
 from mapper.analysis_run import analyse
 from mapper.config import Settings
 from mapper.pipeline import build_demo, import_file
@@ -58,7 +59,7 @@ def hostile(tmp_path_factory) -> Hostile:
     ward_code = str(summary.loc[summary["can_id"].notna(), "ward_code"].sort_values().iloc[0])
     postcodes = workspace.read_layer("postcodes")
     postcode = str(postcodes.loc[postcodes["ward_code"] == ward_code, "postcode"].iloc[0])
-    latest = str(workspace.read_layer("incidents")["date"].dropna().max())[:10]
+    latest = str(overlay.read_layer(workspace, "incidents")["date"].dropna().max())[:10]
 
     wards = workspace.read_layer("wards")
     wards.loc[wards["ward_code"] == ward_code, "ward_name"] = IMG

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from mapper.analysis.areas import area_of_points
+from mapper.areas import area_of_points
 from mapper.geo import CRS_ANALYSIS
 
 METHODS = ("dasymetric", "areal", "bestfit")

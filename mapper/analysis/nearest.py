@@ -55,7 +55,6 @@ requests in threads, and trees are built and dropped as records change).
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
@@ -66,7 +65,6 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from mapper.analysis._tables import check_frame, check_radius, in_service, point_xy
-from mapper.errors import MapperError
 
 #: groups listed when a query does not say how many (the CLI, the API and the incident page)
 K_DEFAULT = 10
@@ -94,7 +92,6 @@ _CAP_BITS = 63
 #: key of the tree of every record (category codes are >= 0)
 _ALL = -1
 
-_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
 #: per-slot arrays of the index: record id, coordinates, category as given, a number for
 #: the category as compared (stripped, lower case; -1 for none), capabilities (frozenset,
 #: and as bits of the first 63 capability names seen), and whether the record is live
@@ -151,17 +148,6 @@ def _wanted_categories(category: str | Iterable[str] | None) -> frozenset[str] |
     if isinstance(category, str):
         category = [category]
     return frozenset(_category_key(c) for c in category)
-
-
-def normalise_postcode(text: object) -> str | None:
-    """``"sw1a1aa"``, ``" SW1A  1AA "`` -> ``"SW1A 1AA"``; anything not postcode-shaped -> None.
-
-    The same rule as ``mapper.sources.postcodes.normalise_postcode``, restated here because
-    analysis may not import sources.
-    """
-    compact = re.sub(r"\s+", "", str(text)).upper()
-    match = _POSTCODE.match(compact)
-    return f"{match[1]} {match[2]}" if match else None
 
 
 # -- argument checks ---------------------------------------------------------------------
@@ -485,16 +471,6 @@ class NearestIndex:
                 part = slice(start, start + CHUNK)
                 found += self._k_nearest(qx[part], qy[part], k, radius, plan)
             return found
-
-    def query_postcode(
-        self, postcode: str, postcodes: pd.DataFrame, **query_kw: object
-    ) -> pd.DataFrame:
-        """:meth:`query` at a postcode's centroid; see :func:`postcode_point` for `postcodes`.
-
-        Raises MapperError when the postcode is malformed or not in `postcodes`.
-        """
-        x, y = postcode_point(postcode, postcodes)
-        return self.query(x, y, **query_kw)  # type: ignore[arg-type]
 
     # -- loading and storing
 
@@ -1131,101 +1107,3 @@ def _cells(shape) -> dict:
     touched = np.flatnonzero(shapely.intersects(shape, boxes))
     return {"touched": frozenset(touched.tolist()), "origin": (float(minx), float(miny)),
             "columns": columns, "rows": rows}
-
-
-def example_postcode(postcodes: pd.DataFrame) -> str | None:
-    """A postcode of the workspace to show as an example: the one nearest the middle of
-    all of them (median easting and northing). `postcodes` as for :func:`postcode_point`
-    indexed by postcode with ``x`` and ``y``."""
-    if postcodes is None or not len(postcodes) or not {"x", "y"} <= set(postcodes.columns):
-        return None
-    x, y = postcodes["x"].to_numpy(float), postcodes["y"].to_numpy(float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    if not ok.any():
-        return None
-    mx, my = np.median(x[ok]), np.median(y[ok])
-    gap = np.where(ok, (x - mx) ** 2 + (y - my) ** 2, np.inf)
-    return str(postcodes.index[int(np.argmin(gap))])
-
-
-# -- postcodes and a one-call convenience ------------------------------------------------
-
-
-def postcode_table(postcodes: gpd.GeoDataFrame | None) -> pd.DataFrame:
-    """The postcode lookup every front end uses (CLI, API, incident page, imports): the
-    located postcode centroids indexed by postcode (as stored: normalised), with ``x`` and
-    ``y`` (EPSG:27700) and ``ward_code`` when the layer has it; a postcode listed twice
-    keeps its first point. Empty (with those columns) without postcodes."""
-    columns = ["x", "y", "ward_code"]
-    if postcodes is None or not len(postcodes):
-        return pd.DataFrame({c: [] for c in columns}, index=pd.Index([], name="postcode"))
-    geometry = postcodes.geometry
-    located = postcodes[~(geometry.isna() | geometry.is_empty)
-                        & (geometry.geom_type == "Point")]
-    table = pd.DataFrame(
-        {
-            "x": located.geometry.x.to_numpy(),
-            "y": located.geometry.y.to_numpy(),
-            "ward_code": located["ward_code"].to_numpy() if "ward_code" in located else None,
-        },
-        index=pd.Index(located["postcode"].astype(str).to_numpy(), name="postcode"),
-    )
-    return table[~table.index.duplicated(keep="first")]
-
-
-
-def postcode_point(postcode: str, postcodes: pd.DataFrame) -> tuple[float, float]:
-    """The EPSG:27700 point of a postcode, from the workspace's postcode centroids.
-
-    Parameters
-    ----------
-    postcode
-        As typed: any case, any spacing (``"sw1a1aa"``).
-    postcodes
-        Indexed by normalised postcode (``"SW1A 1AA"``), or with a ``postcode`` column,
-        holding ``x`` and ``y`` columns in metres, or else point geometry in EPSG:27700.
-
-    Raises
-    ------
-    MapperError
-        When the postcode is not postcode-shaped, is not in `postcodes`, or has no point.
-    """
-    key = normalise_postcode(postcode)
-    if key is None:
-        raise MapperError(
-            f"postcode {postcode!r} is not in the workspace's postcode centroids: it is not "
-            "shaped like a UK postcode (an outward code such as AB1 or AB12, a space, and an "
-            "inward code such as 3CD)"
-        )
-    rows = _postcode_rows(key, postcodes)
-    if rows.empty:
-        raise MapperError(f"postcode {key!r} is not in the workspace's postcode centroids")
-    if {"x", "y"} <= set(rows.columns):
-        x, y = rows["x"].iloc[0], rows["y"].iloc[0]
-    elif isinstance(rows, gpd.GeoDataFrame):
-        check_frame(rows, "postcodes")
-        xs, ys = point_xy(rows.iloc[:1], "postcodes")
-        x, y = xs[0], ys[0]
-    else:
-        raise ValueError(
-            "postcodes must have x and y columns or point geometry; got columns "
-            + ", ".join(map(str, postcodes.columns))
-        )
-    if _is_missing(x) or _is_missing(y):
-        raise MapperError(f"postcode {key!r} has no grid reference in the postcode centroids")
-    return float(x), float(y)
-
-
-def _postcode_rows(key: str, postcodes: pd.DataFrame) -> pd.DataFrame:
-    if key in postcodes.index:
-        return postcodes.loc[[key]]
-    if "postcode" in postcodes.columns:
-        return postcodes[postcodes["postcode"] == key]
-    return postcodes.iloc[:0]
-
-
-def nearest_groups(
-    groups: gpd.GeoDataFrame, x: float, y: float, *, id_column: str = "group_id", **query_kw
-) -> pd.DataFrame:
-    """One-off :meth:`NearestIndex.query` on `groups`; build a NearestIndex to query often."""
-    return NearestIndex(groups, id_column=id_column).query(x, y, **query_kw)

@@ -13,7 +13,7 @@ GeoDataFrame adapter that strings the steps together:
 
 :func:`selection_draws` re-chooses the wards under perturbed weights and thresholds, and
 :func:`can_stability` says how often each CAN is found again, labelled by
-:func:`stability_label` (:func:`selection_stability`: the older, weights-only measure).
+:func:`stability_label`.
 
 Labels produced by graph algorithms depend on row order; every label leaving this module
 is renumbered from the data alone (need, population, ward codes), never from row order.
@@ -517,55 +517,6 @@ def _top_drivers(members: pd.DataFrame) -> pd.Series:
 
 
 # -- stability of the selection -------------------------------------------------------
-
-
-def selection_stability(
-    compute_selected: Callable[[dict[str, float]], pd.Series],
-    weights: Mapping[str, float],
-    *,
-    draws: int = 200,
-    spread: float = 0.2,
-    seed: int = 0,
-) -> pd.Series:
-    """Share of perturbed weightings under which each ward stays selected.
-
-    In each of `draws` draws every weight is multiplied by its own factor drawn uniformly
-    from ``[1 - spread, 1 + spread]`` (``numpy.random.default_rng(seed)``, one row of
-    factors per draw, in the order of `weights`), and `compute_selected` is called with
-    the perturbed weights. The same seed gives the same result.
-
-    Parameters
-    ----------
-    compute_selected
-        Takes a dict of weights and returns a boolean Series indexed by ``ward_code``
-        (missing values count as not selected).
-    weights
-        The weights as the user set them, by name.
-    draws
-        Number of perturbed weightings (>= 1).
-    spread
-        Largest relative change of a weight, between 0 and 1.
-    seed
-        Seed of the random generator.
-
-    Returns
-    -------
-    pandas.Series
-        ``stability`` (0-1) indexed by ``ward_code``: the share of draws in which each
-        ward was selected. A ward absent from some draws' results counts as not
-        selected in those.
-    """
-    _check_draws(draws, spread)
-    names = list(weights)
-    base = np.array([float(weights[n]) for n in names])
-    rng = np.random.default_rng(seed)
-    factors = rng.uniform(1 - spread, 1 + spread, size=(int(draws), len(names)))
-    counts = pd.Series(dtype=float)
-    for row in factors:
-        chosen = compute_selected(dict(zip(names, (base * row).tolist(), strict=True)))
-        hits = _boolean(chosen, "compute_selected(weights)").astype(float)
-        counts = counts.add(hits, fill_value=0.0) if len(counts) else hits
-    return (counts / int(draws)).rename("stability").rename_axis("ward_code")
 
 
 def _check_draws(draws, spread) -> None:

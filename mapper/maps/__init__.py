@@ -6,6 +6,7 @@ Maps take frames in EPSG:27700 and reproject them for display only through
 """
 
 from mapper.maps.assets import MapParts, map_parts, use_local_assets
-from mapper.maps.overview import TILE_CHOICES, ward_map
+from mapper.maps.base import TILE_CHOICES
+from mapper.maps.overview import ward_map
 
 __all__ = ["TILE_CHOICES", "MapParts", "map_parts", "use_local_assets", "ward_map"]

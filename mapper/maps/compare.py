@@ -15,7 +15,7 @@ import shapely
 
 from mapper.analysis.selections import WARD_STATUS
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
-from mapper.maps.overview import (
+from mapper.maps.base import (
     MAX_ZOOM,
     MIN_ZOOM,
     OVERVIEW_DECIMALS,
@@ -23,11 +23,11 @@ from mapper.maps.overview import (
     TILE_CHOICES,
     FitBoundsNow,
     MetricScale,
-    _check_layer,
-    _display_shapes,
-    _feature_collection,
+    check_layer,
+    display_shapes,
+    display_tolerance,
+    feature_collection,
 )
-from mapper.maps.priority import display_tolerance
 
 #: ward status (:data:`mapper.analysis.selections.WARD_STATUS`) -> its Leaflet style
 STATUS_STYLES = {
@@ -43,12 +43,12 @@ def comparison_map(wards: gpd.GeoDataFrame, *, tiles: str = "none",
                    asset_base_url: str = DEFAULT_BASE_URL) -> folium.Map:
     """Every ward of the study area (EPSG:27700, ``ward_code``, ``ward_name``,
     ``status``: a key of :data:`STATUS_STYLES`, or "" for a ward in neither selection)."""
-    _check_layer(wards, "wards", ["ward_code", "ward_name", "status"])
+    check_layer(wards, "wards", ["ward_code", "ward_name", "status"])
     if tiles not in TILE_CHOICES:
         raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
     if len(wards) == 0:
         raise ValueError("no wards to map")
-    shapes = _display_shapes(wards, max(SIMPLIFY_M, display_tolerance(wards)),
+    shapes = display_shapes(wards, max(SIMPLIFY_M, display_tolerance(wards)),
                              OVERVIEW_DECIMALS)
     minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=11,
@@ -64,7 +64,7 @@ def comparison_map(wards: gpd.GeoDataFrame, *, tiles: str = "none",
         if part.empty:
             continue
         layer = folium.GeoJson(
-            _feature_collection(part, fields, shapes[(frame["status"].fillna("") == status)
+            feature_collection(part, fields, shapes[(frame["status"].fillna("") == status)
                                                      .to_numpy()], ids=False),
             name=WARD_STATUS.get(status, "Other wards"),
             style_function=lambda _feature, style=style: style)

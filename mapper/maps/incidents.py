@@ -17,14 +17,14 @@ from folium.template import Template
 from mapper import geojson
 from mapper.geo import CRS_ANALYSIS, to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
-from mapper.maps.overview import (
+from mapper.maps.base import (
     DISPLAY_DECIMALS,
     MAX_ZOOM,
     MIN_ZOOM,
     TILE_CHOICES,
     FitBoundsNow,
     MetricScale,
-    _check_layer,
+    check_layer,
 )
 
 #: ring radii in metres, innermost first
@@ -74,7 +74,7 @@ def incident_map(
     point_label : what the search point is, for its tooltip ("postcode SW1A 1AA")
     wards : ward polygons in EPSG:27700 drawn as faint outlines for orientation; None
         for none
-    tiles : background, one of :data:`~mapper.maps.overview.TILE_CHOICES`
+    tiles : background, one of :data:`~mapper.maps.base.TILE_CHOICES`
     asset_base_url : URL prefix the app serves the vendored Leaflet files under
 
     The map is drawn on a canvas and fitted to a square centred on the point that holds
@@ -82,7 +82,7 @@ def incident_map(
     click anywhere but on a group's marker reaches the map.
     """
     _check_point(x, y)
-    _check_layer(groups, "groups", GROUP_FIELDS)
+    check_layer(groups, "groups", GROUP_FIELDS)
     if tiles not in TILE_CHOICES:
         raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
 

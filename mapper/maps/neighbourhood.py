@@ -23,7 +23,7 @@ from folium.template import Template
 from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
-from mapper.maps.overview import (
+from mapper.maps.base import (
     DISPLAY_DECIMALS,
     MAX_ZOOM,
     MIN_ZOOM,
@@ -31,9 +31,9 @@ from mapper.maps.overview import (
     TILE_CHOICES,
     FitBoundsNow,
     MetricScale,
-    _check_layer,
-    _display_shapes,
-    _feature_collection,
+    check_layer,
+    display_shapes,
+    feature_collection,
 )
 from mapper.missing import is_missing
 from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
@@ -114,8 +114,8 @@ def asset_map(
     ``window.neighbourhoodAssetMap`` (``map``, ``layer``, ``bounds``) so the page's script
     can filter markers together with the table and refit the map for printing.
     """
-    _check_layer(area, "area", ["ward_code", "ward_name", "borough_name"])
-    _check_layer(assets, "assets", ASSET_FIELDS)
+    check_layer(area, "area", ["ward_code", "ward_name", "borough_name"])
+    check_layer(assets, "assets", ASSET_FIELDS)
     if tiles not in TILE_CHOICES:
         raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
     if len(area) == 0:
@@ -124,7 +124,7 @@ def asset_map(
     if bad_kinds:
         raise ValueError(f"asset kind must be one of {', '.join(KIND_LABELS)}; got {bad_kinds}")
 
-    area_shapes = _display_shapes(area, SIMPLIFY_M)
+    area_shapes = display_shapes(area, SIMPLIFY_M)
     minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(area_shapes))
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
@@ -140,7 +140,7 @@ def asset_map(
     _add_polygons(m, context, "Neighbouring wards", _CONTEXT_STYLE, tooltip=True)
     _add_polygons(m, gaps, "Coverage gaps", _GAP_STYLE, tooltip=False, label=gap_label)
     folium.GeoJson(
-        _feature_collection(area, ["ward_name"], area_shapes),
+        feature_collection(area, ["ward_name"], area_shapes),
         name="Area boundary",
         style_function=lambda _feature: _AREA_STYLE,
         interactive=False,
@@ -165,10 +165,10 @@ def _add_polygons(m, frame, name, style, *, tooltip: bool, label: str = "") -> N
     if frame is None or len(frame) == 0:
         return
     fields = ["ward_name", "ward_code"] if tooltip else ["ward_code"]
-    _check_layer(frame, name, fields)
-    shapes = _display_shapes(frame, SIMPLIFY_M)
+    check_layer(frame, name, fields)
+    shapes = display_shapes(frame, SIMPLIFY_M)
     layer = folium.GeoJson(
-        _feature_collection(frame, fields, shapes),
+        feature_collection(frame, fields, shapes),
         name=name,
         style_function=lambda _feature: style,
         interactive=tooltip or bool(label),

@@ -26,12 +26,10 @@ from folium.map import Layer
 from folium.template import Template
 from folium.utilities import JsCode
 
-from mapper import geojson, missing
+from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
-from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
-from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
-from mapper.maps.overview import (
+from mapper.maps.base import (
     AREA_MAX_ZOOM,
     DISPLAY_DECIMALS,
     FIT_MIN_ZOOM_JS,
@@ -42,12 +40,13 @@ from mapper.maps.overview import (
     FixedStyleGeoJson,
     MetricScale,
     WardLinks,
-    _check_layer,
-    _display_shapes,
-    _feature_collection,
+    check_layer,
+    display_shapes,
+    display_tolerance,
+    feature_collection,
 )
-from mapper.maps.points import LazyPointCluster
-from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
+from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
+from mapper.maps.points import POINT_KINDS, PREFETCHED_KINDS, LazyPointCluster
 
 # -- indicators -----------------------------------------------------------------------
 
@@ -158,55 +157,6 @@ def class_labels(classification: Classification, kind: str) -> pd.Series:
 
 
 # -- point layers ---------------------------------------------------------------------
-
-#: registers whose rows are fetched while the page loads, before their layer is
-#: switched on (small: a few thousand rows); the others wait until they are asked for
-PREFETCHED_KINDS = ("groups",)
-#: per register: the JS/CSS name of its symbol, its name in the layer control, the
-#: columns written in its tooltip (label, detail)
-POINT_KINDS: dict[str, dict] = {
-    "groups": {"name": "VCS groups", "columns": ("name", "category")},
-    "premises": {"name": "Community premises", "columns": ("name", "type")},
-    "incidents": {"name": "Incidents", "columns": ("type", "month")},
-}
-
-
-def point_rows(points: gpd.GeoDataFrame, kind: str) -> list[list]:
-    """Compact rows ``[lat, lon, label, detail]`` of a register for the map (WGS84,
-    6 decimals), north to south. Likely duplicates (``duplicate_of`` set) are left out,
-    as in the analysis; no personal data is ever included.
-
-    In that order each marker the clustering adds finds its neighbours already placed
-    and joins a cluster sooner (at a closer zoom) than in file order: about a tenth less
-    clustering time for thousands of groups."""
-    if kind not in POINT_KINDS:
-        raise ValueError(f"unknown point layer {kind!r}; choose one of {', '.join(POINT_KINDS)}")
-    if points is None or len(points) == 0:
-        return []
-    frame = points
-    if "duplicate_of" in frame:
-        frame = frame[frame["duplicate_of"].isna() | (frame["duplicate_of"] == "")]
-    frame = frame[~frame.geometry.is_empty & frame.geometry.notna()]
-    if len(frame) == 0:
-        return []
-    shown = to_display(frame.geometry)
-    lat = np.round(shown.y.to_numpy(), DISPLAY_DECIMALS)
-    lon = np.round(shown.x.to_numpy(), DISPLAY_DECIMALS)
-    label_col, detail_col = POINT_KINDS[kind]["columns"]
-    labels = _text(frame, label_col)
-    details = _text(frame, detail_col)
-    if "location_source" in frame:  # say where a charity placed at its letters address is
-        details = [f"{d} · {CORRESPONDENCE_NOTE}" if is_correspondence(s) else d
-                   for d, s in zip(details, frame["location_source"].tolist(), strict=True)]
-    order = np.lexsort((lon, -lat))  # north to south, then west to east
-    return [[float(lat[i]), float(lon[i]), labels[i], details[i]] for i in order.tolist()]
-
-
-def _text(frame: pd.DataFrame, column: str) -> list[str]:
-    if column not in frame:
-        return [""] * len(frame)
-    return [missing.shown(v, "") for v in frame[column].tolist()]
-
 
 @dataclass(frozen=True)
 class PointLayer:
@@ -471,21 +421,6 @@ _GAP_STYLE = {"color": "#942514", "weight": 1.5, "dashArray": "3 3", "fillColor"
 FEW_CANS = 15
 CAN_LABEL_ZOOM = 12
 
-#: display simplification (metres): about 1/1500 of the mapped extent (under a pixel at
-#: the zoom that fits the area), within these bounds
-SIMPLIFY_RANGE_M = (5.0, 30.0)
-SIMPLIFY_SHARE = 1 / 1500
-
-
-def display_tolerance(frame: gpd.GeoDataFrame) -> float:
-    """Simplification tolerance in metres for mapping `frame`: under a pixel at the
-    zoom that fits it (5-10 m for a borough, 30 m for London)."""
-    minx, miny, maxx, maxy = (float(b) for b in frame.total_bounds)
-    extent = max(maxx - minx, maxy - miny, 0.0)
-    low, high = SIMPLIFY_RANGE_M
-    return float(np.clip(round(extent * SIMPLIFY_SHARE), low, high))
-
-
 def _key(css: str, text: str) -> str:
     """A layer-control name with a symbol in front: the control doubles as the key."""
     return f'<span class="pr-key pr-key--{css}" aria-hidden="true"></span> {html.escape(text)}'
@@ -552,14 +487,14 @@ def priority_map(
         outlines; the outlines are the union of each CAN's wards (``wards.can_id``)
     gaps : the coverage gaps layer, off until switched on
     points : the point registers, clustered, each off unless ``show``
-    tiles : background, one of :data:`mapper.maps.overview.TILE_CHOICES`
+    tiles : background, one of :data:`mapper.maps.base.TILE_CHOICES`
     simplify_m : display simplification in metres (None: :func:`display_tolerance`)
     asset_base_url : URL prefix the app serves the vendored files under
     scheme_name : how the legend names the classification (default: the scheme)
     """
-    _check_layer(wards, "wards", [*WARD_FIELDS, "can_id"])
+    check_layer(wards, "wards", [*WARD_FIELDS, "can_id"])
     if boroughs is not None:
-        _check_layer(boroughs, "boroughs", ["borough_code", "borough_name"])
+        check_layer(boroughs, "boroughs", ["borough_code", "borough_name"])
     if tiles not in TILE_CHOICES:
         raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
     if len(wards) == 0:
@@ -567,7 +502,7 @@ def priority_map(
     classification = classify_wards(wards, indicator, scheme, classes)
     tolerance = display_tolerance(wards) if simplify_m is None else simplify_m
     # 5 decimals (about a metre) is far finer than the simplification
-    shapes = _display_shapes(wards, tolerance, OVERVIEW_DECIMALS)
+    shapes = display_shapes(wards, tolerance, OVERVIEW_DECIMALS)
 
     minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=12, tiles=None,
@@ -585,8 +520,8 @@ def priority_map(
     on_top = []
     if boroughs is not None and len(boroughs):
         on_top.append(FixedStyleGeoJson(
-            _feature_collection(boroughs, ["borough_code", "borough_name"],
-                                _display_shapes(boroughs, tolerance, OVERVIEW_DECIMALS),
+            feature_collection(boroughs, ["borough_code", "borough_name"],
+                                display_shapes(boroughs, tolerance, OVERVIEW_DECIMALS),
                                 ids=False),
             name=_key("borough", "Borough boundaries"),
             style=_BOROUGH_STYLE,
@@ -653,7 +588,7 @@ def _ward_layer(wards, shapes, classification: Classification, indicator: str):
               for colour in shades]
     table = props.reset_index(drop=True)
     table[FixedStyleGeoJson.STYLE_PROPERTY] = [shades.index(colour) for colour in fills]
-    collection = _feature_collection(table, list(table.columns), shapes, ids=False)
+    collection = feature_collection(table, list(table.columns), shapes, ids=False)
 
     colours = list(palette(classification.k)) or [NO_DATA_COLOUR]
     gradient = ", ".join(colours * (2 if len(colours) == 1 else 1))
@@ -701,7 +636,7 @@ def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> foliu
                                        for x, y in spots.tolist()]})
     # the boundary as lines: on a canvas Leaflet hit-tests a polygon's inside even
     # without a fill, which would hide the tooltips of the wards inside
-    data = _feature_collection(table, list(table.columns), shapely.boundary(outlines),
+    data = feature_collection(table, list(table.columns), shapely.boundary(outlines),
                                ids=False, escape=False)
     min_zoom = 0 if len(present) <= FEW_CANS else CAN_LABEL_ZOOM
     CanOutlines(data, map_name=m.get_name(), min_zoom=min_zoom).add_to(group)
@@ -719,9 +654,9 @@ def gap_collection(gaps: gpd.GeoDataFrame, simplify_m: float,
     table["ward"] = [names.get(code, code) for code in table["ward_code"]]
     if "uncovered_population" in frame:
         table["residents"] = [format_value(v, "count") for v in frame["uncovered_population"]]
-    shapes = _display_shapes(frame, simplify_m)
+    shapes = display_shapes(frame, simplify_m)
     # the tooltip writes text nodes: no HTML escaping (meant for folium's tooltips)
-    return _feature_collection(table, list(table.columns), shapes, escape=False)
+    return feature_collection(table, list(table.columns), shapes, escape=False)
 
 
 def _gaps_layer(gaps: GapsLayer, tolerance: float) -> LazyGeoJson:

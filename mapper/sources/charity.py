@@ -32,10 +32,10 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.postcodes import normalise_postcodes
 from mapper.sources.base import OGL, OGL_ATTRIBUTION, Context, Detection, Imported
 from mapper.sources.files import Peek, decode, table_row
 from mapper.sources.points import Located, locate, settle
-from mapper.sources.postcodes import normalise_postcode
 
 SOURCE = "Charity Commission"
 CATEGORY_SOURCE = "charity_commission"
@@ -337,7 +337,7 @@ def _outside_sectors(postcode: pd.Series, context: Context) -> pd.Series:
     area, not in error. A postcode missing from a sector the workspace does hold is still
     an error (a typing mistake or a terminated postcode), reported by ``locate``.
     """
-    norm = normalise_postcode(postcode)
+    norm = normalise_postcodes(postcode)
     if context.postcodes is None or not len(context.postcodes):
         return pd.Series(False, index=postcode.index)
     known = {str(p)[:-2] for p in context.postcodes.index}
@@ -536,7 +536,7 @@ def _groups(cols, kept, categories, geometry, *, file, rows) -> gpd.GeoDataFrame
         if len(kept)
         else pd.Series([], dtype="object")
     )
-    postcode = normalise_postcode(pick[POSTCODE]).astype("object")
+    postcode = normalise_postcodes(pick[POSTCODE]).astype("object")
     frame = pd.DataFrame(
         {
             "group_id": "charity:" + number,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 
 #: kind of area -> regular expression of its GSS codes (England and Wales)
@@ -104,12 +103,3 @@ def bracketed_year(name: str) -> str | None:
     """The year in an IoD-style header such as 'LSOA code (2011)'."""
     m = _BRACKETED.match(name.strip())
     return m["year"] if m else None
-
-
-def wrong_kind_rows(values: pd.Series, expected: str) -> np.ndarray:
-    """Positions of non-blank values that are not codes of the `expected` kind."""
-    kinds = kinds_of(values)
-    blank = values.isna() | (values.astype("string").str.strip() == "")
-    return np.flatnonzero(
-        ((kinds != expected) | kinds.isna()).to_numpy(bool) & ~blank.to_numpy(bool)
-    )

@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from mapper import personal_text, registers
+from mapper.postcodes import normalise_postcodes
 from mapper.sources.codes import KIND_LABEL, column_vintage, dominant_kind
 from mapper.sources.points import BNG_E, BNG_N, UK_LAT, UK_LON
-from mapper.sources.postcodes import normalise_postcode
 
 #: field -> header spellings (normalised: lower case words separated by single spaces)
 SYNONYMS: dict[str, list[str]] = {
@@ -296,7 +296,7 @@ def content(values: pd.Series) -> Content:
         return Content(kind, float(numbers.notna().mean()), float(got.min()),
                        float(got.max()), float((got % 1 != 0).mean()), distinct)
     tests = (
-        ("postcode", lambda t: normalise_postcode(t).notna()),
+        ("postcode", lambda t: normalise_postcodes(t).notna()),
         ("email", lambda t: t.str.match(_EMAIL)),
         ("website", lambda t: t.str.match(_URL)),
         ("phone", lambda t: t.str.replace(r"[\s()-]", "", regex=True).str.match(_PHONE)),

@@ -1,4 +1,4 @@
-"""Open Referral UK (ORUK v1) tabular data packages: services as VCS groups, both ways.
+"""Open Referral UK (ORUK v1) tabular data packages read as VCS groups.
 
 A package is a folder (or a zip of one) of CSV tables, usually with a ``datapackage.json``.
 Each table is recognised from its header, never its file name, so a package whose files
@@ -11,11 +11,10 @@ physical address. A service's ``status`` becomes the group's status (inactive an
 defunct services are imported as closed, marked, and left out of every answer); services
 with no location are listed in ``Imported.rejected`` with the reason.
 
-Export (:func:`write_package`): the ``groups`` register as an ORUK v1 package, one
-organisation, service and location per group, our categories as the taxonomy vocabulary
-``mapper``. Personal data (``registers.PERSONAL_COLUMNS``) is written only when asked for.
-A package written here says so in its ``datapackage.json`` (key ``x-mapper``), and reading
-it back gives each group its original ``group_id``.
+Export is :func:`mapper.exports.write_package`; the format both use (tables, columns,
+opening hours) is :mod:`mapper.openreferral_format`. A package written by the app says so
+in its ``datapackage.json`` (key ``x-mapper``), and reading it back gives each group its
+original ``group_id``.
 """
 
 from __future__ import annotations
@@ -23,114 +22,40 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import uuid
 import zipfile
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from pyproj import CRS
 
 from mapper import geo, registers
 from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.openreferral_format import (
+    CORE,
+    FIELDS,
+    FILE_NAMES,
+    MARKER,
+    VOCABULARY,
+    Hours,
+    clock,
+    iso_date,
+    render_hours,
+    schedule_days,
+)
+from mapper.postcodes import normalise_postcode
 from mapper.sources import status
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.files import decode, table_row
 from mapper.sources.points import Located, locate, settle
-from mapper.sources.postcodes import normalise_postcode
 
 SOURCE = "Open Referral UK"
 CATEGORY_SOURCE = "openreferral"
-VOCABULARY = "mapper"
-MARKER = "x-mapper"
 NO_LICENCE = "not stated in the package: check the publisher's terms before sharing"
 ATTRIBUTION = "Contains data published in the Open Referral UK standard by the package's publisher."
 HEAD_BYTES = 16 * 1024
 
-# fmt: off
-#: ORUK v1 tables read or written, with their exact columns (docs/DATA-FORMATS.md, 4)
-FIELDS: dict[str, list[str]] = {
-    "organization": [
-        "id", "name", "alternate_name", "description", "email", "url", "tax_status", "tax_id",
-        "year_incorporated", "legal_status", "logo", "uri", "assured_date",
-    ],
-    "service": [
-        "id", "organization_id", "program_id", "name", "alternate_name", "description", "url",
-        "email", "status", "interpretation_services", "application_process", "wait_time",
-        "fees", "accreditations", "licenses", "taxonomy_ids", "deliverable_type",
-        "assured_date", "attending_type", "attending_access",
-    ],
-    "location": [
-        "id", "organization_id", "name", "alternate_name", "description", "transportation",
-        "latitude", "longitude",
-    ],
-    "service_at_location": ["id", "service_id", "location_id", "description"],
-    "physical_address": [
-        "id", "location_id", "attention", "address_1", "address_2", "address_3", "address_4",
-        "city", "region", "state_province", "postal_code", "country", "uprn",
-    ],
-    "phone": [
-        "id", "location_id", "service_id", "organization_id", "contact_id",
-        "service_at_location_id", "number", "extension", "type", "language", "description",
-        "department",
-    ],
-    "contact": [
-        "id", "organization_id", "service_id", "service_at_location_id", "name", "title",
-        "department", "email", "personal_data", "sensitive_data",
-    ],
-    "regular_schedule": [
-        "id", "service_id", "location_id", "service_at_location_id", "weekday", "opens_at",
-        "closes_at", "valid_from", "valid_to", "dtstart", "freq", "interval", "byday",
-        "bymonthday", "description",
-    ],
-    "language": ["id", "service_id", "location_id", "language"],
-    "service_taxonomy": ["id", "service_id", "eligibility_id", "taxonomy_id", "taxonomy_detail"],
-    "taxonomy": ["id", "name", "parent_id", "parent_name", "vocabulary"],
-}
-# fmt: on
-FILE_NAMES = {
-    "organization": "organizations.csv",
-    "service": "services.csv",
-    "location": "locations.csv",
-    "service_at_location": "services_at_location.csv",
-    "physical_address": "physical_addresses.csv",
-    "phone": "phones.csv",
-    "contact": "contacts.csv",
-    "regular_schedule": "regular_schedules.csv",
-    "language": "languages.csv",
-    "service_taxonomy": "service_taxonomies.csv",
-    "taxonomy": "taxonomies.csv",
-}
-CORE = ("organization", "service", "location")
-#: Frictionless field types other than string
-FIELD_TYPES = {
-    "latitude": "number",
-    "longitude": "number",
-    "weekday": "integer",
-    "assured_date": "date",
-    "valid_from": "date",
-    "valid_to": "date",
-    "opens_at": "time",
-    "closes_at": "time",
-}
-FOREIGN_KEYS = {
-    "service": [("organization_id", "organization")],
-    "location": [("organization_id", "organization")],
-    "service_at_location": [("service_id", "service"), ("location_id", "location")],
-    "physical_address": [("location_id", "location")],
-    "phone": [("service_id", "service"), ("location_id", "location")],
-    "contact": [("service_id", "service")],
-    "regular_schedule": [
-        ("service_id", "service"),
-        ("service_at_location_id", "service_at_location"),
-    ],
-    "language": [("service_id", "service")],
-    "service_taxonomy": [("service_id", "service"), ("taxonomy_id", "taxonomy")],
-}
 #: why a service at a location is left out by rule (one message per reason, so reasons can
 #: be counted), and the words for the count in the warning
 NO_LOCATION = "no location: the service is not at any location (services_at_location)"
@@ -146,119 +71,6 @@ LOCATION_SOURCES = {
     "coordinates": "ORUK location latitude/longitude",
     "postcode centroid": "postcode centroid of the ORUK location's physical address",
 }
-#: namespace of the stable UUIDs given to the organisations, locations ... of an export
-ID_NAMESPACE = uuid.UUID("0b7b6a2e-54c5-4d33-9a4c-5f0c3c1f6e21")
-
-# -- opening hours -------------------------------------------------------------------
-
-DAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
-BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_DAY_NAMES = {
-    name: i
-    for i, day in enumerate(
-        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-    )
-    for name in (day, day[:3], day[:2])
-}
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})")
-_DAYS_PART = r"[A-Z][a-z](?:-[A-Z][a-z])?"
-_TIMES_PART = r"\d{2}:\d{2}-\d{2}:\d{2}"
-_RULE = re.compile(
-    rf"^(?P<days>{_DAYS_PART}(?:,{_DAYS_PART})*)\s+(?P<times>{_TIMES_PART}(?:,{_TIMES_PART})*)$"
-)
-
-Hours = list[tuple[int, str, str]]  # (day 0 = Monday, opens "HH:MM", closes "HH:MM")
-
-
-def render_hours(hours: Hours) -> str | None:
-    """Opening hours in the OpenStreetMap style the registers use.
-
-    Days with the same times are written together, runs of three or more as a range:
-    ``[(0, "09:00", "17:00"), ...(4, ...)]`` -> ``"Mo-Fr 09:00-17:00"``; different times
-    on different days -> ``"Mo 09:00-17:00; Tu 10:00-12:00"``. None when there are none.
-    """
-    by_day: dict[int, list[tuple[str, str]]] = {}
-    for day, opens, closes in hours:
-        slots = by_day.setdefault(day, [])
-        if (opens, closes) not in slots:
-            slots.append((opens, closes))
-    groups: dict[tuple, list[int]] = {}
-    for day in sorted(by_day):
-        groups.setdefault(tuple(sorted(by_day[day])), []).append(day)
-    rules = []
-    for slots, days in sorted(groups.items(), key=lambda item: item[1][0]):
-        times = ",".join(f"{o}-{c}" for o, c in slots)
-        rules.append(f"{_day_list(days)} {times}")
-    return "; ".join(rules) or None
-
-
-def _day_list(days: list[int]) -> str:
-    runs: list[list[int]] = []
-    for day in days:
-        if runs and day == runs[-1][-1] + 1:
-            runs[-1].append(day)
-        else:
-            runs.append([day])
-    parts = []
-    for run in runs:
-        if len(run) >= 3:
-            parts.append(f"{DAYS[run[0]]}-{DAYS[run[-1]]}")
-        else:
-            parts.extend(DAYS[d] for d in run)
-    return ",".join(parts)
-
-
-def parse_hours(text: str | None) -> Hours | None:
-    """The inverse of :func:`render_hours`; None for anything it does not write.
-
-    Reads rules such as ``"Mo-Fr 09:00-17:00; Sa 10:00-12:00,13:00-16:00"``; other
-    OpenStreetMap forms (``24/7``, ``PH off``, month ranges) give None.
-    """
-    if text is None or not str(text).strip():
-        return None
-    hours: Hours = []
-    for rule in str(text).split(";"):
-        match = _RULE.match(rule.strip())
-        if match is None:
-            return None
-        days: list[int] = []
-        for part in match["days"].split(","):
-            ends = part.split("-")
-            if any(e not in DAYS for e in ends):
-                return None
-            first, last = DAYS.index(ends[0]), DAYS.index(ends[-1])
-            days.extend((first + k) % 7 for k in range((last - first) % 7 + 1))
-        for span in match["times"].split(","):
-            opens, closes = span.split("-")
-            hours.extend((d, opens, closes) for d in days)
-    return hours
-
-
-def _clock(text: str) -> str | None:
-    """'09:00', '9:00', '09:00:00', '09:00Z', '09:00+01:00' -> '09:00'."""
-    match = _TIME.match(str(text).strip())
-    if match is None or int(match[1]) > 24 or int(match[2]) > 59:
-        return None
-    return f"{int(match[1]):02d}:{match[2]}"
-
-
-def _schedule_days(byday: str, weekday: str) -> list[int] | None:
-    """Days of a regular_schedule row: ``byday`` (MO,TU ...) wins over ``weekday``.
-
-    ``weekday`` may be a day name or a number: 1-6 are Monday-Saturday in both the ISO
-    (1-7) and the Sunday-first (0-6) conventions, and 0 and 7 are both Sunday.
-    """
-    if byday.strip():
-        tokens = [t.strip().upper() for t in byday.split(",")]
-        if any(t not in BYDAY for t in tokens):
-            return None  # monthly rules such as 2MO or -1FR are not weekly opening hours
-        return [BYDAY.index(t) for t in tokens]
-    value = weekday.strip().lower()
-    if value.isdigit() and 0 <= int(value) <= 7:
-        return [(int(value) - 1) % 7]
-    return [_DAY_NAMES[value]] if value in _DAY_NAMES else None
-
-
 # -- finding the tables --------------------------------------------------------------
 
 
@@ -762,7 +574,7 @@ def _groups(accepted: list[_Pair], t: _Tables, combined: Located, keep, detectio
                 "postcode": _postcode(address.get("postal_code", "")),
                 "opening_hours": _pick_hours(hours, pair),
                 "languages": _languages(languages, pair),
-                "last_verified": _date(svc["assured_date"]),
+                "last_verified": iso_date(svc["assured_date"]),
                 **dict(zip(("status", "status_source"),
                            status.from_word(svc["status"], source=SOURCE), strict=True)),
                 "source": SOURCE,
@@ -818,13 +630,7 @@ def _lookups(t: _Tables) -> dict[str, dict]:
 def _postcode(text: str) -> str | None:
     if not text:
         return None
-    norm = normalise_postcode(pd.Series([text])).iloc[0]
-    return text.upper() if pd.isna(norm) else str(norm)
-
-
-def _date(text: str) -> str | None:
-    match = re.match(r"(\d{4}-\d{2}-\d{2})", text or "")
-    return match[1] if match else (text or None)
+    return normalise_postcode(text) or text.upper()
 
 
 def _language_index(rows: list[dict]) -> dict[tuple[str, str], list[tuple[str, str]]]:
@@ -892,8 +698,8 @@ def _hours(schedules: pd.DataFrame, file: str, name: str):
     rows: dict[tuple[str, str], Hours] = {}
     skipped = 0
     for r in schedules.to_dict("records"):
-        days = _schedule_days(r["byday"], r["weekday"])
-        opens, closes = _clock(r["opens_at"]), _clock(r["closes_at"])
+        days = schedule_days(r["byday"], r["weekday"])
+        opens, closes = clock(r["opens_at"]), clock(r["closes_at"])
         weekly = r["freq"].upper() in ("", "WEEKLY") and r["interval"] in ("", "1")
         if days is None or opens is None or closes is None or not weekly:
             skipped += 1
@@ -929,237 +735,3 @@ def _pick_hours(hours: dict, pair: _Pair) -> str | None:
         if hours.get(key):
             return hours[key]
     return None
-
-
-# -- writing -------------------------------------------------------------------------
-
-
-def _stable_id(kind: str, key: str) -> str:
-    return str(uuid.uuid5(ID_NAMESPACE, f"{kind}:{key}"))
-
-
-def _text(groups: pd.DataFrame, column: str) -> pd.Series:
-    if column not in groups.columns:
-        return pd.Series("", index=groups.index, dtype="object")
-    return groups[column].astype("string").fillna("").str.strip().astype("object")
-
-
-def _check_groups(groups) -> None:
-    if not isinstance(groups, gpd.GeoDataFrame):
-        raise TypeError(
-            f"groups must be a GeoDataFrame (the groups register); got {type(groups)!r}"
-        )
-    if groups.crs is None or CRS.from_user_input(groups.crs) != CRS.from_user_input(
-        geo.CRS_ANALYSIS
-    ):
-        raise MapperError(f"groups must be in {geo.CRS_ANALYSIS} (got {groups.crs})")
-    problems = []
-    for col in ("group_id", "name"):
-        if col not in groups.columns:
-            problems.append(Problem("groups", f"missing column {col!r}"))
-    if problems:
-        raise DataValidationError(problems)
-    ids, names = _text(groups, "group_id"), _text(groups, "name")
-    for pos in np.flatnonzero((ids == "").to_numpy()):
-        problems.append(
-            Problem("groups", "missing group_id", pos + 1, "group_id", row_label="record")
-        )
-    for pos in np.flatnonzero((ids.duplicated() & (ids != "")).to_numpy()):
-        problems.append(
-            Problem(
-                "groups",
-                "duplicate group_id",
-                pos + 1,
-                "group_id",
-                ids.iloc[pos],
-                row_label="record",
-            )
-        )
-    for pos in np.flatnonzero((names == "").to_numpy()):
-        problems.append(Problem("groups", "missing name", pos + 1, "name", row_label="record"))
-    kinds = groups.geometry.geom_type
-    for pos in np.flatnonzero((kinds.notna() & (kinds != "Point")).to_numpy()):
-        problems.append(
-            Problem("groups", f"a {kinds.iloc[pos]}; expected a Point", pos + 1, row_label="record")
-        )
-    if problems:
-        raise DataValidationError(
-            problems, summary=f"{len(problems)} problems in the groups; no package was written"
-        )
-
-
-def write_package(
-    groups: gpd.GeoDataFrame, directory: Path, *, include_personal_data: bool = False
-) -> Path:
-    """Write the groups register as an Open Referral UK v1 tabular data package.
-
-    Parameters
-    ----------
-    groups : the canonical ``groups`` register, EPSG:27700, one point per group
-    directory : the folder to write (created if need be; the package's files are replaced)
-    include_personal_data : also write contact names, phones, emails and websites
-        (``registers.PERSONAL_COLUMNS``); without it those tables are written empty
-
-    Returns the directory. Each group becomes one organisation, one service (its id is the
-    ``group_id``) and one location (latitude/longitude in WGS84, 6 decimals); its
-    category a taxonomy term of the vocabulary ``mapper``; opening hours in the form
-    :func:`parse_hours` reads become ``regular_schedules.csv`` rows (others are left out).
-    """
-    _check_groups(groups)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    g = groups.reset_index(drop=True)
-    tables = _export_tables(g, include_personal_data)
-    for table, rows in tables.items():
-        frame = pd.DataFrame.from_records(rows, columns=FIELDS[table]).astype("object")
-        frame = frame.where(frame.notna(), "")
-        # plain UTF-8, no byte-order mark: data for other systems' HSDS readers, not a
-        # spreadsheet download (those go through mapper.exports.spreadsheet_csv)
-        frame.to_csv(
-            directory / FILE_NAMES[table], index=False, encoding="utf-8", lineterminator="\n"
-        )
-    (directory / "datapackage.json").write_text(
-        json.dumps(
-            _datapackage(g, list(tables), include_personal_data), indent=2, ensure_ascii=False
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    return directory
-
-
-def _export_tables(g: gpd.GeoDataFrame, personal: bool) -> dict[str, list[dict]]:
-    ids = _text(g, "group_id")
-    col = {c: _text(g, c) for c in registers.REGISTER_COLUMNS["groups"] if c != "group_id"}
-    display = geo.to_display(g.geometry)
-    lon = [f"{p.x:.6f}" if p is not None and not p.is_empty else "" for p in display]
-    lat = [f"{p.y:.6f}" if p is not None and not p.is_empty else "" for p in display]
-    tables: dict[str, list[dict]] = {t: [] for t in FILE_NAMES}
-    used = [c for c in registers.GROUP_CATEGORIES if c in set(col["category"])]
-    used += sorted(set(col["category"]) - set(used) - {""})
-    term = {c: f"{VOCABULARY}:{c.replace(' ', '-')}" for c in used}
-    tables["taxonomy"] = [{"id": term[c], "name": c, "vocabulary": VOCABULARY} for c in used]
-    for i, gid in enumerate(ids):
-        org, loc = _stable_id("organization", gid), _stable_id("location", gid)
-        sal = _stable_id("service_at_location", gid)
-        name, description = col["name"][i], col["description"][i]
-        tables["organization"].append(
-            {
-                "id": org,
-                "name": name,
-                "description": description or name,
-                "url": col["website"][i] if personal else "",
-                "email": col["email"][i] if personal else "",
-            }
-        )
-        tables["service"].append(
-            {
-                "id": gid,
-                "organization_id": org,
-                "name": name,
-                "description": description,
-                "url": col["website"][i] if personal else "",
-                "email": col["email"][i] if personal else "",
-                "status": status.OPEN_REFERRAL.get(col["status"][i], "active"),
-                "assured_date": _date(col["last_verified"][i]) or "",
-            }
-        )
-        tables["location"].append(
-            {
-                "id": loc,
-                "organization_id": org,
-                "name": name,
-                "latitude": lat[i],
-                "longitude": lon[i],
-            }
-        )
-        tables["service_at_location"].append({"id": sal, "service_id": gid, "location_id": loc})
-        tables["physical_address"].append(
-            {
-                "id": _stable_id("physical_address", gid),
-                "location_id": loc,
-                "address_1": col["address"][i],
-                "postal_code": col["postcode"][i],
-                "country": "GB",
-            }
-        )
-        if personal and col["phone"][i]:
-            tables["phone"].append(
-                {"id": _stable_id("phone", gid), "service_id": gid, "number": col["phone"][i]}
-            )
-        if personal and col["contact_name"][i]:
-            tables["contact"].append(
-                {
-                    "id": _stable_id("contact", gid),
-                    "organization_id": org,
-                    "service_id": gid,
-                    "name": col["contact_name"][i],
-                }
-            )
-        for k, language in enumerate(v.strip() for v in col["languages"][i].split(";")):
-            if language:
-                tables["language"].append(
-                    {"id": _stable_id(f"language{k}", gid), "service_id": gid, "language": language}
-                )
-        if col["category"][i]:
-            tables["service_taxonomy"].append(
-                {
-                    "id": _stable_id("service_taxonomy", gid),
-                    "service_id": gid,
-                    "taxonomy_id": term[col["category"][i]],
-                }
-            )
-        for k, (day, opens, closes) in enumerate(parse_hours(col["opening_hours"][i]) or []):
-            tables["regular_schedule"].append(
-                {
-                    "id": _stable_id(f"regular_schedule{k}", gid),
-                    "service_id": gid,
-                    "location_id": loc,
-                    "service_at_location_id": sal,
-                    "weekday": day + 1,
-                    "opens_at": opens,
-                    "closes_at": closes,
-                    "freq": "WEEKLY",
-                    "byday": BYDAY[day],
-                }
-            )
-    return tables
-
-
-def _datapackage(g: gpd.GeoDataFrame, tables: list[str], personal: bool) -> dict:
-    sources = sorted(set(_text(g, "source")) - {""})
-    return {
-        "name": "mapper-groups",
-        "title": "VCS groups exported by the neighbourhood mapper (Open Referral UK v1)",
-        "profile": "tabular-data-package",
-        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "sources": [{"title": s} for s in sources],
-        MARKER: {
-            "register": "groups",
-            "group_id": "services.id is the mapper group_id",
-            "weekday": "1 = Monday ... 7 = Sunday (ISO 8601); byday says the same",
-            "personal_data": personal,
-        },
-        "resources": [_resource(t) for t in tables],
-    }
-
-
-def _resource(table: str) -> dict:
-    schema: dict = {
-        "fields": [{"name": f, "type": FIELD_TYPES.get(f, "string")} for f in FIELDS[table]],
-        "primaryKey": "id",
-    }
-    if table in FOREIGN_KEYS:
-        schema["foreignKeys"] = [
-            {"fields": f, "reference": {"resource": other, "fields": "id"}}
-            for f, other in FOREIGN_KEYS[table]
-        ]
-    return {
-        "name": table,
-        "path": FILE_NAMES[table],
-        "profile": "tabular-data-resource",
-        "format": "csv",
-        "mediatype": "text/csv",
-        "encoding": "utf-8",
-        "schema": schema,
-    }

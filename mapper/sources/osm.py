@@ -42,11 +42,11 @@ import shapely
 
 from mapper import geo, registers
 from mapper.errors import Problem
+from mapper.postcodes import normalise_postcodes
 from mapper.sources import organisations
 from mapper.sources.base import Context, Detection, Imported, year_in_name
 from mapper.sources.files import Peek, read_table, read_vector, table_row
 from mapper.sources.points import Located, locate, settle
-from mapper.sources.postcodes import normalise_postcode
 from mapper.sources.status import osm_lifecycle
 
 SOURCE = "OpenStreetMap"
@@ -681,7 +681,7 @@ def _postcodes(
 ) -> tuple[pd.Series, list[Problem]]:
     """addr:postcode normalised ("SW1A 1AA"); values that are not postcodes left blank."""
     text = _text(tags, column)
-    norm = normalise_postcode(text)
+    norm = normalise_postcodes(text)
     bad = (text != "") & norm.isna()
     notes = []
     if bad.any():

@@ -25,12 +25,12 @@ import pandas as pd
 
 from mapper import registers
 from mapper.errors import Problem
+from mapper.postcodes import normalise_postcodes
 from mapper.sources import capabilities, columns, evidence, organisations, status
 from mapper.sources.base import Context, Detection, Imported
 from mapper.sources.choices import Choice, resolve_columns
 from mapper.sources.files import TABLE_SUFFIXES, Peek, read_table, read_vector, table_row
 from mapper.sources.points import locate, settle
-from mapper.sources.postcodes import normalise_postcode
 
 LAYOUTS_FILE = registers.MAPPINGS_DIR / "layouts.json"
 
@@ -321,7 +321,7 @@ def read(path: Path, detection: Detection, context: Context) -> Imported:
             own = df[name].astype("object") if name in df else pd.Series(pd.NA, index=df.index)
             df[name] = own.where(own.notna(), found)
     if "postcode" in df:
-        df["postcode"] = normalise_postcode(df["postcode"].fillna("")).astype("object")
+        df["postcode"] = normalise_postcodes(df["postcode"].fillna("")).astype("object")
     if "last_verified" in df:
         df["last_verified"], bad = _dates(
             df["last_verified"], file=file, column=column("last_verified")

@@ -17,9 +17,9 @@ import pandas as pd
 
 from mapper import geo
 from mapper.errors import DataValidationError, Problem
+from mapper.postcodes import normalise_postcodes, postcode_at_end
 from mapper.sources.base import Context, Imported, inside_study_area
 from mapper.sources.files import table_row
-from mapper.sources.postcodes import normalise_postcode, postcode_at_end
 
 #: longitude/latitude envelope of the UK and its waters
 UK_LON = (-9.0, 3.0)
@@ -157,7 +157,7 @@ def locate(
     if postcode:
         raw = table[postcode].astype("string").fillna("")
         want = ~handled & (raw.str.strip() != "")
-        norm = normalise_postcode(raw)
+        norm = normalise_postcodes(raw)
         report(want & norm.isna(), "not a UK postcode (expected e.g. 'SW1A 1AA')", postcode, raw)
         look = want & norm.notna()
         if look.any():
@@ -352,7 +352,7 @@ def check_placement(imp: Imported, context: Context, *, file: str, label: str = 
     if "location_note" in frame:  # a reader's own note is kept
         note = frame["location_note"].astype("object")
     if context.postcodes is not None and len(context.postcodes):
-        code = normalise_postcode(frame["postcode"].astype("string").fillna(""))
+        code = normalise_postcodes(frame["postcode"].astype("string").fillna(""))
         geometry = gpd.GeoSeries(frame.geometry, index=frame.index)
         if geometry.crs is not None and geometry.crs != geo.CRS_ANALYSIS:
             geometry = geometry.to_crs(geo.CRS_ANALYSIS)  # distances in EPSG:27700

@@ -16,7 +16,9 @@ Canonical columns: ``postcode`` (upper case, one space before the inward code),
 and a point geometry in EPSG:27700. Terminated postcodes and postcodes without a grid
 reference or coordinates are left out and counted (a table with no termination date
 keeps them all, with a warning saying so); postcodes outside the study area are left out
-and counted (national files are cut to the study area)."""
+and counted (national files are cut to the study area).
+
+The postcode pattern and normalising are :mod:`mapper.postcodes`' (the one postcode module)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import pandas as pd
 
 from mapper import geo
 from mapper.errors import DataValidationError, Problem
+from mapper.postcodes import POSTCODE, normalise_postcodes
 from mapper.sources.base import (
     OGL,
     OGL_ATTRIBUTION,
@@ -42,16 +45,6 @@ from mapper.sources.base import (
 from mapper.sources.codes import dominant_kind
 from mapper.sources.files import Peek, read_table, table_row
 
-#: a full UK postcode (outward code, optional space, inward code): the one pattern every
-#: postcode check of the sources uses
-POSTCODE_UNIT = r"([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})"
-POSTCODE = re.compile(rf"^{POSTCODE_UNIT}$")
-#: a full postcode ending an address ("..., London SE1 6TL"), after a space or comma and
-#: before at most a country name ("UK", "United Kingdom", "England") and punctuation
-POSTCODE_AT_END = re.compile(
-    rf"(?:^|[\s,]){POSTCODE_UNIT}(?:[\s,.]+(?:UK|United Kingdom|England|GB))?[\s,.]*$",
-    re.IGNORECASE,
-)
 CODEPOINT_COLUMNS = [
     "Postcode",
     "Positional_quality_indicator",
@@ -70,21 +63,6 @@ NOT_IN_USE = ("no", "n", "false", "0")
 #: the latitude ONSPD/NSPL give postcodes that have no grid reference
 NO_LATITUDE = 99.999999
 NATSTATS = "Contains National Statistics data © Crown copyright and database right."
-
-
-def normalise_postcode(values: pd.Series) -> pd.Series:
-    """'sw1a1aa', ' SW1A  1AA ' -> 'SW1A 1AA'; anything not postcode-shaped -> <NA>."""
-    text = values.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
-    parts = text.str.extract(POSTCODE.pattern)
-    return (parts[0] + " " + parts[1]).astype("string")
-
-
-def postcode_at_end(values: pd.Series) -> pd.Series:
-    """The full postcode an address ends with (:data:`POSTCODE_AT_END`), normalised:
-    'Draper Hall, London, London SE1 6TL' -> 'SE1 6TL'; <NA> when it ends otherwise."""
-    text = values.astype("string").fillna("")
-    parts = text.str.extract(POSTCODE_AT_END)
-    return normalise_postcode(parts[0] + parts[1])
 
 
 def _norm(header: str) -> str:
@@ -140,7 +118,7 @@ def _fields(head: pd.DataFrame) -> dict[str, str]:
 def _postcode_shaped(values: pd.Series) -> float:
     text = values.astype("string").str.strip()
     text = text[text.fillna("") != ""]
-    return float(normalise_postcode(text).notna().mean()) if len(text) else 0.0
+    return float(normalise_postcodes(text).notna().mean()) if len(text) else 0.0
 
 
 #: words in the header of a text column that describes the postcode's place (its area's
@@ -194,7 +172,7 @@ def _layout(peek: Peek) -> tuple[str, dict[str, str]] | None:
         return "OS Code-Point Open", fields
     postcodes = peek.head[fields["postcode"]]
     blank = (postcodes.astype("string").str.strip().fillna("") == "").any()
-    repeated = normalise_postcode(postcodes).dropna().duplicated().any()
+    repeated = normalise_postcodes(postcodes).dropna().duplicated().any()
     if blank or repeated or _postcode_shaped(postcodes) < 0.95:
         return None  # not one row per postcode: a register of places with postcodes
     if not _only_postcode_data(peek, fields):
@@ -298,7 +276,7 @@ def read(path, detection: Detection, context: Context) -> Imported:
                              "the file has any) cannot be told apart and are kept",
                              severity="warning"))
     problems: list[Problem] = []
-    postcode = normalise_postcode(table[cols["postcode"]])
+    postcode = normalise_postcodes(table[cols["postcode"]])
     for pos in np.flatnonzero(postcode.isna().to_numpy() & keep):
         problems.append(
             Problem(

@@ -28,12 +28,12 @@ from flask import (
     send_from_directory,
 )
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.exceptions import HTTPException
 
 from mapper import __version__, missing, resources
 from mapper.errors import MapperError
 from mapper.maps.assets import VENDOR_DIRS
-from mapper.maps.overview import TILE_CHOICES
+from mapper.maps.base import TILE_CHOICES
 from mapper.store import Workspace, resolve_workspace
 
 #: help text for each setting (shown in errors; a test checks each key has one)
@@ -46,13 +46,17 @@ SETTINGS_HELP = {
 VENDOR_MAX_AGE = 24 * 3600
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     """Create the web app.
 
     Parameters
     ----------
     test_config : settings overriding the defaults (``WORKSPACE``, ``TILES`` and any
         Flask setting such as ``TESTING``)
+    warm : make now what the first requests would otherwise wait for (the groups, their
+        nearest-groups index and what ``/api/nearest`` answers from, the overview map):
+        a server does this before it takes requests (and before worker processes fork).
+        Nothing to warm without a workspace.
 
     Raises MapperError when a setting has a value the app cannot use.
     """
@@ -73,6 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         auth,
         contact_lists,
         contacts,
+        data,
         drafts,
         edit_api,
         editor,
@@ -84,14 +89,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         ratelimit,
         recheck,
         security,
+        signin,
         uploads,
     )
 
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp, drafts.bp, features.bp):
+                      recheck.bp, drafts.bp, features.bp, signin.bp):
         app.register_blueprint(blueprint)
+    app.extensions[api.OPENAPI_PATHS] = (edit_api.openapi_paths, uploads.openapi_paths)
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
     app.add_url_rule("/health", "health", health)
@@ -100,12 +107,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.jinja_env.filters["day"] = missing.shown_day  # a date: "3 Nov 2026"
     app.jinja_env.filters["address"] = missing.address_line  # address, postcode (once)
     app.jinja_env.globals["contact_notice"] = contacts.notice  # what this user may see
-    app.jinja_env.globals["default_source_columns"] = overview.SOURCE_COLUMNS
+    app.jinja_env.globals["default_source_columns"] = data.SOURCE_COLUMNS
     init_errors(app)
     auth.init_app(app)
     ratelimit.init_app(app)  # after auth: signed-in users are not limited
     security.init_app(app)
+    if warm:
+        _warm(app, (api.prepare, overview.prepare))
     return app
+
+
+def _warm(app: Flask, preparers) -> None:
+    """Run each blueprint's `prepare` (which fills :mod:`mapper.web.data`'s caches for the
+    workspace as it is now) in a request context, when there is a workspace."""
+    if not Workspace(app.config["WORKSPACE"]).exists():
+        return
+    with app.test_request_context("/"):
+        for prepare in preparers:
+            prepare()
 
 
 def _check_settings(config) -> None:
@@ -175,48 +194,6 @@ def health():
     return jsonify(status="ok")
 
 
-# -- the workspace, for views ---------------------------------------------------------
-
-
-class NoWorkspace(NotFound):
-    """404: the configured workspace does not exist yet."""
-
-    name = "No data to show yet"
-
-
-def open_workspace() -> Workspace:
-    """The configured workspace; 404 with what to do when there is none."""
-    workspace = Workspace(current_app.config["WORKSPACE"])
-    if not workspace.exists():
-        raise NoWorkspace(
-            description=(
-                f"There is no workspace at {workspace.directory}. Run 'mapper demo' to "
-                "create the synthetic demo area, or 'mapper build --from DIR' to build one "
-                "from your data files, then reload this page."
-            ),
-        )
-    return workspace
-
-
-def read_layer(workspace: Workspace, name: str, *, required: bool = True):
-    """One layer of the workspace; 404 naming the layers present when it is missing.
-
-    With ``required=False`` a missing layer gives None instead.
-    """
-    if not workspace.has_layer(name):
-        if not required:
-            return None
-        present = ", ".join(workspace.layers()) or "none"
-        abort(
-            404,
-            description=(
-                f"The workspace has no '{name}' layer (layers: {present}). Rebuild it with "
-                "'mapper build --from DIR' or 'mapper demo'."
-            ),
-        )
-    return workspace.read_layer(name)
-
-
 # -- vendored scripts and styles --------------------------------------------------------
 
 vendor = Blueprint("vendor", __name__, url_prefix="/vendor")
@@ -282,4 +259,4 @@ def _error_response(status: int, title: str, message: str):
     return body, status
 
 
-__all__ = ["create_app", "open_workspace", "read_layer"]
+__all__ = ["create_app"]

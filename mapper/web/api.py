@@ -44,17 +44,10 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__, geojson
 from mapper.analysis import indicators
-from mapper.analysis.nearest import (
-    K_DEFAULT,
-    K_MAX,
-    MAX_OUTSIDE_M,
-    normalise_postcode,
-    parse_capabilities,
-    postcode_point,
-    postcode_table,
-)
+from mapper.analysis.nearest import K_DEFAULT, K_MAX, MAX_OUTSIDE_M, parse_capabilities
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
+from mapper.postcodes import normalise_postcode, postcode_point, postcode_table
 from mapper.registers import (
     EMERGENCY_OFFERS,
     GROUP_CATEGORIES,
@@ -565,7 +558,7 @@ def _can_ids(workspace) -> dict[str, str] | None:
 @data.memoised("api:postcodes")
 def _postcode_points(workspace) -> pd.DataFrame:
     """Postcode centroids indexed by postcode: x, y (EPSG:27700) and lon, lat
-    (:func:`mapper.analysis.nearest.postcode_table`)."""
+    (:func:`mapper.postcodes.postcode_table`)."""
     table = postcode_table(data.layer("postcodes"))
     shown = to_display(gpd.GeoSeries(gpd.points_from_xy(table["x"], table["y"]),
                                      crs=CRS_ANALYSIS))
@@ -963,8 +956,14 @@ def incidents():
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+#: ``app.extensions`` key: functions giving the OpenAPI paths of other blueprints
+#: (``{path: {method: operation}}``), merged into :func:`openapi_document`
+OPENAPI_PATHS = "mapper.openapi_paths"
+
+
 def openapi_document() -> dict:
-    """The OpenAPI 3.1 description of every endpoint of this blueprint."""
+    """The OpenAPI 3.1 description of every endpoint of this blueprint and of those
+    other blueprints listed under :data:`OPENAPI_PATHS` (needs an app context)."""
     paths = {}
     for path, endpoint in ENDPOINTS.items():
         paths[path] = {
@@ -976,10 +975,9 @@ def openapi_document() -> dict:
                 "responses": _responses(endpoint),
             }
         }
-    from mapper.web import edit_api, uploads  # the editing and upload routes (officers)
-
-    for more in (edit_api.openapi_paths(), uploads.openapi_paths()):
-        for path, item in more.items():
+    # the other blueprints' routes (editing, uploads: officers), as create_app gathered them
+    for more in current_app.extensions.get(OPENAPI_PATHS, ()):
+        for path, item in more().items():
             paths.setdefault(path, {}).update(item)
     return {
         "openapi": "3.1.0",

@@ -31,9 +31,9 @@ from flask import Blueprint, Response, abort, render_template, request, url_for
 
 from mapper import exports, registers, vcard
 from mapper.analysis import contacts as lists
-from mapper.analysis.nearest import normalise_postcode
 from mapper.geo import UK_LONLAT_BOUNDS, grid_from_lonlat
 from mapper.missing import NOT_RECORDED, is_missing
+from mapper.postcodes import normalise_postcode
 from mapper.web import data
 from mapper.web.auth import current_user, require_role
 from mapper.web.contacts import contacts_for, notice, partner_wards
@@ -91,13 +91,6 @@ def choices() -> dict:
             "neighbourhoods": can_rows}
 
 
-def may_list(ward_codes) -> bool:
-    """Whether the current user may see a contact list holding any of `ward_codes`
-    (for links from neighbourhood and ward pages)."""
-    allowed = partner_wards()
-    return allowed is None or bool(allowed & set(ward_codes))
-
-
 # -- the query -----------------------------------------------------------------------------
 
 
@@ -139,12 +132,10 @@ def _radius(errors: dict) -> int | None:
 
 
 def _centre(errors: dict) -> tuple[float, float, str] | None:
-    from mapper.web.incidents import postcode_index
-
     typed = _text("postcode")
     if typed:
         postcode = normalise_postcode(typed)
-        postcodes = postcode_index()
+        postcodes = data.postcode_index()
         if postcode is None:
             errors["postcode"] = f"“{typed}” is not a full UK postcode, like AB1 2CD."
         elif postcode not in postcodes.index:

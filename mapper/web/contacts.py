@@ -67,9 +67,11 @@ def partner_wards() -> set[str] | None:
     return set(user.wards)
 
 
-def may_see_any() -> bool:
+def may_list(ward_codes) -> bool:
+    """Whether the current user may see a contact list holding any of `ward_codes`
+    (for links from neighbourhood and ward pages)."""
     allowed = partner_wards()
-    return allowed is None or bool(allowed)
+    return allowed is None or bool(allowed & set(ward_codes))
 
 
 def contacts_for(group_ids, *, keep=None, export: str | None = None) -> dict[str, dict]:

@@ -47,10 +47,20 @@ from functools import wraps
 
 import pandas as pd
 from flask import abort, current_app, g, has_request_context, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
-from mapper.store import EDITED_LAYERS, Workspace
-from mapper.web import open_workspace
+from mapper.overlay import EDITED_LAYERS
+from mapper.store import Workspace
+
+#: provenance columns shown in the data sources footer, with their headings
+SOURCE_COLUMNS = {
+    "layer": "Layer",
+    "source_file": "Source file",
+    "vintage": "Release",
+    "coverage": "Covers",
+    "licence": "Licence",
+    "attribution": "Attribution",
+}
 
 #: variants kept per kind of cache (date windows, base maps...), least recently used
 #: dropped first
@@ -70,6 +80,29 @@ builds: dict[str, int] = {}
 _resolved: dict[str, tuple] = {}
 #: workspace setting (as configured) -> its Workspace, once it has been opened
 _workspaces: dict[str, Workspace] = {}
+
+
+# -- the workspace ---------------------------------------------------------
+
+
+class NoWorkspace(NotFound):
+    """404: the configured workspace does not exist yet."""
+
+    name = "No data to show yet"
+
+
+def open_workspace() -> Workspace:
+    """The configured workspace; 404 with what to do when there is none."""
+    workspace = Workspace(current_app.config["WORKSPACE"])
+    if not workspace.exists():
+        raise NoWorkspace(
+            description=(
+                f"There is no workspace at {workspace.directory}. Run 'mapper demo' to "
+                "create the synthetic demo area, or 'mapper build --from DIR' to build one "
+                "from your data files, then reload this page."
+            ),
+        )
+    return workspace
 
 
 def _version(workspace: Workspace) -> tuple:
@@ -148,15 +181,11 @@ class _Entry:
 
 
 class _Tracked:
-    """The workspace as a cache's build sees it: notes when the build reads edits."""
+    """The workspace as a cache's build sees it: notes when the build reads edits (the
+    app database; :func:`mapper.overlay.read_layer` reads the edits there)."""
 
     def __init__(self, workspace: Workspace):
         self._workspace = workspace
-
-    def read_layer(self, name: str, *args, edits: bool = True, **kwargs):
-        if edits and name in EDITED_LAYERS:
-            _reads_edits()
-        return self._workspace.read_layer(name, *args, edits=edits, **kwargs)
 
     @property
     def appdb(self):
@@ -251,7 +280,7 @@ def _make(key: tuple, workspace: Workspace, store: tuple, edits: int, previous,
 def imported(name: str):
     """A layer as stored in the GeoPackage (registers without the web app's edits), or
     None when absent: kept until the GeoPackage changes."""
-    return cached(f"imported:{name}", lambda ws: ws.read_layer(name, edits=False)
+    return cached(f"imported:{name}", lambda ws: ws.read_layer(name)
                   if ws.has_layer(name) else None)
 
 
@@ -264,7 +293,7 @@ def overlay(register: str) -> dict:
 def layer(name: str, *, required: bool = True):
     """A workspace layer (EPSG:27700), or None when absent and not `required` (else 404).
     A register comes with the web app's edits laid over it (retired records left out)."""
-    from mapper.editing import apply_edits
+    from mapper.overlay import apply_edits
 
     if name in EDITED_LAYERS:  # made again when this register's edits change
         def build():
@@ -284,6 +313,7 @@ def layer(name: str, *, required: bool = True):
 
 
 def meta() -> dict:
+    """The workspace's meta table (study area, analysis settings, notes...)."""
     return cached("meta", lambda ws: ws.meta())
 
 
@@ -292,8 +322,8 @@ def example_place() -> dict[str, str]:
     nearest the middle of its postcodes), its ``lat`` and ``lon`` (4 decimals) and a
     ``ward`` code; a key is absent when the workspace lacks what it needs (all of them
     without a workspace)."""
-    from mapper.analysis.nearest import example_postcode as pick
     from mapper.geo import to_display
+    from mapper.postcodes import example_postcode as pick
 
     def build(_workspace: Workspace) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -323,6 +353,17 @@ def example_postcode() -> str | None:
     return example_place().get("postcode")
 
 
+def postcode_index() -> pd.DataFrame:
+    """The workspace's postcodes: ``x`` and ``y`` (EPSG:27700), indexed by postcode."""
+    return cached("postcode_index", _build_postcode_index)
+
+
+def _build_postcode_index(_workspace) -> pd.DataFrame:
+    from mapper.postcodes import postcode_table
+
+    return postcode_table(layer("postcodes", required=False))
+
+
 def study_area():
     """The study area's outline and name (:class:`mapper.analysis.nearest.StudyArea`),
     or None without boundaries: searches from far outside it are refused."""
@@ -347,6 +388,7 @@ def analysis_notes() -> list[str]:
 
 
 def provenance():
+    """Where each layer came from: source file, vintage, licence, attribution."""
     return cached("provenance", lambda ws: ws.provenance())
 
 

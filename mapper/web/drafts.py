@@ -44,18 +44,19 @@ from mapper.errors import MapperError
 from mapper.maps.assets import map_parts
 from mapper.maps.compare import STATUS_STYLES, comparison_map
 from mapper.maps.priority import format_value
-from mapper.web import data, open_workspace
+from mapper.web import data
 from mapper.web.auth import app_db, current_user, require_role
-from mapper.web.priority import (
+from mapper.web.data import open_workspace
+from mapper.web.priority_page import (
     EDITABLE,
-    _assignments,
-    _field_errors,
-    _render_page,
-    _setting_text,
-    _settings,
-    _when,
-    _why,
+    current_settings,
+    field_errors,
     parse_view,
+    render_page,
+    setting_assignments,
+    setting_text,
+    when_text,
+    why_text,
 )
 
 bp = Blueprint("drafts", __name__)
@@ -73,8 +74,8 @@ def _setting_rows(settings_json: str, against_json: str | None) -> list[dict]:
     for name, default, _text in describe():
         value = getattr(settings, name)
         other = getattr(against, name) if against is not None else default
-        rows.append({"name": name, "label": _label(name), "value": _setting_text(value),
-                     "other": _setting_text(other), "changed": value != other})
+        rows.append({"name": name, "label": _label(name), "value": setting_text(value),
+                     "other": setting_text(other), "changed": value != other})
     return rows
 
 
@@ -85,13 +86,13 @@ def create():
     view = parse_view(request.form, data.layer("ward_summary"))
     values = {name: request.form.get(name, "") for name in EDITABLE if name in request.form}
     try:
-        settings = _settings().updated(_assignments(request.form))
+        settings = current_settings().updated(setting_assignments(request.form))
         draft_id = domain.create_draft(open_workspace(), settings,
                                        owner=current_user().username,
                                        name=request.form.get("draft_name", ""))
     except MapperError as error:
-        by_field, general = _field_errors(str(error))
-        return _render_page(view, values=values, errors=by_field, general_errors=general,
+        by_field, general = field_errors(str(error))
+        return render_page(view, values=values, errors=by_field, general_errors=general,
                             status=400)
     return redirect(url_for("drafts.draft", draft_id=draft_id), 303)
 
@@ -102,7 +103,7 @@ def index():
     user = current_user()
     rows = app_db().drafts(None if user.role == "admin" else user.username)
     for row in rows:
-        row["created_text"] = _when(row["created"])
+        row["created_text"] = when_text(row["created"])
     return render_template("drafts.html", drafts=rows, everyone=user.role == "admin")
 
 
@@ -131,7 +132,7 @@ def draft(draft_id: int):
                      if r["changed"]]
     return render_template(
         "draft.html",
-        draft=found | {"created_text": _when(found["created"])},
+        draft=found | {"created_text": when_text(found["created"])},
         map=parts,
         legend=[{"status": key, "label": WARD_STATUS[key], "style": style,
                  "count": comparison.count(key)} for key, style in STATUS_STYLES.items()],
@@ -153,7 +154,7 @@ def _can_rows(selection: dict) -> list[dict]:
              "population": format_value(can["population"], "count"),
              "unmet_need": format_value(can["unmet_need"], "index"),
              "stability": format_value(can["stability"], "share"),
-             "drivers": _why(can)} for can in selection["cans"]]
+             "drivers": why_text(can)} for can in selection["cans"]]
 
 
 @bp.post("/priority/drafts/<int:draft_id>/publish")
@@ -176,7 +177,7 @@ def versions():
     rows = app_db().versions()
     for i, row in enumerate(rows):
         before = rows[i + 1]["settings"] if i + 1 < len(rows) else None
-        row["when"] = _when(row["at"])
+        row["when"] = when_text(row["at"])
         row["changed"] = [r for r in _setting_rows(row["settings"], before) if r["changed"]]
     return render_template("versions.html", versions=rows)
 
@@ -196,7 +197,7 @@ def version_record(version: int):
     latest = app_db().versions()
     return render_template(
         "version_record.html",
-        version=found | {"when": _when(found["at"])},
+        version=found | {"when": when_text(found["at"])},
         latest=latest[0]["version"] if latest else version,
         snapshot=snapshot,
         cans=_can_rows(snapshot),

@@ -24,16 +24,17 @@ these need the session's CSRF token in the ``X-CSRF-Token`` header.
 from __future__ import annotations
 
 import json
-import re
 
 from flask import Blueprint, abort, jsonify, request, url_for
 
 from mapper import editing, registers
 from mapper.appdb import Conflict
 from mapper.errors import DataValidationError
-from mapper.web import data, open_workspace
+from mapper.web import data
 from mapper.web.auth import require_role
-from mapper.web.editor import NOUNS, actor, find, lonlat
+from mapper.web.data import open_workspace
+from mapper.web.records import NOUNS, actor, find, lonlat
+from mapper.web.responses import not_modified, record_etag, record_version
 from mapper.web.security import never_cached
 
 bp = Blueprint("edit_api", __name__, url_prefix="/api")
@@ -41,7 +42,6 @@ never_cached(bp)  # its pages show personal data
 
 #: registers whose records have a last_verified date to confirm
 VERIFIABLE = ("groups", "premises")
-_ETAG = re.compile(r'^\s*(?:W/)?"v(\d+)"\s*$')
 
 
 # -- answers ------------------------------------------------------------------------------
@@ -59,15 +59,11 @@ def record_json(register: str, record_id: str, record: dict, version: int,
     return out
 
 
-def _etag(version: int) -> str:
-    return f'"v{version}"'
-
-
 def _answer(register: str, record_id: str, status: int = 200, **headers):
     record, version, retired = find(open_workspace(), register, record_id)
     response = jsonify(record_json(register, record_id, record, version, retired))
     response.status_code = status
-    response.headers["ETag"] = _etag(version)
+    response.headers["ETag"] = record_etag(version)
     response.headers["Cache-Control"] = "no-store"  # personal data: never cached
     for name, value in headers.items():
         response.headers[name.replace("_", "-")] = value
@@ -79,7 +75,7 @@ def _conflict(error: Conflict):
                        current_version=error.current, changed_by=error.by,
                        changed_at=error.at)
     response.status_code = 409
-    response.headers["ETag"] = _etag(error.current)
+    response.headers["ETag"] = record_etag(error.current)
     return response
 
 
@@ -139,11 +135,10 @@ def _expected_version(body: dict) -> int:
     header = request.headers.get("If-Match")
     from_header = from_body = None
     if header is not None:
-        match = _ETAG.match(header)
-        if match is None:
+        from_header = record_version(header)
+        if from_header is None:
             abort(400, description=f"If-Match: {header!r}: expected the ETag of the version "
                   'you edited, as the GET answered it, for example "v3".')
-        from_header = int(match[1])
     if "version" in body:
         value = body.pop("version")
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -186,7 +181,7 @@ def read(register: str, **ids):
     """The full record (contacts included) with its version and ETag."""
     record_id = ids[_id_arg(register)]
     record, version, _ = find(open_workspace(), register, record_id)
-    if request.headers.get("If-None-Match") == _etag(version):
+    if not_modified(record_etag(version)):
         response = _answer(register, record_id)
         response.status_code, response.data = 304, b""
         return response

@@ -26,7 +26,6 @@ never values, and nothing here logs a value.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -43,13 +42,14 @@ from flask import (
     url_for,
 )
 
-from mapper import editing, registers
+from mapper import editing, overlay, registers
 from mapper.appdb import Conflict
 from mapper.errors import DataValidationError, MapperError, Problem
-from mapper.geo import CRS_ANALYSIS, CRS_DISPLAY, points_from_xy
-from mapper.maps.overview import TILE_CHOICES
-from mapper.web import data, open_workspace
-from mapper.web.auth import current_user, require_role
+from mapper.maps.base import TILE_CHOICES
+from mapper.web import data
+from mapper.web.auth import require_role
+from mapper.web.data import open_workspace
+from mapper.web.records import NOUNS, actor, find, lonlat, shown, version_data
 from mapper.web.security import never_cached
 
 bp = Blueprint("editor", __name__)
@@ -60,9 +60,6 @@ REGISTER = "<any(groups, premises, incidents):register>"
 PAGE_SIZE = 50
 Q_MAX_CHARS = 200
 
-#: (one, many) of each register, for headings and buttons
-NOUNS = {"groups": ("group", "groups"), "premises": ("premises", "premises"),
-         "incidents": ("incident", "incidents")}
 TITLES = {"groups": "Voluntary and community groups", "premises": "Community premises",
           "incidents": "Incidents"}
 ADD_LABELS = {"groups": "Add a group", "premises": "Add premises",
@@ -193,54 +190,6 @@ def fields(register: str) -> tuple[Field, ...]:
 LOCATION_PROBLEMS = ("lat/lon", "lat", "lon", "x/y", "location", "place_postcode")
 
 
-# -- shared helpers (the JSON API uses them too) -------------------------------------------
-
-
-def shown(value) -> str:
-    """A stored value as a form shows it."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float | np.floating) and np.isnan(value):
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def lonlat(x, y) -> tuple[float, float] | None:
-    """WGS84 (lon, lat) of an EPSG:27700 point, rounded to 6 decimals (None if unplaced)."""
-    if x is None or y is None:
-        return None
-    point = points_from_xy([float(x)], [float(y)], crs=CRS_ANALYSIS).to_crs(CRS_DISPLAY).iloc[0]
-    return round(float(point.x), 6), round(float(point.y), 6)
-
-
-def version_data(workspace, register: str, record_id: str, version: int) -> dict | None:
-    """The values of one earlier version of a record (None when not kept)."""
-    rows = workspace.appdb.query(
-        "SELECT data FROM record_history WHERE register = ? AND record_id = ? AND version = ?",
-        (register, record_id, int(version)))
-    return json.loads(rows[0]["data"]) if rows else None
-
-
-def actor() -> str:
-    return current_user().username
-
-
-def find(workspace, register: str, record_id: str) -> tuple[dict, int, bool]:
-    """(record, version, retired) or 404 (400 for an id no record could have)."""
-    try:
-        found = editing.current_record(workspace, register, record_id)
-    except MapperError as error:
-        abort(400, description=str(error))
-    if found is None:
-        abort(404, description=f"There is no {NOUNS[register][0]} with the id {record_id!r} in "
-              f"the {register} register.")
-    return found
-
-
 def page_context(register: str) -> dict:
     """What every register page shows: names of things, the study area, the demo flag."""
     meta = data.meta()
@@ -287,7 +236,7 @@ def _everything(register: str):
     def build(workspace):
         if not workspace.has_layer(register):
             return None
-        frame = pd.DataFrame(workspace.read_layer(register, include_retired=True)
+        frame = pd.DataFrame(overlay.read_layer(workspace, register, include_retired=True)
                              .drop(columns="geometry"))
         id_col = registers.ID_COLUMN[register]
         text_columns = [c for c in (id_col, "name", "type", "category", "description",
@@ -437,7 +386,7 @@ def _place_by_postcode(workspace, state: FormState) -> tuple[dict, list[Problem]
     """x/y of the incident form's "place at postcode" (incidents have no postcode field)."""
     if not state.place_postcode or state.lat or state.lon:
         return {}, []
-    from mapper.analysis.nearest import postcode_point
+    from mapper.postcodes import postcode_point
 
     where = "incidents record"
     if not workspace.has_layer("postcodes"):

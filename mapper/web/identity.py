@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import render_template
 
-from mapper.analysis.can_identity import retired_sentence, run_date, split_codes, split_ids
+from mapper.analysis.can_identity import split_codes
+from mapper.can_history import retired_sentence, run_date, split_ids
 from mapper.web import data
 from mapper.web.auth import app_db
 

@@ -29,14 +29,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from mapper.analysis import verification
-from mapper.analysis.nearest import (
-    K_DEFAULT,
-    K_MAX,
-    normalise_postcode,
-    parse_capabilities,
-    postcode_point,
-    postcode_table,
-)
+from mapper.analysis.nearest import K_DEFAULT, K_MAX, parse_capabilities
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat
 from mapper.maps import map_parts, ward_map
 from mapper.maps.incidents import (
@@ -47,6 +40,7 @@ from mapper.maps.incidents import (
     ring_label,
 )
 from mapper.missing import clean_record
+from mapper.postcodes import normalise_postcode, postcode_point
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
 from mapper.web import data
 from mapper.web.contacts import contacts_for
@@ -333,15 +327,6 @@ def _parse_radius(form: Form) -> int | None:
 # -- cached data -----------------------------------------------------------------------
 
 
-def postcode_index() -> pd.DataFrame:
-    """The workspace's postcodes: ``x`` and ``y`` (EPSG:27700), indexed by postcode."""
-    return data.cached("postcode_index", _build_postcode_index)
-
-
-def _build_postcode_index(_workspace) -> pd.DataFrame:
-    return postcode_table(data.layer("postcodes", required=False))
-
-
 def group_details() -> pd.DataFrame:
     """What these pages show of each group, indexed by ``group_id``: no personal data."""
     return data.cached("incident_group_details", _build_group_details)
@@ -373,7 +358,7 @@ def ward_names() -> dict[str, str]:
 
 
 def _ward_of(x: float, y: float, postcode: str | None) -> str | None:
-    postcodes = postcode_index()
+    postcodes = data.postcode_index()
     code = None
     if postcode and "ward_code" in postcodes and postcode in postcodes.index:
         code = postcodes.at[postcode, "ward_code"]
@@ -392,7 +377,7 @@ def _nearest_postcode(x: float, y: float) -> tuple[str, float] | None:
     def build(_workspace):
         from scipy.spatial import cKDTree
 
-        table = postcode_index()
+        table = data.postcode_index()
         if not len(table):
             return None
         return cKDTree(table[["x", "y"]].to_numpy()), table.index.to_numpy()
@@ -536,7 +521,7 @@ def _query_url(endpoint: str, search: Search) -> str:
 
 def _search(args: MultiDict) -> tuple[Search | None, Form]:
     """:func:`parse_search`, and a search from far outside the study area refused."""
-    search, form = parse_search(args, postcode_index())
+    search, form = parse_search(args, data.postcode_index())
     area = data.study_area()
     refused = search is not None and area and area.refuse(search.x, search.y,
                                                            search.describe_where())

@@ -255,7 +255,7 @@ def patch_groups_table(table: Table | None, changed: list[str], before: dict,
                         now: dict) -> Table | None:
     """`table` with the edited groups as they now are: rows exactly as a full build makes
     them, in its order (imported groups never edited, then every edited one by id)."""
-    from mapper.editing import apply_edits
+    from mapper.overlay import apply_edits
 
     if table is None or not data.text_ids("groups"):
         return None

@@ -60,8 +60,9 @@ from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
 from mapper.missing import is_missing
 from mapper.web import data, identity
-from mapper.web.contacts import contacts_for
-from mapper.web.overview import SOURCE_COLUMNS
+from mapper.web.contacts import contacts_for, may_list
+from mapper.web.data import SOURCE_COLUMNS
+from mapper.web.due import due_count
 
 bp = Blueprint("neighbourhoods", __name__)
 
@@ -818,8 +819,6 @@ def _area_page(area: Area):
 
 def _contact_list_url(area: Area) -> str:
     """The area's contact list, for users who may see any of its contacts; else ""."""
-    from mapper.web.contact_lists import may_list
-
     if not may_list(area.ward_codes):
         return ""
     return url_for("contact_lists.page", **{area.kind: area.id})
@@ -828,9 +827,7 @@ def _contact_list_url(area: Area) -> str:
 def _recheck_link(area: Area) -> dict | None:
     """For users who may review it: how many of the area's open records are due for
     re-checking, and the list's address (None for everyone else)."""
-    from mapper.web import recheck
-
-    count = recheck.due_count(area.ward_codes)
+    count = due_count(area.ward_codes)
     if count is None:
         return None
     if area.kind == "neighbourhood":

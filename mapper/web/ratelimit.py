@@ -6,7 +6,7 @@ map's incidents, a long list), so a client that has not signed in may make on av
 that it gets 429 with ``Retry-After`` (the seconds until its bucket holds a request
 again). Signed-in users, ``/health``, static files and the vendored libraries are not
 counted. The client's address is the one the sign-in throttling uses
-(:func:`mapper.web.auth._client_address`).
+(:func:`mapper.web.auth.client_address`).
 
 Buckets live in the process: with ``mapper serve --workers N`` a client may get up to N
 times the rate. A reverse proxy in front can enforce one limit for all of them (README,
@@ -83,11 +83,11 @@ def _limit() -> None:
     buckets = current_app.extensions.get("mapper_anon_buckets")
     if buckets is None or request.endpoint in EXEMPT_ENDPOINTS:
         return
-    from mapper.web.auth import _client_address, current_user
+    from mapper.web.auth import client_address, current_user
 
     if current_user().signed_in:
         return
-    wait = buckets.take(_client_address())
+    wait = buckets.take(client_address())
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise TooManyRequests(

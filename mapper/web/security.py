@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g
 from markupsafe import Markup
 
-from mapper.maps.overview import TILE_CHOICES
+from mapper.maps.base import TILE_CHOICES
 
 #: headers with a fixed value, added to every response
 STATIC_HEADERS = {

@@ -46,8 +46,8 @@ from mapper.uploads import (
     load_report,
     problem_dict,
 )
-from mapper.web import open_workspace
 from mapper.web.auth import current_user, require_role
+from mapper.web.data import open_workspace
 from mapper.web.security import never_cached
 
 bp = Blueprint("uploads", __name__)

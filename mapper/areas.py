@@ -1,4 +1,5 @@
-"""Which LSOA, ward and borough each point lies in (point-in-polygon, EPSG:27700).
+"""Which LSOA, ward and borough each point lies in (point-in-polygon, EPSG:27700): pure
+geometry, in the core layer, so imports, edits and analysis all place points one way.
 
 Rule for points on a boundary: a point on the edge shared by two areas (or on a corner
 shared by several) lies in all of them by ``intersects``; it is assigned to the one with

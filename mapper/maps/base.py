@@ -1,0 +1,297 @@
+"""The pieces every map shares: backgrounds, zoom limits, display simplification, the
+checks of input layers, the display shapes and their GeoJSON, and the folium elements
+(scale bar, attribution, fitting, compact constant-style GeoJSON layers, ward links).
+
+Maps take frames in EPSG:27700 and reproject them for display only through
+:func:`mapper.geo.to_display` (shapes here, in :func:`display_shapes`). No Flask here,
+and no other map module: every map module builds on this one.
+"""
+
+from __future__ import annotations
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement
+from folium.template import Template
+from pyproj import CRS
+
+from mapper import geojson
+from mapper.geo import CRS_ANALYSIS, to_display
+
+#: background choices: "none" needs no internet; the others fetch tiles from their hosts
+TILE_CHOICES: dict[str, dict] = {
+    "none": {},
+    "osm": {
+        "tiles": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attr": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+        "contributors",
+        "max_zoom": 19,
+        "name": "OpenStreetMap",
+    },
+    "light": {
+        "tiles": "https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
+        "attr": '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> '
+        'contributors &copy; <a href="https://carto.com/attributions">CARTO</a>',
+        "max_zoom": 20,
+        "subdomains": "abcd",
+        "name": "CartoDB Positron",
+    },
+}
+
+#: display simplification in metres; shared ward edges stay shared (coverage simplify)
+SIMPLIFY_M = 5.0
+#: decimal places of displayed longitude/latitude (about 0.1 m)
+DISPLAY_DECIMALS = 6
+#: decimal places of the overview's coordinates: 5 is about 1 m, far under a pixel at any
+#: zoom the simplified shapes are meant for
+OVERVIEW_DECIMALS = 5
+
+#: display simplification (metres): about 1/1500 of the mapped extent (under a pixel at
+#: the zoom that fits the area), within these bounds
+SIMPLIFY_RANGE_M = (5.0, 30.0)
+SIMPLIFY_SHARE = 1 / 1500
+
+
+def display_tolerance(frame: gpd.GeoDataFrame) -> float:
+    """Simplification tolerance in metres for mapping `frame`: under a pixel at the
+    zoom that fits it (5-10 m for a borough, 30 m for London)."""
+    minx, miny, maxx, maxy = (float(b) for b in frame.total_bounds)
+    extent = max(maxx - minx, maxy - miny, 0.0)
+    low, high = SIMPLIFY_RANGE_M
+    return float(np.clip(round(extent * SIMPLIFY_SHARE), low, high))
+
+
+#: zoom limits of the map itself (folium's min_zoom/max_zoom only reach tile layers, and a
+#: map without tiles would otherwise zoom in for ever). MIN_ZOOM only lets the first fit
+#: show a large area (England fits at about 6); once fitted, a map can be zoomed out one
+#: level beyond its area, or to CONTEXT_ZOOM (about all of London) when that is farther
+#: (see FIT_MIN_ZOOM_JS)
+MIN_ZOOM, MAX_ZOOM = 4, 19
+CONTEXT_ZOOM = 9
+#: after fitting `map`: the closest zoom out users need (a whole zoom level costs the
+#: point layers' clustering time when they are filled)
+FIT_MIN_ZOOM_JS = (
+    "map.setMinZoom(Math.max(map.getMinZoom(), "
+    f"Math.min(Math.floor(map.getZoom()) - 1, {CONTEXT_ZOOM})));"
+)
+#: the closest zoom of the maps of a whole study area (the overview, the priority map; about
+#: a metre a pixel in London): their shapes are simplified to tens of metres, so closer
+#: zooms show nothing more, and every zoom level costs the point layers' clustering time
+#: when they are filled
+AREA_MAX_ZOOM = 17
+
+
+class MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only (folium's also shows feet and miles)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        L.control.scale({imperial: false, maxWidth: 160}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+
+class AttributionLast(MacroElement):
+    """The map's attribution box, added after the layers above it (give the map
+    ``attribution_control=False``).
+
+    Leaflet's box listens for every layer added to the map and hangs a listener on each
+    (to take its credit off when it goes): for hundreds of ward shapes that is measurable
+    page-load time for credits they do not have. Added last, it collects the credits of
+    the layers already there (the background tiles') in one pass, and still hears of
+    layers added later."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (box) {
+            // at the foot of its corner, below any key added before it, as Leaflet's own
+            var element = box.getContainer();
+            element.parentNode.appendChild(element);
+        })(L.control.attribution().addTo({{ this._parent.get_name() }}));
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "AttributionLast"
+
+
+class FitBoundsNow(MacroElement):
+    """Fit the map to `bounds` at once: folium's FitBounds animates the zoom, and a canvas
+    drawn mid-animation shows only part of the area until the next redraw."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            map.fitBounds({{ this.bounds|tojson }}, {padding: [12, 12], animate: false});
+            {{ this.min_zoom_js }}
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds):
+        super().__init__()
+        self._name = "FitBoundsNow"
+        self.bounds = bounds
+        self.min_zoom_js = FIT_MIN_ZOOM_JS
+
+
+def check_layer(frame, label: str, fields: list[str]) -> None:
+    """Refuse `frame` unless it is a GeoDataFrame in EPSG:27700 with every one of
+    `fields` (TypeError or ValueError naming `label`, the CRS or the missing columns)."""
+    if not isinstance(frame, gpd.GeoDataFrame):
+        raise TypeError(f"{label} must be a GeoDataFrame, got {type(frame).__name__}")
+    if frame.crs is None or CRS.from_user_input(frame.crs) != CRS.from_user_input(CRS_ANALYSIS):
+        raise ValueError(f"{label} must be in {CRS_ANALYSIS}, got {frame.crs}")
+    missing = [f for f in fields if f not in frame.columns]
+    if missing:
+        present = ", ".join(map(str, frame.columns))
+        raise ValueError(f"{label} lacks column(s) {', '.join(missing)} (has: {present})")
+
+
+def display_shapes(frame: gpd.GeoDataFrame, simplify_m: float,
+                   decimals: int = DISPLAY_DECIMALS) -> np.ndarray:
+    """Geometry simplified in metres, then in lon/lat rounded to `decimals` (6: ~0.1 m).
+
+    Shared vertices round to the same place, so rounding opens no gaps either."""
+    geometry = frame.geometry
+    if simplify_m > 0:
+        # Coverage simplification moves a shared edge once for both neighbours, so no gaps
+        # or slivers open between wards. It assumes the polygons tile without overlaps;
+        # where GEOS refuses, fall back to simplifying each shape on its own.
+        try:
+            geometry = geometry.simplify_coverage(simplify_m)
+        except Exception:  # noqa: BLE001 - GEOS rejects some invalid coverages
+            geometry = geometry.simplify(simplify_m, preserve_topology=True)
+    shapes = to_display(geometry).values
+    return shapely.transform(shapes, lambda xy: np.round(xy, decimals))
+
+
+def feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes, *,
+                       ids: bool = True, escape: bool = True) -> dict:
+    """GeoJSON of `fields` and `shapes` (handing folium a dict, not a GeoDataFrame, keeps
+    reprojection in :func:`mapper.geo.to_display` and is several times faster).
+
+    Text is HTML-escaped: folium's tooltips insert property values as HTML, and a name
+    in a data file must show as text, never become markup. ``ids=False`` leaves out the
+    features' ``id`` (only folium's per-feature style lookup needs it); ``escape=False``
+    keeps text as it is (for a layer whose tooltips write text nodes). Written by
+    :mod:`mapper.geojson`; `shapes` are already in lon/lat and rounded
+    (:func:`display_shapes`).
+    """
+    shown = gpd.GeoDataFrame(pd.DataFrame(frame)[fields].reset_index(drop=True),
+                             geometry=np.asarray(shapes, dtype=object), crs=geojson.CRS)
+    features = geojson.encode_features(
+        shown, decimals=None, escape=escape,
+        ids=[str(i) for i in range(len(shown))] if ids else None)
+    return geojson.loads(geojson.collection(features))
+
+
+def compact_json(value) -> str:
+    """`value` as JSON without spaces, safe inside a ``<script>`` element (``<``, ``>``,
+    ``&`` and ``'`` written as ``\\u`` escapes, as Jinja's ``tojson`` does), by
+    :func:`mapper.geojson.dumps_html` (orjson)."""
+    return geojson.dumps_html(value)
+
+
+class FixedStyleGeoJson(folium.GeoJson):
+    """A GeoJson layer styled without a per-feature lookup, its data written as compact JSON.
+
+    folium's GeoJson writes its data with spaces after every comma and colon and looks
+    each feature's style up in a table by feature id (kilobytes of ``case "17":`` for
+    633 wards); a layer whose features all look alike needs neither, and one whose
+    features take one of a few styles (the classes of a choropleth) needs only those
+    styles: give them as `styles` and each feature's index into them as its
+    ``STYLE_PROPERTY`` property. The tooltip, options (``interactive``...) and the layer
+    list work as for folium's GeoJson.
+
+    With ``json_string``, the data is a string handed to ``JSON.parse``: for a megabyte
+    of coordinates the browser's JSON parser is much quicker than its JavaScript parser
+    building the same object literal.
+    """
+
+    #: the feature property holding the index of its style in `styles`
+    STYLE_PROPERTY = "_style"
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson(null, {
+            {%- if this.fixed_styles %}
+            style: (function (styles) {
+                return function (feature) {
+                    return styles[feature.properties.{{ this.STYLE_PROPERTY }}];
+                };
+            })({{ this.fixed_styles|tojson }}),
+            {%- else %}
+            style: function () { return {{ this.fixed_style|tojson }}; },
+            {%- endif %}
+            ...{{ this.options|tojavascript }}
+        });
+        {%- if this.fixed_highlight %}
+        // one pair of listeners on the layer, not a pair per feature: a feature's events
+        // reach its layer group, with the feature as e.layer
+        {{ this.get_name() }}.on({
+            mouseout: function (e) { {{ this.get_name() }}.resetStyle(e.layer); },
+            mouseover: function (e) { e.layer.setStyle({{ this.fixed_highlight|tojson }}); }
+        });
+        {%- endif %}
+        function {{ this.get_name() }}_add(data) {
+            {{ this.get_name() }}.addData(data);
+        }
+        {%- if this.json_string %}
+        {{ this.get_name() }}_add(JSON.parse({{ this.compact_data|tojson }}));
+        {%- else %}
+        {{ this.get_name() }}_add({{ this.compact_data }});
+        {%- endif %}
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, data: dict, *, style: dict | None = None,
+                 styles: list[dict] | None = None, highlight: dict | None = None,
+                 name: str | None = None, tooltip=None, json_string: bool = False,
+                 **options):
+        if (style is None) == (styles is None):
+            raise ValueError("give either style (one for every feature) or styles")
+        super().__init__(data, name=name, tooltip=tooltip, **options)
+        self._name = "GeoJson"
+        self.fixed_style = style
+        self.fixed_styles = styles
+        self.fixed_highlight = highlight
+        self.json_string = json_string
+
+    def render(self, **kwargs):
+        self.compact_data = compact_json(self.data)
+        super().render(**kwargs)
+
+
+class WardLinks(MacroElement):
+    """Clicking a ward of `layer` opens its profile page: `url_prefix` + ward code.
+
+    The same pages are reachable from the keyboard through the ward tables' links.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this.layer.get_name() }}.on("click", function (e) {
+            window.location.href = {{ this.url_prefix|tojson }}
+                + encodeURIComponent(e.layer.feature.properties.ward_code);
+        });
+        {% endmacro %}
+    """)
+
+    def __init__(self, layer, url_prefix: str):
+        super().__init__()
+        self._name = "WardLinks"
+        self.layer = layer
+        self.url_prefix = url_prefix
