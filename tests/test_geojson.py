@@ -257,3 +257,26 @@ def test_json_for_a_script_element_escapes_what_html_would_read():
     assert json.loads(text) == value
     assert text == str(htmlsafe_json_dumps(value, dumps=json.dumps, separators=(",", ":"),
                                            ensure_ascii=False))
+
+
+def test_many_rows_at_once_equal_one_at_a_time():
+    geometry = [b'{"type":"Point","coordinates":[0.1,51.5]}', b"null"]
+    properties = [b'{"a":1}', b"{}"]
+    ids = [b'"x"', b"2"]
+    assert geojson.features_of(geometry, properties, ids) == [
+        geojson.feature(g, p, i) for g, p, i in zip(geometry, properties, ids, strict=True)]
+    halves = geojson.halves_of(geometry, properties, ids)
+    assert halves == [geojson.feature_halves(g, p, i)
+                      for g, p, i in zip(geometry, properties, ids, strict=True)]
+    members = [{"d": 3}, {"d": 4, "contact": {"phone": "020"}}]
+    assert geojson.join_rows(halves, [1, 0], members) == [
+        geojson.join_halves(*halves[1], members[0]), geojson.join_halves(*halves[0], members[1])]
+
+
+def test_members_added_to_an_encoded_feature():
+    feature = geojson.feature(b"null", b'{"a":1}', b"7")
+    linked = json.loads(geojson.with_members(feature, {"links": [{"rel": "self"}]}))
+    assert linked == {"type": "Feature", "id": 7, "geometry": None, "properties": {"a": 1},
+                      "links": [{"rel": "self"}]}
+    assert geojson.with_members(feature, {}) == feature
+    assert json.loads(geojson.with_members(b"{}", {"a": 1})) == {"a": 1}

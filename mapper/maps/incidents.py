@@ -14,6 +14,7 @@ import shapely
 from branca.element import MacroElement
 from folium.template import Template
 
+from mapper import geojson
 from mapper.geo import CRS_ANALYSIS, to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.base import (
@@ -152,13 +153,10 @@ def _add_wards(m: folium.Map, wards: gpd.GeoDataFrame, x: float, y: float, half:
     ]
     if not len(near):
         return
-    shapes = to_display(near.geometry.simplify(5.0, preserve_topology=True))
-    shapes = gpd.GeoSeries(
-        shapely.transform(shapes.values, lambda c: np.round(c, DISPLAY_DECIMALS)),
-        crs=shapes.crs,
-    )
+    shapes = gpd.GeoDataFrame(
+        geometry=to_display(near.geometry.simplify(5.0, preserve_topology=True)).array)
     folium.GeoJson(
-        shapes.__geo_interface__,
+        geojson.loads(geojson.feature_collection(shapes, decimals=DISPLAY_DECIMALS)),
         name="Ward boundaries",
         style_function=lambda _feature: _WARD_STYLE,
         interactive=False,

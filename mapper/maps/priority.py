@@ -26,6 +26,7 @@ from folium.map import Layer
 from folium.template import Template
 from folium.utilities import JsCode
 
+from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.base import (
@@ -648,7 +649,7 @@ def gap_collection(gaps: gpd.GeoDataFrame, simplify_m: float,
     """Coverage gaps as GeoJSON for the map (WGS84, simplified, 6 decimals)."""
     frame = gaps[~gaps.geometry.is_empty & gaps.geometry.notna()].reset_index(drop=True)
     if len(frame) == 0:
-        return {"type": "FeatureCollection", "features": []}
+        return geojson.loads(geojson.collection([]))
     table = pd.DataFrame({"ward_code": frame["ward_code"].astype(str)})
     names = {} if ward_names is None else {str(k): str(v) for k, v in ward_names.items()}
     table["ward"] = [names.get(code, code) for code in table["ward_code"]]

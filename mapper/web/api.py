@@ -881,17 +881,10 @@ def _nearest_features(table: Table | None, ids: list, distances: list[float]) ->
     if table is None or not ids:
         return []
     rows = [table.positions[i] for i in ids]
-    halves, join = table.halves, geojson.join_halves
     shown = _contacts(table, rows)
-    out = []
-    for r, d in zip(rows, distances, strict=True):
-        members: dict[str, object] = {"distance_m": round(d)}
-        if r in shown:
-            members["contact"] = shown[r]
-        opened, closer = halves[r]
-        out.append(join(opened, closer, members))
-    return out
-
+    members = [{"distance_m": round(d), "contact": shown[r]} if r in shown
+               else {"distance_m": round(d)} for r, d in zip(rows, distances, strict=True)]
+    return geojson.join_rows(table.halves, rows, members)
 
 
 @bp.get("/groups")

@@ -35,7 +35,6 @@ standard's rule, so a typo does not silently widen a query).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ import shapely
 from flask import Blueprint, abort, current_app, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from mapper import geojson
 from mapper.web import data, layers
 from mapper.web.layers import Table
 
@@ -253,14 +253,9 @@ def _json(value: dict, kind: str = JSON):
 
 
 def _encode(value: object) -> bytes:
-    """This API's own members as compact JSON (UTF-8); the features come encoded from
-    :mod:`mapper.web.layers`."""
-    return json.dumps(value, ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":")).encode()
-
-
-def _utf8(feature: str | bytes) -> bytes:
-    return feature if isinstance(feature, bytes) else feature.encode()
+    """This API's own members as compact JSON (UTF-8, :func:`mapper.geojson.dumps`); the
+    features come encoded from :mod:`mapper.web.layers`."""
+    return geojson.dumps(value)
 
 
 def _collection(collection_id: str) -> tuple[Collection, Table]:
@@ -396,14 +391,12 @@ def items(collection_id: str):
     if offset > 0:
         links.append(_link(_page_url(max(offset - limit, 0), limit), "prev", GEOJSON,
                            "The previous page"))
-    head = _encode({
-        "type": "FeatureCollection",
+    body = geojson.collection(features, {
         "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "numberMatched": int(len(rows)),
         "numberReturned": len(chosen),
         "links": links,
     })
-    body = head[:-1] + b',"features":[' + b",".join(map(_utf8, features)) + b"]}"
     return current_app.response_class(body, mimetype=GEOJSON)
 
 
@@ -425,13 +418,13 @@ def item(collection_id: str, feature_id: str):
     if row is None:
         abort(404, description=f"no feature {feature_id!r} in {found.id!r}")
     extra = layers.with_contacts(table, [row]) if found.contacts else None
-    feature = _utf8(layers.features(table, [row], extra=extra)[0])
-    links = _encode({"links": [
+    feature = layers.features(table, [row], extra=extra)[0]
+    links = {"links": [
         _link(request.base_url, "self", GEOJSON, "This feature"),
         _link(_url("features.collection", collection_id=found.id), "collection",
               title=found.title),
-    ]})
-    return current_app.response_class(feature[:-1] + b"," + links[1:], mimetype=GEOJSON)
+    ]}
+    return current_app.response_class(geojson.with_members(feature, links), mimetype=GEOJSON)
 
 
 @bp.get("/api")

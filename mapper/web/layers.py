@@ -12,7 +12,6 @@ a group's ``contact`` member is added per request by :func:`features` with
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -83,22 +82,19 @@ class Table:
     @cached_property
     def features(self) -> list[bytes]:
         """Each row's whole feature (made on first use, then kept)."""
-        return [geojson.feature(g, p, i) for i, g, p in
-                zip(self.id_texts, self.geometry, self.properties, strict=True)]
+        return geojson.features_of(self.geometry, self.properties, self.id_texts)
 
     @cached_property
     def bare(self) -> list[bytes]:
         """Each row's feature without its geometry (``geometry=false``)."""
-        return [geojson.feature(b"null", p, i) for i, p in
-                zip(self.id_texts, self.properties, strict=True)]
+        return geojson.features_of([b"null"] * len(self.ids), self.properties, self.id_texts)
 
     @cached_property
     def halves(self) -> list[tuple[bytes, bytes]]:
         """Each row's feature cut open at its properties (:func:`mapper.geojson.feature_halves`):
         answers that put members of their own first (``distance_m``) join them with
         :func:`mapper.geojson.join_halves`, without taking the properties apart."""
-        return [geojson.feature_halves(g, p, i) for i, g, p in
-                zip(self.id_texts, self.geometry, self.properties, strict=True)]
+        return geojson.halves_of(self.geometry, self.properties, self.id_texts)
 
     @cached_property
     def shapes(self) -> np.ndarray:
@@ -115,7 +111,7 @@ class Table:
         neither. What a datetime filter tests."""
         starts, ends = [], []
         for text in self.properties:
-            row = json.loads(text)
+            row = geojson.loads(text)
             day, month = row.get("date"), row.get("month")
             start: np.datetime64 | None = None
             end: np.datetime64 | None = None
