@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,17 @@ from urllib.parse import urlsplit
 import geopandas as gpd
 import pytest
 from factories import grid
+
+# The tests mirror the package (tests/sources, tests/analysis, tests/maps, tests/web,
+# tests/web/browser, tests/realdata). Their modules are imported by their own names
+# (pytest's default "prepend" import mode), and some share fixtures and helpers with a
+# module in another folder (``from test_editor import ward_at``): every folder is on the
+# path from the start, so such an import finds the one module pytest itself collects,
+# whatever order the folders are collected in.
+_TESTS = Path(__file__).resolve().parent
+for _folder in sorted(p for p in _TESTS.rglob("*") if p.is_dir() and p.name != "__pycache__"):
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 
 #: where browser tests save screenshots (gitignored)
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"

@@ -288,8 +288,8 @@ def test_an_officer_cannot_type_contact_details_into_public_text(workspace):
         assert text.split()[-1] not in message  # the value itself is never echoed
 
 
-# Placeholders on every London page and export, as each role: tests/test_london_registers.py
-# (a superset of the pages this module once listed here).
+# Placeholders on every London page and export, as each role:
+# tests/realdata/test_london_registers.py (a superset of the pages this module once listed here).
 
 
 @pytest.mark.parametrize("role, said", [

@@ -5,8 +5,8 @@ indicator list, legends and the API schema; short, for profile tables), unit, ho
 of several wards combine it (``aggregate``), which way is worse (``direction``), the group
 it is listed under, help text, what a missing value reads as, and how a value is written
 (``kind``). The analysis, the maps' indicator list, the profile pages, the API schema, the
-ward exports and the README's table all read it; ``tests/test_indicators.py`` fails when a
-column of the ward summary has no entry or the README's table misses one.
+ward exports and the README's table all read it; ``tests/analysis/test_indicators.py``
+fails when a column of the ward summary has no entry or the README's table misses one.
 
 Columns that come in families (one per group category, premises type, incident type,
 deprivation domain or index component) are registered by a rule (:data:`PATTERNS`, a

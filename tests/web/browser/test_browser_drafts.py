@@ -1,7 +1,7 @@
 """An officer's draft in headless Chromium: from the priority page's settings to the
 comparison map and tables; no console errors, no requests to other hosts (the
 ``browser_page`` fixture). Screenshot: test-artifacts/draft.png. The grid and its
-hand-computed selections: tests/test_drafts.py."""
+hand-computed selections: tests/analysis/test_drafts.py."""
 
 from __future__ import annotations
 

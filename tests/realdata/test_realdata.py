@@ -127,7 +127,7 @@ def test_london_groups_from_every_source(london_workspace):
     groups, counts = _by_file(ws, "groups")
     assert counts["london_food_banks_givefood_2024.csv"] == 97
     assert counts["london_mutual_aid_groups_2020.csv"] == 657
-    # 963 rows less 23 borough poverty profiles (tests/test_realdata.py::
+    # 963 rows less 23 borough poverty profiles (tests/realdata/test_realdata.py::
     # test_london_area_profiles_are_reported_not_listed)
     assert counts["london_warm_spaces_2026-08.csv"] == 940
     food = groups[groups["source_file"] == "london_food_banks_givefood_2024.csv"]

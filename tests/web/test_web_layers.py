@@ -12,7 +12,7 @@ import ast
 import re
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "mapper"
+PACKAGE = Path(__file__).resolve().parents[2] / "mapper"
 
 
 def _imports(path: Path) -> list[tuple[str, str]]:

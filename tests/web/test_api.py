@@ -662,7 +662,7 @@ def test_openapi_describes_every_endpoint(api):
     assert routes <= set(document["paths"]), routes - set(document["paths"])
     for path, item in document["paths"].items():
         if "get" not in item or "{" in path:
-            continue  # the editing routes (officers only): see tests/test_edit_api.py
+            continue  # the editing routes (officers only): see tests/web/test_edit_api.py
         operation = item["get"]
         assert operation["summary"] and "200" in operation["responses"]
         if path not in ("/api/openapi.json", "/api/docs"):
@@ -683,7 +683,7 @@ def test_openapi_parameters_are_the_ones_accepted(api):
     document = fetch(api, "/api/openapi.json")
     for path, item in document["paths"].items():
         if "get" not in item or "{" in path:
-            continue  # the editing routes (officers only): see tests/test_edit_api.py
+            continue  # the editing routes (officers only): see tests/web/test_edit_api.py
         names = [p["name"] for p in item["get"]["parameters"]]
         query = "&".join(f"{name}=" for name in names)  # blank values count as absent
         message = error_of(api, f"{path}?{query}&undocumented=1")

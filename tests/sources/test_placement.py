@@ -1,7 +1,7 @@
 """Records placed correctly and links that work (issue 15): a group or premises placed far
 from its own postcode is flagged for checking, a blank postcode is taken from the end of
 the address, and a website the publisher masked is not kept as a link. Hand-built rows;
-the London files are checked in tests/test_london_registers.py."""
+the London files are checked in tests/realdata/test_london_registers.py."""
 
 from __future__ import annotations
 

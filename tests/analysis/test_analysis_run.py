@@ -28,7 +28,7 @@ def grid(tmp_path):
 def test_every_setting_is_documented_in_the_readme():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for name, _, _ in describe():
         assert f"`{name}`" in readme, name
 

@@ -19,7 +19,7 @@ from mapper.postcodes import example_postcode
 from mapper.store import Workspace
 from mapper.web import create_app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TO_LONLAT = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
 
 

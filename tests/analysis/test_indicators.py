@@ -14,7 +14,7 @@ import pytest
 from mapper.analysis import indicators as reg
 from mapper.analysis.indicators import combine, format_value, indicator
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ POLICY = {
     "priority.layer_json": "public",
     "priority.recompute": "admin",
     # drafts and published versions (mapper/web/drafts.py): a draft is also private to
-    # its owner (tests/test_drafts.py)
+    # its owner (tests/analysis/test_drafts.py)
     "drafts.create": "officer",
     "drafts.index": "officer",
     "drafts.draft": "officer",

@@ -25,7 +25,7 @@ from mapper.pipeline import build, import_file
 from mapper.store import Workspace
 from mapper.web import create_app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 QUICK = Settings(stability_draws=5)
 
 

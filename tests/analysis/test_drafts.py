@@ -1,7 +1,7 @@
 """Officers' drafts (what-ifs) and the published versions of the CAN selection, on the
 3x3 grid of tests/factories.py.
 
-By hand (see tests/test_can_identity.py): ward n's unmet need falls with n, so with
+By hand (see tests/analysis/test_can_identity.py): ward n's unmet need falls with n, so with
 ``can_min_population=0`` the top share picks wards 1.. in order. Published (top share
 0.5: 4.5 -> wards 1-5): CAN-01 = wards 1-3 (Southfield), CAN-02 = wards 4-5 (Middleton).
 A draft at top share 0.3 (2.7 -> wards 1-3) keeps CAN-01 and drops wards 4-5 (CAN-02);
