@@ -9,6 +9,8 @@ and no other map module: every map module builds on this one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import folium
 import geopandas as gpd
 import numpy as np
@@ -40,6 +42,56 @@ TILE_CHOICES: dict[str, dict] = {
         "name": "CartoDB Positron",
     },
 }
+
+@dataclass(frozen=True)
+class LocalTiles:
+    """A background served by the app itself from a tile archive on disk
+    (``mapper serve --tiles FILE``; :mod:`mapper.tilearchive`): `url` is the app's
+    ``/tiles/{z}/{x}/{y}.<ext>``, the zoom range and bounds (west, south, east, north)
+    those of the archive. Beyond its zooms Leaflet scales the nearest tiles; outside its
+    bounds it asks for none."""
+
+    url: str
+    attribution: str
+    min_zoom: int
+    max_zoom: int
+    bounds: tuple[float, float, float, float]
+    name: str = "Local basemap"
+
+    def layer_options(self) -> dict:
+        """folium ``TileLayer`` arguments."""
+        west, south, east, north = self.bounds
+        return {"tiles": self.url, "attr": self.attribution or self.name, "name": self.name,
+                "min_zoom": MIN_ZOOM, "max_zoom": MAX_ZOOM,
+                "min_native_zoom": self.min_zoom, "max_native_zoom": self.max_zoom,
+                "bounds": [[south, west], [north, east]]}
+
+
+#: a map's background: a key of TILE_CHOICES or the app's own tiles
+Tiles = str | LocalTiles
+
+
+def check_tiles(tiles: Tiles) -> None:
+    """Refuse a background that is neither a :data:`TILE_CHOICES` key nor LocalTiles."""
+    if not isinstance(tiles, LocalTiles) and tiles not in TILE_CHOICES:
+        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r} "
+                         "(or LocalTiles, the app's own tile archive)")
+
+
+def tile_options(tiles: Tiles) -> dict:
+    """The folium ``TileLayer`` arguments of `tiles` ({} for none)."""
+    check_tiles(tiles)
+    if isinstance(tiles, LocalTiles):
+        return tiles.layer_options()
+    return dict(TILE_CHOICES[tiles])
+
+
+def add_tiles(m: folium.Map, tiles: Tiles) -> None:
+    """Add the background `tiles` to `m` (nothing for "none")."""
+    options = tile_options(tiles)
+    if options:
+        folium.TileLayer(**options).add_to(m)
+
 
 #: display simplification in metres; shared ward edges stay shared (coverage simplify)
 SIMPLIFY_M = 5.0

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from mapper.analysis import verification
@@ -42,7 +42,7 @@ from mapper.maps.incidents import (
 from mapper.missing import clean_record
 from mapper.postcodes import normalise_postcode, postcode_point
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
-from mapper.web import data
+from mapper.web import basemap, data
 from mapper.web.contacts import contacts_for
 
 bp = Blueprint("incidents", __name__)
@@ -460,7 +460,7 @@ def _page_context() -> dict:
         "k_max": K_MAX,
         "k_default": K_DEFAULT,
         "source_columns": SOURCE_COLUMNS,
-        "tiles": current_app.config["TILES"],
+        "tiles": basemap.kind(),
         "rings": [
             {
                 "label": ring_label(r),
@@ -495,7 +495,7 @@ def _area_map():
     wards = data.layer("wards", required=False)
     if wards is None or not len(wards):
         return None
-    tiles = current_app.config["TILES"]
+    tiles = basemap.map_tiles()
     base = f"{request.script_root}/vendor"
 
     def build(_workspace):
@@ -555,7 +555,7 @@ def incident():
         groups,
         point_label=place["where"],
         wards=data.layer("wards", required=False),
-        tiles=current_app.config["TILES"],
+        tiles=basemap.map_tiles(),
         asset_base_url=f"{request.script_root}/vendor",
     )
     return render_template(
