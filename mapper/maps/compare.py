@@ -20,6 +20,7 @@ from mapper.maps.base import (
     MIN_ZOOM,
     OVERVIEW_DECIMALS,
     SIMPLIFY_M,
+    AreaLabels,
     FitBoundsNow,
     MetricScale,
     Tiles,
@@ -72,4 +73,5 @@ def comparison_map(wards: gpd.GeoDataFrame, *, tiles: Tiles = "none",
                               sticky=True).add_to(layer)
         layer.add_to(m)
     FitBoundsNow([[miny, minx], [maxy, maxx]]).add_to(m)
+    AreaLabels(wards).add_to(m)
     return use_local_assets(m, base_url=asset_base_url)

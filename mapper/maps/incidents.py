@@ -21,6 +21,7 @@ from mapper.maps.base import (
     DISPLAY_DECIMALS,
     MAX_ZOOM,
     MIN_ZOOM,
+    AreaLabels,
     FitBoundsNow,
     MetricScale,
     Tiles,
@@ -161,6 +162,8 @@ def _add_wards(m: folium.Map, wards: gpd.GeoDataFrame, x: float, y: float, half:
         style_function=lambda _feature: _WARD_STYLE,
         interactive=False,
     ).add_to(m)
+    if "ward_name" in near:
+        AreaLabels(near).add_to(m)
 
 
 def _add_rings(m: folium.Map, point: np.ndarray) -> None:

@@ -16,6 +16,7 @@ from typing import TypeGuard
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.plugins import MarkerCluster
@@ -29,6 +30,7 @@ from mapper.maps.base import (
     MAX_ZOOM,
     MIN_ZOOM,
     SIMPLIFY_M,
+    AreaLabels,
     FitBoundsNow,
     MetricScale,
     Tiles,
@@ -159,6 +161,11 @@ def asset_map(
         marker.add_to(cluster)
     bounds = [[miny, minx], [maxy, maxx]]
     AssetRegistry(cluster, bounds).add_to(m)
+    # a ward's page has no `wards`: its outline is the ward itself
+    named = [f for f in (area if wards is None else wards, context)
+             if f is not None and len(f)]
+    if named:
+        AreaLabels(pd.concat(named) if len(named) > 1 else named[0]).add_to(m)
     FitBoundsNow(bounds).add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 

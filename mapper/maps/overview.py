@@ -22,6 +22,7 @@ from mapper.maps.base import (
     AREA_MAX_ZOOM,
     MIN_ZOOM,
     OVERVIEW_DECIMALS,
+    AreaLabels,
     AttributionLast,
     FitBoundsNow,
     FixedStyleGeoJson,
@@ -144,5 +145,6 @@ def ward_map(
             position="topright",
             collapsed=JsCode("document.documentElement.clientWidth < 700"),  # type: ignore[arg-type]
         ).add_to(m)
+    AreaLabels(wards, boroughs).add_to(m)
     AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)

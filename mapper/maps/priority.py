@@ -35,6 +35,7 @@ from mapper.maps.base import (
     FIT_MIN_ZOOM_JS,
     MIN_ZOOM,
     OVERVIEW_DECIMALS,
+    AreaLabels,
     AttributionLast,
     FixedStyleGeoJson,
     MetricScale,
@@ -546,6 +547,7 @@ def priority_map(
     narrow = JsCode("document.documentElement.clientWidth < 700")
     folium.LayerControl(position="topright", collapsed=narrow).add_to(m)  # type: ignore[arg-type]
     KeepOnTop(on_top).add_to(m)
+    AreaLabels(wards, boroughs).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme)).add_to(m)
     AttributionLast().add_to(m)
