@@ -9,6 +9,7 @@ and no other map module: every map module builds on this one.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import folium
@@ -361,8 +362,9 @@ BOROUGH_LABEL_ZOOMS = (10, WARD_LABEL_ZOOM)
 
 def label_points(frame: gpd.GeoDataFrame, name_field: str) -> list[list]:
     """``[lon, lat, name, width_m]`` for each named shape of `frame` (EPSG:27700), largest
-    first: the label goes at the centroid when it lies inside the shape, else at a point
-    on its surface; `width_m` is the shape's east-west extent."""
+    first (the name HTML-escaped, as the tooltips' are): the label goes at the centroid
+    when it lies inside the shape, else at a point on its surface; `width_m` is the
+    shape's east-west extent."""
     named = frame[frame.geometry.notna() & ~frame.geometry.is_empty
                   & frame[name_field].notna()]
     if not len(named):
@@ -377,16 +379,18 @@ def label_points(frame: gpd.GeoDataFrame, name_field: str) -> list[list]:
     lon = np.round(shown.x.to_numpy(), 5)
     lat = np.round(shown.y.to_numpy(), 5)
     names = named[name_field].astype(str).to_numpy()
-    return [[float(lon[i]), float(lat[i]), str(names[i]).strip(), round(float(widths[i]))]
+    return [[float(lon[i]), float(lat[i]), html.escape(str(names[i]).strip()),
+             round(float(widths[i]))]
             for i in order if str(names[i]).strip()]
 
 
 class AreaLabels(MacroElement):
     """Ward and borough names written on the map at closer zooms (see
     :data:`WARD_LABEL_ZOOM`), in a pane above the shapes and below the markers, never
-    catching the pointer nor covering a permanent tooltip (a CAN's tag). Names are set as
-    text (``textContent``), never as markup; the pages' tables carry the same names for
-    screen readers, so the labels are hidden from them."""
+    catching the pointer nor covering a permanent tooltip (a CAN's tag). Names are
+    HTML-escaped (:func:`label_points`), so they show as written and never become markup;
+    the pages' tables carry the same names for screen readers, so the labels are hidden
+    from them."""
 
     _template = Template(
         """
@@ -417,9 +421,12 @@ class AreaLabels(MacroElement):
                     set.items.forEach(function (item) {
                         var at = L.latLng(item[1], item[0]);
                         if (!view.contains(at)) { return; }
+                        var text = document.createElement("span");
                         var perPixel = 156543.034 * Math.cos(item[1] * Math.PI / 180)
                             / Math.pow(2, zoom);
-                        var width = measure.measureText(item[2]).width + 6, height = 18;
+                        text.innerHTML = item[2];  // escaped text: shows as written
+                        var width = measure.measureText(text.textContent).width + 6;
+                        var height = 18;
                         if (item[3] / perPixel < width * 0.9) { return; }
                         var p = map.latLngToContainerPoint(at);
                         var box = [p.x - width / 2, p.y - height / 2,
@@ -428,9 +435,7 @@ class AreaLabels(MacroElement):
                             return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3];
                         })) { return; }
                         placed.push(box);
-                        var text = document.createElement("span");
                         text.className = "map-label " + set.className;
-                        text.textContent = item[2];
                         L.marker(at, {
                             pane: "areaLabels", interactive: false, keyboard: false,
                             icon: L.divIcon({className: "map-label-anchor", html: text,
