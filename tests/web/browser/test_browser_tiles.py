@@ -76,3 +76,23 @@ def test_map_pages_draw_the_local_tiles(browser_page, base_url, first_can, artif
     name = path.strip("/").split("/")[0] or "overview"
     page.locator(".leaflet-container").first.screenshot(
         path=str(artifacts_dir / f"basemap-{name}-{width}.png"))
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_register_form_draws_the_local_tiles(browser_page, demo_copy, archive,
+                                                 live_server, width):
+    from accounts import browser_sign_in
+
+    base_url = live_server(create_app({"WORKSPACE": str(demo_copy), "TILES": str(archive)}))
+    page = browser_page.page
+    page.set_viewport_size({"width": width, "height": 844 if width < 500 else 900})
+    browser_sign_in(page, base_url, demo_copy, "officer")
+    answers: list[tuple[str, int]] = []
+    page.on("response", lambda r: "/tiles/" in r.url and answers.append((r.url, r.status)))
+    page.goto(f"{base_url}/register/groups/new", wait_until="networkidle")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img.leaflet-tile-loaded')]"
+        ".some(t => t.naturalWidth > 0)")
+    assert answers and {urlsplit(url).hostname for url, _ in answers} == {"127.0.0.1"}
+    assert {status for _, status in answers} <= {200, 204}
+    assert page.locator(".leaflet-control-attribution a[href='https://example.org/']").count()
