@@ -246,6 +246,12 @@ PAGE_MEMBERS = {
                        "says it"},
 }
 
+P_Q_PLACE = _param(
+    "q",
+    "A ward, borough or CAN name or code, or a postcode (any case and spacing).",
+    {"type": "string", "minLength": 1, "maxLength": 100},
+)
+
 ENDPOINTS: dict[str, Endpoint] = {
     "/api/wards": Endpoint(
         "Wards with their need and asset measures",
@@ -339,6 +345,20 @@ ENDPOINTS: dict[str, Endpoint] = {
         (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_LIMIT, P_OFFSET, P_GEOMETRY),
         ("limit=100", "from={month}&to={month}&type={incident_type}", "ward={ward}&geometry=false"),
         members=PAGE_MEMBERS,
+    ),
+    "/api/search": Endpoint(
+        "Find a ward, borough, CAN or postcode (the map pages' search box)",
+        "Places whose code, id or postcode is the query, or whose name is it, starts with it "
+        "or holds every word of it, best first (at most 8): one Point feature each (the "
+        "middle of the place) with properties kind (ward, borough, neighbourhood, "
+        "postcode), kind_label, id, name, detail (a ward's borough), label (for a list) and "
+        "bbox [west, south, east, north] to fit a map to. No match is not an error: "
+        "features is empty and message says so. Only area names, codes and postcode "
+        "centroids are searched: never a group or its contacts.",
+        (P_Q_PLACE,),
+        ("q={ward_name}", "q={borough}", "q={postcode}"),
+        members={"message": {"type": ["string", "null"],
+                             "description": "set when nothing matches"}},
     ),
     "/api/openapi.json": Endpoint("This API as an OpenAPI 3.1 document", "", response="OpenAPI"),
     "/api/docs": Endpoint("This API as a web page", "", response="HTML"),
@@ -952,6 +972,25 @@ def incidents():
     return _answer({"query": query, **paging}, features, layers=table.layers)
 
 
+@bp.get("/search")
+def search():
+    """Places matching ``q`` (:func:`mapper.web.places.search`), for the map pages' search
+    box. The query is never logged: a person may type anything into it."""
+    from mapper.web import places
+
+    args = Args("/api/search")
+    q = (args.one("q") or "").strip()
+    if not q:
+        args.problem("q", None, "missing: give a ward, borough or CAN name or code, or a "
+                     "postcode")
+    args.finish()
+    found = places.search(q)
+    members = {"query": {"q": places.shown_query(q)},
+               "message": None if found else places.no_match_message(q)}
+    features = [geojson.dumps(place.feature()) for place in found]
+    return _answer(members, features, layers=("wards", "postcodes"))
+
+
 # == the description of the API: OpenAPI and a page ======================================
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -1103,6 +1142,7 @@ _DEFAULT_EXAMPLES = {
     "postcode": "E1 6AN",
     "month": "2024-06",
     "incident_type": "Burglary",
+    "ward_name": "Abbey",
 }
 
 
@@ -1129,7 +1169,9 @@ def _area_examples() -> dict[str, str]:
     areas = _area_codes()
     if not areas["wards"]:
         return {}
-    return {"borough": next(iter(areas["boroughs"])), "ward": next(iter(areas["wards"]))}
+    ward = next(iter(areas["wards"]))
+    return {"borough": next(iter(areas["boroughs"])), "ward": ward,
+            "ward_name": areas["wards"][ward]}
 
 
 def _can_example() -> dict[str, str]:
@@ -1237,6 +1279,7 @@ _VIEWS = {
     "/api/groups": "groups",
     "/api/premises": "premises",
     "/api/incidents": "incidents",
+    "/api/search": "search",
     "/api/openapi.json": "openapi",
     "/api/docs": "docs",
 }

@@ -56,6 +56,7 @@ POLICY = {
     "api.premises": "public",
     "api.incidents": "public",
     "api.nearest": "public",
+    "api.search": "public",
     # OGC API Features (mapper/web/features.py): contacts inside follow contacts_for
     **{f"features.{view}": "public"
        for view in ("landing", "conformance", "openapi", "collections", "collection",
