@@ -54,6 +54,16 @@
        "map instead."
   };
 
+  /* the study area's bounds (grown by the distance the server still answers), if known */
+  function inArea(button, lat, lon) {
+    var text = button.getAttribute("data-area-bounds");
+    if (!text) {
+      return true;  /* the server checks too */
+    }
+    var b = JSON.parse(text);
+    return lon >= b[0] && lat >= b[1] && lon <= b[2] && lat <= b[3];
+  }
+
   function setUpLocation(map) {
     var buttons = document.querySelectorAll("[data-use-location]");
     if (!buttons.length || !("geolocation" in navigator) || !navigator.geolocation) {
@@ -65,7 +75,16 @@
         button.disabled = true;
         say("Finding your location…");
         navigator.geolocation.getCurrentPosition(function (position) {
-          searchFrom(map, L.latLng(position.coords.latitude, position.coords.longitude));
+          var lat = position.coords.latitude;
+          var lon = position.coords.longitude;
+          if (!inArea(button, lat, lon)) {
+            button.disabled = false;
+            say("You are outside the area this workspace covers (" +
+                (button.getAttribute("data-area-name") || "the study area") + "), so there " +
+                "are no groups near you to list. Enter a postcode or click the map instead.");
+            return;
+          }
+          searchFrom(map, L.latLng(lat, lon));
         }, function (error) {
           button.disabled = false;
           say(LOCATION_ERRORS[error.code] || LOCATION_ERRORS[2]);

@@ -42,7 +42,7 @@ from mapper.maps.incidents import (
 from mapper.missing import clean_record
 from mapper.postcodes import normalise_postcode, postcode_point
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
-from mapper.web import data
+from mapper.web import data, places
 from mapper.web.contacts import contacts_for
 
 bp = Blueprint("incidents", __name__)
@@ -471,6 +471,7 @@ def _page_context() -> dict:
             for r in RING_RADII_M
         ],
         "stale_months": verification.VERIFICATION_MONTHS,
+        "area_bounds": places.area_bounds(),  # "Use my location" checks a position
     }
 
 

@@ -185,3 +185,19 @@ def no_match_message(q: str) -> str:
     shown = shown_query(q)
     quoted = "what you typed" if shown is None else f"'{shown}'"
     return f"No ward, borough, neighbourhood or postcode matches {quoted}."
+
+
+def area_bounds() -> list[float] | None:
+    """[west, south, east, north] (WGS84) of the study area grown by the distance searches
+    may start beyond it (:data:`mapper.analysis.nearest.MAX_OUTSIDE_M`), or None without
+    boundaries: pages check a browser's position against it before searching from it."""
+    from mapper.analysis.nearest import MAX_OUTSIDE_M
+
+    def build(_workspace) -> list[float] | None:
+        area = data.study_area()
+        if area is None:
+            return None
+        grown = gpd.GeoSeries([area.shape], crs=CRS_ANALYSIS).buffer(MAX_OUTSIDE_M, 8)
+        return [round(float(v), DECIMALS) for v in to_display(grown).total_bounds]
+
+    return data.cached("places:area_bounds", build)
