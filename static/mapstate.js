@@ -75,6 +75,26 @@
     });
   }
 
+  /* A field marked data-mapstate-resets (the area chooser) starts a new view: when its
+   * value has changed, the form leaves the old zoom and centre behind. */
+  function watchResets() {
+    document.querySelectorAll("form").forEach(function (form) {
+      var fields = form.querySelectorAll("[data-mapstate-resets]");
+      if (!fields.length) { return; }
+      fields.forEach(function (field) { field.setAttribute("data-mapstate-was", field.value); });
+      form.addEventListener("submit", function () {
+        var moved = Array.prototype.some.call(fields, function (field) {
+          return field.value !== field.getAttribute("data-mapstate-was");
+        });
+        if (moved) {
+          form.querySelectorAll("input[data-mapstate][name=map]").forEach(function (input) {
+            input.remove();
+          });
+        }
+      });
+    });
+  }
+
   /* -- the map ------------------------------------------------------------------------- */
 
   function findMap() {
@@ -330,6 +350,7 @@
     var map = findMap();
     api.map = map;
     carryIntoForms();
+    watchResets();
     if (!map) { return; }
     var control = findLayerControl();
     restore(map, control);

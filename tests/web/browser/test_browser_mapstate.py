@@ -72,6 +72,10 @@ def _no_overflow(page):
         page.evaluate("() => window.innerWidth") + 1
 
 
+def query_layers(url: str) -> str:
+    return parse_qs(urlsplit(url).query)["layers"][0]
+
+
 def _query(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
@@ -123,6 +127,14 @@ def test_indicator_and_zoom_go_in_the_url_and_come_back(chromium, base_url, widt
             'Community premises')).querySelector('input').checked""")
         # the form keeps the view when the indicator changes again
         assert fresh.locator(".pr-toolbar input[name=map]").input_value() == query["map"]
+        # ... but another area starts a new view, fitted to it
+        borough = fresh.eval_on_selector_all("#borough option", "os => os.map(o => o.value)")[1]
+        fresh.select_option("#borough", borough)
+        fresh.click(".pr-toolbar button[type=submit]")
+        fresh.wait_for_load_state("networkidle")
+        moved = _query(fresh.url)
+        assert moved["borough"] == borough and "map" not in moved
+        assert moved["layers"] == query_layers(shared)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
