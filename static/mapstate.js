@@ -165,9 +165,10 @@
     }
   }
 
+  /* `none` when every overlay is off (an empty value would mean "as the page starts") */
   function shownLayers(map, control) {
     return overlays(control).filter(function (entry) { return map.hasLayer(entry.layer); })
-      .map(function (entry) { return slug(entry.name); }).join(",");
+      .map(function (entry) { return slug(entry.name); }).join(",") || "none";
   }
 
   function track(map, control) {
