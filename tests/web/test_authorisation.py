@@ -26,6 +26,7 @@ POLICY = {
     "health": "public",
     "overview.index": "public",
     "overview.wards_table": "public",
+    "overview.wards_csv": "public",
     "overview.groups_json": "public",
     "priority.page": "public",
     "priority.decision_record": "public",
@@ -46,8 +47,14 @@ POLICY = {
     "neighbourhoods.neighbourhood_export": "public",
     "neighbourhoods.ward": "public",
     "neighbourhoods.ward_export": "public",
+    # CAN boundaries (mapper/web/downloads.py): no personal data
+    "neighbourhoods.boundaries_export": "public",
+    "neighbourhoods.boundary_export": "public",
     "incidents.incident": "public",
     "incidents.callsheet": "public",
+    # the groups found as a file: contacts inside follow contacts_for (audited)
+    "incidents.results_csv": "public",
+    "incidents.results_geojson": "public",
     "api.docs": "public",
     "api.openapi": "public",
     "api.wards": "public",
