@@ -38,8 +38,8 @@ from urllib.parse import quote, urlencode
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from flask import Blueprint, abort, current_app, request, url_for
-from markupsafe import escape
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__, geojson
@@ -295,9 +295,10 @@ ENDPOINTS: dict[str, Endpoint] = {
         "opening_hours, last_verified, status, address, postcode, location_note (set when "
         "the point is far from its own postcode: check the location), ward_code, "
         "borough_code, duplicate_of... Closed groups are never listed. Contact "
-        "details (a 'contact' member) only for signed-in officers, and partners for "
-        "their neighbourhoods. Top-level origin {lat, lon, postcode?} is the point measured "
-        "from. An unknown postcode answers 404.",
+        "details (a 'contact' member) only for signed-in officers and administrators, and "
+        "partners for groups in the wards granted to them; never for anonymous requests. "
+        "Top-level origin {lat, lon, postcode?} is the point measured from. An unknown "
+        "postcode answers 404.",
         (P_LAT, P_LON, P_POSTCODE, P_K, P_CATEGORY, P_OFFER, P_RADIUS),
         (
             "lat={lat}&lon={lon}",
@@ -1133,27 +1134,14 @@ def openapi():
     )
 
 
-_DEFAULT_EXAMPLES = {
-    "borough": "E09000007",
-    "ward": "E05000129",
-    "can_id": "CAN-01",
-    "lat": "51.5155",
-    "lon": "-0.0722",
-    "postcode": "E1 6AN",
-    "month": "2024-06",
-    "incident_type": "Burglary",
-    "ward_name": "Abbey",
-}
-
-
 def _examples() -> dict[str, str]:
-    """Example values taken from the workspace, so every example link answers something."""
-    values = dict(_DEFAULT_EXAMPLES)
+    """Example values taken from the workspace, so every example link answers something
+    (an example needing a value the workspace lacks is left out: never another place's)."""
+    values: dict[str, str] = {}
     for find in (
         _place_example,
         _area_examples,
         _can_example,
-        _place_example,
         _group_example,
         _incident_examples,
         _postcode_example,
@@ -1211,15 +1199,6 @@ def _postcode_example() -> dict[str, str]:
     return {"postcode": example} if example else {}
 
 
-_PAGE_STYLE = """
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;
-line-height:1.45;color:#1b1b1b}
-code{background:#f2f2f2;padding:0 .2em}table{border-collapse:collapse;width:100%}
-th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top}
-th{background:#eee}section{margin-top:2rem}a{color:#0b5394}td,code{overflow-wrap:anywhere}
-"""
-
-
 def _schema_text(schema: dict) -> str:
     if schema.get("type") == "array":
         return "list of " + _schema_text(schema["items"])
@@ -1263,11 +1242,18 @@ def _endpoint_html(path: str, endpoint: Endpoint, examples: dict[str, str]) -> s
     links = []
     base = url_for(f"api.{_VIEWS[path]}")
     for example in endpoint.examples or ("",):
-        query = example.format(**examples)
+        try:
+            query = example.format(**examples)
+        except KeyError:  # the workspace has nothing this example needs
+            continue
         shown = base + ("?" + query if query else "")
         href = base + ("?" + quote(query, safe="=&,") if query else "")
         links.append(f'<li><a href="{escape(href)}"><code>{escape(shown)}</code></a></li>')
-    html.append("<p>Examples:</p><ul>" + "".join(links) + "</ul></section>")
+    if links:
+        html.append("<p>Examples:</p><ul>" + "".join(links) + "</ul></section>")
+    else:
+        html.append("<p>No example: this workspace has none of the data it answers "
+                    "from.</p></section>")
     return "".join(html)
 
 
@@ -1287,32 +1273,18 @@ _VIEWS = {
 
 @bp.get("/docs")
 def docs():
-    """The API described on one page: endpoints, parameters and example links."""
+    """The API described on one page, inside the site's layout: endpoints, parameters and
+    example links taken from this workspace."""
     Args("/api/docs").finish()
     examples = _examples()
     sections = "".join(_endpoint_html(p, e, examples) for p, e in ENDPOINTS.items())
-    toc = "".join(
-        f'<li><a href="#{p.removeprefix("/api/").replace(".", "-")}"><code>'
-        f"{escape(p)}</code></a>: {escape(e.summary)}</li>"
-        for p, e in ENDPOINTS.items()
-    )
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'  # no favicon request (see base.html)
-        f"<title>API: neighbourhood needs and asset mapper</title><style>{_PAGE_STYLE}"
-        "</style></head><body><main><h1>API</h1>"
-        "<p>Read-only JSON for this workspace. Lists are GeoJSON FeatureCollections "
-        "(WGS84 longitude/latitude, 6 decimals) carrying <code>attribution</code>, "
-        "<code>licences</code>, <code>synthetic</code> and the <code>query</code> as "
-        "understood. Contact details are never included. Errors answer "
-        '<code>{"error": "..."}</code> with a 4xx status, naming the parameter, the value '
-        "and what was expected; unknown parameters are errors. Parameters marked "
-        "<em>list</em> may be repeated or comma-separated. Machine-readable: "
-        f'<a href="{escape(url_for("api.openapi"))}">OpenAPI 3.1</a>. GIS software '
-        "(QGIS, GDAL) reads the same features as OGC API Features at "
-        f'<a href="{escape(url_for("features.landing"))}"><code>'
-        f'{escape(url_for("features.landing"))}</code></a>.</p>'
-        f"<nav><ul>{toc}</ul></nav>{sections}</main></body></html>"
-    )
-    return current_app.response_class(page, mimetype="text/html")
+    toc = [{"anchor": p.removeprefix("/api/").replace(".", "-"), "path": p,
+            "summary": e.summary} for p, e in ENDPOINTS.items()]
+    try:
+        meta = data.meta()
+    except HTTPException:  # no workspace: the page still describes the API
+        meta = {}
+    return render_template(
+        "api_docs.html", toc=toc, sections=Markup(sections),  # noqa: S704 - escaped above
+        study_area=meta.get("study_area") or "this workspace",
+        synthetic=str(meta.get("synthetic", "")).lower() == "yes")
