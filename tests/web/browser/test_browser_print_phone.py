@@ -24,6 +24,17 @@ A4_CONTENT = {"width": 710, "height": 1031}
 
 OVERFLOW_JS = "() => document.scrollingElement.scrollWidth - window.innerWidth"
 
+#: the call sheet's table: its right edge, how far its box scrolls, a cell's label
+CALL_SHEET_JS = """
+() => {
+    const table = document.querySelector('.cs-table');
+    const box = table.closest('.cs-table-wrap');
+    const cell = table.querySelector('tbody td[data-label="Outcome"]');
+    return {table: table.getBoundingClientRect().right, box: box.scrollWidth - box.clientWidth,
+            label: getComputedStyle(cell, '::before').content};
+}
+"""
+
 
 @pytest.fixture(scope="module")
 def places(shared_demo) -> dict:
@@ -70,11 +81,7 @@ def test_no_page_scrolls_sideways_on_a_phone(browser_page, base_url, shared_demo
     # the call sheet on a phone: each group a card, its cells labelled, nothing cut off
     page.set_viewport_size(PHONE)
     _open(page, base_url + places["pages"]["callsheet"])
-    table = page.evaluate(
-        "() => { const t = document.querySelector('.cs-table'); const w = t.closest('.cs-table-wrap');"
-        " return {table: t.getBoundingClientRect().right, box: w.scrollWidth - w.clientWidth,"
-        " label: getComputedStyle(t.querySelector('tbody td[data-label=\"Outcome\"]'), '::before').content}; }"
-    )
+    table = page.evaluate(CALL_SHEET_JS)
     assert table["table"] <= PHONE["width"] and table["box"] <= 0
     assert table["label"] == '"Outcome: "'
     browser_page.assert_clean()
