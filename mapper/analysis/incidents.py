@@ -902,7 +902,7 @@ class IncidentFilter:
 
 def filtered_ward_incidents(incidents: pd.DataFrame | None, wards: pd.DataFrame,
                             chosen: IncidentFilter) -> pd.DataFrame:
-    """Each ward's incidents for `chosen` and the rate per 1,000 residents.
+    """Each ward's incidents for `chosen`, and the monthly rate per 1,000 residents.
 
     Parameters
     ----------
@@ -913,18 +913,29 @@ def filtered_ward_incidents(incidents: pd.DataFrame | None, wards: pd.DataFrame,
 
     Returns
     -------
-    DataFrame indexed by ``ward_code`` (the wards' order) with ``incidents`` (float, a
-    whole number) and :data:`RATE` (NaN where the population is 0 or missing).
-    Duplicates count as in :func:`incident_counts` (likely duplicates are counted: the
-    police.uk importer keeps repeated crime ids as incidents of their own).
+    DataFrame indexed by ``ward_code`` (the wards' order) with the columns the analysis
+    stores (:func:`covered_pressure`), for the filter: ``incidents`` (float, a whole
+    number), ``incident_months`` (the months from `start` to `end`; an open side is the
+    data's first or last month), :data:`RATE` (**incidents a month per 1,000
+    residents**, NaN where the population is 0 or missing) and ``incidents_counted``
+    (:meth:`IncidentFilter.words`). Duplicates count as in :func:`incident_counts`.
     """
     require(wards, ["ward_code", "population"], "wards")
     index = pd.Index(wards["ward_code"].astype(str), name="ward_code")
     if incidents is None:
-        return pd.DataFrame({PREFIX: np.nan, RATE: np.nan}, index=index)
+        return pd.DataFrame({PREFIX: np.nan, MONTHS_COUNTED: np.nan, RATE: np.nan,
+                             COUNTED: chosen.words()}, index=index)
     counts = incident_counts(incidents, index, start=chosen.start or None,
                              end=chosen.end or None,
                              types=[chosen.kind] if chosen.kind else None)[PREFIX]
     counts = counts.astype("float64")
+    months = incident_months(incidents).dropna().astype(str)
+    first = chosen.start or (months.min() if len(months) else "")
+    last = chosen.end or (months.max() if len(months) else "")
+    span = len(pd.period_range(first, last, freq="M")) if first and last and first <= last \
+        else 0
     population = pd.Series(wards["population"].to_numpy(), index=index)
-    return pd.DataFrame({PREFIX: counts, RATE: incident_rate(counts, population)})
+    monthly = counts / span if span else counts * np.nan
+    return pd.DataFrame({PREFIX: counts, MONTHS_COUNTED: float(span) if span else np.nan,
+                         RATE: incident_rate(monthly, population),
+                         COUNTED: chosen.words()})

@@ -68,10 +68,18 @@ def test_a_type_and_a_window_together(incidents, wards):
     table = filtered_ward_incidents(incidents, wards,
                                     IncidentFilter("2024-02", "2024-02", "Burglary"))
     assert table["incidents"].to_dict() == {W[0]: 1, W[1]: 1, **{w: 0 for w in W[2:]}}
-    # per 1,000 residents: 1 / 2.0 and 1 / 1.0; none for a ward of no residents
+    # a month per 1,000 residents (one month): 1 / 2.0 and 1 / 1.0; none for no residents
     assert table.loc[W[0], "incidents_per_1000"] == pytest.approx(0.5)
     assert table.loc[W[1], "incidents_per_1000"] == pytest.approx(1.0)
     assert np.isnan(table.loc[W[2], "incidents_per_1000"])
+
+
+def test_the_rate_is_a_month_per_1000_residents_as_the_analysis_stores(incidents, wards):
+    table = filtered_ward_incidents(incidents, wards, IncidentFilter("2024-01", "2024-04"))
+    # W1: 4 incidents over the 4 months of the window, 2,000 residents -> 0.5
+    assert table.loc[W[0], "incidents_per_1000"] == pytest.approx(4 / 4 / 2.0)
+    assert (table["incident_months"] == 4).all()
+    assert (table["incidents_counted"] == "all incident types, Jan 2024 - Apr 2024").all()
 
 
 def test_open_ended_windows(incidents, wards):
