@@ -256,7 +256,7 @@ class LazyHeat(JSCSSMixin, Layer):
 
 
 def _heat_legend(note: str) -> str:
-    text = f"Incidents heatmap: {note}" if note else "Incidents heatmap"
+    text = f"Heatmap of incidents: {note}" if note else "Heatmap of incidents"
     return (f'<p class="pr-legend__title">{html.escape(text)}</p>'
             '<p class="pr-legend__note"><span class="pr-heat-ramp" aria-hidden="true">'
             '</span> fewer &rarr; more incidents nearby</p>')
@@ -332,7 +332,7 @@ class LayerLegend(MacroElement):
             var layer = {{ this.layer.get_name() }};
             var legend = L.control({position: {{ this.position|tojson }}});
             legend.onAdd = function () {
-                var div = L.DomUtil.create('div', 'pr-legend');
+                var div = L.DomUtil.create('div', {{ this.css|tojson }});
                 div.innerHTML = {{ this.html|tojson }};
                 L.DomEvent.disableClickPropagation(div);
                 L.DomEvent.disableScrollPropagation(div);
@@ -347,10 +347,11 @@ class LayerLegend(MacroElement):
         """
     )
 
-    def __init__(self, layer, html_text: str, *, position: str = "bottomright"):
+    def __init__(self, layer, html_text: str, *, position: str = "bottomright",
+                 css: str = "pr-legend"):
         super().__init__()
         self._name = "LayerLegend"
-        self.layer, self.html, self.position = layer, html_text, position
+        self.layer, self.html, self.position, self.css = layer, html_text, position, css
 
 
 class CanOutlines(MacroElement):
@@ -625,7 +626,7 @@ def priority_map(
                          cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
                          name=_key(layer.kind, name)).add_to(m)
     if heat is not None:
-        heat_name = f"Incidents heatmap ({heat.note})" if heat.note else "Incidents heatmap"
+        heat_name = f"Heatmap of incidents ({heat.note})" if heat.note else "Heatmap of incidents"
         heat_layer = LazyHeat(url=heat.url, name=_key("heat", heat_name)).add_to(m)
         extra_legends.append((heat_layer, _heat_legend(heat.note)))
     # open on wide screens (a list to tick, not an icon to discover); on phones it would
@@ -637,7 +638,8 @@ def priority_map(
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme, counted)).add_to(m)
     for layer_on, text in extra_legends:
-        LayerLegend(layer_on, text, position="bottomleft").add_to(m)
+        # an overlay's own class: ``.pr-legend`` is the ward legend, one per map
+        LayerLegend(layer_on, text, position="bottomleft", css="pr-legend-overlay").add_to(m)
     AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 

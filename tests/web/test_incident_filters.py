@@ -67,7 +67,7 @@ def test_the_choropleth_and_page_follow_the_filter(client, incidents):
 
 def test_the_map_has_a_local_heatmap_and_outlined_gaps(client):
     page = client.get("/priority").get_data(as_text=True)
-    assert "L.heatLayer" in page and "Incidents heatmap" in page
+    assert "L.heatLayer" in page and "Heatmap of incidents" in page
     assert asset_url("leaflet_heat") in page
     assert "cdn.jsdelivr" not in page
     assert '"fillOpacity": 0' in page  # gaps: an outline over the choropleth

@@ -58,12 +58,12 @@ def test_heatmap_and_date_range_change_the_figures(browser_page, base_url, width
         control.hover()  # Leaflet unfolds a folded control under the pointer
         page.wait_for_selector(".leaflet-control-layers-expanded")
     page.locator(".leaflet-control-layers-overlays label",
-                 has_text="Incidents heatmap").locator("input").check()
+                 has_text="Heatmap of incidents").locator("input").check()
     page.wait_for_function("() => window[document.querySelector('.folium-map').id]"
                            ".heatLayer.filled === true", timeout=15000)
     assert page.evaluate("() => window[document.querySelector('.folium-map').id]"
                          ".heatLayer.count") > 0
-    assert page.locator(".pr-legend", has_text="Incidents heatmap").is_visible()
+    assert page.locator(".pr-legend-overlay", has_text="Heatmap of incidents").is_visible()
 
     # one month only: fewer incidents in the wards, and the legend says so
     last = page.locator("#incidents_to option").last.get_attribute("value")
