@@ -86,3 +86,15 @@ def test_the_page_holds_the_filter_in_one_object(client, incidents):
     state = json.loads(html.unescape(raw))
     assert state == {"incidents_from": month, "incidents_to": month,
                      "incident_type": "Burglary"}
+
+
+def test_the_geojson_export_names_its_incident_filter(client, incidents):
+    month = sorted(incidents["month"].unique())[-1]
+    body = client.get(f"/priority/export.geojson?incidents_from={month}&incidents_to={month}"
+                      "&incident_type=Burglary").get_json()
+    chosen = body["filters"]
+    total = int(_expected(incidents, month, "Burglary").sum())
+    assert chosen["incident_type"] == "Burglary" and chosen["incidents_from"] == month
+    assert chosen["incidents_counted"].endswith(f", {total:,} incident{'' if total == 1 else 's'}")
+    got = sum(f["properties"]["incidents"] or 0 for f in body["features"])
+    assert got == total
