@@ -41,7 +41,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -65,7 +64,7 @@ from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
 from mapper.missing import is_missing
-from mapper.web import data, downloads, identity
+from mapper.web import basemap, data, downloads, identity
 from mapper.web.contacts import contacts_for, may_list
 from mapper.web.data import SOURCE_COLUMNS
 from mapper.web.due import due_count
@@ -972,7 +971,7 @@ def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings
         context=context,
         gaps=gaps,
         gap_label=f"Homes more than {settings.coverage_radius_m:,.0f} m from {category}",
-        tiles=current_app.config["TILES"],
+        tiles=basemap.map_tiles(),
         asset_base_url=f"{request.script_root}/vendor",
     )
 
@@ -983,7 +982,7 @@ def _footer() -> dict:
     return {
         "sources": provenance[shown].fillna("").astype(str).to_dict("records"),
         "source_columns": SOURCE_COLUMNS,
-        "tiles": current_app.config["TILES"],
+        "tiles": basemap.kind(),
     }
 
 
