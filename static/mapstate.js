@@ -123,7 +123,9 @@
   function slug(name) {
     /* names may hold markup (a swatch); the URL uses their words (an inert document) */
     var text = new DOMParser().parseFromString(String(name), "text/html").body.textContent;
-    return (text || "").toLowerCase().trim()
+    /* a trailing "(...)" says what a layer counts now ("burglary, Sep 2024 - Feb 2025,
+       1,234 incidents"): it changes with the filters, the layer does not */
+    return (text || "").replace(/\s*\([^()]*\)\s*$/, "").toLowerCase().trim()
       .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
   }
 

@@ -14,3 +14,13 @@
     summary.focus();
   }
 })();
+
+/* The incident filters of the page (months and type), in one object other scripts
+   read (e.g. to put them in the URL): window.incidentFilter =
+   {incidents_from: "YYYY-MM", incidents_to: "YYYY-MM", incident_type: "" | type}. */
+(function () {
+  'use strict';
+  var holder = document.getElementById('incidents-counted');
+  window.incidentFilter = holder ? JSON.parse(holder.getAttribute('data-incident-filter'))
+    : {incidents_from: '', incidents_to: '', incident_type: ''};
+})();

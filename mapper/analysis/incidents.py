@@ -868,3 +868,74 @@ def area_trend(
 
 
 __all__ += ["area_trend"]
+
+
+# -- figures for a filter (maps and exports) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """What a map or export counts: a window of months and at most one incident type.
+
+    Empty `start`/`end` leave that side open; an empty `kind` counts every type."""
+
+    start: str = ""
+    end: str = ""
+    kind: str = ""
+
+    def words(self, total: int | None = None) -> str:
+        """'burglary, Sep 2024 - Feb 2025, 1,234 incidents' (what is counted)."""
+        kind = _lower_first(self.kind) if self.kind else "all incident types"
+        if self.start and self.end:
+            span = month_span([self.start]) if self.start == self.end else \
+                f"{_month_word(self.start)} - {_month_word(self.end)}"
+        elif self.start or self.end:
+            span = (f"from {_month_word(self.start)}" if self.start
+                    else f"to {_month_word(self.end)}")
+        else:
+            span = "every month"
+        parts = [kind, span]
+        if total is not None:
+            parts.append(f"{total:,} incident{'' if total == 1 else 's'}")
+        return ", ".join(parts)
+
+
+def filtered_ward_incidents(incidents: pd.DataFrame | None, wards: pd.DataFrame,
+                            chosen: IncidentFilter) -> pd.DataFrame:
+    """Each ward's incidents for `chosen`, and the monthly rate per 1,000 residents.
+
+    Parameters
+    ----------
+    incidents : the incidents register (``ward_code``, ``month``/``date``, ``type``), or
+        None (no incident data: every figure NaN)
+    wards : ``ward_code`` and ``population`` of the wards to report on
+    chosen : the months and type counted (the type compared as stored)
+
+    Returns
+    -------
+    DataFrame indexed by ``ward_code`` (the wards' order) with the columns the analysis
+    stores (:func:`covered_pressure`), for the filter: ``incidents`` (float, a whole
+    number), ``incident_months`` (the months from `start` to `end`; an open side is the
+    data's first or last month), :data:`RATE` (**incidents a month per 1,000
+    residents**, NaN where the population is 0 or missing) and ``incidents_counted``
+    (:meth:`IncidentFilter.words`). Duplicates count as in :func:`incident_counts`.
+    """
+    require(wards, ["ward_code", "population"], "wards")
+    index = pd.Index(wards["ward_code"].astype(str), name="ward_code")
+    if incidents is None:
+        return pd.DataFrame({PREFIX: np.nan, MONTHS_COUNTED: np.nan, RATE: np.nan,
+                             COUNTED: chosen.words()}, index=index)
+    counts = incident_counts(incidents, index, start=chosen.start or None,
+                             end=chosen.end or None,
+                             types=[chosen.kind] if chosen.kind else None)[PREFIX]
+    counts = counts.astype("float64")
+    months = incident_months(incidents).dropna().astype(str)
+    first = chosen.start or (months.min() if len(months) else "")
+    last = chosen.end or (months.max() if len(months) else "")
+    span = len(pd.period_range(first, last, freq="M")) if first and last and first <= last \
+        else 0
+    population = pd.Series(wards["population"].to_numpy(), index=index)
+    monthly = counts / span if span else counts * np.nan
+    return pd.DataFrame({PREFIX: counts, MONTHS_COUNTED: float(span) if span else np.nan,
+                         RATE: incident_rate(monthly, population),
+                         COUNTED: chosen.words()})

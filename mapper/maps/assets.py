@@ -31,6 +31,10 @@ VENDOR_DIRS: dict[str, Path] = {
     "leaflet": Path(xstatic.pkg.leaflet.BASE_DIR),
     "leaflet-markercluster": Path(xstatic.pkg.leaflet_markercluster.BASE_DIR),
     "jquery": Path(xstatic.pkg.jquery.BASE_DIR),
+    # Leaflet.heat (c) 2014 Vladimir Agafonkin, with simpleheat by the same author: both
+    # BSD 2-Clause. folium (MIT) ships the minified file, with the authors' notice at its
+    # top, in its templates folder; its HeatMap plugin would load it from a CDN.
+    "leaflet-heat": Path(folium.__file__).parent / "templates",
 }
 
 #: folium resource name -> (vendor package, file), for every resource we can serve.
@@ -42,6 +46,8 @@ LOCAL_ASSETS: dict[str, tuple[str, str]] = {
     "markerclusterjs": ("leaflet-markercluster", "leaflet.markercluster.js"),
     "markerclustercss": ("leaflet-markercluster", "MarkerCluster.css"),
     "markerclusterdefaultcss": ("leaflet-markercluster", "MarkerCluster.Default.css"),
+    "leaflet_heat": ("leaflet-heat", "leaflet_heat.min.js"),
+    "leaflet-heat.js": ("leaflet-heat", "leaflet_heat.min.js"),  # folium's HeatMap name
 }
 
 #: what a plain polygon map needs. Bootstrap, glyphicons and awesome-markers (icons for

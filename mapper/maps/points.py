@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from folium.plugins import MarkerCluster
 from folium.template import Template
+from folium.utilities import JsCode
 
 from mapper import missing
 from mapper.geo import to_display
@@ -32,8 +33,12 @@ from mapper.maps.base import DISPLAY_DECIMALS
 from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
 
 #: the cluster layer's options: markers added in chunks (the page stays responsive)
+#: zoomed out (below :data:`CLOSE_ZOOM`), clusters gather points from three times as far,
+#: so a whole city shows a few dozen counts, not hundreds of badges; closer in, 50 px
+CLOSE_ZOOM = 13
 CLUSTER_OPTIONS = {"chunkedLoading": True, "showCoverageOnHover": False,
-                   "maxClusterRadius": 50}
+                   "maxClusterRadius": JsCode(
+                       f"function (zoom) {{ return zoom < {CLOSE_ZOOM} ? 150 : 50; }}")}
 
 
 #: registers whose rows are fetched while the page loads, before their layer is

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
 from folium.utilities import JsCode
@@ -191,7 +192,77 @@ class GapsLayer:
     ward_names: pd.Series | None = None  # ward_name by ward_code, for the tooltips
 
 
+@dataclass(frozen=True)
+class HeatLayer:
+    """Incidents as a heatmap: a URL of point rows (as :class:`PointLayer`'s), fetched
+    when the layer is first switched on; `note` says what is counted."""
+
+    url: str
+    note: str = ""
+
+
 # -- map elements ---------------------------------------------------------------------
+
+
+class LazyHeat(JSCSSMixin, Layer):
+    """A heatmap (Leaflet.heat, served by the app) of the point rows at `url` (paged
+    like :class:`mapper.maps.points.LazyPointCluster`'s), fetched when first shown.
+    The map's ``heatLayer`` is the layer; it fires ``filled`` once drawn."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.heatLayer([], {{ this.options|tojson }});
+        (function (layer, map) {
+            map.heatLayer = layer;
+            var state = 'idle';
+            function page(url, got) {
+                return fetch(url, {headers: {'Accept': 'application/json'}})
+                    .then(function (r) {
+                        if (!r.ok) { throw new Error('HTTP ' + r.status); }
+                        return r.json();
+                    })
+                    .then(function (data) {
+                        got = got.concat(data.rows);
+                        return data.next ? page(data.next, got) : got;
+                    });
+            }
+            layer.on('add', function () {
+                if (state !== 'idle') { return; }
+                state = 'loading';
+                page({{ this.url|tojson }}, [])
+                    .then(function (rows) {
+                        layer.setLatLngs(rows.map(function (r) { return [r[0], r[1]]; }));
+                        layer.count = rows.length;
+                        state = 'done';
+                        layer.filled = true;
+                        layer.fire('filled');
+                    })
+                    .catch(function (err) {
+                        state = 'idle';
+                        console.warn('could not load the heatmap: ' + err.message);
+                    });
+            });
+        })({{ this.get_name() }}, {{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+    #: folium's HeatMap plugin names the file this way; mapper.maps.assets serves it
+    default_js = [("leaflet_heat", "https://cdn.jsdelivr.net/gh/python-visualization/"
+                                   "folium@main/folium/templates/leaflet_heat.min.js")]
+
+    def __init__(self, *, url: str, name: str, show: bool = False):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "LazyHeat"
+        self.url = url
+        self.options = {"radius": 18, "blur": 16, "minOpacity": 0.35, "maxZoom": 15}
+
+
+def _heat_legend(note: str) -> str:
+    text = f"Heatmap of incidents: {note}" if note else "Heatmap of incidents"
+    return (f'<p class="pr-legend__title">{html.escape(text)}</p>'
+            '<p class="pr-legend__note"><span class="pr-heat-ramp" aria-hidden="true">'
+            '</span> fewer &rarr; more incidents nearby</p>')
 
 
 class LazyGeoJson(Layer):
@@ -264,7 +335,7 @@ class LayerLegend(MacroElement):
             var layer = {{ this.layer.get_name() }};
             var legend = L.control({position: {{ this.position|tojson }}});
             legend.onAdd = function () {
-                var div = L.DomUtil.create('div', 'pr-legend');
+                var div = L.DomUtil.create('div', {{ this.css|tojson }});
                 div.innerHTML = {{ this.html|tojson }};
                 L.DomEvent.disableClickPropagation(div);
                 L.DomEvent.disableScrollPropagation(div);
@@ -279,10 +350,11 @@ class LayerLegend(MacroElement):
         """
     )
 
-    def __init__(self, layer, html_text: str, *, position: str = "bottomright"):
+    def __init__(self, layer, html_text: str, *, position: str = "bottomright",
+                 css: str = "pr-legend"):
         super().__init__()
         self._name = "LayerLegend"
-        self.layer, self.html, self.position = layer, html_text, position
+        self.layer, self.html, self.position, self.css = layer, html_text, position, css
 
 
 class CanOutlines(MacroElement):
@@ -418,8 +490,9 @@ _HIGHLIGHT = {"color": "#0b0c0c", "weight": 3, "fillOpacity": 0.9}
 _BOROUGH_STYLE = {"color": "#0b0c0c", "weight": 2, "opacity": 0.9, "fill": False}
 _CAN_HALO = {"color": "#ffffff", "weight": 7, "opacity": 0.9, "fill": False}
 _CAN_LINE = {"color": "#0b0c0c", "weight": 3.5, "dashArray": "10 6", "fill": False}
-_GAP_STYLE = {"color": "#942514", "weight": 1.5, "dashArray": "3 3", "fillColor": "#f47738",
-              "fillOpacity": 0.6}
+#: an outline only (no fill), so the choropleth's classes show through unmixed
+_GAP_STYLE = {"color": "#942514", "weight": 2.5, "dashArray": "4 4", "fill": True,
+              "fillOpacity": 0}
 #: below this many CANs every label shows at every zoom
 FEW_CANS = 15
 CAN_LABEL_ZOOM = 12
@@ -429,8 +502,10 @@ def _key(css: str, text: str) -> str:
     return f'<span class="pr-key pr-key--{css}" aria-hidden="true"></span> {html.escape(text)}'
 
 
-def legend_html(classification: Classification, indicator: str, scheme_name: str) -> str:
-    """The ward layer's legend as HTML (escaped)."""
+def legend_html(classification: Classification, indicator: str, scheme_name: str,
+                counted: str = "") -> str:
+    """The ward layer's legend as HTML (escaped); `counted` says what an incident
+    indicator counts ('burglary, Sep 2024 - Feb 2025, 1,234 incidents')."""
     kind = indicator_kind(indicator)
     entries = classification.legend(lambda v: format_value(v, kind))
     rows = []
@@ -445,6 +520,9 @@ def legend_html(classification: Classification, indicator: str, scheme_name: str
     total = sum(e.count for e in entries)
     unit = indicator_unit(indicator)
     unit_note = f'<p class="pr-legend__note">{html.escape(unit)}</p>' if unit else ""
+    if counted and indicator.startswith("incident"):
+        unit_note += (f'<p class="pr-legend__note pr-legend__counted">Counted: '
+                      f'{html.escape(counted)}</p>')
     return (
         f'<p class="pr-legend__title">{html.escape(indicator_label(indicator))}</p>'
         f"{unit_note}"
@@ -474,6 +552,8 @@ def priority_map(
     asset_base_url: str = DEFAULT_BASE_URL,
     scheme_name: str | None = None,
     ward_url: str | None = None,
+    heat: HeatLayer | None = None,
+    counted: str = "",
 ) -> folium.Map:
     """A choropleth of the wards' `indicator` with CANs and assets as layers.
 
@@ -494,6 +574,8 @@ def priority_map(
     simplify_m : display simplification in metres (None: :func:`display_tolerance`)
     asset_base_url : URL prefix the app serves the vendored files under
     scheme_name : how the legend names the classification (default: the scheme)
+    heat : the incidents as a heatmap, off until switched on
+    counted : what the incident figures and layers count, said in the legends
     """
     check_layer(wards, "wards", [*WARD_FIELDS, "can_id"])
     if boroughs is not None:
@@ -529,8 +611,11 @@ def priority_map(
             interactive=False,
             json_string=True,
         ).add_to(m))
+    extra_legends = []
     if gaps is not None:
-        _gaps_layer(gaps, tolerance).add_to(m)
+        gap_layer = _gaps_layer(gaps, tolerance).add_to(m)
+        extra_legends.append((gap_layer, _key("gap", "Coverage gap (outline: the choropleth "
+                                                     "shows through)")))
     on_top.append(_can_layer(wards, shapes, cans, m))
     for layer in points:
         name = layer.name or POINT_KINDS[layer.kind]["name"]
@@ -541,6 +626,10 @@ def priority_map(
                          point_class=f"pr-point pr-point--{layer.kind}",
                          cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
                          name=_key(layer.kind, name)).add_to(m)
+    if heat is not None:
+        heat_name = f"Heatmap of incidents ({heat.note})" if heat.note else "Heatmap of incidents"
+        heat_layer = LazyHeat(url=heat.url, name=_key("heat", heat_name)).add_to(m)
+        extra_legends.append((heat_layer, _heat_legend(heat.note)))
     # open on wide screens (a list to tick, not an icon to discover); on phones it would
     # cover the map, so it starts folded there
     # folium annotates `collapsed` as bool, but renders a JsCode as code (folium >= 0.15)
@@ -549,7 +638,10 @@ def priority_map(
     KeepOnTop(on_top).add_to(m)
     AreaLabels(wards, boroughs).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
-                                        scheme_name or scheme)).add_to(m)
+                                        scheme_name or scheme, counted)).add_to(m)
+    for layer_on, text in extra_legends:
+        # an overlay's own class: ``.pr-legend`` is the ward legend, one per map
+        LayerLegend(layer_on, text, position="bottomleft", css="pr-legend-overlay").add_to(m)
     AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 

@@ -517,3 +517,17 @@ def memoised(kind: str):
         return inner
 
     return wrap
+
+
+def ward_incidents(chosen) -> pd.DataFrame:
+    """Every ward's incidents and rate per 1,000 residents for `chosen` (an
+    :class:`mapper.analysis.incidents.IncidentFilter`), indexed by ``ward_code``: made
+    once per workspace version and filter (:func:`cached`), by the analysis layer."""
+    from mapper.analysis.incidents import filtered_ward_incidents
+
+    def build(_workspace):
+        wards = layer("ward_summary")
+        return filtered_ward_incidents(layer("incidents", required=False),
+                                       wards[["ward_code", "population"]], chosen)
+
+    return cached("ward-incidents", build, variant=(chosen.start, chosen.end, chosen.kind))

@@ -76,6 +76,7 @@ from mapper.web.priority_page import (
     can_rows,
     cans_table,
     checked_incident_type,
+    counted_text,
     current_settings,
     field_errors,
     in_borough,
@@ -181,7 +182,8 @@ def _filters(view: View) -> dict:
     later must say which indicator and classes it holds)."""
     return {"indicator": view.indicator, "scheme": view.scheme, "classes": view.classes,
             "borough": view.borough, "incidents_from": view.incidents_from,
-            "incidents_to": view.incidents_to, "incident_type": view.incident_type}
+            "incidents_to": view.incidents_to, "incident_type": view.incident_type,
+            "incidents_counted": counted_text(view)}
 
 
 @bp.get("/priority/export.geojson")

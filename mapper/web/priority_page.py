@@ -22,6 +22,7 @@ from flask import (
     url_for,
 )
 
+from mapper.analysis.incidents import IncidentFilter
 from mapper.analysis.indicators import driver_label
 from mapper.analysis.neighbourhoods import stability_method
 from mapper.analysis.reasons import reasons_method
@@ -31,6 +32,7 @@ from mapper.maps.classify import SCHEMES, palette
 from mapper.maps.priority import (
     DEFAULT_INDICATOR,
     GapsLayer,
+    HeatLayer,
     PointLayer,
     classify_wards,
     format_value,
@@ -251,9 +253,55 @@ def borough_names(wards: pd.DataFrame) -> dict[str, str]:
     return dict(zip(pairs["borough_code"], pairs["borough_name"], strict=True))
 
 
+def incident_filter(view: View) -> IncidentFilter | None:
+    """What the view's incident filters count (the months of :func:`incident_window` and
+    the type), or None when the view sets none (or there are no incidents): the ward
+    figures are then the analysis's."""
+    if not (view.incidents_from or view.incidents_to or view.incident_type):
+        return None
+    if data.layer("incidents", required=False) is None:
+        return None
+    start, end = incident_window(view)
+    return IncidentFilter(start, end, view.incident_type)
+
+
+def counted_text(view: View) -> str:
+    """What the incident layers and figures of `view` count, in words with the total of
+    the wards shown: 'burglary, Sep 2024 - Feb 2025, 1,234 incidents' ('' without
+    incidents)."""
+    if data.layer("incidents", required=False) is None:
+        return ""
+    chosen = incident_filter(view) or IncidentFilter(*incident_window(view))
+    figures = data.ward_incidents(chosen)
+    codes = shown_wards(View(borough=view.borough))["ward_code"].astype(str)
+    total = figures["incidents"].reindex(codes).sum()
+    return chosen.words(int(total))
+
+
+def _filtered_summary(chosen: IncidentFilter) -> pd.DataFrame:
+    """ward_summary with its incident figures for `chosen` (the analysis layer's counts,
+    :func:`mapper.web.data.ward_incidents`); a ward whose district no incident source
+    covers keeps no figure."""
+
+    def build(_workspace):
+        wards = data.layer("ward_summary").copy()
+        figures = data.ward_incidents(chosen).reindex(wards["ward_code"].astype(str))
+        covered = wards["incidents"].notna().to_numpy() if "incidents" in wards else True
+        for column in figures.columns:
+            values = figures[column].to_numpy()
+            wards[column] = np.where(covered, values, None if values.dtype == object
+                                     else np.nan)
+        return wards
+
+    return data.cached("priority:filtered-wards", build,
+                       variant=(chosen.start, chosen.end, chosen.kind))
+
+
 def shown_wards(view: View):
-    """The ward summary rows the view shows (one borough's, or all)."""
-    wards = data.layer("ward_summary")
+    """The ward summary rows the view shows (one borough's, or all), with the incident
+    figures of its filters (:func:`incident_filter`)."""
+    chosen = incident_filter(view)
+    wards = data.layer("ward_summary") if chosen is None else _filtered_summary(chosen)
     if view.borough:
         wards = wards[wards["borough_code"] == view.borough]
     return wards
@@ -355,6 +403,7 @@ def _build_map(view: View):
         boroughs = data.layer("boroughs", required=False)
         settings = current_settings()
         points = []
+        heat = None
         for kind in ("groups", "premises"):
             if data.layer(kind, required=False) is not None:
                 points.append(PointLayer(kind, url=_layer_url(kind, view)))
@@ -363,10 +412,10 @@ def _build_map(view: View):
             window = {"incidents_from": start, "incidents_to": end}
             if view.incident_type:
                 window["incident_type"] = view.incident_type
-            note = " to ".join(_month_label(m) for m in (start, end) if m)
-            note = f"{view.incident_type or 'all types'}, {note}" if note else note
-            points.append(PointLayer("incidents", url=_layer_url("incidents", view, **window),
-                                     note=note))
+            note = counted_text(view)
+            url = _layer_url("incidents", view, **window)
+            points.append(PointLayer("incidents", url=url, note=note))
+            heat = HeatLayer(url=url, note=note)
         gaps = None
         if data.layer("coverage_gaps", required=False) is not None:
             gaps = GapsLayer(url=_layer_url("gaps", view), radius_m=settings.coverage_radius_m)
@@ -376,6 +425,7 @@ def _build_map(view: View):
             points=points, tiles=tiles, asset_base_url=base,
             scheme_name=SCHEMES[view.scheme].split(" (")[0],
             ward_url=f"{request.script_root}/ward/",
+            heat=heat, counted=counted_text(view),
         )
         return map_parts(m)
 
@@ -600,6 +650,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
         months=months,
         incident_types=_types(),
         window=incident_window(view),
+        counted=counted_text(view),
         cans=can_rows(cans),
         can_count=len(cans),
         can_ward_count=len(in_cans),

@@ -180,7 +180,9 @@ def test_layer_control_toggles_layers(browser_page, base_url, artifacts_dir):
     url = re.search(r'"(/priority/layers/groups\.json[^"]*)"', page.content()).group(1)
     rows = page.evaluate(ROWS_JS, url)
     assert rows > 0 and page.evaluate(CLUSTER_COUNT_JS, "groups") == rows
-    page.locator(".leaflet-control-layers-overlays label", has_text="Incidents").click()
+    # (a capital I: "Heatmap of incidents (...)" is another layer)
+    page.locator(".leaflet-control-layers-overlays label",
+                 has_text=re.compile(r"Incidents \(")).click()
     page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('incidents') > 0", timeout=10000)
     page.locator(".leaflet-control-layers-overlays label", has_text="Coverage gaps").click()
     page.wait_for_load_state("networkidle")
