@@ -641,9 +641,11 @@ def category_options(assets: pd.DataFrame) -> list[dict]:
     return options
 
 
-def asset_rows(assets: gpd.GeoDataFrame, keep: pd.Series) -> list[dict]:
-    """Table rows; groups carry ``contact`` when the signed-in user may see it."""
-    texts = search_text(assets)
+def asset_rows(assets: gpd.GeoDataFrame, keep: pd.Series,
+               texts: pd.Series | None = None) -> list[dict]:
+    """Table rows; groups carry ``contact`` when the signed-in user may see it
+    (`texts`: :func:`search_text` of the assets, by index, when already made)."""
+    texts = search_text(assets) if texts is None else texts.loc[assets.index]
     group_ids = assets.loc[assets["kind"] == "group", "asset_id"].tolist() if len(assets) else []
     contacts = contacts_for(group_ids)
     rows = []
@@ -776,43 +778,28 @@ def ward_export(ward_code: str, fmt_name: str):
 
 
 def _area_page(area: Area):
-    wards = _ward_summary()
-    settings = _settings()
-    columns = comparators(area, wards)
-    domains = domain_rows(area, columns)
-    trend = incident_trend(area, settings)
-    assets = area_assets(area)
+    fixed = area_parts(area)
+    base = fixed["assets"]
     category = request.args.get("category", "")
     query = request.args.get("q", "").strip()
     sort_key, descending = parse_sort(request.args.get("sort"))
-    assets = sort_assets(assets, sort_key, descending=descending)
+    assets = base if (sort_key, descending) == ("name", False) else sort_assets(
+        base, sort_key, descending=descending)
     keep = matches(assets, category, query)
-    parts = map_parts(_map(area, assets, wards, settings))
     return render_template(
         "neighbourhood.html",
         page="area",
         title=f"{area.label} – {_study_area()}",
         area=area,
-        area_wards=[_ward_row(row) for _, row in area.wards.iterrows()],
-        can=_can_of(area),
         study_area=_study_area(),
         synthetic=_synthetic(),
-        settings=settings,
-        columns=columns,
-        profile=profile_rows(area, columns),
-        domains=domains,
         unavailable_measures=data.unavailable_measures(),
-        domain_chart=domain_svg(domains, columns, area) if domains else "",
-        trend=trend,
-        trend_chart=trend_svg(trend, area) if trend else "",
-        map=parts,
-        assets=asset_rows(assets, keep),
+        **{k: v for k, v in fixed.items() if k not in ("assets", "texts")},
+        assets=asset_rows(assets, keep, texts=fixed["texts"]),
         asset_count=len(assets),
         shown_count=int(keep.sum()),
-        stale_count=int(assets["verified_over_12_months_ago"].sum()) if len(assets) else 0,
         verification_months=verification.VERIFICATION_MONTHS,
         recheck=_recheck_link(area),
-        categories=category_options(assets),
         category=category,
         query=query,
         sort_key=sort_key,
@@ -820,13 +807,70 @@ def _area_page(area: Area):
         sorts=SORTS,
         export_urls=_export_urls(area, category, query),
         contact_list_url=_contact_list_url(area),
-        drivers=_drivers(area),
-        why=_why(area),
-        care=_care(area),
-        ranks=_ranks(area, wards),
         today=date.today().isoformat(),
         **_footer(),
     )
+
+
+def area_parts(area: Area) -> dict:
+    """What an area's page shows whatever the request asks (profile, domains, trend, the
+    map, its assets by name): made once per workspace version (and day: the re-checking
+    flags), not on every request."""
+    tiles = current_app.config["TILES"]
+    asset_base_url = f"{request.script_root}/vendor"
+
+    def build(_workspace) -> dict:
+        wards = _ward_summary()
+        settings = _settings()
+        columns = comparators(area, wards)
+        domains = domain_rows(area, columns)
+        trend = incident_trend(area, settings)
+        assets = area_assets(area)
+        parts = map_parts(_map(area, assets, wards, settings, tiles=tiles,
+                               asset_base_url=asset_base_url))
+        return {
+            "area_wards": [_ward_row(row) for _, row in area.wards.iterrows()],
+            "can": _can_of(area),
+            "settings": settings,
+            "columns": columns,
+            "profile": profile_rows(area, columns),
+            "domains": domains,
+            "domain_chart": domain_svg(domains, columns, area) if domains else "",
+            "trend": trend,
+            "trend_chart": trend_svg(trend, area) if trend else "",
+            "map": parts,
+            "assets": assets,
+            "texts": search_text(assets),
+            "stale_count": int(assets["verified_over_12_months_ago"].sum())
+            if len(assets) else 0,
+            "categories": category_options(assets),
+            "drivers": _drivers(area),
+            "why": _why(area),
+            "care": _care(area),
+            "ranks": _ranks(area, wards),
+        }
+
+    return data.cached("neighbourhoods:page", build,
+                       variant=(area.kind, area.id, tiles, asset_base_url,
+                                verification.today()))
+
+
+def prepare() -> None:
+    """Make what the neighbourhood and ward pages share (the ward and borough summaries,
+    the incident trend's counts, each CAN's grouped deprivation) and the first CAN's
+    page now, not on the first request (call in a request context)."""
+    if data.layer("ward_summary", required=False) is None:
+        return
+    cans = _neighbourhoods()
+    incident_coverage_plan(_settings())
+    if cans is None:
+        return
+    for can_id in cans["can_id"]:
+        area = find_neighbourhood(str(can_id))
+        for column in GROUPED:
+            if column in area.wards.columns and len(area.wards) > 1:
+                grouped_value(area.wards, column)
+    area_parts(find_neighbourhood(str(cans["can_id"].iloc[0])))
 
 
 def _contact_list_url(area: Area) -> str:
@@ -948,7 +992,8 @@ def _can_of(area: Area) -> dict | None:
     return {"can_id": str(can_id), "name": name}
 
 
-def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings):
+def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings,
+         *, tiles: str, asset_base_url: str):
     outline = area.wards[["ward_code", "ward_name", "borough_name", "geometry"]]
     if area.kind == "neighbourhood":
         outline = outline.dissolve().assign(ward_name=area.label)[outline.columns]
@@ -965,8 +1010,8 @@ def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings
         context=context,
         gaps=gaps,
         gap_label=f"Homes more than {settings.coverage_radius_m:,.0f} m from {category}",
-        tiles=current_app.config["TILES"],
-        asset_base_url=f"{request.script_root}/vendor",
+        tiles=tiles,
+        asset_base_url=asset_base_url,
     )
 
 
