@@ -825,10 +825,19 @@ def _nearest_setup(workspace) -> _NearestSetup:
 
 def prepare() -> None:
     """Make what ``/api/nearest`` answers from (the groups' index, feature texts and the
-    study area) now, not on the first request (call in a request context)."""
+    study area), the docs page and the wards list now, not on the first request (call in
+    a request context)."""
     setup = _nearest_setup()
     if setup.table is not None:
         setup.table.halves  # noqa: B018 - computed once, kept
+    # and what the docs page's examples, area filters and postcode searches read
+    _area_codes()
+    _can_ids()
+    if data.layer("postcodes", required=False) is not None:
+        _postcode_points()
+    docs()
+    if data.layer("ward_summary", required=False) is not None:
+        wards()
 
 
 @bp.get("/nearest")

@@ -339,12 +339,13 @@ def grouped_value(wards: pd.DataFrame, column: str) -> float:
     NaN without the layers it needs."""
     codes = tuple(sorted(wards["ward_code"].astype(str)))
 
-    def build(workspace) -> pd.DataFrame | None:
-        if not (workspace.has_layer("lsoa_ward_weights") and workspace.has_layer("deprivation")):
+    def build(_workspace) -> pd.DataFrame | None:
+        deprivation = data.layer("deprivation", required=False)
+        weights = data.layer("lsoa_ward_weights", required=False)
+        if deprivation is None or weights is None:
             return None
-        national, _ = national_lsoas_of(workspace.provenance())
-        return grouped_need(workspace.read_layer("deprivation"),
-                            workspace.read_layer("lsoa_ward_weights"), {"area": list(codes)},
+        national, _ = national_lsoas_of(data.provenance())
+        return grouped_need(deprivation, weights, {"area": list(codes)},
                             national_lsoas=national)
 
     found = data.cached("grouped_need", build, variant=codes)
@@ -857,20 +858,17 @@ def area_parts(area: Area) -> dict:
 
 def prepare() -> None:
     """Make what the neighbourhood and ward pages share (the ward and borough summaries,
-    the incident trend's counts, each CAN's grouped deprivation) and the first CAN's
-    page now, not on the first request (call in a request context)."""
+    the incident trend's counts, the layers grouped deprivation is made from) and the
+    first CAN's page now, not on the first request (call in a request context)."""
     if data.layer("ward_summary", required=False) is None:
         return
     cans = _neighbourhoods()
     incident_coverage_plan(_settings())
-    if cans is None:
-        return
-    for can_id in cans["can_id"]:
-        area = find_neighbourhood(str(can_id))
-        for column in GROUPED:
-            if column in area.wards.columns and len(area.wards) > 1:
-                grouped_value(area.wards, column)
-    area_parts(find_neighbourhood(str(cans["can_id"].iloc[0])))
+    data.layer("borough_summary", required=False)
+    data.layer("deprivation", required=False)  # grouped_value's, for every CAN page
+    data.layer("lsoa_ward_weights", required=False)
+    if cans is not None:
+        area_parts(find_neighbourhood(str(cans["can_id"].iloc[0])))
 
 
 def _contact_list_url(area: Area) -> str:
