@@ -104,6 +104,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     app.context_processor(_navigation)
     app.context_processor(_analysis_notice)
     app.add_url_rule("/health", "health", health)
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
     app.jinja_env.globals["mapper_version"] = __version__
     app.jinja_env.filters["shown"] = missing.shown  # a missing value: "not recorded"
     app.jinja_env.filters["day"] = missing.shown_day  # a date: "3 Nov 2026"
@@ -257,6 +258,15 @@ def _may_see(endpoint: str) -> bool:
 
 def health():
     return jsonify(status="ok")
+
+
+def favicon():
+    """The site's icon (static/favicon.ico, a few hundred bytes) where browsers look for it
+    without a link."""
+    icon = resources.static_dir() / "favicon.ico"
+    return current_app.response_class(
+        icon.read_bytes(), mimetype="image/x-icon",
+        headers={"Cache-Control": f"public, max-age={VENDOR_MAX_AGE}"})
 
 
 # -- vendored scripts and styles --------------------------------------------------------

@@ -38,8 +38,8 @@ from urllib.parse import quote, urlencode
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from flask import Blueprint, abort, current_app, request, url_for
-from markupsafe import escape
+from flask import Blueprint, abort, current_app, render_template, request, url_for
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__, geojson
@@ -246,6 +246,12 @@ PAGE_MEMBERS = {
                        "says it"},
 }
 
+P_Q_PLACE = _param(
+    "q",
+    "A ward, borough or CAN name or code, or a postcode (any case and spacing).",
+    {"type": "string", "minLength": 1, "maxLength": 100},
+)
+
 ENDPOINTS: dict[str, Endpoint] = {
     "/api/wards": Endpoint(
         "Wards with their need and asset measures",
@@ -289,9 +295,10 @@ ENDPOINTS: dict[str, Endpoint] = {
         "opening_hours, last_verified, status, address, postcode, location_note (set when "
         "the point is far from its own postcode: check the location), ward_code, "
         "borough_code, duplicate_of... Closed groups are never listed. Contact "
-        "details (a 'contact' member) only for signed-in officers, and partners for "
-        "their neighbourhoods. Top-level origin {lat, lon, postcode?} is the point measured "
-        "from. An unknown postcode answers 404.",
+        "details (a 'contact' member) only for signed-in officers and administrators, and "
+        "partners for groups in the wards granted to them; never for anonymous requests. "
+        "Top-level origin {lat, lon, postcode?} is the point measured from. An unknown "
+        "postcode answers 404.",
         (P_LAT, P_LON, P_POSTCODE, P_K, P_CATEGORY, P_OFFER, P_RADIUS),
         (
             "lat={lat}&lon={lon}",
@@ -339,6 +346,20 @@ ENDPOINTS: dict[str, Endpoint] = {
         (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_LIMIT, P_OFFSET, P_GEOMETRY),
         ("limit=100", "from={month}&to={month}&type={incident_type}", "ward={ward}&geometry=false"),
         members=PAGE_MEMBERS,
+    ),
+    "/api/search": Endpoint(
+        "Find a ward, borough, CAN or postcode (the map pages' search box)",
+        "Places whose code, id or postcode is the query, or whose name is it, starts with it "
+        "or holds every word of it, best first (at most 8): one Point feature each (the "
+        "middle of the place) with properties kind (ward, borough, neighbourhood, "
+        "postcode), kind_label, id, name, detail (a ward's borough), label (for a list) and "
+        "bbox [west, south, east, north] to fit a map to. No match is not an error: "
+        "features is empty and message says so. Only area names, codes and postcode "
+        "centroids are searched: never a group or its contacts.",
+        (P_Q_PLACE,),
+        ("q={ward_name}", "q={borough}", "q={postcode}"),
+        members={"message": {"type": ["string", "null"],
+                             "description": "set when nothing matches"}},
     ),
     "/api/openapi.json": Endpoint("This API as an OpenAPI 3.1 document", "", response="OpenAPI"),
     "/api/docs": Endpoint("This API as a web page", "", response="HTML"),
@@ -961,6 +982,25 @@ def incidents():
     return _answer({"query": query, **paging}, features, layers=table.layers)
 
 
+@bp.get("/search")
+def search():
+    """Places matching ``q`` (:func:`mapper.web.places.search`), for the map pages' search
+    box. The query is never logged: a person may type anything into it."""
+    from mapper.web import places
+
+    args = Args("/api/search")
+    q = (args.one("q") or "").strip()
+    if not q:
+        args.problem("q", None, "missing: give a ward, borough or CAN name or code, or a "
+                     "postcode")
+    args.finish()
+    found = places.search(q)
+    members = {"query": {"q": places.shown_query(q)},
+               "message": None if found else places.no_match_message(q)}
+    features = [geojson.dumps(place.feature()) for place in found]
+    return _answer(members, features, layers=("wards", "postcodes"))
+
+
 # == the description of the API: OpenAPI and a page ======================================
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -1103,26 +1143,14 @@ def openapi():
     )
 
 
-_DEFAULT_EXAMPLES = {
-    "borough": "E09000007",
-    "ward": "E05000129",
-    "can_id": "CAN-01",
-    "lat": "51.5155",
-    "lon": "-0.0722",
-    "postcode": "E1 6AN",
-    "month": "2024-06",
-    "incident_type": "Burglary",
-}
-
-
 def _examples() -> dict[str, str]:
-    """Example values taken from the workspace, so every example link answers something."""
-    values = dict(_DEFAULT_EXAMPLES)
+    """Example values taken from the workspace, so every example link answers something
+    (an example needing a value the workspace lacks is left out: never another place's)."""
+    values: dict[str, str] = {}
     for find in (
         _place_example,
         _area_examples,
         _can_example,
-        _place_example,
         _group_example,
         _incident_examples,
         _postcode_example,
@@ -1138,7 +1166,9 @@ def _area_examples() -> dict[str, str]:
     areas = _area_codes()
     if not areas["wards"]:
         return {}
-    return {"borough": next(iter(areas["boroughs"])), "ward": next(iter(areas["wards"]))}
+    ward = next(iter(areas["wards"]))
+    return {"borough": next(iter(areas["boroughs"])), "ward": ward,
+            "ward_name": areas["wards"][ward]}
 
 
 def _can_example() -> dict[str, str]:
@@ -1176,15 +1206,6 @@ def _postcode_example() -> dict[str, str]:
     """The workspace's example postcode (the one nearest the middle), or {} without any."""
     example = data.example_postcode()
     return {"postcode": example} if example else {}
-
-
-_PAGE_STYLE = """
-body{font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto;padding:0 1rem;
-line-height:1.45;color:#1b1b1b}
-code{background:#f2f2f2;padding:0 .2em}table{border-collapse:collapse;width:100%}
-th,td{border:1px solid #bbb;padding:.3em .5em;text-align:left;vertical-align:top}
-th{background:#eee}section{margin-top:2rem}a{color:#0b5394}td,code{overflow-wrap:anywhere}
-"""
 
 
 def _schema_text(schema: dict) -> str:
@@ -1230,11 +1251,18 @@ def _endpoint_html(path: str, endpoint: Endpoint, examples: dict[str, str]) -> s
     links = []
     base = url_for(f"api.{_VIEWS[path]}")
     for example in endpoint.examples or ("",):
-        query = example.format(**examples)
+        try:
+            query = example.format(**examples)
+        except KeyError:  # the workspace has nothing this example needs
+            continue
         shown = base + ("?" + query if query else "")
         href = base + ("?" + quote(query, safe="=&,") if query else "")
         links.append(f'<li><a href="{escape(href)}"><code>{escape(shown)}</code></a></li>')
-    html.append("<p>Examples:</p><ul>" + "".join(links) + "</ul></section>")
+    if links:
+        html.append("<p>Examples:</p><ul>" + "".join(links) + "</ul></section>")
+    else:
+        html.append("<p>No example: this workspace has none of the data it answers "
+                    "from.</p></section>")
     return "".join(html)
 
 
@@ -1246,6 +1274,7 @@ _VIEWS = {
     "/api/groups": "groups",
     "/api/premises": "premises",
     "/api/incidents": "incidents",
+    "/api/search": "search",
     "/api/openapi.json": "openapi",
     "/api/docs": "docs",
 }
@@ -1253,32 +1282,18 @@ _VIEWS = {
 
 @bp.get("/docs")
 def docs():
-    """The API described on one page: endpoints, parameters and example links."""
+    """The API described on one page, inside the site's layout: endpoints, parameters and
+    example links taken from this workspace."""
     Args("/api/docs").finish()
     examples = _examples()
     sections = "".join(_endpoint_html(p, e, examples) for p, e in ENDPOINTS.items())
-    toc = "".join(
-        f'<li><a href="#{p.removeprefix("/api/").replace(".", "-")}"><code>'
-        f"{escape(p)}</code></a>: {escape(e.summary)}</li>"
-        for p, e in ENDPOINTS.items()
-    )
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<link rel="icon" href="data:,">'  # no favicon request (see base.html)
-        f"<title>API: neighbourhood needs and asset mapper</title><style>{_PAGE_STYLE}"
-        "</style></head><body><main><h1>API</h1>"
-        "<p>Read-only JSON for this workspace. Lists are GeoJSON FeatureCollections "
-        "(WGS84 longitude/latitude, 6 decimals) carrying <code>attribution</code>, "
-        "<code>licences</code>, <code>synthetic</code> and the <code>query</code> as "
-        "understood. Contact details are never included. Errors answer "
-        '<code>{"error": "..."}</code> with a 4xx status, naming the parameter, the value '
-        "and what was expected; unknown parameters are errors. Parameters marked "
-        "<em>list</em> may be repeated or comma-separated. Machine-readable: "
-        f'<a href="{escape(url_for("api.openapi"))}">OpenAPI 3.1</a>. GIS software '
-        "(QGIS, GDAL) reads the same features as OGC API Features at "
-        f'<a href="{escape(url_for("features.landing"))}"><code>'
-        f'{escape(url_for("features.landing"))}</code></a>.</p>'
-        f"<nav><ul>{toc}</ul></nav>{sections}</main></body></html>"
-    )
-    return current_app.response_class(page, mimetype="text/html")
+    toc = [{"anchor": p.removeprefix("/api/").replace(".", "-"), "path": p,
+            "summary": e.summary} for p, e in ENDPOINTS.items()]
+    try:
+        meta = data.meta()
+    except HTTPException:  # no workspace: the page still describes the API
+        meta = {}
+    return render_template(
+        "api_docs.html", toc=toc, sections=Markup(sections),  # noqa: S704 - escaped above
+        study_area=meta.get("study_area") or "this workspace",
+        synthetic=str(meta.get("synthetic", "")).lower() == "yes")

@@ -5,7 +5,10 @@ latitude and longitude; how many groups; category; what they must be able to off
 distance limit). Submitting it reloads the page with a map centred on the point (rings at
 250 m, 500 m and 1 km, numbered markers) and the same groups as a numbered list, nearest
 first. ``/incident/callsheet`` takes the same query and gives a print-ready table with
-blank columns to fill in by hand.
+blank columns to fill in by hand. ``/incident/results.csv`` and ``/incident/results.geojson``
+take the same query and give the groups found as a file, with the search point and radius,
+the filters and the sources (:mod:`mapper.web.downloads`); contact details only for users
+allowed to see them, and then each download is audited (:func:`contacts_for`).
 
 Every answer comes from the cached nearest-groups index and a cached postcode table
 (:mod:`mapper.web.data`), so a search costs a few milliseconds plus drawing the map.
@@ -25,12 +28,13 @@ from urllib.parse import urlencode
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from mapper import geojson
 from mapper.analysis import verification
 from mapper.analysis.nearest import K_DEFAULT, K_MAX, parse_capabilities
-from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat
+from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
 from mapper.maps import map_parts, ward_map
 from mapper.maps.incidents import (
     RING_PATTERNS,
@@ -41,9 +45,9 @@ from mapper.maps.incidents import (
 )
 from mapper.missing import clean_record
 from mapper.postcodes import normalise_postcode, postcode_point
-from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES
-from mapper.web import data
-from mapper.web.contacts import contacts_for
+from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES, PERSONAL_COLUMNS
+from mapper.web import data, downloads, places
+from mapper.web.contacts import contacts_for, partner_wards
 
 bp = Blueprint("incidents", __name__)
 
@@ -471,6 +475,7 @@ def _page_context() -> dict:
             for r in RING_RADII_M
         ],
         "stale_months": verification.VERIFICATION_MONTHS,
+        "area_bounds": places.area_bounds(),  # "Use my location" checks a position
     }
 
 
@@ -578,6 +583,8 @@ def incident():
         groups_in_workspace=len(data.nearest_index()),
         map=map_parts(m),
         callsheet_url=_query_url("incidents.callsheet", search),
+        results_urls={f: _query_url(f"incidents.results_{f}", search)
+                      for f in RESULT_FORMATS},
         sources=_source_rows(),
         **_page_context(),
     )
@@ -606,3 +613,86 @@ def callsheet():
         sources=_source_rows(),
         **_page_context(),
     )
+
+
+# -- the results as a file ----------------------------------------------------------------
+
+#: the formats of the results download
+RESULT_FORMATS = ("csv", "geojson")
+#: the results' columns, in order (contact columns follow the name for users allowed them)
+RESULT_COLUMNS = ("rank", "group_id", "name", "distance_m", *DETAIL_COLUMNS[1:])
+
+
+def _results(fmt_name: str):
+    """The groups found for the query, with the search point and radius, as a table
+    (EPSG:27700 points) and what the file says about itself; 400 like the page."""
+    search, form = _search(request.args)
+    if search is None:
+        problems = "; ".join(message for _name, message in form.ordered_errors())
+        abort(400, description=problems or "Give a postcode, or a latitude and longitude.")
+    found = find_groups(search)
+    table = pd.DataFrame({c: found[c] if c in found else None for c in RESULT_COLUMNS})
+    table["distance_m"] = table["distance_m"].round().astype("Int64")
+    if partner_wards() != set():  # a role that may see some contacts: audited download
+        shown = contacts_for(found["group_id"].tolist(),
+                             export=f"incident results as {fmt_name.upper()}")
+        for offset, column in enumerate(PERSONAL_COLUMNS):
+            table.insert(3 + offset, column, [shown.get(str(g), {}).get(column)
+                                               for g in found["group_id"]])
+    points = gpd.GeoDataFrame(table, geometry=gpd.points_from_xy(found["x"], found["y"]),
+                              crs=CRS_ANALYSIS)
+    filters = {"postcode": search.postcode or "",
+               "lat": "" if search.postcode else f"{search.lat:.6f}",
+               "lon": "" if search.postcode else f"{search.lon:.6f}",
+               "k": search.k, "category": search.category or "",
+               "offer": list(search.offers), "radius_m": search.radius_m or ""}
+    info = downloads.about(f"Groups nearest {search.describe_where()}", filters,
+                           layers=SOURCE_LAYERS)
+    return search, points, info
+
+
+def _search_point(search: Search) -> dict:
+    lon, lat = (float(v) for v in to_display(
+        gpd.GeoSeries(gpd.points_from_xy([search.x], [search.y]), crs=CRS_ANALYSIS))
+        .get_coordinates().iloc[0])
+    return {"latitude": round(lat, 6), "longitude": round(lon, 6),
+            "easting": round(search.x, 1), "northing": round(search.y, 1),
+            "postcode": search.postcode, "radius_m": search.radius_m}
+
+
+def _filename(search: Search, suffix: str) -> str:
+    where = (search.postcode or f"{search.lat:.4f}_{search.lon:.4f}").replace(" ", "")
+    return f"incident-groups-{where}.{suffix}"
+
+
+@bp.get("/incident/results.csv")
+def results_csv():
+    """The groups found as CSV: rank, distance, details, each row with the search point
+    and radius, the filters and the sources."""
+    search, points, info = _results("csv")
+    table = pd.DataFrame(points.drop(columns="geometry"))
+    shown = to_display(points.geometry)
+    table["latitude"], table["longitude"] = shown.y.round(6), shown.x.round(6)
+    point = _search_point(search)
+    for key in ("latitude", "longitude", "postcode", "radius_m"):
+        table[f"search_{key}"] = point[key]
+    return downloads.csv_response(table, info, _filename(search, "csv"))
+
+
+@bp.get("/incident/results.geojson")
+def results_geojson():
+    """The groups found as GeoJSON (WGS84): the search point first (and the search radius
+    as a circle when one is set), then the groups, nearest first; the search as a member."""
+    search, points, info = _results("geojson")
+    point = _search_point(search)
+    marks = [{"feature": "search point", **point}]
+    shapes = [gpd.points_from_xy([search.x], [search.y])[0]]
+    if search.radius_m:
+        marks.append({"feature": "search radius", **point})
+        shapes.append(shapes[0].buffer(search.radius_m, 64))
+    leading = gpd.GeoDataFrame(pd.DataFrame(marks), geometry=to_display(
+        gpd.GeoSeries(shapes, crs=CRS_ANALYSIS)).array)
+    encoded = tuple(geojson.encode_features(leading, placeholders=True))
+    points.insert(0, "feature", "group")
+    return downloads.geojson_response(points, info, _filename(search, "geojson"),
+                                      extra={"search": point}, leading=encoded)

@@ -14,6 +14,11 @@ Routes
 ``/neighbourhood/<can_id>/assets.csv|.geojson``, ``/ward/<ward_code>/assets.csv|.geojson``
     the area's assets (same filters), with source, licence and attribution, never
     personal data
+``/neighbourhoods/boundaries.geojson|.gpkg|.csv``, ``/neighbourhood/<can_id>/boundary.<fmt>``
+    the CANs' boundaries (every CAN, those touching ``?borough=``, or one CAN) as GeoJSON
+    or GeoPackage, or their wards as CSV, with provenance and the filters of the page the
+    link was on (``indicator``, ``incidents_from``/``to``, ``incident_type`` ... : an
+    ``indicator`` adds its ward values to the CSV) (:mod:`mapper.web.downloads`)
 
 All data is read through :mod:`mapper.web.data`. A neighbourhood's figures combine its
 wards by each indicator's rule in the registry (:func:`mapper.analysis.indicators.combine`:
@@ -60,7 +65,7 @@ from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
 from mapper.missing import is_missing
-from mapper.web import data, identity
+from mapper.web import data, downloads, identity
 from mapper.web.contacts import contacts_for, may_list
 from mapper.web.data import SOURCE_COLUMNS
 from mapper.web.due import due_count
@@ -807,6 +812,8 @@ def _area_page(area: Area):
         descending=descending,
         sorts=SORTS,
         export_urls=_export_urls(area, category, query),
+        boundary_urls=({f: url_for(".boundary_export", can_id=area.id, fmt_name=f)
+                        for f in BOUNDARY_FORMATS} if area.kind == "neighbourhood" else {}),
         contact_list_url=_contact_list_url(area),
         today=date.today().isoformat(),
         **_footer(),
@@ -1115,3 +1122,88 @@ def export_geojson(assets: gpd.GeoDataFrame, area: Area, filters: dict) -> bytes
         "exported_at": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }
     return geojson.collection(features, members)
+
+
+# -- CAN boundaries -------------------------------------------------------------------
+
+#: the formats of the CAN boundary downloads, and what each holds
+BOUNDARY_FORMATS = {"geojson": "the CAN boundaries as GeoJSON (WGS84)",
+                    "gpkg": "the CAN boundaries and their wards as a GeoPackage "
+                            "(British National Grid)",
+                    "csv": "the wards of each CAN as CSV"}
+#: the filters of the pages linking here, recorded in the file (query parameter names)
+BOUNDARY_FILTERS = ("borough", "indicator", "scheme", "classes", "incidents_from",
+                    "incidents_to", "incident_type")
+#: columns of the CAN layer the boundary downloads carry, in order (those present)
+CAN_COLUMNS = ("can_id", "rank", "name", "wards", "ward_codes", "boroughs", "population",
+               "unmet_need", "imd_score", "groups_total", "premises_total", "incidents",
+               "top_drivers", "stability", "stability_label", "reasons")
+
+
+@bp.get("/neighbourhoods/boundaries.<fmt_name>")
+def boundaries_export(fmt_name: str):
+    """Every CAN's boundary (or those touching ``?borough=``) as a download."""
+    cans = _neighbourhoods()
+    borough = request.args.get("borough", "")
+    if cans is not None and borough:
+        boroughs = set(_ward_summary()["borough_code"].astype(str))
+        if borough not in boroughs:
+            abort(400, description=f"borough '{borough}' is not in the study area; choose "
+                  f"one of {', '.join(sorted(boroughs))}")
+        cans = cans[[borough in str(b).split("; ") for b in cans["boroughs"]]]
+    stem = f"cans-{borough}" if borough else "cans"
+    return _boundaries(cans, fmt_name, stem, "Community Action Neighbourhoods")
+
+
+@bp.get("/neighbourhood/<can_id>/boundary.<fmt_name>")
+def boundary_export(can_id: str, fmt_name: str):
+    """One CAN's boundary (GeoJSON, GeoPackage) or its wards (CSV)."""
+    area = find_neighbourhood(can_id)
+    cans = _neighbourhoods()
+    assert cans is not None  # find_neighbourhood answered 404 otherwise
+    return _boundaries(cans[cans["can_id"] == area.id], fmt_name, f"{area.id}-boundary",
+                       f"Community Action Neighbourhood {area.label}")
+
+
+def _boundaries(cans: gpd.GeoDataFrame | None, fmt_name: str, stem: str, title: str):
+    if fmt_name not in BOUNDARY_FORMATS:
+        abort(404, description=f"No download as '.{fmt_name}': the boundaries come as "
+              + ", ".join(f"boundaries.{f} ({text})" for f, text in BOUNDARY_FORMATS.items())
+              + ".")
+    wards = _ward_summary()
+    indicator_column = request.args.get("indicator", "")
+    if indicator_column and indicator_column not in wards:
+        abort(400, description=f"indicator '{indicator_column}' is not a ward figure of "
+              "this analysis")
+    if cans is None:
+        cans = gpd.GeoDataFrame({c: [] for c in CAN_COLUMNS}, geometry=[], crs=wards.crs)
+    shown = cans[[c for c in CAN_COLUMNS if c in cans] + [cans.geometry.name]]
+    filters = {k: request.args.get(k, "") for k in BOUNDARY_FILTERS}
+    info = downloads.about(title, filters, layers=("wards", "boroughs", "neighbourhoods",
+                                                   "ward_summary", "deprivation",
+                                                   "population", "groups", "premises",
+                                                   "incidents"))
+    name = f"{stem}.{fmt_name}"
+    if fmt_name == "geojson":
+        return downloads.geojson_response(shown, info, name)
+    can_wards = _can_wards(shown, wards, indicator_column)
+    if fmt_name == "csv":
+        return downloads.csv_response(can_wards, info, name)
+    return downloads.gpkg_response({"cans": shown.to_crs(wards.crs) if shown.crs else shown,
+                                    "can_wards": can_wards}, info, name)
+
+
+def _can_wards(cans: pd.DataFrame, wards: pd.DataFrame, indicator_column: str) -> pd.DataFrame:
+    """One row per ward of each CAN in `cans`: the CAN (id, rank, name), the ward (code,
+    name, borough) and the indicator's value when one is asked for; by CAN rank, then
+    ward name."""
+    columns = ["ward_code", "ward_name", "borough_code", "borough_name"]
+    if indicator_column and indicator_column not in columns:
+        columns.append(indicator_column)
+    inside = wards[wards["can_id"].isin(set(cans["can_id"]))]
+    table = pd.DataFrame(inside[["can_id", *columns]])
+    heads = pd.DataFrame(cans[["can_id", "rank", "name"]]).rename(columns={"name": "can_name",
+                                                                           "rank": "can_rank"})
+    table = heads.merge(table, on="can_id", how="inner")
+    return table.sort_values(["can_rank", "ward_name", "ward_code"],
+                             kind="stable").reset_index(drop=True)

@@ -7,6 +7,9 @@ Routes
 ``GET /wards``
     the same wards as a table (the map's text alternative, linked from above the map):
     its own page, so the map page does not parse hundreds of rows while the map loads.
+``GET /wards.csv``
+    the same table as CSV (ward, code, borough, and CAN once analysed) with the sources,
+    licences and analysis on every row (:mod:`mapper.web.downloads`).
 ``GET /overview/groups.json``
     the groups layer's rows, ``[lat, lon, name, category]`` (public fields only, never
     contact details), fetched by the map in the background while the page loads and
@@ -39,7 +42,7 @@ from flask import Blueprint, current_app, render_template, request, url_for
 from mapper.maps import MapParts, map_parts, ward_map
 from mapper.maps.base import OVERVIEW_DECIMALS
 from mapper.maps.points import point_rows
-from mapper.web import data
+from mapper.web import data, downloads
 from mapper.web.data import SOURCE_COLUMNS
 from mapper.web.responses import (
     LAYER_ROWS_MAX,
@@ -102,6 +105,24 @@ def wards_table():
         sources=facts["sources"],
         source_columns=SOURCE_COLUMNS,
     )
+
+
+@bp.get("/wards.csv")
+def wards_csv():
+    """The ward table as CSV, in the page's order, with provenance on every row."""
+    facts = data.cached("overview:facts", _facts)
+    table = pd.DataFrame(facts["rows"], columns=["ward_name", "ward_code", "borough_name"])
+    wards = data.layer("wards")
+    codes = dict(zip(wards["ward_code"], wards["borough_code"], strict=True))
+    table.insert(2, "borough_code", table["ward_code"].map(codes))
+    summary = data.layer("ward_summary", required=False)
+    layers = ["wards", "boroughs"]
+    if summary is not None and "can_id" in summary:
+        table["can_id"] = table["ward_code"].map(dict(zip(summary["ward_code"],
+                                                          summary["can_id"], strict=True)))
+        layers.append("neighbourhoods")
+    info = downloads.about(f"Wards of {facts['study_area']}", {}, layers=layers)
+    return downloads.csv_response(table, info, "wards.csv")
 
 
 def prepare() -> None:

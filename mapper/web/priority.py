@@ -13,7 +13,8 @@ Routes
     invalid settings give the page again with the problems listed (400).
 ``GET /priority/export.csv``, ``GET /priority/export.geojson``
     the wards shown (same query parameters) with the indicator, its class and the CAN
-    columns, with provenance and attribution.
+    columns, with provenance, attribution and the page's filters
+    (:mod:`mapper.web.downloads`).
 ``GET /priority/decision-record``
     a printable record of the selection: data releases, settings, date, CANs.
 ``GET /priority/layers/<layer>.json``
@@ -50,7 +51,6 @@ from mapper.analysis.reasons import reasons_method
 from mapper.analysis.record import read_selection, selection, selection_changes
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
-from mapper.exports import spreadsheet_csv
 from mapper.geo import to_display
 from mapper.maps.base import display_tolerance
 from mapper.maps.points import point_rows
@@ -63,7 +63,7 @@ from mapper.maps.priority import (
     indicator_label,
 )
 from mapper.maps.selection_svg import selection_svg
-from mapper.web import data
+from mapper.web import data, downloads
 from mapper.web.auth import current_user, require_role
 from mapper.web.data import open_workspace
 from mapper.web.priority_page import (
@@ -179,14 +179,16 @@ def export_csv():
     """The wards shown as CSV, with licence and attribution columns."""
     view = parse_view(request.args, data.layer("ward_summary"))
     table, _geometry, _classes = _export_frame(view)
-    attribution, licences = layer_credits()
-    table = table.copy()
-    table["licence"] = "; ".join(licences)
-    table["attribution"] = attribution
-    body = spreadsheet_csv(table.astype(object).where(table.notna(), None))
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition":
-                             f'attachment; filename="{_download_name(view, "csv")}"'})
+    info = downloads.about(f"Wards: {indicator_label(view.indicator)}", _filters(view))
+    return downloads.csv_response(table, info, _download_name(view, "csv"))
+
+
+def _filters(view: View) -> dict:
+    """The page's filters, recorded in its downloads (defaults included: a file read
+    later must say which indicator and classes it holds)."""
+    return {"indicator": view.indicator, "scheme": view.scheme, "classes": view.classes,
+            "borough": view.borough, "incidents_from": view.incidents_from,
+            "incidents_to": view.incidents_to, "incident_type": view.incident_type}
 
 
 @bp.get("/priority/export.geojson")
@@ -205,6 +207,7 @@ def export_geojson():
         "classification": {"scheme": view.scheme, "classes": classification.k,
                            "edges": [float(e) for e in classification.edges]},
         "borough": view.borough or None,
+        "filters": downloads.about("", _filters(view))["filters"],
         "study_area": meta.get("study_area", ""),
         "synthetic": meta.get("synthetic") == "yes",
         "analysis_settings": json.loads(current_settings().to_json()),

@@ -24,8 +24,10 @@ POLICY = {
     "static": "public",
     "vendor.vendor_file": "public",
     "health": "public",
+    "favicon": "public",
     "overview.index": "public",
     "overview.wards_table": "public",
+    "overview.wards_csv": "public",
     "overview.groups_json": "public",
     "priority.page": "public",
     "priority.decision_record": "public",
@@ -46,8 +48,14 @@ POLICY = {
     "neighbourhoods.neighbourhood_export": "public",
     "neighbourhoods.ward": "public",
     "neighbourhoods.ward_export": "public",
+    # CAN boundaries (mapper/web/downloads.py): no personal data
+    "neighbourhoods.boundaries_export": "public",
+    "neighbourhoods.boundary_export": "public",
     "incidents.incident": "public",
     "incidents.callsheet": "public",
+    # the groups found as a file: contacts inside follow contacts_for (audited)
+    "incidents.results_csv": "public",
+    "incidents.results_geojson": "public",
     "api.docs": "public",
     "api.openapi": "public",
     "api.wards": "public",
@@ -56,6 +64,7 @@ POLICY = {
     "api.premises": "public",
     "api.incidents": "public",
     "api.nearest": "public",
+    "api.search": "public",
     # OGC API Features (mapper/web/features.py): contacts inside follow contacts_for
     **{f"features.{view}": "public"
        for view in ("landing", "conformance", "openapi", "collections", "collection",

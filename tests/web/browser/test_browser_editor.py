@@ -180,7 +180,7 @@ def test_a_conflict_shows_both_versions_and_reapplies(browser_page, base_url, ws
 
 def test_register_list_and_api_docs_fit_a_phone(browser_page, base_url, ws_dir, artifacts_dir):
     """At 390 px the register's search box and the API docs' parameter tables stay on the
-    screen (no sideways scrolling), and the docs page asks for no favicon (a 404)."""
+    screen (no sideways scrolling)."""
     page = browser_page.page
     browser_sign_in(page, base_url, ws_dir)
     page.set_viewport_size({"width": 390, "height": 844})

@@ -64,10 +64,11 @@ EMPTY_SPOT_JS = f"""
             if (gap > bestGap) {{ bestGap = gap; best = p; }}
         }}
     }}
-    const latlng = map.containerPointToLatLng(best);
+    // whole page pixels (the mouse clicks on them), then the map's point under them
     const box = map.getContainer().getBoundingClientRect();
-    return {{x: box.left + best.x, y: box.top + best.y, lat: latlng.lat, lon: latlng.lng,
-             gap: bestGap}};
+    const x = Math.round(box.left + best.x), y = Math.round(box.top + best.y);
+    const latlng = map.containerPointToLatLng(L.point(x - box.left, y - box.top));
+    return {{x: x, y: y, lat: latlng.lat, lon: latlng.lng, gap: bestGap}};
 }}
 """
 
