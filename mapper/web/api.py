@@ -859,6 +859,9 @@ def prepare() -> None:
     docs()
     if data.layer("ward_summary", required=False) is not None:
         wards()
+    from mapper.web import places
+
+    places.prepare()  # the map pages' search box (/api/search)
 
 
 @bp.get("/nearest")

@@ -26,7 +26,8 @@ def _first_pages(app, workspace: Workspace) -> list[str]:
     assert postcode
     return [f"/neighbourhood/{cans['can_id'].iloc[0]}", "/", "/priority", "/api/docs",
             "/api/wards", f"/incident?postcode={postcode}",
-            f"/api/nearest?postcode={postcode}"]
+            f"/api/nearest?postcode={postcode}", f"/api/search?q={postcode}",
+            "/api/search?q=a"]
 
 
 def _made_by(client, path: str) -> dict[str, int]:
