@@ -660,10 +660,13 @@ def demo(ctx: click.Context, force: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 @click.option(
     "--tiles",
-    type=click.Choice(["none", "osm", "light"]),
     default="none",
     show_default=True,
-    help="Basemap: none (works offline), osm (OpenStreetMap) or light (CARTO Positron).",
+    envvar="MAPPER_TILES",
+    help="Basemap: none (works offline), osm (OpenStreetMap) or light (CARTO Positron), "
+    "both fetched from the internet, or the PATH of a raster MBTiles or PMTiles file "
+    "(PNG, JPEG or WebP tiles) that the app serves itself, offline. A vector archive "
+    "needs a style and is refused. Default: $MAPPER_TILES or none (README, Basemap).",
 )
 @click.option(
     "--threads",
@@ -704,6 +707,18 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
 
     if threads is None:
         threads = WORKER_THREADS if workers > 1 else SERVE_THREADS
+    if tiles not in ("none", "osm", "light"):
+        from mapper.tilearchive import open_archive
+
+        archive = open_archive(tiles)  # a clear error now, before any demo is built
+        if archive.vector:
+            raise MapperError(
+                f"--tiles {tiles}: a vector tile archive ({archive.format}) needs a map "
+                "style to be drawn, and mapper serve draws raster archives only (PNG, JPEG "
+                "or WebP): it would show nothing. Use a raster MBTiles/PMTiles file or "
+                "--tiles none (README, Basemap).")
+        click.echo(f"Basemap: {archive.kind} {archive.path.name}, {archive.format} tiles, "
+                   f"zooms {archive.min_zoom}-{archive.max_zoom}.", err=True)
     ws = workspace_of(ctx)
     if not ws.exists():
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)

@@ -46,11 +46,18 @@
   var map = L.map(element, { scrollWheelZoom: false, zoomSnap: 0.5 });
   element.leafletMap = map;  // for tests and the browser console; not a global
   if (data.tiles) {
-    L.tileLayer(data.tiles, {
+    var tileOptions = {
       attribution: data.tilesAttribution || "",
       maxZoom: Number(data.tilesMaxZoom) || 19,
       subdomains: data.tilesSubdomains || "abc"
-    }).addTo(map);
+    };
+    if (data.tilesBounds) {  // the app's own tile archive: its zooms and extent only
+      var b = data.tilesBounds.split(",").map(Number);
+      tileOptions.bounds = [[b[0], b[1]], [b[2], b[3]]];
+      tileOptions.minNativeZoom = Number(data.tilesMinNativeZoom);
+      tileOptions.maxNativeZoom = Number(data.tilesMaxNativeZoom);
+    }
+    L.tileLayer(data.tiles, tileOptions).addTo(map);
   }
 
   var marker = null;

@@ -269,3 +269,24 @@ def test_serve_with_worker_processes_answers_and_every_worker_sees_an_edit(demo_
             proc.terminate()
             proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_serve_refuses_a_vector_tile_archive_and_says_why(capsys, tmp_path):
+    from tilefiles import write_pmtiles
+
+    vector = write_pmtiles(tmp_path / "roads.pmtiles", {(0, 0, 0): b"\x1a\x00"}, tile_type=1)
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "serve", "--tiles",
+                       str(vector))
+    assert code == 1 and "vector tile archive" in err and "needs a map style" in err
+    assert not (tmp_path / "ws").exists()  # refused before any demo was built
+
+
+def test_serve_names_a_tile_file_it_cannot_read(capsys, tmp_path, monkeypatch):
+    bad = tmp_path / "map.mbtiles"
+    bad.write_bytes(b"not a tile archive at all")
+    monkeypatch.setenv("MAPPER_TILES", str(bad))  # the setting from the environment
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "serve")
+    assert code == 1 and str(bad) in err and "not an MBTiles (SQLite) or PMTiles" in err
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "serve", "--tiles",
+                       str(tmp_path / "missing.pmtiles"))
+    assert code == 1 and "no such file" in err

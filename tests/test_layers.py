@@ -44,6 +44,7 @@ LAYERS: dict[str, int] = {
     "mapper.registers": 0,
     "mapper.incident_types": 0,
     "mapper.serving": 0,
+    "mapper.tilearchive": 0,
     "mapper.vcard": 0,
     "mapper.resources": 0,
     "mapper.geojson": 0,

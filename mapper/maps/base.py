@@ -9,6 +9,9 @@ and no other map module: every map module builds on this one.
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
+
 import folium
 import geopandas as gpd
 import numpy as np
@@ -40,6 +43,56 @@ TILE_CHOICES: dict[str, dict] = {
         "name": "CartoDB Positron",
     },
 }
+
+@dataclass(frozen=True)
+class LocalTiles:
+    """A background served by the app itself from a tile archive on disk
+    (``mapper serve --tiles FILE``; :mod:`mapper.tilearchive`): `url` is the app's
+    ``/tiles/{z}/{x}/{y}.<ext>``, the zoom range and bounds (west, south, east, north)
+    those of the archive. Beyond its zooms Leaflet scales the nearest tiles; outside its
+    bounds it asks for none."""
+
+    url: str
+    attribution: str
+    min_zoom: int
+    max_zoom: int
+    bounds: tuple[float, float, float, float]
+    name: str = "Local basemap"
+
+    def layer_options(self) -> dict:
+        """folium ``TileLayer`` arguments."""
+        west, south, east, north = self.bounds
+        return {"tiles": self.url, "attr": self.attribution or self.name, "name": self.name,
+                "min_zoom": MIN_ZOOM, "max_zoom": MAX_ZOOM,
+                "min_native_zoom": self.min_zoom, "max_native_zoom": self.max_zoom,
+                "bounds": [[south, west], [north, east]]}
+
+
+#: a map's background: a key of TILE_CHOICES or the app's own tiles
+Tiles = str | LocalTiles
+
+
+def check_tiles(tiles: Tiles) -> None:
+    """Refuse a background that is neither a :data:`TILE_CHOICES` key nor LocalTiles."""
+    if not isinstance(tiles, LocalTiles) and tiles not in TILE_CHOICES:
+        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r} "
+                         "(or LocalTiles, the app's own tile archive)")
+
+
+def tile_options(tiles: Tiles) -> dict:
+    """The folium ``TileLayer`` arguments of `tiles` ({} for none)."""
+    check_tiles(tiles)
+    if isinstance(tiles, LocalTiles):
+        return tiles.layer_options()
+    return dict(TILE_CHOICES[tiles])
+
+
+def add_tiles(m: folium.Map, tiles: Tiles) -> None:
+    """Add the background `tiles` to `m` (nothing for "none")."""
+    options = tile_options(tiles)
+    if options:
+        folium.TileLayer(**options).add_to(m)
+
 
 #: display simplification in metres; shared ward edges stay shared (coverage simplify)
 SIMPLIFY_M = 5.0
@@ -295,3 +348,131 @@ class WardLinks(MacroElement):
         self._name = "WardLinks"
         self.layer = layer
         self.url_prefix = url_prefix
+
+
+#: area names on the maps: borough names from BOROUGH_LABEL_ZOOMS[0] up to (not including)
+#: WARD_LABEL_ZOOM, where ward names take over (a London ward is about 120 px wide at 13,
+#: a borough 100-400 px at 10-12). Within those zooms a name is written only where its
+#: area is wide enough to hold it and it overlaps no name already written (larger areas
+#: first), and only in and near the view: a zoomed map still says where it is, and a
+#: whole-area map is not covered in text.
+WARD_LABEL_ZOOM = 13
+BOROUGH_LABEL_ZOOMS = (10, WARD_LABEL_ZOOM)
+
+
+def label_points(frame: gpd.GeoDataFrame, name_field: str) -> list[list]:
+    """``[lon, lat, name, width_m]`` for each named shape of `frame` (EPSG:27700), largest
+    first (the name HTML-escaped, as the tooltips' are): the label goes at the centroid
+    when it lies inside the shape, else at a point on its surface; `width_m` is the
+    shape's east-west extent."""
+    named = frame[frame.geometry.notna() & ~frame.geometry.is_empty
+                  & frame[name_field].notna()]
+    if not len(named):
+        return []
+    geometry = named.geometry
+    centroids = geometry.centroid
+    spots = centroids.where(centroids.within(geometry), geometry.representative_point())
+    shown = to_display(gpd.GeoSeries(spots, crs=frame.crs))
+    bounds = geometry.bounds
+    widths = (bounds["maxx"] - bounds["minx"]).to_numpy()
+    order = np.argsort(-geometry.area.to_numpy(), kind="stable")
+    lon = np.round(shown.x.to_numpy(), 5)
+    lat = np.round(shown.y.to_numpy(), 5)
+    names = named[name_field].astype(str).to_numpy()
+    return [[float(lon[i]), float(lat[i]), html.escape(str(names[i]).strip()),
+             round(float(widths[i]))]
+            for i in order if str(names[i]).strip()]
+
+
+class AreaLabels(MacroElement):
+    """Ward and borough names written on the map at closer zooms (see
+    :data:`WARD_LABEL_ZOOM`), in a pane above the shapes and below the markers, never
+    catching the pointer nor covering a permanent tooltip (a CAN's tag). Names are
+    HTML-escaped (:func:`label_points`), so they show as written and never become markup;
+    the pages' tables carry the same names for screen readers, so the labels are hidden
+    from them."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function (map, sets) {
+            var pane = map.createPane("areaLabels");
+            pane.style.zIndex = 450;
+            pane.style.pointerEvents = "none";
+            pane.setAttribute("aria-hidden", "true");
+            var group = L.layerGroup().addTo(map);
+            var measure = document.createElement("canvas").getContext("2d");
+            function draw() {
+                group.clearLayers();
+                var zoom = map.getZoom(), view = map.getBounds().pad(0.25), placed = [];
+                // names already on the map (permanent tooltips: CAN tags, ring labels)
+                var frame = map.getContainer().getBoundingClientRect();
+                map.getContainer().querySelectorAll(".leaflet-tooltip-permanent")
+                    .forEach(function (tip) {
+                        var r = tip.getBoundingClientRect();
+                        if (r.width) {
+                            placed.push([r.left - frame.left, r.top - frame.top,
+                                         r.right - frame.left, r.bottom - frame.top]);
+                        }
+                    });
+                sets.forEach(function (set) {
+                    if (zoom < set.min || zoom >= set.max) { return; }
+                    measure.font = set.font;
+                    set.items.forEach(function (item) {
+                        var at = L.latLng(item[1], item[0]);
+                        if (!view.contains(at)) { return; }
+                        var text = document.createElement("span");
+                        var perPixel = 156543.034 * Math.cos(item[1] * Math.PI / 180)
+                            / Math.pow(2, zoom);
+                        text.innerHTML = item[2];  // escaped text: shows as written
+                        var width = measure.measureText(text.textContent).width + 6;
+                        var height = 18;
+                        if (item[3] / perPixel < width * 0.9) { return; }
+                        var p = map.latLngToContainerPoint(at);
+                        var box = [p.x - width / 2, p.y - height / 2,
+                                   p.x + width / 2, p.y + height / 2];
+                        if (placed.some(function (b) {
+                            return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3];
+                        })) { return; }
+                        placed.push(box);
+                        text.className = "map-label " + set.className;
+                        L.marker(at, {
+                            pane: "areaLabels", interactive: false, keyboard: false,
+                            icon: L.divIcon({className: "map-label-anchor", html: text,
+                                             iconSize: null})
+                        }).addTo(group);
+                    });
+                });
+            }
+            // after the frame's other updates, so the tooltips have moved
+            function later() { window.requestAnimationFrame(draw); }
+            map.on("zoomend moveend", later);
+            map.whenReady(later);
+        })({{ this._parent.get_name() }}, {{ this.sets_json }});
+        {% endmacro %}
+        """
+    )
+
+    #: the labels' fonts, as static/app.css writes them (used to measure the names)
+    BOROUGH_FONT = '700 13px "Helvetica Neue", Helvetica, Arial, sans-serif'
+    WARD_FONT = '600 12px "Helvetica Neue", Helvetica, Arial, sans-serif'
+
+    def __init__(self, wards: gpd.GeoDataFrame | None = None,
+                 boroughs: gpd.GeoDataFrame | None = None, *,
+                 ward_field: str = "ward_name", borough_field: str = "borough_name"):
+        super().__init__()
+        self._name = "AreaLabels"
+        sets = []
+        if boroughs is not None and len(boroughs) and borough_field in boroughs:
+            sets.append({"min": BOROUGH_LABEL_ZOOMS[0], "max": BOROUGH_LABEL_ZOOMS[1],
+                         "font": self.BOROUGH_FONT, "className": "map-label--borough",
+                         "items": label_points(boroughs, borough_field)})
+        if wards is not None and len(wards) and ward_field in wards:
+            sets.append({"min": WARD_LABEL_ZOOM, "max": 99, "font": self.WARD_FONT,
+                         "className": "map-label--ward",
+                         "items": label_points(wards, ward_field)})
+        self.sets = sets
+
+    def render(self, **kwargs):
+        self.sets_json = compact_json(self.sets)
+        super().render(**kwargs)

@@ -20,10 +20,13 @@ from mapper.maps.base import (
     MIN_ZOOM,
     OVERVIEW_DECIMALS,
     SIMPLIFY_M,
-    TILE_CHOICES,
+    AreaLabels,
     FitBoundsNow,
     MetricScale,
+    Tiles,
+    add_tiles,
     check_layer,
+    check_tiles,
     display_shapes,
     display_tolerance,
     feature_collection,
@@ -39,13 +42,12 @@ STATUS_STYLES = {
 _CONTEXT_STYLE = {"color": "#8a8f93", "weight": 1, "fillColor": "#f3f2f1", "fillOpacity": 0.3}
 
 
-def comparison_map(wards: gpd.GeoDataFrame, *, tiles: str = "none",
+def comparison_map(wards: gpd.GeoDataFrame, *, tiles: Tiles = "none",
                    asset_base_url: str = DEFAULT_BASE_URL) -> folium.Map:
     """Every ward of the study area (EPSG:27700, ``ward_code``, ``ward_name``,
     ``status``: a key of :data:`STATUS_STYLES`, or "" for a ward in neither selection)."""
     check_layer(wards, "wards", ["ward_code", "ward_name", "status"])
-    if tiles not in TILE_CHOICES:
-        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
+    check_tiles(tiles)
     if len(wards) == 0:
         raise ValueError("no wards to map")
     shapes = display_shapes(wards, max(SIMPLIFY_M, display_tolerance(wards)),
@@ -55,8 +57,7 @@ def comparison_map(wards: gpd.GeoDataFrame, *, tiles: str = "none",
                    tiles=None, prefer_canvas=True, zoom_snap=0.25)
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
     MetricScale().add_to(m)
-    if TILE_CHOICES[tiles]:
-        folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
+    add_tiles(m, tiles)
     frame = wards.assign(label=wards["status"].map(WARD_STATUS).fillna("in neither"))
     fields = ["ward_name", "label", "ward_code"]
     for status, style in [("", _CONTEXT_STYLE), *STATUS_STYLES.items()]:
@@ -72,4 +73,5 @@ def comparison_map(wards: gpd.GeoDataFrame, *, tiles: str = "none",
                               sticky=True).add_to(layer)
         layer.add_to(m)
     FitBoundsNow([[miny, minx], [maxy, maxx]]).add_to(m)
+    AreaLabels(wards).add_to(m)
     return use_local_assets(m, base_url=asset_base_url)

@@ -21,10 +21,13 @@ from mapper.maps.base import (
     DISPLAY_DECIMALS,
     MAX_ZOOM,
     MIN_ZOOM,
-    TILE_CHOICES,
+    AreaLabels,
     FitBoundsNow,
     MetricScale,
+    Tiles,
+    add_tiles,
     check_layer,
+    check_tiles,
 )
 
 #: ring radii in metres, innermost first
@@ -61,7 +64,7 @@ def incident_map(
     *,
     point_label: str,
     wards: gpd.GeoDataFrame | None = None,
-    tiles: str = "none",
+    tiles: Tiles = "none",
     asset_base_url: str = DEFAULT_BASE_URL,
 ) -> folium.Map:
     """A map centred on the point ``(x, y)`` (EPSG:27700 metres) with rings and groups.
@@ -74,7 +77,7 @@ def incident_map(
     point_label : what the search point is, for its tooltip ("postcode SW1A 1AA")
     wards : ward polygons in EPSG:27700 drawn as faint outlines for orientation; None
         for none
-    tiles : background, one of :data:`~mapper.maps.base.TILE_CHOICES`
+    tiles : background, a key of :data:`~mapper.maps.base.TILE_CHOICES` or LocalTiles
     asset_base_url : URL prefix the app serves the vendored Leaflet files under
 
     The map is drawn on a canvas and fitted to a square centred on the point that holds
@@ -83,8 +86,7 @@ def incident_map(
     """
     _check_point(x, y)
     check_layer(groups, "groups", GROUP_FIELDS)
-    if tiles not in TILE_CHOICES:
-        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
+    check_tiles(tiles)
 
     half = _view_half_width(x, y, groups)
     # One reprojection for every point the map needs: the search point, the label spot
@@ -108,8 +110,7 @@ def incident_map(
     )
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
     MetricScale().add_to(m)
-    if TILE_CHOICES[tiles]:
-        folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
+    add_tiles(m, tiles)
     if wards is not None and len(wards):
         _add_wards(m, wards, x, y, half)
     _add_rings(m, point)
@@ -161,6 +162,8 @@ def _add_wards(m: folium.Map, wards: gpd.GeoDataFrame, x: float, y: float, half:
         style_function=lambda _feature: _WARD_STYLE,
         interactive=False,
     ).add_to(m)
+    if "ward_name" in near:
+        AreaLabels(near).add_to(m)
 
 
 def _add_rings(m: folium.Map, point: np.ndarray) -> None:

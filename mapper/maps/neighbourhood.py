@@ -16,6 +16,7 @@ from typing import TypeGuard
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import MacroElement
 from folium.plugins import MarkerCluster
@@ -29,10 +30,13 @@ from mapper.maps.base import (
     MAX_ZOOM,
     MIN_ZOOM,
     SIMPLIFY_M,
-    TILE_CHOICES,
+    AreaLabels,
     FitBoundsNow,
     MetricScale,
+    Tiles,
+    add_tiles,
     check_layer,
+    check_tiles,
     display_shapes,
     feature_collection,
 )
@@ -91,7 +95,7 @@ def asset_map(
     context: gpd.GeoDataFrame | None = None,
     gaps: gpd.GeoDataFrame | None = None,
     gap_label: str = "Homes beyond walking distance of any group",
-    tiles: str = "none",
+    tiles: Tiles = "none",
     asset_base_url: str = DEFAULT_BASE_URL,
 ) -> folium.Map:
     """A map of an area's outline and its groups and premises, clustered.
@@ -107,7 +111,7 @@ def asset_map(
     context : neighbouring wards, drawn in grey for orientation
     gaps : coverage-gap polygons inside the area, drawn shaded
     gap_label : what the gap shading means, for its tooltip
-    tiles : background, one of :data:`TILE_CHOICES`; "none" works offline
+    tiles : background, a key of :data:`TILE_CHOICES` or LocalTiles; "none" works offline
     asset_base_url : URL prefix the app serves the vendored Leaflet files under
 
     Every marker carries ``<kind>:<asset_id>`` as the Leaflet option ``assetId``; the map,
@@ -117,8 +121,7 @@ def asset_map(
     """
     check_layer(area, "area", ["ward_code", "ward_name", "borough_name"])
     check_layer(assets, "assets", ASSET_FIELDS)
-    if tiles not in TILE_CHOICES:
-        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
+    check_tiles(tiles)
     if len(area) == 0:
         raise ValueError("the area has no shape to map")
     bad_kinds = sorted(set(assets["kind"]) - set(KIND_LABELS))
@@ -136,8 +139,7 @@ def asset_map(
     )
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
     MetricScale().add_to(m)
-    if TILE_CHOICES[tiles]:
-        folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
+    add_tiles(m, tiles)
     _add_polygons(m, context, "Neighbouring wards", _CONTEXT_STYLE, tooltip=True)
     _add_polygons(m, gaps, "Coverage gaps", _GAP_STYLE, tooltip=False, label=gap_label)
     folium.GeoJson(
@@ -159,6 +161,11 @@ def asset_map(
         marker.add_to(cluster)
     bounds = [[miny, minx], [maxy, maxx]]
     AssetRegistry(cluster, bounds).add_to(m)
+    # a ward's page has no `wards`: its outline is the ward itself
+    named = [f for f in (area if wards is None else wards, context)
+             if f is not None and len(f)]
+    if named:
+        AreaLabels(pd.concat(named) if len(named) > 1 else named[0]).add_to(m)
     FitBoundsNow(bounds).add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 

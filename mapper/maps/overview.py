@@ -22,13 +22,16 @@ from mapper.maps.base import (
     AREA_MAX_ZOOM,
     MIN_ZOOM,
     OVERVIEW_DECIMALS,
-    TILE_CHOICES,
+    AreaLabels,
     AttributionLast,
     FitBoundsNow,
     FixedStyleGeoJson,
     MetricScale,
+    Tiles,
     WardLinks,
+    add_tiles,
     check_layer,
+    check_tiles,
     display_shapes,
     display_tolerance,
     feature_collection,
@@ -48,7 +51,7 @@ def ward_map(
     wards: gpd.GeoDataFrame,
     boroughs: gpd.GeoDataFrame | None,
     *,
-    tiles: str = "none",
+    tiles: Tiles = "none",
     simplify_m: float | None = None,
     decimals: int = OVERVIEW_DECIMALS,
     asset_base_url: str = DEFAULT_BASE_URL,
@@ -71,7 +74,7 @@ def ward_map(
     wards : ward polygons in EPSG:27700 with ``ward_code``, ``ward_name``,
         ``borough_name``
     boroughs : borough polygons in EPSG:27700, drawn as outlines; None for none
-    tiles : background, one of :data:`TILE_CHOICES`; "none" works offline
+    tiles : background, a key of :data:`TILE_CHOICES` or LocalTiles; "none" works offline
     simplify_m : display simplification tolerance in metres (0 keeps every vertex; None:
         under a pixel at the zoom that fits the wards, see
         :func:`mapper.maps.base.display_tolerance`)
@@ -89,8 +92,7 @@ def ward_map(
     check_layer(wards, "wards", WARD_FIELDS)
     if boroughs is not None:
         check_layer(boroughs, "boroughs", BOROUGH_FIELDS)
-    if tiles not in TILE_CHOICES:
-        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
+    check_tiles(tiles)
     if len(wards) == 0:
         raise ValueError("there are no wards to map")
     if simplify_m is None:
@@ -110,8 +112,7 @@ def ward_map(
     # fitted before any layer is added, so Leaflet projects the shapes once, at the zoom
     # they are shown at (fitting afterwards projects every vertex twice)
     FitBoundsNow([[miny, minx], [maxy, maxx]]).add_to(m)
-    if TILE_CHOICES[tiles]:
-        folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
+    add_tiles(m, tiles)
 
     ward_layer = FixedStyleGeoJson(
         feature_collection(wards, WARD_FIELDS, ward_shapes, ids=False),
@@ -144,5 +145,6 @@ def ward_map(
             position="topright",
             collapsed=JsCode("document.documentElement.clientWidth < 700"),  # type: ignore[arg-type]
         ).add_to(m)
+    AreaLabels(wards, boroughs).add_to(m)
     AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)

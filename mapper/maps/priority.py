@@ -35,12 +35,15 @@ from mapper.maps.base import (
     FIT_MIN_ZOOM_JS,
     MIN_ZOOM,
     OVERVIEW_DECIMALS,
-    TILE_CHOICES,
+    AreaLabels,
     AttributionLast,
     FixedStyleGeoJson,
     MetricScale,
+    Tiles,
     WardLinks,
+    add_tiles,
     check_layer,
+    check_tiles,
     display_shapes,
     display_tolerance,
     feature_collection,
@@ -466,7 +469,7 @@ def priority_map(
     cans: pd.DataFrame | None = None,
     gaps: GapsLayer | None = None,
     points: Sequence[PointLayer] = (),
-    tiles: str = "none",
+    tiles: Tiles = "none",
     simplify_m: float | None = None,
     asset_base_url: str = DEFAULT_BASE_URL,
     scheme_name: str | None = None,
@@ -487,7 +490,7 @@ def priority_map(
         outlines; the outlines are the union of each CAN's wards (``wards.can_id``)
     gaps : the coverage gaps layer, off until switched on
     points : the point registers, clustered, each off unless ``show``
-    tiles : background, one of :data:`mapper.maps.base.TILE_CHOICES`
+    tiles : background, a key of :data:`mapper.maps.base.TILE_CHOICES` or LocalTiles
     simplify_m : display simplification in metres (None: :func:`display_tolerance`)
     asset_base_url : URL prefix the app serves the vendored files under
     scheme_name : how the legend names the classification (default: the scheme)
@@ -495,8 +498,7 @@ def priority_map(
     check_layer(wards, "wards", [*WARD_FIELDS, "can_id"])
     if boroughs is not None:
         check_layer(boroughs, "boroughs", ["borough_code", "borough_name"])
-    if tiles not in TILE_CHOICES:
-        raise ValueError(f"tiles must be one of {', '.join(TILE_CHOICES)}; got {tiles!r}")
+    check_tiles(tiles)
     if len(wards) == 0:
         raise ValueError("there are no wards to map")
     classification = classify_wards(wards, indicator, scheme, classes)
@@ -510,8 +512,7 @@ def priority_map(
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=AREA_MAX_ZOOM, attribution_control=False)
     MetricScale().add_to(m)
     FitBeside([[miny, minx], [maxy, maxx]]).add_to(m)  # before the layers: see FitBeside
-    if TILE_CHOICES[tiles]:
-        folium.TileLayer(**TILE_CHOICES[tiles]).add_to(m)
+    add_tiles(m, tiles)
 
     ward_layer = _ward_layer(wards, shapes, classification, indicator)
     ward_layer.add_to(m)
@@ -546,6 +547,7 @@ def priority_map(
     narrow = JsCode("document.documentElement.clientWidth < 700")
     folium.LayerControl(position="topright", collapsed=narrow).add_to(m)  # type: ignore[arg-type]
     KeepOnTop(on_top).add_to(m)
+    AreaLabels(wards, boroughs).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme)).add_to(m)
     AttributionLast().add_to(m)

@@ -6,8 +6,10 @@ WORKSPACE
     directory of the workspace to show (default: :func:`mapper.store.resolve_workspace`,
     i.e. ``$MAPPER_WORKSPACE`` or ``./workspace``).
 TILES
-    map background: "none" (default, works offline), "osm" (OpenStreetMap) or "light"
-    (CartoDB Positron). The last two fetch tiles from the internet.
+    map background: "none" (default, works offline), "osm" (OpenStreetMap), "light"
+    (CartoDB Positron), or the path of a raster MBTiles or PMTiles file the app serves
+    under ``/tiles`` (works offline). "osm" and "light" fetch tiles from the internet.
+    Default: ``$MAPPER_TILES`` or "none".
 
 Every script and stylesheet is served by the app itself: folium's CDN links are replaced
 by the files of the ``xstatic`` packages, served under ``/vendor/<package>/<file>``.
@@ -17,6 +19,7 @@ Errors are translated once, here: users see an HTML error page (or ``{"error": .
 
 from __future__ import annotations
 
+import os
 import threading
 
 from flask import (
@@ -41,8 +44,12 @@ from mapper.store import Workspace, resolve_workspace
 #: help text for each setting (shown in errors; a test checks each key has one)
 SETTINGS_HELP = {
     "WORKSPACE": "directory of the workspace to show ($MAPPER_WORKSPACE or ./workspace)",
-    "TILES": f"map background, one of {', '.join(TILE_CHOICES)}; only 'none' works offline",
+    "TILES": f"map background, one of {', '.join(TILE_CHOICES)} or the path of a raster "
+    "MBTiles/PMTiles file ($MAPPER_TILES); 'none' and a file work offline",
 }
+
+#: the environment variable naming the default TILES (a key or an archive's path)
+TILES_ENV = "MAPPER_TILES"
 
 #: how long browsers may cache the vendored library files, in seconds
 VENDOR_MAX_AGE = 24 * 3600
@@ -68,7 +75,8 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         static_folder=str(resources.static_dir()),
         static_url_path="/static",  # not the folder's name: in a wheel it is mapper/_static
     )
-    app.config.from_mapping(WORKSPACE=str(resolve_workspace()), TILES="none")
+    app.config.from_mapping(WORKSPACE=str(resolve_workspace()),
+                            TILES=os.environ.get(TILES_ENV) or "none")
     if test_config is not None:
         app.config.from_mapping(test_config)
     _check_settings(app.config)
@@ -77,6 +85,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         admin,
         api,
         auth,
+        basemap,
         contact_lists,
         contacts,
         data,
@@ -92,13 +101,15 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         recheck,
         security,
         signin,
+        tiles,
         uploads,
     )
 
+    basemap.init_app(app)  # opens a tile archive (MapperError naming a bad one)
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp, drafts.bp, features.bp, signin.bp):
+                      recheck.bp, drafts.bp, features.bp, signin.bp, tiles.bp):
         app.register_blueprint(blueprint)
     app.extensions[api.OPENAPI_PATHS] = (edit_api.openapi_paths, uploads.openapi_paths)
     app.context_processor(_navigation)
@@ -195,10 +206,12 @@ class Warmer:
 
 def _check_settings(config) -> None:
     tiles = config["TILES"]
-    if tiles not in TILE_CHOICES:
+    if not isinstance(tiles, str | os.PathLike) or not str(tiles).strip():
+        raise MapperError(f"TILES must be text; got {tiles!r} ({SETTINGS_HELP['TILES']})")
+    if str(tiles) not in TILE_CHOICES and not os.path.isfile(tiles):
         raise MapperError(
-            f"TILES must be one of {', '.join(TILE_CHOICES)}; got {tiles!r} "
-            f"({SETTINGS_HELP['TILES']})"
+            f"TILES must be one of {', '.join(TILE_CHOICES)}; got {str(tiles)!r}, which is "
+            f"neither a choice nor an existing tile archive file ({SETTINGS_HELP['TILES']})"
         )
     config["WORKSPACE"] = str(config["WORKSPACE"])
 

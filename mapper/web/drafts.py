@@ -30,7 +30,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -44,7 +43,7 @@ from mapper.errors import MapperError
 from mapper.maps.assets import map_parts
 from mapper.maps.compare import STATUS_STYLES, comparison_map
 from mapper.maps.priority import format_value
-from mapper.web import data
+from mapper.web import basemap, data
 from mapper.web.auth import app_db, current_user, require_role
 from mapper.web.data import open_workspace
 from mapper.web.priority_page import (
@@ -127,7 +126,7 @@ def draft(draft_id: int):
     wards = data.layer("ward_summary")[["ward_code", "ward_name", "geometry"]]
     status = {w["code"]: w["status"] for w in comparison.wards}
     shown = wards.assign(status=wards["ward_code"].map(status).fillna(""))
-    parts = map_parts(comparison_map(shown, tiles=current_app.config["TILES"],
+    parts = map_parts(comparison_map(shown, tiles=basemap.map_tiles(),
                                      asset_base_url=f"{request.script_root}/vendor"))
     settings_rows = [r for r in _setting_rows(found["settings"], published["settings"])
                      if r["changed"]]

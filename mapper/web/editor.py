@@ -34,7 +34,6 @@ import pandas as pd
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -45,8 +44,7 @@ from flask import (
 from mapper import editing, overlay, registers
 from mapper.appdb import Conflict
 from mapper.errors import DataValidationError, MapperError, Problem
-from mapper.maps.base import TILE_CHOICES
-from mapper.web import data
+from mapper.web import basemap, data
 from mapper.web.auth import require_role
 from mapper.web.data import open_workspace
 from mapper.web.records import NOUNS, actor, find, lonlat, shown, version_data
@@ -439,7 +437,7 @@ def _form_page(register: str, state: FormState, *, record_id: str | None = None,
     point = lonlat(record.get("x"), record.get("y"))
     stored = workspace.appdb.get_record(register, record_id) if record_id else None
     names = ward_names()
-    tiles = TILE_CHOICES.get(current_app.config.get("TILES", "none")) or {}
+    tiles = basemap.editor_tiles()
     types = _incident_types() if register == "incidents" else []
     body = render_template(
         "register_form.html", **page_context(register), fields=fields(register),

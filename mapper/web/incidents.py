@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from flask import Blueprint, abort, current_app, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from mapper import geojson
@@ -46,7 +46,7 @@ from mapper.maps.incidents import (
 from mapper.missing import clean_record
 from mapper.postcodes import normalise_postcode, postcode_point
 from mapper.registers import EMERGENCY_OFFERS, GROUP_CATEGORIES, PERSONAL_COLUMNS
-from mapper.web import data, downloads, places
+from mapper.web import basemap, data, downloads, places
 from mapper.web.contacts import contacts_for, partner_wards
 
 bp = Blueprint("incidents", __name__)
@@ -464,7 +464,7 @@ def _page_context() -> dict:
         "k_max": K_MAX,
         "k_default": K_DEFAULT,
         "source_columns": SOURCE_COLUMNS,
-        "tiles": current_app.config["TILES"],
+        "tiles": basemap.kind(),
         "rings": [
             {
                 "label": ring_label(r),
@@ -500,7 +500,7 @@ def _area_map():
     wards = data.layer("wards", required=False)
     if wards is None or not len(wards):
         return None
-    tiles = current_app.config["TILES"]
+    tiles = basemap.map_tiles()
     base = f"{request.script_root}/vendor"
 
     def build(_workspace):
@@ -570,7 +570,7 @@ def incident():
         groups,
         point_label=place["where"],
         wards=data.layer("wards", required=False),
-        tiles=current_app.config["TILES"],
+        tiles=basemap.map_tiles(),
         asset_base_url=f"{request.script_root}/vendor",
     )
     return render_template(

@@ -41,7 +41,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -65,7 +64,7 @@ from mapper.geo import to_display
 from mapper.maps import map_parts
 from mapper.maps.neighbourhood import KIND_LABELS, Bar, asset_map, domain_chart, trend_chart
 from mapper.missing import is_missing
-from mapper.web import data, downloads, identity
+from mapper.web import basemap, data, downloads, identity
 from mapper.web.contacts import contacts_for, may_list
 from mapper.web.data import SOURCE_COLUMNS
 from mapper.web.due import due_count
@@ -824,7 +823,7 @@ def area_parts(area: Area) -> dict:
     """What an area's page shows whatever the request asks (profile, domains, trend, the
     map, its assets by name): made once per workspace version (and day: the re-checking
     flags), not on every request."""
-    tiles = current_app.config["TILES"]
+    tiles = basemap.map_tiles()
     asset_base_url = f"{request.script_root}/vendor"
 
     def build(_workspace) -> dict:
@@ -859,7 +858,7 @@ def area_parts(area: Area) -> dict:
         }
 
     return data.cached("neighbourhoods:page", build,
-                       variant=(area.kind, area.id, tiles, asset_base_url,
+                       variant=(area.kind, area.id, repr(tiles), asset_base_url,
                                 verification.today()))
 
 
@@ -998,7 +997,7 @@ def _can_of(area: Area) -> dict | None:
 
 
 def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings,
-         *, tiles: str, asset_base_url: str):
+         *, tiles: basemap.Tiles, asset_base_url: str):
     outline = area.wards[["ward_code", "ward_name", "borough_name", "geometry"]]
     if area.kind == "neighbourhood":
         outline = outline.dissolve().assign(ward_name=area.label)[outline.columns]
@@ -1026,7 +1025,7 @@ def _footer() -> dict:
     return {
         "sources": provenance[shown].fillna("").astype(str).to_dict("records"),
         "source_columns": SOURCE_COLUMNS,
-        "tiles": current_app.config["TILES"],
+        "tiles": basemap.kind(),
     }
 
 

@@ -37,12 +37,12 @@ import secrets
 from dataclasses import replace
 
 import pandas as pd
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from mapper.maps import MapParts, map_parts, ward_map
 from mapper.maps.base import OVERVIEW_DECIMALS
 from mapper.maps.points import point_rows
-from mapper.web import data, downloads
+from mapper.web import basemap, data, downloads
 from mapper.web.data import SOURCE_COLUMNS
 from mapper.web.responses import (
     LAYER_ROWS_MAX,
@@ -79,7 +79,7 @@ def index():
         group_count=facts["group_count"],
         sources=facts["sources"],
         source_columns=SOURCE_COLUMNS,
-        tiles=current_app.config["TILES"],
+        tiles=basemap.kind(),
     )
     pieces = body.split(_SCRIPT_MARK)
     if len(pieces) != 2:  # not reached: the template shows the script exactly once
@@ -152,7 +152,7 @@ def _facts(workspace) -> dict:
 def _map() -> tuple[MapParts, Deflated]:
     """The rendered map parts and its script, deflated: once per workspace version, base
     URL and tiles."""
-    tiles = current_app.config["TILES"]
+    tiles = basemap.map_tiles()
     root = request.script_root
 
     def build(workspace):

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from flask import (
     abort,
-    current_app,
     render_template,
     request,
     url_for,
@@ -41,7 +40,7 @@ from mapper.maps.priority import (
     indicators,
     priority_map,
 )
-from mapper.web import data
+from mapper.web import basemap, data
 from mapper.web.auth import app_db
 
 #: numbers of classes offered (the palette has 1-9; 3-7 read well on a map)
@@ -347,9 +346,9 @@ def _month_label(month: str) -> str:
 
 def _build_map(view: View):
     """The rendered map (MapParts) of `view`, cached per workspace version and view."""
-    tiles = current_app.config["TILES"]
+    tiles = basemap.map_tiles()
     base = f"{request.script_root}/vendor"
-    key = json.dumps([view.map_query, tiles, base, request.script_root], sort_keys=True)
+    key = json.dumps([view.map_query, repr(tiles), base, request.script_root], sort_keys=True)
 
     def build(_workspace):
         wards = shown_wards(view)
@@ -622,7 +621,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
         recomputed=request.args.get("recomputed") == "1",
         last_run=_last_run() if request.args.get("recomputed") == "1" else "",
         sources=source_rows(),
-        tiles=current_app.config["TILES"],
+        tiles=basemap.kind(),
     )
     return body, status
 

@@ -4,7 +4,7 @@ Anonymous requests cost the server CPU and bandwidth (a new date window on the p
 map's incidents, a long list), so a client that has not signed in may make on average
 :data:`ANON_RATE_PER_S` requests a second and at most :data:`ANON_BURST` at once; past
 that it gets 429 with ``Retry-After`` (the seconds until its bucket holds a request
-again). Signed-in users, ``/health``, static files and the vendored libraries are not
+again). Signed-in users, ``/health``, static files, the vendored libraries and basemap tiles are not
 counted. The client's address is the one the sign-in throttling uses
 (:func:`mapper.web.auth.client_address`).
 
@@ -35,7 +35,7 @@ ANON_BURST = 100
 #: client starts again with a full bucket)
 MAX_ADDRESSES = 10_000
 #: endpoints never counted
-EXEMPT_ENDPOINTS = frozenset({"health", "static", "vendor.vendor_file"})
+EXEMPT_ENDPOINTS = frozenset({"health", "static", "vendor.vendor_file", "tiles.tile"})
 
 
 class Buckets:

@@ -106,7 +106,9 @@ def test_the_note_reaches_the_contact_csv_and_the_vcard_without_placeholders():
     note = "placed 3.0 km from its postcode SE1 6TL: check the location"
     rows = pd.DataFrame([{"name": "Far", "location_note": note, "group_id": "g1"},
                          {"name": "Near", "location_note": None, "group_id": "g2"}])
-    text = contact_csv(rows, with_distance=False)
+    data = contact_csv(rows, with_distance=False)
+    assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 with a byte-order mark, for Excel
+    text = data.decode("utf-8-sig")
     assert note in text and "nan" not in text.lower() and "None" not in text
     card = vcard.card(rows.iloc[0].to_dict())
     assert "Location: placed 3.0 km from its postcode SE1 6TL: check the location." in \

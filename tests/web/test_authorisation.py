@@ -24,6 +24,7 @@ POLICY = {
     "static": "public",
     "vendor.vendor_file": "public",
     "health": "public",
+    "tiles.tile": "public",
     "favicon": "public",
     "overview.index": "public",
     "overview.wards_table": "public",

@@ -305,7 +305,8 @@ def test_call_sheet(client, demo, groups, postcodes, some_postcodes):
         "Outcome",
     ):
         assert re.search(rf'<th scope="col"( class="cs-num")?>{re.escape(heading)}</th>', sheet)
-    assert sheet.count('<td class="cs-blank"></td>') == 2 * len(rows)
+    # two empty cells a group to write in, labelled (the labels show on a phone)
+    assert len(re.findall(r'<td class="cs-blank" data-label="[^"]+"></td>', sheet)) == 2 * len(rows)
     assert f"postcode {postcode}" in sheet and "Grid reference E" in sheet
     assert re.search(r"Generated</th>\s*<td>\d{1,2} \w+ \d{4}, \d\d:\d\d (GMT|BST)", sheet)
     assert "Synthetic demo data — not real places" in sheet

@@ -1,0 +1,96 @@
+"""The map pages' background: a :data:`~mapper.maps.base.TILE_CHOICES` key, or a tile
+archive on disk served by the app itself (``TILES`` set to an MBTiles or PMTiles file;
+:mod:`mapper.tilearchive` reads it, the ``tiles`` blueprint serves it under ``/tiles``).
+
+Not a blueprint: every map page asks here what to draw under its data.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, current_app, request
+from markupsafe import escape
+
+from mapper.maps.base import TILE_CHOICES, LocalTiles, Tiles
+from mapper.tilearchive import TileArchive, TileArchiveError, open_archive
+
+#: where the open archive lives on the app (``app.extensions``)
+EXTENSION = "mapper.tile_archive"
+#: the kind of background the templates are told when the app serves its own tiles
+LOCAL = "local"
+
+#: a link in an archive's attribution, the only markup kept
+_LINK = re.compile(r'<a\s+href="(https?://[^"<>]*)"[^>]*>([^<]*)</a>', re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def init_app(app: Flask) -> None:
+    """Open the archive ``TILES`` names, when it is not a :data:`TILE_CHOICES` key.
+
+    Raises TileArchiveError (a MapperError) naming the file when it cannot be used; a
+    vector archive is refused: it needs a style to be drawn."""
+    tiles = str(app.config["TILES"])
+    app.config["TILES"] = tiles
+    if tiles in TILE_CHOICES:
+        app.extensions.pop(EXTENSION, None)
+        return
+    archive = open_archive(tiles)
+    if archive.vector:
+        raise TileArchiveError(
+            f"tile archive {archive.path} holds vector tiles ({archive.format}): they need "
+            "a map style to be drawn, and this app draws raster archives only (PNG, JPEG "
+            "or WebP tiles), so it would show nothing. Use a raster MBTiles/PMTiles file "
+            "(README, Basemap), or --tiles none.")
+    app.extensions[EXTENSION] = archive
+
+
+def archive() -> TileArchive | None:
+    """The app's tile archive, or None."""
+    return current_app.extensions.get(EXTENSION)
+
+
+def kind() -> str:
+    """What the templates say of the background: "none", "osm", "light" or "local"."""
+    return LOCAL if archive() is not None else current_app.config["TILES"]
+
+
+def attribution_html(text: str) -> str:
+    """An archive's attribution as safe HTML: text escaped, plain http(s) links kept."""
+    parts: list[str] = []
+    end = 0
+    for match in _LINK.finditer(text):
+        parts.append(str(escape(_TAG.sub("", text[end:match.start()]))))
+        parts.append(f'<a href="{escape(match[1])}">{escape(match[2])}</a>')
+        end = match.end()
+    parts.append(str(escape(_TAG.sub("", text[end:]))))
+    return "".join(parts).strip()
+
+
+def map_tiles() -> Tiles:
+    """The background the map modules draw: LocalTiles for an archive, else the key."""
+    found = archive()
+    if found is None:
+        return current_app.config["TILES"]
+    return LocalTiles(
+        url=f"{request.script_root}/tiles/{{z}}/{{x}}/{{y}}.{found.extension}",
+        attribution=attribution_html(found.attribution) or str(escape(found.name)),
+        min_zoom=found.min_zoom, max_zoom=found.max_zoom, bounds=found.bounds,
+        name=found.name)
+
+
+def editor_tiles() -> dict:
+    """The register form's background as ``tiles``, ``attr``, ``max_zoom``... ({} for
+    none), for ``static/editor.js``."""
+    found = map_tiles()
+    if isinstance(found, LocalTiles):
+        west, south, east, north = found.bounds
+        return {"tiles": found.url, "attr": found.attribution,
+                "max_zoom": 19, "max_native_zoom": found.max_zoom,
+                "min_native_zoom": found.min_zoom,
+                "bounds": f"{south},{west},{north},{east}"}
+    return TILE_CHOICES.get(found) or {}
+
+
+__all__ = ["EXTENSION", "LOCAL", "archive", "attribution_html", "editor_tiles", "init_app",
+           "kind", "map_tiles"]

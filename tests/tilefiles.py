@@ -1,0 +1,116 @@
+"""Small tile archives made in code for the basemap tests: PNG tiles of one colour each,
+an MBTiles file (SQLite, rows numbered TMS-fashion from the south) and a PMTiles v3 file
+(written here by the spec, independently of the reader in mapper/tilearchive.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+import struct
+import zlib
+from pathlib import Path
+
+#: the whole Web Mercator world: west, south, east, north
+WORLD = (-180.0, -85.0511, 180.0, 85.0511)
+
+
+def png(rgb: tuple[int, int, int], size: int = 8) -> bytes:
+    """A `size` x `size` PNG of one colour (each colour gives different bytes)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (struct.pack(">I", len(body)) + kind + body
+                + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF))
+
+    row = b"\x00" + bytes(rgb) * size
+    return (b"\x89PNG\r\n\x1a\n"
+            + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(row * size))
+            + chunk(b"IEND", b""))
+
+
+def world_tiles(zooms=(0, 1)) -> dict[tuple[int, int, int], bytes]:
+    """Every XYZ tile of `zooms`, each its own colour: {(z, x, y): png}."""
+    tiles = {}
+    for z in zooms:
+        for x in range(2**z):
+            for y in range(2**z):
+                tiles[(z, x, y)] = png((40 * z + 10, 60 * x + 20, 60 * y + 30))
+    return tiles
+
+
+def write_mbtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], *,
+                  metadata: dict[str, str] | None = None) -> Path:
+    """An MBTiles file of XYZ `tiles` (stored with tile_row = 2**z - 1 - y)."""
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE metadata (name TEXT, value TEXT)")
+    db.execute("CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, "
+               "tile_row INTEGER, tile_data BLOB)")
+    db.executemany("INSERT INTO metadata VALUES (?, ?)", (metadata or {}).items())
+    db.executemany("INSERT INTO tiles VALUES (?, ?, ?, ?)",
+                   [(z, x, (1 << z) - 1 - y, data) for (z, x, y), data in tiles.items()])
+    db.commit()
+    db.close()
+    return path
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def hilbert_id(z: int, x: int, y: int) -> int:
+    """The spec's tile id, written out again for the tests (from its reference code)."""
+    acc = sum(4**i for i in range(z))
+    n = 2**z
+    d, s = 0, n // 2
+    while s > 0:
+        rx, ry = int(x & s > 0), int(y & s > 0)
+        d += s * s * ((3 * rx) ^ ry)
+        if ry == 0:
+            if rx == 1:
+                x, y = s - 1 - x, s - 1 - y
+            x, y = y, x
+        s //= 2
+    return acc + d
+
+
+def write_pmtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], *,
+                  bounds=WORLD, metadata: dict | None = None, tile_type: int = 2,
+                  gzip_directory: bool = True) -> Path:
+    """A PMTiles v3 file of XYZ `tiles` with one root directory (tile type 2: PNG)."""
+    entries = sorted((hilbert_id(z, x, y), data) for (z, x, y), data in tiles.items())
+    blob, offsets = b"", []
+    for _, data in entries:
+        offsets.append(len(blob))
+        blob += data
+    directory = _varint(len(entries))
+    last = 0
+    for tile_id, _ in entries:
+        directory += _varint(tile_id - last)
+        last = tile_id
+    directory += b"".join(_varint(1) for _ in entries)
+    directory += b"".join(_varint(len(data)) for _, data in entries)
+    for i, offset in enumerate(offsets):  # 0: right after the previous tile
+        directory += _varint(0 if i else offset + 1)
+    meta = json.dumps(metadata or {}).encode()
+    if gzip_directory:
+        directory, meta = gzip.compress(directory), gzip.compress(meta)
+    root_at = 127
+    meta_at = root_at + len(directory)
+    data_at = meta_at + len(meta)
+    zooms = [z for z, _, _ in tiles]
+    header = struct.pack(
+        "<7sB11Q6B4iB2i", b"PMTiles", 3, root_at, len(directory), meta_at, len(meta),
+        data_at, 0, data_at, len(blob), len(entries), len(entries), len(entries),
+        1, 2 if gzip_directory else 1, 1, tile_type, min(zooms), max(zooms),
+        *(round(v * 1e7) for v in bounds), min(zooms), 0, 0)
+    path.write_bytes(header + directory + meta + blob)
+    return path

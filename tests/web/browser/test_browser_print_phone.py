@@ -1,0 +1,141 @@
+"""Print and phone (issue 18): at 390x844 no page scrolls sideways (anonymous and as an
+officer); a CAN page prints to a few A4 pages with its name and map on the first; the map
+legend is a panel a keyboard user can open and close, closed at first on a phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from accounts import browser_sign_in
+
+from mapper.store import Workspace
+from mapper.web import create_app
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+#: the demo's first CAN prints to 4 A4 pages (London's: see README); a little headroom
+DEMO_CAN_PAGES = 5
+#: the height of an A4 page's printable area at 96 dpi, with the 12 mm margins of
+#: neighbourhood.css (297 mm - 24 mm), and its width (210 mm - 22 mm)
+A4_CONTENT = {"width": 710, "height": 1031}
+
+OVERFLOW_JS = "() => document.scrollingElement.scrollWidth - window.innerWidth"
+
+#: the call sheet's table: its right edge, how far its box scrolls, a cell's label
+CALL_SHEET_JS = """
+() => {
+    const table = document.querySelector('.cs-table');
+    const box = table.closest('.cs-table-wrap');
+    const cell = table.querySelector('tbody td[data-label="Outcome"]');
+    return {table: table.getBoundingClientRect().right, box: box.scrollWidth - box.clientWidth,
+            label: getComputedStyle(cell, '::before').content};
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def places(shared_demo) -> dict:
+    workspace = Workspace(shared_demo)
+    can = workspace.read_layer("neighbourhoods").iloc[0]
+    ward = str(workspace.read_layer("wards")["ward_code"].iloc[0])
+    postcode = str(workspace.read_layer("postcodes")["postcode"].iloc[100])
+    query = f"postcode={postcode.replace(' ', '+')}&k=12"
+    return {
+        "can_id": str(can["can_id"]),
+        "can_name": str(can["name"]),
+        "pages": {
+            "priority": "/priority",
+            "can": f"/neighbourhood/{can['can_id']}",
+            "ward": f"/ward/{ward}",
+            "incident": f"/incident?{query}",
+            "callsheet": f"/incident/callsheet?{query}",
+        },
+    }
+
+
+@pytest.fixture
+def base_url(shared_demo, live_server):
+    return live_server(create_app({"WORKSPACE": str(shared_demo), "TILES": "none"}))
+
+
+def _open(page, url: str):
+    response = page.goto(url, wait_until="networkidle")
+    assert response is not None and response.status == 200, url
+    return page
+
+
+@pytest.mark.parametrize("role", [None, "officer"])
+def test_no_page_scrolls_sideways_on_a_phone(browser_page, base_url, shared_demo, places, role):
+    page = browser_page.page
+    if role:
+        browser_sign_in(page, base_url, shared_demo, role)
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        for name, path in places["pages"].items():
+            _open(page, base_url + path)
+            overflow = page.evaluate(OVERFLOW_JS)
+            assert overflow <= 0, f"{name} at {size['width']} px is {overflow} px too wide"
+    # the call sheet on a phone: each group a card, its cells labelled, nothing cut off
+    page.set_viewport_size(PHONE)
+    _open(page, base_url + places["pages"]["callsheet"])
+    table = page.evaluate(CALL_SHEET_JS)
+    assert table["table"] <= PHONE["width"] and table["box"] <= 0
+    assert table["label"] == '"Outcome: "'
+    browser_page.assert_clean()
+
+
+def test_can_page_prints_as_a_briefing(browser_page, base_url, places, artifacts_dir):
+    page = _open(browser_page.page, base_url + places["pages"]["can"])
+    pdf = page.pdf(format="A4", print_background=True)
+    (artifacts_dir / "neighbourhood-print.pdf").write_bytes(pdf)
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert 1 <= pages <= DEMO_CAN_PAGES, f"the CAN page prints to {pages} A4 pages"
+
+    # as laid out on paper: the name, the map and its key on the first page, the map whole
+    page.set_viewport_size(A4_CONTENT)
+    page.emulate_media(media="print")
+    boxes = page.evaluate(
+        """() => Object.fromEntries(['h1', '.nb-map', '.nb-key', '#profile', '#asset-table',
+            '.nb-filters', '.nb-contents', '.legend-toggle'].map(s => {
+            const e = document.querySelector(s), r = e.getBoundingClientRect();
+            return [s, {top: r.top + window.scrollY, bottom: r.bottom + window.scrollY,
+                        shown: e.offsetParent !== null && r.height > 0,
+                        text: e.innerText.slice(0, 200)}];
+        }))"""
+    )
+    assert places["can_name"] in boxes["h1"]["text"]
+    assert boxes["h1"]["top"] < boxes[".nb-map"]["top"]
+    assert boxes[".nb-map"]["shown"] and boxes[".nb-map"]["bottom"] <= A4_CONTENT["height"]
+    assert boxes[".nb-key"]["top"] < A4_CONTENT["height"]
+    # map first, then the figures, then the list; no controls on paper
+    assert boxes[".nb-map"]["bottom"] <= boxes["#profile"]["top"] < boxes["#asset-table"]["top"]
+    for control in (".nb-filters", ".nb-contents", ".legend-toggle"):
+        assert not boxes[control]["shown"], f"{control} is printed"
+    page.screenshot(path=str(artifacts_dir / "neighbourhood-print-a4.png"), full_page=True)
+    browser_page.assert_clean()
+
+
+@pytest.mark.parametrize("path_key", ["can", "incident", "priority"])
+def test_legend_panel_toggles_from_the_keyboard(browser_page, base_url, places, path_key):
+    page = browser_page.page
+    for size, opened in ((DESKTOP, "true"), (PHONE, "false")):
+        page.set_viewport_size(size)
+        _open(page, base_url + places["pages"][path_key])
+        button = page.get_by_role("button", name="Legend")
+        assert button.count() == 1
+        body = page.locator("#" + button.get_attribute("aria-controls"))
+        assert button.get_attribute("aria-expanded") == opened
+        first = body.locator("li").first
+        assert first.is_visible() == (opened == "true")
+        button.focus()
+        page.keyboard.press("Enter")
+        flipped = "false" if opened == "true" else "true"
+        assert button.get_attribute("aria-expanded") == flipped
+        assert first.is_visible() == (flipped == "true")
+        page.keyboard.press("Space")
+        assert button.get_attribute("aria-expanded") == opened
+        assert page.evaluate(OVERFLOW_JS) <= 0
+    browser_page.assert_clean()
