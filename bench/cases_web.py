@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 import numpy as np
 import pandas as pd
 
-from bench.core import Check, Comparison, Result, log, slowdown
+from bench.core import Check, Comparison, Result, log, slowdown, speedup
 from bench.generate import CATEGORIES, CATEGORY_WEIGHTS
 from mapper import overlay
 from mapper.cli import SERVE_THREADS, WORKER_THREADS
@@ -970,3 +970,114 @@ def _page_result(case, label, browser, base, *, ours_url, ours_bytes, base_url, 
                   + (f", {groups:,} groups" if groups is not None else ""),
                   ours=ours_url, seconds=None, comparisons=comparisons,
                   check=Check(not problems, detail)).finish()
+
+
+# == pages: warm from the first request, cheap after it ======================================
+
+
+def _page_paths(app, workspace: Path) -> dict[str, str]:
+    from mapper.store import Workspace
+    from mapper.web import data
+
+    ws = Workspace(workspace)
+    summary = ws.read_layer("ward_summary")
+    cans = ws.read_layer("neighbourhoods").sort_values("rank", kind="stable")
+    with app.test_request_context("/"):
+        postcode = data.example_postcode()
+    return {"first CAN page": f"/neighbourhood/{cans['can_id'].iloc[0]}",
+            "ward page": f"/ward/{sorted(summary['ward_code'].astype(str))[0]}",
+            "/": "/", "/priority": "/priority", "/api/docs": "/api/docs",
+            "/api/wards": "/api/wards", "/incident": f"/incident?postcode={postcode}",
+            "/api/nearest": f"/api/nearest?postcode={postcode}"}
+
+
+def _cpu_per_request(client, path: str, n: int, before=None) -> float:
+    """Median server CPU seconds (this thread's) of `n` GETs of `path` in the test client
+    (`before()` run ahead of each, outside the clock)."""
+    times = []
+    for _ in range(n):
+        if before is not None:
+            before()
+        start = time.thread_time()
+        response = client.get(path)
+        times.append(time.thread_time() - start)
+        if response.status_code != 200:
+            raise RuntimeError(f"{path}: HTTP {response.status_code}")
+    return statistics.median(times)
+
+
+def case_page_cpu(workspace: Path, *, label: str, requests: int) -> list[Result]:
+    """The first request of each page after ``create_app(warm=True)`` (as ``mapper serve``
+    starts) against the first request of an app that did not warm, and the server CPU of a
+    warm CAN and ward page against the same page with its per-version parts made in the
+    request (as before they were cached) and against ``/health``, all in this process."""
+    from mapper.web import create_app, data
+
+    data._entries.clear()
+    cold_app = create_app({"WORKSPACE": str(workspace), "TESTING": True})
+    paths = _page_paths(cold_app, workspace)
+    cold_client = cold_app.test_client()
+    cold = {}
+    for name, path in paths.items():
+        t = time.perf_counter()
+        cold_client.get(path)
+        cold[name] = time.perf_counter() - t
+    data._entries.clear()
+    start = time.perf_counter()
+    app = create_app({"WORKSPACE": str(workspace), "TESTING": True}, warm=True)
+    startup = time.perf_counter() - start
+    client = app.test_client()
+    first, made = {}, {}
+    for name, path in paths.items():
+        before = dict(data.builds)
+        t = time.perf_counter()
+        status = client.get(path).status_code
+        first[name] = time.perf_counter() - t
+        made[name] = sorted(k for k, v in data.builds.items() if v != before.get(k, 0))
+        if status != 200:
+            made[name].append(f"HTTP {status}")
+    slowest = max(first, key=first.get)  # type: ignore[arg-type]
+    # a ward page's own parts are made on its first visit (633 of them: not at start)
+    built = {name: kinds for name, kinds in made.items()
+             if kinds and not (name == "ward page" and kinds == ["neighbourhoods:page"])}
+    results = [Result(
+        case="pages: first request after start (warmed)",
+        size=label, ours=f"create_app(warm=True): {startup:.1f} s to start",
+        seconds=first[slowest],
+        comparisons=[slowdown(f"the first request of an app that did not warm: {name}",
+                              cold[name], first[name], 0.5 if name == slowest else None)
+                     for name in paths],
+        check=Check(not built, "no cache made in a first request (a ward page makes its "
+                    "own parts only)" if not built
+                    else f"made in the first request: {built}"),
+        extra={"startup_s": startup, "first_s": first, "cold_s": cold,
+               "note": f"the slowest first request: {slowest} {first[slowest]:.3f} s"},
+    ).finish()]
+    health = _cpu_per_request(client, "/health", requests)
+    for name in ("first CAN page", "ward page"):
+        path = paths[name]
+        client.get(path)
+        page = _unnamed(client.get(path).get_data())
+        warm = _cpu_per_request(client, path, requests)
+        uncached = _cpu_per_request(client, path, max(3, requests // 4),
+                                    before=lambda: data._entries.pop("neighbourhoods:page",
+                                                                     None))
+        same = _unnamed(client.get(path).get_data()) == page
+        results.append(Result(
+            case=f"pages: warm {name}, server CPU per request", size=label, ours=path,
+            seconds=warm,
+            comparisons=[speedup("the same page with its parts made in the request",
+                                 uncached, warm, 4.0),
+                         slowdown("/health in the same app", health, warm)],
+            check=Check(same, "the same bytes from the cache as made afresh" if same
+                        else "the page differs when made afresh"),
+            extra={"cpu_ms": warm * 1e3, "uncached_ms": uncached * 1e3,
+                   "health_ms": health * 1e3},
+        ).finish())
+    return results
+
+
+def _unnamed(page: bytes) -> bytes:
+    """A page without folium's random element names (a new one each time a map is made)
+    and the script nonce (a new one each request)."""
+    return re.sub(rb'nonce="[^"]*"', b"nonce", re.sub(rb"_[0-9a-f]{32}", b"_", page))

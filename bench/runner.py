@@ -195,6 +195,10 @@ def _workspace_cases(results, sizes, want, workdir: Path, seed: int, browser_nee
                                   reason=f"preparing the workspace: {error}"[:500]))
             return
         if want("page"):
+            log("pages: first request and warm CPU")
+            _guard(results, "pages: first request and warm CPU", label,
+                   lambda: cw.case_page_cpu(built, label=label,
+                                            requests=5 if tiny else 20))
             log("map page weight")
             _guard(results, "map page weight", label, lambda: cw.case_page_weight(
                 with_groups, label=f"{label}, {count:,} groups", loads=sizes["page_loads"],

@@ -20,6 +20,7 @@ Errors are translated once, here: users see an HTML error page (or ``{"error": .
 from __future__ import annotations
 
 import os
+import threading
 
 from flask import (
     Blueprint,
@@ -126,18 +127,81 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     ratelimit.init_app(app)  # after auth: signed-in users are not limited
     security.init_app(app)
     if warm:
-        _warm(app, (api.prepare, overview.prepare))
+        warmer = Warmer(app, (api.prepare, overview.prepare, priority.prepare,
+                              neighbourhoods.prepare, incidents.prepare))
+        app.extensions["mapper.warmer"] = warmer
+        for name in app.jinja_env.list_templates(extensions=["html"]):
+            app.jinja_env.get_template(name)  # compiled now, not by the first visitors
+        warmer.run()
+        app.teardown_request(warmer.after_request)
     return app
 
 
-def _warm(app: Flask, preparers) -> None:
-    """Run each blueprint's `prepare` (which fills :mod:`mapper.web.data`'s caches for the
-    workspace as it is now) in a request context, when there is a workspace."""
-    if not Workspace(app.config["WORKSPACE"]).exists():
-        return
-    with app.test_request_context("/"):
-        for prepare in preparers:
-            prepare()
+class Warmer:
+    """Each blueprint's `prepare` (which fills :mod:`mapper.web.data`'s caches for the
+    workspace as it is now), run before the server takes requests and again, in the
+    background, after a request has seen the workspace change (rebuilt, re-analysed or
+    edited): one warm-up at a time, and requests never wait for it (while it remakes a
+    cache, :func:`mapper.web.data.cached` serves them the previous version)."""
+
+    def __init__(self, app: Flask, preparers):
+        self.app = app
+        self.preparers = tuple(preparers)
+        self.version: tuple | None = None  # the version warmed last (or being warmed)
+        self.runs = 0  # warm-ups finished (tests read it)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        """Warm the caches for the workspace as it is now (nothing without a workspace;
+        a page that cannot be shown yet, as before an analysis, has nothing to warm)."""
+        from mapper.web import data
+
+        if not Workspace(self.app.config["WORKSPACE"]).exists():
+            return
+        with self.app.test_request_context("/"):
+            self.version = data.current()[1]
+            _analysis_notice()
+            for prepare in self.preparers:
+                try:
+                    prepare()
+                except HTTPException:
+                    pass
+        self.runs += 1
+
+    def after_request(self, _error=None) -> None:
+        """After a request that read the workspace at a version not warmed yet: warm it in
+        a background thread (unless one is warming already; it starts again if the
+        version moved on meanwhile)."""
+        from mapper.web import data
+
+        seen = data.seen_version()
+        if seen is None or seen == self.version:
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._background, name="mapper-warm",
+                                            daemon=True)
+            self._thread.start()
+
+    def _background(self) -> None:
+        from mapper.web import data
+
+        try:
+            while True:
+                self.run()
+                with self.app.test_request_context("/"):
+                    if data.current()[1] == self.version:  # nothing moved on meanwhile
+                        return
+        except Exception:  # noqa: BLE001 - a failed warm-up leaves requests to make it
+            self.app.logger.exception("warming the caches failed")
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background warm-up in progress (tests)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
 
 def _check_settings(config) -> None:

@@ -590,14 +590,19 @@ def _postcode_points(workspace) -> pd.DataFrame:
 
 
 
+def _head(layers: Iterable[str]) -> bytes:
+    """The :func:`_collection_head` of `layers`, once per workspace version."""
+    chosen = tuple(sorted(set(layers)))
+    return data.cached(f"api:head:{','.join(chosen)}", lambda _: _collection_head(chosen))
+
+
 def _answer(payload_members: dict, features: list[bytes], *, layers: Iterable[str] = (),
             head: bytes | None = None):
     """A FeatureCollection response (:func:`mapper.geojson.collection`) from ready
     features, opening with `head` (the :func:`_collection_head` of `layers`, looked up
     when not given), then `payload_members`."""
     if head is None:
-        layers = tuple(sorted(set(layers)))
-        head = data.cached(f"api:head:{','.join(layers)}", lambda _: _collection_head(layers))
+        head = _head(layers)
     body = geojson.collection(features, head, payload_members)
     return current_app.response_class(body, mimetype=GEOJSON)
 
@@ -846,10 +851,23 @@ def _nearest_setup(workspace) -> _NearestSetup:
 
 def prepare() -> None:
     """Make what ``/api/nearest`` answers from (the groups' index, feature texts and the
-    study area) now, not on the first request (call in a request context)."""
+    study area), the docs page and the wards list now, not on the first request (call in
+    a request context)."""
     setup = _nearest_setup()
     if setup.table is not None:
         setup.table.halves  # noqa: B018 - computed once, kept
+    # and what the docs page's examples, area filters and postcode searches read
+    _area_codes()
+    _can_ids()
+    if data.layer("postcodes", required=False) is not None:
+        _postcode_points()
+    docs()
+    if data.layer("ward_summary", required=False) is not None:
+        wards()
+    from mapper.web import places
+
+    places.prepare()  # the map pages' search box (/api/search)
+    _head(("wards", "postcodes"))
 
 
 @bp.get("/nearest")

@@ -153,6 +153,12 @@ def current() -> tuple[Workspace, tuple]:
     return workspace, version
 
 
+def seen_version() -> tuple | None:
+    """The workspace version this request has looked up, or None when it read no data."""
+    memo = g.get("_mapper_workspace_version") if has_request_context() else None
+    return None if memo is None else memo[3]
+
+
 def forget_version() -> None:
     """Look the version up again on the next :func:`cached` call of this request (after
     a view changed the workspace or its edits)."""

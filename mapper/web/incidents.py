@@ -510,6 +510,16 @@ def _area_map():
     return data.cached("incident_area_map", build, variant=(tiles, base))
 
 
+def prepare() -> None:
+    """Make what a search reads (postcodes, their nearest-postcode tree, the groups'
+    details, ward names) and the area map now, not on the first search (call in a
+    request context)."""
+    group_details()
+    ward_names()
+    _nearest_postcode(0.0, 0.0)  # builds the tree (the answer is not wanted)
+    _area_map()
+
+
 def _located(search: Search) -> dict:
     """Where the search point is, in words: ward, nearest postcode, grid reference."""
     nearest = None if search.postcode else _nearest_postcode(search.x, search.y)

@@ -343,12 +343,13 @@ def grouped_value(wards: pd.DataFrame, column: str) -> float:
     NaN without the layers it needs."""
     codes = tuple(sorted(wards["ward_code"].astype(str)))
 
-    def build(workspace) -> pd.DataFrame | None:
-        if not (workspace.has_layer("lsoa_ward_weights") and workspace.has_layer("deprivation")):
+    def build(_workspace) -> pd.DataFrame | None:
+        deprivation = data.layer("deprivation", required=False)
+        weights = data.layer("lsoa_ward_weights", required=False)
+        if deprivation is None or weights is None:
             return None
-        national, _ = national_lsoas_of(workspace.provenance())
-        return grouped_need(workspace.read_layer("deprivation"),
-                            workspace.read_layer("lsoa_ward_weights"), {"area": list(codes)},
+        national, _ = national_lsoas_of(data.provenance())
+        return grouped_need(deprivation, weights, {"area": list(codes)},
                             national_lsoas=national)
 
     found = data.cached("grouped_need", build, variant=codes)
@@ -645,9 +646,11 @@ def category_options(assets: pd.DataFrame) -> list[dict]:
     return options
 
 
-def asset_rows(assets: gpd.GeoDataFrame, keep: pd.Series) -> list[dict]:
-    """Table rows; groups carry ``contact`` when the signed-in user may see it."""
-    texts = search_text(assets)
+def asset_rows(assets: gpd.GeoDataFrame, keep: pd.Series,
+               texts: pd.Series | None = None) -> list[dict]:
+    """Table rows; groups carry ``contact`` when the signed-in user may see it
+    (`texts`: :func:`search_text` of the assets, by index, when already made)."""
+    texts = search_text(assets) if texts is None else texts.loc[assets.index]
     group_ids = assets.loc[assets["kind"] == "group", "asset_id"].tolist() if len(assets) else []
     contacts = contacts_for(group_ids)
     rows = []
@@ -780,43 +783,28 @@ def ward_export(ward_code: str, fmt_name: str):
 
 
 def _area_page(area: Area):
-    wards = _ward_summary()
-    settings = _settings()
-    columns = comparators(area, wards)
-    domains = domain_rows(area, columns)
-    trend = incident_trend(area, settings)
-    assets = area_assets(area)
+    fixed = area_parts(area)
+    base = fixed["assets"]
     category = request.args.get("category", "")
     query = request.args.get("q", "").strip()
     sort_key, descending = parse_sort(request.args.get("sort"))
-    assets = sort_assets(assets, sort_key, descending=descending)
+    assets = base if (sort_key, descending) == ("name", False) else sort_assets(
+        base, sort_key, descending=descending)
     keep = matches(assets, category, query)
-    parts = map_parts(_map(area, assets, wards, settings))
     return render_template(
         "neighbourhood.html",
         page="area",
         title=f"{area.label} – {_study_area()}",
         area=area,
-        area_wards=[_ward_row(row) for _, row in area.wards.iterrows()],
-        can=_can_of(area),
         study_area=_study_area(),
         synthetic=_synthetic(),
-        settings=settings,
-        columns=columns,
-        profile=profile_rows(area, columns),
-        domains=domains,
         unavailable_measures=data.unavailable_measures(),
-        domain_chart=domain_svg(domains, columns, area) if domains else "",
-        trend=trend,
-        trend_chart=trend_svg(trend, area) if trend else "",
-        map=parts,
-        assets=asset_rows(assets, keep),
+        **{k: v for k, v in fixed.items() if k not in ("assets", "texts")},
+        assets=asset_rows(assets, keep, texts=fixed["texts"]),
         asset_count=len(assets),
         shown_count=int(keep.sum()),
-        stale_count=int(assets["verified_over_12_months_ago"].sum()) if len(assets) else 0,
         verification_months=verification.VERIFICATION_MONTHS,
         recheck=_recheck_link(area),
-        categories=category_options(assets),
         category=category,
         query=query,
         sort_key=sort_key,
@@ -826,13 +814,67 @@ def _area_page(area: Area):
         boundary_urls=({f: url_for(".boundary_export", can_id=area.id, fmt_name=f)
                         for f in BOUNDARY_FORMATS} if area.kind == "neighbourhood" else {}),
         contact_list_url=_contact_list_url(area),
-        drivers=_drivers(area),
-        why=_why(area),
-        care=_care(area),
-        ranks=_ranks(area, wards),
         today=date.today().isoformat(),
         **_footer(),
     )
+
+
+def area_parts(area: Area) -> dict:
+    """What an area's page shows whatever the request asks (profile, domains, trend, the
+    map, its assets by name): made once per workspace version (and day: the re-checking
+    flags), not on every request."""
+    tiles = basemap.map_tiles()
+    asset_base_url = f"{request.script_root}/vendor"
+
+    def build(_workspace) -> dict:
+        wards = _ward_summary()
+        settings = _settings()
+        columns = comparators(area, wards)
+        domains = domain_rows(area, columns)
+        trend = incident_trend(area, settings)
+        assets = area_assets(area)
+        parts = map_parts(_map(area, assets, wards, settings, tiles=tiles,
+                               asset_base_url=asset_base_url))
+        return {
+            "area_wards": [_ward_row(row) for _, row in area.wards.iterrows()],
+            "can": _can_of(area),
+            "settings": settings,
+            "columns": columns,
+            "profile": profile_rows(area, columns),
+            "domains": domains,
+            "domain_chart": domain_svg(domains, columns, area) if domains else "",
+            "trend": trend,
+            "trend_chart": trend_svg(trend, area) if trend else "",
+            "map": parts,
+            "assets": assets,
+            "texts": search_text(assets),
+            "stale_count": int(assets["verified_over_12_months_ago"].sum())
+            if len(assets) else 0,
+            "categories": category_options(assets),
+            "drivers": _drivers(area),
+            "why": _why(area),
+            "care": _care(area),
+            "ranks": _ranks(area, wards),
+        }
+
+    return data.cached("neighbourhoods:page", build,
+                       variant=(area.kind, area.id, repr(tiles), asset_base_url,
+                                verification.today()))
+
+
+def prepare() -> None:
+    """Make what the neighbourhood and ward pages share (the ward and borough summaries,
+    the incident trend's counts, the layers grouped deprivation is made from) and the
+    first CAN's page now, not on the first request (call in a request context)."""
+    if data.layer("ward_summary", required=False) is None:
+        return
+    cans = _neighbourhoods()
+    incident_coverage_plan(_settings())
+    data.layer("borough_summary", required=False)
+    data.layer("deprivation", required=False)  # grouped_value's, for every CAN page
+    data.layer("lsoa_ward_weights", required=False)
+    if cans is not None:
+        area_parts(find_neighbourhood(str(cans["can_id"].iloc[0])))
 
 
 def _contact_list_url(area: Area) -> str:
@@ -954,7 +996,8 @@ def _can_of(area: Area) -> dict | None:
     return {"can_id": str(can_id), "name": name}
 
 
-def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings):
+def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings,
+         *, tiles: basemap.Tiles, asset_base_url: str):
     outline = area.wards[["ward_code", "ward_name", "borough_name", "geometry"]]
     if area.kind == "neighbourhood":
         outline = outline.dissolve().assign(ward_name=area.label)[outline.columns]
@@ -971,8 +1014,8 @@ def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings
         context=context,
         gaps=gaps,
         gap_label=f"Homes more than {settings.coverage_radius_m:,.0f} m from {category}",
-        tiles=basemap.map_tiles(),
-        asset_base_url=f"{request.script_root}/vendor",
+        tiles=tiles,
+        asset_base_url=asset_base_url,
     )
 
 

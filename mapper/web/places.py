@@ -201,3 +201,11 @@ def area_bounds() -> list[float] | None:
         return [round(float(v), DECIMALS) for v in to_display(grown).total_bounds]
 
     return data.cached("places:area_bounds", build)
+
+
+def prepare() -> None:
+    """Make what searches and the pages' bounds read now (for the app's warm-up; needs a
+    request context)."""
+    _areas()
+    _postcodes()
+    area_bounds()

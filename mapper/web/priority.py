@@ -101,6 +101,13 @@ def page():
     return render_page(view)
 
 
+def prepare() -> None:
+    """Make the page as first shown (its map, months and types) now, not on the first
+    request (call in a request context)."""
+    if data.layer("ward_summary", required=False) is not None:
+        page()
+
+
 @bp.post("/priority/recompute")
 @require_role("admin")
 def recompute():

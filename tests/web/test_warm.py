@@ -1,0 +1,69 @@
+"""A warmed app (``create_app(warm=True)``, as ``mapper serve`` makes it) answers the first
+request of each page from caches made before any request, and warms them again in the
+background after the workspace changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from mapper import overlay
+from mapper.editing import current_record, save_record
+from mapper.store import Workspace
+from mapper.web import create_app, data
+
+
+@pytest.fixture
+def warm_app(demo_copy):
+    data._entries.clear()
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo_copy)}, warm=True)
+    return app, Workspace(demo_copy)
+
+
+def _first_pages(app, workspace: Workspace) -> list[str]:
+    cans = workspace.read_layer("neighbourhoods").sort_values("rank", kind="stable")
+    with app.test_request_context("/"):
+        postcode = data.example_postcode()
+    assert postcode
+    return [f"/neighbourhood/{cans['can_id'].iloc[0]}", "/", "/priority", "/api/docs",
+            "/api/wards", f"/incident?postcode={postcode}",
+            f"/api/nearest?postcode={postcode}", f"/api/search?q={postcode}",
+            "/api/search?q=a"]
+
+
+def _made_by(client, path: str) -> dict[str, int]:
+    before = dict(data.builds)
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.get_data(as_text=True)[:300])
+    return {k: n - before.get(k, 0) for k, n in data.builds.items() if n != before.get(k, 0)}
+
+
+def test_the_first_requests_of_a_warmed_app_make_no_cache(warm_app):
+    app, workspace = warm_app
+    warmer = app.extensions["mapper.warmer"]
+    assert warmer.runs == 1
+    client = app.test_client()
+    for path in _first_pages(app, workspace):
+        assert _made_by(client, path) == {}, path  # nothing made in the request
+    warmer.wait(30)
+    assert warmer.runs == 1  # the version did not change: no second warm-up
+
+
+def test_an_edit_is_warmed_in_the_background_after_the_next_request(warm_app):
+    app, workspace = warm_app
+    warmer = app.extensions["mapper.warmer"]
+    client = app.test_client()
+    group = overlay.read_layer(workspace, "groups").sort_values("group_id").iloc[0]
+    _record, version, _retired = current_record(workspace, "groups", group["group_id"])
+    save_record(workspace, "groups", {"name": "Renamed for the warm-up"}, actor="tester",
+                record_id=group["group_id"], expected_version=version)
+    assert client.get("/health").status_code == 200  # reads no data: no warm-up
+    warmer.wait(30)
+    assert warmer.runs == 1
+    client.get("/api/docs")  # sees the new version: a warm-up starts after it
+    warmer.wait(60)
+    assert warmer.runs == 2
+    can_page = _first_pages(app, workspace)[0]
+    assert _made_by(client, can_page) == {}  # made by the warm-up, with the edit
+    ward = group["ward_code"]
+    page = client.get(f"/ward/{ward}").get_data(as_text=True)
+    assert "Renamed for the warm-up" in page
