@@ -137,12 +137,22 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     return app
 
 
+def _store_part(version: tuple) -> tuple:
+    """The GeoPackage's identity in a workspace version (path, modification time, size),
+    without the edits counter (:func:`mapper.web.data.current`)."""
+    return tuple(version[:3])
+
+
 class Warmer:
     """Each blueprint's `prepare` (which fills :mod:`mapper.web.data`'s caches for the
     workspace as it is now), run before the server takes requests and again, in the
-    background, after a request has seen the workspace change (rebuilt, re-analysed or
-    edited): one warm-up at a time, and requests never wait for it (while it remakes a
-    cache, :func:`mapper.web.data.cached` serves them the previous version)."""
+    background, after a request has seen the GeoPackage change (rebuilt, re-analysed or
+    restored): one warm-up at a time, and requests never wait for it (while it remakes a
+    cache, :func:`mapper.web.data.cached` serves them the previous version).
+
+    An edit alone does not start a warm-up: the request after an edit makes what it
+    needs itself (only what the edit touched), so an officer always sees their own edit
+    on the next page rather than the version a background warm-up was replacing."""
 
     def __init__(self, app: Flask, preparers):
         self.app = app
@@ -176,7 +186,8 @@ class Warmer:
         from mapper.web import data
 
         seen = data.seen_version()
-        if seen is None or seen == self.version:
+        if seen is None or (self.version is not None and _store_part(seen) ==
+                            _store_part(self.version)):
             return
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
@@ -192,7 +203,9 @@ class Warmer:
             while True:
                 self.run()
                 with self.app.test_request_context("/"):
-                    if data.current()[1] == self.version:  # nothing moved on meanwhile
+                    now = data.current()[1]
+                    if self.version is not None and _store_part(now) == \
+                            _store_part(self.version):  # the GeoPackage did not move on
                         return
         except Exception:  # noqa: BLE001 - a failed warm-up leaves requests to make it
             self.app.logger.exception("warming the caches failed")
