@@ -198,6 +198,7 @@ def test_no_contact_pattern_on_any_route_for_the_public(app, workspace):
     """Every GET route of the app (so a new one is covered when it is added), with the
     hand-built groups as samples: no e-mail address or phone number for the public."""
     from test_authorisation import _samples, _url
+    from test_placeholders import body_of
 
     samples = {**_samples(app), "record_id": "pii-1", "group_id": "pii-1"}
     ward = overlay.read_layer(Workspace(workspace), "groups").set_index("group_id").at[
@@ -213,7 +214,7 @@ def test_no_contact_pattern_on_any_route_for_the_public(app, workspace):
         if response.status_code != 200:
             continue
         seen += 1
-        hits = _contacts(response.get_data(as_text=True))
+        hits = _contacts(body_of(response))
         if hits:
             found[url] = hits
     assert seen >= 20 and not found, (seen, found)

@@ -56,6 +56,20 @@ class _Visible(HTMLParser):
 _POPUP = re.compile(r"<(?:div|p|strong|span)[^<>]*>([^<>`]*)(?=<)")
 
 
+def is_binary(content_type: str) -> bool:
+    """An image or a GeoPackage: no text a person reads as such."""
+    return content_type.startswith("image/") or "geopackage" in content_type \
+        or "sqlite" in content_type or "octet-stream" in content_type
+
+
+def body_of(response) -> str:
+    """A response's body as text; a binary one (an image, a GeoPackage) as Latin-1, which
+    any byte decodes to, so its text cells can still be searched for contact details."""
+    if is_binary(response.mimetype or ""):
+        return response.get_data().decode("latin-1")
+    return response.get_data(as_text=True)
+
+
 def read_text(body: str, content_type: str) -> list[str]:
     """What a person reads in a response."""
     if "json" in content_type:

@@ -355,9 +355,11 @@ OPEN_POINT_TOOLTIPS_JS = """
 @pytest.mark.browser
 def test_priority_map_layers_show_the_hostile_names_as_text(browser_page, dialogs, base_url):
     page = _open(browser_page, base_url + "/priority")
-    for label, kind in (("VCS groups", "groups"), ("Community premises", "premises"),
-                        ("Incidents", "incidents")):
-        page.locator(".leaflet-control-layers-overlays label", has_text=label).click()
+    # "Incidents (what is counted)", not "Heatmap of incidents": the names' starts
+    for label, kind in ((r"^\s*VCS groups", "groups"), (r"^\s*Community premises", "premises"),
+                        (r"^\s*Incidents", "incidents")):
+        page.locator(".leaflet-control-layers-overlays label",
+                     has_text=re.compile(label)).click()
         page.wait_for_function(
             "(kind) => (window[document.querySelector('.folium-map').id].pointLayers[kind]"
             " || {getLayers: () => []}).getLayers().length > 0",

@@ -5,6 +5,8 @@ legend is a panel a keyboard user can open and close, closed at first on a phone
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from accounts import browser_sign_in
@@ -37,8 +39,17 @@ CALL_SHEET_JS = """
 
 
 @pytest.fixture(scope="module")
-def places(shared_demo) -> dict:
-    workspace = Workspace(shared_demo)
+def demo(shared_demo, tmp_path_factory) -> Path:
+    """A copy of the demo for this module: signing in and viewing contacts as an officer
+    writes users and audit rows, which the shared demo must never hold."""
+    directory = tmp_path_factory.mktemp("print-phone") / "demo"
+    shutil.copytree(shared_demo, directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def places(demo) -> dict:
+    workspace = Workspace(demo)
     can = workspace.read_layer("neighbourhoods").iloc[0]
     ward = str(workspace.read_layer("wards")["ward_code"].iloc[0])
     postcode = str(workspace.read_layer("postcodes")["postcode"].iloc[100])
@@ -57,8 +68,8 @@ def places(shared_demo) -> dict:
 
 
 @pytest.fixture
-def base_url(shared_demo, live_server):
-    return live_server(create_app({"WORKSPACE": str(shared_demo), "TILES": "none"}))
+def base_url(demo, live_server):
+    return live_server(create_app({"WORKSPACE": str(demo), "TILES": "none"}))
 
 
 def _open(page, url: str):
@@ -68,10 +79,10 @@ def _open(page, url: str):
 
 
 @pytest.mark.parametrize("role", [None, "officer"])
-def test_no_page_scrolls_sideways_on_a_phone(browser_page, base_url, shared_demo, places, role):
+def test_no_page_scrolls_sideways_on_a_phone(browser_page, base_url, demo, places, role):
     page = browser_page.page
     if role:
-        browser_sign_in(page, base_url, shared_demo, role)
+        browser_sign_in(page, base_url, demo, role)
     for size in (PHONE, DESKTOP):
         page.set_viewport_size(size)
         for name, path in places["pages"].items():
