@@ -721,7 +721,7 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, tiles_style: str
     if threads is None:
         threads = WORKER_THREADS if workers > 1 else SERVE_THREADS
     if tiles not in ("none", "osm", "light"):
-        from mapper.web.basemap import open_basemap
+        from mapper.maps.vectorstyle import open_basemap
 
         # a clear error now (archive or style), before any demo is built
         click.echo(open_basemap(tiles, tiles_style or None).describe(), err=True)

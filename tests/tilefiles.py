@@ -84,8 +84,9 @@ def hilbert_id(z: int, x: int, y: int) -> int:
 
 def write_pmtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], *,
                   bounds=WORLD, metadata: dict | None = None, tile_type: int = 2,
-                  gzip_directory: bool = True) -> Path:
-    """A PMTiles v3 file of XYZ `tiles` with one root directory (tile type 2: PNG)."""
+                  gzip_directory: bool = True, tile_compression: int = 1) -> Path:
+    """A PMTiles v3 file of XYZ `tiles` with one root directory (tile type 2: PNG; 1 is
+    vector; tile compression 1 none, 2 gzip, 3 brotli)."""
     entries = sorted((hilbert_id(z, x, y), data) for (z, x, y), data in tiles.items())
     blob, offsets = b"", []
     for _, data in entries:
@@ -110,7 +111,7 @@ def write_pmtiles(path: Path, tiles: dict[tuple[int, int, int], bytes], *,
     header = struct.pack(
         "<7sB11Q6B4iB2i", b"PMTiles", 3, root_at, len(directory), meta_at, len(meta),
         data_at, 0, data_at, len(blob), len(entries), len(entries), len(entries),
-        1, 2 if gzip_directory else 1, 1, tile_type, min(zooms), max(zooms),
+        1, 2 if gzip_directory else 1, tile_compression, tile_type, min(zooms), max(zooms),
         *(round(v * 1e7) for v in bounds), min(zooms), 0, 0)
     path.write_bytes(header + directory + meta + blob)
     return path

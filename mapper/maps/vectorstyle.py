@@ -39,9 +39,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from mapper.errors import MapperError
+from mapper.tilearchive import TileArchive, open_archive
 
 #: style layer types drawn, and the geometry types (MVT: 1 point, 2 line, 3 polygon) each draws
 DRAWN = {"fill": (3,), "line": (2, 3), "circle": (1,)}
@@ -226,7 +228,8 @@ def _paint(layer: dict) -> dict:
                "lineJoin": layout.get("line-join", "miter")}
         dashes = paint.get("line-dasharray")
         if dashes is not None:
-            dashes = _literal(dashes)
+            if isinstance(dashes, list) and dashes[:1] == ["literal"]:
+                dashes = _literal(dashes)
             if (not isinstance(dashes, list) or not dashes or not all(
                     isinstance(d, (int, float)) for d in dashes)
                     or isinstance(width, dict)):
@@ -464,5 +467,54 @@ def default_style(source_layers: Iterable[str]) -> dict:
                      origin="the built-in plain style")
 
 
-__all__ = ["DEFAULT_STYLE", "DRAWN", "StyleError", "default_style", "load_style",
-           "translate", "translate_filter"]
+# -- an archive and its style --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Basemap:
+    """An opened tile archive and, for a vector one, its translated style."""
+
+    archive: TileArchive
+    style: dict | None = None
+    style_name: str = ""
+
+    def describe(self) -> str:
+        """One line for the serve log: the file, its tiles and, for vector, the style."""
+        archive = self.archive
+        text = (f"Basemap: {archive.kind} {archive.path.name}, {archive.format} tiles, "
+                f"zooms {archive.min_zoom}-{archive.max_zoom}")
+        if self.style is None:
+            return text + "."
+        text += (f", drawn with {self.style_name} ({len(self.style['drawn'])} style "
+                 "layers drawn")
+        ignored = self.style["ignored"]
+        if ignored:
+            shown = "; ".join(ignored[:4]) + ("; ..." if len(ignored) > 4 else "")
+            text += f", {len(ignored)} left out: {shown}"
+        return text + ")."
+
+
+def open_basemap(tiles: str, style: str | None = None) -> Basemap:
+    """Open the archive at `tiles` and, for a vector archive, read the style at `style`
+    (a Mapbox GL / MapLibre style JSON) or take the built-in plain style.
+
+    Raises MapperError naming the file when the archive or the style cannot be used, or
+    when a style is given for a raster archive."""
+    archive = open_archive(tiles)
+    if not archive.vector:
+        if style:
+            raise MapperError(
+                f"map style {style}: tile archive {archive.path} holds raster "
+                f"({archive.format}) tiles, drawn as they are; a style is for vector "
+                "(pbf) archives only. Leave out --tiles-style.")
+        return Basemap(archive)
+    if style:
+        translated = load_style(style, source_layers=archive.vector_layers)
+        return Basemap(archive, translated, f"the style {Path(style).name}")
+    translated = default_style(archive.vector_layers)
+    return Basemap(archive, translated,
+                   "the built-in plain style (no --tiles-style given)")
+
+
+__all__ = ["DEFAULT_STYLE", "DRAWN", "Basemap", "StyleError", "default_style", "load_style",
+           "open_basemap", "translate", "translate_filter"]

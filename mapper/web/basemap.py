@@ -11,16 +11,13 @@ Not a blueprint: every map page asks here what to draw under its data.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
 from flask import Flask, current_app, request
 from markupsafe import escape
 
-from mapper.errors import MapperError
 from mapper.maps.base import TILE_CHOICES, LocalTiles, Tiles
-from mapper.maps.vectorstyle import default_style, load_style
-from mapper.tilearchive import TileArchive, open_archive
+from mapper.maps.vectorstyle import Basemap, open_basemap
+from mapper.tilearchive import TileArchive
 
 #: where the open archive lives on the app (``app.extensions``)
 EXTENSION = "mapper.tile_archive"
@@ -36,52 +33,6 @@ LOCAL = "local"
 #: a link in an archive's attribution, the only markup kept
 _LINK = re.compile(r'<a\s+href="(https?://[^"<>]*)"[^>]*>([^<]*)</a>', re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
-
-
-@dataclass(frozen=True)
-class Basemap:
-    """An opened tile archive and, for a vector one, its translated style."""
-
-    archive: TileArchive
-    style: dict | None = None
-    style_name: str = ""
-
-    def describe(self) -> str:
-        """One line for the serve log: the file, its tiles and, for vector, the style."""
-        archive = self.archive
-        text = (f"Basemap: {archive.kind} {archive.path.name}, {archive.format} tiles, "
-                f"zooms {archive.min_zoom}-{archive.max_zoom}")
-        if self.style is None:
-            return text + "."
-        text += (f", drawn with {self.style_name} ({len(self.style['drawn'])} style "
-                 "layers drawn")
-        ignored = self.style["ignored"]
-        if ignored:
-            shown = "; ".join(ignored[:4]) + ("; ..." if len(ignored) > 4 else "")
-            text += f", {len(ignored)} left out: {shown}"
-        return text + ")."
-
-
-def open_basemap(tiles: str, style: str | None = None) -> Basemap:
-    """Open the archive at `tiles` and, for a vector archive, read the style at `style`
-    (a Mapbox GL / MapLibre style JSON) or take the built-in plain style.
-
-    Raises MapperError naming the file when the archive or the style cannot be used, or
-    when a style is given for a raster archive."""
-    archive = open_archive(tiles)
-    if not archive.vector:
-        if style:
-            raise MapperError(
-                f"map style {style}: tile archive {archive.path} holds raster "
-                f"({archive.format}) tiles, drawn as they are; a style is for vector "
-                "(pbf) archives only. Leave out --tiles-style.")
-        return Basemap(archive)
-    if style:
-        translated = load_style(style, source_layers=archive.vector_layers)
-        return Basemap(archive, translated, f"the style {Path(style).name}")
-    translated = default_style(archive.vector_layers)
-    return Basemap(archive, translated,
-                   "the built-in plain style (no --tiles-style given)")
 
 
 def init_app(app: Flask) -> None:
@@ -157,5 +108,5 @@ def editor_tiles() -> dict:
     return TILE_CHOICES.get(found) or {}
 
 
-__all__ = ["EXTENSION", "LOCAL", "STYLE_EXTENSION", "Basemap", "archive", "attribution_html",
-           "editor_tiles", "init_app", "kind", "map_tiles", "open_basemap"]
+__all__ = ["EXTENSION", "LOCAL", "STYLE_EXTENSION", "archive", "attribution_html",
+           "editor_tiles", "init_app", "kind", "map_tiles"]
