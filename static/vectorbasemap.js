@@ -4,7 +4,7 @@
  * (filters, zoom ranges, values by zoom); what a style means is decided in Python.
  *
  * mapperVectorBasemap(map, options) adds the layer to `map` and returns it; options:
- * url, style ({layers, background}), attribution, minZoom, maxZoom, minNativeZoom,
+ * url, style ({layers, order, background}), attribution, minZoom, maxZoom, minNativeZoom,
  * maxNativeZoom, bounds ([[south, west], [north, east]]).
  */
 (function () {
@@ -87,7 +87,7 @@
   });
 
   window.mapperVectorBasemap = function (map, options) {
-    var styles = {}, order = Object.keys(options.style.layers);
+    var styles = {}, order = options.style.order;  // the draw order (keys may be sorted)
     order.forEach(function (name) { styles[name] = styler(options.style.layers[name]); });
     if (options.style.background) {
       map.getContainer().style.background = options.style.background;

@@ -247,7 +247,8 @@ def _paint(layer: dict) -> dict:
 def translate(style, *, source_layers: Iterable[str] = (), origin: str = "the style") -> dict:
     """The renderer's styling of `style` (a parsed style JSON document).
 
-    Returns ``{"layers": {source_layer: [rule, ...]}, "background": colour or None,
+    Returns ``{"layers": {source_layer: [rule, ...]}, "order": [source layers, in the
+    order they are drawn (JSON writers may sort keys)], "background": colour or None,
     "attribution": text, "drawn": [layer ids], "ignored": ["id: why", ...]}``, a rule
     being ``{"id", "types": [geometry types], "minzoom", "maxzoom", "filter", "paint"}``.
     `source_layers`: the archive's layer names (its metadata's vector_layers); when given,
@@ -317,8 +318,8 @@ def translate(style, *, source_layers: Iterable[str] = (), origin: str = "the st
         raise StyleError(
             f"{origin}: no layer of the style can be drawn (expected fill, line or circle "
             f"layers; left out: {'; '.join(ignored[:5]) or 'none'})")
-    return {"layers": out, "background": background, "attribution": _attribution(style),
-            "drawn": drawn, "ignored": ignored}
+    return {"layers": out, "order": list(out), "background": background,
+            "attribution": _attribution(style), "drawn": drawn, "ignored": ignored}
 
 
 def _zoom_of(value) -> float | None:

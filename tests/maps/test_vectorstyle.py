@@ -55,7 +55,7 @@ def test_fill_line_and_circle_layers_become_path_options():
     assert out["background"] == "#fafaf8"
     assert out["attribution"] == "© Test Maps"
     assert out["drawn"] == ["water", "roads-primary", "roads-paths", "places"]
-    assert list(out["layers"]) == ["water", "roads", "places"]  # the style's order
+    assert out["order"] == ["water", "roads", "places"]  # the style's order
     (water,) = out["layers"]["water"]
     assert water == {"id": "water", "types": [3], "minzoom": None, "maxzoom": None,
                      "filter": None, "paint": {
