@@ -5,7 +5,9 @@ is drawn in the browser by Leaflet.VectorGrid (vendored under
 ``static/vendor/leaflet-vectorgrid``), which styles each feature of a source layer with
 Leaflet path options. :func:`translate` is the one place that turns a style's layers into
 those options; ``static/vectorbasemap.js`` only evaluates what it returns (a filter, a
-zoom range, a value per zoom). No Flask here.
+zoom range, a value per zoom). :func:`open_basemap` opens an archive with its style (the
+given file, or :data:`DEFAULT_STYLE` keyed on the usual schemas' layer names) for the
+web app and for ``mapper serve``'s early check and log line. No Flask here.
 
 What is honoured, per style layer:
 

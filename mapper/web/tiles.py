@@ -63,6 +63,8 @@ def tile(z: int, x: int, y: int, ext: str):
             response = byte_response(body, archive.media_type, gzipped=packed and gzipped)
         else:
             response = Response(body, mimetype=archive.media_type)
+    if archive.vector:
+        response.vary.add("Accept-Encoding")
     response.set_etag(etag)
     response.headers["Cache-Control"] = f"public, max-age={TILE_MAX_AGE}"
     return response

@@ -200,3 +200,33 @@ def test_a_style_for_a_raster_archive_is_refused(tiny_workspace, tmp_path, style
                          metadata={"format": "png"})
     with pytest.raises(MapperError, match="holds raster .*Leave out --tiles-style"):
         client_of(tiny_workspace, path, style_file)
+
+
+def test_every_map_page_draws_the_vector_archive(shared_demo, vector_mbtiles, style_file):
+    from mapper.geo import to_display
+    from mapper.store import Workspace
+
+    app = create_app({"TESTING": True, "WORKSPACE": str(shared_demo),
+                      "TILES": str(vector_mbtiles), "TILES_STYLE": str(style_file)})
+    workspace = Workspace(shared_demo)
+    can_id = workspace.read_layer("neighbourhoods")["can_id"].iloc[0]
+    ward = workspace.read_layer("wards")
+    point = to_display(ward.geometry.iloc[:1].centroid).iloc[0]
+    officer = sign_in(app.test_client(), "officer")
+    for url in ("/", "/priority", f"/neighbourhood/{can_id}",
+                f"/ward/{ward['ward_code'].iloc[0]}",
+                f"/incident?lat={point.y:.5f}&lon={point.x:.5f}"):
+        response = officer.get(url)
+        assert response.status_code == 200, url
+        page = response.get_data(as_text=True)
+        assert "L.tileLayer(" not in page, url
+        assert _vector_options(page)["url"] == "/tiles/{z}/{x}/{y}.pbf", url
+        assert page.count(f'src="/static/{VECTORGRID_JS}"') == 1, url
+
+
+def test_serve_help_names_the_style_option(capsys):
+    from mapper.cli import main
+
+    assert main(["serve", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--tiles-style" in out and "MAPPER_TILES_STYLE" in out
