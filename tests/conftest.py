@@ -7,6 +7,10 @@
     the Flask app on ``tiny_workspace`` and its test client.
 ``live_server``
     the real app served on a free port of 127.0.0.1 in a background thread.
+``pg_url``
+    a fresh PostgreSQL database (PostGIS enabled) for the test module, dropped after: its
+    URL. Skipped without ``MAPPER_TEST_DATABASE_URL`` (failed under CI): see
+    ``tests/pgtest.py`` and ``.ci/postgres``.
 ``browser_page``
     a headless Chromium page (Playwright) that records console errors, page errors and
     every request to a host other than 127.0.0.1/localhost (those are blocked). Skipped
@@ -159,6 +163,14 @@ def app(tiny_workspace):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    from pgtest import fresh_database
+
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture
