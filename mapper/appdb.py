@@ -55,7 +55,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -279,6 +279,12 @@ class AppDB:
         self._shared: Connection | None = None
         self._pid = os.getpid()
         self._edits: tuple[float, int] | None = None  # (when asked, value): PostgreSQL
+
+    def __del__(self) -> None:
+        shared = getattr(self, "_shared", None)
+        if shared is not None and shared.postgres and self._pid == os.getpid():
+            with suppress(Exception):  # nothing to do about it while collecting
+                shared.close()  # a dropped AppDB ends its session at the server
 
     def __repr__(self) -> str:
         return f"AppDB({str(self.url or self.path)!r})"

@@ -102,6 +102,7 @@ def test_a_draft_leaves_the_published_results_and_compares_by_hand(grid):
                                  "published: can_top_share")
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_officer_draft_page_private_and_admin_publishes_a_new_version(app, grid):
     officer = sign_in(app.test_client(), "officer", username="olly")
     response = post(officer, "/priority/drafts", data={
