@@ -768,6 +768,78 @@ def sqlite_backup(source: Path, target: Path) -> None:
         src.close()
 
 
+#: PostgreSQL's generated columns: set past the largest value after rows are copied in
+_PG_IDENTITIES = (("audit", "id"), ("selection_versions", "version"), ("drafts", "id"),
+                  ("records", "rowid"), ("record_history", "rowid"),
+                  ("sign_in_failures", "rowid"))
+
+
+def _sqlite_columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def dump_to_sqlite(db: AppDB, target: Path) -> None:
+    """Copy a PostgreSQL app database into a new SQLite file of the embedded store's
+    format (owner-only): one consistent snapshot (a repeatable-read transaction), so
+    backups of either store look alike and restore into either."""
+    if not db.postgres:
+        raise ValueError("dump_to_sqlite copies a PostgreSQL app database")
+    private_file(target)
+    sqlite = sqlite3.connect(target, isolation_level=None)
+    _migrate(sqlite)  # the schema of this version
+    source = db.connect()
+    try:
+        with source.transaction():
+            source.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            sqlite.execute("BEGIN")
+            for table in APP_TABLES:
+                columns = ", ".join(_sqlite_columns(sqlite, table))
+                rows = source.execute(f"SELECT {columns} FROM {table}").fetchall()
+                marks = ", ".join("?" * len(rows[0])) if rows else ""
+                if rows:
+                    sqlite.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})",
+                                       [tuple(r) for r in rows])
+            sqlite.execute("COMMIT")
+        sqlite.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        source.close()
+        sqlite.close()
+
+
+def load_from_sqlite(db: AppDB, source: Path) -> None:
+    """Replace every row of a PostgreSQL app database with those of an SQLite app
+    database file (brought up to this version first), in one transaction: other servers
+    see the old rows or the new, never a mix."""
+    if not db.postgres:
+        raise ValueError("load_from_sqlite fills a PostgreSQL app database")
+    sqlite = sqlite3.connect(source, isolation_level=None)
+    try:
+        if sqlite.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            _migrate(sqlite)
+        with db.write() as conn:
+            counter = conn.execute("SELECT value FROM meta WHERE key = 'edits_version'"
+                                   ).fetchone()
+            for table in APP_TABLES:
+                columns = _sqlite_columns(sqlite, table)
+                names = ", ".join(columns)
+                conn.execute(f"DELETE FROM {table}")
+                rows = sqlite.execute(f"SELECT {names} FROM {table}").fetchall()
+                if rows:
+                    conn.executemany(f"INSERT INTO {table} ({names}) VALUES "
+                                     f"({', '.join('?' * len(columns))})", rows)
+            for table, column in _PG_IDENTITIES:
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{PG_SCHEMA}.{table}', "
+                             f"'{column}'), COALESCE((SELECT max({column}) FROM {table}), "
+                             "0) + 1, false)")
+            # the edits counter only grows: every server's caches see a new version
+            loaded = conn.execute("SELECT value FROM meta WHERE key = 'edits_version'"
+                                  ).fetchone()
+            highest = max(int(r[0]) for r in (counter, loaded, ("0",)) if r is not None)
+            set_meta(conn, "edits_version", str(highest + 1))
+    finally:
+        sqlite.close()
+
+
 def integrity(path: Path) -> str:
     """SQLite's integrity check of a database file: 'ok' or the first problem."""
     try:
