@@ -342,6 +342,15 @@ class AppDB:
             self._shared = None
             self._edits = None
 
+    def _pg_errors(self) -> tuple[type[Exception], ...]:
+        """psycopg's errors that may mean a lost connection (none on SQLite; psycopg is
+        imported only when PostgreSQL is used)."""
+        if not self.postgres:
+            return ()
+        import psycopg
+
+        return (psycopg.OperationalError, psycopg.InterfaceError)
+
     def _dropped(self) -> bool:
         """Whether the shared PostgreSQL connection is closed or broken."""
         raw = self._shared.raw if self._shared is not None else None
@@ -362,14 +371,14 @@ class AppDB:
             conn = self._conn()
             try:
                 conn.begin_write()
-            except _PG_LOST:  # dropped by the server: once more, on a new connection
+            except self._pg_errors():  # dropped by the server: once more, on a new connection
                 if not self._dropped():
                     raise
                 self._shared = None
                 conn = self._conn()
                 try:
                     conn.begin_write()
-                except _PG_LOST as error:
+                except self._pg_errors() as error:
                     raise self._lost(error) from None
             try:
                 yield conn
@@ -387,13 +396,13 @@ class AppDB:
                 return self._conn().execute(sql, params).fetchall()
             try:
                 return self._conn().execute(sql, params).fetchall()
-            except _PG_LOST:
+            except self._pg_errors():
                 if not self._dropped():
                     raise
                 self._shared = None  # the server dropped it: once more, on a new one
             try:
                 return self._conn().execute(sql, params).fetchall()
-            except _PG_LOST as error:
+            except self._pg_errors() as error:
                 raise self._lost(error) from None
 
     def exists(self) -> bool:
@@ -634,16 +643,6 @@ class AppDB:
             self.query("SELECT 1")
             return "ok"
         return str(self.query("PRAGMA integrity_check")[0][0])
-
-
-#: psycopg's errors meaning the connection is gone (none without psycopg)
-_PG_LOST: tuple[type[Exception], ...] = ()
-try:
-    import psycopg as _psycopg
-
-    _PG_LOST = (_psycopg.OperationalError, _psycopg.InterfaceError)
-except ImportError:  # pragma: no cover - depends on the installation
-    pass
 
 
 def _migrate(conn: sqlite3.Connection) -> None:

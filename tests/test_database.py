@@ -127,3 +127,57 @@ def test_connection_speaks_sqlite_style_sql(pg_url):
         assert [(r["k"], r["v"]) for r in rows] == [("a", "2"), ("b", "3")]
     finally:
         conn.close()
+
+
+def test_the_app_database_connects_again_after_the_server_drops_it(pg_url, tmp_path):
+    import psycopg
+
+    from mapper.appdb import AppDB
+
+    db = AppDB(tmp_path, pg_url)
+    db.put_record("groups", "g1", {"name": "a"}, actor="t", expected_version=None)
+
+    def drop() -> None:
+        pid = db.query("SELECT pg_backend_pid()")[0][0]
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    drop()
+    assert db.get_record("groups", "g1").data == {"name": "a"}  # a read, on a new one
+    drop()
+    assert db.put_record("groups", "g1", {"name": "b"}, actor="t", expected_version=1) == 2
+    db.close()
+
+
+def test_racing_writers_on_separate_connections_one_wins_the_others_conflict(pg_url,
+                                                                             tmp_path):
+    """As several servers would: each writer its own AppDB (connection); all start from
+    version 1 of one record at once; exactly one saves, every other gets a Conflict."""
+    import threading
+
+    from mapper.appdb import AppDB, Conflict
+
+    AppDB(tmp_path, pg_url).put_record("groups", "race", {"name": "v1"}, actor="t",
+                                       expected_version=None)
+    writers = [AppDB(tmp_path, pg_url) for _ in range(8)]
+    for db in writers:
+        db.query("SELECT 1")  # connected before the start
+    start, outcomes = threading.Barrier(len(writers)), []
+
+    def write(n: int, db: AppDB) -> None:
+        start.wait()
+        try:
+            outcomes.append(db.put_record("groups", "race", {"name": f"w{n}"}, actor=f"w{n}",
+                                          expected_version=1))
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=write, args=(n, db)) for n, db in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes, key=str) == [2] + ["conflict"] * 7
+    assert writers[0].get_record("groups", "race").version == 2
+    for db in writers:
+        db.close()
