@@ -1012,6 +1012,7 @@ def case_page_cpu(workspace: Path, *, label: str, requests: int) -> list[Result]
     warm CAN and ward page against the same page with its per-version parts made in the
     request (as before they were cached) and against ``/health``, all in this process."""
     from mapper.web import create_app, data
+    from mapper.web.neighbourhoods import CAN_PAGES, WARD_PAGES
 
     data._entries.clear()
     cold_app = create_app({"WORKSPACE": str(workspace), "TESTING": True})
@@ -1059,9 +1060,9 @@ def case_page_cpu(workspace: Path, *, label: str, requests: int) -> list[Result]
         client.get(path)
         page = _unnamed(client.get(path).get_data())
         warm = _cpu_per_request(client, path, requests)
+        kind = CAN_PAGES if name == "first CAN page" else WARD_PAGES
         uncached = _cpu_per_request(client, path, max(3, requests // 4),
-                                    before=lambda: data._entries.pop("neighbourhoods:page",
-                                                                     None))
+                                    before=lambda kind=kind: data._entries.pop(kind, None))
         same = _unnamed(client.get(path).get_data()) == page
         results.append(Result(
             case=f"pages: warm {name}, server CPU per request", size=label, ours=path,

@@ -30,6 +30,7 @@ combine every ward.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -857,15 +858,25 @@ def area_parts(area: Area) -> dict:
             "ranks": _ranks(area, wards),
         }
 
-    return data.cached("neighbourhoods:page", build,
-                       variant=(area.kind, area.id, repr(tiles), asset_base_url,
-                                verification.today()))
+    variant = (area.kind, area.id, repr(tiles), asset_base_url, verification.today())
+    if area.kind == "neighbourhood":  # every CAN's page is warmed at start: all kept
+        cans = _neighbourhoods()
+        return data.cached(CAN_PAGES, build, variant=variant,
+                           keep=data.VARIANTS_PER_KIND + (0 if cans is None else len(cans)))
+    return data.cached(WARD_PAGES, build, variant=variant)  # the 16 last visited
+
+
+#: the cache kinds of the CAN pages' parts (one per CAN, all warmed at start and kept)
+#: and of the ward pages' parts (made on a ward page's first visit, the last 16 kept)
+CAN_PAGES = "neighbourhoods:can-page"
+WARD_PAGES = "neighbourhoods:page"
 
 
 def prepare() -> None:
     """Make what the neighbourhood and ward pages share (the ward and borough summaries,
     the incident trend's counts, the layers grouped deprivation is made from) and the
-    first CAN's page now, not on the first request (call in a request context)."""
+    first CAN's page now, not on the first request (call in a request context); the
+    other CANs' pages are :func:`prepare_all`'s."""
     if data.layer("ward_summary", required=False) is None:
         return
     cans = _neighbourhoods()
@@ -875,6 +886,19 @@ def prepare() -> None:
     data.layer("lsoa_ward_weights", required=False)
     if cans is not None:
         area_parts(find_neighbourhood(str(cans["can_id"].iloc[0])))
+
+
+def prepare_all() -> Iterator[str]:
+    """Make every CAN's page parts, in rank order, yielding each CAN's id once made (the
+    server's background warm-up, after :func:`prepare`, pauses between pages while
+    requests are answered; call in a request context). A request for a CAN not warmed yet
+    makes it itself, or waits for the warm-up making it."""
+    cans = _neighbourhoods()
+    if data.layer("ward_summary", required=False) is None or cans is None:
+        return
+    for can_id in cans["can_id"].astype(str):
+        area_parts(find_neighbourhood(can_id))
+        yield can_id
 
 
 def _contact_list_url(area: Area) -> str:
