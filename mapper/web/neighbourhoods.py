@@ -323,7 +323,28 @@ def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
 
 def value_for(comparator: dict, column: str, how: str | None = None) -> float:
     """A comparator's value: the borough summary's own figure when it has one (deprivation
-    measures from whole LSOAs), else combined from its wards."""
+    measures from whole LSOAs), else combined from its wards. A borough's and the study
+    area's are the same on every page of a workspace version: made once, then remembered
+    (:func:`_comparator_values`)."""
+    if comparator["key"] == "area":
+        return _value_for(comparator, column, how)
+    remembered = _comparator_values()
+    key = (comparator["key"], column, how)
+    value = remembered.get(key)
+    if value is None:
+        value = remembered[key] = _value_for(comparator, column, how)
+    return value
+
+
+def _comparator_values() -> dict:
+    """(comparator key, column, how) -> a borough's or the study area's value, for this
+    workspace version (analysis results, which edits do not change). The one cache that
+    grows after it is made: each value the first page to need it adds, the same value
+    whichever page (a race adds the same value twice)."""
+    return data.cached("neighbourhoods:comparator-values", lambda _workspace: {})
+
+
+def _value_for(comparator: dict, column: str, how: str | None) -> float:
     row = comparator["row"]
     if row is not None and column in row.index and pd.notna(row[column]):
         return float(row[column])
@@ -889,8 +910,9 @@ def prepare() -> None:
 
 
 def prepare_all() -> Iterator[str]:
-    """Make every CAN's page parts, in rank order, yielding each CAN's id once made (the
-    server's background warm-up, after :func:`prepare`, pauses between pages while
+    """Make every CAN's page parts, in rank order, yielding each CAN's id once made, then
+    each borough's comparator values (what its ward pages share), yielding its code (the
+    server's background warm-up, after :func:`prepare`, pauses between steps while
     requests are answered; call in a request context). A request for a CAN not warmed yet
     makes it itself, or waits for the warm-up making it."""
     cans = _neighbourhoods()
@@ -899,6 +921,13 @@ def prepare_all() -> Iterator[str]:
     for can_id in cans["can_id"].astype(str):
         area_parts(find_neighbourhood(can_id))
         yield can_id
+    wards = _ward_summary()  # what every ward page of a borough shares: its comparators
+    for _code, in_borough in wards.groupby("borough_code", sort=True):
+        area = find_ward(str(in_borough["ward_code"].iloc[0]))
+        columns = comparators(area, wards)
+        profile_rows(area, columns)
+        domain_rows(area, columns)
+        yield str(_code)
 
 
 def _contact_list_url(area: Area) -> str:
