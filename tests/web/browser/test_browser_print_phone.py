@@ -1,6 +1,7 @@
 """Print and phone (issue 18): at 390x844 no page scrolls sideways (anonymous and as an
-officer); a CAN page prints to a few A4 pages with its name and map on the first; the map
-legend is a panel a keyboard user can open and close, closed at first on a phone."""
+officer, and every HTML page of the app as an administrator and as an officer); a CAN
+page prints to a few A4 pages with its name and map on the first; the map legend is a
+panel a keyboard user can open and close, closed at first on a phone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from accounts import browser_sign_in
+from accounts import browser_sign_in, sign_in
+from test_authorisation import _samples, _url
 
 from mapper.store import Workspace
 from mapper.web import create_app
@@ -149,4 +151,51 @@ def test_legend_panel_toggles_from_the_keyboard(browser_page, base_url, places, 
         page.keyboard.press("Space")
         assert button.get_attribute("aria-expanded") == opened
         assert page.evaluate(OVERFLOW_JS) <= 0
+    browser_page.assert_clean()
+
+
+#: GET routes that are not pages to look at (signing out ends the sweep's session)
+NOT_PAGES = {"static", "vendor.vendor_file", "auth.signout", "favicon", "health"}
+
+
+def _html_pages(app, demo: Path, places: dict, role: str) -> list[str]:
+    """Every GET route of the app (with the authorisation matrix's sample arguments) and
+    the pages reached by a query, that answer `role` with an HTML page (200)."""
+    samples = _samples(app)
+    ward = samples["ward_code"]
+    urls = {_url(rule, samples) for rule in app.url_map.iter_rules()
+            if "GET" in rule.methods and rule.endpoint not in NOT_PAGES
+            and "token" not in rule.arguments and "username" not in rule.arguments}
+    urls |= set(places["pages"].values()) | {
+        f"/contacts?ward={ward}", f"/contacts?neighbourhood={places['can_id']}",
+        *(f"/register/{register}" for register in ("groups", "premises", "incidents")),
+        "/?layers=groups", "/priority?layers=groups",
+    }
+    client = sign_in(app.test_client(), role, username=f"phone-{role}")
+    pages = []
+    for url in sorted(urls):
+        response = client.get(url)
+        if response.status_code == 200 and response.mimetype == "text/html":
+            pages.append(url)
+    return pages
+
+
+@pytest.mark.parametrize("role", ["admin", "officer"])
+def test_every_html_page_fits_a_phone(browser_page, base_url, demo, places, role):
+    """Every page the role can open, at 390 px: no sideways scrolling (a wide table scrolls
+    inside its box), no console error, no request to another host."""
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo), "TILES": "none"})
+    pages = _html_pages(app, demo, places, role)
+    assert len(pages) >= 25, pages  # the sweep reaches the app's pages, not a few
+    page = browser_page.page
+    browser_sign_in(page, base_url, demo, role)
+    page.set_viewport_size(PHONE)
+    too_wide = {}
+    for path in pages:
+        response = page.goto(base_url + path, wait_until="networkidle")
+        assert response is not None and response.status == 200, path
+        width = page.evaluate("() => document.scrollingElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[path] = width
+    assert not too_wide, f"pages wider than {PHONE['width']} px: {too_wide}"
     browser_page.assert_clean()
