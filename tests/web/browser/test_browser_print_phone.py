@@ -180,22 +180,58 @@ def _html_pages(app, demo: Path, places: dict, role: str) -> list[str]:
     return pages
 
 
+#: on a phone: each table wider than its box (it must scroll inside a .table-wrapper with
+#: the scroll shadow as its cue), each map narrower than the content, each map legend not
+#: in a closed collapsible panel
+PHONE_LAYOUT_JS = """
+() => {
+    const tables = [...document.querySelectorAll('table')].filter(t => {
+        const box = t.closest('.table-wrapper');
+        const wide = t.getBoundingClientRect().width > (box || document.body).clientWidth + 1;
+        if (!wide) return false;
+        const style = box && getComputedStyle(box);
+        return !(style && style.overflowX === 'auto'
+                 && style.backgroundImage.includes('gradient'));
+    }).map(t => t.id || t.className);
+    const content = document.querySelector('main').clientWidth;
+    const maps = [...document.querySelectorAll('.leaflet-container')]
+        .filter(m => m.offsetParent !== null && m.getBoundingClientRect().width < content)
+        .map(m => Math.round(m.getBoundingClientRect().width));
+    const legends = [...document.querySelectorAll('.map-key, .dr-legend, .inc-key, .pr-legend')]
+        .filter(k => !k.closest('.site-footer'))
+        .filter(k => {
+            const panel = k.closest('[data-legend-panel], .pr-legend');
+            const toggle = panel && panel.querySelector('.legend-toggle');
+            return !(toggle && toggle.getAttribute('aria-expanded') === 'false');
+        }).map(k => k.className);
+    return {tables, maps, legends};
+}
+"""
+
+
 @pytest.mark.parametrize("role", ["admin", "officer"])
 def test_every_html_page_fits_a_phone(browser_page, base_url, demo, places, role):
     """Every page the role can open, at 390 px: no sideways scrolling (a wide table scrolls
-    inside its box), no console error, no request to another host."""
+    inside its box, with a cue), maps as wide as the content with their legend in a
+    closed panel, no console error, no request to another host."""
     app = create_app({"TESTING": True, "WORKSPACE": str(demo), "TILES": "none"})
     pages = _html_pages(app, demo, places, role)
     assert len(pages) >= 25, pages  # the sweep reaches the app's pages, not a few
     page = browser_page.page
     browser_sign_in(page, base_url, demo, role)
     page.set_viewport_size(PHONE)
-    too_wide = {}
+    too_wide, layout, maps = {}, {}, 0
     for path in pages:
         response = page.goto(base_url + path, wait_until="networkidle")
         assert response is not None and response.status == 200, path
         width = page.evaluate("() => document.scrollingElement.scrollWidth")
         if width > PHONE["width"]:
             too_wide[path] = width
+        found = page.evaluate(PHONE_LAYOUT_JS)
+        maps += page.locator(".leaflet-container").count()
+        if any(found.values()):
+            layout[path] = found
     assert not too_wide, f"pages wider than {PHONE['width']} px: {too_wide}"
+    assert not layout, f"wide tables without a scroll box, narrow maps, open legends: {layout}"
+    assert maps >= 6  # the map pages were among them
     browser_page.assert_clean()
