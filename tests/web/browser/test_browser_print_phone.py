@@ -235,3 +235,30 @@ def test_every_html_page_fits_a_phone(browser_page, base_url, demo, places, role
     assert not layout, f"wide tables without a scroll box, narrow maps, open legends: {layout}"
     assert maps >= 6  # the map pages were among them
     browser_page.assert_clean()
+
+
+#: the printable area of A4 landscape at 96 dpi with incident.css's 12 mm margins
+A4_LANDSCAPE_CONTENT = {"width": 1032, "height": 703}
+#: the demo's call sheet of 12 groups prints to 3 landscape A4 pages (a row a group, with
+#: room to write the outcome)
+CALL_SHEET_PAGES = 4
+
+
+def test_call_sheet_prints_on_a4_landscape_with_nothing_cut_off(browser_page, base_url,
+                                                                 places, artifacts_dir):
+    page = _open(browser_page.page, base_url + places["pages"]["callsheet"])
+    pdf = page.pdf(prefer_css_page_size=True, print_background=True)  # as a browser prints
+    (artifacts_dir / "callsheet-print.pdf").write_bytes(pdf)
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert 1 <= pages <= CALL_SHEET_PAGES, f"the call sheet prints to {pages} A4 pages"
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    assert box is not None and float(box.group(1)) > float(box.group(2))  # landscape
+    # as laid out on paper: nothing reaches past the right margin
+    page.set_viewport_size(A4_LANDSCAPE_CONTENT)
+    page.emulate_media(media="print")
+    right = page.evaluate("""() => Math.max(document.scrollingElement.scrollWidth,
+        ...[...document.querySelectorAll('main *')].map(e => e.getBoundingClientRect().right))""")
+    assert right <= A4_LANDSCAPE_CONTENT["width"], f"the call sheet is {right} px wide on paper"
+    rows = page.locator(".cs-table tbody tr").count()
+    assert rows == 12
+    browser_page.assert_clean()
