@@ -20,10 +20,10 @@ The map's ``pointLayers[kind]`` is the cluster layer (for tests and other script
 Counts per ward when zoomed out
 -------------------------------
 Given ``counts`` (rows ``[lat, lon, ward name, count]`` from :func:`ward_count_rows`),
-the layer in the layer control holds, below :data:`CLOSE_ZOOM`, one circle per ward
+the layer in the layer control holds, below :data:`COUNTS_ZOOM`, one circle per ward
 (sized by its count, numbered when there is room, with a tooltip "Whitechapel: 12
 groups") instead of the markers: a whole city shows one figure per ward, not hundreds of
-badges. From :data:`CLOSE_ZOOM` in it holds the clustered markers. The switch is made in
+badges. From :data:`COUNTS_ZOOM` in it holds the clustered markers. The switch is made in
 the browser on every ``zoomend`` by ``static/maplayers.js`` (``MapLayers.pointSwitch``);
 a page without that script (a map saved as a file) keeps the markers at every zoom. The
 map's ``pointSwitches[kind]`` says what is shown (``mode``: "counts" or "markers").
@@ -52,6 +52,12 @@ CLUSTER_OPTIONS = {"chunkedLoading": True, "showCoverageOnHover": False,
                    "maxClusterRadius": JsCode(
                        f"function (zoom) {{ return zoom < {CLOSE_ZOOM} ? 150 : 50; }}")}
 
+#: below this zoom a point layer given counts per ward shows them instead of its markers:
+#: at 13 a typical English ward (2-3 km across) is still only 100-150 px wide, so a
+#: count says more than its markers; at 14 (a ward fills much of a phone's screen) the
+#: markers show. A whole city (London opens at 10-11) and a borough (the demo opens at
+#: 13) both open on the counts.
+COUNTS_ZOOM = 14
 
 #: registers whose rows are fetched while the page loads, before their layer is
 #: switched on (small: a few thousand rows); the others wait until they are asked for
@@ -145,7 +151,7 @@ class LazyPointCluster(MarkerCluster):
     show : shown (and so filled) from the start
     prefetch : fetch `url` as the page loads, before the layer is switched on
     counts : rows of :func:`ward_count_rows`, shown instead of the markers below
-        `close_zoom` (None: markers at every zoom)
+        `close_zoom` (default :data:`COUNTS_ZOOM`; None: markers at every zoom)
     count_class : CSS class of a ward's count (its number)
     """
 
@@ -270,7 +276,7 @@ class LazyPointCluster(MarkerCluster):
     def __init__(self, kind: str, *, name: str, rows: list | None = None,
                  url: str | None = None, point_class: str, cluster_class: str,
                  show: bool = False, prefetch: bool = False, counts: list | None = None,
-                 count_class: str = "map-count", close_zoom: int = CLOSE_ZOOM):
+                 count_class: str = "map-count", close_zoom: int = COUNTS_ZOOM):
         if (rows is None) == (url is None):
             raise ValueError(f"{kind}: give either rows or url")
         super().__init__(name=name, show=show, overlay=True, control=True,

@@ -172,7 +172,7 @@ class PointLayer:
     """A register drawn as clustered markers: its rows (embedded) or a URL to fetch them
     from (``{"rows": [[lat, lon, label, detail], ...]}``) when first switched on.
 
-    Zoomed out (below :data:`mapper.maps.points.CLOSE_ZOOM`) the layer shows one count
+    Zoomed out (below :data:`mapper.maps.points.COUNTS_ZOOM`) the layer shows one count
     per ward instead (``per_ward``): the analysis's counts of the register
     (:func:`mapper.analysis.assets.ward_counts`), or `counts` by ``ward_code`` (e.g. the
     incidents of the page's filter)."""
@@ -374,6 +374,61 @@ class LayerLegend(MacroElement):
         self.layer, self.html, self.position, self.css = layer, html_text, position, css
 
 
+class OverlayLegend(MacroElement):
+    """One legend box for the overlays (coverage gaps, point layers, heatmap): each
+    entry shows only while its layer is on the map, and the box only while one of them
+    is, so the legend always matches what is drawn. Entries are HTML (escaped by the
+    caller), each in a ``.pr-legend-entry``."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var layers = [{{ this.names|join(", ") }}];
+            var texts = {{ this.texts|tojson }};
+            var legend = L.control({position: {{ this.position|tojson }}});
+            var entries = [];
+            legend.onAdd = function () {
+                var div = L.DomUtil.create('div', {{ this.css|tojson }});
+                texts.forEach(function (text) {
+                    var entry = L.DomUtil.create('div', 'pr-legend-entry', div);
+                    entry.innerHTML = text;
+                    entries.push(entry);
+                });
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            legend.addTo(map);
+            function sync() {
+                var any = false;
+                layers.forEach(function (layer, i) {
+                    var on = map.hasLayer(layer);
+                    entries[i].hidden = !on;
+                    any = any || on;
+                });
+                legend.getContainer().hidden = !any;
+            }
+            map.on('overlayadd overlayremove layeradd layerremove', sync);
+            sync();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, entries, *, position: str = "bottomleft",
+                 css: str = "pr-legend-overlay"):
+        super().__init__()
+        self._name = "OverlayLegend"
+        self.entries, self.position, self.css = list(entries), position, css
+
+    def render(self, **kwargs):
+        self.names = [layer.get_name() for layer, _ in self.entries]
+        self.texts = [text for _, text in self.entries]
+        super().render(**kwargs)
+
+
 class CanOutlines(MacroElement):
     """Each CAN's outline (a thick dashed line over a white halo, from one embedded copy
     of the shapes) with a tooltip and a label ("CAN-01") inside it, added to the parent
@@ -535,9 +590,8 @@ def point_legend(kind: str, name: str, per_ward: bool) -> str:
     if not per_ward:
         return title
     many = POINT_KINDS[kind]["nouns"][1]
-    counts = f"Shown: circles, the number of {many} in each ward (zoom in for each one)"
-    markers = (f"Shown: each one; a numbered badge is several {many} close together "
-               "(zoom out for counts per ward)")
+    counts = f"Shown: {many} per ward (circles); zoom in for each one"
+    markers = "Shown: each one (a numbered badge: several); zoom out for counts per ward"
     return (f'{title}<p class="pr-legend__note" data-point-mode="{kind}" '
             f'data-counts-text="{html.escape(counts)}" '
             f'data-markers-text="{html.escape(markers)}">{html.escape(markers)}</p>')
@@ -669,7 +723,9 @@ def priority_map(
                                    cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
                                    counts=counts, count_class="map-count",
                                    name=_key(layer.kind, name)).add_to(m)
-        extra_legends.append((cluster, point_legend(layer.kind, name, layer.per_ward)))
+        extra_legends.append((cluster, point_legend(layer.kind, POINT_KINDS[layer.kind]["name"]
+                                                    if layer.name is None else layer.name,
+                                                    layer.per_ward)))
     if heat is not None:
         heat_name = f"Heatmap of incidents ({heat.note})" if heat.note else "Heatmap of incidents"
         heat_layer = LazyHeat(url=heat.url, name=_key("heat", heat_name)).add_to(m)
@@ -683,9 +739,9 @@ def priority_map(
     AreaLabels(wards, boroughs).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme, counted)).add_to(m)
-    for layer_on, text in extra_legends:
-        # an overlay's own class: ``.pr-legend`` is the ward legend, one per map
-        LayerLegend(layer_on, text, position="bottomleft", css="pr-legend-overlay").add_to(m)
+    if extra_legends:
+        # the overlays' own box and class: ``.pr-legend`` is the ward legend, one per map
+        OverlayLegend(extra_legends).add_to(m)
     AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 
