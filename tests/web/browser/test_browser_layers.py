@@ -129,7 +129,8 @@ def test_counts_per_ward_zoomed_out_markers_zoomed_in(browser_page, base_url, wi
     assert drawn["badges"] == 0
     legend = page.evaluate(LEGEND_JS)
     assert set(legend) == {"groups", "premises", "incidents"}
-    assert all(text.endswith("per ward (circles); zoom in for each one") for text in legend.values()), legend
+    assert all(text.endswith("per ward (circles); zoom in for each one")
+               for text in legend.values()), legend
     tip = page.evaluate(TOOLTIP_JS, "groups")
     assert re.fullmatch(r".+: \d[\d,]* groups?", tip), tip
     page.screenshot(path=str(artifacts_dir / f"layers-counts-{width}.png"))
