@@ -5,7 +5,8 @@
      `holder` is the layer in the layer control. Below options.closeZoom it holds one
      circle per ward (area by count, numbered when the circle has room, tooltip
      "Whitechapel: 12 groups", drawn on the map's canvas, so a city's wards are not
-     hundreds of page elements); from options.closeZoom in it holds `cluster` (the
+     hundreds of page elements; smaller below zoom 12 and 11, where a whole city shows);
+     from options.closeZoom in it holds `cluster` (the
      clustered markers). Switched on every zoomend. map.pointSwitches[kind].mode says
      which ("counts" or "markers"); the map fires "pointmode" with {kind, mode}, and every
      element [data-point-mode=kind] (the legend's entry) says it in words.
@@ -60,14 +61,18 @@
     }
   });
 
-  function countLayer(map, options) {
+  // zoomed far out (a whole city) the circles are smaller, so three registers in 600
+  // wards do not cover the map: a scale per zoom band
+  function band(zoom) { return zoom < 11 ? 0.6 : zoom < 12 ? 0.8 : 1; }
+
+  function countLayer(map, options, scale) {
     var rows = options.counts || [];
     var most = rows.reduce(function (m, r) { return Math.max(m, r[3]); }, 1);
-    var shift = L.point(SHIFT[options.kind] || [0, 0]);
+    var shift = L.point(SHIFT[options.kind] || [0, 0]).multiplyBy(scale);
     var group = L.featureGroup();
     rows.forEach(function (row) {
       var n = row[3];
-      var radius = MIN_R + (MAX_R - MIN_R) * Math.sqrt(n / most);
+      var radius = (MIN_R + (MAX_R - MIN_R) * Math.sqrt(n / most)) * scale;
       var circle = new Shifted([row[0], row[1]], {
         radius: radius, shift: shift, color: '#fff', weight: 1.5, opacity: 1,
         fillColor: COLOURS[options.kind] || '#0b0c0c', fillOpacity: 0.85
@@ -104,17 +109,25 @@
   }
 
   function pointSwitch(map, holder, cluster, options) {
-    var counts = null;  // made when first shown
+    var made = {};  // the counts layer of each zoom band, made when first shown
+    var counts = null;  // the one on the map
     var state = {mode: null, holder: holder, cluster: cluster, closeZoom: options.closeZoom,
                  counts: function () { return counts; }};
     map.pointSwitches = map.pointSwitches || {};
     map.pointSwitches[options.kind] = state;
     function sync() {
       var mode = map.getZoom() < options.closeZoom ? 'counts' : 'markers';
+      var scale = band(map.getZoom());
+      if (mode === 'counts' && state.mode === 'counts' && counts !== made[scale]) {
+        holder.removeLayer(counts);  // another zoom band: its own circles
+        counts = made[scale] = made[scale] || countLayer(map, options, scale);
+        holder.addLayer(counts);
+      }
       if (mode === state.mode) { return; }
       state.mode = mode;
       if (mode === 'counts') {
-        counts = counts || countLayer(map, options);
+        if (counts) { holder.removeLayer(counts); }
+        counts = made[scale] = made[scale] || countLayer(map, options, scale);
         holder.removeLayer(cluster);
         holder.addLayer(counts);
       } else {
