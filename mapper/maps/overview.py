@@ -59,6 +59,7 @@ def ward_map(
     groups_url: str | None = None,
     groups_count: int | None = None,
     json_strings: bool = False,
+    groups_per_ward: list | None = None,
 ) -> folium.Map:
     """A map of every ward (with a tooltip) under the borough outlines.
 
@@ -82,6 +83,8 @@ def ward_map(
     asset_base_url : URL prefix the app serves the vendored Leaflet files under
     groups_url, groups_count : where the groups layer's rows are fetched from, and how
         many there are (shown in the layer list)
+    groups_per_ward : rows of :func:`mapper.maps.points.ward_count_rows`: zoomed out, the
+        groups layer shows these counts per ward instead of the markers
     json_strings : write the layers' data as JSON text in a string handed to
         ``JSON.parse`` rather than as a JavaScript object literal: browsers read large
         data much faster that way (the web page uses it; the default keeps the
@@ -137,6 +140,7 @@ def ward_map(
         label = "VCS groups" + (f" ({groups_count:,})" if groups_count is not None else "")
         LazyPointCluster("groups", url=groups_url, prefetch=True,
                          point_class="map-group", cluster_class="map-group-cluster",
+                         counts=groups_per_ward, count_class="map-count",
                          name=f'<span class="map-key__swatch map-key__swatch--group" '
                          f'aria-hidden="true"></span> {html.escape(label)}').add_to(m)
         # folded on phones, where it would cover the map

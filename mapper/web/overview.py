@@ -41,7 +41,7 @@ from flask import Blueprint, render_template, request, url_for
 
 from mapper.maps import MapParts, map_parts, ward_map
 from mapper.maps.base import OVERVIEW_DECIMALS
-from mapper.maps.points import point_rows
+from mapper.maps.points import point_rows, ward_count_rows
 from mapper.web import basemap, data, downloads
 from mapper.web.data import SOURCE_COLUMNS
 from mapper.web.responses import (
@@ -166,6 +166,9 @@ def _map() -> tuple[MapParts, Deflated]:
             groups_url=(url_for("overview.groups_json", v=data.version_tag())
                         if groups is not None else None),
             groups_count=groups,
+            groups_per_ward=(ward_count_rows(data.layer("ward_summary"), "groups")
+                             if groups is not None and workspace.has_layer("ward_summary")
+                             else None),
             json_strings=True,
         )
         parts = map_parts(m)

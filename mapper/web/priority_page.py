@@ -414,7 +414,10 @@ def _build_map(view: View):
                 window["incident_type"] = view.incident_type
             note = counted_text(view)
             url = _layer_url("incidents", view, **window)
-            points.append(PointLayer("incidents", url=url, note=note))
+            # counts per ward of the same months and type as the markers
+            counts = data.ward_incidents(IncidentFilter(start, end, view.incident_type))
+            points.append(PointLayer("incidents", url=url, note=note,
+                                     counts=counts["incidents"]))
             heat = HeatLayer(url=url, note=note)
         gaps = None
         if data.layer("coverage_gaps", required=False) is not None:
