@@ -415,8 +415,10 @@ def import_context(ctx: click.Context, files: tuple[str, ...], layers: tuple[str
         raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
                           "'mapper build --from DIR' first (the context is cut to its area)")
     extent_layer = "wards" if ws.has_layer("wards") else "boroughs"
-    extent = tuple(float(b) for b in ws.read_layer(extent_layer, columns=[]).total_bounds)
-    found = read_context(list(files), extent, kind=kind, layers=list(layers) or None,
+    west, south, east, north = (float(b) for b in
+                                ws.read_layer(extent_layer, columns=[]).total_bounds)
+    found = read_context(list(files), (west, south, east, north), kind=kind,
+                         layers=list(layers) or None,
                          attribution=attribution, progress=_progress)
     store.replace(found.frames, found.sources)
     for note in found.notes:

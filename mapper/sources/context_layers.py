@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
@@ -141,61 +140,67 @@ def _columns(frame: pd.DataFrame) -> dict[str, str]:
     return {str(c).lower(): c for c in frame.columns if c != frame.geometry.name}
 
 
+def _values(table: dict[str, str]) -> Callable[[pd.Series], pd.Series]:
+    return lambda series: _lookup(series, table)
+
+
+def _one_of(values: set[str], cls: str) -> Callable[[pd.Series], pd.Series]:
+    return lambda series: _text(series).map(lambda v: cls if v in values else None)
+
+
+def _building(series: pd.Series) -> pd.Series:
+    return _text(series).map(lambda v: "building" if isinstance(v, str) and v != "no"
+                             else None)
+
+
+#: geometry -> (column, kind, its classes from the column's values, evidence), first
+#: match wins: what a feature is, from what its columns hold
+RULES: dict[str, list[tuple[str, str, Callable[[pd.Series], pd.Series], str]]] = {
+    "line": [
+        ("highway", "roads", _values(OSM_HIGHWAY), "OSM highway"),
+        ("railway", "rail", _values(OSM_RAILWAY), "OSM railway"),
+        ("waterway", "water", _values(OSM_WATERWAY), "OSM waterway"),
+        *[(column, "roads", _values(OS_ROADS), f"OS road {column}")
+          for column in ("function", "class", "roadfunction", "road_classification", "type")],
+        ("type", "rail", _values(OS_RAIL), "OS rail type"),
+        ("type", "water", _values({"river": "river", "canal": "canal"}), "water type"),
+    ],
+    "polygon": [
+        ("building", "buildings", _building, "OSM building"),
+        ("natural", "water", _one_of({"water"}, "water"), "OSM natural=water"),
+        ("waterway", "water", _one_of({"riverbank", "dock"}, "water"), "OSM waterway"),
+        ("landuse", "water", _one_of({"reservoir", "basin"}, "water"), "OSM landuse"),
+    ],
+    "point": [
+        ("place", "places", _values(OSM_PLACE), "OSM place"),
+        ("type", "places", _values(OS_PLACES), "OS place type"),
+        ("local_type", "places", _values(OS_PLACES), "OS place type"),
+    ],
+}
+
+
 def classify(frame: gpd.GeoDataFrame, geometry: str) -> tuple[pd.Series, pd.Series, list[str]]:
     """Each feature's kind and class from what its columns hold (None where they say
-    nothing), and the evidence used (``highway``, OS ``function`` ...)."""
+    nothing; :data:`RULES`), and the evidence used (``OSM highway``, ``OS road
+    function`` ...). A place needs a name."""
     columns = _columns(frame)
     kinds = pd.Series(None, index=frame.index, dtype=object)
     classes = pd.Series(None, index=frame.index, dtype=object)
     used: list[str] = []
-
-    def take(kind: str, found: pd.Series, evidence: str) -> None:
+    name = _name_column(frame)
+    named = (frame[name].astype("string").str.strip().fillna("") != ""
+             if name else pd.Series(False, index=frame.index))
+    for column, kind, values, evidence in RULES[geometry]:
+        if column not in columns:
+            continue
+        found = values(frame[columns[column]])
+        if kind == "places":
+            found = found.where(named)
         fresh = found.notna() & (found != "") & kinds.isna()
         if fresh.any():
             kinds[fresh] = kind
             classes[fresh] = found[fresh]
             used.append(evidence)
-
-    if geometry == "line":
-        if "highway" in columns:
-            take("roads", _lookup(frame[columns["highway"]], OSM_HIGHWAY), "OSM highway")
-        if "railway" in columns:
-            take("rail", _lookup(frame[columns["railway"]], OSM_RAILWAY), "OSM railway")
-        if "waterway" in columns:
-            take("water", _lookup(frame[columns["waterway"]], OSM_WATERWAY), "OSM waterway")
-        for column in ("function", "class", "roadfunction", "road_classification", "type"):
-            if column in columns:
-                take("roads", _lookup(frame[columns[column]], OS_ROADS), f"OS road {column}")
-        if "type" in columns:
-            take("rail", _lookup(frame[columns["type"]], OS_RAIL), "OS rail type")
-            take("water", _lookup(frame[columns["type"]], {"river": "river",
-                                                            "canal": "canal"}),
-                 "water type")
-    elif geometry == "polygon":
-        if "building" in columns:
-            values = _text(frame[columns["building"]])
-            take("buildings", values.where(values.notna() & (values != "no"))
-                 .map(lambda v: "building" if isinstance(v, str) else None),
-                 "OSM building")
-        water = pd.Series(False, index=frame.index)
-        if "natural" in columns:
-            water |= _text(frame[columns["natural"]]).eq("water").fillna(False)
-        if "waterway" in columns:
-            water |= _text(frame[columns["waterway"]]).isin(["riverbank", "dock"]).fillna(False)
-        if "landuse" in columns:
-            water |= _text(frame[columns["landuse"]]).isin(["reservoir", "basin"]).fillna(False)
-        take("water", pd.Series(np.where(water, "water", None), index=frame.index,
-                                dtype=object), "OSM water")
-    elif geometry == "point":
-        name = _name_column(frame)
-        named = (frame[name].astype("string").str.strip().fillna("") != ""
-                 if name else pd.Series(False, index=frame.index))
-        for column, table, evidence in (("place", OSM_PLACE, "OSM place"),
-                                        ("type", OS_PLACES, "OS place type"),
-                                        ("local_type", OS_PLACES, "OS place type")):
-            if column in columns:
-                found = _lookup(frame[columns[column]], table)
-                take("places", found.where(named), evidence)
     return kinds, classes, sorted(set(used))
 
 
@@ -267,8 +272,8 @@ def _finish(frame: gpd.GeoDataFrame, kind: str, extent) -> gpd.GeoDataFrame:
         frame = frame[(x >= extent[0]) & (x <= extent[2]) & (y >= extent[1]) & (y <= extent[3])]
     zooms = frame["class"].map(MIN_ZOOM[kind]).fillna(max(MIN_ZOOM[kind].values()))
     if kind == "water":
-        large = (frame.geometry.area >= WATER_LARGE_M2).to_numpy()
-        zooms = zooms.where(~large, np.minimum(zooms, LARGE_WATER_ZOOM))
+        large = frame.geometry.area >= WATER_LARGE_M2
+        zooms = zooms.mask(large, zooms.clip(upper=LARGE_WATER_ZOOM))
     frame = frame.assign(min_zoom=zooms.astype("int32"))
     return frame[["class", "name", "min_zoom", "geometry"]]
 
@@ -301,123 +306,149 @@ def read_context(files: list[str | Path], extent: tuple[float, float, float, flo
     seen_layers: set[str] = set()
     for file in files:
         path = Path(file)
-        if not path.is_file():
-            raise MapperError(f"{path}: no such file")
         driver = _driver(path)
-        try:
-            listed = pyogrio.list_layers(path)
-        except Exception as error:  # noqa: BLE001 - GDAL's own message names the problem
-            raise MapperError(f"{path}: cannot be read as a GIS file ({error}); give a "
-                              "GeoPackage, shapefile, GeoJSON, FlatGeobuf or .osm/.osm.pbf "
-                              "file") from None
         file_kinds: dict[str, int] = {}
         read_frames: list[pd.DataFrame] = []
-        for layer, geometry_type in listed:
+        for layer, geometry_type in _list_layers(path):
             layer = str(layer)
             seen_layers.add(layer)
-            geometry = _GEOMETRY.get(str(geometry_type).replace(" Z", "").replace("3D ", ""))
-            if wanted and layer not in wanted:
-                result.notes.append(f"{path.name} layer {layer}: skipped (not in --layer)")
+            found = _layer_frame(path, layer, str(geometry_type), driver, clip, kind, wanted,
+                                 progress)
+            if isinstance(found, str):
+                result.notes.append(f"{path.name} layer {layer}: skipped ({found})")
                 continue
-            if geometry is None:
-                result.notes.append(f"{path.name} layer {layer}: skipped (geometry "
-                                    f"{geometry_type or 'none'}: not points, lines or "
-                                    "polygons)")
-                continue
-            if kind is not None and kind not in _KINDS_OF[geometry]:
-                result.notes.append(f"{path.name} layer {layer}: skipped ({geometry}s "
-                                    f"cannot be {kind})")
-                continue
-            progress(f"reading {path.name} layer {layer} ...")
-            try:
-                info = pyogrio.read_info(path, layer=layer)
-                bbox = _source_bbox(clip, info.get("crs"))
-                frame = pyogrio.read_dataframe(path, layer=layer, bbox=bbox,
-                                               where=_OSM_WHERE.get(layer)
-                                               if driver == "OSM" else None)
-            except Exception as error:  # noqa: BLE001 - report GDAL's words with the file
-                raise MapperError(f"{path} layer {layer}: cannot be read ({error})") from None
-            if not isinstance(frame, gpd.GeoDataFrame) or not len(frame):
-                result.notes.append(f"{path.name} layer {layer}: skipped (no features "
-                                    "in or near the study area)")
-                continue
-            if frame.crs is None:
-                guess = infer_crs(tuple(float(b) for b in frame.total_bounds))
-                if guess is None:
-                    result.notes.append(f"{path.name} layer {layer}: skipped (no coordinate "
-                                        "reference system, and its coordinates are neither "
-                                        "British National Grid nor longitude/latitude)")
-                    continue
-                frame = frame.set_crs(guess)
-            frame = frame.to_crs(CRS_ANALYSIS)
-            frame = frame[frame.geometry.notna()]
+            frame, geometry = found
             read_frames.append(frame)
-            kinds, classes, evidence = classify(frame, geometry)
-            how = ", ".join(evidence)
-            if kind is not None:
-                keep = (kinds.eq(kind) | kinds.isna()).to_numpy()
-                classes = classes.where(kinds.eq(kind), _default_class(kind, geometry))
-                kinds = pd.Series(np.where(keep, kind, None), index=frame.index, dtype=object)
-                how = f"--kind {kind}" + (f" ({how})" if how else "")
-            elif kinds.isna().all():
-                hint = _name_hint(layer, geometry)
-                if hint is None:
-                    result.notes.append(
-                        f"{path.name} layer {layer}: skipped ({len(frame):,} {geometry}s "
-                        "whose columns hold no road, rail, water, building or place "
-                        "values; use --kind roads|water|rail|buildings|places with "
-                        f"--layer {layer} if it is one)")
-                    continue
-                kinds[:] = hint
-                classes[:] = _default_class(hint, geometry)
-                how = f"assumed {hint} from the layer's name; override with --kind"
-            name_column = _name_column(frame)
-            names = (frame[name_column].astype("string").str.strip()
-                     if name_column else pd.Series(pd.NA, index=frame.index, dtype="string"))
+            sorted_out = _sort_out(frame, geometry, layer, kind)
+            if isinstance(sorted_out, str):
+                result.notes.append(f"{path.name} layer {layer}: skipped ({sorted_out})")
+                continue
+            kinds, classes, how = sorted_out
             kept = 0
-            for found in KINDS:
-                mask = kinds.eq(found).to_numpy()
-                if not mask.any():
-                    continue
-                piece = gpd.GeoDataFrame({"class": classes[mask].astype(str).to_numpy(),
-                                          "name": names[mask].to_numpy()},
-                                         geometry=frame.geometry.values[mask], crs=CRS_ANALYSIS)
-                piece = _finish(piece, found, clip)
-                if len(piece):
-                    parts[found].append(piece)
-                    file_kinds[found] = file_kinds.get(found, 0) + len(piece)
-                    kept += len(piece)
+            for name, piece in _pieces(frame, kinds, classes, clip).items():
+                parts[name].append(piece)
+                file_kinds[name] = file_kinds.get(name, 0) + len(piece)
+                kept += len(piece)
             dropped = len(frame) - int(kinds.notna().sum())
             result.notes.append(
                 f"{path.name} layer {layer}: {kept:,} of {len(frame):,} {geometry}s kept "
                 f"({how})" + (f"; {dropped:,} of no drawn class left out" if dropped else ""))
         if file_kinds:
-            licence, credit = _licence(path, driver, read_frames)
-            if not credit:
-                if attribution:
-                    credit = attribution
-                elif _is_os(read_frames):
-                    licence, credit = OS_LICENCE, OS_ATTRIBUTION
-                else:
-                    result.notes.append(
-                        f"{path.name}: licence not recognised; give its attribution with "
-                        "--attribution TEXT (it is shown on the maps)")
-            result.sources.append({
-                "source_file": path.name, "kinds": ", ".join(sorted(file_kinds)),
-                "features": sum(file_kinds.values()), "vintage": _vintage(path, driver),
-                "licence": licence, "attribution": attribution or credit})
+            result.sources.append(_source_row(path, driver, read_frames, file_kinds,
+                                              attribution, result.notes))
     if wanted - seen_layers:
         missing = ", ".join(sorted(wanted - seen_layers))
         raise MapperError(f"no layer named {missing} in {', '.join(map(str, files))} "
                           f"(layers: {', '.join(sorted(seen_layers)) or 'none'})")
-    for found, pieces in parts.items():
+    for name, pieces in parts.items():
         if pieces:
-            result.frames[found] = gpd.GeoDataFrame(
+            result.frames[name] = gpd.GeoDataFrame(
                 pd.concat(pieces, ignore_index=True), geometry="geometry", crs=CRS_ANALYSIS)
     if not result.frames:
         raise MapperError("no roads, water, rail, buildings or places in or near the study "
                           "area were found:\n  " + "\n  ".join(result.notes))
     return result
+
+
+def _list_layers(path: Path):
+    if not path.is_file():
+        raise MapperError(f"{path}: no such file")
+    try:
+        return pyogrio.list_layers(path)
+    except Exception as error:  # noqa: BLE001 - GDAL's own message names the problem
+        raise MapperError(f"{path}: cannot be read as a GIS file ({error}); give a "
+                          "GeoPackage, shapefile, GeoJSON, FlatGeobuf or .osm/.osm.pbf "
+                          "file") from None
+
+
+def _layer_frame(path: Path, layer: str, geometry_type: str, driver: str, clip: tuple,
+                 kind: str | None, wanted: set[str],
+                 progress: Callable[[str], None]) -> tuple[gpd.GeoDataFrame, str] | str:
+    """The layer's features near `clip`, in EPSG:27700, and its geometry ("line" ...),
+    or why it is skipped."""
+    geometry = _GEOMETRY.get(geometry_type.replace(" Z", "").replace("3D ", ""))
+    if wanted and layer not in wanted:
+        return "not in --layer"
+    if geometry is None:
+        return f"geometry {geometry_type or 'none'}: not points, lines or polygons"
+    if kind is not None and kind not in _KINDS_OF[geometry]:
+        return f"{geometry}s cannot be {kind}"
+    progress(f"reading {path.name} layer {layer} ...")
+    try:
+        info = pyogrio.read_info(path, layer=layer)
+        frame = pyogrio.read_dataframe(path, layer=layer, bbox=_source_bbox(clip, info.get("crs")),
+                                       where=_OSM_WHERE.get(layer) if driver == "OSM" else None)
+    except Exception as error:  # noqa: BLE001 - report GDAL's words with the file
+        raise MapperError(f"{path} layer {layer}: cannot be read ({error})") from None
+    if not isinstance(frame, gpd.GeoDataFrame) or not len(frame):
+        return "no features in or near the study area"
+    if frame.crs is None:
+        guess = infer_crs(tuple(float(b) for b in frame.total_bounds))
+        if guess is None:
+            return ("no coordinate reference system, and its coordinates are neither "
+                    "British National Grid nor longitude/latitude")
+        frame = frame.set_crs(guess)
+    frame = frame.to_crs(CRS_ANALYSIS)
+    return frame[frame.geometry.notna()], geometry
+
+
+def _sort_out(frame: gpd.GeoDataFrame, geometry: str, layer: str,
+              kind: str | None) -> tuple[pd.Series, pd.Series, str] | str:
+    """Each feature's kind and class, and how they were decided; or why the layer is
+    skipped."""
+    kinds, classes, evidence = classify(frame, geometry)
+    how = ", ".join(evidence)
+    if kind is not None:
+        keep = (kinds.eq(kind) | kinds.isna()).to_numpy()
+        classes = classes.where(kinds.eq(kind), _default_class(kind, geometry))
+        kinds = pd.Series([kind if k else None for k in keep], index=frame.index,
+                          dtype=object)
+        return kinds, classes, f"--kind {kind}" + (f" ({how})" if how else "")
+    if kinds.notna().any():
+        return kinds, classes, how
+    hint = _name_hint(layer, geometry)
+    if hint is None:
+        return (f"{len(frame):,} {geometry}s whose columns hold no road, rail, water, "
+                "building or place values; use --kind roads|water|rail|buildings|places "
+                f"with --layer {layer} if it is one")
+    kinds[:] = hint
+    classes[:] = _default_class(hint, geometry)
+    return kinds, classes, f"assumed {hint} from the layer's name; override with --kind"
+
+
+def _pieces(frame: gpd.GeoDataFrame, kinds: pd.Series, classes: pd.Series,
+            clip: tuple) -> dict[str, gpd.GeoDataFrame]:
+    """kind -> its features of `frame` (``class``, ``name``, ``min_zoom``), clipped."""
+    name_column = _name_column(frame)
+    names = (frame[name_column].astype("string").str.strip()
+             if name_column else pd.Series(pd.NA, index=frame.index, dtype="string"))
+    out = {}
+    for kind in KINDS:
+        mask = kinds.eq(kind).to_numpy()
+        if not mask.any():
+            continue
+        piece = gpd.GeoDataFrame({"class": classes[mask].astype(str).to_numpy(),
+                                  "name": names[mask].to_numpy()},
+                                 geometry=frame.geometry.values[mask], crs=CRS_ANALYSIS)
+        piece = _finish(piece, kind, clip)
+        if len(piece):
+            out[kind] = piece
+    return out
+
+
+def _source_row(path: Path, driver: str, frames: list[pd.DataFrame], kinds: dict[str, int],
+                attribution: str | None, notes: list[str]) -> dict:
+    """The provenance of one file: licence and attribution from the format (OSM) or the
+    vocabulary (OS), else `attribution`; a note when neither says."""
+    licence, credit = _licence(path, driver, frames)
+    if not credit and _is_os(frames):
+        licence, credit = OS_LICENCE, OS_ATTRIBUTION
+    if not credit and not attribution:
+        notes.append(f"{path.name}: licence not recognised; give its attribution with "
+                     "--attribution TEXT (it is shown on the maps)")
+    return {"source_file": path.name, "kinds": ", ".join(sorted(kinds)),
+            "features": sum(kinds.values()), "vintage": _vintage(path, driver),
+            "licence": licence, "attribution": attribution or credit}
 
 
 def _is_os(frames: list[pd.DataFrame]) -> bool:
