@@ -97,7 +97,18 @@
     }
 
     map.on("moveend", load);
-    group.on("add", function () { map.whenReady(load); });
+    // Leaflet's attribution box takes a layer's credit off when it goes only if it saw
+    // the layer come; a map whose box is added after its layers (AttributionLast) did not
+    var seenByBox = false;
+    group.on("add", function () {
+      seenByBox = !!map.attributionControl;
+      map.whenReady(load);
+    });
+    group.on("remove", function () {
+      if (!seenByBox && map.attributionControl && options.attribution) {
+        map.attributionControl.removeAttribution(options.attribution);
+      }
+    });
     // a map without a layer box (the page's script has run by then) gets one of its own,
     // so the context can still be switched off
     window.setTimeout(function () {
