@@ -20,6 +20,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+import pyogrio.errors
 
 from mapper.context_kinds import KINDS, check_kind
 from mapper.private_files import FILE_MODE, private_dir, private_file
@@ -76,11 +77,12 @@ class ContextStore:
         """The features of `kind` meeting `bbox` (EPSG:27700) drawn at `zoom`
         (``min_zoom <= zoom``), lowest ``min_zoom`` first."""
         check_kind(kind)
-        if kind not in self.kinds():
+        try:
+            frame = pyogrio.read_dataframe(self.path, layer=kind, bbox=bbox,
+                                           where=f"min_zoom <= {int(zoom)}")
+        except pyogrio.errors.DataLayerError:  # not imported
             return gpd.GeoDataFrame({"class": [], "name": [], "min_zoom": []},
                                     geometry=[], crs="EPSG:27700")
-        frame = pyogrio.read_dataframe(self.path, layer=kind, bbox=bbox,
-                                       where=f"min_zoom <= {int(zoom)}")
         return frame.sort_values("min_zoom", kind="stable").reset_index(drop=True)
 
     def replace(self, frames: dict[str, gpd.GeoDataFrame], sources: list[dict]) -> None:

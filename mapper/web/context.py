@@ -23,6 +23,7 @@ from pyproj import Transformer
 from mapper import geojson
 from mapper.context_kinds import MIN_ZOOM
 from mapper.geo import CRS_ANALYSIS, CRS_DISPLAY, to_display
+from mapper.sources.context_layers import SIMPLIFY_DEFAULT_M as IMPORT_SIMPLIFY_M
 from mapper.web import basemap
 from mapper.web.auth import require_role
 from mapper.web.responses import accepts_gzip, byte_response, not_modified
@@ -92,9 +93,12 @@ def answer(kind: str, box: tuple[float, float, float, float], zoom: int) -> byte
         pad = tolerance * 4
         shapes = shapely.clip_by_rect(frame.geometry.values, grid[0] - pad, grid[1] - pad,
                                       grid[2] + pad, grid[3] + pad)
-        shapes = shapely.simplify(shapes, tolerance, preserve_topology=True)
+        if tolerance > IMPORT_SIMPLIFY_M:
+            # Douglas-Peucker: several times quicker than keeping topology, and a shape
+            # that collapses is under a pixel anyway
+            shapes = shapely.simplify(shapes, tolerance, preserve_topology=False)
         frame = frame.set_geometry(shapes, crs=CRS_ANALYSIS)
-        frame = frame[~frame.geometry.is_empty]
+        frame = frame[~(frame.geometry.is_empty | frame.geometry.isna())]
     shown = to_display(frame)
     decimals = 5 if zoom >= 14 else 4
     features = geojson.encode_features(shown, columns=["class", "name"], decimals=decimals,
