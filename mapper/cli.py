@@ -483,6 +483,15 @@ def info(ctx: click.Context) -> None:
                 click.echo(f"{'':<18} {'':>9}  covers: {row['coverage']}")
             for note in row["notes"]:
                 click.echo(f"{'':<18} {'':>9}  note: {note}")
+    from mapper.context_store import ContextStore
+
+    context = ContextStore(ws.directory)
+    if context.exists():
+        click.echo(f"Context layers ({context.path}; mapper import-context): "
+                   f"{', '.join(context.kinds()) or 'none'}")
+        for row in context.sources().to_dict("records"):
+            click.echo(f"  {row['source_file']}: {row['kinds']} features; {row['vintage']}; "
+                       f"{row['licence'] or 'licence not recorded'}")
     from mapper.saved_mappings import SavedMappings
     from mapper.saved_mappings import describe as describe_mapping  # not config's describe
 

@@ -57,7 +57,8 @@ class ContextStore:
         return [k for k in KINDS if k in names]
 
     def sources(self) -> pd.DataFrame:
-        """One row per imported file (``source_file``, ``kinds``, ``features``,
+        """One row per imported file (``source_file``, ``kinds`` with their counts:
+        "roads 5, water 2", ``features``,
         ``vintage``, ``licence``, ``attribution``, ``imported_at``)."""
         if not self.exists():
             return pd.DataFrame(columns=["source_file", "kinds", "features", "vintage",
@@ -104,9 +105,7 @@ class ContextStore:
                     pyogrio.write_dataframe(frame[["class", "name", "min_zoom", "geometry"]],
                                             tmp, layer=kind, driver="GPKG",
                                             geometry_type="Unknown")
-                replaced = set(frames)
-                kept = old[[bool(set(str(k).split(", ")) - replaced)
-                            for k in old["kinds"].fillna("")]] if len(old) else old
+                kept = _without(old, set(frames))
                 now = datetime.now(UTC).replace(microsecond=0).isoformat()
                 rows = pd.concat([kept, pd.DataFrame([{**s, "imported_at": now}
                                                       for s in sources])],
@@ -129,6 +128,19 @@ class ContextStore:
             self.path.unlink()
             _fsync_dir(self.directory)
         return True
+
+
+def _without(sources: pd.DataFrame, replaced: set[str]) -> pd.DataFrame:
+    """`sources` less the kinds `replaced` (``kinds`` reads "roads 5, water 2"): a file
+    whose every kind is replaced goes, the others keep what is still theirs."""
+    rows = []
+    for row in sources.to_dict("records"):
+        left = [part for part in str(row["kinds"] or "").split(", ")
+                if part and part.rsplit(" ", 1)[0] not in replaced]
+        if left:
+            counts = [int(p.rsplit(" ", 1)[1]) for p in left if p.rsplit(" ", 1)[-1].isdigit()]
+            rows.append({**row, "kinds": ", ".join(left), "features": sum(counts)})
+    return pd.DataFrame(rows, columns=sources.columns)
 
 
 def context_path(directory: str | os.PathLike) -> Path:

@@ -389,6 +389,7 @@ def _layer_frame(path: Path, layer: str, geometry_type: str, driver: str, clip: 
                     "British National Grid nor longitude/latitude")
         frame = frame.set_crs(guess)
     frame = frame.to_crs(CRS_ANALYSIS)
+    progress(f"  {len(frame):,} {geometry}s in or near the study area")
     return frame[frame.geometry.notna()], geometry
 
 
@@ -446,7 +447,8 @@ def _source_row(path: Path, driver: str, frames: list[pd.DataFrame], kinds: dict
     if not credit and not attribution:
         notes.append(f"{path.name}: licence not recognised; give its attribution with "
                      "--attribution TEXT (it is shown on the maps)")
-    return {"source_file": path.name, "kinds": ", ".join(sorted(kinds)),
+    return {"source_file": path.name,
+            "kinds": ", ".join(f"{kind} {kinds[kind]}" for kind in sorted(kinds)),
             "features": sum(kinds.values()), "vintage": _vintage(path, driver),
             "licence": licence, "attribution": attribution or credit}
 

@@ -132,6 +132,12 @@ def test_cli_imports_summarises_and_clears(tiny_workspace, os_file, osm_file, ru
     assert result.exit_code == 0, result.output
     assert len(pyogrio.read_dataframe(store.path, layer="places")) == 1
     assert len(pyogrio.read_dataframe(store.path, layer="roads")) == 5
+    sources = store.sources()
+    assert sources["kinds"].tolist() == [
+        "buildings 1, rail 1, roads 3, water 1",           # os.gpkg before: its places went
+        "buildings 1, rail 1, roads 2, water 1",           # extract.osm: its place went
+        "places 1"]                                        # os.gpkg's names, again
+    assert sources["features"].tolist() == [6, 5, 1]
     result = run(tiny_workspace, "--clear")
     assert result.exit_code == 0 and "removed" in result.output
     assert not store.exists() and store.kinds() == []
