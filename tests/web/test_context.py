@@ -133,3 +133,23 @@ def test_a_new_import_is_served_at_once(context_client, tiny_workspace, tmp_path
     after = features(context_client, "places", EVERYWHERE, 12)
     assert names(before) == [("suburb", "Eastholme"), ("suburb", "Millbrook")]
     assert names(after) == [("suburb", "Millbrook")]
+
+
+def test_the_register_form_draws_the_context(demo_copy, tmp_path):
+    import html
+
+    from accounts import sign_in
+
+    found = read_context([write_os_gpkg(tmp_path / "os.gpkg"), write_osm(tmp_path / "x.osm")],
+                         EXTENT)
+    ContextStore(demo_copy).replace(found.frames, found.sources)
+    client = create_app({"TESTING": True, "WORKSPACE": str(demo_copy)}).test_client()
+    sign_in(client, "officer")
+    page = client.get("/register/groups/new").get_data(as_text=True)
+    assert "context.js" in page
+    start = page.index('data-context="') + len('data-context="')
+    options = orjson.loads(html.unescape(page[start:page.index('"', start)]))
+    assert options["url"].endswith("/context/{kind}.geojson")
+    assert [k["kind"] for k in options["kinds"]] == ["water", "buildings", "roads", "rail",
+                                                      "places"]
+    assert {k["kind"]: k["min_zoom"] for k in options["kinds"]}["buildings"] == 15

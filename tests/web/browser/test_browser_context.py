@@ -119,3 +119,25 @@ def test_the_context_switches_off(browser_page, context_demo, live_server, width
                            "'.leaflet-contextLabels-pane .context-label')")
     assert "OpenStreetMap contributors" not in page.locator(
         ".leaflet-control-attribution").inner_text()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_register_form_draws_the_context(browser_page, context_demo, live_server, width):
+    from accounts import browser_sign_in
+
+    base_url = live_server(create_app({"WORKSPACE": str(context_demo)}))
+    page = browser_page.page
+    page.set_viewport_size({"width": width, "height": 844 if width < 500 else 900})
+    browser_sign_in(page, base_url, context_demo, "officer")
+    page.goto(f"{base_url}/register/groups/new", wait_until="networkidle")
+    with page.expect_response(lambda r: "/context/buildings.geojson" in r.url):
+        page.evaluate(f"() => document.getElementById('editor-map').leafletMap"
+                      f".setView([{LAT}, {LON}], {ZOOM}, {{animate: false}})")
+    page.wait_for_function("() => document.querySelectorAll("
+                           "'.leaflet-contextLabels-pane .context-label').length > 0")
+    page.wait_for_load_state("networkidle")
+    inked = page.evaluate(PANES_JS)[0]
+    assert inked > 200
+    assert "OpenStreetMap contributors" in page.locator(
+        ".leaflet-control-attribution").inner_text()
+    assert "Streets and places" in page.locator(".leaflet-control-layers").inner_html()
