@@ -36,6 +36,7 @@ from mapper.maps.base import (
     display_tolerance,
     feature_collection,
 )
+from mapper.maps.context import ContextOverlay, add_context
 from mapper.maps.points import LazyPointCluster
 
 WARD_FIELDS = ["ward_name", "ward_code", "borough_name"]
@@ -52,6 +53,7 @@ def ward_map(
     boroughs: gpd.GeoDataFrame | None,
     *,
     tiles: Tiles = "none",
+    context_layers: ContextOverlay | None = None,
     simplify_m: float | None = None,
     decimals: int = OVERVIEW_DECIMALS,
     asset_base_url: str = DEFAULT_BASE_URL,
@@ -76,6 +78,8 @@ def ward_map(
         ``borough_name``
     boroughs : borough polygons in EPSG:27700, drawn as outlines; None for none
     tiles : background, a key of :data:`TILE_CHOICES` or LocalTiles; "none" works offline
+    context_layers : the imported roads, water, rail, buildings and places to draw
+        under the data (:mod:`mapper.maps.context`); None: none
     simplify_m : display simplification tolerance in metres (0 keeps every vertex; None:
         under a pixel at the zoom that fits the wards, see
         :func:`mapper.maps.base.display_tolerance`)
@@ -116,6 +120,7 @@ def ward_map(
     # they are shown at (fitting afterwards projects every vertex twice)
     FitBoundsNow([[miny, minx], [maxy, maxx]]).add_to(m)
     add_tiles(m, tiles)
+    add_context(m, context_layers)  # streets and places under the data, when imported
 
     ward_layer = FixedStyleGeoJson(
         feature_collection(wards, WARD_FIELDS, ward_shapes, ids=False),

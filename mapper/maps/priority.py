@@ -50,6 +50,7 @@ from mapper.maps.base import (
     feature_collection,
 )
 from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
+from mapper.maps.context import ContextOverlay, add_context
 from mapper.maps.points import (
     POINT_KINDS,
     PREFETCHED_KINDS,
@@ -643,6 +644,7 @@ def priority_map(
     gaps: GapsLayer | None = None,
     points: Sequence[PointLayer] = (),
     tiles: Tiles = "none",
+    context_layers: ContextOverlay | None = None,
     simplify_m: float | None = None,
     asset_base_url: str = DEFAULT_BASE_URL,
     scheme_name: str | None = None,
@@ -666,6 +668,8 @@ def priority_map(
     gaps : the coverage gaps layer, off until switched on
     points : the point registers, clustered, each off unless ``show``
     tiles : background, a key of :data:`mapper.maps.base.TILE_CHOICES` or LocalTiles
+    context_layers : the imported roads, water, rail, buildings and places to draw
+        under the data (:mod:`mapper.maps.context`); None: none
     simplify_m : display simplification in metres (None: :func:`display_tolerance`)
     asset_base_url : URL prefix the app serves the vendored files under
     scheme_name : how the legend names the classification (default: the scheme)
@@ -690,6 +694,7 @@ def priority_map(
     MetricScale().add_to(m)
     FitBeside([[miny, minx], [maxy, maxx]]).add_to(m)  # before the layers: see FitBeside
     add_tiles(m, tiles)
+    add_context(m, context_layers)  # streets and places under the data, when imported
 
     ward_layer = _ward_layer(wards, shapes, classification, indicator)
     ward_layer.add_to(m)

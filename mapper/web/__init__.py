@@ -99,6 +99,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         basemap,
         contact_lists,
         contacts,
+        context,
         data,
         drafts,
         edit_api,
@@ -120,7 +121,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp, drafts.bp, features.bp, signin.bp, tiles.bp):
+                      recheck.bp, drafts.bp, features.bp, signin.bp, tiles.bp, context.bp):
         app.register_blueprint(blueprint)
     app.extensions[api.OPENAPI_PATHS] = (edit_api.openapi_paths, uploads.openapi_paths)
     app.context_processor(_navigation)

@@ -846,6 +846,7 @@ def area_parts(area: Area) -> dict:
     map, its assets by name): made once per workspace version (and day: the re-checking
     flags), not on every request."""
     tiles = basemap.map_tiles()
+    context_layers = basemap.context_overlay()
     asset_base_url = f"{request.script_root}/vendor"
 
     def build(_workspace) -> dict:
@@ -856,6 +857,7 @@ def area_parts(area: Area) -> dict:
         trend = incident_trend(area, settings)
         assets = area_assets(area)
         parts = map_parts(_map(area, assets, wards, settings, tiles=tiles,
+                               context_layers=context_layers,
                                asset_base_url=asset_base_url))
         return {
             "area_wards": [_ward_row(row) for _, row in area.wards.iterrows()],
@@ -879,7 +881,8 @@ def area_parts(area: Area) -> dict:
             "ranks": _ranks(area, wards),
         }
 
-    variant = (area.kind, area.id, repr(tiles), asset_base_url, verification.today())
+    variant = (area.kind, area.id, repr(tiles), asset_base_url, verification.today(),
+               context_layers)
     if area.kind == "neighbourhood":  # every CAN's page is warmed at start: all kept
         cans = _neighbourhoods()
         return data.cached(CAN_PAGES, build, variant=variant,
@@ -1050,7 +1053,7 @@ def _can_of(area: Area) -> dict | None:
 
 
 def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings,
-         *, tiles: basemap.Tiles, asset_base_url: str):
+         *, tiles: basemap.Tiles, context_layers, asset_base_url: str):
     outline = area.wards[["ward_code", "ward_name", "borough_name", "geometry"]]
     if area.kind == "neighbourhood":
         outline = outline.dissolve().assign(ward_name=area.label)[outline.columns]
@@ -1068,6 +1071,7 @@ def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings
         gaps=gaps,
         gap_label=f"Homes more than {settings.coverage_radius_m:,.0f} m from {category}",
         tiles=tiles,
+        context_layers=context_layers,
         asset_base_url=asset_base_url,
     )
 

@@ -153,6 +153,7 @@ def _map() -> tuple[MapParts, Deflated]:
     """The rendered map parts and its script, deflated: once per workspace version, base
     URL and tiles."""
     tiles = basemap.map_tiles()
+    context_layers = basemap.context_overlay()
     root = request.script_root
 
     def build(workspace):
@@ -161,6 +162,7 @@ def _map() -> tuple[MapParts, Deflated]:
             data.layer("wards"),
             data.layer("boroughs", required=False),
             tiles=tiles,
+            context_layers=context_layers,
             asset_base_url=f"{root}/vendor",
             ward_url=f"{root}/ward/" if workspace.has_layer("ward_summary") else None,
             groups_url=(url_for("overview.groups_json", v=data.version_tag())
@@ -174,7 +176,7 @@ def _map() -> tuple[MapParts, Deflated]:
         parts = map_parts(m)
         return parts, deflated(parts.script.encode())
 
-    return data.cached("overview:map", build, variant=(tiles, root))
+    return data.cached("overview:map", build, variant=(tiles, root, context_layers))
 
 
 def _ward_rows(wards) -> list[dict]:
