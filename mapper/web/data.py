@@ -537,3 +537,60 @@ def ward_incidents(chosen) -> pd.DataFrame:
                                        wards[["ward_code", "population"]], chosen)
 
     return cached("ward-incidents", build, variant=(chosen.start, chosen.end, chosen.kind))
+
+
+def incident_types() -> list[str]:
+    """The incident types of the incidents register (as stored), sorted ([] without)."""
+
+    def build(_workspace):
+        incidents = layer("incidents", required=False)
+        if incidents is None or len(incidents) == 0:
+            return []
+        return sorted(incidents["type"].dropna().astype(str).unique())
+
+    return cached("incident-types", build)
+
+
+def incident_months() -> list[str]:
+    """The months of the incidents register, oldest first ([] without incidents)."""
+
+    def build(_workspace):
+        incidents = layer("incidents", required=False)
+        if incidents is None or len(incidents) == 0:
+            return []
+        return sorted(incidents["month"].dropna().astype(str).unique())
+
+    return cached("incident-months", build)
+
+
+def incident_filter_args(args) -> tuple[str, str, str, list[str]]:
+    """A query's incident filter (``incidents_from``, ``incidents_to``,
+    ``incident_type``: :data:`mapper.analysis.incidents.FILTER_PARAMETERS`), checked by
+    the one rule (:func:`mapper.analysis.incidents.check_incident_filter`): (first month,
+    last month, the type as stored, problems). Pages answer 400 with the problems."""
+    from mapper.analysis.incidents import FILTER_PARAMETERS, check_incident_filter
+
+    start_name, end_name, type_name = FILTER_PARAMETERS
+    kinds = [v for v in args.getlist(type_name) if v.strip()] \
+        if hasattr(args, "getlist") else [args.get(type_name, "") or ""]
+    start, end, found, problems = check_incident_filter(
+        args.get(start_name), args.get(end_name), kinds, incident_types())
+    if len(found) > 1:
+        problems.append(f"{type_name}: give one incident type (the map pages count one type "
+                        "or all of them)")
+    return start, end, found[0] if found else "", problems
+
+
+def filtered_ward_summary(chosen) -> pd.DataFrame:
+    """``ward_summary`` with every incident figure for `chosen` (an
+    :class:`mapper.analysis.incidents.IncidentFilter`):
+    :func:`mapper.analysis.incidents.filtered_summary`, made once per workspace version
+    and filter."""
+    from mapper.analysis.incidents import filtered_summary
+
+    def build(_workspace):
+        return filtered_summary(layer("ward_summary"), layer("incidents", required=False),
+                                chosen)
+
+    return cached("filtered-ward-summary", build,
+                  variant=(chosen.start, chosen.end, chosen.kind))

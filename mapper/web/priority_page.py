@@ -52,7 +52,6 @@ DEFAULT_SCHEME, DEFAULT_CLASSES = "quantiles", 5
 SCHEME_LABELS = {"quantiles": "Quantiles (same number of wards in each)",
                  "equal": "Equal intervals (same width each)",
                  "natural": "Natural breaks (Jenks)"}
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 #: the ward table's sort keys -> the column sorted on ("value" = the indicator)
 SORTS = {
@@ -149,42 +148,12 @@ class View:
 
 def _months() -> list[str]:
     """The months of the incidents register, oldest first ([] without incidents)."""
-
-    def build(_workspace):
-        incidents = data.layer("incidents", required=False)
-        if incidents is None or len(incidents) == 0:
-            return []
-        return sorted(incidents["month"].dropna().astype(str).unique())
-
-    return data.cached("priority:months", build)
+    return data.incident_months()
 
 
 def _types() -> list[str]:
     """The incident types of the incidents register (vocabulary names), sorted."""
-
-    def build(_workspace):
-        incidents = data.layer("incidents", required=False)
-        if incidents is None or len(incidents) == 0:
-            return []
-        return sorted(incidents["type"].dropna().astype(str).unique())
-
-    return data.cached("priority:types", build)
-
-
-def checked_incident_type(value: str, problems: list[str]) -> str:
-    """The incident type asked for, as stored (other spellings of the vocabulary match)."""
-    from mapper.incident_types import key, normalise_names
-
-    if not value:
-        return ""
-    types = _types()
-    wanted = key(normalise_names([value])[0]) if value.strip() else ""
-    found = [t for t in types if key(t) == wanted]
-    if not found:
-        problems.append(f"incident_type '{value}' is not a type of the incident data; choose "
-                        f"one of {', '.join(types) or 'none (the workspace has no incidents)'}")
-        return ""
-    return found[0]
+    return data.incident_types()
 
 
 def current_settings() -> Settings:
@@ -224,13 +193,8 @@ def parse_view(args, wards: pd.DataFrame) -> View:
     if borough and borough not in boroughs:
         listed = ", ".join(f"{code} ({name})" for code, name in boroughs.items())
         problems.append(f"borough '{borough}' is not in the study area; choose one of {listed}")
-    start, end = (args.get(k, "") or "" for k in ("incidents_from", "incidents_to"))
-    for name, value in (("incidents_from", start), ("incidents_to", end)):
-        if value and not MONTH.match(value):
-            problems.append(f"{name} '{value}' must be a month written YYYY-MM, e.g. 2024-06")
-    if start and end and MONTH.match(start) and MONTH.match(end) and start > end:
-        problems.append(f"incidents_from ({start}) must not be after incidents_to ({end})")
-    incident_type = checked_incident_type(args.get("incident_type", "") or "", problems)
+    start, end, incident_type, more = data.incident_filter_args(args)
+    problems += more
     sort = args.get("sort", DEFAULT_SORT) or DEFAULT_SORT
     if sort.lstrip("-") not in SORTS:
         problems.append(f"sort '{sort}' is unknown; choose one of {', '.join(SORTS)} "
@@ -278,30 +242,11 @@ def counted_text(view: View) -> str:
     return chosen.words(int(total))
 
 
-def _filtered_summary(chosen: IncidentFilter) -> pd.DataFrame:
-    """ward_summary with its incident figures for `chosen` (the analysis layer's counts,
-    :func:`mapper.web.data.ward_incidents`); a ward whose district no incident source
-    covers keeps no figure."""
-
-    def build(_workspace):
-        wards = data.layer("ward_summary").copy()
-        figures = data.ward_incidents(chosen).reindex(wards["ward_code"].astype(str))
-        covered = wards["incidents"].notna().to_numpy() if "incidents" in wards else True
-        for column in figures.columns:
-            values = figures[column].to_numpy()
-            wards[column] = np.where(covered, values, None if values.dtype == object
-                                     else np.nan)
-        return wards
-
-    return data.cached("priority:filtered-wards", build,
-                       variant=(chosen.start, chosen.end, chosen.kind))
-
-
 def shown_wards(view: View):
     """The ward summary rows the view shows (one borough's, or all), with the incident
     figures of its filters (:func:`incident_filter`)."""
     chosen = incident_filter(view)
-    wards = data.layer("ward_summary") if chosen is None else _filtered_summary(chosen)
+    wards = data.layer("ward_summary") if chosen is None else data.filtered_ward_summary(chosen)
     if view.borough:
         wards = wards[wards["borough_code"] == view.borough]
     return wards
