@@ -1063,3 +1063,13 @@ def filtered_summary(summary: pd.DataFrame, incidents: pd.DataFrame | None,
 
 __all__ += ["FILTER_PARAMETERS", "incident_type_lookup", "check_incident_filter",
             "filtered_summary"]
+
+
+def incidents_by(summary: pd.DataFrame, column: str) -> pd.Series:
+    """Each group's incidents (``summary`` rows grouped on `column`, e.g. ``can_id``):
+    the sum of its wards' ``incidents`` (NaN when no ward of it has a figure), for
+    a :func:`filtered_summary` as for the stored one."""
+    return summary.groupby(column)[PREFIX].sum(min_count=1)
+
+
+__all__ += ["incidents_by"]

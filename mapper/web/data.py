@@ -594,3 +594,45 @@ def filtered_ward_summary(chosen) -> pd.DataFrame:
 
     return cached("filtered-ward-summary", build,
                   variant=(chosen.start, chosen.end, chosen.kind))
+
+
+def analysis_incident_window() -> tuple[str, str]:
+    """The stored analysis's incident window: the last ``incident_months`` months of the
+    data (every month when 0); ("", "") without incidents."""
+    from mapper.config import Settings
+
+    months = incident_months()
+    if not months:
+        return "", ""
+    end = months[-1]
+    span = Settings.from_json(meta().get("analysis_settings")).incident_months
+    if not span:
+        return months[0], end
+    start = (pd.Period(end, "M") - (span - 1)).strftime("%Y-%m")
+    return max(start, months[0]), end
+
+
+def chosen_incident_filter(args):
+    """The incident filter a page's query asks for (:func:`incident_filter_args`; 400
+    naming every problem), an open side being the analysis's window
+    (:func:`analysis_incident_window`): an
+    :class:`mapper.analysis.incidents.IncidentFilter`, or None when the query sets none
+    or there are no incidents (the figures are then the analysis's)."""
+    from mapper.analysis.incidents import IncidentFilter
+
+    start, end, kind, problems = incident_filter_args(args)
+    if problems:
+        abort(400, description="This page cannot be shown: " + "; ".join(problems) + ".")
+    if not (start or end or kind) or layer("incidents", required=False) is None:
+        return None
+    return IncidentFilter(*filled_window(start, end), kind)
+
+
+def filled_window(start: str, end: str) -> tuple[str, str]:
+    """The months a filter counts: an open side is the analysis's window's
+    (:func:`analysis_incident_window`), and never crosses the side given (from a month
+    after the data: that month alone)."""
+    first, last = analysis_incident_window()
+    start = start or (min(first, end) if end and first else first)
+    end = end or (max(last, start) if start and last else last)
+    return start, end

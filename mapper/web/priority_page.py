@@ -161,17 +161,6 @@ def current_settings() -> Settings:
     return Settings.from_json(data.meta().get("analysis_settings"))
 
 
-def _default_window(months: list[str], settings: Settings) -> tuple[str, str]:
-    """The analysis's incident window: the last `incident_months` months of the data."""
-    if not months:
-        return "", ""
-    end = months[-1]
-    if not settings.incident_months:
-        return months[0], end
-    start = (pd.Period(end, "M") - (settings.incident_months - 1)).strftime("%Y-%m")
-    return max(start, months[0]), end
-
-
 def parse_view(args, wards: pd.DataFrame) -> View:
     """The view asked for in `args`; 400 listing every problem and the valid choices."""
     problems = []
@@ -205,9 +194,9 @@ def parse_view(args, wards: pd.DataFrame) -> View:
 
 
 def incident_window(view: View) -> tuple[str, str]:
-    """The months of the incidents layer: those asked for, else the analysis's window."""
-    default_start, default_end = _default_window(_months(), current_settings())
-    return view.incidents_from or default_start, view.incidents_to or default_end
+    """The months of the incidents layer: those asked for, else the analysis's window
+    (:func:`mapper.web.data.filled_window`)."""
+    return data.filled_window(view.incidents_from, view.incidents_to)
 
 
 def borough_names(wards: pd.DataFrame) -> dict[str, str]:
@@ -277,6 +266,19 @@ def cans_table(borough: str = "") -> pd.DataFrame:
     if borough:
         table = table[[borough in cs for cs in codes]]
     return table.sort_values("rank").reset_index(drop=True)
+
+
+def filtered_cans(cans: pd.DataFrame, view: View) -> pd.DataFrame:
+    """`cans` with their incidents counted by the view's incident filter (the sum of
+    their wards' filtered figures, :func:`mapper.analysis.incidents.incidents_by`);
+    unchanged when the view sets no filter."""
+    from mapper.analysis.incidents import incidents_by
+
+    chosen = incident_filter(view)
+    if chosen is None or "incidents" not in cans:
+        return cans
+    counts = incidents_by(data.filtered_ward_summary(chosen), "can_id")
+    return cans.assign(incidents=cans["can_id"].map(counts))
 
 
 def _drivers(text) -> str:
@@ -569,7 +571,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
     wards = shown_wards(view)
     meta = data.meta()
     settings = current_settings()
-    cans = cans_table(view.borough)
+    cans = filtered_cans(cans_table(view.borough), view)
     boroughs = borough_names(wards_all)
     months = _months()
     error_list = [(f"#setting-{name}", message) for name, message in (errors or {}).items()]
