@@ -11,7 +11,9 @@
  *
  * Other scripts join through `window.MapState`:
  *   MapState.get(name), MapState.set(name, value)   read / write one query parameter
- *   MapState.map                                     the page's Leaflet map (or null)
+ *   MapState.map                                     the page's Leaflet map (or null): a
+ *                                                    folium map, else the element marked
+ *                                                    data-mapstate-map's `leafletMap`
  *   MapState.onRestore(fn)                           run fn(params) once the view is restored
  *
  * The search box (above the map) asks /api/search for wards, boroughs, CANs and postcodes
@@ -104,6 +106,10 @@
       var candidate = window[elements[i].id];
       if (candidate instanceof L.Map) { return candidate; }
     }
+    /* a page's own Leaflet map (the register editor's): the element marked
+       data-mapstate-map keeps it as `leafletMap` */
+    var own = document.querySelector("[data-mapstate-map]");
+    if (own && own.leafletMap instanceof L.Map) { return own.leafletMap; }
     return null;
   }
 
@@ -358,7 +364,7 @@
     var control = findLayerControl();
     restore(map, control);
     track(map, control);
-    searchBox(map);
+    if (!map.getContainer().hasAttribute("data-mapstate-nosearch")) { searchBox(map); }
     restored = true;
     restoreHooks.forEach(function (fn) { fn(params()); });
   }
