@@ -302,9 +302,17 @@ def why_text(can: dict) -> str:
     return reasons[:1].upper() + reasons[1:]
 
 
-def can_rows(cans: pd.DataFrame) -> list[dict]:
-    """The ranked CANs as the page's table shows them."""
+def can_rows(cans: pd.DataFrame, view: View | None = None) -> list[dict]:
+    """The ranked CANs as the page's table shows them; their links keep the incident
+    filter of `view`, so a CAN's page counts what the table counted."""
+    from urllib.parse import urlencode
+
     rows = []
+    chosen = incident_filter(view) if view is not None else None
+    keep = ("?" + urlencode({k: v for k, v in (("incidents_from", chosen.start),
+                                               ("incidents_to", chosen.end),
+                                               ("incident_type", chosen.kind)) if v})
+            if chosen is not None else "")
     for can in cans.to_dict("records"):
         rows.append({
             "rank": int(can["rank"]),
@@ -320,7 +328,7 @@ def can_rows(cans: pd.DataFrame) -> list[dict]:
             "drivers": why_text(can),
             "stability": format_value(can.get("stability"), "share"),
             "stability_label": plain_text(can.get("stability_label")),
-            "url": f"{request.script_root}/neighbourhood/{can['can_id']}",
+            "url": f"{request.script_root}/neighbourhood/{can['can_id']}{keep}",
         })
     return rows
 
@@ -598,7 +606,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
         incident_types=_types(),
         window=incident_window(view),
         counted=counted_text(view),
-        cans=can_rows(cans),
+        cans=can_rows(cans, view),
         can_count=len(cans),
         can_ward_count=len(in_cans),
         can_population=format_value(in_cans["population"].sum(), "count"),
