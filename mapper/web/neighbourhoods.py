@@ -871,12 +871,12 @@ def area_parts(area: Area) -> dict:
                                 verification.today()))
 
 
-def incident_args(chosen) -> dict[str, str]:
+def incident_args(chosen) -> dict[str, Any]:
     """The query parameters of an incident filter (none for None), for the page's links
     and forms."""
     if chosen is None:
         return {}
-    out = {"incidents_from": chosen.start, "incidents_to": chosen.end}
+    out: dict[str, Any] = {"incidents_from": chosen.start, "incidents_to": chosen.end}
     if chosen.kind:
         out["incident_type"] = chosen.kind
     return out
