@@ -197,3 +197,16 @@ def test_can_figures_and_downloads_follow_the_filter(client, incidents, shared_d
 
     numbers = re.findall(r'<td class="pr-num">([^<]*)</td>', row)
     assert numbers[5] == f"{hand:,}"  # wards, population, unmet need, groups, premises
+
+
+def test_the_ogc_incidents_take_a_type_by_the_same_rule(client, incidents):
+    expected = int((incidents["type"] == "Anti-social behaviour").sum())
+    body = client.get("/ogc/collections/incidents/items?type=asb&limit=10000").get_json()
+    assert body["numberMatched"] == expected > 0
+    assert {f["properties"]["type"] for f in body["features"]} == {"Anti-social behaviour"}
+    both = client.get("/ogc/collections/incidents/items?type=asb,Burglary&limit=1").get_json()
+    assert both["numberMatched"] == expected + int((incidents["type"] == "Burglary").sum())
+    bad = client.get("/ogc/collections/incidents/items?type=Arsonn")
+    assert bad.status_code == 400
+    assert "unknown incident type" in bad.get_data(as_text=True)
+    assert client.get("/ogc/collections/groups/items?type=asb").status_code == 400
