@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from accounts import browser_sign_in
+from test_browser_drafts import grid_dir  # noqa: F401  (a fixture: the 3x3 grid, analysed)
 from test_browser_mapstate import VIEW_JS, _no_overflow, _open, _query, watched
 
 from mapper import overlay
@@ -163,6 +164,26 @@ def test_the_register_editor_map_keeps_its_view(chromium, live_server, demo_copy
         fresh.wait_for_function("() => document.getElementById('editor-map')"
                                 ".dataset.wardsLoaded")
         _same_view(fresh, moved)  # the wards' outlines arriving leave the view alone
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_draft_comparison_map_keeps_its_view(chromium, live_server, grid_dir,  # noqa: F811
+                                               width):
+    base = live_server(create_app({"WORKSPACE": str(grid_dir), "TILES": "none"}))
+    with watched(chromium, width) as seen:
+        page = seen.page
+        browser_sign_in(page, base, grid_dir, "officer")
+        page.goto(base + "/priority", wait_until="networkidle")
+        page.fill("#setting-can_top_share", "0.3")
+        page.fill("#draft_name", "Fewer wards")
+        with page.expect_navigation():
+            page.click("#save-draft")
+        page.wait_for_function("() => window.MapState && window.MapState.map !== null")
+        assert "/priority/drafts/" in page.url
+        moved = _move(page, dlat=0.001, dlon=0.001)
+        _no_overflow(page)
+        fresh = _reopen(seen, page.url)
+        _same_view(fresh, moved)
 
 
 def test_view_js_is_the_folium_map(chromium, base_url):
