@@ -77,6 +77,9 @@ def test_a_ward_page_keeps_its_incident_filter_and_view(chromium, base_url,
         page = seen.page
         _open(page, f"{base_url}/ward/{code}")
         moved = _move(page)
+        # the list's search (typed: filtered in the page) goes along with the filter
+        page.fill("#asset-search", "a")
+        page.wait_for_function("() => new URLSearchParams(location.search).get('q') === 'a'")
         # the compact filter: a type and a window, sent with the view
         page.select_option("#incidents_from", months[3])
         page.select_option("#incidents_to", months[8])
@@ -87,6 +90,7 @@ def test_a_ward_page_keeps_its_incident_filter_and_view(chromium, base_url,
         query = _query(page.url)
         assert (query["incidents_from"], query["incidents_to"], query["incident_type"]) == \
             (months[3], months[8], "Burglary")
+        assert query["q"] == "a"
         assert query["map"].split("/")[0] == str(int(moved["zoom"]))
         _same_view(page, moved)
         counted = page.locator("#incidents-counted").inner_text()
