@@ -113,6 +113,34 @@ def test_a_ward_page_keeps_its_incident_filter_and_view(chromium, base_url,
 
 
 @pytest.mark.parametrize("width", WIDTHS)
+def test_the_priority_page_keeps_filters_and_view_through_a_sort(chromium, base_url,
+                                                                 shared_demo, width):
+    months = sorted(overlay.read_layer(Workspace(shared_demo), "incidents")["month"].unique())
+    with watched(chromium, width) as seen:
+        page = seen.page
+        _open(page, f"{base_url}/priority?indicator=incidents&scheme=equal&classes=4"
+                    f"&incidents_from={months[2]}&incidents_to={months[5]}"
+                    "&incident_type=Burglary")
+        moved = _move(page)
+        link = page.locator("th a[data-mapstate-carry]").first
+        assert _query(link.get_attribute("href"))["map"] == _query(page.url)["map"]
+        link.click()
+        page.wait_for_load_state("networkidle")
+        page.wait_for_function("() => window.MapState && window.MapState.map !== null")
+        query = _query(page.url)
+        assert {k: query[k] for k in ("indicator", "scheme", "classes", "incidents_from",
+                                      "incidents_to", "incident_type")} == {
+            "indicator": "incidents", "scheme": "equal", "classes": "4",
+            "incidents_from": months[2], "incidents_to": months[5],
+            "incident_type": "Burglary"}
+        assert "sort" in query
+        _same_view(page, moved)
+        assert page.locator("#incident_type").input_value() == "Burglary"
+        assert page.locator("#scheme").input_value() == "equal"
+        _no_overflow(page)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
 def test_the_overview_keeps_its_view_and_layers(chromium, base_url, width):
     with watched(chromium, width) as seen:
         page = seen.page
