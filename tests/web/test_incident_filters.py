@@ -210,3 +210,16 @@ def test_the_ogc_incidents_take_a_type_by_the_same_rule(client, incidents):
     assert bad.status_code == 400
     assert "unknown incident type" in bad.get_data(as_text=True)
     assert client.get("/ogc/collections/groups/items?type=asb").status_code == 400
+
+
+def test_an_open_side_is_the_analysis_window_never_crossing_the_side_given(client, incidents):
+    months = sorted(incidents["month"].unique())
+    code = incidents["ward_code"].value_counts().index[0]
+    mine = incidents[incidents["ward_code"] == code]
+    # the analysis window (the demo's: the last 12 months) starts after months[0]: a "to"
+    # before it counts that month alone
+    page = client.get(f"/ward/{code}?incidents_to={months[0]}").get_data(as_text=True)
+    assert float(_cells(page, "incidents")[0]) == int((mine["month"] == months[0]).sum())
+    # a "from" alone runs to the data's last month
+    page = client.get(f"/ward/{code}?incidents_from={months[-3]}").get_data(as_text=True)
+    assert float(_cells(page, "incidents")[0]) == int((mine["month"] >= months[-3]).sum())
