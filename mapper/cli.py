@@ -478,6 +478,9 @@ def info(ctx: click.Context) -> None:
     label = " (SYNTHETIC DEMO DATA)" if meta.get("synthetic") == "yes" else ""
     click.echo(f"Workspace {ws.path}{label}")
     click.echo(f"Study area: {meta.get('study_area', '?')}; updated {meta.get('updated_at', '?')}")
+    db = ws.appdb
+    click.echo(f"App database: PostgreSQL {db.url} (schema mapper_app)" if db.url is not None
+               else f"App database: {db.path} (SQLite)")
     if meta.get("analysed_at"):
         from mapper.config import Settings, describe
 
