@@ -164,7 +164,7 @@ def build(
         how = "" if name else " (from its districts; set it with --name)"
         click.echo(f"Study area: {meta.get('study_area')}{how}")
         _analyse_if_possible(report.workspace, via="mapper build")
-        click.echo(f"Workspace ready: {report.workspace.path}")
+        click.echo(f"Workspace ready: {report.workspace.location}")
 
 
 @cli.command(name="import")
@@ -476,7 +476,7 @@ def info(ctx: click.Context) -> None:
         )
     meta = ws.meta()
     label = " (SYNTHETIC DEMO DATA)" if meta.get("synthetic") == "yes" else ""
-    click.echo(f"Workspace {ws.path}{label}")
+    click.echo(f"Workspace {ws.location}{label}")
     click.echo(f"Study area: {meta.get('study_area', '?')}; updated {meta.get('updated_at', '?')}")
     db = ws.appdb
     click.echo(f"App database: PostgreSQL {db.url} (schema mapper_app)" if db.url is not None
@@ -745,7 +745,7 @@ def demo(ctx: click.Context, force: bool) -> None:
         )
     build_demo(ws, progress=_progress)
     _analyse_if_possible(ws, via="mapper demo")
-    click.echo(f"Demo workspace ready: {ws.path} (synthetic data)")
+    click.echo(f"Demo workspace ready: {ws.location} (synthetic data)")
 
 
 @cli.command()

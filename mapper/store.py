@@ -29,7 +29,14 @@ a transaction that changes data layers stamps a new ``data_version``; the analys
 records the one it read, so a run killed between the two leaves an analysis that says it
 is stale (``mapper.analysis_run.analysis_state``), never one that passes for current.
 
-The store knows only the GeoPackage. The workspace directory also holds the app database
+**PostgreSQL.** When a database URL is set (``--database`` / ``$MAPPER_DATABASE_URL``)
+the same API keeps every layer, its provenance and the meta in PostGIS instead
+(:mod:`mapper.pgstore`: schema ``mapper_data``, EPSG:27700 geometry with GiST indexes,
+one database transaction per import, staged and swapped in at commit); ``read_layer``
+returns the same frames from either store. The GeoPackage-only parts below (the file
+lock, the temporary copy, ``gpkg_contents`` descriptions) do not apply there.
+
+The store knows only the layers. The workspace directory also holds the app database
 (:mod:`mapper.appdb`: users, the web app's edits, the audit log), which
 :attr:`Workspace.appdb` opens; laying those edits over the imported registers is the work
 of :mod:`mapper.overlay`, a layer above.
@@ -37,6 +44,7 @@ of :mod:`mapper.overlay`, a layer above.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -54,8 +62,9 @@ import pandas as pd
 import pyogrio
 from filelock import FileLock, Timeout
 
-from mapper import __version__
+from mapper import __version__, database, pgstore
 from mapper.appdb import AppDB, open_appdb
+from mapper.database import DatabaseURL
 from mapper.errors import MapperError
 from mapper.private_files import FILE_MODE, private_dir, private_file
 
@@ -143,15 +152,47 @@ def resolve_workspace(directory: str | os.PathLike | None = None) -> Path:
 class Workspace:
     """Read access to a workspace directory, and atomic transactions to change it."""
 
-    def __init__(self, directory: str | os.PathLike | None = None):
+    def __init__(self, directory: str | os.PathLike | None = None,
+                 url: str | DatabaseURL | None = None):
+        """`url`: the PostgreSQL database holding the layers (default
+        ``$MAPPER_DATABASE_URL``; "" forces the GeoPackage)."""
         self.directory = resolve_workspace(directory)
         self.path = self.directory / STORE_FILE
+        self.url: DatabaseURL | None = (url if isinstance(url, DatabaseURL)
+                                        else database.configured_url(url))
 
     def __repr__(self) -> str:
-        return f"Workspace({str(self.directory)!r})"
+        return f"Workspace({str(self.directory)!r}{', ' + repr(self.url) if self.url else ''})"
+
+    @property
+    def location(self) -> str:
+        """Where the layers are, for messages: the GeoPackage, or the database (no
+        password) and schema."""
+        if self.url is not None:
+            return f"PostgreSQL {self.url} (schema {pgstore.SCHEMA})"
+        return str(self.path)
 
     def exists(self) -> bool:
+        if self.url is not None:
+            return pgstore.version(self.url) is not None
         return self.path.is_file()
+
+    def version(self) -> tuple:
+        """What changes whenever a transaction commits (caches key on it): the
+        GeoPackage's identity (inode, modification time, size), or the database's store
+        version (asked again at most every :data:`mapper.pgstore.VERSION_POLL_S`).
+        OSError when the GeoPackage is gone."""
+        if self.url is not None:
+            return (str(self.url), pgstore.version(self.url))
+        stat = self.path.stat()
+        return (str(self.path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def fingerprint(self) -> str:
+        """A digest of the whole stored content: equal exactly when nothing changed (the
+        GeoPackage's bytes; on PostgreSQL every layer's rows, the provenance and meta)."""
+        if self.url is not None:
+            return pgstore.fingerprint(self.url)
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
     def _require(self) -> None:
         if not self.exists():
@@ -163,6 +204,8 @@ class Workspace:
     def layers(self) -> list[str]:
         """Names of the data layers (the bookkeeping tables excluded); listed again only
         when the GeoPackage has changed (every write replaces the file)."""
+        if self.url is not None:
+            return pgstore.layers(self.url) if self.exists() else []
         try:
             stat = self.path.stat()
         except OSError:
@@ -193,13 +236,20 @@ class Workspace:
         if name not in self.layers():
             present = ", ".join(self.layers()) or "none"
             raise MapperError(f"the workspace has no layer '{name}' (layers: {present})")
+        if self.url is not None:
+            return pgstore.read_layer(self.url, name, **kwargs)
         return pyogrio.read_dataframe(self.path, layer=name, **kwargs)
 
     def provenance(self) -> pd.DataFrame:
         """One row per layer: kind, vintage, source, counts, licence, attribution, notes."""
-        if not self.exists() or LAYERS_TABLE not in _table_names(self.path):
+        if self.url is not None:
+            if not self.exists():
+                return pd.DataFrame(columns=list(Provenance.__dataclass_fields__))
+            frame = pgstore.provenance(self.url)
+        elif not self.exists() or LAYERS_TABLE not in _table_names(self.path):
             return pd.DataFrame(columns=list(Provenance.__dataclass_fields__))
-        frame = pyogrio.read_dataframe(self.path, layer=LAYERS_TABLE)
+        else:
+            frame = pyogrio.read_dataframe(self.path, layer=LAYERS_TABLE)
         frame["notes"] = frame["notes"].map(lambda s: json.loads(s) if s else [])
         for name, spec in Provenance.__dataclass_fields__.items():
             if name not in frame:  # a workspace written before the field existed
@@ -207,6 +257,8 @@ class Workspace:
         return frame
 
     def meta(self) -> dict[str, str]:
+        if self.url is not None:
+            return pgstore.meta(self.url)
         if not self.exists() or META_TABLE not in _table_names(self.path):
             return {}
         frame = pyogrio.read_dataframe(self.path, layer=META_TABLE)
@@ -225,6 +277,15 @@ class Workspace:
         block ends without error; on any error, or if the process dies, the previous
         store is untouched.
         """
+        if self.url is not None:
+            pg = pgstore.PgTransaction(self.url, fresh=fresh, where=self.location)
+            try:
+                tx = Transaction(None, previous=None if fresh else self, pg=pg)
+                yield tx
+                tx._finish()
+            finally:
+                pg.close()
+            return
         private_dir(self.directory)
         with _exclusive_lock(self.directory / LOCK_FILE):
             _remove_stale_temporaries(self.directory)
@@ -247,8 +308,10 @@ class Workspace:
 class Transaction:
     """Writes layers into the temporary store of one workspace transaction."""
 
-    def __init__(self, path: Path, previous: Workspace | None):
+    def __init__(self, path: Path | None, previous: Workspace | None,
+                 pg: pgstore.PgTransaction | None = None):
         self.path = path
+        self._pg = pg
         self._provenance: dict[str, dict] = {}
         self._meta: dict[str, str] = {}
         self._data_changed = previous is None
@@ -279,7 +342,10 @@ class Transaction:
         if isinstance(frame, gpd.GeoDataFrame) and frame.crs is not None:
             if frame.crs.to_epsg() != 27700:
                 raise ValueError(f"layer {name!r} must be in EPSG:27700, got {frame.crs}")
-        pyogrio.write_dataframe(_storable(frame), self.path, layer=name, driver="GPKG")
+        if self._pg is not None:
+            self._pg.write_layer(name, _storable(frame))
+        else:
+            pyogrio.write_dataframe(_storable(frame), self.path, layer=name, driver="GPKG")
         records = [] if provenance is None else (
             provenance if isinstance(provenance, list) else [provenance])
         if analysis_input and not (records and all(r.kind == "analysis" for r in records)):
@@ -296,7 +362,10 @@ class Transaction:
         if name in (LAYERS_TABLE, META_TABLE):
             raise ValueError(f"{name!r} is a reserved table name")
         self._provenance = {k: v for k, v in self._provenance.items() if v["layer"] != name}
-        if not self.path.exists():
+        if self._pg is not None:
+            self._pg.drop_layer(name)
+            return
+        if self.path is None or not self.path.exists():
             return
         with closing(sqlite3.connect(self.path)) as db, db:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
@@ -321,6 +390,10 @@ class Transaction:
         self._meta["mapper_version"] = __version__
         if self._data_changed:
             self._meta[DATA_VERSION] = secrets.token_hex(8)
+        if self._pg is not None:
+            self._pg.finish(list(self._provenance.values()), self._meta)
+            return
+        assert self.path is not None
         if self._provenance:
             rows = pd.DataFrame(list(self._provenance.values()))
             pyogrio.write_dataframe(rows, self.path, layer=LAYERS_TABLE, driver="GPKG")

@@ -58,6 +58,7 @@ LAYERS: dict[str, int] = {
     "mapper.saved_mappings": 1,
     # 2 store
     "mapper.store": 2,
+    "mapper.pgstore": 2,
     "mapper.context_store": 2,
     "mapper.appdb": 2,
     "mapper.users": 2,

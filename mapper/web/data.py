@@ -116,8 +116,7 @@ def _version(workspace: Workspace) -> tuple:
     if known is None:
         known = _resolved[directory] = (str(workspace.path.resolve()), workspace.appdb)
     path, appdb = known
-    stat = workspace.path.stat()
-    return (path, stat.st_mtime_ns, stat.st_size, appdb.edits_version())
+    return (path, *workspace.version(), appdb.edits_version())
 
 
 def _open(setting: str) -> tuple[Workspace, tuple]:
