@@ -136,6 +136,7 @@ def layers(url: DatabaseURL) -> list[str]:
 
 
 def meta(url: DatabaseURL) -> dict[str, str]:
+    """The workspace's key/value facts (as the GeoPackage's ``mapper_meta``)."""
     with reading(url) as conn:
         return {r[0]: r[1] for r in conn.execute(
             f"SELECT key, value FROM {SCHEMA}.{META_TABLE} WHERE key <> 'store_version'")}
@@ -163,13 +164,10 @@ def provenance(url: DatabaseURL) -> pd.DataFrame:
     with reading(url) as conn:
         rows = conn.execute(f"SELECT {', '.join(names)} FROM {SCHEMA}.{LAYERS_TABLE} "
                             "ORDER BY position").fetchall()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=names)
-    for name, kind in PROVENANCE_COLUMNS.items():
-        if kind == "BIGINT":
-            frame[name] = frame[name].astype("int64")
-        else:
-            frame[name] = frame[name].astype(object)
-    return frame
+    values = list(zip(*[tuple(r) for r in rows], strict=True)) or [() for _ in names]
+    return pd.DataFrame({name: _typed(column, "int64" if kind == "BIGINT" else "object")
+                         for (name, kind), column in zip(PROVENANCE_COLUMNS.items(), values,
+                                                         strict=True)}, columns=names)
 
 
 def _columns(conn, name: str) -> tuple[list[tuple[str, str]], bool]:
@@ -224,24 +222,29 @@ def read_layer(url: DatabaseURL, name: str, *, columns: Sequence[str] | None = N
 
 def _typed(values: Sequence, dtype: str) -> pd.Series:
     """A column read back as pyogrio reads it from a GeoPackage: integers with a missing
-    value become float64; text stays object with None for NULL."""
+    value become float64; text is ``str`` (all missing: object, None)."""
+    dtype = dtype.lower()
     if dtype.startswith(("int", "uint")):
         if any(v is None for v in values):
-            return pd.Series(np.array([np.nan if v is None else v for v in values], dtype="float64"))
+            return pd.Series(np.array([np.nan if v is None else v for v in values],
+                                      dtype="float64"))
         return pd.Series(np.array(values, dtype=dtype))
     if dtype.startswith("float"):
         return pd.Series(np.array([np.nan if v is None else v for v in values], dtype=dtype))
-    if dtype == "bool":
+    if dtype in ("bool", "boolean"):
         if any(v is None for v in values):
             return pd.Series(list(values), dtype=object)
         return pd.Series(np.array(values, dtype=bool))
     if dtype.startswith("datetime64"):
         series = pd.to_datetime(pd.Series(list(values), dtype=object))
         return series
-    return pd.Series(list(values), dtype=object)
+    if all(v is None for v in values):  # none, or all missing
+        return pd.Series(list(values), dtype=object)
+    return pd.Series(list(values), dtype="str")  # TEXT, as pyogrio reads it
 
 
 def row_count(url: DatabaseURL, name: str) -> int:
+    """How many rows the layer has (counted in the database)."""
     with reading(url) as conn:
         return int(conn.execute(f"SELECT count(*) FROM {_table(name)}").fetchone()[0])
 
@@ -267,6 +270,7 @@ def fingerprint(url: DatabaseURL) -> str:
 
 
 def _sql_type(dtype: str) -> str:
+    dtype = dtype.lower()  # pandas' nullable Int64, Float64, boolean as numpy's
     if dtype in ("int8", "int16", "int32", "uint8", "uint16"):
         return "INTEGER"
     if dtype.startswith(("int", "uint")):
@@ -275,7 +279,7 @@ def _sql_type(dtype: str) -> str:
         return "REAL"
     if dtype.startswith("float"):
         return "DOUBLE PRECISION"
-    if dtype == "bool":
+    if dtype in ("bool", "boolean"):
         return "BOOLEAN"
     if dtype.startswith("datetime64") and "," in dtype:
         return "TIMESTAMPTZ"
@@ -286,7 +290,10 @@ def _sql_type(dtype: str) -> str:
 
 def _python_values(series: pd.Series, dtype: str) -> list:
     """A column as Python values for COPY (None for NULL)."""
-    if dtype.startswith(("int", "uint")) or dtype == "bool":
+    dtype = dtype.lower()
+    if dtype.startswith(("int", "uint")) or dtype in ("bool", "boolean"):
+        if series.hasnans:
+            return [None if pd.isna(v) else v for v in series.astype(object).tolist()]
         return series.tolist()
     if dtype.startswith("float"):
         array = series.to_numpy(dtype="float64")
@@ -330,7 +337,8 @@ class PgTransaction:
         names = [_quote(c) for c, _ in columns] + ([GEOMETRY] if has_geometry else [])
         values = [_python_values(frame[c], d) for c, d in columns]
         if has_geometry:
-            geoms = shapely.set_srid(np.asarray(frame.geometry.values, dtype=object), SRID)
+            geoms = shapely.set_srid(_promoted(np.asarray(frame.geometry.values, dtype=object)),
+                                     SRID)
             values.append(shapely.to_wkb(geoms, hex=True, include_srid=True).tolist())
         if names and len(frame):
             with self.conn.cursor().copy(
@@ -387,6 +395,25 @@ class PgTransaction:
             except Exception:  # noqa: BLE001 - the connection may be gone already
                 pass
             self.conn.close()
+
+
+#: single geometry type id -> its multi type's id, and the function making it
+_MULTI = {0: (4, shapely.multipoints), 1: (5, shapely.multilinestrings),
+          3: (6, shapely.multipolygons)}
+
+
+def _promoted(geoms: np.ndarray) -> np.ndarray:
+    """Single geometries made multi when the layer mixes both kinds of one family, as GDAL
+    writes such a layer into a GeoPackage (so either store reads the same geometry)."""
+    types = shapely.get_type_id(geoms)
+    present = set(types[types >= 0].tolist())
+    out = geoms
+    for single, (multi, make) in _MULTI.items():
+        if single in present and multi in present:
+            out = out.copy() if out is geoms else out
+            mask = types == single
+            out[mask] = make(out[mask], indices=np.arange(int(mask.sum())))
+    return out
 
 
 def _provenance_value(value, kind: str):

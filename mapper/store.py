@@ -225,7 +225,7 @@ class Workspace:
     def appdb(self) -> AppDB:
         """The app database beside the GeoPackage (users, edits, audit). The store does
         not read it: laying its edits over the registers is :mod:`mapper.overlay`'s work."""
-        return open_appdb(self.directory)
+        return open_appdb(self.directory, self.url.url if self.url is not None else "")
 
     def read_layer(self, name: str, **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:
         """Read one layer as stored (registers as imported: the web app's edits are laid
@@ -263,6 +263,23 @@ class Workspace:
             return {}
         frame = pyogrio.read_dataframe(self.path, layer=META_TABLE)
         return dict(zip(frame["key"], frame["value"], strict=True))
+
+    def copy_from(self, source: Workspace) -> None:
+        """Replace this workspace's layers, provenance and meta with `source`'s, as they
+        are (one transaction; the data version too, so a current analysis stays current):
+        a GeoPackage into PostgreSQL, PostgreSQL into a GeoPackage (``mapper backup``
+        and ``restore``), or either into the other kind."""
+        source._require()
+        with self.transaction(fresh=True) as tx:
+            for name in source.layers():
+                tx.write_layer(name, source.read_layer(name), analysis_input=False)
+            tx._provenance = {}
+            for row in source.provenance().to_dict("records"):
+                row["notes"] = json.dumps(row["notes"], ensure_ascii=False)
+                tx._provenance[f"{row['layer']}\t{row['source_file']}"] = row
+            tx._meta = dict(source.meta())
+            tx._data_changed = False
+            tx._keep_times = True
 
     @contextmanager
     def transaction(self, *, fresh: bool = False) -> Iterator[Transaction]:
@@ -315,6 +332,7 @@ class Transaction:
         self._provenance: dict[str, dict] = {}
         self._meta: dict[str, str] = {}
         self._data_changed = previous is None
+        self._keep_times = False  # a copy (copy_from) keeps the source's times
         if previous is not None and previous.exists():
             for row in previous.provenance().to_dict("records"):
                 row["notes"] = json.dumps(row["notes"], ensure_ascii=False)
@@ -386,8 +404,9 @@ class Transaction:
 
     def _finish(self) -> None:
         self._meta.setdefault("created_at", _now())
-        self._meta["updated_at"] = _now()
-        self._meta["mapper_version"] = __version__
+        if not self._keep_times:
+            self._meta["updated_at"] = _now()
+            self._meta["mapper_version"] = __version__
         if self._data_changed:
             self._meta[DATA_VERSION] = secrets.token_hex(8)
         if self._pg is not None:
