@@ -23,10 +23,41 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.fixture(params=["geopackage", "postgis"])
+def store(request, monkeypatch):
+    """Run the test on each layer store: the GeoPackage, then PostGIS (the module's
+    PostgreSQL database, its layers and app database emptied first)."""
+    from mapper import appdb, pgstore
+    from mapper.database import DATABASE_URL_ENV
+
+    appdb.close_all()
+    pgstore.close_all()
+    if request.param == "geopackage":
+        monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("pg_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {pgstore.SCHEMA} CASCADE")
+            conn.execute(f"DROP SCHEMA IF EXISTS {appdb.PG_SCHEMA} CASCADE")
+        monkeypatch.setenv(DATABASE_URL_ENV, url)
+    yield request.param
+    appdb.close_all()
+    pgstore.close_all()
+
+
+def state(ws: Workspace) -> str:
+    """The stored content's digest: the GeoPackage's bytes, or every PostGIS layer's rows,
+    the provenance and the meta."""
+    return digest(ws.path) if ws.url is None else Workspace(ws.directory).fingerprint()
+
+
 @pytest.fixture
-def built(tmp_path):
+def built(tmp_path, store):
     ws = Workspace(tmp_path / "ws")
     build(fx.write_folder(tmp_path / "in"), ws)
+    assert (ws.url is not None) == (store == "postgis")
     return ws
 
 
@@ -39,24 +70,24 @@ def test_workspace_location_argument_environment_default(monkeypatch, tmp_path):
 
 
 def test_failed_transaction_leaves_the_store_byte_for_byte(built):
-    before = digest(built.path)
+    before = state(built)
     with pytest.raises(RuntimeError):
         with built.transaction() as tx:
             tx.write_layer("wards", fx.wards().rename(columns={"WD22CD": "ward_code"}))
             raise RuntimeError("power cut")
-    assert digest(built.path) == before
+    assert state(built) == before
     assert not list(built.directory.glob(f"{TMP_PREFIX}*"))
 
 
 def test_failed_validation_leaves_the_previous_workspace(built, tmp_path):
-    before = digest(built.path)
+    before = state(built)
     bad = fx.write_folder(tmp_path / "bad")
     wards = fx.wards()
     wards.loc[0, "WD22CD"] = "E01000001"
     fx.write_geojson(wards, bad / "wards.geojson")
     with pytest.raises(DataValidationError):
         build(bad, built)
-    assert digest(built.path) == before
+    assert state(built) == before
 
 
 def test_a_transaction_copies_the_rest_of_the_store(built):
@@ -120,6 +151,13 @@ def test_missing_layer_error_lists_the_layers(built):
         overlay.read_layer(built, "groups")
 
 
+def psycopg_connect(ws: Workspace):
+    import psycopg
+
+    assert ws.url is not None
+    return psycopg.connect(ws.url.url)
+
+
 @pytest.fixture(scope="module")
 def big_folder(tmp_path_factory):
     """The tiny folder plus 300,000 postcodes, so writing takes long enough to interrupt."""
@@ -142,7 +180,7 @@ def big_folder(tmp_path_factory):
     "kill_after", ["writing layer 'boroughs'", "writing layer 'lsoas'", "writing layer 'postcodes'"]
 )
 def test_killing_an_import_part_way_leaves_the_workspace_as_it_was(built, big_folder, kill_after):
-    before = digest(built.path)
+    before = state(built)
     layers_before = built.layers()
     folder = big_folder
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MAPPER_WORKSPACE": str(built.directory)}
@@ -164,7 +202,7 @@ def test_killing_an_import_part_way_leaves_the_workspace_as_it_was(built, big_fo
     assert still_running, "the import finished before it could be killed: " + "".join(seen)
     assert any(kill_after in line for line in seen)
     # the half-written temporary store may be left behind; the workspace itself is untouched
-    assert digest(built.path) == before
+    assert state(built) == before
     assert Workspace(built.directory).layers() == layers_before
     assert len(Workspace(built.directory).read_layer("postcodes")) == 36
     if "postcodes" not in kill_after:
@@ -173,13 +211,18 @@ def test_killing_an_import_part_way_leaves_the_workspace_as_it_was(built, big_fo
     build(folder, built)
     assert len(built.read_layer("postcodes")) == 300_000
     assert not list(built.directory.glob(f"{TMP_PREFIX}*"))
-    assert sorted(p.name for p in built.directory.iterdir()) == [".mapper.lock", STORE_FILE]
+    if built.url is None:
+        assert sorted(p.name for p in built.directory.iterdir()) == [".mapper.lock", STORE_FILE]
+    else:  # nothing beside it, no staging schema left
+        assert not built.directory.exists() or not list(built.directory.glob("*.gpkg"))
+        with psycopg_connect(built) as conn:
+            assert conn.execute("SELECT to_regnamespace('mapper_stage')").fetchone()[0] is None
 
 
 @pytest.mark.slow
 def test_interrupt_from_the_keyboard_says_the_workspace_is_unchanged(built, big_folder):
     folder = big_folder
-    before = digest(built.path)
+    before = state(built)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "MAPPER_WORKSPACE": str(built.directory)}
     with subprocess.Popen(
         [sys.executable, "-m", "mapper.cli", "build", "--from", str(folder)],
@@ -197,5 +240,5 @@ def test_interrupt_from_the_keyboard_says_the_workspace_is_unchanged(built, big_
     assert "Interrupted; the workspace is unchanged." in rest
     assert "Traceback" not in rest
     time.sleep(0.1)
-    assert digest(built.path) == before
+    assert state(built) == before
     assert not list(built.directory.glob(f"{TMP_PREFIX}*"))
