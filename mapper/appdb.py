@@ -387,7 +387,7 @@ class AppDB:
             try:
                 yield conn
             except BaseException:
-                if not (self.postgres and conn.raw.closed):
+                if not (self.postgres and self._dropped()):
                     conn.rollback()
                 raise
             conn.commit()
