@@ -324,13 +324,17 @@ class AppDB:
         return conn
 
     def _conn(self) -> Connection:
+        if self._shared is not None and self._pid != os.getpid():
+            # a forked child never uses, nor closes, its parent's connection: closing
+            # would end the parent's session through the socket they share
+            _INHERITED.append(self._shared)
+            self._shared = None
         if (self._shared is not None and self.url is None
                 and not self.path.exists()):
             self._shared = None  # the file was removed (a test, a restore): start afresh
         if self._shared is not None and self.url is not None and self._shared.raw.closed:
             self._shared = None  # the server closed it: connect again
-        if self._shared is None or self._pid != os.getpid():
-            # (a forked child never uses its parent's connection)
+        if self._shared is None:
             self._shared = Connection(self.connect(), self.dialect)
             self._pid = os.getpid()
         return self._shared
@@ -383,7 +387,7 @@ class AppDB:
             try:
                 yield conn
             except BaseException:
-                if not (self.postgres and conn.raw.closed):
+                if not (self.postgres and self._dropped()):
                     conn.rollback()
                 raise
             conn.commit()
@@ -725,6 +729,9 @@ def bump_edits(conn: Connection | sqlite3.Connection) -> None:
 
 
 _OPEN: dict[str, AppDB] = {}
+#: connections a forked process inherited: kept (never used) so that collecting them
+#: does not end the parent's session
+_INHERITED: list[Connection] = []
 _OPEN_LOCK = threading.Lock()
 
 
