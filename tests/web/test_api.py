@@ -44,17 +44,9 @@ FEATURE_ENDPOINTS = [
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    """The demo workspace, built and analysed once for this module."""
-    from mapper.analysis_run import analyse
-    from mapper.config import Settings
-    from mapper.pipeline import build_demo
-
-    directory = tmp_path_factory.mktemp("api") / "demo"
-    workspace = Workspace(directory)
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return directory
+def demo_dir(demo_module_copy):
+    """The analysed demo workspace, this module's own copy."""
+    return demo_module_copy
 
 
 @pytest.fixture(scope="module")

@@ -25,11 +25,8 @@ from shapely.geometry import Point
 
 from mapper import overlay
 from mapper.analysis import verification
-from mapper.analysis_run import analyse
-from mapper.config import Settings
 from mapper.maps.assets import external_links, map_parts
 from mapper.maps.incidents import RING_RADII_M, RING_STYLES, incident_map, ring_label
-from mapper.pipeline import build_demo
 from mapper.registers import EMERGENCY_OFFERS, PERSONAL_COLUMNS
 from mapper.store import Workspace
 from mapper.web import create_app
@@ -50,11 +47,8 @@ _to_lonlat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("incident") / "demo")
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return workspace
+def demo(demo_module_copy) -> Workspace:
+    return Workspace(demo_module_copy)
 
 
 @pytest.fixture(scope="module")

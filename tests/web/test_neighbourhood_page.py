@@ -21,11 +21,8 @@ from csvfiles import csv_rows
 from markupsafe import escape
 
 from mapper import overlay
-from mapper.analysis_run import analyse
-from mapper.config import Settings
 from mapper.demo import _spike_ward, build_demo_area
 from mapper.maps.neighbourhood import Bar, asset_map, domain_chart, popup_html, trend_chart
-from mapper.pipeline import build_demo
 from mapper.registers import PERSONAL_COLUMNS
 from mapper.store import Workspace
 from mapper.web import create_app
@@ -123,11 +120,8 @@ def parse(page: str) -> Node:
 
 
 @pytest.fixture(scope="module")
-def demo_workspace(tmp_path_factory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("neighbourhood-demo"))
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return workspace
+def demo_workspace(demo_module_copy) -> Workspace:
+    return Workspace(demo_module_copy)
 
 
 @pytest.fixture(scope="module")

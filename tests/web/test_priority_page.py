@@ -40,15 +40,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    from mapper.analysis_run import analyse
-    from mapper.pipeline import build_demo
-
-    directory = tmp_path_factory.mktemp("priority") / "demo"
-    workspace = Workspace(directory)
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return directory
+def demo_dir(demo_module_copy):
+    return demo_module_copy
 
 
 @pytest.fixture(scope="module")

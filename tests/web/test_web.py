@@ -177,6 +177,20 @@ def test_every_known_asset_exists():
         assert (VENDOR_DIRS[package] / filename).is_file(), name
 
 
+def test_leaflet_heat_serves_its_one_file_only(client):
+    # the package's folder is folium's templates folder, which holds other plugins' scripts
+    others = [p.name for p in VENDOR_DIRS["leaflet-heat"].iterdir()
+              if p.is_file() and p.name != "leaflet_heat.min.js"]
+    assert others, "the test needs another file in the folder to refuse"
+    for name in others:
+        with client.get(f"/vendor/leaflet-heat/{name}") as response:
+            assert response.status_code == 404, name
+    with client.get(asset_url("leaflet_heat")) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/javascript"
+        assert b"simpleheat" in response.data
+
+
 def test_leaflet_images_are_served(client):
     # leaflet.css refers to images/layers.png etc. by relative URL
     response = client.get("/vendor/leaflet/images/layers.png")
@@ -386,3 +400,10 @@ def test_workspace_defaults_to_the_environment(monkeypatch, tiny_workspace):
     assert app.config["WORKSPACE"] == str(tiny_workspace)
     assert app.config["TILES"] == "none"
     assert app.test_client().get("/").status_code == 200
+
+
+def test_heatmap_names_its_local_copy():
+    from mapper.maps.priority import LazyHeat
+
+    assert LazyHeat.default_js == [("leaflet_heat", asset_url("leaflet_heat"))]
+    assert not any(url.startswith(("http:", "https:", "//")) for _, url in LazyHeat.default_js)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from accounts import browser_sign_in
-from test_editor import _to_grid, ward_at, ward_point
+from demo_editing import _to_grid, ward_at, ward_point
 
 from mapper.editing import current_record
 from mapper.store import Workspace
