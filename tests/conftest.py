@@ -30,9 +30,11 @@ from factories import grid
 
 # The tests mirror the package (tests/sources, tests/analysis, tests/maps, tests/web,
 # tests/web/browser, tests/realdata). Their modules are imported by their own names
-# (pytest's default "prepend" import mode), and some share fixtures and helpers with a
-# module in another folder (``from test_editor import ward_at``): every folder is on the
-# path from the start, so such an import finds the one module pytest itself collects,
+# (pytest's default "prepend" import mode). Helpers and fixtures shared by test modules in
+# different folders live in helper modules in tests/ (accounts.py, factories.py,
+# demo_editing.py, upload_files.py, route_sweep.py, expected.py, ...), never in a test
+# module: a test module imported by another runs its imports twice and couples the two.
+# Every folder is still put on the path from the start, so an import finds the one module
 # whatever order the folders are collected in.
 _TESTS = Path(__file__).resolve().parent
 for _folder in sorted(p for p in _TESTS.rglob("*") if p.is_dir() and p.name != "__pycache__"):
@@ -352,6 +354,50 @@ def demo_module_copy(shared_demo, tmp_path_factory) -> Path:
     never with another module. Far cheaper than building and analysing the demo again."""
     directory = tmp_path_factory.mktemp("demo-module") / "demo"
     shutil.copytree(shared_demo, directory)
+    return directory
+
+
+# -- the tiny grid, built ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_grid(tmp_path_factory) -> Path:
+    """The tiny grid input folder (``factories.write_folder``: 9 wards, 36 LSOAs, postcodes
+    ZZ...) built as ``mapper build`` builds it, once per test run. Read-only: tests that
+    change a workspace use :func:`grid_copy`."""
+    from factories import write_folder
+
+    from mapper.pipeline import build
+    from mapper.store import Workspace
+
+    root = tmp_path_factory.mktemp("shared-grid")
+    directory = root / "ws"
+    build(write_folder(root / "in"), Workspace(directory))
+    return directory
+
+
+@pytest.fixture
+def grid_copy(shared_grid, tmp_path) -> Path:
+    """A private copy of the built tiny grid, at ``tmp_path / "ws"`` (a copy costs a
+    millisecond; a build, seconds)."""
+    directory = tmp_path / "ws"
+    shutil.copytree(shared_grid, directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def shared_grid_drafts(shared_grid, tmp_path_factory) -> Path:
+    """The built tiny grid analysed with the settings the draft tests start from
+    (``can_min_population=0, stability_draws=5, can_top_share=0.5``), once per test run.
+    Read-only: copy it (``shutil.copytree``) to change it."""
+    from mapper.analysis_run import analyse
+    from mapper.config import Settings
+    from mapper.store import Workspace
+
+    directory = tmp_path_factory.mktemp("shared-grid-drafts") / "ws"
+    shutil.copytree(shared_grid, directory)
+    analyse(Workspace(directory),
+            Settings(can_min_population=0, stability_draws=5, can_top_share=0.5))
     return directory
 
 

@@ -19,10 +19,8 @@ from mapper.store import Workspace
 
 
 @pytest.fixture
-def grid(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), ws)
-    return ws
+def grid(grid_copy):
+    return Workspace(grid_copy)
 
 
 def test_every_setting_is_documented_in_the_readme():

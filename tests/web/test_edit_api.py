@@ -23,7 +23,7 @@ from demo_editing import (
     ward_at,
     ward_point,
 )
-from test_api import personal_keys
+from expected import personal_keys
 
 from mapper import overlay
 from mapper.editing import current_record

@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from expected import brute_force
 from markupsafe import escape
 from pyproj import Transformer
 from shapely.geometry import Point
@@ -81,32 +82,6 @@ def some_postcodes(groups, postcodes) -> list[str]:
 
 
 # -- helpers -----------------------------------------------------------------------------
-
-
-def brute_force(groups, x, y, *, k=10, category=None, offers=(), radius_m=None) -> pd.DataFrame:
-    """Every group's distance from (x, y), filtered, nearest first, ties by group_id."""
-    dx = groups.geometry.x.to_numpy() - x
-    dy = groups.geometry.y.to_numpy() - y
-    table = pd.DataFrame(
-        {
-            "group_id": groups["group_id"].astype(str).to_numpy(),
-            "distance_m": np.sqrt(dx * dx + dy * dy),
-            "category": groups["category"].fillna("").str.strip().str.lower().to_numpy(),
-            "offers": [
-                {p.strip().lower() for p in str(o).split(";") if p.strip()}
-                if isinstance(o, str)
-                else set()
-                for o in groups["emergency_offer"]
-            ],
-        }
-    )
-    if category is not None:
-        table = table[table["category"] == category]
-    for offer in offers:
-        table = table[table["offers"].map(lambda have, offer=offer: offer in have).astype(bool)]
-    if radius_m is not None:
-        table = table[table["distance_m"] <= radius_m]
-    return table.sort_values(["distance_m", "group_id"], kind="stable").head(k)
 
 
 def postcode_xy(postcodes, postcode: str) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from test_browser import WARD_CENTRE_JS
+from browser_scripts import WARD_CENTRE_JS
 
 from mapper import overlay
 from mapper.analysis_run import analyse

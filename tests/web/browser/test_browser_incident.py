@@ -7,8 +7,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from expected import brute_force
 from pyproj import Transformer
-from test_incident_page import brute_force
 
 from mapper import overlay
 from mapper.store import Workspace
