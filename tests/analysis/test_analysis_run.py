@@ -8,7 +8,6 @@ import factories as fx
 import numpy as np
 import pandas as pd
 import pytest
-from realdata import london_dir
 
 from mapper.analysis_run import OUTPUTS, analyse, can_analyse
 from mapper.cli import main
@@ -187,10 +186,10 @@ def test_analyse_command_changes_and_keeps_settings(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_london_analysis(tmp_path_factory):
-    london = london_dir()
-    ws = Workspace(tmp_path_factory.mktemp("london-analysis") / "ws")
-    build(london, ws)
+def test_london_analysis(london_copy):
+    # the London build of the run (conftest.shared_london: `mapper build` of the real
+    # files), analysed again here with more stability draws
+    ws = Workspace(london_copy)
     report = analyse(ws, Settings(stability_draws=20))
     wards = report.wards
     assert len(wards) == 633
