@@ -91,7 +91,7 @@ def test_premises_details_are_removed():
 
 def test_a_charity_correspondence_address_is_kept_from_the_public(tmp_path):
     """Through the import hook (pipeline.gather_registers) on a hand-built extract."""
-    from test_charity import import_register, register
+    from charity_files import import_register, register
 
     from mapper.pipeline import gather_registers
 

@@ -12,7 +12,6 @@ import math
 import re
 import time
 from datetime import date
-from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import geopandas as gpd
@@ -21,6 +20,7 @@ import pandas as pd
 import pytest
 from expected import brute_force
 from markupsafe import escape
+from page_resources import LOCAL_HOSTS, resource_urls
 from pyproj import Transformer
 from shapely.geometry import Point
 
@@ -33,7 +33,6 @@ from mapper.store import Workspace
 from mapper.web import create_app
 from mapper.web import incidents as incident_views
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 #: what the pages tell a visitor who is not signed in about contact details
 PUBLIC_NOTICE = ("Contact details are hidden: officers, administrators, and partners for "
                  "their own wards, see them after signing in.")
@@ -109,25 +108,6 @@ def list_entries(page: str) -> list[str]:
         return []
     body = page[start : page.index("</ol>", start)]
     return body.split('<li class="inc-result"')[1:]
-
-
-class _Resources(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in ("script", "img", "iframe", "source") and attrs.get("src"):
-            self.urls.append(attrs["src"])
-        if tag == "link" and attrs.get("href"):
-            self.urls.append(attrs["href"])
-
-
-def resource_urls(page: str) -> list[str]:
-    parser = _Resources()
-    parser.feed(page)
-    return parser.urls
 
 
 def get(client, path: str, **params):

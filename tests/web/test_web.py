@@ -4,49 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
-from urllib.parse import urlsplit
 
 import folium
 import pytest
 from conftest import TINY_STUDY_AREA, grid_boroughs, grid_wards, write_workspace
 from folium.plugins import MarkerCluster
 from markupsafe import escape
+from page_resources import is_foreign, resource_urls
 
 from mapper.errors import MapperError
 from mapper.maps import map_parts, use_local_assets, ward_map
 from mapper.maps.assets import LOCAL_ASSETS, VENDOR_DIRS, asset_url, external_links
 from mapper.web import SETTINGS_HELP, create_app
-
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
-
-class _Resources(HTMLParser):
-    """Collects every URL the browser would load by itself (scripts, styles, images)."""
-
-    def __init__(self):
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in ("script", "img", "iframe", "source", "video", "audio") and attrs.get("src"):
-            self.urls.append(attrs["src"])
-        if tag == "link" and attrs.get("href"):
-            self.urls.append(attrs["href"])
-
-
-def resource_urls(page: str) -> list[str]:
-    parser = _Resources()
-    parser.feed(page)
-    return parser.urls
-
-
-def is_foreign(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme == "data":
-        return False
-    return bool(parts.netloc) and parts.hostname not in LOCAL_HOSTS
 
 
 def make_client(workspace, **config):
