@@ -664,9 +664,22 @@ def demo(ctx: click.Context, force: bool) -> None:
     show_default=True,
     envvar="MAPPER_TILES",
     help="Basemap: none (works offline), osm (OpenStreetMap) or light (CARTO Positron), "
-    "both fetched from the internet, or the PATH of a raster MBTiles or PMTiles file "
-    "(PNG, JPEG or WebP tiles) that the app serves itself, offline. A vector archive "
-    "needs a style and is refused. Default: $MAPPER_TILES or none (README, Basemap).",
+    "both fetched from the internet, or the PATH of an MBTiles or PMTiles file that the "
+    "app serves itself, offline: raster (PNG, JPEG or WebP tiles, drawn as they are) or "
+    "vector (pbf tiles, drawn in the browser with --tiles-style). Attribution comes from "
+    "the file's metadata (or the style's sources). Default: $MAPPER_TILES or none "
+    "(README, Basemap).",
+)
+@click.option(
+    "--tiles-style",
+    default="",
+    envvar="MAPPER_TILES_STYLE",
+    metavar="STYLE.json",
+    help="For a vector --tiles archive: the Mapbox GL / MapLibre style JSON made for its "
+    "tiles (as OS Open Zoomstack, OpenMapTiles and Protomaps ship). Its fill, line and "
+    "circle layers are drawn (colours, widths, opacity, zoom ranges, simple filters); "
+    "labels and icons are not. Without it a plain built-in style is used, keyed on the "
+    "usual layer names of those schemas. Default: $MAPPER_TILES_STYLE (README, Basemap).",
 )
 @click.option(
     "--threads",
@@ -692,8 +705,8 @@ def demo(ctx: click.Context, force: bool) -> None:
     "default: ANON_RATE_PER_S and ANON_BURST of mapper/web/ratelimit.py).",
 )
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | None,
-          workers: int, anonymous_rate: float | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, tiles: str, tiles_style: str,
+          threads: int | None, workers: int, anonymous_rate: float | None) -> None:
     """Start the map server. With no workspace yet, builds the synthetic demo first.
 
     With --workers 1 the app runs on waitress, a production WSGI server, with a fixed pool
@@ -708,17 +721,14 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
     if threads is None:
         threads = WORKER_THREADS if workers > 1 else SERVE_THREADS
     if tiles not in ("none", "osm", "light"):
-        from mapper.tilearchive import open_archive
+        from mapper.maps.vectorstyle import open_basemap
 
-        archive = open_archive(tiles)  # a clear error now, before any demo is built
-        if archive.vector:
-            raise MapperError(
-                f"--tiles {tiles}: a vector tile archive ({archive.format}) needs a map "
-                "style to be drawn, and mapper serve draws raster archives only (PNG, JPEG "
-                "or WebP): it would show nothing. Use a raster MBTiles/PMTiles file or "
-                "--tiles none (README, Basemap).")
-        click.echo(f"Basemap: {archive.kind} {archive.path.name}, {archive.format} tiles, "
-                   f"zooms {archive.min_zoom}-{archive.max_zoom}.", err=True)
+        # a clear error now (archive or style), before any demo is built
+        click.echo(open_basemap(tiles, tiles_style or None).describe(), err=True)
+    elif tiles_style:
+        raise MapperError(f"--tiles-style {tiles_style}: a style draws a vector tile "
+                          f"archive, and --tiles is {tiles}; pass --tiles FILE.pmtiles "
+                          "(or .mbtiles) of vector tiles, or leave out --tiles-style.")
     ws = workspace_of(ctx)
     if not ws.exists():
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
@@ -727,6 +737,7 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, threads: int | N
     _reanalyse_if_stale(ws)
     loopback = host in ("127.0.0.1", "localhost", "::1")
     app = create_app({"WORKSPACE": str(ws.directory), "TILES": tiles,
+                      "TILES_STYLE": tiles_style,
                       # off loopback, sessions travel only over HTTPS (put a TLS proxy in
                       # front); MAPPER_COOKIE_SECURE=0 overrides for a trusted network
                       "COOKIE_SECURE": not loopback

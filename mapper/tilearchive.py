@@ -14,8 +14,11 @@ range, the bounds (west, south, east, north in degrees) and the attribution.
   lines): directories uncompressed or gzip.
 
 Raster archives (PNG, JPEG, WebP) are drawn as the map's background. A vector archive
-(Mapbox Vector Tiles) needs a style to be drawn; :class:`TileArchive` says it is vector
-(``vector``) and the app refuses it with a message saying so.
+(Mapbox Vector Tiles) is drawn in the browser with a style (:mod:`mapper.maps.vectorstyle`
+translates one); :class:`TileArchive` says it is vector (``vector``), which source layers
+its metadata lists (``vector_layers``) and whether its tiles are gzipped (``gzipped``:
+PMTiles says so in its header; MBTiles writers gzip vector tiles as a rule, so the tile
+server looks at each tile's first bytes).
 
 No Flask here: ``mapper/web/tiles.py`` serves the tiles.
 """
@@ -80,6 +83,8 @@ class TileArchive:
     attribution: str
     name: str
     _reader: object = field(repr=False, default=None)
+    #: the source layers the metadata lists (``vector_layers`` ids); () when it lists none
+    vector_layers: tuple[str, ...] = ()
 
     @property
     def extension(self) -> str:
@@ -184,6 +189,23 @@ def _zoom(value, label: str, path: Path) -> int:
     return zoom
 
 
+def _vector_layers(value, path: Path) -> tuple[str, ...]:
+    """The ids of the metadata's ``vector_layers`` (a list of {"id": ...}), or ()."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+            isinstance(layer, dict) and isinstance(layer.get("id"), str) for layer in value):
+        raise TileArchiveError(
+            f"tile archive {path}: metadata 'vector_layers' is not a list of layers with "
+            "an 'id' each (TileJSON)")
+    return tuple(layer["id"] for layer in value)
+
+
+def is_gzipped(tile: bytes) -> bool:
+    """Whether a tile's bytes are a gzip stream (vector tiles often are)."""
+    return tile[:2] == b"\x1f\x8b"
+
+
 # -- MBTiles ---------------------------------------------------------------------------
 
 
@@ -226,6 +248,15 @@ def _open_mbtiles(path: Path) -> TileArchive:
             f"tile archive {path}: metadata has no 'format' and the tiles are not PNG, "
             "JPEG or WebP images")
     low, high = zooms[0]
+    layers: tuple[str, ...] = ()
+    if format_name == "pbf" and meta.get("json"):  # MBTiles 1.3: vector_layers as JSON text
+        try:
+            extra = json.loads(meta["json"])
+        except ValueError as exc:
+            raise TileArchiveError(
+                f"tile archive {path}: metadata 'json' is not JSON ({exc})") from None
+        if isinstance(extra, dict):
+            layers = _vector_layers(extra.get("vector_layers"), path)
     min_zoom = _zoom(meta.get("minzoom", low), "minzoom", path)
     max_zoom = _zoom(meta.get("maxzoom", high), "maxzoom", path)
     if min_zoom > max_zoom:
@@ -235,7 +266,7 @@ def _open_mbtiles(path: Path) -> TileArchive:
         path=path, kind="mbtiles", format=format_name, min_zoom=min_zoom,
         max_zoom=max_zoom, bounds=_bounds(meta.get("bounds"), path),
         attribution=str(meta.get("attribution") or ""),
-        name=str(meta.get("name") or path.stem), _reader=reader)
+        name=str(meta.get("name") or path.stem), _reader=reader, vector_layers=layers)
 
 
 # -- PMTiles v3 ------------------------------------------------------------------------
@@ -372,6 +403,12 @@ def _open_pmtiles(path: Path) -> TileArchive:
         raise TileArchiveError(
             f"tile archive {path}: raster tiles compressed with "
             f"{_PM_COMPRESSION.get(tile_compression, tile_compression)}; expected none")
+    if format_name == "pbf" and tile_compression not in (0, 1, 2):
+        raise TileArchiveError(
+            f"tile archive {path}: vector tiles compressed with "
+            f"{_PM_COMPRESSION.get(tile_compression, tile_compression)}; this app serves "
+            "gzipped or uncompressed ones (rewrite it with `pmtiles convert`, or make it "
+            "with tippecanoe or planetiler's defaults)")
     reader = _PMTilesReader(path, header)
     try:
         meta = json.loads(reader.unpack(reader.read(header[4], header[5])) or b"{}")
@@ -389,8 +426,10 @@ def _open_pmtiles(path: Path) -> TileArchive:
     return TileArchive(
         path=path, kind="pmtiles", format=format_name, min_zoom=min_zoom,
         max_zoom=max_zoom, bounds=bounds, attribution=str(meta.get("attribution") or ""),
-        name=str(meta.get("name") or path.stem), _reader=reader)
+        name=str(meta.get("name") or path.stem), _reader=reader,
+        vector_layers=_vector_layers(meta.get("vector_layers"), path)
+        if format_name == "pbf" else ())
 
 
-__all__ = ["FORMATS", "TileArchive", "TileArchiveError", "decode_directory", "open_archive",
-           "sniff_format", "tile_of", "zxy_to_tileid"]
+__all__ = ["FORMATS", "TileArchive", "TileArchiveError", "decode_directory", "is_gzipped",
+           "open_archive", "sniff_format", "tile_of", "zxy_to_tileid"]

@@ -45,7 +45,9 @@
 
   var map = L.map(element, { scrollWheelZoom: false, zoomSnap: 0.5 });
   element.leafletMap = map;  // for tests and the browser console; not a global
-  if (data.tiles) {
+  if (data.tilesVector && window.mapperVectorBasemap) {  // a vector tile archive
+    window.mapperVectorBasemap(map, JSON.parse(data.tilesVector));
+  } else if (data.tiles) {
     var tileOptions = {
       attribution: data.tilesAttribution || "",
       maxZoom: Number(data.tilesMaxZoom) || 19,

@@ -271,14 +271,39 @@ def test_serve_with_worker_processes_answers_and_every_worker_sees_an_edit(demo_
     assert proc.returncode == 0
 
 
-def test_serve_refuses_a_vector_tile_archive_and_says_why(capsys, tmp_path):
+def test_serve_refuses_a_vector_archive_it_has_no_style_for(capsys, tmp_path):
     from tilefiles import write_pmtiles
 
-    vector = write_pmtiles(tmp_path / "roads.pmtiles", {(0, 0, 0): b"\x1a\x00"}, tile_type=1)
+    vector = write_pmtiles(tmp_path / "contours.pmtiles", {(0, 0, 0): b"\x1a\x00"},
+                           tile_type=1, metadata={"vector_layers": [{"id": "contours"}]})
     code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "serve", "--tiles",
                        str(vector))
-    assert code == 1 and "vector tile archive" in err and "needs a map style" in err
+    assert code == 1 and "--tiles-style" in err and "(contours)" in err
+    assert "Traceback" not in err
     assert not (tmp_path / "ws").exists()  # refused before any demo was built
+
+
+def test_serve_refuses_a_style_that_does_not_fit_and_says_why(capsys, tmp_path,
+                                                             monkeypatch):
+    from tilefiles import write_pmtiles
+
+    vector = write_pmtiles(tmp_path / "roads.pmtiles", {(0, 0, 0): b"\x1a\x00"},
+                           tile_type=1, metadata={"vector_layers": [{"id": "roads"}]})
+    style = tmp_path / "style.json"
+    style.write_text('{"layers": [{"id": "sea", "type": "fill", "source-layer": "ocean"}]}')
+    monkeypatch.setenv("MAPPER_TILES_STYLE", str(style))  # the setting from the environment
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "serve", "--tiles",
+                       str(vector))
+    assert code == 1 and str(style) in err and "'ocean'" in err and "roads" in err
+    assert "Traceback" not in err
+    style.write_text("[1, 2")
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "serve", "--tiles",
+                       str(vector), "--tiles-style", str(style))
+    assert code == 1 and str(style) in err and "not JSON" in err
+    code, _, err = run(capsys, "--workspace", str(tmp_path / "ws"), "serve",
+                       "--tiles-style", str(style))  # a style with no archive
+    assert code == 1 and "--tiles-style" in err and "--tiles is none" in err
+    assert not (tmp_path / "ws").exists()
 
 
 def test_serve_names_a_tile_file_it_cannot_read(capsys, tmp_path, monkeypatch):

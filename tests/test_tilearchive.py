@@ -122,3 +122,44 @@ def test_vector_archives_say_so(tmp_path):
     path = write_pmtiles(tmp_path / "v.pmtiles", {(0, 0, 0): b"\x1a\x00"}, tile_type=1)
     archive = open_archive(path)
     assert archive.vector and archive.format == "pbf"
+
+
+def test_vector_archives_list_their_source_layers(tmp_path):
+    import gzip
+    import json
+
+    from tilefiles import DEMO_VECTOR_LAYERS, demo_vector_tile
+
+    tile = gzip.compress(demo_vector_tile())
+    mbtiles = open_archive(write_mbtiles(tmp_path / "v.mbtiles", {(0, 0, 0): tile}, metadata={
+        "format": "pbf", "json": json.dumps({"vector_layers": DEMO_VECTOR_LAYERS})}))
+    assert mbtiles.vector and mbtiles.vector_layers == ("water", "roads", "places")
+    assert mbtiles.tile(0, 0, 0) == tile  # as stored: gzipped (the server decides)
+    pmtiles = open_archive(write_pmtiles(
+        tmp_path / "v.pmtiles", {(0, 0, 0): tile}, tile_type=1, tile_compression=2,
+        metadata={"vector_layers": DEMO_VECTOR_LAYERS}))
+    assert pmtiles.vector_layers == ("water", "roads", "places")
+    # a raster archive lists none, and a vector one without the metadata lists none
+    assert open_archive(write_pmtiles(tmp_path / "r.pmtiles", {(0, 0, 0): png((1, 2, 3))},
+                                      metadata={"vector_layers": DEMO_VECTOR_LAYERS})
+                        ).vector_layers == ()
+    assert open_archive(write_pmtiles(tmp_path / "n.pmtiles", {(0, 0, 0): tile},
+                                      tile_type=1)).vector_layers == ()
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda p: write_mbtiles(p, {(0, 0, 0): b"\x1a\x00"},
+                             metadata={"format": "pbf", "json": "{not json"}),
+     "metadata 'json' is not JSON"),
+    (lambda p: write_mbtiles(p, {(0, 0, 0): b"\x1a\x00"},
+                             metadata={"format": "pbf", "json": '{"vector_layers": ["a"]}'}),
+     "'vector_layers' is not a list of layers with an 'id'"),
+    (lambda p: write_pmtiles(p, {(0, 0, 0): b"\x1a\x00"}, tile_type=1, tile_compression=3),
+     "vector tiles compressed with brotli"),
+])
+def test_unusable_vector_archives(tmp_path, make, message):
+    path = tmp_path / "v.archive"
+    make(path)
+    with pytest.raises(TileArchiveError) as caught:
+        open_archive(path)
+    assert message in str(caught.value) and str(path) in str(caught.value)

@@ -10,7 +10,7 @@ and no other map module: every map module builds on this one.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import folium
 import geopandas as gpd
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from folium.template import Template
 from pyproj import CRS
 
@@ -50,7 +51,12 @@ class LocalTiles:
     (``mapper serve --tiles FILE``; :mod:`mapper.tilearchive`): `url` is the app's
     ``/tiles/{z}/{x}/{y}.<ext>``, the zoom range and bounds (west, south, east, north)
     those of the archive. Beyond its zooms Leaflet scales the nearest tiles; outside its
-    bounds it asks for none."""
+    bounds it asks for none.
+
+    A vector archive (``.pbf`` tiles) has `vector`, the styling
+    :func:`mapper.maps.vectorstyle.translate` made of its style, and `scripts`, the URLs
+    of the renderer (Leaflet.VectorGrid) and of ``static/vectorbasemap.js``, which draws
+    it: :class:`VectorBasemap`."""
 
     url: str
     attribution: str
@@ -58,6 +64,18 @@ class LocalTiles:
     max_zoom: int
     bounds: tuple[float, float, float, float]
     name: str = "Local basemap"
+    vector: dict | None = field(default=None, compare=False, repr=False)
+    #: a short name of the style (in repr, so pages cached by repr(tiles) tell styles apart)
+    style_name: str = ""
+    scripts: tuple[str, ...] = ()
+
+    def vector_options(self) -> dict:
+        """The options of ``mapperVectorBasemap`` (``static/vectorbasemap.js``)."""
+        west, south, east, north = self.bounds
+        return {"url": self.url, "style": self.vector, "attribution": self.attribution
+                or self.name, "minZoom": MIN_ZOOM, "maxZoom": MAX_ZOOM,
+                "minNativeZoom": self.min_zoom, "maxNativeZoom": self.max_zoom,
+                "bounds": [[south, west], [north, east]]}
 
     def layer_options(self) -> dict:
         """folium ``TileLayer`` arguments."""
@@ -88,10 +106,39 @@ def tile_options(tiles: Tiles) -> dict:
 
 
 def add_tiles(m: folium.Map, tiles: Tiles) -> None:
-    """Add the background `tiles` to `m` (nothing for "none")."""
+    """Add the background `tiles` to `m` (nothing for "none"; a vector archive's through
+    :class:`VectorBasemap`)."""
+    if isinstance(tiles, LocalTiles) and tiles.vector is not None:
+        VectorBasemap(tiles).add_to(m)
+        return
     options = tile_options(tiles)
     if options:
         folium.TileLayer(**options).add_to(m)
+
+
+class VectorBasemap(JSCSSMixin, MacroElement):
+    """The app's vector tile archive drawn in the browser by Leaflet.VectorGrid with the
+    styling of :mod:`mapper.maps.vectorstyle` (``static/vectorbasemap.js`` reads it)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = mapperVectorBasemap(
+            {{ this._parent.get_name() }}, {{ this.options_json }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, tiles: LocalTiles):
+        super().__init__()
+        self._name = "VectorBasemap"
+        if tiles.vector is None or len(tiles.scripts) != 2:
+            raise ValueError("VectorBasemap needs LocalTiles with a vector style and the "
+                             "two renderer scripts")
+        self.options_json = compact_json(tiles.vector_options())
+        self.default_js = [("leaflet_vectorgrid", tiles.scripts[0]),
+                           ("vectorbasemap", tiles.scripts[1])]
+        self.default_css = []
 
 
 #: display simplification in metres; shared ward edges stay shared (coverage simplify)

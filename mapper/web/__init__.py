@@ -7,9 +7,13 @@ WORKSPACE
     i.e. ``$MAPPER_WORKSPACE`` or ``./workspace``).
 TILES
     map background: "none" (default, works offline), "osm" (OpenStreetMap), "light"
-    (CartoDB Positron), or the path of a raster MBTiles or PMTiles file the app serves
+    (CartoDB Positron), or the path of a raster or vector MBTiles or PMTiles file the app serves
     under ``/tiles`` (works offline). "osm" and "light" fetch tiles from the internet.
-    Default: ``$MAPPER_TILES`` or "none".
+    Default: ``$MAPPER_TILES`` or "none". A vector (pbf) archive is drawn with the style
+    TILES_STYLE names.
+TILES_STYLE
+    a Mapbox GL / MapLibre style JSON file for a vector tile archive (default:
+    ``$MAPPER_TILES_STYLE``, or the built-in plain style when empty).
 
 Every script and stylesheet is served by the app itself: folium's CDN links are replaced
 by the files of the ``xstatic`` packages, served under ``/vendor/<package>/<file>``.
@@ -44,12 +48,16 @@ from mapper.store import Workspace, resolve_workspace
 #: help text for each setting (shown in errors; a test checks each key has one)
 SETTINGS_HELP = {
     "WORKSPACE": "directory of the workspace to show ($MAPPER_WORKSPACE or ./workspace)",
-    "TILES": f"map background, one of {', '.join(TILE_CHOICES)} or the path of a raster "
-    "MBTiles/PMTiles file ($MAPPER_TILES); 'none' and a file work offline",
+    "TILES": f"map background, one of {', '.join(TILE_CHOICES)} or the path of a raster or "
+    "vector MBTiles/PMTiles file ($MAPPER_TILES); 'none' and a file work offline",
+    "TILES_STYLE": "a Mapbox GL / MapLibre style JSON file drawing a vector tile archive "
+    "($MAPPER_TILES_STYLE; empty: the built-in plain style)",
 }
 
 #: the environment variable naming the default TILES (a key or an archive's path)
 TILES_ENV = "MAPPER_TILES"
+#: the environment variable naming the default TILES_STYLE (a style file's path)
+TILES_STYLE_ENV = "MAPPER_TILES_STYLE"
 
 #: how long browsers may cache the vendored library files, in seconds
 VENDOR_MAX_AGE = 24 * 3600
@@ -76,7 +84,8 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         static_url_path="/static",  # not the folder's name: in a wheel it is mapper/_static
     )
     app.config.from_mapping(WORKSPACE=str(resolve_workspace()),
-                            TILES=os.environ.get(TILES_ENV) or "none")
+                            TILES=os.environ.get(TILES_ENV) or "none",
+                            TILES_STYLE=os.environ.get(TILES_STYLE_ENV) or "")
     if test_config is not None:
         app.config.from_mapping(test_config)
     _check_settings(app.config)

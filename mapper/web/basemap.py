@@ -1,6 +1,9 @@
 """The map pages' background: a :data:`~mapper.maps.base.TILE_CHOICES` key, or a tile
 archive on disk served by the app itself (``TILES`` set to an MBTiles or PMTiles file;
 :mod:`mapper.tilearchive` reads it, the ``tiles`` blueprint serves it under ``/tiles``).
+A vector archive is drawn in the browser with a style: ``TILES_STYLE`` (a Mapbox GL /
+MapLibre style file) or, without one, the built-in plain style
+(:mod:`mapper.maps.vectorstyle` translates either).
 
 Not a blueprint: every map page asks here what to draw under its data.
 """
@@ -13,10 +16,17 @@ from flask import Flask, current_app, request
 from markupsafe import escape
 
 from mapper.maps.base import TILE_CHOICES, LocalTiles, Tiles
-from mapper.tilearchive import TileArchive, TileArchiveError, open_archive
+from mapper.maps.vectorstyle import Basemap, open_basemap
+from mapper.tilearchive import TileArchive
 
 #: where the open archive lives on the app (``app.extensions``)
 EXTENSION = "mapper.tile_archive"
+#: where a vector archive's translated style lives on the app
+STYLE_EXTENSION = "mapper.tile_style"
+#: the renderer of vector archives, vendored under static/ (with its licence)
+VECTORGRID_JS = "vendor/leaflet-vectorgrid/Leaflet.VectorGrid.bundled.min.js"
+#: the app's script that draws a vector archive with its translated style
+VECTOR_BASEMAP_JS = "vectorbasemap.js"
 #: the kind of background the templates are told when the app serves its own tiles
 LOCAL = "local"
 
@@ -26,23 +36,20 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def init_app(app: Flask) -> None:
-    """Open the archive ``TILES`` names, when it is not a :data:`TILE_CHOICES` key.
+    """Open the archive ``TILES`` names, when it is not a :data:`TILE_CHOICES` key, with
+    the style ``TILES_STYLE`` names for a vector archive.
 
-    Raises TileArchiveError (a MapperError) naming the file when it cannot be used; a
-    vector archive is refused: it needs a style to be drawn."""
+    Raises MapperError naming the file when the archive or the style cannot be used."""
     tiles = str(app.config["TILES"])
     app.config["TILES"] = tiles
+    style = str(app.config.get("TILES_STYLE") or "")
     if tiles in TILE_CHOICES:
         app.extensions.pop(EXTENSION, None)
+        app.extensions.pop(STYLE_EXTENSION, None)
         return
-    archive = open_archive(tiles)
-    if archive.vector:
-        raise TileArchiveError(
-            f"tile archive {archive.path} holds vector tiles ({archive.format}): they need "
-            "a map style to be drawn, and this app draws raster archives only (PNG, JPEG "
-            "or WebP tiles), so it would show nothing. Use a raster MBTiles/PMTiles file "
-            "(README, Basemap), or --tiles none.")
-    app.extensions[EXTENSION] = archive
+    opened = open_basemap(tiles, style or None)
+    app.extensions[EXTENSION] = opened.archive
+    app.extensions[STYLE_EXTENSION] = opened
 
 
 def archive() -> TileArchive | None:
@@ -72,17 +79,26 @@ def map_tiles() -> Tiles:
     found = archive()
     if found is None:
         return current_app.config["TILES"]
+    opened: Basemap | None = current_app.extensions.get(STYLE_EXTENSION)
+    style = opened.style if opened is not None else None
+    credit = found.attribution or (style or {}).get("attribution", "")
+    root = request.script_root
     return LocalTiles(
-        url=f"{request.script_root}/tiles/{{z}}/{{x}}/{{y}}.{found.extension}",
-        attribution=attribution_html(found.attribution) or str(escape(found.name)),
+        url=f"{root}/tiles/{{z}}/{{x}}/{{y}}.{found.extension}",
+        attribution=attribution_html(credit) or str(escape(found.name)),
         min_zoom=found.min_zoom, max_zoom=found.max_zoom, bounds=found.bounds,
-        name=found.name)
+        name=found.name, vector=style,
+        style_name=opened.style_name if style is not None and opened else "",
+        scripts=(f"{root}/static/{VECTORGRID_JS}", f"{root}/static/{VECTOR_BASEMAP_JS}")
+        if style is not None else ())
 
 
 def editor_tiles() -> dict:
     """The register form's background as ``tiles``, ``attr``, ``max_zoom``... ({} for
     none), for ``static/editor.js``."""
     found = map_tiles()
+    if isinstance(found, LocalTiles) and found.vector is not None:
+        return {"vector": found.vector_options(), "scripts": found.scripts}
     if isinstance(found, LocalTiles):
         west, south, east, north = found.bounds
         return {"tiles": found.url, "attr": found.attribution,
@@ -92,5 +108,5 @@ def editor_tiles() -> dict:
     return TILE_CHOICES.get(found) or {}
 
 
-__all__ = ["EXTENSION", "LOCAL", "archive", "attribution_html", "editor_tiles", "init_app",
-           "kind", "map_tiles"]
+__all__ = ["EXTENSION", "LOCAL", "STYLE_EXTENSION", "archive", "attribution_html",
+           "editor_tiles", "init_app", "kind", "map_tiles"]

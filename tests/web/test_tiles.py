@@ -11,7 +11,6 @@ import pytest
 from accounts import sign_in
 from tilefiles import png, world_tiles, write_mbtiles, write_pmtiles
 
-from mapper.errors import MapperError
 from mapper.geo import to_display
 from mapper.store import Workspace
 from mapper.tilearchive import tile_of
@@ -92,12 +91,6 @@ def test_pmtiles_serves_the_same(tiny_workspace, tmp_path):
     for (z, x, y), data in tiles.items():
         assert client.get(f"/tiles/{z}/{x}/{y}.png").data == data
     assert "PM test" in client.get("/").get_data(as_text=True)
-
-
-def test_a_vector_archive_is_refused_with_the_reason(tiny_workspace, tmp_path):
-    path = write_pmtiles(tmp_path / "v.pmtiles", {(0, 0, 0): b"\x1a\x00"}, tile_type=1)
-    with pytest.raises(MapperError, match="vector tiles .*need.*style"):
-        create_app({"TESTING": True, "WORKSPACE": str(tiny_workspace), "TILES": str(path)})
 
 
 def _tile_layer(page: str) -> tuple[str, dict]:
