@@ -161,9 +161,8 @@ def test_demo_analysis_finds_the_planted_patterns(tmp_path):
     assert (gaps["uncovered_area_km2"] > 0).all()
 
 
-def test_analyse_command_changes_and_keeps_settings(tmp_path, capsys):
-    ws = tmp_path / "ws"
-    assert main(["--workspace", str(ws), "demo"]) == 0
+def test_analyse_command_changes_and_keeps_settings(demo_copy, capsys):
+    ws = demo_copy  # the analysed demo; the command analyses it again with other settings
     assert (
         main(
             [
