@@ -382,6 +382,57 @@ def export_(
     click.echo(f"Exported {count:,} {register} to {path}{note}.")
 
 
+@cli.command(name="import-context")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--layer", "layers", multiple=True, metavar="NAME",
+              help="Read only this layer of the files (repeatable); others are skipped.")
+@click.option("--kind", type=click.Choice(["roads", "water", "rail", "buildings", "places"]),
+              help="Take the chosen layers as this kind (when their columns do not say).")
+@click.option("--attribution", metavar="TEXT",
+              help="The attribution the maps show, for files whose licence is not "
+              "recognised (OS OpenData and OpenStreetMap are).")
+@click.option("--clear", is_flag=True, help="Remove the imported context layers.")
+@click.pass_context
+def import_context(ctx: click.Context, files: tuple[str, ...], layers: tuple[str, ...],
+                   kind: str | None, attribution: str | None, clear: bool) -> None:
+    """Import context layers drawn under the data: roads, rivers and water, railway,
+    building outlines and place names (OS Open Roads, OS Open Zoomstack, an OpenStreetMap
+    .osm.pbf extract, or any GeoPackage, shapefile, GeoJSON or FlatGeobuf). Kinds found
+    replace the same kinds imported before; the others are kept."""
+    from mapper.context_store import ContextStore
+    from mapper.sources.context_layers import read_context
+
+    ws = workspace_of(ctx)
+    store = ContextStore(ws.directory)
+    if clear:
+        if files:
+            raise MapperError("give either --clear or files to import, not both")
+        click.echo("Context layers removed." if store.clear() else "No context layers to remove.")
+        return
+    if not files:
+        raise MapperError("give one or more files to import (or --clear)")
+    if not ws.exists():
+        raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
+                          "'mapper build --from DIR' first (the context is cut to its area)")
+    extent_layer = "wards" if ws.has_layer("wards") else "boroughs"
+    west, south, east, north = (float(b) for b in
+                                ws.read_layer(extent_layer, columns=[]).total_bounds)
+    found = read_context(list(files), (west, south, east, north), kind=kind,
+                         layers=list(layers) or None,
+                         attribution=attribution, progress=_progress)
+    store.replace(found.frames, found.sources)
+    for note in found.notes:
+        click.echo(f"  {note}")
+    click.echo(f"Context layers stored in {store.path}:")
+    for name, classes in found.counts().items():
+        each = ", ".join(f"{c} {n:,}" for c, n in classes.items())
+        click.echo(f"  {name:<10} {sum(classes.values()):>9,}  ({each})")
+    for source in found.sources:
+        click.echo(f"  {source['source_file']}: {source['vintage']}; "
+                   f"{source['licence'] or 'licence not recorded'}; "
+                   f"{source['attribution'] or 'no attribution'}")
+
+
 @cli.command()
 @click.pass_context
 def info(ctx: click.Context) -> None:
@@ -432,6 +483,15 @@ def info(ctx: click.Context) -> None:
                 click.echo(f"{'':<18} {'':>9}  covers: {row['coverage']}")
             for note in row["notes"]:
                 click.echo(f"{'':<18} {'':>9}  note: {note}")
+    from mapper.context_store import ContextStore
+
+    context = ContextStore(ws.directory)
+    if context.exists():
+        click.echo(f"Context layers ({context.path}; mapper import-context): "
+                   f"{', '.join(context.kinds()) or 'none'}")
+        for row in context.sources().to_dict("records"):
+            click.echo(f"  {row['source_file']}: {row['kinds']} features; {row['vintage']}; "
+                       f"{row['licence'] or 'licence not recorded'}")
     from mapper.saved_mappings import SavedMappings
     from mapper.saved_mappings import describe as describe_mapping  # not config's describe
 

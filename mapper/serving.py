@@ -9,7 +9,8 @@ has two modes:
 * ``--workers N`` (N > 1, Linux and macOS): gunicorn with N worker processes of
   ``--threads`` threads each. The app and its caches (the workspace's layers, the
   nearest-groups index, the overview map) are made once, before the workers are forked,
-  so they start warm and share that memory until they change it. Everything that must be
+  so they start warm and share that memory until they change it (what the app warms in
+  the background, every CAN's page, each worker warms after the fork). Everything that must be
   the same in every worker lives in the workspace's files, not in a process: the data,
   the edits overlay and its counter, accounts, sessions' signing key and the sign-in rate
   limits; each worker notices a change on its next request.
@@ -40,6 +41,14 @@ def serve(app: Flask, *, host: str, port: int, workers: int, threads: int,
         _gunicorn(app, host, port, workers, threads, on_ready)
 
 
+def _on_serve(app: Flask) -> None:
+    """What the app asked to run in each process that serves it, once it listens (the web
+    app's background warm-up: ``app.extensions["mapper.on_serve"]``)."""
+    hook = app.extensions.get("mapper.on_serve")
+    if hook is not None:
+        hook()
+
+
 def _waitress(app: Flask, host: str, port: int, threads: int, on_ready: Ready) -> None:
     from waitress import create_server
 
@@ -47,6 +56,7 @@ def _waitress(app: Flask, host: str, port: int, threads: int, on_ready: Ready) -
     server = create_server(app, host=host, port=port, threads=threads,
                            ident="neighbourhood-mapper")
     on_ready(int(getattr(server, "effective_port", port)))
+    _on_serve(app)
     server.run()  # returns on Ctrl+C, after the worker threads have stopped
 
 
@@ -77,6 +87,8 @@ def _gunicorn(app: Flask, host: str, port: int, workers: int, threads: int,
         "graceful_timeout": 10,
         "proc_name": "neighbourhood-mapper",
         "when_ready": when_ready,
+        # in each worker, after the fork (a thread started before it would not survive)
+        "post_fork": lambda _server, _worker: _on_serve(app),
     }
 
     class Server(BaseApplication):

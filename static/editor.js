@@ -61,6 +61,9 @@
     }
     L.tileLayer(data.tiles, tileOptions).addTo(map);
   }
+  if (data.context && window.MapperContext) {  // imported streets and places (context.js)
+    window.MapperContext.layer(map, JSON.parse(data.context)).addTo(map);
+  }
 
   var marker = null;
 

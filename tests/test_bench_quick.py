@@ -43,7 +43,8 @@ EXPECTED = (
     "API /api/nearest while an officer edits every 2 s",
     "API GeoJSON encoding: wards",
     "API GeoJSON encoding: groups",
-    "pages: first request after start (warmed)",
+    "pages: first request after start (warmed), server CPU",
+    "pages: background warm-up of every CAN page",
     "pages: warm first CAN page, server CPU per request",
     "pages: warm ward page, server CPU per request",
 )

@@ -48,6 +48,7 @@ LAYERS: dict[str, int] = {
     "mapper.vcard": 0,
     "mapper.resources": 0,
     "mapper.geojson": 0,
+    "mapper.context_kinds": 0,
     "mapper.openreferral_format": 0,
     # 1 sources
     "mapper.sources": 1,
@@ -56,6 +57,7 @@ LAYERS: dict[str, int] = {
     "mapper.saved_mappings": 1,
     # 2 store
     "mapper.store": 2,
+    "mapper.context_store": 2,
     "mapper.appdb": 2,
     "mapper.users": 2,
     # 3 overlay

@@ -27,6 +27,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
 from mapper.analysis.need import DEFINITIONS
@@ -442,12 +443,19 @@ def weighted_mean(frame: pd.DataFrame, column: str, weight: str = "population") 
     or with no weight, skipped); NaN when none is left."""
     if column not in frame.columns or weight not in frame.columns:
         return float("nan")
-    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    weights = pd.to_numeric(frame[weight], errors="coerce").astype("float64")
-    usable = values.notna() & weights.notna() & (weights > 0)
+    values, weights = _floats(frame[column]), _floats(frame[weight])
+    usable = ~np.isnan(values) & ~np.isnan(weights) & (weights > 0)
     if not usable.any():
         return float("nan")
     return float((values[usable] * weights[usable]).sum() / weights[usable].sum())
+
+
+def _floats(series: pd.Series) -> np.ndarray:
+    """A column as float64 numbers, NaN where it holds none (in numpy: a ward page
+    combines dozens of columns, and pandas' per-call cost was most of the time)."""
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        series = pd.to_numeric(series, errors="coerce")
+    return series.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def combine(frame: pd.DataFrame, column: str, how: str | None = None) -> float:

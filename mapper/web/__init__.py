@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 from flask import (
     Blueprint,
     Flask,
     abort,
     current_app,
+    g,
     jsonify,
     render_template,
     request,
@@ -97,6 +99,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         basemap,
         contact_lists,
         contacts,
+        context,
         data,
         drafts,
         edit_api,
@@ -118,7 +121,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp, drafts.bp, features.bp, signin.bp, tiles.bp):
+                      recheck.bp, drafts.bp, features.bp, signin.bp, tiles.bp, context.bp):
         app.register_blueprint(blueprint)
     app.extensions[api.OPENAPI_PATHS] = (edit_api.openapi_paths, uploads.openapi_paths)
     app.context_processor(_navigation)
@@ -137,13 +140,22 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     security.init_app(app)
     if warm:
         warmer = Warmer(app, (api.prepare, overview.prepare, priority.prepare,
-                              neighbourhoods.prepare, incidents.prepare))
+                              neighbourhoods.prepare, incidents.prepare),
+                        later=(neighbourhoods.prepare_all,))
         app.extensions["mapper.warmer"] = warmer
+        # the server calls it in each serving process once it listens (after any fork)
+        app.extensions[ON_SERVE] = warmer.start
         for name in app.jinja_env.list_templates(extensions=["html"]):
             app.jinja_env.get_template(name)  # compiled now, not by the first visitors
         warmer.run()
+        app.before_request(warmer.before_request)
         app.teardown_request(warmer.after_request)
     return app
+
+
+#: app.extensions key: what :func:`mapper.serving.serve` calls in each serving process
+#: before it answers (the background warm-up of every CAN page)
+ON_SERVE = "mapper.on_serve"
 
 
 def _store_part(version: tuple) -> tuple:
@@ -154,39 +166,112 @@ def _store_part(version: tuple) -> tuple:
 
 class Warmer:
     """Each blueprint's `prepare` (which fills :mod:`mapper.web.data`'s caches for the
-    workspace as it is now), run before the server takes requests and again, in the
-    background, after a request has seen the GeoPackage change (rebuilt, re-analysed or
-    restored): one warm-up at a time, and requests never wait for it (while it remakes a
-    cache, :func:`mapper.web.data.cached` serves them the previous version).
+    workspace as it is now), run before the server takes requests, then the `later`
+    preparers (every CAN's page) in a background thread once the server answers
+    (:meth:`start`), and both again, in the background, after a request has seen the
+    GeoPackage change (rebuilt, re-analysed or restored): one warm-up at a time, and
+    requests never wait for it (while it remakes a cache, :func:`mapper.web.data.cached`
+    serves them the previous version; a page it has not reached yet is made by its
+    request, as without a warm-up).
 
     An edit alone does not start a warm-up: the request after an edit makes what it
     needs itself (only what the edit touched), so an officer always sees their own edit
     on the next page rather than the version a background warm-up was replacing."""
 
-    def __init__(self, app: Flask, preparers):
+    #: the longest the background warm-up waits for the requests in flight to end before
+    #: its next page (it never waits for ever: it ends in bounded time under load)
+    PAUSE_S = 2.0
+
+    def __init__(self, app: Flask, preparers, later=()):
         self.app = app
         self.preparers = tuple(preparers)
+        self.later = tuple(later)
         self.version: tuple | None = None  # the version warmed last (or being warmed)
         self.runs = 0  # warm-ups finished (tests read it)
+        #: what /health reports: "started" once the start part is warm, "warming" while
+        #: the background part runs, then "warm"
+        self.state = "cold"
+        self.seconds: dict[str, float] = {}  # how long each part of the last warm-up took
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._active = 0  # requests being answered (the warm-up gives way to them)
 
-    def run(self) -> None:
+    def run(self, *, later: bool = False) -> None:
         """Warm the caches for the workspace as it is now (nothing without a workspace;
-        a page that cannot be shown yet, as before an analysis, has nothing to warm)."""
+        a page that cannot be shown yet, as before an analysis, has nothing to warm);
+        with `later`, the background part too."""
         from mapper.web import data
 
         if not Workspace(self.app.config["WORKSPACE"]).exists():
             return
-        with self.app.test_request_context("/"):
-            self.version = data.current()[1]
-            _analysis_notice()
-            for prepare in self.preparers:
-                try:
-                    prepare()
-                except HTTPException:
-                    pass
+        parts = [("start", self.preparers)] + ([("background", self.later)] if later else [])
+        for part, preparers in parts:
+            began = time.perf_counter()
+            with self.app.test_request_context("/"):
+                if part == "start":
+                    self.version = data.current()[1]
+                    _analysis_notice()
+                for prepare in preparers:
+                    self._prepare(prepare)
+            self.seconds[part] = round(time.perf_counter() - began, 2)
+        if self.state == "cold":
+            self.state = "started"  # the start part: the background part is start()'s
         self.runs += 1
+
+    def start(self) -> None:
+        """Warm the background part (every CAN's page) in a thread: the server answers
+        meanwhile. Called by the server in each process that serves, once it listens."""
+        if not self.later:
+            return
+        self._spawn(self._later)
+
+    def _later(self) -> None:
+        try:
+            began = time.perf_counter()
+            with self.app.test_request_context("/"):
+                for prepare in self.later:
+                    self._prepare(prepare)
+            self.seconds["background"] = round(time.perf_counter() - began, 2)
+        except Exception:  # noqa: BLE001 - a failed warm-up leaves requests to make it
+            self.app.logger.exception("warming the CAN pages failed")
+
+    def _prepare(self, prepare) -> None:
+        """Run one preparer; one that yields (page by page) gives way to the requests in
+        flight between its steps."""
+        try:
+            steps = prepare()
+            if steps is not None:
+                for _ in steps:
+                    self._give_way()
+        except HTTPException:
+            pass
+
+    def _give_way(self) -> None:
+        """Wait (at most :attr:`PAUSE_S`) until no request is being answered: a request
+        then has the interpreter to itself but for the one page being warmed."""
+        deadline = time.monotonic() + self.PAUSE_S
+        while self._active > 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def before_request(self) -> None:
+        with self._lock:
+            self._active += 1
+        g.mapper_warm_counted = True
+
+    def _spawn(self, target) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self.state = "warming"
+
+            def body():
+                try:
+                    target()
+                finally:
+                    self.state = "warm"
+
+            self._thread = threading.Thread(target=body, name="mapper-warm", daemon=True)
+            self._thread.start()
 
     def after_request(self, _error=None) -> None:
         """After a request that read the workspace at a version not warmed yet: warm it in
@@ -194,23 +279,21 @@ class Warmer:
         version moved on meanwhile)."""
         from mapper.web import data
 
+        if g.pop("mapper_warm_counted", False):
+            with self._lock:
+                self._active -= 1
         seen = data.seen_version()
         if seen is None or (self.version is not None and _store_part(seen) ==
                             _store_part(self.version)):
             return
-        with self._lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
-            self._thread = threading.Thread(target=self._background, name="mapper-warm",
-                                            daemon=True)
-            self._thread.start()
+        self._spawn(self._background)
 
     def _background(self) -> None:
         from mapper.web import data
 
         try:
             while True:
-                self.run()
+                self.run(later=True)
                 with self.app.test_request_context("/"):
                     now = data.current()[1]
                     if self.version is not None and _store_part(now) == \
@@ -292,7 +375,12 @@ def _may_see(endpoint: str) -> bool:
 
 
 def health():
-    return jsonify(status="ok")
+    """Up, and how warm: ``warm`` is "warming" while the background warm-up (every CAN's
+    page) runs, then "warm", with how long each part took in seconds."""
+    warmer = current_app.extensions.get("mapper.warmer")
+    if warmer is None:
+        return jsonify(status="ok")
+    return jsonify(status="ok", warm=warmer.state, warm_seconds=warmer.seconds)
 
 
 def favicon():

@@ -25,8 +25,9 @@ How caches follow the versions (:func:`cached`):
   Several server processes (``--workers``) each keep their own caches.
 * **Bounded.** Each kind of cache holds its newest version only; kinds with variants
   (a date window, a base map) keep the :data:`VARIANTS_PER_KIND` most recently used
-  variants each, so many distinct windows evict only older windows of that kind, never
-  the nearest-groups index or a layer.
+  variants each (a kind may ask to keep more: the CAN pages keep one per CAN), so many
+  distinct windows evict only older windows of that kind, never the nearest-groups index
+  or a layer.
 
 The version is looked up once per request (kept in :data:`flask.g`), not on every
 :func:`cached` call: a request sees one consistent version of the workspace. A view
@@ -221,13 +222,15 @@ T = TypeVar("T")
 
 
 def cached(kind: str, build: Callable[[Workspace], T], *, variant: object = None,
-           update: Callable[[Workspace, T], T | None] | None = None) -> T:
+           update: Callable[[Workspace, T], T | None] | None = None,
+           keep: int = VARIANTS_PER_KIND) -> T:
     """`build(workspace)` for the current workspace version, made once per version of
     what it reads (see the module's notes).
 
     `variant` names one of several values of a kind (a date window); `update(workspace,
     previous)` makes the value from that of an earlier edits version of the same
-    GeoPackage (None: it cannot, build it).
+    GeoPackage (None: it cannot, build it). `keep`: the variants of this kind kept (a kind
+    warmed for every one of its variants, as the CAN pages, keeps them all).
     """
     workspace, version = current()
     store, edits = version[:3], version[3]
@@ -251,7 +254,7 @@ def cached(kind: str, build: Callable[[Workspace], T], *, variant: object = None
                 break  # stale while another thread rebuilds it
         flight.wait()
     if flight is not None:  # this thread makes the new version
-        return _make(key, workspace, store, edits, entry, build, update, flight)
+        return _make(key, workspace, store, edits, entry, build, update, flight, keep)
     assert entry is not None  # the loop leaves with an entry or a flight
     if entry.edits is not None:
         _reads_edits()
@@ -261,7 +264,7 @@ def cached(kind: str, build: Callable[[Workspace], T], *, variant: object = None
 
 def _make(key: tuple, workspace: Workspace, store: tuple, edits: int, previous: _Entry | None,
           build: Callable[[Workspace], T], update: Callable[[Workspace, T], T | None] | None,
-          flight: threading.Event) -> T:
+          flight: threading.Event, keep: int = VARIANTS_PER_KIND) -> T:
     kind, variant = key
     frame = [False]
     frames = _frames()
@@ -281,7 +284,7 @@ def _make(key: tuple, workspace: Workspace, store: tuple, edits: int, previous: 
             if present is None or not present.newer_than(made):
                 variants[variant] = made
                 variants.move_to_end(variant)
-                while len(variants) > VARIANTS_PER_KIND:
+                while len(variants) > max(keep, 1):
                     variants.popitem(last=False)
     finally:
         frames.pop()

@@ -30,6 +30,7 @@ combine every ward.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -322,7 +323,28 @@ def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
 
 def value_for(comparator: dict, column: str, how: str | None = None) -> float:
     """A comparator's value: the borough summary's own figure when it has one (deprivation
-    measures from whole LSOAs), else combined from its wards."""
+    measures from whole LSOAs), else combined from its wards. A borough's and the study
+    area's are the same on every page of a workspace version: made once, then remembered
+    (:func:`_comparator_values`)."""
+    if comparator["key"] == "area":
+        return _value_for(comparator, column, how)
+    remembered = _comparator_values()
+    key = (comparator["key"], column, how)
+    value = remembered.get(key)
+    if value is None:
+        value = remembered[key] = _value_for(comparator, column, how)
+    return value
+
+
+def _comparator_values() -> dict:
+    """(comparator key, column, how) -> a borough's or the study area's value, for this
+    workspace version (analysis results, which edits do not change). The one cache that
+    grows after it is made: each value the first page to need it adds, the same value
+    whichever page (a race adds the same value twice)."""
+    return data.cached("neighbourhoods:comparator-values", lambda _workspace: {})
+
+
+def _value_for(comparator: dict, column: str, how: str | None) -> float:
     row = comparator["row"]
     if row is not None and column in row.index and pd.notna(row[column]):
         return float(row[column])
@@ -824,6 +846,7 @@ def area_parts(area: Area) -> dict:
     map, its assets by name): made once per workspace version (and day: the re-checking
     flags), not on every request."""
     tiles = basemap.map_tiles()
+    context_layers = basemap.context_overlay()
     asset_base_url = f"{request.script_root}/vendor"
 
     def build(_workspace) -> dict:
@@ -834,6 +857,7 @@ def area_parts(area: Area) -> dict:
         trend = incident_trend(area, settings)
         assets = area_assets(area)
         parts = map_parts(_map(area, assets, wards, settings, tiles=tiles,
+                               context_layers=context_layers,
                                asset_base_url=asset_base_url))
         return {
             "area_wards": [_ward_row(row) for _, row in area.wards.iterrows()],
@@ -857,15 +881,26 @@ def area_parts(area: Area) -> dict:
             "ranks": _ranks(area, wards),
         }
 
-    return data.cached("neighbourhoods:page", build,
-                       variant=(area.kind, area.id, repr(tiles), asset_base_url,
-                                verification.today()))
+    variant = (area.kind, area.id, repr(tiles), asset_base_url, verification.today(),
+               context_layers)
+    if area.kind == "neighbourhood":  # every CAN's page is warmed at start: all kept
+        cans = _neighbourhoods()
+        return data.cached(CAN_PAGES, build, variant=variant,
+                           keep=data.VARIANTS_PER_KIND + (0 if cans is None else len(cans)))
+    return data.cached(WARD_PAGES, build, variant=variant)  # the 16 last visited
+
+
+#: the cache kinds of the CAN pages' parts (one per CAN, all warmed at start and kept)
+#: and of the ward pages' parts (made on a ward page's first visit, the last 16 kept)
+CAN_PAGES = "neighbourhoods:can-page"
+WARD_PAGES = "neighbourhoods:page"
 
 
 def prepare() -> None:
     """Make what the neighbourhood and ward pages share (the ward and borough summaries,
     the incident trend's counts, the layers grouped deprivation is made from) and the
-    first CAN's page now, not on the first request (call in a request context)."""
+    first CAN's page now, not on the first request (call in a request context); the
+    other CANs' pages are :func:`prepare_all`'s."""
     if data.layer("ward_summary", required=False) is None:
         return
     cans = _neighbourhoods()
@@ -875,6 +910,27 @@ def prepare() -> None:
     data.layer("lsoa_ward_weights", required=False)
     if cans is not None:
         area_parts(find_neighbourhood(str(cans["can_id"].iloc[0])))
+
+
+def prepare_all() -> Iterator[str]:
+    """Make every CAN's page parts, in rank order, yielding each CAN's id once made, then
+    each borough's comparator values (what its ward pages share), yielding its code (the
+    server's background warm-up, after :func:`prepare`, pauses between steps while
+    requests are answered; call in a request context). A request for a CAN not warmed yet
+    makes it itself, or waits for the warm-up making it."""
+    cans = _neighbourhoods()
+    if data.layer("ward_summary", required=False) is None or cans is None:
+        return
+    for can_id in cans["can_id"].astype(str):
+        area_parts(find_neighbourhood(can_id))
+        yield can_id
+    wards = _ward_summary()  # what every ward page of a borough shares: its comparators
+    for _code, in_borough in wards.groupby("borough_code", sort=True):
+        area = find_ward(str(in_borough["ward_code"].iloc[0]))
+        columns = comparators(area, wards)
+        profile_rows(area, columns)
+        domain_rows(area, columns)
+        yield str(_code)
 
 
 def _contact_list_url(area: Area) -> str:
@@ -997,7 +1053,7 @@ def _can_of(area: Area) -> dict | None:
 
 
 def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings,
-         *, tiles: basemap.Tiles, asset_base_url: str):
+         *, tiles: basemap.Tiles, context_layers, asset_base_url: str):
     outline = area.wards[["ward_code", "ward_name", "borough_name", "geometry"]]
     if area.kind == "neighbourhood":
         outline = outline.dissolve().assign(ward_name=area.label)[outline.columns]
@@ -1015,6 +1071,7 @@ def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings
         gaps=gaps,
         gap_label=f"Homes more than {settings.coverage_radius_m:,.0f} m from {category}",
         tiles=tiles,
+        context_layers=context_layers,
         asset_base_url=asset_base_url,
     )
 

@@ -396,7 +396,9 @@ def _build_map(view: View):
     """The rendered map (MapParts) of `view`, cached per workspace version and view."""
     tiles = basemap.map_tiles()
     base = f"{request.script_root}/vendor"
-    key = json.dumps([view.map_query, repr(tiles), base, request.script_root], sort_keys=True)
+    context_layers = basemap.context_overlay()
+    key = json.dumps([view.map_query, repr(tiles), base, request.script_root,
+                      repr(context_layers)], sort_keys=True)
 
     def build(_workspace):
         wards = shown_wards(view)
@@ -414,7 +416,10 @@ def _build_map(view: View):
                 window["incident_type"] = view.incident_type
             note = counted_text(view)
             url = _layer_url("incidents", view, **window)
-            points.append(PointLayer("incidents", url=url, note=note))
+            # counts per ward of the same months and type as the markers
+            counts = data.ward_incidents(IncidentFilter(start, end, view.incident_type))
+            points.append(PointLayer("incidents", url=url, note=note,
+                                     counts=counts["incidents"]))
             heat = HeatLayer(url=url, note=note)
         gaps = None
         if data.layer("coverage_gaps", required=False) is not None:
@@ -422,7 +427,7 @@ def _build_map(view: View):
         m = priority_map(
             wards, indicator=view.indicator, scheme=view.scheme, classes=view.classes,
             boroughs=boroughs, cans=data.layer("neighbourhoods", required=False), gaps=gaps,
-            points=points, tiles=tiles, asset_base_url=base,
+            points=points, tiles=tiles, context_layers=context_layers, asset_base_url=base,
             scheme_name=SCHEMES[view.scheme].split(" (")[0],
             ward_url=f"{request.script_root}/ward/",
             heat=heat, counted=counted_text(view),

@@ -21,6 +21,7 @@ POLICY = {
     "vendor.vendor_file": "public",
     "health": "public",
     "tiles.tile": "public",
+    "context.features": "public",
     "favicon": "public",
     "overview.index": "public",
     "overview.wards_table": "public",

@@ -79,3 +79,21 @@ def test_a_changed_geopackage_is_warmed_in_the_background_after_the_next_request
     assert warmer.runs == 2
     can_page = _first_pages(app, workspace)[0]
     assert _made_by(client, can_page) == {}  # made by the warm-up, not in the request
+
+
+def test_the_server_warms_every_can_page_in_the_background(warm_app):
+    """What the server starts once it listens (``mapper.on_serve``): every CAN's page,
+    each then answered without making anything; /health says how warm the app is."""
+    app, workspace = warm_app
+    warmer = app.extensions["mapper.warmer"]
+    client = app.test_client()
+    assert client.get("/health").get_json()["warm"] == "started"
+    app.extensions["mapper.on_serve"]()
+    warmer.wait(120)
+    health = client.get("/health").get_json()
+    assert health["warm"] == "warm" and health["warm_seconds"]["background"] >= 0
+    cans = workspace.read_layer("neighbourhoods")["can_id"].astype(str)
+    assert len(cans) > 1
+    for can_id in cans:
+        assert _made_by(client, f"/neighbourhood/{can_id}") == {}, can_id
+    assert len(data._entries["neighbourhoods:can-page"]) == len(cans)  # all kept

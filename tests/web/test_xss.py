@@ -353,6 +353,9 @@ OPEN_POINT_TOOLTIPS_JS = """
 @pytest.mark.browser
 def test_priority_map_layers_show_the_hostile_names_as_text(browser_page, dialogs, base_url):
     page = _open(browser_page, base_url + "/priority")
+    # zoomed in, where the layers show their markers (zoomed out: counts per ward)
+    page.evaluate("() => { window[document.querySelector('.folium-map').id]"
+                  ".setZoom(15, {animate: false}); }")
     # "Incidents (what is counted)", not "Heatmap of incidents": the names' starts
     for label, kind in ((r"^\s*VCS groups", "groups"), (r"^\s*Community premises", "premises"),
                         (r"^\s*Incidents", "incidents")):

@@ -1,6 +1,7 @@
 """Print and phone (issue 18): at 390x844 no page scrolls sideways (anonymous and as an
-officer); a CAN page prints to a few A4 pages with its name and map on the first; the map
-legend is a panel a keyboard user can open and close, closed at first on a phone."""
+officer, and every HTML page of the app as an administrator and as an officer); a CAN
+page prints to a few A4 pages with its name and map on the first; the map legend is a
+panel a keyboard user can open and close, closed at first on a phone."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from accounts import browser_sign_in
+from accounts import browser_sign_in, sign_in
+from test_authorisation import _samples, _url
 
 from mapper.store import Workspace
 from mapper.web import create_app
@@ -149,4 +151,114 @@ def test_legend_panel_toggles_from_the_keyboard(browser_page, base_url, places, 
         page.keyboard.press("Space")
         assert button.get_attribute("aria-expanded") == opened
         assert page.evaluate(OVERFLOW_JS) <= 0
+    browser_page.assert_clean()
+
+
+#: GET routes that are not pages to look at (signing out ends the sweep's session)
+NOT_PAGES = {"static", "vendor.vendor_file", "auth.signout", "favicon", "health"}
+
+
+def _html_pages(app, demo: Path, places: dict, role: str) -> list[str]:
+    """Every GET route of the app (with the authorisation matrix's sample arguments) and
+    the pages reached by a query, that answer `role` with an HTML page (200)."""
+    samples = _samples(app)
+    ward = samples["ward_code"]
+    urls = {_url(rule, samples) for rule in app.url_map.iter_rules()
+            if "GET" in rule.methods and rule.endpoint not in NOT_PAGES
+            and "token" not in rule.arguments and "username" not in rule.arguments}
+    urls |= set(places["pages"].values()) | {
+        f"/contacts?ward={ward}", f"/contacts?neighbourhood={places['can_id']}",
+        *(f"/register/{register}" for register in ("groups", "premises", "incidents")),
+        "/?layers=groups", "/priority?layers=groups",
+    }
+    client = sign_in(app.test_client(), role, username=f"phone-{role}")
+    pages = []
+    for url in sorted(urls):
+        response = client.get(url)
+        if response.status_code == 200 and response.mimetype == "text/html":
+            pages.append(url)
+    return pages
+
+
+#: on a phone: each table wider than its box (it must scroll inside a .table-wrapper with
+#: the scroll shadow as its cue), each map narrower than the content, each map legend not
+#: in a closed collapsible panel
+PHONE_LAYOUT_JS = """
+() => {
+    const tables = [...document.querySelectorAll('table')].filter(t => {
+        const box = t.closest('.table-wrapper');
+        const wide = t.getBoundingClientRect().width > (box || document.body).clientWidth + 1;
+        if (!wide) return false;
+        const style = box && getComputedStyle(box);
+        return !(style && style.overflowX === 'auto'
+                 && style.backgroundImage.includes('gradient'));
+    }).map(t => t.id || t.className);
+    const content = document.querySelector('main').clientWidth;
+    const maps = [...document.querySelectorAll('.leaflet-container')]
+        .filter(m => m.offsetParent !== null && m.getBoundingClientRect().width < content)
+        .map(m => Math.round(m.getBoundingClientRect().width));
+    const legends = [...document.querySelectorAll('.map-key, .dr-legend, .inc-key, .pr-legend')]
+        .filter(k => !k.closest('.site-footer'))
+        .filter(k => {
+            const panel = k.closest('[data-legend-panel], .pr-legend');
+            const toggle = panel && panel.querySelector('.legend-toggle');
+            return !(toggle && toggle.getAttribute('aria-expanded') === 'false');
+        }).map(k => k.className);
+    return {tables, maps, legends};
+}
+"""
+
+
+@pytest.mark.parametrize("role", ["admin", "officer"])
+def test_every_html_page_fits_a_phone(browser_page, base_url, demo, places, role):
+    """Every page the role can open, at 390 px: no sideways scrolling (a wide table scrolls
+    inside its box, with a cue), maps as wide as the content with their legend in a
+    closed panel, no console error, no request to another host."""
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo), "TILES": "none"})
+    pages = _html_pages(app, demo, places, role)
+    assert len(pages) >= 25, pages  # the sweep reaches the app's pages, not a few
+    page = browser_page.page
+    browser_sign_in(page, base_url, demo, role)
+    page.set_viewport_size(PHONE)
+    too_wide, layout, maps = {}, {}, 0
+    for path in pages:
+        response = page.goto(base_url + path, wait_until="networkidle")
+        assert response is not None and response.status == 200, path
+        width = page.evaluate("() => document.scrollingElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[path] = width
+        found = page.evaluate(PHONE_LAYOUT_JS)
+        maps += page.locator(".leaflet-container").count()
+        if any(found.values()):
+            layout[path] = found
+    assert not too_wide, f"pages wider than {PHONE['width']} px: {too_wide}"
+    assert not layout, f"wide tables without a scroll box, narrow maps, open legends: {layout}"
+    assert maps >= 6  # the map pages were among them
+    browser_page.assert_clean()
+
+
+#: the printable area of A4 landscape at 96 dpi with incident.css's 12 mm margins
+A4_LANDSCAPE_CONTENT = {"width": 1032, "height": 703}
+#: the demo's call sheet of 12 groups prints to 3 landscape A4 pages (a row a group, with
+#: room to write the outcome)
+CALL_SHEET_PAGES = 4
+
+
+def test_call_sheet_prints_on_a4_landscape_with_nothing_cut_off(browser_page, base_url,
+                                                                 places, artifacts_dir):
+    page = _open(browser_page.page, base_url + places["pages"]["callsheet"])
+    pdf = page.pdf(prefer_css_page_size=True, print_background=True)  # as a browser prints
+    (artifacts_dir / "callsheet-print.pdf").write_bytes(pdf)
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
+    assert 1 <= pages <= CALL_SHEET_PAGES, f"the call sheet prints to {pages} A4 pages"
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    assert box is not None and float(box.group(1)) > float(box.group(2))  # landscape
+    # as laid out on paper: nothing reaches past the right margin
+    page.set_viewport_size(A4_LANDSCAPE_CONTENT)
+    page.emulate_media(media="print")
+    right = page.evaluate("""() => Math.max(document.scrollingElement.scrollWidth,
+        ...[...document.querySelectorAll('main *')].map(e => e.getBoundingClientRect().right))""")
+    assert right <= A4_LANDSCAPE_CONTENT["width"], f"the call sheet is {right} px wide on paper"
+    rows = page.locator(".cs-table tbody tr").count()
+    assert rows == 12
     browser_page.assert_clean()

@@ -165,7 +165,13 @@ def test_layer_control_toggles_layers(browser_page, base_url, artifacts_dir):
     page.locator(".leaflet-control-layers-overlays label", has_text="Borough boundaries").click()
     assert page.evaluate(CONTROL_JS, "Borough boundaries") is False
     page.locator(".leaflet-control-layers-overlays label", has_text="VCS groups").click()
+    # zoomed out the layer shows counts per ward (test_browser_layers.py); zoomed in, the
+    # clustered markers
+    assert page.locator(".map-count--groups").count() > 0
+    page.evaluate("() => { window[document.querySelector('.folium-map').id]"
+                  ".setZoom(15, {animate: false}); }")
     page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('groups') > 0", timeout=10000)
+    assert page.locator(".map-count--groups").count() == 0
     assert page.locator(".pr-cluster--groups").count() > 0
     # the layer says when every row is in it: as many markers as the rows it fetched
     page.wait_for_function(FILLED_JS, arg="groups", timeout=10000)
