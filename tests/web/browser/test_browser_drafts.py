@@ -5,13 +5,11 @@ hand-computed selections: tests/analysis/test_drafts.py."""
 
 from __future__ import annotations
 
-import factories as fx
+import shutil
+
 import pytest
 from accounts import browser_sign_in
 
-from mapper.analysis_run import analyse
-from mapper.config import Settings
-from mapper.pipeline import build
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -34,11 +32,12 @@ FEATURES_JS = """
 
 
 @pytest.fixture
-def grid_dir(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), ws)
-    analyse(ws, Settings(can_min_population=0, stability_draws=5, can_top_share=0.5))
-    return ws.directory
+def grid_dir(shared_grid_drafts, tmp_path):
+    """The tiny grid analysed (can_min_population=0, stability_draws=5, can_top_share=0.5):
+    a copy of the run's."""
+    directory = tmp_path / "ws"
+    shutil.copytree(shared_grid_drafts, directory)
+    return directory
 
 
 def test_officer_makes_a_draft_and_sees_the_comparison(browser_page, grid_dir, live_server,
