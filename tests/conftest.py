@@ -410,6 +410,15 @@ def shared_grid_drafts(shared_grid, tmp_path_factory) -> Path:
     return directory
 
 
+@pytest.fixture
+def grid_dir(shared_grid_drafts, tmp_path) -> Path:
+    """The tiny grid analysed as the draft tests start from (:func:`shared_grid_drafts`):
+    a copy of the run's, at ``tmp_path / "ws"``, for a test that changes it."""
+    directory = tmp_path / "ws"
+    shutil.copytree(shared_grid_drafts, directory)
+    return directory
+
+
 # -- the whole run's log --------------------------------------------------------------------
 
 

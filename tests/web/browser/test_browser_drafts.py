@@ -5,8 +5,6 @@ hand-computed selections: tests/analysis/test_drafts.py."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from accounts import browser_sign_in
 
@@ -29,15 +27,6 @@ FEATURES_JS = """
     return out;
 }
 """
-
-
-@pytest.fixture
-def grid_dir(shared_grid_drafts, tmp_path):
-    """The tiny grid analysed (can_min_population=0, stability_draws=5, can_top_share=0.5):
-    a copy of the run's."""
-    directory = tmp_path / "ws"
-    shutil.copytree(shared_grid_drafts, directory)
-    return directory
 
 
 def test_officer_makes_a_draft_and_sees_the_comparison(browser_page, grid_dir, live_server,
