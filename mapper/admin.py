@@ -83,6 +83,10 @@ def backup(workspace: Workspace, destination: Path, *, actor: str = "cli") -> di
         target = destination / name
         if name == APP_DB_FILE and workspace.appdb.postgres:
             dump_to_sqlite(workspace.appdb, target)  # one snapshot, the same format
+        elif name == STORE_FILE and workspace.url is not None:
+            # the layers in PostGIS, written as the embedded store's GeoPackage
+            Workspace(destination, url="").copy_from(workspace)
+            (destination / LOCK_FILE).unlink(missing_ok=True)
         else:
             sqlite_backup(workspace.directory / name, target)
         check = integrity(target)
@@ -269,10 +273,13 @@ def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
         try:
             sqlite_backup(source / APP_DB_FILE, ready)
             _prepare_app_db(ready, live, actor, plan)
-            sqlite_backup(source / STORE_FILE, tmp)
-            _fsync(tmp)
-            os.replace(tmp, workspace.path)
-            _fsync_dir(workspace.directory)
+            if workspace.url is not None:  # the layers into PostGIS, one transaction
+                workspace.copy_from(Workspace(source, url=""))
+            else:
+                sqlite_backup(source / STORE_FILE, tmp)
+                _fsync(tmp)
+                os.replace(tmp, workspace.path)
+                _fsync_dir(workspace.directory)
             if live.db.postgres:  # the prepared copy, in one transaction
                 load_from_sqlite(live.db, ready)
             else:
