@@ -446,5 +446,6 @@ def incident_counts(url: DatabaseURL, *, layer: str = "incidents",
         rows = conn.execute(
             f"SELECT {_quote(area)}, {_quote(period)}, count(*) FROM {_table(layer)} "
             f"GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
-    return pd.DataFrame([tuple(r) for r in rows], columns=[area, period, "incidents"]).astype(
-        {"incidents": "int64"})
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=[area, period, "incidents"])
+    # sorted here as pandas sorts (the database's collation may order text otherwise)
+    return frame.astype({"incidents": "int64"}).sort_values([area, period], ignore_index=True)

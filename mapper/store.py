@@ -240,6 +240,19 @@ class Workspace:
             return pgstore.read_layer(self.url, name, **kwargs)
         return pyogrio.read_dataframe(self.path, layer=name, **kwargs)
 
+    def incident_counts(self) -> pd.DataFrame:
+        """Incidents counted by ward and month (``ward_code``, ``month``, ``incidents``,
+        sorted): on PostgreSQL counted in the database without reading the points
+        (:func:`mapper.pgstore.incident_counts`: for incident layers larger than memory),
+        on the GeoPackage from the two columns alone. Edits are not laid over (incidents
+        are not edited in the web app)."""
+        if self.url is not None:
+            return pgstore.incident_counts(self.url)
+        frame = self.read_layer("incidents", columns=["ward_code", "month"],
+                                read_geometry=False)
+        return (frame.groupby(["ward_code", "month"]).size().rename("incidents")
+                .reset_index().astype({"incidents": "int64"}))
+
     def provenance(self) -> pd.DataFrame:
         """One row per layer: kind, vintage, source, counts, licence, attribution, notes."""
         if self.url is not None:

@@ -179,13 +179,21 @@ def pg_url():
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def app_backend(request, monkeypatch):
-    """Run the test on each app database: the workspace's SQLite file, then the
-    module's PostgreSQL database (``pg_url``, emptied first). A module opts in with
-    ``pytestmark = pytest.mark.usefixtures("app_backend")``; yields the dialect."""
-    from mapper import appdb
+    """Run the test on each store: the workspace's GeoPackage and SQLite file, then the
+    module's PostgreSQL database (``pg_url``, emptied first) holding the layers and the
+    app database. A module opts in with
+    ``pytestmark = pytest.mark.usefixtures("app_backend")``; yields the dialect.
+
+    On PostgreSQL the first workspace the test opens that has a GeoPackage (a fixture's
+    copy of the demo or the grid) has its layers copied into PostGIS then
+    (:meth:`mapper.store.Workspace.copy_from`), so the fixtures that build GeoPackages
+    serve both stores."""
+    from mapper import appdb, pgstore
     from mapper.database import DATABASE_URL_ENV
+    from mapper.store import Workspace
 
     appdb.close_all()
+    pgstore.close_all()
     if request.param == "sqlite":
         monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
     else:
@@ -194,9 +202,21 @@ def app_backend(request, monkeypatch):
         url = request.getfixturevalue("pg_url")
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA IF EXISTS {appdb.PG_SCHEMA} CASCADE")
+            conn.execute(f"DROP SCHEMA IF EXISTS {pgstore.SCHEMA} CASCADE")
         monkeypatch.setenv(DATABASE_URL_ENV, url)
+        seeded: list[str] = []
+        real_init = Workspace.__init__
+
+        def init(self, directory=None, url=None):
+            real_init(self, directory, url)
+            if url is None and self.url is not None and not seeded and self.path.is_file():
+                seeded.append(str(self.directory))
+                self.copy_from(Workspace(self.directory, url=""))
+
+        monkeypatch.setattr(Workspace, "__init__", init)
     yield request.param
     appdb.close_all()
+    pgstore.close_all()
 
 
 @pytest.fixture

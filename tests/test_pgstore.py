@@ -114,6 +114,8 @@ def test_incidents_counted_by_ward_and_month_in_sql(pg_demo):
                 .rename("incidents").reset_index().astype({"incidents": "int64"}))
     got = pgstore.incident_counts(pg.url)
     assert_frame_equal(got, expected)
+    assert_frame_equal(pg.incident_counts(), expected)
+    assert_frame_equal(gpkg.incident_counts(), expected)
     assert got["incidents"].sum() == len(incidents) > 1000
     with pytest.raises(MapperError, match="no column nope"):
         pgstore.incident_counts(pg.url, period="nope")

@@ -1,5 +1,5 @@
 """Many app servers, one truth: two ``mapper serve`` processes on different ports share
-one PostgreSQL database (and, until the layers move there, one workspace directory).
+one PostgreSQL database holding the layers and the app database.
 
 An edit through one is seen through the other within a second (the shared edits counter,
 :meth:`mapper.appdb.AppDB.edits_version`), a stale edit through the other is a 409, and a
@@ -49,8 +49,16 @@ def two_servers(demo_copy, pg_url):
     appdb.close_all()
     import psycopg
 
+    from mapper import pgstore
+    from mapper.store import Workspace
+
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA IF EXISTS {appdb.PG_SCHEMA} CASCADE")
+        conn.execute(f"DROP SCHEMA IF EXISTS {pgstore.SCHEMA} CASCADE")
+    pgstore.close_all()
+    # the layers in PostGIS too: both servers read them from the database
+    Workspace(demo_copy, url=pg_url).copy_from(Workspace(demo_copy, url=""))
+    (demo_copy / "mapper.gpkg").unlink()
     children = []
     try:
         for _ in range(2):
