@@ -83,6 +83,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 _LOCK = threading.RLock()
 _CONNECTIONS: dict[tuple[str, int], Any] = {}
 _VERSIONS: dict[str, tuple[float, str | None]] = {}
+_LAYERS: dict[str, tuple[str | None, list[str]]] = {}
 
 
 def _quote(name: str) -> str:
@@ -123,16 +124,24 @@ def close_all() -> None:
             conn.close()
         _CONNECTIONS.clear()
         _VERSIONS.clear()
+        _LAYERS.clear()
 
 
 # -- reading --------------------------------------------------------------------------
 
 
 def layers(url: DatabaseURL) -> list[str]:
-    """The stored layers' names, in the order they were first written."""
+    """The stored layers' names, in the order they were written; listed again only when
+    the store's :func:`version` has changed."""
+    token = version(url)
+    known = _LAYERS.get(url.url)
+    if known is not None and token is not None and known[0] == token:
+        return list(known[1])
     with reading(url) as conn:
         rows = conn.execute(f"SELECT layer FROM {SCHEMA}.{COLUMNS_TABLE} ORDER BY position")
-        return [str(r[0]) for r in rows]
+        names = [str(r[0]) for r in rows]
+    _LAYERS[url.url] = (token, names)
+    return list(names)
 
 
 def meta(url: DatabaseURL) -> dict[str, str]:
