@@ -279,16 +279,20 @@ def find_ward(ward_code: str) -> Area:
 # -- profile figures ------------------------------------------------------------------
 
 
-def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
+def comparators(area: Area, wards: pd.DataFrame, view: tuple = ()) -> list[dict]:
     """The columns of the profile table: the area, its borough(s), the study area.
 
     Each has a ``key``, a ``label`` and a ``kind`` for the table's heading, a ``short``
-    label for charts, its ``wards`` and (boroughs) its ``borough_summary`` ``row``.
+    label for charts, its ``wards`` and (boroughs) its ``borough_summary`` ``row``, and the
+    ``view`` its wards' figures come from: () for the analysis's own, an incident filter's
+    (start, end, type) for figures recounted under it, so a remembered borough or study
+    area value (:func:`value_for`) is never one counted under another filter.
     """
     boroughs = data.layer("borough_summary", required=False)
     this = "This neighbourhood" if area.kind == "neighbourhood" else "This ward"
     out = [
-        {"key": "area", "label": this, "kind": "", "short": this, "wards": area.wards, "row": None}
+        {"key": "area", "label": this, "kind": "", "short": this, "wards": area.wards,
+         "row": None, "view": view}
     ]
     several = len(area.borough_codes) > 1
     for code in area.borough_codes:
@@ -306,6 +310,7 @@ def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
                 "short": name if several else "Borough",
                 "wards": in_borough,
                 "row": row,
+                "view": view,
             }
         )
     out.append(
@@ -316,6 +321,7 @@ def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
             "short": "Study area",
             "wards": wards,
             "row": None,
+            "view": view,
         }
     )
     return out
@@ -329,7 +335,7 @@ def value_for(comparator: dict, column: str, how: str | None = None) -> float:
     if comparator["key"] == "area":
         return _value_for(comparator, column, how)
     remembered = _comparator_values()
-    key = (comparator["key"], column, how)
+    key = (comparator["key"], comparator.get("view", ()), column, how)
     value = remembered.get(key)
     if value is None:
         value = remembered[key] = _value_for(comparator, column, how)
@@ -927,7 +933,7 @@ def filtered_parts(area: Area, chosen) -> dict:
         wards = data.filtered_ward_summary(chosen)
         mine = wards[wards["ward_code"].isin(set(area.ward_codes))]
         here = Area(area.kind, area.id, area.name, mine, area.summary)
-        columns = comparators(here, wards)
+        columns = comparators(here, wards, view=(chosen.start, chosen.end, chosen.kind))
         settings = _settings()
         if chosen.kind:
             settings = replace(settings, incident_types=chosen.kind)
