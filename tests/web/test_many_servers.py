@@ -25,19 +25,23 @@ ROOT = Path(__file__).resolve().parents[2]
 GROUP = "demo-g012"
 
 
-def _start(workspace: Path, url: str) -> tuple[subprocess.Popen, str]:
+def _launch(workspace: Path, url: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), DATABASE_URL_ENV: url}
-    child = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "mapper", "--workspace", str(workspace), "serve",
          "--host", "127.0.0.1", "--port", "0", "--threads", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _address(child: subprocess.Popen) -> str:
+    """The base URL a starting server prints ("Serving ... at http://127.0.0.1:PORT/")."""
     assert child.stdout is not None
     seen = []
-    for line in child.stdout:  # "Serving ... at http://127.0.0.1:PORT/ ..."
+    for line in child.stdout:
         seen.append(line)
         found = re.search(r"at (http://127\.0\.0\.1:\d+)/", line)
         if found:
-            return child, found.group(1)
+            return found.group(1)
     child.wait(timeout=10)
     raise AssertionError("mapper serve did not start:\n" + "".join(seen[-30:]))
 
@@ -61,14 +65,13 @@ def two_servers(demo_copy, pg_url):
     (demo_copy / "mapper.gpkg").unlink()
     children = []
     try:
-        for _ in range(2):
-            child, base = _start(demo_copy, pg_url)
-            children.append((child, base))
-        yield demo_copy, [base for _, base in children]
+        for _ in range(2):  # both start (and warm up) at once
+            children.append(_launch(demo_copy, pg_url))
+        yield demo_copy, [_address(child) for child in children]
     finally:
-        for child, _ in children:
+        for child in children:
             child.terminate()
-        for child, _ in children:
+        for child in children:
             try:
                 child.communicate(timeout=20)
             except subprocess.TimeoutExpired:
