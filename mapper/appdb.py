@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mapper.can_history import id_order
 from mapper.errors import MapperError
 from mapper.private_files import private_dir, private_file, read_secret
 
@@ -382,7 +383,8 @@ class AppDB:
         """Every CAN id ever issued (see :mod:`mapper.analysis.can_identity`)."""
         if not self.exists():
             return []
-        return [dict(r) for r in self.query("SELECT * FROM can_history ORDER BY can_id")]
+        rows = [dict(r) for r in self.query("SELECT * FROM can_history")]
+        return sorted(rows, key=lambda r: id_order(r["can_id"]))  # CAN-100 after CAN-99
 
     def save_can_history(self, rows: list[dict], settings: str, *, actor: str,
                          fields: list[str], detail: str) -> None:
