@@ -298,7 +298,8 @@ def _checked_history(history: pd.DataFrame | None) -> pd.DataFrame:
         same = history.loc[numbers.duplicated(keep=False), "can_id"].tolist()
         raise ValueError(f"history holds one number under two ids: {same[:5]}")
     # in number order, however the ids are written or stored (CAN-100 after CAN-99)
-    return history.iloc[np.argsort(numbers.astype(int).to_numpy(), kind="stable")].reset_index(drop=True)
+    order = np.argsort(numbers.astype(int).to_numpy(), kind="stable")
+    return history.iloc[order].reset_index(drop=True)
 
 
 def apply_ids(can_id: pd.Series, cans: pd.DataFrame, identity: Identity
