@@ -204,3 +204,11 @@ def test_three_digit_ids_from_before_keep_their_links_grants_and_versions(worksp
     assert response.status_code == 301 and response.location.endswith(f"/neighbourhood/{gone}")
     page = client.get(response.location).get_data(as_text=True)
     assert "was retired on" in page
+
+
+def test_the_place_search_finds_a_can_by_its_id_in_any_width(client):
+    for q, can_id in (("can-7", "CAN-07"), ("CAN-007", "CAN-07"), ("CAN-0100", "CAN-100"),
+                      ("CAN-100", "CAN-100")):
+        answer = client.get("/api/search", query_string={"q": q}).get_json()
+        first = answer["features"][0]["properties"]
+        assert (first["kind"], first["id"]) == ("neighbourhood", can_id), (q, first)
