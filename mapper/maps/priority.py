@@ -718,10 +718,12 @@ def priority_map(
         extra_legends.append((gap_layer, _key("gap", "Coverage gap (hatched: the "
                                                      "choropleth shows through)")))
     on_top.append(_can_layer(wards, shapes, cans, m))
+    # the layer box names each layer in a few words (a long list there runs into the
+    # legend below it); what a layer counts ("burglary, Sep 2024 - Feb 2025, 1,234
+    # incidents") is said by its legend entry, shown while the layer is on
     for layer in points:
         name = layer.name or POINT_KINDS[layer.kind]["name"]
-        if layer.note:
-            name = f"{name} ({layer.note})"
+        legend_name = f"{name} ({layer.note})" if layer.note else name
         counts = ward_count_rows(wards, layer.kind, layer.counts) if layer.per_ward else None
         cluster = LazyPointCluster(layer.kind, rows=layer.rows, url=layer.url, show=layer.show,
                                    prefetch=layer.kind in PREFETCHED_KINDS,
@@ -729,12 +731,9 @@ def priority_map(
                                    cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
                                    counts=counts, count_class="map-count",
                                    name=_key(layer.kind, name)).add_to(m)
-        extra_legends.append((cluster, point_legend(layer.kind, POINT_KINDS[layer.kind]["name"]
-                                                    if layer.name is None else layer.name,
-                                                    layer.per_ward)))
+        extra_legends.append((cluster, point_legend(layer.kind, legend_name, layer.per_ward)))
     if heat is not None:
-        heat_name = f"Heatmap of incidents ({heat.note})" if heat.note else "Heatmap of incidents"
-        heat_layer = LazyHeat(url=heat.url, name=_key("heat", heat_name)).add_to(m)
+        heat_layer = LazyHeat(url=heat.url, name=_key("heat", "Heatmap of incidents")).add_to(m)
         extra_legends.append((heat_layer, _heat_legend(heat.note)))
     # open on wide screens (a list to tick, not an icon to discover); on phones it would
     # cover the map, so it starts folded there

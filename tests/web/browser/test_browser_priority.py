@@ -186,10 +186,13 @@ def test_layer_control_toggles_layers(browser_page, base_url, artifacts_dir):
     url = re.search(r'"(/priority/layers/groups\.json[^"]*)"', page.content()).group(1)
     rows = page.evaluate(ROWS_JS, url)
     assert rows > 0 and page.evaluate(CLUSTER_COUNT_JS, "groups") == rows
-    # (a capital I: "Heatmap of incidents (...)" is another layer)
+    # (the name's start: "Heatmap of incidents" is another layer)
     page.locator(".leaflet-control-layers-overlays label",
-                 has_text=re.compile(r"Incidents \(")).click()
+                 has_text=re.compile(r"^\s*Incidents")).click()
     page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('incidents') > 0", timeout=10000)
+    # the layer box names it in a word; its legend entry says what is counted
+    entry = page.locator(".pr-legend-overlay", has_text=re.compile(r"Incidents \(")).inner_text()
+    assert re.search(r"Incidents \(.*\d incidents\)", entry), entry
     page.locator(".leaflet-control-layers-overlays label", has_text="Coverage gaps").click()
     page.wait_for_load_state("networkidle")
 
