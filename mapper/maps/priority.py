@@ -30,7 +30,7 @@ from folium.utilities import JsCode
 from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
 from mapper.can_history import id_order
-from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
+from mapper.maps.assets import DEFAULT_BASE_URL, asset_url, use_local_assets
 from mapper.maps.base import (
     AREA_MAX_ZOOM,
     DISPLAY_DECIMALS,
@@ -261,9 +261,8 @@ class LazyHeat(JSCSSMixin, Layer):
         {% endmacro %}
         """
     )
-    #: folium's HeatMap plugin names the file this way; mapper.maps.assets serves it
-    default_js = [("leaflet_heat", "https://cdn.jsdelivr.net/gh/python-visualization/"
-                                   "folium@main/folium/templates/leaflet_heat.min.js")]
+    #: the local copy (mapper.maps.assets serves it; use_local_assets applies the app's prefix)
+    default_js = [("leaflet_heat", asset_url("leaflet_heat"))]
 
     def __init__(self, *, url: str, name: str, show: bool = False):
         super().__init__(name=name, overlay=True, control=True, show=show)

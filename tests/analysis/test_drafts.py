@@ -10,26 +10,26 @@ one at 0.7 (6.3 -> wards 1-7) adds ward 6 to CAN-02 and makes ward 7 a new CAN-0
 
 from __future__ import annotations
 
+import shutil
+
 import factories as fx
 import pytest
 from accounts import post, sign_in
 
 from mapper.analysis import drafts
 from mapper.analysis.selections import compare
-from mapper.analysis_run import analyse
 from mapper.config import Settings
-from mapper.pipeline import build
 from mapper.store import Workspace
 
 BASE = dict(can_min_population=0, stability_draws=5)
 
 
 @pytest.fixture
-def grid(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), ws)
-    analyse(ws, Settings(**BASE, can_top_share=0.5))
-    return ws
+def grid(shared_grid_drafts, tmp_path):
+    """The tiny grid analysed with BASE and can_top_share=0.5 (a copy of the run's)."""
+    directory = tmp_path / "ws"
+    shutil.copytree(shared_grid_drafts, directory)
+    return Workspace(directory)
 
 
 @pytest.fixture

@@ -9,63 +9,24 @@ from __future__ import annotations
 import json
 
 import pytest
-from accounts import csrf_token, sign_in
-from test_api import personal_keys
-from test_editor import (
+from accounts import sign_in
+from demo_editing import *  # noqa: F403 - the fixtures (demo_editing.__all__)
+from demo_editing import (
     POSTCODE,
     POSTCODE_WARD,
     TODAY,
     _to_grid,
     _to_lonlat,
     audit_rows,
+    headers,
     nearest_ids,
     ward_at,
     ward_point,
 )
+from expected import personal_keys
 
 from mapper import overlay
 from mapper.editing import current_record
-from mapper.store import Workspace
-from mapper.web import create_app
-
-
-@pytest.fixture(scope="module")
-def demo_dir(shared_demo):
-    """The demo workspace (built once per run, in conftest.py); tests use copies."""
-    return shared_demo
-
-
-@pytest.fixture
-def ws_dir(demo_copy):
-    """A copy of the demo for one test (tests change it)."""
-    return demo_copy
-
-
-@pytest.fixture
-def ws(ws_dir):
-    return Workspace(ws_dir)
-
-
-@pytest.fixture
-def app(ws_dir):
-    return create_app({"TESTING": True, "WORKSPACE": str(ws_dir)})
-
-
-@pytest.fixture(scope="module")
-def wards(demo_dir):
-    return Workspace(demo_dir).read_layer("wards")
-
-
-@pytest.fixture
-def officer(app):
-    return sign_in(app.test_client(), "officer", username="olive")
-
-
-def headers(client, version: int | None = None, **more) -> dict:
-    out = {"X-CSRF-Token": csrf_token(client)} | more
-    if version is not None:
-        out["If-Match"] = f'"v{version}"'
-    return out
 
 
 def error_of(response, status: int) -> dict:

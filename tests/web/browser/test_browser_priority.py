@@ -63,17 +63,9 @@ ROWS_JS = "async (url) => (await (await fetch(url)).json()).rows.length"
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    from mapper.analysis_run import analyse
-    from mapper.config import Settings
-    from mapper.pipeline import build_demo
-    from mapper.store import Workspace
-
-    directory = tmp_path_factory.mktemp("priority-browser") / "demo"
-    workspace = Workspace(directory)
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return directory
+def demo_dir(shared_demo):
+    """The analysed demo (read-only: every test serves its own copy, below)."""
+    return shared_demo
 
 
 @pytest.fixture

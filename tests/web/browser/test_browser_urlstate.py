@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 from accounts import browser_sign_in
-from test_browser_drafts import grid_dir  # noqa: F401  (a fixture: the 3x3 grid, analysed)
-from test_browser_mapstate import VIEW_JS, _no_overflow, _open, _query, watched
+from map_views import VIEW_JS, _no_overflow, _open, _query, watched
 
 from mapper import overlay
 from mapper.store import Workspace
@@ -199,7 +198,7 @@ def test_the_register_editor_map_keeps_its_view(chromium, live_server, demo_copy
 
 
 @pytest.mark.parametrize("width", WIDTHS)
-def test_a_draft_comparison_map_keeps_its_view(chromium, live_server, grid_dir,  # noqa: F811
+def test_a_draft_comparison_map_keeps_its_view(chromium, live_server, grid_dir,
                                                width):
     base = live_server(create_app({"WORKSPACE": str(grid_dir), "TILES": "none"}))
     with watched(chromium, width) as seen:
