@@ -7,6 +7,12 @@
     the Flask app on ``tiny_workspace`` and its test client.
 ``live_server``
     the real app served on a free port of 127.0.0.1 in a background thread.
+``pg_url``
+    a fresh PostgreSQL database (PostGIS enabled) for the test module, dropped after: its
+    URL. Skipped without ``MAPPER_TEST_DATABASE_URL`` (failed under CI): see
+    ``tests/pgtest.py`` and ``.ci/postgres``.
+``app_backend``
+    parametrises a test module over both app databases (SQLite, then PostgreSQL).
 ``browser_page``
     a headless Chromium page (Playwright) that records console errors, page errors and
     every request to a host other than 127.0.0.1/localhost (those are blocked). Skipped
@@ -161,6 +167,36 @@ def app(tiny_workspace):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    from pgtest import fresh_database
+
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_backend(request, monkeypatch):
+    """Run the test on each app database: the workspace's SQLite file, then the
+    module's PostgreSQL database (``pg_url``, emptied first). A module opts in with
+    ``pytestmark = pytest.mark.usefixtures("app_backend")``; yields the dialect."""
+    from mapper import appdb
+    from mapper.database import DATABASE_URL_ENV
+
+    appdb.close_all()
+    if request.param == "sqlite":
+        monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("pg_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {appdb.PG_SCHEMA} CASCADE")
+        monkeypatch.setenv(DATABASE_URL_ENV, url)
+    yield request.param
+    appdb.close_all()
 
 
 @pytest.fixture

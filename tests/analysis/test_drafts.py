@@ -102,7 +102,11 @@ def test_a_draft_leaves_the_published_results_and_compares_by_hand(grid):
                                  "published: can_top_share")
 
 
-def test_officer_draft_page_private_and_admin_publishes_a_new_version(app, grid):
+def test_officer_draft_page_private_and_admin_publishes_a_new_version(app_backend, app, grid):
+    if app_backend == "postgresql":  # the copied run's app database, moved to PostgreSQL
+        from mapper.appdb import APP_DB_FILE, load_from_sqlite
+
+        load_from_sqlite(grid.appdb, grid.directory / APP_DB_FILE)
     officer = sign_in(app.test_client(), "officer", username="olly")
     response = post(officer, "/priority/drafts", data={
         "can_top_share": "0.3", "can_min_population": "0", "draft_name": "Fewer wards"})

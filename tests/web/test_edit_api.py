@@ -39,6 +39,7 @@ def error_of(response, status: int) -> dict:
 # -- create and read ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_create_answers_201_with_location_and_the_record(app, officer, ws, wards):
     x, y, lat, lon = ward_point(wards, "E05990007")
     expected_ward = ward_at(wards, x, y)
@@ -135,6 +136,7 @@ def test_malformed_versions_are_400(officer, ws, extra, body, word):
     assert current_record(ws, "groups", "demo-g011")[1] == 1
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_stale_patch_is_409_naming_what_changed(app, ws):
     alice = sign_in(app.test_client(), "officer", username="alice")
     bob = sign_in(app.test_client(), "officer", username="bob")
@@ -249,6 +251,7 @@ def test_verify_stamps_today(officer, ws):
     assert stale["changed"] == ["last_verified"] and stale["current_version"] == 3
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_delete_retires_it_everywhere(officer, ws):
     groups = overlay.read_layer(ws, "groups")
     point = groups.loc[groups["group_id"] == "demo-g014"].geometry.iloc[0]
@@ -303,6 +306,7 @@ def test_only_officers_may_write(app, ws, method, url, body):
 # -- audit and description ------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_audit_rows_name_fields_not_values(officer, ws):
     secrets = {"contact_name": "Ottoline Mews", "phone": "020 7946 0888",
                "email": "ottoline@example.org"}

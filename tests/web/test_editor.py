@@ -364,6 +364,7 @@ def test_a_new_record_needs_a_point(officer, ws):
 # -- conflicts ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_second_save_over_a_newer_version_is_a_conflict(app, ws):
     alice = sign_in(app.test_client(), "officer", username="alice")
     bob = sign_in(app.test_client(), "officer", username="bob")

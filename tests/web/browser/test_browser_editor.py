@@ -134,6 +134,7 @@ def test_validation_errors_link_to_their_fields(browser_page, base_url, ws_dir, 
     assert page.input_value("#field-email") == "not an address"
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL (the browser smoke test)
 def test_a_conflict_shows_both_versions_and_reapplies(browser_page, base_url, ws_dir,
                                                       artifacts_dir):
     from mapper.editing import save_record
