@@ -61,6 +61,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mapper import database
+from mapper.can_history import id_order
 from mapper.database import Connection, DatabaseURL
 from mapper.errors import MapperError
 from mapper.private_files import private_dir, private_file, read_secret
@@ -561,7 +562,8 @@ class AppDB:
         """Every CAN id ever issued (see :mod:`mapper.analysis.can_identity`)."""
         if not self.exists():
             return []
-        return [dict(r) for r in self.query("SELECT * FROM can_history ORDER BY can_id")]
+        rows = [dict(r) for r in self.query("SELECT * FROM can_history")]
+        return sorted(rows, key=lambda r: id_order(r["can_id"]))  # CAN-100 after CAN-99
 
     def save_can_history(self, rows: list[dict], settings: str, *, actor: str,
                          fields: list[str], detail: str) -> None:

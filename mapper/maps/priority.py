@@ -29,6 +29,7 @@ from folium.utilities import JsCode
 
 from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
+from mapper.can_history import id_order
 from mapper.maps.assets import DEFAULT_BASE_URL, asset_url, use_local_assets
 from mapper.maps.base import (
     AREA_MAX_ZOOM,
@@ -814,7 +815,7 @@ def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> foliu
     outline of a CAN is the union of its wards' displayed shapes, so it follows their
     edges exactly."""
     ids = wards["can_id"].astype(object).where(wards["can_id"].notna(), None).to_numpy()
-    present = sorted({str(i) for i in ids if i not in (None, "")})
+    present = sorted({str(i) for i in ids if i not in (None, "")}, key=id_order)
     group = folium.FeatureGroup(
         name=_key("can", f"CANs: Community Action Neighbourhoods ({len(present)})"),
         show=True)

@@ -46,6 +46,7 @@ from mapper import __version__, geojson
 from mapper.analysis import indicators
 from mapper.analysis.incidents import incident_type_lookup
 from mapper.analysis.nearest import K_DEFAULT, K_MAX, MAX_OUTSIDE_M, parse_capabilities
+from mapper.can_history import id_order, resolve_id
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
 from mapper.postcodes import normalise_postcode, postcode_point, postcode_table
@@ -558,7 +559,7 @@ def _can_ids(workspace) -> dict[str, str] | None:
     summary = data.layer("ward_summary", required=False)
     if summary is None or "can_id" not in summary.columns:
         return None
-    ids = sorted(set(summary["can_id"].dropna().astype(str)))
+    ids = sorted(set(summary["can_id"].dropna().astype(str)), key=id_order)
     return {i.upper(): i for i in ids}
 
 
@@ -694,8 +695,8 @@ def _can_choices(args: Args) -> list[str]:
         return []
     chosen = []
     for value in wanted:
-        if value.upper() in known:
-            chosen.append(known[value.upper()])
+        if (found := resolve_id(value, known.values())) is not None:  # can-1, CAN-001
+            chosen.append(found)
         else:
             args.problem(
                 "can_id",

@@ -777,16 +777,24 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
 
 @bp.get("/neighbourhood/<can_id>")
 def neighbourhood(can_id: str):
-    """A Community Action Neighbourhood's page (a retired id says what replaced it)."""
-    if can_id != can_id.upper() and can_id.upper().startswith("CAN-"):
-        args: dict[str, Any] = request.args.to_dict()
-        return redirect(url_for(".neighbourhood", can_id=can_id.upper(), **args))
+    """A Community Action Neighbourhood's page (a retired id says what replaced it; an id
+    written otherwise, ``can-1`` or ``CAN-001``, redirects to the id as issued)."""
+    moved = _canonical(".neighbourhood", can_id)
+    if moved is not None:
+        return moved
     cans = _neighbourhoods()
     if cans is None or can_id not in set(cans["can_id"]):
         retired = identity.retired_page(can_id)  # a retired id: say what replaced it
         if retired is not None:
             return retired
     return _area_page(find_neighbourhood(can_id))
+
+
+def _canonical(endpoint: str, can_id: str, **values):
+    """The permanent redirect of a CAN id written otherwise than issued, or None."""
+    cans = _neighbourhoods()
+    current = [] if cans is None else cans["can_id"].astype(str)
+    return identity.canonical_redirect(endpoint, can_id, current, **values)
 
 
 @bp.get("/ward/<ward_code>")
@@ -801,6 +809,9 @@ def ward(ward_code: str):
 @bp.get("/neighbourhood/<can_id>/assets.<fmt_name>")
 def neighbourhood_export(can_id: str, fmt_name: str):
     """A neighbourhood's groups and premises as a download (CSV, GeoJSON ...)."""
+    moved = _canonical(".neighbourhood_export", can_id, fmt_name=fmt_name)
+    if moved is not None:
+        return moved
     return _export(find_neighbourhood(can_id), fmt_name)
 
 
@@ -1269,6 +1280,9 @@ def boundaries_export(fmt_name: str):
 @bp.get("/neighbourhood/<can_id>/boundary.<fmt_name>")
 def boundary_export(can_id: str, fmt_name: str):
     """One CAN's boundary (GeoJSON, GeoPackage) or its wards (CSV)."""
+    moved = _canonical(".boundary_export", can_id, fmt_name=fmt_name)
+    if moved is not None:
+        return moved
     area = find_neighbourhood(can_id)
     cans = _neighbourhoods()
     assert cans is not None  # find_neighbourhood answered 404 otherwise

@@ -488,7 +488,7 @@ def test_unknown_ids_are_404_with_the_valid_ones(client, layers):
 def test_lower_case_ids_redirect_to_the_page(client, layers):
     can_id = can_ids(layers)[0]
     response = client.get(f"/neighbourhood/{can_id.lower()}")
-    assert response.status_code == 302 and response.location.endswith(f"/neighbourhood/{can_id}")
+    assert response.status_code == 301 and response.location.endswith(f"/neighbourhood/{can_id}")
     code = layers["ward_summary"]["ward_code"].iloc[0]
     response = client.get(f"/ward/{code.lower()}")
     assert response.status_code == 302 and response.location.endswith(f"/ward/{code}")
