@@ -391,7 +391,9 @@ class PgTransaction:
                                              for n in names])
         conn.execute(f"DELETE FROM {SCHEMA}.{META_TABLE}")
         with conn.cursor().copy(f"COPY {SCHEMA}.{META_TABLE} (key, value) FROM STDIN") as copy:
-            for key, value in {**meta, "store_version": os.urandom(8).hex()}.items():
+            # when it was committed (nanoseconds: later builds compare greater) and a nonce
+            stamp = f"{time.time_ns()}-{os.urandom(4).hex()}"
+            for key, value in {**meta, "store_version": stamp}.items():
                 copy.write_row((key, str(value)))
         conn.execute("COMMIT")
         _VERSIONS.pop(self.url.url, None)

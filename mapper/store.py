@@ -182,8 +182,10 @@ class Workspace:
         GeoPackage's identity (inode, modification time, size), or the database's store
         version (asked again at most every :data:`mapper.pgstore.VERSION_POLL_S`).
         OSError when the GeoPackage is gone."""
-        if self.url is not None:
-            return (str(self.url), pgstore.version(self.url))
+        if self.url is not None:  # (URL, when committed in ns, the version's nonce)
+            token = pgstore.version(self.url) or "0-"
+            stamp, _, nonce = token.partition("-")
+            return (str(self.url), int(stamp) if stamp.isdigit() else 0, nonce)
         stat = self.path.stat()
         return (str(self.path), stat.st_ino, stat.st_mtime_ns, stat.st_size)
 

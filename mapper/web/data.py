@@ -116,7 +116,9 @@ def _version(workspace: Workspace) -> tuple:
     if known is None:
         known = _resolved[directory] = (str(workspace.path.resolve()), workspace.appdb)
     path, appdb = known
-    return (path, *workspace.version(), appdb.edits_version())
+    # (path, the store's two last identity fields: the GeoPackage's modification time and
+    # size, or when PostgreSQL's layers were committed and that version's nonce; edits)
+    return (path, *workspace.version()[-2:], appdb.edits_version())
 
 
 def _open(setting: str) -> tuple[Workspace, tuple]:
