@@ -214,9 +214,11 @@ def read_layer(url: DatabaseURL, name: str, *, columns: Sequence[str] | None = N
             params += [float(v) for v in bbox] * 2
         sql = (f"SELECT {', '.join(select) or 'fid'} FROM {_table(name)}"
                + (f" WHERE {' AND '.join(conditions)}" if conditions else "") + " ORDER BY fid")
-        cursor = conn.execute(sql, params or None)
-        rows = cursor.fetchall()
-    values = list(zip(*[tuple(r) for r in rows], strict=True)) if rows else [
+        from psycopg.rows import tuple_row  # plain tuples: a Row per row costs seconds
+
+        with conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+            rows = cursor.execute(sql, params or None).fetchall()
+    values = list(zip(*rows, strict=True)) if rows else [
         () for _ in range(len(select) or 1)]
     data = {}
     for (column, dtype), column_values in zip(stored, values, strict=False):
