@@ -248,7 +248,7 @@ def _typed(values: Sequence, dtype: str) -> pd.Series:
         return pd.Series(np.array(values, dtype=bool))
     if dtype.startswith("datetime64"):
         series = pd.to_datetime(pd.Series(list(values), dtype=object))
-        return series
+        return series.dt.as_unit("ms")  # as pyogrio reads a GeoPackage's dates
     if all(v is None for v in values):  # none, or all missing
         return pd.Series(list(values), dtype=object)
     return pd.Series(list(values), dtype="str")  # TEXT, as pyogrio reads it

@@ -48,8 +48,9 @@ def fresh_database(prefix: str = "mapper_test") -> Iterator[str]:
             conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
         yield new_url
     finally:
-        from mapper import appdb
+        from mapper import appdb, pgstore
 
         appdb.close_all()  # the process's own connections to it
+        pgstore.close_all()
         with psycopg.connect(url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -149,7 +149,10 @@ def test_a_bad_url_says_so_without_the_password():
 
 def test_empty_frames_and_missing_values_round_trip(pg_url, tmp_path):
     frame = pd.DataFrame({"a": [1, None, 3], "b": ["x", None, "z"], "c": [1.5, float("nan"), 2.0],
-                          "d": [True, False, True]})
+                          "d": [True, False, True], "e": [True, None, False],
+                          "f": pd.array([1, None, 3], dtype="Int64"),
+                          "g": pd.to_datetime(["2025-01-02 03:04:05", None, "2025-03-01 00:00:00"]),
+                          "h": [None, None, None]})
     stores = [Workspace(tmp_path / "g", url=""), Workspace(tmp_path / "p", url=pg_url)]
     for ws in stores:
         with ws.transaction() as tx:
