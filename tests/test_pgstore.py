@@ -4,6 +4,9 @@ incident counts made in SQL."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pandas as pd
 import psycopg
 import pytest
@@ -138,6 +141,37 @@ def test_a_failed_transaction_leaves_every_layer(pg_demo):
             with pg.transaction():
                 pass
     assert pg.fingerprint() == before
+
+
+def test_readers_see_the_old_layer_or_the_new_while_imports_commit(pg_demo):
+    """A server reading while an import swaps a layer in gets the old rows or the new,
+    never an error or a mix."""
+    _, pg = pg_demo
+    wards = pg.read_layer("wards")
+    seen: list[int] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                seen.append(len(Workspace(pg.directory, url=pg.url).read_layer("wards")))
+            except Exception as error:  # noqa: BLE001 - any error fails the test below
+                errors.append(repr(error))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        for n in (5, 20, 5, 20):
+            with pg.transaction() as tx:
+                tx.write_layer("wards", wards.head(n))
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        reader.join(timeout=60)
+    assert not errors, errors[:3]
+    assert set(seen) <= {5, 20} and len(seen) > 4
+    assert len(pg.read_layer("wards")) == 20
 
 
 def test_a_bad_url_says_so_without_the_password():
