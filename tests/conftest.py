@@ -288,6 +288,10 @@ def chromium():
         browser.close()
 
 
+#: how long a browser test waits for a page to load
+NAVIGATION_TIMEOUT_MS = 90_000
+
+
 @dataclass
 class BrowserPage:
     """A page plus everything that went wrong on it."""
@@ -317,6 +321,9 @@ def browser_page(chromium):
     never reaches the internet and a page that tries to is caught.
     """
     context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    # a page load on a machine busy with the other test worker can pass 30 s (the
+    # default): what the tests check is what the page shows, not how fast it came
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     page = context.new_page()
     watched = BrowserPage(page)
 
@@ -363,7 +370,41 @@ def shared_demo(tmp_path_factory) -> Path:
     workspace = Workspace(directory)
     build_demo(workspace)
     analyse(workspace, Settings(stability_draws=10))
+    _SHARED_DEMO_STATE[:] = [directory, _app_rows(directory)]
     return directory
+
+
+#: the shared demo and what its app database held when it was made (see
+#: :func:`_shared_demo_untouched`)
+_SHARED_DEMO_STATE: list = []
+
+
+def _app_rows(directory: Path) -> tuple[int, int]:
+    """How many users and audit rows a workspace's app database holds."""
+    import sqlite3
+    from contextlib import closing
+
+    path = directory / "mapper-app.sqlite"
+    if not path.exists():
+        return (0, 0)
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        return tuple(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                     for table in ("users", "audit"))  # type: ignore[return-value]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _shared_demo_untouched():
+    """Fail the module that signs in, views contacts or edits on the shared demo: its
+    users and audit rows would leak into every later ``demo_copy`` on that worker (the
+    audit-count tests then fail far from the cause). Use ``demo_copy`` or
+    ``demo_module_copy`` to change a workspace."""
+    yield
+    if _SHARED_DEMO_STATE:
+        directory, before = _SHARED_DEMO_STATE
+        after = _app_rows(directory)
+        assert after == before, (
+            f"this module changed the shared demo's app database (users, audit rows: "
+            f"{before} -> {after}); use demo_copy or demo_module_copy")
 
 
 @dataclass(frozen=True)

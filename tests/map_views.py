@@ -6,7 +6,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
-from conftest import LOCAL_HOSTS, BrowserPage
+from conftest import LOCAL_HOSTS, NAVIGATION_TIMEOUT_MS, BrowserPage
 
 #: the map's zoom and centre
 VIEW_JS = """
@@ -23,6 +23,9 @@ def watched(chromium, width: int, **options):
     """A fresh context and page (as the browser_page fixture: foreign requests blocked and
     recorded, console and page errors recorded), clean at the end."""
     context = chromium.new_context(viewport={"width": width, "height": 844}, **options)
+    # a page load on a machine busy with the other test worker can pass 30 s (the
+    # default): what the tests check is what the page shows, not how fast it came
+    context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
     page = context.new_page()
     seen = BrowserPage(page)
 

@@ -102,8 +102,10 @@ def _tile_layer(page: str) -> tuple[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def demo_pages(shared_demo, tmp_path_factory):
-    """The demo's map pages with the world archive as their background."""
+def demo_pages(demo_module_copy, tmp_path_factory):
+    """The demo's map pages with the world archive as their background (on this module's
+    copy of the demo: signing the officer in writes users and audit rows)."""
+    shared_demo = demo_module_copy
     path = write_mbtiles(tmp_path_factory.mktemp("tiles") / "world.mbtiles",
                          world_tiles((0, 1)), metadata={"format": "png", "maxzoom": "1",
                                                         "attribution": ATTRIBUTION})

@@ -156,9 +156,10 @@ def test_the_log_line_names_the_style_and_what_it_left_out(vector_mbtiles, style
     assert "labels: a symbol layer" in line
 
 
-def test_the_register_form_draws_the_vector_archive(shared_demo, vector_mbtiles,
+def test_the_register_form_draws_the_vector_archive(demo_module_copy, vector_mbtiles,
                                                     style_file):
-    app = create_app({"TESTING": True, "WORKSPACE": str(shared_demo),
+    # the module's copy: signing the officer in writes users and audit rows
+    app = create_app({"TESTING": True, "WORKSPACE": str(demo_module_copy),
                       "TILES": str(vector_mbtiles), "TILES_STYLE": str(style_file)})
     response = sign_in(app.test_client(), "officer").get("/register/groups/new")
     assert response.status_code == 200
@@ -202,10 +203,11 @@ def test_a_style_for_a_raster_archive_is_refused(tiny_workspace, tmp_path, style
         client_of(tiny_workspace, path, style_file)
 
 
-def test_every_map_page_draws_the_vector_archive(shared_demo, vector_mbtiles, style_file):
+def test_every_map_page_draws_the_vector_archive(demo_module_copy, vector_mbtiles, style_file):
     from mapper.geo import to_display
     from mapper.store import Workspace
 
+    shared_demo = demo_module_copy  # signing the officer in writes users and audit rows
     app = create_app({"TESTING": True, "WORKSPACE": str(shared_demo),
                       "TILES": str(vector_mbtiles), "TILES_STYLE": str(style_file)})
     workspace = Workspace(shared_demo)
