@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlencode
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -42,7 +43,7 @@ from mapper.maps.priority import (
     indicators,
     priority_map,
 )
-from mapper.web import basemap, data
+from mapper.web import basemap, data, wardtiles
 from mapper.web.auth import app_db
 
 #: numbers of classes offered (the palette has 1-9; 3-7 read well on a map)
@@ -388,6 +389,13 @@ def _layer_url(name: str, view: View, **extra) -> str:
     return url_for("priority.layer_json", layer=name, **area, **extra, v=data.version_tag())
 
 
+def ward_tiles_url(view: View) -> str:
+    """The URL of the ward layer's tiles for `view` (``{z}/{x}/{y}`` left to the
+    browser), naming the workspace version so browsers keep the answers."""
+    query = urlencode({**view.map_query, "v": data.version_tag()})
+    return f"{request.script_root}/priority/wards/{{z}}/{{x}}/{{y}}.json?{query}"
+
+
 def _month_label(month: str) -> str:
     return pd.Period(month, "M").strftime("%b %Y") if month else ""
 
@@ -398,7 +406,7 @@ def _build_map(view: View):
     base = f"{request.script_root}/vendor"
     context_layers = basemap.context_overlay()
     key = json.dumps([view.map_query, repr(tiles), base, request.script_root,
-                      repr(context_layers)], sort_keys=True)
+                      repr(context_layers), wardtiles.limits()], sort_keys=True)
 
     def build(_workspace):
         wards = shown_wards(view)
@@ -431,6 +439,7 @@ def _build_map(view: View):
             scheme_name=SCHEMES[view.scheme].split(" (")[0],
             ward_url=f"{request.script_root}/ward/",
             heat=heat, counted=counted_text(view),
+            inview_url=ward_tiles_url(view) if wardtiles.in_view(wards) else None,
         )
         return map_parts(m)
 
