@@ -28,8 +28,8 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from mapper import geojson
-from mapper.geo import to_display
 from mapper.analysis import indicators as indicators_registry
+from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.base import (
     AREA_MAX_ZOOM,

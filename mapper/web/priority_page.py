@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlencode
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
