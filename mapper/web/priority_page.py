@@ -485,6 +485,32 @@ def _ward_rows(wards, view: View) -> tuple[list[dict], int]:
     return rows, classification.k
 
 
+#: rows of one page of the ward table when the map loads its wards for the view (the
+#: size rule of :mod:`mapper.web.wardtiles`): England's 7,000 rows would be 90,000 elements
+WARD_TABLE_PAGE = 500
+
+
+def _table_page(rows: list[dict], view: View, large: bool) -> tuple[list[dict], dict | None]:
+    """The rows of the ward table to show, and where they are among all (None: all of
+    them): on a large map, page ``wards_page`` (from 1) of :data:`WARD_TABLE_PAGE` rows."""
+    if not large or len(rows) <= WARD_TABLE_PAGE:
+        return rows, None
+    pages = -(-len(rows) // WARD_TABLE_PAGE)
+    text = request.args.get("wards_page", "") or "1"
+    number = min(max(int(text), 1), pages) if text.isdigit() else 1
+    start = (number - 1) * WARD_TABLE_PAGE
+
+    def link(n: int) -> str | None:
+        if not 1 <= n <= pages:
+            return None
+        return url_for("priority.page", **view.query(), wards_page=n) + "#wards"
+
+    return rows[start:start + WARD_TABLE_PAGE], {
+        "number": number, "pages": pages, "first": start + 1,
+        "last": min(start + WARD_TABLE_PAGE, len(rows)),
+        "previous": link(number - 1), "next": link(number + 1)}
+
+
 def _care(wards: pd.DataFrame) -> pd.Series:
     """Why each ward's figures are to be read with care ("" for none; an analysis stored
     before the reasons existed has none)."""
@@ -645,6 +671,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
     error_list += [("#settings", message) for message in general_errors]
     in_cans = wards[wards["can_id"].notna()]
     ward_rows, class_count = _ward_rows(wards, view)
+    ward_rows, table_page = _table_page(ward_rows, view, wardtiles.in_view(wards))
     body = render_template(
         "priority.html",
         view=view,
@@ -675,6 +702,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
         ward_count=len(wards),
         care_count=int((_care(wards) != "").sum()),
         wards=ward_rows,
+        table_page=table_page,
         class_count=class_count,
         can_base=f"{request.script_root}/neighbourhood/",
         sort_links=_sort_links(view),

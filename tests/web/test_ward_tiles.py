@@ -109,3 +109,26 @@ def test_bad_tiles_are_refused(shared_demo):
     answer = client.get("/priority/wards/5/40/3.json")
     assert answer.status_code == 404 and b"outside the map" in answer.data
     assert client.get("/priority/wards/11/1023/681.json?indicator=nope").status_code == 400
+
+
+def test_ward_table_pages_on_a_large_map(shared_demo, wards, monkeypatch):
+    from mapper.web import priority_page
+
+    monkeypatch.setattr(priority_page, "WARD_TABLE_PAGE", 6)
+    small = _client(shared_demo).get("/priority").data.decode()
+    assert 'data-table-page' not in small  # the size rule's small side: every row
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    rows = []
+    url = "/priority?sort=ward"
+    pages = 0
+    while url:
+        page = client.get(url).data.decode()
+        table = page[page.index('class="table table--small pr-ward-table"'):]
+        table = table[:table.index("</table>")]
+        rows += re.findall(r'<span class="pr-code">(E\d+)</span>', table)
+        pages += 1
+        found = re.search(r'href="([^"]+)" rel="next"', page)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        assert "wards_page" in (url or "wards_page") and "sort=ward" in (url or "sort=ward")
+    assert pages == -(-len(wards) // 6)
+    assert sorted(rows) == sorted(wards["ward_code"]) and len(rows) == len(set(rows))
