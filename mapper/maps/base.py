@@ -263,17 +263,23 @@ def display_shapes(frame: gpd.GeoDataFrame, simplify_m: float,
     """Geometry simplified in metres, then in lon/lat rounded to `decimals` (6: ~0.1 m).
 
     Shared vertices round to the same place, so rounding opens no gaps either."""
-    geometry = frame.geometry
-    if simplify_m > 0:
-        # Coverage simplification moves a shared edge once for both neighbours, so no gaps
-        # or slivers open between wards. It assumes the polygons tile without overlaps;
-        # where GEOS refuses, fall back to simplifying each shape on its own.
-        try:
-            geometry = geometry.simplify_coverage(simplify_m)
-        except Exception:  # noqa: BLE001 - GEOS rejects some invalid coverages
-            geometry = geometry.simplify(simplify_m, preserve_topology=True)
-    shapes = to_display(geometry).values
+    shapes = to_display(simplified(frame.geometry, simplify_m)).values
     return shapely.transform(shapes, lambda xy: np.round(xy, decimals))
+
+
+def simplified(geometry: gpd.GeoSeries, simplify_m: float) -> gpd.GeoSeries:
+    """`geometry` simplified by `simplify_m` metres (as it is for 0), keeping the edges
+    neighbours share.
+
+    Coverage simplification moves a shared edge once for both neighbours, so no gaps or
+    slivers open between wards. It assumes the polygons tile without overlaps; where
+    GEOS refuses, fall back to simplifying each shape on its own."""
+    if simplify_m <= 0:
+        return geometry
+    try:
+        return geometry.simplify_coverage(simplify_m)
+    except Exception:  # noqa: BLE001 - GEOS rejects some invalid coverages
+        return geometry.simplify(simplify_m, preserve_topology=True)
 
 
 def feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes, *,

@@ -24,7 +24,8 @@ import numpy as np
 import shapely
 
 from mapper import geojson
-from mapper.maps.base import display_shapes
+from mapper.geo import to_display
+from mapper.maps.base import simplified
 
 #: the size rule: a map of more wards than this, or of more vertices, loads its wards for
 #: the view instead of embedding them (the app's ``INVIEW_WARDS``/``INVIEW_VERTICES``
@@ -55,10 +56,12 @@ class Band:
     decimals: int
 
 
-#: a pixel is about 96 km / 2**zoom at England's latitudes: 375 m at zoom 8, 94 m at 10,
-#: 23 m at 12; 3 decimals of a degree are about 70-110 m, 4 about 7-11 m, 5 about 1 m
+#: a pixel is about 96 km / 2**zoom at England's latitudes: 750 m at zoom 7, 375 m at 8,
+#: 94 m at 10, 23 m at 12; 3 decimals of a degree are about 70-110 m, 4 about 7-11 m, 5
+#: about 1 m. All England (zoom 6) is 4 tiles of the first band.
 BANDS: tuple[Band, ...] = (
-    Band(0, 5, 300.0, 3),
+    Band(0, 5, 700.0, 3),
+    Band(8, 6, 300.0, 3),
     Band(9, 7, 80.0, 4),
     Band(11, 9, 20.0, 4),
     Band(13, 11, 5.0, 5),
@@ -95,16 +98,34 @@ def check_tile(z: int, x: int, y: int) -> str | None:
 class BandShapes:
     """The wards of one band: each as GeoJSON geometry text (simplified together, so
     neighbours keep their shared edges, in lon/lat, rounded), and a spatial index of their
-    boxes."""
+    shapes. Make every band's at once with :func:`all_bands` (cheaper: each coarser band
+    is simplified from the finer one's shapes)."""
 
-    def __init__(self, wards: gpd.GeoDataFrame, band: Band):
-        shapes = display_shapes(wards, band.tolerance_m, band.decimals)
+    def __init__(self, wards: gpd.GeoDataFrame, band: Band, *,
+                 simplified_already: bool = False):
+        geometry = wards.geometry if simplified_already else simplified(wards.geometry,
+                                                                         band.tolerance_m)
+        shapes = geojson.rounded(to_display(geometry).values, band.decimals)
         self.geometry = geojson.encode_geometries(shapes, decimals=None)
         self.tree = shapely.STRtree(np.asarray(shapes, dtype=object))
+        self.vertices = int(shapely.get_num_coordinates(shapes).sum())
 
     def rows_in(self, box: tuple[float, float, float, float]) -> np.ndarray:
         """Rows (sorted) of the wards whose shape meets `box` (west, south, east, north)."""
         return np.sort(self.tree.query(shapely.box(*box), predicate="intersects"))
+
+
+def all_bands(wards: gpd.GeoDataFrame) -> list[BandShapes]:
+    """:class:`BandShapes` of every band of :data:`BANDS`, finest first simplified from
+    `wards`, each coarser one from the finer one's shapes (rows in `wards`' order)."""
+    out: list[BandShapes] = []
+    geometry = wards.geometry
+    for band in sorted(BANDS, key=lambda b: b.tolerance_m):
+        geometry = simplified(geometry, band.tolerance_m)
+        out.append(BandShapes(gpd.GeoDataFrame(geometry=geometry, crs=wards.crs), band,
+                              simplified_already=True))
+    order = sorted(range(len(BANDS)), key=lambda i: BANDS[i].tolerance_m)
+    return [out[order.index(i)] for i in range(len(BANDS))]
 
 
 def tile_features(shapes: BandShapes, properties: list[bytes | None], z: int, x: int,

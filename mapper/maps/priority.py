@@ -46,6 +46,7 @@ from mapper.maps.base import (
     add_tiles,
     check_layer,
     check_tiles,
+    compact_json,
     display_shapes,
     display_tolerance,
     feature_collection,
@@ -443,7 +444,7 @@ class CanOutlines(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
             var group = {{ this._parent.get_name() }};
-            var data = {{ this.data|tojson }};
+            var data = JSON.parse({{ this.data_json|tojson }});
             L.geoJSON(data, {style: {{ this.halo|tojson }}, interactive: false})
                 .addTo(group);
             L.geoJSON(data, {
@@ -486,6 +487,12 @@ class CanOutlines(MacroElement):
         self._name = "CanOutlines"
         self.data, self.map_name, self.min_zoom = data, map_name, min_zoom
         self.halo, self.line = _CAN_HALO, _CAN_LINE
+
+    def render(self, **kwargs):
+        # compact, and parsed by the browser's JSON parser (hundreds of CANs on a
+        # national map are a megabyte of coordinates)
+        self.data_json = compact_json(self.data)
+        super().render(**kwargs)
 
 
 class KeepOnTop(MacroElement):
@@ -578,6 +585,8 @@ GAP_SWATCH = ('<svg class="pr-hatch" width="24" height="14" aria-hidden="true" '
 #: borough outlines' simplification (metres) on a map that loads its wards for the view
 #: (England's 300 districts stay under a megabyte)
 INVIEW_BOROUGH_M = 100.0
+#: their coordinates' decimal places, and the CANs' outlines' (4: about 10 m)
+INVIEW_DECIMALS = 4
 #: below this many CANs every label shows at every zoom
 FEW_CANS = 15
 CAN_LABEL_ZOOM = 12
@@ -703,7 +712,7 @@ def priority_map(
     else:
         # only the CANs' wards, for their outlines; the rest come with the view
         outlined = wards[wards["can_id"].notna()]
-        outline_shapes = display_shapes(outlined, tolerance, OVERVIEW_DECIMALS)
+        outline_shapes = display_shapes(outlined, tolerance, INVIEW_DECIMALS)
         corners = to_display(gpd.GeoSeries(shapely.points(
             [wards.total_bounds[:2], wards.total_bounds[2:]]), crs=wards.crs))
         (minx, miny), (maxx, maxy) = shapely.get_coordinates(corners.values).tolist()
@@ -724,8 +733,9 @@ def priority_map(
     if boroughs is not None and len(boroughs):
         on_top.append(FixedStyleGeoJson(
             feature_collection(boroughs, ["borough_code", "borough_name"],
-                                display_shapes(boroughs, tolerance if inview_url is None
-                                               else INVIEW_BOROUGH_M, OVERVIEW_DECIMALS),
+                                display_shapes(boroughs, tolerance, OVERVIEW_DECIMALS)
+                                if inview_url is None else
+                                display_shapes(boroughs, INVIEW_BOROUGH_M, INVIEW_DECIMALS),
                                 ids=False),
             name=_key("borough", "Borough boundaries"),
             style=_BOROUGH_STYLE,

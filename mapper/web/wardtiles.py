@@ -51,11 +51,10 @@ def in_view(wards: gpd.GeoDataFrame) -> bool:
 
 def band_shapes(band: int) -> inview.BandShapes:
     """The shapes of every ward of :data:`SHAPES_LAYER` for band `band`, rows in the
-    layer's order (once per workspace version)."""
-    return data.cached("wardtiles:shapes",
-                       lambda _w: inview.BandShapes(data.layer(SHAPES_LAYER),
-                                                    inview.BANDS[band]),
-                       variant=band, keep=len(inview.BANDS))
+    layer's order (every band's made at once, once per workspace version)."""
+    bands = data.cached("wardtiles:shapes",
+                        lambda _w: inview.all_bands(data.layer(SHAPES_LAYER)))
+    return bands[band]
 
 
 def prepare() -> None:
@@ -64,8 +63,7 @@ def prepare() -> None:
     wards = data.layer(SHAPES_LAYER, required=False)
     if wards is None or not in_view(wards):
         return
-    for band in range(len(inview.BANDS)):
-        band_shapes(band)
+    band_shapes(0)
 
 
 def properties_by_row(shown: pd.DataFrame, table: pd.DataFrame) -> list[bytes | None]:

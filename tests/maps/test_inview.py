@@ -40,7 +40,7 @@ def test_tile_bounds_of_known_tiles():
 
 def test_check_tile_names_the_problem():
     assert inview.check_tile(11, 1023, 681) is None
-    assert "choose one of 5, 7, 9, 11" in inview.check_tile(12, 1, 1)
+    assert "choose one of 5, 6, 7, 9, 11" in inview.check_tile(12, 1, 1)
     assert "outside the map" in inview.check_tile(5, 32, 0)
 
 
