@@ -16,6 +16,7 @@ from mapper import __version__, cli_admin, overlay
 from mapper.analysis.nearest import K_DEFAULT, K_MAX
 from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.cli_common import workspace_of
+from mapper.database import DATABASE_URL_ENV, parse_url
 from mapper.errors import MapperError
 from mapper.registers import STATUSES
 from mapper.sources.points import MAX_FAILED_SHARE
@@ -46,9 +47,18 @@ def _progress(message: str) -> None:
     show_default=True,
     help=f"Workspace directory (also set by ${WORKSPACE_ENV}).",
 )
+@click.option(
+    "--database",
+    metavar="URL",
+    envvar=DATABASE_URL_ENV,
+    default=None,
+    help="A postgresql://USER@HOST:PORT/DBNAME URL: keep users, sessions, edits, audit and "
+    "settings in that PostgreSQL database, shared by several app servers (also set by "
+    f"${DATABASE_URL_ENV}; unset: the workspace's own SQLite file).",
+)
 @click.version_option(__version__, prog_name="mapper")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str) -> None:
+def cli(ctx: click.Context, workspace: str, database: str | None) -> None:
     """Neighbourhood needs and asset mapper: deprivation, community assets and incidents
     per ward, from the open-data files you already have.
 
@@ -60,6 +70,26 @@ def cli(ctx: click.Context, workspace: str) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["workspace"] = workspace
+    use_database(ctx, database)
+
+
+def use_database(ctx: click.Context, database: str | None) -> None:
+    """Every command (and the server processes it starts) uses the database `database`
+    names: it is checked, then set as ``$MAPPER_DATABASE_URL`` while the command runs."""
+    if not database or not database.strip():
+        return
+    checked = parse_url(database)
+    before = os.environ.get(DATABASE_URL_ENV)
+    if before == checked.url:
+        return
+    os.environ[DATABASE_URL_ENV] = checked.url
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop(DATABASE_URL_ENV, None)
+        else:
+            os.environ[DATABASE_URL_ENV] = before
+    ctx.call_on_close(restore)
 
 
 @cli.command()
@@ -448,6 +478,9 @@ def info(ctx: click.Context) -> None:
     label = " (SYNTHETIC DEMO DATA)" if meta.get("synthetic") == "yes" else ""
     click.echo(f"Workspace {ws.path}{label}")
     click.echo(f"Study area: {meta.get('study_area', '?')}; updated {meta.get('updated_at', '?')}")
+    db = ws.appdb
+    click.echo(f"App database: PostgreSQL {db.url} (schema mapper_app)" if db.url is not None
+               else f"App database: {db.path} (SQLite)")
     if meta.get("analysed_at"):
         from mapper.config import Settings, describe
 

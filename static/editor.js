@@ -158,7 +158,9 @@
           layer.bindTooltip(label, { sticky: true, className: "ed-ward-label" });
         }
       }).addTo(map);
-      if (!start && wards.getLayers().length) {
+      // a view in the address (mapstate.js's `map=`: a shared or reloaded link) stays
+      if (!start && wards.getLayers().length &&
+          !new URLSearchParams(window.location.search).has("map")) {
         map.fitBounds(wards.getBounds());
       }
       element.dataset.wardsLoaded = String(wards.getLayers().length);

@@ -47,6 +47,7 @@ LAYERS: dict[str, int] = {
     "mapper.tilearchive": 0,
     "mapper.vcard": 0,
     "mapper.resources": 0,
+    "mapper.database": 0,
     "mapper.geojson": 0,
     "mapper.context_kinds": 0,
     "mapper.openreferral_format": 0,

@@ -29,8 +29,9 @@ from folium.utilities import JsCode
 
 from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
+from mapper.can_history import id_order
 from mapper.geo import to_display
-from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
+from mapper.maps.assets import DEFAULT_BASE_URL, asset_url, use_local_assets
 from mapper.maps.base import (
     AREA_MAX_ZOOM,
     DISPLAY_DECIMALS,
@@ -263,9 +264,8 @@ class LazyHeat(JSCSSMixin, Layer):
         {% endmacro %}
         """
     )
-    #: folium's HeatMap plugin names the file this way; mapper.maps.assets serves it
-    default_js = [("leaflet_heat", "https://cdn.jsdelivr.net/gh/python-visualization/"
-                                   "folium@main/folium/templates/leaflet_heat.min.js")]
+    #: the local copy (mapper.maps.assets serves it; use_local_assets applies the app's prefix)
+    default_js = [("leaflet_heat", asset_url("leaflet_heat"))]
 
     def __init__(self, *, url: str, name: str, show: bool = False):
         super().__init__(name=name, overlay=True, control=True, show=show)
@@ -748,10 +748,12 @@ def priority_map(
         extra_legends.append((gap_layer, _key("gap", "Coverage gap (hatched: the "
                                                      "choropleth shows through)")))
     on_top.append(_can_layer(outlined, outline_shapes, cans, m))
+    # the layer box names each layer in a few words (a long list there runs into the
+    # legend below it); what a layer counts ("burglary, Sep 2024 - Feb 2025, 1,234
+    # incidents") is said by its legend entry, shown while the layer is on
     for layer in points:
         name = layer.name or POINT_KINDS[layer.kind]["name"]
-        if layer.note:
-            name = f"{name} ({layer.note})"
+        legend_name = f"{name} ({layer.note})" if layer.note else name
         counts = ward_count_rows(wards, layer.kind, layer.counts) if layer.per_ward else None
         cluster = LazyPointCluster(layer.kind, rows=layer.rows, url=layer.url, show=layer.show,
                                    prefetch=layer.kind in PREFETCHED_KINDS,
@@ -759,12 +761,9 @@ def priority_map(
                                    cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
                                    counts=counts, count_class="map-count",
                                    name=_key(layer.kind, name)).add_to(m)
-        extra_legends.append((cluster, point_legend(layer.kind, POINT_KINDS[layer.kind]["name"]
-                                                    if layer.name is None else layer.name,
-                                                    layer.per_ward)))
+        extra_legends.append((cluster, point_legend(layer.kind, legend_name, layer.per_ward)))
     if heat is not None:
-        heat_name = f"Heatmap of incidents ({heat.note})" if heat.note else "Heatmap of incidents"
-        heat_layer = LazyHeat(url=heat.url, name=_key("heat", heat_name)).add_to(m)
+        heat_layer = LazyHeat(url=heat.url, name=_key("heat", "Heatmap of incidents")).add_to(m)
         extra_legends.append((heat_layer, _heat_legend(heat.note)))
     # open on wide screens (a list to tick, not an icon to discover); on phones it would
     # cover the map, so it starts folded there
@@ -869,7 +868,7 @@ def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> foliu
     outline of a CAN is the union of its wards' displayed shapes, so it follows their
     edges exactly."""
     ids = wards["can_id"].astype(object).where(wards["can_id"].notna(), None).to_numpy()
-    present = sorted({str(i) for i in ids if i not in (None, "")})
+    present = sorted({str(i) for i in ids if i not in (None, "")}, key=id_order)
     group = folium.FeatureGroup(
         name=_key("can", f"CANs: Community Action Neighbourhoods ({len(present)})"),
         show=True)

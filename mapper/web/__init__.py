@@ -48,7 +48,7 @@ from werkzeug.exceptions import HTTPException
 
 from mapper import __version__, missing, resources
 from mapper.errors import MapperError
-from mapper.maps.assets import VENDOR_DIRS
+from mapper.maps.assets import VENDOR_DIRS, vendor_serves
 from mapper.maps.base import TILE_CHOICES
 from mapper.store import Workspace, resolve_workspace
 
@@ -420,9 +420,11 @@ vendor = Blueprint("vendor", __name__, url_prefix="/vendor")
 
 @vendor.get("/<package>/<path:filename>")
 def vendor_file(package: str, filename: str):
-    """A file of a vendored library (Leaflet, its marker clusters, jQuery)."""
+    """A file of a vendored library (Leaflet, its marker clusters, jQuery, Leaflet.heat)."""
     if package not in VENDOR_DIRS:
         abort(404, description=f"No library '{package}' here (have: {', '.join(VENDOR_DIRS)}).")
+    if not vendor_serves(package, filename):
+        abort(404, description=f"No file '{filename}' of '{package}' here.")
     # send_from_directory refuses paths that leave the directory (404).
     return send_from_directory(VENDOR_DIRS[package], filename, max_age=VENDOR_MAX_AGE)
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from test_browser import WARD_CENTRE_JS
+from browser_scripts import WARD_CENTRE_JS
 
 from mapper import overlay
 from mapper.analysis_run import analyse
 from mapper.config import Settings
-from mapper.pipeline import build_demo, import_file
+from mapper.pipeline import import_file
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -48,13 +48,11 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory) -> Hostile:
+def hostile(tmp_path_factory, demo_module_copy) -> Hostile:
     """The demo workspace, plus hostile records imported from CSV files at a postcode of a
     ward in the first CAN; that ward renamed IMG and the study area renamed SCRIPT."""
     root = tmp_path_factory.mktemp("xss")
-    workspace = Workspace(root / "ws")
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
+    workspace = Workspace(demo_module_copy)
     summary = workspace.read_layer("ward_summary")
     ward_code = str(summary.loc[summary["can_id"].notna(), "ward_code"].sort_values().iloc[0])
     postcodes = workspace.read_layer("postcodes")

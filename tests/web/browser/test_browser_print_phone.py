@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from accounts import browser_sign_in, sign_in
-from test_authorisation import _samples, _url
+from route_sweep import _samples, _url
 
 from mapper.store import Workspace
 from mapper.web import create_app
