@@ -180,22 +180,22 @@ def measure_priority(base: str, browser, *, width: int = 1280) -> dict:
             "b.hasAttribute('data-wards-loaded'))); }", timeout=180_000)
         ready_ms = (time.perf_counter() - begun) * 1000
         load_longest = page.evaluate("() => window.__longest")
+        drawn = page.evaluate("() => document.querySelector('.folium-map')"
+                              ".getAttribute('data-wards-loaded')")
         dom = page.evaluate(DOM_JS)
         page.evaluate("() => { window.__longest = 0; }")
         pan_longest = page.evaluate(PAN_JS)
-        loaded = page.evaluate("() => document.querySelector('.folium-map')"
-                               ".getAttribute('data-wards-loaded')")
     finally:
         context.close()
     return {"html_bytes": len(html), "server_s": round(server_s, 3),
             "load_ms": round(load_ms), "ready_ms": round(ready_ms), "dom_nodes": dom,
             "longest_task_load_ms": round(load_longest or 0),
-            "longest_task_pan_ms": round(pan_longest or 0), "wards_drawn": loaded,
+            "longest_task_pan_ms": round(pan_longest or 0), "wards_drawn": drawn,
             "console_errors": errors}
 
 
 def case_inview(demo: Path, work: Path, *, label: str, scale: str | dict, executable: str | None,
-                seed: int = 0) -> list[Result]:
+                config: dict | None = None, seed: int = 0) -> list[Result]:
     """Build the England-size workspace, serve it (warmed, as ``mapper serve`` does) and
     measure /priority (see :func:`measure_priority`). Run in a thread of its own
     (Playwright's sync API)."""
@@ -204,7 +204,8 @@ def case_inview(demo: Path, work: Path, *, label: str, scale: str | dict, execut
     def run() -> None:
         try:
             outcome["results"] = _inview(demo, work, label=label, scale=scale,
-                                         executable=executable, seed=seed)
+                                         executable=executable, config=config or {},
+                                         seed=seed)
         except BaseException as error:  # noqa: BLE001 - raised again in the caller
             outcome["error"] = error
 
@@ -216,7 +217,8 @@ def case_inview(demo: Path, work: Path, *, label: str, scale: str | dict, execut
     return outcome["results"]
 
 
-def _inview(demo: Path, work: Path, *, label: str, scale, executable, seed) -> list[Result]:
+def _inview(demo: Path, work: Path, *, label: str, scale, executable, config: dict,
+            seed) -> list[Result]:
     from bench.cases_web import _browser, live_server
     from mapper.web import create_app
 
@@ -224,7 +226,8 @@ def _inview(demo: Path, work: Path, *, label: str, scale, executable, seed) -> l
     counts = england_workspace(demo, work / "england", seed=seed, scale=scale)
     built_s = time.perf_counter() - started
     started = time.perf_counter()
-    app = create_app({"WORKSPACE": str(work / "england"), "TILES": "none"}, warm=True)
+    app = create_app({"WORKSPACE": str(work / "england"), "TILES": "none", **config},
+                     warm=True)
     warm_s = time.perf_counter() - started
     result = Result("priority page loading wards in view", label,
                     ours=f"{counts['wards']:,} wards, {counts['vertices']:,} vertices, "

@@ -16,6 +16,9 @@
   "use strict";
 
   var MAX_TILES = 48;
+  /* features added to the layer per task: all England's 7,000 wards at once would hold
+   * the page for a second; in chunks it stays responsive (no task much over 100 ms) */
+  var CHUNK = 500;
   var PAD = 0.25;  /* tiles this far beyond the view are fetched too: a short pan is ready */
 
   function tileX(lon, z) {
@@ -63,8 +66,9 @@
       stale = true;
     }
 
+    /* resolves once the new features of `data` are on the layer, CHUNK per task */
     function add(data, gen) {
-      if (gen !== generation) { return; }
+      if (gen !== generation) { return Promise.resolve(); }
       if (stale) {
         layer.clearLayers();
         stale = false;
@@ -75,10 +79,16 @@
         seen[code] = true;
         return true;
       });
-      if (fresh.length) {
-        layer.addData({type: "FeatureCollection", features: fresh});
-        drawn += fresh.length;
-      }
+      return new Promise(function (done) {
+        function step(start) {
+          if (gen !== generation || start >= fresh.length) { done(); return; }
+          var part = fresh.slice(start, start + CHUNK);
+          layer.addData({type: "FeatureCollection", features: part});
+          drawn += part.length;
+          window.setTimeout(function () { step(start + CHUNK); }, 0);
+        }
+        step(0);
+      });
     }
 
     function load(z, x, y) {
@@ -91,7 +101,7 @@
           if (!r.ok) { throw new Error("HTTP " + r.status); }
           return r.json();
         })
-        .then(function (data) { add(data, gen); })
+        .then(function (data) { return add(data, gen); })
         .catch(function (err) {
           if (gen === generation) { delete fetched[z + "/" + x + "/" + y]; }
           console.warn("could not load the wards of tile " + z + "/" + x + "/" + y + ": "
