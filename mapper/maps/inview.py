@@ -34,6 +34,13 @@ INVIEW_WARDS = 2_000
 INVIEW_VERTICES = 400_000
 
 
+#: on such a map, the borough outlines' simplification in metres (England's 300 districts
+#: stay under a megabyte), and the decimal places of theirs and of the CANs' outlines (4:
+#: about 10 m)
+INVIEW_BOROUGH_M = 100.0
+INVIEW_DECIMALS = 4
+
+
 def load_in_view(wards: gpd.GeoDataFrame, *, max_wards: int = INVIEW_WARDS,
                  max_vertices: int = INVIEW_VERTICES) -> bool:
     """Whether a map of `wards` loads them for the view (True) or embeds them: the one

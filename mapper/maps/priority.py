@@ -54,7 +54,7 @@ from mapper.maps.base import (
 )
 from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
 from mapper.maps.context import ContextOverlay, add_context
-from mapper.maps.inview import band_options
+from mapper.maps.inview import INVIEW_BOROUGH_M, INVIEW_DECIMALS, band_options
 from mapper.maps.points import (
     POINT_KINDS,
     PREFETCHED_KINDS,
@@ -582,11 +582,6 @@ GAP_SWATCH = ('<svg class="pr-hatch" width="24" height="14" aria-hidden="true" '
               'focusable="false"><rect x="1" y="1" width="22" height="12" '
               f'fill="{HATCH}" stroke="#942514" stroke-width="2" stroke-dasharray="4 2"/>'
               '</svg>')
-#: borough outlines' simplification (metres) on a map that loads its wards for the view
-#: (England's 300 districts stay under a megabyte)
-INVIEW_BOROUGH_M = 100.0
-#: their coordinates' decimal places, and the CANs' outlines' (4: about 10 m)
-INVIEW_DECIMALS = 4
 #: below this many CANs every label shows at every zoom
 FEW_CANS = 15
 CAN_LABEL_ZOOM = 12

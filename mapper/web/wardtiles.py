@@ -49,35 +49,37 @@ def in_view(wards: gpd.GeoDataFrame) -> bool:
     return inview.load_in_view(wards, max_wards=most_wards, max_vertices=most_vertices)
 
 
-def band_shapes(band: int) -> inview.BandShapes:
-    """The shapes of every ward of :data:`SHAPES_LAYER` for band `band`, rows in the
-    layer's order (every band's made at once, once per workspace version)."""
-    bands = data.cached("wardtiles:shapes",
-                        lambda _w: inview.all_bands(data.layer(SHAPES_LAYER)))
+def band_shapes(band: int, layer: str = SHAPES_LAYER) -> inview.BandShapes:
+    """The shapes of every ward of `layer` (``ward_summary``, or ``wards`` for a map
+    of the boundaries alone) for band `band`, rows in the layer's order (every band's
+    made at once, once per workspace version)."""
+    bands = data.cached("wardtiles:shapes", lambda _w: inview.all_bands(data.layer(layer)),
+                        variant=layer, keep=2)
     return bands[band]
 
 
-def prepare() -> None:
-    """Make every band's shapes now (the warm-up), when a page would load its wards for
-    the view."""
-    wards = data.layer(SHAPES_LAYER, required=False)
+def prepare(layer: str = SHAPES_LAYER) -> None:
+    """Make every band's shapes of `layer` now (the warm-up), when a page would load its
+    wards for the view."""
+    wards = data.layer(layer, required=False)
     if wards is None or not in_view(wards):
         return
-    band_shapes(0)
+    band_shapes(0, layer)
 
 
-def properties_by_row(shown: pd.DataFrame, table: pd.DataFrame) -> list[bytes | None]:
-    """Each row of :data:`SHAPES_LAYER`'s properties (`table`, one row per ward of
-    `shown`, in its order) as JSON, HTML-escaped as folium's tooltips need; None for
-    wards the page does not show."""
+def properties_by_row(shown: pd.DataFrame, table: pd.DataFrame,
+                      layer: str = SHAPES_LAYER) -> list[bytes | None]:
+    """Each row of `layer`'s properties (`table`, one row per ward of `shown`, in its
+    order) as JSON, HTML-escaped as folium's tooltips need; None for wards the page does
+    not show."""
     encoded = geojson.encode_properties(table, escape=True)
     by_code = dict(zip(shown["ward_code"].astype(str), encoded, strict=True))
-    codes = data.layer(SHAPES_LAYER)["ward_code"].astype(str)
+    codes = data.layer(layer)["ward_code"].astype(str)
     return [by_code.get(code) for code in codes]
 
 
 def tile_response(kind: str, z: int, x: int, y: int, variant: object,
-                  properties: Callable[[], list[bytes | None]]):
+                  properties: Callable[[], list[bytes | None]], layer: str = SHAPES_LAYER):
     """The answer for tile z/x/y of page `kind`, the page's view named by `variant`, its
     wards' properties from `properties()` (made once per variant and workspace version):
     404 for a tile the layer is not cut at."""
@@ -92,7 +94,7 @@ def tile_response(kind: str, z: int, x: int, y: int, variant: object,
 
     def body(_workspace):
         shown = data.cached(f"wardtiles:{kind}:properties", props, variant=variant)
-        features = inview.tile_features(band_shapes(band), shown, z, x, y)
+        features = inview.tile_features(band_shapes(band, layer), shown, z, x, y)
         raw = geojson.collection(features)
         return raw, gzip_joined([raw])
 

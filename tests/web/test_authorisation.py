@@ -33,6 +33,7 @@ POLICY = {
     "priority.export_geojson": "public",
     "priority.layer_json": "public",
     "priority.ward_tiles": "public",
+    "overview.ward_tiles": "public",
     "priority.recompute": "admin",
     # drafts and published versions (mapper/web/drafts.py): a draft is also private to
     # its owner (tests/analysis/test_drafts.py)

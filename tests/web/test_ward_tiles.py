@@ -132,3 +132,17 @@ def test_ward_table_pages_on_a_large_map(shared_demo, wards, monkeypatch):
         assert "wards_page" in (url or "wards_page") and "sort=ward" in (url or "sort=ward")
     assert pages == -(-len(wards) // 6)
     assert sorted(rows) == sorted(wards["ward_code"]) and len(rows) == len(set(rows))
+
+
+def test_overview_map_loads_its_wards_for_the_view_above_the_rule(shared_demo, wards):
+    small = _client(shared_demo).get("/")
+    assert b"mapperInViewLayer(" not in small.data
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    page = client.get("/").data.decode()
+    options = json.loads(OPTIONS.search(page).group(1))
+    assert options["url"].startswith("/overview/wards/{z}/{x}/{y}.json?v=")
+    features = _all_tiles(client, options["url"], inview.BANDS[1].tile_zoom)
+    by_code = {f["properties"]["ward_code"]: f["properties"] for f in features}
+    assert sorted(by_code) == sorted(wards["ward_code"])
+    assert all(set(p) == {"ward_name", "ward_code", "borough_name"} for p in by_code.values())
+    assert client.get("/overview/wards/3/1/1.json").status_code == 404

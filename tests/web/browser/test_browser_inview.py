@@ -163,3 +163,40 @@ def test_small_map_still_embeds_its_wards(browser_page, demo_dir, tmp_path, live
     state = page.evaluate(STATE_JS)
     assert len(state["wards"]) == len(_wards(demo_dir)) and tiles == []
     browser_page.assert_clean()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_overview_map_loads_wards_for_the_view(browser_page, demo_dir, tmp_path, live_server,
+                                               width):
+    base = _serve(demo_dir, tmp_path, live_server, INVIEW_WARDS=1)
+    page = browser_page.page
+    page.set_viewport_size({"width": width, "height": 900})
+    tiles = []
+    page.on("request", lambda r: "/overview/wards/" in r.url and tiles.append(r.url))
+    response = page.goto(base + "/", wait_until="networkidle")
+    assert response is not None and response.status == 200
+    page.wait_for_function(READY_JS)
+    state = page.evaluate(STATE_JS)
+    wards = _wards(demo_dir)
+    assert sorted(w["code"] for w in state["wards"]) == sorted(wards["ward_code"])
+    assert all(w["canvas"] for w in state["wards"]) and state["paths"] == 0
+    assert tiles
+    ward = wards.iloc[0]
+    box = page.locator(".folium-map").bounding_box()
+    point = page.evaluate(
+        """(code) => {
+            const map = window[document.querySelector('.folium-map').id];
+            let p = null;
+            map.eachLayer(l => {
+                if (l.feature && l.feature.properties.ward_code === code && l.getCenter) {
+                    p = map.latLngToContainerPoint(l.getCenter());
+                }
+            });
+            return p;
+        }""", ward["ward_code"])
+    page.mouse.move(box["x"] + point["x"] - 20, box["y"] + point["y"] - 20)
+    page.mouse.move(box["x"] + point["x"], box["y"] + point["y"], steps=5)
+    page.wait_for_function(
+        "(name) => [...document.querySelectorAll('.leaflet-tooltip')]"
+        ".some(t => t.textContent.includes(name))", arg=ward["ward_name"], timeout=5000)
+    browser_page.assert_clean()
