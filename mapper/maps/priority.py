@@ -528,7 +528,8 @@ class KeepOnTop(MacroElement):
 class FitBeside(MacroElement):
     """Fit the map to `bounds` at once (no animation: a canvas drawn mid-animation shows
     part of the area), leaving room on the right for the layer control and the key, so
-    no area starts hidden under them (at most a third of the map's width).
+    no area starts hidden under them (at most a third of the map's width); on a phone,
+    where both start folded, the area takes the map's whole width.
 
     Added before any layer, so Leaflet projects the shapes once, at the zoom they are
     shown at (fitting afterwards projects and clips every vertex twice). The controls do
@@ -546,7 +547,10 @@ class FitBeside(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var box = map.getContainer();
-            var right = Math.min({{ this.PANEL_PX }} + 12, box.clientWidth / 3);
+            // on a phone (under 700 px, as the layer control's `collapsed`) the key and
+            // the layer box start folded: the area takes the whole width
+            var folded = document.documentElement.clientWidth < 700;
+            var right = folded ? 12 : Math.min({{ this.PANEL_PX }} + 12, box.clientWidth / 3);
             map.fitBounds({{ this.bounds|tojson }}, {
                 paddingTopLeft: [12, 12], paddingBottomRight: [right, 12], animate: false
             });
