@@ -48,7 +48,9 @@ new PerformanceObserver(function (list) {
 PAN_JS = """
 async () => {
     const map = window[document.querySelector('.folium-map').id];
-    const moves = [[300, 0], [0, 250], [-300, 0], [0, -250], [200, 200]];
+    // there and back, from the area's middle at each zoom: the view stays over wards
+    const moves = [[300, 0], [-300, 0], [0, 250], [0, -250], [200, 200], [-200, -200]];
+    const middle = map.getCenter();
     const idle = () => new Promise(done => {
         const check = () => map.getContainer().getAttribute('data-wards-pending') === '0'
             || !map.getContainer().hasAttribute('data-wards-pending')
@@ -56,7 +58,7 @@ async () => {
         setTimeout(check, 50);
     });
     for (const zoom of [null, 9, 12, 14]) {
-        if (zoom !== null) { map.setZoom(zoom, {animate: false}); await idle(); }
+        if (zoom !== null) { map.setView(middle, zoom, {animate: false}); await idle(); }
         for (const [dx, dy] of moves) { map.panBy([dx, dy], {animate: false}); await idle(); }
     }
     return window.__longest;

@@ -65,13 +65,14 @@ class Band:
 
 #: a pixel is about 96 km / 2**zoom at England's latitudes: 750 m at zoom 7, 375 m at 8,
 #: 94 m at 10, 23 m at 12; 3 decimals of a degree are about 70-110 m, 4 about 7-11 m, 5
-#: about 1 m. All England (zoom 6) is 4 tiles of the first band.
+#: about 1 m. All England (zoom 6) is 4 tiles of the first band; a
+#: view of another band covers 3-6 tiles, about twice its area.
 BANDS: tuple[Band, ...] = (
     Band(0, 5, 700.0, 3),
-    Band(8, 6, 300.0, 3),
-    Band(9, 7, 80.0, 4),
-    Band(11, 9, 20.0, 4),
-    Band(13, 11, 5.0, 5),
+    Band(8, 7, 300.0, 3),
+    Band(9, 8, 80.0, 4),
+    Band(11, 10, 20.0, 4),
+    Band(13, 12, 5.0, 5),
 )
 TILE_ZOOMS = {band.tile_zoom: i for i, band in enumerate(BANDS)}
 

@@ -87,7 +87,7 @@ def test_tile_answer_is_gzipped_cached_and_named_by_version(shared_demo):
     client = _client(shared_demo, INVIEW_WARDS=1)
     page = client.get("/priority").data.decode()
     url = json.loads(OPTIONS.search(page).group(1))["url"]
-    tile = url.replace("{z}", "11").replace("{x}", "1023").replace("{y}", "681")
+    tile = url.replace("{z}", "12").replace("{x}", "2047").replace("{y}", "1362")
     plain = client.get(tile)
     assert plain.status_code == 200 and plain.mimetype == geojson.MEDIA_TYPE
     assert plain.headers["Cache-Control"] == "public, max-age=86400"
@@ -105,10 +105,10 @@ def test_tile_answer_is_gzipped_cached_and_named_by_version(shared_demo):
 
 def test_bad_tiles_are_refused(shared_demo):
     client = _client(shared_demo, INVIEW_WARDS=1)
-    assert client.get("/priority/wards/12/1/1.json").status_code == 404
+    assert client.get("/priority/wards/11/1/1.json").status_code == 404
     answer = client.get("/priority/wards/5/40/3.json")
     assert answer.status_code == 404 and b"outside the map" in answer.data
-    assert client.get("/priority/wards/11/1023/681.json?indicator=nope").status_code == 400
+    assert client.get("/priority/wards/12/2047/1362.json?indicator=nope").status_code == 400
 
 
 def test_ward_table_pages_on_a_large_map(shared_demo, wards, monkeypatch):
