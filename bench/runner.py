@@ -43,6 +43,8 @@ SIZES: dict[str, dict] = {
         "real": False, "demo": True, "page_groups": 150, "page_loads": 1,
         "api_requests": 20, "api_runs": [(1, 2, True)], "repeat": 1,
         "api_editing": {"seconds": 2.5, "rounds": 1, "clients": 2, "workers": 1},
+        # the in-view path on a small area: the size rule lowered to take it
+        "inview": ("small", {"INVIEW_WARDS": 10}),
     },
     "quick": {
         "scales": {"London-size": "london", "England-size": "england"},
@@ -55,6 +57,7 @@ SIZES: dict[str, dict] = {
         "real": False, "page_groups": 5_000, "page_loads": 1,
         "api_requests": 100, "api_runs": [(4, SERVER_CORES, True)], "repeat": 2,
         "api_editing": {"seconds": 4.0, "rounds": 3, "clients": 4, "workers": SERVER_CORES},
+        "inview": ("London-size", {"INVIEW_WARDS": 100}),
     },
     "full": {
         "scales": {"London-size": "london", "England-size": "england"},
@@ -69,12 +72,13 @@ SIZES: dict[str, dict] = {
         "api_requests": 400, "repeat": 3,
         "api_editing": {"seconds": 6.0, "rounds": 3, "clients": 4, "workers": SERVER_CORES},
         "api_runs": [(4, SERVER_CORES, True), (1, SERVER_CORES, True), (4, 1, False)],
+        "inview": ("England-size", {}),
     },
 }
 
 #: the case groups, in the order they run (``--only`` picks by these names)
 GROUPS = ("assign", "aggregate", "nearest", "coverage", "clusters", "concurrency", "build",
-          "page", "api", "real")
+          "page", "api", "real", "inview")
 
 
 def _guard(results: list[Result], name: str, size: str, func: Callable[[], object]) -> None:
@@ -152,10 +156,34 @@ def run(mode: str = "quick", *, only: set[str] | None = None, seed: int = 202406
             _guard(results, "nearest index queried from threads", "", lambda:
                    cw.case_concurrent_nearest(**sizes["probe"]))
         _workspace_cases(results, sizes, want, workdir, seed, browser_needed, repeat)
+        if want("inview"):
+            label, config = sizes["inview"]
+            log(f"priority page loading wards in view ({label})")
+            _guard(results, "priority page loading wards in view", label,
+                   lambda: _inview_case(workdir, sizes["scales"][label], label, config,
+                                        seed, browser_needed))
     finally:
         if owned:
             shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+def _inview_case(workdir: Path, scale, label: str, config: dict, seed: int,
+                 browser_needed: bool) -> list[Result]:
+    from bench import cases_inview
+
+    demo = workdir / "inview-demo"
+    if not demo.exists():
+        from mapper.analysis_run import analyse
+        from mapper.config import Settings
+        from mapper.pipeline import build_demo
+        from mapper.store import Workspace
+
+        build_demo(Workspace(demo))
+        analyse(Workspace(demo), Settings(stability_draws=10))
+    return cases_inview.case_inview(demo, workdir, label=label, scale=scale, config=config,
+                                    executable=cw.chromium_path() if browser_needed else None,
+                                    seed=seed)
 
 
 def _workspace_cases(results, sizes, want, workdir: Path, seed: int, browser_needed: bool,

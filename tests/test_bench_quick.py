@@ -42,6 +42,7 @@ EXPECTED = (
     "API throughput /api/nearest, 1 client, 2 server processes",
     "API /api/nearest while an officer edits every 2 s",
     "API GeoJSON encoding: wards",
+    "priority page loading wards in view",
     "API GeoJSON encoding: groups",
     "pages: first request after start (warmed), server CPU",
     "pages: background warm-up of every CAN page",

@@ -263,17 +263,23 @@ def display_shapes(frame: gpd.GeoDataFrame, simplify_m: float,
     """Geometry simplified in metres, then in lon/lat rounded to `decimals` (6: ~0.1 m).
 
     Shared vertices round to the same place, so rounding opens no gaps either."""
-    geometry = frame.geometry
-    if simplify_m > 0:
-        # Coverage simplification moves a shared edge once for both neighbours, so no gaps
-        # or slivers open between wards. It assumes the polygons tile without overlaps;
-        # where GEOS refuses, fall back to simplifying each shape on its own.
-        try:
-            geometry = geometry.simplify_coverage(simplify_m)
-        except Exception:  # noqa: BLE001 - GEOS rejects some invalid coverages
-            geometry = geometry.simplify(simplify_m, preserve_topology=True)
-    shapes = to_display(geometry).values
+    shapes = to_display(simplified(frame.geometry, simplify_m)).values
     return shapely.transform(shapes, lambda xy: np.round(xy, decimals))
+
+
+def simplified(geometry: gpd.GeoSeries, simplify_m: float) -> gpd.GeoSeries:
+    """`geometry` simplified by `simplify_m` metres (as it is for 0), keeping the edges
+    neighbours share.
+
+    Coverage simplification moves a shared edge once for both neighbours, so no gaps or
+    slivers open between wards. It assumes the polygons tile without overlaps; where
+    GEOS refuses, fall back to simplifying each shape on its own."""
+    if simplify_m <= 0:
+        return geometry
+    try:
+        return geometry.simplify_coverage(simplify_m)
+    except Exception:  # noqa: BLE001 - GEOS rejects some invalid coverages
+        return geometry.simplify(simplify_m, preserve_topology=True)
 
 
 def feature_collection(frame: gpd.GeoDataFrame, fields: list[str], shapes, *,
@@ -317,6 +323,11 @@ class FixedStyleGeoJson(folium.GeoJson):
     With ``json_string``, the data is a string handed to ``JSON.parse``: for a megabyte
     of coordinates the browser's JSON parser is much quicker than its JavaScript parser
     building the same object literal.
+
+    With `inview` (the options of ``mapperInViewLayer`` in ``static/inview.js``: ``url``
+    with ``{z}/{x}/{y}``, ``bands``), the data is not written into the page: the layer
+    fetches the features of the view as the map moves (:mod:`mapper.maps.inview`);
+    `data` then only shows folium which properties the tooltip may name.
     """
 
     #: the feature property holding the index of its style in `styles`
@@ -348,7 +359,11 @@ class FixedStyleGeoJson(folium.GeoJson):
         function {{ this.get_name() }}_add(data) {
             {{ this.get_name() }}.addData(data);
         }
-        {%- if this.json_string %}
+        {%- if this.inview %}
+        // the features of the view, fetched as the map moves (static/inview.js)
+        mapperInViewLayer({{ this._parent.get_name() }}, {{ this.get_name() }},
+                          {{ this.inview|tojson }});
+        {%- elif this.json_string %}
         {{ this.get_name() }}_add(JSON.parse({{ this.compact_data|tojson }}));
         {%- else %}
         {{ this.get_name() }}_add({{ this.compact_data }});
@@ -360,7 +375,7 @@ class FixedStyleGeoJson(folium.GeoJson):
     def __init__(self, data: dict, *, style: dict | None = None,
                  styles: list[dict] | None = None, highlight: dict | None = None,
                  name: str | None = None, tooltip=None, json_string: bool = False,
-                 **options):
+                 inview: dict | None = None, **options):
         if (style is None) == (styles is None):
             raise ValueError("give either style (one for every feature) or styles")
         super().__init__(data, name=name, tooltip=tooltip, **options)
@@ -369,9 +384,10 @@ class FixedStyleGeoJson(folium.GeoJson):
         self.fixed_styles = styles
         self.fixed_highlight = highlight
         self.json_string = json_string
+        self.inview = inview
 
     def render(self, **kwargs):
-        self.compact_data = compact_json(self.data)
+        self.compact_data = "" if self.inview else compact_json(self.data)
         super().render(**kwargs)
 
 

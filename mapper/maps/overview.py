@@ -17,6 +17,7 @@ import geopandas as gpd
 import shapely
 from folium.utilities import JsCode
 
+from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
 from mapper.maps.base import (
     AREA_MAX_ZOOM,
@@ -37,6 +38,7 @@ from mapper.maps.base import (
     feature_collection,
 )
 from mapper.maps.context import ContextOverlay, add_context
+from mapper.maps.inview import INVIEW_BOROUGH_M, INVIEW_DECIMALS, band_options
 from mapper.maps.points import LazyPointCluster
 
 WARD_FIELDS = ["ward_name", "ward_code", "borough_name"]
@@ -62,6 +64,7 @@ def ward_map(
     groups_count: int | None = None,
     json_strings: bool = False,
     groups_per_ward: list | None = None,
+    inview_url: str | None = None,
 ) -> folium.Map:
     """A map of every ward (with a tooltip) under the borough outlines.
 
@@ -93,6 +96,9 @@ def ward_map(
         ``JSON.parse`` rather than as a JavaScript object literal: browsers read large
         data much faster that way (the web page uses it; the default keeps the
         ``_add({...})`` literal)
+    inview_url : the URL of the ward layer's tiles (``{z}/{x}/{y}`` in it): the page
+        embeds no ward shape, the browser fetches those of its view
+        (:mod:`mapper.maps.inview`; the caller applies the size rule)
 
     The map is drawn on a canvas (``prefer_canvas``) and fitted to the wards.
     """
@@ -105,8 +111,18 @@ def ward_map(
     if simplify_m is None:
         simplify_m = display_tolerance(wards)
 
-    ward_shapes = display_shapes(wards, simplify_m, decimals)
-    minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(ward_shapes))
+    if inview_url is None:
+        ward_shapes = display_shapes(wards, simplify_m, decimals)
+        minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(ward_shapes))
+        ward_data = feature_collection(wards, WARD_FIELDS, ward_shapes, ids=False)
+        inview = None
+    else:  # one shapeless feature: folium checks the tooltip's fields against it
+        corners = to_display(gpd.GeoSeries(shapely.points(
+            [wards.total_bounds[:2], wards.total_bounds[2:]]), crs=wards.crs))
+        (minx, miny), (maxx, maxy) = shapely.get_coordinates(corners.values).tolist()
+        ward_data = feature_collection(wards.iloc[:1], WARD_FIELDS, [None], ids=False)
+        inview = {"url": inview_url, "bands": band_options()}
+        simplify_m, decimals = INVIEW_BOROUGH_M, INVIEW_DECIMALS  # the borough outlines
     m = folium.Map(
         location=[(miny + maxy) / 2, (minx + maxx) / 2],
         zoom_start=12,
@@ -123,12 +139,13 @@ def ward_map(
     add_context(m, context_layers)  # streets and places under the data, when imported
 
     ward_layer = FixedStyleGeoJson(
-        feature_collection(wards, WARD_FIELDS, ward_shapes, ids=False),
+        ward_data,
         name="Wards",
         style=_WARD_STYLE,
         highlight=_WARD_HIGHLIGHT,
         tooltip=folium.GeoJsonTooltip(fields=WARD_FIELDS, aliases=WARD_ALIASES, sticky=True),
         json_string=json_strings,
+        inview=inview,
     ).add_to(m)
     if ward_url:
         WardLinks(ward_layer, ward_url).add_to(m)

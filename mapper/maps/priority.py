@@ -30,6 +30,7 @@ from folium.utilities import JsCode
 from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
 from mapper.can_history import id_order
+from mapper.geo import to_display
 from mapper.maps.assets import DEFAULT_BASE_URL, asset_url, use_local_assets
 from mapper.maps.base import (
     AREA_MAX_ZOOM,
@@ -46,12 +47,14 @@ from mapper.maps.base import (
     add_tiles,
     check_layer,
     check_tiles,
+    compact_json,
     display_shapes,
     display_tolerance,
     feature_collection,
 )
 from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
 from mapper.maps.context import ContextOverlay, add_context
+from mapper.maps.inview import INVIEW_BOROUGH_M, INVIEW_DECIMALS, band_options
 from mapper.maps.points import (
     POINT_KINDS,
     PREFETCHED_KINDS,
@@ -441,7 +444,7 @@ class CanOutlines(MacroElement):
         {% macro script(this, kwargs) %}
         (function () {
             var group = {{ this._parent.get_name() }};
-            var data = {{ this.data|tojson }};
+            var data = JSON.parse({{ this.data_json|tojson }});
             L.geoJSON(data, {style: {{ this.halo|tojson }}, interactive: false})
                 .addTo(group);
             L.geoJSON(data, {
@@ -484,6 +487,12 @@ class CanOutlines(MacroElement):
         self._name = "CanOutlines"
         self.data, self.map_name, self.min_zoom = data, map_name, min_zoom
         self.halo, self.line = _CAN_HALO, _CAN_LINE
+
+    def render(self, **kwargs):
+        # compact, and parsed by the browser's JSON parser (hundreds of CANs on a
+        # national map are a megabyte of coordinates)
+        self.data_json = compact_json(self.data)
+        super().render(**kwargs)
 
 
 class KeepOnTop(MacroElement):
@@ -655,6 +664,7 @@ def priority_map(
     ward_url: str | None = None,
     heat: HeatLayer | None = None,
     counted: str = "",
+    inview_url: str | None = None,
 ) -> folium.Map:
     """A choropleth of the wards' `indicator` with CANs and assets as layers.
 
@@ -679,6 +689,11 @@ def priority_map(
     scheme_name : how the legend names the classification (default: the scheme)
     heat : the incidents as a heatmap, off until switched on
     counted : what the incident figures and layers count, said in the legends
+    inview_url : the URL of the ward layer's tiles (``{z}/{x}/{y}`` in it, the page's
+        query after it): the page embeds no ward shapes, the browser fetches those of
+        its view (:mod:`mapper.maps.inview`; the caller applies the size rule,
+        :func:`mapper.maps.inview.load_in_view`). The classes and the legend are still
+        those of every ward given.
     """
     check_layer(wards, "wards", [*WARD_FIELDS, "can_id"])
     if boroughs is not None:
@@ -688,10 +703,19 @@ def priority_map(
         raise ValueError("there are no wards to map")
     classification = classify_wards(wards, indicator, scheme, classes)
     tolerance = display_tolerance(wards) if simplify_m is None else simplify_m
-    # 5 decimals (about a metre) is far finer than the simplification
-    shapes = display_shapes(wards, tolerance, OVERVIEW_DECIMALS)
-
-    minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
+    if inview_url is None:
+        # 5 decimals (about a metre) is far finer than the simplification
+        shapes = display_shapes(wards, tolerance, OVERVIEW_DECIMALS)
+        outlined, outline_shapes = wards, shapes
+        minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
+    else:
+        # only the CANs' wards, for their outlines; the rest come with the view
+        outlined = wards[wards["can_id"].notna()]
+        outline_shapes = display_shapes(outlined, tolerance, INVIEW_DECIMALS)
+        corners = to_display(gpd.GeoSeries(shapely.points(
+            [wards.total_bounds[:2], wards.total_bounds[2:]]), crs=wards.crs))
+        (minx, miny), (maxx, maxy) = shapely.get_coordinates(corners.values).tolist()
+        shapes = None
     m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=12, tiles=None,
                    prefer_canvas=True, zoom_snap=0.25)
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=AREA_MAX_ZOOM, attribution_control=False)
@@ -700,7 +724,7 @@ def priority_map(
     add_tiles(m, tiles)
     add_context(m, context_layers)  # streets and places under the data, when imported
 
-    ward_layer = _ward_layer(wards, shapes, classification, indicator)
+    ward_layer = _ward_layer(wards, shapes, classification, indicator, inview_url)
     ward_layer.add_to(m)
     if ward_url:
         WardLinks(ward_layer, ward_url).add_to(m)
@@ -708,7 +732,9 @@ def priority_map(
     if boroughs is not None and len(boroughs):
         on_top.append(FixedStyleGeoJson(
             feature_collection(boroughs, ["borough_code", "borough_name"],
-                                display_shapes(boroughs, tolerance, OVERVIEW_DECIMALS),
+                                display_shapes(boroughs, tolerance, OVERVIEW_DECIMALS)
+                                if inview_url is None else
+                                display_shapes(boroughs, INVIEW_BOROUGH_M, INVIEW_DECIMALS),
                                 ids=False),
             name=_key("borough", "Borough boundaries"),
             style=_BOROUGH_STYLE,
@@ -720,7 +746,7 @@ def priority_map(
         gap_layer = _gaps_layer(gaps, tolerance).add_to(m)
         extra_legends.append((gap_layer, _key("gap", "Coverage gap (hatched: the "
                                                      "choropleth shows through)")))
-    on_top.append(_can_layer(wards, shapes, cans, m))
+    on_top.append(_can_layer(outlined, outline_shapes, cans, m))
     # the layer box names each layer in a few words (a long list there runs into the
     # legend below it); what a layer counts ("burglary, Sep 2024 - Feb 2025, 1,234
     # incidents") is said by its legend entry, shown while the layer is on
@@ -774,9 +800,29 @@ def ward_properties(wards: pd.DataFrame, classification: Classification,
     return props
 
 
-def _ward_layer(wards, shapes, classification: Classification, indicator: str):
-    props = ward_properties(wards, classification, indicator)
-    fields = list(props.columns)
+def ward_styles(classification: Classification) -> tuple[list[dict], list[int]]:
+    """The ward layer's styles (one per shade, and one for no data) and each ward's
+    number in them (the ``_style`` property of its feature)."""
+    fills = classification.colours().tolist()
+    shades = list(dict.fromkeys(fills))
+    styles = [_NO_DATA_STYLE if colour == NO_DATA_COLOUR else {**_WARD_EDGE, "fillColor": colour}
+              for colour in shades]
+    return styles, [shades.index(colour) for colour in fills]
+
+
+def ward_feature_properties(wards: pd.DataFrame, classification: Classification,
+                            indicator: str) -> pd.DataFrame:
+    """:func:`ward_properties` with each ward's style number (see :func:`ward_styles`):
+    the properties of the ward layer's features, embedded or fetched for the view."""
+    props = ward_properties(wards, classification, indicator).reset_index(drop=True)
+    props[FixedStyleGeoJson.STYLE_PROPERTY] = ward_styles(classification)[1]
+    return props
+
+
+def _ward_layer(wards, shapes, classification: Classification, indicator: str,
+                inview_url: str | None = None):
+    table = ward_feature_properties(wards, classification, indicator)
+    fields = list(table.columns)
     aliases = {"ward_code": "Ward code", "ward_name": "Ward", "borough_name": "Borough",
                "value": _short(indicator_label(indicator)), "shade": "Shade on the map",
                "can": "Community Action Neighbourhood",
@@ -785,13 +831,14 @@ def _ward_layer(wards, shapes, classification: Classification, indicator: str):
     tip_fields = [f for f in ["ward_name", "borough_name", "value", "shade", *figures, "can",
                               "ward_code"] if f in fields]
     # one style per shade (and one for no data); each ward names its style by number
-    fills = classification.colours().tolist()
-    shades = list(dict.fromkeys(fills))
-    styles = [_NO_DATA_STYLE if colour == NO_DATA_COLOUR else {**_WARD_EDGE, "fillColor": colour}
-              for colour in shades]
-    table = props.reset_index(drop=True)
-    table[FixedStyleGeoJson.STYLE_PROPERTY] = [shades.index(colour) for colour in fills]
-    collection = feature_collection(table, list(table.columns), shapes, ids=False)
+    styles, _numbers = ward_styles(classification)
+    inview = None
+    if inview_url is None:
+        collection = feature_collection(table, list(table.columns), shapes, ids=False)
+    else:  # one feature without a shape: folium checks the tooltip's fields against it
+        collection = feature_collection(table.iloc[:1], list(table.columns), [None],
+                                        ids=False)
+        inview = {"url": inview_url, "bands": band_options()}
 
     colours = list(palette(classification.k)) or [NO_DATA_COLOUR]
     gradient = ", ".join(colours * (2 if len(colours) == 1 else 1))
@@ -806,6 +853,7 @@ def _ward_layer(wards, shapes, classification: Classification, indicator: str):
         tooltip=folium.GeoJsonTooltip(fields=tip_fields,
                                       aliases=[aliases[f] for f in tip_fields], sticky=True),
         json_string=True,
+        inview=inview,
     )
 
 

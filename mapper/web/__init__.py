@@ -14,6 +14,11 @@ TILES
 TILES_STYLE
     a Mapbox GL / MapLibre style JSON file for a vector tile archive (default:
     ``$MAPPER_TILES_STYLE``, or the built-in plain style when empty).
+INVIEW_WARDS, INVIEW_VERTICES
+    the size rule of the map pages (:mod:`mapper.maps.inview`): a map of more wards, or
+    of more ward vertices, loads its wards for the view instead of embedding them
+    (default: ``$MAPPER_INVIEW_WARDS`` / ``$MAPPER_INVIEW_VERTICES``, else 2,000 and
+    400,000).
 
 Every script and stylesheet is served by the app itself: folium's CDN links are replaced
 by the files of the ``xstatic`` packages, served under ``/vendor/<package>/<file>``.
@@ -54,6 +59,10 @@ SETTINGS_HELP = {
     "vector MBTiles/PMTiles file ($MAPPER_TILES); 'none' and a file work offline",
     "TILES_STYLE": "a Mapbox GL / MapLibre style JSON file drawing a vector tile archive "
     "($MAPPER_TILES_STYLE; empty: the built-in plain style)",
+    "INVIEW_WARDS": "the size rule: a map of more wards than this loads them for the view "
+    "instead of embedding them ($MAPPER_INVIEW_WARDS; default 2000)",
+    "INVIEW_VERTICES": "and of more ward vertices than this ($MAPPER_INVIEW_VERTICES; "
+    "default 400000)",
 }
 
 #: the environment variable naming the default TILES (a key or an archive's path)
@@ -87,7 +96,9 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     )
     app.config.from_mapping(WORKSPACE=str(resolve_workspace()),
                             TILES=os.environ.get(TILES_ENV) or "none",
-                            TILES_STYLE=os.environ.get(TILES_STYLE_ENV) or "")
+                            TILES_STYLE=os.environ.get(TILES_STYLE_ENV) or "",
+                            INVIEW_WARDS=_whole(os.environ.get("MAPPER_INVIEW_WARDS")),
+                            INVIEW_VERTICES=_whole(os.environ.get("MAPPER_INVIEW_VERTICES")))
     if test_config is not None:
         app.config.from_mapping(test_config)
     _check_settings(app.config)
@@ -307,6 +318,16 @@ class Warmer:
         thread = self._thread
         if thread is not None:
             thread.join(timeout)
+
+
+def _whole(text: str | None) -> int | None:
+    """A whole number from the environment (None when unset)."""
+    if not text:
+        return None
+    if not text.strip().isdigit():
+        raise MapperError(f"expected a whole number, got {text!r} (MAPPER_INVIEW_WARDS, "
+                          "MAPPER_INVIEW_VERTICES)")
+    return int(text)
 
 
 def _check_settings(config) -> None:

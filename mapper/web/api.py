@@ -38,6 +38,7 @@ from urllib.parse import quote, urlencode
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException, NotFound
@@ -231,6 +232,13 @@ P_LIMIT = _param(
     f"features pass {PAGE_MAX_BYTES / 1e6:g} MB. Follow `next` for the rest.",
     {"type": "integer", "minimum": 1, "maximum": PAGE_LIMIT_MAX, "default": PAGE_LIMIT_MAX},
 )
+P_BBOX = _param(
+    "bbox",
+    "Only features whose geometry meets this box: west,south,east,north in WGS84 "
+    "degrees (longitude, latitude), e.g. -0.2,51.4,0.1,51.6. A map asks for what is in "
+    "its view this way instead of for everything.",
+    {"type": "string", "pattern": "^[-+0-9.eE]+(,[-+0-9.eE]+){3}$"},
+)
 P_OFFSET = _param(
     "offset",
     "Matches to skip before this page (the `next` link sets it).",
@@ -265,8 +273,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "registry; the README's indicator table says the same); missing values are null. "
         "unavailable_measures names the deprivation measures the workspace's IoD data "
         "cannot give (null in every feature), each with the reason.",
-        (P_BOROUGH, P_CAN, P_GEOMETRY, P_LIMIT, P_OFFSET),
-        ("", "geometry=false", "borough={borough}", "can_id={can_id}"),
+        (P_BOROUGH, P_CAN, P_BBOX, P_GEOMETRY, P_LIMIT, P_OFFSET),
+        ("", "geometry=false", "borough={borough}", "can_id={can_id}", "bbox={bbox}"),
         members={"layer": {"type": "string", "enum": ["ward_summary", "wards"]},
                  "features": {"type": "array", "items": {"allOf": [
                      {"$ref": "#/components/schemas/Feature"},
@@ -327,7 +335,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "closed, closed or unknown, and where that came from), the source fields (with "
         "location_note when the point needs checking), areas "
         "and duplicate_of/duplicate_reason (likely duplicates are included, flagged).",
-        (P_BOROUGH, P_WARD, P_CATEGORY, P_STATUS, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
+        (P_BOROUGH, P_WARD, P_CATEGORY, P_STATUS, P_Q, P_BBOX, P_GEOMETRY, P_LIMIT,
+         P_OFFSET),
         ("", "category=faith,food", "borough={borough}&q=centre", "status=open,unknown",
          "limit=100&offset=100"),
         members=PAGE_MEMBERS,
@@ -337,7 +346,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "Every premises record: premises_id, name, type, religion, address, postcode, "
         "capacity, step_free, owning_group_id, last_verified, status, status_source, "
         "sources, areas, duplicates.",
-        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_STATUS, P_Q, P_GEOMETRY, P_LIMIT, P_OFFSET),
+        (P_BOROUGH, P_WARD, P_PREMISES_TYPE, P_STATUS, P_Q, P_BBOX, P_GEOMETRY, P_LIMIT,
+         P_OFFSET),
         ("", "type=place of worship", "ward={ward}"),
         members=PAGE_MEMBERS,
     ),
@@ -345,7 +355,8 @@ ENDPOINTS: dict[str, Endpoint] = {
         "Incidents, newest first",
         "Incident records: incident_id, date, month, type, severity, description, "
         "location_description, outcome, sources, areas, duplicates.",
-        (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_LIMIT, P_OFFSET, P_GEOMETRY),
+        (P_BOROUGH, P_WARD, P_INCIDENT_TYPE, P_FROM, P_TO, P_BBOX, P_LIMIT, P_OFFSET,
+         P_GEOMETRY),
         ("limit=100", "from={month}&to={month}&type={incident_type}", "ward={ward}&geometry=false"),
         members=PAGE_MEMBERS,
     ),
@@ -458,6 +469,27 @@ class Args:
             self.problem(name, text, "expected a month as YYYY-MM (for example 2024-06)")
             return None
         return text
+
+    def bbox(self) -> tuple[float, float, float, float] | None:
+        """The checked ``bbox``: west, south, east, north in WGS84 degrees."""
+        text = self.one("bbox")
+        if text is None:
+            return None
+        expected = ("expected four numbers west,south,east,north (WGS84 longitude and "
+                    "latitude in degrees, e.g. -0.2,51.4,0.1,51.6)")
+        try:
+            values = [float(v) for v in text.split(",")]
+        except ValueError:
+            values = []
+        if len(values) != 4 or not all(math.isfinite(v) for v in values):
+            self.problem("bbox", text, expected)
+            return None
+        west, south, east, north = values
+        if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+            self.problem("bbox", text, "expected west <= east within -180..180 and south "
+                         "<= north within -90..90 (is it in metres, or latitude first?)")
+            return None
+        return west, south, east, north
 
     def finish(self) -> None:
         if self.problems:
@@ -648,6 +680,13 @@ def _register_mask(table: Table, areas: dict, kinds: list[str], words: list[str]
     return mask
 
 
+def _in_box(table: Table, box: tuple[float, float, float, float] | None) -> np.ndarray:
+    """Which rows of `table` have a geometry meeting `box` (every row without a box)."""
+    if box is None:
+        return np.ones(len(table.ids), dtype=bool)
+    return shapely.intersects(table.shapes, shapely.box(*box))
+
+
 def _search_words(args: Args) -> list[str]:
     q = args.one("q")
     if q is None:
@@ -664,16 +703,18 @@ def wards():
     args = Args("/api/wards")
     areas = _areas(args, wards=False)
     can_ids = _can_choices(args)
+    box = args.bbox()
     geometry = args.flag("geometry", True)
     page = _page_args(args)
     args.finish()
     table = _wards_table()
-    mask = np.ones(len(table.frame), dtype=bool)
+    mask = _in_box(table, box)
     if areas["borough"]:
         mask &= table.frame["borough_code"].isin(areas["borough"]).to_numpy()
     if can_ids:
         mask &= table.frame["can_id"].isin([c.upper() for c in can_ids]).to_numpy()
-    query = {"borough": areas["borough"], "can_id": can_ids, "geometry": geometry}
+    query = {"borough": areas["borough"], "can_id": can_ids, "bbox": box,
+             "geometry": geometry}
     features, paging = _paged(table, np.flatnonzero(mask), page, geometry=geometry)
     return _answer({"layer": table.layers[0], "query": query,
                     "unavailable_measures": data.unavailable_measures(), **paging},
@@ -933,13 +974,14 @@ def _register_answer(layer: str, parameter: str, vocabulary: str, label: str, ta
     chosen = args.choices(parameter, _vocabulary()[vocabulary], label)
     statuses = args.choices("status", _lookup(STATUSES), "status")
     words = _search_words(args)
+    box = args.bbox()
     geometry = args.flag("geometry", True)
     page = _page_args(args)
     args.finish()
     table = _required(table_of(), layer)
-    mask = _register_mask(table, areas, chosen, words, statuses)
+    mask = _register_mask(table, areas, chosen, words, statuses) & _in_box(table, box)
     query = {**areas, parameter: chosen, "status": statuses, "q": " ".join(words) or None,
-             "geometry": geometry}
+             "bbox": box, "geometry": geometry}
     features, paging = _paged(table, np.flatnonzero(mask), page, geometry=geometry,
                               contacts=layer == "groups")
     return _answer({"query": query, **paging}, features, layers=table.layers)
@@ -957,11 +999,12 @@ def incidents():
         names=("from", "to", "type"))
     args.problems += [p for p in problems if p not in args.problems]
     first, last = given_first or None, given_last or None
+    box = args.bbox()
     geometry = args.flag("geometry", True)
     page = _page_args(args)
     args.finish()
     table = _required(_incidents_table(), "incidents")
-    mask = _register_mask(table, areas, types, [])
+    mask = _register_mask(table, areas, types, []) & _in_box(table, box)
     if first:
         mask &= (table.frame["month"] >= first).to_numpy()
     if last:
@@ -972,6 +1015,7 @@ def incidents():
         "type": types,
         "from": first,
         "to": last,
+        "bbox": box,
         "limit": page[0],
         "geometry": geometry,
     }
@@ -1156,6 +1200,9 @@ def _examples() -> dict[str, str]:
             values |= find()
         except HTTPException:  # no workspace or a missing layer: the defaults will do
             pass
+    if "lat" in values and "lon" in values:  # a box of about 3 km round the example place
+        lat, lon = float(values["lat"]), float(values["lon"])
+        values["bbox"] = f"{lon - 0.02:.4f},{lat - 0.015:.4f},{lon + 0.02:.4f},{lat + 0.015:.4f}"
     return values
 
 

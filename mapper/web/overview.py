@@ -41,8 +41,9 @@ from flask import Blueprint, render_template, request, url_for
 
 from mapper.maps import MapParts, map_parts, ward_map
 from mapper.maps.base import OVERVIEW_DECIMALS
+from mapper.maps.overview import WARD_FIELDS
 from mapper.maps.points import point_rows, ward_count_rows
-from mapper.web import basemap, data, downloads
+from mapper.web import basemap, data, downloads, wardtiles
 from mapper.web.data import SOURCE_COLUMNS
 from mapper.web.responses import (
     LAYER_ROWS_MAX,
@@ -130,6 +131,7 @@ def prepare() -> None:
     starting up: its first visitor then gets the page at once). Needs a request
     context."""
     data.cached("overview:facts", _facts)
+    wardtiles.prepare("wards")
     _map()
 
 
@@ -172,11 +174,26 @@ def _map() -> tuple[MapParts, Deflated]:
                              if groups is not None and workspace.has_layer("ward_summary")
                              else None),
             json_strings=True,
+            inview_url=(f"{root}/overview/wards/{{z}}/{{x}}/{{y}}.json?v={data.version_tag()}"
+                        if wardtiles.in_view(data.layer("wards")) else None),
         )
         parts = map_parts(m)
         return parts, deflated(parts.script.encode())
 
-    return data.cached("overview:map", build, variant=(tiles, root, context_layers))
+    return data.cached("overview:map", build, variant=(tiles, root, context_layers,
+                                                       wardtiles.limits()))
+
+
+@bp.get("/overview/wards/<int:z>/<int:x>/<int:y>.json")
+def ward_tiles(z: int, x: int, y: int):
+    """The wards of tile z/x/y for the overview map, when it loads them for the view
+    (:mod:`mapper.web.wardtiles`)."""
+
+    def properties():
+        wards = data.layer("wards")
+        return wardtiles.properties_by_row(wards, wards[list(WARD_FIELDS)], layer="wards")
+
+    return wardtiles.tile_response("overview", z, x, y, None, properties, layer="wards")
 
 
 def _ward_rows(wards) -> list[dict]:

@@ -17,6 +17,9 @@ Routes
     (:mod:`mapper.web.downloads`).
 ``GET /priority/decision-record``
     a printable record of the selection: data releases, settings, date, CANs.
+``GET /priority/wards/<z>/<x>/<y>.json``
+    the map's wards meeting one tile (same query parameters as the page), when the
+    page is too large to embed them (:mod:`mapper.web.wardtiles`).
 ``GET /priority/layers/<layer>.json``
     the map's heavy layers (groups, premises, incidents, gaps), fetched by the page
     when a layer is first switched on (the groups while the page loads), so the page
@@ -61,9 +64,10 @@ from mapper.maps.priority import (
     gap_collection,
     indicator_kind,
     indicator_label,
+    ward_feature_properties,
 )
 from mapper.maps.selection_svg import selection_svg
-from mapper.web import data, downloads
+from mapper.web import data, downloads, wardtiles
 from mapper.web.auth import current_user, require_role
 from mapper.web.data import open_workspace
 from mapper.web.priority_page import (
@@ -100,10 +104,29 @@ def page():
 
 
 def prepare() -> None:
-    """Make the page as first shown (its map, months and types) now, not on the first
-    request (call in a request context)."""
+    """Make the page as first shown (its map, months and types, and the ward layer's
+    shapes when it loads them for the view) now, not on the first request (call in a
+    request context)."""
     if data.layer("ward_summary", required=False) is not None:
+        wardtiles.prepare()
         page()
+
+
+@bp.get("/priority/wards/<int:z>/<int:x>/<int:y>.json")
+def ward_tiles(z: int, x: int, y: int):
+    """The wards of tile z/x/y for the map of the view in the query (the page's
+    parameters): GeoJSON (:mod:`mapper.web.wardtiles`), when the page loads its wards
+    for the view."""
+    view = parse_view(request.args, data.layer("ward_summary"))
+
+    def properties():
+        wards = shown_wards(view)
+        classification = classify_wards(wards, view.indicator, view.scheme, view.classes)
+        return wardtiles.properties_by_row(
+            wards, ward_feature_properties(wards, classification, view.indicator))
+
+    return wardtiles.tile_response("priority", z, x, y,
+                                   json.dumps(view.map_query, sort_keys=True), properties)
 
 
 @bp.post("/priority/recompute")

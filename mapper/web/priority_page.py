@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ from mapper.maps.priority import (
     indicators,
     priority_map,
 )
-from mapper.web import basemap, data
+from mapper.web import basemap, data, wardtiles
 from mapper.web.auth import app_db
 
 #: numbers of classes offered (the palette has 1-9; 3-7 read well on a map)
@@ -343,6 +344,13 @@ def _layer_url(name: str, view: View, **extra) -> str:
     return url_for("priority.layer_json", layer=name, **area, **extra, v=data.version_tag())
 
 
+def ward_tiles_url(view: View) -> str:
+    """The URL of the ward layer's tiles for `view` (``{z}/{x}/{y}`` left to the
+    browser), naming the workspace version so browsers keep the answers."""
+    query = urlencode({**view.map_query, "v": data.version_tag()})
+    return f"{request.script_root}/priority/wards/{{z}}/{{x}}/{{y}}.json?{query}"
+
+
 def _month_label(month: str) -> str:
     return pd.Period(month, "M").strftime("%b %Y") if month else ""
 
@@ -353,7 +361,7 @@ def _build_map(view: View):
     base = f"{request.script_root}/vendor"
     context_layers = basemap.context_overlay()
     key = json.dumps([view.map_query, repr(tiles), base, request.script_root,
-                      repr(context_layers)], sort_keys=True)
+                      repr(context_layers), wardtiles.limits()], sort_keys=True)
 
     def build(_workspace):
         wards = shown_wards(view)
@@ -386,6 +394,7 @@ def _build_map(view: View):
             scheme_name=SCHEMES[view.scheme].split(" (")[0],
             ward_url=f"{request.script_root}/ward/",
             heat=heat, counted=counted_text(view),
+            inview_url=ward_tiles_url(view) if wardtiles.in_view(wards) else None,
         )
         return map_parts(m)
 
@@ -429,6 +438,32 @@ def _ward_rows(wards, view: View) -> tuple[list[dict], int]:
             "care": row["care"],
         })
     return rows, classification.k
+
+
+#: rows of one page of the ward table when the map loads its wards for the view (the
+#: size rule of :mod:`mapper.web.wardtiles`): England's 7,000 rows would be 90,000 elements
+WARD_TABLE_PAGE = 500
+
+
+def _table_page(rows: list[dict], view: View, large: bool) -> tuple[list[dict], dict | None]:
+    """The rows of the ward table to show, and where they are among all (None: all of
+    them): on a large map, page ``wards_page`` (from 1) of :data:`WARD_TABLE_PAGE` rows."""
+    if not large or len(rows) <= WARD_TABLE_PAGE:
+        return rows, None
+    pages = -(-len(rows) // WARD_TABLE_PAGE)
+    text = request.args.get("wards_page", "") or "1"
+    number = min(max(int(text), 1), pages) if text.isdigit() else 1
+    start = (number - 1) * WARD_TABLE_PAGE
+
+    def link(n: int) -> str | None:
+        if not 1 <= n <= pages:
+            return None
+        return url_for("priority.page", **view.query(), wards_page=n) + "#wards"
+
+    return rows[start:start + WARD_TABLE_PAGE], {
+        "number": number, "pages": pages, "first": start + 1,
+        "last": min(start + WARD_TABLE_PAGE, len(rows)),
+        "previous": link(number - 1), "next": link(number + 1)}
 
 
 def _care(wards: pd.DataFrame) -> pd.Series:
@@ -591,6 +626,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
     error_list += [("#settings", message) for message in general_errors]
     in_cans = wards[wards["can_id"].notna()]
     ward_rows, class_count = _ward_rows(wards, view)
+    ward_rows, table_page = _table_page(ward_rows, view, wardtiles.in_view(wards))
     body = render_template(
         "priority.html",
         view=view,
@@ -621,6 +657,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
         ward_count=len(wards),
         care_count=int((_care(wards) != "").sum()),
         wards=ward_rows,
+        table_page=table_page,
         class_count=class_count,
         can_base=f"{request.script_root}/neighbourhood/",
         sort_links=_sort_links(view),

@@ -751,3 +751,59 @@ def test_feature_halves_wrap_a_leading_member_into_valid_features():
     assert [json.loads(f) for f in table.features] == [
         {**first, "properties": {"name": 'Hall "A"', "n": None}},
         {**second, "properties": {}}]
+
+
+# -- bbox: what is in a map's view ------------------------------------------------------
+
+
+def _west_half(demo, layer: str):
+    """A box over the west half of the demo area (WGS84), and the rows of `layer` whose
+    geometry meets it, found by shapely on the layer itself (brute force)."""
+    import shapely
+
+    from mapper.geo import to_display
+
+    west, south, east, north = demo_lonlat_bounds(demo)
+    box = (west - 0.01, south - 0.01, (west + east) / 2, north + 0.01)
+    frame = overlay.read_layer(demo, layer) if layer != "ward_summary" else \
+        demo.read_layer(layer)
+    shown = to_display(frame.geometry).values
+    return box, frame[shapely.intersects(shown, shapely.box(*box))]
+
+
+@pytest.mark.parametrize("path,layer,key", [
+    ("/api/wards", "ward_summary", "ward_code"), ("/api/groups", "groups", "group_id"),
+    ("/api/incidents", "incidents", "incident_id"), ("/api/premises", "premises",
+                                                     "premises_id")])
+def test_bbox_keeps_what_meets_the_box(api, demo, path, layer, key):
+    box, expected = _west_half(demo, layer)
+    text = ",".join(f"{v:.6f}" for v in box)
+    body = fetch(api, f"{path}?bbox={text}&geometry=false&limit=5000")
+    everything = fetch(api, f"{path}?geometry=false&limit=5000")
+    assert 0 < body["numberMatched"] < everything["numberMatched"]
+    got = sorted(str(i) for i in ids(body))
+    # points on the box's edge may round either way (6 decimals): compare as sets, with
+    # at most a couple of them differing
+    assert len(set(got) ^ set(expected[key].astype(str))) <= 2, (path, len(got),
+                                                                len(expected))
+    assert body["query"]["bbox"] == pytest.approx(list(box), abs=1e-6)
+
+
+def test_bbox_pages_with_next_links(api, demo):
+    box, expected = _west_half(demo, "incidents")
+    text = ",".join(f"{v:.6f}" for v in box)
+    url, seen = f"/api/incidents?bbox={text}&geometry=false&limit=50", []
+    while url:
+        body = fetch(api, url)
+        assert body["numberMatched"] == body["total"] and body["numberReturned"] <= 50
+        seen += [str(i) for i in ids(body)]
+        url = body["next"] and body["next"].replace("http://localhost", "")
+        assert url is None or f"bbox={text}".replace(",", "%2C") in url or text in url
+    assert len(seen) == len(set(seen)) == body["total"]
+
+
+@pytest.mark.parametrize("value", ["1,2,3", "a,b,c,d", "0,52,-1,51", "530000,180000,531000,181000",
+                                   "-0.1,51.6,0.1,51.5"])
+def test_bad_bbox_is_named(api, value):
+    message = error_of(api, f"/api/wards?bbox={value}")
+    assert "bbox=" in message and "expected" in message

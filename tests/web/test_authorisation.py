@@ -32,6 +32,8 @@ POLICY = {
     "priority.export_csv": "public",
     "priority.export_geojson": "public",
     "priority.layer_json": "public",
+    "priority.ward_tiles": "public",
+    "overview.ward_tiles": "public",
     "priority.recompute": "admin",
     # drafts and published versions (mapper/web/drafts.py): a draft is also private to
     # its owner (tests/analysis/test_drafts.py)

@@ -1,0 +1,154 @@
+/* A ward layer loaded for the view (mapper/maps/inview.py): the page embeds no ward
+ * shapes; as the map moves, this asks the server for the wards of the tiles covering the
+ * view at the zoom band's tile zoom (each ward simplified for the band, with its
+ * properties and style number: the classes are the server's, over every ward), and adds
+ * each ward once to the layer, which the map draws on its canvas (no element per ward).
+ *
+ *   mapperInViewLayer(map, layer, {url: ".../{z}/{x}/{y}.json?...", bands: [[minZoom, tileZoom], ...]})
+ *
+ * Answers are HTTP-cacheable (the URL names the workspace version), so panning back over
+ * a tile re-uses it. Moving to another band starts the layer again with that band's
+ * shapes; so does holding more than MAX_TILES tiles (the memory stays bounded). While
+ * tiles are on their way the map's container has data-wards-pending="N"; once none are,
+ * data-wards-loaded holds the number of wards drawn and the layer fires "inviewload".
+ * Vanilla JavaScript; the only library is the page's Leaflet. */
+(function () {
+  "use strict";
+
+  var MAX_TILES = 48;
+  /* features added to the layer per task: all England's 7,000 wards at once would hold
+   * the page for a second; in chunks it stays responsive (no task much over 100 ms) */
+  var CHUNK = 500;
+  var PAD = 0.25;  /* tiles this far beyond the view are fetched too: a short pan is ready */
+
+  function tileX(lon, z) {
+    return Math.floor((lon + 180) / 360 * Math.pow(2, z));
+  }
+
+  function tileY(lat, z) {
+    var rad = Math.max(Math.min(lat, 85.05), -85.05) * Math.PI / 180;
+    return Math.floor((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2
+                      * Math.pow(2, z));
+  }
+
+  window.mapperInViewLayer = function (map, layer, options) {
+    var bands = options.bands;
+    var band = null;
+    var generation = 0;
+    var fetched = {};      /* "z/x/y" -> true, this band */
+    var tileCount = 0;
+    var seen = {};         /* ward code -> true: drawn (or on its way) */
+    var drawn = 0;
+    var pending = 0;
+    var stale = false;     /* the layer holds another band's shapes until the first answer */
+    var box = map.getContainer();
+
+    function bandOf(zoom) {
+      var chosen = 0;
+      bands.forEach(function (b, i) { if (zoom >= b[0]) { chosen = i; } });
+      return chosen;
+    }
+
+    function show() {
+      box.setAttribute("data-wards-pending", String(pending));
+      if (!pending) {
+        box.setAttribute("data-wards-loaded", String(drawn));
+        layer.fire("inviewload");
+      }
+    }
+
+    function reset() {
+      generation += 1;
+      fetched = {};
+      tileCount = 0;
+      seen = {};
+      drawn = 0;
+      stale = true;
+    }
+
+    /* resolves once the new features of `data` are on the layer, CHUNK per task */
+    function add(data, gen) {
+      if (gen !== generation) { return Promise.resolve(); }
+      if (stale) {
+        layer.clearLayers();
+        stale = false;
+      }
+      var fresh = data.features.filter(function (feature) {
+        var code = feature.properties.ward_code;
+        if (seen[code]) { return false; }
+        seen[code] = true;
+        return true;
+      });
+      return new Promise(function (done) {
+        function step(start) {
+          if (gen !== generation || start >= fresh.length) { done(); return; }
+          var part = fresh.slice(start, start + CHUNK);
+          layer.addData({type: "FeatureCollection", features: part});
+          drawn += part.length;
+          window.setTimeout(function () { step(start + CHUNK); }, 0);
+        }
+        step(0);
+      });
+    }
+
+    function load(z, x, y) {
+      var gen = generation;
+      var url = options.url.replace("{z}", z).replace("{x}", x).replace("{y}", y);
+      pending += 1;
+      show();
+      fetch(url, {headers: {"Accept": "application/geo+json"}})
+        .then(function (r) {
+          if (!r.ok) { throw new Error("HTTP " + r.status); }
+          return r.json();
+        })
+        .then(function (data) { return add(data, gen); })
+        .catch(function (err) {
+          if (gen === generation) { delete fetched[z + "/" + x + "/" + y]; }
+          console.warn("could not load the wards of tile " + z + "/" + x + "/" + y + ": "
+                       + err.message);
+        })
+        .then(function () {
+          pending -= 1;
+          show();
+        });
+    }
+
+    function update() {
+      if (!map.hasLayer(layer)) { return; }
+      var b = bandOf(map.getZoom());
+      if (b !== band || tileCount > MAX_TILES) {
+        band = b;
+        reset();
+      }
+      var z = bands[b][1];
+      var view = map.getBounds().pad(PAD);
+      var n = Math.pow(2, z);
+      var x0 = Math.max(tileX(view.getWest(), z), 0);
+      var x1 = Math.min(tileX(view.getEast(), z), n - 1);
+      var y0 = Math.max(tileY(view.getNorth(), z), 0);
+      var y1 = Math.min(tileY(view.getSouth(), z), n - 1);
+      var wanted = [];
+      for (var x = x0; x <= x1; x += 1) {
+        for (var y = y0; y <= y1; y += 1) {
+          if (!fetched[z + "/" + x + "/" + y]) { wanted.push([x, y]); }
+        }
+      }
+      /* nearest the centre first */
+      var cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+      wanted.sort(function (a, c) {
+        return (Math.abs(a[0] - cx) + Math.abs(a[1] - cy))
+          - (Math.abs(c[0] - cx) + Math.abs(c[1] - cy));
+      });
+      wanted.forEach(function (t) {
+        fetched[z + "/" + t[0] + "/" + t[1]] = true;
+        tileCount += 1;
+        load(z, t[0], t[1]);
+      });
+      if (!pending) { show(); }
+    }
+
+    map.on("moveend", update);
+    layer.on("add", update);
+    map.whenReady(update);
+  };
+})();

@@ -1,0 +1,148 @@
+"""The priority page's ward layer loaded for the view (mapper/web/wardtiles.py): the size
+rule on both sides, the tile answers (the page's properties and classes over every ward,
+whatever the tile), gzip, ETag and caching, bad tiles."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from mapper import geojson
+from mapper.maps import inview
+from mapper.store import Workspace
+from mapper.web import create_app
+
+OPTIONS = re.compile(r"mapperInViewLayer\([^,]+, [^,]+,\s*(\{.*?\})\);", re.S)
+
+
+def _client(directory, **config):
+    app = create_app({"TESTING": True, "WORKSPACE": str(directory), "TILES": "none",
+                      **config})
+    return app.test_client()
+
+
+def _all_tiles(client, url: str, z: int) -> list[dict]:
+    """Every feature of the tiles of zoom `z` over the demo area (with repeats)."""
+    features = []
+    for x in range(2 ** z):
+        west, _s, east, _n = inview.tile_bounds(z, x, 0)
+        if east < -1.0 or west > 1.0:
+            continue
+        for y in range(2 ** z):
+            _w, south, _e, north = inview.tile_bounds(z, x, y)
+            if north < 50.5 or south > 52.5:
+                continue
+            answer = client.get(url.replace("{z}", str(z)).replace("{x}", str(x))
+                                .replace("{y}", str(y)))
+            assert answer.status_code == 200, answer.data[:200]
+            features += json.loads(answer.data)["features"]
+    return features
+
+
+@pytest.fixture
+def wards(shared_demo):
+    return Workspace(shared_demo).read_layer("ward_summary")
+
+
+def test_size_rule_decides_embedding(shared_demo, wards):
+    embedded = _client(shared_demo).get("/priority")
+    assert b"mapperInViewLayer(" not in embedded.data
+    assert embedded.data.count(b"coordinates") >= len(wards)
+    at_limit = _client(shared_demo, INVIEW_WARDS=len(wards)).get("/priority")
+    assert b"mapperInViewLayer(" not in at_limit.data
+    above = _client(shared_demo, INVIEW_WARDS=len(wards) - 1).get("/priority")
+    assert b"mapperInViewLayer(" in above.data
+    assert len(above.data) < len(embedded.data)
+    # no ward's shape in the page: only the CANs' outlines and the boroughs'
+    cans = wards["can_id"].nunique()
+    boroughs = Workspace(shared_demo).read_layer("boroughs")
+    assert above.data.count(b"coordinates") == cans + len(boroughs)
+    vertices = _client(shared_demo, INVIEW_VERTICES=10).get("/priority")
+    assert b"mapperInViewLayer(" in vertices.data
+
+
+def test_tiles_carry_the_pages_classes_over_every_ward(shared_demo, wards):
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    page = client.get("/priority?indicator=imd_score&classes=4").data.decode()
+    options = json.loads(OPTIONS.search(page).group(1))
+    assert options["bands"] == [[b.min_zoom, b.tile_zoom] for b in inview.BANDS]
+    assert "indicator=imd_score" in options["url"] and "classes=4" in options["url"]
+    for band in inview.BANDS[:2]:
+        features = _all_tiles(client, options["url"], band.tile_zoom)
+        by_code = {f["properties"]["ward_code"]: f for f in features}
+        assert sorted(by_code) == sorted(wards["ward_code"])  # every ward, in some tile
+        # the class of each ward is the one over all wards (4 classes of imd_score)
+        from mapper.maps.priority import classify_wards, ward_styles
+
+        classification = classify_wards(wards, "imd_score", "quantiles", 4)
+        numbers = dict(zip(wards["ward_code"], ward_styles(classification)[1], strict=True))
+        shades = {f["properties"]["shade"] for f in features}
+        assert shades <= {f"{i} of 4" for i in range(1, 5)} | {"No data"}
+        assert {c: f["properties"]["_style"] for c, f in by_code.items()} == numbers
+
+
+def test_tile_answer_is_gzipped_cached_and_named_by_version(shared_demo):
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    page = client.get("/priority").data.decode()
+    url = json.loads(OPTIONS.search(page).group(1))["url"]
+    tile = url.replace("{z}", "12").replace("{x}", "2047").replace("{y}", "1362")
+    plain = client.get(tile)
+    assert plain.status_code == 200 and plain.mimetype == geojson.MEDIA_TYPE
+    assert plain.headers["Cache-Control"] == "public, max-age=86400"
+    zipped = client.get(tile, headers={"Accept-Encoding": "gzip"})
+    assert zipped.headers["Content-Encoding"] == "gzip" and len(zipped.data) < len(plain.data)
+    again = client.get(tile, headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304
+    unversioned = client.get(tile.split("?")[0])
+    assert unversioned.headers["Cache-Control"] == "no-cache"
+    # only what the tooltip and the style need
+    keys = set(json.loads(plain.data)["features"][0]["properties"])
+    assert keys == {"ward_code", "ward_name", "borough_name", "value", "shade", "pop", "imd",
+                    "need", "groups", "incidents", "can", "_style"}
+
+
+def test_bad_tiles_are_refused(shared_demo):
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    assert client.get("/priority/wards/11/1/1.json").status_code == 404
+    answer = client.get("/priority/wards/5/40/3.json")
+    assert answer.status_code == 404 and b"outside the map" in answer.data
+    assert client.get("/priority/wards/12/2047/1362.json?indicator=nope").status_code == 400
+
+
+def test_ward_table_pages_on_a_large_map(shared_demo, wards, monkeypatch):
+    from mapper.web import priority_page
+
+    monkeypatch.setattr(priority_page, "WARD_TABLE_PAGE", 6)
+    small = _client(shared_demo).get("/priority").data.decode()
+    assert 'data-table-page' not in small  # the size rule's small side: every row
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    rows = []
+    url = "/priority?sort=ward"
+    pages = 0
+    while url:
+        page = client.get(url).data.decode()
+        table = page[page.index('class="table table--small pr-ward-table"'):]
+        table = table[:table.index("</table>")]
+        rows += re.findall(r'<span class="pr-code">(E\d+)</span>', table)
+        pages += 1
+        found = re.search(r'href="([^"]+)" rel="next"', page)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        assert "wards_page" in (url or "wards_page") and "sort=ward" in (url or "sort=ward")
+    assert pages == -(-len(wards) // 6)
+    assert sorted(rows) == sorted(wards["ward_code"]) and len(rows) == len(set(rows))
+
+
+def test_overview_map_loads_its_wards_for_the_view_above_the_rule(shared_demo, wards):
+    small = _client(shared_demo).get("/")
+    assert b"mapperInViewLayer(" not in small.data
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    page = client.get("/").data.decode()
+    options = json.loads(OPTIONS.search(page).group(1))
+    assert options["url"].startswith("/overview/wards/{z}/{x}/{y}.json?v=")
+    features = _all_tiles(client, options["url"], inview.BANDS[1].tile_zoom)
+    by_code = {f["properties"]["ward_code"]: f["properties"] for f in features}
+    assert sorted(by_code) == sorted(wards["ward_code"])
+    assert all(set(p) == {"ward_name", "ward_code", "borough_name"} for p in by_code.values())
+    assert client.get("/overview/wards/3/1/1.json").status_code == 404
