@@ -153,8 +153,8 @@ def _layer(workspace: Workspace, name: str):
 
 #: the incident columns the analysis reads (no geometry, no ids: the layer can hold
 #: millions of incidents)
-INCIDENT_COLUMNS = ["incident_id", "source", "source_file", "type", "severity", "month",
-                    "date", "lsoa_code", "ward_code", "borough_code", "duplicate_of"]
+INCIDENT_COLUMNS = ["source", "source_file", "type", "month", "date", "lsoa_code",
+                    "ward_code", "borough_code", "duplicate_of"]
 #: incidents read at a time by :func:`_incidents_layer`
 READ_CHUNK_ROWS = 500_000
 
@@ -166,7 +166,7 @@ def _incidents_layer(workspace: Workspace, held: pd.DataFrame | None) -> pd.Data
     chunks, without geometry (with edits: through :func:`overlay.read_layer`)."""
     if not workspace.has_layer("incidents"):
         return None
-    columns = [c for c in INCIDENT_COLUMNS if c != "incident_id"]
+    columns = INCIDENT_COLUMNS
     if workspace.appdb.records("incidents"):
         return _layer(workspace, "incidents")
     if held is not None and compact.is_compact(held):

@@ -108,8 +108,9 @@ def _objects(values: pd.Series) -> np.ndarray:
 def shared(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The `columns` present in a compact frame as an ordinary frame: categoricals become
     object columns whose values are the categories' own string objects (no copies)."""
-    out = {c: (_objects(frame[c]) if isinstance(frame[c].dtype, pd.CategoricalDtype)
-               else frame[c].to_numpy()) for c in columns if c in frame}
+    out = {c: (pd.Series(_objects(frame[c]), index=frame.index, dtype=object)
+               if isinstance(frame[c].dtype, pd.CategoricalDtype) else frame[c])
+           for c in columns if c in frame}
     return pd.DataFrame(out, index=frame.index)
 
 
@@ -120,8 +121,9 @@ def shared_text(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         if _is_text(out[column]):
             codes, uniques = pd.factorize(out[column].to_numpy(dtype=object))
-            values = np.asarray(uniques, dtype=object).take(np.maximum(codes, 0))
-            values[codes < 0] = None
+            values = np.full(len(codes), None, dtype=object)
+            if len(uniques):
+                values[codes >= 0] = np.asarray(uniques, dtype=object)[codes[codes >= 0]]
             out[column] = pd.Series(values, index=out.index, dtype=object)
     return out
 
@@ -136,8 +138,9 @@ def geo_chunks(frame: pd.DataFrame, rows: int = CHUNK_ROWS) -> Iterator[gpd.GeoD
         x, y = part[X].to_numpy(), part[Y].to_numpy()
         points = shapely.points(x, y)
         points[np.isnan(x) | np.isnan(y)] = None
-        data = {c: (_objects(part[c]) if isinstance(part[c].dtype, pd.CategoricalDtype)
-                    else part[c].to_numpy()) for c in names}
+        data = {c: (pd.Series(_objects(part[c]), dtype=object)
+                    if isinstance(part[c].dtype, pd.CategoricalDtype)
+                    else part[c].reset_index(drop=True)) for c in names}
         yield gpd.GeoDataFrame(pd.DataFrame(data, index=pd.RangeIndex(len(part))),
                                geometry=gpd.GeoSeries(points, crs=crs), crs=crs)
 
