@@ -282,7 +282,9 @@ def run_build(inputs: Path, workspace: Path) -> dict:
     with open(log_path, "w") as out:
         command = [sys.executable, "-m", "mapper", "--workspace", str(workspace), "build",
                    "--from", str(inputs)]
-        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        # run from the code's folder: ``python -m`` puts the working folder first on the path
+        child = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                 cwd=root)
         _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start

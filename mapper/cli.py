@@ -133,7 +133,11 @@ def build(
         meta = report.workspace.meta()
         how = "" if name else " (from its districts; set it with --name)"
         click.echo(f"Study area: {meta.get('study_area')}{how}")
+        from mapper.analysis_run import INCIDENT_COLUMNS
+
         held = report.registers.get("incidents")  # the build's, not read again
+        if held is not None:  # only what the analysis reads: the ids and points go
+            held = held[[c for c in INCIDENT_COLUMNS if c in held]]
         report.registers.clear()
         _analyse_if_possible(report.workspace, via="mapper build", incidents=held)
         click.echo(f"Workspace ready: {report.workspace.path}")
