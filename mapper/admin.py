@@ -36,7 +36,9 @@ from mapper.appdb import (
     APP_DB_FILE,
     CAN_HISTORY_TABLE,
     bump_edits,
+    dump_to_sqlite,
     integrity,
+    load_from_sqlite,
     now,
     sqlite_backup,
     write_audit,
@@ -79,7 +81,10 @@ def backup(workspace: Workspace, destination: Path, *, actor: str = "cli") -> di
     workspace.appdb.connect().close()  # make sure the app database exists
     for name in (STORE_FILE, APP_DB_FILE):
         target = destination / name
-        sqlite_backup(workspace.directory / name, target)
+        if name == APP_DB_FILE and workspace.appdb.postgres:
+            dump_to_sqlite(workspace.appdb, target)  # one snapshot, the same format
+        else:
+            sqlite_backup(workspace.directory / name, target)
         check = integrity(target)
         if check != "ok":
             raise MapperError(f"the backup copy of {name} failed SQLite's integrity check: "
@@ -195,16 +200,30 @@ def _rows(path: Path, sql: str) -> list[sqlite3.Row]:
         conn.close()
 
 
+class _Live:
+    """The workspace's live app database, to read: its SQLite file, or PostgreSQL."""
+
+    def __init__(self, workspace: Workspace):
+        self.db = workspace.appdb
+        self.file = workspace.directory / APP_DB_FILE
+
+    def exists(self) -> bool:
+        return self.db.postgres or self.file.is_file()
+
+    def rows(self, sql: str) -> list:
+        return self.db.query(sql) if self.db.postgres else _rows(self.file, sql)
+
+
 def plan_restore(workspace: Workspace, source: Path) -> RestorePlan:
     """Check a backup and say what restoring it would undo (nothing is changed)."""
     manifest = check_backup(source)
     plan = RestorePlan(manifest)
-    live_db = workspace.directory / APP_DB_FILE
-    if not live_db.is_file():
+    live = _Live(workspace)
+    if not live.exists():
         return plan
     then = {r["username"]: dict(r) for r in _rows(Path(source) / APP_DB_FILE,
                                                   "SELECT * FROM users")}
-    now_ = {r["username"]: dict(r) for r in _rows(live_db, "SELECT * FROM users")}
+    now_ = {r["username"]: dict(r) for r in live.rows("SELECT * FROM users")}
     plan.users_added = sorted(set(now_) - set(then))
     plan.users_removed = sorted(set(then) - set(now_))
     for name in sorted(set(now_) & set(then)):
@@ -221,8 +240,8 @@ def plan_restore(workspace: Workspace, source: Path) -> RestorePlan:
     # rows since the backup: after the last one it holds (ids only grow, restores keep them)
     last = max((r[0] or 0 for r in _rows(Path(source) / APP_DB_FILE,
                                          "SELECT max(id) FROM audit")), default=0)
-    since = [dict(r) for r in _rows(live_db, "SELECT * FROM audit WHERE id > "
-                                    f"{int(last)} ORDER BY id")]
+    since = [dict(r) for r in live.rows(f"SELECT * FROM audit WHERE id > {int(last)} "
+                                        "ORDER BY id")]
     plan.audit_rows = len(since)
     plan.erasures = sorted({r["record_id"] for r in since
                             if r["action"] == "erase" and r["register"] == "groups"})
@@ -243,24 +262,27 @@ def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
     manifest = plan.manifest
     source = Path(source)
     private_dir(workspace.directory)
-    live_db = workspace.directory / APP_DB_FILE
+    live = _Live(workspace)
     with _exclusive_lock(workspace.directory / LOCK_FILE):
         tmp = workspace.directory / f"{TMP_PREFIX}restore-{os.getpid()}.gpkg"
         ready = workspace.directory / f"{TMP_PREFIX}restore-{os.getpid()}.sqlite"
         try:
             sqlite_backup(source / APP_DB_FILE, ready)
-            _prepare_app_db(ready, live_db, actor, plan)
+            _prepare_app_db(ready, live, actor, plan)
             sqlite_backup(source / STORE_FILE, tmp)
             _fsync(tmp)
             os.replace(tmp, workspace.path)
             _fsync_dir(workspace.directory)
-            src = sqlite3.connect(ready)
-            live = workspace.appdb.connect()
-            try:
-                src.backup(live)
-            finally:
-                src.close()
-                live.close()
+            if live.db.postgres:  # the prepared copy, in one transaction
+                load_from_sqlite(live.db, ready)
+            else:
+                src = sqlite3.connect(ready)
+                target = workspace.appdb.connect()
+                try:
+                    src.backup(target)
+                finally:
+                    src.close()
+                    target.close()
         finally:
             tmp.unlink(missing_ok=True)
             ready.unlink(missing_ok=True)
@@ -277,13 +299,14 @@ def restore(workspace: Workspace, source: Path, *, actor: str = "cli") -> dict:
     return manifest
 
 
-def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -> None:
+def _prepare_app_db(ready: Path, live: _Live, actor: str, plan: RestorePlan) -> None:
     """Make the backup's app database what the workspace gets: the live audit trail (and
     the restore's own row), caches' edit counter moved on (sessions end after it:
     :func:`end_every_session`)."""
-    audit = [tuple(r) for r in _rows(live_db, "SELECT id, at, actor, action, register, "
-                                     "record_id, fields, detail FROM audit ORDER BY id")]
-    issued = _can_ids_issued_since(ready, live_db)
+    audit = [tuple(r) for r in live.rows("SELECT id, at, actor, action, register, "
+                                         "record_id, fields, detail FROM audit ORDER BY id")
+             ] if live.exists() else []
+    issued = _can_ids_issued_since(ready, live)
     conn = sqlite3.connect(ready)
     try:
         with conn:
@@ -294,7 +317,7 @@ def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -
                     "INSERT INTO can_history (can_id, name, named, ward_codes, population, "
                     "first_run, last_run, retired_at, replaced_by) VALUES (?, ?, ?, ?, ?, ?, "
                     "?, ?, '')", [(*row[:7], row[7] or now()) for row in issued])
-            if live_db.is_file():
+            if live.exists():
                 conn.execute("DELETE FROM audit")
                 conn.executemany("INSERT INTO audit (id, at, actor, action, register, "
                                  "record_id, fields, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -313,11 +336,11 @@ def _prepare_app_db(ready: Path, live_db: Path, actor: str, plan: RestorePlan) -
         conn.close()
 
 
-def _can_ids_issued_since(ready: Path, live_db: Path) -> list[tuple]:
+def _can_ids_issued_since(ready: Path, live_db: _Live) -> list[tuple]:
     """History rows of the live database whose CAN ids the backup never issued."""
-    if not live_db.is_file():
+    if not live_db.exists():
         return []
-    live = _rows(live_db, "SELECT can_id, name, named, ward_codes, population, first_run, "
+    live = live_db.rows("SELECT can_id, name, named, ward_codes, population, first_run, "
                           "last_run, retired_at FROM can_history")
     known = {r[0] for r in _rows(ready, "SELECT can_id FROM can_history")}
     return [tuple(r) for r in live if r[0] not in known]

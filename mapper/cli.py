@@ -16,6 +16,7 @@ from mapper import __version__, cli_admin, overlay
 from mapper.analysis.nearest import K_DEFAULT, K_MAX
 from mapper.analysis.verification import VERIFICATION_MONTHS
 from mapper.cli_common import workspace_of
+from mapper.database import DATABASE_URL_ENV, parse_url
 from mapper.errors import MapperError
 from mapper.registers import STATUSES
 from mapper.sources.points import MAX_FAILED_SHARE
@@ -46,9 +47,18 @@ def _progress(message: str) -> None:
     show_default=True,
     help=f"Workspace directory (also set by ${WORKSPACE_ENV}).",
 )
+@click.option(
+    "--database",
+    metavar="URL",
+    envvar=DATABASE_URL_ENV,
+    default=None,
+    help="A postgresql://USER@HOST:PORT/DBNAME URL: keep users, sessions, edits, audit and "
+    "settings in that PostgreSQL database, shared by several app servers (also set by "
+    f"${DATABASE_URL_ENV}; unset: the workspace's own SQLite file).",
+)
 @click.version_option(__version__, prog_name="mapper")
 @click.pass_context
-def cli(ctx: click.Context, workspace: str) -> None:
+def cli(ctx: click.Context, workspace: str, database: str | None) -> None:
     """Neighbourhood needs and asset mapper: deprivation, community assets and incidents
     per ward, from the open-data files you already have.
 
@@ -60,6 +70,26 @@ def cli(ctx: click.Context, workspace: str) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["workspace"] = workspace
+    use_database(ctx, database)
+
+
+def use_database(ctx: click.Context, database: str | None) -> None:
+    """Every command (and the server processes it starts) uses the database `database`
+    names: it is checked, then set as ``$MAPPER_DATABASE_URL`` while the command runs."""
+    if not database or not database.strip():
+        return
+    checked = parse_url(database)
+    before = os.environ.get(DATABASE_URL_ENV)
+    if before == checked.url:
+        return
+    os.environ[DATABASE_URL_ENV] = checked.url
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop(DATABASE_URL_ENV, None)
+        else:
+            os.environ[DATABASE_URL_ENV] = before
+    ctx.call_on_close(restore)
 
 
 @cli.command()
@@ -389,6 +419,57 @@ def export_(
     click.echo(f"Exported {count:,} {register} to {path}{note}.")
 
 
+@cli.command(name="import-context")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@click.option("--layer", "layers", multiple=True, metavar="NAME",
+              help="Read only this layer of the files (repeatable); others are skipped.")
+@click.option("--kind", type=click.Choice(["roads", "water", "rail", "buildings", "places"]),
+              help="Take the chosen layers as this kind (when their columns do not say).")
+@click.option("--attribution", metavar="TEXT",
+              help="The attribution the maps show, for files whose licence is not "
+              "recognised (OS OpenData and OpenStreetMap are).")
+@click.option("--clear", is_flag=True, help="Remove the imported context layers.")
+@click.pass_context
+def import_context(ctx: click.Context, files: tuple[str, ...], layers: tuple[str, ...],
+                   kind: str | None, attribution: str | None, clear: bool) -> None:
+    """Import context layers drawn under the data: roads, rivers and water, railway,
+    building outlines and place names (OS Open Roads, OS Open Zoomstack, an OpenStreetMap
+    .osm.pbf extract, or any GeoPackage, shapefile, GeoJSON or FlatGeobuf). Kinds found
+    replace the same kinds imported before; the others are kept."""
+    from mapper.context_store import ContextStore
+    from mapper.sources.context_layers import read_context
+
+    ws = workspace_of(ctx)
+    store = ContextStore(ws.directory)
+    if clear:
+        if files:
+            raise MapperError("give either --clear or files to import, not both")
+        click.echo("Context layers removed." if store.clear() else "No context layers to remove.")
+        return
+    if not files:
+        raise MapperError("give one or more files to import (or --clear)")
+    if not ws.exists():
+        raise MapperError(f"no workspace at {ws.directory}: run 'mapper demo' or "
+                          "'mapper build --from DIR' first (the context is cut to its area)")
+    extent_layer = "wards" if ws.has_layer("wards") else "boroughs"
+    west, south, east, north = (float(b) for b in
+                                ws.read_layer(extent_layer, columns=[]).total_bounds)
+    found = read_context(list(files), (west, south, east, north), kind=kind,
+                         layers=list(layers) or None,
+                         attribution=attribution, progress=_progress)
+    store.replace(found.frames, found.sources)
+    for note in found.notes:
+        click.echo(f"  {note}")
+    click.echo(f"Context layers stored in {store.path}:")
+    for name, classes in found.counts().items():
+        each = ", ".join(f"{c} {n:,}" for c, n in classes.items())
+        click.echo(f"  {name:<10} {sum(classes.values()):>9,}  ({each})")
+    for source in found.sources:
+        click.echo(f"  {source['source_file']}: {source['vintage']}; "
+                   f"{source['licence'] or 'licence not recorded'}; "
+                   f"{source['attribution'] or 'no attribution'}")
+
+
 @cli.command()
 @click.pass_context
 def info(ctx: click.Context) -> None:
@@ -404,6 +485,9 @@ def info(ctx: click.Context) -> None:
     label = " (SYNTHETIC DEMO DATA)" if meta.get("synthetic") == "yes" else ""
     click.echo(f"Workspace {ws.path}{label}")
     click.echo(f"Study area: {meta.get('study_area', '?')}; updated {meta.get('updated_at', '?')}")
+    db = ws.appdb
+    click.echo(f"App database: PostgreSQL {db.url} (schema mapper_app)" if db.url is not None
+               else f"App database: {db.path} (SQLite)")
     if meta.get("analysed_at"):
         from mapper.config import Settings, describe
 
@@ -439,6 +523,15 @@ def info(ctx: click.Context) -> None:
                 click.echo(f"{'':<18} {'':>9}  covers: {row['coverage']}")
             for note in row["notes"]:
                 click.echo(f"{'':<18} {'':>9}  note: {note}")
+    from mapper.context_store import ContextStore
+
+    context = ContextStore(ws.directory)
+    if context.exists():
+        click.echo(f"Context layers ({context.path}; mapper import-context): "
+                   f"{', '.join(context.kinds()) or 'none'}")
+        for row in context.sources().to_dict("records"):
+            click.echo(f"  {row['source_file']}: {row['kinds']} features; {row['vintage']}; "
+                       f"{row['licence'] or 'licence not recorded'}")
     from mapper.saved_mappings import SavedMappings
     from mapper.saved_mappings import describe as describe_mapping  # not config's describe
 

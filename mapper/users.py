@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mapper.appdb import AppDB, now
-from mapper.can_history import retired_sentence
+from mapper.can_history import resolve_id, retired_sentence
 from mapper.errors import MapperError
 
 ROLES = ("public", "partner", "officer", "admin")
@@ -164,8 +164,7 @@ def resolve_grant(workspace, areas: Iterable[str]) -> Grant:
         key = area.upper()
         if key in wards:
             granted.add(key)
-        elif area in cans or key in cans:
-            can_id = area if area in cans else key
+        elif (can_id := resolve_id(area, cans)) is not None:  # any case, any padding
             granted.update(cans[can_id])
             labels.append(f"{can_id} ({names.get(can_id, '')}) as found on {today}: "
                           f"{', '.join(cans[can_id])}")
@@ -180,7 +179,7 @@ def resolve_grant(workspace, areas: Iterable[str]) -> Grant:
         valid_cans = ", ".join(cans) if cans else "none (the analysis has not run)"
         history = workspace.appdb.can_history() if workspace.appdb.exists() else []
         retired = [note for area in unknown
-                   if (note := retired_sentence(area.upper(), history))]
+                   if (note := retired_sentence(area, history))]
         raise MapperError(
             " ".join(retired) + (" " if retired else "") +
             f"unknown area{'s' if len(unknown) != 1 else ''} "
@@ -376,8 +375,10 @@ def migrate_grants(workspace, *, actor: str = "migration") -> list[str]:
         legacy = json.loads(row["neighbourhoods"])
         wards = set(json.loads(row["wards"]))
         labels = list(json.loads(row["grant_labels"]))
-        dropped = [c for c in legacy if c not in cans]
-        for can_id in (c for c in legacy if c in cans):
+        dropped = [c for c in legacy if resolve_id(c, cans) is None]
+        for can_id in (resolve_id(c, cans) for c in legacy):
+            if can_id is None:
+                continue
             wards.update(cans[can_id])
             labels.append(f"{can_id} as analysed {analysed[:10]} (migrated {now()[:10]}): "
                           f"{', '.join(cans[can_id])}")

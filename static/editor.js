@@ -61,6 +61,9 @@
     }
     L.tileLayer(data.tiles, tileOptions).addTo(map);
   }
+  if (data.context && window.MapperContext) {  // imported streets and places (context.js)
+    window.MapperContext.layer(map, JSON.parse(data.context)).addTo(map);
+  }
 
   var marker = null;
 
@@ -155,7 +158,9 @@
           layer.bindTooltip(label, { sticky: true, className: "ed-ward-label" });
         }
       }).addTo(map);
-      if (!start && wards.getLayers().length) {
+      // a view in the address (mapstate.js's `map=`: a shared or reloaded link) stays
+      if (!start && wards.getLayers().length &&
+          !new URLSearchParams(window.location.search).has("map")) {
         map.fitBounds(wards.getBounds());
       }
       element.dataset.wardsLoaded = String(wards.getLayers().length);

@@ -6,12 +6,14 @@
  * reads (indicator, scheme, classes, borough, incident filters...), which stay the source
  * of truth for what the server draws. Opening such a URL restores the view; moving the
  * map or switching a layer updates it with history.replaceState (no reload), and GET
- * forms of the page carry `map` and `layers` along, so changing the indicator keeps the
- * zoom and centre.
+ * forms of the page (and its links marked data-mapstate-carry) carry `map` and `layers`
+ * along, so changing the indicator or sorting a table keeps the zoom and centre.
  *
  * Other scripts join through `window.MapState`:
  *   MapState.get(name), MapState.set(name, value)   read / write one query parameter
- *   MapState.map                                     the page's Leaflet map (or null)
+ *   MapState.map                                     the page's Leaflet map (or null): a
+ *                                                    folium map, else the element marked
+ *                                                    data-mapstate-map's `leafletMap`
  *   MapState.onRestore(fn)                           run fn(params) once the view is restored
  *
  * The search box (above the map) asks /api/search for wards, boroughs, CANs and postcodes
@@ -51,6 +53,17 @@
   function carryIntoForms() {
     var here = window.location.pathname;
     var current = params();
+    /* links marked data-mapstate-carry (the priority ward table's sort links) reload this
+       page too: they take the view along */
+    document.querySelectorAll("a[data-mapstate-carry]").forEach(function (link) {
+      var url = new URL(link.getAttribute("href"), window.location.href);
+      if (url.pathname !== here) { return; }
+      CARRIED.forEach(function (name) {
+        var value = current.get(name);
+        if (value) { url.searchParams.set(name, value); } else { url.searchParams.delete(name); }
+      });
+      link.setAttribute("href", url.pathname + url.search + url.hash);
+    });
     document.querySelectorAll("form").forEach(function (form) {
       if ((form.getAttribute("method") || "get").toLowerCase() !== "get") { return; }
       if (form.hasAttribute("data-mapstate-skip")) { return; }
@@ -104,6 +117,10 @@
       var candidate = window[elements[i].id];
       if (candidate instanceof L.Map) { return candidate; }
     }
+    /* a page's own Leaflet map (the register editor's): the element marked
+       data-mapstate-map keeps it as `leafletMap` */
+    var own = document.querySelector("[data-mapstate-map]");
+    if (own && own.leafletMap instanceof L.Map) { return own.leafletMap; }
     return null;
   }
 
@@ -358,7 +375,7 @@
     var control = findLayerControl();
     restore(map, control);
     track(map, control);
-    searchBox(map);
+    if (!map.getContainer().hasAttribute("data-mapstate-nosearch")) { searchBox(map); }
     restored = true;
     restoreHooks.forEach(function (fn) { fn(params()); });
   }

@@ -83,6 +83,21 @@
       window.history.replaceState(null, "", page.pathname + page.search + page.hash);
       document.querySelectorAll("#asset-sort input[name=category], #asset-sort input[name=q]")
         .forEach(function (el) { el.remove(); });
+      // the incident filter's form reloads the page: it takes the list's filter along
+      var counting = document.getElementById("incident-filter");
+      if (counting) {
+        [["category", category], ["q", query]].forEach(function (pair) {
+          var field = counting.querySelector("input[type=hidden][name=" + pair[0] + "]");
+          if (!pair[1]) { if (field) { field.remove(); } return; }
+          if (!field) {
+            field = document.createElement("input");
+            field.type = "hidden";
+            field.name = pair[0];
+            counting.appendChild(field);
+          }
+          field.value = pair[1];
+        });
+      }
     }
 
     form.addEventListener("submit", function (event) { event.preventDefault(); apply(); });

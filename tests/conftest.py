@@ -7,6 +7,12 @@
     the Flask app on ``tiny_workspace`` and its test client.
 ``live_server``
     the real app served on a free port of 127.0.0.1 in a background thread.
+``pg_url``
+    a fresh PostgreSQL database (PostGIS enabled) for the test module, dropped after: its
+    URL. Skipped without ``MAPPER_TEST_DATABASE_URL`` (failed under CI): see
+    ``tests/pgtest.py`` and ``.ci/postgres``.
+``app_backend``
+    parametrises a test module over both app databases (SQLite, then PostgreSQL).
 ``browser_page``
     a headless Chromium page (Playwright) that records console errors, page errors and
     every request to a host other than 127.0.0.1/localhost (those are blocked). Skipped
@@ -30,9 +36,11 @@ from factories import grid
 
 # The tests mirror the package (tests/sources, tests/analysis, tests/maps, tests/web,
 # tests/web/browser, tests/realdata). Their modules are imported by their own names
-# (pytest's default "prepend" import mode), and some share fixtures and helpers with a
-# module in another folder (``from test_editor import ward_at``): every folder is on the
-# path from the start, so such an import finds the one module pytest itself collects,
+# (pytest's default "prepend" import mode). Helpers and fixtures shared by test modules in
+# different folders live in helper modules in tests/ (accounts.py, factories.py,
+# demo_editing.py, upload_files.py, route_sweep.py, expected.py, ...), never in a test
+# module: a test module imported by another runs its imports twice and couples the two.
+# Every folder is still put on the path from the start, so an import finds the one module
 # whatever order the folders are collected in.
 _TESTS = Path(__file__).resolve().parent
 for _folder in sorted(p for p in _TESTS.rglob("*") if p.is_dir() and p.name != "__pycache__"):
@@ -159,6 +167,36 @@ def app(tiny_workspace):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    from pgtest import fresh_database
+
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app_backend(request, monkeypatch):
+    """Run the test on each app database: the workspace's SQLite file, then the
+    module's PostgreSQL database (``pg_url``, emptied first). A module opts in with
+    ``pytestmark = pytest.mark.usefixtures("app_backend")``; yields the dialect."""
+    from mapper import appdb
+    from mapper.database import DATABASE_URL_ENV
+
+    appdb.close_all()
+    if request.param == "sqlite":
+        monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    else:
+        import psycopg
+
+        url = request.getfixturevalue("pg_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA IF EXISTS {appdb.PG_SCHEMA} CASCADE")
+        monkeypatch.setenv(DATABASE_URL_ENV, url)
+    yield request.param
+    appdb.close_all()
 
 
 @pytest.fixture
@@ -338,27 +376,160 @@ def shared_london(tmp_path_factory) -> LondonBuild:
 
 
 @pytest.fixture
+def london_copy(shared_london, tmp_path) -> Path:
+    """A private copy of the built London workspace (about 65 MB: a fraction of a second),
+    for a test that analyses it again or changes it."""
+    directory = tmp_path / "london"
+    shutil.copytree(shared_london.directory, directory)
+    return directory
+
+
+@pytest.fixture
 def demo_copy(shared_demo, tmp_path) -> Path:
     """A private copy of the demo workspace, for a test that changes it."""
-    import shutil
-
     directory = tmp_path / "demo"
     shutil.copytree(shared_demo, directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def demo_module_copy(shared_demo, tmp_path_factory) -> Path:
+    """A private copy of the demo workspace for one test module: the module's tests may
+    change it (sign-ins, edits, renamed wards), and share the changes with each other but
+    never with another module. Far cheaper than building and analysing the demo again."""
+    directory = tmp_path_factory.mktemp("demo-module") / "demo"
+    shutil.copytree(shared_demo, directory)
+    return directory
+
+
+# -- the tiny grid, built ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_grid(tmp_path_factory) -> Path:
+    """The tiny grid input folder (``factories.write_folder``: 9 wards, 36 LSOAs, postcodes
+    ZZ...) built as ``mapper build`` builds it, once per test run. Read-only: tests that
+    change a workspace use :func:`grid_copy`."""
+    from factories import write_folder
+
+    from mapper.pipeline import build
+    from mapper.store import Workspace
+
+    root = tmp_path_factory.mktemp("shared-grid")
+    directory = root / "ws"
+    build(write_folder(root / "in"), Workspace(directory))
+    return directory
+
+
+@pytest.fixture
+def grid_copy(shared_grid, tmp_path) -> Path:
+    """A private copy of the built tiny grid, at ``tmp_path / "ws"`` (a copy costs a
+    millisecond; a build, seconds)."""
+    directory = tmp_path / "ws"
+    shutil.copytree(shared_grid, directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def shared_grid_drafts(shared_grid, tmp_path_factory) -> Path:
+    """The built tiny grid analysed with the settings the draft tests start from
+    (``can_min_population=0, stability_draws=5, can_top_share=0.5``), once per test run.
+    Read-only: copy it (``shutil.copytree``) to change it."""
+    from mapper.analysis_run import analyse
+    from mapper.config import Settings
+    from mapper.store import Workspace
+
+    directory = tmp_path_factory.mktemp("shared-grid-drafts") / "ws"
+    shutil.copytree(shared_grid, directory)
+    analyse(Workspace(directory),
+            Settings(can_min_population=0, stability_draws=5, can_top_share=0.5))
+    return directory
+
+
+@pytest.fixture
+def grid_dir(shared_grid_drafts, tmp_path) -> Path:
+    """The tiny grid analysed as the draft tests start from (:func:`shared_grid_drafts`):
+    a copy of the run's, at ``tmp_path / "ws"``, for a test that changes it."""
+    directory = tmp_path / "ws"
+    shutil.copytree(shared_grid_drafts, directory)
     return directory
 
 
 # -- the whole run's log --------------------------------------------------------------------
 
 
+def _worker_id(config) -> str | None:
+    """The pytest-xdist worker this process is ("gw0", ...), or None in the main process."""
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else str(workerinput["workerid"])
+
+
+def _worker_logs(run_log: Path) -> list[Path]:
+    return sorted(run_log.parent.glob(f"{run_log.stem}.gw*{run_log.suffix}"))
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``-n 2``) tests are sent to the workers by group (whole modules,
+    see :func:`pytest_collection_modifyitems`), and every worker writes the run's log to a
+    file of its own beside ``log_file`` (``pytest-run.gw0.log`` ...): one file written by
+    several processes at once would lose records. The main process removes those of an
+    earlier run first."""
+    worker = _worker_id(config)
+    if worker is None and _distributes(config):
+        # whole modules to a worker (see pytest_collection_modifyitems), whatever --dist says
+        config.option.dist = "loadgroup"
+    elif worker is not None:
+        config.option.loadgroup = True  # a worker: name each test's group in its node id
+    log_file = config.getoption("log_file", None) or config.getini("log_file")
+    if not log_file:
+        return
+    run_log = Path(log_file)
+    if worker is None:
+        for old in _worker_logs(run_log.absolute()):
+            old.unlink(missing_ok=True)
+    else:
+        config.option.log_file = str(run_log.with_name(f"{run_log.stem}.{worker}{run_log.suffix}"))
+
+
+#: the session fixture that only a few modules use and that is the dearest to build: under
+#: pytest-xdist the modules using it share one worker, so it is built once
+_ONE_WORKER_FIXTURES = ("shared_london",)
+
+
+def _distributes(config) -> bool:
+    return bool(getattr(config.option, "numprocesses", None))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``python -m pytest -n 2``) a test module runs whole on one worker
+    (its module fixtures are built once and its tests run in their order, as without xdist),
+    and the modules using the London build (:data:`_ONE_WORKER_FIXTURES`) share a worker."""
+    if _worker_id(config) is None:
+        return  # not under xdist (only its workers collect)
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    for module, module_items in modules.items():
+        uses = {f for item in module_items for f in getattr(item, "fixturenames", ())}
+        shared = sorted(uses.intersection(_ONE_WORKER_FIXTURES))
+        group = shared[0] if shared else Path(module).stem
+        for item in module_items:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Fail the run when any test's logging wrote an e-mail address or phone number.
 
-    pytest writes every log record of the run to ``log_file`` (pyproject.toml); this scans it
+    pytest writes every log record of the run to ``log_file`` (pyproject.toml), and each
+    pytest-xdist worker to a file of its own beside it; the main process scans them all
     once everything has run, whatever ran and in whatever order (tests/test_log_privacy.py
     checks a representative round of contact-touching work on its own).
     """
     from log_scan import personal_data_in
 
+    if _worker_id(session.config) is not None:
+        return  # the main process scans every worker's log when all have finished
     plugin = session.config.pluginmanager.get_plugin("logging-plugin")
     if plugin is None or not session.testscollected:
         return
@@ -369,10 +540,16 @@ def pytest_sessionfinish(session, exitstatus):
         _fail_run(session, "no run log to scan: set log_file in pyproject.toml "
                            "([tool.pytest.ini_options])")
         return
-    leaks = personal_data_in(path.read_text(encoding="utf-8", errors="replace"))
-    if leaks:
-        _fail_run(session, f"contact details in the test run's log {path.name}: {leaks[:10]} "
-                           "(log ids and counts, never e-mail addresses or phone numbers)")
+    logs = [path, *_worker_logs(path)]
+    if getattr(session.config.option, "numprocesses", None) and len(logs) == 1:
+        _fail_run(session, f"no worker's log beside {path.name} to scan (pytest-xdist)")
+        return
+    for log in logs:
+        leaks = personal_data_in(log.read_text(encoding="utf-8", errors="replace"))
+        if leaks:
+            _fail_run(session, f"contact details in the test run's log {log.name}: "
+                               f"{leaks[:10]} (log ids and counts, never e-mail addresses or "
+                               "phone numbers)")
 
 
 def _fail_run(session, message: str) -> None:

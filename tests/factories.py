@@ -191,3 +191,38 @@ def write_rank_only_folder(directory: Path, *, population: bool = True):
     if population:
         file7[ids + list(file7.columns[-5:])].to_csv(folder / "file6.csv", index=False)
     return folder, file7.set_index(ids[0])
+
+
+def write_grid_folder(directory: Path, n_rows: int, n_cols: int) -> Path:
+    """An input folder of `n_rows` x `n_cols` 1 km wards from :func:`grid` (one borough a
+    row, one LSOA a ward): wards E0591nnnn, LSOAs E0191nnnn (n from 1, west to east, then
+    south to north), boroughs E0991nnnn; LSOA n has 1000 + n residents and an IMD score
+    falling with n, so every ward is a CAN of its own when CANs may hold at most 1,999
+    residents. For areas with many CANs (hundreds)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cells = grid(n_rows, n_cols)
+    ward_codes = [f"E0591{n:04d}" for n in cells["n"]]
+    lsoa_codes = [f"E0191{n:04d}" for n in cells["n"]]
+    borough = [(f"E0991{r + 1:04d}", f"Borough {r + 1}") for r in cells["row"]]
+    write_geojson(gpd.GeoDataFrame(
+        {"WD22CD": ward_codes, "WD22NM": [f"Ward {n}" for n in cells["n"]],
+         "LAD22CD": [b[0] for b in borough], "LAD22NM": [b[1] for b in borough]},
+        geometry=cells.geometry, crs="EPSG:27700"), directory / "wards.geojson")
+    write_geojson(gpd.GeoDataFrame(
+        {"LAD22CD": [f"E0991{r + 1:04d}" for r in range(n_rows)],
+         "LAD22NM": [f"Borough {r + 1}" for r in range(n_rows)]},
+        geometry=[box(X0, Y0 + r * CELL_M, X0 + n_cols * CELL_M, Y0 + (r + 1) * CELL_M)
+                  for r in range(n_rows)], crs="EPSG:27700"), directory / "boroughs.geojson")
+    write_geojson(gpd.GeoDataFrame(
+        {"LSOA11CD": lsoa_codes, "LSOA11NM": [f"Grid {n:04d}" for n in cells["n"]]},
+        geometry=cells.geometry, crs="EPSG:27700"), directory / "lsoas.geojson")
+    rows = iod_rows(lsoa_codes)
+    for i, row in enumerate(rows):  # scores fall with n, past the 80 of iod_rows
+        row[4:52] = [f"{60 - i * 0.1:.3f}" if k % 3 == 0 else value
+                     for k, value in enumerate(row[4:52])]
+    write_iod(directory / "iod.csv", lsoa_codes, rows=rows)
+    write_csv(directory / "lookup.csv", ["LSOA11CD", "LSOA11NM", "WD19CD", "WD19NM"],
+              [[c, "x", w, "x"] for c, w in zip(lsoa_codes, ward_codes, strict=True)])
+    write_csv(directory / "population.csv", ["LSOA11CD", "LSOA11NM", "Persons_All-Ages"],
+              [[c, "x", str(1000 + n)] for c, n in zip(lsoa_codes, cells["n"], strict=True)])
+    return directory

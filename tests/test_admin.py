@@ -93,8 +93,10 @@ def test_audit_lists_fields_but_never_values(cli):
     assert "0999" not in repr(table) and "new@example.org" not in repr(table)
 
 
-def test_backup_and_restore_round_trip(cli, tmp_path):
+def test_backup_and_restore_round_trip(app_backend, cli, tmp_path):  # SQLite and PostgreSQL
     ws = cli.workspace
+    local = ws.directory / APP_DB_FILE  # (the demo's, made when it was built)
+    untouched = local.read_bytes() if local.exists() else None
     gid = overlay.read_layer(ws, "groups")["group_id"].iloc[0]
     save_record(ws, "groups", {"name": "Before the backup"}, actor="alice", record_id=gid,
                 expected_version=1)
@@ -111,6 +113,8 @@ def test_backup_and_restore_round_trip(cli, tmp_path):
     names = overlay.read_layer(after, "groups").set_index("group_id")["name"]
     assert names[gid] == "Before the backup"
     assert after.appdb.integrity_check() == "ok"
+    if app_backend == "postgresql":  # the edits went to PostgreSQL, not the local file
+        assert (local.read_bytes() if local.exists() else None) == untouched
     # a damaged backup is refused and the workspace left alone
     (tmp_path / "bk" / STORE_FILE).write_bytes(b"not a database")
     code, _, err = cli("restore", str(tmp_path / "bk"), "--yes")
@@ -207,3 +211,40 @@ def test_imports_of_personal_data_are_audited(cli, tmp_path):
     rows = ws.appdb.read_audit(register="groups")
     assert [r["action"] for r in rows] == ["import"]
     assert rows[0]["fields"] == ["email", "phone"] and "more_groups.csv" in rows[0]["detail"]
+
+
+def test_a_backup_of_the_embedded_store_restores_into_postgresql(cli, tmp_path, pg_url,
+                                                                 monkeypatch):
+    """Moving a workspace's app database to PostgreSQL: back up, then restore with a
+    database URL set (README, "Backing up and restoring")."""
+    from mapper import appdb
+    from mapper.database import DATABASE_URL_ENV
+    from mapper.users import create_user
+
+    monkeypatch.delenv(DATABASE_URL_ENV, raising=False)
+    appdb.close_all()
+    ws = cli.workspace
+    create_user(ws.appdb, "mover", "correct horse battery", "officer")
+    gid = overlay.read_layer(ws, "groups")["group_id"].iloc[0]
+    save_record(ws, "groups", {"name": "Edited on SQLite"}, actor="mover", record_id=gid,
+                expected_version=1)
+    assert cli("backup", str(tmp_path / "bk"))[0] == 0
+    monkeypatch.setenv(DATABASE_URL_ENV, pg_url)
+    appdb.close_all()
+    import psycopg
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {appdb.PG_SCHEMA} CASCADE")
+    code, out, err = cli("restore", str(tmp_path / "bk"), "--yes")
+    assert code == 0, err
+    moved = Workspace(ws.directory)
+    assert moved.appdb.postgres
+    assert authenticate(moved.appdb, "mover", "correct horse battery") is not None
+    names = overlay.read_layer(moved, "groups").set_index("group_id")["name"]
+    assert names[gid] == "Edited on SQLite"
+    # the next edit gets the next version, and new audit rows follow the restored ones
+    assert save_record(moved, "groups", {"name": "Edited on PostgreSQL"}, actor="mover",
+                       record_id=gid, expected_version=2)[1] == 3
+    trail = moved.appdb.read_audit(limit=5)
+    assert trail[0]["record_id"] == gid and trail[0]["id"] > trail[1]["id"]
+    appdb.close_all()

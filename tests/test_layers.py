@@ -48,7 +48,9 @@ LAYERS: dict[str, int] = {
     "mapper.tilearchive": 0,
     "mapper.vcard": 0,
     "mapper.resources": 0,
+    "mapper.database": 0,
     "mapper.geojson": 0,
+    "mapper.context_kinds": 0,
     "mapper.openreferral_format": 0,
     # 1 sources
     "mapper.sources": 1,
@@ -57,6 +59,7 @@ LAYERS: dict[str, int] = {
     "mapper.saved_mappings": 1,
     # 2 store
     "mapper.store": 2,
+    "mapper.context_store": 2,
     "mapper.appdb": 2,
     "mapper.users": 2,
     # 3 overlay

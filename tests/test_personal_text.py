@@ -4,21 +4,17 @@ from everyone without contact rights in every response, shown to officers."""
 from __future__ import annotations
 
 import csv
-import re
 
 import pandas as pd
 import pytest
 from accounts import sign_in
+from route_sweep import EMAIL_SEEN, PHONE_SEEN
 
 from mapper import overlay, personal_text
 from mapper.pipeline import import_file
 from mapper.sources import charity
 from mapper.store import Workspace
 from mapper.web import create_app
-
-#: what a test counts as a contact detail: independent of the detector's own patterns
-EMAIL_SEEN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z.]{2,}")
-PHONE_SEEN = re.compile(r"(?<![\w.])0\d{2,4}[ -]?\d{3,4}[ -]?\d{3,4}\b|\+44 ?\d")
 
 DETAILS = {
     "description": "Hot drinks; ring Jo on 07700 900123 or email jo.bloggs@gmail.com",
@@ -95,7 +91,7 @@ def test_premises_details_are_removed():
 
 def test_a_charity_correspondence_address_is_kept_from_the_public(tmp_path):
     """Through the import hook (pipeline.gather_registers) on a hand-built extract."""
-    from test_charity import import_register, register
+    from charity_files import import_register, register
 
     from mapper.pipeline import gather_registers
 
@@ -197,8 +193,7 @@ def test_no_contact_pattern_reaches_the_public(app, workspace):
 def test_no_contact_pattern_on_any_route_for_the_public(app, workspace):
     """Every GET route of the app (so a new one is covered when it is added), with the
     hand-built groups as samples: no e-mail address or phone number for the public."""
-    from test_authorisation import _samples, _url
-    from test_placeholders import body_of
+    from route_sweep import _samples, _url, body_of
 
     samples = {**_samples(app), "record_id": "pii-1", "group_id": "pii-1"}
     ward = overlay.read_layer(Workspace(workspace), "groups").set_index("group_id").at[

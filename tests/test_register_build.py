@@ -69,11 +69,10 @@ def test_a_folder_with_an_oruk_package_and_a_charity_extract(demo_ws, tmp_path):
     assert all(len(h) == 64 for h in prov["source_sha256"])
 
 
-def test_import_of_a_package_folder_through_the_cli(demo_ws, tmp_path, capsys):
+def test_import_of_a_package_folder_through_the_cli(demo_ws, demo_copy, tmp_path, capsys):
     package = tmp_path / "pkg"
     export(demo_ws, "groups", package, fmt="oruk", include_personal_data=True)
-    ws = tmp_path / "ws"
-    assert main(["--workspace", str(ws), "demo"]) == 0
+    ws = demo_copy  # the demo, as `mapper demo` makes it (tests/test_cli.py tests that)
     assert main(["--workspace", str(ws), "import", str(package)]) == 0
     out = capsys.readouterr().out
     assert "Imported 80 of 80 rows into layer 'groups'" in out
@@ -99,9 +98,8 @@ def test_export_cli_respects_filters_and_personal_data(demo_ws, tmp_path, capsys
     assert "cannot tell the export format" in capsys.readouterr().err
 
 
-def test_skip_invalid_through_the_cli(demo_ws, tmp_path, capsys):
-    ws = tmp_path / "ws"
-    assert main(["--workspace", str(ws), "demo"]) == 0
+def test_skip_invalid_through_the_cli(demo_ws, demo_copy, tmp_path, capsys):
+    ws = demo_copy  # the demo, as `mapper demo` makes it (tests/test_cli.py tests that)
     known = Workspace(ws).read_layer("postcodes")["postcode"].iloc[0]
     bad = tmp_path / "venues.csv"
     bad.write_text(f"name,postcode\nGood Hall,{known}\nBad Hall,ZZ99 9ZZ\n")

@@ -24,11 +24,9 @@ from mapper.store import Workspace
 
 
 @pytest.fixture
-def ws(tmp_path):
+def ws(grid_copy):
     """The tiny grid workspace (9 wards, 36 LSOAs, 36 postcodes ZZ...)."""
-    workspace = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), workspace)
-    return workspace
+    return Workspace(grid_copy)
 
 
 def postcodes(ws):

@@ -53,6 +53,7 @@ def changed(demo_copy, tmp_path, capsys, monkeypatch):
     return ws, tmp_path / "bk", erased, edited
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_the_plan_lists_every_security_change_since_the_backup(changed):
     ws, backup, erased, _ = changed
     plan = plan_restore(ws, backup)
@@ -85,6 +86,7 @@ def test_restore_asks_and_a_no_changes_nothing(changed, capsys, monkeypatch):
     assert get_user(ws.appdb, "newbie") is not None
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_restore_keeps_the_audit_trail_records_itself_and_keeps_erasures(changed, capsys,
                                                                           monkeypatch):
     ws, backup, erased, edited = changed

@@ -24,10 +24,8 @@ def digest(path) -> str:
 
 
 @pytest.fixture
-def built(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), ws)
-    return ws
+def built(grid_copy):
+    return Workspace(grid_copy)
 
 
 def test_workspace_location_argument_environment_default(monkeypatch, tmp_path):

@@ -19,7 +19,8 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 from shapely.geometry import Point
-from test_uploads import FAST, LAT, LON, base_dir, csv_bytes, ws  # noqa: F401 - fixtures
+from upload_files import *  # noqa: F403 - the fixtures (upload_files.__all__)
+from upload_files import FAST, LAT, LON, csv_bytes
 
 from mapper import overlay, registers
 from mapper.errors import MapperError
@@ -82,7 +83,7 @@ def test_a_plain_geopackage_passes(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_geopackages_are_refused_by_the_upload_check(ws, tmp_path, name):  # noqa: F811
+def test_hostile_geopackages_are_refused_by_the_upload_check(ws, tmp_path, name):
     build, reason = HOSTILE[name]
     data = build(tmp_path / name).read_bytes()
     started = time.monotonic()
@@ -95,7 +96,7 @@ def test_hostile_geopackages_are_refused_by_the_upload_check(ws, tmp_path, name)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
-def test_hostile_geopackages_are_refused_by_import(ws, tmp_path, name):  # noqa: F811
+def test_hostile_geopackages_are_refused_by_import(ws, tmp_path, name):
     build, reason = HOSTILE[name]
     before = ws.path.read_bytes()
     with pytest.raises(MapperError, match="refused"):
@@ -103,7 +104,7 @@ def test_hostile_geopackages_are_refused_by_import(ws, tmp_path, name):  # noqa:
     assert ws.path.read_bytes() == before
 
 
-def test_mapper_import_of_a_view_geopackage_ends_with_a_clear_error(ws, tmp_path):  # noqa: F811
+def test_mapper_import_of_a_view_geopackage_ends_with_a_clear_error(ws, tmp_path):
     path = view_gpkg(tmp_path / "view.gpkg")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
@@ -116,7 +117,7 @@ def test_mapper_import_of_a_view_geopackage_ends_with_a_clear_error(ws, tmp_path
     assert "Traceback" not in done.stderr
 
 
-def test_a_geopackage_inside_a_zip_is_refused_for_import(ws, tmp_path):  # noqa: F811
+def test_a_geopackage_inside_a_zip_is_refused_for_import(ws, tmp_path):
     import zipfile
 
     inner = plain_gpkg(tmp_path / "inner.gpkg")
@@ -129,7 +130,7 @@ def test_a_geopackage_inside_a_zip_is_refused_for_import(ws, tmp_path):  # noqa:
 # -- field length ------------------------------------------------------------------------------
 
 
-def test_a_huge_field_is_cut_to_the_edit_limit_by_import(ws, tmp_path):  # noqa: F811
+def test_a_huge_field_is_cut_to_the_edit_limit_by_import(ws, tmp_path):
     huge = "N" * 5_000_000
     path = plain_gpkg(tmp_path / "huge.gpkg", names=("Fine", huge, huge))
     imported = import_file(path, ws)
@@ -141,7 +142,7 @@ def test_a_huge_field_is_cut_to_the_edit_limit_by_import(ws, tmp_path):  # noqa:
     assert sorted(stored["name"].str.len()) == [4, registers.MAX_TEXT, registers.MAX_TEXT]
 
 
-def test_a_huge_csv_field_is_reported_by_the_upload_check(ws):  # noqa: F811
+def test_a_huge_csv_field_is_reported_by_the_upload_check(ws):
     data = csv_bytes(["name", "category", "latitude", "longitude", "description"],
                      [["Big", "youth", LAT, LON, "d" * 900_000]])
     report = inspect_upload("big.csv", data, ws, limits=FAST)
@@ -153,14 +154,14 @@ def test_a_huge_csv_field_is_reported_by_the_upload_check(ws):  # noqa: F811
 # -- the commit has the check's limits -----------------------------------------------------------
 
 
-def _waiting(ws, tmp_path):  # noqa: F811
+def _waiting(ws, tmp_path):
     data = csv_bytes(["name", "category", "latitude", "longitude"],
                      [["Slow Group", "youth", LAT, LON]])
     return inspect_upload("slow.csv", data, ws, limits=Limits(parse_seconds=20),
                           owner="olivia")
 
 
-def test_the_commit_is_killed_at_the_time_limit(ws, tmp_path, monkeypatch):  # noqa: F811
+def test_the_commit_is_killed_at_the_time_limit(ws, tmp_path, monkeypatch):
     report = _waiting(ws, tmp_path)
     before = ws.path.read_bytes()
 
@@ -179,7 +180,7 @@ def test_the_commit_is_killed_at_the_time_limit(ws, tmp_path, monkeypatch):  # n
     assert done.accepted == 1
 
 
-def test_the_commit_is_refused_beyond_the_memory_limit(ws, tmp_path, monkeypatch):  # noqa: F811
+def test_the_commit_is_refused_beyond_the_memory_limit(ws, tmp_path, monkeypatch):
     report = _waiting(ws, tmp_path)
     before = ws.path.read_bytes()
 
@@ -193,7 +194,7 @@ def test_the_commit_is_refused_beyond_the_memory_limit(ws, tmp_path, monkeypatch
     assert ws.path.read_bytes() == before
 
 
-def test_a_committed_upload_is_the_same_as_an_import(ws, tmp_path):  # noqa: F811
+def test_a_committed_upload_is_the_same_as_an_import(ws, tmp_path):
     report = _waiting(ws, tmp_path)
     done = commit_upload(report.token, ws, "olivia", limits=Limits(parse_seconds=20))
     assert (done.register, done.rows_read, done.accepted, done.rejected) == ("groups", 1, 1, 0)

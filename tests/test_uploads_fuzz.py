@@ -34,13 +34,12 @@ import warnings
 import zipfile
 from collections import Counter
 
-import factories as fx
 import pyogrio
 import pytest
 from accounts import csrf_token, sign_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_uploads import (
+from upload_files import (
     CASES,
     LAT,
     LAT2,
@@ -53,8 +52,6 @@ from test_uploads import (
     zip_bomb,
 )
 
-from mapper.pipeline import build
-from mapper.store import Workspace
 from mapper.web import create_app
 
 #: rejections where a reader raised something unexpected (shown when a count check fails)
@@ -75,10 +72,9 @@ REPORT_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def workspace_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("uploads-fuzz")
-    directory = root / "ws"
-    build(fx.write_folder(root / "in"), Workspace(directory))
+def workspace_dir(shared_grid, tmp_path_factory):
+    directory = tmp_path_factory.mktemp("uploads-fuzz") / "ws"
+    shutil.copytree(shared_grid, directory)
     yield directory
     shutil.rmtree(directory / ".uploads", ignore_errors=True)
 

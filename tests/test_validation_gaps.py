@@ -13,7 +13,8 @@ import pytest
 from accounts import csrf_token, sign_in
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_uploads import FAST, LAT, LON, base_dir, csv_bytes, ws  # noqa: F401 - fixtures
+from upload_files import *  # noqa: F403 - the fixtures (upload_files.__all__)
+from upload_files import FAST, LAT, LON, csv_bytes
 
 from mapper import editing, overlay, registers
 from mapper.cli import main
@@ -50,7 +51,7 @@ def _row(field: str, value: str, n: int) -> list:
     return row
 
 
-def test_uploads_refuse_the_contact_values_the_editor_refuses_row_by_row(ws):  # noqa: F811
+def test_uploads_refuse_the_contact_values_the_editor_refuses_row_by_row(ws):
     data = csv_bytes(CONTACTS, [_row(f, v, n) for n, (f, v, _) in enumerate(CASES)])
     report = inspect_upload("contacts.csv", data, ws, limits=FAST, owner="olivia")
     assert report.accepted == len(CASES)  # the records are kept, the bad values left out
@@ -81,7 +82,7 @@ def test_the_editor_applies_the_same_rule(field, value, stored):
         assert not problems and record[field] == stored
 
 
-def test_import_cuts_text_over_the_edit_limit_and_names_the_rows(ws):  # noqa: F811
+def test_import_cuts_text_over_the_edit_limit_and_names_the_rows(ws):
     long = "x" * (registers.MAX_TEXT + 500)
     data = csv_bytes(["name", "category", "latitude", "longitude", "description"],
                      [["Short", "youth", LAT, LON, "fine"], ["Long", "youth", LAT, LON, long]])
@@ -94,7 +95,7 @@ def test_import_cuts_text_over_the_edit_limit_and_names_the_rows(ws):  # noqa: F
     assert editing.MAX_TEXT is registers.MAX_TEXT  # one constant
 
 
-def test_nan_coordinates_are_no_coordinates_not_outside_the_area(ws):  # noqa: F811
+def test_nan_coordinates_are_no_coordinates_not_outside_the_area(ws):
     features = [{"type": "Feature", "properties": {"name": n, "category": "youth"},
                  "geometry": {"type": "Point", "coordinates": c}}
                 for n, c in (("Good", [LON, LAT]), ("Half", [float("nan"), LAT]),

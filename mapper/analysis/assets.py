@@ -351,3 +351,34 @@ __all__ = [
     "lsoa_access",
     "ward_access",
 ]
+
+
+# -- counts per ward for the maps ------------------------------------------------------
+
+#: the ward_summary column holding each register's records per ward, as the analysis
+#: counted them (in service, likely duplicates once)
+COUNT_COLUMNS = {"groups": "groups_total", "premises": "premises_total",
+                 "incidents": "incidents"}
+
+
+def ward_counts(wards: pd.DataFrame, kind: str, counts: pd.Series | None = None) -> pd.Series:
+    """Records of register `kind` per ward, as whole numbers, indexed by ``ward_code`` in
+    the wards' order: the analysis's own figure (:data:`COUNT_COLUMNS`), or `counts` (a
+    figure by ``ward_code``, e.g. the incidents of a filter from
+    :func:`mapper.analysis.incidents.filtered_ward_incidents`) when given. A ward with
+    no figure (not counted, or not covered by any source) counts 0."""
+    if kind not in COUNT_COLUMNS:
+        raise ValueError(f"unknown register {kind!r}; choose one of "
+                         f"{', '.join(COUNT_COLUMNS)}")
+    require(wards, ["ward_code"], "wards")
+    codes = pd.Index(wards["ward_code"].astype(str), name="ward_code")
+    if counts is None:
+        column = COUNT_COLUMNS[kind]
+        values = (pd.to_numeric(wards[column], errors="coerce") if column in wards
+                  else pd.Series(np.nan, index=wards.index))
+        figures = pd.Series(values.to_numpy(), index=codes)
+    else:
+        figures = pd.to_numeric(counts, errors="coerce")
+        figures.index = figures.index.astype(str)
+        figures = figures.reindex(codes)
+    return figures.fillna(0).round().astype("int64").rename(kind)

@@ -22,7 +22,8 @@ order of residents shared, most first, each CAN at most once:
   most recently active): a CAN that comes back when a setting is changed back gets its
   old id again;
 * anything else gets a **new id**, numbered on from the highest id ever issued (ids are
-  never reused), in rank order;
+  never reused), in rank order, written as :func:`mapper.can_history.format_id` writes
+  it (``CAN-07``, ``CAN-100``: an id issued is never re-padded as the count grows);
 * an earlier CAN no new CAN took is **retired**: it stays in the history with the date
   and the CANs that now hold its wards (``replaced_by``).
 
@@ -40,28 +41,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mapper.can_history import ISSUED_ID, can_number, format_id, typed_number
+
 #: a new CAN and an earlier one are linked when the residents of the wards they share are
 #: more than this share of the residents of either of them
 MATCH_SHARE = 0.5
-ID_PREFIX = "CAN-"
 #: columns of the CAN history: one row per id ever issued
 HISTORY_COLUMNS = ("can_id", "name", "named", "ward_codes", "population", "first_run",
                    "last_run", "retired_at", "replaced_by")
-_ID = re.compile(rf"^{ID_PREFIX}(\d+)$")
 _MORE = re.compile(r" and \d+ more$")
-
-
-def can_number(can_id: str) -> int:
-    """The number of a CAN id (``"CAN-07"`` -> 7); ValueError for anything else."""
-    found = _ID.match(str(can_id))
-    if not found:
-        raise ValueError(f"not a CAN id: {can_id!r} (expected {ID_PREFIX}NN)")
-    return int(found.group(1))
-
-
-def format_id(number: int) -> str:
-    """``7`` -> ``"CAN-07"`` (at least two digits)."""
-    return f"{ID_PREFIX}{int(number):02d}"
 
 
 def split_codes(text) -> list[str]:
@@ -150,8 +138,9 @@ def match_neighbourhoods(cans: pd.DataFrame, population: pd.Series, history: pd.
     earlier = {str(r.can_id): set(split_codes(r.ward_codes))
                for r in history.itertuples(index=False)}
     active = [c for c in history.loc[history["retired_at"] == "", "can_id"]]
+    # most recently active first; ties in number order (history is in number order)
     retired = history.loc[history["retired_at"] != ""].sort_values(
-        ["last_run", "can_id"], ascending=[False, True])["can_id"].tolist()
+        "last_run", ascending=False, kind="stable")["can_id"].tolist()
 
     residents = pop.to_dict()
 
@@ -299,12 +288,18 @@ def _checked_history(history: pd.DataFrame | None) -> pd.DataFrame:
     for column in ("retired_at", "replaced_by", "name", "ward_codes"):
         history[column] = history[column].fillna("").astype(str)
     history["named"] = pd.to_numeric(history["named"], errors="coerce").fillna(0).astype(int)
-    bad = [c for c in history["can_id"] if not _ID.match(c)]
+    bad = [c for c in history["can_id"] if not ISSUED_ID.fullmatch(c)]
     if bad:
         raise ValueError(f"history holds ids that are not CAN ids: {bad[:5]}")
     if history["can_id"].duplicated().any():
         raise ValueError("history holds an id more than once")
-    return history
+    numbers = history["can_id"].map(typed_number)
+    if numbers.duplicated().any():  # CAN-01 and CAN-001: a link could mean either
+        same = history.loc[numbers.duplicated(keep=False), "can_id"].tolist()
+        raise ValueError(f"history holds one number under two ids: {same[:5]}")
+    # in number order, however the ids are written or stored (CAN-100 after CAN-99)
+    order = np.argsort(numbers.astype(int).to_numpy(), kind="stable")
+    return history.iloc[order].reset_index(drop=True)
 
 
 def apply_ids(can_id: pd.Series, cans: pd.DataFrame, identity: Identity

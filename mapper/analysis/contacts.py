@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from mapper.analysis._tables import check_frame, check_radius, in_service, point_xy
+from mapper.can_history import resolve_id
 
 #: the kinds of scope a list can have, in the order forms offer them
 SCOPE_KINDS = ("neighbourhood", "ward", "borough", "radius")
@@ -72,7 +73,7 @@ def area_scope(kind: str, code: str, wards: pd.DataFrame,
     kind
         "neighbourhood", "ward" or "borough".
     code
-        The CAN id (``CAN-01``) or the ward or borough code.
+        The CAN id (``CAN-01``; any case and zero padding) or the ward or borough code.
     wards
         ``ward_code``, ``ward_name``, ``borough_code`` and ``borough_name`` per ward.
     neighbourhoods
@@ -105,6 +106,7 @@ def area_scope(kind: str, code: str, wards: pd.DataFrame,
     if kind == "neighbourhood":
         cans = pd.DataFrame(neighbourhoods) if neighbourhoods is not None else pd.DataFrame(
             columns=["can_id", "name", "ward_codes"])
+        code = resolve_id(code, cans["can_id"].astype(str)) or code  # can-1, CAN-001
         rows = cans[cans["can_id"] == code]
         if rows.empty:
             known = _listed(cans["can_id"], cans["name"]) if len(cans) else "none"

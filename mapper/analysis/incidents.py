@@ -939,3 +939,137 @@ def filtered_ward_incidents(incidents: pd.DataFrame | None, wards: pd.DataFrame,
     return pd.DataFrame({PREFIX: counts, MONTHS_COUNTED: float(span) if span else np.nan,
                          RATE: incident_rate(monthly, population),
                          COUNTED: chosen.words()})
+
+
+__all__ += ["IncidentFilter", "filtered_ward_incidents"]
+
+
+# -- the filter's parameters: the one rule every page and the API use ----------------
+
+#: the query parameters of an incident filter on every map page (and accepted by the API)
+FILTER_PARAMETERS = ("incidents_from", "incidents_to", "incident_type")
+
+
+def incident_type_lookup(types: Iterable[str]) -> dict[str, str]:
+    """The incident types of the data (matching key, :func:`mapper.incident_types.key`
+    -> as stored), and every other spelling the vocabulary gives them
+    (mapper/mappings/incident_types.csv): "asb" and "anti-social-behaviour" find
+    "Anti-social behaviour"."""
+    from mapper.incident_types import key, vocabulary
+
+    lookup = {key(v): v for v in types if isinstance(v, str) and v.strip()}
+    for value, kind in vocabulary().written.items():
+        stored = lookup.get(key(kind))
+        if stored is not None:
+            lookup.setdefault(key(value), stored)
+    return lookup
+
+
+def check_incident_filter(start: str | None, end: str | None, kinds: Iterable[str],
+                          types: Iterable[str], *,
+                          names: tuple[str, str, str] = FILTER_PARAMETERS,
+                          ) -> tuple[str, str, list[str], list[str]]:
+    """Check an incident filter as a query gives it (the one rule of pages and API).
+
+    Parameters
+    ----------
+    start, end : first and last month asked for ("YYYY-MM"; blank or None: open)
+    kinds : the incident types asked for (any spelling of the vocabulary, any case)
+    types : the incident types of the data (as stored)
+    names : the parameters' names, for the messages (from, to, type)
+
+    Returns
+    -------
+    (start, end, matched types as stored, problems): each problem a sentence naming the
+    parameter and the value, and for an unknown type every type of the data. A bad month
+    comes back as "".
+    """
+    from mapper.incident_types import key
+
+    problems: list[str] = []
+    months = []
+    for name, value in zip(names[:2], (start, end), strict=True):
+        text = (value or "").strip()
+        if text and not _MONTH.fullmatch(text):
+            problems.append(f"{name} '{text}' must be a month written YYYY-MM, e.g. 2024-06")
+            text = ""
+        months.append(text)
+    first, last = months
+    if first and last and first > last:
+        problems.append(f"{names[0]} ({first}) must not be after {names[1]} ({last})")
+    lookup = incident_type_lookup(types)
+    matched = []
+    for value in kinds:
+        text = (value or "").strip()
+        if not text:
+            continue
+        found = lookup.get(key(text))
+        if found is None:
+            shown = ", ".join(sorted(set(lookup.values()))) or \
+                "none (the workspace has no incidents)"
+            problems.append(f"{names[2]} '{text}' is an unknown incident type (not in the data); "
+                            f"choose one of {shown}")
+        else:
+            matched.append(found)
+    return first, last, list(dict.fromkeys(matched)), problems
+
+
+def filtered_summary(summary: pd.DataFrame, incidents: pd.DataFrame | None,
+                     chosen: IncidentFilter) -> pd.DataFrame:
+    """`summary` (the stored ward summary) with every incident figure for `chosen`.
+
+    The counts, the months counted, the rate per 1,000 residents and what is counted
+    (:func:`filtered_ward_incidents`), each per-type count (``incidents_<type>``: the
+    window's, 0 for the types the filter leaves out) and the smoothed rate
+    (``incidents_per_1000_eb``: :func:`mapper.analysis.rates.eb_rates` of the filtered
+    counts over residents x months, toward each borough, as the analysis smooths) are
+    replaced. A ward whose district no incident source covers (stored ``incidents`` NaN)
+    keeps no figure. The unmet-need index and its components (``z_incidents``,
+    ``contrib_incidents``) stay the analysis's: they are the model the CANs were chosen by.
+    """
+    from mapper.analysis.rates import eb_rates
+
+    wards = summary.copy()
+    codes = wards["ward_code"].astype(str)
+    covered = wards[PREFIX].notna().to_numpy() if PREFIX in wards else \
+        np.ones(len(wards), dtype=bool)
+    figures = filtered_ward_incidents(incidents, wards, chosen).reindex(codes)
+    for column in figures.columns:
+        values = figures[column].to_numpy()
+        wards[column] = np.where(covered, values, None if values.dtype == object else np.nan)
+    type_columns = [c for c in wards.columns if c.startswith(f"{PREFIX}_")
+                    and c not in (RATE, MONTHS_COUNTED, COUNTED, f"{RATE}_eb")]
+    if incidents is not None and type_columns:
+        by_type = incident_counts(incidents, codes, start=chosen.start or None,
+                                  end=chosen.end or None,
+                                  types=[chosen.kind] if chosen.kind else None)
+        for column in type_columns:
+            values = by_type[column].reindex(codes).fillna(0).to_numpy(dtype="float64") \
+                if column in by_type else np.zeros(len(wards))
+            wards[column] = np.where(covered, values, np.nan)
+    if f"{RATE}_eb" in wards and "borough_code" in wards:
+        index = pd.Index(codes, name="ward_code")
+        counts = pd.Series(wards[PREFIX].to_numpy(dtype="float64"), index=index)
+        known = counts.where(pd.Series(wards[RATE].to_numpy(dtype="float64"),
+                                       index=index).notna())
+        exposure = pd.Series(pd.to_numeric(wards["population"], errors="coerce").to_numpy()
+                             * pd.to_numeric(wards[MONTHS_COUNTED], errors="coerce")
+                             .to_numpy(), index=index)
+        smoothed = eb_rates(known, exposure, pd.Series(wards["borough_code"].to_numpy(),
+                                                       index=index))
+        wards[f"{RATE}_eb"] = smoothed["rate_eb"].to_numpy()
+    return wards
+
+
+__all__ += ["FILTER_PARAMETERS", "incident_type_lookup", "check_incident_filter",
+            "filtered_summary"]
+
+
+def incidents_by(summary: pd.DataFrame, column: str) -> pd.Series:
+    """Each group's incidents (``summary`` rows grouped on `column`, e.g. ``can_id``):
+    the sum of its wards' ``incidents`` (NaN when no ward of it has a figure), for
+    a :func:`filtered_summary` as for the stored one."""
+    return summary.groupby(column)[PREFIX].sum(min_count=1)
+
+
+__all__ += ["incidents_by"]

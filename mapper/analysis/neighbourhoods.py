@@ -31,6 +31,7 @@ from pyproj import CRS
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 
+from mapper.can_history import can_number, format_id
 from mapper.geo import CRS_ANALYSIS
 
 #: columns of the edge list returned by :func:`queen_neighbours`
@@ -350,7 +351,8 @@ def find_neighbourhoods(
 
     Ids are stable: clusters are numbered by descending total unmet need, the sum over
     their wards of ``unmet_need * population`` (on a tie, the cluster holding the smallest
-    ward code comes first), as "CAN-01", "CAN-02", ... (three digits from 100 CANs on).
+    ward code comes first), as "CAN-01", "CAN-02", ... "CAN-99", "CAN-100" ...
+    (:func:`mapper.can_history.format_id`: the width never depends on the count).
     The same data in any row order gives the same ids. These are this run's ids; across
     runs, :func:`mapper.analysis.can_identity.match_neighbourhoods` gives a CAN found
     again the id it had before.
@@ -439,8 +441,7 @@ def _stable_ids(members: pd.DataFrame) -> pd.Series:
     first = members.groupby("cluster")["ward_code"].min()
     order = pd.DataFrame({"total": total, "first": first})
     order = order.sort_values(["total", "first"], ascending=[False, True])
-    width = max(2, len(str(len(order))))
-    return pd.Series([f"CAN-{i:0{width}d}" for i in range(1, len(order) + 1)], index=order.index)
+    return pd.Series([format_id(i) for i in range(1, len(order) + 1)], index=order.index)
 
 
 def _summarise(members: pd.DataFrame) -> pd.DataFrame:
@@ -458,7 +459,9 @@ def _summarise(members: pd.DataFrame) -> pd.DataFrame:
     }
     columns |= {c: by[c].sum() for c in SUMMED_COLUMNS if c in members}
     columns |= {c: _weighted_mean(members, c) for c in WEIGHTED_COLUMNS if c in members}
-    summary = pd.DataFrame(columns, index=pd.Index(sorted(by.groups), dtype="string"))
+    # in number order, which is rank order (as text, CAN-100 would come before CAN-11)
+    summary = pd.DataFrame(columns, index=pd.Index(sorted(by.groups, key=can_number),
+                                                   dtype="string"))
     summary["top_drivers"] = _top_drivers(members).reindex(summary.index, fill_value="")
     summary.insert(0, "rank", np.arange(1, len(summary) + 1))
     return summary.rename_axis("can_id")

@@ -44,6 +44,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mapper.can_history import id_order
+
 #: how many reasons a CAN's "why chosen" names
 NAMED_REASONS = 3
 #: an indicator counts only when the CAN is this many times worse than its reference
@@ -130,7 +132,7 @@ def can_reasons(
     long = indicator_table(table, deprivation=deprivation, uncovered=uncovered,
                            radius_m=radius_m, national_lsoas=national_lsoas,
                            lsoa_weights=lsoa_weights)
-    cans = sorted(table["can_id"].dropna().astype(str).unique())
+    cans = sorted(table["can_id"].dropna().astype(str).unique(), key=id_order)
     chosen = long[long["eligible"].astype(bool)].sort_values(
         ["can_id", "percentile", "ratio", "key"], ascending=[True, False, False, True])
     top = chosen.groupby("can_id", sort=True).head(NAMED_REASONS)

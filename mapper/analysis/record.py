@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from mapper.can_history import id_order
+
 #: a current CAN continues a previous one when they share at least this share of the
 #: larger one's wards (most of its wards the same)
 SAME_CAN_SHARE = 0.5
@@ -70,10 +72,10 @@ def selection_changes(previous: Mapping[str, list[str]],
     after = {w for wards in current.values() for w in wards}
     taken: set[str] = set()
     changed, new, unchanged = [], [], 0
-    for can_id in sorted(current):
+    for can_id in sorted(current, key=id_order):
         wards = set(current[can_id])
         best, best_shared = None, 0
-        for old_id in sorted(previous):
+        for old_id in sorted(previous, key=id_order):
             if old_id in taken:
                 continue
             shared = len(wards & set(previous[old_id]))
@@ -92,4 +94,4 @@ def selection_changes(previous: Mapping[str, list[str]],
                         "added": sorted(wards - old), "removed": sorted(old - wards)})
     return {"wards_in": sorted(after - before), "wards_out": sorted(before - after),
             "changed": changed, "new": new,
-            "gone": sorted(set(previous) - taken), "unchanged": unchanged}
+            "gone": sorted(set(previous) - taken, key=id_order), "unchanged": unchanged}

@@ -26,6 +26,7 @@ from mapper.analysis.can_identity import (
     empty_history,
     match_neighbourhoods,
 )
+from mapper.can_history import id_order
 
 #: a ward's place in a comparison -> what the map legend and the table say
 WARD_STATUS = {
@@ -162,7 +163,7 @@ def compare(published: dict, draft: dict, identity: Identity | None = None) -> C
     before = {c["can_id"]: c for c in published["cans"]}
     after = {c["can_id"]: c for c in draft["cans"]}
     cans = []
-    for can_id in sorted(set(before) | set(after)):
+    for can_id in sorted(set(before) | set(after), key=id_order):
         was = {w["code"] for w in before.get(can_id, {}).get("wards", [])}
         now = {w["code"] for w in after.get(can_id, {}).get("wards", [])}
         if can_id not in after:
@@ -179,7 +180,7 @@ def compare(published: dict, draft: dict, identity: Identity | None = None) -> C
             "lost": [names.get(c, c) for c in sorted(was - now)],
             "replaced_by": list(replaced)})
     order = list(CAN_CHANGE)
-    cans.sort(key=lambda c: (order.index(c["change"]), c["can_id"]))
+    cans.sort(key=lambda c: (order.index(c["change"]), id_order(c["can_id"])))
     return Comparison(rows, cans)
 
 

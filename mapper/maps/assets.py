@@ -37,6 +37,19 @@ VENDOR_DIRS: dict[str, Path] = {
     "leaflet-heat": Path(folium.__file__).parent / "templates",
 }
 
+#: packages whose folder holds more than the library: only these files of it are served
+#: (folium's templates folder also holds other plugins' scripts)
+VENDOR_ONLY: dict[str, frozenset[str]] = {"leaflet-heat": frozenset({"leaflet_heat.min.js"})}
+
+
+def vendor_serves(package: str, filename: str) -> bool:
+    """Whether ``/vendor/<package>/<filename>`` may be served (the package is known, and
+    for a package in :data:`VENDOR_ONLY`, the file is one of its listed files)."""
+    if package not in VENDOR_DIRS:
+        return False
+    allowed = VENDOR_ONLY.get(package)
+    return allowed is None or filename in allowed
+
 #: folium resource name -> (vendor package, file), for every resource we can serve.
 #: Names are the ones folium uses in ``default_js`` / ``default_css``.
 LOCAL_ASSETS: dict[str, tuple[str, str]] = {
@@ -107,13 +120,14 @@ def needs_jquery(m: folium.Map) -> bool:
 def _localised(element: Element, links: list[tuple[str, str]], base_url: str):
     out = []
     for name, url in links:
-        if _EXTERNAL.match(url):
-            if name not in LOCAL_ASSETS:
-                raise ValueError(
-                    f"{type(element).__name__} needs {url}, which has no local copy; "
-                    f"add it to mapper.maps.assets.LOCAL_ASSETS (known: {', '.join(LOCAL_ASSETS)})"
-                )
+        if name in LOCAL_ASSETS:
+            # a CDN link of folium's, or our own local path under the default prefix
             url = asset_url(name, base_url=base_url)
+        elif _EXTERNAL.match(url):
+            raise ValueError(
+                f"{type(element).__name__} needs {url}, which has no local copy; "
+                f"add it to mapper.maps.assets.LOCAL_ASSETS (known: {', '.join(LOCAL_ASSETS)})"
+            )
         out.append((name, url))
     return out
 

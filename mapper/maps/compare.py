@@ -31,6 +31,7 @@ from mapper.maps.base import (
     display_tolerance,
     feature_collection,
 )
+from mapper.maps.context import ContextOverlay, add_context
 
 #: ward status (:data:`mapper.analysis.selections.WARD_STATUS`) -> its Leaflet style
 STATUS_STYLES = {
@@ -43,6 +44,7 @@ _CONTEXT_STYLE = {"color": "#8a8f93", "weight": 1, "fillColor": "#f3f2f1", "fill
 
 
 def comparison_map(wards: gpd.GeoDataFrame, *, tiles: Tiles = "none",
+                   context_layers: ContextOverlay | None = None,
                    asset_base_url: str = DEFAULT_BASE_URL) -> folium.Map:
     """Every ward of the study area (EPSG:27700, ``ward_code``, ``ward_name``,
     ``status``: a key of :data:`STATUS_STYLES`, or "" for a ward in neither selection)."""
@@ -58,6 +60,7 @@ def comparison_map(wards: gpd.GeoDataFrame, *, tiles: Tiles = "none",
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
     MetricScale().add_to(m)
     add_tiles(m, tiles)
+    add_context(m, context_layers)  # streets and places under the data, when imported
     frame = wards.assign(label=wards["status"].map(WARD_STATUS).fillna("in neither"))
     fields = ["ward_name", "label", "ward_code"]
     for status, style in [("", _CONTEXT_STYLE), *STATUS_STYLES.items()]:

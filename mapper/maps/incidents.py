@@ -29,6 +29,7 @@ from mapper.maps.base import (
     check_layer,
     check_tiles,
 )
+from mapper.maps.context import ContextOverlay, add_context
 
 #: ring radii in metres, innermost first
 RING_RADII_M = (250, 500, 1000)
@@ -65,6 +66,7 @@ def incident_map(
     point_label: str,
     wards: gpd.GeoDataFrame | None = None,
     tiles: Tiles = "none",
+    context_layers: ContextOverlay | None = None,
     asset_base_url: str = DEFAULT_BASE_URL,
 ) -> folium.Map:
     """A map centred on the point ``(x, y)`` (EPSG:27700 metres) with rings and groups.
@@ -78,6 +80,8 @@ def incident_map(
     wards : ward polygons in EPSG:27700 drawn as faint outlines for orientation; None
         for none
     tiles : background, a key of :data:`~mapper.maps.base.TILE_CHOICES` or LocalTiles
+    context_layers : the imported roads, water, rail, buildings and places to draw
+        under the data (:mod:`mapper.maps.context`); None: none
     asset_base_url : URL prefix the app serves the vendored Leaflet files under
 
     The map is drawn on a canvas and fitted to a square centred on the point that holds
@@ -111,6 +115,7 @@ def incident_map(
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
     MetricScale().add_to(m)
     add_tiles(m, tiles)
+    add_context(m, context_layers)  # streets and places under the data, when imported
     if wards is not None and len(wards):
         _add_wards(m, wards, x, y, half)
     _add_rings(m, point)

@@ -40,6 +40,7 @@ from mapper.maps.base import (
     display_shapes,
     feature_collection,
 )
+from mapper.maps.context import ContextOverlay, add_context
 from mapper.missing import is_missing
 from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
 
@@ -96,6 +97,7 @@ def asset_map(
     gaps: gpd.GeoDataFrame | None = None,
     gap_label: str = "Homes beyond walking distance of any group",
     tiles: Tiles = "none",
+    context_layers: ContextOverlay | None = None,
     asset_base_url: str = DEFAULT_BASE_URL,
 ) -> folium.Map:
     """A map of an area's outline and its groups and premises, clustered.
@@ -112,6 +114,8 @@ def asset_map(
     gaps : coverage-gap polygons inside the area, drawn shaded
     gap_label : what the gap shading means, for its tooltip
     tiles : background, a key of :data:`TILE_CHOICES` or LocalTiles; "none" works offline
+    context_layers : the imported roads, water, rail, buildings and places to draw
+        under the data (:mod:`mapper.maps.context`); None: none
     asset_base_url : URL prefix the app serves the vendored Leaflet files under
 
     Every marker carries ``<kind>:<asset_id>`` as the Leaflet option ``assetId``; the map,
@@ -140,6 +144,7 @@ def asset_map(
     m.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
     MetricScale().add_to(m)
     add_tiles(m, tiles)
+    add_context(m, context_layers)  # streets and places under the data, when imported
     _add_polygons(m, context, "Neighbouring wards", _CONTEXT_STYLE, tooltip=True)
     _add_polygons(m, gaps, "Coverage gaps", _GAP_STYLE, tooltip=False, label=gap_label)
     folium.GeoJson(

@@ -36,6 +36,7 @@ from mapper.maps.base import (
     display_tolerance,
     feature_collection,
 )
+from mapper.maps.context import ContextOverlay, add_context
 from mapper.maps.points import LazyPointCluster
 
 WARD_FIELDS = ["ward_name", "ward_code", "borough_name"]
@@ -52,6 +53,7 @@ def ward_map(
     boroughs: gpd.GeoDataFrame | None,
     *,
     tiles: Tiles = "none",
+    context_layers: ContextOverlay | None = None,
     simplify_m: float | None = None,
     decimals: int = OVERVIEW_DECIMALS,
     asset_base_url: str = DEFAULT_BASE_URL,
@@ -59,6 +61,7 @@ def ward_map(
     groups_url: str | None = None,
     groups_count: int | None = None,
     json_strings: bool = False,
+    groups_per_ward: list | None = None,
 ) -> folium.Map:
     """A map of every ward (with a tooltip) under the borough outlines.
 
@@ -75,6 +78,8 @@ def ward_map(
         ``borough_name``
     boroughs : borough polygons in EPSG:27700, drawn as outlines; None for none
     tiles : background, a key of :data:`TILE_CHOICES` or LocalTiles; "none" works offline
+    context_layers : the imported roads, water, rail, buildings and places to draw
+        under the data (:mod:`mapper.maps.context`); None: none
     simplify_m : display simplification tolerance in metres (0 keeps every vertex; None:
         under a pixel at the zoom that fits the wards, see
         :func:`mapper.maps.base.display_tolerance`)
@@ -82,6 +87,8 @@ def ward_map(
     asset_base_url : URL prefix the app serves the vendored Leaflet files under
     groups_url, groups_count : where the groups layer's rows are fetched from, and how
         many there are (shown in the layer list)
+    groups_per_ward : rows of :func:`mapper.maps.points.ward_count_rows`: zoomed out, the
+        groups layer shows these counts per ward instead of the markers
     json_strings : write the layers' data as JSON text in a string handed to
         ``JSON.parse`` rather than as a JavaScript object literal: browsers read large
         data much faster that way (the web page uses it; the default keeps the
@@ -113,6 +120,7 @@ def ward_map(
     # they are shown at (fitting afterwards projects every vertex twice)
     FitBoundsNow([[miny, minx], [maxy, maxx]]).add_to(m)
     add_tiles(m, tiles)
+    add_context(m, context_layers)  # streets and places under the data, when imported
 
     ward_layer = FixedStyleGeoJson(
         feature_collection(wards, WARD_FIELDS, ward_shapes, ids=False),
@@ -137,6 +145,7 @@ def ward_map(
         label = "VCS groups" + (f" ({groups_count:,})" if groups_count is not None else "")
         LazyPointCluster("groups", url=groups_url, prefetch=True,
                          point_class="map-group", cluster_class="map-group-cluster",
+                         counts=groups_per_ward, count_class="map-count",
                          name=f'<span class="map-key__swatch map-key__swatch--group" '
                          f'aria-hidden="true"></span> {html.escape(label)}').add_to(m)
         # folded on phones, where it would cover the map

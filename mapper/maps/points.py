@@ -16,6 +16,17 @@ this way. Rows are compact lists ``[lat, lon, label, detail]`` (see
 
 The map's ``pointLayers[kind]`` is the cluster layer (for tests and other scripts); its
 ``filled`` is true, and it fires ``filled``, once every row is in it.
+
+Counts per ward when zoomed out
+-------------------------------
+Given ``counts`` (rows ``[lat, lon, ward name, count]`` from :func:`ward_count_rows`),
+the layer in the layer control holds, below :data:`COUNTS_ZOOM`, one circle per ward
+(sized by its count, numbered when there is room, with a tooltip "Whitechapel: 12
+groups") instead of the markers: a whole city shows one figure per ward, not hundreds of
+badges. From :data:`COUNTS_ZOOM` in it holds the clustered markers. The switch is made in
+the browser on every ``zoomend`` by ``static/maplayers.js`` (``MapLayers.pointSwitch``);
+a page without that script (a map saved as a file) keeps the markers at every zoom. The
+map's ``pointSwitches[kind]`` says what is shown (``mode``: "counts" or "markers").
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from folium.template import Template
 from folium.utilities import JsCode
 
 from mapper import missing
+from mapper.analysis.assets import ward_counts
 from mapper.geo import to_display
 from mapper.maps.base import DISPLAY_DECIMALS
 from mapper.personal_text import CORRESPONDENCE_NOTE, is_correspondence
@@ -40,17 +52,54 @@ CLUSTER_OPTIONS = {"chunkedLoading": True, "showCoverageOnHover": False,
                    "maxClusterRadius": JsCode(
                        f"function (zoom) {{ return zoom < {CLOSE_ZOOM} ? 150 : 50; }}")}
 
+#: below this zoom a point layer given counts per ward shows them instead of its markers:
+#: at 13 a typical English ward (2-3 km across) is still only 100-150 px wide, so a
+#: count says more than its markers; at 14 (a ward fills much of a phone's screen) the
+#: markers show. A whole city (London opens at 10-11) and a borough (the demo opens at
+#: 13) both open on the counts.
+COUNTS_ZOOM = 14
 
 #: registers whose rows are fetched while the page loads, before their layer is
 #: switched on (small: a few thousand rows); the others wait until they are asked for
 PREFETCHED_KINDS = ("groups",)
 #: per register: the JS/CSS name of its symbol, its name in the layer control, the
 #: columns written in its tooltip (label, detail)
+#: columns written in its tooltip (label, detail), the words of its counts (one, many)
 POINT_KINDS: dict[str, dict] = {
-    "groups": {"name": "VCS groups", "columns": ("name", "category")},
-    "premises": {"name": "Community premises", "columns": ("name", "type")},
-    "incidents": {"name": "Incidents", "columns": ("type", "month")},
+    "groups": {"name": "VCS groups", "columns": ("name", "category"),
+               "nouns": ("group", "groups")},
+    "premises": {"name": "Community premises", "columns": ("name", "type"),
+                 "nouns": ("premises", "premises")},
+    "incidents": {"name": "Incidents", "columns": ("type", "month"),
+                  "nouns": ("incident", "incidents")},
 }
+
+
+def ward_count_rows(wards: gpd.GeoDataFrame, kind: str,
+                    counts: pd.Series | None = None) -> list[list]:
+    """One row ``[lat, lon, ward name, count]`` per ward with at least one record of
+    `kind` (the analysis's counts, :func:`mapper.analysis.assets.ward_counts`; `counts`
+    by ``ward_code`` overrides them, e.g. a filter's incidents), at the ward's label
+    point: its centroid when inside the ward, else a point on its surface (WGS84,
+    :data:`DISPLAY_DECIMALS` decimals). Names are plain text (the page writes them as
+    text nodes)."""
+    if kind not in POINT_KINDS:
+        raise ValueError(f"unknown point layer {kind!r}; choose one of {', '.join(POINT_KINDS)}")
+    figures = ward_counts(wards, kind, counts).to_numpy()
+    keep = (figures > 0) & wards.geometry.notna().to_numpy() & ~wards.geometry.is_empty.to_numpy()
+    if not keep.any():
+        return []
+    frame = wards[keep]
+    geometry = frame.geometry
+    centroids = geometry.centroid
+    spots = to_display(gpd.GeoSeries(
+        centroids.where(centroids.within(geometry), geometry.representative_point()),
+        crs=frame.crs))
+    lat = np.round(spots.y.to_numpy(), DISPLAY_DECIMALS)
+    lon = np.round(spots.x.to_numpy(), DISPLAY_DECIMALS)
+    names = _text(frame, "ward_name")
+    return [[float(a), float(o), n, int(c)]
+            for a, o, n, c in zip(lat, lon, names, figures[keep], strict=True)]
 
 
 def point_rows(points: gpd.GeoDataFrame, kind: str) -> list[list]:
@@ -101,16 +150,33 @@ class LazyPointCluster(MarkerCluster):
     point_class, cluster_class : CSS classes of a marker and of a numbered cluster
     show : shown (and so filled) from the start
     prefetch : fetch `url` as the page loads, before the layer is switched on
+    counts : rows of :func:`ward_count_rows`, shown instead of the markers below
+        `close_zoom` (default :data:`COUNTS_ZOOM`; None: markers at every zoom)
+    count_class : CSS class of a ward's count (its number)
     """
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.markerClusterGroup({{ this.options|tojavascript }});
-        (function (group, map) {
+        // the layer in the layer control: the clusters, or (zoomed out) counts per ward
+        var {{ this.get_name() }} = L.layerGroup();
+        (function (holder, group, map) {
             var kind = {{ this.kind|tojson }};
             map.pointLayers = map.pointLayers || {};
             map.pointLayers[kind] = group;
+            {%- if this.counts is not none %}
+            if (window.MapLayers) {
+                MapLayers.pointSwitch(map, holder, group, {
+                    kind: kind, counts: {{ this.counts|tojson }},
+                    nouns: {{ this.nouns|tojson }}, closeZoom: {{ this.close_zoom }},
+                    countClass: {{ this.count_class|tojson }}
+                });
+            } else {
+                holder.addLayer(group);
+            }
+            {%- else %}
+            holder.addLayer(group);
+            {%- endif %}
             group.options.iconCreateFunction = function (cluster) {
                 var n = cluster.getChildCount();
                 return L.divIcon({
@@ -197,7 +263,8 @@ class LazyPointCluster(MarkerCluster):
                     });
             }
             group.on('add', fill);  // (a layer shown from the start is added below)
-        })({{ this.get_name() }}, {{ this._parent.get_name() }});
+        })({{ this.get_name() }}, L.markerClusterGroup({{ this.options|tojavascript }}),
+           {{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
@@ -208,7 +275,8 @@ class LazyPointCluster(MarkerCluster):
 
     def __init__(self, kind: str, *, name: str, rows: list | None = None,
                  url: str | None = None, point_class: str, cluster_class: str,
-                 show: bool = False, prefetch: bool = False):
+                 show: bool = False, prefetch: bool = False, counts: list | None = None,
+                 count_class: str = "map-count", close_zoom: int = COUNTS_ZOOM):
         if (rows is None) == (url is None):
             raise ValueError(f"{kind}: give either rows or url")
         super().__init__(name=name, show=show, overlay=True, control=True,
@@ -220,3 +288,7 @@ class LazyPointCluster(MarkerCluster):
         self.point_class = point_class
         self.cluster_class = cluster_class
         self.prefetch = prefetch
+        self.counts = counts
+        self.count_class = count_class
+        self.close_zoom = close_zoom
+        self.nouns = list(POINT_KINDS[kind]["nouns"]) if kind in POINT_KINDS else ["", ""]

@@ -29,7 +29,8 @@ from folium.utilities import JsCode
 
 from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
-from mapper.maps.assets import DEFAULT_BASE_URL, use_local_assets
+from mapper.can_history import id_order
+from mapper.maps.assets import DEFAULT_BASE_URL, asset_url, use_local_assets
 from mapper.maps.base import (
     AREA_MAX_ZOOM,
     DISPLAY_DECIMALS,
@@ -50,7 +51,13 @@ from mapper.maps.base import (
     feature_collection,
 )
 from mapper.maps.classify import NO_DATA_COLOUR, Classification, classify, palette
-from mapper.maps.points import POINT_KINDS, PREFETCHED_KINDS, LazyPointCluster
+from mapper.maps.context import ContextOverlay, add_context
+from mapper.maps.points import (
+    POINT_KINDS,
+    PREFETCHED_KINDS,
+    LazyPointCluster,
+    ward_count_rows,
+)
 
 # -- indicators -----------------------------------------------------------------------
 
@@ -165,7 +172,12 @@ def class_labels(classification: Classification, kind: str) -> pd.Series:
 @dataclass(frozen=True)
 class PointLayer:
     """A register drawn as clustered markers: its rows (embedded) or a URL to fetch them
-    from (``{"rows": [[lat, lon, label, detail], ...]}``) when first switched on."""
+    from (``{"rows": [[lat, lon, label, detail], ...]}``) when first switched on.
+
+    Zoomed out (below :data:`mapper.maps.points.COUNTS_ZOOM`) the layer shows one count
+    per ward instead (``per_ward``): the analysis's counts of the register
+    (:func:`mapper.analysis.assets.ward_counts`), or `counts` by ``ward_code`` (e.g. the
+    incidents of the page's filter)."""
 
     kind: str
     rows: list | None = None
@@ -173,6 +185,8 @@ class PointLayer:
     show: bool = False
     name: str | None = None  # in the layer control; default from POINT_KINDS
     note: str = ""  # appended to the name, e.g. a date range
+    per_ward: bool = True
+    counts: pd.Series | None = None
 
     def __post_init__(self):
         if self.kind not in POINT_KINDS:
@@ -247,9 +261,8 @@ class LazyHeat(JSCSSMixin, Layer):
         {% endmacro %}
         """
     )
-    #: folium's HeatMap plugin names the file this way; mapper.maps.assets serves it
-    default_js = [("leaflet_heat", "https://cdn.jsdelivr.net/gh/python-visualization/"
-                                   "folium@main/folium/templates/leaflet_heat.min.js")]
+    #: the local copy (mapper.maps.assets serves it; use_local_assets applies the app's prefix)
+    default_js = [("leaflet_heat", asset_url("leaflet_heat"))]
 
     def __init__(self, *, url: str, name: str, show: bool = False):
         super().__init__(name=name, overlay=True, control=True, show=show)
@@ -274,6 +287,9 @@ class LazyGeoJson(Layer):
         {% macro script(this, kwargs) %}
         var {{ this.get_name() }} = L.geoJSON(null, {
             style: function () { return {{ this.style|tojson }}; },
+            {%- if this.svg %}
+            renderer: L.svg({padding: 0.5}),
+            {%- endif %}
             onEachFeature: function (feature, layer) {
                 layer.bindTooltip(function () {
                     var box = document.createElement('div');
@@ -318,10 +334,12 @@ class LazyGeoJson(Layer):
     )
 
     def __init__(self, *, name: str, style: dict, tooltip: list[tuple[str, str]],
-                 data: dict | None = None, url: str | None = None, show: bool = False):
+                 data: dict | None = None, url: str | None = None, show: bool = False,
+                 svg: bool = False):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "LazyGeoJson"
         self.style, self.tooltip, self.data, self.url = style, tooltip, data, url
+        self.svg = svg  # drawn as SVG (a pattern fill), not on the map's canvas
 
 
 class LayerLegend(MacroElement):
@@ -355,6 +373,61 @@ class LayerLegend(MacroElement):
         super().__init__()
         self._name = "LayerLegend"
         self.layer, self.html, self.position, self.css = layer, html_text, position, css
+
+
+class OverlayLegend(MacroElement):
+    """One legend box for the overlays (coverage gaps, point layers, heatmap): each
+    entry shows only while its layer is on the map, and the box only while one of them
+    is, so the legend always matches what is drawn. Entries are HTML (escaped by the
+    caller), each in a ``.pr-legend-entry``."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var map = {{ this._parent.get_name() }};
+            var layers = [{{ this.names|join(", ") }}];
+            var texts = {{ this.texts|tojson }};
+            var legend = L.control({position: {{ this.position|tojson }}});
+            var entries = [];
+            legend.onAdd = function () {
+                var div = L.DomUtil.create('div', {{ this.css|tojson }});
+                texts.forEach(function (text) {
+                    var entry = L.DomUtil.create('div', 'pr-legend-entry', div);
+                    entry.innerHTML = text;
+                    entries.push(entry);
+                });
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            legend.addTo(map);
+            function sync() {
+                var any = false;
+                layers.forEach(function (layer, i) {
+                    var on = map.hasLayer(layer);
+                    entries[i].hidden = !on;
+                    any = any || on;
+                });
+                legend.getContainer().hidden = !any;
+            }
+            map.on('overlayadd overlayremove layeradd layerremove', sync);
+            sync();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, entries, *, position: str = "bottomleft",
+                 css: str = "pr-legend-overlay"):
+        super().__init__()
+        self._name = "OverlayLegend"
+        self.entries, self.position, self.css = list(entries), position, css
+
+    def render(self, **kwargs):
+        self.names = [layer.get_name() for layer, _ in self.entries]
+        self.texts = [text for _, text in self.entries]
+        super().render(**kwargs)
 
 
 class CanOutlines(MacroElement):
@@ -446,7 +519,8 @@ class KeepOnTop(MacroElement):
 class FitBeside(MacroElement):
     """Fit the map to `bounds` at once (no animation: a canvas drawn mid-animation shows
     part of the area), leaving room on the right for the layer control and the key, so
-    no area starts hidden under them (at most a third of the map's width).
+    no area starts hidden under them (at most a third of the map's width); on a phone,
+    where both start folded, the area takes the map's whole width.
 
     Added before any layer, so Leaflet projects the shapes once, at the zoom they are
     shown at (fitting afterwards projects and clips every vertex twice). The controls do
@@ -464,7 +538,10 @@ class FitBeside(MacroElement):
         (function () {
             var map = {{ this._parent.get_name() }};
             var box = map.getContainer();
-            var right = Math.min({{ this.PANEL_PX }} + 12, box.clientWidth / 3);
+            // on a phone (under 700 px, as the layer control's `collapsed`) the key and
+            // the layer box start folded: the area takes the whole width
+            var folded = document.documentElement.clientWidth < 700;
+            var right = folded ? 12 : Math.min({{ this.PANEL_PX }} + 12, box.clientWidth / 3);
             map.fitBounds({{ this.bounds|tojson }}, {
                 paddingTopLeft: [12, 12], paddingBottomRight: [right, 12], animate: false
             });
@@ -490,16 +567,39 @@ _HIGHLIGHT = {"color": "#0b0c0c", "weight": 3, "fillOpacity": 0.9}
 _BOROUGH_STYLE = {"color": "#0b0c0c", "weight": 2, "opacity": 0.9, "fill": False}
 _CAN_HALO = {"color": "#ffffff", "weight": 7, "opacity": 0.9, "fill": False}
 _CAN_LINE = {"color": "#0b0c0c", "weight": 3.5, "dashArray": "10 6", "fill": False}
-#: an outline only (no fill), so the choropleth's classes show through unmixed
+#: an outline and a hatch (the SVG pattern ``#map-hatch`` of static/maplayers.js): the
+#: choropleth's classes show between the lines, unmixed
+HATCH = "url(#map-hatch)"
 _GAP_STYLE = {"color": "#942514", "weight": 2.5, "dashArray": "4 4", "fill": True,
-              "fillOpacity": 0}
+              "fillColor": HATCH, "fillOpacity": 1}
+#: the legend's swatch of the coverage gaps: the same pattern and outline
+GAP_SWATCH = ('<svg class="pr-hatch" width="24" height="14" aria-hidden="true" '
+              'focusable="false"><rect x="1" y="1" width="22" height="12" '
+              f'fill="{HATCH}" stroke="#942514" stroke-width="2" stroke-dasharray="4 2"/>'
+              '</svg>')
 #: below this many CANs every label shows at every zoom
 FEW_CANS = 15
 CAN_LABEL_ZOOM = 12
 
 def _key(css: str, text: str) -> str:
     """A layer-control name with a symbol in front: the control doubles as the key."""
+    if css == "gap":
+        return f"{GAP_SWATCH} {html.escape(text)}"
     return f'<span class="pr-key pr-key--{css}" aria-hidden="true"></span> {html.escape(text)}'
+
+
+def point_legend(kind: str, name: str, per_ward: bool) -> str:
+    """A point layer's legend entry; with counts per ward it says (through
+    static/maplayers.js) whether the counts or the markers are shown."""
+    title = f'<p class="pr-legend__title">{_key(kind, name)}</p>'
+    if not per_ward:
+        return title
+    many = POINT_KINDS[kind]["nouns"][1]
+    counts = f"Shown: {many} per ward (circles); zoom in for each one"
+    markers = "Shown: each one (a numbered badge: several); zoom out for counts per ward"
+    return (f'{title}<p class="pr-legend__note" data-point-mode="{kind}" '
+            f'data-counts-text="{html.escape(counts)}" '
+            f'data-markers-text="{html.escape(markers)}">{html.escape(markers)}</p>')
 
 
 def legend_html(classification: Classification, indicator: str, scheme_name: str,
@@ -548,6 +648,7 @@ def priority_map(
     gaps: GapsLayer | None = None,
     points: Sequence[PointLayer] = (),
     tiles: Tiles = "none",
+    context_layers: ContextOverlay | None = None,
     simplify_m: float | None = None,
     asset_base_url: str = DEFAULT_BASE_URL,
     scheme_name: str | None = None,
@@ -571,6 +672,8 @@ def priority_map(
     gaps : the coverage gaps layer, off until switched on
     points : the point registers, clustered, each off unless ``show``
     tiles : background, a key of :data:`mapper.maps.base.TILE_CHOICES` or LocalTiles
+    context_layers : the imported roads, water, rail, buildings and places to draw
+        under the data (:mod:`mapper.maps.context`); None: none
     simplify_m : display simplification in metres (None: :func:`display_tolerance`)
     asset_base_url : URL prefix the app serves the vendored files under
     scheme_name : how the legend names the classification (default: the scheme)
@@ -595,6 +698,7 @@ def priority_map(
     MetricScale().add_to(m)
     FitBeside([[miny, minx], [maxy, maxx]]).add_to(m)  # before the layers: see FitBeside
     add_tiles(m, tiles)
+    add_context(m, context_layers)  # streets and places under the data, when imported
 
     ward_layer = _ward_layer(wards, shapes, classification, indicator)
     ward_layer.add_to(m)
@@ -614,21 +718,25 @@ def priority_map(
     extra_legends = []
     if gaps is not None:
         gap_layer = _gaps_layer(gaps, tolerance).add_to(m)
-        extra_legends.append((gap_layer, _key("gap", "Coverage gap (outline: the choropleth "
-                                                     "shows through)")))
+        extra_legends.append((gap_layer, _key("gap", "Coverage gap (hatched: the "
+                                                     "choropleth shows through)")))
     on_top.append(_can_layer(wards, shapes, cans, m))
+    # the layer box names each layer in a few words (a long list there runs into the
+    # legend below it); what a layer counts ("burglary, Sep 2024 - Feb 2025, 1,234
+    # incidents") is said by its legend entry, shown while the layer is on
     for layer in points:
         name = layer.name or POINT_KINDS[layer.kind]["name"]
-        if layer.note:
-            name = f"{name} ({layer.note})"
-        LazyPointCluster(layer.kind, rows=layer.rows, url=layer.url, show=layer.show,
-                         prefetch=layer.kind in PREFETCHED_KINDS,
-                         point_class=f"pr-point pr-point--{layer.kind}",
-                         cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
-                         name=_key(layer.kind, name)).add_to(m)
+        legend_name = f"{name} ({layer.note})" if layer.note else name
+        counts = ward_count_rows(wards, layer.kind, layer.counts) if layer.per_ward else None
+        cluster = LazyPointCluster(layer.kind, rows=layer.rows, url=layer.url, show=layer.show,
+                                   prefetch=layer.kind in PREFETCHED_KINDS,
+                                   point_class=f"pr-point pr-point--{layer.kind}",
+                                   cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
+                                   counts=counts, count_class="map-count",
+                                   name=_key(layer.kind, name)).add_to(m)
+        extra_legends.append((cluster, point_legend(layer.kind, legend_name, layer.per_ward)))
     if heat is not None:
-        heat_name = f"Heatmap of incidents ({heat.note})" if heat.note else "Heatmap of incidents"
-        heat_layer = LazyHeat(url=heat.url, name=_key("heat", heat_name)).add_to(m)
+        heat_layer = LazyHeat(url=heat.url, name=_key("heat", "Heatmap of incidents")).add_to(m)
         extra_legends.append((heat_layer, _heat_legend(heat.note)))
     # open on wide screens (a list to tick, not an icon to discover); on phones it would
     # cover the map, so it starts folded there
@@ -639,9 +747,9 @@ def priority_map(
     AreaLabels(wards, boroughs).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme, counted)).add_to(m)
-    for layer_on, text in extra_legends:
-        # an overlay's own class: ``.pr-legend`` is the ward legend, one per map
-        LayerLegend(layer_on, text, position="bottomleft", css="pr-legend-overlay").add_to(m)
+    if extra_legends:
+        # the overlays' own box and class: ``.pr-legend`` is the ward legend, one per map
+        OverlayLegend(extra_legends).add_to(m)
     AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)
 
@@ -711,7 +819,7 @@ def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> foliu
     outline of a CAN is the union of its wards' displayed shapes, so it follows their
     edges exactly."""
     ids = wards["can_id"].astype(object).where(wards["can_id"].notna(), None).to_numpy()
-    present = sorted({str(i) for i in ids if i not in (None, "")})
+    present = sorted({str(i) for i in ids if i not in (None, "")}, key=id_order)
     group = folium.FeatureGroup(
         name=_key("can", f"CANs: Community Action Neighbourhoods ({len(present)})"),
         show=True)
@@ -765,5 +873,5 @@ def _gaps_layer(gaps: GapsLayer, tolerance: float) -> LazyGeoJson:
         name=_key("gap", f"Coverage gaps (homes beyond{radius} of any group)"),
         style=_GAP_STYLE,
         tooltip=[("ward", "Coverage gap in"), ("residents", "Residents beyond the radius")],
-        data=data, url=gaps.url, show=False,
+        data=data, url=gaps.url, show=False, svg=True,
     )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from mapper.can_history import id_order
 from mapper.geo import CRS_ANALYSIS
 
 #: width of the drawing in SVG units (it scales to the page)
@@ -67,7 +68,7 @@ def selection_svg(wards: gpd.GeoDataFrame, can_id: pd.Series, *, title: str = ""
                              + "Z")
         return "".join(parts)
 
-    order = sorted(set(cans.dropna().astype(str)))
+    order = sorted(set(cans.dropna().astype(str)), key=id_order)
     fill_of = {c: FILLS[i % len(FILLS)] for i, c in enumerate(order)}
     body = ['<g class="sel-wards" fill="#f3f2f1" stroke="#b1b4b6" stroke-width="0.5">']
     for geom, code, can in zip(simple, codes, cans, strict=True):

@@ -43,7 +43,7 @@ from werkzeug.exceptions import HTTPException
 
 from mapper import __version__, missing, resources
 from mapper.errors import MapperError
-from mapper.maps.assets import VENDOR_DIRS
+from mapper.maps.assets import VENDOR_DIRS, vendor_serves
 from mapper.maps.base import TILE_CHOICES
 from mapper.store import Workspace, resolve_workspace
 
@@ -99,6 +99,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
         basemap,
         contact_lists,
         contacts,
+        context,
         data,
         drafts,
         edit_api,
@@ -120,7 +121,7 @@ def create_app(test_config: dict | None = None, *, warm: bool = False) -> Flask:
     app.register_blueprint(vendor)
     for blueprint in (overview.bp, priority.bp, neighbourhoods.bp, incidents.bp, api.bp,
                       editor.bp, edit_api.bp, admin.bp, uploads.bp, contact_lists.bp,
-                      recheck.bp, drafts.bp, features.bp, signin.bp, tiles.bp):
+                      recheck.bp, drafts.bp, features.bp, signin.bp, tiles.bp, context.bp):
         app.register_blueprint(blueprint)
     app.extensions[api.OPENAPI_PATHS] = (edit_api.openapi_paths, uploads.openapi_paths)
     app.context_processor(_navigation)
@@ -398,9 +399,11 @@ vendor = Blueprint("vendor", __name__, url_prefix="/vendor")
 
 @vendor.get("/<package>/<path:filename>")
 def vendor_file(package: str, filename: str):
-    """A file of a vendored library (Leaflet, its marker clusters, jQuery)."""
+    """A file of a vendored library (Leaflet, its marker clusters, jQuery, Leaflet.heat)."""
     if package not in VENDOR_DIRS:
         abort(404, description=f"No library '{package}' here (have: {', '.join(VENDOR_DIRS)}).")
+    if not vendor_serves(package, filename):
+        abort(404, description=f"No file '{filename}' of '{package}' here.")
     # send_from_directory refuses paths that leave the directory (404).
     return send_from_directory(VENDOR_DIRS[package], filename, max_age=VENDOR_MAX_AGE)
 

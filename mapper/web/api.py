@@ -44,7 +44,9 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from mapper import __version__, geojson
 from mapper.analysis import indicators
+from mapper.analysis.incidents import incident_type_lookup
 from mapper.analysis.nearest import K_DEFAULT, K_MAX, MAX_OUTSIDE_M, parse_capabilities
+from mapper.can_history import id_order, resolve_id
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, UK_LONLAT_BOUNDS, grid_from_lonlat, to_display
 from mapper.postcodes import normalise_postcode, postcode_point, postcode_table
@@ -531,23 +533,8 @@ def _vocabulary() -> dict[str, dict[str, str]]:
         "category": _lookup(GROUP_CATEGORIES),
         "offer": _lookup([*EMERGENCY_OFFERS, *_used_values("groups")]),
         "premises_type": _lookup([*PREMISES_TYPES, *_used_values("premises")]),
-        "incident_type": _incident_type_lookup(_used_values("incidents")),
+        "incident_type": incident_type_lookup(_used_values("incidents")),
     }
-
-
-def _incident_type_lookup(used: list[str]) -> dict[str, str]:
-    """The incident types in the data (matching key, :func:`mapper.incident_types.key` ->
-    as stored), and every other spelling the vocabulary gives them
-    (mapper/mappings/incident_types.csv): type=asb and type=anti-social-behaviour find
-    "Anti-social behaviour"."""
-    from mapper.incident_types import key, vocabulary
-
-    lookup = {key(v): v for v in used if isinstance(v, str) and v.strip()}
-    for value, kind in vocabulary().written.items():
-        stored = lookup.get(key(kind))
-        if stored is not None:
-            lookup.setdefault(key(value), stored)
-    return lookup
 
 
 def _used_values(register: str) -> list[str]:
@@ -572,7 +559,7 @@ def _can_ids(workspace) -> dict[str, str] | None:
     summary = data.layer("ward_summary", required=False)
     if summary is None or "can_id" not in summary.columns:
         return None
-    ids = sorted(set(summary["can_id"].dropna().astype(str)))
+    ids = sorted(set(summary["can_id"].dropna().astype(str)), key=id_order)
     return {i.upper(): i for i in ids}
 
 
@@ -708,8 +695,8 @@ def _can_choices(args: Args) -> list[str]:
         return []
     chosen = []
     for value in wanted:
-        if value.upper() in known:
-            chosen.append(known[value.upper()])
+        if (found := resolve_id(value, known.values())) is not None:  # can-1, CAN-001
+            chosen.append(found)
         else:
             args.problem(
                 "can_id",
@@ -963,12 +950,13 @@ def incidents():
     """Incidents, newest first, filtered by area, type and months (GeoJSON)."""
     args = Args("/api/incidents")
     areas = _areas(args)
-    from mapper.incident_types import key
+    from mapper.analysis.incidents import check_incident_filter
 
-    types = args.choices("type", _vocabulary()["incident_type"], "incident type", key=key)
-    first, last = args.month("from"), args.month("to")
-    if first and last and first > last:
-        args.problem("from", first, f"expected a month no later than to={last!r}")
+    given_first, given_last, types, problems = check_incident_filter(
+        args.one("from"), args.one("to"), args.many("type"), _used_values("incidents"),
+        names=("from", "to", "type"))
+    args.problems += [p for p in problems if p not in args.problems]
+    first, last = given_first or None, given_last or None
     geometry = args.flag("geometry", True)
     page = _page_args(args)
     args.finish()

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, request, url_for
 from markupsafe import escape
 
+from mapper.context_store import ContextStore
 from mapper.maps.base import TILE_CHOICES, LocalTiles, Tiles
+from mapper.maps.context import ContextOverlay
 from mapper.maps.vectorstyle import Basemap, open_basemap
 from mapper.tilearchive import TileArchive
 
@@ -108,5 +110,35 @@ def editor_tiles() -> dict:
     return TILE_CHOICES.get(found) or {}
 
 
-__all__ = ["EXTENSION", "LOCAL", "STYLE_EXTENSION", "archive", "attribution_html",
-           "editor_tiles", "init_app", "kind", "map_tiles"]
+#: where the context layers' description is kept on the app: (file identity, kinds,
+#: attributions)
+CONTEXT_EXTENSION = "mapper.context_layers"
+
+
+def context_store() -> ContextStore:
+    """The context layers of the app's workspace (``mapper import-context``)."""
+    return ContextStore(current_app.config["WORKSPACE"])
+
+
+def context_overlay() -> ContextOverlay | None:
+    """What the maps need to draw the imported context layers under their data, or None
+    when there are none (then the maps leave them out entirely). One stat of the file a
+    call; its kinds and attributions are read again only when it changes."""
+    store = context_store()
+    version = store.identity()
+    if version is None:
+        return None
+    known = current_app.extensions.get(CONTEXT_EXTENSION)
+    if known is None or known[0] != (store.path, version):
+        known = ((store.path, version), tuple(store.kinds()), tuple(store.attributions()))
+        current_app.extensions[CONTEXT_EXTENSION] = known
+    if not known[1]:
+        return None
+    return ContextOverlay(url=f"{request.script_root}/context/{{kind}}.geojson",
+                          script=url_for("static", filename="context.js"),
+                          kinds=known[1], attribution=known[2], version=version)
+
+
+__all__ = ["CONTEXT_EXTENSION", "EXTENSION", "LOCAL", "STYLE_EXTENSION", "archive",
+           "attribution_html", "context_overlay", "context_store", "editor_tiles", "init_app",
+           "kind", "map_tiles"]

@@ -540,3 +540,102 @@ def ward_incidents(chosen) -> pd.DataFrame:
                                        wards[["ward_code", "population"]], chosen)
 
     return cached("ward-incidents", build, variant=(chosen.start, chosen.end, chosen.kind))
+
+
+def incident_types() -> list[str]:
+    """The incident types of the incidents register (as stored), sorted ([] without)."""
+
+    def build(_workspace):
+        incidents = layer("incidents", required=False)
+        if incidents is None or len(incidents) == 0:
+            return []
+        return sorted(incidents["type"].dropna().astype(str).unique())
+
+    return cached("incident-types", build)
+
+
+def incident_months() -> list[str]:
+    """The months of the incidents register, oldest first ([] without incidents)."""
+
+    def build(_workspace):
+        incidents = layer("incidents", required=False)
+        if incidents is None or len(incidents) == 0:
+            return []
+        return sorted(incidents["month"].dropna().astype(str).unique())
+
+    return cached("incident-months", build)
+
+
+def incident_filter_args(args) -> tuple[str, str, str, list[str]]:
+    """A query's incident filter (``incidents_from``, ``incidents_to``,
+    ``incident_type``: :data:`mapper.analysis.incidents.FILTER_PARAMETERS`), checked by
+    the one rule (:func:`mapper.analysis.incidents.check_incident_filter`): (first month,
+    last month, the type as stored, problems). Pages answer 400 with the problems."""
+    from mapper.analysis.incidents import FILTER_PARAMETERS, check_incident_filter
+
+    start_name, end_name, type_name = FILTER_PARAMETERS
+    kinds = [v for v in args.getlist(type_name) if v.strip()] \
+        if hasattr(args, "getlist") else [args.get(type_name, "") or ""]
+    start, end, found, problems = check_incident_filter(
+        args.get(start_name), args.get(end_name), kinds, incident_types())
+    if len(found) > 1:
+        problems.append(f"{type_name}: give one incident type (the map pages count one type "
+                        "or all of them)")
+    return start, end, found[0] if found else "", problems
+
+
+def filtered_ward_summary(chosen) -> pd.DataFrame:
+    """``ward_summary`` with every incident figure for `chosen` (an
+    :class:`mapper.analysis.incidents.IncidentFilter`):
+    :func:`mapper.analysis.incidents.filtered_summary`, made once per workspace version
+    and filter."""
+    from mapper.analysis.incidents import filtered_summary
+
+    def build(_workspace):
+        return filtered_summary(layer("ward_summary"), layer("incidents", required=False),
+                                chosen)
+
+    return cached("filtered-ward-summary", build,
+                  variant=(chosen.start, chosen.end, chosen.kind))
+
+
+def analysis_incident_window() -> tuple[str, str]:
+    """The stored analysis's incident window: the last ``incident_months`` months of the
+    data (every month when 0); ("", "") without incidents."""
+    from mapper.config import Settings
+
+    months = incident_months()
+    if not months:
+        return "", ""
+    end = months[-1]
+    span = Settings.from_json(meta().get("analysis_settings")).incident_months
+    if not span:
+        return months[0], end
+    start = (pd.Period(end, "M") - (span - 1)).strftime("%Y-%m")
+    return max(start, months[0]), end
+
+
+def chosen_incident_filter(args):
+    """The incident filter a page's query asks for (:func:`incident_filter_args`; 400
+    naming every problem), an open side being the analysis's window
+    (:func:`analysis_incident_window`): an
+    :class:`mapper.analysis.incidents.IncidentFilter`, or None when the query sets none
+    or there are no incidents (the figures are then the analysis's)."""
+    from mapper.analysis.incidents import IncidentFilter
+
+    start, end, kind, problems = incident_filter_args(args)
+    if problems:
+        abort(400, description="This page cannot be shown: " + "; ".join(problems) + ".")
+    if not (start or end or kind) or layer("incidents", required=False) is None:
+        return None
+    return IncidentFilter(*filled_window(start, end), kind)
+
+
+def filled_window(start: str, end: str) -> tuple[str, str]:
+    """The months a filter counts: an open side is the analysis's window's
+    (:func:`analysis_incident_window`), and never crosses the side given (from a month
+    after the data: that month alone)."""
+    first, last = analysis_incident_window()
+    start = start or (min(first, end) if end and first else first)
+    end = end or (max(last, start) if start and last else last)
+    return start, end

@@ -127,6 +127,7 @@ def draft(draft_id: int):
     status = {w["code"]: w["status"] for w in comparison.wards}
     shown = wards.assign(status=wards["ward_code"].map(status).fillna(""))
     parts = map_parts(comparison_map(shown, tiles=basemap.map_tiles(),
+                                     context_layers=basemap.context_overlay(),
                                      asset_base_url=f"{request.script_root}/vendor"))
     settings_rows = [r for r in _setting_rows(found["settings"], published["settings"])
                      if r["changed"]]

@@ -445,6 +445,7 @@ def _form_page(register: str, state: FormState, *, record_id: str | None = None,
         version=version, retired=retired, conflict=conflict, point=point,
         ward_name=names.get(shown(record.get("ward_code")), shown(record.get("ward_code"))),
         stored=stored, tiles=tiles, incident_types=types,
+        context_layers=found.options() if (found := basemap.context_overlay()) else None,
         heading=_title(register, record) if record_id else None,
         has_postcodes=workspace.has_layer("postcodes"),
     )

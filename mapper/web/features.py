@@ -18,7 +18,8 @@ driver and OWSLib read these routes:
     links. Parameters: ``bbox`` (west,south,east,north in degrees; six numbers with
     heights are taken as their 2D box), ``datetime`` (incidents only: an RFC 3339
     instant or ``start/end`` interval, ``..`` open, against each incident's date, else
-    its month), ``limit`` (default :data:`LIMIT_DEFAULT`; a
+    its month), ``type`` (incidents only: their types, checked as ``/api/incidents``
+    checks them), ``limit`` (default :data:`LIMIT_DEFAULT`; a
     larger one than :data:`LIMIT_MAX` is served as :data:`LIMIT_MAX`, as the standard
     asks, never refused) and ``offset`` (what the ``next`` link sets).
 ``/ogc/collections/{id}/items/{featureId}``
@@ -68,7 +69,7 @@ CONFORMANCE = (
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 #: parameters every route takes: the format, and the cache-buster some clients add
 COMMON_PARAMETERS = ("f", "_")
-ITEMS_PARAMETERS = (*COMMON_PARAMETERS, "bbox", "datetime", "limit", "offset")
+ITEMS_PARAMETERS = (*COMMON_PARAMETERS, "bbox", "datetime", "type", "limit", "offset")
 
 
 @dataclass(frozen=True)
@@ -371,8 +372,11 @@ def items(collection_id: str):
         timed = ", ".join(c.id for c in COLLECTIONS.values() if c.timed)
         problems.append(f"datetime={request.args['datetime']!r}: the {found.id} have no "
                         f"time to filter on (only {timed} do)")
+    kinds = _incident_types(found, problems)
     _finish(problems)  # every problem in one answer
     mask = np.ones(len(table.ids), dtype=bool)
+    if kinds:
+        mask &= table.frame["kind"].isin([k.lower() for k in kinds]).to_numpy()
     if box is not None:
         mask &= shapely.intersects(table.shapes, shapely.box(*box))
     if when is not None:  # the feature's [start, end) meets [from, to]
@@ -398,6 +402,26 @@ def items(collection_id: str):
         "links": links,
     })
     return current_app.response_class(body, mimetype=GEOJSON)
+
+
+def _incident_types(found: Collection, problems: list[str]) -> list[str]:
+    """The incident types asked for (``type``: repeated or comma-separated, any spelling
+    of the vocabulary), checked by the one rule of the pages and /api
+    (:func:`mapper.analysis.incidents.check_incident_filter`); incidents only."""
+    from mapper.analysis.incidents import check_incident_filter
+
+    asked = [v.strip() for raw in request.args.getlist("type") for v in raw.split(",")
+             if v.strip()]
+    if not asked:
+        return []
+    if found.id != "incidents":
+        problems.append(f"type={request.args.get('type')!r}: only the incidents have a "
+                        "type to filter on")
+        return []
+    _, _, kinds, more = check_incident_filter("", "", asked, data.incident_types(),
+                                              names=("from", "to", "type"))
+    problems += more
+    return kinds
 
 
 def _page_url(offset: int, limit: int) -> str:
@@ -455,6 +479,10 @@ def openapi_document() -> dict:
         _parameter("datetime", "query", "Incidents only: those whose date (else month) "
                    "meets this RFC 3339 instant or interval start/end (.. for open).",
                    {"type": "string"}, style="form", explode=False),
+        _parameter("type", "query", "Incidents only: those of these types (comma-"
+                   "separated; any spelling of the incident-type vocabulary, e.g. asb).",
+                   {"type": "array", "items": {"type": "string"}}, style="form",
+                   explode=False),
         _parameter("limit", "query", f"Features in a page; a larger limit is served as "
                    f"{LIMIT_MAX:,}.", {"type": "integer", "minimum": 1,
                                       "maximum": LIMIT_MAX, "default": LIMIT_DEFAULT}),

@@ -2,15 +2,19 @@
 
 A CAN id once issued keeps its meaning (:mod:`mapper.analysis.can_identity`): when a
 re-run retires it, its page says when and which CANs hold its wards now, instead of a
-404 or another area.
+404 or another area. A link may write an id in any case and zero padding (``can-1``,
+``CAN-001``): :func:`canonical_redirect` sends it, permanently, to the id as issued
+(:func:`mapper.can_history.resolve_id`).
 """
 
 from __future__ import annotations
 
-from flask import render_template
+from collections.abc import Iterable
+
+from flask import redirect, render_template, request, url_for
 
 from mapper.analysis.can_identity import split_codes
-from mapper.can_history import retired_sentence, run_date, split_ids
+from mapper.can_history import resolve_id, retired_sentence, run_date, split_ids
 from mapper.web import data
 from mapper.web.auth import app_db
 
@@ -18,6 +22,29 @@ from mapper.web.auth import app_db
 def history() -> list[dict]:
     """Every CAN id ever issued (the app database)."""
     return app_db().can_history()
+
+
+def canonical_id(can_id: str, current: Iterable[str]) -> str | None:
+    """The id as issued that `can_id` names, among the `current` CANs' ids and every id
+    of the history (a retired one too); None when it names none."""
+    known = [str(c) for c in current]
+    found = resolve_id(can_id, known)
+    if found is None:
+        found = resolve_id(can_id, [str(r["can_id"]) for r in history()])
+    return found
+
+
+def canonical_redirect(endpoint: str, can_id: str, current: Iterable[str], **values):
+    """A permanent redirect to `endpoint` under the id as issued when `can_id` writes it
+    otherwise (``/neighbourhood/can-1`` -> ``/neighbourhood/CAN-01``), keeping the query
+    string; None when `can_id` is that id already, or names no CAN (the page's own 404
+    then says so)."""
+    found = canonical_id(can_id, current)
+    if found is None or found == can_id:
+        return None
+    url = url_for(endpoint, can_id=found, **values)
+    query = request.query_string.decode("utf-8", "replace")
+    return redirect(url + (f"?{query}" if query else ""), code=301)
 
 
 def retired_note(can_id: str) -> str | None:

@@ -501,13 +501,15 @@ def _area_map():
     if wards is None or not len(wards):
         return None
     tiles = basemap.map_tiles()
+    context_layers = basemap.context_overlay()
     base = f"{request.script_root}/vendor"
 
     def build(_workspace):
         boroughs = data.layer("boroughs", required=False)
-        return map_parts(ward_map(wards, boroughs, tiles=tiles, asset_base_url=base))
+        return map_parts(ward_map(wards, boroughs, tiles=tiles,
+                                  context_layers=context_layers, asset_base_url=base))
 
-    return data.cached("incident_area_map", build, variant=(tiles, base))
+    return data.cached("incident_area_map", build, variant=(tiles, base, context_layers))
 
 
 def prepare() -> None:
@@ -571,6 +573,7 @@ def incident():
         point_label=place["where"],
         wards=data.layer("wards", required=False),
         tiles=basemap.map_tiles(),
+        context_layers=basemap.context_overlay(),
         asset_base_url=f"{request.script_root}/vendor",
     )
     return render_template(

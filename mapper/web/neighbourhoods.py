@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -279,16 +279,20 @@ def find_ward(ward_code: str) -> Area:
 # -- profile figures ------------------------------------------------------------------
 
 
-def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
+def comparators(area: Area, wards: pd.DataFrame, view: tuple = ()) -> list[dict]:
     """The columns of the profile table: the area, its borough(s), the study area.
 
     Each has a ``key``, a ``label`` and a ``kind`` for the table's heading, a ``short``
-    label for charts, its ``wards`` and (boroughs) its ``borough_summary`` ``row``.
+    label for charts, its ``wards`` and (boroughs) its ``borough_summary`` ``row``, and the
+    ``view`` its wards' figures come from: () for the analysis's own, an incident filter's
+    (start, end, type) for figures recounted under it, so a remembered borough or study
+    area value (:func:`value_for`) is never one counted under another filter.
     """
     boroughs = data.layer("borough_summary", required=False)
     this = "This neighbourhood" if area.kind == "neighbourhood" else "This ward"
     out = [
-        {"key": "area", "label": this, "kind": "", "short": this, "wards": area.wards, "row": None}
+        {"key": "area", "label": this, "kind": "", "short": this, "wards": area.wards,
+         "row": None, "view": view}
     ]
     several = len(area.borough_codes) > 1
     for code in area.borough_codes:
@@ -306,6 +310,7 @@ def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
                 "short": name if several else "Borough",
                 "wards": in_borough,
                 "row": row,
+                "view": view,
             }
         )
     out.append(
@@ -316,6 +321,7 @@ def comparators(area: Area, wards: pd.DataFrame) -> list[dict]:
             "short": "Study area",
             "wards": wards,
             "row": None,
+            "view": view,
         }
     )
     return out
@@ -329,7 +335,7 @@ def value_for(comparator: dict, column: str, how: str | None = None) -> float:
     if comparator["key"] == "area":
         return _value_for(comparator, column, how)
     remembered = _comparator_values()
-    key = (comparator["key"], column, how)
+    key = (comparator["key"], comparator.get("view", ()), column, how)
     value = remembered.get(key)
     if value is None:
         value = remembered[key] = _value_for(comparator, column, how)
@@ -771,16 +777,24 @@ def _can_rows(cans: pd.DataFrame) -> list[dict]:
 
 @bp.get("/neighbourhood/<can_id>")
 def neighbourhood(can_id: str):
-    """A Community Action Neighbourhood's page (a retired id says what replaced it)."""
-    if can_id != can_id.upper() and can_id.upper().startswith("CAN-"):
-        args: dict[str, Any] = request.args.to_dict()
-        return redirect(url_for(".neighbourhood", can_id=can_id.upper(), **args))
+    """A Community Action Neighbourhood's page (a retired id says what replaced it; an id
+    written otherwise, ``can-1`` or ``CAN-001``, redirects to the id as issued)."""
+    moved = _canonical(".neighbourhood", can_id)
+    if moved is not None:
+        return moved
     cans = _neighbourhoods()
     if cans is None or can_id not in set(cans["can_id"]):
         retired = identity.retired_page(can_id)  # a retired id: say what replaced it
         if retired is not None:
             return retired
     return _area_page(find_neighbourhood(can_id))
+
+
+def _canonical(endpoint: str, can_id: str, **values):
+    """The permanent redirect of a CAN id written otherwise than issued, or None."""
+    cans = _neighbourhoods()
+    current = [] if cans is None else cans["can_id"].astype(str)
+    return identity.canonical_redirect(endpoint, can_id, current, **values)
 
 
 @bp.get("/ward/<ward_code>")
@@ -795,6 +809,9 @@ def ward(ward_code: str):
 @bp.get("/neighbourhood/<can_id>/assets.<fmt_name>")
 def neighbourhood_export(can_id: str, fmt_name: str):
     """A neighbourhood's groups and premises as a download (CSV, GeoJSON ...)."""
+    moved = _canonical(".neighbourhood_export", can_id, fmt_name=fmt_name)
+    if moved is not None:
+        return moved
     return _export(find_neighbourhood(can_id), fmt_name)
 
 
@@ -805,7 +822,10 @@ def ward_export(ward_code: str, fmt_name: str):
 
 
 def _area_page(area: Area):
+    chosen = data.chosen_incident_filter(request.args)
     fixed = area_parts(area)
+    if chosen is not None:  # the incident figures of the filter, the rest as stored
+        fixed = {**fixed, **filtered_parts(area, chosen)}
     base = fixed["assets"]
     category = request.args.get("category", "")
     query = request.args.get("q", "").strip()
@@ -821,7 +841,7 @@ def _area_page(area: Area):
         study_area=_study_area(),
         synthetic=_synthetic(),
         unavailable_measures=data.unavailable_measures(),
-        **{k: v for k, v in fixed.items() if k not in ("assets", "texts")},
+        **{k: v for k, v in fixed.items() if k not in ("assets", "texts", "incidents_counted")},
         assets=asset_rows(assets, keep, texts=fixed["texts"]),
         asset_count=len(assets),
         shown_count=int(keep.sum()),
@@ -833,8 +853,14 @@ def _area_page(area: Area):
         descending=descending,
         sorts=SORTS,
         export_urls=_export_urls(area, category, query),
-        boundary_urls=({f: url_for(".boundary_export", can_id=area.id, fmt_name=f)
+        boundary_urls=({f: url_for(".boundary_export", can_id=area.id, fmt_name=f,
+                                   **incident_args(chosen))
                         for f in BOUNDARY_FORMATS} if area.kind == "neighbourhood" else {}),
+        incident_filter=chosen,
+        incident_args=incident_args(chosen),
+        incident_months=data.incident_months(),
+        incident_types=data.incident_types(),
+        incidents_counted=fixed.get("incidents_counted", ""),
         contact_list_url=_contact_list_url(area),
         today=date.today().isoformat(),
         **_footer(),
@@ -846,6 +872,7 @@ def area_parts(area: Area) -> dict:
     map, its assets by name): made once per workspace version (and day: the re-checking
     flags), not on every request."""
     tiles = basemap.map_tiles()
+    context_layers = basemap.context_overlay()
     asset_base_url = f"{request.script_root}/vendor"
 
     def build(_workspace) -> dict:
@@ -856,6 +883,7 @@ def area_parts(area: Area) -> dict:
         trend = incident_trend(area, settings)
         assets = area_assets(area)
         parts = map_parts(_map(area, assets, wards, settings, tiles=tiles,
+                               context_layers=context_layers,
                                asset_base_url=asset_base_url))
         return {
             "area_wards": [_ward_row(row) for _, row in area.wards.iterrows()],
@@ -879,7 +907,8 @@ def area_parts(area: Area) -> dict:
             "ranks": _ranks(area, wards),
         }
 
-    variant = (area.kind, area.id, repr(tiles), asset_base_url, verification.today())
+    variant = (area.kind, area.id, repr(tiles), asset_base_url, verification.today(),
+               context_layers)
     if area.kind == "neighbourhood":  # every CAN's page is warmed at start: all kept
         cans = _neighbourhoods()
         return data.cached(CAN_PAGES, build, variant=variant,
@@ -891,6 +920,46 @@ def area_parts(area: Area) -> dict:
 #: and of the ward pages' parts (made on a ward page's first visit, the last 16 kept)
 CAN_PAGES = "neighbourhoods:can-page"
 WARD_PAGES = "neighbourhoods:page"
+
+
+def incident_args(chosen) -> dict[str, Any]:
+    """The query parameters of an incident filter (none for None), for the page's links
+    and forms."""
+    if chosen is None:
+        return {}
+    out: dict[str, Any] = {"incidents_from": chosen.start, "incidents_to": chosen.end}
+    if chosen.kind:
+        out["incident_type"] = chosen.kind
+    return out
+
+
+def filtered_parts(area: Area, chosen) -> dict:
+    """The parts of an area's page an incident filter changes: the profile (its incident
+    rows, with the borough and study area, from
+    :func:`mapper.web.data.filtered_ward_summary`), the trend (the filter's type; every
+    month the sources cover, so recent months compare with a baseline) and what is
+    counted, in words ("burglary, Sep 2024 - Feb 2025, 12 incidents")."""
+
+    def build(_workspace) -> dict:
+        wards = data.filtered_ward_summary(chosen)
+        mine = wards[wards["ward_code"].isin(set(area.ward_codes))]
+        here = Area(area.kind, area.id, area.name, mine, area.summary)
+        columns = comparators(here, wards, view=(chosen.start, chosen.end, chosen.kind))
+        settings = _settings()
+        if chosen.kind:
+            settings = replace(settings, incident_types=chosen.kind)
+        trend = incident_trend(area, settings)
+        total = mine["incidents"].sum(min_count=1)
+        return {
+            "columns": columns,
+            "profile": profile_rows(here, columns),
+            "trend": trend,
+            "trend_chart": trend_svg(trend, area) if trend else "",
+            "incidents_counted": chosen.words(None if pd.isna(total) else int(total)),
+        }
+
+    return data.cached("neighbourhoods:filtered", build,
+                       variant=(area.kind, area.id, chosen.start, chosen.end, chosen.kind))
 
 
 def prepare() -> None:
@@ -1050,7 +1119,7 @@ def _can_of(area: Area) -> dict | None:
 
 
 def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings: Settings,
-         *, tiles: basemap.Tiles, asset_base_url: str):
+         *, tiles: basemap.Tiles, context_layers, asset_base_url: str):
     outline = area.wards[["ward_code", "ward_name", "borough_name", "geometry"]]
     if area.kind == "neighbourhood":
         outline = outline.dissolve().assign(ward_name=area.label)[outline.columns]
@@ -1068,6 +1137,7 @@ def _map(area: Area, assets: gpd.GeoDataFrame, wards: gpd.GeoDataFrame, settings
         gaps=gaps,
         gap_label=f"Homes more than {settings.coverage_radius_m:,.0f} m from {category}",
         tiles=tiles,
+        context_layers=context_layers,
         asset_base_url=asset_base_url,
     )
 
@@ -1210,6 +1280,9 @@ def boundaries_export(fmt_name: str):
 @bp.get("/neighbourhood/<can_id>/boundary.<fmt_name>")
 def boundary_export(can_id: str, fmt_name: str):
     """One CAN's boundary (GeoJSON, GeoPackage) or its wards (CSV)."""
+    moved = _canonical(".boundary_export", can_id, fmt_name=fmt_name)
+    if moved is not None:
+        return moved
     area = find_neighbourhood(can_id)
     cans = _neighbourhoods()
     assert cans is not None  # find_neighbourhood answered 404 otherwise
@@ -1223,6 +1296,9 @@ def _boundaries(cans: gpd.GeoDataFrame | None, fmt_name: str, stem: str, title: 
               + ", ".join(f"boundaries.{f} ({text})" for f, text in BOUNDARY_FORMATS.items())
               + ".")
     wards = _ward_summary()
+    chosen = data.chosen_incident_filter(request.args)
+    if chosen is not None:  # the incident figures count what the page's filter counts
+        wards = data.filtered_ward_summary(chosen)
     indicator_column = request.args.get("indicator", "")
     if indicator_column and indicator_column not in wards:
         abort(400, description=f"indicator '{indicator_column}' is not a ward figure of "
@@ -1231,6 +1307,13 @@ def _boundaries(cans: gpd.GeoDataFrame | None, fmt_name: str, stem: str, title: 
         cans = gpd.GeoDataFrame({c: [] for c in CAN_COLUMNS}, geometry=[], crs=wards.crs)
     shown = cans[[c for c in CAN_COLUMNS if c in cans] + [cans.geometry.name]]
     filters = {k: request.args.get(k, "") for k in BOUNDARY_FILTERS}
+    if chosen is not None and "incidents" in shown:
+        from mapper.analysis.incidents import incidents_by
+
+        counts = incidents_by(wards, "can_id")
+        shown = shown.assign(incidents=shown["can_id"].map(counts))
+        filters["incidents_counted"] = chosen.words(int(counts.reindex(
+            shown["can_id"]).sum()))
     info = downloads.about(title, filters, layers=("wards", "boroughs", "neighbourhoods",
                                                    "ward_summary", "deprivation",
                                                    "population", "groups", "premises",

@@ -41,7 +41,7 @@ from flask import Blueprint, render_template, request, url_for
 
 from mapper.maps import MapParts, map_parts, ward_map
 from mapper.maps.base import OVERVIEW_DECIMALS
-from mapper.maps.points import point_rows
+from mapper.maps.points import point_rows, ward_count_rows
 from mapper.web import basemap, data, downloads
 from mapper.web.data import SOURCE_COLUMNS
 from mapper.web.responses import (
@@ -153,6 +153,7 @@ def _map() -> tuple[MapParts, Deflated]:
     """The rendered map parts and its script, deflated: once per workspace version, base
     URL and tiles."""
     tiles = basemap.map_tiles()
+    context_layers = basemap.context_overlay()
     root = request.script_root
 
     def build(workspace):
@@ -161,17 +162,21 @@ def _map() -> tuple[MapParts, Deflated]:
             data.layer("wards"),
             data.layer("boroughs", required=False),
             tiles=tiles,
+            context_layers=context_layers,
             asset_base_url=f"{root}/vendor",
             ward_url=f"{root}/ward/" if workspace.has_layer("ward_summary") else None,
             groups_url=(url_for("overview.groups_json", v=data.version_tag())
                         if groups is not None else None),
             groups_count=groups,
+            groups_per_ward=(ward_count_rows(data.layer("ward_summary"), "groups")
+                             if groups is not None and workspace.has_layer("ward_summary")
+                             else None),
             json_strings=True,
         )
         parts = map_parts(m)
         return parts, deflated(parts.script.encode())
 
-    return data.cached("overview:map", build, variant=(tiles, root))
+    return data.cached("overview:map", build, variant=(tiles, root, context_layers))
 
 
 def _ward_rows(wards) -> list[dict]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import geopandas as gpd
 import pandas as pd
 
+from mapper.can_history import typed_number
 from mapper.errors import MapperError
 from mapper.geo import CRS_ANALYSIS, to_display
 from mapper.personal_text import find
@@ -155,9 +156,11 @@ def search(q: str) -> list[Place]:
             found.append((0, 0, place.name, place))
     words = query.split()
     order = {"borough": 0, "neighbourhood": 1, "ward": 2}
+    can_number = typed_number(q[:Q_MAX_CHARS])  # "can-7", "CAN-007": CAN-07 exactly
     for place in _areas():
         name, code = _key(place.name), place.id.lower()
-        if query == code:
+        if query == code or (can_number is not None and place.kind == "neighbourhood"
+                             and typed_number(place.id) == can_number):
             rank = 0
         elif query == name:
             rank = 1

@@ -70,12 +70,10 @@ from mapper.web.priority_page import (
     EDITABLE,
     EXPORT_COLUMNS,
     LAZY_LAYERS,
-    MONTH,
     View,
     borough_names,
     can_rows,
     cans_table,
-    checked_incident_type,
     counted_text,
     current_settings,
     field_errors,
@@ -376,16 +374,9 @@ def layer_json(layer: str):
     borough = request.args.get("borough", "") or ""
     if borough and borough not in borough_names(wards):
         abort(400, description=f"borough '{borough}' is not in the study area")
-    start, end = (request.args.get(k, "") or "" for k in ("incidents_from", "incidents_to"))
-    for value in (start, end):
-        if value and not MONTH.match(value):
-            abort(400, description=f"'{value}' is not a month written YYYY-MM")
-    kind = request.args.get("incident_type", "") or ""
-    if kind and layer == "incidents":
-        problems: list[str] = []
-        kind = checked_incident_type(kind, problems)
-        if problems:
-            abort(400, description=problems[0])
+    start, end, kind, problems = data.incident_filter_args(request.args)
+    if problems:
+        abort(400, description="; ".join(problems))
     limit, offset = rows_page_args()
     key = json.dumps([borough, start, end, kind, limit, offset])
 

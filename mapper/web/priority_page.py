@@ -52,7 +52,6 @@ DEFAULT_SCHEME, DEFAULT_CLASSES = "quantiles", 5
 SCHEME_LABELS = {"quantiles": "Quantiles (same number of wards in each)",
                  "equal": "Equal intervals (same width each)",
                  "natural": "Natural breaks (Jenks)"}
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 #: the ward table's sort keys -> the column sorted on ("value" = the indicator)
 SORTS = {
@@ -149,58 +148,17 @@ class View:
 
 def _months() -> list[str]:
     """The months of the incidents register, oldest first ([] without incidents)."""
-
-    def build(_workspace):
-        incidents = data.layer("incidents", required=False)
-        if incidents is None or len(incidents) == 0:
-            return []
-        return sorted(incidents["month"].dropna().astype(str).unique())
-
-    return data.cached("priority:months", build)
+    return data.incident_months()
 
 
 def _types() -> list[str]:
     """The incident types of the incidents register (vocabulary names), sorted."""
-
-    def build(_workspace):
-        incidents = data.layer("incidents", required=False)
-        if incidents is None or len(incidents) == 0:
-            return []
-        return sorted(incidents["type"].dropna().astype(str).unique())
-
-    return data.cached("priority:types", build)
-
-
-def checked_incident_type(value: str, problems: list[str]) -> str:
-    """The incident type asked for, as stored (other spellings of the vocabulary match)."""
-    from mapper.incident_types import key, normalise_names
-
-    if not value:
-        return ""
-    types = _types()
-    wanted = key(normalise_names([value])[0]) if value.strip() else ""
-    found = [t for t in types if key(t) == wanted]
-    if not found:
-        problems.append(f"incident_type '{value}' is not a type of the incident data; choose "
-                        f"one of {', '.join(types) or 'none (the workspace has no incidents)'}")
-        return ""
-    return found[0]
+    return data.incident_types()
 
 
 def current_settings() -> Settings:
     """The CAN settings the stored analysis was run with."""
     return Settings.from_json(data.meta().get("analysis_settings"))
-
-
-def _default_window(months: list[str], settings: Settings) -> tuple[str, str]:
-    """The analysis's incident window: the last `incident_months` months of the data."""
-    if not months:
-        return "", ""
-    end = months[-1]
-    if not settings.incident_months:
-        return months[0], end
-    start = (pd.Period(end, "M") - (settings.incident_months - 1)).strftime("%Y-%m")
-    return max(start, months[0]), end
 
 
 def parse_view(args, wards: pd.DataFrame) -> View:
@@ -224,13 +182,8 @@ def parse_view(args, wards: pd.DataFrame) -> View:
     if borough and borough not in boroughs:
         listed = ", ".join(f"{code} ({name})" for code, name in boroughs.items())
         problems.append(f"borough '{borough}' is not in the study area; choose one of {listed}")
-    start, end = (args.get(k, "") or "" for k in ("incidents_from", "incidents_to"))
-    for name, value in (("incidents_from", start), ("incidents_to", end)):
-        if value and not MONTH.match(value):
-            problems.append(f"{name} '{value}' must be a month written YYYY-MM, e.g. 2024-06")
-    if start and end and MONTH.match(start) and MONTH.match(end) and start > end:
-        problems.append(f"incidents_from ({start}) must not be after incidents_to ({end})")
-    incident_type = checked_incident_type(args.get("incident_type", "") or "", problems)
+    start, end, incident_type, more = data.incident_filter_args(args)
+    problems += more
     sort = args.get("sort", DEFAULT_SORT) or DEFAULT_SORT
     if sort.lstrip("-") not in SORTS:
         problems.append(f"sort '{sort}' is unknown; choose one of {', '.join(SORTS)} "
@@ -241,9 +194,9 @@ def parse_view(args, wards: pd.DataFrame) -> View:
 
 
 def incident_window(view: View) -> tuple[str, str]:
-    """The months of the incidents layer: those asked for, else the analysis's window."""
-    default_start, default_end = _default_window(_months(), current_settings())
-    return view.incidents_from or default_start, view.incidents_to or default_end
+    """The months of the incidents layer: those asked for, else the analysis's window
+    (:func:`mapper.web.data.filled_window`)."""
+    return data.filled_window(view.incidents_from, view.incidents_to)
 
 
 def borough_names(wards: pd.DataFrame) -> dict[str, str]:
@@ -278,30 +231,11 @@ def counted_text(view: View) -> str:
     return chosen.words(int(total))
 
 
-def _filtered_summary(chosen: IncidentFilter) -> pd.DataFrame:
-    """ward_summary with its incident figures for `chosen` (the analysis layer's counts,
-    :func:`mapper.web.data.ward_incidents`); a ward whose district no incident source
-    covers keeps no figure."""
-
-    def build(_workspace):
-        wards = data.layer("ward_summary").copy()
-        figures = data.ward_incidents(chosen).reindex(wards["ward_code"].astype(str))
-        covered = wards["incidents"].notna().to_numpy() if "incidents" in wards else True
-        for column in figures.columns:
-            values = figures[column].to_numpy()
-            wards[column] = np.where(covered, values, None if values.dtype == object
-                                     else np.nan)
-        return wards
-
-    return data.cached("priority:filtered-wards", build,
-                       variant=(chosen.start, chosen.end, chosen.kind))
-
-
 def shown_wards(view: View):
     """The ward summary rows the view shows (one borough's, or all), with the incident
     figures of its filters (:func:`incident_filter`)."""
     chosen = incident_filter(view)
-    wards = data.layer("ward_summary") if chosen is None else _filtered_summary(chosen)
+    wards = data.layer("ward_summary") if chosen is None else data.filtered_ward_summary(chosen)
     if view.borough:
         wards = wards[wards["borough_code"] == view.borough]
     return wards
@@ -334,6 +268,19 @@ def cans_table(borough: str = "") -> pd.DataFrame:
     return table.sort_values("rank").reset_index(drop=True)
 
 
+def filtered_cans(cans: pd.DataFrame, view: View) -> pd.DataFrame:
+    """`cans` with their incidents counted by the view's incident filter (the sum of
+    their wards' filtered figures, :func:`mapper.analysis.incidents.incidents_by`);
+    unchanged when the view sets no filter."""
+    from mapper.analysis.incidents import incidents_by
+
+    chosen = incident_filter(view)
+    if chosen is None or "incidents" not in cans:
+        return cans
+    counts = incidents_by(data.filtered_ward_summary(chosen), "can_id")
+    return cans.assign(incidents=cans["can_id"].map(counts))
+
+
 def _drivers(text) -> str:
     parts = [p.strip() for p in str(text or "").split(";") if p.strip()]
     text = "; ".join(driver_label(p) for p in parts)
@@ -355,9 +302,17 @@ def why_text(can: dict) -> str:
     return reasons[:1].upper() + reasons[1:]
 
 
-def can_rows(cans: pd.DataFrame) -> list[dict]:
-    """The ranked CANs as the page's table shows them."""
+def can_rows(cans: pd.DataFrame, view: View | None = None) -> list[dict]:
+    """The ranked CANs as the page's table shows them; their links keep the incident
+    filter of `view`, so a CAN's page counts what the table counted."""
+    from urllib.parse import urlencode
+
     rows = []
+    chosen = incident_filter(view) if view is not None else None
+    keep = ("?" + urlencode({k: v for k, v in (("incidents_from", chosen.start),
+                                               ("incidents_to", chosen.end),
+                                               ("incident_type", chosen.kind)) if v})
+            if chosen is not None else "")
     for can in cans.to_dict("records"):
         rows.append({
             "rank": int(can["rank"]),
@@ -373,7 +328,7 @@ def can_rows(cans: pd.DataFrame) -> list[dict]:
             "drivers": why_text(can),
             "stability": format_value(can.get("stability"), "share"),
             "stability_label": plain_text(can.get("stability_label")),
-            "url": f"{request.script_root}/neighbourhood/{can['can_id']}",
+            "url": f"{request.script_root}/neighbourhood/{can['can_id']}{keep}",
         })
     return rows
 
@@ -396,7 +351,9 @@ def _build_map(view: View):
     """The rendered map (MapParts) of `view`, cached per workspace version and view."""
     tiles = basemap.map_tiles()
     base = f"{request.script_root}/vendor"
-    key = json.dumps([view.map_query, repr(tiles), base, request.script_root], sort_keys=True)
+    context_layers = basemap.context_overlay()
+    key = json.dumps([view.map_query, repr(tiles), base, request.script_root,
+                      repr(context_layers)], sort_keys=True)
 
     def build(_workspace):
         wards = shown_wards(view)
@@ -414,7 +371,10 @@ def _build_map(view: View):
                 window["incident_type"] = view.incident_type
             note = counted_text(view)
             url = _layer_url("incidents", view, **window)
-            points.append(PointLayer("incidents", url=url, note=note))
+            # counts per ward of the same months and type as the markers
+            counts = data.ward_incidents(IncidentFilter(start, end, view.incident_type))
+            points.append(PointLayer("incidents", url=url, note=note,
+                                     counts=counts["incidents"]))
             heat = HeatLayer(url=url, note=note)
         gaps = None
         if data.layer("coverage_gaps", required=False) is not None:
@@ -422,7 +382,7 @@ def _build_map(view: View):
         m = priority_map(
             wards, indicator=view.indicator, scheme=view.scheme, classes=view.classes,
             boroughs=boroughs, cans=data.layer("neighbourhoods", required=False), gaps=gaps,
-            points=points, tiles=tiles, asset_base_url=base,
+            points=points, tiles=tiles, context_layers=context_layers, asset_base_url=base,
             scheme_name=SCHEMES[view.scheme].split(" (")[0],
             ward_url=f"{request.script_root}/ward/",
             heat=heat, counted=counted_text(view),
@@ -624,7 +584,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
     wards = shown_wards(view)
     meta = data.meta()
     settings = current_settings()
-    cans = cans_table(view.borough)
+    cans = filtered_cans(cans_table(view.borough), view)
     boroughs = borough_names(wards_all)
     months = _months()
     error_list = [(f"#setting-{name}", message) for name, message in (errors or {}).items()]
@@ -651,7 +611,7 @@ def render_page(view: View, *, values=None, errors=None, general_errors=(), stat
         incident_types=_types(),
         window=incident_window(view),
         counted=counted_text(view),
-        cans=can_rows(cans),
+        cans=can_rows(cans, view),
         can_count=len(cans),
         can_ward_count=len(in_cans),
         can_population=format_value(in_cans["population"].sum(), "count"),

@@ -43,7 +43,7 @@ from mapper.analysis import verification
 from mapper.appdb import Conflict
 from mapper.errors import MapperError
 from mapper.missing import is_missing
-from mapper.web import data
+from mapper.web import data, identity
 from mapper.web.auth import current_user, require_role
 from mapper.web.contacts import contacts_for
 from mapper.web.data import open_workspace
@@ -99,6 +99,9 @@ def index():
 def neighbourhood(can_id: str):
     """The records of a neighbourhood due for re-checking (partners and up)."""
     cans = _cans()
+    moved = identity.canonical_redirect(".neighbourhood", can_id, cans)  # can-1, CAN-001
+    if moved is not None:
+        return moved
     if can_id not in cans:
         abort(404, description=f"There is no Community Action Neighbourhood '{can_id}'"
               + (f"; the neighbourhoods are {', '.join(cans)}." if cans else

@@ -25,7 +25,7 @@ from flask import (
     url_for,
 )
 
-from mapper.appdb import AppDB, inserted_id
+from mapper.appdb import AppDB
 from mapper.users import ROLE_HELP, ROLES, authenticate, end_sessions, rank, ward_names
 from mapper.web.auth import (
     ENDED,
@@ -74,8 +74,8 @@ def _reserve_attempt(db: AppDB, username: str) -> tuple[int, list[int]]:
                 waits.append(times[len(times) - limit] + window - now)
         if waits:
             return max(1, math.ceil(max(waits))), []
-        rows = [inserted_id(conn.execute("INSERT INTO sign_in_failures VALUES (?, ?)",
-                                         (key, now))) for key in keys]
+        rows = [conn.insert("INSERT INTO sign_in_failures (key, at) VALUES (?, ?)",
+                            (key, now), "rowid") for key in keys]
     return 0, rows
 
 

@@ -8,7 +8,6 @@ import factories as fx
 import numpy as np
 import pandas as pd
 import pytest
-from realdata import london_dir
 
 from mapper.analysis_run import OUTPUTS, analyse, can_analyse
 from mapper.cli import main
@@ -19,10 +18,8 @@ from mapper.store import Workspace
 
 
 @pytest.fixture
-def grid(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), ws)
-    return ws
+def grid(grid_copy):
+    return Workspace(grid_copy)
 
 
 def test_every_setting_is_documented_in_the_readme():
@@ -164,9 +161,8 @@ def test_demo_analysis_finds_the_planted_patterns(tmp_path):
     assert (gaps["uncovered_area_km2"] > 0).all()
 
 
-def test_analyse_command_changes_and_keeps_settings(tmp_path, capsys):
-    ws = tmp_path / "ws"
-    assert main(["--workspace", str(ws), "demo"]) == 0
+def test_analyse_command_changes_and_keeps_settings(demo_copy, capsys):
+    ws = demo_copy  # the analysed demo; the command analyses it again with other settings
     assert (
         main(
             [
@@ -189,10 +185,10 @@ def test_analyse_command_changes_and_keeps_settings(tmp_path, capsys):
 
 
 @pytest.mark.realdata
-def test_london_analysis(tmp_path_factory):
-    london = london_dir()
-    ws = Workspace(tmp_path_factory.mktemp("london-analysis") / "ws")
-    build(london, ws)
+def test_london_analysis(london_copy):
+    # the London build of the run (conftest.shared_london: `mapper build` of the real
+    # files), analysed again here with more stability draws
+    ws = Workspace(london_copy)
     report = analyse(ws, Settings(stability_draws=20))
     wards = report.wards
     assert len(wards) == 633

@@ -169,10 +169,8 @@ BASE = ["--set", "can_min_population=0", "--set", "stability_draws=5"]
 
 
 @pytest.fixture
-def grid(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), ws)
-    return ws
+def grid(grid_copy):
+    return Workspace(grid_copy)
 
 
 def _cli(ws, *args):

@@ -10,26 +10,26 @@ one at 0.7 (6.3 -> wards 1-7) adds ward 6 to CAN-02 and makes ward 7 a new CAN-0
 
 from __future__ import annotations
 
+import shutil
+
 import factories as fx
 import pytest
 from accounts import post, sign_in
 
 from mapper.analysis import drafts
 from mapper.analysis.selections import compare
-from mapper.analysis_run import analyse
 from mapper.config import Settings
-from mapper.pipeline import build
 from mapper.store import Workspace
 
 BASE = dict(can_min_population=0, stability_draws=5)
 
 
 @pytest.fixture
-def grid(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), ws)
-    analyse(ws, Settings(**BASE, can_top_share=0.5))
-    return ws
+def grid(shared_grid_drafts, tmp_path):
+    """The tiny grid analysed with BASE and can_top_share=0.5 (a copy of the run's)."""
+    directory = tmp_path / "ws"
+    shutil.copytree(shared_grid_drafts, directory)
+    return Workspace(directory)
 
 
 @pytest.fixture
@@ -102,7 +102,11 @@ def test_a_draft_leaves_the_published_results_and_compares_by_hand(grid):
                                  "published: can_top_share")
 
 
-def test_officer_draft_page_private_and_admin_publishes_a_new_version(app, grid):
+def test_officer_draft_page_private_and_admin_publishes_a_new_version(app_backend, app, grid):
+    if app_backend == "postgresql":  # the copied run's app database, moved to PostgreSQL
+        from mapper.appdb import APP_DB_FILE, load_from_sqlite
+
+        load_from_sqlite(grid.appdb, grid.directory / APP_DB_FILE)
     officer = sign_in(app.test_client(), "officer", username="olly")
     response = post(officer, "/priority/drafts", data={
         "can_top_share": "0.3", "can_min_population": "0", "draft_name": "Fewer wards"})

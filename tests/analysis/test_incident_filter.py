@@ -19,7 +19,14 @@ import pandas as pd
 import pytest
 from conftest import grid_wards
 
-from mapper.analysis.incidents import IncidentFilter, filtered_ward_incidents
+from mapper.analysis.incidents import (
+    IncidentFilter,
+    check_incident_filter,
+    filtered_summary,
+    filtered_ward_incidents,
+    incidents_by,
+)
+from mapper.analysis.rates import eb_rates
 
 W = [f"E0590000{n}" for n in range(1, 10)]
 
@@ -100,3 +107,74 @@ def test_the_filter_says_what_is_counted():
     assert IncidentFilter("2024-09", "2024-09").words(1) == \
         "all incident types, Sep 2024, 1 incident"
     assert IncidentFilter().words() == "all incident types, every month"
+
+
+# -- the one rule of the parameters, and the whole ward summary for a filter ----------
+
+
+TYPES = ["Anti-social behaviour", "Burglary", "Robbery"]
+
+
+def test_the_parameters_check_months_order_and_types_in_one_rule():
+    assert check_incident_filter("2024-02", "2024-03", ["asb"], TYPES) == \
+        ("2024-02", "2024-03", ["Anti-social behaviour"], [])
+    assert check_incident_filter("", None, ["", "BURGLARY"], TYPES) == \
+        ("", "", ["Burglary"], [])
+    start, end, kinds, problems = check_incident_filter("2024-13", "2024-1", ["Arson"], TYPES)
+    assert (start, end, kinds) == ("", "", [])
+    assert problems[0] == "incidents_from '2024-13' must be a month written YYYY-MM, e.g. 2024-06"
+    assert problems[1].startswith("incidents_to '2024-1' must be a month")
+    assert problems[2] == ("incident_type 'Arson' is an unknown incident type (not in the "
+                           "data); choose one of Anti-social behaviour, Burglary, Robbery")
+    _, _, _, problems = check_incident_filter("2025-06", "2025-01", [], TYPES,
+                                              names=("from", "to", "type"))
+    assert problems == ["from (2025-06) must not be after to (2025-01)"]
+
+
+@pytest.fixture
+def summary(incidents, wards) -> pd.DataFrame:
+    """A stored ward summary as the analysis leaves it (every month, every type), with W9
+    in a district no incident source covers (no figures)."""
+    table = filtered_ward_incidents(incidents, wards, IncidentFilter()).reset_index()
+    frame = wards.merge(table, on="ward_code")
+    frame["incidents_burglary"] = [4, 1, 0, 0, 1, 0, 0, 0, 0]
+    frame["incidents_robbery"] = [0, 3, 1, 0, 0, 0, 0, 0, 0]
+    frame["incidents_per_1000_eb"] = 99.0
+    frame["z_incidents"] = 1.5
+    frame["can_id"] = ["CAN-1", "CAN-1", "CAN-2", None, None, None, None, None, None]
+    frame.loc[8, ["incidents", "incidents_per_1000", "incidents_burglary",
+                  "incidents_robbery"]] = np.nan
+    return frame
+
+
+def test_every_incident_column_of_the_summary_follows_the_filter(incidents, summary):
+    chosen = IncidentFilter("2024-02", "2024-03", "Burglary")
+    out = filtered_summary(summary, incidents, chosen).set_index("ward_code")
+    # by hand: burglary Feb-Mar 2024: W1 2 (Feb, Mar), W2 1; robbery left out -> 0
+    assert out["incidents"].tolist()[:8] == [2, 1, 0, 0, 0, 0, 0, 0]
+    assert out["incidents_burglary"].tolist()[:8] == [2, 1, 0, 0, 0, 0, 0, 0]
+    assert out["incidents_robbery"].tolist()[:8] == [0] * 8
+    # W9: no source covers it, so no figure at all
+    assert out.loc[W[8], ["incidents", "incidents_per_1000", "incidents_burglary",
+                          "incidents_per_1000_eb"]].isna().all()
+    assert out.loc[W[0], "incidents_per_1000"] == pytest.approx(2 / 2 / 2.0)
+    assert (out["incident_months"].iloc[:8] == 2).all()
+    assert out.loc[W[0], "incidents_counted"] == "burglary, Feb 2024 - Mar 2024"
+    # the smoothed rate: eb_rates of the filtered counts over residents x months
+    known = out["incidents"].where(out["incidents_per_1000"].notna())
+    expected = eb_rates(known, out["population"] * 2, out["borough_code"])["rate_eb"]
+    assert out["incidents_per_1000_eb"].to_numpy() == pytest.approx(expected.to_numpy(),
+                                                                    nan_ok=True)
+    assert out.loc[W[0], "incidents_per_1000_eb"] != 99.0
+    # the index components stay the analysis's
+    assert (out["z_incidents"] == 1.5).all()
+    # a CAN's incidents are its wards' filtered ones
+    assert incidents_by(out.reset_index(), "can_id").to_dict() == {"CAN-1": 3, "CAN-2": 0}
+
+
+def test_the_analysis_window_gives_back_the_stored_figures(incidents, summary):
+    out = filtered_summary(summary, incidents, IncidentFilter())
+    for column in ("incidents", "incidents_per_1000", "incidents_burglary",
+                   "incidents_robbery"):
+        assert out[column].to_numpy() == pytest.approx(summary[column].to_numpy(),
+                                                       nan_ok=True), column

@@ -21,9 +21,8 @@ import pandas as pd
 import pytest
 import shapely
 from accounts import sign_in
+from demo_editing import _to_lonlat, audit_rows, headers, nearest_ids
 from realdata import london_dir
-from test_edit_api import headers
-from test_editor import _to_lonlat, audit_rows, nearest_ids
 
 from mapper import overlay, registers
 from mapper.analysis._tables import in_service

@@ -4,9 +4,9 @@ are documented, and searches from far outside the study area are refused."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
-import factories as fx
 import pytest
 import shapely
 from click.testing import CliRunner
@@ -165,13 +165,11 @@ def test_no_london_in_pages_scripts_or_cli_help():
 
 
 @pytest.fixture(scope="module")
-def no_groups(tmp_path_factory):
+def no_groups(shared_grid, tmp_path_factory):
     """The tiny grid workspace, built from files: boundaries, IoD, postcodes, no groups."""
-    from mapper.pipeline import build
-
-    root = tmp_path_factory.mktemp("nogroups")
-    build(fx.write_folder(root / "in"), Workspace(root / "ws"))
-    return root / "ws"
+    directory = tmp_path_factory.mktemp("nogroups") / "ws"
+    shutil.copytree(shared_grid, directory)
+    return directory
 
 
 def test_api_docs_examples_come_from_a_workspace_without_groups(no_groups):

@@ -16,11 +16,9 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 from realdata import london_dir
+from route_sweep import EMAIL_SEEN, PHONE_SEEN, _url, body_of, is_binary, placeholders, read_text
 from shapely import prepared
 from shapely.geometry import Point
-from test_authorisation import _url
-from test_personal_text import EMAIL_SEEN, PHONE_SEEN
-from test_placeholders import body_of, is_binary, placeholders, read_text
 
 from mapper import exports, overlay, registers
 from mapper.analysis.nearest import NearestIndex

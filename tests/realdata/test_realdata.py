@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -253,12 +255,14 @@ def test_london_incidents_from_police_uk(london_workspace):
 
 
 @pytest.fixture(scope="module")
-def london_analysed(london_workspace):
-    """The London workspace analysed with the default settings (once per module; the
-    tests using it come after those that read the build alone)."""
+def london_analysed(shared_london, tmp_path_factory):
+    """The London workspace analysed with the default settings (once per module, on this
+    module's copy: the run's shared build stays as built)."""
     from mapper.analysis_run import analyse
 
-    ws, _ = london_workspace
+    directory = tmp_path_factory.mktemp("london-analysed") / "london"
+    shutil.copytree(shared_london.directory, directory)
+    ws = Workspace(directory)
     return ws, analyse(ws)
 
 
@@ -302,7 +306,7 @@ def test_london_decision_record_lists_every_ward_and_draws_the_map(london_analys
 # -- the unmet-need index (issue 16: rates that hold up) ------------------------------------
 
 
-def test_london_index_is_not_driven_by_one_component_nor_topped_by_the_city(london_workspace):
+def test_london_index_is_not_driven_by_one_component_nor_topped_by_the_city(london_copy):
     """The City of London (one ward of 10,947 residents, 748 incidents per 1,000 in the
     window: a plain z-score of 25) topped the index at +3.18; with robust z-scores capped
     at Z_BOUND no component adds more than its weight x 3, and the City is flagged."""
@@ -310,7 +314,7 @@ def test_london_index_is_not_driven_by_one_component_nor_topped_by_the_city(lond
     from mapper.analysis_run import analyse
     from mapper.config import Settings
 
-    ws, _ = london_workspace
+    ws = Workspace(london_copy)
     settings = Settings(stability_draws=5)
     wards = analyse(ws, settings).wards
     weights = settings.weights()
@@ -353,7 +357,7 @@ def test_london_incident_sources_record_what_they_cover(london_workspace):
     assert camden == "14 types; Jun 2019; Camden"
 
 
-def test_london_no_trend_shows_a_window_its_sources_do_not_cover(london_workspace):
+def test_london_no_trend_shows_a_window_its_sources_do_not_cover(london_copy):
     """The Met's burglary file ends in February 2025, the City's file in May 2025: a ward
     outside the City has its trend end in February (it read "Mar-May 2025: 0 incidents"),
     and every month of every ward's trend holds its district's burglaries."""
@@ -361,7 +365,7 @@ def test_london_no_trend_shows_a_window_its_sources_do_not_cover(london_workspac
     from mapper.config import Settings
     from mapper.web import create_app
 
-    ws, _ = london_workspace
+    ws = Workspace(london_copy)
     wards = analyse(ws, Settings(stability_draws=5)).wards
     city = wards["borough_code"] == "E09000001"
     assert (wards.loc[~city, "trend_recent_period"] == "2024-12 to 2025-02").all()

@@ -29,11 +29,9 @@ def lonlat(point: Point) -> tuple[float, float]:
 
 
 @pytest.fixture
-def ws(tmp_path):
+def ws(grid_copy):
     """The tiny grid workspace (9 wards, 36 LSOAs, postcodes ZZ...)."""
-    workspace = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), workspace)
-    return workspace
+    return Workspace(grid_copy)
 
 
 def grasp(frame: pd.DataFrame):

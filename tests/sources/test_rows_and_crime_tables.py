@@ -178,10 +178,8 @@ FORCE = "Grid Police"
 
 
 @pytest.fixture
-def ws(tmp_path):
-    workspace = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), workspace)
-    return workspace
+def ws(grid_copy):
+    return Workspace(grid_copy)
 
 
 def crime_file(path, header: list[str], rows: int = 3, **cells):

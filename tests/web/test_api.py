@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import write_workspace
+from expected import personal_keys
 
 from mapper import geo, overlay
 from mapper.analysis.nearest import parse_capabilities
-from mapper.registers import GROUP_CATEGORIES, PERSONAL_COLUMNS
+from mapper.registers import GROUP_CATEGORIES
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -44,17 +45,9 @@ FEATURE_ENDPOINTS = [
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    """The demo workspace, built and analysed once for this module."""
-    from mapper.analysis_run import analyse
-    from mapper.config import Settings
-    from mapper.pipeline import build_demo
-
-    directory = tmp_path_factory.mktemp("api") / "demo"
-    workspace = Workspace(directory)
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return directory
+def demo_dir(demo_module_copy):
+    """The analysed demo workspace, this module's own copy."""
+    return demo_module_copy
 
 
 @pytest.fixture(scope="module")
@@ -87,20 +80,6 @@ def fetch(client, url: str, status: int = 200) -> dict:
     body = json.loads(response.get_data(as_text=True), parse_constant=_no_constant)
     assert not personal_keys(body), f"{url} answers personal data: {personal_keys(body)}"
     return body
-
-
-def personal_keys(value, path="") -> list[str]:
-    """Paths of every key named like a personal-data column, at any depth."""
-    found = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key in PERSONAL_COLUMNS:
-                found.append(f"{path}/{key}")
-            found += personal_keys(item, f"{path}/{key}")
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            found += personal_keys(item, f"{path}/{i}")
-    return found
 
 
 def error_of(client, url: str, status: int = 400) -> str:

@@ -22,6 +22,7 @@ def _signin(client, username, password, **extra):
                                         "csrf_token": csrf_token(client), **extra})
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_sign_in_and_out(app):
     client = app.test_client()
     page = client.get("/").get_data(as_text=True)
@@ -51,6 +52,7 @@ def test_wrong_password_and_unknown_user_say_the_same(app):
     assert "Enter your user name" in text and "Enter your password" in text
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_sign_in_is_rate_limited(app):
     client = app.test_client()
     ensure_user(app.config["WORKSPACE"], "officer", username="olu")
@@ -94,6 +96,7 @@ def test_idle_sessions_end(app, monkeypatch):
     assert "ended after a period without activity" in page
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_changing_the_account_ends_its_sessions(app):
     from mapper.appdb import AppDB
 

@@ -8,14 +8,10 @@ or 403), and when any allowed role gets a 5xx.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from accounts import csrf_token, sign_in
+from route_sweep import _samples, _url
 
-from mapper import overlay
-from mapper.maps.assets import VENDOR_DIRS
-from mapper.store import Workspace
 from mapper.users import ROLES, rank
 from mapper.web import create_app
 
@@ -25,6 +21,7 @@ POLICY = {
     "vendor.vendor_file": "public",
     "health": "public",
     "tiles.tile": "public",
+    "context.features": "public",
     "favicon": "public",
     "overview.index": "public",
     "overview.wards_table": "public",
@@ -113,37 +110,6 @@ def matrix_app(shared_demo, tmp_path_factory):
     directory = tmp_path_factory.mktemp("authz") / "demo"
     shutil.copytree(shared_demo, directory)
     return create_app({"TESTING": True, "WORKSPACE": str(directory)})
-
-
-def _samples(app) -> dict[str, str]:
-    ws = Workspace(app.config["WORKSPACE"])
-    groups = overlay.read_layer(ws, "groups")
-    return {
-        "can_id": str(ws.read_layer("neighbourhoods")["can_id"].iloc[0]),
-        "ward_code": str(ws.read_layer("wards")["ward_code"].iloc[0]),
-        "fmt_name": "csv",
-        "layer": "groups",
-        "package": next(iter(VENDOR_DIRS)),
-        "filename": "app.css",
-        "register": "groups",
-        "record_id": str(groups["group_id"].iloc[0]),
-        "group_id": str(groups["group_id"].iloc[0]),
-        "token": "no-such-token",
-        "username": "matrix-partner",
-        "draft_id": "1",
-        "version": "1",
-    }
-
-
-def _url(rule, samples: dict[str, str]) -> str:
-    url = rule.rule
-    for name in rule.arguments:
-        value = samples.get(name, "x")
-        if rule.endpoint == "vendor.vendor_file" and name == "filename":
-            package = samples["package"]
-            value = next(p.name for p in VENDOR_DIRS[package].iterdir() if p.is_file())
-        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", value, url)
-    return url
 
 
 def _requests(app):

@@ -9,63 +9,24 @@ from __future__ import annotations
 import json
 
 import pytest
-from accounts import csrf_token, sign_in
-from test_api import personal_keys
-from test_editor import (
+from accounts import sign_in
+from demo_editing import *  # noqa: F403 - the fixtures (demo_editing.__all__)
+from demo_editing import (
     POSTCODE,
     POSTCODE_WARD,
     TODAY,
     _to_grid,
     _to_lonlat,
     audit_rows,
+    headers,
     nearest_ids,
     ward_at,
     ward_point,
 )
+from expected import personal_keys
 
 from mapper import overlay
 from mapper.editing import current_record
-from mapper.store import Workspace
-from mapper.web import create_app
-
-
-@pytest.fixture(scope="module")
-def demo_dir(shared_demo):
-    """The demo workspace (built once per run, in conftest.py); tests use copies."""
-    return shared_demo
-
-
-@pytest.fixture
-def ws_dir(demo_copy):
-    """A copy of the demo for one test (tests change it)."""
-    return demo_copy
-
-
-@pytest.fixture
-def ws(ws_dir):
-    return Workspace(ws_dir)
-
-
-@pytest.fixture
-def app(ws_dir):
-    return create_app({"TESTING": True, "WORKSPACE": str(ws_dir)})
-
-
-@pytest.fixture(scope="module")
-def wards(demo_dir):
-    return Workspace(demo_dir).read_layer("wards")
-
-
-@pytest.fixture
-def officer(app):
-    return sign_in(app.test_client(), "officer", username="olive")
-
-
-def headers(client, version: int | None = None, **more) -> dict:
-    out = {"X-CSRF-Token": csrf_token(client)} | more
-    if version is not None:
-        out["If-Match"] = f'"v{version}"'
-    return out
 
 
 def error_of(response, status: int) -> dict:
@@ -78,6 +39,7 @@ def error_of(response, status: int) -> dict:
 # -- create and read ----------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_create_answers_201_with_location_and_the_record(app, officer, ws, wards):
     x, y, lat, lon = ward_point(wards, "E05990007")
     expected_ward = ward_at(wards, x, y)
@@ -174,6 +136,7 @@ def test_malformed_versions_are_400(officer, ws, extra, body, word):
     assert current_record(ws, "groups", "demo-g011")[1] == 1
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_stale_patch_is_409_naming_what_changed(app, ws):
     alice = sign_in(app.test_client(), "officer", username="alice")
     bob = sign_in(app.test_client(), "officer", username="bob")
@@ -288,6 +251,7 @@ def test_verify_stamps_today(officer, ws):
     assert stale["changed"] == ["last_verified"] and stale["current_version"] == 3
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_delete_retires_it_everywhere(officer, ws):
     groups = overlay.read_layer(ws, "groups")
     point = groups.loc[groups["group_id"] == "demo-g014"].geometry.iloc[0]
@@ -342,6 +306,7 @@ def test_only_officers_may_write(app, ws, method, url, body):
 # -- audit and description ------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_audit_rows_name_fields_not_values(officer, ws):
     secrets = {"contact_name": "Ottoline Mews", "phone": "020 7946 0888",
                "email": "ottoline@example.org"}

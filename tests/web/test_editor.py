@@ -9,62 +9,29 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
 from accounts import csrf_token, post, sign_in
-from pyproj import Transformer
-from shapely.geometry import Point
+from demo_editing import *  # noqa: F403 - the fixtures (demo_editing.__all__)
+from demo_editing import (
+    POSTCODE,
+    POSTCODE_WARD,
+    TODAY,
+    _to_grid,
+    _to_lonlat,
+    audit_rows,
+    nearest_ids,
+    ward_at,
+    ward_point,
+)
 
 from mapper import overlay
 from mapper.editing import current_record
 from mapper.store import Workspace
 from mapper.web import create_app
-
-TODAY = date.today().isoformat()
-_to_lonlat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
-_to_grid = Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
-#: a demo postcode and its ward, checked by hand in the demo's postcodes layer
-POSTCODE, POSTCODE_WARD = "ZZ1 1AA", "E05990011"
-
-
-# -- fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_dir(shared_demo):
-    """The demo workspace (built once per run, in conftest.py); tests use copies."""
-    return shared_demo
-
-
-@pytest.fixture
-def ws_dir(demo_copy):
-    """A copy of the demo for one test (tests change it)."""
-    return demo_copy
-
-
-@pytest.fixture
-def ws(ws_dir):
-    return Workspace(ws_dir)
-
-
-@pytest.fixture
-def app(ws_dir):
-    return create_app({"TESTING": True, "WORKSPACE": str(ws_dir)})
-
-
-@pytest.fixture
-def officer(app):
-    return sign_in(app.test_client(), "officer", username="olive")
-
-
-@pytest.fixture(scope="module")
-def wards(demo_dir):
-    return Workspace(demo_dir).read_layer("wards")
-
 
 # -- helpers ----------------------------------------------------------------------------
 
@@ -149,30 +116,6 @@ def banner(response) -> list[str]:
     return [unescape(re.sub(r"\s+", " ", m).strip()) for m in
             re.findall(r'class="ed-banner__text">(.*?)</p>', response.get_data(as_text=True),
                        flags=re.S)]
-
-
-def ward_at(wards, x: float, y: float) -> str:
-    """The ward containing a point, by a plain point-in-polygon test."""
-    inside = wards[wards.contains(Point(x, y))]
-    assert len(inside) == 1, (x, y, list(inside["ward_code"]))
-    return str(inside["ward_code"].iloc[0])
-
-
-def ward_point(wards, code: str) -> tuple[float, float, float, float]:
-    """(x, y, lat, lon) of a point well inside one ward."""
-    point = wards.loc[wards["ward_code"] == code].geometry.iloc[0].representative_point()
-    lon, lat = _to_lonlat.transform(point.x, point.y)
-    return point.x, point.y, lat, lon
-
-
-def nearest_ids(client, **params) -> list[tuple[str, int]]:
-    body = client.get("/api/nearest", query_string=params).get_json()
-    return [(f["id"], f["properties"]["distance_m"]) for f in body["features"]]
-
-
-def audit_rows(ws) -> list[dict]:
-    return [dict(r) for r in ws.appdb.query(
-        "SELECT * FROM audit WHERE action NOT IN ('user', 'analysis') ORDER BY id")]
 
 
 # -- the list ---------------------------------------------------------------------------
@@ -421,6 +364,7 @@ def test_a_new_record_needs_a_point(officer, ws):
 # -- conflicts ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_second_save_over_a_newer_version_is_a_conflict(app, ws):
     alice = sign_in(app.test_client(), "officer", username="alice")
     bob = sign_in(app.test_client(), "officer", username="bob")

@@ -98,3 +98,128 @@ def test_the_geojson_export_names_its_incident_filter(client, incidents):
     assert chosen["incidents_counted"].endswith(f", {total:,} incident{'' if total == 1 else 's'}")
     got = sum(f["properties"]["incidents"] or 0 for f in body["features"])
     assert got == total
+
+
+# -- the same filter on the other pages, the CAN figures and the API ---------------------
+
+
+def _window(incidents, first, last, kind=None) -> pd.DataFrame:
+    keep = (incidents["month"] >= first) & (incidents["month"] <= last)
+    if kind:
+        keep &= incidents["type"] == kind
+    return incidents[keep]
+
+
+def _cells(page: str, figure: str) -> list[str]:
+    import re
+
+    row = re.search(rf'<tr data-figure="{figure}">.*?</tr>', page, re.S)
+    assert row, figure
+    return re.findall(r'data-value="([^"]*)"', row.group(0))
+
+
+def test_a_ward_page_counts_what_its_filter_chooses(client, incidents, shared_demo):
+    months = sorted(incidents["month"].unique())
+    first, last = months[2], months[7]
+    chosen = _window(incidents, first, last, "Burglary")
+    code = chosen["ward_code"].value_counts().index[0]
+    mine = int((chosen["ward_code"] == code).sum())
+    wards = overlay.read_layer(Workspace(shared_demo), "ward_summary")
+    covered = set(wards.loc[wards["incidents"].notna(), "ward_code"])
+    study = int(chosen["ward_code"].isin(covered).sum())
+    page = client.get(f"/ward/{code}?incidents_from={first}&incidents_to={last}"
+                      "&incident_type=burglary").get_data(as_text=True)
+    cells = _cells(page, "incidents")
+    assert float(cells[0]) == mine and float(cells[-1]) == study
+    span = pd.Period(first, "M").strftime("%b %Y") + " - " + \
+        pd.Period(last, "M").strftime("%b %Y")
+    assert f"burglary, {span}, {mine:,} incident" in page  # the page says what is counted
+    # the smoothed rate is the filter's too (not the analysis's)
+    stored = float(wards.loc[wards["ward_code"] == code, "incidents_per_1000_eb"].iloc[0])
+    assert float(_cells(page, "incidents_per_1000_eb")[0]) != pytest.approx(stored)
+    # the asset filters and sort keep the incident filter
+    assert page.count('<input type="hidden" name="incident_type" value="Burglary">') == 2
+    plain = client.get(f"/ward/{code}").get_data(as_text=True)
+    assert float(_cells(plain, "incidents")[0]) == float(
+        wards.loc[wards["ward_code"] == code, "incidents"].iloc[0])
+
+
+def test_a_bad_filter_is_a_400_naming_the_known_types(client):
+    response = client.get("/ward/E05990001?incidents_from=2024-13&incident_type=Arsonn")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "incidents_from &#39;2024-13&#39; must be a month written YYYY-MM" in text
+    assert "Arsonn" in text and "Burglary, Community tension" in text
+    api = client.get("/api/incidents?from=2025-06&to=2025-01&type=Arsonn")
+    assert api.status_code == 400
+    error = api.get_json()["error"]
+    assert "from (2025-06) must not be after to (2025-01)" in error
+    assert "unknown incident type" in error and "Burglary" in error
+
+
+def test_the_api_takes_the_same_filter(client, incidents):
+    months = sorted(incidents["month"].unique())
+    first, last = months[1], months[4]
+    expected = len(_window(incidents, first, last, "Anti-social behaviour"))
+    body = client.get(f"/api/incidents?from={first}&to={last}&type=asb&limit=5000&"
+                      "geometry=false").get_json()
+    assert len(body["features"]) == expected > 0
+    assert {f["properties"]["type"] for f in body["features"]} == {"Anti-social behaviour"}
+
+
+def test_can_figures_and_downloads_follow_the_filter(client, incidents, shared_demo):
+    wards = overlay.read_layer(Workspace(shared_demo), "ward_summary")
+    cans = overlay.read_layer(Workspace(shared_demo), "neighbourhoods")
+    can = str(cans.sort_values("rank")["can_id"].iloc[0])
+    codes = set(wards.loc[wards["can_id"] == can, "ward_code"])
+    inside = incidents[incidents["ward_code"].isin(codes) & (incidents["type"] == "Burglary")]
+    month = inside["month"].value_counts().index[0]  # a month with burglaries there
+    hand = int(_window(incidents, month, month, "Burglary")["ward_code"].isin(codes).sum())
+    assert hand > 0
+    query = f"incidents_from={month}&incidents_to={month}&incident_type=Burglary"
+    page = client.get(f"/neighbourhood/{can}?{query}").get_data(as_text=True)
+    assert float(_cells(page, "incidents")[0]) == hand
+    geo = client.get(f"/neighbourhood/{can}/boundary.geojson?{query}").get_json()
+    assert geo["features"][0]["properties"]["incidents"] == hand
+    assert geo["filters"]["incidents_counted"].startswith("burglary, ")
+    csv = csv_rows(client.get(f"/neighbourhoods/boundaries.csv?indicator=incidents&{query}")
+                   .get_data(as_text=True))
+    mine = [r for r in csv if r["can_id"] == can]
+    assert sum(float(r["incidents"] or 0) for r in mine) == hand
+    # the priority page's CAN table counts the same, and its links keep the filter
+    table = client.get(f"/priority?{query}").get_data(as_text=True)
+    link = f'/neighbourhood/{can}?incidents_from={month}&amp;incidents_to={month}' \
+        '&amp;incident_type=Burglary'
+    assert link in table
+    row = table[table.index(link):]
+    row = row[:row.index("</tr>")]
+    import re
+
+    numbers = re.findall(r'<td class="pr-num">([^<]*)</td>', row)
+    assert numbers[5] == f"{hand:,}"  # wards, population, unmet need, groups, premises
+
+
+def test_the_ogc_incidents_take_a_type_by_the_same_rule(client, incidents):
+    expected = int((incidents["type"] == "Anti-social behaviour").sum())
+    body = client.get("/ogc/collections/incidents/items?type=asb&limit=10000").get_json()
+    assert body["numberMatched"] == expected > 0
+    assert {f["properties"]["type"] for f in body["features"]} == {"Anti-social behaviour"}
+    both = client.get("/ogc/collections/incidents/items?type=asb,Burglary&limit=1").get_json()
+    assert both["numberMatched"] == expected + int((incidents["type"] == "Burglary").sum())
+    bad = client.get("/ogc/collections/incidents/items?type=Arsonn")
+    assert bad.status_code == 400
+    assert "unknown incident type" in bad.get_data(as_text=True)
+    assert client.get("/ogc/collections/groups/items?type=asb").status_code == 400
+
+
+def test_an_open_side_is_the_analysis_window_never_crossing_the_side_given(client, incidents):
+    months = sorted(incidents["month"].unique())
+    code = incidents["ward_code"].value_counts().index[0]
+    mine = incidents[incidents["ward_code"] == code]
+    # the analysis window (the demo's: the last 12 months) starts after months[0]: a "to"
+    # before it counts that month alone
+    page = client.get(f"/ward/{code}?incidents_to={months[0]}").get_data(as_text=True)
+    assert float(_cells(page, "incidents")[0]) == int((mine["month"] == months[0]).sum())
+    # a "from" alone runs to the data's last month
+    page = client.get(f"/ward/{code}?incidents_from={months[-3]}").get_data(as_text=True)
+    assert float(_cells(page, "incidents")[0]) == int((mine["month"] >= months[-3]).sum())

@@ -12,30 +12,27 @@ import math
 import re
 import time
 from datetime import date
-from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from expected import brute_force
 from markupsafe import escape
+from page_resources import LOCAL_HOSTS, resource_urls
 from pyproj import Transformer
 from shapely.geometry import Point
 
 from mapper import overlay
 from mapper.analysis import verification
-from mapper.analysis_run import analyse
-from mapper.config import Settings
 from mapper.maps.assets import external_links, map_parts
 from mapper.maps.incidents import RING_RADII_M, RING_STYLES, incident_map, ring_label
-from mapper.pipeline import build_demo
 from mapper.registers import EMERGENCY_OFFERS, PERSONAL_COLUMNS
 from mapper.store import Workspace
 from mapper.web import create_app
 from mapper.web import incidents as incident_views
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 #: what the pages tell a visitor who is not signed in about contact details
 PUBLIC_NOTICE = ("Contact details are hidden: officers, administrators, and partners for "
                  "their own wards, see them after signing in.")
@@ -50,11 +47,8 @@ _to_lonlat = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("incident") / "demo")
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return workspace
+def demo(demo_module_copy) -> Workspace:
+    return Workspace(demo_module_copy)
 
 
 @pytest.fixture(scope="module")
@@ -89,32 +83,6 @@ def some_postcodes(groups, postcodes) -> list[str]:
 # -- helpers -----------------------------------------------------------------------------
 
 
-def brute_force(groups, x, y, *, k=10, category=None, offers=(), radius_m=None) -> pd.DataFrame:
-    """Every group's distance from (x, y), filtered, nearest first, ties by group_id."""
-    dx = groups.geometry.x.to_numpy() - x
-    dy = groups.geometry.y.to_numpy() - y
-    table = pd.DataFrame(
-        {
-            "group_id": groups["group_id"].astype(str).to_numpy(),
-            "distance_m": np.sqrt(dx * dx + dy * dy),
-            "category": groups["category"].fillna("").str.strip().str.lower().to_numpy(),
-            "offers": [
-                {p.strip().lower() for p in str(o).split(";") if p.strip()}
-                if isinstance(o, str)
-                else set()
-                for o in groups["emergency_offer"]
-            ],
-        }
-    )
-    if category is not None:
-        table = table[table["category"] == category]
-    for offer in offers:
-        table = table[table["offers"].map(lambda have, offer=offer: offer in have).astype(bool)]
-    if radius_m is not None:
-        table = table[table["distance_m"] <= radius_m]
-    return table.sort_values(["distance_m", "group_id"], kind="stable").head(k)
-
-
 def postcode_xy(postcodes, postcode: str) -> tuple[float, float]:
     point = postcodes.loc[postcodes["postcode"] == postcode].geometry.iloc[0]
     return point.x, point.y
@@ -140,25 +108,6 @@ def list_entries(page: str) -> list[str]:
         return []
     body = page[start : page.index("</ol>", start)]
     return body.split('<li class="inc-result"')[1:]
-
-
-class _Resources(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in ("script", "img", "iframe", "source") and attrs.get("src"):
-            self.urls.append(attrs["src"])
-        if tag == "link" and attrs.get("href"):
-            self.urls.append(attrs["href"])
-
-
-def resource_urls(page: str) -> list[str]:
-    parser = _Resources()
-    parser.feed(page)
-    return parser.urls
 
 
 def get(client, path: str, **params):

@@ -19,20 +19,17 @@ import pandas as pd
 import pytest
 from csvfiles import csv_rows
 from markupsafe import escape
+from page_resources import resource_urls
 
 from mapper import overlay
-from mapper.analysis_run import analyse
-from mapper.config import Settings
 from mapper.demo import _spike_ward, build_demo_area
 from mapper.maps.neighbourhood import Bar, asset_map, domain_chart, popup_html, trend_chart
-from mapper.pipeline import build_demo
 from mapper.registers import PERSONAL_COLUMNS
 from mapper.store import Workspace
 from mapper.web import create_app
 
 pytestmark = pytest.mark.slow
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 
 
 # -- a small HTML tree, enough to read tables and attributes ------------------------------
@@ -123,11 +120,8 @@ def parse(page: str) -> Node:
 
 
 @pytest.fixture(scope="module")
-def demo_workspace(tmp_path_factory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("neighbourhood-demo"))
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return workspace
+def demo_workspace(demo_module_copy) -> Workspace:
+    return Workspace(demo_module_copy)
 
 
 @pytest.fixture(scope="module")
@@ -494,7 +488,7 @@ def test_unknown_ids_are_404_with_the_valid_ones(client, layers):
 def test_lower_case_ids_redirect_to_the_page(client, layers):
     can_id = can_ids(layers)[0]
     response = client.get(f"/neighbourhood/{can_id.lower()}")
-    assert response.status_code == 302 and response.location.endswith(f"/neighbourhood/{can_id}")
+    assert response.status_code == 301 and response.location.endswith(f"/neighbourhood/{can_id}")
     code = layers["ward_summary"]["ward_code"].iloc[0]
     response = client.get(f"/ward/{code.lower()}")
     assert response.status_code == 302 and response.location.endswith(f"/ward/{code}")
@@ -599,33 +593,19 @@ def test_no_contact_details_on_any_page(client, layers):
     assert "Contact details are hidden: officers" in page and "after signing in" in page
 
 
-class _Resources(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in ("script", "img", "iframe", "source", "video", "audio") and attrs.get("src"):
-            self.urls.append(attrs["src"])
-        if tag == "link" and attrs.get("href"):
-            self.urls.append(attrs["href"])
-
-
 def test_no_external_script_or_stylesheet(client, layers):
     for url in every_page(layers)[:3]:
-        parser = _Resources()
-        parser.feed(get_page(client, url))
-        assert parser.urls, url
-        for resource in parser.urls:
+        resources = resource_urls(get_page(client, url))
+        assert resources, url
+        for resource in resources:
             parts = urlsplit(resource)
             assert parts.scheme in ("", "data") and not parts.netloc, (url, resource)
             if parts.scheme != "data":
                 response = client.get(resource)
                 response.close()  # static files are streamed: close them
                 assert response.status_code == 200, resource
-        assert "/static/neighbourhood.css" in parser.urls
-        assert "/static/neighbourhood.js" in parser.urls
+        assert "/static/neighbourhood.css" in resources
+        assert "/static/neighbourhood.js" in resources
 
 
 def test_synthetic_banner_and_data_sources(client, layers):

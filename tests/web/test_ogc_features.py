@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import shapely
 from accounts import sign_in
-from test_api import personal_keys
+from expected import personal_keys
 
 from mapper import overlay
 from mapper.registers import PERSONAL_COLUMNS

@@ -86,8 +86,10 @@ def test_all_cans_csv_with_the_priority_page_filters(demo_app, ws):
     for row in rows:  # the indicator asked for, with its value
         assert float(row["imd_score"]) == pytest.approx(summary.at[row["ward_code"],
                                                                    "imd_score"])
-    assert rows[0]["filters"] == ("indicator=imd_score; incidents_from=2025-09; "
-                                  "incidents_to=2026-02")
+    # ... and what the CANs' incident figures count (the filter's months, every type)
+    assert rows[0]["filters"].startswith("indicator=imd_score; incidents_from=2025-09; "
+                                         "incidents_to=2026-02; incidents_counted=all "
+                                         "incident types, Sep 2025 - Feb 2026, ")
     # CANs in rank order
     ranks = [int(r["can_rank"]) for r in rows]
     assert ranks == sorted(ranks)

@@ -6,97 +6,18 @@ string values of JSON (JSON's own null is fine)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
 import shutil
-from html.parser import HTMLParser
 
 import pandas as pd
 import pytest
 from accounts import sign_in
-from test_authorisation import _samples, _url
+from route_sweep import _samples, _url, placeholders, read_text
 
 from mapper import exports, missing, overlay
 from mapper.store import Workspace
 from mapper.web import create_app
 
-TOKENS = re.compile(r"\b(nan|NaN|None|NaT|undefined|null)\b")
-#: attributes a person reads (tooltips, labels, form values)
-READ_ATTRIBUTES = ("title", "alt", "aria-label", "placeholder", "value", "content")
 ROLES = ("public", "partner", "officer", "admin")
-
-
-class _Visible(HTMLParser):
-    """Visible text and read attributes of a page; the HTML fragments inside scripts
-    (folium popups and tooltips) parsed the same way."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.texts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag, attrs):
-        if tag in ("script", "style"):
-            self._skip += 1
-        for name, value in attrs:
-            if value and (name in READ_ATTRIBUTES or name.startswith("data-search")):
-                self.texts.append(value)
-
-    def handle_endtag(self, tag):
-        if tag in ("script", "style") and self._skip:
-            self._skip -= 1
-
-    def handle_data(self, data):
-        if not self._skip:
-            self.texts.append(data)
-
-
-_POPUP = re.compile(r"<(?:div|p|strong|span)[^<>]*>([^<>`]*)(?=<)")
-
-
-def is_binary(content_type: str) -> bool:
-    """An image or a GeoPackage: no text a person reads as such."""
-    return content_type.startswith("image/") or "geopackage" in content_type \
-        or "sqlite" in content_type or "octet-stream" in content_type
-
-
-def body_of(response) -> str:
-    """A response's body as text; a binary one (an image, a GeoPackage) as Latin-1, which
-    any byte decodes to, so its text cells can still be searched for contact details."""
-    if is_binary(response.mimetype or ""):
-        return response.get_data().decode("latin-1")
-    return response.get_data(as_text=True)
-
-
-def read_text(body: str, content_type: str) -> list[str]:
-    """What a person reads in a response."""
-    if "json" in content_type:
-        out: list[str] = []
-
-        def walk(value):
-            if isinstance(value, str):
-                out.append(value)
-            elif isinstance(value, dict):
-                for v in value.values():
-                    walk(v)
-            elif isinstance(value, list):
-                for v in value:
-                    walk(v)
-
-        walk(json.loads(body))
-        return out
-    if "csv" in content_type:
-        return [cell for row in csv.reader(io.StringIO(body)) for cell in row]
-    parser = _Visible()
-    parser.feed(body)
-    scripts = re.findall(r"<script[^>]*>(.*?)</script>", body, flags=re.S)
-    return parser.texts + [m for s in scripts for m in _POPUP.findall(s)]
-
-
-def placeholders(texts: list[str]) -> list[str]:
-    return sorted({t.strip()[:80] for t in texts if TOKENS.search(t)})
 
 
 def test_read_text_finds_tokens_only_where_people_read_them():

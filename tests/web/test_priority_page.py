@@ -8,8 +8,6 @@ import json
 import math
 import re
 import shutil
-from html.parser import HTMLParser
-from urllib.parse import urlsplit
 
 import geopandas as gpd
 import pandas as pd
@@ -17,6 +15,7 @@ import pytest
 from accounts import post, sign_in
 from csvfiles import csv_rows
 from markupsafe import escape
+from page_resources import foreign_resources
 
 from mapper import overlay
 from mapper.config import Settings
@@ -33,22 +32,12 @@ from mapper.maps.priority import (
 from mapper.store import Workspace
 from mapper.web import create_app
 
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
-
 # -- the demo workspace, once ---------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    from mapper.analysis_run import analyse
-    from mapper.pipeline import build_demo
-
-    directory = tmp_path_factory.mktemp("priority") / "demo"
-    workspace = Workspace(directory)
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return directory
+def demo_dir(demo_module_copy):
+    return demo_module_copy
 
 
 @pytest.fixture(scope="module")
@@ -71,26 +60,6 @@ def own_client(demo_dir, tmp_path):
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-class _Resources(HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in ("script", "img", "iframe", "source") and attrs.get("src"):
-            self.urls.append(attrs["src"])
-        if tag == "link" and attrs.get("href"):
-            self.urls.append(attrs["href"])
-
-
-def foreign_resources(page: str) -> list[str]:
-    parser = _Resources()
-    parser.feed(page)
-    return [u for u in parser.urls if urlsplit(u).netloc and urlsplit(u).scheme != "data"
-            and urlsplit(u).hostname not in LOCAL_HOSTS]
 
 
 def embedded_collections(page: str) -> list[dict]:

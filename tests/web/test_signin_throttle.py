@@ -65,6 +65,7 @@ def at_once(app, tries: list[tuple[str, str, str]]) -> Counter:
     return Counter(codes)
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_96_concurrent_wrong_passwords_for_one_name_check_exactly_the_limit(app, checks):
     codes = at_once(app, [("olu", WRONG, f"10.0.{i // 200}.{i % 200 + 1}") for i in range(96)])
     assert checks["checked"] == 5
@@ -77,6 +78,7 @@ def test_96_concurrent_wrong_passwords_from_one_address_check_exactly_the_limit(
     assert codes == {401: 6, 429: 90}
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_a_failing_address_is_throttled_but_others_still_sign_in(app):
     for i in range(6):
         assert attempt(app, f"guess-{i}", WRONG, "10.0.0.66") == 401

@@ -4,49 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from html.parser import HTMLParser
-from urllib.parse import urlsplit
 
 import folium
 import pytest
 from conftest import TINY_STUDY_AREA, grid_boroughs, grid_wards, write_workspace
 from folium.plugins import MarkerCluster
 from markupsafe import escape
+from page_resources import is_foreign, resource_urls
 
 from mapper.errors import MapperError
 from mapper.maps import map_parts, use_local_assets, ward_map
 from mapper.maps.assets import LOCAL_ASSETS, VENDOR_DIRS, asset_url, external_links
 from mapper.web import SETTINGS_HELP, create_app
-
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-
-
-class _Resources(HTMLParser):
-    """Collects every URL the browser would load by itself (scripts, styles, images)."""
-
-    def __init__(self):
-        super().__init__()
-        self.urls: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag in ("script", "img", "iframe", "source", "video", "audio") and attrs.get("src"):
-            self.urls.append(attrs["src"])
-        if tag == "link" and attrs.get("href"):
-            self.urls.append(attrs["href"])
-
-
-def resource_urls(page: str) -> list[str]:
-    parser = _Resources()
-    parser.feed(page)
-    return parser.urls
-
-
-def is_foreign(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme == "data":
-        return False
-    return bool(parts.netloc) and parts.hostname not in LOCAL_HOSTS
 
 
 def make_client(workspace, **config):
@@ -175,6 +144,20 @@ def test_vendor_assets_are_served_with_their_types(client):
 def test_every_known_asset_exists():
     for name, (package, filename) in LOCAL_ASSETS.items():
         assert (VENDOR_DIRS[package] / filename).is_file(), name
+
+
+def test_leaflet_heat_serves_its_one_file_only(client):
+    # the package's folder is folium's templates folder, which holds other plugins' scripts
+    others = [p.name for p in VENDOR_DIRS["leaflet-heat"].iterdir()
+              if p.is_file() and p.name != "leaflet_heat.min.js"]
+    assert others, "the test needs another file in the folder to refuse"
+    for name in others:
+        with client.get(f"/vendor/leaflet-heat/{name}") as response:
+            assert response.status_code == 404, name
+    with client.get(asset_url("leaflet_heat")) as response:
+        assert response.status_code == 200
+        assert response.mimetype == "text/javascript"
+        assert b"simpleheat" in response.data
 
 
 def test_leaflet_images_are_served(client):
@@ -386,3 +369,10 @@ def test_workspace_defaults_to_the_environment(monkeypatch, tiny_workspace):
     assert app.config["WORKSPACE"] == str(tiny_workspace)
     assert app.config["TILES"] == "none"
     assert app.test_client().get("/").status_code == 200
+
+
+def test_heatmap_names_its_local_copy():
+    from mapper.maps.priority import LazyHeat
+
+    assert LazyHeat.default_js == [("leaflet_heat", asset_url("leaflet_heat"))]
+    assert not any(url.startswith(("http:", "https:", "//")) for _, url in LazyHeat.default_js)

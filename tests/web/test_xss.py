@@ -14,12 +14,12 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from test_browser import WARD_CENTRE_JS
+from browser_scripts import WARD_CENTRE_JS
 
 from mapper import overlay
 from mapper.analysis_run import analyse
 from mapper.config import Settings
-from mapper.pipeline import build_demo, import_file
+from mapper.pipeline import import_file
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -48,13 +48,11 @@ def _write_csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory) -> Hostile:
+def hostile(tmp_path_factory, demo_module_copy) -> Hostile:
     """The demo workspace, plus hostile records imported from CSV files at a postcode of a
     ward in the first CAN; that ward renamed IMG and the study area renamed SCRIPT."""
     root = tmp_path_factory.mktemp("xss")
-    workspace = Workspace(root / "ws")
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
+    workspace = Workspace(demo_module_copy)
     summary = workspace.read_layer("ward_summary")
     ward_code = str(summary.loc[summary["can_id"].notna(), "ward_code"].sort_values().iloc[0])
     postcodes = workspace.read_layer("postcodes")
@@ -355,6 +353,9 @@ OPEN_POINT_TOOLTIPS_JS = """
 @pytest.mark.browser
 def test_priority_map_layers_show_the_hostile_names_as_text(browser_page, dialogs, base_url):
     page = _open(browser_page, base_url + "/priority")
+    # zoomed in, where the layers show their markers (zoomed out: counts per ward)
+    page.evaluate("() => { window[document.querySelector('.folium-map').id]"
+                  ".setZoom(15, {animate: false}); }")
     # "Incidents (what is counted)", not "Heatmap of incidents": the names' starts
     for label, kind in ((r"^\s*VCS groups", "groups"), (r"^\s*Community premises", "premises"),
                         (r"^\s*Incidents", "incidents")):

@@ -4,6 +4,7 @@ drawn, tooltips on hover, screenshots in test-artifacts/ to look at."""
 from __future__ import annotations
 
 import pytest
+from browser_scripts import WARD_CENTRE_JS
 
 from mapper.web import create_app
 
@@ -29,24 +30,6 @@ WARD_LAYERS_JS = """
         }
     });
     return wards;
-}
-"""
-
-#: page coordinates of the centre of one ward
-WARD_CENTRE_JS = """
-(code) => {
-    const id = document.querySelector('.folium-map').id;
-    const map = window[id];
-    let point = null;
-    map.eachLayer(layer => {
-        const props = layer.feature && layer.feature.properties;
-        if (props && props.ward_code === code) {
-            const p = map.latLngToContainerPoint(layer.getBounds().getCenter());
-            const box = map.getContainer().getBoundingClientRect();
-            point = {x: box.left + p.x, y: box.top + p.y};
-        }
-    });
-    return point;
 }
 """
 

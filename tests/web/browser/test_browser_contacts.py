@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from accounts import browser_sign_in
-from test_contact_lists import ws_dir  # noqa: F401 - the hand-built workspace fixture
+from contact_workspace import *  # noqa: F403 - the fixture ws_dir (contact_workspace.__all__)
 
 from mapper import overlay
 from mapper.store import Workspace
@@ -20,11 +20,11 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def base_url(ws_dir, live_server):  # noqa: F811
+def base_url(ws_dir, live_server):
     return live_server(create_app({"WORKSPACE": str(ws_dir), "TILES": "none"}))
 
 
-def test_an_officer_picks_a_ward_and_downloads_its_csv(browser_page, base_url, ws_dir,  # noqa: F811
+def test_an_officer_picks_a_ward_and_downloads_its_csv(browser_page, base_url, ws_dir,
                                                         artifacts_dir):
     page = browser_page.page
     browser_sign_in(page, base_url, ws_dir, "officer")
@@ -60,7 +60,7 @@ LONG_LINK = "https://www.facebook.com/groups/245970890138651245970890138651/"
 
 @pytest.mark.parametrize("path", ["/incident", "/incident/callsheet"])
 def test_an_officer_on_a_phone_reads_the_incident_page_without_sideways_scrolling(
-        browser_page, base_url, ws_dir, path):  # noqa: F811
+        browser_page, base_url, ws_dir, path):
     # a web address with no space or hyphen (as Facebook group links are) wrapped nowhere
     # on a 390 px phone, and the call sheet's eight columns pushed the page to 913 px
     workspace = Workspace(ws_dir)

@@ -5,13 +5,9 @@ hand-computed selections: tests/analysis/test_drafts.py."""
 
 from __future__ import annotations
 
-import factories as fx
 import pytest
 from accounts import browser_sign_in
 
-from mapper.analysis_run import analyse
-from mapper.config import Settings
-from mapper.pipeline import build
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -31,14 +27,6 @@ FEATURES_JS = """
     return out;
 }
 """
-
-
-@pytest.fixture
-def grid_dir(tmp_path):
-    ws = Workspace(tmp_path / "ws")
-    build(fx.write_folder(tmp_path / "in"), ws)
-    analyse(ws, Settings(can_min_population=0, stability_draws=5, can_top_share=0.5))
-    return ws.directory
 
 
 def test_officer_makes_a_draft_and_sees_the_comparison(browser_page, grid_dir, live_server,

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 from accounts import browser_sign_in
-from test_editor import _to_grid, ward_at, ward_point
+from demo_editing import *  # noqa: F403 - the fixtures (ws_dir: a copy of the demo per test)
+from demo_editing import _to_grid, ward_at, ward_point
 
 from mapper.editing import current_record
 from mapper.store import Workspace
@@ -44,18 +45,6 @@ MAP_STATE_JS = """
     return {markers, wards};
 }
 """
-
-
-@pytest.fixture(scope="module")
-def demo_dir(shared_demo):
-    """The demo workspace (built once per run, in conftest.py); tests use copies."""
-    return shared_demo
-
-
-@pytest.fixture
-def ws_dir(demo_copy):
-    """A copy of the demo for one test (tests change it)."""
-    return demo_copy
 
 
 @pytest.fixture
@@ -145,6 +134,7 @@ def test_validation_errors_link_to_their_fields(browser_page, base_url, ws_dir, 
     assert page.input_value("#field-email") == "not an address"
 
 
+@pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL (the browser smoke test)
 def test_a_conflict_shows_both_versions_and_reapplies(browser_page, base_url, ws_dir,
                                                       artifacts_dir):
     from mapper.editing import save_record

@@ -7,13 +7,10 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from expected import brute_force
 from pyproj import Transformer
-from test_incident_page import brute_force
 
 from mapper import overlay
-from mapper.analysis_run import analyse
-from mapper.config import Settings
-from mapper.pipeline import build_demo
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -76,11 +73,8 @@ LISTED_JS = "() => [...document.querySelectorAll('li.inc-result')].map(li => li.
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("incident-browser") / "demo")
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return workspace
+def demo(demo_module_copy) -> Workspace:
+    return Workspace(demo_module_copy)
 
 
 @pytest.fixture(scope="module")

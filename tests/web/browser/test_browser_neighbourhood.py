@@ -8,9 +8,6 @@ from __future__ import annotations
 import pytest
 
 from mapper import overlay
-from mapper.analysis_run import analyse
-from mapper.config import Settings
-from mapper.pipeline import build_demo
 from mapper.store import Workspace
 from mapper.web import create_app
 
@@ -33,11 +30,8 @@ SORT_VALUES_JS = """
 
 
 @pytest.fixture(scope="module")
-def demo_workspace(tmp_path_factory) -> Workspace:
-    workspace = Workspace(tmp_path_factory.mktemp("neighbourhood-browser"))
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return workspace
+def demo_workspace(demo_module_copy) -> Workspace:
+    return Workspace(demo_module_copy)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from accounts import browser_sign_in, sign_in
-from test_authorisation import _samples, _url
+from route_sweep import _samples, _url
 
 from mapper.store import Workspace
 from mapper.web import create_app
@@ -151,6 +151,46 @@ def test_legend_panel_toggles_from_the_keyboard(browser_page, base_url, places, 
         page.keyboard.press("Space")
         assert button.get_attribute("aria-expanded") == opened
         assert page.evaluate(OVERFLOW_JS) <= 0
+    browser_page.assert_clean()
+
+
+#: the share of the map's width the study area's wards span, and the map's own width
+AREA_SPAN_JS = """
+() => {
+    const map = window[document.querySelector('.folium-map').id];
+    let bounds = null;
+    map.eachLayer(layer => {
+        const p = layer.feature && layer.feature.properties;
+        if (p && p.ward_code && typeof layer.getBounds === 'function') {
+            bounds = bounds ? bounds.extend(layer.getBounds()) : L.latLngBounds(
+                layer.getBounds().getSouthWest(), layer.getBounds().getNorthEast());
+        }
+    });
+    const west = map.latLngToContainerPoint(bounds.getSouthWest());
+    const east = map.latLngToContainerPoint(bounds.getNorthEast());
+    const width = map.getSize().x;
+    return {span: (east.x - west.x) / width, left: west.x, right: width - east.x, width};
+}
+"""
+
+
+def test_priority_map_gives_the_area_the_width_on_a_phone(browser_page, base_url):
+    """On a phone the key and layer box start folded, so the study area is fitted to the
+    whole map, not beside a panel that is not there (a third of the width was left empty
+    on the right); on a wide screen room is still left for them on the right."""
+    page = browser_page.page
+    page.set_viewport_size(PHONE)
+    _open(page, base_url + "/priority")
+    phone = page.evaluate(AREA_SPAN_JS)
+    assert phone["width"] >= 360
+    page.set_viewport_size(DESKTOP)
+    _open(page, base_url + "/priority")
+    desktop = page.evaluate(AREA_SPAN_JS)
+    # the fit fills the limiting side; the wards never run under the panels' room on a
+    # desktop, and on a phone nothing is held back on the right for folded panels
+    assert desktop["right"] >= 200, desktop
+    assert phone["right"] < 0.2 * phone["width"] or phone["span"] > 0.8, phone
+    assert phone["left"] >= 0 and phone["right"] >= 0, phone
     browser_page.assert_clean()
 
 

@@ -63,17 +63,9 @@ ROWS_JS = "async (url) => (await (await fetch(url)).json()).rows.length"
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    from mapper.analysis_run import analyse
-    from mapper.config import Settings
-    from mapper.pipeline import build_demo
-    from mapper.store import Workspace
-
-    directory = tmp_path_factory.mktemp("priority-browser") / "demo"
-    workspace = Workspace(directory)
-    build_demo(workspace)
-    analyse(workspace, Settings(stability_draws=10))
-    return directory
+def demo_dir(shared_demo):
+    """The analysed demo (read-only: every test serves its own copy, below)."""
+    return shared_demo
 
 
 @pytest.fixture
@@ -173,17 +165,26 @@ def test_layer_control_toggles_layers(browser_page, base_url, artifacts_dir):
     page.locator(".leaflet-control-layers-overlays label", has_text="Borough boundaries").click()
     assert page.evaluate(CONTROL_JS, "Borough boundaries") is False
     page.locator(".leaflet-control-layers-overlays label", has_text="VCS groups").click()
+    # zoomed out the layer shows counts per ward (test_browser_layers.py); zoomed in, the
+    # clustered markers
+    assert page.locator(".map-count--groups").count() > 0
+    page.evaluate("() => { window[document.querySelector('.folium-map').id]"
+                  ".setZoom(15, {animate: false}); }")
     page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('groups') > 0", timeout=10000)
+    assert page.locator(".map-count--groups").count() == 0
     assert page.locator(".pr-cluster--groups").count() > 0
     # the layer says when every row is in it: as many markers as the rows it fetched
     page.wait_for_function(FILLED_JS, arg="groups", timeout=10000)
     url = re.search(r'"(/priority/layers/groups\.json[^"]*)"', page.content()).group(1)
     rows = page.evaluate(ROWS_JS, url)
     assert rows > 0 and page.evaluate(CLUSTER_COUNT_JS, "groups") == rows
-    # (a capital I: "Heatmap of incidents (...)" is another layer)
+    # (the name's start: "Heatmap of incidents" is another layer)
     page.locator(".leaflet-control-layers-overlays label",
-                 has_text=re.compile(r"Incidents \(")).click()
+                 has_text=re.compile(r"^\s*Incidents")).click()
     page.wait_for_function(f"() => ({CLUSTER_COUNT_JS})('incidents') > 0", timeout=10000)
+    # the layer box names it in a word; its legend entry says what is counted
+    entry = page.locator(".pr-legend-overlay", has_text=re.compile(r"Incidents \(")).inner_text()
+    assert re.search(r"Incidents \(.*\d incidents\)", entry), entry
     page.locator(".leaflet-control-layers-overlays label", has_text="Coverage gaps").click()
     page.wait_for_load_state("networkidle")
 

@@ -1,0 +1,325 @@
+"""PostgreSQL as a shared store: the URL, connections, the few dialect differences, and
+versioned migrations.
+
+The embedded workspace (a GeoPackage and an SQLite app database in one directory) is the
+default. Setting ``MAPPER_DATABASE_URL=postgresql://user@host:port/dbname`` (or the
+``--database`` option of every command) puts the shared state in PostgreSQL instead, so
+that several ``mapper serve`` processes, on one host or several, share one truth.
+
+This module is the one place that knows the differences between the two SQL dialects
+the app speaks. Code elsewhere writes SQLite-style SQL that both understand:
+
+* placeholders are ``?`` or ``:name``; on PostgreSQL they become ``%s`` / ``%(name)s``
+  (and a literal ``%`` is doubled) in :func:`translate`;
+* upserts are ``INSERT ... ON CONFLICT (key) DO UPDATE SET col = excluded.col`` (both
+  dialects; never SQLite's ``INSERT OR REPLACE``);
+* a new row's generated id comes from :meth:`Connection.insert` (``lastrowid`` on
+  SQLite, ``RETURNING`` on PostgreSQL);
+* one write transaction at a time: SQLite's ``BEGIN IMMEDIATE`` is, on PostgreSQL,
+  ``BEGIN`` plus a transaction-scoped advisory lock (:data:`WRITE_LOCK`), taken by every
+  writer of every process, so a read-then-write inside a transaction sees the latest
+  committed data and nobody writes in between;
+* rows answer both ``row["column"]`` and ``row[0]``, and ``dict(row)`` (:class:`Row`).
+
+Schemas change through numbered migrations (:func:`apply_migrations`): each step's
+statements run in one transaction and are recorded in the schema's ``schema_migrations``
+table, so any process may start first and a step is never applied twice.
+
+Passwords in URLs are never printed: every message shows :func:`redact`'s form.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from mapper.errors import MapperError
+
+DATABASE_URL_ENV = "MAPPER_DATABASE_URL"
+SCHEMES = ("postgresql", "postgres")
+
+#: the advisory lock every writer holds for its transaction (PostgreSQL): 'mapr' in ASCII
+WRITE_LOCK = 0x6D617072
+
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A checked ``postgresql://`` URL; ``str()`` and ``repr()`` hide the password."""
+
+    url: str
+    host: str
+    port: int | None
+    dbname: str
+    user: str
+
+    def __str__(self) -> str:
+        return redact(self.url)
+
+    def __repr__(self) -> str:
+        return f"DatabaseURL({redact(self.url)!r})"
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        password = None
+    if password:
+        url = url.replace(f":{password}@", ":***@")
+    return re.sub(r":[^:@/]*@", ":***@", url)  # and anything shaped like one
+
+
+def parse_url(url: str) -> DatabaseURL:
+    """Check a database URL; MapperError (naming the URL without its password) unless it
+    is a ``postgresql://`` URL with a database name."""
+    text = (url or "").strip()
+    shown = redact(text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as error:
+        raise MapperError(f"database URL {shown!r} cannot be read ({error}); expected "
+                          "postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME") from None
+    if parts.scheme not in SCHEMES:
+        raise MapperError(
+            f"database URL {shown!r} is not a PostgreSQL URL: expected "
+            "postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME (set by --database or "
+            f"${DATABASE_URL_ENV}; leave both unset for the embedded SQLite store)")
+    dbname = unquote(parts.path.lstrip("/"))
+    if not dbname or "/" in dbname:
+        raise MapperError(f"database URL {shown!r} names no database: expected "
+                          "postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME")
+    return DatabaseURL(text, parts.hostname or "", port, dbname, unquote(parts.username or ""))
+
+
+def configured_url(url: str | None = None) -> DatabaseURL | None:
+    """`url`, else ``$MAPPER_DATABASE_URL``, checked; None when neither is set (the
+    embedded store)."""
+    text = url if url is not None else os.environ.get(DATABASE_URL_ENV, "")
+    if not text or not text.strip():
+        return None
+    return parse_url(text)
+
+
+def _psycopg():
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise MapperError(
+            "a PostgreSQL database needs psycopg: pip install 'neighbourhood-mapper[postgres]'"
+        ) from None
+    return psycopg
+
+
+class Row:
+    """A result row: ``row["name"]``, ``row[0]``, ``dict(row)``, ``tuple(row)`` (as
+    :class:`sqlite3.Row`)."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: Sequence[str], values: Sequence[Any]):
+        self._names, self._values = names, tuple(values)
+
+    def __getitem__(self, key: int | str) -> Any:
+        if isinstance(key, str):
+            try:
+                return self._values[self._names.index(key)]
+            except ValueError:
+                raise IndexError(f"no column {key!r}") from None
+        return self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._names, self._values, strict=True))!r})"
+
+
+def _row_factory(cursor):
+    names = [c.name for c in cursor.description or ()]
+
+    def make(values: Sequence[Any]) -> Row:
+        return Row(names, values)
+    return make
+
+
+def connect(url: str | DatabaseURL, *, schema: str | None = None, autocommit: bool = True):
+    """A psycopg 3 connection to `url` (rows as :class:`Row`); `schema` first on the
+    search path (then ``public``, where PostGIS lives). MapperError, without the
+    password, when the server cannot be reached."""
+    psycopg = _psycopg()
+    checked = url if isinstance(url, DatabaseURL) else parse_url(url)
+    options = {"application_name": "mapper", "connect_timeout": 10}
+    if schema:
+        _check_identifier(schema)
+        options["options"] = f"-c search_path={schema},public"
+    try:
+        conn = psycopg.connect(checked.url, autocommit=autocommit,
+                               row_factory=_row_factory, **options)
+    except psycopg.Error as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+        raise MapperError(f"cannot connect to the database {checked}: "
+                          f"{_scrub(str(message), checked.url)}") from None
+    return conn
+
+
+def _scrub(message: str, url: str) -> str:
+    password = urlsplit(url).password
+    return message.replace(password, "***") if password else message
+
+
+def _check_identifier(name: str) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return name
+
+
+# -- the dialect differences ---------------------------------------------------------------
+
+_TOKENS = re.compile(r"""('(?:[^']|'')*')|("(?:[^"]|"")*")|(\?)|(?<!:):([A-Za-z_]\w*)|(%)""")
+
+
+@lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """SQLite-style placeholders (``?``, ``:name``) as psycopg's (``%s``, ``%(name)s``),
+    every literal ``%`` doubled; placeholder-like text in quoted strings and names is
+    left alone."""
+    def swap(match: re.Match) -> str:
+        if match.group(3):
+            return "%s"
+        if match.group(4):
+            return f"%({match.group(4)})s"
+        # psycopg reads % everywhere, quoted text too
+        return match.group(0).replace("%", "%%")
+    return _TOKENS.sub(swap, sql)
+
+
+class Connection:
+    """One connection of either dialect, speaking SQLite-style SQL (see the module's
+    notes). ``raw`` is the driver's connection."""
+
+    def __init__(self, raw, dialect: str):
+        self.raw, self.dialect = raw, dialect
+
+    @property
+    def postgres(self) -> bool:
+        return self.dialect == POSTGRESQL
+
+    def execute(self, sql: str, params: Sequence | Mapping = ()) -> Any:
+        """Run one statement; returns the cursor (``fetchone``, ``fetchall``,
+        ``rowcount``, iteration)."""
+        if not self.postgres:
+            return self.raw.execute(sql, params)
+        if params:
+            return self.raw.execute(translate(sql), params)
+        return self.raw.execute(sql)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence | Mapping]) -> Any:
+        if not self.postgres:
+            return self.raw.executemany(sql, rows)
+        cursor = self.raw.cursor()
+        cursor.executemany(translate(sql), list(rows))
+        return cursor
+
+    def insert(self, sql: str, params: Sequence | Mapping, key: str) -> int:
+        """Run one INSERT of one row; the value its `key` column was given (an
+        autoincrement id, or SQLite's rowid)."""
+        if not self.postgres:
+            cursor = self.raw.execute(sql, params)
+            if cursor.lastrowid is None:
+                raise RuntimeError("the INSERT added no row")
+            return int(cursor.lastrowid)
+        row = self.raw.execute(translate(f"{sql} RETURNING {_check_identifier(key)}"),
+                               params).fetchone()
+        if row is None:
+            raise RuntimeError("the INSERT added no row")
+        return int(row[0])
+
+    def begin_write(self) -> None:
+        """Start the one write transaction (waits for any other writer to finish)."""
+        if self.postgres:
+            self.raw.execute("BEGIN")
+            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        else:
+            self.raw.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+# -- versioned migrations (PostgreSQL) --------------------------------------------------------
+
+_MIGRATION_LOCK = threading.Lock()
+
+
+def schema_version(conn, schema: str) -> int:
+    """The last migration applied to `schema` (0: none; the schema may not exist)."""
+    _check_identifier(schema)
+    row = conn.execute("SELECT to_regclass(%s)", (f"{schema}.schema_migrations",)).fetchone()
+    if row is None or row[0] is None:
+        return 0
+    found = conn.execute(f"SELECT max(version) FROM {schema}.schema_migrations").fetchone()
+    return int(found[0] or 0)
+
+
+def apply_migrations(conn, schema: str, steps: Mapping[int, Sequence[str]]) -> list[int]:
+    """Bring `schema` up to the last of the numbered `steps` (1, 2, ...): each step's
+    statements in one transaction, recorded in ``schema.schema_migrations``; returns the
+    steps applied now. `conn` is a psycopg connection in autocommit mode. Processes
+    starting together take turns (an advisory lock), so each step runs once."""
+    _check_identifier(schema)
+    numbers = sorted(steps)
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise ValueError(f"migration steps must be numbered 1..n, got {numbers}")
+    if numbers and schema_version(conn, schema) >= numbers[-1]:
+        return []  # the common case: up to date, no lock needed
+    applied = []
+    lock_key = WRITE_LOCK ^ (hash_name(schema) & 0xFFFFFFF)
+    with _MIGRATION_LOCK:
+        for number in numbers:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
+                conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations ("
+                             "version INTEGER PRIMARY KEY, "
+                             "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+                done = conn.execute(f"SELECT 1 FROM {schema}.schema_migrations WHERE "
+                                    "version = %s", (number,)).fetchone()
+                if done:
+                    continue
+                conn.execute(f"SET LOCAL search_path TO {schema}, public")
+                for statement in steps[number]:
+                    conn.execute(statement)
+                conn.execute(f"INSERT INTO {schema}.schema_migrations (version) VALUES (%s)",
+                             (number,))
+                applied.append(number)
+    return applied
+
+
+def hash_name(name: str) -> int:
+    """A stable small number for a name (Python's hash() changes between runs)."""
+    value = 0
+    for char in name.encode():
+        value = (value * 131 + char) % (1 << 31)
+    return value
