@@ -49,6 +49,33 @@ def _compact_text(values: pd.Series) -> pd.Series | np.ndarray:
     return out
 
 
+#: id columns that are mostly another column with a prefix ("police.uk:" + the Crime ID):
+#: held as the prefix (a categorical) where they are, rebuilt when written
+DERIVED = {"incident_id": "source_id"}
+#: the hidden column holding an id column's prefix
+PREFIX = "_prefix_of_"
+
+
+def _split_ids(ids: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, pd.Categorical]:
+    """(the ids that are not their base with a prefix, None elsewhere; the prefixes)."""
+    prefixes = np.full(len(ids), None, dtype=object)
+    rest = ids.copy()
+    for k, (i, b) in enumerate(zip(ids.tolist(), base.tolist(), strict=True)):
+        if isinstance(i, str) and isinstance(b, str) and b and i.endswith(b):
+            prefixes[k], rest[k] = i[: len(i) - len(b)], None
+    return rest, pd.Categorical(prefixes)
+
+
+def _join_ids(rest: pd.Series, prefixes: pd.Series, base: pd.Series) -> np.ndarray:
+    """The ids :func:`_split_ids` split (as objects)."""
+    out = _objects(rest)
+    where = prefixes.notna().to_numpy()
+    if where.any():
+        joined = prefixes[where].astype(object) + base[where].astype(object)
+        out[where] = joined.to_numpy(dtype=object)
+    return out
+
+
 def compact(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     """A compact frame of a point GeoDataFrame (its columns in order, then x, y)."""
     geoms = np.asarray(frame.geometry.array, dtype=object)
@@ -64,6 +91,11 @@ def compact(frame: gpd.GeoDataFrame) -> pd.DataFrame:
             continue
         values = frame[column]
         columns[column] = _compact_text(values) if _is_text(values) else values.to_numpy()
+    for column, base in DERIVED.items():
+        if isinstance(columns.get(column), np.ndarray) and isinstance(columns.get(base),
+                                                                       np.ndarray):
+            columns[column], columns[PREFIX + column] = _split_ids(columns[column],
+                                                                   columns[base])
     columns[X], columns[Y] = x, y
     out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
     out.attrs[MARK] = str(frame.crs) if frame.crs is not None else ""
@@ -132,7 +164,7 @@ def geo_chunks(frame: pd.DataFrame, rows: int = CHUNK_ROWS) -> Iterator[gpd.GeoD
     """A compact frame as GeoDataFrames of at most `rows` rows (text as objects, missing
     as None, points made for that chunk only)."""
     crs = frame.attrs.get(MARK) or None
-    names = [c for c in frame.columns if c not in (X, Y)]
+    names = [c for c in frame.columns if c not in (X, Y) and not c.startswith(PREFIX)]
     for start in range(0, max(len(frame), 1), rows):
         part = frame.iloc[start:start + rows]
         x, y = part[X].to_numpy(), part[Y].to_numpy()
@@ -141,6 +173,10 @@ def geo_chunks(frame: pd.DataFrame, rows: int = CHUNK_ROWS) -> Iterator[gpd.GeoD
         data = {c: (pd.Series(_objects(part[c]), dtype=object)
                     if isinstance(part[c].dtype, pd.CategoricalDtype)
                     else part[c].reset_index(drop=True)) for c in names}
+        for column, base in DERIVED.items():
+            if PREFIX + column in part:
+                data[column] = pd.Series(_join_ids(part[column], part[PREFIX + column],
+                                                   part[base]), dtype=object)
         yield gpd.GeoDataFrame(pd.DataFrame(data, index=pd.RangeIndex(len(part))),
                                geometry=gpd.GeoSeries(points, crs=crs), crs=crs)
 
