@@ -21,6 +21,7 @@ import shapely
 
 from bench import cases_analysis as ca
 from bench import cases_geojson as cg
+from bench import cases_scale as cs
 from bench import cases_web as cw
 from bench.core import Result, log
 from bench.generate import make_areas
@@ -78,7 +79,9 @@ SIZES: dict[str, dict] = {
 
 #: the case groups, in the order they run (``--only`` picks by these names)
 GROUPS = ("assign", "aggregate", "nearest", "coverage", "clusters", "concurrency", "build",
-          "page", "api", "real", "inview")
+          "page", "api", "real", "inview", "scale")
+#: the scale grid (``--only scale``) runs only when asked for: it takes up to hours
+ASKED_ONLY = ("scale",)
 
 
 def _guard(results: list[Result], name: str, size: str, func: Callable[[], object]) -> None:
@@ -104,10 +107,13 @@ def _skipped(name: str, size: str, reason: str) -> Result:
 
 
 def run(mode: str = "quick", *, only: set[str] | None = None, seed: int = 20240607,
-        workdir: Path | None = None, browser_needed: bool = True) -> list[Result]:
-    """Every case of `mode` (see :data:`SIZES`); `only` limits to some :data:`GROUPS`."""
+        workdir: Path | None = None, browser_needed: bool = True,
+        grid: str = "london:1e5,1e6") -> list[Result]:
+    """Every case of `mode` (see :data:`SIZES`); `only` limits to some :data:`GROUPS`.
+    `grid` is the scale grid's (scale, incidents) list (:func:`cases_scale.parse_grid`)."""
     sizes = SIZES[mode]
-    want = (lambda group: only is None or group in only)  # noqa: E731
+    want = (lambda group: group in only if only is not None  # noqa: E731
+            else group not in ASKED_ONLY)
     results: list[Result] = []
     repeat = sizes["repeat"]
     owned = workdir is None
@@ -162,6 +168,10 @@ def run(mode: str = "quick", *, only: set[str] | None = None, seed: int = 202406
             _guard(results, "priority page loading wards in view", label,
                    lambda: _inview_case(workdir, sizes["scales"][label], label, config,
                                         seed, browser_needed))
+        if want("scale"):
+            log("mapper build at London, quarter-England and England sizes")
+            _guard(results, "mapper build at scale", grid, lambda: cs.case_scale(
+                cs.parse_grid(grid), seed=seed, workdir=workdir))
     finally:
         if owned:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
-from mapper import incident_types, overlay, registers
+from mapper import compact, incident_types, overlay, registers
 from mapper.analysis import apportion as ap
 from mapper.analysis.assets import lsoa_access, supply_table, ward_access
 from mapper.analysis.can_identity import (
@@ -148,6 +149,44 @@ def _national_lsoas(workspace: Workspace, notes: list[str]) -> int:
 def _layer(workspace: Workspace, name: str):
     """A layer as the app sees it (registers with their edits), or None when absent."""
     return overlay.read_layer(workspace, name) if workspace.has_layer(name) else None
+
+
+#: the incident columns the analysis reads (no geometry, no ids: the layer can hold
+#: millions of incidents)
+INCIDENT_COLUMNS = ["source", "source_file", "type", "month", "date", "lsoa_code",
+                    "ward_code", "borough_code", "duplicate_of"]
+#: incidents read at a time by :func:`_incidents_layer`
+READ_CHUNK_ROWS = 500_000
+
+
+def _incidents_layer(workspace: Workspace, held: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The incidents as the analysis reads them: the columns it uses, text as shared
+    string objects (:func:`mapper.compact.shared`). From `held` (the build's compact
+    frame) when given and no edits lie over the layer; else read from the workspace in
+    chunks, without geometry (with edits: through :func:`overlay.read_layer`)."""
+    if not workspace.has_layer("incidents"):
+        return None
+    columns = INCIDENT_COLUMNS
+    if workspace.appdb.records("incidents"):
+        return _layer(workspace, "incidents")
+    if held is not None and compact.is_compact(held):
+        return compact.shared(held, columns)
+    if workspace.url is not None:  # PostgreSQL: the columns it has, without the points
+        frame = compact.shared_text(workspace.read_layer("incidents", columns=columns,
+                                                         read_geometry=False))
+        frame["version"] = 1
+        return frame
+    info = pyogrio.read_info(workspace.path, layer="incidents")
+    total = int(info["features"])
+    stored = [c for c in columns if c in set(info["fields"])]
+    parts = []
+    for start in range(0, max(total, 1), READ_CHUNK_ROWS):
+        part = workspace.read_layer("incidents", columns=stored, read_geometry=False,
+                                    skip_features=start, max_features=READ_CHUNK_ROWS)
+        parts.append(compact.shared_text(part))
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    frame["version"] = 1
+    return frame
 
 
 def _resident_population(workspace: Workspace, lsoas, deprivation, notes) -> pd.Series:
@@ -315,7 +354,8 @@ def _smoothed_rates(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def analyse(workspace: Workspace, settings: Settings | None = None, *,
             progress: Progress = lambda _: None, actor: str = "cli",
-            via: str = "mapper analyse", draft_id: int | None = None) -> AnalysisReport:
+            via: str = "mapper analyse", draft_id: int | None = None,
+            incidents: pd.DataFrame | None = None) -> AnalysisReport:
     """Analyse the workspace and store the results (see the module docstring).
 
     CANs keep the ids issued before (:mod:`mapper.analysis.can_identity`), and the run
@@ -326,9 +366,11 @@ def analyse(workspace: Workspace, settings: Settings | None = None, *,
     it as ``analysed_by`` (`actor`) and ``analysed_via`` (`via`). Each run is also a new
     published version of the selection (:meth:`mapper.appdb.AppDB.save_version`), whose
     decision record stays available; `draft_id` names the officer's draft it publishes,
-    if any."""
+    if any. `incidents` is the incidents layer as the build holds it (a compact frame,
+    :mod:`mapper.compact`), used instead of reading the layer again when no edits lie
+    over it."""
     started = time.monotonic()
-    report, stored = _compute(workspace, settings, progress)
+    report, stored = _compute(workspace, settings, progress, incidents=incidents)
     previous = _previous_selection(workspace, workspace.meta())
     _write(workspace, report, previous=previous, **stored, actor=actor, via=via,
            draft_id=draft_id)
@@ -348,7 +390,8 @@ def compute_selection(workspace: Workspace, settings: Settings, *,
 
 
 def _compute(workspace: Workspace, settings: Settings | None,
-             progress: Progress) -> tuple[AnalysisReport, dict]:
+             progress: Progress, *, incidents: pd.DataFrame | None = None
+             ) -> tuple[AnalysisReport, dict]:
     """The analysis (see :func:`analyse`) and what :func:`_write` needs to store it."""
     missing = [name for name in REQUIRED if not workspace.has_layer(name)]
     if missing:
@@ -367,7 +410,7 @@ def _compute(workspace: Workspace, settings: Settings | None,
     groups = groups if groups is not None else registers.empty("groups")
     premises = _layer(workspace, "premises")
     premises = premises if premises is not None else registers.empty("premises")
-    incidents = _layer(workspace, "incidents")
+    incidents = _incidents_layer(workspace, incidents)
     national = _national_lsoas(workspace, notes)
     index = pd.Index(wards["ward_code"], name="ward_code")
 

@@ -163,7 +163,13 @@ def build(
         meta = report.workspace.meta()
         how = "" if name else " (from its districts; set it with --name)"
         click.echo(f"Study area: {meta.get('study_area')}{how}")
-        _analyse_if_possible(report.workspace, via="mapper build")
+        from mapper.analysis_run import INCIDENT_COLUMNS
+
+        held = report.registers.get("incidents")  # the build's, not read again
+        if held is not None:  # only what the analysis reads: the ids and points go
+            held = held[[c for c in INCIDENT_COLUMNS if c in held]]
+        report.registers.clear()
+        _analyse_if_possible(report.workspace, via="mapper build", incidents=held)
         click.echo(f"Workspace ready: {report.workspace.location}")
 
 
@@ -276,9 +282,10 @@ def cli_actor() -> str:
         return "cli"
 
 
-def _analyse_if_possible(ws: Workspace, settings=None, *, via: str) -> None:
+def _analyse_if_possible(ws: Workspace, settings=None, *, via: str, incidents=None) -> None:
     """Re-run the analysis after a change, when the workspace has what it needs; `via`
-    says what started it (the audit row of the run)."""
+    says what started it (the audit row of the run); `incidents`, the incidents the
+    build holds (:func:`mapper.analysis_run.analyse`)."""
     from mapper.analysis_run import analyse, can_analyse
     from mapper.analysis_run import summary_lines as analysis_lines
 
@@ -286,7 +293,7 @@ def _analyse_if_possible(ws: Workspace, settings=None, *, via: str) -> None:
         click.echo("Analysis not run: it needs wards, LSOAs and a deprivation file.")
         return
     report = analyse(ws, settings, progress=_progress, actor=cli_actor(),
-                     via=f"{via} (command line)")
+                     via=f"{via} (command line)", incidents=incidents)
     for line in analysis_lines(report):
         click.echo(line)
 

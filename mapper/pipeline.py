@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from mapper import incident_types, missing, personal_text, registers
+from mapper import compact, incident_types, missing, personal_text, registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
 from mapper.analysis_run import OUTPUTS
 from mapper.areas import assign_areas
@@ -354,13 +354,14 @@ def rejection_reasons(rejected: list[Problem]) -> list[str]:
 
 def counted(imp: Imported) -> str:
     """'accepted + rejected = input' for one import, with the reasons for rejection."""
-    not_kept = imp.rows_read - len(imp.frame)
+    kept = imp.extra.get("kept", len(imp.frame))
+    not_kept = imp.rows_read - kept
     parts = rejection_reasons(imp.rejected)[:6]
     other = not_kept - len(imp.rejected)
     if other > 0:
         parts.append(f"{other:,} " + imp.extra.get("left_out_reason", "left out (see warnings)"))
     why = f": {'; '.join(parts)}" if parts else ""
-    return f"{len(imp.frame):,} accepted + {not_kept:,} rejected = {imp.rows_read:,} input{why}"
+    return f"{kept:,} accepted + {not_kept:,} rejected = {imp.rows_read:,} input{why}"
 
 
 def read_file(det: Detection, path: Path, ctx: Context) -> Imported:
@@ -405,12 +406,15 @@ def _read_one(det: Detection, ctx: Context, problems: list[Problem]) -> Imported
 
 
 def read_all(
-    plan: BuildPlan, *, progress: Progress = _quiet, context: Context | None = None
+    plan: BuildPlan, *, progress: Progress = _quiet, context: Context | None = None,
+    compact_kinds: tuple[str, ...] = ()
 ) -> tuple[dict[str, Imported], list[Imported], Context]:
     """Read and validate every file of the plan; raise one error listing every problem.
 
     Returns the area/table layers by kind, the point-register imports (one per file),
-    and the context they were checked against (study area, postcode centroids).
+    and the context they were checked against (study area, postcode centroids). The
+    files of the registers in `compact_kinds` are placed in their areas as each is read
+    and held as compact frames (:func:`_compact_register_file`).
     """
     imported: dict[str, Imported] = {}
     points: list[Imported] = []
@@ -430,6 +434,8 @@ def read_all(
         if kind in REGISTER_KINDS:
             imp.extra["gains"] = registers.gains(imp.kind, imp.frame)
             progress(f"      gained: {imp.extra['gains']}")
+            if kind in compact_kinds:
+                _compact_register_file(imp, imported)
             points.append(imp)
         else:
             imported[kind] = imp
@@ -444,6 +450,43 @@ def read_all(
     return imported, points, ctx
 
 
+#: the registers the build holds compactly (:mod:`mapper.compact`): the large ones
+COMPACT_REGISTERS = ("incidents",)
+
+
+def _prepare_register(frame: gpd.GeoDataFrame, imp: Imported, register: str,
+                      layers: dict) -> gpd.GeoDataFrame:
+    """One file's records as :func:`gather_registers` keeps them: contact details out of
+    their text, incident types named, placed in their areas."""
+    frame, hidden = personal_text.protect(frame, register)
+    if hidden:
+        imp.warnings.append(Problem(imp.extra["file"], personal_text.found_message(
+            hidden, register), severity="warning"))
+    imp.frame = frame
+    if register == "incidents":
+        _normalise_incident_types(imp)
+    return assign_areas(imp.frame, layers)
+
+
+def _compact_register_file(imp: Imported, imported: dict[str, Imported]) -> None:
+    """Prepare one register file's records as :func:`gather_registers` would, at once
+    (placed in the areas read so far), and hold them as a compact frame: a file's
+    shapely points and text are dropped before the next file is read, so a build holds
+    millions of incidents in bounded memory. Only for registers without a name column
+    (likely duplicates are found by name and place; incidents have neither)."""
+    register = imp.kind
+    if "name" in registers.columns(register):
+        raise ValueError(f"register {register!r} cannot be held compactly (it has names)")
+    layers = {k: imported[k].frame for k in ("lsoas", "wards", "boroughs") if k in imported}
+    frame = _prepare_register(imp.frame, imp, register, layers)
+    frame, _ = personal_text.protect(frame, register)
+    frame = missing.clean_frame(frame)
+    frame = gpd.GeoDataFrame(frame[registers.columns(register)], geometry=frame.geometry.array,
+                             crs=frame.crs)
+    imp.frame = compact.compact(frame)
+    imp.extra["prepared"] = True
+
+
 def gather_registers(
     points: list[Imported],
     layers: dict[str, gpd.GeoDataFrame],
@@ -456,6 +499,19 @@ def gather_registers(
     for register in REGISTER_KINDS:
         mine = [imp for imp in points if imp.kind == register]
         if not mine:
+            continue
+        if all(imp.extra.get("prepared") for imp in mine) and not (
+                existing and register in existing):
+            provenance = [p for imp in mine for p in _provenance(register, imp)]
+            for imp in mine:
+                imp.extra["kept"] = len(imp.frame)
+            frame = compact.concat([imp.frame for imp in mine], consume=True)
+            for imp in mine:  # held once, in `frame`
+                imp.frame = imp.frame.iloc[:0]
+            if register == "incidents":
+                _incident_coverage(provenance, compact.shared(frame, COVERAGE_COLUMNS),
+                                   layers)
+            out[register] = (frame, provenance)
             continue
         for imp in mine:
             imp.frame, hidden = personal_text.protect(imp.frame, register)
@@ -481,6 +537,11 @@ def gather_registers(
             _incident_coverage(provenance, frame, layers)
         out[register] = (frame, provenance)
     return out
+
+
+#: the columns the incident coverage of each file is worked out from
+COVERAGE_COLUMNS = ["source_file", "type", "month", "date", "ward_code", "borough_code",
+                    "lsoa_code"]
 
 
 def _normalise_incident_types(imp: Imported) -> None:
@@ -697,7 +758,8 @@ def build(
     imported, points, context = read_all(
         plan, progress=progress, context=Context(
             skip_invalid=skip_invalid, strict=strict,
-            capability_rules=capabilities.rules_for(workspace.directory))
+            capability_rules=capabilities.rules_for(workspace.directory)),
+        compact_kinds=COMPACT_REGISTERS,
     )
     for kind, imp in imported.items():
         imp.extra["path"] = plan.chosen[kind].file_path

@@ -62,7 +62,7 @@ import pandas as pd
 import pyogrio
 from filelock import FileLock, Timeout
 
-from mapper import __version__, database, pgstore
+from mapper import __version__, compact, database, pgstore
 from mapper.appdb import AppDB, open_appdb
 from mapper.database import DatabaseURL
 from mapper.errors import MapperError
@@ -376,9 +376,13 @@ class Transaction:
             if frame.crs.to_epsg() != 27700:
                 raise ValueError(f"layer {name!r} must be in EPSG:27700, got {frame.crs}")
         if self._pg is not None:
+            if compact.is_compact(frame):  # the points, made a chunk at a time, in one frame
+                frame = gpd.GeoDataFrame(pd.concat(
+                    list(compact.geo_chunks(frame, WRITE_CHUNK_ROWS)), ignore_index=True))
             self._pg.write_layer(name, _storable(frame))
         else:
-            pyogrio.write_dataframe(_storable(frame), self.path, layer=name, driver="GPKG")
+            assert self.path is not None  # the GeoPackage store's file
+            _write_chunked(frame, self.path, name)
         records = [] if provenance is None else (
             provenance if isinstance(provenance, list) else [provenance])
         if analysis_input and not (records and all(r.kind == "analysis" for r in records)):
@@ -552,6 +556,26 @@ def _metadata_document(table: str, title: str, rows: list[dict]) -> str:
             ET.SubElement(root, tag).text = value
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
             + ET.tostring(root, encoding="unicode"))
+
+
+#: rows written at a time: a large layer (England's incidents) is appended chunk by chunk,
+#: so the text and WKB copies GDAL needs are made for one chunk at a time
+WRITE_CHUNK_ROWS = 250_000
+
+
+def _write_chunked(frame: pd.DataFrame, path: Path, name: str) -> None:
+    """Write `frame` as layer `name` (replacing it): in chunks when it is large, and a
+    compact frame (:mod:`mapper.compact`) as points made a chunk at a time."""
+    if compact.is_compact(frame):
+        chunks = compact.geo_chunks(frame, WRITE_CHUNK_ROWS)
+    elif len(frame) > WRITE_CHUNK_ROWS:
+        chunks = (frame.iloc[start:start + WRITE_CHUNK_ROWS]
+                  for start in range(0, len(frame), WRITE_CHUNK_ROWS))
+    else:
+        chunks = iter([frame])
+    for n, chunk in enumerate(chunks):
+        pyogrio.write_dataframe(_storable(chunk), path, layer=name, driver="GPKG",
+                                append=n > 0)
 
 
 def _storable(frame: pd.DataFrame) -> pd.DataFrame:

@@ -112,3 +112,32 @@ def test_a_failed_check_makes_the_command_exit_non_zero(monkeypatch, tmp_path):
     monkeypatch.setattr(bench_main, "run", lambda *a, **k: [missed, failing])
     assert bench_main.main(["--quick", "--out", str(tmp_path)]) == 1
     assert "FAILED: wrong" in (tmp_path / "latest.md").read_text()
+
+
+def test_the_scale_case_writes_police_uk_files_and_measures_a_build(monkeypatch, tmp_path):
+    """The scale grid's code on a tiny area: real-format inputs, a `mapper build` in a
+    subprocess that imports every located incident, its time and peak memory; and the
+    memory-regression check fails a growth over the limit."""
+    cases_scale = importlib.import_module("bench.cases_scale")
+    monkeypatch.setenv("MAPPER_BENCH_CACHE", str(tmp_path / "cache"))
+    results = cases_scale.case_scale([("tiny", 3_000)], seed=5, workdir=tmp_path)
+    (row,) = results
+    assert row.status == "ok", row.reason
+    assert row.extra["peak_gb"] > 0.05 and row.extra["cpu_s"] > 0
+    folder = tmp_path / "cache" / "seed5" / "tiny" / "inputs-3000"
+    (month,) = [p for p in folder.iterdir() if p.is_dir()]
+    (police,) = list(month.iterdir())
+    header = police.read_text().splitlines()[0]
+    assert header == ",".join(cases_scale.POLICE_COLUMNS)
+    from mapper.store import Workspace
+
+    stored = Workspace(tmp_path / "ws-tiny-3000").read_layer("incidents", read_geometry=False)
+    written = int((tmp_path / "cache" / "seed5" / "tiny" / "police-3000" / "done").read_text())
+    assert written == 3_000
+    assert 0.97 * written <= len(stored) < written  # about 1% have no location
+    grown = cases_scale.growth({("tiny", 1_000_000): {"peak_gb": 1.0, "cpu_s": 1.0},
+                                ("tiny", 2_000_000): {"peak_gb": 2.0, "cpu_s": 1.0}})
+    assert grown[0].failed and "1.000 GB" in grown[0].check.detail
+    assert not cases_scale.growth({("tiny", 1_000_000): {"peak_gb": 1.0, "cpu_s": 1.0},
+                                   ("tiny", 5_000_000): {"peak_gb": 1.8, "cpu_s": 1.0}}
+                                  )[0].failed

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "mapper.config": 0,
     "mapper.geo": 0,
     "mapper.areas": 0,
+    "mapper.compact": 0,
     "mapper.postcodes": 0,
     "mapper.can_history": 0,
     "mapper.missing": 0,
