@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
@@ -300,6 +301,10 @@ class BrowserPage:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     foreign_requests: list[str] = field(default_factory=list)
+    #: "status URL: what the body says" of each answer of 400 or more: context for a
+    #: console error "Failed to load resource" (which names neither), not a problem of
+    #: its own (tests that expect a 4xx clear its console error)
+    failed_responses: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         return (
@@ -310,7 +315,22 @@ class BrowserPage:
 
     def assert_clean(self) -> None:
         problems = self.problems()
-        assert not problems, "the page was not clean:\n" + "\n".join(problems)
+        context = [f"answered {r}" for r in self.failed_responses]
+        assert not problems, "the page was not clean:\n" + "\n".join(problems + context)
+
+
+def _record_failure(watched: BrowserPage, response) -> None:
+    """Note an answer of 400 or more with its URL and what its body says."""
+    if response.status < 400:
+        return
+    try:
+        body = response.text()
+    except Exception as error:  # noqa: BLE001 - the page may have gone: say so
+        body = f"(body unreadable: {error})"
+    description = re.search(r"<p>(.*?)</p>", body, re.S)
+    said = (description.group(1) if description else body).strip().splitlines()
+    watched.failed_responses.append(f"{response.status} {response.url}: "
+                                    f"{said[0][:300] if said else ''}")
 
 
 @pytest.fixture
@@ -343,6 +363,7 @@ def browser_page(chromium):
         lambda msg: msg.type == "error" and watched.console_errors.append(msg.text),
     )
     page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
+    page.on("response", lambda response: _record_failure(watched, response))
     yield watched
     context.close()
     watched.assert_clean()

@@ -71,7 +71,7 @@ VARIANTS_PER_KIND = 16
 _lock = threading.Lock()
 #: kind -> variant -> the newest entry made
 _entries: dict[str, OrderedDict[object, _Entry]] = {}
-#: (kind, variant) -> set when the rebuild in flight ends
+#: (GeoPackage path, kind, variant) -> set when the rebuild in flight ends
 _flights: dict[tuple, threading.Event] = {}
 #: per thread: the rebuilds in progress (innermost last), each noting whether it read edits
 _local = threading.local()
@@ -185,6 +185,8 @@ class _Entry:
         return self.store == store and (self.edits is None or self.edits == edits)
 
     def newer_than(self, other: _Entry) -> bool:
+        if self.store[0] != other.store[0]:
+            return False  # another GeoPackage's value: the one just made replaces it
         if self.store != other.store:
             return self.store[1] > other.store[1]
         return (self.edits or 0) > (other.edits or 0)
@@ -235,7 +237,9 @@ def cached(kind: str, build: Callable[[Workspace], T], *, variant: object = None
     """
     workspace, version = current()
     store, edits = version[:3], version[3]
-    key = (kind, variant)
+    # one flight per GeoPackage: a warm-up of another workspace in this process (tests
+    # serve several) never makes this one wait for, or take, its value
+    key = (store[0], kind, variant)
     entry: _Entry | None = None
     while True:
         flight = None
@@ -250,9 +254,9 @@ def cached(kind: str, build: Callable[[Workspace], T], *, variant: object = None
             if flight is None:  # this thread makes the new version
                 flight = _flights[key] = threading.Event()
                 break
-            if entry is not None and not _frames():
+            if entry is not None and entry.store[0] == store[0] and not _frames():
                 flight = None
-                break  # stale while another thread rebuilds it
+                break  # stale (this GeoPackage's) while another thread rebuilds it
         flight.wait()
     if flight is not None:  # this thread makes the new version
         return _make(key, workspace, store, edits, entry, build, update, flight, keep)
@@ -266,7 +270,7 @@ def cached(kind: str, build: Callable[[Workspace], T], *, variant: object = None
 def _make(key: tuple, workspace: Workspace, store: tuple, edits: int, previous: _Entry | None,
           build: Callable[[Workspace], T], update: Callable[[Workspace, T], T | None] | None,
           flight: threading.Event, keep: int = VARIANTS_PER_KIND) -> T:
-    kind, variant = key
+    _path, kind, variant = key
     frame = [False]
     frames = _frames()
     frames.append(frame)

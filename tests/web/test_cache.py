@@ -194,7 +194,8 @@ def test_waiting_inside_a_rebuild_is_not_served_stale(demo_app):
     app, workspace = demo_app
     with app.test_request_context("/"):
         data.cached("t:base", lambda ws: "old")
-    data._entries["t:base"][None] = data._Entry(("elsewhere", 0, 0), None, "old")  # out of date
+    path = data._entries["t:base"][None].store[0]
+    data._entries["t:base"][None] = data._Entry((path, 0, 0), None, "old")  # out of date
     gate = threading.Event()
     got = []
 
@@ -215,6 +216,41 @@ def test_waiting_inside_a_rebuild_is_not_served_stale(demo_app):
         got.append(data.cached("t:derived", lambda ws: data.cached("t:base", slow) + "!"))
     thread.join(5)
     assert got == ["new!"]
+
+
+def test_another_workspace_is_never_served_nor_waited_for(demo_app, shared_demo):
+    """One process serving two workspaces (tests do; a warm-up runs in its own thread):
+    while a thread rebuilds a cache for one, a reader of the other neither gets the
+    first one's value (served stale it once answered a 404, "no 'ward_summary'") nor
+    waits for that rebuild."""
+    app, _workspace = demo_app
+    other = create_app({"WORKSPACE": str(shared_demo), "TILES": "none"})
+    with other.test_request_context("/"):
+        assert data.cached("t:which", lambda ws: "shared") == "shared"
+    gate = threading.Event()
+    got = []
+
+    def builder():  # the shared demo's value made again, held up
+        with other.test_request_context("/"):
+            data.forget_version()
+            path = data._entries["t:which"][None].store[0]
+            data._entries["t:which"][None] = data._Entry((path, 0, 0), None, "shared")
+            got.append(data.cached("t:which", lambda ws: gate.wait(5) and "shared, new"))
+
+    thread = threading.Thread(target=builder)
+    thread.start()
+    time.sleep(0.2)
+    began = time.perf_counter()
+    with app.test_request_context("/"):
+        assert data.cached("t:which", lambda ws: "copy") == "copy"
+    assert time.perf_counter() - began < 2, "the reader waited for another workspace"
+    gate.set()
+    thread.join(5)
+    assert got == ["shared, new"]
+    with other.test_request_context("/"):  # each its own value, never the other's
+        assert data.cached("t:which", lambda ws: "made again") == "shared, new"
+    with app.test_request_context("/"):
+        assert data.cached("t:which", lambda ws: "copy again") == "copy again"
 
 
 def test_many_date_windows_evict_only_older_windows(demo_app):
