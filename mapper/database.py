@@ -33,7 +33,8 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -283,6 +284,23 @@ def schema_version(conn, schema: str) -> int:
     return int(found[0] or 0)
 
 
+@contextmanager
+def _privileges_said(conn, schema: str) -> Iterator[None]:
+    """A schema change the database user may not make, said as what an administrator
+    must grant (the one-off set-up README's "The shared store" section gives)."""
+    psycopg = _psycopg()
+    try:
+        yield
+    except psycopg.errors.InsufficientPrivilege as error:
+        info = conn.info
+        raise MapperError(
+            f"The database user {info.user!r} may not set up schema {schema} in database "
+            f"{info.dbname!r} ({str(error).splitlines()[0]}). A database administrator "
+            "must run, once, connected to that database: CREATE EXTENSION IF NOT EXISTS "
+            f"postgis; GRANT CREATE ON DATABASE {info.dbname} TO {info.user}; "
+            "(see README, 'The shared store: PostgreSQL').") from None
+
+
 def apply_migrations(conn, schema: str, steps: Mapping[int, Sequence[str]]) -> list[int]:
     """Bring `schema` up to the last of the numbered `steps` (1, 2, ...): each step's
     statements in one transaction, recorded in ``schema.schema_migrations``; returns the
@@ -296,7 +314,7 @@ def apply_migrations(conn, schema: str, steps: Mapping[int, Sequence[str]]) -> l
         return []  # the common case: up to date, no lock needed
     applied = []
     lock_key = WRITE_LOCK ^ (hash_name(schema) & 0xFFFFFFF)
-    with _MIGRATION_LOCK:
+    with _MIGRATION_LOCK, _privileges_said(conn, schema):
         for number in numbers:
             with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))

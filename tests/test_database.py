@@ -123,6 +123,36 @@ def test_migrations_run_each_step_once_in_order(pg_url):
             "SELECT version FROM mig_test.schema_migrations ORDER BY version")] == [1, 2]
 
 
+def test_a_user_without_rights_to_set_up_is_told_what_to_grant(pg_url, tmp_path, capsys):
+    """A database user that may not create schemas: every command says what an
+    administrator must run, once (no traceback, no "bug in mapper")."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    role = f"limited_{secrets.token_hex(3)}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    parts = urlsplit(pg_url)
+    limited = parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port}").geturl()
+    try:
+        code = main(["--workspace", str(tmp_path), "--database", limited, "info"])
+        err = capsys.readouterr().err
+        assert code == 1 and "Traceback" not in err and "bug in mapper" not in err, err
+        assert f"The database user '{role}' may not set up schema" in err, err
+        assert "CREATE EXTENSION IF NOT EXISTS postgis" in err
+        assert f"GRANT CREATE ON DATABASE {parts.path.lstrip('/')} TO {role}" in err
+    finally:
+        from mapper import appdb, pgstore
+
+        appdb.close_all()
+        pgstore.close_all()
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
 def test_a_failing_migration_step_leaves_the_schema_as_it_was(pg_url):
     with database.connect(pg_url) as conn:
         database.apply_migrations(conn, "mig_fail", {1: ("CREATE TABLE t (a INTEGER)",)})
