@@ -52,9 +52,10 @@ def _progress(message: str) -> None:
     metavar="URL",
     envvar=DATABASE_URL_ENV,
     default=None,
-    help="A postgresql://USER@HOST:PORT/DBNAME URL: keep users, sessions, edits, audit and "
-    "settings in that PostgreSQL database, shared by several app servers (also set by "
-    f"${DATABASE_URL_ENV}; unset: the workspace's own SQLite file).",
+    help="A postgresql://USER@HOST:PORT/DBNAME URL: keep the map layers (PostGIS), users, "
+    "sessions, edits, audit and settings in that PostgreSQL database, shared by several "
+    f"app servers; every command then uses it (also set by ${DATABASE_URL_ENV}; unset: "
+    "the workspace's own GeoPackage and SQLite files).",
 )
 @click.version_option(__version__, prog_name="mapper")
 @click.pass_context
