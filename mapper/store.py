@@ -255,6 +255,16 @@ class Workspace:
         return (frame.groupby(["ward_code", "month"]).size().rename("incidents")
                 .reset_index().astype({"incidents": "int64"}))
 
+    def incident_summary(self, *, leave_out=()) -> pd.DataFrame | None:
+        """On PostgreSQL, the incidents grouped in the database by source file, type,
+        month, ward and district with ``n_records`` counting each group
+        (:func:`mapper.pgstore.incident_summary`: what the analysis counts, without
+        reading the rows; `leave_out`: incident ids not counted). None on the GeoPackage,
+        whose analysis reads the rows (in chunks, without the points)."""
+        if self.url is None:
+            return None
+        return pgstore.incident_summary(self.url, leave_out=leave_out)
+
     def provenance(self) -> pd.DataFrame:
         """One row per layer: kind, vintage, source, counts, licence, attribution, notes."""
         if self.url is not None:
