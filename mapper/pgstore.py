@@ -83,7 +83,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 _LOCK = threading.RLock()
-_CONNECTIONS: dict[tuple[str, int], Any] = {}
 _VERSIONS: dict[str, tuple[float, str | None]] = {}
 _LAYERS: dict[str, tuple[str | None, list[str]]] = {}
 
@@ -96,35 +95,29 @@ def _table(name: str, schema: str = SCHEMA) -> str:
     return f"{schema}.{_quote(name)}"
 
 
+def _migrated(conn) -> None:
+    database.apply_migrations(conn, SCHEMA, MIGRATIONS)
+
+
 def _connect(url: DatabaseURL):
     conn = database.connect(url)
-    database.apply_migrations(conn, SCHEMA, MIGRATIONS)
+    _migrated(conn)
     return conn
 
 
 @contextmanager
 def reading(url: DatabaseURL) -> Iterator[Any]:
-    """The process's shared reading connection to `url` (autocommit), under a lock; made
-    again when it was dropped."""
-    key = (url.url, os.getpid())
-    with _LOCK:
-        conn = _CONNECTIONS.get(key)
-        if conn is None or conn.closed or conn.broken:
-            conn = _CONNECTIONS[key] = _connect(url)
-        try:
-            yield conn
-        except Exception:
-            if conn.broken:
-                _CONNECTIONS.pop(key, None)
-            raise
+    """A connection to `url` (autocommit) from the process's pool
+    (:func:`mapper.database.pooled`: up to :data:`mapper.database.POOL_MAX` readers at
+    once, each its own connection), the schema migrated when the pool was made."""
+    with database.pooled(url, prepare=_migrated) as conn:
+        yield conn
 
 
 def close_all() -> None:
-    """Close this process's reading connections (tests, before dropping a database)."""
+    """Close this process's connections (tests, before dropping a database)."""
     with _LOCK:
-        for conn in _CONNECTIONS.values():
-            conn.close()
-        _CONNECTIONS.clear()
+        database.close_pools()
         _VERSIONS.clear()
         _LAYERS.clear()
 
