@@ -67,6 +67,7 @@ from mapper.appdb import AppDB, open_appdb
 from mapper.database import DatabaseURL
 from mapper.errors import MapperError
 from mapper.private_files import FILE_MODE, private_dir, private_file
+from mapper.saved_mappings import SavedMappings
 
 STORE_FILE = "mapper.gpkg"
 LOCK_FILE = ".mapper.lock"
@@ -78,6 +79,8 @@ DEFAULT_WORKSPACE = "workspace"
 #: token of the data the stored analysis was computed from (see
 #: :func:`mapper.analysis_run.analysis_state`)
 DATA_VERSION = "data_version"
+#: the app database's meta key holding the saved column mappings (PostgreSQL store)
+MAPPINGS_META = "saved_mappings"
 ANALYSED_DATA_VERSION = "analysed_data_version"
 WORKSPACE_ENV = "MAPPER_WORKSPACE"
 #: what each layer is: its ``gpkg_contents.identifier`` and the start of its description
@@ -228,6 +231,18 @@ class Workspace:
         """The app database beside the GeoPackage (users, edits, audit). The store does
         not read it: laying its edits over the registers is :mod:`mapper.overlay`'s work."""
         return open_appdb(self.directory, self.url.url if self.url is not None else "")
+
+    def saved_mappings(self) -> SavedMappings:
+        """The column mappings saved by imports (:mod:`mapper.saved_mappings`): the
+        directory's ``mappings.json``, or with a database URL the app database's (shared
+        by every host)."""
+        if self.url is None:
+            return SavedMappings(self.directory)
+        db = self.appdb
+        return SavedMappings(
+            self.directory, where=f"the database {self.url}",
+            stored=(lambda: db.get_meta(MAPPINGS_META),
+                    lambda text: db.put_meta(MAPPINGS_META, text)))
 
     def read_layer(self, name: str, **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:
         """Read one layer as stored (registers as imported: the web app's edits are laid
