@@ -255,6 +255,17 @@ def row_count(url: DatabaseURL, name: str) -> int:
         return int(conn.execute(f"SELECT count(*) FROM {_table(name)}").fetchone()[0])
 
 
+def distinct_values(url: DatabaseURL, name: str, column: str) -> list:
+    """The distinct values of one column of a layer, NULL left out (in the database)."""
+    with reading(url) as conn:
+        stored, _ = _columns(conn, name)
+        if column not in {c for c, _ in stored}:
+            return []
+        rows = conn.execute(f"SELECT DISTINCT {_quote(column)} FROM {_table(name)} "
+                            f"WHERE {_quote(column)} IS NOT NULL").fetchall()
+    return [r[0] for r in rows]
+
+
 def fingerprint(url: DatabaseURL) -> str:
     """A digest of every layer's rows, the provenance and the meta: equal exactly when
     the stored content is (the tests' 'byte for byte' on PostgreSQL)."""

@@ -270,6 +270,21 @@ class Workspace:
         return (frame.groupby(["ward_code", "month"]).size().rename("incidents")
                 .reset_index().astype({"incidents": "int64"}))
 
+    def row_count(self, name: str) -> int:
+        """How many rows a layer has (counted by the store, nothing read)."""
+        self._require()
+        if self.url is not None:
+            return pgstore.row_count(self.url, name)
+        return int(pyogrio.read_info(self.path, layer=name)["features"])
+
+    def distinct_values(self, name: str, column: str) -> list:
+        """The distinct values of one column of a layer as stored (missing left out; on
+        PostgreSQL found by the database)."""
+        if self.url is not None:
+            return pgstore.distinct_values(self.url, name, column)
+        frame = self.read_layer(name, columns=[column], read_geometry=False)
+        return frame[column].dropna().unique().tolist() if column in frame else []
+
     def incident_summary(self, *, leave_out=()) -> pd.DataFrame | None:
         """On PostgreSQL, the incidents grouped in the database by source file, type,
         month, ward and district with ``n_records`` counting each group
