@@ -166,7 +166,7 @@ def _incidents_layer(workspace: Workspace, held: pd.DataFrame | None) -> pd.Data
     """The incidents as the analysis reads them: the columns it uses, text as shared
     string objects (:func:`mapper.compact.shared`). From `held` (the build's compact
     frame) when given and no edits lie over the layer; on PostgreSQL, counted in the
-    database (:func:`_summarised_incidents`: the rows are never read); else read from the
+    database (:func:`summarised_incidents`: the rows are never read); else read from the
     workspace in chunks, without geometry (with edits: through :func:`overlay.read_layer`)."""
     if not workspace.has_layer("incidents"):
         return None
@@ -175,7 +175,7 @@ def _incidents_layer(workspace: Workspace, held: pd.DataFrame | None) -> pd.Data
     if held is not None and compact.is_compact(held) and not edited:
         return compact.shared(held, columns)
     if workspace.url is not None:
-        return _summarised_incidents(workspace)
+        return summarised_incidents(workspace)
     if edited:
         return _layer(workspace, "incidents")
     info = pyogrio.read_info(workspace.path, layer="incidents")
@@ -191,7 +191,7 @@ def _incidents_layer(workspace: Workspace, held: pd.DataFrame | None) -> pd.Data
     return frame
 
 
-def _summarised_incidents(workspace: Workspace) -> pd.DataFrame:
+def summarised_incidents(workspace: Workspace) -> pd.DataFrame:
     """The incidents counted in PostgreSQL (:meth:`Workspace.incident_summary`): one row
     per source file, type, month, ward and district, ``n_records`` the incidents in it,
     which the analysis weighs each row by. Records edited in the web app are left out

@@ -65,7 +65,6 @@ from mapper.web.layers import (  # the layers' feature texts, shared with web/fe
     PAGE_LIMIT_MAX,
     Table,
     incidents_in_box,
-    large_in_database,
 )
 from mapper.web.layers import collection_head as _collection_head
 from mapper.web.layers import contacts_of as _contacts
@@ -576,7 +575,7 @@ def _used_values(register: str) -> list[str]:
     sorted; made again only when that register's edits change."""
 
     def build() -> list[str]:
-        if register != "groups" and large_in_database(register):  # found by the database
+        if register != "groups" and data.large_in_database(register):  # found by the database
             edited = [r.data.get("type") for r in data.overlay(register).values()]
             stored = data.open_workspace().distinct_values(register, "type")
             return sorted({str(v) for v in [*stored, *edited] if v is not None})

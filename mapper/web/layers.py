@@ -304,30 +304,15 @@ def incidents_table(workspace) -> Table | None:
     return _register_table("incidents", "incident_id", "type")
 
 
-#: on PostgreSQL, an incident layer of more rows than this is not held whole by the web
-#: app: a request with a bounding box reads only the incidents in it (its GiST index)
-IN_VIEW_SQL_ROWS = 200_000
-
-
-def large_in_database(name: str) -> bool:
-    """Whether layer `name` is on PostgreSQL with more than :data:`IN_VIEW_SQL_ROWS` rows
-    (counted once per store version)."""
-    workspace = data.open_workspace()
-    if workspace.url is None or not workspace.has_layer(name):
-        return False
-    rows = data.cached(f"api:rows:{name}", lambda ws: ws.row_count(name))
-    return rows > IN_VIEW_SQL_ROWS
-
-
 def incidents_in_box(box: tuple[float, float, float, float] | None) -> Table | None:
-    """On PostgreSQL with a large incident layer (:func:`large_in_database`), the
+    """On PostgreSQL with a large incident layer (:func:`mapper.web.data.large_in_database`), the
     incidents meeting `box` (west, south, east, north in WGS84) as a Table made for this
     request: read by the database's bounding-box search, the web app's edits laid over
     them (every edited record, which the caller's box test then keeps or drops), rows as
     :func:`incidents_table` makes them. None otherwise: use :func:`incidents_table`."""
     from mapper.overlay import apply_edits
 
-    if box is None or not large_in_database("incidents"):
+    if box is None or not data.large_in_database("incidents"):
         return None
     workspace = data.open_workspace()
     frame = workspace.read_layer("incidents", bbox=_grid_box(box))
