@@ -65,6 +65,7 @@ from mapper.web.layers import (  # the layers' feature texts, shared with web/fe
     PAGE_LIMIT_MAX,
     Table,
     incidents_in_box,
+    parse_bbox,
 )
 from mapper.web.layers import collection_head as _collection_head
 from mapper.web.layers import contacts_of as _contacts
@@ -476,21 +477,10 @@ class Args:
         text = self.one("bbox")
         if text is None:
             return None
-        expected = ("expected four numbers west,south,east,north (WGS84 longitude and "
-                    "latitude in degrees, e.g. -0.2,51.4,0.1,51.6)")
-        try:
-            values = [float(v) for v in text.split(",")]
-        except ValueError:
-            values = []
-        if len(values) != 4 or not all(math.isfinite(v) for v in values):
-            self.problem("bbox", text, expected)
-            return None
-        west, south, east, north = values
-        if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-            self.problem("bbox", text, "expected west <= east within -180..180 and south "
-                         "<= north within -90..90 (is it in metres, or latitude first?)")
-            return None
-        return west, south, east, north
+        box, problem = parse_bbox(text)
+        if problem:
+            self.problem("bbox", text, problem)
+        return box
 
     def finish(self) -> None:
         if self.problems:

@@ -12,6 +12,7 @@ a group's ``contact`` member is added per request by :func:`features` with
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -318,6 +319,27 @@ def incidents_in_box(box: tuple[float, float, float, float] | None) -> Table | N
     frame = workspace.read_layer("incidents", bbox=_grid_box(box))
     frame = apply_edits(frame, "incidents", list(data.overlay("incidents").values()))
     return _register_table_of(frame, "incidents", "incident_id", "type")
+
+
+#: what a ``bbox`` parameter must be (the one rule: the API, the map layers)
+BBOX_EXPECTED = ("expected four numbers west,south,east,north (WGS84 longitude and "
+                 "latitude in degrees, e.g. -0.2,51.4,0.1,51.6)")
+
+
+def parse_bbox(text: str) -> tuple[tuple[float, float, float, float] | None, str | None]:
+    """A ``bbox`` parameter's box (west, south, east, north in WGS84 degrees) and None,
+    or None and what was expected instead."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        return None, BBOX_EXPECTED
+    west, south, east, north = values
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        return None, ("expected west <= east within -180..180 and south <= north within "
+                      "-90..90 (is it in metres, or latitude first?)")
+    return (west, south, east, north), None
 
 
 def _grid_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
