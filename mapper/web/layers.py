@@ -311,14 +311,33 @@ def incidents_in_box(box: tuple[float, float, float, float] | None) -> Table | N
     request: read by the database's bounding-box search, the web app's edits laid over
     them (every edited record, which the caller's box test then keeps or drops), rows as
     :func:`incidents_table` makes them. None otherwise: use :func:`incidents_table`."""
-    from mapper.overlay import apply_edits
-
     if box is None or not data.large_in_database("incidents"):
         return None
-    workspace = data.open_workspace()
-    frame = workspace.read_layer("incidents", bbox=_grid_box(box))
-    frame = apply_edits(frame, "incidents", list(data.overlay("incidents").values()))
-    return _register_table_of(frame, "incidents", "incident_id", "type")
+    frame = register_in_box("incidents", box)
+    return None if frame is None else _register_table_of(frame, "incidents", "incident_id",
+                                                          "type")
+
+
+def register_in_box(name: str, box: tuple[float, float, float, float]):
+    """The rows of register `name` (with the web app's edits) whose points fall in `box`
+    (west, south, east, north in WGS84), or None without the layer. On PostgreSQL with a
+    large layer (:func:`mapper.web.data.large_in_database`) only the box is read, by the
+    database's bounding-box search; otherwise the held layer is cut. A point on the box's
+    edge is in it."""
+    from mapper.overlay import apply_edits
+
+    west, south, east, north = _grid_box(box)
+    if data.large_in_database(name):
+        frame = data.open_workspace().read_layer(name, bbox=(west, south, east, north))
+        frame = apply_edits(frame, name, list(data.overlay(name).values()))
+    else:
+        frame = data.layer(name, required=False)
+        if frame is None:
+            return None
+    frame = frame.cx[west:east, south:north]  # then exactly: the grid box is wider
+    shown = to_display(frame.geometry)
+    lon, lat = shown.x.to_numpy(), shown.y.to_numpy()
+    return frame[(lon >= box[0]) & (lon <= box[2]) & (lat >= box[1]) & (lat <= box[3])]
 
 
 #: what a ``bbox`` parameter must be (the one rule: the API, the map layers)

@@ -70,6 +70,7 @@ from mapper.maps.selection_svg import selection_svg
 from mapper.web import data, downloads, wardtiles
 from mapper.web.auth import current_user, require_role
 from mapper.web.data import open_workspace
+from mapper.web.layers import parse_bbox, register_in_box
 from mapper.web.priority_page import (
     EDITABLE,
     EXPORT_COLUMNS,
@@ -401,7 +402,13 @@ def layer_json(layer: str):
     if problems:
         abort(400, description="; ".join(problems))
     limit, offset = rows_page_args()
-    key = json.dumps([borough, start, end, kind, limit, offset])
+    box = None
+    if request.args.get("bbox"):  # a large map's markers: only those in (and about) view
+        box, problem = parse_bbox(request.args["bbox"])
+        if problem or layer == "gaps":
+            abort(400, description=f"bbox={request.args['bbox']!r}: "
+                  f"{problem or 'the coverage gaps come whole (bbox is for point layers)'}")
+    key = json.dumps([borough, start, end, kind, limit, offset, box])
 
     def make():
         attribution, licences = layer_credits()
@@ -412,7 +419,8 @@ def layer_json(layer: str):
             names = shown.set_index("ward_code")["ward_name"]
             doc = gap_collection(gaps, display_tolerance(shown), names)
             return doc | {"attribution": attribution, "licences": licences}
-        frame = in_borough(data.layer(layer, required=False), borough)
+        frame = in_borough(data.layer(layer, required=False) if box is None
+                           else register_in_box(layer, box), borough)
         if layer == "incidents" and frame is not None and len(frame):
             month = frame["month"].astype(str)
             keep = pd.Series(True, index=frame.index)
