@@ -6,11 +6,19 @@
  *
  *   mapperInViewLayer(map, layer, {url: ".../{z}/{x}/{y}.json?...", bands: [[minZoom, tileZoom], ...]})
  *
+ * The same draws the outline layers over the wards (borough and CAN outlines, each
+ * band's simplified for it): options.key names the property a feature is known by
+ * ("ward_code" by default), options.attr the container's attributes ("wards" by
+ * default: data-wards-pending...), and options.addData(collection) / options.clear()
+ * draw and remove features where the layer is not one GeoJSON layer (the CANs' outline,
+ * halo and label).
+ *
  * Answers are HTTP-cacheable (the URL names the workspace version), so panning back over
  * a tile re-uses it. Moving to another band starts the layer again with that band's
  * shapes; so does holding more than MAX_TILES tiles (the memory stays bounded). While
  * tiles are on their way the map's container has data-wards-pending="N"; once none are,
- * data-wards-loaded holds the number of wards drawn and the layer fires "inviewload".
+ * data-wards-loaded holds the number of wards drawn and the layer fires "inviewload"
+ * (for an outline layer data-boroughs-pending... after its options.attr).
  * Vanilla JavaScript; the only library is the page's Leaflet. */
 (function () {
   "use strict";
@@ -42,6 +50,10 @@
     var pending = 0;
     var stale = false;     /* the layer holds another band's shapes until the first answer */
     var box = map.getContainer();
+    var key = options.key || "ward_code";
+    var attr = options.attr || "wards";
+    var addData = options.addData || function (data) { layer.addData(data); };
+    var clear = options.clear || function () { layer.clearLayers(); };
 
     function bandOf(zoom) {
       var chosen = 0;
@@ -50,9 +62,9 @@
     }
 
     function show() {
-      box.setAttribute("data-wards-pending", String(pending));
+      box.setAttribute("data-" + attr + "-pending", String(pending));
       if (!pending) {
-        box.setAttribute("data-wards-loaded", String(drawn));
+        box.setAttribute("data-" + attr + "-loaded", String(drawn));
         layer.fire("inviewload");
       }
     }
@@ -70,11 +82,11 @@
     function add(data, gen) {
       if (gen !== generation) { return Promise.resolve(); }
       if (stale) {
-        layer.clearLayers();
+        clear();
         stale = false;
       }
       var fresh = data.features.filter(function (feature) {
-        var code = feature.properties.ward_code;
+        var code = feature.properties[key];
         if (seen[code]) { return false; }
         seen[code] = true;
         return true;
@@ -83,7 +95,7 @@
         function step(start) {
           if (gen !== generation || start >= fresh.length) { done(); return; }
           var part = fresh.slice(start, start + CHUNK);
-          layer.addData({type: "FeatureCollection", features: part});
+          addData({type: "FeatureCollection", features: part});
           drawn += part.length;
           window.setTimeout(function () { step(start + CHUNK); }, 0);
         }
@@ -104,7 +116,7 @@
         .then(function (data) { return add(data, gen); })
         .catch(function (err) {
           if (gen === generation) { delete fetched[z + "/" + x + "/" + y]; }
-          console.warn("could not load the wards of tile " + z + "/" + x + "/" + y + ": "
+          console.warn("could not load the " + attr + " of tile " + z + "/" + x + "/" + y + ": "
                        + err.message);
         })
         .then(function () {

@@ -109,6 +109,7 @@ def prepare() -> None:
     request context)."""
     if data.layer("ward_summary", required=False) is not None:
         wardtiles.prepare()
+        wardtiles.prepare_outlines()
         page()
 
 
@@ -127,6 +128,17 @@ def ward_tiles(z: int, x: int, y: int):
 
     return wardtiles.tile_response("priority", z, x, y,
                                    json.dumps(view.map_query, sort_keys=True), properties)
+
+
+@bp.get("/priority/outlines/<kind>/<int:z>/<int:x>/<int:y>.json")
+def outline_tiles(kind: str, z: int, x: int, y: int):
+    """The borough or CAN outlines (`kind`: ``boroughs``, ``cans``) of tile z/x/y for the
+    map of the view in the query, when the page loads its wards for the view
+    (:mod:`mapper.web.wardtiles`)."""
+    view = parse_view(request.args, data.layer("ward_summary"))
+    return wardtiles.outline_response("priority", kind, z, x, y,
+                                      json.dumps(view.map_query, sort_keys=True),
+                                      lambda: shown_wards(view) if kind == "cans" else None)
 
 
 @bp.post("/priority/recompute")

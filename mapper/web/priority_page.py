@@ -351,6 +351,13 @@ def ward_tiles_url(view: View) -> str:
     return f"{request.script_root}/priority/wards/{{z}}/{{x}}/{{y}}.json?{query}"
 
 
+def outline_tiles_url(view: View, kind: str) -> str:
+    """The URL of the outline layer `kind`'s tiles (``boroughs``, ``cans``) for `view`,
+    as :func:`ward_tiles_url`."""
+    query = urlencode({**view.map_query, "v": data.version_tag()})
+    return f"{request.script_root}/priority/outlines/{kind}/{{z}}/{{x}}/{{y}}.json?{query}"
+
+
 def _month_label(month: str) -> str:
     return pd.Period(month, "M").strftime("%b %Y") if month else ""
 
@@ -395,6 +402,7 @@ def _build_map(view: View):
             ward_url=f"{request.script_root}/ward/",
             heat=heat, counted=counted_text(view),
             inview_url=ward_tiles_url(view) if wardtiles.in_view(wards) else None,
+            outline_urls={kind: outline_tiles_url(view, kind) for kind in wardtiles.OUTLINES},
         )
         return map_parts(m)
 

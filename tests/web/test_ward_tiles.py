@@ -55,10 +55,11 @@ def test_size_rule_decides_embedding(shared_demo, wards):
     above = _client(shared_demo, INVIEW_WARDS=len(wards) - 1).get("/priority")
     assert b"mapperInViewLayer(" in above.data
     assert len(above.data) < len(embedded.data)
-    # no ward's shape in the page: only the CANs' outlines and the boroughs'
-    cans = wards["can_id"].nunique()
-    boroughs = Workspace(shared_demo).read_layer("boroughs")
-    assert above.data.count(b"coordinates") == cans + len(boroughs)
+    # no shape in the page: the wards, the CANs' and the boroughs' outlines come with
+    # the view
+    assert above.data.count(b"coordinates") == 0
+    for kind in ("boroughs", "cans"):
+        assert f"/priority/outlines/{kind}/{{z}}/{{x}}/{{y}}.json?".encode() in above.data
     vertices = _client(shared_demo, INVIEW_VERTICES=10).get("/priority")
     assert b"mapperInViewLayer(" in vertices.data
 
@@ -146,3 +147,94 @@ def test_overview_map_loads_its_wards_for_the_view_above_the_rule(shared_demo, w
     assert sorted(by_code) == sorted(wards["ward_code"])
     assert all(set(p) == {"ward_name", "ward_code", "borough_name"} for p in by_code.values())
     assert client.get("/overview/wards/3/1/1.json").status_code == 404
+
+
+def _outline_tile(client, kind: str, z: int, x: int, y: int, query: str = "") -> list[dict]:
+    answer = client.get(f"/priority/outlines/{kind}/{z}/{x}/{y}.json{query}")
+    assert answer.status_code == 200, answer.data[:200]
+    return json.loads(answer.data)["features"]
+
+
+@pytest.mark.parametrize("kind", ["boroughs", "cans"])
+def test_outline_tiles_match_a_brute_force_answer(shared_demo, wards, kind):
+    import shapely
+
+    from mapper.geo import to_display
+    from mapper.maps.base import simplified
+
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    key = "borough_code" if kind == "boroughs" else "can_id"
+    boroughs = Workspace(shared_demo).read_layer("boroughs")
+    band = inview.BANDS[3]
+    z = band.tile_zoom
+    # the demo area's tiles at this band's zoom
+    west, south, east, north = to_display(wards.geometry).total_bounds
+    x0, y0 = _tile_of(west, north, z)
+    x1, y1 = _tile_of(east, south, z)
+    seen: dict[str, dict] = {}
+    for x in range(x0, x1 + 1):
+        for y in range(y0, y1 + 1):
+            box = shapely.box(*inview.tile_bounds(z, x, y))
+            got = {f["properties"][key] for f in _outline_tile(client, kind, z, x, y)}
+            # brute force: every outline's shape of this band tested against the box
+            if kind == "boroughs":
+                shapes = to_display(simplified(boroughs.geometry, band.tolerance_m)).values
+                codes = boroughs["borough_code"].astype(str).tolist()
+            else:
+                ward_shapes = to_display(simplified(wards.geometry, band.tolerance_m)).values
+                codes = sorted(wards["can_id"].dropna().astype(str).unique())
+                shapes = [shapely.boundary(shapely.union_all(
+                    ward_shapes[(wards["can_id"] == c).to_numpy()])) for c in codes]
+            expected = {c for c, s in zip(codes, shapes, strict=True)
+                        if shapely.distance(s, box) < 1e-4}
+            sure = {c for c, s in zip(codes, shapes, strict=True)
+                    if shapely.intersects(s, shapely.buffer(box, -1e-4))}
+            assert sure <= got <= expected, (x, y)
+            for f in _outline_tile(client, kind, z, x, y):
+                seen[f["properties"][key]] = f
+    if kind == "boroughs":
+        assert sorted(seen) == sorted(boroughs["borough_code"].astype(str))
+        assert {f["properties"]["borough_name"] for f in seen.values()} == set(
+            boroughs["borough_name"])
+    else:
+        assert sorted(seen) == sorted(wards["can_id"].dropna().astype(str).unique())
+        for can_id, feature in seen.items():
+            # a line following the CAN's wards' edges, its label inside them
+            assert feature["geometry"]["type"] in ("LineString", "MultiLineString")
+            members = to_display(wards[wards["can_id"] == can_id].geometry)
+            lat, lon = feature["properties"]["label_at"]
+            assert shapely.union_all(members.values).buffer(1e-4).contains(
+                shapely.Point(lon, lat))
+            line = shapely.from_geojson(json.dumps(feature["geometry"]))
+            assert shapely.hausdorff_distance(
+                line, shapely.boundary(shapely.union_all(members.values))) < 0.01
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    import math
+
+    n = 2 ** z
+    rad = math.radians(lat)
+    return (int((lon + 180) / 360 * n),
+            int((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n))
+
+
+def test_outline_tiles_show_only_the_pages_cans_and_refuse_bad_asks(shared_demo, wards):
+    from mapper.web import wardtiles
+
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    everyone = set(wards["can_id"].dropna().astype(str))
+    z = inview.BANDS[0].tile_zoom
+    x, y = _tile_of(*wards.to_crs(4326).geometry.union_all().centroid.coords[0], z)
+    every = {f["properties"]["can_id"] for f in _outline_tile(client, "cans", z, x, y)}
+    assert every == everyone and len(everyone) > 1
+    # a page of some wards (a borough's) shows only their CANs' outlines
+    app = client.application
+    some = wards[wards["can_id"] == sorted(everyone)[0]]
+    with app.test_request_context("/"):
+        texts = wardtiles.outline_properties("cans", some)
+        codes = wardtiles.outline_bands("cans")[0]
+    assert {c for c, t in zip(codes, texts, strict=True) if t is not None} == {
+        sorted(everyone)[0]}
+    assert client.get(f"/priority/outlines/lakes/{z}/{x}/{y}.json").status_code == 404
+    assert client.get("/priority/outlines/cans/11/1/1.json").status_code == 404
