@@ -153,6 +153,8 @@ class LazyPointCluster(MarkerCluster):
     counts : rows of :func:`ward_count_rows`, shown instead of the markers below
         `close_zoom` (default :data:`COUNTS_ZOOM`; None: markers at every zoom)
     count_class : CSS class of a ward's count (its number)
+    counts_url : instead of `counts`, where to fetch ``{"rows": counts}`` from the first
+        time they show (a map of England's 7,000 wards does not embed them)
     """
 
     _template = Template(
@@ -164,10 +166,14 @@ class LazyPointCluster(MarkerCluster):
             var kind = {{ this.kind|tojson }};
             map.pointLayers = map.pointLayers || {};
             map.pointLayers[kind] = group;
-            {%- if this.counts is not none %}
+            {%- if this.counts is not none or this.counts_url %}
             if (window.MapLayers) {
                 MapLayers.pointSwitch(map, holder, group, {
+                    {%- if this.counts_url %}
+                    kind: kind, countsUrl: {{ this.counts_url|tojson }},
+                    {%- else %}
                     kind: kind, counts: {{ this.counts|tojson }},
+                    {%- endif %}
                     nouns: {{ this.nouns|tojson }}, closeZoom: {{ this.close_zoom }},
                     countClass: {{ this.count_class|tojson }}
                 });
@@ -276,7 +282,8 @@ class LazyPointCluster(MarkerCluster):
     def __init__(self, kind: str, *, name: str, rows: list | None = None,
                  url: str | None = None, point_class: str, cluster_class: str,
                  show: bool = False, prefetch: bool = False, counts: list | None = None,
-                 count_class: str = "map-count", close_zoom: int = COUNTS_ZOOM):
+                 count_class: str = "map-count", close_zoom: int = COUNTS_ZOOM,
+                 counts_url: str | None = None):
         if (rows is None) == (url is None):
             raise ValueError(f"{kind}: give either rows or url")
         super().__init__(name=name, show=show, overlay=True, control=True,
@@ -289,6 +296,7 @@ class LazyPointCluster(MarkerCluster):
         self.cluster_class = cluster_class
         self.prefetch = prefetch
         self.counts = counts
+        self.counts_url = counts_url
         self.count_class = count_class
         self.close_zoom = close_zoom
         self.nouns = list(POINT_KINDS[kind]["nouns"]) if kind in POINT_KINDS else ["", ""]

@@ -190,6 +190,10 @@ class PointLayer:
     note: str = ""  # appended to the name, e.g. a date range
     per_ward: bool = True
     counts: pd.Series | None = None
+    #: where the counts per ward may be fetched from (``{"rows": ...}`` of
+    #: :func:`mapper.maps.points.ward_count_rows`): a map loading its wards for the view
+    #: fetches them the first time they show instead of embedding them
+    counts_url: str | None = None
 
     def __post_init__(self):
         if self.kind not in POINT_KINDS:
@@ -715,8 +719,10 @@ def priority_map(
         those of every ward given.
     outline_urls : with `inview_url`, the URLs of the borough and CAN outlines' tiles
         (keys ``boroughs``, ``cans``; ``{z}/{x}/{y}`` in them): the page embeds neither,
-        the browser fetches those of its view, simplified for its zoom. Without them (or
-        without `inview_url`) the outlines are embedded.
+        the browser fetches those of its view, simplified for its zoom; and (key
+        ``labels``) of the area names (:func:`mapper.maps.base.area_label_sets`), fetched
+        when first zoomed in far enough. Without them (or without `inview_url`) they are
+        embedded.
     """
     check_layer(wards, "wards", [*WARD_FIELDS, "can_id"])
     urls = (outline_urls or {}) if inview_url is not None else {}
@@ -771,12 +777,15 @@ def priority_map(
     for layer in points:
         name = layer.name or POINT_KINDS[layer.kind]["name"]
         legend_name = f"{name} ({layer.note})" if layer.note else name
-        counts = ward_count_rows(wards, layer.kind, layer.counts) if layer.per_ward else None
+        counts_url = layer.counts_url if layer.per_ward and inview_url is not None else None
+        counts = (ward_count_rows(wards, layer.kind, layer.counts)
+                  if layer.per_ward and counts_url is None else None)
         cluster = LazyPointCluster(layer.kind, rows=layer.rows, url=layer.url, show=layer.show,
                                    prefetch=layer.kind in PREFETCHED_KINDS,
                                    point_class=f"pr-point pr-point--{layer.kind}",
                                    cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
                                    counts=counts, count_class="map-count",
+                                   counts_url=counts_url,
                                    name=_key(layer.kind, name)).add_to(m)
         extra_legends.append((cluster, point_legend(layer.kind, legend_name, layer.per_ward)))
     if heat is not None:
@@ -788,7 +797,7 @@ def priority_map(
     narrow = JsCode("document.documentElement.clientWidth < 700")
     folium.LayerControl(position="topright", collapsed=narrow).add_to(m)  # type: ignore[arg-type]
     KeepOnTop(on_top).add_to(m)
-    AreaLabels(wards, boroughs).add_to(m)
+    AreaLabels(wards, boroughs, url=urls.get("labels")).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme, counted)).add_to(m)
     if extra_legends:

@@ -49,14 +49,15 @@ from flask import (
 
 from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
+from mapper.analysis.incidents import IncidentFilter
 from mapper.analysis.neighbourhoods import stability_method
 from mapper.analysis.reasons import reasons_method
 from mapper.analysis.record import read_selection, selection, selection_changes
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
 from mapper.geo import to_display
-from mapper.maps.base import display_tolerance
-from mapper.maps.points import point_rows
+from mapper.maps.base import area_label_sets, display_tolerance
+from mapper.maps.points import POINT_KINDS, point_rows, ward_count_rows
 from mapper.maps.priority import (
     class_labels,
     classify_wards,
@@ -139,6 +140,21 @@ def outline_tiles(kind: str, z: int, x: int, y: int):
     return wardtiles.outline_response("priority", kind, z, x, y,
                                       json.dumps(view.map_query, sort_keys=True),
                                       lambda: shown_wards(view) if kind == "cans" else None)
+
+
+@bp.get("/priority/labels.json")
+def labels_json():
+    """The ward and borough names the map of the view in the query writes when zoomed
+    in (:func:`mapper.maps.base.area_label_sets`), for a map loading its wards for the
+    view (a small map embeds them)."""
+    view = parse_view(request.args, data.layer("ward_summary"))
+
+    def make():
+        return {"sets": area_label_sets(shown_wards(view),
+                                        data.layer("boroughs", required=False))}
+
+    return versioned_json("priority:labels", make,
+                          variant=json.dumps(view.map_query, sort_keys=True))
 
 
 @bp.post("/priority/recompute")
@@ -398,6 +414,34 @@ def _weights(settings: Settings) -> list[dict]:
 
 # -- the map's layers, on demand ------------------------------------------------------
 
+
+
+@bp.get("/priority/counts/<kind>.json")
+def counts_json(kind: str):
+    """The counts per ward of register `kind` (``groups``, ``premises``, ``incidents``:
+    those of the months and type in the query) that a map loading its wards for the view
+    shows zoomed out, fetched the first time they show: ``{"rows": [[lat, lon, ward
+    name, count], ...]}`` (:func:`mapper.maps.points.ward_count_rows`)."""
+    have = [k for k in POINT_KINDS if data.layer(k, required=False) is not None]
+    if kind not in have:
+        abort(404, description=f"No counts of '{kind}' (have: {', '.join(have)}).")
+    wards = data.layer("ward_summary")
+    borough = request.args.get("borough", "") or ""
+    if borough and borough not in borough_names(wards):
+        abort(400, description=f"borough '{borough}' is not in the study area")
+    start, end, incident_type, problems = data.incident_filter_args(request.args)
+    if problems:
+        abort(400, description="; ".join(problems))
+
+    def make():
+        shown = shown_wards(View(borough=borough))
+        counts = None
+        if kind == "incidents":
+            counts = data.ward_incidents(IncidentFilter(start, end, incident_type))["incidents"]
+        return {"kind": kind, "rows": ward_count_rows(shown, kind, counts)}
+
+    return versioned_json(f"priority:counts:{kind}", make,
+                          variant=json.dumps([borough, start, end, incident_type]))
 
 
 @bp.get("/priority/layers/<layer>.json")

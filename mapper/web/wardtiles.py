@@ -92,10 +92,10 @@ def outline_bands(kind: str) -> tuple[list[str], list[inview.BandShapes], list[l
     return data.cached(f"wardtiles:outlines:{kind}", make, keep=2)
 
 
-def prepare_outlines(kinds: tuple[str, ...] = OUTLINES) -> None:
-    """Make the outlines of `kinds` in every band now (the warm-up), when the page loads
-    its wards for the view."""
-    wards = data.layer(SHAPES_LAYER, required=False)
+def prepare_outlines(kinds: tuple[str, ...] = OUTLINES, layer: str = SHAPES_LAYER) -> None:
+    """Make the outlines of `kinds` in every band now (the warm-up), when the page of
+    `layer`'s wards loads them for the view."""
+    wards = data.layer(layer, required=False)
     if wards is None or not in_view(wards):
         return
     for kind in kinds:

@@ -147,6 +147,19 @@ def test_overview_map_loads_its_wards_for_the_view_above_the_rule(shared_demo, w
     assert sorted(by_code) == sorted(wards["ward_code"])
     assert all(set(p) == {"ward_name", "ward_code", "borough_name"} for p in by_code.values())
     assert client.get("/overview/wards/3/1/1.json").status_code == 404
+    # nor the borough outlines, the names or the groups' counts per ward: fetched
+    assert '"coordinates"' not in page and '"items":' not in page
+    assert "kind: kind, counts:" not in page and 'countsUrl: "/overview/counts.json?v=' in page
+    boroughs = Workspace(shared_demo).read_layer("boroughs")
+    outlines = _all_tiles(client, "/overview/outlines/boroughs/{z}/{x}/{y}.json",
+                          inview.BANDS[2].tile_zoom)
+    assert {f["properties"]["borough_code"] for f in outlines} == set(boroughs["borough_code"])
+    small = _client(shared_demo).get("/").data.decode()
+    counts = json.loads(client.get("/overview/counts.json").data)["rows"]
+    assert counts and counts == json.loads(COUNTS.search(small).group(1))
+    labels = re.search(r'fetch\("(/overview/labels\.json[^"]*)"', page).group(1)
+    sets = json.loads(client.get(labels.replace("\\u0026", "&")).data)["sets"]
+    assert [len(s["items"]) for s in sets] == [len(boroughs), len(wards)]
 
 
 def _outline_tile(client, kind: str, z: int, x: int, y: int, query: str = "") -> list[dict]:
@@ -238,3 +251,38 @@ def test_outline_tiles_show_only_the_pages_cans_and_refuse_bad_asks(shared_demo,
         sorted(everyone)[0]}
     assert client.get(f"/priority/outlines/lakes/{z}/{x}/{y}.json").status_code == 404
     assert client.get("/priority/outlines/cans/11/1/1.json").status_code == 404
+
+
+COUNTS = re.compile(r"kind: kind, counts: (\[.*?\]),\n", re.S)
+
+
+def test_large_map_fetches_its_names_and_counts_not_embedding_them(shared_demo, wards):
+    """Above the rule the page embeds neither the area names nor the counts per ward:
+    the map fetches them (the same as a small page embeds) when they first show."""
+    small = _client(shared_demo).get("/priority?incidents_from=2024-09").data.decode()
+    embedded = [json.loads(c) for c in COUNTS.findall(small)]
+    assert len(embedded) == 3 and all(embedded)  # groups, premises, incidents
+    client = _client(shared_demo, INVIEW_WARDS=1)
+    page = client.get("/priority?incidents_from=2024-09").data.decode()
+    assert not COUNTS.search(page) and '"items":' not in page
+    urls = re.findall(r'countsUrl: "([^"]+)"', page)
+    assert [u.split("?")[0] for u in urls] == [f"/priority/counts/{k}.json" for k in
+                                             ("groups", "premises", "incidents")]
+    assert "incidents_from=2024-09" in urls[2].replace("\\u0026", "&")
+    fetched = []
+    for url in urls:
+        answer = client.get(url.replace("\\u0026", "&"))
+        assert answer.status_code == 200
+        assert answer.headers["Cache-Control"] == "public, max-age=86400"
+        fetched.append(json.loads(answer.data)["rows"])
+    assert fetched == embedded
+    # the names: what the small page embeds, from the labels URL
+    labels = re.search(r'fetch\("(/priority/labels\.json[^"]*)"', page).group(1)
+    sets = json.loads(client.get(labels.replace("\\u0026", "&")).data)["sets"]
+    small_sets = json.loads(re.search(r"\}\)\(map_\w+, (\[\{.*?\}\])\);\n", small,
+                                      re.S).group(1))
+    assert sets == small_sets and [len(s["items"]) for s in sets] == [
+        Workspace(shared_demo).read_layer("boroughs")["borough_name"].notna().sum(),
+        len(wards)]
+    assert client.get("/priority/counts/lakes.json").status_code == 404
+    assert client.get("/priority/counts/groups.json?borough=Nowhere").status_code == 400

@@ -128,6 +128,8 @@ def test_priority_map_loads_wards_for_the_view(browser_page, demo_dir, tmp_path,
     tiles = []
     outlines: dict[str, list[str]] = {"cans": [], "boroughs": []}
     page.on("request", lambda r: "/priority/wards/" in r.url and tiles.append(r.url))
+    labels_asked: list[str] = []
+    page.on("request", lambda r: "/priority/labels.json" in r.url and labels_asked.append(r.url))
     for kind, asked in outlines.items():
         page.on("request", lambda r, kind=kind, asked=asked:
                 f"/priority/outlines/{kind}/" in r.url and asked.append(r.url))
@@ -157,6 +159,18 @@ def test_priority_map_loads_wards_for_the_view(browser_page, demo_dir, tmp_path,
     _hover_ward(page, can_ward["ward_code"], can_ward["ward_name"], "Residents")
     page.screenshot(path=str(artifacts_dir / f"priority-inview-{width}.png"))
 
+    # the counts per ward are fetched when the layer is first switched on, not embedded
+    counts_asked = []
+    page.on("request", lambda r: "/priority/counts/" in r.url and counts_asked.append(r.url))
+    assert "countsUrl" in html and "kind: kind, counts:" not in html
+    page.evaluate("() => { const m = window[document.querySelector('.folium-map').id]; "
+                  "m.addLayer(m.pointSwitches.groups.holder); }")
+    page.wait_for_function("() => { const m = window[document.querySelector('.folium-map')"
+                           ".id]; const c = m.pointSwitches.groups.counts(); "
+                           "return c && c.getLayers().some(l => l.count > 0); }")
+    assert [u.split("?")[0].split("/priority")[1] for u in counts_asked] == [
+        "/counts/groups.json"]
+
     # other zoom bands: the layer starts again with that band's tiles
     for zoom in (10, 14):
         before = len(tiles)
@@ -181,10 +195,14 @@ def test_priority_map_loads_wards_for_the_view(browser_page, demo_dir, tmp_path,
         });
     }""", can_ward["ward_code"])
     page.wait_for_function(READY_JS)
-    # panned onto a CAN's ward at zoom 14: its outline, label and borough still drawn
+    # panned onto a CAN's ward at zoom 14: its outline, label and borough still drawn,
+    # and the ward names (fetched once, when first zoomed in far enough)
     state = page.evaluate(STATE_JS)
     _outlines_drawn(state, outlines, 14)
     assert state["cansInView"] >= 1 and state["canLabels"] >= 1
+    page.wait_for_function("(name) => [...document.querySelectorAll('.map-label--ward')]"
+                           ".some(e => e.textContent === name)", arg=can_ward["ward_name"])
+    assert len(labels_asked) == 1
     page.wait_for_timeout(400)  # the address bar's update (mapstate.js) is debounced
     size = page.evaluate("() => { const s = window[document.querySelector('.folium-map')"
                          ".id].getSize(); return [s.x, s.y]; }")
@@ -225,6 +243,8 @@ def test_overview_map_loads_wards_for_the_view(browser_page, demo_dir, tmp_path,
     assert sorted(w["code"] for w in state["wards"]) == sorted(wards["ward_code"])
     assert all(w["canvas"] for w in state["wards"]) and state["paths"] == 0
     assert tiles
+    # the borough outlines come with the view too
+    assert sorted(state["boroughs"]) == sorted(wards["borough_code"].unique())
     ward = wards.iloc[0]
     _hover_ward(page, ward["ward_code"], ward["ward_name"])
     browser_page.assert_clean()
