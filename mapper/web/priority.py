@@ -46,6 +46,7 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.datastructures import MultiDict
 
 from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
@@ -83,6 +84,7 @@ from mapper.web.priority_page import (
     current_settings,
     field_errors,
     in_borough,
+    incident_window,
     layer_credits,
     parse_view,
     plain_text,
@@ -93,7 +95,7 @@ from mapper.web.priority_page import (
     source_rows,
     when_text,
 )
-from mapper.web.responses import rows_page, rows_page_args, versioned_json
+from mapper.web.responses import json_document, rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
 
@@ -112,6 +114,7 @@ def prepare() -> None:
         wardtiles.prepare()
         wardtiles.prepare_outlines()
         page()
+        _prepare_fetched()
 
 
 @bp.get("/priority/wards/<int:z>/<int:x>/<int:y>.json")
@@ -432,7 +435,12 @@ def counts_json(kind: str):
     start, end, incident_type, problems = data.incident_filter_args(request.args)
     if problems:
         abort(400, description="; ".join(problems))
+    make, variant = _counts(kind, borough, start, end, incident_type)
+    return versioned_json(f"priority:counts:{kind}", make, variant=variant)
 
+
+def _counts(kind: str, borough: str, start: str, end: str, incident_type: str):
+    """The maker and cache variant of :func:`counts_json`'s document."""
     def make():
         shown = shown_wards(View(borough=borough))
         counts = None
@@ -440,8 +448,27 @@ def counts_json(kind: str):
             counts = data.ward_incidents(IncidentFilter(start, end, incident_type))["incidents"]
         return {"kind": kind, "rows": ward_count_rows(shown, kind, counts)}
 
-    return versioned_json(f"priority:counts:{kind}", make,
-                          variant=json.dumps([borough, start, end, incident_type]))
+    return make, json.dumps([borough, start, end, incident_type])
+
+
+def _prepare_fetched() -> None:
+    """Make the area names and the counts per ward the page as first shown fetches, when
+    it loads its wards for the view (the first visitor to zoom in then waits for
+    nothing)."""
+    wards = data.layer("ward_summary")
+    if not wardtiles.in_view(wards):
+        return
+    labels_json()
+    first, last = incident_window(View())
+    for kind in POINT_KINDS:
+        if data.layer(kind, required=False) is None:
+            continue
+        # the query the page's URL for them has (priority_page._counts_url)
+        query = MultiDict({"incidents_from": first, "incidents_to": last}
+                          if kind == "incidents" else {})
+        start, end, incident_type, _problems = data.incident_filter_args(query)
+        make, variant = _counts(kind, "", start, end, incident_type)
+        json_document(f"priority:counts:{kind}", make, variant=variant)
 
 
 @bp.get("/priority/layers/<layer>.json")

@@ -286,3 +286,40 @@ def test_large_map_fetches_its_names_and_counts_not_embedding_them(shared_demo, 
         len(wards)]
     assert client.get("/priority/counts/lakes.json").status_code == 404
     assert client.get("/priority/counts/groups.json?borough=Nowhere").status_code == 400
+
+
+def test_warm_up_makes_what_a_large_map_fetches(shared_demo, tmp_path, monkeypatch):
+    """After the warm-up the first visitor's names and counts are made already: fetching
+    them makes nothing (no first request waits for them)."""
+    import shutil
+
+    from mapper.maps import base, points
+    from mapper.web import priority
+
+    directory = tmp_path / "ws"
+    shutil.copytree(shared_demo, directory)
+    made: list[str] = []
+    real_counts, real_sets = points.ward_count_rows, base.area_label_sets
+
+    def counts(*args, **kwargs):
+        made.append(f"counts:{args[1]}")
+        return real_counts(*args, **kwargs)
+
+    def sets(*args, **kwargs):
+        made.append("labels")
+        return real_sets(*args, **kwargs)
+
+    monkeypatch.setattr(priority, "ward_count_rows", counts)
+    monkeypatch.setattr(priority, "area_label_sets", sets)
+    app = create_app({"TESTING": True, "WORKSPACE": str(directory), "TILES": "none",
+                      "INVIEW_WARDS": 1}, warm=True)
+    assert sorted(made) == ["counts:groups", "counts:incidents", "counts:premises",
+                            "labels"]
+    made.clear()
+    client = app.test_client()
+    page = client.get("/priority").data.decode()
+    urls = re.findall(r'countsUrl: "([^"]+)"', page)
+    urls.append(re.search(r'fetch\("(/priority/labels\.json[^"]*)"', page).group(1))
+    for url in urls:
+        assert client.get(url.replace("\\u0026", "&")).status_code == 200
+    assert len(urls) == 4 and made == []
