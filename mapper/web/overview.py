@@ -135,6 +135,10 @@ def prepare() -> None:
     if data.layer("boroughs", required=False) is not None:
         wardtiles.prepare_outlines(("boroughs",), layer="wards")
     _map()
+    if wardtiles.in_view(data.layer("wards")):  # what such a map fetches
+        labels_json()
+        if data.layer("ward_summary", required=False) is not None and _groups_count():
+            counts_json()
 
 
 def _facts(workspace) -> dict:
