@@ -452,20 +452,18 @@ class CanOutlines(MacroElement):
             var group = {{ this._parent.get_name() }};
             var halo = L.geoJSON(null, {style: {{ this.halo|tojson }}, interactive: false})
                 .addTo(group);
-            var line = L.geoJSON(null, {
-                style: {{ this.line|tojson }},
-                onEachFeature: function (feature, layer) {
-                    layer.bindTooltip(function () {
-                        var box = document.createElement('div');
-                        var id = document.createElement('strong');
-                        id.textContent = feature.properties.can_id;
-                        box.appendChild(id);
-                        box.appendChild(document.createTextNode(
-                            ' ' + (feature.properties.name || '')));
-                        return box;
-                    }, {sticky: true});
-                }
-            }).addTo(group);
+            // one tooltip on the layer, its text from the outline under the pointer (no
+            // handlers per outline: hundreds of them are quicker to add and remove)
+            var line = L.geoJSON(null, {style: {{ this.line|tojson }}}).bindTooltip(
+                function (layer) {
+                    var box = document.createElement('div');
+                    var id = document.createElement('strong');
+                    id.textContent = layer.feature.properties.can_id;
+                    box.appendChild(id);
+                    box.appendChild(document.createTextNode(
+                        ' ' + (layer.feature.properties.name || '')));
+                    return box;
+                }, {sticky: true}).addTo(group);
             var labels = L.layerGroup().addTo(group);
             function add(data) {
                 halo.addData(data);
@@ -492,8 +490,13 @@ class CanOutlines(MacroElement):
             add(JSON.parse({{ this.data_json|tojson }}));
             {%- endif %}
             function sync() {
-                map.getContainer().classList.toggle(
-                    'pr-can-labels-hidden', map.getZoom() < {{ this.min_zoom }});
+                var hidden = map.getZoom() < {{ this.min_zoom }};
+                map.getContainer().classList.toggle('pr-can-labels-hidden', hidden);
+                {%- if this.inview %}
+                // hidden labels are not on the map at all (no element each to place)
+                if (hidden && group.hasLayer(labels)) { group.removeLayer(labels); }
+                if (!hidden && !group.hasLayer(labels)) { group.addLayer(labels); }
+                {%- endif %}
             }
             map.on('zoomend', sync);
             sync();
