@@ -123,6 +123,36 @@ def test_migrations_run_each_step_once_in_order(pg_url):
             "SELECT version FROM mig_test.schema_migrations ORDER BY version")] == [1, 2]
 
 
+def test_a_user_without_rights_to_set_up_is_told_what_to_grant(pg_url, tmp_path, capsys):
+    """A database user that may not create schemas: every command says what an
+    administrator must run, once (no traceback, no "bug in mapper")."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    role = f"limited_{secrets.token_hex(3)}"
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+    parts = urlsplit(pg_url)
+    limited = parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port}").geturl()
+    try:
+        code = main(["--workspace", str(tmp_path), "--database", limited, "info"])
+        err = capsys.readouterr().err
+        assert code == 1 and "Traceback" not in err and "bug in mapper" not in err, err
+        assert f"The database user '{role}' may not set up schema" in err, err
+        assert "CREATE EXTENSION IF NOT EXISTS postgis" in err
+        assert f"GRANT CREATE ON DATABASE {parts.path.lstrip('/')} TO {role}" in err
+    finally:
+        from mapper import appdb, pgstore
+
+        appdb.close_all()
+        pgstore.close_all()
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
 def test_a_failing_migration_step_leaves_the_schema_as_it_was(pg_url):
     with database.connect(pg_url) as conn:
         database.apply_migrations(conn, "mig_fail", {1: ("CREATE TABLE t (a INTEGER)",)})
@@ -210,3 +240,49 @@ def test_racing_writers_on_separate_connections_one_wins_the_others_conflict(pg_
     assert writers[0].get_record("groups", "race").version == 2
     for db in writers:
         db.close()
+
+
+def test_readers_share_a_small_pool_that_replaces_dropped_connections(pg_url, monkeypatch):
+    """pgstore's readers take connections from one pool per database and process: several
+    at once (each its own backend), at most POOL_MAX, a connection the server dropped is
+    replaced, and close_pools ends them."""
+    import threading
+    import time
+
+    import psycopg
+
+    from mapper import pgstore
+
+    url = database.parse_url(pg_url)
+    pgstore.close_all()
+    inside, release = threading.Barrier(3), threading.Event()
+    pids: list[int] = []
+
+    def read() -> None:
+        with pgstore.reading(url) as conn:
+            pids.append(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+            inside.wait(timeout=20)
+            release.wait(timeout=20)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    inside.wait(timeout=20)  # both readers hold a connection at the same time
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert len(set(pids)) == 2
+    assert database.POOL_MAX <= 8
+    monkeypatch.setattr(database, "POOL_CHECK_IDLE_S", 0.0)  # check before every use
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.2)
+        with pgstore.reading(url) as conn:  # not a dropped one
+            assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] not in pids
+        assert pgstore.layers(url) == []
+        pgstore.close_all()
+        left = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                             "AND pid <> pg_backend_pid() AND application_name = 'mapper'",
+                             (url.dbname,)).fetchone()[0]
+    assert left == 0

@@ -64,6 +64,7 @@ from mapper.web.layers import (  # the layers' feature texts, shared with web/fe
     OFFSET_MAX,
     PAGE_LIMIT_MAX,
     Table,
+    incidents_in_box,
 )
 from mapper.web.layers import collection_head as _collection_head
 from mapper.web.layers import contacts_of as _contacts
@@ -574,6 +575,10 @@ def _used_values(register: str) -> list[str]:
     sorted; made again only when that register's edits change."""
 
     def build() -> list[str]:
+        if register != "groups" and data.large_in_database(register):  # found by the database
+            edited = [r.data.get("type") for r in data.overlay(register).values()]
+            stored = data.open_workspace().distinct_values(register, "type")
+            return sorted({str(v) for v in [*stored, *edited] if v is not None})
         frame = data.layer(register, required=False)
         if frame is None:
             return []
@@ -1003,7 +1008,8 @@ def incidents():
     geometry = args.flag("geometry", True)
     page = _page_args(args)
     args.finish()
-    table = _required(_incidents_table(), "incidents")
+    # a national incident layer in PostgreSQL: only the box's rows are read
+    table = incidents_in_box(box) or _required(_incidents_table(), "incidents")
     mask = _register_mask(table, areas, types, []) & _in_box(table, box)
     if first:
         mask &= (table.frame["month"] >= first).to_numpy()

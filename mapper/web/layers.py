@@ -232,6 +232,11 @@ def _register_table(name: str, id_column: str, kind_column: str) -> Table | None
     frame = data.layer(name, required=False)
     if frame is None:
         return None
+    return _register_table_of(frame, name, id_column, kind_column)
+
+
+def _register_table_of(frame: gpd.GeoDataFrame, name: str, id_column: str,
+                       kind_column: str) -> Table:
     if name == "incidents":  # newest first, so a limit keeps the most recent
         order = [c for c in ("month", "date", id_column) if c in frame.columns]
         frame = frame.sort_values(
@@ -297,6 +302,33 @@ def premises_table(workspace) -> Table | None:
 def incidents_table(workspace) -> Table | None:
     """The incidents register as a Table, newest first; None when the workspace has none."""
     return _register_table("incidents", "incident_id", "type")
+
+
+def incidents_in_box(box: tuple[float, float, float, float] | None) -> Table | None:
+    """On PostgreSQL with a large incident layer (:func:`mapper.web.data.large_in_database`), the
+    incidents meeting `box` (west, south, east, north in WGS84) as a Table made for this
+    request: read by the database's bounding-box search, the web app's edits laid over
+    them (every edited record, which the caller's box test then keeps or drops), rows as
+    :func:`incidents_table` makes them. None otherwise: use :func:`incidents_table`."""
+    from mapper.overlay import apply_edits
+
+    if box is None or not data.large_in_database("incidents"):
+        return None
+    workspace = data.open_workspace()
+    frame = workspace.read_layer("incidents", bbox=_grid_box(box))
+    frame = apply_edits(frame, "incidents", list(data.overlay("incidents").values()))
+    return _register_table_of(frame, "incidents", "incident_id", "type")
+
+
+def _grid_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A WGS84 box's extent in British National Grid metres (its edges followed, and a
+    metre more each side: coordinates are served rounded)."""
+    from mapper.geo import CRS_ANALYSIS
+
+    edge = shapely.segmentize(shapely.box(*box), 0.01)
+    grid = gpd.GeoSeries([edge], crs="EPSG:4326").to_crs(CRS_ANALYSIS)
+    west, south, east, north = grid.total_bounds
+    return (west - 1.0, south - 1.0, east + 1.0, north + 1.0)
 
 
 def sources(layers: Iterable[str]) -> tuple[list[str], list[str]]:

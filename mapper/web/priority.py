@@ -425,7 +425,7 @@ def counts_json(kind: str):
     those of the months and type in the query) that a map loading its wards for the view
     shows zoomed out, fetched the first time they show: ``{"rows": [[lat, lon, ward
     name, count], ...]}`` (:func:`mapper.maps.points.ward_count_rows`)."""
-    have = [k for k in POINT_KINDS if data.layer(k, required=False) is not None]
+    have = _registers()
     if kind not in have:
         abort(404, description=f"No counts of '{kind}' (have: {', '.join(have)}).")
     wards = data.layer("ward_summary")
@@ -437,6 +437,13 @@ def counts_json(kind: str):
         abort(400, description="; ".join(problems))
     make, variant = _counts(kind, borough, start, end, incident_type)
     return versioned_json(f"priority:counts:{kind}", make, variant=variant)
+
+
+def _registers() -> list[str]:
+    """The point registers the workspace has (the incidents without reading them)."""
+    return [k for k in POINT_KINDS
+            if (data.has_incidents() if k == "incidents"
+                else data.layer(k, required=False) is not None)]
 
 
 def _counts(kind: str, borough: str, start: str, end: str, incident_type: str):
@@ -460,9 +467,7 @@ def _prepare_fetched() -> None:
         return
     labels_json()
     first, last = incident_window(View())
-    for kind in POINT_KINDS:
-        if data.layer(kind, required=False) is None:
-            continue
+    for kind in _registers():
         # the query the page's URL for them has (priority_page._counts_url)
         query = MultiDict({"incidents_from": first, "incidents_to": last}
                           if kind == "incidents" else {})

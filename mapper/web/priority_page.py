@@ -213,7 +213,7 @@ def incident_filter(view: View) -> IncidentFilter | None:
     figures are then the analysis's."""
     if not (view.incidents_from or view.incidents_to or view.incident_type):
         return None
-    if data.layer("incidents", required=False) is None:
+    if not data.has_incidents():
         return None
     start, end = incident_window(view)
     return IncidentFilter(start, end, view.incident_type)
@@ -223,7 +223,7 @@ def counted_text(view: View) -> str:
     """What the incident layers and figures of `view` count, in words with the total of
     the wards shown: 'burglary, Sep 2024 - Feb 2025, 1,234 incidents' ('' without
     incidents)."""
-    if data.layer("incidents", required=False) is None:
+    if not data.has_incidents():
         return ""
     chosen = incident_filter(view) or IncidentFilter(*incident_window(view))
     figures = data.ward_incidents(chosen)
@@ -386,7 +386,7 @@ def _build_map(view: View):
             if data.layer(kind, required=False) is not None:
                 points.append(PointLayer(kind, url=_layer_url(kind, view),
                                          counts_url=_counts_url(kind, view)))
-        if data.layer("incidents", required=False) is not None:
+        if data.has_incidents():
             start, end = incident_window(view)
             window = {"incidents_from": start, "incidents_to": end}
             if view.incident_type:
