@@ -153,6 +153,8 @@ class LazyPointCluster(MarkerCluster):
     counts : rows of :func:`ward_count_rows`, shown instead of the markers below
         `close_zoom` (default :data:`COUNTS_ZOOM`; None: markers at every zoom)
     count_class : CSS class of a ward's count (its number)
+    counts_url : instead of `counts`, where to fetch ``{"rows": counts}`` from the first
+        time they show (a map of England's 7,000 wards does not embed them)
     by_view : (a large map) fetch `url` with ``bbox=`` the view and half a view round it,
         again when the map moves beyond that: never a whole country's rows
     """
@@ -166,10 +168,14 @@ class LazyPointCluster(MarkerCluster):
             var kind = {{ this.kind|tojson }};
             map.pointLayers = map.pointLayers || {};
             map.pointLayers[kind] = group;
-            {%- if this.counts is not none %}
+            {%- if this.counts is not none or this.counts_url %}
             if (window.MapLayers) {
                 MapLayers.pointSwitch(map, holder, group, {
+                    {%- if this.counts_url %}
+                    kind: kind, countsUrl: {{ this.counts_url|tojson }},
+                    {%- else %}
                     kind: kind, counts: {{ this.counts|tojson }},
+                    {%- endif %}
                     nouns: {{ this.nouns|tojson }}, closeZoom: {{ this.close_zoom }},
                     countClass: {{ this.count_class|tojson }}
                 });
@@ -307,7 +313,7 @@ class LazyPointCluster(MarkerCluster):
                  url: str | None = None, point_class: str, cluster_class: str,
                  show: bool = False, prefetch: bool = False, counts: list | None = None,
                  count_class: str = "map-count", close_zoom: int = COUNTS_ZOOM,
-                 by_view: bool = False):
+                 counts_url: str | None = None, by_view: bool = False):
         if (rows is None) == (url is None):
             raise ValueError(f"{kind}: give either rows or url")
         super().__init__(name=name, show=show, overlay=True, control=True,
@@ -320,6 +326,7 @@ class LazyPointCluster(MarkerCluster):
         self.cluster_class = cluster_class
         self.prefetch = prefetch
         self.counts = counts
+        self.counts_url = counts_url
         self.count_class = count_class
         self.close_zoom = close_zoom
         self.by_view = by_view and url is not None
