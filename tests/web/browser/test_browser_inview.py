@@ -248,3 +248,71 @@ def test_overview_map_loads_wards_for_the_view(browser_page, demo_dir, tmp_path,
     ward = wards.iloc[0]
     _hover_ward(page, ward["ward_code"], ward["ward_name"])
     browser_page.assert_clean()
+
+
+#: per point layer on the map: how many markers it holds, and whether it is filled
+MARKERS_JS = """
+(kind) => {
+    const map = window[document.querySelector('.folium-map').id];
+    const group = map.pointLayers[kind];
+    const view = map.getBounds();
+    let all = 0, inView = 0;
+    group.eachLayer(m => { all += 1; if (view.contains(m.getLatLng())) { inView += 1; } });
+    return {all, inView, filled: group.filled === true};
+}
+"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_markers_of_a_large_map_come_for_the_view(browser_page, demo_dir, tmp_path,
+                                                  live_server, width):
+    """Zoomed in on a large map, a point layer asks for the view's box (bbox=) and holds
+    exactly the rows of that answer; moved beyond it, it asks for the new view's box."""
+    import re
+
+    from mapper import overlay
+    from mapper.geo import to_display
+    from mapper.maps.points import COUNTS_ZOOM
+    from mapper.store import Workspace
+
+    base = _serve(demo_dir, tmp_path, live_server, INVIEW_WARDS=1)
+    page = browser_page.page
+    page.set_viewport_size({"width": width, "height": 900})
+    asked: list[str] = []
+    page.on("request", lambda r: "/priority/layers/incidents.json" in r.url
+            and asked.append(r.url))
+    assert page.goto(base + "/priority", wait_until="networkidle").status == 200
+    page.wait_for_function(READY_JS)
+    incidents = overlay.read_layer(Workspace(demo_dir), "incidents")
+    shown = to_display(incidents.geometry)
+    # the middle of the demo, zoomed in to markers, then the incidents switched on
+    page.evaluate("([lat, lon, z]) => window[document.querySelector('.folium-map').id]"
+                  ".setView([lat, lon], z, {animate: false})",
+                  [float(shown.y.median()), float(shown.x.median()), COUNTS_ZOOM + 1])
+    control = page.locator(".leaflet-control-layers")
+    control.hover()
+    page.locator(".leaflet-control-layers-overlays label",
+                 has_text=re.compile(r"^\s*Incidents")).locator("input").check()
+    page.wait_for_function("() => window[document.querySelector('.folium-map').id]"
+                           ".pointLayers.incidents.filled === true", timeout=30000)
+    assert len(asked) == 1 and "bbox=" in asked[0], asked
+    west, south, east, north = map(float, re.search(r"bbox=([^&]+)", asked[0])
+                                   .group(1).replace("%2C", ",").split(","))
+    first, last = (re.search(rf"{k}=([\d-]+)", asked[0]).group(1)
+                   for k in ("incidents_from", "incidents_to"))  # the page's window
+    month = incidents["month"].astype(str)
+    inside = ((shown.x >= west) & (shown.x <= east) & (shown.y >= south)
+              & (shown.y <= north) & (month >= first) & (month <= last))
+    held = page.evaluate(MARKERS_JS, "incidents")
+    assert 0 < held["all"] == int(inside.sum()) < len(incidents), held
+    assert held["inView"] > 0
+
+    # moved well beyond the box: the new view's rows replace them
+    page.evaluate("([lat, lon]) => window[document.querySelector('.folium-map').id]"
+                  ".panTo([lat, lon], {animate: false})",
+                  [float(shown.y.quantile(0.1)), float(shown.x.quantile(0.9))])
+    page.wait_for_function("() => window[document.querySelector('.folium-map').id]"
+                           ".pointLayers.incidents.filled === true", timeout=30000)
+    assert len(asked) == 2 and asked[1] != asked[0], asked
+    assert page.evaluate(MARKERS_JS, "incidents")["inView"] > 0
+    browser_page.assert_clean()
