@@ -220,6 +220,10 @@ class HeatLayer:
 
     url: str
     note: str = ""
+    #: the incidents' counts per ward (rows of :func:`mapper.maps.points.ward_count_rows`):
+    #: a large map's heatmap weighs each ward's centre by its count instead of asking
+    #: for every incident
+    counts_url: str | None = None
 
 
 # -- map elements ---------------------------------------------------------------------
@@ -253,8 +257,19 @@ class LazyHeat(JSCSSMixin, Layer):
                 state = 'loading';
                 page({{ this.url|tojson }}, [])
                     .then(function (rows) {
+                        {%- if this.by_ward %}
+                        // [lat, lon, ward, count]: each ward's centre weighed by its count
+                        // (intensities relative to the busiest ward)
+                        var most = Math.max.apply(null, rows.map(function (r) {
+                            return r[3]; }).concat([1]));
+                        layer.setOptions({max: most});
+                        layer.setLatLngs(rows.map(function (r) {
+                            return [r[0], r[1], r[3]]; }));
+                        layer.count = rows.reduce(function (n, r) { return n + r[3]; }, 0);
+                        {%- else %}
                         layer.setLatLngs(rows.map(function (r) { return [r[0], r[1]]; }));
                         layer.count = rows.length;
+                        {%- endif %}
                         state = 'done';
                         layer.filled = true;
                         layer.fire('filled');
@@ -271,18 +286,23 @@ class LazyHeat(JSCSSMixin, Layer):
     #: the local copy (mapper.maps.assets serves it; use_local_assets applies the app's prefix)
     default_js = [("leaflet_heat", asset_url("leaflet_heat"))]
 
-    def __init__(self, *, url: str, name: str, show: bool = False):
+    def __init__(self, *, url: str, name: str, show: bool = False, by_ward: bool = False):
+        """`by_ward`: `url` gives counts per ward (``[lat, lon, ward, count]``), drawn as
+        each ward's centre weighed by its count (a large map), not incident points."""
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "LazyHeat"
         self.url = url
+        self.by_ward = by_ward
         self.options = {"radius": 18, "blur": 16, "minOpacity": 0.35, "maxZoom": 15}
 
 
-def _heat_legend(note: str) -> str:
+def _heat_legend(note: str, *, by_ward: bool = False) -> str:
     text = f"Heatmap of incidents: {note}" if note else "Heatmap of incidents"
+    nearby = ("more incidents in the ward (each ward's count at its centre)" if by_ward
+              else "more incidents nearby")
     return (f'<p class="pr-legend__title">{html.escape(text)}</p>'
             '<p class="pr-legend__note"><span class="pr-heat-ramp" aria-hidden="true">'
-            '</span> fewer &rarr; more incidents nearby</p>')
+            f'</span> fewer &rarr; {nearby}</p>')
 
 
 class LazyGeoJson(Layer):
@@ -794,8 +814,11 @@ def priority_map(
                                    name=_key(layer.kind, name)).add_to(m)
         extra_legends.append((cluster, point_legend(layer.kind, legend_name, layer.per_ward)))
     if heat is not None:
-        heat_layer = LazyHeat(url=heat.url, name=_key("heat", "Heatmap of incidents")).add_to(m)
-        extra_legends.append((heat_layer, _heat_legend(heat.note)))
+        by_ward = inview_url is not None and heat.counts_url is not None
+        heat_layer = LazyHeat(url=(heat.counts_url or heat.url) if by_ward else heat.url,
+                              by_ward=by_ward,
+                              name=_key("heat", "Heatmap of incidents")).add_to(m)
+        extra_legends.append((heat_layer, _heat_legend(heat.note, by_ward=by_ward)))
     # open on wide screens (a list to tick, not an icon to discover); on phones it would
     # cover the map, so it starts folded there
     # folium annotates `collapsed` as bool, but renders a JsCode as code (folium >= 0.15)

@@ -398,7 +398,8 @@ def _build_map(view: View):
             points.append(PointLayer("incidents", url=url, note=note,
                                      counts=counts["incidents"],
                                      counts_url=_counts_url("incidents", view, **window)))
-            heat = HeatLayer(url=url, note=note)
+            heat = HeatLayer(url=url, note=note,
+                             counts_url=_counts_url("incidents", view, **window))
         gaps = None
         if data.layer("coverage_gaps", required=False) is not None:
             gaps = GapsLayer(url=_layer_url("gaps", view), radius_m=settings.coverage_radius_m)

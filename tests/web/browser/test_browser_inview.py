@@ -315,4 +315,23 @@ def test_markers_of_a_large_map_come_for_the_view(browser_page, demo_dir, tmp_pa
                            ".pointLayers.incidents.filled === true", timeout=30000)
     assert len(asked) == 2 and asked[1] != asked[0], asked
     assert page.evaluate(MARKERS_JS, "incidents")["inView"] > 0
+
+    # the heatmap of a large map: each ward's count at its centre (never every incident)
+    heat_asked: list[str] = []
+    page.on("request", lambda r: "/priority/" in r.url and "incidents" in r.url
+            and heat_asked.append(r.url))
+    page.locator(".leaflet-control-layers").hover()
+    page.locator(".leaflet-control-layers-overlays label",
+                 has_text=re.compile(r"Heatmap")).locator("input").check()
+    page.wait_for_function("() => window[document.querySelector('.folium-map').id]"
+                           ".heatLayer.filled === true", timeout=30000)
+    assert heat_asked and all("/priority/counts/incidents.json" in u for u in heat_asked), \
+        heat_asked
+    in_window = int(((month >= first) & (month <= last)).sum())
+    heat = page.evaluate("() => { const h = window[document.querySelector('.folium-map')"
+                         ".id].heatLayer; return {count: h.count, points: h._latlngs.length,"
+                         " max: h.options.max}; }")
+    assert heat["count"] == in_window and 0 < heat["points"] <= len(_wards(demo_dir)), heat
+    legend = page.locator(".pr-legend__note", has_text="each ward's count at its centre")
+    assert legend.count() == 1
     browser_page.assert_clean()
