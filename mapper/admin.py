@@ -168,8 +168,8 @@ class RestorePlan:
             out.append(f"  - {len(self.users_added)} user(s) created since are removed: "
                        f"{names(self.users_added)}")
         if self.users_removed:
-            out.append(f"  - {len(self.users_removed)} user(s) removed since come back: "
-                       f"{names(self.users_removed)}")
+            out.append(f"  - {len(self.users_removed)} user(s) the workspace does not have "
+                       f"now come back: {names(self.users_removed)}")
         if self.passwords:
             out.append(f"  - {len(self.passwords)} password change(s) are undone (the old "
                        f"password works again): {names(self.passwords)}")

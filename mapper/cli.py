@@ -52,9 +52,10 @@ def _progress(message: str) -> None:
     metavar="URL",
     envvar=DATABASE_URL_ENV,
     default=None,
-    help="A postgresql://USER@HOST:PORT/DBNAME URL: keep users, sessions, edits, audit and "
-    "settings in that PostgreSQL database, shared by several app servers (also set by "
-    f"${DATABASE_URL_ENV}; unset: the workspace's own SQLite file).",
+    help="A postgresql://USER@HOST:PORT/DBNAME URL: keep the map layers (PostGIS), users, "
+    "sessions, edits, audit and settings in that PostgreSQL database, shared by several "
+    f"app servers; every command then uses it (also set by ${DATABASE_URL_ENV}; unset: "
+    "the workspace's own GeoPackage and SQLite files).",
 )
 @click.version_option(__version__, prog_name="mapper")
 @click.pass_context
@@ -807,7 +808,8 @@ def demo(ctx: click.Context, force: bool) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, tiles: str, tiles_style: str,
           threads: int | None, workers: int, anonymous_rate: float | None) -> None:
-    """Start the map server. With no workspace yet, builds the synthetic demo first.
+    """Start the map server. With no workspace yet, builds the synthetic demo first
+    (never into a database given by --database / MAPPER_DATABASE_URL: it says to build).
 
     With --workers 1 the app runs on waitress, a production WSGI server, with a fixed pool
     of worker threads; with more, on gunicorn with that many worker processes (see
@@ -830,6 +832,13 @@ def serve(ctx: click.Context, host: str, port: int, tiles: str, tiles_style: str
                           f"archive, and --tiles is {tiles}; pass --tiles FILE.pmtiles "
                           "(or .mbtiles) of vector tiles, or leave out --tiles-style.")
     ws = workspace_of(ctx)
+    if ws.url is not None and not ws.exists():
+        # a shared database is never filled with the demo by a server: a mistyped
+        # database name must not become a service showing made-up places
+        raise MapperError(f"The database {ws.url} holds no workspace yet, so there is "
+                          "nothing to serve. Build one into it first: 'mapper --database "
+                          "URL build --from DIR' (or 'mapper --database URL demo' for the "
+                          "synthetic demo); check the database name if you expected one.")
     if not ws.exists():
         click.echo(f"No workspace at {ws.directory}: building the synthetic demo first.", err=True)
         build_demo(ws, progress=_progress)

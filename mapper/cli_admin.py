@@ -194,8 +194,11 @@ def audit(ctx: click.Context, register: str | None, record_id: str | None, actor
 def backup(ctx: click.Context, destination: str) -> None:
     """Copy the workspace (map data, users, edits, audit) into a new directory.
 
-    Safe while the app is running: uses SQLite's online backup API, then checks the
-    copies. The backup holds personal data: keep it as safe as the workspace.
+    Safe while the app is running: the embedded store is copied with SQLite's online
+    backup API; a PostgreSQL store (--database) as its committed layers and one snapshot
+    of its app tables. Either way DESTINATION gets a GeoPackage and an SQLite file that
+    'mapper restore' loads into either store, and the copies are checked. The backup
+    holds personal data: keep it as safe as the workspace.
     """
     from mapper.admin import backup as do_backup
 
@@ -209,7 +212,8 @@ def backup(ctx: click.Context, destination: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
 def restore(ctx: click.Context, source: str, yes: bool) -> None:
-    """Replace the workspace's data, users and edits with a backup made by 'mapper backup'.
+    """Replace the workspace's data, users and edits (in PostgreSQL with --database) with
+    a backup made by 'mapper backup'.
 
     First lists what it would undo (users, passwords, roles, partner access, erasures and
     edits since the backup) and asks. The audit trail is kept and the restore added to
@@ -224,10 +228,19 @@ def restore(ctx: click.Context, source: str, yes: bool) -> None:
     for line in plan.lines():
         click.echo(line)
     if not yes:
-        click.confirm(f"Replace everything in {ws.directory} with the backup made "
-                      f"{manifest['created_at']}?", abort=True)
+        try:
+            agreed = click.confirm(f"Replace everything in {ws.location} with the backup "
+                                   f"made {manifest['created_at']}?")
+        except click.Abort:  # Ctrl+C at a terminal, or no answer at all (no terminal)
+            if sys.stdin.isatty():
+                raise
+            raise MapperError("mapper restore replaces everything and no answer came on "
+                              "standard input: read what it undoes (above) and run it in "
+                              "a terminal, or pass --yes.") from None
+        if not agreed:
+            raise click.Abort()
     do_restore(ws, Path(source), actor=ACTOR)
-    click.echo(f"Restored {ws.directory} from {source} (made {manifest['created_at']}).")
+    click.echo(f"Restored {ws.location} from {source} (made {manifest['created_at']}).")
 
 
 # -- personal data --------------------------------------------------------------------

@@ -13,7 +13,6 @@ or killed import leaves the previous context as it was.
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,8 +22,14 @@ import pyogrio
 import pyogrio.errors
 
 from mapper.context_kinds import KINDS, check_kind
-from mapper.private_files import FILE_MODE, private_dir, private_file
-from mapper.store import LOCK_FILE, _exclusive_lock, _fsync, _fsync_dir, resolve_workspace
+from mapper.private_files import private_dir
+from mapper.store import (
+    LOCK_FILE,
+    _exclusive_lock,
+    _fsync_dir,
+    replaced_atomically,
+    resolve_workspace,
+)
 
 CONTEXT_FILE = "context.gpkg"
 SOURCES_TABLE = "context_sources"
@@ -93,11 +98,8 @@ class ContextStore:
             check_kind(kind)
         private_dir(self.directory)
         with _exclusive_lock(self.directory / LOCK_FILE):
-            tmp = self.directory / f"{TMP_PREFIX}{os.getpid()}.gpkg"
-            try:
+            with replaced_atomically(self.path, copy=True) as tmp:
                 old = self.sources()
-                if self.exists():
-                    shutil.copyfile(self.path, private_file(tmp))
                 for kind, frame in frames.items():
                     if frame.crs is None or frame.crs.to_epsg() != 27700:
                         raise ValueError(f"context {kind} must be in EPSG:27700, got "
@@ -112,13 +114,6 @@ class ContextStore:
                                  ignore_index=True)
                 pyogrio.write_dataframe(rows.astype({"features": "int64"}), tmp,
                                         layer=SOURCES_TABLE, driver="GPKG")
-                os.chmod(tmp, FILE_MODE)
-                _fsync(tmp)
-                os.replace(tmp, self.path)
-                _fsync_dir(self.directory)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
 
     def clear(self) -> bool:
         """Remove the context layers; whether there were any."""

@@ -212,16 +212,27 @@ def encode_geometries(geometry: gpd.GeoSeries | np.ndarray, *,
                                                         strict=True)]
 
 
+def _kept(encoded: bytes) -> bytes:
+    """`encoded` in a bytes object of its own size, to keep: orjson's answer holds on to
+    its 4 KB work buffer (3.13: a 70-byte id kept 4 KB, London's 48,409 incidents 600 MB
+    of a server's memory)."""
+    return bytes(memoryview(encoded))
+
+
 def encode_properties(frame: pd.DataFrame, columns: Sequence[str] | None = None, *,
                       placeholders: bool = False, escape: bool = False) -> list[bytes]:
-    """Each row's properties as a JSON object (bytes), cleaned by :func:`column_values`."""
-    return [orjson.dumps(r, option=_OPTIONS) for r in
+    """Each row's properties as a JSON object (bytes), cleaned by :func:`column_values`
+    (each its own size: layers' caches keep them)."""
+    encode = orjson.dumps
+    return [_kept(encode(r, option=_OPTIONS)) for r in
             property_records(frame, columns, placeholders=placeholders, escape=escape)]
 
 
 def encode_ids(values: Iterable) -> list[bytes]:
-    """Feature ids as JSON (bytes): numbers stay numbers, text stays text."""
-    return [orjson.dumps(json_value(v, placeholders=True), option=_OPTIONS) for v in values]
+    """Feature ids as JSON (bytes): numbers stay numbers, text stays text (each its own
+    size: layers' caches keep them)."""
+    encode = orjson.dumps
+    return [_kept(encode(json_value(v, placeholders=True), option=_OPTIONS)) for v in values]
 
 
 def feature(geometry: bytes, properties: bytes, id: bytes | None = None, *,

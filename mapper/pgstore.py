@@ -96,7 +96,11 @@ def _table(name: str, schema: str = SCHEMA) -> str:
 
 def _connect(url: DatabaseURL):
     conn = database.connect(url)
-    database.apply_migrations(conn, SCHEMA, MIGRATIONS)
+    try:
+        database.apply_migrations(conn, SCHEMA, MIGRATIONS)
+    except BaseException:
+        conn.close()  # (a user who may not set the schema up: not left open)
+        raise
     return conn
 
 

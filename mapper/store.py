@@ -321,20 +321,31 @@ class Workspace:
         private_dir(self.directory)
         with _exclusive_lock(self.directory / LOCK_FILE):
             _remove_stale_temporaries(self.directory)
-            tmp = self.directory / f"{TMP_PREFIX}{os.getpid()}.gpkg"
-            if self.exists() and not fresh:
-                shutil.copyfile(self.path, private_file(tmp))
-            tx = Transaction(tmp, previous=None if fresh else self)
-            try:
+            with replaced_atomically(self.path, copy=not fresh) as tmp:
+                tx = Transaction(tmp, previous=None if fresh else self)
                 yield tx
                 tx._finish()
-                os.chmod(tmp, FILE_MODE)  # every contact detail: owner-only
-                _fsync(tmp)
-                os.replace(tmp, self.path)
-                _fsync_dir(self.directory)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
+
+
+@contextmanager
+def replaced_atomically(path: Path, *, copy: bool) -> Iterator[Path]:
+    """A temporary file beside `path` to write (a private copy of `path` with `copy`,
+    else none yet) that replaces `path` at once when the block ends without error:
+    owner-only (every contact detail), flushed to disk, the directory too. On any error,
+    or if the process dies, `path` is untouched. The caller holds the directory's lock
+    (the temporary's name is the process's)."""
+    tmp = path.parent / f"{TMP_PREFIX}{os.getpid()}{path.suffix}"
+    try:
+        if copy and path.exists():
+            shutil.copyfile(path, private_file(tmp))
+        yield tmp
+        os.chmod(tmp, FILE_MODE)
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 class Transaction:

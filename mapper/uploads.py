@@ -56,6 +56,7 @@ from pathlib import Path, PurePosixPath
 
 from mapper import registers
 from mapper.errors import DataValidationError, MapperError, Problem
+from mapper.private_files import private_dir, private_file
 from mapper.store import Workspace
 
 log = logging.getLogger(__name__)
@@ -293,13 +294,14 @@ def inspect_upload(
     cleanup_stale(workspace, limits, owner=owner)
     token = secrets.token_urlsafe(24)
     staging = staging_root(workspace) / token
-    staging.mkdir(parents=True, mode=0o700)
+    private_dir(staging_root(workspace))  # (mkdir's parents ignore its mode)
+    staging.mkdir(mode=0o700)
     try:
         (staging / FILE_DIR).mkdir(mode=0o700)
         if suffix == ".zip":
             notes = _stage_zip(name, data, members, staging, limits)
         else:
-            (staging / FILE_DIR / name).write_bytes(data)
+            private_file(staging / FILE_DIR / name).write_bytes(data)
             notes = []
         outcome = _run_limited(
             _dry_run, (staging / FILE_DIR / name, workspace.directory, requested, limits,
@@ -330,8 +332,9 @@ def inspect_upload(
             "created_at": now,
             "size": len(data),
         }
-        (staging / REPORT_FILE).write_text(json.dumps(report.as_json()), encoding="utf-8")
-        (staging / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+        private_file(staging / REPORT_FILE).write_text(json.dumps(report.as_json()),
+                                                       encoding="utf-8")
+        private_file(staging / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -577,7 +580,8 @@ def _stage_zip(name: str, data: bytes, members: list[zipfile.ZipInfo], staging: 
                 if suffix == ".shp":
                     stem = safe_name(PurePosixPath(info.filename).stem) or "layer"
                 count = 0
-                with archive.open(info) as source, open(parts / suffix, "wb") as target:
+                with archive.open(info) as source, \
+                        open(private_file(parts / suffix), "wb") as target:
                     while chunk := source.read(MB):
                         count += len(chunk)
                         written += len(chunk)
@@ -593,7 +597,8 @@ def _stage_zip(name: str, data: bytes, members: list[zipfile.ZipInfo], staging: 
             NotImplementedError, RuntimeError) as exc:
         what = "a CRC check failed" if "CRC" in str(exc) else "it cannot be unzipped"
         raise UploadError(f"{name}: the zip archive is damaged ({what})") from None
-    with zipfile.ZipFile(staging / FILE_DIR / name, "w", zipfile.ZIP_DEFLATED) as clean:
+    with zipfile.ZipFile(private_file(staging / FILE_DIR / name), "w",
+                         zipfile.ZIP_DEFLATED) as clean:
         for part in sorted(parts.iterdir()):
             clean.write(part, f"{stem}{part.name}")
     shutil.rmtree(parts)

@@ -280,3 +280,24 @@ def test_members_added_to_an_encoded_feature():
                       "links": [{"rel": "self"}]}
     assert geojson.with_members(feature, {}) == feature
     assert json.loads(geojson.with_members(b"{}", {"a": 1})) == {"a": 1}
+
+
+def test_encoded_rows_kept_by_caches_take_their_own_size():
+    """A layer's cache keeps each row's id and properties: each must cost about its own
+    length, not orjson's 4 KB work buffer (London's incidents took 600 MB of a server)."""
+    import tracemalloc
+
+    from mapper import geojson
+
+    frame = pd.DataFrame({"type": ["burglary"] * 2000, "month": ["2025-01"] * 2000})
+    ids = [f"{i:064x}" for i in range(2000)]
+    tracemalloc.start()
+    try:
+        kept = (geojson.encode_ids(ids), geojson.encode_properties(frame))
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept[0][5] == f'"{5:064x}"'.encode()
+    assert json.loads(kept[1][0]) == {"type": "burglary", "month": "2025-01"}
+    per_row = held / 2000
+    assert per_row < 600, f"{per_row:.0f} bytes a row (ids 66 bytes, properties 38)"

@@ -86,6 +86,16 @@ def test_restore_asks_and_a_no_changes_nothing(changed, capsys, monkeypatch):
     assert get_user(ws.appdb, "newbie") is not None
 
 
+def test_restore_without_an_answer_says_to_pass_yes(changed, capsys, monkeypatch):
+    ws, backup, _, _ = changed
+    before = ws.path.read_bytes()
+    code, out, err = run(ws, "restore", str(backup), stdin="", capsys=capsys,
+                         monkeypatch=monkeypatch)
+    assert code == 1 and "no answer came on standard input" in err and "--yes" in err, err
+    assert "Interrupted" not in err and "Traceback" not in err
+    assert ws.path.read_bytes() == before
+
+
 @pytest.mark.usefixtures("app_backend")  # SQLite and PostgreSQL
 def test_restore_keeps_the_audit_trail_records_itself_and_keeps_erasures(changed, capsys,
                                                                           monkeypatch):

@@ -111,6 +111,25 @@ def test_report_on_a_small_csv_counts_every_row(ws):
     json.dumps(report.as_json())  # JSON-ready
 
 
+def test_staged_uploads_are_owner_only(ws, tmp_path):
+    """A staged upload holds contact details: its folders and files are the owner's
+    alone, whatever the umask (mkdir's parents ignore its mode)."""
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        inspect_upload("groups.csv", good_groups(), ws, owner="olivia")
+        inspect_upload("halls.zip", shapefile_zip(tmp_path), ws, owner="olivia")
+    finally:
+        os.umask(old)
+    root = uploads.staging_root(ws)
+    paths = [root, *root.rglob("*")]
+    assert len([p for p in paths if p.is_file()]) >= 6  # two files, reports, metadata
+    loose = {str(p.relative_to(root)): oct(stat.S_IMODE(p.stat().st_mode)) for p in paths
+             if stat.S_IMODE(p.stat().st_mode) & 0o077}
+    assert loose == {}
+
+
 def test_duplicates_against_the_register_and_records_replaced(ws, tmp_path):
     first = tmp_path / "council.csv"
     first.write_bytes(good_groups(2))

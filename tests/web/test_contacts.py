@@ -97,13 +97,14 @@ def test_grants_of_can_ids_made_before_wards_were_stored_are_migrated(demo_copy,
     import json
     import sqlite3
 
-    from mapper.appdb import _SCHEMA, APP_DB_FILE
+    from mapper.appdb import _MIGRATIONS, APP_DB_FILE
     from mapper.users import get_user, list_users
 
     ws = Workspace(demo_copy)
     (demo_copy / APP_DB_FILE).unlink(missing_ok=True)
     old = sqlite3.connect(demo_copy / APP_DB_FILE)  # a version 1 app database
-    old.executescript(_SCHEMA)
+    for statement in _MIGRATIONS[1]:
+        old.execute(statement)
     old.execute("PRAGMA user_version = 1")
     for name, cans in (("old-partner", ["CAN-01", "CAN-77"]), ("officer-1", [])):
         old.execute("INSERT INTO users (username, password_hash, role, neighbourhoods, "

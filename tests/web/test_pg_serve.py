@@ -30,6 +30,13 @@ def test_demo_builds_into_postgis_and_serve_reads_it(pg_url, tmp_path):
         conn.execute(f"DROP SCHEMA IF EXISTS {appdb.PG_SCHEMA} CASCADE")
     pgstore.close_all()
     workspace = tmp_path / "ws"
+    # an empty database: serve says to build, and fills it with nothing (no demo)
+    refused = _mapper("--workspace", str(workspace), "serve", "--port", "0", url=pg_url)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "holds no workspace yet" in refused.stderr and "build --from DIR" in refused.stderr
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT to_regclass(%s)", (f"{pgstore.SCHEMA}.wards",)
+                            ).fetchone()[0] is None
     built = _mapper("--workspace", str(workspace), "demo", url=pg_url)
     assert built.returncode == 0, built.stderr[-2000:]
     assert "Demo workspace ready: PostgreSQL" in built.stdout
