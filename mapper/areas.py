@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
+import threading
 import weakref
 
 import geopandas as gpd
@@ -58,28 +59,30 @@ def area_of_points(points: gpd.GeoSeries, areas: gpd.GeoDataFrame, code: str) ->
     return pd.Series(out, index=points.index, dtype="object")
 
 
-#: prepared copies of area arrays, by the id of the caller's array (see :func:`_prepared`)
-_PREPARED: dict[int, tuple[weakref.ref, list, np.ndarray]] = {}
+#: 2D copies of area arrays, by the id of the caller's array (see :func:`_copy_of`)
+_COPIES: dict[int, tuple[weakref.ref, list, np.ndarray]] = {}
+#: one placing at a time on the shared copies (each is prepared, used, then unprepared)
+_PREPARING = threading.Lock()
 
 
-def _prepared(shapes: np.ndarray) -> np.ndarray:
-    """A prepared 2D copy of `shapes` (the caller's geometries are left alone), made once
-    per array while the caller holds it: a build places every incident file in the same
-    LSOAs, wards and districts, and preparing England's 33,000 LSOAs took longer than
-    placing a file's points."""
+def _copy_of(shapes: np.ndarray) -> np.ndarray:
+    """A 2D copy of `shapes` (the caller's geometries are never prepared), made once per
+    array while the caller holds it: a build places every incident file in the same
+    LSOAs, wards and districts, and copying England's 33,000 LSOAs took longer than
+    placing a file's points. Only the copy is kept: GEOS's prepared indexes are built
+    per call and destroyed after (kept, they held gigabytes at England size)."""
     key = id(shapes)
-    held = _PREPARED.get(key)
+    held = _COPIES.get(key)
     if (held is not None and held[0]() is shapes and len(held[1]) == len(shapes)
             and all(map(operator.is_, held[1], shapes))):  # none replaced in place
         return held[2]
-    prepared = shapely.force_2d(shapes)
-    shapely.prepare(prepared)
+    copy = shapely.force_2d(shapes)
     try:
-        ref = weakref.ref(shapes, lambda _: _PREPARED.pop(key, None))
-    except TypeError:  # not weakly referable: prepared for this call only
-        return prepared
-    _PREPARED[key] = (ref, shapes.tolist(), prepared)
-    return prepared
+        ref = weakref.ref(shapes, lambda _: _COPIES.pop(key, None))
+    except TypeError:  # not weakly referable: a copy for this call only
+        return copy
+    _COPIES[key] = (ref, shapes.tolist(), copy)
+    return copy
 
 
 #: points per cell of the grid :func:`_pairs` sorts the points into, on average
@@ -125,8 +128,13 @@ def _pairs(points: np.ndarray, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     size = hi - lo
     shape_pos = np.repeat(run_shape, size)
     point_pos = order[np.repeat(lo - np.cumsum(size) + size, size) + np.arange(size.sum())]
-    prepared = _prepared(shapes)
-    hit = shapely.intersects_xy(prepared[shape_pos], x[point_pos], y[point_pos])
+    with _PREPARING:
+        prepared = _copy_of(shapes)
+        shapely.prepare(prepared)
+        try:
+            hit = shapely.intersects_xy(prepared[shape_pos], x[point_pos], y[point_pos])
+        finally:
+            shapely.destroy_prepared(prepared)
     return shape_pos[hit], point_pos[hit]
 
 
