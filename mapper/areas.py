@@ -14,6 +14,8 @@ import math
 import operator
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import geopandas as gpd
 import numpy as np
@@ -63,14 +65,35 @@ def area_of_points(points: gpd.GeoSeries, areas: gpd.GeoDataFrame, code: str) ->
 _COPIES: dict[int, tuple[weakref.ref, list, np.ndarray]] = {}
 #: one placing at a time on the shared copies (each is prepared, used, then unprepared)
 _PREPARING = threading.Lock()
+#: how many :func:`reusing_copies` blocks are open (copies are kept only inside one)
+_REUSING = [0]
+
+
+@contextmanager
+def reusing_copies() -> Iterator[None]:
+    """Inside this block, the 2D copy of an area layer is made once and reused by every
+    call (a build placing hundreds of incident files in the same areas); outside it, and
+    once it ends, each call makes its own and drops it (no memory held)."""
+    with _PREPARING:
+        _REUSING[0] += 1
+    try:
+        yield
+    finally:
+        with _PREPARING:
+            _REUSING[0] -= 1
+            if not _REUSING[0]:
+                _COPIES.clear()
 
 
 def _copy_of(shapes: np.ndarray) -> np.ndarray:
-    """A 2D copy of `shapes` (the caller's geometries are never prepared), made once per
-    array while the caller holds it: a build places every incident file in the same
-    LSOAs, wards and districts, and copying England's 33,000 LSOAs took longer than
-    placing a file's points. Only the copy is kept: GEOS's prepared indexes are built
-    per call and destroyed after (kept, they held gigabytes at England size)."""
+    """A 2D copy of `shapes` (the caller's geometries are never prepared); inside
+    :func:`reusing_copies`, made once per array while the caller holds it: a build
+    places every incident file in the same LSOAs, wards and districts, and copying
+    England's 33,000 LSOAs took longer than placing a file's points. Only the copy is
+    kept: GEOS's prepared indexes are built per call and destroyed after (kept, they
+    held gigabytes at England size)."""
+    if not _REUSING[0]:
+        return shapely.force_2d(shapes)
     key = id(shapes)
     held = _COPIES.get(key)
     if (held is not None and held[0]() is shapes and len(held[1]) == len(shapes)
