@@ -51,9 +51,13 @@ async () => {
     // there and back, from the area's middle at each zoom: the view stays over wards
     const moves = [[300, 0], [-300, 0], [0, 250], [0, -250], [200, 200], [-200, -200]];
     const middle = map.getCenter();
+    const first = map.getZoom();
+    const box = map.getContainer();
+    // the wards and the outline layers loaded for the view have what they asked for
     const idle = () => new Promise(done => {
-        const check = () => map.getContainer().getAttribute('data-wards-pending') === '0'
-            || !map.getContainer().hasAttribute('data-wards-pending')
+        const check = () => ['wards', 'cans', 'boroughs'].every(k =>
+            box.getAttribute('data-' + k + '-pending') === '0'
+            || !box.hasAttribute('data-' + k + '-pending'))
             ? setTimeout(done, 100) : setTimeout(check, 50);
         setTimeout(check, 50);
     });
@@ -61,7 +65,19 @@ async () => {
         if (zoom !== null) { map.setView(middle, zoom, {animate: false}); await idle(); }
         for (const [dx, dy] of moves) { map.panBy([dx, dy], {animate: false}); await idle(); }
     }
-    return window.__longest;
+    const near = window.__longest;
+    // pans of more than the canvas's drawn margin (half the view each side): redrawn
+    let far = 0;
+    for (const zoom of [first, 9, 12]) {
+        map.setView(middle, zoom, {animate: false});
+        await idle();
+        window.__longest = 0;
+        for (const [dx, dy] of [[900, 0], [-900, 0], [0, 700], [0, -700]]) {
+            map.panBy([dx, dy], {animate: false}); await idle();
+        }
+        far = Math.max(far, window.__longest);
+    }
+    return [near, far];
 }
 """
 
@@ -160,8 +176,10 @@ def england_workspace(demo: Path, target: Path, *, seed: int = 0, scale: str | d
 def measure_priority(base: str, browser, *, width: int = 1280) -> dict:
     """/priority at `base`: its HTML bytes and the server's time (a fresh request), then
     in a fresh browser context (cold cache) the ms to the load event, the ms until the
-    ward layer has its view, the DOM nodes, and the longest task while panning and
-    zooming (ms)."""
+    ward layer has its view, the DOM nodes, the longest task while panning (there and
+    back, by less than the canvas's drawn margin) and zooming (ms), and the longest task
+    on pans past that margin (each redrawing the canvas; the zoom changes before them
+    not counted)."""
     started = time.perf_counter()
     with urllib.request.urlopen(base + "/priority", timeout=600) as answer:
         html = answer.read()
@@ -191,13 +209,14 @@ def measure_priority(base: str, browser, *, width: int = 1280) -> dict:
                               ".getAttribute('data-wards-loaded')")
         dom = page.evaluate(DOM_JS)
         page.evaluate("() => { window.__longest = 0; }")
-        pan_longest = page.evaluate(PAN_JS)
+        pan_longest, far_longest = page.evaluate(PAN_JS)
     finally:
         context.close()
     return {"html_bytes": len(html), "server_s": round(server_s, 3),
             "load_ms": round(load_ms), "ready_ms": round(ready_ms), "dom_nodes": dom,
             "longest_task_load_ms": round(load_longest or 0),
-            "longest_task_pan_ms": round(pan_longest or 0), "wards_drawn": drawn,
+            "longest_task_pan_ms": round(pan_longest or 0),
+            "longest_task_far_pan_ms": round(far_longest or 0), "wards_drawn": drawn,
             "console_errors": errors, "other_hosts": other_hosts}
 
 
@@ -252,6 +271,8 @@ def _inview(demo: Path, work: Path, *, label: str, scale, executable, config: di
     result.check = Check(ok, f"{figures['dom_nodes']:,} DOM nodes (target < 20,000), "
                              f"HTML {figures['html_bytes'] / 1e6:.2f} MB, load "
                              f"{figures['load_ms']} ms (target < 3,000), longest task on "
-                             f"a pan {figures['longest_task_pan_ms']} ms (target < 200), "
+                             f"a pan {figures['longest_task_pan_ms']} ms (target < 200; "
+                             f"{figures['longest_task_far_pan_ms']} ms past the drawn "
+                             f"margin), "
                              f"warm-up {warm_s:.1f} s")
     return [result.finish()]

@@ -43,9 +43,12 @@ from mapper.analysis.incidents import (
     MONTHS_COUNTED,
     RATE,
     TREND_COLUMNS,
+    WEIGHT,
     covered_districts,
     covered_pressure,
     incident_coverage,
+    incident_months,
+    incidents_per_district,
     month_span,
     types_words,
 )
@@ -162,20 +165,19 @@ READ_CHUNK_ROWS = 500_000
 def _incidents_layer(workspace: Workspace, held: pd.DataFrame | None) -> pd.DataFrame | None:
     """The incidents as the analysis reads them: the columns it uses, text as shared
     string objects (:func:`mapper.compact.shared`). From `held` (the build's compact
-    frame) when given and no edits lie over the layer; else read from the workspace in
-    chunks, without geometry (with edits: through :func:`overlay.read_layer`)."""
+    frame) when given and no edits lie over the layer; on PostgreSQL, counted in the
+    database (:func:`summarised_incidents`: the rows are never read); else read from the
+    workspace in chunks, without geometry (with edits: through :func:`overlay.read_layer`)."""
     if not workspace.has_layer("incidents"):
         return None
     columns = INCIDENT_COLUMNS
-    if workspace.appdb.records("incidents"):
-        return _layer(workspace, "incidents")
-    if held is not None and compact.is_compact(held):
+    edited = bool(workspace.appdb.records("incidents"))
+    if held is not None and compact.is_compact(held) and not edited:
         return compact.shared(held, columns)
-    if workspace.url is not None:  # PostgreSQL: the columns it has, without the points
-        frame = compact.shared_text(workspace.read_layer("incidents", columns=columns,
-                                                         read_geometry=False))
-        frame["version"] = 1
-        return frame
+    if workspace.url is not None:
+        return summarised_incidents(workspace)
+    if edited:
+        return _layer(workspace, "incidents")
     info = pyogrio.read_info(workspace.path, layer="incidents")
     total = int(info["features"])
     stored = [c for c in columns if c in set(info["fields"])]
@@ -187,6 +189,28 @@ def _incidents_layer(workspace: Workspace, held: pd.DataFrame | None) -> pd.Data
     frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     frame["version"] = 1
     return frame
+
+
+def summarised_incidents(workspace: Workspace) -> pd.DataFrame:
+    """The incidents counted in PostgreSQL (:meth:`Workspace.incident_summary`): one row
+    per source file, type, month, ward and district, ``n_records`` the incidents in it,
+    which the analysis weighs each row by. Records edited in the web app are left out
+    of the database's counts and counted as people see them now (a few rows, read with
+    their edits: :func:`overlay.read_layer`)."""
+    edits = workspace.appdb.records("incidents")
+    summary = workspace.incident_summary(leave_out=[e.record_id for e in edits])
+    if summary is None:
+        raise MapperError("the incidents are counted in the database only on PostgreSQL")
+    if edits:
+        edited = overlay.read_layer(workspace, "incidents", where="1 = 0")  # edits only
+        keys = [c for c in summary.columns if c != WEIGHT]
+        rows = pd.DataFrame({c: (incident_months(edited) if c == "month" else
+                                 edited[c] if c in edited else None)
+                             for c in keys}, index=edited.index).astype(object)
+        rows = rows.where(rows.notna(), None)
+        counted = rows.groupby(keys, dropna=False, sort=False).size().rename(WEIGHT)
+        summary = pd.concat([summary, counted.reset_index()], ignore_index=True)
+    return compact.shared_text(summary)
 
 
 def _resident_population(workspace: Workspace, lsoas, deprivation, notes) -> pd.Series:
@@ -320,7 +344,7 @@ def _where_covered(pressure: pd.DataFrame, incidents, wards, notes: list[str]) -
         pressure.loc[outside, "spike"] = False
     named = by_ward["borough_name"] if "borough_name" in by_ward else district
     left = sorted(set(named[outside].fillna(district[outside]).dropna()))
-    counts = incidents["borough_code"].value_counts()
+    counts = incidents_per_district(incidents)
     stray = int(counts[counts.index.isin(district[outside])].sum())
     notes.append(
         f"incidents: the incident data cover {len(covered):,} of "

@@ -374,6 +374,11 @@ class AppDB:
         rows = self.query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0]["value"] if rows else default
 
+    def put_meta(self, key: str, value: str) -> None:
+        """Set one ``meta`` value (its own write transaction)."""
+        with self.write() as conn:
+            set_meta(conn, key, value)
+
     def secret_key(self) -> str:
         """The key signing session cookies: the workspace's ``secret`` file, apart from
         this database so that backups never hold it (see :mod:`mapper.private_files`).

@@ -533,13 +533,12 @@ def info(ctx: click.Context) -> None:
         for row in context.sources().to_dict("records"):
             click.echo(f"  {row['source_file']}: {row['kinds']} features; {row['vintage']}; "
                        f"{row['licence'] or 'licence not recorded'}")
-    from mapper.saved_mappings import SavedMappings
     from mapper.saved_mappings import describe as describe_mapping  # not config's describe
 
-    saved = SavedMappings(ws.directory)
+    saved = ws.saved_mappings()
     entries = saved.load()
     if entries:
-        click.echo(f"Saved column mappings ({saved.path}; mapper mapping list|show|delete):")
+        click.echo(f"Saved column mappings ({saved.where}; mapper mapping list|show|delete):")
         for sig, entry in entries.items():
             click.echo("  " + describe_mapping(sig, entry))
 
@@ -547,13 +546,12 @@ def info(ctx: click.Context) -> None:
 @cli.group()
 def mapping() -> None:
     """The column mappings saved by 'mapper import --as/--map/--category' (in the
-    workspace's mappings.json, which may also be edited by hand)."""
+    workspace's mappings.json, which may also be edited by hand; with a database URL, in
+    the database)."""
 
 
 def _saved(ctx: click.Context):
-    from mapper.saved_mappings import SavedMappings
-
-    return SavedMappings(workspace_of(ctx.find_root()).directory)
+    return workspace_of(ctx.find_root()).saved_mappings()
 
 
 @mapping.command(name="list")
@@ -565,7 +563,7 @@ def mapping_list(ctx: click.Context) -> None:
     saved = _saved(ctx)
     entries = saved.load()
     click.echo(f"{len(entries)} saved mapping{'s' if len(entries) != 1 else ''} in "
-               f"{saved.path}")
+               f"{saved.where}")
     for sig, entry in entries.items():
         click.echo("  " + describe(sig, entry))
 

@@ -30,10 +30,13 @@ Passwords in URLs are never printed: every message shows :func:`redact`'s form.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -177,6 +180,88 @@ def connect(url: str | DatabaseURL, *, schema: str | None = None, autocommit: bo
         raise MapperError(f"cannot connect to the database {checked}: "
                           f"{_scrub(str(message), checked.url)}") from None
     return conn
+
+
+# -- pooled connections --------------------------------------------------------------------
+
+#: connections a process keeps open to one database for its readers: several requests of
+#: a threaded server read at once (README: "The shared store: PostgreSQL" gives the
+#: benchmark), without opening a connection per request
+POOL_MIN, POOL_MAX = 1, 4
+#: seconds a reader waits for a pooled connection before giving up with a message
+POOL_WAIT_S = 15.0
+
+_POOLS: dict[tuple[str, int], Any] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(url: DatabaseURL, prepare: Callable[[Any], object] | None):
+    key = (url.url, os.getpid())  # a forked child makes its own (never its parent's)
+    with _POOLS_LOCK:
+        pool = _POOLS.get(key)
+        if pool is not None and not pool.closed:
+            return pool
+        first = connect(url)  # a clear message when the server cannot be reached
+        try:
+            if prepare is not None:
+                prepare(first)  # e.g. the schema's migrations, once per process
+        finally:
+            first.close()
+        from psycopg_pool import ConnectionPool
+
+        pool = _POOLS[key] = ConnectionPool(
+            url.url, min_size=POOL_MIN, max_size=POOL_MAX, timeout=POOL_WAIT_S,
+            name=f"mapper-{url.dbname}", open=True,
+            check=_check_idle,
+            kwargs={"autocommit": True, "row_factory": _row_factory,
+                    "application_name": "mapper", "connect_timeout": 10})
+        return pool
+
+
+#: a pooled connection idle longer than this is checked (one round trip) before use: the
+#: server may have dropped it (a restart, an idle timeout); it is replaced if so
+POOL_CHECK_IDLE_S = 2.0
+_LAST_USED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _check_idle(conn) -> None:
+    if time.monotonic() - _LAST_USED.get(conn, 0.0) > POOL_CHECK_IDLE_S:
+        from psycopg_pool import ConnectionPool
+
+        ConnectionPool.check_connection(conn)
+
+
+@contextmanager
+def pooled(url: DatabaseURL, *, prepare: Callable[[Any], object] | None = None
+           ) -> Iterator[Any]:
+    """A connection (autocommit, rows as :class:`Row`) from this process's pool for
+    `url`, given back afterwards; `prepare(connection)` runs once, when the pool is made.
+    MapperError, without the password, when none comes within :data:`POOL_WAIT_S`."""
+    from psycopg_pool import PoolTimeout
+
+    pool = _pool(url, prepare)
+    try:
+        conn = pool.getconn()
+    except PoolTimeout:
+        raise MapperError(f"no connection to the database {url} within {POOL_WAIT_S:g} s "
+                          "(is the server up, and are its connections used up?)") from None
+    try:
+        yield conn
+    finally:
+        _LAST_USED[conn] = time.monotonic()
+        pool.putconn(conn)  # a broken one is thrown away, and replaced when needed
+
+
+def close_pools() -> None:
+    """Close this process's pools (at exit; tests, before dropping a database)."""
+    with _POOLS_LOCK:
+        mine = [k for k in _POOLS if k[1] == os.getpid()]
+        for key in mine:
+            _POOLS.pop(key).close()
+        _POOLS.clear()  # a parent's pools: forgotten, never closed here
+
+
+atexit.register(close_pools)
 
 
 def _scrub(message: str, url: str) -> str:

@@ -24,8 +24,10 @@ rewrites provenance and meta, then commits. Readers see the old layers until the
 and the new ones after; a failed, interrupted or killed import is rolled back by the
 server and leaves the previous layers as they were.
 
-Data larger than memory stays here and is summarised in SQL:
-:func:`incident_counts` counts incidents by ward and month in the database.
+Data larger than memory stays here and is summarised in SQL: :func:`incident_summary`
+counts the incidents by source file, type, month, ward and district (what the analysis
+counts of them: ``mapper analyse`` never reads their rows), :func:`incident_counts` by
+ward and month.
 """
 
 from __future__ import annotations
@@ -81,7 +83,6 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 
 _LOCK = threading.RLock()
-_CONNECTIONS: dict[tuple[str, int], Any] = {}
 _VERSIONS: dict[str, tuple[float, str | None]] = {}
 _LAYERS: dict[str, tuple[str | None, list[str]]] = {}
 
@@ -94,10 +95,14 @@ def _table(name: str, schema: str = SCHEMA) -> str:
     return f"{schema}.{_quote(name)}"
 
 
+def _migrated(conn) -> None:
+    database.apply_migrations(conn, SCHEMA, MIGRATIONS)
+
+
 def _connect(url: DatabaseURL):
     conn = database.connect(url)
     try:
-        database.apply_migrations(conn, SCHEMA, MIGRATIONS)
+        _migrated(conn)
     except BaseException:
         conn.close()  # (a user who may not set the schema up: not left open)
         raise
@@ -106,27 +111,17 @@ def _connect(url: DatabaseURL):
 
 @contextmanager
 def reading(url: DatabaseURL) -> Iterator[Any]:
-    """The process's shared reading connection to `url` (autocommit), under a lock; made
-    again when it was dropped."""
-    key = (url.url, os.getpid())
-    with _LOCK:
-        conn = _CONNECTIONS.get(key)
-        if conn is None or conn.closed or conn.broken:
-            conn = _CONNECTIONS[key] = _connect(url)
-        try:
-            yield conn
-        except Exception:
-            if conn.broken:
-                _CONNECTIONS.pop(key, None)
-            raise
+    """A connection to `url` (autocommit) from the process's pool
+    (:func:`mapper.database.pooled`: up to :data:`mapper.database.POOL_MAX` readers at
+    once, each its own connection), the schema migrated when the pool was made."""
+    with database.pooled(url, prepare=_migrated) as conn:
+        yield conn
 
 
 def close_all() -> None:
-    """Close this process's reading connections (tests, before dropping a database)."""
+    """Close this process's connections (tests, before dropping a database)."""
     with _LOCK:
-        for conn in _CONNECTIONS.values():
-            conn.close()
-        _CONNECTIONS.clear()
+        database.close_pools()
         _VERSIONS.clear()
         _LAYERS.clear()
 
@@ -262,6 +257,17 @@ def row_count(url: DatabaseURL, name: str) -> int:
     """How many rows the layer has (counted in the database)."""
     with reading(url) as conn:
         return int(conn.execute(f"SELECT count(*) FROM {_table(name)}").fetchone()[0])
+
+
+def distinct_values(url: DatabaseURL, name: str, column: str) -> list:
+    """The distinct values of one column of a layer, NULL left out (in the database)."""
+    with reading(url) as conn:
+        stored, _ = _columns(conn, name)
+        if column not in {c for c, _ in stored}:
+            return []
+        rows = conn.execute(f"SELECT DISTINCT {_quote(column)} FROM {_table(name)} "
+                            f"WHERE {_quote(column)} IS NOT NULL").fetchall()
+    return [r[0] for r in rows]
 
 
 def fingerprint(url: DatabaseURL) -> str:
@@ -466,3 +472,59 @@ def incident_counts(url: DatabaseURL, *, layer: str = "incidents",
     frame = pd.DataFrame([tuple(r) for r in rows], columns=[area, period, "incidents"])
     # sorted here as pandas sorts (the database's collation may order text otherwise)
     return frame.astype({"incidents": "int64"}).sort_values([area, period], ignore_index=True)
+
+
+#: the columns :func:`incident_summary` groups by (those the layer has), and the column
+#: counting the incidents of each group (:data:`mapper.analysis._tables.WEIGHT`)
+SUMMARY_KEYS = ("source_file", "type", "month", "ward_code", "borough_code")
+SUMMARY_COUNT = "n_records"
+#: a month as the analysis reads one (mapper.analysis.incidents.incident_months): the
+#: first seven characters, spaces trimmed, when they are YYYY-MM
+_MONTH_SQL = ("CASE WHEN left(btrim({0}::text, E' \\t\\n\\r\\f\\v'), 7) "
+              "~ '^[0-9]{{4}}-(0[1-9]|1[0-2])$' "
+              "THEN left(btrim({0}::text, E' \\t\\n\\r\\f\\v'), 7) END")
+
+
+def incident_summary(url: DatabaseURL, *, layer: str = "incidents",
+                     id_column: str = "incident_id",
+                     leave_out: Sequence[str] = ()) -> pd.DataFrame:
+    """The incidents grouped in the database by source file, type, month, ward and
+    district, with ``n_records`` the incidents in each group: everything the analysis
+    counts of them (:mod:`mapper.analysis.incidents` weighs each row by ``n_records``),
+    without reading the rows. The month is ``month``'s, else ``date``'s first seven
+    characters, when they are YYYY-MM (else NULL), as the analysis reads it. Records
+    whose `id_column` is in `leave_out` are not counted (the edited ones: the caller adds
+    them as edited). Columns the layer lacks are left out of the summary."""
+    with reading(url) as conn:
+        stored, _ = _columns(conn, layer)
+        names = {c for c, _ in stored}
+        select, keys = [], []
+        for key in SUMMARY_KEYS:
+            if key == "month":
+                parts = [_MONTH_SQL.format(_quote(c)) for c in ("month", "date") if c in names]
+                if not parts:
+                    continue
+                select.append(f"COALESCE({', '.join(parts)}) AS month")
+            elif key in names:
+                select.append(_quote(key))
+            else:
+                continue
+            keys.append(key)
+        where, params = "", None
+        if leave_out and id_column in names:
+            where = (f" WHERE {_quote(id_column)} IS NULL OR "
+                     f"{_quote(id_column)}::text <> ALL(%s)")
+            params = ([str(v) for v in leave_out],)
+        numbers = ", ".join(str(i + 1) for i in range(len(keys)))
+        sql = (f"SELECT {', '.join(select + ['count(*)'])} FROM {_table(layer)}{where}"
+               + (f" GROUP BY {numbers} ORDER BY {numbers}" if keys else ""))
+        from psycopg.rows import tuple_row
+
+        with conn.cursor(row_factory=tuple_row) as cursor:
+            rows = cursor.execute(sql, params).fetchall()
+    rows = [r for r in rows if r[-1]]  # no keys: one row, of 0 for an empty layer
+    values = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(keys) + 1)]
+    frame = pd.DataFrame({c: pd.Series(list(v), dtype=object)
+                          for c, v in zip(keys, values, strict=False)}, columns=keys)
+    frame[SUMMARY_COUNT] = np.array(values[-1], dtype="int64")
+    return frame

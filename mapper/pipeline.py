@@ -756,7 +756,7 @@ def build(
     started = time.monotonic()
     given_name = (name or "").strip()
     plan = plan_build(Path(directory), exclude=exclude,
-                      saved=SavedMappings(workspace.directory))
+                      saved=workspace.saved_mappings())
     for line in describe_plan(plan):
         progress(line)
     if not plan.chosen and not plan.registers:
@@ -892,13 +892,13 @@ def _import_context(workspace: Workspace, found: Detection, existing: dict[str, 
 
 
 def _save_choice(workspace: Workspace, found: Detection, choice: Choice,
-                 file: str) -> tuple[str, Path]:
+                 file: str) -> tuple[str, str]:
     """Save what the user said about a point file for files with the same columns; returns
-    the columns' signature and the file it was saved in."""
+    the columns' signature and where it was saved (the file, or the database)."""
     sig = signature(found.extra["headers"])
-    saved = SavedMappings(workspace.directory)
+    saved = workspace.saved_mappings()
     saved.save(sig, choice, headers=found.extra["headers"], file=file)
-    return sig, saved.path
+    return sig, saved.where
 
 
 def import_file(
@@ -1088,7 +1088,7 @@ def _detect_with_choice(
     point table), else with a mapping saved for files with its columns."""
     from mapper.sources import pointfiles
 
-    saved = SavedMappings(workspace.directory)
+    saved = workspace.saved_mappings()
     found = detect_file(path, choice=choice or None, saved=None if choice else saved.lookup)
     if isinstance(found, Skipped):
         raise MapperError(f"{path.name}: cannot import it: {found.reason}")

@@ -10,6 +10,12 @@ signature (:func:`mapper.sources.choices.signature`), one object per layout::
                                 "file": "libraries.csv", "saved_at": "2026-..."}}}
 
 The file may be edited by hand; ``mapper mapping list|show|delete`` reads and changes it.
+
+With a database URL (the PostgreSQL store) the same JSON lives in the app database
+instead (``mapper_app.meta``, key ``saved_mappings``; see
+:meth:`mapper.store.Workspace.saved_mappings`), so every host and server shares one set;
+a ``mappings.json`` from before is read until the first change, which writes the
+database.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,17 +36,30 @@ MAPPINGS_FILE = "mappings.json"
 
 
 class SavedMappings:
-    """The saved mappings of one workspace directory."""
+    """The saved mappings of one workspace directory; `stored` (read, write) keeps their
+    JSON text elsewhere (the app database in PostgreSQL) and `where` names it."""
 
-    def __init__(self, directory: str | os.PathLike):
+    def __init__(self, directory: str | os.PathLike, *,
+                 stored: tuple[Callable[[], str | None], Callable[[str], None]] | None = None,
+                 where: str = ""):
         self.path = Path(directory) / MAPPINGS_FILE
+        self.stored = stored
+        self.where = where or str(self.path)
+
+    def _text(self) -> str | None:
+        if self.stored is not None:
+            text = self.stored[0]()
+            if text is not None:
+                return text
+        return self.path.read_text(encoding="utf-8") if self.path.is_file() else None
 
     def load(self) -> dict[str, dict]:
         """Signature -> saved mapping; each entry checked (a clear error names the file)."""
-        if not self.path.is_file():
+        text = self._text()
+        if text is None:
             return {}
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(text)
             entries = data["mappings"]
             for sig, entry in entries.items():
                 check_register(entry.get("register"))
@@ -52,7 +72,7 @@ class SavedMappings:
                     raise MapperError(f"bad signature {sig!r}")
         except (ValueError, KeyError, TypeError, AttributeError, MapperError) as exc:
             raise MapperError(
-                f"{self.path}: not a readable mappings file ({exc}); fix or delete it"
+                f"{self.where}: not a readable mappings file ({exc}); fix or delete it"
             ) from None
         return entries
 
@@ -88,11 +108,14 @@ class SavedMappings:
         return sig, entry
 
     def _write(self, entries: dict[str, dict]) -> None:
-        private_dir(self.path.parent)
         data = {"_comment": "Column mappings saved by 'mapper import --as/--map/--category', "
                             "keyed by the header signature of the files they apply to. "
                             "Edit freely, or use 'mapper mapping list|show|delete'.",
                 "mappings": entries}
+        if self.stored is not None:
+            self.stored[1](json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+            return
+        private_dir(self.path.parent)
         # owner-only like every workspace file (mkstemp creates it 0600)
         fd, tmp = tempfile.mkstemp(prefix=".mappings-", dir=self.path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

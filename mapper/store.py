@@ -67,6 +67,7 @@ from mapper.appdb import AppDB, open_appdb
 from mapper.database import DatabaseURL
 from mapper.errors import MapperError
 from mapper.private_files import FILE_MODE, private_dir, private_file
+from mapper.saved_mappings import SavedMappings
 
 STORE_FILE = "mapper.gpkg"
 LOCK_FILE = ".mapper.lock"
@@ -78,6 +79,8 @@ DEFAULT_WORKSPACE = "workspace"
 #: token of the data the stored analysis was computed from (see
 #: :func:`mapper.analysis_run.analysis_state`)
 DATA_VERSION = "data_version"
+#: the app database's meta key holding the saved column mappings (PostgreSQL store)
+MAPPINGS_META = "saved_mappings"
 ANALYSED_DATA_VERSION = "analysed_data_version"
 WORKSPACE_ENV = "MAPPER_WORKSPACE"
 #: what each layer is: its ``gpkg_contents.identifier`` and the start of its description
@@ -229,6 +232,18 @@ class Workspace:
         not read it: laying its edits over the registers is :mod:`mapper.overlay`'s work."""
         return open_appdb(self.directory, self.url.url if self.url is not None else "")
 
+    def saved_mappings(self) -> SavedMappings:
+        """The column mappings saved by imports (:mod:`mapper.saved_mappings`): the
+        directory's ``mappings.json``, or with a database URL the app database's (shared
+        by every host)."""
+        if self.url is None:
+            return SavedMappings(self.directory)
+        db = self.appdb
+        return SavedMappings(
+            self.directory, where=f"the database {self.url}",
+            stored=(lambda: db.get_meta(MAPPINGS_META),
+                    lambda text: db.put_meta(MAPPINGS_META, text)))
+
     def read_layer(self, name: str, **kwargs) -> gpd.GeoDataFrame | pd.DataFrame:
         """Read one layer as stored (registers as imported: the web app's edits are laid
         over them by :func:`mapper.overlay.read_layer`); geometry layers come back in
@@ -254,6 +269,31 @@ class Workspace:
                                 read_geometry=False)
         return (frame.groupby(["ward_code", "month"]).size().rename("incidents")
                 .reset_index().astype({"incidents": "int64"}))
+
+    def row_count(self, name: str) -> int:
+        """How many rows a layer has (counted by the store, nothing read)."""
+        self._require()
+        if self.url is not None:
+            return pgstore.row_count(self.url, name)
+        return int(pyogrio.read_info(self.path, layer=name)["features"])
+
+    def distinct_values(self, name: str, column: str) -> list:
+        """The distinct values of one column of a layer as stored (missing left out; on
+        PostgreSQL found by the database)."""
+        if self.url is not None:
+            return pgstore.distinct_values(self.url, name, column)
+        frame = self.read_layer(name, columns=[column], read_geometry=False)
+        return frame[column].dropna().unique().tolist() if column in frame else []
+
+    def incident_summary(self, *, leave_out=()) -> pd.DataFrame | None:
+        """On PostgreSQL, the incidents grouped in the database by source file, type,
+        month, ward and district with ``n_records`` counting each group
+        (:func:`mapper.pgstore.incident_summary`: what the analysis counts, without
+        reading the rows; `leave_out`: incident ids not counted). None on the GeoPackage,
+        whose analysis reads the rows (in chunks, without the points)."""
+        if self.url is None:
+            return None
+        return pgstore.incident_summary(self.url, leave_out=leave_out)
 
     def provenance(self) -> pd.DataFrame:
         """One row per layer: kind, vintage, source, counts, licence, attribution, notes."""

@@ -6,19 +6,33 @@
  *
  *   mapperInViewLayer(map, layer, {url: ".../{z}/{x}/{y}.json?...", bands: [[minZoom, tileZoom], ...]})
  *
+ * The same draws the outline layers over the wards (borough and CAN outlines, each
+ * band's simplified for it): options.key names the property a feature is known by
+ * ("ward_code" by default), options.attr the container's attributes ("wards" by
+ * default: data-wards-pending...), and options.addData(collection) / options.clear()
+ * draw and remove features where the layer is not one GeoJSON layer (the CANs' outline,
+ * halo and label).
+ *
  * Answers are HTTP-cacheable (the URL names the workspace version), so panning back over
- * a tile re-uses it. Moving to another band starts the layer again with that band's
- * shapes; so does holding more than MAX_TILES tiles (the memory stays bounded). While
+ * a tile re-uses it. Moving to another band empties the layer at once and starts it
+ * again with that band's shapes; holding more than MAX_TILES tiles starts it again too
+ * (the memory stays bounded). A pan that stays within what the canvas has drawn
+ * redraws nothing (lazyPans). While
  * tiles are on their way the map's container has data-wards-pending="N"; once none are,
- * data-wards-loaded holds the number of wards drawn and the layer fires "inviewload".
+ * data-wards-loaded holds the number of wards drawn and the layer fires "inviewload"
+ * (for an outline layer data-boroughs-pending... after its options.attr).
  * Vanilla JavaScript; the only library is the page's Leaflet. */
 (function () {
   "use strict";
 
   var MAX_TILES = 48;
-  /* features added to the layer per task: all England's 7,000 wards at once would hold
-   * the page for a second; in chunks it stays responsive (no task much over 100 ms) */
-  var CHUNK = 500;
+  /* features are added to the layer in tasks of about this many ms (at least CHUNK
+   * features each): all England's 7,000 wards at once would hold the page for a second */
+  var BUDGET_MS = 25;
+  var CHUNK = 25;
+  /* the canvas is drawn this far beyond the view (a share of its size, each side); a pan
+   * that keeps the view inside what is drawn redraws nothing (see lazyPans) */
+  var DRAWN_PAD = 0.5;
   var PAD = 0.25;  /* tiles this far beyond the view are fetched too: a short pan is ready */
 
   function tileX(lon, z) {
@@ -29,6 +43,37 @@
     var rad = Math.max(Math.min(lat, 85.05), -85.05) * Math.PI / 180;
     return Math.floor((1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2
                       * Math.pow(2, z));
+  }
+
+  /* A pan need not redraw the canvas while what it has drawn still covers the view:
+   * Leaflet's canvas renderer clips and redraws every path after each move (all of
+   * England's wards and outlines, zoomed out: most of a second on a busy machine). The
+   * map's canvas is drawn DRAWN_PAD beyond the view instead of 0.1, and a move that
+   * leaves the view inside it (same zoom, origin and size) skips the update; the canvas
+   * moves with the map pane as it always does. Past the margin, or on a zoom, it
+   * redraws as before. */
+  function lazyPans(map, layer) {
+    var renderer = map.getRenderer(layer);
+    if (!(renderer instanceof L.Canvas) || renderer.mapperLazyPans) { return; }
+    renderer.mapperLazyPans = true;
+    /* the map calls the handlers the renderer gave when added: give them again */
+    map.off(renderer.getEvents(), renderer);
+    var update = renderer._update;
+    var drawn = null;   /* [zoom, pixel origin, size] of the last drawing */
+    renderer._update = function () {
+      var m = this._map;
+      if (drawn && this._bounds && !m._animatingZoom && drawn[0] === m.getZoom()
+          && drawn[1].equals(m.getPixelOrigin()) && drawn[2].equals(m.getSize())) {
+        var view = L.bounds(m.containerPointToLayerPoint([0, 0]),
+                            m.containerPointToLayerPoint(m.getSize()));
+        if (this._bounds.contains(view)) { return; }
+      }
+      update.apply(this, arguments);
+      drawn = [m.getZoom(), m.getPixelOrigin(), m.getSize()];
+    };
+    map.on(renderer.getEvents(), renderer);
+    renderer.options.padding = Math.max(renderer.options.padding, DRAWN_PAD);
+    renderer._update();  /* drawn again with the wider margin (before any ward is in) */
   }
 
   window.mapperInViewLayer = function (map, layer, options) {
@@ -42,6 +87,10 @@
     var pending = 0;
     var stale = false;     /* the layer holds another band's shapes until the first answer */
     var box = map.getContainer();
+    var key = options.key || "ward_code";
+    var attr = options.attr || "wards";
+    var addData = options.addData || function (data) { layer.addData(data); };
+    var clear = options.clear || function () { layer.clearLayers(); };
 
     function bandOf(zoom) {
       var chosen = 0;
@@ -50,9 +99,9 @@
     }
 
     function show() {
-      box.setAttribute("data-wards-pending", String(pending));
+      box.setAttribute("data-" + attr + "-pending", String(pending));
       if (!pending) {
-        box.setAttribute("data-wards-loaded", String(drawn));
+        box.setAttribute("data-" + attr + "-loaded", String(drawn));
         layer.fire("inviewload");
       }
     }
@@ -70,11 +119,11 @@
     function add(data, gen) {
       if (gen !== generation) { return Promise.resolve(); }
       if (stale) {
-        layer.clearLayers();
+        clear();
         stale = false;
       }
       var fresh = data.features.filter(function (feature) {
-        var code = feature.properties.ward_code;
+        var code = feature.properties[key];
         if (seen[code]) { return false; }
         seen[code] = true;
         return true;
@@ -82,10 +131,16 @@
       return new Promise(function (done) {
         function step(start) {
           if (gen !== generation || start >= fresh.length) { done(); return; }
-          var part = fresh.slice(start, start + CHUNK);
-          layer.addData({type: "FeatureCollection", features: part});
-          drawn += part.length;
-          window.setTimeout(function () { step(start + CHUNK); }, 0);
+          var began = window.performance.now();
+          var end = start;
+          while (end < fresh.length
+                 && (end - start < CHUNK || window.performance.now() - began < BUDGET_MS)) {
+            var part = fresh.slice(end, end + CHUNK);
+            addData({type: "FeatureCollection", features: part});
+            drawn += part.length;
+            end += part.length;
+          }
+          window.setTimeout(function () { step(end); }, 0);
         }
         step(0);
       });
@@ -104,7 +159,7 @@
         .then(function (data) { return add(data, gen); })
         .catch(function (err) {
           if (gen === generation) { delete fetched[z + "/" + x + "/" + y]; }
-          console.warn("could not load the wards of tile " + z + "/" + x + "/" + y + ": "
+          console.warn("could not load the " + attr + " of tile " + z + "/" + x + "/" + y + ": "
                        + err.message);
         })
         .then(function () {
@@ -147,8 +202,22 @@
       if (!pending) { show(); }
     }
 
+    /* zoomed into another band: the old band's features go at once, before Leaflet
+     * projects every path for the new zoom (all England's wards, zoomed out: a long
+     * task); the new band's come with its tiles */
+    map.on("zoom", function () {
+      var b = bandOf(map.getZoom());
+      if (band === null || b === band || !map.hasLayer(layer)) { return; }
+      band = b;
+      reset();
+      clear();
+      stale = false;
+    });
     map.on("moveend", update);
     layer.on("add", update);
-    map.whenReady(update);
+    map.whenReady(function () {
+      lazyPans(map, layer);
+      update();
+    });
   };
 })();

@@ -10,8 +10,10 @@
      clustered markers). Switched on every zoomend. map.pointSwitches[kind].mode says
      which ("counts" or "markers"); the map fires "pointmode" with {kind, mode}, and every
      element [data-point-mode=kind] (the legend's entry) says it in words.
-     options: kind, counts ([[lat, lon, ward name, count], ...]), nouns ([one, many]),
-     closeZoom, countClass (CSS class of a number).
+     options: kind, counts ([[lat, lon, ward name, count], ...]) or countsUrl (where to
+     fetch {"rows": counts} from, the first time the counts show: a national map does not
+     embed 7,000 wards' counts), nouns ([one, many]), closeZoom, countClass (CSS class of
+     a number).
 
    The hatch: an SVG pattern (#map-hatch) defined once in the page, so an SVG path with
    fill "url(#map-hatch)" (the coverage gaps) is hatched: the ward colour underneath shows
@@ -65,11 +67,39 @@
   // wards do not cover the map: a scale per zoom band
   function band(zoom) { return zoom < 11 ? 0.6 : zoom < 12 ? 0.8 : 1; }
 
+  // the rows of the counts: embedded, or fetched once (a promise) from options.countsUrl
+  function countRows(options) {
+    if (!options.countsUrl) { return null; }
+    if (!options.fetched) {
+      options.fetched = fetch(options.countsUrl, {headers: {'Accept': 'application/json'}})
+        .then(function (r) {
+          if (!r.ok) { throw new Error('HTTP ' + r.status); }
+          return r.json();
+        })
+        .then(function (data) { return data.rows; });
+      options.fetched.catch(function (err) {
+        options.fetched = null;  // the next time tries again
+        console.warn('could not load the counts of ' + options.kind + ': ' + err.message);
+      });
+    }
+    return options.fetched;
+  }
+
   function countLayer(map, options, scale) {
-    var rows = options.counts || [];
+    var group = L.featureGroup();
+    var later = countRows(options);
+    if (later) {
+      later.then(function (rows) { fillCounts(group, rows, options, scale); },
+                 function () {});
+    } else {
+      fillCounts(group, options.counts || [], options, scale);
+    }
+    return group;
+  }
+
+  function fillCounts(group, rows, options, scale) {
     var most = rows.reduce(function (m, r) { return Math.max(m, r[3]); }, 1);
     var shift = L.point(SHIFT[options.kind] || [0, 0]).multiplyBy(scale);
-    var group = L.featureGroup();
     rows.forEach(function (row) {
       var n = row[3];
       var radius = (MIN_R + (MAX_R - MIN_R) * Math.sqrt(n / most)) * scale;
@@ -98,7 +128,7 @@
         group.addLayer(label);
       }
     });
-    return group;
+    group.fire('countsloaded');
   }
 
   function say(kind, mode) {

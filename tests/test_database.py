@@ -240,3 +240,49 @@ def test_racing_writers_on_separate_connections_one_wins_the_others_conflict(pg_
     assert writers[0].get_record("groups", "race").version == 2
     for db in writers:
         db.close()
+
+
+def test_readers_share_a_small_pool_that_replaces_dropped_connections(pg_url, monkeypatch):
+    """pgstore's readers take connections from one pool per database and process: several
+    at once (each its own backend), at most POOL_MAX, a connection the server dropped is
+    replaced, and close_pools ends them."""
+    import threading
+    import time
+
+    import psycopg
+
+    from mapper import pgstore
+
+    url = database.parse_url(pg_url)
+    pgstore.close_all()
+    inside, release = threading.Barrier(3), threading.Event()
+    pids: list[int] = []
+
+    def read() -> None:
+        with pgstore.reading(url) as conn:
+            pids.append(conn.execute("SELECT pg_backend_pid()").fetchone()[0])
+            inside.wait(timeout=20)
+            release.wait(timeout=20)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    inside.wait(timeout=20)  # both readers hold a connection at the same time
+    release.set()
+    for thread in threads:
+        thread.join()
+    assert len(set(pids)) == 2
+    assert database.POOL_MAX <= 8
+    monkeypatch.setattr(database, "POOL_CHECK_IDLE_S", 0.0)  # check before every use
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.2)
+        with pgstore.reading(url) as conn:  # not a dropped one
+            assert conn.execute("SELECT pg_backend_pid()").fetchone()[0] not in pids
+        assert pgstore.layers(url) == []
+        pgstore.close_all()
+        left = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                             "AND pid <> pg_backend_pid() AND application_name = 'mapper'",
+                             (url.dbname,)).fetchone()[0]
+    assert left == 0

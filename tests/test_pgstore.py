@@ -195,3 +195,35 @@ def test_empty_frames_and_missing_values_round_trip(pg_url, tmp_path):
     for name in ("odd", "none"):
         expected, got = stores[0].read_layer(name), stores[1].read_layer(name)
         _same(name, got, expected)
+
+
+def test_saved_mappings_live_in_the_database_shared_by_every_directory(pg_url, tmp_path,
+                                                                        capsys):
+    import json
+
+    from mapper.cli import main
+    from mapper.sources.choices import Choice
+
+    first, second = Workspace(tmp_path / "a", url=pg_url), Workspace(tmp_path / "b", url=pg_url)
+    legacy = {"mappings": {"0123abcd": {"register": "premises", "columns": {"name": "Site"},
+                                        "category": None, "file": "old.csv"}}}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "mappings.json").write_text(json.dumps(legacy))
+    assert first.saved_mappings().load() == legacy["mappings"]  # read until a change
+    assert second.saved_mappings().load() == {}
+    first.saved_mappings().save("feedbeef", Choice("groups", {"name": "Label"}, "food"),
+                                headers=["Label"], file="entries.csv")
+    shared = second.saved_mappings().load()  # another host's directory sees both
+    assert set(shared) == {"0123abcd", "feedbeef"}
+    assert shared["feedbeef"]["category"] == "food"
+    assert not (tmp_path / "b" / "mappings.json").exists()
+    assert json.loads((tmp_path / "a" / "mappings.json").read_text()) == legacy  # untouched
+    assert main(["--database", pg_url, "--workspace", str(tmp_path / "b"), "mapping",
+                 "delete", "feed"]) == 0
+    assert main(["--database", pg_url, "--workspace", str(tmp_path / "b"), "mapping",
+                 "list"]) == 0
+    out = capsys.readouterr().out
+    listed = out.split("\n", 1)[1]  # after the line saying what was deleted
+    assert listed.startswith("1 saved mapping in the database postgresql://")
+    assert "0123abcd" in listed and "feedbeef" not in listed
+    assert set(first.saved_mappings().load()) == {"0123abcd"}

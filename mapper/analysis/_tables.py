@@ -234,8 +234,33 @@ def is_duplicate(records: pd.DataFrame) -> pd.Series:
     return flagged
 
 
-def crosstab(keys: pd.Series, index: pd.Index, labels: pd.Series, names: list) -> pd.DataFrame:
-    """Count rows per (key in `index`, label in `names`), zero-filled.
+#: the column of a summarised register saying how many records each row stands for (the
+#: incidents counted in the database, :meth:`mapper.store.Workspace.incident_summary`);
+#: without it every row is one record
+WEIGHT = "n_records"
+
+
+def row_weights(frame: pd.DataFrame) -> pd.Series | None:
+    """How many records each row of `frame` stands for (:data:`WEIGHT`), or None when
+    every row is one record."""
+    if WEIGHT not in frame.columns:
+        return None
+    return frame[WEIGHT].astype("int64")
+
+
+def weighted_counts(values: pd.Series, weights: pd.Series | None) -> pd.Series:
+    """``values.value_counts()``, each row counting its weight (None: one each)."""
+    if weights is None:
+        return values.value_counts()
+    kept = values.notna().to_numpy()
+    return (weights[kept].groupby(values[kept].to_numpy()).sum()
+            .sort_values(ascending=False, kind="stable"))
+
+
+def crosstab(keys: pd.Series, index: pd.Index, labels: pd.Series, names: list,
+             weights: pd.Series | None = None) -> pd.DataFrame:
+    """Count rows per (key in `index`, label in `names`), zero-filled; with `weights`
+    (aligned with `keys`) each row counts its weight.
 
     Parameters
     ----------
@@ -258,7 +283,12 @@ def crosstab(keys: pd.Series, index: pd.Index, labels: pd.Series, names: list) -
         return pd.DataFrame(index=index)
     rows = pd.Categorical(keys.where(keys.isin(index)), categories=index)
     cols = pd.Categorical(labels.where(labels.isin(names)), categories=names)
-    sizes = pd.DataFrame({"row": rows, "col": cols}).groupby(["row", "col"], observed=False).size()
+    pairs = pd.DataFrame({"row": rows, "col": cols})
+    if weights is None:
+        sizes = pairs.groupby(["row", "col"], observed=False).size()
+    else:
+        pairs["weight"] = weights.to_numpy(dtype="int64")
+        sizes = pairs.groupby(["row", "col"], observed=False)["weight"].sum()
     # observed=False gives every (row, col) pair, in category order: row-major
     data = sizes.to_numpy(dtype="int64").reshape(len(index), len(names))
     return pd.DataFrame(data, index=index, columns=names)

@@ -8,6 +8,12 @@ outside the wards (``ward_code`` missing or unknown) are never counted.
 Records flagged in ``duplicate_of`` are counted like any other by default: the police.uk
 importer keeps repeated crime ids as incidents of their own. Pass
 ``exclude_duplicates=True`` to count each flagged cluster once.
+
+The incidents may also be a summary, one row per distinct (``source_file``, ``type``,
+``month``, ``ward_code``, ``borough_code``) with ``n_records`` the incidents it stands
+for (:meth:`mapper.store.Workspace.incident_summary`, counted in PostgreSQL for layers
+larger than memory): every count weighs each row by it, so the figures equal those of
+the rows themselves (a summary has no ``duplicate_of``: it cannot exclude duplicates).
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ import pandas as pd
 from scipy.stats import poisson
 
 from mapper.analysis._tables import (
+    WEIGHT,
     aligned_population,
     by_unique,
     crosstab,
     is_duplicate,
     require,
+    row_weights,
     slugs,
     ward_index,
+    weighted_counts,
 )
 from mapper.errors import MapperError
 
@@ -129,8 +138,10 @@ def incident_counts(
     names = _type_names(incidents, chosen)
     kept = _selected(incidents, index, types=chosen, exclude_duplicates=exclude_duplicates)
     kept = _in_window(kept, start, end)
-    total = crosstab(kept["ward_code"], index, pd.Series(PREFIX, index=kept.index), [PREFIX])
-    by_type = crosstab(kept["ward_code"], index, slugs(kept["type"]), names)
+    weights = row_weights(kept)
+    total = crosstab(kept["ward_code"], index, pd.Series(PREFIX, index=kept.index), [PREFIX],
+                     weights)
+    by_type = crosstab(kept["ward_code"], index, slugs(kept["type"]), names, weights)
     by_type.columns = [f"{PREFIX}_{name}" for name in by_type.columns]
     return pd.concat([total, by_type], axis=1)
 
@@ -192,7 +203,7 @@ def monthly_counts(
     kept = _selected(
         incidents, index, types=_check_types(types), exclude_duplicates=exclude_duplicates
     )
-    table = crosstab(kept["ward_code"], index, incident_months(kept), span)
+    table = crosstab(kept["ward_code"], index, incident_months(kept), span, row_weights(kept))
     table.columns = pd.Index(span, dtype="object", name="month")
     return table
 
@@ -450,7 +461,8 @@ def source_coverage(incidents: pd.DataFrame, wards: pd.DataFrame | None = None
     Returns
     -------
     DataFrame indexed by ``source_file``, sorted: ``months``, ``types``, ``districts``
-    (sorted tuples) and ``incidents`` (rows).
+    (sorted tuples) and ``incidents`` (rows; of a summary counted in the database, the
+    incidents its rows stand for: ``n_records``, :data:`mapper.analysis._tables.WEIGHT`).
     """
     require(incidents, ["type"], "incidents")
     source = _source_of(incidents)
@@ -458,12 +470,12 @@ def source_coverage(incidents: pd.DataFrame, wards: pd.DataFrame | None = None
     district = (incidents["borough_code"] if "borough_code" in incidents
                 else pd.Series(pd.NA, index=incidents.index, dtype="object"))
     per_district = _wards_per_district(incidents, wards)
+    weights = row_weights(incidents)
     rows = {}
     for name in sorted(source.unique()):
         mine = (source == name).to_numpy()
-        placed = district[mine].dropna()
-        count = placed.value_counts()
-        share = count / max(len(placed), 1)
+        count = weighted_counts(district[mine], None if weights is None else weights[mine])
+        share = count / max(int(count.sum()), 1)  # of the points placed in a district
         density = count / per_district.reindex(count.index).fillna(1).clip(lower=1)
         dense = density >= COVERAGE_MIN_DENSITY * (density.max() if len(density) else 0)
         keep = (share >= COVERAGE_MIN_SHARE) & dense
@@ -471,12 +483,18 @@ def source_coverage(incidents: pd.DataFrame, wards: pd.DataFrame | None = None
             "months": tuple(sorted(month[mine].dropna().astype(str).unique())),
             "types": tuple(sorted(incidents.loc[mine, "type"].dropna().astype(str).unique())),
             "districts": tuple(sorted(map(str, keep[keep].index))),
-            "incidents": int(mine.sum()),
+            "incidents": int(mine.sum() if weights is None else weights[mine].sum()),
         }
     frame = pd.DataFrame.from_dict(
         rows, orient="index", columns=["months", "types", "districts", "incidents"])
     frame.index.name = "source_file"
     return frame
+
+
+def incidents_per_district(incidents: pd.DataFrame) -> pd.Series:
+    """Incidents per district (``borough_code``), most first; a summary's rows count the
+    incidents they stand for."""
+    return weighted_counts(incidents["borough_code"], row_weights(incidents))
 
 
 def covered_districts(incidents: pd.DataFrame, wards: pd.DataFrame | None = None
@@ -760,7 +778,8 @@ def covered_pressure(
         mine = in_district.get(code, nowhere)
         mine = mine[month.iloc[mine].isin(months).to_numpy()]
         part = kept.iloc[mine]
-        counts = crosstab(part["ward_code"], wards_here, slugs(part["type"]), names)
+        counts = crosstab(part["ward_code"], wards_here, slugs(part["type"]), names,
+                          row_weights(part))
         cover = coverage.cover.get(code, {})
         for name in names:
             covered = set(months) <= set(cover.get(by_slug.get(name, name), ()))
@@ -794,6 +813,7 @@ def covered_pressure(
 
 
 __all__ += ["COVERAGE_MIN_SHARE", "COVERAGE_MIN_DENSITY", "covered_districts",
+            "incidents_per_district", "WEIGHT",
             "source_coverage", "IncidentCoverage",
             "incident_coverage", "covered_pressure", "counted_words", "month_span",
             "types_words", "coverage_words"]

@@ -453,12 +453,36 @@ class AreaLabels(MacroElement):
     catching the pointer nor covering a permanent tooltip (a CAN's tag). Names are
     HTML-escaped (:func:`label_points`), so they show as written and never become markup;
     the pages' tables carry the same names for screen readers, so the labels are hidden
-    from them."""
+    from them.
+
+    With `url` the names are not embedded: the map fetches them from `url` (the JSON of
+    :func:`area_label_sets`) the first time it is zoomed in far enough to write one (a
+    map loading its wards for the view: England's 7,000 names are a quarter of a
+    megabyte)."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function (map, sets) {
+            {%- if this.url %}
+            var asked = false;
+            function fetchSets() {
+                if (asked || map.getZoom() < {{ this.min_zoom }}) { return; }
+                asked = true;
+                fetch({{ this.url|tojson }}, {headers: {"Accept": "application/json"}})
+                    .then(function (r) {
+                        if (!r.ok) { throw new Error("HTTP " + r.status); }
+                        return r.json();
+                    })
+                    .then(function (got) { sets = got.sets; later(); })
+                    .catch(function (err) {
+                        asked = false;
+                        console.warn("could not load the area names: " + err.message);
+                    });
+            }
+            map.on("zoomend", fetchSets);
+            map.whenReady(fetchSets);
+            {%- endif %}
             var pane = map.createPane("areaLabels");
             pane.style.zIndex = 450;
             pane.style.pointerEvents = "none";
@@ -522,20 +546,36 @@ class AreaLabels(MacroElement):
 
     def __init__(self, wards: gpd.GeoDataFrame | None = None,
                  boroughs: gpd.GeoDataFrame | None = None, *,
-                 ward_field: str = "ward_name", borough_field: str = "borough_name"):
+                 ward_field: str = "ward_name", borough_field: str = "borough_name",
+                 url: str | None = None):
         super().__init__()
         self._name = "AreaLabels"
-        sets = []
-        if boroughs is not None and len(boroughs) and borough_field in boroughs:
-            sets.append({"min": BOROUGH_LABEL_ZOOMS[0], "max": BOROUGH_LABEL_ZOOMS[1],
-                         "font": self.BOROUGH_FONT, "className": "map-label--borough",
-                         "items": label_points(boroughs, borough_field)})
-        if wards is not None and len(wards) and ward_field in wards:
-            sets.append({"min": WARD_LABEL_ZOOM, "max": 99, "font": self.WARD_FONT,
-                         "className": "map-label--ward",
-                         "items": label_points(wards, ward_field)})
-        self.sets = sets
+        self.url = url
+        has_boroughs = boroughs is not None and len(boroughs) and borough_field in boroughs
+        self.min_zoom = BOROUGH_LABEL_ZOOMS[0] if has_boroughs else WARD_LABEL_ZOOM
+        self.sets = [] if url else area_label_sets(wards, boroughs, ward_field=ward_field,
+                                                   borough_field=borough_field)
 
     def render(self, **kwargs):
         self.sets_json = compact_json(self.sets)
         super().render(**kwargs)
+
+
+def area_label_sets(wards: gpd.GeoDataFrame | None = None,
+                    boroughs: gpd.GeoDataFrame | None = None, *,
+                    ward_field: str = "ward_name",
+                    borough_field: str = "borough_name") -> list[dict]:
+    """The names :class:`AreaLabels` writes: a set of borough names (zooms
+    :data:`BOROUGH_LABEL_ZOOMS`) and one of ward names (from :data:`WARD_LABEL_ZOOM`),
+    each ``{"min", "max", "font", "className", "items"}`` (items of
+    :func:`label_points`)."""
+    sets = []
+    if boroughs is not None and len(boroughs) and borough_field in boroughs:
+        sets.append({"min": BOROUGH_LABEL_ZOOMS[0], "max": BOROUGH_LABEL_ZOOMS[1],
+                     "font": AreaLabels.BOROUGH_FONT, "className": "map-label--borough",
+                     "items": label_points(boroughs, borough_field)})
+    if wards is not None and len(wards) and ward_field in wards:
+        sets.append({"min": WARD_LABEL_ZOOM, "max": 99, "font": AreaLabels.WARD_FONT,
+                     "className": "map-label--ward",
+                     "items": label_points(wards, ward_field)})
+    return sets

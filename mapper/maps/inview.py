@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 
 from mapper import geojson
+from mapper.can_history import id_order
 from mapper.geo import to_display
 from mapper.maps.base import simplified
 
@@ -109,14 +110,19 @@ class BandShapes:
     shapes. Make every band's at once with :func:`all_bands` (cheaper: each coarser band
     is simplified from the finer one's shapes)."""
 
-    def __init__(self, wards: gpd.GeoDataFrame, band: Band, *,
-                 simplified_already: bool = False):
-        geometry = wards.geometry if simplified_already else simplified(wards.geometry,
-                                                                         band.tolerance_m)
-        shapes = geojson.rounded(to_display(geometry).values, band.decimals)
-        self.geometry = geojson.encode_geometries(shapes, decimals=None)
-        self.tree = shapely.STRtree(np.asarray(shapes, dtype=object))
-        self.vertices = int(shapely.get_num_coordinates(shapes).sum())
+    def __init__(self, wards: gpd.GeoDataFrame | None, band: Band, *,
+                 simplified_already: bool = False, shapes: np.ndarray | None = None):
+        if shapes is None:
+            assert wards is not None
+            geometry = (wards.geometry if simplified_already
+                        else simplified(wards.geometry, band.tolerance_m))
+            shapes = geojson.rounded(to_display(geometry).values, band.decimals)
+        self.band = band
+        #: the shapes in lon/lat, rounded (rows as given)
+        self.shapes = np.asarray(shapes, dtype=object)
+        self.geometry = geojson.encode_geometries(self.shapes, decimals=None)
+        self.tree = shapely.STRtree(self.shapes)
+        self.vertices = int(shapely.get_num_coordinates(self.shapes).sum())
 
     def rows_in(self, box: tuple[float, float, float, float]) -> np.ndarray:
         """Rows (sorted) of the wards whose shape meets `box` (west, south, east, north)."""
@@ -134,6 +140,32 @@ def all_bands(wards: gpd.GeoDataFrame) -> list[BandShapes]:
                               simplified_already=True))
     order = sorted(range(len(BANDS)), key=lambda i: BANDS[i].tolerance_m)
     return [out[order.index(i)] for i in range(len(BANDS))]
+
+
+def outline_bands(ward_bands: list[BandShapes], groups: np.ndarray
+                  ) -> tuple[list[str], list[BandShapes], list[list[float]]]:
+    """The outlines of groups of wards (the CANs) in every band: the names of the groups
+    (`groups`: each ward's, None for none; sorted as :func:`mapper.can_history.id_order`
+    does), each band's outlines (the boundary of the union of the band's shapes of the
+    group's wards, as lines: they follow the wards' edges exactly, and a canvas does not
+    hit-test a line's inside), and a label point ``[lat, lon]`` inside each group
+    (from the finest band)."""
+    ids = np.asarray([None if g is None or (isinstance(g, float) and math.isnan(g))
+                      or str(g) == "" else str(g) for g in groups], dtype=object)
+    present = sorted({g for g in ids.tolist() if g is not None}, key=id_order)
+    rows = {g: np.flatnonzero(ids == g) for g in present}
+    out: list[BandShapes] = []
+    finest = min(range(len(ward_bands)), key=lambda i: ward_bands[i].band.tolerance_m)
+    labels: list[list[float]] = []
+    for i, shapes in enumerate(ward_bands):
+        unions = np.asarray([shapely.union_all(shapes.shapes[rows[g]]) for g in present],
+                            dtype=object)
+        if i == finest:
+            spots = shapely.get_coordinates(shapely.point_on_surface(unions))
+            labels = [[round(y, 5), round(x, 5)] for x, y in spots.tolist()]
+        lines = geojson.rounded(shapely.boundary(unions), shapes.band.decimals)
+        out.append(BandShapes(None, shapes.band, shapes=lines))
+    return present, out, labels
 
 
 def tile_features(shapes: BandShapes, properties: list[bytes | None], z: int, x: int,

@@ -65,6 +65,7 @@ def ward_map(
     json_strings: bool = False,
     groups_per_ward: list | None = None,
     inview_url: str | None = None,
+    outline_urls: dict[str, str] | None = None,
 ) -> folium.Map:
     """A map of every ward (with a tooltip) under the borough outlines.
 
@@ -99,6 +100,9 @@ def ward_map(
     inview_url : the URL of the ward layer's tiles (``{z}/{x}/{y}`` in it): the page
         embeds no ward shape, the browser fetches those of its view
         (:mod:`mapper.maps.inview`; the caller applies the size rule)
+    outline_urls : with `inview_url`, where the borough outlines' tiles (``boroughs``,
+        ``{z}/{x}/{y}`` in it), the area names (``labels``) and the groups' counts per
+        ward (``groups_per_ward``) are fetched from instead of being embedded
 
     The map is drawn on a canvas (``prefer_canvas``) and fitted to the wards.
     """
@@ -149,20 +153,27 @@ def ward_map(
     ).add_to(m)
     if ward_url:
         WardLinks(ward_layer, ward_url).add_to(m)
+    urls = (outline_urls or {}) if inview_url is not None else {}
     if boroughs is not None and len(boroughs):
+        url = urls.get("boroughs")
         FixedStyleGeoJson(
+            feature_collection(boroughs.iloc[:1], BOROUGH_FIELDS, [None], ids=False)
+            if url else
             feature_collection(boroughs, BOROUGH_FIELDS,
-                                display_shapes(boroughs, simplify_m, decimals), ids=False),
+                               display_shapes(boroughs, simplify_m, decimals), ids=False),
             name="Borough boundaries",
             style=_BOROUGH_STYLE,
             json_string=json_strings,
             interactive=False,  # hovering goes through to the wards underneath
+            inview=None if url is None else {"url": url, "bands": band_options(),
+                                             "key": "borough_code", "attr": "boroughs"},
         ).add_to(m)
     if groups_url:
         label = "VCS groups" + (f" ({groups_count:,})" if groups_count is not None else "")
         LazyPointCluster("groups", url=groups_url, prefetch=True,
                          point_class="map-group", cluster_class="map-group-cluster",
-                         counts=groups_per_ward, count_class="map-count",
+                         counts=None if urls.get("groups_per_ward") else groups_per_ward,
+                         counts_url=urls.get("groups_per_ward"), count_class="map-count",
                          name=f'<span class="map-key__swatch map-key__swatch--group" '
                          f'aria-hidden="true"></span> {html.escape(label)}').add_to(m)
         # folded on phones, where it would cover the map
@@ -171,6 +182,6 @@ def ward_map(
             position="topright",
             collapsed=JsCode("document.documentElement.clientWidth < 700"),  # type: ignore[arg-type]
         ).add_to(m)
-    AreaLabels(wards, boroughs).add_to(m)
+    AreaLabels(wards, boroughs, url=urls.get("labels")).add_to(m)
     AttributionLast().add_to(m)
     return use_local_assets(m, base_url=asset_base_url)

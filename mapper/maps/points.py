@@ -153,6 +153,10 @@ class LazyPointCluster(MarkerCluster):
     counts : rows of :func:`ward_count_rows`, shown instead of the markers below
         `close_zoom` (default :data:`COUNTS_ZOOM`; None: markers at every zoom)
     count_class : CSS class of a ward's count (its number)
+    counts_url : instead of `counts`, where to fetch ``{"rows": counts}`` from the first
+        time they show (a map of England's 7,000 wards does not embed them)
+    by_view : (a large map) fetch `url` with ``bbox=`` the view and half a view round it,
+        again when the map moves beyond that: never a whole country's rows
     """
 
     _template = Template(
@@ -164,10 +168,14 @@ class LazyPointCluster(MarkerCluster):
             var kind = {{ this.kind|tojson }};
             map.pointLayers = map.pointLayers || {};
             map.pointLayers[kind] = group;
-            {%- if this.counts is not none %}
+            {%- if this.counts is not none or this.counts_url %}
             if (window.MapLayers) {
                 MapLayers.pointSwitch(map, holder, group, {
+                    {%- if this.counts_url %}
+                    kind: kind, countsUrl: {{ this.counts_url|tojson }},
+                    {%- else %}
                     kind: kind, counts: {{ this.counts|tojson }},
+                    {%- endif %}
                     nouns: {{ this.nouns|tojson }}, closeZoom: {{ this.close_zoom }},
                     countClass: {{ this.count_class|tojson }}
                 });
@@ -206,6 +214,7 @@ class LazyPointCluster(MarkerCluster):
                 }
             });
             var rows = null;
+            var fetched = null;  // (by_view) the box the rows held cover
             function fetchRows() {
                 if (!rows) {
                     {%- if this.url %}
@@ -221,7 +230,22 @@ class LazyPointCluster(MarkerCluster):
                                 return data.next ? page(data.next, got) : got;
                             });
                     };
+                    {%- if this.by_view %}
+                    // a large map: only the rows in the view and half a view round it
+                    // (edges rounded outwards, so nearby views share one answer)
+                    var b = map.getBounds().pad(0.5), r = function (v, up) {
+                        return (up ? Math.ceil(v * 500) : Math.floor(v * 500)) / 500;
+                    };
+                    fetched = L.latLngBounds([r(b.getSouth()), r(b.getWest())],
+                                             [r(b.getNorth(), true), r(b.getEast(), true)]);
+                    var url = {{ this.url|tojson }};
+                    url += (url.indexOf('?') < 0 ? '?' : '&') + 'bbox=' + [
+                        fetched.getWest(), fetched.getSouth(), fetched.getEast(),
+                        fetched.getNorth()].join(',');
+                    rows = page(url, []);
+                    {%- else %}
                     rows = page({{ this.url|tojson }}, []);
+                    {%- endif %}
                     rows.catch(function () { rows = null; });  // the next call tries again
                     {%- else %}
                     rows = Promise.resolve({{ this.rows|tojson }});
@@ -263,6 +287,18 @@ class LazyPointCluster(MarkerCluster):
                     });
             }
             group.on('add', fill);  // (a layer shown from the start is added below)
+            {%- if this.by_view %}
+            // moved beyond the rows held: the new view's rows replace them
+            map.on('moveend', function () {
+                if (state !== 'done' || !map.hasLayer(group) || !fetched ||
+                        fetched.contains(map.getBounds())) { return; }
+                rows = null;
+                group.filled = false;
+                group.clearLayers();
+                state = 'idle';
+                fill();
+            });
+            {%- endif %}
         })({{ this.get_name() }}, L.markerClusterGroup({{ this.options|tojavascript }}),
            {{ this._parent.get_name() }});
         {% endmacro %}
@@ -276,7 +312,8 @@ class LazyPointCluster(MarkerCluster):
     def __init__(self, kind: str, *, name: str, rows: list | None = None,
                  url: str | None = None, point_class: str, cluster_class: str,
                  show: bool = False, prefetch: bool = False, counts: list | None = None,
-                 count_class: str = "map-count", close_zoom: int = COUNTS_ZOOM):
+                 count_class: str = "map-count", close_zoom: int = COUNTS_ZOOM,
+                 counts_url: str | None = None, by_view: bool = False):
         if (rows is None) == (url is None):
             raise ValueError(f"{kind}: give either rows or url")
         super().__init__(name=name, show=show, overlay=True, control=True,
@@ -289,6 +326,8 @@ class LazyPointCluster(MarkerCluster):
         self.cluster_class = cluster_class
         self.prefetch = prefetch
         self.counts = counts
+        self.counts_url = counts_url
         self.count_class = count_class
         self.close_zoom = close_zoom
+        self.by_view = by_view and url is not None
         self.nouns = list(POINT_KINDS[kind]["nouns"]) if kind in POINT_KINDS else ["", ""]

@@ -190,6 +190,10 @@ class PointLayer:
     note: str = ""  # appended to the name, e.g. a date range
     per_ward: bool = True
     counts: pd.Series | None = None
+    #: where the counts per ward may be fetched from (``{"rows": ...}`` of
+    #: :func:`mapper.maps.points.ward_count_rows`): a map loading its wards for the view
+    #: fetches them the first time they show instead of embedding them
+    counts_url: str | None = None
 
     def __post_init__(self):
         if self.kind not in POINT_KINDS:
@@ -437,43 +441,62 @@ class CanOutlines(MacroElement):
     """Each CAN's outline (a thick dashed line over a white halo, from one embedded copy
     of the shapes) with a tooltip and a label ("CAN-01") inside it, added to the parent
     layer group. Labels are hidden below `min_zoom`, where the labels of a whole city
-    would pile on top of each other."""
+    would pile on top of each other. With `inview` (the options of ``mapperInViewLayer``,
+    ``static/inview.js``) the outlines are not embedded: those of the view are fetched
+    as the map moves, and drawn the same way."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function () {
             var group = {{ this._parent.get_name() }};
-            var data = JSON.parse({{ this.data_json|tojson }});
-            L.geoJSON(data, {style: {{ this.halo|tojson }}, interactive: false})
+            var halo = L.geoJSON(null, {style: {{ this.halo|tojson }}, interactive: false})
                 .addTo(group);
-            L.geoJSON(data, {
-                style: {{ this.line|tojson }},
-                onEachFeature: function (feature, layer) {
-                    layer.bindTooltip(function () {
-                        var box = document.createElement('div');
-                        var id = document.createElement('strong');
-                        id.textContent = feature.properties.can_id;
-                        box.appendChild(id);
-                        box.appendChild(document.createTextNode(
-                            ' ' + (feature.properties.name || '')));
-                        return box;
-                    }, {sticky: true});
-                }
-            }).addTo(group);
-            data.features.forEach(function (feature) {
-                var span = document.createElement('span');
-                span.textContent = feature.properties.can_id;
-                L.marker(feature.properties.label_at, {
-                    icon: L.divIcon({className: 'pr-can-label', html: span.outerHTML,
-                                     iconSize: null}),
-                    interactive: false, keyboard: false
-                }).addTo(group);
-            });
+            // one tooltip on the layer, its text from the outline under the pointer (no
+            // handlers per outline: hundreds of them are quicker to add and remove)
+            var line = L.geoJSON(null, {style: {{ this.line|tojson }}}).bindTooltip(
+                function (layer) {
+                    var box = document.createElement('div');
+                    var id = document.createElement('strong');
+                    id.textContent = layer.feature.properties.can_id;
+                    box.appendChild(id);
+                    box.appendChild(document.createTextNode(
+                        ' ' + (layer.feature.properties.name || '')));
+                    return box;
+                }, {sticky: true}).addTo(group);
+            var labels = L.layerGroup().addTo(group);
+            function add(data) {
+                halo.addData(data);
+                line.addData(data);
+                data.features.forEach(function (feature) {
+                    var span = document.createElement('span');
+                    span.textContent = feature.properties.can_id;
+                    L.marker(feature.properties.label_at, {
+                        icon: L.divIcon({className: 'pr-can-label', html: span.outerHTML,
+                                         iconSize: null}),
+                        interactive: false, keyboard: false
+                    }).addTo(labels);
+                });
+            }
             var map = {{ this.map_name }};
+            {%- if this.inview %}
+            mapperInViewLayer(map, group, Object.assign({{ this.inview|tojson }}, {
+                addData: add,
+                clear: function () {
+                    halo.clearLayers(); line.clearLayers(); labels.clearLayers();
+                }
+            }));
+            {%- else %}
+            add(JSON.parse({{ this.data_json|tojson }}));
+            {%- endif %}
             function sync() {
-                map.getContainer().classList.toggle(
-                    'pr-can-labels-hidden', map.getZoom() < {{ this.min_zoom }});
+                var hidden = map.getZoom() < {{ this.min_zoom }};
+                map.getContainer().classList.toggle('pr-can-labels-hidden', hidden);
+                {%- if this.inview %}
+                // hidden labels are not on the map at all (no element each to place)
+                if (hidden && group.hasLayer(labels)) { group.removeLayer(labels); }
+                if (!hidden && !group.hasLayer(labels)) { group.addLayer(labels); }
+                {%- endif %}
             }
             map.on('zoomend', sync);
             sync();
@@ -482,16 +505,18 @@ class CanOutlines(MacroElement):
         """
     )
 
-    def __init__(self, data: dict, *, map_name: str, min_zoom: int):
+    def __init__(self, data: dict | None, *, map_name: str, min_zoom: int,
+                 inview: dict | None = None):
         super().__init__()
         self._name = "CanOutlines"
         self.data, self.map_name, self.min_zoom = data, map_name, min_zoom
         self.halo, self.line = _CAN_HALO, _CAN_LINE
+        self.inview = inview
 
     def render(self, **kwargs):
         # compact, and parsed by the browser's JSON parser (hundreds of CANs on a
         # national map are a megabyte of coordinates)
-        self.data_json = compact_json(self.data)
+        self.data_json = "" if self.inview else compact_json(self.data)
         super().render(**kwargs)
 
 
@@ -665,6 +690,7 @@ def priority_map(
     heat: HeatLayer | None = None,
     counted: str = "",
     inview_url: str | None = None,
+    outline_urls: dict[str, str] | None = None,
 ) -> folium.Map:
     """A choropleth of the wards' `indicator` with CANs and assets as layers.
 
@@ -694,8 +720,15 @@ def priority_map(
         its view (:mod:`mapper.maps.inview`; the caller applies the size rule,
         :func:`mapper.maps.inview.load_in_view`). The classes and the legend are still
         those of every ward given.
+    outline_urls : with `inview_url`, the URLs of the borough and CAN outlines' tiles
+        (keys ``boroughs``, ``cans``; ``{z}/{x}/{y}`` in them): the page embeds neither,
+        the browser fetches those of its view, simplified for its zoom; and (key
+        ``labels``) of the area names (:func:`mapper.maps.base.area_label_sets`), fetched
+        when first zoomed in far enough. Without them (or without `inview_url`) they are
+        embedded.
     """
     check_layer(wards, "wards", [*WARD_FIELDS, "can_id"])
+    urls = (outline_urls or {}) if inview_url is not None else {}
     if boroughs is not None:
         check_layer(boroughs, "boroughs", ["borough_code", "borough_name"])
     check_tiles(tiles)
@@ -706,12 +739,15 @@ def priority_map(
     if inview_url is None:
         # 5 decimals (about a metre) is far finer than the simplification
         shapes = display_shapes(wards, tolerance, OVERVIEW_DECIMALS)
-        outlined, outline_shapes = wards, shapes
+        outlined = wards
+        outline_shapes: np.ndarray | None = shapes
         minx, miny, maxx, maxy = (float(b) for b in shapely.total_bounds(shapes))
     else:
-        # only the CANs' wards, for their outlines; the rest come with the view
+        # only the CANs' wards, for their outlines (unless they come with the view too);
+        # the rest come with the view
         outlined = wards[wards["can_id"].notna()]
-        outline_shapes = display_shapes(outlined, tolerance, INVIEW_DECIMALS)
+        outline_shapes = (None if "cans" in urls
+                          else display_shapes(outlined, tolerance, INVIEW_DECIMALS))
         corners = to_display(gpd.GeoSeries(shapely.points(
             [wards.total_bounds[:2], wards.total_bounds[2:]]), crs=wards.crs))
         (minx, miny), (maxx, maxy) = shapely.get_coordinates(corners.values).tolist()
@@ -730,35 +766,31 @@ def priority_map(
         WardLinks(ward_layer, ward_url).add_to(m)
     on_top = []
     if boroughs is not None and len(boroughs):
-        on_top.append(FixedStyleGeoJson(
-            feature_collection(boroughs, ["borough_code", "borough_name"],
-                                display_shapes(boroughs, tolerance, OVERVIEW_DECIMALS)
-                                if inview_url is None else
-                                display_shapes(boroughs, INVIEW_BOROUGH_M, INVIEW_DECIMALS),
-                                ids=False),
-            name=_key("borough", "Borough boundaries"),
-            style=_BOROUGH_STYLE,
-            interactive=False,
-            json_string=True,
-        ).add_to(m))
+        on_top.append(_borough_layer(boroughs, tolerance, inview_url is not None,
+                                     urls.get("boroughs")).add_to(m))
     extra_legends = []
     if gaps is not None:
         gap_layer = _gaps_layer(gaps, tolerance).add_to(m)
         extra_legends.append((gap_layer, _key("gap", "Coverage gap (hatched: the "
                                                      "choropleth shows through)")))
-    on_top.append(_can_layer(outlined, outline_shapes, cans, m))
+    on_top.append(_can_layer(outlined, outline_shapes, cans, m, urls.get("cans")))
     # the layer box names each layer in a few words (a long list there runs into the
     # legend below it); what a layer counts ("burglary, Sep 2024 - Feb 2025, 1,234
     # incidents") is said by its legend entry, shown while the layer is on
     for layer in points:
         name = layer.name or POINT_KINDS[layer.kind]["name"]
         legend_name = f"{name} ({layer.note})" if layer.note else name
-        counts = ward_count_rows(wards, layer.kind, layer.counts) if layer.per_ward else None
+        counts_url = layer.counts_url if layer.per_ward and inview_url is not None else None
+        counts = (ward_count_rows(wards, layer.kind, layer.counts)
+                  if layer.per_ward and counts_url is None else None)
         cluster = LazyPointCluster(layer.kind, rows=layer.rows, url=layer.url, show=layer.show,
                                    prefetch=layer.kind in PREFETCHED_KINDS,
                                    point_class=f"pr-point pr-point--{layer.kind}",
                                    cluster_class=f"pr-cluster pr-cluster--{layer.kind}",
                                    counts=counts, count_class="map-count",
+                                   counts_url=counts_url,
+                                   # a large map: the markers of the view, not a country's
+                                   by_view=inview_url is not None,
                                    name=_key(layer.kind, name)).add_to(m)
         extra_legends.append((cluster, point_legend(layer.kind, legend_name, layer.per_ward)))
     if heat is not None:
@@ -770,7 +802,7 @@ def priority_map(
     narrow = JsCode("document.documentElement.clientWidth < 700")
     folium.LayerControl(position="topright", collapsed=narrow).add_to(m)  # type: ignore[arg-type]
     KeepOnTop(on_top).add_to(m)
-    AreaLabels(wards, boroughs).add_to(m)
+    AreaLabels(wards, boroughs, url=urls.get("labels")).add_to(m)
     LayerLegend(ward_layer, legend_html(classification, indicator,
                                         scheme_name or scheme, counted)).add_to(m)
     if extra_legends:
@@ -862,10 +894,36 @@ def _short(label: str) -> str:
     return label.split(" (")[0]
 
 
-def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> folium.FeatureGroup:
+def _borough_layer(boroughs: gpd.GeoDataFrame, tolerance: float, large: bool,
+                   url: str | None) -> FixedStyleGeoJson:
+    """The borough outlines: embedded (simplified as the wards are, or by
+    :data:`INVIEW_BOROUGH_M` on a map loading its wards for the view), or with `url`
+    fetched for the view, simplified for its zoom (:mod:`mapper.maps.inview`)."""
+    fields = ["borough_code", "borough_name"]
+    if url is not None:  # one shapeless feature: folium checks the fields against it
+        collection = feature_collection(boroughs.iloc[:1], fields, [None], ids=False)
+    else:
+        collection = feature_collection(
+            boroughs, fields,
+            display_shapes(boroughs, INVIEW_BOROUGH_M, INVIEW_DECIMALS) if large
+            else display_shapes(boroughs, tolerance, OVERVIEW_DECIMALS), ids=False)
+    return FixedStyleGeoJson(
+        collection,
+        name=_key("borough", "Borough boundaries"),
+        style=_BOROUGH_STYLE,
+        interactive=False,
+        json_string=True,
+        inview=None if url is None else {"url": url, "bands": band_options(),
+                                         "key": "borough_code", "attr": "boroughs"},
+    )
+
+
+def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map,
+               url: str | None = None) -> folium.FeatureGroup:
     """Thick dashed outlines (over a white halo) of each CAN, labelled with its id; the
     outline of a CAN is the union of its wards' displayed shapes, so it follows their
-    edges exactly."""
+    edges exactly. With `url` the outlines are fetched for the view (the union of each
+    band's ward shapes, :mod:`mapper.maps.inview`), not embedded."""
     ids = wards["can_id"].astype(object).where(wards["can_id"].notna(), None).to_numpy()
     present = sorted({str(i) for i in ids if i not in (None, "")}, key=id_order)
     group = folium.FeatureGroup(
@@ -873,6 +931,12 @@ def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> foliu
         show=True)
     group.add_to(m)
     if not present:
+        return group
+    min_zoom = 0 if len(present) <= FEW_CANS else CAN_LABEL_ZOOM
+    if url is not None:
+        CanOutlines(None, map_name=m.get_name(), min_zoom=min_zoom,
+                    inview={"url": url, "bands": band_options(), "key": "can_id",
+                            "attr": "cans"}).add_to(group)
         return group
     names = {}
     if cans is not None and len(cans):
@@ -889,7 +953,6 @@ def _can_layer(wards, shapes, cans: pd.DataFrame | None, m: folium.Map) -> foliu
     # without a fill, which would hide the tooltips of the wards inside
     data = feature_collection(table, list(table.columns), shapely.boundary(outlines),
                                ids=False, escape=False)
-    min_zoom = 0 if len(present) <= FEW_CANS else CAN_LABEL_ZOOM
     CanOutlines(data, map_name=m.get_name(), min_zoom=min_zoom).add_to(group)
     return group
 

@@ -64,6 +64,8 @@ from mapper.web.layers import (  # the layers' feature texts, shared with web/fe
     OFFSET_MAX,
     PAGE_LIMIT_MAX,
     Table,
+    incidents_in_box,
+    parse_bbox,
 )
 from mapper.web.layers import collection_head as _collection_head
 from mapper.web.layers import contacts_of as _contacts
@@ -475,21 +477,10 @@ class Args:
         text = self.one("bbox")
         if text is None:
             return None
-        expected = ("expected four numbers west,south,east,north (WGS84 longitude and "
-                    "latitude in degrees, e.g. -0.2,51.4,0.1,51.6)")
-        try:
-            values = [float(v) for v in text.split(",")]
-        except ValueError:
-            values = []
-        if len(values) != 4 or not all(math.isfinite(v) for v in values):
-            self.problem("bbox", text, expected)
-            return None
-        west, south, east, north = values
-        if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
-            self.problem("bbox", text, "expected west <= east within -180..180 and south "
-                         "<= north within -90..90 (is it in metres, or latitude first?)")
-            return None
-        return west, south, east, north
+        box, problem = parse_bbox(text)
+        if problem:
+            self.problem("bbox", text, problem)
+        return box
 
     def finish(self) -> None:
         if self.problems:
@@ -574,6 +565,10 @@ def _used_values(register: str) -> list[str]:
     sorted; made again only when that register's edits change."""
 
     def build() -> list[str]:
+        if register != "groups" and data.large_in_database(register):  # found by the database
+            edited = [r.data.get("type") for r in data.overlay(register).values()]
+            stored = data.open_workspace().distinct_values(register, "type")
+            return sorted({str(v) for v in [*stored, *edited] if v is not None})
         frame = data.layer(register, required=False)
         if frame is None:
             return []
@@ -1003,7 +998,8 @@ def incidents():
     geometry = args.flag("geometry", True)
     page = _page_args(args)
     args.finish()
-    table = _required(_incidents_table(), "incidents")
+    # a national incident layer in PostgreSQL: only the box's rows are read
+    table = incidents_in_box(box) or _required(_incidents_table(), "incidents")
     mask = _register_mask(table, areas, types, []) & _in_box(table, box)
     if first:
         mask &= (table.frame["month"] >= first).to_numpy()

@@ -533,6 +533,39 @@ def memoised(kind: str):
     return wrap
 
 
+#: on PostgreSQL, an incident layer of more rows than this is not held whole by the web
+#: app: figures count the database's summary of it, and lists read what is in view
+IN_VIEW_SQL_ROWS = 200_000
+
+
+def large_in_database(name: str) -> bool:
+    """Whether layer `name` is on PostgreSQL with more than :data:`IN_VIEW_SQL_ROWS` rows
+    (counted once per store version)."""
+    workspace = open_workspace()
+    if workspace.url is None or not workspace.has_layer(name):
+        return False
+    return cached(f"rows:{name}", lambda ws: ws.row_count(name)) > IN_VIEW_SQL_ROWS
+
+
+def has_incidents() -> bool:
+    """Whether the workspace has an incidents layer (nothing read)."""
+    return cached("has:incidents", lambda ws: ws.has_layer("incidents"))
+
+
+def counted_incidents():
+    """The incidents as the figures count them (None without): the register with its
+    edits, or, on PostgreSQL with a layer too large to hold (:func:`large_in_database`),
+    the database's summary of it (one row per source file, type, month, ward and
+    district, ``n_records`` counting it; :func:`mapper.analysis_run.summarised_incidents`),
+    which every count of :mod:`mapper.analysis.incidents` weighs by."""
+    if not large_in_database("incidents"):
+        return layer("incidents", required=False)
+    from mapper.analysis_run import summarised_incidents
+
+    return with_overlay("summary:incidents", "incidents",
+                        lambda: summarised_incidents(open_workspace()), lambda *_: None)
+
+
 def ward_incidents(chosen) -> pd.DataFrame:
     """Every ward's incidents and rate per 1,000 residents for `chosen` (an
     :class:`mapper.analysis.incidents.IncidentFilter`), indexed by ``ward_code``: made
@@ -541,7 +574,7 @@ def ward_incidents(chosen) -> pd.DataFrame:
 
     def build(_workspace):
         wards = layer("ward_summary")
-        return filtered_ward_incidents(layer("incidents", required=False),
+        return filtered_ward_incidents(counted_incidents(),
                                        wards[["ward_code", "population"]], chosen)
 
     return cached("ward-incidents", build, variant=(chosen.start, chosen.end, chosen.kind))
@@ -551,7 +584,7 @@ def incident_types() -> list[str]:
     """The incident types of the incidents register (as stored), sorted ([] without)."""
 
     def build(_workspace):
-        incidents = layer("incidents", required=False)
+        incidents = counted_incidents()
         if incidents is None or len(incidents) == 0:
             return []
         return sorted(incidents["type"].dropna().astype(str).unique())
@@ -563,7 +596,7 @@ def incident_months() -> list[str]:
     """The months of the incidents register, oldest first ([] without incidents)."""
 
     def build(_workspace):
-        incidents = layer("incidents", required=False)
+        incidents = counted_incidents()
         if incidents is None or len(incidents) == 0:
             return []
         return sorted(incidents["month"].dropna().astype(str).unique())
@@ -597,8 +630,7 @@ def filtered_ward_summary(chosen) -> pd.DataFrame:
     from mapper.analysis.incidents import filtered_summary
 
     def build(_workspace):
-        return filtered_summary(layer("ward_summary"), layer("incidents", required=False),
-                                chosen)
+        return filtered_summary(layer("ward_summary"), counted_incidents(), chosen)
 
     return cached("filtered-ward-summary", build,
                   variant=(chosen.start, chosen.end, chosen.kind))
@@ -631,7 +663,7 @@ def chosen_incident_filter(args):
     start, end, kind, problems = incident_filter_args(args)
     if problems:
         abort(400, description="This page cannot be shown: " + "; ".join(problems) + ".")
-    if not (start or end or kind) or layer("incidents", required=False) is None:
+    if not (start or end or kind) or not has_incidents():
         return None
     return IncidentFilter(*filled_window(start, end), kind)
 

@@ -12,6 +12,7 @@ a group's ``contact`` member is added per request by :func:`features` with
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -232,6 +233,11 @@ def _register_table(name: str, id_column: str, kind_column: str) -> Table | None
     frame = data.layer(name, required=False)
     if frame is None:
         return None
+    return _register_table_of(frame, name, id_column, kind_column)
+
+
+def _register_table_of(frame: gpd.GeoDataFrame, name: str, id_column: str,
+                       kind_column: str) -> Table:
     if name == "incidents":  # newest first, so a limit keeps the most recent
         order = [c for c in ("month", "date", id_column) if c in frame.columns]
         frame = frame.sort_values(
@@ -297,6 +303,73 @@ def premises_table(workspace) -> Table | None:
 def incidents_table(workspace) -> Table | None:
     """The incidents register as a Table, newest first; None when the workspace has none."""
     return _register_table("incidents", "incident_id", "type")
+
+
+def incidents_in_box(box: tuple[float, float, float, float] | None) -> Table | None:
+    """On PostgreSQL with a large incident layer (:func:`mapper.web.data.large_in_database`), the
+    incidents meeting `box` (west, south, east, north in WGS84) as a Table made for this
+    request: read by the database's bounding-box search, the web app's edits laid over
+    them (every edited record, which the caller's box test then keeps or drops), rows as
+    :func:`incidents_table` makes them. None otherwise: use :func:`incidents_table`."""
+    if box is None or not data.large_in_database("incidents"):
+        return None
+    frame = register_in_box("incidents", box)
+    return None if frame is None else _register_table_of(frame, "incidents", "incident_id",
+                                                          "type")
+
+
+def register_in_box(name: str, box: tuple[float, float, float, float]):
+    """The rows of register `name` (with the web app's edits) whose points fall in `box`
+    (west, south, east, north in WGS84), or None without the layer. On PostgreSQL with a
+    large layer (:func:`mapper.web.data.large_in_database`) only the box is read, by the
+    database's bounding-box search; otherwise the held layer is cut. A point on the box's
+    edge is in it."""
+    from mapper.overlay import apply_edits
+
+    west, south, east, north = _grid_box(box)
+    if data.large_in_database(name):
+        frame = data.open_workspace().read_layer(name, bbox=(west, south, east, north))
+        frame = apply_edits(frame, name, list(data.overlay(name).values()))
+    else:
+        frame = data.layer(name, required=False)
+        if frame is None:
+            return None
+    frame = frame.cx[west:east, south:north]  # then exactly: the grid box is wider
+    shown = to_display(frame.geometry)
+    lon, lat = shown.x.to_numpy(), shown.y.to_numpy()
+    return frame[(lon >= box[0]) & (lon <= box[2]) & (lat >= box[1]) & (lat <= box[3])]
+
+
+#: what a ``bbox`` parameter must be (the one rule: the API, the map layers)
+BBOX_EXPECTED = ("expected four numbers west,south,east,north (WGS84 longitude and "
+                 "latitude in degrees, e.g. -0.2,51.4,0.1,51.6)")
+
+
+def parse_bbox(text: str) -> tuple[tuple[float, float, float, float] | None, str | None]:
+    """A ``bbox`` parameter's box (west, south, east, north in WGS84 degrees) and None,
+    or None and what was expected instead."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        return None, BBOX_EXPECTED
+    west, south, east, north = values
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        return None, ("expected west <= east within -180..180 and south <= north within "
+                      "-90..90 (is it in metres, or latitude first?)")
+    return (west, south, east, north), None
+
+
+def _grid_box(box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A WGS84 box's extent in British National Grid metres (its edges followed, and a
+    metre more each side: coordinates are served rounded)."""
+    from mapper.geo import CRS_ANALYSIS
+
+    edge = shapely.segmentize(shapely.box(*box), 0.01)
+    grid = gpd.GeoSeries([edge], crs="EPSG:4326").to_crs(CRS_ANALYSIS)
+    west, south, east, north = grid.total_bounds
+    return (west - 1.0, south - 1.0, east + 1.0, north + 1.0)
 
 
 def sources(layers: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -451,7 +451,7 @@ def incident_coverage_plan(settings: Settings):
     from mapper.analysis.incidents import incident_coverage, monthly_counts
 
     def build(_workspace):
-        incidents = data.layer("incidents", required=False)
+        incidents = data.counted_incidents()  # the database's summary of a large layer
         if incidents is None or len(incidents) == 0:
             return None
         plan = incident_coverage(incidents, _ward_summary()[["ward_code", "borough_code"]],

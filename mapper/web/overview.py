@@ -37,10 +37,10 @@ import secrets
 from dataclasses import replace
 
 import pandas as pd
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 
 from mapper.maps import MapParts, map_parts, ward_map
-from mapper.maps.base import OVERVIEW_DECIMALS
+from mapper.maps.base import OVERVIEW_DECIMALS, area_label_sets
 from mapper.maps.overview import WARD_FIELDS
 from mapper.maps.points import point_rows, ward_count_rows
 from mapper.web import basemap, data, downloads, wardtiles
@@ -132,7 +132,13 @@ def prepare() -> None:
     context."""
     data.cached("overview:facts", _facts)
     wardtiles.prepare("wards")
+    if data.layer("boroughs", required=False) is not None:
+        wardtiles.prepare_outlines(("boroughs",), layer="wards")
     _map()
+    if wardtiles.in_view(data.layer("wards")):  # what such a map fetches
+        labels_json()
+        if data.layer("ward_summary", required=False) is not None and _groups_count():
+            counts_json()
 
 
 def _facts(workspace) -> dict:
@@ -160,6 +166,13 @@ def _map() -> tuple[MapParts, Deflated]:
 
     def build(workspace):
         groups = _groups_count()
+        large = wardtiles.in_view(data.layer("wards"))
+        per_ward = groups is not None and workspace.has_layer("ward_summary")
+        tag = data.version_tag()
+        urls = {"boroughs": f"{root}/overview/outlines/boroughs/{{z}}/{{x}}/{{y}}.json?v={tag}",
+                "labels": url_for("overview.labels_json", v=tag)}
+        if per_ward:
+            urls["groups_per_ward"] = url_for("overview.counts_json", v=tag)
         m = ward_map(
             data.layer("wards"),
             data.layer("boroughs", required=False),
@@ -171,11 +184,11 @@ def _map() -> tuple[MapParts, Deflated]:
                         if groups is not None else None),
             groups_count=groups,
             groups_per_ward=(ward_count_rows(data.layer("ward_summary"), "groups")
-                             if groups is not None and workspace.has_layer("ward_summary")
-                             else None),
+                             if per_ward and not large else None),
             json_strings=True,
-            inview_url=(f"{root}/overview/wards/{{z}}/{{x}}/{{y}}.json?v={data.version_tag()}"
-                        if wardtiles.in_view(data.layer("wards")) else None),
+            inview_url=(f"{root}/overview/wards/{{z}}/{{x}}/{{y}}.json?v={tag}"
+                        if large else None),
+            outline_urls=urls,
         )
         parts = map_parts(m)
         return parts, deflated(parts.script.encode())
@@ -194,6 +207,34 @@ def ward_tiles(z: int, x: int, y: int):
         return wardtiles.properties_by_row(wards, wards[list(WARD_FIELDS)], layer="wards")
 
     return wardtiles.tile_response("overview", z, x, y, None, properties, layer="wards")
+
+
+@bp.get("/overview/outlines/boroughs/<int:z>/<int:x>/<int:y>.json")
+def borough_tiles(z: int, x: int, y: int):
+    """The borough outlines of tile z/x/y for the overview map, when it loads its wards
+    for the view (:mod:`mapper.web.wardtiles`)."""
+    if data.layer("boroughs", required=False) is None:
+        abort(404, description="the workspace has no borough boundaries")
+    return wardtiles.outline_response("overview", "boroughs", z, x, y, None, lambda: None)
+
+
+@bp.get("/overview/labels.json")
+def labels_json():
+    """The ward and borough names the overview map writes when zoomed in, for a map
+    loading its wards for the view (a small map embeds them)."""
+    return versioned_json("overview:labels", lambda: {"sets": area_label_sets(
+        data.layer("wards"), data.layer("boroughs", required=False))})
+
+
+@bp.get("/overview/counts.json")
+def counts_json():
+    """The VCS groups per ward the overview map shows zoomed out (``{"rows": ...}`` of
+    :func:`mapper.maps.points.ward_count_rows`), for a map loading its wards for the
+    view."""
+    if data.layer("ward_summary", required=False) is None or _groups_count() is None:
+        abort(404, description="the workspace has no groups counted per ward")
+    return versioned_json("overview:counts", lambda: {"kind": "groups", "rows": ward_count_rows(
+        data.layer("ward_summary"), "groups")})
 
 
 def _ward_rows(wards) -> list[dict]:

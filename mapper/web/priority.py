@@ -46,17 +46,19 @@ from flask import (
     request,
     url_for,
 )
+from werkzeug.datastructures import MultiDict
 
 from mapper import geojson
 from mapper.analysis import indicators as indicators_registry
+from mapper.analysis.incidents import IncidentFilter
 from mapper.analysis.neighbourhoods import stability_method
 from mapper.analysis.reasons import reasons_method
 from mapper.analysis.record import read_selection, selection, selection_changes
 from mapper.config import Settings, describe
 from mapper.errors import MapperError
 from mapper.geo import to_display
-from mapper.maps.base import display_tolerance
-from mapper.maps.points import point_rows
+from mapper.maps.base import area_label_sets, display_tolerance
+from mapper.maps.points import POINT_KINDS, point_rows, ward_count_rows
 from mapper.maps.priority import (
     class_labels,
     classify_wards,
@@ -70,6 +72,7 @@ from mapper.maps.selection_svg import selection_svg
 from mapper.web import data, downloads, wardtiles
 from mapper.web.auth import current_user, require_role
 from mapper.web.data import open_workspace
+from mapper.web.layers import parse_bbox, register_in_box
 from mapper.web.priority_page import (
     EDITABLE,
     EXPORT_COLUMNS,
@@ -82,6 +85,7 @@ from mapper.web.priority_page import (
     current_settings,
     field_errors,
     in_borough,
+    incident_window,
     layer_credits,
     parse_view,
     plain_text,
@@ -92,7 +96,7 @@ from mapper.web.priority_page import (
     source_rows,
     when_text,
 )
-from mapper.web.responses import rows_page, rows_page_args, versioned_json
+from mapper.web.responses import json_document, rows_page, rows_page_args, versioned_json
 
 bp = Blueprint("priority", __name__)
 
@@ -109,7 +113,9 @@ def prepare() -> None:
     request context)."""
     if data.layer("ward_summary", required=False) is not None:
         wardtiles.prepare()
+        wardtiles.prepare_outlines()
         page()
+        _prepare_fetched()
 
 
 @bp.get("/priority/wards/<int:z>/<int:x>/<int:y>.json")
@@ -127,6 +133,32 @@ def ward_tiles(z: int, x: int, y: int):
 
     return wardtiles.tile_response("priority", z, x, y,
                                    json.dumps(view.map_query, sort_keys=True), properties)
+
+
+@bp.get("/priority/outlines/<kind>/<int:z>/<int:x>/<int:y>.json")
+def outline_tiles(kind: str, z: int, x: int, y: int):
+    """The borough or CAN outlines (`kind`: ``boroughs``, ``cans``) of tile z/x/y for the
+    map of the view in the query, when the page loads its wards for the view
+    (:mod:`mapper.web.wardtiles`)."""
+    view = parse_view(request.args, data.layer("ward_summary"))
+    return wardtiles.outline_response("priority", kind, z, x, y,
+                                      json.dumps(view.map_query, sort_keys=True),
+                                      lambda: shown_wards(view) if kind == "cans" else None)
+
+
+@bp.get("/priority/labels.json")
+def labels_json():
+    """The ward and borough names the map of the view in the query writes when zoomed
+    in (:func:`mapper.maps.base.area_label_sets`), for a map loading its wards for the
+    view (a small map embeds them)."""
+    view = parse_view(request.args, data.layer("ward_summary"))
+
+    def make():
+        return {"sets": area_label_sets(shown_wards(view),
+                                        data.layer("boroughs", required=False))}
+
+    return versioned_json("priority:labels", make,
+                          variant=json.dumps(view.map_query, sort_keys=True))
 
 
 @bp.post("/priority/recompute")
@@ -388,6 +420,63 @@ def _weights(settings: Settings) -> list[dict]:
 
 
 
+@bp.get("/priority/counts/<kind>.json")
+def counts_json(kind: str):
+    """The counts per ward of register `kind` (``groups``, ``premises``, ``incidents``:
+    those of the months and type in the query) that a map loading its wards for the view
+    shows zoomed out, fetched the first time they show: ``{"rows": [[lat, lon, ward
+    name, count], ...]}`` (:func:`mapper.maps.points.ward_count_rows`)."""
+    have = _registers()
+    if kind not in have:
+        abort(404, description=f"No counts of '{kind}' (have: {', '.join(have)}).")
+    wards = data.layer("ward_summary")
+    borough = request.args.get("borough", "") or ""
+    if borough and borough not in borough_names(wards):
+        abort(400, description=f"borough '{borough}' is not in the study area")
+    start, end, incident_type, problems = data.incident_filter_args(request.args)
+    if problems:
+        abort(400, description="; ".join(problems))
+    make, variant = _counts(kind, borough, start, end, incident_type)
+    return versioned_json(f"priority:counts:{kind}", make, variant=variant)
+
+
+def _registers() -> list[str]:
+    """The point registers the workspace has (the incidents without reading them)."""
+    return [k for k in POINT_KINDS
+            if (data.has_incidents() if k == "incidents"
+                else data.layer(k, required=False) is not None)]
+
+
+def _counts(kind: str, borough: str, start: str, end: str, incident_type: str):
+    """The maker and cache variant of :func:`counts_json`'s document."""
+    def make():
+        shown = shown_wards(View(borough=borough))
+        counts = None
+        if kind == "incidents":
+            counts = data.ward_incidents(IncidentFilter(start, end, incident_type))["incidents"]
+        return {"kind": kind, "rows": ward_count_rows(shown, kind, counts)}
+
+    return make, json.dumps([borough, start, end, incident_type])
+
+
+def _prepare_fetched() -> None:
+    """Make the area names and the counts per ward the page as first shown fetches, when
+    it loads its wards for the view (the first visitor to zoom in then waits for
+    nothing)."""
+    wards = data.layer("ward_summary")
+    if not wardtiles.in_view(wards):
+        return
+    labels_json()
+    first, last = incident_window(View())
+    for kind in _registers():
+        # the query the page's URL for them has (priority_page._counts_url)
+        query = MultiDict({"incidents_from": first, "incidents_to": last}
+                          if kind == "incidents" else {})
+        start, end, incident_type, _problems = data.incident_filter_args(query)
+        make, variant = _counts(kind, "", start, end, incident_type)
+        json_document(f"priority:counts:{kind}", make, variant=variant)
+
+
 @bp.get("/priority/layers/<layer>.json")
 def layer_json(layer: str):
     """One heavy layer of the map: point rows of a register, or the coverage gaps."""
@@ -401,7 +490,13 @@ def layer_json(layer: str):
     if problems:
         abort(400, description="; ".join(problems))
     limit, offset = rows_page_args()
-    key = json.dumps([borough, start, end, kind, limit, offset])
+    box = None
+    if request.args.get("bbox"):  # a large map's markers: only those in (and about) view
+        box, problem = parse_bbox(request.args["bbox"])
+        if problem or layer == "gaps":
+            abort(400, description=f"bbox={request.args['bbox']!r}: "
+                  f"{problem or 'the coverage gaps come whole (bbox is for point layers)'}")
+    key = json.dumps([borough, start, end, kind, limit, offset, box])
 
     def make():
         attribution, licences = layer_credits()
@@ -412,7 +507,8 @@ def layer_json(layer: str):
             names = shown.set_index("ward_code")["ward_name"]
             doc = gap_collection(gaps, display_tolerance(shown), names)
             return doc | {"attribution": attribution, "licences": licences}
-        frame = in_borough(data.layer(layer, required=False), borough)
+        frame = in_borough(data.layer(layer, required=False) if box is None
+                           else register_in_box(layer, box), borough)
         if layer == "incidents" and frame is not None and len(frame):
             month = frame["month"].astype(str)
             keep = pd.Series(True, index=frame.index)

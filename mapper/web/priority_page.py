@@ -213,7 +213,7 @@ def incident_filter(view: View) -> IncidentFilter | None:
     figures are then the analysis's."""
     if not (view.incidents_from or view.incidents_to or view.incident_type):
         return None
-    if data.layer("incidents", required=False) is None:
+    if not data.has_incidents():
         return None
     start, end = incident_window(view)
     return IncidentFilter(start, end, view.incident_type)
@@ -223,7 +223,7 @@ def counted_text(view: View) -> str:
     """What the incident layers and figures of `view` count, in words with the total of
     the wards shown: 'burglary, Sep 2024 - Feb 2025, 1,234 incidents' ('' without
     incidents)."""
-    if data.layer("incidents", required=False) is None:
+    if not data.has_incidents():
         return ""
     chosen = incident_filter(view) or IncidentFilter(*incident_window(view))
     figures = data.ward_incidents(chosen)
@@ -344,11 +344,24 @@ def _layer_url(name: str, view: View, **extra) -> str:
     return url_for("priority.layer_json", layer=name, **area, **extra, v=data.version_tag())
 
 
+def _counts_url(kind: str, view: View, **extra) -> str:
+    """The URL of the counts per ward of register `kind` (as :func:`_layer_url`)."""
+    area: dict[str, Any] = {"borough": view.borough} if view.borough else {}
+    return url_for("priority.counts_json", kind=kind, **area, **extra, v=data.version_tag())
+
+
 def ward_tiles_url(view: View) -> str:
     """The URL of the ward layer's tiles for `view` (``{z}/{x}/{y}`` left to the
     browser), naming the workspace version so browsers keep the answers."""
     query = urlencode({**view.map_query, "v": data.version_tag()})
     return f"{request.script_root}/priority/wards/{{z}}/{{x}}/{{y}}.json?{query}"
+
+
+def outline_tiles_url(view: View, kind: str) -> str:
+    """The URL of the outline layer `kind`'s tiles (``boroughs``, ``cans``) for `view`,
+    as :func:`ward_tiles_url`."""
+    query = urlencode({**view.map_query, "v": data.version_tag()})
+    return f"{request.script_root}/priority/outlines/{kind}/{{z}}/{{x}}/{{y}}.json?{query}"
 
 
 def _month_label(month: str) -> str:
@@ -371,8 +384,9 @@ def _build_map(view: View):
         heat = None
         for kind in ("groups", "premises"):
             if data.layer(kind, required=False) is not None:
-                points.append(PointLayer(kind, url=_layer_url(kind, view)))
-        if data.layer("incidents", required=False) is not None:
+                points.append(PointLayer(kind, url=_layer_url(kind, view),
+                                         counts_url=_counts_url(kind, view)))
+        if data.has_incidents():
             start, end = incident_window(view)
             window = {"incidents_from": start, "incidents_to": end}
             if view.incident_type:
@@ -382,7 +396,8 @@ def _build_map(view: View):
             # counts per ward of the same months and type as the markers
             counts = data.ward_incidents(IncidentFilter(start, end, view.incident_type))
             points.append(PointLayer("incidents", url=url, note=note,
-                                     counts=counts["incidents"]))
+                                     counts=counts["incidents"],
+                                     counts_url=_counts_url("incidents", view, **window)))
             heat = HeatLayer(url=url, note=note)
         gaps = None
         if data.layer("coverage_gaps", required=False) is not None:
@@ -395,6 +410,10 @@ def _build_map(view: View):
             ward_url=f"{request.script_root}/ward/",
             heat=heat, counted=counted_text(view),
             inview_url=ward_tiles_url(view) if wardtiles.in_view(wards) else None,
+            outline_urls={**{kind: outline_tiles_url(view, kind)
+                             for kind in wardtiles.OUTLINES},
+                          "labels": url_for("priority.labels_json", **view.map_query,
+                                            v=data.version_tag())},
         )
         return map_parts(m)
 

@@ -67,6 +67,80 @@ def prepare(layer: str = SHAPES_LAYER) -> None:
     band_shapes(0, layer)
 
 
+#: the outline layers drawn over the wards, loaded for the view like them: the borough
+#: outlines (the ``boroughs`` layer, each band simplified from it) and the CAN outlines
+#: (each band's the union of that band's ward shapes, so they follow the wards' edges)
+OUTLINES = ("boroughs", "cans")
+
+
+def outline_bands(kind: str) -> tuple[list[str], list[inview.BandShapes], list[list[float]]]:
+    """The outlines of `kind` (one of :data:`OUTLINES`) in every band: each outline's
+    code (``borough_code`` or ``can_id``), its shapes per band, and (CANs) a label point
+    each; made once per workspace version."""
+    def make(_workspace):
+        if kind == "boroughs":
+            boroughs = data.layer("boroughs")
+            return (boroughs["borough_code"].astype(str).tolist(), inview.all_bands(boroughs),
+                    [])
+        wards = data.layer(SHAPES_LAYER)
+        bands = [band_shapes(i) for i in range(len(inview.BANDS))]
+        return inview.outline_bands(bands, wards["can_id"].to_numpy(dtype=object))
+
+    if kind not in OUTLINES:
+        abort(404, description=f"no outline layer {kind!r} (choose one of "
+                               f"{', '.join(OUTLINES)})")
+    return data.cached(f"wardtiles:outlines:{kind}", make, keep=2)
+
+
+def prepare_outlines(kinds: tuple[str, ...] = OUTLINES, layer: str = SHAPES_LAYER) -> None:
+    """Make the outlines of `kinds` in every band now (the warm-up), when the page of
+    `layer`'s wards loads them for the view."""
+    wards = data.layer(layer, required=False)
+    if wards is None or not in_view(wards):
+        return
+    for kind in kinds:
+        if kind == "boroughs" and data.layer("boroughs", required=False) is None:
+            continue
+        if kind == "cans" and "can_id" not in wards:
+            continue
+        outline_bands(kind)
+
+
+def outline_properties(kind: str, shown: pd.DataFrame | None = None) -> list[bytes | None]:
+    """Each outline of `kind`'s properties as JSON, in :func:`outline_bands`' order:
+    a borough's ``borough_code`` and ``borough_name`` (HTML-escaped, as folium's layers
+    insert them); a CAN's ``can_id``, ``name`` (from ``neighbourhoods``) and ``label_at``
+    (text as it is: the CAN layer writes text nodes). With `shown` (the page's wards),
+    only the CANs of its wards (None for the others)."""
+    codes, _bands, labels = outline_bands(kind)
+    if kind == "boroughs":
+        boroughs = data.layer("boroughs")
+        return list(geojson.encode_properties(
+            boroughs[["borough_code", "borough_name"]].reset_index(drop=True), escape=True))
+    names: dict[str, str] = {}
+    cans = data.layer("neighbourhoods", required=False)
+    if cans is not None and len(cans) and "name" in cans:
+        names = dict(zip(cans["can_id"].astype(str), cans["name"].astype(str), strict=True))
+    table = pd.DataFrame({"can_id": codes, "name": [names.get(c, "") for c in codes],
+                          "label_at": labels})
+    encoded = geojson.encode_properties(table)
+    if shown is None:
+        return list(encoded)
+    wanted = set(shown["can_id"].dropna().astype(str))
+    return [text if code in wanted else None for code, text in zip(codes, encoded, strict=True)]
+
+
+def outline_response(page: str, kind: str, z: int, x: int, y: int, variant: object,
+                     shown: Callable[[], pd.DataFrame | None]):
+    """The answer for tile z/x/y of the outline layer `kind` on page `page` (as
+    :func:`tile_response`); `shown()` gives the page's wards (CANs: only theirs)."""
+    def shapes(band: int) -> inview.BandShapes:
+        return outline_bands(kind)[1][band]
+
+    return tile_response(f"{page}:{kind}", z, x, y, variant,
+                         lambda: outline_properties(kind, shown()), shapes=shapes)
+
+
 def properties_by_row(shown: pd.DataFrame, table: pd.DataFrame,
                       layer: str = SHAPES_LAYER) -> list[bytes | None]:
     """Each row of `layer`'s properties (`table`, one row per ward of `shown`, in its
@@ -79,10 +153,13 @@ def properties_by_row(shown: pd.DataFrame, table: pd.DataFrame,
 
 
 def tile_response(kind: str, z: int, x: int, y: int, variant: object,
-                  properties: Callable[[], list[bytes | None]], layer: str = SHAPES_LAYER):
+                  properties: Callable[[], list[bytes | None]], layer: str = SHAPES_LAYER,
+                  shapes: Callable[[int], inview.BandShapes] | None = None):
     """The answer for tile z/x/y of page `kind`, the page's view named by `variant`, its
     wards' properties from `properties()` (made once per variant and workspace version):
-    404 for a tile the layer is not cut at."""
+    404 for a tile the layer is not cut at. `shapes(band)` gives the shapes (default: the
+    wards of `layer`; an outline layer's, see :func:`outline_bands`), rows in the order
+    of `properties()`."""
     problem = inview.check_tile(z, x, y)
     if problem:
         abort(404, description=problem)
@@ -94,7 +171,8 @@ def tile_response(kind: str, z: int, x: int, y: int, variant: object,
 
     def body(_workspace):
         shown = data.cached(f"wardtiles:{kind}:properties", props, variant=variant)
-        features = inview.tile_features(band_shapes(band, layer), shown, z, x, y)
+        cut = shapes(band) if shapes is not None else band_shapes(band, layer)
+        features = inview.tile_features(cut, shown, z, x, y)
         raw = geojson.collection(features)
         return raw, gzip_joined([raw])
 

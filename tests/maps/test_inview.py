@@ -80,3 +80,34 @@ def test_tile_features_are_the_wards_meeting_the_tile(band):
                 assert np.allclose(xy, np.round(xy, inview.BANDS[band].decimals))
             found.extend(codes)
     assert set(found) == set(wards["ward_code"]) - {wards["ward_code"].iloc[3]}
+
+
+def test_outline_bands_follow_the_groups_wards_in_every_band():
+    # a 3 x 2 block of 1 km squares: two of the bottom row one group, the top row another
+    squares = [shapely.box(x * 1000, y * 1000, (x + 1) * 1000, (y + 1) * 1000)
+               for y in range(2) for x in range(3)]
+    wards = gpd.GeoDataFrame(geometry=gpd.GeoSeries(squares, crs=27700).translate(
+        530_000, 180_000))
+    groups = np.asarray(["CAN-10", "CAN-10", None, "CAN-2", "CAN-2", "CAN-2"], dtype=object)
+    bands = inview.all_bands(wards)
+    names, outlines, labels = inview.outline_bands(bands, groups)
+    assert names == ["CAN-2", "CAN-10"]  # in id order, not text order; None is no group
+    assert len(outlines) == len(inview.BANDS) and len(labels) == 2
+    for band, ward_shapes, lines in zip(inview.BANDS, bands, outlines, strict=True):
+        assert lines.band == band
+        expected = [shapely.boundary(shapely.union_all(ward_shapes.shapes[rows]))
+                    for rows in ([3, 4, 5], [0, 1])]
+        for got, want in zip(lines.shapes, expected, strict=True):
+            assert got.geom_type in ("LineString", "MultiLineString", "LinearRing")
+            assert shapely.hausdorff_distance(got, want) < 10 ** -band.decimals
+        # a box inside the first ward meets no outline (a line, not an area); one over
+        # its west edge only its group's
+        west, south, east, north = ward_shapes.shapes[0].bounds
+        w, h = east - west, north - south
+        inner = (west + w / 4, south + h / 4, west + w / 2, south + h / 2)
+        assert lines.rows_in(inner).tolist() == []
+        edge = (west - w / 4, south + h / 4, west + w / 4, south + h / 2)
+        assert lines.rows_in(edge).tolist() == [1]
+    for (lat, lon), rows in zip(labels, ([3, 4, 5], [0, 1]), strict=True):
+        area = shapely.union_all(bands[-1].shapes[rows])
+        assert area.buffer(1e-9).contains(shapely.Point(lon, lat))

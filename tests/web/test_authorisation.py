@@ -34,6 +34,13 @@ POLICY = {
     "priority.layer_json": "public",
     "priority.ward_tiles": "public",
     "overview.ward_tiles": "public",
+    # the outlines, area names and counts per ward a large map fetches: no personal data
+    "priority.outline_tiles": "public",
+    "priority.labels_json": "public",
+    "priority.counts_json": "public",
+    "overview.borough_tiles": "public",
+    "overview.labels_json": "public",
+    "overview.counts_json": "public",
     "priority.recompute": "admin",
     # drafts and published versions (mapper/web/drafts.py): a draft is also private to
     # its owner (tests/analysis/test_drafts.py)

@@ -284,11 +284,14 @@ def test_gdal_reads_the_collections(demo_dir, tmp_path):
                               env=os.environ.copy())
     try:
         url = f"http://127.0.0.1:{port}/ogc"
-        for _ in range(100):
+        deadline = time.monotonic() + 180  # a start on a machine busy with other tests
+        while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
+                assert server.poll() is None, f"the server exited ({server.returncode})"
+                assert time.monotonic() < deadline, "the server did not listen in 180 s"
                 time.sleep(0.2)
         listed = [str(n) for n, _ in pyogrio.list_layers(f"OAPIF:{url}")]
         assert listed == list(COLLECTIONS)

@@ -281,6 +281,31 @@ def test_layer_json(client, demo_dir):
         assert email not in text
 
 
+def test_point_layers_of_a_box_are_those_a_brute_force_finds(client, demo_dir):
+    """``bbox=`` (what a large map's markers ask for): the rows whose points are in the
+    box, as a test of every point finds them; bad boxes, and a box on the gaps, are 400s
+    saying what was expected."""
+    from mapper.geo import to_display
+
+    for layer in ("groups", "incidents"):
+        frame = overlay.read_layer(Workspace(demo_dir), layer)
+        shown = to_display(frame.geometry)
+        west, south, east, north = shown.total_bounds
+        box = (west, south, (west + east) / 2, (south + north) / 2)  # the south-west quarter
+        inside = ((shown.x >= box[0]) & (shown.x <= box[2]) & (shown.y >= box[1])
+                  & (shown.y <= box[3]))
+        answer = client.get(f"/priority/layers/{layer}.json?bbox="
+                            + ",".join(f"{v:.6f}" for v in box)).get_json()
+        assert 0 < answer["total"] == int(inside.sum()) < len(frame), layer
+        assert all(box[1] - 1e-4 <= lat <= box[3] + 1e-4 and box[0] - 1e-4 <= lon <= box[2] + 1e-4
+                   for lat, lon, *_ in answer["rows"]), layer
+    for bad in ("1,2,3", "0.1,51.6,-0.2,51.4", "530000,180000,540000,190000"):
+        refused = client.get(f"/priority/layers/groups.json?bbox={bad}")
+        assert refused.status_code == 400 and "expected" in refused.get_data(as_text=True), bad
+    gaps = client.get("/priority/layers/gaps.json?bbox=-0.2,51.4,0.1,51.6")
+    assert gaps.status_code == 400 and "point layers" in gaps.get_data(as_text=True)
+
+
 def test_incident_type_filter_on_the_map(client, demo_dir):
     """The map's incident points by type (incident_type=, any spelling of the vocabulary);
     the page offers the types of the data; an unknown type is a 400 naming the types."""
