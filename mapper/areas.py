@@ -11,6 +11,11 @@ counted.
 from __future__ import annotations
 
 import math
+import operator
+import threading
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import geopandas as gpd
 import numpy as np
@@ -56,6 +61,53 @@ def area_of_points(points: gpd.GeoSeries, areas: gpd.GeoDataFrame, code: str) ->
     return pd.Series(out, index=points.index, dtype="object")
 
 
+#: 2D copies of area arrays, by the id of the caller's array (see :func:`_copy_of`)
+_COPIES: dict[int, tuple[weakref.ref, list, np.ndarray]] = {}
+#: one placing at a time on the shared copies (each is prepared, used, then unprepared)
+_PREPARING = threading.Lock()
+#: how many :func:`reusing_copies` blocks are open (copies are kept only inside one)
+_REUSING = [0]
+
+
+@contextmanager
+def reusing_copies() -> Iterator[None]:
+    """Inside this block, the 2D copy of an area layer is made once and reused by every
+    call (a build placing hundreds of incident files in the same areas); outside it, and
+    once it ends, each call makes its own and drops it (no memory held)."""
+    with _PREPARING:
+        _REUSING[0] += 1
+    try:
+        yield
+    finally:
+        with _PREPARING:
+            _REUSING[0] -= 1
+            if not _REUSING[0]:
+                _COPIES.clear()
+
+
+def _copy_of(shapes: np.ndarray) -> np.ndarray:
+    """A 2D copy of `shapes` (the caller's geometries are never prepared); inside
+    :func:`reusing_copies`, made once per array while the caller holds it: a build
+    places every incident file in the same LSOAs, wards and districts, and copying
+    England's 33,000 LSOAs took longer than placing a file's points. Only the copy is
+    kept: GEOS's prepared indexes are built per call and destroyed after (kept, they
+    held gigabytes at England size)."""
+    if not _REUSING[0]:
+        return shapely.force_2d(shapes)
+    key = id(shapes)
+    held = _COPIES.get(key)
+    if (held is not None and held[0]() is shapes and len(held[1]) == len(shapes)
+            and all(map(operator.is_, held[1], shapes))):  # none replaced in place
+        return held[2]
+    copy = shapely.force_2d(shapes)
+    try:
+        ref = weakref.ref(shapes, lambda _: _COPIES.pop(key, None))
+    except TypeError:  # not weakly referable: a copy for this call only
+        return copy
+    _COPIES[key] = (ref, shapes.tolist(), copy)
+    return copy
+
+
 #: points per cell of the grid :func:`_pairs` sorts the points into, on average
 _POINTS_PER_CELL = 4
 
@@ -99,9 +151,13 @@ def _pairs(points: np.ndarray, shapes: np.ndarray) -> tuple[np.ndarray, np.ndarr
     size = hi - lo
     shape_pos = np.repeat(run_shape, size)
     point_pos = order[np.repeat(lo - np.cumsum(size) + size, size) + np.arange(size.sum())]
-    prepared = shapely.force_2d(shapes)  # a copy, prepared here and dropped after
-    shapely.prepare(prepared)
-    hit = shapely.intersects_xy(prepared[shape_pos], x[point_pos], y[point_pos])
+    with _PREPARING:
+        prepared = _copy_of(shapes)
+        shapely.prepare(prepared)
+        try:
+            hit = shapely.intersects_xy(prepared[shape_pos], x[point_pos], y[point_pos])
+        finally:
+            shapely.destroy_prepared(prepared)
     return shape_pos[hit], point_pos[hit]
 
 

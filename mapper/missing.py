@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 #: how a missing value reads on a page
@@ -76,6 +77,18 @@ def clean_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object or str(out[column].dtype) in ("string", "str"):
-            out[column] = pd.Series([or_none(v) for v in out[column].tolist()],
-                                    index=out.index, dtype=object)
+            out[column] = pd.Series(_cleaned(out[column]), index=out.index, dtype=object)
     return out
+
+
+def _cleaned(values: pd.Series) -> np.ndarray:
+    """:func:`or_none` of every value, as objects. Text is judged once per distinct value
+    (a file's months, types and places repeat): the same answer, without a Python call
+    per cell."""
+    cells = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(cells, skipna=True) not in ("string", "empty"):
+        return np.array([or_none(v) for v in cells.tolist()] or [], dtype=object)
+    codes, uniques = pd.factorize(cells, use_na_sentinel=True)
+    kept = np.array([None if is_missing(u) else u for u in uniques.tolist()] + [None],
+                    dtype=object)
+    return kept[codes]  # code -1 (None, NaN, pd.NA): the None at the end

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from mapper.postcodes import outward_code
@@ -89,8 +90,7 @@ def protect(frame: pd.DataFrame, register: str) -> tuple[pd.DataFrame, int]:
     found: dict[object, list[str]] = {}
     for column in fields:
         values = out[column]
-        text = values.astype("string").fillna("")
-        hit = text.str.contains(_ANY.pattern, regex=True)
+        hit = _contains_contact(values)
         for index in hit[hit].index:
             original = values.at[index]
             found.setdefault(index, []).append(
@@ -113,6 +113,15 @@ def protect(frame: pd.DataFrame, register: str) -> tuple[pd.DataFrame, int]:
             new = [n for n in notes if n not in old]
             out.at[index, NOTES] = "; ".join([old, *new] if old else new) or None
     return out, len(found)
+
+
+def _contains_contact(values: pd.Series) -> pd.Series:
+    """Whether each value's text holds a contact detail; the pattern is tried once per
+    distinct text (an incident file repeats its places and outcomes thousands of times)."""
+    text = values.astype("string").fillna("").to_numpy(dtype=object)
+    codes, uniques = pd.factorize(text)
+    found = np.array([_ANY.search(u) is not None for u in uniques.tolist()] + [False])
+    return pd.Series(found[codes], index=values.index, dtype=bool)
 
 
 def found_message(records: int, register: str) -> str:

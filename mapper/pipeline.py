@@ -20,7 +20,7 @@ import shapely
 from mapper import compact, incident_types, missing, personal_text, registers
 from mapper.analysis.apportion import LOOKUP_MIN_JOIN, usable_lookup
 from mapper.analysis_run import OUTPUTS
-from mapper.areas import assign_areas
+from mapper.areas import assign_areas, reusing_copies
 from mapper.duplicates import CHARITY_SITE_M, charity_sites, flag_duplicates
 from mapper.errors import DataValidationError, MapperError, Problem
 from mapper.saved_mappings import SavedMappings
@@ -422,6 +422,18 @@ def read_all(
     ctx = context or Context()
     steps = [(k, plan.chosen[k]) for k in IMPORT_ORDER if k in plan.chosen]
     steps += [(det.kind, det) for det in plan.registers]
+    with reusing_copies():  # every file placed in the same areas: copied once
+        _read_steps(steps, imported, points, problems, ctx, progress, compact_kinds)
+    ctx.buffered = None  # the study area buffered for the files read: not kept after
+    if problems:
+        raise DataValidationError(problems)
+    return imported, points, ctx
+
+
+def _read_steps(steps, imported: dict[str, Imported], points: list[Imported],
+                problems: list[Problem], ctx: Context, progress: Progress,
+                compact_kinds: tuple[str, ...]) -> None:
+    """:func:`read_all`'s loop: read each file in turn, into `imported` or `points`."""
     for n, (kind, det) in enumerate(steps, 1):
         rows = f" ({_rows(det.rows)})" if det.rows else ""
         progress(f"[{n}/{len(steps)}] reading {_names(det)}{rows} as {KINDS[kind]}")
@@ -445,9 +457,6 @@ def read_all(
         if kind in ("boroughs", "wards") and ctx.study_area is None:
             area = _study_area(imported)  # the flags and postcodes of `ctx` stay
             ctx.study_area, ctx.study_area_name = area.study_area, area.study_area_name
-    if problems:
-        raise DataValidationError(problems)
-    return imported, points, ctx
 
 
 #: the registers the build holds compactly (:mod:`mapper.compact`): the large ones

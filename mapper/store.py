@@ -629,13 +629,20 @@ def _write_chunked(frame: pd.DataFrame, path: Path, name: str) -> None:
                                 append=n > 0)
 
 
+#: what :func:`pandas.api.types.infer_dtype` says of a column that holds no list or dict
+_NOT_LISTS = frozenset({"string", "empty", "integer", "floating", "boolean", "decimal", "bytes",
+                        "date", "datetime", "datetime64", "time", "timedelta", "period"})
+
+
 def _storable(frame: pd.DataFrame) -> pd.DataFrame:
     """GeoPackage has no list or object columns: store them as JSON text."""
     out = frame.copy()
     for col in out.columns:
         if col == getattr(out, "_geometry_column_name", None):
             continue
-        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | dict)).any():
+        if out[col].dtype == object and pd.api.types.infer_dtype(
+                out[col], skipna=True) not in _NOT_LISTS and out[col].map(
+                lambda v: isinstance(v, list | dict)).any():
             out[col] = out[col].map(lambda v: json.dumps(v, ensure_ascii=False))
         if out[col].dtype == object or str(out[col].dtype) in ("string", "str"):
             # missing values become NULL (GDAL would otherwise write pd.NA as "<NA>")

@@ -765,14 +765,19 @@ def covered_pressure(
         out[column] = pd.Series(pd.NA, index=index, dtype="object")
     notes: list[str] = []
     short: dict[str, list[str]] = {}
+    # each district's incidents, found once (not a pass over every incident per district)
+    in_district = pd.Series(np.arange(len(kept))).groupby(
+        kept["ward_code"].map(district).to_numpy(dtype=object), sort=False).indices
+    nowhere = np.zeros(0, dtype=np.int64)
     for code in sorted(district.dropna().unique()):
         rows = (district == code).to_numpy()
         months = list(coverage.months.get(code, ()))
         if not months:
             continue
         wards_here = index[rows]
-        mine = (kept["ward_code"].isin(wards_here) & month.isin(months)).to_numpy()
-        part = kept[mine]
+        mine = in_district.get(code, nowhere)
+        mine = mine[month.iloc[mine].isin(months).to_numpy()]
+        part = kept.iloc[mine]
         counts = crosstab(part["ward_code"], wards_here, slugs(part["type"]), names,
                           row_weights(part))
         cover = coverage.cover.get(code, {})

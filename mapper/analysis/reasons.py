@@ -39,6 +39,7 @@ measured.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -196,6 +197,16 @@ def _sums(values: pd.Series, can: pd.Series) -> pd.Series:
     return values.groupby(can).sum()
 
 
+def _positions(groups: pd.Series, *series: pd.Series) -> dict:
+    """Each CAN's boroughs (`groups`: CAN -> tuple of borough codes) as positions in the
+    index the `series` share (sums and minima over them then need no label look-ups,
+    which took most of the analysis's time at England size)."""
+    index = series[0].index
+    if any(not s.index.equals(index) for s in series[1:]):
+        raise ValueError("the series must share one index")
+    return {c: index.get_indexer(list(bs)) for c, bs in groups.items()}
+
+
 def _rate(count: pd.Series, pop: pd.Series) -> pd.Series:
     return count / pop.where(pop > 0)
 
@@ -342,10 +353,11 @@ def _incidents(wards, can) -> list[_Measure]:
         borough_pop = pop.groupby(borough).sum()
         can_count = _sums(count, can)
         value = _rate(can_count, _sums(pop, can)) * 1000
+        at = _positions(can_boroughs, borough_pop, per_borough)
+        bp, pb = borough_pop.to_numpy(dtype=float), per_borough.to_numpy(dtype=float)
         reference = pd.Series({
-            c: float((per_borough[list(bs)] * borough_pop[list(bs)]).sum()
-                     / borough_pop[list(bs)].sum()) if borough_pop[list(bs)].sum() else np.nan
-            for c, bs in can_boroughs.items()}).reindex(value.index)
+            c: float(np.nansum(pb[p] * bp[p]) / np.nansum(bp[p])) if np.nansum(bp[p]) else np.nan
+            for c, p in at.items()}).reindex(value.index)
         label = column.removeprefix("incidents_").replace("_", " ")
         where = {c: _whose(bs, name_of) for c, bs in can_boroughs.items()}
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -354,11 +366,17 @@ def _incidents(wards, can) -> list[_Measure]:
                           f"({_number(value[c])} per 1,000 residents)"
                           for c in value.index}, dtype=object)
         in_boroughs = count.groupby(borough).sum()
-        outside = pd.Series({c: float(in_boroughs[list(bs)].sum()) for c, bs in
-                             can_boroughs.items()}).reindex(value.index) - can_count
+        inside = in_boroughs.to_numpy(dtype=float)
+        outside = pd.Series({c: float(np.nansum(inside[p])) for c, p in
+                             _positions(can_boroughs, in_boroughs).items()}).reindex(
+            value.index) - can_count
         reached = (count > 0).where(known).groupby(borough).mean()
-        spread = pd.Series({c: float(reached[list(bs)].min()) for c, bs in
-                            can_boroughs.items()}).reindex(value.index)
+        share = reached.to_numpy(dtype=float)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a CAN whose wards are unknown
+            spread = pd.Series({c: float(np.nanmin(share[p])) for c, p in
+                                _positions(can_boroughs, reached).items()}).reindex(
+                value.index)
         # both rates must rest on enough incidents: the CAN's own, and its borough's
         # outside it, found in most of its wards (a type known only from another force's
         # strays near the boundary is not a borough rate)

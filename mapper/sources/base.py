@@ -99,6 +99,8 @@ class Context:
     strict: bool = False
     capability_rules: Path | None = None
     area_names: frozenset[str] = frozenset()
+    #: (the study area, it buffered and prepared): made once, for every file of a build
+    buffered: tuple | None = field(default=None, repr=False, compare=False)
 
 
 def year_in_name(path: Path) -> str | None:
@@ -279,8 +281,11 @@ def inside_study_area(geoms: gpd.GeoSeries, context: Context) -> np.ndarray:
     """Boolean mask: representative point within the study area (with tolerance)."""
     if context.study_area is None or len(geoms) == 0:
         return np.ones(len(geoms), dtype=bool)
-    area = shapely.buffer(context.study_area, STUDY_AREA_TOLERANCE_M)
-    shapely.prepare(area)
+    if context.buffered is None or context.buffered[0] is not context.study_area:
+        area = shapely.buffer(context.study_area, STUDY_AREA_TOLERANCE_M)
+        shapely.prepare(area)
+        context.buffered = (context.study_area, area)
+    area = context.buffered[1]
     points = (
         shapely.point_on_surface(geoms.array) if geoms.geom_type.iloc[0] != "Point" else geoms.array
     )

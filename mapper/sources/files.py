@@ -13,6 +13,7 @@ import re
 import sqlite3
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -141,6 +142,70 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str]:
         return frame, f"sheet {sheet}"
     text, encoding = decode(path.read_bytes(), file=path.name)
     return _frame_from_text(text, file=path.name), encoding
+
+
+#: bytes decoded at a time when a file's encoding is checked without holding it whole
+_DECODE_BLOCK = 1 << 20
+
+
+def _encoding_of(path: Path) -> str:
+    """The encoding :func:`decode` would read `path` in, found by decoding it a block at a
+    time (never the whole file in memory); MapperError as :func:`decode` when neither."""
+    import codecs
+
+    for encoding in ENCODINGS:
+        decoder = codecs.getincrementaldecoder(encoding)()
+        try:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(_DECODE_BLOCK), b""):
+                    decoder.decode(block)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    decode(b"\xff\xfe\x81", file=path.name)  # raises the error decode() gives
+    raise AssertionError("unreachable")
+
+
+def iter_table(path: Path, rows: int, *, columns: set[str] | None = None
+               ) -> Iterator[pd.DataFrame]:
+    """The table of :func:`read_table`, `rows` rows at a time (pandas' C parser on the
+    file, so a large CSV never sits whole in memory); only the `columns` named (as
+    :func:`read_table` names them: stripped), all when None. Each chunk keeps its
+    positions in the whole table as its index (so row numbers are the whole file's).
+    Spreadsheets are read whole, as one chunk."""
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        frame, _ = read_table(path)
+        yield frame if columns is None else frame[[c for c in frame.columns if c in columns]]
+        return
+    encoding = _encoding_of(path)
+    with open(path, encoding=encoding, newline="") as handle:
+        sample = handle.read(4096)
+    wanted = None if columns is None else (lambda c: str(c).strip() in columns)
+    try:
+        reader = pd.read_csv(path, dtype=str, keep_default_na=False, sep=_delimiter(sample),
+                             skipinitialspace=False, encoding=encoding, chunksize=rows,
+                             usecols=wanted)
+        with reader:
+            offset = 0
+            for frame in reader:
+                frame.columns = [str(c).strip() for c in frame.columns]
+                frame.index = pd.RangeIndex(offset, offset + len(frame))
+                offset += len(frame)
+                yield frame
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise MapperError(f"{path.name}: not a readable CSV table ({exc})") from None
+
+
+def table_columns(path: Path) -> list[str]:
+    """The column names of a table file (stripped, as :func:`read_table` gives them)."""
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        return list(read_table(path)[0].columns)
+    encoding = _encoding_of(path)
+    with open(path, encoding=encoding, newline="") as handle:
+        sample = handle.read(PEEK_BYTES)
+    return list(_frame_from_text(sample.split("\n", 1)[0] + "\n", file=path.name,
+                                 nrows=0).columns)
 
 
 def _read_sheet(path: Path, *, nrows: int | None = None) -> tuple[pd.DataFrame, str, int]:

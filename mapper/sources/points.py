@@ -197,6 +197,22 @@ def locate(
     return Located(geometry, how, sorted(problems, key=lambda p: p.row or 0), unmatched)
 
 
+def strict_error(problems: list[Problem], file: str) -> DataValidationError:
+    """The error that rejects a whole file with invalid rows (``--strict``)."""
+    return DataValidationError(
+        problems,
+        summary=f"{len(problems)} invalid row{'s' if len(problems) > 1 else ''}"
+        f" in {file}; the file was not imported (--strict rejects a file with any invalid "
+        "row; without it the valid rows are imported and the others listed)",
+    )
+
+
+def outside_note(file: str, count: int, context: Context) -> Problem:
+    """The warning counting a file's points outside the study area."""
+    return Problem(file, f"{count:,} point{'s' if count > 1 else ''} outside the study area "
+                   f"({context.study_area_name}) left out", severity="warning")
+
+
 def settle(
     located: Located,
     *,
@@ -217,12 +233,7 @@ def settle(
     for problem in located.problems:
         by_row.setdefault(problem.row, []).append(problem)
     if located.problems and context.strict:
-        raise DataValidationError(
-            located.problems,
-            summary=f"{len(located.problems)} invalid row{'s' if len(located.problems) > 1 else ''}"
-            f" in {file}; the file was not imported (--strict rejects a file with any invalid "
-            "row; without it the valid rows are imported and the others listed)",
-        )
+        raise strict_error(located.problems, file)
     for row, problems in by_row.items():
         first = problems[0]
         if len(problems) == 1 or row is None:
@@ -255,15 +266,7 @@ def settle(
             )
         keep[idx[~inside]] = False
         if (~inside).any():
-            notes.append(
-                Problem(
-                    file,
-                    f"{int((~inside).sum()):,} point{'s' if (~inside).sum() > 1 else ''} outside "
-                    "the study area "
-                    f"({context.study_area_name}) left out",
-                    severity="warning",
-                )
-            )
+            notes.append(outside_note(file, int((~inside).sum()), context))
     if located.unmatched_postcodes:  # counted, not listed: postcodes may be contact details
         n = len(located.unmatched_postcodes)
         notes.append(
