@@ -1,8 +1,8 @@
 /* Map legends in a collapsible panel (issue 18): a "Legend" button with aria-expanded,
    open by default on a wide screen, closed on a phone (<= 640 px) so the map keeps its
    width and height. Works on any element marked data-legend-panel (a key beside a map)
-   and on the priority map's legend control (.pr-legend). Without JavaScript the legend
-   is simply shown. The button is a real <button>, so Enter and Space toggle it. */
+   and on the priority map's legend control (.pr-legend); data-legend-label names the
+   button (default "Legend"). Without JavaScript the legend is simply shown. The button is a real <button>, so Enter and Space toggle it. */
 (function () {
   'use strict';
   var phone = window.matchMedia('(max-width: 640px)');
@@ -17,7 +17,7 @@
     var button = document.createElement('button');
     button.type = 'button';
     button.className = 'legend-toggle';
-    button.textContent = 'Legend';
+    button.textContent = panel.dataset.legendLabel || 'Legend';
     button.setAttribute('aria-controls', body.id);
     function set(open) {
       button.setAttribute('aria-expanded', open ? 'true' : 'false');

@@ -419,6 +419,10 @@ class OverlayLegend(MacroElement):
             var entries = [];
             legend.onAdd = function () {
                 var div = L.DomUtil.create('div', {{ this.css|tojson }});
+                // folded on a phone like the map's legend (static/legend.js): open, two
+                // layers' keys would cover half of a 390 px map
+                div.setAttribute('data-legend-panel', '');
+                div.setAttribute('data-legend-label', 'Key to layers');
                 texts.forEach(function (text) {
                     var entry = L.DomUtil.create('div', 'pr-legend-entry', div);
                     entry.innerHTML = text;

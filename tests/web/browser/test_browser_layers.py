@@ -131,6 +131,15 @@ def test_counts_per_ward_zoomed_out_markers_zoomed_in(browser_page, base_url, wi
     assert set(legend) == {"groups", "premises", "incidents"}
     assert all(text.endswith("per ward (circles); zoom in for each one")
                for text in legend.values()), legend
+    # the layers' key folds on a phone like the map's legend (its own button), and opens
+    key = page.locator(".pr-legend-overlay .legend-toggle")
+    assert key.inner_text().startswith("Key to layers")
+    assert key.get_attribute("aria-expanded") == ("false" if width < 640 else "true")
+    entry = page.locator(".pr-legend-overlay .pr-legend-entry:not([hidden])").first
+    assert entry.is_visible() == (width >= 640)
+    if width < 640:
+        key.click()
+        assert key.get_attribute("aria-expanded") == "true" and entry.is_visible()
     tip = page.evaluate(TOOLTIP_JS, "groups")
     assert re.fullmatch(r".+: \d[\d,]* groups?", tip), tip
     page.screenshot(path=str(artifacts_dir / f"layers-counts-{width}.png"))
@@ -175,6 +184,8 @@ def test_coverage_gaps_are_hatched(browser_page, base_url, width):
                            "'.leaflet-overlay-pane svg path')].length > 0", timeout=10000)
     after = page.evaluate(GAPS_JS)
     assert after["hatched"] == after["paths"] > 0
+    if width < 640:  # the layers' key starts folded on a phone
+        page.locator(".pr-legend-overlay .legend-toggle").click()
     assert page.locator(".pr-legend-entry", has_text="Coverage gap").is_visible()
     assert page.locator(".pr-legend-entry .pr-hatch").count() == 1
     _toggle(page, r"^\s*.*Coverage gaps", False)
