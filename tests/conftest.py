@@ -334,8 +334,12 @@ def _record_failure(watched: BrowserPage, response) -> None:
 
 
 @pytest.fixture
-def browser_page(chromium):
+def browser_page(chromium, live_server):
     """A fresh page; fails the test on console errors, page errors or foreign requests.
+
+    It asks for `live_server` so that it is torn down first: the page closes while the
+    test's servers still answer (closed first, a request still in flight, such as a
+    prefetched layer, was reset: "net::ERR_CONNECTION_RESET").
 
     Requests to hosts other than 127.0.0.1/localhost are blocked and recorded, so a test
     never reaches the internet and a page that tries to is caught.
