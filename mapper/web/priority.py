@@ -429,15 +429,22 @@ def counts_json(kind: str):
     have = _registers()
     if kind not in have:
         abort(404, description=f"No counts of '{kind}' (have: {', '.join(have)}).")
-    wards = data.layer("ward_summary")
+    borough, start, end, incident_type = _area_and_filter()
+    make, variant = _counts(kind, borough, start, end, incident_type)
+    return versioned_json(f"priority:counts:{kind}", make, variant=variant)
+
+
+def _area_and_filter() -> tuple[str, str, str, str]:
+    """The query's checked borough and incident filter (start, end, type) of a map layer
+    or its counts; 400 naming a bad one."""
+    wards = data.layer("ward_summary")  # (404 before an analysis)
     borough = request.args.get("borough", "") or ""
     if borough and borough not in borough_names(wards):
         abort(400, description=f"borough '{borough}' is not in the study area")
     start, end, incident_type, problems = data.incident_filter_args(request.args)
     if problems:
         abort(400, description="; ".join(problems))
-    make, variant = _counts(kind, borough, start, end, incident_type)
-    return versioned_json(f"priority:counts:{kind}", make, variant=variant)
+    return borough, start, end, incident_type
 
 
 def _registers() -> list[str]:
@@ -482,13 +489,7 @@ def layer_json(layer: str):
     """One heavy layer of the map: point rows of a register, or the coverage gaps."""
     if layer not in LAZY_LAYERS:
         abort(404, description=f"No map layer '{layer}' (have: {', '.join(LAZY_LAYERS)}).")
-    wards = data.layer("ward_summary")
-    borough = request.args.get("borough", "") or ""
-    if borough and borough not in borough_names(wards):
-        abort(400, description=f"borough '{borough}' is not in the study area")
-    start, end, kind, problems = data.incident_filter_args(request.args)
-    if problems:
-        abort(400, description="; ".join(problems))
+    borough, start, end, kind = _area_and_filter()
     limit, offset = rows_page_args()
     box = None
     if request.args.get("bbox"):  # a large map's markers: only those in (and about) view
